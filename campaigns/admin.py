@@ -1,0 +1,45 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from portal.admin_readonly import ReadOnlyAuditAdmin
+
+from .models import Campaign, CampaignChange
+
+
+class StructureFieldsField(forms.CharField):
+    """The structure's field names, one per line, as an administrator types them."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        names = [line.strip() for line in (value or "").splitlines()]
+        return list(dict.fromkeys(name for name in names if name))
+
+
+class CampaignAdminForm(forms.ModelForm):
+    structure_fields = StructureFieldsField(
+        label=_("structure fields"), required=False,
+        help_text=_("One field name per line, exactly as in Thulium."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ["thulium_id", "name", "kind", "structure_fields", "settings"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
+    list_display = ("thulium_id", "name", "kind", "synced_at")
+    list_filter = ("kind",)
+    search_fields = ("thulium_id", "name")
+    readonly_fields = ("synced_at",)
+
+
+@admin.register(CampaignChange)
+class CampaignChangeAdmin(ReadOnlyAuditAdmin):
+    pass

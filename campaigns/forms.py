@@ -1,0 +1,136 @@
+"""The campaign form: `PUT outbounds/:id`, field for field, with Thulium's documented rules."""
+
+import datetime
+from decimal import Decimal
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout, Submit
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+DIALERS = [("predictive", "predictive"), ("progressive", "progressive"), ("preview", "preview")]
+TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
+PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
+DATE_FORMAT = "%Y-%m-%d"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self):
+        super().__init__(format=DATE_FORMAT)
+
+
+def _ratio_field(label):
+    return forms.DecimalField(
+        label=label, required=False, min_value=Decimal("0.01"), max_value=Decimal("1000"),
+        max_digits=6, decimal_places=2,
+    )
+
+
+class CampaignForm(forms.Form):
+    """Shows the settings the portal last knew; only what the user changes is sent."""
+
+    name = forms.CharField(label=_("Name"), max_length=255)
+    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *DIALERS],
+                               required=False)
+    active = forms.NullBooleanField(label=_("Active"), required=False)
+    start_date = forms.DateField(label=_("Start date"), required=False, widget=DateInput(),
+                                 input_formats=[DATE_FORMAT])
+    end_date = forms.DateField(label=_("End date"), required=False, widget=DateInput(),
+                               input_formats=[DATE_FORMAT])
+    order = forms.IntegerField(label=_("Order"), required=False, min_value=1, max_value=99999)
+    parity = forms.IntegerField(label=_("Parity"), required=False, min_value=1, max_value=100)
+    group_id = forms.IntegerField(label=_("Group id"), required=False, min_value=1,
+                                  max_value=2_147_483_647)
+    caller_id = forms.CharField(
+        label=_("Caller ID"), required=False, max_length=20,
+        validators=[RegexValidator(r"^\d+\Z", _("A caller ID is digits only, no + or spaces."))],
+    )
+    preview_timeout = forms.IntegerField(
+        label=_("Preview timeout (seconds)"), required=False, min_value=1, max_value=86400
+    )
+    predictive_max_calls = _ratio_field(_("Predictive: maximum calls per agent"))
+    predictive_min_calls = _ratio_field(_("Predictive: minimum calls per agent"))
+    reason = forms.CharField(
+        label=_("Reason for the change"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit trail; not sent to Thulium."),
+    )
+
+    def __init__(self, *args, known_settings: dict | None = None, **kwargs):
+        super().__init__(*args, initial=initial_from_settings(known_settings or {}), **kwargs)
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Fieldset(_("Campaign"), *TOP_LEVEL),
+            Fieldset(_("Parameters"), *PARAMETERS),
+            "reason",
+            Submit("submit", _("Send to Thulium")),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.changed_data:
+            if name in cleaned and cleaned[name] in (None, "") and self.initial.get(name) not in (
+                None, ""
+            ):
+                # The API has no way to unset a value; sending null would be refused.
+                self.add_error(name, _("Thulium cannot clear this setting; enter a value."))
+        start, end = self._effective("start_date"), self._effective("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", _("The end date cannot be before the start date."))
+        low, high = self._effective("predictive_min_calls"), self._effective("predictive_max_calls")
+        if low is not None and high is not None and low > high:
+            self.add_error(
+                "predictive_min_calls", _("The minimum cannot be above the maximum.")
+            )
+        return cleaned
+
+    def _effective(self, name):
+        """The value Thulium will hold after the change: the new one, else the known one."""
+        value = self.cleaned_data.get(name)
+        if value in (None, "") and name not in self.errors:
+            return self.initial.get(name)
+        return value
+
+    def to_payload(self) -> dict:
+        """Exactly the JSON body for PUT outbounds/:id: changed fields only."""
+        payload, parameters = {}, {}
+        for name in self.changed_data:
+            if name == "reason":
+                continue
+            value = self.cleaned_data[name]
+            if value is None or value == "":
+                continue
+            target = parameters if name in PARAMETERS else payload
+            target[name] = _to_json(value)
+        if parameters:
+            payload["parameters"] = parameters
+        return payload
+
+
+def initial_from_settings(known: dict) -> dict:
+    """The known settings as form values, typed so that unchanged fields compare equal."""
+    flat = {**{k: v for k, v in known.items() if k != "parameters"}, **known.get("parameters", {})}
+    initial = {}
+    for name, value in flat.items():
+        if name in ("start_date", "end_date") and isinstance(value, str):
+            try:
+                value = datetime.datetime.strptime(value, DATE_FORMAT).date()
+            except ValueError:
+                continue
+        elif name in ("predictive_max_calls", "predictive_min_calls") and value is not None:
+            value = Decimal(str(value))
+        elif name == "caller_id" and value is not None:
+            value = str(value)
+        initial[name] = value
+    return initial
+
+
+def _to_json(value):
+    if isinstance(value, datetime.date):
+        return value.strftime(DATE_FORMAT)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

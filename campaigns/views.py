@@ -1,0 +1,80 @@
+"""Campaign pages: the list, one campaign with its history, and the settings form."""
+
+from itertools import chain
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal.thulium import ThuliumError
+from portal.views import flash_thulium_error, thulium_error_context
+from records.models import RecordAddition
+
+from .forms import CampaignForm
+from .models import Campaign, CampaignChange
+from .services import campaign_update, campaigns_sync
+
+HISTORY_LENGTH = 50
+
+
+def campaign_list(request):
+    return render(request, "campaigns/list.html", {"campaigns": Campaign.objects.all()})
+
+
+@require_POST
+def campaign_sync(request):
+    try:
+        summary = campaigns_sync(language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        flash_thulium_error(request, error, _("Could not read the campaigns from Thulium"))
+    else:
+        messages.success(
+            request,
+            _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
+              "%(skipped)d skipped.") % vars(summary),
+        )
+    return redirect("campaigns:list")
+
+
+def campaign_detail(request, thulium_id):
+    campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    history = sorted(
+        chain(
+            CampaignChange.objects.filter(campaign=campaign)[:HISTORY_LENGTH],
+            RecordAddition.objects.filter(campaign=campaign)[:HISTORY_LENGTH],
+        ),
+        key=lambda entry: (entry.created_at, entry.pk),
+        reverse=True,
+    )[:HISTORY_LENGTH]
+    return render(request, "campaigns/detail.html", {"campaign": campaign, "history": history})
+
+
+def campaign_edit(request, thulium_id):
+    campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    form = CampaignForm(request.POST or None, known_settings=campaign.settings)
+    thulium_error = None
+    if request.method == "POST" and form.is_valid():
+        changes = form.to_payload()
+        if not changes:
+            form.add_error(None, _("Nothing was changed, so nothing was sent to Thulium."))
+        else:
+            try:
+                campaign_update(
+                    campaign=campaign, changes=changes, actor=request.user,
+                    reason=form.cleaned_data["reason"], language=request.LANGUAGE_CODE,
+                )
+            except ThuliumError as error:
+                thulium_error = thulium_error_context(error)
+            else:
+                messages.success(request, _("Thulium accepted the changes to the campaign."))
+                return redirect(campaign)
+    return render(
+        request, "campaigns/edit.html",
+        {"campaign": campaign, "form": form, "thulium_error": thulium_error},
+    )
+
+
+def change_detail(request, pk):
+    change = get_object_or_404(CampaignChange.objects.select_related("campaign"), pk=pk)
+    return render(request, "campaigns/change_detail.html", {"entry": change})

@@ -1,0 +1,13 @@
+"""The Thulium gateway: `get_client()` and the failures it raises."""
+
+from .client import ThuliumClient, get_client
+from .errors import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
+
+__all__ = [
+    "ThuliumAuthFailed",
+    "ThuliumClient",
+    "ThuliumError",
+    "ThuliumRefused",
+    "ThuliumUnavailable",
+    "get_client",
+]

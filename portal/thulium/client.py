@@ -1,0 +1,211 @@
+"""The gateway: the only code in the portal that talks to Thulium over HTTP.
+
+One method per endpoint, each returning plain data or raising one of the exceptions of
+`portal.thulium.errors`. Settings are read when a client is made, so tests can point the
+portal at a sandbox on any port.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+import requests
+from django.conf import settings
+from urllib3.exceptions import NewConnectionError
+
+from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable
+
+log = logging.getLogger("portal.thulium")
+
+# Raw bodies kept for the audit are cut here: enough to read an HTML error page's gist.
+MAX_KEPT_BODY = 2000
+
+_local = threading.local()
+
+
+class _TimeoutSession(requests.Session):
+    """A session that never waits forever and never skips certificate checks."""
+
+    def __init__(self, timeout: tuple[float, float]):
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", self.default_timeout)
+        kwargs["verify"] = True
+        return super().request(method, url, **kwargs)
+
+
+def _pooled_session(timeout: tuple[float, float]) -> requests.Session:
+    """One keep-alive session per thread, so consecutive calls reuse the connection."""
+    session = getattr(_local, "session", None)
+    if session is None or session.default_timeout != timeout:
+        session = _TimeoutSession(timeout)
+        _local.session = session
+    return session
+
+
+class ThuliumClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        user: str,
+        password: str,
+        timeout: float,
+        connect_timeout: float,
+        language: str | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._auth = (user, password)
+        self._session = _pooled_session((connect_timeout, timeout))
+        self._headers = {"Accept": "application/json"}
+        if language:
+            # Thulium answers its error messages in Polish when asked.
+            self._headers["Accept-Language"] = language
+
+    # Read endpoints
+    def list_campaigns(self) -> list[dict]:
+        """GET outbounds: the campaigns; the shape is undocumented, so both known ones pass."""
+        body = self._call("GET", "outbounds")
+        if isinstance(body, dict) and isinstance(body.get("result"), list):
+            body = body["result"]
+        return self._list_of_dicts(body, "outbounds")
+
+    def get_statuses(self, campaign_id: str) -> list[dict]:
+        """GET outbounds/:id/statuses: the campaign's statuses with their system status."""
+        body = self._call("GET", f"outbounds/{campaign_id}/statuses")
+        return self._list_of_dicts(body, "statuses")
+
+    def get_agents(self, campaign_id: str) -> list[dict]:
+        """GET outbounds/:id/agents: the agents a record can be assigned to."""
+        return self._list_of_dicts(self._call("GET", f"outbounds/{campaign_id}/agents"), "agents")
+
+    # Write endpoints
+    def update_campaign(self, campaign_id: str, changes: dict[str, Any]) -> int:
+        """PUT outbounds/:id: returns the HTTP status; Thulium answers an empty body."""
+        self._call("PUT", f"outbounds/{campaign_id}", json=changes, expect_body=False)
+        return 200
+
+    def add_record(self, campaign_id: str, record: dict[str, Any]) -> str:
+        """POST outbounds/:id/records: returns the new record's id (a string)."""
+        body = self._call("POST", f"outbounds/{campaign_id}/records", json=record)
+        record_id = body.get("record_id") if isinstance(body, dict) else None
+        if record_id in (None, ""):
+            # Thulium took the record (200) but we cannot tell which id it got.
+            raise ThuliumUnavailable(
+                "the answer has no record_id", status=200, may_have_applied=True
+            )
+        return str(record_id)
+
+    # Plumbing
+    def _call(self, method: str, path: str, *, json=None, expect_body: bool = True):
+        url = f"{self.base_url}/{path}"
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method, url, json=json, auth=self._auth, headers=self._headers
+            )
+        except requests.RequestException as exc:
+            failure = _transport_failure(exc, sent=method != "GET")
+            _log_call(method, path, started, None, failure.outcome, "")
+            raise failure from None
+        try:
+            if not response.ok:
+                raise _http_failure(response)
+            body = _parse_success(response, expect_body)
+        except (ThuliumRefused, ThuliumAuthFailed, ThuliumUnavailable) as failure:
+            _log_call(method, path, started, response.status_code, failure.outcome,
+                      failure.request_id)
+            raise
+        _log_call(method, path, started, response.status_code, "succeeded", "")
+        return body
+
+    @staticmethod
+    def _list_of_dicts(body, what: str) -> list[dict]:
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise ThuliumUnavailable(f"the {what} answer is not a list of objects", status=200)
+        return body
+
+
+def _parse_success(response: requests.Response, expect_body: bool):
+    """The JSON of a 2xx answer; a body that is not the documented JSON is a failure."""
+    if not expect_body:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ThuliumUnavailable(
+            "the answer is not valid JSON",
+            status=response.status_code,
+            may_have_applied=response.request.method != "GET",
+        ) from None
+
+
+def _http_failure(response: requests.Response):
+    """Turn a non-2xx answer into the matching exception, keeping Thulium's words."""
+    request_id, messages, detail = _error_body(response)
+    status = response.status_code
+    if status in (401, 403):
+        return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
+    if status >= 500:
+        return ThuliumUnavailable(
+            f"HTTP {status}", status=status, request_id=request_id, messages=messages
+        )
+    return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
+
+
+def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
+    """Read the documented error body; any other body is kept as text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        messages = [
+            str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            for error in body["errors"]
+        ]
+        return str(body.get("request_id") or ""), messages, "; ".join(messages)
+    text = response.text[:MAX_KEPT_BODY].strip()
+    return "", [], text or f"HTTP {response.status_code}"
+
+
+def _transport_failure(exc: requests.RequestException, *, sent: bool) -> ThuliumUnavailable:
+    """A call that got no answer. Whether Thulium may have acted depends on how far it got."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return ThuliumUnavailable("connection timed out")
+    if isinstance(exc, requests.ReadTimeout):
+        return ThuliumUnavailable("no answer in time", may_have_applied=sent)
+    if isinstance(exc, requests.ConnectionError):
+        if _never_connected(exc):
+            return ThuliumUnavailable("cannot connect")
+        return ThuliumUnavailable("connection broken", may_have_applied=sent)
+    return ThuliumUnavailable(type(exc).__name__)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the request never left the portal (so Thulium cannot have acted on it)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _log_call(method, path, started, status, outcome, request_id):
+    log.info(
+        "thulium %s %s status=%s outcome=%s request_id=%s duration_ms=%d",
+        method, path, status, outcome, request_id or "-",
+        (time.monotonic() - started) * 1000,
+    )
+
+
+def get_client(language: str | None = None) -> ThuliumClient:
+    """A client configured from the settings as they are now."""
+    return ThuliumClient(
+        base_url=settings.THULIUM_API_URL,
+        user=settings.THULIUM_API_USER,
+        password=settings.THULIUM_API_PASSWORD,
+        timeout=settings.THULIUM_TIMEOUT,
+        connect_timeout=settings.THULIUM_CONNECT_TIMEOUT,
+        language=language,
+    )

@@ -1,0 +1,65 @@
+"""The few ways a Thulium call can fail, each carrying what the user and the audit need.
+
+- `ThuliumRefused`: Thulium answered and said no (a 4xx with its `errors[]`).
+- `ThuliumAuthFailed`: Thulium did not accept the portal's API credentials.
+- `ThuliumUnavailable`: no usable answer (timeout, connection error, 5xx, a body that is
+  not what the API documents). `may_have_applied` tells whether Thulium may have carried
+  out the request anyway, which the audit records as an *unknown* outcome.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ThuliumError(Exception):
+    """Base of the gateway's failures; never carries the API password."""
+
+    outcome = "failed"
+    summary = _("Thulium could not carry out the request.")
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        request_id: str = "",
+        messages: list[str] | None = None,
+        may_have_applied: bool = False,
+    ):
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.request_id = request_id
+        self.messages = messages or []
+        self.may_have_applied = may_have_applied
+        if may_have_applied:
+            self.outcome = "unknown"
+
+    def user_messages(self) -> list[str]:
+        """What to show the user: Thulium's own words when it gave any."""
+        return self.messages or [str(self.summary)]
+
+
+class ThuliumRefused(ThuliumError):
+    outcome = "refused"
+    summary = _("Thulium refused the request.")
+
+
+class ThuliumAuthFailed(ThuliumError):
+    summary = _("Thulium did not accept the portal's API credentials. Ask an administrator.")
+
+
+class ThuliumUnavailable(ThuliumError):
+    summary = _("Thulium did not answer properly. Try again later.")
+
+    def user_messages(self) -> list[str]:
+        if self.may_have_applied:
+            return [
+                str(
+                    _(
+                        "Thulium did not confirm the request (%(detail)s). It may have been "
+                        "carried out: check in Thulium before trying again."
+                    )
+                    % {"detail": self.detail}
+                )
+            ]
+        return [str(self.summary) + " (" + self.detail + ")"]

@@ -1,0 +1,155 @@
+"""What the sandbox remembers: campaigns, records, queued faults, latency, request log.
+
+Handler threads and test code share one `SandboxState`; one lock guards all of it, and
+readers get copies so nobody can change the state behind the lock's back.
+"""
+
+import copy
+import threading
+from dataclasses import dataclass
+
+from .seed import seed_campaigns
+
+FIRST_RECORD_ID = 231  # the id in the doc's example answer
+DEFAULT_TIMEOUT_DELAY = 10.0
+
+# Faults after which the request is still processed (stored) as normal.
+PROCESSED_KINDS = frozenset({"timeout", "broken_json"})
+FAULT_KINDS = PROCESSED_KINDS | {"http_500", "http_502", "http_503", "reset", "refuse"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One queued failure, handed to the handler of the request that consumes it."""
+
+    kind: str
+    path: str | None = None
+    delay: float = DEFAULT_TIMEOUT_DELAY
+    apply: bool = True
+
+    def matches(self, path):
+        return self.path is None or path.startswith(self.path)
+
+
+class SandboxState:
+    """Thread-safe state of one sandbox server."""
+
+    def __init__(self, latency=0.0):
+        self._lock = threading.Lock()
+        self.reset()
+        self.latency = latency
+
+    def reset(self):
+        """Back to the seed data, with no records, faults, latency or logged requests."""
+        with self._lock:
+            self._campaigns = seed_campaigns()
+            self._records = {campaign_id: [] for campaign_id in self._campaigns}
+            self._faults = []  # [fault, remaining times], oldest first
+            self._latency = 0.0
+            self._received = []
+            self._next_record_id = FIRST_RECORD_ID
+
+    # --- latency and faults ---------------------------------------------------------
+
+    @property
+    def latency(self):
+        with self._lock:
+            return self._latency
+
+    @latency.setter
+    def latency(self, seconds):
+        seconds = _number(seconds, "latency")
+        with self._lock:
+            self._latency = seconds
+
+    def fail_next(self, kind, times=1, path=None, delay=None, apply=True):
+        """Queue a fault for the next `times` /api requests whose path starts with `path`."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+        if type(times) is not int or times < 1:
+            raise ValueError("times must be a positive integer")
+        if path is not None and not isinstance(path, str):
+            raise ValueError("path must be a string or null")
+        if not isinstance(apply, bool):
+            raise ValueError("apply must be true or false")
+        delay = DEFAULT_TIMEOUT_DELAY if delay is None else _number(delay, "delay")
+        with self._lock:
+            self._faults.append([Fault(kind, path, delay, apply), times])
+
+    def take_fault(self, path):
+        """The first queued fault matching `path`, used up once; None if none matches."""
+        with self._lock:
+            for entry in self._faults:
+                fault, remaining = entry
+                if fault.matches(path):
+                    if remaining == 1:
+                        self._faults.remove(entry)
+                    else:
+                        entry[1] = remaining - 1
+                    return fault
+        return None
+
+    # --- request log ----------------------------------------------------------------
+
+    def log_request(self, entry):
+        with self._lock:
+            self._received.append(dict(entry))
+
+    @property
+    def received(self):
+        """Logged /api requests, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._received)
+
+    # --- campaigns and records ------------------------------------------------------
+
+    def campaign(self, campaign_id):
+        """The campaign as currently stored, or None if there is no such campaign."""
+        with self._lock:
+            return copy.deepcopy(self._campaigns.get(campaign_id))
+
+    def campaigns(self):
+        with self._lock:
+            return copy.deepcopy(list(self._campaigns.values()))
+
+    def records(self, campaign_id):
+        """Records POST accepted for the campaign, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._records.get(campaign_id, []))
+
+    def update_campaign(self, campaign_id, changes, check):
+        """Store `changes` if `check(campaign)` finds no errors; return those errors.
+
+        Checking and storing under one lock keeps concurrent updates from slipping
+        past each other's validation.
+        """
+        with self._lock:
+            campaign = self._campaigns[campaign_id]
+            errors = check(copy.deepcopy(campaign))
+            if not errors:
+                changes = copy.deepcopy(changes)
+                campaign["parameters"].update(changes.pop("parameters", {}))
+                campaign.update(changes)
+            return errors
+
+    def add_record(self, campaign_id, record, check):
+        """Store `record` if `check(campaign, records)` finds no errors.
+
+        Returns (record_id or None, errors). One lock for check and store, so two
+        concurrent requests cannot both add the same phone number.
+        """
+        with self._lock:
+            records = self._records[campaign_id]
+            errors = check(copy.deepcopy(self._campaigns[campaign_id]), copy.deepcopy(records))
+            if errors:
+                return None, errors
+            record_id = str(self._next_record_id)
+            self._next_record_id += 1
+            records.append({"record_id": record_id, **copy.deepcopy(record)})
+            return record_id, []
+
+
+def _number(value, name):
+    if type(value) not in (int, float) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0")
+    return float(value)

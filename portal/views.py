@@ -1,0 +1,24 @@
+"""Helpers the views of every app share."""
+
+from django.contrib import messages
+from django.utils.translation import gettext as _
+
+from portal.thulium import ThuliumError
+
+
+def thulium_error_context(error: ThuliumError) -> dict:
+    """What a form page shows at its top when Thulium failed: its words and request_id."""
+    return {
+        "messages": error.user_messages(),
+        "request_id": error.request_id,
+        "status": error.status,
+        "outcome": error.outcome,
+    }
+
+
+def flash_thulium_error(request, error: ThuliumError, doing: str):
+    """Report a failed Thulium call on the next page, with the request_id to quote."""
+    text = f"{doing}: " + " ".join(error.user_messages())
+    if error.request_id:
+        text += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
+    messages.error(request, text)

@@ -1,0 +1,160 @@
+"""The record form: `POST outbounds/:id/records`, field for field, with Thulium's rules.
+
+Single additions and bulk imports both validate through this form, so a row of a file
+is held to exactly the same rules as a record typed by hand.
+"""
+
+import datetime
+import zoneinfo
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout, Submit
+from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from portal.auditing import Outcome
+
+from .models import RecordAddition
+from .phones import normalise_phone, phone_key
+
+# Thulium reads every date as Polish local time, without seconds or zone.
+THULIUM_ZONE = zoneinfo.ZoneInfo("Europe/Warsaw")
+THULIUM_DATETIME = "%Y-%m-%d %H:%M"
+FIELD_PREFIX = "record_fields."
+# System statuses whose records Thulium refuses without these parameters.
+REQUIRED_BY_SYSTEM_STATUS = {
+    "MY_RECORD": ("agent_login", "next_call_date"),
+    "CALL_NO_SOONER_THAN": ("next_call_date",),
+}
+# Earlier attempts that mean the number is (or may already be) in the campaign.
+BLOCKING_OUTCOMES = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.UNKNOWN)
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class RecordForm(forms.Form):
+    phone_number = forms.CharField(
+        label=_("Phone number"), max_length=40,
+        help_text=_("6 to 15 digits; spaces, dashes, dots and brackets are removed."),
+    )
+    status_id = forms.ChoiceField(label=_("Status"), required=False)
+    dictionary_status_id = forms.ChoiceField(label=_("Dictionary status"), required=False)
+    agent_login = forms.ChoiceField(label=_("Agent"), required=False)
+    next_call_date = forms.DateTimeField(
+        label=_("Next call"), required=False, widget=DateTimeLocalInput(),
+        input_formats=["%Y-%m-%dT%H:%M", THULIUM_DATETIME],
+        help_text=_("Local time."),
+    )
+    identifier = forms.CharField(
+        label=_("Identifier"), required=False, max_length=64,
+        help_text=_("Your own unique id for the record; Thulium edits records only by it."),
+    )
+    # The range of a record's order is undocumented; the campaign's 1-99999 is used.
+    order = forms.IntegerField(label=_("Order"), required=False, min_value=1, max_value=99999)
+
+    def __init__(self, *args, campaign, statuses=(), agents=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.statuses = {
+            str(s["status_id"]): s for s in statuses if s.get("status_id") is not None
+        }
+        self.dictionary_ids = {
+            str(s["dictionary_status_id"]): s["dictionary_status_id"]
+            for s in statuses if s.get("dictionary_status_id") is not None
+        }
+        self.fields["status_id"].choices = [("", "---------")] + [
+            (key, f"{s.get('name', key)} ({s.get('system_status', '?')})")
+            for key, s in self.statuses.items()
+        ]
+        self.fields["dictionary_status_id"].choices = [("", "---------")] + [
+            (key, key) for key in self.dictionary_ids
+        ]
+        self.fields["agent_login"].choices = [("", "---------")] + [
+            (a["login"], a["login"]) for a in agents if a.get("login")
+        ]
+        self.structure_fields = [] if campaign.is_crm else list(campaign.structure_fields)
+        for name in self.structure_fields:
+            self.fields[FIELD_PREFIX + name] = forms.CharField(
+                label=name, required=False, max_length=1000
+            )
+        self.helper = FormHelper()
+        own = [name for name in self.fields if not name.startswith(FIELD_PREFIX)]
+        layout = [Fieldset(_("Record"), *own)]
+        if self.structure_fields:
+            layout.append(
+                Fieldset(_("Campaign fields"), *[FIELD_PREFIX + n for n in self.structure_fields])
+            )
+        self.helper.layout = Layout(*layout, Submit("submit", _("Add to the campaign")))
+
+    def clean_phone_number(self):
+        number = normalise_phone(self.cleaned_data["phone_number"])
+        earlier = self.earlier_addition(number)
+        if earlier:
+            raise forms.ValidationError(
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _("This portal already added this number to the campaign."),
+                    reverse("records:detail", args=[earlier.pk]),
+                    _("See the earlier addition (%(when)s, %(outcome)s).")
+                    % {"when": earlier.created_at.strftime("%Y-%m-%d %H:%M"),
+                       "outcome": earlier.get_outcome_display()},
+                ),
+                code="duplicate",
+            )
+        return number
+
+    def earlier_addition(self, number: str) -> RecordAddition | None:
+        return (
+            RecordAddition.objects.filter(
+                campaign=self.campaign, phone_key=phone_key(number),
+                outcome__in=BLOCKING_OUTCOMES,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        status = self.statuses.get(cleaned.get("status_id") or "")
+        required = REQUIRED_BY_SYSTEM_STATUS.get((status or {}).get("system_status"), ())
+        for name in required:
+            if not cleaned.get(name) and name not in self.errors:
+                self.add_error(
+                    name,
+                    _("Required for the status %(status)s (system status %(system)s).")
+                    % {"status": status.get("name", ""), "system": status["system_status"]},
+                )
+        return cleaned
+
+    def to_payload(self) -> dict:
+        """Exactly the JSON body for POST outbounds/:id/records: given values only."""
+        data = self.cleaned_data
+        payload = {"phone_number": data["phone_number"]}
+        if data.get("status_id"):
+            payload["status_id"] = self.statuses[data["status_id"]]["status_id"]
+        if data.get("dictionary_status_id"):
+            payload["dictionary_status_id"] = self.dictionary_ids[data["dictionary_status_id"]]
+        for name in ("identifier", "agent_login", "order"):
+            if data.get(name) not in (None, ""):
+                payload[name] = data[name]
+        if data.get("next_call_date"):
+            payload["next_call_date"] = thulium_datetime(data["next_call_date"])
+        fields = {
+            name: data[FIELD_PREFIX + name]
+            for name in self.structure_fields if data.get(FIELD_PREFIX + name)
+        }
+        if fields:
+            payload["record_fields"] = fields
+        return payload
+
+
+def thulium_datetime(moment: datetime.datetime) -> str:
+    """A moment in Thulium's format: Warsaw wall-clock time, to the minute."""
+    return moment.astimezone(THULIUM_ZONE).strftime(THULIUM_DATETIME)

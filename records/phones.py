@@ -1,0 +1,37 @@
+"""Phone numbers as the record form accepts them and as the portal compares them."""
+
+import re
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
+_SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
+_ACCEPTED = re.compile(r"\+?\d{6,15}")
+
+
+def normalise_phone(raw: str) -> str:
+    """The number with separators removed and one leading `+` kept; raises ValidationError."""
+    number = _SEPARATORS.sub("", raw or "")
+    if not number:
+        raise ValidationError(_("Enter a phone number."), code="required")
+    if not _ACCEPTED.fullmatch(number):
+        raise ValidationError(
+            _(
+                "Enter a phone number of 6 to 15 digits; spaces, dashes, dots and brackets "
+                "are allowed, and one + at the start."
+            ),
+            code="invalid",
+        )
+    return number
+
+
+def phone_key(number: str) -> str:
+    """One form for the same number written nationally or internationally (E.164 if it parses)."""
+    try:
+        parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return number.lstrip("+")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "records"
+urlpatterns = [
+    path("campaigns/<str:thulium_id>/records/new/", views.record_new, name="new"),
+    path("campaigns/<str:thulium_id>/records/refresh-choices/", views.record_choices_refresh,
+         name="refresh_choices"),
+    path("records/<int:pk>/", views.addition_detail, name="detail"),
+]

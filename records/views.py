@@ -1,0 +1,63 @@
+"""Adding one record to a campaign, and looking at an earlier addition."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from campaigns.models import Campaign
+from campaigns.services import campaign_choices
+from portal.thulium import ThuliumError
+from portal.views import flash_thulium_error, thulium_error_context
+
+from .forms import RecordForm
+from .models import RecordAddition
+from .services import record_add
+
+
+def record_new(request, thulium_id):
+    campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    statuses, agents, choices_error = [], [], None
+    try:
+        statuses, agents = campaign_choices(campaign, language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        # The form still works without them: status and agent are optional in Thulium.
+        choices_error = thulium_error_context(error)
+    form = RecordForm(request.POST or None, campaign=campaign, statuses=statuses, agents=agents)
+    thulium_error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            addition = record_add(
+                campaign=campaign, payload=form.to_payload(), actor=request.user,
+                language=request.LANGUAGE_CODE,
+            )
+        except ThuliumError as error:
+            thulium_error = thulium_error_context(error)
+        else:
+            messages.success(
+                request,
+                _("Thulium added the record %(phone)s (record id %(id)s).")
+                % {"phone": addition.phone_number, "id": addition.record_id},
+            )
+            return redirect(campaign)
+    return render(request, "records/new.html", {
+        "campaign": campaign, "form": form, "thulium_error": thulium_error,
+        "choices_error": choices_error,
+    })
+
+
+@require_POST
+def record_choices_refresh(request, thulium_id):
+    campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    try:
+        campaign_choices(campaign, refresh=True, language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        flash_thulium_error(request, error, _("Could not read statuses and agents"))
+    else:
+        messages.success(request, _("Statuses and agents reloaded from Thulium."))
+    return redirect("records:new", thulium_id=campaign.thulium_id)
+
+
+def addition_detail(request, pk):
+    addition = get_object_or_404(RecordAddition.objects.select_related("campaign"), pk=pk)
+    return render(request, "records/detail.html", {"entry": addition})

@@ -1,0 +1,23 @@
+"""Test settings: the project's own, with a fixed key and the database CI chooses.
+
+`TEST_DATABASE_URL` (e.g. postgres://postgres@127.0.0.1:5432/portal) runs the suite on
+that server instead of SQLite.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+
+from portal.settings import *  # noqa: E402,F403
+from portal.settings import env  # noqa: E402
+
+if os.environ.get("TEST_DATABASE_URL"):
+    DATABASES = {"default": env.db_url("TEST_DATABASE_URL")}
+
+# Tests never need collected, hashed static files nor slow password hashing.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
