@@ -46,7 +46,10 @@ class CampaignForm(forms.Form):
                                   max_value=2_147_483_647)
     caller_id = forms.CharField(
         label=_("Caller ID"), required=False, max_length=20,
-        validators=[RegexValidator(r"^\d+\Z", _("A caller ID is digits only, no + or spaces."))],
+        # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
+        validators=[
+            RegexValidator(r"^[0-9]+\Z", _("A caller ID is digits only, no + or spaces."))
+        ],
     )
     preview_timeout = forms.IntegerField(
         label=_("Preview timeout (seconds)"), required=False, min_value=1, max_value=86400
@@ -130,7 +133,8 @@ def initial_from_settings(known: dict) -> dict:
 
 def _to_json(value):
     if isinstance(value, datetime.date):
-        return value.strftime(DATE_FORMAT)
+        # isoformat, not strftime: strftime writes years before 1000 with fewer digits.
+        return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value

@@ -78,7 +78,7 @@ class AuditAttempt(models.Model):
             http_status=error.status,
             request_id=error.request_id,
             messages=error.messages,
-            detail=error.detail,
+            detail="\n".join(part for part in (error.detail, error.body) if part),
         )
 
     @property

@@ -11,6 +11,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -103,7 +104,7 @@ class RecordForm(forms.Form):
                     _("This portal already added this number to the campaign."),
                     reverse("records:detail", args=[earlier.pk]),
                     _("See the earlier addition (%(when)s, %(outcome)s).")
-                    % {"when": earlier.created_at.strftime("%Y-%m-%d %H:%M"),
+                    % {"when": timezone.localtime(earlier.created_at).strftime("%Y-%m-%d %H:%M"),
                        "outcome": earlier.get_outcome_display()},
                 ),
                 code="duplicate",

@@ -6,13 +6,15 @@ portal at a sandbox on any port.
 """
 
 import logging
+import ssl
 import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
 from django.conf import settings
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NewConnectionError, SSLError
 
 from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable
 
@@ -30,6 +32,8 @@ class _TimeoutSession(requests.Session):
     def __init__(self, timeout: tuple[float, float]):
         super().__init__()
         self.default_timeout = timeout
+        # Calls of different users share this session: no cookie may carry over between them.
+        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
@@ -131,7 +135,8 @@ class ThuliumClient:
 
 def _parse_success(response: requests.Response, expect_body: bool):
     """The JSON of a 2xx answer; a body that is not the documented JSON is a failure."""
-    if not expect_body:
+    # An empty answer is what PUT documents; a cut-off one may hide a failure after acting.
+    if not expect_body and not response.content.strip():
         return None
     try:
         return response.json()
@@ -150,8 +155,10 @@ def _http_failure(response: requests.Response):
     if status in (401, 403):
         return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
     if status >= 500:
+        # The body of a 5xx is usually a proxy's page: kept for the audit, not shown.
         return ThuliumUnavailable(
-            f"HTTP {status}", status=status, request_id=request_id, messages=messages
+            f"HTTP {status}", status=status, request_id=request_id, messages=messages,
+            body=detail,
         )
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
 
@@ -178,6 +185,8 @@ def _transport_failure(exc: requests.RequestException, *, sent: bool) -> Thulium
         return ThuliumUnavailable("connection timed out")
     if isinstance(exc, requests.ReadTimeout):
         return ThuliumUnavailable("no answer in time", may_have_applied=sent)
+    if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
+        return ThuliumUnavailable("the server's TLS certificate is not trusted")
     if isinstance(exc, requests.ConnectionError):
         if _never_connected(exc):
             return ThuliumUnavailable("cannot connect")
@@ -189,6 +198,13 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     """True when the request never left the portal (so Thulium cannot have acted on it)."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, NewConnectionError)
+
+
+def _certificate_refused(exc: requests.exceptions.SSLError) -> bool:
+    """True when the certificate check failed: that is in the handshake, before sending."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    cause = reason.args[0] if isinstance(reason, SSLError) and reason.args else None
+    return isinstance(cause, ssl.SSLCertVerificationError)
 
 
 def _log_call(method, path, started, status, outcome, request_id):

@@ -24,6 +24,7 @@ class ThuliumError(Exception):
         request_id: str = "",
         messages: list[str] | None = None,
         may_have_applied: bool = False,
+        body: str = "",
     ):
         super().__init__(detail)
         self.detail = detail
@@ -31,6 +32,7 @@ class ThuliumError(Exception):
         self.request_id = request_id
         self.messages = messages or []
         self.may_have_applied = may_have_applied
+        self.body = body
         if may_have_applied:
             self.outcome = "unknown"
 
