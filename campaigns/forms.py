@@ -91,11 +91,8 @@ class CampaignForm(forms.Form):
         return cleaned
 
     def _effective(self, name):
-        """The value Thulium will hold after the change: the new one, else the known one."""
-        value = self.cleaned_data.get(name)
-        if value in (None, "") and name not in self.errors:
-            return self.initial.get(name)
-        return value
+        """The value Thulium will hold after the change (the form starts from the known one)."""
+        return self.cleaned_data.get(name)
 
     def to_payload(self) -> dict:
         """Exactly the JSON body for PUT outbounds/:id: changed fields only."""
@@ -114,21 +111,29 @@ class CampaignForm(forms.Form):
 
 
 def initial_from_settings(known: dict) -> dict:
-    """The known settings as form values, typed so that unchanged fields compare equal."""
-    flat = {**{k: v for k, v in known.items() if k != "parameters"}, **known.get("parameters", {})}
+    """The known settings as typed form values, so that unchanged fields compare equal.
+
+    Values that the form could not show (an unexpected type from Thulium) are left out,
+    so they count as unknown rather than breaking the page.
+    """
+    parameters = known.get("parameters")
+    flat = {**known, **(parameters if isinstance(parameters, dict) else {})}
     initial = {}
-    for name, value in flat.items():
-        if name in ("start_date", "end_date") and isinstance(value, str):
-            try:
-                value = datetime.datetime.strptime(value, DATE_FORMAT).date()
-            except ValueError:
-                continue
-        elif name in ("predictive_max_calls", "predictive_min_calls") and value is not None:
-            value = Decimal(str(value))
-        elif name == "caller_id" and value is not None:
-            value = str(value)
-        initial[name] = value
+    for name in (*TOP_LEVEL, *PARAMETERS):
+        if flat.get(name) is None:
+            continue
+        try:
+            initial[name] = CampaignForm.base_fields[name].to_python(_as_form_input(flat[name]))
+        except forms.ValidationError:
+            continue
     return initial
+
+
+def _as_form_input(value):
+    """A stored JSON value as a browser would post it (booleans as the select's words)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 def _to_json(value):
