@@ -2,7 +2,6 @@
 
 import re
 import uuid
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 # What a proxy may hand us as X-Request-ID: short and plain, so it cannot forge log lines.
@@ -15,18 +14,12 @@ def current_request_id() -> str:
     return _current.get()
 
 
+def set_current_request_id(request_id: str) -> None:
+    _current.set(request_id)
+
+
 def request_id_from(header: str | None) -> str:
     """The proxy's id when it is sane, else a new one."""
     if header and _SANE.fullmatch(header):
         return header
     return uuid.uuid4().hex
-
-
-@contextmanager
-def serving(request_id: str):
-    """Make `request_id` current for the code run inside the block."""
-    token = _current.set(request_id)
-    try:
-        yield
-    finally:
-        _current.reset(token)

@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 # The machine's PostgreSQL, used when TEST_DATABASE_URL names no PostgreSQL server.
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER = "redis://127.0.0.1:6379/0"
-# Variables of the test run that a production process must not inherit.
-TEST_ONLY_VARIABLES = ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL")
+# Variables of the test run that a production process must not inherit (the browser
+# tests allow Django's synchronous ORM under Playwright's event loop).
+TEST_ONLY_VARIABLES = ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def documented_variables() -> set[str]:
