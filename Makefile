@@ -23,11 +23,17 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 
+# The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
+# (e.g. postgres://postgres@127.0.0.1:5432/portal: pytest-django creates test_portal).
 test: lint
-	$(PY) -m pytest --junitxml=test-results.xml
+	rm -f test-results*.xml
+	env -u TEST_DATABASE_URL $(PY) -m pytest --junitxml=test-results-sqlite.xml
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+	  $(PY) -m pytest --junitxml=test-results-postgresql.xml; \
+	fi
 
 bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles test-results.xml .pytest_cache
+	rm -rf $(VENV) staticfiles test-results*.xml .pytest_cache

@@ -7,6 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Thulium Outbound Portal"
 
     def ready(self):
+        from . import checks  # noqa: F401  (registers the deploy checks)
         from .converters import ThuliumIdConverter
 
         register_converter(ThuliumIdConverter, "thulium_id")

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.request_id import current_request_id
 from portal.thulium import ThuliumError
 
 
@@ -40,6 +41,11 @@ class AuditAttempt(models.Model):
     request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
     messages = models.JSONField(_("Thulium's messages"), default=list, blank=True)
     detail = models.TextField(_("detail"), blank=True)
+    # The id in the portal's log lines of the request that made the attempt.
+    portal_request_id = models.CharField(
+        _("portal request id"), max_length=64, blank=True, editable=False,
+        default=current_request_id,
+    )
 
     class Meta:
         abstract = True

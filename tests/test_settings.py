@@ -5,7 +5,6 @@ inherited environment), so a developer's own `.env` or shell cannot change the a
 """
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -175,26 +174,6 @@ def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):
 
 
 # --- documentation ------------------------------------------------------------------
-
-
-def variables_read_by_settings() -> set[str]:
-    source = (PROJECT / "portal" / "settings.py").read_text()
-    return set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', source))
-
-
-def variables_in_env_example() -> set[str]:
-    text = (PROJECT / ".env.example").read_text()
-    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
-
-
-def test_env_example_documents_every_variable_settings_read():
-    read = variables_read_by_settings()
-    assert {"SECRET_KEY", "DATABASE_URL", "THULIUM_API_PASSWORD"} <= read
-    assert read - variables_in_env_example() == set()
-
-
-def test_env_example_documents_no_variable_that_settings_ignore():
-    assert variables_in_env_example() - variables_read_by_settings() == set()
 
 
 def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path):

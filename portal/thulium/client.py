@@ -208,20 +208,24 @@ def _certificate_refused(exc: requests.exceptions.SSLError) -> bool:
 
 
 def _log_call(method, path, started, status, outcome, request_id):
+    # Method and path only: bodies carry people's numbers and names. The portal's own
+    # request id is added by the logging filter.
+    duration_ms = round((time.monotonic() - started) * 1000)
     log.info(
-        "thulium %s %s status=%s outcome=%s request_id=%s duration_ms=%d",
-        method, path, status, outcome, request_id or "-",
-        (time.monotonic() - started) * 1000,
+        "thulium %s %s status=%s outcome=%s thulium_request_id=%s duration_ms=%d",
+        method, path, status, outcome, request_id or "-", duration_ms,
+        extra={"method": method, "path": path, "status": status, "outcome": outcome,
+               "thulium_request_id": request_id, "duration_ms": duration_ms},
     )
 
 
-def get_client(language: str | None = None) -> ThuliumClient:
-    """A client configured from the settings as they are now."""
+def get_client(language: str | None = None, *, timeout: float | None = None) -> ThuliumClient:
+    """A client configured from the settings as they are now; `timeout` can shorten waits."""
     return ThuliumClient(
         base_url=settings.THULIUM_API_URL,
         user=settings.THULIUM_API_USER,
         password=settings.THULIUM_API_PASSWORD,
-        timeout=settings.THULIUM_TIMEOUT,
+        timeout=timeout or settings.THULIUM_TIMEOUT,
         connect_timeout=settings.THULIUM_CONNECT_TIMEOUT,
         language=language,
     )
