@@ -191,6 +191,8 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# Log who and from where (axes hides both by default); passwords are always masked.
+AXES_SENSITIVE_PARAMETERS = []
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
