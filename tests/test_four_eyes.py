@@ -92,7 +92,8 @@ def test_a_risky_change_with_a_reason_is_sent_and_the_reason_is_in_the_audit(
     assert change.reason == "Start after the winter break"
     detail = logged_in.get(campaign.get_absolute_url()).content.decode()
     assert "Start after the winter break" in detail
-    assert "Start after the winter break" in logged_in.get(change.get_absolute_url()).content.decode()
+    audit_page = logged_in.get(change.get_absolute_url()).content.decode()
+    assert "Start after the winter break" in audit_page
 
 
 def test_a_safe_change_needs_no_reason(logged_in, campaigns, thulium):

@@ -12,7 +12,6 @@ import pytest
 from django.urls import URLResolver, get_resolver, reverse
 
 from campaigns.four_eyes import change_request_create
-from campaigns.models import CampaignChange
 from campaigns.services import campaign_update
 from records.services import record_add
 from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, make_user
