@@ -167,6 +167,8 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = LANGUAGE_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = LANGUAGE_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Error reports hide the Thulium password even inside the HTTP library's own frames.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.ThuliumSecretFilter"
 # Only the portal's own files: no inline script or style, no other origin.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
