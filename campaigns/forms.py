@@ -158,7 +158,8 @@ def settings_rows(known: dict) -> list[tuple[str, object]]:
 
 def _to_json(value):
     if isinstance(value, datetime.date):
-        return value.strftime(DATE_FORMAT)
+        # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+        return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
