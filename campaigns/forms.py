@@ -9,7 +9,9 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-DIALERS = [("predictive", "predictive"), ("progressive", "progressive"), ("preview", "preview")]
+from .models import Dialer
+from .risk import risk_labels, risky_changes
+
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
 PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
 DATE_FORMAT = "%Y-%m-%d"
@@ -25,7 +27,7 @@ class DateInput(forms.DateInput):
 def _ratio_field(label):
     return forms.DecimalField(
         label=label, required=False, min_value=Decimal("0.01"), max_value=Decimal("1000"),
-        max_digits=6, decimal_places=2,
+        max_digits=6, decimal_places=2, localize=True,
     )
 
 
@@ -33,7 +35,7 @@ class CampaignForm(forms.Form):
     """Shows the settings the portal last knew; only what the user changes is sent."""
 
     name = forms.CharField(label=_("Name"), max_length=255)
-    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *DIALERS],
+    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *Dialer.choices],
                                required=False)
     active = forms.NullBooleanField(label=_("Active"), required=False)
     start_date = forms.DateField(label=_("Start date"), required=False, widget=DateInput(),
@@ -59,11 +61,14 @@ class CampaignForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit trail; not sent to Thulium."),
+        help_text=_("Kept in the audit trail; not sent to Thulium. Required for risky changes."),
     )
 
     def __init__(self, *args, known_settings: dict | None = None, **kwargs):
-        super().__init__(*args, initial=initial_from_settings(known_settings or {}), **kwargs)
+        self.known_settings = known_settings or {}
+        # Filled by clean(): what makes the change risky (see campaigns/risk.py).
+        self.risks = []
+        super().__init__(*args, initial=initial_from_settings(self.known_settings), **kwargs)
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Fieldset(_("Campaign"), *TOP_LEVEL),
@@ -88,6 +93,10 @@ class CampaignForm(forms.Form):
             self.add_error(
                 "predictive_min_calls", _("The minimum cannot be above the maximum.")
             )
+        self.risks = risky_changes(self.to_payload(), self.known_settings)
+        if self.risks and not cleaned.get("reason") and "reason" not in self.errors:
+            risks = "; ".join(risk_labels(self.risks))
+            self.add_error("reason", _("Say why: this change %(risks)s.") % {"risks": risks})
         return cleaned
 
     def _effective(self, name):
@@ -100,7 +109,8 @@ class CampaignForm(forms.Form):
         for name in self.changed_data:
             if name == "reason":
                 continue
-            value = self.cleaned_data[name]
+            # A field with an error has no cleaned value and is not sent.
+            value = self.cleaned_data.get(name)
             if value is None or value == "":
                 continue
             target = parameters if name in PARAMETERS else payload
@@ -134,12 +144,38 @@ def _as_form_input(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
+def settings_rows(known: dict) -> list[tuple[str, object]]:
+    """The known settings as (label, value) in the user's words, in the form's order."""
+    flat = initial_from_settings(known)
+    rows = []
+    for name in TOP_LEVEL + PARAMETERS:
+        if name not in flat:
+            continue
+        value = flat[name]
+        if name == "dialer" and value in Dialer.values:
+            value = Dialer(value).label
+        elif isinstance(value, bool):
+            value = _("yes") if value else _("no")
+        rows.append((CampaignForm.base_fields[name].label, value))
+    # Settings Thulium sends that the form does not edit are shown by their API name.
+    editable = {*TOP_LEVEL, *PARAMETERS, "parameters"}
+    rows += [(name, value) for name, value in known.items() if name not in editable]
+    return rows
 
 
 def _to_json(value):
     if isinstance(value, datetime.date):
-        # isoformat, not strftime: strftime writes years before 1000 with fewer digits.
+        # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+class RejectionForm(forms.Form):
+    """Why a change request is refused; optional, kept with the decision."""
+
+    note = forms.CharField(
+        label=_("Why it is rejected"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

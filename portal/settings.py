@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` (see `.env.example`)."""
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,9 +47,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "portal",
     "campaigns",
     "records",
+    "roles",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -81,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.thulium_mode",
+                "campaigns.context_processors.four_eyes",
             ],
         },
     },
@@ -124,6 +131,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pl", _("Polish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates to the second in both languages; everything else (numbers too) is Django's own.
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Warsaw")
 USE_I18N = True
 USE_TZ = True
@@ -186,3 +195,50 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Safeguards for risky campaign changes -------------------------------------------
+# On: a risky change (see campaigns/risk.py) waits for a second editor's approval.
+FOUR_EYES = env.bool("FOUR_EYES", default=False)
+
+# --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
+# (Kept in one block so production settings added elsewhere merge beside it.)
+# A session ends after this many seconds without a request; every request restarts it.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)
+SESSION_SAVE_EVERY_REQUEST = True
+# Cookies travel over HTTPS only in production (see SESSION_COOKIE_SECURE above).
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = LANGUAGE_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = LANGUAGE_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+# Error reports hide the Thulium password even inside the HTTP library's own frames.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.error_reports.ThuliumSecretFilter"
+# Only the portal's own files: no inline script or style, no other origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Bootstrap draws its form controls' icons as data: SVG images.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+AUTHENTICATION_BACKENDS = [
+    # Refuses logins while an account or address is locked out, before checking passwords.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many failed logins the account name and the address are each locked out.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Log who and from where (axes hides both by default); passwords are always masked.
+AXES_SENSITIVE_PARAMETERS = []
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"

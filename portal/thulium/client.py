@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from urllib3.exceptions import NewConnectionError, SSLError
 
 from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable
@@ -99,7 +100,7 @@ class ThuliumClient:
         if record_id in (None, ""):
             # Thulium took the record (200) but we cannot tell which id it got.
             raise ThuliumUnavailable(
-                "the answer has no record_id", status=200, may_have_applied=True
+                gettext_noop("the answer has no record_id"), status=200, may_have_applied=True
             )
         return str(record_id)
 
@@ -129,7 +130,9 @@ class ThuliumClient:
     @staticmethod
     def _list_of_dicts(body, what: str) -> list[dict]:
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            raise ThuliumUnavailable(f"the {what} answer is not a list of objects", status=200)
+            log.warning("thulium %s answer is not a list of objects", what)
+            raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
+                                     status=200)
         return body
 
 
@@ -142,7 +145,7 @@ def _parse_success(response: requests.Response, expect_body: bool):
         return response.json()
     except ValueError:
         raise ThuliumUnavailable(
-            "the answer is not valid JSON",
+            gettext_noop("the answer is not valid JSON"),
             status=response.status_code,
             may_have_applied=response.request.method != "GET",
         ) from None
@@ -182,15 +185,15 @@ def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
 def _transport_failure(exc: requests.RequestException, *, sent: bool) -> ThuliumUnavailable:
     """A call that got no answer. Whether Thulium may have acted depends on how far it got."""
     if isinstance(exc, requests.ConnectTimeout):
-        return ThuliumUnavailable("connection timed out")
+        return ThuliumUnavailable(gettext_noop("connection timed out"))
     if isinstance(exc, requests.ReadTimeout):
-        return ThuliumUnavailable("no answer in time", may_have_applied=sent)
+        return ThuliumUnavailable(gettext_noop("no answer in time"), may_have_applied=sent)
     if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
-        return ThuliumUnavailable("the server's TLS certificate is not trusted")
+        return ThuliumUnavailable(gettext_noop("the server's TLS certificate is not trusted"))
     if isinstance(exc, requests.ConnectionError):
         if _never_connected(exc):
-            return ThuliumUnavailable("cannot connect")
-        return ThuliumUnavailable("connection broken", may_have_applied=sent)
+            return ThuliumUnavailable(gettext_noop("cannot connect"))
+        return ThuliumUnavailable(gettext_noop("connection broken"), may_have_applied=sent)
     return ThuliumUnavailable(type(exc).__name__)
 
 
