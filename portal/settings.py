@@ -242,3 +242,5 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"
+# Cut to what the lockout tables hold: a very long name typed at login must not fail it.
+AXES_USERNAME_CALLABLE = "portal.login_username.login_username"

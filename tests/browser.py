@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium tries to reach Google's hosts, which a closed network refuses.
@@ -52,3 +53,6 @@ def _page(live_server, **context_options):
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # While Playwright's event loop runs, Django keeps the test's database connections
+        # apart from the thread's own: close them, or the test database cannot be dropped.
+        connections.close_all()

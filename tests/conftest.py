@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.utils import translation
 
 from campaigns.models import Campaign
 from campaigns.services import campaigns_sync
@@ -33,6 +34,14 @@ def thulium(sandbox, settings):
     settings.THULIUM_CONNECT_TIMEOUT = TEST_TIMEOUT
     cache.clear()
     return sandbox
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in English: a request in Polish leaves its thread's language Polish."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 def make_user(username: str, *groups: str, **fields) -> User:

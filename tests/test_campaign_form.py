@@ -18,6 +18,9 @@ SALES = seed_campaigns()["00001"]
 KNOWN = {key: SALES[key] for key in SETTING_KEYS}
 CANNOT_CLEAR = "Thulium cannot clear this setting; enter a value."
 NOTHING_CHANGED = "Nothing was changed, so nothing was sent to Thulium."
+# Risky changes (campaigns/risk.py) need a typed reason; the tests of what such a change
+# sends give one, and test_a_risky_change_without_a_reason_is_refused proves it is needed.
+REASON = "Agreed with the client"
 
 
 class _FormReader(HTMLParser):
@@ -109,7 +112,7 @@ def test_a_form_nobody_touched_is_valid_and_sends_nothing():
 
 @pytest.mark.parametrize("dialer", ["predictive", "preview"])
 def test_each_documented_dialer_is_sent(dialer):
-    assert_sends(filled(dialer=dialer), {"dialer": dialer})
+    assert_sends(filled(dialer=dialer, reason=REASON), {"dialer": dialer})
 
 
 @pytest.mark.parametrize("dialer", ["auto", "PREVIEW", "manual", "preview "])
@@ -144,7 +147,7 @@ def test_a_parity_outside_1_to_100_or_not_whole_is_refused(parity):
     ("0999-12-01", "0999-12-01"),
 ])
 def test_a_start_date_is_sent_as_yyyy_mm_dd(entered, sent):
-    assert_sends(filled(start_date=entered), {"start_date": sent})
+    assert_sends(filled(start_date=entered, reason=REASON), {"start_date": sent})
 
 
 @pytest.mark.parametrize("field", ["start_date", "end_date"])
@@ -175,19 +178,21 @@ def test_a_new_start_after_the_known_end_is_refused():
 
 
 def test_an_end_on_the_start_day_is_allowed():
-    assert_sends(filled(end_date="2026-01-05"), {"end_date": "2026-01-05"})
+    assert_sends(filled(end_date="2026-01-05", reason=REASON), {"end_date": "2026-01-05"})
 
 
 def test_both_dates_moved_past_the_known_end_together_are_allowed():
     assert_sends(
-        filled(start_date="2027-01-01", end_date="2027-02-01"),
+        filled(start_date="2027-01-01", end_date="2027-02-01", reason=REASON),
         {"start_date": "2027-01-01", "end_date": "2027-02-01"},
     )
 
 
 @pytest.mark.parametrize("caller_id", ["48221234567", "1", "1" * 20])
 def test_a_caller_id_of_digits_is_sent_as_a_parameter(caller_id):
-    assert_sends(filled(caller_id=caller_id), {"parameters": {"caller_id": caller_id}})
+    assert_sends(
+        filled(caller_id=caller_id, reason=REASON), {"parameters": {"caller_id": caller_id}}
+    )
 
 
 @pytest.mark.parametrize("caller_id", [
@@ -210,7 +215,7 @@ def test_a_preview_timeout_that_is_not_a_positive_whole_number_is_refused(timeou
 
 @pytest.mark.parametrize("entered, sent", [("2.5", 2.5), ("4", 4), ("4.00", 4)])
 def test_a_predictive_ratio_is_sent_as_a_json_number(entered, sent):
-    form = filled(predictive_max_calls=entered)
+    form = filled(predictive_max_calls=entered, reason=REASON)
     assert_sends(form, {"parameters": {"predictive_max_calls": sent}})
     assert type(form.to_payload()["parameters"]["predictive_max_calls"]) is type(sent)
 
@@ -285,8 +290,21 @@ def test_the_reason_alone_is_not_a_change_and_is_never_in_the_payload():
     assert_sends(filled(reason="Season", parity="60"), {"parity": 60})
 
 
+@pytest.mark.parametrize("known, changes, risk", [
+    (KNOWN, {"dialer": "predictive"}, "switches the dialer to predictive"),
+    (KNOWN, {"predictive_max_calls": "4"}, "raises the predictive maximum of calls per agent"),
+    (KNOWN, {"caller_id": "221112233"}, "changes the caller ID"),
+    ({**KNOWN, "active": False}, {"active": "true"}, "activates the campaign"),
+    (KNOWN, {"start_date": "2026-02-28"}, "moves the campaign's dates"),
+    (KNOWN, {"end_date": "2026-11-30"}, "moves the campaign's dates"),
+])
+def test_a_risky_change_without_a_reason_is_refused(known, changes, risk):
+    assert_refused(filled(known, **changes), "reason", f"Say why: this change {risk}.")
+    assert filled(known, **changes, reason=REASON).is_valid()
+
+
 def test_top_level_settings_and_parameters_are_sent_in_their_places():
-    form = filled(name="OZE jesień", dialer="predictive", caller_id="221112233")
+    form = filled(name="OZE jesień", dialer="predictive", caller_id="221112233", reason=REASON)
     assert_sends(form, {
         "name": "OZE jesień", "dialer": "predictive", "parameters": {"caller_id": "221112233"},
     })
@@ -305,9 +323,9 @@ def test_known_decimal_ratios_show_unchanged_so_nothing_is_sent():
 
 @pytest.mark.parametrize("changes, received", [
     ({"parity": "70"}, {"parity": 70}),
-    ({"caller_id": "221112233"}, {"parameters": {"caller_id": "221112233"}}),
+    ({"caller_id": "221112233", "reason": REASON}, {"parameters": {"caller_id": "221112233"}}),
     ({"name": "OZE jesień", "dialer": "preview"}, {"name": "OZE jesień", "dialer": "preview"}),
-    ({"end_date": "2026-11-30", "predictive_max_calls": "2.5"},
+    ({"end_date": "2026-11-30", "predictive_max_calls": "2.5", "reason": REASON},
      {"end_date": "2026-11-30", "parameters": {"predictive_max_calls": 2.5}}),
 ])
 def test_the_sandbox_receives_exactly_the_changed_settings(
@@ -338,7 +356,7 @@ def test_an_accepted_change_redirects_to_the_campaign_with_a_message(
 
 
 def test_an_accepted_change_is_merged_into_the_known_settings(logged_in, campaigns, thulium):
-    submit(logged_in, name="OZE jesień", caller_id="221112233")
+    submit(logged_in, name="OZE jesień", caller_id="221112233", reason=REASON)
     campaign = campaigns["00001"]
     campaign.refresh_from_db()
     assert campaign.name == "OZE jesień"

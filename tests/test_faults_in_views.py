@@ -154,7 +154,8 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
         )
         response = logged_in.post(
             reverse("campaigns:edit", args=["00001"]),
-            edit_form_data(campaign, predictive_min_calls="2", end_date="2026-01-06"),
+            edit_form_data(campaign, predictive_min_calls="2", end_date="2026-01-06",
+                           reason="Shorter campaign"),
         )
         expected = ["End date cannot be earlier than start date.",
                     "predictive_min_calls cannot be greater than predictive_max_calls."]
@@ -180,7 +181,8 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
 # --- the audit row is written before the call ---------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the role groups come from a data migration, which a flush removes.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("form", FORMS)
 def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
     logged_in, campaigns, settings, form

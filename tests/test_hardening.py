@@ -2,7 +2,7 @@
 cookies, CSRF on every form, a strict Content-Security-Policy and no framing."""
 
 import datetime
-import os
+import json
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -12,7 +12,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from campaigns.services import campaign_update
 from portal.client_ip import client_ip
 from records.services import record_add
 from tests.conftest import PASSWORD, make_user
+from tests.production.processes import production_env
 
 LOGIN = "/accounts/login/"
 
@@ -70,6 +71,18 @@ def test_fewer_failures_than_the_limit_do_not_lock(client, user):
     assert log_in(client, "manager", PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize("login", [LOGIN, "/admin/login/"])
+def test_a_name_longer_than_the_lockout_table_holds_is_counted_not_an_error(client, db,
+                                                                            login):
+    """PostgreSQL refuses to store more than 255 characters (SQLite stores anything)."""
+    typed = "ą" * 300
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        answer = client.post(login, {"username": typed, "password": "wrong"})
+        assert answer.status_code in (200, 429)
+    assert AccessAttempt.objects.get().username == typed[:255]
+    assert answer.status_code == 429
+
+
 def test_the_admin_login_is_throttled_too(client, db):
     make_user("boss", is_staff=True, is_superuser=True)
     for _ in range(settings.AXES_FAILURE_LIMIT):
@@ -105,27 +118,44 @@ def test_a_session_idle_too_long_must_log_in_again(logged_in):
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
 
 
+COOKIE_FLAGS = [f"{cookie}_COOKIE_{flag}" for cookie in ("SESSION", "CSRF", "LANGUAGE")
+                for flag in ("SECURE", "HTTPONLY", "SAMESITE")]
+
+
+def cookie_settings(**environment: str) -> dict:
+    """The cookie flags portal/settings.py gives in a process of its own (not the test
+    settings, which turn Secure off for the test client's plain HTTP)."""
+    code = ("import json, django; from django.conf import settings as s; django.setup(); "
+            f"print(json.dumps({{name: getattr(s, name) for name in {COOKIE_FLAGS!r}}}))")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=production_env(**environment),
+        cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True,
+    )
+    return json.loads(result.stdout)
+
+
 def test_cookies_are_secure_http_only_and_same_site_in_production(client, user):
-    assert settings.DEBUG is False
-    client.get(LOGIN)
-    response = log_in(client, "manager", PASSWORD)
-    for name in ("sessionid", "csrftoken"):
-        cookie = response.cookies[name]
-        assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax", name
-    language = client.post(reverse("set_language"), {"language": "pl"}).cookies["django_language"]
-    assert language["secure"] and language["httponly"] and language["samesite"] == "Lax"
+    production = cookie_settings()
+    assert production == {name: "Lax" if name.endswith("SAMESITE") else True
+                          for name in COOKIE_FLAGS}
+    # The cookies the portal sets carry those flags.
+    with override_settings(**production):
+        client.get(LOGIN)
+        response = log_in(client, "manager", PASSWORD)
+        for name in ("sessionid", "csrftoken"):
+            cookie = response.cookies[name]
+            assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax", name
+        chosen = client.post(reverse("set_language"), {"language": "pl"})
+        language = chosen.cookies["django_language"]
+        assert language["secure"] and language["httponly"] and language["samesite"] == "Lax"
 
 
 def test_a_developer_machine_gets_cookies_over_plain_http():
     """DEBUG=true: http://localhost has no TLS, so Secure cookies would never come back."""
-    code = ("from django.conf import settings as s; "
-            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY)")
-    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        env=env, cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert out == ["False", "False", "True"]
+    developer = cookie_settings(DEBUG="true")
+    secure = [developer[f"{cookie}_COOKIE_SECURE"] for cookie in ("SESSION", "CSRF", "LANGUAGE")]
+    assert secure == [False, False, False]
+    assert developer["SESSION_COOKIE_HTTPONLY"] is True
 
 
 # --- CSRF, CSP, framing: checked on every page -----------------------------------------

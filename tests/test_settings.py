@@ -1,7 +1,8 @@
-"""Settings start the portal only when safe, with sane defaults, and are all documented.
+"""Settings start the portal only when safe, with sane defaults, and `.env.example` works.
 
 Each case starts Django in a subprocess from a fresh copy of the project (no `.env`, no
 inherited environment), so a developer's own `.env` or shell cannot change the answer.
+(That `.env.example` documents every variable is tested in tests/production/.)
 """
 
 import json
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-COPIED = ["manage.py", "portal", "campaigns", "records", "templates", "static", "locale"]
 REAL_THULIUM = {
     "THULIUM_API_URL": "https://acme.thulium.com/api",
     "THULIUM_API_USER": "portal",
@@ -36,15 +36,23 @@ print(json.dumps({
 """
 
 
+def project_files() -> list[str]:
+    """What a clone of the project would hold once committed: tracked and new files, not
+    those git ignores (`.env`, databases, caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    # A tracked file deleted but not yet committed is listed and is not there.
+    return [name for name in listed.split("\0") if name and (PROJECT / name).is_file()]
+
+
 def copy_project(root: Path) -> Path:
-    """The project as a fresh clone has it: code, templates and static files, no `.env`."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in COPIED:
-        source = PROJECT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=ignore)
-        else:
-            shutil.copy2(source, root / name)
+    """The project as a fresh clone has it: every app, template and setting, no `.env`."""
+    for name in project_files():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / name, root / name)
+    assert (root / "manage.py").is_file()
     assert not (root / ".env").exists()
     return root
 

@@ -177,7 +177,8 @@ def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
             str(error.get("message", error)) if isinstance(error, dict) else str(error)
             for error in body["errors"]
         ]
-        return str(body.get("request_id") or ""), messages, "; ".join(messages)
+        # Cut to the audit column; the documented ids are 13 characters.
+        return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
     text = response.text[:MAX_KEPT_BODY].strip()
     return "", [], text or f"HTTP {response.status_code}"
 
