@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "portal",
     "campaigns",
     "records",
+    "audit",
 ]
 
 MIDDLEWARE = [
