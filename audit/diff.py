@@ -28,16 +28,19 @@ class FieldChange:
 
 
 def field_changes(before: dict, sent: dict) -> list[FieldChange]:
-    """Every value sent, in the order sent, with what was known before it (if anything)."""
+    """Every value sent, by path, with what was known before it (if anything).
+
+    Sorted by path: PostgreSQL's jsonb does not keep the order keys were sent in.
+    """
     known = _flatten(before if isinstance(before, dict) else {})
     return [
         FieldChange(path, known.get(path, _ABSENT), value)
-        for path, value in _flatten(sent if isinstance(sent, dict) else {}).items()
+        for path, value in sorted(_flatten(sent if isinstance(sent, dict) else {}).items())
     ]
 
 
 def flat_paths(sent) -> list[str]:
-    return list(_flatten(sent if isinstance(sent, dict) else {}))
+    return sorted(_flatten(sent if isinstance(sent, dict) else {}))
 
 
 def shown(value) -> str:

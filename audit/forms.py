@@ -33,17 +33,16 @@ def _date_field(label):
     )
 
 
-class CursorField(forms.CharField):
+class CursorField(forms.Field):
     """A page link's position; anything not made by the portal is refused."""
 
     widget = forms.HiddenInput
 
     def to_python(self, value):
-        value = super().to_python(value)
         if not value:
             return None
         try:
-            return Cursor.parse(value)
+            return Cursor.parse(str(value))
         except ValueError:
             raise forms.ValidationError(
                 _("This page link is not valid: start again from the newest entries."),
@@ -67,8 +66,8 @@ class TimelineFilterForm(forms.Form):
         label=_("Search"), required=False, max_length=100,
         help_text=_("A phone number, identifier, record id or request_id, exactly."),
     )
-    before = CursorField(required=False, max_length=100)
-    after = CursorField(required=False, max_length=100)
+    before = CursorField(required=False)
+    after = CursorField(required=False)
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)

@@ -52,6 +52,8 @@ class Cursor:
     @classmethod
     def parse(cls, token: str) -> "Cursor":
         """The cursor in a page link; raises ValueError for anything not made by token()."""
+        if len(token) > 100:
+            raise ValueError(token)
         micros, kind, pk = token.split(".")
         try:
             created_at = _EPOCH + timedelta(microseconds=int(micros))
