@@ -51,17 +51,19 @@ def completed_fields(model) -> tuple[str, ...]:
     return tuple(model._meta.get_field(name).attname for name in model.completion_fields)
 
 
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    default=lambda value: value.isoformat(),  # the datetimes
+).encode
+
+
 def payload(values: dict) -> str:
     """The canonical text of a link's values.
 
     NULLs are left out, so a nullable column added to a kind later leaves the hashes of
     older rows intact (and an absent key still tells NULL apart from any value).
     """
-    return json.dumps(
-        {name: value.isoformat() if hasattr(value, "isoformat") else value
-         for name, value in values.items() if value is not None},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    )
+    return _canonical({name: value for name, value in values.items() if value is not None})
 
 
 def link_hash(previous: str, seq: int, label: str, stage: str, text: str) -> str:

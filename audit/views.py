@@ -41,8 +41,8 @@ def _export(request, chunks, content_type, extension):
     if not form.is_valid():
         # The timeline shows what is wrong with the filters, next to them.
         return redirect(f"{reverse('audit:timeline')}?{request.GET.urlencode()}")
-    columns, rows = export_rows(viewer=request.user, filters=form.filters())
-    response = StreamingHttpResponse(chunks(columns, rows), content_type=content_type)
+    export = export_rows(viewer=request.user, filters=form.filters())
+    response = StreamingHttpResponse(chunks(export), content_type=content_type)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{extension}"'
     return response
