@@ -2,9 +2,9 @@
 
 Rows stream newest first from one database cursor per kind, merged as they arrive, so
 memory stays flat however many rows match. Column names are the data's own identifiers,
-the same in both formats, so that scripts can rely on them. JSON columns are read as the
-database's text, which CSV cells can take as they are: decoding and encoding again some
-two million values would halve the export's speed.
+the same in both formats, so that scripts can rely on them. JSON and times are read as
+text (`audit.fastread`), and CSV cells take the JSON text as it is: decoding and encoding
+again some two million values would halve the export's speed.
 """
 
 import csv
@@ -18,11 +18,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 
 from campaigns.models import Campaign
 
+from .fastread import iso_dates, read_as_text
 from .kinds import EntryKind
 from .services import TimelineFilters, kind_query, selected_kinds, visible_filters
 
@@ -108,6 +107,7 @@ def _merged_rows(kinds: list[EntryKind], filters: TimelineFilters,
     # In a transaction PostgreSQL streams the cursors; outside one it would first copy
     # every matching row aside (a cursor WITH HOLD).
     with transaction.atomic():
+        iso_dates()
         streams = [_kind_rows(kind, filters, columns, campaigns) for kind in kinds]
         for _key, values in heapq.merge(*streams, key=itemgetter(0), reverse=True):
             yield values
@@ -115,17 +115,17 @@ def _merged_rows(kinds: list[EntryKind], filters: TimelineFilters,
 
 def _kind_rows(kind: EntryKind, filters: TimelineFilters, columns: list[str],
                campaigns: dict) -> Iterator[tuple]:
-    names = (*_COMMON_FIELDS, *kind.export_fields)
-    as_text = _json_fields(kind, names)
+    read = read_as_text(kind.model, (*_COMMON_FIELDS, *kind.export_fields))
     rows = (kind.model.objects.filter(kind_query(kind, filters))
             .order_by("-created_at", "-pk")
-            .annotate(**{f"{name}_text": Cast(name, TextField()) for name in as_text})
-            .values_list(*(f"{name}_text" if name in as_text else name for name in names))
+            .annotate(**read.annotations)
+            .values_list(*read.names)
             .iterator(chunk_size=FETCH_ROWS))
     places = [columns.index(name) for name in kind.export_fields]
     blanks = [None] * (len(columns) - len(COMMON_COLUMNS))
     common = len(_COMMON_FIELDS)
     for row in rows:
+        row = read.parse(list(row), json_too=False)
         values = [kind.slug, *row[:common], *blanks]
         values[_CAMPAIGN] = campaigns.get(row[5], "")
         for place, value in zip(places, row[common:], strict=True):

@@ -72,16 +72,18 @@ class TimelineFilterForm(forms.Form):
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.sees_everyone = may_see_everyone(viewer)
-        users = get_user_model().objects.order_by("username") if self.sees_everyone else [viewer]
+        users = (get_user_model().objects.order_by(get_user_model().USERNAME_FIELD)
+                 if self.sees_everyone else [viewer])
         self.fields["user"].choices = [
             ("", _("everyone") if self.sees_everyone else viewer.get_username()),
             *((str(user.pk), user.get_username()) for user in users),
             *self._deleted_user_choice(),
         ]
-        self._campaign_ids = dict(Campaign.objects.values_list("thulium_id", "pk"))
+        campaigns = list(Campaign.objects.all())
+        self._campaign_ids = {campaign.thulium_id: campaign.pk for campaign in campaigns}
         self.fields["campaign"].choices = [
             ("", _("all campaigns")),
-            *((campaign.thulium_id, str(campaign)) for campaign in Campaign.objects.all()),
+            *((campaign.thulium_id, str(campaign)) for campaign in campaigns),
         ]
         self.fields["kind"].choices = [
             ("", _("any action")), *((kind.slug, kind.label) for kind in all_kinds())

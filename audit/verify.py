@@ -23,6 +23,7 @@ from .chain import (
     link_hash,
     payload,
 )
+from .fastread import iso_dates, read_as_text
 from .models import GENESIS_HASH, ChainHead
 
 FETCH_ROWS = 5000
@@ -40,6 +41,7 @@ class Verdict:
 def verify_chain() -> Verdict:
     """Check every link up to the head, then the rows no link covers."""
     with transaction.atomic():
+        iso_dates()
         head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
         head_seq, head_hash = (head.seq, head.last_hash) if head else (0, GENESIS_HASH)
         entries, links, problem = _walk(head_seq)
@@ -79,20 +81,25 @@ def _walk(head_seq: int) -> tuple[int, int, str]:
 
 def _begun_links(model, head_seq: int) -> Iterator[tuple]:
     label, names = model._meta.label_lower, begun_fields(model)
+    read = read_as_text(model, names)
     rows = (model.objects.filter(begin_seq__lte=head_seq).order_by("begin_seq")
-            .values_list("begin_seq", "pk", "begin_hash", *names).iterator(chunk_size=FETCH_ROWS))
+            .annotate(**read.annotations)
+            .values_list("begin_seq", "pk", "begin_hash", *read.names)
+            .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, *values in rows:
-        yield seq, label, pk, BEGUN, stored, dict(zip(names, values, strict=True))
+        yield seq, label, pk, BEGUN, stored, dict(zip(names, read.parse(values), strict=True))
 
 
 def _completed_links(model, head_seq: int) -> Iterator[tuple]:
     label, names = model._meta.label_lower, completed_fields(model)
+    read = read_as_text(model, names)
     rows = (model.objects.filter(complete_seq__lte=head_seq).order_by("complete_seq")
-            .values_list("complete_seq", "pk", "complete_hash", "begin_hash", *names)
+            .annotate(**read.annotations)
+            .values_list("complete_seq", "pk", "complete_hash", "begin_hash", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, begin_hash, *values in rows:
         yield seq, label, pk, COMPLETED, stored, {
-            "begin_hash": begin_hash, **dict(zip(names, values, strict=True)),
+            "begin_hash": begin_hash, **dict(zip(names, read.parse(values), strict=True)),
         }
 
 
