@@ -9,6 +9,7 @@ that is edited, removed or slipped in breaks the chain from that point on.
 
 import hashlib
 import json
+from datetime import UTC
 from functools import cache
 
 from django.apps import apps
@@ -53,7 +54,8 @@ def completed_fields(model) -> tuple[str, ...]:
 
 _canonical = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    default=lambda value: value.isoformat(),  # the datetimes
+    # The datetimes, in UTC as the database gives them back whatever zone they came in.
+    default=lambda value: value.astimezone(UTC).isoformat(),
 ).encode
 
 

@@ -53,7 +53,8 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
     columns, json_columns = [*COMMON_COLUMNS], {"messages", "sent"}
     for kind in kinds:
         columns += [name for name in kind.export_fields if name not in columns]
-        json_columns |= _json_fields(kind, kind.export_fields)
+        read = read_as_text(kind.model, kind.export_fields)
+        json_columns |= {kind.export_fields[place] for place in read.json_places}
     return Export(columns, frozenset(json_columns), _merged_rows(kinds, filters, columns))
 
 
@@ -131,12 +132,6 @@ def _kind_rows(kind: EntryKind, filters: TimelineFilters, columns: list[str],
         for place, value in zip(places, row[common:], strict=True):
             values[place] = value
         yield (row[1], kind.slug, row[0]), values
-
-
-def _json_fields(kind: EntryKind, names) -> set[str]:
-    fields = {field.name: field for field in kind.model._meta.concrete_fields}
-    return {name for name in names
-            if name in fields and fields[name].get_internal_type() == "JSONField"}
 
 
 def _readable_json():

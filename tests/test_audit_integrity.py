@@ -1,6 +1,8 @@
 """Audit entries are append-only, chained by hashes, and verify_audit finds any tampering."""
 
+import datetime
 from importlib import import_module
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
@@ -126,6 +128,16 @@ def test_verify_audit_vouches_for_a_trail_written_by_the_portal(user, campaigns,
     call_command("verify_audit")
 
     assert "The audit trail is intact: 3 entries, 6 links" in capsys.readouterr().out
+
+
+def test_times_given_in_another_zone_hash_the_same_after_the_database_gives_them_back(
+    user, sales
+):
+    warsaw = ZoneInfo("Europe/Warsaw")
+    change(actor=user, campaign=sales, sent={"order": 1},
+           when=datetime.datetime(2026, 7, 1, 12, 0, 0, 250, tzinfo=warsaw))
+
+    assert not verify_chain().problem
 
 
 def test_large_floats_hash_the_same_after_the_database_gives_them_back(user, sales):
