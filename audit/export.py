@@ -17,7 +17,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from campaigns.models import Campaign
 
@@ -63,7 +63,9 @@ def csv_chunks(export: Export) -> Iterator[str]:
     writer = csv.writer(_Echo())
     special = _special_cell(ZoneInfo(settings.TIME_ZONE))
     readable = _readable_json()
-    json_places = [export.columns.index(name) for name in export.json_columns]
+    # Only SQLite stores letters escaped (see _readable_json).
+    json_places = ([export.columns.index(name) for name in export.json_columns]
+                   if connection.vendor == "sqlite" else [])
     # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
     chunk = ["\ufeff" + writer.writerow(export.columns)]
     for values in export.rows:

@@ -59,6 +59,7 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert (refused["campaign"], refused["outcome"], refused["request_id"]) == (
         "00002", "refused", "abc")
     assert json.loads(refused["messages"]) == ["Zły numer: ąę"]
+    assert "Zły numer: ąę" in refused["messages"]  # letters, not \u escapes
     assert refused["user"] == "manager"
     assert table[1]["record_id"] == "231"
 
