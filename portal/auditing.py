@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.request_id import current_request_id
 from portal.thulium import ThuliumError
 
 
@@ -75,6 +76,11 @@ class AuditAttempt(models.Model):
     request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
     messages = models.JSONField(_("Thulium's messages"), default=list, blank=True)
     detail = models.TextField(_("detail"), blank=True)
+    # The id in the portal's log lines of the request that made the attempt.
+    portal_request_id = models.CharField(
+        _("portal request id"), max_length=64, blank=True, editable=False,
+        default=current_request_id,
+    )
     # The entry's two links in the hash chain: when it was begun and when it was completed.
     begin_seq = models.BigIntegerField(_("chain link (begun)"), unique=True, null=True,
                                        editable=False)
@@ -143,7 +149,7 @@ class AuditAttempt(models.Model):
             http_status=error.status,
             request_id=error.request_id,
             messages=error.messages,
-            detail=error.detail,
+            detail="\n".join(part for part in (error.detail, error.body) if part),
         )
 
     @property

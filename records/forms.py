@@ -11,7 +11,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from portal.auditing import Outcome
@@ -103,12 +105,25 @@ class RecordForm(forms.Form):
                     _("This portal already added this number to the campaign."),
                     reverse("records:detail", args=[earlier.pk]),
                     _("See the earlier addition (%(when)s, %(outcome)s).")
-                    % {"when": earlier.created_at.strftime("%Y-%m-%d %H:%M"),
+                    % {"when": date_format(localtime(earlier.created_at),
+                                           "SHORT_DATETIME_FORMAT"),
                        "outcome": earlier.get_outcome_display()},
                 ),
                 code="duplicate",
             )
         return number
+
+    def clean_identifier(self):
+        identifier = self.cleaned_data["identifier"]
+        # Thulium refuses an identifier the campaign already has.
+        if identifier and RecordAddition.objects.filter(
+            campaign=self.campaign, identifier=identifier, outcome__in=BLOCKING_OUTCOMES
+        ).exists():
+            raise forms.ValidationError(
+                _("This portal already added a record with this identifier to the campaign."),
+                code="duplicate",
+            )
+        return identifier
 
     def earlier_addition(self, number: str) -> RecordAddition | None:
         return (
@@ -157,4 +172,6 @@ class RecordForm(forms.Form):
 
 def thulium_datetime(moment: datetime.datetime) -> str:
     """A moment in Thulium's format: Warsaw wall-clock time, to the minute."""
-    return moment.astimezone(THULIUM_ZONE).strftime(THULIUM_DATETIME)
+    # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+    local = moment.astimezone(THULIUM_ZONE).replace(tzinfo=None)
+    return local.isoformat(sep=" ", timespec="minutes")

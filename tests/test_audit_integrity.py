@@ -256,8 +256,8 @@ def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, 
 def test_entries_recorded_before_the_chain_are_linked_by_the_migration(user, sales):
     # The historical models, as the migration sees them: no guards, no links yet.
     state = MigrationExecutor(connection).loader.project_state([
-        ("audit", "0001_initial"), ("campaigns", "0002_audit_chain_and_timeline_indexes"),
-        ("records", "0002_audit_chain_and_timeline_indexes"),
+        ("audit", "0001_initial"), ("campaigns", "0004_audit_chain_and_timeline_indexes"),
+        ("records", "0003_audit_chain_and_timeline_indexes"),
     ])
     old_change = state.apps.get_model("campaigns", "CampaignChange")
     old_addition = state.apps.get_model("records", "RecordAddition")

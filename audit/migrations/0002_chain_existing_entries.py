@@ -57,8 +57,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("audit", "0001_initial"),
-        ("campaigns", "0002_audit_chain_and_timeline_indexes"),
-        ("records", "0002_audit_chain_and_timeline_indexes"),
+        ("campaigns", "0004_audit_chain_and_timeline_indexes"),
+        ("records", "0003_audit_chain_and_timeline_indexes"),
     ]
 
     operations = [

@@ -8,63 +8,72 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ('campaigns', '0004_audit_chain_and_timeline_indexes'),
+        ('records', '0002_audit_request_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='campaignchange',
-            options={'base_manager_name': 'objects', 'ordering': ['-created_at', '-pk'], 'verbose_name': 'campaign change', 'verbose_name_plural': 'campaign changes'},
+            name='recordaddition',
+            options={'base_manager_name': 'objects', 'ordering': ['-created_at', '-pk'], 'verbose_name': 'record addition', 'verbose_name_plural': 'record additions'},
         ),
         migrations.AddField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='begin_hash',
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='begin_seq',
             field=models.BigIntegerField(editable=False, null=True, unique=True, verbose_name='chain link (begun)'),
         ),
         migrations.AddField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='complete_hash',
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='complete_seq',
             field=models.BigIntegerField(editable=False, null=True, unique=True, verbose_name='chain link (completed)'),
         ),
         migrations.AlterField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='actor',
             field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AlterField(
-            model_name='campaignchange',
+            model_name='recordaddition',
             name='campaign',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='%(class)ss', to='campaigns.campaign'),
         ),
         migrations.AddIndex(
-            model_name='campaignchange',
-            index=models.Index(fields=['created_at', 'id'], name='campchg_when'),
+            model_name='recordaddition',
+            index=models.Index(fields=['created_at', 'id'], name='recadd_when'),
         ),
         migrations.AddIndex(
-            model_name='campaignchange',
-            index=models.Index(fields=['campaign', 'created_at', 'id'], name='campchg_campaign_when'),
+            model_name='recordaddition',
+            index=models.Index(fields=['campaign', 'created_at', 'id'], name='recadd_campaign_when'),
         ),
         migrations.AddIndex(
-            model_name='campaignchange',
-            index=models.Index(fields=['actor', 'created_at', 'id'], name='campchg_actor_when'),
+            model_name='recordaddition',
+            index=models.Index(fields=['actor', 'created_at', 'id'], name='recadd_actor_when'),
         ),
         migrations.AddIndex(
-            model_name='campaignchange',
-            index=models.Index(fields=['outcome', 'created_at', 'id'], name='campchg_outcome_when'),
+            model_name='recordaddition',
+            index=models.Index(fields=['outcome', 'created_at', 'id'], name='recadd_outcome_when'),
         ),
         migrations.AddIndex(
-            model_name='campaignchange',
-            index=models.Index(fields=['request_id'], name='campchg_request_id'),
+            model_name='recordaddition',
+            index=models.Index(fields=['request_id'], name='recadd_request_id'),
+        ),
+        migrations.AddIndex(
+            model_name='recordaddition',
+            index=models.Index(fields=['identifier'], name='recadd_identifier'),
+        ),
+        migrations.AddIndex(
+            model_name='recordaddition',
+            index=models.Index(fields=['record_id'], name='recadd_record_id'),
         ),
     ]
