@@ -104,7 +104,7 @@ def test_links_follow_the_order_of_events_across_kinds(user, sales):
         GENESIS_HASH, 1, "campaigns.campaignchange", BEGUN, payload({
             "actor_id": user.pk, "actor_username": "manager", "campaign_id": sales.pk,
             "created_at": first.created_at, "sent": {"dialer": "predictive"},
-            "settings_before": sales.settings, "reason": "",
+            "settings_before": sales.settings, "reason": "", "portal_request_id": "",
         })
     )
     assert first.complete_hash == link_hash(
@@ -205,8 +205,8 @@ def test_verify_names_an_entry_inserted_without_a_link(user, sales):
     tamper(
         "INSERT INTO campaigns_campaignchange (actor_id, actor_username, campaign_id, "
         "created_at, sent, outcome, messages, detail, settings_before, reason, begin_hash, "
-        "complete_hash, request_id) VALUES (%s, 'manager', %s, %s, '{}', 'pending', '[]', '', "
-        "'{}', '', '', '', '')",
+        "complete_hash, request_id, portal_request_id) VALUES (%s, 'manager', %s, %s, '{}', "
+        "'pending', '[]', '', '{}', '', '', '', '', '')",
         [user.pk, sales.pk, "2026-01-01 10:00:00+00:00"],
     )
     forged = CampaignChange.objects.get(begin_seq=None)
@@ -221,8 +221,8 @@ def test_verify_names_an_entry_slipped_in_after_the_newest_link(user, sales):
     tamper(
         "INSERT INTO campaigns_campaignchange (actor_id, actor_username, campaign_id, "
         "created_at, sent, outcome, messages, detail, settings_before, reason, begin_seq, "
-        "begin_hash, complete_hash, request_id) VALUES (%s, 'manager', %s, %s, '{}', "
-        "'pending', '[]', '', '{}', '', 3, %s, '', '')",
+        "begin_hash, complete_hash, request_id, portal_request_id) VALUES (%s, 'manager', %s, "
+        "%s, '{}', 'pending', '[]', '', '{}', '', 3, %s, '', '', '')",
         [user.pk, sales.pk, "2026-01-01 10:00:00+00:00", "f" * 64],
     )
     forged = CampaignChange.objects.get(begin_seq=3)
