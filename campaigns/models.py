@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.auditing import AuditAttempt
+from portal.auditing import AuditAttempt, timeline_indexes
 
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
@@ -77,12 +77,13 @@ class CampaignChange(AuditAttempt):
     class Meta(AuditAttempt.Meta):
         verbose_name = _("campaign change")
         verbose_name_plural = _("campaign changes")
+        indexes = timeline_indexes("campchg")
 
     def __str__(self):
         return f"{self.campaign.thulium_id} change by {self.actor_username} ({self.outcome})"
 
     def get_absolute_url(self):
-        return reverse("campaigns:change", args=[self.pk])
+        return reverse("audit:entry", args=["campaign-change", self.pk])
 
 
 class ChangeRequest(models.Model):

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "portal",
     "campaigns",
     "records",
+    "audit",
     "roles",
 ]
 

@@ -12,7 +12,6 @@ from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
 from .forms import RecordForm
-from .models import RecordAddition
 from .services import record_add
 
 
@@ -62,5 +61,5 @@ def record_choices_refresh(request, thulium_id):
 
 
 def addition_detail(request, pk):
-    addition = get_object_or_404(RecordAddition.objects.select_related("campaign"), pk=pk)
-    return render(request, "records/detail.html", {"entry": addition})
+    # The audit trail shows every entry now, and decides who may see it.
+    return redirect("audit:entry", kind="record-addition", pk=pk, permanent=True)
