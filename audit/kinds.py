@@ -91,3 +91,20 @@ RECORD_ADDITION = EntryKind(
     phone_field="phone_key",
     export_fields=("phone_number", "identifier", "record_id"),
 )
+
+
+def _change_request_summary(entry) -> str:
+    return gettext("change request #%(id)s %(step)s: %(fields)s") % {
+        "id": entry.change_request_id, "step": entry.get_action_display(),
+        "fields": ", ".join(flat_paths(entry.sent)),
+    }
+
+
+CHANGE_REQUEST = EntryKind(
+    slug="change-request",
+    model_label="campaigns.ChangeRequestEvent",
+    label=_("four-eyes step"),
+    summary=_change_request_summary,
+    before_field="settings_before",
+    export_fields=("action", "change_request_id", "reason", "note"),
+)

@@ -10,7 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Campaign, CampaignChange, ChangeRequest
+from portal.auditing import Outcome
+
+from .models import Campaign, CampaignChange, ChangeRequest, ChangeRequestEvent
 from .services import campaign_update
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,12 @@ class RequestOutdated(Exception):
 def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
                           risks: list[str]) -> ChangeRequest:
     """Hold a risky change for approval; nothing is sent to Thulium."""
-    change_request = ChangeRequest.objects.create(
-        campaign=campaign, changes=changes, settings_before=campaign.settings,
-        reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
-    )
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.create(
+            campaign=campaign, changes=changes, settings_before=campaign.settings,
+            reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
+        )
+        _record_step(change_request, ChangeRequestEvent.Action.REQUESTED, actor)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
              campaign.thulium_id, change_request.actor_username, ",".join(risks))
     return change_request
@@ -102,5 +106,16 @@ def _decide(change_request, state, actor, note=""):
         update_fields=["state", "decided_by", "decided_by_username", "decided_at",
                        "decision_note"]
     )
+    _record_step(change_request, state, actor, note)
     log.info("change request %s %s by %s", change_request.pk, state,
              change_request.decided_by_username)
+
+
+def _record_step(change_request, action, actor, note=""):
+    """The step as an append-only, chained audit entry, in the step's own transaction."""
+    ChangeRequestEvent.begin(
+        actor=actor, campaign=change_request.campaign, sent=change_request.changes,
+        change_request=change_request, action=action,
+        settings_before=change_request.settings_before, reason=change_request.reason,
+        note=note,
+    ).complete(outcome=Outcome.SUCCEEDED)

@@ -143,3 +143,37 @@ class ChangeRequest(models.Model):
     def is_outdated(self) -> bool:
         """True when the campaign's known settings moved since the request was made."""
         return self.campaign.settings != self.settings_before
+
+
+class ChangeRequestEvent(AuditAttempt):
+    """A four-eyes step (request, approval, rejection, outdating) as an audit entry.
+
+    Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
+    the entry is completed at once. An approved change's own call is a `CampaignChange`.
+    """
+
+    class Action(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+        OUTDATED = "stale", _("outdated")
+
+    change_request = models.ForeignKey(
+        ChangeRequest, verbose_name=_("change request"), on_delete=models.PROTECT,
+        related_name="events",
+    )
+    action = models.CharField(_("step"), max_length=10, choices=Action.choices)
+    settings_before = models.JSONField(_("settings when requested"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+    note = models.TextField(_("note on the decision"), blank=True)
+
+    class Meta(AuditAttempt.Meta):
+        verbose_name = _("change request step")
+        verbose_name_plural = _("change request steps")
+        indexes = timeline_indexes("chgreq")
+
+    def __str__(self):
+        return f"request #{self.change_request_id} {self.action} by {self.actor_username}"
+
+    def get_absolute_url(self):
+        return reverse("audit:entry", args=["change-request", self.pk])
