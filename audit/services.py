@@ -93,6 +93,11 @@ def may_see_everyone(user) -> bool:
     return user.has_perm(AUDIT_VIEW_PERMISSION)
 
 
+def may_see_entry(viewer, entry) -> bool:
+    """True when the viewer may open the entry: their own, or anyone's with the permission."""
+    return viewer.is_authenticated and (entry.actor_id == viewer.pk or may_see_everyone(viewer))
+
+
 def visible_filters(*, viewer, filters: TimelineFilters) -> TimelineFilters:
     """The filters narrowed to the viewer's own actions unless they may see everyone's."""
     if may_see_everyone(viewer):
@@ -146,7 +151,7 @@ def entry_for(*, viewer, kind_slug: str, pk: int) -> tuple[EntryKind, object]:
     if kind is None or not 0 < pk <= MAX_ID:
         raise Http404
     entry = get_object_or_404(kind.model.objects.select_related("campaign"), pk=pk)
-    if entry.actor_id != viewer.pk and not may_see_everyone(viewer):
+    if not may_see_entry(viewer, entry):
         raise PermissionDenied
     return kind, entry
 

@@ -1,8 +1,12 @@
 """Shared fixtures: the Thulium sandbox over real HTTP, users and campaigns."""
 
+from functools import cache as cached
+from importlib import import_module
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db.migrations.loader import MigrationLoader
 from django.utils import translation
 
 from campaigns.models import Campaign
@@ -12,8 +16,47 @@ from portal.thulium.sandbox import start_sandbox
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
 TEST_TIMEOUT = 1.0
 PASSWORD = "a-long-test-password"
-# The groups of roles/migrations/0001_groups.py.
+# The groups of roles/migrations/0001_groups.py, and audit/migrations/0003_auditors_group.py.
 EDITORS, LOADERS, ADMINISTRATORS = "Campaign editors", "Record loaders", "Administrators"
+AUDITORS = "Auditors"
+
+
+# The data migrations that write rows (the role groups with their permissions). Their
+# functions are idempotent; a new one belongs here.
+DATA_MIGRATIONS = [
+    ("roles.migrations.0001_groups", "create_groups"),
+    ("audit.migrations.0003_auditors_group", "create_auditors"),
+]
+
+
+@pytest.fixture(autouse=True)
+def data_migration_rows(request):
+    """Give a transactional test the rows of the data migrations, which a flush removed.
+
+    Each transactional test ends with a flush of every table; Django then makes the content
+    types and permissions again, but not what data migrations wrote. serialized_rollback
+    would reload the first snapshot instead, and collide with those remade content types.
+    """
+    if not _is_transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    for module, function in DATA_MIGRATIONS:
+        getattr(import_module(module), function)(_migrated_apps(), None)
+
+
+def _is_transactional(request) -> bool:
+    # As pytest-django decides: the marker, or a fixture that needs real transactions.
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+                   or (marker.args and marker.args[0])):
+        return True
+    return bool({"transactional_db", "live_server"} & set(request.fixturenames))
+
+
+@cached
+def _migrated_apps():
+    """The models as the migrations leave them, as data migrations expect to get them."""
+    return MigrationLoader(None, ignore_no_migrations=True).project_state().apps
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +91,7 @@ def make_user(username: str, *groups: str, **fields) -> User:
     """A user in the given role groups (made by the data migration, so they must exist)."""
     user = User.objects.create_user(username, password=PASSWORD, **fields)
     found = Group.objects.filter(name__in=groups)
-    assert found.count() == len(groups), f"missing groups among {groups}"
+    assert found.count() == len(groups), f"missing groups among {groups}: see DATA_MIGRATIONS"
     user.groups.set(found)
     return user
 

@@ -132,9 +132,13 @@ def test_reloading_statuses_of_an_unknown_campaign_is_not_found(logged_in, campa
     assert logged_in.post(url).status_code == 404
 
 
-@pytest.mark.parametrize("name", ["campaigns:change", "records:detail"])
-def test_an_unknown_audit_row_is_not_found(logged_in, name):
-    assert logged_in.get(reverse(name, args=[999999])).status_code == 404
+@pytest.mark.parametrize("name, kind", [("campaigns:change", "campaign-change"),
+                                        ("records:detail", "record-addition")])
+def test_an_unknown_audit_row_is_not_found(logged_in, name, kind):
+    # The old addresses lead to the audit trail's entry page, which knows no such entry.
+    response = logged_in.get(reverse(name, args=[999999]), follow=True)
+    assert response.redirect_chain == [(reverse("audit:entry", args=[kind, 999999]), 301)]
+    assert response.status_code == 404
 
 
 # --- admin --------------------------------------------------------------------------

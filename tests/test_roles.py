@@ -11,49 +11,65 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import URLResolver, get_resolver, reverse
 
-from campaigns.four_eyes import change_request_create
+from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.services import campaign_update
 from records.services import record_add
-from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
 
-LOGIN, FORBIDDEN, OK = "login", "403", "ok"
+LOGIN, DENIED, OK, MOVED = "login", "403", "ok", "moved"
 
-ROLES = ("anonymous", "member", "editor", "loader", "admin")
-# url name                       method  anonymous member     editor     loader     admin
+ROLES = ("anonymous", "member", "editor", "loader", "admin", "auditor", "requester")
+# A row is a url name, or a url name and which of its objects (see portal_objects).
+# req.: the requester, who made the change request and every entry.
+# url name                          method  anon.   member  editor  loader  admin   auditor req.
 ACCESS = [
-    ("home",                      "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("login",                     "GET",  OK,       OK,        OK,        OK,        OK),
-    ("logout",                    "POST", LOGIN,    OK,        OK,        OK,        OK),
-    ("password_change",           "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("password_change_done",      "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("set_language",              "POST", OK,       OK,        OK,        OK,        OK),
-    ("campaigns:list",            "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("campaigns:sync",            "POST", LOGIN,    FORBIDDEN, OK,        FORBIDDEN, OK),
-    ("campaigns:detail",          "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("campaigns:edit",            "GET",  LOGIN,    FORBIDDEN, OK,        FORBIDDEN, OK),
-    ("campaigns:change",          "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("campaigns:requests",        "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("campaigns:request",         "GET",  LOGIN,    OK,        OK,        OK,        OK),
-    ("campaigns:request_approve", "POST", LOGIN,    FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN),
-    ("campaigns:request_reject",  "POST", LOGIN,    FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN),
-    ("records:new",               "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN),
-    ("records:refresh_choices",   "POST", LOGIN,    FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN),
-    ("records:detail",            "GET",  LOGIN,    OK,        OK,        OK,        OK),
+    ("home",                        "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("login",                       "GET",  OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    ("logout",                      "POST", LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("password_change",             "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("password_change_done",        "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("set_language",                "POST", OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:list",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:sync",              "POST", LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
+    ("campaigns:detail",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:edit",              "GET",  LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
+    ("campaigns:requests",          "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:request",           "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:request_approve",   "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),
+    ("campaigns:request_reject",    "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),
+    ("records:new",                 "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
+    ("records:refresh_choices",     "POST", LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
+    # Everyone has a timeline and its exports, of their own actions unless an auditor.
+    ("audit:timeline",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("audit:export_csv",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("audit:export_jsonl",          "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    # The requester's entries, of every kind: only they and auditors open them.
+    ("audit:entry campaign-change", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    ("audit:entry record-addition", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    ("audit:entry change-request",  "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    # The old entry addresses moved to audit:entry, which then decides.
+    ("campaigns:change",            "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
+    ("records:detail",              "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
     # The admin sends anyone but staff to its own login page.
-    ("admin:index",               "GET",  LOGIN,    LOGIN,     LOGIN,     LOGIN,     OK),
-    ("admin:auth_user_changelist", "GET", LOGIN,    LOGIN,     LOGIN,     LOGIN,     OK),
-    ("admin:campaigns_campaign_changelist", "GET", LOGIN, LOGIN, LOGIN,   LOGIN,     OK),
-    ("admin:campaigns_campaignchange_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK),
-    ("admin:campaigns_changerequest_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN,  OK),
-    ("admin:records_recordaddition_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN,   OK),
-    ("admin:axes_accessattempt_changelist", "GET", LOGIN, LOGIN, LOGIN,   LOGIN,     OK),
+    ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
+    ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
+    ("admin:campaigns_campaign_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    ("admin:campaigns_campaignchange_changelist", "GET",
+     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    ("admin:campaigns_changerequest_changelist", "GET",
+     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    ("admin:records_recordaddition_changelist", "GET",
+     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    ("admin:axes_accessattempt_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
 ]
-# Roles as groups of roles/migrations/0001_groups.py; the admin is staff, not superuser.
+# Roles as groups of roles/migrations/0001_groups.py (Auditors: audit/migrations/0003);
+# the admin is staff, not superuser.
 USERS = {
     "member": {"groups": ()},
     "editor": {"groups": (EDITORS,)},
     "loader": {"groups": (LOADERS,)},
     "admin": {"groups": (ADMINISTRATORS,), "is_staff": True},
+    "auditor": {"groups": (AUDITORS,)},
 }
 # What the POSTs of the table send.
 POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"note": ""}}
@@ -61,7 +77,7 @@ POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"n
 
 @pytest.fixture
 def requester(db):
-    """The editor who asked for the pending change request."""
+    """The editor who asked for the pending change request, and made every entry."""
     return make_user("requester", EDITORS)
 
 
@@ -73,6 +89,13 @@ def portal_objects(campaigns, requester):
     campaign.refresh_from_db()
     addition = record_add(campaign=campaign, payload={"phone_number": "225556677"},
                           actor=requester)
+    # Approved by a second editor, whose entry of the change sent is not the requester's.
+    approved = change_request_create(
+        campaign=campaign, changes={"active": True}, actor=requester, reason="start",
+        risks=["activation"],
+    )
+    change_request_approve(change_request=approved, approver=make_user("approver", EDITORS))
+    campaign.refresh_from_db()
     change_request = change_request_create(
         campaign=campaign, changes={"dialer": "predictive"}, actor=requester,
         reason="season", risks=["predictive"],
@@ -82,12 +105,21 @@ def portal_objects(campaigns, requester):
         "campaigns:edit": [campaign.thulium_id],
         "campaigns:change": [change.pk],
         "campaigns:request": [change_request.pk],
+        "campaigns:request approved": [approved.pk],
         "campaigns:request_approve": [change_request.pk],
         "campaigns:request_reject": [change_request.pk],
         "records:new": [campaign.thulium_id],
         "records:refresh_choices": [campaign.thulium_id],
         "records:detail": [addition.pk],
+        "audit:entry campaign-change": ["campaign-change", change.pk],
+        "audit:entry record-addition": ["record-addition", addition.pk],
+        "audit:entry change-request": ["change-request", change_request.events.get().pk],
     }
+
+
+def url_of(row_name: str, portal_objects) -> str:
+    """The address a row of the table (or a page of the crawl) stands for."""
+    return reverse(row_name.split()[0], args=portal_objects.get(row_name, []))
 
 
 def make_role_user(role):
@@ -97,7 +129,9 @@ def make_role_user(role):
 
 def answer_kind(response) -> str:
     if response.status_code == 403:
-        return FORBIDDEN
+        return DENIED
+    if response.status_code == 301:
+        return MOVED
     if response.status_code == 302:
         # Sent to log in, to come back after (a logout's redirect to the login page has no next).
         target = urlsplit(response["Location"])
@@ -117,21 +151,24 @@ def all_url_names(patterns=None, namespace=""):
 
 def test_every_url_of_the_portal_is_in_the_table():
     portal_urls = {name for name in all_url_names() if not name.startswith("admin:")}
-    in_table = {row[0] for row in ACCESS if not row[0].startswith("admin:")}
+    in_table = {row[0].split()[0] for row in ACCESS if not row[0].startswith("admin:")}
     assert portal_urls == in_table
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("row", ACCESS, ids=[row[0] for row in ACCESS])
-def test_each_role_gets_the_answer_the_table_says(client, portal_objects, role, row):
+def test_each_role_gets_the_answer_the_table_says(client, portal_objects, requester, role,
+                                                  row):
     name, method, *expected = row
-    if role != "anonymous":
+    if role == "requester":
+        client.force_login(requester)
+    elif role != "anonymous":
         client.force_login(make_role_user(role))
-    url = reverse(name, args=portal_objects.get(name, []))
+    url = url_of(name, portal_objects)
     if method == "GET":
         response = client.get(url)
     else:
-        response = client.post(url, POST_DATA.get(name, {}))
+        response = client.post(url, POST_DATA.get(name.split()[0], {}))
     assert answer_kind(response) == expected[ROLES.index(role)], (name, response.status_code)
 
 
@@ -150,11 +187,13 @@ class _Targets(HTMLParser):
             self.forms.append(attrs.get("action") or "")
 
 
-PAGES = ["campaigns:list", "campaigns:detail", "campaigns:change", "campaigns:requests",
-         "campaigns:request", "records:detail", "campaigns:edit", "records:new"]
+PAGES = ["campaigns:list", "campaigns:detail", "campaigns:requests", "campaigns:request",
+         "campaigns:request approved", "campaigns:edit", "records:new", "audit:timeline",
+         "audit:entry campaign-change", "audit:entry record-addition",
+         "audit:entry change-request"]
 
 
-@pytest.mark.parametrize("role", ["member", "editor", "loader", "admin", "requester"])
+@pytest.mark.parametrize("role", ["member", "editor", "loader", "admin", "auditor", "requester"])
 def test_no_page_shows_a_role_a_button_that_answers_403(client, portal_objects, requester,
                                                          role):
     user = requester if role == "requester" else make_role_user(role)
@@ -165,7 +204,7 @@ def test_no_page_shows_a_role_a_button_that_answers_403(client, portal_objects, 
 
     followed = []
     for page in PAGES:
-        page_url = reverse(page, args=portal_objects.get(page, []))
+        page_url = url_of(page, portal_objects)
         response = as_user("get", page_url)
         if response.status_code == 403:
             continue  # a page this role may not open: the crawl checks it is never linked
