@@ -3,11 +3,12 @@
 import pytest
 from django.urls import reverse
 
+from audit.verify import verify_chain
 from campaigns.forms import CampaignForm
 from campaigns.four_eyes import change_request_create
-from campaigns.models import CampaignChange, ChangeRequest
+from campaigns.models import CampaignChange, ChangeRequest, ChangeRequestEvent
 from campaigns.risk import Risk, risky_changes
-from tests.conftest import EDITORS, api_calls, make_user
+from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 
 KNOWN = {
     "dialer": "progressive", "active": False, "start_date": "2026-01-05",
@@ -270,3 +271,47 @@ def test_a_request_made_through_the_service_snapshots_the_settings(campaigns, us
                                  reason="go", risks=[Risk.ACTIVATION])
     assert made.settings_before == campaign.settings
     assert made.actor_username == "manager"
+
+
+# --- the steps in the audit trail ---------------------------------------------------
+
+
+def test_every_four_eyes_step_is_a_chained_audit_entry_in_the_timeline(
+    change_request, second_editor, client, campaigns, thulium
+):
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+
+    steps = list(ChangeRequestEvent.objects.order_by("begin_seq"))
+    assert [(s.action, s.actor_username) for s in steps] == [
+        ("requested", "manager"), ("approved", "second"),
+    ]
+    assert all(s.outcome == "succeeded" and s.complete_hash for s in steps)
+    assert steps[0].sent == {"dialer": "predictive"}
+    assert steps[0].reason == "More calls in the season"
+    assert CampaignChange.objects.get().change_request == change_request
+    assert verify_chain().problem == ""
+
+    auditor = make_user("auditor", AUDITORS)
+    client.force_login(auditor)
+    timeline = client.get(reverse("audit:timeline"), {"kind": "change-request"})
+    assert timeline.status_code == 200
+    text = timeline.content.decode()
+    assert f"change request #{change_request.pk} requested" in text
+    assert f"change request #{change_request.pk} approved" in text
+    entry = client.get(steps[1].get_absolute_url())
+    assert entry.status_code == 200
+    assert "dialer" in entry.content.decode() and "predictive" in entry.content.decode()
+
+
+def test_a_rejection_is_a_chained_audit_entry_with_its_note(
+    change_request, second_editor, client, thulium
+):
+
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                {"note": "Not before the list is cleaned"})
+
+    rejected = ChangeRequestEvent.objects.get(action="rejected")
+    assert (rejected.actor_username, rejected.note) == ("second", "Not before the list is cleaned")
+    assert api_calls(thulium) == []
