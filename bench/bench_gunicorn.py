@@ -11,9 +11,7 @@ Target: no error, and a median within 1.3x the baseline. Figures depend on the m
 
 import argparse
 import itertools
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from support import MAKE_USERS, percentile, start_sandbox  # noqa: E402
+
 from tests.production.processes import (  # noqa: E402
     POSTGRES_SERVER,
     REDIS_SERVER,
-    REPO,
     Gunicorn,
     PostgresDatabase,
     Visitor,
@@ -44,35 +43,6 @@ TARGET_RATIO = 1.3
 BASELINE_SUBMISSIONS = 40
 # Every submission needs a number Thulium has not seen: 9 digits, counted up.
 _numbers = itertools.count(500_000_000)
-
-MAKE_USERS = """
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-User = get_user_model()
-password = make_password({password!r})
-User.objects.bulk_create([User(username=f"bench{{i:02d}}", password=password)
-                          for i in range({count})])
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_sandbox(env: dict, latency: float) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_sandbox", "--port", str(port),
-         "--latency", str(latency)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while unreachable_reason(f"http://127.0.0.1:{port}") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return process, port
-
 
 class User:
     """One logged-in person with the record form open, ready to submit it again and again."""
@@ -115,11 +85,6 @@ def load(users: list[User], seconds: float, think: float):
     for thread in threads:
         thread.join()
     return results
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main():

@@ -1,66 +1,49 @@
-"""What the benchmarks share: free ports, a sandbox process, a portal served by gunicorn."""
+"""What the benchmarks share: a sandbox process, bench users, percentiles."""
 
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from tests.production.processes import REPO, unreachable_reason  # noqa: E402
+
+# Users who may edit campaigns and add records, as the bench's submissions need.
+MAKE_USERS = """
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+User = get_user_model()
+password = make_password({password!r})
+users = User.objects.bulk_create([User(username=f"bench{{i:02d}}", password=password)
+                                  for i in range({count})])
+for group in Group.objects.filter(name__in=["Campaign editors", "Record loaders"]):
+    group.user_set.add(*users)
+"""
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-def wait_for(url: str, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
-
-
-def manage(env: dict, *args: str):
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
-@contextmanager
-def process(args: list[str], env: dict):
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@contextmanager
-def sandbox_process(env: dict, latency: float):
+def start_sandbox(env: dict, latency: float) -> tuple[subprocess.Popen, int]:
     """The bundled sandbox in its own process, as the portal would meet Thulium."""
     port = free_port()
-    with process([PYTHON, "manage.py", "run_sandbox", "--port", str(port),
-                  "--latency", str(latency)], env):
-        wait_for(f"http://127.0.0.1:{port}/_sandbox/received")
-        yield port
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sandbox", "--port", str(port),
+         "--latency", str(latency)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while unreachable_reason(f"http://127.0.0.1:{port}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return process, port
 
 
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def percentile_ms(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
