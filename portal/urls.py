@@ -12,4 +12,5 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("campaigns/", include("campaigns.urls")),
     path("", include("records.urls")),
+    path("", include("imports.urls")),
 ]
