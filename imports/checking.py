@@ -23,6 +23,8 @@ class RowChecker:
         self.job = job
         self.form = form
         self.width = len(job.headers)
+        # A sheet's row simply ends at its last value; a CSV row must have every cell.
+        self.short_rows_end_early = job.file_kind == "xlsx"
         self.columns = [(index, target) for index, target in enumerate(job.mapping) if target]
         self.labels = {name: str(field.label) for name, field in form.fields.items()}
         self.first_row_of_phone: dict[str, int] = {}
@@ -52,7 +54,7 @@ class RowChecker:
         filled = len(cells)
         while filled > self.width and not cells[filled - 1].strip():
             filled -= 1  # a trailing separator adds an empty cell, which harms nothing
-        if filled != self.width:
+        if filled > self.width or (filled < self.width and not self.short_rows_end_early):
             problems.append(
                 _("This row has %(cells)d cells where the header has %(columns)d: a cell may "
                   "hold an unquoted separator or line break.")

@@ -5,6 +5,7 @@ ISO-8859-2, separated by `,` `;` or tabs. XLSX files are read with openpyxl in r
 mode, so a large sheet is streamed, and formulas are never evaluated.
 """
 
+import codecs
 import csv
 import datetime
 import io
@@ -70,6 +71,8 @@ def read_layout(content: bytes, layout: FileLayout) -> FileLayout:
     if first is None:
         raise FileProblem(_("The file is empty."))
     _number, headers = first
+    while headers and not headers[-1].strip():
+        headers = headers[:-1]  # a trailing separator or empty sheet columns: no column
     if len(headers) > settings.IMPORT_MAX_COLUMNS:
         raise FileProblem(
             _("The first row has %(count)d columns; the portal reads at most %(max)d.")
@@ -140,24 +143,32 @@ def read_rows(content: bytes, layout: FileLayout) -> Iterator[tuple[int, list[st
 
 
 def _csv_rows(content, encoding, delimiter):
-    text = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter)
+    reader = csv.reader(_decoded_lines(content, encoding), delimiter=delimiter)
     number = 0
     try:
         for cells in reader:
             number += 1
             if any(cell.strip() for cell in cells):
                 yield number, cells
-    except UnicodeDecodeError:
-        raise FileProblem(
-            _("Row %(row)d is not valid %(encoding)s text: choose the file's encoding.")
-            % {"row": number + 1, "encoding": ENCODINGS.get(encoding, encoding)}
-        ) from None
     except csv.Error as error:
         raise FileProblem(
             _("Row %(row)d cannot be read as CSV (%(error)s).")
             % {"row": number + 1, "error": error}
         ) from None
+
+
+def _decoded_lines(content, encoding):
+    """The file's lines as text; line by line, so a wrong encoding names its line."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    # b"\n" is a line end in every accepted encoding and never part of another character.
+    for line_number, line in enumerate(io.BytesIO(content), 1):
+        try:
+            yield decoder.decode(line)
+        except UnicodeDecodeError:
+            raise FileProblem(
+                _("Line %(line)d is not valid %(encoding)s text: choose the file's encoding.")
+                % {"line": line_number, "encoding": ENCODINGS.get(encoding, encoding)}
+            ) from None
 
 
 def _xlsx_rows(content):
@@ -171,7 +182,7 @@ def _xlsx_rows(content):
         for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limit), 1):
             cells = [_cell_text(value) for value in values]
             while cells and not cells[-1]:
-                cells.pop()
+                cells.pop()  # read-only mode pads every row to the widest one
             if any(cell.strip() for cell in cells):
                 yield number, cells
     finally:
