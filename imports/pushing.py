@@ -191,7 +191,9 @@ class _Push:
         retrying = Retrying(
             retry=retry_if_exception_type(ThuliumUnavailable),
             stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
-            wait=wait_exponential_jitter(initial=settings.IMPORT_RETRY_WAIT,
+            # Workers of several imports back off out of step with each other.
+            wait=wait_exponential_jitter(multiplier=settings.IMPORT_RETRY_WAIT,
+                                         jitter=settings.IMPORT_RETRY_WAIT,
                                          max=settings.IMPORT_RETRY_MAX_WAIT),
             reraise=True,
         )

@@ -3,7 +3,7 @@
 import pytest
 
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
-from tests.import_files import HEADER, csv_bytes, people, xlsx_bytes
+from tests.import_files import HEADER, csv_bytes, xlsx_bytes
 
 ROWS = [["601234567", "Zażółć", "Gęślą", "Jaźń"], ["22 555-66-77", "Świętosław", "Źdźbło", "Łódź"]]
 
