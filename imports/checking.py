@@ -10,17 +10,17 @@ from django.utils.translation import gettext as _
 
 from records.forms import RecordForm
 
-from .models import ImportRow, RowState
+from .models import RowState
+from .storing import CheckedRow
 
 # Cells kept to show a problem row; more than enough to recognise a value.
 MAX_SHOWN_CELL = 200
 
 
 class RowChecker:
-    """Turns the cells of the file's rows into ImportRows, remembering earlier rows."""
+    """Judges the cells of the file's rows one by one, remembering the earlier rows."""
 
     def __init__(self, *, job, form: RecordForm):
-        self.job = job
         self.form = form
         self.width = len(job.headers)
         # A sheet's row simply ends at its last value; a CSV row must have every cell.
@@ -30,7 +30,7 @@ class RowChecker:
         self.first_row_of_phone: dict[str, int] = {}
         self.first_row_of_identifier: dict[str, int] = {}
 
-    def check(self, number: int, cells: list[str]) -> ImportRow:
+    def check(self, number: int, cells: list[str]) -> CheckedRow:
         """The row as the preview judges it: queued to send, or why not."""
         data = {target: cells[index].strip() if index < len(cells) else ""
                 for index, target in self.columns}
@@ -44,10 +44,8 @@ class RowChecker:
         repeated = self.repeated(number, form.number_key, payload.get("identifier"))
         if repeated:
             return self.problem_row(number, data, RowState.DUPLICATE, [repeated])
-        return ImportRow(
-            job=self.job, number=number, phone_number=payload["phone_number"],
-            phone_key=form.number_key, payload=payload, state=RowState.QUEUED,
-        )
+        return CheckedRow(number, RowState.QUEUED, payload["phone_number"], form.number_key,
+                          payload)
 
     def file_problems(self, cells, data) -> list[str]:
         problems = []
@@ -97,9 +95,10 @@ class RowChecker:
             self.first_row_of_identifier[identifier] = number
         return ""
 
-    def problem_row(self, number, data, state, problems) -> ImportRow:
-        return ImportRow(
-            job=self.job, number=number, state=state, problems=problems,
-            phone_number=data.get("phone_number", "")[:40],
+    @staticmethod
+    def problem_row(number, data, state, problems) -> CheckedRow:
+        return CheckedRow(
+            number, state, data.get("phone_number", "")[:40],
             values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
+            problems=problems,
         )

@@ -122,7 +122,6 @@ class ImportRow(models.Model):
     values = models.JSONField(default=dict, blank=True)
     problems = models.JSONField(default=list, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=RowState.choices)
-    sends = models.PositiveSmallIntegerField(_("sends"), default=0)
     claimed_by = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     record_id = models.CharField(_("Thulium record id"), max_length=64, blank=True)

@@ -1,27 +1,33 @@
 """Sending an import's rows to Thulium, so that no row is lost and none is sent twice.
 
-- A row is claimed before it is sent: one UPDATE takes queued rows (or rows whose lease
-  ran out) for one thread of one worker, so two workers never hold the same row.
-- Each send goes through `records.services.record_add`: its pending audit row and the
-  row's ImportAttempt link commit before the POST, so a crash leaves evidence.
-- A live worker renews its leases every IMPORT_HEARTBEAT_SECONDS. Rows of a worker that
-  died are taken over once their lease ran out, and their attempts are read first: a row
-  Thulium accepted is settled as added, never sent again; an unanswered one is resent,
-  and a duplicate refusal of that resend means the first send landed (added earlier).
-- Timeouts, connection errors and 5xx are retried with backoff (tenacity); refusals never.
+One worker's push has one database thread and IMPORT_CONCURRENCY sending threads:
+
+- The database thread claims rows (queued ones, or ones whose lease ran out) with
+  SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same row, and in the
+  same transaction writes each row's pending RecordAddition (`record_add_begin`) and
+  its ImportAttempt link: the evidence exists before anything is sent.
+- A sending thread POSTs one begun addition (`record_add_send`, which completes its
+  audit row), retrying timeouts, connection errors and 5xx with backoff (tenacity);
+  a refusal is never retried. Only these threads talk to Thulium, so at most
+  IMPORT_CONCURRENCY requests are in flight.
+- The database thread writes the rows' final states, renews its leases every
+  IMPORT_HEARTBEAT_SECONDS and hears a cancel. Rows of a worker that died are taken
+  over once their lease ran out, and their attempts are read first: a row Thulium
+  accepted is settled as added, never sent again; an unanswered one is resent, and a
+  duplicate refusal of that resend means the first send landed (added earlier).
 """
 
 import logging
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, Q, TextField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -29,16 +35,15 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from portal.auditing import Outcome
 from portal.thulium import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
-from records.services import record_add
+from records.services import record_add_begin, record_add_send
 
 from .duplicates import says_already_exists
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
 from .services import receipt_write
 
 log = logging.getLogger(__name__)
-# Rows one thread claims at a time: few, so a dying worker strands few.
-CLAIM_SIZE = 2
 INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
+NOT_SENT = "Not sent: the import was cancelled or stopped first."
 
 
 def import_push(job_id: int) -> None:
@@ -52,17 +57,7 @@ def import_push(job_id: int) -> None:
     job = ImportJob.objects.select_related("campaign", "actor").get(pk=job_id)
     push = _Push(job)
     log.info("import %s: worker %s sending", job.pk, push.worker)
-    heartbeat = threading.Thread(target=push.beat, name=f"import-{job.pk}-heartbeat")
-    heartbeat.start()
-    try:
-        with ThreadPoolExecutor(settings.IMPORT_CONCURRENCY,
-                                thread_name_prefix=f"import-{job.pk}") as pool:
-            for done in [pool.submit(push.work, index)
-                         for index in range(settings.IMPORT_CONCURRENCY)]:
-                done.result()  # a bug in a thread must fail the task, not vanish
-    finally:
-        push.finished.set()
-        heartbeat.join()
+    push.run()
     _finish(job)
 
 
@@ -75,119 +70,142 @@ class _Verdict:
 
 
 class _Push:
-    """One worker's sending of one import: its threads share the stop signal and the pace."""
+    """One worker's sending of one import."""
 
     def __init__(self, job: ImportJob):
         self.job = job
         self.worker = uuid.uuid4().hex[:16]
-        self.finished = threading.Event()
-        # Set on a cancel or when Thulium refuses the credentials: rows are settled unsent.
+        self.slots = settings.IMPORT_CONCURRENCY
+        # Set on a cancel, or when Thulium refuses the credentials: nothing more is sent.
         self.stopping = threading.Event()
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
+        self.to_send = queue.Queue()
+        self.sent = queue.Queue()
+        self.in_flight = 0
+        self.next_beat = 0.0
 
-    # --- threads ------------------------------------------------------------------
+    # --- the database thread ------------------------------------------------------
 
-    def work(self, index: int) -> None:
-        """One sending thread: claim a few rows, push them, until none is left."""
-        owner = f"{self.worker}-{index}"
+    def run(self) -> None:
+        senders = [threading.Thread(target=self.sender, name=f"import-{self.job.pk}-{index}")
+                   for index in range(self.slots)]
+        for sender in senders:
+            sender.start()
         try:
-            while True:
-                rows = self.claim(owner)
-                if not rows:
-                    if not _unsettled(self.job).exists():
-                        return
-                    # Rows still held by another thread or worker: wait for their end
-                    # or for their lease to run out.
-                    time.sleep(min(1.0, settings.IMPORT_HEARTBEAT_SECONDS))
-                    continue
-                for row in rows:
-                    self.settle(row, owner)
+            self.loop()
+        except BaseException:
+            self.stopping.set()  # the rows already handed over are then not sent
+            raise
         finally:
-            connection.close()
+            for _sender in senders:
+                self.to_send.put(None)
+            for sender in senders:
+                sender.join()
 
-    def beat(self) -> None:
-        """Renew this worker's leases and the job's heartbeat; hear a cancel."""
-        try:
-            while not self.finished.wait(settings.IMPORT_HEARTBEAT_SECONDS):
-                now = timezone.now()
-                ImportRow.objects.filter(
-                    job=self.job, state=RowState.SENDING, claimed_by__startswith=self.worker
-                ).update(lease_until=now + lease_duration())
-                ImportJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
-                job = ImportJob.objects.only("cancel_requested_at", "stop_reason").get(
-                    pk=self.job.pk)
-                if job.cancel_requested_at or job.stop_reason:
-                    self.stopping.set()
-        finally:
-            connection.close()
+    def loop(self) -> None:
+        while True:
+            self.beat_if_due()
+            if self.stopping.is_set():
+                _unsettled(self.job).filter(state=RowState.QUEUED).update(
+                    state=RowState.NOT_SENT, finished_at=timezone.now())
+                self.claim(self.slots)  # dead workers' rows, settled without sending
+            elif self.in_flight <= self.slots * 3 // 2:
+                # Keep every sending thread busy and a few rows ready behind them, claiming
+                # in batches so that the database work per row stays small.
+                self.claim(2 * self.slots - self.in_flight)
+            if self.in_flight:
+                self.collect()
+            elif not _unsettled(self.job).exists():
+                return
+            else:
+                # Rows still held by another worker: wait for their end or their lease.
+                time.sleep(min(1.0, settings.IMPORT_HEARTBEAT_SECONDS))
 
-    # --- claiming -----------------------------------------------------------------
-
-    def claim(self, owner: str) -> list[ImportRow]:
-        """Take up to CLAIM_SIZE claimable rows for `owner` in one transaction."""
+    def claim(self, count: int) -> None:
+        """Take up to `count` rows, begin their sends, and hand them to the senders."""
         now = timezone.now()
         claimable = Q(state=RowState.QUEUED) | Q(state=RowState.SENDING, lease_until__lt=now)
+        ready, settled = [], []
         with transaction.atomic():
-            # SKIP LOCKED (PostgreSQL) lets concurrent claimers pass each other; SQLite
-            # serialises the whole transaction instead (see the IMMEDIATE mode in settings).
-            picked = list(
-                ImportRow.objects.filter(claimable, job=self.job)
-                .order_by("number").select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:CLAIM_SIZE]
+            rows = list(
+                ImportRow.objects.filter(claimable, job=self.job).order_by("number")
+                .select_for_update(skip_locked=True)
+                .only("pk", "number", "state", "payload")[:count]
             )
-            if not picked:
-                return []
-            ImportRow.objects.filter(claimable, pk__in=picked).update(
-                state=RowState.SENDING, claimed_by=owner, lease_until=now + lease_duration()
-            )
-        return list(ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
-                                             claimed_by=owner).order_by("number"))
-
-    # --- one row ------------------------------------------------------------------
-
-    def settle(self, row: ImportRow, owner: str) -> None:
-        """Bring a claimed row to its final state, sending it if that is still right."""
-        unanswered, last = False, None
-        if row.sends:
-            verdict, unanswered, last = self.read_attempts(row)
-            if verdict:
-                _store(row, owner, verdict)
+            if not rows:
                 return
-        if self.stopping.is_set():
-            if last is None:
-                verdict = _Verdict(RowState.NOT_SENT)
-            else:
-                verdict = _Verdict(RowState.UNKNOWN if unanswered else RowState.FAILED, "",
-                                   "; ".join(last.messages) or last.detail, last.request_id)
-        else:
-            verdict = self.send(row, unanswered)
-        _store(row, owner, verdict)
+            ImportRow.objects.filter(claimable, pk__in=[row.pk for row in rows]).update(
+                state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
+            )
+            links = []
+            for row in rows:
+                unanswered, last = False, None
+                if row.state == RowState.SENDING:  # a dead worker's row
+                    verdict, unanswered, last = read_attempts(row)
+                    if verdict:
+                        settled.append((row, verdict))
+                        continue
+                if self.stopping.is_set():
+                    settled.append((row, _unsent(unanswered, last)))
+                    continue
+                addition = record_add_begin(campaign=self.job.campaign, payload=row.payload,
+                                            actor=self.job.actor)
+                links.append(ImportAttempt(row=row, addition=addition))
+                ready.append((row, addition, unanswered))
+            ImportAttempt.objects.bulk_create(links)
+        _store(settled, self.worker)
+        for item in ready:
+            self.to_send.put(item)
+        self.in_flight += len(ready)
 
-    def read_attempts(self, row: ImportRow):
-        """What a row's earlier sends tell, when a worker died before settling it.
+    def collect(self) -> None:
+        """Wait for sends to end (at most a heartbeat) and store their rows' verdicts."""
+        done = []
+        try:
+            done.append(self.sent.get(timeout=settings.IMPORT_HEARTBEAT_SECONDS))
+            while True:
+                done.append(self.sent.get_nowait())
+        except queue.Empty:
+            pass
+        self.in_flight -= len(done)
+        _store([(row, verdict) for row, verdict in done if isinstance(verdict, _Verdict)],
+               self.worker)
+        for _row, verdict in done:
+            if isinstance(verdict, Exception):
+                raise verdict
 
-        Returns (the verdict if they settle it, whether a send went unanswered, the last
-        send's audit row). A send still pending was cut off: it is completed as unknown.
-        """
-        attempts = [attempt.addition for attempt in
-                    row.attempts.select_related("addition").order_by("addition__created_at")]
-        for addition in attempts:
-            if addition.outcome == Outcome.PENDING:
-                addition.complete(outcome=Outcome.UNKNOWN, detail=INTERRUPTED)
-        if not attempts:
-            return None, False, None
-        *earlier, last = attempts
-        unanswered = any(addition.outcome == Outcome.UNKNOWN for addition in earlier)
-        if last.outcome == Outcome.SUCCEEDED:
-            return _Verdict(RowState.ADDED, last.record_id, "", last.request_id), False, last
-        if last.outcome == Outcome.REFUSED:
-            return _refusal(last.messages or [last.detail], last.request_id, unanswered), \
-                unanswered, last
-        return None, unanswered or last.outcome == Outcome.UNKNOWN, last
+    def beat_if_due(self) -> None:
+        """Renew this worker's leases and the job's heartbeat; hear a cancel."""
+        if time.monotonic() < self.next_beat:
+            return
+        self.next_beat = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
+        now = timezone.now()
+        ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
+                                 claimed_by=self.worker).update(lease_until=now + lease_duration())
+        ImportJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+        job = ImportJob.objects.only("cancel_requested_at", "stop_reason").get(pk=self.job.pk)
+        if job.cancel_requested_at or job.stop_reason:
+            self.stopping.set()
 
-    def send(self, row: ImportRow, earlier_unanswered: bool) -> _Verdict:
+    # --- the sending threads ------------------------------------------------------
+
+    def sender(self) -> None:
+        try:
+            while (item := self.to_send.get()) is not None:
+                row, addition, unanswered = item
+                try:
+                    verdict = self.send(row, addition, unanswered)
+                except Exception as error:  # a bug or the database: fail the task, below
+                    verdict = error
+                self.sent.put((row, verdict))
+        finally:
+            connection.close()
+
+    def send(self, row, addition, unanswered: bool) -> _Verdict:
         """POST the row, retrying what may pass later; the verdict of the last answer."""
-        unanswered = earlier_unanswered
+        if self.stopping.is_set():
+            addition.complete(outcome=Outcome.FAILED, detail=NOT_SENT)
+            return _Verdict(RowState.UNKNOWN) if unanswered else _Verdict(RowState.NOT_SENT)
         retrying = Retrying(
             retry=retry_if_exception_type(ThuliumUnavailable),
             stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
@@ -200,8 +218,10 @@ class _Push:
         try:
             for attempt in retrying:
                 with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        addition = self.begin_again(row)
                     try:
-                        addition = self.post(row)
+                        self.post(addition)
                     except ThuliumUnavailable as error:
                         unanswered = unanswered or error.outcome == Outcome.UNKNOWN
                         raise
@@ -215,23 +235,57 @@ class _Push:
             return _failure(error, RowState.UNKNOWN if unanswered else RowState.FAILED)
         return _Verdict(RowState.ADDED, addition.record_id, "", addition.request_id)
 
-    def post(self, row: ImportRow):
-        self.pace.wait()
-
-        def link(addition):
+    def begin_again(self, row):
+        with transaction.atomic():
+            addition = record_add_begin(campaign=self.job.campaign, payload=row.payload,
+                                        actor=self.job.actor)
             ImportAttempt.objects.create(row=row, addition=addition)
-            ImportRow.objects.filter(pk=row.pk).update(sends=F("sends") + 1)
+        return addition
 
-        with override(self.job.language or None):
-            return record_add(campaign=self.job.campaign, payload=row.payload,
-                              actor=self.job.actor, language=self.job.language or None,
-                              on_begin=link)
+    def post(self, addition) -> None:
+        self.pace.wait()
+        language = self.job.language or None
+        with override(language):
+            record_add_send(addition, language=language)
 
     def stop(self, reason: str) -> None:
-        """Stop every worker of this import: the rest of its rows are settled unsent."""
+        """Stop every worker of this import: the rest of its rows are not sent."""
         ImportJob.objects.filter(pk=self.job.pk, stop_reason="").update(stop_reason=reason)
         self.stopping.set()
         log.warning("import %s stopped: %s", self.job.pk, reason)
+
+
+def read_attempts(row: ImportRow):
+    """What a dead worker's sends of a row tell.
+
+    Returns (the verdict if they settle it, whether a send went unanswered, the last
+    send's audit row). A send still pending was cut off: it is completed as unknown.
+    """
+    attempts = [attempt.addition for attempt in
+                row.attempts.select_related("addition").order_by("addition__created_at")]
+    for addition in attempts:
+        if addition.outcome == Outcome.PENDING:
+            addition.complete(outcome=Outcome.UNKNOWN, detail=INTERRUPTED)
+    if not attempts:
+        return None, False, None
+    *earlier, last = attempts
+    unanswered = any(addition.outcome == Outcome.UNKNOWN for addition in earlier)
+    if last.outcome == Outcome.SUCCEEDED:
+        return _Verdict(RowState.ADDED, last.record_id, "", last.request_id), False, last
+    if last.outcome == Outcome.REFUSED:
+        verdict = _refusal(last.messages or [last.detail], last.request_id, unanswered)
+        return verdict, unanswered, last
+    return None, unanswered or last.outcome == Outcome.UNKNOWN, last
+
+
+def _unsent(unanswered: bool, last) -> _Verdict:
+    """The verdict of a row left unsent by a cancel: unknown if a send went unanswered."""
+    if unanswered:
+        return _Verdict(RowState.UNKNOWN, "", last.detail, last.request_id)
+    if last is not None:
+        return _Verdict(RowState.FAILED, "", "; ".join(last.messages) or last.detail,
+                        last.request_id)
+    return _Verdict(RowState.NOT_SENT)
 
 
 def _refusal(messages: list[str], request_id: str, unanswered: bool) -> _Verdict:
@@ -246,18 +300,27 @@ def _failure(error: ThuliumError, state: str) -> _Verdict:
     return _Verdict(state, "", "; ".join(error.messages) or error.detail, error.request_id)
 
 
-def _store(row: ImportRow, owner: str, verdict: _Verdict) -> None:
-    """Write the row's final state, if this thread still holds it."""
-    stored = ImportRow.objects.filter(pk=row.pk, state=RowState.SENDING, claimed_by=owner).update(
-        state=verdict.state, record_id=verdict.record_id, message=verdict.message,
-        request_id=verdict.request_id, finished_at=timezone.now(), claimed_by="",
-        lease_until=None,
+def _store(verdicts: list[tuple[ImportRow, _Verdict]], worker: str) -> None:
+    """Write rows' final states in one UPDATE, for the rows this worker still holds."""
+    if not verdicts:
+        return
+
+    def each(field, output_field):
+        return Case(*[When(pk=row.pk, then=Value(getattr(verdict, field)))
+                      for row, verdict in verdicts], output_field=output_field)
+
+    stored = ImportRow.objects.filter(
+        pk__in=[row.pk for row, _verdict in verdicts], state=RowState.SENDING, claimed_by=worker
+    ).update(
+        state=each("state", CharField()), record_id=each("record_id", CharField()),
+        message=each("message", TextField()), request_id=each("request_id", CharField()),
+        finished_at=timezone.now(), claimed_by="", lease_until=None,
     )
-    if not stored:
-        # The lease ran out (this worker stalled) and another worker took the row over;
-        # it reads this send's audit row and settles the row itself.
-        log.warning("import %s row %s: lease lost before storing %s",
-                    row.job_id, row.number, verdict.state)
+    if stored < len(verdicts):
+        # This worker stalled past its lease and another took rows over; that one reads
+        # these sends' audit rows and settles the rows itself.
+        log.warning("import %s: %d rows were taken over before their verdict was stored",
+                    verdicts[0][0].job_id, len(verdicts) - stored)
 
 
 def _unsettled(job: ImportJob):

@@ -17,12 +17,12 @@ from .models import (
     SENT_STATES,
     ImportJob,
     ImportReceipt,
-    ImportRow,
     ImportTemplate,
     ImportUpload,
     RowState,
 )
 from .reading import FileLayout, read_layout, read_rows
+from .storing import rows_delete, rows_insert
 
 log = logging.getLogger(__name__)
 # Rows written per INSERT while previewing: memory stays flat for any file size.
@@ -85,7 +85,7 @@ def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()
     next(rows)  # the header
     total = valid = 0
     with transaction.atomic():
-        job.rows.all().delete()
+        rows_delete(job)
         batch = []
         for number, cells in rows:
             row = checker.check(number, cells)
@@ -93,9 +93,9 @@ def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()
             valid += row.state == RowState.QUEUED
             batch.append(row)
             if len(batch) >= PREVIEW_BATCH:
-                ImportRow.objects.bulk_create(batch)
+                rows_insert(job, batch)
                 batch = []
-        ImportRow.objects.bulk_create(batch)
+        rows_insert(job, batch)
         job.rows_total, job.rows_valid, job.state = total, valid, ImportJob.State.PREVIEWED
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
     log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)

@@ -1,7 +1,5 @@
 """Adding a record to a campaign through Thulium, with its audit row."""
 
-from django.db import transaction
-
 from portal.auditing import Outcome
 from portal.thulium import ThuliumError, get_client
 
@@ -10,22 +8,29 @@ from .phones import phone_key
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None,
-               on_begin=None, **audit_fields) -> RecordAddition:
-    """Send one record to Thulium and record the attempt; raises ThuliumError on failure.
+               **audit_fields) -> RecordAddition:
+    """Send one record to Thulium and record the attempt; raises ThuliumError on failure."""
+    addition = record_add_begin(campaign=campaign, payload=payload, actor=actor, **audit_fields)
+    return record_add_send(addition, language=language)
 
-    `on_begin(addition)` runs in the transaction that commits the pending audit row,
-    before Thulium is called: a bulk import links its row to the attempt there.
+
+def record_add_begin(*, campaign, payload: dict, actor, **audit_fields) -> RecordAddition:
+    """The attempt's pending audit row, to be committed before record_add_send.
+
+    Split from the sending so that a bulk import can write it together with its own
+    bookkeeping, in one transaction, before a worker thread sends it.
     """
-    with transaction.atomic():
-        addition = RecordAddition.begin(
-            actor=actor, campaign=campaign, sent=payload,
-            phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
-            identifier=payload.get("identifier", ""), **audit_fields,
-        )
-        if on_begin is not None:
-            on_begin(addition)
+    return RecordAddition.begin(
+        actor=actor, campaign=campaign, sent=payload,
+        phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
+        identifier=payload.get("identifier", ""), **audit_fields,
+    )
+
+
+def record_add_send(addition: RecordAddition, *, language: str | None = None) -> RecordAddition:
+    """POST a begun addition to Thulium and complete its audit row; raises ThuliumError."""
     try:
-        record_id = get_client(language).add_record(campaign.thulium_id, payload)
+        record_id = get_client(language).add_record(addition.campaign.thulium_id, addition.sent)
     except ThuliumError as error:
         addition.complete_with_error(error)
         raise

@@ -140,7 +140,9 @@ class SandboxState:
         """
         with self._lock:
             records = self._records[campaign_id]
-            errors = check(copy.deepcopy(self._campaigns[campaign_id]), copy.deepcopy(records))
+            # The checks only read the records: copying thousands of them on every POST
+            # (under the lock) would make a bulk import crawl.
+            errors = check(copy.deepcopy(self._campaigns[campaign_id]), tuple(records))
             if errors:
                 return None, errors
             record_id = str(self._next_record_id)
