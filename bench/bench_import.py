@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -93,7 +94,8 @@ def push_figures(session, web_url, env, rows, tmp):
                 "final"]:
             time.sleep(0.5)
         end_to_end = time.perf_counter() - confirmed
-    sending = float(manage(env, "shell", "-c", SENDING_SECONDS.format(job_id=job_id)).strip())
+    sending = float(manage(env, "shell", "-c", SENDING_SECONDS.format(job_id=job_id))
+                    .strip().splitlines()[-1])
     ideal = CONCURRENCY / LATENCY
     rate = progress["added"] / sending
     print(f"\n{rows:,} rows pushed, sandbox answering after {LATENCY * 1000:.0f} ms, "
@@ -103,6 +105,34 @@ def push_figures(session, web_url, env, rows, tmp):
     report("rows/s while sending", rate, "rows/s", TARGET_SHARE * ideal)
     print(f"  = {rate / ideal:.0%} of the ideal (target {TARGET_SHARE:.0%}); "
           f"from the click on Send to the last row: {end_to_end:.1f} s")
+    ceiling = bare_posts_per_second(env, min(rows, 2000))
+    print(f"  for scale, this machine now: {CONCURRENCY} threads doing nothing but POST to the "
+          f"same sandbox reach {ceiling:.0f} rows/s ({ceiling / ideal:.0%} of the ideal)")
+
+
+def bare_posts_per_second(env, count):
+    """POSTs a second with no portal at all: what the machine and the sandbox allow now."""
+    url = f"http://127.0.0.1:{env['THULIUM_SANDBOX_PORT']}/api/outbounds/00001/records"
+    numbers = iter(range(800_000_000, 800_000_000 + count))
+    lock = threading.Lock()
+
+    def post_all():
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    number = next(numbers, None)
+                if number is None:
+                    return
+                session.post(url, json={"phone_number": str(number)},
+                             auth=("sandbox", "sandbox-password"), timeout=30)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=post_all) for _ in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return count / (time.perf_counter() - started)
 
 
 SENDING_SECONDS = """

@@ -124,9 +124,7 @@ class ImportRow(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=RowState.choices)
     claimed_by = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
-    record_id = models.CharField(_("Thulium record id"), max_length=64, blank=True)
-    message = models.TextField(_("Thulium's message"), blank=True)
-    request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
+    # Thulium's record id, message and request_id are those of the row's last send.
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -141,6 +139,12 @@ class ImportRow(models.Model):
 
     def __str__(self):
         return f"row {self.number} of import {self.job_id} ({self.state})"
+
+    def last_send(self):
+        """The RecordAddition of the row's last POST, or None if it was never sent."""
+        attempt = self.attempts.select_related("addition").order_by("-addition__created_at",
+                                                                    "-pk").first()
+        return attempt.addition if attempt else None
 
 
 class ImportAttempt(models.Model):

@@ -22,12 +22,11 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Q, TextField, Value, When
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -44,6 +43,7 @@ from .services import receipt_write
 log = logging.getLogger(__name__)
 INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
 NOT_SENT = "Not sent: the import was cancelled or stopped first."
+GATHER_SECONDS = 0.05
 
 
 def import_push(job_id: int) -> None:
@@ -59,14 +59,6 @@ def import_push(job_id: int) -> None:
     log.info("import %s: worker %s sending", job.pk, push.worker)
     push.run()
     _finish(job)
-
-
-@dataclass
-class _Verdict:
-    state: str
-    record_id: str = ""
-    message: str = ""
-    request_id: str = ""
 
 
 class _Push:
@@ -109,10 +101,11 @@ class _Push:
                 _unsettled(self.job).filter(state=RowState.QUEUED).update(
                     state=RowState.NOT_SENT, finished_at=timezone.now())
                 self.claim(self.slots)  # dead workers' rows, settled without sending
-            elif self.in_flight <= self.slots * 3 // 2:
-                # Keep every sending thread busy and a few rows ready behind them, claiming
-                # in batches so that the database work per row stays small.
-                self.claim(2 * self.slots - self.in_flight)
+            elif self.in_flight <= 2 * self.slots:
+                # Keep every sending thread busy with as many rows again ready behind them,
+                # claiming at least a thread's worth at once: the database work of a claim
+                # is mostly per batch, and the senders must not wait for it.
+                self.claim(3 * self.slots - self.in_flight)
             if self.in_flight:
                 self.collect()
             elif not _unsettled(self.job).exists():
@@ -159,16 +152,21 @@ class _Push:
         self.in_flight += len(ready)
 
     def collect(self) -> None:
-        """Wait for sends to end (at most a heartbeat) and store their rows' verdicts."""
+        """Wait for sends to end (at most a heartbeat) and store their rows' verdicts.
+
+        Verdicts are gathered for a moment before one UPDATE stores them all: this thread
+        then leaves the sending threads more of the interpreter.
+        """
         done = []
         try:
             done.append(self.sent.get(timeout=settings.IMPORT_HEARTBEAT_SECONDS))
-            while True:
-                done.append(self.sent.get_nowait())
+            gathered_by = time.monotonic() + GATHER_SECONDS
+            while len(done) < self.slots and (left := gathered_by - time.monotonic()) > 0:
+                done.append(self.sent.get(timeout=left))
         except queue.Empty:
             pass
         self.in_flight -= len(done)
-        _store([(row, verdict) for row, verdict in done if isinstance(verdict, _Verdict)],
+        _store([(row, verdict) for row, verdict in done if isinstance(verdict, str)],
                self.worker)
         for _row, verdict in done:
             if isinstance(verdict, Exception):
@@ -190,6 +188,7 @@ class _Push:
     # --- the sending threads ------------------------------------------------------
 
     def sender(self) -> None:
+        """A sending thread: begun sends in, rows' final states (or a crash) out."""
         try:
             while (item := self.to_send.get()) is not None:
                 row, addition, unanswered = item
@@ -201,11 +200,11 @@ class _Push:
         finally:
             connection.close()
 
-    def send(self, row, addition, unanswered: bool) -> _Verdict:
-        """POST the row, retrying what may pass later; the verdict of the last answer."""
+    def send(self, row, addition, unanswered: bool) -> str:
+        """POST the row, retrying what may pass later; its final state from the last answer."""
         if self.stopping.is_set():
             addition.complete(outcome=Outcome.FAILED, detail=NOT_SENT)
-            return _Verdict(RowState.UNKNOWN) if unanswered else _Verdict(RowState.NOT_SENT)
+            return RowState.UNKNOWN if unanswered else RowState.NOT_SENT
         retrying = Retrying(
             retry=retry_if_exception_type(ThuliumUnavailable),
             stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
@@ -226,14 +225,14 @@ class _Push:
                         unanswered = unanswered or error.outcome == Outcome.UNKNOWN
                         raise
         except ThuliumRefused as error:
-            return _refusal(error.messages or [error.detail], error.request_id, unanswered)
+            return _refusal(error.messages or [error.detail], unanswered)
         except ThuliumAuthFailed as error:
             self.stop(_("Thulium did not accept the portal's API credentials: %(detail)s")
                       % {"detail": error.detail})
-            return _failure(error, RowState.FAILED)
-        except ThuliumError as error:
-            return _failure(error, RowState.UNKNOWN if unanswered else RowState.FAILED)
-        return _Verdict(RowState.ADDED, addition.record_id, "", addition.request_id)
+            return RowState.FAILED
+        except ThuliumError:
+            return RowState.UNKNOWN if unanswered else RowState.FAILED
+        return RowState.ADDED
 
     def begin_again(self, row):
         with transaction.atomic():
@@ -258,8 +257,8 @@ class _Push:
 def read_attempts(row: ImportRow):
     """What a dead worker's sends of a row tell.
 
-    Returns (the verdict if they settle it, whether a send went unanswered, the last
-    send's audit row). A send still pending was cut off: it is completed as unknown.
+    Returns (the row's final state if they settle it, whether a send went unanswered,
+    the last send's audit row). A send still pending was cut off: completed as unknown.
     """
     attempts = [attempt.addition for attempt in
                 row.attempts.select_related("addition").order_by("addition__created_at")]
@@ -271,55 +270,39 @@ def read_attempts(row: ImportRow):
     *earlier, last = attempts
     unanswered = any(addition.outcome == Outcome.UNKNOWN for addition in earlier)
     if last.outcome == Outcome.SUCCEEDED:
-        return _Verdict(RowState.ADDED, last.record_id, "", last.request_id), False, last
+        return RowState.ADDED, False, last
     if last.outcome == Outcome.REFUSED:
-        verdict = _refusal(last.messages or [last.detail], last.request_id, unanswered)
-        return verdict, unanswered, last
+        return _refusal(last.messages or [last.detail], unanswered), unanswered, last
     return None, unanswered or last.outcome == Outcome.UNKNOWN, last
 
 
-def _unsent(unanswered: bool, last) -> _Verdict:
-    """The verdict of a row left unsent by a cancel: unknown if a send went unanswered."""
+def _unsent(unanswered: bool, last) -> str:
+    """The state of a row a cancel leaves unsent: unknown if a send went unanswered."""
     if unanswered:
-        return _Verdict(RowState.UNKNOWN, "", last.detail, last.request_id)
-    if last is not None:
-        return _Verdict(RowState.FAILED, "", "; ".join(last.messages) or last.detail,
-                        last.request_id)
-    return _Verdict(RowState.NOT_SENT)
+        return RowState.UNKNOWN
+    return RowState.NOT_SENT if last is None else RowState.FAILED
 
 
-def _refusal(messages: list[str], request_id: str, unanswered: bool) -> _Verdict:
+def _refusal(messages: list[str], unanswered: bool) -> str:
     """A refusal is final; after an unanswered send, a duplicate one means it had landed."""
-    state = RowState.REFUSED
     if unanswered and says_already_exists(messages):
-        state = RowState.ADDED_EARLIER
-    return _Verdict(state, "", "; ".join(messages), request_id)
+        return RowState.ADDED_EARLIER
+    return RowState.REFUSED
 
 
-def _failure(error: ThuliumError, state: str) -> _Verdict:
-    return _Verdict(state, "", "; ".join(error.messages) or error.detail, error.request_id)
-
-
-def _store(verdicts: list[tuple[ImportRow, _Verdict]], worker: str) -> None:
-    """Write rows' final states in one UPDATE, for the rows this worker still holds."""
-    if not verdicts:
-        return
-
-    def each(field, output_field):
-        return Case(*[When(pk=row.pk, then=Value(getattr(verdict, field)))
-                      for row, verdict in verdicts], output_field=output_field)
-
-    stored = ImportRow.objects.filter(
-        pk__in=[row.pk for row, _verdict in verdicts], state=RowState.SENDING, claimed_by=worker
-    ).update(
-        state=each("state", CharField()), record_id=each("record_id", CharField()),
-        message=each("message", TextField()), request_id=each("request_id", CharField()),
-        finished_at=timezone.now(), claimed_by="", lease_until=None,
-    )
+def _store(verdicts: list[tuple[ImportRow, str]], worker: str) -> None:
+    """Write rows' final states, one UPDATE per state, for the rows this worker still holds."""
+    now = timezone.now()
+    stored = 0
+    for state in {state for _row, state in verdicts}:
+        stored += ImportRow.objects.filter(
+            pk__in=[row.pk for row, verdict in verdicts if verdict == state],
+            state=RowState.SENDING, claimed_by=worker,
+        ).update(state=state, finished_at=now, claimed_by="", lease_until=None)
     if stored < len(verdicts):
         # This worker stalled past its lease and another took rows over; that one reads
         # these sends' audit rows and settles the rows itself.
-        log.warning("import %s: %d rows were taken over before their verdict was stored",
+        log.warning("import %s: %d rows were taken over before their state was stored",
                     verdicts[0][0].job_id, len(verdicts) - stored)
 
 

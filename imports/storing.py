@@ -27,7 +27,7 @@ class CheckedRow(NamedTuple):
 
 # Columns written, in order; the others keep their defaults (see `_row`).
 _COLUMNS = ("job_id", "number", "state", "phone_number", "phone_key", "payload", "values",
-            "problems", "claimed_by", "record_id", "message", "request_id")
+            "problems", "claimed_by")
 
 
 def rows_delete(job) -> None:
@@ -56,7 +56,7 @@ def _row(job_id, row: CheckedRow) -> tuple:
     return (
         job_id, row.number, row.state, row.phone_number, row.phone_key,
         None if row.payload is None else _json(row.payload), _json(row.values or {}),
-        _json(row.problems or []), "", "", "", "",
+        _json(row.problems or []), "",
     )
 
 

@@ -63,7 +63,7 @@ def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sal
     row = ImportRow.objects.get(job=job, number=2)
     addition = ImportAttempt.objects.get(row=row).addition
     assert (addition.outcome, addition.phone_number) == (Outcome.SUCCEEDED, "601000000")
-    assert row.record_id == addition.record_id != ""
+    assert row.last_send() == addition and addition.record_id != ""
     assert RecordAddition.objects.filter(import_attempt__row__job=job).count() == 30
     receipt = job.receipt
     assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.outcome) == (
@@ -78,8 +78,9 @@ def test_a_refusal_is_final_and_not_retried(logged_in, sales, thulium):
     thulium.state.fail_next("refuse", path="/api/outbounds/00001/records")
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
-    assert (row.state, row.message) == (RowState.REFUSED, "Sandbox: refused on request.")
-    assert row.request_id
+    assert row.state == RowState.REFUSED
+    assert row.last_send().messages == ["Sandbox: refused on request."]
+    assert row.last_send().request_id
     assert len(api_calls(thulium, "POST")) == 1
 
 
@@ -89,8 +90,8 @@ def test_a_number_already_in_thulium_is_refused_not_added_earlier(logged_in, sal
     job = confirmed(logged_in, sales, people(1))
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
-    assert (row.state, row.message) == (RowState.REFUSED,
-                                        "Phone number already exists in the campaign.")
+    assert row.state == RowState.REFUSED
+    assert row.last_send().messages == ["Phone number already exists in the campaign."]
 
 
 def test_server_errors_are_retried_with_an_audit_row_per_send(logged_in, sales, thulium):
@@ -110,7 +111,8 @@ def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, s
     thulium.state.fail_next("http_502", times=5)
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
-    assert (row.state, row.attempts.count(), row.message) == (RowState.FAILED, 3, "HTTP 502")
+    assert (row.state, row.attempts.count(), row.last_send().detail) == (
+        RowState.FAILED, 3, "HTTP 502")
     assert job.receipt.failed == 1
 
 
@@ -123,7 +125,7 @@ def test_an_unanswered_send_is_retried_and_its_duplicate_counts_as_added_earlier
     import_push(job.pk)
     assert Counter(states(job).values()) == {RowState.ADDED: 1, RowState.ADDED_EARLIER: 1}
     earlier = ImportRow.objects.get(job=job, state=RowState.ADDED_EARLIER)
-    assert earlier.message == "Phone number already exists in the campaign."
+    assert earlier.last_send().messages == ["Phone number already exists in the campaign."]
     outcomes = [a.addition.outcome for a in earlier.attempts.order_by("addition__created_at")]
     assert outcomes == [Outcome.UNKNOWN, Outcome.REFUSED]
     assert sorted(r["phone_number"] for r in thulium.state.records("00001")) == [
@@ -138,8 +140,8 @@ def test_a_polish_duplicate_message_is_understood_too(logged_in, sales, thulium)
     thulium.state.fail_next("timeout", delay=1.5)
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
-    assert (row.state, row.message) == (RowState.ADDED_EARLIER,
-                                        "Numer telefonu już istnieje w kampanii.")
+    assert row.state == RowState.ADDED_EARLIER
+    assert row.last_send().messages == ["Numer telefonu już istnieje w kampanii."]
     assert api_calls(thulium, "POST")[-1]["accept_language"] == "pl"
 
 
@@ -237,9 +239,8 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
 
     by_number = {row.number: row for row in ImportRow.objects.filter(job=job)}
     assert by_number[2].state == RowState.ADDED_EARLIER
-    assert (by_number[3].state, by_number[3].record_id) == (RowState.ADDED, "777")
-    assert (by_number[4].state, by_number[4].message) == (
-        RowState.REFUSED, "Wrong format of phone number.")
+    assert (by_number[3].state, by_number[3].last_send().record_id) == (RowState.ADDED, "777")
+    assert by_number[4].state == RowState.REFUSED
     assert by_number[5].state == RowState.ADDED
     resent = [c["json"]["phone_number"] for c in api_calls(thulium, "POST")[already_received:]]
     assert sorted(resent) == ["601000000", "601000003"]
@@ -305,7 +306,8 @@ def test_the_report_lists_every_row_and_defuses_formulas(logged_in, sales, thuli
     job = confirmed(logged_in, sales, rows)
     thulium.state.fail_next("refuse")
     import_push(job.pk)
-    ImportRow.objects.filter(job=job, number=2).update(message="=cmd|' /C calc'!A0")
+    RecordAddition.objects.filter(phone_number="601000000").update(
+        messages=["=cmd|' /C calc'!A0"])
     response = logged_in.get(reverse("imports:report", args=[job.pk]))
     text = b"".join(response.streaming_content).decode("utf-8")
     lines = text.lstrip("\ufeff").splitlines()
