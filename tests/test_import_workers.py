@@ -58,7 +58,9 @@ def sales(campaigns):
 
 
 def posts_by_phone(sandbox):
-    return Counter(call["json"]["phone_number"] for call in api_calls(sandbox, "POST"))
+    # A POST cut off by the kill reaches the sandbox as a broken body: it added nothing.
+    return Counter(call["json"]["phone_number"] for call in api_calls(sandbox, "POST")
+                   if call["json"] is not None)
 
 
 @pytest.mark.parametrize("backend", ["database", "rq"], indirect=True)
