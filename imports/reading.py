@@ -176,6 +176,7 @@ def _xlsx_rows(content):
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many kinds for a damaged or foreign zip file
         raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
+    number = 0
     try:
         sheet = book.worksheets[0]
         limit = settings.IMPORT_MAX_COLUMNS + 1  # one more, to tell a too-wide sheet
@@ -185,6 +186,10 @@ def _xlsx_rows(content):
                 cells.pop()  # read-only mode pads every row to the widest one
             if any(cell.strip() for cell in cells):
                 yield number, cells
+    except Exception:  # a damaged sheet shows only while it is read
+        raise FileProblem(
+            _("Row %(row)d of the workbook cannot be read.") % {"row": number + 1}
+        ) from None
     finally:
         book.close()
 

@@ -65,6 +65,8 @@ def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sal
     assert (addition.outcome, addition.phone_number) == (Outcome.SUCCEEDED, "601000000")
     assert row.last_send() == addition and addition.record_id != ""
     assert RecordAddition.objects.filter(import_attempt__row__job=job).count() == 30
+    page = logged_in.get(addition.get_absolute_url()).content.decode()
+    assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in page
     receipt = job.receipt
     assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.outcome) == (
         31, 30, 1, "done")
