@@ -22,7 +22,7 @@
       }
     });
     field("seconds_left").textContent =
-      progress.seconds_left === null ? "—" : String(progress.seconds_left);
+      progress.seconds_left === null ? "—" : progress.seconds_left + " s";
     var bar = field("bar");
     bar.style.width = progress.percent + "%";
     bar.textContent = progress.percent + " %";
