@@ -117,17 +117,15 @@ class _Push:
     def claim(self, count: int) -> None:
         """Take up to `count` rows, begin their sends, and hand them to the senders."""
         now = timezone.now()
-        claimable = Q(state=RowState.QUEUED) | Q(state=RowState.SENDING, lease_until__lt=now)
         ready, settled = [], []
         with transaction.atomic():
-            rows = list(
-                ImportRow.objects.filter(claimable, job=self.job).order_by("number")
-                .select_for_update(skip_locked=True)
-                .only("pk", "number", "state", "payload")[:count]
-            )
+            # Dead workers' rows first, then queued ones: two queries that each follow the
+            # (job, state, number) index, where one with an OR would sort the whole import.
+            rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=now), count)
+            rows += _claimable(self.job, Q(state=RowState.QUEUED), count - len(rows))
             if not rows:
                 return
-            ImportRow.objects.filter(claimable, pk__in=[row.pk for row in rows]).update(
+            ImportRow.objects.filter(pk__in=[row.pk for row in rows]).update(
                 state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
             )
             links = []
@@ -252,6 +250,16 @@ class _Push:
         ImportJob.objects.filter(pk=self.job.pk, stop_reason="").update(stop_reason=reason)
         self.stopping.set()
         log.warning("import %s stopped: %s", self.job.pk, reason)
+
+
+def _claimable(job, condition, count) -> list[ImportRow]:
+    """Up to `count` rows meeting `condition`, locked; rows another worker is locking are
+    skipped (SKIP LOCKED on PostgreSQL; SQLite runs the whole claim alone, see settings)."""
+    if count <= 0:
+        return []
+    return list(ImportRow.objects.filter(condition, job=job).order_by("number")
+                .select_for_update(skip_locked=True)
+                .only("pk", "number", "state", "payload")[:count])
 
 
 def read_attempts(row: ImportRow):

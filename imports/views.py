@@ -54,7 +54,8 @@ def mapping(request, pk):
         return redirect(job)
     campaign = job.campaign
     templates = campaign.import_templates.all()
-    chosen = templates.filter(pk=request.GET.get("template") or None).first()
+    wanted = request.GET.get("template", "")
+    chosen = templates.filter(pk=wanted).first() if wanted.isdigit() else None
     proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
     form = MappingForm(request.POST or None, headers=job.headers,
                        targets=mapping_targets(campaign), mapping=proposal)

@@ -229,6 +229,10 @@ def test_a_saved_template_maps_the_next_file(logged_in, sales):
         reverse("imports:mapping", args=[second.pk]) + f"?template={template.pk}"
     ).content.decode()
     assert '<option value="record_fields.miasto" selected>' in page
+    for nonsense in ("abc", "99999", "1 OR 1=1"):
+        response = logged_in.get(reverse("imports:mapping", args=[second.pk]),
+                                 {"template": nonsense})
+        assert response.status_code == 200
 
 
 def test_problems_are_paged(logged_in, sales):
