@@ -49,6 +49,7 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
 
 
 def import_content(job: ImportJob) -> bytes:
+    """The uploaded bytes, read only when the file is read again (they may be 20 MB)."""
     return bytes(ImportUpload.objects.values_list("content", flat=True).get(job=job))
 
 

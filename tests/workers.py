@@ -84,14 +84,13 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         name = f"worker-{len(self.started) + 1}"
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed by the process end
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker", "--worker-id", name],
-            cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            # Its own process group, so a kill takes the worker's children with it.
-            start_new_session=True,
-        )
-        log.close()
+        with (self.log_dir / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "run_worker", "--worker-id", name],
+                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                # Its own process group, so a kill takes the worker's children with it.
+                start_new_session=True,
+            )
         self.started.append(process)
         return process
 
