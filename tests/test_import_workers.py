@@ -71,8 +71,8 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
     job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
     import_confirm(job=job)
     first = workers.start()
-    wait_until(lambda: len(thulium.state.records("00001")) >= 40, workers=workers,
-               what="the first worker to add 40 records")
+    wait_until(lambda: ImportRow.objects.filter(job=job, state=RowState.ADDED).count() >= 40,
+               workers=workers, what="the first worker to add 40 records")
     workers.kill(first)
     # What the dead worker left: rows it knew Thulium had added, rows it held.
     added_before = set(ImportRow.objects.filter(job=job, state=RowState.ADDED)
