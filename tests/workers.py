@@ -96,14 +96,17 @@ class Workers:
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
-        """SIGKILL: no clean-up, no last words, as when a machine dies."""
-        os.killpg(process.pid, signal.SIGKILL)
+        """SIGKILL to its whole group: no clean-up, no last words, as when a machine dies."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group is gone already
         process.wait()
 
     def stop_all(self) -> None:
+        """Kill what was started, even a group whose first process already ended."""
         for process in self.started:
-            if process.poll() is None:
-                self.kill(process)
+            self.kill(process)
 
     def log(self, process: subprocess.Popen) -> str:
         name = f"worker-{self.started.index(process) + 1}.log"
