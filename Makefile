@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Development defaults; the environment or .env can override them.
 RUN_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,24 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 
+# The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
+# (e.g. postgres://postgres@127.0.0.1:5432/portal: pytest-django creates test_portal).
 test: lint
-	$(PY) -m pytest --junitxml=test-results.xml
+	rm -f test-results*.xml
+	env -u TEST_DATABASE_URL $(PY) -m pytest --junitxml=test-results-sqlite.xml
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+	  $(PY) -m pytest --junitxml=test-results-postgresql.xml; \
+	fi
+
+# The Polish translation: collect every translatable string into locale/pl/LC_MESSAGES/django.po
+# (translate the new or fuzzy entries there), then compile django.mo. Commit both files.
+messages: install
+	$(RUN_ENV) $(PY) manage.py makemessages --locale pl --add-location file --no-obsolete \
+		--ignore 'tests/*' --ignore 'staticfiles/*' --ignore 'build/*' --ignore 'bench/*'
+	$(RUN_ENV) $(PY) manage.py compilemessages --locale pl --ignore '.venv'
 
 bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles test-results.xml .pytest_cache
+	rm -rf $(VENV) staticfiles test-results*.xml .pytest_cache

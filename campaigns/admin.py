@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.admin_readonly import ReadOnlyAuditAdmin
 
-from .models import Campaign, CampaignChange
+from .models import Campaign, CampaignChange, ChangeRequest
 
 
 class StructureFieldsField(forms.CharField):
@@ -43,3 +43,10 @@ class CampaignAdmin(admin.ModelAdmin):
 @admin.register(CampaignChange)
 class CampaignChangeAdmin(ReadOnlyAuditAdmin):
     pass
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ReadOnlyAuditAdmin):
+    list_display = ("created_at", "actor_username", "campaign", "state", "decided_by_username")
+    list_filter = ("state",)
+    search_fields = ("actor_username", "decided_by_username", "campaign__thulium_id")

@@ -9,7 +9,9 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-DIALERS = [("predictive", "predictive"), ("progressive", "progressive"), ("preview", "preview")]
+from .models import Dialer
+from .risk import risk_labels, risky_changes
+
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
 PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
 DATE_FORMAT = "%Y-%m-%d"
@@ -25,7 +27,7 @@ class DateInput(forms.DateInput):
 def _ratio_field(label):
     return forms.DecimalField(
         label=label, required=False, min_value=Decimal("0.01"), max_value=Decimal("1000"),
-        max_digits=6, decimal_places=2,
+        max_digits=6, decimal_places=2, localize=True,
     )
 
 
@@ -33,7 +35,7 @@ class CampaignForm(forms.Form):
     """Shows the settings the portal last knew; only what the user changes is sent."""
 
     name = forms.CharField(label=_("Name"), max_length=255)
-    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *DIALERS],
+    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *Dialer.choices],
                                required=False)
     active = forms.NullBooleanField(label=_("Active"), required=False)
     start_date = forms.DateField(label=_("Start date"), required=False, widget=DateInput(),
@@ -46,7 +48,10 @@ class CampaignForm(forms.Form):
                                   max_value=2_147_483_647)
     caller_id = forms.CharField(
         label=_("Caller ID"), required=False, max_length=20,
-        validators=[RegexValidator(r"^\d+\Z", _("A caller ID is digits only, no + or spaces."))],
+        # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
+        validators=[
+            RegexValidator(r"^[0-9]+\Z", _("A caller ID is digits only, no + or spaces."))
+        ],
     )
     preview_timeout = forms.IntegerField(
         label=_("Preview timeout (seconds)"), required=False, min_value=1, max_value=86400
@@ -56,11 +61,14 @@ class CampaignForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit trail; not sent to Thulium."),
+        help_text=_("Kept in the audit trail; not sent to Thulium. Required for risky changes."),
     )
 
     def __init__(self, *args, known_settings: dict | None = None, **kwargs):
-        super().__init__(*args, initial=initial_from_settings(known_settings or {}), **kwargs)
+        self.known_settings = known_settings or {}
+        # Filled by clean(): what makes the change risky (see campaigns/risk.py).
+        self.risks = []
+        super().__init__(*args, initial=initial_from_settings(self.known_settings), **kwargs)
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Fieldset(_("Campaign"), *TOP_LEVEL),
@@ -85,14 +93,15 @@ class CampaignForm(forms.Form):
             self.add_error(
                 "predictive_min_calls", _("The minimum cannot be above the maximum.")
             )
+        self.risks = risky_changes(self.to_payload(), self.known_settings)
+        if self.risks and not cleaned.get("reason") and "reason" not in self.errors:
+            risks = "; ".join(risk_labels(self.risks))
+            self.add_error("reason", _("Say why: this change %(risks)s.") % {"risks": risks})
         return cleaned
 
     def _effective(self, name):
-        """The value Thulium will hold after the change: the new one, else the known one."""
-        value = self.cleaned_data.get(name)
-        if value in (None, "") and name not in self.errors:
-            return self.initial.get(name)
-        return value
+        """The value Thulium will hold after the change (the form starts from the known one)."""
+        return self.cleaned_data.get(name)
 
     def to_payload(self) -> dict:
         """Exactly the JSON body for PUT outbounds/:id: changed fields only."""
@@ -100,7 +109,8 @@ class CampaignForm(forms.Form):
         for name in self.changed_data:
             if name == "reason":
                 continue
-            value = self.cleaned_data[name]
+            # A field with an error has no cleaned value and is not sent.
+            value = self.cleaned_data.get(name)
             if value is None or value == "":
                 continue
             target = parameters if name in PARAMETERS else payload
@@ -111,26 +121,61 @@ class CampaignForm(forms.Form):
 
 
 def initial_from_settings(known: dict) -> dict:
-    """The known settings as form values, typed so that unchanged fields compare equal."""
-    flat = {**{k: v for k, v in known.items() if k != "parameters"}, **known.get("parameters", {})}
+    """The known settings as typed form values, so that unchanged fields compare equal.
+
+    Values that the form could not show (an unexpected type from Thulium) are left out,
+    so they count as unknown rather than breaking the page.
+    """
+    parameters = known.get("parameters")
+    flat = {**known, **(parameters if isinstance(parameters, dict) else {})}
     initial = {}
-    for name, value in flat.items():
-        if name in ("start_date", "end_date") and isinstance(value, str):
-            try:
-                value = datetime.datetime.strptime(value, DATE_FORMAT).date()
-            except ValueError:
-                continue
-        elif name in ("predictive_max_calls", "predictive_min_calls") and value is not None:
-            value = Decimal(str(value))
-        elif name == "caller_id" and value is not None:
-            value = str(value)
-        initial[name] = value
+    for name in (*TOP_LEVEL, *PARAMETERS):
+        if flat.get(name) is None:
+            continue
+        try:
+            initial[name] = CampaignForm.base_fields[name].to_python(_as_form_input(flat[name]))
+        except forms.ValidationError:
+            continue
     return initial
+
+
+def _as_form_input(value):
+    """A stored JSON value as a browser would post it (booleans as the select's words)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+def settings_rows(known: dict) -> list[tuple[str, object]]:
+    """The known settings as (label, value) in the user's words, in the form's order."""
+    flat = initial_from_settings(known)
+    rows = []
+    for name in TOP_LEVEL + PARAMETERS:
+        if name not in flat:
+            continue
+        value = flat[name]
+        if name == "dialer" and value in Dialer.values:
+            value = Dialer(value).label
+        elif isinstance(value, bool):
+            value = _("yes") if value else _("no")
+        rows.append((CampaignForm.base_fields[name].label, value))
+    # Settings Thulium sends that the form does not edit are shown by their API name.
+    editable = {*TOP_LEVEL, *PARAMETERS, "parameters"}
+    rows += [(name, value) for name, value in known.items() if name not in editable]
+    return rows
 
 
 def _to_json(value):
     if isinstance(value, datetime.date):
-        return value.strftime(DATE_FORMAT)
+        # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+        return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+class RejectionForm(forms.Form):
+    """Why a change request is refused; optional, kept with the decision."""
+
+    note = forms.CharField(
+        label=_("Why it is rejected"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -1,15 +1,23 @@
 """Campaigns the portal knows, and the audit of every change it tried to make to them."""
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.auditing import AuditAttempt
+from portal.auditing import AuditAttempt, timeline_indexes
 
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
 )
+
+
+class Dialer(models.TextChoices):
+    PREDICTIVE = "predictive", _("predictive")
+    PROGRESSIVE = "progressive", _("progressive")
+    PREVIEW = "preview", _("preview")
 
 
 class Campaign(models.Model):
@@ -48,19 +56,124 @@ class Campaign(models.Model):
     def is_crm(self) -> bool:
         return self.kind == self.Kind.CRM
 
+    @property
+    def dialer_display(self) -> str:
+        """The known dialer in the user's words ("" when unknown)."""
+        dialer = self.settings.get("dialer") or ""
+        return str(Dialer(dialer).label) if dialer in Dialer.values else dialer
+
 
 class CampaignChange(AuditAttempt):
     """One attempt to change a campaign's settings through PUT outbounds/:id."""
 
     settings_before = models.JSONField(_("settings before"), default=dict)
     reason = models.TextField(_("reason"), blank=True)
+    # Set when the change was sent because a second editor approved this request.
+    change_request = models.OneToOneField(
+        "ChangeRequest", verbose_name=_("change request"), on_delete=models.PROTECT,
+        null=True, blank=True, editable=False, related_name="sent_change",
+    )
 
     class Meta(AuditAttempt.Meta):
         verbose_name = _("campaign change")
         verbose_name_plural = _("campaign changes")
+        indexes = timeline_indexes("campchg")
 
     def __str__(self):
         return f"{self.campaign.thulium_id} change by {self.actor_username} ({self.outcome})"
 
     def get_absolute_url(self):
-        return reverse("campaigns:change", args=[self.pk])
+        return reverse("audit:entry", args=["campaign-change", self.pk])
+
+
+class ChangeRequest(models.Model):
+    """A risky change held back until a second editor approves it (FOUR_EYES)."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("awaiting approval")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+        # The campaign changed after the request: approving it would undo that change.
+        STALE = "stale", _("outdated")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT,
+        related_name="change_requests",
+    )
+    changes = models.JSONField(_("requested changes"))
+    settings_before = models.JSONField(_("settings when requested"), default=dict)
+    reason = models.TextField(_("reason"))
+    risks = models.JSONField(_("risks"), default=list)
+    # Usernames are copied so the rows still name people after their accounts are deleted.
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_username = models.CharField(_("requested by"), max_length=150)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.REQUESTED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    decided_by_username = models.CharField(_("decided by"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("note on the decision"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        permissions = [("approve_changerequest", "Can approve or reject risky campaign changes")]
+
+    def __str__(self):
+        return f"{self.campaign.thulium_id} request by {self.actor_username} ({self.state})"
+
+    def get_absolute_url(self):
+        return reverse("campaigns:request", args=[self.pk])
+
+    history_kind = "request"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.REQUESTED
+
+    @property
+    def is_outdated(self) -> bool:
+        """True when the campaign's known settings moved since the request was made."""
+        return self.campaign.settings != self.settings_before
+
+
+class ChangeRequestEvent(AuditAttempt):
+    """A four-eyes step (request, approval, rejection, outdating) as an audit entry.
+
+    Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
+    the entry is completed at once. An approved change's own call is a `CampaignChange`.
+    """
+
+    class Action(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+        OUTDATED = "stale", _("outdated")
+
+    change_request = models.ForeignKey(
+        ChangeRequest, verbose_name=_("change request"), on_delete=models.PROTECT,
+        related_name="events",
+    )
+    action = models.CharField(_("step"), max_length=10, choices=Action.choices)
+    settings_before = models.JSONField(_("settings when requested"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+    note = models.TextField(_("note on the decision"), blank=True)
+
+    class Meta(AuditAttempt.Meta):
+        verbose_name = _("change request step")
+        verbose_name_plural = _("change request steps")
+        indexes = timeline_indexes("chgreq")
+
+    def __str__(self):
+        return f"request #{self.change_request_id} {self.action} by {self.actor_username}"
+
+    def get_absolute_url(self):
+        return reverse("audit:entry", args=["change-request", self.pk])

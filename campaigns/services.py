@@ -21,11 +21,11 @@ SETTING_KEYS = ("name", "dialer", "active", "start_date", "end_date", "order", "
 
 
 def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "",
-                    language: str | None = None) -> CampaignChange:
+                    language: str | None = None, **audit_fields) -> CampaignChange:
     """Send the changes to Thulium and record the attempt; raises ThuliumError on failure."""
     change = CampaignChange.begin(
         actor=actor, campaign=campaign, sent=changes,
-        settings_before=campaign.settings, reason=reason,
+        settings_before=campaign.settings, reason=reason, **audit_fields,
     )
     try:
         status = get_client(language).update_campaign(campaign.thulium_id, changes)

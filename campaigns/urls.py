@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import request_views, views
 
 app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("sync/", views.campaign_sync, name="sync"),
     path("changes/<int:pk>/", views.change_detail, name="change"),
-    path("<str:thulium_id>/", views.campaign_detail, name="detail"),
-    path("<str:thulium_id>/edit/", views.campaign_edit, name="edit"),
+    path("requests/", request_views.request_list, name="requests"),
+    path("requests/<int:pk>/", request_views.request_detail, name="request"),
+    path("requests/<int:pk>/approve/", request_views.request_approve, name="request_approve"),
+    path("requests/<int:pk>/reject/", request_views.request_reject, name="request_reject"),
+    path("<thulium_id:thulium_id>/", views.campaign_detail, name="detail"),
+    path("<thulium_id:thulium_id>/edit/", views.campaign_edit, name="edit"),
 ]

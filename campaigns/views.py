@@ -1,7 +1,6 @@
 """Campaign pages: the list, one campaign with its history, and the settings form."""
 
-from itertools import chain
-
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -9,10 +8,12 @@ from django.views.decorators.http import require_POST
 
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
-from records.models import RecordAddition
+from roles.permissions import requires
 
-from .forms import CampaignForm
-from .models import Campaign, CampaignChange
+from .forms import CampaignForm, settings_rows
+from .four_eyes import change_request_create
+from .history import campaign_history
+from .models import Campaign, ChangeRequest
 from .services import campaign_update, campaigns_sync
 
 HISTORY_LENGTH = 50
@@ -22,6 +23,7 @@ def campaign_list(request):
     return render(request, "campaigns/list.html", {"campaigns": Campaign.objects.all()})
 
 
+@requires("campaigns.change_campaign")
 @require_POST
 def campaign_sync(request):
     try:
@@ -39,17 +41,15 @@ def campaign_sync(request):
 
 def campaign_detail(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
-    history = sorted(
-        chain(
-            CampaignChange.objects.filter(campaign=campaign)[:HISTORY_LENGTH],
-            RecordAddition.objects.filter(campaign=campaign)[:HISTORY_LENGTH],
-        ),
-        key=lambda entry: (entry.created_at, entry.pk),
-        reverse=True,
-    )[:HISTORY_LENGTH]
-    return render(request, "campaigns/detail.html", {"campaign": campaign, "history": history})
+    return render(request, "campaigns/detail.html", {
+        "campaign": campaign,
+        "settings_rows": settings_rows(campaign.settings),
+        "history": campaign_history(campaign, HISTORY_LENGTH),
+        "open_requests": campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED),
+    })
 
 
+@requires("campaigns.change_campaign")
 def campaign_edit(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
     form = CampaignForm(request.POST or None, known_settings=campaign.settings)
@@ -58,6 +58,16 @@ def campaign_edit(request, thulium_id):
         changes = form.to_payload()
         if not changes:
             form.add_error(None, _("Nothing was changed, so nothing was sent to Thulium."))
+        elif settings.FOUR_EYES and form.risks:
+            change_request = change_request_create(
+                campaign=campaign, changes=changes, actor=request.user,
+                reason=form.cleaned_data["reason"], risks=form.risks,
+            )
+            messages.info(request, _(
+                "This change needs a second editor's approval. It was saved as a request; "
+                "nothing was sent to Thulium yet."
+            ))
+            return redirect(change_request)
         else:
             try:
                 campaign_update(
@@ -76,5 +86,5 @@ def campaign_edit(request, thulium_id):
 
 
 def change_detail(request, pk):
-    change = get_object_or_404(CampaignChange.objects.select_related("campaign"), pk=pk)
-    return render(request, "campaigns/change_detail.html", {"entry": change})
+    # The audit trail shows every entry now, and decides who may see it.
+    return redirect("audit:entry", kind="campaign-change", pk=pk, permanent=True)

@@ -4,7 +4,7 @@ from . import views
 
 app_name = "imports"
 urlpatterns = [
-    path("campaigns/<str:thulium_id>/records/import/", views.upload, name="upload"),
+    path("campaigns/<thulium_id:thulium_id>/records/import/", views.upload, name="upload"),
     path("imports/<int:pk>/", views.detail, name="detail"),
     path("imports/<int:pk>/mapping/", views.mapping, name="mapping"),
     path("imports/<int:pk>/read-options/", views.read_options, name="read_options"),

@@ -6,7 +6,7 @@ from django.contrib import admin
 class ReadOnlyAuditAdmin(admin.ModelAdmin):
     list_display = ("created_at", "actor_username", "campaign", "outcome", "request_id")
     list_filter = ("outcome",)
-    search_fields = ("actor_username", "request_id", "campaign__thulium_id")
+    search_fields = ("actor_username", "request_id", "portal_request_id", "campaign__thulium_id")
     date_hierarchy = "created_at"
     list_select_related = ("campaign",)
 

@@ -1,7 +1,10 @@
 """What every audit row of a Thulium call shares: who, when, what was sent, what came back.
 
 A row is created *pending* before the call and completed once after it, so a crash in
-between leaves evidence of the attempt rather than silence.
+between leaves evidence of the attempt rather than silence. Rows are append-only: the
+models refuse every other update and every delete (on PostgreSQL a trigger refuses them
+too, see `audit.dbtriggers`), and both events, begun and completed, are links of one hash
+chain (`audit.chain`) that `manage.py verify_audit` walks.
 """
 
 from django.conf import settings
@@ -9,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.request_id import current_request_id
 from portal.thulium import ThuliumError
 
 
@@ -21,13 +25,45 @@ class Outcome(models.TextChoices):
     UNKNOWN = "unknown", _("unknown")
 
 
+class AppendOnlyError(Exception):
+    """Raised instead of rewriting or deleting audit history."""
+
+
+class AuditQuerySet(models.QuerySet):
+    """Bulk updates and deletes would rewrite history without a trace, so they are refused."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit entries are append-only: they cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit entries are append-only: they cannot be deleted")
+
+    def _complete_pending(self, **values) -> int:
+        """The one update history allows (used by `audit.chain`); returns the rows changed."""
+        return models.QuerySet.update(self.filter(outcome=Outcome.PENDING), **values)
+
+
+def timeline_indexes(prefix: str) -> list[models.Index]:
+    """Indexes that let the audit timeline page through a million rows, filtered or not."""
+    return [
+        models.Index(fields=["created_at", "id"], name=f"{prefix}_when"),
+        models.Index(fields=["campaign", "created_at", "id"], name=f"{prefix}_campaign_when"),
+        models.Index(fields=["actor", "created_at", "id"], name=f"{prefix}_actor_when"),
+        models.Index(fields=["outcome", "created_at", "id"], name=f"{prefix}_outcome_when"),
+        models.Index(fields=["request_id"], name=f"{prefix}_request_id"),
+    ]
+
+
 class AuditAttempt(models.Model):
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="%(class)ss"
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="%(class)ss",
+        db_index=False,  # the timeline's (campaign, created_at) index serves instead
     )
-    # The username is copied so the row still names its author after the user is deleted.
+    # Deleting a user must leave their entries exactly as written, so there is no database
+    # constraint and nothing is done on delete: the id stays, and the username copy names them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+        db_index=False, null=True, related_name="+",
     )
     actor_username = models.CharField(_("user"), max_length=150)
     created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
@@ -40,26 +76,64 @@ class AuditAttempt(models.Model):
     request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
     messages = models.JSONField(_("Thulium's messages"), default=list, blank=True)
     detail = models.TextField(_("detail"), blank=True)
+    # The id in the portal's log lines of the request that made the attempt.
+    portal_request_id = models.CharField(
+        _("portal request id"), max_length=64, blank=True, editable=False,
+        default=current_request_id,
+    )
+    # The entry's two links in the hash chain: when it was begun and when it was completed.
+    begin_seq = models.BigIntegerField(_("chain link (begun)"), unique=True, null=True,
+                                       editable=False)
+    begin_hash = models.CharField(max_length=64, blank=True, editable=False)
+    complete_seq = models.BigIntegerField(_("chain link (completed)"), unique=True, null=True,
+                                          editable=False)
+    complete_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = AuditQuerySet.as_manager()
+
+    # The fields complete() fills in; a subclass adds its own (e.g. the record id Thulium gave).
+    completion_fields = ("outcome", "completed_at", "http_status", "request_id", "messages",
+                         "detail")
 
     class Meta:
         abstract = True
         ordering = ["-created_at", "-pk"]
+        # Related lookups and Django's internals go through the guarded queryset too.
+        base_manager_name = "objects"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit entries are append-only: complete() is the only change")
+        if self.begin_seq is None:
+            raise AppendOnlyError("create audit entries with begin(), which links them into "
+                                  "the chain")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit entries are append-only: they cannot be deleted")
 
     @classmethod
     def begin(cls, *, actor, campaign, sent: dict, **fields):
         """Record the attempt as pending, committed before Thulium is called."""
-        return cls.objects.create(
+        # audit.chain builds on this module, so it is imported only when first needed.
+        from audit.chain import link_begun
+
+        entry = cls(
             actor=actor,
             actor_username=actor.get_username(),
             campaign=campaign,
             sent=sent,
             **fields,
         )
+        link_begun(entry)
+        return entry
 
     def complete(self, *, outcome: str, http_status=None, request_id="", messages=(),
                  detail="", **fields):
-        """Store the outcome of the call, once."""
-        values = {
+        """Store the outcome of the call, once; raises AppendOnlyError if already stored."""
+        from audit.chain import link_completed
+
+        link_completed(self, {
             "outcome": outcome,
             "http_status": http_status,
             "request_id": request_id,
@@ -67,10 +141,7 @@ class AuditAttempt(models.Model):
             "detail": detail,
             "completed_at": timezone.now(),
             **fields,
-        }
-        for name, value in values.items():
-            setattr(self, name, value)
-        self.save(update_fields=list(values))
+        })
 
     def complete_with_error(self, error: ThuliumError):
         self.complete(
@@ -78,7 +149,7 @@ class AuditAttempt(models.Model):
             http_status=error.status,
             request_id=error.request_id,
             messages=error.messages,
-            detail=error.detail,
+            detail="\n".join(part for part in (error.detail, error.body) if part),
         )
 
     @property

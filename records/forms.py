@@ -11,7 +11,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from portal.auditing import Outcome
@@ -116,12 +118,30 @@ class RecordForm(forms.Form):
                     _("This portal already added this number to the campaign."),
                     reverse("records:detail", args=[earlier.pk]),
                     _("See the earlier addition (%(when)s, %(outcome)s).")
-                    % {"when": earlier.created_at.strftime("%Y-%m-%d %H:%M"),
+                    % {"when": date_format(localtime(earlier.created_at),
+                                           "SHORT_DATETIME_FORMAT"),
                        "outcome": earlier.get_outcome_display()},
                 ),
                 code="duplicate",
             )
         return number
+
+    def clean_identifier(self):
+        identifier = self.cleaned_data["identifier"]
+        # Thulium refuses an identifier the campaign already has.
+        if identifier and self.identifier_used(identifier):
+            raise forms.ValidationError(
+                _("This portal already added a record with this identifier to the campaign."),
+                code="duplicate",
+            )
+        return identifier
+
+    def identifier_used(self, identifier: str) -> bool:
+        if self.earlier is not None:
+            return self.earlier.has_identifier(identifier)
+        return RecordAddition.objects.filter(
+            campaign=self.campaign, identifier=identifier, outcome__in=BLOCKING_OUTCOMES
+        ).exists()
 
     def earlier_addition(self, key: str) -> RecordAddition | None:
         if self.earlier is not None:
@@ -175,14 +195,25 @@ class EarlierAdditions:
     def __init__(self, campaign):
         additions = RecordAddition.objects.filter(
             campaign=campaign, outcome__in=BLOCKING_OUTCOMES
-        ).only("pk", "phone_key", "created_at", "outcome").order_by("created_at", "pk")
+        ).only("pk", "phone_key", "identifier", "created_at", "outcome")
+        additions = additions.order_by("created_at", "pk")
         # The latest addition of a number wins, as in the form's own query.
-        self._by_key = {addition.phone_key: addition for addition in additions.iterator()}
+        self._by_key = {}
+        self._identifiers = set()
+        for addition in additions.iterator():
+            self._by_key[addition.phone_key] = addition
+            if addition.identifier:
+                self._identifiers.add(addition.identifier)
 
     def get(self, key: str) -> RecordAddition | None:
         return self._by_key.get(key)
 
+    def has_identifier(self, identifier: str) -> bool:
+        return identifier in self._identifiers
+
 
 def thulium_datetime(moment: datetime.datetime) -> str:
     """A moment in Thulium's format: Warsaw wall-clock time, to the minute."""
-    return moment.astimezone(THULIUM_ZONE).strftime(THULIUM_DATETIME)
+    # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+    local = moment.astimezone(THULIUM_ZONE).replace(tzinfo=None)
+    return local.isoformat(sep=" ", timespec="minutes")

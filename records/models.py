@@ -4,7 +4,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from portal.auditing import AuditAttempt
+from portal.auditing import AuditAttempt, timeline_indexes
 
 
 class RecordAddition(AuditAttempt):
@@ -16,13 +16,20 @@ class RecordAddition(AuditAttempt):
     identifier = models.CharField(_("identifier"), max_length=64, blank=True)
     record_id = models.CharField(_("Thulium record id"), max_length=64, blank=True)
 
+    completion_fields = (*AuditAttempt.completion_fields, "record_id")
+
     class Meta(AuditAttempt.Meta):
         verbose_name = _("record addition")
         verbose_name_plural = _("record additions")
-        indexes = [models.Index(fields=["campaign", "phone_key"])]
+        indexes = [
+            models.Index(fields=["campaign", "phone_key"]),
+            *timeline_indexes("recadd"),
+            models.Index(fields=["identifier"], name="recadd_identifier"),
+            models.Index(fields=["record_id"], name="recadd_record_id"),
+        ]
 
     def __str__(self):
         return f"{self.phone_number} -> {self.campaign.thulium_id} ({self.outcome})"
 
     def get_absolute_url(self):
-        return reverse("records:detail", args=[self.pk])
+        return reverse("audit:entry", args=["record-addition", self.pk])

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
 _SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
-_ACCEPTED = re.compile(r"\+?\d{6,15}")
+# [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
+_ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 
 
 def normalise_phone(raw: str) -> str:

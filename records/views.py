@@ -9,12 +9,13 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_choices
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
+from roles.permissions import requires
 
 from .forms import RecordForm
-from .models import RecordAddition
 from .services import record_add
 
 
+@requires("records.add_recordaddition")
 def record_new(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
     statuses, agents, choices_error = [], [], None
@@ -46,6 +47,7 @@ def record_new(request, thulium_id):
     })
 
 
+@requires("records.add_recordaddition")
 @require_POST
 def record_choices_refresh(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
@@ -59,5 +61,5 @@ def record_choices_refresh(request, thulium_id):
 
 
 def addition_detail(request, pk):
-    addition = get_object_or_404(RecordAddition.objects.select_related("campaign"), pk=pk)
-    return render(request, "records/detail.html", {"entry": addition})
+    # The audit trail shows every entry now, and decides who may see it.
+    return redirect("audit:entry", kind="record-addition", pk=pk, permanent=True)

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium tries to reach Google's hosts, which a closed network refuses.
@@ -26,6 +27,16 @@ def _unavailable_reason() -> str | None:
 @pytest.fixture
 def browser_page(live_server):
     """A fresh page in real Chromium; skips with the reason, except under CI where it fails."""
+    yield from _page(live_server)
+
+
+@pytest.fixture
+def polish_browser_page(live_server):
+    """Like browser_page, in a browser whose language is Polish (Accept-Language: pl-PL)."""
+    yield from _page(live_server, locale="pl-PL")
+
+
+def _page(live_server, **context_options):
     reason = _unavailable_reason()
     if reason:
         if os.environ.get("CI") == "true":
@@ -38,7 +49,10 @@ def browser_page(live_server):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(base_url=live_server.url)
+        page = browser.new_page(base_url=live_server.url, **context_options)
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # While Playwright's event loop runs, Django keeps the test's database connections
+        # apart from the thread's own: close them, or the test database cannot be dropped.
+        connections.close_all()

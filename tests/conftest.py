@@ -1,7 +1,9 @@
 """Shared fixtures: the Thulium sandbox over real HTTP, users and campaigns."""
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.utils import translation
 
 from campaigns.models import Campaign
 from campaigns.services import campaigns_sync
@@ -10,6 +12,8 @@ from portal.thulium.sandbox import start_sandbox
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
 TEST_TIMEOUT = 1.0
 PASSWORD = "a-long-test-password"
+# The groups of roles/migrations/0001_groups.py.
+EDITORS, LOADERS, ADMINISTRATORS = "Campaign editors", "Record loaders", "Administrators"
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +36,27 @@ def thulium(sandbox, settings):
     return sandbox
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in English: a request in Polish leaves its thread's language Polish."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+def make_user(username: str, *groups: str, **fields) -> User:
+    """A user in the given role groups (made by the data migration, so they must exist)."""
+    user = User.objects.create_user(username, password=PASSWORD, **fields)
+    found = Group.objects.filter(name__in=groups)
+    assert found.count() == len(groups), f"missing groups among {groups}"
+    user.groups.set(found)
+    return user
+
+
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("manager", password=PASSWORD)
+def user(db):
+    """A campaign manager: edits campaign settings and adds records."""
+    return make_user("manager", EDITORS, LOADERS)
 
 
 @pytest.fixture

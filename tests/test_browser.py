@@ -7,7 +7,10 @@ from records.models import RecordAddition
 from tests.browser import browser_page  # noqa: F401
 from tests.conftest import PASSWORD, api_calls
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the role groups come from a data migration, which a flush removes.
+pytestmark = [
+    pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)
+]
 
 
 def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(

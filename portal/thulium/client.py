@@ -6,13 +6,16 @@ portal at a sandbox on any port.
 """
 
 import logging
+import ssl
 import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
 from django.conf import settings
-from urllib3.exceptions import NewConnectionError
+from django.utils.translation import gettext_noop
+from urllib3.exceptions import NewConnectionError, SSLError
 
 from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable
 
@@ -30,6 +33,8 @@ class _TimeoutSession(requests.Session):
     def __init__(self, timeout: tuple[float, float]):
         super().__init__()
         self.default_timeout = timeout
+        # Calls of different users share this session: no cookie may carry over between them.
+        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
@@ -95,7 +100,7 @@ class ThuliumClient:
         if record_id in (None, ""):
             # Thulium took the record (200) but we cannot tell which id it got.
             raise ThuliumUnavailable(
-                "the answer has no record_id", status=200, may_have_applied=True
+                gettext_noop("the answer has no record_id"), status=200, may_have_applied=True
             )
         return str(record_id)
 
@@ -125,19 +130,22 @@ class ThuliumClient:
     @staticmethod
     def _list_of_dicts(body, what: str) -> list[dict]:
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            raise ThuliumUnavailable(f"the {what} answer is not a list of objects", status=200)
+            log.warning("thulium %s answer is not a list of objects", what)
+            raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
+                                     status=200)
         return body
 
 
 def _parse_success(response: requests.Response, expect_body: bool):
     """The JSON of a 2xx answer; a body that is not the documented JSON is a failure."""
-    if not expect_body:
+    # An empty answer is what PUT documents; a cut-off one may hide a failure after acting.
+    if not expect_body and not response.content.strip():
         return None
     try:
         return response.json()
     except ValueError:
         raise ThuliumUnavailable(
-            "the answer is not valid JSON",
+            gettext_noop("the answer is not valid JSON"),
             status=response.status_code,
             may_have_applied=response.request.method != "GET",
         ) from None
@@ -150,8 +158,10 @@ def _http_failure(response: requests.Response):
     if status in (401, 403):
         return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
     if status >= 500:
+        # The body of a 5xx is usually a proxy's page: kept for the audit, not shown.
         return ThuliumUnavailable(
-            f"HTTP {status}", status=status, request_id=request_id, messages=messages
+            f"HTTP {status}", status=status, request_id=request_id, messages=messages,
+            body=detail,
         )
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
 
@@ -167,7 +177,8 @@ def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
             str(error.get("message", error)) if isinstance(error, dict) else str(error)
             for error in body["errors"]
         ]
-        return str(body.get("request_id") or ""), messages, "; ".join(messages)
+        # Cut to the audit column; the documented ids are 13 characters.
+        return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
     text = response.text[:MAX_KEPT_BODY].strip()
     return "", [], text or f"HTTP {response.status_code}"
 
@@ -175,13 +186,15 @@ def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
 def _transport_failure(exc: requests.RequestException, *, sent: bool) -> ThuliumUnavailable:
     """A call that got no answer. Whether Thulium may have acted depends on how far it got."""
     if isinstance(exc, requests.ConnectTimeout):
-        return ThuliumUnavailable("connection timed out")
+        return ThuliumUnavailable(gettext_noop("connection timed out"))
     if isinstance(exc, requests.ReadTimeout):
-        return ThuliumUnavailable("no answer in time", may_have_applied=sent)
+        return ThuliumUnavailable(gettext_noop("no answer in time"), may_have_applied=sent)
+    if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
+        return ThuliumUnavailable(gettext_noop("the server's TLS certificate is not trusted"))
     if isinstance(exc, requests.ConnectionError):
         if _never_connected(exc):
-            return ThuliumUnavailable("cannot connect")
-        return ThuliumUnavailable("connection broken", may_have_applied=sent)
+            return ThuliumUnavailable(gettext_noop("cannot connect"))
+        return ThuliumUnavailable(gettext_noop("connection broken"), may_have_applied=sent)
     return ThuliumUnavailable(type(exc).__name__)
 
 
@@ -191,21 +204,32 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def _certificate_refused(exc: requests.exceptions.SSLError) -> bool:
+    """True when the certificate check failed: that is in the handshake, before sending."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    cause = reason.args[0] if isinstance(reason, SSLError) and reason.args else None
+    return isinstance(cause, ssl.SSLCertVerificationError)
+
+
 def _log_call(method, path, started, status, outcome, request_id):
+    # Method and path only: bodies carry people's numbers and names. The portal's own
+    # request id is added by the logging filter.
+    duration_ms = round((time.monotonic() - started) * 1000)
     log.info(
-        "thulium %s %s status=%s outcome=%s request_id=%s duration_ms=%d",
-        method, path, status, outcome, request_id or "-",
-        (time.monotonic() - started) * 1000,
+        "thulium %s %s status=%s outcome=%s thulium_request_id=%s duration_ms=%d",
+        method, path, status, outcome, request_id or "-", duration_ms,
+        extra={"method": method, "path": path, "status": status, "outcome": outcome,
+               "thulium_request_id": request_id, "duration_ms": duration_ms},
     )
 
 
-def get_client(language: str | None = None) -> ThuliumClient:
-    """A client configured from the settings as they are now."""
+def get_client(language: str | None = None, *, timeout: float | None = None) -> ThuliumClient:
+    """A client configured from the settings as they are now; `timeout` can shorten waits."""
     return ThuliumClient(
         base_url=settings.THULIUM_API_URL,
         user=settings.THULIUM_API_USER,
         password=settings.THULIUM_API_PASSWORD,
-        timeout=settings.THULIUM_TIMEOUT,
+        timeout=timeout or settings.THULIUM_TIMEOUT,
         connect_timeout=settings.THULIUM_CONNECT_TIMEOUT,
         language=language,
     )

@@ -7,6 +7,7 @@
   out the request anyway, which the audit records as an *unknown* outcome.
 """
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,6 +25,7 @@ class ThuliumError(Exception):
         request_id: str = "",
         messages: list[str] | None = None,
         may_have_applied: bool = False,
+        body: str = "",
     ):
         super().__init__(detail)
         self.detail = detail
@@ -31,6 +33,7 @@ class ThuliumError(Exception):
         self.request_id = request_id
         self.messages = messages or []
         self.may_have_applied = may_have_applied
+        self.body = body
         if may_have_applied:
             self.outcome = "unknown"
 
@@ -59,7 +62,13 @@ class ThuliumUnavailable(ThuliumError):
                         "Thulium did not confirm the request (%(detail)s). It may have been "
                         "carried out: check in Thulium before trying again."
                     )
-                    % {"detail": self.detail}
+                    % {"detail": _translated(self.detail)}
                 )
             ]
-        return [str(self.summary) + " (" + self.detail + ")"]
+        # The detail is stored in English (gettext_noop in the client); shown translated.
+        return [str(self.summary) + " (" + _translated(self.detail) + ")"]
+
+
+def _translated(detail: str) -> str:
+    # gettext("") would answer the catalogue's header instead of nothing.
+    return gettext(detail) if detail else detail

@@ -1,0 +1,166 @@
+"""The hash chain over every audit entry: what a link covers and how the next one is added.
+
+Each entry is two links: *begun* (who, when, campaign, what was sent; written with the
+pending row) and *completed* (the outcome, Thulium's answer, and the begun link's hash).
+Links are numbered by one sequence shared by all kinds of entries, taken under the lock
+of the single `ChainHead` row, and each hash covers the previous link's hash, so an entry
+that is edited, removed or slipped in breaks the chain from that point on.
+"""
+
+import hashlib
+import json
+from datetime import UTC
+from functools import cache
+
+from django.apps import apps
+from django.db import transaction
+from django.db.models import F
+
+from portal.auditing import AppendOnlyError, AuditAttempt
+
+from .models import ChainHead
+
+BEGUN, COMPLETED = "begun", "completed"
+LINK_FIELDS = frozenset({"begin_seq", "begin_hash", "complete_seq", "complete_hash"})
+# Python writes floats from 1e16 up with an exponent; PostgreSQL's jsonb gives them back
+# as integers, so they are stored as integers and hash the same before and after.
+_EXPONENT_FLOAT = 1e16
+
+
+class ChainBroken(Exception):
+    """The chain cannot be extended safely: its head is missing though entries exist."""
+
+
+def chained_models() -> list[type[AuditAttempt]]:
+    """Every kind of audit entry in the project, registered in the timeline or not."""
+    return [model for model in apps.get_models() if issubclass(model, AuditAttempt)]
+
+
+@cache
+def begun_fields(model) -> tuple[str, ...]:
+    """Attribute names the begun link covers: all but the key, the links and the outcome."""
+    return tuple(
+        field.attname for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in LINK_FIELDS
+        and field.name not in model.completion_fields
+    )
+
+
+@cache
+def completed_fields(model) -> tuple[str, ...]:
+    """Attribute names the completed link covers, besides the begun link's hash."""
+    return tuple(model._meta.get_field(name).attname for name in model.completion_fields)
+
+
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    # The datetimes, in UTC as the database gives them back whatever zone they came in.
+    default=lambda value: value.astimezone(UTC).isoformat(),
+).encode
+
+
+def payload(values: dict) -> str:
+    """The canonical text of a link's values.
+
+    NULLs are left out, so a nullable column added to a kind later leaves the hashes of
+    older rows intact (and an absent key still tells NULL apart from any value).
+    """
+    return _canonical({name: value for name, value in values.items() if value is not None})
+
+
+def link_hash(previous: str, seq: int, label: str, stage: str, text: str) -> str:
+    return hashlib.sha256(f"{previous}\n{seq}\n{label}\n{stage}\n{text}".encode()).hexdigest()
+
+
+def begun_values(entry) -> dict:
+    return {name: getattr(entry, name) for name in begun_fields(type(entry))}
+
+
+def completed_values(entry) -> dict:
+    values = {name: getattr(entry, name) for name in completed_fields(type(entry))}
+    return {"begin_hash": entry.begin_hash, **values}
+
+
+def link_begun(entry) -> None:
+    """Save a new entry as the next link; raises ChainBroken if the head is missing."""
+    model = type(entry)
+    _normalise(entry, begun_fields(model))
+    with transaction.atomic():
+        seq, previous = _next_seq()
+        entry.begin_seq = seq
+        entry.begin_hash = link_hash(
+            previous, seq, model._meta.label_lower, BEGUN, payload(begun_values(entry))
+        )
+        entry.save(force_insert=True)
+        _advance(entry.begin_hash)
+
+
+def link_completed(entry, values: dict) -> None:
+    """Store a pending entry's outcome as the next link; raises AppendOnlyError if not pending."""
+    model = type(entry)
+    for name, value in values.items():
+        setattr(entry, model._meta.get_field(name).attname, value)
+    _normalise(entry, completed_fields(model))
+    with transaction.atomic():
+        seq, previous = _next_seq()
+        entry.complete_seq = seq
+        entry.complete_hash = link_hash(
+            previous, seq, model._meta.label_lower, COMPLETED, payload(completed_values(entry))
+        )
+        changed = {name: getattr(entry, name) for name in completed_fields(model)}
+        done = model.objects.filter(pk=entry.pk)._complete_pending(
+            **changed, complete_seq=seq, complete_hash=entry.complete_hash
+        )
+        if not done:
+            raise AppendOnlyError(f"{model._meta.label_lower} #{entry.pk} is already complete")
+        _advance(entry.complete_hash)
+
+
+def _normalise(entry, names) -> None:
+    """Give the entry the values the database will hand back, so both hash the same."""
+    fields = _fields_by_attname(type(entry))
+    for name in names:
+        value = fields[name].to_python(getattr(entry, name))
+        if fields[name].get_internal_type() == "JSONField":
+            value = _json_number_safe(value)
+        setattr(entry, name, value)
+
+
+@cache
+def _fields_by_attname(model) -> dict:
+    return {field.attname: field for field in model._meta.concrete_fields}
+
+
+def _json_number_safe(value):
+    if isinstance(value, dict):
+        return {key: _json_number_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_number_safe(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) >= _EXPONENT_FLOAT:
+        return int(value)
+    return value
+
+
+def _next_seq() -> tuple[int, str]:
+    """Take the next sequence number, holding the head's row lock until the transaction ends.
+
+    The UPDATE comes first so that it is what takes the lock: on PostgreSQL a row lock, on
+    SQLite the database's write lock (a read first could deadlock two writers).
+    """
+    head = ChainHead.objects.filter(pk=ChainHead.ONLY)
+    if not head.update(seq=F("seq") + 1):
+        _start_chain()
+        head.update(seq=F("seq") + 1)
+    return head.values_list("seq", "last_hash").get()
+
+
+def _advance(new_hash: str) -> None:
+    ChainHead.objects.filter(pk=ChainHead.ONLY).update(last_hash=new_hash)
+
+
+def _start_chain() -> None:
+    """Create the head for an empty trail; a missing head with entries is tampering."""
+    if any(model.objects.filter(begin_seq__isnull=False).exists() for model in chained_models()):
+        raise ChainBroken("the audit chain's head is missing although entries exist: "
+                          "run manage.py verify_audit")
+    ChainHead.objects.get_or_create(pk=ChainHead.ONLY)

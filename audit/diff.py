@@ -1,0 +1,62 @@
+"""A change in business terms: each value sent, by its path, beside the value it replaced."""
+
+import json
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # "dialer", "parameters.caller_id", "record_fields.imie"
+    before: object
+    after: object
+
+    @property
+    def before_text(self) -> str:
+        return str(_("(not set)")) if self.before is _ABSENT else shown(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return shown(self.after)
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def field_changes(before: dict, sent: dict) -> list[FieldChange]:
+    """Every value sent, by path, with what was known before it (if anything).
+
+    Sorted by path: PostgreSQL's jsonb does not keep the order keys were sent in.
+    """
+    known = _flatten(before if isinstance(before, dict) else {})
+    return [
+        FieldChange(path, known.get(path, _ABSENT), value)
+        for path, value in sorted(_flatten(sent if isinstance(sent, dict) else {}).items())
+    ]
+
+
+def flat_paths(sent) -> list[str]:
+    return sorted(_flatten(sent if isinstance(sent, dict) else {}))
+
+
+def shown(value) -> str:
+    """A value as Thulium's JSON has it, strings without their quotes."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    # Thulium merges nested objects (`parameters`) key by key, so each key is its own field.
+    flat = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat

@@ -1,0 +1,145 @@
+"""The timeline's filters, read from the query string; nonsense is marked, never obeyed."""
+
+import datetime
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign
+from portal.auditing import Outcome
+
+from .kinds import all_kinds
+from .services import MAX_ID, Cursor, TimelineFilters, former_username, may_see_everyone
+
+# Entries cannot predate the portal, and far dates would overflow time zone arithmetic.
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%d")
+
+
+def _date_field(label):
+    return forms.DateField(
+        label=label, required=False, widget=DateInput(),
+        validators=[MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)],
+    )
+
+
+class CursorField(forms.Field):
+    """A page link's position; anything not made by the portal is refused."""
+
+    widget = forms.HiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return None
+        try:
+            return Cursor.parse(str(value))
+        except ValueError:
+            raise forms.ValidationError(
+                _("This page link is not valid: start again from the newest entries."),
+                code="invalid",
+            ) from None
+
+
+class TimelineFilterForm(forms.Form):
+    """Filters that combine; user and campaign are chosen among those that exist."""
+
+    user = forms.ChoiceField(label=_("User"), required=False)
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    kind = forms.ChoiceField(label=_("Action"), required=False)
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), required=False,
+        choices=[("", _("any outcome")), *Outcome.choices],
+    )
+    date_from = _date_field(_("From"))
+    date_to = _date_field(_("To"))
+    q = forms.CharField(
+        label=_("Search"), required=False, max_length=100,
+        help_text=_("A phone number, identifier, record id or request_id, exactly."),
+    )
+    before = CursorField(required=False)
+    after = CursorField(required=False)
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sees_everyone = may_see_everyone(viewer)
+        users = (get_user_model().objects.order_by(get_user_model().USERNAME_FIELD)
+                 if self.sees_everyone else [viewer])
+        self.fields["user"].choices = [
+            ("", _("everyone") if self.sees_everyone else viewer.get_username()),
+            *((str(user.pk), user.get_username()) for user in users),
+            *self._deleted_user_choice(),
+        ]
+        campaigns = list(Campaign.objects.all())
+        self._campaign_ids = {campaign.thulium_id: campaign.pk for campaign in campaigns}
+        self.fields["campaign"].choices = [
+            ("", _("all campaigns")),
+            *((campaign.thulium_id, str(campaign)) for campaign in campaigns),
+        ]
+        self.fields["kind"].choices = [
+            ("", _("any action")), *((kind.slug, kind.label) for kind in all_kinds())
+        ]
+        for field in self.fields.values():
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = "form-select" if is_select else "form-control"
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["class"] += " is-invalid"
+
+    def _deleted_user_choice(self) -> list[tuple[str, str]]:
+        """A deleted user asked for by id (from an entry's link), named as the entries name them."""
+        wanted = self.data.get("user", "")
+        if not (self.sees_everyone and wanted.isascii() and wanted.isdigit()):
+            return []
+        if int(wanted) > MAX_ID or get_user_model().objects.filter(pk=int(wanted)).exists():
+            return []
+        name = former_username(int(wanted))
+        return [(wanted, _("%(name)s (deleted)") % {"name": name})] if name else []
+
+    def clean_campaign(self):
+        thulium_id = self.cleaned_data["campaign"]
+        return self._campaign_ids[thulium_id] if thulium_id else None
+
+    def clean_user(self):
+        return int(self.cleaned_data["user"]) if self.cleaned_data["user"] else None
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", _("The end date cannot be before the start date."))
+        if cleaned.get("before") and cleaned.get("after"):
+            self.add_error("after", _("A page cannot be both older and newer than another."))
+        return cleaned
+
+    def filters(self) -> TimelineFilters:
+        """The valid filters, dates as instants in the portal's time zone (the end day whole)."""
+        data = self.cleaned_data
+        return TimelineFilters(
+            actor_id=data["user"],
+            campaign_id=data["campaign"],
+            kind=data["kind"],
+            outcome=data["outcome"],
+            since=_start_of(data["date_from"]),
+            until=_start_of(data["date_to"] + datetime.timedelta(days=1)
+                            if data["date_to"] else None),
+            search=data["q"].strip(),
+        )
+
+
+def _start_of(day: datetime.date | None) -> datetime.datetime | None:
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

@@ -1,0 +1,48 @@
+"""Audit pages: the timeline with its filters, one entry, and the timeline as a download."""
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from .export import csv_chunks, export_rows, jsonl_chunks
+from .forms import TimelineFilterForm
+from .services import entry_changes, entry_for, timeline_page
+
+
+def timeline(request):
+    form = TimelineFilterForm(request.GET, viewer=request.user)
+    page = None
+    if form.is_valid():
+        page = timeline_page(
+            viewer=request.user, filters=form.filters(),
+            before=form.cleaned_data["before"], after=form.cleaned_data["after"],
+        )
+    return render(request, "audit/timeline.html", {"form": form, "page": page})
+
+
+def entry_detail(request, kind, pk):
+    entry_kind, entry = entry_for(viewer=request.user, kind_slug=kind, pk=pk)
+    return render(request, "audit/entry.html", {
+        "kind": entry_kind, "entry": entry, "changes": entry_changes(entry_kind, entry),
+    })
+
+
+def export_csv(request):
+    return _export(request, csv_chunks, "text/csv; charset=utf-8", "csv")
+
+
+def export_jsonl(request):
+    return _export(request, jsonl_chunks, "application/jsonl; charset=utf-8", "jsonl")
+
+
+def _export(request, chunks, content_type, extension):
+    form = TimelineFilterForm(request.GET, viewer=request.user)
+    if not form.is_valid():
+        # The timeline shows what is wrong with the filters, next to them.
+        return redirect(f"{reverse('audit:timeline')}?{request.GET.urlencode()}")
+    export = export_rows(viewer=request.user, filters=form.filters())
+    response = StreamingHttpResponse(chunks(export), content_type=content_type)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{extension}"'
+    return response

@@ -1,0 +1,121 @@
+"""The four-eyes rule: a risky change waits for a second editor before it reaches Thulium.
+
+Requests, approvals and rejections are rows of `ChangeRequest`; an approved request is
+sent through `campaign_update`, so its `CampaignChange` audit row is like any other.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from portal.auditing import Outcome
+
+from .models import Campaign, CampaignChange, ChangeRequest, ChangeRequestEvent
+from .services import campaign_update
+
+log = logging.getLogger(__name__)
+
+
+class RequestClosed(Exception):
+    """Someone already decided the request."""
+
+
+class RequestOutdated(Exception):
+    """The campaign changed since the request: approving it would undo that change."""
+
+
+def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
+                          risks: list[str]) -> ChangeRequest:
+    """Hold a risky change for approval; nothing is sent to Thulium."""
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.create(
+            campaign=campaign, changes=changes, settings_before=campaign.settings,
+            reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
+        )
+        _record_step(change_request, ChangeRequestEvent.Action.REQUESTED, actor)
+    log.info("change request %s for campaign %s by %s: %s", change_request.pk,
+             campaign.thulium_id, change_request.actor_username, ",".join(risks))
+    return change_request
+
+
+def change_request_approve(*, change_request: ChangeRequest, approver,
+                           language: str | None = None) -> CampaignChange:
+    """Approve and send the change to Thulium.
+
+    Raises PermissionDenied (own request), RequestClosed, RequestOutdated (the request is
+    then marked outdated), or ThuliumError (the request stays approved; its audit row
+    tells what Thulium answered).
+    """
+    _check_second_pair_of_eyes(change_request, approver)
+    with transaction.atomic():
+        locked = _lock_open(change_request)
+        outdated = locked.is_outdated
+        state = ChangeRequest.State.STALE if outdated else ChangeRequest.State.APPROVED
+        _decide(locked, state, approver)
+    if outdated:
+        raise RequestOutdated
+    # Outside the transaction: an HTTP call cannot be rolled back.
+    return campaign_update(
+        campaign=locked.campaign, changes=locked.changes, actor=approver,
+        reason=locked.reason, language=language, change_request=locked,
+    )
+
+
+def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:
+    """Refuse the change; raises PermissionDenied (own request) or RequestClosed."""
+    _check_second_pair_of_eyes(change_request, actor)
+    with transaction.atomic():
+        _decide(_lock_open(change_request), ChangeRequest.State.REJECTED, actor, note)
+
+
+def may_decide(change_request: ChangeRequest, user) -> bool:
+    """True when `user` may approve or reject: an approver who did not ask for it."""
+    return (
+        change_request.is_open
+        and user.has_perm("campaigns.approve_changerequest")
+        and user.pk != change_request.requester_id
+    )
+
+
+def _check_second_pair_of_eyes(change_request, user):
+    if user.pk == change_request.requester_id:
+        raise PermissionDenied("a change request needs a second editor")
+
+
+def _lock_open(change_request) -> ChangeRequest:
+    """The request re-read under lock, so two approvers cannot both send it."""
+    locked = (
+        ChangeRequest.objects.select_for_update()
+        .select_related("campaign")
+        .get(pk=change_request.pk)
+    )
+    if not locked.is_open:
+        raise RequestClosed
+    return locked
+
+
+def _decide(change_request, state, actor, note=""):
+    change_request.state = state
+    change_request.decided_by = actor
+    change_request.decided_by_username = actor.get_username()
+    change_request.decided_at = timezone.now()
+    change_request.decision_note = note
+    change_request.save(
+        update_fields=["state", "decided_by", "decided_by_username", "decided_at",
+                       "decision_note"]
+    )
+    _record_step(change_request, state, actor, note)
+    log.info("change request %s %s by %s", change_request.pk, state,
+             change_request.decided_by_username)
+
+
+def _record_step(change_request, action, actor, note=""):
+    """The step as an append-only, chained audit entry, in the step's own transaction."""
+    ChangeRequestEvent.begin(
+        actor=actor, campaign=change_request.campaign, sent=change_request.changes,
+        change_request=change_request, action=action,
+        settings_before=change_request.settings_before, reason=change_request.reason,
+        note=note,
+    ).complete(outcome=Outcome.SUCCEEDED)

@@ -1,0 +1,27 @@
+"""`manage.py sync_campaigns`: register and refresh the campaigns Thulium lists, e.g. from cron."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from campaigns.services import campaigns_sync
+from portal.thulium import ThuliumError
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the portal's campaigns from Thulium's GET outbounds."
+
+    def handle(self, *args, **options):
+        try:
+            summary = campaigns_sync()
+        except ThuliumError as error:
+            reason = " ".join(error.user_messages())
+            if error.request_id:
+                reason += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
+            # CommandError makes manage.py exit non-zero, so cron and scripts notice.
+            raise CommandError(
+                _("Could not read the campaigns from Thulium: %(reason)s") % {"reason": reason}
+            ) from None
+        self.stdout.write(
+            _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
+              "%(skipped)d skipped.") % vars(summary)
+        )

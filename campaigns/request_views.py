@@ -1,0 +1,91 @@
+"""Change requests (four eyes): those awaiting approval, one request, and its decision."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal.thulium import ThuliumError
+from portal.views import flash_thulium_error
+from roles.permissions import requires
+
+from .forms import RejectionForm
+from .four_eyes import (
+    RequestClosed,
+    RequestOutdated,
+    change_request_approve,
+    change_request_reject,
+    may_decide,
+)
+from .models import ChangeRequest
+from .risk import risk_labels
+
+RECENT_DECISIONS = 20
+
+
+def request_list(request):
+    requests = ChangeRequest.objects.select_related("campaign")
+    return render(request, "campaigns/requests.html", {
+        "open_requests": requests.filter(state=ChangeRequest.State.REQUESTED),
+        "decided": requests.exclude(state=ChangeRequest.State.REQUESTED)[:RECENT_DECISIONS],
+    })
+
+
+def request_detail(request, pk):
+    return _detail_page(request, pk, RejectionForm())
+
+
+def _detail_page(request, pk, rejection_form):
+    change_request = get_object_or_404(
+        ChangeRequest.objects.select_related("campaign", "sent_change"), pk=pk
+    )
+    return render(request, "campaigns/request_detail.html", {
+        "entry": change_request,
+        "risks": risk_labels(change_request.risks),
+        "sent_change": getattr(change_request, "sent_change", None),
+        "may_decide": may_decide(change_request, request.user),
+        "rejection_form": rejection_form,
+    })
+
+
+@requires("campaigns.approve_changerequest")
+@require_POST
+def request_approve(request, pk):
+    change_request = get_object_or_404(ChangeRequest, pk=pk)
+    try:
+        change_request_approve(
+            change_request=change_request, approver=request.user, language=request.LANGUAGE_CODE
+        )
+    except RequestClosed:
+        messages.error(request, _("This request was already decided."))
+    except RequestOutdated:
+        messages.error(request, _(
+            "The campaign changed after this request was made, so approving it could undo "
+            "that change. The request is now outdated; ask for the change again if it is "
+            "still needed."
+        ))
+    except ThuliumError as error:
+        flash_thulium_error(request, error, _("Approved, but Thulium did not take the change"))
+    else:
+        messages.success(request, _("Approved: Thulium accepted the change."))
+    return redirect(change_request)
+
+
+@requires("campaigns.approve_changerequest")
+@require_POST
+def request_reject(request, pk):
+    change_request = get_object_or_404(ChangeRequest, pk=pk)
+    form = RejectionForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, pk, form)
+    try:
+        change_request_reject(
+            change_request=change_request, actor=request.user, note=form.cleaned_data["note"]
+        )
+    except RequestClosed:
+        messages.error(request, _("This request was already decided."))
+    else:
+        messages.success(
+            request, _("The change request was rejected; nothing was sent to Thulium.")
+        )
+    return redirect(change_request)

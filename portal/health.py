@@ -1,0 +1,73 @@
+"""Health answers for load balancers (`/healthz`) and monitoring (`/healthz/thulium`).
+
+Answered before the security, host and login middleware: a load balancer calls over
+plain HTTP by the instance's address, which the portal's own host name would not match.
+The answers name no host, user or error text, since anyone can read them.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+
+from portal.thulium import ThuliumAuthFailed, ThuliumError, get_client
+
+log = logging.getLogger(__name__)
+
+# Monitoring may call often and without logging in: Thulium is asked at most this often.
+THULIUM_CHECK_SECONDS = 30
+# A monitoring probe should not wait as long as a user's request may.
+THULIUM_CHECK_TIMEOUT = 5.0
+
+
+def database_health() -> JsonResponse:
+    """200 when the database answers a query, 503 otherwise."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        log.warning("health: the database does not answer: %s", type(error).__name__)
+        return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def thulium_health() -> JsonResponse:
+    """200 when Thulium answers with the portal's credentials, 503 otherwise; cached."""
+    key = "health:thulium"
+    state = cache.get(key)
+    if state is None:
+        state = _ask_thulium()
+        cache.set(key, state, THULIUM_CHECK_SECONDS)
+    return JsonResponse(
+        {"status": "ok" if state == "ok" else "unavailable", "thulium": state},
+        status=200 if state == "ok" else 503,
+    )
+
+
+def _ask_thulium() -> str:
+    timeout = min(settings.THULIUM_TIMEOUT, THULIUM_CHECK_TIMEOUT)
+    try:
+        get_client(timeout=timeout).list_campaigns()
+    except ThuliumAuthFailed:
+        return "credentials refused"
+    except ThuliumError:
+        return "no proper answer"
+    return "ok"
+
+
+CHECKS = {"/healthz": database_health, "/healthz/thulium": thulium_health}
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        check = CHECKS.get(request.path.rstrip("/"))
+        if check is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        response = check()
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,49 @@
+"""Give every request an id and log one line when it is answered."""
+
+import logging
+import time
+
+from django.core.signals import request_finished
+from django.dispatch import receiver
+
+from .request_id import request_id_from, set_current_request_id
+
+log = logging.getLogger("portal.request")
+
+
+class RequestIdMiddleware:
+    """First in the chain: the id covers everything the request logs and audits.
+
+    A sane `X-Request-ID` from the proxy is kept, so the proxy's and the portal's lines
+    of one request share it; the id is echoed in the answer for the same reason.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_from(request.headers.get("X-Request-ID"))
+        # Cleared when the answer is finished, not here: Django logs "Not Found" and the
+        # like after the middleware has returned, and those lines need the id too.
+        set_current_request_id(request_id)
+        started = time.monotonic()
+        response = self.get_response(request)
+        duration_ms = round((time.monotonic() - started) * 1000)
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        # The path only: a query string could carry what the user typed.
+        log.info(
+            "request %s %s status=%d duration_ms=%d",
+            request.method, request.path, response.status_code, duration_ms,
+            extra={"method": request.method, "path": request.path,
+                   "status": response.status_code, "duration_ms": duration_ms,
+                   "user_id": user_id},
+        )
+        response["X-Request-ID"] = request_id
+        return response
+
+
+@receiver(request_finished, dispatch_uid="portal.forget_request_id")
+def forget_request_id(**kwargs):
+    """A thread's next work, if not a request, must not inherit the last request's id."""
+    set_current_request_id("")

@@ -1,0 +1,66 @@
+"""Production settings: every variable documented, and Django's deploy checklist clean."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .processes import REPO, documented_variables, production_env
+
+# What compose.yaml gives the portal behind its proxy, as CI's `check --deploy` does.
+PRODUCTION = {
+    "ALLOWED_HOSTS": "portal.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://portal.example.com",
+    "DATABASE_URL": "postgres://portal:secret@db:5432/portal",
+    "CACHE_URL": "redis://redis:6379/0",
+}
+
+
+def deploy_check(**values: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=production_env(**{**PRODUCTION, **values}),
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def variables_the_portal_reads() -> set[str]:
+    settings = (REPO / "portal" / "settings.py").read_text()
+    gunicorn = (REPO / "gunicorn.conf.py").read_text()
+    compose = (REPO / "compose.yaml").read_text()
+    return (
+        set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', settings))
+        | set(re.findall(r'os\.environ\.get\(\s*"([A-Z][A-Z0-9_]*)"', gunicorn))
+        | set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
+    )
+
+
+def test_every_variable_the_portal_reads_is_documented_in_env_example():
+    read = variables_the_portal_reads()
+    assert {"SECRET_KEY", "GUNICORN_WORKERS", "POSTGRES_PASSWORD"} <= read  # the search works
+    assert read - documented_variables() == set()
+
+
+def test_env_example_documents_no_variable_that_the_portal_ignores():
+    assert documented_variables() - variables_the_portal_reads() == set()
+
+
+def test_the_deploy_checklist_finds_nothing_under_production_settings():
+    result = deploy_check()
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("values, finding", [
+    ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
+    ({"SESSION_COOKIE_SECURE": "false"}, "security.W012"),
+    ({"CACHE_URL": "locmemcache://portal"}, "portal.W001"),
+    ({"CACHE_URL": "locmemcache://portal",
+      "SESSION_ENGINE": "django.contrib.sessions.backends.cache"}, "portal.E001"),
+], ids=["no HSTS", "session cookie over HTTP", "cache in each process",
+        "sessions in each process"])
+def test_the_deploy_checklist_names_what_production_settings_lack(values, finding):
+    result = deploy_check(**values)
+    assert result.returncode != 0
+    assert finding in result.stderr

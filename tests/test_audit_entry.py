@@ -1,0 +1,106 @@
+"""One entry's page: the change field by field, what was sent, Thulium's answer, links."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from campaigns.models import CampaignChange
+from campaigns.services import campaign_update
+from portal.thulium import ThuliumError
+from records.models import RecordAddition
+from records.services import record_add
+from tests.audit_fixtures import addition, auditor  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def diff_rows(response) -> list[tuple[str, str, str]]:
+    """The diff table as (field, before, after) texts."""
+    table = re.search(r'data-testid="diff">(.*?)</table>', response.content.decode(), re.S)
+    cells = re.findall(r"<tr[^>]*>\s*<td><code>(.*?)</code></td><td>(.*?)</td><td>→</td>"
+                       r"<td>(.*?)(?: <small>.*?</small>)?</td>", table.group(1), re.S)
+    return [tuple(cell.strip() for cell in row) for row in cells]
+
+
+def test_a_campaign_change_reads_field_by_field_old_to_new(logged_in, user, campaigns):
+    campaign_update(
+        campaign=campaigns["00001"], actor=user, reason="Więcej połączeń w sezonie",
+        changes={"dialer": "predictive", "parameters": {"caller_id": "456", "preview_timeout": 30}},
+    )
+
+    response = logged_in.get(CampaignChange.objects.get().get_absolute_url())
+
+    assert diff_rows(response) == [
+        ("dialer", "progressive", "predictive"),
+        ("parameters.caller_id", "221234567", "456"),
+        ("parameters.preview_timeout", "30", "30"),
+    ]
+    text = response.content.decode()
+    assert "(unchanged)" in text
+    assert "Więcej połączeń w sezonie" in text
+    assert '&quot;caller_id&quot;: &quot;456&quot;' in text  # exactly what was sent
+    assert "Accepted." in text
+
+
+def test_a_refused_change_shows_thuliums_answer_and_request_id(logged_in, user, campaigns,
+                                                              thulium):
+    with pytest.raises(ThuliumError) as refusal:
+        campaign_update(campaign=campaigns["00001"], actor=user, changes={"order": 0})
+
+    text = logged_in.get(CampaignChange.objects.get().get_absolute_url()).content.decode()
+
+    assert refusal.value.request_id and refusal.value.request_id in text
+    assert all(message in text for message in refusal.value.messages)
+    assert "refused" in text and "(HTTP 400)" in text
+
+
+def test_a_record_addition_shows_each_field_it_set(logged_in, user, campaigns):
+    record_add(campaign=campaigns["00001"], actor=user, payload={
+        "phone_number": "601234567", "identifier": "K-7", "record_fields": {"imie": "Zofia"},
+    })
+    entry = RecordAddition.objects.get()
+
+    response = logged_in.get(entry.get_absolute_url())
+
+    assert diff_rows(response) == [
+        ("identifier", "(not set)", "K-7"),
+        ("phone_number", "(not set)", "601234567"),
+        ("record_fields.imie", "(not set)", "Zofia"),
+    ]
+    assert f"<code>{entry.record_id}</code>" in response.content.decode()
+
+
+def test_a_pending_entry_says_no_answer_was_recorded(logged_in, user, campaigns):
+    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                     outcome="pending")
+
+    text = logged_in.get(entry.get_absolute_url()).content.decode()
+
+    assert "No answer recorded" in text
+    assert "pending" in text
+
+
+def test_an_entry_links_to_its_campaign_and_its_authors_other_actions(client, auditor, user,  # noqa: F811
+                                                                      campaigns):
+    entry = addition(actor=user, campaign=campaigns["00002"], phone="601234567")
+    client.force_login(auditor)
+
+    text = client.get(entry.get_absolute_url()).content.decode()
+
+    assert f'href="{reverse("campaigns:detail", args=["00002"])}"' in text
+    assert f'href="{reverse("audit:timeline")}?campaign=00002"' in text
+    assert f'href="{reverse("audit:timeline")}?user={user.pk}"' in text
+
+
+def test_the_actions_of_a_deleted_user_stay_listed_under_their_name(client, auditor, user,  # noqa: F811
+                                                                   campaigns):
+    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567")
+    user_id = user.pk
+    user.delete()
+    client.force_login(auditor)
+
+    response = client.get(reverse("audit:timeline"), {"user": user_id})
+
+    assert [row.entry for row in response.context["page"].rows] == [entry]
+    assert "manager (deleted)" in response.content.decode()

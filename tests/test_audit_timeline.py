@@ -1,0 +1,238 @@
+"""The audit timeline: every kind of entry in one list, filters that combine, keyset pages."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.audit_fixtures import addition, auditor, change, colleague  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+TIMELINE = reverse("audit:timeline")
+
+
+def at(day: int, hour: int = 12, month: int = 3) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, tzinfo=WARSAW)
+
+
+def rows(response) -> list:
+    return [row.entry for row in response.context["page"].rows]
+
+
+@pytest.fixture
+def watched(client, auditor):  # noqa: F811
+    client.force_login(auditor)
+    return client
+
+
+@pytest.fixture
+def trail(user, colleague, campaigns):  # noqa: F811
+    """Six entries: two users, two campaigns, both kinds, four outcomes, three months."""
+    sales, debts = campaigns["00001"], campaigns["00002"]
+    return {
+        "dialer": change(actor=user, campaign=sales, sent={"dialer": "predictive"}, when=at(1)),
+        "added": addition(actor=user, campaign=sales, phone="601 234 567", when=at(2),
+                          identifier="K-100", http_status=200, record_id="231"),
+        "refused": addition(actor=colleague, campaign=sales, phone="+48 601 234 568",
+                            when=at(3), outcome="refused", request_id="7f3a9c2e4b1d0",
+                            messages=["Numer już istnieje"]),
+        "other": change(actor=colleague, campaign=debts, sent={"order": 9}, when=at(4)),
+        "pending": addition(actor=user, campaign=debts, phone="601234569", when=at(5, month=4),
+                            outcome="pending"),
+        "late": change(actor=user, campaign=sales, sent={"parameters": {"caller_id": "456"}},
+                       when=at(6, month=5), outcome="unknown", detail="read timeout"),
+    }
+
+
+def test_the_timeline_shows_every_kind_newest_first(watched, trail):
+    response = watched.get(TIMELINE)
+
+    assert response.status_code == 200
+    assert rows(response) == [trail[name] for name in
+                              ("late", "pending", "other", "refused", "added", "dialer")]
+    text = response.content.decode()
+    assert "settings changed: parameters.caller_id" in text
+    assert "record added: 601 234 567 (record id 231)" in text
+    assert "7f3a9c2e4b1d0" in text
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"kind": "record-addition"}, ["pending", "refused", "added"]),
+    ({"outcome": "refused"}, ["refused"]),
+    ({"outcome": "pending"}, ["pending"]),
+    ({"outcome": "unknown"}, ["late"]),
+    ({"campaign": "00002"}, ["pending", "other"]),
+    ({"date_from": "2026-03-02", "date_to": "2026-03-03"}, ["refused", "added"]),
+    ({"date_to": "2026-03-01"}, ["dialer"]),
+    ({"campaign": "00001", "kind": "campaign-change", "date_from": "2026-03-01",
+      "date_to": "2026-03-31"}, ["dialer"]),
+    ({"campaign": "00001", "outcome": "succeeded", "kind": "record-addition"}, ["added"]),
+])
+def test_filters_combine(watched, trail, query, expected):
+    response = watched.get(TIMELINE, query)
+
+    assert rows(response) == [trail[name] for name in expected]
+
+
+def test_the_user_filter_picks_one_users_actions(watched, trail, user, colleague):  # noqa: F811
+    mine = watched.get(TIMELINE, {"user": user.pk, "campaign": "00001", "date_from": "2026-03-01",
+                                  "date_to": "2026-03-31"})
+    theirs = watched.get(TIMELINE, {"user": colleague.pk})
+
+    assert rows(mine) == [trail["added"], trail["dialer"]]
+    assert rows(theirs) == [trail["other"], trail["refused"]]
+
+
+@pytest.mark.parametrize(("search", "expected"), [
+    ("601234567", ["added"]),  # written without the spaces it was entered with
+    ("+48601234568", ["refused"]),  # written with the country code it was entered without
+    ("K-100", ["added"]),
+    ("231", ["added"]),
+    ("7f3a9c2e4b1d0", ["refused"]),
+    ("  7f3a9c2e4b1d0 ", ["refused"]),
+    ("7f3a9c", []),  # exact matches only
+])
+def test_the_search_finds_numbers_identifiers_record_ids_and_request_ids(watched, trail, search,
+                                                                       expected):
+    response = watched.get(TIMELINE, {"q": search})
+
+    assert rows(response) == [trail[name] for name in expected]
+
+
+def test_pages_walk_the_whole_timeline_both_ways_without_gaps_or_repeats(
+    watched, user, campaigns, monkeypatch
+):
+    monkeypatch.setattr("audit.services.PAGE_SIZE", 4)
+    sales = campaigns["00001"]
+    entries = []
+    for n in range(11):
+        # Several entries share an instant, of both kinds: the order must still be total.
+        when = at(1 + n // 3)
+        entries.append(change(actor=user, campaign=sales, sent={"order": n + 1}, when=when))
+        entries.append(addition(actor=user, campaign=sales, phone=f"60123{n:04d}", when=when))
+    newest_first = sorted(
+        entries, key=lambda e: (e.created_at, e._meta.model_name, e.pk), reverse=True
+    )
+
+    pages, response = [], watched.get(TIMELINE, {"campaign": "00001"})
+    while True:
+        pages.append(rows(response))
+        older = response.context["page"].older
+        if older is None:
+            break
+        assert f"before={older.token()}" in response.content.decode()
+        response = watched.get(TIMELINE, {"campaign": "00001", "before": older.token()})
+
+    assert [len(page) for page in pages] == [4, 4, 4, 4, 4, 2]
+    assert [entry for page in pages for entry in page] == newest_first
+
+    back = []
+    while (newer := response.context["page"].newer) is not None:
+        response = watched.get(TIMELINE, {"campaign": "00001", "after": newer.token()})
+        back.append(rows(response))
+    assert back == pages[-2::-1]
+
+
+def test_no_page_counts_the_rows(watched, trail):
+    with CaptureQueriesContext(connection) as queries:
+        watched.get(TIMELINE, {"campaign": "00001"})
+
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.mark.parametrize("query", [
+    {"date_from": "2026-02-30"},
+    {"date_from": "yesterday"},
+    {"date_from": "0001-01-01"},
+    {"date_to": "9999-12-31"},
+    {"date_from": "2026-05-01", "date_to": "2026-04-01"},
+    {"user": "999999"},
+    {"user": "abc"},
+    {"user": "-1"},
+    {"user": "²"},
+    {"user": "99999999999999999999999999"},
+    {"campaign": "ZZZZZ"},
+    {"campaign": "'; DROP TABLE campaigns_campaign; --"},
+    {"campaign": "\x00"},
+    {"kind": "import-receipt"},
+    {"outcome": "maybe"},
+    {"q": "x" * 500},
+    {"q": "601\x00234"},
+    {"before": "garbage"},
+    {"before": "99999999999999999999999.campaign-change.1"},
+    {"before": "1.campaign-change.99999999999999999999"},
+    {"after": "1.no-such-kind.1"},
+    {"before": "1.campaign-change.1", "after": "1.campaign-change.1"},
+])
+def test_nonsense_filters_are_marked_invalid_and_show_nothing(watched, trail, query):
+    response = watched.get(TIMELINE, query)
+
+    assert response.status_code == 200
+    assert response.context["page"] is None
+    assert response.context["form"].errors
+    assert b'data-testid="invalid-filters"' in response.content
+
+
+@pytest.mark.parametrize("query", [
+    {"q": "' OR 1=1 --"},
+    {"q": "<script>alert(1)</script>"},
+    {"page": "99999999999999999999"},
+    {"before": "0.campaign-change.1"},
+    {"after": "99999999999999.record-addition.1"},
+])
+def test_odd_but_harmless_input_answers_with_an_empty_or_plain_page(watched, trail, query):
+    response = watched.get(TIMELINE, query)
+
+    assert response.status_code == 200
+    assert b"<script>alert(1)</script>" not in response.content
+    assert response.context["page"] is not None
+
+
+def test_an_invalid_filter_keeps_what_was_typed_and_marks_the_field(watched, trail):
+    response = watched.get(TIMELINE, {"date_from": "2026-02-30", "q": "K-100"})
+
+    text = response.content.decode()
+    assert 'value="K-100"' in text
+    assert 'class="form-control is-invalid"' in text
+
+
+@pytest.mark.parametrize("path", [
+    "/audit/campaign-change/99999999999999999999999/",
+    "/audit/no-such-kind/1/",
+    "/audit/record-addition/0/",
+    "/campaigns/changes/99999999999999999999999/",
+])
+def test_unknown_entries_are_not_found(watched, trail, path):
+    response = watched.get(path, follow=True)
+
+    assert response.status_code == 404
+
+
+def test_a_campaign_page_links_to_its_part_of_the_timeline(watched, trail):
+    page = watched.get(reverse("campaigns:detail", args=["00002"]))
+    assert f'href="{TIMELINE}?campaign=00002"' in page.content.decode()
+
+    response = watched.get(TIMELINE, {"campaign": "00002"})
+    assert rows(response) == [trail["pending"], trail["other"]]
+
+
+def test_every_page_links_to_the_audit_trail(watched, trail):
+    page = watched.get(reverse("campaigns:list"))
+
+    assert f'href="{TIMELINE}"' in page.content.decode()
+
+
+def test_the_old_entry_addresses_lead_to_the_audit_trail(watched, trail):
+    old = [
+        reverse("campaigns:change", args=[trail["dialer"].pk]),
+        reverse("records:detail", args=[trail["added"].pk]),
+    ]
+    for url, entry in zip(old, (trail["dialer"], trail["added"]), strict=True):
+        response = watched.get(url)
+        assert response.status_code == 301
+        assert response["Location"] == entry.get_absolute_url()

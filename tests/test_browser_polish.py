@@ -1,0 +1,68 @@
+"""The main flow in real Chromium whose language is Polish: everything the user reads is
+Polish, Thulium is asked for Polish, and the page breaks no rule of its security policy."""
+
+import pytest
+
+from campaigns.models import CampaignChange
+from records.models import RecordAddition
+from tests.browser import polish_browser_page  # noqa: F401
+from tests.conftest import PASSWORD, api_calls
+
+# serialized_rollback: the role groups come from a data migration, which a flush removes.
+pytestmark = [
+    pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)
+]
+
+
+def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
+    polish_browser_page, user, campaigns, thulium  # noqa: F811
+):
+    page = polish_browser_page
+    policy_breaks = []
+    page.on("console", lambda message: policy_breaks.append(message.text)
+            if "Content Security Policy" in message.text else None)
+
+    page.goto("/campaigns/")
+    assert page.locator("html").get_attribute("lang") == "pl"
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]:has-text('Zaloguj się')")
+
+    page.click("text=Sprzedaż OZE 2026")
+    page.wait_for_selector("text=Ustawienia znane portalowi")
+    page.click("text=Edytuj ustawienia")
+    page.select_option("select[name=dialer]", "predictive")
+    page.fill("input[name=caller_id]", "221112233")
+    page.click("input[type=submit]")
+    # A risky change without a reason: the form says why, in Polish, and keeps the input.
+    page.wait_for_selector("text=Podaj powód: ta zmiana przełącza dialer na tryb predykcyjny")
+    assert page.input_value("input[name=caller_id]") == "221112233"
+    page.fill("textarea[name=reason]", "Więcej połączeń w sezonie")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Thulium przyjął zmiany w kampanii.")
+
+    page.click("text=Dodaj rekord")
+    page.fill("input[name=phone_number]", "(22) 555-66-77")
+    page.fill("input[name='record_fields.imie']", "Zofia")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Thulium dodał rekord 225556677")
+
+    history = page.locator("[data-testid=history] tbody tr")
+    assert history.count() == 2
+    assert "dodano rekord" in history.nth(0).inner_text()
+    assert "zmieniono ustawienia" in history.nth(1).inner_text()
+    assert "Więcej połączeń w sezonie" in history.nth(1).inner_text()
+    assert "Historia" in page.inner_text("main")
+
+    # The switch in the page turns the same page to English.
+    page.click("button[name=language][value=en]")
+    page.wait_for_selector("text=History")
+    assert page.locator("html").get_attribute("lang") == "en"
+
+    puts, posts = api_calls(thulium, "PUT"), api_calls(thulium, "POST")
+    assert puts[0]["json"] == {"dialer": "predictive", "parameters": {"caller_id": "221112233"}}
+    assert posts[0]["json"] == {"phone_number": "225556677", "record_fields": {"imie": "Zofia"}}
+    assert {call["accept_language"] for call in puts + posts} == {"pl"}
+    assert CampaignChange.objects.get().reason == "Więcej połączeń w sezonie"
+    assert RecordAddition.objects.get().record_id == "231"
+    assert policy_breaks == []

@@ -1,0 +1,312 @@
+"""Every Thulium failure, seen through the campaign and record forms: no 500, the error on
+top, the input kept, and the audit row completed with what really happened."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from campaigns.forms import CampaignForm
+from campaigns.models import Campaign, CampaignChange
+from records.models import RecordAddition
+from tests.conftest import TEST_TIMEOUT, api_calls
+from tests.test_gateway import CraftedThulium, closed_port_url
+
+LATE = TEST_TIMEOUT + 0.5
+REQUEST_ID = re.compile(r"[0-9a-f]{13}")
+ERROR_BOX = re.compile(r'<div[^>]*data-testid="thulium-error"[^>]*>(.*?)</div>', re.S)
+HEADINGS = {
+    "refused": "Thulium refused the request:",
+    "unknown": "Thulium did not confirm the request:",
+    "failed": "The request to Thulium failed:",
+}
+
+
+def sandbox_fault(kind, **options):
+    def arrange(thulium, settings, path):
+        thulium.state.fail_next(kind, path=path, **options)
+    return arrange
+
+
+def wrong_password(thulium, settings, path):
+    settings.THULIUM_API_PASSWORD = "wrong-password"
+
+
+def nothing_listening(thulium, settings, path):
+    settings.THULIUM_API_URL = closed_port_url()
+
+
+# id: (arrange, outcome, http_status, Thulium gives a request_id, Thulium's messages)
+FAULTS = {
+    "http_500": (sandbox_fault("http_500"), "failed", 500, False, []),
+    "http_502": (sandbox_fault("http_502"), "failed", 502, False, []),
+    "http_503": (sandbox_fault("http_503"), "failed", 503, False, []),
+    "refusal": (sandbox_fault("refuse"), "refused", 400, True, ["Sandbox: refused on request."]),
+    "timeout-after-applying": (
+        sandbox_fault("timeout", delay=LATE, apply=True), "unknown", None, False, []
+    ),
+    "timeout-without-applying": (
+        sandbox_fault("timeout", delay=LATE, apply=False), "unknown", None, False, []
+    ),
+    "reset": (sandbox_fault("reset"), "unknown", None, False, []),
+    "broken-json": (sandbox_fault("broken_json"), "unknown", 200, False, []),
+    "wrong-credentials": (wrong_password, "failed", 401, True, ["Unauthorized"]),
+    "connection-refused": (nothing_listening, "failed", None, False, []),
+}
+
+
+def edit_form_data(campaign: Campaign, **changes) -> dict:
+    """The edit form as a browser posts it: every field as shown, then the user's changes."""
+    form = CampaignForm(known_settings=campaign.settings)
+    shown = {name: form[name].value() for name in form.fields}
+    return {**{k: "" if v is None else str(v) for k, v in shown.items()}, **changes}
+
+
+CAMPAIGN_INPUT = {"name": "Kampania jesienna", "caller_id": "221112233",
+                  "reason": "Sezon grzewczy"}
+CAMPAIGN_SENT = {"name": "Kampania jesienna", "parameters": {"caller_id": "221112233"}}
+RECORD_INPUT = {"phone_number": "601 234 567", "record_fields.imie": "Zofia"}
+RECORD_SENT = {"phone_number": "601234567", "record_fields": {"imie": "Zofia"}}
+
+
+def send_campaign_change(client, campaign):
+    return client.post(
+        reverse("campaigns:edit", args=[campaign.thulium_id]),
+        edit_form_data(campaign, **CAMPAIGN_INPUT),
+    )
+
+
+def send_record(client, campaign, data=None):
+    return client.post(
+        reverse("records:new", args=[campaign.thulium_id]), data or RECORD_INPUT
+    )
+
+
+# form: (path the fault targets, submit, audit model, what was sent, inputs the page keeps)
+FORMS = {
+    "campaign-form": (
+        "/api/outbounds/00001", send_campaign_change, CampaignChange, CAMPAIGN_SENT,
+        ['value="Kampania jesienna"', 'value="221112233"', ">\nSezon grzewczy</textarea>"],
+    ),
+    "record-form": (
+        "/api/outbounds/00001/records", send_record, RecordAddition, RECORD_SENT,
+        ['value="601 234 567"', 'value="Zofia"'],
+    ),
+}
+
+
+def error_box(html: str) -> str:
+    match = ERROR_BOX.search(html)
+    assert match, "the page shows no Thulium error"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("form", FORMS)
+def test_a_thulium_failure_is_shown_on_the_form_and_completes_the_audit_row(
+    logged_in, campaigns, thulium, settings, form, fault
+):
+    path, submit, model, sent, kept_inputs = FORMS[form]
+    arrange, outcome, http_status, has_request_id, messages = FAULTS[fault]
+    campaign = campaigns["00001"]
+    known_before = dict(campaign.settings)
+    if form == "record-form":
+        logged_in.get(reverse("records:new", args=["00001"]))  # statuses read while all is well
+    arrange(thulium, settings, path)
+
+    response = submit(logged_in, campaign)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    box = error_box(html)
+    assert html.index('data-testid="thulium-error"') < html.index("<fieldset")
+    assert HEADINGS[outcome] in box
+    for message in messages:
+        assert message in box
+    for kept in kept_inputs:
+        assert kept in html
+
+    row = model.objects.get()
+    assert (row.outcome, row.http_status, row.messages) == (outcome, http_status, messages)
+    assert row.sent == sent
+    assert row.actor_username == "manager"
+    assert row.completed_at is not None
+    if has_request_id:
+        assert REQUEST_ID.fullmatch(row.request_id)
+        assert f"<code>{row.request_id}</code>" in box
+    else:
+        assert row.request_id == ""
+    campaign.refresh_from_db()
+    assert campaign.settings == known_before
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thulium, form):
+    campaign = campaigns["00001"]
+    if form == "campaign-form":
+        # Someone changed the campaign in Thulium since the portal last read it, so only
+        # Thulium can see that the new values no longer fit the stored ones.
+        thulium.state.update_campaign(
+            "00001",
+            {"start_date": "2026-02-01", "parameters": {"predictive_max_calls": 1}},
+            lambda stored: [],
+        )
+        response = logged_in.post(
+            reverse("campaigns:edit", args=["00001"]),
+            edit_form_data(campaign, predictive_min_calls="2", end_date="2026-01-06",
+                           reason="Shorter campaign"),
+        )
+        expected = ["End date cannot be earlier than start date.",
+                    "predictive_min_calls cannot be greater than predictive_max_calls."]
+        model = CampaignChange
+    else:
+        thulium.state.add_record(
+            "00001", {"phone_number": "601234567", "identifier": "K-1"}, lambda c, r: []
+        )
+        response = send_record(
+            logged_in, campaign, {"phone_number": "601234567", "identifier": "K-1"}
+        )
+        expected = ["Phone number already exists in the campaign.",
+                    "Identifier already exists in the campaign."]
+        model = RecordAddition
+    box = error_box(response.content.decode())
+    row = model.objects.get()
+    assert (row.outcome, row.http_status, row.messages) == ("refused", 400, expected)
+    for message in expected:
+        assert f"<li>{message}</li>" in box
+    assert row.request_id in box
+
+
+# --- the audit row is written before the call ---------------------------------------
+
+
+# serialized_rollback: the role groups come from a data migration, which a flush removes.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("form", FORMS)
+def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
+    logged_in, campaigns, settings, form
+):
+    _, submit, model, sent, _ = FORMS[form]
+    seen_by_thulium = []
+
+    def respond(method, request_path, body):
+        if method == "GET":
+            return 200, b"[]"
+        try:
+            # Another thread, another database connection: only committed rows are visible.
+            seen_by_thulium.extend(model.objects.values("outcome", "completed_at", "sent"))
+        finally:
+            connection.close()
+        return 200, b'{"record_id": "77"}' if method == "POST" else b""
+
+    with CraftedThulium(respond=respond) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = submit(logged_in, campaigns["00001"])
+
+    assert response.status_code == 302
+    assert seen_by_thulium == [{"outcome": "pending", "completed_at": None, "sent": sent}]
+    assert model.objects.get().outcome == "succeeded"
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_crash_inside_the_call_leaves_the_pending_row_as_evidence(
+    logged_in, campaigns, settings, form
+):
+    _, submit, model, sent, _ = FORMS[form]
+    logged_in.get(reverse("records:new", args=["00001"]))  # cache statuses and agents
+    settings.THULIUM_TIMEOUT = -1  # requests raises ValueError: a bug, not a Thulium failure
+    logged_in.raise_request_exception = False
+
+    response = submit(logged_in, campaigns["00001"])
+
+    assert response.status_code == 500
+    row = model.objects.get()
+    assert (row.outcome, row.completed_at, row.sent) == ("pending", None, sent)
+
+
+def test_a_timed_out_change_was_recorded_before_and_completed_after_the_wait(
+    logged_in, campaigns, thulium
+):
+    thulium.state.fail_next("timeout", delay=LATE, apply=True)
+    send_campaign_change(logged_in, campaigns["00001"])
+    row = CampaignChange.objects.get()
+    assert row.outcome == "unknown"
+    assert row.created_at < row.completed_at
+    # The sandbox applied it: "unknown" is the honest outcome, not "failed".
+    assert thulium.state.campaign("00001")["name"] == "Kampania jesienna"
+
+
+# --- history and people -------------------------------------------------------------
+
+
+def test_the_audit_keeps_the_username_after_the_user_is_deleted(
+    logged_in, campaigns, user, django_user_model
+):
+    campaign = campaigns["00001"]
+    assert send_record(logged_in, campaign).status_code == 302
+    assert send_campaign_change(logged_in, campaign).status_code == 302
+    user.delete()
+
+    for row in [RecordAddition.objects.get(), CampaignChange.objects.get()]:
+        assert (row.actor, row.actor_username) == (None, "manager")
+    logged_in.force_login(django_user_model.objects.create_user("auditor"))
+    page = logged_in.get(campaign.get_absolute_url())
+    assert page.status_code == 200
+    history = page.content.decode().split('data-testid="history"')[1]
+    assert history.count("<td>manager</td>") == 2
+    detail = logged_in.get(RecordAddition.objects.get().get_absolute_url())
+    assert "manager" in detail.content.decode()
+
+
+def test_the_campaign_page_shows_its_history_newest_first(logged_in, campaigns, thulium):
+    campaign = campaigns["00001"]
+    first = edit_form_data(campaign, name="Pierwsza zmiana")
+    assert logged_in.post(reverse("campaigns:edit", args=["00001"]), first).status_code == 302
+    assert send_record(logged_in, campaign).status_code == 302
+    campaign.refresh_from_db()
+    thulium.state.fail_next("refuse")
+    third = edit_form_data(campaign, name="Trzecia zmiana")
+    assert logged_in.post(reverse("campaigns:edit", args=["00001"]), third).status_code == 200
+
+    page = logged_in.get(campaign.get_absolute_url()).content.decode()
+    history = page.split('data-testid="history"')[1]
+    positions = [history.index(text) for text in
+                 ("Trzecia zmiana", "601234567", "Pierwsza zmiana")]
+    assert positions == sorted(positions)
+    assert history.count("<tr>") == 4  # the header and three attempts
+
+
+# --- statuses and agents --------------------------------------------------------------
+
+
+def test_the_record_form_stays_usable_when_statuses_cannot_be_read(
+    logged_in, campaigns, thulium
+):
+    url = reverse("records:new", args=["00001"])
+    thulium.state.fail_next("http_503", times=2, path="/api/outbounds/00001/statuses")
+
+    page = logged_in.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Statuses and agents could not be read from Thulium" in html
+    assert 'name="phone_number"' in html
+    assert page.context["form"].fields["status_id"].choices == [("", "---------")]
+
+    response = logged_in.post(url, {"phone_number": "601234567"})
+    assert response.status_code == 302
+    assert RecordAddition.objects.get().outcome == "succeeded"
+    assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
+
+
+def test_reloading_statuses_during_an_outage_says_so_instead_of_failing(
+    logged_in, campaigns, thulium
+):
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001/statuses")
+    response = logged_in.post(
+        reverse("records:refresh_choices", args=["00001"]), follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Could not read statuses and agents: Sandbox: refused on request." in html
+    assert [c["path"] for c in api_calls(thulium)][0] == "/api/outbounds/00001/statuses"

@@ -1,0 +1,272 @@
+"""Risky campaign changes: a typed reason always, and with FOUR_EYES a second editor."""
+
+import pytest
+from django.urls import reverse
+
+from campaigns.forms import CampaignForm
+from campaigns.four_eyes import change_request_create
+from campaigns.models import CampaignChange, ChangeRequest
+from campaigns.risk import Risk, risky_changes
+from tests.conftest import EDITORS, api_calls, make_user
+
+KNOWN = {
+    "dialer": "progressive", "active": False, "start_date": "2026-01-05",
+    "end_date": "2026-12-31", "order": 50,
+    "parameters": {"caller_id": "221234567", "predictive_max_calls": 3},
+}
+
+
+@pytest.mark.parametrize("changes, risks", [
+    ({"dialer": "predictive"}, [Risk.PREDICTIVE]),
+    ({"parameters": {"predictive_max_calls": 3.5}}, [Risk.MORE_CALLS]),
+    ({"parameters": {"caller_id": "221112233"}}, [Risk.CALLER_ID]),
+    ({"active": True}, [Risk.ACTIVATION]),
+    ({"start_date": "2026-02-01"}, [Risk.DATES]),
+    ({"end_date": "2027-01-31"}, [Risk.DATES]),
+    ({"dialer": "predictive", "parameters": {"caller_id": "1"}},
+     [Risk.PREDICTIVE, Risk.CALLER_ID]),
+])
+def test_each_risky_change_is_recognised(changes, risks):
+    assert risky_changes(changes, KNOWN) == risks
+
+
+@pytest.mark.parametrize("changes", [
+    {"name": "Renamed"},
+    {"order": 3, "parity": 10},
+    {"dialer": "preview"},
+    {"active": False},
+    {"parameters": {"predictive_max_calls": 2}},
+    {"parameters": {"predictive_max_calls": 3}},
+    {"parameters": {"caller_id": "221234567", "preview_timeout": 20}},
+    {"start_date": "2026-01-05"},
+])
+def test_safe_changes_are_not_risky(changes):
+    assert risky_changes(changes, KNOWN) == []
+
+
+def test_a_setting_the_portal_never_knew_counts_as_risky():
+    assert risky_changes({"parameters": {"predictive_max_calls": 1}}, {}) == [Risk.MORE_CALLS]
+    assert risky_changes({"dialer": "predictive"}, {"dialer": "predictive"}) == []
+
+
+@pytest.fixture
+def second_editor(db):
+    return make_user("second", EDITORS)
+
+
+def edit(client, campaign, **changes):
+    """Post the edit form as a browser would: every field filled as shown, some changed."""
+    return client.post(reverse("campaigns:edit", args=[campaign.thulium_id]),
+                       {**shown_values(campaign), **changes})
+
+
+def shown_values(campaign) -> dict:
+    form = CampaignForm(known_settings=campaign.settings)
+    shown = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        shown[name] = "" if value is None else str(value)
+    return shown
+
+
+def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(
+    logged_in, campaigns, thulium
+):
+    response = edit(logged_in, campaigns["00001"], dialer="predictive", caller_id="221112233")
+    assert response.status_code == 200
+    error = response.context["form"].errors["reason"][0]
+    assert "switches the dialer to predictive" in error and "changes the caller ID" in error
+    assert 'value="221112233"' in response.content.decode()  # the input is kept
+    assert api_calls(thulium) == []
+
+
+def test_a_risky_change_with_a_reason_is_sent_and_the_reason_is_in_the_audit(
+    logged_in, campaigns, thulium
+):
+    campaign = campaigns["00001"]
+    edit(logged_in, campaign, start_date="2026-02-02", reason="Start after the winter break")
+    assert api_calls(thulium, "PUT")[0]["json"] == {"start_date": "2026-02-02"}
+    change = CampaignChange.objects.get()
+    assert change.reason == "Start after the winter break"
+    detail = logged_in.get(campaign.get_absolute_url()).content.decode()
+    assert "Start after the winter break" in detail
+    audit_page = logged_in.get(change.get_absolute_url()).content.decode()
+    assert "Start after the winter break" in audit_page
+
+
+def test_a_safe_change_needs_no_reason(logged_in, campaigns, thulium):
+    edit(logged_in, campaigns["00001"], name="Renamed")
+    assert api_calls(thulium, "PUT")[0]["json"] == {"name": "Renamed"}
+
+
+@pytest.fixture
+def four_eyes(settings):
+    settings.FOUR_EYES = True
+
+
+@pytest.fixture
+def change_request(four_eyes, logged_in, user, campaigns):
+    """The manager asks to switch the sales campaign to predictive dialing."""
+    response = edit(logged_in, campaigns["00001"], dialer="predictive",
+                    reason="More calls in the season")
+    change_request = ChangeRequest.objects.get()
+    assert response.url == change_request.get_absolute_url()
+    return change_request
+
+
+def test_with_four_eyes_a_risky_change_becomes_a_request_and_nothing_is_sent(
+    change_request, user, campaigns, thulium
+):
+    assert api_calls(thulium) == []
+    assert CampaignChange.objects.count() == 0
+    assert change_request.changes == {"dialer": "predictive"}
+    assert change_request.settings_before == campaigns["00001"].settings
+    assert change_request.requester == user
+    assert change_request.reason == "More calls in the season"
+    assert change_request.risks == [Risk.PREDICTIVE]
+    assert change_request.state == ChangeRequest.State.REQUESTED
+
+
+def test_with_four_eyes_a_safe_change_is_still_sent_at_once(four_eyes, logged_in, campaigns,
+                                                           thulium):
+    edit(logged_in, campaigns["00001"], name="Renamed")
+    assert api_calls(thulium, "PUT")[0]["json"] == {"name": "Renamed"}
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_the_requester_cannot_approve_their_own_request(change_request, logged_in, thulium):
+    page = logged_in.get(change_request.get_absolute_url()).content.decode()
+    assert reverse("campaigns:request_approve", args=[change_request.pk]) not in page
+    assert "you cannot approve your own request" in page
+    response = logged_in.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    assert response.status_code == 403
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REQUESTED
+    assert api_calls(thulium) == []
+
+
+def test_a_second_editor_approves_and_the_change_goes_to_thulium(
+    change_request, client, second_editor, campaigns, thulium
+):
+    client.force_login(second_editor)
+    page = client.get(change_request.get_absolute_url()).content.decode()
+    assert reverse("campaigns:request_approve", args=[change_request.pk]) in page
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+
+    assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"dialer": "predictive"}]
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.APPROVED
+    assert change_request.decided_by == second_editor
+    sent = change_request.sent_change
+    assert (sent.actor, sent.outcome, sent.reason) == (
+        second_editor, "succeeded", "More calls in the season"
+    )
+    campaigns["00001"].refresh_from_db()
+    assert campaigns["00001"].settings["dialer"] == "predictive"
+    history = client.get(campaigns["00001"].get_absolute_url()).context["history"]
+    kinds = [getattr(entry, "history_kind", "change") for entry in history]
+    assert sorted(kinds) == ["change", "decision", "request"]
+
+
+def test_a_rejected_request_sends_nothing_and_shows_in_the_history(
+    change_request, client, second_editor, campaigns, thulium
+):
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                {"note": "Not before the list is cleaned"})
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REJECTED
+    assert change_request.decision_note == "Not before the list is cleaned"
+    assert api_calls(thulium) == []
+    page = client.get(campaigns["00001"].get_absolute_url()).content.decode()
+    assert "change request rejected" in page and "Not before the list is cleaned" in page
+    # A decided request cannot be approved afterwards.
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    assert api_calls(thulium) == []
+
+
+def test_a_request_cannot_be_approved_after_the_campaign_changed_under_it(
+    change_request, client, logged_in, second_editor, campaigns, thulium
+):
+    edit(logged_in, campaigns["00001"], name="Renamed meanwhile")
+    assert len(api_calls(thulium, "PUT")) == 1
+    client.force_login(second_editor)
+    page = client.get(change_request.get_absolute_url()).content.decode()
+    assert reverse("campaigns:request_approve", args=[change_request.pk]) not in page
+    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    assert "approving it could undo that change" in response.content.decode()
+    assert len(api_calls(thulium, "PUT")) == 1  # only the rename
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+
+
+def test_a_request_goes_stale_when_a_refresh_from_thulium_changed_the_campaign(
+    change_request, client, second_editor, campaigns, thulium
+):
+    thulium.state.update_campaign("00001", {"parity": 77}, lambda stored: [])
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:sync"))
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert api_calls(thulium, "PUT") == []
+
+
+def test_a_request_is_sent_once_even_if_approved_twice(
+    change_request, client, second_editor, thulium
+):
+    client.force_login(second_editor)
+    url = reverse("campaigns:request_approve", args=[change_request.pk])
+    client.post(url)
+    response = client.post(url, follow=True)
+    assert "already decided" in response.content.decode()
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
+def test_when_thulium_refuses_the_approved_change_its_words_are_shown_and_audited(
+    change_request, client, second_editor, thulium
+):
+    thulium.state.fail_next("refuse")
+    client.force_login(second_editor)
+    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    assert "Approved, but Thulium did not take the change" in response.content.decode()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.APPROVED
+    assert change_request.sent_change.outcome == "refused"
+
+
+def test_approvers_see_how_many_requests_wait_for_them(change_request, logged_in,
+                                                      second_editor):
+    # The requester's own request is not one they could approve.
+    assert logged_in.get(reverse("campaigns:list")).context["requests_to_approve"] == 0
+    logged_in.force_login(second_editor)
+    page = logged_in.get(reverse("campaigns:list"))
+    assert page.context["requests_to_approve"] == 1
+    assert 'data-testid="requests-to-approve">1<' in page.content.decode()
+
+
+def test_requests_are_listed_for_everyone_logged_in(change_request, client, db):
+    client.force_login(make_user("reader"))
+    page = client.get(reverse("campaigns:requests")).content.decode()
+    assert "More calls in the season" in page
+
+
+def test_the_service_refuses_self_approval_too(change_request, user):
+    from django.core.exceptions import PermissionDenied
+
+    from campaigns.four_eyes import change_request_approve
+
+    with pytest.raises(PermissionDenied):
+        change_request_approve(change_request=change_request, approver=user)
+
+
+def test_a_request_made_through_the_service_snapshots_the_settings(campaigns, user):
+    campaign = campaigns["00001"]
+    made = change_request_create(campaign=campaign, changes={"active": True}, actor=user,
+                                 reason="go", risks=[Risk.ACTIVATION])
+    assert made.settings_before == campaign.settings
+    assert made.actor_username == "manager"

@@ -1,0 +1,406 @@
+"""The gateway over real HTTP: each endpoint, each way a call can fail, and no password leaks.
+
+Calls go to the session's sandbox (`thulium` fixture); answers the sandbox never gives come
+from `CraftedThulium`, a tiny server of our own that sends one crafted body.
+"""
+
+import base64
+import json
+import logging
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from portal.thulium import (
+    ThuliumAuthFailed,
+    ThuliumClient,
+    ThuliumRefused,
+    ThuliumUnavailable,
+    get_client,
+)
+from tests.conftest import TEST_TIMEOUT, api_calls
+
+# Longer than the client's timeout in tests, so the sandbox's answer always comes too late.
+LATE = TEST_TIMEOUT + 0.5
+REQUEST_ID = re.compile(r"[0-9a-f]{13}")
+NEW_RECORD = {"phone_number": "601234567"}
+CHANGE = {"name": "Nowa nazwa"}
+
+# One call per endpoint kind: a GET never "may have applied"; a PUT or POST may.
+CALLS = {
+    "GET": lambda client: client.list_campaigns(),
+    "PUT": lambda client: client.update_campaign("00001", CHANGE),
+    "POST": lambda client: client.add_record("00001", NEW_RECORD),
+}
+OUTCOME_IF_SENT = {"GET": "failed", "PUT": "unknown", "POST": "unknown"}
+
+
+class CraftedThulium:
+    """A local HTTP server answering every request with `respond(method, path, body)`.
+
+    `respond` returns (status, body bytes); the default sends one fixed JSON body.
+    """
+
+    def __init__(self, body=None, *, status=200, respond=None):
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.respond = respond or (lambda method, path, sent: (status, payload))
+        self.received = []
+        crafted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                sent = self.rfile.read(length) if length else b""
+                crafted.received.append((self.command, self.path))
+                status, answer = crafted.respond(self.command, self.path, sent)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_POST = do_PUT = do_GET
+
+            def log_message(self, format, *args):
+                pass  # keep test output readable
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}/api"
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def closed_port_url() -> str:
+    """An API URL on a port nothing listens on, so connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api"
+
+
+def client_for(url: str, *, password: str = "whatever-password") -> ThuliumClient:
+    return ThuliumClient(
+        base_url=url, user="sandbox", password=password,
+        timeout=TEST_TIMEOUT, connect_timeout=TEST_TIMEOUT,
+    )
+
+
+def secrets_of(sandbox, *passwords) -> list[str]:
+    """The password in every form it could leak: plain and inside a Basic auth header."""
+    found = []
+    for password in (sandbox.password, *passwords):
+        found.append(password)
+        found.append(base64.b64encode(f"{sandbox.user}:{password}".encode()).decode())
+    return found
+
+
+def assert_keeps_password_secret(error, sandbox, *other_passwords):
+    shown = [str(error), repr(error), error.detail, *error.messages, *error.user_messages()]
+    for secret in secrets_of(sandbox, *other_passwords):
+        assert not any(secret in text for text in shown)
+
+
+@pytest.fixture(autouse=True)
+def log_without_password(caplog, thulium):
+    """Every call of this file logs at DEBUG (requests and urllib3 too), password-free."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    for secret in secrets_of(thulium, "wrong-password"):
+        assert secret not in caplog.text
+
+
+# --- success ------------------------------------------------------------------------
+
+
+def test_list_campaigns_reads_the_result_object_the_sandbox_answers(thulium):
+    campaigns = get_client().list_campaigns()
+    assert [c["id"] for c in campaigns] == ["00001", "00002", "A7K2Q"]
+    assert campaigns[0]["name"] == "Sprzedaż OZE 2026"
+
+
+def test_list_campaigns_accepts_a_bare_list_as_well(thulium):
+    bare = requests.get(
+        f"{thulium.url}/outbounds?shape=list", auth=(thulium.user, thulium.password), timeout=5
+    ).json()
+    assert isinstance(bare, list)
+    with CraftedThulium(bare) as crafted:
+        campaigns = client_for(crafted.url).list_campaigns()
+    assert campaigns == bare
+    assert crafted.received == [("GET", "/api/outbounds")]
+
+
+@pytest.mark.parametrize(
+    "body", [{"count": 3}, [1, 2], [{"id": "00001"}, "00002"], "outbounds", None]
+)
+def test_list_campaigns_fails_on_an_answer_that_is_not_a_list_of_objects(body):
+    with CraftedThulium(body) as crafted, pytest.raises(ThuliumUnavailable) as caught:
+        client_for(crafted.url).list_campaigns()
+    assert caught.value.outcome == "failed"
+    assert caught.value.status == 200
+    assert "not a list of objects" in caught.value.detail
+
+
+def test_get_statuses_returns_the_campaigns_statuses_with_their_mixed_id_types(thulium):
+    statuses = get_client().get_statuses("00001")
+    assert statuses == thulium.state.campaign("00001")["statuses"]
+    assert {type(s["status_id"]) for s in statuses} == {str, int}
+
+
+def test_get_agents_returns_the_campaigns_agents(thulium):
+    logins = [agent["login"] for agent in get_client().get_agents("00002")]
+    assert logins == ["jkowalski", "m.zielinska"]
+
+
+def test_update_campaign_sends_exactly_the_changes_as_json_with_basic_auth(thulium):
+    changes = {"dialer": "preview", "parameters": {"caller_id": "221112233"}}
+    assert get_client().update_campaign("00001", changes) == 200
+    (call,) = api_calls(thulium)
+    assert (call["method"], call["path"], call["json"]) == ("PUT", "/api/outbounds/00001", changes)
+    assert call["content_type"] == "application/json"
+    assert call["authorized"] is True
+    stored = thulium.state.campaign("00001")
+    assert stored["dialer"] == "preview"
+    assert stored["parameters"]["caller_id"] == "221112233"
+    assert stored["parameters"]["preview_timeout"] == 30
+
+
+def test_add_record_returns_the_new_record_id_as_text(thulium):
+    record_id = get_client().add_record("00001", {**NEW_RECORD, "record_fields": {"imie": "Ala"}})
+    assert record_id == "231"
+    assert thulium.state.records("00001")[0]["record_fields"] == {"imie": "Ala"}
+
+
+def test_add_record_answered_without_a_record_id_is_an_unknown_outcome():
+    with CraftedThulium({"ok": True}) as crafted, pytest.raises(ThuliumUnavailable) as caught:
+        client_for(crafted.url).add_record("00001", NEW_RECORD)
+    assert caught.value.outcome == "unknown"
+    assert caught.value.status == 200
+
+
+def test_consecutive_calls_all_carry_the_credentials(thulium):
+    client = get_client()
+    client.list_campaigns()
+    client.get_statuses("00001")
+    client.get_agents("00001")
+    assert [call["authorized"] for call in api_calls(thulium)] == [True, True, True]
+
+
+def test_each_call_is_logged_with_its_outcome_and_request_id(thulium, caplog):
+    thulium.state.fail_next("refuse")
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client().add_record("00001", NEW_RECORD)
+    get_client().list_campaigns()
+    lines = [r.getMessage() for r in caplog.records if r.name == "portal.thulium"]
+    assert lines[0].startswith("thulium POST outbounds/00001/records status=400 outcome=refused")
+    assert f"request_id={caught.value.request_id}" in lines[0]
+    assert lines[1].startswith("thulium GET outbounds status=200 outcome=succeeded")
+
+
+# --- failures the sandbox injects ---------------------------------------------------
+
+
+@pytest.mark.parametrize("method", CALLS)
+@pytest.mark.parametrize("kind", ["http_500", "http_502", "http_503"])
+def test_a_server_error_fails_without_having_applied_anything(thulium, kind, method):
+    thulium.state.fail_next(kind)
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.request_id, error.messages) == (
+        "failed", int(kind[-3:]), "", []
+    )
+    assert error.may_have_applied is False
+    assert thulium.state.records("00001") == []
+    assert thulium.state.campaign("00001")["name"] == "Sprzedaż OZE 2026"
+    assert_keeps_password_secret(error, thulium)
+
+
+@pytest.mark.parametrize("method", CALLS)
+@pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
+def test_a_timeout_after_sending_is_unknown_except_for_a_get(thulium, method, applied):
+    thulium.state.fail_next("timeout", delay=LATE, apply=applied)
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.request_id) == (OUTCOME_IF_SENT[method], None, "")
+    assert error.detail == "no answer in time"
+    assert_keeps_password_secret(error, thulium)
+
+
+def test_a_timed_out_record_may_really_have_been_added(thulium):
+    """Why a timeout is "unknown": the sandbox stored the record it never confirmed."""
+    thulium.state.fail_next("timeout", delay=LATE, apply=True)
+    with pytest.raises(ThuliumUnavailable):
+        get_client().add_record("00001", NEW_RECORD)
+    assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_a_connection_reset_after_sending_is_unknown_except_for_a_get(thulium, method):
+    thulium.state.fail_next("reset")
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.request_id) == (OUTCOME_IF_SENT[method], None, "")
+    assert_keeps_password_secret(error, thulium)
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_a_broken_json_answer_is_unknown_except_for_a_get(thulium, method):
+    thulium.state.fail_next("broken_json")
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.request_id) == (OUTCOME_IF_SENT[method], 200, "")
+    assert error.detail == "the answer is not valid JSON"
+    assert_keeps_password_secret(error, thulium)
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_a_refusal_carries_thuliums_message_and_request_id(thulium, method):
+    thulium.state.fail_next("refuse")
+    with pytest.raises(ThuliumRefused) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status) == ("refused", 400)
+    assert REQUEST_ID.fullmatch(error.request_id)
+    assert error.messages == ["Sandbox: refused on request."]
+    assert error.user_messages() == ["Sandbox: refused on request."]
+    assert_keeps_password_secret(error, thulium)
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_wrong_credentials_fail_as_an_authentication_problem(thulium, settings, method):
+    settings.THULIUM_API_PASSWORD = "wrong-password"
+    with pytest.raises(ThuliumAuthFailed) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.messages) == ("failed", 401, ["Unauthorized"])
+    assert REQUEST_ID.fullmatch(error.request_id)
+    assert api_calls(thulium)[0]["authorized"] is False
+    assert_keeps_password_secret(error, thulium, "wrong-password")
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_a_closed_port_fails_and_cannot_have_applied_anything(thulium, method):
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](client_for(closed_port_url(), password=thulium.password))
+    error = caught.value
+    assert (error.outcome, error.status, error.detail) == ("failed", None, "cannot connect")
+    assert error.may_have_applied is False
+    assert_keeps_password_secret(error, thulium)
+
+
+# --- Thulium's own refusals ---------------------------------------------------------
+
+
+def test_a_record_with_several_problems_is_refused_with_every_message(thulium):
+    record = {"phone_number": "12", "status_id": "999", "agent_login": "nobody"}
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client().add_record("00001", record)
+    error = caught.value
+    assert error.messages == [
+        "Wrong format of phone number.",
+        "Status 999 does not exist in the campaign.",
+        "Agent nobody is not assigned to the campaign.",
+    ]
+    assert error.user_messages() == error.messages
+    assert error.detail == "; ".join(error.messages)
+    assert (error.outcome, error.status) == ("refused", 400)
+    assert REQUEST_ID.fullmatch(error.request_id)
+    assert thulium.state.records("00001") == []
+
+
+def test_a_campaign_change_with_several_problems_is_refused_with_every_message(thulium):
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client().update_campaign("00001", {"dialer": "manual", "parity": 0})
+    assert caught.value.messages == [
+        "Dialer must be one of: predictive, progressive, preview.",
+        "Parity must be an integer from 1 to 100.",
+    ]
+
+
+def test_an_unknown_campaign_is_refused_as_not_found(thulium):
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client().get_statuses("ZZZZZ")
+    assert (caught.value.status, caught.value.messages) == (404, ["Campaign not found."])
+
+
+def test_a_polish_client_gets_thuliums_messages_in_polish(thulium):
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client("pl").add_record("00001", {"phone_number": "12"})
+    assert caught.value.messages == ["Nieprawidłowy format numeru telefonu."]
+    assert api_calls(thulium)[0]["accept_language"] == "pl"
+
+
+def test_a_client_without_a_language_gets_english(thulium):
+    with pytest.raises(ThuliumRefused) as caught:
+        get_client().add_record("00001", {"phone_number": "12"})
+    assert caught.value.messages == ["Wrong format of phone number."]
+    assert api_calls(thulium)[0]["accept_language"] is None
+
+
+# --- TLS ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def untrusted_https_url(tmp_path_factory):
+    """An HTTPS server with a self-signed certificate that no trust store knows."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    crafted = CraftedThulium([])
+    crafted._server.socket = context.wrap_socket(crafted._server.socket, server_side=True)
+    with crafted:
+        yield crafted.url.replace("http://", "https://"), crafted
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_an_untrusted_certificate_fails_before_anything_is_sent(untrusted_https_url, method):
+    url, crafted = untrusted_https_url
+    crafted.received.clear()
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](client_for(url))
+    assert caught.value.outcome == "failed"
+    assert caught.value.may_have_applied is False
+    assert "certificate" in caught.value.detail
+    assert crafted.received == []
+
+
+def test_certificate_checks_cannot_be_turned_off(untrusted_https_url):
+    url, crafted = untrusted_https_url
+    crafted.received.clear()
+    session = client_for(url)._session
+    session.verify = False
+    try:
+        with pytest.raises(requests.exceptions.SSLError):
+            session.request("GET", f"{url}/outbounds", verify=False)
+    finally:
+        session.verify = True  # the session is shared by the thread's later calls
+    assert crafted.received == []

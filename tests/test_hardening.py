@@ -1,0 +1,247 @@
+"""Defences every web application needs: throttled logins, short-lived sessions, safe
+cookies, CSRF on every form, a strict Content-Security-Policy and no framing."""
+
+import datetime
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.four_eyes import change_request_create
+from campaigns.services import campaign_update
+from portal.client_ip import client_ip
+from records.services import record_add
+from tests.conftest import PASSWORD, make_user
+from tests.production.processes import production_env
+
+LOGIN = "/accounts/login/"
+
+
+def log_in(client, username, password, address="10.1.1.1"):
+    return client.post(LOGIN, {"username": username, "password": password},
+                       REMOTE_ADDR=address)
+
+
+# --- login throttling ----------------------------------------------------------------
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(client, user, caplog):
+    answers = [log_in(client, "manager", "wrong").status_code
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    # The failure that reaches the limit is answered with the lockout page already.
+    assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    locked = log_in(client, "manager", PASSWORD, address="10.9.9.9")
+    assert locked.status_code == 429
+    assert 'data-testid="locked-out"' in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    lockouts = [r.getMessage() for r in caplog.records if "Locking out" in r.getMessage()]
+    assert lockouts and 'username: "manager"' in lockouts[0]
+    assert 'ip_address: "10.1.1.1"' in lockouts[0]
+
+
+def test_repeated_failures_lock_the_address_for_every_account(client, user):
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, f"guess{attempt}", "wrong", address="10.2.2.2")
+    assert log_in(client, "manager", PASSWORD, address="10.2.2.2").status_code == 429
+    # Another address may still log in to the account.
+    assert log_in(client, "manager", PASSWORD, address="10.3.3.3").status_code == 302
+
+
+def test_the_lock_ends_after_the_cool_off_time(client, user):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "manager", "wrong")
+    assert log_in(client, "manager", PASSWORD).status_code == 429
+    past = timezone.now() - settings.AXES_COOLOFF_TIME - datetime.timedelta(seconds=1)
+    AccessAttempt.objects.update(attempt_time=past)
+    assert log_in(client, "manager", PASSWORD).status_code == 302
+
+
+def test_fewer_failures_than_the_limit_do_not_lock(client, user):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        log_in(client, "manager", "wrong")
+    assert log_in(client, "manager", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("login", [LOGIN, "/admin/login/"])
+def test_a_name_longer_than_the_lockout_table_holds_is_counted_not_an_error(client, db,
+                                                                            login):
+    """PostgreSQL refuses to store more than 255 characters (SQLite stores anything)."""
+    typed = "ą" * 300
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        answer = client.post(login, {"username": typed, "password": "wrong"})
+        assert answer.status_code in (200, 429)
+    assert AccessAttempt.objects.get().username == typed[:255]
+    assert answer.status_code == 429
+
+
+def test_the_admin_login_is_throttled_too(client, db):
+    make_user("boss", is_staff=True, is_superuser=True)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": "boss", "password": "wrong"})
+    answer = client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+    assert answer.status_code == 429
+
+
+@pytest.mark.parametrize("proxies, forwarded, expected", [
+    (0, "6.6.6.6", "10.0.0.5"),
+    (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+    (2, "6.6.6.6, 203.0.113.7, 10.0.0.9", "203.0.113.7"),
+    (1, "", "10.0.0.5"),
+])
+def test_the_client_address_comes_only_from_trusted_proxies(rf, settings, proxies, forwarded,
+                                                           expected):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+# --- sessions and cookies ------------------------------------------------------------
+
+
+def test_every_request_restarts_the_inactivity_timer(logged_in):
+    response = logged_in.get(reverse("campaigns:list"))
+    assert response.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+
+
+def test_a_session_idle_too_long_must_log_in_again(logged_in):
+    Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    response = logged_in.get(reverse("campaigns:list"))
+    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+COOKIE_FLAGS = [f"{cookie}_COOKIE_{flag}" for cookie in ("SESSION", "CSRF", "LANGUAGE")
+                for flag in ("SECURE", "HTTPONLY", "SAMESITE")]
+
+
+def cookie_settings(**environment: str) -> dict:
+    """The cookie flags portal/settings.py gives in a process of its own (not the test
+    settings, which turn Secure off for the test client's plain HTTP)."""
+    code = ("import json, django; from django.conf import settings as s; django.setup(); "
+            f"print(json.dumps({{name: getattr(s, name) for name in {COOKIE_FLAGS!r}}}))")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=production_env(**environment),
+        cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_cookies_are_secure_http_only_and_same_site_in_production(client, user):
+    production = cookie_settings()
+    assert production == {name: "Lax" if name.endswith("SAMESITE") else True
+                          for name in COOKIE_FLAGS}
+    # The cookies the portal sets carry those flags.
+    with override_settings(**production):
+        client.get(LOGIN)
+        response = log_in(client, "manager", PASSWORD)
+        for name in ("sessionid", "csrftoken"):
+            cookie = response.cookies[name]
+            assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax", name
+        chosen = client.post(reverse("set_language"), {"language": "pl"})
+        language = chosen.cookies["django_language"]
+        assert language["secure"] and language["httponly"] and language["samesite"] == "Lax"
+
+
+def test_a_developer_machine_gets_cookies_over_plain_http():
+    """DEBUG=true: http://localhost has no TLS, so Secure cookies would never come back."""
+    developer = cookie_settings(DEBUG="true")
+    secure = [developer[f"{cookie}_COOKIE_SECURE"] for cookie in ("SESSION", "CSRF", "LANGUAGE")]
+    assert secure == [False, False, False]
+    assert developer["SESSION_COOKIE_HTTPONLY"] is True
+
+
+# --- CSRF, CSP, framing: checked on every page -----------------------------------------
+
+
+class _PageParts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.post_forms, self.inline_scripts, self.inline_styles, self.handlers = [], 0, 0, []
+        self._form = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and attrs.get("method", "").lower() == "post":
+            self._form = {"action": attrs.get("action"), "csrf": False}
+            self.post_forms.append(self._form)
+        if tag == "input" and attrs.get("name") == "csrfmiddlewaretoken" and self._form:
+            self._form["csrf"] = True
+        if tag == "script" and not attrs.get("src"):
+            self.inline_scripts += 1
+        if tag == "style" or "style" in attrs:
+            self.inline_styles += 1
+        self.handlers += [name for name in attrs if name.startswith("on")]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+@pytest.fixture
+def every_page(campaigns, settings):
+    """The URL of every kind of page, with something on it to show."""
+    settings.FOUR_EYES = True
+    campaign = campaigns["00001"]
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    change = campaign_update(campaign=campaign, changes={"order": 3}, actor=boss)
+    addition = record_add(campaign=campaign, payload={"phone_number": "225556677"}, actor=boss)
+    request = change_request_create(campaign=campaign, changes={"active": True},
+                                    actor=make_user("asker"), reason="go", risks=["activation"])
+    pages = [
+        reverse("campaigns:list"), campaign.get_absolute_url(),
+        reverse("campaigns:edit", args=["00001"]), reverse("records:new", args=["00001"]),
+        change.get_absolute_url(), addition.get_absolute_url(), reverse("campaigns:requests"),
+        request.get_absolute_url(), reverse("password_change"),
+        "/admin/", "/admin/campaigns/campaign/", f"/admin/campaigns/campaign/{campaign.pk}/change/",
+        "/admin/auth/user/add/", "/admin/campaigns/changerequest/",
+    ]
+    return boss, pages
+
+
+def test_every_page_has_csrf_on_its_forms_and_no_inline_script_or_style(client, every_page):
+    boss, pages = every_page
+    anonymous = Client().get(LOGIN)
+    client.force_login(boss)
+    forms = 0
+    for url in pages + [None]:
+        response = anonymous if url is None else client.get(url)
+        assert response.status_code == 200, url
+        parts = _PageParts()
+        parts.feed(response.content.decode())
+        assert all(form["csrf"] for form in parts.post_forms), url
+        assert (parts.inline_scripts, parts.inline_styles, parts.handlers) == (0, 0, []), url
+        forms += len(parts.post_forms)
+    assert forms > len(pages)
+
+
+def test_every_page_sends_a_strict_policy_and_refuses_framing(client, every_page):
+    boss, pages = every_page
+    client.force_login(boss)
+    for url in pages + [LOGIN, "/no-such-page/"]:
+        response = client.get(url)
+        policy = dict(
+            part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", url
+        assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'", url
+        assert "unsafe" not in response["Content-Security-Policy"], url
+        assert response["X-Frame-Options"] == "DENY", url
+
+
+def test_a_form_posted_without_the_csrf_token_is_refused(campaigns, user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(reverse("campaigns:edit", args=["00001"]), {"name": "Hijacked"})
+    assert response.status_code == 403
+    login = Client(enforce_csrf_checks=True).post(
+        LOGIN, {"username": "manager", "password": PASSWORD}
+    )
+    assert login.status_code == 403

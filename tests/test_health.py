@@ -1,0 +1,59 @@
+"""/healthz for load balancers and /healthz/thulium for monitoring: no login, no secrets."""
+
+import pytest
+
+from tests.conftest import api_calls
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_a_login_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_healthz_is_answered_for_any_host_and_never_redirected_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    assert client.get("/campaigns/", HTTP_HOST="portal.example.com").status_code == 301
+    assert client.get("/campaigns/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200
+
+
+def test_the_thulium_check_says_ok_when_thulium_takes_the_portals_credentials(client, thulium):
+    response = client.get("/healthz/thulium")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "thulium": "ok"}
+    assert [call["path"] for call in api_calls(thulium)] == ["/api/outbounds"]
+
+
+def test_the_thulium_check_reports_refused_credentials_without_naming_them(
+    client, settings, thulium
+):
+    settings.THULIUM_API_PASSWORD = "a-wrong-password"
+    response = client.get("/healthz/thulium")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "thulium": "credentials refused"}
+    for secret in ("a-wrong-password", settings.THULIUM_API_USER, thulium.url):
+        assert secret not in response.content.decode()
+
+
+def test_the_thulium_check_reports_a_thulium_answering_with_errors(client, thulium):
+    thulium.state.fail_next("http_502")
+    response = client.get("/healthz/thulium")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "thulium": "no proper answer"}
+
+
+def test_monitoring_calling_often_asks_thulium_once_per_period(client, thulium):
+    for _ in range(3):
+        assert client.get("/healthz/thulium").status_code == 200
+    assert len(api_calls(thulium)) == 1
+
+
+def test_other_methods_on_the_health_paths_are_not_health_checks(client):
+    assert client.post("/healthz").status_code == 404

@@ -1,0 +1,381 @@
+"""The portal's pages: who may see them, the admin, the campaign sync, and static files."""
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.contrib.auth import SESSION_KEY
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from campaigns.models import Campaign, CampaignChange
+from records.models import RecordAddition
+from tests.conftest import PASSWORD, api_calls
+from tests.test_gateway import CraftedThulium
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDED = {"00001", "00002", "A7K2Q"}
+
+
+@pytest.fixture
+def history(campaigns, user):
+    """One audit row of each kind, so every detail page has something to show."""
+    campaign = campaigns["00001"]
+    change = CampaignChange.begin(actor=user, campaign=campaign, sent={"name": "Nowa"})
+    change.complete(outcome="succeeded", http_status=200)
+    addition = RecordAddition.begin(
+        actor=user, campaign=campaign, sent={"phone_number": "601234567"},
+        phone_number="601234567", phone_key="48601234567",
+    )
+    addition.complete(outcome="refused", http_status=400, request_id="0123456789abc",
+                      messages=["Phone number already exists in the campaign."])
+    return change, addition
+
+
+def portal_urls(change, addition) -> dict[str, str]:
+    return {
+        "home": reverse("home"),
+        "campaign list": reverse("campaigns:list"),
+        "campaign": reverse("campaigns:detail", args=["00001"]),
+        "campaign form": reverse("campaigns:edit", args=["00001"]),
+        "record form": reverse("records:new", args=["00001"]),
+        "campaign change": reverse("campaigns:change", args=[change.pk]),
+        "record addition": reverse("records:detail", args=[addition.pk]),
+        "sync": reverse("campaigns:sync"),
+        "reload statuses": reverse("records:refresh_choices", args=["00001"]),
+    }
+
+
+# --- login --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_portal_page_sends_an_anonymous_visitor_to_the_login_page(
+    client, history, thulium, method
+):
+    for name, url in portal_urls(*history).items():
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, name
+        assert response["Location"] == f"{reverse('login')}?next={url}", name
+    assert api_calls(thulium) == []  # neither sync nor reload reached Thulium
+
+
+def test_the_login_page_is_open_to_anonymous_visitors(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert 'name="password"' in response.content.decode()
+
+
+def test_an_anonymous_visitor_can_choose_the_language(client):
+    response = client.post(
+        reverse("set_language"), {"language": "pl", "next": reverse("login")}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+    assert response.cookies["django_language"].value == "pl"
+    assert '<html lang="pl">' in client.get(reverse("login")).content.decode()
+
+
+def test_logging_in_with_the_form_opens_the_campaign_list(client, user, campaigns):
+    response = client.post(
+        reverse("login"), {"username": "manager", "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("campaigns:list"), 302)]
+    html = response.content.decode()
+    assert "manager" in html
+    assert "Sprzedaż OZE 2026" in html
+
+
+def test_a_wrong_password_keeps_the_visitor_out(client, user):
+    response = client.post(reverse("login"), {"username": "manager", "password": "nope"})
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_login_returns_to_the_page_asked_for(client, user, campaigns):
+    wanted = reverse("campaigns:detail", args=["00002"])
+    response = client.post(
+        f"{reverse('login')}?next={wanted}",
+        {"username": "manager", "password": PASSWORD, "next": wanted},
+    )
+    assert response["Location"] == wanted
+
+
+# --- pages and 404s -----------------------------------------------------------------
+
+
+def test_every_portal_page_opens_for_a_logged_in_manager(logged_in, history):
+    for name, url in portal_urls(*history).items():
+        if name in ("sync", "reload statuses"):
+            continue  # POST only
+        response = logged_in.get(url, follow=True)
+        assert response.status_code == 200, name
+
+
+@pytest.mark.parametrize("name", ["campaigns:detail", "campaigns:edit", "records:new"])
+def test_an_unknown_campaign_id_is_not_found(logged_in, campaigns, thulium, name):
+    assert logged_in.get(reverse(name, args=["ZZZZZ"])).status_code == 404
+    assert api_calls(thulium) == []
+
+
+def test_reloading_statuses_of_an_unknown_campaign_is_not_found(logged_in, campaigns):
+    url = reverse("records:refresh_choices", args=["ZZZZZ"])
+    assert logged_in.post(url).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["campaigns:change", "records:detail"])
+def test_an_unknown_audit_row_is_not_found(logged_in, name):
+    assert logged_in.get(reverse(name, args=[999999])).status_code == 404
+
+
+# --- admin --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("boss", password=PASSWORD))
+    return client
+
+
+AUDIT_ADMINS = ["campaigns_campaignchange", "records_recordaddition"]
+
+
+def test_the_admin_is_at_slash_admin(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Campaign changes" in html
+    assert "Record additions" in html
+
+
+@pytest.mark.parametrize("admin", AUDIT_ADMINS)
+def test_the_admin_shows_audit_rows_without_letting_anyone_change_them(
+    admin_client, history, admin
+):
+    row = history[0] if admin.startswith("campaigns") else history[1]
+    listing = admin_client.get(reverse(f"admin:{admin}_changelist"))
+    assert listing.status_code == 200
+    assert reverse(f"admin:{admin}_change", args=[row.pk]) in listing.content.decode()
+    assert "Delete selected" not in listing.content.decode()
+
+    page = admin_client.get(reverse(f"admin:{admin}_change", args=[row.pk]))
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert "manager" in page.content.decode()
+
+    assert admin_client.get(reverse(f"admin:{admin}_add")).status_code == 403
+    assert admin_client.post(
+        reverse(f"admin:{admin}_change", args=[row.pk]), {"actor_username": "someone"}
+    ).status_code == 403
+    assert admin_client.post(
+        reverse(f"admin:{admin}_delete", args=[row.pk]), {"post": "yes"}
+    ).status_code == 403
+    row.refresh_from_db()
+    assert row.actor_username == "manager"
+
+
+def test_an_administrator_registers_a_campaign_with_fields_one_per_line(admin_client):
+    response = admin_client.post(reverse("admin:campaigns_campaign_add"), {
+        "thulium_id": "B2C3D",
+        "name": "Kampania spoza listy",
+        "kind": "CSV",
+        "structure_fields": "imie\r\n  nazwisko  \r\n\r\nimie\r\nmiasto\r\n",
+        "settings": "{}",
+    })
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(thulium_id="B2C3D")
+    assert campaign.structure_fields == ["imie", "nazwisko", "miasto"]
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert "imie\nnazwisko\nmiasto</textarea>" in page.content.decode()
+
+
+def test_the_admin_refuses_a_campaign_id_that_is_not_five_characters(admin_client):
+    response = admin_client.post(reverse("admin:campaigns_campaign_add"), {
+        "thulium_id": "B2C3", "name": "Za krótki", "kind": "CSV", "settings": "{}",
+    })
+    assert response.status_code == 200
+    assert "exactly five letters or digits" in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
+# --- campaign sync ------------------------------------------------------------------
+
+# Items the sandbox cannot produce: Thulium documents no shape for GET outbounds.
+ODD_ITEMS = [
+    {"id": "00001", "name": "Dobra kampania", "type": "CRM", "fields": []},
+    {"id": 12345, "name": "Id jako liczba"},
+    {"id": "B0001", "name": "Dziwne dodatki", "type": "PHONE", "fields": [1, 2]},
+    {"name": "Bez id"},
+    {"id": "", "name": "Puste id"},
+    {"id": None, "name": "Id null"},
+    {"id": "000001", "name": "Sześć znaków"},
+    {"id": "00-01", "name": "Znak spoza"},
+    {"id": "00003"},
+    {"id": "00004", "name": ""},
+    {"id": "00005", "name": 42},
+]
+
+
+def assert_seeded_campaigns(thulium):
+    assert set(Campaign.objects.values_list("thulium_id", flat=True)) == SEEDED
+    for seed in thulium.state.campaigns():
+        campaign = Campaign.objects.get(thulium_id=seed["id"])
+        assert (campaign.name, campaign.kind) == (seed["name"], seed["type"])
+        assert campaign.structure_fields == seed["fields"]
+        assert campaign.settings["parameters"] == seed["parameters"]
+        assert campaign.synced_at is not None
+
+
+def assert_odd_items_handled():
+    campaigns = {c.thulium_id: c for c in Campaign.objects.all()}
+    assert set(campaigns) == {"00001", "12345", "B0001"}
+    assert campaigns["00001"].kind == "CRM"
+    assert (campaigns["B0001"].kind, campaigns["B0001"].structure_fields) == ("CSV", [])
+
+
+def sandbox_bare_list(thulium) -> list:
+    """The sandbox's other answer shape for GET outbounds (`?shape=list`)."""
+    return requests.get(
+        f"{thulium.url}/outbounds?shape=list", auth=(thulium.user, thulium.password), timeout=5
+    ).json()
+
+
+def test_the_sync_button_fills_the_campaigns_from_the_sandbox(logged_in, db, thulium):
+    response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "3 new, 0 updated, 0 skipped" in response.content.decode()
+    assert_seeded_campaigns(thulium)
+    again = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "0 new, 3 updated, 0 skipped" in again.content.decode()
+
+
+def test_the_sync_button_accepts_a_bare_list_too(logged_in, db, thulium, settings):
+    with CraftedThulium(sandbox_bare_list(thulium)) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "3 new, 0 updated, 0 skipped" in response.content.decode()
+    assert_seeded_campaigns(thulium)
+
+
+@pytest.mark.parametrize("shape", ["result", "list"])
+def test_the_sync_button_skips_items_without_a_usable_id_or_name(logged_in, db, settings, shape):
+    body = {"result": ODD_ITEMS} if shape == "result" else ODD_ITEMS
+    with CraftedThulium(body) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "3 new, 0 updated, 8 skipped" in response.content.decode()
+    assert_odd_items_handled()
+
+
+def test_a_failed_sync_says_why_on_the_list(logged_in, db, thulium):
+    thulium.state.fail_next("refuse")
+    response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Could not read the campaigns from Thulium: Sandbox: refused on request." in html
+    assert re.search(r"\(Thulium request_id: [0-9a-f]{13}\)", html)
+    assert not Campaign.objects.exists()
+
+
+def test_the_sync_command_prints_its_summary(db, thulium):
+    out = StringIO()
+    call_command("sync_campaigns", stdout=out)
+    assert out.getvalue() == "Campaigns refreshed from Thulium: 3 new, 0 updated, 0 skipped.\n"
+    assert_seeded_campaigns(thulium)
+
+
+def test_the_sync_command_accepts_a_bare_list_and_skips_odd_items(db, thulium, settings):
+    out = StringIO()
+    with CraftedThulium(ODD_ITEMS) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        call_command("sync_campaigns", stdout=out)
+    assert "3 new, 0 updated, 8 skipped" in out.getvalue()
+    assert_odd_items_handled()
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory):
+    """A database file of its own for `manage.py` run in a subprocess."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('command') / 'db.sqlite3'}"
+    result = run_manage_py("migrate", "--noinput", database_url=url, sandbox_port=1)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def run_manage_py(*args, database_url, sandbox_port) -> subprocess.CompletedProcess:
+    """manage.py as an operator runs it, against the test sandbox (its sandbox mode)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+        "SECRET_KEY": "command-test-key", "DEBUG": "false", "DATABASE_URL": database_url,
+        "THULIUM_API_URL": "", "THULIUM_SANDBOX_PORT": str(sandbox_port),
+        "THULIUM_TIMEOUT": "5", "CACHE_URL": "locmemcache://command",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_the_sync_command_exits_zero_and_fills_its_database(migrated_database, thulium):
+    port = urlsplit(thulium.url).port
+    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port)
+    assert result.returncode == 0, result.stderr
+    assert "Campaigns refreshed from Thulium: 3 new" in result.stdout
+    path = migrated_database.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as database:
+        ids = {row[0] for row in database.execute("SELECT thulium_id FROM campaigns_campaign")}
+    assert ids == SEEDED
+
+
+def test_the_sync_command_exits_non_zero_with_thuliums_message(migrated_database, thulium):
+    thulium.state.fail_next("refuse")
+    port = urlsplit(thulium.url).port
+    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port)
+    assert result.returncode == 1
+    assert re.search(
+        r"CommandError: Could not read the campaigns from Thulium: Sandbox: refused on "
+        r"request\. \(Thulium request_id: [0-9a-f]{13}\)",
+        result.stderr,
+    )
+    assert "sandbox-password" not in result.stderr + result.stdout
+
+
+# --- static files -------------------------------------------------------------------
+
+STATIC_LINK = re.compile(r'(?:href|src)="(/static/[^"]+)"')
+ANY_URL = re.compile(r"(?:https?:)?//[\w.-]+")
+
+
+def test_bootstrap_is_served_by_the_portal_itself(logged_in, campaigns, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)
+    page = logged_in.get(reverse("campaigns:list")).content.decode()
+    links = STATIC_LINK.findall(page)
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in links
+    assert "/static/vendor/bootstrap/bootstrap.bundle.min.js" in links
+
+    fresh = Client()  # a new client loads WhiteNoise, which indexes STATIC_ROOT on start
+    for link in links:
+        response = fresh.get(link)
+        assert response.status_code == 200, link
+        served = b"".join(response.streaming_content)
+        assert served == (PROJECT / "static" / link.removeprefix("/static/")).read_bytes()
+
+
+def test_no_page_loads_anything_from_another_host(logged_in, history):
+    pages = [Client().get(reverse("login"))]
+    for name, url in portal_urls(*history).items():
+        if name not in ("sync", "reload statuses"):
+            pages.append(logged_in.get(url, follow=True))
+    for response in pages:
+        html = response.content.decode()
+        assert "<link" in html and "<script" in html
+        assert ANY_URL.findall(html) == []

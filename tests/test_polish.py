@@ -1,0 +1,131 @@
+"""The Polish interface: a complete, compiled translation, chosen from the browser or the
+page's switch; Polish dates and numbers; Thulium asked to answer in Polish."""
+
+import gettext
+import re
+import shutil
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
+from django.urls import reverse
+
+from campaigns.services import campaign_update
+from tests.conftest import api_calls
+
+LOCALE = Path(settings.BASE_DIR) / "locale"
+PO = LOCALE / "pl" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return polib.pofile(str(PO))
+
+
+def test_every_string_has_a_polish_translation(catalogue):
+    assert len(catalogue) > 150
+    assert not catalogue.metadata_is_fuzzy
+    assert [e.msgid for e in catalogue.untranslated_entries()] == []
+    assert [e.msgid for e in catalogue.fuzzy_entries()] == []
+    assert [e.msgid for e in catalogue.obsolete_entries()] == []
+
+
+def test_translations_keep_every_placeholder(catalogue):
+    for entry in catalogue:
+        wanted = sorted(PLACEHOLDER.findall(entry.msgid))
+        translations = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
+        for translation in translations:
+            assert sorted(PLACEHOLDER.findall(translation)) == wanted, entry.msgid
+
+
+def test_the_committed_mo_is_the_compiled_po(catalogue):
+    with MO.open("rb") as compiled:
+        mo = gettext.GNUTranslations(compiled)
+    for entry in catalogue:
+        if entry.msgid_plural:
+            # Polish has four plural forms; 1, 2, 5 and 22 pick the first three.
+            for count, form in ((1, 0), (2, 1), (5, 2), (22, 1)):
+                assert mo.ngettext(entry.msgid, entry.msgid_plural, count) == (
+                    entry.msgstr_plural[form]
+                ), entry.msgid
+        else:
+            assert mo.gettext(entry.msgid) == entry.msgstr, entry.msgid
+    # Nothing compiled that the .po no longer has (plural forms are keyed by their index).
+    expected = {""}
+    for entry in catalogue:
+        if entry.msgid_plural:
+            expected |= {(entry.msgid, form) for form in entry.msgstr_plural}
+        else:
+            expected.add(entry.msgid)
+    assert set(mo._catalog) == expected
+
+
+@pytest.mark.skipif(not shutil.which("xgettext"), reason="xgettext (gettext) is not installed")
+def test_the_translation_covers_every_string_in_the_code(catalogue, tmp_path):
+    """A string added without running `make messages` (and translating it) fails here."""
+    shutil.copytree(LOCALE, tmp_path / "locale")
+    with override_settings(LOCALE_PATHS=[tmp_path / "locale"]):
+        call_command("makemessages", locale=["pl"], add_location="file", no_obsolete=True,
+                     ignore_patterns=["tests/*", "staticfiles/*", "build/*", "bench/*"],
+                     verbosity=0)
+    fresh = polib.pofile(str(tmp_path / "locale" / "pl" / "LC_MESSAGES" / "django.po"))
+    assert {e.msgid for e in fresh} == {e.msgid for e in catalogue}
+
+
+def test_the_browser_language_chooses_polish(logged_in, campaigns):
+    page = logged_in.get(reverse("campaigns:list"), HTTP_ACCEPT_LANGUAGE="pl-PL,pl;q=0.9")
+    html = page.content.decode()
+    assert '<html lang="pl">' in html
+    assert "Kampanie" in html and "Odśwież z Thulium" in html
+
+
+def test_english_is_the_default(logged_in, campaigns):
+    html = logged_in.get(reverse("campaigns:list"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="en">' in html and "Refresh from Thulium" in html
+
+
+def test_the_switch_in_the_page_keeps_polish(logged_in, campaigns):
+    logged_in.post(reverse("set_language"), {"language": "pl", "next": "/campaigns/"})
+    html = logged_in.get(reverse("campaigns:list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Odśwież z Thulium" in html
+
+
+def test_dates_and_numbers_follow_the_language(logged_in, campaigns, user):
+    survey = campaigns["A7K2Q"]  # predictive_max_calls 2.5 in the sandbox
+    change = campaign_update(campaign=campaigns["00001"], changes={"order": 3}, actor=user)
+    polish = logged_in.get(survey.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    english = logged_in.get(survey.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "2,5" in polish and "2.5" in english
+    assert "1 marca 2026" in polish and "March 1, 2026" in english
+    when = logged_in.get(change.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    month = ["stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia",
+             "września", "października", "listopada", "grudnia"][change.created_at.month - 1]
+    assert month in when
+
+
+def test_a_decimal_typed_the_polish_way_is_understood(logged_in, campaigns, thulium):
+    from tests.test_four_eyes import shown_values
+
+    campaign = campaigns["00001"]
+    logged_in.post(
+        reverse("campaigns:edit", args=[campaign.thulium_id]),
+        {**shown_values(campaign), "predictive_min_calls": "0,5"},
+        HTTP_ACCEPT_LANGUAGE="pl",
+    )
+    assert api_calls(thulium, "PUT")[0]["json"] == {"parameters": {"predictive_min_calls": 0.5}}
+
+
+def test_thulium_is_asked_to_answer_in_polish_and_its_words_are_shown(logged_in, campaigns,
+                                                                      thulium):
+    url = reverse("records:new", args=["00001"])
+    logged_in.post(url, {"phone_number": "225556677"}, HTTP_ACCEPT_LANGUAGE="pl")
+    thulium.state.fail_next("refuse")
+    page = logged_in.post(url, {"phone_number": "225556678"}, HTTP_ACCEPT_LANGUAGE="pl")
+    assert {call["accept_language"] for call in api_calls(thulium)} == {"pl"}
+    html = page.content.decode()
+    assert "Thulium odrzucił żądanie:" in html and "Sandbox: odmowa na żądanie." in html

@@ -1,0 +1,452 @@
+"""The record form holds POST outbounds/:id/records' rules, and its page adds each number once."""
+
+import datetime
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from campaigns.services import campaign_choices
+from portal.thulium.sandbox.seed import seed_campaigns
+from records.forms import RecordForm
+from records.models import RecordAddition
+from records.phones import phone_key
+from tests.conftest import api_calls
+from tests.test_campaign_form import form_values
+
+SEED = seed_campaigns()
+PHONE_FORMAT = (
+    "Enter a phone number of 6 to 15 digits; spaces, dashes, dots and brackets are allowed, "
+    "and one + at the start."
+)
+DUPLICATE = "This portal already added this number to the campaign."
+
+
+def status_id(campaign_id, system_status):
+    """The campaign's id for a system status, as the sandbox lists it (string or number)."""
+    statuses = SEED[campaign_id]["statuses"]
+    return next(s["status_id"] for s in statuses if s["system_status"] == system_status)
+
+
+def agent_of(campaign_id):
+    return SEED[campaign_id]["agents"][0]["login"]
+
+
+def record_form(campaign, data) -> RecordForm:
+    """The form with the campaign's statuses and agents as the sandbox gives them."""
+    statuses, agents = campaign_choices(campaign)
+    return RecordForm(data, campaign=campaign, statuses=statuses, agents=agents)
+
+
+def assert_refused(form, field, message=None):
+    assert not form.is_valid()
+    assert field in form.errors, form.errors
+    if message:
+        assert message in form.errors[field]
+
+
+def assert_sends(form, payload):
+    assert form.is_valid(), form.errors
+    assert form.to_payload() == payload
+
+
+def new_url(campaign_id="00001"):
+    return reverse("records:new", args=[campaign_id])
+
+
+def add(client, data, campaign_id="00001"):
+    """Open the form, fill in `data` as a user would, and send it."""
+    values = form_values(client.get(new_url(campaign_id)), "phone_number")
+    return client.post(new_url(campaign_id), {**values, **data})
+
+
+# --- phone numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, sent", [
+    ("601 234 567", "601234567"),
+    ("601-234-567", "601234567"),
+    ("601.234.567", "601234567"),
+    ("(22) 555-66-77", "225556677"),
+    ("[22] 555/66/77", "225556677"),
+    ("+48 601 234 567", "+48601234567"),
+    ("+48.601.234.567", "+48601234567"),
+    (" \t601 234 567\n", "601234567"),
+    ("123456", "123456"),
+    ("123456789012345", "123456789012345"),
+    ("+123456789012345", "+123456789012345"),
+])
+def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
+    assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("++48601234567", PHONE_FORMAT),
+    ("+", PHONE_FORMAT),
+    ("48+601234567", PHONE_FORMAT),
+    ("60123456a", PHONE_FORMAT),
+    ("phone", PHONE_FORMAT),
+    ("12345", PHONE_FORMAT),
+    ("1234567890123456", PHONE_FORMAT),
+    ("６０１２３４５６７", PHONE_FORMAT),  # full-width digits: not a number Thulium can dial
+    (" - ( ) ", "Enter a phone number."),
+    ("", "This field is required."),
+    ("   ", "This field is required."),
+])
+def test_a_number_that_is_not_6_to_15_digits_gets_a_clear_error(campaigns, typed, message):
+    assert_refused(record_form(campaigns["00001"], {"phone_number": typed}), "phone_number",
+                   message)
+
+
+# --- statuses and agents ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("campaign_id", ["00001", "A7K2Q", "00002"])
+def test_statuses_and_agents_offered_are_those_the_sandbox_lists(campaigns, thulium, campaign_id):
+    form = record_form(campaigns[campaign_id], None)
+    seed = SEED[campaign_id]
+    dictionary_ids = dict.fromkeys(
+        str(s["dictionary_status_id"]) for s in seed["statuses"]
+        if s["dictionary_status_id"] is not None
+    )
+    assert [key for key, _ in form.fields["status_id"].choices] == [
+        "", *(str(s["status_id"]) for s in seed["statuses"])
+    ]
+    assert [key for key, _ in form.fields["dictionary_status_id"].choices] == ["", *dictionary_ids]
+    assert [key for key, _ in form.fields["agent_login"].choices] == [
+        "", *(a["login"] for a in seed["agents"])
+    ]
+    assert [(c["method"], c["path"]) for c in api_calls(thulium)] == [
+        ("GET", f"/api/outbounds/{campaign_id}/statuses"),
+        ("GET", f"/api/outbounds/{campaign_id}/agents"),
+    ]
+
+
+@pytest.mark.parametrize("campaign_id, field, value", [
+    ("A7K2Q", "status_id", "5"),  # MY_RECORD in 00001, unknown in A7K2Q
+    ("00001", "status_id", "99"),
+    ("00001", "dictionary_status_id", "3"),
+    ("00001", "agent_login", "m.zielinska"),  # an agent of 00002 only
+    ("00001", "agent_login", "JKOWALSKI"),
+])
+def test_a_status_or_agent_the_campaign_does_not_have_is_refused(
+    campaigns, campaign_id, field, value
+):
+    form = record_form(campaigns[campaign_id], {"phone_number": "601234567", field: value})
+    assert_refused(form, field)
+    assert "Select a valid choice" in form.errors[field][0]
+
+
+@pytest.mark.parametrize("campaign_id, system_status", [
+    ("00001", "NO_CALL"), ("00001", "CALL"), ("A7K2Q", "CALL"), ("A7K2Q", "NO_CALL"),
+])
+def test_a_status_is_sent_with_the_id_as_thulium_listed_it(campaigns, campaign_id, system_status):
+    chosen = status_id(campaign_id, system_status)
+    form = record_form(campaigns[campaign_id], {"phone_number": "601234567",
+                                                "status_id": str(chosen)})
+    assert_sends(form, {"phone_number": "601234567", "status_id": chosen})
+
+
+def test_a_dictionary_status_is_sent_as_thulium_listed_it(campaigns):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "dictionary_status_id": "15"})
+    assert_sends(form, {"phone_number": "601234567", "dictionary_status_id": 15})
+
+
+BOTH_CAMPAIGNS_AND_CRM = pytest.mark.parametrize("campaign_id", ["00001", "A7K2Q", "00002"])
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+def test_my_record_needs_an_agent_and_a_next_call_date(campaigns, campaign_id):
+    chosen = str(status_id(campaign_id, "MY_RECORD"))
+    form = record_form(campaigns[campaign_id], {"phone_number": "601234567", "status_id": chosen})
+    assert not form.is_valid()
+    for field in ("agent_login", "next_call_date"):
+        assert "(system status MY_RECORD)" in form.errors[field][0]
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+def test_my_record_with_an_agent_but_no_date_still_needs_the_date(campaigns, campaign_id):
+    chosen = str(status_id(campaign_id, "MY_RECORD"))
+    form = record_form(campaigns[campaign_id], {
+        "phone_number": "601234567", "status_id": chosen, "agent_login": agent_of(campaign_id),
+    })
+    assert not form.is_valid()
+    assert list(form.errors) == ["next_call_date"]
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+def test_my_record_with_an_agent_and_a_date_is_sent(campaigns, campaign_id):
+    chosen = status_id(campaign_id, "MY_RECORD")
+    form = record_form(campaigns[campaign_id], {
+        "phone_number": "601234567", "status_id": str(chosen),
+        "agent_login": agent_of(campaign_id), "next_call_date": "2026-12-01T09:30",
+    })
+    assert_sends(form, {
+        "phone_number": "601234567", "status_id": chosen, "agent_login": agent_of(campaign_id),
+        "next_call_date": "2026-12-01 09:30",
+    })
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+def test_call_no_sooner_than_needs_a_next_call_date_but_no_agent(campaigns, campaign_id):
+    chosen = str(status_id(campaign_id, "CALL_NO_SOONER_THAN"))
+    form = record_form(campaigns[campaign_id], {"phone_number": "601234567", "status_id": chosen})
+    assert not form.is_valid()
+    assert list(form.errors) == ["next_call_date"]
+    assert "(system status CALL_NO_SOONER_THAN)" in form.errors["next_call_date"][0]
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+def test_call_no_sooner_than_with_a_date_is_sent(campaigns, campaign_id):
+    chosen = status_id(campaign_id, "CALL_NO_SOONER_THAN")
+    form = record_form(campaigns[campaign_id], {
+        "phone_number": "601234567", "status_id": str(chosen), "next_call_date": "2026-12-01T09:30",
+    })
+    assert_sends(form, {"phone_number": "601234567", "status_id": chosen,
+                        "next_call_date": "2026-12-01 09:30"})
+
+
+@BOTH_CAMPAIGNS_AND_CRM
+@pytest.mark.parametrize("system_status", ["TO_CALL", "CALL", "NO_CALL", "CUSTOM_CALLBACK"])
+def test_other_statuses_need_neither_agent_nor_date(campaigns, campaign_id, system_status):
+    chosen = str(status_id(campaign_id, system_status))
+    form = record_form(campaigns[campaign_id], {"phone_number": "601234567", "status_id": chosen})
+    assert form.is_valid(), form.errors
+
+
+# --- next call date, identifier, order ----------------------------------------------
+
+
+@pytest.mark.parametrize("entered, sent", [
+    ("2026-12-01T09:30", "2026-12-01 09:30"),
+    ("2026-07-01T09:30", "2026-07-01 09:30"),
+    ("2026-12-01 09:30", "2026-12-01 09:30"),
+])
+def test_a_next_call_date_is_sent_in_thulium_format(campaigns, entered, sent):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": entered})
+    assert_sends(form, {"phone_number": "601234567", "next_call_date": sent})
+
+
+@pytest.mark.parametrize("entered, sent", [
+    ("2026-12-01T09:30", "2026-12-01 10:30"),  # CET, UTC+1
+    ("2026-07-01T09:30", "2026-07-01 11:30"),  # CEST, UTC+2
+])
+def test_a_next_call_date_entered_in_another_zone_is_sent_as_warsaw_time(
+    campaigns, settings, entered, sent
+):
+    settings.TIME_ZONE = "UTC"
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": entered})
+    assert_sends(form, {"phone_number": "601234567", "next_call_date": sent})
+
+
+@pytest.mark.parametrize("entered", [
+    "01.12.2026 09:30", "2026-02-30T10:00", "2026-12-01T25:00", "tomorrow",
+    "2026-03-29T02:30",  # does not exist in Warsaw: the clocks jump from 02:00 to 03:00
+])
+def test_a_next_call_date_that_is_not_a_local_date_and_time_is_refused(campaigns, entered):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": entered})
+    assert_refused(form, "next_call_date")
+
+
+def test_an_identifier_up_to_64_characters_is_sent(campaigns):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": "i" * 64})
+    assert_sends(form, {"phone_number": "601234567", "identifier": "i" * 64})
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": "i" * 65})
+    assert_refused(form, "identifier")
+
+
+@pytest.mark.parametrize("order, sent", [("1", 1), ("99999", 99999)])
+def test_an_order_from_1_to_99999_is_sent_as_a_number(campaigns, order, sent):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "order": order})
+    assert_sends(form, {"phone_number": "601234567", "order": sent})
+
+
+@pytest.mark.parametrize("order", ["0", "100000", "-1", "abc", "1.5"])
+def test_an_order_outside_1_to_99999_or_not_whole_is_refused(campaigns, order):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "order": order})
+    assert_refused(form, "order")
+
+
+# --- campaign fields ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("campaign_id, inputs", [
+    ("00001", ["record_fields.imie", "record_fields.nazwisko", "record_fields.miasto"]),
+    ("A7K2Q", ["record_fields.ocena", "record_fields.komentarz"]),
+    ("00002", []),  # CRM: Thulium takes field values only in non-CRM campaigns
+])
+def test_the_page_has_one_input_per_structure_field_and_none_on_a_crm_campaign(
+    logged_in, campaigns, campaign_id, inputs
+):
+    # Fields an administrator left on the CRM campaign must not bring inputs back.
+    campaigns["00002"].structure_fields = ["notatka"]
+    campaigns["00002"].save()
+    values = form_values(logged_in.get(new_url(campaign_id)), "phone_number")
+    assert [name for name in values if name.startswith("record_fields")] == inputs
+
+
+def test_only_the_fields_filled_in_are_sent(campaigns):
+    form = record_form(campaigns["00001"], {
+        "phone_number": "601234567", "record_fields.imie": "Zofia",
+        "record_fields.nazwisko": "", "record_fields.miasto": "Kraków",
+        "status_id": "", "agent_login": "", "identifier": "", "order": "", "next_call_date": "",
+    })
+    assert_sends(form, {"phone_number": "601234567",
+                        "record_fields": {"imie": "Zofia", "miasto": "Kraków"}})
+
+
+def test_no_record_fields_are_sent_when_none_is_filled_in(campaigns):
+    form = record_form(campaigns["A7K2Q"], {"phone_number": "601234567",
+                                            "record_fields.ocena": ""})
+    assert_sends(form, {"phone_number": "601234567"})
+
+
+def test_a_crm_campaign_ignores_posted_campaign_fields(campaigns):
+    form = record_form(campaigns["00002"], {"phone_number": "601234567",
+                                            "record_fields.imie": "Zofia"})
+    assert_sends(form, {"phone_number": "601234567"})
+
+
+def test_a_campaign_field_over_1000_characters_is_refused(campaigns):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "record_fields.imie": "z" * 1001})
+    assert_refused(form, "record_fields.imie")
+
+
+# --- through the page, against the sandbox ------------------------------------------
+
+FULL_RECORD = {
+    "phone_number": "+48 601 234 567", "status_id": "5", "dictionary_status_id": "4",
+    "agent_login": "jkowalski", "next_call_date": "2026-12-01T09:30", "identifier": "OZE-0001",
+    "order": "10", "record_fields.imie": "Zofia", "record_fields.miasto": "Kraków",
+}
+FULL_RECORD_SENT = {
+    "phone_number": "+48601234567", "status_id": "5", "dictionary_status_id": 4,
+    "agent_login": "jkowalski", "next_call_date": "2026-12-01 09:30", "identifier": "OZE-0001",
+    "order": 10, "record_fields": {"imie": "Zofia", "miasto": "Kraków"},
+}
+
+
+def test_the_sandbox_receives_exactly_the_record_as_entered(logged_in, campaigns, thulium):
+    add(logged_in, FULL_RECORD)
+    posts = api_calls(thulium, "POST")
+    assert len(posts) == 1
+    assert posts[0]["path"] == "/api/outbounds/00001/records"
+    assert posts[0]["json"] == FULL_RECORD_SENT
+    assert thulium.state.records("00001") == [{"record_id": "231", **FULL_RECORD_SENT}]
+
+
+def test_an_added_record_is_audited_with_its_record_id(logged_in, user, campaigns, thulium):
+    add(logged_in, FULL_RECORD)
+    addition = RecordAddition.objects.get()
+    assert addition.campaign == campaigns["00001"]
+    assert addition.outcome == "succeeded"
+    assert addition.record_id == "231"
+    assert addition.sent == FULL_RECORD_SENT
+    assert addition.phone_number == "+48601234567"
+    assert addition.phone_key == "48601234567"
+    assert addition.identifier == "OZE-0001"
+    assert addition.actor == user
+    assert addition.actor_username == "manager"
+    assert addition.http_status == 200
+    assert addition.completed_at is not None
+
+
+def test_an_added_record_redirects_to_the_campaign_with_a_message(logged_in, campaigns):
+    response = add(logged_in, {"phone_number": "601 234 567"})
+    assert response.status_code == 302
+    assert response.url == campaigns["00001"].get_absolute_url()
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Thulium added the record 601234567 (record id 231)."
+    ]
+
+
+@pytest.mark.parametrize("first, again", [
+    ("601234567", "601234567"),
+    ("601234567", "+48 601 234 567"),
+    ("+48 601 234 567", "601-234-567"),
+    ("(22) 555-66-77", "+48225556677"),
+])
+def test_a_number_the_portal_already_added_is_refused_before_sending(
+    logged_in, campaigns, thulium, first, again
+):
+    add(logged_in, {"phone_number": first})
+    earlier = RecordAddition.objects.get()
+    response = add(logged_in, {"phone_number": again})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert DUPLICATE in page
+    assert f'<a href="{reverse("records:detail", args=[earlier.pk])}">' in page
+    assert len(api_calls(thulium, "POST")) == 1
+    assert RecordAddition.objects.count() == 1
+    assert len(thulium.state.records("00001")) == 1
+
+
+def test_a_number_added_to_one_campaign_can_be_added_to_another(logged_in, campaigns, thulium):
+    add(logged_in, {"phone_number": "601234567"})
+    response = add(logged_in, {"phone_number": "+48 601 234 567"}, campaign_id="A7K2Q")
+    assert response.status_code == 302
+    assert [c["path"] for c in api_calls(thulium, "POST")] == [
+        "/api/outbounds/00001/records", "/api/outbounds/A7K2Q/records",
+    ]
+
+
+@pytest.mark.parametrize("fault, outcome, blocks", [
+    ("refuse", "refused", False),
+    ("http_503", "failed", False),
+    # Thulium stored it but its answer came too late: trying again would duplicate it.
+    ("timeout", "unknown", True),
+])
+def test_a_failed_attempt_blocks_a_retry_only_if_thulium_may_have_the_number(
+    logged_in, campaigns, thulium, fault, outcome, blocks
+):
+    logged_in.get(new_url())  # statuses and agents now cached: the fault hits the POST
+    thulium.state.fail_next(fault, delay=1.5)
+    add(logged_in, {"phone_number": "601234567"})
+    assert RecordAddition.objects.get().outcome == outcome
+    response = add(logged_in, {"phone_number": "601234567"})
+    assert (DUPLICATE in response.content.decode()) is blocks
+    assert len(api_calls(thulium, "POST")) == (1 if blocks else 2)
+
+
+def test_an_attempt_left_pending_blocks_a_retry(logged_in, user, campaigns, thulium):
+    RecordAddition.begin(actor=user, campaign=campaigns["00001"],
+                         sent={"phone_number": "601234567"}, phone_number="601234567",
+                         phone_key=phone_key("601234567"))
+    response = add(logged_in, {"phone_number": "+48601234567"})
+    assert DUPLICATE in response.content.decode()
+    assert api_calls(thulium, "POST") == []
+
+
+def test_the_earlier_addition_is_dated_in_local_time(logged_in, user, campaigns, thulium):
+    RecordAddition.begin(
+        actor=user, campaign=campaigns["00001"], sent={"phone_number": "601234567"},
+        phone_number="601234567", phone_key=phone_key("601234567"),
+        created_at=datetime.datetime(2026, 7, 1, 10, 0, tzinfo=datetime.UTC),
+    )
+    response = add(logged_in, {"phone_number": "601234567"})
+    # 10:00 UTC is 12:00 in Warsaw in summer.
+    assert "(2026-07-01 12:00, pending)" in response.content.decode()
+
+
+def test_statuses_and_agents_are_cached_until_reloaded(logged_in, campaigns, thulium):
+    def reads():
+        return [c["path"] for c in api_calls(thulium, "GET")]
+
+    logged_in.get(new_url())
+    assert reads() == ["/api/outbounds/00001/statuses", "/api/outbounds/00001/agents"]
+    logged_in.get(new_url())
+    assert len(reads()) == 2
+    response = logged_in.post(reverse("records:refresh_choices", args=["00001"]))
+    assert response.status_code == 302
+    assert response.url == new_url()
+    assert reads()[2:] == ["/api/outbounds/00001/statuses", "/api/outbounds/00001/agents"]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Statuses and agents reloaded from Thulium."
+    ]
+    logged_in.get(new_url())
+    assert len(reads()) == 4

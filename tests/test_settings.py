@@ -1,0 +1,196 @@
+"""Settings start the portal only when safe, with sane defaults, and `.env.example` works.
+
+Each case starts Django in a subprocess from a fresh copy of the project (no `.env`, no
+inherited environment), so a developer's own `.env` or shell cannot change the answer.
+(That `.env.example` documents every variable is tested in tests/production/.)
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+REAL_THULIUM = {
+    "THULIUM_API_URL": "https://acme.thulium.com/api",
+    "THULIUM_API_USER": "portal",
+    "THULIUM_API_PASSWORD": "a-secret-api-password",
+}
+KEY = {"SECRET_KEY": "a-production-key-for-the-test"}
+SHOW_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "debug": settings.DEBUG,
+    "sandbox": settings.THULIUM_SANDBOX,
+    "thulium_url": settings.THULIUM_API_URL,
+    "thulium_user": settings.THULIUM_API_USER,
+    "database_engine": settings.DATABASES["default"]["ENGINE"],
+    "database_name": str(settings.DATABASES["default"]["NAME"]),
+    "time_zone": settings.TIME_ZONE,
+}))
+"""
+
+
+def project_files() -> list[str]:
+    """What a clone of the project would hold once committed: tracked and new files, not
+    those git ignores (`.env`, databases, caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    # A tracked file deleted but not yet committed is listed and is not there.
+    return [name for name in listed.split("\0") if name and (PROJECT / name).is_file()]
+
+
+def copy_project(root: Path) -> Path:
+    """The project as a fresh clone has it: every app, template and setting, no `.env`."""
+    for name in project_files():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / name, root / name)
+    assert (root / "manage.py").is_file()
+    assert not (root / ".env").exists()
+    return root
+
+
+@pytest.fixture(scope="module")
+def fresh_checkout(tmp_path_factory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("checkout"))
+
+
+def run_django(checkout: Path, environment: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run Python in the checkout with exactly `environment` (plus PATH) set."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+           "DJANGO_SETTINGS_MODULE": "portal.settings", **environment}
+    return subprocess.run(
+        [sys.executable, *args], cwd=checkout, env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def check(checkout, environment):
+    return run_django(checkout, environment, "manage.py", "check")
+
+
+def settings_of(checkout, environment) -> dict:
+    result = run_django(checkout, environment, "-c", SHOW_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    """The one line saying why Django refused to start."""
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    prefix = "django.core.exceptions.ImproperlyConfigured: "
+    assert last_line.startswith(prefix), result.stderr
+    return last_line.removeprefix(prefix)
+
+
+# --- refusing to start --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("debug", [None, "false"], ids=["debug-unset", "debug-false"])
+@pytest.mark.parametrize("key", [None, ""], ids=["key-unset", "key-empty"])
+def test_production_refuses_to_start_without_a_secret_key(fresh_checkout, debug, key):
+    environment = {name: value for name, value in (("DEBUG", debug), ("SECRET_KEY", key))
+                   if value is not None}
+    message = refusal(check(fresh_checkout, environment))
+    assert message.startswith("SECRET_KEY is not set")
+
+
+@pytest.mark.parametrize("missing", ["THULIUM_API_USER", "THULIUM_API_PASSWORD"])
+def test_a_real_thulium_url_refuses_to_start_without_its_credentials(fresh_checkout, missing):
+    environment = {**KEY, **REAL_THULIUM}
+    del environment[missing]
+    message = refusal(check(fresh_checkout, environment))
+    assert message.startswith(f"{missing} is not set")
+
+
+def test_an_empty_thulium_password_counts_as_missing(fresh_checkout):
+    message = refusal(check(fresh_checkout, {**KEY, **REAL_THULIUM, "THULIUM_API_PASSWORD": ""}))
+    assert message.startswith("THULIUM_API_PASSWORD is not set")
+
+
+@pytest.mark.parametrize("url", ["http://acme.thulium.com/api", "acme.thulium.com/api"])
+def test_a_thulium_url_without_https_is_refused(fresh_checkout, url):
+    result = check(fresh_checkout, {**KEY, **REAL_THULIUM, "THULIUM_API_URL": url})
+    assert refusal(result) == "THULIUM_API_URL must start with https://."
+    assert REAL_THULIUM["THULIUM_API_PASSWORD"] not in result.stderr + result.stdout
+
+
+# --- starting -----------------------------------------------------------------------
+
+
+def test_debug_mode_starts_without_a_secret_key(fresh_checkout):
+    result = check(fresh_checkout, {"DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_starts_with_a_key_and_a_real_thulium(fresh_checkout):
+    result = check(fresh_checkout, {**KEY, **REAL_THULIUM})
+    assert result.returncode == 0, result.stderr
+    seen = settings_of(fresh_checkout, {**KEY, **REAL_THULIUM})
+    assert (seen["debug"], seen["sandbox"]) == (False, False)
+    assert seen["thulium_url"] == "https://acme.thulium.com/api"
+    assert seen["thulium_user"] == "portal"
+
+
+def test_a_trailing_slash_on_the_thulium_url_is_dropped(fresh_checkout):
+    url = {**REAL_THULIUM, "THULIUM_API_URL": "https://acme.thulium.com/api/"}
+    assert settings_of(fresh_checkout, {**KEY, **url})["thulium_url"] == (
+        "https://acme.thulium.com/api"
+    )
+
+
+# --- defaults -----------------------------------------------------------------------
+
+
+def test_without_a_thulium_url_the_portal_uses_the_sandbox(fresh_checkout):
+    seen = settings_of(fresh_checkout, KEY)
+    assert seen["sandbox"] is True
+    assert seen["thulium_url"] == "http://127.0.0.1:8100/api"
+    assert seen["thulium_user"] == "sandbox"
+
+
+def test_the_sandbox_port_can_be_chosen(fresh_checkout):
+    seen = settings_of(fresh_checkout, {**KEY, "THULIUM_SANDBOX_PORT": "8234"})
+    assert seen["thulium_url"] == "http://127.0.0.1:8234/api"
+
+
+def test_the_default_database_is_the_sqlite_file_beside_manage_py(fresh_checkout):
+    seen = settings_of(fresh_checkout, KEY)
+    assert seen["database_engine"] == "django.db.backends.sqlite3"
+    assert seen["database_name"] == str(fresh_checkout / "db.sqlite3")
+
+
+def test_a_database_url_chooses_the_database(fresh_checkout):
+    url = {"DATABASE_URL": "postgres://portal:secret@127.0.0.1:5432/portal"}
+    seen = settings_of(fresh_checkout, {**KEY, **url})
+    assert seen["database_engine"] == "django.db.backends.postgresql"
+    assert seen["database_name"] == "portal"
+
+
+def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):
+    assert settings_of(fresh_checkout, KEY)["time_zone"] == "Europe/Warsaw"
+    assert settings_of(fresh_checkout, {**KEY, "TIME_ZONE": "UTC"})["time_zone"] == "UTC"
+
+
+# --- documentation ------------------------------------------------------------------
+
+
+def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path):
+    checkout = copy_project(tmp_path)
+    dot_env = (PROJECT / ".env.example").read_text().replace(
+        "\nSECRET_KEY=\n", "\nSECRET_KEY=filled-in-by-the-operator\n"
+    )
+    (checkout / ".env").write_text(dot_env)
+    result = check(checkout, {})
+    assert result.returncode == 0, result.stderr
+    seen = settings_of(checkout, {})
+    assert (seen["debug"], seen["sandbox"], seen["time_zone"]) == (False, True, "Europe/Warsaw")
