@@ -1,26 +1,16 @@
 from django.contrib import admin
 
+from portal.admin_readonly import ReadOnlyAuditAdmin
+
 from .models import ImportJob, ImportReceipt, ImportTemplate
 
 
 @admin.register(ImportReceipt)
-class ImportReceiptAdmin(admin.ModelAdmin):
-    """Receipts are part of the audit: visible, changeable by no one."""
-
-    list_display = ("created_at", "actor_username", "campaign", "file_name", "outcome",
+class ImportReceiptAdmin(ReadOnlyAuditAdmin):
+    list_display = ("created_at", "actor_username", "campaign", "file_name", "result",
                     "rows_total", "added", "refused", "failed")
-    list_filter = ("outcome",)
-    search_fields = ("file_name", "file_sha256", "actor_username", "campaign__thulium_id")
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    list_filter = ("result",)
+    search_fields = ("file_name", "file_sha256", *ReadOnlyAuditAdmin.search_fields)
 
 
 @admin.register(ImportJob)

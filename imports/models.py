@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.auditing import AuditAttempt, Outcome, timeline_indexes
+
 
 class ImportJob(models.Model):
     """One file uploaded to be added to a campaign, from upload to its last row."""
@@ -182,68 +184,61 @@ class ImportTemplate(models.Model):
         return self.name
 
 
-class ReceiptQuerySet(models.QuerySet):
-    """Receipts are written once: bulk changes are refused like single ones."""
+class ImportReceipt(AuditAttempt):
+    """What an import did, kept unchangeable in the audit trail when the import ends.
 
-    def update(self, **kwargs):
-        raise TypeError("import receipts cannot be changed")
+    Nothing is sent to Thulium by the receipt itself (each row's POST has its own
+    `RecordAddition`, linked by `ImportAttempt`): it is begun and completed at once, in the
+    transaction that makes the job final. `sent` holds what defined the import: the file's
+    name, size and SHA-256, the mapping and the options. `result` is the job's final state;
+    `outcome` says it in the audit trail's words (see `RESULT_OUTCOMES`).
+    """
 
-    def delete(self):
-        raise TypeError("import receipts cannot be deleted")
-
-
-class ImportReceipt(models.Model):
-    """What an import did, written once when it ends and never changed: part of the audit."""
-
-    job = models.OneToOneField(ImportJob, on_delete=models.PROTECT, related_name="receipt")
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="import_receipts"
-    )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    actor_username = models.CharField(_("user"), max_length=150)
-    created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
-    confirmed_at = models.DateTimeField(_("confirmed"), null=True)
-    finished_at = models.DateTimeField(_("finished"))
-    outcome = models.CharField(_("outcome"), max_length=10, choices=ImportJob.State.choices)
+    job = models.OneToOneField(ImportJob, verbose_name=_("import"), on_delete=models.PROTECT,
+                               related_name="receipt")
+    # Copies of sent's, so the audit search box finds a receipt by either, exactly.
     file_name = models.CharField(_("file name"), max_length=255)
-    file_size = models.PositiveBigIntegerField(_("file size"))
     file_sha256 = models.CharField(_("SHA-256"), max_length=64)
-    # Column header -> target, as sent; and how the file was read and sent.
-    mapping = models.JSONField(_("mapping"))
-    options = models.JSONField(_("options"))
-    rows_total = models.PositiveIntegerField(_("rows"))
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    # The rest is filled in by complete(); empty only in the instant between begin and it.
+    result = models.CharField(_("result"), max_length=10, choices=ImportJob.State.choices,
+                              blank=True)
+    rows_total = models.PositiveIntegerField(_("rows"), null=True)
     # Rows never sent because of the preview.
-    rows_invalid = models.PositiveIntegerField(_("invalid"))
-    rows_duplicate = models.PositiveIntegerField(_("repeated in the file"))
-    rows_already_added = models.PositiveIntegerField(_("already added by the portal"))
+    rows_invalid = models.PositiveIntegerField(_("invalid"), null=True)
+    rows_duplicate = models.PositiveIntegerField(_("repeated in the file"), null=True)
+    rows_already_added = models.PositiveIntegerField(_("already added by the portal"), null=True)
     # What became of the rows that were to be sent.
-    added = models.PositiveIntegerField(_("added"))
-    added_earlier = models.PositiveIntegerField(_("added earlier"))
-    refused = models.PositiveIntegerField(_("refused"))
-    failed = models.PositiveIntegerField(_("failed"))
-    unknown = models.PositiveIntegerField(_("unknown"))
-    not_sent = models.PositiveIntegerField(_("not sent"))
-    stop_reason = models.TextField(_("why it stopped"), blank=True)
+    added = models.PositiveIntegerField(_("added"), null=True)
+    added_earlier = models.PositiveIntegerField(_("added earlier"), null=True)
+    refused = models.PositiveIntegerField(_("refused"), null=True)
+    failed = models.PositiveIntegerField(_("failed"), null=True)
+    unknown = models.PositiveIntegerField(_("unknown"), null=True)
+    not_sent = models.PositiveIntegerField(_("not sent"), null=True)
 
-    objects = ReceiptQuerySet.as_manager()
+    COUNT_FIELDS = ("rows_total", "rows_invalid", "rows_duplicate", "rows_already_added",
+                    "added", "added_earlier", "refused", "failed", "unknown", "not_sent")
+    completion_fields = (*AuditAttempt.completion_fields, "result", *COUNT_FIELDS)
+    # The job's final state in audit terms. Done: every row to send was sent (refusals are
+    # counted, and each has its own entry). Stopped: Thulium refused the portal's
+    # credentials, so the rest was not sent. Cancelled: a user stopped it before the end.
+    RESULT_OUTCOMES = {
+        ImportJob.State.DONE: Outcome.SUCCEEDED,
+        ImportJob.State.STOPPED: Outcome.REFUSED,
+        ImportJob.State.CANCELLED: Outcome.FAILED,
+    }
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(AuditAttempt.Meta):
         verbose_name = _("import receipt")
         verbose_name_plural = _("import receipts")
+        indexes = [
+            *timeline_indexes("impreceipt"),
+            models.Index(fields=["file_name"], name="impreceipt_file_name"),
+            models.Index(fields=["file_sha256"], name="impreceipt_sha256"),
+        ]
 
     def __str__(self):
-        return f"import of {self.file_name} into {self.campaign.thulium_id} ({self.outcome})"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise TypeError("import receipts cannot be changed")
-        super().save(*args, **kwargs)
+        return f"import of {self.file_name} into {self.campaign.thulium_id} ({self.result})"
 
     def get_absolute_url(self):
-        return reverse("imports:detail", args=[self.job_id])
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("import receipts cannot be deleted")
+        return reverse("audit:entry", args=["import", self.pk])

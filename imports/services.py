@@ -160,30 +160,41 @@ def import_cancel(*, job: ImportJob) -> None:
 
 
 def receipt_write(job: ImportJob) -> ImportReceipt:
-    """The import's receipt, from its final rows; call once, when the job turned final."""
+    """The import's receipt, from its final rows; call once, when the job turned final.
+
+    Begun and completed in one transaction, so no one ever sees it pending; raises
+    IntegrityError if the job has a receipt already.
+    """
     counts = row_counts(job)
-    receipt = ImportReceipt.objects.create(
-        job=job, campaign=job.campaign, actor=job.actor, actor_username=job.actor_username,
-        confirmed_at=job.confirmed_at, finished_at=job.finished_at, outcome=job.state,
-        file_name=job.file_name, file_size=job.file_size, file_sha256=job.file_sha256,
-        mapping=mapping_by_header(job.headers, job.mapping),
-        options={
-            "file_kind": job.file_kind, "encoding": job.encoding, "delimiter": job.delimiter,
-            "language": job.language, "concurrency": settings.IMPORT_CONCURRENCY,
-            "rate_limit": settings.IMPORT_RATE_LIMIT,
-            "retry_attempts": settings.IMPORT_RETRY_ATTEMPTS,
-            "task_backend": settings.TASK_BACKEND,
-        },
-        rows_total=job.rows_total,
-        rows_invalid=counts[RowState.INVALID], rows_duplicate=counts[RowState.DUPLICATE],
-        rows_already_added=counts[RowState.ALREADY_ADDED],
-        added=counts[RowState.ADDED], added_earlier=counts[RowState.ADDED_EARLIER],
-        refused=counts[RowState.REFUSED], failed=counts[RowState.FAILED],
-        unknown=counts[RowState.UNKNOWN], not_sent=counts[RowState.NOT_SENT],
-        stop_reason=job.stop_reason,
-    )
-    # The receipt keeps the file's SHA-256; the bytes are not needed any more.
-    ImportUpload.objects.filter(job=job).delete()
+    with transaction.atomic():
+        receipt = ImportReceipt.begin(
+            actor=job.actor, campaign=job.campaign, job=job, confirmed_at=job.confirmed_at,
+            file_name=job.file_name, file_sha256=job.file_sha256,
+            sent={
+                "file_name": job.file_name, "file_size": job.file_size,
+                "file_sha256": job.file_sha256,
+                "mapping": mapping_by_header(job.headers, job.mapping),
+                "options": {
+                    "file_kind": job.file_kind, "encoding": job.encoding,
+                    "delimiter": job.delimiter, "language": job.language,
+                    "concurrency": settings.IMPORT_CONCURRENCY,
+                    "rate_limit": settings.IMPORT_RATE_LIMIT,
+                    "retry_attempts": settings.IMPORT_RETRY_ATTEMPTS,
+                    "task_backend": settings.TASK_BACKEND,
+                },
+            },
+        )
+        receipt.complete(
+            outcome=ImportReceipt.RESULT_OUTCOMES[job.state], detail=job.stop_reason,
+            result=job.state, rows_total=job.rows_total,
+            rows_invalid=counts[RowState.INVALID], rows_duplicate=counts[RowState.DUPLICATE],
+            rows_already_added=counts[RowState.ALREADY_ADDED],
+            added=counts[RowState.ADDED], added_earlier=counts[RowState.ADDED_EARLIER],
+            refused=counts[RowState.REFUSED], failed=counts[RowState.FAILED],
+            unknown=counts[RowState.UNKNOWN], not_sent=counts[RowState.NOT_SENT],
+        )
+        # The receipt keeps the file's SHA-256; the bytes are not needed any more.
+        ImportUpload.objects.filter(job=job).delete()
     return receipt
 
 

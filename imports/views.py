@@ -1,6 +1,7 @@
 """Import pages: upload, map, preview and confirm, follow the progress, take the report."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +12,9 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_choices
 from portal.thulium import ThuliumError
 from portal.views import thulium_error_context
+from roles.permissions import requires
 
+from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
 from .forms import MappingForm, ReadOptionsForm, UploadForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
@@ -34,6 +37,16 @@ PROBLEMS_PER_PAGE = 50
 MAPPABLE = (ImportJob.State.UPLOADED, ImportJob.State.PREVIEWED)
 
 
+def _job(request, pk, *, to_change: bool, **conditions) -> ImportJob:
+    """The import, if this user may change (or read) it; 404 if unknown, else 403."""
+    job = get_object_or_404(ImportJob.objects.select_related("campaign"), pk=pk, **conditions)
+    allowed = may_change_import if to_change else may_read_import
+    if not allowed(request.user, job):
+        raise PermissionDenied
+    return job
+
+
+@requires(ADD_RECORDS)
 def upload(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
     form = UploadForm(request.POST or None, request.FILES or None)
@@ -43,13 +56,14 @@ def upload(request, thulium_id):
             content=form.content, layout=form.layout, language=request.LANGUAGE_CODE,
         )
         return redirect("imports:mapping", pk=job.pk)
-    recent = campaign.imports.all()[:10]
+    recent = readable_imports(request.user, campaign.imports.all())[:10]
     return render(request, "imports/upload.html",
                   {"campaign": campaign, "form": form, "recent": recent})
 
 
+@requires(ADD_RECORDS)
 def mapping(request, pk):
-    job = get_object_or_404(ImportJob.objects.select_related("campaign"), pk=pk)
+    job = _job(request, pk, to_change=True)
     if job.state not in MAPPABLE:
         return redirect(job)
     campaign = job.campaign
@@ -95,8 +109,9 @@ def mapping(request, pk):
 
 
 @require_POST
+@requires(ADD_RECORDS)
 def read_options(request, pk):
-    job = get_object_or_404(ImportJob, pk=pk, file_kind="csv")
+    job = _job(request, pk, to_change=True, file_kind="csv")
     if job.state not in MAPPABLE:
         return redirect(job)
     form = ReadOptionsForm(request.POST)
@@ -113,15 +128,16 @@ def read_options(request, pk):
 
 
 def detail(request, pk):
-    job = get_object_or_404(ImportJob.objects.select_related("campaign"), pk=pk)
-    if job.state == ImportJob.State.UPLOADED:
+    job = _job(request, pk, to_change=False)
+    may_change = may_change_import(request.user, job)
+    if job.state == ImportJob.State.UPLOADED and may_change:
         return redirect("imports:mapping", pk=job.pk)
     problems = Paginator(
         job.rows.filter(state__in=PROBLEM_STATES).order_by("number"), PROBLEMS_PER_PAGE
     ).get_page(request.GET.get("page"))
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
-               "problems": problems}
-    if job.state == ImportJob.State.PREVIEWED:
+               "problems": problems, "may_change": may_change}
+    if job.state in MAPPABLE:
         return render(request, "imports/preview.html", context)
     context["progress"] = import_progress(job)
     context["receipt"] = getattr(job, "receipt", None)
@@ -129,8 +145,9 @@ def detail(request, pk):
 
 
 @require_POST
+@requires(ADD_RECORDS)
 def confirm(request, pk):
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = _job(request, pk, to_change=True)
     if job.rows_valid == 0:
         messages.error(request, _("No row of this file can be sent: nothing to confirm."))
     elif import_confirm(job=job):
@@ -139,8 +156,9 @@ def confirm(request, pk):
 
 
 @require_POST
+@requires(ADD_RECORDS)
 def cancel(request, pk):
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = _job(request, pk, to_change=True)
     if job.is_sending:
         import_cancel(job=job)
         messages.info(request, _("Cancelling: rows already sent stay in Thulium; no new row "
@@ -150,7 +168,7 @@ def cancel(request, pk):
 
 @require_GET
 def progress(request, pk):
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = _job(request, pk, to_change=False)
     # Someone is watching: if every worker of this import died, hand it to a live one.
     import_resume_if_stalled(job)
     return JsonResponse(import_progress(job))
@@ -158,7 +176,7 @@ def progress(request, pk):
 
 @require_GET
 def report(request, pk):
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = _job(request, pk, to_change=False)
     response = StreamingHttpResponse(report_lines(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     return response

@@ -113,10 +113,10 @@ def test_numbers_the_portal_already_added_are_flagged_with_one_query(
 ):
     for number, outcome in [("601000000", Outcome.SUCCEEDED), ("601000001", Outcome.UNKNOWN),
                             ("601000002", Outcome.REFUSED)]:
-        RecordAddition.objects.create(
-            campaign=sales, actor=user, actor_username="manager", sent={},
-            phone_number=number, phone_key="48" + number, outcome=outcome,
-        )
+        RecordAddition.begin(
+            campaign=sales, actor=user, sent={"phone_number": number}, phone_number=number,
+            phone_key="48" + number,
+        ).complete(outcome=outcome)
     upload(logged_in, sales, csv_bytes(people(300)))
     job = ImportJob.objects.get()
     # Reading the file, the earlier additions, the job and writing the rows: no query per row.

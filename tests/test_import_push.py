@@ -1,5 +1,7 @@
 """Pushing an import to the sandbox: each row once, retries where they may help, a receipt."""
 
+import csv
+import io
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -10,11 +12,12 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.verify import verify_chain
 from imports import pushing
 from imports.models import ImportAttempt, ImportJob, ImportReceipt, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_cancel, import_confirm
-from portal.auditing import Outcome
+from portal.auditing import AppendOnlyError, Outcome
 from portal.thulium import ThuliumClient
 from records.models import RecordAddition
 from tests.conftest import api_calls
@@ -68,10 +71,12 @@ def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sal
     page = logged_in.get(addition.get_absolute_url()).content.decode()
     assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in page
     receipt = job.receipt
-    assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.outcome) == (
+    assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.result) == (
         31, 30, 1, "done")
+    assert receipt.outcome == Outcome.SUCCEEDED
     assert receipt.file_sha256 == job.file_sha256 and len(receipt.file_sha256) == 64
-    assert receipt.mapping["Telefon"] == "phone_number"
+    assert receipt.sent["file_sha256"] == job.file_sha256
+    assert receipt.sent["mapping"]["Telefon"] == "phone_number"
     assert not hasattr(ImportJob.objects.get(pk=job.pk), "upload")  # the bytes are dropped
 
 
@@ -113,8 +118,8 @@ def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, s
     thulium.state.fail_next("http_502", times=5)
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
-    assert (row.state, row.attempts.count(), row.last_send().detail) == (
-        RowState.FAILED, 3, "HTTP 502")
+    assert (row.state, row.attempts.count()) == (RowState.FAILED, 3)
+    assert row.last_send().detail.startswith("HTTP 502")
     assert job.receipt.failed == 1
 
 
@@ -167,7 +172,8 @@ def test_refused_credentials_stop_the_import_and_leave_the_rest_unsent(
     counts = Counter(states(job).values())
     assert counts[RowState.FAILED] == len(api_calls(thulium, "POST")) <= 4
     assert counts[RowState.FAILED] + counts[RowState.NOT_SENT] == 40
-    assert job.receipt.outcome == "stopped"
+    assert (job.receipt.result, job.receipt.outcome) == ("stopped", Outcome.REFUSED)
+    assert job.receipt.detail == job.stop_reason
 
 
 def test_requests_in_flight_never_exceed_the_concurrency(
@@ -219,10 +225,12 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
     ImportRow.objects.filter(job=job).update(
         state=RowState.SENDING, claimed_by="dead-worker-0", lease_until=expired)
 
-    def attempt(row, outcome, **fields):
-        addition = RecordAddition.objects.create(
-            campaign=sales, actor=user, actor_username="manager", sent=row.payload,
-            phone_number=row.phone_number, phone_key=row.phone_key, outcome=outcome, **fields)
+    def attempt(row, outcome, **completion):
+        addition = RecordAddition.begin(
+            campaign=sales, actor=user, sent=row.payload, phone_number=row.phone_number,
+            phone_key=row.phone_key)
+        if outcome != Outcome.PENDING:
+            addition.complete(outcome=outcome, **completion)
         ImportAttempt.objects.create(row=row, addition=addition)
         return addition
 
@@ -283,7 +291,7 @@ def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium
     assert counts[RowState.ADDED] == len(thulium.state.records("00001")) >= 10
     assert counts[RowState.NOT_SENT] > 0
     assert counts[RowState.ADDED] + counts[RowState.NOT_SENT] == 200
-    assert job.receipt.outcome == "cancelled"
+    assert (job.receipt.result, job.receipt.outcome) == ("cancelled", Outcome.FAILED)
 
 
 def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
@@ -291,34 +299,37 @@ def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
     import_push(job.pk)
     receipt = ImportReceipt.objects.get(job=job)
     receipt.added = 5
-    with pytest.raises(TypeError):
+    with pytest.raises(AppendOnlyError):
         receipt.save()
-    with pytest.raises(TypeError):
+    with pytest.raises(AppendOnlyError):
         ImportReceipt.objects.filter(pk=receipt.pk).update(added=5)
-    with pytest.raises(TypeError):
+    with pytest.raises(AppendOnlyError):
         receipt.delete()
-    with pytest.raises(TypeError):
+    with pytest.raises(AppendOnlyError):
         ImportReceipt.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        receipt.complete(outcome=Outcome.FAILED, result="stopped")
     assert ImportReceipt.objects.get().added == 1
-    assert receipt.get_absolute_url() == job.get_absolute_url()
+    assert not verify_chain().problem
+    assert receipt.get_absolute_url() == reverse("audit:entry", args=["import", receipt.pk])
 
 
 def test_the_report_lists_every_row_and_defuses_formulas(logged_in, sales, thulium):
-    rows = [["601000000", "Zofia", "Nowak", "Łódź"], ["12", "a", "b", "c"]]
+    rows = [["601000000", "Zofia", "Nowak", "Łódź"], ["12", "a", "b", "c"],
+            ["=cmd|' /C calc'!A0", "a", "b", "c"], ["+1+cmd|' /C calc'!A0", "a", "b", "c"]]
     job = confirmed(logged_in, sales, rows)
     thulium.state.fail_next("refuse")
     import_push(job.pk)
-    RecordAddition.objects.filter(phone_number="601000000").update(
-        messages=["=cmd|' /C calc'!A0"])
     response = logged_in.get(reverse("imports:report", args=[job.pk]))
     text = b"".join(response.streaming_content).decode("utf-8")
-    lines = text.lstrip("\ufeff").splitlines()
-    assert lines[0] == "row;phone_number;outcome;record_id;message;request_id"
-    number, phone, outcome, record_id, message, request_id = lines[1].split(";")
+    assert text.startswith("\ufeffrow;phone_number;outcome;record_id;message;request_id\r\n")
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    number, phone, outcome, record_id, message, request_id = lines[1]
     assert (number, phone, outcome, record_id) == ("2", "601000000", "refused", "")
-    assert message == "'=cmd|' /C calc'!A0"
-    assert request_id
-    assert lines[2].startswith('3;12;invalid;;"Phone number: Enter a phone number')
+    assert (message, bool(request_id)) == ("Sandbox: refused on request.", True)
+    assert lines[2][:3] == ["3", "12", "invalid"]
+    assert lines[2][4].startswith("Phone number: Enter a phone number")
+    assert [line[1] for line in lines[3:]] == ["'=cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"]
 
 
 def test_progress_reaches_one_hundred_percent(logged_in, sales, thulium):

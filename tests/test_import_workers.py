@@ -36,7 +36,7 @@ def backend(request, settings):
         require_redis()
         import redis
 
-        redis.Redis.from_url(REDIS_URL).flushdb()  # only the tests' own database 5
+        redis.Redis.from_url(REDIS_URL).flushdb()  # only the tests' own database
         settings.TASKS = {"default": RQ_BACKEND}
         settings.RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1}}
     else:

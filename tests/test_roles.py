@@ -13,6 +13,8 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from campaigns.four_eyes import change_request_create
 from campaigns.services import campaign_update
+from imports.reading import detect_layout
+from imports.services import import_preview, import_upload
 from records.services import record_add
 from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, make_user
 
@@ -39,6 +41,15 @@ ACCESS = [
     ("records:new",               "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN),
     ("records:refresh_choices",   "POST", LOGIN,    FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN),
     ("records:detail",            "GET",  LOGIN,    OK,        OK,        OK,        OK),
+    # Loaders upload; an import (the requester's) is opened by its creator and auditors only.
+    ("imports:upload",            "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN),
+    ("imports:detail",            "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:mapping",           "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:read_options",      "POST", LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:confirm",           "POST", LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:cancel",            "POST", LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:progress",          "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    ("imports:report",            "GET",  LOGIN,    FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
     # The admin sends anyone but staff to its own login page.
     ("admin:index",               "GET",  LOGIN,    LOGIN,     LOGIN,     LOGIN,     OK),
     ("admin:auth_user_changelist", "GET", LOGIN,    LOGIN,     LOGIN,     LOGIN,     OK),
@@ -77,6 +88,10 @@ def portal_objects(campaigns, requester):
         campaign=campaign, changes={"dialer": "predictive"}, actor=requester,
         reason="season", risks=["predictive"],
     )
+    content = b"Telefon\r\n601000000\r\n"
+    job = import_upload(campaign=campaign, actor=requester, file_name="leady.csv",
+                        content=content, layout=detect_layout(content, "leady.csv"))
+    import_preview(job=job, mapping=job.mapping)
     return {
         "campaigns:detail": [campaign.thulium_id],
         "campaigns:edit": [campaign.thulium_id],
@@ -87,6 +102,10 @@ def portal_objects(campaigns, requester):
         "records:new": [campaign.thulium_id],
         "records:refresh_choices": [campaign.thulium_id],
         "records:detail": [addition.pk],
+        **{name: [job.pk] for name in ("imports:detail", "imports:mapping", "imports:read_options",
+                                       "imports:confirm", "imports:cancel", "imports:progress",
+                                       "imports:report")},
+        "imports:upload": [campaign.thulium_id],
     }
 
 

@@ -19,7 +19,9 @@ from django.db import connection
 from imports.models import ImportJob
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/5"  # the import tests' own Redis database
+# The import tests' own Redis database, which they empty: another one where several
+# engineers share the server (TEST_REDIS_URL=redis://127.0.0.1:6379/6).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 RQ_BACKEND = {"BACKEND": "django_tasks_rq.RQBackend"}
 DB_BACKEND = {"BACKEND": "django_tasks_db.DatabaseBackend"}
 # Short leases so a killed worker's rows are taken over within seconds.
