@@ -12,3 +12,4 @@ class AuditConfig(AppConfig):
         kinds.register(kinds.CAMPAIGN_CHANGE)
         kinds.register(kinds.RECORD_ADDITION)
         kinds.register(kinds.CHANGE_REQUEST)
+        kinds.register(kinds.IMPORT)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from campaigns.models import Campaign
+from portal.spreadsheets import FORMULA_STARTS, Echo, safe_cell
 
 from .fastread import iso_dates, read_as_text
 from .kinds import EntryKind
@@ -34,9 +35,6 @@ _COMMON_FIELDS = ("pk", "created_at", "completed_at", "actor_username", "actor_i
 _CAMPAIGN = COMMON_COLUMNS.index("campaign")
 FETCH_ROWS = 2000  # rows per round trip of each database cursor
 CHUNK_ROWS = 500  # rows per piece of the HTTP response
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"):
-# such cells get a leading apostrophe, which makes them text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,8 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
 
 
 def csv_chunks(export: Export) -> Iterator[str]:
-    """CSV text, a few hundred rows at a time, formulas neutralised."""
-    writer = csv.writer(_Echo())
+    """CSV text, a few hundred rows at a time, every cell made safe as by `safe_cell`."""
+    writer = csv.writer(Echo())
     special = _special_cell(ZoneInfo(settings.TIME_ZONE))
     readable = _readable_json()
     # Only SQLite stores letters escaped (see _readable_json).
@@ -72,7 +70,7 @@ def csv_chunks(export: Export) -> Iterator[str]:
         for place in json_places:
             values[place] = readable(values[place])
         # Plain text and empty cells, most of them, are written without a function call:
-        # a million rows have some twenty million cells.
+        # a million rows have some twenty million cells. The rest go through safe_cell.
         chunk.append(writer.writerow([
             value if type(value) is str and not value.startswith(FORMULA_STARTS)
             else "" if value is None
@@ -147,27 +145,13 @@ def _readable_json():
 
 
 def _special_cell(timezone):
-    """A function writing any value but plain text as cell text, chosen by its type."""
-
-    def text(value: str) -> str:
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-
+    """A function writing any value but plain text as a safe cell, chosen by its type."""
     by_type = {
         int: str,
         datetime: lambda value: value.astimezone(timezone).isoformat(),
     }
 
-    def other(value) -> str:
-        return text(str(value))
-
     def cell(value) -> str:
-        return by_type.get(type(value), other)(value)
+        return by_type.get(type(value), safe_cell)(value)
 
     return cell
-
-
-class _Echo:
-    """A file that hands back what is written, so csv.writer can feed a generator."""
-
-    def write(self, value: str) -> str:
-        return value

@@ -64,7 +64,8 @@ class TimelineFilterForm(forms.Form):
     date_to = _date_field(_("To"))
     q = forms.CharField(
         label=_("Search"), required=False, max_length=100,
-        help_text=_("A phone number, identifier, record id or request_id, exactly."),
+        help_text=_("A phone number, identifier, record id, request_id, or an import's file "
+                    "name or SHA-256, exactly."),
     )
     before = CursorField(required=False)
     after = CursorField(required=False)

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
+
+from portal.auditing import Outcome
 
 from .diff import flat_paths
 
@@ -30,6 +32,9 @@ class EntryKind:
     before_field: str = ""
     # Columns of this kind in the exports, after the columns every kind shares.
     export_fields: tuple[str, ...] = ()
+    # False for entries of the portal's own doing, which call nothing themselves (an
+    # import's receipt): their page shows no Thulium answer and no field-by-field change.
+    calls_thulium: bool = True
 
     @property
     def model(self):
@@ -107,4 +112,43 @@ CHANGE_REQUEST = EntryKind(
     summary=_change_request_summary,
     before_field="settings_before",
     export_fields=("action", "change_request_id", "reason", "note"),
+)
+
+
+# What became of an import's rows, in the summary's order; counts of 0 are left out.
+_IMPORT_COUNTS = (
+    ("added", ngettext_lazy("%(n)d added", "%(n)d added", "n")),
+    ("added_earlier", ngettext_lazy("%(n)d added earlier", "%(n)d added earlier", "n")),
+    ("refused", ngettext_lazy("%(n)d refused", "%(n)d refused", "n")),
+    ("failed", ngettext_lazy("%(n)d failed", "%(n)d failed", "n")),
+    ("unknown", ngettext_lazy("%(n)d unknown", "%(n)d unknown", "n")),
+    ("not_sent", ngettext_lazy("%(n)d not sent", "%(n)d not sent", "n")),
+    ("rows_invalid", ngettext_lazy("%(n)d invalid", "%(n)d invalid", "n")),
+    ("rows_duplicate", ngettext_lazy("%(n)d repeated in the file", "%(n)d repeated in the file",
+                                     "n")),
+    ("rows_already_added", ngettext_lazy("%(n)d already added", "%(n)d already added", "n")),
+)
+
+
+def _import_summary(entry) -> str:
+    counts = ", ".join(str(words % {"n": getattr(entry, name)})
+                       for name, words in _IMPORT_COUNTS if getattr(entry, name))
+    if entry.outcome == Outcome.SUCCEEDED:  # the import ran to its end
+        text = gettext("import of %(file)s: %(counts)s")
+    else:
+        text = gettext("import of %(file)s (%(result)s): %(counts)s")
+    return text % {"file": entry.file_name, "result": entry.get_result_display(),
+                   "counts": counts or gettext("no rows")}
+
+
+IMPORT = EntryKind(
+    slug="import",
+    model_label="imports.ImportReceipt",
+    label=_("records imported"),
+    summary=_import_summary,
+    search_fields=("file_sha256", "file_name"),
+    export_fields=("job_id", "file_name", "file_sha256", "result", "rows_total", "added",
+                   "added_earlier", "refused", "failed", "unknown", "not_sent", "rows_invalid",
+                   "rows_duplicate", "rows_already_added"),
+    calls_thulium=False,
 )

@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "records",
     "audit",
     "roles",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -100,10 +104,11 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work during a write and makes each commit one cheap append;
-    # IMMEDIATE takes the write lock up front instead of failing with "database is locked".
+    # IMMEDIATE takes the write lock up front (and waits for it) instead of failing with
+    # "database is locked" when the import worker writes beside the web process.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        transaction_mode="IMMEDIATE",
+        transaction_mode="IMMEDIATE", timeout=30,
     )
 # A kept connection is tested before reuse, so a database restart costs no error page.
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -176,6 +181,36 @@ THULIUM_CONNECT_TIMEOUT = env.float("THULIUM_CONNECT_TIMEOUT", default=5.0)
 THULIUM_CHOICES_CACHE_SECONDS = env.int("THULIUM_CHOICES_CACHE_SECONDS", default=600)
 # Region used to recognise the same number written nationally or with +48.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
+
+# Background work (bulk record imports). "database" needs only the database and
+# `manage.py run_worker`; "rq" runs on Redis, for several workers on several machines.
+TASK_BACKEND = env.str("TASK_BACKEND", default="database")
+_TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+if TASK_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASK_BACKEND must be one of {sorted(_TASK_BACKENDS)}.")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND]}}
+# An import runs as long as it takes: RQ must not kill it after its default 180 s.
+RQ_QUEUES = {
+    "default": {"URL": env.str("RQ_REDIS_URL", default="redis://127.0.0.1:6379/0"),
+                "DEFAULT_TIMEOUT": -1},
+}
+
+# Bulk record imports.
+IMPORT_MAX_FILE_SIZE = env.int("IMPORT_MAX_FILE_SIZE", default=20 * 1024 * 1024)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=200)
+# Requests to Thulium in flight at once for one import, and an optional cap per second
+# (0: none); Thulium documents no rate limit, so the portal throttles itself.
+IMPORT_CONCURRENCY = env.int("IMPORT_CONCURRENCY", default=8)
+IMPORT_RATE_LIMIT = env.float("IMPORT_RATE_LIMIT", default=0.0)
+# Sends of one row when Thulium does not answer properly (timeout, connection, 5xx),
+# waiting IMPORT_RETRY_WAIT seconds, doubling (with jitter) up to IMPORT_RETRY_MAX_WAIT.
+IMPORT_RETRY_ATTEMPTS = env.int("IMPORT_RETRY_ATTEMPTS", default=4)
+IMPORT_RETRY_WAIT = env.float("IMPORT_RETRY_WAIT", default=1.0)
+IMPORT_RETRY_MAX_WAIT = env.float("IMPORT_RETRY_MAX_WAIT", default=30.0)
+# A worker renews its claim on rows every IMPORT_HEARTBEAT_SECONDS; rows and imports not
+# renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over.
+IMPORT_HEARTBEAT_SECONDS = env.float("IMPORT_HEARTBEAT_SECONDS", default=5.0)
+IMPORT_LEASE_SECONDS = env.float("IMPORT_LEASE_SECONDS", default=60.0)
 
 # One line per request and per Thulium call, with the request id; `json` for collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

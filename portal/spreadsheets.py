@@ -1,23 +1,37 @@
 """CSV the portal hands out, safe to open in Excel: no cell is ever read as a formula.
 
 A phone number or a note typed as "=HYPERLINK(...)" or "+1+cmd|..." would otherwise run
-as a formula on the reader's machine (CSV injection). Exports must write through here.
+as a formula on the reader's machine (CSV injection). Every CSV the portal writes (the
+audit export, an import's report) makes its cells safe with `safe_cell`.
 """
 
 import csv
+from collections.abc import Iterable, Iterator
 
 # Excel, LibreOffice and Google Sheets start a formula with any of these.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value) -> str:
-    """The value as text; a leading quote makes a would-be formula plain text."""
+    """The value as text; a leading quote makes a would-be formula plain text.
+
+    Numbers with a sign get it too: "+48601234567" stays text, with its plus and every
+    digit, where a spreadsheet would read the number 48601234567 (and show a longer one
+    as 4.86E+11).
+    """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def write_csv(stream, rows) -> None:
-    """Write rows of values to `stream` as CSV, every cell made safe."""
-    writer = csv.writer(stream)
+def csv_lines(rows: Iterable[Iterable], *, delimiter: str = ",") -> Iterator[str]:
+    """Each row of values as a line of CSV, every cell made safe, for a streamed download."""
+    writer = csv.writer(Echo(), delimiter=delimiter)
     for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
+        yield writer.writerow([safe_cell(value) for value in row])
+
+
+class Echo:
+    """A file that hands back what is written, so csv.writer can feed a generator."""
+
+    def write(self, value: str) -> str:
+        return value

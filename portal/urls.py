@@ -20,4 +20,5 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("", include("records.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("imports.urls")),
 ]

@@ -10,13 +10,27 @@ from .phones import phone_key
 def record_add(*, campaign, payload: dict, actor, language: str | None = None,
                **audit_fields) -> RecordAddition:
     """Send one record to Thulium and record the attempt; raises ThuliumError on failure."""
-    addition = RecordAddition.begin(
+    addition = record_add_begin(campaign=campaign, payload=payload, actor=actor, **audit_fields)
+    return record_add_send(addition, language=language)
+
+
+def record_add_begin(*, campaign, payload: dict, actor, **audit_fields) -> RecordAddition:
+    """The attempt's pending audit row, to be committed before record_add_send.
+
+    Split from the sending so that a bulk import can write it together with its own
+    bookkeeping, in one transaction, before a worker thread sends it.
+    """
+    return RecordAddition.begin(
         actor=actor, campaign=campaign, sent=payload,
         phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
         identifier=payload.get("identifier", ""), **audit_fields,
     )
+
+
+def record_add_send(addition: RecordAddition, *, language: str | None = None) -> RecordAddition:
+    """POST a begun addition to Thulium and complete its audit row; raises ThuliumError."""
     try:
-        record_id = get_client(language).add_record(campaign.thulium_id, payload)
+        record_id = get_client(language).add_record(addition.campaign.thulium_id, addition.sent)
     except ThuliumError as error:
         addition.complete_with_error(error)
         raise

@@ -54,7 +54,8 @@ def addition(*, actor, campaign, phone, outcome="succeeded", when=None, identifi
     return entry
 
 
-AUDIT_TABLES = ("campaigns_campaignchange", "records_recordaddition", "audit_chainhead")
+AUDIT_TABLES = ("campaigns_campaignchange", "records_recordaddition", "imports_importreceipt",
+                "audit_chainhead")
 
 
 @contextmanager

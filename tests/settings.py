@@ -13,6 +13,9 @@ from portal.settings import env  # noqa: E402
 
 if os.environ.get("TEST_DATABASE_URL"):
     DATABASES = {"default": env.db_url("TEST_DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the import tests start worker processes that must see it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
 
 # Tests never need collected, hashed static files nor slow password hashing.
 STORAGES = {

@@ -13,6 +13,8 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.services import campaign_update
+from imports.reading import detect_layout
+from imports.services import import_preview, import_upload
 from records.services import record_add
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
 
@@ -50,6 +52,16 @@ ACCESS = [
     # The old entry addresses moved to audit:entry, which then decides.
     ("campaigns:change",            "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
     ("records:detail",              "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
+    # Loaders upload; an import (the requester's) is opened by its creator and auditors only,
+    # and acted on only by a creator who may add records.
+    ("imports:upload",              "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
+    ("imports:detail",              "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    ("imports:mapping",             "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    ("imports:read_options",        "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    ("imports:confirm",             "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    ("imports:cancel",              "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    ("imports:progress",            "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    ("imports:report",              "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     # The admin sends anyone but staff to its own login page.
     ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
@@ -100,6 +112,10 @@ def portal_objects(campaigns, requester):
         campaign=campaign, changes={"dialer": "predictive"}, actor=requester,
         reason="season", risks=["predictive"],
     )
+    content = b"Telefon\r\n601000000\r\n"
+    job = import_upload(campaign=campaign, actor=requester, file_name="leady.csv",
+                        content=content, layout=detect_layout(content, "leady.csv"))
+    import_preview(job=job, mapping=job.mapping)
     return {
         "campaigns:detail": [campaign.thulium_id],
         "campaigns:edit": [campaign.thulium_id],
@@ -114,6 +130,10 @@ def portal_objects(campaigns, requester):
         "audit:entry campaign-change": ["campaign-change", change.pk],
         "audit:entry record-addition": ["record-addition", addition.pk],
         "audit:entry change-request": ["change-request", change_request.events.get().pk],
+        **{name: [job.pk] for name in ("imports:detail", "imports:mapping", "imports:read_options",
+                                       "imports:confirm", "imports:cancel", "imports:progress",
+                                       "imports:report")},
+        "imports:upload": [campaign.thulium_id],
     }
 
 

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from portal.spreadsheets import safe_cell, write_csv
+from portal.spreadsheets import csv_lines, safe_cell
 
 
 @pytest.mark.parametrize("typed", [
@@ -23,9 +23,14 @@ def test_ordinary_values_are_written_unchanged(value, written):
     assert safe_cell(value) == written
 
 
+def test_a_phone_number_with_its_plus_stays_text_with_every_digit():
+    # Unquoted, a spreadsheet would read the number 48601234567, without its plus.
+    assert safe_cell("+48601234567") == "'+48601234567"
+
+
 def test_the_csv_reads_back_as_the_safe_cells():
-    stream = io.StringIO()
-    write_csv(stream, [["phone", "note"], ["+48601234567", "=1+1, \"quoted\""]])
-    assert list(csv.reader(io.StringIO(stream.getvalue()))) == [
-        ["phone", "note"], ["'+48601234567", "'=1+1, \"quoted\""],
+    text = "".join(csv_lines([["phone", "note"], ["+48601234567", "=1+1; \"quoted\""]],
+                             delimiter=";"))
+    assert list(csv.reader(io.StringIO(text), delimiter=";")) == [
+        ["phone", "note"], ["'+48601234567", "'=1+1; \"quoted\""],
     ]

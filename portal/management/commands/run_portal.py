@@ -1,6 +1,9 @@
 """`make run`: the portal on http://127.0.0.1:8000, against the sandbox unless Thulium is set."""
 
 import secrets
+import signal
+import subprocess
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,7 +17,8 @@ DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "Serve the portal; with no THULIUM_API_URL, start the sandbox and a demo login."
+    help = ("Serve the portal and a background worker; with no THULIUM_API_URL, start the "
+            "sandbox and a demo login.")
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
@@ -32,7 +36,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Campaigns from Thulium: {summary}")
         except ThuliumError as error:
             self.stderr.write(f"Could not read the campaigns from Thulium: {error.detail}")
-        call_command("runserver", addrport, use_reloader=False)
+        # Imports are sent by a worker beside the web server, stopped with it.
+        worker = subprocess.Popen([sys.executable, "manage.py", "run_worker"],
+                                  cwd=settings.BASE_DIR)
+        self.stdout.write(f"Background worker: process {worker.pid}")
+        # A SIGTERM (a process manager's stop) must also stop the worker, below.
+        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
     def _demo_login(self):
         """A fresh password each start, printed here only; never made outside sandbox mode."""

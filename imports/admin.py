@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from portal.admin_readonly import ReadOnlyAuditAdmin
+
+from .models import ImportJob, ImportReceipt, ImportTemplate
+
+
+@admin.register(ImportReceipt)
+class ImportReceiptAdmin(ReadOnlyAuditAdmin):
+    list_display = ("created_at", "actor_username", "campaign", "file_name", "result",
+                    "rows_total", "added", "refused", "failed")
+    list_filter = ("result",)
+    search_fields = ("file_name", "file_sha256", *ReadOnlyAuditAdmin.search_fields)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_username", "campaign", "file_name", "state",
+                    "rows_total", "rows_valid")
+    list_filter = ("state",)
+    readonly_fields = [field.name for field in ImportJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ImportTemplate)
+class ImportTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "campaign", "saved_by", "saved_at")

@@ -1,0 +1,104 @@
+"""The preview's judgement of each row: the record form's rules, plus what only a file has.
+
+Every row goes through `records.forms.RecordForm`, the form of a single addition, so a
+row is held to exactly its rules; the file adds its own problems (ragged rows, formulas,
+numbers repeated within it).
+"""
+
+from django.utils.html import strip_tags
+from django.utils.translation import gettext as _
+
+from records.forms import RecordForm
+
+from .models import RowState
+from .storing import CheckedRow
+
+# Cells kept to show a problem row; more than enough to recognise a value.
+MAX_SHOWN_CELL = 200
+
+
+class RowChecker:
+    """Judges the cells of the file's rows one by one, remembering the earlier rows."""
+
+    def __init__(self, *, job, form: RecordForm):
+        self.form = form
+        self.width = len(job.headers)
+        # A sheet's row simply ends at its last value; a CSV row must have every cell.
+        self.short_rows_end_early = job.file_kind == "xlsx"
+        self.columns = [(index, target) for index, target in enumerate(job.mapping) if target]
+        self.labels = {name: str(field.label) for name, field in form.fields.items()}
+        self.first_row_of_phone: dict[str, int] = {}
+        self.first_row_of_identifier: dict[str, int] = {}
+
+    def check(self, number: int, cells: list[str]) -> CheckedRow:
+        """The row as the preview judges it: queued to send, or why not."""
+        data = {target: cells[index].strip() if index < len(cells) else ""
+                for index, target in self.columns}
+        problems = self.file_problems(cells, data)
+        if problems:
+            return self.problem_row(number, data, RowState.INVALID, problems)
+        form = self.form.rebind(data)
+        if not form.is_valid():
+            return self.problem_row(number, data, self.form_state(form), self.form_problems(form))
+        payload = form.to_payload()
+        repeated = self.repeated(number, form.number_key, payload.get("identifier"))
+        if repeated:
+            return self.problem_row(number, data, RowState.DUPLICATE, [repeated])
+        return CheckedRow(number, RowState.QUEUED, payload["phone_number"], form.number_key,
+                          payload)
+
+    def file_problems(self, cells, data) -> list[str]:
+        problems = []
+        filled = len(cells)
+        while filled > self.width and not cells[filled - 1].strip():
+            filled -= 1  # a trailing separator adds an empty cell, which harms nothing
+        if filled > self.width or (filled < self.width and not self.short_rows_end_early):
+            problems.append(
+                _("This row has %(cells)d cells where the header has %(columns)d: a cell may "
+                  "hold an unquoted separator or line break.")
+                % {"cells": filled, "columns": self.width}
+            )
+        for target, value in data.items():
+            # A formula is never evaluated: its text would reach Thulium instead of a value.
+            if value.startswith("="):
+                problems.append(
+                    _("%(column)s holds a formula (%(formula)s); the portal imports values "
+                      "only: paste the values into the spreadsheet instead.")
+                    % {"column": self.labels[target], "formula": value[:40]}
+                )
+        return problems
+
+    def form_problems(self, form) -> list[str]:
+        return [
+            f"{self.labels[name]}: {strip_tags(message)}" if name in self.labels
+            else strip_tags(message)
+            for name, messages in form.errors.items() for message in messages
+        ]
+
+    @staticmethod
+    def form_state(form) -> str:
+        phone_errors = form.errors.as_data().get("phone_number", [])
+        if any(error.code == "duplicate" for error in phone_errors):
+            return RowState.ALREADY_ADDED
+        return RowState.INVALID
+
+    def repeated(self, number, key, identifier) -> str:
+        """Why the row repeats an earlier one of the file, or ""; Thulium refuses both."""
+        if key in self.first_row_of_phone:
+            return _("The same phone number as row %(row)d.") % {
+                "row": self.first_row_of_phone[key]}
+        if identifier in self.first_row_of_identifier:
+            return _("The same identifier as row %(row)d.") % {
+                "row": self.first_row_of_identifier[identifier]}
+        self.first_row_of_phone[key] = number
+        if identifier:
+            self.first_row_of_identifier[identifier] = number
+        return ""
+
+    @staticmethod
+    def problem_row(number, data, state, problems) -> CheckedRow:
+        return CheckedRow(
+            number, state, data.get("phone_number", "")[:40],
+            values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
+            problems=problems,
+        )

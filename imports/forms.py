@@ -1,0 +1,93 @@
+"""The forms of an import: the upload, how to read the file, and the column mapping."""
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from .mapping import PHONE
+from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV or Excel file"),
+        help_text=_("CSV (UTF-8, Windows-1250 or ISO-8859-2; separated by ; , or tabs) or "
+                    ".xlsx. The first row must name the columns."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_FILE_SIZE:
+            raise forms.ValidationError(
+                _("The file is %(size)s; the portal takes files of at most %(max)s.")
+                % {"size": filesizeformat(upload.size),
+                   "max": filesizeformat(settings.IMPORT_MAX_FILE_SIZE)},
+                code="too_big",
+            )
+        content = upload.read()
+        try:
+            self.layout = detect_layout(content, upload.name)
+        except FileProblem as problem:
+            raise forms.ValidationError(problem.message, code="unreadable") from None
+        self.content = content
+        return upload
+
+
+class ReadOptionsForm(forms.Form):
+    """How a CSV file is read, as detected; the user corrects it when the columns look wrong."""
+
+    encoding = forms.ChoiceField(label=_("Encoding"), choices=list(ENCODINGS.items()),
+                                 widget=forms.Select(attrs={"class": "form-select"}))
+    delimiter = forms.ChoiceField(label=_("Separator"), choices=list(DELIMITERS.items()),
+                                  widget=forms.Select(attrs={"class": "form-select"}))
+
+
+class MappingForm(forms.Form):
+    """One choice per column of the file: the record parameter or field it goes to."""
+
+    template_name = forms.CharField(
+        label=_("Save this mapping as a template named"), required=False, max_length=100,
+        help_text=_("Optional. The next file of this campaign can use it."),
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+
+    def __init__(self, *args, headers, targets, mapping, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.targets = dict(targets)
+        choices = [("", _("— leave out —")), *targets]
+        self.columns = []
+        for index, header in enumerate(headers):
+            name = f"column_{index}"
+            self.fields[name] = forms.ChoiceField(
+                label=header or _("column %(n)d") % {"n": index + 1}, choices=choices,
+                required=False, initial=mapping[index] if index < len(mapping) else "",
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
+            self.columns.append(name)
+        # The template name goes last, under the columns.
+        self.order_fields([*self.columns, "template_name"])
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = {}
+        for name in self.columns:
+            target = cleaned.get(name)
+            if not target:
+                continue
+            if target in seen:
+                self.add_error(name, _("%(target)s is already chosen for the column %(column)s.")
+                               % {"target": self.targets[target],
+                                  "column": self.fields[seen[target]].label})
+            seen.setdefault(target, name)
+        if PHONE not in seen:
+            raise forms.ValidationError(
+                _("Choose the column that holds the phone number: Thulium needs one for "
+                  "every record, and this file has none that the portal recognised."),
+                code="no_phone",
+            )
+        return cleaned
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(name) or "" for name in self.columns]

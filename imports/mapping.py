@@ -1,0 +1,70 @@
+"""Which column of a file goes to which record parameter or campaign field.
+
+The targets are the record form's own fields, so a column can go only where a record
+typed by hand can; headers are matched in English and Polish, with or without accents.
+"""
+
+import re
+import unicodedata
+
+from django.utils.translation import gettext_lazy as _
+
+from records.forms import FIELD_PREFIX, RecordForm
+
+PHONE = "phone_number"
+# Headers people write for each record parameter, compared after `header_key`.
+HEADER_WORDS = {
+    PHONE: {"phone", "phone number", "phone no", "telephone", "mobile", "msisdn", "telefon",
+            "tel", "nr tel", "nr telefonu", "numer telefonu", "numer", "komorka",
+            "telefon komorkowy", "nr komorki"},
+    "identifier": {"id", "identifier", "external id", "identyfikator"},
+    "status_id": {"status", "status id", "id statusu"},
+    "dictionary_status_id": {"dictionary status", "dictionary status id", "status slownikowy"},
+    "agent_login": {"agent", "agent login", "login", "login agenta", "konsultant"},
+    "next_call_date": {"next call", "next call date", "nastepny kontakt", "data kontaktu",
+                       "termin kontaktu", "data nastepnego kontaktu"},
+    "order": {"order", "priority", "kolejnosc", "priorytet"},
+}
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def header_key(header: str) -> str:
+    """A header reduced for comparison: "Nr telefonu:" and "nr_telefonu" are the same."""
+    text = unicodedata.normalize("NFKD", header.replace("ł", "l").replace("Ł", "L"))
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return _NOT_WORD.sub(" ", text.lower()).strip()
+
+
+def mapping_targets(campaign) -> list[tuple[str, str]]:
+    """(target, label) for every field of the campaign's record form."""
+    form = RecordForm(campaign=campaign)
+    return [(name, str(field.label)) for name, field in form.fields.items()]
+
+
+def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
+    """A target (or "") per column: from the template's headers, else by known words."""
+    targets = dict(mapping_targets(campaign))
+    words = {target: set(found) | {header_key(target)} for target, found in HEADER_WORDS.items()}
+    for target in targets:
+        if target.startswith(FIELD_PREFIX):
+            words[target] = {header_key(target.removeprefix(FIELD_PREFIX))}
+    saved = {header_key(header): target for header, target in (template or {}).items()}
+    proposal, used = [], set()
+    for header in headers:
+        key = header_key(header)
+        target = saved[key] if key in saved else _matching(key, words)
+        if target not in targets or target in used:
+            target = ""
+        used.add(target)
+        proposal.append(target)
+    return proposal
+
+
+def _matching(key, words):
+    return next((target for target, known in words.items() if key in known), "")
+
+
+def mapping_by_header(headers: list[str], mapping: list[str]) -> dict[str, str]:
+    """The mapping as header -> target, for templates and receipts (left-out columns too)."""
+    return {header or str(_("column %(n)d") % {"n": index}): target
+            for index, (header, target) in enumerate(zip(headers, mapping, strict=True), 1)}

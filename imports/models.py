@@ -1,0 +1,244 @@
+"""Bulk record imports: the uploaded file, its rows and their fate, and the kept receipt."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.auditing import AuditAttempt, Outcome, timeline_indexes
+
+
+class ImportJob(models.Model):
+    """One file uploaded to be added to a campaign, from upload to its last row."""
+
+    class State(models.TextChoices):
+        UPLOADED = "uploaded", _("uploaded")
+        PREVIEWED = "previewed", _("previewed")
+        QUEUED = "queued", _("waiting for a worker")
+        RUNNING = "running", _("sending")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+        # Thulium refused the portal's credentials: sending on would fail every row.
+        STOPPED = "stopped", _("stopped")
+
+    FINAL_STATES = (State.DONE, State.CANCELLED, State.STOPPED)
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="imports"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_username = models.CharField(_("user"), max_length=150)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.PositiveBigIntegerField(_("file size"))
+    file_sha256 = models.CharField(_("SHA-256"), max_length=64)
+    file_kind = models.CharField(_("file kind"), max_length=4)  # "csv" or "xlsx"
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
+    headers = models.JSONField(_("columns"), default=list)
+    # One target per column, in the file's order; "" leaves the column out.
+    mapping = models.JSONField(_("mapping"), default=list)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.UPLOADED
+    )
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_valid = models.PositiveIntegerField(_("valid rows"), default=0)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    # Renewed by every worker sending this import; a stale one means they all died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # The last task enqueued to send it, to tell a waiting import from a lost one.
+    task_id = models.CharField(max_length=64, blank=True)
+    stop_reason = models.TextField(_("why it stopped"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self):
+        return f"{self.file_name} -> {self.campaign.thulium_id} ({self.state})"
+
+    def get_absolute_url(self):
+        return reverse("imports:detail", args=[self.pk])
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+    @property
+    def is_sending(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+class ImportUpload(models.Model):
+    """The uploaded bytes, apart from the job so that listing jobs never loads them.
+
+    Dropped once the import is over: the receipt keeps the file's name and SHA-256.
+    """
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="upload")
+    content = models.BinaryField()
+
+    def __str__(self):
+        return f"upload of {self.job_id}"
+
+
+class RowState(models.TextChoices):
+    INVALID = "invalid", _("invalid")
+    DUPLICATE = "duplicate", _("repeated in the file")
+    ALREADY_ADDED = "known", _("already added by the portal")
+    QUEUED = "queued", _("to send")
+    SENDING = "sending", _("sending")
+    ADDED = "added", _("added")
+    # A retry after an unanswered send was refused as a duplicate: the first send landed.
+    ADDED_EARLIER = "earlier", _("added earlier")
+    REFUSED = "refused", _("refused")
+    FAILED = "failed", _("failed")
+    UNKNOWN = "unknown", _("unknown")
+    NOT_SENT = "not_sent", _("not sent")
+
+
+PROBLEM_STATES = (RowState.INVALID, RowState.DUPLICATE, RowState.ALREADY_ADDED)
+SENT_STATES = (RowState.ADDED, RowState.ADDED_EARLIER, RowState.REFUSED, RowState.FAILED,
+               RowState.UNKNOWN)
+
+
+class ImportRow(models.Model):
+    """One row of the file: what the preview made of it, then what Thulium did with it."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    # The spreadsheet's row number: the header is row 1.
+    number = models.PositiveIntegerField(_("row"))
+    phone_number = models.CharField(_("phone number"), max_length=40, blank=True)
+    phone_key = models.CharField(max_length=20, blank=True)
+    # Exactly the body to send, for rows that passed the record form.
+    payload = models.JSONField(null=True, blank=True)
+    # The mapped cells and what is wrong with them, for rows that did not.
+    values = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=RowState.choices)
+    claimed_by = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Thulium's record id, message and request_id are those of the row's last send.
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="import_row_number_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "state", "number"]),
+            models.Index(fields=["job", "finished_at"]),
+        ]
+
+    def __str__(self):
+        return f"row {self.number} of import {self.job_id} ({self.state})"
+
+    def last_send(self):
+        """The RecordAddition of the row's last POST, or None if it was never sent."""
+        attempt = self.attempts.select_related("addition").order_by("-addition__created_at",
+                                                                    "-pk").first()
+        return attempt.addition if attempt else None
+
+
+class ImportAttempt(models.Model):
+    """One send of a row: links it to the RecordAddition audit row of that POST."""
+
+    row = models.ForeignKey(ImportRow, on_delete=models.CASCADE, related_name="attempts")
+    addition = models.OneToOneField(
+        "records.RecordAddition", on_delete=models.PROTECT, related_name="import_attempt"
+    )
+
+    def __str__(self):
+        return f"{self.row} -> addition {self.addition_id}"
+
+
+class ImportTemplate(models.Model):
+    """A saved mapping for a campaign's files: column header -> record parameter or field."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="import_templates"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    mapping = models.JSONField(_("mapping"), default=dict)
+    saved_by = models.CharField(_("saved by"), max_length=150)
+    saved_at = models.DateTimeField(_("saved"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="import_template_unique"),
+        ]
+        verbose_name = _("import template")
+        verbose_name_plural = _("import templates")
+
+    def __str__(self):
+        return self.name
+
+
+class ImportReceipt(AuditAttempt):
+    """What an import did, kept unchangeable in the audit trail when the import ends.
+
+    Nothing is sent to Thulium by the receipt itself (each row's POST has its own
+    `RecordAddition`, linked by `ImportAttempt`): it is begun and completed at once, in the
+    transaction that makes the job final. `sent` holds what defined the import: the file's
+    name, size and SHA-256, the mapping and the options. `result` is the job's final state;
+    `outcome` says it in the audit trail's words (see `RESULT_OUTCOMES`).
+    """
+
+    job = models.OneToOneField(ImportJob, verbose_name=_("import"), on_delete=models.PROTECT,
+                               related_name="receipt")
+    # Copies of sent's, so the audit search box finds a receipt by either, exactly.
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_sha256 = models.CharField(_("SHA-256"), max_length=64)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    # The rest is filled in by complete(); empty only in the instant between begin and it.
+    result = models.CharField(_("result"), max_length=10, choices=ImportJob.State.choices,
+                              blank=True)
+    rows_total = models.PositiveIntegerField(_("rows"), null=True)
+    # Rows never sent because of the preview.
+    rows_invalid = models.PositiveIntegerField(_("invalid"), null=True)
+    rows_duplicate = models.PositiveIntegerField(_("repeated in the file"), null=True)
+    rows_already_added = models.PositiveIntegerField(_("already added by the portal"), null=True)
+    # What became of the rows that were to be sent.
+    added = models.PositiveIntegerField(_("added"), null=True)
+    added_earlier = models.PositiveIntegerField(_("added earlier"), null=True)
+    refused = models.PositiveIntegerField(_("refused"), null=True)
+    failed = models.PositiveIntegerField(_("failed"), null=True)
+    unknown = models.PositiveIntegerField(_("unknown"), null=True)
+    not_sent = models.PositiveIntegerField(_("not sent"), null=True)
+
+    COUNT_FIELDS = ("rows_total", "rows_invalid", "rows_duplicate", "rows_already_added",
+                    "added", "added_earlier", "refused", "failed", "unknown", "not_sent")
+    completion_fields = (*AuditAttempt.completion_fields, "result", *COUNT_FIELDS)
+    # The job's final state in audit terms. Done: every row to send was sent (refusals are
+    # counted, and each has its own entry). Stopped: Thulium refused the portal's
+    # credentials, so the rest was not sent. Cancelled: a user stopped it before the end.
+    RESULT_OUTCOMES = {
+        ImportJob.State.DONE: Outcome.SUCCEEDED,
+        ImportJob.State.STOPPED: Outcome.REFUSED,
+        ImportJob.State.CANCELLED: Outcome.FAILED,
+    }
+
+    class Meta(AuditAttempt.Meta):
+        verbose_name = _("import receipt")
+        verbose_name_plural = _("import receipts")
+        indexes = [
+            *timeline_indexes("impreceipt"),
+            models.Index(fields=["file_name"], name="impreceipt_file_name"),
+            models.Index(fields=["file_sha256"], name="impreceipt_sha256"),
+        ]
+
+    def __str__(self):
+        return f"import of {self.file_name} into {self.campaign.thulium_id} ({self.result})"
+
+    def get_absolute_url(self):
+        return reverse("audit:entry", args=["import", self.pk])

@@ -1,0 +1,214 @@
+"""Reading an uploaded CSV or XLSX file into rows of text, or saying clearly why not.
+
+CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250 or
+ISO-8859-2, separated by `,` `;` or tabs. XLSX files are read with openpyxl in read-only
+mode, so a large sheet is streamed, and formulas are never evaluated.
+"""
+
+import codecs
+import csv
+import datetime
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import openpyxl
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+ENCODINGS = {
+    "utf-8-sig": _("UTF-8 with BOM"),
+    "utf-8": _("UTF-8"),
+    "cp1250": _("Windows-1250 (Polish Excel)"),
+    "iso-8859-2": _("ISO-8859-2 (Latin-2)"),
+}
+DELIMITERS = {";": _("semicolon ;"), ",": _("comma ,"), "\t": _("tab")}
+SAMPLE_ROWS = 3
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
+_SNIFF_BYTES = 64 * 1024
+# Polish letters whose byte differs between the two legacy code pages (ą ś ź Ą Ś Ź);
+# the other Polish letters share their bytes. 0x80-0x9F are control codes in
+# ISO-8859-2, so any of them also means Windows-1250.
+_CP1250_ONLY = [bytes([byte]) for byte in {*b"\xb9\x9c\x9f\xa5\x8c\x8f", *range(0x80, 0xA0)}]
+_ISO_ONLY = [bytes([byte]) for byte in b"\xb1\xb6\xbc\xa1\xa6\xac"]
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be imported; the message says why, for the user."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class FileLayout:
+    """How to read a file, as detected (and possibly corrected by the user)."""
+
+    kind: str  # "csv" or "xlsx"
+    encoding: str = ""
+    delimiter: str = ""
+    headers: list[str] = field(default_factory=list)
+    sample: list[list[str]] = field(default_factory=list)
+
+
+def detect_layout(content: bytes, file_name: str) -> FileLayout:
+    """The file's kind, encoding, delimiter, header and first rows; raises FileProblem."""
+    kind = file_kind(content, file_name)
+    if kind == "xlsx":
+        return read_layout(content, FileLayout(kind="xlsx"))
+    encoding = detect_encoding(content)
+    delimiter = detect_delimiter(content[:_SNIFF_BYTES].decode(encoding, errors="replace"))
+    return read_layout(content, FileLayout(kind="csv", encoding=encoding, delimiter=delimiter))
+
+
+def read_layout(content: bytes, layout: FileLayout) -> FileLayout:
+    """The layout with the header and sample rows read as it says; raises FileProblem."""
+    rows = read_rows(content, layout)
+    first = next(rows, None)
+    if first is None:
+        raise FileProblem(_("The file is empty."))
+    _number, headers = first
+    while headers and not headers[-1].strip():
+        headers = headers[:-1]  # a trailing separator or empty sheet columns: no column
+    if len(headers) > settings.IMPORT_MAX_COLUMNS:
+        raise FileProblem(
+            _("The first row has %(count)d columns; the portal reads at most %(max)d.")
+            % {"count": len(headers), "max": settings.IMPORT_MAX_COLUMNS}
+        )
+    layout.headers = [cell.strip() for cell in headers]
+    layout.sample = [cells for _number, cells in _take(rows, SAMPLE_ROWS)]
+    if not layout.sample:
+        raise FileProblem(
+            _("The file has a header row but no rows below it: there is nothing to add.")
+        )
+    return layout
+
+
+def file_kind(content: bytes, file_name: str) -> str:
+    """ "xlsx" or "csv"; raises FileProblem for empty, binary or old Excel files."""
+    if not content.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise FileProblem(_("The file is empty."))
+    if content.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if content.startswith(_OLE_MAGIC):
+        raise FileProblem(
+            _("This is an old Excel .xls file: save it as .xlsx or CSV and upload that.")
+        )
+    if file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise FileProblem(_("This file is named .xlsx but is not an Excel workbook."))
+    if b"\x00" in content[:_SNIFF_BYTES]:
+        raise FileProblem(
+            _("This is not a text file: upload a CSV file or an Excel .xlsx workbook.")
+        )
+    return "csv"
+
+
+def detect_encoding(content: bytes) -> str:
+    """The encoding among those Polish Excel writes: UTF-8 if it decodes, else by letters."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8"
+    # charset-normalizer calls Polish ISO-8859-2 text Windows-1250 (its letters are
+    # plausible there too), so the bytes of the letters that differ decide instead.
+    cp1250 = sum(content.count(byte) for byte in _CP1250_ONLY)
+    iso = sum(content.count(byte) for byte in _ISO_ONLY)
+    # With no telling letter both read the same; Windows-1250 is Polish Excel's own.
+    return "iso-8859-2" if iso > cp1250 else "cp1250"
+
+
+def detect_delimiter(text: str) -> str:
+    """`;`, `,` or tab, as csv.Sniffer sees the start of the file, else the header's most."""
+    lines = text.splitlines()
+    sample = "\n".join(lines[:-1] if len(lines) > 1 else lines)  # the last may be cut
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def read_rows(content: bytes, layout: FileLayout) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells as text) for every non-blank row, the header first."""
+    if layout.kind == "xlsx":
+        return _xlsx_rows(content)
+    return _csv_rows(content, layout.encoding, layout.delimiter)
+
+
+def _csv_rows(content, encoding, delimiter):
+    reader = csv.reader(_decoded_lines(content, encoding), delimiter=delimiter)
+    number = 0
+    try:
+        for cells in reader:
+            number += 1
+            if any(cell.strip() for cell in cells):
+                yield number, cells
+    except csv.Error as error:
+        raise FileProblem(
+            _("Row %(row)d cannot be read as CSV (%(error)s).")
+            % {"row": number + 1, "error": error}
+        ) from None
+
+
+def _decoded_lines(content, encoding):
+    """The file's lines as text; line by line, so a wrong encoding names its line."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    # b"\n" is a line end in every accepted encoding and never part of another character.
+    for line_number, line in enumerate(io.BytesIO(content), 1):
+        try:
+            yield decoder.decode(line)
+        except UnicodeDecodeError:
+            raise FileProblem(
+                _("Line %(line)d is not valid %(encoding)s text: choose the file's encoding.")
+                % {"line": line_number, "encoding": ENCODINGS.get(encoding, encoding)}
+            ) from None
+
+
+def _xlsx_rows(content):
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many kinds for a damaged or foreign zip file
+        raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
+    number = 0
+    try:
+        sheet = book.worksheets[0]
+        limit = settings.IMPORT_MAX_COLUMNS + 1  # one more, to tell a too-wide sheet
+        for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limit), 1):
+            cells = [_cell_text(value) for value in values]
+            while cells and not cells[-1]:
+                cells.pop()  # read-only mode pads every row to the widest one
+            if any(cell.strip() for cell in cells):
+                yield number, cells
+    except Exception:  # a damaged sheet shows only while it is read
+        raise FileProblem(
+            _("Row %(row)d of the workbook cannot be read.") % {"row": number + 1}
+        ) from None
+    finally:
+        book.close()
+
+
+def _cell_text(value) -> str:
+    """A cell as the user sees it: whole numbers without `.0`, times to the minute."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _take(iterator, count):
+    for _index, item in zip(range(count), iterator, strict=False):
+        yield item

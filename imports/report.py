@@ -1,0 +1,53 @@
+"""The per-row report of an import as CSV, safe to open in Excel."""
+
+from django.utils.translation import gettext as _
+
+from portal.spreadsheets import csv_lines
+
+from .models import ImportAttempt, RowState
+
+# Excel-friendly for Polish users: a BOM so Excel reads UTF-8, `;` as Polish Excel expects.
+BOM = "\ufeff"
+DELIMITER = ";"
+CHUNK = 2000
+
+
+def report_lines(job):
+    """The report's CSV text, line by line, so a large import streams."""
+    yield BOM
+    yield from csv_lines(_report_rows(job), delimiter=DELIMITER)
+
+
+def _report_rows(job):
+    yield [_("row"), _("phone_number"), _("outcome"), _("record_id"), _("message"),
+           _("request_id")]
+    labels = dict(RowState.choices)
+    rows = job.rows.order_by("number").values_list("pk", "number", "phone_number", "state",
+                                                   "problems")
+    for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
+        last = _last_sends([pk for pk, *_rest in chunk])
+        for pk, number, phone, state, problems in chunk:
+            record_id, message, request_id = last.get(pk, ("", " ".join(problems), ""))
+            yield [number, phone, labels[state], record_id, message, request_id]
+
+
+def _last_sends(row_ids) -> dict[int, tuple[str, str, str]]:
+    """(record_id, Thulium's message, request_id) of each row's last send."""
+    sends = ImportAttempt.objects.filter(row_id__in=row_ids).order_by(
+        "addition__created_at", "pk"
+    ).values_list("row_id", "addition__record_id", "addition__messages", "addition__detail",
+                  "addition__request_id")
+    # Later sends overwrite earlier ones.
+    return {row_id: (record_id, "; ".join(messages) or detail, request_id)
+            for row_id, record_id, messages, detail, request_id in sends}
+
+
+def _chunks(items, size):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

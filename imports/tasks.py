@@ -1,0 +1,11 @@
+"""Background tasks of imports, run by a worker of the configured task backend."""
+
+from django_tasks import task
+
+from .pushing import import_push
+
+
+@task()
+def push_import(job_id: int) -> None:
+    """Send a confirmed import's rows to Thulium; safe to run twice at once or again."""
+    import_push(job_id)

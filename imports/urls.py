@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "imports"
+urlpatterns = [
+    path("campaigns/<thulium_id:thulium_id>/records/import/", views.upload, name="upload"),
+    path("imports/<int:pk>/", views.detail, name="detail"),
+    path("imports/<int:pk>/mapping/", views.mapping, name="mapping"),
+    path("imports/<int:pk>/read-options/", views.read_options, name="read_options"),
+    path("imports/<int:pk>/confirm/", views.confirm, name="confirm"),
+    path("imports/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("imports/<int:pk>/progress.json", views.progress, name="progress"),
+    path("imports/<int:pk>/report.csv", views.report, name="report"),
+]

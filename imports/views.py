@@ -1,0 +1,182 @@
+"""Import pages: upload, map, preview and confirm, follow the progress, take the report."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from campaigns.models import Campaign
+from campaigns.services import campaign_choices
+from portal.thulium import ThuliumError
+from portal.views import thulium_error_context
+from roles.permissions import requires
+
+from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
+from .forms import MappingForm, ReadOptionsForm, UploadForm
+from .mapping import mapping_targets, propose_mapping
+from .models import PROBLEM_STATES, ImportJob
+from .reading import FileProblem
+from .report import report_lines
+from .resuming import import_resume_if_stalled
+from .services import (
+    import_cancel,
+    import_confirm,
+    import_preview,
+    import_progress,
+    import_read_options,
+    import_sample,
+    import_template_save,
+    import_upload,
+    row_counts,
+)
+
+PROBLEMS_PER_PAGE = 50
+MAPPABLE = (ImportJob.State.UPLOADED, ImportJob.State.PREVIEWED)
+
+
+def _job(request, pk, *, to_change: bool, **conditions) -> ImportJob:
+    """The import, if this user may change (or read) it; 404 if unknown, else 403."""
+    job = get_object_or_404(ImportJob.objects.select_related("campaign"), pk=pk, **conditions)
+    allowed = may_change_import if to_change else may_read_import
+    if not allowed(request.user, job):
+        raise PermissionDenied
+    return job
+
+
+@requires(ADD_RECORDS)
+def upload(request, thulium_id):
+    campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        job = import_upload(
+            campaign=campaign, actor=request.user, file_name=form.cleaned_data["file"].name,
+            content=form.content, layout=form.layout, language=request.LANGUAGE_CODE,
+        )
+        return redirect("imports:mapping", pk=job.pk)
+    recent = readable_imports(request.user, campaign.imports.all())[:10]
+    return render(request, "imports/upload.html",
+                  {"campaign": campaign, "form": form, "recent": recent})
+
+
+@requires(ADD_RECORDS)
+def mapping(request, pk):
+    job = _job(request, pk, to_change=True)
+    if job.state not in MAPPABLE:
+        return redirect(job)
+    campaign = job.campaign
+    templates = campaign.import_templates.all()
+    wanted = request.GET.get("template", "")
+    chosen = templates.filter(pk=wanted).first() if wanted.isdigit() else None
+    proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
+    form = MappingForm(request.POST or None, headers=job.headers,
+                       targets=mapping_targets(campaign), mapping=proposal)
+    choices_error = None
+    if request.method == "POST" and form.is_valid():
+        statuses, agents = [], []
+        try:
+            statuses, agents = campaign_choices(campaign, language=request.LANGUAGE_CODE)
+        except ThuliumError as error:
+            # Rows with a status or an agent will then fail the check, as in the record form.
+            choices_error = thulium_error_context(error)
+        try:
+            import_preview(job=job, mapping=form.mapping(), statuses=statuses, agents=agents)
+        except FileProblem as problem:
+            form.add_error(None, problem.message)
+        else:
+            if form.cleaned_data["template_name"]:
+                import_template_save(job=job, name=form.cleaned_data["template_name"],
+                                     actor=request.user)
+            if choices_error:
+                messages.warning(request, _(
+                    "Statuses and agents could not be read from Thulium, so rows that name "
+                    "one were not accepted: ") + " ".join(choices_error["messages"]))
+            return redirect(job)
+    try:
+        sample = import_sample(job)
+    except FileProblem as problem:
+        sample = []
+        form.add_error(None, problem.message)
+    read_options = ReadOptionsForm(initial={"encoding": job.encoding, "delimiter": job.delimiter})
+    columns = [(form[name], [row[index] if index < len(row) else "" for row in sample])
+               for index, name in enumerate(form.columns)]
+    return render(request, "imports/mapping.html", {
+        "job": job, "campaign": campaign, "form": form, "columns": columns,
+        "templates": templates, "chosen": chosen, "read_options": read_options,
+    })
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def read_options(request, pk):
+    job = _job(request, pk, to_change=True, file_kind="csv")
+    if job.state not in MAPPABLE:
+        return redirect(job)
+    form = ReadOptionsForm(request.POST)
+    if form.is_valid():
+        try:
+            import_read_options(job=job, **form.cleaned_data)
+        except FileProblem as problem:
+            messages.error(request, problem.message)
+        else:
+            messages.success(request, _("The file was read again with these settings."))
+    else:
+        messages.error(request, _("Choose an encoding and a separator from the lists."))
+    return redirect("imports:mapping", pk=job.pk)
+
+
+def detail(request, pk):
+    job = _job(request, pk, to_change=False)
+    may_change = may_change_import(request.user, job)
+    if job.state == ImportJob.State.UPLOADED and may_change:
+        return redirect("imports:mapping", pk=job.pk)
+    problems = Paginator(
+        job.rows.filter(state__in=PROBLEM_STATES).order_by("number"), PROBLEMS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
+               "problems": problems, "may_change": may_change}
+    if job.state in MAPPABLE:
+        return render(request, "imports/preview.html", context)
+    context["progress"] = import_progress(job)
+    context["receipt"] = getattr(job, "receipt", None)
+    return render(request, "imports/progress.html", context)
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def confirm(request, pk):
+    job = _job(request, pk, to_change=True)
+    if job.rows_valid == 0:
+        messages.error(request, _("No row of this file can be sent: nothing to confirm."))
+    elif import_confirm(job=job):
+        messages.success(request, _("The import is on its way to Thulium."))
+    return redirect(job)
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def cancel(request, pk):
+    job = _job(request, pk, to_change=True)
+    if job.is_sending:
+        import_cancel(job=job)
+        messages.info(request, _("Cancelling: rows already sent stay in Thulium; no new row "
+                                 "is sent."))
+    return redirect(job)
+
+
+@require_GET
+def progress(request, pk):
+    job = _job(request, pk, to_change=False)
+    # Someone is watching: if every worker of this import died, hand it to a live one.
+    import_resume_if_stalled(job)
+    return JsonResponse(import_progress(job))
+
+
+@require_GET
+def report(request, pk):
+    job = _job(request, pk, to_change=False)
+    response = StreamingHttpResponse(report_lines(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    return response

@@ -1,0 +1,59 @@
+"""An import in real Chromium: upload, map, preview, confirm, watch the bar reach 100 %."""
+
+import pytest
+
+from imports.models import ImportJob, RowState
+from tests.browser import browser_page  # noqa: F401
+from tests.conftest import PASSWORD
+from tests.import_files import csv_bytes, people
+from tests.workers import Workers
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
+    browser_page, user, campaigns, thulium, tmp_path  # noqa: F811
+):
+    thulium.state.latency = 0.05
+    rows = people(60) + [["123", "Za", "krótki", "numer"]]
+    leads = tmp_path / "leady.csv"
+    leads.write_bytes(csv_bytes(rows, header=["Nr telefonu", "Imię", "Nazwisko", "Uwagi"],
+                                encoding="cp1250"))
+    workers = Workers(thulium, "database", tmp_path)
+    workers.start()
+    try:
+        page = browser_page
+        page.goto("/campaigns/00001/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]:has-text('Log in')")
+        page.click("text=Import records")
+        page.set_input_files("input[name=file]", str(leads))
+        page.click("text=Upload and map the columns")
+
+        assert page.input_value("select[name=encoding]") == "cp1250"
+        assert page.input_value("select[name=column_0]") == "phone_number"
+        assert page.input_value("select[name=column_3]") == ""  # "Uwagi" is no field
+        page.select_option("select[name=column_3]", "record_fields.miasto")
+        page.click("text=Check every row")
+
+        page.wait_for_selector("text=Nothing has been sent to Thulium yet.")
+        assert page.inner_text("[data-count=invalid]") == "1"
+        assert "Enter a phone number of 6 to 15 digits" in page.inner_text("[data-testid=problems]")
+        page.click("[data-testid=confirm]")
+
+        bar = page.locator("[data-testid=progress-bar]")
+        assert int(bar.get_attribute("aria-valuenow")) < 100
+        page.wait_for_selector("[data-testid=progress-bar][aria-valuenow='100']", timeout=60_000)
+        page.wait_for_selector("[data-testid=report]:visible")
+        assert page.inner_text("[data-field=added]") == "60"
+        assert page.locator("[data-testid=cancel]").is_hidden()
+    finally:
+        workers.stop_all()
+
+    job = ImportJob.objects.get()
+    assert job.state == ImportJob.State.DONE
+    assert job.rows.filter(state=RowState.ADDED).count() == 60
+    sent = thulium.state.records("00001")
+    assert len(sent) == 60
+    assert {r["record_fields"]["miasto"] for r in sent} == {"Łódź"}

@@ -1,0 +1,252 @@
+"""Upload, mapping and preview: every row checked by the record form, nothing sent."""
+
+import pytest
+from django.urls import reverse
+
+from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
+from portal.auditing import Outcome
+from records.forms import RecordForm
+from records.models import RecordAddition
+from tests.conftest import api_calls
+from tests.import_files import (
+    csv_bytes,
+    mapping_post,
+    people,
+    previewed,
+    upload,
+    xlsx_bytes,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sales(campaigns):
+    """The sandbox's CSV campaign with the fields imie, nazwisko, miasto."""
+    return campaigns["00001"]
+
+
+def rows_by_number(job):
+    return {row.number: row for row in ImportRow.objects.filter(job=job)}
+
+
+def test_the_proposed_mapping_matches_polish_headers_and_the_campaign_fields(logged_in, sales):
+    content = csv_bytes(people(2), header=["Nr telefonu", "IMIĘ", "nazwisko", "Uwagi"])
+    response = upload(logged_in, sales, content)
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("imports:mapping", args=[job.pk])
+    assert job.mapping == ["phone_number", "record_fields.imie", "record_fields.nazwisko", ""]
+    assert (job.file_kind, job.encoding, job.delimiter) == ("csv", "utf-8", ";")
+    page = logged_in.get(response["Location"]).content.decode()
+    assert "601000001" in page  # the first rows are shown beside the columns
+    assert 'value="cp1250"' in page and 'value=";" selected' in page
+
+
+def test_every_row_is_checked_and_nothing_is_sent(logged_in, sales, thulium):
+    rows = [
+        ["601234567", "Zofia", "Nowak", "Łódź"],
+        ["(22) 555-66-77", "Jan", "Kowalski", "Kraków"],
+        ["12", "Za", "krótki", ""],
+        ["+48 601 234 567", "Ten", "sam", "numer"],
+        ["602000000", "x" * 1001, "", ""],
+    ]
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    assert api_calls(thulium, "POST") == []
+    assert (job.state, job.rows_total, job.rows_valid) == ("previewed", 5, 2)
+    by_number = rows_by_number(job)
+    assert by_number[2].payload == {
+        "phone_number": "601234567",
+        "record_fields": {"imie": "Zofia", "nazwisko": "Nowak", "miasto": "Łódź"},
+    }
+    assert by_number[3].payload["phone_number"] == "225556677"
+    assert by_number[4].state == RowState.INVALID
+    assert "Phone number: Enter a phone number of 6 to 15 digits" in by_number[4].problems[0]
+    assert by_number[5].state == RowState.DUPLICATE
+    assert by_number[5].problems == ["The same phone number as row 2."]
+    assert by_number[6].state == RowState.INVALID
+    assert by_number[6].problems == [
+        "imie: Ensure this value has at most 1000 characters (it has 1001)."]
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert "Nothing has been sent to Thulium yet." in page
+    assert "Send 2 rows to Thulium" in page
+    assert "The same phone number as row 2." in page
+
+
+def test_a_row_gets_exactly_the_errors_the_single_record_form_gives(logged_in, sales):
+    """One validation path: the preview's verdict equals a fresh RecordForm's."""
+    statuses = [{"system_status": "MY_RECORD", "status_id": "5", "name": "Mój rekord"}]
+    data = {"phone_number": "601234567", "status_id": "5", "next_call_date": "jutro"}
+    single = RecordForm(data, campaign=sales, statuses=statuses)
+    assert not single.is_valid()
+    reused = RecordForm(campaign=sales, statuses=statuses)
+    reused.rebind({"phone_number": "602000000"}).is_valid()  # a valid row first
+    assert not reused.rebind(data).is_valid()
+    assert reused.errors == single.errors
+    assert reused.rebind({"phone_number": "603000000"}).is_valid()
+    assert reused.to_payload() == {"phone_number": "603000000"}
+
+
+def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
+    header = ["telefon", "status", "agent", "następny kontakt"]
+    rows = [
+        ["601000001", "5", "jkowalski", "2026-05-24 12:24"],
+        ["601000002", "5", "", ""],
+        ["601000003", "99", "", ""],
+        ["601000004", "1", "nieznany", ""],
+    ]
+    job = previewed(logged_in, sales, csv_bytes(rows, header=header))
+    assert job.mapping == ["phone_number", "status_id", "agent_login", "next_call_date"]
+    by_number = rows_by_number(job)
+    assert by_number[2].payload == {"phone_number": "601000001", "status_id": "5",
+                                    "agent_login": "jkowalski",
+                                    "next_call_date": "2026-05-24 12:24"}
+    assert by_number[3].problems == [
+        "Agent: Required for the status Mój rekord (system status MY_RECORD).",
+        "Next call: Required for the status Mój rekord (system status MY_RECORD).",
+    ]
+    assert by_number[4].problems[0].startswith("Status: Select a valid choice.")
+    assert by_number[5].problems[0].startswith("Agent: Select a valid choice.")
+
+
+def test_numbers_the_portal_already_added_are_flagged_with_one_query(
+    logged_in, sales, user, django_assert_max_num_queries
+):
+    for number, outcome in [("601000000", Outcome.SUCCEEDED), ("601000001", Outcome.UNKNOWN),
+                            ("601000002", Outcome.REFUSED)]:
+        RecordAddition.begin(
+            campaign=sales, actor=user, sent={"phone_number": number}, phone_number=number,
+            phone_key="48" + number,
+        ).complete(outcome=outcome)
+    upload(logged_in, sales, csv_bytes(people(300)))
+    job = ImportJob.objects.get()
+    # Reading the file, the earlier additions, the job and writing the rows: no query per row.
+    with django_assert_max_num_queries(20):
+        logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    job.refresh_from_db()
+    states = rows_by_number(job)
+    assert [states[n].state for n in (2, 3, 4)] == [
+        RowState.ALREADY_ADDED, RowState.ALREADY_ADDED, RowState.QUEUED]
+    assert "This portal already added this number to the campaign." in states[2].problems[0]
+    assert job.rows_valid == 298
+
+
+def test_formulas_and_ragged_rows_are_never_sent(logged_in, sales):
+    content = (
+        "Telefon;Imię;Nazwisko;Miasto\r\n"
+        "601000001;=HYPERLINK(\"http://x\");Nowak;Łódź\r\n"
+        "601000002;Jan;Kowalski\r\n"
+        "601000003;Jan;Kowalski;Kraków;nadmiar\r\n"
+        "601000004;Ewa;Lis;Gdańsk;\r\n"
+        "601000005" + ";x" * 9_999 + "\r\n"
+    ).encode()
+    job = previewed(logged_in, sales, content)
+    by_number = rows_by_number(job)
+    assert "imie holds a formula (=HYPERLINK(\"http://x\"))" in by_number[2].problems[0]
+    assert by_number[3].problems[0].startswith("This row has 3 cells where the header has 4")
+    assert by_number[4].problems[0].startswith("This row has 5 cells where the header has 4")
+    assert by_number[5].state == RowState.QUEUED  # a trailing separator harms nothing
+    assert by_number[6].problems[0].startswith("This row has 10000 cells")
+    assert job.rows_valid == 1
+
+
+def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
+    content = xlsx_bytes([[601234567, "Zofia", "Nowak", "Łódź"], ["=A2", "Jan", "", ""]])
+    job = previewed(logged_in, sales, content, name="leady.xlsx")
+    by_number = rows_by_number(job)
+    assert by_number[2].payload["phone_number"] == "601234567"
+    assert "holds a formula (=A2)" in by_number[3].problems[0]
+
+
+@pytest.mark.parametrize(("content", "name", "says"), [
+    (b"", "pusty.csv", "The submitted file is empty."),
+    (b"\r\n\r\n", "pusty.csv", "The file is empty."),
+    (bytes(range(256)) * 4, "dane.csv", "This is not a text file"),
+    (b"Telefon;Imie\r\n", "naglowek.csv", "header row but no rows below it"),
+])
+def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name, says):
+    response = upload(logged_in, sales, content, name)
+    assert response.status_code == 200
+    assert says in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_file_over_the_size_limit_is_refused(logged_in, sales, settings):
+    settings.IMPORT_MAX_FILE_SIZE = 1000
+    response = upload(logged_in, sales, csv_bytes(people(100)))
+    assert "KB; the portal takes files of at most 1000\xa0bytes." in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_file_with_no_phone_column_cannot_be_previewed(logged_in, sales):
+    upload(logged_in, sales, csv_bytes([["Zofia", "Nowak"]], header=["Imię", "Nazwisko"]))
+    job = ImportJob.objects.get()
+    response = logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    assert response.status_code == 200
+    assert "Choose the column that holds the phone number" in response.content.decode()
+    job.refresh_from_db()
+    assert (job.state, job.rows.count()) == ("uploaded", 0)
+
+
+def test_a_target_chosen_twice_is_refused(logged_in, sales):
+    upload(logged_in, sales, csv_bytes(people(1)))
+    job = ImportJob.objects.get()
+    response = logged_in.post(reverse("imports:mapping", args=[job.pk]),
+                              mapping_post(job, column_2="record_fields.imie"))
+    assert "imie is already chosen for the column Imię." in response.content.decode()
+
+
+def test_the_user_can_correct_the_encoding_and_separator(logged_in, sales):
+    content = csv_bytes([["601000001", "Łukasz"]], header=["Telefon", "Imię"],
+                        encoding="iso-8859-2", delimiter=",")
+    upload(logged_in, sales, content)
+    job = ImportJob.objects.get()
+    logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                   {"encoding": "cp1250", "delimiter": ";"})
+    job.refresh_from_db()
+    assert job.headers == ["Telefon,Imię"]  # one column: the wrong separator
+    logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                   {"encoding": "iso-8859-2", "delimiter": ","})
+    job.refresh_from_db()
+    assert job.headers == ["Telefon", "Imię"]
+    assert job.mapping == ["phone_number", "record_fields.imie"]
+
+
+def test_a_saved_template_maps_the_next_file(logged_in, sales):
+    header = ["Kontakt", "Kto", "Skąd"]
+    upload(logged_in, sales, csv_bytes([["601000001", "Jan", "Łódź"]], header=header))
+    job = ImportJob.objects.get()
+    assert job.mapping == ["", "", ""]
+    logged_in.post(reverse("imports:mapping", args=[job.pk]), {
+        "column_0": "phone_number", "column_1": "record_fields.imie",
+        "column_2": "record_fields.miasto", "template_name": "Leady z targów",
+    })
+    template = ImportTemplate.objects.get()
+    assert template.mapping == {"Kontakt": "phone_number", "Kto": "record_fields.imie",
+                                "Skąd": "record_fields.miasto"}
+    upload(logged_in, sales, csv_bytes([["602000000", "Ewa", "Gdańsk"]], header=header))
+    second = ImportJob.objects.latest("pk")
+    page = logged_in.get(
+        reverse("imports:mapping", args=[second.pk]) + f"?template={template.pk}"
+    ).content.decode()
+    assert '<option value="record_fields.miasto" selected>' in page
+    for nonsense in ("abc", "99999", "1 OR 1=1"):
+        response = logged_in.get(reverse("imports:mapping", args=[second.pk]),
+                                 {"template": nonsense})
+        assert response.status_code == 200
+
+
+def test_problems_are_paged(logged_in, sales):
+    rows = [[f"{n}", "x", "y", "z"] for n in range(120)]  # all too short to be numbers
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    assert job.rows_valid == 0
+    first = logged_in.get(job.get_absolute_url()).content.decode()
+    third = logged_in.get(job.get_absolute_url() + "?page=3").content.decode()
+    assert "Page 1 of 3" in first and "Page 3 of 3" in third
+    assert "<td>121</td>" in third and "<td>121</td>" not in first
+    assert "Send 0 rows" not in first  # nothing to confirm
+
+
+def test_a_large_file_is_previewed_in_full(logged_in, sales):
+    job = previewed(logged_in, sales, csv_bytes(people(5000)))
+    assert (job.rows_total, job.rows_valid) == (5000, 5000)
+    assert ImportRow.objects.filter(job=job, state=RowState.QUEUED).count() == 5000

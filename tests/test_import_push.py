@@ -1,0 +1,345 @@
+"""Pushing an import to the sandbox: each row once, retries where they may help, a receipt."""
+
+import csv
+import io
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.verify import verify_chain
+from imports import pushing
+from imports.models import ImportAttempt, ImportJob, ImportReceipt, ImportRow, RowState
+from imports.pushing import import_push
+from imports.services import import_cancel, import_confirm
+from portal.auditing import AppendOnlyError, Outcome
+from portal.thulium import ThuliumClient
+from records.models import RecordAddition
+from tests.conftest import api_calls
+from tests.import_files import csv_bytes, people, previewed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    settings.IMPORT_RETRY_WAIT = 0.01
+    settings.IMPORT_RETRY_MAX_WAIT = 0.05
+    settings.IMPORT_HEARTBEAT_SECONDS = 0.2
+    settings.IMPORT_CONCURRENCY = 4
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+def confirmed(client, campaign, rows) -> ImportJob:
+    job = previewed(client, campaign, csv_bytes(rows))
+    assert import_confirm(job=job)
+    return job
+
+
+def posts_by_phone(sandbox):
+    return Counter(call["json"]["phone_number"] for call in api_calls(sandbox, "POST"))
+
+
+def states(job):
+    return dict(ImportRow.objects.filter(job=job).values_list("number", "state"))
+
+
+def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sales, thulium):
+    rows = people(30) + [["12", "zły", "numer", ""]]
+    job = confirmed(logged_in, sales, rows)
+    import_push(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert posts_by_phone(thulium) == Counter({str(601000000 + n): 1 for n in range(30)})
+    assert sorted(r["phone_number"] for r in thulium.state.records("00001")) == sorted(
+        str(601000000 + n) for n in range(30))
+    assert Counter(states(job).values()) == {RowState.ADDED: 30, RowState.INVALID: 1}
+    row = ImportRow.objects.get(job=job, number=2)
+    addition = ImportAttempt.objects.get(row=row).addition
+    assert (addition.outcome, addition.phone_number) == (Outcome.SUCCEEDED, "601000000")
+    assert row.last_send() == addition and addition.record_id != ""
+    assert RecordAddition.objects.filter(import_attempt__row__job=job).count() == 30
+    page = logged_in.get(addition.get_absolute_url()).content.decode()
+    assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in page
+    receipt = job.receipt
+    assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.result) == (
+        31, 30, 1, "done")
+    assert receipt.outcome == Outcome.SUCCEEDED
+    assert receipt.file_sha256 == job.file_sha256 and len(receipt.file_sha256) == 64
+    assert receipt.sent["file_sha256"] == job.file_sha256
+    assert receipt.sent["mapping"]["Telefon"] == "phone_number"
+    assert not hasattr(ImportJob.objects.get(pk=job.pk), "upload")  # the bytes are dropped
+
+
+def test_a_refusal_is_final_and_not_retried(logged_in, sales, thulium):
+    job = confirmed(logged_in, sales, people(1))
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001/records")
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert row.state == RowState.REFUSED
+    assert row.last_send().messages == ["Sandbox: refused on request."]
+    assert row.last_send().request_id
+    assert len(api_calls(thulium, "POST")) == 1
+
+
+def test_a_number_already_in_thulium_is_refused_not_added_earlier(logged_in, sales, thulium):
+    requests.post(f"{thulium.url}/outbounds/00001/records", json={"phone_number": "601000000"},
+                  auth=(thulium.user, thulium.password), timeout=5)
+    job = confirmed(logged_in, sales, people(1))
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert row.state == RowState.REFUSED
+    assert row.last_send().messages == ["Phone number already exists in the campaign."]
+
+
+def test_server_errors_are_retried_with_an_audit_row_per_send(logged_in, sales, thulium):
+    job = confirmed(logged_in, sales, people(1))
+    thulium.state.fail_next("http_503", times=2)
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert row.state == RowState.ADDED
+    assert len(api_calls(thulium, "POST")) == 3
+    outcomes = [a.addition.outcome for a in row.attempts.order_by("addition__created_at")]
+    assert outcomes == [Outcome.FAILED, Outcome.FAILED, Outcome.SUCCEEDED]
+
+
+def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, settings):
+    settings.IMPORT_RETRY_ATTEMPTS = 3
+    job = confirmed(logged_in, sales, people(1))
+    thulium.state.fail_next("http_502", times=5)
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert (row.state, row.attempts.count()) == (RowState.FAILED, 3)
+    assert row.last_send().detail.startswith("HTTP 502")
+    assert job.receipt.failed == 1
+
+
+def test_an_unanswered_send_is_retried_and_its_duplicate_counts_as_added_earlier(
+    logged_in, sales, thulium
+):
+    job = confirmed(logged_in, sales, people(2))
+    # Thulium stores the first record but its answer comes after the portal gave up.
+    thulium.state.fail_next("timeout", delay=1.5)
+    import_push(job.pk)
+    assert Counter(states(job).values()) == {RowState.ADDED: 1, RowState.ADDED_EARLIER: 1}
+    earlier = ImportRow.objects.get(job=job, state=RowState.ADDED_EARLIER)
+    assert earlier.last_send().messages == ["Phone number already exists in the campaign."]
+    outcomes = [a.addition.outcome for a in earlier.attempts.order_by("addition__created_at")]
+    assert outcomes == [Outcome.UNKNOWN, Outcome.REFUSED]
+    assert sorted(r["phone_number"] for r in thulium.state.records("00001")) == [
+        "601000000", "601000001"]
+    assert job.receipt.added_earlier == 1
+
+
+def test_a_polish_duplicate_message_is_understood_too(logged_in, sales, thulium):
+    logged_in.post(reverse("set_language"), {"language": "pl"})
+    job = confirmed(logged_in, sales, people(1))
+    assert job.language == "pl"
+    thulium.state.fail_next("timeout", delay=1.5)
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert row.state == RowState.ADDED_EARLIER
+    assert row.last_send().messages == ["Numer telefonu już istnieje w kampanii."]
+    assert api_calls(thulium, "POST")[-1]["accept_language"] == "pl"
+
+
+def test_a_broken_connection_is_retried_and_added(logged_in, sales, thulium):
+    job = confirmed(logged_in, sales, people(1))
+    thulium.state.fail_next("reset")  # nothing stored: the retry adds the record
+    import_push(job.pk)
+    row = ImportRow.objects.get(job=job)
+    assert (row.state, row.attempts.count()) == (RowState.ADDED, 2)
+
+
+def test_refused_credentials_stop_the_import_and_leave_the_rest_unsent(
+    logged_in, sales, thulium, settings
+):
+    job = confirmed(logged_in, sales, people(40))
+    settings.THULIUM_API_PASSWORD = "wrong"
+    import_push(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.STOPPED
+    assert "did not accept the portal's API credentials" in job.stop_reason
+    counts = Counter(states(job).values())
+    assert counts[RowState.FAILED] == len(api_calls(thulium, "POST")) <= 4
+    assert counts[RowState.FAILED] + counts[RowState.NOT_SENT] == 40
+    assert (job.receipt.result, job.receipt.outcome) == ("stopped", Outcome.REFUSED)
+    assert job.receipt.detail == job.stop_reason
+
+
+def test_requests_in_flight_never_exceed_the_concurrency(
+    logged_in, sales, thulium, settings, monkeypatch
+):
+    settings.IMPORT_CONCURRENCY = 3
+    thulium.state.latency = 0.05
+    job = confirmed(logged_in, sales, people(24))
+    add_record = ThuliumClient.add_record
+    lock, counts = threading.Lock(), {"now": 0, "peak": 0}
+
+    def counted(client, campaign_id, record):
+        """The real call, counting the calls under way at once."""
+        with lock:
+            counts["now"] += 1
+            counts["peak"] = max(counts["peak"], counts["now"])
+        try:
+            return add_record(client, campaign_id, record)
+        finally:
+            with lock:
+                counts["now"] -= 1
+
+    monkeypatch.setattr(ThuliumClient, "add_record", counted)
+    import_push(job.pk)
+    assert 1 < counts["peak"] <= 3
+    assert len(api_calls(thulium, "POST")) == 24
+
+
+def test_the_pace_spaces_sends_by_the_rate_limit(monkeypatch):
+    clock = {"now": 100.0}
+    slept = []
+    monkeypatch.setattr(pushing.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(pushing.time, "sleep", slept.append)
+    pace = pushing._Pace(per_second=4)
+    for _ in range(3):
+        pace.wait()
+    clock["now"] += 2.0  # a quiet spell does not build up a burst
+    pace.wait()
+    pace.wait()
+    assert slept == [0.0, 0.25, 0.5, 0.0, 0.25]
+
+
+def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales, thulium, user):
+    """Rows a killed worker held: accepted ones are never resent, unanswered ones are."""
+    job = confirmed(logged_in, sales, people(4))
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    rows = {row.number: row for row in ImportRow.objects.filter(job=job)}
+    expired = timezone.now() - timedelta(minutes=5)
+    ImportRow.objects.filter(job=job).update(
+        state=RowState.SENDING, claimed_by="dead-worker-0", lease_until=expired)
+
+    def attempt(row, outcome, **completion):
+        addition = RecordAddition.begin(
+            campaign=sales, actor=user, sent=row.payload, phone_number=row.phone_number,
+            phone_key=row.phone_key)
+        if outcome != Outcome.PENDING:
+            addition.complete(outcome=outcome, **completion)
+        ImportAttempt.objects.create(row=row, addition=addition)
+        return addition
+
+    # Row 2: sent and stored by Thulium, killed before the answer was recorded.
+    requests.post(f"{thulium.url}/outbounds/00001/records", json=rows[2].payload,
+                  auth=(thulium.user, thulium.password), timeout=5)
+    cut_off = attempt(rows[2], Outcome.PENDING)
+    # Row 3: Thulium's acceptance was recorded, the row's own state was not.
+    attempt(rows[3], Outcome.SUCCEEDED, record_id="777", request_id="")
+    # Row 4: refused, recorded in the audit only.
+    attempt(rows[4], Outcome.REFUSED, messages=["Wrong format of phone number."])
+    # Row 5: claimed but never sent.
+    already_received = len(api_calls(thulium, "POST"))
+
+    import_push(job.pk)
+
+    by_number = {row.number: row for row in ImportRow.objects.filter(job=job)}
+    assert by_number[2].state == RowState.ADDED_EARLIER
+    assert (by_number[3].state, by_number[3].last_send().record_id) == (RowState.ADDED, "777")
+    assert by_number[4].state == RowState.REFUSED
+    assert by_number[5].state == RowState.ADDED
+    resent = [c["json"]["phone_number"] for c in api_calls(thulium, "POST")[already_received:]]
+    assert sorted(resent) == ["601000000", "601000003"]
+    cut_off.refresh_from_db()
+    assert cut_off.outcome == Outcome.UNKNOWN
+    assert "stopped before Thulium's answer was recorded" in cut_off.detail
+
+
+def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
+    job = confirmed(logged_in, sales, people(5))
+    response = logged_in.post(reverse("imports:cancel", args=[job.pk]))
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED
+    assert job.receipt.not_sent == 5
+    import_push(job.pk)  # a worker coming later sends nothing
+    assert api_calls(thulium, "POST") == []
+
+
+def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium):
+    thulium.state.latency = 0.05
+    job = confirmed(logged_in, sales, people(200))
+    def push_in_a_thread():
+        try:
+            import_push(job.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=push_in_a_thread)
+    worker.start()
+    while len(thulium.state.records("00001")) < 10:
+        worker.join(0.05)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))
+    worker.join(30)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED
+    counts = Counter(states(job).values())
+    assert counts[RowState.ADDED] == len(thulium.state.records("00001")) >= 10
+    assert counts[RowState.NOT_SENT] > 0
+    assert counts[RowState.ADDED] + counts[RowState.NOT_SENT] == 200
+    assert (job.receipt.result, job.receipt.outcome) == ("cancelled", Outcome.FAILED)
+
+
+def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
+    job = confirmed(logged_in, sales, people(1))
+    import_push(job.pk)
+    receipt = ImportReceipt.objects.get(job=job)
+    receipt.added = 5
+    with pytest.raises(AppendOnlyError):
+        receipt.save()
+    with pytest.raises(AppendOnlyError):
+        ImportReceipt.objects.filter(pk=receipt.pk).update(added=5)
+    with pytest.raises(AppendOnlyError):
+        receipt.delete()
+    with pytest.raises(AppendOnlyError):
+        ImportReceipt.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        receipt.complete(outcome=Outcome.FAILED, result="stopped")
+    assert ImportReceipt.objects.get().added == 1
+    assert not verify_chain().problem
+    assert receipt.get_absolute_url() == reverse("audit:entry", args=["import", receipt.pk])
+
+
+def test_the_report_lists_every_row_and_defuses_formulas(logged_in, sales, thulium):
+    rows = [["+48 601 000 000", "Zofia", "Nowak", "Łódź"], ["12", "a", "b", "c"],
+            ["=cmd|' /C calc'!A0", "a", "b", "c"], ["+1+cmd|' /C calc'!A0", "a", "b", "c"]]
+    job = confirmed(logged_in, sales, rows)
+    thulium.state.fail_next("refuse")
+    import_push(job.pk)
+    response = logged_in.get(reverse("imports:report", args=[job.pk]))
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeffrow;phone_number;outcome;record_id;message;request_id\r\n")
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    number, phone, outcome, record_id, message, request_id = lines[1]
+    # A number with its plus stays text in a spreadsheet, every digit kept.
+    assert (number, phone, outcome, record_id) == ("2", "'+48601000000", "refused", "")
+    assert (message, bool(request_id)) == ("Sandbox: refused on request.", True)
+    assert lines[2][:3] == ["3", "12", "invalid"]
+    assert lines[2][4].startswith("Phone number: Enter a phone number")
+    assert [line[1] for line in lines[3:]] == ["'=cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"]
+
+
+def test_progress_reaches_one_hundred_percent(logged_in, sales, thulium):
+    job = confirmed(logged_in, sales, people(6))
+    before = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
+    assert (before["state"], before["done"], before["total"], before["final"]) == (
+        "queued", 0, 6, False)
+    import_push(job.pk)
+    after = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
+    assert (after["percent"], after["added"], after["final"]) == (100, 6, True)
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert "imports/progress.js" in page and job.file_sha256 in page

@@ -1,0 +1,89 @@
+"""Files as Polish Excel writes them are read right; files that cannot be read say why."""
+
+import pytest
+
+from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
+from tests.import_files import HEADER, csv_bytes, xlsx_bytes
+
+ROWS = [["601234567", "Zażółć", "Gęślą", "Jaźń"], ["22 555-66-77", "Świętosław", "Źdźbło", "Łódź"]]
+
+
+@pytest.mark.parametrize(("encoding", "bom", "expected"), [
+    ("utf-8", True, "utf-8-sig"),
+    ("utf-8", False, "utf-8"),
+    ("cp1250", False, "cp1250"),
+    ("iso-8859-2", False, "iso-8859-2"),
+])
+def test_polish_letters_are_read_in_every_encoding_excel_writes(encoding, bom, expected):
+    layout = detect_layout(csv_bytes(ROWS, encoding=encoding, bom=bom), "leady.csv")
+    assert layout.encoding == expected
+    assert layout.headers == HEADER
+    assert layout.sample == ROWS
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_the_separator_is_detected(delimiter):
+    layout = detect_layout(csv_bytes(ROWS, delimiter=delimiter), "leady.csv")
+    assert layout.delimiter == delimiter
+    assert layout.sample[1] == ROWS[1]
+
+
+def test_quoted_cells_may_hold_the_separator_and_line_breaks():
+    content = 'Telefon;Uwagi\r\n601234567;"dzwonić po 16; pilne"\r\n602000000;"dwie\r\nlinie"\r\n'
+    layout = detect_layout(content.encode(), "leady.csv")
+    rows = list(read_rows(content.encode(), layout))
+    assert rows[1] == (2, ["601234567", "dzwonić po 16; pilne"])
+    assert rows[2] == (3, ["602000000", "dwie\r\nlinie"])
+
+
+def test_blank_lines_are_skipped_but_keep_the_row_numbers():
+    content = b"Telefon;Imie\r\n601234567;Jan\r\n\r\n;\r\n602000000;Ewa\r\n"
+    layout = detect_layout(content, "leady.csv")
+    assert [number for number, _cells in read_rows(content, layout)] == [1, 2, 5]
+
+
+def test_an_xlsx_workbook_is_read_with_numbers_and_dates_as_text():
+    import datetime
+
+    content = xlsx_bytes([[601234567, "Zofia", datetime.datetime(2026, 5, 24, 12, 24), 3.0]],
+                         header=["Telefon", "Imię", "Termin", "Kolejność"])
+    layout = detect_layout(content, "leady.xlsx")
+    assert (layout.kind, layout.encoding, layout.delimiter) == ("xlsx", "", "")
+    assert layout.sample == [["601234567", "Zofia", "2026-05-24 12:24", "3"]]
+
+
+def test_an_xlsx_formula_is_read_as_its_text_never_evaluated():
+    content = xlsx_bytes([["=600000000+1", "Zofia"]], header=["Telefon", "Imię"])
+    layout = detect_layout(content, "leady.xlsx")
+    assert layout.sample == [["=600000000+1", "Zofia"]]
+
+
+@pytest.mark.parametrize(("content", "name", "says"), [
+    (b"", "leady.csv", "The file is empty."),
+    (b"\xef\xbb\xbf\r\n  \r\n", "leady.csv", "The file is empty."),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "leady.csv", "This is not a text file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "leady.xls", "old Excel .xls file"),
+    (b"Telefon;Imie\r\n601234567;Jan\r\n", "leady.xlsx", "named .xlsx but is not"),
+    (b"PK\x03\x04 certainly not a workbook", "leady.xlsx", "cannot be read as an Excel"),
+    (b"Telefon;Imie;Nazwisko\r\n", "leady.csv", "header row but no rows below it"),
+])
+def test_files_that_cannot_be_imported_say_why(content, name, says):
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, name)
+    assert says in str(problem.value.message)
+
+
+def test_a_header_of_ten_thousand_columns_is_refused(settings):
+    header = [f"kolumna {n}" for n in range(10_000)]
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(csv_bytes([["1"] * 10_000], header=header), "szeroki.csv")
+    assert "10000 columns; the portal reads at most 200" in str(problem.value.message)
+
+
+def test_a_wrong_encoding_chosen_by_the_user_is_reported_with_the_row():
+    content = csv_bytes([["601000000", "Jan"], ["603000000", "Świętosław"]],
+                        header=["Telefon", "Imie"], encoding="cp1250")
+    layout = FileLayout(kind="csv", encoding="utf-8", delimiter=";")
+    with pytest.raises(FileProblem) as problem:
+        list(read_rows(content, layout))
+    assert "Line 3 is not valid UTF-8 text" in str(problem.value.message)

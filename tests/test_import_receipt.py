@@ -1,0 +1,170 @@
+"""An import's receipt is an entry of the audit trail: chained, unchangeable, findable."""
+
+import csv
+import io
+import json
+import os
+import re
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from audit.verify import verify_chain
+from imports.models import ImportJob, ImportReceipt
+from imports.pushing import import_push
+from imports.services import import_cancel, import_confirm, receipt_write
+from portal.auditing import Outcome
+from records.models import RecordAddition
+from tests.audit_fixtures import auditor, tamper  # noqa: F401
+from tests.import_files import csv_bytes, people, previewed
+
+pytestmark = pytest.mark.django_db
+
+TIMELINE = reverse("audit:timeline")
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+@pytest.fixture
+def watched(auditor):  # noqa: F811
+    """An auditor's browser, beside the loader's (`logged_in`)."""
+    client = Client()
+    client.force_login(auditor)
+    return client
+
+
+def cancelled(client, campaign, rows, name="leady.csv") -> ImportReceipt:
+    """An import confirmed, then cancelled before any worker took it: nothing is sent."""
+    job = previewed(client, campaign, csv_bytes(rows), name=name)
+    assert import_confirm(job=job)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))
+    return ImportReceipt.objects.get(job=job)
+
+
+def summaries(response) -> list[str]:
+    return [row.summary for row in response.context["page"].rows]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_import_is_in_the_timeline_with_what_became_of_its_rows(
+    logged_in, sales, thulium, watched
+):
+    rows = [*people(3), ["12", "zły", "numer", ""]]
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    assert import_confirm(job=job)
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001/records")
+    import_push(job.pk)
+    receipt = ImportReceipt.objects.get(job=job)
+
+    timeline = watched.get(TIMELINE, {"kind": "import"})
+    assert summaries(timeline) == ["import of leady.csv: 2 added, 1 refused, 1 invalid"]
+    page = watched.get(receipt.get_absolute_url()).content.decode()
+    assert f'<a href="{job.get_absolute_url()}" data-testid="import-link">leady.csv</a>' in page
+    counts = re.search(r'data-testid="import-counts">(.*?)</table>', page, re.S).group(1)
+    assert re.findall(r"<th scope=\"row\">(.*?)</th><td>(\d+)</td>", counts)[:4] == [
+        ("Rows in the file", "4"), ("Added", "2"), ("Added earlier", "0"), ("Refused", "1")]
+    # Each row's own entry points back to the import that sent it.
+    refused = RecordAddition.objects.get(outcome=Outcome.REFUSED)
+    entry = watched.get(refused.get_absolute_url()).content.decode()
+    assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in entry
+    assert not verify_chain().problem
+
+
+def test_a_cancelled_import_is_an_entry_that_failed_saying_why(logged_in, sales, watched):
+    receipt = cancelled(logged_in, sales, [*people(3), ["12", "zły", "numer", ""]])
+
+    assert (receipt.outcome, receipt.result) == (Outcome.FAILED, "cancelled")
+    assert (receipt.rows_total, receipt.not_sent, receipt.rows_invalid) == (4, 3, 1)
+    assert receipt.actor_username == "manager" and receipt.confirmed_at is not None
+    assert summaries(watched.get(TIMELINE)) == [
+        "import of leady.csv (cancelled): 3 not sent, 1 invalid"]
+    assert not hasattr(ImportJob.objects.get(pk=receipt.job_id), "upload")
+
+
+def test_the_receipt_keeps_what_defined_the_import(logged_in, sales):
+    content = csv_bytes(people(2))
+    receipt = cancelled(logged_in, sales, people(2))
+
+    assert receipt.sent["file_name"] == receipt.file_name == "leady.csv"
+    assert receipt.sent["file_size"] == len(content)
+    assert receipt.sent["file_sha256"] == receipt.file_sha256 == receipt.job.file_sha256
+    assert receipt.sent["mapping"]["Telefon"] == "phone_number"
+    assert receipt.sent["options"]["delimiter"] == ";"
+
+
+def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, sales,
+                                                                      watched):
+    receipt = cancelled(logged_in, sales, people(2))
+
+    page = watched.get(receipt.get_absolute_url()).content.decode()
+
+    assert "What it was given, exactly" in page and receipt.file_sha256 in page
+    assert 'data-testid="answer"' not in page and 'data-testid="diff"' not in page
+    assert "Records imported" in page
+
+
+def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sales, watched):
+    wanted = cancelled(logged_in, sales, people(2), name="leady-maj.csv")
+    cancelled(logged_in, sales, people(3, first=602000000), name="inne.csv")
+
+    for search in (wanted.file_sha256, "leady-maj.csv"):
+        response = watched.get(TIMELINE, {"q": search})
+        assert [row.entry for row in response.context["page"].rows] == [wanted], search
+    assert summaries(watched.get(TIMELINE, {"q": "leady"})) == []  # exact matches only
+
+
+def test_the_exports_carry_the_counts(logged_in, sales, watched):
+    receipt = cancelled(logged_in, sales, [*people(2), ["=1+1", "a", "b", "c"]],
+                        name="=leady.csv")
+
+    text = b"".join(watched.get(reverse("audit:export_csv"), {"kind": "import"})
+                    .streaming_content).decode()
+    row = next(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert (row["kind"], row["job_id"], row["result"], row["not_sent"], row["rows_invalid"]) == (
+        "import", str(receipt.job_id), "cancelled", "2", "1")
+    assert row["file_name"] == "'=leady.csv" and row["file_sha256"] == receipt.file_sha256
+    lines = b"".join(watched.get(reverse("audit:export_jsonl"), {"kind": "import"})
+                     .streaming_content).decode().splitlines()
+    assert json.loads(lines[0])["sent"]["mapping"]["Telefon"] == "phone_number"
+    assert json.loads(lines[0])["added"] == 0
+
+
+def test_an_import_has_one_receipt(logged_in, sales):
+    receipt = cancelled(logged_in, sales, people(1))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        receipt_write(receipt.job)
+    assert ImportReceipt.objects.count() == 1
+
+
+def test_verify_audit_names_a_receipt_whose_counts_were_edited(logged_in, sales):
+    receipt = cancelled(logged_in, sales, people(2))
+    assert not verify_chain().problem
+
+    tamper("UPDATE imports_importreceipt SET not_sent = 0, added = 2 WHERE id = %s",
+           [receipt.pk])
+
+    assert f"imports.importreceipt #{receipt.pk} (completed" in verify_chain().problem
+
+
+def test_on_postgresql_raw_sql_cannot_rewrite_or_delete_a_receipt(logged_in, sales):
+    if connection.vendor != "postgresql":
+        reason = ("needs PostgreSQL: run with "
+                  "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_import")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    receipt = cancelled(logged_in, sales, people(2))
+
+    for sql in ("UPDATE imports_importreceipt SET added = 2 WHERE id = %s",
+                "UPDATE imports_importreceipt SET file_sha256 = 'x' WHERE id = %s",
+                "DELETE FROM imports_importreceipt WHERE id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+                connection.cursor() as cursor:
+            cursor.execute(sql, [receipt.pk])
+    assert ImportReceipt.objects.get().not_sent == 2

@@ -1,0 +1,62 @@
+"""Imports whose workers died are handed to a live worker, once, and only those."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from imports.models import ImportJob
+from imports.resuming import imports_resume_stalled
+from imports.services import import_enqueue
+from tests.import_files import csv_bytes, people, previewed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def job(logged_in, campaigns):
+    return previewed(logged_in, campaigns["00001"], csv_bytes(people(3)))
+
+
+def pushes_of(job):
+    return DBTaskResult.objects.filter(task_path="imports.tasks.push_import",
+                                       args_kwargs__args=[job.pk]).count()
+
+
+def left_since(job, state, minutes):
+    ImportJob.objects.filter(pk=job.pk).update(
+        state=state, heartbeat_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_a_watched_import_whose_workers_died_gets_one_new_worker(logged_in, job):
+    left_since(job, ImportJob.State.RUNNING, minutes=5)
+    for _watch in range(3):
+        assert logged_in.get(reverse("imports:progress", args=[job.pk])).status_code == 200
+    assert pushes_of(job) == 1
+    job.refresh_from_db()
+    assert job.heartbeat_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_running_import_with_a_live_worker_is_left_alone(job, settings):
+    left_since(job, ImportJob.State.RUNNING, minutes=0)
+    assert imports_resume_stalled() == []
+    assert pushes_of(job) == 0
+
+
+def test_a_queued_import_waiting_behind_others_is_not_queued_twice(job):
+    import_enqueue(job.pk)
+    left_since(job, ImportJob.State.QUEUED, minutes=5)
+    assert imports_resume_stalled() == []
+    assert pushes_of(job) == 1
+
+
+def test_a_queued_import_whose_worker_died_at_its_start_is_queued_again(job):
+    import_enqueue(job.pk)
+    # A worker took the task, then died before the import itself started.
+    DBTaskResult.objects.update(status=TaskResultStatus.RUNNING)
+    left_since(job, ImportJob.State.QUEUED, minutes=5)
+    assert imports_resume_stalled() == [job.pk]
+    assert pushes_of(job) == 2

@@ -1,0 +1,114 @@
+"""Real workers, killed mid-import with SIGKILL: nothing lost, nothing sent twice.
+
+Run once with each task backend: the database one, and RQ on the real Redis.
+"""
+
+from collections import Counter
+
+import pytest
+
+from imports.models import ImportJob, ImportRow, RowState
+from imports.services import import_confirm, import_enqueue
+from portal.auditing import Outcome
+from records.models import RecordAddition
+from tests.conftest import api_calls
+from tests.import_files import csv_bytes, people, previewed
+from tests.workers import (
+    DB_BACKEND,
+    REDIS_URL,
+    RQ_BACKEND,
+    Workers,
+    finished,
+    require_redis,
+    wait_until,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROWS = 240
+CONCURRENCY = 4  # tests.workers.WORKER_SETTINGS
+
+
+@pytest.fixture
+def backend(request, settings):
+    """The task backend under test (database unless parametrized), here and in the workers."""
+    name = getattr(request, "param", "database")
+    if name == "rq":
+        require_redis()
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()  # only the tests' own database
+        settings.TASKS = {"default": RQ_BACKEND}
+        settings.RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1}}
+    else:
+        settings.TASKS = {"default": DB_BACKEND}
+    settings.TASK_BACKEND = name
+    return name
+
+
+@pytest.fixture
+def workers(thulium, tmp_path, backend):
+    started = Workers(thulium, backend, tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+def posts_by_phone(sandbox):
+    # A POST cut off by the kill reaches the sandbox as a broken body: it added nothing.
+    return Counter(call["json"]["phone_number"] for call in api_calls(sandbox, "POST")
+                   if call["json"] is not None)
+
+
+@pytest.mark.parametrize("backend", ["database", "rq"], indirect=True)
+def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
+    logged_in, sales, thulium, workers
+):
+    thulium.state.latency = 0.03
+    job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
+    import_confirm(job=job)
+    first = workers.start()
+    wait_until(lambda: ImportRow.objects.filter(job=job, state=RowState.ADDED).count() >= 40,
+               workers=workers, what="the first worker to add 40 records")
+    workers.kill(first)
+    # What the dead worker left: rows it knew Thulium had added, rows it held.
+    added_before = set(ImportRow.objects.filter(job=job, state=RowState.ADDED)
+                       .values_list("phone_number", flat=True))
+    held = set(ImportRow.objects.filter(job=job, state=RowState.SENDING)
+               .values_list("phone_number", flat=True))
+    assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.RUNNING
+    assert 40 <= len(added_before) < ROWS
+
+    workers.start()
+    wait_until(finished(job), workers=workers, what="the second worker to finish the import")
+
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE, workers.logs()
+    stored = Counter(r["phone_number"] for r in thulium.state.records("00001"))
+    assert stored == Counter({phone: 1 for phone in (p for p, *_ in people(ROWS))})
+    posts = posts_by_phone(thulium)
+    assert all(posts[phone] == 1 for phone in added_before)  # accepted: never sent again
+    sent_twice = {phone for phone, count in posts.items() if count > 1}
+    assert sent_twice <= held and len(held) <= 3 * CONCURRENCY
+    states = Counter(ImportRow.objects.filter(job=job).values_list("state", flat=True))
+    assert states[RowState.ADDED] + states[RowState.ADDED_EARLIER] == ROWS, states
+    for row in ImportRow.objects.filter(job=job, phone_number__in=sent_twice):
+        assert row.state == RowState.ADDED_EARLIER
+    assert not RecordAddition.objects.filter(outcome=Outcome.PENDING).exists()
+    assert job.receipt.added + job.receipt.added_earlier == ROWS
+
+
+def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thulium, workers):
+    thulium.state.latency = 0.03
+    job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
+    import_confirm(job=job)
+    import_enqueue(job.pk)  # a second task for the same import
+    both = [workers.start(), workers.start()]
+    wait_until(finished(job), workers=workers, what="the workers to finish the import")
+    assert posts_by_phone(thulium) == Counter({p: 1 for p, *_ in people(ROWS)})
+    assert ImportRow.objects.filter(job=job, state=RowState.ADDED).count() == ROWS
+    # Both really sent rows of it, at the same time.
+    assert all("thulium POST outbounds/00001/records" in workers.log(w) for w in both)
