@@ -2,15 +2,20 @@
 database or Redis, serve the same users and data, so a load balancer may send any request
 to any instance."""
 
+import subprocess
+import sys
+import time
 import uuid
+from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import api_calls
+from tests.import_files import csv_bytes, people
 
 from .conftest import ADMIN_PASSWORD, create_admin
-from .processes import Gunicorn, Visitor, manage, page_forms, production_env
+from .processes import REPO, Gunicorn, Visitor, manage, page_forms, production_env
 
 pytestmark = pytest.mark.processes
 
@@ -34,13 +39,13 @@ def machines(request, postgres_database, static_root, sandbox):
     username = f"manager-{request.param}"
     create_admin(postgres_database, username)
     with Gunicorn(env) as first, Gunicorn(env) as second:
-        yield first, second, username
+        yield first, second, username, env
 
 
 def visitors(machines) -> tuple[Visitor, Visitor]:
     """One person logged in through the first instance, and the same browser session
     (its cookie) reaching the second."""
-    first, second, username = machines
+    first, second, username, _ = machines
     on_first, on_second = Visitor(first.url), Visitor(second.url)
     on_first.log_in(username, ADMIN_PASSWORD)
     on_second.session.cookies.set_cookie(on_first.session_cookie())
@@ -92,3 +97,63 @@ def test_statuses_read_through_one_instance_are_reused_by_the_other(machines, th
     assert reload.status_code == 302
     assert on_first.get("/campaigns/00002/records/new/").status_code == 200
     assert len(api_calls(thulium)) == 4  # the reload through the second served the first
+
+
+def upload_through(visitor: Visitor, rows: list[list[str]]) -> int:
+    """Upload, map (as proposed) and confirm a file as a person would; the import's id."""
+    page = "/campaigns/00001/records/import/"
+    (form,) = [f for f in page_forms(visitor.get(page).text) if "file" in f["fields"]]
+    fields = {name: value for name, value in form["fields"].items() if name != "file"}
+    uploaded = visitor.session.post(
+        visitor.url + page, data=fields, allow_redirects=False, timeout=30,
+        files={"file": ("leady.csv", csv_bytes(rows), "text/csv")},
+    )
+    assert uploaded.status_code == 302, uploaded.text
+    mapping_page = urlsplit(uploaded.headers["Location"]).path
+    job = int(mapping_page.strip("/").split("/")[1])
+    mapped = visitor.submit(mapping_page, {}, action="")
+    assert mapped.status_code == 302, mapped.text
+    confirmed = visitor.submit(f"/imports/{job}/", {}, action=f"/imports/{job}/confirm/")
+    assert confirmed.status_code == 302, confirmed.text
+    return job
+
+
+def test_an_import_split_across_two_workers_sends_every_row_exactly_once(
+    machines, thulium, tmp_path
+):
+    on_first, on_second = visitors(machines)
+    env = machines[3]
+    on_first.submit("/campaigns/", {}, action="/campaigns/sync/")
+    thulium.state.reset()
+    thulium.state.latency = 0.02
+    # Numbers of their own: both parameters share one database, and the portal refuses a
+    # number it already added.
+    rows = people(200, first=700000000 if machines[2].endswith("database") else 710000000)
+    job = upload_through(on_first, rows)
+    # A second task for the same import, so both workers take rows of it at once.
+    manage(env, "shell", "-c",
+           f"from imports.services import import_enqueue; import_enqueue({job})")
+
+    logs = [tmp_path / f"worker-{n}.log" for n in (1, 2)]
+    workers = [
+        subprocess.Popen([sys.executable, "manage.py", "run_worker", "--worker-id", log.stem],
+                         cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        for log in logs
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        progress = {}
+        while time.monotonic() < deadline:
+            progress = on_second.get(f"/imports/{job}/progress.json").json()
+            if progress.get("final"):
+                break
+            time.sleep(0.5)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+    assert progress.get("final"), progress
+    sent = Counter(call["json"]["phone_number"] for call in api_calls(thulium, "POST"))
+    assert sent == Counter({row[0]: 1 for row in rows})
+    assert all("thulium POST outbounds/00001/records" in log.read_text() for log in logs)
