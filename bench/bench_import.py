@@ -61,7 +61,9 @@ def main():
 
 SETUP = f"""
 from django.contrib.auth import get_user_model
-get_user_model().objects.create_user({USER!r}, password={PASSWORD!r})
+from django.contrib.auth.models import Group
+user = get_user_model().objects.create_user({USER!r}, password={PASSWORD!r})
+user.groups.add(Group.objects.get(name="Record loaders"))
 """
 
 
