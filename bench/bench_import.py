@@ -217,6 +217,9 @@ def bench_env(database_url):
         "DATABASE_URL": database_url, "THULIUM_SANDBOX_PORT": str(free_port()),
         "TASK_BACKEND": "database", "IMPORT_CONCURRENCY": str(CONCURRENCY),
         "LOG_LEVEL": "WARNING", "PYTHONPATH": str(BASE_DIR),
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies that travel over HTTP.
+        "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
     })
     return env
 
