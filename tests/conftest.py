@@ -122,3 +122,10 @@ def api_calls(sandbox, method=None):
         r for r in sandbox.state.received
         if r["path"].startswith("/api/") and (method is None or r["method"] == method)
     ]
+
+
+def skip_unless_postgresql(connection):
+    """PostgreSQL-only tests skip on SQLite; `.ci/run` checks they ran in its PostgreSQL pass."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with "
+                    "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal")

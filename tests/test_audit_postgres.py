@@ -1,6 +1,5 @@
 """On PostgreSQL the database itself refuses to rewrite audit history, even to raw SQL."""
 
-import os
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -9,19 +8,13 @@ from audit.verify import verify_chain
 from campaigns.models import CampaignChange
 from records.models import RecordAddition
 from tests.audit_fixtures import addition, change
+from tests.conftest import skip_unless_postgresql
 
 pytestmark = pytest.mark.django_db
 
-NEEDS_POSTGRES = ("needs PostgreSQL: run with "
-                  "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_audit")
-
-
 @pytest.fixture(autouse=True)
 def postgres(db):
-    if connection.vendor != "postgresql":
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {NEEDS_POSTGRES}")
-        pytest.skip(NEEDS_POSTGRES)
+    skip_unless_postgresql(connection)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 import re
 
 import pytest
@@ -18,6 +17,7 @@ from imports.services import import_cancel, import_confirm, receipt_write
 from portal.auditing import Outcome
 from records.models import RecordAddition
 from tests.audit_fixtures import auditor, tamper  # noqa: F401
+from tests.conftest import skip_unless_postgresql
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
@@ -153,12 +153,7 @@ def test_verify_audit_names_a_receipt_whose_counts_were_edited(logged_in, sales)
 
 
 def test_on_postgresql_raw_sql_cannot_rewrite_or_delete_a_receipt(logged_in, sales):
-    if connection.vendor != "postgresql":
-        reason = ("needs PostgreSQL: run with "
-                  "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_import")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+    skip_unless_postgresql(connection)
     receipt = cancelled(logged_in, sales, people(2))
 
     for sql in ("UPDATE imports_importreceipt SET added = 2 WHERE id = %s",
