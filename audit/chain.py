@@ -13,8 +13,7 @@ from datetime import UTC
 from functools import cache
 
 from django.apps import apps
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from portal.auditing import AppendOnlyError, AuditAttempt
 
@@ -145,17 +144,31 @@ def _next_seq() -> tuple[int, str]:
     """Take the next sequence number, holding the head's row lock until the transaction ends.
 
     The UPDATE comes first so that it is what takes the lock: on PostgreSQL a row lock, on
-    SQLite the database's write lock (a read first could deadlock two writers).
+    SQLite the database's write lock (a read first could deadlock two writers). It hands
+    back the new number and the last hash itself (RETURNING, on both databases), as every
+    audited action pays for this statement twice.
     """
-    head = ChainHead.objects.filter(pk=ChainHead.ONLY)
-    if not head.update(seq=F("seq") + 1):
+    with connection.cursor() as cursor:
+        cursor.execute(_head_sql("UPDATE {head} SET seq = seq + 1 WHERE {key} = %s "
+                                 "RETURNING seq, last_hash"), [ChainHead.ONLY])
+        taken = cursor.fetchone()
+    if taken is None:
         _start_chain()
-        head.update(seq=F("seq") + 1)
-    return head.values_list("seq", "last_hash").get()
+        return _next_seq()
+    return taken
 
 
 def _advance(new_hash: str) -> None:
-    ChainHead.objects.filter(pk=ChainHead.ONLY).update(last_hash=new_hash)
+    with connection.cursor() as cursor:
+        cursor.execute(_head_sql("UPDATE {head} SET last_hash = %s WHERE {key} = %s"),
+                       [new_hash, ChainHead.ONLY])
+
+
+@cache
+def _head_sql(template: str) -> str:
+    quote = connection.ops.quote_name
+    return template.format(head=quote(ChainHead._meta.db_table),
+                           key=quote(ChainHead._meta.pk.column))
 
 
 def _start_chain() -> None:

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.session_renewal.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +102,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A connection kept for the next request spares opening one per request (the development
+# server's thread per request would only pile them up, hence 0 with DEBUG on).
+DATABASES["default"].setdefault(
+    "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work during a write and makes each commit one cheap append;
     # IMMEDIATE takes the write lock up front (and waits for it) instead of failing with
@@ -238,9 +243,9 @@ FOUR_EYES = env.bool("FOUR_EYES", default=False)
 
 # --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
 # (Kept in one block so production settings added elsewhere merge beside it.)
-# A session ends after this many seconds without a request; every request restarts it.
+# A session ends after this many seconds without a request; requests renew it, at most
+# once a minute (portal/session_renewal.py) rather than with a write on every request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)
-SESSION_SAVE_EVERY_REQUEST = True
 # Cookies travel over HTTPS only in production (see SESSION_COOKIE_SECURE above).
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = LANGUAGE_COOKIE_HTTPONLY = True
@@ -265,7 +270,8 @@ CONTENT_SECURITY_POLICY = {
 AUTHENTICATION_BACKENDS = [
     # Refuses logins while an account or address is locked out, before checking passwords.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend's rules, with a user's permissions read in one query.
+    "roles.backends.RoleBackend",
 ]
 # After this many failed logins the account name and the address are each locked out.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)

@@ -150,6 +150,7 @@ class RecordForm(forms.Form):
             RecordAddition.objects.filter(
                 campaign=self.campaign, phone_key=key, outcome__in=BLOCKING_OUTCOMES,
             )
+            .only("pk", "created_at", "outcome")
             .order_by("-created_at")
             .first()
         )

@@ -25,6 +25,7 @@ from portal.thulium import (
     ThuliumUnavailable,
     get_client,
 )
+from portal.thulium.client import _environment_settings as environment_settings
 from tests.conftest import TEST_TIMEOUT, api_calls
 
 # Longer than the client's timeout in tests, so the sandbox's answer always comes too late.
@@ -370,13 +371,15 @@ def untrusted_https_url(tmp_path_factory):
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     crafted = CraftedThulium([])
     crafted._server.socket = context.wrap_socket(crafted._server.socket, server_side=True)
+    crafted.certificate = cert
     with crafted:
         yield crafted.url.replace("http://", "https://"), crafted
 
@@ -404,3 +407,32 @@ def test_certificate_checks_cannot_be_turned_off(untrusted_https_url):
     finally:
         session.verify = True  # the session is shared by the thread's later calls
     assert crafted.received == []
+
+
+@pytest.fixture
+def fresh_environment():
+    """The gateway reads the environment once per address; these tests change it."""
+    environment_settings.cache_clear()
+    yield
+    environment_settings.cache_clear()
+
+
+def test_a_ca_bundle_named_by_the_environment_is_trusted(untrusted_https_url, monkeypatch,
+                                                         fresh_environment):
+    url, crafted = untrusted_https_url
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(crafted.certificate))
+    assert client_for(url).list_campaigns() == []
+
+
+def test_calls_go_through_the_proxy_the_environment_names(monkeypatch, fresh_environment):
+    with CraftedThulium([]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/api"))
+        client_for("http://thulium.example/api").list_campaigns()
+    # A proxy is asked for the whole URL.
+    assert proxy.received == [("GET", "http://thulium.example/api/outbounds")]
+
+
+def test_no_proxy_sends_calls_straight_to_thulium(thulium, monkeypatch, fresh_environment):
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url().removesuffix("/api"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert get_client().list_campaigns()

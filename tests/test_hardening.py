@@ -12,13 +12,16 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.four_eyes import change_request_create
 from campaigns.services import campaign_update
 from portal.client_ip import client_ip
+from portal.session_renewal import RENEWED_AT, renew_after
 from records.services import record_add
 from tests.conftest import PASSWORD, make_user
 from tests.production.processes import production_env
@@ -107,9 +110,39 @@ def test_the_client_address_comes_only_from_trusted_proxies(rf, settings, proxie
 # --- sessions and cookies ------------------------------------------------------------
 
 
-def test_every_request_restarts_the_inactivity_timer(logged_in):
+def stored_expiry(client) -> datetime.datetime:
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_a_request_renews_a_session_due_for_renewal(logged_in):
+    # force_login saved the session without a renewal time: its renewal is due.
+    Session.objects.update(expire_date=timezone.now() + datetime.timedelta(seconds=5))
     response = logged_in.get(reverse("campaigns:list"))
     assert response.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+    remaining = stored_expiry(logged_in) - timezone.now()
+    assert remaining > datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 5)
+
+
+def test_requests_soon_after_a_renewal_write_no_session(logged_in):
+    logged_in.get(reverse("campaigns:list"))
+    renewed = stored_expiry(logged_in)
+    with CaptureQueriesContext(connection) as queries:
+        response = logged_in.get(reverse("campaigns:list"))
+    assert "sessionid" not in response.cookies
+    assert stored_expiry(logged_in) == renewed
+    assert not [q for q in queries if "django_session" in q["sql"]
+                and not q["sql"].startswith("SELECT")]
+
+
+def test_a_session_is_renewed_again_once_a_minute_has_passed(logged_in):
+    logged_in.get(reverse("campaigns:list"))
+    session = logged_in.session
+    session[RENEWED_AT] -= renew_after()
+    session.save()
+    Session.objects.update(expire_date=timezone.now() + datetime.timedelta(seconds=5))
+    response = logged_in.get(reverse("campaigns:list"))
+    assert response.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+    assert stored_expiry(logged_in) - timezone.now() > datetime.timedelta(seconds=60)
 
 
 def test_a_session_idle_too_long_must_log_in_again(logged_in):

@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.urls import URLResolver, get_resolver, reverse
 
 from campaigns.four_eyes import change_request_approve, change_request_create
@@ -16,6 +18,7 @@ from campaigns.services import campaign_update
 from imports.reading import detect_layout
 from imports.services import import_preview, import_upload
 from records.services import record_add
+from roles.backends import RoleBackend
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
 
 LOGIN, DENIED, OK, MOVED = "login", "403", "ok", "moved"
@@ -237,3 +240,35 @@ def test_no_page_shows_a_role_a_button_that_answers_403(client, portal_objects, 
             assert answer_kind(as_user("post", action or page_url)) == OK, (role, page, action)
             followed.append(action)
     assert len(followed) > len(PAGES)
+
+
+# --- the permission backend -----------------------------------------------------------
+
+
+def permission_sets(user) -> tuple[set, set]:
+    """RoleBackend's permissions of a fresh copy of `user`, and Django's ModelBackend's."""
+    fresh = type(user).objects.get(pk=user.pk)
+    return (RoleBackend().get_all_permissions(fresh),
+            ModelBackend().get_all_permissions(type(user).objects.get(pk=user.pk)))
+
+
+@pytest.mark.django_db
+def test_the_backend_gives_own_and_group_permissions_in_one_query(django_assert_num_queries):
+    user = make_user("both", LOADERS)
+    user.user_permissions.add(Permission.objects.get(codename="view_audit_trail"))
+    ours, djangos = permission_sets(user)
+    assert ours == djangos
+    assert {"audit.view_audit_trail", "records.add_recordaddition"} <= ours
+    fresh = type(user).objects.get(pk=user.pk)
+    with django_assert_num_queries(1):
+        assert fresh.has_perm("records.add_recordaddition")
+        assert not fresh.has_perm("campaigns.change_campaign")
+
+
+@pytest.mark.django_db
+def test_the_backend_gives_a_superuser_everything_and_an_inactive_user_nothing():
+    admin = make_user("root", is_superuser=True)
+    assert permission_sets(admin)[0] == permission_sets(admin)[1]
+    assert len(permission_sets(admin)[0]) == Permission.objects.count()
+    inactive = make_user("gone", EDITORS, is_active=False)
+    assert permission_sets(inactive) == (set(), set())

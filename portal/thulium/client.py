@@ -5,12 +5,14 @@ One method per endpoint, each returning plain data or raising one of the excepti
 portal at a sandbox on any port.
 """
 
+import functools
 import logging
 import ssl
 import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -35,11 +37,28 @@ class _TimeoutSession(requests.Session):
         self.default_timeout = timeout
         # Calls of different users share this session: no cookie may carry over between them.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        # requests would read the whole environment on every call; request() passes what
+        # it would find there instead, read once per address.
+        self.trust_env = False
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
-        kwargs["verify"] = True
+        parts = urlsplit(url)
+        proxies, verify = _environment_settings(f"{parts.scheme}://{parts.netloc}/")
+        kwargs["proxies"] = proxies
+        # A CA bundle named by REQUESTS_CA_BUNDLE (a closed network's own CA) is honoured;
+        # checking certificates is never turned off.
+        kwargs["verify"] = verify
         return super().request(method, url, **kwargs)
+
+
+@functools.cache
+def _environment_settings(origin: str) -> tuple[dict, str | bool]:
+    """The proxies (HTTPS_PROXY, NO_PROXY...) and CA bundle the environment gives an origin."""
+    found = requests.Session().merge_environment_settings(
+        origin, proxies={}, stream=None, verify=True, cert=None
+    )
+    return found["proxies"], found["verify"] or True
 
 
 def _pooled_session(timeout: tuple[float, float]) -> requests.Session:
