@@ -7,6 +7,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .models import Dialer
@@ -69,13 +70,18 @@ class CampaignForm(forms.Form):
         # Filled by clean(): what makes the change risky (see campaigns/risk.py).
         self.risks = []
         super().__init__(*args, initial=initial_from_settings(self.known_settings), **kwargs)
-        self.helper = FormHelper()
-        self.helper.layout = Layout(
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The page's layout, built only when the form is shown."""
+        helper = FormHelper()
+        helper.layout = Layout(
             Fieldset(_("Campaign"), *TOP_LEVEL),
             Fieldset(_("Parameters"), *PARAMETERS),
             "reason",
             Submit("submit", _("Send to Thulium")),
         )
+        return helper
 
     def clean(self):
         cleaned = super().clean()

@@ -12,6 +12,7 @@ from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
@@ -88,14 +89,19 @@ class RecordForm(forms.Form):
             self.fields[FIELD_PREFIX + name] = forms.CharField(
                 label=name, required=False, max_length=1000
             )
-        self.helper = FormHelper()
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The page's layout, built only when the form is shown (not for every import row)."""
+        helper = FormHelper()
         own = [name for name in self.fields if not name.startswith(FIELD_PREFIX)]
         layout = [Fieldset(_("Record"), *own)]
         if self.structure_fields:
             layout.append(
                 Fieldset(_("Campaign fields"), *[FIELD_PREFIX + n for n in self.structure_fields])
             )
-        self.helper.layout = Layout(*layout, Submit("submit", _("Add to the campaign")))
+        helper.layout = Layout(*layout, Submit("submit", _("Add to the campaign")))
+        return helper
 
     def rebind(self, data) -> "RecordForm":
         """This form bound to another record's data, for validating many rows.

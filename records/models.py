@@ -22,7 +22,10 @@ class RecordAddition(AuditAttempt):
         verbose_name = _("record addition")
         verbose_name_plural = _("record additions")
         indexes = [
-            models.Index(fields=["campaign", "phone_key"]),
+            # created_at too: the form's "already added?" query takes the newest match, and
+            # without it SQLite walks the whole campaign by date to find a number.
+            models.Index(fields=["campaign", "phone_key", "created_at"],
+                         name="recadd_campaign_phone_when"),
             *timeline_indexes("recadd"),
             models.Index(fields=["identifier"], name="recadd_identifier"),
             models.Index(fields=["record_id"], name="recadd_record_id"),

@@ -4,6 +4,8 @@ import datetime
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.services import campaign_choices
@@ -431,6 +433,20 @@ def test_the_earlier_addition_is_dated_in_local_time(logged_in, user, campaigns,
     response = add(logged_in, {"phone_number": "601234567"})
     # 10:00 UTC is 12:00 in Warsaw in summer.
     assert "(2026-07-01 12:00, pending)" in response.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL plans from table "
+                    "statistics, which an almost empty test table does not have")
+def test_the_already_added_check_looks_the_number_up_by_index(campaigns):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567"})
+    with CaptureQueriesContext(connection) as queries:
+        assert form.earlier_addition(phone_key("601234567")) is None
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    # Not the campaign's additions walked by date until the number turns up.
+    assert "recadd_campaign_phone_when (campaign_id=? AND phone_key=?)" in plan
 
 
 def test_statuses_and_agents_are_cached_until_reloaded(logged_in, campaigns, thulium):
