@@ -80,18 +80,25 @@ def completed_values(entry) -> dict:
     return {"begin_hash": entry.begin_hash, **values}
 
 
-def link_begun(entry) -> None:
-    """Save a new entry as the next link; raises ChainBroken if the head is missing."""
-    model = type(entry)
-    _normalise(entry, begun_fields(model))
+def link_begun(entries) -> None:
+    """Save new entries of one kind as the next links; raises ChainBroken if the head is missing.
+
+    Several at once (an import's batch) take the head once and are written in one INSERT,
+    so the head's lock is held for a few statements, not for a statement per entry.
+    """
+    model = type(entries[0])
+    for entry in entries:
+        _normalise(entry, begun_fields(model))
     with transaction.atomic():
-        seq, previous = _next_seq()
-        entry.begin_seq = seq
-        entry.begin_hash = link_hash(
-            previous, seq, model._meta.label_lower, BEGUN, payload(begun_values(entry))
-        )
-        entry.save(force_insert=True)
-        _advance(entry.begin_hash)
+        seq, previous = _next_seq(len(entries))
+        for entry in entries:
+            entry.begin_seq = seq
+            entry.begin_hash = previous = link_hash(
+                previous, seq, model._meta.label_lower, BEGUN, payload(begun_values(entry))
+            )
+            seq += 1
+        model.objects.bulk_create(entries)
+        _advance(previous)
 
 
 def link_completed(entry, values: dict) -> None:
@@ -140,8 +147,9 @@ def _json_number_safe(value):
     return value
 
 
-def _next_seq() -> tuple[int, str]:
-    """Take the next sequence number, holding the head's row lock until the transaction ends.
+def _next_seq(count: int = 1) -> tuple[int, str]:
+    """Take the next `count` sequence numbers (the first is returned) and the last hash,
+    holding the head's row lock until the transaction ends.
 
     The UPDATE comes first so that it is what takes the lock: on PostgreSQL a row lock, on
     SQLite the database's write lock (a read first could deadlock two writers). It hands
@@ -149,13 +157,14 @@ def _next_seq() -> tuple[int, str]:
     audited action pays for this statement twice.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_head_sql("UPDATE {head} SET seq = seq + 1 WHERE {key} = %s "
-                                 "RETURNING seq, last_hash"), [ChainHead.ONLY])
+        cursor.execute(_head_sql("UPDATE {head} SET seq = seq + %s WHERE {key} = %s "
+                                 "RETURNING seq, last_hash"), [count, ChainHead.ONLY])
         taken = cursor.fetchone()
     if taken is None:
         _start_chain()
-        return _next_seq()
-    return taken
+        return _next_seq(count)
+    last, previous = taken
+    return last - count + 1, previous
 
 
 def _advance(new_hash: str) -> None:

@@ -34,7 +34,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from portal.auditing import Outcome
 from portal.thulium import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
-from records.services import record_add_begin, record_add_send
+from records.services import record_add_begin, record_add_begin_all, record_add_send
 
 from .duplicates import says_already_exists
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
@@ -128,7 +128,7 @@ class _Push:
             ImportRow.objects.filter(pk__in=[row.pk for row in rows]).update(
                 state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
             )
-            links = []
+            to_begin = []
             for row in rows:
                 unanswered, last = False, None
                 if row.state == RowState.SENDING:  # a dead worker's row
@@ -139,11 +139,18 @@ class _Push:
                 if self.stopping.is_set():
                     settled.append((row, _unsent(unanswered, last)))
                     continue
-                addition = record_add_begin(campaign=self.job.campaign, payload=row.payload,
-                                            actor=self.job.actor)
-                links.append(ImportAttempt(row=row, addition=addition))
-                ready.append((row, addition, unanswered))
-            ImportAttempt.objects.bulk_create(links)
+                to_begin.append((row, unanswered))
+            if to_begin:
+                additions = record_add_begin_all(
+                    campaign=self.job.campaign, payloads=[row.payload for row, _ in to_begin],
+                    actor=self.job.actor,
+                )
+                ImportAttempt.objects.bulk_create(
+                    ImportAttempt(row=row, addition=addition)
+                    for (row, _), addition in zip(to_begin, additions, strict=True)
+                )
+                ready = [(row, addition, unanswered)
+                         for (row, unanswered), addition in zip(to_begin, additions, strict=True)]
         _store(settled, self.worker)
         for item in ready:
             self.to_send.put(item)

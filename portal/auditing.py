@@ -115,18 +115,23 @@ class AuditAttempt(models.Model):
     @classmethod
     def begin(cls, *, actor, campaign, sent: dict, **fields):
         """Record the attempt as pending, committed before Thulium is called."""
+        entry = cls.pending(actor=actor, campaign=campaign, sent=sent, **fields)
+        cls.begin_all([entry])
+        return entry
+
+    @classmethod
+    def pending(cls, *, actor, campaign, sent: dict, **fields):
+        """An attempt not saved yet: begin_all() saves it, alone or with others."""
+        return cls(actor=actor, actor_username=actor.get_username(), campaign=campaign,
+                   sent=sent, **fields)
+
+    @classmethod
+    def begin_all(cls, entries: list) -> None:
+        """Record attempts of this kind as pending, in one transaction."""
         # audit.chain builds on this module, so it is imported only when first needed.
         from audit.chain import link_begun
 
-        entry = cls(
-            actor=actor,
-            actor_username=actor.get_username(),
-            campaign=campaign,
-            sent=sent,
-            **fields,
-        )
-        link_begun(entry)
-        return entry
+        link_begun(entries)
 
     def complete(self, *, outcome: str, http_status=None, request_id="", messages=(),
                  detail="", **fields):

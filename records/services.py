@@ -15,16 +15,29 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None,
 
 
 def record_add_begin(*, campaign, payload: dict, actor, **audit_fields) -> RecordAddition:
-    """The attempt's pending audit row, to be committed before record_add_send.
+    """The attempt's pending audit row, to be committed before record_add_send."""
+    (addition,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
+                                       **audit_fields)
+    return addition
 
-    Split from the sending so that a bulk import can write it together with its own
-    bookkeeping, in one transaction, before a worker thread sends it.
+
+def record_add_begin_all(*, campaign, payloads: list[dict], actor,
+                         **audit_fields) -> list[RecordAddition]:
+    """The pending audit rows of several attempts, written together.
+
+    Split from the sending so that a bulk import can write a batch of them with its own
+    bookkeeping, in one transaction, before its worker threads send them.
     """
-    return RecordAddition.begin(
-        actor=actor, campaign=campaign, sent=payload,
-        phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
-        identifier=payload.get("identifier", ""), **audit_fields,
-    )
+    additions = [
+        RecordAddition.pending(
+            actor=actor, campaign=campaign, sent=payload,
+            phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
+            identifier=payload.get("identifier", ""), **audit_fields,
+        )
+        for payload in payloads
+    ]
+    RecordAddition.begin_all(additions)
+    return additions
 
 
 def record_add_send(addition: RecordAddition, *, language: str | None = None) -> RecordAddition:

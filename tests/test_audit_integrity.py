@@ -20,7 +20,7 @@ from campaigns.services import campaign_update
 from portal.auditing import AppendOnlyError, Outcome
 from portal.thulium import ThuliumError
 from records.models import RecordAddition
-from records.services import record_add
+from records.services import record_add, record_add_begin_all
 from tests.audit_fixtures import addition, change, tamper, triggers_off
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +115,24 @@ def test_links_follow_the_order_of_events_across_kinds(user, sales):
         })
     )
     assert ChainHead.objects.get().last_hash == first.complete_hash
+
+
+def test_a_batch_begun_together_takes_consecutive_links_that_verify(user, sales, capsys):
+    change(actor=user, campaign=sales, sent={"order": 3})
+    batch = record_add_begin_all(campaign=sales, actor=user, payloads=[
+        {"phone_number": number} for number in ("601234567", "601234568", "601234569")
+    ])
+    assert [entry.begin_seq for entry in batch] == [3, 4, 5]
+    assert batch[1].begin_hash == link_hash(
+        batch[0].begin_hash, 4, "records.recordaddition", BEGUN,
+        payload(RecordAddition.objects.filter(pk=batch[1].pk).values(
+            "campaign_id", "actor_id", "actor_username", "created_at", "sent",
+            "portal_request_id", "phone_number", "phone_key", "identifier").get()),
+    )
+    batch[2].complete(outcome=Outcome.SUCCEEDED, http_status=200, record_id="9")
+    assert ChainHead.objects.get().seq == 6
+    call_command("verify_audit")
+    assert "The audit trail is intact: 4 entries, 6 links" in capsys.readouterr().out
 
 
 def test_verify_audit_vouches_for_a_trail_written_by_the_portal(user, campaigns, thulium,

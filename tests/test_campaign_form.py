@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db.models.signals import post_save
+from django.db import connection
 from django.urls import reverse
 
 from campaigns.forms import CampaignForm
@@ -370,24 +370,26 @@ def test_an_accepted_change_is_merged_into_the_known_settings(logged_in, campaig
 
 
 @pytest.fixture
-def change_saves(thulium):
-    """Each save of a CampaignChange: its outcome and how many PUTs the sandbox had then."""
+def change_writes(thulium):
+    """Each write of a CampaignChange row (INSERT or UPDATE) and how many PUTs the sandbox
+    had received by then."""
     seen = []
 
-    def remember(sender, instance, **kwargs):
-        seen.append((instance.outcome, len(api_calls(thulium, "PUT"))))
+    def remember(execute, sql, params, many, context):
+        if '"campaigns_campaignchange"' in sql and sql.startswith(("INSERT", "UPDATE")):
+            seen.append((sql.split()[0], len(api_calls(thulium, "PUT"))))
+        return execute(sql, params, many, context)
 
-    post_save.connect(remember, sender=CampaignChange, weak=False)
-    yield seen
-    post_save.disconnect(remember, sender=CampaignChange)
+    with connection.execute_wrapper(remember):
+        yield seen
 
 
 def test_an_accepted_change_is_audited_pending_before_the_call_and_succeeded_after(
-    logged_in, user, campaigns, thulium, change_saves
+    logged_in, user, campaigns, thulium, change_writes
 ):
     submit(logged_in, parity="70", reason="More calls in season")
-    # Saved pending before the PUT reached the sandbox; completed after it (an UPDATE).
-    assert change_saves == [("pending", 0)]
+    # Written pending before the PUT reached the sandbox; completed after it.
+    assert change_writes == [("INSERT", 0), ("UPDATE", 1)]
     change = CampaignChange.objects.get()
     assert change.campaign == campaigns["00001"]
     assert change.outcome == "succeeded"
