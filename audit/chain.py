@@ -101,25 +101,31 @@ def link_begun(entries) -> None:
         _advance(previous)
 
 
-def link_completed(entry, values: dict) -> None:
-    """Store a pending entry's outcome as the next link; raises AppendOnlyError if not pending."""
-    model = type(entry)
-    for name, value in values.items():
-        setattr(entry, model._meta.get_field(name).attname, value)
-    _normalise(entry, completed_fields(model))
+def link_completed(completions: list[tuple]) -> None:
+    """Store pending entries' outcomes, given as (entry, values) pairs, as the next links;
+    raises AppendOnlyError if one is not pending (and then stores none)."""
+    for entry, values in completions:
+        model = type(entry)
+        for name, value in values.items():
+            setattr(entry, model._meta.get_field(name).attname, value)
+        _normalise(entry, completed_fields(model))
     with transaction.atomic():
-        seq, previous = _next_seq()
-        entry.complete_seq = seq
-        entry.complete_hash = link_hash(
-            previous, seq, model._meta.label_lower, COMPLETED, payload(completed_values(entry))
-        )
-        changed = {name: getattr(entry, name) for name in completed_fields(model)}
-        done = model.objects.filter(pk=entry.pk)._complete_pending(
-            **changed, complete_seq=seq, complete_hash=entry.complete_hash
-        )
-        if not done:
-            raise AppendOnlyError(f"{model._meta.label_lower} #{entry.pk} is already complete")
-        _advance(entry.complete_hash)
+        seq, previous = _next_seq(len(completions))
+        for entry, _values in completions:
+            model = type(entry)
+            entry.complete_seq = seq
+            entry.complete_hash = previous = link_hash(
+                previous, seq, model._meta.label_lower, COMPLETED,
+                payload(completed_values(entry)),
+            )
+            changed = {name: getattr(entry, name) for name in completed_fields(model)}
+            done = model.objects.filter(pk=entry.pk)._complete_pending(
+                **changed, complete_seq=seq, complete_hash=entry.complete_hash
+            )
+            if not done:
+                raise AppendOnlyError(f"{model._meta.label_lower} #{entry.pk} is already complete")
+            seq += 1
+        _advance(previous)
 
 
 def _normalise(entry, names) -> None:

@@ -4,13 +4,15 @@ One worker's push has one database thread and IMPORT_CONCURRENCY sending threads
 
 - The database thread claims rows (queued ones, or ones whose lease ran out) with
   SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same row, and in the
-  same transaction writes each row's pending RecordAddition (`record_add_begin`) and
-  its ImportAttempt link: the evidence exists before anything is sent.
-- A sending thread POSTs one begun addition (`record_add_send`, which completes its
-  audit row), retrying timeouts, connection errors and 5xx with backoff (tenacity);
-  a refusal is never retried. Only these threads talk to Thulium, so at most
-  IMPORT_CONCURRENCY requests are in flight.
-- The database thread writes the rows' final states, renews its leases every
+  same transaction writes the rows' pending RecordAdditions (`record_add_begin_all`, one
+  step of the audit chain for the batch) and their ImportAttempt links: the evidence
+  exists before anything is sent.
+- A sending thread POSTs one begun addition (`record_add_post`), retrying timeouts,
+  connection errors and 5xx with backoff (tenacity); a refusal is never retried. Only
+  these threads talk to Thulium, so at most IMPORT_CONCURRENCY requests are in flight.
+  Only a retry makes them write (its new attempt): the chain's head would make them queue.
+- The database thread stores, in one transaction per batch of ended sends, their audit
+  rows' outcomes and the rows' final states; it renews its leases every
   IMPORT_HEARTBEAT_SECONDS and hears a cancel. Rows of a worker that died are taken
   over once their lease ran out, and their attempts are read first: a row Thulium
   accepted is settled as added, never sent again; an unanswered one is resent, and a
@@ -34,7 +36,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from portal.auditing import Outcome
 from portal.thulium import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
-from records.services import record_add_begin, record_add_begin_all, record_add_send
+from records.models import RecordAddition
+from records.services import record_add_begin, record_add_begin_all, record_add_post
 
 from .duplicates import says_already_exists
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
@@ -157,10 +160,11 @@ class _Push:
         self.in_flight += len(ready)
 
     def collect(self) -> None:
-        """Wait for sends to end (at most a heartbeat) and store their rows' verdicts.
+        """Wait for sends to end (at most a heartbeat) and store what they tell.
 
-        Verdicts are gathered for a moment before one UPDATE stores them all: this thread
-        then leaves the sending threads more of the interpreter.
+        Sends are gathered for a moment, then their audit rows' outcomes and their rows'
+        states are stored in one transaction: the chain's head is taken once for all, and
+        a row never shows a state its audit row does not.
         """
         done = []
         try:
@@ -171,9 +175,13 @@ class _Push:
         except queue.Empty:
             pass
         self.in_flight -= len(done)
-        _store([(row, verdict) for row, verdict in done if isinstance(verdict, str)],
-               self.worker)
-        for _row, verdict in done:
+        completions = [completion for _row, _verdict, ends in done for completion in ends]
+        with transaction.atomic():
+            if completions:
+                RecordAddition.complete_all(completions)
+            _store([(row, verdict) for row, verdict, _ends in done if isinstance(verdict, str)],
+                   self.worker)
+        for _row, verdict, _ends in done:
             if isinstance(verdict, Exception):
                 raise verdict
 
@@ -193,22 +201,28 @@ class _Push:
     # --- the sending threads ------------------------------------------------------
 
     def sender(self) -> None:
-        """A sending thread: begun sends in, rows' final states (or a crash) out."""
+        """A sending thread: begun sends in; rows' final states (or a crash) out, with the
+        outcomes for their audit rows, which the database thread stores."""
         try:
             while (item := self.to_send.get()) is not None:
                 row, addition, unanswered = item
+                ends = []
                 try:
-                    verdict = self.send(row, addition, unanswered)
+                    verdict = self.send(row, addition, unanswered, ends)
                 except Exception as error:  # a bug or the database: fail the task, below
                     verdict = error
-                self.sent.put((row, verdict))
+                self.sent.put((row, verdict, ends))
         finally:
             connection.close()
 
-    def send(self, row, addition, unanswered: bool) -> str:
-        """POST the row, retrying what may pass later; its final state from the last answer."""
+    def send(self, row, addition, unanswered: bool, ends: list) -> str:
+        """POST the row, retrying what may pass later; its final state from the last answer.
+
+        Each attempt's audit row and outcome are added to `ends`.
+        """
         if self.stopping.is_set():
-            addition.complete(outcome=Outcome.FAILED, detail=NOT_SENT)
+            ends.append((addition, addition.outcome_values(outcome=Outcome.FAILED,
+                                                           detail=NOT_SENT)))
             return RowState.UNKNOWN if unanswered else RowState.NOT_SENT
         retrying = Retrying(
             retry=retry_if_exception_type(ThuliumUnavailable),
@@ -225,10 +239,13 @@ class _Push:
                     if attempt.retry_state.attempt_number > 1:
                         addition = self.begin_again(row)
                     try:
-                        self.post(addition)
-                    except ThuliumUnavailable as error:
+                        record_id = self.post(addition)
+                    except ThuliumError as error:
+                        ends.append((addition, addition.error_values(error)))
                         unanswered = unanswered or error.outcome == Outcome.UNKNOWN
                         raise
+                    ends.append((addition, addition.outcome_values(
+                        outcome=Outcome.SUCCEEDED, http_status=200, record_id=record_id)))
         except ThuliumRefused as error:
             return _refusal(error.messages or [error.detail], unanswered)
         except ThuliumAuthFailed as error:
@@ -246,11 +263,11 @@ class _Push:
             ImportAttempt.objects.create(row=row, addition=addition)
         return addition
 
-    def post(self, addition) -> None:
+    def post(self, addition) -> str:
         self.pace.wait()
         language = self.job.language or None
         with override(language):
-            record_add_send(addition, language=language)
+            return record_add_post(addition, language=language)
 
     def stop(self, reason: str) -> None:
         """Stop every worker of this import: the rest of its rows are not sent."""

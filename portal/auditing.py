@@ -133,12 +133,19 @@ class AuditAttempt(models.Model):
 
         link_begun(entries)
 
-    def complete(self, *, outcome: str, http_status=None, request_id="", messages=(),
-                 detail="", **fields):
-        """Store the outcome of the call, once; raises AppendOnlyError if already stored."""
-        from audit.chain import link_completed
+    def complete(self, **outcome):
+        """Store the outcome of the call (see outcome_values), once; raises AppendOnlyError
+        if already stored."""
+        self.complete_all([(self, self.outcome_values(**outcome))])
 
-        link_completed(self, {
+    def complete_with_error(self, error: ThuliumError):
+        self.complete_all([(self, self.error_values(error))])
+
+    @staticmethod
+    def outcome_values(*, outcome: str, http_status=None, request_id="", messages=(),
+                       detail="", **fields) -> dict:
+        """What complete() stores, timed now: complete_all() can store it later."""
+        return {
             "outcome": outcome,
             "http_status": http_status,
             "request_id": request_id,
@@ -146,16 +153,24 @@ class AuditAttempt(models.Model):
             "detail": detail,
             "completed_at": timezone.now(),
             **fields,
-        })
+        }
 
-    def complete_with_error(self, error: ThuliumError):
-        self.complete(
+    @classmethod
+    def error_values(cls, error: ThuliumError) -> dict:
+        return cls.outcome_values(
             outcome=error.outcome,
             http_status=error.status,
             request_id=error.request_id,
             messages=error.messages,
             detail="\n".join(part for part in (error.detail, error.body) if part),
         )
+
+    @staticmethod
+    def complete_all(completions: list[tuple["AuditAttempt", dict]]) -> None:
+        """Store several (entry, outcome values) at once, in one transaction."""
+        from audit.chain import link_completed
+
+        link_completed(completions)
 
     @property
     def is_final(self) -> bool:

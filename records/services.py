@@ -43,9 +43,18 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor,
 def record_add_send(addition: RecordAddition, *, language: str | None = None) -> RecordAddition:
     """POST a begun addition to Thulium and complete its audit row; raises ThuliumError."""
     try:
-        record_id = get_client(language).add_record(addition.campaign.thulium_id, addition.sent)
+        record_id = record_add_post(addition, language=language)
     except ThuliumError as error:
         addition.complete_with_error(error)
         raise
     addition.complete(outcome=Outcome.SUCCEEDED, http_status=200, record_id=record_id)
     return addition
+
+
+def record_add_post(addition: RecordAddition, *, language: str | None = None) -> str:
+    """POST a begun addition to Thulium: the new record's id; raises ThuliumError.
+
+    Completing the audit row is left to the caller: a bulk import stores a batch of
+    outcomes together with its rows' states.
+    """
+    return get_client(language).add_record(addition.campaign.thulium_id, addition.sent)
