@@ -28,6 +28,6 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # tested through manage.py and gunicorn in tests/production/.
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = False
-# One connection per request, as before each test's own: live-server threads and
-# transactional flushes must not find a connection another test kept open.
+# Django's default of a connection per request (production keeps them, see settings):
+# a connection a live-server or worker thread kept open would outlive its test.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
