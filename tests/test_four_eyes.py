@@ -4,11 +4,11 @@ import pytest
 from django.urls import reverse
 
 from audit.verify import verify_chain
-from campaigns.forms import CampaignForm
 from campaigns.four_eyes import change_request_create
 from campaigns.models import CampaignChange, ChangeRequest, ChangeRequestEvent
 from campaigns.risk import Risk, risky_changes
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
+from tests.test_campaign_form import form_values
 
 KNOWN = {
     "dialer": "progressive", "active": False, "start_date": "2026-01-05",
@@ -57,19 +57,8 @@ def second_editor(db):
 
 def edit(client, campaign, **changes):
     """Post the edit form as a browser would: every field filled as shown, some changed."""
-    return client.post(reverse("campaigns:edit", args=[campaign.thulium_id]),
-                       {**shown_values(campaign), **changes})
-
-
-def shown_values(campaign) -> dict:
-    form = CampaignForm(known_settings=campaign.settings)
-    shown = {}
-    for name in form.fields:
-        value = form[name].value()
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        shown[name] = "" if value is None else str(value)
-    return shown
+    url = reverse("campaigns:edit", args=[campaign.thulium_id])
+    return client.post(url, {**form_values(client.get(url), "name"), **changes})
 
 
 def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(

@@ -1,7 +1,5 @@
 """Who may do what with an import: loaders work on their own, auditors read everyone's."""
 
-from html.parser import HTMLParser
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -10,6 +8,7 @@ from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from tests.conftest import LOADERS, make_user
 from tests.import_files import csv_bytes, people, previewed, upload
+from tests.test_roles import PageTargets
 
 pytestmark = pytest.mark.django_db
 
@@ -78,21 +77,6 @@ def test_each_role_gets_the_answer_the_table_says(user, sales, jobs, role, row):
     assert answer(response) == expected[ROLES.index(role)]
 
 
-class _Targets(HTMLParser):
-    """The links and POST forms of a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.links, self.forms = [], []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a" and attrs.get("href", "").startswith("/"):
-            self.links.append(attrs["href"])
-        elif tag == "form" and attrs.get("method", "").lower() == "post":
-            self.forms.append(attrs.get("action") or "")
-
-
 @pytest.mark.parametrize("role", ["owner", "auditor", "superuser"])
 def test_no_import_page_shows_a_button_that_answers_403(logged_in, user, sales, jobs, role):
     viewer = role_user(role, user)
@@ -109,7 +93,7 @@ def test_no_import_page_shows_a_button_that_answers_403(logged_in, user, sales, 
     for page in pages:
         response = client.get(page, follow=True)
         assert response.status_code == 200, (role, page)
-        targets = _Targets()
+        targets = PageTargets()
         targets.feed(response.content.decode())
         for link in targets.links:
             assert answer(client.get(link)) == OK, (role, page, link)

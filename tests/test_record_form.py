@@ -14,7 +14,7 @@ from records.forms import RecordForm
 from records.models import RecordAddition
 from records.phones import phone_key
 from tests.conftest import api_calls
-from tests.test_campaign_form import form_values
+from tests.test_campaign_form import assert_refused, assert_sends, form_values
 
 SEED = seed_campaigns()
 PHONE_FORMAT = (
@@ -38,18 +38,6 @@ def record_form(campaign, data) -> RecordForm:
     """The form with the campaign's statuses and agents as the sandbox gives them."""
     statuses, agents = campaign_choices(campaign)
     return RecordForm(data, campaign=campaign, statuses=statuses, agents=agents)
-
-
-def assert_refused(form, field, message=None):
-    assert not form.is_valid()
-    assert field in form.errors, form.errors
-    if message:
-        assert message in form.errors[field]
-
-
-def assert_sends(form, payload):
-    assert form.is_valid(), form.errors
-    assert form.to_payload() == payload
 
 
 def new_url(campaign_id="00001"):

@@ -195,7 +195,7 @@ def test_each_role_gets_the_answer_the_table_says(client, portal_objects, reques
     assert answer_kind(response) == expected[ROLES.index(role)], (name, response.status_code)
 
 
-class _Targets(HTMLParser):
+class PageTargets(HTMLParser):
     """The links and POST forms of a page."""
 
     def __init__(self):
@@ -231,7 +231,7 @@ def test_no_page_shows_a_role_a_button_that_answers_403(client, portal_objects, 
         response = as_user("get", page_url)
         if response.status_code == 403:
             continue  # a page this role may not open: the crawl checks it is never linked
-        targets = _Targets()
+        targets = PageTargets()
         targets.feed(response.content.decode())
         for link in targets.links:
             assert answer_kind(as_user("get", link)) == OK, (role, page, link)
