@@ -25,6 +25,7 @@ from portal.thulium.sandbox import start_sandbox
 from records.models import RecordAddition
 from records.services import record_add
 from tests.conftest import EDITORS, LOADERS, make_user
+from tests.test_campaign_form import form_values
 
 PASSWORD = "Thulium-Secret-7Qx!pass"
 WRONG_PASSWORD = "Wrong-Thulium-Secret-9Kd"
@@ -121,7 +122,7 @@ def drive_every_flow(portal, browser, user, approver, settings):
     edit_url = reverse("campaigns:edit", args=["00001"])
     browser.get(campaign.get_absolute_url())
     browser.get(edit_url)
-    shown = shown_values(browser, edit_url)
+    shown = form_values(browser.client.get(edit_url), "name")
     browser.post(edit_url, {**shown, "name": "Renamed once"})
     for fault in ("refuse", "http_503", "reset", "broken_json"):
         portal.state.fail_next(fault)
@@ -155,7 +156,8 @@ def drive_every_flow(portal, browser, user, approver, settings):
     settings.THULIUM_API_PASSWORD = WRONG_PASSWORD
     browser.post(reverse("campaigns:sync"))
     browser.post(new_record, {"phone_number": "226667788"})
-    browser.post(edit_url, {**shown_values(browser, edit_url), "name": "Renamed, wrong password"})
+    shown = form_values(browser.client.get(edit_url), "name")
+    browser.post(edit_url, {**shown, "name": "Renamed, wrong password"})
     settings.THULIUM_API_PASSWORD = PASSWORD
 
     for entry in [*CampaignChange.objects.all(), *RecordAddition.objects.all(),
@@ -168,17 +170,6 @@ def drive_every_flow(portal, browser, user, approver, settings):
                       f"/admin/campaigns/campaignchange/{CampaignChange.objects.first().pk}/change/",
                       "/admin/axes/accessattempt/", "/admin/axes/accesslog/"):
         browser.get(admin_url)
-
-
-def shown_values(browser, edit_url) -> dict:
-    """The edit form's fields as the browser shows them, to post back with a change."""
-    form = browser.client.get(edit_url).context["form"]
-    shown = {}
-    for name in form.fields:
-        value = form[name].value()
-        shown[name] = "" if value is None else str(value).lower() if isinstance(
-            value, bool) else str(value)
-    return shown
 
 
 def raised_errors(portal, settings, user) -> list[BaseException]:

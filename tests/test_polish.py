@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from campaigns.services import campaign_update
 from tests.conftest import api_calls
+from tests.test_campaign_form import form_values
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
 PO = LOCALE / "pl" / "LC_MESSAGES" / "django.po"
@@ -138,12 +139,9 @@ def test_dates_and_numbers_follow_the_language(logged_in, campaigns, user):
 
 
 def test_a_decimal_typed_the_polish_way_is_understood(logged_in, campaigns, thulium):
-    from tests.test_four_eyes import shown_values
-
-    campaign = campaigns["00001"]
+    url = reverse("campaigns:edit", args=["00001"])
     logged_in.post(
-        reverse("campaigns:edit", args=[campaign.thulium_id]),
-        {**shown_values(campaign), "predictive_min_calls": "0,5"},
+        url, {**form_values(logged_in.get(url), "name"), "predictive_min_calls": "0,5"},
         HTTP_ACCEPT_LANGUAGE="pl",
     )
     assert api_calls(thulium, "PUT")[0]["json"] == {"parameters": {"predictive_min_calls": 0.5}}
