@@ -12,8 +12,8 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 COPY . .
-# collectstatic reads the settings, which want a key; this one signs nothing and is not kept.
-RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+# collectstatic reads the settings, which want keys; these sign nothing and are not kept.
+RUN DEBUG=false SECRET_KEY=collectstatic-only AUDIT_PII_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && python -m compileall -q /app
 
 # Run stage: the same slim base, the virtualenv and the code, no build tools, no root.

@@ -1,4 +1,4 @@
-"""PostgreSQL triggers that keep the audit tables append-only even against raw SQL.
+"""PostgreSQL triggers that keep the audit log append-only even against raw SQL.
 
 The models already refuse updates and deletes; these make the database refuse them too,
 for any client of the application's database user. Only a deliberate schema change
@@ -40,6 +40,54 @@ BEGIN
     RETURN NEW;
 END $$;
 """
+
+
+_LOG_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'audit entries are append-only: entry #%% cannot be deleted', OLD.id;
+    END IF;
+    -- A pending entry receives its outcome, once: only the completion columns change.
+    IF OLD.outcome = 'pending' AND NEW.outcome <> 'pending'
+       AND to_jsonb(NEW) - COMPLETION = to_jsonb(OLD) - COMPLETION THEN
+        RETURN NEW;
+    END IF;
+    -- An erasure (audit.erasing set by audit.erasure) replaces personal values by markers:
+    -- only the columns that may hold them change, and the entry says it was erased. The
+    -- hash chain checks that nothing but personal values changed.
+    IF current_setting('audit.erasing', true) = 'on' AND NEW.erased_at IS NOT NULL
+       AND to_jsonb(NEW) - PERSONAL = to_jsonb(OLD) - PERSONAL THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit entries are append-only: entry #%% can only be completed once',
+        OLD.id;
+END $$;
+"""
+
+
+def log_trigger(table: str, *, completion: Sequence[str],
+                personal: Sequence[str]) -> migrations.RunPython:
+    """A migration operation guarding the audit log: completing once, erasing, nothing else."""
+
+    def array(columns):
+        return "ARRAY[" + ", ".join(f"'{column}'" for column in columns) + "]::text[]"
+
+    def install(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(_LOG_FUNCTION.replace("COMPLETION", array(completion))
+                                  .replace("PERSONAL", array(personal)))
+            schema_editor.execute(
+                f'CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+            )
+
+    def remove(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS audit_append_only ON "{table}"')
+
+    return migrations.RunPython(install, remove)
 
 
 def append_only_trigger(table: str, completion_columns: Sequence[str]) -> migrations.RunPython:

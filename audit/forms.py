@@ -8,10 +8,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign
-from portal.auditing import Outcome
-
+from .erasure import REFERENCE_LENGTH, clean_reference, number_key
 from .kinds import all_kinds
+from .models import Entry, Outcome
 from .services import MAX_ID, Cursor, TimelineFilters, former_username, may_see_everyone
 
 # Entries cannot predate the portal, and far dates would overflow time zone arithmetic.
@@ -80,7 +79,8 @@ class TimelineFilterForm(forms.Form):
             *((str(user.pk), user.get_username()) for user in users),
             *self._deleted_user_choice(),
         ]
-        campaigns = list(Campaign.objects.all())
+        # The campaigns the log can name, without audit knowing the app that keeps them.
+        campaigns = list(Entry._meta.get_field("campaign").related_model.objects.all())
         self._campaign_ids = {campaign.thulium_id: campaign.pk for campaign in campaigns}
         self.fields["campaign"].choices = [
             ("", _("all campaigns")),
@@ -144,3 +144,21 @@ def _start_of(day: datetime.date | None) -> datetime.datetime | None:
     if day is None:
         return None
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class ForgetNumberForm(forms.Form):
+    """A person's request to be forgotten: their number, and the request's reference."""
+
+    number = forms.CharField(label=_("Phone number"), max_length=40)
+    reference = forms.CharField(
+        label=_("Reference"), max_length=REFERENCE_LENGTH,
+        help_text=_("The request's case number or other reference, kept in the audit trail."),
+    )
+
+    def clean_number(self):
+        number = self.cleaned_data["number"]
+        number_key(number)  # raises ValidationError when it is not a phone number
+        return number
+
+    def clean_reference(self):
+        return clean_reference(self.cleaned_data["reference"])

@@ -1,17 +1,162 @@
-"""The head of the audit trail's hash chain; the entries themselves live with their apps."""
+"""The audit log: one append-only table of entries, the head of its hash chain, search terms.
 
+Read like Django admin's `LogEntry`: who, when, which campaign, what was sent, what came
+back. An entry is written *pending* before Thulium is called and completed once after,
+so a crash in between leaves evidence of the attempt. Only `audit.recording` writes
+entries; it links both events, begun and completed, into the chain (`audit.chain`).
+"""
+
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal.request_id import current_request_id
 
 # The hash the first link is chained to.
 GENESIS_HASH = "0" * 64
 
 
+class Outcome(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SUCCEEDED = "succeeded", _("succeeded")
+    REFUSED = "refused", _("refused")
+    FAILED = "failed", _("failed")
+    # Sent, but no answer came (e.g. a timeout): Thulium may or may not have acted.
+    UNKNOWN = "unknown", _("unknown")
+
+
+class AppendOnlyError(Exception):
+    """Raised instead of rewriting or deleting audit history."""
+
+
+class EntryQuerySet(models.QuerySet):
+    """Bulk updates and deletes would rewrite history without a trace, so they are refused."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit entries are append-only: they cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit entries are append-only: they cannot be deleted")
+
+
+class Entry(models.Model):
+    """One thing a user (or the portal) did, and what came of it."""
+
+    kind = models.CharField(_("action"), max_length=40)  # an audit.kinds slug
+    # Deleting a user must leave their entries exactly as written, so there is no database
+    # constraint and nothing is done on delete: the id stays, and the username copy names them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+        db_index=False, null=True, related_name="+",
+    )
+    actor_username = models.CharField(_("user"), max_length=150)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # The log outlives what it names: no constraint, nothing done on delete.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.DO_NOTHING, db_constraint=False,
+        db_index=False, null=True, blank=True, related_name="+",
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
+    messages = models.JSONField(_("Thulium's messages"), default=list, blank=True)
+    # What went wrong in words, and Thulium's raw body when it was not the documented JSON.
+    detail = models.TextField(_("detail"), blank=True)
+    # The id in the portal's log lines of the request that made the entry.
+    portal_request_id = models.CharField(
+        _("portal request id"), max_length=64, blank=True, editable=False,
+        default=current_request_id,
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    sent = models.JSONField(_("sent to Thulium"), default=dict, blank=True)
+    # The kind's own values: `details` when begun, `results` when completed.
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    results = models.JSONField(_("results"), default=dict, blank=True)
+    # A four-eyes approval to its request, a retry to the send it repeats, ...
+    related = models.ForeignKey(
+        "self", verbose_name=_("related entry"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, related_name="+",
+    )
+    # The key (audit.personal) that made the digests standing for this entry's personal data.
+    pii_key = models.CharField(max_length=16, blank=True, editable=False)
+    # Set when an erasure replaced the entry's personal values by markers.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True,
+                                     editable=False)
+    # The entry's two links in the hash chain: when it was begun and when it was completed.
+    begin_seq = models.BigIntegerField(_("chain link (begun)"), unique=True, null=True,
+                                       editable=False)
+    begin_hash = models.CharField(max_length=64, blank=True, editable=False)
+    complete_seq = models.BigIntegerField(_("chain link (completed)"), unique=True, null=True,
+                                          editable=False)
+    complete_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        # Related lookups and Django's internals go through the guarded queryset too.
+        base_manager_name = "objects"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        # The timeline pages through a million entries, filtered or not, by these.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="entry_when"),
+            models.Index(fields=["campaign", "created_at", "id"], name="entry_campaign_when"),
+            models.Index(fields=["actor", "created_at", "id"], name="entry_actor_when"),
+            models.Index(fields=["outcome", "created_at", "id"], name="entry_outcome_when"),
+            models.Index(fields=["kind", "created_at", "id"], name="entry_kind_when"),
+            models.Index(fields=["request_id"], name="entry_request_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} by {self.actor_username} ({self.outcome})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit entries are append-only: completing is the only change")
+        if self.begin_seq is None:
+            raise AppendOnlyError("audit entries are written by audit.recording, which links "
+                                  "them into the chain")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("audit:entry", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit entries are append-only: they cannot be deleted")
+
+    @property
+    def is_final(self) -> bool:
+        return self.outcome != Outcome.PENDING
+
+
+class SearchTerm(models.Model):
+    """A value the timeline's search box finds an entry by, exactly.
+
+    Personal values (phone numbers, identifiers) are kept here only as their keyed digest
+    (`audit.personal`), so a search still finds an entry whose number was erased.
+    """
+
+    entry = models.ForeignKey(Entry, on_delete=models.DO_NOTHING, db_constraint=False,
+                              related_name="+")
+    term = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "term"], name="search_term_once")]
+
+    def __str__(self):
+        return self.term
+
+
 class ChainHead(models.Model):
     """The last link of the chain: one row, locked while the next link is written.
 
-    It also carries the permission to see everyone's actions, since the audit trail has
-    no model of its own to hang it on.
+    It also carries the permission to see everyone's entries.
     """
 
     ONLY = 1
@@ -21,7 +166,10 @@ class ChainHead(models.Model):
 
     class Meta:
         default_permissions = ()
-        permissions = [("view_audit_trail", _("Can see everyone's actions in the audit trail"))]
+        permissions = [
+            ("view_audit_trail", _("Can see everyone's actions in the audit trail")),
+            ("erase_personal_data", _("Can erase a person's phone number everywhere")),
+        ]
         verbose_name = _("audit chain head")
 
     def __str__(self):

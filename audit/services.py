@@ -1,9 +1,10 @@
-"""Reading the audit trail: who may see what, the filtered timeline page by page, one entry.
+"""Reading the audit log: who may see what, the filtered timeline page by page, one entry.
 
-The timeline is not a table of its own: each kind of entry is queried with the same
-filters, newest first and at most a page plus one at a time, and the results are merged.
-Pages are keyset pages ("older than this entry"), so no query ever counts or skips a
-million rows, and every query walks one of the `timeline_indexes()`.
+One rule everywhere (the timeline, a campaign's history, the entry page, the exports): an
+auditor sees every entry; anyone else sees their own entries in full and, of another
+user's, only the kind, the time and the outcome. Pages are keyset pages ("older than
+this entry"), so no query ever counts or skips a million rows, and every query walks one
+of the entry table's indexes.
 """
 
 from dataclasses import dataclass, replace
@@ -11,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 
-from records.phones import normalise_phone, phone_key
+from portal.phones import normalise_phone, phone_key
 
 from .diff import FieldChange, field_changes
-from .kinds import EntryKind, all_kinds, get_kind
+from .kinds import EntryKind, kind_of, value_at
+from .models import Entry, SearchTerm
+from .personal import digests_under_every_key
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # the largest id a database can hold; anything above is simply unknown
@@ -39,47 +40,46 @@ class TimelineFilters:
 
 @dataclass(frozen=True)
 class Cursor:
-    """An entry's place in the timeline: newest first by time, then kind, then id."""
+    """An entry's place in the timeline: newest first by time, then id."""
 
     created_at: datetime
-    kind: str
     pk: int
 
     def token(self) -> str:
         micros = round((self.created_at - _EPOCH).total_seconds() * 1_000_000)
-        return f"{micros}.{self.kind}.{self.pk}"
+        return f"{micros}.{self.pk}"
 
     @classmethod
     def parse(cls, token: str) -> "Cursor":
         """The cursor in a page link; raises ValueError for anything not made by token()."""
-        if len(token) > 100:
+        if len(token) > 60:
             raise ValueError(token)
-        micros, kind, pk = token.split(".")
+        micros, pk = token.split(".")
         try:
             created_at = _EPOCH + timedelta(microseconds=int(micros))
         except OverflowError:
             raise ValueError(token) from None
-        if get_kind(kind) is None or not 0 < int(pk) <= MAX_ID:
+        if not 0 < int(pk) <= MAX_ID:
             raise ValueError(token)
-        return cls(created_at, kind, int(pk))
+        return cls(created_at, int(pk))
 
 
 @dataclass(frozen=True)
 class TimelineRow:
-    kind: EntryKind
-    entry: object
+    entry: Entry
+    visible: bool  # False: the viewer sees only the kind, the time and the outcome
+
+    @property
+    def kind(self) -> EntryKind:
+        return kind_of(self.entry)
 
     @property
     def cursor(self) -> Cursor:
-        return Cursor(self.entry.created_at, self.kind.slug, self.entry.pk)
+        return Cursor(self.entry.created_at, self.entry.pk)
 
     @property
     def summary(self) -> str:
-        return self.kind.summary(self.entry)
-
-    @property
-    def url(self) -> str:
-        return entry_url(self.kind, self.entry.pk)
+        return self.kind.summary(self.entry) if self.visible else ""
 
 
 @dataclass(frozen=True)
@@ -99,41 +99,43 @@ def may_see_entry(viewer, entry) -> bool:
 
 
 def visible_filters(*, viewer, filters: TimelineFilters) -> TimelineFilters:
-    """The filters narrowed to the viewer's own actions unless they may see everyone's."""
-    if may_see_everyone(viewer):
+    """The filters the viewer may apply.
+
+    Choosing a user or searching would tell whose entries the hidden ones are, so for
+    someone without the permission both apply to their own entries only.
+    """
+    if may_see_everyone(viewer) or not (filters.actor_id or filters.search):
         return filters
     return replace(filters, actor_id=viewer.pk)
 
 
 def timeline_page(*, viewer, filters: TimelineFilters, before: Cursor | None = None,
-                  after: Cursor | None = None) -> TimelinePage:
+                  after: Cursor | None = None, size: int = PAGE_SIZE) -> TimelinePage:
     """One page, newest first: the first one, or the one older or newer than a cursor."""
     filters = visible_filters(viewer=viewer, filters=filters)
     if after is not None:
-        rows = _fetch(filters, after, older=False)
-        if len(rows) <= PAGE_SIZE:
+        rows = _fetch(viewer, filters, after, older=False, size=size)
+        if len(rows) <= size:
             # Nothing newer than this page: show the newest page itself, full.
-            return timeline_page(viewer=viewer, filters=filters)
-        rows = rows[:PAGE_SIZE][::-1]
+            return timeline_page(viewer=viewer, filters=filters, size=size)
+        rows = rows[:size][::-1]
         return TimelinePage(rows, older=rows[-1].cursor, newer=rows[0].cursor)
-    rows = _fetch(filters, before, older=True)
-    shown = rows[:PAGE_SIZE]
-    older = shown[-1].cursor if len(rows) > PAGE_SIZE else None
+    rows = _fetch(viewer, filters, before, older=True, size=size)
+    shown = rows[:size]
+    older = shown[-1].cursor if len(rows) > size else None
     newer = shown[0].cursor if before is not None and shown else None
     return TimelinePage(shown, older=older, newer=newer)
 
 
-def selected_kinds(filters: TimelineFilters) -> list[EntryKind]:
-    return [kind for kind in all_kinds() if not filters.kind or kind.slug == filters.kind]
-
-
-def kind_query(kind: EntryKind, filters: TimelineFilters) -> Q:
-    """The filters as a condition on one kind's table."""
+def entries_matching(filters: TimelineFilters):
+    """The entries the filters select, in no order."""
     query = Q()
     if filters.actor_id is not None:
         query &= Q(actor_id=filters.actor_id)
     if filters.campaign_id is not None:
         query &= Q(campaign_id=filters.campaign_id)
+    if filters.kind:
+        query &= Q(kind=filters.kind)
     if filters.outcome:
         query &= Q(outcome=filters.outcome)
     if filters.since is not None:
@@ -141,85 +143,60 @@ def kind_query(kind: EntryKind, filters: TimelineFilters) -> Q:
     if filters.until is not None:
         query &= Q(created_at__lt=filters.until)
     if filters.search:
-        query &= _search_query(kind, filters.search)
-    return query
+        query &= Q(request_id=filters.search) | Q(pk__in=SearchTerm.objects.filter(
+            term__in=search_terms(filters.search)).values("entry_id"))
+    return Entry.objects.filter(query)
 
 
-def entry_for(*, viewer, kind_slug: str, pk: int) -> tuple[EntryKind, object]:
-    """The entry and its kind; raises Http404 if unknown, PermissionDenied if not the viewer's."""
-    kind = get_kind(kind_slug)
-    if kind is None or not 0 < pk <= MAX_ID:
-        raise Http404
-    entry = get_object_or_404(kind.model.objects.select_related("campaign"), pk=pk)
+def search_terms(text: str) -> list[str]:
+    """What a search matches exactly: the text, its digests, a phone number's digests."""
+    terms = [text[:255], *digests_under_every_key(text)]
+    try:
+        terms += digests_under_every_key(phone_key(normalise_phone(text)))
+    except ValidationError:
+        pass  # not a phone number: the other terms may still match
+    return terms
+
+
+def entry_for(*, viewer, pk: int) -> Entry:
+    """The entry; raises Http404 if unknown, PermissionDenied if not the viewer's to open."""
+    entry = get_object_or_404(Entry.objects.select_related("campaign"), pk=min(pk, MAX_ID))
     if not may_see_entry(viewer, entry):
         raise PermissionDenied
-    return kind, entry
+    return entry
 
 
 def former_username(actor_id: int) -> str:
     """The name a (possibly deleted) user's entries carry, or "" if they have none."""
-    for kind in all_kinds():
-        name = (kind.model.objects.filter(actor_id=actor_id)
-                .values_list("actor_username", flat=True).first())
-        if name:
-            return name
-    return ""
+    return (Entry.objects.filter(actor_id=actor_id).order_by("-created_at")
+            .values_list("actor_username", flat=True).first()) or ""
 
 
-def entry_changes(kind: EntryKind, entry) -> list[FieldChange]:
+def entry_changes(entry: Entry) -> list[FieldChange]:
     """What the entry asked Thulium to change, field by field, old to new."""
-    before = getattr(entry, kind.before_field) if kind.before_field else {}
+    kind = kind_of(entry)
+    before = (value_at(entry, kind.before) or {}) if kind.before else {}
     return field_changes(before, entry.sent)
 
 
-def entry_url(kind: EntryKind, pk: int) -> str:
-    return reverse("audit:entry", args=[kind.slug, pk])
-
-
-def _fetch(filters: TimelineFilters, cursor: Cursor | None, *, older: bool) -> list[TimelineRow]:
-    """Up to a page plus one rows of every selected kind beyond the cursor, merged in order."""
+def _fetch(viewer, filters: TimelineFilters, cursor: Cursor | None, *, older: bool,
+           size: int) -> list[TimelineRow]:
+    """Up to a page plus one rows beyond the cursor."""
     order = ("-created_at", "-pk") if older else ("created_at", "pk")
-    rows = []
-    for kind in selected_kinds(filters):
-        query = kind_query(kind, filters)
-        if cursor is not None:
-            query &= _beyond(kind, cursor, older=older)
-        entries = (kind.model.objects.filter(query).select_related("campaign")
-                   .order_by(*order)[:PAGE_SIZE + 1])
-        rows.extend(TimelineRow(kind, entry) for entry in entries)
-    rows.sort(key=lambda row: (row.entry.created_at, row.kind.slug, row.entry.pk), reverse=older)
-    return rows
+    entries = entries_matching(filters)
+    if cursor is not None:
+        entries = entries.filter(_beyond(cursor, older=older))
+    entries = entries.select_related("campaign").order_by(*order)[:size + 1]
+    return [TimelineRow(entry, may_see_entry(viewer, entry)) for entry in entries]
 
 
-def _beyond(kind: EntryKind, cursor: Cursor, *, older: bool) -> Q:
-    """Rows of this kind strictly older (or newer) than the cursor.
+def _beyond(cursor: Cursor, *, older: bool) -> Q:
+    """Entries strictly older (or newer) than the cursor.
 
     Written as a bound on created_at plus a small exclusion, so the database can start its
-    index scan at the cursor instead of filtering from the newest row down.
+    index scan at the cursor instead of filtering from the newest entry down.
     """
     at = cursor.created_at
     if older:
-        if kind.slug < cursor.kind:
-            return Q(created_at__lte=at)
-        if kind.slug > cursor.kind:
-            return Q(created_at__lt=at)
         return Q(created_at__lte=at) & ~Q(created_at=at, pk__gte=cursor.pk)
-    if kind.slug > cursor.kind:
-        return Q(created_at__gte=at)
-    if kind.slug < cursor.kind:
-        return Q(created_at__gt=at)
     return Q(created_at__gte=at) & ~Q(created_at=at, pk__lte=cursor.pk)
-
-
-def _search_query(kind: EntryKind, text: str) -> Q:
-    # Exact matches only: each is one index lookup, where a substring search would read
-    # every row.
-    query = Q()
-    for name in kind.search_fields:
-        query |= Q(**{name: text})
-    if kind.phone_field:
-        try:
-            query |= Q(**{kind.phone_field: phone_key(normalise_phone(text))})
-        except ValidationError:
-            pass  # not a phone number: the other fields may still match
-    return query or Q(pk__in=[])

@@ -1,12 +1,15 @@
 """Audit pages: the timeline with its filters, one entry, and the timeline as a download."""
 
+from django.contrib.auth.decorators import permission_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from .erasure import forget_number
 from .export import csv_chunks, export_rows, jsonl_chunks
-from .forms import TimelineFilterForm
+from .forms import ForgetNumberForm, TimelineFilterForm
+from .kinds import kind_of
 from .services import entry_changes, entry_for, timeline_page
 
 
@@ -21,11 +24,23 @@ def timeline(request):
     return render(request, "audit/timeline.html", {"form": form, "page": page})
 
 
-def entry_detail(request, kind, pk):
-    entry_kind, entry = entry_for(viewer=request.user, kind_slug=kind, pk=pk)
+def entry_detail(request, pk):
+    entry = entry_for(viewer=request.user, pk=pk)
     return render(request, "audit/entry.html", {
-        "kind": entry_kind, "entry": entry, "changes": entry_changes(entry_kind, entry),
+        "kind": kind_of(entry), "entry": entry, "changes": entry_changes(entry),
     })
+
+
+@permission_required("audit.erase_personal_data", raise_exception=True)
+def forget(request):
+    """Erase a person's number everywhere, at their request (GDPR art. 17)."""
+    form = ForgetNumberForm(request.POST or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        report = forget_number(number=form.cleaned_data["number"],
+                               reference=form.cleaned_data["reference"], actor=request.user)
+        form = ForgetNumberForm()
+    return render(request, "audit/forget.html", {"form": form, "report": report})
 
 
 def export_csv(request):

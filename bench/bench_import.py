@@ -213,7 +213,8 @@ def bench_env(database_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THULIUM_", "IMPORT_"))}
     env.update({
         "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "false",
-        "SECRET_KEY": "bench-only-not-secret", "ALLOWED_HOSTS": "127.0.0.1",
+        "SECRET_KEY": "bench-only-not-secret", "AUDIT_PII_KEY": "bench-only-too",
+        "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url, "THULIUM_SANDBOX_PORT": str(free_port()),
         "TASK_BACKEND": "database", "IMPORT_CONCURRENCY": str(CONCURRENCY),
         "LOG_LEVEL": "WARNING", "PYTHONPATH": str(BASE_DIR),

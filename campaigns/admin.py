@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_readonly import ReadOnlyAuditAdmin
+from audit.admin import ReadOnlyAuditAdmin
 
-from .models import Campaign, CampaignChange, ChangeRequest
+from .models import Campaign, ChangeRequest
 
 
 class StructureFieldsField(forms.CharField):
@@ -38,11 +38,6 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("thulium_id", "name")
     readonly_fields = ("synced_at",)
-
-
-@admin.register(CampaignChange)
-class CampaignChangeAdmin(ReadOnlyAuditAdmin):
-    pass
 
 
 @admin.register(ChangeRequest)

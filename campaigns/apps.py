@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self):
+        from audit.kinds import register
+
+        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST
+
+        register(CAMPAIGN_CHANGE)
+        register(CHANGE_REQUEST)

@@ -1,7 +1,8 @@
 """The four-eyes rule: a risky change waits for a second editor before it reaches Thulium.
 
-Requests, approvals and rejections are rows of `ChangeRequest`; an approved request is
-sent through `campaign_update`, so its `CampaignChange` audit row is like any other.
+Requests are rows of `ChangeRequest`, and each step an audit entry of its own; an approved
+request is sent through `campaign_update`, so its entry is like any other change's, and
+names the approval as its related entry.
 """
 
 import logging
@@ -10,9 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from portal.auditing import Outcome
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete
 
-from .models import Campaign, CampaignChange, ChangeRequest, ChangeRequestEvent
+from .entries import CHANGE_REQUEST, Step
+from .models import Campaign, ChangeRequest
 from .services import campaign_update
 
 log = logging.getLogger(__name__)
@@ -34,14 +37,14 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
             campaign=campaign, changes=changes, settings_before=campaign.settings,
             reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
         )
-        _record_step(change_request, ChangeRequestEvent.Action.REQUESTED, actor)
+        _record_step(change_request, Step.REQUESTED, actor)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
              campaign.thulium_id, change_request.actor_username, ",".join(risks))
     return change_request
 
 
 def change_request_approve(*, change_request: ChangeRequest, approver,
-                           language: str | None = None) -> CampaignChange:
+                           language: str | None = None) -> Entry:
     """Approve and send the change to Thulium.
 
     Raises PermissionDenied (own request), RequestClosed, RequestOutdated (the request is
@@ -53,14 +56,19 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
         locked = _lock_open(change_request)
         outdated = locked.is_outdated
         state = ChangeRequest.State.STALE if outdated else ChangeRequest.State.APPROVED
-        _decide(locked, state, approver)
+        approval = _decide(locked, state, approver)
     if outdated:
         raise RequestOutdated
     # Outside the transaction: an HTTP call cannot be rolled back.
-    return campaign_update(
-        campaign=locked.campaign, changes=locked.changes, actor=approver,
-        reason=locked.reason, language=language, change_request=locked,
-    )
+    try:
+        return campaign_update(
+            campaign=locked.campaign, changes=locked.changes, actor=approver,
+            reason=locked.reason, language=language, approval=approval,
+        )
+    finally:
+        # The request points at its call's entry, whatever Thulium answered.
+        locked.sent_change = Entry.objects.filter(related=approval).first()
+        locked.save(update_fields=["sent_change"])
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:
@@ -96,7 +104,7 @@ def _lock_open(change_request) -> ChangeRequest:
     return locked
 
 
-def _decide(change_request, state, actor, note=""):
+def _decide(change_request, state, actor, note="") -> Entry:
     change_request.state = state
     change_request.decided_by = actor
     change_request.decided_by_username = actor.get_username()
@@ -106,16 +114,27 @@ def _decide(change_request, state, actor, note=""):
         update_fields=["state", "decided_by", "decided_by_username", "decided_at",
                        "decision_note"]
     )
-    _record_step(change_request, state, actor, note)
+    step = _record_step(change_request, state, actor, note)
     log.info("change request %s %s by %s", change_request.pk, state,
              change_request.decided_by_username)
+    return step
 
 
-def _record_step(change_request, action, actor, note=""):
-    """The step as an append-only, chained audit entry, in the step's own transaction."""
-    ChangeRequestEvent.begin(
-        actor=actor, campaign=change_request.campaign, sent=change_request.changes,
-        change_request=change_request, action=action,
-        settings_before=change_request.settings_before, reason=change_request.reason,
-        note=note,
-    ).complete(outcome=Outcome.SUCCEEDED)
+def _record_step(change_request, step: str, actor, note="") -> Entry:
+    """The step as an audit entry, in the step's own transaction; a decision names the
+    request's own entry as its related one."""
+    details = {"request": change_request.pk, "step": step,
+               "settings_before": change_request.settings_before}
+    if note:
+        details["note"] = note
+    requested = None
+    if step != Step.REQUESTED:
+        requested = Entry.objects.filter(
+            kind=CHANGE_REQUEST.slug, details__request=change_request.pk,
+            details__step=Step.REQUESTED,
+        ).first()
+    return entry_complete(entry_begin(
+        kind=CHANGE_REQUEST.slug, actor=actor, campaign=change_request.campaign,
+        sent=change_request.changes, reason=change_request.reason, details=details,
+        related=requested,
+    ), outcome=Outcome.SUCCEEDED)

@@ -1,4 +1,4 @@
-"""Campaigns the portal knows, and the audit of every change it tried to make to them."""
+"""Campaigns the portal knows, and the risky changes waiting for a second editor."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -6,8 +6,6 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from portal.auditing import AuditAttempt, timeline_indexes
 
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
@@ -63,31 +61,12 @@ class Campaign(models.Model):
         return str(Dialer(dialer).label) if dialer in Dialer.values else dialer
 
 
-class CampaignChange(AuditAttempt):
-    """One attempt to change a campaign's settings through PUT outbounds/:id."""
-
-    settings_before = models.JSONField(_("settings before"), default=dict)
-    reason = models.TextField(_("reason"), blank=True)
-    # Set when the change was sent because a second editor approved this request.
-    change_request = models.OneToOneField(
-        "ChangeRequest", verbose_name=_("change request"), on_delete=models.PROTECT,
-        null=True, blank=True, editable=False, related_name="sent_change",
-    )
-
-    class Meta(AuditAttempt.Meta):
-        verbose_name = _("campaign change")
-        verbose_name_plural = _("campaign changes")
-        indexes = timeline_indexes("campchg")
-
-    def __str__(self):
-        return f"{self.campaign.thulium_id} change by {self.actor_username} ({self.outcome})"
-
-    def get_absolute_url(self):
-        return reverse("audit:entry", args=["campaign-change", self.pk])
-
-
 class ChangeRequest(models.Model):
-    """A risky change held back until a second editor approves it (FOUR_EYES)."""
+    """A risky change held back until a second editor approves it (FOUR_EYES).
+
+    Each step (requested, approved, rejected, outdated) is an audit entry of the kind
+    "change-request" whose details name the request.
+    """
 
     class State(models.TextChoices):
         REQUESTED = "requested", _("awaiting approval")
@@ -120,6 +99,11 @@ class ChangeRequest(models.Model):
     decided_by_username = models.CharField(_("decided by"), max_length=150, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("note on the decision"), blank=True)
+    # The audit entry of the approved change's call to Thulium.
+    sent_change = models.OneToOneField(
+        "audit.Entry", verbose_name=_("sent change"), on_delete=models.PROTECT, null=True,
+        blank=True, editable=False, related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -133,8 +117,6 @@ class ChangeRequest(models.Model):
     def get_absolute_url(self):
         return reverse("campaigns:request", args=[self.pk])
 
-    history_kind = "request"
-
     @property
     def is_open(self) -> bool:
         return self.state == self.State.REQUESTED
@@ -143,37 +125,3 @@ class ChangeRequest(models.Model):
     def is_outdated(self) -> bool:
         """True when the campaign's known settings moved since the request was made."""
         return self.campaign.settings != self.settings_before
-
-
-class ChangeRequestEvent(AuditAttempt):
-    """A four-eyes step (request, approval, rejection, outdating) as an audit entry.
-
-    Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
-    the entry is completed at once. An approved change's own call is a `CampaignChange`.
-    """
-
-    class Action(models.TextChoices):
-        REQUESTED = "requested", _("requested")
-        APPROVED = "approved", _("approved")
-        REJECTED = "rejected", _("rejected")
-        OUTDATED = "stale", _("outdated")
-
-    change_request = models.ForeignKey(
-        ChangeRequest, verbose_name=_("change request"), on_delete=models.PROTECT,
-        related_name="events",
-    )
-    action = models.CharField(_("step"), max_length=10, choices=Action.choices)
-    settings_before = models.JSONField(_("settings when requested"), default=dict)
-    reason = models.TextField(_("reason"), blank=True)
-    note = models.TextField(_("note on the decision"), blank=True)
-
-    class Meta(AuditAttempt.Meta):
-        verbose_name = _("change request step")
-        verbose_name_plural = _("change request steps")
-        indexes = timeline_indexes("chgreq")
-
-    def __str__(self):
-        return f"request #{self.change_request_id} {self.action} by {self.actor_username}"
-
-    def get_absolute_url(self):
-        return reverse("audit:entry", args=["change-request", self.pk])

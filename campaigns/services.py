@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal.auditing import Outcome
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete, entry_fail
 from portal.thulium import ThuliumError, get_client
 
-from .models import Campaign, CampaignChange, thulium_id_validator
+from .entries import CAMPAIGN_CHANGE
+from .models import Campaign, thulium_id_validator
 
 log = logging.getLogger(__name__)
 # Keys of GET outbounds items that are campaign settings, if Thulium sends them.
@@ -21,19 +23,22 @@ SETTING_KEYS = ("name", "dialer", "active", "start_date", "end_date", "order", "
 
 
 def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "",
-                    language: str | None = None, **audit_fields) -> CampaignChange:
-    """Send the changes to Thulium and record the attempt; raises ThuliumError on failure."""
-    change = CampaignChange.begin(
-        actor=actor, campaign=campaign, sent=changes,
-        settings_before=campaign.settings, reason=reason, **audit_fields,
+                    language: str | None = None, approval: Entry | None = None) -> Entry:
+    """Send the changes to Thulium and record the attempt; raises ThuliumError on failure.
+
+    `approval` is the four-eyes step that let the change through, when one did.
+    """
+    change = entry_begin(
+        kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=changes, reason=reason,
+        details={"settings_before": campaign.settings}, related=approval,
     )
     try:
         status = get_client(language).update_campaign(campaign.thulium_id, changes)
     except ThuliumError as error:
-        change.complete_with_error(error)
+        entry_fail(change, error)
         raise
     with transaction.atomic():
-        change.complete(outcome=Outcome.SUCCEEDED, http_status=status)
+        entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
         campaign.settings = merged_settings(campaign.settings, changes)
         if "name" in changes:
             campaign.name = changes["name"]

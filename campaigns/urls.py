@@ -6,7 +6,6 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("sync/", views.campaign_sync, name="sync"),
-    path("changes/<int:pk>/", views.change_detail, name="change"),
     path("requests/", request_views.request_list, name="requests"),
     path("requests/<int:pk>/", request_views.request_detail, name="request"),
     path("requests/<int:pk>/approve/", request_views.request_approve, name="request_approve"),

@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit.services import TimelineFilters, timeline_page
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
 from .forms import CampaignForm, settings_rows
 from .four_eyes import change_request_create
-from .history import campaign_history
 from .models import Campaign, ChangeRequest
 from .services import campaign_update, campaigns_sync
 
@@ -44,7 +44,9 @@ def campaign_detail(request, thulium_id):
     return render(request, "campaigns/detail.html", {
         "campaign": campaign,
         "settings_rows": settings_rows(campaign.settings),
-        "history": campaign_history(campaign, HISTORY_LENGTH),
+        # The audit timeline filtered to the campaign, under the timeline's access rule.
+        "history": timeline_page(viewer=request.user, size=HISTORY_LENGTH,
+                                 filters=TimelineFilters(campaign_id=campaign.pk)),
         "open_requests": campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED),
     })
 
@@ -84,7 +86,3 @@ def campaign_edit(request, thulium_id):
         {"campaign": campaign, "form": form, "thulium_error": thulium_error},
     )
 
-
-def change_detail(request, pk):
-    # The audit trail shows every entry now, and decides who may see it.
-    return redirect("audit:entry", kind="campaign-change", pk=pk, permanent=True)

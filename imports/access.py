@@ -9,7 +9,7 @@ may act on any, to stop an import whose creator is away.
 
 from audit.services import may_see_everyone
 
-ADD_RECORDS = "records.add_recordaddition"
+ADD_RECORDS = "records.add_addedrecord"
 
 
 def may_read_import(user, job) -> bool:

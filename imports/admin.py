@@ -1,16 +1,6 @@
 from django.contrib import admin
 
-from portal.admin_readonly import ReadOnlyAuditAdmin
-
-from .models import ImportJob, ImportReceipt, ImportTemplate
-
-
-@admin.register(ImportReceipt)
-class ImportReceiptAdmin(ReadOnlyAuditAdmin):
-    list_display = ("created_at", "actor_username", "campaign", "file_name", "result",
-                    "rows_total", "added", "refused", "failed")
-    list_filter = ("result",)
-    search_fields = ("file_name", "file_sha256", *ReadOnlyAuditAdmin.search_fields)
+from .models import ImportJob, ImportTemplate
 
 
 @admin.register(ImportJob)

@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class ImportsConfig(AppConfig):
     name = "imports"
     verbose_name = _("Record imports")
+
+    def ready(self):
+        from audit.erasure import register_eraser
+        from audit.kinds import register
+
+        from .entries import IMPORT
+        from .erasure import import_files_forget, import_rows_forget
+
+        register(IMPORT)
+        register_eraser("import_rows", import_rows_forget)
+        register_eraser("import_files", import_files_forget)

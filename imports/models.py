@@ -1,12 +1,10 @@
-"""Bulk record imports: the uploaded file, its rows and their fate, and the kept receipt."""
+"""Bulk record imports: the uploaded file, its rows and their fate."""
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from portal.auditing import AuditAttempt, Outcome, timeline_indexes
 
 
 class ImportJob(models.Model):
@@ -56,6 +54,10 @@ class ImportJob(models.Model):
     # The last task enqueued to send it, to tell a waiting import from a lost one.
     task_id = models.CharField(max_length=64, blank=True)
     stop_reason = models.TextField(_("why it stopped"), blank=True)
+    # The audit entry kept when the import ended (imports.receipts).
+    receipt = models.OneToOneField("audit.Entry", verbose_name=_("receipt"),
+                                   on_delete=models.PROTECT, null=True, blank=True,
+                                   editable=False, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -143,22 +145,20 @@ class ImportRow(models.Model):
         return f"row {self.number} of import {self.job_id} ({self.state})"
 
     def last_send(self):
-        """The RecordAddition of the row's last POST, or None if it was never sent."""
-        attempt = self.attempts.select_related("addition").order_by("-addition__created_at",
-                                                                    "-pk").first()
-        return attempt.addition if attempt else None
+        """The audit entry of the row's last POST, or None if it was never sent."""
+        attempt = self.attempts.select_related("entry").order_by("-entry__created_at",
+                                                                 "-pk").first()
+        return attempt.entry if attempt else None
 
 
 class ImportAttempt(models.Model):
-    """One send of a row: links it to the RecordAddition audit row of that POST."""
+    """One send of a row: links it to the audit entry of that POST."""
 
     row = models.ForeignKey(ImportRow, on_delete=models.CASCADE, related_name="attempts")
-    addition = models.OneToOneField(
-        "records.RecordAddition", on_delete=models.PROTECT, related_name="import_attempt"
-    )
+    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+")
 
     def __str__(self):
-        return f"{self.row} -> addition {self.addition_id}"
+        return f"{self.row} -> entry {self.entry_id}"
 
 
 class ImportTemplate(models.Model):
@@ -182,63 +182,3 @@ class ImportTemplate(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class ImportReceipt(AuditAttempt):
-    """What an import did, kept unchangeable in the audit trail when the import ends.
-
-    Nothing is sent to Thulium by the receipt itself (each row's POST has its own
-    `RecordAddition`, linked by `ImportAttempt`): it is begun and completed at once, in the
-    transaction that makes the job final. `sent` holds what defined the import: the file's
-    name, size and SHA-256, the mapping and the options. `result` is the job's final state;
-    `outcome` says it in the audit trail's words (see `RESULT_OUTCOMES`).
-    """
-
-    job = models.OneToOneField(ImportJob, verbose_name=_("import"), on_delete=models.PROTECT,
-                               related_name="receipt")
-    # Copies of sent's, so the audit search box finds a receipt by either, exactly.
-    file_name = models.CharField(_("file name"), max_length=255)
-    file_sha256 = models.CharField(_("SHA-256"), max_length=64)
-    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
-    # The rest is filled in by complete(); empty only in the instant between begin and it.
-    result = models.CharField(_("result"), max_length=10, choices=ImportJob.State.choices,
-                              blank=True)
-    rows_total = models.PositiveIntegerField(_("rows"), null=True)
-    # Rows never sent because of the preview.
-    rows_invalid = models.PositiveIntegerField(_("invalid"), null=True)
-    rows_duplicate = models.PositiveIntegerField(_("repeated in the file"), null=True)
-    rows_already_added = models.PositiveIntegerField(_("already added by the portal"), null=True)
-    # What became of the rows that were to be sent.
-    added = models.PositiveIntegerField(_("added"), null=True)
-    added_earlier = models.PositiveIntegerField(_("added earlier"), null=True)
-    refused = models.PositiveIntegerField(_("refused"), null=True)
-    failed = models.PositiveIntegerField(_("failed"), null=True)
-    unknown = models.PositiveIntegerField(_("unknown"), null=True)
-    not_sent = models.PositiveIntegerField(_("not sent"), null=True)
-
-    COUNT_FIELDS = ("rows_total", "rows_invalid", "rows_duplicate", "rows_already_added",
-                    "added", "added_earlier", "refused", "failed", "unknown", "not_sent")
-    completion_fields = (*AuditAttempt.completion_fields, "result", *COUNT_FIELDS)
-    # The job's final state in audit terms. Done: every row to send was sent (refusals are
-    # counted, and each has its own entry). Stopped: Thulium refused the portal's
-    # credentials, so the rest was not sent. Cancelled: a user stopped it before the end.
-    RESULT_OUTCOMES = {
-        ImportJob.State.DONE: Outcome.SUCCEEDED,
-        ImportJob.State.STOPPED: Outcome.REFUSED,
-        ImportJob.State.CANCELLED: Outcome.FAILED,
-    }
-
-    class Meta(AuditAttempt.Meta):
-        verbose_name = _("import receipt")
-        verbose_name_plural = _("import receipts")
-        indexes = [
-            *timeline_indexes("impreceipt"),
-            models.Index(fields=["file_name"], name="impreceipt_file_name"),
-            models.Index(fields=["file_sha256"], name="impreceipt_sha256"),
-        ]
-
-    def __str__(self):
-        return f"import of {self.file_name} into {self.campaign.thulium_id} ({self.result})"
-
-    def get_absolute_url(self):
-        return reverse("audit:entry", args=["import", self.pk])

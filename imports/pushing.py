@@ -4,7 +4,7 @@ One worker's push has one database thread and IMPORT_CONCURRENCY sending threads
 
 - The database thread claims rows (queued ones, or ones whose lease ran out) with
   SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same row, and in the
-  same transaction writes the rows' pending RecordAdditions (`record_add_begin_all`, one
+  same transaction writes the rows' pending audit entries (`record_add_begin_all`, one
   step of the audit chain for the batch) and their ImportAttempt links: the evidence
   exists before anything is sent.
 - A sending thread POSTs one begun addition (`record_add_post`), retrying timeouts,
@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,14 +35,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from portal.auditing import Outcome
+from audit.models import Entry, Outcome
+from audit.recording import error_values, outcome_values
 from portal.thulium import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
-from records.models import RecordAddition
-from records.services import record_add_begin, record_add_begin_all, record_add_post
+from records.services import (
+    added_values,
+    record_add_begin_all,
+    record_add_complete_all,
+    record_add_post,
+    records_added_earlier,
+)
 
 from .duplicates import says_already_exists
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
-from .services import receipt_write
+from .progress import row_counts
+from .receipts import receipt_write
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
@@ -133,23 +141,23 @@ class _Push:
             )
             to_begin = []
             for row in rows:
-                unanswered, last = False, None
+                earlier = Attempts()
                 if row.state == RowState.SENDING:  # a dead worker's row
-                    verdict, unanswered, last = read_attempts(row)
-                    if verdict:
-                        settled.append((row, verdict))
+                    earlier = read_attempts(row)
+                    if earlier.state:
+                        settled.append(Sent(row, earlier.state, entry=earlier.last))
                         continue
                 if self.stopping.is_set():
-                    settled.append((row, _unsent(unanswered, last)))
+                    settled.append(Sent(row, _unsent(earlier)))
                     continue
-                to_begin.append((row, unanswered))
+                to_begin.append((row, earlier.unanswered))
             if to_begin:
                 additions = record_add_begin_all(
                     campaign=self.job.campaign, payloads=[row.payload for row, _ in to_begin],
                     actor=self.job.actor,
                 )
                 ImportAttempt.objects.bulk_create(
-                    ImportAttempt(row=row, addition=addition)
+                    ImportAttempt(row=row, entry=addition)
                     for (row, _), addition in zip(to_begin, additions, strict=True)
                 )
                 ready = [(row, addition, unanswered)
@@ -175,15 +183,14 @@ class _Push:
         except queue.Empty:
             pass
         self.in_flight -= len(done)
-        completions = [completion for _row, _verdict, ends in done for completion in ends]
+        completions = [completion for sent in done for completion in sent.completions]
         with transaction.atomic():
             if completions:
-                RecordAddition.complete_all(completions)
-            _store([(row, verdict) for row, verdict, _ends in done if isinstance(verdict, str)],
-                   self.worker)
-        for _row, verdict, _ends in done:
-            if isinstance(verdict, Exception):
-                raise verdict
+                record_add_complete_all(completions)
+            _store([sent for sent in done if sent.crash is None], self.worker)
+        for sent in done:
+            if sent.crash is not None:
+                raise sent.crash
 
     def beat_if_due(self) -> None:
         """Renew this worker's leases and the job's heartbeat; hear a cancel."""
@@ -201,29 +208,33 @@ class _Push:
     # --- the sending threads ------------------------------------------------------
 
     def sender(self) -> None:
-        """A sending thread: begun sends in; rows' final states (or a crash) out, with the
-        outcomes for their audit rows, which the database thread stores."""
+        """A sending thread: begun sends in; what became of them out, for the database
+        thread to store."""
         try:
             while (item := self.to_send.get()) is not None:
                 row, addition, unanswered = item
-                ends = []
+                sent = Sent(row)
                 try:
-                    verdict = self.send(row, addition, unanswered, ends)
+                    self.send(sent, addition, unanswered)
                 except Exception as error:  # a bug or the database: fail the task, below
-                    verdict = error
-                self.sent.put((row, verdict, ends))
+                    sent.crash = error
+                self.sent.put(sent)
         finally:
             connection.close()
 
-    def send(self, row, addition, unanswered: bool, ends: list) -> str:
-        """POST the row, retrying what may pass later; its final state from the last answer.
-
-        Each attempt's audit row and outcome are added to `ends`.
-        """
+    def send(self, sent: "Sent", addition: Entry, unanswered: bool) -> None:
+        """POST the row, retrying what may pass later; its final state from the last answer,
+        and each attempt's entry with its outcome, go into `sent`."""
+        sent.entry = addition
         if self.stopping.is_set():
-            ends.append((addition, addition.outcome_values(outcome=Outcome.FAILED,
-                                                           detail=NOT_SENT)))
-            return RowState.UNKNOWN if unanswered else RowState.NOT_SENT
+            sent.completions.append((addition, outcome_values(outcome=Outcome.FAILED,
+                                                              detail=NOT_SENT)))
+            sent.state = RowState.UNKNOWN if unanswered else RowState.NOT_SENT
+            return
+        sent.state = self.post_retrying(sent, addition, unanswered)
+
+    def post_retrying(self, sent: "Sent", addition: Entry, unanswered: bool) -> str:
+        """The row's final state after sending it, again while Thulium may pass later."""
         retrying = Retrying(
             retry=retry_if_exception_type(ThuliumUnavailable),
             stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
@@ -237,15 +248,14 @@ class _Push:
             for attempt in retrying:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
-                        addition = self.begin_again(row)
+                        addition = sent.entry = self.begin_again(sent.row)
                     try:
                         record_id = self.post(addition)
                     except ThuliumError as error:
-                        ends.append((addition, addition.error_values(error)))
+                        sent.completions.append((addition, error_values(error)))
                         unanswered = unanswered or error.outcome == Outcome.UNKNOWN
                         raise
-                    ends.append((addition, addition.outcome_values(
-                        outcome=Outcome.SUCCEEDED, http_status=200, record_id=record_id)))
+                    sent.completions.append((addition, added_values(record_id)))
         except ThuliumRefused as error:
             return _refusal(error.messages or [error.detail], unanswered)
         except ThuliumAuthFailed as error:
@@ -256,11 +266,11 @@ class _Push:
             return RowState.UNKNOWN if unanswered else RowState.FAILED
         return RowState.ADDED
 
-    def begin_again(self, row):
+    def begin_again(self, row) -> Entry:
         with transaction.atomic():
-            addition = record_add_begin(campaign=self.job.campaign, payload=row.payload,
-                                        actor=self.job.actor)
-            ImportAttempt.objects.create(row=row, addition=addition)
+            (addition,) = record_add_begin_all(campaign=self.job.campaign,
+                                               payloads=[row.payload], actor=self.job.actor)
+            ImportAttempt.objects.create(row=row, entry=addition)
         return addition
 
     def post(self, addition) -> str:
@@ -286,33 +296,56 @@ def _claimable(job, condition, count) -> list[ImportRow]:
                 .only("pk", "number", "state", "payload")[:count])
 
 
-def read_attempts(row: ImportRow):
+@dataclass
+class Sent:
+    """What became of a row handed to a sender: its final state, and each attempt's entry
+    with its outcome, for the database thread to store together."""
+
+    row: ImportRow
+    state: str = ""
+    entry: Entry | None = None  # the last attempt's
+    completions: list[tuple[Entry, dict]] = field(default_factory=list)
+    crash: Exception | None = None  # a bug or the database: the task fails with it
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """What earlier sends of a row tell (see read_attempts)."""
+
+    state: str = ""  # the row's final state, if they settle it
+    unanswered: bool = False  # whether a send went unanswered
+    last: Entry | None = None  # the last send's entry
+
+
+def read_attempts(row: ImportRow) -> Attempts:
     """What a dead worker's sends of a row tell.
 
-    Returns (the row's final state if they settle it, whether a send went unanswered,
-    the last send's audit row). A send still pending was cut off: completed as unknown.
+    A send still pending was cut off: it is completed as unknown.
     """
-    attempts = [attempt.addition for attempt in
-                row.attempts.select_related("addition").order_by("addition__created_at")]
-    for addition in attempts:
-        if addition.outcome == Outcome.PENDING:
-            addition.complete(outcome=Outcome.UNKNOWN, detail=INTERRUPTED)
+    attempts = [attempt.entry for attempt in
+                row.attempts.select_related("entry").order_by("entry__created_at")]
+    cut_off = [entry for entry in attempts if entry.outcome == Outcome.PENDING]
+    if cut_off:
+        record_add_complete_all([
+            (entry, outcome_values(outcome=Outcome.UNKNOWN, detail=INTERRUPTED))
+            for entry in cut_off
+        ])
     if not attempts:
-        return None, False, None
+        return Attempts()
     *earlier, last = attempts
-    unanswered = any(addition.outcome == Outcome.UNKNOWN for addition in earlier)
+    unanswered = any(entry.outcome == Outcome.UNKNOWN for entry in earlier)
     if last.outcome == Outcome.SUCCEEDED:
-        return RowState.ADDED, False, last
+        return Attempts(RowState.ADDED, False, last)
     if last.outcome == Outcome.REFUSED:
-        return _refusal(last.messages or [last.detail], unanswered), unanswered, last
-    return None, unanswered or last.outcome == Outcome.UNKNOWN, last
+        return Attempts(_refusal(last.messages or [last.detail], unanswered), unanswered, last)
+    return Attempts("", unanswered or last.outcome == Outcome.UNKNOWN, last)
 
 
-def _unsent(unanswered: bool, last) -> str:
+def _unsent(earlier: Attempts) -> str:
     """The state of a row a cancel leaves unsent: unknown if a send went unanswered."""
-    if unanswered:
+    if earlier.unanswered:
         return RowState.UNKNOWN
-    return RowState.NOT_SENT if last is None else RowState.FAILED
+    return RowState.NOT_SENT if earlier.last is None else RowState.FAILED
 
 
 def _refusal(messages: list[str], unanswered: bool) -> str:
@@ -322,20 +355,22 @@ def _refusal(messages: list[str], unanswered: bool) -> str:
     return RowState.REFUSED
 
 
-def _store(verdicts: list[tuple[ImportRow, str]], worker: str) -> None:
+def _store(results: list[Sent], worker: str) -> None:
     """Write rows' final states, one UPDATE per state, for the rows this worker still holds."""
     now = timezone.now()
     stored = 0
-    for state in {state for _row, state in verdicts}:
+    for state in {sent.state for sent in results}:
         stored += ImportRow.objects.filter(
-            pk__in=[row.pk for row, verdict in verdicts if verdict == state],
+            pk__in=[sent.row.pk for sent in results if sent.state == state],
             state=RowState.SENDING, claimed_by=worker,
         ).update(state=state, finished_at=now, claimed_by="", lease_until=None)
-    if stored < len(verdicts):
+    records_added_earlier([sent.entry for sent in results
+                           if sent.state == RowState.ADDED_EARLIER and sent.entry])
+    if stored < len(results):
         # This worker stalled past its lease and another took rows over; that one reads
-        # these sends' audit rows and settles the rows itself.
+        # these sends' audit entries and settles the rows itself.
         log.warning("import %s: %d rows were taken over before their state was stored",
-                    verdicts[0][0].job_id, len(verdicts) - stored)
+                    results[0].row.job_id, len(results) - stored)
 
 
 def _unsettled(job: ImportJob):
@@ -360,7 +395,7 @@ def _finish(job: ImportJob) -> None:
         ):
             return
         job.state, job.finished_at = final, now
-        receipt_write(job)
+        receipt_write(job, row_counts(job))
     log.info("import %s %s", job.pk, final)
 
 

@@ -34,12 +34,12 @@ def _report_rows(job):
 def _last_sends(row_ids) -> dict[int, tuple[str, str, str]]:
     """(record_id, Thulium's message, request_id) of each row's last send."""
     sends = ImportAttempt.objects.filter(row_id__in=row_ids).order_by(
-        "addition__created_at", "pk"
-    ).values_list("row_id", "addition__record_id", "addition__messages", "addition__detail",
-                  "addition__request_id")
+        "entry__created_at", "pk"
+    ).values_list("row_id", "entry__results", "entry__messages", "entry__detail",
+                  "entry__request_id")
     # Later sends overwrite earlier ones.
-    return {row_id: (record_id, "; ".join(messages) or detail, request_id)
-            for row_id, record_id, messages, detail, request_id in sends}
+    return {row_id: (results.get("record_id", ""), "; ".join(messages) or detail, request_id)
+            for row_id, results, messages, detail, request_id in sends}
 
 
 def _chunks(items, size):

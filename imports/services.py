@@ -1,34 +1,25 @@
 """What users do with an import: upload, map, preview, confirm, cancel, follow, keep a template."""
 
-import datetime
 import hashlib
 import logging
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker
 from .mapping import mapping_by_header, propose_mapping
-from .models import (
-    SENT_STATES,
-    ImportJob,
-    ImportReceipt,
-    ImportTemplate,
-    ImportUpload,
-    RowState,
-)
+from .models import ImportJob, ImportTemplate, ImportUpload, RowState
+from .progress import row_counts
 from .reading import FileLayout, read_layout, read_rows
+from .receipts import receipt_write
 from .storing import rows_delete, rows_insert
+from .tasks import push_import
 
 log = logging.getLogger(__name__)
 # Rows written per INSERT while previewing: memory stays flat for any file size.
 PREVIEW_BATCH = 2000
-# Rows per second are measured over this much of the recent past.
-RATE_WINDOW = datetime.timedelta(seconds=15)
 
 
 def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: FileLayout,
@@ -103,13 +94,6 @@ def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()
     return row_counts(job)
 
 
-def row_counts(job: ImportJob) -> dict[str, int]:
-    """Rows by state, every state present (0 when none)."""
-    counts = dict.fromkeys(RowState.values, 0)
-    counts.update(job.rows.order_by().values_list("state").annotate(n=Count("pk")))
-    return counts
-
-
 def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
     """Keep the job's mapping under a name for the campaign; the same name is replaced."""
     template, _created = ImportTemplate.objects.update_or_create(
@@ -136,8 +120,6 @@ def import_confirm(*, job: ImportJob) -> bool:
 
 def import_enqueue(job_id: int) -> None:
     """Hand the import to a worker of the configured task backend."""
-    from .tasks import push_import
-
     result = push_import.enqueue(job_id)
     ImportJob.objects.filter(pk=job_id).update(task_id=result.id)
 
@@ -153,78 +135,7 @@ def import_cancel(*, job: ImportJob) -> None:
                 state=RowState.NOT_SENT, finished_at=now
             )
             job.refresh_from_db()
-            receipt_write(job)
+            receipt_write(job, row_counts(job))
             return
     ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING,
                              cancel_requested_at=None).update(cancel_requested_at=now)
-
-
-def receipt_write(job: ImportJob) -> ImportReceipt:
-    """The import's receipt, from its final rows; call once, when the job turned final.
-
-    Begun and completed in one transaction, so no one ever sees it pending; raises
-    IntegrityError if the job has a receipt already.
-    """
-    counts = row_counts(job)
-    with transaction.atomic():
-        receipt = ImportReceipt.begin(
-            actor=job.actor, campaign=job.campaign, job=job, confirmed_at=job.confirmed_at,
-            file_name=job.file_name, file_sha256=job.file_sha256,
-            sent={
-                "file_name": job.file_name, "file_size": job.file_size,
-                "file_sha256": job.file_sha256,
-                "mapping": mapping_by_header(job.headers, job.mapping),
-                "options": {
-                    "file_kind": job.file_kind, "encoding": job.encoding,
-                    "delimiter": job.delimiter, "language": job.language,
-                    "concurrency": settings.IMPORT_CONCURRENCY,
-                    "rate_limit": settings.IMPORT_RATE_LIMIT,
-                    "retry_attempts": settings.IMPORT_RETRY_ATTEMPTS,
-                    "task_backend": settings.TASK_BACKEND,
-                },
-            },
-        )
-        receipt.complete(
-            outcome=ImportReceipt.RESULT_OUTCOMES[job.state], detail=job.stop_reason,
-            result=job.state, rows_total=job.rows_total,
-            rows_invalid=counts[RowState.INVALID], rows_duplicate=counts[RowState.DUPLICATE],
-            rows_already_added=counts[RowState.ALREADY_ADDED],
-            added=counts[RowState.ADDED], added_earlier=counts[RowState.ADDED_EARLIER],
-            refused=counts[RowState.REFUSED], failed=counts[RowState.FAILED],
-            unknown=counts[RowState.UNKNOWN], not_sent=counts[RowState.NOT_SENT],
-        )
-        # The receipt keeps the file's SHA-256; the bytes are not needed any more.
-        ImportUpload.objects.filter(job=job).delete()
-    return receipt
-
-
-def import_progress(job: ImportJob) -> dict:
-    """Where a confirmed import stands, for the progress bar."""
-    counts = row_counts(job)
-    done = sum(counts[state] for state in SENT_STATES) + counts[RowState.NOT_SENT]
-    now = timezone.now()
-    rate = 0.0
-    if job.started_at and not job.is_final:
-        since = max(now - RATE_WINDOW, job.started_at)
-        recent = job.rows.filter(finished_at__gte=since, state__in=SENT_STATES).count()
-        seconds = (now - since).total_seconds()
-        rate = recent / seconds if seconds > 0 else 0.0
-    left = job.rows_valid - done
-    return {
-        "state": job.state,
-        "state_label": str(job.get_state_display()),
-        "final": job.is_final,
-        "cancelling": bool(job.cancel_requested_at) and not job.is_final,
-        "total": job.rows_valid,
-        "done": done,
-        "percent": round(100 * done / job.rows_valid) if job.rows_valid else 100,
-        "added": counts[RowState.ADDED],
-        "added_earlier": counts[RowState.ADDED_EARLIER],
-        "refused": counts[RowState.REFUSED],
-        "failed": counts[RowState.FAILED],
-        "unknown": counts[RowState.UNKNOWN],
-        "not_sent": counts[RowState.NOT_SENT],
-        "rows_per_second": round(rate, 1),
-        "seconds_left": round(left / rate) if rate > 0 else None,
-        "stop_reason": job.stop_reason,
-    }

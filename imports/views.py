@@ -18,6 +18,7 @@ from .access import ADD_RECORDS, may_change_import, may_read_import, readable_im
 from .forms import MappingForm, ReadOptionsForm, UploadForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
+from .progress import import_progress, row_counts
 from .reading import FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled
@@ -25,12 +26,10 @@ from .services import (
     import_cancel,
     import_confirm,
     import_preview,
-    import_progress,
     import_read_options,
     import_sample,
     import_template_save,
     import_upload,
-    row_counts,
 )
 
 PROBLEMS_PER_PAGE = 50
@@ -140,7 +139,7 @@ def detail(request, pk):
     if job.state in MAPPABLE:
         return render(request, "imports/preview.html", context)
     context["progress"] = import_progress(job)
-    context["receipt"] = getattr(job, "receipt", None)
+    context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
 
 

@@ -22,6 +22,17 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment or .env.")
     SECRET_KEY = "insecure-development-key-never-use-in-production"
 
+# The key of the digests that stand for personal data in the audit chain (audit.personal):
+# with it a number can be erased and the chain still proves nothing else changed. Keep it
+# as safe as SECRET_KEY and apart from the database; docs/operations.md says how to rotate.
+AUDIT_PII_KEY = env.str("AUDIT_PII_KEY", default="")
+if not AUDIT_PII_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AUDIT_PII_KEY is not set: set it in the environment or .env.")
+    AUDIT_PII_KEY = "insecure-development-audit-key-never-use-in-production"
+# Keys used before a rotation: entries digested under them are still verified and searched.
+AUDIT_PII_RETIRED_KEYS = env.list("AUDIT_PII_RETIRED_KEYS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -65,7 +76,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "portal.session_renewal.SessionRenewalMiddleware",
+    "portal.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -244,7 +255,7 @@ FOUR_EYES = env.bool("FOUR_EYES", default=False)
 # --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
 # (Kept in one block so production settings added elsewhere merge beside it.)
 # A session ends after this many seconds without a request; requests renew it, at most
-# once a minute (portal/session_renewal.py) rather than with a write on every request.
+# once a minute (portal/middleware.py) rather than with a write on every request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)
 # Cookies travel over HTTPS only in production (see SESSION_COOKIE_SECURE above).
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -283,6 +294,6 @@ AXES_SENSITIVE_PARAMETERS = []
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "portal.login_throttling.client_ip"
 # Cut to what the lockout tables hold: a very long name typed at login must not fail it.
-AXES_USERNAME_CALLABLE = "portal.login_username.login_username"
+AXES_USERNAME_CALLABLE = "portal.login_throttling.login_username"

@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class RecordsConfig(AppConfig):
     name = "records"
     verbose_name = _("Records")
+
+    def ready(self):
+        from audit.erasure import register_eraser
+        from audit.kinds import register
+
+        from .entries import RECORD_ADDITION
+        from .services import records_forget
+
+        register(RECORD_ADDITION)
+        register_eraser("added_records", records_forget)

@@ -17,10 +17,9 @@ from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from portal.auditing import Outcome
+from portal.phones import normalise_phone, phone_key
 
-from .models import RecordAddition
-from .phones import normalise_phone, phone_key
+from .models import AddedRecord
 
 # Thulium reads every date as Polish local time, without seconds or zone.
 THULIUM_ZONE = zoneinfo.ZoneInfo("Europe/Warsaw")
@@ -31,8 +30,6 @@ REQUIRED_BY_SYSTEM_STATUS = {
     "MY_RECORD": ("agent_login", "next_call_date"),
     "CALL_NO_SOONER_THAN": ("next_call_date",),
 }
-# Earlier attempts that mean the number is (or may already be) in the campaign.
-BLOCKING_OUTCOMES = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.UNKNOWN)
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -122,11 +119,11 @@ class RecordForm(forms.Form):
                 format_html(
                     '{} <a href="{}">{}</a>',
                     _("This portal already added this number to the campaign."),
-                    reverse("records:detail", args=[earlier.pk]),
+                    reverse("audit:entry", args=[earlier.entry_id]),
                     _("See the earlier addition (%(when)s, %(outcome)s).")
                     % {"when": date_format(localtime(earlier.created_at),
                                            "SHORT_DATETIME_FORMAT"),
-                       "outcome": earlier.get_outcome_display()},
+                       "outcome": earlier.get_status_display()},
                 ),
                 code="duplicate",
             )
@@ -145,21 +142,13 @@ class RecordForm(forms.Form):
     def identifier_used(self, identifier: str) -> bool:
         if self.earlier is not None:
             return self.earlier.has_identifier(identifier)
-        return RecordAddition.objects.filter(
-            campaign=self.campaign, identifier=identifier, outcome__in=BLOCKING_OUTCOMES
-        ).exists()
+        return AddedRecord.objects.filter(campaign=self.campaign, identifier=identifier).exists()
 
-    def earlier_addition(self, key: str) -> RecordAddition | None:
+    def earlier_addition(self, key: str) -> AddedRecord | None:
         if self.earlier is not None:
             return self.earlier.get(key)
-        return (
-            RecordAddition.objects.filter(
-                campaign=self.campaign, phone_key=key, outcome__in=BLOCKING_OUTCOMES,
-            )
-            .only("pk", "created_at", "outcome")
-            .order_by("-created_at")
-            .first()
-        )
+        return (AddedRecord.objects.filter(campaign=self.campaign, phone_key=key)
+                .only("entry_id", "created_at", "status").first())
 
     def clean(self):
         cleaned = super().clean()
@@ -197,22 +186,19 @@ class RecordForm(forms.Form):
 
 
 class EarlierAdditions:
-    """The campaign's blocking additions by phone key, read in one query for a bulk import."""
+    """The numbers the portal added to the campaign, read in one query for a bulk import."""
 
     def __init__(self, campaign):
-        additions = RecordAddition.objects.filter(
-            campaign=campaign, outcome__in=BLOCKING_OUTCOMES
-        ).only("pk", "phone_key", "identifier", "created_at", "outcome")
-        additions = additions.order_by("created_at", "pk")
-        # The latest addition of a number wins, as in the form's own query.
+        records = AddedRecord.objects.filter(campaign=campaign).only(
+            "entry_id", "phone_key", "identifier", "created_at", "status")
         self._by_key = {}
         self._identifiers = set()
-        for addition in additions.iterator():
-            self._by_key[addition.phone_key] = addition
-            if addition.identifier:
-                self._identifiers.add(addition.identifier)
+        for record in records.iterator():
+            self._by_key[record.phone_key] = record
+            if record.identifier:
+                self._identifiers.add(record.identifier)
 
-    def get(self, key: str) -> RecordAddition | None:
+    def get(self, key: str) -> AddedRecord | None:
         return self._by_key.get(key)
 
     def has_identifier(self, identifier: str) -> bool:

@@ -1,38 +1,40 @@
-"""The audit of every record the portal tried to add to a campaign."""
+"""What the portal knows of the records it added (or may have added) to campaigns.
+
+This is domain state, apart from the audit log: the log says what was attempted; this
+table says which numbers a campaign holds because of the portal, and is what the "already
+added?" check reads. A row is written with the attempt's pending entry and follows its
+outcome; a refused or failed attempt leaves no row.
+"""
 
 from django.db import models
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from portal.auditing import AuditAttempt, timeline_indexes
 
+class AddedRecord(models.Model):
+    class Status(models.TextChoices):
+        SENDING = "sending", _("being sent")
+        ADDED = "added", _("added")
+        # Sent, but no answer came: Thulium may hold it, so it blocks a second send.
+        UNKNOWN = "unknown", _("unknown")
 
-class RecordAddition(AuditAttempt):
-    """One attempt to add a record through POST outbounds/:id/records."""
-
-    phone_number = models.CharField(_("phone number"), max_length=20)
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT,
+                                 related_name="+")
     # The number in one canonical form, so "+48 601..." and "601..." are seen as the same.
-    phone_key = models.CharField(max_length=20, db_index=True, editable=False)
+    phone_key = models.CharField(_("phone number"), max_length=20)
     identifier = models.CharField(_("identifier"), max_length=64, blank=True)
     record_id = models.CharField(_("Thulium record id"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    # The entry of the send that put it there (the latest, after a resend).
+    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("when"))
 
-    completion_fields = (*AuditAttempt.completion_fields, "record_id")
-
-    class Meta(AuditAttempt.Meta):
-        verbose_name = _("record addition")
-        verbose_name_plural = _("record additions")
+    class Meta:
+        verbose_name = _("added record")
+        verbose_name_plural = _("added records")
         indexes = [
-            # created_at too: the form's "already added?" query takes the newest match, and
-            # without it SQLite walks the whole campaign by date to find a number.
-            models.Index(fields=["campaign", "phone_key", "created_at"],
-                         name="recadd_campaign_phone_when"),
-            *timeline_indexes("recadd"),
-            models.Index(fields=["identifier"], name="recadd_identifier"),
-            models.Index(fields=["record_id"], name="recadd_record_id"),
+            models.Index(fields=["campaign", "phone_key"], name="added_campaign_phone"),
+            models.Index(fields=["campaign", "identifier"], name="added_campaign_identifier"),
         ]
 
     def __str__(self):
-        return f"{self.phone_number} -> {self.campaign.thulium_id} ({self.outcome})"
-
-    def get_absolute_url(self):
-        return reverse("audit:entry", args=["record-addition", self.pk])
+        return f"record of campaign {self.campaign_id} ({self.status})"

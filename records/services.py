@@ -1,60 +1,100 @@
-"""Adding a record to a campaign through Thulium, with its audit row."""
+"""Adding a record to a campaign through Thulium: its audit entry, and what the portal knows."""
 
-from portal.auditing import Outcome
+from django.db import transaction
+
+from audit.models import Entry, Outcome
+from audit.recording import entries_begin, entries_complete, entry_new, error_values, outcome_values
+from portal.phones import phone_key
 from portal.thulium import ThuliumError, get_client
 
-from .models import RecordAddition
-from .phones import phone_key
+from .entries import RECORD_ADDITION
+from .models import AddedRecord
 
 
-def record_add(*, campaign, payload: dict, actor, language: str | None = None,
-               **audit_fields) -> RecordAddition:
+def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
     """Send one record to Thulium and record the attempt; raises ThuliumError on failure."""
-    addition = record_add_begin(campaign=campaign, payload=payload, actor=actor, **audit_fields)
-    return record_add_send(addition, language=language)
+    (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor)
+    try:
+        record_id = record_add_post(entry, language=language)
+    except ThuliumError as error:
+        record_add_complete_all([(entry, error_values(error))])
+        raise
+    record_add_complete_all([(entry, added_values(record_id))])
+    return entry
 
 
-def record_add_begin(*, campaign, payload: dict, actor, **audit_fields) -> RecordAddition:
-    """The attempt's pending audit row, to be committed before record_add_send."""
-    (addition,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
-                                       **audit_fields)
-    return addition
-
-
-def record_add_begin_all(*, campaign, payloads: list[dict], actor,
-                         **audit_fields) -> list[RecordAddition]:
-    """The pending audit rows of several attempts, written together.
+def record_add_begin_all(*, campaign, payloads: list[dict], actor, **fields) -> list[Entry]:
+    """The pending entries of several sends, and the numbers marked as being sent.
 
     Split from the sending so that a bulk import can write a batch of them with its own
-    bookkeeping, in one transaction, before its worker threads send them.
+    bookkeeping, in one transaction, before its worker threads send them. A number sent
+    again (after an unanswered send) keeps what the portal knew of it, pointing at the
+    new entry.
     """
-    additions = [
-        RecordAddition.pending(
-            actor=actor, campaign=campaign, sent=payload,
-            phone_number=payload["phone_number"], phone_key=phone_key(payload["phone_number"]),
-            identifier=payload.get("identifier", ""), **audit_fields,
-        )
-        for payload in payloads
-    ]
-    RecordAddition.begin_all(additions)
-    return additions
+    entries = [entry_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign, sent=payload,
+                         **fields) for payload in payloads]
+    keys = [phone_key(payload["phone_number"]) for payload in payloads]
+    with transaction.atomic():
+        entries_begin(entries)
+        known = {record.phone_key: record for record in AddedRecord.objects.filter(
+            campaign=campaign, phone_key__in=keys)}
+        new = []
+        for entry, key in zip(entries, keys, strict=True):
+            if key in known:
+                AddedRecord.objects.filter(pk=known[key].pk).update(entry=entry)
+            else:
+                new.append(AddedRecord(
+                    campaign=campaign, phone_key=key, entry=entry,
+                    identifier=entry.sent.get("identifier", ""),
+                    status=AddedRecord.Status.SENDING, created_at=entry.created_at,
+                ))
+        AddedRecord.objects.bulk_create(new)
+    return entries
 
 
-def record_add_send(addition: RecordAddition, *, language: str | None = None) -> RecordAddition:
-    """POST a begun addition to Thulium and complete its audit row; raises ThuliumError."""
-    try:
-        record_id = record_add_post(addition, language=language)
-    except ThuliumError as error:
-        addition.complete_with_error(error)
-        raise
-    addition.complete(outcome=Outcome.SUCCEEDED, http_status=200, record_id=record_id)
-    return addition
-
-
-def record_add_post(addition: RecordAddition, *, language: str | None = None) -> str:
+def record_add_post(entry: Entry, *, language: str | None = None) -> str:
     """POST a begun addition to Thulium: the new record's id; raises ThuliumError.
 
-    Completing the audit row is left to the caller: a bulk import stores a batch of
-    outcomes together with its rows' states.
+    Completing the entry is left to the caller: a bulk import stores a batch of outcomes
+    together with its rows' states.
     """
-    return get_client(language).add_record(addition.campaign.thulium_id, addition.sent)
+    return get_client(language).add_record(entry.campaign.thulium_id, entry.sent)
+
+
+def added_values(record_id: str) -> dict:
+    """The outcome of a send Thulium accepted (see audit.recording.outcome_values)."""
+    return outcome_values(outcome=Outcome.SUCCEEDED, http_status=200,
+                          results={"record_id": record_id})
+
+
+def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
+    """Store sends' outcomes in their entries and in what the portal knows, together.
+
+    A refused or failed first send leaves no trace of the number; after an unanswered
+    send, Thulium may hold it, so it stays known as unknown.
+    """
+    with transaction.atomic():
+        entries_complete(completions)
+        for entry, _values in completions:
+            # By number, not by entry: a resend's entry replaced the first one's, and the
+            # first one's outcome must still count.
+            records = AddedRecord.objects.filter(
+                campaign_id=entry.campaign_id, phone_key=phone_key(entry.sent["phone_number"]))
+            if entry.outcome == Outcome.SUCCEEDED:
+                records.update(status=AddedRecord.Status.ADDED, entry=entry,
+                               record_id=entry.results.get("record_id", ""))
+            elif entry.outcome == Outcome.UNKNOWN:
+                records.update(status=AddedRecord.Status.UNKNOWN)
+            else:
+                records.filter(status=AddedRecord.Status.SENDING).delete()
+
+
+def records_added_earlier(entries: list[Entry]) -> None:
+    """Thulium refused a resend as a duplicate: the unanswered first send had landed."""
+    AddedRecord.objects.filter(entry__in=entries).update(status=AddedRecord.Status.ADDED)
+
+
+def records_forget(key: str, erasure) -> int:
+    """Forget that the portal added the number (an erasure); returns how many it held."""
+    deleted, _by_model = AddedRecord.objects.filter(phone_key=key).delete()
+    return deleted

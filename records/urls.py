@@ -7,5 +7,4 @@ urlpatterns = [
     path("campaigns/<thulium_id:thulium_id>/records/new/", views.record_new, name="new"),
     path("campaigns/<thulium_id:thulium_id>/records/refresh-choices/", views.record_choices_refresh,
          name="refresh_choices"),
-    path("records/<int:pk>/", views.addition_detail, name="detail"),
 ]

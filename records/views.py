@@ -1,4 +1,4 @@
-"""Adding one record to a campaign, and looking at an earlier addition."""
+"""Adding one record to a campaign."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +15,7 @@ from .forms import RecordForm
 from .services import record_add
 
 
-@requires("records.add_recordaddition")
+@requires("records.add_addedrecord")
 def record_new(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
     statuses, agents, choices_error = [], [], None
@@ -28,7 +28,7 @@ def record_new(request, thulium_id):
     thulium_error = None
     if request.method == "POST" and form.is_valid():
         try:
-            addition = record_add(
+            entry = record_add(
                 campaign=campaign, payload=form.to_payload(), actor=request.user,
                 language=request.LANGUAGE_CODE,
             )
@@ -38,7 +38,7 @@ def record_new(request, thulium_id):
             messages.success(
                 request,
                 _("Thulium added the record %(phone)s (record id %(id)s).")
-                % {"phone": addition.phone_number, "id": addition.record_id},
+                % {"phone": entry.sent["phone_number"], "id": entry.results["record_id"]},
             )
             return redirect(campaign)
     return render(request, "records/new.html", {
@@ -47,7 +47,7 @@ def record_new(request, thulium_id):
     })
 
 
-@requires("records.add_recordaddition")
+@requires("records.add_addedrecord")
 @require_POST
 def record_choices_refresh(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
@@ -59,7 +59,3 @@ def record_choices_refresh(request, thulium_id):
         messages.success(request, _("Statuses and agents reloaded from Thulium."))
     return redirect("records:new", thulium_id=campaign.thulium_id)
 
-
-def addition_detail(request, pk):
-    # The audit trail shows every entry now, and decides who may see it.
-    return redirect("audit:entry", kind="record-addition", pk=pk, permanent=True)

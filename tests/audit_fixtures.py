@@ -9,9 +9,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from campaigns.models import CampaignChange
-from records.models import RecordAddition
-from records.phones import phone_key
+from audit.models import Entry
+from audit.recording import entry_begin, entry_complete, outcome_values
+from campaigns.entries import CAMPAIGN_CHANGE
+from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import PASSWORD
 
 
@@ -28,34 +29,32 @@ def colleague(django_user_model):
 
 
 def change(*, actor, campaign, sent, outcome="succeeded", when=None, before=None, reason="",
-           **completion) -> CampaignChange:
+           **completion) -> Entry:
     """A campaign change as the service records it, completed unless `outcome` is pending."""
     timing = {"created_at": when} if when else {}
-    entry = CampaignChange.begin(
-        actor=actor, campaign=campaign, sent=sent, reason=reason,
-        settings_before=campaign.settings if before is None else before, **timing,
+    entry = entry_begin(
+        kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=sent, reason=reason,
+        details={"settings_before": campaign.settings if before is None else before}, **timing,
     )
     if outcome != "pending":
-        entry.complete(outcome=outcome, **completion)
+        entry_complete(entry, outcome=outcome, **completion)
     return entry
 
 
 def addition(*, actor, campaign, phone, outcome="succeeded", when=None, identifier="",
-             **completion) -> RecordAddition:
+             record_id="", **completion) -> Entry:
     """A record addition as the service records it, completed unless `outcome` is pending."""
-    timing = {"created_at": when} if when else {}
     sent = {"phone_number": phone, **({"identifier": identifier} if identifier else {})}
-    entry = RecordAddition.begin(
-        actor=actor, campaign=campaign, sent=sent, phone_number=phone,
-        phone_key=phone_key(phone), identifier=identifier, **timing,
-    )
+    (entry,) = record_add_begin_all(campaign=campaign, payloads=[sent], actor=actor,
+                                    **({"created_at": when} if when else {}))
     if outcome != "pending":
-        entry.complete(outcome=outcome, **completion)
+        results = {"record_id": record_id} if record_id else {}
+        record_add_complete_all([(entry, outcome_values(outcome=outcome, results=results,
+                                                        **completion))])
     return entry
 
 
-AUDIT_TABLES = ("campaigns_campaignchange", "records_recordaddition", "imports_importreceipt",
-                "audit_chainhead")
+AUDIT_TABLES = ("audit_entry", "audit_chainhead")
 
 
 @contextmanager

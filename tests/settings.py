@@ -7,6 +7,7 @@ that server instead of SQLite.
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+os.environ.setdefault("AUDIT_PII_KEY", "tests-only-not-secret-either")
 
 from portal.settings import *  # noqa: E402,F403
 from portal.settings import env  # noqa: E402
@@ -15,7 +16,10 @@ if os.environ.get("TEST_DATABASE_URL"):
     DATABASES = {"default": env.db_url("TEST_DATABASE_URL")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: the import tests start worker processes that must see it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    # TEST_SQLITE_NAME lets two test runs share a checkout.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / ".test-db.sqlite3")),  # noqa: F405
+    }
 
 # Tests never need collected, hashed static files nor slow password hashing.
 STORAGES = {

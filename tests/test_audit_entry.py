@@ -5,10 +5,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from campaigns.models import CampaignChange
+from audit.models import Entry
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
-from records.models import RecordAddition
 from records.services import record_add
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 
@@ -29,7 +28,7 @@ def test_a_campaign_change_reads_field_by_field_old_to_new(logged_in, user, camp
         changes={"dialer": "predictive", "parameters": {"caller_id": "456", "preview_timeout": 30}},
     )
 
-    response = logged_in.get(CampaignChange.objects.get().get_absolute_url())
+    response = logged_in.get(Entry.objects.get(kind="campaign-change").get_absolute_url())
 
     assert diff_rows(response) == [
         ("dialer", "progressive", "predictive"),
@@ -48,7 +47,8 @@ def test_a_refused_change_shows_thuliums_answer_and_request_id(logged_in, user, 
     with pytest.raises(ThuliumError) as refusal:
         campaign_update(campaign=campaigns["00001"], actor=user, changes={"order": 0})
 
-    text = logged_in.get(CampaignChange.objects.get().get_absolute_url()).content.decode()
+    entry = Entry.objects.get(kind="campaign-change")
+    text = logged_in.get(entry.get_absolute_url()).content.decode()
 
     assert refusal.value.request_id and refusal.value.request_id in text
     assert all(message in text for message in refusal.value.messages)
@@ -56,10 +56,10 @@ def test_a_refused_change_shows_thuliums_answer_and_request_id(logged_in, user, 
 
 
 def test_a_record_addition_shows_each_field_it_set(logged_in, user, campaigns):
-    record_add(campaign=campaigns["00001"], actor=user, payload={
+    entry = record_add(campaign=campaigns["00001"], actor=user, payload={
         "phone_number": "601234567", "identifier": "K-7", "record_fields": {"imie": "Zofia"},
     })
-    entry = RecordAddition.objects.get()
+    assert entry == Entry.objects.get(kind="record-addition")
 
     response = logged_in.get(entry.get_absolute_url())
 
@@ -68,7 +68,8 @@ def test_a_record_addition_shows_each_field_it_set(logged_in, user, campaigns):
         ("phone_number", "(not set)", "601234567"),
         ("record_fields.imie", "(not set)", "Zofia"),
     ]
-    assert f"<code>{entry.record_id}</code>" in response.content.decode()
+    assert entry.results["record_id"]
+    assert f"<code>{entry.results['record_id']}</code>" in response.content.decode()
 
 
 def test_a_pending_entry_says_no_answer_was_recorded(logged_in, user, campaigns):

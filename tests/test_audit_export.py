@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from audit.export import COMMON_COLUMNS
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,9 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert "Zły numer: ąę" in refused["messages"]  # letters, not \u escapes
     assert refused["user"] == "manager"
     assert table[1]["record_id"] == "231"
+    assert json.loads(table[1]["results"]) == {"record_id": "231"}
+    assert json.loads(table[2]["details"])["settings_before"]["dialer"] == "progressive"
+    assert table[2]["settings_before"].startswith("{")
 
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(watched, trail):
@@ -90,7 +94,7 @@ def test_the_json_lines_export_keeps_values_as_data(watched, trail):
 
 def test_exports_follow_the_timelines_filters(watched, trail):
     _, text = download(watched, "jsonl", {"campaign": "00001", "kind": "record-addition",
-                                          "before": "0.campaign-change.1"})
+                                          "before": "0.1"})  # a page link: not a filter
 
     assert [json.loads(line)["id"] for line in text.splitlines()] == [trail[1].pk]
 
@@ -99,8 +103,8 @@ def test_an_export_of_one_kind_has_only_that_kinds_columns(watched, trail):
     _, text = download(watched, "csv", {"kind": "campaign-change"})
 
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert header[-2:] == ["reason", "settings_before"]
-    assert "phone_number" not in header
+    assert header == [*COMMON_COLUMNS, "settings_before"]
+    assert "phone_number" not in header and "step" not in header
 
 
 def test_an_export_with_nonsense_filters_sends_back_to_the_marked_filters(watched, trail):

@@ -4,9 +4,9 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from audit.models import Entry
+from audit.recording import entry_complete
 from audit.verify import verify_chain
-from campaigns.models import CampaignChange
-from records.models import RecordAddition
 from tests.audit_fixtures import addition, change
 from tests.conftest import skip_unless_postgresql
 
@@ -32,42 +32,59 @@ def refused(sql: str, params=()) -> str:
 def test_raw_sql_cannot_rewrite_a_completed_entry(user, sales):
     entry = change(actor=user, campaign=sales, sent={"dialer": "predictive"})
 
-    for sql in ("UPDATE campaigns_campaignchange SET outcome = 'refused' WHERE id = %s",
-                "UPDATE campaigns_campaignchange SET reason = 'later' WHERE id = %s",
-                "UPDATE campaigns_campaignchange SET sent = '{}' WHERE id = %s"):
+    for sql in ("UPDATE audit_entry SET outcome = 'refused' WHERE id = %s",
+                "UPDATE audit_entry SET reason = 'later' WHERE id = %s",
+                "UPDATE audit_entry SET sent = '{}' WHERE id = %s"):
         assert "can only be completed once" in refused(sql, [entry.pk])
-    assert CampaignChange.objects.get().outcome == "succeeded"
+    assert Entry.objects.get().outcome == "succeeded"
 
 
 def test_raw_sql_cannot_delete_entries(user, sales):
     change(actor=user, campaign=sales, sent={"order": 1})
     addition(actor=user, campaign=sales, phone="601234567", outcome="pending")
 
-    assert "cannot be deleted" in refused("DELETE FROM campaigns_campaignchange")
-    assert "cannot be deleted" in refused("DELETE FROM records_recordaddition")
-    assert (CampaignChange.objects.count(), RecordAddition.objects.count()) == (1, 1)
+    assert "cannot be deleted" in refused("DELETE FROM audit_entry WHERE kind = 'campaign-change'")
+    assert "cannot be deleted" in refused("DELETE FROM audit_entry")
+    assert Entry.objects.count() == 2
 
 
 def test_raw_sql_cannot_change_what_a_pending_entry_says_was_sent(user, sales):
     entry = addition(actor=user, campaign=sales, phone="601234567", outcome="pending")
 
-    message = refused("UPDATE records_recordaddition SET phone_number = '600000000', "
+    message = refused("UPDATE audit_entry SET sent = '{\"phone_number\": \"600000000\"}', "
                       "outcome = 'succeeded' WHERE id = %s", [entry.pk])
     assert "can only be completed once" in message
     assert "completed once" in refused(
-        "UPDATE records_recordaddition SET detail = 'x' WHERE id = %s", [entry.pk]
+        "UPDATE audit_entry SET detail = 'x' WHERE id = %s", [entry.pk]
     )
+
+
+def test_an_erasure_may_only_touch_the_columns_that_hold_personal_data(user, sales):
+    entry = addition(actor=user, campaign=sales, phone="601234567")
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL audit.erasing = 'on'")
+        assert "completed once" in refused(
+            "UPDATE audit_entry SET erased_at = now(), actor_username = 'x' WHERE id = %s",
+            [entry.pk])
+        cursor.execute("UPDATE audit_entry SET erased_at = now(), sent = '{}' WHERE id = %s",
+                       [entry.pk])
+        # The test runs in one transaction, which SET LOCAL outlives: end the erasure.
+        cursor.execute("SET LOCAL audit.erasing = 'off'")
+    assert "completed once" in refused(
+        "UPDATE audit_entry SET erased_at = now(), sent = '{}' WHERE id = %s", [entry.pk])
 
 
 def test_completing_a_pending_entry_passes_the_trigger_once(user, sales):
     entry = addition(actor=user, campaign=sales, phone="601234567", outcome="pending")
 
-    entry.complete(outcome="succeeded", http_status=200, record_id="231")
+    entry_complete(entry, outcome="succeeded", http_status=200, results={"record_id": "231"})
 
     assert "can only be completed once" in refused(
-        "UPDATE records_recordaddition SET record_id = '999' WHERE id = %s", [entry.pk]
+        "UPDATE audit_entry SET results = '{\"record_id\": \"999\"}' WHERE id = %s",
+        [entry.pk]
     )
-    assert RecordAddition.objects.get().record_id == "231"
+    assert Entry.objects.get().results == {"record_id": "231"}
     assert not verify_chain().problem
 
 
@@ -84,6 +101,6 @@ def test_deleting_a_user_works_with_the_trigger_and_keeps_their_entries(user, sa
 
     user.delete()
 
-    stored = CampaignChange.objects.get(pk=entry.pk)
+    stored = Entry.objects.get(pk=entry.pk)
     assert (stored.actor_id, stored.actor_username) == (user_id, "manager")
     assert not verify_chain().problem

@@ -6,11 +6,17 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from campaigns.models import CampaignChange
-from records.models import RecordAddition
+from records.models import AddedRecord
 from tests.conftest import api_calls
-from tests.test_campaign_form import CANNOT_CLEAR, KNOWN, edit_url, form_values, submit
-from tests.test_record_form import add, new_url
+from tests.test_campaign_form import (
+    CANNOT_CLEAR,
+    KNOWN,
+    campaign_changes,
+    edit_url,
+    form_values,
+    submit,
+)
+from tests.test_record_form import add, additions, new_url
 
 SCRIPT = '<script>alert("owned")</script>'
 ESCAPED_SCRIPT = "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;"
@@ -65,7 +71,7 @@ def test_a_campaign_form_with_every_field_emptied_is_refused_field_by_field(
     }
     assert CANNOT_CLEAR in page
     assert api_calls(thulium) == []
-    assert not CampaignChange.objects.exists()
+    assert not campaign_changes().exists()
 
 
 def test_a_record_form_with_every_field_empty_asks_for_the_phone_number(
@@ -76,7 +82,8 @@ def test_a_record_form_with_every_field_empty_asks_for_the_phone_number(
     assert shown(response)
     assert form_errors(response) == {"phone_number": ["This field is required."]}
     assert_nothing_changed_in_thulium(thulium)
-    assert not RecordAddition.objects.exists()
+    assert not additions().exists()
+    assert not AddedRecord.objects.exists()
 
 
 @pytest.mark.parametrize("url", [edit_url(), new_url()])
@@ -132,7 +139,7 @@ def test_an_html_campaign_name_accepted_by_thulium_is_shown_escaped(
     response = submit(logged_in, name=SCRIPT, reason=SCRIPT)
     assert api_calls(thulium, "PUT")[0]["json"] == {"name": SCRIPT}
     for url in (response.url, reverse("campaigns:list"), edit_url(),
-                CampaignChange.objects.get().get_absolute_url()):
+                campaign_changes().get().get_absolute_url()):
         page = shown(logged_in.get(url))
         assert "<script>alert" not in page
         assert "&lt;script&gt;alert" in page
@@ -149,10 +156,13 @@ def test_html_typed_into_the_record_form_is_shown_escaped(logged_in, campaigns, 
 def test_html_in_an_added_record_is_shown_escaped_in_the_history(logged_in, campaigns, thulium):
     response = add(logged_in, {"phone_number": "601234567", "record_fields.imie": SCRIPT})
     assert api_calls(thulium, "POST")[0]["json"]["record_fields"] == {"imie": SCRIPT}
-    for url in (response.url, RecordAddition.objects.get().get_absolute_url()):
-        page = shown(logged_in.get(url))
-        assert "<script>alert" not in page
-        assert "&lt;script&gt;alert" in page
+    # The campaign's history and the timeline show the entry's summary, not what was sent;
+    # the entry's own page shows the field's value.
+    for url in (response.url, reverse("audit:timeline")):
+        assert "<script>alert" not in shown(logged_in.get(url))
+    page = shown(logged_in.get(additions().get().get_absolute_url()))
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
 
 
 # --- bytes that are not UTF-8, NUL characters ---------------------------------------
@@ -262,7 +272,7 @@ def test_a_campaign_change_thulium_refuses_shows_its_words_above_the_kept_input(
     message = refusal(thulium)
     response = submit(logged_in, end_date="2026-10-01", reason="Shorter season")
     page = shown(response)
-    change = CampaignChange.objects.get()
+    change = campaign_changes().get()
     assert change.outcome == "refused"
     assert re.fullmatch(r"[0-9a-f]{13}", change.request_id)
     assert change.messages == [message]
@@ -297,12 +307,12 @@ def test_a_record_thulium_refuses_shows_its_words_above_the_kept_input(
     response = add(logged_in, {"phone_number": "601 234 567", "status_id": "3",
                                "record_fields.imie": "Zofia"})
     page = shown(response)
-    addition = RecordAddition.objects.get()
+    addition = additions().get()
     assert addition.outcome == "refused"
     assert re.fullmatch(r"[0-9a-f]{13}", addition.request_id)
     assert addition.messages == [message]
     assert addition.http_status == 400
-    assert addition.record_id == ""
+    assert addition.results.get("record_id", "") == ""
     alert = page.index('data-testid="thulium-error"')
     assert alert < page.index('id="id_phone_number"')
     assert f"<li>{message}</li>" in page[alert:]
@@ -320,7 +330,7 @@ def test_thulium_words_quoting_html_are_shown_escaped(logged_in, campaigns, thul
     campaign.save()
     page = shown(add(logged_in, {"phone_number": "601234567", f"record_fields.{SCRIPT}": "x"}))
     said = "Field {} does not exist in the campaign."
-    assert RecordAddition.objects.get().messages == [said.format(SCRIPT)]
+    assert additions().get().messages == [said.format(SCRIPT)]
     assert f"<li>{said.format(ESCAPED_SCRIPT)}</li>" in page
     assert "<script>alert" not in page
 

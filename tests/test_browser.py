@@ -2,8 +2,8 @@
 
 import pytest
 
-from campaigns.models import CampaignChange
-from records.models import RecordAddition
+from audit.models import Entry
+from records.models import AddedRecord
 from tests.browser import browser_page  # noqa: F401
 from tests.conftest import PASSWORD, api_calls
 
@@ -41,5 +41,6 @@ def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(
     puts, posts = api_calls(thulium, "PUT"), api_calls(thulium, "POST")
     assert puts[0]["json"] == {"dialer": "predictive", "parameters": {"caller_id": "221112233"}}
     assert posts[0]["json"] == {"phone_number": "225556677", "record_fields": {"imie": "Zofia"}}
-    assert CampaignChange.objects.get().reason == "Więcej połączeń w sezonie"
-    assert RecordAddition.objects.get().record_id == "231"
+    assert Entry.objects.get(kind="campaign-change").reason == "Więcej połączeń w sezonie"
+    assert Entry.objects.get(kind="record-addition").results["record_id"] == "231"
+    assert AddedRecord.objects.get().record_id == "231"

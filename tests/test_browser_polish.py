@@ -3,8 +3,8 @@ Polish, Thulium is asked for Polish, and the page breaks no rule of its security
 
 import pytest
 
-from campaigns.models import CampaignChange
-from records.models import RecordAddition
+from audit.models import Entry
+from records.models import AddedRecord
 from tests.browser import polish_browser_page  # noqa: F401
 from tests.conftest import PASSWORD, api_calls
 
@@ -60,6 +60,7 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     assert puts[0]["json"] == {"dialer": "predictive", "parameters": {"caller_id": "221112233"}}
     assert posts[0]["json"] == {"phone_number": "225556677", "record_fields": {"imie": "Zofia"}}
     assert {call["accept_language"] for call in puts + posts} == {"pl"}
-    assert CampaignChange.objects.get().reason == "Więcej połączeń w sezonie"
-    assert RecordAddition.objects.get().record_id == "231"
+    assert Entry.objects.get(kind="campaign-change").reason == "Więcej połączeń w sezonie"
+    assert Entry.objects.get(kind="record-addition").results["record_id"] == "231"
+    assert AddedRecord.objects.get().record_id == "231"
     assert policy_breaks == []

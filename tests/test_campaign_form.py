@@ -7,8 +7,9 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 
+from audit.models import Entry
+from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.forms import CampaignForm
-from campaigns.models import CampaignChange
 from campaigns.services import SETTING_KEYS
 from portal.thulium.sandbox.seed import seed_campaigns
 from tests.conftest import api_calls
@@ -101,6 +102,11 @@ def submit(client, campaign_id="00001", **changes):
 
 def flashed(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def campaign_changes():
+    """The audit entries of campaign changes sent to Thulium."""
+    return Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug)
 
 
 # --- the form on its own ------------------------------------------------------------
@@ -343,7 +349,7 @@ def test_an_unchanged_form_sends_nothing_and_says_so(logged_in, campaigns, thuli
     assert response.status_code == 200
     assert NOTHING_CHANGED in response.content.decode()
     assert api_calls(thulium) == []
-    assert not CampaignChange.objects.exists()
+    assert not campaign_changes().exists()
 
 
 def test_an_accepted_change_redirects_to_the_campaign_with_a_message(
@@ -371,12 +377,12 @@ def test_an_accepted_change_is_merged_into_the_known_settings(logged_in, campaig
 
 @pytest.fixture
 def change_writes(thulium):
-    """Each write of a CampaignChange row (INSERT or UPDATE) and how many PUTs the sandbox
+    """Each write of an audit entry row (INSERT or UPDATE) and how many PUTs the sandbox
     had received by then."""
     seen = []
 
     def remember(execute, sql, params, many, context):
-        if '"campaigns_campaignchange"' in sql and sql.startswith(("INSERT", "UPDATE")):
+        if '"audit_entry"' in sql and sql.startswith(("INSERT", "UPDATE")):
             seen.append((sql.split()[0], len(api_calls(thulium, "PUT"))))
         return execute(sql, params, many, context)
 
@@ -390,11 +396,11 @@ def test_an_accepted_change_is_audited_pending_before_the_call_and_succeeded_aft
     submit(logged_in, parity="70", reason="More calls in season")
     # Written pending before the PUT reached the sandbox; completed after it.
     assert change_writes == [("INSERT", 0), ("UPDATE", 1)]
-    change = CampaignChange.objects.get()
+    change = campaign_changes().get()
     assert change.campaign == campaigns["00001"]
     assert change.outcome == "succeeded"
     assert change.sent == {"parity": 70}
-    assert change.settings_before == KNOWN
+    assert change.details["settings_before"] == KNOWN
     assert change.reason == "More calls in season"
     assert change.actor == user
     assert change.actor_username == "manager"
@@ -409,4 +415,4 @@ def test_the_reason_is_stored_but_never_sent(logged_in, campaigns, thulium):
     put = api_calls(thulium, "PUT")[0]
     assert put["json"] == {"order": 61}
     assert "Zmiana" not in put["body"]
-    assert CampaignChange.objects.get().reason == "Zmiana kolejności na prośbę klienta"
+    assert campaign_changes().get().reason == "Zmiana kolejności na prośbę klienta"

@@ -7,9 +7,11 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from audit.models import Entry
+from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.forms import CampaignForm
-from campaigns.models import Campaign, CampaignChange
-from records.models import RecordAddition
+from campaigns.models import Campaign
+from records.entries import RECORD_ADDITION
 from tests.conftest import AUDITORS, TEST_TIMEOUT, api_calls, make_user
 from tests.test_gateway import CraftedThulium, closed_port_url
 
@@ -83,17 +85,22 @@ def send_record(client, campaign, data=None):
     )
 
 
-# form: (path the fault targets, submit, audit model, what was sent, inputs the page keeps)
+# form: (path the fault targets, submit, audit kind, what was sent, inputs the page keeps)
 FORMS = {
     "campaign-form": (
-        "/api/outbounds/00001", send_campaign_change, CampaignChange, CAMPAIGN_SENT,
+        "/api/outbounds/00001", send_campaign_change, CAMPAIGN_CHANGE.slug, CAMPAIGN_SENT,
         ['value="Kampania jesienna"', 'value="221112233"', ">\nSezon grzewczy</textarea>"],
     ),
     "record-form": (
-        "/api/outbounds/00001/records", send_record, RecordAddition, RECORD_SENT,
+        "/api/outbounds/00001/records", send_record, RECORD_ADDITION.slug, RECORD_SENT,
         ['value="601 234 567"', 'value="Zofia"'],
     ),
 }
+
+
+def entries(kind: str):
+    """The audit entries of one kind."""
+    return Entry.objects.filter(kind=kind)
 
 
 def error_box(html: str) -> str:
@@ -107,7 +114,7 @@ def error_box(html: str) -> str:
 def test_a_thulium_failure_is_shown_on_the_form_and_completes_the_audit_row(
     logged_in, campaigns, thulium, settings, form, fault
 ):
-    path, submit, model, sent, kept_inputs = FORMS[form]
+    path, submit, kind, sent, kept_inputs = FORMS[form]
     arrange, outcome, http_status, has_request_id, messages = FAULTS[fault]
     campaign = campaigns["00001"]
     known_before = dict(campaign.settings)
@@ -127,7 +134,7 @@ def test_a_thulium_failure_is_shown_on_the_form_and_completes_the_audit_row(
     for kept in kept_inputs:
         assert kept in html
 
-    row = model.objects.get()
+    row = entries(kind).get()
     assert (row.outcome, row.http_status, row.messages) == (outcome, http_status, messages)
     assert row.sent == sent
     assert row.actor_username == "manager"
@@ -159,7 +166,7 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
         )
         expected = ["End date cannot be earlier than start date.",
                     "predictive_min_calls cannot be greater than predictive_max_calls."]
-        model = CampaignChange
+        kind = CAMPAIGN_CHANGE.slug
     else:
         thulium.state.add_record(
             "00001", {"phone_number": "601234567", "identifier": "K-1"}, lambda c, r: []
@@ -169,9 +176,9 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
         )
         expected = ["Phone number already exists in the campaign.",
                     "Identifier already exists in the campaign."]
-        model = RecordAddition
+        kind = RECORD_ADDITION.slug
     box = error_box(response.content.decode())
-    row = model.objects.get()
+    row = entries(kind).get()
     assert (row.outcome, row.http_status, row.messages) == ("refused", 400, expected)
     for message in expected:
         assert f"<li>{message}</li>" in box
@@ -186,7 +193,7 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
 def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
     logged_in, campaigns, settings, form
 ):
-    _, submit, model, sent, _ = FORMS[form]
+    _, submit, kind, sent, _ = FORMS[form]
     seen_by_thulium = []
 
     def respond(method, request_path, body):
@@ -194,7 +201,7 @@ def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
             return 200, b"[]"
         try:
             # Another thread, another database connection: only committed rows are visible.
-            seen_by_thulium.extend(model.objects.values("outcome", "completed_at", "sent"))
+            seen_by_thulium.extend(entries(kind).values("outcome", "completed_at", "sent"))
         finally:
             connection.close()
         return 200, b'{"record_id": "77"}' if method == "POST" else b""
@@ -205,14 +212,14 @@ def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
 
     assert response.status_code == 302
     assert seen_by_thulium == [{"outcome": "pending", "completed_at": None, "sent": sent}]
-    assert model.objects.get().outcome == "succeeded"
+    assert entries(kind).get().outcome == "succeeded"
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_a_crash_inside_the_call_leaves_the_pending_row_as_evidence(
     logged_in, campaigns, settings, form
 ):
-    _, submit, model, sent, _ = FORMS[form]
+    _, submit, kind, sent, _ = FORMS[form]
     logged_in.get(reverse("records:new", args=["00001"]))  # cache statuses and agents
     settings.THULIUM_TIMEOUT = -1  # requests raises ValueError: a bug, not a Thulium failure
     logged_in.raise_request_exception = False
@@ -220,7 +227,7 @@ def test_a_crash_inside_the_call_leaves_the_pending_row_as_evidence(
     response = submit(logged_in, campaigns["00001"])
 
     assert response.status_code == 500
-    row = model.objects.get()
+    row = entries(kind).get()
     assert (row.outcome, row.completed_at, row.sent) == ("pending", None, sent)
 
 
@@ -229,7 +236,7 @@ def test_a_timed_out_change_was_recorded_before_and_completed_after_the_wait(
 ):
     thulium.state.fail_next("timeout", delay=LATE, apply=True)
     send_campaign_change(logged_in, campaigns["00001"])
-    row = CampaignChange.objects.get()
+    row = entries(CAMPAIGN_CHANGE.slug).get()
     assert row.outcome == "unknown"
     assert row.created_at < row.completed_at
     # The sandbox applied it: "unknown" is the honest outcome, not "failed".
@@ -249,7 +256,7 @@ def test_the_audit_keeps_the_username_after_the_user_is_deleted(
     user.delete()
 
     # The entries keep the deleted user's id (no constraint, nothing done on delete).
-    for row in [RecordAddition.objects.get(), CampaignChange.objects.get()]:
+    for row in [entries(RECORD_ADDITION.slug).get(), entries(CAMPAIGN_CHANGE.slug).get()]:
         assert (row.actor_id, row.actor_username) == (user_id, "manager")
     assert not django_user_model.objects.filter(pk=user_id).exists()
     logged_in.force_login(make_user("auditor", AUDITORS))
@@ -257,7 +264,7 @@ def test_the_audit_keeps_the_username_after_the_user_is_deleted(
     assert page.status_code == 200
     history = page.content.decode().split('data-testid="history"')[1]
     assert history.count("<td>manager</td>") == 2
-    detail = logged_in.get(RecordAddition.objects.get().get_absolute_url())
+    detail = logged_in.get(entries(RECORD_ADDITION.slug).get().get_absolute_url())
     assert detail.status_code == 200
     assert "manager" in detail.content.decode()
 
@@ -272,11 +279,15 @@ def test_the_campaign_page_shows_its_history_newest_first(logged_in, campaigns, 
     third = edit_form_data(campaign, name="Trzecia zmiana")
     assert logged_in.post(reverse("campaigns:edit", args=["00001"]), third).status_code == 200
 
-    page = logged_in.get(campaign.get_absolute_url()).content.decode()
-    history = page.split('data-testid="history"')[1]
-    positions = [history.index(text) for text in
-                 ("Trzecia zmiana", "601234567", "Pierwsza zmiana")]
+    page = logged_in.get(campaign.get_absolute_url())
+    rows = page.context["history"].rows
+    assert [(row.entry.outcome, row.entry.sent.get("name") or row.entry.sent["phone_number"])
+            for row in rows] == [("refused", "Trzecia zmiana"), ("succeeded", "601234567"),
+                                 ("succeeded", "Pierwsza zmiana")]
+    history = page.content.decode().split('data-testid="history"')[1]
+    positions = [history.index(f'href="{row.entry.get_absolute_url()}"') for row in rows]
     assert positions == sorted(positions)
+    assert "601234567" in history  # the record's number in its line
     assert history.count("<tr>") == 4  # the header and three attempts
 
 
@@ -298,7 +309,7 @@ def test_the_record_form_stays_usable_when_statuses_cannot_be_read(
 
     response = logged_in.post(url, {"phone_number": "601234567"})
     assert response.status_code == 302
-    assert RecordAddition.objects.get().outcome == "succeeded"
+    assert entries(RECORD_ADDITION.slug).get().outcome == "succeeded"
     assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
 
 

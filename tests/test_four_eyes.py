@@ -3,9 +3,11 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import Entry
 from audit.verify import verify_chain
+from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, Step
 from campaigns.four_eyes import change_request_create
-from campaigns.models import CampaignChange, ChangeRequest, ChangeRequestEvent
+from campaigns.models import ChangeRequest
 from campaigns.risk import Risk, risky_changes
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
@@ -78,7 +80,7 @@ def test_a_risky_change_with_a_reason_is_sent_and_the_reason_is_in_the_audit(
     campaign = campaigns["00001"]
     edit(logged_in, campaign, start_date="2026-02-02", reason="Start after the winter break")
     assert api_calls(thulium, "PUT")[0]["json"] == {"start_date": "2026-02-02"}
-    change = CampaignChange.objects.get()
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
     assert change.reason == "Start after the winter break"
     detail = logged_in.get(campaign.get_absolute_url()).content.decode()
     assert "Start after the winter break" in detail
@@ -110,7 +112,7 @@ def test_with_four_eyes_a_risky_change_becomes_a_request_and_nothing_is_sent(
     change_request, user, campaigns, thulium
 ):
     assert api_calls(thulium) == []
-    assert CampaignChange.objects.count() == 0
+    assert Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).count() == 0
     assert change_request.changes == {"dialer": "predictive"}
     assert change_request.settings_before == campaigns["00001"].settings
     assert change_request.requester == user
@@ -150,14 +152,15 @@ def test_a_second_editor_approves_and_the_change_goes_to_thulium(
     assert change_request.state == ChangeRequest.State.APPROVED
     assert change_request.decided_by == second_editor
     sent = change_request.sent_change
-    assert (sent.actor, sent.outcome, sent.reason) == (
-        second_editor, "succeeded", "More calls in the season"
+    assert (sent.kind, sent.actor, sent.outcome, sent.reason) == (
+        CAMPAIGN_CHANGE.slug, second_editor, "succeeded", "More calls in the season"
     )
     campaigns["00001"].refresh_from_db()
     assert campaigns["00001"].settings["dialer"] == "predictive"
     history = client.get(campaigns["00001"].get_absolute_url()).context["history"]
-    kinds = [getattr(entry, "history_kind", "change") for entry in history]
-    assert sorted(kinds) == ["change", "decision", "request"]
+    kinds = [(row.entry.kind, row.entry.details.get("step")) for row in history.rows]
+    assert sorted(kinds) == [(CAMPAIGN_CHANGE.slug, None), (CHANGE_REQUEST.slug, Step.APPROVED),
+                             (CHANGE_REQUEST.slug, Step.REQUESTED)]
 
 
 def test_a_rejected_request_sends_nothing_and_shows_in_the_history(
@@ -171,7 +174,12 @@ def test_a_rejected_request_sends_nothing_and_shows_in_the_history(
     assert change_request.decision_note == "Not before the list is cleaned"
     assert api_calls(thulium) == []
     page = client.get(campaigns["00001"].get_absolute_url()).content.decode()
-    assert "change request rejected" in page and "Not before the list is cleaned" in page
+    assert f"change request #{change_request.pk} rejected" in page
+    # The history links the step to its entry, which holds the note.
+    rejected = Entry.objects.get(kind=CHANGE_REQUEST.slug, details__step=Step.REJECTED)
+    assert rejected.get_absolute_url() in page
+    entry_page = client.get(rejected.get_absolute_url()).content.decode()
+    assert "Not before the list is cleaned" in entry_page
     # A decided request cannot be approved afterwards.
     client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
     assert api_calls(thulium) == []
@@ -271,14 +279,18 @@ def test_every_four_eyes_step_is_a_chained_audit_entry_in_the_timeline(
     client.force_login(second_editor)
     client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
 
-    steps = list(ChangeRequestEvent.objects.order_by("begin_seq"))
-    assert [(s.action, s.actor_username) for s in steps] == [
+    steps = list(Entry.objects.filter(kind=CHANGE_REQUEST.slug).order_by("begin_seq"))
+    assert [(s.details["step"], s.actor_username) for s in steps] == [
         ("requested", "manager"), ("approved", "second"),
     ]
+    assert all(s.details["request"] == change_request.pk for s in steps)
     assert all(s.outcome == "succeeded" and s.complete_hash for s in steps)
     assert steps[0].sent == {"dialer": "predictive"}
     assert steps[0].reason == "More calls in the season"
-    assert CampaignChange.objects.get().change_request == change_request
+    sent_change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (sent_change.related, steps[1].related, steps[0].related) == (steps[1], steps[0], None)
+    change_request.refresh_from_db()
+    assert change_request.sent_change == sent_change
     assert verify_chain().problem == ""
 
     auditor = make_user("auditor", AUDITORS)
@@ -301,6 +313,9 @@ def test_a_rejection_is_a_chained_audit_entry_with_its_note(
     client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
                 {"note": "Not before the list is cleaned"})
 
-    rejected = ChangeRequestEvent.objects.get(action="rejected")
-    assert (rejected.actor_username, rejected.note) == ("second", "Not before the list is cleaned")
+    rejected = Entry.objects.get(kind=CHANGE_REQUEST.slug, details__step="rejected")
+    assert rejected.details["request"] == change_request.pk
+    assert (rejected.actor_username, rejected.details.get("note", "")) == (
+        "second", "Not before the list is cleaned"
+    )
     assert api_calls(thulium) == []

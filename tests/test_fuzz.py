@@ -14,9 +14,11 @@ from django.urls import reverse
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from audit.models import Entry
+from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.four_eyes import change_request_create
-from campaigns.models import Campaign, CampaignChange, ChangeRequest
-from records.models import RecordAddition
+from campaigns.models import Campaign, ChangeRequest
+from records.entries import RECORD_ADDITION
 from tests.conftest import EDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
 
@@ -91,7 +93,7 @@ def assert_stays_in_the_portal(location):
 
 
 def audit_rows() -> list:
-    return [*CampaignChange.objects.all(), *RecordAddition.objects.all()]
+    return list(Entry.objects.filter(kind__in=[CAMPAIGN_CHANGE.slug, RECORD_ADDITION.slug]))
 
 
 def assert_thulium_accepted_all_since(earlier: list):

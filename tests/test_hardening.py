@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from campaigns.four_eyes import change_request_create
 from campaigns.services import campaign_update
-from portal.client_ip import client_ip
-from portal.session_renewal import RENEWED_AT, renew_after
+from portal.login_throttling import client_ip
+from portal.middleware import RENEWED_AT, renew_after
 from records.services import record_add
 from tests.conftest import PASSWORD, make_user
 from tests.production.processes import production_env

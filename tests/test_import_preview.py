@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import Outcome
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
-from portal.auditing import Outcome
 from records.forms import RecordForm
-from records.models import RecordAddition
+from tests.audit_fixtures import addition
 from tests.conftest import api_calls
 from tests.import_files import (
     csv_bytes,
@@ -113,10 +113,7 @@ def test_numbers_the_portal_already_added_are_flagged_with_one_query(
 ):
     for number, outcome in [("601000000", Outcome.SUCCEEDED), ("601000001", Outcome.UNKNOWN),
                             ("601000002", Outcome.REFUSED)]:
-        RecordAddition.begin(
-            campaign=sales, actor=user, sent={"phone_number": number}, phone_number=number,
-            phone_key="48" + number,
-        ).complete(outcome=outcome)
+        addition(actor=user, campaign=sales, phone=number, outcome=outcome)
     upload(logged_in, sales, csv_bytes(people(300)))
     job = ImportJob.objects.get()
     # Reading the file, the earlier additions, the job and writing the rows: no query per row.

@@ -12,14 +12,16 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AppendOnlyError, Entry, Outcome
+from audit.recording import entry_complete, outcome_values
 from audit.verify import verify_chain
 from imports import pushing
-from imports.models import ImportAttempt, ImportJob, ImportReceipt, ImportRow, RowState
+from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_cancel, import_confirm
-from portal.auditing import AppendOnlyError, Outcome
 from portal.thulium import ThuliumClient
-from records.models import RecordAddition
+from records.models import AddedRecord
+from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import api_calls
 from tests.import_files import csv_bytes, people, previewed
 
@@ -53,6 +55,11 @@ def states(job):
     return dict(ImportRow.objects.filter(job=job).values_list("number", "state"))
 
 
+def sends_of(row) -> list[Entry]:
+    """The audit entries of the row's sends, oldest first."""
+    return [attempt.entry for attempt in row.attempts.order_by("entry__created_at", "pk")]
+
+
 def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sales, thulium):
     rows = people(30) + [["12", "zły", "numer", ""]]
     job = confirmed(logged_in, sales, rows)
@@ -64,18 +71,22 @@ def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sal
         str(601000000 + n) for n in range(30))
     assert Counter(states(job).values()) == {RowState.ADDED: 30, RowState.INVALID: 1}
     row = ImportRow.objects.get(job=job, number=2)
-    addition = ImportAttempt.objects.get(row=row).addition
-    assert (addition.outcome, addition.phone_number) == (Outcome.SUCCEEDED, "601000000")
-    assert row.last_send() == addition and addition.record_id != ""
-    assert RecordAddition.objects.filter(import_attempt__row__job=job).count() == 30
+    addition = ImportAttempt.objects.get(row=row).entry
+    assert (addition.kind, addition.outcome, addition.sent["phone_number"]) == (
+        "record-addition", Outcome.SUCCEEDED, "601000000")
+    assert row.last_send() == addition and addition.results["record_id"] != ""
+    linked = ImportAttempt.objects.filter(row__job=job).values("entry")
+    assert Entry.objects.filter(kind="record-addition", pk__in=linked).count() == 30
+    assert AddedRecord.objects.filter(campaign=sales, status=AddedRecord.Status.ADDED,
+                                      entry__in=linked).count() == 30
     page = logged_in.get(addition.get_absolute_url()).content.decode()
     assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in page
     receipt = job.receipt
-    assert (receipt.rows_total, receipt.added, receipt.rows_invalid, receipt.result) == (
-        31, 30, 1, "done")
+    assert receipt.kind == "import"
+    assert (receipt.results["rows_total"], receipt.results["added"],
+            receipt.results["rows_invalid"], receipt.results["result"]) == (31, 30, 1, "done")
     assert receipt.outcome == Outcome.SUCCEEDED
-    assert receipt.file_sha256 == job.file_sha256 and len(receipt.file_sha256) == 64
-    assert receipt.sent["file_sha256"] == job.file_sha256
+    assert receipt.sent["file_sha256"] == job.file_sha256 and len(job.file_sha256) == 64
     assert receipt.sent["mapping"]["Telefon"] == "phone_number"
     assert not hasattr(ImportJob.objects.get(pk=job.pk), "upload")  # the bytes are dropped
 
@@ -108,8 +119,8 @@ def test_server_errors_are_retried_with_an_audit_row_per_send(logged_in, sales, 
     row = ImportRow.objects.get(job=job)
     assert row.state == RowState.ADDED
     assert len(api_calls(thulium, "POST")) == 3
-    outcomes = [a.addition.outcome for a in row.attempts.order_by("addition__created_at")]
-    assert outcomes == [Outcome.FAILED, Outcome.FAILED, Outcome.SUCCEEDED]
+    assert [entry.outcome for entry in sends_of(row)] == [
+        Outcome.FAILED, Outcome.FAILED, Outcome.SUCCEEDED]
 
 
 def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, settings):
@@ -120,7 +131,7 @@ def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, s
     row = ImportRow.objects.get(job=job)
     assert (row.state, row.attempts.count()) == (RowState.FAILED, 3)
     assert row.last_send().detail.startswith("HTTP 502")
-    assert job.receipt.failed == 1
+    assert ImportJob.objects.get(pk=job.pk).receipt.results["failed"] == 1
 
 
 def test_an_unanswered_send_is_retried_and_its_duplicate_counts_as_added_earlier(
@@ -133,11 +144,13 @@ def test_an_unanswered_send_is_retried_and_its_duplicate_counts_as_added_earlier
     assert Counter(states(job).values()) == {RowState.ADDED: 1, RowState.ADDED_EARLIER: 1}
     earlier = ImportRow.objects.get(job=job, state=RowState.ADDED_EARLIER)
     assert earlier.last_send().messages == ["Phone number already exists in the campaign."]
-    outcomes = [a.addition.outcome for a in earlier.attempts.order_by("addition__created_at")]
-    assert outcomes == [Outcome.UNKNOWN, Outcome.REFUSED]
+    assert [entry.outcome for entry in sends_of(earlier)] == [Outcome.UNKNOWN, Outcome.REFUSED]
     assert sorted(r["phone_number"] for r in thulium.state.records("00001")) == [
         "601000000", "601000001"]
-    assert job.receipt.added_earlier == 1
+    assert ImportJob.objects.get(pk=job.pk).receipt.results["added_earlier"] == 1
+    # The portal knows the number is in the campaign: a later file flags it as added.
+    assert AddedRecord.objects.get(campaign=sales, phone_key=earlier.phone_key).status == (
+        AddedRecord.Status.ADDED)
 
 
 def test_a_polish_duplicate_message_is_understood_too(logged_in, sales, thulium):
@@ -172,7 +185,7 @@ def test_refused_credentials_stop_the_import_and_leave_the_rest_unsent(
     counts = Counter(states(job).values())
     assert counts[RowState.FAILED] == len(api_calls(thulium, "POST")) <= 4
     assert counts[RowState.FAILED] + counts[RowState.NOT_SENT] == 40
-    assert (job.receipt.result, job.receipt.outcome) == ("stopped", Outcome.REFUSED)
+    assert (job.receipt.results["result"], job.receipt.outcome) == ("stopped", Outcome.REFUSED)
     assert job.receipt.detail == job.stop_reason
 
 
@@ -226,12 +239,10 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
         state=RowState.SENDING, claimed_by="dead-worker-0", lease_until=expired)
 
     def attempt(row, outcome, **completion):
-        addition = RecordAddition.begin(
-            campaign=sales, actor=user, sent=row.payload, phone_number=row.phone_number,
-            phone_key=row.phone_key)
+        (addition,) = record_add_begin_all(campaign=sales, payloads=[row.payload], actor=user)
         if outcome != Outcome.PENDING:
-            addition.complete(outcome=outcome, **completion)
-        ImportAttempt.objects.create(row=row, addition=addition)
+            record_add_complete_all([(addition, outcome_values(outcome=outcome, **completion))])
+        ImportAttempt.objects.create(row=row, entry=addition)
         return addition
 
     # Row 2: sent and stored by Thulium, killed before the answer was recorded.
@@ -239,7 +250,7 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
                   auth=(thulium.user, thulium.password), timeout=5)
     cut_off = attempt(rows[2], Outcome.PENDING)
     # Row 3: Thulium's acceptance was recorded, the row's own state was not.
-    attempt(rows[3], Outcome.SUCCEEDED, record_id="777", request_id="")
+    attempt(rows[3], Outcome.SUCCEEDED, results={"record_id": "777"}, request_id="")
     # Row 4: refused, recorded in the audit only.
     attempt(rows[4], Outcome.REFUSED, messages=["Wrong format of phone number."])
     # Row 5: claimed but never sent.
@@ -249,7 +260,8 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
 
     by_number = {row.number: row for row in ImportRow.objects.filter(job=job)}
     assert by_number[2].state == RowState.ADDED_EARLIER
-    assert (by_number[3].state, by_number[3].last_send().record_id) == (RowState.ADDED, "777")
+    assert (by_number[3].state, by_number[3].last_send().results["record_id"]) == (
+        RowState.ADDED, "777")
     assert by_number[4].state == RowState.REFUSED
     assert by_number[5].state == RowState.ADDED
     resent = [c["json"]["phone_number"] for c in api_calls(thulium, "POST")[already_received:]]
@@ -265,7 +277,7 @@ def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.state == ImportJob.State.CANCELLED
-    assert job.receipt.not_sent == 5
+    assert job.receipt.results["not_sent"] == 5
     import_push(job.pk)  # a worker coming later sends nothing
     assert api_calls(thulium, "POST") == []
 
@@ -291,27 +303,30 @@ def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium
     assert counts[RowState.ADDED] == len(thulium.state.records("00001")) >= 10
     assert counts[RowState.NOT_SENT] > 0
     assert counts[RowState.ADDED] + counts[RowState.NOT_SENT] == 200
-    assert (job.receipt.result, job.receipt.outcome) == ("cancelled", Outcome.FAILED)
+    assert (job.receipt.results["result"], job.receipt.outcome) == (
+        "cancelled", Outcome.FAILED)
 
 
 def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
     job = confirmed(logged_in, sales, people(1))
     import_push(job.pk)
-    receipt = ImportReceipt.objects.get(job=job)
-    receipt.added = 5
+    receipt = ImportJob.objects.get(pk=job.pk).receipt
+    receipt.results = {**receipt.results, "added": 5}
     with pytest.raises(AppendOnlyError):
         receipt.save()
     with pytest.raises(AppendOnlyError):
-        ImportReceipt.objects.filter(pk=receipt.pk).update(added=5)
+        Entry.objects.filter(pk=receipt.pk).update(results={"added": 5})
     with pytest.raises(AppendOnlyError):
         receipt.delete()
     with pytest.raises(AppendOnlyError):
-        ImportReceipt.objects.all().delete()
+        Entry.objects.filter(kind="import").delete()
     with pytest.raises(AppendOnlyError):
-        receipt.complete(outcome=Outcome.FAILED, result="stopped")
-    assert ImportReceipt.objects.get().added == 1
+        entry_complete(receipt, outcome=Outcome.FAILED, results={"result": "stopped"})
+    stored = Entry.objects.get(kind="import")
+    assert (stored.results["added"], stored.results["result"], stored.outcome) == (
+        1, "done", Outcome.SUCCEEDED)
     assert not verify_chain().problem
-    assert receipt.get_absolute_url() == reverse("audit:entry", args=["import", receipt.pk])
+    assert receipt.get_absolute_url() == reverse("audit:entry", args=[receipt.pk])
 
 
 def test_the_report_lists_every_row_and_defuses_formulas(logged_in, sales, thulium):

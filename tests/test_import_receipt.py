@@ -6,16 +6,17 @@ import json
 import re
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import Entry, Outcome
 from audit.verify import verify_chain
-from imports.models import ImportJob, ImportReceipt
+from imports.models import ImportJob
+from imports.progress import row_counts
 from imports.pushing import import_push
-from imports.services import import_cancel, import_confirm, receipt_write
-from portal.auditing import Outcome
-from records.models import RecordAddition
+from imports.receipts import receipt_write
+from imports.services import import_cancel, import_confirm
 from tests.audit_fixtures import auditor, tamper  # noqa: F401
 from tests.conftest import skip_unless_postgresql
 from tests.import_files import csv_bytes, people, previewed
@@ -38,12 +39,21 @@ def watched(auditor):  # noqa: F811
     return client
 
 
-def cancelled(client, campaign, rows, name="leady.csv") -> ImportReceipt:
-    """An import confirmed, then cancelled before any worker took it: nothing is sent."""
+def cancelled(client, campaign, rows, name="leady.csv") -> Entry:
+    """An import confirmed, then cancelled before any worker took it: nothing is sent.
+
+    Returns its receipt.
+    """
     job = previewed(client, campaign, csv_bytes(rows), name=name)
     assert import_confirm(job=job)
     import_cancel(job=ImportJob.objects.get(pk=job.pk))
-    return ImportReceipt.objects.get(job=job)
+    return ImportJob.objects.get(pk=job.pk).receipt
+
+
+def job_of(receipt: Entry) -> ImportJob:
+    job = ImportJob.objects.get(receipt=receipt)
+    assert receipt.details["job"] == job.pk
+    return job
 
 
 def summaries(response) -> list[str]:
@@ -59,7 +69,8 @@ def test_a_finished_import_is_in_the_timeline_with_what_became_of_its_rows(
     assert import_confirm(job=job)
     thulium.state.fail_next("refuse", path="/api/outbounds/00001/records")
     import_push(job.pk)
-    receipt = ImportReceipt.objects.get(job=job)
+    receipt = ImportJob.objects.get(pk=job.pk).receipt
+    assert receipt.kind == "import" and Entry.objects.filter(kind="import").count() == 1
 
     timeline = watched.get(TIMELINE, {"kind": "import"})
     assert summaries(timeline) == ["import of leady.csv: 2 added, 1 refused, 1 invalid"]
@@ -69,7 +80,7 @@ def test_a_finished_import_is_in_the_timeline_with_what_became_of_its_rows(
     assert re.findall(r"<th scope=\"row\">(.*?)</th><td>(\d+)</td>", counts)[:4] == [
         ("Rows in the file", "4"), ("Added", "2"), ("Added earlier", "0"), ("Refused", "1")]
     # Each row's own entry points back to the import that sent it.
-    refused = RecordAddition.objects.get(outcome=Outcome.REFUSED)
+    refused = Entry.objects.get(kind="record-addition", outcome=Outcome.REFUSED)
     entry = watched.get(refused.get_absolute_url()).content.decode()
     assert f'Sent by the import of <a href="{job.get_absolute_url()}">leady.csv</a>' in entry
     assert not verify_chain().problem
@@ -78,21 +89,23 @@ def test_a_finished_import_is_in_the_timeline_with_what_became_of_its_rows(
 def test_a_cancelled_import_is_an_entry_that_failed_saying_why(logged_in, sales, watched):
     receipt = cancelled(logged_in, sales, [*people(3), ["12", "zły", "numer", ""]])
 
-    assert (receipt.outcome, receipt.result) == (Outcome.FAILED, "cancelled")
-    assert (receipt.rows_total, receipt.not_sent, receipt.rows_invalid) == (4, 3, 1)
-    assert receipt.actor_username == "manager" and receipt.confirmed_at is not None
+    assert (receipt.outcome, receipt.results["result"]) == (Outcome.FAILED, "cancelled")
+    assert (receipt.results["rows_total"], receipt.results["not_sent"],
+            receipt.results["rows_invalid"]) == (4, 3, 1)
+    assert receipt.actor_username == "manager" and receipt.details["confirmed_at"] is not None
     assert summaries(watched.get(TIMELINE)) == [
         "import of leady.csv (cancelled): 3 not sent, 1 invalid"]
-    assert not hasattr(ImportJob.objects.get(pk=receipt.job_id), "upload")
+    assert not hasattr(job_of(receipt), "upload")
 
 
 def test_the_receipt_keeps_what_defined_the_import(logged_in, sales):
     content = csv_bytes(people(2))
     receipt = cancelled(logged_in, sales, people(2))
 
-    assert receipt.sent["file_name"] == receipt.file_name == "leady.csv"
+    assert receipt.sent["file_name"] == job_of(receipt).file_name == "leady.csv"
     assert receipt.sent["file_size"] == len(content)
-    assert receipt.sent["file_sha256"] == receipt.file_sha256 == receipt.job.file_sha256
+    assert receipt.sent["file_sha256"] == job_of(receipt).file_sha256
+    assert len(receipt.sent["file_sha256"]) == 64
     assert receipt.sent["mapping"]["Telefon"] == "phone_number"
     assert receipt.sent["options"]["delimiter"] == ";"
 
@@ -103,7 +116,7 @@ def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, 
 
     page = watched.get(receipt.get_absolute_url()).content.decode()
 
-    assert "What it was given, exactly" in page and receipt.file_sha256 in page
+    assert "What it was given, exactly" in page and receipt.sent["file_sha256"] in page
     assert 'data-testid="answer"' not in page and 'data-testid="diff"' not in page
     assert "Records imported" in page
 
@@ -112,7 +125,7 @@ def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sa
     wanted = cancelled(logged_in, sales, people(2), name="leady-maj.csv")
     cancelled(logged_in, sales, people(3, first=602000000), name="inne.csv")
 
-    for search in (wanted.file_sha256, "leady-maj.csv"):
+    for search in (wanted.sent["file_sha256"], "leady-maj.csv"):
         response = watched.get(TIMELINE, {"q": search})
         assert [row.entry for row in response.context["page"].rows] == [wanted], search
     assert summaries(watched.get(TIMELINE, {"q": "leady"})) == []  # exact matches only
@@ -126,40 +139,51 @@ def test_the_exports_carry_the_counts(logged_in, sales, watched):
                     .streaming_content).decode()
     row = next(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert (row["kind"], row["job_id"], row["result"], row["not_sent"], row["rows_invalid"]) == (
-        "import", str(receipt.job_id), "cancelled", "2", "1")
-    assert row["file_name"] == "'=leady.csv" and row["file_sha256"] == receipt.file_sha256
+        "import", str(job_of(receipt).pk), "cancelled", "2", "1")
+    assert row["id"] == str(receipt.pk)
+    assert row["file_name"] == "'=leady.csv" and row["file_sha256"] == receipt.sent["file_sha256"]
     lines = b"".join(watched.get(reverse("audit:export_jsonl"), {"kind": "import"})
                      .streaming_content).decode().splitlines()
     assert json.loads(lines[0])["sent"]["mapping"]["Telefon"] == "phone_number"
     assert json.loads(lines[0])["added"] == 0
+    assert json.loads(lines[0])["results"]["not_sent"] == 2
 
 
 def test_an_import_has_one_receipt(logged_in, sales):
-    receipt = cancelled(logged_in, sales, people(1))
+    # A copy of the job read before the import ended does not know of its receipt yet.
+    stale = previewed(logged_in, sales, csv_bytes(people(1)))
+    assert import_confirm(job=stale)
+    stale.refresh_from_db()
+    import_cancel(job=ImportJob.objects.get(pk=stale.pk))
+    receipt = ImportJob.objects.get(pk=stale.pk).receipt
+    stale.state = ImportJob.State.CANCELLED  # as a worker ending it would set it
 
-    with pytest.raises(IntegrityError), transaction.atomic():
-        receipt_write(receipt.job)
-    assert ImportReceipt.objects.count() == 1
+    for job in (job_of(receipt), stale):
+        with pytest.raises(ValueError, match="has a receipt already"):
+            receipt_write(job, row_counts(job))
+    assert list(Entry.objects.filter(kind="import")) == [receipt]
+    assert ImportJob.objects.get(pk=stale.pk).receipt == receipt
+    assert not verify_chain().problem
 
 
 def test_verify_audit_names_a_receipt_whose_counts_were_edited(logged_in, sales):
     receipt = cancelled(logged_in, sales, people(2))
     assert not verify_chain().problem
 
-    tamper("UPDATE imports_importreceipt SET not_sent = 0, added = 2 WHERE id = %s",
-           [receipt.pk])
+    edited = {**receipt.results, "not_sent": 0, "added": 2}
+    tamper("UPDATE audit_entry SET results = %s WHERE id = %s", [json.dumps(edited), receipt.pk])
 
-    assert f"imports.importreceipt #{receipt.pk} (completed" in verify_chain().problem
+    assert f"entry #{receipt.pk} (completed" in verify_chain().problem
 
 
 def test_on_postgresql_raw_sql_cannot_rewrite_or_delete_a_receipt(logged_in, sales):
     skip_unless_postgresql(connection)
     receipt = cancelled(logged_in, sales, people(2))
 
-    for sql in ("UPDATE imports_importreceipt SET added = 2 WHERE id = %s",
-                "UPDATE imports_importreceipt SET file_sha256 = 'x' WHERE id = %s",
-                "DELETE FROM imports_importreceipt WHERE id = %s"):
+    for sql in ("UPDATE audit_entry SET results = '{\"added\": 2}' WHERE id = %s",
+                "UPDATE audit_entry SET sent = '{\"file_sha256\": \"x\"}' WHERE id = %s",
+                "DELETE FROM audit_entry WHERE id = %s"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
                 connection.cursor() as cursor:
             cursor.execute(sql, [receipt.pk])
-    assert ImportReceipt.objects.get().not_sent == 2
+    assert Entry.objects.get(kind="import").results["not_sent"] == 2

@@ -7,10 +7,9 @@ from collections import Counter
 
 import pytest
 
+from audit.models import Entry, Outcome
 from imports.models import ImportJob, ImportRow, RowState
 from imports.services import import_confirm, import_enqueue
-from portal.auditing import Outcome
-from records.models import RecordAddition
 from tests.conftest import api_calls
 from tests.import_files import csv_bytes, people, previewed
 from tests.workers import (
@@ -97,8 +96,8 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
     assert states[RowState.ADDED] + states[RowState.ADDED_EARLIER] == ROWS, states
     for row in ImportRow.objects.filter(job=job, phone_number__in=sent_twice):
         assert row.state == RowState.ADDED_EARLIER
-    assert not RecordAddition.objects.filter(outcome=Outcome.PENDING).exists()
-    assert job.receipt.added + job.receipt.added_earlier == ROWS
+    assert not Entry.objects.filter(kind="record-addition", outcome=Outcome.PENDING).exists()
+    assert job.receipt.results["added"] + job.receipt.results["added_earlier"] == ROWS
 
 
 def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thulium, workers):

@@ -18,11 +18,13 @@ from django.db import connection
 from django.urls import reverse
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from campaigns.models import Campaign, CampaignChange, ChangeRequest
+from audit.models import Entry
+from campaigns.entries import CAMPAIGN_CHANGE
+from campaigns.models import Campaign, ChangeRequest
 from campaigns.services import campaign_update, campaigns_sync
 from portal.thulium import ThuliumError, get_client
 from portal.thulium.sandbox import start_sandbox
-from records.models import RecordAddition
+from records.entries import RECORD_ADDITION
 from records.services import record_add
 from tests.conftest import EDITORS, LOADERS, make_user
 from tests.test_campaign_form import form_values
@@ -160,14 +162,20 @@ def drive_every_flow(portal, browser, user, approver, settings):
     browser.post(edit_url, {**shown, "name": "Renamed, wrong password"})
     settings.THULIUM_API_PASSWORD = PASSWORD
 
-    for entry in [*CampaignChange.objects.all(), *RecordAddition.objects.all(),
-                  *ChangeRequest.objects.all()]:
+    for entry in [*Entry.objects.all(), *ChangeRequest.objects.all()]:
         browser.get(entry.get_absolute_url())
     browser.get(reverse("campaigns:requests"))
     browser.client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    for admin_url in ("/admin/campaigns/campaignchange/", "/admin/records/recordaddition/",
+    # Everyone's entries in full, as an auditor sees them: the approver's included.
+    for entry in Entry.objects.all():
+        browser.get(entry.get_absolute_url())
+    change = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).first()
+    addition = Entry.objects.filter(kind=RECORD_ADDITION.slug).first()
+    for admin_url in ("/admin/audit/entry/", f"/admin/audit/entry/?kind={CAMPAIGN_CHANGE.slug}",
+                      f"/admin/audit/entry/?kind={RECORD_ADDITION.slug}",
                       "/admin/campaigns/changerequest/", "/admin/campaigns/campaign/",
-                      f"/admin/campaigns/campaignchange/{CampaignChange.objects.first().pk}/change/",
+                      f"/admin/audit/entry/{change.pk}/change/",
+                      f"/admin/audit/entry/{addition.pk}/change/",
                       "/admin/axes/accessattempt/", "/admin/axes/accesslog/"):
         browser.get(admin_url)
 
@@ -212,8 +220,8 @@ def test_the_thulium_password_appears_nowhere(portal, client, settings, caplog):
     errors = raised_errors(portal, settings, user)
 
     # The flows really happened: calls reached the sandbox, both well and badly.
-    outcomes = set(CampaignChange.objects.values_list("outcome", flat=True))
-    outcomes |= set(RecordAddition.objects.values_list("outcome", flat=True))
+    outcomes = set(Entry.objects.filter(kind__in=[CAMPAIGN_CHANGE.slug, RECORD_ADDITION.slug])
+                   .values_list("outcome", flat=True))
     assert {"succeeded", "refused", "failed", "unknown"} <= outcomes
     assert any(not call["authorized"] for call in portal.state.received)
     assert ChangeRequest.objects.filter(state="approved").count() == 2

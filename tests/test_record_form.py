@@ -8,11 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.models import Entry
 from campaigns.services import campaign_choices
+from portal.phones import phone_key
 from portal.thulium.sandbox.seed import seed_campaigns
+from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
-from records.models import RecordAddition
-from records.phones import phone_key
+from records.models import AddedRecord
+from records.services import record_add_begin_all
 from tests.conftest import api_calls
 from tests.test_campaign_form import assert_refused, assert_sends, form_values
 
@@ -38,6 +41,11 @@ def record_form(campaign, data) -> RecordForm:
     """The form with the campaign's statuses and agents as the sandbox gives them."""
     statuses, agents = campaign_choices(campaign)
     return RecordForm(data, campaign=campaign, statuses=statuses, agents=agents)
+
+
+def additions():
+    """The audit entries of records sent to Thulium."""
+    return Entry.objects.filter(kind=RECORD_ADDITION.slug)
 
 
 def new_url(campaign_id="00001"):
@@ -332,14 +340,18 @@ def test_the_sandbox_receives_exactly_the_record_as_entered(logged_in, campaigns
 
 def test_an_added_record_is_audited_with_its_record_id(logged_in, user, campaigns, thulium):
     add(logged_in, FULL_RECORD)
-    addition = RecordAddition.objects.get()
+    addition = additions().get()
     assert addition.campaign == campaigns["00001"]
     assert addition.outcome == "succeeded"
-    assert addition.record_id == "231"
+    assert addition.results["record_id"] == "231"
     assert addition.sent == FULL_RECORD_SENT
-    assert addition.phone_number == "+48601234567"
-    assert addition.phone_key == "48601234567"
-    assert addition.identifier == "OZE-0001"
+    assert addition.sent["phone_number"] == "+48601234567"
+    assert addition.sent.get("identifier", "") == "OZE-0001"
+    # What the portal now knows the campaign holds, by the number in its canonical form.
+    added = AddedRecord.objects.get()
+    assert (added.campaign, added.phone_key, added.identifier, added.record_id, added.status,
+            added.entry) == (campaigns["00001"], "48601234567", "OZE-0001", "231", "added",
+                             addition)
     assert addition.actor == user
     assert addition.actor_username == "manager"
     assert addition.http_status == 200
@@ -365,14 +377,15 @@ def test_a_number_the_portal_already_added_is_refused_before_sending(
     logged_in, campaigns, thulium, first, again
 ):
     add(logged_in, {"phone_number": first})
-    earlier = RecordAddition.objects.get()
+    earlier = additions().get()
     response = add(logged_in, {"phone_number": again})
     assert response.status_code == 200
     page = response.content.decode()
     assert DUPLICATE in page
-    assert f'<a href="{reverse("records:detail", args=[earlier.pk])}">' in page
+    assert f'<a href="{reverse("audit:entry", args=[earlier.pk])}">' in page
     assert len(api_calls(thulium, "POST")) == 1
-    assert RecordAddition.objects.count() == 1
+    assert additions().count() == 1
+    assert AddedRecord.objects.count() == 1
     assert len(thulium.state.records("00001")) == 1
 
 
@@ -397,30 +410,28 @@ def test_a_failed_attempt_blocks_a_retry_only_if_thulium_may_have_the_number(
     logged_in.get(new_url())  # statuses and agents now cached: the fault hits the POST
     thulium.state.fail_next(fault, delay=1.5)
     add(logged_in, {"phone_number": "601234567"})
-    assert RecordAddition.objects.get().outcome == outcome
+    assert additions().get().outcome == outcome
     response = add(logged_in, {"phone_number": "601234567"})
     assert (DUPLICATE in response.content.decode()) is blocks
     assert len(api_calls(thulium, "POST")) == (1 if blocks else 2)
 
 
 def test_an_attempt_left_pending_blocks_a_retry(logged_in, user, campaigns, thulium):
-    RecordAddition.begin(actor=user, campaign=campaigns["00001"],
-                         sent={"phone_number": "601234567"}, phone_number="601234567",
-                         phone_key=phone_key("601234567"))
+    record_add_begin_all(campaign=campaigns["00001"], payloads=[{"phone_number": "601234567"}],
+                         actor=user)
     response = add(logged_in, {"phone_number": "+48601234567"})
     assert DUPLICATE in response.content.decode()
     assert api_calls(thulium, "POST") == []
 
 
 def test_the_earlier_addition_is_dated_in_local_time(logged_in, user, campaigns, thulium):
-    RecordAddition.begin(
-        actor=user, campaign=campaigns["00001"], sent={"phone_number": "601234567"},
-        phone_number="601234567", phone_key=phone_key("601234567"),
+    record_add_begin_all(
+        campaign=campaigns["00001"], payloads=[{"phone_number": "601234567"}], actor=user,
         created_at=datetime.datetime(2026, 7, 1, 10, 0, tzinfo=datetime.UTC),
     )
     response = add(logged_in, {"phone_number": "601234567"})
-    # 10:00 UTC is 12:00 in Warsaw in summer.
-    assert "(2026-07-01 12:00, pending)" in response.content.decode()
+    # 10:00 UTC is 12:00 in Warsaw in summer; the send was begun and never completed.
+    assert "(2026-07-01 12:00, being sent)" in response.content.decode()
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL plans from table "
@@ -434,7 +445,7 @@ def test_the_already_added_check_looks_the_number_up_by_index(campaigns):
         cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
         plan = " ".join(str(row) for row in cursor.fetchall())
     # Not the campaign's additions walked by date until the number turns up.
-    assert "recadd_campaign_phone_when (campaign_id=? AND phone_key=?)" in plan
+    assert "added_campaign_phone (campaign_id=? AND phone_key=?)" in plan
 
 
 def test_statuses_and_agents_are_cached_until_reloaded(logged_in, campaigns, thulium):

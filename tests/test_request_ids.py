@@ -8,9 +8,11 @@ import sys
 import pytest
 from django.conf import settings
 
+from audit.models import Entry
+from audit.recording import entry_begin
 from portal.logging import JsonFormatter, RequestIdFilter
 from portal.request_id import set_current_request_id
-from records.models import RecordAddition
+from records.entries import RECORD_ADDITION
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +63,7 @@ def test_a_record_addition_logs_its_request_and_thulium_call_and_audits_with_one
     assert response.status_code == 302
     request_id = response["X-Request-ID"]
 
-    assert RecordAddition.objects.get().portal_request_id == request_id
+    assert Entry.objects.get(kind=RECORD_ADDITION.slug).portal_request_id == request_id
     lines = [line for line in log_lines() if line["request_id"] == request_id]
     assert [(line["logger"], line["method"], line["status"]) for line in lines
             if line["logger"] in ("portal.thulium", "portal.request")][-2:] == [
@@ -73,10 +75,8 @@ def test_a_record_addition_logs_its_request_and_thulium_call_and_audits_with_one
 
 def test_audit_rows_made_outside_a_request_have_no_request_id(logged_in, user, campaigns):
     logged_in.get("/campaigns/")  # an earlier request in this thread leaves nothing behind
-    row = RecordAddition.begin(
-        actor=user, campaign=campaigns["00001"], sent={"phone_number": "601234567"},
-        phone_number="601234567", phone_key="48601234567",
-    )
+    row = entry_begin(kind=RECORD_ADDITION.slug, actor=user, campaign=campaigns["00001"],
+                      sent={"phone_number": "601234567"})
     assert row.portal_request_id == ""
 
 

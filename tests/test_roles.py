@@ -13,6 +13,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.urls import URLResolver, get_resolver, reverse
 
+from audit.models import Entry
+from campaigns.entries import CHANGE_REQUEST
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.services import campaign_update
 from imports.reading import detect_layout
@@ -21,7 +23,7 @@ from records.services import record_add
 from roles.backends import RoleBackend
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
 
-LOGIN, DENIED, OK, MOVED = "login", "403", "ok", "moved"
+LOGIN, DENIED, OK = "login", "403", "ok"
 
 ROLES = ("anonymous", "member", "editor", "loader", "admin", "auditor", "requester")
 # A row is a url name, or a url name and which of its objects (see portal_objects).
@@ -48,13 +50,12 @@ ACCESS = [
     ("audit:timeline",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("audit:export_csv",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("audit:export_jsonl",          "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    # Erasing a person's number: administrators only.
+    ("audit:forget",                "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
     # The requester's entries, of every kind: only they and auditors open them.
     ("audit:entry campaign-change", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("audit:entry record-addition", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("audit:entry change-request",  "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
-    # The old entry addresses moved to audit:entry, which then decides.
-    ("campaigns:change",            "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
-    ("records:detail",              "GET",  LOGIN,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED,  MOVED),
     # Loaders upload; an import (the requester's) is opened by its creator and auditors only,
     # and acted on only by a creator who may add records.
     ("imports:upload",              "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
@@ -69,15 +70,12 @@ ACCESS = [
     ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:campaigns_campaign_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
-    ("admin:campaigns_campaignchange_changelist", "GET",
-     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    ("admin:audit_entry_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
     ("admin:campaigns_changerequest_changelist", "GET",
-     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
-    ("admin:records_recordaddition_changelist", "GET",
      LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
     ("admin:axes_accessattempt_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
 ]
-# Roles as groups of roles/migrations/0001_groups.py (Auditors: audit/migrations/0003);
+# Roles as groups of roles/migrations/0002_groups_of_the_one_log.py (Auditors: audit 0003);
 # the admin is staff, not superuser.
 USERS = {
     "member": {"groups": ()},
@@ -115,6 +113,7 @@ def portal_objects(campaigns, requester):
         campaign=campaign, changes={"dialer": "predictive"}, actor=requester,
         reason="season", risks=["predictive"],
     )
+    requested = Entry.objects.get(kind=CHANGE_REQUEST.slug, details__request=change_request.pk)
     content = b"Telefon\r\n601000000\r\n"
     job = import_upload(campaign=campaign, actor=requester, file_name="leady.csv",
                         content=content, layout=detect_layout(content, "leady.csv"))
@@ -122,17 +121,15 @@ def portal_objects(campaigns, requester):
     return {
         "campaigns:detail": [campaign.thulium_id],
         "campaigns:edit": [campaign.thulium_id],
-        "campaigns:change": [change.pk],
         "campaigns:request": [change_request.pk],
         "campaigns:request approved": [approved.pk],
         "campaigns:request_approve": [change_request.pk],
         "campaigns:request_reject": [change_request.pk],
         "records:new": [campaign.thulium_id],
         "records:refresh_choices": [campaign.thulium_id],
-        "records:detail": [addition.pk],
-        "audit:entry campaign-change": ["campaign-change", change.pk],
-        "audit:entry record-addition": ["record-addition", addition.pk],
-        "audit:entry change-request": ["change-request", change_request.events.get().pk],
+        "audit:entry campaign-change": [change.pk],
+        "audit:entry record-addition": [addition.pk],
+        "audit:entry change-request": [requested.pk],
         **{name: [job.pk] for name in ("imports:detail", "imports:mapping", "imports:read_options",
                                        "imports:confirm", "imports:cancel", "imports:progress",
                                        "imports:report")},
@@ -153,8 +150,6 @@ def make_role_user(role):
 def answer_kind(response) -> str:
     if response.status_code == 403:
         return DENIED
-    if response.status_code == 301:
-        return MOVED
     if response.status_code == 302:
         # Sent to log in, to come back after (a logout's redirect to the login page has no next).
         target = urlsplit(response["Location"])
@@ -258,10 +253,10 @@ def test_the_backend_gives_own_and_group_permissions_in_one_query(django_assert_
     user.user_permissions.add(Permission.objects.get(codename="view_audit_trail"))
     ours, djangos = permission_sets(user)
     assert ours == djangos
-    assert {"audit.view_audit_trail", "records.add_recordaddition"} <= ours
+    assert {"audit.view_audit_trail", "records.add_addedrecord"} <= ours
     fresh = type(user).objects.get(pk=user.pk)
     with django_assert_num_queries(1):
-        assert fresh.has_perm("records.add_recordaddition")
+        assert fresh.has_perm("records.add_addedrecord")
         assert not fresh.has_perm("campaigns.change_campaign")
 
 

@@ -19,7 +19,7 @@ REAL_THULIUM = {
     "THULIUM_API_USER": "portal",
     "THULIUM_API_PASSWORD": "a-secret-api-password",
 }
-KEY = {"SECRET_KEY": "a-production-key-for-the-test"}
+KEY = {"SECRET_KEY": "a-production-key-for-the-test", "AUDIT_PII_KEY": "an-audit-key-for-the-test"}
 SHOW_SETTINGS = """
 import json, django
 from django.conf import settings
@@ -101,6 +101,14 @@ def test_production_refuses_to_start_without_a_secret_key(fresh_checkout, debug,
                    if value is not None}
     message = refusal(check(fresh_checkout, environment))
     assert message.startswith("SECRET_KEY is not set")
+
+
+@pytest.mark.parametrize("key", [None, ""], ids=["key-unset", "key-empty"])
+def test_production_refuses_to_start_without_the_audit_key(fresh_checkout, key):
+    environment = {"SECRET_KEY": KEY["SECRET_KEY"]}
+    if key is not None:
+        environment["AUDIT_PII_KEY"] = key
+    assert refusal(check(fresh_checkout, environment)).startswith("AUDIT_PII_KEY is not set")
 
 
 @pytest.mark.parametrize("missing", ["THULIUM_API_USER", "THULIUM_API_PASSWORD"])
@@ -188,7 +196,7 @@ def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path):
     checkout = copy_project(tmp_path)
     dot_env = (PROJECT / ".env.example").read_text().replace(
         "\nSECRET_KEY=\n", "\nSECRET_KEY=filled-in-by-the-operator\n"
-    )
+    ).replace("\nAUDIT_PII_KEY=\n", "\nAUDIT_PII_KEY=filled-in-too\n")
     (checkout / ".env").write_text(dot_env)
     result = check(checkout, {})
     assert result.returncode == 0, result.stderr

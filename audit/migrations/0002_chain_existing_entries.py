@@ -1,9 +1,27 @@
 """Link the entries recorded before the chain existed, in the order things happened."""
 
+import hashlib
+import json
+from datetime import UTC
+
 from django.db import migrations
 
-from audit.chain import BEGUN, COMPLETED, LINK_FIELDS, link_hash, payload
-from audit.models import GENESIS_HASH
+# The chain as it was then (the one log of audit 0005 chains differently).
+BEGUN, COMPLETED = "begun", "completed"
+LINK_FIELDS = frozenset({"begin_seq", "begin_hash", "complete_seq", "complete_hash"})
+GENESIS_HASH = "0" * 64
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    default=lambda value: value.astimezone(UTC).isoformat(),
+).encode
+
+
+def payload(values: dict) -> str:
+    return _canonical({name: value for name, value in values.items() if value is not None})
+
+
+def link_hash(previous: str, seq: int, label: str, stage: str, text: str) -> str:
+    return hashlib.sha256(f"{previous}\n{seq}\n{label}\n{stage}\n{text}".encode()).hexdigest()
 
 # The kinds as they were when the chain began, with the fields completion fills in.
 KINDS = {

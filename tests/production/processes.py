@@ -43,6 +43,7 @@ def production_env(**values: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="portal.settings",
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        AUDIT_PII_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1",
         BEHIND_PROXY="true",
         PYTHONUNBUFFERED="1",

@@ -31,10 +31,12 @@ def portal(portal_database, static_root, sandbox):
         yield server
 
 
-def audit_rows(database_url: str, model: str, actor: str) -> list[dict]:
-    """The audit rows of `model` made by `actor`, read as an operator would, with dumpdata."""
-    dumped = json.loads(manage(production_env(DATABASE_URL=database_url), "dumpdata", model))
-    return [row["fields"] for row in dumped if row["fields"]["actor_username"] == actor]
+def audit_rows(database_url: str, kind: str, actor: str) -> list[dict]:
+    """The audit entries of a kind made by `actor`, read as an operator would, with dumpdata."""
+    dumped = json.loads(manage(production_env(DATABASE_URL=database_url), "dumpdata",
+                               "audit.entry"))
+    return [row["fields"] for row in dumped
+            if row["fields"]["kind"] == kind and row["fields"]["actor_username"] == actor]
 
 
 def logged(portal: Gunicorn, request_id: str) -> list[dict]:
@@ -71,14 +73,14 @@ def test_a_manager_updates_a_campaign_and_adds_a_record_under_gunicorn_and_both_
     assert [call["json"] for call in api_calls(thulium, "POST")] == [
         {"phone_number": "601234567", "record_fields": {"imie": "Zofia"}}
     ]
-    (changed,) = audit_rows(portal_database, "campaigns.campaignchange", ADMIN)
+    (changed,) = audit_rows(portal_database, "campaign-change", ADMIN)
     assert changed["outcome"] == "succeeded"
     assert changed["sent"] == {"dialer": "predictive", "parameters": {"caller_id": "221112233"}}
     assert changed["reason"] == "Więcej połączeń"
     assert changed["portal_request_id"] == change.headers["X-Request-ID"]
-    (added,) = audit_rows(portal_database, "records.recordaddition", ADMIN)
+    (added,) = audit_rows(portal_database, "record-addition", ADMIN)
     assert added["outcome"] == "succeeded"
-    assert added["record_id"] == thulium.state.records("00001")[0]["record_id"]
+    assert added["results"]["record_id"] == thulium.state.records("00001")[0]["record_id"]
     assert added["portal_request_id"] == addition.headers["X-Request-ID"]
 
 

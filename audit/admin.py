@@ -1,6 +1,8 @@
-"""Admin for audit rows: visible to those who may see them, changeable by no one."""
+"""Admin for the audit log: visible to those who may see it, changeable by no one."""
 
 from django.contrib import admin
+
+from .models import Entry
 
 
 class ReadOnlyAuditAdmin(admin.ModelAdmin):
@@ -9,6 +11,8 @@ class ReadOnlyAuditAdmin(admin.ModelAdmin):
     search_fields = ("actor_username", "request_id", "portal_request_id", "campaign__thulium_id")
     date_hierarchy = "created_at"
     list_select_related = ("campaign",)
+    # A million entries: the changelist does not count them (Django's own pagination would).
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
@@ -18,3 +22,9 @@ class ReadOnlyAuditAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAuditAdmin):
+    list_display = ("created_at", "kind", "actor_username", "campaign", "outcome", "request_id")
+    list_filter = ("kind", "outcome")

@@ -1,0 +1,123 @@
+"""Erasing a person's phone number everywhere the portal holds it (GDPR art. 17, RODO).
+
+In the audit log each entry that concerns the number has its personal values (as its
+kind names them) replaced by markers that say when and under which reference they were
+erased, and carry the keyed digest the chain covers: `verify_audit` still passes, and an
+edited value still breaks it. The apps that hold the number elsewhere (the records the
+portal added, import rows and files) register an eraser from their `AppConfig.ready()`.
+The erasure writes an entry of its own, which names the number only by its digest.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.phones import normalise_phone, phone_key
+
+from .kinds import ERASURE, get_kind
+from .models import Entry, Outcome, SearchTerm
+from .personal import digest, digests_under_every_key, erase_values
+from .recording import entry_begin, entry_complete, guarded_update
+
+REFERENCE_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One erasure: what every eraser marks the values it replaces with."""
+
+    reference: str
+    at: datetime
+
+    @property
+    def when(self) -> str:
+        return self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    @property
+    def note(self) -> str:
+        """A short text for a place that cannot hold a marker with a digest."""
+        return f"[erased {self.when} · {self.reference}]"
+
+
+# name -> function(phone key, erasure) -> how many things it erased
+_erasers: dict[str, Callable[[str, Erasure], int]] = {}
+
+
+def register_eraser(name: str, erase: Callable[[str, Erasure], int]) -> None:
+    _erasers[name] = erase
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    entry: Entry  # the erasure's own entry
+    counts: dict[str, int]  # what was erased, by place
+
+    @property
+    def held(self) -> bool:
+        """False when the portal held the number nowhere."""
+        return any(self.counts.values())
+
+
+def number_key(number: str) -> str:
+    """The canonical key of a number as typed; raises ValidationError if it is not one."""
+    return phone_key(normalise_phone(number))
+
+
+def clean_reference(reference: str) -> str:
+    """The reference as kept; raises ValidationError if it is empty or not one line."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError(_("Give the reference of the request (e.g. its case number)."),
+                              code="required")
+    if "\n" in reference or len(reference) > REFERENCE_LENGTH:
+        raise ValidationError(
+            _("The reference is one line of at most %(n)d characters.") % {
+                "n": REFERENCE_LENGTH}, code="invalid")
+    return reference
+
+
+def forget_number(*, number: str, reference: str, actor=None,
+                  actor_username: str = "") -> ErasureReport:
+    """Erase the number everywhere, in one transaction; raises ValidationError for a value
+    that is not a phone number or an empty reference (and then changes nothing)."""
+    key = number_key(number)
+    erasure = Erasure(clean_reference(reference), timezone.now())
+    with transaction.atomic():
+        _erasing(True)
+        counts = {"entries": _erase_entries(key, erasure)}
+        for name, erase in _erasers.items():
+            counts[name] = erase(key, erasure)
+        _erasing(False)
+        entry = entry_begin(kind=ERASURE.slug, actor=actor, actor_username=actor_username,
+                            reason=erasure.reference, details={"number_digest": digest(key)})
+        entry_complete(entry, outcome=Outcome.SUCCEEDED, results=counts)
+    return ErasureReport(entry, counts)
+
+
+def _erase_entries(key: str, erasure: Erasure) -> int:
+    """Replace the personal values of every entry found by the number's digest."""
+    found = SearchTerm.objects.filter(term__in=digests_under_every_key(key)).values("entry_id")
+    erased = 0
+    entries = Entry.objects.filter(pk__in=found).only("kind", "sent", "messages", "detail",
+                                                      "pii_key")
+    for entry in entries.iterator():
+        kind = get_kind(entry.kind)
+        values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
+        if kind is None or not erase_values(values, kind.personal, key_id=entry.pii_key,
+                                            when=erasure.when, reference=erasure.reference):
+            continue
+        guarded_update(Entry.objects.filter(pk=entry.pk), **values, erased_at=erasure.at)
+        erased += 1
+    return erased
+
+
+def _erasing(on: bool) -> None:
+    """Tell the PostgreSQL trigger that personal values may be replaced, for this transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('audit.erasing', %s, true)", ["on" if on else "off"])

@@ -1,0 +1,120 @@
+"""Personal data in the audit log: kept so that it can be erased, chained only by digest.
+
+A kind names the places of its entries that hold personal values (`EntryKind.personal`:
+"sent.phone_number", "sent.record_fields.*", "messages", ...). The hash chain covers a
+keyed digest (HMAC-SHA256 under AUDIT_PII_KEY) of each such value, never the value. An
+erasure replaces a value by a marker that carries the same digest, so the chain still
+proves that nothing else in the entry changed, while an edited value no longer matches.
+
+A digest names its key ("<key id>.<hex>"): after a rotation (AUDIT_PII_RETIRED_KEYS)
+older entries are still verified and searched under the key they were made with.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterator
+from copy import deepcopy
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# "[erased 2026-12-02 10:15 UTC · GDPR-2026-17 · 1a2b3c4d.<64 hex>]"
+_MARKER = re.compile(r"\[erased (?P<when>[^·]+) · (?P<reference>.*) · "
+                     r"(?P<digest>[0-9a-f]{8}\.[0-9a-f]{64})\]", re.DOTALL)
+
+
+@cache
+def _keys(current: str, retired: tuple[str, ...]) -> tuple[str, dict[str, bytes]]:
+    keys = {}
+    for text in (current, *retired):
+        key = text.encode()
+        keys[hashlib.sha256(key).hexdigest()[:8]] = key
+    return hashlib.sha256(current.encode()).hexdigest()[:8], keys
+
+
+def current_key_id() -> str:
+    return _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))[0]
+
+
+def digest(value, key_id: str = "") -> str:
+    """The keyed digest of a value, under the given key (the current one by default).
+
+    Raises ImproperlyConfigured for a key id that is neither the current key nor a retired one.
+    """
+    current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+    key_id = key_id or current
+    if key_id not in keys:
+        raise ImproperlyConfigured(f"audit personal-data key {key_id} is neither AUDIT_PII_KEY "
+                                   "nor in AUDIT_PII_RETIRED_KEYS")
+    mac = hmac.new(keys[key_id], _canonical(value).encode(), hashlib.sha256).hexdigest()
+    return f"{key_id}.{mac}"
+
+
+def digests_under_every_key(value) -> list[str]:
+    """The value's digest under the current key and every retired one, for a search."""
+    _current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+    return [digest(value, key_id) for key_id in keys]
+
+
+def marker(*, value_digest: str, when: str, reference: str) -> str:
+    """What stands in an erased value's place: when, under which reference, and its digest."""
+    return f"[erased {when} · {reference} · {value_digest}]"
+
+
+def marker_digest(value) -> str | None:
+    """The digest an erasure marker carries, or None if the value is not a marker."""
+    if isinstance(value, str) and value.startswith("[erased "):
+        match = _MARKER.fullmatch(value)
+        return match["digest"] if match else None
+    return None
+
+
+def places(values: dict, paths) -> Iterator[tuple[object, object]]:
+    """(container, key) of every non-empty value at the paths ("sent.record_fields.*"); a
+    "*" step takes every item of a dict or a list."""
+    for path in paths:
+        yield from _places_in(values, path.split("."))
+
+
+def _places_in(container, steps) -> Iterator[tuple[object, object]]:
+    step, rest = steps[0], steps[1:]
+    if isinstance(container, list) and step == "*":
+        keys = range(len(container))
+    elif isinstance(container, dict):
+        keys = list(container) if step == "*" else [step] if step in container else []
+    else:
+        return
+    for key in keys:
+        if rest:
+            yield from _places_in(container[key], rest)
+        elif container[key] not in (None, "", [], {}):
+            yield container, key
+
+
+def chained_copy(values: dict, paths, key_id: str) -> dict:
+    """The values as the chain covers them: each personal value replaced by its digest."""
+    if not paths:
+        return values
+    copy = dict(values)
+    for name in {path.split(".")[0] for path in paths} & values.keys():
+        copy[name] = deepcopy(values[name])
+    for container, key in places(copy, paths):
+        value = container[key]
+        container[key] = marker_digest(value) or digest(value, key_id)
+    return copy
+
+
+def erase_values(values: dict, paths, *, key_id: str, when: str, reference: str) -> int:
+    """Replace the personal values at the paths by markers, in place; returns how many."""
+    erased = 0
+    for container, key in list(places(values, paths)):
+        value = container[key]
+        if marker_digest(value) is None:
+            container[key] = marker(value_digest=digest(value, key_id), when=when,
+                                    reference=reference)
+            erased += 1
+    return erased

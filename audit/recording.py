@@ -1,0 +1,219 @@
+"""Writing the audit log: the only code that adds entries, completes them or erases from them.
+
+A feature writes an entry *pending* (`entry_begin`, its own short transaction, committed
+before Thulium is called), then completes it once with the outcome (`entry_complete`).
+Several at once (an import's batch) take the chain's head once and are written in one
+INSERT, so the head's lock is held for a few statements, not a statement per entry.
+"""
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from portal.phones import phone_key
+
+from .chain import (
+    BEGUN,
+    BEGUN_FIELDS,
+    COMPLETED,
+    COMPLETED_FIELDS,
+    begun_text,
+    completed_text,
+    json_number_safe,
+    link_hash,
+)
+from .kinds import get_kind, value_at
+from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
+from .personal import current_key_id, digest
+
+
+class ChainBroken(Exception):
+    """The chain cannot be extended safely: its head is missing though entries exist."""
+
+
+def entry_new(*, kind: str, actor, campaign=None, sent=None, reason: str = "",
+              details=None, related=None, actor_username: str = "", **fields) -> Entry:
+    """An entry not written yet: `entries_begin` writes it, alone or with others.
+
+    `actor` is None for the portal's own doing; `actor_username` then says who.
+    """
+    entry_kind = get_kind(kind)
+    if entry_kind is None:
+        raise ValueError(f"no app registers the audit kind {kind!r}")
+    return Entry(
+        kind=kind, actor=actor,
+        actor_username=actor.get_username() if actor is not None else actor_username,
+        campaign=campaign, sent=sent if sent is not None else {}, reason=reason,
+        details=details or {}, related=related,
+        pii_key=current_key_id() if entry_kind.personal or entry_kind.phone else "",
+        **fields,
+    )
+
+
+def entry_begin(**fields) -> Entry:
+    """Write the entry as pending (see `entry_new` for the fields); returns it."""
+    entry = entry_new(**fields)
+    entries_begin([entry])
+    return entry
+
+
+def entries_begin(entries: list[Entry]) -> None:
+    """Write new entries as pending, as the next links, in one transaction.
+
+    Raises ChainBroken if the head is missing although entries exist.
+    """
+    for entry in entries:
+        _normalise(entry, BEGUN_FIELDS)
+    with transaction.atomic():
+        seq, previous = _next_seq(len(entries))
+        for entry in entries:
+            entry.begin_seq = seq
+            entry.begin_hash = previous = link_hash(previous, seq, BEGUN,
+                                                    begun_text(_values(entry, BEGUN_FIELDS)))
+            seq += 1
+        Entry.objects.bulk_create(entries)
+        _advance(previous)
+        _add_terms(entries, stage=BEGUN)
+
+
+def outcome_values(*, outcome: str, http_status=None, request_id="", messages=(), detail="",
+                   results=None) -> dict:
+    """What completing stores, timed now: `entries_complete` can store it later."""
+    return {
+        "outcome": outcome, "http_status": http_status, "request_id": request_id,
+        "messages": list(messages), "detail": detail, "results": results or {},
+        "completed_at": timezone.now(),
+    }
+
+
+def error_values(error) -> dict:
+    """The outcome of a call that failed with a gateway error (`portal.thulium.ThuliumError`)."""
+    return outcome_values(
+        outcome=error.outcome, http_status=error.status, request_id=error.request_id,
+        messages=error.messages,
+        detail="\n".join(part for part in (error.detail, error.body) if part),
+    )
+
+
+def entry_complete(entry: Entry, **outcome) -> Entry:
+    """Store the entry's outcome (see outcome_values), once; raises AppendOnlyError if done."""
+    entries_complete([(entry, outcome_values(**outcome))])
+    return entry
+
+
+def entry_fail(entry: Entry, error) -> Entry:
+    """Store the outcome of a gateway error (see error_values)."""
+    entries_complete([(entry, error_values(error))])
+    return entry
+
+
+def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
+    """Store pending entries' outcomes, as (entry, values) pairs, as the next links.
+
+    Raises AppendOnlyError if one is not pending (and then stores none).
+    """
+    for entry, values in completions:
+        for name, value in values.items():
+            setattr(entry, name, value)
+        _normalise(entry, COMPLETED_FIELDS)
+    with transaction.atomic():
+        seq, previous = _next_seq(len(completions))
+        for entry, _values_given in completions:
+            entry.complete_seq = seq
+            entry.complete_hash = previous = link_hash(previous, seq, COMPLETED, completed_text(
+                _values(entry, COMPLETED_FIELDS), kind=entry.kind, pii_key=entry.pii_key,
+                begin_hash=entry.begin_hash,
+            ))
+            changed = _values(entry, COMPLETED_FIELDS)
+            done = guarded_update(Entry.objects.filter(pk=entry.pk, outcome=Outcome.PENDING),
+                                  **changed, complete_seq=seq, complete_hash=entry.complete_hash)
+            if not done:
+                raise AppendOnlyError(f"audit entry #{entry.pk} is already complete")
+            seq += 1
+        _advance(previous)
+        _add_terms([entry for entry, _values_given in completions], stage=COMPLETED)
+
+
+def guarded_update(queryset, **values) -> int:
+    """An UPDATE past the append-only guard, for the two changes history allows: completing
+    a pending entry, and erasing personal values."""
+    return models.QuerySet.update(queryset, **values)
+
+
+def _values(entry: Entry, names) -> dict:
+    return {name: getattr(entry, name) for name in names}
+
+
+def _normalise(entry: Entry, names) -> None:
+    """Give the entry the values the database will hand back, so both hash the same."""
+    fields = {field.attname: field for field in Entry._meta.concrete_fields}
+    for name in names:
+        field = fields[name]
+        value = getattr(entry, name)
+        if field.get_internal_type() == "JSONField":
+            value = json_number_safe(value)
+        elif not field.is_relation:
+            value = field.to_python(value)
+        setattr(entry, name, value)
+
+
+def search_terms(entry: Entry, stage: str) -> set[str]:
+    """What the search box finds the entry by, from the values one link wrote."""
+    kind = get_kind(entry.kind)
+    if kind is None:
+        return set()
+    names = BEGUN_FIELDS if stage == BEGUN else COMPLETED_FIELDS
+    terms = set()
+    if kind.phone and kind.phone.split(".")[0] in names:
+        number = value_at(entry, kind.phone)
+        if isinstance(number, str) and number:
+            terms.add(digest(phone_key(number), entry.pii_key))
+    for place in kind.search:
+        value = value_at(entry, place)
+        if place.split(".")[0] not in names or value in (None, ""):
+            continue
+        value = str(value)
+        terms.add(digest(value, entry.pii_key) if place in kind.personal else value[:255])
+    return terms
+
+
+def _add_terms(entries: list[Entry], *, stage: str) -> None:
+    SearchTerm.objects.bulk_create(
+        SearchTerm(entry_id=entry.pk, term=term)
+        for entry in entries for term in search_terms(entry, stage)
+    )
+
+
+def _next_seq(count: int = 1) -> tuple[int, str]:
+    """Take the next `count` sequence numbers (the first is returned) and the last hash,
+    holding the head's row lock until the transaction ends.
+
+    The UPDATE comes first so that it is what takes the lock: on PostgreSQL a row lock, on
+    SQLite the database's write lock (a read first could deadlock two writers). It hands
+    back the new number and the last hash itself (RETURNING, on both databases), as every
+    audited action pays for this statement twice.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_TAKE, [count, ChainHead.ONLY])
+        taken = cursor.fetchone()
+    if taken is None:
+        _start_chain()
+        return _next_seq(count)
+    last, previous = taken
+    return last - count + 1, previous
+
+
+def _advance(new_hash: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_ADVANCE, [new_hash, ChainHead.ONLY])
+
+
+_HEAD_TAKE = 'UPDATE "audit_chainhead" SET seq = seq + %s WHERE id = %s RETURNING seq, last_hash'
+_HEAD_ADVANCE = 'UPDATE "audit_chainhead" SET last_hash = %s WHERE id = %s'
+
+
+def _start_chain() -> None:
+    """Create the head for an empty log; a missing head with entries is tampering."""
+    if Entry.objects.filter(begin_seq__isnull=False).exists():
+        raise ChainBroken("the audit chain's head is missing although entries exist: "
+                          "run manage.py verify_audit")
+    ChainHead.objects.get_or_create(pk=ChainHead.ONLY)

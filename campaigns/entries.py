@@ -1,0 +1,48 @@
+"""The campaign app's kinds of audit entries: settings changes and four-eyes steps."""
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from audit.diff import flat_paths
+from audit.kinds import EntryKind
+
+
+class Step:
+    """A four-eyes step, as stored in a "change-request" entry's details."""
+
+    REQUESTED, APPROVED, REJECTED, OUTDATED = "requested", "approved", "rejected", "stale"
+    LABELS = {REQUESTED: _("requested"), APPROVED: _("approved"), REJECTED: _("rejected"),
+              OUTDATED: _("outdated")}
+
+
+def _change_summary(entry) -> str:
+    return gettext("settings changed: %(fields)s") % {"fields": ", ".join(flat_paths(entry.sent))}
+
+
+def _step_summary(entry) -> str:
+    return gettext("change request #%(id)s %(step)s: %(fields)s") % {
+        "id": entry.details.get("request"),
+        "step": Step.LABELS.get(entry.details.get("step"), entry.details.get("step")),
+        "fields": ", ".join(flat_paths(entry.sent)),
+    }
+
+
+CAMPAIGN_CHANGE = EntryKind(
+    slug="campaign-change",
+    label=_("settings changed"),
+    summary=_change_summary,
+    template="audit/kinds/campaign-change.html",
+    before="details.settings_before",
+    export_columns=(("settings_before", "details.settings_before"),),
+)
+# Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
+# the entry is completed at once. An approved change's own call is a CAMPAIGN_CHANGE.
+CHANGE_REQUEST = EntryKind(
+    slug="change-request",
+    label=_("four-eyes step"),
+    summary=_step_summary,
+    template="audit/kinds/change-request.html",
+    before="details.settings_before",
+    export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
+                    ("note", "details.note")),
+)

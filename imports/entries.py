@@ -1,0 +1,53 @@
+"""The imports app's kind of audit entries: an import's receipt."""
+
+from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from audit.kinds import EntryKind
+from audit.models import Outcome
+
+from .models import ImportJob
+
+# What became of an import's rows, in the summary's order; counts of 0 are left out.
+_COUNTS = (
+    ("added", ngettext_lazy("%(n)d added", "%(n)d added", "n")),
+    ("added_earlier", ngettext_lazy("%(n)d added earlier", "%(n)d added earlier", "n")),
+    ("refused", ngettext_lazy("%(n)d refused", "%(n)d refused", "n")),
+    ("failed", ngettext_lazy("%(n)d failed", "%(n)d failed", "n")),
+    ("unknown", ngettext_lazy("%(n)d unknown", "%(n)d unknown", "n")),
+    ("not_sent", ngettext_lazy("%(n)d not sent", "%(n)d not sent", "n")),
+    ("rows_invalid", ngettext_lazy("%(n)d invalid", "%(n)d invalid", "n")),
+    ("rows_duplicate", ngettext_lazy("%(n)d repeated in the file", "%(n)d repeated in the file",
+                                     "n")),
+    ("rows_already_added", ngettext_lazy("%(n)d already added", "%(n)d already added", "n")),
+)
+COUNT_NAMES = ("rows_total", *(name for name, _words in _COUNTS))
+_RESULTS = dict(ImportJob.State.choices)
+
+
+def _summary(entry) -> str:
+    results = entry.results or {}
+    counts = ", ".join(str(words % {"n": results[name]})
+                       for name, words in _COUNTS if results.get(name))
+    if entry.outcome == Outcome.SUCCEEDED:  # the import ran to its end
+        text = gettext("import of %(file)s: %(counts)s")
+    else:
+        text = gettext("import of %(file)s (%(result)s): %(counts)s")
+    return text % {"file": entry.sent.get("file_name", ""),
+                   "result": _RESULTS.get(results.get("result"), results.get("result")),
+                   "counts": counts or gettext("no rows")}
+
+
+# Nothing is sent to Thulium by the receipt itself (each row's POST has its own
+# record-addition entry): it is begun and completed at once, when the import ends.
+IMPORT = EntryKind(
+    slug="import",
+    label=_("records imported"),
+    summary=_summary,
+    template="audit/kinds/import.html",
+    search=("sent.file_sha256", "sent.file_name"),
+    export_columns=(("job_id", "details.job"), ("file_name", "sent.file_name"),
+                    ("file_sha256", "sent.file_sha256"), ("result", "results.result"),
+                    *((name, f"results.{name}") for name in COUNT_NAMES)),
+    calls_thulium=False,
+)

@@ -1,0 +1,52 @@
+"""Erasing a number from imports: the rows that hold it, and the files it came in."""
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from audit.erasure import Erasure, number_key
+
+from .models import ImportJob, ImportRow, ImportUpload, RowState
+from .reading import FileLayout, read_rows
+
+# What a row's number reads as once erased (the column holds 40 characters).
+ERASED = "[erased]"
+
+
+def import_rows_forget(key: str, erasure: Erasure) -> int:
+    """Erase the number's rows: their number, cells and payload; one not sent yet never is."""
+    rows = ImportRow.objects.filter(phone_key=key)
+    rows.filter(state=RowState.QUEUED).update(state=RowState.NOT_SENT,
+                                              finished_at=erasure.at)
+    return rows.update(phone_number=ERASED, phone_key="", payload=None, values={},
+                       problems=[erasure.note])
+
+
+def import_files_forget(key: str, erasure: Erasure) -> int:
+    """Drop every kept upload that holds the number; an import not confirmed yet ends."""
+    dropped = 0
+    for upload in ImportUpload.objects.select_related("job").iterator():
+        if not _holds(upload, key):
+            continue
+        upload.delete()
+        dropped += 1
+        ImportJob.objects.filter(
+            pk=upload.job_id, state__in=(ImportJob.State.UPLOADED, ImportJob.State.PREVIEWED),
+        ).update(state=ImportJob.State.CANCELLED, finished_at=timezone.now(),
+                 stop_reason=f"The file was erased at a person's request: {erasure.note}")
+    return dropped
+
+
+def _holds(upload: ImportUpload, key: str) -> bool:
+    """True when a cell of the uploaded file is the number, in any spelling."""
+    job = upload.job
+    if job.rows.filter(phone_key=key).exists():
+        return True
+    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
+    for _number, cells in read_rows(bytes(upload.content), layout):
+        for cell in cells:
+            try:
+                if number_key(str(cell)) == key:
+                    return True
+            except ValidationError:
+                continue
+    return False

@@ -1,0 +1,51 @@
+"""Where an import stands: its rows by state, and the progress bar's figures."""
+
+import datetime
+
+from django.db.models import Count
+from django.utils import timezone
+
+from .models import SENT_STATES, ImportJob, RowState
+
+# Rows per second are measured over this much of the recent past.
+RATE_WINDOW = datetime.timedelta(seconds=15)
+
+
+def row_counts(job: ImportJob) -> dict[str, int]:
+    """Rows by state, every state present (0 when none)."""
+    counts = dict.fromkeys(RowState.values, 0)
+    counts.update(job.rows.order_by().values_list("state").annotate(n=Count("pk")))
+    return counts
+
+
+
+def import_progress(job: ImportJob) -> dict:
+    """Where a confirmed import stands, for the progress bar."""
+    counts = row_counts(job)
+    done = sum(counts[state] for state in SENT_STATES) + counts[RowState.NOT_SENT]
+    now = timezone.now()
+    rate = 0.0
+    if job.started_at and not job.is_final:
+        since = max(now - RATE_WINDOW, job.started_at)
+        recent = job.rows.filter(finished_at__gte=since, state__in=SENT_STATES).count()
+        seconds = (now - since).total_seconds()
+        rate = recent / seconds if seconds > 0 else 0.0
+    left = job.rows_valid - done
+    return {
+        "state": job.state,
+        "state_label": str(job.get_state_display()),
+        "final": job.is_final,
+        "cancelling": bool(job.cancel_requested_at) and not job.is_final,
+        "total": job.rows_valid,
+        "done": done,
+        "percent": round(100 * done / job.rows_valid) if job.rows_valid else 100,
+        "added": counts[RowState.ADDED],
+        "added_earlier": counts[RowState.ADDED_EARLIER],
+        "refused": counts[RowState.REFUSED],
+        "failed": counts[RowState.FAILED],
+        "unknown": counts[RowState.UNKNOWN],
+        "not_sent": counts[RowState.NOT_SENT],
+        "rows_per_second": round(rate, 1),
+        "seconds_left": round(left / rate) if rate > 0 else None,
+        "stop_reason": job.stop_reason,
+    }

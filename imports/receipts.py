@@ -1,0 +1,75 @@
+"""An import's receipt: what it did, kept in the audit log when it ends.
+
+Nothing is called between beginning and completing the receipt's entry, so both happen in
+the transaction that makes the job final and no one ever sees it pending. `sent` holds
+what defined the import (the file's name, size and SHA-256, the mapping, the options);
+`results` the job's final state and what became of its rows.
+"""
+
+from django.conf import settings
+from django.db import transaction
+
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete
+
+from .entries import IMPORT
+from .mapping import mapping_by_header
+from .models import ImportJob, ImportUpload, RowState
+
+# The job's final state in audit terms. Done: every row to send was sent (refusals are
+# counted, and each has its own entry). Stopped: Thulium refused the portal's credentials,
+# so the rest was not sent. Cancelled: a user stopped it before the end.
+RESULT_OUTCOMES = {
+    ImportJob.State.DONE: Outcome.SUCCEEDED,
+    ImportJob.State.STOPPED: Outcome.REFUSED,
+    ImportJob.State.CANCELLED: Outcome.FAILED,
+}
+
+
+def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
+    """The import's receipt, from its rows' final counts; call once, when the job turned final.
+
+    Raises ValueError if the job has one already.
+    """
+    if job.receipt_id is not None:
+        raise ValueError(f"import {job.pk} has a receipt already")
+    with transaction.atomic():
+        receipt = entry_begin(
+            kind=IMPORT.slug, actor=job.actor, actor_username=job.actor_username,
+            campaign=job.campaign,
+            sent={
+                "file_name": job.file_name, "file_size": job.file_size,
+                "file_sha256": job.file_sha256,
+                "mapping": mapping_by_header(job.headers, job.mapping),
+                "options": {
+                    "file_kind": job.file_kind, "encoding": job.encoding,
+                    "delimiter": job.delimiter, "language": job.language,
+                    "concurrency": settings.IMPORT_CONCURRENCY,
+                    "rate_limit": settings.IMPORT_RATE_LIMIT,
+                    "retry_attempts": settings.IMPORT_RETRY_ATTEMPTS,
+                    "task_backend": settings.TASK_BACKEND,
+                },
+            },
+            details={"job": job.pk, "confirmed_at": job.confirmed_at.isoformat()
+                     if job.confirmed_at else None},
+        )
+        entry_complete(receipt, outcome=RESULT_OUTCOMES[job.state], detail=job.stop_reason,
+                       results={
+                           "result": job.state, "rows_total": job.rows_total,
+                           "rows_invalid": counts[RowState.INVALID],
+                           "rows_duplicate": counts[RowState.DUPLICATE],
+                           "rows_already_added": counts[RowState.ALREADY_ADDED],
+                           "added": counts[RowState.ADDED],
+                           "added_earlier": counts[RowState.ADDED_EARLIER],
+                           "refused": counts[RowState.REFUSED],
+                           "failed": counts[RowState.FAILED],
+                           "unknown": counts[RowState.UNKNOWN],
+                           "not_sent": counts[RowState.NOT_SENT],
+                       })
+        # The job given may be a copy read before another receipt was written.
+        if not ImportJob.objects.filter(pk=job.pk, receipt=None).update(receipt=receipt):
+            raise ValueError(f"import {job.pk} has a receipt already")
+        job.receipt = receipt
+        # The receipt keeps the file's SHA-256; the bytes are not needed any more.
+        ImportUpload.objects.filter(job=job).delete()
+    return receipt

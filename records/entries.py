@@ -1,0 +1,31 @@
+"""The records app's kind of audit entries: a record sent to a campaign."""
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from audit.kinds import EntryKind
+
+
+def _summary(entry) -> str:
+    phone = entry.sent.get("phone_number", "")
+    record_id = entry.results.get("record_id")
+    if record_id:
+        return gettext("record added: %(phone)s (record id %(id)s)") % {"phone": phone,
+                                                                        "id": record_id}
+    return gettext("record added: %(phone)s") % {"phone": phone}
+
+
+RECORD_ADDITION = EntryKind(
+    slug="record-addition",
+    label=_("record added"),
+    summary=_summary,
+    template="audit/kinds/record-addition.html",
+    # The person's number, identifier and field values; Thulium's answer about them may
+    # repeat them.
+    personal=("sent.phone_number", "sent.identifier", "sent.record_fields.*", "messages.*",
+              "detail"),
+    phone="sent.phone_number",
+    search=("sent.identifier", "results.record_id"),
+    export_columns=(("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
+                    ("record_id", "results.record_id")),
+)

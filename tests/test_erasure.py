@@ -1,0 +1,166 @@
+"""A person's number is erased everywhere the portal holds it, and the chain still verifies."""
+
+import logging
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.urls import reverse
+
+from audit.models import Entry
+from audit.services import TimelineFilters, entries_matching
+from audit.verify import verify_chain
+from imports.models import ImportJob, ImportUpload
+from imports.pushing import import_push
+from imports.services import import_confirm
+from records.models import AddedRecord
+from records.services import record_add
+from tests.audit_fixtures import auditor, tamper  # noqa: F401
+from tests.import_files import csv_bytes, previewed, upload
+
+pytestmark = pytest.mark.django_db
+
+NUMBER = "601234567"
+SPELLINGS = (NUMBER, "48601234567", "+48601234567", "601 234 567", "601-234-567",
+             "+48 601 234 567")
+OTHER = "601234999"
+REFERENCE = "RODO/2026/17"
+
+
+@pytest.fixture
+def everywhere(logged_in, user, campaigns, caplog):
+    """The number added by hand to one campaign, imported into another, and in a kept file."""
+    caplog.set_level(logging.DEBUG)
+    record_add(campaign=campaigns["00001"], actor=user,
+               payload={"phone_number": "601234567", "identifier": "K-17"})
+    record_add(campaign=campaigns["00001"], actor=user, payload={"phone_number": OTHER})
+    job = previewed(logged_in, campaigns["00002"],
+                    csv_bytes([["+48 601-234-567", "Zofia", "Kowalska", "Łódź"],
+                               ["602000001", "Jan", "Nowak", "Kraków"]]))
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    upload(logged_in, campaigns["A7K2Q"], csv_bytes([["48601234567", "Zofia", "K", "Ł"]]),
+           name="kept.csv")
+    kept = ImportJob.objects.get(file_name="kept.csv")
+    assert ImportUpload.objects.filter(job=kept).exists()
+    return {"import": job, "kept": kept}
+
+
+def every_value_in_the_database() -> str:
+    """The text of every row of every table, bytes decoded."""
+    texts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            for row in cursor.fetchall():
+                texts += [_text(value) for value in row]
+    return "\n".join(texts)
+
+
+def _text(value) -> str:
+    if isinstance(value, memoryview):
+        value = bytes(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def test_forget_number_erases_every_spelling_from_the_database_exports_and_logs(
+    everywhere, client, auditor, caplog, capsys  # noqa: F811
+):
+    assert NUMBER in every_value_in_the_database()  # the search can find it
+
+    call_command("forget_number", "+48 601 234 567", reference=REFERENCE)
+
+    printed = capsys.readouterr().out
+    assert "entries: 2" in printed and "added_records: 2" in printed
+    assert "import_rows: 1" in printed and "import_files: 1" in printed
+    everything = every_value_in_the_database()
+    client.force_login(auditor)
+    exports = [b"".join(client.get(reverse(name)).streaming_content).decode()
+               for name in ("audit:export_csv", "audit:export_jsonl")]
+    for spelling in SPELLINGS:
+        for place, text in [("database", everything), ("logs", caplog.text),
+                            ("CSV export", exports[0]), ("JSON Lines export", exports[1])]:
+            assert spelling not in text, f"{spelling} is still in the {place}"
+    assert "K-17" not in everything  # the identifier sent with the number went too
+    assert REFERENCE in exports[0]
+
+
+def test_after_an_erasure_the_chain_verifies_and_still_catches_tampering(everywhere):
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+
+    assert verify_chain().problem == ""
+    erased = Entry.objects.filter(kind="record-addition", erased_at__isnull=False).first()
+    assert erased.sent["phone_number"].startswith("[erased ")
+    assert REFERENCE in erased.sent["phone_number"]
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           ['{"phone_number": "601234568", "identifier": "K-17"}', erased.pk])
+    assert f"entry #{erased.pk} (begun" in verify_chain().problem
+
+
+def test_other_numbers_stay_and_the_erased_one_is_still_found_by_its_digest(everywhere):
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+
+    other = list(entries_matching(TimelineFilters(search=OTHER)))
+    assert [entry.sent["phone_number"] for entry in other] == [OTHER]
+    assert AddedRecord.objects.filter(phone_key="48" + OTHER).exists()
+    found = entries_matching(TimelineFilters(search="601-234-567"))
+    assert {entry.kind for entry in found} == {"record-addition", "erasure"}
+    assert not AddedRecord.objects.filter(phone_key="48" + NUMBER).exists()
+
+
+def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhere):
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+
+    kept = ImportJob.objects.get(pk=everywhere["kept"].pk)
+    assert kept.state == ImportJob.State.CANCELLED
+    assert REFERENCE in kept.stop_reason
+    assert not ImportUpload.objects.filter(job=kept).exists()
+
+
+def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db, capsys):
+    call_command("forget_number", "601000999", reference=REFERENCE)
+
+    assert "held this number nowhere" in capsys.readouterr().out
+    entry = Entry.objects.get(kind="erasure")
+    assert (entry.reason, entry.results["entries"]) == (REFERENCE, 0)
+    assert "601000999" not in str(entry.details)
+    assert verify_chain().problem == ""
+
+
+@pytest.mark.parametrize(("number", "reference", "words"), [
+    ("not a number", REFERENCE, "phone number"),
+    ("12", REFERENCE, "phone number"),
+    (NUMBER, "", "reference"),
+    (NUMBER, "   ", "reference"),
+])
+def test_bad_input_fails_with_one_line_and_changes_nothing(everywhere, number, reference,
+                                                           words):
+    before = every_value_in_the_database()
+
+    with pytest.raises(CommandError) as failure:
+        call_command("forget_number", number, reference=reference)
+
+    assert words in str(failure.value).lower() and "\n" not in str(failure.value)
+    assert every_value_in_the_database() == before
+
+
+def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "x"))
+
+    refused = client.post(reverse("audit:forget"), {"number": "abc", "reference": ""})
+    assert refused.status_code == 200
+    assert b"abc" in refused.content  # the input stays in the form
+    assert Entry.objects.filter(kind="erasure").count() == 0
+    done = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": REFERENCE})
+
+    assert done.status_code == 200
+    assert b'data-testid="erased"' in done.content
+    assert Entry.objects.get(kind="erasure").actor_username == "root"
+    assert NUMBER not in every_value_in_the_database()
+
+
+def test_only_those_allowed_to_erase_see_the_page(logged_in):
+    assert logged_in.get(reverse("audit:forget")).status_code == 403
+    assert logged_in.post(reverse("audit:forget"), {"number": NUMBER,
+                                                    "reference": REFERENCE}).status_code == 403
