@@ -11,6 +11,7 @@ keyed digest (`audit.personal`), so that they can be erased without breaking it.
 import hashlib
 import json
 from datetime import UTC
+from functools import cache
 
 from .kinds import get_kind
 from .personal import chained_copy
@@ -46,24 +47,24 @@ def link_hash(previous: str, seq: int, stage: str, text: str) -> str:
 
 def begun_text(values: dict) -> str:
     """What the begun link covers, from the entry's values by attribute name."""
-    kind = get_kind(values["kind"])
-    personal = kind.personal if kind else ()
     return payload(chained_copy({name: values[name] for name in BEGUN_FIELDS},
-                                _top(personal, BEGUN_FIELDS), values["pii_key"]))
+                                _personal(values["kind"], BEGUN), values["pii_key"]))
 
 
 def completed_text(values: dict, *, kind: str, pii_key: str, begin_hash: str) -> str:
     """What the completed link covers, from the entry's values by attribute name."""
-    entry_kind = get_kind(kind)
-    personal = entry_kind.personal if entry_kind else ()
     chained = chained_copy({name: values[name] for name in COMPLETED_FIELDS},
-                           _top(personal, COMPLETED_FIELDS), pii_key)
+                           _personal(kind, COMPLETED), pii_key)
     return payload({"begin_hash": begin_hash, **chained})
 
 
-def _top(paths, names) -> tuple[str, ...]:
-    """The paths that lie in one link's fields."""
-    return tuple(path for path in paths if path.split(".")[0] in names)
+@cache
+def _personal(kind: str, stage: str) -> tuple[str, ...]:
+    """The kind's personal places that lie in one link's fields."""
+    entry_kind = get_kind(kind)
+    names = BEGUN_FIELDS if stage == BEGUN else COMPLETED_FIELDS
+    return tuple(path for path in (entry_kind.personal if entry_kind else ())
+                 if path.split(".")[0] in names)
 
 
 def json_number_safe(value):

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import JSONField
-from django.db.models.fields.json import KeyTransform
+from django.db.models import F, Func, TextField
 from django.db.models.functions import Coalesce
 
 from portal.spreadsheets import FORMULA_STARTS, Echo, safe_cell
@@ -61,7 +60,7 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
         for column, place in kind.export_columns:
             places.setdefault(column, set()).add(place)
     columns = [*COMMON_COLUMNS, *places]
-    return Export(columns, frozenset({"messages", "sent", "details", "results"}),
+    return Export(columns, frozenset({"messages", "sent", "details", "results", *places}),
                   _rows(filters, places))
 
 
@@ -73,11 +72,17 @@ def csv_chunks(export: Export) -> Iterator[str]:
     # Only SQLite stores letters escaped (see _readable_json).
     json_places = ([export.columns.index(name) for name in export.json_columns]
                    if connection.vendor == "sqlite" else [])
+    # A kind's own column holds JSON text: a string is written as the text it holds.
+    string_places = [place for place, name in enumerate(export.columns)
+                     if name not in COMMON_COLUMNS]
     # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
     chunk = ["\ufeff" + writer.writerow(export.columns)]
     for values in export.rows:
         for place in json_places:
             values[place] = readable(values[place])
+        for place in string_places:
+            if values[place] and values[place].startswith('"'):
+                values[place] = json.loads(values[place])
         # Plain text and empty cells, most of them, are written without a function call:
         # a million rows have some twenty million cells. The rest go through safe_cell.
         chunk.append(writer.writerow([
@@ -132,18 +137,29 @@ def _rows(filters: TimelineFilters, places: dict[str, set[str]]) -> Iterator[lis
 
 
 def _value_at(places: list[str]):
-    """An expression reading a kind's column from the JSON it lies in, with its JSON type;
-    a column some kinds fill from different places takes whichever is there."""
-    expressions = []
-    for place in places:
-        name, *keys = place.split(".")
-        expression = name
-        for key in keys:
-            expression = KeyTransform(key, expression)
-        expressions.append(expression)
-    if len(expressions) == 1:
-        return expressions[0]
-    return Coalesce(*expressions, output_field=JSONField())
+    """An expression reading a kind's column, as JSON text, from the JSON it lies in ("results.
+    record_id"); a column some kinds fill from different places takes whichever is there."""
+    expressions = [_JsonText(*place.split(".")) for place in places]
+    return expressions[0] if len(expressions) == 1 else Coalesce(*expressions)
+
+
+class _JsonText(Func):
+    """A key of a JSON column as JSON text, alike on both databases and with no converter
+    to run per value (Django's KeyTransform decodes each one)."""
+
+    output_field = TextField()
+
+    def __init__(self, column: str, key: str):
+        super().__init__(F(column))
+        self.key = key
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} -> %s)", [*params, f"$.{self.key}"]
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} -> %s)::text", [*params, self.key]
 
 
 def _readable_json():
@@ -158,13 +174,9 @@ def _readable_json():
 
 def _special_cell(timezone):
     """A function writing any value but plain text as a safe cell, chosen by its type."""
-    as_json = json.JSONEncoder(ensure_ascii=False).encode
     by_type = {
-        int: safe_cell,  # a negative number would read as a formula
+        int: str,
         datetime: lambda value: value.astimezone(timezone).isoformat(),
-        # A kind's own column holding an object or a list, as the JSON columns are written.
-        dict: lambda value: safe_cell(as_json(value)),
-        list: lambda value: safe_cell(as_json(value)),
     }
 
     def cell(value) -> str:

@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 from collections.abc import Iterator
-from copy import deepcopy
 from functools import cache
 
 from django.conf import settings
@@ -45,13 +44,22 @@ def digest(value, key_id: str = "") -> str:
 
     Raises ImproperlyConfigured for a key id that is neither the current key nor a retired one.
     """
+    return _digester(key_id)(value)
+
+
+def _digester(key_id: str):
+    """A function making digests under one key (settings are read once, not per value)."""
     current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
     key_id = key_id or current
     if key_id not in keys:
         raise ImproperlyConfigured(f"audit personal-data key {key_id} is neither AUDIT_PII_KEY "
                                    "nor in AUDIT_PII_RETIRED_KEYS")
-    mac = hmac.new(keys[key_id], _canonical(value).encode(), hashlib.sha256).hexdigest()
-    return f"{key_id}.{mac}"
+    key, prefix = keys[key_id], f"{key_id}."
+
+    def make(value) -> str:
+        return prefix + hmac.digest(key, _canonical(value).encode(), "sha256").hex()
+
+    return make
 
 
 def digests_under_every_key(value) -> list[str]:
@@ -96,15 +104,44 @@ def _places_in(container, steps) -> Iterator[tuple[object, object]]:
 
 
 def chained_copy(values: dict, paths, key_id: str) -> dict:
-    """The values as the chain covers them: each personal value replaced by its digest."""
+    """The values as the chain covers them: each personal value replaced by its digest.
+
+    Only the dicts and lists on the way to a personal value are copied: verify_audit makes
+    this copy of every entry.
+    """
     if not paths:
         return values
-    copy = dict(values)
-    for name in {path.split(".")[0] for path in paths} & values.keys():
-        copy[name] = deepcopy(values[name])
-    for container, key in places(copy, paths):
+    make = _digester(key_id)
+
+    def covered(value):
+        return marker_digest(value) or make(value)
+
+    for steps in _split(paths):
+        values = _replaced(values, steps, covered)
+    return values
+
+
+@cache
+def _split(paths: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(path.split(".")) for path in paths)
+
+
+def _replaced(container, steps, replace):
+    """The container with the non-empty values at the steps replaced, as a copy."""
+    step, rest = steps[0], steps[1:]
+    if isinstance(container, dict):
+        keys = list(container) if step == "*" else [step] if step in container else []
+        copy = dict(container)
+    elif isinstance(container, list) and step == "*":
+        keys, copy = range(len(container)), list(container)
+    else:
+        return container
+    for key in keys:
         value = container[key]
-        container[key] = marker_digest(value) or digest(value, key_id)
+        if rest:
+            copy[key] = _replaced(value, rest, replace)
+        elif value not in (None, "", [], {}):
+            copy[key] = replace(value)
     return copy
 
 

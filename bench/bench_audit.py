@@ -31,8 +31,9 @@ SQLITE_FILE = ROOT / "bench" / "results" / "bench_audit.sqlite3"
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
 POSTGRES_NAME = "portal_bench_audit"
 TARGETS = {"page_ms": 100, "export_rows_per_s": {"sqlite": 80_000, "postgres": 200_000},
-           "export_peak_mb": 150, "verify_s": 30}
+           "export_peak_mb": 150, "verify_s": 30, "forget_s": 10}
 RENDERS = 30
+ERASED_ENTRIES = 1000
 USERS, CAMPAIGNS = 50, 20
 FIRST_DAY = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -118,6 +119,8 @@ def _run(args):
         ("CSV export, peak memory of the whole process", export["peak_mb"], "MB",
          TARGETS["export_peak_mb"], "<"),
         (f"verify_audit over {total:,} entries", _verify_s(), "s", TARGETS["verify_s"], "<"),
+        (f"forget_number of a number in {ERASED_ENTRIES:,} entries", _forget_s(), "s",
+         TARGETS["forget_s"], "<"),
     ]
     for name, value, unit, target, sense in figures:
         ok = value < target if sense == "<" else value >= target
@@ -177,6 +180,34 @@ def _verify_s() -> float:
     elapsed = time.perf_counter() - started
     if verdict.problem:
         sys.exit(f"verify_audit found a problem in generated data: {verdict.problem}")
+    return elapsed
+
+
+def _forget_s() -> float:
+    """One number sent ERASED_ENTRIES times among the million, then erased; all rolled back,
+    so that the bench database stays as generated."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from audit.erasure import forget_number
+    from campaigns.models import Campaign
+    from records.services import added_values, record_add_begin_all, record_add_complete_all
+
+    user = get_user_model().objects.get(username="user00")
+    campaigns = list(Campaign.objects.all())
+    with transaction.atomic():
+        for n in range(ERASED_ENTRIES):  # one campaign holds a number once
+            (entry,) = record_add_begin_all(
+                campaign=campaigns[n % len(campaigns)], actor=user,
+                payloads=[{"phone_number": "699000000", "identifier": f"E-{n}"}])
+            record_add_complete_all([(entry, added_values(str(n)))])
+        started = time.perf_counter()
+        report = forget_number(number="+48 699 000 000", reference="BENCH-1")
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    if report.counts["entries"] != ERASED_ENTRIES:
+        sys.exit(f"forget_number erased {report.counts['entries']} entries, "
+                 f"not {ERASED_ENTRIES}")
     return elapsed
 
 

@@ -1,6 +1,7 @@
 """Phone numbers as the record form accepts them and as the portal compares them."""
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
@@ -29,6 +30,9 @@ def normalise_phone(raw: str) -> str:
     return number
 
 
+# An addition keys its number three times (the form's check, the added-records row, the
+# audit search term), and parsing is the slow part of each.
+@lru_cache(maxsize=4096)
 def phone_key(number: str) -> str:
     """One form for the same number written nationally or internationally (E.164 if it parses)."""
     try:

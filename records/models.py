@@ -31,8 +31,10 @@ class AddedRecord(models.Model):
     class Meta:
         verbose_name = _("added record")
         verbose_name_plural = _("added records")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "phone_key"], name="added_once"),
+        ]
         indexes = [
-            models.Index(fields=["campaign", "phone_key"], name="added_campaign_phone"),
             models.Index(fields=["campaign", "identifier"], name="added_campaign_identifier"),
         ]
 

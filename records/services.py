@@ -33,22 +33,17 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, **fields) -> 
     """
     entries = [entry_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign, sent=payload,
                          **fields) for payload in payloads]
-    keys = [phone_key(payload["phone_number"]) for payload in payloads]
     with transaction.atomic():
         entries_begin(entries)
-        known = {record.phone_key: record for record in AddedRecord.objects.filter(
-            campaign=campaign, phone_key__in=keys)}
-        new = []
-        for entry, key in zip(entries, keys, strict=True):
-            if key in known:
-                AddedRecord.objects.filter(pk=known[key].pk).update(entry=entry)
-            else:
-                new.append(AddedRecord(
-                    campaign=campaign, phone_key=key, entry=entry,
-                    identifier=entry.sent.get("identifier", ""),
-                    status=AddedRecord.Status.SENDING, created_at=entry.created_at,
-                ))
-        AddedRecord.objects.bulk_create(new)
+        # A number known already (sent before, unanswered) keeps its status.
+        AddedRecord.objects.bulk_create(
+            [AddedRecord(campaign=campaign, phone_key=phone_key(entry.sent["phone_number"]),
+                         identifier=entry.sent.get("identifier", ""), entry=entry,
+                         status=AddedRecord.Status.SENDING, created_at=entry.created_at)
+             for entry in entries],
+            update_conflicts=True, unique_fields=["campaign", "phone_key"],
+            update_fields=["entry"],
+        )
     return entries
 
 
@@ -81,7 +76,7 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
             records = AddedRecord.objects.filter(
                 campaign_id=entry.campaign_id, phone_key=phone_key(entry.sent["phone_number"]))
             if entry.outcome == Outcome.SUCCEEDED:
-                records.update(status=AddedRecord.Status.ADDED, entry=entry,
+                records.update(status=AddedRecord.Status.ADDED,
                                record_id=entry.results.get("record_id", ""))
             elif entry.outcome == Outcome.UNKNOWN:
                 records.update(status=AddedRecord.Status.UNKNOWN)

@@ -78,9 +78,10 @@ def test_a_pending_entry_is_completed_once_and_only_once(user, sales):
     stale_copy = Entry.objects.get(pk=entry.pk)
     entry_complete(entry, outcome=Outcome.SUCCEEDED, http_status=200,
                    results={"record_id": "231"})
-    with pytest.raises(AppendOnlyError):
+    # Each in a transaction of its own, as a request's or a worker's would be.
+    with pytest.raises(AppendOnlyError), transaction.atomic():
         entry_complete(entry, outcome=Outcome.FAILED)
-    with pytest.raises(AppendOnlyError):
+    with pytest.raises(AppendOnlyError), transaction.atomic():
         entry_complete(stale_copy, outcome=Outcome.REFUSED, messages=["duplicate"])
     stored = Entry.objects.get()
     assert (stored.outcome, stored.results, stored.messages) == (
@@ -269,7 +270,7 @@ def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, 
     change(actor=user, campaign=sales, sent={"order": 1})
     tamper("DELETE FROM audit_chainhead")
 
-    with pytest.raises(ChainBroken):
+    with pytest.raises(ChainBroken), transaction.atomic():
         change(actor=user, campaign=sales, sent={"order": 2})
     assert "head row is missing" in verify_problem()
 

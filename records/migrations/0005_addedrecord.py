@@ -49,8 +49,10 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name": "added record",
                 "verbose_name_plural": "added records",
+                "constraints": [
+                    models.UniqueConstraint(fields=("campaign", "phone_key"), name="added_once"),
+                ],
                 "indexes": [
-                    models.Index(fields=["campaign", "phone_key"], name="added_campaign_phone"),
                     models.Index(fields=["campaign", "identifier"], name="added_campaign_identifier"),
                 ],
             },
