@@ -16,6 +16,14 @@ from .entries import IMPORT
 from .mapping import mapping_by_header
 from .models import ImportJob, ImportUpload, RowState
 
+# The receipt's counts: rows never sent because of the preview, then what became of the
+# rows to send (each of those has its own entry).
+COUNTS = {
+    "rows_invalid": RowState.INVALID, "rows_duplicate": RowState.DUPLICATE,
+    "rows_already_added": RowState.ALREADY_ADDED, "added": RowState.ADDED,
+    "added_earlier": RowState.ADDED_EARLIER, "refused": RowState.REFUSED,
+    "failed": RowState.FAILED, "unknown": RowState.UNKNOWN, "not_sent": RowState.NOT_SENT,
+}
 # The job's final state in audit terms. Done: every row to send was sent (refusals are
 # counted, and each has its own entry). Stopped: Thulium refused the portal's credentials,
 # so the rest was not sent. Cancelled: a user stopped it before the end.
@@ -54,18 +62,8 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
                      if job.confirmed_at else None},
         )
         entry_complete(receipt, outcome=RESULT_OUTCOMES[job.state], detail=job.stop_reason,
-                       results={
-                           "result": job.state, "rows_total": job.rows_total,
-                           "rows_invalid": counts[RowState.INVALID],
-                           "rows_duplicate": counts[RowState.DUPLICATE],
-                           "rows_already_added": counts[RowState.ALREADY_ADDED],
-                           "added": counts[RowState.ADDED],
-                           "added_earlier": counts[RowState.ADDED_EARLIER],
-                           "refused": counts[RowState.REFUSED],
-                           "failed": counts[RowState.FAILED],
-                           "unknown": counts[RowState.UNKNOWN],
-                           "not_sent": counts[RowState.NOT_SENT],
-                       })
+                       results={"result": job.state, "rows_total": job.rows_total,
+                                **{name: counts[state] for name, state in COUNTS.items()}})
         # The job given may be a copy read before another receipt was written.
         if not ImportJob.objects.filter(pk=job.pk, receipt=None).update(receipt=receipt):
             raise ValueError(f"import {job.pk} has a receipt already")
