@@ -2,10 +2,10 @@
 
 Rows stream newest first from one database cursor over the entry table, so memory stays
 flat however many rows match; each kind's own columns are read from its JSON by the
-database. Column names are the data's own identifiers,
-the same in both formats, so that scripts can rely on them. JSON and times are read as
-text (`audit.fastread`), and CSV cells take the JSON text as it is: decoding and encoding
-again some two million values would halve the export's speed.
+database. Column names are the data's own identifiers, the same in both formats, so that
+scripts can rely on them. JSON and times are read as text (`audit.fastread`), and CSV
+cells take the JSON text as it is: decoding and encoding again some two million values
+would halve the export's speed.
 """
 
 import csv

@@ -14,8 +14,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 
-from .chain import BEGUN, BEGUN_FIELDS, COMPLETED, COMPLETED_FIELDS, begun_text, completed_text
-from .chain import link_hash as chain_link_hash
+from .chain import (
+    BEGUN,
+    BEGUN_FIELDS,
+    COMPLETED,
+    COMPLETED_FIELDS,
+    begun_text,
+    completed_text,
+    link_hash,
+)
 from .fastread import iso_dates, read_as_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainHead, Entry, Outcome
@@ -62,7 +69,7 @@ def _walk(head_seq: int) -> tuple[int, int, str]:
             covered = text()
         except ImproperlyConfigured as error:
             return entries, expected - 1, f"{where} cannot be checked: {error}"
-        if chain_link_hash(previous, seq, stage, covered.text) != stored:
+        if link_hash(previous, seq, stage, covered.text) != stored:
             return entries, expected - 1, (
                 f"{where} does not match its hash: it was altered or moved in the chain"
             )
