@@ -6,6 +6,8 @@ so a crash in between leaves evidence of the attempt. Only `audit.recording` wri
 entries; it links both events, begun and completed, into the chain (`audit.chain`).
 """
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -29,6 +31,14 @@ class Outcome(models.TextChoices):
 
 class AppendOnlyError(Exception):
     """Raised instead of rewriting or deleting audit history."""
+
+
+class LettersJSONEncoder(json.JSONEncoder):
+    """JSON with letters as letters. SQLite keeps the text as written, and exports and
+    database tools then show "ś", not "\\u015b" (PostgreSQL's jsonb does so anyway)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "ensure_ascii": False})
 
 
 class EntryQuerySet(models.QuerySet):
@@ -64,7 +74,8 @@ class Entry(models.Model):
     )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     request_id = models.CharField(_("Thulium request_id"), max_length=64, blank=True)
-    messages = models.JSONField(_("Thulium's messages"), default=list, blank=True)
+    messages = models.JSONField(_("Thulium's messages"), default=list, blank=True,
+                                encoder=LettersJSONEncoder)
     # What went wrong in words, and Thulium's raw body when it was not the documented JSON.
     detail = models.TextField(_("detail"), blank=True)
     # The id in the portal's log lines of the request that made the entry.
@@ -73,10 +84,13 @@ class Entry(models.Model):
         default=current_request_id,
     )
     reason = models.TextField(_("reason"), blank=True)
-    sent = models.JSONField(_("sent to Thulium"), default=dict, blank=True)
+    sent = models.JSONField(_("sent to Thulium"), default=dict, blank=True,
+                            encoder=LettersJSONEncoder)
     # The kind's own values: `details` when begun, `results` when completed.
-    details = models.JSONField(_("details"), default=dict, blank=True)
-    results = models.JSONField(_("results"), default=dict, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True,
+                               encoder=LettersJSONEncoder)
+    results = models.JSONField(_("results"), default=dict, blank=True,
+                               encoder=LettersJSONEncoder)
     # A four-eyes approval to its request, a retry to the send it repeats, ...
     related = models.ForeignKey(
         "self", verbose_name=_("related entry"), on_delete=models.DO_NOTHING,

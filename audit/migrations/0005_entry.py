@@ -5,6 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import audit.models
 import portal.request_id
 from audit.dbtriggers import log_trigger
 
@@ -44,13 +45,13 @@ class Migration(migrations.Migration):
                 ("outcome", models.CharField(choices=[("pending", "pending"), ("succeeded", "succeeded"), ("refused", "refused"), ("failed", "failed"), ("unknown", "unknown")], default="pending", max_length=10, verbose_name="outcome")),
                 ("http_status", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="HTTP status")),
                 ("request_id", models.CharField(blank=True, max_length=64, verbose_name="Thulium request_id")),
-                ("messages", models.JSONField(blank=True, default=list, verbose_name="Thulium's messages")),
+                ("messages", models.JSONField(blank=True, default=list, encoder=audit.models.LettersJSONEncoder, verbose_name="Thulium's messages")),
                 ("detail", models.TextField(blank=True, verbose_name="detail")),
                 ("portal_request_id", models.CharField(blank=True, default=portal.request_id.current_request_id, editable=False, max_length=64, verbose_name="portal request id")),
                 ("reason", models.TextField(blank=True, verbose_name="reason")),
-                ("sent", models.JSONField(blank=True, default=dict, verbose_name="sent to Thulium")),
-                ("details", models.JSONField(blank=True, default=dict, verbose_name="details")),
-                ("results", models.JSONField(blank=True, default=dict, verbose_name="results")),
+                ("sent", models.JSONField(blank=True, default=dict, encoder=audit.models.LettersJSONEncoder, verbose_name="sent to Thulium")),
+                ("details", models.JSONField(blank=True, default=dict, encoder=audit.models.LettersJSONEncoder, verbose_name="details")),
+                ("results", models.JSONField(blank=True, default=dict, encoder=audit.models.LettersJSONEncoder, verbose_name="results")),
                 ("pii_key", models.CharField(blank=True, editable=False, max_length=16)),
                 ("erased_at", models.DateTimeField(blank=True, editable=False, null=True, verbose_name="personal data erased")),
                 ("begin_seq", models.BigIntegerField(editable=False, null=True, unique=True, verbose_name="chain link (begun)")),
