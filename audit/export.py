@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Func, TextField
+from django.db.models import Case, F, Func, TextField, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 
 from portal.spreadsheets import FORMULA_STARTS, Echo
 
@@ -45,7 +44,9 @@ CHUNK_ROWS = 500  # rows per piece of the HTTP response
 class Export:
     columns: list[str]
     filters: TimelineFilters
-    places: dict[str, list[str]]  # a kind's own column -> where its kinds keep its value
+    # A kind's own column -> (kind, place) for each kind that has it, e.g. ("import",
+    # "results.added"): the value is read only from entries of those kinds.
+    places: dict[str, list[tuple[str, str]]]
 
 
 def export_rows(*, viewer, filters: TimelineFilters) -> Export:
@@ -61,8 +62,7 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
         if filters.kind and kind.slug != filters.kind:
             continue
         for column, place in kind.export_columns:
-            if place not in places.setdefault(column, []):
-                places[column].append(place)
+            places.setdefault(column, []).append((kind.slug, place))
     return Export([*COMMON_COLUMNS, *places], filters, places)
 
 
@@ -138,10 +138,10 @@ def _rows(export: Export) -> Iterator[list]:
             yield values
 
 
-def _json_at(places: list[str]):
-    """A kind's column as JSON text, from whichever of its places holds it."""
-    expressions = [_JsonText(*place.split(".")) for place in places]
-    return expressions[0] if len(expressions) == 1 else Coalesce(*expressions)
+def _json_at(places: list[tuple[str, str]]):
+    """A kind's column as JSON text, from the place its entry's kind keeps it in."""
+    return Case(*(When(kind=kind, then=_JsonText(*place.split("."))) for kind, place in places),
+                output_field=TextField())
 
 
 class _JsonText(Func):
@@ -163,9 +163,10 @@ class _JsonText(Func):
         return f"({sql} -> %s)::text", [*params, self.key]
 
 
-def _csv_cells(places: dict[str, list[str]], *, postgres: bool) -> dict:
+def _csv_cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> dict:
     """SQL writing a CSV line's cells: `head` (kind and id), the three times (on PostgreSQL
-    as cells, on SQLite as stored) and `rest`, every other cell, joined."""
+    as cells, on SQLite as stored) and `rest`, every other cell, joined. A kind's own cells
+    are read only from entries of a kind that has them: reading JSON costs."""
     table = Entry._meta.db_table
     campaigns = Entry._meta.get_field("campaign").related_model._meta.db_table
 
@@ -181,18 +182,30 @@ def _csv_cells(places: dict[str, list[str]], *, postgres: bool) -> dict:
             return f"({column(name)} ->> '{key}')"
         return f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)"
 
+    kinds = {kind for found in places.values() for kind, _place in found}
+    own = {kind: " || ',' || ".join(
+        next((_cell(at(place), postgres) for of, place in found if of == kind), "''")
+        for found in places.values()) for kind in sorted(kinds)}
+    blank = "'" + "," * (len(places) - 1) + "'"
+
+    # Cells a person or Thulium wrote are made safe; ids, slugs and JSON (which starts with
+    # a bracket) cannot read as a formula.
     rest = [
-        column("actor_username"), text("actor"),
-        f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})',
-        column("outcome"), text("http_status"), column("request_id"), text("messages"),
-        column("detail"), column("reason"), text("sent"), text("details"), text("results"),
-        text("related"),
-        *(f"COALESCE({', '.join(at(place) for place in found)})" if len(found) > 1
-          else at(found[0]) for found in places.values()),
+        _cell(column("actor_username"), postgres), _plain(text("actor")),
+        # A Thulium campaign id is five letters or digits.
+        _plain(f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})'),
+        _plain(column("outcome")), _plain(text("http_status")),
+        _cell(column("request_id"), postgres), _quoted(text("messages")),
+        _cell(column("detail"), postgres), _cell(column("reason"), postgres),
+        _quoted(text("sent")), _quoted(text("details")), _quoted(text("results")),
+        _plain(text("related")),
+        *([f"CASE {column('kind')} "
+           + " ".join(f"WHEN '{kind}' THEN {cells}" for kind, cells in own.items())
+           + f" ELSE {blank} END"] if places else []),
     ]
     cells = {
-        "head": f"{_cell(column('kind'), postgres)} || ',' || {text('id')}",
-        "rest": " || ',' || ".join(_cell(sql, postgres) for sql in rest),
+        "head": f"{_plain(column('kind'))} || ',' || {text('id')}",
+        "rest": " || ',' || ".join(rest),
     }
     for name in _TIMES:
         cells[f"{name}_cell"] = _moment_cell(column(name)) if postgres else text(name)
@@ -203,9 +216,21 @@ def _cell(sql: str, postgres: bool) -> str:
     """SQL making a text a CSV cell: a would-be formula made text as `safe_cell` does,
     quoted, and NULL an empty cell."""
     code = "chr" if postgres else "char"
-    starts = ", ".join(f"{code}({ord(start)})" for start in FORMULA_STARTS)
-    safe = f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN {code}(39) || {sql} ELSE {sql} END"
-    return f"""COALESCE('"' || replace({safe}, '"', '""') || '"', '')"""
+    starts = ", ".join(f"'{start}'" if start.isprintable() else f"{code}({ord(start)})"
+                       for start in FORMULA_STARTS)
+    quote = "''''"
+    return _quoted(f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN {quote} || {sql} "
+                   f"ELSE {sql} END")
+
+
+def _quoted(sql: str) -> str:
+    """SQL making a text a quoted CSV cell, NULL an empty one."""
+    return f"""COALESCE('"' || replace({sql}, '"', '""') || '"', '')"""
+
+
+def _plain(sql: str) -> str:
+    """SQL making a text that holds no comma, quote or line break a cell as it is."""
+    return f"COALESCE({sql}, '')"
 
 
 def _moment_cell(sql: str) -> str:
