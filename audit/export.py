@@ -8,6 +8,7 @@ million entries have some thirty million cells, too many to pass one by one thro
 Python. JSON Lines decode and encode each entry, for programs that want typed values.
 """
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator
@@ -67,36 +68,58 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
 
 
 def csv_chunks(export: Export) -> Iterator[str]:
-    """CSV text, a few hundred lines at a time, every cell made safe as by `safe_cell`.
+    """CSV text, a few thousand lines at a time, every cell made safe as by `safe_cell`.
 
-    SQLite knows no time zones, so there the times are written here, in the portal's.
+    The database writes the cells (`_cells`): PostgreSQL the whole file, through COPY;
+    SQLite each line, but for the times, since it knows no time zones.
     """
-    postgres = connection.vendor == "postgresql"
+    # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
+    header = "\ufeff" + csv.writer(Echo(), lineterminator="\n").writerow(export.columns)
+    if connection.vendor == "postgresql":
+        yield header
+        yield from _copied(export)
+        return
     timezone = ZoneInfo(settings.TIME_ZONE)
 
     def local(text):
         return "" if text is None else moment(text).astimezone(timezone).isoformat()
 
-    # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
-    chunk = ["\ufeff" + csv.writer(Echo()).writerow(export.columns)]
-    with transaction.atomic():  # PostgreSQL streams a cursor only inside a transaction
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
+    cells = _cells(export.places, postgres=False)
+    times = cells[2:5]
+    lines = {"head": " || ',' || ".join(_line_cell(*cell) for cell in cells[:2]),
+             "rest": " || ',' || ".join(_line_cell(*cell) for cell in cells[5:]),
+             **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)}}
+    chunk = [header]
+    with transaction.atomic():  # one snapshot for the whole file
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
-                .annotate(**_csv_cells(export.places, postgres=postgres))
-                .values_list("head", *(f"{name}_cell" for name in _TIMES), "rest")
+                .annotate(**{name: RawSQL(sql, [], output_field=TextField())
+                             for name, sql in lines.items()})
+                .values_list("head", *(f"{name}_text" for name in _TIMES), "rest")
                 .iterator(chunk_size=FETCH_ROWS))
         for head, created, completed, erased, rest in rows:
-            if postgres:
-                chunk.append(f"{head},{created},{completed or ''},{erased or ''},{rest}\r\n")
-            else:
-                chunk.append(f"{head},{local(created)},{local(completed)},{local(erased)},"
-                             f"{rest}\r\n")
+            chunk.append(f"{head},{local(created)},{local(completed)},{local(erased)},{rest}\n")
             if len(chunk) >= CHUNK_ROWS:
                 yield "".join(chunk)
                 chunk = []
     yield "".join(chunk)
+
+
+def _copied(export: Export) -> Iterator[str]:
+    """The lines as PostgreSQL's COPY writes them, quoting a cell only where it must."""
+    cells = _cells(export.places, postgres=True)
+    query = (entries_matching(export.filters).order_by("-created_at", "-pk")
+             .annotate(**{f"cell_{index}": RawSQL(_safe(sql, postgres=True) if how == SAFE
+                                                  else sql, [], output_field=TextField())
+                          for index, (sql, how) in enumerate(cells)})
+             .values_list(*(f"cell_{index}" for index in range(len(cells)))).query)
+    sql, params = query.sql_with_params()
+    decode = codecs.getincrementaldecoder("utf-8")().decode
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
+        statement = cursor.cursor.mogrify(sql, params)
+        with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                yield decode(bytes(block))
 
 
 def jsonl_chunks(export: Export) -> Iterator[str]:
@@ -163,10 +186,15 @@ class _JsonText(Func):
         return f"({sql} -> %s)::text", [*params, self.key]
 
 
-def _csv_cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> dict:
-    """SQL writing a CSV line's cells: `head` (kind and id), the three times (on PostgreSQL
-    as cells, on SQLite as stored) and `rest`, every other cell, joined. A kind's own cells
-    are read only from entries of a kind that has them: reading JSON costs."""
+# How a column's text becomes a cell: made safe (a person or Thulium wrote it), quoted
+# (JSON, with its commas and quotes), or plain (ids, slugs, numbers, times).
+SAFE, QUOTED, PLAIN = "safe", "quoted", "plain"
+
+
+def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
+    """(SQL text, how it becomes a cell) of each column, in the order of the columns; the
+    times are written in the portal's zone on PostgreSQL, left as stored on SQLite. A kind's
+    own cells are read only from entries of a kind that has them: reading JSON costs."""
     table = Entry._meta.db_table
     campaigns = Entry._meta.get_field("campaign").related_model._meta.db_table
 
@@ -176,64 +204,47 @@ def _csv_cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> d
     def text(name: str) -> str:
         return f"CAST({column(name)} AS TEXT)"
 
-    def at(place: str) -> str:
-        name, key = place.split(".")
-        if postgres:
-            return f"({column(name)} ->> '{key}')"
-        return f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)"
+    def own(found: list[tuple[str, str]]) -> str:
+        whens = []
+        for kind, place in found:
+            name, key = place.split(".")
+            value = (f"({column(name)} ->> '{key}')" if postgres
+                     else f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)")
+            whens.append(f"WHEN '{kind}' THEN {_safe(value, postgres)}")
+        return f"CASE {column('kind')} {' '.join(whens)} END"
 
-    kinds = {kind for found in places.values() for kind, _place in found}
-    own = {kind: " || ',' || ".join(
-        next((_cell(at(place), postgres) for of, place in found if of == kind), "''")
-        for found in places.values()) for kind in sorted(kinds)}
-    blank = "'" + "," * (len(places) - 1) + "'"
-
-    # Cells a person or Thulium wrote are made safe; ids, slugs and JSON (which starts with
-    # a bracket) cannot read as a formula.
-    rest = [
-        _cell(column("actor_username"), postgres), _plain(text("actor")),
+    return [
+        (column("kind"), PLAIN), (text("id"), PLAIN),
+        *((_moment(column(name)) if postgres else text(name), PLAIN) for name in _TIMES),
+        (column("actor_username"), SAFE), (text("actor"), PLAIN),
         # A Thulium campaign id is five letters or digits.
-        _plain(f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})'),
-        _plain(column("outcome")), _plain(text("http_status")),
-        _cell(column("request_id"), postgres), _quoted(text("messages")),
-        _cell(column("detail"), postgres), _cell(column("reason"), postgres),
-        _quoted(text("sent")), _quoted(text("details")), _quoted(text("results")),
-        _plain(text("related")),
-        *([f"CASE {column('kind')} "
-           + " ".join(f"WHEN '{kind}' THEN {cells}" for kind, cells in own.items())
-           + f" ELSE {blank} END"] if places else []),
+        (f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})', PLAIN),
+        (column("outcome"), PLAIN), (text("http_status"), PLAIN),
+        (column("request_id"), SAFE), (text("messages"), QUOTED), (column("detail"), SAFE),
+        (column("reason"), SAFE), (text("sent"), QUOTED), (text("details"), QUOTED),
+        (text("results"), QUOTED), (text("related"), PLAIN),
+        *((own(found), QUOTED) for found in places.values()),
     ]
-    cells = {
-        "head": f"{_plain(column('kind'))} || ',' || {text('id')}",
-        "rest": " || ',' || ".join(rest),
-    }
-    for name in _TIMES:
-        cells[f"{name}_cell"] = _moment_cell(column(name)) if postgres else text(name)
-    return {name: RawSQL(sql, [], output_field=TextField()) for name, sql in cells.items()}
 
 
-def _cell(sql: str, postgres: bool) -> str:
-    """SQL making a text a CSV cell: a would-be formula made text as `safe_cell` does,
-    quoted, and NULL an empty cell."""
+def _safe(sql: str, postgres: bool) -> str:
+    """SQL making a would-be formula plain text, as `safe_cell` does."""
     code = "chr" if postgres else "char"
     starts = ", ".join(f"'{start}'" if start.isprintable() else f"{code}({ord(start)})"
                        for start in FORMULA_STARTS)
-    quote = "''''"
-    return _quoted(f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN {quote} || {sql} "
-                   f"ELSE {sql} END")
+    return f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END"
 
 
-def _quoted(sql: str) -> str:
-    """SQL making a text a quoted CSV cell, NULL an empty one."""
+def _line_cell(sql: str, how: str) -> str:
+    """SQL making a column's text a cell of a line SQLite writes, NULL an empty cell."""
+    if how == PLAIN:
+        return f"COALESCE({sql}, '')"
+    if how == SAFE:
+        sql = _safe(sql, postgres=False)
     return f"""COALESCE('"' || replace({sql}, '"', '""') || '"', '')"""
 
 
-def _plain(sql: str) -> str:
-    """SQL making a text that holds no comma, quote or line break a cell as it is."""
-    return f"COALESCE({sql}, '')"
-
-
-def _moment_cell(sql: str) -> str:
+def _moment(sql: str) -> str:
     """SQL writing a PostgreSQL time in ISO 8601 in the session's zone, with microseconds
     only when there are some, as Python's isoformat() writes it."""
     return (f"""to_char({sql}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN """

@@ -164,7 +164,7 @@ def _export_in_this_process() -> dict:
     client = _auditor_client()
     started, cpu_started = time.perf_counter(), time.process_time()
     response = client.get("/audit/export.csv")
-    lines = sum(chunk.count(b"\r\n") for chunk in response.streaming_content)
+    lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     rows = lines - 1  # the header
