@@ -3,9 +3,9 @@
 Rows stream newest first from one database cursor over the entry table, so memory stays
 flat however many rows match. Column names are the data's own identifiers, the same in
 both formats, so that scripts can rely on them; a kind's own columns are read from the
-JSON they lie in. The CSV lines are written by the database itself (`_csv_cells`): a
-million entries have some thirty million cells, too many to pass one by one through
-Python. JSON Lines decode and encode each entry, for programs that want typed values.
+JSON they lie in. The CSV cells are written by the database itself (`_cells`): a million
+entries have some thirty million cells, too many to pass one by one through Python.
+JSON Lines decode and encode each entry, for programs that want typed values.
 """
 
 import codecs
@@ -68,7 +68,7 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
 
 
 def csv_chunks(export: Export) -> Iterator[str]:
-    """CSV text, a few thousand lines at a time, every cell made safe as by `safe_cell`.
+    """CSV text, a few hundred lines at a time, every cell made safe as by `safe_cell`.
 
     The database writes the cells (`_cells`): PostgreSQL the whole file, through COPY;
     SQLite each line, but for the times, since it knows no time zones.
