@@ -189,6 +189,7 @@ class _JsonText(Func):
 # How a column's text becomes a cell: made safe (a person or Thulium wrote it), quoted
 # (JSON, with its commas and quotes), or plain (ids, slugs, numbers, times).
 SAFE, QUOTED, PLAIN = "safe", "quoted", "plain"
+LINE = "line"  # cells SQLite's line already holds, joined
 
 
 def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
@@ -204,14 +205,23 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
     def text(name: str) -> str:
         return f"CAST({column(name)} AS TEXT)"
 
+    def value(place: str) -> str:
+        name, key = place.split(".")
+        if postgres:
+            return _safe(f"({column(name)} ->> '{key}')", postgres)
+        return _safe(f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)", postgres)
+
     def own(found: list[tuple[str, str]]) -> str:
-        whens = []
-        for kind, place in found:
-            name, key = place.split(".")
-            value = (f"({column(name)} ->> '{key}')" if postgres
-                     else f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)")
-            whens.append(f"WHEN '{kind}' THEN {_safe(value, postgres)}")
-        return f"CASE {column('kind')} {' '.join(whens)} END"
+        whens = " ".join(f"WHEN '{kind}' THEN {value(place)}" for kind, place in found)
+        return f"CASE {column('kind')} {whens} END"
+
+    def own_line() -> str:
+        # SQLite: one CASE writing all of an entry's own cells, not one CASE a column.
+        kinds = sorted({kind for found in places.values() for kind, _place in found})
+        whens = " ".join(f"WHEN '{kind}' THEN " + " || ',' || ".join(
+            next((_line_cell(value(place), QUOTED) for of, place in found if of == kind), "''")
+            for found in places.values()) for kind in kinds)
+        return f"CASE {column('kind')} {whens} ELSE '{',' * (len(places) - 1)}' END"
 
     return [
         (column("kind"), PLAIN), (text("id"), PLAIN),
@@ -223,7 +233,8 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
         (column("request_id"), SAFE), (text("messages"), QUOTED), (column("detail"), SAFE),
         (column("reason"), SAFE), (text("sent"), QUOTED), (text("details"), QUOTED),
         (text("results"), QUOTED), (text("related"), PLAIN),
-        *((own(found), QUOTED) for found in places.values()),
+        *(((own(found), QUOTED) for found in places.values()) if postgres
+          else [(own_line(), LINE)] if places else []),
     ]
 
 
@@ -237,6 +248,8 @@ def _safe(sql: str, postgres: bool) -> str:
 
 def _line_cell(sql: str, how: str) -> str:
     """SQL making a column's text a cell of a line SQLite writes, NULL an empty cell."""
+    if how == LINE:
+        return sql
     if how == PLAIN:
         return f"COALESCE({sql}, '')"
     if how == SAFE:
