@@ -144,11 +144,11 @@ def entries_matching(filters: TimelineFilters):
         query &= Q(created_at__lt=filters.until)
     if filters.search:
         query &= Q(request_id=filters.search) | Q(pk__in=SearchTerm.objects.filter(
-            term__in=search_terms(filters.search)).values("entry_id"))
+            term__in=terms_searched_for(filters.search)).values("entry_id"))
     return Entry.objects.filter(query)
 
 
-def search_terms(text: str) -> list[str]:
+def terms_searched_for(text: str) -> list[str]:
     """What a search matches exactly: the text, its digests, a phone number's digests."""
     terms = [text[:255], *digests_under_every_key(text)]
     try:
