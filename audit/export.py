@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 
 from portal.spreadsheets import FORMULA_STARTS, Echo
 
-from .fastread import iso_dates, moment, read_as_text
+from .fastread import long_read, moment, read_as_text
 from .kinds import all_kinds
 from .models import Entry
 from .services import TimelineFilters, entries_matching, may_see_everyone
@@ -90,7 +90,7 @@ def csv_chunks(export: Export) -> Iterator[str]:
              "rest": " || ',' || ".join(_line_cell(*cell) for cell in cells[5:]),
              **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)}}
     chunk = [header]
-    with transaction.atomic():  # one snapshot for the whole file
+    with long_read():  # one snapshot for the whole file
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
                 .annotate(**{name: RawSQL(sql, [], output_field=TextField())
                              for name, sql in lines.items()})
@@ -149,8 +149,7 @@ def _rows(export: Export) -> Iterator[list]:
     read = read_as_text(Entry, _COMMON_FIELDS)
     extra = {f"column_{index}": _json_at(found)
              for index, found in enumerate(export.places.values())}
-    with transaction.atomic():  # PostgreSQL streams a cursor only inside a transaction
-        iso_dates()
+    with long_read():
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
                 .annotate(**read.annotations, **extra)
                 .values_list(*read.names, *extra)

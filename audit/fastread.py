@@ -6,10 +6,11 @@ text instead, `datetime.fromisoformat` and `json.loads` give the very same value
 """
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
@@ -28,9 +29,15 @@ class TextRead:
         for place in self.moment_places:
             values[place] = moment(values[place])
         for place in self.json_places if json_too else ():
-            if values[place] is not None:
-                values[place] = json.loads(values[place])
+            text = values[place]
+            if text is not None:
+                empty = _EMPTY.get(text)
+                values[place] = json.loads(text) if empty is None else empty()
         return values
+
+
+# Most entries leave some JSON fields empty; their value is made without a parser.
+_EMPTY = {"{}": dict, "[]": list, '""': str}
 
 
 def read_as_text(model, names) -> TextRead:
@@ -56,8 +63,26 @@ def moment(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def iso_dates() -> None:
-    """Make PostgreSQL write times in ISO 8601 until the transaction ends, whatever its default."""
+@contextmanager
+def long_read():
+    """One consistent view of the database for a long read, holding up no writer.
+
+    PostgreSQL streams a cursor only inside a transaction; times are then written in ISO
+    8601, whatever the server's default. On SQLite the portal's transactions take the write
+    lock as they begin (IMMEDIATE), which would stop every audited action for as long as
+    the read lasts; a DEFERRED one reads a snapshot and, in WAL mode, blocks no writer.
+    """
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL DateStyle = 'ISO'")
+            yield
+    elif connection.in_atomic_block:
+        yield  # the caller's transaction is the snapshot
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")

@@ -2,16 +2,23 @@
 
 The head is read first and only links up to it are walked, so entries written while the
 walk runs are left for the next one instead of looking like tampering.
+
+Each link stores its own hash, so any stretch of the chain can be checked from the stored
+hash of the link before it. A long chain is cut into one stretch per CPU, walked by
+forked processes at once; the first break in chain order is the one reported.
 """
 
 import heapq
+import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
 from operator import itemgetter
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connections
 from django.db.models import Q
 
 from .chain import (
@@ -23,11 +30,13 @@ from .chain import (
     completed_text,
     link_hash,
 )
-from .fastread import iso_dates, read_as_text
+from .fastread import long_read, read_as_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainHead, Entry, Outcome
 
 FETCH_ROWS = 5000
+# Below this many links a forked process costs more than it saves.
+PARALLEL_FROM = 200_000
 
 
 @dataclass(frozen=True)
@@ -39,101 +48,173 @@ class Verdict:
     problem: str = ""  # the first break found, in words; empty if the log is intact
 
 
-def verify_chain() -> Verdict:
-    """Check every link up to the head, then the entries no link covers."""
-    with transaction.atomic():
-        iso_dates()
+def verify_chain(*, workers: int | None = None) -> Verdict:
+    """Check every link up to the head, then the entries no link covers.
+
+    `workers` is how many processes walk the chain (by default one per CPU, for a long one).
+    """
+    with long_read():
         head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
         head_seq, head_hash = (head.seq, head.last_hash) if head else (0, GENESIS_HASH)
-        entries, links, problem = _walk(head_seq)
+        if workers is None:
+            workers = len(os.sched_getaffinity(0)) if head_seq >= PARALLEL_FROM else 1
+        entries, links, problem = _joined(_walk_all(_stretches(head_seq, workers)))
         problem = problem or _loose_entries() or _beyond_head()
         return Verdict(entries, links, head_seq, head_hash, problem)
 
 
-def _walk(head_seq: int) -> tuple[int, int, str]:
-    """Entries and links checked, and the first break in the chain (or "")."""
-    expected, previous, entries = 1, GENESIS_HASH, 0
-    carried, carried_over = Counter(), None
-    links = heapq.merge(_begun_links(head_seq), _completed_links(head_seq), key=itemgetter(0))
-    for seq, pk, stage, stored, text in links:
-        where = f"entry #{pk} ({stage}, link #{seq})"
-        if seq < expected:
-            return entries, expected - 1, (
-                f"{where} claims a link already taken: it was inserted out of order"
-            )
-        if seq > expected:
-            return entries, expected - 1, (
-                f"link #{expected} is missing: an entry was removed (the next link is {where})"
-            )
-        try:
-            covered = text()
-        except ImproperlyConfigured as error:
-            return entries, expected - 1, f"{where} cannot be checked: {error}"
-        if link_hash(previous, seq, stage, covered.text) != stored:
-            return entries, expected - 1, (
-                f"{where} does not match its hash: it was altered or moved in the chain"
-            )
-        previous, expected = stored, expected + 1
-        entries += stage == BEGUN
-        if covered.carried_from:
-            carried[covered.carried_from] += 1
-        if covered.carried_over is not None:
-            carried_over = covered.carried_over
-    links = expected - 1
-    if links < head_seq:
-        return entries, links, (
-            f"links #{links + 1} to #{head_seq} are missing: the newest entries were removed"
-        )
-    return entries, links, _carried_problem(carried_over, carried)
+@dataclass
+class _Stretch:
+    """Links `first` to `last` of the chain, and what walking them found."""
 
-
-@dataclass(frozen=True)
-class _Covered:
-    text: str
-    carried_from: str = ""  # the old table a carried-over entry came from
+    first: int
+    last: int
+    newest: bool  # ends at the head
+    entries: int = 0
+    links: int = 0
+    problem: str = ""
+    carried: Counter = field(default_factory=Counter)  # carried-over entries by old table
     carried_over: dict | None = None  # what the carry-over entry says it moved
 
 
-def _begun_links(head_seq: int) -> Iterator[tuple]:
+def _stretches(head_seq: int, count: int) -> list[_Stretch]:
+    count = max(1, min(count, head_seq))
+    bounds = [head_seq * n // count for n in range(count + 1)]
+    return [_Stretch(bounds[n] + 1, bounds[n + 1], newest=n == count - 1)
+            for n in range(count)]
+
+
+def _walk_all(stretches: list[_Stretch]) -> list[_Stretch]:
+    """Walk the first stretch here and each other one in a forked process."""
+    if len(stretches) == 1:
+        return [_walk(stretches[0])]
+    with ProcessPoolExecutor(len(stretches) - 1, mp_context=get_context("fork"),
+                             initializer=_own_connections) as pool:
+        others = [pool.submit(_walk_in_child, stretch) for stretch in stretches[1:]]
+        return [_walk(stretches[0]), *(other.result() for other in others)]
+
+
+_inherited = []  # the parent's connections, kept from garbage collection (see below)
+
+
+def _own_connections() -> None:
+    """Give a forked process connections of its own.
+
+    The parent's are still open in the parent: using them would mix two processes' traffic
+    on one socket, and closing them (even by garbage collection) would end the parent's
+    session. They are kept, unused, until the process exits without running finalizers.
+    """
+    for alias in connections:
+        _inherited.append(connections[alias])
+        connections[alias] = _inherited[-1].copy()
+
+
+def _walk_in_child(stretch: _Stretch) -> _Stretch:
+    with long_read():
+        return _walk(stretch)
+
+
+def _joined(stretches: list[_Stretch]) -> tuple[int, int, str]:
+    """Entries and links checked, and the first break in chain order (or "")."""
+    entries = links = 0
+    carried, carried_over = Counter(), None
+    for stretch in stretches:
+        entries, links = entries + stretch.entries, links + stretch.links
+        if stretch.problem:
+            return entries, links, stretch.problem
+        carried.update(stretch.carried)
+        if stretch.carried_over is not None:
+            carried_over = stretch.carried_over
+    return entries, links, _carried_problem(carried_over, carried)
+
+
+def _walk(stretch: _Stretch) -> _Stretch:
+    """Check the stretch's links in order, each against the stored hash of the one before."""
+    expected, previous = stretch.first, _hash_before(stretch.first)
+    if previous is None:
+        stretch.problem = f"link #{expected - 1} is missing: an entry was removed"
+        return stretch
+    links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
+    for seq, pk, stage, stored, covered in links:
+        where = f"entry #{pk} ({stage}, link #{seq})"
+        if seq < expected:
+            stretch.problem = f"{where} claims a link already taken: it was inserted out of order"
+        elif seq > expected:
+            stretch.problem = (f"link #{expected} is missing: an entry was removed "
+                               f"(the next link is {where})")
+        elif isinstance(covered, ImproperlyConfigured):
+            stretch.problem = f"{where} cannot be checked: {covered}"
+        elif link_hash(previous, seq, stage, covered[0]) != stored:
+            stretch.problem = (f"{where} does not match its hash: it was altered or moved "
+                               "in the chain")
+        if stretch.problem:
+            break
+        previous, expected = stored, expected + 1
+        if stage == BEGUN:
+            stretch.entries += 1
+            _count_carried(stretch, covered)
+    stretch.links = expected - stretch.first
+    if not stretch.problem and expected <= stretch.last:
+        stretch.problem = (
+            f"links #{expected} to #{stretch.last} are missing: the newest entries were removed"
+            if stretch.newest else f"link #{expected} is missing: an entry was removed"
+        )
+    return stretch
+
+
+def _hash_before(seq: int) -> str | None:
+    """The stored hash of the link before `seq`, or None if no entry holds that link."""
+    if seq == 1:
+        return GENESIS_HASH
+    before = seq - 1
+    holder = (Entry.objects.filter(Q(begin_seq=before) | Q(complete_seq=before))
+              .values_list("begin_seq", "begin_hash", "complete_hash").first())
+    if holder is None:
+        return None
+    begin_seq, begin_hash, complete_hash = holder
+    return begin_hash if begin_seq == before else complete_hash
+
+
+def _count_carried(stretch: _Stretch, covered: tuple) -> None:
+    _text, kind, details = covered
+    if details.get("carried_from"):
+        stretch.carried[str(details["carried_from"]).split(" #")[0]] += 1
+    if kind == CARRIED_OVER.slug:
+        stretch.carried_over = details
+
+
+def _begun_links(stretch: _Stretch) -> Iterator[tuple]:
+    """(seq, pk, stage, stored hash, (text, kind, details) or the error making the text)."""
     read = read_as_text(Entry, BEGUN_FIELDS)
-    rows = (Entry.objects.filter(begin_seq__lte=head_seq).order_by("begin_seq")
-            .annotate(**read.annotations)
+    rows = (Entry.objects.filter(begin_seq__range=(stretch.first, stretch.last))
+            .order_by("begin_seq").annotate(**read.annotations)
             .values_list("begin_seq", "pk", "begin_hash", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, *values in rows:
-        yield seq, pk, BEGUN, stored, _begun_covered(values, read)
-
-
-def _begun_covered(values, read):
-    def covered() -> _Covered:
         named = dict(zip(BEGUN_FIELDS, read.parse(values), strict=True))
-        details = named["details"] or {}
-        return _Covered(
-            begun_text(named), carried_from=str(details.get("carried_from", "")).split(" #")[0],
-            carried_over=details if named["kind"] == CARRIED_OVER.slug else None,
-        )
-
-    return covered
+        try:
+            covered = begun_text(named), named["kind"], named["details"] or {}
+        except ImproperlyConfigured as error:
+            covered = error
+        yield seq, pk, BEGUN, stored, covered
 
 
-def _completed_links(head_seq: int) -> Iterator[tuple]:
+def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
+    """(seq, pk, stage, stored hash, (text,) or the error making the text)."""
     read = read_as_text(Entry, COMPLETED_FIELDS)
-    rows = (Entry.objects.filter(complete_seq__lte=head_seq).order_by("complete_seq")
-            .annotate(**read.annotations)
+    rows = (Entry.objects.filter(complete_seq__range=(stretch.first, stretch.last))
+            .order_by("complete_seq").annotate(**read.annotations)
             .values_list("complete_seq", "pk", "complete_hash", "begin_hash", "kind", "pii_key",
                          *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, begin_hash, kind, pii_key, *values in rows:
-        yield seq, pk, COMPLETED, stored, _completed_covered(values, read, kind, pii_key,
-                                                             begin_hash)
-
-
-def _completed_covered(values, read, kind, pii_key, begin_hash):
-    def covered() -> _Covered:
         named = dict(zip(COMPLETED_FIELDS, read.parse(values), strict=True))
-        return _Covered(completed_text(named, kind=kind, pii_key=pii_key, begin_hash=begin_hash))
-
-    return covered
+        try:
+            covered = (completed_text(named, kind=kind, pii_key=pii_key,
+                                      begin_hash=begin_hash),)
+        except ImproperlyConfigured as error:
+            covered = error
+        yield seq, pk, COMPLETED, stored, covered
 
 
 def _carried_problem(carried_over: dict | None, carried: Counter) -> str:

@@ -317,3 +317,30 @@ def test_the_admin_shows_entries_read_only_even_to_superusers(client, django_use
         == 403
     assert client.get(reverse(f"{name}_add")).status_code == 403
     assert model.objects.filter(pk=entry.pk).exists()
+
+
+# --- a long chain, walked in stretches by forked processes -----------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stretches_walked_at_once_report_the_first_break_in_chain_order(user, sales):
+    entries = [change(actor=user, campaign=sales, sent={"order": n}) for n in range(6)]
+    assert verify_chain(workers=3) == verify_chain(workers=1)
+    assert verify_chain(workers=3).links == 12
+
+    # Stretches of links 1-4, 5-8 and 9-12: the third finds a break too, but later.
+    tamper("UPDATE audit_entry SET reason = 'added later' WHERE id IN (%s, %s)",
+           [entries[2].pk, entries[4].pk])
+    assert f"entry #{entries[2].pk} (begun, link #5) does not match" in (
+        verify_chain(workers=3).problem)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_removed_where_two_stretches_meet_is_named(user, sales):
+    entries = [change(actor=user, campaign=sales, sent={"order": n}) for n in range(4)]
+    tamper("DELETE FROM audit_entry WHERE id = %s", [entries[1].pk])  # links 3 and 4
+
+    verdict = verify_chain(workers=2)
+
+    assert verdict.problem == "link #3 is missing: an entry was removed"
+    assert (verdict.entries, verdict.links) == (1, 2)

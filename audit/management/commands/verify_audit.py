@@ -7,8 +7,15 @@ class Command(BaseCommand):
     help = ("Walk the audit trail's hash chain; name the first entry that was altered, removed "
             "or inserted out of order, and exit non-zero if there is one.")
 
-    def handle(self, *args, **options):
-        verdict = verify_chain()
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=None,
+                            help="processes walking the chain at once (default: one per CPU "
+                                 "for a long chain)")
+
+    def handle(self, *args, workers=None, **options):
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be at least 1")
+        verdict = verify_chain(workers=workers)
         if verdict.problem:
             raise CommandError(
                 f"The audit trail was tampered with: {verdict.problem}. "
