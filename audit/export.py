@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 
 from portal.spreadsheets import FORMULA_STARTS, Echo
 
-from .fastread import long_read, moment, read_as_text
+from .fastread import local_times, long_read, read_as_text
 from .kinds import all_kinds
 from .models import Entry
 from .services import TimelineFilters, entries_matching, may_see_everyone
@@ -79,25 +79,26 @@ def csv_chunks(export: Export) -> Iterator[str]:
         yield header
         yield from _copied(export)
         return
-    timezone = ZoneInfo(settings.TIME_ZONE)
-
-    def local(text):
-        return "" if text is None else moment(text).astimezone(timezone).isoformat()
-
+    local = local_times(ZoneInfo(settings.TIME_ZONE))
+    # The campaign's Thulium id is looked up here: a lookup per row costs SQLite more.
+    campaigns = {str(pk): thulium_id for pk, thulium_id in Entry._meta.get_field("campaign")
+                 .related_model.objects.values_list("pk", "thulium_id")}
     cells = _cells(export.places, postgres=False)
-    times = cells[2:5]
+    times, campaign = cells[2:5], cells[7]
     lines = {"head": " || ',' || ".join(_line_cell(*cell) for cell in cells[:2]),
-             "rest": " || ',' || ".join(_line_cell(*cell) for cell in cells[5:]),
-             **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)}}
+             **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)},
+             "who": " || ',' || ".join(_line_cell(*cell) for cell in cells[5:7]),
+             "campaign_text": campaign[0],
+             "rest": " || ',' || ".join(_line_cell(*cell) for cell in cells[8:])}
     chunk = [header]
     with long_read():  # one snapshot for the whole file
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
                 .annotate(**{name: RawSQL(sql, [], output_field=TextField())
                              for name, sql in lines.items()})
-                .values_list("head", *(f"{name}_text" for name in _TIMES), "rest")
-                .iterator(chunk_size=FETCH_ROWS))
-        for head, created, completed, erased, rest in rows:
-            chunk.append(f"{head},{local(created)},{local(completed)},{local(erased)},{rest}\n")
+                .values_list(*lines).iterator(chunk_size=FETCH_ROWS))
+        for head, created, completed, erased, who, campaign_id, rest in rows:
+            chunk.append(f"{head},{local(created)},{local(completed)},{local(erased)},{who},"
+                         f"{campaigns.get(campaign_id, '')},{rest}\n")
             if len(chunk) >= CHUNK_ROWS:
                 yield "".join(chunk)
                 chunk = []
@@ -215,19 +216,22 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
         return f"CASE {column('kind')} {whens} END"
 
     def own_line() -> str:
-        # SQLite: one CASE writing all of an entry's own cells, not one CASE a column.
+        # SQLite: one CASE writing all of an entry's own cells, not one CASE a column; the
+        # commas between a kind's empty cells are one literal.
         kinds = sorted({kind for found in places.values() for kind, _place in found})
-        whens = " ".join(f"WHEN '{kind}' THEN " + " || ',' || ".join(
-            next((_line_cell(value(place), QUOTED) for of, place in found if of == kind), "''")
-            for found in places.values()) for kind in kinds)
+        whens = " ".join(f"WHEN '{kind}' THEN " + _joined_cells([
+            next((_line_cell(value(place), QUOTED, extracted=True) for of, place in found
+                  if of == kind), "")
+            for found in places.values()]) for kind in kinds)
         return f"CASE {column('kind')} {whens} ELSE '{',' * (len(places) - 1)}' END"
 
     return [
         (column("kind"), PLAIN), (text("id"), PLAIN),
         *((_moment(column(name)) if postgres else text(name), PLAIN) for name in _TIMES),
         (column("actor_username"), SAFE), (text("actor"), PLAIN),
-        # A Thulium campaign id is five letters or digits.
-        (f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})', PLAIN),
+        # A Thulium campaign id is five letters or digits. SQLite gives the campaign's own.
+        (f'(SELECT "thulium_id" FROM "{campaigns}" WHERE "id" = {column("campaign")})'
+         if postgres else text("campaign"), PLAIN),
         (column("outcome"), PLAIN), (text("http_status"), PLAIN),
         (column("request_id"), SAFE), (text("messages"), QUOTED), (column("detail"), SAFE),
         (column("reason"), SAFE), (text("sent"), QUOTED), (text("details"), QUOTED),
@@ -245,15 +249,34 @@ def _safe(sql: str, postgres: bool) -> str:
     return f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END"
 
 
-def _line_cell(sql: str, how: str) -> str:
-    """SQL making a column's text a cell of a line SQLite writes, NULL an empty cell."""
+def _line_cell(sql: str, how: str, *, extracted: bool = False) -> str:
+    """SQL making a column's text a cell of a line SQLite writes, NULL an empty cell.
+
+    Most entries leave the reason, Thulium's request id and answer empty, and their JSON
+    holds nothing: those cells are written as they are, with no test or quoting to run. Not
+    so for a value `extracted` from JSON, which each mention of it would extract again.
+    """
     if how == LINE:
         return sql
     if how == PLAIN:
         return f"COALESCE({sql}, '')"
-    if how == SAFE:
-        sql = _safe(sql, postgres=False)
-    return f"""COALESCE('"' || replace({sql}, '"', '""') || '"', '')"""
+    safe = _safe(sql, postgres=False) if how == SAFE else sql
+    quoted = f"""COALESCE('"' || replace({safe}, '"', '""') || '"', '')"""
+    if extracted:
+        return quoted
+    return f"CASE {sql} WHEN '' THEN '' WHEN '{{}}' THEN '{{}}' WHEN '[]' THEN '[]' " \
+           f"ELSE {quoted} END"
+
+
+def _joined_cells(cells: list[str]) -> str:
+    """SQL joining cells into a line part; empty cells ("") become commas in one literal."""
+    parts, commas = [], ""
+    for index, cell in enumerate(cells):
+        commas += "," if index else ""
+        if cell:
+            parts += [f"'{commas}'", cell] if commas else [cell]
+            commas = ""
+    return " || ".join([*parts, f"'{commas}'"] if commas or not parts else parts)
 
 
 def _moment(sql: str) -> str:
