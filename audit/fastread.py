@@ -24,10 +24,11 @@ class TextRead:
     json_places: tuple[int, ...]
     moment_places: tuple[int, ...]
 
-    def parse(self, values: list, *, json_too: bool = True) -> list:
-        """The row's values as Django would give them (JSON left as text unless json_too)."""
+    def parse(self, values: list, *, json_too: bool = True, moments=None) -> list:
+        """The row's values as Django would give them (JSON left as text unless json_too;
+        times made by `moments` from their text, if given)."""
         for place in self.moment_places:
-            values[place] = moment(values[place])
+            values[place] = (moments or moment)(values[place])
         for place in self.json_places if json_too else ():
             text = values[place]
             if text is not None:
@@ -63,6 +64,16 @@ def moment(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def utc_text(text: str | None) -> str | None:
+    """An instant's stored text as `moment(text).astimezone(UTC).isoformat()` writes it:
+    from SQLite's own form ("2025-01-01 04:22:48[.600000]", UTC) without making a datetime."""
+    if text is None:
+        return None
+    if _sqlite_form(text):
+        return f"{text[:10]}T{text[11:]}+00:00"
+    return moment(text).astimezone(UTC).isoformat()
+
+
 def local_times(zone):
     """A function writing times as stored in SQLite (UTC, "2025-01-01 04:22:48[.600000]")
     in the zone, as `moment(text).astimezone(zone).isoformat()` would, but cheaply.
@@ -76,8 +87,7 @@ def local_times(zone):
     def write(text: str | None) -> str:
         if text is None:
             return ""
-        plain = text[10:11] == " " and (len(text) == 19 or (len(text) == 26
-                                                             and text[20:] != "000000"))
+        plain = _sqlite_form(text)
         if plain and (hour := hours.get(text[:13])) is None:
             hour = hours[text[:13]] = _hour_in(text[:13], zone)
         if not plain or not hour:
@@ -85,6 +95,13 @@ def local_times(zone):
         return f"{hour[0]}{text[13:]}{hour[1]}"
 
     return write
+
+
+def _sqlite_form(text: str) -> bool:
+    """Is this a time as SQLite stores it, written as isoformat() would write it in UTC
+    (microseconds only when there are some)?"""
+    return text[10:11] == " " and (len(text) == 19 or (len(text) == 26
+                                                        and text[20:] != "000000"))
 
 
 def _hour_in(utc_hour: str, zone) -> tuple[str, str] | tuple[()]:

@@ -30,7 +30,7 @@ from .chain import (
     completed_text,
     link_hash,
 )
-from .fastread import long_read, read_as_text
+from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainHead, Entry, Outcome
 
@@ -191,7 +191,7 @@ def _begun_links(stretch: _Stretch) -> Iterator[tuple]:
             .values_list("begin_seq", "pk", "begin_hash", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, *values in rows:
-        named = dict(zip(BEGUN_FIELDS, read.parse(values), strict=True))
+        named = dict(zip(BEGUN_FIELDS, read.parse(values, moments=utc_text), strict=True))
         try:
             covered = begun_text(named), named["kind"], named["details"] or {}
         except ImproperlyConfigured as error:
@@ -208,7 +208,7 @@ def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
                          *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     for seq, pk, stored, begin_hash, kind, pii_key, *values in rows:
-        named = dict(zip(COMPLETED_FIELDS, read.parse(values), strict=True))
+        named = dict(zip(COMPLETED_FIELDS, read.parse(values, moments=utc_text), strict=True))
         try:
             covered = (completed_text(named, kind=kind, pii_key=pii_key,
                                       begin_hash=begin_hash),)
