@@ -100,8 +100,11 @@ def local_times(zone):
 def _sqlite_form(text: str) -> bool:
     """Is this a time as SQLite stores it, written as isoformat() would write it in UTC
     (microseconds only when there are some)?"""
-    return text[10:11] == " " and (len(text) == 19 or (len(text) == 26
-                                                        and text[20:] != "000000"))
+    if text[10:11] != " ":
+        return False
+    micro = text[20:]
+    return len(text) == 19 or (len(text) == 26 and text[19] == "." and micro.isdigit()
+                               and micro != "000000")
 
 
 def _hour_in(utc_hour: str, zone) -> tuple[str, str] | tuple[()]:
