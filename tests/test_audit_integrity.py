@@ -3,6 +3,7 @@
 import datetime
 from zoneinfo import ZoneInfo
 
+import django
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command, execute_from_command_line
@@ -254,10 +255,13 @@ def test_verify_names_an_entry_slipped_in_after_the_newest_link(user, sales):
     assert f"entry #{forged.pk} has a link beyond the chain's head" in problem
 
 
-def test_verify_audit_exits_non_zero_on_tampering(user, sales, capsys):
+def test_verify_audit_exits_non_zero_on_tampering(user, sales, capsys, monkeypatch):
     entry = change(actor=user, campaign=sales, sent={"order": 1})
     tamper("UPDATE audit_entry SET reason = 'added later' WHERE id = %s",
            [entry.pk])
+    # Django is set up already: setting it up again would tie the log handlers to this
+    # test's captured stderr, closed once the test ends, and later logging would fail.
+    monkeypatch.setattr(django, "setup", lambda *args, **kwargs: None)
 
     with pytest.raises(SystemExit) as exit_:
         execute_from_command_line(["manage.py", "verify_audit"])

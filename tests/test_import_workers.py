@@ -102,12 +102,14 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
 
 def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thulium, workers):
     thulium.state.latency = 0.03
+    # No answer until both workers send at once: one alone has CONCURRENCY rows in flight.
+    thulium.state.gather(2 * CONCURRENCY)
     job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
     import_confirm(job=job)
     import_enqueue(job.pk)  # a second task for the same import
     both = [workers.start(), workers.start()]
     wait_until(finished(job), workers=workers, what="the workers to finish the import")
+    assert thulium.state.gathered, "the two workers never sent rows at the same time"
     assert posts_by_phone(thulium) == Counter({p: 1 for p, *_ in people(ROWS)})
     assert ImportRow.objects.filter(job=job, state=RowState.ADDED).count() == ROWS
-    # Both really sent rows of it, at the same time.
     assert all("thulium POST outbounds/00001/records" in workers.log(w) for w in both)

@@ -1,7 +1,7 @@
 """The sandbox's HTTP side: Thulium's API under /api, control endpoints under /_sandbox.
 
-Every /api request goes: read body -> log -> latency -> fault -> auth -> route ->
-campaign -> JSON body -> rules -> store -> answer. Answers are built as `_Reply`
+Every /api request goes: read body -> log -> gathering (tests) -> latency -> fault -> auth
+-> route -> campaign -> JSON body -> rules -> store -> answer. Answers are built as `_Reply`
 values first and written last, so faults can delay, replace or drop them.
 """
 
@@ -284,6 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "authorized": authorized,
             }
         )
+        state.wait_gathered()
         time.sleep(state.latency)
         fault = state.take_fault(path)
         if fault and fault.kind not in PROCESSED_KINDS:

@@ -52,6 +52,8 @@ class SandboxState:
             self._latency = 0.0
             self._received = []
             self._next_record_id = FIRST_RECORD_ID
+            self._gathering = None  # a threading.Barrier while requests are held (gather)
+            self.gathered = False
 
     # --- latency and faults ---------------------------------------------------------
 
@@ -92,6 +94,30 @@ class SandboxState:
                         entry[1] = remaining - 1
                     return fault
         return None
+
+    def gather(self, count, timeout=30.0):
+        """Hold the next /api requests until `count` of them are in flight, then answer them
+        all: a test can then be sure that so many were sent at once (`gathered` says whether
+        they came, or `timeout` seconds passed first and they were let go)."""
+        with self._lock:
+            self._gathering = threading.Barrier(count, action=self._gathered, timeout=timeout)
+            self.gathered = False
+
+    def _gathered(self):
+        # Run by the last request to come, before any is let go: those after pass freely.
+        with self._lock:
+            self._gathering, self.gathered = None, True
+
+    def wait_gathered(self):
+        """Called by each /api request's handler: wait while requests are being gathered."""
+        with self._lock:
+            barrier = self._gathering
+        if barrier is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                with self._lock:
+                    self._gathering = None
 
     # --- request log ----------------------------------------------------------------
 
