@@ -22,7 +22,7 @@ from .chain import (
     link_hash,
 )
 from .kinds import get_kind, value_at
-from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
+from .models import AppendOnlyError, ChainHead, Entry, Outcome
 from .personal import current_key_id, digest
 
 
@@ -179,10 +179,12 @@ def search_terms(entry: Entry, stage: str) -> set[str]:
 
 
 def _add_terms(entries: list[Entry], *, stage: str) -> None:
-    SearchTerm.objects.bulk_create(
-        SearchTerm(entry_id=entry.pk, term=term)
-        for entry in entries for term in search_terms(entry, stage)
-    )
+    """One plain INSERT, as for the chain head: bulk_create spends ~0.3 ms building a
+    statement of two columns, and a record addition pays for it twice."""
+    rows = [(entry.pk, term) for entry in entries for term in search_terms(entry, stage)]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(_TERMS_ADD, rows)
 
 
 def _next_seq(count: int = 1) -> tuple[int, str]:
@@ -211,6 +213,7 @@ def _advance(new_hash: str) -> None:
 
 _HEAD_TAKE = 'UPDATE "audit_chainhead" SET seq = seq + %s WHERE id = %s RETURNING seq, last_hash'
 _HEAD_ADVANCE = 'UPDATE "audit_chainhead" SET last_hash = %s WHERE id = %s'
+_TERMS_ADD = 'INSERT INTO "audit_searchterm" (entry_id, term) VALUES (%s, %s)'
 
 
 def _start_chain() -> None:
