@@ -86,11 +86,10 @@ def csv_chunks(export: Export) -> Iterator[str]:
                  .related_model.objects.values_list("pk", "thulium_id")}
     cells = _cells(export.places, postgres=False)
     times, campaign = cells[2:5], cells[7]
-    lines = {"head": " || ',' || ".join(_line_cell(*cell) for cell in cells[:2]),
+    lines = {"head": _line_part(cells[:2]),
              **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)},
-             "who": " || ',' || ".join(_line_cell(*cell) for cell in cells[5:7]),
-             "campaign_text": campaign[0],
-             "rest": " || ',' || ".join(_line_cell(*cell) for cell in cells[8:])}
+             "who": _line_part(cells[5:7]), "campaign_text": campaign[0],
+             "rest": _line_part(cells[8:])}
     chunk = [header]
     with long_read():  # one snapshot for the whole file
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
@@ -233,10 +232,9 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
         # SQLite: one CASE writing all of an entry's own cells, not one CASE a column; the
         # commas between a kind's empty cells are one literal.
         kinds = sorted({kind for found in places.values() for kind, _place in found})
-        whens = " ".join(f"WHEN '{kind}' THEN " + _joined_cells([
-            next((_line_cell(value(place), QUOTED, extracted=True) for of, place in found
-                  if of == kind), "")
-            for found in places.values()]) for kind in kinds)
+        whens = " ".join(f"WHEN '{kind}' THEN " + _line_part([
+            next(((value(place), QUOTED) for of, place in found if of == kind), None)
+            for found in places.values()], extracted=True) for kind in kinds)
         return f"CASE {column('kind')} {whens} ELSE '{',' * (len(places) - 1)}' END"
 
     return [
@@ -263,34 +261,30 @@ def _safe(sql: str, postgres: bool) -> str:
     return f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END"
 
 
-def _line_cell(sql: str, how: str, *, extracted: bool = False) -> str:
-    """SQL making a column's text a cell of a line SQLite writes, NULL an empty cell.
+def _line_part(cells: list[tuple[str, str] | None], *, extracted: bool = False) -> str:
+    """SQL writing cells, (SQL, how) or None for an empty one, as a part of a line: one
+    printf, which writes NULL as an empty cell and costs SQLite a third less than ||."""
+    texts = [_cell_text(*cell, extracted=extracted) for cell in cells if cell]
+    # "%%": the query's text goes through the driver's parameter style, which takes "%s".
+    layout = ",".join("%%s" if cell else "" for cell in cells)
+    return f"printf('{layout}', {', '.join(texts)})" if texts else f"'{layout}'"
+
+
+def _cell_text(sql: str, how: str, *, extracted: bool = False) -> str:
+    """SQL making a column's text a cell of a line SQLite writes (NULL for an empty one).
 
     Most entries leave the reason, Thulium's request id and answer empty, and their JSON
     holds nothing: those cells are written as they are, with no test or quoting to run. Not
     so for a value `extracted` from JSON, which each mention of it would extract again.
     """
-    if how == LINE:
+    if how in (PLAIN, LINE):
         return sql
-    if how == PLAIN:
-        return f"COALESCE({sql}, '')"
     safe = _safe(sql, postgres=False) if how == SAFE else sql
-    quoted = f"""COALESCE('"' || replace({safe}, '"', '""') || '"', '')"""
+    quoted = f"""'"' || replace({safe}, '"', '""') || '"'"""
     if extracted:
         return quoted
     return f"CASE {sql} WHEN '' THEN '' WHEN '{{}}' THEN '{{}}' WHEN '[]' THEN '[]' " \
            f"ELSE {quoted} END"
-
-
-def _joined_cells(cells: list[str]) -> str:
-    """SQL joining cells into a line part; empty cells ("") become commas in one literal."""
-    parts, commas = [], ""
-    for index, cell in enumerate(cells):
-        commas += "," if index else ""
-        if cell:
-            parts += [f"'{commas}'", cell] if commas else [cell]
-            commas = ""
-    return " || ".join([*parts, f"'{commas}'"] if commas or not parts else parts)
 
 
 def _moment(sql: str) -> str:
