@@ -136,23 +136,15 @@ def _walk(stretch: _Stretch) -> _Stretch:
         return stretch
     links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
     for seq, pk, stage, stored, covered in links:
-        where = f"entry #{pk} ({stage}, link #{seq})"
-        if seq < expected:
-            stretch.problem = f"{where} claims a link already taken: it was inserted out of order"
-        elif seq > expected:
-            stretch.problem = (f"link #{expected} is missing: an entry was removed "
-                               f"(the next link is {where})")
-        elif isinstance(covered, ImproperlyConfigured):
-            stretch.problem = f"{where} cannot be checked: {covered}"
-        elif link_hash(previous, seq, stage, covered[0]) != stored:
-            stretch.problem = (f"{where} does not match its hash: it was altered or moved "
-                               "in the chain")
-        if stretch.problem:
-            break
-        previous, expected = stored, expected + 1
-        if stage == BEGUN:
-            stretch.entries += 1
-            _count_carried(stretch, covered)
+        if (seq == expected and not isinstance(covered, ImproperlyConfigured)
+                and link_hash(previous, seq, stage, covered[0]) == stored):
+            previous, expected = stored, expected + 1
+            if stage == BEGUN:
+                stretch.entries += 1
+                _count_carried(stretch, covered)
+            continue
+        stretch.problem = _broken(f"entry #{pk} ({stage}, link #{seq})", seq, expected, covered)
+        break
     stretch.links = expected - stretch.first
     if not stretch.problem and expected <= stretch.last:
         stretch.problem = (
@@ -160,6 +152,17 @@ def _walk(stretch: _Stretch) -> _Stretch:
             if stretch.newest else f"link #{expected} is missing: an entry was removed"
         )
     return stretch
+
+
+def _broken(where: str, seq: int, expected: int, covered) -> str:
+    """In words, why the link (`where`) breaks the chain."""
+    if seq < expected:
+        return f"{where} claims a link already taken: it was inserted out of order"
+    if seq > expected:
+        return f"link #{expected} is missing: an entry was removed (the next link is {where})"
+    if isinstance(covered, ImproperlyConfigured):
+        return f"{where} cannot be checked: {covered}"
+    return f"{where} does not match its hash: it was altered or moved in the chain"
 
 
 def _hash_before(seq: int) -> str | None:
