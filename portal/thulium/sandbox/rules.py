@@ -1,4 +1,5 @@
-"""Validation rules of PUT outbounds/:id and POST outbounds/:id/records, and error texts.
+"""Validation rules of the sandbox's endpoints (campaign update, record additions one by
+one or in a batch, the records list's query), and error texts.
 
 Each rule check returns problems as `(message key, format arguments)`; the public
 functions turn them into Thulium's documented error items `{"message", "code"}` in the
@@ -28,6 +29,12 @@ MESSAGES = {
     ),
     "unknown_parameter": (102, "Unknown parameter: {name}.", "Nieznany parametr: {name}."),
     "campaign_not_found": (104, "Campaign not found.", "Nie znaleziono kampanii."),
+    # Undocumented: Thulium's words for a method the API user may not call are unknown.
+    "no_permission": (
+        105,
+        "You have no permission to use this API method.",
+        "Brak uprawnień do tej metody API.",
+    ),
     # PUT outbounds/:id
     "name": (
         201,
@@ -180,6 +187,33 @@ MESSAGES = {
         "Value of field {name} must be text.",
         "Wartość pola {name} musi być tekstem.",
     ),
+    # POST batch/outbounds/:id/records
+    "batch_records": (
+        320,
+        "Records must be a list of objects.",
+        "Rekordy muszą być listą obiektów.",
+    ),
+    "batch_too_large": (
+        321,
+        "At most {name} records can be added at once.",
+        "Jednorazowo można dodać najwyżej {name} rekordów.",
+    ),
+    # GET outbounds/:id/records
+    "limit": (
+        401,
+        "Limit must be an integer from 1 to 100.",
+        "Limit musi być liczbą całkowitą z zakresu 1-100.",
+    ),
+    "offset": (
+        402,
+        "Offset must be an integer of at least 0.",
+        "Przesunięcie (offset) musi być liczbą całkowitą nie mniejszą niż 0.",
+    ),
+    "create_date_filter": (
+        403,
+        "Wrong format of {name} (expected YYYY-MM-DD).",
+        "Nieprawidłowy format {name} (oczekiwano RRRR-MM-DD).",
+    ),
 }
 
 CAMPAIGN_KEYS = frozenset(
@@ -208,6 +242,14 @@ RECORD_KEYS = frozenset(
     }
 )
 DIALERS = ("predictive", "progressive", "preview")
+# Undocumented: Thulium's batch size limit is unknown. The sandbox refuses bigger batches,
+# so clients must send chunks (real Thulium may allow fewer).
+MAX_BATCH = 1000
+# Documented: lists page by at most 100.
+MAX_LIMIT = 100
+_DUPLICATE_CODES = frozenset(
+    {MESSAGES["phone_duplicate"][0], MESSAGES["identifier_duplicate"][0]}
+)
 
 # Python's fromisoformat/strptime accept more than the doc's formats, so shape comes first.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -253,6 +295,46 @@ def record_errors(body, campaign, records, lang):
         problems.append(("record_order", {}))
     problems += _record_field_problems(body, campaign)
     return [error(key, lang, **fmt) for key, fmt in problems]
+
+
+def batch_errors(body, lang):
+    """Errors of a POST batch/outbounds/:id/records body as a whole; [] if valid.
+
+    Each record is then checked by `record_errors`, exactly as a single POST's body.
+    """
+    problems = _unknown_keys(body, {"records"}, "unknown_parameter")
+    records = body.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        problems.append(("batch_records", {}))
+    elif len(records) > MAX_BATCH:
+        problems.append(("batch_too_large", {"name": MAX_BATCH}))
+    return [error(key, lang, **fmt) for key, fmt in problems]
+
+
+def only_duplicates(errors):
+    """True when a record was refused only for a phone number or identifier already held."""
+    return bool(errors) and all(item["code"] in _DUPLICATE_CODES for item in errors)
+
+
+def records_query(query, lang):
+    """The paging and date filter of GET outbounds/:id/records, and its errors.
+
+    `query` is parse_qs's dict; returns ({"limit", "offset", "create_date_from",
+    "create_date_to"}, errors), the dates as "YYYY-MM-DD" text or None.
+    """
+    values = {name: query.get(name, [None])[-1] for name in _RECORDS_QUERY}
+    problems = []
+    limit = _query_int(values["limit"], MAX_LIMIT)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        problems.append(("limit", {}))
+    offset = _query_int(values["offset"], 0)
+    if offset is None:
+        problems.append(("offset", {}))
+    for name in ("create_date_from", "create_date_to"):
+        if values[name] is not None and _parse_date(values[name]) is None:
+            problems.append(("create_date_filter", {"name": name}))
+    parsed = {**values, "limit": limit, "offset": offset}
+    return parsed, [error(key, lang, **fmt) for key, fmt in problems]
 
 
 # --- value shapes -------------------------------------------------------------------
@@ -304,6 +386,16 @@ def _id_text(value):
     if isinstance(value, str) or _is_int(value):
         return str(value)
     return None
+
+
+_RECORDS_QUERY = ("limit", "offset", "create_date_from", "create_date_to")
+
+
+def _query_int(text, default):
+    """A query parameter of digits as an int, the default when absent, else None."""
+    if text is None:
+        return default
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _unknown_keys(mapping, allowed, key):

@@ -1,8 +1,8 @@
 """The sandbox's HTTP side: Thulium's API under /api, control endpoints under /_sandbox.
 
 Every /api request goes: read body -> log -> gathering (tests) -> latency -> fault -> auth
--> route -> campaign -> JSON body -> rules -> store -> answer. Answers are built as `_Reply`
-values first and written last, so faults can delay, replace or drop them.
+-> permission -> route -> campaign -> JSON body -> rules -> store -> answer. Answers are
+built as `_Reply` values first and written last, so faults can delay, replace or drop them.
 """
 
 import base64
@@ -21,7 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rules
+from . import records, rules
 from .state import PROCESSED_KINDS, SandboxState
 
 JSON = "application/json"
@@ -107,14 +107,59 @@ def _add_record(req, campaign):
     return _json_reply(200, {"record_id": record_id})
 
 
+def _add_records(req, campaign):
+    errors = rules.batch_errors(req.data, req.lang)
+    if errors:
+        return _validation_reply(errors)
+    sent = req.data["records"]
+
+    def check(record, stored, alike):
+        return rules.record_errors(record, stored, alike, req.lang)
+
+    outcomes = req.state.add_records(campaign["id"], sent, check)
+    return _json_reply(200, records.batch_answer(sent, outcomes, req.state.batch_shape))
+
+
+def _list_records(req, campaign):
+    query, errors = rules.records_query(req.query, req.lang)
+    if errors:
+        return _validation_reply(errors)
+    # Documented: dates are Polish local days, as the stored create_date is.
+    first, last = query["create_date_from"], query["create_date_to"]
+    matching = [
+        record for record in req.state.listed_records(campaign["id"])
+        if (first is None or record["create_date"][:10] >= first)
+        and (last is None or record["create_date"][:10] <= last)
+    ]
+    page = matching[query["offset"]:query["offset"] + query["limit"]]
+    return _json_reply(200, {
+        "count": len(matching),
+        "result": [records.listed_record(record, campaign) for record in page],
+    })
+
+
+def _campaign_stats(req):
+    """Documented: for active campaigns. The sandbox never calls, so nothing is completed."""
+    return _json_reply(200, [
+        {"id": c["id"], "records_count": req.state.records_count(c["id"]),
+         "completion_percent": 0.0}
+        for c in req.state.campaigns() if c["active"]
+    ])
+
+
 # path pattern -> {method: (handler, needs a JSON object body)}
 _CAMPAIGN = r"/api/outbounds/(?P<campaign_id>[^/]+)"
 _API_ROUTES = [
     (re.compile(r"/api/outbounds"), {"GET": (_list_outbounds, False)}),
+    # Before _CAMPAIGN, whose five-character ids "stats" would otherwise match.
+    (re.compile(r"/api/outbounds/stats"), {"GET": (_campaign_stats, False)}),
     (re.compile(_CAMPAIGN), {"PUT": (_update_campaign, True)}),
     (re.compile(_CAMPAIGN + "/statuses"), {"GET": (_list_statuses, False)}),
     (re.compile(_CAMPAIGN + "/agents"), {"GET": (_list_agents, False)}),
-    (re.compile(_CAMPAIGN + "/records"), {"POST": (_add_record, True)}),
+    (re.compile(_CAMPAIGN + "/records"),
+     {"POST": (_add_record, True), "GET": (_list_records, False)}),
+    (re.compile(r"/api/batch/outbounds/(?P<campaign_id>[^/]+)/records"),
+     {"POST": (_add_records, True)}),
 ]
 
 
@@ -190,6 +235,20 @@ def _control_latency(state, data):
     return _json_reply(200, {"seconds": state.latency})
 
 
+def _control_permissions(state, data):
+    if not isinstance(data, dict):
+        raise ValueError('body must be an object with "method", "path" and "status"')
+    state.refuse(data.get("method"), data.get("path"), data.get("status", 403))
+    return _json_reply(200, {"ok": True})
+
+
+def _control_batch_shape(state, data):
+    if not isinstance(data, dict):
+        raise ValueError('body must be an object with a "shape"')
+    state.batch_shape = data.get("shape")
+    return _json_reply(200, {"shape": state.batch_shape})
+
+
 def _control_received(state, data):
     return _json_reply(200, state.received)
 
@@ -204,6 +263,8 @@ _CONTROL_ROUTES = [
     (re.compile(r"/_sandbox/reset"), "POST", _control_reset),
     (re.compile(r"/_sandbox/faults"), "POST", _control_faults),
     (re.compile(r"/_sandbox/latency"), "POST", _control_latency),
+    (re.compile(r"/_sandbox/permissions"), "POST", _control_permissions),
+    (re.compile(r"/_sandbox/batch_shape"), "POST", _control_batch_shape),
     (re.compile(r"/_sandbox/received"), "GET", _control_received),
     (re.compile(r"/_sandbox/records/(?P<campaign_id>[^/]+)"), "GET", _control_records),
 ]
@@ -312,6 +373,10 @@ class _Handler(BaseHTTPRequestHandler):
                 [rules.error("unauthorized", lang)],
                 **{"WWW-Authenticate": 'Basic realm="Thulium sandbox"'},
             )
+        refusal = self.sandbox.state.refusal(self.command, path.removeprefix("/api/"))
+        if refusal:
+            # The API user's per-method permissions (Thulium's panel) leave this one out.
+            return _error_reply(refusal.status, [rules.error("no_permission", lang)])
         query = parse_qs(urlsplit(self.path).query)
         req = _ApiRequest(self.command, query, data, lang, self.sandbox.state)
         return _route_api(path, req)

@@ -1,12 +1,17 @@
-"""What the sandbox remembers: campaigns, records, queued faults, latency, request log.
+"""What the sandbox remembers: campaigns, records, queued faults, latency, request log,
+permission refusals and the shape of batch answers.
 
 Handler threads and test code share one `SandboxState`; one lock guards all of it, and
 readers get copies so nobody can change the state behind the lock's back.
 """
 
 import copy
+import functools
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from zoneinfo import ZoneInfo
 
 from .seed import seed_campaigns
 
@@ -18,6 +23,13 @@ PROCESSED_KINDS = frozenset({"timeout", "broken_json"})
 FAULT_KINDS = PROCESSED_KINDS | {"http_500", "http_502", "http_503", "reset", "refuse"}
 # Record values Thulium keeps unique within a campaign.
 _UNIQUE = ("phone_number", "identifier")
+# Documented: Thulium's dates carry no seconds nor zone and read as Polish local time.
+WARSAW = ZoneInfo("Europe/Warsaw")
+# Undocumented: Thulium's status for a method the API user may not call is unknown.
+REFUSAL_STATUSES = frozenset({401, 403, 404, 405})
+# The two known answers of the batch POST: keyed by phone number (the older twin's
+# documented example) or a list of objects carrying the phone number.
+BATCH_SHAPES = ("keyed", "list")
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,18 @@ class Fault:
 
     def matches(self, path):
         return self.path is None or path.startswith(self.path)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A method the API user has no permission for: patterns as `fnmatch` reads them."""
+
+    method: str
+    path: str  # relative to /api/, e.g. "batch/outbounds/*"
+    status: int
+
+    def matches(self, method, path):
+        return fnmatchcase(method, self.method) and fnmatchcase(path, self.path)
 
 
 class SandboxState:
@@ -52,6 +76,10 @@ class SandboxState:
             self._latency = 0.0
             self._received = []
             self._next_record_id = FIRST_RECORD_ID
+            self._create_dates = {}  # record id -> "YYYY-MM-DD hh:mm", Warsaw time
+            self._now = None  # a fixed creation time for new records; None: the clock's
+            self._refusals = []
+            self._batch_shape = "keyed"
             self._gathering = None  # a threading.Barrier while requests are held (gather)
             self.gathered = False
 
@@ -94,6 +122,42 @@ class SandboxState:
                         entry[1] = remaining - 1
                     return fault
         return None
+
+    def refuse(self, method, path, status=403):
+        """Refuse /api requests matching `method` and `path` (relative to /api/, `*` as a
+        wildcard) to the API user, as a per-method permission in Thulium's panel would."""
+        if not isinstance(method, str) or not isinstance(path, str):
+            raise ValueError("method and path must be strings")
+        if status not in REFUSAL_STATUSES:
+            raise ValueError(f"status must be one of {sorted(REFUSAL_STATUSES)}")
+        with self._lock:
+            self._refusals.append(Refusal(method.upper(), path, status))
+
+    def refusal(self, method, path):
+        """The refusal matching an /api request (path relative to /api/), or None."""
+        with self._lock:
+            return next((r for r in self._refusals if r.matches(method, path)), None)
+
+    @property
+    def batch_shape(self):
+        """How the batch POST answers: "keyed" (by phone number) or "list"."""
+        with self._lock:
+            return self._batch_shape
+
+    @batch_shape.setter
+    def batch_shape(self, shape):
+        if shape not in BATCH_SHAPES:
+            raise ValueError(f"shape must be one of {list(BATCH_SHAPES)}")
+        with self._lock:
+            self._batch_shape = shape
+
+    def set_now(self, moment):
+        """Give records added from now on this creation time (an aware datetime), so tests
+        can fill chosen days; None goes back to the clock."""
+        if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+            raise ValueError("moment must be an aware datetime or None")
+        with self._lock:
+            self._now = moment
 
     def gather(self, count, timeout=30.0):
         """Hold the next /api requests until `count` of them are in flight, then answer them
@@ -142,10 +206,22 @@ class SandboxState:
         with self._lock:
             return copy.deepcopy(list(self._campaigns.values()))
 
+    def records_count(self, campaign_id):
+        with self._lock:
+            return len(self._records.get(campaign_id, []))
+
     def records(self, campaign_id):
         """Records POST accepted for the campaign, oldest first."""
         with self._lock:
             return copy.deepcopy(self._records.get(campaign_id, []))
+
+    def listed_records(self, campaign_id):
+        """Records oldest first, each with its "create_date" as GET records shows it."""
+        with self._lock:
+            return [
+                {**copy.deepcopy(record), "create_date": self._create_dates[record["record_id"]]}
+                for record in self._records.get(campaign_id, [])
+            ]
 
     def update_campaign(self, campaign_id, changes, check):
         """Store `changes` if `check(campaign)` finds no errors; return those errors.
@@ -171,23 +247,40 @@ class SandboxState:
         concurrent requests cannot both add the same phone number.
         """
         with self._lock:
-            # Only records with the same phone number or identifier can fail the checks;
-            # handing them just those keeps a POST fast in a campaign of many thousands.
-            keys = [(campaign_id, name, record.get(name)) for name in _UNIQUE
-                    if isinstance(record.get(name), str)]
-            alike = {id(held): held for key in keys if (held := self._holders.get(key))}
-            errors = check(copy.deepcopy(self._campaigns[campaign_id]),
-                           copy.deepcopy(list(alike.values())))
-            if errors:
-                return None, errors
-            record_id = str(self._next_record_id)
-            self._next_record_id += 1
-            stored = {"record_id": record_id, **copy.deepcopy(record)}
-            self._records[campaign_id].append(stored)
-            for key in keys:
-                self._holders[key] = stored
-            return record_id, []
+            record_id, errors, _ = self._add(campaign_id, record, check)
+            return record_id, errors
 
+    def add_records(self, campaign_id, records, check):
+        """Check and store each of `records` in order, as `add_record` does, in one step.
+
+        `check(record, campaign, records)` is `add_record`'s check told which record it
+        checks. Returns (record_id or None, errors, id of the stored record it duplicates
+        or None) for each; later records are checked against the earlier ones stored.
+        """
+        with self._lock:
+            return [self._add(campaign_id, record, functools.partial(check, record))
+                    for record in records]
+
+    def _add(self, campaign_id, record, check):
+        # Only records with the same phone number or identifier can fail the checks;
+        # handing them just those keeps a POST fast in a campaign of many thousands.
+        keys = [(campaign_id, name, record.get(name)) for name in _UNIQUE
+                if isinstance(record.get(name), str)]
+        alike = {id(held): held for key in keys if (held := self._holders.get(key))}
+        duplicated = next(iter(alike.values()), {}).get("record_id")
+        errors = check(copy.deepcopy(self._campaigns[campaign_id]),
+                       copy.deepcopy(list(alike.values())))
+        if errors:
+            return None, errors, duplicated
+        record_id = str(self._next_record_id)
+        self._next_record_id += 1
+        stored = {"record_id": record_id, **copy.deepcopy(record)}
+        self._records[campaign_id].append(stored)
+        self._create_dates[record_id] = (self._now or datetime.now(UTC)).astimezone(
+            WARSAW).strftime("%Y-%m-%d %H:%M")
+        for key in keys:
+            self._holders[key] = stored
+        return record_id, [], None
 
 def _number(value, name):
     if type(value) not in (int, float) or value < 0:
