@@ -1,9 +1,11 @@
 """The Thulium gateway: `get_client()` and the failures it raises."""
 
+from .batch import RecordResult
 from .client import ThuliumClient, get_client
 from .errors import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
 
 __all__ = [
+    "RecordResult",
     "ThuliumAuthFailed",
     "ThuliumClient",
     "ThuliumError",

@@ -6,10 +6,12 @@ portal at a sandbox on any port.
 """
 
 import functools
+import json
 import logging
 import ssl
 import threading
 import time
+from datetime import date
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +21,8 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 from urllib3.exceptions import NewConnectionError, SSLError
 
-from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable
+from .batch import RecordResult, read_results
+from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable, error_messages
 
 log = logging.getLogger("portal.thulium")
 
@@ -106,6 +109,33 @@ class ThuliumClient:
         """GET outbounds/:id/agents: the agents a record can be assigned to."""
         return self._list_of_dicts(self._call("GET", f"outbounds/{campaign_id}/agents"), "agents")
 
+    def list_records(
+        self, campaign_id: str, *, created_from: date, offset: int = 0, limit: int = 100
+    ) -> tuple[int, list[dict]]:
+        """GET outbounds/:id/records added from a Warsaw day on: (how many match, one page).
+
+        This is how the portal learns what Thulium holds after an answer was lost; ids
+        come back as text, as `add_record` returns them.
+        """
+        params = {"create_date_from": created_from.isoformat(), "offset": offset,
+                  "limit": limit}
+        body = self._call("GET", f"outbounds/{campaign_id}/records", params=params)
+        count = body.get("count") if isinstance(body, dict) else None
+        if not (type(count) is int or (isinstance(count, str) and count.isdigit())):
+            raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
+                                     status=200)
+        rows = self._list_of_dicts(body.get("result"), "records")
+        return int(count), [_with_text_id(row, "record_id") for row in rows]
+
+    def campaign_stats(self) -> list[dict]:
+        """GET outbounds/stats: records_count and completion_percent of active campaigns."""
+        rows = self._list_of_dicts(self._call("GET", "outbounds/stats"), "stats")
+        # Documented: campaign ids are five characters, so a number lost its leading zeros.
+        return [
+            {**row, "id": f"{row['id']:05d}"} if type(row.get("id")) is int else row
+            for row in rows
+        ]
+
     # Write endpoints
     def update_campaign(self, campaign_id: str, changes: dict[str, Any]) -> int:
         """PUT outbounds/:id: returns the HTTP status; Thulium answers an empty body."""
@@ -123,13 +153,31 @@ class ThuliumClient:
             )
         return str(record_id)
 
+    def add_records(self, campaign_id: str, records: list[dict]) -> list[RecordResult]:
+        """POST batch/outbounds/:id/records: one result per record, in the order sent.
+
+        Raises `ThuliumUnavailable` (may have applied) when the answer is of no known shape.
+        """
+        body = self._call("POST", f"batch/outbounds/{campaign_id}/records",
+                          json={"records": records})
+        results = read_results(records, body)
+        if results is None:
+            # Thulium took the batch (200) but we cannot tell which records it added.
+            raise ThuliumUnavailable(
+                gettext_noop("the answer is not a known batch answer"), status=200,
+                may_have_applied=True,
+                body=json.dumps(body, ensure_ascii=False)[:MAX_KEPT_BODY],
+            )
+        return results
+
     # Plumbing
-    def _call(self, method: str, path: str, *, json=None, expect_body: bool = True):
+    def _call(self, method: str, path: str, *, json=None, params=None,
+              expect_body: bool = True):
         url = f"{self.base_url}/{path}"
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, url, json=json, auth=self._auth, headers=self._headers
+                method, url, json=json, params=params, auth=self._auth, headers=self._headers
             )
         except requests.RequestException as exc:
             failure = _transport_failure(exc, sent=method != "GET")
@@ -153,6 +201,13 @@ class ThuliumClient:
             raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
                                      status=200)
         return body
+
+
+def _with_text_id(row: dict, key: str) -> dict:
+    """The row with its id as text: Thulium sends ids as strings or numbers."""
+    if isinstance(row.get(key), int) and not isinstance(row[key], bool):
+        return {**row, key: str(row[key])}
+    return row
 
 
 def _parse_success(response: requests.Response, expect_body: bool):
@@ -192,10 +247,7 @@ def _error_body(response: requests.Response) -> tuple[str, list[str], str]:
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        messages = [
-            str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            for error in body["errors"]
-        ]
+        messages = error_messages(body["errors"])
         # Cut to the audit column; the documented ids are 13 characters.
         return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
     text = response.text[:MAX_KEPT_BODY].strip()

@@ -69,6 +69,14 @@ class ThuliumUnavailable(ThuliumError):
         return [str(self.summary) + " (" + _translated(self.detail) + ")"]
 
 
+def error_messages(errors: list) -> list[str]:
+    """The texts of Thulium's documented error items `{"message", "code"}`, kept as they come."""
+    return [
+        str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        for error in errors
+    ]
+
+
 def _translated(detail: str) -> str:
     # gettext("") would answer the catalogue's header instead of nothing.
     return gettext(detail) if detail else detail
