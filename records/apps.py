@@ -10,8 +10,9 @@ class RecordsConfig(AppConfig):
         from audit.erasure import register_eraser
         from audit.kinds import register
 
-        from .entries import RECORD_ADDITION
+        from .entries import RECORD_ADDITION, RECORD_CHECK
         from .services import records_forget
 
         register(RECORD_ADDITION)
+        register(RECORD_CHECK)
         register_eraser("added_records", records_forget)

@@ -1,4 +1,5 @@
-"""The records app's kind of audit entries: a record sent to a campaign."""
+"""The records app's kinds of audit entries: a record sent to a campaign, and a check in
+Thulium of one whose answer was lost."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,30 @@ RECORD_ADDITION = EntryKind(
     # repeat them.
     personal=("sent.phone_number", "sent.identifier", "sent.record_fields.*", "messages.*",
               "detail"),
+    phone="sent.phone_number",
+    search=("sent.identifier", "results.record_id"),
+    export_columns=(("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
+                    ("record_id", "results.record_id")),
+)
+
+
+def _check_summary(entry) -> str:
+    phone = entry.sent.get("phone_number", "")
+    if entry.results.get("record_id"):
+        return gettext("checked in Thulium: %(phone)s is held (record id %(id)s)") % {
+            "phone": phone, "id": entry.results["record_id"]}
+    if entry.results.get("found") is False:
+        return gettext("checked in Thulium: %(phone)s is not held") % {"phone": phone}
+    return gettext("checked in Thulium: %(phone)s") % {"phone": phone}
+
+
+RECORD_CHECK = EntryKind(
+    slug="record-check",
+    label=_("checked in Thulium"),
+    summary=_check_summary,
+    template="audit/kinds/record-check.html",
+    # The number and identifier it looked for; Thulium's answer may repeat them.
+    personal=("sent.phone_number", "sent.identifier", "messages.*", "detail"),
     phone="sent.phone_number",
     search=("sent.identifier", "results.record_id"),
     export_columns=(("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),

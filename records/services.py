@@ -1,14 +1,26 @@
-"""Adding a record to a campaign through Thulium: its audit entry, and what the portal knows."""
+"""Adding a record to a campaign through Thulium, and checking there one whose answer was
+lost: their audit entries, and what the portal knows."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from audit.models import Entry, Outcome
-from audit.recording import entries_begin, entries_complete, entry_new, error_values, outcome_values
+from audit.recording import (
+    entries_begin,
+    entries_complete,
+    entry_begin,
+    entry_complete,
+    entry_fail,
+    entry_new,
+    error_values,
+    outcome_values,
+)
 from portal.phones import phone_key
 from portal.thulium import ThuliumError, get_client
 
-from .entries import RECORD_ADDITION
+from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
+from .reconciling import find_in_thulium, thulium_day
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
@@ -93,3 +105,57 @@ def records_forget(key: str, erasure) -> int:
     """Forget that the portal added the number (an erasure); returns how many it held."""
     deleted, _by_model = AddedRecord.objects.filter(phone_key=key).delete()
     return deleted
+
+
+class RecordCheckRefused(Exception):
+    """The entry is not an unanswered addition waiting to be checked; the text says why."""
+
+
+def record_to_check(entry: Entry) -> AddedRecord:
+    """What the portal knows of the number an unanswered addition sent, still unknown;
+    raises RecordCheckRefused."""
+    if entry.kind != RECORD_ADDITION.slug:
+        raise RecordCheckRefused(_("Only a record addition can be checked in Thulium."))
+    if entry.outcome != Outcome.UNKNOWN:
+        raise RecordCheckRefused(
+            _("Only an addition whose outcome is unknown can be checked in Thulium."))
+    # Only the latest send of the number: a resend took the row over.
+    record = AddedRecord.objects.filter(entry=entry, status=AddedRecord.Status.UNKNOWN).first()
+    if record is None:
+        raise RecordCheckRefused(_("There is nothing left to check: this addition's number "
+                                   "was checked already or sent again."))
+    return record
+
+
+def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
+    """Ask Thulium whether it holds the record an unanswered addition sent: the check's entry.
+
+    Found, the number is known as added, with Thulium's id; not found, the portal forgets
+    it, so that it may be sent again (nothing is resent here). The addition's own entry
+    is left as it is: the check names it as its related entry. Raises RecordCheckRefused
+    when there is nothing to check, ThuliumError when Thulium fails (the check's entry
+    then says so, and nothing else changes).
+    """
+    record = record_to_check(entry)
+    # The row keeps the time of the number's first send (a resend only takes it over), and
+    # any of its sends may be the one Thulium holds.
+    sent_on = thulium_day(record.created_at)
+    asked = {"campaign": entry.campaign.thulium_id, "phone_number": entry.sent["phone_number"],
+             **({"identifier": entry.sent["identifier"]} if entry.sent.get("identifier") else {}),
+             "create_date_from": sent_on.isoformat()}
+    check = entry_begin(kind=RECORD_CHECK.slug, actor=actor, campaign=entry.campaign,
+                        sent=asked, related=entry)
+    try:
+        record_id = find_in_thulium(entry.campaign, entry.sent, sent_on, language=language)
+    except ThuliumError as error:
+        entry_fail(check, error)
+        raise
+    found = {"found": True, "record_id": record_id} if record_id else {"found": False}
+    with transaction.atomic():
+        entry_complete(check, outcome=Outcome.SUCCEEDED, http_status=200, results=found)
+        unknown = AddedRecord.objects.filter(pk=record.pk, status=AddedRecord.Status.UNKNOWN)
+        if record_id:
+            unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
+        else:
+            unknown.delete()
+    return check

@@ -1,10 +1,11 @@
-"""Adding one record to a campaign."""
+"""Adding one record to a campaign, and checking in Thulium one whose answer was lost."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit.services import entry_for
 from campaigns.models import Campaign
 from campaigns.services import campaign_choices
 from portal.thulium import ThuliumError
@@ -12,7 +13,7 @@ from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
 from .forms import RecordForm
-from .services import record_add
+from .services import RecordCheckRefused, record_add, record_check
 
 
 @requires("records.add_addedrecord")
@@ -59,3 +60,23 @@ def record_choices_refresh(request, thulium_id):
         messages.success(request, _("Statuses and agents reloaded from Thulium."))
     return redirect("records:new", thulium_id=campaign.thulium_id)
 
+
+@requires("records.add_addedrecord")
+@require_POST
+def addition_check(request, pk):
+    """Check in Thulium an addition whose answer was lost; back to its page, with the outcome."""
+    entry = entry_for(viewer=request.user, pk=pk)
+    try:
+        check = record_check(entry, actor=request.user, language=request.LANGUAGE_CODE)
+    except RecordCheckRefused as refusal:
+        messages.error(request, str(refusal))
+    except ThuliumError as error:
+        flash_thulium_error(request, error, _("Could not check in Thulium"))
+    else:
+        if check.results["found"]:
+            messages.success(request, _("Thulium holds this record (id %(id)s): it is now known "
+                                        "as added.") % {"id": check.results["record_id"]})
+        else:
+            messages.success(request, _("Thulium does not hold this number: it may be added "
+                                        "again."))
+    return redirect(entry)

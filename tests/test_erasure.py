@@ -15,8 +15,8 @@ from imports.models import ImportJob, ImportUpload
 from imports.pushing import import_push
 from imports.services import import_confirm
 from records.models import AddedRecord
-from records.services import record_add
-from tests.audit_fixtures import auditor, tamper  # noqa: F401
+from records.services import record_add, record_check
+from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
 from tests.import_files import csv_bytes, previewed, upload
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,25 @@ def test_other_numbers_stay_and_the_erased_one_is_still_found_by_its_digest(ever
     found = entries_matching(TimelineFilters(search="601-234-567"))
     assert {entry.kind for entry in found} == {"record-addition", "erasure"}
     assert not AddedRecord.objects.filter(phone_key="48" + NUMBER).exists()
+
+
+def test_a_check_in_thulium_naming_the_number_is_erased_too(user, campaigns):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="+48 601 234 567",
+                    identifier="K-18", outcome="unknown")
+    check = record_check(lost, actor=user)  # Thulium does not hold it
+
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+
+    erased = Entry.objects.get(pk=check.pk)
+    assert erased.erased_at is not None
+    assert erased.sent["phone_number"].startswith("[erased ")
+    assert erased.sent["identifier"].startswith("[erased ")
+    assert erased.sent["create_date_from"] == check.sent["create_date_from"]
+    everything = every_value_in_the_database()
+    assert all(spelling not in everything for spelling in SPELLINGS) and "K-18" not in everything
+    assert verify_chain().problem == ""
+    found = entries_matching(TimelineFilters(search="601-234-567"))
+    assert {entry.kind for entry in found} == {"record-addition", "record-check", "erasure"}
 
 
 def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhere):

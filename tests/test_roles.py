@@ -46,6 +46,9 @@ ACCESS = [
     ("campaigns:request_reject",    "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),
     ("records:new",                 "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
     ("records:refresh_choices",     "POST", LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
+    # Checking in Thulium an addition (the requester's, who adds no records): only someone
+    # who adds records and may open the entry.
+    ("records:check",               "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     # Everyone has a timeline and its exports, of their own actions unless an auditor.
     ("audit:timeline",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("audit:export_csv",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
@@ -127,6 +130,7 @@ def portal_objects(campaigns, requester):
         "campaigns:request_reject": [change_request.pk],
         "records:new": [campaign.thulium_id],
         "records:refresh_choices": [campaign.thulium_id],
+        "records:check": [addition.pk],
         "audit:entry campaign-change": [change.pk],
         "audit:entry record-addition": [addition.pk],
         "audit:entry change-request": [requested.pk],

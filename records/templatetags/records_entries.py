@@ -1,0 +1,28 @@
+"""What the records app adds to its audit entries' pages: the checks of a lost answer."""
+
+from django import template
+
+from audit.models import Entry
+from audit.services import TimelineRow, may_see_entry
+from records.entries import RECORD_CHECK
+from records.services import RecordCheckRefused, record_to_check
+
+register = template.Library()
+
+
+@register.filter
+def checkable(entry) -> bool:
+    """True for an unanswered addition whose number is still waiting to be checked."""
+    try:
+        record_to_check(entry)
+    except RecordCheckRefused:
+        return False
+    return True
+
+
+@register.simple_tag
+def record_checks(entry, viewer) -> list[TimelineRow]:
+    """The checks in Thulium of an addition, oldest first; another user's only in outline."""
+    checks = Entry.objects.filter(related=entry, kind=RECORD_CHECK.slug).order_by("created_at",
+                                                                                 "pk")
+    return [TimelineRow(check, may_see_entry(viewer, check)) for check in checks]

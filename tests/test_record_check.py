@@ -1,0 +1,287 @@
+"""Check in Thulium: an addition whose answer was lost is looked up in Thulium's list of the
+campaign's records, and the portal then knows whether the number was added."""
+
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import Entry
+from audit.verify import verify_chain
+from campaigns.services import campaign_update
+from portal.thulium import get_client
+from records.models import AddedRecord
+from records.reconciling import find_in_thulium, thulium_day
+from tests.audit_fixtures import addition, auditor  # noqa: F401
+from tests.conftest import LOADERS, api_calls, make_user
+from tests.test_campaign_form import flashed
+from tests.test_record_form import DUPLICATE, add, new_url
+
+RECORDS_PATH = "/api/outbounds/00001/records"
+FOUND = "Thulium holds this record (id %s): it is now known as added."
+NOT_FOUND = "Thulium does not hold this number: it may be added again."
+CHECKED = ("There is nothing left to check: this addition's number was checked already or "
+           "sent again.")
+# Longer than the tests' THULIUM_TIMEOUT (1 s): the answer comes after the portal gave up.
+LATE = 1.5
+
+
+def lost_addition(client, thulium, record, *, applied=True) -> Entry:
+    """Add a record through the form while Thulium's answer is lost, after it stored the
+    record (a late answer) or before (a dropped connection)."""
+    client.get(new_url())  # statuses and agents now cached: the fault hits the POST
+    thulium.state.fail_next("timeout", path=RECORDS_PATH, apply=applied,
+                            delay=LATE if applied else 0.1)
+    add(client, record)
+    entry = Entry.objects.get(kind="record-addition", sent__phone_number=record["phone_number"]
+                              .replace(" ", ""))
+    assert entry.outcome == "unknown"
+    assert AddedRecord.objects.get(entry=entry).status == "unknown"
+    return entry
+
+
+def check_url(entry) -> str:
+    return reverse("records:check", args=[entry.pk])
+
+
+def checks() -> list[Entry]:
+    return list(Entry.objects.filter(kind="record-check").order_by("pk"))
+
+
+def listings(thulium) -> list[dict]:
+    """The query of each GET of the campaign's records the sandbox received."""
+    return [{name: values[-1] for name, values in parse_qs(urlsplit(call["path"]).query).items()}
+            for call in api_calls(thulium, "GET") if call["path"].startswith(RECORDS_PATH)]
+
+
+def today() -> str:
+    return thulium_day(timezone.now()).isoformat()
+
+
+def others(count: int, start: int = 0) -> list[dict]:
+    """Records of other numbers, as someone else put them in Thulium."""
+    return [{"phone_number": f"60200{number:04d}"} for number in range(start, start + count)]
+
+
+# --- the lookup ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_lookup_matches_the_number_in_any_spelling(campaigns, thulium):
+    get_client().add_records("00001", [*others(3), {"phone_number": "601234567"}])
+    found = find_in_thulium(campaigns["00001"], {"phone_number": "+48601234567"},
+                            dt.date.fromisoformat(today()))
+    assert found == "234"
+    assert listings(thulium) == [{"create_date_from": today(), "offset": "0", "limit": "100"}]
+
+
+@pytest.mark.django_db
+def test_the_lookup_matches_the_identifier_when_one_was_sent(campaigns, thulium):
+    get_client().add_records("00001", [{"phone_number": "601234567", "identifier": "K-1"}])
+    campaign, day = campaigns["00001"], dt.date.fromisoformat(today())
+    assert find_in_thulium(campaign, {"phone_number": "601234567", "identifier": "K-2"},
+                           day) is None
+    assert find_in_thulium(campaign, {"phone_number": "601234567", "identifier": "K-1"},
+                           day) == "231"
+    assert find_in_thulium(campaign, {"phone_number": "601234567"}, day) == "231"
+
+
+@pytest.mark.django_db
+def test_the_lookup_reads_every_page_and_only_records_from_the_day_of_the_send(campaigns,
+                                                                              thulium):
+    thulium.state.set_now(timezone.now() - dt.timedelta(days=2))
+    get_client().add_records("00001", others(5, start=1000))  # added before the send
+    thulium.state.set_now(None)
+    get_client().add_records("00001", [*others(250), {"phone_number": "601234567"}])
+    found = find_in_thulium(campaigns["00001"], {"phone_number": "601234567"},
+                            dt.date.fromisoformat(today()))
+    assert found == str(231 + 5 + 250)
+    assert [query["offset"] for query in listings(thulium)] == ["0", "100", "200"]
+    assert {query["create_date_from"] for query in listings(thulium)} == {today()}
+
+
+@pytest.mark.django_db
+def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
+    get_client().add_records("00001", others(200))
+    assert find_in_thulium(campaigns["00001"], {"phone_number": "601234567"},
+                           dt.date.fromisoformat(today())) is None
+    assert [query["offset"] for query in listings(thulium)] == ["0", "100"]
+
+
+# --- checking a lost answer from its entry's page ------------------------------------------
+
+
+def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
+    logged_in, user, campaigns, thulium
+):
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601 234 567",
+                                              "identifier": "K-1"})
+    page = logged_in.get(lost.get_absolute_url()).content.decode()
+    assert f'action="{check_url(lost)}"' in page and "Check in Thulium" in page
+
+    response = logged_in.post(check_url(lost))
+
+    assert response.status_code == 302 and response.url == lost.get_absolute_url()
+    assert flashed(response) == [FOUND % 231]
+    added = AddedRecord.objects.get()
+    assert (added.status, added.record_id, added.entry) == ("added", "231", lost)
+    (check,) = checks()
+    assert (check.related, check.actor, check.campaign, check.outcome) == (
+        lost, user, campaigns["00001"], "succeeded")
+    assert check.sent == {"campaign": "00001", "phone_number": "601234567", "identifier": "K-1",
+                          "create_date_from": today()}
+    assert check.results == {"found": True, "record_id": "231"}
+    assert listings(thulium) == [{"create_date_from": today(), "offset": "0", "limit": "100"}]
+    # The checked entry is history: it still says what was known then.
+    assert Entry.objects.get(pk=lost.pk).outcome == "unknown"
+    assert Entry.objects.get(pk=lost.pk).complete_hash == lost.complete_hash
+    page = logged_in.get(lost.get_absolute_url()).content.decode()
+    assert "is held (record id 231)" in page and check.get_absolute_url() in page
+    assert check_url(lost) not in page
+    check_page = logged_in.get(check.get_absolute_url()).content.decode()
+    assert lost.get_absolute_url() in check_page and "record id <code>231</code>" in check_page
+    # Known as added: the number is refused before anything is sent.
+    assert DUPLICATE in add(logged_in, {"phone_number": "+48 601 234 567"}).content.decode()
+    assert len(api_calls(thulium, "POST")) == 1
+    assert verify_chain().problem == ""
+
+
+def test_a_lost_answer_thulium_never_applied_frees_the_number_to_be_added_again(
+    logged_in, campaigns, thulium
+):
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"}, applied=False)
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [NOT_FOUND]
+    assert not AddedRecord.objects.exists()
+    (check,) = checks()
+    assert (check.outcome, check.results) == ("succeeded", {"found": False})
+    assert len(api_calls(thulium, "POST")) == 1  # nothing was sent again by the check
+    page = logged_in.get(lost.get_absolute_url()).content.decode()
+    assert "is not held" in page and check_url(lost) not in page
+    response = add(logged_in, {"phone_number": "601234567"})
+    assert response.status_code == 302
+    assert AddedRecord.objects.get().status == "added"
+    assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
+    assert verify_chain().problem == ""
+
+
+def test_the_record_sent_is_found_on_a_later_page(logged_in, campaigns, thulium):
+    get_client().add_records("00001", others(150))
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [FOUND % (231 + 150)]
+    assert AddedRecord.objects.get().record_id == str(231 + 150)
+    assert [query["offset"] for query in listings(thulium)] == ["0", "100"]
+
+
+@pytest.mark.parametrize("fail, outcome, words, thulium_answered", [
+    # A proxy's page: no words nor request_id of Thulium's.
+    (lambda state: state.fail_next("http_503", path=RECORDS_PATH), "failed",
+     "Thulium did not answer properly. Try again later. (HTTP 503)", False),
+    (lambda state: state.refuse("GET", "outbounds/*/records"), "failed",
+     "You have no permission to use this API method.", True),
+    (lambda state: state.fail_next("refuse", path=RECORDS_PATH), "refused",
+     "Sandbox: refused on request.", True),
+], ids=["503", "no-permission", "refused"])
+def test_when_thulium_fails_the_check_says_so_and_nothing_else_changes(
+    logged_in, campaigns, thulium, fail, outcome, words, thulium_answered
+):
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+    fail(thulium.state)
+
+    response = logged_in.post(check_url(lost))
+
+    assert response.status_code == 302 and response.url == lost.get_absolute_url()
+    (check,) = checks()
+    assert check.outcome == outcome
+    expected = f"Could not check in Thulium: {words}"
+    if check.request_id:
+        expected += f" (Thulium request_id: {check.request_id})"
+    assert flashed(response) == [expected]
+    assert bool(check.request_id) is thulium_answered
+    added = AddedRecord.objects.get()
+    assert (added.status, added.record_id, added.entry) == ("unknown", "", lost)
+    # Still to be checked: the button stays for another try.
+    assert check_url(lost) in logged_in.get(lost.get_absolute_url()).content.decode()
+    assert verify_chain().problem == ""
+
+
+# --- who may check what, and when ---------------------------------------------------------
+
+
+def test_a_second_check_is_refused_with_a_clear_message(logged_in, user, campaigns, thulium):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown")
+    logged_in.post(check_url(lost), follow=True)  # its message shown
+    assert listings(thulium) and not AddedRecord.objects.exists()
+    thulium.state.reset()
+
+    response = logged_in.post(check_url(lost))
+
+    assert response.status_code == 302 and flashed(response) == [CHECKED]
+    assert len(checks()) == 1
+    assert api_calls(thulium) == []
+
+
+def test_an_addition_whose_outcome_is_known_has_no_button_and_cannot_be_checked(
+    logged_in, user, campaigns, thulium
+):
+    added = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                     record_id="231")
+    assert "Check in Thulium" not in logged_in.get(added.get_absolute_url()).content.decode()
+
+    response = logged_in.post(check_url(added))
+
+    assert flashed(response) == [
+        "Only an addition whose outcome is unknown can be checked in Thulium."]
+    assert checks() == [] and api_calls(thulium) == []
+    assert AddedRecord.objects.get().status == "added"
+
+
+def test_an_entry_that_is_no_addition_cannot_be_checked(logged_in, user, campaigns, thulium):
+    change = campaign_update(campaign=campaigns["00001"], changes={"order": 3}, actor=user)
+    thulium.state.reset()
+
+    response = logged_in.post(check_url(change))
+
+    assert response.status_code == 302 and response.url == change.get_absolute_url()
+    assert flashed(response) == ["Only a record addition can be checked in Thulium."]
+    assert checks() == [] and api_calls(thulium) == []
+
+
+def test_a_user_who_may_not_add_records_sees_no_button_and_is_refused(
+    client, user, campaigns, thulium, auditor  # noqa: F811
+):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown")
+    client.force_login(auditor)  # sees every entry, adds no records
+    page = client.get(lost.get_absolute_url())
+    assert page.status_code == 200 and "Check in Thulium" not in page.content.decode()
+
+    assert client.post(check_url(lost)).status_code == 403
+    assert checks() == [] and api_calls(thulium) == []
+    assert AddedRecord.objects.get().status == "unknown"
+
+
+def test_a_loader_may_not_check_another_users_addition(client, user, campaigns, thulium):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown")
+    client.force_login(make_user("other-loader", LOADERS))
+
+    assert client.post(check_url(lost)).status_code == 403
+    assert checks() == [] and api_calls(thulium) == []
+
+
+def test_the_check_answers_only_a_post_about_an_entry_that_exists(logged_in, user, campaigns):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown")
+    assert logged_in.get(check_url(lost)).status_code == 405
+    assert logged_in.post(reverse("records:check", args=[lost.pk + 1000])).status_code == 404
+    assert logged_in.post(reverse("records:check", args=[2**70])).status_code == 404
+    assert checks() == []
