@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
 
+# Both kinds name a record by its number, identifier and Thulium id: found by the same
+# search, written in the same export columns.
+_SEARCH = ("sent.identifier", "results.record_id")
+_COLUMNS = (("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
+            ("record_id", "results.record_id"))
+
 
 def _summary(entry) -> str:
     phone = entry.sent.get("phone_number", "")
@@ -26,9 +32,8 @@ RECORD_ADDITION = EntryKind(
     personal=("sent.phone_number", "sent.identifier", "sent.record_fields.*", "messages.*",
               "detail"),
     phone="sent.phone_number",
-    search=("sent.identifier", "results.record_id"),
-    export_columns=(("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
-                    ("record_id", "results.record_id")),
+    search=_SEARCH,
+    export_columns=_COLUMNS,
 )
 
 
@@ -50,7 +55,6 @@ RECORD_CHECK = EntryKind(
     # The number and identifier it looked for; Thulium's answer may repeat them.
     personal=("sent.phone_number", "sent.identifier", "messages.*", "detail"),
     phone="sent.phone_number",
-    search=("sent.identifier", "results.record_id"),
-    export_columns=(("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
-                    ("record_id", "results.record_id")),
+    search=_SEARCH,
+    export_columns=_COLUMNS,
 )
