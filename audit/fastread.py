@@ -6,6 +6,7 @@ text instead, `datetime.fromisoformat` and `json.loads` give the very same value
 """
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,12 +66,17 @@ def moment(text: str | None) -> datetime | None:
 
 
 def utc_text(text: str | None) -> str | None:
-    """An instant's stored text as `moment(text).astimezone(UTC).isoformat()` writes it:
-    from SQLite's own form ("2025-01-01 04:22:48[.600000]", UTC) without making a datetime."""
+    """An instant's stored text as `moment(text).astimezone(UTC).isoformat()` writes it,
+    without making a datetime where the text is in UTC: SQLite's own form
+    ("2025-01-01 04:22:48[.600000]"), or PostgreSQL's in a UTC session
+    ("2025-01-01 04:22:48[.6]+00")."""
     if text is None:
         return None
     if _sqlite_form(text):
         return f"{text[:10]}T{text[11:]}+00:00"
+    if found := _POSTGRES_UTC.fullmatch(text):
+        day, time, fraction = found.groups()
+        return f"{day}T{time}{'.' + fraction.ljust(6, '0') if fraction else ''}+00:00"
     return moment(text).astimezone(UTC).isoformat()
 
 
@@ -97,14 +103,14 @@ def local_times(zone):
     return write
 
 
+# As SQLite stores a time (UTC), and as PostgreSQL writes one in a UTC session; each as
+# isoformat() would write it, microseconds only when there are some.
+_SQLITE_FORM = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.(?!000000)\d{6})?")
+_POSTGRES_UTC = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{0,5}[1-9]))?\+00")
+
+
 def _sqlite_form(text: str) -> bool:
-    """Is this a time as SQLite stores it, written as isoformat() would write it in UTC
-    (microseconds only when there are some)?"""
-    if text[10:11] != " ":
-        return False
-    micro = text[20:]
-    return len(text) == 19 or (len(text) == 26 and text[19] == "." and micro.isdigit()
-                               and micro != "000000")
+    return _SQLITE_FORM.fullmatch(text) is not None
 
 
 def _hour_in(utc_hour: str, zone) -> tuple[str, str] | tuple[()]:
