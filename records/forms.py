@@ -4,8 +4,6 @@ Single additions and bulk imports both validate through this form, so a row of a
 is held to exactly the same rules as a record typed by hand.
 """
 
-import datetime
-import zoneinfo
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
@@ -18,12 +16,10 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from portal.phones import normalise_phone, phone_key
+from portal.thulium.dates import THULIUM_DATETIME, thulium_datetime
 
 from .models import AddedRecord
 
-# Thulium reads every date as Polish local time, without seconds or zone.
-THULIUM_ZONE = zoneinfo.ZoneInfo("Europe/Warsaw")
-THULIUM_DATETIME = "%Y-%m-%d %H:%M"
 FIELD_PREFIX = "record_fields."
 # System statuses whose records Thulium refuses without these parameters.
 REQUIRED_BY_SYSTEM_STATUS = {
@@ -203,10 +199,3 @@ class EarlierAdditions:
 
     def has_identifier(self, identifier: str) -> bool:
         return identifier in self._identifiers
-
-
-def thulium_datetime(moment: datetime.datetime) -> str:
-    """A moment in Thulium's format: Warsaw wall-clock time, to the minute."""
-    # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
-    local = moment.astimezone(THULIUM_ZONE).replace(tzinfo=None)
-    return local.isoformat(sep=" ", timespec="minutes")

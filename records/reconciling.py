@@ -11,15 +11,8 @@ import datetime
 from portal.phones import phone_key
 from portal.thulium import get_client
 
-from .forms import THULIUM_ZONE
-
 # Documented: GET outbounds/:id/records pages by at most 100.
 PAGE_SIZE = 100
-
-
-def thulium_day(moment: datetime.datetime) -> datetime.date:
-    """The day Thulium dates a record created at `moment` (its dates are Warsaw time)."""
-    return moment.astimezone(THULIUM_ZONE).date()
 
 
 def find_in_thulium(campaign, payload: dict, sent_on: datetime.date, *,

@@ -17,10 +17,11 @@ from audit.recording import (
 )
 from portal.phones import phone_key
 from portal.thulium import ThuliumError, get_client
+from portal.thulium.dates import thulium_day
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
-from .reconciling import find_in_thulium, thulium_day
+from .reconciling import find_in_thulium
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:

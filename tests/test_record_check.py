@@ -12,8 +12,9 @@ from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.thulium import get_client
+from portal.thulium.dates import thulium_day
 from records.models import AddedRecord
-from records.reconciling import find_in_thulium, thulium_day
+from records.reconciling import find_in_thulium
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed

@@ -1,0 +1,19 @@
+"""Thulium's dates: Polish local time, to the minute, with no zone ("2016-10-19 14:02")."""
+
+import datetime
+import zoneinfo
+
+THULIUM_ZONE = zoneinfo.ZoneInfo("Europe/Warsaw")
+THULIUM_DATETIME = "%Y-%m-%d %H:%M"
+
+
+def thulium_datetime(moment: datetime.datetime) -> str:
+    """A moment in Thulium's format: Warsaw wall-clock time, to the minute."""
+    # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+    local = moment.astimezone(THULIUM_ZONE).replace(tzinfo=None)
+    return local.isoformat(sep=" ", timespec="minutes")
+
+
+def thulium_day(moment: datetime.datetime) -> datetime.date:
+    """The day Thulium dates a record created at `moment`."""
+    return moment.astimezone(THULIUM_ZONE).date()
