@@ -47,21 +47,15 @@ def link_hash(previous: str, seq: int, stage: str, text: str) -> str:
 
 def begun_text(values: dict) -> str:
     """What the begun link covers, from the entry's values by attribute name."""
-    return _canonical(chained_copy(_present(values, BEGUN_FIELDS),
-                                   _personal(values["kind"], BEGUN), values["pii_key"]))
+    return payload(chained_copy({name: values[name] for name in BEGUN_FIELDS},
+                                _personal(values["kind"], BEGUN), values["pii_key"]))
 
 
 def completed_text(values: dict, *, kind: str, pii_key: str, begin_hash: str) -> str:
     """What the completed link covers, from the entry's values by attribute name."""
-    chained = chained_copy(_present(values, COMPLETED_FIELDS), _personal(kind, COMPLETED),
-                           pii_key)
-    return _canonical({"begin_hash": begin_hash, **chained})
-
-
-def _present(values: dict, names) -> dict:
-    """The named values but NULLs, as `payload` leaves them out (in one copy: verify_audit
-    makes this copy of every link)."""
-    return {name: values[name] for name in names if values[name] is not None}
+    chained = chained_copy({name: values[name] for name in COMPLETED_FIELDS},
+                           _personal(kind, COMPLETED), pii_key)
+    return payload({"begin_hash": begin_hash, **chained})
 
 
 @cache

@@ -26,7 +26,7 @@ NOT_FOUND = "Thulium does not hold this number: it may be added again."
 CHECKED = ("There is nothing left to check: this addition's number was checked already or "
            "sent again.")
 # Longer than the tests' THULIUM_TIMEOUT (1 s): the answer comes after the portal gave up.
-LATE = 1.5
+LATE = 5.0
 
 
 def lost_addition(client, thulium, record, *, applied=True) -> Entry:

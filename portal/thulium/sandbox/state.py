@@ -159,7 +159,7 @@ class SandboxState:
         with self._lock:
             self._now = moment
 
-    def gather(self, count, timeout=30.0):
+    def gather(self, count, timeout=60.0):
         """Hold the next /api requests until `count` of them are in flight, then answer them
         all: a test can then be sure that so many were sent at once (`gathered` says whether
         they came, or `timeout` seconds passed first and they were let go)."""
