@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import ImportJob, ImportTemplate
+from .fallback import batch_refusals_lift
+from .models import BatchRefusal, ImportJob, ImportTemplate
 
 
 @admin.register(ImportJob)
@@ -17,3 +20,25 @@ class ImportJobAdmin(admin.ModelAdmin):
 @admin.register(ImportTemplate)
 class ImportTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "campaign", "saved_by", "saved_at")
+
+
+@admin.register(BatchRefusal)
+class BatchRefusalAdmin(admin.ModelAdmin):
+    """Lifting a refusal lets the next import try the batch call again."""
+
+    list_display = ("refused_at", "http_status", "request_id", "detail", "lifted_at",
+                    "lifted_by")
+    readonly_fields = [field.name for field in BatchRefusal._meta.fields]
+    actions = ["lift"]
+
+    @admin.action(description=_("Lift: let imports try the batch call again"))
+    def lift(self, request, queryset):
+        lifted = batch_refusals_lift(queryset, by=request.user.get_username())
+        self.message_user(request, ngettext("%d refusal lifted.", "%d refusals lifted.",
+                                            lifted) % lifted)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

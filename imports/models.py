@@ -54,6 +54,10 @@ class ImportJob(models.Model):
     # The last task enqueued to send it, to tell a waiting import from a lost one.
     task_id = models.CharField(max_length=64, blank=True)
     stop_reason = models.TextField(_("why it stopped"), blank=True)
+    # Set when its rows went one per call because Thulium refused the batch call.
+    single_posts = models.ForeignKey("BatchRefusal", verbose_name=_("sent one by one"),
+                                     on_delete=models.PROTECT, null=True, blank=True,
+                                     editable=False, related_name="+")
     # The audit entry kept when the import ended (imports.receipts).
     receipt = models.OneToOneField("audit.Entry", verbose_name=_("receipt"),
                                    on_delete=models.PROTECT, null=True, blank=True,
@@ -145,20 +149,42 @@ class ImportRow(models.Model):
         return f"row {self.number} of import {self.job_id} ({self.state})"
 
     def last_send(self):
-        """The audit entry of the row's last POST, or None if it was never sent."""
+        """The audit entry of the row's last POST or check, or None if it was never sent."""
         attempt = self.attempts.select_related("entry").order_by("-entry__created_at",
                                                                  "-pk").first()
         return attempt.entry if attempt else None
 
 
 class ImportAttempt(models.Model):
-    """One send of a row: links it to the audit entry of that POST."""
+    """One step of a row's sending: links it to the audit entry of a POST that carried it,
+    or of a check in Thulium after such a POST went unanswered."""
 
     row = models.ForeignKey(ImportRow, on_delete=models.CASCADE, related_name="attempts")
     entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+")
 
     def __str__(self):
         return f"{self.row} -> entry {self.entry_id}"
+
+
+class BatchRefusal(models.Model):
+    """Thulium refused the batch call to the portal's API user while single POSTs worked:
+    imports send one record per call until an administrator lifts this or a day passes
+    (imports.fallback). Kept after that: the imports it concerned name it."""
+
+    refused_at = models.DateTimeField(_("refused"), default=timezone.now)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"))
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    detail = models.TextField(_("Thulium's words"), blank=True)
+    lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True)
+    lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-refused_at"]
+        verbose_name = _("refusal of the batch call")
+        verbose_name_plural = _("refusals of the batch call")
+
+    def __str__(self):
+        return f"HTTP {self.http_status} at {self.refused_at:%Y-%m-%d %H:%M}"
 
 
 class ImportTemplate(models.Model):

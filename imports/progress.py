@@ -5,6 +5,7 @@ import datetime
 from django.db.models import Count
 from django.utils import timezone
 
+from .fallback import refusal_facts, single_posts_note
 from .models import SENT_STATES, ImportJob, RowState
 
 # Rows per second are measured over this much of the recent past.
@@ -48,4 +49,6 @@ def import_progress(job: ImportJob) -> dict:
         "rows_per_second": round(rate, 1),
         "seconds_left": round(left / rate) if rate > 0 else None,
         "stop_reason": job.stop_reason,
+        "single_posts": single_posts_note(refusal_facts(job.single_posts))
+        if job.single_posts_id else "",
     }

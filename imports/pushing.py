@@ -5,18 +5,20 @@ One worker's push has one database thread and IMPORT_CONCURRENCY sending threads
 - The database thread claims rows (queued ones, or ones whose lease ran out) with
   SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same row, and in the
   same transaction writes the rows' pending audit entries (`record_add_begin_all`, one
-  step of the audit chain for the batch) and their ImportAttempt links: the evidence
-  exists before anything is sent.
-- A sending thread POSTs one begun addition (`record_add_post`), retrying timeouts,
-  connection errors and 5xx with backoff (tenacity); a refusal is never retried. Only
-  these threads talk to Thulium, so at most IMPORT_CONCURRENCY requests are in flight.
-  Only a retry makes them write (its new attempt): the chain's head would make them queue.
-- The database thread stores, in one transaction per batch of ended sends, their audit
-  rows' outcomes and the rows' final states; it renews its leases every
+  step of the audit chain for the claim) and their ImportAttempt links: the evidence
+  exists before anything is sent. It hands them to the sending threads in batches of
+  IMPORT_BATCH_SIZE rows, no two with the same number.
+- A sending thread takes a batch to its rows' verdicts (imports.sending): one batch call
+  per try, single POSTs when the batch size is 1 or Thulium refuses the batch call
+  (imports.fallback), retries with backoff, and a check in Thulium before anything
+  unanswered is sent again. Only these threads talk to Thulium, so at most
+  IMPORT_CONCURRENCY calls are in flight.
+- The database thread stores, in one transaction per gathering of ended batches, their
+  audit rows' outcomes and the rows' final states; it renews its leases every
   IMPORT_HEARTBEAT_SECONDS and hears a cancel. Rows of a worker that died are taken
-  over once their lease ran out, and their attempts are read first: a row Thulium
-  accepted is settled as added, never sent again; an unanswered one is resent, and a
-  duplicate refusal of that resend means the first send landed (added earlier).
+  over once their lease ran out, and their steps are read first (`resumed`): a row
+  Thulium accepted, or was found to hold, is settled, never sent again; an unanswered one
+  is checked in Thulium before it is sent again.
 """
 
 import logging
@@ -24,36 +26,23 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import override
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from audit.models import Entry, Outcome
-from audit.recording import error_values, outcome_values
-from portal.thulium import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
-from records.services import (
-    added_values,
-    record_add_begin_all,
-    record_add_complete_all,
-    record_add_post,
-    records_added_earlier,
-)
+from portal.thulium import ThuliumMethodRefused
+from records.services import record_add_begin_all, record_add_complete_all, records_added_earlier
 
-from .duplicates import says_already_exists
+from .fallback import batch_refusal, batch_refusal_remember
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
+from .sending import BatchSend, Pending, Sending, Sent, resumed
 
 log = logging.getLogger(__name__)
-INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
-NOT_SENT = "Not sent: the import was cancelled or stopped first."
 GATHER_SECONDS = 0.05
 
 
@@ -79,13 +68,21 @@ class _Push:
         self.job = job
         self.worker = uuid.uuid4().hex[:16]
         self.slots = settings.IMPORT_CONCURRENCY
+        self.batch_size = max(1, settings.IMPORT_BATCH_SIZE)
         # Set on a cancel, or when Thulium refuses the credentials: nothing more is sent.
         self.stopping = threading.Event()
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
         self.to_send = queue.Queue()
         self.sent = queue.Queue()
-        self.in_flight = 0
+        self.in_flight = 0  # batches
         self.next_beat = 0.0
+        # One POST per row: by choice (a batch size of 1), or because Thulium refused the
+        # batch call (imports.fallback).
+        self.single_posts = self.batch_size == 1
+        self.refusal_lock = threading.Lock()
+        if not self.single_posts and (refusal := batch_refusal()):
+            self.single_posts = True
+            self.mark_single_posts(refusal)
 
     # --- the database thread ------------------------------------------------------
 
@@ -113,9 +110,9 @@ class _Push:
                     state=RowState.NOT_SENT, finished_at=timezone.now())
                 self.claim(self.slots)  # dead workers' rows, settled without sending
             elif self.in_flight <= 2 * self.slots:
-                # Keep every sending thread busy with as many rows again ready behind them,
-                # claiming at least a thread's worth at once: the database work of a claim
-                # is mostly per batch, and the senders must not wait for it.
+                # Keep every sending thread busy with as many batches again ready behind
+                # them, claiming at least a thread's worth at once: the database work of a
+                # claim is mostly per claim, and the senders must not wait for it.
                 self.claim(3 * self.slots - self.in_flight)
             if self.in_flight:
                 self.collect()
@@ -125,9 +122,11 @@ class _Push:
                 # Rows still held by another worker: wait for their end or their lease.
                 time.sleep(min(1.0, settings.IMPORT_HEARTBEAT_SECONDS))
 
-    def claim(self, count: int) -> None:
-        """Take up to `count` rows, begin their sends, and hand them to the senders."""
+    def claim(self, batches: int) -> None:
+        """Take up to `batches` batches' worth of rows, begin their sends, and hand them to
+        the senders."""
         now = timezone.now()
+        count = batches * self.batch_size
         ready, settled = [], []
         with transaction.atomic():
             # Dead workers' rows first, then queued ones: two queries that each follow the
@@ -139,42 +138,39 @@ class _Push:
             ImportRow.objects.filter(pk__in=[row.pk for row in rows]).update(
                 state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
             )
-            to_begin = []
             for row in rows:
-                earlier = Attempts()
-                if row.state == RowState.SENDING:  # a dead worker's row
-                    earlier = read_attempts(row)
-                    if earlier.state:
-                        settled.append(Sent(row, earlier.state, entry=earlier.last))
-                        continue
-                if self.stopping.is_set():
-                    settled.append(Sent(row, _unsent(earlier)))
-                    continue
-                to_begin.append((row, earlier.unanswered))
+                pending = resumed(row) if row.state == RowState.SENDING else Pending(row)
+                if isinstance(pending, Sent):
+                    settled.append(pending)
+                elif self.stopping.is_set():
+                    settled.append(Sent(row, _unsent(pending), pending.unanswered))
+                else:
+                    ready.append(pending)
+            to_begin = [pending for pending in ready if not pending.to_check]
             if to_begin:
                 additions = record_add_begin_all(
-                    campaign=self.job.campaign, payloads=[row.payload for row, _ in to_begin],
-                    actor=self.job.actor,
+                    campaign=self.job.campaign,
+                    payloads=[pending.row.payload for pending in to_begin], actor=self.job.actor,
                 )
                 ImportAttempt.objects.bulk_create(
-                    ImportAttempt(row=row, entry=addition)
-                    for (row, _), addition in zip(to_begin, additions, strict=True)
+                    ImportAttempt(row=pending.row, entry=addition)
+                    for pending, addition in zip(to_begin, additions, strict=True)
                 )
-                ready = [(row, addition, unanswered)
-                         for (row, unanswered), addition in zip(to_begin, additions, strict=True)]
+                for pending, addition in zip(to_begin, additions, strict=True):
+                    pending.entry = addition
         _store(settled, self.worker)
-        for item in ready:
-            self.to_send.put(item)
-        self.in_flight += len(ready)
+        for batch in _batches(ready, self.batch_size):
+            self.to_send.put(batch)
+            self.in_flight += 1
 
     def collect(self) -> None:
-        """Wait for sends to end (at most a heartbeat) and store what they tell.
+        """Wait for batches to end (at most a heartbeat) and store what they tell.
 
-        Sends are gathered for a moment, then their audit rows' outcomes and their rows'
-        states are stored in one transaction: the chain's head is taken once for all, and
-        a row never shows a state its audit row does not.
+        Ended batches are gathered for a moment, then their audit rows' outcomes and their
+        rows' states are stored in one transaction: the chain's head is taken once for
+        all, and a row never shows a state its audit row does not.
         """
-        done = []
+        done: list[Sending] = []
         try:
             done.append(self.sent.get(timeout=settings.IMPORT_HEARTBEAT_SECONDS))
             gathered_by = time.monotonic() + GATHER_SECONDS
@@ -183,14 +179,15 @@ class _Push:
         except queue.Empty:
             pass
         self.in_flight -= len(done)
-        completions = [completion for sent in done for completion in sent.completions]
+        completions = [completion for sending in done for completion in sending.completions]
         with transaction.atomic():
             if completions:
                 record_add_complete_all(completions)
-            _store([sent for sent in done if sent.crash is None], self.worker)
-        for sent in done:
-            if sent.crash is not None:
-                raise sent.crash
+            _store([sent for sending in done if sending.crash is None for sent in sending.sent],
+                   self.worker)
+        for sending in done:
+            if sending.crash is not None:
+                raise sending.crash
 
     def beat_if_due(self) -> None:
         """Renew this worker's leases and the job's heartbeat; hear a cancel."""
@@ -208,82 +205,54 @@ class _Push:
     # --- the sending threads ------------------------------------------------------
 
     def sender(self) -> None:
-        """A sending thread: begun sends in; what became of them out, for the database
-        thread to store."""
+        """A sending thread: batches of begun sends in; what became of them out, for the
+        database thread to store."""
         try:
-            while (item := self.to_send.get()) is not None:
-                row, addition, unanswered = item
-                sent = Sent(row)
+            while (batch := self.to_send.get()) is not None:
                 try:
-                    self.send(sent, addition, unanswered)
+                    sending = BatchSend(self, batch).run()
                 except Exception as error:  # a bug or the database: fail the task, below
-                    sent.crash = error
-                self.sent.put(sent)
+                    sending = Sending(crash=error)
+                self.sent.put(sending)
         finally:
             connection.close()
 
-    def send(self, sent: "Sent", addition: Entry, unanswered: bool) -> None:
-        """POST the row, retrying what may pass later; its final state from the last answer,
-        and each attempt's entry with its outcome, go into `sent`."""
-        sent.entry = addition
+    def send_singly(self, error: ThuliumMethodRefused) -> None:
+        """Thulium refused the batch call and single POSTs then went on: one record per
+        call from now on, for this import and, for a day, the next ones."""
         if self.stopping.is_set():
-            sent.completions.append((addition, outcome_values(outcome=Outcome.FAILED,
-                                                              detail=NOT_SENT)))
-            sent.state = RowState.UNKNOWN if unanswered else RowState.NOT_SENT
-            return
-        sent.state = self.post_retrying(sent, addition, unanswered)
+            return  # the credentials were refused too: the batch call may be allowed
+        with self.refusal_lock:
+            if self.job.single_posts_id is None:
+                self.mark_single_posts(batch_refusal() or batch_refusal_remember(error))
 
-    def post_retrying(self, sent: "Sent", addition: Entry, unanswered: bool) -> str:
-        """The row's final state after sending it, again while Thulium may pass later."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(ThuliumUnavailable),
-            stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
-            # Workers of several imports back off out of step with each other.
-            wait=wait_exponential_jitter(multiplier=settings.IMPORT_RETRY_WAIT,
-                                         jitter=settings.IMPORT_RETRY_WAIT,
-                                         max=settings.IMPORT_RETRY_MAX_WAIT),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        addition = sent.entry = self.begin_again(sent.row)
-                    try:
-                        record_id = self.post(addition)
-                    except ThuliumError as error:
-                        sent.completions.append((addition, error_values(error)))
-                        unanswered = unanswered or error.outcome == Outcome.UNKNOWN
-                        raise
-                    sent.completions.append((addition, added_values(record_id)))
-        except ThuliumRefused as error:
-            return _refusal(error.messages or [error.detail], unanswered)
-        except ThuliumAuthFailed as error:
-            self.stop(_("Thulium did not accept the portal's API credentials: %(detail)s")
-                      % {"detail": error.detail})
-            return RowState.FAILED
-        except ThuliumError:
-            return RowState.UNKNOWN if unanswered else RowState.FAILED
-        return RowState.ADDED
-
-    def begin_again(self, row) -> Entry:
-        with transaction.atomic():
-            (addition,) = record_add_begin_all(campaign=self.job.campaign,
-                                               payloads=[row.payload], actor=self.job.actor)
-            ImportAttempt.objects.create(row=row, entry=addition)
-        return addition
-
-    def post(self, addition) -> str:
-        self.pace.wait()
-        language = self.job.language or None
-        with override(language):
-            return record_add_post(addition, language=language)
+    def mark_single_posts(self, refusal) -> None:
+        self.job.single_posts = refusal
+        ImportJob.objects.filter(pk=self.job.pk).update(single_posts=refusal)
+        log.warning("import %s sends one record per call: Thulium refused the batch call "
+                    "(%s)", self.job.pk, refusal)
 
     def stop(self, reason: str) -> None:
         """Stop every worker of this import: the rest of its rows are not sent."""
         ImportJob.objects.filter(pk=self.job.pk, stop_reason="").update(stop_reason=reason)
         self.stopping.set()
         log.warning("import %s stopped: %s", self.job.pk, reason)
+
+
+def _batches(rows: list[Pending], size: int) -> list[list[Pending]]:
+    """The rows in batches of at most `size`, no two with the same number in one."""
+    batches: list[tuple[set, list]] = []
+    for pending in rows:
+        key = pending.row.phone_key or pending.row.payload["phone_number"]
+        for numbers, batch in batches:
+            if len(batch) < size and key not in numbers:
+                break
+        else:
+            numbers, batch = set(), []
+            batches.append((numbers, batch))
+        numbers.add(key)
+        batch.append(pending)
+    return [batch for _numbers, batch in batches]
 
 
 def _claimable(job, condition, count) -> list[ImportRow]:
@@ -293,66 +262,14 @@ def _claimable(job, condition, count) -> list[ImportRow]:
         return []
     return list(ImportRow.objects.filter(condition, job=job).order_by("number")
                 .select_for_update(skip_locked=True)
-                .only("pk", "number", "state", "payload")[:count])
+                .only("pk", "number", "state", "payload", "phone_key")[:count])
 
 
-@dataclass
-class Sent:
-    """What became of a row handed to a sender: its final state, and each attempt's entry
-    with its outcome, for the database thread to store together."""
-
-    row: ImportRow
-    state: str = ""
-    entry: Entry | None = None  # the last attempt's
-    completions: list[tuple[Entry, dict]] = field(default_factory=list)
-    crash: Exception | None = None  # a bug or the database: the task fails with it
-
-
-@dataclass(frozen=True)
-class Attempts:
-    """What earlier sends of a row tell (see read_attempts)."""
-
-    state: str = ""  # the row's final state, if they settle it
-    unanswered: bool = False  # whether a send went unanswered
-    last: Entry | None = None  # the last send's entry
-
-
-def read_attempts(row: ImportRow) -> Attempts:
-    """What a dead worker's sends of a row tell.
-
-    A send still pending was cut off: it is completed as unknown.
-    """
-    attempts = [attempt.entry for attempt in
-                row.attempts.select_related("entry").order_by("entry__created_at")]
-    cut_off = [entry for entry in attempts if entry.outcome == Outcome.PENDING]
-    if cut_off:
-        record_add_complete_all([
-            (entry, outcome_values(outcome=Outcome.UNKNOWN, detail=INTERRUPTED))
-            for entry in cut_off
-        ])
-    if not attempts:
-        return Attempts()
-    *earlier, last = attempts
-    unanswered = any(entry.outcome == Outcome.UNKNOWN for entry in earlier)
-    if last.outcome == Outcome.SUCCEEDED:
-        return Attempts(RowState.ADDED, False, last)
-    if last.outcome == Outcome.REFUSED:
-        return Attempts(_refusal(last.messages or [last.detail], unanswered), unanswered, last)
-    return Attempts("", unanswered or last.outcome == Outcome.UNKNOWN, last)
-
-
-def _unsent(earlier: Attempts) -> str:
-    """The state of a row a cancel leaves unsent: unknown if a send went unanswered."""
-    if earlier.unanswered:
+def _unsent(pending: Pending) -> str:
+    """The state of a row a cancel leaves unsent: unknown if Thulium may hold it."""
+    if pending.to_check:
         return RowState.UNKNOWN
-    return RowState.NOT_SENT if earlier.last is None else RowState.FAILED
-
-
-def _refusal(messages: list[str], unanswered: bool) -> str:
-    """A refusal is final; after an unanswered send, a duplicate one means it had landed."""
-    if unanswered and says_already_exists(messages):
-        return RowState.ADDED_EARLIER
-    return RowState.REFUSED
+    return RowState.FAILED if pending.tried else RowState.NOT_SENT
 
 
 def _store(results: list[Sent], worker: str) -> None:

@@ -13,6 +13,7 @@ from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
 
 from .entries import IMPORT
+from .fallback import refusal_facts
 from .mapping import mapping_by_header
 from .models import ImportJob, ImportUpload, RowState
 
@@ -53,6 +54,7 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
                     "file_kind": job.file_kind, "encoding": job.encoding,
                     "delimiter": job.delimiter, "language": job.language,
                     "concurrency": settings.IMPORT_CONCURRENCY,
+                    "batch_size": settings.IMPORT_BATCH_SIZE,
                     "rate_limit": settings.IMPORT_RATE_LIMIT,
                     "retry_attempts": settings.IMPORT_RETRY_ATTEMPTS,
                     "task_backend": settings.TASK_BACKEND,
@@ -61,9 +63,12 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
             details={"job": job.pk, "confirmed_at": job.confirmed_at.isoformat()
                      if job.confirmed_at else None},
         )
+        results = {"result": job.state, "rows_total": job.rows_total,
+                   **{name: counts[state] for name, state in COUNTS.items()}}
+        if job.single_posts_id:
+            results["sent_one_by_one"] = refusal_facts(job.single_posts)
         entry_complete(receipt, outcome=RESULT_OUTCOMES[job.state], detail=job.stop_reason,
-                       results={"result": job.state, "rows_total": job.rows_total,
-                                **{name: counts[state] for name, state in COUNTS.items()}})
+                       results=results)
         # The job given may be a copy read before another receipt was written.
         if not ImportJob.objects.filter(pk=job.pk, receipt=None).update(receipt=receipt):
             raise ValueError(f"import {job.pk} has a receipt already")

@@ -214,9 +214,12 @@ RQ_QUEUES = {
 # Bulk record imports.
 IMPORT_MAX_FILE_SIZE = env.int("IMPORT_MAX_FILE_SIZE", default=20 * 1024 * 1024)
 IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=200)
-# Requests to Thulium in flight at once for one import, and an optional cap per second
+# Calls to Thulium in flight at once for one import, and an optional cap per second
 # (0: none); Thulium documents no rate limit, so the portal throttles itself.
 IMPORT_CONCURRENCY = env.int("IMPORT_CONCURRENCY", default=8)
+# Rows sent in one batch call (POST batch/outbounds/:id/records); 1: one POST per row.
+# Thulium documents no limit; its batch answer grows with it.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=100)
 IMPORT_RATE_LIMIT = env.float("IMPORT_RATE_LIMIT", default=0.0)
 # Sends of one row when Thulium does not answer properly (timeout, connection, 5xx),
 # waiting IMPORT_RETRY_WAIT seconds, doubling (with jitter) up to IMPORT_RETRY_MAX_WAIT.

@@ -7,42 +7,68 @@ apart from views and audit entries, so that an import can ask it about its rows 
 """
 
 import datetime
+from collections import defaultdict
 
 from portal.phones import phone_key
 from portal.thulium import get_client
+from portal.thulium.dates import thulium_datetime, thulium_day
 
 # Documented: GET outbounds/:id/records pages by at most 100.
 PAGE_SIZE = 100
+# How far Thulium's clock may be behind the portal's: records listed as created this long
+# before the send are still read, in case they are the one sent.
+CLOCK_MARGIN = datetime.timedelta(minutes=15)
 
 
-def find_in_thulium(campaign, payload: dict, sent_on: datetime.date, *,
-                    language: str | None = None) -> str | None:
-    """Thulium's record_id of the record `payload` would have made, or None; raises
-    ThuliumError.
+def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
+                        language: str | None = None) -> list[str | None]:
+    """For each payload, Thulium's record_id of the record it would have made, or None;
+    raises ThuliumError. `sent_at` is when the earliest of them was sent.
 
     A record matches on the number in its canonical form and, when the payload had one,
-    on the identifier. Every page is read until one matches: records come in the order
-    they were added, so the one sent is among the later pages.
+    on the identifier. The records of the day of the send come in the order they were
+    added (documented), so the ones sent are near the end: the first page tells how many
+    there are, then pages are read from the last one back, until every payload is found
+    or a page starts before the send (less the clock margin). One listing answers a whole
+    batch of lost answers.
     """
     client = get_client(language)
-    wanted = phone_key(payload["phone_number"])
-    identifier = payload.get("identifier", "")
-    offset = 0
-    while True:
-        count, rows = client.list_records(campaign.thulium_id, created_from=sent_on,
+    wanted = defaultdict(list)  # number's key -> indexes of the payloads sent with it
+    for index, payload in enumerate(payloads):
+        wanted[phone_key(payload["phone_number"])].append(index)
+    found: list[str | None] = [None] * len(payloads)
+    missing = len(payloads)
+    day, oldest = thulium_day(sent_at), thulium_datetime(sent_at - CLOCK_MARGIN)
+
+    def page(offset):
+        nonlocal missing
+        count, rows = client.list_records(campaign.thulium_id, created_from=day,
                                           offset=offset, limit=PAGE_SIZE)
         for row in rows:
-            if _matches(row, wanted, identifier):
-                return row["record_id"]
-        offset += len(rows)
-        if not rows or offset >= count:
-            return None
+            for index in wanted.get(_row_key(row), ()):
+                if found[index] is None and _same_identifier(row, payloads[index]):
+                    found[index] = row["record_id"]
+                    missing -= 1
+                    break
+        return count, rows
+
+    count, _first = page(0)
+    offset = count
+    while missing and offset > PAGE_SIZE:
+        offset = max(PAGE_SIZE, offset - PAGE_SIZE)
+        _count, rows = page(offset)
+        if not rows or str(rows[0].get("create_date") or "9") < oldest:
+            break  # this page began before the send: what was sent is not further back
+    return found
 
 
-def _matches(row: dict, wanted: str, identifier: str) -> bool:
+def _row_key(row: dict) -> str:
     # Documented: empty values are "". Thulium may give the number back in another
-    # spelling than the one sent, so both are compared by their canonical key.
+    # spelling than the one sent, so numbers are compared by their canonical key.
     number = str(row.get("phone_number") or "")
-    if not number or phone_key(number) != wanted:
-        return False
+    return phone_key(number) if number else ""
+
+
+def _same_identifier(row: dict, payload: dict) -> bool:
+    identifier = payload.get("identifier", "")
     return not identifier or str(row.get("identifier") or "") == identifier

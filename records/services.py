@@ -1,5 +1,8 @@
-"""Adding a record to a campaign through Thulium, and checking there one whose answer was
-lost: their audit entries, and what the portal knows."""
+"""Adding records to a campaign through Thulium, one by one or in a batch, and checking there
+those whose answer was lost: their audit entries, and what the portal knows."""
+
+import datetime
+import json
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -8,20 +11,19 @@ from audit.models import Entry, Outcome
 from audit.recording import (
     entries_begin,
     entries_complete,
-    entry_begin,
-    entry_complete,
-    entry_fail,
     entry_new,
     error_values,
     outcome_values,
 )
 from portal.phones import phone_key
-from portal.thulium import ThuliumError, get_client
+from portal.thulium import RecordResult, ThuliumError, get_client
+from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
+from portal.thulium.client import MAX_KEPT_BODY
 from portal.thulium.dates import thulium_day
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
-from .reconciling import find_in_thulium
+from .reconciling import find_all_in_thulium
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
@@ -69,6 +71,44 @@ def record_add_post(entry: Entry, *, language: str | None = None) -> str:
     return get_client(language).add_record(entry.campaign.thulium_id, entry.sent)
 
 
+def record_add_post_batch(entries: list[Entry], *, language: str | None = None
+                          ) -> list[RecordResult]:
+    """POST begun additions to one campaign in one batch call: a result per entry, in order;
+    raises ThuliumError when the call as a whole fails (see ThuliumClient.add_records).
+
+    Completing the entries is left to the caller, as for `record_add_post`; each takes its
+    result's `batch_values`.
+    """
+    return get_client(language).add_records(entries[0].campaign.thulium_id,
+                                            [entry.sent for entry in entries])
+
+
+def batch_values(result: RecordResult) -> dict:
+    """The outcome of one record of a batch call Thulium answered.
+
+    Thulium's status is kept in `results.batch_status`; an item that does not tell what
+    became of the record leaves the outcome unknown, with the item kept in the detail.
+    """
+    item = result.raw or {}
+    status = item.get("http_status") if type(item.get("http_status")) is int else 200
+    if result.status == ADDED:
+        return outcome_values(outcome=Outcome.SUCCEEDED, http_status=status,
+                              results={"record_id": result.record_id, "batch_status": "ADDED"})
+    if result.status in (ALREADY_EXISTS, FAILED):
+        said = result.status.upper()
+        return outcome_values(
+            outcome=Outcome.REFUSED, http_status=status, messages=result.messages,
+            results={"batch_status": said},
+            detail="" if result.messages else f"Thulium answered {said} for this record.",
+        )
+    answer = json.dumps(result.raw, ensure_ascii=False)[:MAX_KEPT_BODY] if result.raw else ""
+    return outcome_values(
+        outcome=Outcome.UNKNOWN, http_status=status,
+        detail="\n".join(["Thulium's answer to the batch does not tell what became of this "
+                          "record.", answer]).strip(),
+    )
+
+
 def added_values(record_id: str) -> dict:
     """The outcome of a send Thulium accepted (see audit.recording.outcome_values)."""
     return outcome_values(outcome=Outcome.SUCCEEDED, http_status=200,
@@ -98,8 +138,18 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
 
 
 def records_added_earlier(entries: list[Entry]) -> None:
-    """Thulium refused a resend as a duplicate: the unanswered first send had landed."""
-    AddedRecord.objects.filter(entry__in=entries).update(status=AddedRecord.Status.ADDED)
+    """Thulium refused a resend as a duplicate: the unanswered first send had landed.
+
+    Known as added again even where a check had not found it (and so forgotten it).
+    """
+    AddedRecord.objects.bulk_create(
+        [AddedRecord(campaign_id=entry.campaign_id, phone_key=phone_key(entry.sent["phone_number"]),
+                     identifier=entry.sent.get("identifier", ""), entry=entry,
+                     status=AddedRecord.Status.ADDED, created_at=entry.created_at)
+         for entry in entries],
+        update_conflicts=True, unique_fields=["campaign", "phone_key"],
+        update_fields=["entry", "status"],
+    )
 
 
 def records_forget(key: str, erasure) -> int:
@@ -140,23 +190,61 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     record = record_to_check(entry)
     # The row keeps the time of the number's first send (a resend only takes it over), and
     # any of its sends may be the one Thulium holds.
-    sent_on = thulium_day(record.created_at)
-    asked = {"campaign": entry.campaign.thulium_id, "phone_number": entry.sent["phone_number"],
-             **({"identifier": entry.sent["identifier"]} if entry.sent.get("identifier") else {}),
-             "create_date_from": sent_on.isoformat()}
-    check = entry_begin(kind=RECORD_CHECK.slug, actor=actor, campaign=entry.campaign,
-                        sent=asked, related=entry)
-    try:
-        record_id = find_in_thulium(entry.campaign, entry.sent, sent_on, language=language)
-    except ThuliumError as error:
-        entry_fail(check, error)
-        raise
-    found = {"found": True, "record_id": record_id} if record_id else {"found": False}
-    with transaction.atomic():
-        entry_complete(check, outcome=Outcome.SUCCEEDED, http_status=200, results=found)
-        unknown = AddedRecord.objects.filter(pk=record.pk, status=AddedRecord.Status.UNKNOWN)
-        if record_id:
-            unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
-        else:
-            unknown.delete()
+    (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)
+    record_checks_run([check], since=record.created_at, language=language)
     return check
+
+
+def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, actor,
+                        **fields) -> list[Entry]:
+    """The pending entries of checks in Thulium of unanswered additions to one campaign, one
+    each, saying what will be asked; `since` is when the earliest of them was sent.
+
+    Split from asking (record_checks_run) so that an import links them to its rows in the
+    same transaction.
+    """
+    day = thulium_day(since).isoformat()
+    checks = [
+        entry_new(kind=RECORD_CHECK.slug, actor=actor, campaign=addition.campaign,
+                  related=addition, sent={
+                      "campaign": addition.campaign.thulium_id,
+                      "phone_number": addition.sent["phone_number"],
+                      **({"identifier": addition.sent["identifier"]}
+                         if addition.sent.get("identifier") else {}),
+                      "create_date_from": day}, **fields)
+        for addition in additions
+    ]
+    entries_begin(checks)
+    return checks
+
+
+def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
+                      language: str | None = None) -> list[str | None]:
+    """Ask Thulium, in one listing, what begun checks look for: the record_id found for each,
+    or None; raises ThuliumError (the checks' entries then say so, nothing else changes).
+
+    A number found is known as added, with Thulium's id; one not found is forgotten, so
+    that it may be sent again.
+    """
+    campaign = checks[0].campaign
+    try:
+        found = find_all_in_thulium(campaign, [check.sent for check in checks], since,
+                                    language=language)
+    except ThuliumError as error:
+        entries_complete([(check, error_values(error)) for check in checks])
+        raise
+    with transaction.atomic():
+        entries_complete([
+            (check, outcome_values(outcome=Outcome.SUCCEEDED, http_status=200, results=(
+                {"found": True, "record_id": record_id} if record_id else {"found": False})))
+            for check, record_id in zip(checks, found, strict=True)
+        ])
+        for check, record_id in zip(checks, found, strict=True):
+            unknown = AddedRecord.objects.filter(
+                campaign=campaign, phone_key=phone_key(check.sent["phone_number"]),
+                status=AddedRecord.Status.UNKNOWN)
+            if record_id:
+                unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
+            else:
+                unknown.delete()
+    return found

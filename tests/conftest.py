@@ -126,6 +126,18 @@ def api_calls(sandbox, method=None):
     ]
 
 
+def records_sent(sandbox) -> list[dict]:
+    """Every record POSTed to the sandbox, alone or in a batch, oldest first."""
+    sent = []
+    for call in api_calls(sandbox, "POST"):
+        body = call["json"]
+        if call["path"].startswith("/api/batch/") and isinstance(body, dict):
+            sent += body.get("records") or []
+        elif isinstance(body, dict) and "phone_number" in body:
+            sent.append(body)
+    return sent
+
+
 def skip_unless_postgresql(connection):
     """PostgreSQL-only tests skip on SQLite; `.ci/run` checks they ran in its PostgreSQL pass."""
     if connection.vendor != "postgresql":

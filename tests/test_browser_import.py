@@ -4,7 +4,7 @@ import pytest
 
 from imports.models import ImportJob, RowState
 from tests.browser import browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, api_calls
 from tests.import_files import csv_bytes, people
 from tests.workers import Workers
 
@@ -40,10 +40,12 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
         page.wait_for_selector("text=Nothing has been sent to Thulium yet.")
         assert page.inner_text("[data-count=invalid]") == "1"
         assert "Enter a phone number of 6 to 15 digits" in page.inner_text("[data-testid=problems]")
+        thulium.state.hold()  # no answer until the page has shown the import under way
         page.click("[data-testid=confirm]")
 
         bar = page.locator("[data-testid=progress-bar]")
         assert int(bar.get_attribute("aria-valuenow")) < 100
+        thulium.state.release()
         page.wait_for_selector("[data-testid=progress-bar][aria-valuenow='100']", timeout=60_000)
         page.wait_for_selector("[data-testid=report]:visible")
         assert page.inner_text("[data-field=added]") == "60"
@@ -56,4 +58,7 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
     assert job.rows.filter(state=RowState.ADDED).count() == 60
     sent = thulium.state.records("00001")
     assert len(sent) == 60
+    # Sent in batches (tests.workers sets 10 rows a batch), none alone.
+    posts = api_calls(thulium, "POST")
+    assert [len(call["json"]["records"]) for call in posts] == [10] * 6
     assert {r["record_fields"]["miasto"] for r in sent} == {"Łódź"}

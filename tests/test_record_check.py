@@ -14,7 +14,7 @@ from campaigns.services import campaign_update
 from portal.thulium import get_client
 from portal.thulium.dates import thulium_day
 from records.models import AddedRecord
-from records.reconciling import find_in_thulium
+from records.reconciling import find_all_in_thulium
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed
@@ -72,42 +72,60 @@ def others(count: int, start: int = 0) -> list[dict]:
 @pytest.mark.django_db
 def test_the_lookup_matches_the_number_in_any_spelling(campaigns, thulium):
     get_client().add_records("00001", [*others(3), {"phone_number": "601234567"}])
-    found = find_in_thulium(campaigns["00001"], {"phone_number": "+48601234567"},
-                            dt.date.fromisoformat(today()))
-    assert found == "234"
+    found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "+48601234567"}],
+                                timezone.now())
+    assert found == ["234"]
     assert listings(thulium) == [{"create_date_from": today(), "offset": "0", "limit": "100"}]
 
 
 @pytest.mark.django_db
 def test_the_lookup_matches_the_identifier_when_one_was_sent(campaigns, thulium):
     get_client().add_records("00001", [{"phone_number": "601234567", "identifier": "K-1"}])
-    campaign, day = campaigns["00001"], dt.date.fromisoformat(today())
-    assert find_in_thulium(campaign, {"phone_number": "601234567", "identifier": "K-2"},
-                           day) is None
-    assert find_in_thulium(campaign, {"phone_number": "601234567", "identifier": "K-1"},
-                           day) == "231"
-    assert find_in_thulium(campaign, {"phone_number": "601234567"}, day) == "231"
+    found = find_all_in_thulium(campaigns["00001"], [
+        {"phone_number": "601234567", "identifier": "K-2"},
+        {"phone_number": "601234567", "identifier": "K-1"},
+        {"phone_number": "601234567"},
+    ], timezone.now())
+    # One record answers one payload: the second matched it first.
+    assert found == [None, "231", None]
 
 
 @pytest.mark.django_db
-def test_the_lookup_reads_every_page_and_only_records_from_the_day_of_the_send(campaigns,
-                                                                              thulium):
+def test_the_lookup_reads_the_last_pages_first_and_only_records_from_the_day_of_the_send(
+    campaigns, thulium
+):
     thulium.state.set_now(timezone.now() - dt.timedelta(days=2))
     get_client().add_records("00001", others(5, start=1000))  # added before the send
     thulium.state.set_now(None)
-    get_client().add_records("00001", [*others(250), {"phone_number": "601234567"}])
-    found = find_in_thulium(campaigns["00001"], {"phone_number": "601234567"},
-                            dt.date.fromisoformat(today()))
-    assert found == str(231 + 5 + 250)
-    assert [query["offset"] for query in listings(thulium)] == ["0", "100", "200"]
+    get_client().add_records("00001", [*others(250), {"phone_number": "601234567"},
+                                       *others(30, start=500)])
+    found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"},
+                                                     {"phone_number": "602000150"}],
+                                timezone.now())
+    assert found == [str(231 + 5 + 250), str(231 + 5 + 150)]
+    # 281 records of the day: the first page, then back from the last one.
+    assert [query["offset"] for query in listings(thulium)] == ["0", "181", "100"]
     assert {query["create_date_from"] for query in listings(thulium)} == {today()}
+
+
+@pytest.mark.django_db
+def test_the_lookup_stops_at_a_page_that_began_before_the_send(campaigns, thulium):
+    sent_at = timezone.now()
+    thulium.state.set_now(sent_at - dt.timedelta(hours=1))
+    get_client().add_records("00001", others(300))  # an hour before the send
+    thulium.state.set_now(None)
+    get_client().add_records("00001", others(50, start=1000))
+    assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
+                               sent_at) == [None]
+    # 350 records: the first page, then the last one, which began an hour before.
+    assert [query["offset"] for query in listings(thulium)] == ["0", "250"]
 
 
 @pytest.mark.django_db
 def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
     get_client().add_records("00001", others(200))
-    assert find_in_thulium(campaigns["00001"], {"phone_number": "601234567"},
-                           dt.date.fromisoformat(today())) is None
+    assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
+                               timezone.now()) == [None]
     assert [query["offset"] for query in listings(thulium)] == ["0", "100"]
 
 

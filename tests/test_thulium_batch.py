@@ -11,7 +11,7 @@ import pytest
 
 from portal.thulium import (
     RecordResult,
-    ThuliumAuthFailed,
+    ThuliumMethodRefused,
     ThuliumRefused,
     ThuliumUnavailable,
     get_client,
@@ -141,15 +141,11 @@ def test_a_refused_batch_raises_with_thuliums_messages_and_request_id(thulium):
     assert re.fullmatch(r"[0-9a-f]{13}", caught.value.request_id)
 
 
-@pytest.mark.parametrize(
-    ("status", "error"), [(403, ThuliumAuthFailed), (404, ThuliumRefused), (405, ThuliumRefused)]
-)
-def test_a_batch_method_the_api_user_lacks_is_refused_while_single_posts_work(
-    thulium, status, error
-):
+@pytest.mark.parametrize("status", [401, 403, 404, 405])
+def test_a_batch_method_the_api_user_lacks_is_refused_while_single_posts_work(thulium, status):
     thulium.state.refuse("POST", "batch/outbounds/*", status)
     client = get_client()
-    with pytest.raises(error) as caught:
+    with pytest.raises(ThuliumMethodRefused) as caught:
         client.add_records("00001", SOME)
     assert caught.value.status == status
     assert caught.value.messages == ["You have no permission to use this API method."]

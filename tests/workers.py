@@ -27,6 +27,7 @@ DB_BACKEND = {"BACKEND": "django_tasks_db.DatabaseBackend"}
 # Short leases so a killed worker's rows are taken over within seconds.
 WORKER_SETTINGS = {
     "IMPORT_CONCURRENCY": "4",
+    "IMPORT_BATCH_SIZE": "10",
     "IMPORT_LEASE_SECONDS": "2",
     "IMPORT_HEARTBEAT_SECONDS": "0.3",
     "IMPORT_RETRY_WAIT": "0.05",

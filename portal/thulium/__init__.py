@@ -2,13 +2,20 @@
 
 from .batch import RecordResult
 from .client import ThuliumClient, get_client
-from .errors import ThuliumAuthFailed, ThuliumError, ThuliumRefused, ThuliumUnavailable
+from .errors import (
+    ThuliumAuthFailed,
+    ThuliumError,
+    ThuliumMethodRefused,
+    ThuliumRefused,
+    ThuliumUnavailable,
+)
 
 __all__ = [
     "RecordResult",
     "ThuliumAuthFailed",
     "ThuliumClient",
     "ThuliumError",
+    "ThuliumMethodRefused",
     "ThuliumRefused",
     "ThuliumUnavailable",
     "get_client",

@@ -22,7 +22,13 @@ from django.utils.translation import gettext_noop
 from urllib3.exceptions import NewConnectionError, SSLError
 
 from .batch import RecordResult, read_results
-from .errors import ThuliumAuthFailed, ThuliumRefused, ThuliumUnavailable, error_messages
+from .errors import (
+    ThuliumAuthFailed,
+    ThuliumMethodRefused,
+    ThuliumRefused,
+    ThuliumUnavailable,
+    error_messages,
+)
 
 log = logging.getLogger("portal.thulium")
 
@@ -156,10 +162,20 @@ class ThuliumClient:
     def add_records(self, campaign_id: str, records: list[dict]) -> list[RecordResult]:
         """POST batch/outbounds/:id/records: one result per record, in the order sent.
 
-        Raises `ThuliumUnavailable` (may have applied) when the answer is of no known shape.
+        Raises `ThuliumUnavailable` (may have applied) when the answer is of no known shape,
+        and `ThuliumMethodRefused` when the API user may not call the batch method (or
+        this Thulium lacks it): single POSTs may still be allowed.
         """
-        body = self._call("POST", f"batch/outbounds/{campaign_id}/records",
-                          json={"records": records})
+        try:
+            body = self._call("POST", f"batch/outbounds/{campaign_id}/records",
+                              json={"records": records})
+        except (ThuliumAuthFailed, ThuliumRefused) as error:
+            if error.status not in ThuliumMethodRefused.STATUSES:
+                raise
+            raise ThuliumMethodRefused(
+                error.detail, status=error.status, request_id=error.request_id,
+                messages=error.messages,
+            ) from None
         results = read_results(records, body)
         if results is None:
             # Thulium took the batch (200) but we cannot tell which records it added.

@@ -1,6 +1,8 @@
 """The few ways a Thulium call can fail, each carrying what the user and the audit need.
 
 - `ThuliumRefused`: Thulium answered and said no (a 4xx with its `errors[]`).
+- `ThuliumMethodRefused`: a refusal of the method itself (the API user lacks the
+  permission, or this Thulium lacks the endpoint), not of what was sent.
 - `ThuliumAuthFailed`: Thulium did not accept the portal's API credentials.
 - `ThuliumUnavailable`: no usable answer (timeout, connection error, 5xx, a body that is
   not what the API documents). `may_have_applied` tells whether Thulium may have carried
@@ -45,6 +47,16 @@ class ThuliumError(Exception):
 class ThuliumRefused(ThuliumError):
     outcome = "refused"
     summary = _("Thulium refused the request.")
+
+
+class ThuliumMethodRefused(ThuliumRefused):
+    """401, 403, 404 or 405 on a method the portal can do without (the batch POST).
+
+    Thulium does not document the status it gives a method the API user has no permission
+    for; these four are what a missing permission or a missing endpoint can look like.
+    """
+
+    STATUSES = frozenset({401, 403, 404, 405})
 
 
 class ThuliumAuthFailed(ThuliumError):

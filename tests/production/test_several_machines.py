@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import api_calls
+from tests.conftest import api_calls, records_sent
 from tests.import_files import csv_bytes, people
 
 from .conftest import ADMIN_PASSWORD, create_admin
@@ -122,7 +122,8 @@ def test_an_import_split_across_two_workers_sends_every_row_exactly_once(
     machines, thulium, tmp_path
 ):
     on_first, on_second = visitors(machines)
-    env = machines[3]
+    # Batches of 5: 40 calls, more than one worker takes at once (3 x 8 batches).
+    env = {**machines[3], "IMPORT_BATCH_SIZE": "5"}
     on_first.submit("/campaigns/", {}, action="/campaigns/sync/")
     thulium.state.reset()
     thulium.state.latency = 0.02
@@ -133,6 +134,8 @@ def test_an_import_split_across_two_workers_sends_every_row_exactly_once(
     # A second task for the same import, so both workers take rows of it at once.
     manage(env, "shell", "-c",
            f"from imports.services import import_enqueue; import_enqueue({job})")
+    # No answer until both workers send at once: one alone has 8 calls in flight.
+    thulium.state.gather(12)
 
     logs = [tmp_path / f"worker-{n}.log" for n in (1, 2)]
     workers = [
@@ -154,6 +157,8 @@ def test_an_import_split_across_two_workers_sends_every_row_exactly_once(
             worker.wait(timeout=30)
 
     assert progress.get("final"), progress
-    sent = Counter(call["json"]["phone_number"] for call in api_calls(thulium, "POST"))
+    assert thulium.state.gathered, "the two workers never sent at the same time"
+    sent = Counter(record["phone_number"] for record in records_sent(thulium))
     assert sent == Counter({row[0]: 1 for row in rows})
-    assert all("thulium POST outbounds/00001/records" in log.read_text() for log in logs)
+    assert all("thulium POST batch/outbounds/00001/records" in log.read_text()
+               for log in logs)

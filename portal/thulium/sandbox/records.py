@@ -18,21 +18,21 @@ LISTED_FIELDS = (
 )
 
 
-def batch_answer(records, outcomes, shape):
+def batch_answer(records, outcomes, shape, *, left_out=frozenset()):
     """The batch POST's answer: "keyed" by phone number as sent, or a "list" of items.
 
-    `outcomes` are `SandboxState.add_records`'s, one per record, in the order sent.
+    `outcomes` are `SandboxState.add_records`'s, one per record, in the order sent; the
+    records whose numbers are `left_out` get no item (a test's answer missing items).
     """
-    items = [_batch_item(*outcome) for outcome in outcomes]
+    told = [(record, _batch_item(*outcome)) for record, outcome in zip(records, outcomes,
+                                                                       strict=True)
+            if record.get("phone_number") not in left_out]
     if shape == "list":
         # Inferred: the other known shape, a list in the order sent, each item naming
         # its number as sent.
-        return [
-            {"phone_number": record.get("phone_number"), **item}
-            for record, item in zip(records, items, strict=True)
-        ]
+        return [{"phone_number": record.get("phone_number"), **item} for record, item in told]
     answer = {}
-    for record, item in zip(records, items, strict=True):
+    for record, item in told:
         # Inferred: a number sent twice keeps its first result, which says what became of
         # the number; the later one is not in the answer (an object has one value per key).
         answer.setdefault(_phone_key(record.get("phone_number")), item)

@@ -112,12 +112,18 @@ def _add_records(req, campaign):
     if errors:
         return _validation_reply(errors)
     sent = req.data["records"]
+    numbers = [record["phone_number"] for record in sent
+               if isinstance(record.get("phone_number"), str)]
+    failing = req.state.take_failing(numbers)
 
     def check(record, stored, alike):
+        if record.get("phone_number") in failing:
+            return [rules.error("refused", req.lang)]
         return rules.record_errors(record, stored, alike, req.lang)
 
     outcomes = req.state.add_records(campaign["id"], sent, check)
-    return _json_reply(200, records.batch_answer(sent, outcomes, req.state.batch_shape))
+    return _json_reply(200, records.batch_answer(sent, outcomes, req.state.batch_shape,
+                                                 left_out=req.state.take_left_out(numbers)))
 
 
 def _list_records(req, campaign):
@@ -223,7 +229,8 @@ def _control_reset(state, data):
 def _control_faults(state, data):
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise ValueError('body must be an object with a "kind"')
-    options = {key: data[key] for key in ("times", "path", "delay", "apply") if key in data}
+    options = {key: data[key] for key in ("times", "path", "delay", "apply", "every")
+               if key in data}
     state.fail_next(data["kind"], **options)
     return _json_reply(200, {"ok": True})
 

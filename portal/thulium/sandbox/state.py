@@ -40,6 +40,7 @@ class Fault:
     path: str | None = None
     delay: float = DEFAULT_TIMEOUT_DELAY
     apply: bool = True
+    every: int | None = None  # every n-th matching request gets it, until reset
 
     def matches(self, path):
         return self.path is None or path.startswith(self.path)
@@ -62,6 +63,7 @@ class SandboxState:
 
     def __init__(self, latency=0.0):
         self._lock = threading.Lock()
+        self._open = threading.Event()  # cleared while /api requests are held (hold)
         self.reset()
         self.latency = latency
 
@@ -80,8 +82,11 @@ class SandboxState:
             self._now = None  # a fixed creation time for new records; None: the clock's
             self._refusals = []
             self._batch_shape = "keyed"
+            self._left_out = set()  # numbers the next batch answers say nothing about
+            self._failing = set()  # numbers the next batches refuse
             self._gathering = None  # a threading.Barrier while requests are held (gather)
             self.gathered = False
+        self._open.set()
 
     # --- latency and faults ---------------------------------------------------------
 
@@ -96,32 +101,57 @@ class SandboxState:
         with self._lock:
             self._latency = seconds
 
-    def fail_next(self, kind, times=1, path=None, delay=None, apply=True):
-        """Queue a fault for the next `times` /api requests whose path starts with `path`."""
+    def fail_next(self, kind, times=1, path=None, delay=None, apply=True, every=None):
+        """Queue a fault for the next `times` /api requests whose path starts with `path`.
+
+        With `every` n instead, every n-th such request gets it until reset: a steady share
+        of failures over a long run (a bench's "1 answer in 10 lost"), which a fixed count
+        of faults cannot place when requests run concurrently.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
         if type(times) is not int or times < 1:
             raise ValueError("times must be a positive integer")
+        if every is not None and (type(every) is not int or every < 1):
+            raise ValueError("every must be a positive integer or null")
+        if every is not None and times != 1:
+            raise ValueError("give times or every, not both")
         if path is not None and not isinstance(path, str):
             raise ValueError("path must be a string or null")
         if not isinstance(apply, bool):
             raise ValueError("apply must be true or false")
         delay = DEFAULT_TIMEOUT_DELAY if delay is None else _number(delay, "delay")
         with self._lock:
-            self._faults.append([Fault(kind, path, delay, apply), times])
+            # For an `every` fault the count is of matching requests still to come before
+            # the next one that gets it, and starts again at `every` once it is reached.
+            self._faults.append([Fault(kind, path, delay, apply, every), every or times])
 
     def take_fault(self, path):
-        """The first queued fault matching `path`, used up once; None if none matches."""
+        """The first queued fault matching `path`, used up once; None if none matches.
+
+        An `every` fault is never used up: it counts the requests that reach it and is
+        taken by each n-th; the others go on to the faults queued after it.
+        """
         with self._lock:
             for entry in self._faults:
                 fault, remaining = entry
-                if fault.matches(path):
+                if fault.matches(path) and fault.every:
+                    entry[1] = remaining - 1 or fault.every
+                    if remaining == 1:
+                        return fault
+                elif fault.matches(path):
                     if remaining == 1:
                         self._faults.remove(entry)
                     else:
                         entry[1] = remaining - 1
                     return fault
         return None
+
+    @property
+    def faults_queued(self):
+        """How many queued faults are still to be used up (`every` faults never are)."""
+        with self._lock:
+            return sum(remaining for fault, remaining in self._faults if not fault.every)
 
     def refuse(self, method, path, status=403):
         """Refuse /api requests matching `method` and `path` (relative to /api/, `*` as a
@@ -151,6 +181,35 @@ class SandboxState:
         with self._lock:
             self._batch_shape = shape
 
+    def leave_out_of_batch_answer(self, numbers):
+        """Say nothing about these numbers (as sent) in the batch answers that carry them,
+        once each, while still storing their records: an answer missing items."""
+        self._mark(self._left_out, numbers)
+
+    def take_left_out(self, numbers):
+        """Which of `numbers` the answer leaves out (see leave_out_of_batch_answer)."""
+        return self._take(self._left_out, numbers)
+
+    def fail_in_batch(self, numbers):
+        """Refuse the records of these numbers (as sent) in the next batches that carry
+        them, once each, as Thulium's FAILED; the others of the batch are added."""
+        self._mark(self._failing, numbers)
+
+    def take_failing(self, numbers):
+        """Which of `numbers` a batch refuses (see fail_in_batch)."""
+        return self._take(self._failing, numbers)
+
+    def _mark(self, marked, numbers):
+        with self._lock:
+            marked |= set(numbers)
+
+    def _take(self, marked, numbers):
+        """The `numbers` marked, unmarked: each mark is used once."""
+        with self._lock:
+            taken = marked & set(numbers)
+            marked -= taken
+            return taken
+
     def set_now(self, moment):
         """Give records added from now on this creation time (an aware datetime), so tests
         can fill chosen days; None goes back to the clock."""
@@ -172,8 +231,18 @@ class SandboxState:
         with self._lock:
             self._gathering, self.gathered = None, True
 
+    def hold(self):
+        """Hold every /api request until `release` (or a minute): a test can look at the
+        portal while its calls are certainly unanswered."""
+        self._open.clear()
+
+    def release(self):
+        self._open.set()
+
     def wait_gathered(self):
-        """Called by each /api request's handler: wait while requests are being gathered."""
+        """Called by each /api request's handler: wait while requests are held or being
+        gathered."""
+        self._open.wait(timeout=60)
         with self._lock:
             barrier = self._gathering
         if barrier is not None:

@@ -1,0 +1,336 @@
+"""What a sending thread does with a batch of claimed rows: send them to Thulium until each
+has its verdict, and never send one again before asking Thulium whether it holds it.
+
+A batch goes in one `POST batch/outbounds/:id/records` (or row by row when the import
+sends one record per call), and each row's verdict comes from its own item of the answer.
+A round is one try with Thulium; between rounds the thread backs off (tenacity), and
+rounds end when every row has its verdict, the budget (IMPORT_RETRY_ATTEMPTS) is spent or
+the import stops:
+
+- Thulium refused the whole batch with an error body: nothing of it was added, so its
+  rows go again one per call, each to its own verdict and budget. When the refusal was of
+  the batch call itself (imports.fallback), the import sends one per call from then on.
+- No usable answer (timeout, dropped connection, 5xx, a body of no known shape), or an
+  item that does not tell: the rows concerned may have landed. The next round first lists
+  the campaign's records in Thulium (one listing for the batch): a row found is added,
+  with Thulium's id; only the others are sent again.
+
+Each POST of a row and each check has its own audit entry, linked to the row
+(ImportAttempt). The outcomes of a batch's last round are handed to the database thread
+(imports.pushing), which stores them with the rows' states; earlier ones are stored here
+at once, as the check and the next send must see them.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+
+from audit.models import Entry, Outcome
+from audit.recording import error_values, outcome_values
+from portal.thulium import (
+    ThuliumAuthFailed,
+    ThuliumError,
+    ThuliumMethodRefused,
+    ThuliumRefused,
+)
+from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
+from records.entries import RECORD_CHECK
+from records.services import (
+    added_values,
+    batch_values,
+    record_add_begin_all,
+    record_add_complete_all,
+    record_add_post,
+    record_add_post_batch,
+    record_checks_begin,
+    record_checks_run,
+)
+
+from .duplicates import says_already_exists
+from .models import ImportAttempt, ImportRow, RowState
+
+INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
+NOT_SENT = "Not sent: the import was cancelled or stopped first."
+
+
+@dataclass
+class Pending:
+    """A claimed row on its way, and what its sends so far leave open."""
+
+    row: ImportRow
+    entry: Entry | None = None  # its begun send; None until the next send begins
+    unanswered: Entry | None = None  # its last send that went unanswered
+    since: datetime.datetime | None = None  # when its first unanswered send began
+    to_check: bool = False  # Thulium may hold it and was not asked since
+    tried: bool = False  # a send of it was made
+
+    def went_unanswered(self, entry: Entry) -> None:
+        self.unanswered, self.to_check, self.entry = entry, True, None
+        self.since = self.since or entry.created_at
+
+
+@dataclass
+class Sent:
+    """A row's verdict: its final state and the entry of its last step (a send or a check)."""
+
+    row: ImportRow
+    state: str
+    entry: Entry | None = None
+
+
+@dataclass
+class Sending:
+    """What became of a batch, for the database thread to store in one transaction."""
+
+    sent: list[Sent] = field(default_factory=list)
+    completions: list[tuple[Entry, dict]] = field(default_factory=list)  # not stored yet
+    crash: Exception | None = None  # a bug or the database: the task fails with it
+
+
+class BatchSend:
+    """One batch's way through Thulium (see the module's docstring).
+
+    `push` is the import's push (imports.pushing): its job, pace, stopping event, whether
+    it sends one record per call, and how to stop it or to fall back to single POSTs.
+    """
+
+    def __init__(self, push, batch: list[Pending], *, single: bool = False):
+        self.push = push
+        self.job = push.job
+        self.open = list(batch)
+        self.single = single or push.single_posts
+        self.done = Sending()
+
+    def run(self) -> Sending:
+        if self.single and len(self.open) > 1:
+            return self.one_by_one(self.open)
+        with override(self.job.language or None):
+            Retrying(
+                retry=retry_if_result(bool),
+                stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
+                # Workers of several imports back off out of step with each other.
+                wait=wait_exponential_jitter(multiplier=settings.IMPORT_RETRY_WAIT,
+                                             jitter=settings.IMPORT_RETRY_WAIT,
+                                             max=settings.IMPORT_RETRY_MAX_WAIT),
+                sleep=self.push.stopping.wait,  # a cancel cuts the backoff short
+                retry_error_callback=lambda _state: None,
+            )(self.round)
+            self.finish()
+        return self.done
+
+    def round(self) -> bool:
+        """One try with Thulium; True when rows are left for another."""
+        if self.push.stopping.is_set():
+            return False
+        self.store_completions()
+        if self.check() and self.open:
+            self.begin()
+            if self.single:
+                self.post_one(self.open[0])
+            else:
+                self.post_batch()
+        return bool(self.open)
+
+    # --- the steps of a round -------------------------------------------------------------
+
+    def check(self) -> bool:
+        """Ask Thulium about the rows whose last send went unanswered; False if it failed.
+
+        Found, a row is added with Thulium's id; not found, it may be sent again.
+        """
+        rows = [pending for pending in self.open if pending.to_check]
+        if not rows:
+            return True
+        since = min(pending.since for pending in rows)
+        with transaction.atomic():
+            checks = record_checks_begin([pending.unanswered for pending in rows],
+                                         since=since, actor=self.job.actor)
+            ImportAttempt.objects.bulk_create(
+                ImportAttempt(row=pending.row, entry=check)
+                for pending, check in zip(rows, checks, strict=True))
+        try:
+            found = record_checks_run(checks, since=since, language=self.job.language or None)
+        except ThuliumError:
+            return False  # still to check: the next round asks again
+        for pending, check, record_id in zip(rows, checks, found, strict=True):
+            pending.to_check = False
+            if record_id:
+                self.settle(pending, RowState.ADDED, check)
+        return True
+
+    def begin(self) -> None:
+        """Begin a send of each row that has none: its pending entry, linked to the row."""
+        rows = [pending for pending in self.open if pending.entry is None]
+        if not rows:
+            return
+        with transaction.atomic():
+            additions = record_add_begin_all(
+                campaign=self.job.campaign, payloads=[pending.row.payload for pending in rows],
+                actor=self.job.actor)
+            ImportAttempt.objects.bulk_create(
+                ImportAttempt(row=pending.row, entry=addition)
+                for pending, addition in zip(rows, additions, strict=True))
+        for pending, addition in zip(rows, additions, strict=True):
+            pending.entry = addition
+
+    def post_batch(self) -> None:
+        self.push.pace.wait()
+        for pending in self.open:
+            pending.tried = True
+        try:
+            results = record_add_post_batch([pending.entry for pending in self.open],
+                                            language=self.job.language or None)
+        except ThuliumMethodRefused as error:
+            self.failed_all(error)
+            self.push.single_posts = True  # the other threads' next batches too
+            self.done = self.merged(self.one_by_one(self.open))
+            self.open = []
+            self.push.send_singly(error)
+            return
+        except ThuliumRefused as error:
+            # Refused as a whole, so nothing of it was added: each row on its own.
+            self.failed_all(error)
+            self.done = self.merged(self.one_by_one(self.open))
+            self.open = []
+            return
+        except ThuliumError as error:
+            self.failed_all(error)
+            return
+        for pending, result in list(zip(self.open, results, strict=True)):
+            values = batch_values(result)
+            self.done.completions.append((pending.entry, values))
+            if result.status == ADDED:
+                self.settle(pending, RowState.ADDED)
+            elif result.status in (ALREADY_EXISTS, FAILED):
+                self.settle(pending, refusal(values, pending.unanswered))
+            else:
+                pending.went_unanswered(pending.entry)
+
+    def post_one(self, pending: Pending) -> None:
+        self.push.pace.wait()
+        pending.tried = True
+        try:
+            record_id = record_add_post(pending.entry, language=self.job.language or None)
+        except ThuliumError as error:
+            self.done.completions.append((pending.entry, error_values(error)))
+            if isinstance(error, ThuliumAuthFailed):
+                self.push.stop(_("Thulium did not accept the portal's API credentials: "
+                                 "%(detail)s") % {"detail": error.detail})
+                self.settle(pending, RowState.FAILED)
+            elif isinstance(error, ThuliumRefused):
+                self.settle(pending, refusal(error_values(error), pending.unanswered))
+            elif error.may_have_applied:
+                pending.went_unanswered(pending.entry)
+            else:
+                pending.entry = None
+            return
+        self.done.completions.append((pending.entry, added_values(record_id)))
+        self.settle(pending, RowState.ADDED)
+
+    def failed_all(self, error: ThuliumError) -> None:
+        """The batch call failed as a whole: every row's send has its outcome. A refusal
+        of the whole is no verdict on a row: it is marked so (see `resumed`)."""
+        values = error_values(error)
+        if isinstance(error, ThuliumRefused):
+            values["results"] = {"batch_refused": True}
+        for pending in self.open:
+            self.done.completions.append((pending.entry, dict(values)))
+            if error.may_have_applied:
+                pending.went_unanswered(pending.entry)
+            else:
+                pending.entry = None
+
+    def finish(self) -> None:
+        """The rows left when the rounds end: one last check of those Thulium may hold, then
+        each its state; a send begun but not made is completed as not sent."""
+        if self.open and not self.push.stopping.is_set():
+            self.store_completions()
+            self.check()
+        for pending in list(self.open):
+            if pending.entry is not None:
+                self.done.completions.append((pending.entry, outcome_values(
+                    outcome=Outcome.FAILED, detail=NOT_SENT)))
+            if pending.to_check:
+                state = RowState.UNKNOWN
+            else:
+                state = RowState.FAILED if pending.tried else RowState.NOT_SENT
+            self.settle(pending, state)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:
+        self.open.remove(pending)
+        self.done.sent.append(Sent(pending.row, state,
+                                   entry or pending.entry or pending.unanswered))
+
+    def store_completions(self) -> None:
+        """Store the outcomes so far: the check and the next send must see them."""
+        if self.done.completions:
+            record_add_complete_all(self.done.completions)
+            self.done.completions = []
+
+    def one_by_one(self, rows: list[Pending]) -> Sending:
+        """Each row sent on its own, with its own rounds."""
+        self.store_completions()
+        done = Sending()
+        for pending in rows:
+            done = _joined(done, BatchSend(self.push, [pending], single=True).run())
+        return done
+
+    def merged(self, other: Sending) -> Sending:
+        return _joined(self.done, other)
+
+
+def _joined(first: Sending, second: Sending) -> Sending:
+    return Sending(first.sent + second.sent, first.completions + second.completions)
+
+
+def refusal(values: dict, unanswered) -> str:
+    """The state of a row whose send was refused (outcome values, or an entry's as a dict).
+
+    A refusal is final; after an unanswered send, a duplicate one means it had landed:
+    Thulium said ALREADY_EXISTS, or its message says so.
+    """
+    already = values["results"].get("batch_status") == "ALREADY_EXISTS" or says_already_exists(
+        values["messages"] or [values["detail"]])
+    return RowState.ADDED_EARLIER if unanswered and already else RowState.REFUSED
+
+
+def resumed(row: ImportRow) -> Sent | Pending:
+    """A dead worker's row, from its steps' entries: settled, or to send on.
+
+    A step still pending was cut off: a send is completed as unknown (Thulium may have
+    taken it), a check as failed (it learnt nothing).
+    """
+    steps = [attempt.entry for attempt in
+             row.attempts.select_related("entry").order_by("entry__created_at", "pk")]
+    cut_off = [entry for entry in steps if entry.outcome == Outcome.PENDING]
+    if cut_off:
+        outcome = {RECORD_CHECK.slug: Outcome.FAILED}
+        record_add_complete_all([
+            (entry, outcome_values(outcome=outcome.get(entry.kind, Outcome.UNKNOWN),
+                                   detail=INTERRUPTED))
+            for entry in cut_off
+        ])
+    pending = Pending(row)
+    for entry in steps:
+        if entry.kind == RECORD_CHECK.slug:
+            if entry.outcome == Outcome.SUCCEEDED and entry.results.get("record_id"):
+                return Sent(row, RowState.ADDED, entry)
+            pending.to_check = pending.to_check and entry.outcome != Outcome.SUCCEEDED
+            continue
+        pending.tried = pending.tried or entry.detail != NOT_SENT
+        if entry.outcome == Outcome.SUCCEEDED:
+            return Sent(row, RowState.ADDED, entry)
+        if entry.outcome == Outcome.UNKNOWN:
+            pending.went_unanswered(entry)
+        elif entry.outcome == Outcome.REFUSED and not entry.results.get("batch_refused"):
+            verdict = refusal({"results": entry.results, "messages": entry.messages,
+                               "detail": entry.detail}, pending.unanswered)
+            return Sent(row, verdict, entry)
+    return pending

@@ -1,0 +1,273 @@
+"""Imports sent in batches: each row its own verdict from its item of Thulium's answer, a
+refused batch sent row by row, single POSTs when the batch call is not allowed, and
+nothing sent twice when an answer is lost."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from audit.models import Entry, Outcome
+from audit.verify import verify_chain
+from imports.fallback import batch_refusal, batch_refusals_lift
+from imports.models import BatchRefusal, ImportJob, ImportRow, RowState
+from imports.pushing import import_push
+from imports.services import import_confirm
+from portal.thulium import get_client
+from tests.conftest import api_calls, records_sent
+from tests.import_files import csv_bytes, people, previewed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BATCH = "/api/batch/outbounds/00001/records"
+SINGLE = "/api/outbounds/00001/records"
+# Longer than the tests' THULIUM_TIMEOUT (1 s): the answer comes after the portal gave up.
+LATE = 1.5
+
+
+@pytest.fixture(autouse=True)
+def batches_of_four(settings):
+    settings.IMPORT_BATCH_SIZE = 4
+    # One sending thread: batches go in the order of the file, so a fault queued for the
+    # next batch call hits the first batch (two workers' overlap has its own test).
+    settings.IMPORT_CONCURRENCY = 1
+    settings.IMPORT_RETRY_WAIT = 0.01
+    settings.IMPORT_RETRY_MAX_WAIT = 0.05
+    settings.IMPORT_HEARTBEAT_SECONDS = 0.2
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+def pushed(client, campaign, rows, **content) -> ImportJob:
+    job = previewed(client, campaign, csv_bytes(rows, **content))
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    return ImportJob.objects.get(pk=job.pk)
+
+
+def numbers(count, first=601000000) -> list[str]:
+    return [str(first + n) for n in range(count)]
+
+
+def calls_to(thulium, path) -> list[dict]:
+    return [call for call in api_calls(thulium, "POST") if call["path"] == path]
+
+
+def sends(thulium) -> Counter:
+    """How many times each number was sent, alone or in a batch."""
+    return Counter(record["phone_number"] for record in records_sent(thulium))
+
+
+def held(thulium) -> Counter:
+    return Counter(record["phone_number"] for record in thulium.state.records("00001"))
+
+
+def by_phone(job) -> dict[str, ImportRow]:
+    return {row.phone_number: row for row in job.rows.all()}
+
+
+def steps(row) -> list[tuple[str, str]]:
+    return [(attempt.entry.kind, attempt.entry.outcome)
+            for attempt in row.attempts.order_by("entry__created_at", "pk")]
+
+
+@pytest.mark.parametrize("shape", ["keyed", "list"])
+def test_each_row_of_a_mixed_batch_has_the_verdict_of_its_own_item(
+    logged_in, sales, thulium, shape
+):
+    thulium.state.batch_shape = shape
+    held_id = get_client().add_record("00001", {"phone_number": "601000001"})
+    thulium.state.fail_in_batch(["601000002"])
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(10)])
+
+    assert job.state == ImportJob.State.DONE
+    # 10 rows in batches of 4: three calls, each number sent once, none alone.
+    assert [len(call["json"]["records"]) for call in calls_to(thulium, BATCH)] == [4, 4, 2]
+    assert len(calls_to(thulium, SINGLE)) == 1  # the test's own, above
+    assert sends(thulium) == Counter(numbers(10)) + Counter(["601000001"])
+    rows = by_phone(job)
+    assert rows["601000001"].state == RowState.REFUSED
+    existing = rows["601000001"].last_send()
+    assert (existing.outcome, existing.results) == (Outcome.REFUSED,
+                                                    {"batch_status": "ALREADY_EXISTS"})
+    assert rows["601000002"].state == RowState.REFUSED
+    assert rows["601000002"].last_send().messages == ["Sandbox: refused on request."]
+    added = [row for row in rows.values() if row.state == RowState.ADDED]
+    assert len(added) == 8
+    stored = {record["phone_number"]: record["record_id"]
+              for record in thulium.state.records("00001")}
+    assert all(row.last_send().results == {"record_id": stored[row.phone_number],
+                                           "batch_status": "ADDED"} for row in added)
+    assert stored["601000001"] == held_id
+    receipt = job.receipt.results
+    assert (receipt["added"], receipt["refused"], receipt["unknown"]) == (8, 2, 0)
+    assert Entry.objects.filter(kind="record-addition").count() == 10
+    assert verify_chain().problem == ""
+
+
+def test_two_rows_with_the_same_number_never_travel_in_one_batch(logged_in, sales, thulium):
+    """The preview flags rows repeated in the file; should rows with one number still be
+    queued together, batching parts them."""
+    rows = [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(3)]
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    # What the preview would have refused: the same number on three rows.
+    job.rows.update(phone_key="48601000000")
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    assert [len(call["json"]["records"]) for call in calls_to(thulium, BATCH)] == [1, 1, 1]
+
+
+def test_an_answer_missing_an_item_leaves_that_row_to_be_found_in_thulium(logged_in, sales,
+                                                                          thulium):
+    thulium.state.leave_out_of_batch_answer(["601000002"])
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+
+    row = by_phone(job)["601000002"]
+    assert row.state == RowState.ADDED
+    assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                          ("record-check", Outcome.SUCCEEDED)]
+    check = row.last_send()
+    assert check.results == {"found": True,
+                             "record_id": held_id(thulium, "601000002")}
+    assert sends(thulium) == Counter(numbers(4))  # found, so never sent again
+    assert job.receipt.results["unknown"] == 0
+
+
+def held_id(thulium, phone) -> str:
+    (record,) = [r for r in thulium.state.records("00001") if r["phone_number"] == phone]
+    return str(record["record_id"])
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_lost_batch_answer_ends_with_each_number_once_in_thulium_and_none_sent_twice(
+    logged_in, sales, thulium, applied
+):
+    """Applied, the rows are found and not sent again; not applied, they are sent again."""
+    thulium.state.fail_next("timeout", path=BATCH, apply=applied,
+                            delay=LATE if applied else 0.1)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)])
+
+    assert held(thulium) == Counter(numbers(6))
+    lost = numbers(4)  # the first batch
+    expected = Counter(numbers(6)) + (Counter() if applied else Counter(lost))
+    assert sends(thulium) == expected
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 6}
+    checks = Entry.objects.filter(kind="record-check").order_by("pk")
+    assert [check.sent["phone_number"] for check in checks] == lost
+    assert {check.results["found"] for check in checks} == {applied}
+    row = by_phone(job)["601000000"]
+    if applied:
+        assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                              ("record-check", Outcome.SUCCEEDED)]
+    else:
+        assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                              ("record-check", Outcome.SUCCEEDED),
+                              ("record-addition", Outcome.SUCCEEDED)]
+    # One listing answered the whole batch.
+    listings = [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
+    assert len(listings) == 1
+    assert job.receipt.results["unknown"] == 0
+    assert verify_chain().problem == ""
+
+
+def test_a_broken_batch_answer_is_reconciled_like_a_lost_one(logged_in, sales, thulium):
+    thulium.state.fail_next("broken_json", path=BATCH)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+    assert sends(thulium) == Counter(numbers(4)) and held(thulium) == Counter(numbers(4))
+    lost = by_phone(job)["601000000"].attempts.order_by("entry__created_at").first().entry
+    assert (lost.outcome, lost.detail) == (Outcome.UNKNOWN, "the answer is not valid JSON")
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 4}
+
+
+def test_a_500_before_applying_sends_the_batch_again(logged_in, sales, thulium):
+    thulium.state.fail_next("http_500", path=BATCH)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 4}
+    assert steps(by_phone(job)["601000003"]) == [("record-addition", Outcome.FAILED),
+                                                 ("record-addition", Outcome.SUCCEEDED)]
+    # Nothing may have landed: no listing before sending again.
+    assert not [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
+
+
+def test_a_batch_refused_as_a_whole_is_sent_row_by_row(logged_in, sales, thulium):
+    thulium.state.fail_next("refuse", path=BATCH)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)])
+    assert len(calls_to(thulium, SINGLE)) == 4  # the refused batch's rows, one by one
+    assert sends(thulium) == Counter(numbers(6)) + Counter(numbers(4))
+    assert held(thulium) == Counter(numbers(6))
+    row = by_phone(job)["601000000"]
+    assert row.state == RowState.ADDED
+    refused, added = (attempt.entry for attempt in row.attempts.order_by("entry__created_at"))
+    assert (refused.outcome, refused.messages, refused.results) == (
+        Outcome.REFUSED, ["Sandbox: refused on request."], {"batch_refused": True})
+    assert refused.request_id and added.outcome == Outcome.SUCCEEDED
+    assert job.single_posts is None  # a refusal of what was sent, not of the method
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405])
+def test_a_batch_call_the_api_user_may_not_make_falls_back_to_single_posts(
+    logged_in, sales, thulium, status
+):
+    thulium.state.refuse("POST", "batch/outbounds/*", status)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(9)])
+
+    assert job.state == ImportJob.State.DONE
+    assert held(thulium) == Counter(numbers(9))
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 9}
+    # One refused batch call, then single POSTs only.
+    assert len(calls_to(thulium, BATCH)) == 1
+    refusal = job.single_posts
+    assert refusal == batch_refusal() and refusal.http_status == status
+    assert refusal.request_id
+    assert job.receipt.results["sent_one_by_one"] == {
+        "http_status": status, "request_id": refusal.request_id,
+        "refused_at": refusal.refused_at.isoformat()}
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert "one record per call" in page and refusal.request_id in page
+
+    # The next import does not ask again.
+    thulium.state.reset()
+    second = pushed(logged_in, sales, [[phone, "Jan", "Nowak", "Łódź"]
+                                       for phone in numbers(3, first=602000000)])
+    assert calls_to(thulium, BATCH) == [] and len(calls_to(thulium, SINGLE)) == 3
+    assert second.single_posts == refusal
+
+    # Lifted by an administrator, the batch call is tried again.
+    assert batch_refusals_lift(BatchRefusal.objects.all(), by="admin") == 1
+    third = pushed(logged_in, sales, [[phone, "Ewa", "Nowak", "Łódź"]
+                                      for phone in numbers(3, first=603000000)])
+    assert len(calls_to(thulium, BATCH)) == 1 and third.single_posts is None
+
+
+def test_refused_credentials_are_no_reason_to_fall_back(logged_in, sales, thulium, settings):
+    job = previewed(logged_in, sales, csv_bytes(people(6)))
+    assert import_confirm(job=job)
+    settings.THULIUM_API_PASSWORD = "wrong"
+    import_push(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.STOPPED
+    assert "did not accept the portal's API credentials" in job.stop_reason
+    assert not BatchRefusal.objects.exists() and job.single_posts is None
+
+
+def test_a_refusal_is_remembered_for_a_day_only(logged_in, sales, thulium):
+    thulium.state.refuse("POST", "batch/outbounds/*", 403)
+    pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(2)])
+    assert batch_refusal() is not None
+    BatchRefusal.objects.update(refused_at=BatchRefusal.objects.get().refused_at
+                                - timedelta(days=1, seconds=1))
+    assert batch_refusal() is None
+
+
+def test_the_admin_can_lift_a_refusal(admin_client, thulium):
+    refusal = BatchRefusal.objects.create(http_status=403, request_id="abc", detail="no")
+    response = admin_client.post(reverse("admin:imports_batchrefusal_changelist"), {
+        "action": "lift", "_selected_action": [refusal.pk]})
+    assert response.status_code == 302
+    refusal.refresh_from_db()
+    assert refusal.lifted_at is not None and refusal.lifted_by == "admin"
+    assert batch_refusal() is None
