@@ -119,22 +119,44 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
     """Store sends' outcomes in their entries and in what the portal knows, together.
 
     A refused or failed first send leaves no trace of the number; after an unanswered
-    send, Thulium may hold it, so it stays known as unknown.
+    send, Thulium may hold it, so it stays known as unknown. By number, not by entry: a
+    resend's entry replaced the first one's, and the first one's outcome must still count.
+    A few statements for the lot, whatever its size: an import stores hundreds at once.
     """
+    added, unknown, failed = {}, set(), set()  # by (campaign, number's key)
+    for entry, values in completions:
+        key = (entry.campaign_id, phone_key(entry.sent["phone_number"]))
+        outcome = values["outcome"]
+        if outcome == Outcome.SUCCEEDED:
+            added[key] = values["results"].get("record_id", "")
+            unknown.discard(key)
+        elif outcome == Outcome.UNKNOWN:
+            unknown.add(key)
+            added.pop(key, None)
+        else:
+            failed.add(key)
     with transaction.atomic():
         entries_complete(completions)
-        for entry, _values in completions:
-            # By number, not by entry: a resend's entry replaced the first one's, and the
-            # first one's outcome must still count.
-            records = AddedRecord.objects.filter(
-                campaign_id=entry.campaign_id, phone_key=phone_key(entry.sent["phone_number"]))
-            if entry.outcome == Outcome.SUCCEEDED:
-                records.update(status=AddedRecord.Status.ADDED,
-                               record_id=entry.results.get("record_id", ""))
-            elif entry.outcome == Outcome.UNKNOWN:
-                records.update(status=AddedRecord.Status.UNKNOWN)
-            else:
-                records.filter(status=AddedRecord.Status.SENDING).delete()
+        for campaign_id, keys in _by_campaign(added).items():
+            records = list(AddedRecord.objects.filter(campaign_id=campaign_id,
+                                                      phone_key__in=keys))
+            for record in records:
+                record.status = AddedRecord.Status.ADDED
+                record.record_id = added[campaign_id, record.phone_key]
+            AddedRecord.objects.bulk_update(records, ["status", "record_id"])
+        for campaign_id, keys in _by_campaign(unknown).items():
+            AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys).update(
+                status=AddedRecord.Status.UNKNOWN)
+        for campaign_id, keys in _by_campaign(failed - unknown - added.keys()).items():
+            AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys,
+                                       status=AddedRecord.Status.SENDING).delete()
+
+
+def _by_campaign(keys) -> dict[int, list[str]]:
+    grouped = {}
+    for campaign_id, key in keys:
+        grouped.setdefault(campaign_id, []).append(key)
+    return grouped
 
 
 def records_added_earlier(entries: list[Entry]) -> None:
