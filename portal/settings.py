@@ -221,8 +221,9 @@ IMPORT_CONCURRENCY = env.int("IMPORT_CONCURRENCY", default=8)
 # Thulium documents no limit; its batch answer grows with it.
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=100)
 IMPORT_RATE_LIMIT = env.float("IMPORT_RATE_LIMIT", default=0.0)
-# Sends of one row when Thulium does not answer properly (timeout, connection, 5xx),
-# waiting IMPORT_RETRY_WAIT seconds, doubling (with jitter) up to IMPORT_RETRY_MAX_WAIT.
+# Tries of one batch (a send, or a check in Thulium after a lost answer) when Thulium does
+# not answer properly (timeout, connection, 5xx), waiting IMPORT_RETRY_WAIT seconds,
+# doubling (with jitter) up to IMPORT_RETRY_MAX_WAIT.
 IMPORT_RETRY_ATTEMPTS = env.int("IMPORT_RETRY_ATTEMPTS", default=4)
 IMPORT_RETRY_WAIT = env.float("IMPORT_RETRY_WAIT", default=1.0)
 IMPORT_RETRY_MAX_WAIT = env.float("IMPORT_RETRY_MAX_WAIT", default=30.0)
