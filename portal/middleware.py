@@ -1,5 +1,5 @@
-"""The portal's own middleware: a request id and one log line per request, and the renewal
-of idle sessions.
+"""The portal's own middleware: a request id and one log line per request, its count in the
+metrics, and the renewal of idle sessions.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 
+from .metrics.instruments import request_done
 from .request_id import request_id_from, set_current_request_id
 
 log = logging.getLogger("portal.request")
@@ -58,6 +59,22 @@ class RequestIdMiddleware:
 def forget_request_id(**kwargs):
     """A thread's next work, if not a request, must not inherit the last request's id."""
     set_current_request_id("")
+
+
+class RequestMetricsMiddleware:
+    """Counts and times each request by view: the resolved URL name, never the raw path,
+    which holds campaign ids and could be anything a client typed."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.monotonic()
+        response = self.get_response(request)
+        match = request.resolver_match
+        request_done(view=match.view_name if match else "unresolved", method=request.method,
+                     status=response.status_code, seconds=time.monotonic() - started)
+        return response
 
 
 def renew_after() -> int:

@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
     "portal.health.HealthCheckMiddleware",
+    "portal.metrics.page.MetricsMiddleware",
+    # After the two above: probes and scrapes are not counted as requests of a view.
+    "portal.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,6 +254,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Prometheus metrics at /metrics (docs/operations.md, "Metrics"), for a scraper sending
+# "Authorization: Bearer <METRICS_TOKEN>"; without a token the page does not exist.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Safeguards for risky campaign changes -------------------------------------------
 # On: a risky change (see campaigns/risk.py) waits for a second editor's approval.

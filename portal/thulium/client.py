@@ -21,6 +21,8 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 from urllib3.exceptions import NewConnectionError, SSLError
 
+from portal.metrics.instruments import thulium_call_done
+
 from .batch import RecordResult, read_results
 from .errors import (
     ThuliumAuthFailed,
@@ -108,12 +110,12 @@ class ThuliumClient:
 
     def get_statuses(self, campaign_id: str) -> list[dict]:
         """GET outbounds/:id/statuses: the campaign's statuses with their system status."""
-        body = self._call("GET", f"outbounds/{campaign_id}/statuses")
+        body = self._call("GET", "outbounds/:id/statuses", campaign_id)
         return self._list_of_dicts(body, "statuses")
 
     def get_agents(self, campaign_id: str) -> list[dict]:
         """GET outbounds/:id/agents: the agents a record can be assigned to."""
-        return self._list_of_dicts(self._call("GET", f"outbounds/{campaign_id}/agents"), "agents")
+        return self._list_of_dicts(self._call("GET", "outbounds/:id/agents", campaign_id), "agents")
 
     def list_records(
         self, campaign_id: str, *, created_from: date, offset: int = 0, limit: int = 100
@@ -125,7 +127,7 @@ class ThuliumClient:
         """
         params = {"create_date_from": created_from.isoformat(), "offset": offset,
                   "limit": limit}
-        body = self._call("GET", f"outbounds/{campaign_id}/records", params=params)
+        body = self._call("GET", "outbounds/:id/records", campaign_id, params=params)
         count = body.get("count") if isinstance(body, dict) else None
         if not (type(count) is int or (isinstance(count, str) and count.isdigit())):
             raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
@@ -145,12 +147,12 @@ class ThuliumClient:
     # Write endpoints
     def update_campaign(self, campaign_id: str, changes: dict[str, Any]) -> int:
         """PUT outbounds/:id: returns the HTTP status; Thulium answers an empty body."""
-        self._call("PUT", f"outbounds/{campaign_id}", json=changes, expect_body=False)
+        self._call("PUT", "outbounds/:id", campaign_id, json=changes, expect_body=False)
         return 200
 
     def add_record(self, campaign_id: str, record: dict[str, Any]) -> str:
         """POST outbounds/:id/records: returns the new record's id (a string)."""
-        body = self._call("POST", f"outbounds/{campaign_id}/records", json=record)
+        body = self._call("POST", "outbounds/:id/records", campaign_id, json=record)
         record_id = body.get("record_id") if isinstance(body, dict) else None
         if record_id in (None, ""):
             # Thulium took the record (200) but we cannot tell which id it got.
@@ -167,7 +169,7 @@ class ThuliumClient:
         this Thulium lacks it): single POSTs may still be allowed.
         """
         try:
-            body = self._call("POST", f"batch/outbounds/{campaign_id}/records",
+            body = self._call("POST", "batch/outbounds/:id/records", campaign_id,
                               json={"records": records})
         except (ThuliumAuthFailed, ThuliumRefused) as error:
             if error.status not in ThuliumMethodRefused.STATUSES:
@@ -187,9 +189,12 @@ class ThuliumClient:
         return results
 
     # Plumbing
-    def _call(self, method: str, path: str, *, json=None, params=None,
-              expect_body: bool = True):
+    def _call(self, method: str, endpoint: str, campaign_id: str = "", *, json=None,
+              params=None, expect_body: bool = True):
+        """Call `endpoint` (a path template, ":id" standing for `campaign_id`)."""
+        path = endpoint.replace(":id", campaign_id)
         url = f"{self.base_url}/{path}"
+        call = (method, endpoint, path)
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -197,17 +202,17 @@ class ThuliumClient:
             )
         except requests.RequestException as exc:
             failure = _transport_failure(exc, sent=method != "GET")
-            _log_call(method, path, started, None, failure.outcome, "")
+            _log_call(*call, started, None, failure.outcome, "")
             raise failure from None
         try:
             if not response.ok:
                 raise _http_failure(response)
             body = _parse_success(response, expect_body)
         except (ThuliumRefused, ThuliumAuthFailed, ThuliumUnavailable) as failure:
-            _log_call(method, path, started, response.status_code, failure.outcome,
+            _log_call(*call, started, response.status_code, failure.outcome,
                       failure.request_id)
             raise
-        _log_call(method, path, started, response.status_code, "succeeded", "")
+        _log_call(*call, started, response.status_code, "succeeded", "")
         return body
 
     @staticmethod
@@ -298,10 +303,12 @@ def _certificate_refused(exc: requests.exceptions.SSLError) -> bool:
     return isinstance(cause, ssl.SSLCertVerificationError)
 
 
-def _log_call(method, path, started, status, outcome, request_id):
+def _log_call(method, endpoint, path, started, status, outcome, request_id):
     # Method and path only: bodies carry people's numbers and names. The portal's own
     # request id is added by the logging filter.
-    duration_ms = round((time.monotonic() - started) * 1000)
+    seconds = time.monotonic() - started
+    thulium_call_done(endpoint=f"{method} {endpoint}", outcome=outcome, seconds=seconds)
+    duration_ms = round(seconds * 1000)
     log.info(
         "thulium %s %s status=%s outcome=%s thulium_request_id=%s duration_ms=%d",
         method, path, status, outcome, request_id or "-", duration_ms,

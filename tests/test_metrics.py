@@ -1,0 +1,98 @@
+"""/metrics: Thulium calls and requests, for the token's holder."""
+
+import re
+
+import pytest
+
+from portal.thulium import ThuliumRefused, get_client
+from tests.scrapes import BEARER, TOKEN, label_values, samples, value
+
+ADD = "POST outbounds/:id/records"
+
+
+@pytest.fixture(autouse=True)
+def token(settings):
+    settings.METRICS_TOKEN = TOKEN
+
+
+def scrape(client) -> dict[tuple, float]:
+    response = client.get("/metrics", headers={"Authorization": BEARER})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return samples(response.content.decode())
+
+
+def test_thulium_calls_are_counted_by_endpoint_template_and_outcome(client, campaigns, thulium):
+    before = scrape(client)
+    gateway = get_client()
+    gateway.add_record("00001", {"phone_number": "601234567"})
+    thulium.state.fail_next("refuse", path="/api/outbounds/A7K2Q/records")
+    with pytest.raises(ThuliumRefused):
+        gateway.add_record("A7K2Q", {"phone_number": "601234568"})
+    gateway.get_statuses("00002")
+
+    after = scrape(client)
+
+    def counted(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert counted("portal_thulium_calls_total", endpoint=ADD, outcome="succeeded") == 1
+    assert counted("portal_thulium_calls_total", endpoint=ADD, outcome="refused") == 1
+    assert counted("portal_thulium_calls_total", endpoint="GET outbounds/:id/statuses",
+                   outcome="succeeded") == 1
+    assert counted("portal_thulium_call_duration_seconds_count", endpoint=ADD) == 2
+    assert counted("portal_thulium_call_duration_seconds_bucket", endpoint=ADD, le="+Inf") == 2
+    # Templates only: no campaign id, number or name becomes a label.
+    assert all(re.fullmatch(r"(GET|POST|PUT) [a-z/]+(/:id[a-z/]*)?", endpoint)
+               for endpoint in label_values(after, "endpoint"))
+
+
+def test_requests_are_counted_by_view_name_and_never_by_path(logged_in, campaigns):
+    before = scrape(logged_in)
+    assert logged_in.get("/campaigns/00001/").status_code == 200
+    assert logged_in.get("/no/such/page/601234567/").status_code == 404
+    logged_in.generic("BREW", "/campaigns/sync/")
+
+    after = scrape(logged_in)
+
+    def counted(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert counted("portal_requests_total", view="campaigns:detail", method="GET",
+                   status="200") == 1
+    assert counted("portal_request_duration_seconds_count", view="campaigns:detail") == 1
+    assert counted("portal_requests_total", view="unresolved", method="GET", status="404") == 1
+    assert counted("portal_requests_total", view="campaigns:sync", method="other",
+                   status="405") == 1
+    # Scrapes answer before views are counted: they are no view's requests.
+    assert not any("metrics" in view for view in label_values(after, "view"))
+
+
+@pytest.mark.parametrize("authorization, status", [
+    (None, 401),
+    ("Bearer", 401),
+    ("Bearer ", 401),
+    ("Basic dXNlcjpwYXNz", 401),
+    (f"{TOKEN}", 401),
+    ("Bearer wrong-token", 403),
+    (f"Bearer {TOKEN}x", 403),
+    (f"Bearer {TOKEN[:-1]}", 403),
+    ("Bearer żółw-ąę", 403),
+])
+def test_metrics_without_the_right_token_are_refused_without_data(client, authorization, status):
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = client.get("/metrics", headers=headers)
+
+    assert response.status_code == status
+    assert b"portal_" not in response.content
+    if status == 401:
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_metrics_do_not_exist_without_a_token_set(client, settings, db):
+    settings.METRICS_TOKEN = ""
+
+    assert client.get("/metrics").status_code == 404
+    response = client.get("/metrics", headers={"Authorization": "Bearer "})
+    assert response.status_code == 404
+    assert b"portal_" not in response.content
