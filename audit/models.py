@@ -188,3 +188,25 @@ class ChainHead(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.last_hash}"
+
+
+class ChainCheck(models.Model):
+    """The verdict of the last `verify_audit`: one row, replaced by each run.
+
+    Kept in the database so that every process (the metrics page of any machine) reads the
+    same answer cheaply; a run that crashes writes nothing, so its time goes stale.
+    """
+
+    ONLY = 1
+
+    checked_at = models.DateTimeField(_("checked"))
+    intact = models.BooleanField(_("intact"))
+    links = models.BigIntegerField(_("links checked"))
+    problem = models.TextField(_("first break"), blank=True)
+
+    class Meta:
+        default_permissions = ()
+        verbose_name = _("audit chain check")
+
+    def __str__(self):
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {'intact' if self.intact else 'broken'}"

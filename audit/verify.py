@@ -20,6 +20,7 @@ from operator import itemgetter
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import Q
+from django.utils import timezone
 
 from .chain import (
     BEGUN,
@@ -32,7 +33,7 @@ from .chain import (
 )
 from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
-from .models import GENESIS_HASH, ChainHead, Entry, Outcome
+from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
 
 FETCH_ROWS = 5000
 # Below this many links a forked process costs more than it saves.
@@ -61,6 +62,14 @@ def verify_chain(*, workers: int | None = None) -> Verdict:
         entries, links, problem = _joined(_walk_all(_stretches(head_seq, workers)))
         problem = problem or _loose_entries() or _beyond_head()
         return Verdict(entries, links, head_seq, head_hash, problem)
+
+
+def chain_check_keep(verdict: Verdict) -> None:
+    """Keep the verdict as the last check's, which the metrics page reports."""
+    ChainCheck.objects.update_or_create(pk=ChainCheck.ONLY, defaults={
+        "checked_at": timezone.now(), "intact": not verdict.problem, "links": verdict.links,
+        "problem": verdict.problem,
+    })
 
 
 @dataclass

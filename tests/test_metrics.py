@@ -1,10 +1,16 @@
-"""/metrics: Thulium calls and requests, for the token's holder."""
+"""/metrics: Thulium calls, requests, imports and the audit chain, for the token's holder."""
 
 import re
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from audit.models import ChainCheck, ChainHead
+from imports.pushing import import_push
+from imports.services import import_confirm
 from portal.thulium import ThuliumRefused, get_client
+from tests.audit_fixtures import change, tamper
+from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN, label_values, samples, value
 
 ADD = "POST outbounds/:id/records"
@@ -96,3 +102,44 @@ def test_metrics_do_not_exist_without_a_token_set(client, settings, db):
     response = client.get("/metrics", headers={"Authorization": "Bearer "})
     assert response.status_code == 404
     assert b"portal_" not in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_rows_are_reported_by_state_and_imports_by_progress(logged_in, campaigns):
+    job = previewed(logged_in, campaigns["00001"],
+                    csv_bytes(people(3) + [["12", "zły", "numer", ""]]))
+    assert import_confirm(job=job)
+    waiting = scrape(logged_in)
+    assert value(waiting, "portal_imports_queued") == 1
+    assert value(waiting, "portal_import_rows", state="queued") == 3
+
+    import_push(job.pk)
+    done = scrape(logged_in)
+
+    assert value(done, "portal_import_rows", state="added") == 3
+    assert value(done, "portal_import_rows", state="invalid") == 1
+    assert value(done, "portal_import_rows", state="queued") == 0
+    assert (value(done, "portal_imports_queued"), value(done, "portal_imports_running")) == (0, 0)
+    # Every state is there, counted or not, so a dashboard's series never vanish.
+    assert len(label_values(done, "state")) == 11
+
+
+def test_the_chain_length_and_the_last_verify_audit_are_reported(logged_in, user, campaigns):
+    assert ("portal_audit_last_verify_intact", ()) not in scrape(logged_in)  # never run
+    first = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
+    change(actor=user, campaign=campaigns["00001"], sent={"dialer": "preview"})
+    call_command("verify_audit")
+
+    intact = scrape(logged_in)
+    assert value(intact, "portal_audit_chain_links") == ChainHead.objects.get().seq == 4
+    assert value(intact, "portal_audit_last_verify_intact") == 1
+    assert value(intact, "portal_audit_last_verify_timestamp_seconds") == (
+        ChainCheck.objects.get().checked_at.timestamp())
+
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           ['{"dialer": "progressive"}', first.pk])
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+
+    assert value(scrape(logged_in), "portal_audit_last_verify_intact") == 0
+    assert f"entry #{first.pk}" in ChainCheck.objects.get().problem

@@ -16,17 +16,19 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from . import instruments
+from .state import PortalState
 
 PATH = "/metrics"
 
 
 def exposition() -> bytes:
-    """Every metric: this process's, or all workers' under gunicorn."""
+    """Every metric: this process's (or all workers' under gunicorn) and the database's."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(instruments.REGISTRY)
+    registry.register(PortalState())
     return generate_latest(registry)
 
 
