@@ -1,6 +1,9 @@
 """gunicorn's settings, read from the environment (see .env.example)."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Processes use the cores; threads wait on Thulium (up to THULIUM_TIMEOUT per request).
@@ -13,6 +16,37 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # The portal logs every request itself, with its request id; no second access log.
 accesslog = None
+
+# Metrics (docs/operations.md, "Metrics"): each worker counts into its own files in this
+# folder and /metrics adds them up. Set here, before any worker imports prometheus_client,
+# which picks its mode from the environment as it is imported.
+made_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if made_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="portal-metrics-",
+                                                              dir=worker_tmp_dir)
+metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    """Start counting from zero: an earlier run's files would add its counts to this one's."""
+    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    for stale in Path(metrics_dir).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """Drop a finished worker's live gauges, as prometheus_client asks; its counts stay."""
+    # Imported only now: imported at the top it would miss PROMETHEUS_MULTIPROC_DIR.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the folder made above; one given by the environment is the operator's."""
+    if made_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
 
 if os.environ.get("LOG_FORMAT") == "json":
     # gunicorn's own lines (start, worker restarts) in the same JSON as the portal's.

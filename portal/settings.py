@@ -258,6 +258,11 @@ LOGGING = {
 # Prometheus metrics at /metrics (docs/operations.md, "Metrics"), for a scraper sending
 # "Authorization: Bearer <METRICS_TOKEN>"; without a token the page does not exist.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# gunicorn.conf.py sets it for its workers; any other process given it must find the
+# folder, or its first count (after a Thulium call) would fail instead of the start.
+_metrics_dir = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if _metrics_dir and not Path(_metrics_dir).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR is not a folder: {_metrics_dir}")
 
 # --- Safeguards for risky campaign changes -------------------------------------------
 # On: a risky change (see campaigns/risk.py) waits for a second editor's approval.

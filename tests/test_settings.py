@@ -131,6 +131,13 @@ def test_a_thulium_url_without_https_is_refused(fresh_checkout, url):
     assert REAL_THULIUM["THULIUM_API_PASSWORD"] not in result.stderr + result.stdout
 
 
+def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, tmp_path):
+    # Not at the first count, which comes right after a Thulium call has been made.
+    missing = tmp_path / "no-such-folder"
+    result = check(fresh_checkout, {**KEY, "PROMETHEUS_MULTIPROC_DIR": str(missing)})
+    assert refusal(result) == f"PROMETHEUS_MULTIPROC_DIR is not a folder: {missing}"
+
+
 # --- starting -----------------------------------------------------------------------
 
 
