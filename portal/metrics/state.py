@@ -1,8 +1,9 @@
 """What the database holds, read at each scrape: imports' rows and the audit chain.
 
-The same on every machine (they share the database), so sum these over instances with
-max(), not sum(). A few cheap queries: a count of import rows by state, of imports by
-state, and two one-row reads.
+The same on every machine (they share the database), so aggregate them over instances
+with max(), not sum(). Four queries: two one-row reads, a count of the imports being sent,
+and a count of import rows by state, which reads every row (on PostgreSQL about 0.3 s a
+million rows), the one to watch as imports pile up.
 """
 
 from django.db.models import Count
