@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "portal",
     "campaigns",
     "records",
@@ -68,6 +71,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_rq",
     "imports",
+    # After django-otp's plugins: its admin takes their device pages out of the admin.
+    "twofactor",
 ]
 
 MIDDLEWARE = [
@@ -84,7 +89,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells whether this session passed the second factor (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Holds a session to the second factor it owes (twofactor/middleware.py).
+    "twofactor.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -305,11 +314,23 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-# Log who and from where (axes hides both by default); passwords are always masked.
-AXES_SENSITIVE_PARAMETERS = []
+# Log who and from where (axes hides both by default); passwords are always masked, and
+# so are the second factor's codes.
+AXES_SENSITIVE_PARAMETERS = ["code"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "portal.login_throttling.client_ip"
 # Cut to what the lockout tables hold: a very long name typed at login must not fail it.
 AXES_USERNAME_CALLABLE = "portal.login_throttling.login_username"
+
+# --- Two-factor login (twofactor/) -----------------------------------------------------
+# Who must log in with a second factor: "staff" (is_staff users) and group names, comma
+# separated, e.g. "staff,Auditors". Anyone may set one up; these cannot work without it.
+REQUIRE_2FA_FOR = env.list("REQUIRE_2FA_FOR", default=[])
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "Thulium Outbound Portal"
+# django-axes counts wrong codes like wrong passwords and locks out after
+# LOGIN_FAILURE_LIMIT of them: one lockout rule, so django-otp's own growing delays are off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0

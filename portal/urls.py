@@ -5,11 +5,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
+from twofactor.views import PasswordLoginView
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list"), name="home"),
+    # One login for the portal and the admin: the one that asks for the second factor.
+    path("admin/login/", PasswordLoginView.as_view()),
     path("admin/", admin.site.urls),
     # No password reset by e-mail: administrators set passwords (the portal sends no mail).
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", PasswordLoginView.as_view(), name="login"),
+    path("accounts/", include("twofactor.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(),
          name="password_change"),

@@ -36,6 +36,13 @@ ACCESS = [
     ("password_change",             "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("password_change_done",        "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("set_language",                "POST", OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    # Two-factor login: the code step sends back to log in when no login waits for a code.
+    ("twofactor:code",              "GET",  OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    ("twofactor:manage",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("twofactor:enrol",             "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("twofactor:recovery_codes",    "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("twofactor:recovery_codes_new", "POST", LOGIN, OK,     OK,     OK,     OK,     OK,     OK),
+    ("twofactor:remove",            "POST", LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:list",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:sync",              "POST", LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
     ("campaigns:detail",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),

@@ -1,0 +1,183 @@
+"""Two-factor login: setting up an authenticator app, logging in with its codes or a
+recovery code, REQUIRE_2FA_FOR, and django-axes' lockout counting wrong codes."""
+
+import base64
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.models import Entry
+from tests.conftest import AUDITORS, PASSWORD, make_user
+from twofactor.services import totp_enrolment_confirm
+
+LOGIN, CODE = "/accounts/login/", "/accounts/login/code/"
+ENROL, MANAGE = "/accounts/two-factor/set-up/", "/accounts/two-factor/"
+
+
+def code_at(key: str, offset_steps: int = 0) -> str:
+    """The code an authenticator app holding `key` (hex) shows, `offset_steps` from now."""
+    totp = TOTP(bytes.fromhex(key), drift=offset_steps)
+    return f"{totp.token():06d}"
+
+
+def enrolled(user, offset_steps: int = -1) -> tuple[TOTPDevice, list[str]]:
+    """The user with an app set up, using the code of the previous step (so the current
+    one is still free for the test)."""
+    key = "3132333435363738393031323334353637383930"
+    return totp_enrolment_confirm(user=user, key=key, code=code_at(key, offset_steps))
+
+
+def log_in(client, username="manager"):
+    return client.post(LOGIN, {"username": username, "password": PASSWORD},
+                       REMOTE_ADDR="10.1.1.1")
+
+
+def give_code(client, code):
+    return client.post(CODE, {"code": code}, REMOTE_ADDR="10.1.1.1")
+
+
+def test_setting_up_shows_a_qr_code_as_svg_and_turns_on_only_with_the_right_code(logged_in,
+                                                                                user):
+    page = logged_in.get(ENROL)
+    qr = page.context["qr"]
+    assert qr.startswith("data:image/svg+xml;base64,")
+    assert base64.b64decode(qr.split(",", 1)[1]).startswith(b"<svg")
+    assert f'src="{qr}"' in page.content.decode()
+    key = logged_in.session["twofactor_enrolment_key"]
+    assert page.context["secret"].replace(" ", "") == base64.b32encode(
+        bytes.fromhex(key)).decode()
+
+    wrong = logged_in.post(ENROL, {"code": "000000" if code_at(key) != "000000" else "111111"})
+    assert wrong.status_code == 200 and "This code is not right" in wrong.content.decode()
+    assert not TOTPDevice.objects.exists()
+
+    right = logged_in.post(ENROL, {"code": code_at(key)})
+    assert right["Location"] == reverse("twofactor:recovery_codes")
+    assert TOTPDevice.objects.get(user=user, confirmed=True).key == key
+    codes = logged_in.get(right["Location"]).context["codes"]
+    assert len(codes) == 10
+    # Shown once only.
+    assert logged_in.get(right["Location"])["Location"] == MANAGE
+    entry = Entry.objects.get(kind="second-factor")
+    assert entry.details == {"step": "enrolled", "account": "manager"}
+    assert entry.actor == user
+
+
+def test_the_page_setting_it_up_sends_a_policy_that_allows_the_qr_and_no_script(logged_in):
+    response = logged_in.get(ENROL)
+    policy = dict(part.strip().split(" ", 1)
+                  for part in response["Content-Security-Policy"].split(";"))
+    assert "data:" in policy["img-src"].split()
+    assert policy["script-src"] == "'self'" and "unsafe" not in response[
+        "Content-Security-Policy"]
+    body = response.content.decode()
+    assert "<script>" not in body and " style=" not in body
+
+
+def test_a_user_with_a_second_factor_gives_a_code_before_any_page(client, user):
+    device, _codes = enrolled(user)
+    answer = log_in(client)
+    assert answer["Location"] == CODE
+    assert "_auth_user_id" not in client.session
+    assert client.get("/campaigns/")["Location"].startswith(LOGIN)
+
+    logged = give_code(client, code_at(device.key))
+    assert logged["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
+    assert client.get("/campaigns/").status_code == 200
+
+
+def test_a_replayed_code_is_refused_with_a_clear_message(client, user):
+    device, _codes = enrolled(user)
+    log_in(client)
+    code = code_at(device.key)
+    assert give_code(client, code).status_code == 302
+    client.logout()
+    log_in(client)
+    again = give_code(client, code)
+    assert again.status_code == 200
+    assert "This code was used already" in again.content.decode()
+    assert again.context["form"]["code"].value() == code
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_code_out_of_its_window_is_refused_with_a_clear_message(client, user):
+    device, _codes = enrolled(user)
+    log_in(client)
+    old = give_code(client, code_at(device.key, -5))
+    assert "This code is not valid now" in old.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_recovery_code_logs_in_once(client, user):
+    _device, codes = enrolled(user)
+    log_in(client)
+    assert give_code(client, codes[0].upper()).status_code == 302
+    client.logout()
+    log_in(client)
+    assert "This code is not right" in give_code(client, codes[0]).content.decode()
+    assert give_code(client, codes[1]).status_code == 302
+
+
+def test_users_without_a_second_factor_log_in_as_before(client, user):
+    assert log_in(client)["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
+    assert client.get("/campaigns/").status_code == 200
+
+
+def test_repeated_wrong_codes_lock_the_login_like_wrong_passwords(client, user):
+    device, _codes = enrolled(user)
+    log_in(client)
+    wrong = "000000" if code_at(device.key) != "000000" else "111111"
+    answers = [give_code(client, wrong).status_code
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    # Locked: the password alone no longer gets as far as the code.
+    assert log_in(client).status_code == 429
+    entry = Entry.objects.get(kind="second-factor", details__step="locked-out")
+    assert entry.details["account"] == "manager" and entry.outcome == "refused"
+
+
+@pytest.mark.parametrize("required", ["staff", AUDITORS])
+def test_required_users_are_sent_to_set_it_up_and_can_do_nothing_else(client, db, settings,
+                                                                     required):
+    settings.REQUIRE_2FA_FOR = ["staff", AUDITORS]
+    groups = [] if required == "staff" else [AUDITORS]
+    make_user("boss", *groups, is_staff=required == "staff")
+    assert log_in(client, "boss")["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
+    for page in ["/campaigns/", "/audit/", MANAGE]:
+        assert client.get(page)["Location"] == ENROL, page
+    page = client.get(ENROL)
+    assert 'data-testid="required"' in page.content.decode()
+    key = client.session["twofactor_enrolment_key"]
+    assert client.post(ENROL, {"code": code_at(key)}).status_code == 302
+    assert client.get("/campaigns/").status_code == 200
+
+
+def test_others_are_not_required_to_set_it_up(logged_in, settings):
+    settings.REQUIRE_2FA_FOR = ["staff", AUDITORS]
+    assert logged_in.get("/campaigns/").status_code == 200
+
+
+def test_turning_it_off_needs_a_code_and_is_audited(client, user):
+    device, _codes = enrolled(user)
+    log_in(client)
+    give_code(client, code_at(device.key))
+    refused = client.post(reverse("twofactor:remove"), {"code": "12"})
+    assert refused.status_code == 200 and TOTPDevice.objects.exists()
+    # The login took this step's code: the app's next one is taken.
+    client.post(reverse("twofactor:remove"), {"code": code_at(device.key, 1)})
+    assert not TOTPDevice.objects.exists()
+    assert Entry.objects.filter(kind="second-factor", details__step="removed").exists()
+
+
+def test_an_administrator_resets_a_lost_second_factor(client, user):
+    enrolled(user)
+    admin = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    client.post("/admin/auth/user/", {"action": "second_factor_reset",
+                                      "_selected_action": [user.pk]})
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    entry = Entry.objects.get(kind="second-factor", details__step="removed")
+    assert entry.actor == admin and entry.details["account"] == "manager"

@@ -1,0 +1,43 @@
+"""The one field of the second factor: a code from the authenticator app, or a recovery code."""
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+# Six digits, or a recovery code (django-otp's: eight letters and digits); typed with
+# spaces or dashes, in any case.
+CODE = re.compile(r"[0-9a-z]{6,16}")
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"), max_length=40, strip=True,
+        help_text=_("The six digits your authenticator app shows, or one of your recovery "
+                    "codes."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True,
+                                      "spellcheck": "false", "autocapitalize": "off"}),
+    )
+
+    def clean_code(self) -> str:
+        code = re.sub(r"[\s-]", "", self.cleaned_data["code"]).lower()
+        if not CODE.fullmatch(code):
+            raise forms.ValidationError(_("Type the six digits, or a recovery code."),
+                                        code="invalid")
+        return code
+
+
+class AppCodeForm(CodeForm):
+    """When setting up: only the app's code proves the app holds the secret."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("The six digits your authenticator app shows now.")
+        self.fields["code"].widget.attrs["inputmode"] = "numeric"
+
+    def clean_code(self) -> str:
+        code = super().clean_code()
+        if not code.isdigit():
+            raise forms.ValidationError(_("Type the six digits your authenticator app shows."),
+                                        code="invalid")
+        return code

@@ -1,0 +1,155 @@
+"""The second step of a login, and the page where a user sets up or removes their second
+factor: an authenticator app (TOTP, scanned from a QR code) and one-time recovery codes."""
+
+from base64 import b32encode
+from binascii import unhexlify
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
+from django.contrib import messages
+from django.contrib.auth import user_login_failed
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
+
+from .forms import AppCodeForm, CodeForm
+from .pending import pending_login, pending_login_drop, pending_login_finish, pending_login_start
+from .policy import has_second_factor, second_factor_required
+from .qr import qr_svg_data_uri
+from .services import (
+    recovery_codes_left,
+    recovery_codes_renew,
+    second_factor_lockout_record,
+    second_factor_remove,
+    totp_enrolment_confirm,
+)
+from .verification import CodeRefused, code_verify
+
+# The secret of an app being set up, until a code confirms it; then the recovery codes,
+# until the one page that shows them has.
+ENROLMENT_KEY, NEW_CODES = "twofactor_enrolment_key", "twofactor_new_codes"
+
+
+class PasswordLoginView(LoginView):
+    """Django's login, which stops halfway for a user with a second factor."""
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if not has_second_factor(user):
+            return super().form_valid(form)
+        pending_login_start(self.request, user=user, redirect_to=self.get_success_url())
+        return redirect("twofactor:code")
+
+
+@login_not_required
+@sensitive_post_parameters("code")
+@never_cache
+def login_code(request):
+    pending = pending_login(request)
+    if pending is None:
+        messages.info(request, _("Log in again: the login waiting for a code has ended."))
+        return redirect("login")
+    # django-axes counts a wrong code like a wrong password, against the same account name.
+    credentials = {"username": pending.user.get_username()}
+    if not AxesProxyHandler.is_allowed(request, credentials):
+        pending_login_drop(request)
+        return get_lockout_response(request, None, credentials)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = code_verify(user=pending.user, code=form.cleaned_data["code"])
+        except CodeRefused as refusal:
+            form.add_error("code", refusal.message)
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            if getattr(request, "axes_locked_out", False):
+                # AxesMiddleware answers with the lockout page.
+                pending_login_drop(request)
+                second_factor_lockout_record(user=pending.user)
+        else:
+            pending_login_finish(request, pending, device)
+            return redirect(pending.redirect_to)
+    return render(request, "twofactor/login_code.html", {"form": form, "pending": pending})
+
+
+def manage(request):
+    return _manage_page(request, CodeForm())
+
+
+def _manage_page(request, form):
+    user = request.user
+    return render(request, "twofactor/manage.html", {
+        "device": TOTPDevice.objects.filter(user=user, confirmed=True).first(),
+        "required": second_factor_required(user),
+        "codes_left": recovery_codes_left(user),
+        "form": form,
+    })
+
+
+@sensitive_post_parameters("code")
+@never_cache
+def enrol(request):
+    user = request.user
+    if has_second_factor(user):
+        return redirect("twofactor:manage")
+    key = request.session.setdefault(ENROLMENT_KEY, default_key())
+    form = AppCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = totp_enrolment_confirm(user=user, key=key,
+                                                   code=form.cleaned_data["code"])
+        except CodeRefused as refusal:
+            form.add_error("code", refusal.message)
+        else:
+            del request.session[ENROLMENT_KEY]
+            otp_login(request, device)
+            request.session[NEW_CODES] = codes
+            messages.success(request, _("Two-factor login is on."))
+            return redirect("twofactor:recovery_codes")
+    secret = b32encode(unhexlify(key)).decode("ascii")
+    return render(request, "twofactor/enrol.html", {
+        "form": form,
+        "required": second_factor_required(user),
+        "qr": qr_svg_data_uri(TOTPDevice(user=user, key=key).config_url),
+        "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+    })
+
+
+@never_cache
+def recovery_codes(request):
+    codes = request.session.pop(NEW_CODES, None)
+    if not codes:
+        messages.info(request, _("Recovery codes are shown only once. If you lost them, "
+                                 "make new ones."))
+        return redirect("twofactor:manage")
+    return render(request, "twofactor/recovery_codes.html", {"codes": codes})
+
+
+@require_POST
+def recovery_codes_new(request):
+    if not has_second_factor(request.user):
+        return redirect("twofactor:manage")
+    request.session[NEW_CODES] = recovery_codes_renew(user=request.user)
+    return redirect("twofactor:recovery_codes")
+
+
+@require_POST
+@sensitive_post_parameters("code")
+def remove(request):
+    """Turning it off asks for a code: a session left open is not enough."""
+    form = CodeForm(request.POST)
+    if form.is_valid():
+        try:
+            code_verify(user=request.user, code=form.cleaned_data["code"])
+        except CodeRefused as refusal:
+            form.add_error("code", refusal.message)
+        else:
+            second_factor_remove(user=request.user, actor=request.user)
+            messages.success(request, _("Two-factor login is off."))
+            return redirect("twofactor:manage")
+    return _manage_page(request, form)
