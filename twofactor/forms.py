@@ -15,9 +15,14 @@ class CodeForm(forms.Form):
         label=_("Code"), max_length=40, strip=True,
         help_text=_("The six digits your authenticator app shows, or one of your recovery "
                     "codes."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True,
-                                      "spellcheck": "false", "autocapitalize": "off"}),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "spellcheck": "false",
+                                      "autocapitalize": "off"}),
     )
+
+    def __init__(self, *args, autofocus: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not where the field is one form among others (turning it off).
+        self.fields["code"].widget.attrs["autofocus"] = autofocus
 
     def clean_code(self) -> str:
         code = re.sub(r"[\s-]", "", self.cleaned_data["code"]).lower()

@@ -78,7 +78,7 @@ def login_code(request):
 
 
 def manage(request):
-    return _manage_page(request, CodeForm())
+    return _manage_page(request, CodeForm(autofocus=False))
 
 
 def _manage_page(request, form):
@@ -142,7 +142,7 @@ def recovery_codes_new(request):
 @sensitive_post_parameters("code")
 def remove(request):
     """Turning it off asks for a code: a session left open is not enough."""
-    form = CodeForm(request.POST)
+    form = CodeForm(request.POST, autofocus=False)
     if form.is_valid():
         try:
             code_verify(user=request.user, code=form.cleaned_data["code"])

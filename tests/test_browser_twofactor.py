@@ -1,0 +1,47 @@
+"""Two-factor login in real Chromium: set it up from the QR page's key, log out, log in
+with the password and a code, and the page breaks no rule of its security policy."""
+
+import base64
+
+import pytest
+
+from tests.browser import browser_page  # noqa: F401
+from tests.conftest import PASSWORD
+from tests.test_twofactor import code_at, fresh_step
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
+    browser_page, user  # noqa: F811
+):
+    page = browser_page
+    policy_breaks = []
+    page.on("console", lambda message: policy_breaks.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto("/campaigns/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+
+    page.click("text=Two-factor login")
+    page.click("text=Set up two-factor login")
+    # The QR code is drawn: an SVG image the browser decoded.
+    assert page.locator("[data-testid=qr]").evaluate("img => img.naturalWidth") > 0
+    secret = page.inner_text("[data-testid=secret]").replace(" ", "")
+    key = base64.b32decode(secret).hex()
+    fresh_step(seconds_needed=6)
+    page.fill("input[name=code]", code_at(key))
+    page.click("button[type=submit]:has-text('Turn on two-factor login')")
+    assert page.locator("[data-testid=recovery-codes] li").count() == 10
+
+    page.click("button:has-text('Log out')")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    # The next step's code: the one just used cannot be taken twice.
+    page.fill("input[name=code]", code_at(key, 1))
+    page.click("button[type=submit]:has-text('Log in')")
+    page.wait_for_url("**/campaigns/")
+    assert page.locator("button:has-text('Log out')").is_visible()
+    assert policy_breaks == []
