@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "imports",
     # After django-otp's plugins: its admin takes their device pages out of the admin.
     "twofactor",
+    "donotcall",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,7 @@ PASSWORD = "a-long-test-password"
 # The groups of roles/migrations/0001_groups.py, and audit/migrations/0003_auditors_group.py.
 EDITORS, LOADERS, ADMINISTRATORS = "Campaign editors", "Record loaders", "Administrators"
 AUDITORS = "Auditors"
+COMPLIANCE = "Compliance officers"  # donotcall/migrations/0002_compliance_officers.py
 
 
 # The data migrations that write rows (the role groups with their permissions). Their
@@ -26,6 +27,7 @@ AUDITORS = "Auditors"
 DATA_MIGRATIONS = [
     ("roles.migrations.0002_groups_of_the_one_log", "create_groups"),
     ("audit.migrations.0003_auditors_group", "create_auditors"),
+    ("donotcall.migrations.0002_compliance_officers", "create_compliance_officers"),
 ]
 
 

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DonotcallConfig(AppConfig):
+    name = "donotcall"
+    verbose_name = _("Do-not-call list")
+
+    def ready(self):
+        from audit.erasure import register_eraser
+        from audit.kinds import register
+
+        from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+        from .services import suppressions_forget
+
+        register(DONOTCALL_ADDITION)
+        register(DONOTCALL_REMOVAL)
+        register_eraser("donotcall", suppressions_forget)

@@ -1,0 +1,35 @@
+"""The do-not-call list's kinds of audit entries: a number put on the list, and taken off.
+
+Neither calls Thulium. The number and the note are personal data: an erasure finds the
+entries by the number's digest and replaces both.
+"""
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from audit.kinds import EntryKind
+
+_PERSONAL = ("sent.phone_number", "sent.note")
+_COLUMNS = (("phone_number", "sent.phone_number"), ("scope", "sent.campaign"),
+            ("reason", "sent.reason"), ("source", "sent.source"),
+            ("expires_on", "sent.expires_on"))
+
+
+def _added(entry) -> str:
+    return gettext("put on the do-not-call list: %(phone)s") % {
+        "phone": entry.sent.get("phone_number", "")}
+
+
+def _removed(entry) -> str:
+    return gettext("taken off the do-not-call list: %(phone)s") % {
+        "phone": entry.sent.get("phone_number", "")}
+
+
+def _kind(slug: str, label, summary) -> EntryKind:
+    return EntryKind(slug=slug, label=label, summary=summary,
+                     template="audit/kinds/donotcall.html", personal=_PERSONAL,
+                     phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False)
+
+
+DONOTCALL_ADDITION = _kind("donotcall-addition", _("put on the do-not-call list"), _added)
+DONOTCALL_REMOVAL = _kind("donotcall-removal", _("taken off the do-not-call list"), _removed)

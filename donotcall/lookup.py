@@ -1,0 +1,32 @@
+"""The one check every send goes through: which of these numbers may not be called?
+
+Single additions ask about one number, an import's preview and its claims about
+thousands: numbers are looked up by digest in chunks, each chunk one indexed query.
+"""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.personal import digests_under_every_key
+
+from .models import Suppression
+
+# Numbers per query: well under SQLite's limit of bound parameters.
+CHUNK = 2000
+
+
+def blocked(campaign, keys) -> set[str]:
+    """The canonical keys (portal.phones.phone_key) among `keys` that may not be loaded
+    into `campaign` today."""
+    by_digest = {}
+    for key in set(keys):
+        for value in digests_under_every_key(key):
+            by_digest[value] = key
+    digests = list(by_digest)
+    in_force = (Q(campaign=None) | Q(campaign=campaign)) & (
+        Q(expires_on=None) | Q(expires_on__gte=timezone.localdate()))
+    found = set()
+    for start in range(0, len(digests), CHUNK):
+        found.update(Suppression.objects.filter(in_force, digest__in=digests[start:start + CHUNK])
+                     .values_list("digest", flat=True))
+    return {by_digest[value] for value in found}

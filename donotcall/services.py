@@ -1,0 +1,100 @@
+"""Changing the do-not-call list: each change and its audit entry commit together."""
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Case, Value, When
+
+from audit.models import Outcome
+from audit.personal import digest, digests_under_every_key
+from audit.recording import entries_begin, entries_complete, entry_new, outcome_values
+
+from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+from .models import Suppression
+
+
+class AlreadySuppressed(Exception):
+    """The number is on the list for this scope already; `suppression` is that entry."""
+
+    def __init__(self, suppression: Suppression):
+        super().__init__(str(suppression))
+        self.suppression = suppression
+
+
+def suppression_existing(key: str, campaign) -> Suppression | None:
+    """The list's entry for the number in exactly this scope, expired or not, or None."""
+    return Suppression.objects.filter(digest__in=digests_under_every_key(key),
+                                      campaign=campaign).first()
+
+
+def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: str,
+                    expires_on: datetime.date | None = None, actor,
+                    source_entry=None) -> Suppression:
+    """Put one number (its canonical key) on the list; raises AlreadySuppressed."""
+    with transaction.atomic():
+        existing = suppression_existing(key, campaign)
+        if existing is not None:
+            raise AlreadySuppressed(existing)
+        (suppression,) = suppressions_add_all(
+            keys=[key], campaign=campaign, reason=reason, note=note, source=source,
+            expires_on=expires_on, actor=actor, source_entry=source_entry)
+    return suppression
+
+
+def suppressions_add_all(*, keys: list[str], campaign, reason: str, note: str = "",
+                         source: str, expires_on=None, actor, source_entry=None,
+                         details=None) -> list[Suppression]:
+    """Put numbers not on the list for this scope yet on it, one audit entry each."""
+    suppressions = [
+        Suppression(digest=digest(key), phone_key=key, campaign=campaign, reason=reason,
+                    note=note, source=source, source_entry=source_entry, added_by=actor,
+                    added_by_username=actor.get_username(), expires_on=expires_on)
+        for key in keys
+    ]
+    with transaction.atomic():
+        Suppression.objects.bulk_create(suppressions)
+        _record(DONOTCALL_ADDITION.slug, suppressions, actor=actor, details=details)
+    return suppressions
+
+
+def suppression_remove(*, suppression: Suppression, reason: str, actor) -> None:
+    """Take a number off the list, with the reason the user gave."""
+    with transaction.atomic():
+        _record(DONOTCALL_REMOVAL.slug, [suppression], actor=actor, reason=reason)
+        suppression.delete()
+
+
+def _record(kind: str, suppressions: list[Suppression], *, actor, reason: str = "",
+            details=None) -> None:
+    entries = [
+        entry_new(kind=kind, actor=actor, campaign=suppression.campaign, reason=reason,
+                  sent=_described(suppression),
+                  details={**(details or {}), "digest": suppression.digest})
+        for suppression in suppressions
+    ]
+    if not entries:
+        return
+    entries_begin(entries)
+    entries_complete([(entry, outcome_values(outcome=Outcome.SUCCEEDED)) for entry in entries])
+
+
+def _described(suppression: Suppression) -> dict:
+    described = {
+        "phone_number": suppression.phone_key and f"+{suppression.phone_key}",
+        "campaign": suppression.campaign.thulium_id if suppression.campaign else "",
+        "reason": suppression.reason, "note": suppression.note,
+        "source": suppression.source,
+        "expires_on": suppression.expires_on.isoformat() if suppression.expires_on else None,
+    }
+    if suppression.source_entry_id:
+        described["source_entry"] = suppression.source_entry_id
+    return described
+
+
+def suppressions_forget(key: str, erasure) -> int:
+    """An erasure: the list's entries for the number keep only its digest, and still block."""
+    return Suppression.objects.filter(digest__in=digests_under_every_key(key)).update(
+        phone_key="", erased_at=erasure.at,
+        # A note may name the person; an empty one stays empty.
+        note=Case(When(note="", then=Value("")), default=Value(erasure.note)),
+    )

@@ -1,0 +1,108 @@
+"""The do-not-call list itself: what blocks where and until when, its audit entries, and
+what an erasure leaves of it."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from audit.erasure import forget_number
+from audit.models import Entry, SearchTerm
+from audit.personal import digest
+from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+from donotcall.lookup import CHUNK, blocked
+from donotcall.models import Suppression
+from donotcall.services import (
+    AlreadySuppressed,
+    suppression_add,
+    suppression_remove,
+    suppressions_add_all,
+)
+from portal.phones import phone_key
+from tests.conftest import COMPLIANCE, make_user
+
+KEY = phone_key("601234567")
+
+
+@pytest.fixture
+def officer(db):
+    return make_user("officer", COMPLIANCE)
+
+
+def put(officer, number="601 234 567", campaign=None, **fields) -> Suppression:
+    fields = {"reason": Suppression.Reason.CUSTOMER_REQUEST, "source": "typed", **fields}
+    return suppression_add(key=phone_key(number.replace(" ", "")), campaign=campaign,
+                           actor=officer, **fields)
+
+
+def test_a_number_on_the_list_blocks_every_campaign_in_any_spelling(campaigns, officer):
+    put(officer)
+    for campaign in campaigns.values():
+        assert blocked(campaign, [phone_key("+48601234567"), phone_key("600000000")]) == {KEY}
+
+
+def test_a_number_listed_for_one_campaign_blocks_only_that_one(campaigns, officer):
+    first, second = campaigns["00001"], campaigns["00002"]
+    put(officer, campaign=first)
+    assert blocked(first, [KEY]) == {KEY}
+    assert blocked(second, [KEY]) == set()
+
+
+def test_an_entry_blocks_up_to_its_last_day_in_the_portal_time_zone(campaigns, officer):
+    today = timezone.localdate()
+    put(officer, expires_on=today)
+    put(officer, "600000001", expires_on=today - datetime.timedelta(days=1))
+    campaign = campaigns["00001"]
+    assert blocked(campaign, [KEY, phone_key("600000001")]) == {KEY}
+    assert Suppression.objects.get(phone_key=phone_key("600000001")).is_expired
+
+
+def test_the_same_number_and_scope_twice_is_refused(campaigns, officer):
+    put(officer)
+    with pytest.raises(AlreadySuppressed):
+        put(officer, "+48 601 234 567")
+    put(officer, campaign=campaigns["00001"])  # another scope is another entry
+    assert Suppression.objects.count() == 2
+
+
+def test_a_single_check_is_one_query_and_many_numbers_go_in_chunks(
+        campaigns, officer, django_assert_num_queries):
+    put(officer)
+    campaign = campaigns["00001"]
+    with django_assert_num_queries(1):
+        assert blocked(campaign, [KEY]) == {KEY}
+    many = [str(48500000000 + n) for n in range(2 * CHUNK + 1)] + [KEY]
+    with django_assert_num_queries(3):
+        assert blocked(campaign, many) == {KEY}
+
+
+def test_every_change_is_an_audit_entry_found_by_the_number(campaigns, officer):
+    suppression = put(officer, note="asked on the phone", campaign=campaigns["00001"])
+    suppressions_add_all(keys=[phone_key("600000002")], campaign=None, reason="complaint",
+                         source="upload", actor=officer, details={"file_name": "lista.csv"})
+    suppression_remove(suppression=suppression, reason="entered by mistake", actor=officer)
+    added = Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).order_by("pk")
+    assert [entry.sent["phone_number"] for entry in added] == ["+48601234567", "+48600000002"]
+    assert added[0].sent["note"] == "asked on the phone"
+    assert added[0].sent["campaign"] == "00001"
+    assert added[1].details["file_name"] == "lista.csv"
+    removal = Entry.objects.get(kind=DONOTCALL_REMOVAL.slug)
+    assert removal.reason == "entered by mistake"
+    assert removal.actor_username == "officer"
+    assert SearchTerm.objects.filter(entry=removal, term=digest(KEY)).exists()
+    assert not Suppression.objects.filter(pk=suppression.pk).exists()
+
+
+def test_an_erased_number_stays_blocked_by_its_digest_alone(campaigns, officer):
+    put(officer, note="Jan Kowalski asked")
+    report = forget_number(number="601-234-567", reference="RODO-7")
+    assert report.held  # found only on the list, the number was held by the portal
+    assert report.counts["donotcall"] == 1
+    suppression = Suppression.objects.get()
+    assert suppression.phone_key == ""
+    assert suppression.erased_at is not None
+    assert "Jan" not in suppression.note
+    assert blocked(campaigns["00001"], [KEY]) == {KEY}
+    entry = Entry.objects.get(kind=DONOTCALL_ADDITION.slug)
+    assert entry.erased_at is not None
+    assert "601234567" not in str(entry.sent)
