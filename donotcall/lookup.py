@@ -18,15 +18,24 @@ CHUNK = 2000
 def blocked(campaign, keys) -> set[str]:
     """The canonical keys (portal.phones.phone_key) among `keys` that may not be loaded
     into `campaign` today."""
+    return _found(keys, (Q(campaign=None) | Q(campaign=campaign))
+                  & (Q(expires_on=None) | Q(expires_on__gte=timezone.localdate())))
+
+
+def listed(keys, campaign) -> set[str]:
+    """The keys among `keys` the list holds for exactly this scope (None: every campaign),
+    expired or not: adding them again would repeat an entry."""
+    return _found(keys, Q(campaign=campaign))
+
+
+def _found(keys, condition: Q) -> set[str]:
     by_digest = {}
     for key in set(keys):
         for value in digests_under_every_key(key):
             by_digest[value] = key
     digests = list(by_digest)
-    in_force = (Q(campaign=None) | Q(campaign=campaign)) & (
-        Q(expires_on=None) | Q(expires_on__gte=timezone.localdate()))
     found = set()
     for start in range(0, len(digests), CHUNK):
-        found.update(Suppression.objects.filter(in_force, digest__in=digests[start:start + CHUNK])
+        found.update(Suppression.objects.filter(condition, digest__in=digests[start:start + CHUNK])
                      .values_list("digest", flat=True))
     return {by_digest[value] for value in found}

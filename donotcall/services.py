@@ -10,6 +10,7 @@ from audit.personal import digest, digests_under_every_key
 from audit.recording import entries_begin, entries_complete, entry_new, outcome_values
 
 from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+from .lookup import listed
 from .models import Suppression
 
 
@@ -98,3 +99,15 @@ def suppressions_forget(key: str, erasure) -> int:
         # A note may name the person; an empty one stays empty.
         note=Case(When(note="", then=Value("")), default=Value(erasure.note)),
     )
+
+
+def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_on=None,
+                        actor, file_name: str) -> tuple[int, int]:
+    """Put a file's numbers on the list: (how many were added, how many it held already)."""
+    with transaction.atomic():
+        already = listed(read.keys, campaign)
+        suppressions_add_all(
+            keys=[key for key in read.keys if key not in already], campaign=campaign,
+            reason=reason, note=note, source=Suppression.Source.UPLOAD,
+            expires_on=expires_on, actor=actor, details={"file_name": file_name[:255]})
+    return len(read.keys) - len(already), len(already)

@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("records.urls")),
     path("audit/", include("audit.urls")),
     path("", include("imports.urls")),
+    path("do-not-call/", include("donotcall.urls")),
 ]

@@ -17,6 +17,7 @@ from audit.models import Entry
 from campaigns.entries import CHANGE_REQUEST
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.services import campaign_update
+from donotcall.services import suppression_add
 from imports.reading import detect_layout
 from imports.services import import_preview, import_upload
 from records.services import record_add
@@ -76,6 +77,14 @@ ACCESS = [
     ("imports:cancel",              "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("imports:progress",            "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("imports:report",              "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    # The do-not-call list: compliance officers (tests/test_donotcall_page.py) and staff.
+    ("donotcall:list",              "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("donotcall:add",               "POST", LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("donotcall:upload",            "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("donotcall:export",            "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("donotcall:remove",            "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    # An opt-out from the requester's entry: only one who may opt out and open the entry.
+    ("donotcall:opt_out",           "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     # The admin sends anyone but staff to its own login page.
     ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
@@ -95,7 +104,8 @@ USERS = {
     "auditor": {"groups": (AUDITORS,)},
 }
 # What the POSTs of the table send.
-POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"note": ""}}
+POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"note": ""},
+             "donotcall:add": {"phone_number": "601777777", "reason": "other"}}
 
 
 @pytest.fixture
@@ -145,6 +155,9 @@ def portal_objects(campaigns, requester):
                                        "imports:confirm", "imports:cancel", "imports:progress",
                                        "imports:report")},
         "imports:upload": [campaign.thulium_id],
+        "donotcall:remove": [suppression_add(key="48601999999", campaign=None, reason="other",
+                                             source="typed", actor=requester).pk],
+        "donotcall:opt_out": [addition.pk],
     }
 
 

@@ -1,11 +1,13 @@
 """The Compliance officers group: its members manage the do-not-call list. Administrators
-(staff) may too; both may put a number seen on an entry on the list."""
+(staff) may too; they and record loaders may put a number seen on an entry on the list."""
 
 from django.db import migrations
 
 GROUPS = {
     "Compliance officers": ["manage_list", "opt_out"],
     "Administrators": ["manage_list", "opt_out"],
+    # The loader who added a record sees its entry, and may hear the person opt out.
+    "Record loaders": ["opt_out"],
 }
 
 

@@ -1,0 +1,98 @@
+"""The list page's forms: one number, a file of numbers, a removal, the search."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign
+from imports.forms import UploadForm
+from portal.phones import normalise_phone, phone_key
+
+from .models import Suppression
+from .services import suppression_existing
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ScopeField(forms.ModelChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Campaign.objects.order_by("name"), required=False,
+                         label=_("Campaign"), empty_label=_("every campaign"),
+                         to_field_name="thulium_id", **kwargs)
+
+    def label_from_instance(self, campaign):
+        return f"{campaign.name} ({campaign.thulium_id})"
+
+
+class EntryFieldsMixin(forms.Form):
+    """What every way of putting numbers on the list asks: where, why, until when."""
+
+    campaign = ScopeField()
+    reason = forms.ChoiceField(label=_("Reason"), choices=Suppression.Reason.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=1000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+    expires_on = forms.DateField(
+        label=_("Blocks until"), required=False, widget=DateInput(),
+        help_text=_("Optional: the last day on which it blocks. Empty: for good."))
+
+    def expiry_note(self) -> str:
+        """A warning when the expiry is past: accepted (old lists), but it does not block."""
+        expires_on = self.cleaned_data.get("expires_on")
+        if expires_on and expires_on < timezone.localdate():
+            return str(_("The expiry date is past: the entry is kept but does not block."))
+        return ""
+
+
+class SuppressionForm(EntryFieldsMixin):
+    phone_number = forms.CharField(label=_("Phone number"), max_length=40)
+
+    field_order = ["phone_number", "campaign", "reason", "note", "expires_on"]
+
+    def clean_phone_number(self):
+        self.key = phone_key(normalise_phone(self.cleaned_data["phone_number"]))
+        return self.cleaned_data["phone_number"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if hasattr(self, "key") and "campaign" in cleaned and suppression_existing(
+                self.key, cleaned["campaign"]):
+            self.add_error("phone_number", ValidationError(
+                _("This number is on the do-not-call list for this scope already."),
+                code="duplicate"))
+        return cleaned
+
+
+class SuppressionUploadForm(EntryFieldsMixin, UploadForm):
+    """A CSV or XLSX file of numbers, read like an import's file."""
+
+    field_order = ["file", "campaign", "reason", "note", "expires_on"]
+
+
+class RemovalForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is it taken off the list?"), max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit trail."))
+
+
+class SearchForm(forms.Form):
+    number = forms.CharField(label=_("Number"), required=False, max_length=40)
+    scope = forms.ChoiceField(label=_("Campaigns"), required=False)
+    reason = forms.ChoiceField(label=_("Reason"), required=False,
+                               choices=[("", _("any reason")), *Suppression.Reason.choices])
+
+    ALL = "all"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = [
+            ("", _("any scope")), (self.ALL, _("every campaign")),
+            *((c.thulium_id, f"{c.name} ({c.thulium_id})")
+              for c in Campaign.objects.order_by("name"))]
+
+    def clean_number(self):
+        number = self.cleaned_data["number"]
+        return phone_key(normalise_phone(number)) if number else ""

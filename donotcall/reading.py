@@ -1,0 +1,54 @@
+"""A file of numbers for the list, read by the imports' file reading (encodings, separators,
+XLSX): the numbers it holds, the lines that hold none, and how many repeat."""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+
+from imports.reading import FileLayout, read_rows
+from portal.phones import normalise_phone, phone_key
+
+# Header words that name the column of numbers; without one, the first column.
+PHONE_HEADERS = ("tel", "phone", "numer", "number", "komórka", "mobile")
+# Invalid lines listed to the user; the rest are counted.
+MAX_LISTED = 100
+
+
+@dataclass
+class NumbersRead:
+    keys: list[str] = field(default_factory=list)  # each number once, in the file's order
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, value)
+    invalid_count: int = 0
+    repeated: int = 0
+
+
+def numbers_read(content: bytes, layout: FileLayout) -> NumbersRead:
+    """The numbers of the file's phone column; raises imports.reading.FileProblem."""
+    column = _phone_column(layout.headers)
+    read, seen = NumbersRead(), set()
+    for line, cells in read_rows(content, layout):
+        value = cells[column].strip() if column < len(cells) else ""
+        if not value:
+            continue
+        try:
+            key = phone_key(normalise_phone(value))
+        except ValidationError:
+            if line == 1:
+                continue  # the header
+            read.invalid_count += 1
+            if len(read.invalid) < MAX_LISTED:
+                read.invalid.append((line, value[:40]))
+            continue
+        if key in seen:
+            read.repeated += 1
+        else:
+            seen.add(key)
+            read.keys.append(key)
+    return read
+
+
+def _phone_column(headers: list[str]) -> int:
+    for index, header in enumerate(headers):
+        if any(word in header.lower() for word in PHONE_HEADERS):
+            return index
+    return 0

@@ -1,0 +1,152 @@
+"""The do-not-call list's page: adding, searching, removing, uploading and exporting, with
+bad input answered next to its field and the input kept."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import Entry
+from donotcall.entries import DONOTCALL_ADDITION
+from donotcall.models import Suppression
+from tests.conftest import COMPLIANCE, LOADERS, make_user
+from tests.import_files import csv_bytes, xlsx_bytes
+
+
+@pytest.fixture
+def officer_client(client, db):
+    client.force_login(make_user("officer", COMPLIANCE))
+    return client
+
+
+def add(client, number="601 234 567", **fields):
+    return client.post(reverse("donotcall:add"), {
+        "phone_number": number, "campaign": "", "reason": "request", "note": "", **fields})
+
+
+def upload(client, content, name="lista.csv", **fields):
+    return client.post(reverse("donotcall:upload"), {
+        "file": SimpleUploadedFile(name, content), "campaign": "", "reason": "complaint",
+        **fields})
+
+
+def test_an_officer_adds_a_number_and_sees_it_listed(officer_client, campaigns):
+    response = add(officer_client, campaign="00001", note="prosiła telefonicznie")
+    assert response.status_code == 302
+    page = officer_client.get(reverse("donotcall:list")).content.decode()
+    assert "+48601234567" in page
+    assert "prosiła telefonicznie" in page
+    entry = Suppression.objects.get()
+    assert (entry.campaign.thulium_id, entry.source, entry.added_by_username) == (
+        "00001", "typed", "officer")
+    assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 1
+
+
+@pytest.mark.parametrize(("number", "message"), [
+    ("12ab", "Enter a phone number of 6 to 15 digits"),
+    ("", "This field is required"),
+])
+def test_a_malformed_number_is_refused_next_to_the_field(officer_client, number, message):
+    response = add(officer_client, number, note="kept note")
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert message in " ".join(form.errors["phone_number"])
+    assert 'value="kept note"' in response.content.decode() or "kept note" in \
+        response.content.decode()
+    assert not Suppression.objects.exists()
+
+
+def test_a_duplicate_is_refused_with_the_input_kept(officer_client):
+    add(officer_client)
+    response = add(officer_client, "+48 601-234-567")
+    assert response.status_code == 400
+    assert "on the do-not-call list for this scope already" in " ".join(
+        response.context["form"].errors["phone_number"])
+    assert 'value="+48 601-234-567"' in response.content.decode()
+    assert Suppression.objects.count() == 1
+
+
+def test_a_past_expiry_is_accepted_with_a_note_and_listed_as_expired(officer_client):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    response = add(officer_client, expires_on=yesterday.isoformat())
+    page = officer_client.get(response["Location"]).content.decode()
+    assert "does not block" in page
+    assert 'data-testid="expired"' in page
+
+
+def test_search_by_number_in_any_spelling_and_filters(officer_client, campaigns):
+    add(officer_client, "601000001")
+    add(officer_client, "601000002", campaign="00001", reason="regulator")
+    listing = reverse("donotcall:list")
+
+    def numbers(**query):
+        page = officer_client.get(listing, query)
+        return sorted(entry.phone_key for entry in page.context["page"])
+
+    assert numbers(number="+48 601 000 001") == ["48601000001"]
+    assert numbers(scope="all") == ["48601000001"]
+    assert numbers(scope="00001") == ["48601000002"]
+    assert numbers(reason="regulator") == ["48601000002"]
+    assert numbers(number="x") == []  # not a number: nothing found, no error page
+
+
+def test_removal_needs_a_reason(officer_client):
+    add(officer_client)
+    suppression = Suppression.objects.get()
+    url = reverse("donotcall:remove", args=[suppression.pk])
+    response = officer_client.post(url, {"reason": ""})
+    assert response.status_code == 400
+    assert response.context["form"].errors["reason"]
+    assert Suppression.objects.exists()
+    assert officer_client.post(url, {"reason": "wpis omyłkowy"}).status_code == 302
+    assert not Suppression.objects.exists()
+
+
+def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(officer_client):
+    add(officer_client, "601000003")
+    content = csv_bytes([["601000001", "Łukasz"], ["abc", "Źdźbło"], ["601 000 001", "Ścibor"],
+                         ["601000002", "Żaneta"], ["601000003", "Ćma"]],
+                        header=["Numer telefonu", "Imię"], encoding="cp1250")
+    response = upload(officer_client, content)
+    assert response.status_code == 200
+    read = response.context["read"]
+    assert read.invalid == [(3, "abc")]
+    assert read.repeated == 1
+    assert (response.context["added"], response.context["already"]) == (2, 1)
+    assert set(Suppression.objects.filter(source="upload").values_list(
+        "phone_key", flat=True)) == {"48601000001", "48601000002"}
+    assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug,
+                                details__file_name="lista.csv").count() == 2
+
+
+def test_an_xlsx_upload_takes_the_numbers_of_its_first_column(officer_client):
+    content = xlsx_bytes([["601000001"], [601000002]], header=["Kontakt"])
+    response = upload(officer_client, content, name="lista.xlsx")
+    assert response.context["added"] == 2
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "The submitted file is empty."),
+    (b"x" * (50 * 1024 * 1024), "the portal takes files of at most"),
+])
+def test_an_empty_or_huge_file_is_refused_next_to_the_field(officer_client, content, message):
+    response = upload(officer_client, content, note="zachowana notatka")
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors["file"])
+    assert "zachowana notatka" in response.content.decode()
+
+
+def test_the_export_holds_every_entry_safe_for_excel(officer_client):
+    add(officer_client, note="=HYPERLINK(1)")
+    response = officer_client.get(reverse("donotcall:export"))
+    text = b"".join(response.streaming_content).decode()
+    assert "'+48601234567" in text
+    assert "'=HYPERLINK(1)" in text
+
+
+def test_a_record_loader_may_not_open_the_list(client, db):
+    client.force_login(make_user("loader", LOADERS))
+    assert client.get(reverse("donotcall:list")).status_code == 403
+    assert client.post(reverse("donotcall:add"), {}).status_code == 403
