@@ -6,11 +6,15 @@ thousands: numbers are looked up by digest in chunks, each chunk one indexed que
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.personal import digests_under_every_key
 
 from .models import Suppression
 
+# What a blocked number's send is told, next to the number.
+ON_THE_LIST = _("This number is on the do-not-call list: it may not be loaded into this "
+                "campaign.")
 # Numbers per query: well under SQLite's limit of bound parameters.
 CHUNK = 2000
 

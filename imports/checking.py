@@ -8,6 +8,7 @@ numbers repeated within it).
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
+from donotcall.lookup import ON_THE_LIST, blocked
 from records.forms import RecordForm
 
 from .models import RowState
@@ -102,3 +103,14 @@ class RowChecker:
             values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
             problems=problems,
         )
+
+
+def suppressed_set_apart(campaign, rows: list[CheckedRow]) -> list[CheckedRow]:
+    """The rows, those to send whose number is on the do-not-call list set apart: the list
+    is asked about a batch of rows at once, not row by row."""
+    found = blocked(campaign, [row.phone_key for row in rows if row.state == RowState.QUEUED])
+    if not found:
+        return rows
+    return [row._replace(state=RowState.SUPPRESSED, payload=None, problems=[str(ON_THE_LIST)])
+            if row.state == RowState.QUEUED and row.phone_key in found else row
+            for row in rows]

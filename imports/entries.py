@@ -20,6 +20,8 @@ _COUNTS = (
     ("rows_duplicate", ngettext_lazy("%(n)d repeated in the file", "%(n)d repeated in the file",
                                      "n")),
     ("rows_already_added", ngettext_lazy("%(n)d already added", "%(n)d already added", "n")),
+    ("rows_suppressed", ngettext_lazy("%(n)d on the do-not-call list",
+                                      "%(n)d on the do-not-call list", "n")),
 )
 COUNT_NAMES = ("rows_total", *(name for name, _words in _COUNTS))
 _RESULTS = dict(ImportJob.State.choices)

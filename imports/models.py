@@ -109,9 +109,12 @@ class RowState(models.TextChoices):
     FAILED = "failed", _("failed")
     UNKNOWN = "unknown", _("unknown")
     NOT_SENT = "not_sent", _("not sent")
+    # On the do-not-call list: at the preview, or when claimed just before its send.
+    SUPPRESSED = "suppressed", _("on the do-not-call list")
 
 
-PROBLEM_STATES = (RowState.INVALID, RowState.DUPLICATE, RowState.ALREADY_ADDED)
+PROBLEM_STATES = (RowState.INVALID, RowState.DUPLICATE, RowState.ALREADY_ADDED,
+                  RowState.SUPPRESSED)
 SENT_STATES = (RowState.ADDED, RowState.ADDED_EARLIER, RowState.REFUSED, RowState.FAILED,
                RowState.UNKNOWN)
 

@@ -23,7 +23,9 @@ def row_counts(job: ImportJob) -> dict[str, int]:
 def import_progress(job: ImportJob) -> dict:
     """Where a confirmed import stands, for the progress bar."""
     counts = row_counts(job)
-    done = sum(counts[state] for state in SENT_STATES) + counts[RowState.NOT_SENT]
+    # Rows to send that are no longer waiting: sent, not sent, or found on the do-not-call
+    # list just before their send.
+    done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]
     now = timezone.now()
     rate = 0.0
     if job.started_at and not job.is_final:

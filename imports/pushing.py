@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from donotcall.lookup import blocked
 from portal.thulium import ThuliumMethodRefused
 from records.services import record_add_begin_all, record_add_complete_all, records_added_earlier
 
@@ -138,10 +139,16 @@ class _Push:
             ImportRow.objects.filter(pk__in=[row.pk for row in rows]).update(
                 state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
             )
+            # The do-not-call list again, just before sending: a number put on it since the
+            # preview is not sent. One lookup for the claim.
+            suppressed = blocked(self.job.campaign,
+                                 [row.phone_key for row in rows if row.state == RowState.QUEUED])
             for row in rows:
                 pending = resumed(row) if row.state == RowState.SENDING else Pending(row)
                 if isinstance(pending, Sent):
                     settled.append(pending)
+                elif row.state == RowState.QUEUED and row.phone_key in suppressed:
+                    settled.append(Sent(row, RowState.SUPPRESSED))
                 elif self.stopping.is_set():
                     settled.append(Sent(row, _unsent(pending), pending.unanswered))
                 else:

@@ -24,6 +24,7 @@ COUNTS = {
     "rows_already_added": RowState.ALREADY_ADDED, "added": RowState.ADDED,
     "added_earlier": RowState.ADDED_EARLIER, "refused": RowState.REFUSED,
     "failed": RowState.FAILED, "unknown": RowState.UNKNOWN, "not_sent": RowState.NOT_SENT,
+    "rows_suppressed": RowState.SUPPRESSED,
 }
 # The job's final state in audit terms. Done: every row to send was sent (refusals are
 # counted, and each has its own entry). Stopped: Thulium refused the portal's credentials,

@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext as _
 
+from donotcall.lookup import ON_THE_LIST
 from portal.spreadsheets import csv_lines
 
 from .models import ImportAttempt, RowState
@@ -27,7 +28,9 @@ def _report_rows(job):
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
         last = _last_sends([pk for pk, *_rest in chunk])
         for pk, number, phone, state, problems in chunk:
-            record_id, message, request_id = last.get(pk, ("", " ".join(problems), ""))
+            # A row found on the list as it was claimed has no problem written: say why.
+            why = " ".join(problems) or (str(ON_THE_LIST) if state == RowState.SUPPRESSED else "")
+            record_id, message, request_id = last.get(pk, ("", why, ""))
             yield [number, phone, labels[state], record_id, message, request_id]
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from records.forms import EarlierAdditions, RecordForm
 
-from .checking import RowChecker
+from .checking import RowChecker, suppressed_set_apart
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, ImportUpload, RowState
 from .progress import row_counts
@@ -80,18 +80,23 @@ def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()
         rows_delete(job)
         batch = []
         for number, cells in rows:
-            row = checker.check(number, cells)
+            batch.append(checker.check(number, cells))
             total += 1
-            valid += row.state == RowState.QUEUED
-            batch.append(row)
             if len(batch) >= PREVIEW_BATCH:
-                rows_insert(job, batch)
+                valid += _rows_write(job, batch)
                 batch = []
-        rows_insert(job, batch)
+        valid += _rows_write(job, batch)
         job.rows_total, job.rows_valid, job.state = total, valid, ImportJob.State.PREVIEWED
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
     log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
     return row_counts(job)
+
+
+def _rows_write(job: ImportJob, batch) -> int:
+    """Write a batch of checked rows, the do-not-call list's set apart; how many go to send."""
+    batch = suppressed_set_apart(job.campaign, batch)
+    rows_insert(job, batch)
+    return sum(row.state == RowState.QUEUED for row in batch)
 
 
 def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
 from portal.thulium.dates import THULIUM_DATETIME, thulium_datetime
 
@@ -109,6 +110,10 @@ class RecordForm(forms.Form):
         number = normalise_phone(self.cleaned_data["phone_number"])
         # Kept for bulk imports, which also compare the numbers within one file.
         self.number_key = phone_key(number)
+        # An import's preview asks the list about all its rows at once (imports.checking).
+        if self.earlier is None and blocked(self.campaign, [self.number_key]):
+            # Record loaders learn that it is blocked, not why: the note is for compliance.
+            raise forms.ValidationError(ON_THE_LIST, code="suppressed")
         earlier = self.earlier_addition(self.number_key)
         if earlier:
             raise forms.ValidationError(

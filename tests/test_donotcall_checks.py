@@ -1,0 +1,125 @@
+"""The do-not-call list checked before every send: a single addition, an import's preview,
+and again just before each row's send, also for a number listed mid-import."""
+
+import pytest
+from django.urls import reverse
+
+from donotcall.models import Suppression
+from donotcall.services import suppression_add
+from imports import pushing
+from imports.models import ImportJob, ImportRow, RowState
+from imports.pushing import import_push
+from imports.report import report_lines
+from imports.services import import_confirm
+from portal.phones import phone_key
+from tests.conftest import COMPLIANCE, make_user, records_sent
+from tests.import_files import csv_bytes, people, previewed
+
+# Sending needs real transactions: its threads have their own connections.
+pytestmark = pytest.mark.django_db(transaction=True)
+ON_THE_LIST = "on the do-not-call list"
+
+
+@pytest.fixture(autouse=True)
+def quick_sends(settings):
+    # One row per call and one sending thread: a claim is three rows, in file order.
+    settings.IMPORT_BATCH_SIZE = 1
+    settings.IMPORT_CONCURRENCY = 1
+    settings.IMPORT_HEARTBEAT_SECONDS = 0.2
+
+
+@pytest.fixture
+def officer(db):
+    return make_user("officer", COMPLIANCE)
+
+
+def put(officer, number, campaign=None, note=""):
+    return suppression_add(key=phone_key(number), campaign=campaign, reason="request",
+                           note=note, source="typed", actor=officer)
+
+
+def test_a_listed_number_is_refused_next_to_the_phone_field_and_nothing_is_sent(
+        logged_in, campaigns, officer, thulium):
+    put(officer, "601234567", note="Pani Nowak, skarga")
+    url = reverse("records:new", args=["00001"])
+    response = logged_in.post(url, {"phone_number": "+48 601 234 567", "identifier": "K-1"})
+    assert response.status_code == 200
+    assert ON_THE_LIST in " ".join(response.context["form"].errors["phone_number"])
+    page = response.content.decode()
+    assert 'value="K-1"' in page
+    assert "skarga" not in page  # loaders see that it is blocked, not why
+    assert records_sent(thulium) == []
+
+
+def test_a_number_listed_for_another_campaign_is_sent(logged_in, campaigns, officer, thulium):
+    put(officer, "601234567", campaign=campaigns["00002"])
+    response = logged_in.post(reverse("records:new", args=["00001"]),
+                              {"phone_number": "601234567"})
+    assert response.status_code == 302
+    assert [record["phone_number"] for record in records_sent(thulium)] == ["601234567"]
+
+
+def test_an_expired_entry_no_longer_blocks_a_single_addition(logged_in, campaigns, officer):
+    suppression = put(officer, "601234567")
+    Suppression.objects.filter(pk=suppression.pk).update(expires_on="2020-01-01")
+    response = logged_in.post(reverse("records:new", args=["00001"]),
+                              {"phone_number": "601234567"})
+    assert response.status_code == 302
+
+
+def test_the_preview_sets_listed_rows_apart_and_they_are_never_sent(
+        logged_in, campaigns, officer, thulium):
+    rows = people(4)
+    put(officer, rows[1][0])
+    put(officer, rows[3][0])
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    assert (job.rows_total, job.rows_valid) == (4, 2)
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-count="suppressed">2<' in page
+    assert page.count(ON_THE_LIST) >= 2  # the rows' state in the list of rows set apart
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    assert sorted(record["phone_number"] for record in records_sent(thulium)) == [
+        rows[0][0], rows[2][0]]
+    job.refresh_from_db()
+    assert job.receipt.results["rows_suppressed"] == 2
+    report = "".join(report_lines(job))
+    assert report.count("This number is on the do-not-call list") == 2
+
+
+def test_a_number_listed_after_the_preview_is_not_sent_and_its_row_ends_suppressed(
+        logged_in, campaigns, officer, thulium):
+    rows = people(3)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    put(officer, rows[0][0])
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    assert [record["phone_number"] for record in records_sent(thulium)] == [
+        rows[1][0], rows[2][0]]
+    row = ImportRow.objects.get(job=job, number=2)
+    assert row.state == RowState.SUPPRESSED
+    assert not row.attempts.exists()  # no audit entry of a send was begun for it
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert "This number is on the do-not-call list" in "".join(report_lines(job))
+
+
+def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
+        logged_in, campaigns, officer, thulium, monkeypatch):
+    rows = people(5)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    begin = pushing.record_add_begin_all
+    claims = []
+
+    def begin_and_list_the_last(**kwargs):
+        if not claims:  # the first claim: rows 1 to 3 are on their way
+            put(officer, rows[4][0])
+        claims.append(len(kwargs["payloads"]))
+        return begin(**kwargs)
+
+    monkeypatch.setattr(pushing, "record_add_begin_all", begin_and_list_the_last)
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    sent = [record["phone_number"] for record in records_sent(thulium)]
+    assert sent == [row[0] for row in rows[:4]]
+    assert ImportRow.objects.get(job=job, number=6).state == RowState.SUPPRESSED
