@@ -12,6 +12,7 @@ from audit.personal import digests_under_every_key
 from audit.services import entry_for
 from imports.reading import FileProblem
 from portal.phones import phone_key
+from records.entries import RECORD_ADDITION
 from roles.permissions import requires
 
 from .export import export_lines
@@ -122,7 +123,7 @@ def suppression_export(request):
 def opt_out(request, pk):
     """Put the number of a record addition on the list, for every campaign or its own."""
     entry = entry_for(viewer=request.user, pk=pk)
-    number = entry.sent.get("phone_number") if entry.kind == "record-addition" else None
+    number = entry.sent.get("phone_number") if entry.kind == RECORD_ADDITION.slug else None
     if not number or entry.erased_at:
         messages.error(request, _("This entry names no number to put on the list."))
         return redirect(entry)
