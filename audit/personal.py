@@ -76,6 +76,12 @@ def digests_under_every_key(value) -> list[str]:
     return [digest(value, key_id) for key_id in keys]
 
 
+def digesters_under_every_key() -> list:
+    """One digest-making function per key, current and retired, for looking up many values."""
+    _current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+    return [_digester(key_id) for key_id in keys]
+
+
 def marker(*, value_digest: str, when: str, reference: str) -> str:
     """What stands in an erased value's place: when, under which reference, and its digest."""
     return f"[erased {when} · {reference} · {value_digest}]"

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit.personal import digests_under_every_key
+from audit.personal import digesters_under_every_key
 
 from .models import Suppression
 
@@ -33,10 +33,7 @@ def listed(keys, campaign) -> set[str]:
 
 
 def _found(keys, condition: Q) -> set[str]:
-    by_digest = {}
-    for key in set(keys):
-        for value in digests_under_every_key(key):
-            by_digest[value] = key
+    by_digest = {make(key): key for make in digesters_under_every_key() for key in set(keys)}
     digests = list(by_digest)
     found = set()
     for start in range(0, len(digests), CHUNK):
