@@ -59,10 +59,13 @@ class SuppressionForm(EntryFieldsMixin):
         cleaned = super().clean()
         if hasattr(self, "key") and "campaign" in cleaned and suppression_existing(
                 self.key, cleaned["campaign"]):
-            self.add_error("phone_number", ValidationError(
-                _("This number is on the do-not-call list for this scope already."),
-                code="duplicate"))
+            self.refuse_duplicate()
         return cleaned
+
+    def refuse_duplicate(self) -> None:
+        self.add_error("phone_number", ValidationError(
+            _("This number is on the do-not-call list for this scope already."),
+            code="duplicate"))
 
 
 class SuppressionUploadForm(EntryFieldsMixin, UploadForm):

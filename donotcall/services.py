@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 
 from audit.models import Outcome
@@ -32,13 +32,15 @@ def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: 
                     expires_on: datetime.date | None = None, actor,
                     source_entry=None) -> Suppression:
     """Put one number (its canonical key) on the list; raises AlreadySuppressed."""
-    with transaction.atomic():
-        existing = suppression_existing(key, campaign)
-        if existing is not None:
-            raise AlreadySuppressed(existing)
+    existing = suppression_existing(key, campaign)
+    if existing is not None:
+        raise AlreadySuppressed(existing)
+    try:
         (suppression,) = suppressions_add_all(
             keys=[key], campaign=campaign, reason=reason, note=note, source=source,
             expires_on=expires_on, actor=actor, source_entry=source_entry)
+    except IntegrityError:  # the same entry, committed by someone else meanwhile
+        raise AlreadySuppressed(suppression_existing(key, campaign)) from None
     return suppression
 
 

@@ -41,11 +41,15 @@ def suppression_new(request):
     form = SuppressionForm(request.POST)
     if not form.is_valid():
         return _list_page(request, form, status=400)
-    suppression = suppression_add(
-        key=form.key, campaign=form.cleaned_data["campaign"],
-        reason=form.cleaned_data["reason"], note=form.cleaned_data["note"],
-        expires_on=form.cleaned_data["expires_on"], source=Suppression.Source.TYPED,
-        actor=request.user)
+    try:
+        suppression = suppression_add(
+            key=form.key, campaign=form.cleaned_data["campaign"],
+            reason=form.cleaned_data["reason"], note=form.cleaned_data["note"],
+            expires_on=form.cleaned_data["expires_on"], source=Suppression.Source.TYPED,
+            actor=request.user)
+    except AlreadySuppressed:  # added by someone else since the form was checked
+        form.refuse_duplicate()
+        return _list_page(request, form, status=400)
     messages.success(request, _("%(phone)s is on the do-not-call list.")
                      % {"phone": f"+{suppression.phone_key}"})
     if note := form.expiry_note():

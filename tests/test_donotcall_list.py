@@ -9,6 +9,7 @@ from django.utils import timezone
 from audit.erasure import forget_number
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
+from donotcall import services
 from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
 from donotcall.lookup import CHUNK, blocked
 from donotcall.models import Suppression
@@ -106,3 +107,15 @@ def test_an_erased_number_stays_blocked_by_its_digest_alone(campaigns, officer):
     entry = Entry.objects.get(kind=DONOTCALL_ADDITION.slug)
     assert entry.erased_at is not None
     assert "601234567" not in str(entry.sent)
+
+
+def test_the_same_entry_committed_meanwhile_is_refused_not_an_error(campaigns, officer,
+                                                                    monkeypatch):
+    first = put(officer)
+    real = services.suppression_existing
+    answers = iter([None])  # the check ran before the other officer's entry committed
+    monkeypatch.setattr(services, "suppression_existing",
+                        lambda key, campaign: next(answers, None) or real(key, campaign))
+    with pytest.raises(AlreadySuppressed) as refused:
+        put(officer)
+    assert refused.value.suppression == first
