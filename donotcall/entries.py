@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from audit.kinds import EntryKind
 
 _PERSONAL = ("sent.phone_number", "sent.note")
-_COLUMNS = (("phone_number", "sent.phone_number"), ("scope", "sent.campaign"),
-            ("reason", "sent.reason"), ("source", "sent.source"),
-            ("expires_on", "sent.expires_on"))
+# Named apart from the export's shared columns ("reason" is the one a user typed).
+_COLUMNS = (("phone_number", "sent.phone_number"), ("donotcall_scope", "sent.campaign"),
+            ("donotcall_reason", "sent.reason"), ("donotcall_source", "sent.source"),
+            ("donotcall_expires_on", "sent.expires_on"))
 
 
 def _added(entry) -> str:

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from audit.erasure import forget_number
+from audit.export import COMMON_COLUMNS
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
 from donotcall import services
@@ -119,3 +120,8 @@ def test_the_same_entry_committed_meanwhile_is_refused_not_an_error(campaigns, o
     with pytest.raises(AlreadySuppressed) as refused:
         put(officer)
     assert refused.value.suppression == first
+
+
+def test_the_lists_export_columns_leave_the_shared_ones_alone():
+    for kind in (DONOTCALL_ADDITION, DONOTCALL_REMOVAL):
+        assert not {column for column, _place in kind.export_columns} & set(COMMON_COLUMNS)
