@@ -15,8 +15,9 @@ from .models import Suppression
 # What a blocked number's send is told, next to the number.
 ON_THE_LIST = _("This number is on the do-not-call list: it may not be loaded into this "
                 "campaign.")
-# Numbers per query: well under SQLite's limit of bound parameters.
-CHUNK = 2000
+# Numbers per query. Few enough that PostgreSQL walks the index for each (with 2,000 it
+# read the whole list of a million instead); bench/bench_donotcall.py has the figures.
+CHUNK = 500
 
 
 def blocked(campaign, keys) -> set[str]:
