@@ -31,7 +31,7 @@ from django.utils.translation import override
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
 from audit.models import Entry, Outcome
-from audit.recording import error_values, outcome_values
+from audit.recording import entries_complete, error_values, outcome_values
 from portal.thulium import (
     ThuliumAuthFailed,
     ThuliumError,
@@ -310,13 +310,15 @@ def resumed(row: ImportRow) -> Sent | Pending:
     steps = [attempt.entry for attempt in
              row.attempts.select_related("entry").order_by("entry__created_at", "pk")]
     cut_off = [entry for entry in steps if entry.outcome == Outcome.PENDING]
-    if cut_off:
-        outcome = {RECORD_CHECK.slug: Outcome.FAILED}
+    sends = [entry for entry in cut_off if entry.kind != RECORD_CHECK.slug]
+    checks = [entry for entry in cut_off if entry.kind == RECORD_CHECK.slug]
+    if sends:
         record_add_complete_all([
-            (entry, outcome_values(outcome=outcome.get(entry.kind, Outcome.UNKNOWN),
-                                   detail=INTERRUPTED))
-            for entry in cut_off
-        ])
+            (entry, outcome_values(outcome=Outcome.UNKNOWN, detail=INTERRUPTED))
+            for entry in sends])
+    if checks:
+        entries_complete([(entry, outcome_values(outcome=Outcome.FAILED, detail=INTERRUPTED))
+                          for entry in checks])
     pending = Pending(row)
     for entry in steps:
         if entry.kind == RECORD_CHECK.slug:

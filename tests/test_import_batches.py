@@ -7,14 +7,17 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import Entry, Outcome
+from audit.recording import outcome_values
 from audit.verify import verify_chain
 from imports.fallback import batch_refusal, batch_refusals_lift
-from imports.models import BatchRefusal, ImportJob, ImportRow, RowState
+from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_confirm
 from portal.thulium import get_client
+from records.services import record_add_begin_all, record_add_complete_all, record_checks_begin
 from tests.conftest import api_calls, records_sent
 from tests.import_files import csv_bytes, people, previewed
 
@@ -271,3 +274,34 @@ def test_the_admin_can_lift_a_refusal(admin_client, thulium):
     refusal.refresh_from_db()
     assert refusal.lifted_at is not None and refusal.lifted_by == "admin"
     assert batch_refusal() is None
+
+
+def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
+    logged_in, sales, thulium, user
+):
+    job = previewed(logged_in, sales, csv_bytes(people(1)))
+    assert import_confirm(job=job)
+    row = job.rows.get()
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ImportRow.objects.filter(pk=row.pk).update(
+        state=RowState.SENDING, claimed_by="dead-worker", lease_until=timezone.now()
+        - timedelta(minutes=5))
+    # Thulium took the row, its answer was lost, and the worker died while checking.
+    get_client().add_record("00001", row.payload)
+    (lost,) = record_add_begin_all(campaign=sales, payloads=[row.payload], actor=user)
+    record_add_complete_all([(lost, outcome_values(outcome=Outcome.UNKNOWN))])
+    (cut_off,) = record_checks_begin([lost], since=lost.created_at, actor=user)
+    ImportAttempt.objects.bulk_create([ImportAttempt(row=row, entry=lost),
+                                       ImportAttempt(row=row, entry=cut_off)])
+
+    import_push(job.pk)
+
+    row.refresh_from_db()
+    assert row.state == RowState.ADDED
+    assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                          ("record-check", Outcome.FAILED),
+                          ("record-check", Outcome.SUCCEEDED)]
+    cut_off.refresh_from_db()
+    assert "stopped before Thulium's answer was recorded" in cut_off.detail
+    assert sends(thulium) == Counter([row.phone_number])  # the test's own POST only
+    assert verify_chain().problem == ""
