@@ -140,14 +140,14 @@ class _Push:
                 state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
             )
             # The do-not-call list again, just before sending: a number put on it since the
-            # preview is not sent. One lookup for the claim.
-            suppressed = blocked(self.job.campaign,
-                                 [row.phone_key for row in rows if row.state == RowState.QUEUED])
+            # preview is not sent, nor is a dead worker's row it had not sent yet (one that
+            # was sent may be in Thulium: it is checked there first). One lookup a claim.
+            suppressed = blocked(self.job.campaign, [row.phone_key for row in rows])
             for row in rows:
                 pending = resumed(row) if row.state == RowState.SENDING else Pending(row)
                 if isinstance(pending, Sent):
                     settled.append(pending)
-                elif row.state == RowState.QUEUED and row.phone_key in suppressed:
+                elif row.phone_key in suppressed and not pending.tried:
                     settled.append(Sent(row, RowState.SUPPRESSED))
                 elif self.stopping.is_set():
                     settled.append(Sent(row, _unsent(pending), pending.unanswered))

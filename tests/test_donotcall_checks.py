@@ -1,17 +1,24 @@
 """The do-not-call list checked before every send: a single addition, an import's preview,
 and again just before each row's send, also for a number listed mid-import."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from audit.models import Outcome
+from audit.recording import outcome_values
 from donotcall.models import Suppression
 from donotcall.services import suppression_add
 from imports import pushing
-from imports.models import ImportJob, ImportRow, RowState
+from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_confirm
 from portal.phones import phone_key
+from portal.thulium import get_client
+from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import COMPLIANCE, make_user, records_sent
 from tests.import_files import csv_bytes, people, previewed
 
@@ -123,3 +130,30 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
     sent = [record["phone_number"] for record in records_sent(thulium)]
     assert sent == [row[0] for row in rows[:4]]
     assert ImportRow.objects.get(job=job, number=6).state == RowState.SUPPRESSED
+
+
+def test_a_dead_workers_row_is_checked_against_the_list_unless_it_was_sent(
+        logged_in, campaigns, officer, thulium, user):
+    """A row the dead worker never sent is suppressed; one it sent may be in Thulium, so it
+    is looked up there instead of being set apart."""
+    rows = people(2)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    assert import_confirm(job=job)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ImportRow.objects.filter(job=job).update(
+        state=RowState.SENDING, claimed_by="dead-worker",
+        lease_until=timezone.now() - timedelta(minutes=5))
+    sent = ImportRow.objects.get(job=job, number=3)
+    get_client().add_record("00001", sent.payload)  # Thulium took it; the answer was lost
+    (lost,) = record_add_begin_all(campaign=campaigns["00001"], payloads=[sent.payload],
+                                   actor=user)
+    record_add_complete_all([(lost, outcome_values(outcome=Outcome.UNKNOWN))])
+    ImportAttempt.objects.create(row=sent, entry=lost)
+    for phone, *_rest in rows:
+        put(officer, phone)
+
+    import_push(job.pk)
+
+    assert ImportRow.objects.get(job=job, number=2).state == RowState.SUPPRESSED
+    assert ImportRow.objects.get(job=job, number=3).state == RowState.ADDED  # found there
+    assert [record["phone_number"] for record in records_sent(thulium)] == [rows[1][0]]
