@@ -36,6 +36,15 @@ def polish_browser_page(live_server):
     yield from _page(live_server, locale="pl-PL")
 
 
+def log_in(page, username: str, *, button: str = "Log in") -> None:
+    """Fill the login form the page shows (any page sends there first) and send it."""
+    from tests.conftest import PASSWORD
+
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click(f"button[type=submit]:has-text('{button}')")
+
+
 def _page(live_server, **context_options):
     reason = _unavailable_reason()
     if reason:

@@ -5,8 +5,7 @@ import pytest
 from campaigns.services import campaign_update
 from records.services import record_add
 from tests.audit_fixtures import auditor  # noqa: F401
-from tests.browser import browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.browser import browser_page, log_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,9 +19,7 @@ def test_an_auditor_filters_the_timeline_and_opens_a_changes_diff(
     record_add(campaign=campaigns["00002"], actor=user, payload={"phone_number": "601234568"})
     page = browser_page
     page.goto("/audit/")
-    page.fill("input[name=username]", auditor.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Log in')")
+    log_in(page, auditor.username)
     timeline = page.locator("[data-testid=timeline] tbody tr")
     assert timeline.count() == 3
 

@@ -4,8 +4,8 @@ import pytest
 
 from audit.models import Entry
 from records.models import AddedRecord
-from tests.browser import browser_page  # noqa: F401
-from tests.conftest import PASSWORD, api_calls
+from tests.browser import browser_page, log_in  # noqa: F401
+from tests.conftest import api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,9 +15,7 @@ def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(
 ):
     page = browser_page
     page.goto("/campaigns/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Log in')")
+    log_in(page, user.username)
 
     page.click("text=Sprzedaż OZE 2026")
     page.click("text=Edit settings")

@@ -3,8 +3,8 @@ an import holding two of them set them apart."""
 
 import pytest
 
-from tests.browser import browser_page  # noqa: F401
-from tests.conftest import COMPLIANCE, LOADERS, PASSWORD, make_user
+from tests.browser import browser_page, log_in  # noqa: F401
+from tests.conftest import COMPLIANCE, LOADERS, make_user
 from tests.import_files import csv_bytes, people
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,9 +22,7 @@ def test_an_uploaded_list_blocks_a_single_addition_and_an_import(
 
     page = browser_page
     page.goto("/do-not-call/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Log in')")
+    log_in(page, user.username)
     page.click("text=Upload a file of numbers")
     page.set_input_files("input[name=file]", str(listed))
     page.select_option("select[name=reason]", "request")

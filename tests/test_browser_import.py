@@ -3,8 +3,8 @@
 import pytest
 
 from imports.models import ImportJob, RowState
-from tests.browser import browser_page  # noqa: F401
-from tests.conftest import PASSWORD, api_calls
+from tests.browser import browser_page, log_in  # noqa: F401
+from tests.conftest import api_calls
 from tests.import_files import csv_bytes, people
 from tests.workers import Workers
 
@@ -24,9 +24,7 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
     try:
         page = browser_page
         page.goto("/campaigns/00001/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]:has-text('Log in')")
+        log_in(page, user.username)
         page.click("text=Import records")
         page.set_input_files("input[name=file]", str(leads))
         page.click("text=Upload and map the columns")

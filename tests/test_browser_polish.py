@@ -5,8 +5,8 @@ import pytest
 
 from audit.models import Entry
 from records.models import AddedRecord
-from tests.browser import polish_browser_page  # noqa: F401
-from tests.conftest import PASSWORD, api_calls
+from tests.browser import log_in, polish_browser_page  # noqa: F401
+from tests.conftest import api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,9 +21,7 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
 
     page.goto("/campaigns/")
     assert page.locator("html").get_attribute("lang") == "pl"
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Zaloguj się')")
+    log_in(page, user.username, button="Zaloguj się")
 
     page.click("text=Sprzedaż OZE 2026")
     page.wait_for_selector("text=Ustawienia znane portalowi")

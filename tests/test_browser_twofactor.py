@@ -5,8 +5,7 @@ import base64
 
 import pytest
 
-from tests.browser import browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.browser import browser_page, log_in  # noqa: F401
 from tests.test_twofactor import code_at, fresh_step
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,9 +19,7 @@ def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
     page.on("console", lambda message: policy_breaks.append(message.text)
             if "Content Security Policy" in message.text else None)
     page.goto("/campaigns/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Log in')")
+    log_in(page, user.username)
 
     page.click("text=Two-factor login")
     page.click("text=Set up two-factor login")
@@ -36,9 +33,7 @@ def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
     assert page.locator("[data-testid=recovery-codes] li").count() == 10
 
     page.click("button:has-text('Log out')")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Log in')")
+    log_in(page, user.username)
     # The next step's code: the one just used cannot be taken twice.
     page.fill("input[name=code]", code_at(key, 1))
     page.click("button[type=submit]:has-text('Log in')")
