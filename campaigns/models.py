@@ -38,6 +38,9 @@ class Campaign(models.Model):
         help_text=_("The campaign's settings as last read from or sent to Thulium."),
     )
     synced_at = models.DateTimeField(_("last synchronised"), null=True, blank=True)
+    # Raised by every change of `settings`, whoever made it: an edit form carries the
+    # version it showed, so a form opened before another change cannot overwrite it.
+    version = models.PositiveIntegerField(_("settings version"), default=0, editable=False)
 
     class Meta:
         ordering = ["name", "thulium_id"]
@@ -49,6 +52,17 @@ class Campaign(models.Model):
 
     def get_absolute_url(self):
         return reverse("campaigns:detail", args=[self.thulium_id])
+
+    def settings_replace(self, known: dict) -> bool:
+        """Take `known` as the campaign's settings; True (and a new version) if they differ.
+
+        The caller saves `settings` and `version`.
+        """
+        if known == self.settings:
+            return False
+        self.settings = known
+        self.version += 1
+        return True
 
     @property
     def is_crm(self) -> bool:

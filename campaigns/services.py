@@ -39,10 +39,10 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         raise
     with transaction.atomic():
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
-        campaign.settings = merged_settings(campaign.settings, changes)
+        campaign.settings_replace(merged_settings(campaign.settings, changes))
         if "name" in changes:
             campaign.name = changes["name"]
-        campaign.save(update_fields=["settings", "name"])
+        campaign.save(update_fields=["settings", "version", "name"])
     return change
 
 
