@@ -27,6 +27,8 @@ class EntryKind:
     search: tuple[str, ...] = ()
     # The place of what the sent values replaced, for the field-by-field diff.
     before: str = ""
+    # The place of the new values in that diff: what was sent, or what was found.
+    after: str = "sent"
     # Columns of this kind in the exports after the shared ones: (column, place).
     export_columns: tuple[tuple[str, str], ...] = ()
     # False for entries of the portal's own doing, which call nothing themselves (an

@@ -173,10 +173,10 @@ def former_username(actor_id: int) -> str:
 
 
 def entry_changes(entry: Entry) -> list[FieldChange]:
-    """What the entry asked Thulium to change, field by field, old to new."""
+    """What the entry changed (or asked Thulium to change), field by field, old to new."""
     kind = kind_of(entry)
     before = (value_at(entry, kind.before) or {}) if kind.before else {}
-    return field_changes(before, entry.sent)
+    return field_changes(before, value_at(entry, kind.after) or {})
 
 
 def _fetch(viewer, filters: TimelineFilters, cursor: Cursor | None, *, older: bool,

@@ -106,7 +106,7 @@ from django.contrib.auth.models import Group
 user = get_user_model().objects.create_user({USER!r}, password={PASSWORD!r})
 user.groups.add(Group.objects.get(name="Record loaders"))
 """
-CAMPAIGNS_SYNC = "from campaigns.services import campaigns_sync; campaigns_sync()"
+CAMPAIGNS_SYNC = "from campaigns.reading import campaigns_sync; campaigns_sync()"
 
 
 def preview_figures(session, web_url, web_pid, rows, tmp):

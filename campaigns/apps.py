@@ -9,7 +9,8 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from audit.kinds import register
 
-        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST
+        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE
 
         register(CAMPAIGN_CHANGE)
         register(CHANGE_REQUEST)
+        register(OUTSIDE_CHANGE)

@@ -1,4 +1,5 @@
-"""The campaign app's kinds of audit entries: settings changes and four-eyes steps."""
+"""The campaign app's kinds of audit entries: settings changes, changes found made outside
+the portal, and four-eyes steps."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,11 @@ def _change_summary(entry) -> str:
     return gettext("settings changed: %(fields)s") % {"fields": ", ".join(flat_paths(entry.sent))}
 
 
+def _outside_summary(entry) -> str:
+    return gettext("changed outside the portal: %(fields)s") % {
+        "fields": ", ".join(flat_paths(entry.details.get("found")))}
+
+
 def _step_summary(entry) -> str:
     return gettext("change request #%(id)s %(step)s: %(fields)s") % {
         "id": entry.details.get("request"),
@@ -34,6 +40,18 @@ CAMPAIGN_CHANGE = EntryKind(
     template="audit/kinds/campaign-change.html",
     before="details.settings_before",
     export_columns=(("settings_before", "details.settings_before"),),
+)
+# Found on reading the campaign from Thulium: nothing is sent; `details.found` holds the
+# values that differed from the known ones.
+OUTSIDE_CHANGE = EntryKind(
+    slug="outside-change",
+    label=_("changed outside the portal"),
+    summary=_outside_summary,
+    template="audit/kinds/outside-change.html",
+    before="details.settings_before",
+    after="details.found",
+    export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
+    calls_thulium=False,
 )
 # Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
 # the entry is completed at once. An approved change's own call is a CAMPAIGN_CHANGE.

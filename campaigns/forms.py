@@ -6,16 +6,20 @@ from decimal import Decimal
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
+from django.core import signing
 from django.core.validators import RegexValidator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .models import Dialer
 from .risk import risk_labels, risky_changes
+from .services import merged_settings
 
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
 PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
+EDITABLE = (*TOP_LEVEL, *PARAMETERS)
 DATE_FORMAT = "%Y-%m-%d"
+_BASE_SALT = "campaigns.form-base"
 
 
 class DateInput(forms.DateInput):
@@ -64,12 +68,25 @@ class CampaignForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept in the audit trail; not sent to Thulium. Required for risky changes."),
     )
+    # The settings and their version that the form showed, signed: saving a form opened
+    # before another change is refused instead of overwriting that change.
+    base = forms.CharField(widget=forms.HiddenInput, required=False)
+    # The entry whose change this one restores ("Restore previous values").
+    reverts = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
-    def __init__(self, *args, known_settings: dict | None = None, **kwargs):
+    def __init__(self, *args, known_settings: dict | None = None, version: int = 0,
+                 proposed: dict | None = None, initial: dict | None = None, **kwargs):
+        """`proposed` (a PUT body) is shown instead of the known values, and sent unless
+        the user changes it back; `initial` gives the other fields' starting values."""
         self.known_settings = known_settings or {}
         # Filled by clean(): what makes the change risky (see campaigns/risk.py).
         self.risks = []
-        super().__init__(*args, initial=initial_from_settings(self.known_settings), **kwargs)
+        shown = merged_settings(self.known_settings, proposed or {})
+        super().__init__(*args, initial={
+            **(initial or {}), **initial_from_settings(shown),
+            "base": signing.dumps({"version": version, "settings": self.known_settings},
+                                  salt=_BASE_SALT, compress=True),
+        }, **kwargs)
 
     @cached_property
     def helper(self) -> FormHelper:
@@ -78,17 +95,15 @@ class CampaignForm(forms.Form):
         helper.layout = Layout(
             Fieldset(_("Campaign"), *TOP_LEVEL),
             Fieldset(_("Parameters"), *PARAMETERS),
-            "reason",
+            "reason", "base", "reverts",
             Submit("submit", _("Send to Thulium")),
         )
         return helper
 
     def clean(self):
         cleaned = super().clean()
-        for name in self.changed_data:
-            if name in cleaned and cleaned[name] in (None, "") and self.initial.get(name) not in (
-                None, ""
-            ):
+        for name in set(self.changed_data) & set(EDITABLE):
+            if cleaned.get(name, 0) in (None, "") and self.initial.get(name) not in (None, ""):
                 # The API has no way to unset a value; sending null would be refused.
                 self.add_error(name, _("Thulium cannot clear this setting; enter a value."))
         start, end = self._effective("start_date"), self._effective("end_date")
@@ -105,6 +120,14 @@ class CampaignForm(forms.Form):
             self.add_error("reason", _("Say why: this change %(risks)s.") % {"risks": risks})
         return cleaned
 
+    def clean_base(self) -> dict | None:
+        """The version and settings the form was opened on; None if the token is damaged."""
+        try:
+            base = signing.loads(self.cleaned_data["base"], salt=_BASE_SALT)
+        except signing.BadSignature:
+            return None
+        return base if isinstance(base, dict) else None
+
     def _effective(self, name):
         """The value Thulium will hold after the change (the form starts from the known one)."""
         return self.cleaned_data.get(name)
@@ -113,7 +136,7 @@ class CampaignForm(forms.Form):
         """Exactly the JSON body for PUT outbounds/:id: changed fields only."""
         payload, parameters = {}, {}
         for name in self.changed_data:
-            if name == "reason":
+            if name not in EDITABLE:
                 continue
             # A field with an error has no cleaned value and is not sent.
             value = self.cleaned_data.get(name)
@@ -135,7 +158,7 @@ def initial_from_settings(known: dict) -> dict:
     parameters = known.get("parameters")
     flat = {**known, **(parameters if isinstance(parameters, dict) else {})}
     initial = {}
-    for name in (*TOP_LEVEL, *PARAMETERS):
+    for name in EDITABLE:
         if flat.get(name) is None:
             continue
         try:
@@ -153,20 +176,23 @@ def _as_form_input(value):
 def settings_rows(known: dict) -> list[tuple[str, object]]:
     """The known settings as (label, value) in the user's words, in the form's order."""
     flat = initial_from_settings(known)
-    rows = []
-    for name in TOP_LEVEL + PARAMETERS:
-        if name not in flat:
-            continue
-        value = flat[name]
-        if name == "dialer" and value in Dialer.values:
-            value = Dialer(value).label
-        elif isinstance(value, bool):
-            value = _("yes") if value else _("no")
-        rows.append((CampaignForm.base_fields[name].label, value))
+    rows = [(CampaignForm.base_fields[name].label, shown_value(name, flat[name]))
+            for name in EDITABLE if name in flat]
     # Settings Thulium sends that the form does not edit are shown by their API name.
     editable = {*TOP_LEVEL, *PARAMETERS, "parameters"}
     rows += [(name, value) for name, value in known.items() if name not in editable]
     return rows
+
+
+def shown_value(name: str, value):
+    """A form value in the user's words ("—" when unknown)."""
+    if value is None:
+        return "—"
+    if name == "dialer" and value in Dialer.values:
+        return Dialer(value).label
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return value
 
 
 def _to_json(value):

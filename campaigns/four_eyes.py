@@ -30,12 +30,16 @@ class RequestOutdated(Exception):
 
 
 def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
-                          risks: list[str]) -> ChangeRequest:
-    """Hold a risky change for approval; nothing is sent to Thulium."""
+                          risks: list[str], reverts: Entry | None = None) -> ChangeRequest:
+    """Hold a risky change for approval; nothing is sent to Thulium.
+
+    `reverts` is the change whose values this one restores, if it restores one.
+    """
     with transaction.atomic():
         change_request = ChangeRequest.objects.create(
             campaign=campaign, changes=changes, settings_before=campaign.settings,
             reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
+            reverts=reverts,
         )
         _record_step(change_request, Step.REQUESTED, actor)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
@@ -63,7 +67,8 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     try:
         return campaign_update(
             campaign=locked.campaign, changes=locked.changes, actor=approver,
-            reason=locked.reason, language=language, approval=approval,
+            reason=locked.reason, language=language, related=approval,
+            details={"reverts": locked.reverts_id} if locked.reverts_id else None,
         )
     finally:
         # The request points at its call's entry, whatever Thulium answered.

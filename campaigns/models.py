@@ -113,6 +113,11 @@ class ChangeRequest(models.Model):
     decided_by_username = models.CharField(_("decided by"), max_length=150, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("note on the decision"), blank=True)
+    # The change whose values this request restores ("Restore previous values").
+    reverts = models.ForeignKey(
+        "audit.Entry", verbose_name=_("restores the values before"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, editable=False, related_name="+",
+    )
     # The audit entry of the approved change's call to Thulium.
     sent_change = models.OneToOneField(
         "audit.Entry", verbose_name=_("sent change"), on_delete=models.PROTECT, null=True,

@@ -19,6 +19,7 @@ from .four_eyes import (
 )
 from .models import ChangeRequest
 from .risk import risk_labels
+from .services import CampaignChanged
 
 RECENT_DECISIONS = 20
 
@@ -63,6 +64,11 @@ def request_approve(request, pk):
             "The campaign changed after this request was made, so approving it could undo "
             "that change. The request is now outdated; ask for the change again if it is "
             "still needed."
+        ))
+    except CampaignChanged:
+        messages.error(request, _(
+            "Approved, but the campaign changed at the same moment, so nothing was sent to "
+            "Thulium. Ask for the change again if it is still needed."
         ))
     except ThuliumError as error:
         flash_thulium_error(request, error, _("Approved, but Thulium did not take the change"))

@@ -1,48 +1,65 @@
-"""What users do to campaigns: change their settings, refresh them from Thulium."""
-
-import logging
-from dataclasses import dataclass
+"""What users do to campaigns: change their settings, and read their statuses and agents."""
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import F
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete, entry_fail
 from portal.thulium import ThuliumError, get_client
 
 from .entries import CAMPAIGN_CHANGE
-from .models import Campaign, thulium_id_validator
+from .models import Campaign
 
-log = logging.getLogger(__name__)
-# Keys of GET outbounds items that are campaign settings, if Thulium sends them.
-SETTING_KEYS = ("name", "dialer", "active", "start_date", "end_date", "order", "parity",
-                "group_id", "parameters")
+
+class CampaignChanged(Exception):
+    """The campaign's settings changed after the version the change was based on."""
 
 
 def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "",
-                    language: str | None = None, approval: Entry | None = None) -> Entry:
-    """Send the changes to Thulium and record the attempt; raises ThuliumError on failure.
+                    language: str | None = None, related: Entry | None = None,
+                    version: int | None = None, details: dict | None = None) -> Entry:
+    """Send the changes to Thulium and record the attempt.
 
-    `approval` is the four-eyes step that let the change through, when one did.
+    `version` is the settings version the change was based on (by default the one
+    `campaign` holds): the change claims the next version before Thulium is called, so
+    of two changes based on one version only the first is sent; the other raises
+    CampaignChanged, and nothing of it is sent. Raises ThuliumError when Thulium fails.
+    `related` is the entry that let the change through (a four-eyes approval, a scheduled
+    change) and `details` adds to the entry's own (a revert names what it reverts).
     """
+    based_on = campaign.version if version is None else version
+    if not Campaign.objects.filter(pk=campaign.pk, version=based_on).update(
+        version=F("version") + 1
+    ):
+        raise CampaignChanged
+    campaign.version = based_on + 1
     change = entry_begin(
         kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=changes, reason=reason,
-        details={"settings_before": campaign.settings}, related=approval,
+        details={**(details or {}), "settings_before": campaign.settings,
+                 "version": campaign.version},
+        related=related,
     )
     try:
         status = get_client(language).update_campaign(campaign.thulium_id, changes)
     except ThuliumError as error:
         entry_fail(change, error)
+        if not error.may_have_applied:
+            # Nothing changed in Thulium: forms based on the version before stay valid.
+            Campaign.objects.filter(pk=campaign.pk, version=campaign.version).update(
+                version=based_on)
+            campaign.version = based_on
         raise
     with transaction.atomic():
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
-        campaign.settings_replace(merged_settings(campaign.settings, changes))
+        # Re-read: a change found outside the portal meanwhile is kept.
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign.settings = merged_settings(current.settings, changes)
+        campaign.version = current.version
         if "name" in changes:
             campaign.name = changes["name"]
-        campaign.save(update_fields=["settings", "version", "name"])
+        campaign.save(update_fields=["settings", "name"])
     return change
 
 
@@ -52,45 +69,6 @@ def merged_settings(known: dict, changes: dict) -> dict:
     if "parameters" in changes:
         merged["parameters"] = {**known.get("parameters", {}), **changes["parameters"]}
     return merged
-
-
-@dataclass
-class SyncSummary:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-
-
-def campaigns_sync(*, language: str | None = None) -> SyncSummary:
-    """Create or refresh local campaigns from GET outbounds; raises ThuliumError."""
-    summary = SyncSummary()
-    now = timezone.now()
-    for item in get_client(language).list_campaigns():
-        thulium_id, name = str(item.get("id", "")), item.get("name")
-        try:
-            thulium_id_validator(thulium_id)
-        except ValidationError:
-            thulium_id = ""
-        if not thulium_id or not isinstance(name, str) or not name:
-            summary.skipped += 1
-            continue
-        defaults = {"name": name[:255], "synced_at": now}
-        campaign = Campaign.objects.filter(thulium_id=thulium_id).first()
-        known = campaign.settings if campaign else {}
-        defaults["settings"] = {**known, **{k: item[k] for k in SETTING_KEYS if k in item}}
-        # `type` and `fields` are not documented; used only when present and well formed.
-        if item.get("type") in Campaign.Kind.values:
-            defaults["kind"] = item["type"]
-        fields = item.get("fields")
-        if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
-            defaults["structure_fields"] = fields
-        _, created = Campaign.objects.update_or_create(thulium_id=thulium_id, defaults=defaults)
-        if created:
-            summary.created += 1
-        else:
-            summary.updated += 1
-    log.info("campaigns synced: %s", summary)
-    return summary
 
 
 def campaign_choices(campaign: Campaign, *, refresh: bool = False,

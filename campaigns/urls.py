@@ -12,4 +12,5 @@ urlpatterns = [
     path("requests/<int:pk>/reject/", request_views.request_reject, name="request_reject"),
     path("<thulium_id:thulium_id>/", views.campaign_detail, name="detail"),
     path("<thulium_id:thulium_id>/edit/", views.campaign_edit, name="edit"),
+    path("revert/<int:pk>/", views.campaign_revert, name="revert"),
 ]

@@ -3,18 +3,25 @@
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.services import TimelineFilters, timeline_page
+from audit.diff import field_changes, flat_paths
+from audit.models import Entry
+from audit.services import MAX_ID, TimelineFilters, timeline_page
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
+from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import change_request_create
 from .models import Campaign, ChangeRequest
-from .services import campaign_update, campaigns_sync
+from .reading import CampaignNotListed, campaign_read, campaigns_sync
+from .revert import NotRevertible, revertible, values_before
+from .risk import risk_labels
+from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50
 
@@ -27,14 +34,15 @@ def campaign_list(request):
 @require_POST
 def campaign_sync(request):
     try:
-        summary = campaigns_sync(language=request.LANGUAGE_CODE)
+        summary = campaigns_sync(actor=request.user, language=request.LANGUAGE_CODE)
     except ThuliumError as error:
         flash_thulium_error(request, error, _("Could not read the campaigns from Thulium"))
     else:
         messages.success(
             request,
             _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
-              "%(skipped)d skipped.") % vars(summary),
+              "%(skipped)d skipped; %(changed_outside)d changed outside the portal.")
+            % vars(summary),
         )
     return redirect("campaigns:list")
 
@@ -54,35 +62,102 @@ def campaign_detail(request, thulium_id):
 @requires("campaigns.change_campaign")
 def campaign_edit(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
-    form = CampaignForm(request.POST or None, known_settings=campaign.settings)
-    thulium_error = None
-    if request.method == "POST" and form.is_valid():
-        changes = form.to_payload()
-        if not changes:
-            form.add_error(None, _("Nothing was changed, so nothing was sent to Thulium."))
-        elif settings.FOUR_EYES and form.risks:
-            change_request = change_request_create(
+    if request.method != "POST":
+        read_error = _read_from_thulium(request, campaign)
+        form = CampaignForm(known_settings=campaign.settings, version=campaign.version)
+        return _edit_page(request, campaign, form, read_error=read_error)
+    form = CampaignForm(request.POST, known_settings=campaign.settings, version=campaign.version)
+    # "Back to the form" on the confirmation page shows the input again, sending nothing.
+    if not form.is_valid() or "edit" in request.POST:
+        return _edit_page(request, campaign, form)
+    base = form.cleaned_data["base"]
+    if base is None or base.get("version") != campaign.version:
+        return _conflict_page(request, campaign, form)
+    changes = form.to_payload()
+    reverted = _reverted_entry(form, campaign)
+    if not changes:
+        form.add_error(None, _("Nothing was changed, so nothing was sent to Thulium."))
+    elif settings.FOUR_EYES and form.risks:
+        change_request = change_request_create(
+            campaign=campaign, changes=changes, actor=request.user,
+            reason=form.cleaned_data["reason"], risks=form.risks, reverts=reverted,
+        )
+        messages.info(request, _(
+            "This change needs a second editor's approval. It was saved as a request; "
+            "nothing was sent to Thulium yet."
+        ))
+        return redirect(change_request)
+    elif form.risks and "confirmed" not in request.POST:
+        return render(request, "campaigns/confirm.html", {
+            "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
+            "changes": field_changes(campaign.settings, changes),
+        })
+    else:
+        try:
+            campaign_update(
                 campaign=campaign, changes=changes, actor=request.user,
-                reason=form.cleaned_data["reason"], risks=form.risks,
+                reason=form.cleaned_data["reason"], language=request.LANGUAGE_CODE,
+                version=base["version"], related=reverted,
+                details={"reverts": reverted.pk} if reverted else None,
             )
-            messages.info(request, _(
-                "This change needs a second editor's approval. It was saved as a request; "
-                "nothing was sent to Thulium yet."
-            ))
-            return redirect(change_request)
-        else:
-            try:
-                campaign_update(
-                    campaign=campaign, changes=changes, actor=request.user,
-                    reason=form.cleaned_data["reason"], language=request.LANGUAGE_CODE,
-                )
-            except ThuliumError as error:
-                thulium_error = thulium_error_context(error)
-            else:
-                messages.success(request, _("Thulium accepted the changes to the campaign."))
-                return redirect(campaign)
-    return render(
-        request, "campaigns/edit.html",
-        {"campaign": campaign, "form": form, "thulium_error": thulium_error},
-    )
+        except CampaignChanged:
+            campaign.refresh_from_db()
+            return _conflict_page(request, campaign, form)
+        except ThuliumError as error:
+            return _edit_page(request, campaign, form, thulium_error=thulium_error_context(error))
+        messages.success(request, _("Thulium accepted the changes to the campaign."))
+        return redirect(campaign)
+    return _edit_page(request, campaign, form)
 
+
+@requires("campaigns.change_campaign")
+def campaign_revert(request, pk):
+    """The edit form with the values a change replaced, for the fields it changed."""
+    entry = get_object_or_404(Entry.objects.select_related("campaign"), pk=min(pk, MAX_ID))
+    try:
+        restored = values_before(entry)
+    except NotRevertible as why:
+        messages.error(request, str(why))
+        return redirect("campaigns:list")
+    campaign = entry.campaign
+    read_error = _read_from_thulium(request, campaign)
+    form = CampaignForm(known_settings=campaign.settings, version=campaign.version,
+                        proposed=restored, initial={"reverts": entry.pk})
+    form.helper.form_action = reverse("campaigns:edit", args=[campaign.thulium_id])
+    return _edit_page(request, campaign, form, read_error=read_error, reverting=entry)
+
+
+def _edit_page(request, campaign, form, **context):
+    return render(request, "campaigns/edit.html",
+                  {"campaign": campaign, "form": form, **context})
+
+
+def _conflict_page(request, campaign, form):
+    conflict = conflict_for(form, campaign)
+    return _edit_page(request, campaign, conflict.form, conflict=conflict)
+
+
+def _read_from_thulium(request, campaign) -> str:
+    """Take the campaign's settings from Thulium; what went wrong, in words, or ""."""
+    try:
+        found = campaign_read(campaign, actor=request.user, language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        reason = " ".join(error.user_messages())
+        if error.request_id:
+            reason += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
+        return reason
+    except CampaignNotListed:
+        return _("Thulium's list of campaigns does not hold this campaign.")
+    if found:
+        messages.warning(request, _(
+            "This campaign was changed outside the portal (%(fields)s). The form starts "
+            "from the values Thulium holds now."
+        ) % {"fields": ", ".join(flat_paths(found.details["found"]))})
+    return ""
+
+
+def _reverted_entry(form, campaign) -> Entry | None:
+    """The change the form restores, if it restores one of this campaign's changes."""
+    pk = form.cleaned_data.get("reverts")
+    entry = Entry.objects.filter(pk=min(pk, MAX_ID), campaign=campaign).first() if pk else None
+    return entry if entry is not None and revertible(entry) else None

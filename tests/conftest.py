@@ -10,7 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import translation
 
 from campaigns.models import Campaign
-from campaigns.services import campaigns_sync
+from campaigns.reading import campaigns_sync
 from portal.thulium.sandbox import start_sandbox
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.

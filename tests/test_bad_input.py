@@ -70,7 +70,7 @@ def test_a_campaign_form_with_every_field_emptied_is_refused_field_by_field(
         "caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls",
     }
     assert CANNOT_CLEAR in page
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
     assert not campaign_changes().exists()
 
 
@@ -269,8 +269,10 @@ def start_changed_in_thulium_meanwhile(thulium):
 def test_a_campaign_change_thulium_refuses_shows_its_words_above_the_kept_input(
     logged_in, campaigns, thulium, refusal
 ):
-    message = refusal(thulium)
-    response = submit(logged_in, end_date="2026-10-01", reason="Shorter season")
+    shown_values = form_values(logged_in.get(edit_url()), "name")
+    message = refusal(thulium)  # after the form was opened, which reads the campaign
+    response = logged_in.post(edit_url(), {**shown_values, "end_date": "2026-10-01",
+                                           "reason": "Shorter season", "confirmed": "1"})
     page = shown(response)
     change = campaign_changes().get()
     assert change.outcome == "refused"

@@ -23,6 +23,11 @@ def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(
     page.fill("input[name=caller_id]", "221112233")
     page.fill("textarea[name=reason]", "Więcej połączeń w sezonie")
     page.click("input[type=submit]")
+    # Risky: old → new for each field, and nothing sent until confirmed.
+    table = page.locator("[data-testid=confirm-changes]").inner_text()
+    assert "progressive" in table and "221112233" in table
+    assert api_calls(thulium, "PUT") == []
+    page.click("text=Confirm and send to Thulium")
     page.wait_for_selector("text=Thulium accepted the changes")
 
     page.click("text=Add a record")

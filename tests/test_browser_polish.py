@@ -34,6 +34,7 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     assert page.input_value("input[name=caller_id]") == "221112233"
     page.fill("textarea[name=reason]", "Więcej połączeń w sezonie")
     page.click("input[type=submit]")
+    page.click("text=Potwierdź i wyślij do Thulium")
     page.wait_for_selector("text=Thulium przyjął zmiany w kampanii.")
 
     page.click("text=Dodaj rekord")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.forms import CampaignForm
-from campaigns.services import SETTING_KEYS
+from campaigns.reading import SETTING_KEYS
 from portal.thulium.sandbox.seed import seed_campaigns
 from tests.conftest import api_calls
 
@@ -95,9 +95,10 @@ def edit_url(campaign_id="00001"):
 
 
 def submit(client, campaign_id="00001", **changes):
-    """Open the edit page, change some fields as a user would, and send the form."""
+    """Open the edit page, change some fields as a user would, and send the form; a risky
+    change is confirmed on the same post (see test_a_risky_change_waits_for_confirmation)."""
     values = form_values(client.get(edit_url(campaign_id)), "name")
-    return client.post(edit_url(campaign_id), {**values, **changes})
+    return client.post(edit_url(campaign_id), {**values, "confirmed": "1", **changes})
 
 
 def flashed(response) -> list[str]:
@@ -348,7 +349,7 @@ def test_an_unchanged_form_sends_nothing_and_says_so(logged_in, campaigns, thuli
     response = submit(logged_in, reason="Checking")
     assert response.status_code == 200
     assert NOTHING_CHANGED in response.content.decode()
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
     assert not campaign_changes().exists()
 
 

@@ -59,10 +59,12 @@ FAULTS = {
 
 
 def edit_form_data(campaign: Campaign, **changes) -> dict:
-    """The edit form as a browser posts it: every field as shown, then the user's changes."""
-    form = CampaignForm(known_settings=campaign.settings)
+    """The edit form as a browser posts it: every field as shown, then the user's changes,
+    confirmed when they are risky."""
+    form = CampaignForm(known_settings=campaign.settings, version=campaign.version)
     shown = {name: form[name].value() for name in form.fields}
-    return {**{k: "" if v is None else str(v) for k, v in shown.items()}, **changes}
+    return {**{k: "" if v is None else str(v) for k, v in shown.items()}, "confirmed": "1",
+            **changes}
 
 
 CAMPAIGN_INPUT = {"name": "Kampania jesienna", "caller_id": "221112233",

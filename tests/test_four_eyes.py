@@ -58,9 +58,11 @@ def second_editor(db):
 
 
 def edit(client, campaign, **changes):
-    """Post the edit form as a browser would: every field filled as shown, some changed."""
+    """Post the edit form as a browser would: every field filled as shown, some changed,
+    and a risky change confirmed."""
     url = reverse("campaigns:edit", args=[campaign.thulium_id])
-    return client.post(url, {**form_values(client.get(url), "name"), **changes})
+    return client.post(url, {**form_values(client.get(url), "name"), "confirmed": "1",
+                             **changes})
 
 
 def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(
@@ -71,7 +73,7 @@ def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(
     error = response.context["form"].errors["reason"][0]
     assert "switches the dialer to predictive" in error and "changes the caller ID" in error
     assert 'value="221112233"' in response.content.decode()  # the input is kept
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_a_risky_change_with_a_reason_is_sent_and_the_reason_is_in_the_audit(
@@ -111,7 +113,7 @@ def change_request(four_eyes, logged_in, user, campaigns):
 def test_with_four_eyes_a_risky_change_becomes_a_request_and_nothing_is_sent(
     change_request, user, campaigns, thulium
 ):
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
     assert Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).count() == 0
     assert change_request.changes == {"dialer": "predictive"}
     assert change_request.settings_before == campaigns["00001"].settings
@@ -136,7 +138,7 @@ def test_the_requester_cannot_approve_their_own_request(change_request, logged_i
     assert response.status_code == 403
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.REQUESTED
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_a_second_editor_approves_and_the_change_goes_to_thulium(
@@ -172,7 +174,7 @@ def test_a_rejected_request_sends_nothing_and_shows_in_the_history(
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.REJECTED
     assert change_request.decision_note == "Not before the list is cleaned"
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
     page = client.get(campaigns["00001"].get_absolute_url()).content.decode()
     assert f"change request #{change_request.pk} rejected" in page
     # The history links the step to its entry, which holds the note.
@@ -182,7 +184,7 @@ def test_a_rejected_request_sends_nothing_and_shows_in_the_history(
     assert "Not before the list is cleaned" in entry_page
     # A decided request cannot be approved afterwards.
     client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_a_request_cannot_be_approved_after_the_campaign_changed_under_it(
@@ -318,4 +320,4 @@ def test_a_rejection_is_a_chained_audit_entry_with_its_note(
     assert (rejected.actor_username, rejected.details.get("note", "")) == (
         "second", "Not before the list is cleaned"
     )
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []

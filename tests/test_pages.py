@@ -280,7 +280,9 @@ def test_a_failed_sync_says_why_on_the_list(logged_in, db, thulium):
 def test_the_sync_command_prints_its_summary(db, thulium):
     out = StringIO()
     call_command("sync_campaigns", stdout=out)
-    assert out.getvalue() == "Campaigns refreshed from Thulium: 3 new, 0 updated, 0 skipped.\n"
+    assert out.getvalue() == (
+        "Campaigns refreshed from Thulium: 3 new, 0 updated, 0 skipped; "
+        "0 changed outside the portal.\n")
     assert_seeded_campaigns(thulium)
 
 

@@ -21,7 +21,8 @@ from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.models import Campaign, ChangeRequest
-from campaigns.services import campaign_update, campaigns_sync
+from campaigns.reading import campaigns_sync
+from campaigns.services import campaign_update
 from portal.thulium import ThuliumError, get_client
 from portal.thulium.sandbox import start_sandbox
 from records.entries import RECORD_ADDITION
@@ -124,14 +125,18 @@ def drive_every_flow(portal, browser, user, approver, settings):
     edit_url = reverse("campaigns:edit", args=["00001"])
     browser.get(campaign.get_absolute_url())
     browser.get(edit_url)
-    shown = form_values(browser.client.get(edit_url), "name")
-    browser.post(edit_url, {**shown, "name": "Renamed once"})
+
+    def edit(**changes):
+        shown = form_values(browser.client.get(edit_url), "name")
+        browser.post(edit_url, {**shown, "confirmed": "1", **changes})
+
+    edit(name="Renamed once")
     for fault in ("refuse", "http_503", "reset", "broken_json"):
         portal.state.fail_next(fault)
-        browser.post(edit_url, {**shown, "order": "77"})
-    browser.post(edit_url, {**shown, "dialer": "predictive"})  # no reason: refused by the form
-    browser.post(edit_url, {**shown, "dialer": "predictive", "reason": "season"})
-    browser.post(edit_url, {**shown, "caller_id": "221112233", "reason": "new line"})
+        edit(order="77")
+    edit(dialer="predictive")  # no reason: refused by the form
+    edit(dialer="predictive", reason="season")
+    edit(caller_id="221112233", reason="new line")
 
     new_record = reverse("records:new", args=["00001"])
     browser.get(new_record)

@@ -2,7 +2,9 @@
 
 from django import template
 
-from campaigns.entries import Step
+from audit.models import Entry
+from campaigns.entries import CAMPAIGN_CHANGE, Step
+from campaigns.revert import revertible
 
 register = template.Library()
 
@@ -12,3 +14,18 @@ def step_label(entry) -> str:
     """A four-eyes step entry's step in words."""
     step = entry.details.get("step", "")
     return Step.LABELS.get(step, step)
+
+
+@register.filter(name="revertible")
+def is_revertible(entry) -> bool:
+    """A settings change whose previous values can be restored."""
+    return revertible(entry)
+
+
+@register.filter
+def reverted_by(entry) -> list:
+    """The changes that restored the values this entry's change replaced."""
+    if not revertible(entry):
+        return []
+    return list(Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, details__reverts=entry.pk)
+                .order_by("created_at", "pk"))

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from campaigns.services import campaigns_sync
+from campaigns.reading import campaigns_sync
 from portal.thulium import ThuliumError
 
 
@@ -23,5 +23,6 @@ class Command(BaseCommand):
             ) from None
         self.stdout.write(
             _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
-              "%(skipped)d skipped.") % vars(summary)
+              "%(skipped)d skipped; %(changed_outside)d changed outside the portal.")
+            % vars(summary)
         )

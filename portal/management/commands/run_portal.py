@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, call_command
 
-from campaigns.services import campaigns_sync
+from campaigns.reading import campaigns_sync
 from portal.thulium import ThuliumError
 from portal.thulium.sandbox import start_sandbox
 

@@ -266,6 +266,17 @@ def _control_records(state, data, campaign_id):
     return _json_reply(200, state.records(campaign_id))
 
 
+def _control_campaign(state, data, campaign_id):
+    """Change a campaign behind the portal's back, as someone in Thulium's own panel would:
+    no PUT, no validation, nothing logged as received."""
+    if state.campaign(campaign_id) is None:
+        return _json_reply(404, {"error": f"no campaign {campaign_id!r}"})
+    if not isinstance(data, dict):
+        raise ValueError("body must be an object of the settings to change")
+    state.update_campaign(campaign_id, data, lambda stored: [])
+    return _json_reply(200, state.campaign(campaign_id))
+
+
 _CONTROL_ROUTES = [
     (re.compile(r"/_sandbox/reset"), "POST", _control_reset),
     (re.compile(r"/_sandbox/faults"), "POST", _control_faults),
@@ -274,6 +285,7 @@ _CONTROL_ROUTES = [
     (re.compile(r"/_sandbox/batch_shape"), "POST", _control_batch_shape),
     (re.compile(r"/_sandbox/received"), "GET", _control_received),
     (re.compile(r"/_sandbox/records/(?P<campaign_id>[^/]+)"), "GET", _control_records),
+    (re.compile(r"/_sandbox/campaigns/(?P<campaign_id>[^/]+)"), "POST", _control_campaign),
 ]
 
 

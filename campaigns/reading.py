@@ -1,0 +1,144 @@
+"""Reading campaigns from Thulium, and the changes made outside the portal that it finds.
+
+Thulium's own panel can change a campaign behind the portal's back. Whenever the portal
+reads a campaign (the edit form, Refresh, `sync_campaigns`), a value that differs from
+the one it knew becomes a "changed outside the portal" entry before it is taken.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete
+from portal.thulium import get_client
+
+from .entries import OUTSIDE_CHANGE
+from .models import Campaign, thulium_id_validator
+from .services import merged_settings
+
+log = logging.getLogger(__name__)
+# Keys of GET outbounds items that are campaign settings, if Thulium sends them.
+SETTING_KEYS = ("name", "dialer", "active", "start_date", "end_date", "order", "parity",
+                "group_id", "parameters")
+
+
+class CampaignNotListed(Exception):
+    """Thulium's list of campaigns does not hold the campaign."""
+
+
+@dataclass
+class SyncSummary:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    changed_outside: int = 0
+
+
+def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
+    """Create or refresh local campaigns from GET outbounds; raises ThuliumError.
+
+    `actor` is who asked for it (None for `sync_campaigns`), named by the entries of the
+    changes made outside the portal that it finds.
+    """
+    summary = SyncSummary()
+    now = timezone.now()
+    for item in get_client(language).list_campaigns():
+        thulium_id, name = str(item.get("id", "")), item.get("name")
+        try:
+            thulium_id_validator(thulium_id)
+        except ValidationError:
+            thulium_id = ""
+        if not thulium_id or not isinstance(name, str) or not name:
+            summary.skipped += 1
+            continue
+        described = {"synced_at": now, **_description(item)}
+        campaign = Campaign.objects.filter(thulium_id=thulium_id).first()
+        if campaign is None:
+            Campaign.objects.create(thulium_id=thulium_id, name=name[:255],
+                                    settings=thulium_settings(item), **described)
+            summary.created += 1
+            continue
+        if outside_changes_take(campaign, thulium_settings(item), actor=actor):
+            summary.changed_outside += 1
+        Campaign.objects.filter(pk=campaign.pk).update(**described)
+        summary.updated += 1
+    log.info("campaigns synced: %s", summary)
+    return summary
+
+
+def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> Entry | None:
+    """Take the campaign's current settings from Thulium into `campaign`.
+
+    Returns the "changed outside the portal" entry when Thulium's values differ from the
+    known ones. Raises ThuliumError, or CampaignNotListed.
+    """
+    for item in get_client(language).list_campaigns():
+        if str(item.get("id", "")) == campaign.thulium_id:
+            entry = outside_changes_take(campaign, thulium_settings(item), actor=actor)
+            Campaign.objects.filter(pk=campaign.pk).update(synced_at=timezone.now())
+            return entry
+    raise CampaignNotListed
+
+
+def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | None:
+    """Take the settings Thulium holds as the campaign's, recording what changed outside.
+
+    A value the portal never knew is learnt without an entry: it was unknown, not
+    changed. `campaign` is updated in place. Returns the entry, if one was written.
+    """
+    with transaction.atomic():
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        before = current.settings
+        changed = changed_values(before, found)
+        entry = None
+        if current.settings_replace(merged_settings(before, found)):
+            if isinstance(found.get("name"), str) and found["name"]:
+                current.name = found["name"][:255]
+            current.save(update_fields=["settings", "version", "name"])
+            if changed:
+                entry = entry_complete(entry_begin(
+                    kind=OUTSIDE_CHANGE.slug, actor=actor, campaign=current,
+                    actor_username="" if actor else "sync_campaigns",
+                    details={"found": changed, "settings_before": before,
+                             "version": current.version},
+                ), outcome=Outcome.SUCCEEDED)
+                log.info("campaign %s changed outside the portal: %s", current.thulium_id,
+                         sorted(changed))
+    campaign.settings, campaign.version, campaign.name = (current.settings, current.version,
+                                                          current.name)
+    return entry
+
+
+def thulium_settings(item: dict) -> dict:
+    """The settings of a GET outbounds item, as the portal keeps them."""
+    return {key: item[key] for key in SETTING_KEYS if key in item}
+
+
+def changed_values(known: dict, found: dict) -> dict:
+    """The values of `found` that differ from a value `known` holds, nested as in a PUT."""
+    changed = {}
+    for key, value in found.items():
+        if key not in known or known[key] == value:
+            continue
+        if isinstance(value, dict) and isinstance(known[key], dict):
+            nested = changed_values(known[key], value)
+            if nested:
+                changed[key] = nested
+        else:
+            changed[key] = value
+    return changed
+
+
+def _description(item: dict) -> dict:
+    """`type` and `fields` are not documented; used only when present and well formed."""
+    described = {}
+    if item.get("type") in Campaign.Kind.values:
+        described["kind"] = item["type"]
+    fields = item.get("fields")
+    if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+        described["structure_fields"] = fields
+    return described

@@ -1,0 +1,288 @@
+"""Editing a campaign safely: no silent overwrite, changes made outside the portal seen,
+previous values restored, and risky changes confirmed before anything is sent."""
+
+import pytest
+import requests
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import Entry
+from audit.verify import verify_chain
+from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
+from campaigns.models import Campaign, ChangeRequest
+from campaigns.reading import campaigns_sync
+from campaigns.services import CampaignChanged, campaign_update
+from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
+from tests.test_campaign_form import edit_url, form_values
+
+REASON = "Agreed with the client"
+
+
+def opened(client, campaign_id="00001") -> dict:
+    """What a browser sends back for the edit form it was shown, untouched."""
+    return form_values(client.get(edit_url(campaign_id)), "name")
+
+
+def behind_the_back(sandbox, campaign_id="00001", **changes):
+    """Someone changes the campaign in Thulium's own panel (the sandbox's control API)."""
+    response = requests.post(f"{sandbox.base_url}/_sandbox/campaigns/{campaign_id}",
+                             json=changes, timeout=5)
+    response.raise_for_status()
+
+
+def puts(thulium) -> list[dict]:
+    return [call["json"] for call in api_calls(thulium, "PUT")]
+
+
+@pytest.fixture
+def colleague(db):
+    other = Client()
+    other.force_login(make_user("colleague", EDITORS))
+    return other
+
+
+# --- no silent overwrite ----------------------------------------------------------
+
+
+def test_a_form_opened_before_a_colleagues_change_is_refused_and_keeps_both(
+    logged_in, colleague, campaigns, thulium
+):
+    mine, theirs = opened(logged_in), opened(colleague)
+    assert colleague.post(edit_url(), {**theirs, "order": "7"}).status_code == 302
+
+    response = logged_in.post(edit_url(), {**mine, "parity": "20"})
+
+    assert response.status_code == 200
+    assert puts(thulium) == [{"order": 7}]  # nothing of the second form was sent
+    page = response.content.decode()
+    conflict = page.split('data-testid="conflict"')[1]
+    assert "colleague" in conflict  # who changed it
+    fields = response.context["conflict"].fields
+    assert {(f.label, f.then, f.now, f.yours) for f in fields} == {
+        ("Order", 50, 7, 50), ("Parity", 50, 50, 20)}
+    # The form again: the user's own change on top of the colleague's, not over it.
+    again = form_values(page, "name")
+    assert (again["order"], again["parity"]) == ("7", "20")
+
+    assert logged_in.post(edit_url(), again).status_code == 302
+    assert puts(thulium) == [{"order": 7}, {"parity": 20}]
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] == 7
+
+
+def test_a_damaged_or_missing_form_version_sends_nothing_and_keeps_the_input(
+    logged_in, campaigns, thulium
+):
+    for base in ("tampered", ""):
+        response = logged_in.post(edit_url(), {**opened(logged_in), "base": base,
+                                               "parity": "20"})
+        assert response.status_code == 200
+        assert 'data-testid="conflict"' in response.content.decode()
+        assert form_values(response.content.decode(), "name")["parity"] == "20"
+    assert puts(thulium) == []
+
+
+def test_two_changes_based_on_one_version_send_only_the_first(user, campaigns, thulium):
+    campaign = campaigns["00001"]
+    stale = Campaign.objects.get(pk=campaign.pk)
+    campaign_update(campaign=campaign, changes={"order": 3}, actor=user)
+    with pytest.raises(CampaignChanged):
+        campaign_update(campaign=stale, changes={"parity": 9}, actor=user)
+    assert puts(thulium) == [{"order": 3}]
+
+
+def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaigns, thulium):
+    shown = opened(logged_in)
+    thulium.state.fail_next("refuse")
+    assert logged_in.post(edit_url(), {**shown, "order": "7"}).status_code == 200
+    assert logged_in.post(edit_url(), {**shown, "order": "8"}).status_code == 302
+    assert puts(thulium) == [{"order": 7}, {"order": 8}]
+
+
+# --- changes made outside the portal ----------------------------------------------
+
+
+def test_opening_the_form_takes_thuliums_values_and_records_what_changed_outside(
+    logged_in, campaigns, thulium
+):
+    behind_the_back(thulium, dialer="preview", parameters={"caller_id": "221999999"})
+
+    response = logged_in.get(edit_url())
+
+    shown = form_values(response, "name")
+    assert (shown["dialer"], shown["caller_id"]) == ("preview", "221999999")
+    assert "changed outside the portal" in response.content.decode()
+    entry = Entry.objects.get(kind=OUTSIDE_CHANGE.slug)
+    assert entry.details["found"] == {"dialer": "preview",
+                                      "parameters": {"caller_id": "221999999"}}
+    assert entry.details["settings_before"]["dialer"] == "progressive"
+    assert entry.campaign.thulium_id == "00001" and entry.outcome == "succeeded"
+    page = logged_in.get(entry.get_absolute_url()).content.decode()
+    diff = page.split('data-testid="diff"')[1]
+    assert "progressive" in diff and "preview" in diff and "221999999" in diff
+    # Read again, nothing new: no second entry.
+    logged_in.get(edit_url())
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 1
+    assert verify_chain().problem == ""
+
+
+def test_refresh_and_sync_record_changes_made_outside_too(logged_in, campaigns, thulium):
+    behind_the_back(thulium, order=9)
+    behind_the_back(thulium, "A7K2Q", active=True)
+    response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "2 changed outside the portal" in response.content.decode()
+    assert campaigns_sync().changed_outside == 0
+    found = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).order_by("pk")
+    assert [(e.campaign.thulium_id, e.details["found"], e.actor_username) for e in found] == [
+        ("00001", {"order": 9}, "manager"), ("A7K2Q", {"active": True}, "manager")]
+
+
+def test_a_value_never_known_before_is_learnt_without_an_entry(campaigns, thulium):
+    Campaign.objects.filter(thulium_id="00001").update(settings={"order": 50}, version=0)
+    campaigns_sync()
+    campaign = Campaign.objects.get(thulium_id="00001")
+    assert campaign.settings["dialer"] == "progressive" and campaign.version == 1
+    assert not Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).exists()
+
+
+def test_when_thulium_cannot_be_read_the_form_opens_with_the_last_known_values(
+    logged_in, campaigns, thulium
+):
+    thulium.state.fail_next("http_503")
+    response = logged_in.get(edit_url())
+    assert response.status_code == 200
+    warning = response.content.decode().split('data-testid="read-error"')[1]
+    assert "last values it knew" in warning
+    assert form_values(response, "name")["order"] == "50"
+
+
+def test_a_campaign_thulium_no_longer_lists_opens_with_the_last_known_values(
+    logged_in, campaigns, thulium
+):
+    Campaign.objects.create(thulium_id="GONE1", name="Gone", settings={"order": 4})
+    response = logged_in.get(edit_url("GONE1"))
+    assert response.status_code == 200
+    assert "does not hold this campaign" in response.content.decode()
+
+
+# --- restore previous values ------------------------------------------------------
+
+
+def test_restoring_a_change_sends_the_old_values_of_its_fields_and_links_both_ways(
+    logged_in, campaigns, thulium
+):
+    logged_in.post(edit_url(), {**opened(logged_in), "order": "7", "preview_timeout": "45"})
+    logged_in.post(edit_url(), {**opened(logged_in), "parity": "20"})
+    first = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).earliest("pk")
+
+    response = logged_in.get(reverse("campaigns:revert", args=[first.pk]))
+
+    shown = form_values(response, "name")
+    assert (shown["order"], shown["preview_timeout"], shown["parity"]) == ("50", "30", "20")
+    assert 'data-testid="reverting"' in response.content.decode()
+    assert f'action="{edit_url()}"' in response.content.decode()
+    assert logged_in.post(edit_url(), {**shown, "reason": "Back"}).status_code == 302
+    assert puts(thulium)[-1] == {"order": 50, "parameters": {"preview_timeout": 30}}
+    revert = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).latest("pk")
+    assert (revert.details["reverts"], revert.related_id) == (first.pk, first.pk)
+    first_page = logged_in.get(first.get_absolute_url()).content.decode()
+    assert f'href="{revert.get_absolute_url()}"' in first_page.split('data-testid="reverted-by"')[1]
+    revert_page = logged_in.get(revert.get_absolute_url()).content.decode()
+    assert f'href="{first.get_absolute_url()}" data-testid="reverts"' in revert_page
+
+
+def test_a_change_made_outside_the_portal_can_be_restored(logged_in, campaigns, thulium):
+    behind_the_back(thulium, order=9)
+    logged_in.get(edit_url())
+    outside = Entry.objects.get(kind=OUTSIDE_CHANGE.slug)
+    assert 'data-testid="restore"' in logged_in.get(outside.get_absolute_url()).content.decode()
+    shown = form_values(logged_in.get(reverse("campaigns:revert", args=[outside.pk])), "name")
+    assert shown["order"] == "50"
+    logged_in.post(edit_url(), shown)
+    assert puts(thulium) == [{"order": 50}]
+    assert Entry.objects.get(kind=CAMPAIGN_CHANGE.slug).details["reverts"] == outside.pk
+
+
+def test_a_risky_restore_under_four_eyes_waits_and_keeps_the_link(
+    logged_in, campaigns, thulium, settings
+):
+    behind_the_back(thulium, active=False)
+    logged_in.get(edit_url())
+    outside = Entry.objects.get(kind=OUTSIDE_CHANGE.slug)
+    settings.FOUR_EYES = True
+    shown = form_values(logged_in.get(reverse("campaigns:revert", args=[outside.pk])), "name")
+    logged_in.post(edit_url(), {**shown, "reason": "Start again"})  # activating is risky
+    request = ChangeRequest.objects.get()
+    assert (request.changes, request.reverts_id) == ({"active": True}, outside.pk)
+    assert puts(thulium) == []
+    logged_in.force_login(make_user("approver", EDITORS))
+    logged_in.post(reverse("campaigns:request_approve", args=[request.pk]))
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (sent.details["reverts"], sent.outcome) == (outside.pk, "succeeded")
+    assert puts(thulium) == [{"active": True}]
+
+
+@pytest.mark.parametrize("case", ["failed", "not-a-change", "campaign-deleted"])
+def test_what_cannot_be_restored_says_why_without_an_error_page(
+    logged_in, campaigns, thulium, case
+):
+    campaign = campaigns["00001"]
+    shown = opened(logged_in)
+    if case == "failed":
+        thulium.state.fail_next("refuse")
+    logged_in.post(edit_url(), {**shown, "order": "7"})
+    entry = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).latest("pk")
+    if case == "not-a-change":
+        logged_in.post(reverse("records:new", args=["00001"]), {"phone_number": "601234567"})
+        entry = Entry.objects.latest("pk")
+    if case == "campaign-deleted":
+        Campaign.objects.filter(pk=campaign.pk).delete()
+
+    response = logged_in.get(reverse("campaigns:revert", args=[entry.pk]), follow=True)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "cannot be restored" in page or "Only a settings change that succeeded" in page
+    assert puts(thulium) == [{"order": 7}]  # the change itself; nothing restored
+    assert logged_in.get(reverse("campaigns:revert", args=[2**70])).status_code == 404
+
+
+def test_restoring_is_for_editors_and_the_button_shows_only_to_them(
+    logged_in, campaigns, thulium
+):
+    logged_in.post(edit_url(), {**opened(logged_in), "order": "7"})
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    auditor = Client()
+    auditor.force_login(make_user("auditor", AUDITORS))
+    page = auditor.get(change.get_absolute_url()).content.decode()
+    assert page.count('data-testid="restore"') == 0
+    assert auditor.get(reverse("campaigns:revert", args=[change.pk])).status_code == 403
+    assert 'data-testid="restore"' in logged_in.get(change.get_absolute_url()).content.decode()
+
+
+# --- confirming a risky change ----------------------------------------------------
+
+
+def test_a_risky_change_waits_for_confirmation_and_back_keeps_the_input(
+    logged_in, campaigns, thulium
+):
+    shown = {**opened(logged_in), "dialer": "predictive", "caller_id": "221112233",
+             "reason": REASON}
+    response = logged_in.post(edit_url(), shown)
+
+    assert response.status_code == 200 and puts(thulium) == []
+    page = response.content.decode()
+    table = page.split('data-testid="confirm-changes"')[1].split("</table>")[0]
+    assert "progressive" in table and "predictive" in table and "221112233" in table
+    assert "switches the dialer to predictive" in page
+    confirmation = form_values(page, "base")
+    back = logged_in.post(edit_url(), {**confirmation, "edit": "1"})
+    assert form_values(back, "name")["caller_id"] == "221112233" and puts(thulium) == []
+
+    assert logged_in.post(edit_url(), {**confirmation, "confirmed": "1"}).status_code == 302
+    assert puts(thulium) == [{"dialer": "predictive",
+                              "parameters": {"caller_id": "221112233"}}]
+
+
+def test_a_safe_change_is_sent_without_a_confirmation_page(logged_in, campaigns, thulium):
+    assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 302
+    assert puts(thulium) == [{"order": 7}]
