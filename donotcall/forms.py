@@ -57,8 +57,10 @@ class SuppressionForm(EntryFieldsMixin):
 
     def clean(self):
         cleaned = super().clean()
-        if hasattr(self, "key") and "campaign" in cleaned and suppression_existing(
-                self.key, cleaned["campaign"]):
+        existing = suppression_existing(self.key, cleaned["campaign"]) if (
+            hasattr(self, "key") and "campaign" in cleaned) else None
+        # An expired entry is replaced by the new one (donotcall.services.suppression_add).
+        if existing is not None and not existing.is_expired:
             self.refuse_duplicate()
         return cleaned
 

@@ -33,6 +33,17 @@ def listed(keys, campaign) -> set[str]:
     return _found(keys, Q(campaign=campaign))
 
 
+def expired(keys, campaign) -> list[Suppression]:
+    """The expired entries of these numbers for exactly this scope: adding one of the
+    numbers again puts a new entry in its place."""
+    today = timezone.localdate()
+    digests = [make(key) for make in digesters_under_every_key() for key in set(keys)]
+    return [suppression for start in range(0, len(digests), CHUNK)
+            for suppression in Suppression.objects.filter(
+                campaign=campaign, expires_on__lt=today,
+                digest__in=digests[start:start + CHUNK]).order_by()]
+
+
 def _found(keys, condition: Q) -> set[str]:
     by_digest = {make(key): key for make in digesters_under_every_key() for key in set(keys)}
     digests = list(by_digest)

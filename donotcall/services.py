@@ -10,8 +10,11 @@ from audit.personal import digest, digests_under_every_key
 from audit.recording import entries_begin, entries_complete, entry_new, outcome_values
 
 from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
-from .lookup import listed
+from .lookup import expired, listed
 from .models import Suppression
+
+# The reason an expired entry's removal gives: the audit keeps it as written.
+RENEWED = "expired; the number was added to the list again"
 
 
 class AlreadySuppressed(Exception):
@@ -31,14 +34,17 @@ def suppression_existing(key: str, campaign) -> Suppression | None:
 def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: str,
                     expires_on: datetime.date | None = None, actor,
                     source_entry=None) -> Suppression:
-    """Put one number (its canonical key) on the list; raises AlreadySuppressed."""
+    """Put one number (its canonical key) on the list, in place of an expired entry for the
+    same scope if there is one; raises AlreadySuppressed if a current one is there."""
     existing = suppression_existing(key, campaign)
-    if existing is not None:
+    if existing is not None and not existing.is_expired:
         raise AlreadySuppressed(existing)
     try:
-        (suppression,) = suppressions_add_all(
-            keys=[key], campaign=campaign, reason=reason, note=note, source=source,
-            expires_on=expires_on, actor=actor, source_entry=source_entry)
+        with transaction.atomic():
+            _make_way([existing] if existing else [], actor=actor)
+            (suppression,) = suppressions_add_all(
+                keys=[key], campaign=campaign, reason=reason, note=note, source=source,
+                expires_on=expires_on, actor=actor, source_entry=source_entry)
     except IntegrityError:  # the same entry, committed by someone else meanwhile
         raise AlreadySuppressed(suppression_existing(key, campaign)) from None
     return suppression
@@ -65,6 +71,14 @@ def suppression_remove(*, suppression: Suppression, reason: str, actor) -> None:
     with transaction.atomic():
         _record(DONOTCALL_REMOVAL.slug, [suppression], actor=actor, reason=reason)
         suppression.delete()
+
+
+def _make_way(suppressions: list[Suppression], *, actor) -> None:
+    """Take expired entries off the list for the new ones that replace them, each with its
+    removal entry."""
+    if suppressions:
+        _record(DONOTCALL_REMOVAL.slug, suppressions, actor=actor, reason=RENEWED)
+        Suppression.objects.filter(pk__in=[s.pk for s in suppressions]).delete()
 
 
 def _record(kind: str, suppressions: list[Suppression], *, actor, reason: str = "",
@@ -105,8 +119,12 @@ def suppressions_forget(key: str, erasure) -> int:
 
 def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_on=None,
                         actor, file_name: str) -> tuple[int, int]:
-    """Put a file's numbers on the list: (how many were added, how many it held already)."""
+    """Put a file's numbers on the list: (how many were added, how many it held already).
+
+    A number whose entry for this scope has expired gets a new entry in its place.
+    """
     with transaction.atomic():
+        _make_way(expired(read.keys, campaign), actor=actor)
         already = listed(read.keys, campaign)
         suppressions_add_all(
             keys=[key for key in read.keys if key not in already], campaign=campaign,

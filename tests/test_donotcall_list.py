@@ -67,6 +67,17 @@ def test_the_same_number_and_scope_twice_is_refused(campaigns, officer):
     assert Suppression.objects.count() == 2
 
 
+def test_an_expired_entry_is_replaced_when_the_number_is_added_again(campaigns, officer):
+    old = put(officer, expires_on=timezone.localdate() - datetime.timedelta(days=1))
+    assert blocked(campaigns["00001"], [KEY]) == set()
+    renewed = put(officer, note="asked again")
+    assert list(Suppression.objects.values_list("pk", flat=True)) == [renewed.pk]
+    assert not renewed.is_expired and blocked(campaigns["00001"], [KEY]) == {KEY}
+    removal = Entry.objects.get(kind=DONOTCALL_REMOVAL.slug)
+    assert (removal.details["digest"], removal.reason) == (old.digest, services.RENEWED)
+    assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 2
+
+
 def test_a_single_check_is_one_query_and_many_numbers_go_in_chunks(
         campaigns, officer, django_assert_num_queries):
     put(officer)

@@ -121,6 +121,15 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
                                 details__file_name="lista.csv").count() == 2
 
 
+def test_an_upload_renews_the_expired_entries_of_its_numbers(officer_client):
+    add(officer_client, "601000003", expires_on="2020-01-31")
+    response = upload(officer_client, csv_bytes([["601000003"]], header=["Telefon"]))
+    assert (response.context["added"], response.context["already"]) == (1, 0)
+    (entry,) = Suppression.objects.all()
+    assert (entry.source, entry.expires_on) == ("upload", None)
+    assert add(officer_client, "601000003").status_code == 400  # current now: a repeat
+
+
 def test_an_xlsx_upload_takes_the_numbers_of_its_first_column(officer_client):
     content = xlsx_bytes([["601000001"], [601000002]], header=["Kontakt"])
     response = upload(officer_client, content, name="lista.xlsx")
