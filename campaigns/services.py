@@ -51,15 +51,19 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
                 version=based_on)
             campaign.version = based_on
         raise
+    named = {"name": changes["name"]} if "name" in changes else {}
     with transaction.atomic():
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
-        # Re-read: a change found outside the portal meanwhile is kept.
-        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        campaign.settings = merged_settings(current.settings, changes)
-        campaign.version = current.version
-        if "name" in changes:
-            campaign.name = changes["name"]
-        campaign.save(update_fields=["settings", "name"])
+        merged = merged_settings(campaign.settings, changes)
+        kept = Campaign.objects.filter(pk=campaign.pk, version=campaign.version)
+        if not kept.update(settings=merged, **named):
+            # Read from Thulium meanwhile, and found changed outside the portal: keep that.
+            current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            merged = merged_settings(current.settings, changes)
+            campaign.version = current.version
+            Campaign.objects.filter(pk=campaign.pk).update(settings=merged, **named)
+    campaign.settings = merged
+    campaign.name = named.get("name", campaign.name)
     return change
 
 

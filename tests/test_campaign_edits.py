@@ -3,6 +3,7 @@ previous values restored, and risky changes confirmed before anything is sent.""
 
 import pytest
 import requests
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -10,10 +11,11 @@ from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
 from campaigns.models import Campaign, ChangeRequest
-from campaigns.reading import campaigns_sync
+from campaigns.reading import campaigns_sync, outside_changes_take
 from campaigns.services import CampaignChanged, campaign_update
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import edit_url, form_values
+from tests.test_gateway import CraftedThulium
 
 REASON = "Agreed with the client"
 
@@ -88,6 +90,26 @@ def test_two_changes_based_on_one_version_send_only_the_first(user, campaigns, t
     with pytest.raises(CampaignChanged):
         campaign_update(campaign=stale, changes={"parity": 9}, actor=user)
     assert puts(thulium) == [{"order": 3}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_found_outside_while_a_change_is_sent_is_kept(user, campaigns, settings):
+    campaign = campaigns["00001"]
+
+    def respond(method, request_path, body):
+        try:  # the form opened by someone else reads Thulium meanwhile
+            outside_changes_take(Campaign.objects.get(pk=campaign.pk), {"order": 9}, actor=None)
+        finally:
+            connection.close()
+        return 200, b""
+
+    with CraftedThulium(respond=respond) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        campaign_update(campaign=campaign, changes={"parity": 20}, actor=user)
+
+    stored = Campaign.objects.get(pk=campaign.pk)
+    assert (stored.settings["order"], stored.settings["parity"]) == (9, 20)
+    assert stored.version == campaign.version == 2
 
 
 def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaigns, thulium):
