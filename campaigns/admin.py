@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ReadOnlyAuditAdmin
 
-from .models import Campaign, ChangeRequest
+from .models import Campaign, ChangeRequest, ScheduledChange
 
 
 class StructureFieldsField(forms.CharField):
@@ -45,3 +45,12 @@ class ChangeRequestAdmin(ReadOnlyAuditAdmin):
     list_display = ("created_at", "actor_username", "campaign", "state", "decided_by_username")
     list_filter = ("state",)
     search_fields = ("actor_username", "decided_by_username", "campaign__thulium_id")
+
+
+@admin.register(ScheduledChange)
+class ScheduledChangeAdmin(ReadOnlyAuditAdmin):
+    # Read only: cancelling goes through the portal's page, which writes the audit step.
+    list_display = ("apply_at", "created_by_username", "campaign", "state", "finished_at")
+    list_filter = ("state",)
+    search_fields = ("created_by_username", "campaign__thulium_id")
+    date_hierarchy = "apply_at"

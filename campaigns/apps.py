@@ -9,8 +9,9 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from audit.kinds import register
 
-        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE
+        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, SCHEDULED_CHANGE
 
         register(CAMPAIGN_CHANGE)
         register(CHANGE_REQUEST)
         register(OUTSIDE_CHANGE)
+        register(SCHEDULED_CHANGE)

@@ -1,5 +1,5 @@
 """The campaign app's kinds of audit entries: settings changes, changes found made outside
-the portal, and four-eyes steps."""
+the portal, four-eyes steps and the steps of scheduled changes."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,14 @@ class Step:
               OUTDATED: _("outdated")}
 
 
+class ScheduleStep:
+    """A scheduled change's step, as stored in a "scheduled-change" entry's details."""
+
+    SCHEDULED, CANCELLED, MISSED = "scheduled", "cancelled", "missed"
+    LABELS = {SCHEDULED: _("scheduled"), CANCELLED: _("cancelled"),
+              MISSED: _("missed (not sent)")}
+
+
 def _change_summary(entry) -> str:
     return gettext("settings changed: %(fields)s") % {"fields": ", ".join(flat_paths(entry.sent))}
 
@@ -25,12 +33,21 @@ def _outside_summary(entry) -> str:
         "fields": ", ".join(flat_paths(entry.details.get("found")))}
 
 
+def _step_words(entry, labels: dict) -> dict:
+    """A step entry's step in words and the settings it concerns, for its summary."""
+    step = entry.details.get("step")
+    return {"step": labels.get(step, step), "fields": ", ".join(flat_paths(entry.sent))}
+
+
 def _step_summary(entry) -> str:
     return gettext("change request #%(id)s %(step)s: %(fields)s") % {
-        "id": entry.details.get("request"),
-        "step": Step.LABELS.get(entry.details.get("step"), entry.details.get("step")),
-        "fields": ", ".join(flat_paths(entry.sent)),
-    }
+        "id": entry.details.get("request"), **_step_words(entry, Step.LABELS)}
+
+
+def _schedule_summary(entry) -> str:
+    return gettext("change for %(when)s %(step)s: %(fields)s") % {
+        "when": entry.details.get("apply_at", "").replace("T", " "),
+        **_step_words(entry, ScheduleStep.LABELS)}
 
 
 CAMPAIGN_CHANGE = EntryKind(
@@ -63,4 +80,15 @@ CHANGE_REQUEST = EntryKind(
     before="details.settings_before",
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
+)
+# As a four-eyes step, the step itself sends nothing: `sent` holds the changes to send at
+# `details.apply_at`; the call at that time is a CAMPAIGN_CHANGE related to the scheduled step.
+SCHEDULED_CHANGE = EntryKind(
+    slug="scheduled-change",
+    label=_("scheduled change"),
+    summary=_schedule_summary,
+    template="audit/kinds/scheduled-change.html",
+    before="details.settings_before",
+    export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
+                    ("apply_at", "details.apply_at"), ("note", "details.note")),
 )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Dialer
 from .risk import risk_labels, risky_changes
+from .schedule_forms import ScheduleTimeField
 from .services import merged_settings
 
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
@@ -73,6 +74,7 @@ class CampaignForm(forms.Form):
     base = forms.CharField(widget=forms.HiddenInput, required=False)
     # The entry whose change this one restores ("Restore previous values").
     reverts = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    apply_at = ScheduleTimeField()
 
     def __init__(self, *args, known_settings: dict | None = None, version: int = 0,
                  proposed: dict | None = None, initial: dict | None = None, **kwargs):
@@ -95,7 +97,9 @@ class CampaignForm(forms.Form):
         helper.layout = Layout(
             Fieldset(_("Campaign"), *TOP_LEVEL),
             Fieldset(_("Parameters"), *PARAMETERS),
-            "reason", "base", "reverts",
+            "reason",
+            "apply_at",
+            "base", "reverts",
             Submit("submit", _("Send to Thulium")),
         )
         return helper

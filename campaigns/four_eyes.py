@@ -2,7 +2,8 @@
 
 Requests are rows of `ChangeRequest`, and each step an audit entry of its own; an approved
 request is sent through `campaign_update`, so its entry is like any other change's, and
-names the approval as its related entry.
+names the approval as its related entry. A request carrying a time (`apply_at`) is, once
+approved before that time, a scheduled change (`campaigns.scheduling`).
 """
 
 import logging
@@ -16,6 +17,7 @@ from audit.recording import entry_begin, entry_complete
 
 from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
+from .scheduling import change_schedule
 from .services import campaign_update
 
 log = logging.getLogger(__name__)
@@ -29,17 +31,23 @@ class RequestOutdated(Exception):
     """The campaign changed since the request: approving it would undo that change."""
 
 
+class RequestTooLate(Exception):
+    """The time the change was to be applied at has passed before the approval."""
+
+
 def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
-                          risks: list[str], reverts: Entry | None = None) -> ChangeRequest:
+                          risks: list[str], reverts: Entry | None = None,
+                          apply_at=None) -> ChangeRequest:
     """Hold a risky change for approval; nothing is sent to Thulium.
 
-    `reverts` is the change whose values this one restores, if it restores one.
+    `reverts` is the change whose values this one restores, if it restores one; `apply_at`
+    the time to apply it at, if it is a scheduled change.
     """
     with transaction.atomic():
         change_request = ChangeRequest.objects.create(
             campaign=campaign, changes=changes, settings_before=campaign.settings,
             reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
-            reverts=reverts,
+            reverts=reverts, apply_at=apply_at,
         )
         _record_step(change_request, Step.REQUESTED, actor)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
@@ -49,20 +57,31 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
 
 def change_request_approve(*, change_request: ChangeRequest, approver,
                            language: str | None = None) -> Entry:
-    """Approve and send the change to Thulium.
+    """Approve and send the change to Thulium, or schedule it if it carries a time.
 
-    Raises PermissionDenied (own request), RequestClosed, RequestOutdated (the request is
-    then marked outdated), or ThuliumError (the request stays approved; its audit row
-    tells what Thulium answered).
+    Raises PermissionDenied (own request), RequestClosed, RequestOutdated or RequestTooLate
+    (the request is then marked outdated), or ThuliumError (the request stays approved;
+    its audit row tells what Thulium answered). Returns the call's entry, or the scheduled
+    step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
     with transaction.atomic():
         locked = _lock_open(change_request)
         outdated = locked.is_outdated
-        state = ChangeRequest.State.STALE if outdated else ChangeRequest.State.APPROVED
+        too_late = locked.apply_at is not None and locked.apply_at <= timezone.now()
+        state = (ChangeRequest.State.STALE if outdated or too_late
+                 else ChangeRequest.State.APPROVED)
         approval = _decide(locked, state, approver)
+        if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
+            return change_schedule(
+                campaign=locked.campaign, changes=locked.changes, actor=approver,
+                reason=locked.reason, apply_at=locked.apply_at, language=language or "",
+                change_request=locked, approval=approval,
+            ).scheduled_entry
     if outdated:
         raise RequestOutdated
+    if too_late:
+        raise RequestTooLate
     # Outside the transaction: an HTTP call cannot be rolled back.
     try:
         return campaign_update(

@@ -1,4 +1,5 @@
-"""Campaigns the portal knows, and the risky changes waiting for a second editor."""
+"""Campaigns the portal knows, risky changes waiting for a second editor, changes waiting
+for their time."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -118,6 +119,8 @@ class ChangeRequest(models.Model):
         "audit.Entry", verbose_name=_("restores the values before"), on_delete=models.DO_NOTHING,
         db_constraint=False, null=True, blank=True, editable=False, related_name="+",
     )
+    # A change to apply later (campaigns/scheduling.py): approved, it waits for this time.
+    apply_at = models.DateTimeField(_("to be applied at"), null=True, blank=True)
     # The audit entry of the approved change's call to Thulium.
     sent_change = models.OneToOneField(
         "audit.Entry", verbose_name=_("sent change"), on_delete=models.PROTECT, null=True,
@@ -144,3 +147,86 @@ class ChangeRequest(models.Model):
     def is_outdated(self) -> bool:
         """True when the campaign's known settings moved since the request was made."""
         return self.campaign.settings != self.settings_before
+
+
+class ScheduledChangeQuerySet(models.QuerySet):
+    def waiting(self):
+        """Changes not yet due or being applied now, soonest first."""
+        return self.filter(
+            state__in=(ScheduledChange.State.WAITING, ScheduledChange.State.APPLYING)
+        ).order_by("apply_at", "pk")
+
+
+class ScheduledChange(models.Model):
+    """A settings change that the worker sends to Thulium at `apply_at` (campaigns/scheduling.py).
+
+    Its steps (scheduled, cancelled, missed) are audit entries of the kind
+    "scheduled-change"; the call itself is a campaign-change entry related to the scheduled
+    step.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        APPLYING = "applying", _("being applied")
+        APPLIED = "applied", _("applied")
+        REFUSED = "refused", _("refused by Thulium")
+        FAILED = "failed", _("failed")
+        MISSED = "missed", _("missed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT,
+        related_name="scheduled_changes",
+    )
+    changes = models.JSONField(_("changes"))
+    settings_before = models.JSONField(_("settings when scheduled"), default=dict)
+    reason = models.TextField(_("reason"), blank=True)
+    apply_at = models.DateTimeField(_("to be applied at"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.WAITING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_by_username = models.CharField(_("scheduled by"), max_length=150)
+    created_at = models.DateTimeField(_("scheduled at"), default=timezone.now, editable=False)
+    # The scheduler's language, in which Thulium is asked for its messages when it is sent.
+    language = models.CharField(max_length=10, blank=True, editable=False)
+    # The four-eyes request it came from, when a second editor had to approve it.
+    change_request = models.OneToOneField(
+        ChangeRequest, verbose_name=_("change request"), on_delete=models.PROTECT, null=True,
+        blank=True, related_name="scheduled_change",
+    )
+    # When a worker took it to send, and which one: a claim older than a call can take
+    # belongs to a worker that died (campaigns/due.py).
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_by = models.CharField(max_length=100, blank=True, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    cancelled_by_username = models.CharField(_("cancelled by"), max_length=150, blank=True)
+    cancel_reason = models.TextField(_("why it was cancelled"), blank=True)
+    scheduled_entry = models.OneToOneField(
+        "audit.Entry", on_delete=models.PROTECT, null=True, editable=False, related_name="+",
+    )
+    # The campaign-change entry of the call to Thulium, whatever Thulium answered.
+    sent_change = models.OneToOneField(
+        "audit.Entry", verbose_name=_("sent change"), on_delete=models.PROTECT, null=True,
+        blank=True, editable=False, related_name="+",
+    )
+
+    objects = ScheduledChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["apply_at", "pk"]
+        verbose_name = _("scheduled change")
+        verbose_name_plural = _("scheduled changes")
+        indexes = [models.Index(fields=["state", "apply_at"], name="scheduled_due")]
+
+    def __str__(self):
+        return f"{self.campaign.thulium_id} at {self.apply_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    def get_absolute_url(self):
+        return reverse("campaigns:scheduled_change", args=[self.pk])
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state == self.State.WAITING

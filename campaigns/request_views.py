@@ -13,6 +13,7 @@ from .forms import RejectionForm
 from .four_eyes import (
     RequestClosed,
     RequestOutdated,
+    RequestTooLate,
     change_request_approve,
     change_request_reject,
     may_decide,
@@ -70,9 +71,17 @@ def request_approve(request, pk):
             "Approved, but the campaign changed at the same moment, so nothing was sent to "
             "Thulium. Ask for the change again if it is still needed."
         ))
+    except RequestTooLate:
+        messages.error(request, _(
+            "The time this change was to be applied at has passed, so it can no longer be "
+            "approved. The request is now outdated; ask for the change again with a new time."
+        ))
     except ThuliumError as error:
         flash_thulium_error(request, error, _("Approved, but Thulium did not take the change"))
     else:
+        if change_request.apply_at:
+            messages.success(request, _("Approved: the change waits for its time."))
+            return redirect(change_request)
         messages.success(request, _("Approved: Thulium accepted the change."))
     return redirect(change_request)
 

@@ -21,6 +21,7 @@ from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
 from .risk import risk_labels
+from .schedule_views import schedule_from_form
 from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50
@@ -77,6 +78,14 @@ def campaign_edit(request, thulium_id):
     reverted = _reverted_entry(form, campaign)
     if not changes:
         form.add_error(None, _("Nothing was changed, so nothing was sent to Thulium."))
+    elif form.risks and not settings.FOUR_EYES and "confirmed" not in request.POST:
+        return render(request, "campaigns/confirm.html", {
+            "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
+            "changes": field_changes(campaign.settings, changes),
+        })
+    elif form.cleaned_data.get("apply_at"):
+        # Scheduled: held until its time (with four-eyes, first until it is approved).
+        return schedule_from_form(request, campaign, form, changes)
     elif settings.FOUR_EYES and form.risks:
         change_request = change_request_create(
             campaign=campaign, changes=changes, actor=request.user,
@@ -87,11 +96,6 @@ def campaign_edit(request, thulium_id):
             "nothing was sent to Thulium yet."
         ))
         return redirect(change_request)
-    elif form.risks and "confirmed" not in request.POST:
-        return render(request, "campaigns/confirm.html", {
-            "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
-            "changes": field_changes(campaign.settings, changes),
-        })
     else:
         try:
             campaign_update(

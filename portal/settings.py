@@ -277,6 +277,11 @@ if _metrics_dir and not Path(_metrics_dir).is_dir():
 # --- Safeguards for risky campaign changes -------------------------------------------
 # On: a risky change (see campaigns/risk.py) waits for a second editor's approval.
 FOUR_EYES = env.bool("FOUR_EYES", default=False)
+# Scheduled changes (campaigns/scheduling.py): the worker looks for due ones every
+# SCHEDULE_POLL_SECONDS; one whose time passed while no worker ran is sent late only
+# within SCHEDULE_GRACE_MINUTES, else marked missed and never sent.
+SCHEDULE_POLL_SECONDS = env.float("SCHEDULE_POLL_SECONDS", default=10.0)
+SCHEDULE_GRACE_MINUTES = env.int("SCHEDULE_GRACE_MINUTES", default=15)
 
 # --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
 # (Kept in one block so production settings added elsewhere merge beside it.)

@@ -1,11 +1,15 @@
-"""/metrics: Thulium calls, requests, imports and the audit chain, for the token's holder."""
+"""/metrics: Thulium calls, requests, imports, the audit chain and scheduled changes, for the
+token's holder."""
 
+import datetime
 import re
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead
+from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import RowState
 from imports.pushing import import_push
 from imports.services import import_confirm
@@ -144,3 +148,17 @@ def test_the_chain_length_and_the_last_verify_audit_are_reported(logged_in, user
 
     assert value(scrape(logged_in), "portal_audit_last_verify_intact") == 0
     assert f"entry #{first.pk}" in ChainCheck.objects.get().problem
+
+
+def test_scheduled_changes_waiting_are_reported(logged_in, user, campaigns):
+    assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 0
+    later = timezone.now() + datetime.timedelta(hours=1)
+    first, _second = (
+        change_schedule(campaign=campaigns["00001"], changes=changes, actor=user, reason="",
+                        apply_at=later)
+        for changes in ({"active": False}, {"order": 3})
+    )
+    assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 2
+
+    scheduled_change_cancel(scheduled=first, actor=user, reason="Not needed after all")
+    assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 1

@@ -5,6 +5,7 @@ ACCESS is the one table of the answers. A new URL fails
 column (and a user in USERS).
 """
 
+import datetime
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -12,10 +13,12 @@ import pytest
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from audit.models import Entry
 from campaigns.entries import CHANGE_REQUEST
 from campaigns.four_eyes import change_request_approve, change_request_create
+from campaigns.scheduling import change_schedule
 from campaigns.services import campaign_update
 from donotcall.services import suppression_add
 from imports.reading import detect_layout
@@ -53,6 +56,9 @@ ACCESS = [
     ("campaigns:request",           "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:request_approve",   "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),
     ("campaigns:request_reject",    "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),
+    ("campaigns:scheduled",         "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:scheduled_change",  "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
+    ("campaigns:scheduled_cancel",  "POST", LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
     ("records:new",                 "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
     ("records:refresh_choices",     "POST", LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
     # Checking in Thulium an addition (the requester's, who adds no records): only someone
@@ -68,6 +74,7 @@ ACCESS = [
     ("audit:entry campaign-change", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("audit:entry record-addition", "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("audit:entry change-request",  "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    ("audit:entry scheduled-change", "GET", LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     # Loaders upload; an import (the requester's) is opened by its creator and auditors only,
     # and acted on only by a creator who may add records.
     ("imports:upload",              "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
@@ -106,6 +113,7 @@ USERS = {
 }
 # What the POSTs of the table send.
 POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"note": ""},
+             "campaigns:scheduled_cancel": {"reason": "not needed"},
              "donotcall:add": {"phone_number": "601777777", "reason": "other"}}
 
 
@@ -135,6 +143,8 @@ def portal_objects(campaigns, requester):
         reason="season", risks=["predictive"],
     )
     requested = Entry.objects.get(kind=CHANGE_REQUEST.slug, details__request=change_request.pk)
+    scheduled = change_schedule(campaign=campaign, changes={"order": 9}, actor=requester,
+                                reason="", apply_at=timezone.now() + datetime.timedelta(hours=1))
     content = b"Telefon\r\n601000000\r\n"
     job = import_upload(campaign=campaign, actor=requester, file_name="leady.csv",
                         content=content, layout=detect_layout(content, "leady.csv"))
@@ -153,6 +163,9 @@ def portal_objects(campaigns, requester):
         "campaigns:revert": [change.pk],
         "audit:entry record-addition": [addition.pk],
         "audit:entry change-request": [requested.pk],
+        "audit:entry scheduled-change": [scheduled.scheduled_entry.pk],
+        **{name: [scheduled.pk] for name in ("campaigns:scheduled_change",
+                                             "campaigns:scheduled_cancel")},
         **{name: [job.pk] for name in ("imports:detail", "imports:mapping", "imports:read_options",
                                        "imports:confirm", "imports:cancel", "imports:progress",
                                        "imports:report")},
@@ -234,7 +247,8 @@ class PageTargets(HTMLParser):
 PAGES = ["campaigns:list", "campaigns:detail", "campaigns:requests", "campaigns:request",
          "campaigns:request approved", "campaigns:edit", "records:new", "audit:timeline",
          "audit:entry campaign-change", "audit:entry record-addition",
-         "audit:entry change-request"]
+         "audit:entry change-request", "campaigns:scheduled", "campaigns:scheduled_change",
+         "audit:entry scheduled-change"]
 
 
 @pytest.mark.parametrize("role", ["member", "editor", "loader", "admin", "auditor", "requester"])

@@ -2,8 +2,10 @@
 
 from django import template
 
+from audit.diff import flat_paths
 from audit.models import Entry
-from campaigns.entries import CAMPAIGN_CHANGE, Step
+from campaigns.entries import CAMPAIGN_CHANGE, ScheduleStep, Step
+from campaigns.models import ScheduledChange
 from campaigns.revert import revertible
 
 register = template.Library()
@@ -29,3 +31,21 @@ def reverted_by(entry) -> list:
         return []
     return list(Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, details__reverts=entry.pk)
                 .order_by("created_at", "pk"))
+@register.filter
+def schedule_step_label(entry) -> str:
+    """A scheduled change's step entry's step in words."""
+    step = entry.details.get("step", "")
+    return ScheduleStep.LABELS.get(step, step)
+
+
+@register.filter
+def scheduled_change_of(entry):
+    """The scheduled change a step entry names, as it is now (None if it is gone)."""
+    return (ScheduledChange.objects.select_related("sent_change")
+            .filter(pk=entry.details.get("scheduled")).first())
+
+
+@register.filter
+def changed_fields(changes: dict) -> str:
+    """A PUT body's settings by name, e.g. "dialer, parameters.caller_id"."""
+    return ", ".join(flat_paths(changes))

@@ -1,15 +1,18 @@
-"""What the database holds, read at each scrape: imports' rows and the audit chain.
+"""What the database holds, read at each scrape: imports' rows, the audit chain, scheduled
+changes.
 
 The same on every machine (they share the database), so aggregate them over instances
-with max(), not sum(). Four queries: two one-row reads, a count of the imports being sent,
-and a count of import rows by state, which reads every row (on PostgreSQL about 0.3 s a
-million rows), the one to watch as imports pile up.
+with max(), not sum(). Five queries: two one-row reads, a count of the imports being sent,
+a count of the scheduled changes waiting (by an index), and a count of import rows by
+state, which reads every row (on PostgreSQL about 0.3 s a million rows), the one to watch
+as imports pile up.
 """
 
 from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 
 from audit.models import ChainCheck, ChainHead
+from campaigns.models import ScheduledChange
 from imports.models import ImportJob, ImportRow, RowState
 
 
@@ -19,6 +22,7 @@ class PortalState:
     def collect(self):
         yield from import_metrics()
         yield from audit_metrics()
+        yield from schedule_metrics()
 
 
 def import_metrics():
@@ -51,3 +55,11 @@ def audit_metrics():
     yield GaugeMetricFamily("portal_audit_last_verify_intact",
                             "1 if the last verify_audit found the chain intact, else 0.",
                             value=int(check.intact))
+
+
+def schedule_metrics():
+    # By the (state, apply_at) index; a change being applied is not waiting any more.
+    yield GaugeMetricFamily(
+        "portal_scheduled_changes_waiting", "Scheduled campaign changes waiting for their time.",
+        value=ScheduledChange.objects.filter(state=ScheduledChange.State.WAITING).count(),
+    )

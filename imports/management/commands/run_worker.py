@@ -1,7 +1,8 @@
 """`manage.py run_worker`: a background worker for the task backend in settings.
 
 Besides running tasks, it hands imports whose worker died to a live worker, every
-IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs.
+IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; and it sends
+scheduled campaign changes when they are due (campaigns/due.py).
 """
 
 import logging
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 from django.db import connection
 
+from campaigns.due import run_forever as apply_due_changes
 from imports.resuming import imports_resume_stalled
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ class Command(BaseCommand):
         watchdog = threading.Thread(target=self._resume_stalled, name="resume-imports",
                                     daemon=True)
         watchdog.start()
+        threading.Thread(target=apply_due_changes, args=(worker_id or "",),
+                         name="scheduled-changes", daemon=True).start()
         if settings.TASK_BACKEND == "rq":
             # RQ's jobs of django-tasks need its Job class; SimpleWorker runs them in this
             # process, so stopping the worker stops its import too.

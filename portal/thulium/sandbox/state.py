@@ -264,6 +264,11 @@ class SandboxState:
         with self._lock:
             return copy.deepcopy(self._received)
 
+    def received_forget(self):
+        """Forget the logged requests, so a test counts only those that follow."""
+        with self._lock:
+            self._received = []
+
     # --- campaigns and records ------------------------------------------------------
 
     def campaign(self, campaign_id):

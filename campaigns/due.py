@@ -1,0 +1,227 @@
+"""The worker's part of scheduled changes: each due change sent once, whatever workers do.
+
+Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
+1. finishes a change a dead worker left *applying*: if that worker had begun the call,
+   Thulium is asked what it holds (GET outbounds) before anything is sent again, as the
+   portal never sends twice because an answer was lost;
+2. marks missed each waiting change whose time passed more than SCHEDULE_GRACE_MINUTES
+   ago (no worker ran then): it is never sent;
+3. claims each due change with a conditional UPDATE (waiting to applying), so that of two
+   workers only one sends it, and sends it through `campaign_update`.
+"""
+
+import datetime
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from audit.models import Entry, Outcome
+from audit.recording import entry_complete
+from portal.thulium import ThuliumError, get_client
+
+from .entries import CAMPAIGN_CHANGE, ScheduleStep
+from .models import ScheduledChange
+from .scheduling import grace, record_step
+from .services import CampaignChanged, campaign_update, merged_settings
+
+log = logging.getLogger(__name__)
+State = ScheduledChange.State
+# What a dead worker's begun call is completed with, once Thulium was asked.
+FOUND_HELD = gettext_noop("The worker stopped before Thulium answered; Thulium was then "
+                          "found holding the changed values.")
+FOUND_NOT_HELD = gettext_noop("The worker stopped before Thulium answered; Thulium was then "
+                              "found not holding the changed values.")
+NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
+                        "list could not tell whether the change was made: it is not sent "
+                        "again.")
+
+
+def run_forever(worker: str = "") -> None:
+    """The worker's scheduler thread: apply what is due, every SCHEDULE_POLL_SECONDS."""
+    while True:
+        try:
+            finished = due_changes_apply(worker=worker)
+        except Exception:  # the database or Thulium may be away for a while; try again later
+            log.exception("could not apply the scheduled changes due")
+            connection.close()
+        else:
+            if finished:
+                log.info("scheduled changes finished: %s", finished)
+        time.sleep(settings.SCHEDULE_POLL_SECONDS)
+
+
+def claim_lease() -> datetime.timedelta:
+    """How long a live worker holds a claim at most: two calls (the PUT, and the GET after
+    a lost answer), each bounded by the gateway's timeouts, and a margin for the database."""
+    return datetime.timedelta(
+        seconds=2 * (settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT) + 5
+    )
+
+
+def due_changes_apply(*, worker: str = "") -> list[int]:
+    """Send what is due now; returns the ids of the changes it finished (in any state)."""
+    now = timezone.now()
+    finished = []
+    stalled = ScheduledChange.objects.filter(state=State.APPLYING,
+                                             claimed_at__lt=now - claim_lease())
+    for pk, claimed_at in stalled.values_list("pk", "claimed_at"):
+        claim = _claim(pk, State.APPLYING, claimed_at, worker)
+        if claim:
+            finished.append(_resume(_claimed(pk), claim))
+    late = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lt=now - grace())
+    for pk in late.values_list("pk", flat=True):
+        with transaction.atomic():
+            if ScheduledChange.objects.filter(pk=pk, state=State.WAITING).update(
+                state=State.MISSED, finished_at=now
+            ):
+                _record_missed(_claimed(pk))
+                finished.append(pk)
+    due = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        claim = _claim(pk, State.WAITING, None, worker)
+        if claim:
+            finished.append(_send(_claimed(pk), claim))
+    return finished
+
+
+def _claim(pk: int, state: str, claimed_at, worker: str) -> datetime.datetime | None:
+    """Take the change if it is still as read; the time of the claim, or None if another
+    worker (or a cancel) came first."""
+    claim = timezone.now()
+    taken = ScheduledChange.objects.filter(pk=pk, state=state, claimed_at=claimed_at).update(
+        state=State.APPLYING, claimed_at=claim, claimed_by=worker[:100]
+    )
+    return claim if taken else None
+
+
+def _claimed(pk: int) -> ScheduledChange:
+    return ScheduledChange.objects.select_related(
+        "campaign", "created_by", "scheduled_entry"
+    ).get(pk=pk)
+
+
+def _send(change: ScheduledChange, claim) -> int:
+    """Send the change as an immediate one is sent, and note how it ended."""
+    if change.apply_at < timezone.now() - grace():
+        return _close(change, claim, State.MISSED)
+    try:
+        entry = _update(change)
+        state = State.APPLIED
+    except ThuliumError as error:
+        entry = _sent_entry(change)
+        state = State.REFUSED if error.outcome == Outcome.REFUSED else State.FAILED
+        # The answer was lost: Thulium is asked, never sent the change again.
+        if error.may_have_applied and _held(change):
+            state = State.APPLIED
+    return _close(change, claim, state, entry)
+
+
+def _update(change: ScheduledChange) -> Entry:
+    """The change sent through campaign_update. A change made in the portal at the same
+    moment (CampaignChanged) does not stop it, as one made earlier does not: it applies its
+    values at its time. Twice in a row, the claim is left to be taken over later."""
+    def send():
+        return campaign_update(
+            campaign=change.campaign, changes=change.changes, actor=change.created_by,
+            reason=change.reason, language=change.language or None,
+            related=change.scheduled_entry,
+        )
+    try:
+        return send()
+    except CampaignChanged:
+        change.campaign.refresh_from_db()
+        return send()
+
+
+def _resume(change: ScheduledChange, claim) -> int:
+    """Finish a change whose worker died while applying it."""
+    entry = _sent_entry(change)
+    if entry is None:  # it died before beginning the call: nothing was sent
+        return _send(change, claim)
+    if entry.is_final:  # it died after the answer, before noting it
+        state = {Outcome.SUCCEEDED: State.APPLIED, Outcome.REFUSED: State.REFUSED}.get(
+            entry.outcome, State.FAILED)
+        if entry.outcome == Outcome.UNKNOWN and _held(change):
+            state = State.APPLIED
+        return _close(change, claim, state, entry)
+    held = _held(change)
+    if held is None:
+        entry_complete(entry, outcome=Outcome.UNKNOWN, detail=NOT_TOLD)
+        return _close(change, claim, State.FAILED, entry)
+    if held:
+        entry_complete(entry, outcome=Outcome.UNKNOWN, detail=FOUND_HELD)
+        return _close(change, claim, State.APPLIED, entry)
+    entry_complete(entry, outcome=Outcome.FAILED, detail=FOUND_NOT_HELD)
+    return _send(change, claim)
+
+
+def _sent_entry(change: ScheduledChange) -> Entry | None:
+    """The latest call made for the change: a campaign change related to its scheduled step."""
+    return (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, related=change.scheduled_entry)
+            .order_by("-pk").first())
+
+
+def _held(change: ScheduledChange) -> bool | None:
+    """Whether Thulium holds the change's values now (GET outbounds), learning them if so;
+    None when it cannot be told (no answer, or the list leaves a value out)."""
+    try:
+        items = get_client(change.language or None).list_campaigns()
+    except ThuliumError:
+        return None
+    item = next((item for item in items
+                 if str(item.get("id")) == change.campaign.thulium_id), None)
+    held = None if item is None else holds(item, change.changes)
+    if held:
+        campaign = change.campaign
+        campaign.settings_replace(merged_settings(campaign.settings, change.changes))
+        if "name" in change.changes:
+            campaign.name = change.changes["name"]
+        campaign.save(update_fields=["settings", "version", "name"])
+    return held
+
+
+def holds(item: dict, changes: dict) -> bool | None:
+    """Whether a GET outbounds item has the values of a PUT body; None if one is missing."""
+    for name, value in changes.items():
+        if name == "parameters":
+            known = item.get("parameters")
+            if not isinstance(known, dict):
+                return None
+            found = holds(known, value)
+            if found is not True:
+                return found
+        elif name not in item:
+            return None
+        elif not _same(item[name], value):
+            return False
+    return True
+
+
+def _same(held, sent) -> bool:
+    """Equal as Thulium may write it back: numbers and ids also as text."""
+    if isinstance(held, bool) or isinstance(sent, bool):
+        return held is sent
+    return held == sent or str(held) == str(sent)
+
+
+def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = None) -> int:
+    """Note how the change ended, if this worker's claim still holds."""
+    with transaction.atomic():
+        closed = ScheduledChange.objects.filter(
+            pk=change.pk, state=State.APPLYING, claimed_at=claim
+        ).update(state=state, finished_at=timezone.now(), sent_change=entry)
+        if closed and state == State.MISSED:
+            _record_missed(change)
+    if not closed:
+        log.warning("scheduled change %s was taken over by another worker", change.pk)
+    log.info("scheduled change %s for campaign %s: %s", change.pk,
+             change.campaign.thulium_id, state)
+    return change.pk
+
+
+def _record_missed(change: ScheduledChange) -> None:
+    record_step(change, ScheduleStep.MISSED, actor=change.created_by)

@@ -1,0 +1,87 @@
+"""Scheduled changes: saving one from the edit form, the list of them, one of them, cancelling."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from roles.permissions import requires
+
+from .four_eyes import change_request_create
+from .models import ScheduledChange
+from .schedule_forms import CancelForm
+from .scheduling import NotWaiting, change_schedule, scheduled_change_cancel
+
+RECENTLY_FINISHED = 30
+
+
+def schedule_from_form(request, campaign, form, changes: dict):
+    """The edit form's branch for a change with a time: saved, or held for four eyes."""
+    apply_at = form.cleaned_data["apply_at"]
+    when = date_format(timezone.localtime(apply_at), "DATETIME_FORMAT")
+    if settings.FOUR_EYES and form.risks:
+        change_request = change_request_create(
+            campaign=campaign, changes=changes, actor=request.user,
+            reason=form.cleaned_data["reason"], risks=form.risks, apply_at=apply_at,
+        )
+        messages.info(request, _(
+            "This change needs a second editor's approval before %(when)s. It was saved as "
+            "a request; once approved it waits for its time."
+        ) % {"when": when})
+        return redirect(change_request)
+    change_schedule(
+        campaign=campaign, changes=changes, actor=request.user,
+        reason=form.cleaned_data["reason"], apply_at=apply_at, language=request.LANGUAGE_CODE,
+    )
+    messages.success(request, _(
+        "The change is saved: the portal sends it to Thulium at %(when)s."
+    ) % {"when": when})
+    return redirect(campaign)
+
+
+def scheduled_list(request):
+    changes = ScheduledChange.objects.select_related("campaign")
+    return render(request, "campaigns/scheduled.html", {
+        "waiting": changes.waiting(),
+        "finished": changes.exclude(
+            state__in=(ScheduledChange.State.WAITING, ScheduledChange.State.APPLYING)
+        ).order_by("-finished_at", "-pk")[:RECENTLY_FINISHED],
+        "time_zone": settings.TIME_ZONE,
+    })
+
+
+def scheduled_detail(request, pk):
+    return _detail_page(request, pk, CancelForm())
+
+
+def _detail_page(request, pk, cancel_form):
+    change = get_object_or_404(
+        ScheduledChange.objects.select_related("campaign", "sent_change", "change_request"),
+        pk=pk,
+    )
+    return render(request, "campaigns/scheduled_detail.html",
+                  {"change": change, "cancel_form": cancel_form})
+
+
+@requires("campaigns.change_campaign")
+@require_POST
+def scheduled_cancel(request, pk):
+    change = get_object_or_404(ScheduledChange, pk=pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            scheduled_change_cancel(scheduled=change, actor=request.user,
+                                    reason=form.cleaned_data["reason"])
+        except NotWaiting:
+            change.refresh_from_db()
+            form.add_error("reason", _(
+                "This change is no longer waiting (now: %(state)s), so it cannot be cancelled."
+            ) % {"state": change.get_state_display()})
+        else:
+            messages.success(request, _("The scheduled change was cancelled; it will not be "
+                                        "sent to Thulium."))
+            return redirect(change)
+    return _detail_page(request, pk, form)

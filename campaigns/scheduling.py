@@ -1,0 +1,99 @@
+"""Scheduled changes: a settings change saved now, sent to Thulium by the worker at its time.
+
+Saving one writes a `ScheduledChange` (waiting) and a "scheduled" step in the audit log;
+cancelling or missing it writes a step of its own. Sending it is `campaigns.due`'s work,
+through `campaign_update` like any immediate change. A risky change under FOUR_EYES is a
+change request carrying the time (`campaigns.four_eyes`): approved before the time, it is
+scheduled here.
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete
+
+from .entries import SCHEDULED_CHANGE, ScheduleStep
+from .models import Campaign, ChangeRequest, ScheduledChange
+
+log = logging.getLogger(__name__)
+
+
+class NotWaiting(Exception):
+    """The change is no longer waiting: it was applied, missed or cancelled meanwhile."""
+
+
+class TimePassed(Exception):
+    """The time the change was to be applied at has passed."""
+
+
+def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
+                    apply_at: datetime.datetime, language: str = "",
+                    change_request: ChangeRequest | None = None,
+                    approval: Entry | None = None) -> ScheduledChange:
+    """Save the change to be sent at `apply_at`; nothing is sent to Thulium now.
+
+    `change_request` and `approval` name the four-eyes request and its approval, when a
+    second editor let it through. Raises TimePassed if `apply_at` is not in the future.
+    """
+    if apply_at <= timezone.now():
+        raise TimePassed
+    requester = change_request.requester if change_request else actor
+    with transaction.atomic():
+        scheduled = ScheduledChange.objects.create(
+            campaign=campaign, changes=changes, settings_before=campaign.settings,
+            reason=reason, apply_at=apply_at, language=language or "",
+            created_by=requester,
+            created_by_username=(change_request.actor_username if change_request
+                                 else actor.get_username()),
+            change_request=change_request,
+        )
+        scheduled.scheduled_entry = record_step(scheduled, ScheduleStep.SCHEDULED, actor=actor,
+                                                related=approval)
+        scheduled.save(update_fields=["scheduled_entry"])
+    log.info("change %s for campaign %s scheduled at %s by %s", scheduled.pk,
+             campaign.thulium_id, apply_at.isoformat(), actor.get_username())
+    return scheduled
+
+
+def scheduled_change_cancel(*, scheduled: ScheduledChange, actor, reason: str) -> None:
+    """Cancel a waiting change; raises NotWaiting if it is no longer waiting."""
+    with transaction.atomic():
+        # Conditional, so a worker claiming it at this moment and the cancel cannot both win.
+        taken = ScheduledChange.objects.filter(
+            pk=scheduled.pk, state=ScheduledChange.State.WAITING
+        ).update(state=ScheduledChange.State.CANCELLED, finished_at=timezone.now(),
+                 cancelled_by_username=actor.get_username(), cancel_reason=reason)
+        if not taken:
+            raise NotWaiting
+        scheduled.refresh_from_db()
+        record_step(scheduled, ScheduleStep.CANCELLED, actor=actor, note=reason)
+    log.info("scheduled change %s cancelled by %s", scheduled.pk, actor.get_username())
+
+
+def grace() -> datetime.timedelta:
+    """How late a change missed while no worker ran may still be sent."""
+    return datetime.timedelta(minutes=settings.SCHEDULE_GRACE_MINUTES)
+
+
+def record_step(scheduled: ScheduledChange, step: str, *, actor, note: str = "",
+                related: Entry | None = None) -> Entry:
+    """The step as a completed audit entry; later steps name the scheduled one as related."""
+    details = {
+        "scheduled": scheduled.pk, "step": step,
+        "apply_at": timezone.localtime(scheduled.apply_at).isoformat(timespec="minutes"),
+        "settings_before": scheduled.settings_before,
+    }
+    if note:
+        details["note"] = note
+    if step != ScheduleStep.SCHEDULED:
+        related = scheduled.scheduled_entry
+    return entry_complete(entry_begin(
+        kind=SCHEDULED_CHANGE.slug, actor=actor, actor_username=scheduled.created_by_username,
+        campaign=scheduled.campaign,
+        sent=scheduled.changes, reason=scheduled.reason, details=details, related=related,
+    ), outcome=Outcome.SUCCEEDED)

@@ -1,0 +1,304 @@
+"""Scheduled changes: saved from the edit form, sent once when due, cancelled, missed.
+
+The due-check (`campaigns.due.due_changes_apply`) is what the worker runs every
+SCHEDULE_POLL_SECONDS; here the test runs it, after moving a change's time to now.
+Real worker processes are in test_scheduling_workers.py.
+"""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin
+from campaigns.due import claim_lease, due_changes_apply, holds
+from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
+from campaigns.models import ChangeRequest, ScheduledChange
+from portal.thulium import get_client
+from tests.conftest import api_calls
+from tests.test_four_eyes import edit, four_eyes, second_editor  # noqa: F401
+
+State = ScheduledChange.State
+
+
+def local(moment: datetime.datetime) -> str:
+    """A moment as a datetime-local input posts it, in the portal's time zone."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def ahead(minutes: int = 60) -> str:
+    return local(timezone.now() + datetime.timedelta(minutes=minutes))
+
+
+def due(change: ScheduledChange, minutes_late: float = 0) -> None:
+    """Move the change's time to now (or that many minutes ago), as if it had come."""
+    moment = timezone.now() - datetime.timedelta(minutes=minutes_late, seconds=1)
+    ScheduledChange.objects.filter(pk=change.pk).update(apply_at=moment)
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+@pytest.fixture
+def scheduled(logged_in, sales, thulium) -> ScheduledChange:
+    """The manager deactivates the sales campaign in an hour."""
+    response = edit(logged_in, sales, active="false", apply_at=ahead(),
+                    reason="Evening: calls end")
+    assert response.status_code == 302, response.context["form"].errors
+    thulium.state.received_forget()  # the form's reading of the campaign
+    return ScheduledChange.objects.get()
+
+
+def test_a_change_with_a_time_is_saved_and_nothing_is_sent(scheduled, logged_in, user, sales,
+                                                           thulium):
+    assert api_calls(thulium) == []
+    assert (scheduled.changes, scheduled.state, scheduled.created_by) == (
+        {"active": False}, State.WAITING, user)
+    assert scheduled.settings_before == sales.settings
+    step = scheduled.scheduled_entry
+    assert (step.kind, step.details["step"], step.outcome, step.reason) == (
+        SCHEDULED_CHANGE.slug, ScheduleStep.SCHEDULED, Outcome.SUCCEEDED, "Evening: calls end")
+    # The campaign page and the list of all of them show it waiting; the nav links there.
+    page = logged_in.get(sales.get_absolute_url()).content.decode()
+    assert 'data-testid="campaign-waiting-changes"' in page
+    assert scheduled.get_absolute_url() in page
+    assert reverse("campaigns:scheduled") in page
+    listed = logged_in.get(reverse("campaigns:scheduled")).context["waiting"]
+    assert list(listed) == [scheduled]
+
+
+def test_a_due_change_is_sent_once_through_the_same_service_as_an_immediate_one(
+    scheduled, logged_in, user, sales, thulium
+):
+    due(scheduled)
+    assert due_changes_apply() == [scheduled.pk]
+    assert due_changes_apply() == []  # a second look sends nothing again
+
+    assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"active": False}]
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+    sent = scheduled.sent_change
+    assert (sent.kind, sent.actor, sent.outcome, sent.reason, sent.related) == (
+        CAMPAIGN_CHANGE.slug, user, Outcome.SUCCEEDED, "Evening: calls end",
+        scheduled.scheduled_entry)
+    sales.refresh_from_db()
+    assert sales.settings["active"] is False
+    # The scheduled step's page tells what became of it, linked to the call.
+    page = logged_in.get(scheduled.scheduled_entry.get_absolute_url()).content.decode()
+    assert "applied" in page and sent.get_absolute_url() in page
+
+
+@pytest.mark.parametrize("fault, state, outcome", [
+    ("refuse", State.REFUSED, Outcome.REFUSED),
+    ("http_503", State.FAILED, Outcome.FAILED),
+])
+def test_a_due_change_thulium_does_not_take_ends_with_thulium_s_answer(
+    scheduled, logged_in, thulium, fault, state, outcome
+):
+    thulium.state.fail_next(fault)
+    due(scheduled)
+    due_changes_apply()
+
+    scheduled.refresh_from_db()
+    assert (scheduled.state, scheduled.sent_change.outcome) == (state, outcome)
+    assert len(api_calls(thulium, "PUT")) == 1
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+    assert scheduled.sent_change.get_absolute_url() in page
+    if fault == "refuse":  # Thulium's words, on the change's page and its scheduled step's
+        assert scheduled.sent_change.messages
+        assert scheduled.sent_change.messages[0] in page
+        step_page = logged_in.get(scheduled.scheduled_entry.get_absolute_url()).content.decode()
+        assert scheduled.sent_change.messages[0] in step_page
+
+
+def test_a_lost_answer_is_looked_up_in_thulium_never_sent_again(scheduled, thulium):
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=3)
+    due(scheduled)
+    due_changes_apply()
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+    assert scheduled.sent_change.outcome == Outcome.UNKNOWN
+    assert [(c["method"], c["path"]) for c in api_calls(thulium)] == [
+        ("PUT", "/api/outbounds/00001"), ("GET", "/api/outbounds")]
+
+
+@pytest.mark.parametrize("minutes_late, state, puts", [(10, State.APPLIED, 1),
+                                                       (20, State.MISSED, 0)])
+def test_a_change_due_while_no_worker_ran_is_sent_only_within_the_grace(
+    scheduled, settings, thulium, minutes_late, state, puts
+):
+    settings.SCHEDULE_GRACE_MINUTES = 15
+    due(scheduled, minutes_late=minutes_late)
+    due_changes_apply()
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == state
+    assert len(api_calls(thulium, "PUT")) == puts
+    steps = Entry.objects.filter(kind=SCHEDULED_CHANGE.slug).values_list("details__step",
+                                                                         flat=True)
+    missed = [ScheduleStep.MISSED] if state == State.MISSED else []
+    assert sorted(steps) == sorted([ScheduleStep.SCHEDULED, *missed])
+
+
+def test_a_waiting_change_is_cancelled_with_a_reason_and_never_sent(
+    scheduled, logged_in, thulium
+):
+    url = reverse("campaigns:scheduled_cancel", args=[scheduled.pk])
+    response = logged_in.post(url, {"reason": ""})
+    assert response.status_code == 200
+    assert "reason" in response.context["cancel_form"].errors
+    logged_in.post(url, {"reason": "The client extended the campaign"})
+    due(scheduled)
+    due_changes_apply()
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.CANCELLED
+    assert scheduled.cancel_reason == "The client extended the campaign"
+    assert api_calls(thulium) == []
+    step = Entry.objects.get(kind=SCHEDULED_CHANGE.slug, details__step=ScheduleStep.CANCELLED)
+    assert (step.details["note"], step.related) == ("The client extended the campaign",
+                                                    scheduled.scheduled_entry)
+
+
+def test_cancelling_a_change_no_longer_waiting_says_so_and_keeps_the_reason(
+    scheduled, logged_in, thulium
+):
+    due(scheduled)
+    due_changes_apply()
+    response = logged_in.post(reverse("campaigns:scheduled_cancel", args=[scheduled.pk]),
+                              {"reason": "Too late?"})
+    assert response.status_code == 200
+    error = response.context["cancel_form"].errors["reason"][0]
+    assert "no longer waiting" in error and "applied" in error
+    assert "Too late?</textarea>" in response.content.decode()
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+
+
+@pytest.mark.parametrize("typed, words", [
+    (lambda: ahead(-5), "This time has passed"),
+    # Europe/Warsaw: clocks go from 02:00 to 03:00 on 2027-03-28, back from 03:00 to 02:00
+    # on 2027-10-31.
+    (lambda: "2027-03-28T02:30", "does not exist or happens twice in Europe/Warsaw"),
+    (lambda: "2027-10-31T02:30", "does not exist or happens twice in Europe/Warsaw"),
+    (lambda: "next monday 8:00", "Enter a valid date/time."),
+])
+def test_a_bad_time_is_refused_next_to_the_field_with_the_input_kept(
+    logged_in, sales, thulium, typed, words
+):
+    value = typed()
+    response = edit(logged_in, sales, active="false", apply_at=value)
+    assert response.status_code == 200
+    assert words in response.context["form"].errors["apply_at"][0]
+    assert f'value="{value}"' in response.content.decode()
+    assert api_calls(thulium, "PUT") == []
+    assert not ScheduledChange.objects.exists()
+
+
+def test_with_four_eyes_a_risky_scheduled_change_waits_for_approval_then_for_its_time(
+    four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
+):
+    response = edit(logged_in, sales, dialer="predictive", apply_at=ahead(),
+                    reason="Predictive from 10:00")
+    change_request = ChangeRequest.objects.get()
+    assert response.url == change_request.get_absolute_url()
+    assert change_request.apply_at is not None
+    assert not ScheduledChange.objects.exists()
+
+    client.force_login(second_editor)
+    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                       follow=True).content.decode()
+    assert "the change waits for its time" in page
+    assert api_calls(thulium, "PUT") == []
+    scheduled = ScheduledChange.objects.get()
+    assert (scheduled.change_request, scheduled.created_by_username, scheduled.apply_at) == (
+        change_request, "manager", change_request.apply_at)
+    assert scheduled.scheduled_entry.actor == second_editor
+    assert scheduled.scheduled_entry.related.details["step"] == "approved"
+
+    due(scheduled)
+    due_changes_apply()
+    assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"dialer": "predictive"}]
+
+
+def test_with_four_eyes_an_approval_after_the_time_is_refused(
+    four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
+):
+    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
+    change_request = ChangeRequest.objects.get()
+    ChangeRequest.objects.filter(pk=change_request.pk).update(apply_at=timezone.now())
+
+    client.force_login(second_editor)
+    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                       follow=True).content.decode()
+    assert "The time this change was to be applied at has passed" in page
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert not ScheduledChange.objects.exists()
+    assert api_calls(thulium, "PUT") == []
+
+
+def dead_worker_left(change: ScheduledChange, *, sent: bool) -> Entry:
+    """What a worker killed in the middle of the PUT leaves: the change claimed long ago,
+    its call begun and never completed; with `sent`, Thulium had stored the change."""
+    ScheduledChange.objects.filter(pk=change.pk).update(
+        state=State.APPLYING, claimed_at=timezone.now() - claim_lease() - datetime.timedelta(
+            seconds=1), claimed_by="worker-1")
+    begun = entry_begin(kind=CAMPAIGN_CHANGE.slug, actor=change.created_by,
+                        campaign=change.campaign, sent=change.changes,
+                        related=change.scheduled_entry)
+    if sent:
+        get_client().update_campaign(change.campaign.thulium_id, change.changes)
+    return begun
+
+
+def test_a_change_a_dead_worker_had_sent_is_found_in_thulium_not_sent_again(
+    scheduled, thulium
+):
+    due(scheduled)
+    begun = dead_worker_left(scheduled, sent=True)
+    puts_before = len(api_calls(thulium, "PUT"))
+    due_changes_apply(worker="worker-2")
+
+    scheduled.refresh_from_db()
+    begun.refresh_from_db()
+    assert (scheduled.state, scheduled.claimed_by) == (State.APPLIED, "worker-2")
+    assert begun.outcome == Outcome.UNKNOWN and "found holding" in begun.detail
+    assert len(api_calls(thulium, "PUT")) == puts_before  # nothing sent again
+    assert api_calls(thulium)[-1]["path"] == "/api/outbounds"
+
+
+def test_a_change_a_dead_worker_had_not_sent_is_sent_once(scheduled, thulium):
+    due(scheduled)
+    begun = dead_worker_left(scheduled, sent=False)
+    due_changes_apply(worker="worker-2")
+
+    scheduled.refresh_from_db()
+    begun.refresh_from_db()
+    assert begun.outcome == Outcome.FAILED and "not holding" in begun.detail
+    assert [c["method"] for c in api_calls(thulium)] == ["GET", "PUT"]
+    assert scheduled.state == State.APPLIED
+    assert scheduled.sent_change != begun and scheduled.sent_change.outcome == Outcome.SUCCEEDED
+
+
+def test_a_claim_younger_than_a_call_can_take_is_left_to_its_worker(scheduled, thulium):
+    due(scheduled)
+    ScheduledChange.objects.filter(pk=scheduled.pk).update(
+        state=State.APPLYING, claimed_at=timezone.now(), claimed_by="worker-1")
+    assert due_changes_apply(worker="worker-2") == []
+    assert api_calls(thulium) == []
+
+
+@pytest.mark.parametrize("item, result", [
+    ({"active": False, "parameters": {"caller_id": 221234567}}, True),
+    ({"active": "0", "parameters": {"caller_id": "221234567"}}, False),
+    ({"active": False}, None),
+    ({"parameters": {"caller_id": "221234567"}}, None),
+])
+def test_what_thulium_holds_is_compared_as_it_may_write_it_back(item, result):
+    assert holds(item, {"active": False, "parameters": {"caller_id": "221234567"}}) is result
