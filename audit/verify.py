@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from multiprocessing import get_context
 from operator import itemgetter
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from .chain import (
 from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
+from .signals import chain_broken
 
 FETCH_ROWS = 5000
 # Below this many links a forked process costs more than it saves.
@@ -65,11 +67,34 @@ def verify_chain(*, workers: int | None = None) -> Verdict:
 
 
 def chain_check_keep(verdict: Verdict) -> None:
-    """Keep the verdict as the last check's, which the metrics page reports."""
-    ChainCheck.objects.update_or_create(pk=ChainCheck.ONLY, defaults={
-        "checked_at": timezone.now(), "intact": not verdict.problem, "links": verdict.links,
-        "problem": verdict.problem,
-    })
+    """Keep the verdict as the last check's, which the metrics page reports.
+
+    A break the previous check had not found is told (signals.chain_broken) to the apps
+    that e-mail staff; the same break found again is not told twice.
+    """
+    with transaction.atomic():
+        before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
+        check, _ = ChainCheck.objects.update_or_create(pk=ChainCheck.ONLY, defaults={
+            "checked_at": timezone.now(), "intact": not verdict.problem,
+            "links": verdict.links, "problem": verdict.problem,
+        })
+        if verdict.problem and (before is None or before.problem != verdict.problem):
+            chain_broken.send(sender=ChainCheck, check=check)
+
+
+def chain_check_if_due(hours: float) -> bool:
+    """Verify and keep the verdict if the last check is older than `hours`; True if run.
+
+    For the worker's schedule: a check that several workers start at once is harmless,
+    they keep the same verdict and tell a break once.
+    """
+    last = ChainCheck.objects.filter(pk=ChainCheck.ONLY).values_list("checked_at",
+                                                                     flat=True).first()
+    if last is not None and timezone.now() - last < timedelta(hours=hours):
+        return False
+    # In one process: the worker's other threads may hold locks a fork would copy held.
+    chain_check_keep(verify_chain(workers=1))
+    return True
 
 
 @dataclass

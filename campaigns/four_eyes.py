@@ -17,6 +17,7 @@ from audit.recording import entry_begin, entry_complete
 
 from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
+from .notices import request_decided_notify, request_waiting_notify
 from .scheduling import change_schedule
 from .services import campaign_update
 
@@ -50,6 +51,7 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
             reverts=reverts, apply_at=apply_at,
         )
         _record_step(change_request, Step.REQUESTED, actor)
+        request_waiting_notify(change_request)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
              campaign.thulium_id, change_request.actor_username, ",".join(risks))
     return change_request
@@ -73,11 +75,13 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
                  else ChangeRequest.State.APPROVED)
         approval = _decide(locked, state, approver)
         if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
-            return change_schedule(
+            scheduled = change_schedule(
                 campaign=locked.campaign, changes=locked.changes, actor=approver,
                 reason=locked.reason, apply_at=locked.apply_at, language=language or "",
                 change_request=locked, approval=approval,
-            ).scheduled_entry
+            )
+            request_decided_notify(locked)
+            return scheduled.scheduled_entry
     if outdated:
         raise RequestOutdated
     if too_late:
@@ -92,7 +96,9 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     finally:
         # The request points at its call's entry, whatever Thulium answered.
         locked.sent_change = Entry.objects.filter(related=approval).first()
-        locked.save(update_fields=["sent_change"])
+        with transaction.atomic():
+            locked.save(update_fields=["sent_change"])
+            request_decided_notify(locked)
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:
@@ -139,6 +145,8 @@ def _decide(change_request, state, actor, note="") -> Entry:
                        "decision_note"]
     )
     step = _record_step(change_request, state, actor, note)
+    if state != ChangeRequest.State.APPROVED:  # an approved one is told once it was sent
+        request_decided_notify(change_request)
     log.info("change request %s %s by %s", change_request.pk, state,
              change_request.decided_by_username)
     return step

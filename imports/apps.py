@@ -9,10 +9,13 @@ class ImportsConfig(AppConfig):
     def ready(self):
         from audit.erasure import register_eraser
         from audit.kinds import register
+        from notices.kinds import register as register_notice
 
         from .entries import IMPORT
         from .erasure import import_files_forget, import_rows_forget
+        from .notices import IMPORT_FINISHED
 
         register(IMPORT)
         register_eraser("import_rows", import_rows_forget)
         register_eraser("import_files", import_files_forget)
+        register_notice(IMPORT_FINISHED)

@@ -16,6 +16,7 @@ from .entries import IMPORT
 from .fallback import refusal_facts
 from .mapping import mapping_by_header
 from .models import ImportJob, ImportUpload, RowState
+from .notices import import_finished_notify
 
 # The receipt's counts: rows never sent because of the preview, then what became of the
 # rows to send (each of those has its own entry).
@@ -74,6 +75,7 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
         if not ImportJob.objects.filter(pk=job.pk, receipt=None).update(receipt=receipt):
             raise ValueError(f"import {job.pk} has a receipt already")
         job.receipt = receipt
+        import_finished_notify(job, results)
         # The receipt keeps the file's SHA-256; the bytes are not needed any more.
         ImportUpload.objects.filter(job=job).delete()
     return receipt

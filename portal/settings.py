@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     # After django-otp's plugins: its admin takes their device pages out of the admin.
     "twofactor",
     "donotcall",
+    "notices",
 ]
 
 MIDDLEWARE = [
@@ -340,3 +341,19 @@ OTP_TOTP_ISSUER = "Thulium Outbound Portal"
 # LOGIN_FAILURE_LIMIT of them: one lockout rule, so django-otp's own growing delays are off.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+
+# --- E-mail notices (notices/) -----------------------------------------------------------
+# The mail server, e.g. smtp+tls://user:password@mail.example.com:587 (STARTTLS),
+# smtp+ssl://...:465, smtp://127.0.0.1:25. Unset: mails are written to the worker's log
+# with DEBUG on, and dropped otherwise.
+# Read into EMAIL_HOST, EMAIL_HOST_PASSWORD... (no setting keeps the URL: error pages hide
+# settings named like passwords, and this name is not).
+_email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
+vars().update(env.email_url_config(_email_url))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+# The portal's public address: the links in mails start with it.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The worker verifies the audit trail when the last check is this many hours old (0: never;
+# then run `manage.py verify_audit` from cron).
+AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)

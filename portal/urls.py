@@ -1,10 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
-from django.views.i18n import set_language
 
+from notices.views import language_choose
 from twofactor.views import PasswordLoginView
 
 urlpatterns = [
@@ -12,7 +11,7 @@ urlpatterns = [
     # One login for the portal and the admin: the one that asks for the second factor.
     path("admin/login/", PasswordLoginView.as_view()),
     path("admin/", admin.site.urls),
-    # No password reset by e-mail: administrators set passwords (the portal sends no mail).
+    # No password reset by e-mail: administrators set passwords.
     path("accounts/login/", PasswordLoginView.as_view(), name="login"),
     path("accounts/", include("twofactor.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -20,11 +19,11 @@ urlpatterns = [
          name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
-    # The language can be chosen on the login page too.
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", language_choose, name="set_language"),
     path("campaigns/", include("campaigns.urls")),
     path("", include("records.urls")),
     path("audit/", include("audit.urls")),
     path("", include("imports.urls")),
     path("do-not-call/", include("donotcall.urls")),
+    path("accounts/e-mails/", include("notices.urls")),
 ]

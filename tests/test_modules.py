@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("portal", "audit", "campaigns", "records", "imports", "roles", "twofactor")
+PACKAGES = ("portal", "audit", "campaigns", "records", "imports", "roles", "twofactor",
+            "notices")
 # Imports each module in a child of a process where Django is set up, so that no module
 # leans on another having been imported first.
 IMPORT_EACH = """

@@ -46,6 +46,7 @@ ACCESS = [
     ("twofactor:enrol",             "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("twofactor:recovery_codes",    "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("twofactor:recovery_codes_new", "POST", LOGIN, OK,     OK,     OK,     OK,     OK,     OK),
+    ("notices:settings",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("twofactor:remove",            "POST", LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:list",              "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:sync",              "POST", LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),

@@ -1,8 +1,9 @@
 """`manage.py run_worker`: a background worker for the task backend in settings.
 
 Besides running tasks, it hands imports whose worker died to a live worker, every
-IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; and it sends
-scheduled campaign changes when they are due (campaigns/due.py).
+IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
+scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
+(notices.sending); and verifies the audit trail every AUDIT_VERIFY_HOURS.
 """
 
 import logging
@@ -13,8 +14,10 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 from django.db import connection
 
+from audit.verify import chain_check_if_due
 from campaigns.due import run_forever as apply_due_changes
 from imports.resuming import imports_resume_stalled
+from notices.sending import notices_send_forever
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class Command(BaseCommand):
         watchdog.start()
         threading.Thread(target=apply_due_changes, args=(worker_id or "",),
                          name="scheduled-changes", daemon=True).start()
+        threading.Thread(target=notices_send_forever, name="send-notices", daemon=True).start()
+        threading.Thread(target=_verify_audit, name="verify-audit", daemon=True).start()
         if settings.TASK_BACKEND == "rq":
             # RQ's jobs of django-tasks need its Job class; SimpleWorker runs them in this
             # process, so stopping the worker stops its import too.
@@ -52,3 +57,14 @@ class Command(BaseCommand):
                 continue
             if resumed:
                 log.info("resumed stalled imports %s", resumed)
+
+
+def _verify_audit():
+    """Every ten minutes, verify the audit trail if its last check is due."""
+    while settings.AUDIT_VERIFY_HOURS > 0:
+        time.sleep(600)
+        try:
+            chain_check_if_due(settings.AUDIT_VERIFY_HOURS)
+        except Exception:  # the database may be away for a while; try again later
+            log.exception("could not verify the audit trail")
+            connection.close()

@@ -1,0 +1,57 @@
+"""E-mail notices of four-eyes requests: to the editors who may approve one, and to the
+editor who asked, once it is decided. Registered in apps.py; templates in
+templates/notices/<slug>/."""
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from audit.models import Outcome
+from notices.kinds import Kind
+from notices.services import notices_queue
+
+from .models import ChangeRequest
+
+APPROVE = "campaigns.approve_changerequest"
+
+REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
+                       gets=lambda user: user.has_perm(APPROVE))
+REQUEST_DECIDED = Kind("change-request-decided",
+                       _("My change request was approved, rejected or applied"),
+                       gets=lambda user: user.has_perm("campaigns.change_campaign"))
+
+# How a decided request ended, as its mail says it: an approved one by what Thulium did
+# with the change (its entry's outcome).
+SENT_OUTCOMES = {
+    Outcome.SUCCEEDED: "applied", Outcome.REFUSED: "refused", Outcome.FAILED: "failed",
+    Outcome.UNKNOWN: "unknown",
+}
+
+
+def request_waiting_notify(change_request: ChangeRequest) -> None:
+    """Tell every editor who may approve the request, except its requester."""
+    approvers = (get_user_model().objects
+                 .with_perm(APPROVE, backend="roles.backends.RoleBackend")
+                 .exclude(pk=change_request.requester_id))
+    notices_queue(kind=REQUEST_WAITING, users=approvers, context=_about(change_request),
+                  path=change_request.get_absolute_url())
+
+
+def request_decided_notify(change_request: ChangeRequest) -> None:
+    """Tell the requester how their request ended (an approved one: once it was sent)."""
+    if change_request.state == ChangeRequest.State.APPROVED and change_request.apply_at:
+        ending = "scheduled"  # approved: it waits for its time
+    elif change_request.state == ChangeRequest.State.APPROVED:
+        sent = change_request.sent_change
+        ending = SENT_OUTCOMES.get(sent.outcome, "unknown") if sent else "failed"
+    else:
+        ending = change_request.state
+    requester = [change_request.requester] if change_request.requester else []
+    notices_queue(kind=REQUEST_DECIDED, users=requester,
+                  context={**_about(change_request), "ending": ending},
+                  path=change_request.get_absolute_url())
+
+
+def _about(change_request: ChangeRequest) -> dict:
+    campaign = change_request.campaign
+    return {"request": change_request.pk, "campaign": campaign.name,
+            "campaign_id": campaign.thulium_id}

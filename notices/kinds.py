@@ -1,0 +1,37 @@
+"""The kinds of e-mail notices, registered by the apps that send them.
+
+Like audit kinds, a new kind takes three steps in the app that sends it:
+1. a `Kind` in its notices.py, and a function that calls `notices.services.notices_queue`
+   with the recipients, plain context (campaign, counts; never personal data) and the
+   page's path; the action calls it inside its transaction;
+2. `register(KIND)` in the app's `AppConfig.ready()`;
+3. templates/notices/<slug>/subject.txt and body.txt (which extends notices/mail.txt).
+The settings page offers a switch for every kind a user gets.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class Kind:
+    slug: str
+    # On the user's settings page, e.g. "A change waits for my approval".
+    label: str | Promise
+    # Whether a user is among those who get it, so that the page offers its switch.
+    gets: Callable[[object], bool]
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> None:
+    if _KINDS.setdefault(kind.slug, kind) is not kind:
+        raise ValueError(f"notice kind {kind.slug!r} is registered twice")
+
+
+def kinds_for(user) -> list[Kind]:
+    """The kinds `user` gets, in the order they were registered."""
+    return [kind for kind in _KINDS.values() if kind.gets(user)]

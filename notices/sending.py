@@ -1,0 +1,111 @@
+"""Sending queued notices: the worker's job, never a web request's.
+
+Each due notice is claimed by moving its next attempt a lease ahead (one UPDATE that only
+one worker wins), rendered in its recipient's language and sent through Django's mail
+framework (EMAIL_URL). A mail server that refuses (4xx/5xx), times out or cannot be
+reached makes the notice wait and try again, the wait doubling up to MAX_WAIT; after
+ATTEMPTS it is given up and logged as an error.
+"""
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import connection
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .models import Notice
+from .services import language_of
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 10
+FIRST_WAIT = timedelta(minutes=1)
+MAX_WAIT = timedelta(hours=1)
+# Longer than a send can take (EMAIL_TIMEOUT): a worker that died mid-send leaves the
+# notice to another one after this.
+LEASE = timedelta(minutes=5)
+BATCH = 50
+POLL_SECONDS = 5.0
+
+
+def notices_send_due(*, now: datetime | None = None) -> int:
+    """Send the notices due at `now` (default: now); returns how many were sent."""
+    now = now or timezone.now()
+    due = list(Notice.objects.filter(state=Notice.State.QUEUED, next_attempt_at__lte=now)
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:BATCH])
+    sent = 0
+    for pk in due:
+        if Notice.objects.filter(pk=pk, state=Notice.State.QUEUED,
+                                 next_attempt_at__lte=now).update(next_attempt_at=now + LEASE):
+            sent += _send(Notice.objects.select_related("user").get(pk=pk), now)
+    return sent
+
+
+def notices_send_forever() -> None:
+    """The worker's loop: send what is due every POLL_SECONDS."""
+    while True:
+        try:
+            notices_send_due()
+        except Exception:  # the database may be away for a while; try again later
+            log.exception("could not send notices")
+            connection.close()
+        time.sleep(POLL_SECONDS)
+
+
+def notice_message(notice: Notice) -> EmailMessage:
+    """The notice as an e-mail in its recipient's language."""
+    user = notice.user
+    language = language_of(user)
+    with translation.override(language):
+        context = {
+            **notice.context,
+            "link": f"{settings.PORTAL_URL}/{notice.path}",
+            "settings_link": settings.PORTAL_URL + reverse("notices:settings"),
+        }
+        subject = render_to_string(f"notices/{notice.kind}/subject.txt", context)
+        body = render_to_string(f"notices/{notice.kind}/body.txt", context)
+    return EmailMessage(
+        subject=" ".join(subject.split()), body=body.strip() + "\n", to=[user.email],
+        headers={"Content-Language": language},
+    )
+
+
+def _send(notice: Notice, now: datetime) -> int:
+    """Send one claimed notice; 1 if it went, 0 if it waits again or was given up."""
+    attempts = notice.attempts + 1
+    if not (notice.user.is_active and notice.user.email):
+        _settle(notice, Notice.State.GAVE_UP, attempts, error="the user has no address now")
+        return 0
+    try:
+        notice_message(notice).send()
+    except Exception as error:  # smtplib's refusals, OSError and timeouts, or a bad template
+        _failed(notice, attempts, error, now)
+        return 0
+    _settle(notice, Notice.State.SENT, attempts, sent_at=timezone.now())
+    log.info("notice %s (%s) sent to user %s", notice.pk, notice.kind, notice.user_id)
+    return 1
+
+
+def _failed(notice: Notice, attempts: int, error: Exception, now: datetime) -> None:
+    words = f"{type(error).__name__}: {error}"
+    if attempts >= ATTEMPTS:
+        _settle(notice, Notice.State.GAVE_UP, attempts, error=words)
+        log.error("notice %s (%s) to user %s given up after %d attempts: %s", notice.pk,
+                  notice.kind, notice.user_id, attempts, words)
+        return
+    retry_at = now + min(FIRST_WAIT * 2 ** (attempts - 1), MAX_WAIT)
+    Notice.objects.filter(pk=notice.pk).update(attempts=attempts, next_attempt_at=retry_at,
+                                               last_error=words)
+    log.warning("notice %s (%s) to user %s not sent (attempt %d), retry at %s: %s",
+                notice.pk, notice.kind, notice.user_id, attempts, retry_at.isoformat(), words)
+
+
+def _settle(notice: Notice, state: str, attempts: int, *, error: str = "",
+            sent_at: datetime | None = None) -> None:
+    Notice.objects.filter(pk=notice.pk).update(state=state, attempts=attempts,
+                                               last_error=error, sent_at=sent_at)

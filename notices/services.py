@@ -1,0 +1,68 @@
+"""Queueing notices, and what users chose about them."""
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import get_script_prefix
+
+from .kinds import Kind
+from .models import Notice, OptOut, UserLanguage
+
+log = logging.getLogger(__name__)
+
+
+def notices_queue(*, kind: Kind, users: Iterable, context: dict, path: str) -> int:
+    """Queue one notice of `kind` per user who has an address and did not turn it off.
+
+    Call it inside the action's transaction: the notices commit with the action or not at
+    all. It never raises: a notice that cannot be queued is logged, and the action goes on.
+    Returns how many were queued.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: a failure here leaves the action's intact
+            wanted = [user for user in users if user.is_active and user.email]
+            off = set(OptOut.objects.filter(kind=kind.slug, user__in=wanted)
+                      .values_list("user_id", flat=True))
+            # Links are kept below the script prefix: PORTAL_URL already ends with it.
+            path = path.removeprefix(get_script_prefix())
+            notices = Notice.objects.bulk_create(
+                Notice(user=user, kind=kind.slug, context=context, path=path)
+                for user in wanted if user.pk not in off
+            )
+    except Exception:
+        log.exception("could not queue %s notices", kind.slug)
+        return 0
+    if notices:
+        log.info("queued %d %s notices", len(notices), kind.slug)
+    return len(notices)
+
+
+def notice_choices_save(*, user, kinds: list[Kind], wanted: set[str]) -> None:
+    """Turn each of `kinds` on or off for `user`, as `wanted` (slugs) says."""
+    with transaction.atomic():
+        OptOut.objects.filter(user=user, kind__in=wanted).delete()
+        for kind in kinds:
+            if kind.slug not in wanted:
+                OptOut.objects.get_or_create(user=user, kind=kind.slug)
+
+
+def language_remember(*, user, language: str) -> None:
+    """Keep the language `user` chose in the portal, for their e-mails."""
+    if language in dict(settings.LANGUAGES):
+        UserLanguage.objects.update_or_create(user=user, defaults={"language": language})
+
+
+def language_keep_at_login(sender, *, request, user, **kwargs) -> None:
+    """A user who has not chosen in the portal yet takes the language of their browser's
+    switch cookie, such as one set on the login page."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen in dict(settings.LANGUAGES):
+        UserLanguage.objects.get_or_create(user=user, defaults={"language": chosen})
+
+
+def language_of(user) -> str:
+    """The language of `user`'s e-mails: the one last chosen, else the portal's default."""
+    chosen = UserLanguage.objects.filter(user=user).values_list("language", flat=True).first()
+    return chosen or settings.LANGUAGE_CODE

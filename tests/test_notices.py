@@ -1,0 +1,312 @@
+"""E-mail notices, received by a real SMTP server: who gets which, in their language,
+with a link to the page; a refusing server delays them and never fails the action."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import ChainCheck
+from audit.verify import chain_check_if_due
+from campaigns.four_eyes import change_request_reject
+from campaigns.models import ChangeRequest
+from imports.models import ImportJob
+from imports.services import import_cancel, import_confirm
+from notices.models import Notice, OptOut
+from notices.sending import notices_send_due
+from notices.services import language_of
+from tests.audit_fixtures import change, tamper
+from tests.conftest import EDITORS, LOADERS, PASSWORD, make_user
+from tests.import_files import csv_bytes, people, previewed
+from tests.smtp import smtp_start
+from tests.test_four_eyes import edit
+from tests.workers import DB_BACKEND, Workers, wait_until
+
+PORTAL = "https://portal.example.com"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    controller, inbox = smtp_start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server, settings):
+    """The server's inbox, emptied, and the portal's mail pointed at the server."""
+    smtp_server.received.clear()
+    smtp_server.refusal = ""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.DEFAULT_FROM_EMAIL = "portal@example.com"
+    settings.PORTAL_URL = PORTAL
+    settings.FOUR_EYES = True
+    return smtp_server
+
+
+def choose_language(user, language):
+    """The user picks a language with the portal's switcher."""
+    client = Client()
+    client.force_login(user)
+    assert client.post(reverse("set_language"), {"language": language}).status_code == 302
+
+
+def mails_to(inbox, address):
+    return [mail for mail in inbox.received if mail["X-Envelope-To"] == address]
+
+
+def subject(mail) -> str:
+    """The subject as a mail client shows it (Django folds a long encoded one)."""
+    return mail["Subject"].strip()
+
+
+def content(mail) -> str:
+    return mail.get_content().replace("\r\n", "\n")
+
+
+def link_in(mail) -> str:
+    return next(line for line in content(mail).splitlines() if line.startswith(PORTAL))
+
+
+@pytest.fixture
+def approvers(db):
+    first = make_user("anna", EDITORS, email="anna@example.com")
+    second = make_user("bob", EDITORS, email="bob@example.com")
+    make_user("no-address", EDITORS)
+    choose_language(first, "pl")
+    return first, second
+
+
+@pytest.fixture
+def requested(inbox, approvers, logged_in, user, campaigns):
+    """The manager asks to switch campaign 00001 to predictive dialing."""
+    user.email = "manager@example.com"
+    user.save()
+    response = edit(logged_in, campaigns["00001"], dialer="predictive",
+                    reason="More calls in the season")
+    assert response.status_code == 302
+    return ChangeRequest.objects.get()
+
+
+def test_a_waiting_request_mails_each_approver_in_their_language(requested, inbox):
+    assert notices_send_due() == 2
+    link = f"{PORTAL}/campaigns/requests/{requested.pk}/"
+    anna, = mails_to(inbox, "anna@example.com")
+    assert anna["Content-Language"] == "pl"
+    assert subject(anna) == "Zmiana kampanii Sprzedaż OZE 2026 czeka na Twoją zgodę"
+    assert link_in(anna) == link
+    bob, = mails_to(inbox, "bob@example.com")
+    assert bob["Content-Language"] == "en"
+    assert subject(bob) == "A change to campaign Sprzedaż OZE 2026 waits for your approval"
+    assert link_in(bob) == link
+    assert bob["From"] == "portal@example.com"
+    # Not the requester, nobody without an address; nothing is sent twice.
+    assert len(inbox.received) == 2 and notices_send_due() == 0
+
+
+@pytest.mark.parametrize("fault, expected", [
+    (None, "Your change to campaign Sprzedaż OZE 2026 was approved and applied"),
+    ("refuse", "Your change to campaign Sprzedaż OZE 2026 was approved, but Thulium refused it"),
+])
+def test_the_requester_hears_whether_the_approved_change_was_applied(
+    requested, inbox, approvers, thulium, fault, expected
+):
+    notices_send_due()
+    inbox.received.clear()
+    if fault:
+        thulium.state.fail_next(fault)
+    client = Client()
+    client.force_login(approvers[1])
+    assert client.post(reverse("campaigns:request_approve", args=[requested.pk])
+                       ).status_code == 302
+    assert notices_send_due() == 1
+    mail, = inbox.received
+    assert mail["X-Envelope-To"] == "manager@example.com"
+    assert subject(mail) == expected
+    assert link_in(mail) == f"{PORTAL}/campaigns/requests/{requested.pk}/"
+
+
+def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_time(
+    inbox, approvers, logged_in, user, campaigns
+):
+    user.email = "manager@example.com"
+    user.save()
+    apply_at = timezone.localtime() + timedelta(hours=2)
+    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
+         apply_at=apply_at.strftime("%Y-%m-%dT%H:%M"))
+    requested = ChangeRequest.objects.get()
+    assert requested.apply_at is not None
+    notices_send_due()
+    inbox.received.clear()
+    client = Client()
+    client.force_login(approvers[1])
+    client.post(reverse("campaigns:request_approve", args=[requested.pk]))
+    assert notices_send_due() == 1
+    mail, = inbox.received
+    assert subject(mail) == ("Your change to campaign Sprzedaż OZE 2026 was approved and "
+                             "waits for its time")
+
+
+def test_the_requester_hears_of_a_rejection_in_their_language(requested, inbox, approvers,
+                                                             logged_in):
+    notices_send_due()
+    inbox.received.clear()
+    logged_in.post(reverse("set_language"), {"language": "pl"})
+    change_request_reject(change_request=requested, actor=approvers[0], note="Not now")
+    notices_send_due()
+    mail, = inbox.received
+    assert subject(mail) == "Twoja zmiana kampanii Sprzedaż OZE 2026 została odrzucona"
+    assert "Not now" not in content(mail)
+
+
+def test_the_requester_hears_that_a_request_outdated_at_approval_was_not_sent(
+    requested, inbox, approvers, thulium
+):
+    notices_send_due()
+    inbox.received.clear()
+    campaign = requested.campaign
+    campaign.settings = {**campaign.settings, "dialer": "preview"}  # changed meanwhile
+    campaign.save()
+    client = Client()
+    client.force_login(approvers[1])
+    client.post(reverse("campaigns:request_approve", args=[requested.pk]))
+    assert notices_send_due() == 1
+    assert subject(inbox.received[0]) == "Your change to campaign Sprzedaż OZE 2026 is outdated"
+    assert "nothing was sent" in content(inbox.received[0])
+
+
+def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, caplog):
+    inbox.refusal = "550 5.7.1 Mailbox unavailable"
+    with caplog.at_level(logging.WARNING, logger="notices.sending"):
+        assert notices_send_due() == 0
+    assert "not sent (attempt 1)" in caplog.text and "550" in caplog.text
+    assert inbox.received == []
+    waiting = Notice.objects.filter(state=Notice.State.QUEUED)
+    assert waiting.count() == 2 and {n.attempts for n in waiting} == {1}
+    assert all(n.last_error.startswith("SMTPDataError: (550") for n in waiting)
+    # Not before its wait, then once the server takes mail again.
+    inbox.refusal = ""
+    assert notices_send_due() == 0
+    assert notices_send_due(now=timezone.now() + timedelta(minutes=2)) == 2
+    assert len(inbox.received) == 2
+    admin = Client()
+    admin.force_login(make_user("admin", is_staff=True, is_superuser=True))
+    outbox = admin.get(reverse("admin:notices_notice_changelist")).content.decode()
+    assert outbox.count("change-request-waiting") >= 2
+
+
+def test_a_refused_mail_never_fails_the_action(inbox, approvers, logged_in, campaigns):
+    inbox.refusal = "554 5.0.0 Go away"
+    response = edit(logged_in, campaigns["00001"], dialer="predictive", reason="Season")
+    assert response.status_code == 302
+    approve = reverse("campaigns:request_approve", args=[ChangeRequest.objects.get().pk])
+    client = Client()
+    client.force_login(approvers[1])
+    assert client.post(approve).status_code == 302
+    notices_send_due()
+    assert ChangeRequest.objects.get().state == ChangeRequest.State.APPROVED
+    assert inbox.received == [] and Notice.objects.filter(attempts=1).count() == 2
+
+
+def test_a_user_can_turn_a_kind_off_on_their_settings_page(inbox, approvers, logged_in,
+                                                          campaigns):
+    client = Client()
+    client.force_login(approvers[1])
+    page = client.get(reverse("notices:settings")).content.decode()
+    assert "A risky change waits for my approval" in page
+    assert "My import has ended" not in page  # an editor only: they import nothing
+    assert "The audit trail check" not in page  # staff only
+    response = client.post(reverse("notices:settings"), {"change-request-decided": "on"})
+    assert response.status_code == 302
+    assert list(OptOut.objects.values_list("user__username", "kind")) == [
+        ("bob", "change-request-waiting")]
+    edit(logged_in, campaigns["00001"], dialer="predictive", reason="Season")
+    notices_send_due()
+    assert [mail["X-Envelope-To"] for mail in inbox.received] == ["anna@example.com"]
+
+
+def test_the_loader_hears_when_their_import_ends_with_its_counts(inbox, db, campaigns):
+    loader = make_user("loader", LOADERS, email="loader@example.com")
+    client = Client()
+    client.force_login(loader)
+    job = previewed(client, campaigns["00001"], csv_bytes([*people(3), ["12", "x", "y", ""]]))
+    assert import_confirm(job=job)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))
+    assert notices_send_due() == 1
+    mail, = inbox.received
+    assert mail["X-Envelope-To"] == "loader@example.com"
+    assert subject(mail) == f"Your import #{job.pk} to campaign Sprzedaż OZE 2026 was cancelled"
+    body = content(mail)
+    assert "Not sent: 3\n" in body and "Invalid: 1\n" in body and "Added: 0\n" in body
+    assert link_in(mail) == f"{PORTAL}/imports/{job.pk}/"
+    assert "601000000" not in body and "Kowalska" not in body  # no personal data
+
+
+def test_staff_hear_of_a_break_in_the_audit_trail_once(inbox, user, campaigns):
+    make_user("admin", is_staff=True, email="admin@example.com")
+    entry = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
+    call_command("verify_audit")
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           ['{"dialer": "progressive"}', entry.pk])
+    for _run in range(2):  # the same break found again is not mailed again
+        with pytest.raises(CommandError):
+            call_command("verify_audit")
+    assert notices_send_due() == 1
+    mail, = inbox.received
+    assert mail["X-Envelope-To"] == "admin@example.com"
+    assert subject(mail) == "The audit trail check found a break"
+    assert f"entry #{entry.pk}" in content(mail)
+    assert link_in(mail) == f"{PORTAL}/audit/"
+
+
+def test_the_worker_verifies_the_audit_trail_when_its_last_check_is_due(inbox, user,
+                                                                        campaigns):
+    make_user("admin", is_staff=True, email="admin@example.com")
+    entry = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           ['{"dialer": "progressive"}', entry.pk])
+    assert chain_check_if_due(24)  # never checked
+    assert not chain_check_if_due(24)  # checked just now
+    ChainCheck.objects.update(checked_at=timezone.now() - timedelta(hours=25))
+    assert chain_check_if_due(24)
+    assert notices_send_due() == 1  # the same break is told once
+    assert f"entry #{entry.pk}" in content(inbox.received[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_sends_the_notice_of_the_import_it_finished(
+    inbox, thulium, campaigns, settings, tmp_path
+):
+    settings.TASKS, settings.TASK_BACKEND = {"default": DB_BACKEND}, "database"
+    workers = Workers(thulium, "database", tmp_path)
+    workers.env.update({"EMAIL_URL": f"smtp://127.0.0.1:{inbox.port}", "PORTAL_URL": PORTAL})
+    loader = make_user("loader", LOADERS, email="loader@example.com")
+    client = Client()
+    client.force_login(loader)
+    job = previewed(client, campaigns["00001"], csv_bytes(people(5)))
+    assert import_confirm(job=job)
+    try:
+        workers.start()
+        wait_until(lambda: inbox.received, workers=workers, seconds=60, what="the notice")
+    finally:
+        workers.stop_all()
+    mail, = inbox.received
+    assert subject(mail) == f"Your import #{job.pk} to campaign Sprzedaż OZE 2026 is done"
+    assert "Added: 5\n" in content(mail)
+
+
+def test_a_language_chosen_on_the_login_page_is_kept_at_login_unless_one_was_chosen(db):
+    fresh, chosen = make_user("fresh"), make_user("chosen")
+    choose_language(chosen, "en")
+    for user in (fresh, chosen):
+        client = Client()
+        client.post(reverse("set_language"), {"language": "pl"})  # before logging in
+        client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert (language_of(fresh), language_of(chosen)) == ("pl", "en")
