@@ -240,8 +240,12 @@ _TERMS_ADD = 'INSERT INTO "audit_searchterm" (entry_id, term) VALUES (%s, %s)'
 
 
 def _start_chain() -> None:
-    """Create the head for an empty log; a missing head with entries is tampering."""
-    if Entry.objects.filter(begin_seq__isnull=False).exists():
+    """Create the head for an empty log; a missing head with entries is tampering.
+
+    Writers that all found no head (the first entries of a log, written concurrently) race
+    to create it: the one that does checks that the log is empty, the others use its head.
+    """
+    _, created = ChainHead.objects.get_or_create(pk=ChainHead.ONLY)
+    if created and Entry.objects.filter(begin_seq__isnull=False).exists():
         raise ChainBroken("the audit chain's head is missing although entries exist: "
                           "run manage.py verify_audit")
-    ChainHead.objects.get_or_create(pk=ChainHead.ONLY)

@@ -59,7 +59,7 @@ def _schedule(count: int, spacing: float) -> list:
 
     from campaigns.models import Campaign
     from campaigns.scheduling import change_schedule
-    from campaigns.services import campaigns_sync
+    from campaigns.reading import campaigns_sync
 
     campaigns_sync()
     user = get_user_model().objects.create_user("bench", password="bench-only-not-secret")

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import request_views, schedule_views, views
+from . import bulk_views, request_views, schedule_views, views
 
 app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("sync/", views.campaign_sync, name="sync"),
+    path("bulk/", bulk_views.bulk_change, name="bulk"),
+    path("bulk/confirm/", bulk_views.bulk_confirm, name="bulk_confirm"),
     path("requests/", request_views.request_list, name="requests"),
     path("requests/<int:pk>/", request_views.request_detail, name="request"),
     path("requests/<int:pk>/approve/", request_views.request_approve, name="request_approve"),

@@ -14,6 +14,7 @@ from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
+from . import listing
 from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import change_request_create
@@ -28,7 +29,15 @@ HISTORY_LENGTH = 50
 
 
 def campaign_list(request):
-    return render(request, "campaigns/list.html", {"campaigns": Campaign.objects.all()})
+    filter_form = listing.CampaignFilterForm(request.GET)
+    campaigns = listing.campaigns_listed(filter_form.filters())
+    page = listing.campaigns_page(campaigns, request.GET.get("page"))
+    return render(request, "campaigns/list.html", {
+        "filter_form": filter_form,
+        "page": page,
+        "stats_error": listing.campaign_stats_of(page, language=request.LANGUAGE_CODE),
+        "selection": listing.selection_kept(request.GET, page),
+    })
 
 
 @requires("campaigns.change_campaign")

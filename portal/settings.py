@@ -209,6 +209,10 @@ THULIUM_TIMEOUT = env.float("THULIUM_TIMEOUT", default=30.0)
 THULIUM_CONNECT_TIMEOUT = env.float("THULIUM_CONNECT_TIMEOUT", default=5.0)
 # How long the statuses and agents of a campaign are reused before asking Thulium again.
 THULIUM_CHOICES_CACHE_SECONDS = env.int("THULIUM_CHOICES_CACHE_SECONDS", default=600)
+# How long the campaign list reuses GET outbounds/stats (records and completion).
+CAMPAIGN_STATS_CACHE_SECONDS = env.int("CAMPAIGN_STATS_CACHE_SECONDS", default=30)
+# PUTs in flight at once when several campaigns are changed together.
+CAMPAIGN_BULK_CONCURRENCY = env.int("CAMPAIGN_BULK_CONCURRENCY", default=8)
 # Region used to recognise the same number written nationally or with +48.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
 

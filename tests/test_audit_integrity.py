@@ -14,7 +14,7 @@ from django.urls import reverse
 from audit.chain import BEGUN, COMPLETED, link_hash, payload
 from audit.models import GENESIS_HASH, AppendOnlyError, ChainHead, Entry, Outcome
 from audit.personal import digest
-from audit.recording import ChainBroken, entry_complete
+from audit.recording import ChainBroken, _start_chain, entry_complete
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
@@ -277,6 +277,16 @@ def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, 
     with pytest.raises(ChainBroken), transaction.atomic():
         change(actor=user, campaign=sales, sent={"order": 2})
     assert "head row is missing" in verify_problem()
+
+
+def test_a_writer_that_found_no_head_uses_the_one_a_concurrent_writer_just_made(user, sales):
+    # Two first entries at once (a change to several campaigns on a new log): both find no
+    # head; the other one makes it and commits its entry before this one looks again.
+    change(actor=user, campaign=sales, sent={"order": 1})
+    with transaction.atomic():
+        _start_chain()
+    change(actor=user, campaign=sales, sent={"order": 2})
+    call_command("verify_audit")  # raises CommandError on a broken chain
 
 
 # --- users and the admin ------------------------------------------------------------

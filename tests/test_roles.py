@@ -53,6 +53,8 @@ ACCESS = [
     ("campaigns:detail",            "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:edit",              "GET",  LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
     ("campaigns:revert",            "GET",  LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
+    ("campaigns:bulk",              "GET",  LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
+    ("campaigns:bulk_confirm",      "POST", LOGIN,  DENIED, OK,     DENIED, OK,     DENIED, OK),
     ("campaigns:requests",          "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:request",           "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("campaigns:request_approve",   "POST", LOGIN,  DENIED, OK,     DENIED, DENIED, DENIED, DENIED),

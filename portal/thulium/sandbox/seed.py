@@ -128,6 +128,32 @@ def _survey():
     }
 
 
+def generated_campaign(number):
+    """The `number`-th of many made-up campaigns (from 1), for lists of hundreds.
+
+    Their settings vary in a fixed way (every dialer, both kinds, active or not, a few
+    groups, shared orders split by parity), so filters and sorting have something to find.
+    """
+    dialers = ("progressive", "preview", "predictive")
+    survey = _survey()
+    return {
+        **survey,
+        "id": f"G{number:04d}",
+        "name": f"Kampania {number:04d}",
+        "type": "CRM" if number % 4 == 0 else "CSV",
+        "fields": [] if number % 4 == 0 else survey["fields"],
+        "dialer": dialers[number % 3],
+        "active": number % 2 == 1,
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "order": 10 * (number % 7 + 1),
+        "parity": number % 5 * 20 + 10,
+        "group_id": number % 3 + 1,
+        "parameters": {**survey["parameters"], "predictive_max_calls": 3,
+                       "predictive_min_calls": 1},
+    }
+
+
 def seed_campaigns():
     """Fresh campaign dicts keyed by id; new objects on every call so resets are clean."""
     return {campaign["id"]: campaign for campaign in (_sales(), _collections(), _survey())}

@@ -256,6 +256,13 @@ def _control_batch_shape(state, data):
     return _json_reply(200, {"shape": state.batch_shape})
 
 
+def _control_campaigns(state, data):
+    if not isinstance(data, dict):
+        raise ValueError('body must be an object with a "count"')
+    state.add_generated_campaigns(data.get("count"))
+    return _json_reply(200, {"count": len(state.campaigns())})
+
+
 def _control_received(state, data):
     return _json_reply(200, state.received)
 
@@ -283,6 +290,7 @@ _CONTROL_ROUTES = [
     (re.compile(r"/_sandbox/latency"), "POST", _control_latency),
     (re.compile(r"/_sandbox/permissions"), "POST", _control_permissions),
     (re.compile(r"/_sandbox/batch_shape"), "POST", _control_batch_shape),
+    (re.compile(r"/_sandbox/campaigns"), "POST", _control_campaigns),
     (re.compile(r"/_sandbox/received"), "GET", _control_received),
     (re.compile(r"/_sandbox/records/(?P<campaign_id>[^/]+)"), "GET", _control_records),
     (re.compile(r"/_sandbox/campaigns/(?P<campaign_id>[^/]+)"), "POST", _control_campaign),

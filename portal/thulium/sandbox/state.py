@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo
 
-from .seed import seed_campaigns
+from .seed import generated_campaign, seed_campaigns
 
 FIRST_RECORD_ID = 231  # the id in the doc's example answer
 DEFAULT_TIMEOUT_DELAY = 10.0
@@ -279,6 +279,17 @@ class SandboxState:
     def campaigns(self):
         with self._lock:
             return copy.deepcopy(list(self._campaigns.values()))
+
+    def add_generated_campaigns(self, count):
+        """Add `count` made-up campaigns (ids G0001, G0002...) beside the seed's, until reset:
+        a list of hundreds without hundreds of lines of seed data."""
+        if type(count) is not int or not 0 < count < 10000:
+            raise ValueError("count must be an integer from 1 to 9999")
+        with self._lock:
+            for number in range(1, count + 1):
+                campaign = generated_campaign(number)
+                self._campaigns[campaign["id"]] = campaign
+                self._records.setdefault(campaign["id"], [])
 
     def records_count(self, campaign_id):
         with self._lock:

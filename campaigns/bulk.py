@@ -1,0 +1,200 @@
+"""A change to several campaigns: a preview line per campaign, then a PUT per campaign.
+
+Each campaign's change is judged by the edit form itself (CampaignForm), fed the
+campaign's known settings with the bulk values over them: what it would send, what it
+refuses, what is risky, exactly as on the campaign's own page. The preview is carried to
+the confirmation signed, with each campaign's `version`; a campaign whose settings moved
+in between is not sent.
+"""
+
+import datetime
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.core import signing
+from django.db import connections
+from django.utils.translation import gettext as _
+
+from audit.models import Entry
+from portal.thulium import ThuliumError
+
+from .forms import CampaignForm, initial_from_settings
+from .four_eyes import change_request_create
+from .models import Campaign, ChangeRequest, Dialer
+from .risk import risk_labels
+from .services import CampaignChanged, campaign_update
+
+log = logging.getLogger(__name__)
+SALT = "campaigns.bulk.preview"
+# A preview older than this is shown again rather than sent: its user has moved on.
+PREVIEW_MAX_AGE = datetime.timedelta(hours=1)
+
+
+class Line:
+    """What the change does to one campaign."""
+
+    CHANGE, SKIP, REFUSE = "change", "skip", "refuse"
+
+
+@dataclass
+class PreviewLine:
+    campaign: Campaign
+    state: str
+    changes: dict = field(default_factory=dict)  # the PUT body
+    rows: list = field(default_factory=list)  # (label, old, new) for the page
+    problems: list = field(default_factory=list)
+    risks: list = field(default_factory=list)
+    needs_reason: bool = False
+
+    @property
+    def risk_labels(self) -> list[str]:
+        return risk_labels(self.risks)
+
+
+def bulk_preview(*, campaigns, values: dict, reason: str) -> list[PreviewLine]:
+    """One line per campaign (in the given order): changed, skipped (already at the new
+    values) or refused (the edit form's rules, with the campaign's other settings)."""
+    return [_preview_line(campaign, values, reason) for campaign in campaigns]
+
+
+def _preview_line(campaign: Campaign, values: dict, reason: str) -> PreviewLine:
+    known = initial_from_settings(campaign.settings)
+    # As if the user had opened the campaign's edit form and typed the bulk values in.
+    data = {**known, "name": known.get("name") or campaign.name, **values, "reason": reason}
+    form = CampaignForm(data, known_settings=campaign.settings)
+    form.is_valid()
+    changes = form.to_payload()
+    changes.pop("name", None)  # never a bulk field: only a name the portal did not know
+    problems = _problems(form)
+    if problems:
+        return PreviewLine(campaign, Line.REFUSE, problems=problems)
+    if not changes:
+        return PreviewLine(campaign, Line.SKIP)
+    rows = [(CampaignForm.base_fields[name].label, _shown(name, known.get(name)),
+             _shown(name, form.cleaned_data[name]))
+            for name in values if name in form.changed_data and name in _flat(changes)]
+    return PreviewLine(campaign, Line.CHANGE, changes=changes, rows=rows, risks=form.risks,
+                       needs_reason="reason" in form.errors)
+
+
+def _flat(changes: dict) -> dict:
+    return {**changes, **changes.get("parameters", {})}
+
+
+def _problems(form: CampaignForm) -> list[str]:
+    """The form's errors as sentences naming their field; a missing reason is the bulk
+    form's to ask for, once for all campaigns."""
+    problems = []
+    for name, errors in form.errors.items():
+        if name == "reason":
+            continue
+        label = form.fields[name].label if name in form.fields else ""
+        problems += [f"{label}: {error}" if label else str(error) for error in errors]
+    return problems
+
+
+def _shown(name: str, value) -> str:
+    """A setting's value in the user's words."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if name == "dialer" and value in Dialer.values:
+        return str(Dialer(value).label)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # 3, not 3.00 nor 3E+0
+    return str(value)
+
+
+def preview_token(*, lines: list[PreviewLine], form_data: dict) -> str:
+    """The preview signed for the confirmation: what each campaign is sent, at which
+    version, and the form as posted (to show it again if the preview cannot be used)."""
+    return signing.dumps({
+        "form": form_data,
+        "lines": [[line.campaign.pk, line.campaign.version, line.changes, line.risks]
+                  for line in lines if line.state == Line.CHANGE],
+    }, salt=SALT, compress=True)
+
+
+class PreviewExpired(Exception):
+    """The preview is too old to send; `form_data` is its form, to show again."""
+
+    def __init__(self, form_data: dict):
+        super().__init__("preview expired")
+        self.form_data = form_data
+
+
+def preview_read(token: str) -> dict:
+    """The signed preview; raises signing.BadSignature, or PreviewExpired."""
+    try:
+        return signing.loads(token, salt=SALT, max_age=PREVIEW_MAX_AGE)
+    except signing.SignatureExpired:
+        raise PreviewExpired(signing.loads(token, salt=SALT)["form"]) from None
+
+
+class Sent:
+    """How one campaign's change ended."""
+
+    SUCCEEDED, FAILED, STALE, REQUESTED, GONE = (
+        "succeeded", "failed", "stale", "requested", "gone"
+    )
+
+
+@dataclass
+class Outcome:
+    campaign_id: int
+    state: str
+    campaign: Campaign | None = None
+    entry: Entry | None = None
+    error: ThuliumError | None = None
+    change_request: ChangeRequest | None = None
+
+
+def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outcome]:
+    """Send each campaign's change of a preview (preview_read), a few at a time; one
+    failure does not stop the others. Each change is its own audit entry, or with
+    FOUR_EYES a risky one its own change request."""
+    reason = preview["form"].get("reason", [""])[-1]
+    send = partial(_send_one, actor=actor, reason=reason, language=language)
+    workers = max(1, settings.CAMPAIGN_BULK_CONCURRENCY)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-change") as pool:
+        outcomes = list(pool.map(send, preview["lines"]))
+    log.info("bulk change by %s: %s", actor.get_username(),
+             ", ".join(f"{o.campaign.thulium_id if o.campaign else o.campaign_id} {o.state}"
+                       for o in outcomes))
+    return outcomes
+
+
+def _send_one(line: list, *, actor, reason: str, language: str | None) -> Outcome:
+    try:
+        return _send(*line, actor=actor, reason=reason, language=language)
+    finally:
+        # The pool's threads are not request threads: nothing else closes what they open.
+        connections.close_all()
+
+
+def _send(pk: int, version: int, changes: dict, risks: list, *, actor, reason: str,
+          language: str | None) -> Outcome:
+    campaign = Campaign.objects.filter(pk=pk).first()
+    if campaign is None:
+        return Outcome(pk, Sent.GONE)
+    if campaign.version != version:
+        return Outcome(pk, Sent.STALE, campaign)
+    if settings.FOUR_EYES and risks:
+        change_request = change_request_create(
+            campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
+        )
+        return Outcome(pk, Sent.REQUESTED, campaign, change_request=change_request)
+    try:
+        # Based on the previewed version: one changed since (even a moment ago) is not sent.
+        entry = campaign_update(campaign=campaign, changes=changes, actor=actor, reason=reason,
+                                language=language, version=version)
+    except CampaignChanged:
+        return Outcome(pk, Sent.STALE, campaign)
+    except ThuliumError as error:
+        return Outcome(pk, Sent.FAILED, campaign, error=error)
+    return Outcome(pk, Sent.SUCCEEDED, campaign, entry=entry)

@@ -1,0 +1,82 @@
+"""Pages of a change to several campaigns: the form, its preview, the outcomes."""
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from roles.permissions import requires
+
+from .bulk import Line, PreviewExpired, bulk_preview, bulk_send, preview_read, preview_token
+from .bulk_forms import BulkChangeForm
+
+FORM = "campaigns/bulk_form.html"
+
+
+@requires("campaigns.change_campaign")
+def bulk_change(request):
+    """GET: the form for the campaigns ticked on the list; POST: its preview."""
+    if request.method != "POST":
+        form = BulkChangeForm(initial={"campaign": request.GET.getlist("campaign")})
+        return render(request, FORM, _form_context(form, request.GET.getlist("campaign")))
+    form = BulkChangeForm(request.POST)
+    if "edit" in request.POST or not form.is_valid():
+        # "edit": back from the preview to the form, the input kept.
+        return render(request, FORM, _form_context(form))
+    campaigns = _ordered(form.cleaned_data["campaign"], form.data.getlist("campaign"))
+    lines = bulk_preview(campaigns=campaigns, values=form.values(),
+                         reason=form.cleaned_data["reason"])
+    unexplained = [line for line in lines if line.needs_reason]
+    if unexplained:
+        form.add_error("reason", _("Say why: for %(campaigns)s this change %(risks)s.") % {
+            "campaigns": ", ".join(line.campaign.thulium_id for line in unexplained),
+            "risks": "; ".join(sorted({label for line in unexplained
+                                       for label in line.risk_labels})),
+        })
+        return render(request, FORM, _form_context(form))
+    return render(request, "campaigns/bulk_preview.html", {
+        "form": form,
+        "lines": lines,
+        "to_send": sum(line.state == Line.CHANGE for line in lines),
+        "token": preview_token(lines=lines, form_data=form.stored_data()),
+    })
+
+
+@requires("campaigns.change_campaign")
+@require_POST
+def bulk_confirm(request):
+    """Send the previewed change, campaign by campaign, and show how each ended."""
+    try:
+        preview = preview_read(request.POST.get("preview", ""))
+    except PreviewExpired as expired:
+        form = BulkChangeForm(MultiValueDict(expired.form_data))
+        form.is_valid()
+        form.add_error(None, _("This preview is more than an hour old and was not sent. "
+                               "Look at the preview again, then confirm."))
+        return render(request, FORM, _form_context(form))
+    except signing.BadSignature:
+        problem = _("This preview cannot be read, so nothing was sent. Choose the campaigns "
+                    "on the list and set the change again.")
+        return render(request, FORM, {"form": BulkChangeForm(), "chosen": [],
+                                      "selection_problems": [problem]})
+    outcomes = bulk_send(preview=preview, actor=request.user, language=request.LANGUAGE_CODE)
+    return render(request, "campaigns/bulk_done.html", {"outcomes": outcomes})
+
+
+def _ordered(campaigns, ids: list[str]) -> list:
+    """`campaigns` in the order of `ids`, the list's order as posted."""
+    by_id = {campaign.thulium_id: campaign for campaign in campaigns}
+    return [by_id[thulium_id] for thulium_id in dict.fromkeys(ids) if thulium_id in by_id]
+
+
+def _form_context(form, ids: list[str] | None = None) -> dict:
+    """The form page's context: the campaigns chosen, or why the selection cannot be used."""
+    if ids is None:
+        ids = form.data.getlist("campaign") if form.is_bound else []
+    try:
+        chosen = _ordered(form.fields["campaign"].clean(ids), ids)
+    except ValidationError as error:
+        return {"form": form, "chosen": [], "selection_problems": error.messages}
+    return {"form": form, "chosen": chosen, "selection_problems": []}

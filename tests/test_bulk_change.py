@@ -1,0 +1,225 @@
+"""Several campaigns at once: the form, the preview, the confirmation and each outcome."""
+
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+
+from audit.models import Entry
+from campaigns import bulk
+from campaigns.models import Campaign, ChangeRequest
+from tests.conftest import LOADERS, api_calls, make_user
+
+FORM, CONFIRM = reverse("campaigns:bulk"), reverse("campaigns:bulk_confirm")
+ALL = ["00001", "00002", "A7K2Q"]
+
+
+def preview(client, campaigns=ALL, **fields):
+    return client.post(FORM, {"campaign": campaigns, **fields})
+
+
+def token_of(page) -> str:
+    return re.search(r'name="preview" value="([^"]+)"', page.content.decode())[1]
+
+
+def lines(page) -> dict:
+    return {line.campaign.thulium_id: line for line in page.context["lines"]}
+
+
+# --- the form and the preview -----------------------------------------------------------
+
+
+def test_the_form_lists_the_campaigns_ticked_on_the_list(logged_in, campaigns):
+    page = logged_in.get(FORM, {"campaign": ["A7K2Q", "00001"]})
+    assert [c.thulium_id for c in page.context["chosen"]] == ["A7K2Q", "00001"]
+    assert "name" not in page.context["form"].fields  # one name for many makes no sense
+
+
+def test_the_preview_shows_old_and_new_and_skips_campaigns_already_there(
+    logged_in, campaigns, thulium
+):
+    page = preview(logged_in, dialer="preview", order="5")
+    shown = lines(page)
+    assert shown["00001"].state == "change"
+    assert shown["00001"].changes == {"dialer": "preview", "order": 5}
+    assert ("Dialer", "progressive", "preview") in shown["00001"].rows
+    assert ("Order", "50", "5") in shown["00001"].rows
+    # 00002 already dials in preview: only its order is sent.
+    assert shown["00002"].changes == {"order": 5}
+    assert "50</span> → <strong>5" in page.content.decode()
+    assert api_calls(thulium) == []
+
+    again = lines(preview(logged_in, campaigns=["00002"], dialer="preview", order="10"))
+    assert again["00002"].state == "skip"
+
+
+def test_campaigns_the_change_would_break_are_refused_in_the_preview(logged_in, campaigns):
+    # A7K2Q starts on 2026-03-01; 00002 has a maximum of 2 calls per agent.
+    shown = lines(preview(logged_in, end_date="2026-02-15", reason="Koniec sezonu"))
+    assert shown["A7K2Q"].state == "refuse"
+    assert "End date: The end date cannot be before the start date." in shown["A7K2Q"].problems
+    assert shown["00001"].state == shown["00002"].state == "change"
+
+    shown = lines(preview(logged_in, predictive_min_calls="2.2"))
+    assert shown["00002"].state == "refuse"
+    assert any("minimum cannot be above the maximum" in p for p in shown["00002"].problems)
+    assert shown["00001"].state == shown["A7K2Q"].state == "change"
+
+
+def test_a_campaign_whose_settings_the_portal_never_read_gets_every_value_set(
+    logged_in, campaigns
+):
+    Campaign.objects.create(thulium_id="B1234", name="Zarejestrowana ręcznie")
+    shown = lines(preview(logged_in, campaigns=["B1234", "00001"], order="50", parity="50"))
+    assert shown["B1234"].changes == {"order": 50, "parity": 50}
+    assert ("Order", "—", "50") in shown["B1234"].rows
+    assert shown["00001"].state == "skip"
+
+
+def test_a_risky_change_needs_a_reason_naming_the_campaigns_it_is_risky_for(
+    logged_in, campaigns
+):
+    page = preview(logged_in, active="true", order="7")
+    assert page.templates[0].name == "campaigns/bulk_form.html"
+    error = page.context["form"].errors["reason"][0]
+    assert "A7K2Q" in error and "activates the campaign" in error
+    assert "00001" not in error  # already active: nothing risky there
+    assert page.context["form"]["order"].value() == "7"
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ({}, "Choose at least one campaign on the list."),
+    ({"campaign": ["00001", "ZZZZZ"]}, "No campaign has the id ZZZZZ"),
+    ({"campaign": ["<b>x"]}, "No campaign has the id &lt;b&gt;x"),
+])
+def test_a_bad_selection_is_explained_on_the_form(logged_in, campaigns, query, message):
+    for page in (logged_in.get(FORM, query), logged_in.post(FORM, {**query, "order": "3"})):
+        assert page.status_code == 200
+        assert message in page.content.decode()
+
+
+def test_a_form_with_no_field_set_says_so_and_keeps_the_selection(logged_in, campaigns):
+    page = preview(logged_in, campaigns=["00001", "00002"], reason="nic")
+    assert "Set at least one field to change" in page.content.decode()
+    assert [c.thulium_id for c in page.context["chosen"]] == ["00001", "00002"]
+    assert page.context["form"]["reason"].value() == "nic"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("order", "abc"), ("order", "0"), ("parity", "101"), ("caller_id", "+48 22"),
+    ("start_date", "2026-13-45"), ("predictive_max_calls", "lots"), ("dialer", "robot"),
+])
+def test_invalid_values_are_refused_next_to_their_field_with_the_input_kept(
+    logged_in, campaigns, field, value
+):
+    page = preview(logged_in, **{field: value, "preview_timeout": "45"})
+    assert page.status_code == 200
+    assert field in page.context["form"].errors
+    assert page.context["form"]["preview_timeout"].value() == "45"
+
+
+def test_the_back_button_shows_the_form_again_filled_in(logged_in, campaigns):
+    page = logged_in.post(FORM, {"campaign": ALL, "order": "8", "edit": "1"})
+    assert page.templates[0].name == "campaigns/bulk_form.html"
+    assert page.context["form"]["order"].value() == "8"
+
+
+def test_only_campaign_editors_may_change_several_campaigns(client, campaigns):
+    client.force_login(make_user("loader", LOADERS))
+    assert client.get(FORM, {"campaign": ALL}).status_code == 403
+    assert client.post(CONFIRM, {"preview": "x"}).status_code == 403
+
+
+# --- the confirmation -------------------------------------------------------------------
+
+sends = pytest.mark.django_db(transaction=True)  # the PUTs run in threads of their own
+
+
+@sends
+def test_confirm_sends_one_put_per_campaign_concurrently_each_audited(
+    logged_in, campaigns, thulium
+):
+    token = token_of(preview(logged_in, order="5", parity="40"))
+    thulium.state.gather(3)  # answered only once all three are in flight together
+    page = logged_in.post(CONFIRM, {"preview": token})
+    assert thulium.state.gathered
+    assert {o.state for o in page.context["outcomes"]} == {"succeeded"}
+    puts = {call["path"]: call["json"] for call in api_calls(thulium, "PUT")}
+    assert puts == {f"/api/outbounds/{i}": {"order": 5, "parity": 40} for i in ALL}
+    entries = Entry.objects.filter(kind="campaign-change")
+    assert sorted(e.campaign.thulium_id for e in entries) == ALL
+    assert {e.outcome for e in entries} == {"succeeded"}
+    assert Campaign.objects.get(thulium_id="00002").settings["order"] == 5
+
+
+@sends
+def test_one_refusal_does_not_stop_the_others_and_shows_thuliums_words(
+    logged_in, campaigns, thulium
+):
+    token = token_of(preview(logged_in, group_id="33"))
+    thulium.state.fail_next("refuse", path="/api/outbounds/00002")
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o for o in page.context["outcomes"]}
+    assert outcomes["00002"].state == "failed" and outcomes["00002"].error.request_id
+    assert outcomes["00001"].state == outcomes["A7K2Q"].state == "succeeded"
+    text = page.content.decode()
+    assert "Thulium refused the change:" in text and outcomes["00002"].error.request_id in text
+    assert Entry.objects.get(campaign__thulium_id="00002").outcome == "refused"
+
+
+@sends
+def test_a_campaign_changed_after_the_preview_is_not_sent(logged_in, campaigns, thulium):
+    token = token_of(preview(logged_in, preview_timeout="90"))
+    moved = Campaign.objects.get(thulium_id="00001")
+    moved.settings_replace({**moved.settings, "order": 1})
+    moved.save()
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"00001": "stale", "00002": "succeeded", "A7K2Q": "succeeded"}
+    assert "changed after the preview" in page.content.decode()
+    assert [c["path"] for c in api_calls(thulium, "PUT")].count("/api/outbounds/00001") == 0
+
+
+@sends
+def test_a_risky_change_is_sent_with_its_reason(logged_in, campaigns, thulium):
+    token = token_of(preview(logged_in, campaigns=["A7K2Q", "00001"], active="true",
+                             reason="Start ankiety"))
+    page = logged_in.post(CONFIRM, {"preview": token})
+    assert [o.state for o in page.context["outcomes"]] == ["succeeded"]  # 00001 skipped
+    assert Entry.objects.get(kind="campaign-change").reason == "Start ankiety"
+
+
+@sends
+def test_with_four_eyes_a_risky_change_becomes_a_request_and_the_others_are_sent(
+    logged_in, campaigns, thulium, settings
+):
+    settings.FOUR_EYES = True
+    token = token_of(preview(logged_in, campaigns=["A7K2Q", "00001"], active="true",
+                             order="3", reason="Sezon"))
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"A7K2Q": "requested", "00001": "succeeded"}
+    request = ChangeRequest.objects.get()
+    assert request.campaign.thulium_id == "A7K2Q" and request.reason == "Sezon"
+    assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/00001"]
+
+
+def test_a_tampered_preview_sends_nothing(logged_in, campaigns, thulium):
+    token = token_of(preview(logged_in, order="5"))
+    page = logged_in.post(CONFIRM, {"preview": token[:-3] + "abc"})
+    assert page.status_code == 200
+    assert "This preview cannot be read, so nothing was sent." in page.content.decode()
+    assert logged_in.post(CONFIRM, {}).status_code == 200
+    assert api_calls(thulium) == []
+
+
+def test_an_old_preview_shows_the_form_again_filled_in(logged_in, campaigns, thulium,
+                                                       monkeypatch):
+    token = token_of(preview(logged_in, campaigns=["00002"], order="5", reason="x"))
+    monkeypatch.setattr(bulk, "PREVIEW_MAX_AGE", datetime.timedelta(seconds=-1))
+    page = logged_in.post(CONFIRM, {"preview": token})
+    assert "This preview is more than an hour old and was not sent." in page.content.decode()
+    assert page.context["form"]["order"].value() == "5"
+    assert [c.thulium_id for c in page.context["chosen"]] == ["00002"]
+    assert api_calls(thulium) == []

@@ -1,0 +1,143 @@
+"""The campaign list: search, filters, dialing order, paging, stats, the selection."""
+
+import pytest
+import requests
+from django.urls import reverse
+
+from campaigns.models import Campaign
+from campaigns.reading import campaigns_sync
+from tests.conftest import api_calls
+
+LIST = reverse("campaigns:list")
+
+
+@pytest.fixture
+def many(db, thulium) -> list[Campaign]:
+    """120 generated campaigns beside the seed's three, seeded over HTTP and synced."""
+    answer = requests.post(f"{thulium.base_url}/_sandbox/campaigns", json={"count": 120},
+                           timeout=5)
+    assert answer.json() == {"count": 123}
+    campaigns_sync()
+    return list(Campaign.objects.all())
+
+
+def listed(client, **query) -> list[str]:
+    page = client.get(LIST, query)
+    assert page.status_code == 200
+    return [campaign.thulium_id for campaign in page.context["page"]]
+
+
+def everything_listed(client, **query) -> list[str]:
+    """Every page of the list, in order."""
+    ids, number = [], 1
+    while True:
+        page = client.get(LIST, {**query, "page": number}).context["page"]
+        ids += [campaign.thulium_id for campaign in page]
+        if not page.has_next():
+            return ids
+        number += 1
+
+
+@pytest.mark.parametrize(("query", "matches"), [
+    ({"active": "yes"}, lambda c: c.settings.get("active") is True),
+    ({"active": "no"}, lambda c: c.settings.get("active") is False),
+    ({"dialer": "predictive"}, lambda c: c.settings.get("dialer") == "predictive"),
+    ({"kind": "CRM"}, lambda c: c.kind == "CRM"),
+    ({"group": "2"}, lambda c: c.settings.get("group_id") == 2),
+    ({"group": "15", "active": "no"},
+     lambda c: c.settings.get("group_id") == 15 and c.settings.get("active") is False),
+    ({"q": "kampania 001"}, lambda c: "kampania 001" in c.name.lower()),
+    ({"q": "a7k2q"}, lambda c: c.thulium_id == "A7K2Q"),
+])
+def test_filters_list_exactly_the_matching_campaigns(logged_in, many, query, matches):
+    expected = {c.thulium_id for c in many if matches(c)}
+    assert expected
+    assert set(everything_listed(logged_in, **query)) == expected
+
+
+def test_the_list_follows_thuliums_dialing_order_lowest_order_then_larger_parity(
+    logged_in, many
+):
+    ids = everything_listed(logged_in)
+    assert len(ids) == len(many) == 123
+    known = {c.thulium_id: c.settings for c in many}
+    positions = [(known[i]["order"], -known[i]["parity"]) for i in ids]
+    assert positions == sorted(positions)
+
+
+def test_the_list_pages_by_fifty(logged_in, many):
+    first, third = logged_in.get(LIST).context["page"], logged_in.get(LIST, {"page": 3})
+    assert len(first) == 50 and first.paginator.num_pages == 3
+    assert len(third.context["page"]) == 23
+    assert "Page 3 of 3" in third.content.decode()
+
+
+@pytest.mark.parametrize("query", [
+    {"page": "abc"}, {"page": "-4"}, {"page": "99999"}, {"page": "1e9"},
+    {"group": "xyz"}, {"group": "-1"}, {"active": "maybe"}, {"dialer": "<script>"},
+    {"kind": "XYZ"}, {"q": "x" * 400}, {"campaign": ["nope!", "00001"]},
+])
+def test_garbage_in_the_query_string_gives_a_normal_page(logged_in, campaigns, query):
+    page = logged_in.get(LIST, query)
+    assert page.status_code == 200
+    assert "<table" in page.content.decode()
+
+
+def test_active_campaigns_show_their_records_and_completion_from_one_cached_call(
+    logged_in, campaigns, thulium
+):
+    for number in ("601234567", "601234568"):
+        requests.post(f"{thulium.url}/outbounds/00001/records", json={"phone_number": number},
+                      auth=(thulium.user, thulium.password), timeout=5).raise_for_status()
+    page = logged_in.get(LIST)
+    rows = {c.thulium_id: c for c in page.context["page"]}
+    assert rows["00001"].stats == {"records_count": 2, "percent": "0.0"}
+    assert rows["00002"].stats == {"records_count": 0, "percent": "0.0"}
+    assert not hasattr(rows["A7K2Q"], "stats")  # inactive: Thulium gives none
+    assert "2 records" in page.content.decode()
+    logged_in.get(LIST)
+    assert len([c for c in api_calls(thulium) if c["path"] == "/api/outbounds/stats"]) == 1
+
+
+def test_the_list_still_works_and_says_so_when_the_stats_call_fails(
+    logged_in, campaigns, thulium
+):
+    thulium.state.fail_next("http_503", path="/api/outbounds/stats")
+    page = logged_in.get(LIST)
+    assert page.status_code == 200
+    assert len(page.context["page"]) == 3
+    assert "Records and completion could not be read from Thulium" in page.content.decode()
+
+
+def test_no_stats_call_when_the_page_has_no_active_campaign(logged_in, campaigns, thulium):
+    logged_in.get(LIST, {"active": "no"})
+    assert api_calls(thulium) == []
+
+
+def test_the_selection_is_kept_across_pages_and_filters(logged_in, many):
+    first_page = listed(logged_in)
+    ticked = [first_page[0], first_page[1]]
+    page = logged_in.get(LIST, {"campaign": ticked, "page": 2}).content.decode()
+    for thulium_id in ticked:
+        assert f'<input type="hidden" name="campaign" value="{thulium_id}">' in page
+    back = logged_in.get(LIST, {"campaign": ticked}).content.decode()
+    assert back.count(" checked>") == 2
+    assert "2 more campaigns are selected on other pages" in page
+
+
+def test_who_may_not_change_campaigns_sees_the_list_without_selection(client, campaigns):
+    from tests.conftest import LOADERS, make_user
+
+    client.force_login(make_user("loader", LOADERS))
+    page = client.get(LIST).content.decode()
+    assert 'name="campaign"' not in page and "Change the selected campaigns" not in page
+
+
+def test_the_sandbox_seeds_generated_campaigns_until_reset_and_refuses_a_bad_count(thulium):
+    control = f"{thulium.base_url}/_sandbox/campaigns"
+    assert requests.post(control, json={"count": 0}, timeout=5).status_code == 400
+    assert requests.post(control, json={"count": "5"}, timeout=5).status_code == 400
+    assert requests.post(control, json={"count": 5}, timeout=5).json() == {"count": 8}
+    assert thulium.state.campaign("G0005")["name"] == "Kampania 0005"
+    thulium.state.reset()
+    assert thulium.state.campaign("G0005") is None
