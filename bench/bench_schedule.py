@@ -58,8 +58,8 @@ def _schedule(count: int, spacing: float) -> list:
     from django.utils import timezone
 
     from campaigns.models import Campaign
-    from campaigns.scheduling import change_schedule
     from campaigns.reading import campaigns_sync
+    from campaigns.scheduling import change_schedule
 
     campaigns_sync()
     user = get_user_model().objects.create_user("bench", password="bench-only-not-secret")
