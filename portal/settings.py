@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "twofactor",
     "donotcall",
     "notices",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.thulium_mode",
                 "campaigns.context_processors.four_eyes",
+                "sso.context_processors.single_sign_on",
             ],
         },
     },
@@ -361,3 +363,44 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
 AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)
+# --- Single sign-on with OpenID Connect (sso/, docs/operations.md) ---------------------
+# Off unless OIDC_ISSUER is set; the provider's endpoints come from
+# OIDC_ISSUER/.well-known/openid-configuration. mozilla-django-oidc reads the OIDC_* names.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_PROVIDER_NAME = (env.str("OIDC_PROVIDER_NAME", default="")
+                      or urlsplit(OIDC_ISSUER).hostname or "")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+# Off: only staff may log in with a password; everyone else signs in at the provider.
+LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)
+
+
+def _group_map(text: str) -> dict[str, str]:
+    """"cc-editors=Campaign editors,cc-audit=Auditors": claim value to portal group."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if any(not sep or not value.strip() or not group.strip() for value, sep, group in pairs):
+        raise ImproperlyConfigured("OIDC_GROUP_MAP must read claim-value=Group name, comma "
+                                   "separated, e.g. cc-editors=Campaign editors.")
+    return {value.strip(): group.strip() for value, _sep, group in pairs}
+
+
+OIDC_GROUP_MAP = _group_map(env.str("OIDC_GROUP_MAP", default=""))
+if OIDC_ISSUER:
+    for _name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        if not env.str(_name, default=""):
+            raise ImproperlyConfigured(f"{_name} is not set: OIDC_ISSUER needs it.")
+    # The client secret and the tokens must not cross the network in clear.
+    _issuer = urlsplit(OIDC_ISSUER)
+    if _issuer.scheme != "https" and _issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ImproperlyConfigured("OIDC_ISSUER must start with https://.")
+    AUTHENTICATION_BACKENDS.append("sso.backends.ProviderBackend")
+    # Logging out is a form whose answer redirects to the provider's end_session_endpoint.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_issuer.scheme}://{_issuer.netloc}")
+elif not LOCAL_LOGIN:
+    raise ImproperlyConfigured("LOCAL_LOGIN=false needs OIDC_ISSUER: only staff could log in.")

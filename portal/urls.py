@@ -4,17 +4,21 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from notices.views import language_choose
+from sso.forms import LocalLoginForm
+from sso.views import ProviderLogoutView
 from twofactor.views import PasswordLoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list"), name="home"),
     # One login for the portal and the admin: the one that asks for the second factor.
-    path("admin/login/", PasswordLoginView.as_view()),
+    path("admin/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm)),
     path("admin/", admin.site.urls),
     # No password reset by e-mail: administrators set passwords.
-    path("accounts/login/", PasswordLoginView.as_view(), name="login"),
+    path("accounts/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm),
+         name="login"),
     path("accounts/", include("twofactor.urls")),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Ends the provider's session too, for a session it signed on (sso/).
+    path("accounts/logout/", ProviderLogoutView.as_view(), name="logout"),
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(),
          name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(),
@@ -26,4 +30,6 @@ urlpatterns = [
     path("", include("imports.urls")),
     path("do-not-call/", include("donotcall.urls")),
     path("accounts/e-mails/", include("notices.urls")),
+    # Single sign-on: /oidc/callback/ is the redirect URI registered at the provider.
+    path("oidc/", include("sso.urls")),
 ]

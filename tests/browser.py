@@ -45,6 +45,14 @@ def log_in(page, username: str, *, button: str = "Log in") -> None:
     page.click(f"button[type=submit]:has-text('{button}')")
 
 
+def policy_breaks(page) -> list[str]:
+    """The Content-Security-Policy violations the page reports from now on (a list that fills)."""
+    breaks = []
+    page.on("console", lambda message: breaks.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return breaks
+
+
 def _page(live_server, **context_options):
     reason = _unavailable_reason()
     if reason:

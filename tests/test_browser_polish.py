@@ -5,7 +5,7 @@ import pytest
 
 from audit.models import Entry
 from records.models import AddedRecord
-from tests.browser import log_in, polish_browser_page  # noqa: F401
+from tests.browser import log_in, policy_breaks, polish_browser_page  # noqa: F401
 from tests.conftest import api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,9 +15,7 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     polish_browser_page, user, campaigns, thulium  # noqa: F811
 ):
     page = polish_browser_page
-    policy_breaks = []
-    page.on("console", lambda message: policy_breaks.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    breaks = policy_breaks(page)
 
     page.goto("/campaigns/")
     assert page.locator("html").get_attribute("lang") == "pl"
@@ -62,4 +60,4 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     assert Entry.objects.get(kind="campaign-change").reason == "Więcej połączeń w sezonie"
     assert Entry.objects.get(kind="record-addition").results["record_id"] == "231"
     assert AddedRecord.objects.get().record_id == "231"
-    assert policy_breaks == []
+    assert breaks == []

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from tests.browser import browser_page, log_in  # noqa: F401
+from tests.browser import browser_page, log_in, policy_breaks  # noqa: F401
 from tests.test_twofactor import code_at, fresh_step
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,9 +15,7 @@ def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
     browser_page, user  # noqa: F811
 ):
     page = browser_page
-    policy_breaks = []
-    page.on("console", lambda message: policy_breaks.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    breaks = policy_breaks(page)
     page.goto("/campaigns/")
     log_in(page, user.username)
 
@@ -39,4 +37,4 @@ def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
     page.click("button[type=submit]:has-text('Log in')")
     page.wait_for_url("**/campaigns/")
     assert page.locator("button:has-text('Log out')").is_visible()
-    assert policy_breaks == []
+    assert breaks == []

@@ -96,6 +96,10 @@ ACCESS = [
     ("donotcall:remove",            "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
     # An opt-out from the requester's entry: only one who may opt out and open the entry.
     ("donotcall:opt_out",           "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    # Single sign-on: open to anyone, and not there (404) while OIDC_ISSUER is unset, as
+    # here (with a provider: tests/test_sso.py).
+    ("sso:start",                   "GET",  "404",  "404",  "404",  "404",  "404",  "404",  "404"),
+    ("sso:callback",                "GET",  "404",  "404",  "404",  "404",  "404",  "404",  "404"),
     # The admin sends anyone but staff to its own login page.
     ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),

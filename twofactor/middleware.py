@@ -5,11 +5,14 @@ and LoginRequiredMiddleware (so the user is logged in here):
 - a user with a second factor whose session did not pass it (logged in before they set it
   up, elsewhere) logs in again, this time with a code;
 - a user REQUIRE_2FA_FOR names, without one, can open only the page that sets it up.
+A session the identity provider signed on (sso/) owes none: the provider asks for its own.
 """
 
 from django.contrib import auth
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
+
+from sso.sessions import signed_on
 
 from .policy import has_second_factor, second_factor_required
 
@@ -26,7 +29,7 @@ class SecondFactorMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
-        if not user.is_authenticated or user.is_verified():
+        if not user.is_authenticated or user.is_verified() or signed_on(request):
             return None
         if has_second_factor(user):
             auth.logout(request)
