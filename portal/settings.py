@@ -275,6 +275,8 @@ LOGGING = {
 # Prometheus metrics at /metrics (docs/operations.md, "Metrics"), for a scraper sending
 # "Authorization: Bearer <METRICS_TOKEN>"; without a token the page does not exist.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The worker's own /metrics (its calls to Thulium) on this port; 0: not served.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # gunicorn.conf.py sets it for its workers; any other process given it must find the
 # folder, or its first count (after a Thulium call) would fail instead of the start.
 _metrics_dir = env.str("PROMETHEUS_MULTIPROC_DIR", default="")

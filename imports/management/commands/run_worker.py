@@ -3,7 +3,8 @@
 Besides running tasks, it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
-(notices.sending); and verifies the audit trail every AUDIT_VERIFY_HOURS.
+(notices.sending); verifies the audit trail every AUDIT_VERIFY_HOURS; and, with
+WORKER_METRICS_PORT set, answers Prometheus on that port (portal.metrics.worker_page).
 """
 
 import logging
@@ -18,6 +19,7 @@ from audit.verify import chain_check_if_due
 from campaigns.due import run_forever as apply_due_changes
 from imports.resuming import imports_resume_stalled
 from notices.sending import notices_send_forever
+from portal.metrics.worker_page import worker_metrics_serve
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--worker-id", default=None, help="a name unique among workers")
 
     def handle(self, *args, worker_id, **options):
+        if settings.WORKER_METRICS_PORT:
+            worker_metrics_serve(settings.WORKER_METRICS_PORT)
         watchdog = threading.Thread(target=self._resume_stalled, name="resume-imports",
                                     daemon=True)
         watchdog.start()

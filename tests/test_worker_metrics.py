@@ -1,0 +1,56 @@
+"""The worker's own /metrics: a real run_worker process counts its calls to Thulium and
+answers Prometheus on WORKER_METRICS_PORT, read here by Prometheus' own text parser."""
+
+import datetime
+import socket
+
+import pytest
+import requests
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from campaigns.models import ScheduledChange
+from campaigns.scheduling import change_schedule
+from tests.workers import Workers, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKEN = "worker-metrics-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_worker_serves_its_calls_to_thulium_behind_the_token(
+    user, campaigns, thulium, tmp_path, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    workers = Workers(thulium, "database", tmp_path)
+    port = free_port()
+    workers.env.update({"SCHEDULE_POLL_SECONDS": "0.2", "METRICS_TOKEN": TOKEN,
+                        "WORKER_METRICS_PORT": str(port)})
+    change = change_schedule(campaign=campaigns["00001"], changes={"order": 7}, actor=user,
+                             reason="", apply_at=timezone.now() + datetime.timedelta(seconds=1))
+    try:
+        workers.start()
+        wait_until(lambda: ScheduledChange.objects.get(pk=change.pk).state
+                   == ScheduledChange.State.APPLIED, workers=workers, seconds=60,
+                   what="the worker to apply the change")
+        url = f"http://127.0.0.1:{port}/metrics"
+        answer = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        without = requests.get(url, timeout=5)
+        wrong = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5)
+        elsewhere = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+    finally:
+        workers.stop_all()
+
+    assert answer.status_code == 200, workers.logs()
+    families = {family.name: family for family in text_string_to_metric_families(answer.text)}
+    calls = {(sample.labels["endpoint"], sample.labels["outcome"]): sample.value
+             for sample in families["portal_thulium_calls"].samples
+             if sample.name == "portal_thulium_calls_total"}
+    assert calls[("PUT outbounds/:id", "succeeded")] == 1
+    assert (without.status_code, wrong.status_code, elsewhere.status_code) == (401, 403, 404)
+    assert without.text == wrong.text == ""
