@@ -212,6 +212,13 @@ class Visitor:
         target = urlsplit(urljoin(page, form["action"] or page)).path
         return self.post(target, {**form["fields"], **values})
 
+    def confirm(self, response: requests.Response, button: str = "confirmed"):
+        """On a confirmation page (the answer to a risky change's form), press the button
+        named `button`: its form's hidden fields, sent back with the button's name."""
+        assert response.status_code == 200, response.status_code
+        (form,) = [f for f in page_forms(response.text) if "base" in f["fields"]]
+        return self.post(urlsplit(form["action"]).path, {**form["fields"], button: "1"})
+
     def log_in(self, username: str, password: str):
         response = self.submit("/accounts/login/", {"username": username, "password": password})
         assert response.status_code == 302, f"the login was refused: {response.status_code}"

@@ -58,10 +58,9 @@ def test_a_manager_updates_a_campaign_and_adds_a_record_under_gunicorn_and_both_
     visitor.log_in(ADMIN, ADMIN_PASSWORD)
     assert visitor.submit("/campaigns/", {}, action="/campaigns/sync/").status_code == 302
 
-    change = visitor.submit("/campaigns/00001/edit/", {
+    change = visitor.confirm(visitor.submit("/campaigns/00001/edit/", {
         "dialer": "predictive", "caller_id": "221112233", "reason": "Więcej połączeń",
-        "confirmed": "1",  # risky: confirmed on the same post, as its button sends
-    })
+    }))
     assert change.status_code == 302, change.text
     addition = visitor.submit("/campaigns/00001/records/new/", {
         "phone_number": "601 234 567", "record_fields.imie": "Zofia",

@@ -70,10 +70,9 @@ def test_a_campaign_updated_through_one_instance_is_seen_through_the_other(machi
     new_name = f"Sprzedaż OZE ({machines[2]})"
 
     # Predictive dialing is a risky change: it needs a reason (campaigns/risk.py).
-    changed = on_first.submit("/campaigns/00001/edit/", {
+    changed = on_first.confirm(on_first.submit("/campaigns/00001/edit/", {
         "name": new_name, "dialer": "predictive", "reason": "More calls in the season",
-        "confirmed": "1",
-    })
+    }))
     assert changed.status_code == 302, changed.text
 
     (form,) = [f for f in page_forms(on_second.get("/campaigns/00001/edit/").text)
