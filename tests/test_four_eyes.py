@@ -59,10 +59,10 @@ def second_editor(db):
 
 def edit(client, campaign, **changes):
     """Post the edit form as a browser would: every field filled as shown, some changed,
-    and a risky change confirmed."""
+    and a risky change confirmed (unless `confirmed=None`)."""
     url = reverse("campaigns:edit", args=[campaign.thulium_id])
-    return client.post(url, {**form_values(client.get(url), "name"), "confirmed": "1",
-                             **changes})
+    data = {**form_values(client.get(url), "name"), "confirmed": "1", **changes}
+    return client.post(url, {name: value for name, value in data.items() if value is not None})
 
 
 def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(

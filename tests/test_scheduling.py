@@ -18,6 +18,7 @@ from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.models import ChangeRequest, ScheduledChange
 from portal.thulium import get_client
 from tests.conftest import api_calls
+from tests.test_campaign_form import form_values
 from tests.test_four_eyes import edit, four_eyes, second_editor  # noqa: F401
 
 State = ScheduledChange.State
@@ -302,3 +303,17 @@ def test_a_claim_younger_than_a_call_can_take_is_left_to_its_worker(scheduled, t
 ])
 def test_what_thulium_holds_is_compared_as_it_may_write_it_back(item, result):
     assert holds(item, {"active": False, "parameters": {"caller_id": "221234567"}}) is result
+
+
+def test_a_risky_scheduled_change_is_confirmed_first_with_its_time_shown(
+    logged_in, sales, thulium
+):
+    response = edit(logged_in, sales, dialer="predictive", apply_at=ahead(),
+                    reason="From ten", confirmed=None)
+    assert response.status_code == 200 and not ScheduledChange.objects.exists()
+    assert 'data-testid="confirm-when"' in response.content.decode()
+    confirmation = form_values(response, "base")
+    assert logged_in.post(reverse("campaigns:edit", args=["00001"]),
+                          {**confirmation, "confirmed": "1"}).status_code == 302
+    assert ScheduledChange.objects.get().changes == {"dialer": "predictive"}
+    assert api_calls(thulium, "PUT") == []
