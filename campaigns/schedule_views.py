@@ -10,7 +10,6 @@ from django.views.decorators.http import require_POST
 
 from roles.permissions import requires
 
-from .four_eyes import change_request_create
 from .models import ScheduledChange
 from .schedule_forms import CancelForm
 from .scheduling import NotWaiting, change_schedule, scheduled_change_cancel
@@ -19,19 +18,9 @@ RECENTLY_FINISHED = 30
 
 
 def schedule_from_form(request, campaign, form, changes: dict):
-    """The edit form's branch for a change with a time: saved, or held for four eyes."""
+    """The edit form's branch for a change with a time that needs no approval: saved."""
     apply_at = form.cleaned_data["apply_at"]
-    when = date_format(timezone.localtime(apply_at), "DATETIME_FORMAT")
-    if settings.FOUR_EYES and form.risks:
-        change_request = change_request_create(
-            campaign=campaign, changes=changes, actor=request.user,
-            reason=form.cleaned_data["reason"], risks=form.risks, apply_at=apply_at,
-        )
-        messages.info(request, _(
-            "This change needs a second editor's approval before %(when)s. It was saved as "
-            "a request; once approved it waits for its time."
-        ) % {"when": when})
-        return redirect(change_request)
+    when = shown_time(apply_at)
     change_schedule(
         campaign=campaign, changes=changes, actor=request.user,
         reason=form.cleaned_data["reason"], apply_at=apply_at, language=request.LANGUAGE_CODE,
@@ -40,6 +29,11 @@ def schedule_from_form(request, campaign, form, changes: dict):
         "The change is saved: the portal sends it to Thulium at %(when)s."
     ) % {"when": when})
     return redirect(campaign)
+
+
+def shown_time(moment) -> str:
+    """A moment in the portal's time zone, as the user's language writes it."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def scheduled_list(request):

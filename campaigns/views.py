@@ -22,7 +22,7 @@ from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
 from .risk import risk_labels
-from .schedule_views import schedule_from_form
+from .schedule_views import schedule_from_form, shown_time
 from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50
@@ -92,19 +92,24 @@ def campaign_edit(request, thulium_id):
             "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
             "changes": field_changes(campaign.settings, changes),
         })
-    elif form.cleaned_data.get("apply_at"):
-        # Scheduled: held until its time (with four-eyes, first until it is approved).
-        return schedule_from_form(request, campaign, form, changes)
     elif settings.FOUR_EYES and form.risks:
+        # Held for a second editor; one with a time then waits for it once approved.
+        apply_at = form.cleaned_data.get("apply_at")
         change_request = change_request_create(
             campaign=campaign, changes=changes, actor=request.user,
             reason=form.cleaned_data["reason"], risks=form.risks, reverts=reverted,
+            apply_at=apply_at,
         )
         messages.info(request, _(
+            "This change needs a second editor's approval before %(when)s. It was saved as "
+            "a request; once approved it waits for its time."
+        ) % {"when": shown_time(apply_at)} if apply_at else _(
             "This change needs a second editor's approval. It was saved as a request; "
             "nothing was sent to Thulium yet."
         ))
         return redirect(change_request)
+    elif form.cleaned_data.get("apply_at"):
+        return schedule_from_form(request, campaign, form, changes)
     else:
         try:
             campaign_update(
