@@ -30,17 +30,19 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     change) and `details` adds to the entry's own (a revert names what it reverts).
     """
     based_on = campaign.version if version is None else version
-    if not Campaign.objects.filter(pk=campaign.pk, version=based_on).update(
-        version=F("version") + 1
-    ):
-        raise CampaignChanged
-    campaign.version = based_on + 1
-    change = entry_begin(
-        kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=changes, reason=reason,
-        details={**(details or {}), "settings_before": campaign.settings,
-                 "version": campaign.version},
-        related=related,
-    )
+    # The claim and the pending entry commit together: one commit before the call.
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, version=based_on).update(
+            version=F("version") + 1
+        ):
+            raise CampaignChanged
+        campaign.version = based_on + 1
+        change = entry_begin(
+            kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=changes,
+            reason=reason, related=related,
+            details={**(details or {}), "settings_before": campaign.settings,
+                     "version": campaign.version},
+        )
     try:
         status = get_client(language).update_campaign(campaign.thulium_id, changes)
     except ThuliumError as error:
