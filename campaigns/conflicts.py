@@ -3,7 +3,7 @@ and when, and the user's own changes again, on top of the current settings."""
 
 from dataclasses import dataclass
 
-from audit.models import Entry
+from audit.models import Entry, Outcome
 
 from .forms import EDITABLE, CampaignForm, initial_from_settings, shown_value
 from .models import Campaign
@@ -58,8 +58,10 @@ def conflict_for(form: CampaignForm, campaign: Campaign) -> Conflict:
         for name in EDITABLE
         if then.get(name) != now.get(name) or then.get(name) != ours.get(name)
     ]
+    # A refused or failed change gave its version back: only those that took it count.
     entries = list(
-        Entry.objects.filter(campaign=campaign, details__version__gt=base.get("version", -1))
+        Entry.objects.filter(campaign=campaign, details__version__gt=base.get("version", -1),
+                             outcome__in=(Outcome.SUCCEEDED, Outcome.UNKNOWN))
         .order_by("created_at", "pk")
     ) if base else []
     again = CampaignForm(

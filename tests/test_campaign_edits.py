@@ -71,6 +71,19 @@ def test_a_form_opened_before_a_colleagues_change_is_refused_and_keeps_both(
     assert Campaign.objects.get(thulium_id="00001").settings["order"] == 7
 
 
+def test_the_conflict_page_names_only_the_changes_that_took_effect(
+    logged_in, colleague, campaigns, thulium
+):
+    mine = opened(logged_in)
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")
+    colleague.post(edit_url(), {**opened(colleague), "order": "6"})  # refused: gave it back
+    colleague.post(edit_url(), {**opened(colleague), "order": "7"})
+
+    conflict = logged_in.post(edit_url(), {**mine, "parity": "20"}).context["conflict"]
+
+    assert [entry.sent for entry in conflict.entries] == [{"order": 7}]
+
+
 def test_a_damaged_or_missing_form_version_sends_nothing_and_keeps_the_input(
     logged_in, campaigns, thulium
 ):
