@@ -27,7 +27,8 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
 
     A record matches on the number in its canonical form and, when the payload had one,
     on the identifier. The records of the day of the send come in the order they were
-    added (documented), so the ones sent are near the end: the first page tells how many
+    added (documented), from the day of the send (less the clock margin) on, so the ones
+    sent are near the end: the first page tells how many
     there are, then pages are read from the last one back, until every payload is found
     or a page starts before the send (less the clock margin). One listing answers a whole
     batch of lost answers.
@@ -38,7 +39,9 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         wanted[phone_key(payload["phone_number"])].append(index)
     found: list[str | None] = [None] * len(payloads)
     missing = len(payloads)
-    day, oldest = thulium_day(sent_at), thulium_datetime(sent_at - CLOCK_MARGIN)
+    # Thulium's clock may put a record sent just after midnight on the day before.
+    day = thulium_day(sent_at - CLOCK_MARGIN)
+    oldest = thulium_datetime(sent_at - CLOCK_MARGIN)
 
     def page(offset):
         nonlocal missing

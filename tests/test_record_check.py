@@ -110,15 +110,29 @@ def test_the_lookup_reads_the_last_pages_first_and_only_records_from_the_day_of_
 
 @pytest.mark.django_db
 def test_the_lookup_stops_at_a_page_that_began_before_the_send(campaigns, thulium):
-    sent_at = timezone.now()
+    # Noon in Poland: an hour before is the same Polish day, whenever the test runs (the
+    # listing asks from the send's day on, so just after midnight it would not be).
+    sent_at = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
     thulium.state.set_now(sent_at - dt.timedelta(hours=1))
     get_client().add_records("00001", others(300))  # an hour before the send
-    thulium.state.set_now(None)
+    thulium.state.set_now(sent_at + dt.timedelta(seconds=1))
     get_client().add_records("00001", others(50, start=1000))
+    thulium.state.set_now(None)
     assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
                                sent_at) == [None]
     # 350 records: the first page, then the last one, which began an hour before.
     assert [query["offset"] for query in listings(thulium)] == ["0", "250"]
+
+
+@pytest.mark.django_db
+def test_a_record_thulium_dated_the_day_before_the_send_is_found(campaigns, thulium):
+    # Sent at 00:05 in Poland; Thulium's clock, ten minutes behind, dated it the day before.
+    sent_at = timezone.localtime().replace(hour=0, minute=5, second=0, microsecond=0)
+    thulium.state.set_now(sent_at - dt.timedelta(minutes=10))
+    (added,) = get_client().add_records("00001", [{"phone_number": "601234567"}])
+    thulium.state.set_now(None)
+    assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
+                               sent_at) == [added.record_id]
 
 
 @pytest.mark.django_db
