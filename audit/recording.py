@@ -6,9 +6,12 @@ Several at once (an import's batch) take the chain's head once and are written i
 INSERT, so the head's lock is held for a few statements, not a statement per entry.
 """
 
+from functools import cache
+
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from portal.db_many import insert_each, update_each
 from portal.phones import phone_key
 
 from .chain import (
@@ -22,7 +25,7 @@ from .chain import (
     link_hash,
 )
 from .kinds import get_kind, value_at
-from .models import AppendOnlyError, ChainHead, Entry, Outcome
+from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from .personal import current_key_id, digest
 
 
@@ -72,9 +75,23 @@ def entries_begin(entries: list[Entry]) -> None:
             entry.begin_hash = previous = link_hash(previous, seq, BEGUN,
                                                     begun_text(_values(entry, BEGUN_FIELDS)))
             seq += 1
-        Entry.objects.bulk_create(entries)
+        _insert(entries)
         _advance(previous)
         _add_terms(entries, stage=BEGUN)
+
+
+def _insert(entries: list[Entry]) -> None:
+    """Write the entries in one statement (db_many), and give each its id.
+
+    Django's bulk_create would prepare each field through its compiler, which costs an
+    import most of a millisecond per entry; the ids come back matched on `begin_seq`.
+    """
+    names = [field.attname for field in Entry._meta.concrete_fields if not field.primary_key]
+    ids = dict(insert_each(Entry, columns=names, returning=["begin_seq", "id"],
+                           rows=[[getattr(entry, name) for name in names] for entry in entries]))
+    for entry in entries:
+        entry.pk = ids[entry.begin_seq]
+        entry._state.adding, entry._state.db = False, connection.alias
 
 
 def outcome_values(*, outcome: str, http_status=None, request_id="", messages=(), detail="",
@@ -128,34 +145,17 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
                 _values(entry, COMPLETED_FIELDS), kind=entry.kind, pii_key=entry.pii_key,
                 begin_hash=entry.begin_hash,
             ))
-            rows.append([*(_db_value(name, getattr(entry, name)) for name in COMPLETED_FIELDS),
+            rows.append([*(getattr(entry, name) for name in COMPLETED_FIELDS),
                          seq, entry.complete_hash, entry.pk])
             seq += 1
-        with connection.cursor() as cursor:
-            cursor.executemany(_complete_sql(), rows)
-            stored = cursor.rowcount
+        stored = update_each(Entry, keys=["id"], rows=rows,
+                             columns=[*COMPLETED_FIELDS, "complete_seq", "complete_hash"],
+                             where=f"outcome = '{Outcome.PENDING}'")
         if stored != len(rows):
             pending = [entry.pk for entry, _values_given in completions]
             raise AppendOnlyError(f"one of audit entries {pending[:20]} is already complete")
         _advance(previous)
         _add_terms([entry for entry, _values_given in completions], stage=COMPLETED)
-
-
-def _complete_sql() -> str:
-    """UPDATE of one pending entry's completion, written as the ORM would name things."""
-    columns = [Entry._meta.get_field(name).column
-               for name in (*COMPLETED_FIELDS, "complete_seq", "complete_hash")]
-    quote = connection.ops.quote_name
-    return (f"UPDATE {quote(Entry._meta.db_table)} SET "
-            + ", ".join(f"{quote(column)} = %s" for column in columns)
-            + f" WHERE {quote(Entry._meta.pk.column)} = %s"
-            f" AND {quote(Entry._meta.get_field('outcome').column)}"
-            f" = '{Outcome.PENDING}'")
-
-
-def _db_value(name: str, value):
-    """A value as the database takes it, as the ORM would prepare it."""
-    return Entry._meta.get_field(name).get_db_prep_value(value, connection, prepared=False)
 
 
 def guarded_update(queryset, **values) -> int:
@@ -170,7 +170,7 @@ def _values(entry: Entry, names) -> dict:
 
 def _normalise(entry: Entry, names) -> None:
     """Give the entry the values the database will hand back, so both hash the same."""
-    fields = {field.attname: field for field in Entry._meta.concrete_fields}
+    fields = _fields_by_attname()
     for name in names:
         field = fields[name]
         value = getattr(entry, name)
@@ -179,6 +179,11 @@ def _normalise(entry: Entry, names) -> None:
         elif not field.is_relation:
             value = field.to_python(value)
         setattr(entry, name, value)
+
+
+@cache
+def _fields_by_attname() -> dict:
+    return {field.attname: field for field in Entry._meta.concrete_fields}
 
 
 def search_terms(entry: Entry, stage: str) -> set[str]:
@@ -202,12 +207,9 @@ def search_terms(entry: Entry, stage: str) -> set[str]:
 
 
 def _add_terms(entries: list[Entry], *, stage: str) -> None:
-    """One plain INSERT, as for the chain head: bulk_create spends ~0.3 ms building a
-    statement of two columns, and a record addition pays for it twice."""
-    rows = [(entry.pk, term) for entry in entries for term in search_terms(entry, stage)]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(_TERMS_ADD, rows)
+    insert_each(SearchTerm, columns=["entry_id", "term"],
+                rows=[(entry.pk, term) for entry in entries
+                      for term in search_terms(entry, stage)])
 
 
 def _next_seq(count: int = 1) -> tuple[int, str]:
@@ -236,7 +238,6 @@ def _advance(new_hash: str) -> None:
 
 _HEAD_TAKE = 'UPDATE "audit_chainhead" SET seq = seq + %s WHERE id = %s RETURNING seq, last_hash'
 _HEAD_ADVANCE = 'UPDATE "audit_chainhead" SET last_hash = %s WHERE id = %s'
-_TERMS_ADD = 'INSERT INTO "audit_searchterm" (entry_id, term) VALUES (%s, %s)'
 
 
 def _start_chain() -> None:

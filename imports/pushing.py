@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from donotcall.lookup import blocked
+from portal.db_many import update_each
 from portal.thulium import ThuliumMethodRefused
 from records.services import record_add_begin_all, record_add_complete_all, records_added_earlier
 
@@ -77,6 +78,8 @@ class _Push:
         self.sent = queue.Queue()
         self.in_flight = 0  # batches
         self.next_beat = 0.0
+        self.next_takeover = 0.0  # when to look again for rows of workers that died
+        self.claimed_up_to = 0  # the number of the last queued row claimed
         # One POST per row: by choice (a batch size of 1), or because Thulium refused the
         # batch call (imports.fallback).
         self.single_posts = self.batch_size == 1
@@ -132,13 +135,14 @@ class _Push:
         with transaction.atomic():
             # Dead workers' rows first, then queued ones: two queries that each follow the
             # (job, state, number) index, where one with an OR would sort the whole import.
-            rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=now), count)
-            rows += _claimable(self.job, Q(state=RowState.QUEUED), count - len(rows))
+            rows = self.taken_over(now, count)
+            rows += self.queued(count - len(rows))
             if not rows:
                 return
-            ImportRow.objects.filter(pk__in=[row.pk for row in rows]).update(
-                state=RowState.SENDING, claimed_by=self.worker, lease_until=now + lease_duration()
-            )
+            lease_until = now + lease_duration()
+            update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
+                        rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
+                              for row in rows])
             # The do-not-call list again, just before sending: a number put on it since the
             # preview is not sent, nor is a dead worker's row it had not sent yet (one that
             # was sent may be in Thulium: it is checked there first). One lookup a claim.
@@ -165,10 +169,36 @@ class _Push:
                 )
                 for pending, addition in zip(to_begin, additions, strict=True):
                     pending.entry = addition
-        _store(settled, self.worker)
+        _store(self.job, settled, self.worker)
         for batch in _batches(ready, self.batch_size):
             self.to_send.put(batch)
             self.in_flight += 1
+
+    def taken_over(self, now, count: int) -> list[ImportRow]:
+        """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many, and
+        each look steps over the index entries every settled row left under "sending"."""
+        if count <= 0 or time.monotonic() < self.next_takeover:
+            return []
+        rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=now), count)
+        if len(rows) < count:
+            self.next_takeover = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
+        return rows
+
+    def queued(self, count: int) -> list[ImportRow]:
+        """Queued rows, from past the last one claimed: the scan then starts where the
+        queued rows are, not at the claimed ones' old index entries, which PostgreSQL keeps
+        until it vacuums. Once none is left past it, from the start again, for a row
+        another worker's claim had locked and then gave back."""
+        if count <= 0:
+            return []
+        rows = _claimable(self.job, Q(state=RowState.QUEUED, number__gt=self.claimed_up_to),
+                          count)
+        if not rows and self.claimed_up_to:
+            self.claimed_up_to = 0
+            return self.queued(count)
+        if rows:
+            self.claimed_up_to = rows[-1].number
+        return rows
 
     def collect(self) -> None:
         """Wait for batches to end (at most a heartbeat) and store what they tell.
@@ -190,8 +220,8 @@ class _Push:
         with transaction.atomic():
             if completions:
                 record_add_complete_all(completions)
-            _store([sent for sending in done if sending.crash is None for sent in sending.sent],
-                   self.worker)
+            _store(self.job, [sent for sending in done if sending.crash is None
+                              for sent in sending.sent], self.worker)
         for sending in done:
             if sending.crash is not None:
                 raise sending.crash
@@ -279,22 +309,22 @@ def _unsent(pending: Pending) -> str:
     return RowState.FAILED if pending.tried else RowState.NOT_SENT
 
 
-def _store(results: list[Sent], worker: str) -> None:
-    """Write rows' final states, one UPDATE per state, for the rows this worker still holds."""
+def _store(job: ImportJob, results: list[Sent], worker: str) -> None:
+    """Write rows' final states in one statement, for the rows this worker still holds."""
     now = timezone.now()
-    stored = 0
-    for state in {sent.state for sent in results}:
-        stored += ImportRow.objects.filter(
-            pk__in=[sent.row.pk for sent in results if sent.state == state],
-            state=RowState.SENDING, claimed_by=worker,
-        ).update(state=state, finished_at=now, claimed_by="", lease_until=None)
+    stored = update_each(
+        ImportRow, keys=["id"], columns=["state", "finished_at", "claimed_by", "lease_until"],
+        rows=[(sent.state, now, "", None, sent.row.pk) for sent in results],
+        # The job too, or PostgreSQL may read every row held by any job to find these.
+        where="job_id = %s AND state = %s AND claimed_by = %s",
+        where_params=[job.pk, RowState.SENDING, worker])
     records_added_earlier([sent.entry for sent in results
                            if sent.state == RowState.ADDED_EARLIER and sent.entry])
     if stored < len(results):
         # This worker stalled past its lease and another took rows over; that one reads
         # these sends' audit entries and settles the rows itself.
         log.warning("import %s: %d rows were taken over before their state was stored",
-                    results[0].row.job_id, len(results) - stored)
+                    job.pk, len(results) - stored)
 
 
 def _unsettled(job: ImportJob):

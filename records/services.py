@@ -4,7 +4,7 @@ those whose answer was lost: their audit entries, and what the portal knows."""
 import datetime
 import json
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit.models import Entry, Outcome
@@ -15,6 +15,7 @@ from audit.recording import (
     error_values,
     outcome_values,
 )
+from portal.db_many import update_each
 from portal.phones import phone_key
 from portal.thulium import RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
@@ -137,23 +138,16 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
             failed.add(key)
     with transaction.atomic():
         entries_complete(completions)
-        if added:
-            with connection.cursor() as cursor:
-                cursor.executemany(_ADDED_SQL, [
-                    (AddedRecord.Status.ADDED, record_id, campaign_id, key)
-                    for (campaign_id, key), record_id in added.items()])
+        update_each(AddedRecord, keys=["campaign_id", "phone_key"],
+                    columns=["status", "record_id"],
+                    rows=[(AddedRecord.Status.ADDED, record_id, campaign_id, key)
+                          for (campaign_id, key), record_id in added.items()])
         for campaign_id, keys in _by_campaign(unknown).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys).update(
                 status=AddedRecord.Status.UNKNOWN)
         for campaign_id, keys in _by_campaign(failed - unknown - added.keys()).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys,
                                        status=AddedRecord.Status.SENDING).delete()
-
-
-# One statement run for every number added: the ORM's bulk_update would first read the
-# rows and then write a CASE per row.
-_ADDED_SQL = (f"UPDATE {AddedRecord._meta.db_table} SET status = %s, record_id = %s "
-              "WHERE campaign_id = %s AND phone_key = %s")
 
 
 def _by_campaign(keys) -> dict[int, list[str]]:
