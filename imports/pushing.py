@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from donotcall.lookup import blocked
-from portal.db_many import update_each
+from portal.db_many import insert_each, update_each
 from portal.thulium import ThuliumMethodRefused
 from records.services import record_add_begin_all, record_add_complete_all, records_added_earlier
 
@@ -163,10 +163,9 @@ class _Push:
                     campaign=self.job.campaign,
                     payloads=[pending.row.payload for pending in to_begin], actor=self.job.actor,
                 )
-                ImportAttempt.objects.bulk_create(
-                    ImportAttempt(row=pending.row, entry=addition)
-                    for pending, addition in zip(to_begin, additions, strict=True)
-                )
+                insert_each(ImportAttempt, columns=["row_id", "entry_id"],
+                            rows=[(pending.row.pk, addition.pk) for pending, addition
+                                  in zip(to_begin, additions, strict=True)])
                 for pending, addition in zip(to_begin, additions, strict=True):
                     pending.entry = addition
         _store(self.job, settled, self.worker)

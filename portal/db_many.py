@@ -48,21 +48,31 @@ def update_each(model, *, keys: Sequence[str], columns: Sequence[str], rows: Seq
 
 
 def insert_each(model, *, columns: Sequence[str], rows: Sequence[Sequence],
-                returning: Sequence[str] = ()) -> list[tuple]:
+                returning: Sequence[str] = (), unique: Sequence[str] = (),
+                update: Sequence[str] = ()) -> list[tuple]:
     """INSERT the rows; returns the `returning` columns' values of the rows written, in no
-    promised order (match them on a unique column)."""
+    promised order (match them on a unique column).
+
+    A row that would repeat the `unique` columns of a row already there updates that
+    row's `update` columns instead.
+    """
     if not rows:
         return []
     table = _quote(model._meta.db_table)
     names = ", ".join(_column(model, name) for name in columns)
     back = (f" RETURNING {', '.join(_column(model, name) for name in returning)}"
             if returning else "")
+    if unique:
+        changes = ", ".join(f"{_column(model, name)} = EXCLUDED.{_column(model, name)}"
+                            for name in update)
+        back = (f" ON CONFLICT ({', '.join(_column(model, name) for name in unique)}) "
+                f"DO UPDATE SET {changes}{back}")
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
             prepared = [_prepared(model, columns, row) for row in rows]
             if not returning:
-                cursor.executemany(sql, prepared)
+                cursor.executemany(sql + back, prepared)
                 return []
             written = []
             for row in prepared:  # executemany keeps the RETURNING row of the last only

@@ -15,7 +15,7 @@ from audit.recording import (
     error_values,
     outcome_values,
 )
-from portal.db_many import update_each
+from portal.db_many import insert_each, update_each
 from portal.phones import phone_key
 from portal.thulium import RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
@@ -52,13 +52,14 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, **fields) -> 
     with transaction.atomic():
         entries_begin(entries)
         # A number known already (sent before, unanswered) keeps its status.
-        AddedRecord.objects.bulk_create(
-            [AddedRecord(campaign=campaign, phone_key=phone_key(entry.sent["phone_number"]),
-                         identifier=entry.sent.get("identifier", ""), entry=entry,
-                         status=AddedRecord.Status.SENDING, created_at=entry.created_at)
-             for entry in entries],
-            update_conflicts=True, unique_fields=["campaign", "phone_key"],
-            update_fields=["entry"],
+        insert_each(
+            AddedRecord,
+            columns=["campaign_id", "phone_key", "identifier", "record_id", "entry_id", "status",
+                     "created_at"],
+            rows=[(campaign.pk, phone_key(entry.sent["phone_number"]),
+                   entry.sent.get("identifier", ""), "", entry.pk, AddedRecord.Status.SENDING,
+                   entry.created_at) for entry in entries],
+            unique=["campaign_id", "phone_key"], update=["entry_id"],
         )
     return entries
 
