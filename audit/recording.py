@@ -137,6 +137,8 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
             setattr(entry, name, value)
         _normalise(entry, COMPLETED_FIELDS)
     with transaction.atomic(savepoint=False):
+        # The search terms before the chain's head, which is then held for less.
+        _add_terms([entry for entry, _values_given in completions], stage=COMPLETED)
         seq, previous = _next_seq(len(completions))
         rows = []
         for entry, _values_given in completions:
@@ -155,7 +157,6 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
             pending = [entry.pk for entry, _values_given in completions]
             raise AppendOnlyError(f"one of audit entries {pending[:20]} is already complete")
         _advance(previous)
-        _add_terms([entry for entry, _values_given in completions], stage=COMPLETED)
 
 
 def guarded_update(queryset, **values) -> int:

@@ -1,6 +1,7 @@
 """Sending an import's rows to Thulium, so that no row is lost and none is sent twice.
 
-One worker's push has one database thread and IMPORT_CONCURRENCY sending threads:
+One worker's push has a database thread, IMPORT_CONCURRENCY sending threads and a
+storing thread:
 
 - The database thread claims rows (queued ones, or ones whose lease ran out) with
   SELECT ... FOR UPDATE SKIP LOCKED, so two workers never hold the same row, and in the
@@ -13,12 +14,14 @@ One worker's push has one database thread and IMPORT_CONCURRENCY sending threads
   (imports.fallback), retries with backoff, and a check in Thulium before anything
   unanswered is sent again. Only these threads talk to Thulium, so at most
   IMPORT_CONCURRENCY calls are in flight.
-- The database thread stores, in one transaction per gathering of ended batches, their
-  audit rows' outcomes and the rows' final states; it renews its leases every
-  IMPORT_HEARTBEAT_SECONDS and hears a cancel. Rows of a worker that died are taken
-  over once their lease ran out, and their steps are read first (`resumed`): a row
-  Thulium accepted, or was found to hold, is settled, never sent again; an unanswered one
-  is checked in Thulium before it is sent again.
+- A storing thread stores, in one transaction per gathering of ended batches, their audit
+  rows' outcomes and the rows' final states, on a database connection of its own: its
+  work and the claims' overlap but for the chain's head, which each takes as late as it
+  can. The database thread renews its leases every IMPORT_HEARTBEAT_SECONDS and hears a
+  cancel. Rows of a worker that died are taken over once their lease ran out, and their
+  steps are read first (`resumed`): a row Thulium accepted, or was found to hold, is
+  settled, never sent again; an unanswered one is checked in Thulium before it is sent
+  again.
 """
 
 import logging
@@ -76,7 +79,11 @@ class _Push:
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
         self.to_send = queue.Queue()
         self.sent = queue.Queue()
-        self.in_flight = 0  # batches
+        # Batches handed to the senders and not stored yet; the storing thread counts them
+        # down and says so.
+        self.in_flight = 0
+        self.flow = threading.Condition()
+        self.store_failure: BaseException | None = None
         self.next_beat = 0.0
         self.next_takeover = 0.0  # when to look again for rows of workers that died
         self.claimed_up_to = 0  # the number of the last queued row claimed
@@ -93,8 +100,9 @@ class _Push:
     def run(self) -> None:
         senders = [threading.Thread(target=self.sender, name=f"import-{self.job.pk}-{index}")
                    for index in range(self.slots)]
-        for sender in senders:
-            sender.start()
+        storer = threading.Thread(target=self.storer, name=f"import-{self.job.pk}-store")
+        for thread in (*senders, storer):
+            thread.start()
         try:
             self.loop()
         except BaseException:
@@ -105,10 +113,13 @@ class _Push:
                 self.to_send.put(None)
             for sender in senders:
                 sender.join()
+            self.sent.put(None)  # after the senders' last batches: those are stored too
+            storer.join()
 
     def loop(self) -> None:
         while True:
             self.beat_if_due()
+            self.raise_if_storing_failed()
             if self.stopping.is_set():
                 _unsettled(self.job).filter(state=RowState.QUEUED).update(
                     state=RowState.NOT_SENT, finished_at=timezone.now())
@@ -119,7 +130,7 @@ class _Push:
                 # claim is mostly per claim, and the senders must not wait for it.
                 self.claim(3 * self.slots - self.in_flight)
             if self.in_flight:
-                self.collect()
+                self.wait_for_stored()
             elif not _unsettled(self.job).exists():
                 return
             else:
@@ -169,9 +180,11 @@ class _Push:
                 for pending, addition in zip(to_begin, additions, strict=True):
                     pending.entry = addition
         _store(self.job, settled, self.worker)
-        for batch in _batches(ready, self.batch_size):
+        batches = _batches(ready, self.batch_size)
+        with self.flow:
+            self.in_flight += len(batches)
+        for batch in batches:
             self.to_send.put(batch)
-            self.in_flight += 1
 
     def taken_over(self, now, count: int) -> list[ImportRow]:
         """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many, and
@@ -199,28 +212,67 @@ class _Push:
             self.claimed_up_to = rows[-1].number
         return rows
 
-    def collect(self) -> None:
-        """Wait for batches to end (at most a heartbeat) and store what they tell.
+    def wait_for_stored(self) -> None:
+        """Wait until the senders have room for more batches (a heartbeat at most)."""
+        with self.flow:
+            self.flow.wait_for(lambda: self.in_flight <= 2 * self.slots or self.store_failure,
+                               timeout=settings.IMPORT_HEARTBEAT_SECONDS)
+        self.raise_if_storing_failed()
 
-        Ended batches are gathered for a moment, then their audit rows' outcomes and their
-        rows' states are stored in one transaction: the chain's head is taken once for
-        all, and a row never shows a state its audit row does not.
-        """
-        done: list[Sending] = []
+    def raise_if_storing_failed(self) -> None:
+        """The push fails with what stopped the storing thread (a bug or the database); the
+        rows it could not store stay claimed, and are resumed from their audit rows."""
+        if self.store_failure is not None:
+            raise self.store_failure
+
+    # --- the storing thread -------------------------------------------------------
+
+    def storer(self) -> None:
+        """Ended batches in, gathered for a moment, stored in one transaction each time."""
         try:
-            done.append(self.sent.get(timeout=settings.IMPORT_HEARTBEAT_SECONDS))
-            gathered_by = time.monotonic() + GATHER_SECONDS
+            while (done := self.gathered()) is not None:
+                self.store(done)
+                with self.flow:
+                    self.in_flight -= len(done)
+                    self.flow.notify_all()
+        except BaseException as error:  # the database, or a sender's crash: see below
+            with self.flow:
+                self.store_failure = error
+                self.flow.notify_all()
+        finally:
+            connection.close()
+
+    def gathered(self) -> list[Sending] | None:
+        """The next ended batches: the first to come, and those ending soon after it; None
+        when the senders are done."""
+        first = self.sent.get()
+        if first is None:
+            return None
+        done = [first]
+        gathered_by = time.monotonic() + GATHER_SECONDS
+        try:
             while len(done) < self.slots and (left := gathered_by - time.monotonic()) > 0:
-                done.append(self.sent.get(timeout=left))
+                if (sending := self.sent.get(timeout=left)) is None:
+                    self.sent.put(None)  # seen again at the next gathering
+                    break
+                done.append(sending)
         except queue.Empty:
             pass
-        self.in_flight -= len(done)
+        return done
+
+    def store(self, done: list[Sending]) -> None:
+        """The batches' audit rows' outcomes and their rows' states, in one transaction: a
+        row never shows a state its audit row does not. The rows first: the chain's head is
+        taken last, so a claim waits for it as briefly as can be."""
         completions = [completion for sending in done for completion in sending.completions]
+        results = [sent for sending in done if sending.crash is None for sent in sending.sent]
         with transaction.atomic():
+            _states_store(self.job, results, self.worker)
             if completions:
                 record_add_complete_all(completions)
-            _store(self.job, [sent for sending in done if sending.crash is None
-                              for sent in sending.sent], self.worker)
+            # After the chain's head, as every write to the added records: a claim takes
+            # the head, then writes there; the other order could deadlock with it.
+            _added_earlier_store(results)
         for sending in done:
             if sending.crash is not None:
                 raise sending.crash
@@ -309,7 +361,12 @@ def _unsent(pending: Pending) -> str:
 
 
 def _store(job: ImportJob, results: list[Sent], worker: str) -> None:
-    """Write rows' final states in one statement, for the rows this worker still holds."""
+    """Write rows' final states, for the rows this worker still holds."""
+    _states_store(job, results, worker)
+    _added_earlier_store(results)
+
+
+def _states_store(job: ImportJob, results: list[Sent], worker: str) -> None:
     now = timezone.now()
     stored = update_each(
         ImportRow, keys=["id"], columns=["state", "finished_at", "claimed_by", "lease_until"],
@@ -317,13 +374,16 @@ def _store(job: ImportJob, results: list[Sent], worker: str) -> None:
         # The job too, or PostgreSQL may read every row held by any job to find these.
         where="job_id = %s AND state = %s AND claimed_by = %s",
         where_params=[job.pk, RowState.SENDING, worker])
-    records_added_earlier([sent.entry for sent in results
-                           if sent.state == RowState.ADDED_EARLIER and sent.entry])
     if stored < len(results):
         # This worker stalled past its lease and another took rows over; that one reads
         # these sends' audit entries and settles the rows itself.
         log.warning("import %s: %d rows were taken over before their state was stored",
                     job.pk, len(results) - stored)
+
+
+def _added_earlier_store(results: list[Sent]) -> None:
+    records_added_earlier([sent.entry for sent in results
+                           if sent.state == RowState.ADDED_EARLIER and sent.entry])
 
 
 def _unsettled(job: ImportJob):

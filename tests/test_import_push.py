@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -292,6 +292,32 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
     cut_off.refresh_from_db()
     assert cut_off.outcome == Outcome.UNKNOWN
     assert "stopped before Thulium's answer was recorded" in cut_off.detail
+
+
+def test_a_push_whose_outcomes_cannot_be_stored_fails_and_loses_no_row(
+        logged_in, sales, thulium, monkeypatch):
+    """The storing thread fails (the database went away): the push fails with it, no row is
+    marked unsent, and the next push settles the rows it sent without sending them again."""
+    job = confirmed(logged_in, sales, people(6))
+
+    def database_gone(completions):
+        raise DatabaseError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pushing, "record_add_complete_all", database_gone)
+        with pytest.raises(DatabaseError, match="went away"):
+            import_push(job.pk)
+    assert set(states(job).values()) <= {RowState.QUEUED, RowState.SENDING}
+    sent_once = posts_by_phone(thulium)
+    assert sent_once and set(sent_once.values()) == {1}
+    ImportRow.objects.filter(job=job, state=RowState.SENDING).update(
+        lease_until=timezone.now() - timedelta(minutes=5))
+
+    import_push(job.pk)
+
+    assert set(states(job).values()) == {RowState.ADDED}
+    assert set(posts_by_phone(thulium).values()) == {1}
+    assert len(posts_by_phone(thulium)) == 6
 
 
 def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
