@@ -19,7 +19,9 @@ from records.services import record_add, record_check
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
 from tests.import_files import csv_bytes, previewed, upload
 
-pytestmark = pytest.mark.django_db
+# The import the fixture pushes stores its outcomes on a connection of its own, which
+# sees only what is committed.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 NUMBER = "601234567"
 SPELLINGS = (NUMBER, "48601234567", "+48601234567", "601 234 567", "601-234-567",
