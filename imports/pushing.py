@@ -190,8 +190,9 @@ class _Push:
             self.to_send.put(batch)
 
     def taken_over(self, now, count: int) -> list[ImportRow]:
-        """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many, and
-        each look steps over the index entries every settled row left under "sending"."""
+        """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many
+        heartbeats, and each look steps over the index entries that every row sent so far
+        left under "sending"."""
         if count <= 0 or time.monotonic() < self.next_takeover:
             return []
         rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=now), count)
