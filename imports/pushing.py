@@ -55,7 +55,8 @@ def import_push(job_id: int) -> None:
     """Send the import's queued rows until none is left, then write its receipt."""
     if connection.in_atomic_block:
         # The storing thread's connection would not see this one's uncommitted rows.
-        raise RuntimeError("an import is pushed outside any transaction")
+        raise RuntimeError("import_push must run outside any transaction: its storing "
+                           "thread's connection sees only committed rows")
     now = timezone.now()
     if not ImportJob.objects.filter(
         pk=job_id, state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING)

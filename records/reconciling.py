@@ -26,12 +26,11 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
     raises ThuliumError. `sent_at` is when the earliest of them was sent.
 
     A record matches on the number in its canonical form and, when the payload had one,
-    on the identifier. The records of the day of the send come in the order they were
-    added (documented), from the day of the send (less the clock margin) on, so the ones
-    sent are near the end: the first page tells how many
-    there are, then pages are read from the last one back, until every payload is found
-    or a page starts before the send (less the clock margin). One listing answers a whole
-    batch of lost answers.
+    on the identifier. The records listed from the day of the send (less the clock margin)
+    come in the order they were added (documented), so the ones sent are near the end:
+    the first page tells how many there are, then pages are read from the last one back,
+    until every payload is found or a page starts before the send (less the clock
+    margin). One listing answers a whole batch of lost answers.
     """
     client = get_client(language)
     wanted = defaultdict(list)  # number's key -> indexes of the payloads sent with it
