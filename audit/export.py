@@ -109,7 +109,9 @@ def _copied(export: Export) -> Iterator[str]:
     """The lines as PostgreSQL's COPY writes them, quoting a cell only where it must.
 
     COPY sends each line as a message of its own: they are handed on some 64 kB at a
-    time, as a line each would cost more than the database's work on it.
+    time, as a line each would cost more than the database's work on it. (PostgreSQL runs
+    the query with its parallel workers already: a million entries came no faster with
+    the rows cut in two, each half copied over a connection of its own.)
     """
     def cell(sql, how):
         if not isinstance(sql, str):
@@ -124,8 +126,10 @@ def _copied(export: Export) -> Iterator[str]:
     sql, params = query.sql_with_params()
     decode = codecs.getincrementaldecoder("utf-8")().decode
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
         statement = cursor.cursor.mogrify(sql, params)
+        # The times in the portal's zone; only for the COPY, as Django reads those of its
+        # own queries as UTC, and the caller's transaction may go on.
+        cursor.execute("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
         with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
             blocks, size = [], 0
             for block in copy:
@@ -135,6 +139,7 @@ def _copied(export: Export) -> Iterator[str]:
                     yield decode(b"".join(blocks))
                     blocks, size = [], 0
             yield decode(b"".join(blocks))
+        cursor.execute("SELECT set_config('TimeZone', %s, true)", [connection.timezone_name])
 
 
 def jsonl_chunks(export: Export) -> Iterator[str]:
@@ -254,9 +259,13 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
 
 
 def _safe(sql: str, postgres: bool) -> str:
-    """SQL making a would-be formula plain text, as `safe_cell` does."""
-    code = "chr" if postgres else "char"
-    starts = ", ".join(f"'{start}'" if start.isprintable() else f"{code}({ord(start)})"
+    """SQL making a would-be formula plain text, as `safe_cell` does. PostgreSQL compares
+    the first letter's code: ascii() reads it in place where substr() copies it out, and
+    the whole export ran some tenth faster."""
+    if postgres:
+        codes = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+        return f"CASE WHEN ascii({sql}) IN ({codes}) THEN '''' || {sql} ELSE {sql} END"
+    starts = ", ".join(f"'{start}'" if start.isprintable() else f"char({ord(start)})"
                        for start in FORMULA_STARTS)
     return f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END"
 

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from audit.export import COMMON_COLUMNS
+from audit.models import Entry
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +67,16 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert json.loads(table[1]["results"]) == {"record_id": "231"}
     assert json.loads(table[2]["details"])["settings_before"]["dialer"] == "progressive"
     assert table[2]["settings_before"].startswith("{")
+
+
+def test_times_read_after_a_csv_export_in_the_same_transaction_are_still_right(watched,
+                                                                               trail):
+    # PostgreSQL writes the file's times in the portal's zone; Django's own reads after it
+    # must not take that zone for UTC.
+    download(watched, "csv")
+
+    assert Entry.objects.get(pk=trail[2].pk).created_at == dt.datetime(2026, 7, 3, 9,
+                                                                        tzinfo=WARSAW)
 
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(watched, trail):
