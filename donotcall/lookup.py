@@ -4,7 +4,9 @@ Single additions ask about one number, an import's preview and its claims about
 thousands: numbers are looked up by digest in chunks, each chunk one indexed query.
 """
 
-from django.db.models import Q
+from collections.abc import Iterator
+from datetime import date
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,14 +25,16 @@ CHUNK = 500
 def blocked(campaign, keys) -> set[str]:
     """The canonical keys (portal.phones.phone_key) among `keys` that may not be loaded
     into `campaign` today."""
-    return _found(keys, (Q(campaign=None) | Q(campaign=campaign))
-                  & (Q(expires_on=None) | Q(expires_on__gte=timezone.localdate())))
+    today = timezone.localdate()
+    return {key for key, scope, expires_on in _entries(keys)
+            if scope in (None, campaign.pk) and (expires_on is None or expires_on >= today)}
 
 
 def listed(keys, campaign) -> set[str]:
     """The keys among `keys` the list holds for exactly this scope (None: every campaign),
     expired or not: adding them again would repeat an entry."""
-    return _found(keys, Q(campaign=campaign))
+    scope = campaign.pk if campaign is not None else None
+    return {key for key, entry_scope, _expires_on in _entries(keys) if entry_scope == scope}
 
 
 def expired(keys, campaign) -> list[Suppression]:
@@ -44,12 +48,18 @@ def expired(keys, campaign) -> list[Suppression]:
                 digest__in=digests[start:start + CHUNK]).order_by()]
 
 
-def _found(keys, condition: Q) -> set[str]:
+def _entries(keys) -> Iterator[tuple[str, int | None, date | None]]:
+    """(key, campaign id or None, last day or None) of each entry of these numbers.
+
+    Looked up by digest alone, and the scope and expiry read here: a number has an entry
+    or two, and the query is then a plain index lookup, where the same conditions in SQL
+    cost Django more to build, on every single addition, than the database to run.
+    """
     by_digest = {make(key): key for make in digesters_under_every_key() for key in set(keys)}
     digests = list(by_digest)
-    found = set()
     for start in range(0, len(digests), CHUNK):
         # No ordering: the list's default one would sort every chunk for nothing.
-        found.update(Suppression.objects.filter(condition, digest__in=digests[start:start + CHUNK])
-                     .order_by().values_list("digest", flat=True))
-    return {by_digest[value] for value in found}
+        for digest, scope, expires_on in (
+                Suppression.objects.filter(digest__in=digests[start:start + CHUNK]).order_by()
+                .values_list("digest", "campaign_id", "expires_on")):
+            yield by_digest[digest], scope, expires_on

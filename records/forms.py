@@ -148,8 +148,10 @@ class RecordForm(forms.Form):
     def earlier_addition(self, key: str) -> AddedRecord | None:
         if self.earlier is not None:
             return self.earlier.get(key)
-        return (AddedRecord.objects.filter(campaign=self.campaign, phone_key=key)
-                .only("entry_id", "created_at", "status").first())
+        # One row at most (a number is known once per campaign): no ordering to ask for.
+        found = (AddedRecord.objects.filter(campaign_id=self.campaign.pk, phone_key=key)
+                 .only("entry_id", "created_at", "status")[:1])
+        return found[0] if found else None
 
     def clean(self):
         cleaned = super().clean()
