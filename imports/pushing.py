@@ -124,6 +124,7 @@ class _Push:
         while True:
             self.beat_if_due()
             self.raise_if_storing_failed()
+            found = True
             if self.stopping.is_set():
                 _unsettled(self.job).filter(state=RowState.QUEUED).update(
                     state=RowState.NOT_SENT, finished_at=timezone.now())
@@ -132,18 +133,21 @@ class _Push:
                 # Keep every sending thread busy with as many batches again ready behind
                 # them, claiming at least a thread's worth at once: the database work of a
                 # claim is mostly per claim, and the senders must not wait for it.
-                self.claim(3 * self.slots - self.in_flight)
+                found = self.claim(3 * self.slots - self.in_flight)
             if self.in_flight:
-                self.wait_for_stored()
+                # When the claim found nothing, nothing frees a row before the next batch
+                # is stored (or the heartbeat looks for dead workers' rows): claiming again
+                # at once would only ask the database the same question in a loop.
+                self.wait_for_stored(below=2 * self.slots + 1 if found else self.in_flight)
             elif not _unsettled(self.job).exists():
                 return
             else:
                 # Rows still held by another worker: wait for their end or their lease.
                 time.sleep(min(1.0, settings.IMPORT_HEARTBEAT_SECONDS))
 
-    def claim(self, batches: int) -> None:
+    def claim(self, batches: int) -> bool:
         """Take up to `batches` batches' worth of rows, begin their sends, and hand them to
-        the senders."""
+        the senders; False if there was none to take."""
         now = timezone.now()
         count = batches * self.batch_size
         ready, settled = [], []
@@ -153,7 +157,7 @@ class _Push:
             rows = self.taken_over(now, count)
             rows += self.queued(count - len(rows))
             if not rows:
-                return
+                return False
             lease_until = now + lease_duration()
             update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
                         rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
@@ -189,6 +193,7 @@ class _Push:
             self.in_flight += len(batches)
         for batch in batches:
             self.to_send.put(batch)
+        return True
 
     def taken_over(self, now, count: int) -> list[ImportRow]:
         """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many
@@ -217,10 +222,10 @@ class _Push:
             self.claimed_up_to = rows[-1].number
         return rows
 
-    def wait_for_stored(self) -> None:
-        """Wait until the senders have room for more batches (a heartbeat at most)."""
+    def wait_for_stored(self, *, below: int) -> None:
+        """Wait until fewer than `below` batches are in flight (a heartbeat at most)."""
         with self.flow:
-            self.flow.wait_for(lambda: self.in_flight <= 2 * self.slots or self.store_failure,
+            self.flow.wait_for(lambda: self.in_flight < below or self.store_failure,
                                timeout=settings.IMPORT_HEARTBEAT_SECONDS)
         self.raise_if_storing_failed()
 

@@ -320,6 +320,25 @@ def test_a_push_whose_outcomes_cannot_be_stored_fails_and_loses_no_row(
     assert len(posts_by_phone(thulium)) == 6
 
 
+def test_a_worker_with_nothing_left_to_claim_waits_for_its_sends(
+    logged_in, sales, thulium, settings, monkeypatch
+):
+    settings.IMPORT_HEARTBEAT_SECONDS = 5  # no look for dead workers' rows meanwhile
+    thulium.state.latency = 0.3
+    job = confirmed(logged_in, sales, people(2))
+    looks = []
+    queued = pushing._Push.queued
+    monkeypatch.setattr(pushing._Push, "queued",
+                        lambda push, count: looks.append(count) or queued(push, count))
+
+    import_push(job.pk)
+
+    # A claim, then a look (and its second look from the first row) each time a send is
+    # stored: however long Thulium takes. Asking again at once would ask hundreds of times.
+    assert len(looks) <= 1 + 2 * 2
+    assert set(states(job).values()) == {RowState.ADDED}
+
+
 def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
     job = confirmed(logged_in, sales, people(5))
     response = logged_in.post(reverse("imports:cancel", args=[job.pk]))
