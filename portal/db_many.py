@@ -10,8 +10,8 @@ what is fast, so it keeps executemany.
 Values are the models' Python values, columns attribute names (`campaign_id`, not
 `campaign`). These bypass the models' guards, such as the audit log's refusal of updates:
 only the module that owns a table calls them for it. Each statement's text is made once
-per shape: every audited action writes a few, and making them cost more than a tenth of
-a millisecond each.
+per shape: every audited action writes a few, and making one took up to a tenth of a
+millisecond.
 """
 
 import datetime
