@@ -128,7 +128,7 @@ class _Push:
             if self.stopping.is_set():
                 _unsettled(self.job).filter(state=RowState.QUEUED).update(
                     state=RowState.NOT_SENT, finished_at=timezone.now())
-                self.claim(self.slots)  # dead workers' rows, settled without sending
+                found = self.claim(self.slots)  # dead workers' rows, settled unsent
             elif self.in_flight <= 2 * self.slots:
                 # Keep every sending thread busy with as many batches again ready behind
                 # them, claiming at least a thread's worth at once: the database work of a
