@@ -293,8 +293,16 @@ class _Push:
             return
         self.next_beat = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
         now = timezone.now()
-        ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
-                                 claimed_by=self.worker).update(lease_until=now + lease_duration())
+        # Rows the storing thread is writing are stepped over, not waited for: the two
+        # UPDATEs lock rows in their own orders, and PostgreSQL ends such a deadlock by
+        # failing one of them, and with it the push (twice in ten bench runs). A stored row
+        # needs no lease; one whose storing is rolled back keeps its lease, which lasts many
+        # heartbeats, until the next.
+        with transaction.atomic():
+            mine = (ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
+                                             claimed_by=self.worker)
+                    .select_for_update(skip_locked=True).values("pk"))
+            ImportRow.objects.filter(pk__in=mine).update(lease_until=now + lease_duration())
         ImportJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
         job = ImportJob.objects.only("cancel_requested_at", "stop_reason").get(pk=self.job.pk)
         if job.cancel_requested_at or job.stop_reason:

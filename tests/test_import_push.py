@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import psycopg
 import pytest
 import requests
 from django.db import DatabaseError, connection
@@ -340,6 +341,37 @@ def test_a_worker_with_nothing_left_to_claim_waits_for_its_sends(
     sends = 2
     assert len(looks) <= 1 + 2 + sends
     assert set(states(job).values()) == {RowState.ADDED}
+
+
+def test_the_heartbeat_steps_over_rows_being_stored_instead_of_waiting_for_them(
+    logged_in, sales
+):
+    # The storing thread's UPDATE and the heartbeat's lock the same rows in their own
+    # orders: waiting for each other, PostgreSQL failed one of them, and the push with it.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    job = confirmed(logged_in, sales, people(2))
+    push = pushing._Push(job)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    ImportRow.objects.filter(job=job).update(state=RowState.SENDING, claimed_by=push.worker,
+                                             lease_until=long_ago)
+    being_stored, other = ImportRow.objects.filter(job=job).order_by("number")
+    storing = psycopg.connect(**connection.get_connection_params())
+    try:
+        storing.execute("UPDATE imports_importrow SET finished_at = now() WHERE id = %s",
+                        [being_stored.pk])
+        with connection.cursor() as cursor:  # a wait fails the test instead of hanging it
+            cursor.execute("SET lock_timeout = '5s'")
+        push.beat_if_due()
+    finally:
+        storing.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    being_stored.refresh_from_db()
+    other.refresh_from_db()
+    assert being_stored.lease_until == long_ago
+    assert other.lease_until > timezone.now()
 
 
 def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
