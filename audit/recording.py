@@ -62,10 +62,13 @@ def entry_begin(**fields) -> Entry:
 def entries_begin(entries: list[Entry]) -> None:
     """Write new entries as pending, as the next links, in one transaction.
 
-    Raises ChainBroken if the head is missing although entries exist.
+    Entries given their ids by `entries_reserve` are written with them; others get theirs
+    now. Raises ChainBroken if the head is missing although entries exist.
     """
-    for entry in entries:
-        _normalise(entry, BEGUN_FIELDS)
+    reserved = entries[0].pk is not None
+    if not reserved:
+        for entry in entries:
+            _normalise(entry, BEGUN_FIELDS)
     # Part of the caller's transaction when there is one: a savepoint would cost two
     # statements on every audited action, and a failure rolls the whole of it back anyway.
     with transaction.atomic(savepoint=False):
@@ -75,22 +78,69 @@ def entries_begin(entries: list[Entry]) -> None:
             entry.begin_hash = previous = link_hash(previous, seq, BEGUN,
                                                     begun_text(_values(entry, BEGUN_FIELDS)))
             seq += 1
-        _insert(entries)
+        _insert(entries, with_ids=reserved)
         _advance(previous)
-        _add_terms(entries, stage=BEGUN)
+        if not reserved:
+            _add_terms(entries, stage=BEGUN)
 
 
-def _insert(entries: list[Entry]) -> None:
-    """Write the entries in one statement (db_many), and give each its id.
+def entries_reserve(entries: list[Entry]) -> None:
+    """Give new entries their ids and write their search terms, ahead of `entries_begin` in
+    the same transaction.
+
+    The caller's own rows that refer to the entries can then be written before them too,
+    and the chain's head, which every audited write waits for, is held only while the
+    entries themselves are written: an import's claims and its storing no longer wait for
+    each other's other writes. The references are checked at commit (Django's foreign keys
+    are deferred). Whoever writes rows that others' entries refer to (the added records)
+    writes them before taking the head, never after: the two orders could deadlock.
+    """
+    for entry in entries:
+        _normalise(entry, BEGUN_FIELDS)
+    for entry, new_id in zip(entries, _new_ids(len(entries)), strict=True):
+        entry.pk = new_id
+    _add_terms(entries, stage=BEGUN)
+
+
+def _new_ids(count: int) -> list[int]:
+    """`count` ids of entries not written yet, never handed out again.
+
+    PostgreSQL's sequence does it; SQLite has none, but its AUTOINCREMENT counter is a
+    row of sqlite_sequence that a transaction (each takes the write lock at its start,
+    see settings) can move on.
+    """
+    table = Entry._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                           "FROM generate_series(1, %s)", [table, count])
+            return [new_id for (new_id,) in cursor.fetchall()]
+        cursor.execute("UPDATE sqlite_sequence SET seq = seq + %s WHERE name = %s "
+                       "RETURNING seq", [count, table])
+        if (moved := cursor.fetchone()) is None:  # no entry was ever written
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)",
+                           [table, count])
+            moved = (count,)
+    return list(range(moved[0] - count + 1, moved[0] + 1))
+
+
+def _insert(entries: list[Entry], *, with_ids: bool) -> None:
+    """Write the entries in one statement (db_many), with their reserved ids or getting
+    theirs back, matched on `begin_seq`.
 
     Django's bulk_create prepares each value through its SQL compiler, which took a quarter
-    of an import's database thread; the ids come back matched on `begin_seq`.
+    of an import's database thread.
     """
-    names = [field.attname for field in Entry._meta.concrete_fields if not field.primary_key]
-    ids = dict(insert_each(Entry, columns=names, returning=["begin_seq", "id"],
-                           rows=[[getattr(entry, name) for name in names] for entry in entries]))
+    names = [field.attname for field in Entry._meta.concrete_fields
+             if with_ids or not field.primary_key]
+    rows = [[getattr(entry, name) for name in names] for entry in entries]
+    if with_ids:
+        insert_each(Entry, columns=names, rows=rows)
+    else:
+        ids = dict(insert_each(Entry, columns=names, returning=["begin_seq", "id"], rows=rows))
+        for entry in entries:
+            entry.pk = ids[entry.begin_seq]
     for entry in entries:
-        entry.pk = ids[entry.begin_seq]
         entry._state.adding, entry._state.db = False, connection.alias
 
 

@@ -181,10 +181,11 @@ class _Push:
                 additions = record_add_begin_all(
                     campaign=self.job.campaign,
                     payloads=[pending.row.payload for pending in to_begin], actor=self.job.actor,
+                    own_rows=lambda additions: insert_each(
+                        ImportAttempt, columns=["row_id", "entry_id"],
+                        rows=[(pending.row.pk, addition.pk) for pending, addition
+                              in zip(to_begin, additions, strict=True)]),
                 )
-                insert_each(ImportAttempt, columns=["row_id", "entry_id"],
-                            rows=[(pending.row.pk, addition.pk) for pending, addition
-                                  in zip(to_begin, additions, strict=True)])
                 for pending, addition in zip(to_begin, additions, strict=True):
                     pending.entry = addition
         _store(self.job, settled, self.worker)
@@ -278,11 +279,11 @@ class _Push:
         results = [sent for sending in done if sending.crash is None for sent in sending.sent]
         with transaction.atomic():
             _states_store(self.job, results, self.worker)
+            # Before the chain's head, as every write to the added records: a claim writes
+            # there, then takes the head; the other order could deadlock with it.
+            _added_earlier_store(results)
             if completions:
                 record_add_complete_all(completions)
-            # After the chain's head, as every write to the added records: a claim takes
-            # the head, then writes there; the other order could deadlock with it.
-            _added_earlier_store(results)
         for sending in done:
             if sending.crash is not None:
                 raise sending.crash

@@ -168,13 +168,11 @@ class BatchSend:
         rows = [pending for pending in self.open if pending.entry is None]
         if not rows:
             return
-        with transaction.atomic():
-            additions = record_add_begin_all(
-                campaign=self.job.campaign, payloads=[pending.row.payload for pending in rows],
-                actor=self.job.actor)
-            ImportAttempt.objects.bulk_create(
+        additions = record_add_begin_all(
+            campaign=self.job.campaign, payloads=[pending.row.payload for pending in rows],
+            actor=self.job.actor, own_rows=lambda additions: ImportAttempt.objects.bulk_create(
                 ImportAttempt(row=pending.row, entry=addition)
-                for pending, addition in zip(rows, additions, strict=True))
+                for pending, addition in zip(rows, additions, strict=True)))
         for pending, addition in zip(rows, additions, strict=True):
             pending.entry = addition
 

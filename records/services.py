@@ -11,6 +11,7 @@ from audit.models import Entry, Outcome
 from audit.recording import (
     entries_begin,
     entries_complete,
+    entries_reserve,
     entry_new,
     error_values,
     outcome_values,
@@ -39,18 +40,21 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
     return entry
 
 
-def record_add_begin_all(*, campaign, payloads: list[dict], actor, **fields) -> list[Entry]:
+def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None,
+                         **fields) -> list[Entry]:
     """The pending entries of several sends, and the numbers marked as being sent.
 
     Split from the sending so that a bulk import can write a batch of them with its own
-    bookkeeping, in one transaction, before its worker threads send them. A number sent
-    again (after an unanswered send) keeps what the portal knew of it, pointing at the
-    new entry.
+    bookkeeping, in one transaction, before its worker threads send them: `own_rows`, given
+    the entries, writes the caller's rows that refer to them. A number sent again (after
+    an unanswered send) keeps what the portal knew of it, pointing at the new entry.
+    Everything but the entries is written before the chain's head is taken (see
+    `entries_reserve`).
     """
     entries = [entry_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign, sent=payload,
                          **fields) for payload in payloads]
     with transaction.atomic():
-        entries_begin(entries)
+        entries_reserve(entries)
         # A number known already (sent before, unanswered) keeps its status.
         insert_each(
             AddedRecord,
@@ -61,6 +65,9 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, **fields) -> 
                    entry.created_at) for entry in entries],
             unique=["campaign_id", "phone_key"], update=["entry_id"],
         )
+        if own_rows is not None:
+            own_rows(entries)
+        entries_begin(entries)
     return entries
 
 
@@ -137,8 +144,8 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
             added.pop(key, None)
         else:
             failed.add(key)
+    # The added records before the chain's head (see audit.recording.entries_reserve).
     with transaction.atomic():
-        entries_complete(completions)
         update_each(AddedRecord, keys=["campaign_id", "phone_key"],
                     columns=["status", "record_id"],
                     rows=[(AddedRecord.Status.ADDED, record_id, campaign_id, key)
@@ -149,6 +156,7 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
         for campaign_id, keys in _by_campaign(failed - unknown - added.keys()).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys,
                                        status=AddedRecord.Status.SENDING).delete()
+        entries_complete(completions)
 
 
 def _by_campaign(keys) -> dict[int, list[str]]:
@@ -255,11 +263,7 @@ def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
         entries_complete([(check, error_values(error)) for check in checks])
         raise
     with transaction.atomic():
-        entries_complete([
-            (check, outcome_values(outcome=Outcome.SUCCEEDED, http_status=200, results=(
-                {"found": True, "record_id": record_id} if record_id else {"found": False})))
-            for check, record_id in zip(checks, found, strict=True)
-        ])
+        # The added records before the chain's head (see audit.recording.entries_reserve).
         for check, record_id in zip(checks, found, strict=True):
             unknown = AddedRecord.objects.filter(
                 campaign=campaign, phone_key=phone_key(check.sent["phone_number"]),
@@ -268,4 +272,9 @@ def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
                 unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
             else:
                 unknown.delete()
+        entries_complete([
+            (check, outcome_values(outcome=Outcome.SUCCEEDED, http_status=200, results=(
+                {"found": True, "record_id": record_id} if record_id else {"found": False})))
+            for check, record_id in zip(checks, found, strict=True)
+        ])
     return found

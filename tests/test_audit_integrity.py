@@ -8,16 +8,25 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 
 from audit.chain import BEGUN, COMPLETED, link_hash, payload
-from audit.models import GENESIS_HASH, AppendOnlyError, ChainHead, Entry, Outcome
+from audit.models import GENESIS_HASH, AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from audit.personal import digest
-from audit.recording import ChainBroken, _start_chain, entry_complete
+from audit.recording import (
+    ChainBroken,
+    _start_chain,
+    entries_begin,
+    entries_reserve,
+    entry_complete,
+    entry_new,
+)
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
+from portal.phones import phone_key
 from portal.thulium import ThuliumError
+from records.entries import RECORD_ADDITION
 from records.services import added_values, record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, change, tamper
 
@@ -286,6 +295,33 @@ def test_a_writer_that_found_no_head_uses_the_one_a_concurrent_writer_just_made(
     with transaction.atomic():
         _start_chain()
     change(actor=user, campaign=sales, sent={"order": 2})
+    call_command("verify_audit")  # raises CommandError on a broken chain
+
+
+def test_entries_given_their_ids_first_keep_them_whatever_order_they_are_chained_in(user, sales):
+    # An import's claim reserves its entries' ids, writes what refers to them, and only
+    # then takes the chain's head. On SQLite the first reservation of a log creates the
+    # counter that AUTOINCREMENT keeps.
+    if connection.vendor == "sqlite":
+        tamper("DELETE FROM sqlite_sequence WHERE name = 'audit_entry'")
+    first, second = ([entry_new(kind=RECORD_ADDITION.slug, actor=user, campaign=sales,
+                                sent={"phone_number": phone}) for phone in phones]
+                     for phones in (["601234561", "601234562"], ["601234563"]))
+    with transaction.atomic():
+        entries_reserve(first)
+        entries_reserve(second)
+        entries_begin(second)
+        entries_begin(first)
+    reserved = [entry.pk for entry in first + second]
+    later = addition(actor=user, campaign=sales, phone="601234564")
+
+    assert len(set(reserved)) == 3 and later.pk > max(reserved)
+    assert sorted(Entry.objects.values_list("pk", flat=True)) == sorted([*reserved, later.pk])
+    assert [entry.pk for entry in Entry.objects.order_by("begin_seq")] == [
+        second[0].pk, first[0].pk, first[1].pk, later.pk]
+    assert set(SearchTerm.objects.filter(entry__in=reserved).values_list("entry_id", "term")) == {
+        (entry.pk, digest(phone_key(entry.sent["phone_number"]), entry.pii_key))
+        for entry in first + second}
     call_command("verify_audit")  # raises CommandError on a broken chain
 
 
