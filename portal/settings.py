@@ -365,6 +365,10 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
 AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)
+# PostgreSQL processes that read the log for a CSV export beside the one sending it to the
+# web process (its max_parallel_workers_per_gather). The web process formats no faster
+# than one helps: more only take turns with it, and with each other, for the CPUs.
+AUDIT_EXPORT_DATABASE_WORKERS = env.int("AUDIT_EXPORT_DATABASE_WORKERS", default=1)
 # --- Single sign-on with OpenID Connect (sso/, docs/operations.md) ---------------------
 # Off unless OIDC_ISSUER is set; the provider's endpoints come from
 # OIDC_ISSUER/.well-known/openid-configuration. mozilla-django-oidc reads the OIDC_* names.

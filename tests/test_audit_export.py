@@ -7,11 +7,13 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
+from tests.conftest import skip_unless_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +79,20 @@ def test_times_read_after_a_csv_export_in_the_same_transaction_are_still_right(w
 
     assert Entry.objects.get(pk=trail[2].pk).created_at == dt.datetime(2026, 7, 3, 9,
                                                                         tzinfo=WARSAW)
+
+
+def test_a_csv_export_reads_with_the_helpers_it_may_and_compiles_no_query(watched, trail,
+                                                                         settings):
+    # On two CPUs, PostgreSQL's default of two helpers and its compiling (JIT) of the
+    # query's expressions in each process made a million entries' export slower.
+    skip_unless_postgresql(connection)
+    settings.AUDIT_EXPORT_DATABASE_WORKERS = 0
+    download(watched, "csv")
+
+    with connection.cursor() as cursor:  # the export's settings last as long as its transaction
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather'), "
+                       "current_setting('jit')")
+        assert cursor.fetchone() == ("0", "off")
 
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(watched, trail):
