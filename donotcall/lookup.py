@@ -41,7 +41,7 @@ def expired(keys, campaign) -> list[Suppression]:
     """The expired entries of these numbers for exactly this scope: adding one of the
     numbers again puts a new entry in its place."""
     today = timezone.localdate()
-    digests = [make(key) for make in digesters_under_every_key() for key in set(keys)]
+    digests = list(_by_digest(keys))
     return [suppression for start in range(0, len(digests), CHUNK)
             for suppression in Suppression.objects.filter(
                 campaign=campaign, expires_on__lt=today,
@@ -55,7 +55,7 @@ def _entries(keys) -> Iterator[tuple[str, int | None, date | None]]:
     or two, and the query is then a plain index lookup, where the same conditions in SQL
     cost Django more to build, on every single addition, than the database to run.
     """
-    by_digest = {make(key): key for make in digesters_under_every_key() for key in set(keys)}
+    by_digest = _by_digest(keys)
     digests = list(by_digest)
     for start in range(0, len(digests), CHUNK):
         # No ordering: the list's default one would sort every chunk for nothing.
@@ -63,3 +63,9 @@ def _entries(keys) -> Iterator[tuple[str, int | None, date | None]]:
                 Suppression.objects.filter(digest__in=digests[start:start + CHUNK]).order_by()
                 .values_list("digest", "campaign_id", "expires_on")):
             yield by_digest[digest], scope, expires_on
+
+
+def _by_digest(keys) -> dict[str, str]:
+    """Each key's digest under every key the list was written with (current and retired),
+    mapped back to the key."""
+    return {make(key): key for make in digesters_under_every_key() for key in set(keys)}
