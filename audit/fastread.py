@@ -134,9 +134,9 @@ def long_read():
     whole log costs enough for PostgreSQL to compile its expressions in each of its
     processes, which took a second of each before the first row and was never won back
     (the CSV export of a million entries ran in 6.5-6.8 s without it, 7.2-8.7 s with it).
-    On SQLite the portal's transactions take the write
-    lock as they begin (IMMEDIATE), which would stop every audited action for as long as
-    the read lasts; a DEFERRED one reads a snapshot and, in WAL mode, blocks no writer.
+    On SQLite the portal's transactions take the write lock as they begin (IMMEDIATE),
+    which would stop every audited action for as long as the read lasts; a DEFERRED one
+    reads a snapshot and, in WAL mode, blocks no writer.
     """
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
