@@ -296,9 +296,9 @@ class _Push:
         now = timezone.now()
         # Rows the storing thread is writing are stepped over, not waited for: the two
         # UPDATEs lock rows in their own orders, and PostgreSQL ends such a deadlock by
-        # failing one of them, and with it the push (twice in ten bench runs). A stored row
-        # needs no lease; one whose storing is rolled back keeps its lease, which lasts many
-        # heartbeats, until the next.
+        # failing one of them, and with it the push (three times in a dozen bench runs). A
+        # stored row needs no lease; one whose storing is rolled back keeps its lease, which
+        # lasts many heartbeats, until the next.
         with transaction.atomic():
             mine = (ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
                                              claimed_by=self.worker)
