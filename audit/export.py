@@ -8,7 +8,6 @@ entries have some thirty million cells, too many to pass one by one through Pyth
 JSON Lines decode and encode each entry, for programs that want typed values.
 """
 
-import codecs
 import csv
 import json
 from collections.abc import Iterator
@@ -68,11 +67,12 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
     return Export([*COMMON_COLUMNS, *places], filters, places)
 
 
-def csv_chunks(export: Export) -> Iterator[str]:
+def csv_chunks(export: Export) -> Iterator[str | bytes]:
     """CSV text, a few hundred lines at a time, every cell made safe as by `safe_cell`.
 
-    The database writes the cells (`_cells`): PostgreSQL the whole file, through COPY;
-    SQLite each line, but for the times, since it knows no time zones.
+    The database writes the cells (`_cells`): PostgreSQL the whole file, through COPY,
+    whose UTF-8 is handed on as it comes; SQLite each line, but for the times, since it
+    knows no time zones.
     """
     # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
     header = "\ufeff" + csv.writer(Echo(), lineterminator="\n").writerow(export.columns)
@@ -105,11 +105,13 @@ def csv_chunks(export: Export) -> Iterator[str]:
     yield "".join(chunk)
 
 
-def _copied(export: Export) -> Iterator[str]:
+def _copied(export: Export) -> Iterator[bytes]:
     """The lines as PostgreSQL's COPY writes them, quoting a cell only where it must.
 
     COPY sends each line as a message of its own: they are handed on some 64 kB at a
-    time, as a line each would cost more than the database's work on it. (PostgreSQL runs
+    time, as a line each would cost more than the database's work on it, and as bytes:
+    the connection's encoding is the response's (UTF-8), and decoding them only for the
+    response to encode them again took a fifth of the web process's time. (PostgreSQL runs
     the query with its parallel workers already, AUDIT_EXPORT_DATABASE_WORKERS of them: a
     million entries came no faster with the rows cut in two, each half copied over a
     connection of its own.)
@@ -125,7 +127,6 @@ def _copied(export: Export) -> Iterator[str]:
              .annotate(**{f"cell_{index}": cell(*found) for index, found in enumerate(cells)})
              .values_list(*(f"cell_{index}" for index in range(len(cells)))).query)
     sql, params = query.sql_with_params()
-    decode = codecs.getincrementaldecoder("utf-8")().decode
     with long_read(), connection.cursor() as cursor:
         statement = cursor.cursor.mogrify(sql, params)
         # The times in the portal's zone; only for the COPY, as Django reads those of its
@@ -141,9 +142,9 @@ def _copied(export: Export) -> Iterator[str]:
                 blocks.append(block)
                 size += len(block)
                 if size >= COPY_BYTES:
-                    yield decode(b"".join(blocks))
+                    yield b"".join(blocks)
                     blocks, size = [], 0
-            yield decode(b"".join(blocks))
+            yield b"".join(blocks)
         cursor.execute("SELECT set_config('TimeZone', %s, true)", [connection.timezone_name])
 
 
