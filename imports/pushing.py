@@ -45,7 +45,7 @@ from .fallback import batch_refusal, batch_refusal_remember
 from .models import ImportAttempt, ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
-from .sending import BatchSend, Pending, Sending, Sent, resumed
+from .sending import AnsweredRecords, BatchSend, Pending, Sending, Sent, resumed
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
@@ -95,6 +95,7 @@ class _Push:
         # batch call (imports.fallback).
         self.single_posts = self.batch_size == 1
         self.refusal_lock = threading.Lock()
+        self.answered = AnsweredRecords()  # what the checks of unanswered sends stop at
         if not self.single_posts and (refusal := batch_refusal()):
             self.single_posts = True
             self.mark_single_posts(refusal)

@@ -13,7 +13,9 @@ the import stops:
 - No usable answer (timeout, dropped connection, 5xx, a body of no known shape), or an
   item that does not tell: the rows concerned may have landed. The next round first lists
   the campaign's records in Thulium (one listing for the batch): a row found is added,
-  with Thulium's id; only the others are sent again.
+  with Thulium's id; only the others are sent again. The listing stops at the records
+  whose addition Thulium answered this push before the rows' send began
+  (`AnsweredRecords`): it had added them before, so the rows are not further back.
 
 Each POST of a row and each check has its own audit entry, linked to the row
 (ImportAttempt). The outcomes of a batch's last round are handed to the database thread
@@ -22,6 +24,9 @@ at once, as the check and the next send must see them.
 """
 
 import datetime
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -68,10 +73,48 @@ class Pending:
     since: datetime.datetime | None = None  # when its first unanswered send began
     to_check: bool = False  # Thulium may hold it and was not asked since
     tried: bool = False  # a send of it was made
+    # When its last send, and its first unanswered one, began (time.monotonic()); None for
+    # a dead worker's row, whose sends this process did not see.
+    sent_clock: float | None = None
+    since_clock: float | None = None
 
     def went_unanswered(self, entry: Entry) -> None:
         self.unanswered, self.to_check, self.entry = entry, True, None
-        self.since = self.since or entry.created_at
+        if self.since is None:
+            self.since, self.since_clock = entry.created_at, self.sent_clock
+
+
+class AnsweredRecords:
+    """The ids of the records Thulium said it added for one push, with when each answer
+    came (time.monotonic(), one clock for all the push's threads).
+
+    An answer that came before a send began tells of records Thulium added before that
+    send: the check of an unanswered send stops listing once it reaches them
+    (records.reconciling). The newest answers are kept, enough to cover the sends whose
+    answers are still awaited or being checked.
+    """
+
+    KEPT_ANSWERS = 200
+    # Answers whose records a check looks for: the newest ones before its send. A few, as
+    # a record removed from Thulium meanwhile would not be listed.
+    MARKERS = 8
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._answers: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=self.KEPT_ANSWERS)
+
+    def add(self, record_ids: list[str]) -> None:
+        if record_ids:
+            with self._lock:
+                self._answers.append((time.monotonic(), tuple(record_ids)))
+
+    def before(self, moment: float | None) -> frozenset[str]:
+        """Ids of records answered before `moment`; none if it is unknown (None)."""
+        if moment is None:
+            return frozenset()
+        with self._lock:
+            earlier = [ids for answered_at, ids in self._answers if answered_at < moment]
+        return frozenset(record_id for ids in earlier[-self.MARKERS:] for record_id in ids)
 
 
 @dataclass
@@ -147,6 +190,8 @@ class BatchSend:
         if not rows:
             return True
         since = min(pending.since for pending in rows)
+        clocks = [pending.since_clock for pending in rows]
+        applied_before = self.push.answered.before(None if None in clocks else min(clocks))
         with transaction.atomic():
             checks = record_checks_begin([pending.unanswered for pending in rows],
                                          since=since, actor=self.job.actor)
@@ -154,7 +199,8 @@ class BatchSend:
                 ImportAttempt(row=pending.row, entry=check)
                 for pending, check in zip(rows, checks, strict=True))
         try:
-            found = record_checks_run(checks, since=since, language=self.job.language or None)
+            found = record_checks_run(checks, since=since, applied_before=applied_before,
+                                      language=self.job.language or None)
         except ThuliumError:
             return False  # still to check: the next round asks again
         for pending, check, record_id in zip(rows, checks, found, strict=True):
@@ -178,8 +224,9 @@ class BatchSend:
 
     def post_batch(self) -> None:
         self.push.pace.wait()
+        started = time.monotonic()
         for pending in self.open:
-            pending.tried = True
+            pending.tried, pending.sent_clock = True, started
         try:
             results = record_add_post_batch([pending.entry for pending in self.open],
                                             language=self.job.language or None)
@@ -199,6 +246,8 @@ class BatchSend:
         except ThuliumError as error:
             self.failed_all(error)
             return
+        self.push.answered.add([result.record_id for result in results
+                                if result.status == ADDED])
         for pending, result in list(zip(self.open, results, strict=True)):
             values = batch_values(result)
             self.done.completions.append((pending.entry, values))
@@ -211,7 +260,7 @@ class BatchSend:
 
     def post_one(self, pending: Pending) -> None:
         self.push.pace.wait()
-        pending.tried = True
+        pending.tried, pending.sent_clock = True, time.monotonic()
         try:
             record_id = record_add_post(pending.entry, language=self.job.language or None)
         except ThuliumError as error:
@@ -227,6 +276,7 @@ class BatchSend:
             else:
                 pending.entry = None
             return
+        self.push.answered.add([record_id])
         self.done.completions.append((pending.entry, added_values(record_id)))
         self.settle(pending, RowState.ADDED)
 

@@ -8,6 +8,7 @@ apart from views and audit entries, so that an import can ask it about its rows 
 
 import datetime
 from collections import defaultdict
+from collections.abc import Collection
 
 from portal.phones import phone_key
 from portal.thulium import get_client
@@ -21,6 +22,7 @@ CLOCK_MARGIN = datetime.timedelta(minutes=15)
 
 
 def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
+                        applied_before: Collection[str] = (),
                         language: str | None = None) -> list[str | None]:
     """For each payload, Thulium's record_id of the record it would have made, or None;
     raises ThuliumError. `sent_at` is when the earliest of them was sent.
@@ -29,8 +31,13 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
     on the identifier. The records listed from the day of the send (less the clock margin)
     come in the order they were added (documented), so the ones sent are near the end:
     the first page tells how many there are, then pages are read from the last one back,
-    until every payload is found or a page starts before the send (less the clock
-    margin). One listing answers a whole batch of lost answers.
+    until every payload is found, or a page starts before the send (less the clock
+    margin), or a page holds one of `applied_before`. Those are records whose addition
+    Thulium answered before the earliest send began, so it had added them before it:
+    none of the records sent is further back. Without them, a send Thulium never applied
+    would be looked for through all the records of the last quarter of an hour, which in
+    a large import are hundreds of pages. One listing answers a whole batch of lost
+    answers.
     """
     client = get_client(language)
     wanted = defaultdict(list)  # number's key -> indexes of the payloads sent with it
@@ -61,6 +68,8 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         _count, rows = page(offset)
         if not rows or str(rows[0].get("create_date") or "9") < oldest:
             break  # this page began before the send: what was sent is not further back
+        if applied_before and any(row.get("record_id") in applied_before for row in rows):
+            break  # added before the send: what was sent is not further back either
     return found
 
 

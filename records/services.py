@@ -3,6 +3,7 @@ those whose answer was lost: their audit entries, and what the portal knows."""
 
 import datetime
 import json
+from collections.abc import Collection
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -248,17 +249,18 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, act
 
 
 def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
+                      applied_before: Collection[str] = (),
                       language: str | None = None) -> list[str | None]:
     """Ask Thulium, in one listing, what begun checks look for: the record_id found for each,
     or None; raises ThuliumError (the checks' entries then say so, nothing else changes).
 
     A number found is known as added, with Thulium's id; one not found is forgotten, so
-    that it may be sent again.
+    that it may be sent again. `applied_before`: see `find_all_in_thulium`.
     """
     campaign = checks[0].campaign
     try:
         found = find_all_in_thulium(campaign, [check.sent for check in checks], since,
-                                    language=language)
+                                    applied_before=applied_before, language=language)
     except ThuliumError as error:
         entries_complete([(check, error_values(error)) for check in checks])
         raise

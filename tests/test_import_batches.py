@@ -177,6 +177,30 @@ def test_a_lost_batch_answer_ends_with_each_number_once_in_thulium_and_none_sent
     assert verify_chain().problem == ""
 
 
+def test_a_check_lists_back_only_to_the_records_thulium_answered_before_the_send(
+    logged_in, sales, thulium
+):
+    """A lost send Thulium never applied is looked for back to the records it said it had
+    added before that send, not through every record of the last quarter of an hour."""
+    client = get_client()
+    for first in range(700000000, 700001000, 100):  # ten pages of others' records first
+        client.add_records("00001", [{"phone_number": phone} for phone in numbers(100, first)])
+    thulium.state.received_forget()
+    # The second batch call's answer is lost, and Thulium did not apply it.
+    thulium.state.fail_next("timeout", path=BATCH, apply=False, delay=0.1, every=2)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(8)])
+
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 8}
+    assert held(thulium) == Counter(numbers(8)) + Counter(numbers(1000, 700000000))
+    assert sends(thulium) == Counter(numbers(8)) + Counter(numbers(8)[4:])
+    (check, *_) = Entry.objects.filter(kind="record-check")
+    assert check.results == {"found": False}
+    # The count and the last page, which holds the first batch's records: not the nine
+    # pages of older records behind them (eleven listings without the first batch).
+    listings = [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
+    assert len(listings) == 2
+
+
 def test_a_broken_batch_answer_is_reconciled_like_a_lost_one(logged_in, sales, thulium):
     thulium.state.fail_next("broken_json", path=BATCH)
     job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])

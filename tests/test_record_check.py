@@ -125,6 +125,22 @@ def test_the_lookup_stops_at_a_page_that_began_before_the_send(campaigns, thuliu
 
 
 @pytest.mark.django_db
+def test_the_lookup_stops_at_a_page_holding_a_record_thulium_added_before_the_send(
+    campaigns, thulium
+):
+    get_client().add_records("00001", others(300))
+    *_, answered = get_client().add_records("00001", others(20, start=1000))
+    get_client().add_records("00001", [*others(50, start=2000), {"phone_number": "601234567"}])
+    found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"},
+                                                     {"phone_number": "609999999"}],
+                                timezone.now(), applied_before={answered.record_id})
+    assert found == [str(231 + 370), None]
+    # 371 records: the first page, then the last one, which holds the record answered
+    # before the send: the one sent cannot be further back (nor at 171 and 100).
+    assert [query["offset"] for query in listings(thulium)] == ["0", "271"]
+
+
+@pytest.mark.django_db
 def test_a_record_thulium_dated_the_day_before_the_send_is_found(campaigns, thulium):
     # Sent at 00:05 in Poland; Thulium's clock, ten minutes behind, dated it the day before.
     sent_at = timezone.localtime().replace(hour=0, minute=5, second=0, microsecond=0)
