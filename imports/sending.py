@@ -25,7 +25,6 @@ at once, as the check and the next send must see them.
 
 import datetime
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -73,48 +72,40 @@ class Pending:
     since: datetime.datetime | None = None  # when its first unanswered send began
     to_check: bool = False  # Thulium may hold it and was not asked since
     tried: bool = False  # a send of it was made
-    # When its last send, and its first unanswered one, began (time.monotonic()); None for
-    # a dead worker's row, whose sends this process did not see.
-    sent_clock: float | None = None
-    since_clock: float | None = None
+    # Records Thulium had answered as added when its last send began, and when its first
+    # unanswered one did (see AnsweredRecords); none for a dead worker's sends.
+    sent_after: frozenset[str] = frozenset()
+    since_after: frozenset[str] = frozenset()
 
     def went_unanswered(self, entry: Entry) -> None:
         self.unanswered, self.to_check, self.entry = entry, True, None
         if self.since is None:
-            self.since, self.since_clock = entry.created_at, self.sent_clock
+            self.since, self.since_after = entry.created_at, self.sent_after
 
 
 class AnsweredRecords:
-    """The ids of the records Thulium said it added for one push, with when each answer
-    came (time.monotonic(), one clock for all the push's threads).
+    """The ids of the records Thulium said it added in a push's newest answers.
 
-    An answer that came before a send began tells of records Thulium added before that
-    send: the check of an unanswered send stops listing once it reaches them
-    (records.reconciling). The newest answers are kept, enough to cover the sends whose
-    answers are still awaited or being checked.
+    Taken as a send begins, they are records Thulium added before that send: the check of
+    an unanswered send stops listing once it reaches them (records.reconciling). A few
+    answers' worth, as a record removed from Thulium meanwhile would not be listed.
     """
 
-    KEPT_ANSWERS = 200
-    # Answers whose records a check looks for: the newest ones before its send. A few, as
-    # a record removed from Thulium meanwhile would not be listed.
-    MARKERS = 8
+    ANSWERS = 8
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._answers: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=self.KEPT_ANSWERS)
+        self._answers: deque[tuple[str, ...]] = deque(maxlen=self.ANSWERS)
+        self._ids: frozenset[str] = frozenset()
 
     def add(self, record_ids: list[str]) -> None:
         if record_ids:
             with self._lock:
-                self._answers.append((time.monotonic(), tuple(record_ids)))
+                self._answers.append(tuple(record_ids))
+                self._ids = frozenset(record_id for ids in self._answers for record_id in ids)
 
-    def before(self, moment: float | None) -> frozenset[str]:
-        """Ids of records answered before `moment`; none if it is unknown (None)."""
-        if moment is None:
-            return frozenset()
-        with self._lock:
-            earlier = [ids for answered_at, ids in self._answers if answered_at < moment]
-        return frozenset(record_id for ids in earlier[-self.MARKERS:] for record_id in ids)
+    def so_far(self) -> frozenset[str]:
+        return self._ids
 
 
 @dataclass
@@ -189,9 +180,9 @@ class BatchSend:
         rows = [pending for pending in self.open if pending.to_check]
         if not rows:
             return True
-        since = min(pending.since for pending in rows)
-        clocks = [pending.since_clock for pending in rows]
-        applied_before = self.push.answered.before(None if None in clocks else min(clocks))
+        # Records answered before the earliest of these sends were added before all of them.
+        earliest = min(rows, key=lambda pending: pending.since)
+        since = earliest.since
         with transaction.atomic():
             checks = record_checks_begin([pending.unanswered for pending in rows],
                                          since=since, actor=self.job.actor)
@@ -199,7 +190,7 @@ class BatchSend:
                 ImportAttempt(row=pending.row, entry=check)
                 for pending, check in zip(rows, checks, strict=True))
         try:
-            found = record_checks_run(checks, since=since, applied_before=applied_before,
+            found = record_checks_run(checks, since=since, applied_before=earliest.since_after,
                                       language=self.job.language or None)
         except ThuliumError:
             return False  # still to check: the next round asks again
@@ -224,9 +215,9 @@ class BatchSend:
 
     def post_batch(self) -> None:
         self.push.pace.wait()
-        started = time.monotonic()
+        answered = self.push.answered.so_far()
         for pending in self.open:
-            pending.tried, pending.sent_clock = True, started
+            pending.tried, pending.sent_after = True, answered
         try:
             results = record_add_post_batch([pending.entry for pending in self.open],
                                             language=self.job.language or None)
@@ -260,7 +251,7 @@ class BatchSend:
 
     def post_one(self, pending: Pending) -> None:
         self.push.pace.wait()
-        pending.tried, pending.sent_clock = True, time.monotonic()
+        pending.tried, pending.sent_after = True, self.push.answered.so_far()
         try:
             record_id = record_add_post(pending.entry, language=self.job.language or None)
         except ThuliumError as error:
