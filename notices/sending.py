@@ -4,7 +4,8 @@ Each due notice is claimed by moving its next attempt a lease ahead (one UPDATE 
 one worker wins), rendered in its recipient's language and sent through Django's mail
 framework (EMAIL_URL). A mail server that refuses (4xx/5xx), times out or cannot be
 reached makes the notice wait and try again, the wait doubling up to MAX_WAIT; after
-ATTEMPTS it is given up and logged as an error.
+ATTEMPTS it is given up and logged as an error. Once sent or given up, a notice is kept
+NOTICES_KEEP_DAYS for the admin to look at, then cleared.
 """
 
 import logging
@@ -31,6 +32,7 @@ MAX_WAIT = timedelta(hours=1)
 LEASE = timedelta(minutes=5)
 BATCH = 50
 POLL_SECONDS = 5.0
+PURGE_SECONDS = 3600.0
 
 
 def notices_send_due(*, now: datetime | None = None) -> int:
@@ -46,11 +48,26 @@ def notices_send_due(*, now: datetime | None = None) -> int:
     return sent
 
 
+def notices_purge(*, now: datetime | None = None) -> int:
+    """Clear the notices sent or given up more than NOTICES_KEEP_DAYS before `now`; returns
+    how many. Waiting ones stay, however old."""
+    if settings.NOTICES_KEEP_DAYS <= 0:
+        return 0
+    before = (now or timezone.now()) - timedelta(days=settings.NOTICES_KEEP_DAYS)
+    deleted, _by_model = Notice.objects.filter(
+        state__in=[Notice.State.SENT, Notice.State.GAVE_UP], created_at__lt=before).delete()
+    return deleted
+
+
 def notices_send_forever() -> None:
-    """The worker's loop: send what is due every POLL_SECONDS."""
+    """The worker's loop: send what is due every POLL_SECONDS, clear the old once an hour."""
+    next_purge = time.monotonic()
     while True:
         try:
             notices_send_due()
+            if time.monotonic() >= next_purge:
+                notices_purge()
+                next_purge = time.monotonic() + PURGE_SECONDS
         except Exception:  # the database may be away for a while; try again later
             log.exception("could not send notices")
             connection.close()

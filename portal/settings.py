@@ -362,6 +362,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's public address: the links in mails start with it.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Sent and given-up notices leave the outbox this many days after they were queued (0:
+# never); the worker clears them once an hour.
+NOTICES_KEEP_DAYS = env.int("NOTICES_KEEP_DAYS", default=30)
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
 AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)

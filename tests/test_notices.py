@@ -17,7 +17,7 @@ from campaigns.models import ChangeRequest
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from notices.models import Notice, OptOut
-from notices.sending import notices_send_due
+from notices.sending import notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
 from tests.conftest import EDITORS, LOADERS, PASSWORD, make_user
@@ -200,6 +200,26 @@ def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, cap
     admin.force_login(make_user("admin", is_staff=True, is_superuser=True))
     outbox = admin.get(reverse("admin:notices_notice_changelist")).content.decode()
     assert outbox.count("change-request-waiting") >= 2
+
+
+@pytest.mark.django_db
+def test_sent_and_given_up_notices_leave_the_outbox_after_the_days_kept(settings):
+    settings.NOTICES_KEEP_DAYS = 30
+    user = make_user("reader")
+    now = timezone.now()
+
+    def notice(state, days_ago):
+        return Notice.objects.create(user=user, kind="import-finished", path="imports/1/",
+                                     state=state, created_at=now - timedelta(days=days_ago))
+
+    old_sent, old_given_up = notice(Notice.State.SENT, 31), notice(Notice.State.GAVE_UP, 31)
+    kept = {notice(Notice.State.SENT, 29).pk, notice(Notice.State.QUEUED, 40).pk}
+    settings.NOTICES_KEEP_DAYS = 0
+    assert notices_purge(now=now) == 0  # 0 keeps them all
+    settings.NOTICES_KEEP_DAYS = 30
+    assert notices_purge(now=now) == 2
+    assert set(Notice.objects.values_list("pk", flat=True)) == kept
+    assert not Notice.objects.filter(pk__in=[old_sent.pk, old_given_up.pk]).exists()
 
 
 def test_a_refused_mail_never_fails_the_action(inbox, approvers, logged_in, campaigns):
