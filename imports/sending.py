@@ -96,16 +96,15 @@ class AnsweredRecords:
     def __init__(self):
         self._lock = threading.Lock()
         self._answers: deque[tuple[str, ...]] = deque(maxlen=self.ANSWERS)
-        self._ids: frozenset[str] = frozenset()
 
     def add(self, record_ids: list[str]) -> None:
         if record_ids:
             with self._lock:
                 self._answers.append(tuple(record_ids))
-                self._ids = frozenset(record_id for ids in self._answers for record_id in ids)
 
     def so_far(self) -> frozenset[str]:
-        return self._ids
+        with self._lock:
+            return frozenset(record_id for ids in self._answers for record_id in ids)
 
 
 @dataclass
