@@ -52,6 +52,42 @@ def entry_new(*, kind: str, actor, campaign=None, sent=None, reason: str = "",
     )
 
 
+def entries_new(*, sents: list[dict], **fields) -> list[Entry]:
+    """Entries not written yet that differ only in what was sent (an import's claim): one
+    `entry_new` each, but the values they share are worked out once.
+
+    Each is built from positional values, as Django builds a row read from the database:
+    a third of the time of keyword arguments, on an import's busiest thread.
+    """
+    if not sents:
+        return []
+    first = entry_new(sent=sents[0], **fields)
+    names = _attnames()
+    shared = [getattr(first, name) for name in names]
+    at_sent = names.index("sent")
+    # An empty default ({} or []) is each entry's own, as entry_new gives it.
+    own = [index for index, value in enumerate(shared)
+           if index != at_sent and isinstance(value, dict | list) and not value]
+    cached = [(field, field.get_cached_value(first)) for field in Entry._meta.concrete_fields
+              if field.is_relation and field.is_cached(first)]
+    entries = [first]
+    for sent in sents[1:]:
+        values = list(shared)
+        values[at_sent] = sent
+        for index in own:
+            values[index] = type(shared[index])()
+        entry = Entry(*values)
+        for field, related in cached:  # the campaign and actor, as entry_new sets them
+            field.set_cached_value(entry, related)
+        entries.append(entry)
+    return entries
+
+
+@cache
+def _attnames() -> tuple[str, ...]:
+    return tuple(field.attname for field in Entry._meta.concrete_fields)
+
+
 def entry_begin(**fields) -> Entry:
     """Write the entry as pending (see `entry_new` for the fields); returns it."""
     entry = entry_new(**fields)
@@ -84,9 +120,11 @@ def entries_begin(entries: list[Entry]) -> None:
             _add_terms(entries, stage=BEGUN)
 
 
-def entries_reserve(entries: list[Entry]) -> None:
+def entries_reserve(entries: list[Entry], *, phone_keys: list[str] | None = None) -> None:
     """Give new entries their ids and write their search terms, ahead of `entries_begin` in
-    the same transaction.
+    the same transaction. `phone_keys`, when the caller has them (an import's rows keep
+    theirs), are the entries' numbers' canonical keys: parsing each number again took a
+    tenth of an import's claims.
 
     The caller's own rows that refer to the entries can then be written before them too,
     and the chain's head, which every audited write waits for, is held only while the
@@ -99,7 +137,7 @@ def entries_reserve(entries: list[Entry]) -> None:
         _normalise(entry, BEGUN_FIELDS)
     for entry, new_id in zip(entries, _new_ids(len(entries)), strict=True):
         entry.pk = new_id
-    _add_terms(entries, stage=BEGUN)
+    _add_terms(entries, stage=BEGUN, phone_keys=phone_keys)
 
 
 def _new_ids(count: int) -> list[int]:
@@ -237,8 +275,9 @@ def _fields_by_attname() -> dict:
     return {field.attname: field for field in Entry._meta.concrete_fields}
 
 
-def search_terms(entry: Entry, stage: str) -> set[str]:
-    """What the search box finds the entry by, from the values one link wrote."""
+def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> set[str]:
+    """What the search box finds the entry by, from the values one link wrote (`known_key`:
+    its number's canonical key, if the caller has it)."""
     kind = get_kind(entry.kind)
     if kind is None:
         return set()
@@ -247,7 +286,7 @@ def search_terms(entry: Entry, stage: str) -> set[str]:
     if kind.phone and kind.phone.split(".")[0] in names:
         number = value_at(entry, kind.phone)
         if isinstance(number, str) and number:
-            terms.add(digest(phone_key(number), entry.pii_key))
+            terms.add(digest(known_key or phone_key(number), entry.pii_key))
     for place in kind.search:
         value = value_at(entry, place)
         if place.split(".")[0] not in names or value in (None, ""):
@@ -257,10 +296,11 @@ def search_terms(entry: Entry, stage: str) -> set[str]:
     return terms
 
 
-def _add_terms(entries: list[Entry], *, stage: str) -> None:
+def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None = None) -> None:
+    keys = phone_keys if phone_keys is not None else [None] * len(entries)
     insert_each(SearchTerm, columns=["entry_id", "term"],
-                rows=[(entry.pk, term) for entry in entries
-                      for term in search_terms(entry, stage)])
+                rows=[(entry.pk, term) for entry, key in zip(entries, keys, strict=True)
+                      for term in search_terms(entry, stage, known_key=key)])
 
 
 def _next_seq(count: int = 1) -> tuple[int, str]:

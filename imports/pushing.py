@@ -182,6 +182,7 @@ class _Push:
                 additions = record_add_begin_all(
                     campaign=self.job.campaign,
                     payloads=[pending.row.payload for pending in to_begin], actor=self.job.actor,
+                    phone_keys=[pending.row.phone_key for pending in to_begin],
                     own_rows=lambda additions: insert_each(
                         ImportAttempt, columns=["row_id", "entry_id"],
                         rows=[(pending.row.pk, addition.pk) for pending, addition

@@ -206,7 +206,8 @@ class BatchSend:
             return
         additions = record_add_begin_all(
             campaign=self.job.campaign, payloads=[pending.row.payload for pending in rows],
-            actor=self.job.actor, own_rows=lambda additions: ImportAttempt.objects.bulk_create(
+            actor=self.job.actor, phone_keys=[pending.row.phone_key for pending in rows],
+            own_rows=lambda additions: ImportAttempt.objects.bulk_create(
                 ImportAttempt(row=pending.row, entry=addition)
                 for pending, addition in zip(rows, additions, strict=True)))
         for pending, addition in zip(rows, additions, strict=True):

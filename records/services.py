@@ -12,6 +12,7 @@ from audit.models import Entry, Outcome
 from audit.recording import (
     entries_begin,
     entries_complete,
+    entries_new,
     entries_reserve,
     entry_new,
     error_values,
@@ -42,7 +43,7 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
 
 
 def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None,
-                         **fields) -> list[Entry]:
+                         phone_keys: list[str] | None = None, **fields) -> list[Entry]:
     """The pending entries of several sends, and the numbers marked as being sent.
 
     Split from the sending so that a bulk import can write a batch of them with its own
@@ -50,20 +51,24 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
     the entries, writes the caller's rows that refer to them. A number sent again (after
     an unanswered send) keeps what the portal knew of it, pointing at the new entry.
     Everything but the entries is written before the chain's head is taken (see
-    `entries_reserve`).
+    `entries_reserve`). `phone_keys` are the numbers' canonical keys, when the caller keeps
+    them (an import's rows do).
     """
-    entries = [entry_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign, sent=payload,
-                         **fields) for payload in payloads]
+    entries = entries_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign,
+                          sents=payloads, **fields)
+    if phone_keys is None:
+        phone_keys = [phone_key(payload["phone_number"]) for payload in payloads]
     with transaction.atomic():
-        entries_reserve(entries)
+        entries_reserve(entries, phone_keys=phone_keys)
         # A number known already (sent before, unanswered) keeps its status.
         insert_each(
             AddedRecord,
             columns=["campaign_id", "phone_key", "identifier", "record_id", "entry_id", "status",
                      "created_at"],
-            rows=[(campaign.pk, phone_key(entry.sent["phone_number"]),
-                   entry.sent.get("identifier", ""), "", entry.pk, AddedRecord.Status.SENDING,
-                   entry.created_at) for entry in entries],
+            # One row a number, the last entry's: one statement may not upsert a row twice.
+            rows=list({key: (campaign.pk, key, entry.sent.get("identifier", ""), "", entry.pk,
+                             AddedRecord.Status.SENDING, entry.created_at)
+                       for entry, key in zip(entries, phone_keys, strict=True)}.values()),
             unique=["campaign_id", "phone_key"], update=["entry_id"],
         )
         if own_rows is not None:

@@ -18,6 +18,7 @@ from audit.recording import (
     ChainBroken,
     _start_chain,
     entries_begin,
+    entries_new,
     entries_reserve,
     entry_complete,
     entry_new,
@@ -27,6 +28,7 @@ from campaigns.services import campaign_update
 from portal.phones import phone_key
 from portal.thulium import ThuliumError
 from records.entries import RECORD_ADDITION
+from records.models import AddedRecord
 from records.services import added_values, record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, change, tamper
 
@@ -144,6 +146,37 @@ def test_a_batch_begun_together_takes_consecutive_links_that_verify(user, sales,
     assert ChainHead.objects.get().seq == 6
     call_command("verify_audit")
     assert "The audit trail is intact: 4 entries, 6 links" in capsys.readouterr().out
+
+
+def test_entries_made_together_are_each_as_entry_new_makes_it(user, sales,
+                                                              django_assert_num_queries):
+    sents = [{"phone_number": "601234567"}, {"phone_number": "601234568"}]
+    made = entries_new(kind=RECORD_ADDITION.slug, actor=user, campaign=sales, sents=sents,
+                       reason="season")
+    alone = entry_new(kind=RECORD_ADDITION.slug, actor=user, campaign=sales, sent=sents[1],
+                      reason="season")
+    names = [field.attname for field in Entry._meta.concrete_fields
+             if field.attname not in ("created_at", "portal_request_id")]
+    assert [getattr(made[1], name) for name in names] == [getattr(alone, name) for name in names]
+    assert [entry.sent for entry in made] == sents
+    # Each its own empty values, as it is completed and erased on its own.
+    assert made[0].messages is not made[1].messages and made[0].results is not made[1].results
+    with django_assert_num_queries(0):
+        assert made[1].campaign == sales and made[1].actor == user
+
+
+def test_a_batch_given_its_numbers_keys_is_found_by_the_number_as_one_keyed_here(user, sales):
+    """An import's claim hands over the keys its preview made, instead of parsing again."""
+    numbers = ["+48 601 234 567", "601234568"]
+    given = record_add_begin_all(campaign=sales, actor=user, phone_keys=[
+        phone_key(number) for number in numbers], payloads=[
+        {"phone_number": number} for number in numbers])
+    found = [set(SearchTerm.objects.filter(entry=entry).values_list("term", flat=True))
+             for entry in given]
+    assert found == [{digest(phone_key(number), entry.pii_key)}
+                     for number, entry in zip(numbers, given, strict=True)]
+    assert set(AddedRecord.objects.values_list("phone_key", flat=True)) == {
+        "48601234567", "48601234568"}
 
 
 def test_verify_audit_vouches_for_a_trail_written_by_the_portal(user, campaigns, thulium,
