@@ -19,6 +19,8 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 # "[erased 2026-12-02 10:15 UTC · GDPR-2026-17 · 1a2b3c4d.<64 hex>]"
@@ -47,14 +49,11 @@ def digest(value, key_id: str = "") -> str:
     return _digester(key_id)(value)
 
 
-def _digester(key_id: str):
-    """A function making digests under one key (settings are read once, not per value)."""
-    return _digester_for(key_id, settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
-
-
 @cache
-def _digester_for(key_id: str, current_key: str, retired_keys: tuple[str, ...]):
-    current, keys = _keys(current_key, retired_keys)
+def _digester(key_id: str):
+    """A function making digests under one key: the settings are read once, not per value
+    (verify_audit makes millions; a change of the keys, as in tests, starts afresh)."""
+    current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
     key_id = key_id or current
     if key_id not in keys:
         raise ImproperlyConfigured(f"audit personal-data key {key_id} is neither AUDIT_PII_KEY "
@@ -68,6 +67,12 @@ def _digester_for(key_id: str, current_key: str, retired_keys: tuple[str, ...]):
         return prefix + mac.hexdigest()
 
     return make
+
+
+@receiver(setting_changed)
+def _keys_changed(*, setting, **_kwargs) -> None:
+    if setting in ("AUDIT_PII_KEY", "AUDIT_PII_RETIRED_KEYS"):
+        _digester.cache_clear()
 
 
 def digests_under_every_key(value) -> list[str]:

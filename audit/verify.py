@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing import get_context
@@ -227,13 +228,18 @@ def _begun_links(stretch: _Stretch) -> Iterator[tuple]:
             .order_by("begin_seq").annotate(**read.annotations)
             .values_list("begin_seq", "pk", "begin_hash", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
-    for seq, pk, stored, *values in rows:
-        named = dict(zip(BEGUN_FIELDS, read.parse(values, moments=utc_text), strict=True))
-        try:
-            covered = begun_text(named), named["kind"], named["details"] or {}
-        except ImproperlyConfigured as error:
-            covered = error
-        yield seq, pk, BEGUN, stored, covered
+    # Closed with this generator, as the walk ends, inside the read's transaction: a walk
+    # that stops at a key it lacks leaves the cursor in a reference cycle (through the
+    # error's traceback), and the garbage collector would close it in whatever transaction
+    # then runs, failing it on PostgreSQL.
+    with closing(rows):
+        for seq, pk, stored, *values in rows:
+            named = dict(zip(BEGUN_FIELDS, read.parse(values, moments=utc_text), strict=True))
+            try:
+                covered = begun_text(named), named["kind"], named["details"] or {}
+            except ImproperlyConfigured as error:
+                covered = error
+            yield seq, pk, BEGUN, stored, covered
 
 
 def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
@@ -244,14 +250,16 @@ def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
             .values_list("complete_seq", "pk", "complete_hash", "begin_hash", "kind", "pii_key",
                          *read.names)
             .iterator(chunk_size=FETCH_ROWS))
-    for seq, pk, stored, begin_hash, kind, pii_key, *values in rows:
-        named = dict(zip(COMPLETED_FIELDS, read.parse(values, moments=utc_text), strict=True))
-        try:
-            covered = (completed_text(named, kind=kind, pii_key=pii_key,
-                                      begin_hash=begin_hash),)
-        except ImproperlyConfigured as error:
-            covered = error
-        yield seq, pk, COMPLETED, stored, covered
+    with closing(rows):  # see _begun_links
+        for seq, pk, stored, begin_hash, kind, pii_key, *values in rows:
+            named = dict(zip(COMPLETED_FIELDS, read.parse(values, moments=utc_text),
+                             strict=True))
+            try:
+                covered = (completed_text(named, kind=kind, pii_key=pii_key,
+                                          begin_hash=begin_hash),)
+            except ImproperlyConfigured as error:
+                covered = error
+            yield seq, pk, COMPLETED, stored, covered
 
 
 def _carried_problem(carried_over: dict | None, carried: Counter) -> str:

@@ -1,6 +1,7 @@
 """Audit entries are append-only, chained by hashes, and verify_audit finds any tampering."""
 
 import datetime
+import gc
 from zoneinfo import ZoneInfo
 
 import django
@@ -23,6 +24,7 @@ from audit.recording import (
     entry_complete,
     entry_new,
 )
+from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.phones import phone_key
@@ -295,6 +297,43 @@ def test_verify_names_an_entry_slipped_in_after_the_newest_link(user, sales):
     problem = verify_problem()
 
     assert f"entry #{forged.pk} has a link beyond the chain's head" in problem
+
+
+def test_after_a_key_rotation_old_entries_verify_and_are_found_under_the_retired_key(
+    user, sales, settings
+):
+    """docs/operations.md: a new AUDIT_PII_KEY, the old one kept in AUDIT_PII_RETIRED_KEYS."""
+    old = record_add_begin_all(campaign=sales, actor=user,
+                               payloads=[{"phone_number": "601234567"}])[0]
+    settings.AUDIT_PII_RETIRED_KEYS = [settings.AUDIT_PII_KEY]
+    settings.AUDIT_PII_KEY = "a-new-audit-key-for-the-test"
+    new = record_add_begin_all(campaign=sales, actor=user,
+                               payloads=[{"phone_number": "601234568"}])[0]
+
+    assert new.pii_key != old.pii_key
+    call_command("verify_audit")
+    assert list(entries_matching(TimelineFilters(search="+48 601 234 567"))) == [old]
+    # Without the old key, its entries cannot be checked, and verify_audit says so.
+    settings.AUDIT_PII_RETIRED_KEYS = []
+    assert f"#{old.pk} (begun, link #1) cannot be checked" in verify_problem()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_walk_that_stops_early_closes_its_cursors_in_its_own_transaction(user, sales,
+                                                                           settings):
+    """Left to the garbage collector, a cursor would be closed in whatever transaction then
+    runs (the worker checks the chain hourly): on PostgreSQL, failing that transaction."""
+    record_add_begin_all(campaign=sales, actor=user, payloads=[{"phone_number": "601234567"}])
+    settings.AUDIT_PII_KEY = "a-key-the-entry-was-not-made-with"
+    gc.disable()  # the collector runs when the test says, not when it likes
+    try:
+        assert "cannot be checked" in verify_problem()
+        with transaction.atomic():
+            assert Entry.objects.count() == 1
+            gc.collect()
+            assert Entry.objects.count() == 1
+    finally:
+        gc.enable()
 
 
 def test_verify_audit_exits_non_zero_on_tampering(user, sales, capsys, monkeypatch):
