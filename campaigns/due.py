@@ -12,10 +12,9 @@ Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
 
 import datetime
 import logging
-import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -38,20 +37,6 @@ FOUND_NOT_HELD = gettext_noop("The worker stopped before Thulium answered; Thuli
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
-
-
-def run_forever(worker: str = "") -> None:
-    """The worker's scheduler thread: apply what is due, every SCHEDULE_POLL_SECONDS."""
-    while True:
-        try:
-            finished = due_changes_apply(worker=worker)
-        except Exception:  # the database or Thulium may be away for a while; try again later
-            log.exception("could not apply the scheduled changes due")
-            connection.close()
-        else:
-            if finished:
-                log.info("scheduled changes finished: %s", finished)
-        time.sleep(settings.SCHEDULE_POLL_SECONDS)
 
 
 def claim_lease() -> datetime.timedelta:

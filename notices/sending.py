@@ -9,12 +9,10 @@ NOTICES_KEEP_DAYS for the admin to look at, then cleared.
 """
 
 import logging
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -31,8 +29,7 @@ MAX_WAIT = timedelta(hours=1)
 # notice to another one after this.
 LEASE = timedelta(minutes=5)
 BATCH = 50
-POLL_SECONDS = 5.0
-PURGE_SECONDS = 3600.0
+NOTICES_POLL_SECONDS = 5.0  # how often the worker sends what is due
 
 
 def notices_send_due(*, now: datetime | None = None) -> int:
@@ -57,21 +54,6 @@ def notices_purge(*, now: datetime | None = None) -> int:
     deleted, _by_model = Notice.objects.filter(
         state__in=[Notice.State.SENT, Notice.State.GAVE_UP], created_at__lt=before).delete()
     return deleted
-
-
-def notices_send_forever() -> None:
-    """The worker's loop: send what is due every POLL_SECONDS, clear the old once an hour."""
-    next_purge = time.monotonic()
-    while True:
-        try:
-            notices_send_due()
-            if time.monotonic() >= next_purge:
-                notices_purge()
-                next_purge = time.monotonic() + PURGE_SECONDS
-        except Exception:  # the database may be away for a while; try again later
-            log.exception("could not send notices")
-            connection.close()
-        time.sleep(POLL_SECONDS)
 
 
 def notice_message(notice: Notice) -> EmailMessage:

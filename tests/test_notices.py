@@ -16,7 +16,6 @@ from campaigns.four_eyes import change_request_reject
 from campaigns.models import ChangeRequest
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
-from notices import sending
 from notices.models import Notice, OptOut
 from notices.sending import notices_purge, notices_send_due
 from notices.services import language_of
@@ -221,46 +220,6 @@ def test_sent_and_given_up_notices_leave_the_outbox_after_the_days_kept(settings
     assert notices_purge(now=now) == 2
     assert set(Notice.objects.values_list("pk", flat=True)) == kept
     assert not Notice.objects.filter(pk__in=[old_sent.pk, old_given_up.pk]).exists()
-
-
-class _LoopEnds(BaseException):
-    """Ends the worker's endless loop in a test (an Exception would be caught and logged)."""
-
-
-def test_the_worker_loop_sends_every_poll_and_clears_once_an_hour_whatever_fails(
-    monkeypatch, caplog
-):
-    class Clock:  # the loop's `time`: each sleep moves it on, the 1,000th ends the loop
-        now, sleeps = 0.0, 0
-
-        def monotonic(self):
-            return self.now
-
-        def sleep(self, seconds):
-            self.now, self.sleeps = self.now + seconds, self.sleeps + 1
-            if self.sleeps == 1000:
-                raise _LoopEnds
-
-    clock, calls = Clock(), []
-
-    def send_due():
-        calls.append(("send", clock.now))
-        if clock.sleeps == 1:  # the second send
-            raise OSError("the database went away")
-
-    monkeypatch.setattr(sending, "time", clock)
-    monkeypatch.setattr(sending, "notices_send_due", send_due)
-    monkeypatch.setattr(sending, "notices_purge", lambda: calls.append(("purge", clock.now)))
-
-    with pytest.raises(_LoopEnds), caplog.at_level(logging.ERROR, logger="notices.sending"):
-        sending.notices_send_forever()
-
-    sends = [at for what, at in calls if what == "send"]
-    assert sends == [sending.POLL_SECONDS * n for n in range(1000)]
-    # Cleared at the start and an hour on, not at every poll; the send that failed (the
-    # second) was logged, and the loop went on.
-    assert [at for what, at in calls if what == "purge"] == [0.0, 3600.0]
-    assert "could not send notices" in caplog.text
 
 
 def test_a_refused_mail_never_fails_the_action(inbox, approvers, logged_in, campaigns):

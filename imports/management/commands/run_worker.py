@@ -1,24 +1,27 @@
 """`manage.py run_worker`: a background worker for the task backend in settings.
 
-Besides running tasks, it hands imports whose worker died to a live worker, every
+Besides running tasks, it runs steps of other apps over and over, each in a thread of its
+own (`run_every`): it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
-(notices.sending); verifies the audit trail every AUDIT_VERIFY_HOURS; and, with
-WORKER_METRICS_PORT set, answers Prometheus on that port (portal.metrics.worker_page).
+and clears old ones (notices.sending); verifies the audit trail every AUDIT_VERIFY_HOURS;
+and, with WORKER_METRICS_PORT set, answers Prometheus on that port
+(portal.metrics.worker_page).
 """
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
 from django.db import connection
 
 from audit.verify import chain_check_if_due
-from campaigns.due import run_forever as apply_due_changes
+from campaigns.due import due_changes_apply
 from imports.resuming import imports_resume_stalled
-from notices.sending import notices_send_forever
+from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
 from portal.metrics.worker_page import worker_metrics_serve
 
 log = logging.getLogger(__name__)
@@ -33,13 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args, worker_id, **options):
         if settings.WORKER_METRICS_PORT:
             worker_metrics_serve(settings.WORKER_METRICS_PORT)
-        watchdog = threading.Thread(target=self._resume_stalled, name="resume-imports",
-                                    daemon=True)
-        watchdog.start()
-        threading.Thread(target=apply_due_changes, args=(worker_id or "",),
-                         name="scheduled-changes", daemon=True).start()
-        threading.Thread(target=notices_send_forever, name="send-notices", daemon=True).start()
-        threading.Thread(target=_verify_audit, name="verify-audit", daemon=True).start()
+        for loop in background_loops(worker_id or ""):
+            threading.Thread(target=run_every, kwargs=loop, name=loop["name"],
+                             daemon=True).start()
         if settings.TASK_BACKEND == "rq":
             # RQ's jobs of django-tasks need its Job class; SimpleWorker runs them in this
             # process, so stopping the worker stops its import too.
@@ -50,25 +49,52 @@ class Command(BaseCommand):
             call_command("db_worker", reload=False, interval=0.5, startup_delay=False,
                          **extra)
 
-    def _resume_stalled(self):
-        while True:
-            time.sleep(settings.IMPORT_HEARTBEAT_SECONDS)
-            try:
-                resumed = imports_resume_stalled()
-            except Exception:  # the database may be away for a while; try again later
-                log.exception("could not look for stalled imports")
-                connection.close()
-                continue
-            if resumed:
-                log.info("resumed stalled imports %s", resumed)
+
+def background_loops(worker_id: str) -> list[dict]:
+    """The steps the worker runs over and over, as `run_every`'s arguments."""
+    loops = [
+        # At once, then every heartbeat: an import left by a dead worker waits no longer.
+        {"name": "resume-imports",
+         "step": _logged(imports_resume_stalled, "resumed stalled imports %s"),
+         "seconds": settings.IMPORT_HEARTBEAT_SECONDS},
+        {"name": "scheduled-changes",
+         "step": _logged(lambda: due_changes_apply(worker=worker_id),
+                         "scheduled changes finished: %s"),
+         "seconds": settings.SCHEDULE_POLL_SECONDS},
+        {"name": "send-notices", "step": notices_send_due, "seconds": NOTICES_POLL_SECONDS},
+        {"name": "clear-notices", "step": notices_purge, "seconds": 3600},
+    ]
+    if settings.AUDIT_VERIFY_HOURS > 0:
+        # Every ten minutes, the first ten minutes after the start: a worker would
+        # otherwise walk a long log before its first task whenever a check was due.
+        loops.append({"name": "verify-audit", "seconds": 600, "first_wait": 600,
+                      "step": lambda: chain_check_if_due(settings.AUDIT_VERIFY_HOURS)})
+    return loops
 
 
-def _verify_audit():
-    """Every ten minutes, verify the audit trail if its last check is due."""
-    while settings.AUDIT_VERIFY_HOURS > 0:
-        time.sleep(600)
+def run_every(*, name: str, step: Callable[[], object], seconds: float,
+              first_wait: float = 0.0) -> None:
+    """Run `step` every `seconds`, for ever: a thread of the worker.
+
+    A step that fails (the database, Thulium or the mail server away for a while) is
+    logged and tried again at the next turn, on a new database connection: the thread
+    must outlive any outage.
+    """
+    time.sleep(first_wait)
+    while True:
         try:
-            chain_check_if_due(settings.AUDIT_VERIFY_HOURS)
-        except Exception:  # the database may be away for a while; try again later
-            log.exception("could not verify the audit trail")
+            step()
+        except Exception:
+            log.exception("the worker's %s step failed; it runs again in %ss", name, seconds)
             connection.close()
+        time.sleep(seconds)
+
+
+def _logged(step: Callable[[], list], message: str) -> Callable[[], None]:
+    """The step, telling what it did when it did something."""
+
+    def logged():
+        if done := step():
+            log.info(message, done)
+
+    return logged

@@ -1,0 +1,92 @@
+"""The worker's background loops (`run_worker`): each step runs over and over, at its
+pace, and a step that fails is logged and tried again, never ending its thread."""
+
+import logging
+
+import pytest
+
+from imports.management.commands import run_worker
+from imports.management.commands.run_worker import background_loops, run_every
+from notices.sending import notices_purge, notices_send_due
+
+
+class _LoopEnds(BaseException):
+    """Ends an endless loop in a test (an Exception would be caught and logged)."""
+
+
+class _Clock:
+    """The loop's `time`: each sleep moves it on; the `turns`-th sleep ends the loop."""
+
+    def __init__(self, turns: int):
+        self.now, self.sleeps, self.turns = 0.0, 0, turns
+
+    def sleep(self, seconds):
+        self.now, self.sleeps = self.now + seconds, self.sleeps + 1
+        if self.sleeps == self.turns:
+            raise _LoopEnds
+
+
+class _Connection:
+    closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = _Clock(turns=100)
+    monkeypatch.setattr(run_worker, "time", clock)
+    return clock
+
+
+def test_a_step_runs_at_its_pace_and_a_failure_is_logged_and_tried_again(
+    clock, monkeypatch, caplog
+):
+    connection = _Connection()
+    monkeypatch.setattr(run_worker, "connection", connection)
+    runs = []
+
+    def step():
+        runs.append(clock.now)
+        if len(runs) in (2, 3):  # the database away for two turns
+            raise OSError("the database went away")
+
+    with pytest.raises(_LoopEnds), caplog.at_level(logging.ERROR):
+        run_every(name="send-notices", step=step, seconds=5.0, first_wait=60.0)
+
+    assert runs == [60.0 + 5.0 * n for n in range(99)]  # the first after its wait
+    failures = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [record.getMessage() for record in failures] == [
+        "the worker's send-notices step failed; it runs again in 5.0s"] * 2
+    assert "the database went away" in failures[0].exc_text
+    assert connection.closed == 2  # the next turn opens a new one
+
+
+def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplog):
+    settings.IMPORT_HEARTBEAT_SECONDS, settings.SCHEDULE_POLL_SECONDS = 7, 11
+    settings.AUDIT_VERIFY_HOURS = 24
+    asked = []
+    monkeypatch.setattr(run_worker, "due_changes_apply",
+                        lambda *, worker: asked.append(worker) or [41, 42])
+    monkeypatch.setattr(run_worker, "imports_resume_stalled", lambda: [])
+    monkeypatch.setattr(run_worker, "chain_check_if_due", asked.append)
+    loops = {loop["name"]: loop for loop in background_loops("worker-a")}
+
+    assert {name: (loop["seconds"], loop.get("first_wait", 0)) for name, loop in
+            loops.items()} == {
+        "resume-imports": (7, 0), "scheduled-changes": (11, 0), "send-notices": (5.0, 0),
+        "clear-notices": (3600, 0), "verify-audit": (600, 600)}
+    with caplog.at_level(logging.INFO, logger=run_worker.__name__):
+        loops["scheduled-changes"]["step"]()
+        loops["resume-imports"]["step"]()
+        loops["verify-audit"]["step"]()
+    assert asked == ["worker-a", 24]  # the worker's id; the hours between checks
+    assert loops["send-notices"]["step"] is notices_send_due
+    assert loops["clear-notices"]["step"] is notices_purge
+    # What a step did is told; a step that did nothing says nothing.
+    assert [record.getMessage() for record in caplog.records] == [
+        "scheduled changes finished: [41, 42]"]
+
+    settings.AUDIT_VERIFY_HOURS = 0  # never verified by the worker
+    assert "verify-audit" not in {loop["name"] for loop in background_loops("")}
