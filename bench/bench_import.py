@@ -8,7 +8,10 @@ single POSTs for comparison; and upload + full preview of a large file.
    Send to the last row final (target under 60 s); the sandbox then holds each number of
    the file exactly once. In the same run a bare script (plain threads, requests.Session,
    the same batches to the same sandbox, no portal) sends as many rows: portal / bare
-   within 1.5x.
+   within 1.5x. The CPU time each side used is printed (the whole machine's, and the
+   worker's, PostgreSQL's, the sandbox's...), and the least wall time the push's could
+   take on this machine's CPUs: where that alone exceeds 1.5x, only less work per row can
+   meet the target, not more overlap.
 2. Lost answers: --lost-rows rows in batches of 100, each 10th batch answer lost after
    the sandbox stored the batch (a timeout longer than the worker's THULIUM_TIMEOUT). No
    row unknown, no number sent twice nor held twice; the lost answers, the listings the
@@ -86,11 +89,12 @@ def main():
         manage(env, "collectstatic", "--noinput", "-v0")  # pages need it with DEBUG off
         manage(env, "shell", "-c", SETUP)
         with process([PYTHON, "manage.py", "run_sandbox", "--port", env["THULIUM_SANDBOX_PORT"],
-                      "--latency", str(LATENCY)], env, Path(tmp) / "sandbox.log"), \
+                      "--latency", str(LATENCY)], env, Path(tmp) / "sandbox.log") as sandboxed, \
                 web_server(env, Path(tmp)) as (web_url, web_pid):
             wait_for_port(int(env["THULIUM_SANDBOX_PORT"]))
             manage(env, "shell", "-c", CAMPAIGNS_SYNC)
-            portal = Portal(login(web_url), web_url, env, Path(tmp))
+            portal = Portal(login(web_url), web_url, env, Path(tmp),
+                            {"sandbox": sandboxed.pid, "web": web_pid})
             sandbox = f"http://127.0.0.1:{env['THULIUM_SANDBOX_PORT']}"
             preview_figures(portal.session, web_url, web_pid, args.big, Path(tmp))
             speed = speed_figures(portal, sandbox, args.rows)
@@ -144,11 +148,21 @@ def speed_figures(portal, sandbox, rows):
     once = sum(held[str(number)] == 1 for number in range(FIRST_SPEED, FIRST_SPEED + rows))
     report_count("numbers of the file not held exactly once in the sandbox", rows - once)
     template = stored_record_fields(sandbox, FIRST_SPEED)
+    clock = CpuClock({"sandbox": portal.pids["sandbox"], "bare script": os.getpid()})
     bare = bare_batches_seconds(sandbox, template, rows, first=FIRST_BARE)
+    bare_cpu = clock.spent()
     print(f"  bare script ({CONCURRENCY} threads, requests.Session, batches of {BATCH_SIZE} "
           f"records of {', '.join(template)}, no portal): {bare:.1f} s = {rows / bare:.0f} rows/s")
     report("portal / bare script", pushed.seconds / bare, "x", TARGET_BARE_RATIO,
            lower_is_better=True)
+    # What the machine's CPUs allow: a push cannot take less wall time than the CPU time it
+    # needs spread over every CPU.
+    cpus = len(os.sched_getaffinity(0))
+    print(f"  CPU time during the push: {cpu_text(pushed.cpu)}")
+    print(f"  CPU time during the bare script: {cpu_text(bare_cpu)}")
+    print(f"  on {cpus} CPUs the push's CPU time takes at least "
+          f"{pushed.cpu['machine'] / cpus:.1f} s, "
+          f"{pushed.cpu['machine'] / cpus / bare:.1f} x the bare script's time")
     return pushed
 
 
@@ -294,6 +308,7 @@ class Pushed:
     sending_seconds: float  # from the job's start to the last row's finished_at
     peak_rss_mb: float  # the worker's, read every 0.5 s
     hwm_mb: float | None  # the worker's VmHWM at the end, None if it had ended
+    cpu: dict  # CPU seconds from the click to the end, by process (see CpuClock)
 
     @property
     def rate(self):
@@ -313,6 +328,7 @@ class Portal:
     web_url: str
     env: dict
     tmp: Path
+    pids: dict  # the sandbox's and the web server's, whose CPU time is told
 
     def push(self, rows, *, first, batch_size, name, **worker_env):
         """Upload and preview a file of `rows` fresh numbers, start a worker with this batch
@@ -326,16 +342,87 @@ class Portal:
                      self.tmp / f"worker-{name}.log") as worker, \
                 MemorySampler(worker.pid) as memory:
             time.sleep(3)  # the worker's start-up is not part of the figure
+            clock = CpuClock({"worker": worker.pid, **self.pids})
             confirmed = time.perf_counter()
             post(self.session, f"{self.web_url}/imports/{job_id}/confirm/")
             while not (progress := self.session.get(
                     f"{self.web_url}/imports/{job_id}/progress.json").json())["final"]:
                 time.sleep(0.5)
             seconds = time.perf_counter() - confirmed
+            cpu = clock.spent()
             hwm_mb = proc_status_mb(worker.pid, "VmHWM")
         sending = float(manage(self.env, "shell", "-c", SENDING_SECONDS.format(job_id=job_id))
                         .strip().splitlines()[-1])
-        return Pushed(progress, seconds, sending, memory.peak_mb, hwm_mb)
+        return Pushed(progress, seconds, sending, memory.peak_mb, hwm_mb, cpu)
+
+
+class CpuClock:
+    """CPU seconds spent from its making to `spent()`: by the whole machine (/proc/stat,
+    time stolen by the hypervisor left out), by each named process, and by PostgreSQL's
+    processes, looked for every half second (its autovacuum workers come and go)."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.start = self._reading()
+        self.postgres = dict(self.start["postgres"])  # the last reading of each process
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def spent(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        end = self._reading()
+        self.postgres.update(end["postgres"])
+        spent = {name: end[name] - self.start[name] for name in ("machine", *self.pids)}
+        spent["PostgreSQL"] = sum(seconds - self.start["postgres"].get(pid, 0.0)
+                                  for pid, seconds in self.postgres.items())
+        return spent
+
+    def _sample(self):
+        while not self._stop.wait(0.5):
+            self.postgres.update(postgres_cpu_seconds())
+
+    def _reading(self) -> dict:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        idle, iowait, steal = ticks[3], ticks[4], ticks[7]
+        reading = {"machine": (sum(ticks[:8]) - idle - iowait - steal) / CLOCK_TICKS}
+        reading.update({name: process_cpu_seconds(pid) for name, pid in self.pids.items()})
+        reading["postgres"] = postgres_cpu_seconds()
+        return reading
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid) -> float | None:
+    """User and system CPU seconds of a process so far; None once it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of each of PostgreSQL's processes, by pid."""
+    spent = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or (entry / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:  # ended meanwhile
+            continue
+        if (seconds := process_cpu_seconds(entry.name)) is not None:
+            spent[int(entry.name)] = seconds
+    return spent
+
+
+def cpu_text(spent: dict[str, float]) -> str:
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()
+                      if name != "machine")
+    return f"{parts}; the whole machine {spent['machine']:.1f} s"
 
 
 class MemorySampler:
