@@ -359,7 +359,8 @@ class Portal:
 class CpuClock:
     """CPU seconds spent from its making to `spent()`: by the whole machine (/proc/stat,
     time stolen by the hypervisor left out), by each named process, and by PostgreSQL's
-    processes, looked for every half second (its autovacuum workers come and go)."""
+    processes, read every half second: a connection closed before the end (the worker's
+    storing thread closes its own as the push ends) still counts."""
 
     def __init__(self, pids: dict[str, int]):
         self.pids = pids
