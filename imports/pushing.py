@@ -37,15 +37,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from donotcall.lookup import blocked
-from portal.db_many import insert_each, update_each
+from portal.db_many import update_each
 from portal.thulium import ThuliumMethodRefused
-from records.services import record_add_begin_all, record_add_complete_all, records_added_earlier
+from records.services import record_add_complete_all, records_added_earlier
 
 from .fallback import batch_refusal, batch_refusal_remember
-from .models import ImportAttempt, ImportJob, ImportRow, RowState
+from .models import ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
-from .sending import AnsweredRecords, BatchSend, Pending, Sending, Sent, resumed
+from .sending import AnsweredRecords, BatchSend, Pending, Sending, Sent, resumed, sends_begin
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
@@ -177,19 +177,8 @@ class _Push:
                     settled.append(Sent(row, _unsent(pending), pending.unanswered))
                 else:
                     ready.append(pending)
-            to_begin = [pending for pending in ready if not pending.to_check]
-            if to_begin:
-                additions = record_add_begin_all(
-                    campaign=self.job.campaign,
-                    payloads=[pending.row.payload for pending in to_begin], actor=self.job.actor,
-                    phone_keys=[pending.row.phone_key for pending in to_begin],
-                    own_rows=lambda additions: insert_each(
-                        ImportAttempt, columns=["row_id", "entry_id"],
-                        rows=[(pending.row.pk, addition.pk) for pending, addition
-                              in zip(to_begin, additions, strict=True)]),
-                )
-                for pending, addition in zip(to_begin, additions, strict=True):
-                    pending.entry = addition
+            if to_begin := [pending for pending in ready if not pending.to_check]:
+                sends_begin(self.job, to_begin)
         _store(self.job, settled, self.worker)
         batches = _batches(ready, self.batch_size)
         with self.flow:

@@ -36,6 +36,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 
 from audit.models import Entry, Outcome
 from audit.recording import entries_complete, error_values, outcome_values
+from portal.db_many import insert_each
 from portal.thulium import (
     ThuliumAuthFailed,
     ThuliumError,
@@ -202,16 +203,8 @@ class BatchSend:
     def begin(self) -> None:
         """Begin a send of each row that has none: its pending entry, linked to the row."""
         rows = [pending for pending in self.open if pending.entry is None]
-        if not rows:
-            return
-        additions = record_add_begin_all(
-            campaign=self.job.campaign, payloads=[pending.row.payload for pending in rows],
-            actor=self.job.actor, phone_keys=[pending.row.phone_key for pending in rows],
-            own_rows=lambda additions: ImportAttempt.objects.bulk_create(
-                ImportAttempt(row=pending.row, entry=addition)
-                for pending, addition in zip(rows, additions, strict=True)))
-        for pending, addition in zip(rows, additions, strict=True):
-            pending.entry = addition
+        if rows:
+            sends_begin(self.job, rows)
 
     def post_batch(self) -> None:
         self.push.pace.wait()
@@ -323,6 +316,20 @@ class BatchSend:
 
     def merged(self, other: Sending) -> Sending:
         return _joined(self.done, other)
+
+
+def sends_begin(job, rows: list[Pending]) -> None:
+    """Begin a send of each row, in the caller's transaction if any: its pending audit
+    entry, linked to the row (ImportAttempt), and its number marked as being sent."""
+    additions = record_add_begin_all(
+        campaign=job.campaign, payloads=[pending.row.payload for pending in rows],
+        actor=job.actor, phone_keys=[pending.row.phone_key for pending in rows],
+        own_rows=lambda additions: insert_each(
+            ImportAttempt, columns=["row_id", "entry_id"],
+            rows=[(pending.row.pk, addition.pk)
+                  for pending, addition in zip(rows, additions, strict=True)]))
+    for pending, addition in zip(rows, additions, strict=True):
+        pending.entry = addition
 
 
 def _joined(first: Sending, second: Sending) -> Sending:

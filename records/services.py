@@ -56,8 +56,10 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
     """
     entries = entries_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign,
                           sents=payloads, **fields)
-    if phone_keys is None:
-        phone_keys = [phone_key(payload["phone_number"]) for payload in payloads]
+    # A key the caller lacks (an empty one too) is made from the number.
+    phone_keys = [key or phone_key(payload["phone_number"])
+                  for key, payload in zip(phone_keys or [""] * len(payloads), payloads,
+                                          strict=True)]
     with transaction.atomic():
         entries_reserve(entries, phone_keys=phone_keys)
         # A number known already (sent before, unanswered) keeps its status.

@@ -11,7 +11,7 @@ from audit.models import Outcome
 from audit.recording import outcome_values
 from donotcall.models import Suppression
 from donotcall.services import suppression_add
-from imports import pushing
+from imports import sending
 from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.report import report_lines
@@ -115,7 +115,7 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
         logged_in, campaigns, officer, thulium, monkeypatch):
     rows = people(5)
     job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
-    begin = pushing.record_add_begin_all
+    begin = sending.record_add_begin_all  # each claim begins its sends through it
     claims = []
 
     def begin_and_list_the_last(**kwargs):
@@ -124,7 +124,7 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
         claims.append(len(kwargs["payloads"]))
         return begin(**kwargs)
 
-    monkeypatch.setattr(pushing, "record_add_begin_all", begin_and_list_the_last)
+    monkeypatch.setattr(sending, "record_add_begin_all", begin_and_list_the_last)
     assert import_confirm(job=job)
     import_push(job.pk)
     sent = [record["phone_number"] for record in records_sent(thulium)]
