@@ -5,10 +5,12 @@ row is held to exactly its rules; the file adds its own problems (ragged rows, f
 numbers repeated within it).
 """
 
+from django.core.exceptions import ValidationError
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from donotcall.lookup import ON_THE_LIST, blocked
+from portal.phones import normalise_phone, phone_key
 from records.forms import RecordForm
 
 from .models import RowState
@@ -31,10 +33,28 @@ class RowChecker:
         self.first_row_of_phone: dict[str, int] = {}
         self.first_row_of_identifier: dict[str, int] = {}
 
+    def check_all(self, rows: list[tuple[int, list[str]]]) -> list[CheckedRow]:
+        """A batch of rows judged, with what the portal added of their numbers and
+        identifiers read at once for the batch (not a query per row)."""
+        phones, identifiers = set(), set()
+        for _number, cells in rows:
+            data = self.mapped(cells)
+            identifiers.add(data.get("identifier", ""))
+            try:
+                phones.add(phone_key(normalise_phone(data.get("phone_number", ""))))
+            except ValidationError:
+                continue  # the form will say why
+        self.form.earlier.load(phones, identifiers)
+        return [self.check(number, cells) for number, cells in rows]
+
+    def mapped(self, cells: list[str]) -> dict[str, str]:
+        """The row's values by the form field each column is mapped to."""
+        return {target: cells[index].strip() if index < len(cells) else ""
+                for index, target in self.columns}
+
     def check(self, number: int, cells: list[str]) -> CheckedRow:
         """The row as the preview judges it: queued to send, or why not."""
-        data = {target: cells[index].strip() if index < len(cells) else ""
-                for index, target in self.columns}
+        data = self.mapped(cells)
         problems = self.file_problems(cells, data)
         if problems:
             return self.problem_row(number, data, RowState.INVALID, problems)

@@ -59,8 +59,9 @@ class RecordForm(forms.Form):
     def __init__(self, *args, campaign, statuses=(), agents=(), earlier=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.campaign = campaign
-        # An EarlierAdditions read once, for bulk imports; else one query per number.
-        self.earlier = earlier
+        # A bulk import loads its rows' earlier additions a batch at a time (imports.checking).
+        self.in_bulk = earlier is not None
+        self.earlier = earlier or EarlierAdditions(campaign)
         self.statuses = {
             str(s["status_id"]): s for s in statuses if s.get("status_id") is not None
         }
@@ -111,10 +112,10 @@ class RecordForm(forms.Form):
         # Kept for bulk imports, which also compare the numbers within one file.
         self.number_key = phone_key(number)
         # An import's preview asks the list about all its rows at once (imports.checking).
-        if self.earlier is None and blocked(self.campaign, [self.number_key]):
+        if not self.in_bulk and blocked(self.campaign, [self.number_key]):
             # Record loaders learn that it is blocked, not why: the note is for compliance.
             raise forms.ValidationError(ON_THE_LIST, code="suppressed")
-        earlier = self.earlier_addition(self.number_key)
+        earlier = self.earlier.get(self.number_key)
         if earlier:
             raise forms.ValidationError(
                 format_html(
@@ -133,25 +134,12 @@ class RecordForm(forms.Form):
     def clean_identifier(self):
         identifier = self.cleaned_data["identifier"]
         # Thulium refuses an identifier the campaign already has.
-        if identifier and self.identifier_used(identifier):
+        if identifier and self.earlier.has_identifier(identifier):
             raise forms.ValidationError(
                 _("This portal already added a record with this identifier to the campaign."),
                 code="duplicate",
             )
         return identifier
-
-    def identifier_used(self, identifier: str) -> bool:
-        if self.earlier is not None:
-            return self.earlier.has_identifier(identifier)
-        return AddedRecord.objects.filter(campaign=self.campaign, identifier=identifier).exists()
-
-    def earlier_addition(self, key: str) -> AddedRecord | None:
-        if self.earlier is not None:
-            return self.earlier.get(key)
-        # One row at most (a number is known once per campaign): no ordering to ask for.
-        found = (AddedRecord.objects.filter(campaign_id=self.campaign.pk, phone_key=key)
-                 .only("entry_id", "created_at", "status")[:1])
-        return found[0] if found else None
 
     def clean(self):
         cleaned = super().clean()
@@ -189,20 +177,42 @@ class RecordForm(forms.Form):
 
 
 class EarlierAdditions:
-    """The numbers the portal added to the campaign, read in one query for a bulk import."""
+    """What the portal added to the campaign, read a batch of a bulk import's rows at a time.
+
+    Only the batch's numbers and identifiers are read (`load`), so a preview costs what its
+    file holds, not what the campaign ever received. A number or identifier no batch asked
+    about is looked up on its own, so an answer never depends on what was loaded.
+    """
 
     def __init__(self, campaign):
-        records = AddedRecord.objects.filter(campaign=campaign).only(
-            "entry_id", "phone_key", "identifier", "created_at", "status")
-        self._by_key = {}
-        self._identifiers = set()
-        for record in records.iterator():
-            self._by_key[record.phone_key] = record
-            if record.identifier:
-                self._identifiers.add(record.identifier)
+        self.campaign = campaign
+        self._by_key: dict[str, AddedRecord] = {}
+        self._identifiers: set[str] = set()
+        self._asked_keys: set[str] = set()
+        self._asked_identifiers: set[str] = set()
+
+    def load(self, keys, identifiers) -> None:
+        """Read what the campaign holds of these number keys and identifiers, in place of
+        the previous batch's."""
+        self._asked_keys, self._asked_identifiers = set(keys), set(filter(None, identifiers))
+        # An empty set asks the database nothing (Django knows no row matches).
+        records = self._added().filter(phone_key__in=self._asked_keys).only(
+            "entry_id", "phone_key", "created_at", "status")
+        self._by_key = {record.phone_key: record for record in records}
+        self._identifiers = set(self._added().filter(identifier__in=self._asked_identifiers)
+                                .values_list("identifier", flat=True))
 
     def get(self, key: str) -> AddedRecord | None:
-        return self._by_key.get(key)
+        if key in self._asked_keys:
+            return self._by_key.get(key)
+        # One row at most (a number is known once per campaign): no ordering to ask for.
+        found = self._added().filter(phone_key=key).only("entry_id", "created_at", "status")[:1]
+        return found[0] if found else None
 
     def has_identifier(self, identifier: str) -> bool:
-        return identifier in self._identifiers
+        if identifier in self._asked_identifiers:
+            return identifier in self._identifiers
+        return self._added().filter(identifier=identifier).exists()
+
+    def _added(self):
+        return AddedRecord.objects.filter(campaign_id=self.campaign.pk)

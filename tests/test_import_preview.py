@@ -1,9 +1,12 @@
 """Upload, mapping and preview: every row checked by the record form, nothing sent."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Outcome
+from imports import services
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from records.forms import RecordForm
 from tests.audit_fixtures import addition
@@ -124,6 +127,33 @@ def test_numbers_the_portal_already_added_are_flagged_with_one_query(
     assert [states[n].state for n in (2, 3, 4)] == [
         RowState.ALREADY_ADDED, RowState.ALREADY_ADDED, RowState.QUEUED]
     assert "This portal already added this number to the campaign." in states[2].problems[0]
+    assert job.rows_valid == 298
+
+
+def test_each_batch_of_the_preview_reads_only_its_own_numbers_and_identifiers(
+    logged_in, sales, user, monkeypatch
+):
+    """A campaign's other additions are never read: a preview costs what its file holds."""
+    addition(actor=user, campaign=sales, phone="601000000")
+    addition(actor=user, campaign=sales, phone="699999999", identifier="K-250")
+    addition(actor=user, campaign=sales, phone="698888888", identifier="K-999")
+    monkeypatch.setattr(services, "PREVIEW_BATCH", 100)
+    rows = [[str(601000000 + n), f"K-{n}"] for n in range(300)]
+    upload(logged_in, sales, csv_bytes(rows, header=["telefon", "identyfikator"]))
+    job = ImportJob.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    reads = [query["sql"] for query in queries.captured_queries
+             if query["sql"].startswith("SELECT") and '"records_addedrecord"' in query["sql"]]
+    # Per batch of 100: its numbers, its identifiers; no query per row, none for all.
+    assert len(reads) == 6
+    assert all('"phone_key" IN' in sql or '"identifier" IN' in sql for sql in reads)
+    assert not any("698888888" in sql or "K-999" in sql for sql in reads)
+    job.refresh_from_db()
+    states = rows_by_number(job)
+    assert states[2].state == RowState.ALREADY_ADDED  # the first batch's number
+    assert states[252].state == RowState.INVALID  # the third batch's identifier
+    assert "already added a record with this identifier" in states[252].problems[0]
     assert job.rows_valid == 298
 
 

@@ -439,7 +439,7 @@ def test_the_earlier_addition_is_dated_in_local_time(logged_in, user, campaigns,
 def test_the_already_added_check_looks_the_number_up_by_index(campaigns):
     form = record_form(campaigns["00001"], {"phone_number": "601234567"})
     with CaptureQueriesContext(connection) as queries:
-        assert form.earlier_addition(phone_key("601234567")) is None
+        assert form.earlier.get(phone_key("601234567")) is None
     (query,) = queries.captured_queries
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
