@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_complete, outcome_values
 from audit.verify import verify_chain
-from imports import pushing
+from imports import progress, pushing
 from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_cancel, import_confirm
@@ -461,3 +461,18 @@ def test_progress_reaches_one_hundred_percent(logged_in, sales, thulium):
     assert (after["percent"], after["added"], after["final"]) == (100, 6, True)
     page = logged_in.get(job.get_absolute_url()).content.decode()
     assert "imports/progress.js" in page and job.file_sha256 in page
+
+
+def test_a_running_import_s_counts_are_shared_by_its_watchers_and_a_final_one_s_are_fresh(
+    logged_in, sales, thulium, monkeypatch
+):
+    job = confirmed(logged_in, sales, people(4))
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ticks = iter([100.0, 101.0])  # counting the rows "took" a second: shared for ten
+    monkeypatch.setattr(progress, "perf_counter", lambda: next(ticks))
+    url = reverse("imports:progress", args=[job.pk])
+    assert logged_in.get(url).json()["added"] == 0
+    job.rows.update(state=RowState.ADDED)
+    assert logged_in.get(url).json()["added"] == 0  # another watcher: not counted again
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.DONE)
+    assert logged_in.get(url).json()["added"] == 4  # final: counted afresh
