@@ -45,6 +45,11 @@ def log_in(page, username: str, *, button: str = "Log in") -> None:
     page.click(f"button[type=submit]:has-text('{button}')")
 
 
+def open_user_menu(page) -> None:
+    """Open the menu under the username: password, two-factor login, e-mails, log out."""
+    page.click("[data-testid=username]")
+
+
 def policy_breaks(page) -> list[str]:
     """The Content-Security-Policy violations the page reports from now on (a list that fills)."""
     breaks = []

@@ -2,24 +2,42 @@
 Polish, Thulium is asked for Polish, and the page breaks no rule of its security policy."""
 
 import pytest
+from django.contrib.auth.models import Group
 
 from audit.models import Entry
 from records.models import AddedRecord
-from tests.browser import log_in, policy_breaks, polish_browser_page  # noqa: F401
-from tests.conftest import api_calls
+from tests.browser import log_in, open_user_menu, policy_breaks, polish_browser_page  # noqa: F401
+from tests.conftest import COMPLIANCE, api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
-    polish_browser_page, user, campaigns, thulium  # noqa: F811
+    polish_browser_page, user, campaigns, thulium, settings  # noqa: F811
 ):
     page = polish_browser_page
     breaks = policy_breaks(page)
 
+    # Every link of the menu, with Polish's longer words, in a laptop's 1280 pixels.
+    settings.FOUR_EYES = True
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.groups.add(Group.objects.get(name=COMPLIANCE))
     page.goto("/campaigns/")
     assert page.locator("html").get_attribute("lang") == "pl"
     log_in(page, user.username, button="Zaloguj się")
+    page.wait_for_selector("text=Lista zastrzeżonych numerów")
+    page.wait_for_selector("text=Wnioski o zmianę")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing sideways
+    open_user_menu(page)
+    assert page.locator("text=Logowanie dwuetapowe").is_visible()
+    # In a narrow window the links fold behind one button.
+    page.set_viewport_size({"width": 700, "height": 900})
+    assert not page.locator("nav >> text=Dziennik zdarzeń").is_visible()
+    page.click("[data-testid=menu-toggle]")
+    page.wait_for_selector("nav >> text=Dziennik zdarzeń")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    settings.FOUR_EYES = False  # the manager's changes go to Thulium at once
 
     page.click("text=Sprzedaż OZE 2026")
     page.wait_for_selector("text=Ustawienia znane portalowi")

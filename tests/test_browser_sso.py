@@ -6,7 +6,7 @@ rule of the portal's security policy."""
 import pytest
 from django.contrib.auth.models import User
 
-from tests.browser import browser_page, policy_breaks  # noqa: F401
+from tests.browser import browser_page, open_user_menu, policy_breaks  # noqa: F401
 from tests.conftest import AUDITORS, EDITORS
 from tests.oidc import PROVIDER_NAME, start_provider, use_provider
 
@@ -52,6 +52,7 @@ def test_a_person_signs_on_logs_out_everywhere_and_loses_a_role_taken_away(
 
     # Taken out of the company's audit group; the portal learns it at the next sign-on.
     provider.set_account("carol", groups=["cc-editors"])
+    open_user_menu(page)
     page.click("button:has-text('Log out')")
     page.click("button:has-text('Yes, sign me out')")
     page.wait_for_url("**/accounts/login/")
