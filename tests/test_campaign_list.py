@@ -94,8 +94,10 @@ def test_active_campaigns_show_their_records_and_completion_from_one_cached_call
     assert rows["00001"].stats == {"records_count": 2, "percent": "0.0"}
     assert rows["00002"].stats == {"records_count": 0, "percent": "0.0"}
     assert not hasattr(rows["A7K2Q"], "stats")  # inactive: Thulium gives none
-    assert "2 records" in page.content.decode()
-    logged_in.get(LIST)
+    assert "2 records, 0.0%" in page.content.decode()
+    polish = logged_in.get(LIST, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    # The label in the reader's language; the bar's value as HTML wants it, in any language.
+    assert "0,0%" in polish and 'value="0.0"' in polish
     assert len([c for c in api_calls(thulium) if c["path"] == "/api/outbounds/stats"]) == 1
 
 
