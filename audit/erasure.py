@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.phones import normalise_phone, phone_key
+from portal.phones import number_key
 
 from .kinds import ERASURE, get_kind
 from .models import Entry, Outcome, SearchTerm
@@ -61,11 +61,6 @@ class ErasureReport:
     def held(self) -> bool:
         """False when the portal held the number nowhere."""
         return any(self.counts.values())
-
-
-def number_key(number: str) -> str:
-    """The canonical key of a number as typed; raises ValidationError if it is not one."""
-    return phone_key(normalise_phone(number))
 
 
 def clean_reference(reference: str) -> str:

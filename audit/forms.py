@@ -8,7 +8,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .erasure import REFERENCE_LENGTH, clean_reference, number_key
+from portal.phones import number_key
+
+from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import all_kinds
 from .models import Entry, Outcome
 from .services import MAX_ID, Cursor, TimelineFilters, former_username, may_see_everyone

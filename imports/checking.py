@@ -10,7 +10,7 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from donotcall.lookup import ON_THE_LIST, blocked
-from portal.phones import normalise_phone, phone_key
+from portal.phones import number_key
 from records.forms import RecordForm
 
 from .models import RowState
@@ -36,25 +36,25 @@ class RowChecker:
     def check_all(self, rows: list[tuple[int, list[str]]]) -> list[CheckedRow]:
         """A batch of rows judged, with what the portal added of their numbers and
         identifiers read at once for the batch (not a query per row)."""
+        mapped = [(number, cells, self.mapped(cells)) for number, cells in rows]
         phones, identifiers = set(), set()
-        for _number, cells in rows:
-            data = self.mapped(cells)
+        for _number, _cells, data in mapped:
             identifiers.add(data.get("identifier", ""))
             try:
-                phones.add(phone_key(normalise_phone(data.get("phone_number", ""))))
+                phones.add(number_key(data.get("phone_number", "")))
             except ValidationError:
                 continue  # the form will say why
         self.form.earlier.load(phones, identifiers)
-        return [self.check(number, cells) for number, cells in rows]
+        return [self.check(number, cells, data) for number, cells, data in mapped]
 
     def mapped(self, cells: list[str]) -> dict[str, str]:
         """The row's values by the form field each column is mapped to."""
         return {target: cells[index].strip() if index < len(cells) else ""
                 for index, target in self.columns}
 
-    def check(self, number: int, cells: list[str]) -> CheckedRow:
-        """The row as the preview judges it: queued to send, or why not."""
-        data = self.mapped(cells)
+    def check(self, number: int, cells: list[str], data: dict[str, str]) -> CheckedRow:
+        """The row as the preview judges it (`data`: its cells as `mapped` gives them):
+        queued to send, or why not."""
         problems = self.file_problems(cells, data)
         if problems:
             return self.problem_row(number, data, RowState.INVALID, problems)

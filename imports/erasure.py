@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from audit.erasure import Erasure, number_key
+from audit.erasure import Erasure
+from portal.phones import number_key
 
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .reading import FileLayout, read_rows

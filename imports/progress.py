@@ -42,9 +42,10 @@ def watched_counts(job: ImportJob) -> dict[str, int]:
     return counts
 
 
-def import_progress(job: ImportJob) -> dict:
-    """Where a confirmed import stands, for the progress bar."""
-    counts = watched_counts(job)
+def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dict:
+    """Where a confirmed import stands, for the progress bar (from `counts`, if the caller
+    has just counted the rows)."""
+    counts = watched_counts(job) if counts is None else counts
     # Rows to send that are no longer waiting: sent, not sent, or found on the do-not-call
     # list just before their send.
     done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]

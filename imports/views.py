@@ -138,7 +138,7 @@ def detail(request, pk):
                "problems": problems, "may_change": may_change}
     if job.state in MAPPABLE:
         return render(request, "imports/preview.html", context)
-    context["progress"] = import_progress(job)
+    context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
 

@@ -40,3 +40,8 @@ def phone_key(number: str) -> str:
     except phonenumbers.NumberParseException:
         return number.lstrip("+")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def number_key(raw: str) -> str:
+    """The canonical key of a number as typed; raises ValidationError if it is not one."""
+    return phone_key(normalise_phone(raw))

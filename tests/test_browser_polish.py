@@ -30,12 +30,12 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     page.wait_for_selector("text=Wnioski o zmianę")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing sideways
     open_user_menu(page)
-    assert page.locator("text=Logowanie dwuetapowe").is_visible()
+    page.wait_for_selector("text=Logowanie dwuetapowe")  # the menu opened
     # In a narrow window the links fold behind one button, and wide tables scroll in their
     # own box, not the page.
     page.set_viewport_size({"width": 700, "height": 900})
     assert page.evaluate("document.documentElement.scrollWidth") <= 700
-    assert not page.locator("nav >> text=Dziennik zdarzeń").is_visible()
+    page.wait_for_selector("nav >> text=Dziennik zdarzeń", state="hidden")
     page.click("[data-testid=menu-toggle]")
     page.wait_for_selector("nav >> text=Dziennik zdarzeń")
     page.set_viewport_size({"width": 1280, "height": 720})
