@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from donotcall.lookup import blocked
 from portal.db_many import update_each
+from portal.phones import forget_keyed_numbers
 from portal.thulium import ThuliumMethodRefused
 from records.services import record_add_complete_all, records_added_earlier
 
@@ -66,8 +67,11 @@ def import_push(job_id: int) -> None:
     job = ImportJob.objects.select_related("campaign", "actor").get(pk=job_id)
     push = _Push(job)
     log.info("import %s: worker %s sending", job.pk, push.worker)
-    push.run()
-    _finish(job)
+    try:
+        push.run()
+        _finish(job)
+    finally:
+        forget_keyed_numbers()
 
 
 class _Push:

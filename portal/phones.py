@@ -6,6 +6,8 @@ from functools import lru_cache
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
@@ -31,7 +33,8 @@ def normalise_phone(raw: str) -> str:
 
 
 # An addition keys its number three times (the form's check, the added-records row, the
-# audit search term), and parsing is the slow part of each.
+# audit search term), and parsing is the slow part of each. The numbers are kept only
+# while the request or the import that keys them runs (`forget_keyed_numbers`).
 @lru_cache(maxsize=4096)
 def phone_key(number: str) -> str:
     """One form for the same number written nationally or internationally (E.164 if it parses)."""
@@ -40,6 +43,13 @@ def phone_key(number: str) -> str:
     except phonenumbers.NumberParseException:
         return number.lstrip("+")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+@receiver(request_finished, dispatch_uid="portal.phones.forget_keyed_numbers")
+def forget_keyed_numbers(**_kwargs) -> None:
+    """Drop the numbers kept for keying: a long-lived web or worker process must not hold
+    a number after its work, when it may have been erased since (GDPR art. 17)."""
+    phone_key.cache_clear()
 
 
 def number_key(raw: str) -> str:

@@ -14,10 +14,12 @@ from audit.verify import verify_chain
 from imports.models import ImportJob, ImportUpload
 from imports.pushing import import_push
 from imports.services import import_confirm
+from portal.phones import phone_key
 from records.models import AddedRecord
 from records.services import record_add, record_check
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
 from tests.import_files import csv_bytes, previewed, upload
+from tests.test_record_form import add
 
 # The import the fixture pushes stores its outcomes on a connection of its own, which
 # sees only what is committed.
@@ -179,6 +181,23 @@ def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_mo
     assert b'data-testid="erased"' in done.content
     assert Entry.objects.get(kind="erasure").actor_username == "root"
     assert NUMBER not in every_value_in_the_database()
+
+
+def test_no_process_keeps_a_number_it_keyed_once_its_request_or_import_ended(logged_in,
+                                                                              campaigns):
+    """A web or worker process lives on after its work: it may not hold a number that has
+    been erased since."""
+    add(logged_in, {"phone_number": "601 234 568"})
+    assert AddedRecord.objects.filter(phone_key="48601234568").exists()
+    assert phone_key.cache_info().currsize == 0
+    job = previewed(logged_in, campaigns["00002"], csv_bytes([["601234569", "Jan", "N", "Ł"]]))
+    assert import_confirm(job=job)
+    phone_key("601234569")  # as the push's check in Thulium of a lost answer would
+
+    import_push(job.pk)
+
+    assert AddedRecord.objects.filter(phone_key="48601234569").exists()
+    assert phone_key.cache_info().currsize == 0
 
 
 def test_only_those_allowed_to_erase_see_the_page(logged_in):
