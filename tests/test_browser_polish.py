@@ -43,6 +43,10 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
 
     page.click("text=Sprzedaż OZE 2026")
     page.wait_for_selector("text=Ustawienia znane portalowi")
+    # On a phone the campaign's buttons wrap under its name instead of widening the page.
+    page.set_viewport_size({"width": 390, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 720})
     page.click("text=Edytuj ustawienia")
     page.select_option("select[name=dialer]", "predictive")
     page.fill("input[name=caller_id]", "221112233")
