@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.diff import flat_paths
 from audit.kinds import EntryKind
+from portal.shown_times import shown_json_time
 
 
 class Step:
@@ -46,7 +47,7 @@ def _step_summary(entry) -> str:
 
 def _schedule_summary(entry) -> str:
     return gettext("change for %(when)s %(step)s: %(fields)s") % {
-        "when": entry.details.get("apply_at", "").replace("T", " "),
+        "when": shown_json_time(entry.details.get("apply_at")),
         **_step_words(entry, ScheduleStep.LABELS)}
 
 

@@ -3,11 +3,10 @@
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.shown_times import shown_time
 from roles.permissions import requires
 
 from .models import ScheduledChange
@@ -29,11 +28,6 @@ def schedule_from_form(request, campaign, form, changes: dict):
         "The change is saved: the portal sends it to Thulium at %(when)s."
     ) % {"when": when})
     return redirect(campaign)
-
-
-def shown_time(moment) -> str:
-    """A moment in the portal's time zone, as the user's language writes it."""
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def scheduled_list(request):

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from audit.diff import field_changes, flat_paths
 from audit.models import Entry
 from audit.services import MAX_ID, TimelineFilters, timeline_page
+from portal.shown_times import shown_time
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
@@ -22,7 +23,7 @@ from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
 from .risk import risk_labels
-from .schedule_views import schedule_from_form, shown_time
+from .schedule_views import schedule_from_form
 from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50

@@ -17,6 +17,7 @@ from imports.progress import row_counts
 from imports.pushing import import_push
 from imports.receipts import receipt_write
 from imports.services import import_cancel, import_confirm
+from portal.shown_times import shown_time
 from portal.thulium import get_client
 from tests.audit_fixtures import auditor, tamper  # noqa: F401
 from tests.conftest import skip_unless_postgresql
@@ -120,6 +121,9 @@ def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, 
     assert "What it was given, exactly" in page and receipt.sent["file_sha256"] in page
     assert 'data-testid="answer"' not in page and 'data-testid="diff"' not in page
     assert "Records imported" in page
+    # When it was confirmed, as the page's other times: in the portal's zone, not as kept.
+    assert f"confirmed {shown_time(job_of(receipt).confirmed_at)}" in page
+    assert receipt.details["confirmed_at"] not in page
 
 
 def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sales, watched):

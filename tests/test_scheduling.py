@@ -16,6 +16,7 @@ from audit.recording import entry_begin
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.models import ChangeRequest, ScheduledChange
+from portal.shown_times import shown_time
 from portal.thulium import get_client
 from tests.conftest import api_calls
 from tests.test_campaign_form import form_values
@@ -70,6 +71,18 @@ def test_a_change_with_a_time_is_saved_and_nothing_is_sent(scheduled, logged_in,
     assert reverse("campaigns:scheduled") in page
     listed = logged_in.get(reverse("campaigns:scheduled")).context["waiting"]
     assert list(listed) == [scheduled]
+
+
+def test_the_step_s_page_and_summary_show_its_time_as_the_portal_writes_times(scheduled,
+                                                                             logged_in):
+    step = scheduled.scheduled_entry
+    entry = logged_in.get(step.get_absolute_url()).content.decode()
+    timeline = logged_in.get(reverse("audit:timeline")).content.decode()
+
+    shown = shown_time(scheduled.apply_at)  # in the portal's zone, e.g. "4 Dec. 2026, 10:15:00"
+    assert f"to be applied at {shown}" in entry
+    assert f"change for {shown}" in timeline
+    assert step.details["apply_at"] not in entry + timeline  # not the text it is kept as
 
 
 def test_a_due_change_is_sent_once_through_the_same_service_as_an_immediate_one(

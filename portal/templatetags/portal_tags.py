@@ -1,8 +1,10 @@
-"""Template filters for showing what was sent to Thulium."""
+"""Template filters for showing what was sent to Thulium, and the times entries keep."""
 
 import json
 
 from django import template
+
+from portal.shown_times import shown_json_time
 
 register = template.Library()
 
@@ -11,3 +13,6 @@ register = template.Library()
 def pretty_json(value) -> str:
     """JSON as Thulium received it (not Python's repr), indented for reading."""
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+register.filter("json_time", shown_json_time)

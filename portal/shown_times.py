@@ -1,0 +1,22 @@
+"""Times as the portal shows them: in its time zone (TIME_ZONE), as the reader's language
+writes them."""
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+
+def shown_time(moment: datetime) -> str:
+    """A moment in the portal's time zone, as the user's language writes it."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def shown_json_time(text) -> str:
+    """A time an audit entry keeps in its JSON (ISO 8601 with its offset), shown as the
+    page's other times are; anything else as it is, so that nothing kept is hidden."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text or ""
+    return text if timezone.is_naive(moment) else shown_time(moment)
