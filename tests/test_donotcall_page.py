@@ -2,6 +2,7 @@
 bad input answered next to its field and the input kept."""
 
 import datetime
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -56,6 +57,21 @@ def test_a_malformed_number_is_refused_next_to_the_field(officer_client, number,
     assert 'value="kept note"' in response.content.decode() or "kept note" in \
         response.content.decode()
     assert not Suppression.objects.exists()
+
+
+def test_switching_language_on_a_refused_form_goes_back_to_the_form_s_page(officer_client):
+    """The refusal is the answer to a post, at an address that takes posts only."""
+    listing = "http://testserver" + reverse("donotcall:list")
+    refused = officer_client.post(reverse("donotcall:add"), {"phone_number": "12ab"},
+                                  HTTP_REFERER=listing)
+    back_to = re.search(r'name="next" type="hidden" value="([^"]*)"', refused.content.decode())
+
+    switched = officer_client.post(reverse("set_language"),
+                                   {"language": "pl", "next": back_to.group(1)}, follow=True)
+
+    assert switched.redirect_chain == [(listing, 302)]
+    assert switched.status_code == 200
+    assert "Lista zastrzeżonych numerów" in switched.content.decode()
 
 
 def test_a_duplicate_is_refused_with_the_input_kept(officer_client):
