@@ -356,6 +356,8 @@ def test_bootstrap_is_served_by_the_portal_itself(logged_in, campaigns, settings
     links = STATIC_LINK.findall(page)
     assert "/static/vendor/bootstrap/bootstrap.min.css" in links
     assert "/static/vendor/bootstrap/bootstrap.bundle.min.js" in links
+    # The icon is named, so browsers do not ask for /favicon.ico (a 404 every first visit).
+    assert "/static/portal/icon.svg" in links
 
     fresh = Client()  # a new client loads WhiteNoise, which indexes STATIC_ROOT on start
     for link in links:
