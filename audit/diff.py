@@ -1,6 +1,7 @@
 """A change in business terms: each value sent, by its path, beside the value it replaced."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,7 @@ class FieldChange:
     path: str  # "dialer", "parameters.caller_id", "record_fields.imie"
     before: object
     after: object
+    label: str = ""  # the field in the user's words, where its app names it
 
     @property
     def before_text(self) -> str:
@@ -27,14 +29,21 @@ class FieldChange:
         return self.before != self.after
 
 
-def field_changes(before: dict, sent: dict) -> list[FieldChange]:
-    """Every value sent, by path, with what was known before it (if anything).
+def no_label(path: str) -> None:
+    """For fields known by their path alone."""
+    return None
+
+
+def field_changes(before: dict, sent: dict,
+                  label: Callable[[str], str | None] = no_label) -> list[FieldChange]:
+    """Every value sent, by path, with what was known before it (if anything), and the
+    field's name in the user's words as `label` gives it.
 
     Sorted by path: PostgreSQL's jsonb does not keep the order keys were sent in.
     """
     known = _flatten(before if isinstance(before, dict) else {})
     return [
-        FieldChange(path, known.get(path, _ABSENT), value)
+        FieldChange(path, known.get(path, _ABSENT), value, str(label(path) or ""))
         for path, value in sorted(_flatten(sent if isinstance(sent, dict) else {}).items())
     ]
 

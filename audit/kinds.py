@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from .diff import no_label
+
 
 @dataclass(frozen=True)
 class EntryKind:
@@ -29,6 +31,8 @@ class EntryKind:
     before: str = ""
     # The place of the new values in that diff: what was sent, or what was found.
     after: str = "sent"
+    # A field of that diff (its path, "parameters.caller_id") in the user's words, or None.
+    field_label: Callable[[str], str | None] = no_label
     # Columns of this kind in the exports after the shared ones: (column, place).
     export_columns: tuple[tuple[str, str], ...] = ()
     # False for entries of the portal's own doing, which call nothing themselves (an

@@ -8,6 +8,8 @@ from audit.diff import flat_paths
 from audit.kinds import EntryKind
 from portal.shown_times import shown_json_time
 
+from .labels import setting_label, settings_named
+
 
 class Step:
     """A four-eyes step, as stored in a "change-request" entry's details."""
@@ -26,18 +28,19 @@ class ScheduleStep:
 
 
 def _change_summary(entry) -> str:
-    return gettext("settings changed: %(fields)s") % {"fields": ", ".join(flat_paths(entry.sent))}
+    return gettext("settings changed: %(fields)s") % {
+        "fields": settings_named(flat_paths(entry.sent))}
 
 
 def _outside_summary(entry) -> str:
     return gettext("changed outside the portal: %(fields)s") % {
-        "fields": ", ".join(flat_paths(entry.details.get("found")))}
+        "fields": settings_named(flat_paths(entry.details.get("found")))}
 
 
 def _step_words(entry, labels: dict) -> dict:
     """A step entry's step in words and the settings it concerns, for its summary."""
     step = entry.details.get("step")
-    return {"step": labels.get(step, step), "fields": ", ".join(flat_paths(entry.sent))}
+    return {"step": labels.get(step, step), "fields": settings_named(flat_paths(entry.sent))}
 
 
 def _step_summary(entry) -> str:
@@ -57,6 +60,7 @@ CAMPAIGN_CHANGE = EntryKind(
     summary=_change_summary,
     template="audit/kinds/campaign-change.html",
     before="details.settings_before",
+    field_label=setting_label,
     export_columns=(("settings_before", "details.settings_before"),),
 )
 # Found on reading the campaign from Thulium: nothing is sent; `details.found` holds the
@@ -67,6 +71,7 @@ OUTSIDE_CHANGE = EntryKind(
     summary=_outside_summary,
     template="audit/kinds/outside-change.html",
     before="details.settings_before",
+    field_label=setting_label,
     after="details.found",
     export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
     calls_thulium=False,
@@ -79,6 +84,7 @@ CHANGE_REQUEST = EntryKind(
     summary=_step_summary,
     template="audit/kinds/change-request.html",
     before="details.settings_before",
+    field_label=setting_label,
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
 )
@@ -90,6 +96,7 @@ SCHEDULED_CHANGE = EntryKind(
     summary=_schedule_summary,
     template="audit/kinds/scheduled-change.html",
     before="details.settings_before",
+    field_label=setting_label,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
 )

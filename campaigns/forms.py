@@ -11,13 +11,12 @@ from django.core.validators import RegexValidator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from .labels import LABELS, PARAMETERS, TOP_LEVEL
 from .models import Dialer
 from .risk import risk_labels, risky_changes
 from .schedule_forms import ScheduleTimeField
 from .services import merged_settings
 
-TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
-PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
 EDITABLE = (*TOP_LEVEL, *PARAMETERS)
 DATE_FORMAT = "%Y-%m-%d"
 _BASE_SALT = "campaigns.form-base"
@@ -40,30 +39,32 @@ def _ratio_field(label):
 class CampaignForm(forms.Form):
     """Shows the settings the portal last knew; only what the user changes is sent."""
 
-    name = forms.CharField(label=_("Name"), max_length=255)
-    dialer = forms.ChoiceField(label=_("Dialer"), choices=[("", "---------"), *Dialer.choices],
-                               required=False)
-    active = forms.NullBooleanField(label=_("Active"), required=False)
-    start_date = forms.DateField(label=_("Start date"), required=False, widget=DateInput(),
-                                 input_formats=[DATE_FORMAT])
-    end_date = forms.DateField(label=_("End date"), required=False, widget=DateInput(),
+    name = forms.CharField(label=LABELS["name"], max_length=255)
+    dialer = forms.ChoiceField(label=LABELS["dialer"],
+                               choices=[("", "---------"), *Dialer.choices], required=False)
+    active = forms.NullBooleanField(label=LABELS["active"], required=False)
+    start_date = forms.DateField(label=LABELS["start_date"], required=False,
+                                 widget=DateInput(), input_formats=[DATE_FORMAT])
+    end_date = forms.DateField(label=LABELS["end_date"], required=False, widget=DateInput(),
                                input_formats=[DATE_FORMAT])
-    order = forms.IntegerField(label=_("Order"), required=False, min_value=1, max_value=99999)
-    parity = forms.IntegerField(label=_("Parity"), required=False, min_value=1, max_value=100)
-    group_id = forms.IntegerField(label=_("Group id"), required=False, min_value=1,
+    order = forms.IntegerField(label=LABELS["order"], required=False, min_value=1,
+                               max_value=99999)
+    parity = forms.IntegerField(label=LABELS["parity"], required=False, min_value=1,
+                                max_value=100)
+    group_id = forms.IntegerField(label=LABELS["group_id"], required=False, min_value=1,
                                   max_value=2_147_483_647)
     caller_id = forms.CharField(
-        label=_("Caller ID"), required=False, max_length=20,
+        label=LABELS["caller_id"], required=False, max_length=20,
         # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
         validators=[
             RegexValidator(r"^[0-9]+\Z", _("A caller ID is digits only, no + or spaces."))
         ],
     )
     preview_timeout = forms.IntegerField(
-        label=_("Preview timeout (seconds)"), required=False, min_value=1, max_value=86400
+        label=LABELS["preview_timeout"], required=False, min_value=1, max_value=86400
     )
-    predictive_max_calls = _ratio_field(_("Predictive: maximum calls per agent"))
-    predictive_min_calls = _ratio_field(_("Predictive: minimum calls per agent"))
+    predictive_max_calls = _ratio_field(LABELS["predictive_max_calls"])
+    predictive_min_calls = _ratio_field(LABELS["predictive_min_calls"])
     reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
 
+from .forms import record_field_label
+
 # Both kinds name a record by its number, identifier and Thulium id: found by the same
 # search, written in the same export columns.
 _SEARCH = ("sent.identifier", "results.record_id")
@@ -33,6 +35,7 @@ RECORD_ADDITION = EntryKind(
               "detail"),
     phone="sent.phone_number",
     search=_SEARCH,
+    field_label=record_field_label,
     export_columns=_COLUMNS,
 )
 
@@ -56,5 +59,6 @@ RECORD_CHECK = EntryKind(
     personal=("sent.phone_number", "sent.identifier", "messages.*", "detail"),
     phone="sent.phone_number",
     search=_SEARCH,
+    field_label=record_field_label,
     export_columns=_COLUMNS,
 )

@@ -216,3 +216,10 @@ class EarlierAdditions:
 
     def _added(self):
         return AddedRecord.objects.filter(campaign_id=self.campaign.pk)
+
+
+def record_field_label(path: str) -> str | None:
+    """A field of a sent record by its path, as the form labels it; the campaign's own
+    fields ("record_fields.imie") go by their names, which are their labels."""
+    field = RecordForm.base_fields.get(path)
+    return field.label if field else None

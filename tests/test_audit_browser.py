@@ -28,12 +28,12 @@ def test_an_auditor_filters_the_timeline_and_opens_a_changes_diff(
     page.click("button[type=submit]:has-text('Filter')")
     page.wait_for_url("**campaign=00001**")
     assert timeline.count() == 1
-    assert "settings changed: dialer, parameters.caller_id" in timeline.nth(0).inner_text()
+    assert "settings changed: Dialer, Caller ID" in timeline.nth(0).inner_text()
 
-    page.click("text=settings changed: dialer, parameters.caller_id")
+    page.click("text=settings changed: Dialer, Caller ID")
     diff = page.locator("[data-testid=diff] tbody tr")
     assert [diff.nth(n).inner_text().split("\t") for n in range(diff.count())] == [
-        ["dialer", "progressive", "→", "predictive"],
-        ["parameters.caller_id", "221234567", "→", "456"],
+        ["Dialer dialer", "progressive", "→", "predictive"],
+        ["Caller ID parameters.caller_id", "221234567", "→", "456"],
     ]
     assert page.locator("[data-testid=reason]").inner_text() == "Sezon"

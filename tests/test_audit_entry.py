@@ -14,11 +14,12 @@ from tests.audit_fixtures import addition, auditor  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
-def diff_rows(response) -> list[tuple[str, str, str]]:
-    """The diff table as (field, before, after) texts."""
+def diff_rows(response) -> list[tuple[str, str, str, str]]:
+    """The diff table as (field's label, field's path, before, after) texts."""
     table = re.search(r'data-testid="diff">(.*?)</table>', response.content.decode(), re.S)
-    cells = re.findall(r"<tr[^>]*>\s*<td><code>(.*?)</code></td><td>(.*?)</td><td>→</td>"
-                       r"<td>(.*?)(?: <small>.*?</small>)?</td>", table.group(1), re.S)
+    cells = re.findall(r"<tr[^>]*>\s*<td>(?:(.*?) <small>)?<code>(.*?)</code>(?:</small>)?</td>"
+                       r"<td>(.*?)</td><td>→</td><td>(.*?)(?: <small>.*?</small>)?</td>",
+                       table.group(1), re.S)
     return [tuple(cell.strip() for cell in row) for row in cells]
 
 
@@ -30,10 +31,11 @@ def test_a_campaign_change_reads_field_by_field_old_to_new(logged_in, user, camp
 
     response = logged_in.get(Entry.objects.get(kind="campaign-change").get_absolute_url())
 
+    # Each setting as the form names it, beside its path in what Thulium was sent.
     assert diff_rows(response) == [
-        ("dialer", "progressive", "predictive"),
-        ("parameters.caller_id", "221234567", "456"),
-        ("parameters.preview_timeout", "30", "30"),
+        ("Dialer", "dialer", "progressive", "predictive"),
+        ("Caller ID", "parameters.caller_id", "221234567", "456"),
+        ("Preview timeout (seconds)", "parameters.preview_timeout", "30", "30"),
     ]
     text = response.content.decode()
     assert "(unchanged)" in text
@@ -64,9 +66,9 @@ def test_a_record_addition_shows_each_field_it_set(logged_in, user, campaigns):
     response = logged_in.get(entry.get_absolute_url())
 
     assert diff_rows(response) == [
-        ("identifier", "(not set)", "K-7"),
-        ("phone_number", "(not set)", "601234567"),
-        ("record_fields.imie", "(not set)", "Zofia"),
+        ("Identifier", "identifier", "(not set)", "K-7"),
+        ("Phone number", "phone_number", "(not set)", "601234567"),
+        ("", "record_fields.imie", "(not set)", "Zofia"),  # the campaign's field: its name
     ]
     assert entry.results["record_id"]
     assert f"<code>{entry.results['record_id']}</code>" in response.content.decode()

@@ -58,7 +58,7 @@ def test_the_timeline_shows_every_kind_newest_first(watched, trail):
     assert rows(response) == [trail[name] for name in
                               ("late", "pending", "other", "refused", "added", "dialer")]
     text = response.content.decode()
-    assert "settings changed: parameters.caller_id" in text
+    assert "settings changed: Caller ID" in text  # as the campaign form names it
     assert "record added: 601 234 567 (record id 231)" in text
     assert "7f3a9c2e4b1d0" in text
 
