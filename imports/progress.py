@@ -49,13 +49,7 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
     # Rows to send that are no longer waiting: sent, not sent, or found on the do-not-call
     # list just before their send.
     done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]
-    now = timezone.now()
-    rate = 0.0
-    if job.started_at and not job.is_final:
-        since = max(now - RATE_WINDOW, job.started_at)
-        recent = job.rows.filter(finished_at__gte=since, state__in=SENT_STATES).count()
-        seconds = (now - since).total_seconds()
-        rate = recent / seconds if seconds > 0 else 0.0
+    rate = _rows_per_second(job, counts)
     left = job.rows_valid - done
     return {
         "state": job.state,
@@ -72,8 +66,23 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         "unknown": counts[RowState.UNKNOWN],
         "not_sent": counts[RowState.NOT_SENT],
         "rows_per_second": round(rate, 1),
-        "seconds_left": round(left / rate) if rate > 0 else None,
+        "seconds_left": round(left / rate) if rate > 0 and not job.is_final else None,
         "stop_reason": job.stop_reason,
         "single_posts": single_posts_note(refusal_facts(job.single_posts))
         if job.single_posts_id else "",
     }
+
+
+def _rows_per_second(job: ImportJob, counts: dict[str, int]) -> float:
+    """A running import's pace over the recent past; a final one's over its whole push."""
+    if not job.started_at:
+        return 0.0
+    if job.is_final:
+        sent = sum(counts[state] for state in SENT_STATES)
+        seconds = ((job.finished_at or job.started_at) - job.started_at).total_seconds()
+        return sent / seconds if seconds > 0 else 0.0
+    now = timezone.now()
+    since = max(now - RATE_WINDOW, job.started_at)
+    recent = job.rows.filter(finished_at__gte=since, state__in=SENT_STATES).count()
+    seconds = (now - since).total_seconds()
+    return recent / seconds if seconds > 0 else 0.0

@@ -476,3 +476,27 @@ def test_a_running_import_s_counts_are_shared_by_its_watchers_and_a_final_one_s_
     assert logged_in.get(url).json()["added"] == 0  # another watcher: not counted again
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.DONE)
     assert logged_in.get(url).json()["added"] == 4  # final: counted afresh
+
+
+def test_the_pace_is_the_recent_one_while_running_and_the_whole_push_s_once_final(
+    logged_in, sales
+):
+    job = confirmed(logged_in, sales, people(6))
+    started = timezone.now() - timedelta(minutes=5)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING,
+                                               started_at=started)
+    rows = list(job.rows.order_by("number"))
+    ImportRow.objects.filter(pk__in=[row.pk for row in rows[:4]]).update(
+        state=RowState.ADDED, finished_at=started + timedelta(seconds=10))  # long ago
+    ImportRow.objects.filter(pk=rows[4].pk).update(state=RowState.REFUSED,
+                                                   finished_at=timezone.now())
+    running = progress.import_progress(ImportJob.objects.get(pk=job.pk))
+    assert 0 < running["rows_per_second"] <= 1 / progress.RATE_WINDOW.total_seconds() + 0.05
+    assert running["seconds_left"] is not None
+
+    ImportRow.objects.filter(pk=rows[5].pk).update(state=RowState.NOT_SENT)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.DONE,
+                                               finished_at=started + timedelta(seconds=50))
+    final = progress.import_progress(ImportJob.objects.get(pk=job.pk))
+    assert final["rows_per_second"] == 0.1  # 5 rows sent in 50 s; the unsent one is not
+    assert final["seconds_left"] is None
