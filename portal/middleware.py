@@ -1,5 +1,5 @@
 """The portal's own middleware: a request id and one log line per request, its count in the
-metrics, and the renewal of idle sessions.
+metrics, the renewal of idle sessions, and the way back after logging in.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -11,10 +11,15 @@ a busy user costs one session write a minute instead of one per request.
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.core.signals import request_finished
 from django.dispatch import receiver
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .metrics.instruments import request_done
 from .request_id import request_id_from, set_current_request_id
@@ -97,3 +102,22 @@ class SessionRenewalMiddleware:
             if now - session.get(RENEWED_AT, 0) >= renew_after():
                 session[RENEWED_AT] = now
         return response
+
+
+class LoginThenBackMiddleware(LoginRequiredMiddleware):
+    """Sends an anonymous visitor to log in, and back to the page afterwards.
+
+    A form sent after the session ran out goes back to the page the form was on, not to
+    where it was sent: that address may take posts only, and would answer a blank 405.
+    """
+
+    def handle_no_permission(self, request, view_func):
+        came_from = request.META.get("HTTP_REFERER", "")
+        if request.method != "POST" or not url_has_allowed_host_and_scheme(
+            came_from, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return super().handle_no_permission(request, view_func)
+        page = urlsplit(came_from)
+        return redirect_to_login(page.path + (f"?{page.query}" if page.query else ""),
+                                 resolve_url(self.get_login_url(view_func)),
+                                 self.get_redirect_field_name(view_func))

@@ -2,7 +2,7 @@
 
 Views declare what they need with `@requires(...)`; pages ask `may_open` (the template
 filter of the same name) before showing a button, so no button leads to a 403.
-Anonymous users never reach the check: LoginRequiredMiddleware sends them to log in.
+Anonymous users never reach the check: LoginThenBackMiddleware sends them to log in.
 """
 
 from django.contrib.auth.decorators import permission_required

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -104,6 +105,25 @@ def test_login_returns_to_the_page_asked_for(client, user, campaigns):
         {"username": "manager", "password": PASSWORD, "next": wanted},
     )
     assert response["Location"] == wanted
+
+
+def test_a_form_sent_after_the_session_ran_out_leads_back_to_its_page_after_login(
+    client, user, campaigns
+):
+    """The form's own address takes posts only (a GET there answers 405)."""
+    listing = reverse("donotcall:list")
+    sent = client.post(reverse("donotcall:add"), {"phone_number": "601234567"},
+                       HTTP_REFERER=f"http://testserver{listing}?scope=00001")
+    assert sent["Location"] == f"{reverse('login')}?next={quote(listing + '?scope=00001')}"
+    # Another site's page is never where the login leads.
+    foreign = client.post(reverse("donotcall:add"), HTTP_REFERER="https://example.com/x")
+    assert foreign["Location"] == f"{reverse('login')}?next={reverse('donotcall:add')}"
+
+    user.user_permissions.add(Permission.objects.get(codename="manage_list"))
+    back = client.post(sent["Location"], {"username": "manager", "password": PASSWORD},
+                       follow=True)
+    assert back.redirect_chain == [(f"{listing}?scope=00001", 302)]
+    assert back.status_code == 200
 
 
 # --- pages and 404s -----------------------------------------------------------------

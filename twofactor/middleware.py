@@ -1,7 +1,7 @@
 """Holds every session to the second factor it owes, whatever page it asks for.
 
 After django-otp's OTPMiddleware (which tells whether the session passed a second factor)
-and LoginRequiredMiddleware (so the user is logged in here):
+and portal.middleware.LoginThenBackMiddleware (so the user is logged in here):
 - a user with a second factor whose session did not pass it (logged in before they set it
   up, elsewhere) logs in again, this time with a code;
 - a user REQUIRE_2FA_FOR names, without one, can open only the page that sets it up.
