@@ -1,5 +1,6 @@
 """The portal's own middleware: a request id and one log line per request, its count in the
-metrics, the renewal of idle sessions, and the way back after logging in.
+metrics, the renewal of idle sessions, the way back after logging in, and a page for an
+address opened that takes posts only.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -18,7 +19,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.core.signals import request_finished
 from django.dispatch import receiver
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .metrics.instruments import request_done
@@ -121,3 +122,19 @@ class LoginThenBackMiddleware(LoginRequiredMiddleware):
         return redirect_to_login(page.path + (f"?{page.query}" if page.query else ""),
                                  resolve_url(self.get_login_url(view_func)),
                                  self.get_redirect_field_name(view_func))
+
+
+class NotAllowedPageMiddleware:
+    """A GET of an address that takes posts only (an old link, an address typed or kept)
+    gets a page with a way on, not the empty 405 a browser shows as its own error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or request.method != "GET":
+            return response
+        page = render(request, "405.html", status=405)
+        page["Allow"] = response["Allow"]
+        return page

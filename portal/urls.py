@@ -8,6 +8,8 @@ from sso.forms import LocalLoginForm
 from sso.views import ProviderLogoutView
 from twofactor.views import PasswordLoginView
 
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list"), name="home"),
     # One login for the portal and the admin: the one that asks for the second factor.

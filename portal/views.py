@@ -1,8 +1,11 @@
-"""Helpers the views of every app share."""
+"""Helpers the views of every app share, and the page of an unexpected error."""
 
 from django.contrib import messages
+from django.http import HttpResponseServerError
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from portal.request_id import current_request_id
 from portal.thulium import ThuliumError
 
 
@@ -22,3 +25,11 @@ def flash_thulium_error(request, error: ThuliumError, doing: str):
     if error.request_id:
         text += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
     messages.error(request, text)
+
+
+def server_error(request):
+    """The page of an unexpected error, naming the request id the log holds the error
+    under. From its template alone: the database, or a context processor, may be what
+    failed."""
+    return HttpResponseServerError(render_to_string("500.html", {
+        "request_id": current_request_id()}))

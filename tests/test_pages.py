@@ -14,10 +14,14 @@ import requests
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
-from django.test import Client
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from portal.request_id import set_current_request_id
+from portal.views import server_error
 from tests.audit_fixtures import addition, change
 from tests.conftest import PASSWORD, api_calls
 from tests.test_gateway import CraftedThulium
@@ -141,6 +145,57 @@ def test_every_portal_page_opens_for_a_logged_in_manager(logged_in, history):
 def test_an_unknown_campaign_id_is_not_found(logged_in, campaigns, thulium, name):
     assert logged_in.get(reverse(name, args=["ZZZZZ"])).status_code == 404
     assert api_calls(thulium) == []
+
+
+def error_page(response, status: int) -> str:
+    """The portal's own page for an error: its layout, its words, the way on."""
+    assert response.status_code == status
+    page = response.content.decode()
+    assert 'data-testid="error-page"' in page and reverse("campaigns:list") in page
+    return page
+
+
+def test_error_pages_are_the_portal_s_own_in_the_reader_s_language(logged_in, campaigns,
+                                                                  django_user_model):
+    logged_in.post(reverse("set_language"), {"language": "pl"})
+
+    missing = error_page(logged_in.get(reverse("campaigns:detail", args=["ZZZZZ"])), 404)
+    assert '<html lang="pl">' in missing and "Nie znaleziono strony" in missing
+    assert reverse("audit:timeline") in missing  # the menu, to go on from
+    assert "ZZZZZ" not in missing  # nor the address refused, which may name what is hidden
+
+    forbidden = error_page(logged_in.get(reverse("audit:forget")), 403)
+    assert "Twoja rola nie pozwala otworzyć tej strony" in forbidden
+
+    # An address that takes posts only, opened (an old link, a kept address).
+    opened = logged_in.get(reverse("campaigns:sync"))
+    assert "Na ten adres wysyła się formularz" in error_page(opened, 405)
+    assert opened["Allow"] == "POST"
+
+
+def test_a_form_from_before_the_last_login_is_refused_with_a_page_saying_so(user, campaigns,
+                                                                          thulium):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(reverse("campaigns:list"))  # the CSRF cookie, as a browser has it
+    thulium.state.received_forget()
+    stale = client.post(reverse("campaigns:sync"), {"csrfmiddlewaretoken": "x" * 64})
+    assert "The form has expired" in error_page(stale, 403)
+    assert api_calls(thulium) == []  # nothing was done
+
+
+def test_an_unexpected_error_s_page_names_the_request_id_and_needs_no_database(db):
+    set_current_request_id("4f2a9c0d1e")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            response = server_error(RequestFactory().get("/campaigns/"))
+    finally:
+        set_current_request_id("")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "Something went wrong" in page
+    assert '<code data-testid="request-id">4f2a9c0d1e</code>' in page
+    assert len(queries) == 0
 
 
 def test_reloading_statuses_of_an_unknown_campaign_is_not_found(logged_in, campaigns):
