@@ -156,8 +156,9 @@ class SearchTerm(models.Model):
     (`audit.personal`), so a search still finds an entry whose number was erased.
     """
 
+    # Looked up by entry through the (entry, term) constraint's index: none of its own.
     entry = models.ForeignKey(Entry, on_delete=models.DO_NOTHING, db_constraint=False,
-                              related_name="+")
+                              related_name="+", db_index=False)
     term = models.CharField(max_length=255, db_index=True)
 
     class Meta:

@@ -122,7 +122,10 @@ SENT_STATES = (RowState.ADDED, RowState.ADDED_EARLIER, RowState.REFUSED, RowStat
 class ImportRow(models.Model):
     """One row of the file: what the preview made of it, then what Thulium did with it."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    # No index of its own: the (job, number) constraint's index serves every look by job,
+    # and one more index would be written with each of a row's three writes.
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows",
+                            db_index=False)
     # The spreadsheet's row number: the header is row 1.
     number = models.PositiveIntegerField(_("row"))
     phone_number = models.CharField(_("phone number"), max_length=40, blank=True)
@@ -193,8 +196,10 @@ class BatchRefusal(models.Model):
 class ImportTemplate(models.Model):
     """A saved mapping for a campaign's files: column header -> record parameter or field."""
 
+    # Looked up by campaign through the (campaign, name) constraint's index.
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="import_templates"
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="import_templates",
+        db_index=False,
     )
     name = models.CharField(_("name"), max_length=100)
     mapping = models.JSONField(_("mapping"), default=dict)

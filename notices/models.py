@@ -23,8 +23,9 @@ class UserLanguage(models.Model):
 class OptOut(models.Model):
     """A kind of notice a user turned off; every kind is on until they do."""
 
+    # Looked up by user through the (user, kind) constraint's index.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="+")
+                             related_name="+", db_index=False)
     kind = models.CharField(_("kind"), max_length=50)
 
     class Meta:

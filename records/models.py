@@ -17,8 +17,9 @@ class AddedRecord(models.Model):
         # Sent, but no answer came: Thulium may hold it, so it blocks a second send.
         UNKNOWN = "unknown", _("unknown")
 
+    # No index of its own: the (campaign, number) constraint's index serves looks by campaign.
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT,
-                                 related_name="+")
+                                 related_name="+", db_index=False)
     # The number in one canonical form, so "+48 601..." and "601..." are seen as the same.
     phone_key = models.CharField(_("phone number"), max_length=20)
     identifier = models.CharField(_("identifier"), max_length=64, blank=True)
