@@ -12,7 +12,6 @@ a busy user costs one session write a minute instead of one per request.
 
 import logging
 import time
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -20,10 +19,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.shortcuts import render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from .metrics.instruments import request_done
 from .request_id import request_id_from, set_current_request_id
+from .way_back import page_sent_from
 
 log = logging.getLogger("portal.request")
 RENEWED_AT = "_renewed_at"
@@ -113,14 +112,10 @@ class LoginThenBackMiddleware(LoginRequiredMiddleware):
     """
 
     def handle_no_permission(self, request, view_func):
-        came_from = request.META.get("HTTP_REFERER", "")
-        if request.method != "POST" or not url_has_allowed_host_and_scheme(
-            came_from, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
+        page = page_sent_from(request) if request.method == "POST" else None
+        if page is None:  # a GET, or a post from no page of this site: its own address
             return super().handle_no_permission(request, view_func)
-        page = urlsplit(came_from)
-        return redirect_to_login(page.path + (f"?{page.query}" if page.query else ""),
-                                 resolve_url(self.get_login_url(view_func)),
+        return redirect_to_login(page, resolve_url(self.get_login_url(view_func)),
                                  self.get_redirect_field_name(view_func))
 
 

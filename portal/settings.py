@@ -120,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.thulium_mode",
+                "portal.context_processors.page_to_come_back_to",
                 "campaigns.context_processors.four_eyes",
                 "sso.context_processors.single_sign_on",
             ],

@@ -69,7 +69,7 @@ def test_switching_language_on_a_refused_form_goes_back_to_the_form_s_page(offic
     switched = officer_client.post(reverse("set_language"),
                                    {"language": "pl", "next": back_to.group(1)}, follow=True)
 
-    assert switched.redirect_chain == [(listing, 302)]
+    assert switched.redirect_chain == [(reverse("donotcall:list"), 302)]
     assert switched.status_code == 200
     assert "Lista zastrzeżonych numerów" in switched.content.decode()
 
