@@ -271,6 +271,8 @@ class _Push:
         row never shows a state its audit row does not. The rows first: the chain's head is
         taken last, so a claim waits for it as briefly as can be."""
         completions = [completion for sending in done for completion in sending.completions]
+        phone_keys = {entry_id: key for sending in done
+                      for entry_id, key in sending.phone_keys.items()}
         results = [sent for sending in done if sending.crash is None for sent in sending.sent]
         with transaction.atomic():
             _states_store(self.job, results, self.worker)
@@ -278,7 +280,7 @@ class _Push:
             # there, then takes the head; the other order could deadlock with it.
             _added_earlier_store(results)
             if completions:
-                record_add_complete_all(completions)
+                record_add_complete_all(completions, phone_keys=phone_keys)
         for sending in done:
             if sending.crash is not None:
                 raise sending.crash

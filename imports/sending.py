@@ -123,6 +123,7 @@ class Sending:
 
     sent: list[Sent] = field(default_factory=list)
     completions: list[tuple[Entry, dict]] = field(default_factory=list)  # not stored yet
+    phone_keys: dict[int, str] = field(default_factory=dict)  # their numbers' keys, by entry
     crash: Exception | None = None  # a bug or the database: the task fails with it
 
 
@@ -234,7 +235,7 @@ class BatchSend:
                                 if result.status == ADDED])
         for pending, result in list(zip(self.open, results, strict=True)):
             values = batch_values(result)
-            self.done.completions.append((pending.entry, values))
+            self.complete(pending, values)
             if result.status == ADDED:
                 self.settle(pending, RowState.ADDED)
             elif result.status in (ALREADY_EXISTS, FAILED):
@@ -248,7 +249,7 @@ class BatchSend:
         try:
             record_id = record_add_post(pending.entry, language=self.job.language or None)
         except ThuliumError as error:
-            self.done.completions.append((pending.entry, error_values(error)))
+            self.complete(pending, error_values(error))
             if isinstance(error, ThuliumAuthFailed):
                 self.push.stop(_("Thulium did not accept the portal's API credentials: "
                                  "%(detail)s") % {"detail": error.detail})
@@ -261,7 +262,7 @@ class BatchSend:
                 pending.entry = None
             return
         self.push.answered.add([record_id])
-        self.done.completions.append((pending.entry, added_values(record_id)))
+        self.complete(pending, added_values(record_id))
         self.settle(pending, RowState.ADDED)
 
     def failed_all(self, error: ThuliumError) -> None:
@@ -271,7 +272,7 @@ class BatchSend:
         if isinstance(error, ThuliumRefused):
             values["results"] = {"batch_refused": True}
         for pending in self.open:
-            self.done.completions.append((pending.entry, dict(values)))
+            self.complete(pending, dict(values))
             if error.may_have_applied:
                 pending.went_unanswered(pending.entry)
             else:
@@ -285,8 +286,7 @@ class BatchSend:
             self.check()
         for pending in list(self.open):
             if pending.entry is not None:
-                self.done.completions.append((pending.entry, outcome_values(
-                    outcome=Outcome.FAILED, detail=NOT_SENT)))
+                self.complete(pending, outcome_values(outcome=Outcome.FAILED, detail=NOT_SENT))
             if pending.to_check:
                 state = RowState.UNKNOWN
             else:
@@ -300,11 +300,16 @@ class BatchSend:
         self.done.sent.append(Sent(pending.row, state,
                                    entry or pending.entry or pending.unanswered))
 
+    def complete(self, pending: Pending, values: dict) -> None:
+        """The outcome of the row's begun send, to be stored (see `store_completions`)."""
+        self.done.completions.append((pending.entry, values))
+        self.done.phone_keys[pending.entry.pk] = pending.row.phone_key
+
     def store_completions(self) -> None:
         """Store the outcomes so far: the check and the next send must see them."""
         if self.done.completions:
-            record_add_complete_all(self.done.completions)
-            self.done.completions = []
+            record_add_complete_all(self.done.completions, phone_keys=self.done.phone_keys)
+            self.done.completions, self.done.phone_keys = [], {}
 
     def one_by_one(self, rows: list[Pending]) -> Sending:
         """Each row sent on its own, with its own rounds."""
@@ -333,7 +338,8 @@ def sends_begin(job, rows: list[Pending]) -> None:
 
 
 def _joined(first: Sending, second: Sending) -> Sending:
-    return Sending(first.sent + second.sent, first.completions + second.completions)
+    return Sending(first.sent + second.sent, first.completions + second.completions,
+                   first.phone_keys | second.phone_keys)
 
 
 def refusal(values: dict, unanswered) -> str:

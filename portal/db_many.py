@@ -2,8 +2,9 @@
 
 On PostgreSQL, a statement run once per row (executemany) costs the server a parse, a plan
 and an executor start per row, and Django's cursor quotes every value into the SQL text
-in Python. The rows go instead as one JSON document, a list of lists made by the C JSON
-encoder, and are read back typed as their columns: a batch of hundreds is one statement
+in Python. The rows go instead as one JSON document, a list of lists made by orjson (a
+tenth of the standard encoder's time, which a tenth of an import's busiest thread went
+to), and are read back typed as their columns: a batch of hundreds is one statement
 with one parameter. SQLite runs in process, where a prepared statement run per row is
 what is fast, so it keeps executemany.
 
@@ -19,6 +20,7 @@ import json
 from collections.abc import Sequence
 from functools import cache
 
+import orjson
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -129,15 +131,24 @@ def _select(model, names) -> str:
     return f"SELECT {', '.join(values)} FROM jsonb_array_elements(%s::jsonb) AS item"
 
 
+def _encode(rows: Sequence[Sequence]) -> str:
+    """The rows as one JSON text, dates and times in full (ISO 8601, to the microsecond;
+    Django's own encoder would cut them to milliseconds). The JSON columns' values are
+    plain JSON already, as their hash chain requires. orjson writes no integer past 64
+    bits (a large number a user typed): those rows go through the standard encoder."""
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return _standard_encode(rows)
+
+
 def _in_full(value) -> str:
-    """Dates and times in full: Django's own encoder would cut them to milliseconds. The
-    JSON columns' values are plain JSON already, as their hash chain requires."""
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     raise TypeError(f"a {type(value).__name__} is not a value db_many writes")
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, default=_in_full).encode
+_standard_encode = json.JSONEncoder(ensure_ascii=False, default=_in_full).encode
 
 
 def _prepared(fields, row) -> list:

@@ -3,7 +3,7 @@ those whose answer was lost: their audit entries, and what the portal knows."""
 
 import datetime
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -132,17 +132,23 @@ def added_values(record_id: str) -> dict:
                           results={"record_id": record_id})
 
 
-def record_add_complete_all(completions: list[tuple[Entry, dict]]) -> None:
+def record_add_complete_all(completions: list[tuple[Entry, dict]], *,
+                            phone_keys: Mapping[int, str] | None = None) -> None:
     """Store sends' outcomes in their entries and in what the portal knows, together.
 
     A refused or failed first send leaves no trace of the number; after an unanswered
     send, Thulium may hold it, so it stays known as unknown. By number, not by entry: a
     resend's entry replaced the first one's, and the first one's outcome must still count.
     A few statements for the lot, whatever its size: an import stores hundreds at once.
+    `phone_keys` are the numbers' canonical keys by entry id, where the caller keeps them
+    (an import's rows do): parsing each number again took a thirteenth of an import's
+    busiest thread.
     """
+    known = phone_keys or {}
     added, unknown, failed = {}, set(), set()  # by (campaign, number's key)
     for entry, values in completions:
-        key = (entry.campaign_id, phone_key(entry.sent["phone_number"]))
+        key = (entry.campaign_id,
+               known.get(entry.pk) or phone_key(entry.sent["phone_number"]))
         outcome = values["outcome"]
         if outcome == Outcome.SUCCEEDED:
             added[key] = values["results"].get("record_id", "")
