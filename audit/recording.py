@@ -257,22 +257,25 @@ def _values(entry: Entry, names) -> dict:
     return {name: getattr(entry, name) for name in names}
 
 
-def _normalise(entry: Entry, names) -> None:
+def _normalise(entry: Entry, names: tuple[str, ...]) -> None:
     """Give the entry the values the database will hand back, so both hash the same."""
-    fields = _fields_by_attname()
-    for name in names:
-        field = fields[name]
-        value = getattr(entry, name)
-        if field.get_internal_type() == "JSONField":
-            value = json_number_safe(value)
-        elif not field.is_relation:
-            value = field.to_python(value)
-        setattr(entry, name, value)
+    for name, normal in _normalisers(names):
+        setattr(entry, name, normal(getattr(entry, name)))
 
 
 @cache
-def _fields_by_attname() -> dict:
-    return {field.attname: field for field in Entry._meta.concrete_fields}
+def _normalisers(names: tuple[str, ...]) -> tuple:
+    """(attribute name, function) for each of the names that the database may hand back
+    otherwise than given; worked out once, not per entry (an import normalises thousands)."""
+    fields = {field.attname: field for field in Entry._meta.concrete_fields}
+    found = []
+    for name in names:
+        field = fields[name]
+        if field.get_internal_type() == "JSONField":
+            found.append((name, json_number_safe))
+        elif not field.is_relation:
+            found.append((name, field.to_python))
+    return tuple(found)
 
 
 def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> set[str]:
