@@ -11,6 +11,13 @@ from tests.conftest import COMPLIANCE, api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# How many lines the text of each link of the top bar takes.
+LINES_OF_EACH_MENU_LINK = """[...document.querySelectorAll("nav .nav-link")].map(link => {
+    const text = document.createRange();
+    text.selectNodeContents(link);
+    return new Set([...text.getClientRects()].map(box => Math.round(box.bottom))).size;
+})"""
+
 
 def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     polish_browser_page, user, campaigns, thulium, settings  # noqa: F811
@@ -29,6 +36,8 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     page.wait_for_selector("text=Lista zastrzeżonych numerów")
     page.wait_for_selector("text=Wnioski o zmianę")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing sideways
+    # Each link on one line: they go under the portal's name rather than wrap word by word.
+    assert page.evaluate(LINES_OF_EACH_MENU_LINK) == [1] * 6
     open_user_menu(page)
     page.wait_for_selector("text=Logowanie dwuetapowe")  # the menu opened
     # In a narrow window the links fold behind one button, and wide tables scroll in their
