@@ -45,6 +45,17 @@ def test_translations_keep_every_placeholder(catalogue):
             assert sorted(PLACEHOLDER.findall(translation)) == wanted, entry.msgid
 
 
+def test_translations_name_settings_by_their_polish_labels(catalogue):
+    """Kolejność and parytet, as the form and the list's columns say, not the English field
+    names of Thulium's JSON, which the campaign list's note once used."""
+    english = re.compile(r"\b(order|parity)\b")
+    found = [entry.msgid for entry in catalogue
+             for translation in (entry.msgstr_plural.values() if entry.msgid_plural
+                                 else [entry.msgstr])
+             if english.search(translation)]
+    assert found == []
+
+
 def test_the_committed_mo_is_the_compiled_po(catalogue):
     with MO.open("rb") as compiled:
         mo = gettext.GNUTranslations(compiled)
