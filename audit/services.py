@@ -143,8 +143,12 @@ def entries_matching(filters: TimelineFilters):
     if filters.until is not None:
         query &= Q(created_at__lt=filters.until)
     if filters.search:
-        query &= Q(request_id=filters.search) | Q(pk__in=SearchTerm.objects.filter(
-            term__in=terms_searched_for(filters.search)).values("entry_id"))
+        # One look in each index, the two joined: with an OR of the two, PostgreSQL walked
+        # the whole log by time for a term that few entries hold (half a second at a million).
+        found = (Entry.objects.filter(request_id=filters.search).order_by().values("pk")
+                 .union(SearchTerm.objects.filter(term__in=terms_searched_for(filters.search))
+                        .order_by().values("entry_id"), all=True))
+        query &= Q(pk__in=found)
     return Entry.objects.filter(query)
 
 

@@ -111,6 +111,8 @@ def _run(args):
         ("timeline first page, unfiltered (median of 30)", *_page_ms(filtered=False)),
         ("campaign page with its history (median of 30)",
          *_page_ms(path=f"/campaigns/{FILTERED['campaign']}/")),
+        ("timeline searched for a phone number (median of 30)",
+         *_page_ms(search=_searched_number())),
     ]
     export = _export_in_child(args.db)
     figures += [
@@ -134,8 +136,8 @@ def _run(args):
         sys.exit(f"the export streamed {export['rows']:,} rows, not {total:,}")
 
 
-def _page_ms(*, filtered: bool = False, path: str = "/audit/") -> tuple:
-    client, query = _auditor_client(), {}
+def _page_ms(*, filtered: bool = False, path: str = "/audit/", search: str = "") -> tuple:
+    client, query = _auditor_client(), {"q": search} if search else {}
     if filtered:
         from django.contrib.auth import get_user_model
 
@@ -182,6 +184,16 @@ def _verify_s() -> float:
     if verdict.problem:
         sys.exit(f"verify_audit found a problem in generated data: {verdict.problem}")
     return elapsed
+
+
+def _searched_number() -> str:
+    """The number of one of the first record additions: a search then finds it far back,
+    among few entries."""
+    from audit.models import Entry
+
+    # str(): SQLite hands a JSON value of digits back as a number.
+    return str(Entry.objects.filter(kind="record-addition").order_by("created_at")
+               .values_list("sent__phone_number", flat=True).first())
 
 
 def _forget_s() -> float:
