@@ -6,6 +6,7 @@ from time import perf_counter
 from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.formats import number_format
 
 from .fallback import refusal_facts, single_posts_note
 from .models import SENT_STATES, ImportJob, RowState
@@ -66,6 +67,8 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         "unknown": counts[RowState.UNKNOWN],
         "not_sent": counts[RowState.NOT_SENT],
         "rows_per_second": round(rate, 1),
+        # As the reader's language writes it ("16,2" in Polish), for the page and its script.
+        "pace": number_format(rate, decimal_pos=1),
         "seconds_left": round(left / rate) if rate > 0 and not job.is_final else None,
         "stop_reason": job.stop_reason,
         "single_posts": single_posts_note(refusal_facts(job.single_posts))

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.db import DatabaseError, connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_complete, outcome_values
@@ -522,3 +522,7 @@ def test_the_pace_is_the_recent_one_while_running_and_the_whole_push_s_once_fina
     final = progress.import_progress(ImportJob.objects.get(pk=job.pk))
     assert final["rows_per_second"] == 0.1  # 5 rows sent in 50 s; the unsent one is not
     assert final["seconds_left"] is None
+    # Shown as the reader's language writes it.
+    assert final["pace"] == "0.1"
+    with translation.override("pl"):
+        assert progress.import_progress(ImportJob.objects.get(pk=job.pk))["pace"] == "0,1"

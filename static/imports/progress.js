@@ -15,7 +15,7 @@
 
   function show(progress) {
     ["state_label", "done", "total", "added", "added_earlier", "refused", "failed",
-     "unknown", "not_sent", "rows_per_second", "stop_reason", "single_posts"].forEach(function (name) {
+     "unknown", "not_sent", "pace", "stop_reason", "single_posts"].forEach(function (name) {
       var element = field(name);
       if (element) {
         element.textContent = progress[name];
