@@ -15,6 +15,9 @@ class FieldChange:
     before: object
     after: object
     label: str = ""  # the field in the user's words, where its app names it
+    # The values in the user's words, where its app names them ("predykcyjny", "tak").
+    before_words: str = ""
+    after_words: str = ""
 
     @property
     def before_text(self) -> str:
@@ -34,18 +37,28 @@ def no_label(path: str) -> None:
     return None
 
 
-def field_changes(before: dict, sent: dict,
-                  label: Callable[[str], str | None] = no_label) -> list[FieldChange]:
+def no_value_label(path: str, value) -> None:
+    """For values that are their own words."""
+    return None
+
+
+def field_changes(before: dict, sent: dict, label: Callable[[str], str | None] = no_label,
+                  value_label: Callable[[str, object], str | None] = no_value_label
+                  ) -> list[FieldChange]:
     """Every value sent, by path, with what was known before it (if anything), and the
-    field's name in the user's words as `label` gives it.
+    field's name and values in the user's words as `label` and `value_label` give them.
 
     Sorted by path: PostgreSQL's jsonb does not keep the order keys were sent in.
     """
     known = _flatten(before if isinstance(before, dict) else {})
-    return [
-        FieldChange(path, known.get(path, _ABSENT), value, str(label(path) or ""))
-        for path, value in sorted(_flatten(sent if isinstance(sent, dict) else {}).items())
-    ]
+    changes = []
+    for path, value in sorted(_flatten(sent if isinstance(sent, dict) else {}).items()):
+        earlier = known.get(path, _ABSENT)
+        changes.append(FieldChange(
+            path, earlier, value, str(label(path) or ""),
+            before_words="" if earlier is _ABSENT else str(value_label(path, earlier) or ""),
+            after_words=str(value_label(path, value) or "")))
+    return changes
 
 
 def flat_paths(sent) -> list[str]:

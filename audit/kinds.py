@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from .diff import no_label
+from .diff import no_label, no_value_label
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class EntryKind:
     after: str = "sent"
     # A field of that diff (its path, "parameters.caller_id") in the user's words, or None.
     field_label: Callable[[str], str | None] = no_label
+    # A value of such a field (its path, the value) in the user's words, or None.
+    value_label: Callable[[str, object], str | None] = no_value_label
     # Columns of this kind in the exports after the shared ones: (column, place).
     export_columns: tuple[tuple[str, str], ...] = ()
     # False for entries of the portal's own doing, which call nothing themselves (an

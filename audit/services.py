@@ -180,7 +180,8 @@ def entry_changes(entry: Entry) -> list[FieldChange]:
     """What the entry changed (or asked Thulium to change), field by field, old to new."""
     kind = kind_of(entry)
     before = (value_at(entry, kind.before) or {}) if kind.before else {}
-    return field_changes(before, value_at(entry, kind.after) or {}, kind.field_label)
+    return field_changes(before, value_at(entry, kind.after) or {}, kind.field_label,
+                         kind.value_label)
 
 
 def _fetch(viewer, filters: TimelineFilters, cursor: Cursor | None, *, older: bool,

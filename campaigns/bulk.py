@@ -17,14 +17,14 @@ from functools import partial
 from django.conf import settings
 from django.core import signing
 from django.db import connections
-from django.utils.translation import gettext as _
 
 from audit.models import Entry
 from portal.thulium import ThuliumError
 
 from .forms import CampaignForm, initial_from_settings
 from .four_eyes import change_request_create
-from .models import Campaign, ChangeRequest, Dialer
+from .labels import setting_value_label
+from .models import Campaign, ChangeRequest
 from .risk import risk_labels
 from .services import CampaignChanged, campaign_update
 
@@ -101,10 +101,8 @@ def _shown(name: str, value) -> str:
     """A setting's value in the user's words."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if name == "dialer" and value in Dialer.values:
-        return str(Dialer(value).label)
+    if (words := setting_value_label(name, value)) is not None:
+        return words
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")  # 3, not 3.00 nor 3E+0
     return str(value)

@@ -8,7 +8,7 @@ from audit.diff import flat_paths
 from audit.kinds import EntryKind
 from portal.shown_times import shown_json_time
 
-from .labels import setting_label, settings_named
+from .labels import setting_label, setting_value_label, settings_named
 
 
 class Step:
@@ -61,6 +61,7 @@ CAMPAIGN_CHANGE = EntryKind(
     template="audit/kinds/campaign-change.html",
     before="details.settings_before",
     field_label=setting_label,
+    value_label=setting_value_label,
     export_columns=(("settings_before", "details.settings_before"),),
 )
 # Found on reading the campaign from Thulium: nothing is sent; `details.found` holds the
@@ -72,6 +73,7 @@ OUTSIDE_CHANGE = EntryKind(
     template="audit/kinds/outside-change.html",
     before="details.settings_before",
     field_label=setting_label,
+    value_label=setting_value_label,
     after="details.found",
     export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
     calls_thulium=False,
@@ -85,6 +87,7 @@ CHANGE_REQUEST = EntryKind(
     template="audit/kinds/change-request.html",
     before="details.settings_before",
     field_label=setting_label,
+    value_label=setting_value_label,
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
 )
@@ -97,6 +100,7 @@ SCHEDULED_CHANGE = EntryKind(
     template="audit/kinds/scheduled-change.html",
     before="details.settings_before",
     field_label=setting_label,
+    value_label=setting_value_label,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
 )

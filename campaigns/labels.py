@@ -1,7 +1,9 @@
-"""The campaign settings in the user's words: the form's labels, and the names the audit
-trail gives the settings an entry changed."""
+"""The campaign settings in the user's words: the form's labels and choices, as the audit
+trail and the confirmation pages name the settings a change sends and their values."""
 
 from django.utils.translation import gettext_lazy as _
+
+from .models import Dialer
 
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
 PARAMETERS = ["caller_id", "preview_timeout", "predictive_max_calls", "predictive_min_calls"]
@@ -27,6 +29,16 @@ def setting_label(path: str) -> str | None:
     parameter = path.removeprefix("parameters.")
     names = PARAMETERS if parameter != path else TOP_LEVEL
     return LABELS[parameter] if parameter in names else None
+
+
+def setting_value_label(path: str, value) -> str | None:
+    """A setting's value as the form offers it ("predictive" is "predykcyjny" in Polish, true
+    is "yes"); None for a value that is its own word (a number, a date, a name)."""
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if path == "dialer" and value in Dialer.values:
+        return str(Dialer(value).label)
+    return None
 
 
 def settings_named(paths: list[str]) -> str:

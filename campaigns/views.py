@@ -19,7 +19,7 @@ from . import listing
 from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import change_request_create
-from .labels import setting_label
+from .labels import setting_label, setting_value_label
 from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
@@ -92,7 +92,8 @@ def campaign_edit(request, thulium_id):
     elif form.risks and not settings.FOUR_EYES and "confirmed" not in request.POST:
         return render(request, "campaigns/confirm.html", {
             "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
-            "changes": field_changes(campaign.settings, changes, setting_label),
+            "changes": field_changes(campaign.settings, changes, setting_label,
+                                     setting_value_label),
         })
     elif settings.FOUR_EYES and form.risks:
         # Held for a second editor; one with a time then waits for it once approved.

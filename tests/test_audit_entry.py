@@ -15,12 +15,13 @@ pytestmark = pytest.mark.django_db
 
 
 def diff_rows(response) -> list[tuple[str, str, str, str]]:
-    """The diff table as (field's label, field's path, before, after) texts."""
+    """The diff table as (field's label, field's path, before, after) texts; a value in
+    the user's words reads "words value"."""
     table = re.search(r'data-testid="diff">(.*?)</table>', response.content.decode(), re.S)
     cells = re.findall(r"<tr[^>]*>\s*<td>(?:(.*?) <small>)?<code>(.*?)</code>(?:</small>)?</td>"
-                       r"<td>(.*?)</td><td>→</td><td>(.*?)(?: <small>.*?</small>)?</td>",
+                       r"<td>(.*?)</td><td>→</td><td>(.*?)(?: <small>\(.*?</small>)?</td>",
                        table.group(1), re.S)
-    return [tuple(cell.strip() for cell in row) for row in cells]
+    return [tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in row) for row in cells]
 
 
 def test_a_campaign_change_reads_field_by_field_old_to_new(logged_in, user, campaigns):
@@ -40,6 +41,11 @@ def test_a_campaign_change_reads_field_by_field_old_to_new(logged_in, user, camp
     text = response.content.decode()
     assert "(unchanged)" in text
     assert "Więcej połączeń w sezonie" in text
+    # A choice in the words of the reader's language, beside the value sent.
+    polish = logged_in.get(Entry.objects.get(kind="campaign-change").get_absolute_url(),
+                           HTTP_ACCEPT_LANGUAGE="pl")
+    assert diff_rows(polish)[0] == ("Dialer", "dialer", "progresywny progressive",
+                                    "predykcyjny predictive")
     assert '&quot;caller_id&quot;: &quot;456&quot;' in text  # exactly what was sent
     assert "Accepted." in text
 

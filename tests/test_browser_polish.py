@@ -65,6 +65,8 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     assert page.input_value("input[name=caller_id]") == "221112233"
     page.fill("textarea[name=reason]", "Więcej połączeń w sezonie")
     page.click("input[type=submit]")
+    # The change to confirm, in the form's words beside the values sent.
+    assert "progresywny progressive\t→\tpredykcyjny predictive" in page.inner_text("main table")
     page.click("text=Potwierdź i wyślij do Thulium")
     page.wait_for_selector("text=Thulium przyjął zmiany w kampanii.")
 
