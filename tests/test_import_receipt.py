@@ -119,6 +119,11 @@ def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, 
     page = watched.get(receipt.get_absolute_url()).content.decode()
 
     assert "What it was given, exactly" in page and receipt.sent["file_sha256"] in page
+    # Each mapped column's field in the record form's words, beside its path.
+    mapped = dict(re.findall(r'data-testid="mapped-column"><code>(.*?)</code> → (.*?)</div>',
+                             page))
+    assert mapped["Telefon"] == "Phone number <small><code>phone_number</code></small>"
+    assert mapped["Imię"] == "<code>record_fields.imie</code>"  # the campaign's own field
     assert 'data-testid="answer"' not in page and 'data-testid="diff"' not in page
     assert "Records imported" in page
     # When it was confirmed, as the page's other times: in the portal's zone, not as kept.
