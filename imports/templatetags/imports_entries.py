@@ -4,7 +4,6 @@ from django import template
 
 from imports.fallback import single_posts_note
 from imports.models import ImportAttempt, ImportJob
-from records import forms as record_forms
 
 register = template.Library()
 
@@ -27,10 +26,3 @@ def import_result(entry) -> str:
     """An import receipt's result in words."""
     result = entry.results.get("result", "")
     return dict(ImportJob.State.choices).get(result, result)
-
-
-@register.filter
-def record_field_label(path: str) -> str:
-    """A column's field, as the receipt's mapping names it, in the record form's words
-    ("" for the campaign's own fields, which go by their names)."""
-    return str(record_forms.record_field_label(path) or "")

@@ -1,10 +1,12 @@
-"""What the records app adds to its audit entries' pages: the checks of a lost answer."""
+"""What the records app adds to audit entries' pages: the checks of a lost answer, and a
+record's fields in the record form's words."""
 
 from django import template
 
 from audit.models import Entry
 from audit.services import TimelineRow, may_see_entry
 from records.entries import RECORD_CHECK
+from records.forms import record_field_label as form_label
 from records.services import RecordCheckRefused, record_to_check
 
 register = template.Library()
@@ -26,3 +28,10 @@ def record_checks(entry, viewer) -> list[TimelineRow]:
     checks = Entry.objects.filter(related=entry, kind=RECORD_CHECK.slug).order_by("created_at",
                                                                                  "pk")
     return [TimelineRow(check, may_see_entry(viewer, check)) for check in checks]
+
+
+@register.filter
+def record_field_label(path: str) -> str:
+    """A record's field by its path, as the record form labels it ("" for the campaign's own
+    fields, which go by their names): an import receipt's mapping names them so."""
+    return str(form_label(path) or "")
