@@ -12,12 +12,14 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
-from portal.thulium.dates import THULIUM_DATETIME, thulium_datetime
+from portal.thulium.dates import thulium_datetime
+from portal.typed_moments import LocalMomentField, zone_name
 
 from .models import AddedRecord
 
@@ -29,13 +31,6 @@ REQUIRED_BY_SYSTEM_STATUS = {
 }
 
 
-class DateTimeLocalInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self):
-        super().__init__(format="%Y-%m-%dT%H:%M")
-
-
 class RecordForm(forms.Form):
     phone_number = forms.CharField(
         label=_("Phone number"), max_length=40,
@@ -44,10 +39,9 @@ class RecordForm(forms.Form):
     status_id = forms.ChoiceField(label=_("Status"), required=False)
     dictionary_status_id = forms.ChoiceField(label=_("Dictionary status"), required=False)
     agent_login = forms.ChoiceField(label=_("Agent"), required=False)
-    next_call_date = forms.DateTimeField(
-        label=_("Next call"), required=False, widget=DateTimeLocalInput(),
-        input_formats=["%Y-%m-%dT%H:%M", THULIUM_DATETIME],
-        help_text=_("Local time."),
+    next_call_date = LocalMomentField(
+        label=_("Next call"), required=False,
+        help_text=format_lazy(_("In the portal's time zone, {zone}."), zone=zone_name()),
     )
     identifier = forms.CharField(
         label=_("Identifier"), required=False, max_length=64,

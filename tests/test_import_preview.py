@@ -111,6 +111,19 @@ def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
     assert by_number[5].problems[0].startswith("Agent: Select a valid choice.")
 
 
+def test_dates_written_the_polish_way_are_read_and_others_are_refused_saying_how(
+    logged_in, sales
+):
+    header = ["telefon", "następny kontakt"]
+    rows = [["601000001", "24.12.2026 10:00"], ["601000002", "24/12/2026 10:00"]]
+    job = previewed(logged_in, sales, csv_bytes(rows, header=header))
+    by_number = rows_by_number(job)
+    assert by_number[2].payload == {"phone_number": "601000001",
+                                    "next_call_date": "2026-12-24 10:00"}
+    assert by_number[3].problems == [
+        "Next call: Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM."]
+
+
 def test_numbers_the_portal_already_added_are_flagged_with_one_query(
     logged_in, sales, user, django_assert_max_num_queries
 ):

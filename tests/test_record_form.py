@@ -220,6 +220,9 @@ def test_other_statuses_need_neither_agent_nor_date(campaigns, campaign_id, syst
     ("2026-12-01T09:30", "2026-12-01 09:30"),
     ("2026-07-01T09:30", "2026-07-01 09:30"),
     ("2026-12-01 09:30", "2026-12-01 09:30"),
+    # As a Polish spreadsheet writes it, and the portal shows it in Polish: day first.
+    ("01.12.2026 09:30", "2026-12-01 09:30"),
+    ("24.12.2026 10:00:00", "2026-12-24 10:00"),
 ])
 def test_a_next_call_date_is_sent_in_thulium_format(campaigns, entered, sent):
     form = record_form(campaigns["00001"], {"phone_number": "601234567",
@@ -240,14 +243,21 @@ def test_a_next_call_date_entered_in_another_zone_is_sent_as_warsaw_time(
     assert_sends(form, {"phone_number": "601234567", "next_call_date": sent})
 
 
-@pytest.mark.parametrize("entered", [
-    "01.12.2026 09:30", "2026-02-30T10:00", "2026-12-01T25:00", "tomorrow",
-    "2026-03-29T02:30",  # does not exist in Warsaw: the clocks jump from 02:00 to 03:00
+@pytest.mark.parametrize("entered, words", [
+    *((typed, "Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM.") for typed in (
+        "2026-02-30T10:00", "2026-12-01T25:00", "31.02.2026 10:00", "tomorrow",
+        "01/12/2026 09:30",  # January to some, December to others
+    )),
+    # Does not exist in Warsaw: the clocks jump from 02:00 to 03:00.
+    ("2026-03-29T02:30", "does not exist or happens twice in Europe/Warsaw"),
 ])
-def test_a_next_call_date_that_is_not_a_local_date_and_time_is_refused(campaigns, entered):
+def test_a_next_call_date_that_is_not_a_local_date_and_time_is_refused_saying_why(
+    campaigns, entered, words
+):
     form = record_form(campaigns["00001"], {"phone_number": "601234567",
                                             "next_call_date": entered})
     assert_refused(form, "next_call_date")
+    assert words in form.errors["next_call_date"][0]
 
 
 def test_an_identifier_up_to_64_characters_is_sent(campaigns):

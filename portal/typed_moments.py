@@ -1,0 +1,48 @@
+"""A date and time a user types, on a form or in an import's cell, read in the portal's time
+zone (TIME_ZONE).
+
+Polish call centres keep their records in spreadsheets, which write a date and time the
+Polish way ("24.12.2026 10:00"), as the portal itself shows them in Polish; a browser's
+date-time input and Thulium write ISO 8601. Both are read, and nothing that could be read
+two ways (01/12/2026 is a January day to some and a December day to others).
+"""
+
+from django import forms
+from django.conf import settings
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+
+# Tried after ISO 8601 in any of its forms, which Django's DateTimeField reads first: what a
+# browser's datetime-local input posts (minutes; seconds when a script sets them), then
+# the Polish spelling, to the minute or the second.
+INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                 "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S"]
+
+# The zone's name in a message, read when the message is shown (settings may change).
+zone_name = lazy(lambda: settings.TIME_ZONE, str)
+
+
+class LocalMomentField(forms.DateTimeField):
+    """A date and time in the portal's time zone; a time the clocks skip or repeat there
+    is refused, naming the cause, rather than taken as one or the other."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=INPUT_FORMATS[0])
+    default_error_messages = {
+        "invalid": _("Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=INPUT_FORMATS, **kwargs)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            # Django's own words name the zone but not the cause: the clocks changing.
+            raise forms.ValidationError(
+                _("%(value)s does not exist or happens twice in %(zone)s, as the clocks "
+                  "change then: choose another time."),
+                code="clock_change", params={"value": value, "zone": settings.TIME_ZONE},
+            ) from None
