@@ -131,6 +131,32 @@ def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, 
     assert receipt.details["confirmed_at"] not in page
 
 
+@pytest.mark.parametrize("language, words", [
+    ("en", {"Telefon": "Phone number <small><code>phone_number</code></small>",
+            "File type": "CSV <small><code>csv</code></small>",
+            "Separator": "semicolon ; <small><code>;</code></small>",
+            "Calls per second at most": "no limit <small><code>0.0</code></small>",
+            "Language": "English <small><code>en</code></small>"}),
+    ("pl", {"Telefon": "Numer telefonu <small><code>phone_number</code></small>",
+            "Typ pliku": "CSV <small><code>csv</code></small>",
+            "Separator": "średnik ; <small><code>;</code></small>",
+            "Najwyżej wywołań na sekundę": "bez limitu <small><code>0.0</code></small>",
+            "Język": "angielski <small><code>en</code></small>"}),
+])
+def test_the_import_page_and_the_entry_name_the_mapping_and_options_in_the_users_words(
+    logged_in, sales, watched, settings, language, words
+):
+    settings.IMPORT_RATE_LIMIT = 0.0
+    receipt = cancelled(logged_in, sales, people(2))
+    for client, url in ((logged_in, job_of(receipt).get_absolute_url()),
+                        (watched, receipt.get_absolute_url())):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        shown = dict(re.findall(r'data-testid="mapped-column"><code>(.*?)</code> → (.*?)</div>',
+                                page))
+        shown |= dict(re.findall(r'data-testid="import-option">(.*?): (.*?)</div>', page))
+        assert {name: shown.get(name) for name in words} == words, url
+
+
 def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sales, watched):
     wanted = cancelled(logged_in, sales, people(2), name="leady-maj.csv")
     cancelled(logged_in, sales, people(3, first=602000000), name="inne.csv")

@@ -1,9 +1,13 @@
-"""What an import adds to its audit entries' pages: the row a send came from, the result."""
+"""What an import adds to its audit entries' pages (and its own page's receipt): the row a
+send came from, the result, the options it ran with."""
 
 from django import template
+from django.utils.translation import get_language_info
+from django.utils.translation import gettext_lazy as _
 
 from imports.fallback import single_posts_note
 from imports.models import ImportAttempt, ImportJob
+from imports.reading import DELIMITERS, ENCODINGS
 
 register = template.Library()
 
@@ -26,3 +30,38 @@ def import_result(entry) -> str:
     """An import receipt's result in words."""
     result = entry.results.get("result", "")
     return dict(ImportJob.State.choices).get(result, result)
+
+
+# A receipt's options (receipts.receipt_write) as the import's pages name them.
+_OPTION_LABELS = {
+    "file_kind": _("File type"), "encoding": _("Encoding"), "delimiter": _("Separator"),
+    "language": _("Language"), "concurrency": _("Calls in flight"),
+    "batch_size": _("Records per call"), "rate_limit": _("Calls per second at most"),
+    "retry_attempts": _("Tries per call"), "task_backend": _("Task queue"),
+}
+
+
+@register.filter
+def import_options(options: dict) -> list[dict]:
+    """A receipt's options, each with its label and its value in words where it has them
+    (the encoding's name, "no limit"...) beside the value kept; an option this version does
+    not know goes by its key."""
+    return [{"label": _OPTION_LABELS.get(key, key), "text": str(value),
+             "words": _option_words(key, value)} for key, value in options.items()]
+
+
+def _option_words(key: str, value) -> str:
+    if key == "file_kind":
+        return str(value).upper()
+    if key == "encoding":
+        return str(ENCODINGS.get(value, ""))
+    if key == "delimiter":
+        return str(DELIMITERS.get(value, ""))
+    if key == "language" and value:
+        try:
+            return get_language_info(value)["name_translated"]
+        except KeyError:
+            return ""
+    if key == "rate_limit" and not value:
+        return str(_("no limit"))
+    return ""
