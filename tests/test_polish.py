@@ -13,7 +13,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
+from django.utils.html import strip_tags
 
+from audit.models import Entry
 from campaigns.services import campaign_update
 from tests.conftest import api_calls
 from tests.test_campaign_form import form_values
@@ -167,3 +169,16 @@ def test_thulium_is_asked_to_answer_in_polish_and_its_words_are_shown(logged_in,
     assert {call["accept_language"] for call in api_calls(thulium)} == {"pl"}
     html = page.content.decode()
     assert "Thulium odrzucił żądanie:" in html and "Sandbox: odmowa na żądanie." in html
+
+
+def test_an_added_records_entry_page_names_each_fact_with_a_capital(logged_in, campaigns):
+    """A model's verbose name is written lower-case (Django capitalises it where it heads
+    something); a page using it as a label must too."""
+    logged_in.post(reverse("records:new", args=["00001"]),
+                   {"phone_number": "225556677", "identifier": "K-1"}, HTTP_ACCEPT_LANGUAGE="pl")
+    entry = Entry.objects.get(kind="record-addition")
+    page = logged_in.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    labels = [strip_tags(label).strip() for label in re.findall(r"<dt[^>]*>(.*?)</dt>", page,
+                                                                 re.S)]
+    assert "Identyfikator rekordu w Thulium" in labels
+    assert [label for label in labels if not label[:1].isupper()] == []
