@@ -12,4 +12,5 @@ urlpatterns = [
     path("imports/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("imports/<int:pk>/progress.json", views.progress, name="progress"),
     path("imports/<int:pk>/report.csv", views.report, name="report"),
+    path("imports/<int:pk>/rows-to-fix.csv", views.rows_to_fix_csv, name="rows_to_fix"),
 ]

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,6 +16,7 @@ from portal.views import thulium_error_context
 from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
+from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
 from .forms import MappingForm, ReadOptionsForm, UploadForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
@@ -137,6 +139,7 @@ def detail(request, pk):
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
                "problems": problems, "may_change": may_change}
     if job.state in MAPPABLE:
+        context["rows_to_fix"] = may_change and rows_to_fix(job)
         return render(request, "imports/preview.html", context)
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
@@ -178,4 +181,20 @@ def report(request, pk):
     job = _job(request, pk, to_change=False)
     response = StreamingHttpResponse(report_lines(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    return response
+
+
+@require_GET
+def rows_to_fix_csv(request, pk):
+    """The rows to correct, as the file has them (imports.fixing): for its uploader, who
+    may send it again, while the file is kept."""
+    job = _job(request, pk, to_change=True)
+    if not rows_to_fix(job):
+        messages.info(request, _("This import has no rows to correct, or no longer keeps its "
+                                 "file: it ended, and the report lists what became of each row."))
+        return redirect(job)
+    response = StreamingHttpResponse(rows_to_fix_lines(job),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=rows_to_fix_name(job))
     return response

@@ -23,6 +23,8 @@ ACCESS = [
     ("imports:detail",      "GET",  "finished", OK,   DENIED, OK,     DENIED, OK),
     ("imports:progress",    "GET",  "finished", OK,   DENIED, OK,     DENIED, OK),
     ("imports:report",      "GET",  "finished", OK,   DENIED, OK,     DENIED, OK),
+    # The file's own rows: for whoever may send it again.
+    ("imports:rows_to_fix", "GET",  "previewed", OK,  DENIED, DENIED, DENIED, OK),
     ("imports:mapping",     "GET",  "previewed", OK,  DENIED, DENIED, DENIED, OK),
     ("imports:read_options", "POST", "previewed", OK, DENIED, DENIED, DENIED, OK),
     # On a finished import confirming and cancelling change nothing: only the answer counts.
