@@ -124,6 +124,18 @@ def test_dates_written_the_polish_way_are_read_and_others_are_refused_saying_how
         "Next call: Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM."]
 
 
+def test_a_number_excel_wrote_in_scientific_notation_is_refused_saying_how_to_keep_it(
+    logged_in, sales
+):
+    job = previewed(logged_in, sales, csv_bytes([["4,86012E+11"]], header=["Telefon"]))
+    (row,) = ImportRow.objects.filter(job=job)
+    assert row.state == RowState.INVALID
+    assert row.problems == [
+        "Phone number: Excel wrote this number in scientific notation (4,86012E+11), which "
+        "has lost its last digits: upload the .xlsx workbook itself, or format the column as "
+        "Text in Excel and save the CSV again."]
+
+
 def test_numbers_the_portal_already_added_are_flagged_with_one_query(
     logged_in, sales, user, django_assert_max_num_queries
 ):

@@ -90,6 +90,11 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
     (" - ( ) ", "Enter a phone number."),
     ("", "This field is required."),
     ("   ", "This field is required."),
+    # As Excel saves a long number to CSV, Polish and English: six digits kept.
+    *((excel, f"Excel wrote this number in scientific notation ({excel}), which has lost "
+               "its last digits: upload the .xlsx workbook itself, or format the column as "
+               "Text in Excel and save the CSV again.")
+      for excel in ("4,86012E+11", "4.86012E+11", "6E+08")),
 ])
 def test_a_number_that_is_not_6_to_15_digits_gets_a_clear_error(campaigns, typed, message):
     assert_refused(record_form(campaigns["00001"], {"phone_number": typed}), "phone_number",
