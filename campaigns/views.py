@@ -63,6 +63,8 @@ def campaign_detail(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
     return render(request, "campaigns/detail.html", {
         "campaign": campaign,
+        # Its records in Thulium, as the list shows them (one cached call for every page).
+        "stats_error": listing.campaign_stats_of([campaign], language=request.LANGUAGE_CODE),
         "settings_rows": settings_rows(campaign.settings),
         # The audit timeline filtered to the campaign, under the timeline's access rule.
         "history": timeline_page(viewer=request.user, size=HISTORY_LENGTH,

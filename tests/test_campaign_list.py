@@ -2,6 +2,7 @@
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.urls import reverse
 
 from campaigns.models import Campaign
@@ -98,6 +99,8 @@ def test_active_campaigns_show_their_records_and_completion_from_one_cached_call
     polish = logged_in.get(LIST, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     # The label in the reader's language; the bar's value as HTML wants it, in any language.
     assert "0,0%" in polish and 'value="0.0"' in polish
+    # Counted as Polish counts: 1 rekord, 2 rekordy, 5 rekordów.
+    assert "2 rekordy, 0,0%" in polish and "0 rekordów, 0,0%" in polish
     assert len([c for c in api_calls(thulium) if c["path"] == "/api/outbounds/stats"]) == 1
 
 
@@ -108,6 +111,24 @@ def test_the_list_still_works_and_says_so_when_the_stats_call_fails(
     page = logged_in.get(LIST)
     assert page.status_code == 200
     assert len(page.context["page"]) == 3
+    assert "Records and completion could not be read from Thulium" in page.content.decode()
+
+
+def test_an_active_campaigns_page_shows_its_records_and_completion_too(
+    logged_in, campaigns, thulium
+):
+    requests.post(f"{thulium.url}/outbounds/00001/records", json={"phone_number": "601234567"},
+                  auth=(thulium.user, thulium.password), timeout=5).raise_for_status()
+    url = reverse("campaigns:detail", args=["00001"])
+    page = logged_in.get(url, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert '<div class="small" data-testid="campaign-stats">1 rekord, 0,0%</div>' in page
+    assert "campaign-stats" not in logged_in.get(
+        reverse("campaigns:detail", args=["A7K2Q"])).content.decode()  # inactive: none
+
+    cache.clear()
+    thulium.state.fail_next("http_503", path="/api/outbounds/stats")
+    page = logged_in.get(url)
+    assert page.status_code == 200
     assert "Records and completion could not be read from Thulium" in page.content.decode()
 
 
