@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .diff import no_label, no_value_label
 
@@ -74,11 +75,23 @@ def value_at(entry, place: str):
 
 
 # The portal's own kinds: a person's data erased, and the old tables' chain carried over.
+def _erasure_summary(entry) -> str:
+    count = (entry.results or {}).get("entries", 0)
+    return ngettext("%(count)s entry had a phone number erased (reference %(ref)s)",
+                    "%(count)s entries had a phone number erased (reference %(ref)s)",
+                    count) % {"count": count, "ref": entry.reason}
+
+
+def _carried_over_summary(entry) -> str:
+    count = sum((entry.details.get("entries") or {}).values())
+    return ngettext("%(count)s entry moved into the one audit log",
+                    "%(count)s entries moved into the one audit log", count) % {"count": count}
+
+
 ERASURE = EntryKind(
     slug="erasure",
     label=_("personal data erased"),
-    summary=lambda entry: _("%(count)s entries had a phone number erased (reference %(ref)s)")
-    % {"count": (entry.results or {}).get("entries", 0), "ref": entry.reason},
+    summary=_erasure_summary,
     template="audit/kinds/erasure.html",
     # The timeline finds it by the number, through the digest it names the number by.
     search=("details.number_digest",),
@@ -87,8 +100,7 @@ ERASURE = EntryKind(
 CARRIED_OVER = EntryKind(
     slug="carried-over",
     label=_("audit trail carried over"),
-    summary=lambda entry: _("%(count)s entries moved into the one audit log")
-    % {"count": sum((entry.details.get("entries") or {}).values())},
+    summary=_carried_over_summary,
     template="audit/kinds/carried-over.html",
     calls_thulium=False,
 )

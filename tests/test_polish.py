@@ -14,7 +14,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 from django.utils.html import strip_tags
+from django.utils.translation import override
 
+from audit.kinds import CARRIED_OVER, ERASURE
 from audit.models import Entry
 from campaigns.services import campaign_update
 from tests.conftest import api_calls
@@ -182,3 +184,19 @@ def test_an_added_records_entry_page_names_each_fact_with_a_capital(logged_in, c
                                                                  re.S)]
     assert "Identyfikator rekordu w Thulium" in labels
     assert [label for label in labels if not label[:1].isupper()] == []
+
+
+@pytest.mark.parametrize("count, english, polish", [
+    (1, "1 entry had a phone number erased", "w 1 wpisie usunięto numer telefonu"),
+    (3, "3 entries had a phone number erased", "w 3 wpisach usunięto numer telefonu"),
+])
+def test_a_count_in_a_summary_is_worded_as_each_language_counts(count, english, polish):
+    erasure = Entry(kind=ERASURE.slug, results={"entries": count}, reason="RODO/7")
+    carried = Entry(kind=CARRIED_OVER.slug, details={"entries": {"old": count}})
+    with override("en"):
+        assert ERASURE.summary(erasure) == f"{english} (reference RODO/7)"
+    with override("pl"):
+        assert ERASURE.summary(erasure) == f"{polish} (sygnatura RODO/7)"
+        assert CARRIED_OVER.summary(carried) == {
+            1: "1 wpis przeniesiono do jednego dziennika zdarzeń",
+            3: "3 wpisy przeniesiono do jednego dziennika zdarzeń"}[count]
