@@ -15,7 +15,7 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
     browser_page, user, campaigns, thulium, tmp_path  # noqa: F811
 ):
     thulium.state.latency = 0.05
-    rows = people(60) + [["123", "Za", "krótki", "numer"]]
+    rows = people(60) + [["+48 602 345 678 901 234", "Za", "długi", "numer"]]
     leads = tmp_path / "leady.csv"
     leads.write_bytes(csv_bytes(rows, header=["Nr telefonu", "Imię", "Nazwisko", "Uwagi"],
                                 encoding="cp1250"))
@@ -38,6 +38,12 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
         page.wait_for_selector("text=Nothing has been sent to Thulium yet.")
         assert page.inner_text("[data-count=invalid]") == "1"
         assert "Enter a phone number of 6 to 15 digits" in page.inner_text("[data-testid=problems]")
+        # The number as written, on one line however long the reason beside it.
+        assert page.evaluate("""() => {
+            const text = document.createRange();
+            text.selectNodeContents(document.querySelector("[data-testid=problems] td code"));
+            return new Set([...text.getClientRects()].map(box => Math.round(box.bottom))).size;
+        }""") == 1
         thulium.state.hold()  # no answer until the page has shown the import under way
         page.click("[data-testid=confirm]")
 
