@@ -17,7 +17,7 @@ MAX_LISTED = 100
 @dataclass
 class NumbersRead:
     keys: list[str] = field(default_factory=list)  # each number once, in the file's order
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, value)
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, why)
     invalid_count: int = 0
     repeated: int = 0
 
@@ -32,12 +32,12 @@ def numbers_read(content: bytes, layout: FileLayout) -> NumbersRead:
             continue
         try:
             key = phone_key(normalise_phone(value))
-        except ValidationError:
+        except ValidationError as error:
             if line == 1:
                 continue  # the header
             read.invalid_count += 1
             if len(read.invalid) < MAX_LISTED:
-                read.invalid.append((line, value[:40]))
+                read.invalid.append((line, value[:40], " ".join(error.messages)))
             continue
         if key in seen:
             read.repeated += 1

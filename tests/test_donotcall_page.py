@@ -123,12 +123,17 @@ def test_removal_needs_a_reason(officer_client):
 def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(officer_client):
     add(officer_client, "601000003")
     content = csv_bytes([["601000001", "Łukasz"], ["abc", "Źdźbło"], ["601 000 001", "Ścibor"],
-                         ["601000002", "Żaneta"], ["601000003", "Ćma"]],
+                         ["601000002", "Żaneta"], ["601000003", "Ćma"], ["4,86012E+11", "Ola"]],
                         header=["Numer telefonu", "Imię"], encoding="cp1250")
     response = upload(officer_client, content)
     assert response.status_code == 200
     read = response.context["read"]
-    assert read.invalid == [(3, "abc")]
+    # Each line without a number says why, as the record form would.
+    assert [(line, value) for line, value, _why in read.invalid] == [(3, "abc"),
+                                                                   (7, "4,86012E+11")]
+    assert read.invalid[0][2].startswith("Enter a phone number of 6 to 15 digits")
+    assert read.invalid[1][2].startswith("Excel wrote this number in scientific notation")
+    assert read.invalid[1][2] in response.content.decode()
     assert read.repeated == 1
     assert (response.context["added"], response.context["already"]) == (2, 1)
     assert set(Suppression.objects.filter(source="upload").values_list(
