@@ -136,6 +136,19 @@ def test_a_number_excel_wrote_in_scientific_notation_is_refused_saying_how_to_ke
         "Text in Excel and save the CSV again."]
 
 
+def test_a_file_with_no_row_to_send_points_to_the_mapping(logged_in, sales):
+    # The names went to the phone number: every row is refused for the same reason.
+    job = previewed(logged_in, sales, csv_bytes(people(3)), column_0="", column_1="phone_number")
+    assert job.rows_total == 3 and job.rows_valid == 0
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="nothing-to-send"' in page and "change the mapping" in page
+    assert 'data-testid="confirm"' not in page
+
+    fine = previewed(logged_in, sales, csv_bytes(people(3, first=602000000)))
+    assert 'data-testid="nothing-to-send"' not in (
+        logged_in.get(fine.get_absolute_url()).content.decode())
+
+
 def test_numbers_the_portal_already_added_are_flagged_with_one_query(
     logged_in, sales, user, django_assert_max_num_queries
 ):
