@@ -10,13 +10,12 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from .spreadsheets import EXCEL_SCIENTIFIC
+
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
 _SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
 # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
-# A number as Excel writes a long one saved to CSV from a cell not formatted as text: in
-# scientific notation with six digits kept ("4,86012E+11" in Polish, "4.86012E+11").
-_SCIENTIFIC = re.compile(r"\+?[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+")
 
 
 def normalise_phone(raw: str) -> str:
@@ -24,7 +23,7 @@ def normalise_phone(raw: str) -> str:
     number = _SEPARATORS.sub("", raw or "")
     if not number:
         raise ValidationError(_("Enter a phone number."), code="required")
-    if _SCIENTIFIC.fullmatch(number):
+    if EXCEL_SCIENTIFIC.fullmatch(raw.strip()):
         raise ValidationError(
             _("Excel wrote this number in scientific notation (%(value)s), which has lost its "
               "last digits: upload the .xlsx workbook itself, or format the column as Text in "

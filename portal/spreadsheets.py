@@ -1,4 +1,5 @@
-"""CSV the portal hands out, safe to open in Excel: no cell is ever read as a formula.
+"""CSV the portal hands out, safe to open in Excel: no cell is ever read as a formula; and
+what Excel does to the numbers of the files it hands in.
 
 A phone number or a note typed as "=HYPERLINK(...)" or "+1+cmd|..." would otherwise run
 as a formula on the reader's machine (CSV injection). Every CSV the portal writes (the
@@ -6,10 +7,15 @@ audit export, an import's report) makes its cells safe with `safe_cell`.
 """
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 
 # Excel, LibreOffice and Google Sheets start a formula with any of these.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A long number in a cell not formatted as text, as Excel shows it and saves it to CSV:
+# six significant digits and an exponent ("4,86012E+11" in Polish, "4.86012E+11"); the
+# other digits are lost.
+EXCEL_SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?E\+[0-9]{2,}")
 
 
 def safe_cell(value) -> str:

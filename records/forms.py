@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
+from portal.spreadsheets import EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime
 from portal.typed_moments import LocalMomentField, zone_name
 
@@ -127,6 +128,14 @@ class RecordForm(forms.Form):
 
     def clean_identifier(self):
         identifier = self.cleaned_data["identifier"]
+        if EXCEL_SCIENTIFIC.fullmatch(identifier):
+            # Long numeric ids from a spreadsheet: sent so, several would become one.
+            raise forms.ValidationError(
+                _("Excel wrote this identifier in scientific notation (%(value)s), which has "
+                  "lost its last digits: upload the .xlsx workbook itself, or format the "
+                  "column as Text in Excel and save the CSV again."),
+                code="scientific", params={"value": identifier},
+            )
         # Thulium refuses an identifier the campaign already has.
         if identifier and self.earlier.has_identifier(identifier):
             raise forms.ValidationError(

@@ -136,6 +136,17 @@ def test_a_number_excel_wrote_in_scientific_notation_is_refused_saying_how_to_ke
         "Text in Excel and save the CSV again."]
 
 
+def test_long_identifiers_excel_cut_short_are_refused_not_sent_as_one(logged_in, sales):
+    # 123456789012 and 123456789013 both saved as 1,23457E+11: sent, they would be one id.
+    rows = [["601000001", "1,23457E+11"], ["601000002", "1,23457E+11"]]
+    job = previewed(logged_in, sales, csv_bytes(rows, header=["Telefon", "Identyfikator"]))
+    by_number = rows_by_number(job)
+    for number in (2, 3):
+        assert by_number[number].state == RowState.INVALID
+        assert by_number[number].problems[0].startswith(
+            "Identifier: Excel wrote this identifier in scientific notation (1,23457E+11)")
+
+
 def test_a_file_with_no_row_to_send_points_to_the_mapping(logged_in, sales):
     # The names went to the phone number: every row is refused for the same reason.
     job = previewed(logged_in, sales, csv_bytes(people(3)), column_0="", column_1="phone_number")

@@ -265,6 +265,22 @@ def test_a_next_call_date_that_is_not_a_local_date_and_time_is_refused_saying_wh
     assert words in form.errors["next_call_date"][0]
 
 
+@pytest.mark.parametrize("excel", ["1,23457E+11", "1.23457E+11", "1E+15"])
+def test_an_identifier_excel_wrote_in_scientific_notation_is_refused_saying_why(campaigns, excel):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": excel})
+    assert_refused(form, "identifier",
+                   f"Excel wrote this identifier in scientific notation ({excel}), which has "
+                   "lost its last digits: upload the .xlsx workbook itself, or format the "
+                   "column as Text in Excel and save the CSV again.")
+
+
+@pytest.mark.parametrize("identifier", ["KL-2E+10", "E+12", "12E5", "1,5"])
+def test_an_identifier_that_only_looks_alike_is_sent(campaigns, identifier):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "identifier": identifier})
+    assert_sends(form, {"phone_number": "601234567", "identifier": identifier})
+
+
 def test_an_identifier_up_to_64_characters_is_sent(campaigns):
     form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": "i" * 64})
     assert_sends(form, {"phone_number": "601234567", "identifier": "i" * 64})
