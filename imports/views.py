@@ -139,7 +139,6 @@ def detail(request, pk):
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
                "problems": problems, "may_change": may_change}
     if job.state in MAPPABLE:
-        context["rows_to_fix"] = may_change and rows_to_fix(job)
         return render(request, "imports/preview.html", context)
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
