@@ -41,6 +41,9 @@ class EntryKind:
     # False for entries of the portal's own doing, which call nothing themselves (an
     # import's receipt): their page shows no Thulium answer and no field-by-field change.
     calls_thulium: bool = True
+    # Entries of this kind concern one campaign: its page offers the kind as a filter of
+    # its history (an import's thousands of records can bury its settings' changes).
+    of_campaign: bool = False
 
 
 _registry: dict[str, EntryKind] = {}
@@ -53,6 +56,12 @@ def register(kind: EntryKind) -> EntryKind:
 
 def all_kinds() -> list[EntryKind]:
     return sorted(_registry.values(), key=lambda kind: kind.slug)
+
+
+def campaign_kinds() -> list[EntryKind]:
+    """The kinds a campaign's history may be filtered to, in the user's words' order."""
+    return sorted((kind for kind in _registry.values() if kind.of_campaign),
+                  key=lambda kind: str(kind.label))
 
 
 def get_kind(slug: str) -> EntryKind | None:

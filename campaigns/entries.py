@@ -63,6 +63,7 @@ CAMPAIGN_CHANGE = EntryKind(
     field_label=setting_label,
     value_label=setting_value_label,
     export_columns=(("settings_before", "details.settings_before"),),
+    of_campaign=True,
 )
 # Found on reading the campaign from Thulium: nothing is sent; `details.found` holds the
 # values that differed from the known ones.
@@ -77,6 +78,7 @@ OUTSIDE_CHANGE = EntryKind(
     after="details.found",
     export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
     calls_thulium=False,
+    of_campaign=True,
 )
 # Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
 # the entry is completed at once. An approved change's own call is a CAMPAIGN_CHANGE.
@@ -90,6 +92,7 @@ CHANGE_REQUEST = EntryKind(
     value_label=setting_value_label,
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
+    of_campaign=True,
 )
 # As a four-eyes step, the step itself sends nothing: `sent` holds the changes to send at
 # `details.apply_at`; the call at that time is a CAMPAIGN_CHANGE related to the scheduled step.
@@ -103,4 +106,5 @@ SCHEDULED_CHANGE = EntryKind(
     value_label=setting_value_label,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
+    of_campaign=True,
 )

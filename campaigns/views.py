@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.diff import field_changes, flat_paths
+from audit.kinds import campaign_kinds
 from audit.models import Entry
 from audit.services import MAX_ID, TimelineFilters, timeline_page
 from portal.shown_times import shown_time
@@ -61,6 +62,9 @@ def campaign_sync(request):
 
 def campaign_detail(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
+    kinds = campaign_kinds()
+    # One kind of entries, or all of them (an unknown kind, say from an old link, too).
+    kind = next((kind.slug for kind in kinds if kind.slug == request.GET.get("kind")), "")
     return render(request, "campaigns/detail.html", {
         "campaign": campaign,
         # Its records in Thulium, as the list shows them (one cached call for every page).
@@ -68,7 +72,9 @@ def campaign_detail(request, thulium_id):
         "settings_rows": settings_rows(campaign.settings),
         # The audit timeline filtered to the campaign, under the timeline's access rule.
         "history": timeline_page(viewer=request.user, size=HISTORY_LENGTH,
-                                 filters=TimelineFilters(campaign_id=campaign.pk)),
+                                 filters=TimelineFilters(campaign_id=campaign.pk, kind=kind)),
+        "history_kinds": kinds,
+        "history_kind": kind,
         "open_requests": campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED),
     })
 

@@ -29,7 +29,8 @@ def _removed(entry) -> str:
 def _kind(slug: str, label, summary) -> EntryKind:
     return EntryKind(slug=slug, label=label, summary=summary,
                      template="audit/kinds/donotcall.html", personal=_PERSONAL,
-                     phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False)
+                     phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False,
+                     of_campaign=True)
 
 
 DONOTCALL_ADDITION = _kind("donotcall-addition", _("put on the do-not-call list"), _added)

@@ -52,4 +52,5 @@ IMPORT = EntryKind(
                     ("file_sha256", "sent.file_sha256"), ("result", "results.result"),
                     *((name, f"results.{name}") for name in COUNT_NAMES)),
     calls_thulium=False,
+    of_campaign=True,
 )

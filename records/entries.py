@@ -37,6 +37,7 @@ RECORD_ADDITION = EntryKind(
     search=_SEARCH,
     field_label=record_field_label,
     export_columns=_COLUMNS,
+    of_campaign=True,
 )
 
 
@@ -61,4 +62,5 @@ RECORD_CHECK = EntryKind(
     search=_SEARCH,
     field_label=record_field_label,
     export_columns=_COLUMNS,
+    of_campaign=True,
 )

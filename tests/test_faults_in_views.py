@@ -293,6 +293,35 @@ def test_the_campaign_page_shows_its_history_newest_first(logged_in, campaigns, 
     assert history.count("<tr>") == 4  # the header and three attempts
 
 
+def test_the_campaign_history_can_be_narrowed_to_one_kind_of_entry(logged_in, campaigns, thulium):
+    # An import's records can bury a campaign's settings changes: the page offers the kinds
+    # that concern a campaign (not, say, sign-ons) and shows one of them.
+    campaign = campaigns["00001"]
+    assert send_campaign_change(logged_in, campaign).status_code == 302
+    for number in ("601234567", "601234568"):
+        assert send_record(logged_in, campaign, {"phone_number": number}).status_code == 302
+
+    page = logged_in.get(campaign.get_absolute_url(), {"kind": CAMPAIGN_CHANGE.slug})
+    assert [row.entry.kind for row in page.context["history"].rows] == [CAMPAIGN_CHANGE.slug]
+    html = page.content.decode()
+    offered = re.findall(r'<option value="([a-z-]+)"', html.split('data-testid="history-filter"')[1]
+                         .split("</form>")[0])
+    assert {CAMPAIGN_CHANGE.slug, RECORD_ADDITION.slug, "import"} <= set(offered)
+    assert "sign-on-roles" not in offered and "erasure" not in offered
+    assert f'<option value="{CAMPAIGN_CHANGE.slug}" selected>' in html
+    assert f"?campaign=00001&amp;kind={CAMPAIGN_CHANGE.slug}" in html  # the whole trail, alike
+
+    records = logged_in.get(campaign.get_absolute_url(), {"kind": RECORD_ADDITION.slug})
+    assert len(records.context["history"].rows) == 2
+    empty = logged_in.get(campaign.get_absolute_url(), {"kind": "import"})
+    assert not empty.context["history"].rows
+    assert "No entry of this kind for this campaign." in empty.content.decode()
+    # A kind no campaign has (or none at all) shows everything.
+    for kind in ("sign-on-roles", "no-such-kind"):
+        assert len(logged_in.get(campaign.get_absolute_url(), {"kind": kind})
+                   .context["history"].rows) == 3
+
+
 # --- statuses and agents --------------------------------------------------------------
 
 
