@@ -20,7 +20,7 @@ from . import listing
 from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import change_request_create
-from .labels import setting_label, setting_value_label
+from .labels import setting_label, setting_value_label, settings_named
 from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
@@ -181,7 +181,7 @@ def _read_from_thulium(request, campaign) -> str:
         messages.warning(request, _(
             "This campaign was changed outside the portal (%(fields)s). The form starts "
             "from the values Thulium holds now."
-        ) % {"fields": ", ".join(flat_paths(found.details["found"]))})
+        ) % {"fields": settings_named(flat_paths(found.details["found"]))})
     return ""
 
 

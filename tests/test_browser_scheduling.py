@@ -27,7 +27,7 @@ def test_a_change_scheduled_in_the_browser_is_applied_when_due(
     page.click("text=Send to Thulium")
     assert "the portal sends it to Thulium at" in page.inner_text("[role=alert]")
     waiting = page.inner_text("[data-testid=campaign-waiting-changes]")
-    assert "active" in waiting and "waiting" in waiting
+    assert "Active" in waiting and "waiting" in waiting
     assert thulium.state.campaign("00001")["active"] is True
 
     # The time comes: moved to now rather than waited for, then the worker's own due-check.

@@ -145,7 +145,8 @@ def test_opening_the_form_takes_thuliums_values_and_records_what_changed_outside
 
     shown = form_values(response, "name")
     assert (shown["dialer"], shown["caller_id"]) == ("preview", "221999999")
-    assert "changed outside the portal" in response.content.decode()
+    # What changed, in the form's words.
+    assert "changed outside the portal (Dialer, Caller ID)" in response.content.decode()
     entry = Entry.objects.get(kind=OUTSIDE_CHANGE.slug)
     assert entry.details["found"] == {"dialer": "preview",
                                       "parameters": {"caller_id": "221999999"}}

@@ -69,8 +69,12 @@ def test_a_change_with_a_time_is_saved_and_nothing_is_sent(scheduled, logged_in,
     assert 'data-testid="campaign-waiting-changes"' in page
     assert scheduled.get_absolute_url() in page
     assert reverse("campaigns:scheduled") in page
-    listed = logged_in.get(reverse("campaigns:scheduled")).context["waiting"]
-    assert list(listed) == [scheduled]
+    listed = logged_in.get(reverse("campaigns:scheduled"))
+    assert list(listed.context["waiting"]) == [scheduled]
+    # The settings it changes in the form's words, not Thulium's ("active").
+    for html in (page, listed.content.decode()):
+        row = html.split(f'data-scheduled="{scheduled.pk}"')[1].split("</tr>")[0]
+        assert "<td>Active</td>" in row, row
 
 
 def test_the_step_s_page_and_summary_show_its_time_as_the_portal_writes_times(scheduled,

@@ -5,6 +5,7 @@ from django import template
 from audit.diff import flat_paths
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE, ScheduleStep, Step
+from campaigns.labels import settings_named
 from campaigns.models import ScheduledChange
 from campaigns.revert import revertible
 
@@ -47,5 +48,5 @@ def scheduled_change_of(entry):
 
 @register.filter
 def changed_fields(changes: dict) -> str:
-    """A PUT body's settings by name, e.g. "dialer, parameters.caller_id"."""
-    return ", ".join(flat_paths(changes))
+    """A PUT body's settings in the user's words, e.g. "Dialer, Caller ID"."""
+    return settings_named(flat_paths(changes))
