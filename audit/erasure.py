@@ -46,16 +46,30 @@ class Erasure:
 
 # name -> function(phone key, erasure) -> how many things it erased
 _erasers: dict[str, Callable[[str, Erasure], int]] = {}
+# name -> what it erases, in the user's words; the names are kept in the erasure's entry.
+_place_labels = {"entries": _("audit entries")}
 
 
-def register_eraser(name: str, erase: Callable[[str, Erasure], int]) -> None:
+def register_eraser(name: str, erase: Callable[[str, Erasure], int], *, label: str) -> None:
     _erasers[name] = erase
+    _place_labels[name] = label
+
+
+def place_label(name: str) -> str:
+    """A place an erasure counts ("added_records") in the user's words; an unknown one as
+    it is named."""
+    return _place_labels.get(name, name)
 
 
 @dataclass(frozen=True)
 class ErasureReport:
     entry: Entry  # the erasure's own entry
     counts: dict[str, int]  # what was erased, by place
+
+    @property
+    def lines(self) -> list[tuple[str, int]]:
+        """(what, how many) of each place, in the user's words."""
+        return [(place_label(name), count) for name, count in self.counts.items()]
 
     @property
     def held(self) -> bool:

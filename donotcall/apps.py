@@ -15,4 +15,5 @@ class DonotcallConfig(AppConfig):
 
         register(DONOTCALL_ADDITION)
         register(DONOTCALL_REMOVAL)
-        register_eraser("donotcall", suppressions_forget)
+        register_eraser("donotcall", suppressions_forget,
+                        label=_("do-not-call list entries (still blocking, by its digest)"))

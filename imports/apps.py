@@ -16,6 +16,6 @@ class ImportsConfig(AppConfig):
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
-        register_eraser("import_rows", import_rows_forget)
-        register_eraser("import_files", import_files_forget)
+        register_eraser("import_rows", import_rows_forget, label=_("import rows"))
+        register_eraser("import_files", import_files_forget, label=_("uploaded import files"))
         register_notice(IMPORT_FINISHED)

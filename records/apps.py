@@ -15,4 +15,4 @@ class RecordsConfig(AppConfig):
 
         register(RECORD_ADDITION)
         register(RECORD_CHECK)
-        register_eraser("added_records", records_forget)
+        register_eraser("added_records", records_forget, label=_("records the portal added"))

@@ -179,8 +179,17 @@ def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_mo
 
     assert done.status_code == 200
     assert b'data-testid="erased"' in done.content
-    assert Entry.objects.get(kind="erasure").actor_username == "root"
+    erasure = Entry.objects.get(kind="erasure")
+    assert erasure.actor_username == "root"
     assert NUMBER not in every_value_in_the_database()
+    # What was erased, in words, on the page and on the erasure's entry page.
+    entry_page = client.get(erasure.get_absolute_url()).content.decode()
+    for html in (done.content.decode().split('data-testid="erased"')[1].split("</div>")[0],
+                 entry_page.split('data-testid="erased-counts"')[1].split("</dd>")[0]):
+        assert "Audit entries: " in html and "Records the portal added: 2" in html, html
+        assert "Import rows: " in html
+        assert "Do-not-call list entries (still blocking, by its digest): " in html
+        assert "added_records" not in html and "import_rows" not in html
 
 
 def test_no_process_keeps_a_number_it_keyed_once_its_request_or_import_ended(logged_in,
