@@ -10,7 +10,7 @@ from audit.erasure import forget_number
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
-from donotcall import services
+from donotcall import lookup, services
 from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
 from donotcall.lookup import CHUNK, blocked
 from donotcall.models import Suppression
@@ -78,15 +78,28 @@ def test_an_expired_entry_is_replaced_when_the_number_is_added_again(campaigns, 
     assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 2
 
 
-def test_a_single_check_is_one_query_and_many_numbers_go_in_chunks(
-        campaigns, officer, django_assert_num_queries):
+@pytest.mark.parametrize("list_length", ["short", "long"])
+def test_a_single_check_is_one_query_and_many_numbers_one_read_or_chunks(
+        campaigns, officer, django_assert_num_queries, monkeypatch, list_length):
+    """Many numbers beside a short list: the list is read whole; beside a long one (made
+    so here by asking for at least one entry per million numbers): looked up in chunks.
+    Either way the same answers: a number listed for all campaigns, one for this campaign,
+    not one for another campaign, nor an expired one."""
+    if list_length == "long":
+        monkeypatch.setattr(lookup, "NUMBERS_PER_ENTRY_READ_WHOLE", 10**6)
+    campaign, other = campaigns["00001"], campaigns["00002"]
     put(officer)
-    campaign = campaigns["00001"]
+    put(officer, "600000001", campaign=campaign)
+    put(officer, "600000002", campaign=other)
+    put(officer, "600000003", expires_on=timezone.localdate() - datetime.timedelta(days=1))
     with django_assert_num_queries(1):
         assert blocked(campaign, [KEY]) == {KEY}
-    many = [str(48500000000 + n) for n in range(2 * CHUNK + 1)] + [KEY]
-    with django_assert_num_queries(3):
-        assert blocked(campaign, many) == {KEY}
+    listed = [phone_key(f"60000000{n}") for n in range(1, 4)]
+    many = [str(48500000000 + n) for n in range(2 * CHUNK + 1)] + [KEY, *listed]
+    with django_assert_num_queries(1 if list_length == "short" else 1 + 3):
+        assert blocked(campaign, many) == {KEY, listed[0]}
+    with django_assert_num_queries(1 if list_length == "short" else 1 + 3):
+        assert lookup.listed(many, campaign) == {listed[0]}
 
 
 def test_every_change_is_an_audit_entry_found_by_the_number(campaigns, officer):
