@@ -11,6 +11,7 @@ The erasure writes an entry of its own, which names the number only by its diges
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -44,32 +45,32 @@ class Erasure:
         return f"[erased {self.when} · {self.reference}]"
 
 
-# name -> function(phone key, erasure) -> how many things it erased
-_erasers: dict[str, Callable[[str, Erasure], int]] = {}
-# name -> what it erases, in the user's words; the names are kept in the erasure's entry.
-_place_labels = {"entries": _("audit entries")}
+class Eraser(NamedTuple):
+    erase: Callable[[str, Erasure], int]  # (phone key, erasure) -> how many things it erased
+    label: str  # what it erases, in the user's words
+
+
+# name (kept in the erasure's entry) -> its eraser
+_erasers: dict[str, Eraser] = {}
+ENTRIES_LABEL = _("audit entries")
 
 
 def register_eraser(name: str, erase: Callable[[str, Erasure], int], *, label: str) -> None:
-    _erasers[name] = erase
-    _place_labels[name] = label
+    _erasers[name] = Eraser(erase, label)
 
 
 def place_label(name: str) -> str:
     """A place an erasure counts ("added_records") in the user's words; an unknown one as
     it is named."""
-    return _place_labels.get(name, name)
+    if name == "entries":
+        return ENTRIES_LABEL
+    return _erasers[name].label if name in _erasers else name
 
 
 @dataclass(frozen=True)
 class ErasureReport:
     entry: Entry  # the erasure's own entry
     counts: dict[str, int]  # what was erased, by place
-
-    @property
-    def lines(self) -> list[tuple[str, int]]:
-        """(what, how many) of each place, in the user's words."""
-        return [(place_label(name), count) for name, count in self.counts.items()]
 
     @property
     def held(self) -> bool:
@@ -99,8 +100,8 @@ def forget_number(*, number: str, reference: str, actor=None,
     with transaction.atomic():
         _erasing(True)
         counts = {"entries": _erase_entries(key, erasure)}
-        for name, erase in _erasers.items():
-            counts[name] = erase(key, erasure)
+        for name, eraser in _erasers.items():
+            counts[name] = eraser.erase(key, erasure)
         _erasing(False)
         entry = entry_begin(kind=ERASURE.slug, actor=actor, actor_username=actor_username,
                             reason=erasure.reference, details={"number_digest": digest(key)})
