@@ -168,7 +168,7 @@ def test_who_sees_what_of_an_authors_entries(client, request, django_user_model,
             for name, entry in entries.items():
                 assert f'href="{entry.get_absolute_url()}"' in text
                 assert all(secret in text for secret in IN_LISTS[name]), name
-            assert f"<td>{AUTHOR}</td>" in text
+            assert f"<td data-label=\"Who\">{AUTHOR}</td>" in text
         elif seen == EVERYTHING and page == "entry page":
             name = next(name for name, e in entries.items() if e.get_absolute_url() == url)
             assert all(secret in text for secret in ON_ITS_PAGE[name]), name

@@ -37,3 +37,12 @@ def test_an_auditor_filters_the_timeline_and_opens_a_changes_diff(
         ["Caller ID parameters.caller_id", "221234567", "→", "456"],
     ]
     assert page.locator("[data-testid=reason]").inner_text() == "Sezon"
+
+    # On a phone each row is a block of labelled cells: the outcome is on screen, not in a
+    # table scrolled sideways.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/audit/")
+    outcome = page.locator("[data-testid=timeline] tbody tr").first.locator(".outcome-succeeded")
+    box = outcome.bounding_box()
+    assert box["x"] + box["width"] <= 375
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

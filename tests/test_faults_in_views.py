@@ -265,7 +265,7 @@ def test_the_audit_keeps_the_username_after_the_user_is_deleted(
     page = logged_in.get(campaign.get_absolute_url())
     assert page.status_code == 200
     history = page.content.decode().split('data-testid="history"')[1]
-    assert history.count("<td>manager</td>") == 2
+    assert history.count('<td data-label="Who">manager</td>') == 2
     detail = logged_in.get(entries(RECORD_ADDITION.slug).get().get_absolute_url())
     assert detail.status_code == 200
     assert "manager" in detail.content.decode()
