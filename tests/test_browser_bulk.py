@@ -15,6 +15,14 @@ def test_a_manager_changes_two_campaigns_from_the_list(
     page = browser_page
     page.goto("/campaigns/")
     log_in(page, user.username)
+    # On a phone each campaign is a block of labelled cells: its last one, Thulium's
+    # figures, is on screen rather than in a table scrolled sideways.
+    desktop = page.viewport_size
+    page.set_viewport_size({"width": 375, "height": 800})
+    first = page.locator("[data-testid=campaigns] tbody tr").first
+    figures = first.locator("td").last.bounding_box()
+    assert figures["x"] + figures["width"] <= 375
+    page.set_viewport_size(desktop)
 
     page.check("input[name=campaign][value='00001']")
     page.check("input[name=campaign][value='A7K2Q']")
