@@ -11,6 +11,8 @@ from django.core.validators import RegexValidator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from portal.phones import without_separators
+
 from .labels import LABELS, PARAMETERS, TOP_LEVEL
 from .models import Dialer
 from .risk import risk_labels, risky_changes
@@ -27,6 +29,13 @@ class DateInput(forms.DateInput):
 
     def __init__(self):
         super().__init__(format=DATE_FORMAT)
+
+
+class CallerIdField(forms.CharField):
+    """A caller ID typed as people write phone numbers ("22 123-45-67"), kept as its digits."""
+
+    def to_python(self, value):
+        return without_separators(super().to_python(value))
 
 
 def _ratio_field(label):
@@ -53,12 +62,12 @@ class CampaignForm(forms.Form):
                                 max_value=100)
     group_id = forms.IntegerField(label=LABELS["group_id"], required=False, min_value=1,
                                   max_value=2_147_483_647)
-    caller_id = forms.CharField(
+    caller_id = CallerIdField(
         label=LABELS["caller_id"], required=False, max_length=20,
         # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
-        validators=[
-            RegexValidator(r"^[0-9]+\Z", _("A caller ID is digits only, no + or spaces."))
-        ],
+        validators=[RegexValidator(
+            r"^[0-9]+\Z", _("A caller ID is digits only, with no +; spaces and dashes between "
+                            "them are removed."))],
     )
     preview_timeout = forms.IntegerField(
         label=LABELS["preview_timeout"], required=False, min_value=1, max_value=86400

@@ -18,9 +18,15 @@ _SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 
 
+def without_separators(raw: str) -> str:
+    """The number as typed, without the spaces, dashes, dots, brackets and slashes people
+    write between its digits."""
+    return _SEPARATORS.sub("", raw or "")
+
+
 def normalise_phone(raw: str) -> str:
     """The number with separators removed and one leading `+` kept; raises ValidationError."""
-    number = _SEPARATORS.sub("", raw or "")
+    number = without_separators(raw)
     if not number:
         raise ValidationError(_("Enter a phone number."), code="required")
     if EXCEL_SCIENTIFIC.fullmatch(raw.strip()):

@@ -202,8 +202,19 @@ def test_a_caller_id_of_digits_is_sent_as_a_parameter(caller_id):
     )
 
 
+@pytest.mark.parametrize("typed", ["22 111 22 33", "22-111-22-33", "(22) 111.22.33", " 221112233 "])
+def test_a_caller_id_written_as_people_write_numbers_is_sent_as_its_digits(typed):
+    assert_sends(filled(caller_id=typed, reason=REASON),
+                 {"parameters": {"caller_id": "221112233"}})
+
+
+def test_a_caller_id_typed_with_spaces_is_not_a_change_of_the_one_known():
+    assert KNOWN["parameters"]["caller_id"] == "221234567"
+    assert_sends(filled(caller_id="22 123 45 67", name="Nowa"), {"name": "Nowa"})
+
+
 @pytest.mark.parametrize("caller_id", [
-    "+48221234567", "22 123 45 67", "22-123-45-67", "abc", "1" * 21,
+    "+48221234567", "+48 22 123 45 67", "22 123 45 67 x", "abc", "1" * 21,
     "２２１２３４５６７",  # full-width digits are not digits Thulium can dial
 ])
 def test_a_caller_id_that_is_not_only_digits_is_refused(caller_id):
