@@ -92,6 +92,16 @@ def test_a_past_expiry_is_accepted_with_a_note_and_listed_as_expired(officer_cli
     assert 'data-testid="expired"' in page
 
 
+def test_the_list_writes_its_dates_as_the_language_does(officer_client):
+    add(officer_client, expires_on="2027-01-31")
+    added = timezone.localtime(Suppression.objects.get().created_at)
+    polish = officer_client.get(reverse("donotcall:list"), HTTP_ACCEPT_LANGUAGE="pl")
+    assert "31.01.2027" in polish.content.decode()
+    assert added.strftime("%d.%m.%Y %H:%M") in polish.content.decode()
+    english = officer_client.get(reverse("donotcall:list"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "2027-01-31" in english.content.decode()
+
+
 def test_search_by_number_in_any_spelling_and_filters(officer_client, campaigns):
     add(officer_client, "601000001")
     add(officer_client, "601000002", campaign="00001", reason="regulator")

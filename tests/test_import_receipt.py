@@ -9,6 +9,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import override
 
 from audit.models import Entry, Outcome
 from audit.verify import verify_chain
@@ -129,6 +132,22 @@ def test_its_page_shows_what_it_was_given_and_no_answer_from_thulium(logged_in, 
     # When it was confirmed, as the page's other times: in the portal's zone, not as kept.
     assert f"confirmed {shown_time(job_of(receipt).confirmed_at)}" in page
     assert receipt.details["confirmed_at"] not in page
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_the_import_page_and_list_write_their_times_as_the_language_does(logged_in, sales,
+                                                                          language):
+    receipt = cancelled(logged_in, sales, people(2))
+    job = job_of(receipt)
+    with override(language):
+        confirmed, finished = shown_time(job.confirmed_at), shown_time(receipt.completed_at)
+        listed = date_format(timezone.localtime(job.created_at), "SHORT_DATETIME_FORMAT")
+
+    page = logged_in.get(job.get_absolute_url(), HTTP_ACCEPT_LANGUAGE=language)
+    assert confirmed in page.content.decode() and finished in page.content.decode()
+    imports = logged_in.get(reverse("imports:upload", args=[sales.thulium_id]),
+                            HTTP_ACCEPT_LANGUAGE=language)
+    assert f">{listed}</a>" in imports.content.decode()
 
 
 @pytest.mark.parametrize("language, words", [
