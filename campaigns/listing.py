@@ -141,11 +141,11 @@ class Stats:
 
 def campaign_stats(*, language: str | None = None) -> Stats:
     """The stats of active campaigns, cached for a few seconds (a failure too, so that a
-    Thulium outage does not slow every list by its timeout)."""
+    Thulium outage does not slow every list by its timeout), waited for THULIUM_VIEW_TIMEOUT."""
     stats = cache.get(STATS_CACHE_KEY)
     if stats is None:
         try:
-            rows = get_client(language).campaign_stats()
+            rows = get_client(language, timeout=settings.THULIUM_VIEW_TIMEOUT).campaign_stats()
         except ThuliumError as error:
             log.warning("campaign stats unavailable: %s", error)
             stats = Stats({}, error)

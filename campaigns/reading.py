@@ -8,6 +8,7 @@ the one it knew becomes a "changed outside the portal" entry before it is taken.
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -74,9 +75,11 @@ def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> 
     """Take the campaign's current settings from Thulium into `campaign`.
 
     Returns the "changed outside the portal" entry when Thulium's values differ from the
-    known ones. Raises ThuliumError, or CampaignNotListed.
+    known ones. Raises ThuliumError, or CampaignNotListed. The form it is read for opens
+    with the last known values without it, so Thulium is waited for THULIUM_VIEW_TIMEOUT.
     """
-    for item in get_client(language).list_campaigns():
+    timeout = settings.THULIUM_VIEW_TIMEOUT
+    for item in get_client(language, timeout=timeout).list_campaigns():
         if str(item.get("id", "")) == campaign.thulium_id:
             entry = outside_changes_take(campaign, thulium_settings(item), actor=actor)
             Campaign.objects.filter(pk=campaign.pk).update(synced_at=timezone.now())

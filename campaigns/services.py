@@ -79,11 +79,12 @@ def merged_settings(known: dict, changes: dict) -> dict:
 
 def campaign_choices(campaign: Campaign, *, refresh: bool = False,
                      language: str | None = None) -> tuple[list[dict], list[dict]]:
-    """The campaign's statuses and agents, cached; raises ThuliumError."""
+    """The campaign's statuses and agents, cached; raises ThuliumError. Forms can do
+    without them, so Thulium is waited for THULIUM_VIEW_TIMEOUT."""
     key = f"thulium:choices:{campaign.thulium_id}"
     cached = None if refresh else cache.get(key)
     if cached is None:
-        client = get_client(language)
+        client = get_client(language, timeout=settings.THULIUM_VIEW_TIMEOUT)
         cached = (client.get_statuses(campaign.thulium_id), client.get_agents(campaign.thulium_id))
         cache.set(key, cached, settings.THULIUM_CHOICES_CACHE_SECONDS)
     return cached

@@ -215,6 +215,10 @@ THULIUM_CONNECT_TIMEOUT = env.float("THULIUM_CONNECT_TIMEOUT", default=5.0)
 THULIUM_CHOICES_CACHE_SECONDS = env.int("THULIUM_CHOICES_CACHE_SECONDS", default=600)
 # How long the campaign list reuses GET outbounds/stats (records and completion).
 CAMPAIGN_STATS_CACHE_SECONDS = env.int("CAMPAIGN_STATS_CACHE_SECONDS", default=30)
+# What a page only shows from Thulium (a campaign's figures, its settings when its form
+# opens, its statuses and agents) is waited for this long, not THULIUM_TIMEOUT: a Thulium
+# that hangs must not hold the page, and its web worker, for what the page can do without.
+THULIUM_VIEW_TIMEOUT = env.float("THULIUM_VIEW_TIMEOUT", default=5.0)
 # PUTs in flight at once when several campaigns are changed together.
 CAMPAIGN_BULK_CONCURRENCY = env.int("CAMPAIGN_BULK_CONCURRENCY", default=8)
 # Region used to recognise the same number written nationally or with +48.

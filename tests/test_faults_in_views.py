@@ -322,6 +322,27 @@ def test_the_campaign_history_can_be_narrowed_to_one_kind_of_entry(logged_in, ca
                    .context["history"].rows) == 3
 
 
+# --- what a page only shows -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, path, said", [
+    ("/campaigns/", "/api/outbounds/stats", "Records and completion could not be read"),
+    ("/campaigns/00001/edit/", "/api/outbounds", "shows the last values it knew"),
+    ("/campaigns/00001/records/new/", "/api/outbounds/00001/statuses",
+     "Statuses and agents could not be read from Thulium"),
+])
+def test_a_page_waits_for_what_it_only_shows_for_thulium_view_timeout(
+    logged_in, campaigns, thulium, settings, url, path, said
+):
+    """Not THULIUM_TIMEOUT, which a change waits for: Thulium answers here after the one
+    and within the other, and the page opens without the answer."""
+    settings.THULIUM_TIMEOUT, settings.THULIUM_VIEW_TIMEOUT = 10.0, 0.2
+    thulium.state.fail_next("timeout", path=path, delay=2.0)
+    page = logged_in.get(url)
+    assert page.status_code == 200
+    assert said in page.content.decode()
+
+
 # --- statuses and agents --------------------------------------------------------------
 
 

@@ -318,12 +318,14 @@ def _log_call(method, endpoint, path, started, status, outcome, request_id):
 
 
 def get_client(language: str | None = None, *, timeout: float | None = None) -> ThuliumClient:
-    """A client configured from the settings as they are now; `timeout` can shorten waits."""
+    """A client configured from the settings as they are now; `timeout` can shorten waits,
+    for the answer and for the connection."""
     return ThuliumClient(
         base_url=settings.THULIUM_API_URL,
         user=settings.THULIUM_API_USER,
         password=settings.THULIUM_API_PASSWORD,
         timeout=timeout or settings.THULIUM_TIMEOUT,
-        connect_timeout=settings.THULIUM_CONNECT_TIMEOUT,
+        connect_timeout=min(settings.THULIUM_CONNECT_TIMEOUT,
+                            timeout or settings.THULIUM_CONNECT_TIMEOUT),
         language=language,
     )
