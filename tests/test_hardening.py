@@ -199,6 +199,7 @@ class _PageParts(HTMLParser):
         super().__init__()
         self.post_forms, self.inline_scripts, self.inline_styles, self.handlers = [], 0, 0, []
         self._form = None
+        self.empty_headers, self._header = 0, None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -212,10 +213,19 @@ class _PageParts(HTMLParser):
         if tag == "style" or "style" in attrs:
             self.inline_styles += 1
         self.handlers += [name for name in attrs if name.startswith("on")]
+        if tag == "th":
+            self._header = ""
+
+    def handle_data(self, data):
+        if self._header is not None:
+            self._header += data
 
     def handle_endtag(self, tag):
         if tag == "form":
             self._form = None
+        if tag == "th":
+            self.empty_headers += not self._header.strip()
+            self._header = None
 
 
 @pytest.fixture
@@ -232,7 +242,7 @@ def every_page(campaigns, settings):
         reverse("campaigns:list"), campaign.get_absolute_url(),
         reverse("campaigns:edit", args=["00001"]), reverse("records:new", args=["00001"]),
         change.get_absolute_url(), addition.get_absolute_url(), reverse("campaigns:requests"),
-        request.get_absolute_url(), reverse("password_change"),
+        request.get_absolute_url(), reverse("password_change"), reverse("donotcall:list"),
         "/admin/", "/admin/campaigns/campaign/", f"/admin/campaigns/campaign/{campaign.pk}/change/",
         "/admin/auth/user/add/", "/admin/campaigns/changerequest/",
     ]
@@ -253,6 +263,17 @@ def test_every_page_has_csrf_on_its_forms_and_no_inline_script_or_style(client, 
         assert (parts.inline_scripts, parts.inline_styles, parts.handlers) == (0, 0, []), url
         forms += len(parts.post_forms)
     assert forms > len(pages)
+
+
+def test_every_column_of_the_portals_tables_is_named_for_screen_readers(client, every_page):
+    """A column of links or arrows has its name, if only for screen readers (Django's own
+    admin pages are left as Django writes them)."""
+    boss, pages = every_page
+    client.force_login(boss)
+    for url in [url for url in pages if not url.startswith("/admin/")]:
+        parts = _PageParts()
+        parts.feed(client.get(url).content.decode())
+        assert parts.empty_headers == 0, url
 
 
 def test_every_page_sends_a_strict_policy_and_refuses_framing(client, every_page):
