@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from portal.spreadsheets import csv_lines
 
 from .models import ImportJob, ImportUpload, RowState
+from .previewing import import_content
 from .reading import FileLayout, read_rows
 from .report import BOM, CHUNK, DELIMITER
-from .services import import_content
 
 # What a correction can mend: a value the record form refused, a number typed twice. A
 # number already added or on the do-not-call list is not to be sent again.

@@ -12,6 +12,8 @@ class ImportJob(models.Model):
 
     class State(models.TextChoices):
         UPLOADED = "uploaded", _("uploaded")
+        # A file too large to check while its uploader waits, checked by a worker.
+        CHECKING = "checking", _("checking the rows")
         PREVIEWED = "previewed", _("previewed")
         QUEUED = "queued", _("waiting for a worker")
         RUNNING = "running", _("sending")
@@ -21,6 +23,8 @@ class ImportJob(models.Model):
         STOPPED = "stopped", _("stopped")
 
     FINAL_STATES = (State.DONE, State.CANCELLED, State.STOPPED)
+    # Its columns may be mapped (again), and its rows checked.
+    MAPPABLE_STATES = (State.UPLOADED, State.PREVIEWED)
 
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.PROTECT, related_name="imports"
@@ -54,6 +58,10 @@ class ImportJob(models.Model):
     # The last task enqueued to send it, to tell a waiting import from a lost one.
     task_id = models.CharField(max_length=64, blank=True)
     stop_reason = models.TextField(_("why it stopped"), blank=True)
+    # A worker's check of the rows: why the file could not be read, in the uploader's
+    # language, and what Thulium answered when its statuses and agents could not be read.
+    check_problem = models.TextField(_("why the rows could not be checked"), blank=True)
+    choices_unread = models.TextField(_("statuses and agents unread"), blank=True)
     # Set when its rows went one per call because Thulium refused the batch call.
     single_posts = models.ForeignKey("BatchRefusal", verbose_name=_("sent one by one"),
                                      on_delete=models.PROTECT, null=True, blank=True,

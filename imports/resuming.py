@@ -1,7 +1,8 @@
 """Finding imports whose workers died, and handing them to a live worker.
 
-A worker killed mid-import leaves its job running with a heartbeat that stops moving;
-the task backends do not run such a task again by themselves. Every worker therefore
+A worker killed mid-import (or mid-check of a large file's rows) leaves its job running
+(or checking) with a heartbeat that stops moving; the task backends do not run such a
+task again by themselves. Every worker therefore
 looks for stale jobs (`manage.py run_worker` does so every heartbeat), and so does the
 progress page of an import someone is watching.
 """
@@ -15,25 +16,28 @@ from django_tasks.exceptions import TaskResultDoesNotExist
 
 from .models import ImportJob
 from .pushing import lease_duration
-from .services import import_enqueue
+from .services import import_check_enqueue, import_enqueue
 
 log = logging.getLogger(__name__)
+# The states in which a worker renews an import's heartbeat.
+_WORKED_ON = (ImportJob.State.QUEUED, ImportJob.State.RUNNING, ImportJob.State.CHECKING)
 
 
 def imports_resume_stalled() -> list[int]:
-    """Enqueue a push for every import left by its workers; returns their ids."""
+    """Enqueue a push (or a check) for every import left by its workers; returns their ids."""
     stale = timezone.now() - lease_duration()
-    jobs = ImportJob.objects.filter(
-        state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING), heartbeat_at__lt=stale
-    )
+    jobs = ImportJob.objects.filter(state__in=_WORKED_ON, heartbeat_at__lt=stale)
     return [job.pk for job in jobs if import_resume_if_stalled(job)]
 
 
 def import_resume_if_stalled(job: ImportJob) -> bool:
-    """Enqueue a push if no worker renewed the job within a lease; True if enqueued."""
-    if job.heartbeat_at is None or job.heartbeat_at >= timezone.now() - lease_duration():
+    """Enqueue a push (or the check of its rows) if no worker renewed the job within a
+    lease; True if enqueued."""
+    if job.state not in _WORKED_ON or job.heartbeat_at is None \
+            or job.heartbeat_at >= timezone.now() - lease_duration():
         return False
-    if job.state == ImportJob.State.QUEUED and _still_waiting(job.task_id):
+    waiting = (ImportJob.State.QUEUED, ImportJob.State.CHECKING)
+    if job.state in waiting and _still_waiting(job.task_id):
         return False  # its task is in the queue behind others: nothing was lost
     # Only the caller that moves the heartbeat on enqueues: two watchers make one task.
     if not ImportJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(
@@ -42,7 +46,10 @@ def import_resume_if_stalled(job: ImportJob) -> bool:
         return False
     log.warning("import %s: no worker for %ss, handing it to a new one", job.pk,
                 settings.IMPORT_LEASE_SECONDS)
-    import_enqueue(job.pk)
+    if job.state == ImportJob.State.CHECKING:
+        import_check_enqueue(job.pk)
+    else:
+        import_enqueue(job.pk)
     return True
 
 

@@ -2,26 +2,19 @@
 
 import hashlib
 import logging
-from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
 
-from records.forms import EarlierAdditions, RecordForm
-
-from .checking import RowChecker, suppressed_set_apart
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, ImportUpload, RowState
+from .previewing import import_content
 from .progress import row_counts
-from .reading import FileLayout, read_layout, read_rows
+from .reading import FileLayout, read_layout
 from .receipts import receipt_write
-from .storing import rows_delete, rows_insert
-from .tasks import push_import
+from .tasks import check_import, push_import
 
 log = logging.getLogger(__name__)
-# Rows checked and written at once while previewing: memory stays flat for any file size,
-# and each batch asks once what the portal added of its numbers.
-PREVIEW_BATCH = 2000
 
 
 def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: FileLayout,
@@ -41,11 +34,6 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
     return job
 
 
-def import_content(job: ImportJob) -> bytes:
-    """The uploaded bytes, read only when the file is read again (they may be 20 MB)."""
-    return bytes(ImportUpload.objects.values_list("content", flat=True).get(job=job))
-
-
 def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> FileLayout:
     """Read the file again as the user says; raises FileProblem if it cannot be read so."""
     layout = read_layout(
@@ -63,39 +51,6 @@ def import_sample(job: ImportJob) -> list[list[str]]:
     return read_layout(import_content(job), layout).sample
 
 
-def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> dict:
-    """Check every row with the record form and keep the verdicts; nothing is sent.
-
-    Returns the counts by row state. Raises FileProblem if the file cannot be read.
-    """
-    form = RecordForm(
-        campaign=job.campaign, statuses=statuses, agents=agents,
-        earlier=EarlierAdditions(job.campaign),
-    )
-    job.mapping = mapping
-    checker = RowChecker(job=job, form=form)
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    rows = read_rows(import_content(job), layout)
-    next(rows)  # the header
-    total = valid = 0
-    with transaction.atomic():
-        rows_delete(job)
-        while batch := list(islice(rows, PREVIEW_BATCH)):
-            valid += _rows_write(job, checker.check_all(batch))
-            total += len(batch)
-        job.rows_total, job.rows_valid, job.state = total, valid, ImportJob.State.PREVIEWED
-        job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
-    log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
-    return row_counts(job)
-
-
-def _rows_write(job: ImportJob, batch) -> int:
-    """Write a batch of checked rows, the do-not-call list's set apart; how many go to send."""
-    batch = suppressed_set_apart(job.campaign, batch)
-    rows_insert(job, batch)
-    return sum(row.state == RowState.QUEUED for row in batch)
-
-
 def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
     """Keep the job's mapping under a name for the campaign; the same name is replaced."""
     template, _created = ImportTemplate.objects.update_or_create(
@@ -104,6 +59,26 @@ def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
                   "saved_by": actor.get_username(), "saved_at": timezone.now()},
     )
     return template
+
+
+def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
+    """Hand the check of a file too large to check while its uploader waits to a worker
+    (imports.previewing.import_check); False if the import can no longer be mapped."""
+    with transaction.atomic():
+        started = ImportJob.objects.filter(
+            pk=job.pk, state__in=ImportJob.MAPPABLE_STATES
+        ).update(state=ImportJob.State.CHECKING, mapping=mapping, heartbeat_at=timezone.now(),
+                 rows_total=0, rows_valid=0, check_problem="", choices_unread="")
+        if started:
+            transaction.on_commit(lambda: import_check_enqueue(job.pk))
+    log.info("import %s handed to a worker to check: %s", job.pk, bool(started))
+    return bool(started)
+
+
+def import_check_enqueue(job_id: int) -> None:
+    """Hand an import's check to a worker of the configured task backend."""
+    result = check_import.enqueue(job_id)
+    ImportJob.objects.filter(pk=job_id).update(task_id=result.id)
 
 
 def import_confirm(*, job: ImportJob) -> bool:

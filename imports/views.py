@@ -1,5 +1,6 @@
 """Import pages: upload, map, preview and confirm, follow the progress, take the report."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,14 +21,15 @@ from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
 from .forms import MappingForm, ReadOptionsForm, UploadForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
+from .previewing import import_preview
 from .progress import import_progress, row_counts
 from .reading import FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled
 from .services import (
     import_cancel,
+    import_check_start,
     import_confirm,
-    import_preview,
     import_read_options,
     import_sample,
     import_template_save,
@@ -35,7 +37,6 @@ from .services import (
 )
 
 PROBLEMS_PER_PAGE = 50
-MAPPABLE = (ImportJob.State.UPLOADED, ImportJob.State.PREVIEWED)
 
 
 def _job(request, pk, *, to_change: bool, **conditions) -> ImportJob:
@@ -65,7 +66,7 @@ def upload(request, thulium_id):
 @requires(ADD_RECORDS)
 def mapping(request, pk):
     job = _job(request, pk, to_change=True)
-    if job.state not in MAPPABLE:
+    if job.state not in ImportJob.MAPPABLE_STATES:
         return redirect(job)
     campaign = job.campaign
     templates = campaign.import_templates.all()
@@ -74,46 +75,57 @@ def mapping(request, pk):
     proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
     form = MappingForm(request.POST or None, headers=job.headers,
                        targets=mapping_targets(campaign), mapping=proposal)
-    choices_error = None
     if request.method == "POST" and form.is_valid():
-        statuses, agents = [], []
-        try:
-            statuses, agents = campaign_choices(campaign, language=request.LANGUAGE_CODE)
-        except ThuliumError as error:
-            # Rows with a status or an agent will then fail the check, as in the record form.
-            choices_error = thulium_error_context(error)
-        try:
-            import_preview(job=job, mapping=form.mapping(), statuses=statuses, agents=agents)
-        except FileProblem as problem:
-            form.add_error(None, problem.message)
-        else:
+        large = job.file_size > settings.IMPORT_CHECK_INLINE_BYTES
+        if large:  # a worker checks it; an import moved on meanwhile is shown as it is
+            import_check_start(job=job, mapping=form.mapping())
+        if large or _rows_check_now(request, job, form):
             if form.cleaned_data["template_name"]:
                 import_template_save(job=job, name=form.cleaned_data["template_name"],
                                      actor=request.user)
-            if choices_error:
-                messages.warning(request, _(
-                    "Statuses and agents could not be read from Thulium, so rows that name "
-                    "one were not accepted: ") + " ".join(choices_error["messages"]))
             return redirect(job)
+    # Why the file cannot be read: a worker's check said (imports.previewing), or the
+    # sample cannot be read now (the form may be unbound: not one of its errors).
+    problem = "" if form.is_bound else job.check_problem
     try:
         sample = import_sample(job)
-    except FileProblem as problem:
-        sample = []
-        form.add_error(None, problem.message)
+    except FileProblem as unreadable:
+        sample, problem = [], unreadable.message
     read_options = ReadOptionsForm(initial={"encoding": job.encoding, "delimiter": job.delimiter})
     columns = [(form[name], [row[index] if index < len(row) else "" for row in sample])
                for index, name in enumerate(form.columns)]
     return render(request, "imports/mapping.html", {
-        "job": job, "campaign": campaign, "form": form, "columns": columns,
+        "job": job, "campaign": campaign, "form": form, "columns": columns, "problem": problem,
         "templates": templates, "chosen": chosen, "read_options": read_options,
     })
+
+
+def _rows_check_now(request, job, form) -> bool:
+    """Check a small file's rows while the user waits; False, with the form saying why,
+    if the file cannot be read."""
+    statuses, agents, choices_error = [], [], None
+    try:
+        statuses, agents = campaign_choices(job.campaign, language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        # Rows with a status or an agent will then fail the check, as in the record form.
+        choices_error = thulium_error_context(error)
+    try:
+        import_preview(job=job, mapping=form.mapping(), statuses=statuses, agents=agents)
+    except FileProblem as problem:
+        form.add_error(None, problem.message)
+        return False
+    if choices_error:
+        messages.warning(request, _(
+            "Statuses and agents could not be read from Thulium, so rows that name "
+            "one were not accepted: ") + " ".join(choices_error["messages"]))
+    return True
 
 
 @require_POST
 @requires(ADD_RECORDS)
 def read_options(request, pk):
     job = _job(request, pk, to_change=True, file_kind="csv")
-    if job.state not in MAPPABLE:
+    if job.state not in ImportJob.MAPPABLE_STATES:
         return redirect(job)
     form = ReadOptionsForm(request.POST)
     if form.is_valid():
@@ -138,8 +150,11 @@ def detail(request, pk):
     ).get_page(request.GET.get("page"))
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
                "problems": problems, "may_change": may_change}
-    if job.state in MAPPABLE:
+    if job.state in ImportJob.MAPPABLE_STATES:
         return render(request, "imports/preview.html", context)
+    if job.state == ImportJob.State.CHECKING:
+        return render(request, "imports/checking.html",
+                      {**context, "checked": sum(context["counts"].values())})
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
@@ -172,6 +187,8 @@ def progress(request, pk):
     job = _job(request, pk, to_change=False)
     # Someone is watching: if every worker of this import died, hand it to a live one.
     import_resume_if_stalled(job)
+    if job.state == ImportJob.State.CHECKING:
+        return JsonResponse({"state": job.state, "checked": job.rows.count()})
     return JsonResponse(import_progress(job))
 
 

@@ -1,4 +1,5 @@
-"""An import in real Chromium: upload, map, preview, confirm, watch the bar reach 100 %."""
+"""An import in real Chromium: upload, map, a worker's check of the rows, the preview,
+confirm, watch the bar reach 100 %."""
 
 import pytest
 
@@ -12,15 +13,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
-    browser_page, user, campaigns, thulium, tmp_path  # noqa: F811
+    browser_page, user, campaigns, thulium, tmp_path, settings  # noqa: F811
 ):
     thulium.state.latency = 0.05
     rows = people(60) + [["+48 602 345 678 901 234", "Za", "długi", "numer"]]
     leads = tmp_path / "leady.csv"
     leads.write_bytes(csv_bytes(rows, header=["Nr telefonu", "Imię", "Nazwisko", "Uwagi"],
                                 encoding="cp1250"))
+    settings.IMPORT_CHECK_INLINE_BYTES = 0  # as for a large file: a worker checks the rows
     workers = Workers(thulium, "database", tmp_path)
-    workers.start()
     try:
         page = browser_page
         page.goto("/campaigns/00001/")
@@ -35,7 +36,10 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
         page.select_option("select[name=column_3]", "record_fields.miasto")
         page.click("text=Check every row")
 
-        page.wait_for_selector("text=Nothing has been sent to Thulium yet.")
+        # No worker yet: the page waits for one, then opens the preview by itself.
+        page.wait_for_selector("[data-testid=checking]")
+        workers.start()
+        page.wait_for_selector("text=Nothing has been sent to Thulium yet.", timeout=60_000)
         assert page.inner_text("[data-count=invalid]") == "1"
         assert "Enter a phone number of 6 to 15 digits" in page.inner_text("[data-testid=problems]")
         # The number as written, on one line however long the reason beside it.

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Outcome
-from imports import services
+from imports import previewing
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from records.forms import RecordForm
 from tests.audit_fixtures import addition
@@ -186,7 +186,7 @@ def test_each_batch_of_the_preview_reads_only_its_own_numbers_and_identifiers(
     addition(actor=user, campaign=sales, phone="601000000")
     addition(actor=user, campaign=sales, phone="699999999", identifier="K-250")
     addition(actor=user, campaign=sales, phone="698888888", identifier="K-999")
-    monkeypatch.setattr(services, "PREVIEW_BATCH", 100)
+    monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
     rows = [[str(601000000 + n), f"K-{n}"] for n in range(300)]
     upload(logged_in, sales, csv_bytes(rows, header=["telefon", "identyfikator"]))
     job = ImportJob.objects.get()

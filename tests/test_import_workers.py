@@ -119,3 +119,18 @@ def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thu
     assert posts_by_phone(thulium) == Counter({p: 1 for p, *_ in people(ROWS)})
     assert ImportRow.objects.filter(job=job, state=RowState.ADDED).count() == ROWS
     assert all("thulium POST batch/outbounds/00001/records" in workers.log(w) for w in both)
+
+
+def test_a_worker_checks_the_rows_of_a_file_too_large_to_check_at_once(
+    logged_in, sales, workers, settings
+):
+    content = csv_bytes(people(30))
+    settings.IMPORT_CHECK_INLINE_BYTES = len(content) - 1
+    job = previewed(logged_in, sales, content)  # the mapping is sent; a worker checks it
+    assert job.state == ImportJob.State.CHECKING
+    workers.start()
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).state == ImportJob.State.PREVIEWED,
+               workers=workers, what="a worker to check the rows")
+    job.refresh_from_db()
+    assert (job.rows_total, job.rows_valid) == (30, 30)
+    assert ImportRow.objects.filter(job=job, state=RowState.QUEUED).count() == 30

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.models import ChainCheck, ChainHead
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import RowState
+from imports.previewing import import_check
 from imports.pushing import import_push
 from imports.services import import_confirm
 from portal.thulium import ThuliumRefused, get_client
@@ -110,21 +111,27 @@ def test_metrics_do_not_exist_without_a_token_set(client, settings, db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_import_rows_are_reported_by_state_and_imports_by_progress(logged_in, campaigns):
+def test_import_rows_are_reported_by_state_and_imports_by_progress(logged_in, campaigns,
+                                                                    settings):
     job = previewed(logged_in, campaigns["00001"],
                     csv_bytes(people(3) + [["12", "zły", "numer", ""]]))
+    settings.IMPORT_CHECK_INLINE_BYTES = 0  # a worker is to check this one's rows
+    large = previewed(logged_in, campaigns["00001"], csv_bytes(people(2, first=602000000)))
     assert import_confirm(job=job)
     waiting = scrape(logged_in)
     assert value(waiting, "portal_imports_queued") == 1
+    assert value(waiting, "portal_imports_checking") == 1  # the large file below
     assert value(waiting, "portal_import_rows", state="queued") == 3
 
     import_push(job.pk)
+    import_check(large.pk)
     done = scrape(logged_in)
 
     assert value(done, "portal_import_rows", state="added") == 3
     assert value(done, "portal_import_rows", state="invalid") == 1
-    assert value(done, "portal_import_rows", state="queued") == 0
-    assert (value(done, "portal_imports_queued"), value(done, "portal_imports_running")) == (0, 0)
+    assert value(done, "portal_import_rows", state="queued") == 2  # the large file's
+    assert (value(done, "portal_imports_queued"), value(done, "portal_imports_running"),
+            value(done, "portal_imports_checking")) == (0, 0, 0)
     # Every state is there, counted or not, so a dashboard's series never vanish.
     assert label_values(done, "state") == set(RowState.values)
 

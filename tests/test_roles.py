@@ -21,8 +21,9 @@ from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.scheduling import change_schedule
 from campaigns.services import campaign_update
 from donotcall.services import suppression_add
+from imports.previewing import import_preview
 from imports.reading import detect_layout
-from imports.services import import_preview, import_upload
+from imports.services import import_upload
 from records.services import record_add
 from roles.backends import RoleBackend
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user

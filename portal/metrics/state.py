@@ -33,12 +33,16 @@ def import_metrics():
         rows.add_metric([state], counts.get(state, 0))
     yield rows
     jobs = dict(ImportJob.objects.order_by()
-                .filter(state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING))
+                .filter(state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING,
+                                   ImportJob.State.CHECKING))
                 .values_list("state").annotate(Count("pk")))
     yield GaugeMetricFamily("portal_imports_running", "Imports being sent now.",
                             value=jobs.get(ImportJob.State.RUNNING, 0))
     yield GaugeMetricFamily("portal_imports_queued", "Imports waiting for a worker.",
                             value=jobs.get(ImportJob.State.QUEUED, 0))
+    yield GaugeMetricFamily("portal_imports_checking",
+                            "Large files whose rows a worker is to check, or checks.",
+                            value=jobs.get(ImportJob.State.CHECKING, 0))
 
 
 def audit_metrics():

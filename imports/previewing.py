@@ -1,0 +1,122 @@
+"""Checking every row of an import's file with the record form's rules; nothing is sent.
+
+A small file is checked while its uploader waits (`import_preview`). A large one would
+hold a web worker past its timeout (450,000 rows took 41 s on a fast machine), so a worker
+of the task backend checks it (`import_check`), committing batch by batch and renewing
+the import's heartbeat, so that a check whose worker died is found and begun again
+(imports.resuming).
+"""
+
+import logging
+from itertools import islice
+
+from django.db import transaction
+from django.utils import timezone, translation
+
+from campaigns.services import campaign_choices
+from portal.thulium import ThuliumError
+from records.forms import EarlierAdditions, RecordForm
+
+from .checking import RowChecker, suppressed_set_apart
+from .models import ImportJob, ImportUpload, RowState
+from .progress import row_counts
+from .reading import FileLayout, FileProblem, read_rows
+from .storing import rows_delete, rows_insert
+
+log = logging.getLogger(__name__)
+# Rows checked and written at once: memory stays flat for any file size, and each batch
+# asks once what the portal added of its numbers.
+PREVIEW_BATCH = 2000
+
+
+def import_content(job: ImportJob) -> bytes:
+    """The uploaded bytes, read only when the file is read again (they may be 20 MB)."""
+    return bytes(ImportUpload.objects.values_list("content", flat=True).get(job=job))
+
+
+def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> dict:
+    """Check every row in one transaction, while the user waits.
+
+    Returns the counts by row state. Raises FileProblem if the file cannot be read.
+    """
+    with transaction.atomic():
+        total, valid = _rows_check(job, mapping, statuses, agents)
+        job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
+        job.state = ImportJob.State.PREVIEWED
+        job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
+    log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
+    return row_counts(job)
+
+
+def import_check(job_id: int) -> None:
+    """A worker's check of an import waiting in CHECKING (imports.services.import_check_start).
+
+    Its statuses and agents are read as the record form reads them; a file that cannot be
+    read sends the import back to its mapping, saying why, in its uploader's language.
+    Safe to run again: a check begins by deleting what an earlier one wrote.
+    """
+    job = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.CHECKING).first()
+    if job is None:
+        return
+    with translation.override(job.language or None):
+        statuses, agents, unread = [], [], ""
+        try:
+            statuses, agents = campaign_choices(job.campaign, language=job.language or None)
+        except ThuliumError as error:
+            # Rows that name a status or an agent then fail the check, as in the form.
+            unread = " ".join(error.user_messages())
+        try:
+            total, valid = _rows_check(job, job.mapping, statuses, agents,
+                                       between_batches=lambda: _renew(job))
+        except FileProblem as problem:
+            rows_delete(job)
+            _still_checking(job).update(state=ImportJob.State.UPLOADED,
+                                        check_problem=str(problem.message))
+            log.info("import %s could not be checked: %s", job.pk, problem.message)
+            return
+        except _Superseded:
+            log.info("import %s: its check was taken over by another worker", job.pk)
+            return
+    _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
+                                rows_valid=valid, choices_unread=unread)
+    log.info("import %s checked by a worker: %d rows, %d to send", job.pk, total, valid)
+
+
+class _Superseded(Exception):
+    """The import is no longer this check's: a newer check or the user moved it on."""
+
+
+def _still_checking(job: ImportJob):
+    """The import, if this check still has it: no newer check took it over (the heartbeat
+    it last renewed is still there)."""
+    return ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKING,
+                                    heartbeat_at=job.heartbeat_at)
+
+
+def _renew(job: ImportJob) -> None:
+    now = timezone.now()
+    if not _still_checking(job).update(heartbeat_at=now):
+        raise _Superseded
+    job.heartbeat_at = now
+
+
+def _rows_check(job: ImportJob, mapping: list[str], statuses, agents,
+                between_batches=lambda: None) -> tuple[int, int]:
+    """Check and write every row, in place of what an earlier check wrote; returns how
+    many rows the file has and how many of them are to send."""
+    form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
+                      earlier=EarlierAdditions(job.campaign))
+    job.mapping = mapping
+    checker = RowChecker(job=job, form=form)
+    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
+    rows = read_rows(import_content(job), layout)
+    next(rows)  # the header
+    total = valid = 0
+    rows_delete(job)
+    while batch := list(islice(rows, PREVIEW_BATCH)):
+        checked = suppressed_set_apart(job.campaign, checker.check_all(batch))
+        rows_insert(job, checked)
+        valid += sum(row.state == RowState.QUEUED for row in checked)
+        total += len(batch)
+        between_batches()
+    return total, valid

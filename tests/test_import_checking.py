@@ -1,0 +1,141 @@
+"""A file too large to check while its uploader waits is checked by a worker: the same
+verdicts as a small file's, a file it cannot read sent back to its mapping, a check whose
+worker died begun again. (A real worker process runs one in test_import_workers.)"""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from imports.models import ImportJob
+from imports.previewing import import_check
+from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
+
+pytestmark = pytest.mark.django_db
+CHECK_TASK = "imports.tasks.check_import"
+# Valid rows, a number given twice and a row the record form refuses.
+ROWS = [*people(3), ["601000001", "Jan", "Nowak", "Kraków"], ["12", "Zła", "Liczba", "Gdańsk"]]
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+@pytest.fixture
+def handed_to_a_worker(logged_in, settings, django_capture_on_commit_callbacks):
+    def hand(campaign, content, *, encoding=None) -> ImportJob:
+        """Upload and map a file the portal deems large: its check is left to a worker
+        (enqueued once the mapping is committed). `encoding` as if the user chose it."""
+        settings.IMPORT_CHECK_INLINE_BYTES = len(content) - 1
+        assert upload(logged_in, campaign, content).status_code == 302
+        job = ImportJob.objects.latest("pk")
+        if encoding:
+            ImportJob.objects.filter(pk=job.pk).update(encoding=encoding)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post(reverse("imports:mapping", args=[job.pk]),
+                                      mapping_post(job))
+        assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+        job.refresh_from_db()
+        return job
+    return hand
+
+
+def checks_enqueued(job) -> int:
+    return DBTaskResult.objects.filter(task_path=CHECK_TASK, args_kwargs__args=[job.pk]).count()
+
+
+def verdicts(job) -> list[tuple]:
+    return list(job.rows.order_by("number").values_list("number", "state", "phone_key", "problems"))
+
+
+def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
+    logged_in, sales, handed_to_a_worker
+):
+    content = csv_bytes(ROWS)
+    at_once = previewed(logged_in, sales, content)
+    assert at_once.state == ImportJob.State.PREVIEWED
+
+    job = handed_to_a_worker(sales, content)
+    assert job.state == ImportJob.State.CHECKING and checks_enqueued(job) == 1
+    assert job.rows.count() == 0
+    page = logged_in.get(job.get_absolute_url())
+    assert 'data-testid="checking"' in page.content.decode()
+    assert logged_in.get(reverse("imports:progress", args=[job.pk])).json() == {
+        "state": "checking", "checked": 0}
+    # While it is checked, its mapping cannot change under the worker.
+    assert logged_in.get(reverse("imports:mapping", args=[job.pk]))["Location"] == \
+        job.get_absolute_url()
+
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.PREVIEWED
+    assert (job.rows_total, job.rows_valid) == (at_once.rows_total, at_once.rows_valid) == (5, 3)
+    assert verdicts(job) == verdicts(at_once)
+    assert 'data-testid="confirm"' in logged_in.get(job.get_absolute_url()).content.decode()
+    import_check(job.pk)  # a second run of the task finds nothing to check
+    assert verdicts(job) == verdicts(at_once)
+
+
+def test_statuses_and_agents_the_worker_could_not_read_are_said_on_the_preview(
+    logged_in, sales, thulium, handed_to_a_worker
+):
+    job = handed_to_a_worker(sales, csv_bytes(people(2)))
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001/statuses")
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.PREVIEWED and job.rows_valid == 2
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="choices-unread"' in page
+
+
+def test_a_file_the_worker_cannot_read_goes_back_to_its_mapping_saying_why(
+    logged_in, sales, handed_to_a_worker
+):
+    # Read as UTF-8, a Windows-1250 "ł" on line 6 is not text: the mapping's sample of
+    # three rows reads, only the full read finds it.
+    rows = [[str(601000001 + n), "Anna", "Nowak", "Opole"] for n in range(4)]
+    rows.append(["601000009", "Paweł", "Nowak", "Opole"])
+    content = csv_bytes(rows, header=["Telefon", "Imie", "Nazwisko", "Miasto"],
+                        encoding="cp1250")
+    job = handed_to_a_worker(sales, content, encoding="utf-8")
+
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.UPLOADED and job.rows.count() == 0
+    assert "Line 6 is not valid UTF-8 text" in job.check_problem
+    page = logged_in.get(job.get_absolute_url(), follow=True)
+    assert page.redirect_chain[-1][0] == reverse("imports:mapping", args=[job.pk])
+    assert "Line 6 is not valid UTF-8 text" in page.content.decode()
+
+
+def test_a_check_whose_worker_died_is_handed_to_another_when_watched(
+    logged_in, sales, settings, handed_to_a_worker
+):
+    job = handed_to_a_worker(sales, csv_bytes(people(2)))
+    # Its task was taken and its worker died: the heartbeat stopped a lease ago.
+    DBTaskResult.objects.filter(pk=job.task_id).update(status="RUNNING")
+    stale = timezone.now() - datetime.timedelta(seconds=settings.IMPORT_LEASE_SECONDS + 1)
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=stale)
+
+    logged_in.get(reverse("imports:progress", args=[job.pk]))
+    assert checks_enqueued(job) == 2
+    logged_in.get(reverse("imports:progress", args=[job.pk]))
+    assert checks_enqueued(job) == 2  # renewed by the first watcher: not handed on twice
+
+    import_check(job.pk)
+    assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.PREVIEWED
+
+
+def test_a_mapping_page_whose_sample_cannot_be_read_says_why(logged_in, sales):
+    rows = [["601000001", "Paweł", "Nowak", "Opole"]]
+    content = csv_bytes(rows, header=["Telefon", "Imie", "Nazwisko", "Miasto"],
+                        encoding="cp1250")
+    assert upload(logged_in, sales, content).status_code == 302
+    job = ImportJob.objects.latest("pk")
+    ImportJob.objects.filter(pk=job.pk).update(encoding="utf-8")  # as if chosen so
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk]))
+    assert page.status_code == 200
+    assert "Line 2 is not valid UTF-8 text" in page.content.decode()
