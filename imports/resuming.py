@@ -2,9 +2,9 @@
 
 A worker killed mid-import (or mid-check of a large file's rows) leaves its job running
 (or checking) with a heartbeat that stops moving; the task backends do not run such a
-task again by themselves. Every worker therefore
-looks for stale jobs (`manage.py run_worker` does so every heartbeat), and so does the
-progress page of an import someone is watching.
+task again by themselves. Every worker therefore looks for stale jobs (`manage.py
+run_worker` does so every heartbeat), and so does the progress page of an import someone
+is watching.
 """
 
 import logging

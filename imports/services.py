@@ -41,7 +41,8 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
     )
     job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
-    job.save(update_fields=["encoding", "delimiter", "headers", "mapping"])
+    job.check_problem = ""  # a worker's check of the file as it was read before
+    job.save(update_fields=["encoding", "delimiter", "headers", "mapping", "check_problem"])
     return layout
 
 

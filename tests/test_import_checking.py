@@ -109,6 +109,11 @@ def test_a_file_the_worker_cannot_read_goes_back_to_its_mapping_saying_why(
     page = logged_in.get(job.get_absolute_url(), follow=True)
     assert page.redirect_chain[-1][0] == reverse("imports:mapping", args=[job.pk])
     assert "Line 6 is not valid UTF-8 text" in page.content.decode()
+    # Read again as it was written, the file is mapped and checked afresh.
+    logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                   {"encoding": "cp1250", "delimiter": ";"})
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk]))
+    assert 'data-testid="file-problem"' not in page.content.decode()
 
 
 def test_a_check_whose_worker_died_is_handed_to_another_when_watched(
