@@ -7,11 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from .mapping import mapping_by_header, propose_mapping
-from .models import ImportJob, ImportTemplate, ImportUpload, RowState
+from .models import ImportJob, ImportTemplate, RowState
 from .previewing import import_content
 from .progress import row_counts
 from .reading import FileLayout, read_layout
 from .receipts import receipt_write
+from .storing import upload_insert
 from .tasks import check_import, push_import
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
             encoding=layout.encoding, delimiter=layout.delimiter, headers=layout.headers,
             mapping=propose_mapping(layout.headers, campaign), language=language,
         )
-        ImportUpload.objects.create(job=job, content=content)
+        upload_insert(job, content)
     log.info("import %s uploaded: %s (%d bytes) for %s", job.pk, job.file_name,
              job.file_size, campaign.thulium_id)
     return job

@@ -1,16 +1,19 @@
-"""Writing a preview's rows in bulk: the one place the imports app speaks SQL.
+"""Writing an upload and its preview's rows in bulk: the one place the imports app speaks
+SQL.
 
 A 100,000-row file must be previewed in seconds. Building a model instance per row and
 letting bulk_create prepare every field costs more than checking the rows; COPY on
-PostgreSQL (and one executemany elsewhere) writes plain tuples instead.
+PostgreSQL (and one executemany elsewhere) writes plain tuples instead. A 20 MB upload is
+written as one binary parameter, not as the hex text the ORM's statement would carry.
 """
 
 import json
 from typing import NamedTuple
 
+import psycopg
 from django.db import connection
 
-from .models import ImportRow
+from .models import ImportRow, ImportUpload
 
 
 class CheckedRow(NamedTuple):
@@ -28,6 +31,21 @@ class CheckedRow(NamedTuple):
 # Columns written, in order; the others keep their defaults (see `_row`).
 _COLUMNS = ("job_id", "number", "state", "phone_number", "phone_key", "payload", "values",
             "problems", "claimed_by")
+
+
+def upload_insert(job, content: bytes) -> None:
+    """Keep the uploaded bytes. PostgreSQL is sent them apart from the statement, as a
+    binary parameter: Django's cursors bind parameters on the client, which wrote a 20 MB
+    file into the statement as hex text, 148 MB more of the web process's memory, against
+    37 MB this way."""
+    if connection.vendor != "postgresql":
+        ImportUpload.objects.create(job=job, content=content)
+        return
+    table = connection.ops.quote_name(ImportUpload._meta.db_table)
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # server-side binding
+        cursor.execute(f"INSERT INTO {table} (job_id, content) VALUES (%s, %b)",
+                       [job.pk, content])
 
 
 def rows_delete(job) -> None:

@@ -8,6 +8,8 @@ from django.urls import reverse
 from audit.models import Outcome
 from imports import previewing
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
+from imports.reading import FileLayout
+from imports.services import import_upload
 from records.forms import RecordForm
 from tests.audit_fixtures import addition
 from tests.conftest import api_calls
@@ -326,3 +328,12 @@ def test_a_large_file_is_previewed_in_full(logged_in, sales):
     job = previewed(logged_in, sales, csv_bytes(people(5000)))
     assert (job.rows_total, job.rows_valid) == (5000, 5000)
     assert ImportRow.objects.filter(job=job, state=RowState.QUEUED).count() == 5000
+
+
+def test_the_uploaded_bytes_are_kept_exactly(sales, user):
+    """Every byte value, NUL and backslash among them, as PostgreSQL is given them as a
+    binary parameter (imports.storing.upload_insert)."""
+    content = bytes(range(256)) * 4096  # 1 MiB
+    job = import_upload(campaign=sales, actor=user, file_name="raw.csv", content=content,
+                        layout=FileLayout(kind="csv", encoding="utf-8", delimiter=";"))
+    assert previewing.import_content(job) == content
