@@ -37,7 +37,7 @@ def import_resume_if_stalled(job: ImportJob) -> bool:
             or job.heartbeat_at >= timezone.now() - lease_duration():
         return False
     waiting = (ImportJob.State.QUEUED, ImportJob.State.CHECKING)
-    if job.state in waiting and _still_waiting(job.task_id):
+    if job.state in waiting and task_waiting(job.task_id):
         return False  # its task is in the queue behind others: nothing was lost
     # Only the caller that moves the heartbeat on enqueues: two watchers make one task.
     if not ImportJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(
@@ -53,7 +53,8 @@ def import_resume_if_stalled(job: ImportJob) -> bool:
     return True
 
 
-def _still_waiting(task_id: str) -> bool:
+def task_waiting(task_id: str) -> bool:
+    """Whether the import's last task is still in the queue, taken by no worker yet."""
     if not task_id:
         return False
     try:

@@ -25,7 +25,7 @@ from .previewing import import_preview
 from .progress import import_progress, row_counts
 from .reading import FileProblem
 from .report import report_lines
-from .resuming import import_resume_if_stalled
+from .resuming import import_resume_if_stalled, task_waiting
 from .services import (
     import_cancel,
     import_check_start,
@@ -154,7 +154,8 @@ def detail(request, pk):
         return render(request, "imports/preview.html", context)
     if job.state == ImportJob.State.CHECKING:
         return render(request, "imports/checking.html",
-                      {**context, "checked": sum(context["counts"].values())})
+                      {**context, "checked": sum(context["counts"].values()),
+                       "waiting": task_waiting(job.task_id)})
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
@@ -188,7 +189,8 @@ def progress(request, pk):
     # Someone is watching: if every worker of this import died, hand it to a live one.
     import_resume_if_stalled(job)
     if job.state == ImportJob.State.CHECKING:
-        return JsonResponse({"state": job.state, "checked": job.rows.count()})
+        return JsonResponse({"state": job.state, "checked": job.rows.count(),
+                             "waiting": task_waiting(job.task_id)})
     return JsonResponse(import_progress(job))
 
 

@@ -64,7 +64,10 @@ def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
     page = logged_in.get(job.get_absolute_url())
     assert 'data-testid="checking"' in page.content.decode()
     assert logged_in.get(reverse("imports:progress", args=[job.pk])).json() == {
-        "state": "checking", "checked": 0}
+        "state": "checking", "checked": 0, "waiting": True}  # no worker has taken it
+    assert 'data-testid="waiting-for-a-worker" >' in page.content.decode()  # not hidden
+    DBTaskResult.objects.filter(pk=job.task_id).update(status="RUNNING")
+    assert not logged_in.get(reverse("imports:progress", args=[job.pk])).json()["waiting"]
     # While it is checked, its mapping cannot change under the worker.
     assert logged_in.get(reverse("imports:mapping", args=[job.pk]))["Location"] == \
         job.get_absolute_url()

@@ -1,5 +1,6 @@
-// While a worker checks a large import's rows: shows how many are checked, and opens the
-// preview (reloads the page) once the check has ended. A static file, as progress.js.
+// While a worker checks a large import's rows: shows how many are checked (or that no
+// worker has taken the check yet), and opens the preview (reloads the page) once the check
+// has ended. A static file, as progress.js.
 (function () {
   "use strict";
   var section = document.getElementById("import-checking");
@@ -8,6 +9,7 @@
   }
   var POLL_MS = 1000;
   var checked = section.querySelector('[data-field="checked"]');
+  var waiting = section.querySelector('[data-field="waiting"]');
 
   function poll() {
     fetch(section.dataset.progressUrl,
@@ -24,6 +26,7 @@
           return;
         }
         checked.textContent = progress.checked;
+        waiting.hidden = !progress.waiting;
         window.setTimeout(poll, POLL_MS);
       })
       .catch(function () {
