@@ -77,14 +77,27 @@ def merged_settings(known: dict, changes: dict) -> dict:
     return merged
 
 
+# How long a failed read of a campaign's statuses and agents is answered from the cache
+# ("Reload statuses and agents" asks Thulium at once).
+CHOICES_FAILURE_KEPT_SECONDS = 30
+
+
 def campaign_choices(campaign: Campaign, *, refresh: bool = False,
                      language: str | None = None) -> tuple[list[dict], list[dict]]:
     """The campaign's statuses and agents, cached; raises ThuliumError. Forms can do
-    without them, so Thulium is waited for THULIUM_VIEW_TIMEOUT."""
+    without them, so Thulium is waited for THULIUM_VIEW_TIMEOUT, and a failure is kept a
+    while too: with Thulium down, each record form would wait for it again."""
     key = f"thulium:choices:{campaign.thulium_id}"
     cached = None if refresh else cache.get(key)
+    if isinstance(cached, ThuliumError):
+        raise cached
     if cached is None:
         client = get_client(language, timeout=settings.THULIUM_VIEW_TIMEOUT)
-        cached = (client.get_statuses(campaign.thulium_id), client.get_agents(campaign.thulium_id))
+        try:
+            cached = (client.get_statuses(campaign.thulium_id),
+                      client.get_agents(campaign.thulium_id))
+        except ThuliumError as error:
+            cache.set(key, error, CHOICES_FAILURE_KEPT_SECONDS)
+            raise
         cache.set(key, cached, settings.THULIUM_CHOICES_CACHE_SECONDS)
     return cached

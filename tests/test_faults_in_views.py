@@ -350,7 +350,7 @@ def test_the_record_form_stays_usable_when_statuses_cannot_be_read(
     logged_in, campaigns, thulium
 ):
     url = reverse("records:new", args=["00001"])
-    thulium.state.fail_next("http_503", times=2, path="/api/outbounds/00001/statuses")
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001/statuses")
 
     page = logged_in.get(url)
     assert page.status_code == 200

@@ -496,3 +496,20 @@ def test_statuses_and_agents_are_cached_until_reloaded(logged_in, campaigns, thu
     ]
     logged_in.get(new_url())
     assert len(reads()) == 4
+
+
+def test_statuses_and_agents_thulium_could_not_give_are_not_asked_again_at_once(
+    logged_in, campaigns, thulium
+):
+    def reads():
+        return [c["path"] for c in api_calls(thulium, "GET")]
+
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001/statuses")
+    note = "Statuses and agents could not be read from Thulium"
+    assert note in logged_in.get(new_url()).content.decode()
+    assert reads() == ["/api/outbounds/00001/statuses"]
+    assert note in logged_in.get(new_url()).content.decode()
+    assert len(reads()) == 1  # the failure is kept a while: the form opens at once
+    logged_in.post(reverse("records:refresh_choices", args=["00001"]))  # asks again now
+    assert reads()[1:] == ["/api/outbounds/00001/statuses", "/api/outbounds/00001/agents"]
+    assert note not in logged_in.get(new_url()).content.decode()
