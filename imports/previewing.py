@@ -19,7 +19,6 @@ from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
 from .models import ImportJob, ImportUpload, RowState
-from .progress import row_counts
 from .reading import FileLayout, FileProblem, read_rows
 from .storing import rows_delete, rows_insert
 
@@ -34,18 +33,15 @@ def import_content(job: ImportJob) -> bytes:
     return bytes(ImportUpload.objects.values_list("content", flat=True).get(job=job))
 
 
-def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> dict:
-    """Check every row in one transaction, while the user waits.
-
-    Returns the counts by row state. Raises FileProblem if the file cannot be read.
-    """
+def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> None:
+    """Check every row in one transaction, while the user waits; raises FileProblem if the
+    file cannot be read."""
     with transaction.atomic():
         total, valid = _rows_check(job, mapping, statuses, agents)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
         job.state = ImportJob.State.PREVIEWED
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
     log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
-    return row_counts(job)
 
 
 def import_check(job_id: int) -> None:

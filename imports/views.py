@@ -145,6 +145,9 @@ def detail(request, pk):
     may_change = may_change_import(request.user, job)
     if job.state == ImportJob.State.UPLOADED and may_change:
         return redirect("imports:mapping", pk=job.pk)
+    if job.state == ImportJob.State.CHECKING:
+        return render(request, "imports/checking.html", {
+            "job": job, "campaign": job.campaign, **_checking(job)})
     problems = Paginator(
         job.rows.filter(state__in=PROBLEM_STATES).order_by("number"), PROBLEMS_PER_PAGE
     ).get_page(request.GET.get("page"))
@@ -152,10 +155,6 @@ def detail(request, pk):
                "problems": problems, "may_change": may_change}
     if job.state in ImportJob.MAPPABLE_STATES:
         return render(request, "imports/preview.html", context)
-    if job.state == ImportJob.State.CHECKING:
-        return render(request, "imports/checking.html",
-                      {**context, "checked": sum(context["counts"].values()),
-                       "waiting": task_waiting(job.task_id)})
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
@@ -189,9 +188,14 @@ def progress(request, pk):
     # Someone is watching: if every worker of this import died, hand it to a live one.
     import_resume_if_stalled(job)
     if job.state == ImportJob.State.CHECKING:
-        return JsonResponse({"state": job.state, "checked": job.rows.count(),
-                             "waiting": task_waiting(job.task_id)})
+        return JsonResponse({"state": job.state, **_checking(job)})
     return JsonResponse(import_progress(job))
+
+
+def _checking(job) -> dict:
+    """Where a worker's check of a large file stands: rows checked so far, and whether no
+    worker has taken it yet."""
+    return {"checked": job.rows.count(), "waiting": task_waiting(job.task_id)}
 
 
 @require_GET
