@@ -14,6 +14,7 @@ from portal.phones import number_key
 from records.forms import RecordForm
 
 from .models import RowState
+from .repeats import FirstRows
 from .storing import CheckedRow
 
 # Cells kept to show a problem row; more than enough to recognise a value.
@@ -21,7 +22,8 @@ MAX_SHOWN_CELL = 200
 
 
 class RowChecker:
-    """Judges the cells of the file's rows one by one, remembering the earlier rows."""
+    """Judges the cells of the file's rows one by one, remembering the earlier rows;
+    `close` it when done."""
 
     def __init__(self, *, job, form: RecordForm):
         self.form = form
@@ -30,8 +32,8 @@ class RowChecker:
         self.short_rows_end_early = job.file_kind == "xlsx"
         self.columns = [(index, target) for index, target in enumerate(job.mapping) if target]
         self.labels = {name: str(field.label) for name, field in form.fields.items()}
-        self.first_row_of_phone: dict[str, int] = {}
-        self.first_row_of_identifier: dict[str, int] = {}
+        self.first_row_of_phone = FirstRows()
+        self.first_row_of_identifier = FirstRows()
 
     def check_all(self, rows: list[tuple[int, list[str]]]) -> list[CheckedRow]:
         """A batch of rows judged, with what the portal added of their numbers and
@@ -45,6 +47,8 @@ class RowChecker:
             except ValidationError:
                 continue  # the form will say why
         self.form.earlier.load(phones, identifiers)
+        self.first_row_of_phone.load(phones)
+        self.first_row_of_identifier.load(filter(None, identifiers))
         return [self.check(number, cells, data) for number, cells, data in mapped]
 
     def mapped(self, cells: list[str]) -> dict[str, str]:
@@ -105,16 +109,18 @@ class RowChecker:
 
     def repeated(self, number, key, identifier) -> str:
         """Why the row repeats an earlier one of the file, or ""; Thulium refuses both."""
-        if key in self.first_row_of_phone:
-            return _("The same phone number as row %(row)d.") % {
-                "row": self.first_row_of_phone[key]}
-        if identifier in self.first_row_of_identifier:
-            return _("The same identifier as row %(row)d.") % {
-                "row": self.first_row_of_identifier[identifier]}
-        self.first_row_of_phone[key] = number
+        if (first := self.first_row_of_phone.get(key)) is not None:
+            return _("The same phone number as row %(row)d.") % {"row": first}
+        if identifier and (first := self.first_row_of_identifier.get(identifier)) is not None:
+            return _("The same identifier as row %(row)d.") % {"row": first}
+        self.first_row_of_phone.add(key, number)
         if identifier:
-            self.first_row_of_identifier[identifier] = number
+            self.first_row_of_identifier.add(identifier, number)
         return ""
+
+    def close(self) -> None:
+        self.first_row_of_phone.close()
+        self.first_row_of_identifier.close()
 
     @staticmethod
     def problem_row(number, data, state, problems) -> CheckedRow:

@@ -8,6 +8,7 @@ from portal.phones import number_key
 
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .reading import FileLayout, read_rows
+from .storing import upload_content
 
 # What a row's number reads as once erased (the column holds 40 characters).
 ERASED = "[erased]"
@@ -25,8 +26,9 @@ def import_rows_forget(key: str, erasure: Erasure) -> int:
 def import_files_forget(key: str, erasure: Erasure) -> int:
     """Drop every kept upload that holds the number; an import not confirmed yet ends."""
     dropped = 0
-    for upload in ImportUpload.objects.select_related("job").iterator():
-        if not _holds(upload, key):
+    # The files are read one by one, not fetched with the list of uploads.
+    for upload in ImportUpload.objects.select_related("job").defer("content").iterator():
+        if not _holds(upload.job, key):
             continue
         upload.delete()
         dropped += 1
@@ -37,13 +39,12 @@ def import_files_forget(key: str, erasure: Erasure) -> int:
     return dropped
 
 
-def _holds(upload: ImportUpload, key: str) -> bool:
-    """True when a cell of the uploaded file is the number, in any spelling."""
-    job = upload.job
+def _holds(job: ImportJob, key: str) -> bool:
+    """True when a cell of the job's uploaded file is the number, in any spelling."""
     if job.rows.filter(phone_key=key).exists():
         return True
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    for _number, cells in read_rows(bytes(upload.content), layout):
+    for _number, cells in read_rows(upload_content(job), layout):
         for cell in cells:
             try:
                 if number_key(str(cell)) == key:

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from portal.spreadsheets import csv_lines
 
 from .models import ImportJob, ImportUpload, RowState
-from .previewing import import_content
 from .reading import FileLayout, read_rows
 from .report import BOM, CHUNK, DELIMITER
+from .storing import upload_content
 
 # What a correction can mend: a value the record form refused, a number typed twice. A
 # number already added or on the do-not-call list is not to be sent again.
@@ -46,7 +46,7 @@ def rows_to_fix_lines(job: ImportJob) -> Iterator[str]:
                 .values_list("number", "problems").iterator(chunk_size=CHUNK))
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
     # The preview read the whole file with this layout: it reads again.
-    rows = read_rows(import_content(job), layout)
+    rows = read_rows(upload_content(job), layout)
     _number, header = next(rows)
     yield BOM
     yield from csv_lines(_with_why(header, rows, problems), delimiter=DELIMITER)

@@ -8,6 +8,7 @@ the import's heartbeat, so that a check whose worker died is found and begun aga
 """
 
 import logging
+from contextlib import closing
 from itertools import islice
 
 from django.db import transaction
@@ -18,19 +19,14 @@ from portal.thulium import ThuliumError
 from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
-from .models import ImportJob, ImportUpload, RowState
+from .models import ImportJob, RowState
 from .reading import FileLayout, FileProblem, read_rows
-from .storing import rows_delete, rows_insert
+from .storing import rows_delete, rows_insert, upload_content
 
 log = logging.getLogger(__name__)
 # Rows checked and written at once: memory stays flat for any file size, and each batch
 # asks once what the portal added of its numbers.
 PREVIEW_BATCH = 2000
-
-
-def import_content(job: ImportJob) -> bytes:
-    """The uploaded bytes, read only when the file is read again (they may be 20 MB)."""
-    return bytes(ImportUpload.objects.values_list("content", flat=True).get(job=job))
 
 
 def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> None:
@@ -103,16 +99,16 @@ def _rows_check(job: ImportJob, mapping: list[str], statuses, agents,
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
-    checker = RowChecker(job=job, form=form)
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    rows = read_rows(import_content(job), layout)
+    rows = read_rows(upload_content(job), layout)
     next(rows)  # the header
     total = valid = 0
     rows_delete(job)
-    while batch := list(islice(rows, PREVIEW_BATCH)):
-        checked = suppressed_set_apart(job.campaign, checker.check_all(batch))
-        rows_insert(job, checked)
-        valid += sum(row.state == RowState.QUEUED for row in checked)
-        total += len(batch)
-        between_batches()
+    with closing(RowChecker(job=job, form=form)) as checker:
+        while batch := list(islice(rows, PREVIEW_BATCH)):
+            checked = suppressed_set_apart(job.campaign, checker.check_all(batch))
+            rows_insert(job, checked)
+            valid += sum(row.state == RowState.QUEUED for row in checked)
+            total += len(batch)
+            between_batches()
     return total, valid

@@ -8,11 +8,10 @@ from django.utils import timezone
 
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
-from .previewing import import_content
 from .progress import row_counts
 from .reading import FileLayout, read_layout
 from .receipts import receipt_write
-from .storing import upload_insert
+from .storing import upload_content, upload_insert
 from .tasks import check_import, push_import
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
 def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> FileLayout:
     """Read the file again as the user says; raises FileProblem if it cannot be read so."""
     layout = read_layout(
-        import_content(job), FileLayout(kind=job.file_kind, encoding=encoding, delimiter=delimiter)
+        upload_content(job), FileLayout(kind=job.file_kind, encoding=encoding, delimiter=delimiter)
     )
     job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
@@ -50,7 +49,7 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
 def import_sample(job: ImportJob) -> list[list[str]]:
     """The first rows under the header, to help the user map the columns."""
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    return read_layout(import_content(job), layout).sample
+    return read_layout(upload_content(job), layout).sample
 
 
 def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
