@@ -171,10 +171,7 @@ def _read_from_thulium(request, campaign) -> str:
     try:
         found = campaign_read(campaign, actor=request.user, language=request.LANGUAGE_CODE)
     except ThuliumError as error:
-        reason = " ".join(error.user_messages())
-        if error.request_id:
-            reason += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
-        return reason
+        return error.user_text()
     except CampaignNotListed:
         return _("Thulium's list of campaigns does not hold this campaign.")
     if found:

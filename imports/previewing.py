@@ -29,14 +29,16 @@ log = logging.getLogger(__name__)
 PREVIEW_BATCH = 2000
 
 
-def import_preview(*, job: ImportJob, mapping: list[str], statuses=(), agents=()) -> None:
+def import_preview(*, job: ImportJob, mapping: list[str], language: str | None = None) -> None:
     """Check every row in one transaction, while the user waits; raises FileProblem if the
     file cannot be read."""
+    statuses, agents, unread = _choices(job, language)
     with transaction.atomic():
         total, valid = _rows_check(job, mapping, statuses, agents)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
-        job.state = ImportJob.State.PREVIEWED
-        job.save(update_fields=["mapping", "rows_total", "rows_valid", "state"])
+        job.state, job.choices_unread = ImportJob.State.PREVIEWED, unread
+        job.save(update_fields=["mapping", "rows_total", "rows_valid", "state",
+                                "choices_unread"])
     log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
 
 
@@ -51,12 +53,7 @@ def import_check(job_id: int) -> None:
     if job is None:
         return
     with translation.override(job.language or None):
-        statuses, agents, unread = [], [], ""
-        try:
-            statuses, agents = campaign_choices(job.campaign, language=job.language or None)
-        except ThuliumError as error:
-            # Rows that name a status or an agent then fail the check, as in the form.
-            unread = " ".join(error.user_messages())
+        statuses, agents, unread = _choices(job, job.language or None)
         try:
             total, valid = _rows_check(job, job.mapping, statuses, agents,
                                        between_batches=lambda: _renew(job))
@@ -72,6 +69,17 @@ def import_check(job_id: int) -> None:
     _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
                                 rows_valid=valid, choices_unread=unread)
     log.info("import %s checked by a worker: %d rows, %d to send", job.pk, total, valid)
+
+
+def _choices(job: ImportJob, language: str | None) -> tuple[list, list, str]:
+    """The campaign's statuses and agents, read as the record form reads them; if Thulium
+    could not give them, none, and what it said, for the preview to show: rows that name
+    a status or an agent then fail the check, as in the form."""
+    try:
+        statuses, agents = campaign_choices(job.campaign, language=language)
+    except ThuliumError as error:
+        return [], [], error.user_text()
+    return statuses, agents, ""
 
 
 class _Superseded(Exception):

@@ -11,9 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_choices
-from portal.thulium import ThuliumError
-from portal.views import thulium_error_context
 from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
@@ -103,21 +100,11 @@ def mapping(request, pk):
 def _rows_check_now(request, job, form) -> bool:
     """Check a small file's rows while the user waits; False, with the form saying why,
     if the file cannot be read."""
-    statuses, agents, choices_error = [], [], None
     try:
-        statuses, agents = campaign_choices(job.campaign, language=request.LANGUAGE_CODE)
-    except ThuliumError as error:
-        # Rows with a status or an agent will then fail the check, as in the record form.
-        choices_error = thulium_error_context(error)
-    try:
-        import_preview(job=job, mapping=form.mapping(), statuses=statuses, agents=agents)
+        import_preview(job=job, mapping=form.mapping(), language=request.LANGUAGE_CODE)
     except FileProblem as problem:
         form.add_error(None, problem.message)
         return False
-    if choices_error:
-        messages.warning(request, _(
-            "Statuses and agents could not be read from Thulium, so rows that name "
-            "one were not accepted: ") + " ".join(choices_error["messages"]))
     return True
 
 

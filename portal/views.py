@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.http import HttpResponseServerError
 from django.template.loader import render_to_string
-from django.utils.translation import gettext as _
 
 from portal.request_id import current_request_id
 from portal.thulium import ThuliumError
@@ -21,10 +20,7 @@ def thulium_error_context(error: ThuliumError) -> dict:
 
 def flash_thulium_error(request, error: ThuliumError, doing: str):
     """Report a failed Thulium call on the next page, with the request_id to quote."""
-    text = f"{doing}: " + " ".join(error.user_messages())
-    if error.request_id:
-        text += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
-    messages.error(request, text)
+    messages.error(request, f"{doing}: {error.user_text()}")
 
 
 def server_error(request):

@@ -117,6 +117,20 @@ def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
     assert by_number[5].problems[0].startswith("Agent: Select a valid choice.")
 
 
+def test_statuses_and_agents_thulium_could_not_give_are_said_on_the_preview(
+    logged_in, sales, thulium
+):
+    """On the preview itself, as a worker's check says it, not in a message gone once
+    read: its rows stay judged without them."""
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001/statuses")
+    job = previewed(logged_in, sales, csv_bytes(people(2)))
+    assert job.rows_valid == 2
+    for _shown in range(2):
+        page = logged_in.get(job.get_absolute_url()).content.decode()
+        assert 'data-testid="choices-unread"' in page
+        assert "(Thulium request_id: " in page
+
+
 def test_dates_written_the_polish_way_are_read_and_others_are_refused_saying_how(
     logged_in, sales
 ):

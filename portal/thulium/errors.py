@@ -43,6 +43,13 @@ class ThuliumError(Exception):
         """What to show the user: Thulium's own words when it gave any."""
         return self.messages or [str(self.summary)]
 
+    def user_text(self) -> str:
+        """The user's messages as one text, with the request_id to quote to Thulium."""
+        text = " ".join(self.user_messages())
+        if self.request_id:
+            text += " " + gettext("(Thulium request_id: %(id)s)") % {"id": self.request_id}
+        return text
+
 
 class ThuliumRefused(ThuliumError):
     outcome = "refused"

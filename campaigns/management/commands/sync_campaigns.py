@@ -14,12 +14,10 @@ class Command(BaseCommand):
         try:
             summary = campaigns_sync()
         except ThuliumError as error:
-            reason = " ".join(error.user_messages())
-            if error.request_id:
-                reason += " " + _("(Thulium request_id: %(id)s)") % {"id": error.request_id}
             # CommandError makes manage.py exit non-zero, so cron and scripts notice.
             raise CommandError(
-                _("Could not read the campaigns from Thulium: %(reason)s") % {"reason": reason}
+                _("Could not read the campaigns from Thulium: %(reason)s")
+                % {"reason": error.user_text()}
             ) from None
         self.stdout.write(
             _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
