@@ -1,9 +1,10 @@
 """Bulk import figures (issue 11): batch push speed, lost answers, the worker's memory,
 single POSTs for comparison; and upload + full preview of a large file (its rows checked
-by a worker, as every file over IMPORT_CHECK_INLINE_BYTES is).
+by a worker, as every file over IMPORT_CHECK_INLINE_BYTES is): --big rows of four columns,
+or of the number alone with --numbers-only (the 20 MiB limit lets 1,900,000 such rows in).
 
     .venv/bin/python bench/bench_import.py [--database-url URL] [--rows 100000]
-        [--lost-rows 10000] [--single-rows 10000] [--big 100000]
+        [--lost-rows 10000] [--single-rows 10000] [--big 100000] [--numbers-only]
 
 1. Speed: --rows rows pushed in batches of 100 (IMPORT_BATCH_SIZE=100), from the click on
    Send to the last row final (target under 60 s); the sandbox then holds each number of
@@ -81,6 +82,8 @@ def main():
     parser.add_argument("--single-rows", type=int, default=10_000,
                         help="rows pushed with single POSTs, for comparison")
     parser.add_argument("--big", type=int, default=100_000, help="rows of the previewed file")
+    parser.add_argument("--numbers-only", action="store_true",
+                        help="the previewed file's rows hold only a number")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each figure shows as soon as it is known
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp, \
@@ -98,7 +101,7 @@ def main():
             portal = Portal(login(web_url), web_url, env, Path(tmp),
                             {"sandbox": sandboxed.pid, "web": web_pid})
             sandbox = f"http://127.0.0.1:{env['THULIUM_SANDBOX_PORT']}"
-            preview_figures(portal, web_pid, args.big)
+            preview_figures(portal, web_pid, args.big, args.numbers_only)
             speed = speed_figures(portal, sandbox, args.rows)
             single_post_figures(portal, args.single_rows, speed)
             # Last: its every-n-th fault lasts until the sandbox is reset.
@@ -115,9 +118,9 @@ user.groups.add(Group.objects.get(name="Record loaders"))
 CAMPAIGNS_SYNC = "from campaigns.reading import campaigns_sync; campaigns_sync()"
 
 
-def preview_figures(portal, web_pid, rows):
+def preview_figures(portal, web_pid, rows, numbers_only):
     path = portal.tmp / "big.csv"
-    write_csv(path, rows, first=FIRST_BIG)
+    write_csv(path, rows, first=FIRST_BIG, numbers_only=numbers_only)
     size_mb = path.stat().st_size / 1e6
     with checking_worker(portal.env, portal.tmp, "preview") as worker_pid:
         started = time.perf_counter()
@@ -127,7 +130,8 @@ def preview_figures(portal, web_pid, rows):
     peak_mb = proc_status_mb(web_pid, "VmHWM")
     counts = portal.session.get(job_url).text
     assert f'data-count="valid">{rows}<' in counts, "the preview did not accept every row"
-    print(f"\n{rows:,}-row CSV ({size_mb:.1f} MB, Windows-1250, ;): upload + full preview"
+    shape = "numbers only" if numbers_only else "Windows-1250, ;"
+    print(f"\n{rows:,}-row CSV ({size_mb:.1f} MB, {shape}): upload + full preview"
           f" (checked {'by the worker' if path.stat().st_size > INLINE_BYTES else 'at once'})")
     report("time", seconds, "s", TARGET_PREVIEW_SECONDS, lower_is_better=True)
     report("web process peak memory (VmHWM)", peak_mb, "MB", TARGET_PEAK_MB,
@@ -536,8 +540,12 @@ def checking_worker(env, tmp, name):
         yield worker.pid
 
 
-def write_csv(path, rows, first):
+def write_csv(path, rows, first, numbers_only=False):
     with path.open("w", encoding="cp1250", newline="") as file:
+        if numbers_only:
+            file.write("Nr telefonu\r\n")
+            file.writelines(f"{first + n}\r\n" for n in range(rows))
+            return
         file.write("Nr telefonu;Imię;Nazwisko;Miasto\r\n")
         for n in range(rows):
             file.write(f"{first + n};Zofia;Wiśniewska-Dąbrowska;Łódź\r\n")
