@@ -4,7 +4,8 @@ zone (TIME_ZONE).
 Polish call centres keep their records in spreadsheets, which write a date and time the
 Polish way ("24.12.2026 10:00"), as the portal itself shows them in Polish; a browser's
 date-time input and Thulium write ISO 8601. Both are read, and nothing that could be read
-two ways (01/12/2026 is a January day to some and a December day to others).
+two ways (01/12/2026 is a January day to some and a December day to others). A date alone,
+in either spelling, is the start of that day: "call no sooner than 24.12.2026".
 """
 
 from django import forms
@@ -14,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 # Tried after ISO 8601 in any of its forms, which Django's DateTimeField reads first: what a
 # browser's datetime-local input posts (minutes; seconds when a script sets them), then
-# the Polish spelling, to the minute or the second.
+# the Polish spelling, to the minute or the second, or the day (ISO's day alone is read by
+# Django's first reading).
 INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                 "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S"]
+                 "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y"]
 
 # The zone's name in a message, read when the message is shown (settings may change).
 zone_name = lazy(lambda: settings.TIME_ZONE, str)

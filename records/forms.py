@@ -42,7 +42,8 @@ class RecordForm(forms.Form):
     agent_login = forms.ChoiceField(label=_("Agent"), required=False)
     next_call_date = LocalMomentField(
         label=_("Next call"), required=False,
-        help_text=format_lazy(_("In the portal's time zone, {zone}."), zone=zone_name()),
+        help_text=format_lazy(_("In the portal's time zone, {zone}. A date alone means from "
+                                "the start of that day."), zone=zone_name()),
     )
     identifier = forms.CharField(
         label=_("Identifier"), required=False, max_length=64,

@@ -228,6 +228,9 @@ def test_other_statuses_need_neither_agent_nor_date(campaigns, campaign_id, syst
     # As a Polish spreadsheet writes it, and the portal shows it in Polish: day first.
     ("01.12.2026 09:30", "2026-12-01 09:30"),
     ("24.12.2026 10:00:00", "2026-12-24 10:00"),
+    # A date alone, in either spelling: from the start of that day.
+    ("24.12.2026", "2026-12-24 00:00"),
+    ("2026-12-24", "2026-12-24 00:00"),
 ])
 def test_a_next_call_date_is_sent_in_thulium_format(campaigns, entered, sent):
     form = record_form(campaigns["00001"], {"phone_number": "601234567",
