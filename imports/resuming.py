@@ -16,7 +16,7 @@ from django_tasks.exceptions import TaskResultDoesNotExist
 
 from .models import ImportJob
 from .pushing import lease_duration
-from .services import import_check_enqueue, import_enqueue
+from .services import import_enqueue
 
 log = logging.getLogger(__name__)
 # The states in which a worker renews an import's heartbeat.
@@ -46,10 +46,7 @@ def import_resume_if_stalled(job: ImportJob) -> bool:
         return False
     log.warning("import %s: no worker for %ss, handing it to a new one", job.pk,
                 settings.IMPORT_LEASE_SECONDS)
-    if job.state == ImportJob.State.CHECKING:
-        import_check_enqueue(job.pk)
-    else:
-        import_enqueue(job.pk)
+    import_enqueue(job.pk)
     return True
 
 

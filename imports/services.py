@@ -65,40 +65,40 @@ def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
 def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     """Hand the check of a file too large to check while its uploader waits to a worker
     (imports.previewing.import_check); False if the import can no longer be mapped."""
-    with transaction.atomic():
-        started = ImportJob.objects.filter(
-            pk=job.pk, state__in=ImportJob.MAPPABLE_STATES
-        ).update(state=ImportJob.State.CHECKING, mapping=mapping, heartbeat_at=timezone.now(),
-                 rows_total=0, rows_valid=0, check_problem="", choices_unread="")
-        if started:
-            transaction.on_commit(lambda: import_check_enqueue(job.pk))
-    log.info("import %s handed to a worker to check: %s", job.pk, bool(started))
-    return bool(started)
-
-
-def import_check_enqueue(job_id: int) -> None:
-    """Hand an import's check to a worker of the configured task backend."""
-    result = check_import.enqueue(job_id)
-    ImportJob.objects.filter(pk=job_id).update(task_id=result.id)
+    started = _hand_to_worker(
+        job, ImportJob.MAPPABLE_STATES, state=ImportJob.State.CHECKING, mapping=mapping,
+        heartbeat_at=timezone.now(), rows_total=0, rows_valid=0, check_problem="",
+        choices_unread="")
+    log.info("import %s handed to a worker to check: %s", job.pk, started)
+    return started
 
 
 def import_confirm(*, job: ImportJob) -> bool:
     """Queue a previewed import for a worker; False if it was already confirmed."""
     now = timezone.now()
+    confirmed = _hand_to_worker(job, [ImportJob.State.PREVIEWED], state=ImportJob.State.QUEUED,
+                                confirmed_at=now, heartbeat_at=now)
+    log.info("import %s confirmed: %s", job.pk, confirmed)
+    return confirmed
+
+
+def _hand_to_worker(job: ImportJob, from_states, **changes) -> bool:
+    """Move the import on from one of `from_states` and hand it to a worker; False if
+    another request moved it on first. The worker must find the job committed, so it is
+    told only after the commit."""
     with transaction.atomic():
-        confirmed = ImportJob.objects.filter(
-            pk=job.pk, state=ImportJob.State.PREVIEWED
-        ).update(state=ImportJob.State.QUEUED, confirmed_at=now, heartbeat_at=now)
-        if confirmed:
-            # The worker must find the job committed, so it is told only after the commit.
+        moved = ImportJob.objects.filter(pk=job.pk, state__in=from_states).update(**changes)
+        if moved:
             transaction.on_commit(lambda: import_enqueue(job.pk))
-    log.info("import %s confirmed: %s", job.pk, bool(confirmed))
-    return bool(confirmed)
+    return bool(moved)
 
 
 def import_enqueue(job_id: int) -> None:
-    """Hand the import to a worker of the configured task backend."""
-    result = push_import.enqueue(job_id)
+    """Hand the import to a worker of the configured task backend: the check of its rows
+    while it is checking, else its push."""
+    state = ImportJob.objects.values_list("state", flat=True).get(pk=job_id)
+    task = check_import if state == ImportJob.State.CHECKING else push_import
+    result = task.enqueue(job_id)
     ImportJob.objects.filter(pk=job_id).update(task_id=result.id)
 
 
