@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from dataclasses import replace
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,12 +10,14 @@ from django.utils import timezone
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
-from .reading import FileLayout, read_layout
+from .reading import SAMPLE_ROWS, FileLayout, FileProblem, read_layout
 from .receipts import receipt_write
-from .storing import upload_content, upload_insert
+from .storing import upload_content, upload_insert, upload_start
 from .tasks import check_import, push_import
 
 log = logging.getLogger(__name__)
+# The start of a file read for its header and sample rows.
+LAYOUT_BYTES = 64 * 1024
 
 
 def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: FileLayout,
@@ -36,9 +39,8 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
 
 def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> FileLayout:
     """Read the file again as the user says; raises FileProblem if it cannot be read so."""
-    layout = read_layout(
-        upload_content(job), FileLayout(kind=job.file_kind, encoding=encoding, delimiter=delimiter)
-    )
+    layout = _layout_read(job, FileLayout(kind=job.file_kind, encoding=encoding,
+                                          delimiter=delimiter))
     job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
     job.check_problem = ""  # a worker's check of the file as it was read before
@@ -49,7 +51,25 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
 def import_sample(job: ImportJob) -> list[list[str]]:
     """The first rows under the header, to help the user map the columns."""
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    return read_layout(upload_content(job), layout).sample
+    return _layout_read(job, layout).sample
+
+
+def _layout_read(job: ImportJob, layout: FileLayout) -> FileLayout:
+    """The layout with the file's header and first rows read as it says; from the start of
+    a CSV file when that holds them: the whole file is 20 MB at most, for four rows."""
+    start = upload_start(job, LAYOUT_BYTES)
+    if len(start) == job.file_size:
+        return read_layout(start, layout)
+    if job.file_kind == "csv":
+        # Whole lines only: a line may end in the middle of a letter, never of a line end.
+        lines = start[:start.rfind(b"\n") + 1]
+        try:
+            read = read_layout(lines, replace(layout))
+        except FileProblem:
+            read = None  # perhaps the cut: the whole file says
+        if read and len(read.sample) == SAMPLE_ROWS:
+            return read
+    return read_layout(upload_content(job), layout)
 
 
 def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:

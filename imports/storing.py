@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import psycopg
 from django.db import connection
+from django.db.models import BinaryField
+from django.db.models.functions import Substr
 
 from .models import ImportRow, ImportUpload
 
@@ -63,6 +65,13 @@ def upload_content(job) -> bytes:
     if found is None:
         raise ImportUpload.DoesNotExist
     return found[0]
+
+
+def upload_start(job, size: int) -> bytes:
+    """The first `size` bytes of the upload (PostgreSQL decompresses only those)."""
+    return bytes(ImportUpload.objects.filter(job=job).annotate(
+        start=Substr("content", 1, size, output_field=BinaryField())
+    ).values_list("start", flat=True).get())
 
 
 def rows_delete(job) -> None:

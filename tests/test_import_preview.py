@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Outcome
-from imports import previewing
+from imports import previewing, services
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from imports.reading import FileLayout
 from imports.repeats import FirstRows
@@ -348,6 +348,28 @@ def test_the_user_can_correct_the_encoding_and_separator(logged_in, sales):
     job.refresh_from_db()
     assert job.headers == ["Telefon", "Imię"]
     assert job.mapping == ["phone_number", "record_fields.imie"]
+
+
+def test_the_mapping_reads_only_the_start_of_a_large_file(logged_in, sales, monkeypatch):
+    """Its header and first rows: a 20 MB file was read whole to show four rows."""
+    upload(logged_in, sales, csv_bytes(people(5000)))  # 220 kB
+    job = ImportJob.objects.get()
+    monkeypatch.setattr(services, "upload_content",
+                        lambda job: pytest.fail("the whole file was read"))
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk])).content.decode()
+    assert "601000002" in page and "Kowalska-2" in page
+    response = logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                              {"encoding": "iso-8859-2", "delimiter": ","}, follow=True)
+    assert "The file was read again with these settings." in response.content.decode()
+    assert len(ImportJob.objects.get().headers) == 1  # the wrong separator: one column
+
+
+def test_first_rows_longer_than_the_start_read_are_read_from_the_whole_file(logged_in, sales):
+    rows = [["601000001", "Zofia", "x" * 70_000, "Łódź"], *people(3, first=602000000)]
+    upload(logged_in, sales, csv_bytes(rows))
+    job = ImportJob.objects.get()
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk])).content.decode()
+    assert "601000001" in page and "602000001" in page
 
 
 def test_a_saved_template_maps_the_next_file(logged_in, sales):
