@@ -47,7 +47,11 @@ class ImportJob(models.Model):
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.UPLOADED
     )
+    # While a worker checks the rows: those checked so far.
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    # While a worker checks a CSV file's rows: about how many it has (its lines), for the
+    # check's progress; 0 if not known.
+    rows_expected = models.PositiveIntegerField(default=0, editable=False)
     rows_valid = models.PositiveIntegerField(_("valid rows"), default=0)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

@@ -34,7 +34,7 @@ def import_preview(*, job: ImportJob, mapping: list[str], language: str | None =
     file cannot be read."""
     statuses, agents, unread = _choices(job, language)
     with transaction.atomic():
-        total, valid = _rows_check(job, mapping, statuses, agents)
+        total, valid = _rows_check(job, upload_content(job), mapping, statuses, agents)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
         job.state, job.choices_unread = ImportJob.State.PREVIEWED, unread
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state",
@@ -54,12 +54,14 @@ def import_check(job_id: int) -> None:
         return
     with translation.override(job.language or None):
         statuses, agents, unread = _choices(job, job.language or None)
+        content = upload_content(job)
         try:
-            total, valid = _rows_check(job, job.mapping, statuses, agents,
-                                       between_batches=lambda: _renew(job))
+            _renew(job, rows_expected=_lines(job, content))
+            total, valid = _rows_check(job, content, job.mapping, statuses, agents,
+                                       between_batches=lambda rows: _renew(job, rows_total=rows))
         except FileProblem as problem:
             rows_delete(job)
-            _still_checking(job).update(state=ImportJob.State.UPLOADED,
+            _still_checking(job).update(state=ImportJob.State.UPLOADED, rows_total=0,
                                         check_problem=str(problem.message))
             log.info("import %s could not be checked: %s", job.pk, problem.message)
             return
@@ -93,22 +95,33 @@ def _still_checking(job: ImportJob):
                                     heartbeat_at=job.heartbeat_at)
 
 
-def _renew(job: ImportJob) -> None:
+def _renew(job: ImportJob, **progress) -> None:
+    """Renew the check's heartbeat, saying how far it is; raises _Superseded if the import
+    is no longer this check's."""
     now = timezone.now()
-    if not _still_checking(job).update(heartbeat_at=now):
+    if not _still_checking(job).update(heartbeat_at=now, **progress):
         raise _Superseded
     job.heartbeat_at = now
 
 
-def _rows_check(job: ImportJob, mapping: list[str], statuses, agents,
-                between_batches=lambda: None) -> tuple[int, int]:
-    """Check and write every row, in place of what an earlier check wrote; returns how
-    many rows the file has and how many of them are to send."""
+def _lines(job: ImportJob, content: bytes) -> int:
+    """About how many rows a CSV file has under its header (a quoted cell may hold a line
+    end); 0 for a workbook, whose rows are known only once read."""
+    if job.file_kind != "csv":
+        return 0
+    return max(content.count(b"\n") + (not content.endswith(b"\n")) - 1, 0)
+
+
+def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, agents,
+                between_batches=lambda rows: None) -> tuple[int, int]:
+    """Check and write every row of the file (`content`), in place of what an earlier
+    check wrote, telling `between_batches` how many rows are checked; returns how many
+    rows the file has and how many of them are to send."""
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
     layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    rows = read_rows(upload_content(job), layout)
+    rows = read_rows(content, layout)
     next(rows)  # the header
     total = valid = 0
     rows_delete(job)
@@ -118,5 +131,5 @@ def _rows_check(job: ImportJob, mapping: list[str], statuses, agents,
             rows_insert(job, checked)
             valid += sum(row.state == RowState.QUEUED for row in checked)
             total += len(batch)
-            between_batches()
+            between_batches(total)
     return total, valid

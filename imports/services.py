@@ -87,7 +87,7 @@ def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     (imports.previewing.import_check); False if the import can no longer be mapped."""
     started = _hand_to_worker(
         job, ImportJob.MAPPABLE_STATES, state=ImportJob.State.CHECKING, mapping=mapping,
-        heartbeat_at=timezone.now(), rows_total=0, rows_valid=0, check_problem="",
+        heartbeat_at=timezone.now(), rows_total=0, rows_expected=0, rows_valid=0, check_problem="",
         choices_unread="")
     log.info("import %s handed to a worker to check: %s", job.pk, started)
     return started

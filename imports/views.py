@@ -180,9 +180,13 @@ def progress(request, pk):
 
 
 def _checking(job) -> dict:
-    """Where a worker's check of a large file stands: rows checked so far, and whether no
-    worker has taken it yet."""
-    return {"checked": job.rows.count(), "waiting": task_waiting(job.task_id)}
+    """Where a worker's check of a large file stands: rows checked so far (and the share
+    of the file's rows, while it is not done, when they are known), and whether no worker
+    has taken it yet."""
+    checked, expected = job.rows_total, job.rows_expected
+    percent = min(checked * 100 // expected, 99) if expected else None
+    return {"checked": checked, "expected": expected, "percent": percent,
+            "waiting": task_waiting(job.task_id)}
 
 
 @require_GET

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from imports import previewing
 from imports.models import ImportJob
 from imports.previewing import import_check
 from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
@@ -64,7 +65,8 @@ def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
     page = logged_in.get(job.get_absolute_url())
     assert 'data-testid="checking"' in page.content.decode()
     assert logged_in.get(reverse("imports:progress", args=[job.pk])).json() == {
-        "state": "checking", "checked": 0, "waiting": True}  # no worker has taken it
+        "state": "checking", "checked": 0, "expected": 0, "percent": None,
+        "waiting": True}  # no worker has taken it
     assert 'data-testid="waiting-for-a-worker" >' in page.content.decode()  # not hidden
     DBTaskResult.objects.filter(pk=job.task_id).update(status="RUNNING")
     assert not logged_in.get(reverse("imports:progress", args=[job.pk])).json()["waiting"]
@@ -80,6 +82,29 @@ def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
     assert 'data-testid="confirm"' in logged_in.get(job.get_absolute_url()).content.decode()
     import_check(job.pk)  # a second run of the task finds nothing to check
     assert verdicts(job) == verdicts(at_once)
+
+
+def test_a_check_says_how_far_it_is(logged_in, sales, handed_to_a_worker, monkeypatch):
+    """Rows checked of about how many the file's lines make: a 20 MB file takes minutes."""
+    monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
+    job = handed_to_a_worker(sales, csv_bytes(people(300)))
+    seen, pages = [], []
+    write = previewing.rows_insert
+
+    def watched(job, rows):
+        progress = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
+        seen.append((progress["checked"], progress["expected"], progress["percent"]))
+        pages.append(logged_in.get(job.get_absolute_url()).content.decode())
+        write(job, rows)
+
+    monkeypatch.setattr(previewing, "rows_insert", watched)
+    import_check(job.pk)
+    assert seen == [(0, 300, 0), (100, 300, 33), (200, 300, 66)]
+    assert 'data-field="expected">300<' in pages[1]
+    assert 'data-testid="check-bar" >' in pages[1]  # not hidden
+    assert 'aria-valuenow="33"' in pages[1]
+    job.refresh_from_db()
+    assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
 
 
 def test_statuses_and_agents_the_worker_could_not_read_are_said_on_the_preview(

@@ -7,6 +7,13 @@
   "use strict";
   var POLL_MS = 1000;
 
+  // Shows a share done (0-100) on a Bootstrap progress bar: its `box` and inner `bar`.
+  function showShare(box, bar, percent) {
+    bar.style.width = percent + "%";
+    bar.textContent = percent + " %";
+    box.setAttribute("aria-valuenow", String(percent));
+  }
+
   // Reads `url` every POLL_MS and hands each answer to `show`, until it returns false.
   function poll(url, show) {
     function ask() {
@@ -46,9 +53,7 @@
       field("seconds_left").textContent =
         progress.seconds_left === null ? "—" : progress.seconds_left + " s";
       var bar = field("bar");
-      bar.style.width = progress.percent + "%";
-      bar.textContent = progress.percent + " %";
-      bar.parentElement.setAttribute("aria-valuenow", String(progress.percent));
+      showShare(bar.parentElement, bar, progress.percent);
       field("cancelling").hidden = !progress.cancelling;
       section.querySelectorAll("[data-hide-when-final]").forEach(function (element) {
         element.hidden = progress.final;
@@ -68,15 +73,25 @@
   }
 
   function followCheck(section) {
-    var checked = section.querySelector('[data-field="checked"]');
-    var waiting = section.querySelector('[data-field="waiting"]');
+    function field(name) {
+      return section.querySelector('[data-field="' + name + '"]');
+    }
+    var share = field("share");
+    var bar = field("bar");
+    bar.style.width = share.getAttribute("aria-valuenow") + "%";
     poll(section.dataset.progressUrl, function (progress) {
       if (progress.state !== "checking") {
         window.location.reload();
         return false;
       }
-      checked.textContent = progress.checked;
-      waiting.hidden = !progress.waiting;
+      field("checked").textContent = progress.checked;
+      field("expected").textContent = progress.expected;
+      field("expected_part").hidden = !progress.expected;
+      share.hidden = progress.percent === null;
+      if (progress.percent !== null) {
+        showShare(share, bar, progress.percent);
+      }
+      field("waiting").hidden = !progress.waiting;
       return true;
     });
   }
