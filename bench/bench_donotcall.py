@@ -151,7 +151,7 @@ def _web_figures(args, database_name: str) -> list[tuple]:
         peak = web.proc_status_mb(web_pid, "VmHWM")
         page = session.get(job_url).text
     listed = min(args.entries, args.rows) // 10
-    assert f'data-count="suppressed">{listed}<' in page, "the preview missed listed rows"
+    assert web.preview_count(page, "suppressed") == listed, "the preview missed listed rows"
     return [(f"upload + full preview of {args.rows:,} rows through gunicorn", seconds, "s",
              None),
             ("peak memory of the web worker (VmHWM) through it", peak, "MB",

@@ -129,7 +129,7 @@ def preview_figures(portal, web_pid, rows, numbers_only):
         worker_mb = proc_status_mb(worker_pid, "VmHWM")
     peak_mb = proc_status_mb(web_pid, "VmHWM")
     counts = portal.session.get(job_url).text
-    assert f'data-count="valid">{rows}<' in counts, "the preview did not accept every row"
+    assert preview_count(counts, "valid") == rows, "the preview did not accept every row"
     shape = "numbers only" if numbers_only else "Windows-1250, ;"
     print(f"\n{rows:,}-row CSV ({size_mb:.1f} MB, {shape}): upload + full preview"
           f" (checked {'by the worker' if path.stat().st_size > INLINE_BYTES else 'at once'})")
@@ -529,6 +529,12 @@ def upload_and_preview(session, web_url, path):
     while session.get(progress_url, timeout=60).json()["state"] == "checking":
         time.sleep(0.1)
     return job_url
+
+
+def preview_count(page, name) -> int:
+    """A count of the preview page, whose digits are grouped ("450,000")."""
+    shown = re.search(rf'data-count="{name}">([^<]*)<', page).group(1)
+    return int(re.sub(r"\D", "", shown))
 
 
 @contextmanager

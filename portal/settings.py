@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # intcomma: counts as the language groups digits
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",

@@ -411,6 +411,11 @@ def test_a_large_file_is_previewed_in_full(logged_in, sales):
     job = previewed(logged_in, sales, csv_bytes(people(5000)))
     assert (job.rows_total, job.rows_valid) == (5000, 5000)
     assert ImportRow.objects.filter(job=job, state=RowState.QUEUED).count() == 5000
+    # Its counts grouped as each language writes them.
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-count="rows">5,000<' in page and "Send 5,000 rows to Thulium" in page
+    page = logged_in.get(job.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert 'data-count="rows">5\xa0000<' in page and "Wyślij 5\xa0000 wierszy do Thulium" in page
 
 
 def test_the_uploaded_bytes_are_kept_and_read_exactly(sales, user):

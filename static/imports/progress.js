@@ -6,6 +6,10 @@
 (function () {
   "use strict";
   var POLL_MS = 1000;
+  // Counts with their digits grouped as the page's language groups them ("60 000" in
+  // Polish, "60,000" in English), as the server writes them (humanize's intcomma).
+  var COUNT = new Intl.NumberFormat(document.documentElement.lang || undefined,
+                                    {useGrouping: "always"});
 
   // Shows a share done (0-100) on a Bootstrap progress bar: its `box` and inner `bar`.
   function showShare(box, bar, percent) {
@@ -43,12 +47,15 @@
     }
 
     function show(progress) {
-      ["state_label", "done", "total", "added", "added_earlier", "refused", "failed",
-       "unknown", "not_sent", "pace", "stop_reason", "single_posts"].forEach(function (name) {
+      ["state_label", "pace", "stop_reason", "single_posts"].forEach(function (name) {
         var element = field(name);
         if (element) {
           element.textContent = progress[name];
         }
+      });
+      ["done", "total", "added", "added_earlier", "refused", "failed", "unknown",
+       "not_sent"].forEach(function (name) {
+        field(name).textContent = COUNT.format(progress[name]);
       });
       field("seconds_left").textContent =
         progress.seconds_left === null ? "—" : progress.seconds_left + " s";
@@ -84,8 +91,8 @@
         window.location.reload();
         return false;
       }
-      field("checked").textContent = progress.checked;
-      field("expected").textContent = progress.expected;
+      field("checked").textContent = COUNT.format(progress.checked);
+      field("expected").textContent = COUNT.format(progress.expected);
       field("expected_part").hidden = !progress.expected;
       share.hidden = progress.percent === null;
       if (progress.percent !== null) {
