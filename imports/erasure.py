@@ -24,7 +24,8 @@ def import_rows_forget(key: str, erasure: Erasure) -> int:
 
 
 def import_files_forget(key: str, erasure: Erasure) -> int:
-    """Drop every kept upload that holds the number; an import not confirmed yet ends."""
+    """Drop every kept upload that holds the number; an import not confirmed yet ends (one
+    being checked too: its check stops, keeping nothing, imports.previewing)."""
     dropped = 0
     # The files are read one by one, not fetched with the list of uploads.
     for upload in ImportUpload.objects.select_related("job").defer("content").iterator():
@@ -33,7 +34,7 @@ def import_files_forget(key: str, erasure: Erasure) -> int:
         upload.delete()
         dropped += 1
         ImportJob.objects.filter(
-            pk=upload.job_id, state__in=(ImportJob.State.UPLOADED, ImportJob.State.PREVIEWED),
+            pk=upload.job_id, state__in=ImportJob.MAPPABLE_STATES + (ImportJob.State.CHECKING,),
         ).update(state=ImportJob.State.CANCELLED, finished_at=timezone.now(),
                  stop_reason=f"The file was erased at a person's request: {erasure.note}")
     return dropped

@@ -19,7 +19,7 @@ from portal.thulium import ThuliumError
 from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
-from .models import ImportJob, RowState
+from .models import ImportJob, ImportUpload, RowState
 from .reading import FileLayout, FileProblem, read_rows
 from .storing import rows_delete, rows_insert, upload_content
 
@@ -54,8 +54,8 @@ def import_check(job_id: int) -> None:
         return
     with translation.override(job.language or None):
         statuses, agents, unread = _choices(job, job.language or None)
-        content = upload_content(job)
         try:
+            content = upload_content(job)
             _renew(job, rows_expected=_lines(job, content))
             total, valid = _rows_check(job, content, job.mapping, statuses, agents,
                                        between_batches=lambda rows: _renew(job, rows_total=rows))
@@ -65,8 +65,12 @@ def import_check(job_id: int) -> None:
                                         check_problem=str(problem.message))
             log.info("import %s could not be checked: %s", job.pk, problem.message)
             return
-        except _Superseded:
-            log.info("import %s: its check was taken over by another worker", job.pk)
+        except (_Superseded, ImportUpload.DoesNotExist):
+            if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKING).exists():
+                # It ended under the check (its file erased at a person's request): the
+                # rows the check wrote since are not kept.
+                rows_delete(job)
+            log.info("import %s: its check was taken over or ended", job.pk)
             return
     _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
                                 rows_valid=valid, choices_unread=unread)
@@ -85,7 +89,7 @@ def _choices(job: ImportJob, language: str | None) -> tuple[list, list, str]:
 
 
 class _Superseded(Exception):
-    """The import is no longer this check's: a newer check or the user moved it on."""
+    """The import is no longer this check's: a newer check took it, or it ended."""
 
 
 def _still_checking(job: ImportJob):

@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from audit.erasure import forget_number
 from imports import previewing
-from imports.models import ImportJob
+from imports.models import ImportJob, ImportRow
 from imports.previewing import import_check
 from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
 
@@ -105,6 +106,27 @@ def test_a_check_says_how_far_it_is(logged_in, sales, handed_to_a_worker, monkey
     assert 'aria-valuenow="33"' in pages[1]
     job.refresh_from_db()
     assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
+
+
+def test_a_file_erased_while_a_worker_checks_it_leaves_no_row_of_it(
+    logged_in, sales, handed_to_a_worker, monkeypatch
+):
+    """The check read the file before the erasure: what it writes after is not kept."""
+    monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
+    job = handed_to_a_worker(sales, csv_bytes(people(300)))
+    write = previewing.rows_insert
+
+    def erased_after_the_first_batch(job, rows):
+        write(job, rows)
+        if rows[0].number == 2:
+            forget_number(number="601000148", reference="RODO/2026/7")  # row 150's
+
+    monkeypatch.setattr(previewing, "rows_insert", erased_after_the_first_batch)
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED
+    assert not ImportRow.objects.filter(phone_key__endswith="601000148").exists()
+    assert not ImportRow.objects.filter(job=job).exists()
 
 
 def test_statuses_and_agents_the_worker_could_not_read_are_said_on_the_preview(
