@@ -16,6 +16,8 @@ class ImportsConfig(AppConfig):
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
-        register_eraser("import_rows", import_rows_forget, label=_("import rows"))
+        # The files first: ending an import whose rows are being checked waits for them to
+        # be written, so that the rows' eraser finds them.
         register_eraser("import_files", import_files_forget, label=_("uploaded import files"))
+        register_eraser("import_rows", import_rows_forget, label=_("import rows"))
         register_notice(IMPORT_FINISHED)

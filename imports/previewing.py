@@ -30,10 +30,15 @@ PREVIEW_BATCH = 2000
 
 
 def import_preview(*, job: ImportJob, mapping: list[str], language: str | None = None) -> None:
-    """Check every row in one transaction, while the user waits; raises FileProblem if the
-    file cannot be read."""
+    """Check every row in one transaction, while the user waits, unless the import has
+    ended meanwhile; raises FileProblem if the file cannot be read."""
     statuses, agents, unread = _choices(job, language)
     with transaction.atomic():
+        # Locked while its rows are written: an erasure of its file waits, then finds them
+        # (imports.erasure); one that came first has ended it.
+        if not ImportJob.objects.select_for_update().filter(
+                pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
+            return
         total, valid = _rows_check(job, upload_content(job), mapping, statuses, agents)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
         job.state, job.choices_unread = ImportJob.State.PREVIEWED, unread

@@ -1,6 +1,8 @@
 """A person's number is erased everywhere the portal holds it, and the chain still verifies."""
 
 import logging
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -8,10 +10,13 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
+from audit.erasure import forget_number
 from audit.models import Entry
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
+from imports import previewing
 from imports.models import ImportJob, ImportUpload
+from imports.previewing import import_preview
 from imports.pushing import import_push
 from imports.services import import_confirm
 from portal.phones import phone_key
@@ -139,6 +144,69 @@ def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhe
     assert kept.state == ImportJob.State.CANCELLED
     assert REFERENCE in kept.stop_reason
     assert not ImportUpload.objects.filter(job=kept).exists()
+
+
+def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
+    logged_in, campaigns, monkeypatch
+):
+    """The erasure waits for the rows being written, then erases them and ends the import;
+    without waiting it missed them, and the preview put its import back on its way."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    upload(logged_in, campaigns["00001"], csv_bytes([[NUMBER, "Zofia", "Kowalska", "Łódź"]]))
+    job = ImportJob.objects.get()
+    written, go_on = threading.Event(), threading.Event()
+    write = previewing.rows_insert
+
+    def rows_insert(job, rows):
+        write(job, rows)
+        written.set()
+        assert go_on.wait(30)
+
+    monkeypatch.setattr(previewing, "rows_insert", rows_insert)
+    checking = threading.Thread(target=_closing(lambda: import_preview(job=job,
+                                                                       mapping=job.mapping)))
+    checking.start()
+    assert written.wait(30)
+    erasing_pid = []
+    erasing = threading.Thread(target=_closing(lambda: (
+        erasing_pid.append(_connected_pid()), forget_number(number=NUMBER, reference=REFERENCE))))
+    erasing.start()
+    _until_waiting_for_a_lock_or_done(erasing, erasing_pid)
+    go_on.set()
+    checking.join(30)
+    erasing.join(30)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED
+    assert NUMBER not in every_value_in_the_database()
+
+
+def _closing(work):
+    """`work` for a thread, which closes the thread's own database connection after it."""
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+    return run
+
+
+def _connected_pid() -> int:
+    connection.ensure_connection()
+    return connection.connection.info.backend_pid
+
+
+def _until_waiting_for_a_lock_or_done(thread, pid_found):
+    """Return once the thread's database session waits for a lock, or the thread ended."""
+    deadline = time.monotonic() + 30
+    while thread.is_alive() and time.monotonic() < deadline:
+        if pid_found:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                               [pid_found[0]])
+                if cursor.fetchone() == ("Lock",):
+                    return
+        thread.join(0.01)
 
 
 def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db, capsys):
