@@ -63,7 +63,7 @@ def import_check(job_id: int) -> None:
             content = upload_content(job)
             _renew(job, rows_expected=_lines(job, content))
             total, valid = _rows_check(job, content, job.mapping, statuses, agents,
-                                       between_batches=lambda rows: _renew(job, rows_total=rows))
+                                       store=lambda rows, total: _stored(job, rows, total))
         except FileProblem as problem:
             rows_delete(job)
             _still_checking(job).update(state=ImportJob.State.UPLOADED, rows_total=0,
@@ -71,11 +71,8 @@ def import_check(job_id: int) -> None:
             log.info("import %s could not be checked: %s", job.pk, problem.message)
             return
         except (_Superseded, ImportUpload.DoesNotExist):
-            if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKING).exists():
-                # It ended under the check (its file erased at a person's request): the
-                # rows the check wrote since are not kept.
-                rows_delete(job)
-            log.info("import %s: its check was taken over or ended", job.pk)
+            _rows_dropped_unless_checked_again(job)
+            log.info("import %s: its check was taken over or stopped", job.pk)
             return
     _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
                                 rows_valid=valid, choices_unread=unread)
@@ -94,7 +91,7 @@ def _choices(job: ImportJob, language: str | None) -> tuple[list, list, str]:
 
 
 class _Superseded(Exception):
-    """The import is no longer this check's: a newer check took it, or it ended."""
+    """The import is no longer this check's: a newer check took it, or it was stopped."""
 
 
 def _still_checking(job: ImportJob):
@@ -113,6 +110,26 @@ def _renew(job: ImportJob, **progress) -> None:
     job.heartbeat_at = now
 
 
+def _stored(job: ImportJob, rows, total: int) -> None:
+    """Write a batch of checked rows if the import is still this check's, saying how many
+    rows are checked; raises _Superseded if not. One transaction, holding the import's row
+    from the heartbeat to the rows: a batch is never written after the check was stopped,
+    or taken over by a newer check that began by deleting the rows."""
+    with transaction.atomic():
+        _renew(job, rows_total=total)
+        rows_insert(job, rows)
+
+
+def _rows_dropped_unless_checked_again(job: ImportJob) -> None:
+    """Delete the rows of a check that ended under it (stopped by its user, or its file
+    erased at a person's request), unless a newer check has the import: its rows are
+    its own. The import is held meanwhile, so that no newer check begins."""
+    with transaction.atomic():
+        if ImportJob.objects.select_for_update().filter(pk=job.pk).exclude(
+                state=ImportJob.State.CHECKING).exists():
+            rows_delete(job)
+
+
 def _lines(job: ImportJob, content: bytes) -> int:
     """About how many rows a CSV file has under its header (a quoted cell may hold a line
     end); 0 for a workbook, whose rows are known only once read."""
@@ -122,10 +139,10 @@ def _lines(job: ImportJob, content: bytes) -> int:
 
 
 def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, agents,
-                between_batches=lambda rows: None) -> tuple[int, int]:
-    """Check and write every row of the file (`content`), in place of what an earlier
-    check wrote, telling `between_batches` how many rows are checked; returns how many
-    rows the file has and how many of them are to send."""
+                store=None) -> tuple[int, int]:
+    """Check every row of the file (`content`) and write it, in place of what an earlier
+    check wrote, batch by batch: `store(rows, rows checked so far)` does (else
+    `rows_insert`); returns how many rows the file has and how many of them are to send."""
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
@@ -137,8 +154,10 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
     with closing(RowChecker(job=job, form=form)) as checker:
         while batch := list(islice(rows, PREVIEW_BATCH)):
             checked = suppressed_set_apart(job.campaign, checker.check_all(batch))
-            rows_insert(job, checked)
-            valid += sum(row.state == RowState.QUEUED for row in checked)
             total += len(batch)
-            between_batches(total)
+            if store:
+                store(checked, total)
+            else:
+                rows_insert(job, checked)
+            valid += sum(row.state == RowState.QUEUED for row in checked)
     return total, valid

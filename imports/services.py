@@ -93,6 +93,16 @@ def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     return started
 
 
+def import_check_stop(*, job: ImportJob) -> bool:
+    """Stop a worker's check of the rows, back to the mapping (a wrong column or file seen
+    while it runs); False if it had ended. The worker stops at its next batch and drops
+    the rows it wrote (imports.previewing)."""
+    stopped = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.CHECKING).update(
+        state=ImportJob.State.UPLOADED, rows_total=0, rows_expected=0)
+    log.info("import %s: its check stopped by its user: %s", job.pk, bool(stopped))
+    return bool(stopped)
+
+
 def import_confirm(*, job: ImportJob) -> bool:
     """Queue a previewed import for a worker; False if it was already confirmed."""
     now = timezone.now()

@@ -26,6 +26,7 @@ from .resuming import import_resume_if_stalled, task_waiting
 from .services import (
     import_cancel,
     import_check_start,
+    import_check_stop,
     import_confirm,
     import_read_options,
     import_sample,
@@ -134,7 +135,7 @@ def detail(request, pk):
         return redirect("imports:mapping", pk=job.pk)
     if job.state == ImportJob.State.CHECKING:
         return render(request, "imports/checking.html", {
-            "job": job, "campaign": job.campaign, **_checking(job)})
+            "job": job, "campaign": job.campaign, "may_change": may_change, **_checking(job)})
     problems = Paginator(
         job.rows.filter(state__in=PROBLEM_STATES).order_by("number"), PROBLEMS_PER_PAGE
     ).get_page(request.GET.get("page"))
@@ -145,6 +146,16 @@ def detail(request, pk):
     context["progress"] = import_progress(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def stop_check(request, pk):
+    job = _job(request, pk, to_change=True)
+    if import_check_stop(job=job):
+        messages.info(request, _("The check was stopped: change the mapping or how the file "
+                                 "is read, then check the rows again."))
+    return redirect(job)
 
 
 @require_POST

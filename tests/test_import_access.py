@@ -29,6 +29,7 @@ ACCESS = [
     ("imports:read_options", "POST", "previewed", OK, DENIED, DENIED, DENIED, OK),
     # On a finished import confirming and cancelling change nothing: only the answer counts.
     ("imports:confirm",     "POST", "finished", OK,   DENIED, DENIED, DENIED, OK),
+    ("imports:stop_check",  "POST", "finished", OK,   DENIED, DENIED, DENIED, OK),
     ("imports:cancel",      "POST", "finished", OK,   DENIED, DENIED, DENIED, OK),
 ]
 

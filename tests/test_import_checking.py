@@ -100,12 +100,44 @@ def test_a_check_says_how_far_it_is(logged_in, sales, handed_to_a_worker, monkey
 
     monkeypatch.setattr(previewing, "rows_insert", watched)
     import_check(job.pk)
-    assert seen == [(0, 300, 0), (100, 300, 33), (200, 300, 66)]
-    assert 'data-field="expected">300<' in pages[1]
-    assert 'data-testid="check-bar" >' in pages[1]  # not hidden
-    assert 'aria-valuenow="33"' in pages[1]
+    # Each batch counted as it is written; not 100 % before the preview opens.
+    assert seen == [(100, 300, 33), (200, 300, 66), (300, 300, 99)]
+    assert 'data-field="expected">300<' in pages[0]
+    assert 'data-testid="check-bar" >' in pages[0]  # not hidden
+    assert 'aria-valuenow="33"' in pages[0]
     job.refresh_from_db()
     assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
+
+
+def test_a_check_stopped_by_its_user_goes_back_to_the_mapping_keeping_no_row(
+    logged_in, sales, handed_to_a_worker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A wrong column seen while the rows are checked: no need to wait minutes for them."""
+    monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
+    job = handed_to_a_worker(sales, csv_bytes(people(300)))
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="stop-check"' in page
+    write = previewing.rows_insert
+    stopped = []
+
+    def stopped_after_the_first_batch(job, rows):
+        write(job, rows)
+        if not stopped:
+            stopped.append(logged_in.post(reverse("imports:stop_check", args=[job.pk])))
+
+    monkeypatch.setattr(previewing, "rows_insert", stopped_after_the_first_batch)
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.rows_total) == (ImportJob.State.UPLOADED, 0)
+    assert not job.rows.exists()  # the first batch's rows dropped, no later one written
+    page = logged_in.get(stopped[0]["Location"], follow=True).content.decode()
+    assert "The check was stopped: change the mapping" in page
+    monkeypatch.setattr(previewing, "rows_insert", write)
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    import_check(job.pk)  # checked again, afresh
+    job.refresh_from_db()
+    assert (job.state, job.rows_total, job.rows.count()) == (ImportJob.State.PREVIEWED, 300, 300)
 
 
 def test_a_file_erased_while_a_worker_checks_it_leaves_no_row_of_it(
