@@ -65,17 +65,20 @@ def import_check(job_id: int) -> None:
             total, valid = _rows_check(job, content, job.mapping, statuses, agents,
                                        store=lambda rows, total: _stored(job, rows, total))
         except FileProblem as problem:
-            rows_delete(job)
             _still_checking(job).update(state=ImportJob.State.UPLOADED, rows_total=0,
                                         check_problem=str(problem.message))
+            _rows_dropped_unless_checked_again(job)
             log.info("import %s could not be checked: %s", job.pk, problem.message)
             return
         except (_Superseded, ImportUpload.DoesNotExist):
             _rows_dropped_unless_checked_again(job)
             log.info("import %s: its check was taken over or stopped", job.pk)
             return
-    _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
-                                rows_valid=valid, choices_unread=unread)
+    if not _still_checking(job).update(state=ImportJob.State.PREVIEWED, rows_total=total,
+                                       rows_valid=valid, choices_unread=unread):
+        _rows_dropped_unless_checked_again(job)  # stopped after its last batch
+        log.info("import %s: its check was taken over or stopped", job.pk)
+        return
     log.info("import %s checked by a worker: %d rows, %d to send", job.pk, total, valid)
 
 
@@ -121,9 +124,9 @@ def _stored(job: ImportJob, rows, total: int) -> None:
 
 
 def _rows_dropped_unless_checked_again(job: ImportJob) -> None:
-    """Delete the rows of a check that ended under it (stopped by its user, or its file
-    erased at a person's request), unless a newer check has the import: its rows are
-    its own. The import is held meanwhile, so that no newer check begins."""
+    """Delete the rows of a check that ended (its file unreadable, stopped by its user, or
+    erased at a person's request), unless a newer check has the import: its rows are its
+    own. The import is held meanwhile, so that no newer check begins."""
     with transaction.atomic():
         if ImportJob.objects.select_for_update().filter(pk=job.pk).exclude(
                 state=ImportJob.State.CHECKING).exists():

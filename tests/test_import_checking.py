@@ -109,8 +109,10 @@ def test_a_check_says_how_far_it_is(logged_in, sales, handed_to_a_worker, monkey
     assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
 
 
+@pytest.mark.parametrize("batch_first_row", [2, 202], ids=["first batch", "last batch"])
 def test_a_check_stopped_by_its_user_goes_back_to_the_mapping_keeping_no_row(
-    logged_in, sales, handed_to_a_worker, monkeypatch, django_capture_on_commit_callbacks
+    logged_in, sales, handed_to_a_worker, monkeypatch, django_capture_on_commit_callbacks,
+    batch_first_row
 ):
     """A wrong column seen while the rows are checked: no need to wait minutes for them."""
     monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
@@ -120,16 +122,16 @@ def test_a_check_stopped_by_its_user_goes_back_to_the_mapping_keeping_no_row(
     write = previewing.rows_insert
     stopped = []
 
-    def stopped_after_the_first_batch(job, rows):
+    def stopped_after_a_batch(job, rows):
         write(job, rows)
-        if not stopped:
+        if rows[0].number == batch_first_row:
             stopped.append(logged_in.post(reverse("imports:stop_check", args=[job.pk])))
 
-    monkeypatch.setattr(previewing, "rows_insert", stopped_after_the_first_batch)
+    monkeypatch.setattr(previewing, "rows_insert", stopped_after_a_batch)
     import_check(job.pk)
     job.refresh_from_db()
     assert (job.state, job.rows_total) == (ImportJob.State.UPLOADED, 0)
-    assert not job.rows.exists()  # the first batch's rows dropped, no later one written
+    assert not job.rows.exists()  # the rows written dropped, no later one written
     page = logged_in.get(stopped[0]["Location"], follow=True).content.decode()
     assert "The check was stopped: change the mapping" in page
     monkeypatch.setattr(previewing, "rows_insert", write)
