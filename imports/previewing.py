@@ -146,6 +146,7 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
     """Check every row of the file (`content`) and write it, in place of what an earlier
     check wrote, batch by batch: `store(rows, rows checked so far)` does (else
     `rows_insert`); returns how many rows the file has and how many of them are to send."""
+    store = store or (lambda rows, _total: rows_insert(job, rows))
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
@@ -158,9 +159,6 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
         while batch := list(islice(rows, PREVIEW_BATCH)):
             checked = suppressed_set_apart(job.campaign, checker.check_all(batch))
             total += len(batch)
-            if store:
-                store(checked, total)
-            else:
-                rows_insert(job, checked)
+            store(checked, total)
             valid += sum(row.state == RowState.QUEUED for row in checked)
     return total, valid

@@ -57,11 +57,9 @@ def import_sample(job: ImportJob) -> list[list[str]]:
 def _layout_read(job: ImportJob, layout: FileLayout) -> FileLayout:
     """The layout with the file's header and first rows read as it says; from the start of
     a CSV file when that holds them: the whole file is 20 MB at most, for four rows."""
-    start = upload_start(job, LAYOUT_BYTES)
-    if len(start) == job.file_size:
-        return read_layout(start, layout)
-    if job.file_kind == "csv":
+    if job.file_kind == "csv" and job.file_size > LAYOUT_BYTES:
         # Whole lines only: a line may end in the middle of a letter, never of a line end.
+        start = upload_start(job, LAYOUT_BYTES)
         lines = start[:start.rfind(b"\n") + 1]
         try:
             read = read_layout(lines, replace(layout))

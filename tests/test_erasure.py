@@ -161,7 +161,7 @@ def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
     def rows_insert(job, rows):
         write(job, rows)
         written.set()
-        assert go_on.wait(30)
+        assert go_on.wait(120)  # longer than the wait for the erasure's lock below
 
     monkeypatch.setattr(previewing, "rows_insert", rows_insert)
     checking = threading.Thread(target=_closing(lambda: import_preview(job=job,
