@@ -23,7 +23,7 @@ from portal.phones import number_key
 from .kinds import ERASURE, get_kind
 from .models import Entry, Outcome, SearchTerm
 from .personal import digest, digests_under_every_key, erase_values
-from .recording import entry_begin, entry_complete, guarded_update
+from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
 
@@ -48,6 +48,7 @@ class Erasure:
 class Eraser(NamedTuple):
     erase: Callable[[str, Erasure], int]  # (phone key, erasure) -> how many things it erased
     label: str  # what it erases, in the user's words
+    hold: Callable[[str], None] | None  # (phone key): locks the rows `erase` will change
 
 
 # name (kept in the erasure's entry) -> its eraser
@@ -55,8 +56,13 @@ _erasers: dict[str, Eraser] = {}
 ENTRIES_LABEL = _("audit entries")
 
 
-def register_eraser(name: str, erase: Callable[[str, Erasure], int], *, label: str) -> None:
-    _erasers[name] = Eraser(erase, label)
+def register_eraser(name: str, erase: Callable[[str, Erasure], int], *, label: str,
+                    hold: Callable[[str], None] | None = None) -> None:
+    """`erase` runs in the order apps register; `hold`, for rows that writers lock before
+    the chain's head, runs first, in the reverse order: an app's writer locks its own rows
+    before those of the apps it builds on (listed before it in INSTALLED_APPS), and the
+    head last. The erasure takes them in the same order, so it cannot deadlock with one."""
+    _erasers[name] = Eraser(erase, label, hold)
 
 
 def place_label(name: str) -> str:
@@ -98,6 +104,13 @@ def forget_number(*, number: str, reference: str, actor=None,
     key = number_key(number)
     erasure = Erasure(clean_reference(reference), timezone.now())
     with transaction.atomic():
+        # Writers that hold the number's rows finish first; those that come later see it
+        # erased. With the head held, no entry is completed while its values are erased: a
+        # completion waits, then finds its entry erased (audit.recording).
+        for eraser in reversed(_erasers.values()):
+            if eraser.hold is not None:
+                eraser.hold(key)
+        chain_hold()
         _erasing(True)
         counts = {"entries": _erase_entries(key, erasure)}
         for name, eraser in _erasers.items():

@@ -92,6 +92,15 @@ def marker(*, value_digest: str, when: str, reference: str) -> str:
     return f"[erased {when} · {reference} · {value_digest}]"
 
 
+def marker_erasure(value) -> tuple[str, str] | None:
+    """(when, reference) of the erasure an erasure marker names, or None if the value is
+    not one."""
+    if isinstance(value, str) and value.startswith("[erased "):
+        match = _MARKER.fullmatch(value)
+        return (match["when"], match["reference"]) if match else None
+    return None
+
+
 def marker_digest(value) -> str | None:
     """The digest an erasure marker carries, or None if the value is not a marker."""
     if isinstance(value, str) and value.startswith("[erased "):

@@ -26,7 +26,7 @@ from .chain import (
 )
 from .kinds import get_kind, value_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
-from .personal import current_key_id, digest
+from .personal import current_key_id, digest, erase_values, marker_erasure, places
 
 
 class ChainBroken(Exception):
@@ -234,6 +234,7 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
                                 pii_key=entry.pii_key, begin_hash=entry.begin_hash)
                  for entry, _values_given in completions]
         seq, previous = _next_seq(len(completions))
+        _answers_erased([entry for entry, _values_given in completions])
         rows = []
         for (entry, _values_given), text in zip(completions, texts, strict=True):
             entry.complete_seq = seq
@@ -248,6 +249,34 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
             pending = [entry.pk for entry, _values_given in completions]
             raise AppendOnlyError(f"one of audit entries {pending[:20]} is already complete")
         _advance(previous)
+
+
+def _answers_erased(entries: list[Entry]) -> None:
+    """Erase the answers about to complete those of the entries a person's erasure reached
+    while they were pending (a send whose answer came after it): Thulium's words may repeat
+    the person's data. They are erased under that erasure's markers, which carry the
+    digests the chain covers, so each link's hash stays as worked out.
+
+    The erasure holds the chain's head while it erases (audit.erasure), and the caller
+    holds it now: an entry is read here either erased whole or not at all.
+    """
+    given = {entry.pk: entry for entry in entries}
+    for erased in Entry.objects.filter(pk__in=given, erased_at__isnull=False):
+        entry, personal = given[erased.pk], get_kind(erased.kind).personal
+        when, reference = next(
+            erasure for container, key in places(_values(erased, BEGUN_FIELDS), personal)
+            if (erasure := marker_erasure(container[key])))
+        values = _values(entry, COMPLETED_FIELDS)
+        erase_values(values, personal, key_id=entry.pii_key, when=when, reference=reference)
+        for name, value in values.items():
+            setattr(entry, name, value)
+
+
+def chain_hold() -> None:
+    """Hold the chain's head until the transaction ends, before writing any link: an
+    erasure, which must not interleave with entries being completed (see
+    audit.erasure.forget_number)."""
+    _next_seq(0)
 
 
 def guarded_update(queryset, **values) -> int:

@@ -12,12 +12,13 @@ class ImportsConfig(AppConfig):
         from notices.kinds import register as register_notice
 
         from .entries import IMPORT
-        from .erasure import import_files_forget, import_rows_forget
+        from .erasure import import_files_forget, import_rows_forget, import_rows_hold
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
         # The files first: ending an import whose rows are being checked waits for them to
         # be written, so that the rows' eraser finds them.
         register_eraser("import_files", import_files_forget, label=_("uploaded import files"))
-        register_eraser("import_rows", import_rows_forget, label=_("import rows"))
+        register_eraser("import_rows", import_rows_forget, label=_("import rows"),
+                        hold=import_rows_hold)
         register_notice(IMPORT_FINISHED)

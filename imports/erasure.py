@@ -14,6 +14,12 @@ from .storing import upload_content
 ERASED = "[erased]"
 
 
+def import_rows_hold(key: str) -> None:
+    """Lock the number's rows, for an erasure: a worker sending one finishes its step
+    first, and its next step finds the row erased (imports.sending)."""
+    list(ImportRow.objects.filter(phone_key=key).select_for_update().values_list("pk"))
+
+
 def import_rows_forget(key: str, erasure: Erasure) -> int:
     """Erase the number's rows: their number, cells and payload; one not sent yet never is."""
     rows = ImportRow.objects.filter(phone_key=key)

@@ -46,7 +46,16 @@ from .fallback import batch_refusal, batch_refusal_remember
 from .models import ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
-from .sending import AnsweredRecords, BatchSend, Pending, Sending, Sent, resumed, sends_begin
+from .sending import (
+    AnsweredRecords,
+    BatchSend,
+    Pending,
+    Sending,
+    Sent,
+    resumed,
+    sends_begin,
+    unsent_state,
+)
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
@@ -175,10 +184,12 @@ class _Push:
                 pending = resumed(row) if row.state == RowState.SENDING else Pending(row)
                 if isinstance(pending, Sent):
                     settled.append(pending)
+                elif not row.phone_key:  # erased since a dead worker claimed it: not sent on
+                    settled.append(Sent(row, unsent_state(pending), pending.unanswered))
                 elif row.phone_key in suppressed and not pending.tried:
                     settled.append(Sent(row, RowState.SUPPRESSED))
                 elif self.stopping.is_set():
-                    settled.append(Sent(row, _unsent(pending), pending.unanswered))
+                    settled.append(Sent(row, unsent_state(pending), pending.unanswered))
                 else:
                     ready.append(pending)
             if to_begin := [pending for pending in ready if not pending.to_check]:
@@ -369,17 +380,11 @@ def _claimable(job, condition, count) -> list[ImportRow]:
                 .only("pk", "number", "state", "payload", "phone_key")[:count])
 
 
-def _unsent(pending: Pending) -> str:
-    """The state of a row a cancel leaves unsent: unknown if Thulium may hold it."""
-    if pending.to_check:
-        return RowState.UNKNOWN
-    return RowState.FAILED if pending.tried else RowState.NOT_SENT
-
-
 def _store(job: ImportJob, results: list[Sent], worker: str) -> None:
     """Write rows' final states, for the rows this worker still holds."""
-    _states_store(job, results, worker)
-    _added_earlier_store(results)
+    with transaction.atomic():
+        _states_store(job, results, worker)
+        _added_earlier_store(results)
 
 
 def _states_store(job: ImportJob, results: list[Sent], worker: str) -> None:
@@ -398,8 +403,15 @@ def _states_store(job: ImportJob, results: list[Sent], worker: str) -> None:
 
 
 def _added_earlier_store(results: list[Sent]) -> None:
-    records_added_earlier([sent.entry for sent in results
-                           if sent.state == RowState.ADDED_EARLIER and sent.entry])
+    """Numbers known as added again, after `_states_store` in its transaction: the rows
+    are locked, so a number erased since its row was claimed is seen erased here, and one
+    erased later is erased with what this writes (audit.erasure)."""
+    earlier = {sent.row.pk: sent.entry for sent in results
+               if sent.state == RowState.ADDED_EARLIER and sent.entry}
+    if earlier:
+        erased = set(ImportRow.objects.filter(pk__in=earlier, phone_key="")
+                     .values_list("pk", flat=True))
+        records_added_earlier([entry for pk, entry in earlier.items() if pk not in erased])
 
 
 def _unsettled(job: ImportJob):

@@ -163,8 +163,7 @@ class BatchSend:
         if self.push.stopping.is_set():
             return False
         self.store_completions()
-        if self.check() and self.open:
-            self.begin()
+        if self.check() and self.begin():
             if self.single:
                 self.post_one(self.open[0])
             else:
@@ -181,10 +180,13 @@ class BatchSend:
         rows = [pending for pending in self.open if pending.to_check]
         if not rows:
             return True
-        # Records answered before the earliest of these sends were added before all of them.
-        earliest = min(rows, key=lambda pending: pending.since)
-        since = earliest.since
         with transaction.atomic():
+            if not (rows := self.unless_erased(rows)):
+                return True
+            # Records answered before the earliest of these sends were added before all of
+            # them.
+            earliest = min(rows, key=lambda pending: pending.since)
+            since = earliest.since
             checks = record_checks_begin([pending.unanswered for pending in rows],
                                          since=since, actor=self.job.actor)
             ImportAttempt.objects.bulk_create(
@@ -201,11 +203,15 @@ class BatchSend:
                 self.settle(pending, RowState.ADDED, check)
         return True
 
-    def begin(self) -> None:
-        """Begin a send of each row that has none: its pending entry, linked to the row."""
+    def begin(self) -> bool:
+        """Begin a send of each row that has none: its pending entry, linked to the row.
+        False when no row is left to send."""
         rows = [pending for pending in self.open if pending.entry is None]
         if rows:
-            sends_begin(self.job, rows)
+            with transaction.atomic():
+                if rows := self.unless_erased(rows):
+                    sends_begin(self.job, rows)
+        return bool(self.open)
 
     def post_batch(self) -> None:
         self.push.pace.wait()
@@ -287,13 +293,24 @@ class BatchSend:
         for pending in list(self.open):
             if pending.entry is not None:
                 self.complete(pending, outcome_values(outcome=Outcome.FAILED, detail=NOT_SENT))
-            if pending.to_check:
-                state = RowState.UNKNOWN
-            else:
-                state = RowState.FAILED if pending.tried else RowState.NOT_SENT
-            self.settle(pending, state)
+            self.settle(pending, unsent_state(pending))
 
     # --- bookkeeping ------------------------------------------------------------------------
+
+    def unless_erased(self, rows: list[Pending]) -> list[Pending]:
+        """The rows whose number was not erased since they were claimed; the others end
+        here, unsent from then on: the portal no longer holds the person's data, so it
+        neither sends them nor asks Thulium about them. In the caller's transaction, which
+        writes the rows' data again: the rows are locked until it ends, so an erasure comes
+        either before and is seen here, or after and erases what it writes."""
+        locked = (ImportRow.objects.filter(pk__in=[pending.row.pk for pending in rows])
+                  .select_for_update().values_list("pk", "phone_key"))
+        erased = {pk for pk, key in locked if not key}
+        for pending in rows:
+            if pending.row.pk in erased:
+                self.settle(pending, unsent_state(pending))
+        return [pending for pending in rows if pending.row.pk not in erased]
+
 
     def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:
         self.open.remove(pending)
@@ -340,6 +357,13 @@ def sends_begin(job, rows: list[Pending]) -> None:
 def _joined(first: Sending, second: Sending) -> Sending:
     return Sending(first.sent + second.sent, first.completions + second.completions,
                    first.phone_keys | second.phone_keys)
+
+
+def unsent_state(pending: Pending) -> str:
+    """The state of a row that is sent no further: unknown if Thulium may hold it."""
+    if pending.to_check:
+        return RowState.UNKNOWN
+    return RowState.FAILED if pending.tried else RowState.NOT_SENT
 
 
 def refusal(values: dict, unanswered) -> str:

@@ -195,6 +195,12 @@ def records_added_earlier(entries: list[Entry]) -> None:
     )
 
 
+def records_hold(key: str) -> None:
+    """Lock what the portal knows of the number, for an erasure (see
+    audit.erasure.register_eraser)."""
+    list(AddedRecord.objects.filter(phone_key=key).select_for_update().values_list("pk"))
+
+
 def records_forget(key: str, erasure) -> int:
     """Forget that the portal added the number (an erasure); returns how many it held."""
     deleted, _by_model = AddedRecord.objects.filter(phone_key=key).delete()

@@ -3,26 +3,37 @@
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
+from audit import recording
 from audit.erasure import forget_number
 from audit.models import Entry
+from audit.personal import marker_digest
+from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
-from imports import previewing
-from imports.models import ImportJob, ImportUpload
+from imports import previewing, sending
+from imports.models import ImportAttempt, ImportJob, ImportRow, ImportUpload, RowState
 from imports.previewing import import_preview
 from imports.pushing import import_push
 from imports.services import import_confirm
 from portal.phones import phone_key
 from records.models import AddedRecord
-from records.services import record_add, record_check
+from records.services import (
+    record_add,
+    record_add_begin_all,
+    record_add_complete_all,
+    record_check,
+)
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
+from tests.conftest import records_sent
 from tests.import_files import csv_bytes, previewed, upload
 from tests.test_record_form import add
 
@@ -155,30 +166,132 @@ def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
         pytest.skip("row locks: SQLite runs one writer at a time")
     upload(logged_in, campaigns["00001"], csv_bytes([[NUMBER, "Zofia", "Kowalska", "Łódź"]]))
     job = ImportJob.objects.get()
-    written, go_on = threading.Event(), threading.Event()
-    write = previewing.rows_insert
+    _erased_midway(monkeypatch, previewing, "rows_insert",
+                   lambda: import_preview(job=job, mapping=job.mapping))
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED
+    assert NUMBER not in every_value_in_the_database()
 
-    def rows_insert(job, rows):
-        write(job, rows)
-        written.set()
+
+# What Thulium does with the batch holding the number: refuses its item, refuses the
+# batch as a whole (its rows then go one by one), or stores it and its answer is lost.
+IN_FLIGHT = {
+    "refused": (RowState.REFUSED, lambda state: state.fail_in_batch([NUMBER])),
+    "batch refused": (RowState.FAILED, lambda state: state.fail_next(
+        "refuse", path="/api/batch/outbounds/00002/records")),
+    "answer lost": (RowState.UNKNOWN, lambda state: state.fail_next(
+        "timeout", path="/api/batch/outbounds/00002/records", delay=1.5)),
+}
+
+
+@pytest.mark.parametrize("case", IN_FLIGHT)
+def test_a_number_erased_while_its_batch_is_with_thulium_is_not_written_back_nor_sent_again(
+    logged_in, campaigns, thulium, settings, monkeypatch, case
+):
+    """The push goes on for the other rows; the erased one is neither asked about nor sent
+    again, nothing of Thulium's answer about it is kept unerased, and the chain verifies."""
+    settings.IMPORT_CONCURRENCY, settings.IMPORT_RETRY_WAIT = 1, 0.01
+    state, fault = IN_FLIGHT[case]
+    fault(thulium.state)
+    post = sending.record_add_post_batch
+
+    def erased_meanwhile(entries, **kwargs):
+        if any(entry.sent["phone_number"] == NUMBER for entry in entries):
+            forget_number(number=NUMBER, reference=REFERENCE)
+        return post(entries, **kwargs)
+
+    monkeypatch.setattr(sending, "record_add_post_batch", erased_meanwhile)
+    job = previewed(logged_in, campaigns["00002"], csv_bytes(
+        [[NUMBER, "Zofia", "Kowalska", "Łódź"], [OTHER, "Jan", "Nowak", "Kraków"]]))
+    assert import_confirm(job=job)
+
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    erased, other = ImportRow.objects.filter(job=job).order_by("number")
+    assert erased.state == state and REFERENCE in erased.problems[0]
+    assert other.state == RowState.ADDED
+    assert [record["phone_number"] for record in records_sent(thulium)].count(NUMBER) == 1
+    everything = every_value_in_the_database()
+    for spelling in SPELLINGS:
+        assert spelling not in everything
+    # Thulium's words about the number may repeat it: erased with it.
+    for entry in Entry.objects.filter(kind__startswith="record-", erased_at__isnull=False):
+        texts = [*entry.messages, entry.detail]
+        assert all(marker_digest(text) for text in texts if text), texts
+    assert verify_chain().problem == ""
+
+
+def test_a_dead_workers_row_erased_since_is_not_sent_on(logged_in, campaigns, thulium, user):
+    job = previewed(logged_in, campaigns["00002"], csv_bytes([[NUMBER, "Zofia", "K", "Ł"]]))
+    assert import_confirm(job=job)
+    row = job.rows.get()
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ImportRow.objects.filter(pk=row.pk).update(
+        state=RowState.SENDING, claimed_by="dead-worker",
+        lease_until=timezone.now() - timedelta(minutes=5))
+    # The worker died with the row's send under way, and the number was erased since.
+    (cut_off,) = record_add_begin_all(campaign=campaigns["00002"], payloads=[row.payload],
+                                      actor=user)
+    ImportAttempt.objects.create(row=row, entry=cut_off)
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    import_push(job.pk)
+
+    row.refresh_from_db()
+    job.refresh_from_db()
+    assert (job.state, row.state) == (ImportJob.State.DONE, RowState.UNKNOWN)
+    assert not records_sent(thulium)
+    assert Entry.objects.get(pk=cut_off.pk).outcome == "unknown"
+    assert NUMBER not in every_value_in_the_database()
+    assert verify_chain().problem == ""
+
+
+def test_an_erasure_while_an_answer_is_stored_waits_for_it_and_erases_it_too(
+    user, campaigns, monkeypatch
+):
+    """The erasure read the entry while its answer was being stored, then wrote its stale
+    values over the answer: the chain no longer verified, or the two deadlocked."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    sent = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, outcome="pending")
+    answer = outcome_values(outcome="refused", http_status=422,
+                            messages=[f"phone_number {NUMBER} is refused"])
+    # Paused with the entry's answer written, not committed.
+    _erased_midway(monkeypatch, recording, "update_each",
+                   lambda: record_add_complete_all([(sent, answer)]))
+    entry = Entry.objects.get(pk=sent.pk)
+    assert entry.outcome == "refused" and marker_digest(entry.messages[0])
+    assert NUMBER not in every_value_in_the_database()
+    assert verify_chain().problem == ""
+
+
+def _erased_midway(monkeypatch, module, name, work) -> None:
+    """Run `work` in a thread of its own, paused in its transaction just after
+    `module.name` ran; erase the number from another thread meanwhile, and let the work go
+    on once the erasure waits for a lock (or ended); then wait for both."""
+    paused, go_on = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def pausing(*args, **kwargs):
+        done = original(*args, **kwargs)
+        paused.set()
         assert go_on.wait(120)  # longer than the wait for the erasure's lock below
+        return done
 
-    monkeypatch.setattr(previewing, "rows_insert", rows_insert)
-    checking = threading.Thread(target=_closing(lambda: import_preview(job=job,
-                                                                       mapping=job.mapping)))
-    checking.start()
-    assert written.wait(30)
+    monkeypatch.setattr(module, name, pausing)
+    working = threading.Thread(target=_closing(work))
+    working.start()
+    assert paused.wait(30)
     erasing_pid = []
     erasing = threading.Thread(target=_closing(lambda: (
         erasing_pid.append(_connected_pid()), forget_number(number=NUMBER, reference=REFERENCE))))
     erasing.start()
     _until_waiting_for_a_lock_or_done(erasing, erasing_pid)
     go_on.set()
-    checking.join(30)
+    working.join(30)
     erasing.join(30)
-    job.refresh_from_db()
-    assert job.state == ImportJob.State.CANCELLED
-    assert NUMBER not in every_value_in_the_database()
 
 
 def _closing(work):
