@@ -37,6 +37,19 @@ RESULT_OUTCOMES = {
 }
 
 
+def receipt_counts(job: ImportJob) -> dict[str, int] | None:
+    """The rows by state (every state present) as the job's receipt counted them when it
+    ended; None without a receipt, or for one written before a state was counted."""
+    if job.receipt_id is None:
+        return None
+    results = job.receipt.results
+    if any(name not in results for name in COUNTS):
+        return None
+    counts = dict.fromkeys(RowState.values, 0)
+    counts.update({state: results[name] for name, state in COUNTS.items()})
+    return counts
+
+
 def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
     """The import's receipt, from its rows' final counts; call once, when the job turned final.
 
