@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.diff import flat_paths
 from audit.kinds import EntryKind
-from portal.shown_times import shown_json_time
+from portal.shown_times import shown_json_time, shown_minute
 
 from .labels import setting_label, setting_value_label, settings_named
 
@@ -50,7 +50,7 @@ def _step_summary(entry) -> str:
 
 def _schedule_summary(entry) -> str:
     return gettext("change for %(when)s %(step)s: %(fields)s") % {
-        "when": shown_json_time(entry.details.get("apply_at")),
+        "when": shown_json_time(entry.details.get("apply_at"), shown_minute),
         **_step_words(entry, ScheduleStep.LABELS)}
 
 

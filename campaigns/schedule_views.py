@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal.shown_times import shown_time
+from portal.shown_times import shown_minute
 from roles.permissions import requires
 
 from .models import ScheduledChange
@@ -19,7 +19,7 @@ RECENTLY_FINISHED = 30
 def schedule_from_form(request, campaign, form, changes: dict):
     """The edit form's branch for a change with a time that needs no approval: saved."""
     apply_at = form.cleaned_data["apply_at"]
-    when = shown_time(apply_at)
+    when = shown_minute(apply_at)
     change_schedule(
         campaign=campaign, changes=changes, actor=request.user,
         reason=form.cleaned_data["reason"], apply_at=apply_at, language=request.LANGUAGE_CODE,

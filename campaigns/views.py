@@ -11,7 +11,7 @@ from audit.diff import field_changes, flat_paths
 from audit.kinds import campaign_kinds
 from audit.models import Entry
 from audit.services import MAX_ID, TimelineFilters, timeline_page
-from portal.shown_times import shown_time
+from portal.shown_times import shown_minute
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
@@ -114,7 +114,7 @@ def campaign_edit(request, thulium_id):
         messages.info(request, _(
             "This change needs a second editor's approval before %(when)s. It was saved as "
             "a request; once approved it waits for its time."
-        ) % {"when": shown_time(apply_at)} if apply_at else _(
+        ) % {"when": shown_minute(apply_at)} if apply_at else _(
             "This change needs a second editor's approval. It was saved as a request; "
             "nothing was sent to Thulium yet."
         ))

@@ -4,7 +4,7 @@ writes them."""
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format
 
 
 def shown_time(moment: datetime) -> str:
@@ -12,11 +12,21 @@ def shown_time(moment: datetime) -> str:
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
-def shown_json_time(text) -> str:
+def shown_minute(moment: datetime) -> str:
+    """A time set to the minute (when a scheduled change is due), as `shown_time` writes it
+    but without its seconds, unless it has some: "24 grudnia 2026, 08:00"."""
+    local = timezone.localtime(moment)
+    if local.second or local.microsecond:
+        return shown_time(moment)
+    return date_format(local, get_format("DATETIME_FORMAT").replace(":s", ""))
+
+
+def shown_json_time(text, shown=shown_time) -> str:
     """A time an audit entry keeps in its JSON (ISO 8601 with its offset), shown as the
-    page's other times are; anything else as it is, so that nothing kept is hidden."""
+    page's other times are (or by `shown`); anything else as it is, so that nothing kept
+    is hidden."""
     try:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return text or ""
-    return text if timezone.is_naive(moment) else shown_time(moment)
+    return text if timezone.is_naive(moment) else shown(moment)

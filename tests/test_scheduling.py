@@ -16,7 +16,7 @@ from audit.recording import entry_begin
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.models import ChangeRequest, ScheduledChange
-from portal.shown_times import shown_time
+from portal.shown_times import shown_minute, shown_time
 from portal.thulium import get_client
 from tests.conftest import api_calls
 from tests.test_campaign_form import form_values
@@ -83,10 +83,19 @@ def test_the_step_s_page_and_summary_show_its_time_as_the_portal_writes_times(sc
     entry = logged_in.get(step.get_absolute_url()).content.decode()
     timeline = logged_in.get(reverse("audit:timeline")).content.decode()
 
-    shown = shown_time(scheduled.apply_at)  # in the portal's zone, e.g. "4 Dec. 2026, 10:15:00"
-    assert f"to be applied at {shown}" in entry
-    assert f"change for {shown}" in timeline
+    # In the portal's zone, e.g. "4 Dec. 2026, 10:15": set to the minute, no seconds shown.
+    shown = shown_time(scheduled.apply_at).removesuffix(":00")
+    assert f"to be applied at {shown}<" in entry.replace(" · ", "<")
+    assert f"change for {shown} " in timeline
+    assert shown_time(scheduled.apply_at) not in entry + timeline
     assert step.details["apply_at"] not in entry + timeline  # not the text it is kept as
+
+
+def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+    assert shown_time(scheduled.apply_at).removesuffix(":00") + "<" in page
+    typed = scheduled.apply_at.replace(second=30)  # "24.12.2026 10:15:30" may be typed
+    assert shown_minute(typed) == shown_time(typed)
 
 
 def test_a_due_change_is_sent_once_through_the_same_service_as_an_immediate_one(

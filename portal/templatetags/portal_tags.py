@@ -4,7 +4,7 @@ import json
 
 from django import template
 
-from portal.shown_times import shown_json_time
+from portal.shown_times import shown_json_time, shown_minute
 
 register = template.Library()
 
@@ -16,3 +16,6 @@ def pretty_json(value) -> str:
 
 
 register.filter("json_time", shown_json_time)
+# A scheduled change's time, set to the minute: no ":00" seconds.
+register.filter("minute", shown_minute)
+register.filter("json_minute", lambda text: shown_json_time(text, shown_minute))
