@@ -2,7 +2,7 @@
 
 CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250 or
 ISO-8859-2, separated by `,` `;` or tabs. XLSX files are read with openpyxl in read-only
-mode, so a large sheet is streamed, and formulas are never evaluated.
+mode (imports.workbooks), so a large sheet is streamed, and formulas are never evaluated.
 """
 
 import codecs
@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import openpyxl
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from .workbooks import open_workbook
 
 ENCODINGS = {
     "utf-8-sig": _("UTF-8 with BOM"),
@@ -186,7 +187,7 @@ def _decoded_lines(content, encoding):
 
 def _xlsx_rows(content):
     try:
-        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        book = open_workbook(content)
     except Exception:  # openpyxl raises many kinds for a damaged or foreign zip file
         raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
     number = 0

@@ -1,6 +1,8 @@
 """Files to import, made the way spreadsheets write them, and the upload steps."""
 
 import io
+import zipfile
+from xml.sax.saxutils import escape
 
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,6 +27,55 @@ def xlsx_bytes(rows, *, header=HEADER) -> bytes:
         sheet.append(row)
     buffer = io.BytesIO()
     book.save(buffer)
+    return buffer.getvalue()
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELATIONS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def excel_xlsx_bytes(rows, *, header=HEADER) -> bytes:
+    """A workbook of text cells as Excel saves one (openpyxl writes its text inline): the
+    sheet's range first, each text once in the shared-string table, in order of use."""
+    strings: dict[str, int] = {}
+    lines = []
+    for number, cells in enumerate([header, *rows], 1):
+        cells_xml = "".join(
+            f'<c r="{chr(65 + column)}{number}" t="s"><v>{strings.setdefault(text, len(strings))}'
+            f"</v></c>" for column, text in enumerate(cells))
+        lines.append(f'<row r="{number}">{cells_xml}</row>')
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package'
+            '.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_TYPE}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_TYPE}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_TYPE}.sharedStrings+xml"/>'
+            "</Types>"),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{_RELATIONS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELATIONS}"><sheets>'
+            '<sheet name="Arkusz1" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" Type="{_RELATIONS}'
+            '/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+            f'Type="{_RELATIONS}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{chr(64 + len(header))}'
+            f'{len(rows) + 1}"/><sheetData>{"".join(lines)}</sheetData></worksheet>'),
+        "xl/sharedStrings.xml": (
+            f'<sst xmlns="{_MAIN}">'
+            + "".join(f"<si><t>{escape(text)}</t></si>" for text in strings) + "</sst>"),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, xml in parts.items():
+            book.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + xml)
     return buffer.getvalue()
 
 

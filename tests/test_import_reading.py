@@ -3,9 +3,10 @@
 import tracemalloc
 
 import pytest
+from openpyxl.cell.text import Text
 
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
-from tests.import_files import HEADER, csv_bytes, xlsx_bytes
+from tests.import_files import HEADER, csv_bytes, excel_xlsx_bytes, xlsx_bytes
 
 ROWS = [["601234567", "Zażółć", "Gęślą", "Jaźń"], ["22 555-66-77", "Świętosław", "Źdźbło", "Łódź"]]
 
@@ -85,6 +86,22 @@ def test_an_xlsx_formula_is_read_as_its_text_never_evaluated():
     content = xlsx_bytes([["=600000000+1", "Zofia"]], header=["Telefon", "Imię"])
     layout = detect_layout(content, "leady.xlsx")
     assert layout.sample == [["=600000000+1", "Zofia"]]
+
+
+def test_a_workbook_s_first_rows_are_read_without_its_whole_string_table(monkeypatch):
+    """openpyxl read every string of a workbook before its first row: for the mapping page
+    of a 400,000-row workbook, 16 seconds and 200 MB more."""
+    rows = [[f"60{n:07d}", f"Kowalska-{n}"] for n in range(2000)]
+    content = excel_xlsx_bytes(rows, header=["Telefon", "Nazwisko"])
+    strings_read = []
+    read_string = Text.from_tree
+    monkeypatch.setattr(Text, "from_tree", lambda node: strings_read.append(1) or read_string(node))
+
+    layout = detect_layout(content, "leady.xlsx")
+
+    assert layout.headers == ["Telefon", "Nazwisko"] and layout.sample == rows[:3]
+    assert len(strings_read) < 20  # of 4,002
+    assert [cells for _number, cells in read_rows(content, layout)][1:] == rows
 
 
 @pytest.mark.parametrize(("content", "name", "says"), [
