@@ -193,11 +193,15 @@ def _xlsx_rows(content):
     number = 0
     try:
         sheet = book.worksheets[0]
+        # Each row as wide as its own last cell, whatever size the sheet states: padded
+        # to the widest a row may be, reading a row of four cells cost fifty times what it
+        # did, and a size stated too small would have cut rows short.
+        sheet.reset_dimensions()
         limit = settings.IMPORT_MAX_COLUMNS + 1  # one more, to tell a too-wide sheet
-        for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limit), 1):
-            cells = [_cell_text(value) for value in values]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+            cells = [_cell_text(value) for value in values[:limit]]
             while cells and not cells[-1]:
-                cells.pop()  # read-only mode pads every row to the widest one
+                cells.pop()  # cells that hold only a style
             if any(cell.strip() for cell in cells):
                 yield number, cells
     except Exception:  # a damaged sheet shows only while it is read

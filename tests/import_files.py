@@ -36,9 +36,10 @@ _PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
 _TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
-def excel_xlsx_bytes(rows, *, header=HEADER) -> bytes:
+def excel_xlsx_bytes(rows, *, header=HEADER, stated_size: str = "") -> bytes:
     """A workbook of text cells as Excel saves one (openpyxl writes its text inline): the
-    sheet's range first, each text once in the shared-string table, in order of use."""
+    sheet's range first (`stated_size`, as a faulty program may state it, instead of the
+    cells' own), each text once in the shared-string table, in order of use."""
     strings: dict[str, int] = {}
     lines = []
     for number, cells in enumerate([header, *rows], 1):
@@ -66,8 +67,9 @@ def excel_xlsx_bytes(rows, *, header=HEADER) -> bytes:
             '/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
             f'Type="{_RELATIONS}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'),
         "xl/worksheets/sheet1.xml": (
-            f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{chr(64 + len(header))}'
-            f'{len(rows) + 1}"/><sheetData>{"".join(lines)}</sheetData></worksheet>'),
+            f'<worksheet xmlns="{_MAIN}"><dimension ref="'
+            f'{stated_size or f"A1:{chr(64 + len(header))}{len(rows) + 1}"}"/>'
+            f'<sheetData>{"".join(lines)}</sheetData></worksheet>'),
         "xl/sharedStrings.xml": (
             f'<sst xmlns="{_MAIN}">'
             + "".join(f"<si><t>{escape(text)}</t></si>" for text in strings) + "</sst>"),

@@ -104,6 +104,14 @@ def test_a_workbook_s_first_rows_are_read_without_its_whole_string_table(monkeyp
     assert [cells for _number, cells in read_rows(content, layout)][1:] == rows
 
 
+def test_a_workbook_stating_too_small_a_size_still_gives_every_cell():
+    """Its rows were read as wide and as many as it stated: cells and rows past it were
+    lost without a word."""
+    content = excel_xlsx_bytes(ROWS * 2, stated_size="A1:B2")
+    assert [cells for _number, cells in read_rows(content, FileLayout(kind="xlsx"))] == [
+        HEADER, *ROWS * 2]
+
+
 @pytest.mark.parametrize(("content", "name", "says"), [
     (b"", "leady.csv", "The file is empty."),
     (b"\xef\xbb\xbf\r\n  \r\n", "leady.csv", "The file is empty."),
