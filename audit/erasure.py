@@ -10,7 +10,7 @@ The erasure writes an entry of its own, which names the number only by its diges
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -22,7 +22,7 @@ from portal.phones import number_key
 
 from .kinds import ERASURE, get_kind
 from .models import Entry, Outcome, SearchTerm
-from .personal import digest, digests_under_every_key, erase_values
+from .personal import digest, digests_under_every_key, erase_values, marker_when
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
@@ -37,7 +37,7 @@ class Erasure:
 
     @property
     def when(self) -> str:
-        return self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return marker_when(self.at)
 
     @property
     def note(self) -> str:

@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cache
 
 from django.conf import settings
@@ -90,6 +91,11 @@ def digesters_under_every_key() -> list:
 def marker(*, value_digest: str, when: str, reference: str) -> str:
     """What stands in an erased value's place: when, under which reference, and its digest."""
     return f"[erased {when} · {reference} · {value_digest}]"
+
+
+def marker_when(at: datetime) -> str:
+    """When an erasure was, as its markers say it."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def marker_erasure(value) -> tuple[str, str] | None:

@@ -26,7 +26,14 @@ from .chain import (
 )
 from .kinds import get_kind, value_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
-from .personal import current_key_id, digest, erase_values, marker_erasure, places
+from .personal import (
+    current_key_id,
+    digest,
+    erase_values,
+    marker_erasure,
+    marker_when,
+    places,
+)
 
 
 class ChainBroken(Exception):
@@ -263,9 +270,12 @@ def _answers_erased(entries: list[Entry]) -> None:
     given = {entry.pk: entry for entry in entries}
     for erased in Entry.objects.filter(pk__in=given, erased_at__isnull=False):
         entry, personal = given[erased.pk], get_kind(erased.kind).personal
+        # Its markers name the erasure; one that marked none of its begun values is named
+        # by its time alone.
         when, reference = next(
-            erasure for container, key in places(_values(erased, BEGUN_FIELDS), personal)
-            if (erasure := marker_erasure(container[key])))
+            (erasure for container, key in places(_values(erased, BEGUN_FIELDS), personal)
+             if (erasure := marker_erasure(container[key]))),
+            (marker_when(erased.erased_at), ""))
         values = _values(entry, COMPLETED_FIELDS)
         erase_values(values, personal, key_id=entry.pii_key, when=when, reference=reference)
         for name, value in values.items():

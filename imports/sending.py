@@ -311,7 +311,6 @@ class BatchSend:
                 self.settle(pending, unsent_state(pending))
         return [pending for pending in rows if pending.row.pk not in erased]
 
-
     def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:
         self.open.remove(pending)
         self.done.sent.append(Sent(pending.row, state,
