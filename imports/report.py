@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from donotcall.lookup import ON_THE_LIST
 from portal.spreadsheets import csv_lines
 
+from .erasure import ERASED
 from .models import ImportAttempt, RowState
 
 # Excel-friendly for Polish users: a BOM so Excel reads UTF-8, `;` as Polish Excel expects.
@@ -31,6 +32,8 @@ def _report_rows(job):
             # A row found on the list as it was claimed has no problem written: say why.
             why = " ".join(problems) or (str(ON_THE_LIST) if state == RowState.SUPPRESSED else "")
             record_id, message, request_id = last.get(pk, ("", why, ""))
+            if phone == ERASED:
+                message = why  # when and under which reference, not the erased answer's marker
             yield [number, phone, labels[state], record_id, message, request_id]
 
 

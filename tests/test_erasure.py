@@ -23,6 +23,7 @@ from imports import previewing, sending
 from imports.models import ImportAttempt, ImportJob, ImportRow, ImportUpload, RowState
 from imports.previewing import import_preview
 from imports.pushing import import_push
+from imports.report import report_lines
 from imports.services import import_confirm
 from portal.phones import phone_key
 from records.models import AddedRecord
@@ -211,6 +212,9 @@ def test_a_number_erased_while_its_batch_is_with_thulium_is_not_written_back_nor
     assert job.state == ImportJob.State.DONE
     erased, other = ImportRow.objects.filter(job=job).order_by("number")
     assert erased.state == state and REFERENCE in erased.problems[0]
+    # Its report line says when and under which reference it was erased.
+    (line,) = [line for line in report_lines(job) if "[erased]" in line]
+    assert erased.problems[0] in line and not marker_digest(line.split(";")[4])
     assert other.state == RowState.ADDED
     assert [record["phone_number"] for record in records_sent(thulium)].count(NUMBER) == 1
     everything = every_value_in_the_database()
