@@ -1,8 +1,9 @@
 """Opening an .xlsx workbook for reading its rows: openpyxl's read-only workbook, whose
 shared strings are read as the rows need them.
 
-openpyxl reads a workbook's whole shared-string table before its first row: 11 seconds
-and some 90 MB for a workbook of a million rows, where the mapping page needs four rows.
+openpyxl reads a workbook's whole shared-string table before its first row: some 8
+seconds and 190 MB for a workbook of 400,000 rows of text, where the mapping page needs
+four rows.
 Excel writes the table in the order the strings are first used, so the first rows need
 only its start. Everything else (cell types, dates, styles) is openpyxl's own reading.
 """
