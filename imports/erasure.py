@@ -20,6 +20,16 @@ def import_rows_hold(key: str) -> None:
     list(ImportRow.objects.filter(phone_key=key).select_for_update().values_list("pk"))
 
 
+def rows_erased(row_ids, *, lock: bool = False) -> set[int]:
+    """Which of the rows had their number erased (by `import_rows_forget`). With `lock`,
+    all of them stay locked until the caller's transaction ends: an erasure then comes
+    either before, and is seen here, or after, and erases what the caller writes."""
+    rows = ImportRow.objects.filter(pk__in=row_ids)
+    if lock:
+        rows = rows.select_for_update()
+    return {pk for pk, key in rows.values_list("pk", "phone_key") if not key}
+
+
 def import_rows_forget(key: str, erasure: Erasure) -> int:
     """Erase the number's rows: their number, cells and payload; one not sent yet never is."""
     rows = ImportRow.objects.filter(phone_key=key)

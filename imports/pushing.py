@@ -42,6 +42,7 @@ from portal.phones import forget_keyed_numbers
 from portal.thulium import ThuliumMethodRefused
 from records.services import record_add_complete_all, records_added_earlier
 
+from .erasure import rows_erased
 from .fallback import batch_refusal, batch_refusal_remember
 from .models import ImportJob, ImportRow, RowState
 from .progress import row_counts
@@ -409,8 +410,7 @@ def _added_earlier_store(results: list[Sent]) -> None:
     earlier = {sent.row.pk: sent.entry for sent in results
                if sent.state == RowState.ADDED_EARLIER and sent.entry}
     if earlier:
-        erased = set(ImportRow.objects.filter(pk__in=earlier, phone_key="")
-                     .values_list("pk", flat=True))
+        erased = rows_erased(earlier)
         records_added_earlier([entry for pk, entry in earlier.items() if pk not in erased])
 
 

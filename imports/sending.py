@@ -57,6 +57,7 @@ from records.services import (
 )
 
 from .duplicates import says_already_exists
+from .erasure import rows_erased
 from .models import ImportAttempt, ImportRow, RowState
 
 INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
@@ -303,9 +304,7 @@ class BatchSend:
         neither sends them nor asks Thulium about them. In the caller's transaction, which
         writes the rows' data again: the rows are locked until it ends, so an erasure comes
         either before and is seen here, or after and erases what it writes."""
-        locked = (ImportRow.objects.filter(pk__in=[pending.row.pk for pending in rows])
-                  .select_for_update().values_list("pk", "phone_key"))
-        erased = {pk for pk, key in locked if not key}
+        erased = rows_erased([pending.row.pk for pending in rows], lock=True)
         for pending in rows:
             if pending.row.pk in erased:
                 self.settle(pending, unsent_state(pending))
