@@ -11,11 +11,12 @@ class ImportsConfig(AppConfig):
         from audit.kinds import register
         from notices.kinds import register as register_notice
 
-        from .entries import IMPORT
+        from .entries import IMPORT, IMPORT_CLEARED
         from .erasure import import_files_forget, import_rows_forget, import_rows_hold
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
+        register(IMPORT_CLEARED)
         # The files first: ending an import whose rows are being checked waits for them to
         # be written, so that the rows' eraser finds them.
         register_eraser("import_files", import_files_forget, label=_("uploaded import files"))

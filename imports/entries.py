@@ -1,6 +1,7 @@
-"""The imports app's kind of audit entries: an import's receipt."""
+"""The imports app's kinds of audit entries: an import's receipt, and the clearing of its
+rows' personal data."""
 
-from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
@@ -51,6 +52,28 @@ IMPORT = EntryKind(
     export_columns=(("job_id", "details.job"), ("file_name", "sent.file_name"),
                     ("file_sha256", "sent.file_sha256"), ("result", "results.result"),
                     *((name, f"results.{name}") for name in COUNT_NAMES)),
+    calls_thulium=False,
+    of_campaign=True,
+)
+
+
+def _cleared_summary(entry) -> str:
+    details, results = entry.details or {}, entry.results or {}
+    return ngettext("personal data of the import of %(file)s cleared: %(n)d row",
+                    "personal data of the import of %(file)s cleared: %(n)d rows",
+                    results.get("rows", 0)) % {"file": details.get("file_name", ""),
+                                               "n": results.get("rows", 0)}
+
+
+# The worker's clearing of an ended import's rows, IMPORT_KEEP_DAYS after its end
+# (imports.retention): why its numbers and fields are gone from the portal's pages.
+IMPORT_CLEARED = EntryKind(
+    slug="import-cleared",
+    label=_("import's personal data cleared"),
+    summary=_cleared_summary,
+    template="audit/kinds/import-cleared.html",
+    export_columns=(("job_id", "details.job"), ("file_name", "details.file_name"),
+                    ("keep_days", "details.keep_days"), ("rows", "results.rows")),
     calls_thulium=False,
     of_campaign=True,
 )

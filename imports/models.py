@@ -70,6 +70,10 @@ class ImportJob(models.Model):
     single_posts = models.ForeignKey("BatchRefusal", verbose_name=_("sent one by one"),
                                      on_delete=models.PROTECT, null=True, blank=True,
                                      editable=False, related_name="+")
+    # When its rows' numbers and fields were cleared, IMPORT_KEEP_DAYS after it ended
+    # (imports.retention).
+    rows_cleared_at = models.DateTimeField(_("personal data cleared"), null=True, blank=True,
+                                           editable=False)
     # The audit entry kept when the import ended (imports.receipts).
     receipt = models.OneToOneField("audit.Entry", verbose_name=_("receipt"),
                                    on_delete=models.PROTECT, null=True, blank=True,

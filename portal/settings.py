@@ -261,6 +261,9 @@ IMPORT_RETRY_MAX_WAIT = env.float("IMPORT_RETRY_MAX_WAIT", default=30.0)
 # renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over.
 IMPORT_HEARTBEAT_SECONDS = env.float("IMPORT_HEARTBEAT_SECONDS", default=5.0)
 IMPORT_LEASE_SECONDS = env.float("IMPORT_LEASE_SECONDS", default=60.0)
+# Days an import keeps its rows' numbers and fields after it ended (or after its upload,
+# when it was never sent); the worker then clears them (imports.retention). 0: kept.
+IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=90)
 
 # One line per request and per Thulium call, with the request id; `json` for collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

@@ -4,7 +4,8 @@ Besides running tasks, it runs steps of other apps over and over, each in a thre
 own (`run_every`): it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
-and clears old ones (notices.sending); verifies the audit trail every AUDIT_VERIFY_HOURS;
+and clears old ones (notices.sending); clears the personal data of imports ended
+IMPORT_KEEP_DAYS before (imports.retention); verifies the audit trail every AUDIT_VERIFY_HOURS;
 and, with WORKER_METRICS_PORT set, answers Prometheus on that port
 (portal.metrics.worker_page).
 """
@@ -21,6 +22,7 @@ from django.db import connection
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from imports.resuming import imports_resume_stalled
+from imports.retention import imports_clear_expired
 from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
 from portal.metrics.worker_page import worker_metrics_serve
 
@@ -63,6 +65,9 @@ def background_loops(worker_id: str) -> list[dict]:
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "send-notices", "step": notices_send_due, "seconds": NOTICES_POLL_SECONDS},
         {"name": "clear-notices", "step": notices_purge, "seconds": 3600},
+        {"name": "clear-imports",
+         "step": _logged(imports_clear_expired, "cleared the personal data of imports %s"),
+         "seconds": 3600},
     ]
     if settings.AUDIT_VERIFY_HOURS > 0:
         # Every ten minutes, the first ten minutes after the start: a worker would

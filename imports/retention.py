@@ -1,0 +1,85 @@
+"""How long an import keeps the personal data of its rows: IMPORT_KEEP_DAYS.
+
+Its rows hold each person's number and record fields (the payload, the mapped cells, why a
+row was not sent) for the import's pages, its report and the rows to correct. Once the
+import has ended, its uploader needs them for a while, not for ever: IMPORT_KEEP_DAYS
+days after the end, the worker clears them. Each row keeps its number in the file and its
+state; the receipt keeps the counts, and the audit trail each row's send, as the law of
+evidence asks (an erasure on request reaches those). An import never sent by then (its
+file uploaded or previewed, and left) is cancelled, and its file dropped with its rows'
+data. Each clearing is an entry in the audit trail.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import ngettext, override
+
+from audit.models import Outcome
+from audit.recording import entry_begin, entry_complete
+
+from .entries import IMPORT_CLEARED
+from .erasure import ERASED
+from .models import ImportJob, ImportUpload, RowState
+
+# Who clears, in the audit trail: the worker's command.
+CLEARED_BY = "run_worker"
+UNSENT_STATES = (*ImportJob.MAPPABLE_STATES, ImportJob.State.CHECKING)
+
+
+def imports_clear_expired(*, now: datetime | None = None) -> list[int]:
+    """Clear the rows of the imports whose time ran out before `now`; returns their ids."""
+    if settings.IMPORT_KEEP_DAYS <= 0:
+        return []
+    now = now or timezone.now()
+    before = now - timedelta(days=settings.IMPORT_KEEP_DAYS)
+    expired = ImportJob.objects.filter(
+        Q(state__in=ImportJob.FINAL_STATES, finished_at__lt=before)
+        | Q(state__in=UNSENT_STATES, created_at__lt=before),
+        rows_cleared_at=None,
+    ).order_by("pk").values_list("pk", flat=True)
+    return [pk for pk in expired if _import_clear(pk, now)]
+
+
+def _import_clear(pk: int, now: datetime) -> bool:
+    """Clear one import's rows, in one transaction; False if another worker did first."""
+    with transaction.atomic():
+        job = (ImportJob.objects.select_for_update().select_related("campaign")
+               .filter(pk=pk, rows_cleared_at=None).first())
+        if job is None:
+            return False
+        unsent = job.state in UNSENT_STATES
+        if unsent:
+            _unsent_end(job, now)
+        # An erased row keeps its note of the erasure: it holds nothing more.
+        rows = job.rows.exclude(phone_number=ERASED).update(
+            phone_number="", phone_key="", payload=None, values={}, problems=[])
+        file_dropped, _by_model = ImportUpload.objects.filter(job=job).delete()
+        job.rows_cleared_at = now
+        job.save(update_fields=["rows_cleared_at"])
+        entry = entry_begin(
+            kind=IMPORT_CLEARED.slug, actor=None, actor_username=CLEARED_BY,
+            campaign=job.campaign,
+            details={"job": job.pk, "file_name": job.file_name,
+                     "keep_days": settings.IMPORT_KEEP_DAYS, "never_sent": unsent})
+        entry_complete(entry, outcome=Outcome.SUCCEEDED,
+                       results={"rows": rows, "file_dropped": bool(file_dropped)})
+    return True
+
+
+def _unsent_end(job: ImportJob, now: datetime) -> None:
+    """Cancel an import left before it was sent (a check running on it stops, as for an
+    erasure: imports.previewing)."""
+    job.rows.filter(state=RowState.QUEUED).update(state=RowState.NOT_SENT, finished_at=now)
+    with override(job.language or None):
+        reason = ngettext(
+            "Not sent within %(days)d day of its upload: its file and its rows' phone "
+            "numbers and fields were cleared.",
+            "Not sent within %(days)d days of its upload: its file and its rows' phone "
+            "numbers and fields were cleared.",
+            settings.IMPORT_KEEP_DAYS) % {"days": settings.IMPORT_KEEP_DAYS}
+    job.state, job.finished_at, job.stop_reason = ImportJob.State.CANCELLED, now, reason
+    job.save(update_fields=["state", "finished_at", "stop_reason"])

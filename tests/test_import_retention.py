@@ -1,0 +1,135 @@
+"""IMPORT_KEEP_DAYS after an import ended, its rows' numbers and fields are cleared."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.erasure import forget_number
+from audit.models import Entry
+from audit.verify import verify_chain
+from imports.models import ImportJob, ImportRow, ImportUpload, RowState
+from imports.pushing import import_push
+from imports.retention import imports_clear_expired
+from imports.services import import_cancel, import_confirm
+from tests.audit_fixtures import auditor  # noqa: F401
+from tests.import_files import csv_bytes, people, previewed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def keep_days(settings):
+    settings.IMPORT_KEEP_DAYS = 90
+    settings.IMPORT_BATCH_SIZE = 10
+
+
+@pytest.fixture
+def sales(campaigns):
+    return campaigns["00001"]
+
+
+def aged(job: ImportJob, days: float, *, field="finished_at") -> None:
+    ImportJob.objects.filter(pk=job.pk).update(**{field: timezone.now() - timedelta(days=days)})
+
+
+def personal_values(job: ImportJob) -> list:
+    """Every value of the job's rows that could be a person's."""
+    return [value for row in ImportRow.objects.filter(job=job).values_list(
+        "phone_number", "phone_key", "payload", "values", "problems")
+        for value in row if value not in ("", None, {}, [])]
+
+
+def cleared_entry(job: ImportJob) -> Entry:
+    return Entry.objects.get(kind="import-cleared", details__job=job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_ended_longer_ago_than_the_days_kept_keeps_no_number_or_field(
+    logged_in, sales, thulium, auditor  # noqa: F811
+):
+    rows = [*people(3), ["12", "Jan", "Zły-Numer", "Łódź"]]
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    forget_number(number=rows[2][0], reference="RODO/7")
+    erased_note = ImportRow.objects.get(job=job, number=4).problems
+    aged(job, 91)
+
+    assert imports_clear_expired() == [job.pk]
+
+    # Each row keeps its place and its fate; the erased one its erasure's note.
+    rows_now = ImportRow.objects.filter(job=job).order_by("number")
+    assert [row.state for row in rows_now] == [RowState.ADDED] * 3 + [RowState.INVALID]
+    assert personal_values(job) == ["[erased]", erased_note]
+    job.refresh_from_db()
+    assert job.rows_cleared_at is not None and job.receipt.results["added"] == 3
+    entry = cleared_entry(job)
+    assert (entry.actor_id, entry.actor_username, entry.campaign_id) == (
+        None, "run_worker", sales.pk)
+    assert entry.details == {"job": job.pk, "file_name": "leady.csv", "keep_days": 90,
+                             "never_sent": False}
+    assert entry.results == {"rows": 3, "file_dropped": False}
+    assert not verify_chain().problem
+    assert imports_clear_expired() == []  # once
+
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="rows-cleared"' in page
+    report = b"".join(logged_in.get(reverse("imports:report", args=[job.pk]))
+                      .streaming_content).decode()
+    lines = list(csv.reader(io.StringIO(report.lstrip("\ufeff")), delimiter=";"))
+    # Thulium's record ids stay: they come from the audit trail.
+    assert [line[:3] for line in lines[1:]] == [
+        ["2", "", "added"], ["3", "", "added"], ["4", "[erased]", "added"], ["5", "", "invalid"]]
+    assert all(line[3].isdigit() for line in lines[1:3])
+    assert "601000000" not in report and "601000001" not in report
+    assert "<code>12</code>" not in page  # the invalid row's number, listed before
+    logged_in.force_login(auditor)
+    entry_page = logged_in.get(entry.get_absolute_url()).content.decode()
+    assert '<dd class="col-sm-9" data-testid="rows-cleared">3</dd>' in entry_page
+    timeline = logged_in.get(reverse("audit:timeline"), {"kind": "import-cleared"})
+    assert ("personal data of the import of leady.csv cleared: 3 rows"
+            in timeline.content.decode())
+
+
+def test_an_upload_never_sent_is_cancelled_and_its_file_dropped(logged_in, sales):
+    job = previewed(logged_in, sales, csv_bytes(people(2)))
+    aged(job, 91, field="created_at")
+
+    assert imports_clear_expired() == [job.pk]
+
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED and job.finished_at is not None
+    assert job.stop_reason.startswith("Not sent within 90 days of its upload")
+    assert not ImportUpload.objects.filter(job=job).exists()
+    assert set(job.rows.values_list("state", flat=True)) == {RowState.NOT_SENT}
+    assert personal_values(job) == []
+    assert cleared_entry(job).details["never_sent"] is True
+    assert cleared_entry(job).results == {"rows": 2, "file_dropped": True}
+    # Its mapping is not offered again; its page says what happened.
+    assert logged_in.get(reverse("imports:mapping", args=[job.pk])).url == job.get_absolute_url()
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert "Not sent within 90 days" in page and 'data-testid="rows-cleared"' in page
+
+
+def test_imports_within_their_days_or_sending_keep_their_rows(logged_in, sales, settings):
+    recent = previewed(logged_in, sales, csv_bytes(people(2)))
+    assert import_confirm(job=recent)
+    import_cancel(job=recent)
+    aged(recent, 89)
+    waiting = previewed(logged_in, sales, csv_bytes(people(2, first=602000000)))
+    assert import_confirm(job=waiting)
+    aged(waiting, 200, field="created_at")  # queued for long: still to send
+    new_upload = previewed(logged_in, sales, csv_bytes(people(2, first=603000000)))
+    aged(new_upload, 89, field="created_at")
+
+    assert imports_clear_expired() == []
+    assert all(len(personal_values(job)) == 6 for job in (recent, waiting, new_upload))
+
+    aged(recent, 1000)
+    settings.IMPORT_KEEP_DAYS = 0  # kept for ever
+    assert imports_clear_expired() == []
+    assert len(personal_values(recent)) == 6
