@@ -28,10 +28,15 @@ COUNT_NAMES = ("rows_total", *(name for name, _words in _COUNTS))
 _RESULTS = dict(ImportJob.State.choices)
 
 
+def counts_text(results: dict) -> str:
+    """What became of an import's rows, in words ("3 added, 1 refused"); "" if nothing."""
+    return ", ".join(str(words % {"n": results[name]})
+                     for name, words in _COUNTS if results.get(name))
+
+
 def _summary(entry) -> str:
     results = entry.results or {}
-    counts = ", ".join(str(words % {"n": results[name]})
-                       for name, words in _COUNTS if results.get(name))
+    counts = counts_text(results)
     if entry.outcome == Outcome.SUCCEEDED:  # the import ran to its end
         text = gettext("import of %(file)s: %(counts)s")
     else:

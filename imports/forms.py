@@ -1,11 +1,15 @@
-"""The forms of an import: the upload, how to read the file, and the column mapping."""
+"""The forms of an import: the upload, how to read the file, and the column mapping; and
+the imports page's filters."""
 
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import Campaign
+
 from .mapping import PHONE
+from .models import ImportJob
 from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout
 
 
@@ -91,3 +95,32 @@ class MappingForm(forms.Form):
 
     def mapping(self) -> list[str]:
         return [self.cleaned_data.get(name) or "" for name in self.columns]
+
+
+class ImportListForm(forms.Form):
+    """The filters of the imports page."""
+
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    state = forms.ChoiceField(label=_("State"), required=False,
+                              choices=[("", _("any state")), *ImportJob.State.choices])
+    mine = forms.BooleanField(label=_("Only mine"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].choices = [
+            ("", _("any campaign")),
+            *((campaign.thulium_id, f"{campaign.name} ({campaign.thulium_id})")
+              for campaign in Campaign.objects.order_by("name"))]
+
+    def filter(self, jobs, user):
+        """The imports (a queryset) that the filters keep; none if they are not valid."""
+        if not self.is_valid():
+            return jobs.none() if self.is_bound else jobs
+        wanted = self.cleaned_data
+        if wanted["campaign"]:
+            jobs = jobs.filter(campaign__thulium_id=wanted["campaign"])
+        if wanted["state"]:
+            jobs = jobs.filter(state=wanted["state"])
+        if wanted["mine"]:
+            jobs = jobs.filter(actor=user)
+        return jobs

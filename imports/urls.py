@@ -4,6 +4,7 @@ from . import views
 
 app_name = "imports"
 urlpatterns = [
+    path("imports/", views.imports_list, name="list"),
     path("campaigns/<thulium_id:thulium_id>/records/import/", views.upload, name="upload"),
     path("imports/<int:pk>/", views.detail, name="detail"),
     path("imports/<int:pk>/mapping/", views.mapping, name="mapping"),

@@ -1,4 +1,5 @@
-"""Import pages: upload, map, preview and confirm, follow the progress, take the report."""
+"""Import pages: the list, upload, map, preview and confirm, follow the progress, take the
+report."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +16,7 @@ from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
 from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
-from .forms import MappingForm, ReadOptionsForm, UploadForm
+from .forms import ImportListForm, MappingForm, ReadOptionsForm, UploadForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
 from .previewing import import_preview
@@ -35,6 +36,7 @@ from .services import (
 )
 
 PROBLEMS_PER_PAGE = 50
+IMPORTS_PER_PAGE = 50
 
 
 def _job(request, pk, *, to_change: bool, **conditions) -> ImportJob:
@@ -44,6 +46,20 @@ def _job(request, pk, *, to_change: bool, **conditions) -> ImportJob:
     if not allowed(request.user, job):
         raise PermissionDenied
     return job
+
+
+@require_GET
+def imports_list(request):
+    """Every import this user may read, newest first: one older than a campaign's ten
+    recent ones is found here, not only through the audit trail."""
+    filters = ImportListForm(request.GET or None)
+    jobs = readable_imports(request.user, ImportJob.objects.select_related("campaign", "receipt"))
+    page = Paginator(filters.filter(jobs, request.user), IMPORTS_PER_PAGE).get_page(
+        request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "imports/list.html",
+                  {"filters": filters, "page": page, "query": query.urlencode()})
 
 
 @requires(ADD_RECORDS)

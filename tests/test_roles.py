@@ -81,6 +81,8 @@ ACCESS = [
     ("audit:entry scheduled-change", "GET", LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     # Loaders upload; an import (the requester's) is opened by its creator and auditors only,
     # and acted on only by a creator who may add records.
+    # Each sees the imports they may read (see test_import_list).
+    ("imports:list",                "GET",  LOGIN,  OK,     OK,     OK,     OK,     OK,     OK),
     ("imports:upload",              "GET",  LOGIN,  DENIED, DENIED, OK,     DENIED, DENIED, DENIED),
     ("imports:detail",              "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("imports:mapping",             "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),

@@ -5,6 +5,7 @@ from django import template
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
+from imports.entries import counts_text
 from imports.fallback import single_posts_note
 from imports.models import ImportAttempt, ImportJob
 from imports.reading import DELIMITERS, ENCODINGS
@@ -30,6 +31,12 @@ def import_result(entry) -> str:
     """An import receipt's result in words."""
     result = entry.results.get("result", "")
     return dict(ImportJob.State.choices).get(result, result)
+
+
+@register.filter
+def import_counts(entry) -> str:
+    """What an import receipt counts, in words ("3 added, 1 refused")."""
+    return counts_text(entry.results or {})
 
 
 # A receipt's options (receipts.receipt_write) as the import's pages name them.
