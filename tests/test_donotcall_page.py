@@ -190,3 +190,13 @@ def test_a_record_loader_may_not_open_the_list(client, db):
     client.force_login(make_user("loader", LOADERS))
     assert client.get(reverse("donotcall:list")).status_code == 403
     assert client.post(reverse("donotcall:add"), {}).status_code == 403
+
+
+def test_the_list_pages_by_its_size_keeping_the_search(officer_client):
+    Suppression.objects.bulk_create(
+        Suppression(digest=f"d{n}", phone_key=f"4860100{n:04d}", reason="request",
+                    source="typed") for n in range(51))
+    first = officer_client.get(reverse("donotcall:list"), {"reason": "request"}).content.decode()
+    assert '<a class="page-link" href="?reason=request&amp;page=2">' in first
+    second = officer_client.get(reverse("donotcall:list"), {"reason": "request", "page": 2})
+    assert '<a class="page-link" href="?reason=request&amp;page=1">' in second.content.decode()

@@ -428,3 +428,12 @@ def test_the_uploaded_bytes_are_kept_and_read_exactly(sales, user):
         assert upload_content(job) == content
     # Not through Django's cursor on PostgreSQL: it reads the column as hex text.
     assert len(queries) == (0 if connection.vendor == "postgresql" else 1)
+
+
+def test_the_rows_set_apart_are_listed_fifty_a_page(logged_in, sales):
+    job = previewed(logged_in, sales, csv_bytes([["12", "a", "b", "c"]] * 51))
+    first = logged_in.get(job.get_absolute_url()).content.decode()
+    assert '<a class="page-link" href="?page=2">' in first
+    second = logged_in.get(job.get_absolute_url(), {"page": 2})
+    assert [row.number for row in second.context["problems"]] == [52]
+    assert '<a class="page-link" href="?page=1">' in second.content.decode()
