@@ -346,6 +346,9 @@ AXES_RESET_ON_SUCCESS = True
 # so are the second factor's codes.
 AXES_SENSITIVE_PARAMETERS = ["code"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Days django-axes' record of each login (account, address, browser, when) is kept; the
+# worker clears older ones (portal.login_records). 0: kept.
+LOGIN_LOG_KEEP_DAYS = env.int("LOGIN_LOG_KEEP_DAYS", default=180)
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "portal.login_throttling.client_ip"

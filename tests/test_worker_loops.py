@@ -8,6 +8,7 @@ import pytest
 from imports.management.commands import run_worker
 from imports.management.commands.run_worker import background_loops, run_every
 from notices.sending import notices_purge, notices_send_due
+from portal.login_records import sessions_clear
 
 
 class _LoopEnds(BaseException):
@@ -72,23 +73,28 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     monkeypatch.setattr(run_worker, "imports_resume_stalled", lambda: [])
     monkeypatch.setattr(run_worker, "chain_check_if_due", asked.append)
     monkeypatch.setattr(run_worker, "imports_clear_expired", lambda: [7])
+    monkeypatch.setattr(run_worker, "login_log_clear", lambda: 3)
     loops = {loop["name"]: loop for loop in background_loops("worker-a")}
 
     assert {name: (loop["seconds"], loop.get("first_wait", 0)) for name, loop in
             loops.items()} == {
         "resume-imports": (7, 0), "scheduled-changes": (11, 0), "send-notices": (5.0, 0),
-        "clear-notices": (3600, 0), "clear-imports": (3600, 0), "verify-audit": (600, 600)}
+        "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-logins": (3600, 0),
+        "clear-sessions": (3600, 0), "verify-audit": (600, 600)}
     with caplog.at_level(logging.INFO, logger=run_worker.__name__):
         loops["scheduled-changes"]["step"]()
         loops["resume-imports"]["step"]()
         loops["verify-audit"]["step"]()
         loops["clear-imports"]["step"]()
+        loops["clear-logins"]["step"]()
     assert asked == ["worker-a", 24]  # the worker's id; the hours between checks
     assert loops["send-notices"]["step"] is notices_send_due
     assert loops["clear-notices"]["step"] is notices_purge
+    assert loops["clear-sessions"]["step"] is sessions_clear
     # What a step did is told; a step that did nothing says nothing.
     assert [record.getMessage() for record in caplog.records] == [
-        "scheduled changes finished: [41, 42]", "cleared the personal data of imports [7]"]
+        "scheduled changes finished: [41, 42]", "cleared the personal data of imports [7]",
+        "cleared 3 login records"]
 
     settings.AUDIT_VERIFY_HOURS = 0  # never verified by the worker
     assert "verify-audit" not in {loop["name"] for loop in background_loops("")}

@@ -5,7 +5,8 @@ own (`run_every`): it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
 and clears old ones (notices.sending); clears the personal data of imports ended
-IMPORT_KEEP_DAYS before (imports.retention); verifies the audit trail every AUDIT_VERIFY_HOURS;
+IMPORT_KEEP_DAYS before (imports.retention), old login records and expired sessions
+(portal.login_records); verifies the audit trail every AUDIT_VERIFY_HOURS;
 and, with WORKER_METRICS_PORT set, answers Prometheus on that port
 (portal.metrics.worker_page).
 """
@@ -24,6 +25,7 @@ from campaigns.due import due_changes_apply
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
 from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
+from portal.login_records import login_log_clear, sessions_clear
 from portal.metrics.worker_page import worker_metrics_serve
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "clear-imports",
          "step": _logged(imports_clear_expired, "cleared the personal data of imports %s"),
          "seconds": 3600},
+        {"name": "clear-logins",
+         "step": _logged(login_log_clear, "cleared %s login records"), "seconds": 3600},
+        {"name": "clear-sessions", "step": sessions_clear, "seconds": 3600},
     ]
     if settings.AUDIT_VERIFY_HOURS > 0:
         # Every ten minutes, the first ten minutes after the start: a worker would
