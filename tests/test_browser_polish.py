@@ -43,7 +43,7 @@ def test_a_polish_manager_edits_a_campaign_adds_a_record_and_sees_the_history(
     page.wait_for_selector("text=Wnioski o zmianę")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing sideways
     # Each link on one line: they go under the portal's name rather than wrap word by word.
-    assert page.evaluate(LINES_OF_EACH_MENU_LINK) == [1] * 6
+    assert page.evaluate(LINES_OF_EACH_MENU_LINK) == [1] * 7
     open_user_menu(page)
     page.wait_for_selector("text=Logowanie dwuetapowe")  # the menu opened
     # In a narrow window the links fold behind one button, and wide tables scroll in their

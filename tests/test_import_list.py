@@ -74,6 +74,9 @@ def test_the_list_pages_by_fifty_keeping_the_filters(logged_in, campaigns, user)
     assert len(first.context["page"]) == 50
     assert "?campaign=00002&amp;page=2" in first.content.decode()
     assert len(logged_in.get(LIST, {"campaign": "00002", "page": 2}).context["page"]) == 1
+    # A page number that is none is the first (or the last, past the end).
+    assert logged_in.get(LIST, {"page": "x\x00"}).context["page"].number == 1
+    assert logged_in.get(LIST, {"page": "99"}).context["page"].number == 2
 
 
 def test_loaders_and_auditors_find_the_page_from_the_menu(logged_in, jobs):
