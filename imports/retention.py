@@ -23,7 +23,7 @@ from audit.recording import entry_begin, entry_complete
 
 from .entries import IMPORT_CLEARED
 from .erasure import ERASED
-from .models import ImportJob, ImportUpload, RowState
+from .models import ImportJob, ImportRow, ImportUpload, RowState
 
 # Who clears, in the audit trail: the worker's command.
 CLEARED_BY = "run_worker"
@@ -35,28 +35,37 @@ def imports_clear_expired(*, now: datetime | None = None) -> list[int]:
     if settings.IMPORT_KEEP_DAYS <= 0:
         return []
     now = now or timezone.now()
+    expired = ImportJob.objects.filter(_expired(now), rows_cleared_at=None)
+    return [pk for pk in expired.order_by("pk").values_list("pk", flat=True)
+            if _import_clear(pk, now)]
+
+
+def _expired(now: datetime) -> Q:
+    """The imports whose time ran out: ended, or uploaded and never sent, too long ago."""
     before = now - timedelta(days=settings.IMPORT_KEEP_DAYS)
-    expired = ImportJob.objects.filter(
-        Q(state__in=ImportJob.FINAL_STATES, finished_at__lt=before)
-        | Q(state__in=UNSENT_STATES, created_at__lt=before),
-        rows_cleared_at=None,
-    ).order_by("pk").values_list("pk", flat=True)
-    return [pk for pk in expired if _import_clear(pk, now)]
+    return (Q(state__in=ImportJob.FINAL_STATES, finished_at__lt=before)
+            | Q(state__in=UNSENT_STATES, created_at__lt=before))
 
 
 def _import_clear(pk: int, now: datetime) -> bool:
-    """Clear one import's rows, in one transaction; False if another worker did first."""
+    """Clear one import's rows, in one transaction; False if it was cleared meanwhile, or
+    is no longer to clear (confirmed, or ended by an erasure, since it was listed).
+
+    The rows are locked first (by clearing them), then the import, its file and the
+    chain's head: in the order an erasure locks them (audit.erasure), so that the two
+    cannot deadlock. What is cleared is undone if the import turns out not to be clearable.
+    """
     with transaction.atomic():
+        # An erased row keeps its note of the erasure: it holds nothing more.
+        rows = _rows_clear(pk)
         job = (ImportJob.objects.select_for_update().select_related("campaign")
-               .filter(pk=pk, rows_cleared_at=None).first())
+               .filter(_expired(now), pk=pk, rows_cleared_at=None).first())
         if job is None:
+            transaction.set_rollback(True)
             return False
         unsent = job.state in UNSENT_STATES
         if unsent:
             _unsent_end(job, now)
-        # An erased row keeps its note of the erasure: it holds nothing more.
-        rows = job.rows.exclude(phone_number=ERASED).update(
-            phone_number="", phone_key="", payload=None, values={}, problems=[])
         file_dropped, _by_model = ImportUpload.objects.filter(job=job).delete()
         job.rows_cleared_at = now
         job.save(update_fields=["rows_cleared_at"])
@@ -68,6 +77,12 @@ def _import_clear(pk: int, now: datetime) -> bool:
         entry_complete(entry, outcome=Outcome.SUCCEEDED,
                        results={"rows": rows, "file_dropped": bool(file_dropped)})
     return True
+
+
+def _rows_clear(job_id: int) -> int:
+    """Clear the import's rows of what they hold of people; returns how many."""
+    return ImportRow.objects.filter(job_id=job_id).exclude(phone_number=ERASED).update(
+        phone_number="", phone_key="", payload=None, values={}, problems=[])
 
 
 def _unsent_end(job: ImportJob, now: datetime) -> None:

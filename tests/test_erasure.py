@@ -2,7 +2,6 @@
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -35,6 +34,7 @@ from records.services import (
 )
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
 from tests.conftest import records_sent
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed, upload
 from tests.test_record_form import add
 
@@ -285,45 +285,17 @@ def _erased_midway(monkeypatch, module, name, work) -> None:
         return done
 
     monkeypatch.setattr(module, name, pausing)
-    working = threading.Thread(target=_closing(work))
+    working = threading.Thread(target=closing(work))
     working.start()
     assert paused.wait(30)
     erasing_pid = []
-    erasing = threading.Thread(target=_closing(lambda: (
-        erasing_pid.append(_connected_pid()), forget_number(number=NUMBER, reference=REFERENCE))))
+    erasing = threading.Thread(target=closing(lambda: (
+        erasing_pid.append(connected_pid()), forget_number(number=NUMBER, reference=REFERENCE))))
     erasing.start()
-    _until_waiting_for_a_lock_or_done(erasing, erasing_pid)
+    until_waiting_for_a_lock_or_done(erasing, erasing_pid)
     go_on.set()
     working.join(30)
     erasing.join(30)
-
-
-def _closing(work):
-    """`work` for a thread, which closes the thread's own database connection after it."""
-    def run():
-        try:
-            work()
-        finally:
-            connection.close()
-    return run
-
-
-def _connected_pid() -> int:
-    connection.ensure_connection()
-    return connection.connection.info.backend_pid
-
-
-def _until_waiting_for_a_lock_or_done(thread, pid_found):
-    """Return once the thread's database session waits for a lock, or the thread ended."""
-    deadline = time.monotonic() + 30
-    while thread.is_alive() and time.monotonic() < deadline:
-        if pid_found:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                               [pid_found[0]])
-                if cursor.fetchone() == ("Lock",):
-                    return
-        thread.join(0.01)
 
 
 def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db, capsys):

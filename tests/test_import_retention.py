@@ -2,12 +2,15 @@
 
 import csv
 import io
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from audit import erasure
 from audit.erasure import forget_number
 from audit.models import Entry
 from audit.verify import verify_chain
@@ -16,6 +19,7 @@ from imports.pushing import import_push
 from imports.retention import imports_clear_expired
 from imports.services import import_cancel, import_confirm
 from tests.audit_fixtures import auditor  # noqa: F401
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +137,55 @@ def test_imports_within_their_days_or_sending_keep_their_rows(logged_in, sales, 
     settings.IMPORT_KEEP_DAYS = 0  # kept for ever
     assert imports_clear_expired() == []
     assert len(personal_values(recent)) == 6
+
+
+def tables_locked(pid: int) -> set[str]:
+    """The tables a PostgreSQL session holds locks on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND "
+                       "granted AND locktype = 'relation'", [pid])
+        return {table for (table,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadlock(
+    logged_in, sales, monkeypatch
+):
+    """The clearing locked the import, then its rows; an erasure locks the number's rows
+    and their import (imports.erasure), then ends the import (its file holds the number):
+    each could wait for the other."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    rows = people(3)
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    aged(job, 91, field="created_at")
+    # The erasure pauses once it holds the number's rows and the chain's head.
+    paused, go_on = threading.Event(), threading.Event()
+    hold = erasure.chain_hold
+    monkeypatch.setattr(erasure, "chain_hold", lambda: (hold(), paused.set(), go_on.wait(60)))
+    erasing = threading.Thread(target=closing(
+        lambda: forget_number(number=rows[1][0], reference="RODO/9")))
+    clearing_pid, cleared = [], []
+    clearing = threading.Thread(target=closing(
+        lambda: (clearing_pid.append(connected_pid()), cleared.extend(imports_clear_expired()))))
+    try:
+        erasing.start()
+        assert paused.wait(30)
+        clearing.start()
+        until_waiting_for_a_lock_or_done(clearing, clearing_pid)
+        # It waits for the number's row, holding nothing of the import itself, which the
+        # erasure goes on to end.
+        assert clearing.is_alive()
+        assert "imports_importjob" not in tables_locked(clearing_pid[0])
+    finally:
+        go_on.set()
+        erasing.join(30)
+        clearing.join(30)
+
+    job.refresh_from_db()
+    # The erasure ended the import (its file held the number) and dropped the file; the
+    # clearing then found an import just ended, whose rows are kept as long as any's.
+    assert job.state == ImportJob.State.CANCELLED and "erased" in job.stop_reason
+    assert cleared == [] and job.rows_cleared_at is None
+    assert Entry.objects.filter(kind="erasure").count() == 1
+    assert not verify_chain().problem

@@ -1,0 +1,36 @@
+"""Database work in threads of a test, for the tests of what two writers do at once
+(PostgreSQL's row locks): each thread on its own connection, and a way to know that one
+waits for a lock without sleeping for it."""
+
+import time
+
+from django.db import connection
+
+
+def closing(work):
+    """`work` for a thread, which closes the thread's own database connection after it."""
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+    return run
+
+
+def connected_pid() -> int:
+    """The PostgreSQL backend of this thread's connection."""
+    connection.ensure_connection()
+    return connection.connection.info.backend_pid
+
+
+def until_waiting_for_a_lock_or_done(thread, pid_found: list[int]) -> None:
+    """Return once the thread's database session waits for a lock, or the thread ended."""
+    deadline = time.monotonic() + 30
+    while thread.is_alive() and time.monotonic() < deadline:
+        if pid_found:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                               [pid_found[0]])
+                if cursor.fetchone() == ("Lock",):
+                    return
+        thread.join(0.01)
