@@ -14,6 +14,7 @@ from audit import erasure
 from audit.erasure import forget_number
 from audit.models import Entry
 from audit.verify import verify_chain
+from imports import retention
 from imports.models import ImportJob, ImportRow, ImportUpload, RowState
 from imports.pushing import import_push
 from imports.retention import imports_clear_expired
@@ -131,6 +132,8 @@ def test_imports_within_their_days_or_sending_keep_their_rows(logged_in, sales, 
     aged(new_upload, 89, field="created_at")
 
     assert imports_clear_expired() == []
+    # One confirmed after the worker listed it is checked again once its rows are locked.
+    assert not retention._import_clear(waiting.pk, timezone.now())
     assert all(len(personal_values(job)) == 6 for job in (recent, waiting, new_upload))
 
     aged(recent, 1000)
