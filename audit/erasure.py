@@ -49,6 +49,7 @@ class Eraser(NamedTuple):
     erase: Callable[[str, Erasure], int]  # (phone key, erasure) -> how many things it erased
     label: str  # what it erases, in the user's words
     hold: Callable[[str], None] | None  # (phone key): locks the rows `erase` will change
+    held: Callable[[str], int]  # (phone key) -> how many things `erase` would erase now
 
 
 # name (kept in the erasure's entry) -> its eraser
@@ -57,12 +58,14 @@ ENTRIES_LABEL = _("audit entries")
 
 
 def register_eraser(name: str, erase: Callable[[str, Erasure], int], *, label: str,
+                    held: Callable[[str], int],
                     hold: Callable[[str], None] | None = None) -> None:
     """`erase` runs in the order apps register; `hold`, for rows that writers lock before
     the chain's head, runs first, in the reverse order: an app's writer locks its own rows
     before those of the apps it builds on (listed before it in INSTALLED_APPS), and the
-    head last. The erasure takes them in the same order, so it cannot deadlock with one."""
-    _erasers[name] = Eraser(erase, label, hold)
+    head last. The erasure takes them in the same order, so it cannot deadlock with one.
+    `held` counts what `erase` would erase, for the page that shows it before erasing."""
+    _erasers[name] = Eraser(erase, label, hold, held)
 
 
 def place_label(name: str) -> str:
@@ -82,6 +85,17 @@ class ErasureReport:
     def held(self) -> bool:
         """False when the portal held the number nowhere."""
         return any(self.counts.values())
+
+
+def number_held(number: str) -> dict[str, int]:
+    """What an erasure of the number would erase now, by place, as ErasureReport counts
+    it (nothing is changed); raises ValidationError for a value that is not a phone number."""
+    key = number_key(number)
+    erasure = Erasure("", timezone.now())
+    counts = {"entries": sum(1 for _entry in _entries_to_erase(key, erasure))}
+    for name, eraser in _erasers.items():
+        counts[name] = eraser.held(key)
+    return counts
 
 
 def clean_reference(reference: str) -> str:
@@ -124,19 +138,25 @@ def forget_number(*, number: str, reference: str, actor=None,
 
 def _erase_entries(key: str, erasure: Erasure) -> int:
     """Replace the personal values of every entry found by the number's digest."""
-    found = SearchTerm.objects.filter(term__in=digests_under_every_key(key)).values("entry_id")
     erased = 0
+    for entry, values in _entries_to_erase(key, erasure):
+        guarded_update(Entry.objects.filter(pk=entry.pk), **values, erased_at=erasure.at)
+        erased += 1
+    return erased
+
+
+def _entries_to_erase(key: str, erasure: Erasure):
+    """(entry, its values with the number's replaced by the erasure's markers) for each
+    entry found by the number's digest that still holds it."""
+    found = SearchTerm.objects.filter(term__in=digests_under_every_key(key)).values("entry_id")
     entries = Entry.objects.filter(pk__in=found).only("kind", "sent", "messages", "detail",
                                                       "pii_key")
     for entry in entries.iterator():
         kind = get_kind(entry.kind)
         values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
-        if kind is None or not erase_values(values, kind.personal, key_id=entry.pii_key,
-                                            when=erasure.when, reference=erasure.reference):
-            continue
-        guarded_update(Entry.objects.filter(pk=entry.pk), **values, erased_at=erasure.at)
-        erased += 1
-    return erased
+        if kind is not None and erase_values(values, kind.personal, key_id=entry.pii_key,
+                                             when=erasure.when, reference=erasure.reference):
+            yield entry, values
 
 
 def _erasing(on: bool) -> None:

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from .erasure import forget_number
+from .erasure import forget_number, number_held
 from .export import csv_chunks, export_rows, jsonl_chunks
 from .forms import ForgetNumberForm, TimelineFilterForm
 from .kinds import kind_of
@@ -33,14 +33,21 @@ def entry_detail(request, pk):
 
 @permission_required("audit.erase_personal_data", raise_exception=True)
 def forget(request):
-    """Erase a person's number everywhere, at their request (GDPR art. 17)."""
+    """Erase a person's number everywhere, at their request (GDPR art. 17): first what the
+    portal holds of it is shown, and only the button under that erases (there is no undo,
+    and a number mistyped is someone else's)."""
     form = ForgetNumberForm(request.POST or None)
-    report = None
+    report = held = None
     if request.method == "POST" and form.is_valid():
-        report = forget_number(number=form.cleaned_data["number"],
-                               reference=form.cleaned_data["reference"], actor=request.user)
-        form = ForgetNumberForm()
-    return render(request, "audit/forget.html", {"form": form, "report": report})
+        if request.POST.get("erase") == "yes":
+            report = forget_number(number=form.cleaned_data["number"],
+                                   reference=form.cleaned_data["reference"], actor=request.user)
+            form = ForgetNumberForm()
+        else:
+            held = number_held(form.cleaned_data["number"])
+    return render(request, "audit/forget.html", {
+        "form": form, "report": report, "held": held,
+        "held_anywhere": bool(held and any(held.values()))})
 
 
 def export_csv(request):

@@ -11,9 +11,10 @@ class DonotcallConfig(AppConfig):
         from audit.kinds import register
 
         from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
-        from .services import suppressions_forget
+        from .services import suppressions_forget, suppressions_held
 
         register(DONOTCALL_ADDITION)
         register(DONOTCALL_REMOVAL)
         register_eraser("donotcall", suppressions_forget,
-                        label=_("do-not-call list entries (still blocking, by its digest)"))
+                        label=_("do-not-call list entries (still blocking, by its digest)"),
+                        held=suppressions_held)

@@ -108,6 +108,13 @@ def _described(suppression: Suppression) -> dict:
     return described
 
 
+def suppressions_held(key: str) -> int:
+    """How many of the list's entries still hold the number itself, not its digest alone
+    (for an erasure's page)."""
+    return Suppression.objects.filter(digest__in=digests_under_every_key(key)).exclude(
+        phone_key="").count()
+
+
 def suppressions_forget(key: str, erasure) -> int:
     """An erasure: the list's entries for the number keep only its digest, and still block."""
     return Suppression.objects.filter(digest__in=digests_under_every_key(key)).update(

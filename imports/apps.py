@@ -12,14 +12,21 @@ class ImportsConfig(AppConfig):
         from notices.kinds import register as register_notice
 
         from .entries import IMPORT, IMPORT_CLEARED
-        from .erasure import import_files_forget, import_rows_forget, import_rows_hold
+        from .erasure import (
+            import_files_forget,
+            import_files_held,
+            import_rows_forget,
+            import_rows_held,
+            import_rows_hold,
+        )
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
         register(IMPORT_CLEARED)
         # The files first: ending an import whose rows are being checked waits for them to
         # be written, so that the rows' eraser finds them.
-        register_eraser("import_files", import_files_forget, label=_("uploaded import files"))
+        register_eraser("import_files", import_files_forget, label=_("uploaded import files"),
+                        held=import_files_held)
         register_eraser("import_rows", import_rows_forget, label=_("import rows"),
-                        hold=import_rows_hold)
+                        held=import_rows_held, hold=import_rows_hold)
         register_notice(IMPORT_FINISHED)

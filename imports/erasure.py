@@ -39,14 +39,21 @@ def import_rows_forget(key: str, erasure: Erasure) -> int:
                        problems=[erasure.note])
 
 
+def import_rows_held(key: str) -> int:
+    """How many import rows hold the number (for an erasure's page)."""
+    return ImportRow.objects.filter(phone_key=key).count()
+
+
+def import_files_held(key: str) -> int:
+    """How many kept uploads hold the number (for an erasure's page)."""
+    return sum(1 for _upload in _uploads_holding(key))
+
+
 def import_files_forget(key: str, erasure: Erasure) -> int:
     """Drop every kept upload that holds the number; an import not confirmed yet ends (one
     being checked too: its check stops, keeping nothing, imports.previewing)."""
     dropped = 0
-    # The files are read one by one, not fetched with the list of uploads.
-    for upload in ImportUpload.objects.select_related("job").defer("content").iterator():
-        if not _holds(upload.job, key):
-            continue
+    for upload in _uploads_holding(key):
         upload.delete()
         dropped += 1
         ImportJob.objects.filter(
@@ -54,6 +61,13 @@ def import_files_forget(key: str, erasure: Erasure) -> int:
         ).update(state=ImportJob.State.CANCELLED, finished_at=timezone.now(),
                  stop_reason=f"The file was erased at a person's request: {erasure.note}")
     return dropped
+
+
+def _uploads_holding(key: str):
+    """The kept uploads that hold the number, read one by one (not fetched with the list)."""
+    for upload in ImportUpload.objects.select_related("job").defer("content").iterator():
+        if _holds(upload.job, key):
+            yield upload
 
 
 def _holds(job: ImportJob, key: str) -> bool:

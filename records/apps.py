@@ -11,9 +11,9 @@ class RecordsConfig(AppConfig):
         from audit.kinds import register
 
         from .entries import RECORD_ADDITION, RECORD_CHECK
-        from .services import records_forget, records_hold
+        from .services import records_forget, records_held, records_hold
 
         register(RECORD_ADDITION)
         register(RECORD_CHECK)
         register_eraser("added_records", records_forget, label=_("records the portal added"),
-                        hold=records_hold)
+                        held=records_held, hold=records_hold)

@@ -201,6 +201,11 @@ def records_hold(key: str) -> None:
     list(AddedRecord.objects.filter(phone_key=key).select_for_update().values_list("pk"))
 
 
+def records_held(key: str) -> int:
+    """How many of the records the portal added have the number (for an erasure's page)."""
+    return AddedRecord.objects.filter(phone_key=key).count()
+
+
 def records_forget(key: str, erasure) -> int:
     """Forget that the portal added the number (an erasure); returns how many it held."""
     deleted, _by_model = AddedRecord.objects.filter(phone_key=key).delete()

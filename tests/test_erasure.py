@@ -331,13 +331,26 @@ def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_mo
     refused = client.post(reverse("audit:forget"), {"number": "abc", "reference": ""})
     assert refused.status_code == 200
     assert b"abc" in refused.content  # the input stays in the form
+    unknown = client.post(reverse("audit:forget"), {"number": "609 999 999",
+                                                    "reference": REFERENCE})
+    assert "holds this number nowhere" in unknown.content.decode()
     assert Entry.objects.filter(kind="erasure").count() == 0
-    done = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": REFERENCE})
+    # First what the portal holds of it, without erasing anything...
+    found = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": REFERENCE})
+    assert b'data-testid="held"' in found.content and b'data-testid="erased"' not in found.content
+    assert NUMBER in every_value_in_the_database()
+    assert not Entry.objects.filter(kind="erasure").exists()
+    held = found.context["held"]
+    # ...then the button under it erases.
+    done = client.post(reverse("audit:forget"),
+                       {"number": NUMBER, "reference": REFERENCE, "erase": "yes"})
 
     assert done.status_code == 200
     assert b'data-testid="erased"' in done.content
     erasure = Entry.objects.get(kind="erasure")
     assert erasure.actor_username == "root"
+    assert erasure.results == held  # what the page showed
+    assert held["added_records"] == 2 and held["import_rows"] == held["import_files"] == 1
     assert NUMBER not in every_value_in_the_database()
     # What was erased, in words, on the page and on the erasure's entry page.
     entry_page = client.get(erasure.get_absolute_url()).content.decode()
