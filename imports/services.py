@@ -80,6 +80,15 @@ def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
     return template
 
 
+def import_template_delete(*, campaign, pk: int) -> str:
+    """Delete one of the campaign's saved mappings; returns its name, "" if there was none."""
+    template = campaign.import_templates.filter(pk=pk).first()
+    if template is None:
+        return ""
+    template.delete()
+    return template.name
+
+
 def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     """Hand the check of a file too large to check while its uploader waits to a worker
     (imports.previewing.import_check); False if the import can no longer be mapped."""

@@ -31,6 +31,7 @@ from .services import (
     import_confirm,
     import_read_options,
     import_sample,
+    import_template_delete,
     import_template_save,
     import_upload,
 )
@@ -112,6 +113,16 @@ def mapping(request, pk):
         "job": job, "campaign": campaign, "form": form, "columns": columns, "problem": problem,
         "templates": templates, "chosen": chosen, "read_options": read_options,
     })
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def template_delete(request, pk, template_pk):
+    """Delete a saved mapping of the import's campaign, from the import's mapping page."""
+    job = _job(request, pk, to_change=True)
+    if name := import_template_delete(campaign=job.campaign, pk=template_pk):
+        messages.success(request, _("The saved mapping “%(name)s” was deleted.") % {"name": name})
+    return redirect("imports:mapping", pk=job.pk)
 
 
 def _rows_check_now(request, job, form) -> bool:

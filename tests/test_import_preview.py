@@ -396,6 +396,30 @@ def test_a_saved_template_maps_the_next_file(logged_in, sales):
         assert response.status_code == 200
 
 
+def test_a_saved_mapping_is_deleted_from_the_mapping_page(logged_in, sales, campaigns):
+    previewed(logged_in, sales, csv_bytes(people(1)), template_name="Stary")
+    template = ImportTemplate.objects.get(name="Stary")
+    other = ImportTemplate.objects.create(campaign=campaigns["00002"], name="Obcy", mapping={},
+                                          saved_by="ktoś")
+    upload(logged_in, sales, csv_bytes(people(1)))
+    job = ImportJob.objects.latest("pk")
+    mapping = reverse("imports:mapping", args=[job.pk])
+    page = logged_in.get(mapping, {"template": template.pk}).content.decode()
+    assert "Delete the saved mapping “Stary”" in page
+    delete = reverse("imports:template_delete", args=[job.pk, template.pk])
+    assert f'action="{delete}"' in page
+
+    done = logged_in.post(delete, follow=True)
+
+    assert done.redirect_chain[-1][0] == mapping
+    assert "The saved mapping “Stary” was deleted." in done.content.decode()
+    assert not ImportTemplate.objects.filter(pk=template.pk).exists()
+    # Only the import's campaign's own: another campaign's stays; a second click is quiet.
+    for pk in (other.pk, template.pk):
+        logged_in.post(reverse("imports:template_delete", args=[job.pk, pk]))
+    assert ImportTemplate.objects.filter(pk=other.pk).exists()
+
+
 def test_problems_are_paged(logged_in, sales):
     rows = [[f"{n}", "x", "y", "z"] for n in range(120)]  # all too short to be numbers
     job = previewed(logged_in, sales, csv_bytes(rows))

@@ -21,6 +21,7 @@ from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.scheduling import change_schedule
 from campaigns.services import campaign_update
 from donotcall.services import suppression_add
+from imports.models import ImportTemplate
 from imports.previewing import import_preview
 from imports.reading import detect_layout
 from imports.services import import_upload
@@ -87,6 +88,7 @@ ACCESS = [
     ("imports:detail",              "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     ("imports:mapping",             "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("imports:read_options",        "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+    ("imports:template_delete",     "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("imports:rows_to_fix",         "GET",  LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("imports:stop_check",          "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("imports:confirm",             "POST", LOGIN,  DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
@@ -183,6 +185,8 @@ def portal_objects(campaigns, requester):
                                        "imports:stop_check",
                                        "imports:progress", "imports:report")},
         "imports:upload": [campaign.thulium_id],
+        "imports:template_delete": [job.pk, ImportTemplate.objects.create(
+            campaign=campaign, name="Leady", mapping={}, saved_by=requester.username).pk],
         "donotcall:remove": [suppression_add(key="48601999999", campaign=None, reason="other",
                                              source="typed", actor=requester).pk],
         "donotcall:opt_out": [addition.pk],
