@@ -56,7 +56,6 @@ def _import_clear(pk: int, now: datetime) -> bool:
     cannot deadlock. What is cleared is undone if the import turns out not to be clearable.
     """
     with transaction.atomic():
-        # An erased row keeps its note of the erasure: it holds nothing more.
         rows = _rows_clear(pk)
         job = (ImportJob.objects.select_for_update().select_related("campaign")
                .filter(_expired(now), pk=pk, rows_cleared_at=None).first())
@@ -80,7 +79,8 @@ def _import_clear(pk: int, now: datetime) -> bool:
 
 
 def _rows_clear(job_id: int) -> int:
-    """Clear the import's rows of what they hold of people; returns how many."""
+    """Clear the import's rows of what they hold of people; returns how many. An erased
+    row keeps its note of the erasure: it holds nothing more."""
     return ImportRow.objects.filter(job_id=job_id).exclude(phone_number=ERASED).update(
         phone_number="", phone_key="", payload=None, values={}, problems=[])
 
