@@ -14,7 +14,8 @@ from .receipts import receipt_counts
 
 # Rows per second are measured over this much of the recent past.
 RATE_WINDOW = datetime.timedelta(seconds=15)
-# A running import's counts serve its watchers for this many times what counting took.
+# A running import's counts and pace serve its watchers for this many times what working
+# them out took.
 COUNTS_REUSED_FOR = 10
 
 
@@ -31,33 +32,39 @@ def row_counts(job: ImportJob) -> dict[str, int]:
     return counts
 
 
-def watched_counts(job: ImportJob) -> dict[str, int]:
-    """Rows by state for the progress bar: a running import's counts are shared a while.
+def watched_figures(job: ImportJob) -> tuple[dict[str, int], float]:
+    """Rows by state and rows per second, for the progress bar: a running import's are
+    shared a while.
 
     Counting a 100,000-row import takes a tenth of a second or more, and every page that
     watches it asks every second: without sharing, the watchers would slow the push they
-    watch. A count is reused for ten times what it took (sub-second reuse only where the
-    cache keeps fractions of a second); a final import's are its receipt's.
+    watch. Both figures are reused for ten times what they took (sub-second reuse only
+    where the cache keeps fractions of a second); a final import's counts are its
+    receipt's.
     """
     if job.is_final:
-        return row_counts(job)
-    key = f"imports:row-counts:{job.pk}"
-    counts = cache.get(key)
-    if counts is None:
+        counts = row_counts(job)
+        return counts, _rows_per_second(job, counts)
+    key = f"imports:progress-figures:{job.pk}"
+    figures = cache.get(key)
+    if figures is None:
         started = perf_counter()
         counts = row_counts(job)
-        cache.set(key, counts, timeout=COUNTS_REUSED_FOR * (perf_counter() - started))
-    return counts
+        figures = (counts, _rows_per_second(job, counts))
+        cache.set(key, figures, timeout=COUNTS_REUSED_FOR * (perf_counter() - started))
+    return figures
 
 
 def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dict:
     """Where a confirmed import stands, for the progress bar (from `counts`, if the caller
     has just counted the rows)."""
-    counts = watched_counts(job) if counts is None else counts
+    if counts is None:
+        counts, rate = watched_figures(job)
+    else:
+        rate = _rows_per_second(job, counts)
     # Rows to send that are no longer waiting: sent, not sent, or found on the do-not-call
     # list just before their send.
     done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]
-    rate = _rows_per_second(job, counts)
     left = job.rows_valid - done
     return {
         "state": job.state,

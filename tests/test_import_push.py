@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import requests
 from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -483,17 +484,21 @@ def test_progress_reaches_one_hundred_percent(logged_in, sales, thulium):
     assert "imports/progress.js" in page and job.file_sha256 in page
 
 
-def test_a_running_import_s_counts_are_shared_by_its_watchers_and_a_final_one_s_are_fresh(
+def test_a_running_import_s_counts_and_pace_are_shared_by_its_watchers_and_a_final_one_s_are_fresh(
     logged_in, sales, thulium, monkeypatch
 ):
     job = confirmed(logged_in, sales, people(4))
-    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING,
+                                               started_at=timezone.now())
     ticks = iter([100.0, 101.0])  # counting the rows "took" a second: shared for ten
     monkeypatch.setattr(progress, "perf_counter", lambda: next(ticks))
     url = reverse("imports:progress", args=[job.pk])
     assert logged_in.get(url).json()["added"] == 0
     job.rows.update(state=RowState.ADDED)
-    assert logged_in.get(url).json()["added"] == 0  # another watcher: not counted again
+    with CaptureQueriesContext(connection) as queries:
+        # Another watcher: neither the rows nor the recent pace are counted again.
+        assert logged_in.get(url).json()["added"] == 0
+    assert not [query for query in queries if "COUNT(" in query["sql"].upper()]
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.DONE)
     assert logged_in.get(url).json()["added"] == 4  # final: counted afresh
 
