@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext, override
 
 from audit.models import Outcome
-from audit.recording import entry_begin, entry_complete
+from audit.recording import chain_hold, entry_begin, entry_complete
 
 from .entries import IMPORT_CLEARED
 from .erasure import ERASED
@@ -51,12 +51,15 @@ def _import_clear(pk: int, now: datetime) -> bool:
     """Clear one import's rows, in one transaction; False if it was cleared meanwhile, or
     is no longer to clear (confirmed, or ended by an erasure, since it was listed).
 
-    The rows are locked first (by clearing them), then the import, its file and the
-    chain's head: in the order an erasure locks them (audit.erasure), so that the two
-    cannot deadlock. What is cleared is undone if the import turns out not to be clearable.
+    The rows are locked first (by clearing them), then the chain's head, the import's file
+    and the import: in the order an erasure takes them (audit.erasure, imports.erasure),
+    so that the two cannot deadlock. All is undone if the import turns out not to be
+    clearable.
     """
     with transaction.atomic():
         rows = _rows_clear(pk)
+        chain_hold()
+        file_dropped, _by_model = ImportUpload.objects.filter(job_id=pk).delete()
         job = (ImportJob.objects.select_for_update().select_related("campaign")
                .filter(_expired(now), pk=pk, rows_cleared_at=None).first())
         if job is None:
@@ -65,7 +68,6 @@ def _import_clear(pk: int, now: datetime) -> bool:
         unsent = job.state in UNSENT_STATES
         if unsent:
             _unsent_end(job, now)
-        file_dropped, _by_model = ImportUpload.objects.filter(job=job).delete()
         job.rows_cleared_at = now
         job.save(update_fields=["rows_cleared_at"])
         entry = entry_begin(

@@ -151,23 +151,29 @@ def tables_locked(pid: int) -> set[str]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("held_in", ["a row", "the file alone"])
 def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadlock(
-    logged_in, sales, monkeypatch
+    logged_in, sales, monkeypatch, held_in
 ):
-    """The clearing locked the import, then its rows; an erasure locks the number's rows
-    and their import (imports.erasure), then ends the import (its file holds the number):
-    each could wait for the other."""
+    """The clearing locked the import and its file, then the chain's head; an erasure
+    locks the number's rows (and their imports), then the head, then the file and the
+    import it ends: each could wait for the other. A number in a row the preview refused
+    is in the file alone."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks: SQLite runs one writer at a time")
     rows = people(3)
+    number = rows[1][0]
+    if held_in == "the file alone":
+        rows[1] = [*rows[1], "a fifth cell"]  # refused: the row keeps no key of the number
     job = previewed(logged_in, sales, csv_bytes(rows))
+    assert job.rows.filter(phone_key="").count() == (held_in == "the file alone")
     aged(job, 91, field="created_at")
     # The erasure pauses once it holds the number's rows and the chain's head.
     paused, go_on = threading.Event(), threading.Event()
     hold = erasure.chain_hold
     monkeypatch.setattr(erasure, "chain_hold", lambda: (hold(), paused.set(), go_on.wait(60)))
     erasing = threading.Thread(target=closing(
-        lambda: forget_number(number=rows[1][0], reference="RODO/9")))
+        lambda: forget_number(number=number, reference="RODO/9")))
     clearing_pid, cleared = [], []
     clearing = threading.Thread(target=closing(
         lambda: (clearing_pid.append(connected_pid()), cleared.extend(imports_clear_expired()))))
@@ -176,19 +182,21 @@ def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadl
         assert paused.wait(30)
         clearing.start()
         until_waiting_for_a_lock_or_done(clearing, clearing_pid)
-        # It waits for the number's row, holding nothing of the import itself, which the
-        # erasure goes on to end.
+        # It waits (for the number's row, or the head) holding nothing of what the erasure
+        # takes next: the import's file and the import, which it ends.
         assert clearing.is_alive()
-        assert "imports_importjob" not in tables_locked(clearing_pid[0])
+        assert not {"imports_importjob", "imports_importupload"} & tables_locked(
+            clearing_pid[0])
     finally:
         go_on.set()
         erasing.join(30)
         clearing.join(30)
 
     job.refresh_from_db()
-    # The erasure ended the import (its file held the number) and dropped the file; the
-    # clearing then found an import just ended, whose rows are kept as long as any's.
+    # The erasure ended the import and dropped its file; the clearing then found an import
+    # just ended, whose rows are kept as long as any's.
     assert job.state == ImportJob.State.CANCELLED and "erased" in job.stop_reason
+    assert not ImportUpload.objects.filter(job=job).exists()
     assert cleared == [] and job.rows_cleared_at is None
     assert Entry.objects.filter(kind="erasure").count() == 1
     assert not verify_chain().problem
