@@ -7,6 +7,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from portal.phones import number_key
 
 from .mapping import PHONE
 from .models import ImportJob
@@ -36,6 +37,26 @@ class UploadForm(forms.Form):
         except FileProblem as problem:
             raise forms.ValidationError(problem.message, code="unreadable") from None
         self.content = content
+        return upload
+
+
+class ImportUploadForm(UploadForm):
+    """An import's file, whose first row must name the columns: a file without one would
+    lose its first person to the header, and keep their number as a column's name (in the
+    import and its receipt, where an erasure does not look for it)."""
+
+    def clean_file(self):
+        upload = super().clean_file()
+        for header in self.layout.headers:
+            try:
+                number_key(header)
+            except forms.ValidationError:
+                continue
+            raise forms.ValidationError(
+                _("The first row must name the columns, but it holds a phone number "
+                  "(%(value)s): add a row of column names (e.g. Telefon; Imię) above the "
+                  "first person and upload the file again.") % {"value": header[:40]},
+                code="no_header")
         return upload
 
 

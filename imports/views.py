@@ -16,7 +16,7 @@ from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
 from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
-from .forms import ImportListForm, MappingForm, ReadOptionsForm, UploadForm
+from .forms import ImportListForm, ImportUploadForm, MappingForm, ReadOptionsForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
 from .previewing import import_preview
@@ -66,7 +66,7 @@ def imports_list(request):
 @requires(ADD_RECORDS)
 def upload(request, thulium_id):
     campaign = get_object_or_404(Campaign, thulium_id=thulium_id)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = import_upload(
             campaign=campaign, actor=request.user, file_name=form.cleaned_data["file"].name,

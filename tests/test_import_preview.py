@@ -301,6 +301,9 @@ def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
     (b"\r\n\r\n", "pusty.csv", "The file is empty."),
     (bytes(range(256)) * 4, "dane.csv", "This is not a text file"),
     (b"Telefon;Imie\r\n", "naglowek.csv", "header row but no rows below it"),
+    # No header: the first person would be lost to it, their number kept as a column name.
+    (b"Zofia;+48 601 000 007\r\nJan;601000008\r\n", "bez-naglowka.csv",
+     "holds a phone number (+48 601 000 007): add a row of column names"),
 ])
 def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name, says):
     response = upload(logged_in, sales, content, name)
