@@ -21,6 +21,12 @@ PAGE_SIZE = 100
 CLOCK_MARGIN = datetime.timedelta(minutes=15)
 
 
+def listing_day(sent_at: datetime.datetime) -> datetime.date:
+    """The day the campaign's records are listed from, for a send at `sent_at`: Thulium's
+    clock may put a record sent just after midnight on the day before."""
+    return thulium_day(sent_at - CLOCK_MARGIN)
+
+
 def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
                         applied_before: Collection[str] = (),
                         language: str | None = None) -> list[str | None]:
@@ -45,8 +51,7 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         wanted[phone_key(payload["phone_number"])].append(index)
     found: list[str | None] = [None] * len(payloads)
     missing = len(payloads)
-    # Thulium's clock may put a record sent just after midnight on the day before.
-    day = thulium_day(sent_at - CLOCK_MARGIN)
+    day = listing_day(sent_at)
     oldest = thulium_datetime(sent_at - CLOCK_MARGIN)
 
     def page(offset):

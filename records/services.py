@@ -23,11 +23,10 @@ from portal.phones import phone_key
 from portal.thulium import RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.client import MAX_KEPT_BODY
-from portal.thulium.dates import thulium_day
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
-from .reconciling import find_all_in_thulium
+from .reconciling import find_all_in_thulium, listing_day
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
@@ -257,7 +256,7 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, act
     Split from asking (record_checks_run) so that an import links them to its rows in the
     same transaction.
     """
-    day = thulium_day(since).isoformat()
+    day = listing_day(since).isoformat()  # as asked: records.reconciling
     checks = [
         entry_new(kind=RECORD_CHECK.slug, actor=actor, campaign=addition.campaign,
                   related=addition, sent={

@@ -183,12 +183,13 @@ def test_an_unanswered_send_is_found_in_thulium_and_not_sent_again(logged_in, sa
 def test_a_duplicate_refusal_after_an_unanswered_send_counts_as_added_earlier(
     logged_in, sales, thulium
 ):
-    """Thulium's list may not show the record (here: its clock says yesterday), so it is
-    sent again; its refusal as a duplicate, in Polish too, tells the first send landed."""
+    """Thulium's list may not show the record (here: its clock says two days ago, before
+    the listing's first day even just after midnight), so it is sent again; its refusal as
+    a duplicate, in Polish too, tells the first send landed."""
     logged_in.post(reverse("set_language"), {"language": "pl"})
     job = confirmed(logged_in, sales, people(1))
     assert job.language == "pl"
-    thulium.state.set_now(timezone.now() - timedelta(days=1))
+    thulium.state.set_now(timezone.now() - timedelta(days=2))
     thulium.state.fail_next("timeout", delay=1.5, path="/api/outbounds/")
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)

@@ -12,9 +12,10 @@ from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.thulium import get_client
-from portal.thulium.dates import thulium_day
+from portal.thulium.dates import THULIUM_ZONE, thulium_day
 from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
+from records.services import record_checks_begin, record_checks_run
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed
@@ -57,8 +58,10 @@ def listings(thulium) -> list[dict]:
             for call in api_calls(thulium, "GET") if call["path"].startswith(RECORDS_PATH)]
 
 
-def today() -> str:
-    return thulium_day(timezone.now()).isoformat()
+def day_listed(sent_at) -> str:
+    """The day the records are listed from for a send at `sent_at`: 15 minutes before it
+    (records.reconciling.CLOCK_MARGIN), so the day before just after midnight."""
+    return thulium_day(sent_at - dt.timedelta(minutes=15)).isoformat()
 
 
 def others(count: int, start: int = 0) -> list[dict]:
@@ -72,10 +75,12 @@ def others(count: int, start: int = 0) -> list[dict]:
 @pytest.mark.django_db
 def test_the_lookup_matches_the_number_in_any_spelling(campaigns, thulium):
     get_client().add_records("00001", [*others(3), {"phone_number": "601234567"}])
+    sent_at = timezone.now()
     found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "+48601234567"}],
-                                timezone.now())
+                                sent_at)
     assert found == ["234"]
-    assert listings(thulium) == [{"create_date_from": today(), "offset": "0", "limit": "100"}]
+    assert listings(thulium) == [
+        {"create_date_from": day_listed(sent_at), "offset": "0", "limit": "100"}]
 
 
 @pytest.mark.django_db
@@ -99,13 +104,14 @@ def test_the_lookup_reads_the_last_pages_first_and_only_records_from_the_day_of_
     thulium.state.set_now(None)
     get_client().add_records("00001", [*others(250), {"phone_number": "601234567"},
                                        *others(30, start=500)])
+    sent_at = timezone.now()
     found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"},
                                                      {"phone_number": "602000150"}],
-                                timezone.now())
+                                sent_at)
     assert found == [str(231 + 5 + 250), str(231 + 5 + 150)]
     # 281 records of the day: the first page, then back from the last one.
     assert [query["offset"] for query in listings(thulium)] == ["0", "181", "100"]
-    assert {query["create_date_from"] for query in listings(thulium)} == {today()}
+    assert {query["create_date_from"] for query in listings(thulium)} == {day_listed(sent_at)}
 
 
 @pytest.mark.django_db
@@ -162,6 +168,22 @@ def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
 # --- checking a lost answer from its entry's page ------------------------------------------
 
 
+def test_a_check_just_after_midnight_records_the_day_it_lists_from(
+    logged_in, user, campaigns, thulium
+):
+    """The check's entry said the day of the send, while the listing began the day before
+    (in the quarter of an hour after midnight, for Thulium's clock): the audit trail did
+    not say what was asked."""
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601 234 567"})
+    sent_at = dt.datetime(2026, 12, 5, 0, 5, tzinfo=THULIUM_ZONE)
+
+    (check,) = record_checks_begin([lost], since=sent_at, actor=user)
+    record_checks_run([check], since=sent_at)
+
+    assert [query["create_date_from"] for query in listings(thulium)] == ["2026-12-04"]
+    assert check.sent["create_date_from"] == "2026-12-04"
+
+
 def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     logged_in, user, campaigns, thulium
 ):
@@ -179,10 +201,12 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     (check,) = checks()
     assert (check.related, check.actor, check.campaign, check.outcome) == (
         lost, user, campaigns["00001"], "succeeded")
+    # What was asked, exactly: the listing's day.
     assert check.sent == {"campaign": "00001", "phone_number": "601234567", "identifier": "K-1",
-                          "create_date_from": today()}
+                          "create_date_from": day_listed(lost.created_at)}
     assert check.results == {"found": True, "record_id": "231"}
-    assert listings(thulium) == [{"create_date_from": today(), "offset": "0", "limit": "100"}]
+    assert listings(thulium) == [
+        {"create_date_from": day_listed(lost.created_at), "offset": "0", "limit": "100"}]
     # The checked entry is history: it still says what was known then.
     assert Entry.objects.get(pk=lost.pk).outcome == "unknown"
     assert Entry.objects.get(pk=lost.pk).complete_hash == lost.complete_hash
