@@ -7,13 +7,12 @@ from django.utils import timezone
 
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
-from tests.conftest import LOADERS, make_user
+from tests.conftest import AUDITORS, LOADERS, make_user
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("imports:list")
-AUDITORS = "Auditors"
 
 
 def listed(client, **filters) -> list[str]:
