@@ -54,7 +54,9 @@ def imports_list(request):
     """Every import this user may read, newest first: one older than a campaign's ten
     recent ones is found here, not only through the audit trail."""
     filters = ImportListForm(request.GET or None)
-    jobs = readable_imports(request.user, ImportJob.objects.select_related("campaign", "receipt"))
+    # Of the receipt, its counts only: not the file's mapping it keeps too.
+    jobs = readable_imports(request.user, ImportJob.objects.select_related(
+        "campaign", "receipt").defer("receipt__sent", "receipt__details", "receipt__messages"))
     page = Paginator(filters.filter(jobs, request.user), IMPORTS_PER_PAGE).get_page(
         request.GET.get("page"))
     query = request.GET.copy()

@@ -34,3 +34,11 @@ def until_waiting_for_a_lock_or_done(thread, pid_found: list[int]) -> None:
                 if cursor.fetchone() == ("Lock",):
                     return
         thread.join(0.01)
+
+
+def tables_locked(pid: int) -> set[str]:
+    """The tables a PostgreSQL session holds locks on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND "
+                       "granted AND locktype = 'relation'", [pid])
+        return {table for (table,) in cursor.fetchall()}

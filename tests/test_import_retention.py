@@ -20,7 +20,12 @@ from imports.pushing import import_push
 from imports.retention import imports_clear_expired
 from imports.services import import_cancel, import_confirm
 from tests.audit_fixtures import auditor  # noqa: F401
-from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
+from tests.db_threads import (
+    closing,
+    connected_pid,
+    tables_locked,
+    until_waiting_for_a_lock_or_done,
+)
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
@@ -140,14 +145,6 @@ def test_imports_within_their_days_or_sending_keep_their_rows(logged_in, sales, 
     settings.IMPORT_KEEP_DAYS = 0  # kept for ever
     assert imports_clear_expired() == []
     assert len(personal_values(recent)) == 6
-
-
-def tables_locked(pid: int) -> set[str]:
-    """The tables a PostgreSQL session holds locks on."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND "
-                       "granted AND locktype = 'relation'", [pid])
-        return {table for (table,) in cursor.fetchall()}
 
 
 @pytest.mark.django_db(transaction=True)
