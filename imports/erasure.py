@@ -1,10 +1,12 @@
 """Erasing a number from imports: the rows that hold it, and the files it came in."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.erasure import Erasure
-from portal.phones import number_key
+from portal.phones import number_key, significant_digits
 
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .reading import FileLayout, read_rows
@@ -71,14 +73,46 @@ def _uploads_holding(key: str):
 
 
 def _holds(job: ImportJob, key: str) -> bool:
-    """True when a cell of the job's uploaded file is the number, in any spelling."""
+    """True when the job's uploaded file spells the number anywhere.
+
+    The file's bytes are searched, not its cells as the import was told to read them: read
+    with a wrong separator, a cell held a whole line and the number went unseen, and a
+    wrong encoding stopped the erasure. Digits and what people type between them are the
+    same bytes in every encoding the portal reads, so a CSV file is searched without
+    decoding it, first for the number's digits with everything else left out (one pass),
+    then at each line they are found in.
+    """
     if job.rows.filter(phone_key=key).exists():
         return True
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    for _number, cells in read_rows(upload_content(job), layout):
-        for cell in cells:
+    digits = significant_digits(key).encode()
+    content = upload_content(job)
+    if job.file_kind == "xlsx":
+        lines = ("\t".join(cells).encode() for _number, cells
+                 in read_rows(content, FileLayout(kind="xlsx")))
+        return any(_spells(line, key) for line in lines
+                   if digits in _NOT_DIGITS.sub(b"", line))
+    only_digits = _NOT_DIGITS_NOR_LINE_ENDS.sub(b"", content)
+    at = [match.start() for match in re.finditer(re.escape(digits), only_digits)]
+    if not at:
+        return False
+    lines = content.split(b"\n")
+    return any(_spells(lines[only_digits.count(b"\n", 0, start)], key) for start in at)
+
+
+_NOT_DIGITS = re.compile(rb"[^0-9]+")
+_NOT_DIGITS_NOR_LINE_ENDS = re.compile(rb"[^0-9\n]+")
+# What may spell a number, as portal.phones reads one: digits with the spaces, dashes,
+# dots, brackets and slashes people type between them, after a + and brackets.
+_SPELLING = re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/]*")
+
+
+def _spells(line: bytes, key: str) -> bool:
+    """True when a spelling in the line is the number (or one of two written with a slash
+    between them)."""
+    for spelling in _SPELLING.findall(line):
+        for part in (spelling, *spelling.split(b"/")):
             try:
-                if number_key(str(cell)) == key:
+                if number_key(part.decode("ascii")) == key:
                     return True
             except ValidationError:
                 continue

@@ -67,6 +67,15 @@ def forget_keyed_numbers(**_kwargs) -> None:
     phone_key.cache_clear()
 
 
+def significant_digits(key: str) -> str:
+    """The digits every spelling of the keyed number holds in a row, whether written with
+    its country code or without: its national significant number."""
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(f"+{key}"))
+    except phonenumbers.NumberParseException:
+        return key  # a key that did not parse is the number's own digits
+
+
 def number_key(raw: str) -> str:
     """The canonical key of a number as typed; raises ValidationError if it is not one."""
     return phone_key(normalise_phone(raw))

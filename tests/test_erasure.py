@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import recording
-from audit.erasure import forget_number
+from audit.erasure import forget_number, number_held
 from audit.models import Entry
 from audit.personal import marker_digest
 from audit.recording import outcome_values
@@ -156,6 +156,37 @@ def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhe
     assert kept.state == ImportJob.State.CANCELLED
     assert REFERENCE in kept.stop_reason
     assert not ImportUpload.objects.filter(job=kept).exists()
+
+
+def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_told(
+    logged_in, campaigns
+):
+    """The number is found in a file read with the wrong separator, in a cell among other
+    words, and in a file whose chosen encoding cannot read a later line (the erasure
+    stopped there); a file holding its digits only inside a longer number is kept."""
+    def kept(name, content, **told):
+        upload(logged_in, campaigns["A7K2Q"], content, name=name)
+        job = ImportJob.objects.get(file_name=name)
+        ImportJob.objects.filter(pk=job.pk).update(**told)
+        return job
+
+    commas = kept("commas.csv", csv_bytes([["601 234 567", "Zofia", "K", "Ł"]], delimiter=","),
+                  delimiter=";")
+    among_words = kept("words.csv", csv_bytes([["602000001", "Zofia", "tel. (+48) 601-234-567",
+                                                "Łódź"]]))
+    legacy = kept("cp1250.csv", csv_bytes([["602000001", "Jan", "Nowak", "Kraków"],
+                                           ["48601234567", "Zofia", "Kowalska", "Łódź"]],
+                                          encoding="cp1250"), encoding="utf-8")
+    other = kept("other.csv", csv_bytes([["602000001", "9601234567", "K", "48601234568"]]))
+
+    assert number_held(NUMBER)["import_files"] == 3
+    report = forget_number(number=NUMBER, reference=REFERENCE)
+
+    assert report.counts["import_files"] == 3
+    for job in (commas, among_words, legacy):
+        job.refresh_from_db()
+        assert job.state == ImportJob.State.CANCELLED and REFERENCE in job.stop_reason
+    assert set(ImportUpload.objects.values_list("job", flat=True)) == {other.pk}
 
 
 def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
