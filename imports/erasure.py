@@ -108,7 +108,9 @@ _SPELLING = re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/]*")
 
 def _spells(line: bytes, key: str) -> bool:
     """True when a spelling in the line is the number (or one of two written with a slash
-    between them)."""
+    between them). Excel groups digits with no-break spaces: read as spaces, in UTF-8 and
+    in the one-byte code pages."""
+    line = line.replace(b"\xc2\xa0", b" ").replace(b"\xa0", b" ")
     for spelling in _SPELLING.findall(line):
         for part in (spelling, *spelling.split(b"/")):
             try:

@@ -162,8 +162,9 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
     logged_in, campaigns
 ):
     """The number is found in a file read with the wrong separator, in a cell among other
-    words, and in a file whose chosen encoding cannot read a later line (the erasure
-    stopped there); a file holding its digits only inside a longer number is kept."""
+    words, in a file whose chosen encoding cannot read a later line (the erasure stopped
+    there), and grouped by no-break spaces; a file holding its digits only inside a longer
+    number is kept."""
     def kept(name, content, **told):
         upload(logged_in, campaigns["A7K2Q"], content, name=name)
         job = ImportJob.objects.get(file_name=name)
@@ -177,13 +178,14 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
     legacy = kept("cp1250.csv", csv_bytes([["602000001", "Jan", "Nowak", "Kraków"],
                                            ["48601234567", "Zofia", "Kowalska", "Łódź"]],
                                           encoding="cp1250"), encoding="utf-8")
+    grouped = kept("grouped.csv", csv_bytes([["601\u00a0234\u00a0567", "Zofia", "K", "Ł"]]))
     other = kept("other.csv", csv_bytes([["602000001", "9601234567", "K", "48601234568"]]))
 
-    assert number_held(NUMBER)["import_files"] == 3
+    assert number_held(NUMBER)["import_files"] == 4
     report = forget_number(number=NUMBER, reference=REFERENCE)
 
-    assert report.counts["import_files"] == 3
-    for job in (commas, among_words, legacy):
+    assert report.counts["import_files"] == 4
+    for job in (commas, among_words, legacy, grouped):
         job.refresh_from_db()
         assert job.state == ImportJob.State.CANCELLED and REFERENCE in job.stop_reason
     assert set(ImportUpload.objects.values_list("job", flat=True)) == {other.pk}
