@@ -16,6 +16,10 @@ from .spreadsheets import EXCEL_SCIENTIFIC
 _SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
 # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
+# A number as a program that took it for a decimal writes it ("601234567.0" from pandas,
+# "601234567,00" from a cell formatted with decimals): the point and zeros are no digits
+# of it, where the separators' rule would make them one more ("6012345670").
+_AS_DECIMAL = re.compile(r"\s*(\+?[0-9]{6,15})[.,]0+\s*")
 
 
 def without_separators(raw: str) -> str:
@@ -26,6 +30,8 @@ def without_separators(raw: str) -> str:
 
 def normalise_phone(raw: str) -> str:
     """The number with separators removed and one leading `+` kept; raises ValidationError."""
+    if as_decimal := _AS_DECIMAL.fullmatch(raw or ""):
+        raw = as_decimal.group(1)
     number = without_separators(raw)
     if not number:
         raise ValidationError(_("Enter a phone number."), code="required")

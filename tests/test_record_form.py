@@ -73,6 +73,10 @@ def add(client, data, campaign_id="00001"):
     ("123456", "123456"),
     ("123456789012345", "123456789012345"),
     ("+123456789012345", "+123456789012345"),
+    # As a program that took the number for a decimal writes it: not a digit more.
+    ("601234567.0", "601234567"),
+    ("601234567,00", "601234567"),
+    ("+48601234567.0", "+48601234567"),
 ])
 def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
     assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
