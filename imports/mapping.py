@@ -6,6 +6,7 @@ typed by hand can; headers are matched in English and Polish, with or without ac
 
 import re
 import unicodedata
+from collections import Counter
 
 from django.utils.translation import gettext_lazy as _
 
@@ -48,11 +49,11 @@ def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
     for target in targets:
         if target.startswith(FIELD_PREFIX):
             words[target] = {header_key(target.removeprefix(FIELD_PREFIX))}
-    saved = {header_key(header): target for header, target in (template or {}).items()}
+    saved = {header_key(name): target for name, target in (template or {}).items()}
     proposal, used = [], set()
-    for header in headers:
-        key = header_key(header)
-        target = saved[key] if key in saved else _matching(key, words)
+    for header, name in zip(headers, column_names(headers), strict=True):
+        key = header_key(name)
+        target = saved[key] if key in saved else _matching(header_key(header), words)
         if target not in targets or target in used:
             target = ""
         used.add(target)
@@ -65,6 +66,22 @@ def _matching(key, words):
 
 
 def mapping_by_header(headers: list[str], mapping: list[str]) -> dict[str, str]:
-    """The mapping as header -> target, for templates and receipts (left-out columns too)."""
-    return {header or str(_("column %(n)d") % {"n": index}): target
-            for index, (header, target) in enumerate(zip(headers, mapping, strict=True), 1)}
+    """The mapping as column name -> target, for templates and receipts (left-out columns
+    too)."""
+    return dict(zip(column_names(headers), mapping, strict=True))
+
+
+def column_names(headers: list[str]) -> list[str]:
+    """Each column's name in templates and receipts: its header, numbered where the header
+    repeats ("Telefon", "Telefon (2)"), or its place where it has none. By header alone,
+    a landline and a mobile column both named "Telefon" were one name, and a saved
+    mapping put the phone on the first of them."""
+    names, seen = [], Counter()
+    for index, header in enumerate(headers, 1):
+        if not header:
+            names.append(str(_("column %(n)d") % {"n": index}))
+            continue
+        seen[header_key(header)] += 1
+        repeat = seen[header_key(header)]
+        names.append(header if repeat == 1 else f"{header} ({repeat})")
+    return names

@@ -1,5 +1,6 @@
 """Upload, mapping and preview: every row checked by the record form, nothing sent."""
 
+import re
 import tracemalloc
 
 import pytest
@@ -397,6 +398,24 @@ def test_a_saved_template_maps_the_next_file(logged_in, sales):
         response = logged_in.get(reverse("imports:mapping", args=[second.pk]),
                                  {"template": nonsense})
         assert response.status_code == 200
+
+
+def test_a_saved_mapping_keeps_which_of_two_columns_of_one_name_is_the_phone(logged_in, sales):
+    """A landline and a mobile column, both "Telefon": the mobile one stays the phone."""
+    header = ["Telefon", "Imię", "Telefon", "Miasto"]
+    previewed(logged_in, sales, csv_bytes([["221234567", "Zofia", "601234567", "Łódź"]],
+                                          header=header),
+              column_0="", column_2="phone_number", template_name="Komórki")
+    template = ImportTemplate.objects.get(name="Komórki")
+    assert template.mapping["Telefon"] == "" and template.mapping["Telefon (2)"] == "phone_number"
+    upload(logged_in, sales, csv_bytes([["222222222", "Ewa", "602000000", "Gdańsk"]],
+                                       header=header))
+    second = ImportJob.objects.latest("pk")
+    page = logged_in.get(reverse("imports:mapping", args=[second.pk]),
+                         {"template": template.pk}).content.decode()
+    selects = re.findall(r'<select name="column_(\d)"(.*?)</select>', page, re.DOTALL)
+    assert [column for column, options in selects
+            if '<option value="phone_number" selected>' in options] == ["2"]
 
 
 def test_a_saved_mapping_is_deleted_from_the_mapping_page(logged_in, sales, campaigns):
