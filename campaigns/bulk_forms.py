@@ -3,11 +3,13 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .forms import CampaignForm
+from .forms import EDITABLE, CampaignForm
 from .models import Campaign
 
-# The edit form's fields, `name` excepted: one name for many campaigns makes no sense.
-CHANGEABLE = [name for name in CampaignForm.base_fields if name not in ("name", "reason")]
+# The edit form's settings, `name` excepted: one name for many campaigns makes no sense.
+# Its time to apply a change at is not one: a bulk change is sent at once, and showing the
+# field made users believe a change they had timed was kept for then.
+CHANGEABLE = [name for name in EDITABLE if name != "name"]
 
 
 class BulkChangeForm(forms.Form):

@@ -34,6 +34,8 @@ def test_the_form_lists_the_campaigns_ticked_on_the_list(logged_in, campaigns):
     page = logged_in.get(FORM, {"campaign": ["A7K2Q", "00001"]})
     assert [c.thulium_id for c in page.context["chosen"]] == ["A7K2Q", "00001"]
     assert "name" not in page.context["form"].fields  # one name for many makes no sense
+    # A bulk change is sent at once: no time to apply it at is offered (it was ignored).
+    assert 'name="apply_at"' not in page.content.decode()
 
 
 def test_the_preview_shows_old_and_new_and_skips_campaigns_already_there(
