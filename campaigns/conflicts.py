@@ -9,8 +9,9 @@ from .forms import EDITABLE, CampaignForm, initial_from_settings, shown_value
 from .models import Campaign
 from .services import merged_settings
 
-# Kept in the form again besides the settings the user changed.
-_CARRIED = ("reason", "reverts")
+# Kept in the form again besides the settings the user changed; without its time, a
+# change sent again after the conflict went at once instead of at the time chosen.
+_CARRIED = ("reason", "reverts", "apply_at")
 
 
 @dataclass(frozen=True)

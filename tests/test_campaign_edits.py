@@ -10,12 +10,13 @@ from django.urls import reverse
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
-from campaigns.models import Campaign, ChangeRequest
+from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
 from campaigns.services import CampaignChanged, campaign_update
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
+from tests.test_scheduling import ahead
 
 REASON = "Agreed with the client"
 
@@ -82,6 +83,22 @@ def test_the_conflict_page_names_only_the_changes_that_took_effect(
     conflict = logged_in.post(edit_url(), {**mine, "parity": "20"}).context["conflict"]
 
     assert [entry.sent for entry in conflict.entries] == [{"order": 7}]
+
+
+def test_a_conflict_keeps_the_time_the_change_was_to_be_applied_at(logged_in, colleague,
+                                                                    campaigns, thulium):
+    mine = opened(logged_in)
+    colleague.post(edit_url(), {**opened(colleague), "order": "7"})
+    when = ahead(120)
+
+    again = logged_in.post(edit_url(), {**mine, "parity": "20", "apply_at": when})
+
+    assert 'data-testid="conflict"' in again.content.decode()
+    shown = form_values(again.content.decode(), "name")
+    assert shown["apply_at"] == when
+    logged_in.post(edit_url(), shown)
+    assert puts(thulium) == [{"order": 7}]  # the colleague's; this one waits for its time
+    assert ScheduledChange.objects.get().changes == {"parity": 20}
 
 
 def test_a_damaged_or_missing_form_version_sends_nothing_and_keeps_the_input(
