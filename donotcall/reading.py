@@ -5,11 +5,15 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from imports.mapping import header_key
 from imports.reading import FileLayout, read_rows
 from portal.phones import normalise_phone, phone_key
 
-# Header words that name the column of numbers; without one, the first column.
-PHONE_HEADERS = ("tel", "phone", "numer", "number", "komórka", "mobile")
+# How a header that names the column of numbers begins one of its words (compared as
+# imports.mapping.header_key writes it), the surest first: a "Numer klienta" column before
+# the "Telefon" one was read as the numbers, and the phones went unlisted. Without one,
+# the first column.
+PHONE_HEADERS = (("tel", "phone", "komork", "mobile", "msisdn", "cell"), ("numer", "number", "nr"))
 # Invalid lines listed to the user; the rest are counted.
 MAX_LISTED = 100
 
@@ -48,7 +52,9 @@ def numbers_read(content: bytes, layout: FileLayout) -> NumbersRead:
 
 
 def _phone_column(headers: list[str]) -> int:
-    for index, header in enumerate(headers):
-        if any(word in header.lower() for word in PHONE_HEADERS):
-            return index
+    words = [header_key(header).split() for header in headers]
+    for beginnings in PHONE_HEADERS:
+        for index, parts in enumerate(words):
+            if any(part.startswith(beginnings) for part in parts):
+                return index
     return 0

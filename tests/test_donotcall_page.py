@@ -152,6 +152,17 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
                                 details__file_name="lista.csv").count() == 2
 
 
+@pytest.mark.parametrize("header", [["Numer klienta", "Telefon"], ["Nr umowy", "Komórka"],
+                                    ["Hotel", "Mobile phone"]])
+def test_an_upload_takes_the_column_its_header_names_a_phone_not_another_number(
+    officer_client, header
+):
+    content = csv_bytes([["1002345", "601 000 001"], ["1002346", "601 000 002"]], header=header)
+    upload(officer_client, content)
+    assert set(Suppression.objects.values_list("phone_key", flat=True)) == {
+        "48601000001", "48601000002"}
+
+
 def test_an_upload_renews_the_expired_entries_of_its_numbers(officer_client):
     add(officer_client, "601000003", expires_on="2020-01-31")
     response = upload(officer_client, csv_bytes([["601000003"]], header=["Telefon"]))
