@@ -124,17 +124,30 @@ def suppressions_forget(key: str, erasure) -> int:
     )
 
 
+# Tries of an upload whose numbers others were listing at the same time.
+UPLOAD_ATTEMPTS = 3
+
+
 def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_on=None,
                         actor, file_name: str) -> tuple[int, int]:
     """Put a file's numbers on the list: (how many were added, how many it held already).
 
-    A number whose entry for this scope has expired gets a new entry in its place.
+    A number whose entry for this scope has expired gets a new entry in its place. One
+    listed by someone else between the reading of the list and the writing (a colleague's
+    typed entry, an upload of the same file twice) fails the writing: the list is read
+    again, and the file's other numbers are written then.
     """
-    with transaction.atomic():
-        _make_way(expired(read.keys, campaign), actor=actor)
-        already = listed(read.keys, campaign)
-        suppressions_add_all(
-            keys=[key for key in read.keys if key not in already], campaign=campaign,
-            reason=reason, note=note, source=Suppression.Source.UPLOAD,
-            expires_on=expires_on, actor=actor, details={"file_name": file_name[:255]})
-    return len(read.keys) - len(already), len(already)
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                _make_way(expired(read.keys, campaign), actor=actor)
+                already = listed(read.keys, campaign)
+                suppressions_add_all(
+                    keys=[key for key in read.keys if key not in already], campaign=campaign,
+                    reason=reason, note=note, source=Suppression.Source.UPLOAD,
+                    expires_on=expires_on, actor=actor, details={"file_name": file_name[:255]})
+        except IntegrityError:
+            if attempt == UPLOAD_ATTEMPTS:
+                raise
+            continue
+        return len(read.keys) - len(already), len(already)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry
+from donotcall import services
 from donotcall.entries import DONOTCALL_ADDITION
 from donotcall.models import Suppression
 from tests.conftest import COMPLIANCE, LOADERS, make_user
@@ -159,6 +160,30 @@ def test_an_upload_takes_the_column_its_header_names_a_phone_not_another_number(
 ):
     content = csv_bytes([["1002345", "601 000 001"], ["1002346", "601 000 002"]], header=header)
     upload(officer_client, content)
+    assert set(Suppression.objects.values_list("phone_key", flat=True)) == {
+        "48601000001", "48601000002"}
+
+
+def test_an_upload_racing_another_listing_of_one_of_its_numbers_lists_them_all(
+    officer_client, monkeypatch
+):
+    """A number listed by a colleague between the upload's reading of the list and its
+    writing failed the whole upload with a server error."""
+    colleague, real = make_user("colleague", COMPLIANCE), services.listed
+    raced = []
+
+    def listed_then_raced(keys, campaign):
+        found = real(keys, campaign)
+        if not raced:
+            raced.append(services.suppression_add(key="48601000001", campaign=None,
+                                                  reason="request", source="typed",
+                                                  actor=colleague))
+        return found
+
+    monkeypatch.setattr(services, "listed", listed_then_raced)
+    response = upload(officer_client, csv_bytes([["601 000 001"], ["601 000 002"]],
+                                                header=["Telefon"]))
+    assert response.status_code == 200
     assert set(Suppression.objects.values_list("phone_key", flat=True)) == {
         "48601000001", "48601000002"}
 
