@@ -172,17 +172,30 @@ def _csv_rows(content, encoding, delimiter):
 
 
 def _decoded_lines(content, encoding):
-    """The file's lines as text; line by line, so a wrong encoding names its line."""
+    """The file's lines as text; line by line, so a wrong encoding names its line.
+
+    A file of old Mac line ends (a carriage return alone) is read as lines too, where the
+    CSV reader refused its first one in Python's words. A NUL character, which no text
+    file holds and PostgreSQL cannot store, is refused at its line: past the start of the
+    file, which is checked apart, it failed the preview with a server error.
+    """
+    if b"\n" not in content:
+        content = content.replace(b"\r", b"\n")
     decoder = codecs.getincrementaldecoder(encoding)()
     # b"\n" is a line end in every accepted encoding and never part of another character.
     for line_number, line in enumerate(io.BytesIO(content), 1):
         try:
-            yield decoder.decode(line)
+            text = decoder.decode(line)
         except UnicodeDecodeError:
             raise FileProblem(
                 _("Line %(line)d is not valid %(encoding)s text: choose the file's encoding.")
                 % {"line": line_number, "encoding": ENCODINGS.get(encoding, encoding)}
             ) from None
+        if "\x00" in text:
+            raise FileProblem(
+                _("Line %(line)d holds a NUL character, which a text file never does: save "
+                  "the file from Excel again as CSV.") % {"line": line_number})
+        yield text
 
 
 def _xlsx_rows(content):

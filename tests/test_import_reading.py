@@ -134,6 +134,22 @@ def test_a_header_of_ten_thousand_columns_is_refused(settings):
     assert "10000 columns; the portal reads at most 200" in str(problem.value.message)
 
 
+def test_a_file_of_old_mac_line_ends_is_read_as_lines():
+    content = b"Telefon;Imie\r601000001;Jan\r601000002;Ewa\r"
+    layout = detect_layout(content, "leady.csv")
+    assert [cells for _number, cells in read_rows(content, layout)] == [
+        ["Telefon", "Imie"], ["601000001", "Jan"], ["601000002", "Ewa"]]
+
+
+def test_a_nul_character_past_the_start_of_the_file_is_refused_at_its_line():
+    rows = [[str(601000001 + n), "Jan"] for n in range(5000)] + [["601009999", "J\x00an"]]
+    content = csv_bytes(rows, header=["Telefon", "Imie"])
+    layout = detect_layout(content, "leady.csv")
+    with pytest.raises(FileProblem) as problem:
+        list(read_rows(content, layout))
+    assert "Line 5002 holds a NUL character" in str(problem.value.message)
+
+
 def test_a_wrong_encoding_chosen_by_the_user_is_reported_with_the_row():
     content = csv_bytes([["601000000", "Jan"], ["603000000", "Świętosław"]],
                         header=["Telefon", "Imie"], encoding="cp1250")
