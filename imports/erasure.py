@@ -9,7 +9,7 @@ from audit.erasure import Erasure
 from portal.phones import number_key, significant_digits
 
 from .models import ImportJob, ImportRow, ImportUpload, RowState
-from .reading import FileLayout, read_rows
+from .reading import workbook_rows
 from .storing import upload_content
 
 # What a row's number reads as once erased (the column holds 40 characters).
@@ -87,8 +87,7 @@ def _holds(job: ImportJob, key: str) -> bool:
     digits = significant_digits(key).encode()
     content = upload_content(job)
     if job.file_kind == "xlsx":
-        lines = ("\t".join(cells).encode() for _number, cells
-                 in read_rows(content, FileLayout(kind="xlsx")))
+        lines = ("\t".join(cells).encode() for cells in workbook_rows(content))
         return any(_spells(line, key) for line in lines
                    if digits in _NOT_DIGITS.sub(b"", line))
     only_digits = _NOT_DIGITS_NOR_LINE_ENDS.sub(b"", content)

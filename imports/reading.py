@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from .workbooks import open_workbook
 
@@ -205,7 +206,7 @@ def _xlsx_rows(content):
         raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
     number = 0
     try:
-        sheet = book.worksheets[0]
+        sheet = _shown_sheet(book)
         # Each row as wide as its own last cell, whatever size the sheet states: padded
         # to the widest a row may be (201 values for four cells), the padding took nearly
         # a third of a whole read, and a size stated too small cut rows and cells off.
@@ -225,10 +226,38 @@ def _xlsx_rows(content):
         book.close()
 
 
+def workbook_rows(content: bytes) -> Iterator[list[str]]:
+    """The cells of every row of every sheet of the workbook, hidden ones too: what an
+    erasure searches, as the file holds a number wherever a sheet has it."""
+    book = open_workbook(content)
+    try:
+        for sheet in book.worksheets:
+            sheet.reset_dimensions()
+            for values in sheet.iter_rows(values_only=True):
+                yield [_cell_text(value) for value in values]
+    finally:
+        book.close()
+
+
+def _shown_sheet(book):
+    """The sheet Excel opens the workbook at, or its first visible one: a hidden first
+    sheet (lookup lists, say) was read in place of the data the user sees."""
+    if book.active is not None and book.active.sheet_state == "visible":
+        return book.active
+    return next((sheet for sheet in book.worksheets if sheet.sheet_state == "visible"),
+                book.worksheets[0])
+
+
 def _cell_text(value) -> str:
-    """A cell as the user sees it: whole numbers without `.0`, times to the minute."""
+    """A cell as the user sees it: whole numbers without `.0`, times to the minute, an
+    array formula as its text (checking refuses a formula), never as Python's words for
+    the object openpyxl gives for it."""
     if value is None:
         return ""
+    if isinstance(value, ArrayFormula):
+        return value.text
+    if isinstance(value, DataTableFormula):
+        return "=TABLE()"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():

@@ -1,9 +1,11 @@
 """A person's number is erased everywhere the portal holds it, and the chain still verifies."""
 
+import io
 import logging
 import threading
 from datetime import timedelta
 
+import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -163,8 +165,8 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
 ):
     """The number is found in a file read with the wrong separator, in a cell among other
     words, in a file whose chosen encoding cannot read a later line (the erasure stopped
-    there), and grouped by no-break spaces; a file holding its digits only inside a longer
-    number is kept."""
+    there), grouped by no-break spaces, and on a workbook's hidden sheet; a file holding its
+    digits only inside a longer number is kept."""
     def kept(name, content, **told):
         upload(logged_in, campaigns["A7K2Q"], content, name=name)
         job = ImportJob.objects.get(file_name=name)
@@ -179,13 +181,21 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
                                            ["48601234567", "Zofia", "Kowalska", "Łódź"]],
                                           encoding="cp1250"), encoding="utf-8")
     grouped = kept("grouped.csv", csv_bytes([["601\u00a0234\u00a0567", "Zofia", "K", "Ł"]]))
+    book = openpyxl.Workbook()
+    book.active.sheet_state = "hidden"
+    book.active.append(["601-234-567"])
+    book.create_sheet("Leady").append(["Telefon", "Imię"])
+    book["Leady"].append(["602000001", "Jan"])
+    book.active, xlsx = 1, io.BytesIO()
+    book.save(xlsx)
+    hidden = kept("hidden.xlsx", xlsx.getvalue())
     other = kept("other.csv", csv_bytes([["602000001", "9601234567", "K", "48601234568"]]))
 
-    assert number_held(NUMBER)["import_files"] == 4
+    assert number_held(NUMBER)["import_files"] == 5
     report = forget_number(number=NUMBER, reference=REFERENCE)
 
-    assert report.counts["import_files"] == 4
-    for job in (commas, among_words, legacy, grouped):
+    assert report.counts["import_files"] == 5
+    for job in (commas, among_words, legacy, grouped, hidden):
         job.refresh_from_db()
         assert job.state == ImportJob.State.CANCELLED and REFERENCE in job.stop_reason
     assert set(ImportUpload.objects.values_list("job", flat=True)) == {other.pk}

@@ -1,9 +1,12 @@
 """Files as Polish Excel writes them are read right; files that cannot be read say why."""
 
+import io
 import tracemalloc
 
+import openpyxl
 import pytest
 from openpyxl.cell.text import Text
+from openpyxl.worksheet.formula import ArrayFormula
 
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
 from tests.import_files import HEADER, csv_bytes, excel_xlsx_bytes, xlsx_bytes
@@ -86,6 +89,34 @@ def test_an_xlsx_formula_is_read_as_its_text_never_evaluated():
     content = xlsx_bytes([["=600000000+1", "Zofia"]], header=["Telefon", "Imię"])
     layout = detect_layout(content, "leady.xlsx")
     assert layout.sample == [["=600000000+1", "Zofia"]]
+
+
+def test_an_xlsx_array_formula_is_read_as_its_text():
+    book = openpyxl.Workbook()
+    book.active.append(["Telefon", "Imię"])
+    book.active.append(["601234567", "Zofia"])
+    book.active["B2"] = ArrayFormula("B2", "=UPPER(A2)")
+    layout = detect_layout(workbook_bytes(book), "leady.xlsx")
+    assert layout.sample == [["601234567", "=UPPER(A2)"]]
+
+
+def test_the_sheet_excel_opens_at_is_read_not_a_hidden_first_one():
+    book = openpyxl.Workbook()
+    lists = book.active
+    lists.title, lists.sheet_state = "Słowniki", "hidden"
+    lists.append(["Kod", "Opis"])
+    book.create_sheet("Leady").append(["Telefon", "Imię"])
+    book["Leady"].append(["601234567", "Zofia"])
+    book.active = 1
+    assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
+    book.active = 0  # saved with the hidden sheet active: the first visible one
+    assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
+
+
+def workbook_bytes(book) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def test_a_workbook_s_first_rows_are_read_without_its_whole_string_table(monkeypatch):
