@@ -18,7 +18,7 @@ ROWS = [
     ["601000001", "Zofia", "Łódź", ""],                 # row 2: sent
     ["12", "Jan", "Gdynia", ""],                        # row 3: the number is wrong
     ["601000001", "Zofia", "Łódź", ""],                 # row 4: the same number as row 2
-    ["601000004", "Ewa", "Kraków", "jutro"],            # row 5: the date is wrong
+    ["+48 601 000 004", "Ewa", "Kraków", "jutro"],      # row 5: the date is wrong
     ["601000009", "Adam", "Gdańsk", ""],                # row 6: added by hand before
     ["601000007", "Ola", "=HYPERLINK(\"x\")", ""],       # row 7: a formula
 ]
@@ -57,7 +57,8 @@ def test_the_preview_offers_the_rows_to_correct_as_the_file_has_them_with_why(lo
     # The rows a correction can mend, in the file's order and cells (its Polish letters
     # read from Windows-1250), a formula made plain text; not a number already added.
     assert [row[:4] for row in rows] == [
-        ROWS[1], ROWS[2], ROWS[3], ["601000007", "Ola", "'=HYPERLINK(\"x\")", ""]]
+        ROWS[1], ROWS[2], ["'+48 601 000 004", "Ewa", "Kraków", "jutro"],
+        ["601000007", "Ola", "'=HYPERLINK(\"x\")", ""]]
     assert rows[0][4].startswith("Phone number: ")
     assert rows[1][4] == "The same phone number as row 2."
     assert rows[2][4].startswith("Next call: Enter a date and time as ")
@@ -65,6 +66,8 @@ def test_the_preview_offers_the_rows_to_correct_as_the_file_has_them_with_why(lo
 
 
 def test_the_rows_corrected_and_uploaded_again_are_sent(logged_in, sales, job):
+    """Only what was wrong is corrected: the quote that kept "+48..." from being read as a
+    formula stays, and is read as that (the number was refused for it)."""
     header, *rows = downloaded(logged_in, job)
     rows[0][0], rows[1][0], rows[2][3] = "601000003", "601000005", "24.12.2026 10:00"
     rows[3][2] = "Sopot"
