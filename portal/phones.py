@@ -82,6 +82,17 @@ def significant_digits(key: str) -> str:
         return key  # a key that did not parse is the number's own digits
 
 
+def is_phone_number(raw: str) -> bool:
+    """True when the text is a number a phone may have by its country's plan, not merely 6
+    to 15 digits: a date such as "01.12.2026" is none."""
+    try:
+        number = normalise_phone(raw)
+        parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
+    except (ValidationError, phonenumbers.NumberParseException):
+        return False
+    return phonenumbers.is_valid_number(parsed)
+
+
 def number_key(raw: str) -> str:
     """The canonical key of a number as typed; raises ValidationError if it is not one."""
     return phone_key(normalise_phone(raw))

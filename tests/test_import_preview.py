@@ -313,6 +313,13 @@ def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name
     assert ImportJob.objects.count() == 0
 
 
+def test_columns_named_by_dates_are_no_phone_numbers(logged_in, sales):
+    header = ["Telefon", "01.12.2026", "2026-12-02"]
+    response = upload(logged_in, sales, csv_bytes([["601000001", "tak", "nie"]], header=header))
+    assert response.status_code == 302
+    assert ImportJob.objects.get().headers == header
+
+
 def test_a_file_over_the_size_limit_is_refused(logged_in, sales, settings):
     settings.IMPORT_MAX_FILE_SIZE = 1000
     response = upload(logged_in, sales, csv_bytes(people(100)))
