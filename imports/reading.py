@@ -105,6 +105,11 @@ def file_kind(content: bytes, file_name: str) -> str:
         )
     if file_name.lower().endswith((".xlsx", ".xlsm")):
         raise FileProblem(_("This file is named .xlsx but is not an Excel workbook."))
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileProblem(
+            _("This file is saved as Unicode text (UTF-16): save it from Excel as “CSV UTF-8” "
+              "and upload that.")
+        )
     if b"\x00" in content[:_SNIFF_BYTES]:
         raise FileProblem(
             _("This is not a text file: upload a CSV file or an Excel .xlsx workbook.")

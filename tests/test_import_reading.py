@@ -151,6 +151,9 @@ def test_a_workbook_stating_too_small_a_size_still_gives_every_cell():
     (b"Telefon;Imie\r\n601234567;Jan\r\n", "leady.xlsx", "named .xlsx but is not"),
     (b"PK\x03\x04 certainly not a workbook", "leady.xlsx", "cannot be read as an Excel"),
     (b"Telefon;Imie;Nazwisko\r\n", "leady.csv", "header row but no rows below it"),
+    # Excel's "Unicode text": it was called no text file.
+    ("Telefon\tImię\r\n601234567\tZofia\r\n".encode("utf-16"), "leady.txt",
+     "saved as Unicode text (UTF-16)"),
 ])
 def test_files_that_cannot_be_imported_say_why(content, name, says):
     with pytest.raises(FileProblem) as problem:
