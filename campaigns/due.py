@@ -114,6 +114,7 @@ def _update(change: ScheduledChange) -> Entry:
             campaign=change.campaign, changes=change.changes, actor=change.created_by,
             reason=change.reason, language=change.language or None,
             related=change.scheduled_entry,
+            details={"reverts": change.reverts_id} if change.reverts_id else None,
         )
     try:
         return send()

@@ -197,6 +197,11 @@ class ScheduledChange(models.Model):
         ChangeRequest, verbose_name=_("change request"), on_delete=models.PROTECT, null=True,
         blank=True, related_name="scheduled_change",
     )
+    # The change whose earlier values it restores, as its entry names it once sent.
+    reverts = models.ForeignKey(
+        "audit.Entry", verbose_name=_("restores the values before"), on_delete=models.DO_NOTHING,
+        db_constraint=False, null=True, blank=True, editable=False, related_name="+",
+    )
     # When a worker took it to send, and which one: a claim older than a call can take
     # belongs to a worker that died (campaigns/due.py).
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -16,13 +16,15 @@ from .scheduling import NotWaiting, change_schedule, scheduled_change_cancel
 RECENTLY_FINISHED = 30
 
 
-def schedule_from_form(request, campaign, form, changes: dict):
-    """The edit form's branch for a change with a time that needs no approval: saved."""
+def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
+    """The edit form's branch for a change with a time that needs no approval: saved
+    (`reverts`: the change whose earlier values it restores, if it restores one)."""
     apply_at = form.cleaned_data["apply_at"]
     when = shown_minute(apply_at)
     change_schedule(
         campaign=campaign, changes=changes, actor=request.user,
         reason=form.cleaned_data["reason"], apply_at=apply_at, language=request.LANGUAGE_CODE,
+        reverts=reverts,
     )
     messages.success(request, _(
         "The change is saved: the portal sends it to Thulium at %(when)s."

@@ -34,11 +34,13 @@ class TimePassed(Exception):
 def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
                     apply_at: datetime.datetime, language: str = "",
                     change_request: ChangeRequest | None = None,
-                    approval: Entry | None = None) -> ScheduledChange:
+                    approval: Entry | None = None,
+                    reverts: Entry | None = None) -> ScheduledChange:
     """Save the change to be sent at `apply_at`; nothing is sent to Thulium now.
 
     `change_request` and `approval` name the four-eyes request and its approval, when a
-    second editor let it through. Raises TimePassed if `apply_at` is not in the future.
+    second editor let it through; `reverts` the change whose earlier values it restores
+    (the request's, if it has one). Raises TimePassed if `apply_at` is not in the future.
     """
     if apply_at <= timezone.now():
         raise TimePassed
@@ -51,6 +53,8 @@ def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
             created_by_username=(change_request.actor_username if change_request
                                  else actor.get_username()),
             change_request=change_request,
+            reverts_id=reverts.pk if reverts is not None
+            else change_request.reverts_id if change_request is not None else None,
         )
         scheduled.scheduled_entry = record_step(scheduled, ScheduleStep.SCHEDULED, actor=actor,
                                                 related=approval)

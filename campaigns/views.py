@@ -120,7 +120,7 @@ def campaign_edit(request, thulium_id):
         ))
         return redirect(change_request)
     elif form.cleaned_data.get("apply_at"):
-        return schedule_from_form(request, campaign, form, changes)
+        return schedule_from_form(request, campaign, form, changes, reverts=reverted)
     else:
         try:
             campaign_update(

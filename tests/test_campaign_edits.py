@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from audit.models import Entry
 from audit.verify import verify_chain
+from campaigns.due import due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
@@ -16,7 +17,7 @@ from campaigns.services import CampaignChanged, campaign_update
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
-from tests.test_scheduling import ahead
+from tests.test_scheduling import ahead, due
 
 REASON = "Agreed with the client"
 
@@ -253,6 +254,24 @@ def test_a_change_made_outside_the_portal_can_be_restored(logged_in, campaigns, 
     logged_in.post(edit_url(), shown)
     assert puts(thulium) == [{"order": 50}]
     assert Entry.objects.get(kind=CAMPAIGN_CHANGE.slug).details["reverts"] == outside.pk
+
+
+def test_a_restore_saved_for_later_keeps_the_link_once_sent(logged_in, campaigns, thulium):
+    """Sent at its time, the restore named no change it restored, and the restored change
+    no restore."""
+    logged_in.post(edit_url(), {**opened(logged_in), "order": "7"})
+    first = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    shown = form_values(logged_in.get(reverse("campaigns:revert", args=[first.pk])), "name")
+    logged_in.post(edit_url(), {**shown, "apply_at": ahead(30)})
+    due(ScheduledChange.objects.get())
+
+    due_changes_apply()
+
+    revert = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).latest("pk")
+    assert (revert.details["reverts"], revert.outcome) == (first.pk, "succeeded")
+    assert puts(thulium)[-1] == {"order": 50}
+    first_page = logged_in.get(first.get_absolute_url()).content.decode()
+    assert f'href="{revert.get_absolute_url()}"' in first_page.split('data-testid="reverted-by"')[1]
 
 
 def test_a_risky_restore_under_four_eyes_waits_and_keeps_the_link(
