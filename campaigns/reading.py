@@ -5,6 +5,7 @@ reads a campaign (the edit form, Refresh, `sync_campaigns`), a value that differ
 the one it knew becomes a "changed outside the portal" entry before it is taken.
 """
 
+import datetime
 import logging
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
 from portal.thulium import get_client
 
-from .entries import OUTSIDE_CHANGE
+from .entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
 from .models import Campaign, thulium_id_validator
 from .services import merged_settings
 
@@ -91,12 +92,14 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
     """Take the settings Thulium holds as the campaign's, recording what changed outside.
 
     A value the portal never knew is learnt without an entry: it was unknown, not
-    changed. `campaign` is updated in place. Returns the entry, if one was written.
+    changed; nor is one a change the portal is sending sets (Thulium applied it before
+    its answer came back). `campaign` is updated in place. Returns the entry, if one was
+    written.
     """
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        changed = changed_values(before, found)
+        changed = not_in_flight(changed_values(before, found), _in_flight(current))
         entry = None
         if current.settings_replace(merged_settings(before, found)):
             if isinstance(found.get("name"), str) and found["name"]:
@@ -134,6 +137,32 @@ def changed_values(known: dict, found: dict) -> dict:
         else:
             changed[key] = value
     return changed
+
+
+def not_in_flight(changed: dict, in_flight: dict) -> dict:
+    """The changed values but those a change being sent sets to the same value."""
+    kept = {}
+    for key, value in changed.items():
+        if isinstance(value, dict) and isinstance(in_flight.get(key), dict):
+            if nested := not_in_flight(value, in_flight[key]):
+                kept[key] = nested
+        elif key not in in_flight or in_flight[key] != value:
+            kept[key] = value
+    return kept
+
+
+def _in_flight(campaign: Campaign) -> dict:
+    """What the campaign's changes the portal is sending set, together: begun and not
+    answered yet, within the time a call to Thulium may take (an older one was left
+    pending by a process that stopped, and says nothing of Thulium now)."""
+    since = timezone.now() - datetime.timedelta(
+        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
+    sending = {}
+    for sent in (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
+                                      outcome=Outcome.PENDING, created_at__gte=since)
+                 .order_by("pk").values_list("sent", flat=True)):
+        sending = merged_settings(sending, sent)
+    return sending
 
 
 def _description(item: dict) -> dict:

@@ -143,6 +143,30 @@ def test_a_change_found_outside_while_a_change_is_sent_is_kept(user, campaigns, 
     assert stored.version == campaign.version == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_change_read_back_from_thulium_while_it_is_sent_is_no_change_made_outside(
+    user, campaigns, settings
+):
+    """Thulium applied the change before its answer came: read meanwhile (a form opened, a
+    sync), its own value was recorded as changed outside the portal."""
+    campaign = campaigns["00001"]
+
+    def respond(method, request_path, body):
+        try:
+            outside_changes_take(Campaign.objects.get(pk=campaign.pk),
+                                 {"parity": 20, "order": 9}, actor=None)
+        finally:
+            connection.close()
+        return 200, b""
+
+    with CraftedThulium(respond=respond) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        campaign_update(campaign=campaign, changes={"parity": 20}, actor=user)
+
+    (outside,) = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug)
+    assert outside.details["found"] == {"order": 9}
+
+
 def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaigns, thulium):
     shown = opened(logged_in)
     thulium.state.fail_next("refuse")
