@@ -99,7 +99,7 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        changed = not_in_flight(changed_values(before, found), _in_flight(current))
+        changed = _not_in_flight(changed_values(before, found), _in_flight(current))
         entry = None
         if current.settings_replace(merged_settings(before, found)):
             if isinstance(found.get("name"), str) and found["name"]:
@@ -139,12 +139,12 @@ def changed_values(known: dict, found: dict) -> dict:
     return changed
 
 
-def not_in_flight(changed: dict, in_flight: dict) -> dict:
+def _not_in_flight(changed: dict, in_flight: dict) -> dict:
     """The changed values but those a change being sent sets to the same value."""
     kept = {}
     for key, value in changed.items():
         if isinstance(value, dict) and isinstance(in_flight.get(key), dict):
-            if nested := not_in_flight(value, in_flight[key]):
+            if nested := _not_in_flight(value, in_flight[key]):
                 kept[key] = nested
         elif key not in in_flight or in_flight[key] != value:
             kept[key] = value
