@@ -138,6 +138,7 @@ class _Push:
     def loop(self) -> None:
         while True:
             self.beat_if_due()
+            self.hear_stop()
             self.raise_if_storing_failed()
             found = True
             if self.stopping.is_set():
@@ -297,8 +298,16 @@ class _Push:
             if sending.crash is not None:
                 raise sending.crash
 
+    def hear_stop(self) -> None:
+        """Stop sending once a cancel or a stop was asked for: heard at every turn of the
+        loop, as a heartbeat lasts seconds, in which a push sends thousands of rows."""
+        if not self.stopping.is_set() and ImportJob.objects.filter(
+            Q(cancel_requested_at__isnull=False) | ~Q(stop_reason=""), pk=self.job.pk,
+        ).exists():
+            self.stopping.set()
+
     def beat_if_due(self) -> None:
-        """Renew this worker's leases and the job's heartbeat; hear a cancel."""
+        """Renew this worker's leases and the job's heartbeat."""
         if time.monotonic() < self.next_beat:
             return
         self.next_beat = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
@@ -314,9 +323,6 @@ class _Push:
                     .select_for_update(skip_locked=True).values("pk"))
             ImportRow.objects.filter(pk__in=mine).update(lease_until=now + lease_duration())
         ImportJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
-        job = ImportJob.objects.only("cancel_requested_at", "stop_reason").get(pk=self.job.pk)
-        if job.cancel_requested_at or job.stop_reason:
-            self.stopping.set()
 
     # --- the sending threads ------------------------------------------------------
 

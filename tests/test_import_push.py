@@ -432,6 +432,28 @@ def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium
         "cancelled", Outcome.FAILED)
 
 
+def test_a_cancel_is_heard_before_the_next_heartbeat(logged_in, sales, thulium, settings):
+    """Heard only at a heartbeat (5 s by default), a cancel let thousands of rows go on."""
+    settings.IMPORT_HEARTBEAT_SECONDS = 60
+    settings.IMPORT_BATCH_SIZE, settings.IMPORT_CONCURRENCY = 10, 2
+    thulium.state.latency = 0.05
+    job = confirmed(logged_in, sales, people(1000))
+
+    def push_in_a_thread():
+        try:
+            import_push(job.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=push_in_a_thread)
+    worker.start()
+    while len(thulium.state.records("00001")) < 10:
+        worker.join(0.05)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))
+    worker.join(30)
+    assert Counter(states(ImportJob.objects.get(pk=job.pk)).values())[RowState.NOT_SENT] > 0
+
+
 def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
     job = confirmed(logged_in, sales, people(1))
     import_push(job.pk)
