@@ -4,6 +4,8 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from audit.erasure import Erasure
 from portal.phones import number_key, significant_digits
@@ -52,16 +54,24 @@ def import_files_held(key: str) -> int:
 
 
 def import_files_forget(key: str, erasure: Erasure) -> int:
-    """Drop every kept upload that holds the number; an import not confirmed yet ends (one
-    being checked too: its check stops, keeping nothing, imports.previewing)."""
+    """Drop every kept upload that holds the number; an import not confirmed yet ends, its
+    rows not sent (one being checked too: its check stops, keeping nothing,
+    imports.previewing)."""
     dropped = 0
     for upload in _uploads_holding(key):
         upload.delete()
         dropped += 1
-        ImportJob.objects.filter(
-            pk=upload.job_id, state__in=ImportJob.MAPPABLE_STATES + (ImportJob.State.CHECKING,),
+        job = upload.job
+        with override(job.language or None):
+            reason = _("The file was erased at a person's request: %(note)s") % {
+                "note": erasure.note}
+        if ImportJob.objects.filter(
+            pk=job.pk, state__in=ImportJob.MAPPABLE_STATES + (ImportJob.State.CHECKING,),
         ).update(state=ImportJob.State.CANCELLED, finished_at=timezone.now(),
-                 stop_reason=f"The file was erased at a person's request: {erasure.note}")
+                 stop_reason=reason):
+            # Left "to send", they kept the ended import at part of its progress for good.
+            job.rows.filter(state=RowState.QUEUED).update(state=RowState.NOT_SENT,
+                                                          finished_at=erasure.at)
     return dropped
 
 

@@ -160,6 +160,19 @@ def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhe
     assert not ImportUpload.objects.filter(job=kept).exists()
 
 
+def test_an_import_ended_by_an_erasure_leaves_none_of_its_rows_to_send(logged_in, campaigns):
+    """Its other people's rows stayed "to send": the ended import showed part of its
+    progress for good, and its report listed them to send."""
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(
+        [[NUMBER, "Zofia", "Kowalska", "Łódź"], [OTHER, "Jan", "Nowak", "Kraków"]]))
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    assert set(ImportRow.objects.filter(job=job).values_list("state", flat=True)) == {
+        RowState.NOT_SENT}
+    progress = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
+    assert (progress["final"], progress["percent"]) == (True, 100)
+
+
 def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_told(
     logged_in, campaigns
 ):
