@@ -10,6 +10,7 @@ in either spelling, is the start of that day: "call no sooner than 24.12.2026".
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -38,7 +39,14 @@ class LocalMomentField(forms.DateTimeField):
 
     def to_python(self, value):
         try:
-            return super().to_python(value)
+            moment = super().to_python(value)
+            if moment is not None:
+                # A moment written with a zone, at the calendar's edge, has no local time
+                # ("9999-12-31T23:59-05:00"): the form failed with a server error.
+                timezone.localtime(moment)
+            return moment
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         except forms.ValidationError as error:
             if error.code != "ambiguous_timezone":
                 raise

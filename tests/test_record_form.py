@@ -259,6 +259,8 @@ def test_a_next_call_date_entered_in_another_zone_is_sent_as_warsaw_time(
     *((typed, "Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM.") for typed in (
         "2026-02-30T10:00", "2026-12-01T25:00", "31.02.2026 10:00", "tomorrow",
         "01/12/2026 09:30",  # January to some, December to others
+        # With a zone, at the calendar's edge: no Warsaw time (a server error before).
+        "9999-12-31T23:59:00-05:00", "0001-01-01T00:10:00+05:00",
     )),
     # Does not exist in Warsaw: the clocks jump from 02:00 to 03:00.
     ("2026-03-29T02:30", "does not exist or happens twice in Europe/Warsaw"),
