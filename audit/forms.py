@@ -64,7 +64,8 @@ class TimelineFilterForm(forms.Form):
     date_from = _date_field(_("From"))
     date_to = _date_field(_("To"))
     q = forms.CharField(
-        label=_("Search"), required=False, max_length=100,
+        # As long as a search term may be (an import's file name: up to 255 characters).
+        label=_("Search"), required=False, max_length=255,
         help_text=_("A phone number, identifier, record id, request_id, or an import's file "
                     "name or SHA-256, exactly."),
     )

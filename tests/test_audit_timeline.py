@@ -9,8 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.recording import entries_complete, outcome_values
 from audit.services import timeline_page
+from imports.models import ImportJob
+from imports.services import import_cancel, import_confirm
 from tests.audit_fixtures import addition, auditor, change, colleague  # noqa: F401
+from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +241,27 @@ def test_the_four_tables_entry_addresses_are_gone(watched, trail):
             assert watched.get(old).status_code == 404, old
         assert watched.get(entry.get_absolute_url()).status_code == 200
         assert entry.get_absolute_url() == f"/audit/{entry.pk}/"
+
+
+def test_an_import_is_found_by_a_file_name_of_any_length_it_may_have(watched, logged_in,
+                                                                      campaigns):
+    """The search box took 100 characters; a file's name is kept and found up to 255."""
+    name = "leady " + "x" * 150 + ".csv"
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(people(1)), name=name)
+    assert import_confirm(job=job)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))  # ended at once: its receipt
+
+    assert rows(watched.get(TIMELINE, {"q": name})) == [ImportJob.objects.get(pk=job.pk).receipt]
+
+
+def test_an_entry_completed_the_next_day_shows_the_day_it_was_completed(watched, user,
+                                                                        campaigns):
+    """"23:59:50 → 00:00:10" read as ending before it began."""
+    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                     outcome="pending", when=at(1, hour=23).replace(minute=59, second=50))
+    values = outcome_values(outcome="unknown", detail="interrupted")
+    values["completed_at"] = at(2, hour=0).replace(second=10)
+    entries_complete([(entry, values)])
+
+    page = watched.get(entry.get_absolute_url()).content.decode()
+    assert "→ March 2, 2026 00:00:10" in page
