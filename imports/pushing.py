@@ -431,7 +431,8 @@ def _finish(job: ImportJob) -> None:
     job.refresh_from_db()
     if job.stop_reason:
         final = ImportJob.State.STOPPED
-    elif job.cancel_requested_at:
+    elif job.cancel_requested_at and job.rows.filter(state=RowState.NOT_SENT).exists():
+        # A cancel that came when every row had gone out stopped nothing: done, as it is.
         final = ImportJob.State.CANCELLED
     else:
         final = ImportJob.State.DONE

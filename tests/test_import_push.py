@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_complete, outcome_values
 from audit.verify import verify_chain
-from imports import progress, pushing
+from imports import progress, pushing, sending
 from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_cancel, import_confirm
@@ -430,6 +430,27 @@ def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium
     assert counts[RowState.ADDED] + counts[RowState.NOT_SENT] == 200
     assert (job.receipt.results["result"], job.receipt.outcome) == (
         "cancelled", Outcome.FAILED)
+
+
+def test_a_cancel_that_came_once_every_row_had_gone_out_leaves_the_import_done(
+    logged_in, sales, thulium, monkeypatch, settings
+):
+    """It stopped nothing, yet the import read "cancelled", its e-mail "cancelled before its
+    end", with every row added."""
+    settings.IMPORT_BATCH_SIZE = 100
+    job = confirmed(logged_in, sales, people(5))  # one batch
+    post = sending.record_add_post_batch
+
+    def cancelled_meanwhile(entries, **kwargs):
+        import_cancel(job=ImportJob.objects.get(pk=job.pk))
+        return post(entries, **kwargs)
+
+    monkeypatch.setattr(sending, "record_add_post_batch", cancelled_meanwhile)
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert set(states(job).values()) == {RowState.ADDED}
+    assert (job.state, job.receipt.results["result"]) == (ImportJob.State.DONE, "done")
 
 
 def test_a_cancel_is_heard_before_the_next_heartbeat(logged_in, sales, thulium, settings):
