@@ -66,6 +66,7 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
     # list just before their send.
     done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]
     left = job.rows_valid - done
+    ended = sum(counts[state] for state in (*SENT_STATES, RowState.NOT_SENT))
     return {
         "state": job.state,
         "state_label": str(job.get_state_display()),
@@ -80,6 +81,9 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         "failed": counts[RowState.FAILED],
         "unknown": counts[RowState.UNKNOWN],
         "not_sent": counts[RowState.NOT_SENT],
+        # The rest of those done: numbers put on the do-not-call list after the preview,
+        # found so just before their send (the preview's own are not rows to send).
+        "listed_at_send": done - ended,
         "rows_per_second": round(rate, 1),
         # As the reader's language writes it ("16,2" in Polish), for the page and its script.
         "pace": number_format(rate, decimal_pos=1),

@@ -109,6 +109,11 @@ def test_a_number_listed_after_the_preview_is_not_sent_and_its_row_ends_suppress
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE
     assert "This number is on the do-not-call list" in "".join(report_lines(job))
+    # The progress accounts for it: its figures add up to the rows done (they were 2 of 3).
+    progress = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
+    assert (progress["done"], progress["added"], progress["listed_at_send"]) == (3, 2, 1)
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-field="listed_at_send">1<' in page
 
 
 def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(

@@ -54,7 +54,7 @@
         }
       });
       ["done", "total", "added", "added_earlier", "refused", "failed", "unknown",
-       "not_sent"].forEach(function (name) {
+       "not_sent", "listed_at_send"].forEach(function (name) {
         field(name).textContent = COUNT.format(progress[name]);
       });
       field("seconds_left").textContent =
