@@ -5,7 +5,9 @@ import datetime
 import json
 from collections.abc import Collection, Mapping
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import Entry, Outcome
@@ -27,6 +29,10 @@ from portal.thulium.client import MAX_KEPT_BODY
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
 from .reconciling import find_all_in_thulium, listing_day
+
+# Seconds past a call's longest time before a page's addition left pending counts as cut off.
+CUT_OFF_MARGIN = 60
+CUT_OFF = "The portal stopped before Thulium's answer was recorded."
 
 
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
@@ -216,19 +222,31 @@ class RecordCheckRefused(Exception):
 
 
 def record_to_check(entry: Entry) -> AddedRecord:
-    """What the portal knows of the number an unanswered addition sent, still unknown;
-    raises RecordCheckRefused."""
+    """What the portal knows of the number an unanswered addition sent, still unknown (or
+    being sent, by a request cut off); raises RecordCheckRefused."""
     if entry.kind != RECORD_ADDITION.slug:
         raise RecordCheckRefused(_("Only a record addition can be checked in Thulium."))
-    if entry.outcome != Outcome.UNKNOWN:
+    if entry.outcome != Outcome.UNKNOWN and not cut_off(entry):
         raise RecordCheckRefused(
             _("Only an addition whose outcome is unknown can be checked in Thulium."))
     # Only the latest send of the number: a resend took the row over.
-    record = AddedRecord.objects.filter(entry=entry, status=AddedRecord.Status.UNKNOWN).first()
+    record = AddedRecord.objects.filter(
+        entry=entry, status__in=(AddedRecord.Status.UNKNOWN, AddedRecord.Status.SENDING),
+    ).first()
     if record is None:
         raise RecordCheckRefused(_("There is nothing left to check: this addition's number "
                                    "was checked already or sent again."))
     return record
+
+
+def cut_off(entry: Entry) -> bool:
+    """True for an addition a page began and never completed, longer ago than its call to
+    Thulium could last: the web process stopped meanwhile (a deploy, a crash), and its
+    number stayed "being sent" for good. An import's are its worker's (imports.resuming)."""
+    longest = datetime.timedelta(
+        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
+    return (entry.kind == RECORD_ADDITION.slug and entry.outcome == Outcome.PENDING
+            and bool(entry.portal_request_id) and entry.created_at < timezone.now() - longest)
 
 
 def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
@@ -241,6 +259,10 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     then says so, and nothing else changes).
     """
     record = record_to_check(entry)
+    if entry.outcome == Outcome.PENDING:
+        # Cut off before the answer was recorded: unanswered, as a lost answer is.
+        record_add_complete_all([(entry, outcome_values(outcome=Outcome.UNKNOWN,
+                                                        detail=CUT_OFF))])
     # The row keeps the time of the number's first send (a resend only takes it over), and
     # any of its sends may be the one Thulium holds.
     (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)

@@ -15,7 +15,7 @@ from portal.thulium import get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
 from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
-from records.services import record_checks_begin, record_checks_run
+from records.services import record_add_begin_all, record_checks_begin, record_checks_run
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed
@@ -239,6 +239,30 @@ def test_a_lost_answer_thulium_never_applied_frees_the_number_to_be_added_again(
     assert response.status_code == 302
     assert AddedRecord.objects.get().status == "added"
     assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
+    assert verify_chain().problem == ""
+
+
+def test_an_addition_cut_off_before_its_answer_was_recorded_can_be_checked(
+    logged_in, user, campaigns, thulium
+):
+    """Its web process stopped mid-send (a deploy, a crash): the number stayed "being sent"
+    for good, refused by the form, and nothing could check it."""
+    (cut,) = record_add_begin_all(
+        campaign=campaigns["00001"], payloads=[{"phone_number": "601234567"}], actor=user,
+        created_at=timezone.now() - dt.timedelta(hours=1), portal_request_id="stopped")
+    (recent,) = record_add_begin_all(
+        campaign=campaigns["00001"], payloads=[{"phone_number": "601234568"}], actor=user,
+        portal_request_id="still-sending")
+    assert DUPLICATE in add(logged_in, {"phone_number": "601234567"}).content.decode()
+    assert check_url(recent) not in logged_in.get(recent.get_absolute_url()).content.decode()
+    assert check_url(cut) in logged_in.get(cut.get_absolute_url()).content.decode()
+
+    response = logged_in.post(check_url(cut))
+
+    assert flashed(response) == [NOT_FOUND]
+    cut.refresh_from_db()
+    assert cut.outcome == "unknown"
+    assert add(logged_in, {"phone_number": "601234567"}).status_code == 302
     assert verify_chain().problem == ""
 
 
