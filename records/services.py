@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.models import Entry, Outcome
+from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import (
     entries_begin,
     entries_complete,
@@ -234,9 +234,13 @@ def record_to_check(entry: Entry) -> AddedRecord:
         entry=entry, status__in=(AddedRecord.Status.UNKNOWN, AddedRecord.Status.SENDING),
     ).first()
     if record is None:
-        raise RecordCheckRefused(_("There is nothing left to check: this addition's number "
-                                   "was checked already or sent again."))
+        raise _nothing_left()
     return record
+
+
+def _nothing_left() -> RecordCheckRefused:
+    return RecordCheckRefused(_("There is nothing left to check: this addition's number "
+                                "was checked already or sent again."))
 
 
 def cut_off(entry: Entry) -> bool:
@@ -261,8 +265,11 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     record = record_to_check(entry)
     if entry.outcome == Outcome.PENDING:
         # Cut off before the answer was recorded: unanswered, as a lost answer is.
-        record_add_complete_all([(entry, outcome_values(outcome=Outcome.UNKNOWN,
-                                                        detail=CUT_OFF))])
+        try:
+            record_add_complete_all([(entry, outcome_values(outcome=Outcome.UNKNOWN,
+                                                            detail=CUT_OFF))])
+        except AppendOnlyError:  # another check took it first
+            raise _nothing_left() from None
     # The row keeps the time of the number's first send (a resend only takes it over), and
     # any of its sends may be the one Thulium holds.
     (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)

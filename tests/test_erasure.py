@@ -3,6 +3,7 @@
 import io
 import logging
 import threading
+import zipfile
 from datetime import timedelta
 
 import openpyxl
@@ -37,7 +38,7 @@ from records.services import (
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
 from tests.conftest import records_sent
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
-from tests.import_files import csv_bytes, previewed, upload
+from tests.import_files import csv_bytes, previewed, upload, xlsx_bytes
 from tests.test_record_form import add
 
 # The import the fixture pushes stores its outcomes on a connection of its own, which
@@ -178,7 +179,8 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
 ):
     """The number is found in a file read with the wrong separator, in a cell among other
     words, in a file whose chosen encoding cannot read a later line (the erasure stopped
-    there), grouped by no-break spaces, and on a workbook's hidden sheet; a file holding its
+    there), grouped by no-break spaces, and on a workbook's hidden sheet; a workbook that
+    cannot be read past its start (it stopped the erasure) is dropped; a file holding its
     digits only inside a longer number is kept."""
     def kept(name, content, **told):
         upload(logged_in, campaigns["A7K2Q"], content, name=name)
@@ -194,6 +196,8 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
                                            ["48601234567", "Zofia", "Kowalska", "Łódź"]],
                                           encoding="cp1250"), encoding="utf-8")
     grouped = kept("grouped.csv", csv_bytes([["601\u00a0234\u00a0567", "Zofia", "K", "Ł"]]))
+    damaged = kept("damaged.xlsx", damaged_past_its_start(xlsx_bytes(
+        [[f"60200{n:04d}", "Jan"] for n in range(50)], header=["Telefon", "Imię"])))
     book = openpyxl.Workbook()
     book.active.sheet_state = "hidden"
     book.active.append(["601-234-567"])
@@ -204,14 +208,27 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
     hidden = kept("hidden.xlsx", xlsx.getvalue())
     other = kept("other.csv", csv_bytes([["602000001", "9601234567", "K", "48601234568"]]))
 
-    assert number_held(NUMBER)["import_files"] == 5
+    assert number_held(NUMBER)["import_files"] == 6
     report = forget_number(number=NUMBER, reference=REFERENCE)
 
-    assert report.counts["import_files"] == 5
-    for job in (commas, among_words, legacy, grouped, hidden):
+    assert report.counts["import_files"] == 6
+    for job in (commas, among_words, legacy, grouped, hidden, damaged):
         job.refresh_from_db()
         assert job.state == ImportJob.State.CANCELLED and REFERENCE in job.stop_reason
     assert set(ImportUpload.objects.values_list("job", flat=True)) == {other.pk}
+
+
+def damaged_past_its_start(workbook: bytes) -> bytes:
+    """The workbook with its sheet cut off in the middle of a row, past the rows the upload
+    reads."""
+    source, damaged = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                content = content[:len(content) * 3 // 4]
+            target.writestr(item, content)
+    return damaged.getvalue()
 
 
 def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
