@@ -123,20 +123,24 @@ def test_two_changes_based_on_one_version_send_only_the_first(user, campaigns, t
     assert puts(thulium) == [{"order": 3}]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_change_found_outside_while_a_change_is_sent_is_kept(user, campaigns, settings):
-    campaign = campaigns["00001"]
-
+def sent_while_read(campaign, settings, *, changes, found, actor) -> None:
+    """Send the changes while someone else's form (or a sync) reads `found` from Thulium."""
     def respond(method, request_path, body):
-        try:  # the form opened by someone else reads Thulium meanwhile
-            outside_changes_take(Campaign.objects.get(pk=campaign.pk), {"order": 9}, actor=None)
+        try:
+            outside_changes_take(Campaign.objects.get(pk=campaign.pk), found, actor=None)
         finally:
             connection.close()
         return 200, b""
 
     with CraftedThulium(respond=respond) as crafted:
         settings.THULIUM_API_URL = crafted.url
-        campaign_update(campaign=campaign, changes={"parity": 20}, actor=user)
+        campaign_update(campaign=campaign, changes=changes, actor=actor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_found_outside_while_a_change_is_sent_is_kept(user, campaigns, settings):
+    campaign = campaigns["00001"]
+    sent_while_read(campaign, settings, changes={"parity": 20}, found={"order": 9}, actor=user)
 
     stored = Campaign.objects.get(pk=campaign.pk)
     assert (stored.settings["order"], stored.settings["parity"]) == (9, 20)
@@ -149,19 +153,8 @@ def test_a_change_read_back_from_thulium_while_it_is_sent_is_no_change_made_outs
 ):
     """Thulium applied the change before its answer came: read meanwhile (a form opened, a
     sync), its own value was recorded as changed outside the portal."""
-    campaign = campaigns["00001"]
-
-    def respond(method, request_path, body):
-        try:
-            outside_changes_take(Campaign.objects.get(pk=campaign.pk),
-                                 {"parity": 20, "order": 9}, actor=None)
-        finally:
-            connection.close()
-        return 200, b""
-
-    with CraftedThulium(respond=respond) as crafted:
-        settings.THULIUM_API_URL = crafted.url
-        campaign_update(campaign=campaign, changes={"parity": 20}, actor=user)
+    sent_while_read(campaigns["00001"], settings, changes={"parity": 20},
+                    found={"parity": 20, "order": 9}, actor=user)
 
     (outside,) = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug)
     assert outside.details["found"] == {"order": 9}

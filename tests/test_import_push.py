@@ -407,9 +407,8 @@ def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):
     assert api_calls(thulium, "POST") == []
 
 
-def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium):
-    thulium.state.latency = 0.05
-    job = confirmed(logged_in, sales, people(200))
+def cancelled_after_ten_sent(job, thulium) -> None:
+    """Push the import in a thread, and cancel it once Thulium holds ten of its records."""
     def push_in_a_thread():
         try:
             import_push(job.pk)
@@ -422,6 +421,12 @@ def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium
         worker.join(0.05)
     import_cancel(job=ImportJob.objects.get(pk=job.pk))
     worker.join(30)
+
+
+def test_a_running_import_stops_sending_when_cancelled(logged_in, sales, thulium):
+    thulium.state.latency = 0.05
+    job = confirmed(logged_in, sales, people(200))
+    cancelled_after_ten_sent(job, thulium)
     job.refresh_from_db()
     assert job.state == ImportJob.State.CANCELLED
     counts = Counter(states(job).values())
@@ -459,19 +464,7 @@ def test_a_cancel_is_heard_before_the_next_heartbeat(logged_in, sales, thulium, 
     settings.IMPORT_BATCH_SIZE, settings.IMPORT_CONCURRENCY = 10, 2
     thulium.state.latency = 0.05
     job = confirmed(logged_in, sales, people(1000))
-
-    def push_in_a_thread():
-        try:
-            import_push(job.pk)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=push_in_a_thread)
-    worker.start()
-    while len(thulium.state.records("00001")) < 10:
-        worker.join(0.05)
-    import_cancel(job=ImportJob.objects.get(pk=job.pk))
-    worker.join(30)
+    cancelled_after_ten_sent(job, thulium)
     assert Counter(states(ImportJob.objects.get(pk=job.pk)).values())[RowState.NOT_SENT] > 0
 
 
