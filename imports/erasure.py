@@ -1,8 +1,10 @@
 """Erasing a number from imports: the rows that hold it, and the files it came in."""
 
 import re
+from functools import partial
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -70,9 +72,16 @@ def import_files_forget(key: str, erasure: Erasure) -> int:
         ).update(state=ImportJob.State.CANCELLED, finished_at=timezone.now(),
                  stop_reason=reason):
             # Left "to send", they kept the ended import at part of its progress for good.
-            job.rows.filter(state=RowState.QUEUED).update(state=RowState.NOT_SENT,
-                                                          finished_at=erasure.at)
+            # Once the erasure is committed: locked under the chain's head, they would be
+            # taken in the order an import's clearing (its rows, then the head) deadlocks
+            # with.
+            transaction.on_commit(partial(_rows_not_sent, job.pk, erasure.at))
     return dropped
+
+
+def _rows_not_sent(job_id: int, at) -> None:
+    ImportRow.objects.filter(job_id=job_id, state=RowState.QUEUED).update(
+        state=RowState.NOT_SENT, finished_at=at)
 
 
 def _uploads_holding(key: str):

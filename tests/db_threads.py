@@ -7,11 +7,17 @@ import time
 from django.db import connection
 
 
-def closing(work):
-    """`work` for a thread, which closes the thread's own database connection after it."""
+def closing(work, failures: list | None = None):
+    """`work` for a thread, which closes the thread's own database connection after it;
+    with `failures`, what it raised is kept there for the test to see (a thread's error
+    does not fail the test)."""
     def run():
         try:
             work()
+        except Exception as error:
+            if failures is None:
+                raise
+            failures.append(error)
         finally:
             connection.close()
     return run

@@ -161,12 +161,15 @@ def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhe
     assert not ImportUpload.objects.filter(job=kept).exists()
 
 
-def test_an_import_ended_by_an_erasure_leaves_none_of_its_rows_to_send(logged_in, campaigns):
+def test_an_import_ended_by_an_erasure_leaves_none_of_its_rows_to_send(
+    logged_in, campaigns, django_capture_on_commit_callbacks
+):
     """Its other people's rows stayed "to send": the ended import showed part of its
     progress for good, and its report listed them to send."""
     job = previewed(logged_in, campaigns["00001"], csv_bytes(
         [[NUMBER, "Zofia", "Kowalska", "Łódź"], [OTHER, "Jan", "Nowak", "Kraków"]]))
-    forget_number(number=NUMBER, reference=REFERENCE)
+    with django_capture_on_commit_callbacks(execute=True):
+        forget_number(number=NUMBER, reference=REFERENCE)
 
     assert set(ImportRow.objects.filter(job=job).values_list("state", flat=True)) == {
         RowState.NOT_SENT}

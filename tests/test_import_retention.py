@@ -169,11 +169,13 @@ def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadl
     paused, go_on = threading.Event(), threading.Event()
     hold = erasure.chain_hold
     monkeypatch.setattr(erasure, "chain_hold", lambda: (hold(), paused.set(), go_on.wait(60)))
+    failures = []
     erasing = threading.Thread(target=closing(
-        lambda: forget_number(number=number, reference="RODO/9")))
+        lambda: forget_number(number=number, reference="RODO/9"), failures))
     clearing_pid, cleared = [], []
     clearing = threading.Thread(target=closing(
-        lambda: (clearing_pid.append(connected_pid()), cleared.extend(imports_clear_expired()))))
+        lambda: (clearing_pid.append(connected_pid()), cleared.extend(imports_clear_expired())),
+        failures))
     try:
         erasing.start()
         assert paused.wait(30)
@@ -189,6 +191,7 @@ def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadl
         erasing.join(30)
         clearing.join(30)
 
+    assert failures == []  # a deadlock failed one of them, and the test did not see it
     job.refresh_from_db()
     # The erasure ended the import and dropped its file; the clearing then found an import
     # just ended, whose rows are kept as long as any's.
