@@ -86,7 +86,8 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         "listed_at_send": done - ended,
         "rows_per_second": round(rate, 1),
         # As the reader's language writes it ("16,2" in Polish), for the page and its script.
-        "pace": number_format(rate, decimal_pos=1),
+        # Rounded first: number_format cuts the digits after the first ("0.0" for 0.07).
+        "pace": number_format(round(rate, 1), decimal_pos=1),
         "seconds_left": round(left / rate) if rate > 0 and not job.is_final else None,
         "stop_reason": job.stop_reason,
         "single_posts": single_posts_note(refusal_facts(job.single_posts))

@@ -556,6 +556,7 @@ def test_the_pace_is_the_recent_one_while_running_and_the_whole_push_s_once_fina
     running = progress.import_progress(ImportJob.objects.get(pk=job.pk))
     # One row in the last RATE_WINDOW (15 s): 0.07 a second, shown to a tenth; one left.
     assert running["rows_per_second"] == 0.1
+    assert running["pace"] == "0.1"  # rounded as the figure is, not cut ("0.0")
     assert running["seconds_left"] == 15
 
     ImportRow.objects.filter(pk=rows[5].pk).update(state=RowState.NOT_SENT)
