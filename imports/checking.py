@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import number_key
-from portal.spreadsheets import FORMULA_STARTS
 from records.forms import RecordForm
 
 from .models import RowState
@@ -54,7 +53,7 @@ class RowChecker:
 
     def mapped(self, cells: list[str]) -> dict[str, str]:
         """The row's values by the form field each column is mapped to."""
-        return {target: _unmarked(cells[index].strip()) if index < len(cells) else ""
+        return {target: cells[index].strip() if index < len(cells) else ""
                 for index, target in self.columns}
 
     def check(self, number: int, cells: list[str], data: dict[str, str]) -> CheckedRow:
@@ -141,10 +140,3 @@ def suppressed_set_apart(campaign, rows: list[CheckedRow]) -> list[CheckedRow]:
     return [row._replace(state=RowState.SUPPRESSED, payload=None, problems=[str(ON_THE_LIST)])
             if row.state == RowState.QUEUED and row.phone_key in found else row
             for row in rows]
-
-
-def _unmarked(value: str) -> str:
-    """The value without the quote the portal's own CSV puts before a would-be formula
-    (portal.spreadsheets.safe_cell): the rows to fix, corrected and uploaded again, were
-    refused for it ("'+48 601 000 004"), or would have sent it to Thulium."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value

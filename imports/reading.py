@@ -17,6 +17,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
+from portal.spreadsheets import unquoted
+
 from .workbooks import open_workbook
 
 ENCODINGS = {
@@ -169,7 +171,7 @@ def _csv_rows(content, encoding, delimiter):
         for cells in reader:
             number += 1
             if any(cell.strip() for cell in cells):
-                yield number, cells
+                yield number, unquoted(cells)
     except csv.Error as error:
         raise FileProblem(
             _("Row %(row)d cannot be read as CSV (%(error)s).")

@@ -29,6 +29,17 @@ def safe_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+# The characters `safe_cell` puts a quote before, and takes it off before again.
+_QUOTED = frozenset(FORMULA_STARTS)
+
+
+def unquoted(cells: list[str]) -> list[str]:
+    """A row of a CSV file the portal may have written, without the quote `safe_cell` put
+    before a would-be formula: its rows to fix and its do-not-call list, uploaded again,
+    were refused for it ("'+48 601 000 004"), or would have sent it to Thulium."""
+    return [cell[1:] if cell[:1] == "'" and cell[1:2] in _QUOTED else cell for cell in cells]
+
+
 def csv_lines(rows: Iterable[Iterable], *, delimiter: str = ",") -> Iterator[str]:
     """Each row of values as a line of CSV, every cell made safe, for a streamed download."""
     writer = csv.writer(Echo(), delimiter=delimiter)

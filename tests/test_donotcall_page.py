@@ -222,6 +222,15 @@ def test_the_export_holds_every_entry_safe_for_excel(officer_client):
     assert "'=HYPERLINK(1)" in text
 
 
+def test_the_export_uploaded_again_lists_its_numbers(officer_client):
+    """Its numbers, written "'+48..." so that Excel keeps them text, were refused."""
+    add(officer_client)
+    exported = b"".join(officer_client.get(reverse("donotcall:export")).streaming_content)
+    Suppression.objects.all().delete()
+    response = upload(officer_client, exported, name="do-not-call.csv")
+    assert (response.context["added"], response.context["read"].invalid_count) == (1, 0)
+
+
 def test_a_record_loader_may_not_open_the_list(client, db):
     client.force_login(make_user("loader", LOADERS))
     assert client.get(reverse("donotcall:list")).status_code == 403
