@@ -99,7 +99,8 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        changed = _not_in_flight(changed_values(before, found), _in_flight(current))
+        # Compared with the values the changes in flight set, not the ones they replace.
+        changed = changed_values(merged_settings(before, _in_flight(current)), found)
         entry = None
         if current.settings_replace(merged_settings(before, found)):
             if isinstance(found.get("name"), str) and found["name"]:
@@ -137,18 +138,6 @@ def changed_values(known: dict, found: dict) -> dict:
         else:
             changed[key] = value
     return changed
-
-
-def _not_in_flight(changed: dict, in_flight: dict) -> dict:
-    """The changed values but those a change being sent sets to the same value."""
-    kept = {}
-    for key, value in changed.items():
-        if isinstance(value, dict) and isinstance(in_flight.get(key), dict):
-            if nested := _not_in_flight(value, in_flight[key]):
-                kept[key] = nested
-        elif key not in in_flight or in_flight[key] != value:
-            kept[key] = value
-    return kept
 
 
 def _in_flight(campaign: Campaign) -> dict:
