@@ -116,6 +116,13 @@ class CampaignForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in set(EDITABLE) - set(self.changed_data):
+            if name in self._errors and self.initial.get(name) is not None:
+                # What Thulium holds and the user left as it is, though outside the
+                # portal's own limits (2.345, a timeout over a day): Thulium accepted it,
+                # and judging it would block every other change to the campaign.
+                del self._errors[name]
+                cleaned[name] = self.initial[name]
         for name in set(self.changed_data) & set(EDITABLE):
             if cleaned.get(name, 0) in (None, "") and self.initial.get(name) not in (None, ""):
                 # The API has no way to unset a value; sending null would be refused.

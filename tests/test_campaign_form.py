@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE
-from campaigns.forms import CampaignForm
+from campaigns.forms import PARAMETERS, CampaignForm
 from campaigns.reading import SETTING_KEYS
 from portal.thulium.sandbox.seed import seed_campaigns
 from tests.conftest import api_calls
@@ -428,3 +428,14 @@ def test_the_reason_is_stored_but_never_sent(logged_in, campaigns, thulium):
     assert put["json"] == {"order": 61}
     assert "Zmiana" not in put["body"]
     assert campaign_changes().get().reason == "Zmiana kolejności na prośbę klienta"
+
+
+@pytest.mark.parametrize("name, held", [("predictive_max_calls", 2.345),
+                                        ("preview_timeout", 90000), ("name", "N" * 300)])
+def test_a_value_thulium_holds_outside_the_forms_limits_does_not_block_other_changes(
+        name, held):
+    known = {**KNOWN, "parameters": {**KNOWN["parameters"]}}
+    (known["parameters"] if name in PARAMETERS else known)[name] = held
+    assert_sends(filled(known, parity="60"), {"parity": 60})
+    # Changed, it is judged as any value typed.
+    assert_refused(filled(known, **{name: str(held) + "1"}), name)
