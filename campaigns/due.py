@@ -112,7 +112,8 @@ def _update(change: ScheduledChange) -> Entry:
     def send():
         return campaign_update(
             campaign=change.campaign, changes=change.changes, actor=change.created_by,
-            reason=change.reason, language=change.language or None,
+            actor_username=change.created_by_username, reason=change.reason,
+            language=change.language or None,
             related=change.scheduled_entry,
             details={"reverts": change.reverts_id} if change.reverts_id else None,
         )

@@ -19,7 +19,8 @@ class CampaignChanged(Exception):
 
 def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "",
                     language: str | None = None, related: Entry | None = None,
-                    version: int | None = None, details: dict | None = None) -> Entry:
+                    version: int | None = None, details: dict | None = None,
+                    actor_username: str = "") -> Entry:
     """Send the changes to Thulium and record the attempt.
 
     `version` is the settings version the change was based on (by default the one
@@ -28,6 +29,7 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     CampaignChanged, and nothing of it is sent. Raises ThuliumError when Thulium fails.
     `related` is the entry that let the change through (a four-eyes approval, a scheduled
     change) and `details` adds to the entry's own (a revert names what it reverts).
+    `actor_username` names the actor when `actor` is None (a deleted user's scheduled change).
     """
     based_on = campaign.version if version is None else version
     # The claim and the pending entry commit together: one commit before the call.
@@ -38,8 +40,8 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
             raise CampaignChanged
         campaign.version = based_on + 1
         change = entry_begin(
-            kind=CAMPAIGN_CHANGE.slug, actor=actor, campaign=campaign, sent=changes,
-            reason=reason, related=related,
+            kind=CAMPAIGN_CHANGE.slug, actor=actor, actor_username=actor_username,
+            campaign=campaign, sent=changes, reason=reason, related=related,
             details={**(details or {}), "settings_before": campaign.settings,
                      "version": campaign.version},
         )

@@ -343,3 +343,13 @@ def test_a_risky_scheduled_change_is_confirmed_first_with_its_time_shown(
                           {**confirmation, "confirmed": "1"}).status_code == 302
     assert ScheduledChange.objects.get().changes == {"dialer": "predictive"}
     assert api_calls(thulium, "PUT") == []
+
+
+def test_a_change_scheduled_by_a_user_deleted_since_names_them_in_its_entry(scheduled, user,
+                                                                            thulium):
+    user.delete()
+    due(scheduled)
+    assert due_changes_apply() == [scheduled.pk]
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (sent.actor_id, sent.actor_username, sent.outcome) == (None, "manager",
+                                                                  Outcome.SUCCEEDED)
