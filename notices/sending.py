@@ -34,14 +34,19 @@ NOTICES_POLL_SECONDS = 5.0  # how often the worker sends what is due
 
 def notices_send_due(*, now: datetime | None = None) -> int:
     """Send the notices due at `now` (default: now); returns how many were sent."""
-    now = now or timezone.now()
-    due = list(Notice.objects.filter(state=Notice.State.QUEUED, next_attempt_at__lte=now)
+    # Each claim's lease and each retry's wait count from their own moment: a batch sent
+    # to a slow mail server lasts longer than a lease, and one counted from its start
+    # would hand its last notices to another worker mid-send (sent twice).
+    clock = (lambda: now) if now else timezone.now
+    due = list(Notice.objects.filter(state=Notice.State.QUEUED, next_attempt_at__lte=clock())
                .order_by("next_attempt_at").values_list("pk", flat=True)[:BATCH])
     sent = 0
     for pk in due:
+        claimed_at = clock()
         if Notice.objects.filter(pk=pk, state=Notice.State.QUEUED,
-                                 next_attempt_at__lte=now).update(next_attempt_at=now + LEASE):
-            sent += _send(Notice.objects.select_related("user").get(pk=pk), now)
+                                 next_attempt_at__lte=claimed_at).update(
+                                     next_attempt_at=claimed_at + LEASE):
+            sent += _send(Notice.objects.select_related("user").get(pk=pk), clock)
     return sent
 
 
@@ -74,7 +79,7 @@ def notice_message(notice: Notice) -> EmailMessage:
     )
 
 
-def _send(notice: Notice, now: datetime) -> int:
+def _send(notice: Notice, clock) -> int:
     """Send one claimed notice; 1 if it went, 0 if it waits again or was given up."""
     attempts = notice.attempts + 1
     if not (notice.user.is_active and notice.user.email):
@@ -83,21 +88,21 @@ def _send(notice: Notice, now: datetime) -> int:
     try:
         notice_message(notice).send()
     except Exception as error:  # smtplib's refusals, OSError and timeouts, or a bad template
-        _failed(notice, attempts, error, now)
+        _failed(notice, attempts, error, clock())
         return 0
     _settle(notice, Notice.State.SENT, attempts, sent_at=timezone.now())
     log.info("notice %s (%s) sent to user %s", notice.pk, notice.kind, notice.user_id)
     return 1
 
 
-def _failed(notice: Notice, attempts: int, error: Exception, now: datetime) -> None:
+def _failed(notice: Notice, attempts: int, error: Exception, failed_at: datetime) -> None:
     words = f"{type(error).__name__}: {error}"
     if attempts >= ATTEMPTS:
         _settle(notice, Notice.State.GAVE_UP, attempts, error=words)
         log.error("notice %s (%s) to user %s given up after %d attempts: %s", notice.pk,
                   notice.kind, notice.user_id, attempts, words)
         return
-    retry_at = now + min(FIRST_WAIT * 2 ** (attempts - 1), MAX_WAIT)
+    retry_at = failed_at + min(FIRST_WAIT * 2 ** (attempts - 1), MAX_WAIT)
     Notice.objects.filter(pk=notice.pk).update(attempts=attempts, next_attempt_at=retry_at,
                                                last_error=words)
     log.warning("notice %s (%s) to user %s not sent (attempt %d), retry at %s: %s",

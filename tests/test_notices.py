@@ -2,9 +2,12 @@
 with a link to the page; a refusing server delays them and never fails the action."""
 
 import logging
+import smtplib
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -330,3 +333,35 @@ def test_a_language_chosen_on_the_login_page_is_kept_at_login_unless_one_was_cho
         client.post(reverse("set_language"), {"language": "pl"})  # before logging in
         client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert (language_of(fresh), language_of(chosen)) == ("pl", "en")
+
+
+class _SlowServer(BaseEmailBackend):
+    """A mail server taking four minutes of `_CLOCK` a mail, while another worker polls
+    during the second; it refuses carl's."""
+
+    def send_messages(self, messages):
+        _CLOCK[0] += timedelta(minutes=4)
+        _SENT.extend(message.to[0] for message in messages)
+        if len(_SENT) == 2:
+            notices_send_due()
+        if messages[0].to == ["carl@example.com"]:
+            raise smtplib.SMTPServerDisconnected("gone")
+        return len(messages)
+
+
+_CLOCK, _SENT = [None], []
+
+
+def test_a_slow_mail_server_neither_gets_a_notice_twice_nor_cuts_a_retry_s_wait(
+        requested, approvers, settings, monkeypatch):
+    Notice.objects.create(user=make_user("carl", email="carl@example.com"),
+                          kind="audit-break", path="audit/",
+                          context={"links": 1, "problem": "x"})
+    settings.EMAIL_BACKEND = f"{__name__}._SlowServer"
+    _CLOCK[0], _SENT[:] = timezone.now() + timedelta(seconds=1), []
+    monkeypatch.setattr("notices.sending.timezone", SimpleNamespace(now=lambda: _CLOCK[0]))
+    notices_send_due()
+    assert sorted(_SENT) == ["anna@example.com", "bob@example.com", "carl@example.com"]
+    # The refused one waits its minute from when it was refused.
+    failed = Notice.objects.get(state=Notice.State.QUEUED)
+    assert failed.next_attempt_at == _CLOCK[0] + timedelta(minutes=1)
