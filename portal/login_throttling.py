@@ -1,4 +1,5 @@
-"""What django-axes' login throttling counts a failed login against: the address and the name.
+"""What django-axes' login throttling counts a failed login against, the address and the
+name, and what a login clears.
 
 Behind proxies the address is the one the outermost trusted proxy saw; the typed account
 name is cut to what the lockout tables can hold.
@@ -6,6 +7,9 @@ name is cut to what the lockout tables can hold.
 
 from axes.conf import settings
 from axes.models import AccessAttempt
+from axes.utils import reset
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 
 
 def client_ip(request) -> str:
@@ -38,3 +42,11 @@ def login_username(request, credentials: dict | None = None) -> str | None:
     if not isinstance(username, str):
         return username
     return username[: AccessAttempt._meta.get_field("username").max_length]
+
+
+@receiver(user_logged_in, dispatch_uid="portal.login_throttling.failures_forget")
+def failures_forget(sender, request, user, **kwargs) -> None:
+    """A login clears the failures of its own account, from wherever they came: a typo
+    followed by the right password counts no longer, against the account or its address.
+    Other accounts' failures from the same address stay counted (AXES_RESET_ON_SUCCESS)."""
+    reset(username=user.get_username())

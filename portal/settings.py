@@ -341,7 +341,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A login clears its own account's failures only (portal.login_throttling): axes' reset
+# also cleared every failure from the login's address, so anyone with an account could
+# wipe the count of codes they were guessing for another one, and guess on for ever.
+AXES_RESET_ON_SUCCESS = False
 # Log who and from where (axes hides both by default); passwords are always masked, and
 # so are the second factor's codes.
 AXES_SENSITIVE_PARAMETERS = ["code"]

@@ -74,6 +74,14 @@ def test_fewer_failures_than_the_limit_do_not_lock(client, user):
     assert log_in(client, "manager", PASSWORD).status_code == 302
 
 
+def test_a_login_clears_its_own_account_s_failures(client, user):
+    for _round in range(2):
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            log_in(client, "manager", "wrong")
+        assert log_in(client, "manager", PASSWORD).status_code == 302
+        client.logout()
+
+
 @pytest.mark.parametrize("login", [LOGIN, "/admin/login/"])
 def test_a_name_longer_than_the_lockout_table_holds_is_counted_not_an_error(client, db,
                                                                             login):

@@ -201,3 +201,17 @@ def test_an_administrator_resets_a_lost_second_factor(client, user):
     assert not TOTPDevice.objects.filter(user=user).exists()
     entry = Entry.objects.get(kind="second-factor", details__step="removed")
     assert entry.actor == admin and entry.details["account"] == "manager"
+
+
+def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_one(client,
+                                                                                   user):
+    device, _codes = enrolled(user)
+    make_user("mallory")
+    wrong = "000000" if code_at(device.key) != "000000" else "111111"
+    log_in(client)
+    answers = [give_code(client, wrong).status_code for _ in range(3)]
+    assert log_in(client, "mallory").status_code == 302  # from the same address
+    client.post("/accounts/logout/", REMOTE_ADDR="10.1.1.1")
+    log_in(client)
+    answers += [give_code(client, wrong).status_code for _ in range(2)]
+    assert answers == [200] * 4 + [429]
