@@ -1,4 +1,5 @@
-"""`check --deploy` warnings for state kept inside one process, which several would not share."""
+"""`check --deploy` warnings for state kept inside one process, which several would not share,
+and for a proxy whose clients would all look alike."""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -26,4 +27,18 @@ def check_shared_cache(app_configs, **kwargs):
         hint="Set CACHE_URL to redis://host:6379/0 or dbcache://portal_cache "
         "(then run manage.py createcachetable).",
         id="portal.W001",
+    )]
+
+
+@register(Tags.security, deploy=True)
+def check_client_addresses(app_configs, **kwargs):
+    if not settings.SECURE_PROXY_SSL_HEADER or settings.TRUSTED_PROXY_COUNT > 0:
+        return []
+    return [Warning(
+        "Behind a proxy (BEHIND_PROXY) every browser comes from the proxy's address: login "
+        "lockouts count all users as one, and five wrong passwords from anyone lock "
+        "everyone out.",
+        hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append to "
+        "X-Forwarded-For (1 for the proxy of docs/operations.md).",
+        id="portal.W002",
     )]

@@ -14,6 +14,7 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://portal.example.com",
     "DATABASE_URL": "postgres://portal:secret@db:5432/portal",
     "CACHE_URL": "redis://redis:6379/0",
+    "TRUSTED_PROXY_COUNT": "1",
 }
 
 
@@ -58,8 +59,9 @@ def test_the_deploy_checklist_finds_nothing_under_production_settings():
     ({"CACHE_URL": "locmemcache://portal"}, "portal.W001"),
     ({"CACHE_URL": "locmemcache://portal",
       "SESSION_ENGINE": "django.contrib.sessions.backends.cache"}, "portal.E001"),
+    ({"TRUSTED_PROXY_COUNT": "0"}, "portal.W002"),
 ], ids=["no HSTS", "session cookie over HTTP", "cache in each process",
-        "sessions in each process"])
+        "sessions in each process", "every browser with the proxy's address"])
 def test_the_deploy_checklist_names_what_production_settings_lack(values, finding):
     result = deploy_check(**values)
     assert result.returncode != 0
