@@ -62,8 +62,10 @@ def verify_chain(*, workers: int | None = None) -> Verdict:
         head_seq, head_hash = (head.seq, head.last_hash) if head else (0, GENESIS_HASH)
         if workers is None:
             workers = len(os.sched_getaffinity(0)) if head_seq >= PARALLEL_FROM else 1
-        entries, links, problem = _joined(_walk_all(_stretches(head_seq, workers)))
-        problem = problem or _loose_entries() or _beyond_head()
+        walked = _walk_all(_stretches(head_seq, workers))
+        entries, links, problem = _joined(walked)
+        problem = (problem or _head_unlike(walked[-1], head_hash) or _loose_entries()
+                   or _beyond_head())
         return Verdict(entries, links, head_seq, head_hash, problem)
 
 
@@ -110,6 +112,7 @@ class _Stretch:
     problem: str = ""
     carried: Counter = field(default_factory=Counter)  # carried-over entries by old table
     carried_over: dict | None = None  # what the carry-over entry says it moved
+    last_hash: str = ""  # the stored hash of the last link walked
 
 
 def _stretches(head_seq: int, count: int) -> list[_Stretch]:
@@ -180,13 +183,22 @@ def _walk(stretch: _Stretch) -> _Stretch:
             continue
         stretch.problem = _broken(f"entry #{pk} ({stage}, link #{seq})", seq, expected, covered)
         break
-    stretch.links = expected - stretch.first
+    stretch.links, stretch.last_hash = expected - stretch.first, previous
     if not stretch.problem and expected <= stretch.last:
         stretch.problem = (
             f"links #{expected} to #{stretch.last} are missing: the newest entries were removed"
             if stretch.newest else f"link #{expected} is missing: an entry was removed"
         )
     return stretch
+
+
+def _head_unlike(newest: _Stretch, head_hash: str) -> str:
+    """The head must hold the last link's hash: it is the hash an operator keeps elsewhere
+    to tell a log rewritten with its hashes made anew, which walks intact."""
+    if newest.last_hash == head_hash:
+        return ""
+    return (f"the chain's head does not hold the hash of its last link #{newest.last}: the "
+            "head was altered, or the log was rewritten and its hashes made anew")
 
 
 def _broken(where: str, seq: int, expected: int, covered) -> str:

@@ -266,6 +266,13 @@ def test_verify_names_an_entry_moved_to_another_place_in_the_chain(user, sales):
     assert Entry.objects.get(pk=first.pk).begin_seq == 2
 
 
+def test_verify_names_a_head_that_does_not_hold_its_last_link_s_hash(user, sales):
+    change(actor=user, campaign=sales, sent={"order": 1})
+    tamper("UPDATE audit_chainhead SET last_hash = %s", ["e" * 64])
+
+    assert "the chain's head does not hold the hash of its last link #2" in verify_problem()
+
+
 def test_verify_names_an_entry_inserted_without_a_link(user, sales):
     change(actor=user, campaign=sales, sent={"order": 1})
     tamper(
