@@ -127,6 +127,36 @@ def append_only_trigger(table: str, completion_columns: Sequence[str]) -> migrat
     return migrations.RunPython(install, remove)
 
 
+_TERMS_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_terms_insert_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit search terms are written once: the terms of entry #%% cannot be '
+        'changed or deleted', OLD.entry_id;
+END $$;
+"""
+
+
+def insert_only_trigger(table: str) -> migrations.RunPython:
+    """A migration operation refusing every change to the entries' search terms: an erasure
+    finds a person's entries by them, so one moved or deleted would keep the person's data
+    in the log, or erase another's."""
+
+    def install(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(_TERMS_FUNCTION)
+            schema_editor.execute(
+                f'CREATE TRIGGER audit_insert_only BEFORE UPDATE OR DELETE ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION audit_terms_insert_only()"
+            )
+
+    def remove(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS audit_insert_only ON "{table}"')
+
+    return migrations.RunPython(install, remove)
+
+
 def chain_head_trigger(table: str) -> migrations.RunPython:
     """A migration operation that lets the chain head only move forward."""
 

@@ -54,7 +54,7 @@ def addition(*, actor, campaign, phone, outcome="succeeded", when=None, identifi
     return entry
 
 
-AUDIT_TABLES = ("audit_entry", "audit_chainhead")
+AUDIT_TABLES = ("audit_entry", "audit_chainhead", "audit_searchterm")
 
 
 @contextmanager

@@ -4,7 +4,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from audit.models import Entry
+from audit.models import Entry, SearchTerm
 from audit.recording import entry_complete
 from audit.verify import verify_chain
 from tests.audit_fixtures import addition, change
@@ -46,6 +46,17 @@ def test_raw_sql_cannot_delete_entries(user, sales):
     assert "cannot be deleted" in refused("DELETE FROM audit_entry WHERE kind = 'campaign-change'")
     assert "cannot be deleted" in refused("DELETE FROM audit_entry")
     assert Entry.objects.count() == 2
+
+
+def test_raw_sql_cannot_move_or_delete_the_search_terms_an_erasure_finds_entries_by(user,
+                                                                                     sales):
+    entry = addition(actor=user, campaign=sales, phone="601234567")
+    other = change(actor=user, campaign=sales, sent={"order": 1})
+
+    assert "written once" in refused("DELETE FROM audit_searchterm WHERE entry_id = %s",
+                                     [entry.pk])
+    assert "written once" in refused("UPDATE audit_searchterm SET entry_id = %s", [other.pk])
+    assert SearchTerm.objects.filter(entry_id=entry.pk).exists()
 
 
 def test_raw_sql_cannot_change_what_a_pending_entry_says_was_sent(user, sales):
