@@ -10,6 +10,7 @@ in between is not sent.
 import datetime
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -160,7 +161,10 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
     send = partial(_send_one, actor=actor, reason=reason, language=language)
     workers = max(1, settings.CAMPAIGN_BULK_CONCURRENCY)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-change") as pool:
-        outcomes = list(pool.map(send, preview["lines"]))
+        # Each in a copy of the request's context: its entries and log lines then carry
+        # the request's id, as a change sent from one campaign's page does.
+        outcomes = [sending.result() for sending in [
+            pool.submit(copy_context().run, send, line) for line in preview["lines"]]]
     log.info("bulk change by %s: %s", actor.get_username(),
              ", ".join(f"{o.campaign.thulium_id if o.campaign else o.campaign_id} {o.state}"
                        for o in outcomes))

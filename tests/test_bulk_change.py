@@ -152,6 +152,8 @@ def test_confirm_sends_one_put_per_campaign_concurrently_each_audited(
     entries = Entry.objects.filter(kind="campaign-change")
     assert sorted(e.campaign.thulium_id for e in entries) == ALL
     assert {e.outcome for e in entries} == {"succeeded"}
+    # Found in the logs by the request's id, as a change from one campaign's page is.
+    assert {e.portal_request_id for e in entries} == {page["X-Request-ID"]}
     assert Campaign.objects.get(thulium_id="00002").settings["order"] == 5
 
 
