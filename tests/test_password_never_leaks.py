@@ -11,6 +11,7 @@ import logging
 from functools import partial
 
 import pytest
+import urllib3
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
@@ -264,3 +265,26 @@ def test_logs_of_a_thulium_call_name_the_endpoint_not_the_credentials(portal, ca
     assert any("thulium GET outbounds status=200" in line for line in lines)
     assert not any(secret in line for line in lines for secret in SECRETS)
 
+
+
+def test_a_password_with_polish_letters_is_sent_in_utf_8_and_hidden_in_error_reports(
+        settings, monkeypatch):
+    password = "Hasło-Sécret-7Qx"
+    server = start_sandbox(user=API_USER, password=password)
+    try:
+        settings.THULIUM_API_URL, settings.THULIUM_API_USER = server.url, API_USER
+        settings.THULIUM_API_PASSWORD = password
+        assert get_client().list_campaigns()  # taken by a server reading UTF-8
+
+        def bug(*args, **kwargs):  # deep in the HTTP library, the header on its stack
+            raise TypeError("a bug")
+
+        monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "_make_request", bug)
+        with pytest.raises(TypeError) as caught:
+            get_client().list_campaigns()
+    finally:
+        server.shutdown()
+    report = "\n".join(exception_texts(caught.value))
+    assert "Authorization" in report
+    for secret in secret_forms(password):
+        assert secret not in report

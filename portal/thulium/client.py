@@ -93,7 +93,9 @@ class ThuliumClient:
         language: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
-        self._auth = (user, password)
+        # In UTF-8, as RFC 7617 and curl send them (Thulium does not say): requests would
+        # send Latin-1, and fail on a Polish letter ("ł") before anything was sent.
+        self._auth = (user.encode(), password.encode())
         self._session = _pooled_session((connect_timeout, timeout))
         self._headers = {"Accept": "application/json"}
         if language:
