@@ -87,11 +87,21 @@ def campaign_edit(request, thulium_id):
         form = CampaignForm(known_settings=campaign.settings, version=campaign.version)
         return _edit_page(request, campaign, form, read_error=read_error)
     form = CampaignForm(request.POST, known_settings=campaign.settings, version=campaign.version)
+    valid = form.is_valid()
+    base = form.cleaned_data.get("base")
+    if base and base.get("version") != campaign.version and "edit" not in request.POST:
+        # Opened before another change: the input is judged against the settings the user
+        # saw (what they left as it was is no change of theirs, to check or to call risky),
+        # then shown on top of the current ones.
+        seen = CampaignForm(request.POST, known_settings=base.get("settings") or {},
+                            version=base.get("version", 0))
+        if not seen.is_valid():
+            return _edit_page(request, campaign, seen)
+        return _conflict_page(request, campaign, seen)
     # "Back to the form" on the confirmation page shows the input again, sending nothing.
-    if not form.is_valid() or "edit" in request.POST:
+    if not valid or "edit" in request.POST:
         return _edit_page(request, campaign, form)
-    base = form.cleaned_data["base"]
-    if base is None or base.get("version") != campaign.version:
+    if base is None:
         return _conflict_page(request, campaign, form)
     changes = form.to_payload()
     reverted = _reverted_entry(form, campaign)

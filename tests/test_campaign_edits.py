@@ -73,6 +73,24 @@ def test_a_form_opened_before_a_colleagues_change_is_refused_and_keeps_both(
     assert Campaign.objects.get(thulium_id="00001").settings["order"] == 7
 
 
+def test_a_form_opened_before_a_colleague_s_risky_change_shows_the_conflict_not_its_risk(
+    logged_in, colleague, campaigns, thulium
+):
+    mine, theirs = opened(logged_in), opened(colleague)
+    assert colleague.post(edit_url(), {**theirs, "caller_id": "221112233", "reason": REASON,
+                                       "confirmed": "1"}).status_code == 302
+
+    response = logged_in.post(edit_url(), {**mine, "name": "OZE jesień"})
+
+    assert "conflict" in response.context, response.context["form"].errors
+    again = form_values(response.content.decode(), "name")
+    assert (again["name"], again["caller_id"]) == ("OZE jesień", "221112233")
+    # A mistake of the user's own is shown first, next to its field, with the input kept.
+    wrong = logged_in.post(edit_url(), {**mine, "name": "OZE jesień", "order": "0"})
+    assert "order" in wrong.context["form"].errors and "conflict" not in wrong.context
+    assert form_values(wrong.content.decode(), "name")["name"] == "OZE jesień"
+
+
 def test_the_conflict_page_names_only_the_changes_that_took_effect(
     logged_in, colleague, campaigns, thulium
 ):
