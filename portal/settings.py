@@ -361,7 +361,8 @@ AXES_USERNAME_CALLABLE = "portal.login_throttling.login_username"
 # --- Two-factor login (twofactor/) -----------------------------------------------------
 # Who must log in with a second factor: "staff" (is_staff users) and group names, comma
 # separated, e.g. "staff,Auditors". Anyone may set one up; these cannot work without it.
-REQUIRE_2FA_FOR = env.list("REQUIRE_2FA_FOR", default=[])
+REQUIRE_2FA_FOR = [name.strip() for name in env.list("REQUIRE_2FA_FOR", default=[])
+                   if name.strip()]  # "staff, Auditors" as "staff,Auditors"
 # The name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = "Thulium Outbound Portal"
 # django-axes counts wrong codes like wrong passwords and locks out after

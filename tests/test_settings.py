@@ -32,6 +32,7 @@ print(json.dumps({
     "database_engine": settings.DATABASES["default"]["ENGINE"],
     "database_name": str(settings.DATABASES["default"]["NAME"]),
     "time_zone": settings.TIME_ZONE,
+    "require_2fa_for": settings.REQUIRE_2FA_FOR,
 }))
 """
 
@@ -194,6 +195,11 @@ def test_a_database_url_chooses_the_database(fresh_checkout):
 def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):
     assert settings_of(fresh_checkout, KEY)["time_zone"] == "Europe/Warsaw"
     assert settings_of(fresh_checkout, {**KEY, "TIME_ZONE": "UTC"})["time_zone"] == "UTC"
+
+
+def test_those_who_must_use_a_second_factor_may_be_named_with_spaces(fresh_checkout):
+    named = {**KEY, "REQUIRE_2FA_FOR": "staff, Auditors ,"}
+    assert settings_of(fresh_checkout, named)["require_2fa_for"] == ["staff", "Auditors"]
 
 
 # --- documentation ------------------------------------------------------------------
