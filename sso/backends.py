@@ -55,8 +55,12 @@ class ProviderBackend(OIDCAuthenticationBackend):
             answer = super().get_token(payload)
         except requests.HTTPError as error:
             status = error.response.status_code if error.response is not None else 0
-            # 4xx: the code was refused (used, expired, or not this client's).
+            # 4xx: the code was refused (used, expired, or not this client's); but the
+            # portal itself refused (a client secret rotated at the provider) is for an
+            # administrator to mend, not for the user to try again.
             reason = Failure.REFUSED if 400 <= status < 500 else Failure.UNAVAILABLE
+            if status == 401 or _oauth_error(error.response) in _CLIENT_REFUSED:
+                reason = Failure.UNAVAILABLE
             raise SignInFailed(reason, str(error)) from error
         except requests.RequestException as error:
             raise SignInFailed(Failure.UNAVAILABLE, f"token endpoint: {error}") from error
@@ -117,3 +121,16 @@ class ProviderBackend(OIDCAuthenticationBackend):
         # For the logout at the provider (id_token_hint); the callback keeps it in the session.
         user.oidc_id_token = id_token
         return user
+
+
+# RFC 6749 5.2: the token endpoint refused the portal as a client, not the user's code.
+_CLIENT_REFUSED = {"invalid_client", "unauthorized_client"}
+
+
+def _oauth_error(response) -> str:
+    """The `error` of a token endpoint's JSON answer, or ""."""
+    try:
+        body = response.json()
+    except (AttributeError, ValueError):
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -273,6 +273,8 @@ def test_discovery_garbage_gets_the_unavailable_page(client, provider, path, sta
 @pytest.mark.parametrize("path, status, body, reason", [
     ("/token", 500, "Internal error", "unavailable"),
     ("/token", 400, '{"error": "invalid_grant"}', "refused"),
+    ("/token", 401, '{"error": "invalid_client"}', "unavailable"),  # a rotated secret
+    ("/token", 400, '{"error": "unauthorized_client"}', "unavailable"),
     ("/token", 200, "not json", "unavailable"),
     ("/token", 200, '{"access_token": "x"}', "unavailable"),
     ("/token", 200, '{"id_token": "not.a.jwt", "access_token": "x"}', "not-verified"),
