@@ -200,6 +200,9 @@ def test_without_local_logins_only_staff_log_in_with_a_password(client, provider
     assert (f"Logging in with a password is turned off: sign in with {PROVIDER_NAME}."
             in refused.content.decode())
     assert client.get("/campaigns/").status_code == 302
+    # A wrong password gets the same words: the form tells no one which password is good.
+    wrong = client.post("/accounts/login/", {"username": "bob", "password": "not-it"})
+    assert wrong.context["form"].errors == refused.context["form"].errors
     staff = client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
     assert staff.status_code == 302 and client.get("/campaigns/").status_code == 200
 
