@@ -26,8 +26,10 @@ def timeline(request):
 
 def entry_detail(request, pk):
     entry = entry_for(viewer=request.user, pk=pk)
+    kind = kind_of(entry)
     return render(request, "audit/entry.html", {
-        "kind": kind_of(entry), "entry": entry, "changes": entry_changes(entry),
+        "kind": kind, "entry": entry, "changes": entry_changes(entry),
+        "summary": kind.summary(entry),  # the timeline's line, for a kind's template
     })
 
 

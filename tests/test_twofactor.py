@@ -201,6 +201,10 @@ def test_an_administrator_resets_a_lost_second_factor(client, user):
     assert not TOTPDevice.objects.filter(user=user).exists()
     entry = Entry.objects.get(kind="second-factor", details__step="removed")
     assert entry.actor == admin and entry.details["account"] == "manager"
+    # Its page says whose login it was and what was done to it.
+    page = client.get(entry.get_absolute_url()).content.decode()
+    assert 'data-testid="account">manager<' in page
+    assert "Two-factor login turned off for manager" in page
 
 
 def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_one(client,

@@ -32,6 +32,7 @@ SECOND_FACTOR = EntryKind(
     slug="second-factor",
     label=_("two-factor login"),
     summary=_summary,
+    template="audit/kinds/second-factor.html",
     search=("details.account",),
     export_columns=(("step", "details.step"), ("account", "details.account")),
     calls_thulium=False,
