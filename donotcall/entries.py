@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
 
+from .models import Suppression
+
 _PERSONAL = ("sent.phone_number", "sent.note")
 # Named apart from the export's shared columns ("reason" is the one a user typed).
 _COLUMNS = (("phone_number", "sent.phone_number"), ("donotcall_scope", "sent.campaign"),
@@ -26,8 +28,17 @@ def _removed(entry) -> str:
         "phone": entry.sent.get("phone_number", "")}
 
 
+_WORDS = {"reason": Suppression.Reason, "source": Suppression.Source}
+
+
+def _value_label(path: str, value) -> str | None:
+    """The stored reason and source ("request", "typed") in the user's words."""
+    choices = _WORDS.get(path)
+    return str(choices(value).label) if choices and value in choices.values else None
+
+
 def _kind(slug: str, label, summary) -> EntryKind:
-    return EntryKind(slug=slug, label=label, summary=summary,
+    return EntryKind(slug=slug, label=label, summary=summary, value_label=_value_label,
                      template="audit/kinds/donotcall.html", personal=_PERSONAL,
                      phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False,
                      of_campaign=True)

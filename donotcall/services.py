@@ -4,6 +4,7 @@ import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
+from django.utils.translation import gettext_noop
 
 from audit.models import Outcome
 from audit.personal import digest, digests_under_every_key
@@ -13,8 +14,9 @@ from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
 from .lookup import expired, listed
 from .models import Suppression
 
-# The reason an expired entry's removal gives: the audit keeps it as written.
-RENEWED = "expired; the number was added to the list again"
+# The reason an expired entry's removal gives: the audit keeps it as written, in English,
+# and the timeline shows it in the reader's language.
+RENEWED = gettext_noop("expired; the number was added to the list again")
 
 
 class AlreadySuppressed(Exception):

@@ -59,6 +59,17 @@ def test_an_entry_blocks_up_to_its_last_day_in_the_portal_time_zone(campaigns, o
     assert Suppression.objects.get(phone_key=phone_key("600000001")).is_expired
 
 
+def test_the_list_s_entries_read_in_the_reader_s_language(client, campaigns, officer):
+    put(officer, expires_on=timezone.localdate() - datetime.timedelta(days=1))
+    put(officer)
+    client.force_login(officer)
+    timeline = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "wygasł; numer dodano do listy ponownie" in timeline
+    added = Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).first()
+    page = client.get(added.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "prośba klienta" in page and "wpisany ręcznie" in page
+
+
 def test_the_same_number_and_scope_twice_is_refused(campaigns, officer):
     put(officer)
     with pytest.raises(AlreadySuppressed):
