@@ -7,6 +7,7 @@ this entry"), so no query ever counts or skips a million rows, and every query w
 of the entry table's indexes.
 """
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # the largest id a database can hold; anything above is simply unknown
 AUDIT_VIEW_PERMISSION = "audit.view_audit_trail"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SHA256 = re.compile(r"[0-9A-Fa-f]{64}")  # an import's file, as its receipt names it
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def entries_matching(filters: TimelineFilters):
 def terms_searched_for(text: str) -> list[str]:
     """What a search matches exactly: the text, its digests, a phone number's digests."""
     terms = [text[:255], *digests_under_every_key(text)]
+    if _SHA256.fullmatch(text):  # Windows' Get-FileHash and certutil print capitals
+        terms.append(text.lower())
     try:
         terms += digests_under_every_key(phone_key(normalise_phone(text)))
     except ValidationError:

@@ -194,7 +194,8 @@ def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sa
     wanted = cancelled(logged_in, sales, people(2), name="leady-maj.csv")
     cancelled(logged_in, sales, people(3, first=602000000), name="inne.csv")
 
-    for search in (wanted.sent["file_sha256"], "leady-maj.csv"):
+    for search in (wanted.sent["file_sha256"], wanted.sent["file_sha256"].upper(),
+                   "leady-maj.csv"):
         response = watched.get(TIMELINE, {"q": search})
         assert [row.entry for row in response.context["page"].rows] == [wanted], search
     assert summaries(watched.get(TIMELINE, {"q": "leady"})) == []  # exact matches only
