@@ -61,7 +61,9 @@ def campaigns_listed(filters: dict) -> list[Campaign]:
     if "kind" in filters:
         query = query.filter(kind=filters["kind"])
     if "group" in filters:
-        query = query.filter(settings__group_id=filters["group"])
+        # Thulium gives ids as numbers or as text (thulium-api.md), kept as it gave them.
+        group = filters["group"]
+        query = query.filter(Q(settings__group_id=group) | Q(settings__group_id=str(group)))
     return sorted(query, key=dialing_position)
 
 

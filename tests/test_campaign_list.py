@@ -56,6 +56,12 @@ def test_filters_list_exactly_the_matching_campaigns(logged_in, many, query, mat
     assert set(everything_listed(logged_in, **query)) == expected
 
 
+def test_the_group_filter_finds_a_group_id_thulium_gave_as_text(logged_in, campaigns):
+    sales = campaigns["00001"]
+    Campaign.objects.filter(pk=sales.pk).update(settings={**sales.settings, "group_id": "4242"})
+    assert everything_listed(logged_in, group="4242") == ["00001"]
+
+
 def test_the_list_follows_thuliums_dialing_order_lowest_order_then_larger_parity(
     logged_in, many
 ):
