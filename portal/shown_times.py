@@ -30,3 +30,13 @@ def shown_json_time(text, shown=shown_time) -> str:
     except (TypeError, ValueError):
         return text or ""
     return text if timezone.is_naive(moment) else shown(moment)
+
+
+def repeated_hour_zone(moment: datetime | None) -> str:
+    """" CEST" or " CET" after a moment of the hour the clocks repeat in autumn (02:30
+    happens twice that night, and the two read alike), "" after any other."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    twin = local.replace(fold=1 - local.fold)
+    return f" {local.tzname()}" if twin.utcoffset() != local.utcoffset() else ""

@@ -265,3 +265,16 @@ def test_an_entry_completed_the_next_day_shows_the_day_it_was_completed(watched,
 
     page = watched.get(entry.get_absolute_url()).content.decode()
     assert "→ March 2, 2026 00:00:10" in page
+
+
+def test_the_hour_the_clocks_repeat_shows_which_of_the_two_it_was(watched, user, campaigns):
+    """02:30 happens twice on 25 October 2026, in summer time, then in winter time."""
+    summer, winter = (dt.datetime(2026, 10, 25, hour, 30, tzinfo=dt.UTC) for hour in (0, 1))
+    for when in (summer, winter):
+        change(actor=user, campaign=campaigns["00001"], sent={"order": 1}, when=when)
+    change(actor=user, campaign=campaigns["00001"], sent={"order": 2},
+           when=dt.datetime(2026, 10, 25, 9, 0, tzinfo=dt.UTC))
+
+    timeline = watched.get(TIMELINE).content.decode()
+    assert "2026-10-25 02:30:00 CEST" in timeline and "2026-10-25 02:30:00 CET" in timeline
+    assert "2026-10-25 10:00:00<" in timeline  # any other hour as before

@@ -4,7 +4,7 @@ import json
 
 from django import template
 
-from portal.shown_times import shown_json_time, shown_minute
+from portal.shown_times import repeated_hour_zone, shown_json_time, shown_minute
 
 register = template.Library()
 
@@ -19,3 +19,5 @@ register.filter("json_time", shown_json_time)
 # A scheduled change's time, set to the minute: no ":00" seconds.
 register.filter("minute", shown_minute)
 register.filter("json_minute", lambda text: shown_json_time(text, shown_minute))
+# After a time shown to the second: the zone, where the clock reads the same twice.
+register.filter("repeated_zone", repeated_hour_zone)
