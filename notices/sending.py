@@ -9,6 +9,7 @@ NOTICES_KEEP_DAYS for the admin to look at, then cleared.
 """
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,6 +31,7 @@ MAX_WAIT = timedelta(hours=1)
 LEASE = timedelta(minutes=5)
 BATCH = 50
 NOTICES_POLL_SECONDS = 5.0  # how often the worker sends what is due
+_ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
 
 
 def notices_send_due(*, now: datetime | None = None) -> int:
@@ -96,7 +98,9 @@ def _send(notice: Notice, clock) -> int:
 
 
 def _failed(notice: Notice, attempts: int, error: Exception, failed_at: datetime) -> None:
-    words = f"{type(error).__name__}: {error}"
+    # The lines name the user by number: a refused recipient's address (SMTPRecipientsRefused
+    # carries it) is not repeated in the log or the outbox.
+    words = _ADDRESS.sub("<address>", f"{type(error).__name__}: {error}")
     if attempts >= ATTEMPTS:
         _settle(notice, Notice.State.GAVE_UP, attempts, error=words)
         log.error("notice %s (%s) to user %s given up after %d attempts: %s", notice.pk,

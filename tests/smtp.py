@@ -15,7 +15,15 @@ class Inbox:
     received: list[EmailMessage] = field(default_factory=list)
     # e.g. "550 5.7.1 Relaying denied": the server refuses every mail while this is set.
     refusal: str = ""
+    # e.g. "550 5.1.1 User unknown": the server refuses every recipient while this is set.
+    recipient_refusal: str = ""
     port: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.recipient_refusal:
+            return self.recipient_refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refusal:

@@ -43,7 +43,7 @@ def smtp_server():
 def inbox(smtp_server, settings):
     """The server's inbox, emptied, and the portal's mail pointed at the server."""
     smtp_server.received.clear()
-    smtp_server.refusal = ""
+    smtp_server.refusal = smtp_server.recipient_refusal = ""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
@@ -203,6 +203,17 @@ def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, cap
     admin.force_login(make_user("admin", is_staff=True, is_superuser=True))
     outbox = admin.get(reverse("admin:notices_notice_changelist")).content.decode()
     assert outbox.count("change-request-waiting") >= 2
+
+
+def test_a_refused_recipient_s_address_is_neither_logged_nor_kept(requested, inbox, caplog):
+    inbox.recipient_refusal = "550 5.1.1 User unknown"
+    with caplog.at_level(logging.WARNING, logger="notices.sending"):
+        assert notices_send_due() == 0
+    assert "not sent (attempt 1)" in caplog.text and "550" in caplog.text
+    errors = " ".join(Notice.objects.values_list("last_error", flat=True))
+    assert "SMTPRecipientsRefused" in errors
+    for address in ("anna@example.com", "bob@example.com"):
+        assert address not in caplog.text and address not in errors
 
 
 @pytest.mark.django_db
