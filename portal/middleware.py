@@ -77,8 +77,14 @@ class RequestMetricsMiddleware:
         started = time.monotonic()
         response = self.get_response(request)
         match = request.resolver_match
-        request_done(view=match.view_name if match else "unresolved", method=request.method,
-                     status=response.status_code, seconds=time.monotonic() - started)
+        if match:
+            view = match.view_name
+        elif request.path.startswith(settings.STATIC_URL):
+            view = "static"  # served by WhiteNoise: a page's styles, not an unknown path
+        else:
+            view = "unresolved"
+        request_done(view=view, method=request.method, status=response.status_code,
+                     seconds=time.monotonic() - started)
         return response
 
 
