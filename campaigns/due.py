@@ -24,6 +24,7 @@ from portal.thulium import ThuliumError, get_client
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import ScheduledChange
+from .notices import scheduled_request_ended_notify
 from .scheduling import grace, record_step
 from .services import CampaignChanged, campaign_update, merged_settings
 
@@ -63,7 +64,7 @@ def due_changes_apply(*, worker: str = "") -> list[int]:
             if ScheduledChange.objects.filter(pk=pk, state=State.WAITING).update(
                 state=State.MISSED, finished_at=now
             ):
-                _record_missed(_claimed(pk))
+                _missed(_claimed(pk))
                 finished.append(pk)
     due = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lte=now)
     for pk in due.values_list("pk", flat=True):
@@ -202,7 +203,9 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
             pk=change.pk, state=State.APPLYING, claimed_at=claim
         ).update(state=state, finished_at=timezone.now(), sent_change=entry)
         if closed and state == State.MISSED:
-            _record_missed(change)
+            _missed(change)
+        elif closed:
+            scheduled_request_ended_notify(change, state, entry)
     if not closed:
         log.warning("scheduled change %s was taken over by another worker", change.pk)
     log.info("scheduled change %s for campaign %s: %s", change.pk,
@@ -210,5 +213,6 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
     return change.pk
 
 
-def _record_missed(change: ScheduledChange) -> None:
+def _missed(change: ScheduledChange) -> None:
     record_step(change, ScheduleStep.MISSED, actor=change.created_by)
+    scheduled_request_ended_notify(change, State.MISSED)

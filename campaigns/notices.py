@@ -9,7 +9,7 @@ from audit.models import Outcome
 from notices.kinds import Kind
 from notices.services import notices_queue
 
-from .models import ChangeRequest
+from .models import ChangeRequest, ScheduledChange
 
 APPROVE = "campaigns.approve_changerequest"
 
@@ -48,6 +48,27 @@ def request_decided_notify(change_request: ChangeRequest) -> None:
     requester = [change_request.requester] if change_request.requester else []
     notices_queue(kind=REQUEST_DECIDED, users=requester,
                   context={**_about(change_request), "ending": ending},
+                  path=change_request.get_absolute_url())
+
+
+def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
+                                   entry=None) -> None:
+    """Tell the requester how their request approved with a time ended once that time came
+    (its approval's mail said only that it waits): applied, refused, failed, missed or
+    cancelled. `entry` is the call's, when one was made."""
+    change_request = scheduled.change_request
+    if change_request is None:
+        return
+    if state in (ScheduledChange.State.MISSED, ScheduledChange.State.CANCELLED):
+        ending = state
+    elif state == ScheduledChange.State.APPLIED:
+        ending = "applied"
+    else:
+        ending = SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed"
+    requester = [change_request.requester] if change_request.requester else []
+    notices_queue(kind=REQUEST_DECIDED, users=requester,
+                  context={**_about(change_request), "ending": ending,
+                           "cancelled_by": scheduled.cancelled_by_username},
                   path=change_request.get_absolute_url())
 
 

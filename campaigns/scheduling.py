@@ -19,6 +19,7 @@ from audit.recording import entry_begin, entry_complete
 
 from .entries import SCHEDULED_CHANGE, ScheduleStep
 from .models import Campaign, ChangeRequest, ScheduledChange
+from .notices import scheduled_request_ended_notify
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def scheduled_change_cancel(*, scheduled: ScheduledChange, actor, reason: str) -
             raise NotWaiting
         scheduled.refresh_from_db()
         record_step(scheduled, ScheduleStep.CANCELLED, actor=actor, note=reason)
+        scheduled_request_ended_notify(scheduled, ScheduledChange.State.CANCELLED)
     log.info("scheduled change %s cancelled by %s", scheduled.pk, actor.get_username())
 
 

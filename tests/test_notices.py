@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from audit.models import ChainCheck
 from audit.verify import chain_check_if_due
+from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_request_reject
-from campaigns.models import ChangeRequest
+from campaigns.models import ChangeRequest, ScheduledChange
+from campaigns.scheduling import scheduled_change_cancel
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from notices.models import Notice, OptOut
@@ -155,6 +157,39 @@ def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_tim
     mail, = inbox.received
     assert subject(mail) == ("Your change to campaign Sprzedaż OZE 2026 was approved and "
                              "waits for its time")
+
+
+@pytest.mark.parametrize("end, said", [
+    ("due", "was approved and applied"),
+    ("refused", "was approved, but Thulium refused it"),
+    ("cancelled", "was approved, but cancelled before its time"),
+    ("missed", "was approved, but not sent in time"),
+])
+def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
+    inbox, approvers, logged_in, user, campaigns, thulium, settings, end, said
+):
+    user.email = "manager@example.com"
+    user.save()
+    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
+         apply_at=(timezone.localtime() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    approver = Client()
+    approver.force_login(approvers[1])
+    approver.post(reverse("campaigns:request_approve",
+                          args=[ChangeRequest.objects.get().pk]))
+    scheduled = ScheduledChange.objects.get()
+    notices_send_due()
+    inbox.received.clear()
+    if end == "cancelled":
+        scheduled_change_cancel(scheduled=scheduled, actor=approvers[1], reason="Not today")
+    else:
+        late = timedelta(minutes=settings.SCHEDULE_GRACE_MINUTES + 1 if end == "missed" else 0)
+        ScheduledChange.objects.update(apply_at=timezone.now() - late - timedelta(seconds=1))
+        if end == "refused":
+            thulium.state.fail_next("refuse")
+        due_changes_apply()
+    assert notices_send_due() == 1
+    mail, = mails_to(inbox, "manager@example.com")
+    assert subject(mail) == f"Your change to campaign Sprzedaż OZE 2026 {said}"
 
 
 def test_the_requester_hears_of_a_rejection_in_their_language(requested, inbox, approvers,
