@@ -5,6 +5,7 @@ Behind proxies the address is the one the outermost trusted proxy saw; the typed
 name is cut to what the lockout tables can hold.
 """
 
+from axes.backends import AxesStandaloneBackend
 from axes.conf import settings
 from axes.models import AccessAttempt
 from axes.utils import reset
@@ -42,6 +43,18 @@ def login_username(request, credentials: dict | None = None) -> str | None:
     if not isinstance(username, str):
         return username
     return username[: AccessAttempt._meta.get_field("username").max_length]
+
+
+class PasswordLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout, for logins with a password. A sign-on through the identity
+    provider (mozilla-django-oidc authenticates with no password) is the provider's to
+    judge: other people's wrong passwords from the same office must not lock its users out
+    of it, nor each of their sign-ons count as one more failure."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if password is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 @receiver(user_logged_in, dispatch_uid="portal.login_throttling.failures_forget")

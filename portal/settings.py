@@ -332,8 +332,9 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 AUTHENTICATION_BACKENDS = [
-    # Refuses logins while an account or address is locked out, before checking passwords.
-    "axes.backends.AxesStandaloneBackend",
+    # Refuses password logins while an account or address is locked out, before checking
+    # passwords (django-axes; sign-ons through the provider are the provider's to judge).
+    "portal.login_throttling.PasswordLockoutBackend",
     # ModelBackend's rules, with a user's permissions read in one query.
     "roles.backends.RoleBackend",
 ]

@@ -76,6 +76,12 @@ class SignInCallback(OIDCAuthenticationCallbackView):
     def get(self, request):
         if not sso_enabled():
             raise Http404
+        if request.GET.get("error") and request.GET.get("state") not in request.session.get(
+                "oidc_states", {}):
+            # No sign-in of this session asked: the library would log the user out, so a
+            # link to ".../callback/?error=x" on any site would end whoever's session.
+            return failure_page(request, SignInFailed(
+                Failure.STALE, "an error answer no sign-in of this session awaits"))
         try:
             return super().get(request)
         except SignInFailed as failure:

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import requests
+from axes.models import AccessAttempt
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
@@ -187,6 +188,21 @@ def test_a_password_login_logs_out_as_before(client, provider):
     assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"
 
 
+def test_other_people_s_wrong_passwords_from_the_office_do_not_lock_sign_ons_out(
+        client, provider, settings):
+    provider.set_account("alice", groups=["cc-editors"])
+    make_user("bob", EDITORS)
+    colleague = client.__class__()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        colleague.post("/accounts/login/", {"username": "bob", "password": "wrong"})
+    assert colleague.post("/accounts/login/", {"username": "bob", "password": PASSWORD}
+                          ).status_code == 429  # the office's address is locked for passwords
+    failures = AccessAttempt.objects.count()
+
+    assert sign_on(client, "alice").status_code == 302
+    assert AccessAttempt.objects.count() == failures  # nor counted as one more failure
+
+
 # --- local logins -----------------------------------------------------------------------
 
 
@@ -251,6 +267,15 @@ def test_a_provider_that_refuses_gets_its_page(client, provider):
     response = client.get(f"/oidc/callback/?error=access_denied&state={state}")
     assert failure_reason(response) == "refused"
     assert state not in client.session["oidc_states"]
+
+
+def test_a_link_to_an_error_answer_no_sign_in_awaits_logs_no_one_out(client, provider):
+    make_user("bob", EDITORS)
+    assert client.post("/accounts/login/", {"username": "bob", "password": PASSWORD}
+                       ).status_code == 302
+    response = client.get("/oidc/callback/?error=access_denied&state=forged")
+    assert failure_reason(response) == "stale"
+    assert client.get("/campaigns/").status_code == 200
 
 
 def test_a_provider_that_is_down_gets_its_page(client, provider, settings, caplog):
