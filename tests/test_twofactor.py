@@ -107,6 +107,11 @@ def test_a_session_from_before_the_second_factor_was_set_up_must_log_in_again(cl
     answer = client.get("/campaigns/")
     assert answer["Location"] == f"{LOGIN}?next=/campaigns/"
     assert "_auth_user_id" not in client.session
+    # A form posted from a page goes back to that page after the login, not to its own
+    # address, which takes only POSTs.
+    client.force_login(user)
+    posted = client.post("/campaigns/sync/", HTTP_REFERER="http://testserver/campaigns/requests/")
+    assert posted["Location"] == f"{LOGIN}?next=/campaigns/requests/"
 
 
 def test_a_replayed_code_is_refused_with_a_clear_message(client, user):

@@ -12,6 +12,7 @@ from django.contrib import auth
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 
+from portal.way_back import page_sent_from
 from sso.sessions import signed_on
 
 from .policy import has_second_factor, second_factor_required
@@ -33,7 +34,10 @@ class SecondFactorMiddleware:
             return None
         if has_second_factor(user):
             auth.logout(request)
-            return redirect_to_login(request.get_full_path())
+            # A form posted is sent back to its page after the login, as LoginThenBack
+            # does (its own address may take only POSTs: 405 after password and code).
+            page = page_sent_from(request) if request.method == "POST" else None
+            return redirect_to_login(page or request.get_full_path())
         if (second_factor_required(user)
                 and request.resolver_match.view_name not in OPEN_WHILE_ENROLLING):
             return redirect("twofactor:enrol")
