@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ReadOnlyAuditAdmin
+from audit.models import Entry
 
 from .models import Campaign, ChangeRequest, ScheduledChange
 
@@ -38,6 +39,20 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("thulium_id", "name")
     readonly_fields = ("synced_at",)
+
+    def has_delete_permission(self, request, obj=None):
+        """Only a campaign the audit trail never mentions (registered by mistake): the trail
+        names its entries' campaign by this row, and without it they would lose their
+        campaign in the timeline, its filter and the exports."""
+        if obj is not None and Entry.objects.filter(campaign=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # Deleting a selection would step over the check above, made one campaign at a time.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(ChangeRequest)

@@ -26,6 +26,7 @@ from audit.recording import (
 )
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
+from campaigns.models import Campaign
 from campaigns.services import campaign_update
 from portal.phones import phone_key
 from portal.thulium import ThuliumError
@@ -446,6 +447,20 @@ def test_the_admin_shows_entries_read_only_even_to_superusers(client, django_use
         == 403
     assert client.get(reverse(f"{name}_add")).status_code == 403
     assert model.objects.filter(pk=entry.pk).exists()
+
+
+def test_a_campaign_the_trail_mentions_cannot_be_deleted_in_the_admin(client, user, campaigns,
+                                                                      django_user_model):
+    sales, other = campaigns["00001"], campaigns["00002"]
+    change(actor=user, campaign=sales, sent={"order": 3})
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "x"))
+
+    delete = "admin:campaigns_campaign_delete"
+    assert client.post(reverse(delete, args=[sales.pk]), {"post": "yes"}).status_code == 403
+    assert b"delete_selected" not in client.get(
+        reverse("admin:campaigns_campaign_changelist")).content
+    assert client.post(reverse(delete, args=[other.pk]), {"post": "yes"}).status_code == 302
+    assert list(Campaign.objects.filter(pk__in=[sales.pk, other.pk])) == [sales]
 
 
 # --- a long chain, walked in stretches by forked processes -----------------------------
