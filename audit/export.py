@@ -236,7 +236,10 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
         name, key = place.split(".")
         if postgres:
             return _safe(f"({column(name)} ->> '{key}')", postgres)
-        return _safe(f"CAST(json_extract({column(name)}, '$.{key}') AS TEXT)", postgres)
+        # SQLite hands JSON's true and false back as 1 and 0; PostgreSQL writes them.
+        path = f"{column(name)}, '$.{key}'"
+        return _safe(f"CASE json_type({path}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
+                     f"'false' ELSE CAST(json_extract({path}) AS TEXT) END", postgres)
 
     def own(found: list[tuple[str, str]]) -> str:
         whens = " ".join(f"WHEN '{kind}' THEN {value(place)}" for kind, place in found)

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry
+from audit.recording import entry_begin, entry_complete
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 from tests.conftest import skip_unless_postgresql
 
@@ -132,6 +133,17 @@ def test_an_export_of_one_kind_has_only_that_kinds_columns(watched, trail):
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert header == [*COMMON_COLUMNS, "settings_before"]
     assert "phone_number" not in header and "step" not in header
+
+
+def test_json_true_and_false_read_as_words_on_every_database(watched, user):
+    for created in (True, False):
+        entry_complete(entry_begin(kind="sign-on-roles", actor=user, sent={"groups": []},
+                                   details={"account": "manager", "created": created,
+                                            "gained": [], "lost": []}),
+                       outcome="succeeded")
+    _, text = download(watched, "csv", {"kind": "sign-on-roles"})
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [row["first_sign_on"] for row in rows] == ["false", "true"]  # newest first
 
 
 def test_an_export_with_nonsense_filters_sends_back_to_the_marked_filters(watched, trail):
