@@ -124,8 +124,13 @@ class RowChecker:
 
     @staticmethod
     def problem_row(number, data, state, problems) -> CheckedRow:
+        phone = data.get("phone_number", "")
+        try:
+            key = number_key(phone)  # an erasure finds the person's problem rows by it
+        except ValidationError:
+            key = ""
         return CheckedRow(
-            number, state, data.get("phone_number", "")[:40],
+            number, state, phone[:40], key,
             values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
             problems=problems,
         )
