@@ -5,9 +5,11 @@ import logging
 import threading
 import zipfile
 from datetime import timedelta
+from importlib import import_module
 
 import openpyxl
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -461,3 +463,16 @@ def test_only_those_allowed_to_erase_see_the_page(logged_in):
     assert logged_in.get(reverse("audit:forget")).status_code == 403
     assert logged_in.post(reverse("audit:forget"), {"number": NUMBER,
                                                     "reference": REFERENCE}).status_code == 403
+
+
+def test_problem_rows_kept_before_their_key_was_stored_get_it(logged_in, campaigns):
+    job = previewed(logged_in, campaigns["00002"], csv_bytes([
+        ["601234567", "Zofia", "K", "Ł"], ["601 234 567", "Zofia", "K", "Ł"],
+        ["12", "Jan", "N", "K"]]))
+    ImportRow.objects.filter(job=job).exclude(state=RowState.QUEUED).update(phone_key="")
+
+    import_module("imports.migrations.0010_problem_rows_keyed").key_problem_rows(
+        django_apps, None)
+
+    keys = dict(ImportRow.objects.filter(job=job).values_list("phone_number", "phone_key"))
+    assert keys == {"601234567": phone_key(NUMBER), "601 234 567": phone_key(NUMBER), "12": ""}
