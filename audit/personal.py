@@ -29,13 +29,16 @@ _MARKER = re.compile(r"\[erased (?P<when>[^·]+) · (?P<reference>.*) · "
                      r"(?P<digest>[0-9a-f]{8}\.[0-9a-f]{64})\]", re.DOTALL)
 
 
+KEY_ID_LENGTH = 8  # a digest begins with its key's id: "<key id>.<hex>"
+
+
 @cache
 def _keys(current: str, retired: tuple[str, ...]) -> tuple[str, dict[str, bytes]]:
     keys = {}
     for text in (current, *retired):
         key = text.encode()
-        keys[hashlib.sha256(key).hexdigest()[:8]] = key
-    return hashlib.sha256(current.encode()).hexdigest()[:8], keys
+        keys[hashlib.sha256(key).hexdigest()[:KEY_ID_LENGTH]] = key
+    return hashlib.sha256(current.encode()).hexdigest()[:KEY_ID_LENGTH], keys
 
 
 def current_key_id() -> str:
@@ -74,6 +77,11 @@ def _digester(key_id: str):
 def _keys_changed(*, setting, **_kwargs) -> None:
     if setting in ("AUDIT_PII_KEY", "AUDIT_PII_RETIRED_KEYS"):
         _digester.cache_clear()
+
+
+def known_key_ids() -> set[str]:
+    """The ids of the keys digests can be made and read with: the current and retired ones."""
+    return set(_keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))[1])
 
 
 def digests_under_every_key(value) -> list[str]:

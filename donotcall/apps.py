@@ -10,6 +10,7 @@ class DonotcallConfig(AppConfig):
         from audit.erasure import register_eraser
         from audit.kinds import register
 
+        from . import checks  # noqa: F401  (registers the list's start-up check)
         from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
         from .services import suppressions_forget, suppressions_held
 

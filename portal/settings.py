@@ -31,7 +31,8 @@ if not AUDIT_PII_KEY:
         raise ImproperlyConfigured("AUDIT_PII_KEY is not set: set it in the environment or .env.")
     AUDIT_PII_KEY = "insecure-development-audit-key-never-use-in-production"
 # Keys used before a rotation: entries digested under them are still verified and searched.
-AUDIT_PII_RETIRED_KEYS = env.list("AUDIT_PII_RETIRED_KEYS", default=[])
+AUDIT_PII_RETIRED_KEYS = [key.strip() for key in env.list("AUDIT_PII_RETIRED_KEYS", default=[])
+                          if key.strip()]  # "k1, k2" as "k1,k2"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -11,6 +11,7 @@ from audit.export import COMMON_COLUMNS
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
 from donotcall import lookup, services
+from donotcall.checks import check_list_keys
 from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
 from donotcall.lookup import CHUNK, blocked
 from donotcall.models import Suppression
@@ -160,3 +161,17 @@ def test_the_same_entry_committed_meanwhile_is_refused_not_an_error(campaigns, o
 def test_the_lists_export_columns_leave_the_shared_ones_alone():
     for kind in (DONOTCALL_ADDITION, DONOTCALL_REMOVAL):
         assert not {column for column, _place in kind.export_columns} & set(COMMON_COLUMNS)
+
+
+def test_a_list_written_under_a_key_the_portal_lost_stops_it_starting(campaigns, officer,
+                                                                     settings):
+    put(officer)
+    assert check_list_keys(None, databases=["default"]) == []
+    old = settings.AUDIT_PII_KEY
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "a-new-key", []
+    assert blocked(campaigns["00001"], [KEY]) == set()  # what the check guards against
+    (error,) = check_list_keys(None, databases=["default"])
+    assert error.id == "donotcall.E001" and "AUDIT_PII_RETIRED_KEYS" in error.hint
+    settings.AUDIT_PII_RETIRED_KEYS = [old]  # the rotation as documented
+    assert check_list_keys(None, databases=["default"]) == []
+    assert blocked(campaigns["00001"], [KEY]) == {KEY}

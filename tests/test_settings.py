@@ -33,6 +33,7 @@ print(json.dumps({
     "database_name": str(settings.DATABASES["default"]["NAME"]),
     "time_zone": settings.TIME_ZONE,
     "require_2fa_for": settings.REQUIRE_2FA_FOR,
+    "retired_keys": settings.AUDIT_PII_RETIRED_KEYS,
 }))
 """
 
@@ -197,9 +198,11 @@ def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):
     assert settings_of(fresh_checkout, {**KEY, "TIME_ZONE": "UTC"})["time_zone"] == "UTC"
 
 
-def test_those_who_must_use_a_second_factor_may_be_named_with_spaces(fresh_checkout):
-    named = {**KEY, "REQUIRE_2FA_FOR": "staff, Auditors ,"}
-    assert settings_of(fresh_checkout, named)["require_2fa_for"] == ["staff", "Auditors"]
+def test_lists_may_be_written_with_spaces_after_their_commas(fresh_checkout):
+    seen = settings_of(fresh_checkout, {**KEY, "REQUIRE_2FA_FOR": "staff, Auditors ,",
+                                        "AUDIT_PII_RETIRED_KEYS": "old-key-1, old-key-2"})
+    assert seen["require_2fa_for"] == ["staff", "Auditors"]
+    assert seen["retired_keys"] == ["old-key-1", "old-key-2"]
 
 
 # --- documentation ------------------------------------------------------------------
