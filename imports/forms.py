@@ -7,11 +7,10 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
-from portal.phones import is_phone_number
 
 from .mapping import PHONE
 from .models import ImportJob
-from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout
+from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout, header_refused
 
 
 class UploadForm(forms.Form):
@@ -41,22 +40,12 @@ class UploadForm(forms.Form):
 
 
 class ImportUploadForm(UploadForm):
-    """An import's file, whose first row must name the columns: a file without one would
-    lose its first person to the header, and keep their number as a column's name (in the
-    import and its receipt, where an erasure does not look for it)."""
+    """An import's file, whose first row must name the columns (`header_refused`)."""
 
     def clean_file(self):
         upload = super().clean_file()
-        for header in self.layout.headers:
-            # A phone's number by its country's plan: a column named by a date is no
-            # person's number, though it has 6 to 15 digits.
-            if not is_phone_number(header):
-                continue
-            raise forms.ValidationError(
-                _("The first row must name the columns, but it holds a phone number "
-                  "(%(value)s): add a row of column names (e.g. Telefon; Imię) above the "
-                  "first person and upload the file again.") % {"value": header[:40]},
-                code="no_header")
+        if refused := header_refused(self.layout.headers):
+            raise forms.ValidationError(refused, code="no_header")
         return upload
 
 

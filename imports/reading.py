@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
+from portal.phones import is_phone_number
 from portal.spreadsheets import unquoted
 
 from .workbooks import open_workbook
@@ -49,6 +50,21 @@ class FileProblem(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+
+def header_refused(headers: list[str]) -> str:
+    """Why the first row cannot be the header, or "": it holds a phone number, so the file
+    has none, and would lose its first person to it and keep their number as a column's
+    name (in the import and its receipt, where an erasure does not look for it)."""
+    for header in headers:
+        # A phone's number by its country's plan: a column named by a date is no person's
+        # number, though it has 6 to 15 digits.
+        if is_phone_number(header):
+            return str(_("The first row must name the columns, but it holds a phone number "
+                         "(%(value)s): add a row of column names (e.g. Telefon; Imię) above "
+                         "the first person and upload the file again.") % {
+                             "value": header[:40]})
+    return ""
 
 
 @dataclass

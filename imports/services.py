@@ -10,7 +10,7 @@ from django.utils import timezone
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
-from .reading import SAMPLE_ROWS, FileLayout, FileProblem, read_layout
+from .reading import SAMPLE_ROWS, FileLayout, FileProblem, header_refused, read_layout
 from .receipts import receipt_write
 from .storing import upload_content, upload_insert, upload_start
 from .tasks import check_import, push_import
@@ -41,6 +41,8 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
     """Read the file again as the user says; raises FileProblem if it cannot be read so."""
     layout = _layout_read(job, FileLayout(kind=job.file_kind, encoding=encoding,
                                           delimiter=delimiter))
+    if refused := header_refused(layout.headers):  # as its upload was judged
+        raise FileProblem(refused)
     job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
     job.check_problem = ""  # a worker's check of the file as it was read before

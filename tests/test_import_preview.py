@@ -361,6 +361,20 @@ def test_the_user_can_correct_the_encoding_and_separator(logged_in, sales):
     assert job.mapping == ["phone_number", "record_fields.imie"]
 
 
+def test_a_file_read_again_as_headerless_is_refused_as_its_upload_would_be(logged_in, sales):
+    """Read with ";" the first row below is a number and two names: had it been kept as the
+    header, the number would be a column's name in the receipt, for good."""
+    upload(logged_in, sales, b"601234567;Kowalska, Zofia;Lodz, ul. A, 1\r\n"
+                             b"602000001;Nowak, Jan;Krakow, ul. B, 2\r\n")
+    job = ImportJob.objects.get()
+    assert job.delimiter == ","
+    response = logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                              {"encoding": job.encoding, "delimiter": ";"}, follow=True)
+    assert "holds a phone number (601234567)" in response.content.decode()
+    job.refresh_from_db()
+    assert job.delimiter == "," and "601234567" not in job.headers
+
+
 def test_the_mapping_reads_only_the_start_of_a_large_file(logged_in, sales, monkeypatch):
     """Its header and first rows: a 20 MB file was read whole to show four rows."""
     upload(logged_in, sales, csv_bytes(people(5000)))  # 220 kB
