@@ -88,7 +88,9 @@ def mapping(request, pk):
     campaign = job.campaign
     templates = campaign.import_templates.all()
     wanted = request.GET.get("template", "")
-    chosen = templates.filter(pk=wanted).first() if wanted.isdigit() else None
+    # isdigit alone takes "²", which no id is.
+    chosen = (templates.filter(pk=wanted).first() if wanted.isascii() and wanted.isdigit()
+              else None)
     proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
     form = MappingForm(request.POST or None, headers=job.headers,
                        targets=mapping_targets(campaign), mapping=proposal)

@@ -375,6 +375,13 @@ def test_a_file_read_again_as_headerless_is_refused_as_its_upload_would_be(logge
     assert job.delimiter == "," and "601234567" not in job.headers
 
 
+def test_a_template_named_by_a_digit_no_id_is_offers_none(logged_in, sales):
+    upload(logged_in, sales, csv_bytes(people(1)))
+    job = ImportJob.objects.get()
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk]), {"template": "²"})
+    assert page.status_code == 200
+
+
 def test_the_mapping_reads_only_the_start_of_a_large_file(logged_in, sales, monkeypatch):
     """Its header and first rows: a 20 MB file was read whole to show four rows."""
     upload(logged_in, sales, csv_bytes(people(5000)))  # 220 kB

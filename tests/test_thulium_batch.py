@@ -208,7 +208,8 @@ def test_list_records_reads_a_count_as_text(crafted):
 
 
 @pytest.mark.parametrize(
-    "answer", [{"result": []}, {"count": 1, "result": {}}, [], {"count": 1.5, "result": []}]
+    "answer", [{"result": []}, {"count": 1, "result": {}}, [], {"count": 1.5, "result": []},
+               {"count": "²", "result": []}]
 )
 def test_list_records_refuses_a_page_of_no_known_shape(crafted, answer):
     client = crafted(answer)

@@ -131,7 +131,8 @@ class ThuliumClient:
                   "limit": limit}
         body = self._call("GET", "outbounds/:id/records", campaign_id, params=params)
         count = body.get("count") if isinstance(body, dict) else None
-        if not (type(count) is int or (isinstance(count, str) and count.isdigit())):
+        if not (type(count) is int or (isinstance(count, str) and count.isascii()
+                                              and count.isdigit())):
             raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
                                      status=200)
         rows = self._list_of_dicts(body.get("result"), "records")
