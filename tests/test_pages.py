@@ -167,6 +167,11 @@ def test_error_pages_are_the_portal_s_own_in_the_reader_s_language(logged_in, ca
     forbidden = error_page(logged_in.get(reverse("audit:forget")), 403)
     assert "Twoja rola nie pozwala otworzyć tej strony" in forbidden
 
+    # More fields than Django reads (a thousand campaigns ticked on the list).
+    ticked = "&".join(f"campaign=G{n:04d}" for n in range(1001))
+    too_many = error_page(logged_in.get(f"{reverse('campaigns:list')}?{ticked}"), 400)
+    assert "Nie udało się odczytać" in too_many
+
     # An address that takes posts only, opened (an old link, a kept address).
     opened = logged_in.get(reverse("campaigns:sync"))
     assert "Na ten adres wysyła się formularz" in error_page(opened, 405)
