@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from .models import Entry
+from .services import AUDIT_VIEW_PERMISSION
 
 
 class ReadOnlyAuditAdmin(admin.ModelAdmin):
@@ -26,5 +27,16 @@ class ReadOnlyAuditAdmin(admin.ModelAdmin):
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAuditAdmin):
+    """Everyone's entries in full, so only for who may see them so in the portal (the
+    auditors, audit.services): a second way in, past that one rule, showed an administrator
+    every person's number."""
+
     list_display = ("created_at", "kind", "actor_username", "campaign", "outcome", "request_id")
     list_filter = ("kind", "outcome")
+
+    def has_view_permission(self, request, obj=None):
+        return (request.user.has_perm(AUDIT_VIEW_PERMISSION)
+                and super().has_view_permission(request, obj))
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(AUDIT_VIEW_PERMISSION)

@@ -38,7 +38,14 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = ("thulium_id", "name", "kind", "synced_at")
     list_filter = ("kind",)
     search_fields = ("thulium_id", "name")
-    readonly_fields = ("synced_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Its settings are Thulium's, changed through the portal's audited form; and the
+        # Thulium id of a campaign the trail mentions names it in every entry.
+        fixed = ["synced_at", "settings"]
+        if obj is not None and Entry.objects.filter(campaign=obj).exists():
+            fixed.append("thulium_id")
+        return fixed
 
     def has_delete_permission(self, request, obj=None):
         """Only a campaign the audit trail never mentions (registered by mistake): the trail

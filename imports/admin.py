@@ -16,6 +16,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Its rows and their links to the audit entries are what was sent; the portal
+        # clears their personal data after IMPORT_KEEP_DAYS (imports.retention).
+        return False
+
 
 @admin.register(ImportTemplate)
 class ImportTemplateAdmin(admin.ModelAdmin):

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import django
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db import connection, transaction
@@ -34,6 +34,8 @@ from records.entries import RECORD_ADDITION
 from records.models import AddedRecord
 from records.services import added_values, record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, change, tamper
+from tests.conftest import ADMINISTRATORS, AUDITORS, make_user
+from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -461,6 +463,29 @@ def test_a_campaign_the_trail_mentions_cannot_be_deleted_in_the_admin(client, us
         reverse("admin:campaigns_campaign_changelist")).content
     assert client.post(reverse(delete, args=[other.pk]), {"post": "yes"}).status_code == 302
     assert list(Campaign.objects.filter(pk__in=[sales.pk, other.pk])) == [sales]
+    # Nor renamed to another Thulium campaign, nor its settings changed past the audit.
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[sales.pk]))
+    assert b'name="thulium_id"' not in page.content and b'name="settings"' not in page.content
+    client.post(reverse("admin:campaigns_campaign_change", args=[sales.pk]), {
+        "thulium_id": "ZZZZZ", "name": sales.name, "kind": sales.kind,
+        "structure_fields": "", "settings": '{"order": 3}'})
+    sales.refresh_from_db()
+    assert sales.thulium_id == "00001" and sales.settings != {"order": 3}
+
+
+def test_the_admin_keeps_imports_and_shows_entries_to_auditors_only(client, user, sales,
+                                                                    logged_in):
+    job = previewed(logged_in, sales, csv_bytes(people(1)))
+    entry = addition(actor=user, campaign=sales, phone="601234567")
+    administrator = make_user("boss", ADMINISTRATORS, is_staff=True)
+    client.force_login(administrator)
+    assert client.get(reverse("admin:audit_entry_change", args=[entry.pk])).status_code == 403
+    assert client.post(reverse("admin:imports_importjob_delete", args=[job.pk]),
+                       {"post": "yes"}).status_code == 403
+    administrator.groups.add(Group.objects.get(name=AUDITORS))
+    client.force_login(User.objects.get(pk=administrator.pk))
+    page = client.get(reverse("admin:audit_entry_change", args=[entry.pk]))
+    assert page.status_code == 200 and "601234567" in page.content.decode()
 
 
 # --- a long chain, walked in stretches by forked processes -----------------------------

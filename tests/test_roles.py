@@ -111,7 +111,8 @@ ACCESS = [
     ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
     ("admin:campaigns_campaign_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
-    ("admin:audit_entry_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    # Everyone's entries in full: for auditors only (an administrator is not one).
+    ("admin:audit_entry_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, DENIED, LOGIN, LOGIN),
     ("admin:campaigns_changerequest_changelist", "GET",
      LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
     ("admin:axes_accessattempt_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
