@@ -82,6 +82,8 @@ def test_an_anonymous_visitor_can_choose_the_language(client):
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert response.cookies["django_language"].value == "pl"
+    # Kept past the browser's session: a restart does not bring English back.
+    assert response.cookies["django_language"]["max-age"] == 365 * 24 * 60 * 60
     assert '<html lang="pl">' in client.get(reverse("login")).content.decode()
 
 
