@@ -66,8 +66,8 @@ class Entry(models.Model):
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
     # The log outlives what it names: no constraint, nothing done on delete.
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.DO_NOTHING, db_constraint=False,
-        db_index=False, null=True, blank=True, related_name="+",
+        "campaigns.Campaign", verbose_name=_("campaign"), on_delete=models.DO_NOTHING,
+        db_constraint=False, db_index=False, null=True, blank=True, related_name="+",
     )
     outcome = models.CharField(
         _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING

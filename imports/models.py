@@ -27,7 +27,8 @@ class ImportJob(models.Model):
     MAPPABLE_STATES = (State.UPLOADED, State.PREVIEWED)
 
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="imports"
+        "campaigns.Campaign", verbose_name=_("campaign"), on_delete=models.PROTECT,
+        related_name="imports",
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -58,7 +59,7 @@ class ImportJob(models.Model):
     # Renewed by every worker sending this import; a stale one means they all died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(_("cancel asked for"), null=True, blank=True)
     # The last task enqueued to send it, to tell a waiting import from a lost one.
     task_id = models.CharField(max_length=64, blank=True)
     stop_reason = models.TextField(_("why it stopped"), blank=True)
@@ -214,7 +215,8 @@ class ImportTemplate(models.Model):
 
     # Looked up by campaign through the (campaign, name) constraint's index.
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="import_templates",
+        "campaigns.Campaign", verbose_name=_("campaign"), on_delete=models.CASCADE,
+        related_name="import_templates",
         db_index=False,
     )
     name = models.CharField(_("name"), max_length=100)

@@ -24,6 +24,7 @@ from portal.request_id import set_current_request_id
 from portal.views import server_error
 from tests.audit_fixtures import addition, change
 from tests.conftest import PASSWORD, api_calls
+from tests.import_files import csv_bytes, people, previewed
 from tests.test_gateway import CraftedThulium
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -458,3 +459,15 @@ def test_no_page_loads_anything_from_another_host(logged_in, history):
         html = response.content.decode()
         assert "<link" in html and "<script" in html
         assert ANY_URL.findall(html) == []
+
+
+def test_the_admin_names_the_columns_of_entries_and_imports_in_polish(user, logged_in,
+                                                                      campaigns,
+                                                                      django_user_model):
+    addition(actor=user, campaign=campaigns["00001"], phone="601234567")
+    previewed(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "x"))
+    for page in ("/admin/audit/entry/", "/admin/imports/importjob/"):
+        html = admin.get(page, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+        assert "Kampania" in html and ">Campaign<" not in html, page
