@@ -108,23 +108,30 @@ def log_function_install(schema_editor, *, completion: Sequence[str],
                           .replace("KEEP_PERSONAL", keep(personal)))
 
 
-def append_only_trigger(table: str, completion_columns: Sequence[str]) -> migrations.RunPython:
-    """A migration operation guarding one audit table; completion may fill in the columns."""
-    arguments = ", ".join(f"'{column}'" for column in completion_columns)
+def _row_trigger(table: str, trigger: str, function: str, call: str) -> migrations.RunPython:
+    """A migration operation: `function` (its SQL) run before each UPDATE or DELETE of a row
+    of `table`, as `call`; on PostgreSQL only (see the module's docstring)."""
 
     def install(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(_ENTRY_FUNCTION)
+            schema_editor.execute(function)
             schema_editor.execute(
-                f'CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON "{table}" '
-                f"FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only({arguments})"
+                f'CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON "{table}" '
+                f"FOR EACH ROW EXECUTE FUNCTION {call}"
             )
 
     def remove(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS audit_append_only ON "{table}"')
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS {trigger} ON "{table}"')
 
     return migrations.RunPython(install, remove)
+
+
+def append_only_trigger(table: str, completion_columns: Sequence[str]) -> migrations.RunPython:
+    """A migration operation guarding one audit table; completion may fill in the columns."""
+    arguments = ", ".join(f"'{column}'" for column in completion_columns)
+    return _row_trigger(table, "audit_append_only", _ENTRY_FUNCTION,
+                        f"audit_entry_append_only({arguments})")
 
 
 _TERMS_FUNCTION = """
@@ -141,35 +148,10 @@ def insert_only_trigger(table: str) -> migrations.RunPython:
     """A migration operation refusing every change to the entries' search terms: an erasure
     finds a person's entries by them, so one moved or deleted would keep the person's data
     in the log, or erase another's."""
-
-    def install(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(_TERMS_FUNCTION)
-            schema_editor.execute(
-                f'CREATE TRIGGER audit_insert_only BEFORE UPDATE OR DELETE ON "{table}" '
-                "FOR EACH ROW EXECUTE FUNCTION audit_terms_insert_only()"
-            )
-
-    def remove(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS audit_insert_only ON "{table}"')
-
-    return migrations.RunPython(install, remove)
+    return _row_trigger(table, "audit_insert_only", _TERMS_FUNCTION, "audit_terms_insert_only()")
 
 
 def chain_head_trigger(table: str) -> migrations.RunPython:
     """A migration operation that lets the chain head only move forward."""
-
-    def install(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(_HEAD_FUNCTION)
-            schema_editor.execute(
-                f'CREATE TRIGGER audit_forward_only BEFORE UPDATE OR DELETE ON "{table}" '
-                "FOR EACH ROW EXECUTE FUNCTION audit_chain_head_forward_only()"
-            )
-
-    def remove(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS audit_forward_only ON "{table}"')
-
-    return migrations.RunPython(install, remove)
+    return _row_trigger(table, "audit_forward_only", _HEAD_FUNCTION,
+                        "audit_chain_head_forward_only()")
