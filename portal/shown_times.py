@@ -33,8 +33,8 @@ def shown_json_time(text, shown=shown_time) -> str:
 
 
 def repeated_hour_zone(moment: datetime | None) -> str:
-    """" CEST" or " CET" after a moment of the hour the clocks repeat in autumn (02:30
-    happens twice that night, and the two read alike), "" after any other."""
+    """The zone to write after a moment of the hour the clocks repeat in autumn (" CEST",
+    " CET": 02:30 happens twice that night, and the two read alike); "" after any other."""
     if moment is None:
         return ""
     local = timezone.localtime(moment)
