@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from .models import Entry
-from .services import AUDIT_VIEW_PERMISSION
+from .services import may_see_everyone
 
 
 class ReadOnlyAuditAdmin(admin.ModelAdmin):
@@ -35,8 +35,7 @@ class EntryAdmin(ReadOnlyAuditAdmin):
     list_filter = ("kind", "outcome")
 
     def has_view_permission(self, request, obj=None):
-        return (request.user.has_perm(AUDIT_VIEW_PERMISSION)
-                and super().has_view_permission(request, obj))
+        return may_see_everyone(request.user) and super().has_view_permission(request, obj)
 
     def has_module_permission(self, request):
-        return request.user.has_perm(AUDIT_VIEW_PERMISSION)
+        return may_see_everyone(request.user)

@@ -61,14 +61,17 @@ class RowChecker:
         queued to send, or why not."""
         problems = self.file_problems(cells, data)
         if problems:
-            return self.problem_row(number, data, RowState.INVALID, problems)
+            return self.problem_row(number, data, RowState.INVALID, problems,
+                                    _key_if_any(data.get("phone_number", "")))
         form = self.form.rebind(data)
         if not form.is_valid():
-            return self.problem_row(number, data, self.form_state(form), self.form_problems(form))
+            return self.problem_row(number, data, self.form_state(form),
+                                    self.form_problems(form), form.number_key)
         payload = form.to_payload()
         repeated = self.repeated(number, form.number_key, payload.get("identifier"))
         if repeated:
-            return self.problem_row(number, data, RowState.DUPLICATE, [repeated])
+            return self.problem_row(number, data, RowState.DUPLICATE, [repeated],
+                                    form.number_key)
         return CheckedRow(number, RowState.QUEUED, payload["phone_number"], form.number_key,
                           payload)
 
@@ -123,17 +126,21 @@ class RowChecker:
         self.first_row_of_identifier.close()
 
     @staticmethod
-    def problem_row(number, data, state, problems) -> CheckedRow:
-        phone = data.get("phone_number", "")
-        try:
-            key = number_key(phone)  # an erasure finds the person's problem rows by it
-        except ValidationError:
-            key = ""
+    def problem_row(number, data, state, problems, key: str) -> CheckedRow:
+        """A row not to send, with its number's key when it has one: an erasure finds the
+        person's rows by it."""
         return CheckedRow(
-            number, state, phone[:40], key,
+            number, state, data.get("phone_number", "")[:40], key,
             values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
             problems=problems,
         )
+
+
+def _key_if_any(phone: str) -> str:
+    try:
+        return number_key(phone)
+    except ValidationError:
+        return ""
 
 
 def suppressed_set_apart(campaign, rows: list[CheckedRow]) -> list[CheckedRow]:

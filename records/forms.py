@@ -101,6 +101,7 @@ class RecordForm(forms.Form):
         one form to row after row: the same fields and rules, none of the set-up.
         """
         self.data, self.is_bound, self._errors = data, True, None
+        self.number_key = ""  # the previous row's, until this one's number is read
         return self
 
     def clean_phone_number(self):

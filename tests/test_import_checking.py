@@ -228,3 +228,16 @@ def test_a_mapping_page_whose_sample_cannot_be_read_says_why(logged_in, sales):
     page = logged_in.get(reverse("imports:mapping", args=[job.pk]))
     assert page.status_code == 200
     assert "Line 2 is not valid UTF-8 text" in page.content.decode()
+
+
+def test_each_row_not_to_send_keeps_its_own_number_s_key_for_an_erasure(logged_in, sales):
+    job = previewed(logged_in, sales, csv_bytes([
+        ["601000001", "Jan", "N", "K"],      # to send
+        ["12", "Ewa", "X", "Y"],             # no number: no key, not the row before's
+        ["601 000 001", "Jan", "N", "K"],    # a repeat
+        ["601000002", "=1+1", "N", "K"],     # a formula: refused before the form
+    ]))
+    keys = list(ImportRow.objects.filter(job=job).order_by("number")
+                .values_list("state", "phone_key"))
+    assert keys == [("queued", "48601000001"), ("invalid", ""),
+                    ("duplicate", "48601000001"), ("invalid", "48601000002")]
