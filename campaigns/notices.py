@@ -45,10 +45,7 @@ def request_decided_notify(change_request: ChangeRequest) -> None:
         ending = SENT_OUTCOMES.get(sent.outcome, "unknown") if sent else "failed"
     else:
         ending = change_request.state
-    requester = [change_request.requester] if change_request.requester else []
-    notices_queue(kind=REQUEST_DECIDED, users=requester,
-                  context={**_about(change_request), "ending": ending},
-                  path=change_request.get_absolute_url())
+    _tell_requester(change_request, ending)
 
 
 def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
@@ -65,10 +62,13 @@ def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
         ending = "applied"
     else:
         ending = SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed"
+    _tell_requester(change_request, ending, cancelled_by=scheduled.cancelled_by_username)
+
+
+def _tell_requester(change_request: ChangeRequest, ending: str, **context) -> None:
     requester = [change_request.requester] if change_request.requester else []
     notices_queue(kind=REQUEST_DECIDED, users=requester,
-                  context={**_about(change_request), "ending": ending,
-                           "cancelled_by": scheduled.cancelled_by_username},
+                  context={**_about(change_request), "ending": ending, **context},
                   path=change_request.get_absolute_url())
 
 
