@@ -13,6 +13,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
+
+def env_names(name: str, default: list[str]) -> list[str]:
+    """A comma-separated variable's items, without the spaces people write after commas
+    ("staff, Auditors"): django-environ keeps them, and " Auditors" names nothing."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
 DEBUG = env.bool("DEBUG", default=False)
 
 # Production must be given its own key; a development key is only tolerated with DEBUG on.
@@ -31,11 +38,10 @@ if not AUDIT_PII_KEY:
         raise ImproperlyConfigured("AUDIT_PII_KEY is not set: set it in the environment or .env.")
     AUDIT_PII_KEY = "insecure-development-audit-key-never-use-in-production"
 # Keys used before a rotation: entries digested under them are still verified and searched.
-AUDIT_PII_RETIRED_KEYS = [key.strip() for key in env.list("AUDIT_PII_RETIRED_KEYS", default=[])
-                          if key.strip()]  # "k1, k2" as "k1,k2"
+AUDIT_PII_RETIRED_KEYS = env_names("AUDIT_PII_RETIRED_KEYS", default=[])
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_names("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_names("CSRF_TRUSTED_ORIGINS", default=[])
 
 # HTTPS: secure by default in production; only a developer's DEBUG turns these off.
 # Behind a TLS-terminating proxy, X-Forwarded-Proto tells whether the user came over HTTPS.
@@ -365,8 +371,7 @@ AXES_USERNAME_CALLABLE = "portal.login_throttling.login_username"
 # --- Two-factor login (twofactor/) -----------------------------------------------------
 # Who must log in with a second factor: "staff" (is_staff users) and group names, comma
 # separated, e.g. "staff,Auditors". Anyone may set one up; these cannot work without it.
-REQUIRE_2FA_FOR = [name.strip() for name in env.list("REQUIRE_2FA_FOR", default=[])
-                   if name.strip()]  # "staff, Auditors" as "staff,Auditors"
+REQUIRE_2FA_FOR = env_names("REQUIRE_2FA_FOR", default=[])
 # The name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = "Thulium Outbound Portal"
 # django-axes counts wrong codes like wrong passwords and locks out after
