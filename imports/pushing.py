@@ -48,8 +48,10 @@ from .models import ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
 from .sending import (
+    CLAIMED_FIELDS,
     AnsweredRecords,
     BatchSend,
+    ClaimedRow,
     Pending,
     Sending,
     Sent,
@@ -204,7 +206,7 @@ class _Push:
             self.to_send.put(batch)
         return True
 
-    def taken_over(self, now, count: int) -> list[ImportRow]:
+    def taken_over(self, now, count: int) -> list[ClaimedRow]:
         """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many
         heartbeats, and each look steps over the index entries that every row sent so far
         left under "sending"."""
@@ -215,7 +217,7 @@ class _Push:
             self.next_takeover = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
         return rows
 
-    def queued(self, count: int) -> list[ImportRow]:
+    def queued(self, count: int) -> list[ClaimedRow]:
         """Queued rows, from past the last one claimed: the scan then starts where the
         queued rows are, not at the claimed ones' old index entries, which PostgreSQL keeps
         until it vacuums. Once none is left past it, from the start again, for a row
@@ -377,14 +379,14 @@ def _batches(rows: list[Pending], size: int) -> list[list[Pending]]:
     return [batch for _numbers, batch in batches]
 
 
-def _claimable(job, condition, count) -> list[ImportRow]:
+def _claimable(job, condition, count) -> list[ClaimedRow]:
     """Up to `count` rows meeting `condition`, locked; rows another worker is locking are
     skipped (SKIP LOCKED on PostgreSQL; SQLite runs the whole claim alone, see settings)."""
     if count <= 0:
         return []
-    return list(ImportRow.objects.filter(condition, job=job).order_by("number")
-                .select_for_update(skip_locked=True)
-                .only("pk", "number", "state", "payload", "phone_key")[:count])
+    return list(map(ClaimedRow._make, ImportRow.objects.filter(condition, job=job)
+                    .order_by("number").select_for_update(skip_locked=True)
+                    .values_list(*CLAIMED_FIELDS)[:count]))
 
 
 def _store(job: ImportJob, results: list[Sent], worker: str) -> None:

@@ -166,6 +166,9 @@ def test_entries_made_together_are_each_as_entry_new_makes_it(user, sales,
     assert [entry.sent for entry in made] == sents
     # Each its own empty values, as it is completed and erased on its own.
     assert made[0].messages is not made[1].messages and made[0].results is not made[1].results
+    # Each its own state, not written yet, with the campaign and actor cached.
+    assert made[1]._state.adding and made[1]._state.db is None
+    assert made[1]._state.fields_cache is not made[0]._state.fields_cache
     with django_assert_num_queries(0):
         assert made[1].campaign == sales and made[1].actor == user
 
