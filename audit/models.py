@@ -165,10 +165,13 @@ class SearchTerm(models.Model):
     # Looked up by entry through the (entry, term) constraint's index: none of its own.
     entry = models.ForeignKey(Entry, on_delete=models.DO_NOTHING, db_constraint=False,
                               related_name="+", db_index=False)
-    term = models.CharField(max_length=255, db_index=True)
+    term = models.CharField(max_length=255)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["entry", "term"], name="search_term_once")]
+        # Terms are found exactly, never by LIKE: a plain index, not the column's db_index,
+        # which on PostgreSQL adds a pattern-ops one written with every term to no use.
+        indexes = [models.Index(fields=["term"], name="search_term")]
 
     def __str__(self):
         return self.term

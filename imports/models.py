@@ -183,7 +183,10 @@ class ImportAttempt(models.Model):
     or of a check in Thulium after such a POST went unanswered."""
 
     row = models.ForeignKey(ImportRow, on_delete=models.CASCADE, related_name="attempts")
-    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+")
+    # No constraint in the database: an entry is never deleted (the database refuses), and
+    # checking one locked the entry's row, written anew, once per imported row.
+    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+",
+                                 db_constraint=False)
 
     def __str__(self):
         return f"{self.row} -> entry {self.entry_id}"

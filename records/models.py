@@ -26,7 +26,9 @@ class AddedRecord(models.Model):
     record_id = models.CharField(_("Thulium record id"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     # The entry of the send that put it there (the latest, after a resend).
-    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+")
+    # No constraint in the database, as for an import row's steps (imports.models.ImportAttempt).
+    entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+",
+                                 db_constraint=False)
     created_at = models.DateTimeField(_("when"))
 
     class Meta:
