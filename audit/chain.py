@@ -51,6 +51,34 @@ def begun_text(values: dict) -> str:
                                 _personal(values["kind"], BEGUN), values["pii_key"]))
 
 
+def begun_texts(entries_values: list[dict]) -> list[str]:
+    """`begun_text` of each entry's values. Entries made together (an import's claim, see
+    audit.recording.entries_new) hold the very same values but what was sent: those are
+    written out once, and each entry's text is theirs with its own "sent" after them (the
+    last key in the canonical order), which halved the encoding of an import's entries."""
+    first = entries_values[0]
+    personal = _personal(first["kind"], BEGUN)
+    shared = [name for name in BEGUN_FIELDS if name != "sent"]
+    start = payload(chained_copy({name: first[name] for name in shared}, personal,
+                                 first["pii_key"]))[:-1] + ',"sent":'
+    texts = []
+    for values in entries_values:
+        if values["sent"] is None or not all(_same(values[name], first[name])
+                                             for name in shared):
+            texts.append(begun_text(values))
+            continue
+        chained = chained_copy({"sent": values["sent"]}, personal, values["pii_key"])
+        texts.append(f"{start}{_canonical(chained['sent'])}}}")
+    return texts
+
+
+def _same(value, other) -> bool:
+    """Whether the two write out alike for certain: the same object, or both empty and of
+    one type (entries made together each have their own empty values)."""
+    return value is other or (type(value) is type(other) and type(value) in (dict, list)
+                              and not value and not other)
+
+
 def completed_text(values: dict, *, kind: str, pii_key: str, begin_hash: str) -> str:
     """What the completed link covers, from the entry's values by attribute name."""
     chained = chained_copy({name: values[name] for name in COMPLETED_FIELDS},

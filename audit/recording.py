@@ -20,7 +20,7 @@ from .chain import (
     BEGUN_FIELDS,
     COMPLETED,
     COMPLETED_FIELDS,
-    begun_text,
+    begun_texts,
     completed_text,
     json_number_safe,
     link_hash,
@@ -114,7 +114,7 @@ def entries_begin(entries: list[Entry]) -> None:
             _normalise(entry, BEGUN_FIELDS)
     # What each link covers is worked out before the chain's head is taken: every audited
     # write waits for the head, and this was a third of the time an import's claim held it.
-    texts = [begun_text(_values(entry, BEGUN_FIELDS)) for entry in entries]
+    texts = begun_texts([_values(entry, BEGUN_FIELDS) for entry in entries])
     # Part of the caller's transaction when there is one: a savepoint would cost two
     # statements on every audited action, and a failure rolls the whole of it back anyway.
     with transaction.atomic(savepoint=False):
@@ -323,22 +323,33 @@ def _normalisers(names: tuple[str, ...]) -> tuple:
 def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> set[str]:
     """What the search box finds the entry by, from the values one link wrote (`known_key`:
     its number's canonical key, if the caller has it)."""
-    kind = get_kind(entry.kind)
-    if kind is None:
-        return set()
-    names = BEGUN_FIELDS if stage == BEGUN else COMPLETED_FIELDS
+    phone, places = _search_places(entry.kind, stage)
     terms = set()
-    if kind.phone and kind.phone.split(".")[0] in names:
-        number = value_at(entry, kind.phone)
+    if phone:
+        number = value_at(entry, phone)
         if isinstance(number, str) and number:
             terms.add(digest(known_key or phone_key(number), entry.pii_key))
-    for place in kind.search:
+    for place, personal in places:
         value = value_at(entry, place)
-        if place.split(".")[0] not in names or value in (None, ""):
+        if value in (None, ""):
             continue
         value = str(value)
-        terms.add(digest(value, entry.pii_key) if place in kind.personal else value[:255])
+        terms.add(digest(value, entry.pii_key) if personal else value[:255])
     return terms
+
+
+@cache
+def _search_places(slug: str, stage: str) -> tuple[str, tuple[tuple[str, bool], ...]]:
+    """The kind's number's place ("" if none) and its other search places, each with
+    whether it is personal, among those one link writes: worked out once per kind and
+    link, not per entry (an import's claim makes the terms of thousands)."""
+    kind = get_kind(slug)
+    if kind is None:
+        return "", ()
+    names = BEGUN_FIELDS if stage == BEGUN else COMPLETED_FIELDS
+    phone = kind.phone if kind.phone and kind.phone.split(".")[0] in names else ""
+    return phone, tuple((place, place in kind.personal) for place in kind.search
+                        if place.split(".")[0] in names)
 
 
 def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None = None) -> None:

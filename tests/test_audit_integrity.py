@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.urls import reverse
 
-from audit.chain import BEGUN, COMPLETED, link_hash, payload
+from audit.chain import BEGUN, BEGUN_FIELDS, COMPLETED, begun_text, begun_texts, link_hash, payload
 from audit.models import GENESIS_HASH, AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from audit.personal import digest
 from audit.recording import (
@@ -171,6 +171,20 @@ def test_entries_made_together_are_each_as_entry_new_makes_it(user, sales,
     assert made[1]._state.fields_cache is not made[0]._state.fields_cache
     with django_assert_num_queries(0):
         assert made[1].campaign == sales and made[1].actor == user
+
+
+def test_entries_made_together_are_each_covered_as_alone(user, sales):
+    """An import's claim writes the values its entries share once (chain.begun_texts)."""
+    sents = [{"phone_number": "601234567", "identifier": "A-1",
+              "record_fields": {"name": "Zoë", "amount": 1e16}},
+             {"phone_number": "601234568", "record_fields": {"name": "Łukasz"}},
+             {"phone_number": "601234569"}]
+    made = entries_new(kind=RECORD_ADDITION.slug, actor=user, campaign=sales, sents=sents)
+    made[2].details = {"other": True}  # not shared: written out on its own
+    values = [{name: getattr(entry, name) for name in BEGUN_FIELDS} for entry in made]
+    assert begun_texts(values) == [begun_text(each) for each in values]
+    # Each text ends with what was sent, the last of the fields in the canonical order.
+    assert max(BEGUN_FIELDS) == "sent"
 
 
 def test_a_batch_given_its_numbers_keys_is_found_by_the_number_as_one_keyed_here(user, sales):
