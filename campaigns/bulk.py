@@ -14,6 +14,7 @@ from contextvars import copy_context
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
+from time import monotonic
 
 from django.conf import settings
 from django.core import signing
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 SALT = "campaigns.bulk.preview"
 # A preview older than this is shown again rather than sent: its user has moved on.
 PREVIEW_MAX_AGE = datetime.timedelta(hours=1)
+# Seconds of a request's time limit (GUNICORN_TIMEOUT) kept for what follows the sends:
+# storing their outcomes and showing them.
+ANSWER_SECONDS = 5
 
 
 class Line:
@@ -138,8 +142,8 @@ def preview_read(token: str) -> dict:
 class Sent:
     """How one campaign's change ended."""
 
-    SUCCEEDED, FAILED, STALE, REQUESTED, GONE = (
-        "succeeded", "failed", "stale", "requested", "gone"
+    SUCCEEDED, FAILED, STALE, REQUESTED, GONE, LATE = (
+        "succeeded", "failed", "stale", "requested", "gone", "late"
     )
 
 
@@ -156,15 +160,34 @@ class Outcome:
 def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outcome]:
     """Send each campaign's change of a preview (preview_read), a few at a time; one
     failure does not stop the others. Each change is its own audit entry, or with
-    FOUR_EYES a risky one its own change request."""
+    FOUR_EYES a risky one its own change request.
+
+    The request must end before the web worker's time limit, or it is killed with changes
+    in flight: a campaign whose PUT could not be answered by then is not sent (LATE), for
+    the user to send again. The first few always go: a limit shorter than one call is the
+    configuration's fault, not the change's.
+    """
     reason = preview["form"].get("reason", [""])[-1]
-    send = partial(_send_one, actor=actor, reason=reason, language=language)
     workers = max(1, settings.CAMPAIGN_BULK_CONCURRENCY)
+    # The latest moment a PUT may start: its longest wait for Thulium then still ends in time.
+    last_start = (monotonic() + settings.GUNICORN_TIMEOUT - ANSWER_SECONDS
+                  - settings.THULIUM_TIMEOUT - settings.THULIUM_CONNECT_TIMEOUT)
+    send = partial(_send_one, actor=actor, reason=reason, language=language)
+
+    def send_in_time(index: int, line: list) -> Outcome:
+        if index >= workers and monotonic() > last_start:
+            return Outcome(line[0], Sent.LATE)
+        return send(line)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-change") as pool:
         # Each in a copy of the request's context: its entries and log lines then carry
         # the request's id, as a change sent from one campaign's page does.
         outcomes = [sending.result() for sending in [
-            pool.submit(copy_context().run, send, line) for line in preview["lines"]]]
+            pool.submit(copy_context().run, send_in_time, index, line)
+            for index, line in enumerate(preview["lines"])]]
+    late = {outcome.campaign_id: outcome for outcome in outcomes if outcome.state == Sent.LATE}
+    for campaign in Campaign.objects.filter(pk__in=late):
+        late[campaign.pk].campaign = campaign
     log.info("bulk change by %s: %s", actor.get_username(),
              ", ".join(f"{o.campaign.thulium_id if o.campaign else o.campaign_id} {o.state}"
                        for o in outcomes))

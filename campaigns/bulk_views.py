@@ -9,7 +9,15 @@ from django.views.decorators.http import require_POST
 
 from roles.permissions import requires
 
-from .bulk import Line, PreviewExpired, bulk_preview, bulk_send, preview_read, preview_token
+from .bulk import (
+    Line,
+    PreviewExpired,
+    Sent,
+    bulk_preview,
+    bulk_send,
+    preview_read,
+    preview_token,
+)
 from .bulk_forms import BulkChangeForm
 
 FORM = "campaigns/bulk_form.html"
@@ -62,7 +70,19 @@ def bulk_confirm(request):
         return render(request, FORM, {"form": BulkChangeForm(), "chosen": [],
                                       "selection_problems": [problem]})
     outcomes = bulk_send(preview=preview, actor=request.user, language=request.LANGUAGE_CODE)
-    return render(request, "campaigns/bulk_done.html", {"outcomes": outcomes})
+    return render(request, "campaigns/bulk_done.html", {
+        "outcomes": outcomes, "again": _again(preview["form"], outcomes)})
+
+
+def _again(form_data: dict, outcomes) -> list[tuple[str, str]]:
+    """The form's input for the campaigns left unsent for lack of time (none: []): their
+    preview of the same change is then a click away."""
+    late = [outcome.campaign.thulium_id for outcome in outcomes
+            if outcome.state == Sent.LATE and outcome.campaign]
+    if not late:
+        return []
+    return [*((name, value) for name, values in form_data.items() if name != "campaign"
+              for value in values), *(("campaign", thulium_id) for thulium_id in late)]
 
 
 def _ordered(campaigns, ids: list[str]) -> list:

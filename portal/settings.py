@@ -229,6 +229,9 @@ CAMPAIGN_STATS_CACHE_SECONDS = env.int("CAMPAIGN_STATS_CACHE_SECONDS", default=3
 THULIUM_VIEW_TIMEOUT = env.float("THULIUM_VIEW_TIMEOUT", default=5.0)
 # PUTs in flight at once when several campaigns are changed together.
 CAMPAIGN_BULK_CONCURRENCY = env.int("CAMPAIGN_BULK_CONCURRENCY", default=8)
+# A web request's time limit, which gunicorn.conf.py reads from the same variable: a change
+# to several campaigns starts no PUT that could still be waiting for Thulium by then.
+GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=60)
 # Region used to recognise the same number written nationally or with +48.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
 

@@ -173,6 +173,44 @@ def test_one_refusal_does_not_stop_the_others_and_shows_thuliums_words(
 
 
 @sends
+def test_no_put_starts_that_could_outlast_the_web_workers_time_limit(
+    logged_in, campaigns, thulium, settings, monkeypatch
+):
+    """Thulium is slow: the campaigns whose PUT could not be answered before gunicorn kills
+    the request are not sent, and their preview is a click away."""
+    settings.CAMPAIGN_BULK_CONCURRENCY = 1
+    settings.GUNICORN_TIMEOUT, settings.THULIUM_TIMEOUT = 60, 30
+    settings.THULIUM_CONNECT_TIMEOUT = 5
+    clock = [0.0]
+    monkeypatch.setattr(bulk, "monotonic", lambda: clock[0])
+    token = token_of(preview(logged_in, order="5"))
+    real_update = bulk.campaign_update
+
+    def slow_update(**kwargs):
+        clock[0] += 25  # the first PUT took 25 s of the 60: no other may start
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(bulk, "campaign_update", slow_update)
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"00001": "succeeded", "00002": "late", "A7K2Q": "late"}
+    assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/00001"]
+    assert Entry.objects.filter(kind="campaign-change").count() == 1
+    text = page.content.decode()
+    assert text.count("Not sent: Thulium answered the changes before it too slowly") == 2
+    again = dict(re.findall(r'name="(campaign|order)" value="([^"]+)"', text))
+    assert re.findall(r'name="campaign" value="([^"]+)"', text) == ["00002", "A7K2Q"]
+    assert again["order"] == "5"
+
+    # Within the limit, every campaign goes.
+    clock[0] = 0.0
+    monkeypatch.setattr(bulk, "campaign_update", real_update)
+    page = logged_in.post(CONFIRM, {"preview": token_of(preview(logged_in, order="7"))})
+    assert {o.state for o in page.context["outcomes"]} == {"succeeded"}
+    assert 'name="campaign"' not in page.content.decode()
+
+
+@sends
 def test_a_campaign_changed_after_the_preview_is_not_sent(logged_in, campaigns, thulium):
     token = token_of(preview(logged_in, preview_timeout="90"))
     moved = Campaign.objects.get(thulium_id="00001")
