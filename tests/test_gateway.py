@@ -46,7 +46,9 @@ OUTCOME_IF_SENT = {"GET": "failed", "PUT": "unknown", "POST": "unknown"}
 class CraftedThulium:
     """A local HTTP server answering every request with `respond(method, path, body)`.
 
-    `respond` returns (status, body bytes); the default sends one fixed JSON body.
+    `respond` returns (status, body bytes) or (status, body bytes, headers); the default
+    sends one fixed JSON body. Headers given replace the server's own (a Content-Length
+    longer than the body cuts the answer off: the connection is then closed).
     """
 
     def __init__(self, body=None, *, status=200, respond=None):
@@ -62,12 +64,15 @@ class CraftedThulium:
                 length = int(self.headers.get("Content-Length") or 0)
                 sent = self.rfile.read(length) if length else b""
                 crafted.received.append((self.command, self.path))
-                status, answer = crafted.respond(self.command, self.path, sent)
+                status, answer, *given = crafted.respond(self.command, self.path, sent)
+                headers = {"Content-Type": "application/json",
+                           "Content-Length": str(len(answer)), **(given[0] if given else {})}
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(answer)
+                self.close_connection = int(headers["Content-Length"]) != len(answer)
 
             do_POST = do_PUT = do_GET
 
@@ -272,6 +277,55 @@ def test_a_broken_json_answer_is_unknown_except_for_a_get(thulium, method):
     assert (error.outcome, error.status, error.request_id) == (OUTCOME_IF_SENT[method], 200, "")
     assert error.detail == "the answer is not valid JSON"
     assert_keeps_password_secret(error, thulium)
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_an_answer_cut_off_is_unknown_except_for_a_get(method):
+    """Thulium began to answer, so it got the call: what it said was lost, not the call."""
+    cut_off = (200, b'{"record_id": ', {"Content-Length": "40"})
+    with CraftedThulium(respond=lambda *_given: cut_off) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))
+    error = caught.value
+    assert (error.outcome, error.detail) == (OUTCOME_IF_SENT[method], "the answer was cut off")
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_a_proxy_that_gave_up_waiting_may_have_passed_the_call_on(method):
+    with CraftedThulium(b"<h1>504 Gateway Time-out</h1>", status=504) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))
+    assert (caught.value.outcome, caught.value.status) == (OUTCOME_IF_SENT[method], 504)
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+@pytest.mark.parametrize("status", [302, 303, 307])
+def test_a_write_answered_with_a_redirect_is_not_followed_nor_taken_for_success(method,
+                                                                                status):
+    """Followed, a PUT or POST went on as a GET, whose 200 read as the change's success."""
+    def respond(command, path, _sent):
+        if command == "GET":
+            return 200, b'{"record_id": "1", "name": "elsewhere"}'
+        return status, b"", {"Location": "/api/elsewhere"}
+
+    with CraftedThulium(respond=respond) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))
+    assert (caught.value.outcome, caught.value.status) == ("unknown", status)
+    assert [command for command, _path in crafted.received] == [method]
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_too_many_requests_is_to_try_again_not_a_refusal(method):
+    """A 429 carried nothing out: an import sends the row again later, it is not refused."""
+    body = {"request_id": "5f2a1b3c4d5e6", "errors": [{"message": "Too many requests",
+                                                        "code": 429}]}
+    with CraftedThulium(body, status=429) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))
+    error = caught.value
+    assert (error.outcome, error.status, error.request_id) == ("failed", 429, "5f2a1b3c4d5e6")
+    assert error.messages == ["Too many requests"] and not error.may_have_applied
 
 
 @pytest.mark.parametrize("method", CALLS)

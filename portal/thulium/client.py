@@ -54,6 +54,9 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
+        # A redirected PUT or POST would be sent on as a GET, whose answer then read as the
+        # change's success: a write's redirect is answered as it is (see _http_failure).
+        kwargs["allow_redirects"] = method == "GET"
         parts = urlsplit(url)
         proxies, verify = _environment_settings(f"{parts.scheme}://{parts.netloc}/")
         kwargs["proxies"] = proxies
@@ -208,7 +211,7 @@ class ThuliumClient:
             _log_call(*call, started, None, failure.outcome, "")
             raise failure from None
         try:
-            if not response.ok:
+            if not 200 <= response.status_code < 300:
                 raise _http_failure(response)
             body = _parse_success(response, expect_body)
         except (ThuliumRefused, ThuliumAuthFailed, ThuliumUnavailable) as failure:
@@ -255,12 +258,19 @@ def _http_failure(response: requests.Response):
     status = response.status_code
     if status in (401, 403):
         return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
-    if status >= 500:
-        # The body of a 5xx is usually a proxy's page: kept for the audit, not shown.
+    sent = response.request.method != "GET"
+    if status >= 500 or status < 400:
+        # The body of a 5xx is usually a proxy's page: kept for the audit, not shown. A
+        # proxy that gave up waiting (504) may have passed the call on, and a write answered
+        # with a redirect (303 after a POST) was often carried out before it.
         return ThuliumUnavailable(
             f"HTTP {status}", status=status, request_id=request_id, messages=messages,
-            body=detail,
+            body=detail, may_have_applied=sent and (status == 504 or status < 400),
         )
+    if status == 429:
+        # Too many requests: not carried out, and to be tried again later, not refused.
+        return ThuliumUnavailable(detail, status=status, request_id=request_id,
+                                  messages=messages)
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
 
 
@@ -290,7 +300,13 @@ def _transport_failure(exc: requests.RequestException, *, sent: bool) -> Thulium
         if _never_connected(exc):
             return ThuliumUnavailable(gettext_noop("cannot connect"))
         return ThuliumUnavailable(gettext_noop("connection broken"), may_have_applied=sent)
-    return ThuliumUnavailable(type(exc).__name__)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError
+                  | requests.exceptions.ContentDecodingError):
+        # The answer began, so Thulium got the call; what it said was lost.
+        return ThuliumUnavailable(gettext_noop("the answer was cut off"), may_have_applied=sent)
+    # Anything else is not known to have stopped the call before Thulium got it.
+    log.warning("thulium call failed with %s", type(exc).__name__)
+    return ThuliumUnavailable(gettext_noop("no usable answer"), may_have_applied=sent)
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
