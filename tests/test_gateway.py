@@ -152,6 +152,31 @@ def test_list_campaigns_accepts_a_bare_list_as_well(thulium):
     assert crafted.received == [("GET", "/api/outbounds")]
 
 
+def test_list_campaigns_reads_every_page_when_thulium_pages_its_list():
+    """Thulium's lists page 100 at a time: campaigns past the first page exist too."""
+    every = [{"id": f"{number:05d}", "name": f"Kampania {number}"} for number in range(150)]
+
+    def respond(_command, path, _sent):
+        query = dict(part.split("=") for part in path.partition("?")[2].split("&") if part)
+        offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 100)), 100)
+        page = {"count": len(every), "result": every[offset:offset + limit]}
+        return 200, json.dumps(page).encode()
+
+    with CraftedThulium(respond=respond) as crafted:
+        campaigns = client_for(crafted.url).list_campaigns()
+    assert campaigns == every
+    assert crafted.received == [("GET", "/api/outbounds"),
+                                ("GET", "/api/outbounds?offset=100&limit=100")]
+
+
+def test_a_list_that_counts_more_than_it_gives_ends_at_its_last_page():
+    with CraftedThulium({"count": 5, "result": [{"id": "00001"}]}) as crafted:
+        campaigns = client_for(crafted.url).list_campaigns()
+    # Its further page repeats the first (the offset unheard): that is the whole list.
+    assert campaigns == [{"id": "00001"}]
+    assert len(crafted.received) == 2
+
+
 @pytest.mark.parametrize(
     "body", [{"count": 3}, [1, 2], [{"id": "00001"}, "00002"], "outbounds", None]
 )

@@ -36,6 +36,8 @@ log = logging.getLogger("portal.thulium")
 
 # Raw bodies kept for the audit are cut here: enough to read an HTML error page's gist.
 MAX_KEPT_BODY = 2000
+# The most a page of Thulium's lists holds ("limit", at most 100).
+LIST_PAGE = 100
 
 _local = threading.local()
 
@@ -107,11 +109,26 @@ class ThuliumClient:
 
     # Read endpoints
     def list_campaigns(self) -> list[dict]:
-        """GET outbounds: the campaigns; the shape is undocumented, so both known ones pass."""
+        """GET outbounds: the campaigns. The shape is undocumented, so both known ones pass:
+        a bare list, or a page as Thulium's lists answer (`{"count", "result"}`), whose
+        further pages are then read with `offset` (a campaign past the first 100 would
+        otherwise be unknown to the portal)."""
         body = self._call("GET", "outbounds")
-        if isinstance(body, dict) and isinstance(body.get("result"), list):
-            body = body["result"]
-        return self._list_of_dicts(body, "outbounds")
+        if not (isinstance(body, dict) and isinstance(body.get("result"), list)):
+            return self._list_of_dicts(body, "outbounds")
+        campaigns = self._list_of_dicts(body["result"], "outbounds")
+        count = body.get("count")
+        while type(count) is int and len(campaigns) < count:
+            page = self._call("GET", "outbounds",
+                              params={"offset": len(campaigns), "limit": LIST_PAGE})
+            result = page.get("result") if isinstance(page, dict) else page
+            listed = {campaign.get("id") for campaign in campaigns}
+            more = [campaign for campaign in self._list_of_dicts(result or [], "outbounds")
+                    if campaign.get("id") not in listed]
+            if not more:
+                break  # fewer than it counted, or the same page again: that is all
+            campaigns += more
+        return campaigns
 
     def get_statuses(self, campaign_id: str) -> list[dict]:
         """GET outbounds/:id/statuses: the campaign's statuses with their system status."""
@@ -123,7 +140,7 @@ class ThuliumClient:
         return self._list_of_dicts(self._call("GET", "outbounds/:id/agents", campaign_id), "agents")
 
     def list_records(
-        self, campaign_id: str, *, created_from: date, offset: int = 0, limit: int = 100
+        self, campaign_id: str, *, created_from: date, offset: int = 0, limit: int = LIST_PAGE
     ) -> tuple[int, list[dict]]:
         """GET outbounds/:id/records added from a Warsaw day on: (how many match, one page).
 
