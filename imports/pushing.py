@@ -181,8 +181,9 @@ class _Push:
                         rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
                               for row in rows])
             # The do-not-call list again, just before sending: a number put on it since the
-            # preview is not sent, nor is a dead worker's row it had not sent yet (one that
-            # was sent may be in Thulium: it is checked there first). One lookup a claim.
+            # preview is not sent, nor is a dead worker's row unless Thulium may hold it
+            # from a send that went unanswered: that one is looked up there first, and
+            # sent no more (`Pending.listed`). One lookup a claim.
             suppressed = blocked(self.job.campaign, [row.phone_key for row in rows])
             for row in rows:
                 pending = resumed(row) if row.state == RowState.SENDING else Pending(row)
@@ -190,11 +191,12 @@ class _Push:
                     settled.append(pending)
                 elif not row.phone_key:  # erased since a dead worker claimed it: not sent on
                     settled.append(Sent(row, unsent_state(pending), pending.unanswered))
-                elif row.phone_key in suppressed and not pending.tried:
-                    settled.append(Sent(row, RowState.SUPPRESSED))
+                elif row.phone_key in suppressed and not pending.to_check:
+                    settled.append(Sent(row, RowState.SUPPRESSED, pending.unanswered))
                 elif self.stopping.is_set():
                     settled.append(Sent(row, unsent_state(pending), pending.unanswered))
                 else:
+                    pending.listed = row.phone_key in suppressed
                     ready.append(pending)
             if to_begin := [pending for pending in ready if not pending.to_check]:
                 sends_begin(self.job, to_begin)

@@ -89,6 +89,9 @@ class Pending:
     since: datetime.datetime | None = None  # when its first unanswered send began
     to_check: bool = False  # Thulium may hold it and was not asked since
     tried: bool = False  # a send of it was made
+    # On the do-not-call list since its unanswered send: added if Thulium holds it, else
+    # suppressed, never sent again.
+    listed: bool = False
     # Records Thulium had answered as added when its last send began, and when its first
     # unanswered one did (see AnsweredRecords); none for a dead worker's sends.
     sent_after: frozenset[str] = frozenset()
@@ -191,7 +194,8 @@ class BatchSend:
     def check(self) -> bool:
         """Ask Thulium about the rows whose last send went unanswered; False if it failed.
 
-        Found, a row is added with Thulium's id; not found, it may be sent again.
+        Found, a row is added with Thulium's id; not found, it may be sent again, unless
+        its number was put on the do-not-call list meanwhile.
         """
         rows = [pending for pending in self.open if pending.to_check]
         if not rows:
@@ -217,6 +221,8 @@ class BatchSend:
             pending.to_check = False
             if record_id:
                 self.settle(pending, RowState.ADDED, check)
+            elif pending.listed:
+                self.settle(pending, RowState.SUPPRESSED, check)
         return True
 
     def begin(self) -> bool:

@@ -162,3 +162,29 @@ def test_a_dead_workers_row_is_checked_against_the_list_unless_it_was_sent(
     assert ImportRow.objects.get(job=job, number=2).state == RowState.SUPPRESSED
     assert ImportRow.objects.get(job=job, number=3).state == RowState.ADDED  # found there
     assert [record["phone_number"] for record in records_sent(thulium)] == [rows[1][0]]
+
+
+@pytest.mark.parametrize("outcome", [Outcome.UNKNOWN, Outcome.FAILED],
+                         ids=["unanswered-not-in-thulium", "failed"])
+def test_a_dead_workers_row_sent_without_landing_is_not_sent_again_once_listed(
+        logged_in, campaigns, officer, thulium, user, outcome):
+    """Its send did not land (Thulium failed it, or the answer was lost and Thulium is found
+    not to hold it): listed since, it is suppressed, not sent again."""
+    rows = people(1)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    assert import_confirm(job=job)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    ImportRow.objects.filter(job=job).update(
+        state=RowState.SENDING, claimed_by="dead-worker",
+        lease_until=timezone.now() - timedelta(minutes=5))
+    row = ImportRow.objects.get(job=job, number=2)
+    (tried,) = record_add_begin_all(campaign=campaigns["00001"], payloads=[row.payload],
+                                    actor=user)
+    record_add_complete_all([(tried, outcome_values(outcome=outcome))])
+    ImportAttempt.objects.create(row=row, entry=tried)
+    put(officer, rows[0][0])
+
+    import_push(job.pk)
+
+    assert records_sent(thulium) == []
+    assert ImportRow.objects.get(pk=row.pk).state == RowState.SUPPRESSED
