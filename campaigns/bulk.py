@@ -24,7 +24,7 @@ from audit.models import Entry
 from portal.thulium import ThuliumError
 
 from .forms import CampaignForm, initial_from_settings
-from .four_eyes import change_request_create
+from .four_eyes import AlreadyRequested, change_request_create
 from .labels import setting_value_label
 from .models import Campaign, ChangeRequest
 from .risk import risk_labels
@@ -210,9 +210,12 @@ def _send(pk: int, version: int, changes: dict, risks: list, *, actor, reason: s
     if campaign.version != version:
         return Outcome(pk, Sent.STALE, campaign)
     if settings.FOUR_EYES and risks:
-        change_request = change_request_create(
-            campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
-        )
+        try:
+            change_request = change_request_create(
+                campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
+            )
+        except AlreadyRequested as already:  # the preview confirmed twice: one request
+            change_request = already.existing
         return Outcome(pk, Sent.REQUESTED, campaign, change_request=change_request)
     try:
         # Based on the previewed version: one changed since (even a moment ago) is not sent.

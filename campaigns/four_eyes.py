@@ -24,6 +24,15 @@ from .services import campaign_update
 log = logging.getLogger(__name__)
 
 
+class AlreadyRequested(Exception):
+    """The same change by the same person waits for approval already (a form posted twice):
+    `existing` is its request."""
+
+    def __init__(self, existing: ChangeRequest):
+        super().__init__(f"change request {existing.pk} is the same")
+        self.existing = existing
+
+
 class RequestClosed(Exception):
     """Someone already decided the request."""
 
@@ -42,9 +51,17 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
     """Hold a risky change for approval; nothing is sent to Thulium.
 
     `reverts` is the change whose values this one restores, if it restores one; `apply_at`
-    the time to apply it at, if it is a scheduled change.
+    the time to apply it at, if it is a scheduled change. Raises AlreadyRequested if the
+    same request by the same person waits already (the campaign's row is locked first, so
+    two posts at once do not both find none).
     """
     with transaction.atomic():
+        list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+        existing = ChangeRequest.objects.filter(
+            campaign=campaign, requester=actor, state=ChangeRequest.State.REQUESTED,
+            changes=changes, reason=reason, reverts=reverts, apply_at=apply_at).first()
+        if existing is not None:
+            raise AlreadyRequested(existing)
         change_request = ChangeRequest.objects.create(
             campaign=campaign, changes=changes, settings_before=campaign.settings,
             reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),

@@ -11,7 +11,7 @@ from roles.permissions import requires
 
 from .models import ScheduledChange
 from .schedule_forms import CancelForm
-from .scheduling import NotWaiting, change_schedule, scheduled_change_cancel
+from .scheduling import AlreadyScheduled, NotWaiting, change_schedule, scheduled_change_cancel
 
 RECENTLY_FINISHED = 30
 
@@ -21,11 +21,18 @@ def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
     (`reverts`: the change whose earlier values it restores, if it restores one)."""
     apply_at = form.cleaned_data["apply_at"]
     when = shown_minute(apply_at)
-    change_schedule(
-        campaign=campaign, changes=changes, actor=request.user,
-        reason=form.cleaned_data["reason"], apply_at=apply_at, language=request.LANGUAGE_CODE,
-        reverts=reverts,
-    )
+    try:
+        change_schedule(
+            campaign=campaign, changes=changes, actor=request.user,
+            reason=form.cleaned_data["reason"], apply_at=apply_at,
+            language=request.LANGUAGE_CODE, reverts=reverts,
+        )
+    except AlreadyScheduled:
+        messages.info(request, _(
+            "This change was saved already: the portal sends it to Thulium at %(when)s, "
+            "once."
+        ) % {"when": when})
+        return redirect(campaign)
     messages.success(request, _(
         "The change is saved: the portal sends it to Thulium at %(when)s."
     ) % {"when": when})

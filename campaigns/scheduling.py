@@ -28,6 +28,15 @@ class NotWaiting(Exception):
     """The change is no longer waiting: it was applied, missed or cancelled meanwhile."""
 
 
+class AlreadyScheduled(Exception):
+    """The same change by the same person for the same time waits already (a form posted
+    twice): `existing` is it."""
+
+    def __init__(self, existing: ScheduledChange):
+        super().__init__(f"scheduled change {existing.pk} is the same")
+        self.existing = existing
+
+
 class TimePassed(Exception):
     """The time the change was to be applied at has passed."""
 
@@ -41,12 +50,16 @@ def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
 
     `change_request` and `approval` name the four-eyes request and its approval, when a
     second editor let it through; `reverts` the change whose earlier values it restores
-    (the request's, if it has one). Raises TimePassed if `apply_at` is not in the future.
+    (the request's, if it has one). Raises TimePassed if `apply_at` is not in the future,
+    AlreadyScheduled if the same change by the same person for the same time waits already.
     """
     if apply_at <= timezone.now():
         raise TimePassed
     requester = change_request.requester if change_request else actor
     with transaction.atomic():
+        if change_request is None:
+            _raise_if_saved_before(campaign, changes=changes, apply_at=apply_at,
+                                   created_by=actor, reason=reason)
         scheduled = ScheduledChange.objects.create(
             campaign=campaign, changes=changes, settings_before=campaign.settings,
             reason=reason, apply_at=apply_at, language=language or "",
@@ -63,6 +76,16 @@ def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
     log.info("change %s for campaign %s scheduled at %s by %s", scheduled.pk,
              campaign.thulium_id, apply_at.isoformat(), actor.get_username())
     return scheduled
+
+
+def _raise_if_saved_before(campaign: Campaign, **same) -> None:
+    """A form posted twice (a double click, a page sent again) saves its change once. The
+    campaign's row is locked first, so two posts at once do not both find none."""
+    list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+    existing = ScheduledChange.objects.waiting().filter(
+        campaign=campaign, change_request=None, **same).first()
+    if existing is not None:
+        raise AlreadyScheduled(existing)
 
 
 def scheduled_change_cancel(*, scheduled: ScheduledChange, actor, reason: str) -> None:

@@ -19,7 +19,7 @@ from roles.permissions import requires
 from . import listing
 from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
-from .four_eyes import change_request_create
+from .four_eyes import AlreadyRequested, change_request_create
 from .labels import setting_label, setting_value_label, settings_named
 from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
@@ -116,11 +116,16 @@ def campaign_edit(request, thulium_id):
     elif settings.FOUR_EYES and form.risks:
         # Held for a second editor; one with a time then waits for it once approved.
         apply_at = form.cleaned_data.get("apply_at")
-        change_request = change_request_create(
-            campaign=campaign, changes=changes, actor=request.user,
-            reason=form.cleaned_data["reason"], risks=form.risks, reverts=reverted,
-            apply_at=apply_at,
-        )
+        try:
+            change_request = change_request_create(
+                campaign=campaign, changes=changes, actor=request.user,
+                reason=form.cleaned_data["reason"], risks=form.risks, reverts=reverted,
+                apply_at=apply_at,
+            )
+        except AlreadyRequested as already:  # the form posted twice: one request
+            messages.info(request, _("This request was saved already: it is the one "
+                                     "waiting for a second editor's approval."))
+            return redirect(already.existing)
         messages.info(request, _(
             "This change needs a second editor's approval before %(when)s. It was saved as "
             "a request; once approved it waits for its time."

@@ -55,6 +55,34 @@ def scheduled(logged_in, sales, thulium) -> ScheduledChange:
     return ScheduledChange.objects.get()
 
 
+def post_twice(client, campaign, **changes):
+    """The edit form posted twice as it was shown (a double click, a page sent again)."""
+    url = reverse("campaigns:edit", args=[campaign.thulium_id])
+    data = {**form_values(client.get(url), "name"), "confirmed": "1", **changes}
+    return client.post(url, data), client.post(url, data, follow=True)
+
+
+def test_a_change_with_a_time_posted_twice_is_saved_and_sent_once(logged_in, sales, thulium):
+    _first, again = post_twice(logged_in, sales, active="false", apply_at=ahead(),
+                               reason="Evening")
+    assert "This change was saved already" in again.content.decode()
+    (change,) = ScheduledChange.objects.all()
+    due(change)
+    due_changes_apply()
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
+@pytest.mark.parametrize("apply_at", [ahead, lambda: None], ids=["with-a-time", "at-once"])
+def test_with_four_eyes_a_request_posted_twice_is_one_request(
+    four_eyes, logged_in, sales, thulium, apply_at  # noqa: F811
+):
+    first, again = post_twice(logged_in, sales, dialer="predictive", reason="Season",
+                              **({"apply_at": when} if (when := apply_at()) else {}))
+    (request,) = ChangeRequest.objects.all()
+    assert first.url == again.redirect_chain[-1][0] == request.get_absolute_url()
+    assert "This request was saved already" in again.content.decode()
+
+
 def test_a_change_with_a_time_is_saved_and_nothing_is_sent(scheduled, logged_in, user, sales,
                                                            thulium):
     assert api_calls(thulium) == []
