@@ -246,9 +246,10 @@ class BatchSend:
         except ThuliumMethodRefused as error:
             self.failed_all(error)
             self.push.single_posts = True  # the other threads' next batches too
-            self.done = self.merged(self.one_by_one(self.open))
-            self.open = []
-            self.push.send_singly(error)
+            singly = self.one_by_one(self.open)
+            self.done, self.open = self.merged(singly), []
+            if _single_posts_work(singly):
+                self.push.send_singly(error)
             return
         except ThuliumRefused as error:
             # Refused as a whole, so nothing of it was added: each row on its own.
@@ -371,6 +372,17 @@ def sends_begin(job, rows: list[Pending]) -> None:
                   for pending, addition in zip(rows, additions, strict=True)]))
     for pending, addition in zip(rows, additions, strict=True):
         pending.entry = addition
+
+
+def _single_posts_work(sending: Sending) -> bool:
+    """Whether Thulium answered single POSTs as for a campaign it holds: a record added, or
+    refused for what was sent. Refused as the batch call was (a campaign removed in Thulium
+    is not found either way), the batch call's refusal is no reason for other imports to
+    send one record per call."""
+    return any(values["outcome"] == Outcome.SUCCEEDED
+               or (values["outcome"] == Outcome.REFUSED
+                   and values["http_status"] not in ThuliumMethodRefused.STATUSES)
+               for _entry, values in sending.completions)
 
 
 def _joined(first: Sending, second: Sending) -> Sending:

@@ -271,6 +271,18 @@ def test_a_batch_call_the_api_user_may_not_make_falls_back_to_single_posts(
     assert len(calls_to(thulium, BATCH)) == 1 and third.single_posts is None
 
 
+def test_a_campaign_thulium_no_longer_holds_is_no_reason_for_other_imports_to_fall_back(
+    logged_in, sales, thulium
+):
+    """Not found on the batch path and on the single one alike: the campaign is gone, the
+    batch method is not refused; other imports keep sending batches."""
+    thulium.state.refuse("POST", "batch/outbounds/*", 404)
+    thulium.state.refuse("POST", "outbounds/*", 404)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(3)])
+    assert Counter(row.state for row in job.rows.all()) == {RowState.REFUSED: 3}
+    assert batch_refusal() is None
+
+
 def test_refused_credentials_are_no_reason_to_fall_back(logged_in, sales, thulium, settings):
     job = previewed(logged_in, sales, csv_bytes(people(6)))
     assert import_confirm(job=job)
