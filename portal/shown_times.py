@@ -8,17 +8,20 @@ from django.utils.formats import date_format, get_format
 
 
 def shown_time(moment: datetime) -> str:
-    """A moment in the portal's time zone, as the user's language writes it."""
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    """A moment in the portal's time zone, as the user's language writes it; in the hour the
+    clocks repeat, with its zone (see `repeated_hour_zone`)."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") + repeated_hour_zone(moment)
 
 
 def shown_minute(moment: datetime) -> str:
     """A time set to the minute (when a scheduled change is due), as `shown_time` writes it
-    but without its seconds, unless it has some: "24 grudnia 2026, 08:00"."""
+    but without its seconds, unless it has some: "24 grudnia 2026, 08:00"; in the hour the
+    clocks repeat, with its zone, as there."""
     local = timezone.localtime(moment)
     if local.second or local.microsecond:
         return shown_time(moment)
-    return date_format(local, get_format("DATETIME_FORMAT").replace(":s", ""))
+    return (date_format(local, get_format("DATETIME_FORMAT").replace(":s", ""))
+            + repeated_hour_zone(moment))
 
 
 def shown_json_time(text, shown=shown_time) -> str:

@@ -381,3 +381,14 @@ def test_a_change_scheduled_by_a_user_deleted_since_names_them_in_its_entry(sche
     sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
     assert (sent.actor_id, sent.actor_username, sent.outcome) == (None, "manager",
                                                                   Outcome.SUCCEEDED)
+
+
+def test_a_time_in_the_hour_the_clocks_repeat_says_which_of_the_two():
+    """02:30 comes twice on 2027-10-31 in Warsaw: a scheduled change's pages, its note and
+    its entry's summary (all written by these) say CEST or CET."""
+    first = datetime.datetime(2027, 10, 31, 0, 30, tzinfo=datetime.UTC)  # 02:30 CEST
+    second = first + datetime.timedelta(hours=1)  # 02:30 CET
+    assert shown_minute(first).endswith("02:30 CEST")
+    assert shown_minute(second).endswith("02:30 CET")
+    assert shown_time(first + datetime.timedelta(seconds=5)).endswith("02:30:05 CEST")
+    assert shown_minute(second + datetime.timedelta(hours=1)).endswith("03:30")
