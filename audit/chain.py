@@ -41,8 +41,13 @@ def payload(values: dict) -> str:
     return _canonical({name: value for name, value in values.items() if value is not None})
 
 
-def link_hash(previous: str, seq: int, stage: str, text: str) -> str:
-    return hashlib.sha256(f"{previous}\n{seq}\n{stage}\n{text}".encode()).hexdigest()
+def link_hash(previous: str, seq: int, stage: str, text: str, *,
+              entry_id: int | None = None) -> str:
+    """The link's hash. A begun link covers its entry's id too (`entry_id`), so that an id
+    given to another entry, which every reference to the entry goes by, breaks the chain;
+    links written before it did have none (verify_audit takes either, see audit.verify)."""
+    covered = text if entry_id is None else f"{entry_id}\n{text}"
+    return hashlib.sha256(f"{previous}\n{seq}\n{stage}\n{covered}".encode()).hexdigest()
 
 
 def begun_text(values: dict) -> str:

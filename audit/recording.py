@@ -106,12 +106,14 @@ def entries_begin(entries: list[Entry]) -> None:
     """Write new entries as pending, as the next links, in one transaction.
 
     Entries given their ids by `entries_reserve` are written with them; others get theirs
-    now. Raises ChainBroken if the head is missing although entries exist.
+    now, before their links are made, which cover them. Raises ChainBroken if the head is
+    missing although entries exist.
     """
     reserved = entries[0].pk is not None
     if not reserved:
-        for entry in entries:
+        for entry, new_id in zip(entries, _new_ids(len(entries)), strict=True):
             _normalise(entry, BEGUN_FIELDS)
+            entry.pk = new_id
     # What each link covers is worked out before the chain's head is taken: every audited
     # write waits for the head, and this was a third of the time an import's claim held it.
     texts = begun_texts([_values(entry, BEGUN_FIELDS) for entry in entries])
@@ -121,9 +123,10 @@ def entries_begin(entries: list[Entry]) -> None:
         seq, previous = _next_seq(len(entries))
         for entry, text in zip(entries, texts, strict=True):
             entry.begin_seq = seq
-            entry.begin_hash = previous = link_hash(previous, seq, BEGUN, text)
+            entry.begin_hash = previous = link_hash(previous, seq, BEGUN, text,
+                                                    entry_id=entry.pk)
             seq += 1
-        _insert(entries, with_ids=reserved)
+        _insert(entries)
         _advance(previous)
         if not reserved:
             _add_terms(entries, stage=BEGUN)
@@ -171,22 +174,15 @@ def _new_ids(count: int) -> list[int]:
     return list(range(moved[0] - count + 1, moved[0] + 1))
 
 
-def _insert(entries: list[Entry], *, with_ids: bool) -> None:
-    """Write the entries in one statement (db_many), with their reserved ids or getting
-    theirs back, matched on `begin_seq`.
+def _insert(entries: list[Entry]) -> None:
+    """Write the entries, with their ids, in one statement (db_many).
 
     Django's bulk_create prepares each value through its SQL compiler, which took a quarter
     of an import's database thread.
     """
-    names = [field.attname for field in Entry._meta.concrete_fields
-             if with_ids or not field.primary_key]
-    rows = [[getattr(entry, name) for name in names] for entry in entries]
-    if with_ids:
-        insert_each(Entry, columns=names, rows=rows)
-    else:
-        ids = dict(insert_each(Entry, columns=names, returning=["begin_seq", "id"], rows=rows))
-        for entry in entries:
-            entry.pk = ids[entry.begin_seq]
+    names = [field.attname for field in Entry._meta.concrete_fields]
+    insert_each(Entry, columns=names,
+                rows=[[getattr(entry, name) for name in names] for entry in entries])
     for entry in entries:
         entry._state.adding, entry._state.db = False, connection.alias
 

@@ -175,7 +175,7 @@ def _walk(stretch: _Stretch) -> _Stretch:
     links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
     for seq, pk, stage, stored, covered in links:
         if (seq == expected and not isinstance(covered, ImproperlyConfigured)
-                and link_hash(previous, seq, stage, covered[0]) == stored):
+                and _links(previous, seq, stage, covered[0], pk, stored)):
             previous, expected = stored, expected + 1
             if stage == BEGUN:
                 stretch.entries += 1
@@ -190,6 +190,15 @@ def _walk(stretch: _Stretch) -> _Stretch:
             if stretch.newest else f"link #{expected} is missing: an entry was removed"
         )
     return stretch
+
+
+def _links(previous: str, seq: int, stage: str, text: str, pk: int, stored: str) -> bool:
+    """Whether the stored hash is the link's. A begun link covers its entry's id, or, made
+    before links did, none: an entry whose id was changed matches neither, as its hash
+    was made with the first."""
+    if stage == BEGUN and link_hash(previous, seq, stage, text, entry_id=pk) == stored:
+        return True
+    return link_hash(previous, seq, stage, text) == stored
 
 
 def _head_unlike(newest: _Stretch, head_hash: str) -> str:

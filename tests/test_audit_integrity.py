@@ -123,7 +123,7 @@ def test_links_follow_the_order_of_events_across_kinds(user, sales):
             "campaign_id": sales.pk, "created_at": first.created_at,
             "sent": {"dialer": "predictive"}, "details": {"settings_before": sales.settings},
             "reason": "", "portal_request_id": "", "pii_key": "",
-        })
+        }), entry_id=first.pk,
     )
     assert first.complete_hash == link_hash(
         second.complete_hash, 4, COMPLETED, payload({
@@ -146,7 +146,8 @@ def test_a_batch_begun_together_takes_consecutive_links_that_verify(user, sales,
         "portal_request_id", "reason", "details", "pii_key").get()
     # The chain covers the number by its keyed digest, never the number itself.
     stored["sent"] = {"phone_number": digest("601234568", stored["pii_key"])}
-    assert batch[1].begin_hash == link_hash(batch[0].begin_hash, 4, BEGUN, payload(stored))
+    assert batch[1].begin_hash == link_hash(batch[0].begin_hash, 4, BEGUN, payload(stored),
+                                            entry_id=batch[1].pk)
     record_add_complete_all([(batch[2], added_values("9"))])
     assert ChainHead.objects.get().seq == 6
     call_command("verify_audit")
@@ -284,6 +285,29 @@ def test_verify_names_an_entry_moved_to_another_place_in_the_chain(user, sales):
 
     assert f"entry #{second.pk} (begun, link #1) does not match" in problem
     assert Entry.objects.get(pk=first.pk).begin_seq == 2
+
+
+def test_verify_names_entries_whose_ids_were_swapped(user, sales):
+    """Every reference to an entry (a retry's or an approval's related entry, an import
+    row's step, an added record) goes by its id: swapped, they would name the other."""
+    first = change(actor=user, campaign=sales, sent={"order": 1}, outcome="pending")
+    second = change(actor=user, campaign=sales, sent={"order": 2}, outcome="pending")
+    tamper("UPDATE audit_entry SET id = -id")
+    tamper("UPDATE audit_entry SET id = %s WHERE id = %s", [second.pk, -first.pk])
+    tamper("UPDATE audit_entry SET id = %s WHERE id = %s", [first.pk, -second.pk])
+
+    assert f"entry #{second.pk} (begun, link #1) does not match" in verify_problem()
+
+
+def test_verify_takes_the_links_written_before_they_covered_their_entry_s_id(user, sales):
+    entry = change(actor=user, campaign=sales, sent={"order": 1}, outcome="pending")
+    text = begun_text({name: getattr(entry, name) for name in BEGUN_FIELDS})
+    older = link_hash(GENESIS_HASH, 1, BEGUN, text)  # as such a link was made
+    assert older != entry.begin_hash
+    tamper("UPDATE audit_entry SET begin_hash = %s", [older])
+    tamper("UPDATE audit_chainhead SET last_hash = %s", [older])
+
+    assert not verify_chain().problem
 
 
 def test_verify_names_a_head_that_does_not_hold_its_last_link_s_hash(user, sales):
