@@ -137,17 +137,23 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
     assert ImportRow.objects.get(job=job, number=6).state == RowState.SUPPRESSED
 
 
-def test_a_dead_workers_row_is_checked_against_the_list_unless_it_was_sent(
-        logged_in, campaigns, officer, thulium, user):
-    """A row the dead worker never sent is suppressed; one it sent may be in Thulium, so it
-    is looked up there instead of being set apart."""
-    rows = people(2)
-    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+def left_by_a_dead_worker(client, campaign, rows) -> ImportJob:
+    """An import whose rows a worker claimed, then died holding (its lease ran out)."""
+    job = previewed(client, campaign, csv_bytes(rows))
     assert import_confirm(job=job)
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
     ImportRow.objects.filter(job=job).update(
         state=RowState.SENDING, claimed_by="dead-worker",
         lease_until=timezone.now() - timedelta(minutes=5))
+    return job
+
+
+def test_a_dead_workers_row_is_checked_against_the_list_unless_it_was_sent(
+        logged_in, campaigns, officer, thulium, user):
+    """A row the dead worker never sent is suppressed; one it sent may be in Thulium, so it
+    is looked up there instead of being set apart."""
+    rows = people(2)
+    job = left_by_a_dead_worker(logged_in, campaigns["00001"], rows)
     sent = ImportRow.objects.get(job=job, number=3)
     get_client().add_record("00001", sent.payload)  # Thulium took it; the answer was lost
     (lost,) = record_add_begin_all(campaign=campaigns["00001"], payloads=[sent.payload],
@@ -171,12 +177,7 @@ def test_a_dead_workers_row_sent_without_landing_is_not_sent_again_once_listed(
     """Its send did not land (Thulium failed it, or the answer was lost and Thulium is found
     not to hold it): listed since, it is suppressed, not sent again."""
     rows = people(1)
-    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
-    assert import_confirm(job=job)
-    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
-    ImportRow.objects.filter(job=job).update(
-        state=RowState.SENDING, claimed_by="dead-worker",
-        lease_until=timezone.now() - timedelta(minutes=5))
+    job = left_by_a_dead_worker(logged_in, campaigns["00001"], rows)
     row = ImportRow.objects.get(job=job, number=2)
     (tried,) = record_add_begin_all(campaign=campaigns["00001"], payloads=[row.payload],
                                     actor=user)
