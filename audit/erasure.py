@@ -131,7 +131,11 @@ def forget_number(*, number: str, reference: str, actor=None,
             counts[name] = eraser.erase(key, erasure)
         _erasing(False)
         entry = entry_begin(kind=ERASURE.slug, actor=actor, actor_username=actor_username,
-                            reason=erasure.reference, details={"number_digest": digest(key)})
+                            reason=erasure.reference,
+                            # The moment its markers and the entries' erased_at name, so that
+                            # verify_audit can tell them from altered ones.
+                            details={"number_digest": digest(key),
+                                     "erased_at": erasure.at.isoformat()})
         entry_complete(entry, outcome=Outcome.SUCCEEDED, results=counts)
     return ErasureReport(entry, counts)
 

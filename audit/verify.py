@@ -37,6 +37,7 @@ from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
 from .signals import chain_broken
+from .verify_erasures import erasures_unrecorded
 
 FETCH_ROWS = 5000
 # Below this many links a forked process costs more than it saves.
@@ -65,7 +66,7 @@ def verify_chain(*, workers: int | None = None) -> Verdict:
         walked = _walk_all(_stretches(head_seq, workers))
         entries, links, problem = _joined(walked)
         problem = (problem or _head_unlike(walked[-1], head_hash) or _loose_entries()
-                   or _beyond_head())
+                   or _beyond_head() or erasures_unrecorded())
         return Verdict(entries, links, head_seq, head_hash, problem)
 
 

@@ -1,6 +1,7 @@
 """A person's number is erased everywhere the portal holds it, and the chain still verifies."""
 
 import io
+import json
 import logging
 import threading
 import zipfile
@@ -16,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from audit import erasure as erasure_module
 from audit import recording
 from audit.erasure import forget_number, number_held
 from audit.models import Entry
@@ -124,6 +126,39 @@ def test_after_an_erasure_the_chain_verifies_and_still_catches_tampering(everywh
     tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
            ['{"phone_number": "601234568", "identifier": "K-17"}', erased.pk])
     assert f"entry #{erased.pk} (begun" in verify_chain().problem
+
+
+def test_verify_names_an_erasure_marker_or_time_no_erasure_recorded(everywhere):
+    """The chain covers a marker's digest, not its words: an edited reference, or an entry
+    said to be erased at another time, is told by the erasures the log records."""
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+    erased = Entry.objects.filter(kind="record-addition", erased_at__isnull=False).first()
+    marker = erased.sent["phone_number"]
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(
+        {**erased.sent, "phone_number": marker.replace(REFERENCE, "RODO-2020-1")}), erased.pk])
+    assert (f"entry #{erased.pk} has a value erased on" in verify_chain().problem
+            and "“RODO-2020-1”, an erasure the log does not record" in verify_chain().problem)
+
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(erased.sent),
+                                                              erased.pk])
+    assert verify_chain().problem == ""
+    tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s",
+           [erased.erased_at - timedelta(days=30), erased.pk])
+    assert f"entry #{erased.pk} says it was erased at" in verify_chain().problem
+
+
+def test_an_erasure_recorded_before_it_named_its_moment_still_verifies(everywhere,
+                                                                         monkeypatch):
+    begin = erasure_module.entry_begin
+
+    def as_before(**fields):  # the erasure's entry as written before 2026-12
+        fields["details"].pop("erased_at")
+        return begin(**fields)
+
+    monkeypatch.setattr(erasure_module, "entry_begin", as_before)
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+    assert Entry.objects.filter(erased_at__isnull=False).exists()
+    assert verify_chain().problem == ""
 
 
 def test_other_numbers_stay_and_the_erased_one_is_still_found_by_its_digest(everywhere):

@@ -1,0 +1,54 @@
+"""Erased entries against the erasures the log records: part of verify_audit.
+
+An erasure replaces personal values by markers that say when and under which reference
+(`audit.personal.marker`); the chain covers the digest a marker carries, not those words,
+nor when the entry says it was erased (`erased_at`). Each erasure's own entry does record
+them (its reason, and the moment it names), so an entry whose markers or time no erasure
+entry records was altered: a reference edited, or an erasure claimed that never was.
+"""
+
+from datetime import datetime, timedelta
+
+from .kinds import ERASURE, get_kind
+from .models import Entry
+from .personal import marker_erasure, marker_when, places
+
+# Erasure entries made before they named their moment (2026-12) are matched by the minute
+# they were written in, or the one before: the erasure's moment came first.
+_OLDER_LAG = (timedelta(0), timedelta(minutes=1))
+
+
+def erasures_unrecorded() -> str:
+    """The first erased entry the recorded erasures do not account for, in words (or "")."""
+    moments, markings, older = {}, set(), set()
+    for details, reference, created_at in Entry.objects.filter(kind=ERASURE.slug).values_list(
+            "details", "reason", "created_at"):
+        if at := (details or {}).get("erased_at"):
+            moment = datetime.fromisoformat(at)
+            moments[moment] = reference
+            markings.add((marker_when(moment), reference))
+        else:
+            older |= {(marker_when(created_at - lag), reference) for lag in _OLDER_LAG}
+    erased = (Entry.objects.filter(erased_at__isnull=False).order_by("pk")
+              .only("kind", "sent", "messages", "detail", "erased_at"))
+    for entry in erased.iterator():
+        if entry.erased_at not in moments and not any(
+                when == marker_when(entry.erased_at) for when, _reference in older):
+            return (f"entry #{entry.pk} says it was erased at {entry.erased_at.isoformat()}, "
+                    "when no erasure recorded in the log was: it was altered")
+        for marking in _markings(entry):
+            # An answer erased after its entry's erasure names it by its time alone when it
+            # finds no marker to take the reference from (audit.recording._answers_erased).
+            if marking not in markings | older and not (
+                    marking[1] == "" and marking[0] in {when for when, _ in markings | older}):
+                return (f"entry #{entry.pk} has a value erased on {marking[0]} under "
+                        f"“{marking[1]}”, an erasure the log does not record: it was altered")
+    return ""
+
+
+def _markings(entry: Entry) -> set[tuple[str, str]]:
+    """(when, reference) of each erasure marker among the entry's personal values."""
+    kind = get_kind(entry.kind)
+    values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
+    return {found for container, key in places(values, kind.personal if kind else ())
+            if (found := marker_erasure(container[key]))}
