@@ -54,7 +54,7 @@ def insert_each(model, *, columns: Sequence[str], rows: Sequence[Sequence],
     promised order (match them on a unique column).
 
     A row that would repeat the `unique` columns of a row already there updates that
-    row's `update` columns instead.
+    row's `update` columns instead, or, with none given, is not written (nor returned).
     """
     if not rows:
         return []
@@ -70,7 +70,8 @@ def insert_each(model, *, columns: Sequence[str], rows: Sequence[Sequence],
             written = []
             for row in prepared:  # executemany keeps the RETURNING row of the last only
                 cursor.execute(sql, row)
-                written.append(cursor.fetchone())
+                if (back := cursor.fetchone()) is not None:
+                    written.append(back)
             return written
     with _bound_cursor() as cursor:
         cursor.execute(sql, [_encode(rows)])
@@ -106,7 +107,7 @@ def _insert_sql(model, columns: tuple[str, ...], returning: tuple[str, ...],
         changes = ", ".join(f"{_column(model, name)} = EXCLUDED.{_column(model, name)}"
                             for name in update)
         back = (f" ON CONFLICT ({', '.join(_column(model, name) for name in unique)}) "
-                f"DO UPDATE SET {changes}{back}")
+                f"{f'DO UPDATE SET {changes}' if update else 'DO NOTHING'}{back}")
     if vendor != "postgresql":
         return f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}){back}"
     return f"INSERT INTO {table} ({names}) {_select(model, columns)}{back}"

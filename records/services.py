@@ -35,9 +35,17 @@ CUT_OFF_MARGIN = 60
 CUT_OFF = "The portal stopped before Thulium's answer was recorded."
 
 
+class NumberTaken(Exception):
+    """Another addition of the number began first (two pages sent at once): nothing was
+    written, nor sent."""
+
+
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
-    """Send one record to Thulium and record the attempt; raises ThuliumError on failure."""
-    (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor)
+    """Send one record to Thulium and record the attempt; raises ThuliumError on failure,
+    NumberTaken if the portal knows the number in the campaign already (the form checked
+    that, but another page may have begun adding it since)."""
+    (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
+                                    taken_refused=True)
     try:
         record_id = record_add_post(entry, language=language)
     except ThuliumError as error:
@@ -48,7 +56,8 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
 
 
 def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None,
-                         phone_keys: list[str] | None = None, **fields) -> list[Entry]:
+                         phone_keys: list[str] | None = None, taken_refused: bool = False,
+                         **fields) -> list[Entry]:
     """The pending entries of several sends, and the numbers marked as being sent.
 
     Split from the sending so that a bulk import can write a batch of them with its own
@@ -57,7 +66,8 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
     an unanswered send) keeps what the portal knew of it, pointing at the new entry.
     Everything but the entries is written before the chain's head is taken (see
     `entries_reserve`). `phone_keys` are the numbers' canonical keys, when the caller keeps
-    them (an import's rows do).
+    them (an import's rows do). With `taken_refused`, a number the portal knows already
+    raises NumberTaken instead, and nothing is written.
     """
     entries = entries_new(kind=RECORD_ADDITION.slug, actor=actor, campaign=campaign,
                           sents=payloads, **fields)
@@ -67,8 +77,10 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
                                           strict=True)]
     with transaction.atomic():
         entries_reserve(entries, phone_keys=phone_keys)
-        # A number known already (sent before, unanswered) keeps its status.
-        insert_each(
+        # A number known already (sent before, unanswered) keeps its status; where taken
+        # numbers are refused, it is not written at all, which the unique index decides
+        # also for two pages at once: the second waits for the first, then writes nothing.
+        marked = insert_each(
             AddedRecord,
             columns=["campaign_id", "phone_key", "identifier", "record_id", "entry_id", "status",
                      "created_at"],
@@ -76,8 +88,11 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
             rows=list({key: (campaign.pk, key, entry.sent.get("identifier", ""), "", entry.pk,
                              AddedRecord.Status.SENDING, entry.created_at)
                        for entry, key in zip(entries, phone_keys, strict=True)}.values()),
-            unique=["campaign_id", "phone_key"], update=["entry_id"],
+            unique=["campaign_id", "phone_key"], update=[] if taken_refused else ["entry_id"],
+            returning=["phone_key"] if taken_refused else [],
         )
+        if taken_refused and len(marked) < len(set(phone_keys)):
+            raise NumberTaken
         if own_rows is not None:
             own_rows(entries)
         entries_begin(entries)

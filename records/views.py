@@ -13,7 +13,7 @@ from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
 from .forms import RecordForm
-from .services import RecordCheckRefused, record_add, record_check
+from .services import NumberTaken, RecordCheckRefused, record_add, record_check
 
 
 @requires("records.add_addedrecord")
@@ -35,6 +35,14 @@ def record_new(request, thulium_id):
             )
         except ThuliumError as error:
             thulium_error = thulium_error_context(error)
+        except NumberTaken:
+            # Another page began adding it after this form was checked: checked again, the
+            # form says so next to the number, with a link to that addition.
+            form = RecordForm(request.POST, campaign=campaign, statuses=statuses,
+                              agents=agents)
+            if form.is_valid():  # that addition failed meanwhile, and left no trace
+                form.add_error("phone_number", _(
+                    "Someone else was adding this number at the same moment. Send it again."))
         else:
             messages.success(
                 request,

@@ -77,6 +77,20 @@ def test_a_repeated_unique_key_updates_the_row_already_there(campaigns, entries,
         ("48601000000", resend.pk)]
 
 
+def test_a_repeated_unique_key_with_nothing_to_update_is_neither_written_nor_returned(
+        campaigns, entries, user):
+    sales = campaigns["00001"]
+    insert_each(AddedRecord, columns=COLUMNS, rows=added(sales, entries[:1]))
+    again = entry_begin(kind=RECORD_ADDITION.slug, actor=user, campaign=sales,
+                        sent={"phone_number": "601000000"})
+
+    written = insert_each(AddedRecord, columns=COLUMNS, rows=added(sales, [again, entries[1]]),
+                          unique=["campaign_id", "phone_key"], returning=["phone_key"])
+
+    assert written == [("48601000001",)]
+    assert AddedRecord.objects.get(phone_key="48601000000").entry_id == entries[0].pk
+
+
 def test_json_values_and_ids_come_back_as_the_entries_were_given(entries):
     stored = Entry.objects.get(pk=entries[1].pk)
 

@@ -12,6 +12,7 @@ from audit.models import Entry
 from campaigns.services import campaign_choices
 from portal.phones import phone_key
 from portal.thulium.sandbox.seed import seed_campaigns
+from records import views
 from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
 from records.models import AddedRecord
@@ -427,6 +428,29 @@ def test_a_number_the_portal_already_added_is_refused_before_sending(
     assert additions().count() == 1
     assert AddedRecord.objects.count() == 1
     assert len(thulium.state.records("00001")) == 1
+
+
+def test_a_number_another_page_began_adding_after_the_form_was_checked_is_not_sent_again(
+    logged_in, user, campaigns, thulium, monkeypatch
+):
+    """Two pages sent at once: both forms find the number new; the second to write it is
+    refused by the added records' unique index, next to the number, and sends nothing."""
+    real_add = views.record_add
+    other = {}
+
+    def the_other_page_first(**kwargs):
+        other["entry"] = real_add(campaign=campaigns["00001"], actor=user,
+                                  payload={"phone_number": "601234567"})
+        return real_add(**kwargs)
+
+    monkeypatch.setattr(views, "record_add", the_other_page_first)
+    response = add(logged_in, {"phone_number": "+48 601 234 567", "identifier": "K-9"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert DUPLICATE in page and 'value="K-9"' in page
+    assert f'<a href="{reverse("audit:entry", args=[other["entry"].pk])}">' in page
+    assert len(api_calls(thulium, "POST")) == 1 and additions().count() == 1
+    assert AddedRecord.objects.get().entry_id == other["entry"].pk
 
 
 def test_a_number_added_to_one_campaign_can_be_added_to_another(logged_in, campaigns, thulium):
