@@ -22,6 +22,7 @@ from audit.recording import (
 )
 from portal.db_many import insert_each, update_each
 from portal.phones import phone_key
+from portal.shown_times import shown_time
 from portal.thulium import RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.client import MAX_KEPT_BODY
@@ -262,10 +263,15 @@ def cut_off(entry: Entry) -> bool:
     """True for an addition a page began and never completed, longer ago than its call to
     Thulium could last: the web process stopped meanwhile (a deploy, a crash), and its
     number stayed "being sent" for good. An import's are its worker's (imports.resuming)."""
-    longest = datetime.timedelta(
-        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
     return (entry.kind == RECORD_ADDITION.slug and entry.outcome == Outcome.PENDING
-            and bool(entry.portal_request_id) and entry.created_at < timezone.now() - longest)
+            and bool(entry.portal_request_id) and _landed_by(entry) < timezone.now())
+
+
+def _landed_by(entry: Entry) -> datetime.datetime:
+    """When a send begun with the entry can have landed in Thulium at the latest: its call's
+    longest time, and a margin for Thulium's own work after the portal stopped waiting."""
+    return entry.created_at + datetime.timedelta(
+        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
 
 
 def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
@@ -278,6 +284,11 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     then says so, and nothing else changes).
     """
     record = record_to_check(entry)
+    if (landed_by := _landed_by(entry)) > timezone.now():
+        # Not found now, it might still land: the number would be freed, and sent twice.
+        raise RecordCheckRefused(_(
+            "Thulium may still be adding this record: its answer was lost only a moment "
+            "ago. Check it after %(when)s.") % {"when": shown_time(landed_by)})
     if entry.outcome == Outcome.PENDING:
         # Cut off before the answer was recorded: unanswered, as a lost answer is.
         try:

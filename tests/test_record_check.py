@@ -2,6 +2,7 @@
 campaign's records, and the portal then knows whether the number was added."""
 
 import datetime as dt
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.thulium import get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
+from records import services
 from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
 from records.services import record_add_begin_all, record_checks_begin, record_checks_run
@@ -42,6 +44,15 @@ def lost_addition(client, thulium, record, *, applied=True) -> Entry:
     assert entry.outcome == "unknown"
     assert AddedRecord.objects.get(entry=entry).status == "unknown"
     return entry
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """The check's clock past the moment a lost call could still land in Thulium (its
+    longest time and a margin: a minute and more after it)."""
+    real = timezone.now
+    monkeypatch.setattr(services, "timezone",
+                        SimpleNamespace(now=lambda: real() + dt.timedelta(minutes=5)))
 
 
 def check_url(entry) -> str:
@@ -169,7 +180,7 @@ def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
 
 
 def test_a_check_just_after_midnight_records_the_day_it_lists_from(
-    logged_in, user, campaigns, thulium
+    later, logged_in, user, campaigns, thulium
 ):
     """The check's entry said the day of the send, while the listing began the day before
     (in the quarter of an hour after midnight, for Thulium's clock): the audit trail did
@@ -185,7 +196,7 @@ def test_a_check_just_after_midnight_records_the_day_it_lists_from(
 
 
 def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
-    logged_in, user, campaigns, thulium
+    later, logged_in, user, campaigns, thulium
 ):
     lost = lost_addition(logged_in, thulium, {"phone_number": "601 234 567",
                                               "identifier": "K-1"})
@@ -222,7 +233,7 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
 
 
 def test_a_lost_answer_thulium_never_applied_frees_the_number_to_be_added_again(
-    logged_in, campaigns, thulium
+    later, logged_in, campaigns, thulium
 ):
     lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"}, applied=False)
 
@@ -266,7 +277,24 @@ def test_an_addition_cut_off_before_its_answer_was_recorded_can_be_checked(
     assert verify_chain().problem == ""
 
 
-def test_the_record_sent_is_found_on_a_later_page(logged_in, campaigns, thulium):
+def test_a_check_while_the_lost_call_could_still_land_is_refused_until_it_cannot(
+    logged_in, campaigns, thulium
+):
+    """Thulium may store a record after the portal stopped waiting: not found at once, the
+    number would be freed, and the person added twice. The check waits for the call's
+    longest time and a margin."""
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"}, applied=False)
+    thulium.state.received_forget()
+
+    response = logged_in.post(check_url(lost))
+
+    (said,) = flashed(response)
+    assert said.startswith("Thulium may still be adding this record") and "after" in said
+    assert api_calls(thulium) == [] and checks() == []
+    assert AddedRecord.objects.get().status == "unknown"  # the number still blocked
+
+
+def test_the_record_sent_is_found_on_a_later_page(later, logged_in, campaigns, thulium):
     get_client().add_records("00001", others(150))
     lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
 
@@ -287,7 +315,7 @@ def test_the_record_sent_is_found_on_a_later_page(logged_in, campaigns, thulium)
      "Sandbox: refused on request.", True),
 ], ids=["503", "no-permission", "refused"])
 def test_when_thulium_fails_the_check_says_so_and_nothing_else_changes(
-    logged_in, campaigns, thulium, fail, outcome, words, thulium_answered
+    later, logged_in, campaigns, thulium, fail, outcome, words, thulium_answered
 ):
     lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
     fail(thulium.state)
@@ -312,7 +340,8 @@ def test_when_thulium_fails_the_check_says_so_and_nothing_else_changes(
 # --- who may check what, and when ---------------------------------------------------------
 
 
-def test_a_second_check_is_refused_with_a_clear_message(logged_in, user, campaigns, thulium):
+def test_a_second_check_is_refused_with_a_clear_message(later, logged_in, user, campaigns,
+                                                        thulium):
     lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
                     outcome="unknown")
     logged_in.post(check_url(lost), follow=True)  # its message shown
