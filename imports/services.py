@@ -12,7 +12,7 @@ from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
 from .reading import SAMPLE_ROWS, FileLayout, FileProblem, header_refused, read_layout
 from .receipts import receipt_write
-from .storing import upload_content, upload_insert, upload_start
+from .storing import rows_delete, upload_content, upload_insert, upload_start
 from .tasks import check_import, push_import
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
 
 
 def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> FileLayout:
-    """Read the file again as the user says; raises FileProblem if it cannot be read so."""
+    """Read the file again as the user says; raises FileProblem if it cannot be read so.
+
+    A preview of the file as it was read before is dropped, rows and all: its rows were
+    cut from the file otherwise, and confirmed, they would be sent so.
+    """
     layout = _layout_read(job, FileLayout(kind=job.file_kind, encoding=encoding,
                                           delimiter=delimiter))
     if refused := header_refused(layout.headers):  # as its upload was judged
@@ -46,7 +50,16 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
     job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
     job.check_problem = ""  # a worker's check of the file as it was read before
-    job.save(update_fields=["encoding", "delimiter", "headers", "mapping", "check_problem"])
+    job.state, job.rows_total, job.rows_expected, job.rows_valid = (
+        ImportJob.State.UPLOADED, 0, 0, 0)
+    with transaction.atomic():
+        # Locked, as a preview locks it: one that is confirmed meanwhile is left as it is.
+        if ImportJob.objects.select_for_update().filter(
+                pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
+            rows_delete(job)
+            job.save(update_fields=["encoding", "delimiter", "headers", "mapping",
+                                    "check_problem", "state", "rows_total", "rows_expected",
+                                    "rows_valid"])
     return layout
 
 
@@ -72,11 +85,13 @@ def _layout_read(job: ImportJob, layout: FileLayout) -> FileLayout:
     return read_layout(upload_content(job), layout)
 
 
-def import_template_save(*, job: ImportJob, name: str, actor) -> ImportTemplate:
-    """Keep the job's mapping under a name for the campaign; the same name is replaced."""
+def import_template_save(*, job: ImportJob, mapping: list[str], name: str,
+                         actor) -> ImportTemplate:
+    """Keep the mapping of the job's columns under a name for the campaign; the same name
+    is replaced."""
     template, _created = ImportTemplate.objects.update_or_create(
         campaign=job.campaign, name=name,
-        defaults={"mapping": mapping_by_header(job.headers, job.mapping),
+        defaults={"mapping": mapping_by_header(job.headers, mapping),
                   "saved_by": actor.get_username(), "saved_at": timezone.now()},
     )
     return template

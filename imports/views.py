@@ -100,7 +100,8 @@ def mapping(request, pk):
             import_check_start(job=job, mapping=form.mapping())
         if large or _rows_check_now(request, job, form):
             if form.cleaned_data["template_name"]:
-                import_template_save(job=job, name=form.cleaned_data["template_name"],
+                import_template_save(job=job, mapping=form.mapping(),
+                                     name=form.cleaned_data["template_name"],
                                      actor=request.user)
             return redirect(job)
     # Why the file cannot be read: a worker's check said (imports.previewing), or the

@@ -361,6 +361,20 @@ def test_the_user_can_correct_the_encoding_and_separator(logged_in, sales):
     assert job.mapping == ["phone_number", "record_fields.imie"]
 
 
+def test_a_previewed_file_read_again_drops_its_preview(logged_in, sales, thulium):
+    """Its rows were cut from the file as it was read before: confirmed, they would be sent
+    so. Read again, the import is to map and check anew."""
+    job = previewed(logged_in, sales, csv_bytes(people(2)))
+    logged_in.post(reverse("imports:read_options", args=[job.pk]),
+                   {"encoding": "utf-8", "delimiter": ","})
+    job.refresh_from_db()
+    assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.UPLOADED, 0, 0)
+    assert job.rows.count() == 0
+    logged_in.post(reverse("imports:confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.UPLOADED
+
+
 def test_a_file_read_again_as_headerless_is_refused_as_its_upload_would_be(logged_in, sales):
     """Read with ";" the first row below is a number and two names: had it been kept as the
     header, the number would be a column's name in the receipt, for good."""
@@ -426,6 +440,23 @@ def test_a_saved_template_maps_the_next_file(logged_in, sales):
         response = logged_in.get(reverse("imports:mapping", args=[second.pk]),
                                  {"template": nonsense})
         assert response.status_code == 200
+
+
+def test_a_template_saved_while_a_worker_checks_the_file_keeps_the_columns_chosen(
+    logged_in, sales, settings
+):
+    """A file a worker checks: the mapping chosen was saved with the check, and the template
+    took the one proposed before (replacing a good one of the same name)."""
+    header = ["Kontakt", "Kto", "Skąd"]
+    content = csv_bytes([["601000001", "Jan", "Łódź"]], header=header)
+    settings.IMPORT_CHECK_INLINE_BYTES = len(content) - 1
+    upload(logged_in, sales, content)
+    job = ImportJob.objects.get()
+    logged_in.post(reverse("imports:mapping", args=[job.pk]), {
+        "column_0": "phone_number", "column_1": "record_fields.imie",
+        "column_2": "record_fields.miasto", "template_name": "Duże pliki"})
+    assert ImportTemplate.objects.get().mapping == {
+        "Kontakt": "phone_number", "Kto": "record_fields.imie", "Skąd": "record_fields.miasto"}
 
 
 def test_a_saved_mapping_keeps_which_of_two_columns_of_one_name_is_the_phone(logged_in, sales):
