@@ -225,6 +225,21 @@ def test_add_record_answered_without_a_record_id_is_an_unknown_outcome():
     assert caught.value.status == 200
 
 
+@pytest.mark.parametrize("answer, request_id", [
+    (b'{"request_id": "53678450401cf", "errors": [{"message": "Wrong format", "code": 1}]}',
+     "53678450401cf"),  # written as the portal writes JSON, so kept letter for letter
+    (b'{"id": "231"}', ""),
+    (b"<html>maintenance</html>", ""),
+])
+def test_a_200_that_does_not_tell_the_record_id_is_kept_for_the_audit(answer, request_id):
+    """What Thulium said, and its request_id, are what support needs to find the record."""
+    with CraftedThulium(answer) as crafted, pytest.raises(ThuliumUnavailable) as caught:
+        client_for(crafted.url).add_record("00001", NEW_RECORD)
+    error = caught.value
+    assert (error.outcome, error.request_id, error.body) == (
+        "unknown", request_id, answer.decode())
+
+
 def test_consecutive_calls_all_carry_the_credentials(thulium):
     client = get_client()
     client.list_campaigns()

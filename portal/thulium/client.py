@@ -178,9 +178,13 @@ class ThuliumClient:
         body = self._call("POST", "outbounds/:id/records", campaign_id, json=record)
         record_id = body.get("record_id") if isinstance(body, dict) else None
         if record_id in (None, ""):
-            # Thulium took the record (200) but we cannot tell which id it got.
+            # Thulium took the record (200) but we cannot tell which id it got: what it
+            # said is kept for the audit, its request_id if it gave one.
+            said = body.get("request_id") if isinstance(body, dict) else None
             raise ThuliumUnavailable(
-                gettext_noop("the answer has no record_id"), status=200, may_have_applied=True
+                gettext_noop("the answer has no record_id"), status=200, may_have_applied=True,
+                request_id=str(said)[:64] if said else "",
+                body=json.dumps(body, ensure_ascii=False)[:MAX_KEPT_BODY],
             )
         return str(record_id)
 
@@ -266,6 +270,7 @@ def _parse_success(response: requests.Response, expect_body: bool):
             gettext_noop("the answer is not valid JSON"),
             status=response.status_code,
             may_have_applied=response.request.method != "GET",
+            body=response.text[:MAX_KEPT_BODY],  # what it was, for the audit
         ) from None
 
 
