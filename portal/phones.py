@@ -20,6 +20,9 @@ _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 # "601234567,00" from a cell formatted with decimals): the point and zeros are no digits
 # of it, where the separators' rule would make them one more ("6012345670").
 _AS_DECIMAL = re.compile(r"\s*(\+?[0-9]{6,15})[.,]0+\s*")
+# "+48 (0) 601 234 567": the country code, then the trunk 0 a caller in the country dials,
+# bracketed as not to be dialled from abroad. Kept, it made another, invalid number.
+_TRUNK_ZERO = re.compile(r"^(\s*(?:\+|00)[\s\-.]*[0-9]{1,3}[\s\-.]*)\(0\)")
 
 
 def without_separators(raw: str) -> str:
@@ -32,6 +35,7 @@ def normalise_phone(raw: str) -> str:
     """The number with separators removed and one leading `+` kept; raises ValidationError."""
     if as_decimal := _AS_DECIMAL.fullmatch(raw or ""):
         raw = as_decimal.group(1)
+    raw = _TRUNK_ZERO.sub(r"\1", raw or "")
     number = without_separators(raw)
     if not number:
         raise ValidationError(_("Enter a phone number."), code="required")
