@@ -265,7 +265,8 @@ def workbook_rows(content: bytes) -> Iterator[list[str]]:
 def _shown_sheet(book):
     """The sheet Excel opens the workbook at, or its first visible one: a hidden first
     sheet (lookup lists, say) was read in place of the data the user sees."""
-    if book.active is not None and book.active.sheet_state == "visible":
+    # The active sheet may be a chart's, which has no rows.
+    if book.active in book.worksheets and book.active.sheet_state == "visible":
         return book.active
     return next((sheet for sheet in book.worksheets if sheet.sheet_state == "visible"),
                 book.worksheets[0])
@@ -283,6 +284,10 @@ def _cell_text(value) -> str:
         return "=TABLE()"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= EXCEL_DIGITS_UP_TO:
+        # Past Excel's 15 digits the last ones are lost: written as Excel shows it, so that
+        # the record form refuses it as it refuses a CSV's, instead of digits made up.
+        return format(value, ".15G")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime.datetime):
@@ -290,6 +295,10 @@ def _cell_text(value) -> str:
     if isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+# Whole numbers Excel keeps every digit of: it holds 15 significant digits.
+EXCEL_DIGITS_UP_TO = 10**15
 
 
 def _take(iterator, count):

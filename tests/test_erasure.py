@@ -174,7 +174,8 @@ def test_other_numbers_stay_and_the_erased_one_is_still_found_by_its_digest(ever
 
 def test_a_check_in_thulium_naming_the_number_is_erased_too(user, campaigns):
     lost = addition(actor=user, campaign=campaigns["00001"], phone="+48 601 234 567",
-                    identifier="K-18", outcome="unknown")
+                    identifier="K-18", outcome="unknown",
+                    when=timezone.now() - timedelta(hours=1))  # past its call's landing
     check = record_check(lost, actor=user)  # Thulium does not hold it
 
     call_command("forget_number", NUMBER, reference=REFERENCE)

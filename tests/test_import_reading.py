@@ -6,6 +6,7 @@ import tracemalloc
 import openpyxl
 import pytest
 from openpyxl.cell.text import Text
+from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.formula import ArrayFormula
 
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
@@ -111,6 +112,29 @@ def test_the_sheet_excel_opens_at_is_read_not_a_hidden_first_one():
     assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
     book.active = 0  # saved with the hidden sheet active: the first visible one
     assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
+
+
+def test_a_workbook_saved_with_a_chart_open_is_read_from_its_data_sheet():
+    book = openpyxl.Workbook()
+    data = book.active
+    for row in [["Telefon", "Imię"], ["601234567", "Jan"], ["602234567", "Ewa"]]:
+        data.append(row)
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=3))
+    book.create_chartsheet("Wykres").add_chart(chart)
+    book.active = 1  # the chart's tab
+    layout = detect_layout(workbook_bytes(book), "leady.xlsx")
+    assert layout.headers == ["Telefon", "Imię"]
+
+
+def test_a_number_past_excel_s_15_digits_reads_as_excel_shows_it_not_with_made_up_digits():
+    """Excel kept 1.23456789012346E+18 of an identifier: as a whole number it came out as
+    1234567890123460096, digits no one typed. As Excel shows it, the form refuses it."""
+    book = openpyxl.Workbook()
+    book.active.append(["Telefon", "Identyfikator"])
+    book.active.append([601234567.0, 1.23456789012346e18])
+    layout = detect_layout(workbook_bytes(book), "leady.xlsx")
+    assert layout.sample == [["601234567", "1.23456789012346E+18"]]
 
 
 def workbook_bytes(book) -> bytes:
