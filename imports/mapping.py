@@ -26,6 +26,9 @@ HEADER_WORDS = {
                        "termin kontaktu", "data nastepnego kontaktu"},
     "order": {"order", "priority", "kolejnosc", "priorytet"},
 }
+# Words that name a phone column only where no column names it plainly: "Numer" is often a
+# customer's number, which passes for a phone number and would be dialled.
+WEAK_WORDS = {PHONE: {"numer"}}
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -50,11 +53,18 @@ def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
         if target.startswith(FIELD_PREFIX):
             words[target] = {header_key(target.removeprefix(FIELD_PREFIX))}
     saved = {header_key(name): target for name, target in (template or {}).items()}
-    proposal, used = [], set()
+    found = []  # (target, weak) per column
     for header, name in zip(headers, column_names(headers), strict=True):
         key = header_key(name)
-        target = saved[key] if key in saved else _matching(header_key(header), words)
-        if target not in targets or target in used:
+        if key in saved:
+            found.append((saved[key], False))
+        else:
+            target = _matching(header_key(header), words)
+            found.append((target, header_key(header) in WEAK_WORDS.get(target, ())))
+    plain = {target for target, weak in found if not weak}
+    proposal, used = [], set()
+    for target, weak in found:
+        if target not in targets or target in used or (weak and target in plain):
             target = ""
         used.add(target)
         proposal.append(target)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from audit.models import Outcome
 from imports import previewing, services
+from imports.mapping import propose_mapping
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from imports.reading import FileLayout
 from imports.repeats import FirstRows
@@ -50,6 +51,16 @@ def test_the_proposed_mapping_matches_polish_headers_and_the_campaign_fields(log
     page = logged_in.get(response["Location"]).content.decode()
     assert "601000001" in page  # the first rows are shown beside the columns
     assert 'value="cp1250"' in page and 'value=";" selected' in page
+
+
+@pytest.mark.parametrize("headers, proposed", [
+    # "Numer" beside a column plainly of phones is a customer's number: not dialled.
+    (["Numer", "Imię", "Telefon"], ["", "record_fields.imie", "phone_number"]),
+    (["Numer", "Imię"], ["phone_number", "record_fields.imie"]),  # alone, it is the phone
+])
+def test_a_column_plainly_of_phones_is_proposed_before_one_called_numer(sales, headers,
+                                                                        proposed):
+    assert propose_mapping(headers, sales) == proposed
 
 
 def test_every_row_is_checked_and_nothing_is_sent(logged_in, sales, thulium):
