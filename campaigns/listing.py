@@ -157,6 +157,12 @@ def campaign_stats(*, language: str | None = None) -> Stats:
     return stats
 
 
+def campaign_stats_forget() -> None:
+    """Read Thulium's figures anew at the next page: the portal has just added records, and
+    a count of before (cached for seconds) would say they are not there."""
+    cache.delete(STATS_CACHE_KEY)
+
+
 def _stat(row: dict) -> dict:
     """A stats row as a bar shows it (None where Thulium's value is unreadable); the
     percentage is text with a dot, as the bar's value attribute needs it in any language."""

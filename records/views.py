@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.services import entry_for
+from campaigns.listing import campaign_stats_forget
 from campaigns.models import Campaign
 from campaigns.services import campaign_choices
 from portal.thulium import ThuliumError
@@ -44,6 +45,7 @@ def record_new(request, thulium_id):
                 form.add_error("phone_number", _(
                     "Someone else was adding this number at the same moment. Send it again."))
         else:
+            campaign_stats_forget()
             messages.success(
                 request,
                 _("Thulium added the record %(phone)s (record id %(id)s).")

@@ -1,6 +1,7 @@
 """The record form holds POST outbounds/:id/records' rules, and its page adds each number once."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -456,6 +457,16 @@ def test_a_number_another_page_began_adding_after_the_form_was_checked_is_not_se
     assert f'<a href="{reverse("audit:entry", args=[other["entry"].pk])}">' in page
     assert len(api_calls(thulium, "POST")) == 1 and additions().count() == 1
     assert AddedRecord.objects.get().entry_id == other["entry"].pk
+
+
+def test_the_campaign_page_counts_the_record_just_added(logged_in, campaigns, thulium):
+    """Thulium's figures are cached for seconds: read anew once the portal added a record."""
+    def stats(url):
+        page = logged_in.get(url).content.decode()
+        return re.findall(r'data-testid="campaign-stats">(.*?)</div>', page, re.S)
+
+    assert stats(campaigns["00001"].get_absolute_url()) == ["0 records, 0.0%"]
+    assert stats(add(logged_in, {"phone_number": "601234567"}).url) == ["1 record, 0.0%"]
 
 
 def test_a_number_added_to_one_campaign_can_be_added_to_another(logged_in, campaigns, thulium):
