@@ -16,6 +16,8 @@ from django.utils.text import format_lazy
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from audit.models import Entry
+from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
 from portal.spreadsheets import EXCEL_SCIENTIFIC
@@ -52,9 +54,13 @@ class RecordForm(forms.Form):
     # The range of a record's order is undocumented; the campaign's 1-99999 is used.
     order = forms.IntegerField(label=_("Order"), required=False, min_value=1, max_value=99999)
 
-    def __init__(self, *args, campaign, statuses=(), agents=(), earlier=None, **kwargs):
+    def __init__(self, *args, campaign, statuses=(), agents=(), earlier=None, viewer=None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.campaign = campaign
+        # Who fills the form in: the earlier addition of a number is linked only for one who
+        # may open its entry.
+        self.viewer = viewer
         # A bulk import loads its rows' earlier additions a batch at a time (imports.checking).
         self.in_bulk = earlier is not None
         self.earlier = earlier or EarlierAdditions(campaign)
@@ -114,19 +120,25 @@ class RecordForm(forms.Form):
             raise forms.ValidationError(ON_THE_LIST, code="suppressed")
         earlier = self.earlier.get(self.number_key)
         if earlier:
-            raise forms.ValidationError(
-                format_html(
-                    '{} <a href="{}">{}</a>',
-                    _("This portal already added this number to the campaign."),
-                    reverse("audit:entry", args=[earlier.entry_id]),
-                    _("See the earlier addition (%(when)s, %(outcome)s).")
-                    % {"when": date_format(localtime(earlier.created_at),
-                                           "SHORT_DATETIME_FORMAT"),
-                       "outcome": earlier.get_status_display()},
-                ),
-                code="duplicate",
-            )
+            when = {"when": date_format(localtime(earlier.created_at), "SHORT_DATETIME_FORMAT"),
+                    "outcome": earlier.get_status_display()}
+            if self._may_open(earlier):
+                said = format_html('{} <a href="{}">{}</a>',
+                                   _("This portal already added this number to the campaign."),
+                                   reverse("audit:entry", args=[earlier.entry_id]),
+                                   _("See the earlier addition (%(when)s, %(outcome)s).") % when)
+            else:
+                said = _("This portal already added this number to the campaign (%(when)s, "
+                         "%(outcome)s).") % when
+            raise forms.ValidationError(said, code="duplicate")
         return number
+
+    def _may_open(self, earlier) -> bool:
+        if self.viewer is None:
+            return True
+        actor_id = Entry.objects.filter(pk=earlier.entry_id).values_list("actor_id",
+                                                                         flat=True).first()
+        return may_see_entry(self.viewer, Entry(pk=earlier.entry_id, actor_id=actor_id))
 
     def clean_identifier(self):
         identifier = self.cleaned_data["identifier"]

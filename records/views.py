@@ -26,7 +26,8 @@ def record_new(request, thulium_id):
     except ThuliumError as error:
         # The form still works without them: status and agent are optional in Thulium.
         choices_error = thulium_error_context(error)
-    form = RecordForm(request.POST or None, campaign=campaign, statuses=statuses, agents=agents)
+    form = RecordForm(request.POST or None, campaign=campaign, statuses=statuses, agents=agents,
+                      viewer=request.user)
     thulium_error = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -40,7 +41,7 @@ def record_new(request, thulium_id):
             # Another page began adding it after this form was checked: checked again, the
             # form says so next to the number, with a link to that addition.
             form = RecordForm(request.POST, campaign=campaign, statuses=statuses,
-                              agents=agents)
+                              agents=agents, viewer=request.user)
             if form.is_valid():  # that addition failed meanwhile, and left no trace
                 form.add_error("phone_number", _(
                     "Someone else was adding this number at the same moment. Send it again."))

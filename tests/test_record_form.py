@@ -18,7 +18,7 @@ from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
 from records.models import AddedRecord
 from records.services import record_add_begin_all
-from tests.conftest import api_calls
+from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import assert_refused, assert_sends, form_values
 
 SEED = seed_campaigns()
@@ -457,6 +457,17 @@ def test_a_number_another_page_began_adding_after_the_form_was_checked_is_not_se
     assert f'<a href="{reverse("audit:entry", args=[other["entry"].pk])}">' in page
     assert len(api_calls(thulium, "POST")) == 1 and additions().count() == 1
     assert AddedRecord.objects.get().entry_id == other["entry"].pk
+
+
+def test_a_number_another_loader_added_is_refused_without_a_link_they_may_not_open(
+    client, logged_in, campaigns, thulium
+):
+    add(logged_in, {"phone_number": "601234567"})
+    client.force_login(make_user("ola", LOADERS))
+    page = add(client, {"phone_number": "601 234 567"}).content.decode()
+    assert "This portal already added this number to the campaign (" in page
+    assert reverse("audit:entry", args=[additions().get().pk]) not in page
+    assert len(api_calls(thulium, "POST")) == 1
 
 
 def test_the_campaign_page_counts_the_record_just_added(logged_in, campaigns, thulium):
