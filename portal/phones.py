@@ -21,7 +21,7 @@ _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 # of it, where the separators' rule would make them one more ("6012345670").
 _AS_DECIMAL = re.compile(r"\s*(\+?[0-9]{6,15})[.,]0+\s*")
 # "+48 (0) 601 234 567": the country code, then the trunk 0 a caller in the country dials,
-# bracketed as not to be dialled from abroad. Kept, it made another, invalid number.
+# bracketed so as not to be dialled from abroad. Kept, it made another, invalid number.
 _TRUNK_ZERO = re.compile(r"^(\s*(?:\+|00)[\s\-.]*[0-9]{1,3}[\s\-.]*)\(0\)")
 
 
