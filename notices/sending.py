@@ -4,12 +4,15 @@ Each due notice is claimed by moving its next attempt a lease ahead (one UPDATE 
 one worker wins), rendered in its recipient's language and sent through Django's mail
 framework (EMAIL_URL). A mail server that refuses (4xx/5xx), times out or cannot be
 reached makes the notice wait and try again, the wait doubling up to MAX_WAIT; after
-ATTEMPTS it is given up and logged as an error. Once sent or given up, a notice is kept
+ATTEMPTS it is given up and logged as an error. A recipient the server refuses for good
+(5xx, "no such user") is given up at once: ten tries over hours would only be refused ten
+times. Once sent or given up, a notice is kept
 NOTICES_KEEP_DAYS for the admin to look at, then cleared.
 """
 
 import logging
 import re
+import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -101,9 +104,9 @@ def _failed(notice: Notice, attempts: int, error: Exception, failed_at: datetime
     # The lines name the user by number: a refused recipient's address (SMTPRecipientsRefused
     # carries it) is not repeated in the log or the outbox.
     words = _ADDRESS.sub("<address>", f"{type(error).__name__}: {error}")
-    if attempts >= ATTEMPTS:
+    if attempts >= ATTEMPTS or _refused_for_good(error):
         _settle(notice, Notice.State.GAVE_UP, attempts, error=words)
-        log.error("notice %s (%s) to user %s given up after %d attempts: %s", notice.pk,
+        log.error("notice %s (%s) to user %s given up after %d attempt(s): %s", notice.pk,
                   notice.kind, notice.user_id, attempts, words)
         return
     retry_at = failed_at + min(FIRST_WAIT * 2 ** (attempts - 1), MAX_WAIT)
@@ -111,6 +114,14 @@ def _failed(notice: Notice, attempts: int, error: Exception, failed_at: datetime
                                                last_error=words)
     log.warning("notice %s (%s) to user %s not sent (attempt %d), retry at %s: %s",
                 notice.pk, notice.kind, notice.user_id, attempts, retry_at.isoformat(), words)
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """Whether the server refused the recipient permanently (RFC 5321: a 5xx reply). A 5xx
+    to the mail itself (a sender or relay rule, a login) is the server's setting, which an
+    administrator may mend: those notices keep waiting."""
+    return isinstance(error, smtplib.SMTPRecipientsRefused) and all(
+        code >= 500 for code, _reply in error.recipients.values())
 
 
 def _settle(notice: Notice, state: str, attempts: int, *, error: str = "",

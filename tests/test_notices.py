@@ -240,15 +240,35 @@ def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, cap
     assert outbox.count("change-request-waiting") >= 2
 
 
-def test_a_refused_recipient_s_address_is_neither_logged_nor_kept(requested, inbox, caplog):
-    inbox.recipient_refusal = "550 5.1.1 User unknown"
+@pytest.mark.parametrize("reply", ["450 4.2.1 Mailbox busy", "550 5.1.1 User unknown"])
+def test_a_refused_recipient_s_address_is_neither_logged_nor_kept(requested, inbox, caplog,
+                                                                  reply):
+    inbox.recipient_refusal = reply
     with caplog.at_level(logging.WARNING, logger="notices.sending"):
         assert notices_send_due() == 0
-    assert "not sent (attempt 1)" in caplog.text and "550" in caplog.text
+    assert reply[:3] in caplog.text
     errors = " ".join(Notice.objects.values_list("last_error", flat=True))
     assert "SMTPRecipientsRefused" in errors
     for address in ("anna@example.com", "bob@example.com"):
         assert address not in caplog.text and address not in errors
+
+
+def test_a_recipient_refused_for_good_is_given_up_at_once_and_a_busy_one_waits(
+        requested, inbox, caplog):
+    inbox.recipient_refusal = "550 5.1.1 User unknown"
+    with caplog.at_level(logging.WARNING, logger="notices.sending"):
+        assert notices_send_due() == 0
+    assert "given up after 1 attempt(s)" in caplog.text
+    assert set(Notice.objects.values_list("state", flat=True)) == {Notice.State.GAVE_UP}
+    # A busy mailbox (4xx) is tried again after its wait.
+    Notice.objects.update(state=Notice.State.QUEUED, attempts=0, next_attempt_at=timezone.now())
+    inbox.recipient_refusal = "450 4.2.1 Mailbox busy"
+    with caplog.at_level(logging.WARNING, logger="notices.sending"):
+        assert notices_send_due() == 0
+    assert "not sent (attempt 1)" in caplog.text
+    assert set(Notice.objects.values_list("state", flat=True)) == {Notice.State.QUEUED}
+    inbox.recipient_refusal = ""
+    assert notices_send_due(now=timezone.now() + timedelta(minutes=2)) == 2
 
 
 @pytest.mark.django_db
