@@ -33,6 +33,10 @@ SAMPLE_ROWS = 3
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
+# A workbook saved with a password is an OLE file too, holding the encrypted .xlsx under
+# this stream name (MS-OFFCRYPTO); an OpenDocument file is a zip that names its type first.
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_ODF_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument"
 _SNIFF_BYTES = 64 * 1024
 # Only blanks and byte order marks: an empty file. Matched in place, where strip() would
 # copy a 20 MB file to find it is not empty.
@@ -116,7 +120,15 @@ def file_kind(content: bytes, file_name: str) -> str:
     if _BLANK.fullmatch(content):
         raise FileProblem(_("The file is empty."))
     if content.startswith(_ZIP_MAGIC):
+        if _ODF_MIMETYPE in content[:_SNIFF_BYTES]:
+            raise FileProblem(
+                _("This is an OpenDocument spreadsheet (.ods): save it as an Excel .xlsx "
+                  "workbook or as CSV and upload that."))
         return "xlsx"
+    if content.startswith(_OLE_MAGIC) and _ENCRYPTED_PACKAGE in content:
+        raise FileProblem(
+            _("This workbook is protected with a password, so the portal cannot read it: "
+              "save a copy without the password and upload that."))
     if content.startswith(_OLE_MAGIC):
         raise FileProblem(
             _("This is an old Excel .xls file: save it as .xlsx or CSV and upload that.")

@@ -2,6 +2,7 @@
 
 import io
 import tracemalloc
+import zipfile
 
 import openpyxl
 import pytest
@@ -167,6 +168,24 @@ def test_a_workbook_stating_too_small_a_size_still_gives_every_cell():
         HEADER, *ROWS * 2]
 
 
+def ods_bytes() -> bytes:
+    """An OpenDocument spreadsheet's start as LibreOffice writes it: its type, stored first."""
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                     compress_type=zipfile.ZIP_STORED)
+        ods.writestr("content.xml", "<office:document-content/>")
+    return content.getvalue()
+
+
+def encrypted_xlsx_bytes() -> bytes:
+    """An OLE compound file whose directory names the EncryptedPackage stream, as Excel's
+    "Encrypt with Password" writes (the header, then the directory sector's first entry)."""
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    name = "EncryptedPackage".encode("utf-16-le")
+    return header + name + bytes(128 - len(name)) + bytes(1024)
+
+
 @pytest.mark.parametrize(("content", "name", "says"), [
     (b"", "leady.csv", "The file is empty."),
     (b"\xef\xbb\xbf\r\n  \r\n", "leady.csv", "The file is empty."),
@@ -174,6 +193,10 @@ def test_a_workbook_stating_too_small_a_size_still_gives_every_cell():
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "leady.xls", "old Excel .xls file"),
     (b"Telefon;Imie\r\n601234567;Jan\r\n", "leady.xlsx", "named .xlsx but is not"),
     (b"PK\x03\x04 certainly not a workbook", "leady.xlsx", "cannot be read as an Excel"),
+    # LibreOffice's own format, and a workbook saved with a password: both were told they
+    # were no workbook, or an old .xls.
+    (ods_bytes(), "leady.ods", "OpenDocument spreadsheet (.ods)"),
+    (encrypted_xlsx_bytes(), "leady.xlsx", "protected with a password"),
     (b"Telefon;Imie;Nazwisko\r\n", "leady.csv", "header row but no rows below it"),
     # Excel's "Unicode text": it was called no text file.
     ("Telefon\tImię\r\n601234567\tZofia\r\n".encode("utf-16"), "leady.txt",
