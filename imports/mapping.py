@@ -8,6 +8,8 @@ import re
 import unicodedata
 from collections import Counter
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from records.forms import FIELD_PREFIX, RecordForm
@@ -54,9 +56,9 @@ def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
             words[target] = {header_key(target.removeprefix(FIELD_PREFIX))}
     saved = {header_key(name): target for name, target in (template or {}).items()}
     found = []  # (target, weak) per column
-    for header, name in zip(headers, column_names(headers), strict=True):
-        key = header_key(name)
-        if key in saved:
+    for index, (header, name) in enumerate(zip(headers, column_names(headers), strict=True), 1):
+        keys = [header_key(name)] if header else _headerless_keys(index)
+        if key := next((key for key in keys if key in saved), None):
             found.append((saved[key], False))
         else:
             target = _matching(header_key(header), words)
@@ -79,6 +81,17 @@ def mapping_by_header(headers: list[str], mapping: list[str]) -> dict[str, str]:
     """The mapping as column name -> target, for templates and receipts (left-out columns
     too)."""
     return dict(zip(column_names(headers), mapping, strict=True))
+
+
+def _headerless_keys(index: int) -> list[str]:
+    """The keys of a headerless column's name in each of the portal's languages: a template
+    saved from the Polish page names it "kolumna 3", from the English one "column 3", and
+    either must map the column in the other."""
+    keys = []
+    for code, _language in settings.LANGUAGES:
+        with translation.override(code):
+            keys.append(header_key(str(_("column %(n)d") % {"n": index})))
+    return keys
 
 
 def column_names(headers: list[str]) -> list[str]:

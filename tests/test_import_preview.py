@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from audit.models import Outcome
 from imports import previewing, services
-from imports.mapping import propose_mapping
+from imports.mapping import mapping_by_header, propose_mapping
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from imports.reading import FileLayout
 from imports.repeats import FirstRows
@@ -61,6 +62,18 @@ def test_the_proposed_mapping_matches_polish_headers_and_the_campaign_fields(log
 def test_a_column_plainly_of_phones_is_proposed_before_one_called_numer(sales, headers,
                                                                         proposed):
     assert propose_mapping(headers, sales) == proposed
+
+
+@pytest.mark.parametrize(("saved_in", "proposed_in"), [("pl", "en"), ("en", "pl")])
+def test_a_template_maps_a_headerless_column_whatever_language_either_was_made_in(
+        sales, saved_in, proposed_in):
+    headers = ["Telefon", "", "Imię"]
+    with translation.override(saved_in):
+        template = mapping_by_header(headers, ["phone_number", "record_fields.nazwisko",
+                                               "record_fields.imie"])
+    with translation.override(proposed_in):
+        assert propose_mapping(headers, sales, template) == [
+            "phone_number", "record_fields.nazwisko", "record_fields.imie"]
 
 
 def test_every_row_is_checked_and_nothing_is_sent(logged_in, sales, thulium):
