@@ -8,6 +8,7 @@ numbers repeated within it).
 from django.core.exceptions import ValidationError
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import number_key
@@ -82,8 +83,10 @@ class RowChecker:
             filled -= 1  # a trailing separator adds an empty cell, which harms nothing
         if filled > self.width or (filled < self.width and not self.short_rows_end_early):
             problems.append(
-                _("This row has %(cells)d cells where the header has %(columns)d: a cell may "
-                  "hold an unquoted separator or line break.")
+                ngettext("This row has %(cells)d cell where the header has %(columns)d: a "
+                         "cell may hold an unquoted separator or line break.",
+                         "This row has %(cells)d cells where the header has %(columns)d: a "
+                         "cell may hold an unquoted separator or line break.", filled)
                 % {"cells": filled, "columns": self.width}
             )
         for target, value in data.items():

@@ -57,6 +57,10 @@ def _with_why(header, rows, problems):
     for wanted, why in problems:
         for number, cells in rows:
             if number == wanted:
-                # Padded to the header, so that the reason stands in its own column.
-                yield [*cells, *[""] * (len(header) - len(cells)), " ".join(why)]
+                # The reason in its own column, under its header: a short row is padded to
+                # the header, and a row wider than it keeps its cells past the header after
+                # the reason (they stood there, under no header, and the reason after them).
+                width = len(header)
+                yield [*cells[:width], *[""] * (width - len(cells)), " ".join(why),
+                       *cells[width:]]
                 break

@@ -89,6 +89,16 @@ def test_an_xlsx_files_rows_come_as_csv(logged_in, sales):
     assert text.splitlines()[1].startswith('abc;"Phone number: ')
 
 
+def test_a_row_wider_than_the_header_has_its_reason_under_the_reason_s_header(logged_in,
+                                                                              sales):
+    rows = [["12", "Jan", "Gdynia", "", "a note past the header"], ["13"]]
+    job = previewed(logged_in, sales, csv_bytes(rows, header=HEADER), name="leady maj.csv")
+    header, *fix = downloaded(logged_in, job)
+    why = header.index("Why it was not sent")
+    assert [row[why][:22] for row in fix] == ["This row has 5 cells w", "This row has 1 cell wh"]
+    assert fix[0][why + 1:] == ["a note past the header"]
+
+
 def test_once_the_import_ended_its_file_is_gone_and_the_page_says_so(logged_in, job):
     assert import_confirm(job=job)
     import_cancel(job=ImportJob.objects.get(pk=job.pk))  # no worker took it: it ends
