@@ -17,6 +17,10 @@ class Step:
     REQUESTED, APPROVED, REJECTED, OUTDATED = "requested", "approved", "rejected", "stale"
     LABELS = {REQUESTED: _("requested"), APPROVED: _("approved"), REJECTED: _("rejected"),
               OUTDATED: _("outdated")}
+    # Why an approval found the request outdated.
+    CAMPAIGN_CHANGED, TIME_PASSED = "campaign_changed", "time_passed"
+    WHY = {CAMPAIGN_CHANGED: _("the campaign changed after the request was made"),
+           TIME_PASSED: _("the time it was to be applied at had passed")}
 
 
 class ScheduleStep:

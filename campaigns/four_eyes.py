@@ -90,7 +90,9 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
         too_late = locked.apply_at is not None and locked.apply_at <= timezone.now()
         state = (ChangeRequest.State.STALE if outdated or too_late
                  else ChangeRequest.State.APPROVED)
-        approval = _decide(locked, state, approver)
+        approval = _decide(locked, state, approver,
+                           why=Step.CAMPAIGN_CHANGED if outdated
+                           else Step.TIME_PASSED if too_late else "")
         if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
             scheduled = change_schedule(
                 campaign=locked.campaign, changes=locked.changes, actor=approver,
@@ -134,6 +136,16 @@ def may_decide(change_request: ChangeRequest, user) -> bool:
     )
 
 
+def outdated_why(change_request: ChangeRequest) -> str:
+    """Why the request was found outdated, in words ("" if it was not, or was before the
+    reason was recorded)."""
+    if change_request.state != ChangeRequest.State.STALE:
+        return ""
+    step = Entry.objects.filter(kind=CHANGE_REQUEST.slug, details__request=change_request.pk,
+                                details__step=Step.OUTDATED).first()
+    return str(Step.WHY.get(step.details.get("why"), "")) if step else ""
+
+
 def _check_second_pair_of_eyes(change_request, user):
     if user.pk == change_request.requester_id:
         raise PermissionDenied("a change request needs a second editor")
@@ -151,7 +163,7 @@ def _lock_open(change_request) -> ChangeRequest:
     return locked
 
 
-def _decide(change_request, state, actor, note="") -> Entry:
+def _decide(change_request, state, actor, note="", why="") -> Entry:
     change_request.state = state
     change_request.decided_by = actor
     change_request.decided_by_username = actor.get_username()
@@ -161,21 +173,23 @@ def _decide(change_request, state, actor, note="") -> Entry:
         update_fields=["state", "decided_by", "decided_by_username", "decided_at",
                        "decision_note"]
     )
-    step = _record_step(change_request, state, actor, note)
+    step = _record_step(change_request, state, actor, note, why)
     if state != ChangeRequest.State.APPROVED:  # an approved one is told once it was sent
-        request_decided_notify(change_request)
+        request_decided_notify(change_request, why=why)
     log.info("change request %s %s by %s", change_request.pk, state,
              change_request.decided_by_username)
     return step
 
 
-def _record_step(change_request, step: str, actor, note="") -> Entry:
+def _record_step(change_request, step: str, actor, note="", why="") -> Entry:
     """The step as an audit entry, in the step's own transaction; a decision names the
-    request's own entry as its related one."""
+    request's own entry as its related one, and an outdated one why (Step.WHY)."""
     details = {"request": change_request.pk, "step": step,
                "settings_before": change_request.settings_before}
     if note:
         details["note"] = note
+    if why:
+        details["why"] = why
     requested = None
     if step != Step.REQUESTED:
         requested = Entry.objects.filter(

@@ -9,6 +9,7 @@ from audit.models import Outcome
 from notices.kinds import Kind
 from notices.services import notices_queue
 
+from .entries import Step
 from .models import ChangeRequest, ScheduledChange
 
 APPROVE = "campaigns.approve_changerequest"
@@ -36,13 +37,16 @@ def request_waiting_notify(change_request: ChangeRequest) -> None:
                   path=change_request.get_absolute_url())
 
 
-def request_decided_notify(change_request: ChangeRequest) -> None:
-    """Tell the requester how their request ended (an approved one: once it was sent)."""
+def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> None:
+    """Tell the requester how their request ended (an approved one: once it was sent); an
+    outdated one, `why` (Step.WHY)."""
     if change_request.state == ChangeRequest.State.APPROVED and change_request.apply_at:
         ending = "scheduled"  # approved: it waits for its time
     elif change_request.state == ChangeRequest.State.APPROVED:
         sent = change_request.sent_change
         ending = SENT_OUTCOMES.get(sent.outcome, "unknown") if sent else "failed"
+    elif why == Step.TIME_PASSED:
+        ending = "too_late"
     else:
         ending = change_request.state
     _tell_requester(change_request, ending)

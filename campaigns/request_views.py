@@ -17,6 +17,7 @@ from .four_eyes import (
     change_request_approve,
     change_request_reject,
     may_decide,
+    outdated_why,
 )
 from .models import ChangeRequest
 from .risk import risk_labels
@@ -46,6 +47,7 @@ def _detail_page(request, pk, rejection_form):
         "risks": risk_labels(change_request.risks),
         "sent_change": getattr(change_request, "sent_change", None),
         "may_decide": may_decide(change_request, request.user),
+        "outdated_why": outdated_why(change_request),
         "rejection_form": rejection_form,
     })
 

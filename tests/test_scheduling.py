@@ -16,6 +16,8 @@ from audit.recording import entry_begin
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.models import ChangeRequest, ScheduledChange
+from notices.models import Notice
+from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_time
 from portal.thulium import get_client
 from tests.conftest import api_calls
@@ -287,6 +289,8 @@ def test_with_four_eyes_an_approval_after_the_time_is_refused(
     edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
     change_request = ChangeRequest.objects.get()
     ChangeRequest.objects.filter(pk=change_request.pk).update(apply_at=timezone.now())
+    change_request.requester.email = "manager@example.com"
+    change_request.requester.save()
 
     client.force_login(second_editor)
     page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
@@ -296,6 +300,16 @@ def test_with_four_eyes_an_approval_after_the_time_is_refused(
     assert change_request.state == ChangeRequest.State.STALE
     assert not ScheduledChange.objects.exists()
     assert api_calls(thulium, "PUT") == []
+    # Why it is outdated, on its page, in its audit step and in the requester's mail (it
+    # said the campaign had changed).
+    assert "outdated (the time it was to be applied at had passed)" in page
+    step = Entry.objects.get(kind="change-request", details__step="stale")
+    assert step.details["why"] == "time_passed"
+    entry_page = client.get(step.get_absolute_url()).content.decode()
+    assert "outdated (the time it was to be applied at had passed)" in entry_page
+    mail = Notice.objects.get(kind="change-request-decided", user__username="manager")
+    assert mail.context["ending"] == "too_late"
+    assert "its time had passed" in notice_message(mail).subject
 
 
 def dead_worker_left(change: ScheduledChange, *, sent: bool) -> Entry:

@@ -14,9 +14,11 @@ register = template.Library()
 
 @register.filter
 def step_label(entry) -> str:
-    """A four-eyes step entry's step in words."""
+    """A four-eyes step entry's step in words, and why for an outdated one."""
     step = entry.details.get("step", "")
-    return Step.LABELS.get(step, step)
+    label = str(Step.LABELS.get(step, step))
+    why = Step.WHY.get(entry.details.get("why"))
+    return f"{label} ({why})" if why else label
 
 
 @register.filter(name="revertible")
