@@ -56,10 +56,14 @@ def language_remember(*, user, language: str) -> None:
 
 def language_keep_at_login(sender, *, request, user, **kwargs) -> None:
     """A user who has not chosen in the portal yet takes the language of their browser's
-    switch cookie, such as one set on the login page."""
+    switch cookie, such as one set on the login page; a browser without one takes the
+    language the user chose before, on another computer say (notices.middleware sets it)."""
     chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
     if chosen in dict(settings.LANGUAGES):
         UserLanguage.objects.get_or_create(user=user, defaults={"language": chosen})
+    elif kept := UserLanguage.objects.filter(user=user).values_list("language",
+                                                                    flat=True).first():
+        request.language_kept = kept
 
 
 def language_of(user) -> str:

@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A login without a language cookie gets the one the user chose before.
+    "notices.middleware.LanguageKeptMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -401,6 +401,24 @@ def test_a_language_chosen_on_the_login_page_is_kept_at_login_unless_one_was_cho
     assert (language_of(fresh), language_of(chosen)) == ("pl", "en")
 
 
+def test_a_language_chosen_before_is_the_pages_language_after_login_on_another_browser(db):
+    """It was kept for e-mails only: a Polish user logging in on another computer got
+    English pages."""
+    user = make_user("chosen")
+    choose_language(user, "pl")
+    browser = Client()
+    response = browser.post(reverse("login"), {"username": user.username,
+                                               "password": PASSWORD})
+    assert response.cookies["django_language"].value == "pl"
+    assert browser.get(reverse("campaigns:list")).headers["Content-Language"] == "pl"
+    # A browser that chose on the login page keeps its choice.
+    other = Client()
+    other.post(reverse("set_language"), {"language": "en"})
+    response = other.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert "django_language" not in response.cookies
+    assert other.get(reverse("campaigns:list")).headers["Content-Language"] == "en"
+
+
 class _SlowServer(BaseEmailBackend):
     """A mail server taking four minutes of `_CLOCK` a mail, while another worker polls
     during the second; it refuses carl's."""
