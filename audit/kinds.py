@@ -36,6 +36,9 @@ class EntryKind:
     field_label: Callable[[str], str | None] = no_label
     # A value of such a field (its path, the value) in the user's words, or None.
     value_label: Callable[[str, object], str | None] = no_value_label
+    # Reasons the portal gives itself (English, marked with gettext_noop), shown in the
+    # reader's language; any other reason is a user's words, shown as typed.
+    own_reasons: tuple[str, ...] = ()
     # Columns of this kind in the exports after the shared ones: (column, place).
     export_columns: tuple[tuple[str, str], ...] = ()
     # False for entries of the portal's own doing, which call nothing themselves (an

@@ -4,7 +4,7 @@ Neither calls Thulium. The number and the note are personal data: an erasure fin
 entries by the number's digest and replaces both.
 """
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
@@ -37,8 +37,13 @@ def _value_label(path: str, value) -> str | None:
     return str(choices(value).label) if choices and value in choices.values else None
 
 
+# The reason of an expired entry's removal when its number is put on the list again.
+RENEWED = gettext_noop("expired; the number was added to the list again")
+
+
 def _kind(slug: str, label, summary) -> EntryKind:
     return EntryKind(slug=slug, label=label, summary=summary, value_label=_value_label,
+                     own_reasons=(RENEWED,),
                      template="audit/kinds/donotcall.html", personal=_PERSONAL,
                      phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False,
                      of_campaign=True)

@@ -4,19 +4,17 @@ import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
-from django.utils.translation import gettext_noop
 
 from audit.models import Outcome
 from audit.personal import digest, digests_under_every_key
 from audit.recording import entries_begin, entries_complete, entry_new, outcome_values
 
-from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, RENEWED
 from .lookup import expired, listed
 from .models import Suppression
 
 # The reason an expired entry's removal gives: the audit keeps it as written, in English,
 # and the timeline shows it in the reader's language.
-RENEWED = gettext_noop("expired; the number was added to the list again")
 
 
 class AlreadySuppressed(Exception):

@@ -1,7 +1,7 @@
 """Times as the portal shows them: in its time zone (TIME_ZONE), as the reader's language
 writes them."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.formats import date_format, get_format
@@ -33,6 +33,16 @@ def shown_json_time(text, shown=shown_time) -> str:
     except (TypeError, ValueError):
         return text or ""
     return text if timezone.is_naive(moment) else shown(moment)
+
+
+def shown_json_date(text) -> str:
+    """A day an audit entry keeps in its JSON (ISO 8601), shown as the pages' lists show
+    days ("31.01.2027" in Polish); anything else as it is."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text or ""
+    return date_format(day, "SHORT_DATE_FORMAT")
 
 
 def repeated_hour_zone(moment: datetime | None) -> str:

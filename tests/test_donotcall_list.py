@@ -22,6 +22,7 @@ from donotcall.services import (
     suppressions_add_all,
 )
 from portal.phones import phone_key
+from tests.audit_fixtures import change
 from tests.conftest import COMPLIANCE, make_user
 
 KEY = phone_key("601234567")
@@ -61,7 +62,8 @@ def test_an_entry_blocks_up_to_its_last_day_in_the_portal_time_zone(campaigns, o
 
 
 def test_the_list_s_entries_read_in_the_reader_s_language(client, campaigns, officer):
-    put(officer, expires_on=timezone.localdate() - datetime.timedelta(days=1))
+    expired_on = timezone.localdate() - datetime.timedelta(days=1)
+    put(officer, expires_on=expired_on)
     put(officer)
     client.force_login(officer)
     timeline = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
@@ -69,6 +71,19 @@ def test_the_list_s_entries_read_in_the_reader_s_language(client, campaigns, off
     added = Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).first()
     page = client.get(added.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     assert "prośba klienta" in page and "wpisany ręcznie" in page
+    # Its last day as the list shows days (it read "2026-12-04").
+    expired = Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).last()
+    page = client.get(expired.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert expired_on.strftime("%d.%m.%Y") in page
+
+
+def test_a_reason_a_user_typed_is_shown_as_typed_though_the_portal_has_the_word(
+        client, campaigns, officer):
+    """It was translated: "Cancel" read "Anuluj" on the Polish timeline."""
+    change(actor=officer, campaign=campaigns["00001"], sent={"order": 3}, reason="Cancel")
+    client.force_login(officer)
+    timeline = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert '<small class="text-muted">Cancel</small>' in timeline
 
 
 def test_the_same_number_and_scope_twice_is_refused(campaigns, officer):

@@ -1,8 +1,10 @@
 """Filters for audit entries' pages: `{% if user|may_see_entry:entry %}` links an entry only
 for those its page lets in; `{{ name|erased_place }}` names a place an erasure counts;
-`{{ entry|sent_words:"reason" }}` says a value sent in the user's words."""
+`{{ entry|sent_words:"reason" }}` says a value sent in the user's words, and
+`{{ entry|reason_words }}` the entry's reason as given."""
 
 from django import template
+from django.utils.translation import gettext
 
 from audit import erasure, services
 from audit.kinds import kind_of
@@ -25,3 +27,12 @@ def sent_words(entry, name: str):
     """A value the entry sent, in the user's words where its kind has them."""
     value = entry.sent.get(name)
     return kind_of(entry).value_label(name, value) or value
+
+
+@register.filter
+def reason_words(entry) -> str:
+    """The entry's reason as the user typed it (a reason that happens to be a word of the
+    portal's, "Cancel", is not translated), or in the reader's language when the portal
+    gave it itself."""
+    kind = kind_of(entry)
+    return gettext(entry.reason) if kind and entry.reason in kind.own_reasons else entry.reason

@@ -4,7 +4,7 @@ import json
 
 from django import template
 
-from portal.shown_times import repeated_hour_zone, shown_json_time, shown_minute
+from portal.shown_times import repeated_hour_zone, shown_json_date, shown_json_time, shown_minute
 
 register = template.Library()
 
@@ -16,6 +16,7 @@ def pretty_json(value) -> str:
 
 
 register.filter("json_time", shown_json_time)
+register.filter("json_date", shown_json_date)
 # A scheduled change's time, set to the minute: no ":00" seconds.
 register.filter("minute", shown_minute)
 register.filter("json_minute", lambda text: shown_json_time(text, shown_minute))
