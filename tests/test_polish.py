@@ -70,13 +70,18 @@ def test_the_committed_mo_is_the_compiled_po(catalogue):
                 assert mo.ngettext(entry.msgid, entry.msgid_plural, count) == (
                     entry.msgstr_plural[form]
                 ), entry.msgid
+        elif entry.msgctxt:
+            assert mo.pgettext(entry.msgctxt, entry.msgid) == entry.msgstr, entry.msgid
         else:
             assert mo.gettext(entry.msgid) == entry.msgstr, entry.msgid
-    # Nothing compiled that the .po no longer has (plural forms are keyed by their index).
+    # Nothing compiled that the .po no longer has (plural forms are keyed by their index,
+    # a word of a context by the context, EOT and the word).
     expected = {""}
     for entry in catalogue:
         if entry.msgid_plural:
             expected |= {(entry.msgid, form) for form in entry.msgstr_plural}
+        elif entry.msgctxt:
+            expected.add(f"{entry.msgctxt}\x04{entry.msgid}")
         else:
             expected.add(entry.msgid)
     assert set(mo._catalog) == expected
@@ -151,6 +156,15 @@ def test_dates_and_numbers_follow_the_language(logged_in, campaigns, user):
     month = ["stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia",
              "września", "października", "listopada", "grudnia"][change.created_at.month - 1]
     assert month in when
+
+
+def test_the_yes_no_select_s_empty_choice_is_django_s_word_not_an_import_outcome(
+        logged_in, campaigns):
+    """The catalogue's "Unknown" (an import's row outcome, "Nieznany wynik") was taken for
+    Django's own word on the campaign form's active select."""
+    html = logged_in.get(reverse("campaigns:edit", args=["00001"]),
+                         HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert ">Nieznany</option>" in html and "Nieznany wynik" not in html
 
 
 def test_a_decimal_typed_the_polish_way_is_understood(logged_in, campaigns, thulium):
