@@ -19,6 +19,7 @@ from time import monotonic
 from django.conf import settings
 from django.core import signing
 from django.db import connections
+from django.utils import formats
 
 from audit.models import Entry
 from portal.thulium import ThuliumError
@@ -108,8 +109,10 @@ def _shown(name: str, value) -> str:
         return "—"
     if (words := setting_value_label(name, value)) is not None:
         return words
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")  # 3, not 3.00 nor 3E+0
+    if isinstance(value, Decimal):  # 3, not 3.00 nor 3E+0; "2,5" in Polish
+        return formats.number_format(Decimal(format(value.normalize(), "f")))
+    if isinstance(value, datetime.date):  # as the campaign's page shows it
+        return formats.date_format(value)
     return str(value)
 
 

@@ -56,6 +56,16 @@ def test_the_preview_shows_old_and_new_and_skips_campaigns_already_there(
     assert again["00002"].state == "skip"
 
 
+def test_the_preview_writes_numbers_and_days_as_the_campaign_page_does(logged_in, campaigns):
+    """In Polish it wrote "2.5 → 3.5" and "2026-03-31 → 2027-01-31"."""
+    page = logged_in.post(FORM, {"campaign": ["A7K2Q"], "end_date": "2027-01-31",
+                                 "predictive_max_calls": "3,5", "reason": "sezon"},
+                          HTTP_ACCEPT_LANGUAGE="pl")
+    changed = {(old, new) for _label, old, new in lines(page)["A7K2Q"].rows}
+    assert ("2,5", "3,5") in changed
+    assert ("31 marca 2026", "31 stycznia 2027") in changed
+
+
 def test_campaigns_the_change_would_break_are_refused_in_the_preview(logged_in, campaigns):
     # A7K2Q starts on 2026-03-01; 00002 has a maximum of 2 calls per agent.
     shown = lines(preview(logged_in, end_date="2026-02-15", reason="Koniec sezonu"))
