@@ -22,7 +22,7 @@ from campaigns.scheduling import scheduled_change_cancel
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from notices.models import Notice, OptOut
-from notices.sending import notices_purge, notices_send_due
+from notices.sending import notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
 from tests.conftest import EDITORS, LOADERS, PASSWORD, make_user
@@ -417,6 +417,18 @@ def test_a_language_chosen_before_is_the_pages_language_after_login_on_another_b
     response = other.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert "django_language" not in response.cookies
     assert other.get(reverse("campaigns:list")).headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize(("links", "words"), [
+    (1, "1 ogniwo przed nim jest nienaruszone"), (2, "2 ogniwa przed nim są nienaruszone"),
+    (5, "5 ogniw przed nim jest nienaruszonych"), (22, "22 ogniwa przed nim są nienaruszone")])
+def test_the_audit_break_mail_counts_the_intact_links_as_polish_counts(db, links, words):
+    """It said "1 ogniw", "22 ogniw": one wording for every count."""
+    staff = make_user("admin", is_staff=True, email="admin@example.com")
+    choose_language(staff, "pl")
+    notice = Notice.objects.create(user=staff, kind="audit-break", path="audit/",
+                                   context={"links": links, "problem": "x"})
+    assert words in notice_message(notice).body
 
 
 class _SlowServer(BaseEmailBackend):
