@@ -32,7 +32,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_noop, override
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
 from audit.models import Entry, Outcome
@@ -61,8 +61,9 @@ from .duplicates import says_already_exists
 from .erasure import rows_erased
 from .models import ImportAttempt, RowState
 
-INTERRUPTED = "The import's worker stopped before Thulium's answer was recorded."
-NOT_SENT = "Not sent: the import was cancelled or stopped first."
+# Stored in English, shown in the reader's language (audit's `detail_words`).
+INTERRUPTED = gettext_noop("The import's worker stopped before Thulium's answer was recorded.")
+NOT_SENT = gettext_noop("Not sent: the import was cancelled or stopped first.")
 
 
 class ClaimedRow(NamedTuple):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import (
@@ -33,7 +34,13 @@ from .reconciling import find_all_in_thulium, listing_day
 
 # Seconds past a call's longest time before a page's addition left pending counts as cut off.
 CUT_OFF_MARGIN = 60
-CUT_OFF = "The portal stopped before Thulium's answer was recorded."
+# The details below are stored in English, shown in the reader's language (audit's
+# `detail_words`).
+CUT_OFF = gettext_noop("The portal stopped before Thulium's answer was recorded.")
+_REFUSED_SAID = {ALREADY_EXISTS: gettext_noop("Thulium answered ALREADY_EXISTS for this record."),
+                 FAILED: gettext_noop("Thulium answered FAILED for this record.")}
+_UNTOLD = gettext_noop("Thulium's answer to the batch does not tell what became of this "
+                       "record.")
 
 
 class NumberTaken(Exception):
@@ -137,13 +144,12 @@ def batch_values(result: RecordResult) -> dict:
         return outcome_values(
             outcome=Outcome.REFUSED, http_status=status, messages=result.messages,
             results={"batch_status": said},
-            detail="" if result.messages else f"Thulium answered {said} for this record.",
+            detail="" if result.messages else _REFUSED_SAID[result.status],
         )
     answer = json.dumps(result.raw, ensure_ascii=False)[:MAX_KEPT_BODY] if result.raw else ""
     return outcome_values(
         outcome=Outcome.UNKNOWN, http_status=status,
-        detail="\n".join(["Thulium's answer to the batch does not tell what became of this "
-                          "record.", answer]).strip(),
+        detail="\n".join([_UNTOLD, answer]).strip(),
     )
 
 

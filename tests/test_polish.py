@@ -13,12 +13,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
-from django.utils.html import strip_tags
+from django.utils.html import escape, strip_tags
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import override
 
 from audit.kinds import CARRIED_OVER, ERASURE
 from audit.models import Entry
 from campaigns.services import campaign_update
+from records.services import CUT_OFF
+from tests.audit_fixtures import addition
 from tests.conftest import api_calls
 from tests.test_campaign_form import form_values
 
@@ -185,6 +188,29 @@ def test_thulium_is_asked_to_answer_in_polish_and_its_words_are_shown(logged_in,
     assert {call["accept_language"] for call in api_calls(thulium)} == {"pl"}
     html = page.content.decode()
     assert "Thulium odrzucił żądanie:" in html and "Sandbox: odmowa na żądanie." in html
+
+
+def test_an_entry_s_detail_is_in_the_reader_s_language_and_thulium_s_body_as_it_came(
+        logged_in, campaigns, thulium, user):
+    """The portal's words in a detail stayed English: those never marked for translation,
+    and those followed by Thulium's body, as the whole was looked up in the catalogue."""
+    url = reverse("records:new", args=["00001"])
+    thulium.state.fail_next("broken_json", path="/api/outbounds/00001/records")
+    logged_in.post(url, {"phone_number": "601234567"})
+    broken = Entry.objects.get(kind="record-addition")
+    assert "\n" in broken.detail  # the gateway's words, then the body Thulium sent
+    body = broken.detail.partition("\n")[2]
+    html = logged_in.get(broken.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "the answer is not valid JSON" not in html and escape(body) in html
+    cut_off = addition(actor=user, campaign=campaigns["00001"], phone="601555555",
+                       outcome="unknown", detail=CUT_OFF)
+    html = logged_in.get(cut_off.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert CUT_OFF not in html and gettext_in("pl", CUT_OFF) in html
+
+
+def gettext_in(language: str, words: str) -> str:
+    with override(language):
+        return gettext_now(words)
 
 
 def test_an_added_records_entry_page_names_each_fact_with_a_capital(logged_in, campaigns):

@@ -1,7 +1,8 @@
 """Filters for audit entries' pages: `{% if user|may_see_entry:entry %}` links an entry only
 for those its page lets in; `{{ name|erased_place }}` names a place an erasure counts;
 `{{ entry|sent_words:"reason" }}` says a value sent in the user's words, and
-`{{ entry|reason_words }}` the entry's reason as given."""
+`{{ entry|reason_words }}` the entry's reason as given, `{{ entry.detail|detail_words }}`
+its detail in the reader's language."""
 
 from django import template
 from django.utils.translation import gettext
@@ -36,3 +37,13 @@ def reason_words(entry) -> str:
     gave it itself."""
     kind = kind_of(entry)
     return gettext(entry.reason) if kind and entry.reason in kind.own_reasons else entry.reason
+
+
+@register.filter
+def detail_words(detail: str) -> str:
+    """An entry's detail with its first line in the reader's language: the portal's own
+    words are stored in English (gettext_noop), and what Thulium sent after them, on the
+    lines below, is shown as it came. Translated whole, a detail with Thulium's body after
+    the words was never found in the catalogue."""
+    first, newline, rest = detail.partition("\n")
+    return gettext(first) + newline + rest if first else detail
