@@ -20,9 +20,12 @@ def _rows():
            _("added_by"), _("added_at"), _("expires_on"), _("expired")]
     entries = Suppression.objects.select_related("campaign").order_by("pk")
     for entry in entries.iterator(chunk_size=CHUNK):
+        # Words in the reader's language under its headers (they were the stored codes):
+        # an upload reads only the numbers back.
         yield [f"+{entry.phone_key}" if entry.phone_key else "", entry.digest,
-               entry.campaign.thulium_id if entry.campaign else "", entry.reason, entry.note,
-               entry.source, entry.added_by_username,
+               entry.campaign.thulium_id if entry.campaign else "",
+               entry.get_reason_display(), entry.note, entry.get_source_display(),
+               entry.added_by_username,
                timezone.localtime(entry.created_at).isoformat(timespec="seconds"),
                entry.expires_on.isoformat() if entry.expires_on else "",
-               "yes" if entry.is_expired else ""]
+               _("yes") if entry.is_expired else ""]

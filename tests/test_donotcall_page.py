@@ -222,6 +222,17 @@ def test_the_export_holds_every_entry_safe_for_excel(officer_client):
     assert "'=HYPERLINK(1)" in text
 
 
+def test_the_export_writes_its_values_in_the_language_of_its_headers(officer_client):
+    """Polish headers stood over the stored codes ("request", "typed", "yes")."""
+    add(officer_client, expires_on="2020-01-01")
+    response = officer_client.get(reverse("donotcall:export"), HTTP_ACCEPT_LANGUAGE="pl")
+    header, row = [line.split(",") for line in
+                   b"".join(response.streaming_content).decode().splitlines()]
+    values = dict(zip(header, row, strict=True))
+    assert (values["powód"], values["źródło"], values["wygasło"]) == (
+        "prośba klienta", "wpisany ręcznie", "tak")
+
+
 def test_the_export_uploaded_again_lists_its_numbers(officer_client):
     """Its numbers, written "'+48..." so that Excel keeps them text, were refused."""
     add(officer_client)
