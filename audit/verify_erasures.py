@@ -29,18 +29,20 @@ def erasures_unrecorded() -> str:
             markings.add((marker_when(moment), reference))
         else:
             older |= {(marker_when(created_at - lag), reference) for lag in _OLDER_LAG}
+    recorded = markings | older
+    recorded_times = {when for when, _reference in recorded}
+    older_times = {when for when, _reference in older}
     erased = (Entry.objects.filter(erased_at__isnull=False).order_by("pk")
               .only("kind", "sent", "messages", "detail", "erased_at"))
     for entry in erased.iterator():
-        if entry.erased_at not in moments and not any(
-                when == marker_when(entry.erased_at) for when, _reference in older):
+        if entry.erased_at not in moments and marker_when(entry.erased_at) not in older_times:
             return (f"entry #{entry.pk} says it was erased at {entry.erased_at.isoformat()}, "
                     "when no erasure recorded in the log was: it was altered")
         for marking in _markings(entry):
             # An answer erased after its entry's erasure names it by its time alone when it
             # finds no marker to take the reference from (audit.recording._answers_erased).
-            if marking not in markings | older and not (
-                    marking[1] == "" and marking[0] in {when for when, _ in markings | older}):
+            if marking not in recorded and not (marking[1] == ""
+                                                and marking[0] in recorded_times):
                 return (f"entry #{entry.pk} has a value erased on {marking[0]} under "
                         f"“{marking[1]}”, an erasure the log does not record: it was altered")
     return ""

@@ -56,7 +56,7 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
     two posts at once do not both find none).
     """
     with transaction.atomic():
-        list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+        campaign.lock()
         existing = ChangeRequest.objects.filter(
             campaign=campaign, requester=actor, state=ChangeRequest.State.REQUESTED,
             changes=changes, reason=reason, reverts=reverts, apply_at=apply_at).first()

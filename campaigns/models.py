@@ -54,6 +54,11 @@ class Campaign(models.Model):
     def get_absolute_url(self):
         return reverse("campaigns:detail", args=[self.thulium_id])
 
+    def lock(self) -> None:
+        """Hold the campaign's row until the transaction ends: two posts of one form at once
+        that each look for the other's saved change then come one after the other."""
+        list(Campaign.objects.select_for_update().filter(pk=self.pk).values_list("pk"))
+
     def settings_replace(self, known: dict) -> bool:
         """Take `known` as the campaign's settings; True (and a new version) if they differ.
 

@@ -81,7 +81,7 @@ def change_schedule(*, campaign: Campaign, changes: dict, actor, reason: str,
 def _raise_if_saved_before(campaign: Campaign, **same) -> None:
     """A form posted twice (a double click, a page sent again) saves its change once. The
     campaign's row is locked first, so two posts at once do not both find none."""
-    list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+    campaign.lock()
     existing = ScheduledChange.objects.waiting().filter(
         campaign=campaign, change_request=None, **same).first()
     if existing is not None:
