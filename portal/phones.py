@@ -54,7 +54,31 @@ def normalise_phone(raw: str) -> str:
             ),
             code="invalid",
         )
-    return number
+    return _without_trunk_zero(number)
+
+
+def _without_trunk_zero(number: str) -> str:
+    """A national number written with a leading 0 where its country dials none (Poland
+    dropped it in 2005, but "0601 234 567" and "(0-22) 555 66 77" are still written): the
+    number without it, when that is a valid number and the one written is not. Kept, it
+    was keyed apart from the same number written without the 0, so the do-not-call list
+    and the duplicates check missed it, and Thulium was sent a number no one can dial."""
+    if not number.startswith("0") or number.startswith("00"):
+        return number
+    region = settings.PHONE_DEFAULT_REGION
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.national_prefix:
+        return number  # a country that dials a trunk 0: phonenumbers reads it
+    if _valid(number, region) or not _valid(number[1:], region):
+        return number
+    return number[1:]
+
+
+def _valid(number: str, region: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 # An addition keys its number three times (the form's check, the added-records row, the

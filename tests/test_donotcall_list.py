@@ -21,7 +21,7 @@ from donotcall.services import (
     suppression_remove,
     suppressions_add_all,
 )
-from portal.phones import phone_key
+from portal.phones import number_key, phone_key
 from tests.audit_fixtures import change
 from tests.conftest import COMPLIANCE, make_user
 
@@ -43,6 +43,8 @@ def test_a_number_on_the_list_blocks_every_campaign_in_any_spelling(campaigns, o
     put(officer)
     for campaign in campaigns.values():
         assert blocked(campaign, [phone_key("+48601234567"), phone_key("600000000")]) == {KEY}
+    # Written with the trunk 0 Poland no longer dials, as in an old customer file.
+    assert blocked(campaigns["00001"], [number_key("0601 234 567")]) == {KEY}
 
 
 def test_a_number_listed_for_one_campaign_blocks_only_that_one(campaigns, officer):

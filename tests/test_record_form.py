@@ -83,6 +83,12 @@ def add(client, data, campaign_id="00001"):
     ("+48 (0) 601 234 567", "+48601234567"),
     ("0048 (0)601234567", "0048601234567"),
     ("+44 (0)20 7946 0958", "+442079460958"),
+    # A trunk 0 Poland no longer dials, written before a national number; a number valid
+    # with its 0 keeps it.
+    ("0601 234 567", "601234567"),
+    ("(0-22) 555 66 77", "225556677"),
+    ("0 800 123 456", "800123456"),
+    ("0123456", "0123456"),
 ])
 def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
     assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
@@ -419,6 +425,7 @@ def test_an_added_record_redirects_to_the_campaign_with_a_message(logged_in, cam
     ("+48 601 234 567", "601-234-567"),
     ("(22) 555-66-77", "+48225556677"),
     ("601234567", "+48 (0) 601 234 567"),
+    ("601234567", "0601 234 567"),
 ])
 def test_a_number_the_portal_already_added_is_refused_before_sending(
     logged_in, campaigns, thulium, first, again
