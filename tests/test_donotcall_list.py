@@ -2,8 +2,10 @@
 what an erasure leaves of it."""
 
 import datetime
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from audit.erasure import forget_number
@@ -86,6 +88,28 @@ def test_a_reason_a_user_typed_is_shown_as_typed_though_the_portal_has_the_word(
     client.force_login(officer)
     timeline = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     assert '<small class="text-muted">Cancel</small>' in timeline
+
+
+def test_entries_keyed_with_a_trunk_zero_before_it_was_dropped_are_keyed_anew(
+        campaigns, officer):
+    """Keyed "480601234567", an entry typed "0601 234 567" blocked nothing."""
+    typed_with_zero = put(officer)
+    also_plain = put(officer, "601 000 001", campaign=campaigns["00001"])
+    plain = put(officer, "601 000 001")
+    Suppression.objects.filter(pk=typed_with_zero.pk).update(
+        phone_key="480601234567", digest=digest("480601234567"))
+    Suppression.objects.filter(pk=also_plain.pk).update(
+        phone_key="480601000001", digest=digest("480601000001"))
+    Suppression.objects.filter(pk=plain.pk).update(campaign=campaigns["00001"])
+    assert blocked(campaigns["00001"], [KEY]) == set()
+    rekeying = import_module("donotcall.migrations.0003_rekey_numbers_written_with_a_trunk_zero")
+    rekeying.rekey(django_apps, None)
+    assert blocked(campaigns["00001"], [KEY]) == {KEY}
+    assert Suppression.objects.get(pk=typed_with_zero.pk).phone_key == KEY
+    # The same number listed plainly for the same campaign: the old one stays beside it.
+    assert Suppression.objects.get(pk=also_plain.pk).phone_key == "480601000001"
+    assert rekeying.rekeyed("48226667788") == "48226667788"
+    assert rekeying.rekeyed("440207946095") == "440207946095"
 
 
 def test_the_same_number_and_scope_twice_is_refused(campaigns, officer):
