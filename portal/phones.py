@@ -74,6 +74,22 @@ def _without_trunk_zero(number: str) -> str:
     return number[1:]
 
 
+def key_without_trunk_zero(key: str) -> str:
+    """A key made before numbers were read without a trunk 0 ("480601234567"): as it is
+    keyed now ("48601234567"), when dropping the 0 after the country code alone makes it a
+    valid number; else the key as it is."""
+    try:
+        parsed = phonenumbers.parse(f"+{key}")
+    except phonenumbers.NumberParseException:
+        return key
+    country = str(parsed.country_code)
+    rest = key[len(country):]
+    if phonenumbers.is_valid_number(parsed) or not rest.startswith("0"):
+        return key
+    without = f"{country}{rest[1:]}"
+    return without if _valid(f"+{without}", settings.PHONE_DEFAULT_REGION) else key
+
+
 def _valid(number: str, region: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(number, region))

@@ -2,12 +2,15 @@
 
 import datetime
 import re
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import Entry
 from campaigns.services import campaign_choices
@@ -441,6 +444,24 @@ def test_a_number_the_portal_already_added_is_refused_before_sending(
     assert additions().count() == 1
     assert AddedRecord.objects.count() == 1
     assert len(thulium.state.records("00001")) == 1
+
+
+def test_records_keyed_with_a_trunk_zero_before_it_was_dropped_are_keyed_anew(
+        logged_in, campaigns, thulium):
+    """Keyed "480601234567", a number added as "0601 234 567" was not seen as added when
+    typed without the 0."""
+    add(logged_in, {"phone_number": "601234567"})
+    add(logged_in, {"phone_number": "601000001"})
+    AddedRecord.objects.filter(phone_key="48601234567").update(phone_key="480601234567")
+    AddedRecord.objects.filter(phone_key="48601000001").update(phone_key="480601000001")
+    AddedRecord.objects.create(campaign=campaigns["00001"], phone_key="48601000001",
+                               status=AddedRecord.Status.ADDED, entry_id=10**9,
+                               created_at=timezone.now())
+    import_module("records.migrations.0010_rekey_numbers_written_with_a_trunk_zero").rekey(
+        django_apps, None)
+    assert set(AddedRecord.objects.values_list("phone_key", flat=True)) == {
+        "48601234567", "48601000001", "480601000001"}
+    assert DUPLICATE in add(logged_in, {"phone_number": "601 234 567"}).content.decode()
 
 
 def test_a_number_another_page_began_adding_after_the_form_was_checked_is_not_sent_again(

@@ -5,34 +5,16 @@ were, they would block none of the numbers checked against them. An entry whose 
 was erased keeps its digest (only that is left of it); one whose number is on the list
 already for the same campaigns stays as it was beside it."""
 
-import phonenumbers
 from django.db import migrations
-
-
-def rekeyed(key: str) -> str:
-    """The key without a trunk 0 after the country code, when that alone makes it a valid
-    number; else the key as it is."""
-    try:
-        parsed = phonenumbers.parse(f"+{key}")
-    except phonenumbers.NumberParseException:
-        return key
-    country = str(parsed.country_code)
-    rest = key[len(country):]
-    if phonenumbers.is_valid_number(parsed) or not rest.startswith("0"):
-        return key
-    try:
-        without = phonenumbers.parse(f"+{country}{rest[1:]}")
-    except phonenumbers.NumberParseException:
-        return key
-    return f"{country}{rest[1:]}" if phonenumbers.is_valid_number(without) else key
 
 
 def rekey(apps, schema_editor):
     from audit.personal import digest
+    from portal.phones import key_without_trunk_zero
 
     suppression = apps.get_model("donotcall", "Suppression")
     for entry in suppression.objects.exclude(phone_key="").order_by("pk"):
-        key = rekeyed(entry.phone_key)
+        key = key_without_trunk_zero(entry.phone_key)
         if key == entry.phone_key:
             continue
         new_digest = digest(key)
