@@ -6,12 +6,13 @@ import time
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Entry
-from tests.conftest import AUDITORS, PASSWORD, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, PASSWORD, make_user
 from twofactor.services import totp_enrolment_confirm
 
 LOGIN, CODE = "/accounts/login/", "/accounts/login/code/"
@@ -210,6 +211,50 @@ def test_an_administrator_resets_a_lost_second_factor(client, user):
     page = client.get(entry.get_absolute_url()).content.decode()
     assert 'data-testid="account">manager<' in page
     assert "Two-factor login turned off for manager" in page
+
+
+def account_form(user, **changes) -> dict:
+    """The admin's change form of `user` as posted, with `changes`."""
+    values = {"username": user.username, "is_active": "on", "date_joined_0": "2026-01-01",
+              "date_joined_1": "10:00:00",
+              "groups": [group.pk for group in user.groups.all()], **changes}
+    if user.is_staff:
+        values["is_staff"] = "on"
+    return values
+
+
+def test_an_administrator_can_neither_raise_their_own_powers_nor_take_a_guarded_account(
+        client, user):
+    """An administrator ticked "superuser" and "Auditors" on their own account, and could
+    set an auditor's password and reset their second factor."""
+    admin = make_user("boss", ADMINISTRATORS, is_staff=True)
+    auditor = make_user("audrey", AUDITORS)
+    enrolled(auditor)
+    auditors, editors = (Group.objects.get(name=name) for name in (AUDITORS, EDITORS))
+    client.force_login(admin)
+    client.post(reverse("admin:auth_user_change", args=[admin.pk]),
+                account_form(admin, is_superuser="on", groups=[auditors.pk]))
+    admin.refresh_from_db()
+    assert not admin.is_superuser and not admin.groups.filter(pk=auditors.pk).exists()
+    # Another account: a role, but not that of reading the whole trail.
+    refused = client.post(reverse("admin:auth_user_change", args=[user.pk]),
+                          account_form(user, groups=[auditors.pk]))
+    assert refused.status_code == 200 and not user.groups.filter(pk=auditors.pk).exists()
+    client.post(reverse("admin:auth_user_change", args=[user.pk]),
+                account_form(user, groups=[editors.pk]))
+    assert list(user.groups.all()) == [editors]
+    # An auditor's account is looked at, not changed.
+    assert client.post(reverse("admin:auth_user_password_change", args=[auditor.pk]), {
+        "password1": "a-new-Pass-123", "password2": "a-new-Pass-123"}).status_code == 403
+    client.post("/admin/auth/user/", {"action": "second_factor_reset",
+                                      "_selected_action": [auditor.pk]})
+    assert TOTPDevice.objects.filter(user=auditor).exists()
+    assert client.get(reverse("admin:auth_user_change", args=[auditor.pk])).status_code == 200
+    # A superuser may.
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    client.post(reverse("admin:auth_user_change", args=[user.pk]),
+                account_form(user, groups=[auditors.pk]))
+    assert user.groups.filter(pk=auditors.pk).exists()
 
 
 def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_one(client,

@@ -1,17 +1,27 @@
-"""The admin resets a lost second factor from the user list, and sees who has one.
+"""The admin's user pages: an administrator resets a lost second factor from the user
+list, and sees who has one; what an administrator who is not a superuser may do to
+accounts is bounded, so that none can raise their own powers.
 
 django-otp's own device pages are taken out: they show the secret, and a device deleted
 there would leave no audit entry.
+
+An administrator (staff, not a superuser) manages the accounts of others, but may not make
+a superuser or give a permission by itself, nor change their own roles, nor give, take or
+manage (a password, a second factor) the role of reading the whole audit trail: auditors
+watch what administrators do, and a superuser's or an auditor's account taken over would
+open everything. Before, one could tick "superuser" on their own account.
 """
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef
+from django.contrib.auth.models import Group, User
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.services import AUDIT_VIEW_PERMISSION
 
 from .services import second_factor_remove
 
@@ -24,6 +34,28 @@ admin.site.unregister(User)
 class PortalUserAdmin(UserAdmin):
     list_display = (*UserAdmin.list_display, "second_factor")
     actions = ["second_factor_reset"]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or may_manage(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may_manage(request.user, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        fields = (*fields, "is_superuser", "user_permissions")
+        if obj is not None and obj.pk == request.user.pk:
+            fields = (*fields, "is_staff", "groups")
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = grantable_groups()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(has_second_factor=Exists(
@@ -38,8 +70,33 @@ class PortalUserAdmin(UserAdmin):
                   description=_("Reset two-factor login (for a lost phone: the user sets it "
                                 "up again)"))
     def second_factor_reset(self, request, queryset):
-        reset = sum(second_factor_remove(user=user, actor=request.user) for user in queryset)
+        reset = sum(second_factor_remove(user=user, actor=request.user) for user in queryset
+                    if may_manage(request.user, user))
         self.message_user(request, ngettext(
             "Two-factor login reset for %(count)d user.",
             "Two-factor login reset for %(count)d users.", reset) % {"count": reset},
             messages.SUCCESS)
+
+
+def may_manage(manager, account) -> bool:
+    """Whether `manager` may change `account` (its details, password, roles, second factor)
+    or delete it: a superuser any; another administrator neither a superuser's nor one that
+    may read the whole audit trail."""
+    if manager.is_superuser:
+        return True
+    # By its roles, not has_perm, which says nothing of an account made inactive.
+    return not (account.is_superuser
+                or account.groups.filter(_READS_WHOLE_TRAIL).exists()
+                or account.user_permissions.filter(_READ_PERMISSION).exists())
+
+
+def grantable_groups():
+    """The groups an administrator who is not a superuser may give or take: those without
+    the permission to read the whole audit trail."""
+    return Group.objects.exclude(_READS_WHOLE_TRAIL)
+
+
+_APP_LABEL, _CODENAME = AUDIT_VIEW_PERMISSION.split(".")
+_READ_PERMISSION = Q(content_type__app_label=_APP_LABEL, codename=_CODENAME)
+_READS_WHOLE_TRAIL = Q(permissions__content_type__app_label=_APP_LABEL,
+                       permissions__codename=_CODENAME)
