@@ -198,6 +198,24 @@ def test_turning_it_off_needs_a_code_and_is_audited(client, user):
     assert Entry.objects.filter(kind="second-factor", details__step="removed").exists()
 
 
+def test_new_recovery_codes_need_a_code_and_void_the_old_ones(client, user):
+    """A session left open was enough to make codes of one's own and void the owner's."""
+    device, old_codes = enrolled(user)
+    log_in(client)
+    give_code(client, code_at(device.key))
+    refused = client.post(reverse("twofactor:recovery_codes_new"), {"renew-code": ""})
+    assert refused.status_code == 200 and "renew-code" in refused.content.decode()
+    assert client.post(reverse("twofactor:recovery_codes_new"),
+                       {"renew-code": "123456"}).status_code == 200
+    assert client.get(reverse("twofactor:recovery_codes")).status_code == 302  # none made
+    made = client.post(reverse("twofactor:recovery_codes_new"),
+                       {"renew-code": code_at(device.key, 1)})
+    assert made["Location"] == reverse("twofactor:recovery_codes")
+    new_codes = client.get(made["Location"]).context["codes"]
+    assert set(new_codes).isdisjoint(old_codes)
+    assert Entry.objects.filter(kind="second-factor", details__step="codes-renewed").exists()
+
+
 def test_an_administrator_resets_a_lost_second_factor(client, user):
     enrolled(user)
     admin = make_user("boss", is_staff=True, is_superuser=True)

@@ -34,6 +34,7 @@ from .verification import CodeRefused, code_verify
 # The secret of an app being set up, until a code confirms it; then the recovery codes,
 # until the one page that shows them has.
 ENROLMENT_KEY, NEW_CODES = "twofactor_enrolment_key", "twofactor_new_codes"
+RENEW = "renew"  # the prefix of the code asked for new recovery codes
 
 
 class PasswordLoginView(LoginView):
@@ -78,16 +79,19 @@ def login_code(request):
 
 
 def manage(request):
-    return _manage_page(request, CodeForm(autofocus=False))
+    return _manage_page(request)
 
 
-def _manage_page(request, form):
+def _manage_page(request, form=None, renew_form=None):
+    """The page's two forms that ask for a code: turning it off, making new recovery
+    codes (prefixed, so that each shows its own errors)."""
     user = request.user
     return render(request, "twofactor/manage.html", {
         "device": TOTPDevice.objects.filter(user=user, confirmed=True).first(),
         "required": second_factor_required(user),
         "codes_left": recovery_codes_left(user),
-        "form": form,
+        "form": form or CodeForm(autofocus=False),
+        "renew_form": renew_form or CodeForm(autofocus=False, prefix=RENEW),
     })
 
 
@@ -131,11 +135,22 @@ def recovery_codes(request):
 
 
 @require_POST
+@sensitive_post_parameters(f"{RENEW}-code")
 def recovery_codes_new(request):
+    """New recovery codes ask for a code, as turning it off does: with a session left
+    open, anyone could have made codes of their own and voided the owner's."""
     if not has_second_factor(request.user):
         return redirect("twofactor:manage")
-    request.session[NEW_CODES] = recovery_codes_renew(user=request.user)
-    return redirect("twofactor:recovery_codes")
+    form = CodeForm(request.POST, autofocus=False, prefix=RENEW)
+    if form.is_valid():
+        try:
+            code_verify(user=request.user, code=form.cleaned_data["code"])
+        except CodeRefused as refusal:
+            form.add_error("code", refusal.message)
+        else:
+            request.session[NEW_CODES] = recovery_codes_renew(user=request.user)
+            return redirect("twofactor:recovery_codes")
+    return _manage_page(request, renew_form=form)
 
 
 @require_POST
