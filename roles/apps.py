@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class RolesConfig(AppConfig):
     name = "roles"
     verbose_name = _("Roles")
+
+    def ready(self):
+        from audit.kinds import register
+
+        from .entries import ACCOUNT_ROLES
+
+        register(ACCOUNT_ROLES)

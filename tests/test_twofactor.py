@@ -6,7 +6,7 @@ import time
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -273,6 +273,46 @@ def test_an_administrator_can_neither_raise_their_own_powers_nor_take_a_guarded_
     client.post(reverse("admin:auth_user_change", args=[user.pk]),
                 account_form(user, groups=[auditors.pk]))
     assert user.groups.filter(pk=auditors.pk).exists()
+
+
+def test_every_change_of_an_account_s_roles_in_the_admin_is_an_audit_entry(client, db):
+    """Only Django's own admin log said who gave whom which role."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    client.post(reverse("admin:auth_user_add"), {
+        "username": "nowy", "password1": "a-new-Pass-123", "password2": "a-new-Pass-123",
+        "usable_password": "true"})
+    account = User.objects.get(username="nowy")
+    editors = Group.objects.get(name=EDITORS)
+    client.post(reverse("admin:auth_user_change", args=[account.pk]),
+                account_form(account, groups=[editors.pk], is_staff="on"))
+    no_longer_staff = account_form(User.objects.get(pk=account.pk), groups=[editors.pk])
+    del no_longer_staff["is_staff"]
+    client.post(reverse("admin:auth_user_change", args=[account.pk]), no_longer_staff)
+    client.post(reverse("admin:auth_user_delete", args=[account.pk]), {"post": "yes"})
+    entries = Entry.objects.filter(kind="account-roles").order_by("begin_seq")
+    assert [(entry.actor, entry.details) for entry in entries] == [
+        (root, {"account": "nowy", "step": "created", "flags": {"is_active": True}}),
+        (root, {"account": "nowy", "step": "changed", "gained": [EDITORS],
+                "flags": {"is_staff": True}}),
+        (root, {"account": "nowy", "step": "changed", "flags": {"is_staff": False}}),
+        (root, {"account": "nowy", "step": "deleted", "lost": [EDITORS]}),
+    ]
+    page = client.get(entries[1].get_absolute_url()).content.decode()
+    assert 'data-testid="flags">staff status on<' in page
+    timeline = client.get(reverse("audit:timeline")).content.decode()
+    assert "roles of nowy changed; gained Campaign editors; staff status on" in timeline
+
+
+def test_the_list_s_delete_action_refuses_an_account_an_administrator_may_not_manage(
+        client, db):
+    admin = make_user("boss", ADMINISTRATORS, is_staff=True)
+    loader, auditor = make_user("loader"), make_user("audrey", AUDITORS)
+    client.force_login(admin)
+    refused = client.post("/admin/auth/user/", {"action": "delete_selected", "post": "yes",
+                                                "_selected_action": [loader.pk, auditor.pk]})
+    assert refused.status_code == 403
+    assert User.objects.filter(pk__in=[loader.pk, auditor.pk]).count() == 2
 
 
 def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_one(client,

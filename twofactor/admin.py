@@ -22,6 +22,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import AUDIT_VIEW_PERMISSION
+from roles.services import account_roles, account_roles_record
 
 from .services import second_factor_remove
 
@@ -56,6 +57,28 @@ class PortalUserAdmin(UserAdmin):
         if db_field.name == "groups" and not request.user.is_superuser:
             kwargs["queryset"] = grantable_groups()
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # Each change of an account's roles is an audit entry, in the admin's transaction.
+    def save_model(self, request, obj, form, change):
+        form.roles_before = account_roles(User.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        account_roles_record(account_name=form.instance.get_username(), actor=request.user,
+                             before=form.roles_before, after=account_roles(form.instance))
+
+    def delete_model(self, request, obj):
+        before = account_roles(obj)
+        super().delete_model(request, obj)
+        account_roles_record(account_name=obj.get_username(), actor=request.user,
+                             before=before, after=None)
+
+    def delete_queryset(self, request, queryset):
+        """The list's delete action (which has asked `has_delete_permission` of each): one
+        entry each, as deleting one by one records."""
+        for account in queryset:
+            self.delete_model(request, account)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(has_second_factor=Exists(

@@ -1,0 +1,55 @@
+"""The kind of audit entry that says an administrator created an account, changed its
+roles (groups, staff or superuser status, whether it is active) or deleted it in the
+admin: who may do what is part of what the audit trail must show."""
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from audit.kinds import EntryKind
+
+
+class Step:
+    """What happened to the account, as stored in the entry's details."""
+
+    CREATED, CHANGED, DELETED = "created", "changed", "deleted"
+
+
+# The account's switches an entry names, in its order.
+FLAGS = {"is_active": _("active"), "is_staff": _("staff status"),
+         "is_superuser": _("superuser status")}
+_STEPS = {Step.CREATED: _("account %(account)s created"),
+          Step.CHANGED: _("roles of %(account)s changed"),
+          Step.DELETED: _("account %(account)s deleted")}
+
+
+def flag_words(flags: dict) -> list[str]:
+    """The switches an entry set, in words ("staff status on")."""
+    return [(gettext("%(flag)s on") if flags[name] else gettext("%(flag)s off"))
+            % {"flag": label} for name, label in FLAGS.items() if name in flags]
+
+
+def _summary(entry) -> str:
+    details = entry.details
+    step = _STEPS.get(details.get("step"))
+    parts = [str(step % {"account": details.get("account", "")}) if step
+             else str(details.get("step"))]
+    if details.get("gained"):
+        parts.append(gettext("gained %(groups)s") % {"groups": ", ".join(details["gained"])})
+    if details.get("lost"):
+        parts.append(gettext("lost %(groups)s") % {"groups": ", ".join(details["lost"])})
+    parts += flag_words(details.get("flags") or {})
+    return "; ".join(parts)
+
+
+# Nothing goes to Thulium: the entry is begun and completed at once.
+ACCOUNT_ROLES = EntryKind(
+    slug="account-roles",
+    label=_("account's roles changed"),
+    summary=_summary,
+    template="audit/kinds/account-roles.html",
+    search=("details.account",),
+    export_columns=(("step", "details.step"), ("account", "details.account"),
+                    ("groups_gained", "details.gained"), ("groups_lost", "details.lost"),
+                    ("flags", "details.flags")),
+    calls_thulium=False,
+)

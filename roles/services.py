@@ -1,0 +1,34 @@
+"""Recording what an administrator did to an account's roles (roles.entries)."""
+
+from audit.models import Outcome
+from audit.recording import entry_begin, entry_complete
+
+from .entries import ACCOUNT_ROLES, FLAGS, Step
+
+
+def account_roles(account) -> dict:
+    """What an account may do, as `account_roles_record` compares it: its groups' names
+    and its switches."""
+    return {"groups": set(account.groups.values_list("name", flat=True)),
+            **{name: getattr(account, name) for name in FLAGS}}
+
+
+def account_roles_record(*, account_name: str, actor, before: dict | None,
+                         after: dict | None) -> None:
+    """An entry for the account's creation (`before` None), deletion (`after` None) or
+    change of roles; none when nothing the roles hold changed. In the caller's transaction,
+    so that the entry commits with the change or not at all."""
+    old = before or {"groups": set()}
+    new = after or {"groups": set()}
+    gained, lost = sorted(new["groups"] - old["groups"]), sorted(old["groups"] - new["groups"])
+    flags = {name: new[name] for name in FLAGS
+             if name in new and (before is None or new[name] != old.get(name))
+             and (before is not None or new[name])}  # a new account: the switches it has on
+    step = Step.CREATED if before is None else Step.DELETED if after is None else Step.CHANGED
+    if step == Step.CHANGED and not (gained or lost or flags):
+        return
+    details = {"account": account_name, "step": step}
+    details.update({key: value for key, value in
+                    (("gained", gained), ("lost", lost), ("flags", flags)) if value})
+    entry_complete(entry_begin(kind=ACCOUNT_ROLES.slug, actor=actor, details=details),
+                   outcome=Outcome.SUCCEEDED)
