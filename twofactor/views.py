@@ -142,14 +142,9 @@ def recovery_codes_new(request):
     if not has_second_factor(request.user):
         return redirect("twofactor:manage")
     form = CodeForm(request.POST, autofocus=False, prefix=RENEW)
-    if form.is_valid():
-        try:
-            code_verify(user=request.user, code=form.cleaned_data["code"])
-        except CodeRefused as refusal:
-            form.add_error("code", refusal.message)
-        else:
-            request.session[NEW_CODES] = recovery_codes_renew(user=request.user)
-            return redirect("twofactor:recovery_codes")
+    if _code_given(request, form):
+        request.session[NEW_CODES] = recovery_codes_renew(user=request.user)
+        return redirect("twofactor:recovery_codes")
     return _manage_page(request, renew_form=form)
 
 
@@ -158,13 +153,20 @@ def recovery_codes_new(request):
 def remove(request):
     """Turning it off asks for a code: a session left open is not enough."""
     form = CodeForm(request.POST, autofocus=False)
-    if form.is_valid():
-        try:
-            code_verify(user=request.user, code=form.cleaned_data["code"])
-        except CodeRefused as refusal:
-            form.add_error("code", refusal.message)
-        else:
-            second_factor_remove(user=request.user, actor=request.user)
-            messages.success(request, _("Two-factor login is off."))
-            return redirect("twofactor:manage")
+    if _code_given(request, form):
+        second_factor_remove(user=request.user, actor=request.user)
+        messages.success(request, _("Two-factor login is off."))
+        return redirect("twofactor:manage")
     return _manage_page(request, form)
+
+
+def _code_given(request, form: CodeForm) -> bool:
+    """Whether the form holds a right code of the user's; if not, it says why."""
+    if not form.is_valid():
+        return False
+    try:
+        code_verify(user=request.user, code=form.cleaned_data["code"])
+    except CodeRefused as refusal:
+        form.add_error("code", refusal.message)
+        return False
+    return True
