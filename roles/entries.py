@@ -28,17 +28,22 @@ def flag_words(flags: dict) -> list[str]:
             % {"flag": label} for name, label in FLAGS.items() if name in flags]
 
 
+def groups_words(details: dict) -> list[str]:
+    """The groups an entry's account gained and lost, in words (here and in sign-ons')."""
+    parts = []
+    if details.get("gained"):
+        parts.append(gettext("gained %(groups)s") % {"groups": ", ".join(details["gained"])})
+    if details.get("lost"):
+        parts.append(gettext("lost %(groups)s") % {"groups": ", ".join(details["lost"])})
+    return parts
+
+
 def _summary(entry) -> str:
     details = entry.details
     step = _STEPS.get(details.get("step"))
     parts = [str(step % {"account": details.get("account", "")}) if step
              else str(details.get("step"))]
-    if details.get("gained"):
-        parts.append(gettext("gained %(groups)s") % {"groups": ", ".join(details["gained"])})
-    if details.get("lost"):
-        parts.append(gettext("lost %(groups)s") % {"groups": ", ".join(details["lost"])})
-    parts += flag_words(details.get("flags") or {})
-    return "; ".join(parts)
+    return "; ".join([*parts, *groups_words(details), *flag_words(details.get("flags") or {})])
 
 
 # Nothing goes to Thulium: the entry is begun and completed at once.

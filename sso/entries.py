@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
+from roles.entries import groups_words
 
 
 def _summary(entry) -> str:
@@ -15,11 +16,7 @@ def _summary(entry) -> str:
     parts = [gettext("first sign-on of %(account)s") % {"account": details.get("account", "")}
              if details.get("created") else
              gettext("sign-on of %(account)s") % {"account": details.get("account", "")}]
-    if details.get("gained"):
-        parts.append(gettext("gained %(groups)s") % {"groups": ", ".join(details["gained"])})
-    if details.get("lost"):
-        parts.append(gettext("lost %(groups)s") % {"groups": ", ".join(details["lost"])})
-    return "; ".join(parts)
+    return "; ".join([*parts, *groups_words(details)])
 
 
 # Nothing goes to Thulium: the entry is begun and completed at once.
