@@ -9,6 +9,6 @@ class RolesConfig(AppConfig):
     def ready(self):
         from audit.kinds import register
 
-        from .entries import ACCOUNT_ROLES
+        from .entries import ACCOUNT
 
-        register(ACCOUNT_ROLES)
+        register(ACCOUNT)

@@ -1,6 +1,7 @@
 """The kind of audit entry that says an administrator created an account, changed its
-roles (groups, staff or superuser status, whether it is active) or deleted it in the
-admin: who may do what is part of what the audit trail must show."""
+roles (groups, staff or superuser status, whether it is active), set or disabled its
+password, or deleted it, in the admin: who may do what, and who could have logged in as
+whom, is part of what the audit trail must show."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ class Step:
     """What happened to the account, as stored in the entry's details."""
 
     CREATED, CHANGED, DELETED = "created", "changed", "deleted"
+    PASSWORD_SET, PASSWORD_DISABLED = "password-set", "password-disabled"
 
 
 # The account's switches an entry names, in its order.
@@ -19,7 +21,9 @@ FLAGS = {"is_active": _("active"), "is_staff": _("staff status"),
          "is_superuser": _("superuser status")}
 _STEPS = {Step.CREATED: _("account %(account)s created"),
           Step.CHANGED: _("roles of %(account)s changed"),
-          Step.DELETED: _("account %(account)s deleted")}
+          Step.DELETED: _("account %(account)s deleted"),
+          Step.PASSWORD_SET: _("password of %(account)s set by an administrator"),
+          Step.PASSWORD_DISABLED: _("password login of %(account)s disabled")}
 
 
 def flag_words(flags: dict) -> list[str]:
@@ -47,11 +51,11 @@ def _summary(entry) -> str:
 
 
 # Nothing goes to Thulium: the entry is begun and completed at once.
-ACCOUNT_ROLES = EntryKind(
-    slug="account-roles",
-    label=_("account's roles changed"),
+ACCOUNT = EntryKind(
+    slug="account",
+    label=_("account changed in the admin"),
     summary=_summary,
-    template="audit/kinds/account-roles.html",
+    template="audit/kinds/account.html",
     search=("details.account",),
     export_columns=(("step", "details.step"), ("account", "details.account"),
                     ("groups_gained", "details.gained"), ("groups_lost", "details.lost"),

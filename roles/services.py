@@ -1,9 +1,9 @@
-"""Recording what an administrator did to an account's roles (roles.entries)."""
+"""Recording what an administrator did to an account in the admin (roles.entries)."""
 
 from audit.models import Outcome
 from audit.recording import entry_begin, entry_complete
 
-from .entries import ACCOUNT_ROLES, FLAGS, Step
+from .entries import ACCOUNT, FLAGS, Step
 
 
 def account_roles(account) -> dict:
@@ -30,5 +30,16 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
     details = {"account": account_name, "step": step}
     details.update({key: value for key, value in
                     (("gained", gained), ("lost", lost), ("flags", flags)) if value})
-    entry_complete(entry_begin(kind=ACCOUNT_ROLES.slug, actor=actor, details=details),
+    _record(actor, details)
+
+
+def account_password_record(*, account, actor) -> None:
+    """An entry for the password an administrator set for the account, or disabled (only
+    sign-on then logs it in); in the caller's transaction."""
+    step = Step.PASSWORD_SET if account.has_usable_password() else Step.PASSWORD_DISABLED
+    _record(actor, {"account": account.get_username(), "step": step})
+
+
+def _record(actor, details: dict) -> None:
+    entry_complete(entry_begin(kind=ACCOUNT.slug, actor=actor, details=details),
                    outcome=Outcome.SUCCEEDED)

@@ -275,8 +275,9 @@ def test_an_administrator_can_neither_raise_their_own_powers_nor_take_a_guarded_
     assert user.groups.filter(pk=auditors.pk).exists()
 
 
-def test_every_change_of_an_account_s_roles_in_the_admin_is_an_audit_entry(client, db):
-    """Only Django's own admin log said who gave whom which role."""
+def test_every_change_of_an_account_s_roles_or_password_in_the_admin_is_an_audit_entry(
+        client, db):
+    """Only Django's own admin log said who gave whom which role, or set whose password."""
     root = make_user("root", is_staff=True, is_superuser=True)
     client.force_login(root)
     client.post(reverse("admin:auth_user_add"), {
@@ -289,13 +290,19 @@ def test_every_change_of_an_account_s_roles_in_the_admin_is_an_audit_entry(clien
     no_longer_staff = account_form(User.objects.get(pk=account.pk), groups=[editors.pk])
     del no_longer_staff["is_staff"]
     client.post(reverse("admin:auth_user_change", args=[account.pk]), no_longer_staff)
+    client.post(reverse("admin:auth_user_password_change", args=[account.pk]), {
+        "password1": "another-Pass-456", "password2": "another-Pass-456",
+        "usable_password": "true"})
+    client.post(reverse("admin:auth_user_password_change", args=[account.pk]), {
+        "password1": "x", "password2": "y", "usable_password": "true"})  # refused: none
     client.post(reverse("admin:auth_user_delete", args=[account.pk]), {"post": "yes"})
-    entries = Entry.objects.filter(kind="account-roles").order_by("begin_seq")
+    entries = Entry.objects.filter(kind="account").order_by("begin_seq")
     assert [(entry.actor, entry.details) for entry in entries] == [
         (root, {"account": "nowy", "step": "created", "flags": {"is_active": True}}),
         (root, {"account": "nowy", "step": "changed", "gained": [EDITORS],
                 "flags": {"is_staff": True}}),
         (root, {"account": "nowy", "step": "changed", "flags": {"is_staff": False}}),
+        (root, {"account": "nowy", "step": "password-set"}),
         (root, {"account": "nowy", "step": "deleted", "lost": [EDITORS]}),
     ]
     page = client.get(entries[1].get_absolute_url()).content.decode()

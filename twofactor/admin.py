@@ -13,16 +13,19 @@ open everything. Before, one could tick "superuser" on their own account.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import AUDIT_VIEW_PERMISSION
-from roles.services import account_roles, account_roles_record
+from roles.services import account_password_record, account_roles, account_roles_record
 
 from .services import second_factor_remove
 
@@ -67,6 +70,18 @@ class PortalUserAdmin(UserAdmin):
         super().save_related(request, form, formsets, change)
         account_roles_record(account_name=form.instance.get_username(), actor=request.user,
                              before=form.roles_before, after=account_roles(form.instance))
+
+    def user_change_password(self, request, id, form_url=""):
+        """The password page; a password set or disabled is an audit entry, committed with
+        it (with a second factor reset, it is how one could log in as another)."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            account = self.get_object(request, unquote(id))
+            # Done, it goes back to the account's page; refused, it shows the form again.
+            if request.method == "POST" and response.status_code == 302 and (
+                    response.url == reverse("admin:auth_user_change", args=[account.pk])):
+                account_password_record(account=account, actor=request.user)
+        return response
 
     def delete_model(self, request, obj):
         before = account_roles(obj)

@@ -1,4 +1,4 @@
-"""`{{ entry.details.flags|flags_in_words }}`: an account-roles entry's switches in words."""
+"""`{{ entry.details.flags|flags_in_words }}`: an account entry's switches in words."""
 
 from django import template
 
