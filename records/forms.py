@@ -54,10 +54,15 @@ class RecordForm(forms.Form):
     # The range of a record's order is undocumented; the campaign's 1-99999 is used.
     order = forms.IntegerField(label=_("Order"), required=False, min_value=1, max_value=99999)
 
+    # Chosen from Thulium's lists: a page posted when Thulium could not give them keeps the
+    # choice, to be checked once it can (`choices_unread`).
+    FROM_THULIUM = ("status_id", "dictionary_status_id", "agent_login")
+
     def __init__(self, *args, campaign, statuses=(), agents=(), earlier=None, viewer=None,
-                 **kwargs):
+                 choices_unread: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.campaign = campaign
+        self.choices_unread = choices_unread
         # Who fills the form in: the earlier addition of a number is linked only for one who
         # may open its entry.
         self.viewer = viewer
@@ -81,6 +86,10 @@ class RecordForm(forms.Form):
         self.fields["agent_login"].choices = [("", "---------")] + [
             (a["login"], a["login"]) for a in agents if a.get("login")
         ]
+        if choices_unread and self.is_bound:
+            for name in self.FROM_THULIUM:
+                if chosen := self.data.get(name):
+                    self.fields[name].choices = [*self.fields[name].choices, (chosen, chosen)]
         self.structure_fields = [] if campaign.is_crm else list(campaign.structure_fields)
         for name in self.structure_fields:
             self.fields[FIELD_PREFIX + name] = forms.CharField(
@@ -160,6 +169,11 @@ class RecordForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in self.FROM_THULIUM if self.choices_unread else ():
+            if cleaned.get(name):
+                self.add_error(name, _(
+                    "Thulium's statuses and agents could not be read, so this choice cannot "
+                    "be checked: send again in a moment, or leave it empty."))
         status = self.statuses.get(cleaned.get("status_id") or "")
         required = REQUIRED_BY_SYSTEM_STATUS.get((status or {}).get("system_status"), ())
         for name in required:

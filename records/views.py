@@ -26,8 +26,9 @@ def record_new(request, thulium_id):
     except ThuliumError as error:
         # The form still works without them: status and agent are optional in Thulium.
         choices_error = thulium_error_context(error)
+    unread = choices_error is not None
     form = RecordForm(request.POST or None, campaign=campaign, statuses=statuses, agents=agents,
-                      viewer=request.user)
+                      viewer=request.user, choices_unread=unread)
     thulium_error = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -41,7 +42,7 @@ def record_new(request, thulium_id):
             # Another page began adding it after this form was checked: checked again, the
             # form says so next to the number, with a link to that addition.
             form = RecordForm(request.POST, campaign=campaign, statuses=statuses,
-                              agents=agents, viewer=request.user)
+                              agents=agents, viewer=request.user, choices_unread=unread)
             if form.is_valid():  # that addition failed meanwhile, and left no trace
                 form.add_error("phone_number", _(
                     "Someone else was adding this number at the same moment. Send it again."))

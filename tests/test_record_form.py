@@ -7,6 +7,7 @@ from importlib import import_module
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -584,6 +585,23 @@ def test_statuses_and_agents_are_cached_until_reloaded(logged_in, campaigns, thu
     ]
     logged_in.get(new_url())
     assert len(reads()) == 4
+
+
+def test_a_status_chosen_before_thulium_failed_stays_chosen_with_a_clear_message(
+    logged_in, campaigns, thulium
+):
+    """The page was opened with Thulium's lists, then posted when they could no longer be
+    read: the status chosen vanished, with "Select a valid choice"."""
+    page = logged_in.get(new_url()).content.decode()
+    status = re.search(r'<option value="(\d+)">', page[page.index('name="status_id"'):])[1]
+    cache.clear()
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001/statuses")
+    response = logged_in.post(new_url(), {"phone_number": "601234567", "status_id": status})
+    assert response.status_code == 200
+    assert ("Thulium's statuses and agents could not be read, so this choice cannot be "
+            "checked") in response.context["form"].errors["status_id"][0]
+    assert f'<option value="{status}" selected>' in response.content.decode()
+    assert api_calls(thulium, "POST") == []
 
 
 def test_statuses_and_agents_thulium_could_not_give_are_not_asked_again_at_once(
