@@ -37,6 +37,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 
 from audit.models import Entry, Outcome
 from audit.recording import entries_complete, error_values, outcome_values
+from donotcall.lookup import blocked
 from portal.db_many import insert_each
 from portal.thulium import (
     ThuliumAuthFailed,
@@ -227,12 +228,14 @@ class BatchSend:
         return True
 
     def begin(self) -> bool:
-        """Begin a send of each row that has none: its pending entry, linked to the row.
-        False when no row is left to send."""
+        """Begin a send of each row that has none (its last went nowhere): its pending
+        entry, linked to the row. A number erased or put on the do-not-call list since the
+        claim is not sent again: the retry's wait can last minutes. False when no row is
+        left to send."""
         rows = [pending for pending in self.open if pending.entry is None]
         if rows:
             with transaction.atomic():
-                if rows := self.unless_erased(rows):
+                if rows := self.unless_listed(self.unless_erased(rows)):
                     sends_begin(self.job, rows)
         return bool(self.open)
 
@@ -332,6 +335,17 @@ class BatchSend:
             if pending.row.pk in erased:
                 self.settle(pending, unsent_state(pending))
         return [pending for pending in rows if pending.row.pk not in erased]
+
+    def unless_listed(self, rows: list[Pending]) -> list[Pending]:
+        """The rows whose number is not on the do-not-call list now; the others end here,
+        suppressed (one lookup for them all)."""
+        if not rows:
+            return rows
+        listed = blocked(self.job.campaign, [pending.row.phone_key for pending in rows])
+        for pending in rows:
+            if pending.row.phone_key in listed:
+                self.settle(pending, RowState.SUPPRESSED)
+        return [pending for pending in rows if pending.row.phone_key not in listed]
 
     def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:
         self.open.remove(pending)

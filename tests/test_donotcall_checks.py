@@ -137,6 +137,39 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
     assert ImportRow.objects.get(job=job, number=6).state == RowState.SUPPRESSED
 
 
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_a_number_listed_while_its_send_waits_to_be_tried_again_is_not_sent(
+        logged_in, campaigns, officer, thulium, monkeypatch, settings, batch_size):
+    """Thulium refused the first send as unavailable (nothing done): the retry, a wait
+    later, sent a number put on the list meanwhile."""
+    settings.IMPORT_BATCH_SIZE, settings.IMPORT_RETRY_WAIT = batch_size, 0.01
+    rows = people(2)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    thulium.state.fail_next("http_503", path="/api/batch/outbounds/00001/records"
+                            if batch_size > 1 else "/api/outbounds/00001/records")
+    post = sending.record_add_post_batch if batch_size > 1 else sending.record_add_post
+    calls = []
+
+    def post_then_list(*args, **kwargs):
+        try:
+            return post(*args, **kwargs)
+        finally:
+            if not calls:
+                put(officer, rows[0][0])
+            calls.append(1)
+
+    monkeypatch.setattr(sending, "record_add_post_batch" if batch_size > 1
+                        else "record_add_post", post_then_list)
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    sent = [record["phone_number"] for record in records_sent(thulium)]
+    assert sent.count(rows[0][0]) == 1  # the send Thulium turned away, never again
+    assert [record["phone_number"] for record in thulium.state.records("00001")] == [
+        rows[1][0]]
+    assert ImportRow.objects.get(job=job, number=2).state == RowState.SUPPRESSED
+    assert ImportRow.objects.get(job=job, number=3).state == RowState.ADDED
+
+
 def left_by_a_dead_worker(client, campaign, rows) -> ImportJob:
     """An import whose rows a worker claimed, then died holding (its lease ran out)."""
     job = previewed(client, campaign, csv_bytes(rows))
