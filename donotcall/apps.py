@@ -12,10 +12,10 @@ class DonotcallConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the list's start-up check)
         from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
-        from .services import suppressions_forget, suppressions_held
+        from .services import suppressions_forget, suppressions_held, suppressions_hold
 
         register(DONOTCALL_ADDITION)
         register(DONOTCALL_REMOVAL)
         register_eraser("donotcall", suppressions_forget,
                         label=_("do-not-call list entries (still blocking, by its digest)"),
-                        held=suppressions_held)
+                        held=suppressions_held, hold=suppressions_hold)

@@ -5,16 +5,20 @@ import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 
-from audit.models import Outcome
+from audit.models import Entry, Outcome
 from audit.personal import digest, digests_under_every_key
-from audit.recording import entries_begin, entries_complete, entry_new, outcome_values
+from audit.recording import (
+    chain_hold,
+    entries_begin,
+    entries_complete,
+    entry_new,
+    outcome_values,
+)
+from portal.phones import phone_key
 
 from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, RENEWED
 from .lookup import expired, listed
 from .models import Suppression
-
-# The reason an expired entry's removal gives: the audit keeps it as written, in English,
-# and the timeline shows it in the reader's language.
 
 
 class AlreadySuppressed(Exception):
@@ -66,11 +70,41 @@ def suppressions_add_all(*, keys: list[str], campaign, reason: str, note: str = 
     return suppressions
 
 
-def suppression_remove(*, suppression: Suppression, reason: str, actor) -> None:
-    """Take a number off the list, with the reason the user gave."""
+def suppression_remove(*, suppression: Suppression, reason: str, actor) -> bool:
+    """Take a number off the list, with the reason the user gave; False if it was taken
+    off already (two pages at once). The entry is read again under its lock, which an
+    erasure takes too (`suppressions_hold`): an erasure that came first has left it no
+    number to write into the removal's audit entry."""
     with transaction.atomic():
-        _record(DONOTCALL_REMOVAL.slug, [suppression], actor=actor, reason=reason)
-        suppression.delete()
+        current = (Suppression.objects.select_for_update(of=("self",))
+                   .select_related("campaign").filter(pk=suppression.pk).first())
+        if current is None:
+            return False
+        _record(DONOTCALL_REMOVAL.slug, [current], actor=actor, reason=reason)
+        current.delete()
+    return True
+
+
+class NumberErased(Exception):
+    """The entry's number was erased meanwhile: there is none to put on the list."""
+
+
+def suppression_opt_out(*, entry, number: str, campaign, actor) -> Suppression:
+    """Put the number of a record addition's entry on the list (an opt-out from its page);
+    raises NumberErased if an erasure took it since the page read the entry, or
+    AlreadySuppressed. The erasure's order is kept (the number's list entries, then the
+    chain's head, which it holds while it erases): one that came first is seen here, one
+    that comes later erases what this writes."""
+    key = phone_key(number)
+    with transaction.atomic():
+        suppressions_hold(key)
+        chain_hold()
+        if Entry.objects.filter(pk=entry.pk, erased_at__isnull=False).exists():
+            raise NumberErased
+        return suppression_add(key=key, campaign=campaign,
+                               reason=Suppression.Reason.CUSTOMER_REQUEST,
+                               source=Suppression.Source.OPT_OUT, source_entry=entry,
+                               actor=actor)
 
 
 def _make_way(suppressions: list[Suppression], *, actor) -> None:
@@ -106,6 +140,13 @@ def _described(suppression: Suppression) -> dict:
     if suppression.source_entry_id:
         described["source_entry"] = suppression.source_entry_id
     return described
+
+
+def suppressions_hold(key: str) -> None:
+    """Lock the list's entries for the number, for an erasure (see
+    audit.erasure.register_eraser) and the writers that must not cross one."""
+    list(Suppression.objects.filter(digest__in=digests_under_every_key(key))
+         .select_for_update().values_list("pk"))
 
 
 def suppressions_held(key: str) -> int:

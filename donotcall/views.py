@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.personal import digests_under_every_key
 from audit.services import entry_for
 from imports.reading import FileProblem
-from portal.phones import phone_key
 from records.entries import RECORD_ADDITION
 from roles.permissions import requires
 
@@ -21,7 +20,9 @@ from .models import Suppression
 from .reading import numbers_read
 from .services import (
     AlreadySuppressed,
+    NumberErased,
     suppression_add,
+    suppression_opt_out,
     suppression_remove,
     suppressions_upload,
 )
@@ -106,9 +107,11 @@ def suppression_removal(request, pk):
     suppression = get_object_or_404(Suppression, pk=pk)
     form = RemovalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        suppression_remove(suppression=suppression, reason=form.cleaned_data["reason"],
-                           actor=request.user)
-        messages.success(request, _("The number was taken off the do-not-call list."))
+        if suppression_remove(suppression=suppression, reason=form.cleaned_data["reason"],
+                              actor=request.user):
+            messages.success(request, _("The number was taken off the do-not-call list."))
+        else:
+            messages.info(request, _("The number had been taken off the list already."))
         return redirect("donotcall:list")
     return render(request, "donotcall/remove.html", {"suppression": suppression, "form": form},
                   status=400 if form.is_bound else 200)
@@ -132,10 +135,12 @@ def opt_out(request, pk):
         messages.error(request, _("This entry names no number to put on the list."))
         return redirect(entry)
     try:
-        suppression_add(
-            key=phone_key(number), campaign=entry.campaign if request.POST.get("scope") ==
-            "campaign" else None, reason=Suppression.Reason.CUSTOMER_REQUEST,
-            source=Suppression.Source.OPT_OUT, source_entry=entry, actor=request.user)
+        suppression_opt_out(
+            entry=entry, number=number, actor=request.user,
+            campaign=entry.campaign if request.POST.get("scope") == "campaign" else None)
+    except NumberErased:
+        messages.error(request, _("This entry names no number to put on the list."))
+        return redirect(entry)
     except AlreadySuppressed:
         messages.info(request, _("This number is on the do-not-call list already."))
     else:
