@@ -19,7 +19,7 @@ from portal.thulium import ThuliumError
 from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
-from .models import ImportJob, ImportUpload, RowState
+from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .reading import FileLayout, FileProblem, read_rows
 from .storing import rows_delete, rows_insert, upload_content
 
@@ -35,7 +35,10 @@ def import_preview(*, job: ImportJob, mapping: list[str], language: str | None =
     statuses, agents, unread = _choices(job, language)
     with transaction.atomic():
         # Locked while its rows are written: an erasure of its file waits, then finds them
-        # (imports.erasure); one that came first has ended it.
+        # (imports.erasure); one that came first has ended it. Its rows first, as an
+        # erasure and the clearing of old imports (imports.retention) take them: the
+        # import first, a preview and a clearing deadlocked.
+        _rows_hold(job)
         if not ImportJob.objects.select_for_update().filter(
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             return
@@ -128,9 +131,17 @@ def _rows_dropped_unless_checked_again(job: ImportJob) -> None:
     erased at a person's request), unless a newer check has the import: its rows are its
     own. The import is held meanwhile, so that no newer check begins."""
     with transaction.atomic():
+        _rows_hold(job)
         if ImportJob.objects.select_for_update().filter(pk=job.pk).exclude(
                 state=ImportJob.State.CHECKING).exists():
             rows_delete(job)
+
+
+def _rows_hold(job: ImportJob) -> None:
+    """Lock the import's rows, before the import (see `import_preview`): alone, as the
+    rows' default order (by import) would join, and lock, the import with them."""
+    list(ImportRow.objects.filter(job=job).order_by().select_for_update(of=("self",))
+         .values_list("pk"))
 
 
 def _lines(job: ImportJob, content: bytes) -> int:

@@ -52,12 +52,14 @@ def _import_clear(pk: int, now: datetime) -> bool:
     is no longer to clear (confirmed, or ended by an erasure, since it was listed).
 
     The rows are locked first (by clearing them), then the chain's head, the import's file
-    and the import: in the order an erasure takes them (audit.erasure, imports.erasure),
-    so that the two cannot deadlock. All is undone if the import turns out not to be
-    clearable.
+    and the import: in the order an erasure and a preview take them (audit.erasure,
+    imports.erasure, imports.previewing), so that none can deadlock with another. Rows a
+    preview wrote meanwhile are cleared once the import is held: the first clearing did
+    not see them (they were kept for good). All is undone if the import turns out not to
+    be clearable.
     """
     with transaction.atomic():
-        rows = _rows_clear(pk)
+        _rows_clear(pk)
         chain_hold()
         file_dropped, _by_model = ImportUpload.objects.filter(job_id=pk).delete()
         job = (ImportJob.objects.select_for_update().select_related("campaign")
@@ -65,6 +67,7 @@ def _import_clear(pk: int, now: datetime) -> bool:
         if job is None:
             transaction.set_rollback(True)
             return False
+        rows = _rows_clear(pk)
         unsent = job.state in UNSENT_STATES
         if unsent:
             _unsent_end(job, now)

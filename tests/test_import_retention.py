@@ -14,8 +14,9 @@ from audit import erasure
 from audit.erasure import forget_number
 from audit.models import Entry
 from audit.verify import verify_chain
-from imports import retention
+from imports import previewing, retention
 from imports.models import ImportJob, ImportRow, ImportUpload, RowState
+from imports.previewing import import_preview
 from imports.pushing import import_push
 from imports.retention import imports_clear_expired
 from imports.services import import_cancel, import_confirm
@@ -27,7 +28,7 @@ from tests.db_threads import (
     tables_locked,
     until_waiting_for_a_lock_or_done,
 )
-from tests.import_files import csv_bytes, people, previewed
+from tests.import_files import csv_bytes, people, previewed, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +202,83 @@ def test_an_erasure_and_the_clearing_of_an_import_holding_the_number_never_deadl
     assert cleared == [] and job.rows_cleared_at is None
     assert Entry.objects.filter(kind="erasure").count() == 1
     assert not verify_chain().problem
+
+
+def _paused(monkeypatch, module, name: str):
+    """Pause the first call of `module.name` (after it ran) until the returned event is
+    set; the other event says it was reached."""
+    reached, go_on = threading.Event(), threading.Event()
+    real = getattr(module, name)
+
+    def paused(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not reached.is_set():
+            reached.set()
+            go_on.wait(60)
+        return result
+
+    monkeypatch.setattr(module, name, paused)
+    return reached, go_on
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_preview_while_an_old_import_is_cleared_neither_deadlocks_nor_keeps_numbers(
+        logged_in, sales, monkeypatch):
+    """The preview locked the import, then its rows; the clearing the rows, then the
+    import: PostgreSQL ended one of them as a deadlock (the mapping page answered 500)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    job = previewed(logged_in, sales, csv_bytes(people(3)))
+    aged(job, 91, field="created_at")
+    reached, go_on = _paused(monkeypatch, retention, "chain_hold")  # it holds the rows
+    failures, preview_pid = [], []
+    clearing = threading.Thread(target=closing(imports_clear_expired, failures))
+    preview = threading.Thread(target=closing(lambda: (
+        preview_pid.append(connected_pid()),
+        import_preview(job=ImportJob.objects.get(pk=job.pk), mapping=job.mapping)), failures))
+    try:
+        clearing.start()
+        assert reached.wait(30)
+        preview.start()
+        until_waiting_for_a_lock_or_done(preview, preview_pid)
+        assert preview.is_alive() and "imports_importjob" not in tables_locked(preview_pid[0])
+    finally:
+        go_on.set()
+        clearing.join(30)
+        preview.join(30)
+    assert failures == []
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CANCELLED and job.rows_cleared_at is not None
+    assert personal_values(job) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_a_preview_writes_while_an_old_upload_is_cleared_are_cleared_too(
+        logged_in, sales, monkeypatch):
+    """The clearing cleared the rows there were, then waited for the import, which the
+    preview held while writing its rows: they kept their numbers for good, the import
+    marked cleared."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    upload(logged_in, sales, csv_bytes(people(3)))
+    job = ImportJob.objects.get()
+    aged(job, 91, field="created_at")
+    reached, go_on = _paused(monkeypatch, previewing, "upload_content")  # the import held
+    failures, clearing_pid = [], []
+    preview = threading.Thread(target=closing(lambda: import_preview(
+        job=ImportJob.objects.get(pk=job.pk), mapping=job.mapping), failures))
+    clearing = threading.Thread(target=closing(lambda: (
+        clearing_pid.append(connected_pid()), imports_clear_expired()), failures))
+    try:
+        preview.start()
+        assert reached.wait(30)
+        clearing.start()
+        until_waiting_for_a_lock_or_done(clearing, clearing_pid)
+    finally:
+        go_on.set()
+        preview.join(30)
+        clearing.join(30)
+    assert failures == []
+    job.refresh_from_db()
+    assert job.rows_cleared_at is not None and job.rows.count() == 3
+    assert personal_values(job) == []
