@@ -93,7 +93,7 @@ class _Push:
         self.job = job
         self.worker = uuid.uuid4().hex[:16]
         self.slots = settings.IMPORT_CONCURRENCY
-        self.batch_size = max(1, settings.IMPORT_BATCH_SIZE)
+        self.batch_size = settings.IMPORT_BATCH_SIZE
         # Set on a cancel, or when Thulium refuses the credentials: nothing more is sent.
         self.stopping = threading.Event()
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)

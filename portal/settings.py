@@ -20,6 +20,22 @@ def env_names(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in env.list(name, default=default) if item.strip()]
 
 
+def env_number(name: str, *, default, least, above: bool = False):
+    """A number setting (an int if its default is one), refused at start with a line that
+    names it when it is not a number or is out of range: IMPORT_CONCURRENCY=0 left every
+    import running for ever, and a timeout of 0 failed every call to Thulium later, with a
+    traceback that named neither."""
+    read = env.int if isinstance(default, int) else env.float
+    try:
+        value = read(name, default=default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number.") from None
+    if value < least or (above and value == least):
+        raise ImproperlyConfigured(
+            f"{name} must be {'more than' if above else 'at least'} {least}, not {value}.")
+    return value
+
+
 DEBUG = env.bool("DEBUG", default=False)
 
 # Production must be given its own key; a development key is only tolerated with DEBUG on.
@@ -219,8 +235,9 @@ else:
     # Basic auth over plain HTTP would hand the password to anyone on the path.
     if urlsplit(THULIUM_API_URL).scheme != "https":
         raise ImproperlyConfigured("THULIUM_API_URL must start with https://.")
-THULIUM_TIMEOUT = env.float("THULIUM_TIMEOUT", default=30.0)
-THULIUM_CONNECT_TIMEOUT = env.float("THULIUM_CONNECT_TIMEOUT", default=5.0)
+THULIUM_TIMEOUT = env_number("THULIUM_TIMEOUT", default=30.0, least=0, above=True)
+THULIUM_CONNECT_TIMEOUT = env_number("THULIUM_CONNECT_TIMEOUT", default=5.0, least=0,
+                                     above=True)
 # How long the statuses and agents of a campaign are reused before asking Thulium again.
 THULIUM_CHOICES_CACHE_SECONDS = env.int("THULIUM_CHOICES_CACHE_SECONDS", default=600)
 # How long the campaign list reuses GET outbounds/stats (records and completion).
@@ -228,12 +245,12 @@ CAMPAIGN_STATS_CACHE_SECONDS = env.int("CAMPAIGN_STATS_CACHE_SECONDS", default=3
 # What a page only shows from Thulium (a campaign's figures, its settings when its form
 # opens, its statuses and agents) is waited for this long, not THULIUM_TIMEOUT: a Thulium
 # that hangs must not hold the page, and its web worker, for what the page can do without.
-THULIUM_VIEW_TIMEOUT = env.float("THULIUM_VIEW_TIMEOUT", default=5.0)
+THULIUM_VIEW_TIMEOUT = env_number("THULIUM_VIEW_TIMEOUT", default=5.0, least=0, above=True)
 # PUTs in flight at once when several campaigns are changed together.
-CAMPAIGN_BULK_CONCURRENCY = env.int("CAMPAIGN_BULK_CONCURRENCY", default=8)
+CAMPAIGN_BULK_CONCURRENCY = env_number("CAMPAIGN_BULK_CONCURRENCY", default=8, least=1)
 # A web request's time limit, which gunicorn.conf.py reads from the same variable: a change
 # to several campaigns starts no PUT that could still be waiting for Thulium by then.
-GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=60)
+GUNICORN_TIMEOUT = env_number("GUNICORN_TIMEOUT", default=60, least=1)
 # Region used to recognise the same number written nationally or with +48.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
 
@@ -251,28 +268,29 @@ RQ_QUEUES = {
 }
 
 # Bulk record imports.
-IMPORT_MAX_FILE_SIZE = env.int("IMPORT_MAX_FILE_SIZE", default=20 * 1024 * 1024)
-IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=200)
+IMPORT_MAX_FILE_SIZE = env_number("IMPORT_MAX_FILE_SIZE", default=20 * 1024 * 1024, least=1)
+IMPORT_MAX_COLUMNS = env_number("IMPORT_MAX_COLUMNS", default=200, least=1)
 # A file up to this size is checked while its uploader waits (some 25,000 rows); a larger
 # one by a worker, as checking 20 MB of rows can take longer than a web request may.
 IMPORT_CHECK_INLINE_BYTES = env.int("IMPORT_CHECK_INLINE_BYTES", default=1024 * 1024)
 # Calls to Thulium in flight at once for one import, and an optional cap per second
 # (0: none); Thulium documents no rate limit, so the portal throttles itself.
-IMPORT_CONCURRENCY = env.int("IMPORT_CONCURRENCY", default=8)
+IMPORT_CONCURRENCY = env_number("IMPORT_CONCURRENCY", default=8, least=1)
 # Rows sent in one batch call (POST batch/outbounds/:id/records); 1: one POST per row.
 # Thulium documents no limit; its batch answer grows with it.
-IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=100)
-IMPORT_RATE_LIMIT = env.float("IMPORT_RATE_LIMIT", default=0.0)
+IMPORT_BATCH_SIZE = env_number("IMPORT_BATCH_SIZE", default=100, least=1)
+IMPORT_RATE_LIMIT = env_number("IMPORT_RATE_LIMIT", default=0.0, least=0)
 # Tries of one batch (a send, or a check in Thulium after a lost answer) when Thulium does
 # not answer properly (timeout, connection, 5xx), waiting IMPORT_RETRY_WAIT seconds,
 # doubling (with jitter) up to IMPORT_RETRY_MAX_WAIT.
-IMPORT_RETRY_ATTEMPTS = env.int("IMPORT_RETRY_ATTEMPTS", default=4)
-IMPORT_RETRY_WAIT = env.float("IMPORT_RETRY_WAIT", default=1.0)
-IMPORT_RETRY_MAX_WAIT = env.float("IMPORT_RETRY_MAX_WAIT", default=30.0)
+IMPORT_RETRY_ATTEMPTS = env_number("IMPORT_RETRY_ATTEMPTS", default=4, least=1)
+IMPORT_RETRY_WAIT = env_number("IMPORT_RETRY_WAIT", default=1.0, least=0)
+IMPORT_RETRY_MAX_WAIT = env_number("IMPORT_RETRY_MAX_WAIT", default=30.0, least=0)
 # A worker renews its claim on rows every IMPORT_HEARTBEAT_SECONDS; rows and imports not
 # renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over.
-IMPORT_HEARTBEAT_SECONDS = env.float("IMPORT_HEARTBEAT_SECONDS", default=5.0)
-IMPORT_LEASE_SECONDS = env.float("IMPORT_LEASE_SECONDS", default=60.0)
+IMPORT_HEARTBEAT_SECONDS = env_number("IMPORT_HEARTBEAT_SECONDS", default=5.0, least=0,
+                                      above=True)
+IMPORT_LEASE_SECONDS = env_number("IMPORT_LEASE_SECONDS", default=60.0, least=0, above=True)
 # Days an import keeps its rows' numbers and fields after it ended (or after its upload,
 # when it was never sent); the worker then clears them (imports.retention). 0: kept.
 IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=90)
@@ -314,7 +332,8 @@ FOUR_EYES = env.bool("FOUR_EYES", default=False)
 # Scheduled changes (campaigns/scheduling.py): the worker looks for due ones every
 # SCHEDULE_POLL_SECONDS; one whose time passed while no worker ran is sent late only
 # within SCHEDULE_GRACE_MINUTES, else marked missed and never sent.
-SCHEDULE_POLL_SECONDS = env.float("SCHEDULE_POLL_SECONDS", default=10.0)
+SCHEDULE_POLL_SECONDS = env_number("SCHEDULE_POLL_SECONDS", default=10.0, least=0,
+                                   above=True)
 SCHEDULE_GRACE_MINUTES = env.int("SCHEDULE_GRACE_MINUTES", default=15)
 
 # --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
@@ -392,7 +411,7 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 # settings named like passwords, and this name is not).
 _email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
 vars().update(env.email_url_config(_email_url))
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=30, least=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's public address: the links in mails start with it.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -405,7 +424,7 @@ AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)
 # PostgreSQL processes that read the log for a CSV export beside the one sending it to the
 # web process (its max_parallel_workers_per_gather). The web process formats no faster
 # than one helps: more only take turns with it, and with each other, for the CPUs.
-AUDIT_EXPORT_DATABASE_WORKERS = env.int("AUDIT_EXPORT_DATABASE_WORKERS", default=1)
+AUDIT_EXPORT_DATABASE_WORKERS = env_number("AUDIT_EXPORT_DATABASE_WORKERS", default=1, least=0)
 # --- Single sign-on with OpenID Connect (sso/, docs/operations.md) ---------------------
 # Off unless OIDC_ISSUER is set; the provider's endpoints come from
 # OIDC_ISSUER/.well-known/openid-configuration. mozilla-django-oidc reads the OIDC_* names.
@@ -416,7 +435,7 @@ OIDC_PROVIDER_NAME = (env.str("OIDC_PROVIDER_NAME", default="")
                       or urlsplit(OIDC_ISSUER).hostname or "")
 OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
 OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
-OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_TIMEOUT = env_number("OIDC_TIMEOUT", default=10.0, least=0, above=True)
 OIDC_USE_PKCE = True
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
 # Off: only staff may log in with a password; everyone else signs in at the provider.

@@ -143,6 +143,24 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
 # --- starting -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("IMPORT_CONCURRENCY", "0", "IMPORT_CONCURRENCY must be at least 1, not 0."),
+    ("THULIUM_TIMEOUT", "0", "THULIUM_TIMEOUT must be more than 0, not 0.0."),
+    ("SCHEDULE_POLL_SECONDS", "-1", "SCHEDULE_POLL_SECONDS must be more than 0, not -1.0."),
+    ("IMPORT_HEARTBEAT_SECONDS", "0", "IMPORT_HEARTBEAT_SECONDS must be more than 0, not 0.0."),
+    ("OIDC_TIMEOUT", "0", "OIDC_TIMEOUT must be more than 0, not 0.0."),
+    ("AUDIT_EXPORT_DATABASE_WORKERS", "-1",
+     "AUDIT_EXPORT_DATABASE_WORKERS must be at least 0, not -1."),
+    ("THULIUM_TIMEOUT", "abc", "THULIUM_TIMEOUT must be a number."),
+    ("IMPORT_BATCH_SIZE", "1e3", "IMPORT_BATCH_SIZE must be a number."),
+])
+def test_a_number_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, name,
+                                                                     value, said):
+    """Accepted, IMPORT_CONCURRENCY=0 left every import running for ever; a timeout of 0
+    failed each call to Thulium, later, with a traceback naming no setting."""
+    assert refusal(check(fresh_checkout, {**KEY, name: value})) == said
+
+
 def test_debug_mode_starts_without_a_secret_key(fresh_checkout):
     result = check(fresh_checkout, {"DEBUG": "true"})
     assert result.returncode == 0, result.stderr
