@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
-from django.db import connection
+from django.db import DatabaseError, connection, connections
 
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
@@ -50,8 +50,25 @@ class Command(BaseCommand):
                          worker_class="rq.worker.SimpleWorker", name=worker_id)
         else:
             extra = {"worker_id": worker_id} if worker_id else {}
-            call_command("db_worker", reload=False, interval=0.5, startup_delay=False,
-                         **extra)
+            tasks_run_until_stopped(lambda: call_command(
+                "db_worker", reload=False, interval=0.5, startup_delay=False, **extra))
+
+
+def tasks_run_until_stopped(run: Callable[[], object]) -> None:
+    """Run the database backend's task loop until it stops (a signal asks it to); a loop
+    the database failed under (gone, restarted, its connection cut) is logged as a step
+    that failed, and runs again on new connections, as the periodic steps do: it ended
+    the whole worker. A task it was running is taken over as any dead worker's is."""
+    while True:
+        try:
+            run()
+            return
+        except DatabaseError:
+            # A heartbeat later, as the step handing imports on to live workers.
+            wait = settings.IMPORT_HEARTBEAT_SECONDS
+            log.exception("the worker's %s step failed; it runs again in %ss", "tasks", wait)
+            connections.close_all()
+            time.sleep(wait)
 
 
 def background_loops(worker_id: str) -> list[dict]:
