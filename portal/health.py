@@ -34,16 +34,28 @@ def database_health() -> JsonResponse:
 
 
 def thulium_health() -> JsonResponse:
-    """200 when Thulium answers with the portal's credentials, 503 otherwise; cached."""
+    """200 when Thulium answers with the portal's credentials, 503 otherwise; cached. A
+    cache that does not answer (Redis down) is done without: the probe then asks Thulium
+    each time, and answers as it should (it answered 500)."""
     key = "health:thulium"
-    state = cache.get(key)
+    state = _cached(lambda: cache.get(key))
     if state is None:
         state = _ask_thulium()
-        cache.set(key, state, THULIUM_CHECK_SECONDS)
+        _cached(lambda: cache.set(key, state, THULIUM_CHECK_SECONDS))
     return JsonResponse(
         {"status": "ok" if state == "ok" else "unavailable", "thulium": state},
         status=200 if state == "ok" else 503,
     )
+
+
+def _cached(call):
+    """The cache's answer, or None when it gives none: each cache backend raises its own
+    errors (redis' ConnectionError, TimeoutError...), so any is taken as none."""
+    try:
+        return call()
+    except Exception as error:
+        log.warning("health: the cache does not answer: %s", type(error).__name__)
+        return None
 
 
 def _ask_thulium() -> str:

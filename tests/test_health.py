@@ -55,5 +55,14 @@ def test_monitoring_calling_often_asks_thulium_once_per_period(client, thulium):
     assert len(api_calls(thulium)) == 1
 
 
+def test_the_thulium_check_answers_as_it_should_with_the_cache_down(client, settings, thulium):
+    """With Redis down it answered 500, an HTML page, instead of its JSON."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens
+    response = client.get("/healthz/thulium")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "thulium": "ok"}
+
+
 def test_other_methods_on_the_health_paths_are_not_health_checks(client):
     assert client.post("/healthz").status_code == 404

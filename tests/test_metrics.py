@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead
@@ -14,6 +15,7 @@ from imports.models import RowState
 from imports.previewing import import_check
 from imports.pushing import import_push
 from imports.services import import_confirm
+from portal.metrics import state
 from portal.thulium import ThuliumRefused, get_client
 from tests.audit_fixtures import change, tamper
 from tests.import_files import csv_bytes, people, previewed
@@ -82,6 +84,24 @@ def test_requests_are_counted_by_view_name_and_never_by_path(logged_in, campaign
                    status="405") == 1
     # Scrapes answer before views are counted: they are no view's requests.
     assert not any("metrics" in view for view in label_values(after, "view"))
+
+
+def test_a_scrape_with_the_database_down_keeps_this_process_s_counters(
+        client, campaigns, thulium, monkeypatch):
+    """It answered 500, an HTML page: the counters were lost when they told most."""
+    assert scrape(client)[("portal_state_readable", ())] == 1
+    get_client().get_statuses("00001")
+
+    def database_down():
+        raise OperationalError("connection to server at 127.0.0.1 failed")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(state, "import_metrics", database_down)
+    scraped = scrape(client)
+    assert scraped[("portal_state_readable", ())] == 0
+    assert not any(name.startswith("portal_import") for name, _labels in scraped)
+    assert value(scraped, "portal_thulium_calls_total", endpoint="GET outbounds/:id/statuses",
+                 outcome="succeeded") >= 1
 
 
 @pytest.mark.parametrize("authorization, status", [

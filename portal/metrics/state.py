@@ -8,6 +8,9 @@ state, which reads every row (on PostgreSQL about 0.3 s a million rows), the one
 as imports pile up.
 """
 
+import logging
+
+from django.db import DatabaseError
 from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 
@@ -15,14 +18,26 @@ from audit.models import ChainCheck, ChainHead
 from campaigns.models import ScheduledChange
 from imports.models import ImportJob, ImportRow, RowState
 
+log = logging.getLogger(__name__)
+
 
 class PortalState:
-    """A collector (prometheus_client's protocol): `collect()` yields metric families."""
+    """A collector (prometheus_client's protocol): `collect()` yields metric families.
+
+    A database that does not answer leaves its figures out and says so
+    (`portal_state_readable` 0), where the whole scrape answered 500 and lost this
+    process's counters, at the very time they tell most."""
 
     def collect(self):
-        yield from import_metrics()
-        yield from audit_metrics()
-        yield from schedule_metrics()
+        try:
+            families = [*import_metrics(), *audit_metrics(), *schedule_metrics()]
+        except DatabaseError as error:
+            log.warning("metrics: the database does not answer: %s", type(error).__name__)
+            families = []
+        yield from families
+        yield GaugeMetricFamily("portal_state_readable",
+                                "1 if the database's figures were read at this scrape, else 0 "
+                                "(they are then left out).", value=int(bool(families)))
 
 
 def import_metrics():
