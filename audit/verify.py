@@ -36,6 +36,7 @@ from .chain import (
 from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
+from .personal import KEY_UNKNOWN
 from .signals import chain_broken
 from .verify_erasures import erasures_unrecorded
 
@@ -51,6 +52,12 @@ class Verdict:
     head_seq: int
     head_hash: str
     problem: str = ""  # the first break found, in words; empty if the log is intact
+
+    @property
+    def key_missing(self) -> bool:
+        """The walk stopped at an entry digested under a key the portal is not given: a
+        retired key left out of AUDIT_PII_RETIRED_KEYS, or an entry's key id altered."""
+        return KEY_UNKNOWN in self.problem
 
 
 def verify_chain(*, workers: int | None = None) -> Verdict:

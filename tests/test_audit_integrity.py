@@ -364,9 +364,13 @@ def test_after_a_key_rotation_old_entries_verify_and_are_found_under_the_retired
     assert new.pii_key != old.pii_key
     call_command("verify_audit")
     assert list(entries_matching(TimelineFilters(search="+48 601 234 567"))) == [old]
-    # Without the old key, its entries cannot be checked, and verify_audit says so.
+    # Without the old key, its entries cannot be checked, and verify_audit says so, and
+    # what to do: it said the trail was tampered with.
     settings.AUDIT_PII_RETIRED_KEYS = []
-    assert f"#{old.pk} (begun, link #1) cannot be checked" in verify_problem()
+    problem = verify_problem()
+    assert problem.startswith("The audit trail cannot be verified: ")
+    assert f"#{old.pk} (begun, link #1) cannot be checked" in problem
+    assert "list the old one in AUDIT_PII_RETIRED_KEYS" in problem
 
 
 @pytest.mark.django_db(transaction=True)

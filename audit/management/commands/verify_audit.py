@@ -18,6 +18,15 @@ class Command(BaseCommand):
         verdict = verify_chain(workers=workers)
         # Kept broken or not: the metrics must show a break as much as a pass.
         chain_check_keep(verdict)
+        if verdict.key_missing:
+            # A key left out after a rotation, most likely: said so, where it was called
+            # tampering (and it still fails: the trail is not verified).
+            raise CommandError(
+                f"The audit trail cannot be verified: {verdict.problem}. If a key was "
+                "rotated, list the old one in AUDIT_PII_RETIRED_KEYS (docs/operations.md, "
+                "\"The audit key\"); if no key ever had that id, the entry was altered. "
+                f"({verdict.links} links before it were intact.)"
+            )
         if verdict.problem:
             raise CommandError(
                 f"The audit trail was tampered with: {verdict.problem}. "
