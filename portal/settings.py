@@ -20,7 +20,7 @@ def env_names(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in env.list(name, default=default) if item.strip()]
 
 
-def env_number(name: str, *, default, least, above: bool = False):
+def env_number(name: str, *, default, least, above: bool = False, most=None):
     """A number setting (an int if its default is one), refused at start with a line that
     names it when it is not a number or is out of range: IMPORT_CONCURRENCY=0 left every
     import running for ever, and a timeout of 0 failed every call to Thulium later, with a
@@ -33,6 +33,8 @@ def env_number(name: str, *, default, least, above: bool = False):
     if value < least or (above and value == least):
         raise ImproperlyConfigured(
             f"{name} must be {'more than' if above else 'at least'} {least}, not {value}.")
+    if most is not None and value > most:
+        raise ImproperlyConfigured(f"{name} must be at most {most}, not {value}.")
     return value
 
 
@@ -157,6 +159,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL is not a database URL (postgres://... or "
+                               "sqlite:///...).")
+if not DATABASES["default"].get("NAME"):
+    raise ImproperlyConfigured("DATABASE_URL names no database (postgres://host/name).")
 # A connection kept for the next request spares opening one per request (the development
 # server's thread per request would only pile them up, hence 0 with DEBUG on).
 DATABASES["default"].setdefault(
@@ -319,7 +326,7 @@ LOGGING = {
 # "Authorization: Bearer <METRICS_TOKEN>"; without a token the page does not exist.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # The worker's own /metrics (its calls to Thulium) on this port; 0: not served.
-WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_PORT = env_number("WORKER_METRICS_PORT", default=0, least=0, most=65535)
 # gunicorn.conf.py sets it for its workers; any other process given it must find the
 # folder, or its first count (after a Thulium call) would fail instead of the start.
 _metrics_dir = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
@@ -410,7 +417,10 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 # Read into EMAIL_HOST, EMAIL_HOST_PASSWORD... (no setting keeps the URL: error pages hide
 # settings named like passwords, and this name is not).
 _email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
-vars().update(env.email_url_config(_email_url))
+try:
+    vars().update(env.email_url_config(_email_url))
+except ValueError as _error:  # a port that is not a number: the line names the setting
+    raise ImproperlyConfigured(f"EMAIL_URL is not a mail server URL: {_error}.") from None
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=30, least=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's public address: the links in mails start with it.

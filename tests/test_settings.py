@@ -153,9 +153,18 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
      "AUDIT_EXPORT_DATABASE_WORKERS must be at least 0, not -1."),
     ("THULIUM_TIMEOUT", "abc", "THULIUM_TIMEOUT must be a number."),
     ("IMPORT_BATCH_SIZE", "1e3", "IMPORT_BATCH_SIZE must be a number."),
+    ("WORKER_METRICS_PORT", "70000", "WORKER_METRICS_PORT must be at most 65535, not 70000."),
+    # Not numbers, but refused with a traceback that named no setting, or not at all.
+    ("DATABASE_URL", "notaurl",
+     "DATABASE_URL is not a database URL (postgres://... or sqlite:///...)."),
+    ("DATABASE_URL", "postgres://portal@127.0.0.1:5432",
+     "DATABASE_URL names no database (postgres://host/name)."),
+    ("EMAIL_URL", "smtp+tls://u:p@mail.example.com:notaport",
+     "EMAIL_URL is not a mail server URL: Port could not be cast to integer value as "
+     "'notaport'."),
 ])
-def test_a_number_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, name,
-                                                                     value, said):
+def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, name, value,
+                                                              said):
     """Accepted, IMPORT_CONCURRENCY=0 left every import running for ever; a timeout of 0
     failed each call to Thulium, later, with a traceback naming no setting."""
     assert refusal(check(fresh_checkout, {**KEY, name: value})) == said
