@@ -170,6 +170,17 @@ def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, na
     assert refusal(check(fresh_checkout, {**KEY, name: value})) == said
 
 
+def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout):
+    """verify_audit, forget_number, run_worker... each ended with a raw traceback."""
+    result = run_django(fresh_checkout, {
+        **KEY, "DATABASE_URL": "postgres://portal@127.0.0.1:1/portal"}, "manage.py",
+        "verify_audit")
+    assert result.returncode == 1
+    assert "\nThe database does not answer: connection failed: connection to server at" in (
+        result.stderr)
+    assert "Check DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_debug_mode_starts_without_a_secret_key(fresh_checkout):
     result = check(fresh_checkout, {"DEBUG": "true"})
     assert result.returncode == 0, result.stderr
