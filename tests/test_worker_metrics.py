@@ -6,6 +6,7 @@ import socket
 
 import pytest
 import requests
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -54,3 +55,15 @@ def test_the_worker_serves_its_calls_to_thulium_behind_the_token(
     assert calls[("PUT outbounds/:id", "succeeded")] == 1
     assert (without.status_code, wrong.status_code, elsewhere.status_code) == (401, 403, 404)
     assert without.text == wrong.text == ""
+
+
+def test_a_worker_metrics_port_taken_is_refused_in_one_line(settings):
+    """It ended run_worker's start with an OSError traceback."""
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        settings.WORKER_METRICS_PORT = taken.getsockname()[1]
+        with pytest.raises(CommandError) as refused:
+            call_command("run_worker")
+    assert str(refused.value) == (f"WORKER_METRICS_PORT {settings.WORKER_METRICS_PORT} cannot "
+                                  "be opened: Address already in use.")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 from django.db import DatabaseError, connection, connections
 
 from audit.verify import chain_check_if_due
@@ -39,7 +39,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, worker_id, **options):
         if settings.WORKER_METRICS_PORT:
-            worker_metrics_serve(settings.WORKER_METRICS_PORT)
+            try:
+                worker_metrics_serve(settings.WORKER_METRICS_PORT)
+            except OSError as error:  # taken by another process, or not this user's to open
+                raise CommandError(f"WORKER_METRICS_PORT {settings.WORKER_METRICS_PORT} "
+                                   f"cannot be opened: {error.strerror or error}.") from None
         for loop in background_loops(worker_id or ""):
             threading.Thread(target=run_every, kwargs=loop, name=loop["name"],
                              daemon=True).start()
