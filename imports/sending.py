@@ -284,8 +284,11 @@ class BatchSend:
         except ThuliumError as error:
             self.complete(pending, error_values(error))
             if isinstance(error, ThuliumAuthFailed):
-                self.push.stop(_("Thulium did not accept the portal's API credentials: "
-                                 "%(detail)s") % {"detail": error.detail})
+                # Not Thulium's words, which may repeat the record's data: the stop reason
+                # is kept with the import, its receipt and the log, out of an erasure's reach.
+                self.push.stop(_("Thulium did not accept the portal's API credentials (HTTP "
+                                 "%(status)s, request id %(request_id)s).") % {
+                    "status": error.status, "request_id": error.request_id or "—"})
                 self.settle(pending, RowState.FAILED)
             elif isinstance(error, ThuliumRefused):
                 self.settle(pending, refusal(error_values(error), pending.unanswered))
