@@ -387,8 +387,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # wipe the count of codes they were guessing for another one, and guess on for ever.
 AXES_RESET_ON_SUCCESS = False
 # Log who and from where (axes hides both by default); passwords are always masked, and
-# so are the second factor's codes.
-AXES_SENSITIVE_PARAMETERS = ["code"]
+# so are the second factor's codes, and the page a login would go back to: its address
+# may hold a search for a person's number ("?number=601..."), which no erasure reaches.
+AXES_SENSITIVE_PARAMETERS = ["code", "next"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Days django-axes' record of each login (account, address, browser, when) is kept; the
 # worker clears older ones (portal.login_records). 0: kept.

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from axes.models import AccessLog
+from axes.models import AccessAttempt, AccessLog
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
@@ -37,3 +37,13 @@ def test_expired_sessions_are_cleared(client, user):
                            expire_date=timezone.now() - timedelta(seconds=1))
     sessions_clear()
     assert list(Session.objects.all()) == [live]
+
+
+def test_a_failed_login_keeps_no_search_the_page_it_came_from_held(client, user):
+    """A login after a session ran out, from a search for a number: the failed attempt kept
+    "next=/do-not-call/?number=601234567", where no erasure reaches."""
+    login = client.get("/do-not-call/?number=601234567")["Location"]
+    client.post(login, {"username": user.username, "password": "wrong",
+                        "next": "/do-not-call/?number=601234567"})
+    attempt = AccessAttempt.objects.get()
+    assert "601234567" not in attempt.get_data + attempt.post_data
