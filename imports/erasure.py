@@ -5,6 +5,8 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -23,7 +25,27 @@ ERASED = "[erased]"
 def import_rows_hold(key: str) -> None:
     """Lock the number's rows, for an erasure: a worker sending one finishes its step
     first, and its next step finds the row erased (imports.sending)."""
-    list(ImportRow.objects.filter(phone_key=key).select_for_update().values_list("pk"))
+    list(_rows_of(key).select_for_update().values_list("pk"))
+
+
+def _rows_of(key: str):
+    """The rows that hold the number: keyed by it, or refused with it in their cells
+    ("601 234 567 wew. 12" has no key, and kept the number until the import was cleared,
+    months later)."""
+    return ImportRow.objects.filter(Q(phone_key=key) | Q(pk__in=_unkeyed_spelling(key)))
+
+
+def _unkeyed_spelling(key: str) -> list[int]:
+    """The rows without a key (refused) whose number or cells spell the number; the few
+    holding its last digits are read, as a file is (`_spells`)."""
+    tail = significant_digits(key)[-3:]
+    found = (ImportRow.objects.filter(phone_key="", state=RowState.INVALID)
+             .annotate(cells=Cast("values", TextField()))
+             .filter(Q(phone_number__contains=tail) | Q(cells__contains=tail))
+             .values_list("pk", "phone_number", "values"))
+    return [pk for pk, number, cells in found
+            if any(_spells(str(text).encode(), key)
+                   for text in (number, *(cells or {}).values()))]
 
 
 def rows_erased(row_ids, *, lock: bool = False) -> set[int]:
@@ -38,7 +60,7 @@ def rows_erased(row_ids, *, lock: bool = False) -> set[int]:
 
 def import_rows_forget(key: str, erasure: Erasure) -> int:
     """Erase the number's rows: their number, cells and payload; one not sent yet never is."""
-    rows = ImportRow.objects.filter(phone_key=key)
+    rows = _rows_of(key)
     rows.filter(state=RowState.QUEUED).update(state=RowState.NOT_SENT,
                                               finished_at=erasure.at)
     return rows.update(phone_number=ERASED, phone_key="", payload=None, values={},
@@ -47,7 +69,7 @@ def import_rows_forget(key: str, erasure: Erasure) -> int:
 
 def import_rows_held(key: str) -> int:
     """How many import rows hold the number (for an erasure's page)."""
-    return ImportRow.objects.filter(phone_key=key).count()
+    return _rows_of(key).count()
 
 
 def import_files_held(key: str) -> int:

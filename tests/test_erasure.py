@@ -116,6 +116,22 @@ def test_forget_number_erases_every_spelling_from_the_database_exports_and_logs(
     assert REFERENCE in exports[0]
 
 
+def test_refused_rows_that_spell_the_number_are_erased_too(logged_in, campaigns):
+    """Refused, a row has no key: "601 234 567 wew. 12" kept the number, in its cells,
+    until its import was cleared months later, and the erasure's page did not count it."""
+    rows = [["601 234 567 wew. 12", "Zofia", "Kowalska", "Łódź"],
+            ["tel. 601-234-567", "Jan", "Nowak", "Kraków"],
+            ["602 000 001 wew. 3", "Ewa", "Lis", "Gdańsk"]]
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    assert set(job.rows.values_list("state", flat=True)) == {RowState.INVALID}
+    assert number_held("601234567")["import_rows"] == 2
+    forget_number(number="601234567", reference="RODO/12")
+    kept = {row.number: (row.phone_number, row.values) for row in job.rows.all()}
+    assert kept[2][0] == kept[3][0] == "[erased]" and kept[2][1] == kept[3][1] == {}
+    assert kept[4][0] == "602 000 001 wew. 3"  # another number's row keeps its cells
+    assert "234" not in json.dumps([kept[2], kept[3]])
+
+
 def test_after_an_erasure_the_chain_verifies_and_still_catches_tampering(everywhere):
     call_command("forget_number", NUMBER, reference=REFERENCE)
 
