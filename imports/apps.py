@@ -13,6 +13,8 @@ class ImportsConfig(AppConfig):
 
         from .entries import IMPORT, IMPORT_CLEARED
         from .erasure import (
+            batch_refusals_forget,
+            batch_refusals_held,
             import_files_forget,
             import_files_held,
             import_rows_forget,
@@ -29,4 +31,7 @@ class ImportsConfig(AppConfig):
                         held=import_files_held)
         register_eraser("import_rows", import_rows_forget, label=_("import rows"),
                         held=import_rows_held, hold=import_rows_hold)
+        register_eraser("batch_refusals", batch_refusals_forget,
+                        label=_("Thulium's refusals of the batch call"),
+                        held=batch_refusals_held)
         register_notice(IMPORT_FINISHED)

@@ -14,7 +14,7 @@ from django.utils.translation import override
 from audit.erasure import Erasure
 from portal.phones import number_key, significant_digits
 
-from .models import ImportJob, ImportRow, ImportUpload, RowState
+from .models import BatchRefusal, ImportJob, ImportRow, ImportUpload, RowState
 from .reading import workbook_rows
 from .storing import upload_content
 
@@ -99,6 +99,24 @@ def import_files_forget(key: str, erasure: Erasure) -> int:
             # with.
             transaction.on_commit(partial(_rows_not_sent, job.pk, erasure.at))
     return dropped
+
+
+def batch_refusals_held(key: str) -> int:
+    """How many of Thulium's refusals of the batch call repeat the number (for an erasure's
+    page): kept for the admin, they hold Thulium's words, which may name a record."""
+    return len(_refusals_spelling(key))
+
+
+def batch_refusals_forget(key: str, erasure: Erasure) -> int:
+    """Replace Thulium's words in the refusals that repeat the number by the erasure's note."""
+    return BatchRefusal.objects.filter(pk__in=_refusals_spelling(key)).update(
+        detail=erasure.note)
+
+
+def _refusals_spelling(key: str) -> list[int]:
+    tail = significant_digits(key)[-3:]
+    return [pk for pk, words in BatchRefusal.objects.filter(detail__contains=tail)
+            .values_list("pk", "detail") if _spells(words.encode(), key)]
 
 
 def _rows_not_sent(job_id: int, at) -> None:

@@ -26,7 +26,14 @@ from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
 from imports import previewing, sending
-from imports.models import ImportAttempt, ImportJob, ImportRow, ImportUpload, RowState
+from imports.models import (
+    BatchRefusal,
+    ImportAttempt,
+    ImportJob,
+    ImportRow,
+    ImportUpload,
+    RowState,
+)
 from imports.previewing import import_preview
 from imports.pushing import import_push
 from imports.report import report_lines
@@ -130,6 +137,19 @@ def test_refused_rows_that_spell_the_number_are_erased_too(logged_in, campaigns)
     assert kept[2][0] == kept[3][0] == "[erased]" and kept[2][1] == kept[3][1] == {}
     assert kept[4][0] == "602 000 001 wew. 3"  # another number's row keeps its cells
     assert "234" not in json.dumps([kept[2], kept[3]])
+
+
+def test_thulium_s_refusal_of_the_batch_call_naming_the_number_is_erased(db):
+    """Kept for the admin with Thulium's words, it was out of an erasure's reach."""
+    named = BatchRefusal.objects.create(http_status=403, request_id="r-1",
+                                        detail="Forbidden for record +48 601-234-567 Kowalska")
+    other = BatchRefusal.objects.create(http_status=405, detail="Method Not Allowed")
+    assert number_held("601234567")["batch_refusals"] == 1
+    forget_number(number="601234567", reference="RODO/13")
+    named.refresh_from_db()
+    other.refresh_from_db()
+    assert "601" not in named.detail and "RODO/13" in named.detail
+    assert other.detail == "Method Not Allowed"
 
 
 def test_after_an_erasure_the_chain_verifies_and_still_catches_tampering(everywhere):
