@@ -16,9 +16,24 @@ class StructureFieldsField(forms.CharField):
     def prepare_value(self, value):
         return "\n".join(value) if isinstance(value, list) else value
 
+    # A field name becomes a record form field's label and a key of what is sent.
+    NAME_LENGTH = 100
+
     def to_python(self, value):
         names = [line.strip() for line in (value or "").splitlines()]
         return list(dict.fromkeys(name for name in names if name))
+
+    def validate(self, value):
+        """Each name, one by one: CharField's own checks saw the list's printed form, where
+        a NUL reads as the text \\x00 (PostgreSQL then refused it with a server error)."""
+        super().validate(value)
+        for name in value:
+            if "\x00" in name or len(name) > self.NAME_LENGTH:
+                raise forms.ValidationError(
+                    _("A field name is one line of at most %(n)d characters, without NUL "
+                      "characters: %(name)s") % {"n": self.NAME_LENGTH,
+                                                  "name": name[:40].replace("\x00", "\\x00")},
+                    code="invalid")
 
 
 class CampaignAdminForm(forms.ModelForm):

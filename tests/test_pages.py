@@ -273,6 +273,18 @@ def test_an_administrator_registers_a_campaign_with_fields_one_per_line(admin_cl
     assert "imie\nnazwisko\nmiasto</textarea>" in page.content.decode()
 
 
+@pytest.mark.parametrize("names", ["imie\nna\x00zwisko", "imie\n" + "x" * 101])
+def test_the_admin_refuses_a_field_name_with_a_nul_or_too_long_next_to_the_field(
+        admin_client, names):
+    """A NUL was saved on SQLite and a server error on PostgreSQL; any length passed."""
+    response = admin_client.post(reverse("admin:campaigns_campaign_add"), {
+        "thulium_id": "B2C3D", "name": "Nowa", "kind": "CSV", "structure_fields": names,
+        "settings": "{}"})
+    assert response.status_code == 200
+    assert "structure_fields" in response.context["adminform"].form.errors
+    assert not Campaign.objects.exists()
+
+
 def test_the_admin_refuses_a_campaign_id_that_is_not_five_characters(admin_client):
     response = admin_client.post(reverse("admin:campaigns_campaign_add"), {
         "thulium_id": "B2C3", "name": "Za krótki", "kind": "CSV", "settings": "{}",
