@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.invisible import without_invisible
 from portal.phones import number_key
 
 from .kinds import ERASURE, get_kind
@@ -99,8 +100,9 @@ def number_held(number: str) -> dict[str, int]:
 
 
 def clean_reference(reference: str) -> str:
-    """The reference as kept; raises ValidationError if it is empty or not one line."""
-    reference = (reference or "").strip()
+    """The reference as kept; raises ValidationError if it is empty or not one line (marks
+    that show nothing are no reference: one of them alone was taken for one)."""
+    reference = without_invisible(reference or "").strip()
     if not reference:
         raise ValidationError(_("Give the reference of the request (e.g. its case number)."),
                               code="required")

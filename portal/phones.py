@@ -10,6 +10,7 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from .invisible import without_invisible
 from .spreadsheets import EXCEL_SCIENTIFIC
 
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
@@ -33,9 +34,10 @@ def without_separators(raw: str) -> str:
 
 def normalise_phone(raw: str) -> str:
     """The number with separators removed and one leading `+` kept; raises ValidationError."""
-    if as_decimal := _AS_DECIMAL.fullmatch(raw or ""):
+    raw = without_invisible(raw or "")
+    if as_decimal := _AS_DECIMAL.fullmatch(raw):
         raw = as_decimal.group(1)
-    raw = _TRUNK_ZERO.sub(r"\1", raw or "")
+    raw = _TRUNK_ZERO.sub(r"\1", raw)
     number = without_separators(raw)
     if not number:
         raise ValidationError(_("Enter a phone number."), code="required")

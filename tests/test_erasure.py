@@ -11,6 +11,7 @@ from importlib import import_module
 import openpyxl
 import pytest
 from django.apps import apps as django_apps
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from audit import erasure as erasure_module
 from audit import recording
-from audit.erasure import forget_number, number_held
+from audit.erasure import clean_reference, forget_number, number_held
 from audit.models import Entry
 from audit.personal import marker_digest
 from audit.recording import outcome_values
@@ -150,6 +151,13 @@ def test_thulium_s_refusal_of_the_batch_call_naming_the_number_is_erased(db):
     other.refresh_from_db()
     assert "601" not in named.detail and "RODO/13" in named.detail
     assert other.detail == "Method Not Allowed"
+
+
+def test_a_reference_of_marks_that_show_nothing_is_no_reference():
+    """A direction mark alone passed, and the erasure kept a reference that looked empty."""
+    with pytest.raises(ValidationError):
+        clean_reference("\u200f")
+    assert clean_reference("\u200eRODO/14\u200f ") == "RODO/14"
 
 
 def test_after_an_erasure_the_chain_verifies_and_still_catches_tampering(everywhere):

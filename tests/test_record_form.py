@@ -93,6 +93,9 @@ def add(client, data, campaign_id="00001"):
     ("(0-22) 555 66 77", "225556677"),
     ("0 800 123 456", "800123456"),
     ("0123456", "0123456"),
+    # Pasted with the marks a phone's contacts or a chat put around it, which show nothing.
+    ("\u200e601 234 567\u200f", "601234567"),
+    ("\ufeff+48 (0) 601 234 567", "+48601234567"),
 ])
 def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
     assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
