@@ -4,20 +4,16 @@ import datetime
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.phones import number_key
+from portal.typed_moments import DATE_RANGE
 
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import all_kinds
 from .models import Entry, Outcome
 from .services import MAX_ID, Cursor, TimelineFilters, former_username, may_see_everyone
-
-# Entries cannot predate the portal, and far dates would overflow time zone arithmetic.
-EARLIEST_DATE = datetime.date(2000, 1, 1)
-LATEST_DATE = datetime.date(2999, 12, 31)
 
 
 class DateInput(forms.DateInput):
@@ -30,7 +26,7 @@ class DateInput(forms.DateInput):
 def _date_field(label):
     return forms.DateField(
         label=label, required=False, widget=DateInput(),
-        validators=[MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)],
+        validators=DATE_RANGE,
     )
 
 

@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from portal.phones import without_separators
+from portal.typed_moments import DATE_RANGE
 
 from .labels import LABELS, PARAMETERS, TOP_LEVEL
 from .models import Dialer
@@ -53,9 +54,10 @@ class CampaignForm(forms.Form):
                                choices=[("", "---------"), *Dialer.choices], required=False)
     active = forms.NullBooleanField(label=LABELS["active"], required=False)
     start_date = forms.DateField(label=LABELS["start_date"], required=False,
-                                 widget=DateInput(), input_formats=[DATE_FORMAT])
+                                 widget=DateInput(), input_formats=[DATE_FORMAT],
+                                 validators=DATE_RANGE)
     end_date = forms.DateField(label=LABELS["end_date"], required=False, widget=DateInput(),
-                               input_formats=[DATE_FORMAT])
+                               input_formats=[DATE_FORMAT], validators=DATE_RANGE)
     order = forms.IntegerField(label=LABELS["order"], required=False, min_value=1,
                                max_value=99999)
     parity = forms.IntegerField(label=LABELS["parity"], required=False, min_value=1,

@@ -8,8 +8,11 @@ two ways (01/12/2026 is a January day to some and a December day to others). A d
 in either spelling, is the start of that day: "call no sooner than 24.12.2026".
 """
 
+import datetime
+
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +23,12 @@ from django.utils.translation import gettext_lazy as _
 # Django's first reading).
 INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                  "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y"]
+
+# The days a date typed may fall on: year 1 or 9999 is a slip of the keyboard (each was
+# sent to Thulium), and far dates overflow time zone arithmetic.
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+DATE_RANGE = [MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)]
 
 # The zone's name in a message, read when the message is shown (settings may change).
 zone_name = lazy(lambda: settings.TIME_ZONE, str)
@@ -56,3 +65,11 @@ class LocalMomentField(forms.DateTimeField):
                   "change then: choose another time."),
                 code="clock_change", params={"value": value, "zone": settings.TIME_ZONE},
             ) from None
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not (
+                EARLIEST_DATE <= timezone.localtime(value).date() <= LATEST_DATE):
+            raise forms.ValidationError(
+                _("Enter a date between %(first)s and %(last)s."), code="out_of_range",
+                params={"first": EARLIEST_DATE.year, "last": LATEST_DATE.year})

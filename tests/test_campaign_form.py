@@ -150,11 +150,18 @@ def test_a_parity_outside_1_to_100_or_not_whole_is_refused(parity):
 @pytest.mark.parametrize("entered, sent", [
     ("2026-02-28", "2026-02-28"),
     ("2026-2-1", "2026-02-01"),
-    # Python writes year 999 as "999"; Thulium's format has four digits.
-    ("0999-12-01", "0999-12-01"),
+    ("2026-12-31", "2026-12-31"),
 ])
 def test_a_start_date_is_sent_as_yyyy_mm_dd(entered, sent):
     assert_sends(filled(start_date=entered, reason=REASON), {"start_date": sent})
+
+
+@pytest.mark.parametrize("field", ["start_date", "end_date"])
+@pytest.mark.parametrize("entered", ["0001-01-01", "0999-12-01", "1999-12-31", "9999-12-31"])
+def test_a_date_of_a_year_no_campaign_runs_in_is_refused(field, entered):
+    """Year 1 or 9999, a slip of the keyboard, was sent to Thulium."""
+    form = filled(**{field: entered}, reason=REASON)
+    assert not form.is_valid() and field in form.errors
 
 
 @pytest.mark.parametrize("field", ["start_date", "end_date"])

@@ -201,6 +201,15 @@ def test_my_record_with_an_agent_but_no_date_still_needs_the_date(campaigns, cam
     assert list(form.errors) == ["next_call_date"]
 
 
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00", "9999-12-31T23:59", "1999-12-31"])
+def test_a_next_call_in_a_year_no_one_calls_in_is_refused_next_to_the_field(campaigns, typed):
+    """Year 1 and 9999, slips of the keyboard, were sent to Thulium."""
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": typed})
+    assert not form.is_valid()
+    assert form.errors["next_call_date"] == ["Enter a date between 2000 and 2999."]
+
+
 @BOTH_CAMPAIGNS_AND_CRM
 def test_my_record_with_an_agent_and_a_date_is_sent(campaigns, campaign_id):
     chosen = status_id(campaign_id, "MY_RECORD")

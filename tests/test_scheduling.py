@@ -244,6 +244,8 @@ def test_cancelling_a_change_no_longer_waiting_says_so_and_keeps_the_reason(
     (lambda: "2027-03-28T02:30", "does not exist or happens twice in Europe/Warsaw"),
     (lambda: "2027-10-31T02:30", "does not exist or happens twice in Europe/Warsaw"),
     (lambda: "next monday 8:00", "Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM."),
+    # A slip of the keyboard: it was saved, to be sent in the year 9999.
+    (lambda: "9999-12-31T23:59", "Enter a date between 2000 and 2999."),
 ])
 def test_a_bad_time_is_refused_next_to_the_field_with_the_input_kept(
     logged_in, sales, thulium, typed, words
