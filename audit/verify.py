@@ -60,10 +60,15 @@ class Verdict:
         return KEY_UNKNOWN in self.problem
 
 
-def verify_chain(*, workers: int | None = None) -> Verdict:
+def verify_chain(*, workers: int | None = None,
+                 kept: tuple[tuple[int, str], ...] = ()) -> Verdict:
     """Check every link up to the head, then the entries no link covers.
 
     `workers` is how many processes walk the chain (by default one per CPU, for a long one).
+    `kept` are (link number, hash) pairs an earlier run printed as its head and someone kept
+    outside the database: the chain must still hold each. Without them, a log rewritten
+    with its hashes made anew, or cut back and its head moved back with it, walks intact:
+    the hashes need no secret, and whoever may write the tables may make them.
     """
     with long_read():
         head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
@@ -72,8 +77,8 @@ def verify_chain(*, workers: int | None = None) -> Verdict:
             workers = len(os.sched_getaffinity(0)) if head_seq >= PARALLEL_FROM else 1
         walked = _walk_all(_stretches(head_seq, workers))
         entries, links, problem = _joined(walked)
-        problem = (problem or _head_unlike(walked[-1], head_hash) or _loose_entries()
-                   or _beyond_head() or erasures_unrecorded())
+        problem = (problem or _head_unlike(walked[-1], head_hash) or _unlike_kept(kept)
+                   or _loose_entries() or _beyond_head() or erasures_unrecorded())
         return Verdict(entries, links, head_seq, head_hash, problem)
 
 
@@ -216,6 +221,22 @@ def _head_unlike(newest: _Stretch, head_hash: str) -> str:
         return ""
     return (f"the chain's head does not hold the hash of its last link #{newest.last}: the "
             "head was altered, or the log was rewritten and its hashes made anew")
+
+
+def _unlike_kept(kept: tuple[tuple[int, str], ...]) -> str:
+    """The first kept link the chain no longer holds as kept, in words (or "")."""
+    for seq, kept_hash in kept:
+        stored = (Entry.objects.filter(begin_seq=seq).values_list("begin_hash", flat=True)
+                  .first()
+                  or Entry.objects.filter(complete_seq=seq).values_list("complete_hash",
+                                                                        flat=True).first())
+        if stored is None:
+            return (f"link #{seq}, kept as the head of an earlier check, is gone: the log was "
+                    "cut back")
+        if stored != kept_hash:
+            return (f"link #{seq} is not the one an earlier check kept ({kept_hash[:16]}...): "
+                    "the log was rewritten from there on, its hashes made anew")
+    return ""
 
 
 def _broken(where: str, seq: int, expected: int, covered) -> str:

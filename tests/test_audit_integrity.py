@@ -2,6 +2,7 @@
 
 import datetime
 import gc
+import re
 from zoneinfo import ZoneInfo
 
 import django
@@ -404,6 +405,32 @@ def test_verify_audit_exits_non_zero_on_tampering(user, sales, capsys, monkeypat
 
     assert exit_.value.code == 1
     assert "The audit trail was tampered with" in capsys.readouterr().err
+
+
+def test_a_log_cut_back_with_its_head_walks_intact_but_not_past_a_head_kept_elsewhere(
+        user, sales, capsys):
+    """The head printed by a run, kept outside the database, is what shows a log cut back
+    (or rewritten with its hashes made anew): whoever may write the tables may make the
+    hashes. docs/operations.md said to keep it; verify_audit had no way to be given it."""
+    kept_entry = change(actor=user, campaign=sales, sent={"order": 1})
+    cut = change(actor=user, campaign=sales, sent={"order": 2})
+    call_command("verify_audit")
+    kept = re.search(r"head (#\d+:[0-9a-f]{64})", capsys.readouterr().out)[1]
+    call_command("verify_audit", kept=[kept])
+    # The newest entry removed, and the head moved back to the link before it.
+    tamper("DELETE FROM audit_searchterm WHERE entry_id = %s", [cut.pk])
+    tamper("DELETE FROM audit_entry WHERE id = %s", [cut.pk])
+    tamper("UPDATE audit_chainhead SET seq = %s, last_hash = %s",
+           [kept_entry.complete_seq, kept_entry.complete_hash])
+    call_command("verify_audit")  # intact, without what was kept
+    with pytest.raises(CommandError) as refused:
+        call_command("verify_audit", kept=[kept])
+    assert f"link #{cut.complete_seq}, kept as the head of an earlier check, is gone" in str(
+        refused.value)
+    with pytest.raises(CommandError, match="is not the one an earlier check kept"):
+        call_command("verify_audit", kept=[f"#{kept_entry.complete_seq}:{'0' * 64}"])
+    with pytest.raises(CommandError, match="--kept takes #SEQ:HASH"):
+        call_command("verify_audit", kept=["#12:nothex"])
 
 
 def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, sales):

@@ -1,3 +1,5 @@
+import re
+
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.verify import chain_check_keep, verify_chain
@@ -11,11 +13,15 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None,
                             help="processes walking the chain at once (default: one per CPU "
                                  "for a long chain)")
+        parser.add_argument("--kept", action="append", default=[], metavar="#SEQ:HASH",
+                            help="a head an earlier run printed, kept outside the database "
+                                 "(e.g. \"#1234:9f86d0...\"): the chain must still hold it; "
+                                 "may be given several times")
 
-    def handle(self, *args, workers=None, **options):
+    def handle(self, *args, workers=None, kept=(), **options):
         if workers is not None and workers < 1:
             raise CommandError("--workers must be at least 1")
-        verdict = verify_chain(workers=workers)
+        verdict = verify_chain(workers=workers, kept=tuple(_kept_link(text) for text in kept))
         # Kept broken or not: the metrics must show a break as much as a pass.
         chain_check_keep(verdict)
         if verdict.key_missing:
@@ -32,8 +38,18 @@ class Command(BaseCommand):
                 f"The audit trail was tampered with: {verdict.problem}. "
                 f"({verdict.links} links before it were intact.)"
             )
-        # The head's hash, kept somewhere else, lets a later run prove nothing was rewritten.
+        # The head's hash, kept somewhere else, lets a later run prove nothing was rewritten
+        # (--kept); it is printed as that option takes it.
         self.stdout.write(self.style.SUCCESS(
             f"The audit trail is intact: {verdict.entries} entries, {verdict.links} links; "
-            f"head #{verdict.head_seq} {verdict.head_hash}"
+            f"head #{verdict.head_seq}:{verdict.head_hash}"
         ))
+
+
+def _kept_link(text: str) -> tuple[int, str]:
+    """(link number, hash) of a --kept value; raises CommandError for anything else."""
+    seq, _colon, kept_hash = text.strip().lstrip("#").partition(":")
+    if not (seq.isdigit() and re.fullmatch(r"[0-9a-f]{64}", kept_hash)):
+        raise CommandError(f"--kept takes #SEQ:HASH as a run printed it (\"#1234:<64 hex "
+                           f"digits>\"), not {text!r}")
+    return int(seq), kept_hash
