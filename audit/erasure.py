@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.invisible import without_invisible
-from portal.phones import number_key
+from portal.phones import number_key, phone_key
 
-from .kinds import ERASURE, get_kind
+from .kinds import ERASURE, get_kind, value_at
 from .models import Entry, Outcome, SearchTerm
 from .personal import digest, digests_under_every_key, erase_values, marker_when
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
@@ -99,6 +99,15 @@ def number_held(number: str) -> dict[str, int]:
     return counts
 
 
+def _names_the_number(entry: Entry, kind, key: str) -> bool:
+    """Whether the entry a search term led to holds the number where its kind keeps one: a
+    term is a row anyone who may write the tables can add, and one added to another
+    person's entry made an erasure of this number erase theirs. (One erased there already
+    has nothing left to erase.)"""
+    number = value_at(entry, kind.phone) if kind is not None and kind.phone else None
+    return isinstance(number, str) and bool(number) and phone_key(number) == key
+
+
 def clean_reference(reference: str) -> str:
     """The reference as kept; raises ValidationError if it is empty or not one line (marks
     that show nothing are no reference: one of them alone was taken for one)."""
@@ -159,6 +168,8 @@ def _entries_to_erase(key: str, erasure: Erasure):
                                                       "pii_key")
     for entry in entries.iterator():
         kind = get_kind(entry.kind)
+        if not _names_the_number(entry, kind, key):
+            continue
         values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
         if kind is not None and erase_values(values, kind.personal, key_id=entry.pii_key,
                                              when=erasure.when, reference=erasure.reference):

@@ -21,8 +21,8 @@ from django.utils import timezone
 from audit import erasure as erasure_module
 from audit import recording
 from audit.erasure import clean_reference, forget_number, number_held
-from audit.models import Entry
-from audit.personal import marker_digest
+from audit.models import Entry, SearchTerm
+from audit.personal import digest, marker_digest
 from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
@@ -151,6 +151,18 @@ def test_thulium_s_refusal_of_the_batch_call_naming_the_number_is_erased(db):
     other.refresh_from_db()
     assert "601" not in named.detail and "RODO/13" in named.detail
     assert other.detail == "Method Not Allowed"
+
+
+def test_an_erasure_leaves_an_entry_a_search_term_wrongly_ties_to_the_number(user, campaigns):
+    """A term is a row anyone who may write the tables can add: one tying another person's
+    entry to the number made the erasure of that number erase theirs."""
+    (victim,) = record_add_begin_all(campaign=campaigns["00001"], actor=user,
+                                     payloads=[{"phone_number": "602222222"}])
+    SearchTerm.objects.create(entry_id=victim.pk, term=digest(phone_key("601234567"),
+                                                                victim.pii_key))
+    forget_number(number="601234567", reference="RODO/15")
+    victim.refresh_from_db()
+    assert victim.sent["phone_number"] == "602222222" and victim.erased_at is None
 
 
 def test_a_reference_of_marks_that_show_nothing_is_no_reference():
