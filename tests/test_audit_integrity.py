@@ -14,8 +14,16 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from audit.chain import BEGUN, BEGUN_FIELDS, COMPLETED, begun_text, begun_texts, link_hash, payload
-from audit.models import GENESIS_HASH, AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
-from audit.personal import digest
+from audit.models import (
+    GENESIS_HASH,
+    AppendOnlyError,
+    ChainCheck,
+    ChainHead,
+    Entry,
+    Outcome,
+    SearchTerm,
+)
+from audit.personal import KEY_UNKNOWN, digest
 from audit.recording import (
     ChainBroken,
     _start_chain,
@@ -26,7 +34,7 @@ from audit.recording import (
     entry_new,
 )
 from audit.services import TimelineFilters, entries_matching
-from audit.verify import verify_chain
+from audit.verify import Verdict, chain_check_if_due, verify_chain
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
 from portal.phones import phone_key
@@ -431,6 +439,25 @@ def test_a_log_cut_back_with_its_head_walks_intact_but_not_past_a_head_kept_else
         call_command("verify_audit", kept=[f"#{kept_entry.complete_seq}:{'0' * 64}"])
     with pytest.raises(CommandError, match="--kept takes #SEQ:HASH"):
         call_command("verify_audit", kept=["#12:nothex"])
+
+
+def test_only_a_missing_key_s_own_words_make_a_break_a_missing_key():
+    """A reference written into an entry could hold those words, and pass tampering off as
+    a key left out after a rotation."""
+    missing = (f"entry #2 (begun, link #3) cannot be checked: audit personal-data key "
+               f"ab12cd34 {KEY_UNKNOWN}")
+    assert Verdict(2, 2, 4, "h", missing).key_missing
+    forged = (f"entry #2 has a value erased on 2026-12-05 under “x {KEY_UNKNOWN}”, an erasure "
+              "the log does not record: it was altered")
+    assert not Verdict(2, 2, 4, "h", forged).key_missing
+
+
+def test_a_check_kept_as_made_in_the_future_does_not_put_off_the_next(db):
+    """Written by hand, a check "made" in 2999 stopped the worker's daily ones for good."""
+    ChainCheck.objects.create(pk=ChainCheck.ONLY, checked_at=datetime.datetime(
+        2999, 1, 1, tzinfo=datetime.UTC), intact=True, links=99, problem="")
+    assert chain_check_if_due(24)
+    assert ChainCheck.objects.get().checked_at.year != 2999
 
 
 def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, sales):
