@@ -172,32 +172,58 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]], *,
     busiest thread.
     """
     known = phone_keys or {}
-    added, unknown, failed = {}, set(), set()  # by (campaign, number's key)
+    added, unknown, failed = {}, {}, set()  # by (campaign, number's key)
     for entry, values in completions:
         key = (entry.campaign_id,
                known.get(entry.pk) or phone_key(entry.sent["phone_number"]))
         outcome = values["outcome"]
         if outcome == Outcome.SUCCEEDED:
-            added[key] = values["results"].get("record_id", "")
-            unknown.discard(key)
+            added[key] = (entry, values["results"].get("record_id", ""))
+            unknown.pop(key, None)
         elif outcome == Outcome.UNKNOWN:
-            unknown.add(key)
+            unknown[key] = (entry, "")
             added.pop(key, None)
         else:
             failed.add(key)
     # The added records before the chain's head (see audit.recording.entries_reserve).
     with transaction.atomic():
-        update_each(AddedRecord, keys=["campaign_id", "phone_key"],
-                    columns=["status", "record_id"],
-                    rows=[(AddedRecord.Status.ADDED, record_id, campaign_id, key)
-                          for (campaign_id, key), record_id in added.items()])
+        stored = update_each(AddedRecord, keys=["campaign_id", "phone_key"],
+                             columns=["status", "record_id"],
+                             rows=[(AddedRecord.Status.ADDED, record_id, campaign_id, key)
+                                   for (campaign_id, key), (_entry, record_id) in added.items()])
+        if stored < len(added):
+            _known_again(added, AddedRecord.Status.ADDED)
         for campaign_id, keys in _by_campaign(unknown).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys).update(
                 status=AddedRecord.Status.UNKNOWN)
-        for campaign_id, keys in _by_campaign(failed - unknown - added.keys()).items():
+        _known_again(unknown, AddedRecord.Status.UNKNOWN)
+        for campaign_id, keys in _by_campaign(failed - unknown.keys() - added.keys()).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys,
                                        status=AddedRecord.Status.SENDING).delete()
         entries_complete(completions)
+
+
+def _known_again(sends: dict, status: str) -> None:
+    """Write again the numbers of these sends (by key: their entry, Thulium's id) that the
+    portal no longer knows: another send of the same number (a second import, a page)
+    began meanwhile, pointing the number at its own entry, and its refusal took the
+    number away, when this one had landed or may have. Forgotten, the number was offered
+    to send again as new."""
+    if not sends:
+        return
+    there = set()
+    for campaign_id, keys in _by_campaign(sends).items():
+        there.update((campaign_id, key) for key in AddedRecord.objects.filter(
+            campaign_id=campaign_id, phone_key__in=keys).values_list("phone_key", flat=True))
+    insert_each(
+        AddedRecord,
+        columns=["campaign_id", "phone_key", "identifier", "record_id", "entry_id", "status",
+                 "created_at"],
+        rows=[(campaign_id, key, entry.sent.get("identifier", ""), record_id, entry.pk, status,
+               entry.created_at)
+              for (campaign_id, key), (entry, record_id) in sends.items()
+              if (campaign_id, key) not in there],
+        unique=["campaign_id", "phone_key"], update=["status", "record_id"])
 
 
 def _by_campaign(keys) -> dict[int, list[str]]:

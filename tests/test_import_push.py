@@ -26,6 +26,7 @@ from portal.thulium import ThuliumClient
 from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import api_calls, records_sent
+from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +64,34 @@ def states(job):
 def sends_of(row) -> list[Entry]:
     """The audit entries of the row's sends, oldest first."""
     return [attempt.entry for attempt in row.attempts.order_by("entry__created_at", "pk")]
+
+
+def test_a_number_two_imports_send_together_stays_known_as_added(logged_in, sales, thulium,
+                                                                monkeypatch):
+    """The second import's send began while the first's was in flight, pointing the number
+    at itself; Thulium refused it as a duplicate, which took the number away, and the
+    first's success then had nothing to mark: a later file offered the number as new."""
+    first, second = (confirmed(logged_in, sales, people(1)) for _import in range(2))
+    post, calls = sending.record_add_post, []
+
+    def first_lands_then_the_second_is_sent(*args, **kwargs):
+        record_id = post(*args, **kwargs)
+        if not calls:
+            calls.append(1)
+            other = threading.Thread(target=closing(lambda: import_push(second.pk)))
+            other.start()
+            other.join(60)
+        return record_id
+
+    monkeypatch.setattr(sending, "record_add_post", first_lands_then_the_second_is_sent)
+    import_push(first.pk)
+    assert states(first) == {2: RowState.ADDED}
+    assert states(second) == {2: RowState.REFUSED}
+    added = AddedRecord.objects.get()
+    assert (added.status, added.record_id) == (AddedRecord.Status.ADDED,
+                                              str(thulium.state.records("00001")[0]["record_id"]))
+    again = previewed(logged_in, sales, csv_bytes(people(1)))
+    assert states(again) == {2: RowState.ALREADY_ADDED}
 
 
 def test_every_valid_row_is_sent_once_and_linked_to_its_audit_row(logged_in, sales, thulium):
