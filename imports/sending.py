@@ -313,6 +313,10 @@ class BatchSend:
                 pending.went_unanswered(pending.entry)
             else:
                 pending.entry = None
+            if isinstance(error, ThuliumRefused):
+                # No verdict on the row: left unsent (a stop before its own send), it is
+                # "not sent", as with single POSTs, not "failed".
+                pending.tried = False
 
     def finish(self) -> None:
         """The rows left when the rounds end: one last check of those Thulium may hold, then
@@ -451,7 +455,8 @@ def resumed(row: ClaimedRow) -> Sent | Pending:
                 return Sent(row, RowState.ADDED, entry)
             pending.to_check = pending.to_check and entry.outcome != Outcome.SUCCEEDED
             continue
-        pending.tried = pending.tried or entry.detail != NOT_SENT
+        pending.tried = pending.tried or not (entry.detail == NOT_SENT
+                                              or entry.results.get("batch_refused"))
         if entry.outcome == Outcome.SUCCEEDED:
             return Sent(row, RowState.ADDED, entry)
         if entry.outcome == Outcome.UNKNOWN:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.models import Entry, Outcome
 from audit.recording import outcome_values
 from audit.verify import verify_chain
+from imports import sending
 from imports.fallback import batch_refusal, batch_refusals_lift
 from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
@@ -294,6 +295,15 @@ def test_refused_credentials_are_no_reason_to_fall_back(logged_in, sales, thuliu
     assert job.state == ImportJob.State.STOPPED
     assert "did not accept the portal's API credentials" in job.stop_reason
     assert not BatchRefusal.objects.exists() and job.single_posts is None
+    # Rows whose only send was the batch refused as a whole have no verdict: not sent, as
+    # with single POSTs (they were "failed", and the receipt said so).
+    sent_alone = {number for number, results, detail in ImportAttempt.objects.filter(
+        row__job=job).values_list("row__number", "entry__results", "entry__detail")
+        if not results.get("batch_refused") and detail != sending.NOT_SENT}
+    for row in job.rows.all():
+        assert row.state == (RowState.FAILED if row.number in sent_alone
+                             else RowState.NOT_SENT), row.number
+    assert len(sent_alone) < 6
 
 
 def test_a_refusal_is_remembered_for_a_day_only(logged_in, sales, thulium):
