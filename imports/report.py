@@ -34,6 +34,9 @@ def _report_rows(job):
             record_id, message, request_id = last.get(pk, ("", why, ""))
             if phone == ERASED:
                 message = why  # when and under which reference, not the erased answer's marker
+            if state == RowState.SUPPRESSED:
+                # Listed before a retry: why it stopped, not the failed send before it.
+                record_id, message, request_id = "", why, ""
             yield [number, phone, labels[state], record_id, message, request_id]
 
 

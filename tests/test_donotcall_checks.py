@@ -1,6 +1,8 @@
 """The do-not-call list checked before every send: a single addition, an import's preview,
 and again just before each row's send, also for a number listed mid-import."""
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -168,6 +170,11 @@ def test_a_number_listed_while_its_send_waits_to_be_tried_again_is_not_sent(
         rows[1][0]]
     assert ImportRow.objects.get(job=job, number=2).state == RowState.SUPPRESSED
     assert ImportRow.objects.get(job=job, number=3).state == RowState.ADDED
+    # Its report line says why it stopped, not what Thulium said of the send before.
+    header, listed, _added = csv.reader(
+        io.StringIO("".join(report_lines(job)).lstrip("\ufeff")), delimiter=";")
+    assert (header[4], listed[0]) == ("message", "2")
+    assert ON_THE_LIST in listed[4] and listed[5] == ""  # no request_id of the 503
 
 
 def left_by_a_dead_worker(client, campaign, rows) -> ImportJob:
