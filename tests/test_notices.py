@@ -338,6 +338,21 @@ def test_the_loader_hears_when_their_import_ends_with_its_counts(inbox, db, camp
     assert "601000000" not in body and "Kowalska" not in body  # no personal data
 
 
+def test_an_import_done_with_rows_not_sent_is_not_said_to_have_sent_every_row(db):
+    """"Every row to send was sent", over "Not sent: 1" (a number erased meanwhile); and
+    "Added earlier (found in Thulium)" named rows no check had found."""
+    loader = make_user("loader", LOADERS, email="loader@example.com")
+    notice = Notice.objects.create(user=loader, kind="import-finished", path="imports/1/",
+                                   context={"import": 1, "campaign": "Sprzedaż",
+                                            "campaign_id": "00001", "result": "done",
+                                            "rows_total": 3, "added": 2, "not_sent": 1,
+                                            "added_earlier": 0})
+    body = notice_message(notice).body
+    assert "is done: what became of its rows is below." in body
+    assert "every row to send was sent" not in body
+    assert "Added earlier (Thulium already had them): 0" in body
+
+
 def test_staff_hear_of_a_break_in_the_audit_trail_once(inbox, user, campaigns):
     make_user("admin", is_staff=True, email="admin@example.com")
     entry = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
