@@ -32,6 +32,14 @@ def row_counts(job: ImportJob) -> dict[str, int]:
     return counts
 
 
+def preview_counts(job: ImportJob, counts: dict[str, int]) -> dict[str, int]:
+    """The rows by state as the preview left them: a row found on the do-not-call list at
+    its send was to send then, and counted there (the page counted it in both)."""
+    set_apart = sum(counts[state] for state in (RowState.INVALID, RowState.DUPLICATE,
+                                                RowState.ALREADY_ADDED))
+    return {**counts, RowState.SUPPRESSED: max(job.rows_total - job.rows_valid - set_apart, 0)}
+
+
 def watched_figures(job: ImportJob) -> tuple[dict[str, int], float]:
     """Rows by state and rows per second, for the progress bar: a running import's are
     shared a while.

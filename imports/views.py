@@ -20,7 +20,7 @@ from .forms import ImportListForm, ImportUploadForm, MappingForm, ReadOptionsFor
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
 from .previewing import import_preview
-from .progress import import_progress, row_counts
+from .progress import import_progress, preview_counts, row_counts
 from .reading import FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled, task_waiting
@@ -176,6 +176,7 @@ def detail(request, pk):
     if job.state in ImportJob.MAPPABLE_STATES:
         return render(request, "imports/preview.html", context)
     context["progress"] = import_progress(job, context["counts"])
+    context["preview_counts"] = preview_counts(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
 

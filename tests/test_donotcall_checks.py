@@ -3,6 +3,7 @@ and again just before each row's send, also for a number listed mid-import."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -137,6 +138,11 @@ def test_a_number_listed_mid_import_stops_its_row_at_the_next_claim(
     sent = [record["phone_number"] for record in records_sent(thulium)]
     assert sent == [row[0] for row in rows[:4]]
     assert ImportRow.objects.get(job=job, number=6).state == RowState.SUPPRESSED
+    # The page's counts of the preview: the row was to send then (it was counted both as
+    # to send and as on the list, 6 rows of 5).
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    preview = dict(re.findall(r'data-count="(\w+)">(\d+)<', page))
+    assert (preview["rows"], preview["valid"], preview["suppressed"]) == ("5", "5", "0")
 
 
 @pytest.mark.parametrize("batch_size", [1, 10])
