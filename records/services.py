@@ -191,39 +191,47 @@ def record_add_complete_all(completions: list[tuple[Entry, dict]], *,
                              columns=["status", "record_id"],
                              rows=[(AddedRecord.Status.ADDED, record_id, campaign_id, key)
                                    for (campaign_id, key), (_entry, record_id) in added.items()])
-        if stored < len(added):
-            _known_again(added, AddedRecord.Status.ADDED)
+        written = _known_again(added, AddedRecord.Status.ADDED) if stored < len(added) else []
         for campaign_id, keys in _by_campaign(unknown).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys).update(
                 status=AddedRecord.Status.UNKNOWN)
-        _known_again(unknown, AddedRecord.Status.UNKNOWN)
+        written += _known_again(unknown, AddedRecord.Status.UNKNOWN)
         for campaign_id, keys in _by_campaign(failed - unknown.keys() - added.keys()).items():
             AddedRecord.objects.filter(campaign_id=campaign_id, phone_key__in=keys,
                                        status=AddedRecord.Status.SENDING).delete()
         entries_complete(completions)
+        # Holding the chain's head now, which an erasure holds while it erases: one that
+        # erased these numbers meanwhile (it found no row to delete) has them forgotten.
+        erased = Entry.objects.filter(pk__in=written, erased_at__isnull=False)
+        AddedRecord.objects.filter(entry_id__in=erased.values("pk")).delete()
 
 
-def _known_again(sends: dict, status: str) -> None:
+def _known_again(sends: dict, status: str) -> list[int]:
     """Write again the numbers of these sends (by key: their entry, Thulium's id) that the
     portal no longer knows: another send of the same number (a second import, a page)
     began meanwhile, pointing the number at its own entry, and its refusal took the
     number away, when this one had landed or may have. Forgotten, the number was offered
-    to send again as new."""
+    to send again as new. Not a number erased since (its entry says so), which is gone on
+    purpose. Returns the entries whose number was written again."""
     if not sends:
-        return
+        return []
     there = set()
     for campaign_id, keys in _by_campaign(sends).items():
         there.update((campaign_id, key) for key in AddedRecord.objects.filter(
             campaign_id=campaign_id, phone_key__in=keys).values_list("phone_key", flat=True))
+    missing = {key: send for key, send in sends.items() if key not in there}
+    erased = set(Entry.objects.filter(pk__in=[entry.pk for entry, _id in missing.values()],
+                                      erased_at__isnull=False).values_list("pk", flat=True))
+    rows = [(campaign_id, key, entry.sent.get("identifier", ""), record_id, entry.pk, status,
+             entry.created_at)
+            for (campaign_id, key), (entry, record_id) in missing.items()
+            if entry.pk not in erased]
     insert_each(
         AddedRecord,
         columns=["campaign_id", "phone_key", "identifier", "record_id", "entry_id", "status",
                  "created_at"],
-        rows=[(campaign_id, key, entry.sent.get("identifier", ""), record_id, entry.pk, status,
-               entry.created_at)
-              for (campaign_id, key), (entry, record_id) in sends.items()
-              if (campaign_id, key) not in there],
-        unique=["campaign_id", "phone_key"], update=["status", "record_id"])
+        rows=rows, unique=["campaign_id", "phone_key"], update=["status", "record_id"])
+    return [row[4] for row in rows]
 
 
 def _by_campaign(keys) -> dict[int, list[str]]:

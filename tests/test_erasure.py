@@ -350,7 +350,8 @@ def test_a_file_erased_while_its_rows_are_checked_at_once_leaves_none_of_them(
 # batch as a whole (its rows then go one by one), or stores it and its answer is lost.
 IN_FLIGHT = {
     "refused": (RowState.REFUSED, lambda state: state.fail_in_batch([NUMBER])),
-    "batch refused": (RowState.FAILED, lambda state: state.fail_next(
+    # Refused as a whole, the batch gave no verdict on the row, which is then not sent.
+    "batch refused": (RowState.NOT_SENT, lambda state: state.fail_next(
         "refuse", path="/api/batch/outbounds/00002/records")),
     "answer lost": (RowState.UNKNOWN, lambda state: state.fail_next(
         "timeout", path="/api/batch/outbounds/00002/records", delay=1.5)),
