@@ -38,14 +38,23 @@ def _rows_of(key: str):
 def _unkeyed_spelling(key: str) -> list[int]:
     """The rows without a key (refused) whose number or cells spell the number; the few
     holding its last digits are read, as a file is (`_spells`)."""
-    tail = significant_digits(key)[-3:]
+    tail = _tail(key)
     found = (ImportRow.objects.filter(phone_key="", state=RowState.INVALID)
              .annotate(cells=Cast("values", TextField()))
              .filter(Q(phone_number__contains=tail) | Q(cells__contains=tail))
              .values_list("pk", "phone_number", "values"))
     return [pk for pk, number, cells in found
-            if any(_spells(str(text).encode(), key)
-                   for text in (number, *(cells or {}).values()))]
+            if _any_spells(key, number, *(cells or {}).values())]
+
+
+def _tail(key: str) -> str:
+    """The number's last digits, which every spelling of it holds in a row: what the
+    database is asked for, before the few texts found are read (`_any_spells`)."""
+    return significant_digits(key)[-3:]
+
+
+def _any_spells(key: str, *texts) -> bool:
+    return any(_spells(str(text).encode(), key) for text in texts)
 
 
 def rows_erased(row_ids, *, lock: bool = False) -> set[int]:
@@ -114,9 +123,8 @@ def batch_refusals_forget(key: str, erasure: Erasure) -> int:
 
 
 def _refusals_spelling(key: str) -> list[int]:
-    tail = significant_digits(key)[-3:]
-    return [pk for pk, words in BatchRefusal.objects.filter(detail__contains=tail)
-            .values_list("pk", "detail") if _spells(words.encode(), key)]
+    return [pk for pk, words in BatchRefusal.objects.filter(detail__contains=_tail(key))
+            .values_list("pk", "detail") if _any_spells(key, words)]
 
 
 def _rows_not_sent(job_id: int, at) -> None:

@@ -21,10 +21,13 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
     old = before or {"groups": set()}
     new = after or {"groups": set()}
     gained, lost = sorted(new["groups"] - old["groups"]), sorted(old["groups"] - new["groups"])
-    flags = {name: new[name] for name in FLAGS
-             if name in new and (before is None or new[name] != old.get(name))
-             and (before is not None or new[name])}  # a new account: the switches it has on
-    step = Step.CREATED if before is None else Step.DELETED if after is None else Step.CHANGED
+    if after is None:
+        step, flags = Step.DELETED, {}
+    elif before is None:  # a new account: the switches it has on
+        step, flags = Step.CREATED, {name: True for name in FLAGS if after[name]}
+    else:
+        step = Step.CHANGED
+        flags = {name: after[name] for name in FLAGS if after[name] != before[name]}
     if step == Step.CHANGED and not (gained or lost or flags):
         return
     details = {"account": account_name, "step": step}
