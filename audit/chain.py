@@ -6,15 +6,26 @@ Links are numbered by one sequence taken under the lock of the single `ChainHead
 and each hash covers the previous link's hash, so an entry that is edited, removed or
 slipped in breaks the chain from that point on. Personal values are covered by their
 keyed digest (`audit.personal`), so that they can be erased without breaking it.
+
+A link's hash is an HMAC under a key kept outside the database (derived from the audit key,
+AUDIT_PII_KEY): whoever may write the tables, but lacks the key, cannot make a link that
+verify_audit takes, to append an entry, complete one or rewrite the log. The stored hash
+names its key ("<key id>.<hex>"), so that links made before a rotation are checked under
+the retired key; links made before the chain was keyed (2026-12) are plain SHA-256, with
+no key id.
 """
 
 import hashlib
+import hmac
 import json
 from datetime import UTC
 from functools import cache
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from .kinds import get_kind
-from .personal import chained_copy
+from .personal import KEY_ID_LENGTH, chained_copy, current_key_id, key_by_id
 
 BEGUN, COMPLETED = "begun", "completed"
 BEGUN_FIELDS = ("kind", "actor_id", "actor_username", "created_at", "campaign_id",
@@ -41,13 +52,50 @@ def payload(values: dict) -> str:
     return _canonical({name: value for name, value in values.items() if value is not None})
 
 
+# The key id of the links made before the chain was keyed: they have none.
+UNKEYED = ""
+# A link's hash as stored: its key's id, a dot and the HMAC (or a plain SHA-256 alone).
+HASH_LENGTH = KEY_ID_LENGTH + 1 + 64
+
+
 def link_hash(previous: str, seq: int, stage: str, text: str, *,
-              entry_id: int | None = None) -> str:
-    """The link's hash. A begun link covers its entry's id too (`entry_id`), so that an id
-    given to another entry, which every reference to the entry goes by, breaks the chain;
-    links written before it did have none (verify_audit takes either, see audit.verify)."""
+              entry_id: int | None = None, key_id: str | None = None) -> str:
+    """The link's hash, "<key id>.<hex>", under the key of `key_id` (the current one by
+    default; UNKEYED: a plain SHA-256, as links were made before 2026-12).
+
+    A begun link covers its entry's id too (`entry_id`), so that an id given to another
+    entry, which every reference to the entry goes by, breaks the chain; unkeyed links
+    written before it did have none (verify_audit takes either, see audit.verify). Raises
+    ImproperlyConfigured for a key id the portal is not given.
+    """
     covered = text if entry_id is None else f"{entry_id}\n{text}"
-    return hashlib.sha256(f"{previous}\n{seq}\n{stage}\n{covered}".encode()).hexdigest()
+    message = f"{previous}\n{seq}\n{stage}\n{covered}".encode()
+    if key_id == UNKEYED:
+        return hashlib.sha256(message).hexdigest()
+    key_id = key_id or current_key_id()
+    mac = _link_mac(key_id).copy()
+    mac.update(message)
+    return f"{key_id}.{mac.hexdigest()}"
+
+
+def link_key_id(stored: str) -> str:
+    """The id of the key a stored hash was made under (UNKEYED for a plain SHA-256)."""
+    return stored[:KEY_ID_LENGTH] if len(stored) == HASH_LENGTH else UNKEYED
+
+
+@cache
+def _link_mac(key_id: str):
+    """The HMAC that makes links under one key, the key mixed in once (each link starts
+    from a copy). The links' key is derived from the audit key, not the key itself: a
+    digest of a person's data and a link can then never be mistaken for one another."""
+    link_key = hmac.new(key_by_id(key_id), b"audit chain link", hashlib.sha256).digest()
+    return hmac.new(link_key, digestmod=hashlib.sha256)
+
+
+@receiver(setting_changed)
+def _keys_changed(*, setting, **_kwargs) -> None:
+    if setting in ("AUDIT_PII_KEY", "AUDIT_PII_RETIRED_KEYS"):
+        _link_mac.cache_clear()
 
 
 def begun_text(values: dict) -> str:

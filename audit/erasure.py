@@ -137,26 +137,30 @@ def forget_number(*, number: str, reference: str, actor=None,
                 eraser.hold(key)
         chain_hold()
         _erasing(True)
-        counts = {"entries": _erase_entries(key, erasure)}
+        erased = _erase_entries(key, erasure)
+        counts = {"entries": len(erased)}
         for name, eraser in _erasers.items():
             counts[name] = eraser.erase(key, erasure)
         _erasing(False)
         entry = entry_begin(kind=ERASURE.slug, actor=actor, actor_username=actor_username,
                             reason=erasure.reference,
-                            # The moment its markers and the entries' erased_at name, so that
-                            # verify_audit can tell them from altered ones.
+                            # The moment its markers and the entries' erased_at name, and
+                            # the entries it erased, so that verify_audit can tell them
+                            # from altered ones (audit.verify_erasures).
                             details={"number_digest": digest(key),
-                                     "erased_at": erasure.at.isoformat()})
+                                     "erased_at": erasure.at.isoformat(),
+                                     "entries": erased})
         entry_complete(entry, outcome=Outcome.SUCCEEDED, results=counts)
     return ErasureReport(entry, counts)
 
 
-def _erase_entries(key: str, erasure: Erasure) -> int:
-    """Replace the personal values of every entry found by the number's digest."""
-    erased = 0
+def _erase_entries(key: str, erasure: Erasure) -> list[int]:
+    """Replace the personal values of every entry found by the number's digest; returns the
+    ids of the entries erased."""
+    erased = []
     for entry, values in _entries_to_erase(key, erasure):
         guarded_update(Entry.objects.filter(pk=entry.pk), **values, erased_at=erasure.at)
-        erased += 1
+        erased.append(entry.pk)
     return erased
 
 

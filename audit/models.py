@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.request_id import current_request_id
 
+from .chain import HASH_LENGTH
+
 # The hash the first link is chained to.
 GENESIS_HASH = "0" * 64
 
@@ -104,10 +106,10 @@ class Entry(models.Model):
     # The entry's two links in the hash chain: when it was begun and when it was completed.
     begin_seq = models.BigIntegerField(_("chain link (begun)"), unique=True, null=True,
                                        editable=False)
-    begin_hash = models.CharField(max_length=64, blank=True, editable=False)
+    begin_hash = models.CharField(max_length=HASH_LENGTH, blank=True, editable=False)
     complete_seq = models.BigIntegerField(_("chain link (completed)"), unique=True, null=True,
                                           editable=False)
-    complete_hash = models.CharField(max_length=64, blank=True, editable=False)
+    complete_hash = models.CharField(max_length=HASH_LENGTH, blank=True, editable=False)
 
     objects = EntryQuerySet.as_manager()
 
@@ -186,7 +188,7 @@ class ChainHead(models.Model):
     ONLY = 1
 
     seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    last_hash = models.CharField(max_length=HASH_LENGTH, default=GENESIS_HASH)
 
     class Meta:
         default_permissions = ()

@@ -7,7 +7,9 @@ erasure replaces a value by a marker that carries the same digest, so the chain 
 proves that nothing else in the entry changed, while an edited value no longer matches.
 
 A digest names its key ("<key id>.<hex>"): after a rotation (AUDIT_PII_RETIRED_KEYS)
-older entries are still verified and searched under the key they were made with.
+older entries are still verified and searched under the key they were made with. The
+same keys make the hash chain's links (audit.chain), each under a key of its own derived
+from them.
 """
 
 import hashlib
@@ -41,8 +43,26 @@ def _keys(current: str, retired: tuple[str, ...]) -> tuple[str, dict[str, bytes]
     return hashlib.sha256(current.encode()).hexdigest()[:KEY_ID_LENGTH], keys
 
 
+# What a digest or a chain link under a key the portal is not given says (verify_audit
+# tells it apart).
+KEY_UNKNOWN = "is neither AUDIT_PII_KEY nor in AUDIT_PII_RETIRED_KEYS"
+
+
+def _configured() -> tuple[str, dict[str, bytes]]:
+    """The current key's id, and every key (current and retired) by id."""
+    return _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+
+
 def current_key_id() -> str:
-    return _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))[0]
+    return _configured()[0]
+
+
+def key_by_id(key_id: str) -> bytes:
+    """The key of that id; raises ImproperlyConfigured for one the portal is not given."""
+    keys = _configured()[1]
+    if key_id not in keys:
+        raise ImproperlyConfigured(f"audit personal-data key {key_id} {KEY_UNKNOWN}")
+    return keys[key_id]
 
 
 def digest(value, key_id: str = "") -> str:
@@ -53,20 +73,13 @@ def digest(value, key_id: str = "") -> str:
     return _digester(key_id)(value)
 
 
-# What a digest under a key the portal is not given says (verify_audit tells it apart).
-KEY_UNKNOWN = "is neither AUDIT_PII_KEY nor in AUDIT_PII_RETIRED_KEYS"
-
-
 @cache
 def _digester(key_id: str):
     """A function making digests under one key: the settings are read once, not per value
     (verify_audit makes millions; a change of the keys, as in tests, starts afresh)."""
-    current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
-    key_id = key_id or current
-    if key_id not in keys:
-        raise ImproperlyConfigured(f"audit personal-data key {key_id} {KEY_UNKNOWN}")
+    key_id = key_id or current_key_id()
     # The key is mixed in once; each value starts from a copy (a third cheaper than anew).
-    keyed, prefix = hmac.new(keys[key_id], digestmod=hashlib.sha256), f"{key_id}."
+    keyed, prefix = hmac.new(key_by_id(key_id), digestmod=hashlib.sha256), f"{key_id}."
 
     def make(value) -> str:
         mac = keyed.copy()
@@ -84,18 +97,18 @@ def _keys_changed(*, setting, **_kwargs) -> None:
 
 def known_key_ids() -> set[str]:
     """The ids of the keys digests can be made and read with: the current and retired ones."""
-    return set(_keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))[1])
+    return set(_configured()[1])
 
 
 def digests_under_every_key(value) -> list[str]:
     """The value's digest under the current key and every retired one, for a search."""
-    _current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+    _current, keys = _configured()
     return [digest(value, key_id) for key_id in keys]
 
 
 def digesters_under_every_key() -> list:
     """One digest-making function per key, current and retired, for looking up many values."""
-    _current, keys = _keys(settings.AUDIT_PII_KEY, tuple(settings.AUDIT_PII_RETIRED_KEYS))
+    _current, keys = _configured()
     return [_digester(key_id) for key_id in keys]
 
 

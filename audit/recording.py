@@ -24,6 +24,7 @@ from .chain import (
     completed_text,
     json_number_safe,
     link_hash,
+    link_key_id,
 )
 from .kinds import get_kind, value_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
@@ -31,6 +32,7 @@ from .personal import (
     current_key_id,
     digest,
     erase_values,
+    known_key_ids,
     marker_erasure,
     marker_when,
     places,
@@ -38,7 +40,8 @@ from .personal import (
 
 
 class ChainBroken(Exception):
-    """The chain cannot be extended safely: its head is missing though entries exist."""
+    """The chain cannot be extended safely: its head is missing though entries exist, or
+    its last link was made under a key this process is not given."""
 
 
 def entry_new(*, kind: str, actor, campaign=None, sent=None, reason: str = "",
@@ -106,8 +109,8 @@ def entries_begin(entries: list[Entry]) -> None:
     """Write new entries as pending, as the next links, in one transaction.
 
     Entries given their ids by `entries_reserve` are written with them; others get theirs
-    now, before their links are made, which cover them. Raises ChainBroken if the head is
-    missing although entries exist.
+    now, before their links are made, which cover them. Raises ChainBroken if the chain
+    cannot be extended (see _next_seq).
     """
     reserved = entries[0].pk is not None
     if not reserved:
@@ -121,10 +124,11 @@ def entries_begin(entries: list[Entry]) -> None:
     # statements on every audited action, and a failure rolls the whole of it back anyway.
     with transaction.atomic(savepoint=False):
         seq, previous = _next_seq(len(entries))
+        key_id = current_key_id()
         for entry, text in zip(entries, texts, strict=True):
             entry.begin_seq = seq
             entry.begin_hash = previous = link_hash(previous, seq, BEGUN, text,
-                                                    entry_id=entry.pk)
+                                                    entry_id=entry.pk, key_id=key_id)
             seq += 1
         _insert(entries)
         _advance(previous)
@@ -238,10 +242,11 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
                  for entry, _values_given in completions]
         seq, previous = _next_seq(len(completions))
         _answers_erased([entry for entry, _values_given in completions])
-        rows = []
+        rows, key_id = [], current_key_id()
         for (entry, _values_given), text in zip(completions, texts, strict=True):
             entry.complete_seq = seq
-            entry.complete_hash = previous = link_hash(previous, seq, COMPLETED, text)
+            entry.complete_hash = previous = link_hash(previous, seq, COMPLETED, text,
+                                                       key_id=key_id)
             rows.append([*(getattr(entry, name) for name in COMPLETED_FIELDS),
                          seq, entry.complete_hash, entry.pk])
             seq += 1
@@ -357,7 +362,10 @@ def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None
 
 def _next_seq(count: int = 1) -> tuple[int, str]:
     """Take the next `count` sequence numbers (the first is returned) and the last hash,
-    holding the head's row lock until the transaction ends.
+    holding the head's row lock until the transaction ends. Raises ChainBroken if the last
+    link was made under a key this process is not given: a process started before a
+    rotation of the key, still running beside those started after it, would link back
+    under the old key, which verify_audit takes for a forgery (audit.verify).
 
     The UPDATE comes first so that it is what takes the lock: on PostgreSQL a row lock, on
     SQLite the database's write lock (a read first could deadlock two writers). It hands
@@ -371,6 +379,9 @@ def _next_seq(count: int = 1) -> tuple[int, str]:
         _start_chain()
         return _next_seq(count)
     last, previous = taken
+    if (key_id := link_key_id(previous)) and key_id not in known_key_ids():
+        raise ChainBroken(f"the audit chain's last link was made under key {key_id}, which this "
+                          "process is not given: restart it with the current AUDIT_PII_KEY")
     return last - count + 1, previous
 
 

@@ -6,6 +6,11 @@ walk runs are left for the next one instead of looking like tampering.
 Each link stores its own hash, so any stretch of the chain can be checked from the stored
 hash of the link before it. A long chain is cut into one stretch per CPU, walked by
 forked processes at once; the first break in chain order is the one reported.
+
+Links are made under the audit key (audit.chain), and the chain moves from one key to the
+next only forward: a key it moved on from (retired after a rotation, or none, as links were
+made before the chain was keyed) makes no later link. Whoever holds an old key, or none,
+cannot append to the chain either.
 """
 
 import heapq
@@ -30,9 +35,11 @@ from .chain import (
     BEGUN_FIELDS,
     COMPLETED,
     COMPLETED_FIELDS,
+    UNKEYED,
     begun_text,
     completed_text,
     link_hash,
+    link_key_id,
 )
 from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
@@ -73,9 +80,10 @@ def verify_chain(*, workers: int | None = None,
 
     `workers` is how many processes walk the chain (by default one per CPU, for a long one).
     `kept` are (link number, hash) pairs an earlier run printed as its head and someone kept
-    outside the database: the chain must still hold each. Without them, a log rewritten
-    with its hashes made anew, or cut back and its head moved back with it, walks intact:
-    the hashes need no secret, and whoever may write the tables may make them.
+    outside the database: the chain must still hold each. Without them, a log cut back and
+    its head moved back with it walks intact: that needs no key, only the rights of the
+    tables' owner (the portal's own database role has not those, see docs/operations.md);
+    nor does a log rewritten by someone who has the key.
     """
     with long_read():
         head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
@@ -134,6 +142,9 @@ class _Stretch:
     carried: Counter = field(default_factory=Counter)  # carried-over entries by old table
     carried_over: dict | None = None  # what the carry-over entry says it moved
     last_hash: str = ""  # the stored hash of the last link walked
+    # (key id, link, where, entries walked before it) of each link made under another key
+    # than the link before it
+    keys: list[tuple[str, int, str, int]] = field(default_factory=list)
 
 
 def _stretches(head_seq: int, count: int) -> list[_Stretch]:
@@ -177,7 +188,19 @@ def _joined(stretches: list[_Stretch]) -> tuple[int, int, str]:
     """Entries and links checked, and the first break in chain order (or "")."""
     entries = links = 0
     carried, carried_over = Counter(), None
+    keys_left, key = set(), None
     for stretch in stretches:
+        # Its keys come before its break, if it has one: they were read off the links
+        # walked up to it.
+        for next_key, seq, where, entries_before in stretch.keys:
+            if next_key == key:
+                continue
+            if next_key in keys_left:
+                return (entries + entries_before, seq - 1,
+                        _key_gone_back(next_key, seq, where))
+            # No link is made without a key once one was made with a key.
+            keys_left |= {UNKEYED, key}
+            key = next_key
         entries, links = entries + stretch.entries, links + stretch.links
         if stretch.problem:
             return entries, links, stretch.problem
@@ -194,15 +217,24 @@ def _walk(stretch: _Stretch) -> _Stretch:
         stretch.problem = f"link #{expected - 1} is missing: an entry was removed"
         return stretch
     links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
+    key = None
     for seq, pk, stage, stored, covered in links:
-        if (seq == expected and not isinstance(covered, ImproperlyConfigured)
-                and _links(previous, seq, stage, covered[0], pk, stored)):
-            previous, expected = stored, expected + 1
-            if stage == BEGUN:
-                stretch.entries += 1
-                _count_carried(stretch, covered)
-            continue
-        stretch.problem = _broken(f"entry #{pk} ({stage}, link #{seq})", seq, expected, covered)
+        where = f"entry #{pk} ({stage}, link #{seq})"
+        if seq == expected and not isinstance(covered, ImproperlyConfigured):
+            try:
+                linked = _links(previous, seq, stage, covered[0], pk, stored)
+            except ImproperlyConfigured as error:  # made under a key the portal lacks
+                linked, covered = False, error
+            if linked:
+                previous, expected = stored, expected + 1
+                if (link_key := link_key_id(stored)) != key:
+                    key = link_key
+                    stretch.keys.append((key, seq, where, stretch.entries))
+                if stage == BEGUN:
+                    stretch.entries += 1
+                    _count_carried(stretch, covered)
+                continue
+        stretch.problem = _broken(where, seq, expected, covered)
         break
     stretch.links, stretch.last_hash = expected - stretch.first, previous
     if not stretch.problem and expected <= stretch.last:
@@ -214,12 +246,27 @@ def _walk(stretch: _Stretch) -> _Stretch:
 
 
 def _links(previous: str, seq: int, stage: str, text: str, pk: int, stored: str) -> bool:
-    """Whether the stored hash is the link's. A begun link covers its entry's id, or, made
-    before links did, none: an entry whose id was changed matches neither, as its hash
-    was made with the first."""
-    if stage == BEGUN and link_hash(previous, seq, stage, text, entry_id=pk) == stored:
+    """Whether the stored hash is the link's, under the key it names. A begun link covers
+    its entry's id, or, made before links did (and before they were keyed), none: an entry
+    whose id was changed matches neither, as its hash was made with the first. Raises
+    ImproperlyConfigured for a key the portal is not given."""
+    key_id = link_key_id(stored)
+    if stage == BEGUN and link_hash(previous, seq, stage, text, entry_id=pk,
+                                    key_id=key_id) == stored:
         return True
-    return link_hash(previous, seq, stage, text) == stored
+    if stage == BEGUN and key_id != UNKEYED:
+        return False
+    return link_hash(previous, seq, stage, text, key_id=key_id) == stored
+
+
+def _key_gone_back(key_id: str, seq: int, where: str) -> str:
+    """In words, why a link made under a key the chain had moved on from breaks it."""
+    if key_id == UNKEYED:
+        return (f"{where} is made without the chain's key, after links made with it: it was "
+                "written by someone who had the database but not the portal's key")
+    return (f"{where} is made under key {key_id}, which the chain had moved on from: it "
+            "was written by someone who had the database and an old key, not the current "
+            "one")
 
 
 def _head_unlike(newest: _Stretch, head_hash: str) -> str:

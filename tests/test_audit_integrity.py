@@ -2,6 +2,8 @@
 
 import datetime
 import gc
+import hashlib
+import hmac
 import re
 from zoneinfo import ZoneInfo
 
@@ -13,7 +15,18 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.urls import reverse
 
-from audit.chain import BEGUN, BEGUN_FIELDS, COMPLETED, begun_text, begun_texts, link_hash, payload
+from audit.chain import (
+    BEGUN,
+    BEGUN_FIELDS,
+    COMPLETED,
+    COMPLETED_FIELDS,
+    UNKEYED,
+    begun_text,
+    begun_texts,
+    completed_text,
+    link_hash,
+    payload,
+)
 from audit.models import (
     GENESIS_HASH,
     AppendOnlyError,
@@ -23,7 +36,7 @@ from audit.models import (
     Outcome,
     SearchTerm,
 )
-from audit.personal import KEY_UNKNOWN, digest
+from audit.personal import KEY_UNKNOWN, current_key_id, digest
 from audit.recording import (
     ChainBroken,
     _start_chain,
@@ -311,7 +324,7 @@ def test_verify_names_entries_whose_ids_were_swapped(user, sales):
 def test_verify_takes_the_links_written_before_they_covered_their_entry_s_id(user, sales):
     entry = change(actor=user, campaign=sales, sent={"order": 1}, outcome="pending")
     text = begun_text({name: getattr(entry, name) for name in BEGUN_FIELDS})
-    older = link_hash(GENESIS_HASH, 1, BEGUN, text)  # as such a link was made
+    older = link_hash(GENESIS_HASH, 1, BEGUN, text, key_id=UNKEYED)  # as such links were made
     assert older != entry.begin_hash
     tamper("UPDATE audit_entry SET begin_hash = %s", [older])
     tamper("UPDATE audit_chainhead SET last_hash = %s", [older])
@@ -423,7 +436,7 @@ def test_a_log_cut_back_with_its_head_walks_intact_but_not_past_a_head_kept_else
     kept_entry = change(actor=user, campaign=sales, sent={"order": 1})
     cut = change(actor=user, campaign=sales, sent={"order": 2})
     call_command("verify_audit")
-    kept = re.search(r"head (#\d+:[0-9a-f]{64})", capsys.readouterr().out)[1]
+    kept = re.search(r"head (#\d+:[0-9a-f]{8}\.[0-9a-f]{64})", capsys.readouterr().out)[1]
     call_command("verify_audit", kept=[kept])
     # The newest entry removed, and the head moved back to the link before it.
     tamper("DELETE FROM audit_searchterm WHERE entry_id = %s", [cut.pk])
@@ -585,6 +598,142 @@ def test_the_admin_keeps_imports_and_shows_entries_to_auditors_only(client, user
     client.force_login(User.objects.get(pk=administrator.pk))
     page = client.get(reverse("admin:audit_entry_change", args=[entry.pk]))
     assert page.status_code == 200 and "601234567" in page.content.decode()
+
+
+# --- the chain's key: the database's rights are not enough to make a link ----------------
+
+def _plain_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _hmac_under(key: str):
+    """Links made as the portal makes them, under `key` (an old one, or a guess)."""
+    link_key = hmac.new(key.encode(), b"audit chain link", hashlib.sha256).digest()
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return lambda text: f"{key_id}.{hmac.new(link_key, text.encode(), hashlib.sha256).hexdigest()}"
+
+
+def forge_after(original: Entry, *, reason: str, hasher) -> Entry:
+    """What whoever may write the tables can do without the portal's key: a copy of an entry
+    with another reason, appended to the chain as the next two links, made by `hasher` from
+    what the chain covers, and the head moved on to them."""
+    head = ChainHead.objects.get()
+    new_id = Entry.objects.order_by("-pk")[0].pk + 1
+    copied = ", ".join(field.column for field in Entry._meta.concrete_fields if field.column not in
+                       ("id", "reason", "begin_seq", "complete_seq", "begin_hash", "complete_hash"))
+    tamper(f"INSERT INTO audit_entry (id, reason, begin_seq, complete_seq, begin_hash, "
+           f"complete_hash, {copied}) SELECT %s, %s, %s, %s, '', '', {copied} "
+           "FROM audit_entry WHERE id = %s",
+           [new_id, reason, head.seq + 1, head.seq + 2, original.pk])
+    forged = Entry.objects.get(pk=new_id)
+    begun = begun_text({name: getattr(forged, name) for name in BEGUN_FIELDS})
+    begin_hash = hasher(f"{head.last_hash}\n{head.seq + 1}\n{BEGUN}\n{new_id}\n{begun}")
+    completed = completed_text({name: getattr(forged, name) for name in COMPLETED_FIELDS},
+                               kind=forged.kind, pii_key=forged.pii_key, begin_hash=begin_hash)
+    complete_hash = hasher(f"{begin_hash}\n{head.seq + 2}\n{COMPLETED}\n{completed}")
+    tamper("UPDATE audit_entry SET begin_hash = %s, complete_hash = %s WHERE id = %s",
+           [begin_hash, complete_hash, new_id])
+    tamper("UPDATE audit_chainhead SET seq = %s, last_hash = %s",
+           [head.seq + 2, complete_hash])
+    return forged
+
+
+def test_an_entry_appended_with_the_database_s_rights_alone_breaks_the_chain(user, sales):
+    """The links were plain SHA-256: anyone with the portal's database credentials could
+    append a backdated entry, or complete a pending one, and verify_audit found it intact."""
+    entry = change(actor=user, campaign=sales, sent={"order": 1})
+    assert entry.begin_hash.startswith(f"{current_key_id()}.")
+
+    forged = forge_after(entry, reason="approved by phone", hasher=_plain_sha256)
+
+    assert verify_problem() == (
+        f"The audit trail was tampered with: entry #{forged.pk} (begun, link #3) is made "
+        "without the chain's key, after links made with it: it was written by someone who "
+        "had the database but not the portal's key. (2 links before it were intact.)")
+
+
+def test_a_link_made_under_a_guessed_key_does_not_match(user, sales, settings):
+    entry = change(actor=user, campaign=sales, sent={"order": 1})
+    guessed = _hmac_under("a-guess")
+    # Named as if made under the portal's own key: only the key makes the hash.
+    forged = forge_after(entry, reason="x", hasher=lambda text: (
+        link_key_of_current() + guessed(text)[8:]))
+
+    assert f"entry #{forged.pk} (begun, link #3) does not match its hash" in verify_problem()
+
+
+def test_a_pending_entry_completed_without_the_key_breaks_the_chain(user, sales):
+    entry = change(actor=user, campaign=sales, sent={"order": 1}, outcome="pending")
+    head = ChainHead.objects.get()
+    completed = completed_text({**{name: None for name in COMPLETED_FIELDS},
+                                "outcome": "succeeded", "messages": [], "detail": "",
+                                "request_id": "", "results": {}},
+                               kind=entry.kind, pii_key=entry.pii_key,
+                               begin_hash=entry.begin_hash)
+    forged = _plain_sha256(f"{head.last_hash}\n2\n{COMPLETED}\n{completed}")
+    tamper("UPDATE audit_entry SET outcome = 'succeeded', complete_seq = 2, complete_hash = %s",
+           [forged])
+    tamper("UPDATE audit_chainhead SET seq = 2, last_hash = %s", [forged])
+
+    assert (f"entry #{entry.pk} (completed, link #2) is made without the chain's key"
+            in verify_problem())
+
+
+def link_key_of_current() -> str:
+    return ChainHead.objects.get().last_hash.split(".")[0]
+
+
+def test_links_made_before_the_chain_was_keyed_verify_and_the_keyed_ones_follow(
+        user, sales, monkeypatch):
+    """An upgrade: the log's older links are plain SHA-256, its newer ones keyed."""
+    with monkeypatch.context() as before_2026_12:
+        before_2026_12.setattr("audit.recording.current_key_id", lambda: UNKEYED)
+        older = change(actor=user, campaign=sales, sent={"order": 1})
+    newer = change(actor=user, campaign=sales, sent={"order": 2})
+
+    assert (len(older.complete_hash), len(newer.begin_hash)) == (64, 73)
+    assert verify_chain() == Verdict(2, 4, 4, newer.complete_hash)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_rotation_the_retired_key_makes_no_more_links(user, sales, settings):
+    """The old key may have leaked (the reason to rotate it): links it makes after the
+    chain moved on to the new one break it, whichever stretch walks them."""
+    old_key = settings.AUDIT_PII_KEY
+    before = [change(actor=user, campaign=sales, sent={"order": n}) for n in range(2)]
+    settings.AUDIT_PII_RETIRED_KEYS = [old_key]
+    settings.AUDIT_PII_KEY = "the-key-after-the-rotation"
+    after = change(actor=user, campaign=sales, sent={"order": 3})
+    assert link_key_of_current() != before[0].begin_hash.split(".")[0]
+    assert not verify_chain().problem and not verify_chain(workers=3).problem
+
+    forged = forge_after(after, reason="backdated", hasher=_hmac_under(old_key))
+
+    gone_back = (f"entry #{forged.pk} (begun, link #7) is made under key "
+                 f"{before[0].begin_hash.split('.')[0]}, which the chain had moved on from")
+    assert verify_chain().problem.startswith(gone_back)
+    assert verify_chain(workers=4).problem.startswith(gone_back)
+
+
+def test_a_process_not_given_the_last_link_s_key_links_nothing(user, sales, settings):
+    """One started before a rotation, beside those started after it: its links would go
+    back to the old key, which verify_audit takes for a forgery."""
+    old_key = settings.AUDIT_PII_KEY
+    settings.AUDIT_PII_RETIRED_KEYS = [old_key]
+    settings.AUDIT_PII_KEY = "the-key-after-the-rotation"
+    linked = change(actor=user, campaign=sales, sent={"order": 1})
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
+
+    with (pytest.raises(ChainBroken, match="restart it with the current AUDIT_PII_KEY"),
+          transaction.atomic()):
+        change(actor=user, campaign=sales, sent={"order": 2})
+    assert Entry.objects.count() == 1
+    # Nor can it check the link: a key left out, not a forgery, as verify_audit tells.
+    verdict = verify_chain()
+    assert verdict.key_missing
+    assert verdict.problem.startswith(f"entry #{linked.pk} (begun, link #1) cannot be checked: "
+                                      f"audit personal-data key {link_key_of_current()} is "
+                                      "neither")
 
 
 # --- a long chain, walked in stretches by forked processes -----------------------------

@@ -22,7 +22,7 @@ from audit import erasure as erasure_module
 from audit import recording
 from audit.erasure import clean_reference, forget_number, number_held
 from audit.models import Entry, SearchTerm
-from audit.personal import digest, marker_digest
+from audit.personal import digest, marker, marker_digest, marker_when
 from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
@@ -201,6 +201,31 @@ def test_verify_names_an_erasure_marker_or_time_no_erasure_recorded(everywhere):
     tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s",
            [erased.erased_at - timedelta(days=30), erased.pk])
     assert f"entry #{erased.pk} says it was erased at" in verify_chain().problem
+
+
+def test_an_erasure_faked_with_the_database_s_rights_alone_is_told_from_a_real_one(
+        user, campaigns):
+    """A number sent as its key ("48601234999") has the digest its search term keeps: whoever
+    may write the tables could put a marker with it in the number's place, and the chain,
+    which covers only the digest, still verified. An erasure now names the entries it
+    erased, and verify_audit checks every marker against them."""
+    addition(actor=user, campaign=campaigns["00001"], phone=NUMBER)
+    other = addition(actor=user, campaign=campaigns["00001"], phone=phone_key(OTHER))
+    report = forget_number(number=NUMBER, reference=REFERENCE)
+    assert report.entry.details["entries"] == list(Entry.objects.filter(
+        erased_at__isnull=False).values_list("pk", flat=True))
+    (term,) = SearchTerm.objects.filter(entry_id=other.pk).values_list("term", flat=True)
+    at = Entry.objects.filter(erased_at__isnull=False).values_list("erased_at", flat=True)[0]
+    faked = marker(value_digest=term, when=marker_when(at), reference=REFERENCE)
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           [json.dumps({"phone_number": faked}), other.pk])
+
+    assert verify_chain().problem == (f"entry #{other.pk} holds an erasure's marker, but says "
+                                      "it was never erased: it was altered")
+    tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s", [at, other.pk])
+    assert verify_chain().problem == (f"entry #{other.pk} says it was erased at "
+                                      f"{at.isoformat()}, by an erasure that did not erase "
+                                      "it: it was altered")
 
 
 def test_an_erasure_recorded_before_it_named_its_moment_still_verifies(everywhere,

@@ -30,7 +30,7 @@ KNOWN = {"succeeded": "added", "pending": "sending", "unknown": "unknown"}
 
 def carry_over(apps, schema_editor):
     from audit.chain import BEGUN, BEGUN_FIELDS, COMPLETED, COMPLETED_FIELDS, begun_text
-    from audit.chain import completed_text, link_hash
+    from audit.chain import UNKEYED, completed_text, link_hash
     from audit.kinds import get_kind
     from audit.personal import current_key_id
     from audit.recording import search_terms
@@ -50,15 +50,18 @@ def carry_over(apps, schema_editor):
         entry.pk = chain["pk"]
         chain["seq"] += 1
         entry.begin_seq = chain["seq"]
+        # Links as they were made then: plain SHA-256 (the columns still hold 64 characters),
+        # the begun one without its entry's id; later links are keyed (audit.chain).
         entry.begin_hash = chain["hash"] = link_hash(chain["hash"], chain["seq"], BEGUN, begun_text(
-            {name: getattr(entry, name) for name in BEGUN_FIELDS}))
+            {name: getattr(entry, name) for name in BEGUN_FIELDS}), key_id=UNKEYED)
         if entry.outcome != "pending":
             chain["seq"] += 1
             entry.complete_seq = chain["seq"]
             entry.complete_hash = chain["hash"] = link_hash(
                 chain["hash"], chain["seq"], COMPLETED, completed_text(
                     {name: getattr(entry, name) for name in COMPLETED_FIELDS},
-                    kind=entry.kind, pii_key=entry.pii_key, begin_hash=entry.begin_hash))
+                    kind=entry.kind, pii_key=entry.pii_key, begin_hash=entry.begin_hash),
+                key_id=UNKEYED)
         return entry
 
     now = timezone.now()

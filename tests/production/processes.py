@@ -26,6 +26,9 @@ REDIS_SERVER = "redis://127.0.0.1:6379/0"
 # Variables of the test run that a production process must not inherit (the browser
 # tests allow Django's synchronous ORM under Playwright's event loop).
 TEST_ONLY_VARIABLES = ("DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+# One audit key for every process of the run, as every machine of a deployment has one:
+# processes that share a database link its audit chain under the same key (audit.chain).
+AUDIT_KEY = secrets.token_urlsafe(50)
 
 
 def documented_variables() -> set[str]:
@@ -43,7 +46,7 @@ def production_env(**values: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="portal.settings",
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
-        AUDIT_PII_KEY=secrets.token_urlsafe(50),
+        AUDIT_PII_KEY=AUDIT_KEY,
         ALLOWED_HOSTS="127.0.0.1",
         BEHIND_PROXY="true",
         PYTHONUNBUFFERED="1",

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from .processes import REPO, documented_variables, production_env
 
@@ -66,3 +67,25 @@ def test_the_deploy_checklist_names_what_production_settings_lack(values, findin
     result = deploy_check(**values)
     assert result.returncode != 0
     assert finding in result.stderr
+
+
+def test_compose_gives_the_tables_owner_s_password_to_migrate_alone():
+    """The web and worker services ran as the owner, which may turn the audit trail's
+    triggers off: whoever read their credentials could then rewrite it."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    services = compose["services"]
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+
+    def user_of(service):
+        return re.match(r"postgres://([^:]+):", services[service]["environment"][
+            "DATABASE_URL"])[1]
+
+    assert user_of("migrate") == owner
+    assert services["migrate"]["command"][-1].endswith("&& python manage.py portal_db_role")
+    assert re.match(r"postgres://portal_app:",
+                    services["migrate"]["environment"]["PORTAL_DATABASE_URL"])
+    for service in ("web", "worker"):
+        assert user_of(service) == "portal_app" != owner
+        # .env, which every service reads, holds the owner's password for migrate.
+        assert services[service]["env_file"] == ".env"
+        assert services[service]["environment"]["POSTGRES_PASSWORD"] == ""

@@ -15,8 +15,8 @@ class Command(BaseCommand):
                                  "for a long chain)")
         parser.add_argument("--kept", action="append", default=[], metavar="#SEQ:HASH",
                             help="a head an earlier run printed, kept outside the database "
-                                 "(e.g. \"#1234:9f86d0...\"): the chain must still hold it; "
-                                 "may be given several times")
+                                 "(e.g. \"#1234:1a2b3c4d.9f86d0...\"): the chain must still "
+                                 "hold it; may be given several times")
 
     def handle(self, *args, workers=None, kept=(), **options):
         if workers is not None and workers < 1:
@@ -49,7 +49,7 @@ class Command(BaseCommand):
 def _kept_link(text: str) -> tuple[int, str]:
     """(link number, hash) of a --kept value; raises CommandError for anything else."""
     seq, _colon, kept_hash = text.strip().lstrip("#").partition(":")
-    if not (seq.isdigit() and re.fullmatch(r"[0-9a-f]{64}", kept_hash)):
-        raise CommandError(f"--kept takes #SEQ:HASH as a run printed it (\"#1234:<64 hex "
-                           f"digits>\"), not {text!r}")
+    if not (seq.isdigit() and re.fullmatch(r"([0-9a-f]{8}\.)?[0-9a-f]{64}", kept_hash)):
+        raise CommandError(f"--kept takes #SEQ:HASH as a run printed it (\"#1234:<key id>."
+                           f"<64 hex digits>\"), not {text!r}")
     return int(seq), kept_hash

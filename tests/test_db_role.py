@@ -1,0 +1,104 @@
+"""On PostgreSQL the portal runs as a role that owns no table (manage.py portal_db_role):
+its work needs only the rows' rights, and the owner's, which could turn the audit trail's
+guards off, stay out of reach of whoever has the portal's credentials."""
+
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from audit.erasure import forget_number
+from audit.models import Entry
+from audit.verify import verify_chain
+from imports.pushing import import_push
+from imports.services import import_confirm
+from records.services import record_add
+from tests.conftest import records_sent, skip_unless_postgresql
+from tests.import_files import csv_bytes, previewed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def portal_role(monkeypatch):
+    skip_unless_postgresql(connection)
+    # One per test database: test runs side by side share the server's roles.
+    role = f"{connection.settings_dict['NAME']}_portal"
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"postgres://{role}:its-password@db/portal")
+    call_command("portal_db_role")
+    yield role
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP OWNED BY "{role}"')
+        cursor.execute(f'DROP ROLE "{role}"')
+
+
+@contextmanager
+def connected_as(role: str):
+    """The portal, and the threads it starts, connected as `role` (they share the alias's
+    settings)."""
+    connection.close()
+    owner, connection.settings_dict["USER"] = connection.settings_dict["USER"], role
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["USER"] = owner
+
+
+def test_the_portal_s_work_needs_no_more_than_its_role_is_given(portal_role, logged_in, user,
+                                                                campaigns, thulium):
+    with connected_as(portal_role):
+        record_add(campaign=campaigns["00001"], actor=user, payload={"phone_number": "601234567"})
+        job = previewed(logged_in, campaigns["00002"],
+                        csv_bytes([["602000001", "Jan", "Nowak", "Kraków"],
+                                   ["602000002", "Ewa", "Lis", "Łódź"]]))
+        assert import_confirm(job=job)
+        import_push(job.pk)
+        forget_number(number="601234567", reference="RODO/2026/1")
+        assert logged_in.get(reverse("audit:timeline")).status_code == 200
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone() == (portal_role,)
+        assert verify_chain().problem == ""
+
+    assert [sent["phone_number"] for sent in records_sent(thulium)] == [
+        "601234567", "602000001", "602000002"]
+    assert Entry.objects.filter(kind="erasure").exists()
+
+
+@pytest.mark.parametrize("sql, refusal", [
+    ('ALTER TABLE "audit_entry" DISABLE TRIGGER USER', "must be owner"),
+    ('DROP TRIGGER "audit_append_only" ON "audit_entry"', "must be owner"),
+    ('TRUNCATE "audit_entry"', "permission denied"),
+    ('ALTER TABLE "audit_chainhead" DISABLE TRIGGER USER', "must be owner"),
+    ('CREATE TABLE "audit_entry_copy" (id int)', "permission denied"),
+    ('DELETE FROM "audit_entry"', "append-only"),
+    ('UPDATE "audit_chainhead" SET seq = 0', "only moves forward"),
+], ids=["triggers off", "trigger dropped", "truncated", "head's trigger off", "new table",
+        "deleted", "head moved back"])
+def test_the_portal_s_role_cannot_get_past_the_audit_trail_s_guards(portal_role, user,
+                                                                    campaigns, sql, refusal):
+    record_add(campaign=campaigns["00001"], actor=user, payload={"phone_number": "601234567"})
+    with connected_as(portal_role):
+        with (pytest.raises(DatabaseError, match=refusal), transaction.atomic(),
+              connection.cursor() as cursor):
+            cursor.execute(sql)
+    assert Entry.objects.count() == 1
+
+
+@pytest.mark.parametrize("url, words", [
+    ("", "PORTAL_DATABASE_URL is not set"),
+    ("sqlite:///portal.sqlite3", "is not a PostgreSQL URL with a user and a password"),
+    ("postgres://db/portal", "is not a PostgreSQL URL with a user and a password"),
+    ("postgres://{owner}:x@db/portal", "names the tables' owner"),
+], ids=["unset", "not PostgreSQL", "no user", "the owner"])
+def test_the_command_prepares_no_role_from_a_url_that_names_none_or_the_owner(
+        monkeypatch, url, words):
+    skip_unless_postgresql(connection)
+    monkeypatch.setenv("PORTAL_DATABASE_URL",
+                       url.format(owner=connection.settings_dict["USER"]))
+    with pytest.raises(CommandError, match=words):
+        call_command("portal_db_role")
