@@ -5,13 +5,23 @@ import shutil
 import tempfile
 from pathlib import Path
 
+
+def _whole_number(name: str, default: int) -> int:
+    """The variable's value, a whole number of at least 1; a line naming it, not gunicorn's
+    traceback of the config file, for anything else (as portal.settings refuses its own)."""
+    text = os.environ.get(name, "").strip() or str(default)
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"{name} must be a whole number of at least 1, not {text!r}.")
+    return int(text)
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Processes use the cores; threads wait on Thulium (up to THULIUM_TIMEOUT per request).
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+workers = _whole_number("GUNICORN_WORKERS", 2)
+threads = _whole_number("GUNICORN_THREADS", 4)
 # Longer than a request may wait for Thulium (read plus connect timeout), so a slow
 # Thulium gets an error page instead of a killed worker.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+timeout = _whole_number("GUNICORN_TIMEOUT", 60)
 # Workers' heartbeat files in memory: a container's disk may stall them.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # The portal logs every request itself, with its request id; no second access log.

@@ -33,14 +33,15 @@ def variables_the_portal_reads() -> set[str]:
     compose = (REPO / "compose.yaml").read_text()
     return (
         set(re.findall(r'env(?:\.\w+|_names|_number)?\(\s*"([A-Z][A-Z0-9_]*)"', settings))
-        | set(re.findall(r'os\.environ\.get\(\s*"([A-Z][A-Z0-9_]*)"', gunicorn))
+        | set(re.findall(r'(?:os\.environ\.get|_whole_number)\(\s*"([A-Z][A-Z0-9_]*)"',
+                         gunicorn))
         | set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
     )
 
 
 def test_every_variable_the_portal_reads_is_documented_in_env_example():
     read = variables_the_portal_reads()
-    assert {"SECRET_KEY", "GUNICORN_WORKERS", "POSTGRES_PASSWORD"} <= read  # the search works
+    assert {"SECRET_KEY", "GUNICORN_WORKERS", "GUNICORN_BIND", "POSTGRES_PASSWORD"} <= read
     assert read - documented_variables() == set()
 
 
@@ -89,3 +90,15 @@ def test_compose_gives_the_tables_owner_s_password_to_migrate_alone():
         # .env, which every service reads, holds the owner's password for migrate.
         assert services[service]["env_file"] == ".env"
         assert services[service]["environment"]["POSTGRES_PASSWORD"] == ""
+
+
+@pytest.mark.parametrize("value", ["two", "0"])
+def test_gunicorn_refuses_a_number_setting_in_one_line_naming_it(value):
+    """It printed a traceback of its config file."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py",
+         "portal.wsgi"], cwd=REPO, env=production_env(**PRODUCTION, GUNICORN_WORKERS=value),
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (f"GUNICORN_WORKERS must be a whole number of at least 1, "
+                                     f"not '{value}'.")
