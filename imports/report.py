@@ -24,6 +24,10 @@ def _report_rows(job):
     yield [_("row"), _("phone_number"), _("outcome"), _("record_id"), _("message"),
            _("request_id")]
     labels = dict(RowState.choices)
+    # Once the rows' data is cleared (imports.retention), so are Thulium's words about each
+    # row, which may repeat it: the audit trail keeps them, as evidence, for those who may
+    # read it; the report keeps the ids.
+    cleared = job.rows_cleared_at is not None
     rows = job.rows.order_by("number").values_list("pk", "number", "phone_number", "state",
                                                    "problems")
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
@@ -32,8 +36,10 @@ def _report_rows(job):
             # A row found on the list as it was claimed has no problem written: say why.
             why = " ".join(problems) or (str(ON_THE_LIST) if state == RowState.SUPPRESSED else "")
             record_id, message, request_id = last.get(pk, ("", why, ""))
-            if phone == ERASED:
-                message = why  # when and under which reference, not the erased answer's marker
+            if phone == ERASED or cleared:
+                # An erased row: when and under which reference, not the erased answer's
+                # marker; a cleared one: nothing.
+                message = why
             if state == RowState.SUPPRESSED:
                 # Listed before a retry: why it stopped, not the failed send before it.
                 record_id, message, request_id = "", why, ""

@@ -107,6 +107,32 @@ def test_an_import_ended_longer_ago_than_the_days_kept_keeps_no_number_or_field(
             in timeline.content.decode())
 
 
+def report_of(client, job: ImportJob) -> list[list[str]]:
+    report = b"".join(client.get(reverse("imports:report", args=[job.pk]))
+                      .streaming_content).decode()
+    return list(csv.reader(io.StringIO(report.lstrip("\ufeff")), delimiter=";"))[1:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cleared_import_s_report_keeps_no_word_thulium_said_about_a_row(logged_in, sales,
+                                                                          thulium):
+    """Thulium's words about a row may repeat its data: they stayed in the report (read from
+    the audit trail) after the row's number and fields were cleared."""
+    rows = people(2)
+    thulium.state.fail_in_batch([rows[1][0]])
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    refused = report_of(logged_in, job)[1]
+    assert refused[2] == "refused" and refused[4]
+    aged(job, 91)
+
+    assert imports_clear_expired() == [job.pk]
+
+    added, refused = report_of(logged_in, job)
+    assert added[3].isdigit() and refused[:5] == ["3", "", "refused", "", ""]
+
+
 def test_an_upload_never_sent_is_cancelled_and_its_file_dropped(logged_in, sales):
     job = previewed(logged_in, sales, csv_bytes(people(2)))
     aged(job, 91, field="created_at")
