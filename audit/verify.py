@@ -219,7 +219,6 @@ def _walk(stretch: _Stretch) -> _Stretch:
     links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
     key = None
     for seq, pk, stage, stored, covered in links:
-        where = f"entry #{pk} ({stage}, link #{seq})"
         if seq == expected and not isinstance(covered, ImproperlyConfigured):
             try:
                 linked = _links(previous, seq, stage, covered[0], pk, stored)
@@ -229,12 +228,12 @@ def _walk(stretch: _Stretch) -> _Stretch:
                 previous, expected = stored, expected + 1
                 if (link_key := link_key_id(stored)) != key:
                     key = link_key
-                    stretch.keys.append((key, seq, where, stretch.entries))
+                    stretch.keys.append((key, seq, _where(pk, stage, seq), stretch.entries))
                 if stage == BEGUN:
                     stretch.entries += 1
                     _count_carried(stretch, covered)
                 continue
-        stretch.problem = _broken(where, seq, expected, covered)
+        stretch.problem = _broken(_where(pk, stage, seq), seq, expected, covered)
         break
     stretch.links, stretch.last_hash = expected - stretch.first, previous
     if not stretch.problem and expected <= stretch.last:
@@ -243,6 +242,10 @@ def _walk(stretch: _Stretch) -> _Stretch:
             if stretch.newest else f"link #{expected} is missing: an entry was removed"
         )
     return stretch
+
+
+def _where(pk: int, stage: str, seq: int) -> str:
+    return f"entry #{pk} ({stage}, link #{seq})"
 
 
 def _links(previous: str, seq: int, stage: str, text: str, pk: int, stored: str) -> bool:
