@@ -98,10 +98,12 @@ def _keys_changed(*, setting, **_kwargs) -> None:
         _link_mac.cache_clear()
 
 
-def begun_text(values: dict) -> str:
-    """What the begun link covers, from the entry's values by attribute name."""
+def begun_text(values: dict, *, erased: bool = False) -> str:
+    """What the begun link covers, from the entry's values by attribute name (`erased`: the
+    entry's personal values were erased, see audit.personal.chained_copy)."""
     return payload(chained_copy({name: values[name] for name in BEGUN_FIELDS},
-                                _personal(values["kind"], BEGUN), values["pii_key"]))
+                                _personal(values["kind"], BEGUN), values["pii_key"],
+                                erased=erased))
 
 
 def begun_texts(entries_values: list[dict]) -> list[str]:
@@ -132,10 +134,12 @@ def _same(value, other) -> bool:
                               and not value and not other)
 
 
-def completed_text(values: dict, *, kind: str, pii_key: str, begin_hash: str) -> str:
-    """What the completed link covers, from the entry's values by attribute name."""
+def completed_text(values: dict, *, kind: str, pii_key: str, begin_hash: str,
+                   erased: bool = False) -> str:
+    """What the completed link covers, from the entry's values by attribute name (`erased`
+    as for begun_text)."""
     chained = chained_copy({name: values[name] for name in COMPLETED_FIELDS},
-                           _personal(kind, COMPLETED), pii_key)
+                           _personal(kind, COMPLETED), pii_key, erased=erased)
     return payload({"begin_hash": begin_hash, **chained})
 
 

@@ -134,6 +134,12 @@ class Entry(models.Model):
             models.Index(fields=["related"], name="entry_related",
                          condition=models.Q(related__isnull=False)),
         ]
+        # The chain's links are numbered from 1 (verify_audit walks 1 to the head).
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(begin_seq__gte=1) & models.Q(complete_seq__gte=1),
+                name="entry_links_from_one"),
+        ]
 
     def __str__(self):
         return f"{self.kind} #{self.pk} by {self.actor_username} ({self.outcome})"

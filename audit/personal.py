@@ -161,8 +161,13 @@ def _places_in(container, steps) -> Iterator[tuple[object, object]]:
             yield container, key
 
 
-def chained_copy(values: dict, paths, key_id: str) -> dict:
-    """The values as the chain covers them: each personal value replaced by its digest.
+def chained_copy(values: dict, paths, key_id: str, *, erased: bool = False) -> dict:
+    """The values as the chain covers them: each personal value replaced by its digest, an
+    erased entry's markers by the digest they carry.
+
+    Only an erased entry holds markers: a value that merely looks like one, typed into a
+    field, is a value like any other, and covered as such (taken for a marker, it made the
+    chain cover what it claimed, and verify_audit fail for good).
 
     Only the dicts and lists on the way to a personal value are copied: verify_audit makes
     this copy of every entry.
@@ -174,7 +179,7 @@ def chained_copy(values: dict, paths, key_id: str) -> dict:
     def covered(value):
         return marker_digest(value) or make(value)
 
-    return _replaced(values, _tree(paths), covered)
+    return _replaced(values, _tree(paths), covered if erased else make)
 
 
 @cache
@@ -212,12 +217,11 @@ def _replaced(container, tree: dict, replace):
 
 
 def erase_values(values: dict, paths, *, key_id: str, when: str, reference: str) -> int:
-    """Replace the personal values at the paths by markers, in place; returns how many."""
+    """Replace the personal values at the paths, none of them a marker yet (values an
+    erasure meets for the first time), by markers, in place; returns how many."""
     erased = 0
     for container, key in list(places(values, paths)):
-        value = container[key]
-        if marker_digest(value) is None:
-            container[key] = marker(value_digest=digest(value, key_id), when=when,
-                                    reference=reference)
-            erased += 1
+        container[key] = marker(value_digest=digest(container[key], key_id), when=when,
+                                reference=reference)
+        erased += 1
     return erased

@@ -334,17 +334,18 @@ def _begun_links(stretch: _Stretch) -> Iterator[tuple]:
     read = read_as_text(Entry, BEGUN_FIELDS)
     rows = (Entry.objects.filter(begin_seq__range=(stretch.first, stretch.last))
             .order_by("begin_seq").annotate(**read.annotations)
-            .values_list("begin_seq", "pk", "begin_hash", *read.names)
+            .values_list("begin_seq", "pk", "begin_hash", "erased_at", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     # Closed with this generator, as the walk ends, inside the read's transaction: a walk
     # that stops at a key it lacks leaves the cursor in a reference cycle (through the
     # error's traceback), and the garbage collector would close it in whatever transaction
     # then runs, failing it on PostgreSQL.
     with closing(rows):
-        for seq, pk, stored, *values in rows:
+        for seq, pk, stored, erased_at, *values in rows:
             named = dict(zip(BEGUN_FIELDS, read.parse(values, moments=utc_text), strict=True))
             try:
-                covered = begun_text(named), named["kind"], named["details"] or {}
+                covered = (begun_text(named, erased=erased_at is not None), named["kind"],
+                           named["details"] or {})
             except ImproperlyConfigured as error:
                 covered = error
             yield seq, pk, BEGUN, stored, covered
@@ -356,15 +357,16 @@ def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
     rows = (Entry.objects.filter(complete_seq__range=(stretch.first, stretch.last))
             .order_by("complete_seq").annotate(**read.annotations)
             .values_list("complete_seq", "pk", "complete_hash", "begin_hash", "kind", "pii_key",
-                         *read.names)
+                         "erased_at", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
     with closing(rows):  # see _begun_links
-        for seq, pk, stored, begin_hash, kind, pii_key, *values in rows:
+        for seq, pk, stored, begin_hash, kind, pii_key, erased_at, *values in rows:
             named = dict(zip(COMPLETED_FIELDS, read.parse(values, moments=utc_text),
                              strict=True))
             try:
                 covered = (completed_text(named, kind=kind, pii_key=pii_key,
-                                          begin_hash=begin_hash),)
+                                          begin_hash=begin_hash,
+                                          erased=erased_at is not None),)
             except ImproperlyConfigured as error:
                 covered = error
             yield seq, pk, COMPLETED, stored, covered
@@ -387,6 +389,9 @@ def _loose_entries() -> str:
     checks = [
         (Q(begin_seq__isnull=True),
          "is not in the chain: it was inserted behind the portal's back"),
+        # The walk reads links 1 to the head: one numbered below is never read.
+        (Q(begin_seq__lt=1) | Q(complete_seq__lt=1),
+         "has a link numbered below the chain's first: it was slipped in outside the chain"),
         (~Q(outcome=Outcome.PENDING) & Q(complete_seq__isnull=True),
          "has an outcome but no completed link: it was altered"),
         (Q(outcome=Outcome.PENDING) & _completion_traces(),

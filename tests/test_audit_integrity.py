@@ -300,8 +300,8 @@ def test_verify_names_an_entry_moved_to_another_place_in_the_chain(user, sales):
     first = change(actor=user, campaign=sales, sent={"order": 1}, outcome="pending")
     second = change(actor=user, campaign=sales, sent={"order": 2}, outcome="pending")
     # Swap their places: what the trail says happened first now appears second.
-    tamper("UPDATE audit_entry SET begin_seq = -begin_seq")
-    tamper("UPDATE audit_entry SET begin_seq = 3 + begin_seq")
+    tamper("UPDATE audit_entry SET begin_seq = 1000 + begin_seq")
+    tamper("UPDATE audit_entry SET begin_seq = 1003 - begin_seq")
 
     problem = verify_problem()
 
@@ -681,6 +681,17 @@ def test_a_pending_entry_completed_without_the_key_breaks_the_chain(user, sales)
 
 def link_key_of_current() -> str:
     return ChainHead.objects.get().last_hash.split(".")[0]
+
+
+def test_the_database_refuses_an_entry_linked_below_the_chain_s_first_link(user, sales):
+    """verify_audit walks links 1 to the head: an entry copied in with links -2 and -1 was
+    never read, and showed in the timeline as genuine."""
+    entry = change(actor=user, campaign=sales, sent={"order": 1})
+    copied = ", ".join(field.column for field in Entry._meta.concrete_fields
+                       if field.column not in ("id", "begin_seq", "complete_seq"))
+    with pytest.raises(django.db.IntegrityError, match="entry_links_from_one"):
+        tamper(f"INSERT INTO audit_entry (id, begin_seq, complete_seq, {copied}) "
+               f"SELECT id + 100, -2, -1, {copied} FROM audit_entry WHERE id = %s", [entry.pk])
 
 
 def test_links_made_before_the_chain_was_keyed_verify_and_the_keyed_ones_follow(

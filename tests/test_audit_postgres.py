@@ -7,7 +7,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.models import Entry, SearchTerm
 from audit.recording import entry_complete
 from audit.verify import verify_chain
-from tests.audit_fixtures import addition, change
+from tests.audit_fixtures import addition, change, tamper
 from tests.conftest import skip_unless_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,16 @@ def test_deleting_a_user_works_with_the_trigger_and_keeps_their_entries(user, sa
     stored = Entry.objects.get(pk=entry.pk)
     assert (stored.actor_id, stored.actor_username) == (user_id, "manager")
     assert not verify_chain().problem
+
+
+def test_verify_names_an_entry_linked_below_the_first_link_if_the_check_was_dropped(user,
+                                                                                   sales):
+    entry = change(actor=user, campaign=sales, sent={"order": 1})
+    copied = ", ".join(field.column for field in Entry._meta.concrete_fields
+                       if field.column not in ("id", "begin_seq", "complete_seq"))
+    tamper('ALTER TABLE "audit_entry" DROP CONSTRAINT "entry_links_from_one"')
+    tamper(f"INSERT INTO audit_entry (id, begin_seq, complete_seq, {copied}) "
+           f"SELECT id + 100, -2, -1, {copied} FROM audit_entry WHERE id = %s", [entry.pk])
+
+    assert verify_chain().problem == (f"entry #{entry.pk + 100} has a link numbered below the "
+                                      "chain's first: it was slipped in outside the chain")

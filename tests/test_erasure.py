@@ -193,7 +193,8 @@ def test_verify_names_an_erasure_marker_or_time_no_erasure_recorded(everywhere):
     tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(
         {**erased.sent, "phone_number": marker.replace(REFERENCE, "RODO-2020-1")}), erased.pk])
     assert (f"entry #{erased.pk} has a value erased on" in verify_chain().problem
-            and "“RODO-2020-1”, an erasure the log does not record" in verify_chain().problem)
+            and "under “RODO-2020-1”, not by the erasure it names, nor one the log records"
+            in verify_chain().problem)
 
     tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(erased.sent),
                                                               erased.pk])
@@ -207,8 +208,8 @@ def test_an_erasure_faked_with_the_database_s_rights_alone_is_told_from_a_real_o
         user, campaigns):
     """A number sent as its key ("48601234999") has the digest its search term keeps: whoever
     may write the tables could put a marker with it in the number's place, and the chain,
-    which covers only the digest, still verified. An erasure now names the entries it
-    erased, and verify_audit checks every marker against them."""
+    which covers only the digest, still verified. A marker now stands for a value only in
+    an erased entry, and an erasure names the entries it erased."""
     addition(actor=user, campaign=campaigns["00001"], phone=NUMBER)
     other = addition(actor=user, campaign=campaigns["00001"], phone=phone_key(OTHER))
     report = forget_number(number=NUMBER, reference=REFERENCE)
@@ -220,12 +221,78 @@ def test_an_erasure_faked_with_the_database_s_rights_alone_is_told_from_a_real_o
     tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
            [json.dumps({"phone_number": faked}), other.pk])
 
-    assert verify_chain().problem == (f"entry #{other.pk} holds an erasure's marker, but says "
-                                      "it was never erased: it was altered")
+    assert verify_chain().problem.startswith(f"entry #{other.pk} (begun, link #3) does not "
+                                             "match its hash")
     tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s", [at, other.pk])
     assert verify_chain().problem == (f"entry #{other.pk} says it was erased at "
                                       f"{at.isoformat()}, by an erasure that did not erase "
                                       "it: it was altered")
+
+
+TYPED_MARKER = f"[erased 2026-12-05 10:00 UTC · x · 12345678.{'a' * 64}]"
+
+
+def test_a_value_typed_to_look_like_an_erasure_s_marker_is_a_value_like_any_other(
+        user, campaigns):
+    """Taken for a marker, it made the chain cover the digest it claimed, an erasure leave
+    it, and (since erasures name their entries) verify_audit fail for good."""
+    typed = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER,
+                     identifier=TYPED_MARKER)
+    assert verify_chain().problem == ""
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(
+        {**typed.sent, "identifier": TYPED_MARKER.replace(" x ", " y ")}), typed.pk])
+    assert f"entry #{typed.pk} (begun, link #1) does not match" in verify_chain().problem
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(typed.sent), typed.pk])
+
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    typed.refresh_from_db()
+    assert REFERENCE in typed.sent["identifier"] and verify_chain().problem == ""
+
+
+def test_an_erased_entry_holds_markers_of_its_own_erasure_and_nothing_else(user, campaigns):
+    first = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, identifier="K-17")
+    addition(actor=user, campaign=campaigns["00001"], phone=OTHER)
+    forget_number(number=NUMBER, reference=REFERENCE)
+    forget_number(number=OTHER, reference="RODO/2026/18")
+    first.refresh_from_db()
+    erased_sent = first.sent
+
+    # The number put back where it was erased from.
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s",
+           [json.dumps({**erased_sent, "phone_number": NUMBER}), first.pk])
+    assert verify_chain().problem == (
+        f"entry #{first.pk} says it was erased, yet holds a personal value that no erasure's "
+        "marker stands for: a value was put back: it was altered")
+    # Its markers made to name the other erasure, a real one.
+    other_when = marker_when(Entry.objects.filter(kind="erasure").latest("pk").created_at)
+    swapped = {key: value.replace(REFERENCE, "RODO/2026/18").replace(
+        value.split(" · ")[0], f"[erased {other_when}") for key, value in erased_sent.items()}
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(swapped), first.pk])
+    assert "under “RODO/2026/18”, not by the erasure it names" in verify_chain().problem
+
+
+def test_an_entry_written_after_an_erasure_cannot_claim_to_be_erased_by_it(user, campaigns,
+                                                                           monkeypatch):
+    """Erasures made before they named their entries (2026-12) vouch for no list: a later
+    entry set erased at one's moment, its values replaced by markers, passed."""
+    begin = erasure_module.entry_begin
+
+    def as_before(**fields):  # the erasure's entry as written before 2026-12
+        fields["details"].pop("entries")
+        return begin(**fields)
+
+    monkeypatch.setattr(erasure_module, "entry_begin", as_before)
+    addition(actor=user, campaign=campaigns["00001"], phone=NUMBER)
+    forget_number(number=NUMBER, reference=REFERENCE)
+    erased = Entry.objects.get(kind="record-addition", erased_at__isnull=False)
+    later = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER)
+    tamper("UPDATE audit_entry SET sent = %s, erased_at = %s WHERE id = %s",
+           [json.dumps(erased.sent), erased.erased_at, later.pk])
+
+    assert verify_chain().problem.startswith(
+        f"entry #{later.pk} says it was erased at {erased.erased_at.isoformat()}, before it "
+        "was written")
 
 
 def test_an_erasure_recorded_before_it_named_its_moment_still_verifies(everywhere,
