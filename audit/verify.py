@@ -16,6 +16,7 @@ cannot append to the chain either.
 import heapq
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -101,7 +102,9 @@ def chain_check_keep(verdict: Verdict) -> None:
     """Keep the verdict as the last check's, which the metrics page reports.
 
     A break the previous check had not found is told (signals.chain_broken) to the apps
-    that e-mail staff; the same break found again is not told twice.
+    that e-mail staff; the same break found again is not told twice, unless the previous
+    check says it found the chain intact (a row written by hand with the break's words
+    kept the alert from ever going out).
     """
     with transaction.atomic():
         before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
@@ -109,23 +112,32 @@ def chain_check_keep(verdict: Verdict) -> None:
             "checked_at": timezone.now(), "intact": not verdict.problem,
             "links": verdict.links, "problem": verdict.problem,
         })
-        if verdict.problem and (before is None or before.problem != verdict.problem):
+        if verdict.problem and (before is None or before.intact
+                                or before.problem != verdict.problem):
             chain_broken.send(sender=ChainCheck, check=check)
+
+
+# When this process last checked the chain (or started): time.monotonic().
+_checked_here = {"at": time.monotonic()}
 
 
 def chain_check_if_due(hours: float) -> bool:
     """Verify and keep the verdict if the last check is older than `hours`; True if run.
 
     For the worker's schedule: a check that several workers start at once is harmless,
-    they keep the same verdict and tell a break once.
+    they keep the same verdict and tell a break once. The last check's row may be written
+    by whoever has the portal's database role: one kept fresh by hand would put off every
+    check, so a process also checks once `hours` of its own pass without one.
     """
     last = ChainCheck.objects.filter(pk=ChainCheck.ONLY).values_list("checked_at",
                                                                      flat=True).first()
     # A check "made" later than now was written by hand, and would put off every next one.
-    if last is not None and timedelta(0) <= timezone.now() - last < timedelta(hours=hours):
+    if (last is not None and timedelta(0) <= timezone.now() - last < timedelta(hours=hours)
+            and time.monotonic() - _checked_here["at"] < hours * 3600):
         return False
     # In one process: the worker's other threads may hold locks a fork would copy held.
     chain_check_keep(verify_chain(workers=1))
+    _checked_here["at"] = time.monotonic()
     return True
 
 

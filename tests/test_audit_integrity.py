@@ -5,6 +5,7 @@ import gc
 import hashlib
 import hmac
 import re
+import time
 from zoneinfo import ZoneInfo
 
 import django
@@ -14,7 +15,9 @@ from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
+from audit import verify as verify_module
 from audit.chain import (
     BEGUN,
     BEGUN_FIELDS,
@@ -47,6 +50,7 @@ from audit.recording import (
     entry_new,
 )
 from audit.services import TimelineFilters, entries_matching
+from audit.signals import chain_broken
 from audit.verify import Verdict, chain_check_if_due, verify_chain
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
@@ -471,6 +475,30 @@ def test_a_check_kept_as_made_in_the_future_does_not_put_off_the_next(db):
         2999, 1, 1, tzinfo=datetime.UTC), intact=True, links=99, problem="")
     assert chain_check_if_due(24)
     assert ChainCheck.objects.get().checked_at.year != 2999
+
+
+def test_a_last_check_kept_fresh_by_hand_neither_puts_off_checks_nor_silences_the_alert(
+        user, sales, monkeypatch):
+    """The portal's role may write the last check's row: kept "intact, a minute ago", with
+    the break's own words, it stopped the worker's checks and their alert for good."""
+    told = []
+    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
+                         dispatch_uid="test-fresh-by-hand")
+    try:
+        change(actor=user, campaign=sales, sent={"order": 1})
+        tamper("UPDATE audit_chainhead SET seq = seq + 5")
+        problem = verify_chain().problem
+        ChainCheck.objects.create(pk=ChainCheck.ONLY, intact=True, links=2, problem=problem,
+                                  checked_at=timezone.now() - datetime.timedelta(minutes=1))
+        assert not chain_check_if_due(24)
+        monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
+
+        assert chain_check_if_due(24)
+
+        assert told == [problem] and not ChainCheck.objects.get().intact
+        assert not chain_check_if_due(24)  # this process checked just now
+    finally:
+        chain_broken.disconnect(dispatch_uid="test-fresh-by-hand")
 
 
 def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, sales):
