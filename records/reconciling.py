@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 from portal.phones import phone_key
 from portal.thulium import get_client
-from portal.thulium.dates import thulium_datetime, thulium_day
+from portal.thulium.dates import thulium_day, thulium_moment
 
 # Documented: GET outbounds/:id/records pages by at most 100.
 PAGE_SIZE = 100
@@ -52,7 +52,8 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
     found: list[str | None] = [None] * len(payloads)
     missing = len(payloads)
     day = listing_day(sent_at)
-    oldest = thulium_datetime(sent_at - CLOCK_MARGIN)
+    # Thulium dates records to the minute.
+    oldest = (sent_at - CLOCK_MARGIN).replace(second=0, microsecond=0)
 
     def page(offset):
         nonlocal missing
@@ -71,11 +72,20 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
     while missing and offset > PAGE_SIZE:
         offset = max(PAGE_SIZE, offset - PAGE_SIZE)
         _count, rows = page(offset)
-        if not rows or str(rows[0].get("create_date") or "9") < oldest:
+        if not rows or _made_before(rows[0], oldest):
             break  # this page began before the send: what was sent is not further back
         if applied_before and any(row.get("record_id") in applied_before for row in rows):
             break  # added before the send: what was sent is not further back either
     return found
+
+
+def _made_before(row: dict, moment: datetime.datetime) -> bool:
+    """Whether Thulium certainly made the record before the moment. Its dates are compared
+    as moments, not as text: in the autumn's repeated hour the text goes back an hour, and a
+    page starting at the second "02:10" was taken for one made before "02:50" of the
+    first, and the record sent at the second "02:05", on the page before, was never read."""
+    made = thulium_moment(str(row.get("create_date") or ""))
+    return made is not None and made < moment
 
 
 def _row_key(row: dict) -> str:

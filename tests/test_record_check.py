@@ -142,6 +142,26 @@ def test_the_lookup_stops_at_a_page_that_began_before_the_send(campaigns, thuliu
 
 
 @pytest.mark.django_db
+def test_the_lookup_reads_on_through_the_autumn_s_repeated_hour(campaigns, thulium):
+    """Sent at 01:05 UTC on 2026-10-25, the second 02:05 in Poland: the page after it starts
+    at the second "02:10", which as text came before "02:50" (the send less the margin,
+    the first 02:50), so the lookup stopped before the page holding the record."""
+    night = dt.datetime(2026, 10, 25, tzinfo=dt.UTC)
+    thulium.state.set_now(night + dt.timedelta(minutes=30))
+    get_client().add_records("00001", others(150))
+    sent_at = night + dt.timedelta(hours=1, minutes=5)
+    thulium.state.set_now(sent_at)
+    (added,) = get_client().add_records("00001", [{"phone_number": "601234567"}])
+    thulium.state.set_now(night + dt.timedelta(hours=1, minutes=10))
+    get_client().add_records("00001", others(150, start=1000))
+    thulium.state.set_now(None)
+
+    assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
+                               sent_at) == [added.record_id]
+    assert [query["offset"] for query in listings(thulium)] == ["0", "201", "101"]
+
+
+@pytest.mark.django_db
 def test_the_lookup_stops_at_a_page_holding_a_record_thulium_added_before_the_send(
     campaigns, thulium
 ):

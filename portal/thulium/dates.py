@@ -14,6 +14,17 @@ def thulium_datetime(moment: datetime.datetime) -> str:
     return local.isoformat(sep=" ", timespec="minutes")
 
 
+def thulium_moment(text: str) -> datetime.datetime | None:
+    """The latest moment a Thulium date and time may mean (None if it is not one): in the
+    autumn's repeated hour, "02:10" is read as the second 02:10, so that a record is
+    taken for one made before a moment only when it certainly was."""
+    try:
+        local = datetime.datetime.strptime(text[:16], THULIUM_DATETIME)
+    except ValueError:
+        return None
+    return local.replace(tzinfo=THULIUM_ZONE, fold=1)
+
+
 def thulium_day(moment: datetime.datetime) -> datetime.date:
     """The day Thulium dates a record created at `moment`."""
     return moment.astimezone(THULIUM_ZONE).date()
