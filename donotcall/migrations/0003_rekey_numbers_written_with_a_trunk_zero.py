@@ -7,20 +7,33 @@ already for the same campaigns stays as it was beside it."""
 
 from django.db import migrations
 
+# Rows read, looked up and written at a time (records 0010 says why).
+BATCH = 2000
+
 
 def rekey(apps, schema_editor):
     from audit.personal import digest
     from portal.phones import key_without_trunk_zero
 
     suppression = apps.get_model("donotcall", "Suppression")
-    for entry in suppression.objects.exclude(phone_key="").order_by("pk"):
-        key = key_without_trunk_zero(entry.phone_key)
-        if key == entry.phone_key:
-            continue
-        new_digest = digest(key)
-        if suppression.objects.filter(digest=new_digest, campaign=entry.campaign).exists():
-            continue
-        suppression.objects.filter(pk=entry.pk).update(phone_key=key, digest=new_digest)
+    rows = (suppression.objects.exclude(phone_key="").order_by("pk")
+            .values_list("pk", "campaign_id", "phone_key").iterator(chunk_size=BATCH))
+    changes = []
+    for pk, campaign_id, old_key in rows:
+        if (key := key_without_trunk_zero(old_key)) != old_key:
+            changes.append((pk, campaign_id, key, digest(key)))
+    taken = set()  # (digest, campaign) on the list already, or given here to an earlier entry
+    for start in range(0, len(changes), BATCH):
+        batch = changes[start:start + BATCH]
+        taken |= set(suppression.objects.filter(
+            digest__in={new_digest for *_rest, new_digest in batch}).values_list(
+            "digest", "campaign_id"))
+        moved = []
+        for pk, campaign_id, key, new_digest in batch:
+            if (new_digest, campaign_id) not in taken:
+                taken.add((new_digest, campaign_id))
+                moved.append(suppression(pk=pk, phone_key=key, digest=new_digest))
+        suppression.objects.bulk_update(moved, ["phone_key", "digest"], batch_size=BATCH)
 
 
 class Migration(migrations.Migration):

@@ -5,17 +5,33 @@ number is known to the campaign already under its new key."""
 
 from django.db import migrations
 
+# Rows read, looked up and written at a time: a table of millions is neither held in memory
+# nor written a row per statement.
+BATCH = 2000
+
 
 def rekey(apps, schema_editor):
     from portal.phones import key_without_trunk_zero
 
     added_record = apps.get_model("records", "AddedRecord")
-    for record in added_record.objects.filter(phone_key__regex=r"^[0-9]{1,3}0").order_by("pk"):
-        key = key_without_trunk_zero(record.phone_key)
-        if key == record.phone_key or added_record.objects.filter(
-                campaign_id=record.campaign_id, phone_key=key).exists():
-            continue
-        added_record.objects.filter(pk=record.pk).update(phone_key=key)
+    rows = (added_record.objects.filter(phone_key__regex=r"^[0-9]{1,3}0").order_by("pk")
+            .values_list("pk", "campaign_id", "phone_key").iterator(chunk_size=BATCH))
+    changes = []
+    for pk, campaign_id, old_key in rows:
+        if (key := key_without_trunk_zero(old_key)) != old_key:
+            changes.append((pk, campaign_id, key))
+    taken = set()  # (campaign, key) held already, or given here to an earlier record
+    for start in range(0, len(changes), BATCH):
+        batch = changes[start:start + BATCH]
+        taken |= set(added_record.objects.filter(
+            phone_key__in={key for _pk, _campaign, key in batch}).values_list(
+            "campaign_id", "phone_key"))
+        moved = []
+        for pk, campaign_id, key in batch:
+            if (campaign_id, key) not in taken:
+                taken.add((campaign_id, key))
+                moved.append(added_record(pk=pk, phone_key=key))
+        added_record.objects.bulk_update(moved, ["phone_key"], batch_size=BATCH)
 
 
 class Migration(migrations.Migration):
