@@ -31,6 +31,7 @@ def portal_role(monkeypatch):
     call_command("portal_db_role")
     yield role
     with connection.cursor() as cursor:
+        cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
         cursor.execute(f'DROP OWNED BY "{role}"')
         cursor.execute(f'DROP ROLE "{role}"')
 
@@ -102,3 +103,39 @@ def test_the_command_prepares_no_role_from_a_url_that_names_none_or_the_owner(
                        url.format(owner=connection.settings_dict["USER"]))
     with pytest.raises(CommandError, match=words):
         call_command("portal_db_role")
+
+
+def as_owner(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+@pytest.mark.parametrize("given, refusal", [
+    ('ALTER FUNCTION audit_log_append_only() OWNER TO "{role}"', "owns 1 things of this"),
+    ('ALTER DATABASE "{database}" OWNER TO "{role}"', "owns 1 things of this"),
+    ('GRANT "{owner}" TO "{role}"', "is a member of"),
+    ('ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO "{role}"', "default privileges"),
+    ('ALTER ROLE "{role}" BYPASSRLS', "bypasses row security"),
+], ids=["a trigger function's owner", "the database's owner", "the owner's member",
+        "default privileges", "bypasses row security"])
+def test_a_role_that_reaches_past_the_rows_is_refused(portal_role, given, refusal):
+    """Owning the trigger functions, a role dropped them and the triggers with them; owning
+    the database (its schema), it dropped tables; a member of the owner, it was the owner."""
+    as_owner(given.format(role=portal_role, owner=connection.settings_dict["USER"],
+                          database=connection.settings_dict["NAME"]))
+    try:
+        with pytest.raises(CommandError, match=refusal):
+            call_command("portal_db_role")
+    finally:
+        as_owner(f'ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM "{portal_role}"')
+
+
+def test_rights_given_to_the_role_before_are_taken_back(portal_role):
+    """GRANT ALL, a database administrator's habit, holds TRUNCATE: it emptied the audit
+    trail past its triggers."""
+    as_owner(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{portal_role}"')
+    call_command("portal_db_role")
+    with connected_as(portal_role):
+        with (pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(),
+              connection.cursor() as cursor):
+            cursor.execute('TRUNCATE "audit_entry", "audit_chainhead", "audit_searchterm"')

@@ -18,8 +18,10 @@ URL_VARIABLE = "PORTAL_DATABASE_URL"
 class Command(BaseCommand):
     help = (f"Prepare the PostgreSQL role of {URL_VARIABLE} (the portal's own) as the tables' "
             "owner (DATABASE_URL): it may log in with that URL's password, read and write "
-            "the rows of every table and use every sequence, and owns nothing. Run it after "
-            "each migrate, which may add tables.")
+            "the rows of every table and use every sequence, and nothing more (what it was "
+            "given before is taken back; a role that owns anything here, belongs to another "
+            "role or is a superuser is refused). Run it after each migrate, which may add "
+            "tables.")
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -45,31 +47,61 @@ class Command(BaseCommand):
 
 
 def _prepare(role: str, password: str) -> None:
-    """Create or update the role, refuse one that owns tables or may bypass their rules, and
-    grant it the rows' rights on the current schema."""
+    """Create or update the role, refuse one that could reach past the rows (see
+    _refuse_reach), take back whatever it was given before, and grant it the rows' rights
+    on the current schema."""
     name = connection.ops.quote_name(role)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s",
-                       [role])
+        cursor.execute("SELECT oid, rolsuper OR rolbypassrls OR rolreplication FROM pg_roles "
+                       "WHERE rolname = %s", [role])
         found = cursor.fetchone()
-        if found and found[0]:
-            raise CommandError(f"The role {role} is a superuser, or bypasses row security: "
-                               "the portal's own role must be neither.")
-        cursor.execute("SELECT string_agg(tablename, ', ') FROM pg_tables "
-                       "WHERE tableowner = %s AND schemaname = current_schema()", [role])
-        owned = cursor.fetchone()[0]
-        if owned:
-            raise CommandError(f"The role {role} owns tables ({owned}): give them to the owner "
-                               f"of the others first (ALTER TABLE ... OWNER TO).")
+        if found:
+            _refuse_reach(cursor, role, *found)
         verb = "ALTER" if found else "CREATE"
         # Django's cursors bind values on the client, so the password may be a parameter.
-        cursor.execute(f"{verb} ROLE {name} LOGIN NOCREATEDB NOCREATEROLE PASSWORD %s",
-                       [password])
+        cursor.execute(f"{verb} ROLE {name} LOGIN NOCREATEDB NOCREATEROLE CONNECTION LIMIT -1 "
+                       "VALID UNTIL 'infinity' PASSWORD %s", [password])
         cursor.execute("SELECT current_schema()")
         schema = connection.ops.quote_name(cursor.fetchone()[0])
         database = connection.ops.quote_name(connection.settings_dict["NAME"])
+        # What it was given before goes first: GRANT ALL, a database administrator's habit,
+        # holds TRUNCATE, which empties the audit trail past its triggers.
+        for things in ("ALL TABLES IN SCHEMA", "ALL SEQUENCES IN SCHEMA",
+                       "ALL FUNCTIONS IN SCHEMA", "SCHEMA"):
+            cursor.execute(f"REVOKE ALL ON {things} {schema} FROM {name}")
+        cursor.execute(f"REVOKE ALL ON DATABASE {database} FROM {name}")
         cursor.execute(f"GRANT CONNECT ON DATABASE {database} TO {name}")
         cursor.execute(f"GRANT USAGE ON SCHEMA {schema} TO {name}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
                        f"TO {name}")
         cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {name}")
+
+
+def _refuse_reach(cursor, role: str, oid: int, privileged: bool) -> None:
+    """Raise CommandError for a role whose rights reach past the rows, in ways a REVOKE does
+    not take back: a superuser's (or one that bypasses row security, or replicates); an
+    owner's, of the database or anything in it (the audit trail's trigger functions
+    dropped, its triggers go); a member's of other roles; default privileges."""
+    if privileged:
+        raise CommandError(f"The role {role} is a superuser, bypasses row security or "
+                           "replicates: the portal's own role must be none of these.")
+    cursor.execute(
+        "SELECT count(*) FROM pg_shdepend, pg_database AS here "
+        "WHERE here.datname = current_database() AND refobjid = %s AND deptype = 'o' "
+        "AND (dbid = here.oid OR (classid = 'pg_database'::regclass AND objid = here.oid))",
+        [oid])
+    if owned := cursor.fetchone()[0]:
+        raise CommandError(f"The role {role} owns {owned} things of this database (tables, "
+                           "functions, schemas, or the database itself): give them to the "
+                           f"tables' owner first (REASSIGN OWNED BY {role} TO <owner>).")
+    cursor.execute("SELECT string_agg(rolname, ', ') FROM pg_auth_members "
+                   "JOIN pg_roles ON pg_roles.oid = roleid WHERE member = %s", [oid])
+    if groups := cursor.fetchone()[0]:
+        raise CommandError(f"The role {role} is a member of {groups}, whose rights it has: "
+                           f"take it out first (REVOKE {groups} FROM {role}).")
+    cursor.execute("SELECT count(*) FROM pg_default_acl, aclexplode(defaclacl) AS given "
+                   "WHERE given.grantee = %s", [oid])
+    if cursor.fetchone()[0]:
+        raise CommandError(f"The role {role} is given default privileges on what others "
+                           "create: take them back first (ALTER DEFAULT PRIVILEGES ... "
+                           f"REVOKE ... FROM {role}).")
