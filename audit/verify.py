@@ -228,25 +228,29 @@ def _walk(stretch: _Stretch) -> _Stretch:
     if previous is None:
         stretch.problem = f"link #{expected - 1} is missing: an entry was removed"
         return stretch
-    links = heapq.merge(_begun_links(stretch), _completed_links(stretch), key=itemgetter(0))
     key = None
-    for seq, pk, stage, stored, covered in links:
-        if seq == expected and not isinstance(covered, ImproperlyConfigured):
-            try:
-                linked = _links(previous, seq, stage, covered[0], pk, stored)
-            except ImproperlyConfigured as error:  # made under a key the portal lacks
-                linked, covered = False, error
-            if linked:
-                previous, expected = stored, expected + 1
-                if (link_key := link_key_id(stored)) != key:
-                    key = link_key
-                    stretch.keys.append((key, seq, _where(pk, stage, seq), stretch.entries))
-                if stage == BEGUN:
-                    stretch.entries += 1
-                    _count_carried(stretch, covered)
-                continue
-        stretch.problem = _broken(_where(pk, stage, seq), seq, expected, covered)
-        break
+    # Both closed here, inside the read's transaction, wherever the walk stops: a cursor
+    # left to the garbage collector (a reference cycle through an error's traceback keeps
+    # it) is closed in whatever runs then, which on PostgreSQL fails or hangs it.
+    with closing(_begun_links(stretch)) as begun, closing(_completed_links(stretch)) as done:
+        for seq, pk, stage, stored, covered in heapq.merge(begun, done, key=itemgetter(0)):
+            if seq == expected and not isinstance(covered, ImproperlyConfigured):
+                try:
+                    linked = _links(previous, seq, stage, covered[0], pk, stored)
+                except ImproperlyConfigured as error:  # made under a key the portal lacks
+                    linked, covered = False, error
+                if linked:
+                    previous, expected = stored, expected + 1
+                    if (link_key := link_key_id(stored)) != key:
+                        key = link_key
+                        stretch.keys.append((key, seq, _where(pk, stage, seq),
+                                             stretch.entries))
+                    if stage == BEGUN:
+                        stretch.entries += 1
+                        _count_carried(stretch, covered)
+                    continue
+            stretch.problem = _broken(_where(pk, stage, seq), seq, expected, covered)
+            break
     stretch.links, stretch.last_hash = expected - stretch.first, previous
     if not stretch.problem and expected <= stretch.last:
         stretch.problem = (
@@ -348,10 +352,7 @@ def _begun_links(stretch: _Stretch) -> Iterator[tuple]:
             .order_by("begin_seq").annotate(**read.annotations)
             .values_list("begin_seq", "pk", "begin_hash", "erased_at", *read.names)
             .iterator(chunk_size=FETCH_ROWS))
-    # Closed with this generator, as the walk ends, inside the read's transaction: a walk
-    # that stops at a key it lacks leaves the cursor in a reference cycle (through the
-    # error's traceback), and the garbage collector would close it in whatever transaction
-    # then runs, failing it on PostgreSQL.
+    # Closed with this generator, which the walk closes wherever it stops (see _walk).
     with closing(rows):
         for seq, pk, stored, erased_at, *values in rows:
             named = dict(zip(BEGUN_FIELDS, read.parse(values, moments=utc_text), strict=True))
