@@ -21,7 +21,7 @@ from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
 from portal.spreadsheets import EXCEL_SCIENTIFIC
-from portal.thulium.dates import thulium_datetime
+from portal.thulium.dates import thulium_datetime, thulium_time_repeated
 from portal.typed_moments import LocalMomentField, zone_name
 
 from .models import AddedRecord
@@ -166,6 +166,17 @@ class RecordForm(forms.Form):
                 code="duplicate",
             )
         return identifier
+
+    def clean_next_call_date(self):
+        moment = self.cleaned_data.get("next_call_date")
+        # The portal's zone may be another than Poland's, or the time typed with its offset:
+        # the form refuses a time the clocks repeat in the portal's zone, not in Thulium's.
+        if moment is not None and thulium_time_repeated(moment):
+            raise forms.ValidationError(
+                _("%(value)s, as Thulium keeps time (Poland), happens twice as the clocks go "
+                  "back, and Thulium could take it for either: choose another time."),
+                code="clock_change", params={"value": thulium_datetime(moment)})
+        return moment
 
     def clean(self):
         cleaned = super().clean()

@@ -631,3 +631,22 @@ def test_statuses_and_agents_thulium_could_not_give_are_not_asked_again_at_once(
     logged_in.post(reverse("records:refresh_choices", args=["00001"]))  # asks again now
     assert reads()[1:] == ["/api/outbounds/00001/statuses", "/api/outbounds/00001/agents"]
     assert note not in logged_in.get(new_url()).content.decode()
+
+
+@pytest.mark.parametrize("zone, typed", [
+    ("UTC", "2026-10-25T00:30"), ("UTC", "2026-10-25T01:30"),
+    ("America/New_York", "24.10.2026 20:30"), ("Europe/Warsaw", "2026-10-25T02:30+01:00"),
+])
+def test_a_next_call_in_poland_s_repeated_hour_is_refused_whatever_the_portal_s_zone(
+        campaigns, settings, zone, typed):
+    """Thulium takes its times in Polish wall-clock time, with no zone: 00:30 and 01:30 UTC
+    on 2026-10-25 both went as "2026-10-25 02:30"."""
+    settings.TIME_ZONE = zone
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": typed})
+    assert not form.is_valid()
+    assert form.errors["next_call_date"] == [
+        "2026-10-25 02:30, as Thulium keeps time (Poland), happens twice as the clocks go "
+        "back, and Thulium could take it for either: choose another time."]
+    assert record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": "2026-10-25T04:30"}).is_valid()

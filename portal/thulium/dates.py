@@ -14,6 +14,13 @@ def thulium_datetime(moment: datetime.datetime) -> str:
     return local.isoformat(sep=" ", timespec="minutes")
 
 
+def thulium_time_repeated(moment: datetime.datetime) -> bool:
+    """Whether Thulium's time for the moment is one the clocks show twice (the autumn's
+    repeated hour in Poland): written as Thulium takes it, with no zone, it means either."""
+    local = moment.astimezone(THULIUM_ZONE)
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
 def thulium_moment(text: str) -> datetime.datetime | None:
     """The latest moment a Thulium date and time may mean (None if it is not one): in the
     autumn's repeated hour, "02:10" is read as the second 02:10, so that a record is
