@@ -126,8 +126,7 @@ def forget_number(*, number: str, reference: str, actor=None,
                   actor_username: str = "") -> ErasureReport:
     """Erase the number everywhere, in one transaction; raises ValidationError for a value
     that is not a phone number or an empty reference (and then changes nothing)."""
-    key = number_key(number)
-    erasure = Erasure(clean_reference(reference), timezone.now())
+    key, reference = number_key(number), clean_reference(reference)
     with transaction.atomic():
         # Writers that hold the number's rows finish first; those that come later see it
         # erased. With the head held, no entry is completed while its values are erased: a
@@ -136,6 +135,9 @@ def forget_number(*, number: str, reference: str, actor=None,
             if eraser.hold is not None:
                 eraser.hold(key)
         chain_hold()
+        # Its moment once all it waited for is written: an entry a writer midway wrote
+        # meanwhile was erased "before it was written", and verify_audit said so.
+        erasure = Erasure(reference, timezone.now())
         _erasing(True)
         erased = _erase_entries(key, erasure)
         counts = {"entries": len(erased)}

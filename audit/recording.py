@@ -26,7 +26,7 @@ from .chain import (
     link_hash,
     link_key_id,
 )
-from .kinds import get_kind, value_at
+from .kinds import ERASURE, get_kind, value_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from .personal import (
     current_key_id,
@@ -271,16 +271,23 @@ def _answers_erased(entries: list[Entry]) -> None:
     given = {entry.pk: entry for entry in entries}
     for erased in Entry.objects.filter(pk__in=given, erased_at__isnull=False):
         entry, personal = given[erased.pk], get_kind(erased.kind).personal
-        # Its markers name the erasure; one that marked none of its begun values is named
-        # by its time alone.
+        # Its markers name the erasure (its number is one of them); failing that, the
+        # erasure's own entry does.
         when, reference = next(
             (erasure for container, key in places(_values(erased, BEGUN_FIELDS), personal)
-             if (erasure := marker_erasure(container[key]))),
-            (marker_when(erased.erased_at), ""))
+             if (erasure := marker_erasure(container[key]))), None) or _erasure_at(
+            erased.erased_at)
         values = _values(entry, COMPLETED_FIELDS)
         erase_values(values, personal, key_id=entry.pii_key, when=when, reference=reference)
         for name, value in values.items():
             setattr(entry, name, value)
+
+
+def _erasure_at(moment) -> tuple[str, str]:
+    """(when, reference) of the erasure recorded as made at the moment."""
+    reference = (Entry.objects.filter(kind=ERASURE.slug, details__erased_at=moment.isoformat())
+                 .values_list("reason", flat=True).first())
+    return marker_when(moment), reference or ""
 
 
 def chain_hold() -> None:

@@ -12,7 +12,7 @@ erased and put markers in it whose digests are those its search terms keep.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .kinds import ERASURE, get_kind
 from .models import Entry
@@ -27,9 +27,11 @@ _OLDER_LAG = (timedelta(0), timedelta(minutes=1))
 class _Recorded:
     """The erasures the log records: by their moment, and the older ones by their minute."""
 
-    # moment -> (reference, the ids of the entries it erased, or None if it did not name them)
-    by_moment: dict[datetime, tuple[str, frozenset | None]]
-    older: dict[str, set[str]]  # minute as markers write it -> references erased in it
+    # moment -> (reference, the ids of the entries it erased or None if it did not name
+    # them, when its own entry was written)
+    by_moment: dict[datetime, tuple[str, frozenset | None, datetime]]
+    # minute as markers write it -> (references erased in it, when the last was written)
+    older: dict[str, tuple[set[str], datetime]]
 
 
 def erasures_unrecorded() -> str:
@@ -44,16 +46,18 @@ def erasures_unrecorded() -> str:
 
 
 def _recorded() -> _Recorded:
-    by_moment, older = {}, defaultdict(set)
+    by_moment, older = {}, defaultdict(lambda: (set(), datetime.min.replace(tzinfo=UTC)))
     for details, reference, created_at in Entry.objects.filter(kind=ERASURE.slug).values_list(
             "details", "reason", "created_at"):
         if at := (details or {}).get("erased_at"):
             listed = details.get("entries")
             by_moment[datetime.fromisoformat(at)] = (
-                reference, frozenset(listed) if isinstance(listed, list) else None)
+                reference, frozenset(listed) if isinstance(listed, list) else None, created_at)
         else:
             for lag in _OLDER_LAG:
-                older[marker_when(created_at - lag)].add(reference)
+                references, written = older[marker_when(created_at - lag)]
+                older[marker_when(created_at - lag)] = ({*references, reference},
+                                                        max(written, created_at))
     return _Recorded(by_moment, older)
 
 
@@ -61,18 +65,22 @@ def _unaccounted(entry: Entry, recorded: _Recorded) -> str:
     """Why the erased entry is not one a recorded erasure left, in words (or "")."""
     when = marker_when(entry.erased_at)
     if entry.erased_at in recorded.by_moment:
-        reference, listed = recorded.by_moment[entry.erased_at]
+        reference, listed, written = recorded.by_moment[entry.erased_at]
         references = {reference}
         if listed is not None and entry.pk not in listed:
             return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure that "
                     "did not erase it")
     elif when in recorded.older:
-        references = recorded.older[when]
+        references, written = recorded.older[when]
     else:
         return (f"says it was erased at {entry.erased_at.isoformat()}, when no erasure "
                 "recorded in the log was")
-    if entry.created_at > entry.erased_at:
-        return f"says it was erased at {entry.erased_at.isoformat()}, before it was written"
+    # Judged by the erasure's own entry, written once it had erased: erasures made before
+    # they took their moment after their waits (2026-12) could erase an entry a writer
+    # midway wrote after that moment.
+    if entry.created_at > written:
+        return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure made "
+                "before it was written")
     kind = get_kind(entry.kind)
     values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
     for container, key in places(values, kind.personal if kind else ()):
@@ -80,9 +88,7 @@ def _unaccounted(entry: Entry, recorded: _Recorded) -> str:
         if marking is None:
             return "says it was erased, yet holds a personal value that no erasure's marker " \
                    "stands for: a value was put back"
-        # An answer erased after its entry's erasure names it by its time alone when it
-        # finds no marker to take the reference from (audit.recording._answers_erased).
-        if marking[0] != when or marking[1] not in {*references, ""}:
+        if marking[0] != when or marking[1] not in references:
             return (f"has a value erased on {marking[0]} under “{marking[1]}”, not by the "
                     "erasure it names, nor one the log records")
     return ""

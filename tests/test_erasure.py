@@ -291,8 +291,42 @@ def test_an_entry_written_after_an_erasure_cannot_claim_to_be_erased_by_it(user,
            [json.dumps(erased.sent), erased.erased_at, later.pk])
 
     assert verify_chain().problem.startswith(
-        f"entry #{later.pk} says it was erased at {erased.erased_at.isoformat()}, before it "
-        "was written")
+        f"entry #{later.pk} says it was erased at {erased.erased_at.isoformat()}, by an "
+        "erasure made before it was written")
+
+
+def test_an_entry_a_writer_midway_wrote_is_erased_after_it_was_written(user, campaigns,
+                                                                        monkeypatch):
+    """The erasure read its moment before its waits: an entry for the number written
+    meanwhile, which it then erased, was "erased before it was written", and verify_audit
+    failed for good."""
+    addition(actor=user, campaign=campaigns["00001"], phone=NUMBER)
+    hold, written = erasure_module.chain_hold, []
+
+    def a_writer_midway_finishes_first():
+        written.append(addition(actor=user, campaign=campaigns["00001"], phone=NUMBER))
+        hold()
+
+    monkeypatch.setattr(erasure_module, "chain_hold", a_writer_midway_finishes_first)
+    report = forget_number(number=NUMBER, reference=REFERENCE)
+
+    (late,) = written
+    late.refresh_from_db()
+    assert late.pk in report.entry.details["entries"] and late.erased_at >= late.created_at
+    assert verify_chain().problem == ""
+
+
+def test_an_erased_entry_s_markers_keep_their_reference(user, campaigns):
+    """An answer erased after its entry's erasure could be named by the erasure's time
+    alone, and verify_audit took any marker so: the reference, the legal ground of the
+    erasure, could be blanked out of every marker."""
+    entry = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, identifier="K-17")
+    forget_number(number=NUMBER, reference=REFERENCE)
+    entry.refresh_from_db()
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", [json.dumps(
+        {key: value.replace(REFERENCE, "") for key, value in entry.sent.items()}), entry.pk])
+
+    assert "under “”, not by the erasure it names" in verify_chain().problem
 
 
 def test_an_erasure_recorded_before_it_named_its_moment_still_verifies(everywhere,
