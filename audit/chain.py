@@ -21,6 +21,7 @@ import json
 from datetime import UTC
 from functools import cache
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -73,9 +74,29 @@ def link_hash(previous: str, seq: int, stage: str, text: str, *,
     if key_id == UNKEYED:
         return hashlib.sha256(message).hexdigest()
     key_id = key_id or current_key_id()
-    mac = _link_mac(key_id).copy()
+    mac = _mac(key_id, LINKS).copy()
     mac.update(message)
     return f"{key_id}.{mac.hexdigest()}"
+
+
+def keyed_seal(text: str, *, purpose: bytes, key_id: str | None = None) -> str:
+    """"<key id>.<hex>": an HMAC of the text under the key of `key_id` (the current one by
+    default), derived for the purpose; raises ImproperlyConfigured for a key the portal
+    is not given."""
+    key_id = key_id or current_key_id()
+    mac = _mac(key_id, purpose).copy()
+    mac.update(text.encode())
+    return f"{key_id}.{mac.hexdigest()}"
+
+
+def seal_holds(text: str, seal: str, *, purpose: bytes) -> bool:
+    """Whether the seal is the text's, under the key it names (one the portal is given)."""
+    key_id = link_key_id(seal)
+    try:
+        return key_id != UNKEYED and hmac.compare_digest(
+            keyed_seal(text, purpose=purpose, key_id=key_id), seal)
+    except ImproperlyConfigured:
+        return False
 
 
 def link_key_id(stored: str) -> str:
@@ -83,19 +104,24 @@ def link_key_id(stored: str) -> str:
     return stored[:KEY_ID_LENGTH] if len(stored) == HASH_LENGTH else UNKEYED
 
 
+# What a key derived from the audit key is for: the chain's links, the last check's verdict.
+LINKS, CHECKS = b"audit chain link", b"audit chain check"
+
+
 @cache
-def _link_mac(key_id: str):
-    """The HMAC that makes links under one key, the key mixed in once (each link starts
-    from a copy). The links' key is derived from the audit key, not the key itself: a
-    digest of a person's data and a link can then never be mistaken for one another."""
-    link_key = hmac.new(key_by_id(key_id), b"audit chain link", hashlib.sha256).digest()
-    return hmac.new(link_key, digestmod=hashlib.sha256)
+def _mac(key_id: str, purpose: bytes):
+    """The HMAC that makes links (or seals) under one key, the key mixed in once (each
+    starts from a copy). The key is derived from the audit key for its purpose, not the key
+    itself: a digest of a person's data, a link and a seal can never be mistaken for one
+    another."""
+    derived = hmac.new(key_by_id(key_id), purpose, hashlib.sha256).digest()
+    return hmac.new(derived, digestmod=hashlib.sha256)
 
 
 @receiver(setting_changed)
 def _keys_changed(*, setting, **_kwargs) -> None:
     if setting in ("AUDIT_PII_KEY", "AUDIT_PII_RETIRED_KEYS"):
-        _link_mac.cache_clear()
+        _mac.cache_clear()
 
 
 def begun_text(values: dict, *, erased: bool = False) -> str:

@@ -7,6 +7,7 @@ entries; it links both events, begun and completed, into the chain (`audit.chain
 """
 
 import json
+from datetime import UTC
 
 from django.conf import settings
 from django.db import models
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.request_id import current_request_id
 
-from .chain import HASH_LENGTH
+from .chain import CHECKS, HASH_LENGTH, keyed_seal, seal_holds
 
 # The hash the first link is chained to.
 GENESIS_HASH = "0" * 64
@@ -221,6 +222,10 @@ class ChainCheck(models.Model):
     intact = models.BooleanField(_("intact"))
     links = models.BigIntegerField(_("links checked"))
     problem = models.TextField(_("first break"), blank=True)
+    # The verdict's HMAC under the audit key (audit.chain.keyed_seal): a row written by whoever
+    # may write the table but lacks the key (to say "intact", or to keep a coming break's
+    # words from being told) is not the last check's.
+    seal = models.CharField(max_length=HASH_LENGTH, blank=True, editable=False)
 
     class Meta:
         default_permissions = ()
@@ -228,3 +233,15 @@ class ChainCheck(models.Model):
 
     def __str__(self):
         return f"{self.checked_at:%Y-%m-%d %H:%M} {'intact' if self.intact else 'broken'}"
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the verdict is one a check kept (see `seal`)."""
+        return seal_holds(self._verdict(), self.seal, purpose=CHECKS)
+
+    def seal_now(self) -> None:
+        self.seal = keyed_seal(self._verdict(), purpose=CHECKS)
+
+    def _verdict(self) -> str:
+        return "\n".join((self.checked_at.astimezone(UTC).isoformat(), str(int(self.intact)),
+                          str(self.links), self.problem))

@@ -108,11 +108,14 @@ def chain_check_keep(verdict: Verdict) -> None:
     """
     with transaction.atomic():
         before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
-        check, _ = ChainCheck.objects.update_or_create(pk=ChainCheck.ONLY, defaults={
-            "checked_at": timezone.now(), "intact": not verdict.problem,
-            "links": verdict.links, "problem": verdict.problem,
-        })
-        if verdict.problem and (before is None or before.intact
+        check = ChainCheck(pk=ChainCheck.ONLY, checked_at=timezone.now(),
+                           intact=not verdict.problem, links=verdict.links,
+                           problem=verdict.problem)
+        check.seal_now()
+        check.save()
+        # A row not sealed by a check (written by hand, with a coming break's words) tells
+        # nothing of what was told.
+        if verdict.problem and (before is None or not before.sealed or before.intact
                                 or before.problem != verdict.problem):
             chain_broken.send(sender=ChainCheck, check=check)
 
@@ -129,8 +132,8 @@ def chain_check_if_due(hours: float) -> bool:
     by whoever has the portal's database role: one kept fresh by hand would put off every
     check, so a process also checks once `hours` of its own pass without one.
     """
-    last = ChainCheck.objects.filter(pk=ChainCheck.ONLY).values_list("checked_at",
-                                                                     flat=True).first()
+    check = ChainCheck.objects.filter(pk=ChainCheck.ONLY).first()
+    last = check.checked_at if check is not None and check.sealed else None
     # A check "made" later than now was written by hand, and would put off every next one.
     if (last is not None and timedelta(0) <= timezone.now() - last < timedelta(hours=hours)
             and time.monotonic() - _checked_here["at"] < hours * 3600):

@@ -62,6 +62,7 @@ from records.services import added_values, record_add, record_add_begin_all, rec
 from tests.audit_fixtures import addition, change, tamper
 from tests.conftest import ADMINISTRATORS, AUDITORS, make_user
 from tests.import_files import csv_bytes, people, previewed
+from tests.scrapes import BEARER, TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -483,28 +484,41 @@ def test_a_check_kept_as_made_in_the_future_does_not_put_off_the_next(db):
     assert ChainCheck.objects.get().checked_at.year != 2999
 
 
-def test_a_last_check_kept_fresh_by_hand_neither_puts_off_checks_nor_silences_the_alert(
-        user, sales, monkeypatch):
-    """The portal's role may write the last check's row: kept "intact, a minute ago", with
-    the break's own words, it stopped the worker's checks and their alert for good."""
+@pytest.mark.parametrize("intact", [True, False], ids=["intact", "broken"])
+def test_a_last_check_written_by_hand_neither_puts_off_checks_nor_silences_the_alert(
+        user, sales, client, settings, intact):
+    """The portal's role may write the last check's row: kept "a minute ago", with the
+    words of the break it was about to make, it put off the worker's checks, kept the alert
+    from going out, and (said intact) showed the chain intact on /metrics."""
     told = []
     chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
-                         dispatch_uid="test-fresh-by-hand")
+                         dispatch_uid="test-by-hand")
     try:
         change(actor=user, campaign=sales, sent={"order": 1})
         tamper("UPDATE audit_chainhead SET seq = seq + 5")
         problem = verify_chain().problem
-        ChainCheck.objects.create(pk=ChainCheck.ONLY, intact=True, links=2, problem=problem,
+        ChainCheck.objects.create(pk=ChainCheck.ONLY, intact=intact, links=2, problem=problem,
                                   checked_at=timezone.now() - datetime.timedelta(minutes=1))
-        assert not chain_check_if_due(24)
-        monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
+        settings.METRICS_TOKEN = TOKEN
+        metrics = client.get("/metrics", headers={"Authorization": BEARER}).content.decode()
+        assert "portal_audit_last_verify_" not in metrics  # absent, as never checked
 
         assert chain_check_if_due(24)
 
-        assert told == [problem] and not ChainCheck.objects.get().intact
-        assert not chain_check_if_due(24)  # this process checked just now
+        assert told == [problem] and ChainCheck.objects.get().sealed
+        assert not chain_check_if_due(24)  # checked just now
     finally:
-        chain_broken.disconnect(dispatch_uid="test-fresh-by-hand")
+        chain_broken.disconnect(dispatch_uid="test-by-hand")
+
+
+def test_a_worker_checks_once_its_own_hours_pass_whatever_the_last_check_says(
+        user, sales, monkeypatch):
+    """A row kept fresh, even one a check sealed, put off every check."""
+    change(actor=user, campaign=sales, sent={"order": 1})
+    assert chain_check_if_due(24)
+    assert not chain_check_if_due(24)
+    monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
+    assert chain_check_if_due(24)
 
 
 def test_a_missing_head_stops_new_entries_instead_of_restarting_the_chain(user, sales):

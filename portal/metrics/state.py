@@ -66,8 +66,10 @@ def audit_metrics():
                             "Links in the audit chain: one as an entry begins, one as it ends.",
                             value=head or 0)
     check = ChainCheck.objects.filter(pk=ChainCheck.ONLY).first()
-    if check is None:
-        return  # never checked: no series, which an alert on absent() catches
+    if check is None or not check.sealed:
+        # Never checked, or a row no check sealed (written by hand, or before checks sealed
+        # their verdicts): no series, which an alert on absent() catches.
+        return
     yield GaugeMetricFamily("portal_audit_last_verify_timestamp_seconds",
                             "When the last verify_audit finished (Unix time).",
                             value=check.checked_at.timestamp())
