@@ -363,6 +363,7 @@ class _ChainWriter:
         entry.begin_hash = self.last = link_hash(
             self.last, self.seq, BEGUN,
             begun_text({name: getattr(entry, name) for name in BEGUN_FIELDS}),
+            entry_id=entry.pk,
         )
 
     def complete(self, entry):
