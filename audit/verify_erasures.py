@@ -10,9 +10,8 @@ back, an erasure claimed that never was). Whoever may write the tables can set a
 erased and put markers in it whose digests are those its search terms keep.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from .kinds import ERASURE, get_kind
 from .models import Entry
@@ -46,7 +45,7 @@ def erasures_unrecorded() -> str:
 
 
 def _recorded() -> _Recorded:
-    by_moment, older = {}, defaultdict(lambda: (set(), datetime.min.replace(tzinfo=UTC)))
+    by_moment, older = {}, {}
     for details, reference, created_at in Entry.objects.filter(kind=ERASURE.slug).values_list(
             "details", "reason", "created_at"):
         if at := (details or {}).get("erased_at"):
@@ -54,10 +53,9 @@ def _recorded() -> _Recorded:
             by_moment[datetime.fromisoformat(at)] = (
                 reference, frozenset(listed) if isinstance(listed, list) else None, created_at)
         else:
-            for lag in _OLDER_LAG:
-                references, written = older[marker_when(created_at - lag)]
-                older[marker_when(created_at - lag)] = ({*references, reference},
-                                                        max(written, created_at))
+            for minute in {marker_when(created_at - lag) for lag in _OLDER_LAG}:
+                references, written = older.get(minute, (set(), created_at))
+                older[minute] = ({*references, reference}, max(written, created_at))
     return _Recorded(by_moment, older)
 
 
