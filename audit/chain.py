@@ -18,6 +18,7 @@ no key id.
 import hashlib
 import hmac
 import json
+import math
 from datetime import UTC
 from functools import cache
 
@@ -179,11 +180,17 @@ def _personal(kind: str, stage: str) -> tuple[str, ...]:
 
 
 def json_number_safe(value):
-    """The JSON value as the database hands it back (see _EXPONENT_FLOAT)."""
+    """The JSON value as the database hands it back (see _EXPONENT_FLOAT). PostgreSQL's
+    jsonb has no -0.0, NaN nor infinity either: it gives back 0.0 and nulls, and an entry
+    hashed with them, by a number in a record's fields or in Thulium's JSON, never verified."""
     if isinstance(value, dict):
         return {key: json_number_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [json_number_safe(item) for item in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) >= _EXPONENT_FLOAT:
-        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer() and abs(value) >= _EXPONENT_FLOAT:
+            return int(value)
+        return value + 0.0  # -0.0 becomes 0.0
     return value

@@ -258,6 +258,18 @@ def test_large_floats_hash_the_same_after_the_database_gives_them_back(user, sal
     assert not verify_chain().problem
 
 
+@pytest.mark.parametrize("odd", [-0.0, float("nan"), float("inf")], ids=["-0.0", "NaN", "inf"])
+def test_floats_jsonb_has_not_hash_as_the_database_gives_them_back(user, sales, odd):
+    """PostgreSQL's jsonb gives back 0.0 for -0.0, and null for NaN and infinity (which
+    Python's JSON reads in an answer): such an entry never verified, on PostgreSQL."""
+    change(actor=user, campaign=sales, sent={"parameters": {"x": odd, "y": [odd]}})
+    addition_entry = record_add_begin_all(campaign=sales, actor=user, payloads=[
+        {"phone_number": "601234567", "record_fields": {"z": odd}}])[0]
+    kept = 0.0 if odd == 0 else None
+    assert Entry.objects.get(pk=addition_entry.pk).sent["record_fields"] == {"z": kept}
+    assert not verify_chain().problem
+
+
 def test_verify_names_an_entry_whose_request_was_edited(user, sales):
     entry = change(actor=user, campaign=sales, sent={"dialer": "predictive"})
     change(actor=user, campaign=sales, sent={"dialer": "preview"})
