@@ -8,6 +8,7 @@ portal added, import rows and files) register an eraser from their `AppConfig.re
 The erasure writes an entry of its own, which names the number only by its digest.
 """
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +116,10 @@ def clean_reference(reference: str) -> str:
     if not reference:
         raise ValidationError(_("Give the reference of the request (e.g. its case number)."),
                               code="required")
-    if "\n" in reference or len(reference) > REFERENCE_LENGTH:
+    # A control character (a line break, a NUL, which PostgreSQL refuses with a server
+    # error from the command) is no part of one line.
+    if (any(unicodedata.category(char) == "Cc" for char in reference)
+            or len(reference) > REFERENCE_LENGTH):
         raise ValidationError(
             _("The reference is one line of at most %(n)d characters.") % {
                 "n": REFERENCE_LENGTH}, code="invalid")

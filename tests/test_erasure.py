@@ -612,6 +612,7 @@ def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db,
     ("12", REFERENCE, "phone number"),
     (NUMBER, "", "reference"),
     (NUMBER, "   ", "reference"),
+    (NUMBER, "RODO\x00/7", "one line"),
 ])
 def test_bad_input_fails_with_one_line_and_changes_nothing(everywhere, number, reference,
                                                            words):
