@@ -109,10 +109,20 @@ def suppression_opt_out(*, entry, number: str, campaign, actor) -> Suppression:
 
 def _make_way(suppressions: list[Suppression], *, actor) -> None:
     """Take expired entries off the list for the new ones that replace them, each with its
-    removal entry."""
-    if suppressions:
-        _record(DONOTCALL_REMOVAL.slug, suppressions, actor=actor, reason=RENEWED)
-        Suppression.objects.filter(pk__in=[s.pk for s in suppressions]).delete()
+    removal entry.
+
+    The entries are locked, and read again, before the chain's head is taken for the
+    removal entries, in the order an erasure takes them (audit.erasure): taken the other
+    way, the two deadlocked, and a removal entry written from the copy read before an
+    erasure held the number it had erased.
+    """
+    if not suppressions:
+        return
+    held = list(Suppression.objects.select_for_update().filter(
+        pk__in=[suppression.pk for suppression in suppressions]).order_by("pk"))
+    if held:
+        _record(DONOTCALL_REMOVAL.slug, held, actor=actor, reason=RENEWED)
+        Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
 
 
 def _record(kind: str, suppressions: list[Suppression], *, actor, reason: str = "",
@@ -146,7 +156,7 @@ def suppressions_hold(key: str) -> None:
     """Lock the list's entries for the number, for an erasure (see
     audit.erasure.register_eraser) and the writers that must not cross one."""
     list(Suppression.objects.filter(digest__in=digests_under_every_key(key))
-         .select_for_update().values_list("pk"))
+         .select_for_update().order_by("pk").values_list("pk"))
 
 
 def suppressions_held(key: str) -> int:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop
 
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import (
+    chain_hold,
     entries_begin,
     entries_complete,
     entries_new,
@@ -329,16 +330,26 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
         raise RecordCheckRefused(_(
             "Thulium may still be adding this record: its answer was lost only a moment "
             "ago. Check it after %(when)s.") % {"when": shown_time(landed_by)})
-    if entry.outcome == Outcome.PENDING:
-        # Cut off before the answer was recorded: unanswered, as a lost answer is.
-        try:
-            record_add_complete_all([(entry, outcome_values(outcome=Outcome.UNKNOWN,
-                                                            detail=CUT_OFF))])
-        except AppendOnlyError:  # another check took it first
-            raise _nothing_left() from None
-    # The row keeps the time of the number's first send (a resend only takes it over), and
-    # any of its sends may be the one Thulium holds.
-    (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)
+    with transaction.atomic():
+        # The number's record, then the chain's head, as an erasure takes them: read again
+        # under them, an erasure that came first has left nothing to check (the check was
+        # begun from the page's copy of the number, and wrote it back), and one that comes
+        # later erases the check too.
+        if not AddedRecord.objects.select_for_update().filter(pk=record.pk,
+                                                               entry=entry).exists():
+            raise _nothing_left()
+        chain_hold()
+        entry = Entry.objects.get(pk=entry.pk)
+        if entry.outcome == Outcome.PENDING:
+            # Cut off before the answer was recorded: unanswered, as a lost answer is.
+            try:
+                record_add_complete_all([(entry, outcome_values(outcome=Outcome.UNKNOWN,
+                                                                detail=CUT_OFF))])
+            except AppendOnlyError:  # another check took it first
+                raise _nothing_left() from None
+        # The row keeps the time of the number's first send (a resend only takes it over),
+        # and any of its sends may be the one Thulium holds.
+        (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)
     record_checks_run([check], since=record.created_at, language=language)
     return check
 

@@ -26,6 +26,7 @@ from audit.personal import digest, marker, marker_digest, marker_when
 from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
+from donotcall.services import suppression_add
 from imports import previewing, sending
 from imports.models import (
     BatchRefusal,
@@ -40,6 +41,7 @@ from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_confirm
 from portal.phones import phone_key
+from records import services as services_module
 from records.models import AddedRecord
 from records.services import (
     record_add,
@@ -48,7 +50,7 @@ from records.services import (
     record_check,
 )
 from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
-from tests.conftest import records_sent
+from tests.conftest import COMPLIANCE, make_user, records_sent, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed, upload, xlsx_bytes
 from tests.test_record_form import add
@@ -696,3 +698,62 @@ def test_problem_rows_kept_before_their_key_was_stored_get_it(logged_in, campaig
 
     keys = dict(ImportRow.objects.filter(job=job).values_list("phone_number", "phone_key"))
     assert keys == {"601234567": phone_key(NUMBER), "601 234 567": phone_key(NUMBER), "12": ""}
+
+
+def test_a_check_in_thulium_begun_before_an_erasure_does_not_write_the_number_back(
+        user, campaigns, thulium, monkeypatch):
+    """The check was begun from the page's copy of the addition: an erasure committed while
+    it asked for its timing, and its entry then held the number the erasure had erased."""
+    lost = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, outcome="unknown",
+                    when=timezone.now() - timedelta(hours=1))
+    lost = Entry.objects.get(pk=lost.pk)  # as the entry page reads it
+    landed_by = services_module._landed_by
+
+    def an_erasure_meanwhile(entry):
+        forget_number(number=NUMBER, reference=REFERENCE)
+        return landed_by(entry)
+
+    monkeypatch.setattr(services_module, "_landed_by", an_erasure_meanwhile)
+
+    with pytest.raises(services_module.RecordCheckRefused, match="nothing left to check"):
+        record_check(lost, actor=user)
+    assert not Entry.objects.filter(kind="record-check").exists()
+    assert NUMBER not in every_value_in_the_database()
+
+
+def test_a_do_not_call_entry_renewed_while_its_number_is_erased_neither_deadlocks_nor_keeps_it(
+        monkeypatch):
+    """Renewing an expired entry took the chain's head (its removal entry), then the
+    entry's row; the erasure takes the row, then the head: PostgreSQL found a deadlock, and
+    the officer's page answered 500."""
+    skip_unless_postgresql(connection)
+    officer = make_user("officer", COMPLIANCE)
+    suppression_add(key=phone_key(NUMBER), campaign=None, reason="request", source="typed",
+                    actor=officer, expires_on=timezone.localdate() - timedelta(days=2))
+    rows_held, go_on = threading.Event(), threading.Event()
+    hold = erasure_module.chain_hold
+
+    def holding_the_rows_a_while():
+        rows_held.set()
+        assert go_on.wait(60)
+        hold()
+
+    monkeypatch.setattr(erasure_module, "chain_hold", holding_the_rows_a_while)
+    failures, writer = [], []
+    erasing = threading.Thread(target=closing(
+        lambda: forget_number(number=NUMBER, reference=REFERENCE), failures))
+    erasing.start()
+    assert rows_held.wait(30)
+    renewing = threading.Thread(target=closing(lambda: (
+        writer.append(connected_pid()),
+        suppression_add(key=phone_key(NUMBER), campaign=None, reason="request",
+                        source="typed", actor=officer)), failures))
+    renewing.start()
+    until_waiting_for_a_lock_or_done(renewing, writer)
+    go_on.set()
+    erasing.join(60)
+    renewing.join(60)
+
+    assert not failures
+    removal = Entry.objects.get(kind="donotcall-removal")
+    assert NUMBER not in json.dumps(removal.sent) and verify_chain().problem == ""
