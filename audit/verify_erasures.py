@@ -4,8 +4,9 @@ An erasure replaces personal values by markers that say when and under which ref
 (`audit.personal.marker`); the chain covers the digest a marker carries, not those words,
 nor when the entry says it was erased (`erased_at`). Each erasure's own entry does record
 them (its reason, the moment it names, and since 2026-12 the entries it erased), so an
-erased entry must be one its erasure erased, written before it, every personal value of it
-a marker naming that erasure: otherwise it was altered (a reference edited, a value put
+erased entry must be one its erasure erased, begun before it in the chain's order (not by
+the clocks of the machines that wrote them), every personal value of it a marker naming
+that erasure: otherwise it was altered (a reference edited, a value put
 back, an erasure claimed that never was). Whoever may write the tables can set an entry
 erased and put markers in it whose digests are those its search terms keep.
 """
@@ -27,17 +28,17 @@ class _Recorded:
     """The erasures the log records: by their moment, and the older ones by their minute."""
 
     # moment -> (reference, the ids of the entries it erased or None if it did not name
-    # them, when its own entry was written)
-    by_moment: dict[datetime, tuple[str, frozenset | None, datetime]]
-    # minute as markers write it -> (references erased in it, when the last was written)
-    older: dict[str, tuple[set[str], datetime]]
+    # them, its own entry's begun link)
+    by_moment: dict[datetime, tuple[str, frozenset | None, int]]
+    # minute as markers write it -> (references erased in it, the last one's begun link)
+    older: dict[str, tuple[set[str], int]]
 
 
 def erasures_unrecorded() -> str:
     """The first erased entry the recorded erasures do not account for, in words (or "")."""
     recorded = _recorded()
     erased = (Entry.objects.filter(erased_at__isnull=False).order_by("pk")
-              .only("kind", "created_at", "sent", "messages", "detail", "erased_at"))
+              .only("kind", "begin_seq", "sent", "messages", "detail", "erased_at"))
     for entry in erased.iterator():
         if problem := _unaccounted(entry, recorded):
             return f"entry #{entry.pk} {problem}: it was altered"
@@ -46,16 +47,16 @@ def erasures_unrecorded() -> str:
 
 def _recorded() -> _Recorded:
     by_moment, older = {}, {}
-    for details, reference, created_at in Entry.objects.filter(kind=ERASURE.slug).values_list(
-            "details", "reason", "created_at"):
+    for details, reference, created_at, begun in Entry.objects.filter(
+            kind=ERASURE.slug).values_list("details", "reason", "created_at", "begin_seq"):
         if at := (details or {}).get("erased_at"):
             listed = details.get("entries")
             by_moment[datetime.fromisoformat(at)] = (
-                reference, frozenset(listed) if isinstance(listed, list) else None, created_at)
+                reference, frozenset(listed) if isinstance(listed, list) else None, begun)
         else:
             for minute in {marker_when(created_at - lag) for lag in _OLDER_LAG}:
-                references, written = older.get(minute, (set(), created_at))
-                older[minute] = ({*references, reference}, max(written, created_at))
+                references, last = older.get(minute, (set(), begun))
+                older[minute] = ({*references, reference}, max(last, begun))
     return _Recorded(by_moment, older)
 
 
@@ -63,20 +64,20 @@ def _unaccounted(entry: Entry, recorded: _Recorded) -> str:
     """Why the erased entry is not one a recorded erasure left, in words (or "")."""
     when = marker_when(entry.erased_at)
     if entry.erased_at in recorded.by_moment:
-        reference, listed, written = recorded.by_moment[entry.erased_at]
+        reference, listed, erasure_begun = recorded.by_moment[entry.erased_at]
         references = {reference}
         if listed is not None and entry.pk not in listed:
             return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure that "
                     "did not erase it")
     elif when in recorded.older:
-        references, written = recorded.older[when]
+        references, erasure_begun = recorded.older[when]
     else:
         return (f"says it was erased at {entry.erased_at.isoformat()}, when no erasure "
                 "recorded in the log was")
-    # Judged by the erasure's own entry, written once it had erased: erasures made before
-    # they took their moment after their waits (2026-12) could erase an entry a writer
-    # midway wrote after that moment.
-    if entry.created_at > written:
+    # By the chain's order, which the erasure's hold of the chain's head makes the order
+    # things happened in: the clocks of two machines may differ by a second, and an entry
+    # written just before an erasure, by one ahead, was "written after" it.
+    if entry.begin_seq > erasure_begun:
         return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure made "
                 "before it was written")
     kind = get_kind(entry.kind)

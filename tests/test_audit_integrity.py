@@ -523,6 +523,29 @@ def test_a_last_check_written_by_hand_neither_puts_off_checks_nor_silences_the_a
         chain_broken.disconnect(dispatch_uid="test-by-hand")
 
 
+def test_a_worker_started_before_a_rotation_leaves_the_check_to_those_given_the_new_key(
+        user, sales, settings, monkeypatch, caplog):
+    """Still running with the old key alone, beside processes started with the new one, it
+    found every newer link unverifiable and told staff of a break there was not."""
+    told = []
+    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
+                         dispatch_uid="test-rotation-window")
+    try:
+        old_key = settings.AUDIT_PII_KEY
+        change(actor=user, campaign=sales, sent={"order": 1})
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
+        change(actor=user, campaign=sales, sent={"order": 2})  # a new process's
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
+        monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
+
+        assert not chain_check_if_due(24)
+
+        assert told == [] and not ChainCheck.objects.exists()
+        assert "restart it with the current AUDIT_PII_KEY" in caplog.text
+    finally:
+        chain_broken.disconnect(dispatch_uid="test-rotation-window")
+
+
 def test_a_worker_checks_once_its_own_hours_pass_whatever_the_last_check_says(
         user, sales, monkeypatch):
     """A row kept fresh, even one a check sealed, put off every check."""

@@ -757,3 +757,15 @@ def test_a_do_not_call_entry_renewed_while_its_number_is_erased_neither_deadlock
     assert not failures
     removal = Entry.objects.get(kind="donotcall-removal")
     assert NUMBER not in json.dumps(removal.sent) and verify_chain().problem == ""
+
+
+def test_an_entry_written_by_a_machine_whose_clock_is_ahead_is_erased_without_a_false_alarm(
+        user, campaigns):
+    """The erasure judged "written before it" by the clocks: an addition written a second
+    before, by a machine two seconds ahead, was "erased before it was written", for good."""
+    addition(actor=user, campaign=campaigns["00001"], phone=NUMBER,
+             when=timezone.now() + timedelta(seconds=2))
+
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    assert verify_chain().problem == ""
