@@ -71,13 +71,10 @@ def link_hash(previous: str, seq: int, stage: str, text: str, *,
     ImproperlyConfigured for a key id the portal is not given.
     """
     covered = text if entry_id is None else f"{entry_id}\n{text}"
-    message = f"{previous}\n{seq}\n{stage}\n{covered}".encode()
+    message = f"{previous}\n{seq}\n{stage}\n{covered}"
     if key_id == UNKEYED:
-        return hashlib.sha256(message).hexdigest()
-    key_id = key_id or current_key_id()
-    mac = _mac(key_id, LINKS).copy()
-    mac.update(message)
-    return f"{key_id}.{mac.hexdigest()}"
+        return hashlib.sha256(message.encode()).hexdigest()
+    return keyed_seal(message, purpose=LINKS, key_id=key_id)
 
 
 def keyed_seal(text: str, *, purpose: bytes, key_id: str | None = None) -> str:

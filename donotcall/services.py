@@ -118,8 +118,8 @@ def _make_way(suppressions: list[Suppression], *, actor) -> None:
     """
     if not suppressions:
         return
-    held = list(Suppression.objects.select_for_update().filter(
-        pk__in=[suppression.pk for suppression in suppressions]).order_by("pk"))
+    held = list(Suppression.objects.select_for_update(of=("self",)).select_related("campaign")
+                .filter(pk__in=[suppression.pk for suppression in suppressions]).order_by("pk"))
     if held:
         _record(DONOTCALL_REMOVAL.slug, held, actor=actor, reason=RENEWED)
         Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
