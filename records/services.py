@@ -335,11 +335,15 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
         # under them, an erasure that came first has left nothing to check (the check was
         # begun from the page's copy of the number, and wrote it back), and one that comes
         # later erases the check too.
-        if not AddedRecord.objects.select_for_update().filter(pk=record.pk,
-                                                               entry=entry).exists():
-            raise _nothing_left()
+        held = AddedRecord.objects.select_for_update().filter(pk=record.pk,
+                                                              entry=entry).exists()
         chain_hold()
         entry = Entry.objects.get(pk=entry.pk)
+        if entry.erased_at is not None:
+            raise RecordCheckRefused(_("There is nothing left to check: this addition's "
+                                       "number was erased."))
+        if not held:
+            raise _nothing_left()
         if entry.outcome == Outcome.PENDING:
             # Cut off before the answer was recorded: unanswered, as a lost answer is.
             try:

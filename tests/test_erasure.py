@@ -715,7 +715,8 @@ def test_a_check_in_thulium_begun_before_an_erasure_does_not_write_the_number_ba
 
     monkeypatch.setattr(services_module, "_landed_by", an_erasure_meanwhile)
 
-    with pytest.raises(services_module.RecordCheckRefused, match="nothing left to check"):
+    with pytest.raises(services_module.RecordCheckRefused,
+                       match="nothing left to check: this addition's number was erased"):
         record_check(lost, actor=user)
     assert not Entry.objects.filter(kind="record-check").exists()
     assert NUMBER not in every_value_in_the_database()
