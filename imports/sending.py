@@ -49,6 +49,7 @@ from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from records.entries import RECORD_CHECK
 from records.services import (
     added_values,
+    batch_failure_values,
     batch_values,
     record_add_begin_all,
     record_add_complete_all,
@@ -304,11 +305,11 @@ class BatchSend:
     def failed_all(self, error: ThuliumError) -> None:
         """The batch call failed as a whole: every row's send has its outcome. A refusal
         of the whole is no verdict on a row: it is marked so (see `resumed`)."""
-        values = error_values(error)
-        if isinstance(error, ThuliumRefused):
-            values["results"] = {"batch_refused": True}
-        for pending in self.open:
-            self.complete(pending, dict(values))
+        each = batch_failure_values(error, [pending.entry for pending in self.open])
+        for pending, values in zip(list(self.open), each, strict=True):
+            if isinstance(error, ThuliumRefused):
+                values["results"] = {"batch_refused": True}
+            self.complete(pending, values)
             if error.may_have_applied:
                 pending.went_unanswered(pending.entry)
             else:

@@ -32,6 +32,7 @@ from portal.thulium.client import MAX_KEPT_BODY
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .models import AddedRecord
 from .reconciling import find_all_in_thulium, listing_day
+from .scrubbing import others_removed
 
 # Seconds past a call's longest time before a page's addition left pending counts as cut off.
 CUT_OFF_MARGIN = 60
@@ -152,6 +153,15 @@ def batch_values(result: RecordResult) -> dict:
         outcome=Outcome.UNKNOWN, http_status=status,
         detail="\n".join([_UNTOLD, answer]).strip(),
     )
+
+
+def batch_failure_values(error: ThuliumError, entries: list[Entry]) -> list[dict]:
+    """The outcome of a batch call that failed as a whole, for each of its entries in turn:
+    Thulium's words kept in each without the other records' data (records.scrubbing)."""
+    values = error_values(error)
+    texts = [*values["messages"], values["detail"]]
+    return [{**values, "messages": words[:-1], "detail": words[-1], "results": {}}
+            for words in others_removed(texts, [entry.sent for entry in entries])]
 
 
 def added_values(record_id: str) -> dict:

@@ -41,8 +41,10 @@ from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_confirm
 from portal.phones import phone_key
+from portal.thulium import ThuliumError
 from records import services as services_module
 from records.models import AddedRecord
+from records.scrubbing import OTHER_RECORD, others_removed
 from records.services import (
     record_add,
     record_add_begin_all,
@@ -374,6 +376,60 @@ def test_a_check_in_thulium_naming_the_number_is_erased_too(user, campaigns):
     assert verify_chain().problem == ""
     found = entries_matching(TimelineFilters(search="601-234-567"))
     assert {entry.kind for entry in found} == {"record-addition", "record-check", "erasure"}
+
+
+def test_a_batch_answer_naming_every_number_keeps_in_each_row_s_entry_only_its_own(
+    logged_in, campaigns, thulium, settings
+):
+    """A batch answered in no known shape is each of its rows' outcome, and the answer names
+    every number sent: kept whole in each row's entry, the others' numbers outlived the
+    erasure of theirs (it finds a person's data by the entries about that person)."""
+    settings.IMPORT_BATCH_SIZE = 4
+    thulium.state.batch_shape = "wrapped"
+    job = previewed(logged_in, campaigns["00001"],
+                    csv_bytes([[NUMBER, "Zofia", "Kowalska", "Łódź"],
+                               [OTHER, "Jan", "Nowak", "Kraków"]]))
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    unanswered = {entry.sent["phone_number"]: entry.detail for entry in Entry.objects.filter(
+        kind="record-addition", outcome="unknown")}
+    assert unanswered.keys() == {NUMBER, OTHER}
+    assert NUMBER in unanswered[NUMBER] and OTHER not in unanswered[NUMBER]
+    assert OTHER in unanswered[OTHER] and NUMBER not in unanswered[OTHER]
+    assert OTHER_RECORD in unanswered[OTHER]
+
+    call_command("forget_number", NUMBER, reference=REFERENCE)
+
+    everything = every_value_in_the_database()
+    assert all(spelling not in everything for spelling in SPELLINGS)
+    assert OTHER in everything
+    assert verify_chain().problem == ""
+
+
+def test_thulium_s_words_about_a_whole_batch_keep_only_each_record_s_own_data():
+    payloads = [{"phone_number": NUMBER, "identifier": "K-17",
+                 "record_fields": {"last_name": "Kowalska", "visits": 7}},
+                {"phone_number": "+48 602 000 001", "record_fields": {"last_name": "Nowak"}}]
+    said = ("records: +48 601-234-567 (KOWALSKA, K-17), 48602000001 nowak; "
+            "601234567 602000001 ok 7")
+    first, second = others_removed([said, ""], payloads)
+    other = OTHER_RECORD
+    assert first == [f"records: +48 601-234-567 (KOWALSKA, K-17), {other} {other}; "
+                     f"601234567 {other} ok 7", ""]
+    assert second == [f"records: {other} ({other}, {other}), 48602000001 nowak; "
+                      f"{other} 602000001 ok 7", ""]
+
+
+def test_a_records_listing_answered_with_no_page_is_not_kept(user, campaigns, thulium):
+    """A listing's answer is other people's records: kept for the audit, no erasure of
+    theirs would find it."""
+    lost = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, outcome="unknown",
+                    when=timezone.now() - timedelta(hours=1))
+    thulium.state.fail_next("broken_json", path="/api/outbounds/00001/records")
+    with pytest.raises(ThuliumError):
+        record_check(lost, actor=user)
+    check = Entry.objects.get(kind="record-check")
+    assert (check.outcome, check.detail) == ("failed", "the answer is not valid JSON")
 
 
 def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhere):

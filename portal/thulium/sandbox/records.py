@@ -19,7 +19,8 @@ LISTED_FIELDS = (
 
 
 def batch_answer(records, outcomes, shape, *, left_out=frozenset()):
-    """The batch POST's answer: "keyed" by phone number as sent, or a "list" of items.
+    """The batch POST's answer: "keyed" by phone number as sent, or a "list" of items
+    (or "wrapped": see state.BATCH_SHAPES).
 
     `outcomes` are `SandboxState.add_records`'s, one per record, in the order sent; the
     records whose numbers are `left_out` get no item (a test's answer missing items).
@@ -36,7 +37,7 @@ def batch_answer(records, outcomes, shape, *, left_out=frozenset()):
         # Inferred: a number sent twice keeps its first result, which says what became of
         # the number; the later one is not in the answer (an object has one value per key).
         answer.setdefault(_phone_key(record.get("phone_number")), item)
-    return answer
+    return {"count": len(answer), "result": answer} if shape == "wrapped" else answer
 
 
 def _batch_item(record_id, errors, duplicated):

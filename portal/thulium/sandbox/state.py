@@ -29,7 +29,9 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 REFUSAL_STATUSES = frozenset({401, 403, 404, 405})
 # The two known answers of the batch POST: keyed by phone number (the older twin's
 # documented example) or a list of objects carrying the phone number.
-BATCH_SHAPES = ("keyed", "list")
+# "wrapped" is no shape Thulium documents: the keyed answer as a listing's page, {"count":
+# ..., "result": ...}, an answer the portal cannot read and which names every number sent.
+BATCH_SHAPES = ("keyed", "list", "wrapped")
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class SandboxState:
 
     @property
     def batch_shape(self):
-        """How the batch POST answers: "keyed" (by phone number) or "list"."""
+        """How the batch POST answers: "keyed" (by phone number), "list" or "wrapped"."""
         with self._lock:
             return self._batch_shape
 
