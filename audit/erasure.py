@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.invisible import without_invisible
-from portal.phones import number_key, phone_key
+from portal.phones import keys_ever, number_key, phone_key, spells_number
 
 from .kinds import ERASURE, get_kind, value_at
 from .models import Entry, Outcome, SearchTerm
-from .personal import digest, digests_under_every_key, erase_values, marker_when
+from .personal import digest, erase_values, marker_when, number_digests_ever
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
@@ -100,18 +100,20 @@ def number_held(number: str) -> dict[str, int]:
     return counts
 
 
-def _names_the_number(entry: Entry, kind, key: str) -> bool:
+def _names_the_number(entry: Entry, kind, keys: list[str]) -> bool:
     """Whether the entry a search term led to holds the number where its kind keeps one: a
     term is a row anyone who may write the tables can add, and one added to another
     person's entry made an erasure of this number erase theirs. (One erased there already
     has nothing left to erase.)"""
     number = value_at(entry, kind.phone) if kind is not None and kind.phone else None
-    return isinstance(number, str) and bool(number) and phone_key(number) == key
+    return isinstance(number, str) and bool(number) and phone_key(number) in keys
 
 
-def clean_reference(reference: str) -> str:
+def clean_reference(reference: str, *, key: str = "") -> str:
     """The reference as kept; raises ValidationError if it is empty or not one line (marks
-    that show nothing are no reference: one of them alone was taken for one)."""
+    that show nothing are no reference: one of them alone was taken for one), or spells
+    the number keyed `key`: it is kept in the erasure's entry and every marker, for good,
+    where no later erasure would reach it."""
     reference = without_invisible(reference or "").strip()
     if not reference:
         raise ValidationError(_("Give the reference of the request (e.g. its case number)."),
@@ -123,6 +125,10 @@ def clean_reference(reference: str) -> str:
         raise ValidationError(
             _("The reference is one line of at most %(n)d characters.") % {
                 "n": REFERENCE_LENGTH}, code="invalid")
+    if key and spells_number(reference, key):
+        raise ValidationError(
+            _("The reference must not hold the phone number: it is kept with the erasure "
+              "for good. Give the request's case number."), code="number")
     return reference
 
 
@@ -130,7 +136,8 @@ def forget_number(*, number: str, reference: str, actor=None,
                   actor_username: str = "") -> ErasureReport:
     """Erase the number everywhere, in one transaction; raises ValidationError for a value
     that is not a phone number or an empty reference (and then changes nothing)."""
-    key, reference = number_key(number), clean_reference(reference)
+    key = number_key(number)
+    reference = clean_reference(reference, key=key)
     with transaction.atomic():
         # Writers that hold the number's rows finish first; those that come later see it
         # erased. With the head held, no entry is completed while its values are erased: a
@@ -173,12 +180,13 @@ def _erase_entries(key: str, erasure: Erasure) -> list[int]:
 def _entries_to_erase(key: str, erasure: Erasure):
     """(entry, its values with the number's replaced by the erasure's markers) for each
     entry found by the number's digest that still holds it."""
-    found = SearchTerm.objects.filter(term__in=digests_under_every_key(key)).values("entry_id")
+    keys = keys_ever(key)
+    found = SearchTerm.objects.filter(term__in=number_digests_ever(key)).values("entry_id")
     entries = Entry.objects.filter(pk__in=found).only("kind", "sent", "messages", "detail",
                                                       "pii_key")
     for entry in entries.iterator():
         kind = get_kind(entry.kind)
-        if not _names_the_number(entry, kind, key):
+        if not _names_the_number(entry, kind, keys):
             continue
         values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
         if kind is not None and erase_values(values, kind.personal, key_id=entry.pii_key,

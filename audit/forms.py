@@ -161,3 +161,12 @@ class ForgetNumberForm(forms.Form):
 
     def clean_reference(self):
         return clean_reference(self.cleaned_data["reference"])
+
+    def clean(self):
+        data = super().clean()
+        if "number" in data and "reference" in data:
+            try:
+                clean_reference(data["reference"], key=number_key(data["number"]))
+            except forms.ValidationError as error:
+                self.add_error("reference", error)
+        return data

@@ -25,6 +25,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from portal.phones import keys_ever
+
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 # "[erased 2026-12-02 10:15 UTC · GDPR-2026-17 · 1a2b3c4d.<64 hex>]"
 _MARKER = re.compile(r"\[erased (?P<when>[^·]+) · (?P<reference>.*) · "
@@ -104,6 +106,12 @@ def digests_under_every_key(value) -> list[str]:
     """The value's digest under the current key and every retired one, for a search."""
     _current, keys = _configured()
     return [digest(value, key_id) for key_id in keys]
+
+
+def number_digests_ever(key: str) -> list[str]:
+    """The digests a number's entries may be found by: under every key, of each key the
+    number had (portal.phones.keys_ever), for an erasure."""
+    return [term for each in keys_ever(key) for term in digests_under_every_key(each)]
 
 
 def digesters_under_every_key() -> list:

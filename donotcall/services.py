@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 
 from audit.models import Entry, Outcome
-from audit.personal import digest, digests_under_every_key
+from audit.personal import digest, digests_under_every_key, number_digests_ever
 from audit.recording import (
     chain_hold,
     entries_begin,
@@ -155,20 +155,20 @@ def _described(suppression: Suppression) -> dict:
 def suppressions_hold(key: str) -> None:
     """Lock the list's entries for the number, for an erasure (see
     audit.erasure.register_eraser) and the writers that must not cross one."""
-    list(Suppression.objects.filter(digest__in=digests_under_every_key(key))
+    list(Suppression.objects.filter(digest__in=number_digests_ever(key))
          .select_for_update().order_by("pk").values_list("pk"))
 
 
 def suppressions_held(key: str) -> int:
     """How many of the list's entries still hold the number itself, not its digest alone
     (for an erasure's page)."""
-    return Suppression.objects.filter(digest__in=digests_under_every_key(key)).exclude(
+    return Suppression.objects.filter(digest__in=number_digests_ever(key)).exclude(
         phone_key="").count()
 
 
 def suppressions_forget(key: str, erasure) -> int:
     """An erasure: the list's entries for the number keep only its digest, and still block."""
-    return Suppression.objects.filter(digest__in=digests_under_every_key(key)).update(
+    return Suppression.objects.filter(digest__in=number_digests_ever(key)).update(
         phone_key="", erased_at=erasure.at,
         # A note may name the person; an empty one stays empty.
         note=Case(When(note="", then=Value("")), default=Value(erasure.note)),

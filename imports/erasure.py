@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from audit.erasure import Erasure
-from portal.phones import number_key, significant_digits
+from portal.phones import DASHES, keys_ever, number_key, significant_digits
 
 from .models import BatchRefusal, ImportJob, ImportRow, ImportUpload, RowState
 from .reading import workbook_rows
@@ -32,7 +32,8 @@ def _rows_of(key: str):
     """The rows that hold the number: keyed by it, or refused with it in their cells
     ("601 234 567 wew. 12" has no key, and kept the number until the import was cleared,
     months later)."""
-    return ImportRow.objects.filter(Q(phone_key=key) | Q(pk__in=_unkeyed_spelling(key)))
+    return ImportRow.objects.filter(Q(phone_key__in=keys_ever(key))
+                                    | Q(pk__in=_unkeyed_spelling(key)))
 
 
 def _unkeyed_spelling(key: str) -> list[int]:
@@ -149,7 +150,7 @@ def _holds(job: ImportJob, key: str) -> bool:
     decoding it, first for the number's digits with everything else left out (one pass),
     then at each line they are found in.
     """
-    if job.rows.filter(phone_key=key).exists():
+    if job.rows.filter(phone_key__in=keys_ever(key)).exists():
         return True
     digits = significant_digits(key).encode()
     content = upload_content(job)
@@ -173,19 +174,27 @@ def _holds(job: ImportJob, key: str) -> bool:
 _NOT_DIGITS = re.compile(rb"[^0-9]+")
 _NOT_DIGITS_NOR_LINE_ENDS = re.compile(rb"[^0-9\n]+")
 # What may spell a number, as portal.phones reads one: digits with the spaces, dashes,
-# dots, brackets and slashes people type between them, after a + and brackets.
-_SPELLING = re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/]*")
+# dots, brackets and slashes people type between them, after a + and brackets; then, as
+# the record form refuses them, with underscores and commas ("601,234,567", Excel's
+# thousands) between digits too.
+_SPELLINGS = (re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/]*"),
+              re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/_,]*"))
+# Excel groups digits with no-break spaces, and its autocorrect and word processors write
+# dashes other than "-": read as a space and "-", in UTF-8 and in Windows-1250 (in the
+# ISO-8859-2 and UTF-8 files those single bytes are no character a number is written with).
+_AS_TYPED = ((b"\xc2\xa0", b" "), *((dash.encode(), b"-") for dash in DASHES),
+             (b"\xa0", b" "), (b"\x96", b"-"), (b"\x97", b"-"))
 
 
 def _spells(line: bytes, key: str) -> bool:
     """True when a spelling in the line is the number (or one of two written with a slash
-    between them). Excel groups digits with no-break spaces: read as spaces, in UTF-8 and
-    in the one-byte code pages."""
-    line = line.replace(b"\xc2\xa0", b" ").replace(b"\xa0", b" ")
-    for spelling in _SPELLING.findall(line):
+    between them)."""
+    for typed, read in _AS_TYPED:
+        line = line.replace(typed, read)
+    for spelling in (found for pattern in _SPELLINGS for found in pattern.findall(line)):
         for part in (spelling, *spelling.split(b"/")):
             try:
-                if number_key(part.decode("ascii")) == key:
+                if number_key(part.decode("ascii").replace("_", "").replace(",", "")) == key:
                     return True
             except ValidationError:
                 continue

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from campaigns.services import campaign_choices
+from portal.phones import forget_keyed_numbers
 from portal.thulium import ThuliumError
 from records.forms import EarlierAdditions, RecordForm
 
@@ -55,8 +56,17 @@ def import_check(job_id: int) -> None:
 
     Its statuses and agents are read as the record form reads them; a file that cannot be
     read sends the import back to its mapping, saying why, in its uploader's language.
-    Safe to run again: a check begins by deleting what an earlier one wrote.
+    Safe to run again: a check begins by deleting what an earlier one wrote. The numbers
+    it keyed are forgotten at its end, as a request's are: a worker runs for months, and an
+    erasure must leave none of them in its memory.
     """
+    try:
+        _check(job_id)
+    finally:
+        forget_keyed_numbers()
+
+
+def _check(job_id: int) -> None:
     job = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.CHECKING).first()
     if job is None:
         return

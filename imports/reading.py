@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
-from portal.phones import is_phone_number
+from portal.phones import spells_a_phone_number
 from portal.spreadsheets import unquoted
 
 from .workbooks import open_workbook
@@ -57,13 +57,15 @@ class FileProblem(Exception):
 
 
 def header_refused(headers: list[str]) -> str:
-    """Why the first row cannot be the header, or "": it holds a phone number, so the file
-    has none, and would lose its first person to it and keep their number as a column's
-    name (in the import and its receipt, where an erasure does not look for it)."""
+    """Why the first row cannot be the header, or "": it spells a phone number, so the file
+    has none, and would lose its first person to it and keep their number and name as
+    columns' names (in the import, its receipt and a saved mapping, where an erasure does
+    not look for them). Spelled as in a cell the record form refuses ("601 234 567 wew.
+    12") too: the erasure finds those."""
     for header in headers:
         # A phone's number by its country's plan: a column named by a date is no person's
         # number, though it has 6 to 15 digits.
-        if is_phone_number(header):
+        if spells_a_phone_number(header):
             return str(_("The first row must name the columns, but it holds a phone number "
                          "(%(value)s): add a row of column names (e.g. Telefon; Imię) above "
                          "the first person and upload the file again.") % {

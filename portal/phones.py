@@ -1,6 +1,7 @@
 """Phone numbers as the record form accepts them and as the portal compares them."""
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 import phonenumbers
@@ -13,8 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from .invisible import without_invisible
 from .spreadsheets import EXCEL_SCIENTIFIC
 
+# Dashes other than "-" that a word processor or Excel's autocorrect puts between digits
+# ("601–234–567"): hyphen, non-breaking hyphen, figure, en and em dash, horizontal bar, minus.
+DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
-_SEPARATORS = re.compile(r"[\s\-.()\[\]/]")
+_SEPARATORS = re.compile(rf"[\s\-.()\[\]/{DASHES}]")
+# A number spelled inside a longer text: digits and what people type between them, after
+# a + and brackets ("601 234 567 wew. 12", "tel. 601-234-567").
+_SPELLED = re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}]*")
 # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 # A number as a program that took it for a decimal writes it ("601234567.0" from pandas,
@@ -92,6 +99,19 @@ def key_without_trunk_zero(key: str) -> str:
     return without if _valid(f"+{without}", settings.PHONE_DEFAULT_REGION) else key
 
 
+def keys_ever(key: str) -> list[str]:
+    """The number's key and, for one valid without a trunk 0, the key it had before numbers
+    were read without one ("480601234567"): what the portal wrote then is still under it
+    (the migrations re-keyed the added records and the do-not-call list, not the audit
+    trail's search terms nor import rows, and left a record whose new key was taken)."""
+    try:
+        country = str(phonenumbers.parse(f"+{key}").country_code)
+    except phonenumbers.NumberParseException:
+        return [key]
+    before = f"{country}0{key[len(country):]}"
+    return [key, before] if key_without_trunk_zero(before) == key else [key]
+
+
 def _valid(number: str, region: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(number, region))
@@ -126,6 +146,31 @@ def significant_digits(key: str) -> str:
         return phonenumbers.national_significant_number(phonenumbers.parse(f"+{key}"))
     except phonenumbers.NumberParseException:
         return key  # a key that did not parse is the number's own digits
+
+
+def spells_a_phone_number(text: str) -> bool:
+    """True when the text spells a phone number (`is_phone_number`) anywhere in it."""
+    return any(is_phone_number(part) for part in _spelled(text))
+
+
+def spells_number(text: str, key: str) -> bool:
+    """True when the text spells the number keyed `key` (`number_key`) anywhere in it."""
+    for part in _spelled(text):
+        try:
+            if number_key(part) == key:
+                return True
+        except ValidationError:
+            continue
+    return False
+
+
+def _spelled(text: str) -> Iterator[str]:
+    """What in the text may spell a number: each spelling, and the two numbers of one
+    written with a slash between them."""
+    for spelling in _SPELLED.findall(text):
+        yield spelling
+        if "/" in spelling:
+            yield from spelling.split("/")
 
 
 def is_phone_number(raw: str) -> bool:

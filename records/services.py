@@ -23,7 +23,7 @@ from audit.recording import (
     outcome_values,
 )
 from portal.db_many import insert_each, update_each
-from portal.phones import phone_key
+from portal.phones import keys_ever, phone_key
 from portal.shown_times import shown_time
 from portal.thulium import RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
@@ -270,17 +270,18 @@ def records_added_earlier(entries: list[Entry]) -> None:
 def records_hold(key: str) -> None:
     """Lock what the portal knows of the number, for an erasure (see
     audit.erasure.register_eraser)."""
-    list(AddedRecord.objects.filter(phone_key=key).select_for_update().values_list("pk"))
+    list(AddedRecord.objects.filter(phone_key__in=keys_ever(key)).select_for_update()
+         .values_list("pk"))
 
 
 def records_held(key: str) -> int:
     """How many of the records the portal added have the number (for an erasure's page)."""
-    return AddedRecord.objects.filter(phone_key=key).count()
+    return AddedRecord.objects.filter(phone_key__in=keys_ever(key)).count()
 
 
 def records_forget(key: str, erasure) -> int:
     """Forget that the portal added the number (an erasure); returns how many it held."""
-    deleted, _by_model = AddedRecord.objects.filter(phone_key=key).delete()
+    deleted, _by_model = AddedRecord.objects.filter(phone_key__in=keys_ever(key)).delete()
     return deleted
 
 

@@ -26,6 +26,7 @@ from audit.personal import digest, marker, marker_digest, marker_when
 from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
+from donotcall.models import Suppression
 from donotcall.services import suppression_add
 from imports import previewing, sending
 from imports.models import (
@@ -36,10 +37,10 @@ from imports.models import (
     ImportUpload,
     RowState,
 )
-from imports.previewing import import_preview
+from imports.previewing import import_check, import_preview
 from imports.pushing import import_push
 from imports.report import report_lines
-from imports.services import import_confirm
+from imports.services import import_check_start, import_confirm
 from portal.phones import phone_key
 from portal.thulium import ThuliumError
 from records import services as services_module
@@ -432,6 +433,59 @@ def test_a_records_listing_answered_with_no_page_is_not_kept(user, campaigns, th
     assert (check.outcome, check.detail) == ("failed", "the answer is not valid JSON")
 
 
+def test_what_was_keyed_with_a_trunk_zero_before_it_was_dropped_is_erased_too(
+    logged_in, user, campaigns
+):
+    """Written "0601 234 567" before the portal read numbers without the 0, the number was
+    keyed "480601234567": the migrations re-keyed the added records (not one whose new key
+    was taken) and the do-not-call list (not an entry beside one of the new key), not the
+    audit trail's search terms nor import rows. An erasure found none of them."""
+    before = "480601234567"
+    old = addition(actor=user, campaign=campaigns["00001"], phone="0601234567",
+                   identifier="K-17", record_id="r1")
+    addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, record_id="r2")
+    import_module("records.migrations.0010_rekey_numbers_written_with_a_trunk_zero").rekey(
+        django_apps, None)
+    assert set(AddedRecord.objects.values_list("phone_key", flat=True)) == {
+        before, phone_key(NUMBER)}
+    job = previewed(logged_in, campaigns["00002"],
+                    csv_bytes([["0601234567", "Zofia", "Kowalska", "Łódź"]]))
+    job.rows.update(phone_key=before)
+    Suppression.objects.create(digest=digest(before), phone_key=before, note="Zofia K.",
+                               reason=Suppression.Reason.CUSTOMER_REQUEST,
+                               source=Suppression.Source.TYPED)
+    assert number_held(NUMBER) == {**number_held(NUMBER), "entries": 2, "added_records": 2,
+                                   "import_rows": 1, "donotcall": 1}
+
+    forget_number(number="601 234 567", reference=REFERENCE)
+
+    old.refresh_from_db()
+    assert old.erased_at is not None and old.sent["identifier"].startswith("[erased ")
+    assert not AddedRecord.objects.exists()
+    everything = every_value_in_the_database()
+    assert all(spelling not in everything for spelling in ("0601234567", before, "K-17"))
+    assert "Zofia K." not in everything
+    assert verify_chain().problem == ""
+
+
+@pytest.mark.parametrize("spelled", ["601–234–567", "601_234_567", "601,234,567 wew. 2"])
+def test_a_refused_row_spelling_the_number_with_other_marks_is_erased_with_its_file(
+    logged_in, campaigns, spelled
+):
+    """An en dash (Excel's autocorrect), underscores or Excel's thousands commas between the
+    digits: the row was refused, and the erasure, which did not read them so, kept its
+    cells and the file."""
+    job = previewed(logged_in, campaigns["00001"],
+                    csv_bytes([[spelled, "Zofia", "Kowalska", "Łódź"],
+                               ["602000001", "Jan", "Nowak", "Kraków"]]))
+    assert number_held(NUMBER)["import_rows"] == 1
+
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    assert not ImportUpload.objects.filter(job=job).exists()
+    assert "Kowalska" not in every_value_in_the_database()
+
+
 def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhere):
     call_command("forget_number", NUMBER, reference=REFERENCE)
 
@@ -671,6 +725,8 @@ def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db,
     (NUMBER, "", "reference"),
     (NUMBER, "   ", "reference"),
     (NUMBER, "RODO\x00/7", "one line"),
+    # Kept in the erasure's entry and every marker, where no later erasure reaches it.
+    (NUMBER, "RODO/5 wniosek z 601-234-567", "must not hold the phone number"),
 ])
 def test_bad_input_fails_with_one_line_and_changes_nothing(everywhere, number, reference,
                                                            words):
@@ -689,6 +745,11 @@ def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_mo
     refused = client.post(reverse("audit:forget"), {"number": "abc", "reference": ""})
     assert refused.status_code == 200
     assert b"abc" in refused.content  # the input stays in the form
+    named = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": "z 601234567",
+                                                  "erase": "yes"})
+    assert named.context["form"].errors == {"reference": [
+        "The reference must not hold the phone number: it is kept with the erasure for good. "
+        "Give the request's case number."]}
     unknown = client.post(reverse("audit:forget"), {"number": "609 999 999",
                                                     "reference": REFERENCE})
     assert "holds this number nowhere" in unknown.content.decode()
@@ -734,6 +795,13 @@ def test_no_process_keeps_a_number_it_keyed_once_its_request_or_import_ended(log
     import_push(job.pk)
 
     assert AddedRecord.objects.filter(phone_key="48601234569").exists()
+    assert phone_key.cache_info().currsize == 0
+    upload(logged_in, campaigns["00001"], csv_bytes([["601234570", "Zofia", "K", "Ł"]]),
+           name="checked.csv")
+    checked = ImportJob.objects.get(file_name="checked.csv")
+    assert import_check_start(job=checked, mapping=checked.mapping)
+    import_check(checked.pk)  # as a worker checks a large file
+    assert ImportJob.objects.get(pk=checked.pk).state == ImportJob.State.PREVIEWED
     assert phone_key.cache_info().currsize == 0
 
 
