@@ -305,7 +305,8 @@ class BatchSend:
     def failed_all(self, error: ThuliumError) -> None:
         """The batch call failed as a whole: every row's send has its outcome. A refusal
         of the whole is no verdict on a row: it is marked so (see `resumed`)."""
-        each = batch_failure_values(error, [pending.entry for pending in self.open])
+        each = batch_failure_values(error, [pending.entry for pending in self.open],
+                                    [pending.row.phone_key for pending in self.open])
         for pending, values in zip(list(self.open), each, strict=True):
             if isinstance(error, ThuliumRefused):
                 values["results"] = {"batch_refused": True}

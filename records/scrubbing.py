@@ -22,12 +22,15 @@ _NUMBER_LIKE = (re.compile(r"\+?[0-9][0-9\s\-.()/]{4,}[0-9]"), re.compile(r"\+?[
 _SHORTEST = 3
 
 
-def others_removed(texts: list[str], payloads: list[dict]) -> list[list[str]]:
+def others_removed(texts: list[str], payloads: list[dict],
+                   phone_keys: list[str] | None = None) -> list[list[str]]:
     """For each payload of a batch, the texts as its entry keeps them: the data of every
-    other payload (number in any spelling, identifier, field values) replaced."""
+    other payload (number in any spelling, identifier, field values) replaced.
+    `phone_keys` are the payloads' numbers' keys, where the caller has them (an import's
+    rows keep theirs)."""
     if not any(texts):
         return [list(texts) for _payload in payloads]
-    owners = _owners(payloads)
+    owners = _owners(payloads, phone_keys)
     marked = [_marks(text, owners) for text in texts]
     return [[_rebuilt(text, marks, own) for text, marks in zip(texts, marked, strict=True)]
             for own in range(len(payloads))]
@@ -42,10 +45,12 @@ class _Owners:
         self.pattern: re.Pattern | None = None
 
 
-def _owners(payloads: list[dict]) -> _Owners:
+def _owners(payloads: list[dict], phone_keys: list[str] | None) -> _Owners:
     owners = _Owners()
     for index, payload in enumerate(payloads):
-        if number := payload.get("phone_number"):
+        if phone_keys is not None:
+            owners.of_number[phone_keys[index]].add(index)
+        elif number := payload.get("phone_number"):
             owners.of_number[phone_key(str(number))].add(index)
         for value in _personal_values(payload):
             owners.of_value[value.lower()].add(index)

@@ -155,13 +155,15 @@ def batch_values(result: RecordResult) -> dict:
     )
 
 
-def batch_failure_values(error: ThuliumError, entries: list[Entry]) -> list[dict]:
+def batch_failure_values(error: ThuliumError, entries: list[Entry],
+                         phone_keys: list[str] | None = None) -> list[dict]:
     """The outcome of a batch call that failed as a whole, for each of its entries in turn:
-    Thulium's words kept in each without the other records' data (records.scrubbing)."""
+    Thulium's words kept in each without the other records' data (records.scrubbing;
+    `phone_keys` as it takes them)."""
     values = error_values(error)
     texts = [*values["messages"], values["detail"]]
     return [{**values, "messages": words[:-1], "detail": words[-1], "results": {}}
-            for words in others_removed(texts, [entry.sent for entry in entries])]
+            for words in others_removed(texts, [entry.sent for entry in entries], phone_keys)]
 
 
 def added_values(record_id: str) -> dict:
