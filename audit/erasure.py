@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.invisible import without_invisible
-from portal.phones import keys_ever, number_key, phone_key, spells_number
+from portal.phones import keys_ever, number_key, phone_key, phone_keys_in, spells_number
 
 from .kinds import ERASURE, get_kind, value_at
 from .models import Entry, Outcome, SearchTerm
-from .personal import digest, erase_values, marker_when, number_digests_ever
+from .personal import digest, erase_values, marker_when, number_digests_ever, places
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
@@ -101,12 +101,17 @@ def number_held(number: str) -> dict[str, int]:
 
 
 def _names_the_number(entry: Entry, kind, keys: list[str]) -> bool:
-    """Whether the entry a search term led to holds the number where its kind keeps one: a
-    term is a row anyone who may write the tables can add, and one added to another
-    person's entry made an erasure of this number erase theirs. (One erased there already
-    has nothing left to erase.)"""
-    number = value_at(entry, kind.phone) if kind is not None and kind.phone else None
-    return isinstance(number, str) and bool(number) and phone_key(number) in keys
+    """Whether the entry a search term led to holds the number where its kind keeps one (or
+    another of the person's numbers): a term is a row anyone who may write the tables can
+    add, and one added to another person's entry made an erasure of this number erase
+    theirs. (One erased there already has nothing left to erase.)"""
+    if kind is None:
+        return False
+    number = value_at(entry, kind.phone) if kind.phone else None
+    if isinstance(number, str) and number and phone_key(number) in keys:
+        return True
+    return any(not phone_keys_in(container[name]).isdisjoint(keys)
+               for container, name in places({"sent": entry.sent}, kind.other_phones))
 
 
 def clean_reference(reference: str, *, key: str = "") -> str:

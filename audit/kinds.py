@@ -26,6 +26,10 @@ class EntryKind:
     personal: tuple[str, ...] = ()
     # Where the phone number of the person the entry concerns is ("sent.phone_number").
     phone: str = ""
+    # Places that may hold another number of theirs ("sent.record_fields.*": a mobile beside
+    # the landline dialled): a phone number a value spells finds the entry too, in the
+    # search box and for an erasure of that number.
+    other_phones: tuple[str, ...] = ()
     # Places whose values the search box finds exactly (personal ones by their digest).
     search: tuple[str, ...] = ()
     # The place of what the sent values replaced, for the field-by-field diff.

@@ -13,7 +13,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from portal.db_many import insert_each, update_each
-from portal.phones import phone_key
+from portal.phones import phone_key, phone_keys_in
 
 from .chain import (
     BEGUN,
@@ -331,13 +331,16 @@ def _normalisers(names: tuple[str, ...]) -> tuple:
 def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> set[str]:
     """What the search box finds the entry by, from the values one link wrote (`known_key`:
     its number's canonical key, if the caller has it)."""
-    phone, places = _search_places(entry.kind, stage)
+    phone, searched, other_phones = _search_places(entry.kind, stage)
     terms = set()
     if phone:
         number = value_at(entry, phone)
         if isinstance(number, str) and number:
             terms.add(digest(known_key or phone_key(number), entry.pii_key))
-    for place, personal in places:
+    for place in other_phones:
+        for value in _values_at(entry, place):
+            terms.update(digest(key, entry.pii_key) for key in phone_keys_in(value))
+    for place, personal in searched:
         value = value_at(entry, place)
         if value in (None, ""):
             continue
@@ -347,17 +350,32 @@ def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> s
 
 
 @cache
-def _search_places(slug: str, stage: str) -> tuple[str, tuple[tuple[str, bool], ...]]:
-    """The kind's number's place ("" if none) and its other search places, each with
-    whether it is personal, among those one link writes: worked out once per kind and
-    link, not per entry (an import's claim makes the terms of thousands)."""
+def _search_places(slug: str, stage: str) -> tuple[str, tuple[tuple[str, bool], ...],
+                                                   tuple[str, ...]]:
+    """The kind's number's place ("" if none), its other search places, each with whether
+    it is personal, and the places of other numbers of the person, among those one link
+    writes: worked out once per kind and link, not per entry (an import's claim makes the
+    terms of thousands)."""
     kind = get_kind(slug)
     if kind is None:
-        return "", ()
+        return "", (), ()
     names = BEGUN_FIELDS if stage == BEGUN else COMPLETED_FIELDS
     phone = kind.phone if kind.phone and kind.phone.split(".")[0] in names else ""
-    return phone, tuple((place, place in kind.personal) for place in kind.search
-                        if place.split(".")[0] in names)
+    return (phone,
+            tuple((place, place in kind.personal) for place in kind.search
+                  if place.split(".")[0] in names),
+            tuple(place for place in kind.other_phones if place.split(".")[0] in names))
+
+
+def _values_at(entry: Entry, place: str) -> list:
+    """The values at a place, its "*" last step taking each item ("sent.record_fields.*"):
+    `audit.personal.places` reads any place, but took half of an import row's terms."""
+    within, _dot, last = place.rpartition(".")
+    if last != "*":
+        return [value_at(entry, place)]
+    items = value_at(entry, within)
+    return list(items.values()) if isinstance(items, dict) else items if isinstance(
+        items, list) else []
 
 
 def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None = None) -> None:

@@ -29,23 +29,26 @@ def import_rows_hold(key: str) -> None:
 
 
 def _rows_of(key: str):
-    """The rows that hold the number: keyed by it, or refused with it in their cells
+    """The rows that hold the number: keyed by it, or with it in their cells: refused
     ("601 234 567 wew. 12" has no key, and kept the number until the import was cleared,
-    months later)."""
-    return ImportRow.objects.filter(Q(phone_key__in=keys_ever(key))
-                                    | Q(pk__in=_unkeyed_spelling(key)))
+    months later), or in a field (a mobile beside the landline dialled)."""
+    keys = keys_ever(key)
+    return ImportRow.objects.filter(Q(phone_key__in=keys) | Q(pk__in=_spelling(key, keys)))
 
 
-def _unkeyed_spelling(key: str) -> list[int]:
-    """The rows without a key (refused) whose number or cells spell the number; the few
-    holding its last digits are read, as a file is (`_spells`)."""
+def _spelling(key: str, keys: list[str]) -> list[int]:
+    """The rows not keyed by the number whose number, cells (a refused row's) or record
+    fields (a row to send's) spell it; the few holding its last digits are read, as a file
+    is (`_spells`)."""
     tail = _tail(key)
-    found = (ImportRow.objects.filter(phone_key="", state=RowState.INVALID)
-             .annotate(cells=Cast("values", TextField()))
-             .filter(Q(phone_number__contains=tail) | Q(cells__contains=tail))
-             .values_list("pk", "phone_number", "values"))
-    return [pk for pk, number, cells in found
-            if _any_spells(key, number, *(cells or {}).values())]
+    found = (ImportRow.objects.exclude(phone_key__in=keys)
+             .annotate(cells=Cast("values", TextField()), sent=Cast("payload", TextField()))
+             .filter(Q(phone_number__contains=tail) | Q(cells__contains=tail)
+                     | Q(sent__contains=tail))
+             .values_list("pk", "phone_number", "values", "payload"))
+    return [pk for pk, number, cells, payload in found
+            if _any_spells(key, number, *(cells or {}).values(),
+                           *((payload or {}).get("record_fields") or {}).values())]
 
 
 def _tail(key: str) -> str:

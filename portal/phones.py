@@ -148,9 +148,26 @@ def significant_digits(key: str) -> str:
         return key  # a key that did not parse is the number's own digits
 
 
+def phone_keys_in(value) -> frozenset[str] | set[str]:
+    """The keys (`number_key`) of the phone numbers, by their country's plan, a value spells
+    anywhere in it: a mobile in a record's field, alone or in a comment; an amount or a date
+    is none."""
+    text = value if type(value) is str else str(value) if type(value) is int else ""
+    # Most values are words: no parsing for what holds too few digits to be a number (an
+    # import's claim looks in every field of thousands of records).
+    if not _A_DIGIT.search(text) or not _SIX_DIGITS.match(text):
+        return _NONE
+    return {number_key(part) for part in _spelled(text) if is_phone_number(part)}
+
+
+_A_DIGIT = re.compile(r"[0-9]")
+_SIX_DIGITS = re.compile(r"(?:[^0-9]*[0-9]){6}")
+_NONE = frozenset()
+
+
 def spells_a_phone_number(text: str) -> bool:
     """True when the text spells a phone number (`is_phone_number`) anywhere in it."""
-    return any(is_phone_number(part) for part in _spelled(text))
+    return bool(phone_keys_in(text))
 
 
 def spells_number(text: str, key: str) -> bool:

@@ -34,6 +34,7 @@ RECORD_ADDITION = EntryKind(
     personal=("sent.phone_number", "sent.identifier", "sent.record_fields.*", "messages.*",
               "detail"),
     phone="sent.phone_number",
+    other_phones=("sent.record_fields.*",),
     search=_SEARCH,
     field_label=record_field_label,
     export_columns=_COLUMNS,

@@ -486,6 +486,33 @@ def test_a_refused_row_spelling_the_number_with_other_marks_is_erased_with_its_f
     assert "Kowalska" not in every_value_in_the_database()
 
 
+def test_a_number_in_a_record_s_field_is_found_and_erased(logged_in, user, campaigns):
+    """A mobile beside the landline dialled, in a campaign's field: an erasure of it found
+    neither the entry nor the import row, and said the portal held the number nowhere."""
+    survey = campaigns["A7K2Q"]
+    entry = record_add(campaign=survey, actor=user, payload={
+        "phone_number": "225556677",
+        "record_fields": {"ocena": "5", "komentarz": "kom. 601 234 567"}})
+    previewed(logged_in, survey, csv_bytes([["226667788", "4", NUMBER]],
+                                           header=["telefon", "ocena", "komentarz"]))
+    held = number_held(NUMBER)
+    assert (held["entries"], held["import_rows"]) == (1, 1)
+    assert [found.pk for found in entries_matching(TimelineFilters(search="601-234-567"))] == [
+        entry.pk]
+
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    everything = every_value_in_the_database()
+    assert all(spelling not in everything for spelling in SPELLINGS)
+    # The entry and the row hold nothing of the person any more; the record the portal
+    # added under the landline stays known by it, until that number is erased too.
+    entry.refresh_from_db()
+    assert entry.erased_at is not None and "225556677" not in str(entry.sent)
+    assert not ImportRow.objects.filter(phone_key="48226667788").exists()
+    assert AddedRecord.objects.filter(phone_key="48225556677").exists()
+    assert verify_chain().problem == ""
+
+
 def test_a_kept_file_holding_the_number_is_dropped_and_its_import_ended(everywhere):
     call_command("forget_number", NUMBER, reference=REFERENCE)
 
