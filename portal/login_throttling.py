@@ -1,15 +1,21 @@
 """What django-axes' login throttling counts a failed login against, the address and the
-name, and what a login clears.
+name, what a login clears, and the forms that ask a logged-in user for their password or a
+code, which count a wrong answer as a failed login.
 
 Behind proxies the address is the one the outermost trusted proxy saw; the typed account
 name is cut to what the lockout tables can hold.
 """
 
+from functools import wraps
+
 from axes.backends import AxesStandaloneBackend
 from axes.conf import settings
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
 from axes.models import AccessAttempt
 from axes.utils import reset
-from django.contrib.auth.signals import user_logged_in
+from django.contrib import auth
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 
@@ -63,3 +69,44 @@ def failures_forget(sender, request, user, **kwargs) -> None:
     followed by the right password counts no longer, against the account or its address.
     Other accounts' failures from the same address stay counted (AXES_RESET_ON_SUCCESS)."""
     reset(username=user.get_username())
+
+
+def lockout_page(request, *, user):
+    """The lockout page if `user`'s login, or this address, is locked out; else None."""
+    credentials = _credentials(user)
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return None
+    return get_lockout_response(request, None, credentials)
+
+
+def login_failure_count(request, *, user) -> bool:
+    """Count a wrong password or code of `user`'s as a failed login, as one at the login
+    form counts; True if it locked the login out (AxesMiddleware then answers with the
+    lockout page)."""
+    user_login_failed.send(sender=__name__, credentials=_credentials(user), request=request)
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def locked_out_logs_out(view):
+    """For a form asking a logged-in user for their password or a code (a session left
+    open must not let anyone guess it without end): posted while their login is locked
+    out, it logs the session out and shows the lockout page, as the wrong answer that
+    locks it does."""
+
+    @wraps(view)
+    def view_under_lockout(request, *args, **kwargs):
+        if request.method == "POST":
+            locked = lockout_page(request, user=request.user)
+            if locked is not None:
+                auth.logout(request)
+                return locked
+        response = view(request, *args, **kwargs)
+        if getattr(request, "axes_locked_out", False):
+            auth.logout(request)  # AxesMiddleware answers with the lockout page.
+        return response
+
+    return view_under_lockout
+
+
+def _credentials(user) -> dict:
+    return {settings.AXES_USERNAME_FORM_FIELD: user.get_username()}

@@ -389,7 +389,10 @@ AXES_RESET_ON_SUCCESS = False
 # Log who and from where (axes hides both by default); passwords are always masked, and
 # so are the second factor's codes, and the page a login would go back to: its address
 # may hold a search for a person's number ("?number=601..."), which no erasure reaches.
-AXES_SENSITIVE_PARAMETERS = ["code", "next"]
+# A wrong code for new recovery codes, or a wrong old password, counts too: its form's
+# code and passwords (the new one as well) are masked like the login's.
+AXES_SENSITIVE_PARAMETERS = ["code", "next", "renew-code", "old_password", "new_password1",
+                             "new_password2"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Days django-axes' record of each login (account, address, browser, when) is kept; the
 # worker clears older ones (portal.login_records). 0: kept.
@@ -407,7 +410,8 @@ REQUIRE_2FA_FOR = env_names("REQUIRE_2FA_FOR", default=[])
 # The name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = "Thulium Outbound Portal"
 # django-axes counts wrong codes like wrong passwords and locks out after
-# LOGIN_FAILURE_LIMIT of them: one lockout rule, so django-otp's own growing delays are off.
+# LOGIN_FAILURE_LIMIT of them (at the login, and on the forms turning two-factor off or
+# making new recovery codes): one lockout rule, so django-otp's own growing delays are off.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
 

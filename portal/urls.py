@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
 from notices.views import language_choose
+from portal.views import PasswordChangeView
 from sso.forms import LocalLoginForm
 from sso.views import ProviderLogoutView
 from twofactor.views import PasswordLoginView
@@ -14,6 +15,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list"), name="home"),
     # One login for the portal and the admin: the one that asks for the second factor.
     path("admin/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm)),
+    # One password change, which counts a wrong old password as a failed login.
+    path("admin/password_change/", PasswordChangeView.as_view(
+        success_url=reverse_lazy("admin:password_change_done"))),
     path("admin/", admin.site.urls),
     # No password reset by e-mail: administrators set passwords.
     path("accounts/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm),
@@ -21,8 +25,7 @@ urlpatterns = [
     path("accounts/", include("twofactor.urls")),
     # Ends the provider's session too, for a session it signed on (sso/).
     path("accounts/logout/", ProviderLogoutView.as_view(), name="logout"),
-    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(),
-         name="password_change"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
     path("i18n/setlang/", language_choose, name="set_language"),

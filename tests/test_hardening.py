@@ -59,6 +59,33 @@ def test_repeated_failures_lock_the_address_for_every_account(client, user):
     assert log_in(client, "manager", PASSWORD, address="10.3.3.3").status_code == 302
 
 
+@pytest.mark.parametrize("page", ["password_change", "admin:password_change"])
+def test_wrong_old_passwords_lock_the_login_and_the_right_one_then_changes_nothing(client,
+                                                                                   user, page):
+    """A session left open was enough to guess the old password without end, and then set
+    one's own."""
+    user.is_staff = True  # who may open the admin's page
+    user.save()
+    other = Client()  # the owner's session elsewhere
+    other.force_login(user)
+    client.force_login(user)
+    new = "Another-long-password-42"
+    form = {"old_password": "Guessed-password-1", "new_password1": new, "new_password2": new}
+    answers = [client.post(reverse(page), form, REMOTE_ADDR="10.2.2.2")
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert "old password was entered incorrectly" in answers[0].content.decode()
+    assert [answer.status_code for answer in answers] == (
+        [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429])
+    assert "_auth_user_id" not in client.session
+    refused = other.post(reverse(page), dict(form, old_password=PASSWORD))
+    assert refused.status_code == 429 and "_auth_user_id" not in other.session
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert log_in(client, "manager", PASSWORD).status_code == 429
+    kept = AccessAttempt.objects.get(ip_address="10.2.2.2").post_data
+    assert "Guessed-password-1" not in kept and new not in kept
+
+
 def test_the_lock_ends_after_the_cool_off_time(client, user):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         log_in(client, "manager", "wrong")

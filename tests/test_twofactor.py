@@ -5,10 +5,13 @@ import base64
 import time
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Entry
@@ -214,6 +217,37 @@ def test_new_recovery_codes_need_a_code_and_void_the_old_ones(client, user):
     new_codes = client.get(made["Location"]).context["codes"]
     assert set(new_codes).isdisjoint(old_codes)
     assert Entry.objects.filter(kind="second-factor", details__step="codes-renewed").exists()
+
+
+@pytest.mark.parametrize(("action", "field"), [("twofactor:remove", "code"),
+                                               ("twofactor:recovery_codes_new", "renew-code")])
+def test_wrong_codes_turning_it_off_or_renewing_codes_lock_the_login_as_at_login(
+        client, user, action, field):
+    """A session left open was enough to guess the code without end, and then turn it off
+    or void the owner's recovery codes."""
+    device, old_codes = enrolled(user)
+    log_in(client)
+    give_code(client, code_at(device.key))
+    other = Client()  # the owner's session elsewhere, logged in with a recovery code
+    log_in(other)
+    give_code(other, old_codes[0])
+    right = code_at(device.key, 1)
+    wrong = "000000" if right != "000000" else "111111"
+    answers = [client.post(reverse(action), {field: wrong}, REMOTE_ADDR="10.2.2.2")
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert "This code is not right" in answers[0].content.decode()
+    assert [answer.status_code for answer in answers] == (
+        [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429])
+    assert "_auth_user_id" not in client.session
+    entry = Entry.objects.get(kind="second-factor", details__step="locked-out")
+    assert entry.details["account"] == "manager" and entry.outcome == "refused"
+    # Locked out: not even the right code does it, and the login is locked too.
+    assert other.post(reverse(action), {field: right}).status_code == 429
+    assert "_auth_user_id" not in other.session
+    assert TOTPDevice.objects.filter(user=user).exists()
+    assert set(old_codes[1:]) == set(StaticToken.objects.values_list("token", flat=True))
+    assert log_in(client).status_code == 429
+    assert wrong not in AccessAttempt.objects.get(ip_address="10.2.2.2").post_data
 
 
 def test_an_administrator_resets_a_lost_second_factor(client, user):

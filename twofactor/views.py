@@ -4,10 +4,7 @@ factor: an authenticator app (TOTP, scanned from a QR code) and one-time recover
 from base64 import b32encode
 from binascii import unhexlify
 
-from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_lockout_response
 from django.contrib import messages
-from django.contrib.auth import user_login_failed
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
@@ -17,6 +14,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
+
+from portal.login_throttling import locked_out_logs_out, lockout_page, login_failure_count
 
 from .forms import AppCodeForm, CodeForm
 from .pending import pending_login, pending_login_drop, pending_login_finish, pending_login_start
@@ -56,22 +55,19 @@ def login_code(request):
     if pending is None:
         messages.info(request, _("Log in again: the login waiting for a code has ended."))
         return redirect("login")
-    # django-axes counts a wrong code like a wrong password, against the same account name.
-    credentials = {"username": pending.user.get_username()}
-    if not AxesProxyHandler.is_allowed(request, credentials):
+    locked = lockout_page(request, user=pending.user)
+    if locked is not None:
         pending_login_drop(request)
-        return get_lockout_response(request, None, credentials)
+        return locked
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             device = code_verify(user=pending.user, code=form.cleaned_data["code"])
         except CodeRefused as refusal:
             form.add_error("code", refusal.message)
-            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
-            if getattr(request, "axes_locked_out", False):
+            if _code_refused(request, user=pending.user):
                 # AxesMiddleware answers with the lockout page.
                 pending_login_drop(request)
-                second_factor_lockout_record(user=pending.user)
         else:
             pending_login_finish(request, pending, device)
             return redirect(pending.redirect_to)
@@ -136,6 +132,7 @@ def recovery_codes(request):
 
 @require_POST
 @sensitive_post_parameters(f"{RENEW}-code")
+@locked_out_logs_out
 def recovery_codes_new(request):
     """New recovery codes ask for a code, as turning it off does: with a session left
     open, anyone could have made codes of their own and voided the owner's."""
@@ -150,6 +147,7 @@ def recovery_codes_new(request):
 
 @require_POST
 @sensitive_post_parameters("code")
+@locked_out_logs_out
 def remove(request):
     """Turning it off asks for a code: a session left open is not enough."""
     form = CodeForm(request.POST, autofocus=False)
@@ -161,12 +159,23 @@ def remove(request):
 
 
 def _code_given(request, form: CodeForm) -> bool:
-    """Whether the form holds a right code of the user's; if not, it says why."""
+    """Whether the form holds a right code of the user's; if not, it says why, and the
+    wrong code counts as at the login's code step."""
     if not form.is_valid():
         return False
     try:
         code_verify(user=request.user, code=form.cleaned_data["code"])
     except CodeRefused as refusal:
         form.add_error("code", refusal.message)
+        _code_refused(request, user=request.user)
         return False
     return True
+
+
+def _code_refused(request, *, user) -> bool:
+    """Count a wrong code like a wrong password (django-axes, against the same account
+    name); True if it locked the login out, which is then recorded."""
+    locked = login_failure_count(request, user=user)
+    if locked:
+        second_factor_lockout_record(user=user)
+    return locked
