@@ -16,6 +16,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # six significant digits and an exponent ("4,86012E+11" in Polish, "4.86012E+11"); the
 # other digits are lost.
 EXCEL_SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?E\+[0-9]{2,}")
+# A whole number as a program that took it for a decimal writes it: "1234567891.0" from
+# pandas, "1234567890,00" from a cell formatted with decimals.
+AS_DECIMAL = re.compile(r"[0-9]+[.,]0+")
 
 
 def safe_cell(value) -> str:

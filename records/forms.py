@@ -20,7 +20,7 @@ from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import normalise_phone, phone_key
-from portal.spreadsheets import EXCEL_SCIENTIFIC
+from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
 from portal.typed_moments import LocalMomentField, zone_name
 
@@ -158,6 +158,13 @@ class RecordForm(forms.Form):
                   "lost its last digits: upload the .xlsx workbook itself, or format the "
                   "column as Text in Excel and save the CSV again."),
                 code="scientific", params={"value": identifier},
+            )
+        if AS_DECIMAL.fullmatch(identifier):
+            # Sent so, it is not the id the customer's system knows the record by.
+            raise forms.ValidationError(
+                _("This identifier was written as a decimal number (%(value)s): format the "
+                  "column as Text, or without decimal places, and save the file again."),
+                code="decimal", params={"value": identifier},
             )
         # Thulium refuses an identifier the campaign already has.
         if identifier and self.earlier.has_identifier(identifier):

@@ -311,7 +311,17 @@ def test_an_identifier_excel_wrote_in_scientific_notation_is_refused_saying_why(
                    "column as Text in Excel and save the CSV again.")
 
 
-@pytest.mark.parametrize("identifier", ["KL-2E+10", "E+12", "12E5", "1,5"])
+@pytest.mark.parametrize("decimal", ["1234567891.0", "1234567890,00"])
+def test_an_identifier_written_as_a_decimal_is_refused_saying_why(campaigns, decimal):
+    """As pandas and a cell formatted with decimals write a numeric id: sent so, it is not
+    the id the customer's system knows the record by."""
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": decimal})
+    assert_refused(form, "identifier",
+                   f"This identifier was written as a decimal number ({decimal}): format the "
+                   "column as Text, or without decimal places, and save the file again.")
+
+
+@pytest.mark.parametrize("identifier", ["KL-2E+10", "E+12", "12E5", "1,5", "1.05", "KL-7.0"])
 def test_an_identifier_that_only_looks_alike_is_sent(campaigns, identifier):
     form = record_form(campaigns["00001"], {"phone_number": "601234567",
                                             "identifier": identifier})

@@ -5,6 +5,14 @@ Each rule check returns problems as `(message key, format arguments)`; the publi
 functions turn them into Thulium's documented error items `{"message", "code"}` in the
 request's language. Codes are the sandbox's own (Thulium does not document their
 meaning) but stable per rule, so tests and logs can rely on them.
+
+Undocumented: Thulium states no limits for these, and the sandbox applies the portal's
+own (its forms refuse the same first, so tests confirm the portal against itself here, not
+against Thulium): a phone number of 6 to 15 digits (Thulium's examples add "441" and
+"5555"; a person to call has more), a name of at most 255 characters, an end date not
+before the start, predictive_min_calls not above predictive_max_calls, a caller id of 1 to
+20 digits without "+", an identifier of at most 64 characters, and a dictionary status
+one of the campaign's statuses names (the API lists no global dictionary).
 """
 
 import math
