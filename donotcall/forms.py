@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from imports.forms import UploadForm
-from portal.phones import normalise_phone, phone_key
+from portal.phones import normalise_phone, phone_key, spells_a_phone_number
 
 from .models import Suppression
 from .services import suppression_existing
@@ -81,6 +81,16 @@ class RemovalForm(forms.Form):
         label=_("Why is it taken off the list?"), max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept in the audit trail."))
+
+    def clean_reason(self):
+        """The reason is kept in the audit trail as typed, where an erasure of the number
+        does not reach it: it may not name a phone number."""
+        reason = self.cleaned_data["reason"]
+        if spells_a_phone_number(reason):
+            raise ValidationError(
+                _("Leave the phone number out of the reason: the reason is kept in the audit "
+                  "trail, where erasing the number would not reach it."), code="number")
+        return reason
 
 
 class SearchForm(forms.Form):

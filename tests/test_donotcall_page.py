@@ -127,7 +127,12 @@ def test_removal_needs_a_reason(officer_client):
     assert response.status_code == 400
     assert response.context["form"].errors["reason"]
     assert Suppression.objects.exists()
-    assert officer_client.post(url, {"reason": "wpis omyłkowy"}).status_code == 302
+    # Kept in the audit trail as typed, out of an erasure's reach: no number in it.
+    named = officer_client.post(url, {"reason": "klient 601 000 001 prosi o kontakt"})
+    assert named.status_code == 400
+    assert "Leave the phone number out of the reason" in named.context["form"].errors["reason"][0]
+    assert "klient 601 000 001" in named.content.decode()  # the input stays in the form
+    assert officer_client.post(url, {"reason": "wpis omyłkowy z 05.12.2026"}).status_code == 302
     assert not Suppression.objects.exists()
 
 
