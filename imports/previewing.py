@@ -1,6 +1,7 @@
 """Checking every row of an import's file with the record form's rules; nothing is sent.
 
-A small file is checked while its uploader waits (`import_preview`). A large one would
+A small file is checked while its uploader waits (`import_preview`), a workbook small
+by what it unpacks to (`checked_inline`). A large one would
 hold a web worker past its timeout (450,000 rows took 41 s on a fast machine), so a worker
 of the task backend checks it (`import_check`), committing batch by batch and renewing
 the import's heartbeat, so that a check whose worker died is found and begun again
@@ -11,6 +12,7 @@ import logging
 from contextlib import closing
 from itertools import islice
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -23,6 +25,7 @@ from .checking import RowChecker, suppressed_set_apart
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .reading import FileLayout, FileProblem, read_rows
 from .storing import rows_delete, rows_insert, upload_content
+from .workbooks import XML_PER_CSV_BYTE, unpacked_size
 
 log = logging.getLogger(__name__)
 # Rows checked and written at once: memory stays flat for any file size, and each batch
@@ -49,6 +52,18 @@ def import_preview(*, job: ImportJob, mapping: list[str], language: str | None =
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state",
                                 "choices_unread"])
     log.info("import %s previewed: %d rows, %d to send", job.pk, total, valid)
+
+
+def checked_inline(job: ImportJob) -> bool:
+    """True if the file's rows are few enough to check while its uploader waits: a CSV
+    file of at most IMPORT_CHECK_INLINE_BYTES, a workbook whose XML is at most as large
+    as such a file's rows (its own bytes say little of its rows: 21 KB held 200,000)."""
+    if job.file_size > settings.IMPORT_CHECK_INLINE_BYTES:
+        return False
+    if job.file_kind != "xlsx":
+        return True
+    unpacked = unpacked_size(upload_content(job))
+    return unpacked <= XML_PER_CSV_BYTE * settings.IMPORT_CHECK_INLINE_BYTES
 
 
 def import_check(job_id: int) -> None:

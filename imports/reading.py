@@ -2,7 +2,8 @@
 
 CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250 or
 ISO-8859-2, separated by `,` `;` or tabs. XLSX files are read with openpyxl in read-only
-mode (imports.workbooks), so a large sheet is streamed, and formulas are never evaluated.
+mode (imports.workbooks), so a large sheet is streamed, and formulas are never evaluated;
+a workbook holding more than a spreadsheet program writes is refused (imports.workbooks).
 """
 
 import codecs
@@ -20,7 +21,7 @@ from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from portal.phones import spells_a_phone_number
 from portal.spreadsheets import unquoted
 
-from .workbooks import open_workbook
+from .workbooks import EXCEL_ROWS, WorkbookRefused, not_a_spreadsheet, open_workbook
 
 ENCODINGS = {
     "utf-8-sig": _("UTF-8 with BOM"),
@@ -239,22 +240,21 @@ def _decoded_lines(content, encoding):
 def _xlsx_rows(content):
     try:
         book = open_workbook(content)
+    except WorkbookRefused as refused:
+        raise FileProblem(refused.message) from None
     except Exception:  # openpyxl raises many kinds for a damaged or foreign zip file
         raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
     number = 0
     try:
-        sheet = _shown_sheet(book)
-        # Each row as wide as its own last cell, whatever size the sheet states: padded
-        # to the widest a row may be (201 values for four cells), the padding took nearly
-        # a third of a whole read, and a size stated too small cut rows and cells off.
-        sheet.reset_dimensions()
         limit = settings.IMPORT_MAX_COLUMNS + 1  # one more, to tell a too-wide sheet
-        for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        for number, values in enumerate(_sheet_values(_shown_sheet(book)), 1):
             cells = [_cell_text(value) for value in values[:limit]]
             while cells and not cells[-1]:
                 cells.pop()  # cells that hold only a style
             if any(cell.strip() for cell in cells):
                 yield number, cells
+    except WorkbookRefused as refused:
+        raise FileProblem(refused.message) from None
     except Exception:  # a damaged sheet shows only while it is read
         raise FileProblem(
             _("Row %(row)d of the workbook cannot be read.") % {"row": number + 1}
@@ -269,11 +269,23 @@ def workbook_rows(content: bytes) -> Iterator[list[str]]:
     book = open_workbook(content)
     try:
         for sheet in book.worksheets:
-            sheet.reset_dimensions()
-            for values in sheet.iter_rows(values_only=True):
+            for values in _sheet_values(sheet):
                 yield [_cell_text(value) for value in values]
     finally:
         book.close()
+
+
+def _sheet_values(sheet) -> Iterator[tuple]:
+    """The values of the sheet's rows, up to the last row an Excel sheet has; raises
+    WorkbookRefused past it (a row numbered a billion was a billion empty rows)."""
+    # Each row as wide as its own last cell, whatever size the sheet states: padded to the
+    # widest a row may be (201 values for four cells), the padding took nearly a third of
+    # a whole read, and a size stated too small cut rows and cells off.
+    sheet.reset_dimensions()
+    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        if number > EXCEL_ROWS:
+            raise WorkbookRefused(not_a_spreadsheet())
+        yield values
 
 
 def _shown_sheet(book):

@@ -1,7 +1,6 @@
 """Import pages: the list, upload, map, preview and confirm, follow the progress, take the
 report."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -19,7 +18,7 @@ from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
 from .forms import ImportListForm, ImportUploadForm, MappingForm, ReadOptionsForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
-from .previewing import import_preview
+from .previewing import checked_inline, import_preview
 from .progress import import_progress, preview_counts, row_counts
 from .reading import FileProblem
 from .report import report_lines
@@ -95,7 +94,7 @@ def mapping(request, pk):
     form = MappingForm(request.POST or None, headers=job.headers,
                        targets=mapping_targets(campaign), mapping=proposal)
     if request.method == "POST" and form.is_valid():
-        large = job.file_size > settings.IMPORT_CHECK_INLINE_BYTES
+        large = not checked_inline(job)
         if large:  # a worker checks it; an import moved on meanwhile is shown as it is
             import_check_start(job=job, mapping=form.mapping())
         if large or _rows_check_now(request, job, form):

@@ -277,8 +277,9 @@ RQ_QUEUES = {
 # Bulk record imports.
 IMPORT_MAX_FILE_SIZE = env_number("IMPORT_MAX_FILE_SIZE", default=20 * 1024 * 1024, least=1)
 IMPORT_MAX_COLUMNS = env_number("IMPORT_MAX_COLUMNS", default=200, least=1)
-# A file up to this size is checked while its uploader waits (some 25,000 rows); a larger
-# one by a worker, as checking 20 MB of rows can take longer than a web request may.
+# A file up to this size is checked while its uploader waits (some 25,000 rows; a
+# workbook by what it unpacks to, imports.previewing.checked_inline); a larger one by a
+# worker, as checking 20 MB of rows can take longer than a web request may.
 IMPORT_CHECK_INLINE_BYTES = env.int("IMPORT_CHECK_INLINE_BYTES", default=1024 * 1024)
 # Calls to Thulium in flight at once for one import, and an optional cap per second
 # (0: none); Thulium documents no rate limit, so the portal throttles itself.

@@ -111,3 +111,45 @@ def previewed(client, campaign, content, name="leady.csv", **overrides) -> Impor
     assert response.status_code == 302, response.content.decode()[:2000]
     job.refresh_from_db()
     return job
+
+
+def streamed_xlsx(pieces, *, first: bool = False, after_data: bytes = b"") -> bytes:
+    """A workbook as `excel_xlsx_bytes` writes one (its header Telefon and one person),
+    whose sheet's rows are followed (or, `first`, preceded) by `pieces` (bytes of XML),
+    written one by one: a crafted sheet of hundreds of MB, which compresses a
+    thousandfold, is never held whole. `after_data` goes after the sheet's rows."""
+    template = zipfile.ZipFile(io.BytesIO(excel_xlsx_bytes([["601000001"]], header=["Telefon"])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name in template.namelist():
+            xml = template.read(name)
+            if name != "xl/worksheets/sheet1.xml":
+                book.writestr(name, xml)
+                continue
+            start, rows = xml.split(b"<sheetData>")
+            rows, end = rows.split(b"</sheetData>")
+            with book.open(name, "w") as sheet:
+                sheet.write(start + b"<sheetData>" + (b"" if first else rows))
+                for piece in pieces:
+                    sheet.write(piece)
+                sheet.write((rows if first else b"") + b"</sheetData>" + after_data + end)
+    return buffer.getvalue()
+
+
+def size_stated(content: bytes, part: str, size: int) -> bytes:
+    """The workbook with its archive stating `size` as what `part` unpacks to (in its
+    local header and its central directory), whatever its data holds."""
+    name = part.encode()
+    content = bytearray(content)
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        header = content.find(signature)
+        while content[header + name_at:header + name_at + len(name)] != name:
+            header = content.find(signature, header + 1)
+        content[header + size_at:header + size_at + 4] = size.to_bytes(4, "little")
+    return bytes(content)
+
+
+def long_first_cell_xlsx(megabytes: int) -> bytes:
+    """A workbook of some 100 KB per 100 MB whose first cell holds `megabytes` MB of text."""
+    return streamed_xlsx([b'<row><c t="inlineStr"><is><t>', *[b"A" * 1024 * 1024] * megabytes,
+                          b"</t></is></c></row>"], first=True)

@@ -14,7 +14,7 @@ from donotcall import services
 from donotcall.entries import DONOTCALL_ADDITION
 from donotcall.models import Suppression
 from tests.conftest import COMPLIANCE, LOADERS, make_user
-from tests.import_files import csv_bytes, xlsx_bytes
+from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx, xlsx_bytes
 
 
 @pytest.fixture
@@ -217,6 +217,21 @@ def test_an_empty_or_huge_file_is_refused_next_to_the_field(officer_client, cont
     assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors["file"])
     assert "zachowana notatka" in response.content.decode()
+
+
+@pytest.mark.parametrize("content", [
+    long_first_cell_xlsx(10),  # 100 MB in a 103 KB file
+    streamed_xlsx([b'<row r="1048577"><c><v>601000002</v></c></row>']),  # past Excel's last
+], ids=["a cell of 10 MB", "a row past Excel's last"])
+def test_a_crafted_workbook_is_refused_next_to_the_field_listing_nothing(
+        officer_client, content):
+    """Its rows were all read while its officer waited, whatever it unpacked to."""
+    response = upload(officer_client, content, name="lista.xlsx", note="zachowana notatka")
+    assert response.status_code == 400
+    assert "holds more than a spreadsheet program writes" in " ".join(
+        response.context["form"].errors["file"])
+    assert "zachowana notatka" in response.content.decode()
+    assert not Suppression.objects.exists()
 
 
 def test_the_export_holds_every_entry_safe_for_excel(officer_client):

@@ -13,7 +13,14 @@ from audit.erasure import forget_number
 from imports import previewing
 from imports.models import ImportJob, ImportRow
 from imports.previewing import import_check
-from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
+from tests.import_files import (
+    csv_bytes,
+    mapping_post,
+    people,
+    previewed,
+    streamed_xlsx,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 CHECK_TASK = "imports.tasks.check_import"
@@ -83,6 +90,24 @@ def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
     assert 'data-testid="confirm"' in logged_in.get(job.get_absolute_url()).content.decode()
     import_check(job.pk)  # a second run of the task finds nothing to check
     assert verdicts(job) == verdicts(at_once)
+
+
+def test_a_workbook_of_few_bytes_and_many_rows_is_checked_by_a_worker(
+        logged_in, sales, settings, django_capture_on_commit_callbacks):
+    """Judged by its bytes, 21 KB holding 200,000 identical rows was checked while its
+    uploader waited (15 s); 990 KB, 10 million rows, would have met the web's timeout."""
+    settings.IMPORT_CHECK_INLINE_BYTES = 10_000  # workbooks of 60 KB unpacked
+    content = streamed_xlsx([b"<row><c><v>601000002</v></c></row>" * 2000])  # 70 KB so
+    assert len(content) < 3_000
+    job = previewed(logged_in, sales, streamed_xlsx([]), name="leady.xlsx")
+    assert job.state == ImportJob.State.PREVIEWED  # checked at once: small unpacked too
+    assert upload(logged_in, sales, content, "leady.xlsx").status_code == 302
+    job = ImportJob.objects.latest("pk")
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.CHECKING and checks_enqueued(job) == 1
+    assert job.rows.count() == 0
 
 
 def test_a_check_says_how_far_it_is(logged_in, sales, handed_to_a_worker, monkeypatch):

@@ -22,6 +22,7 @@ from tests.audit_fixtures import addition
 from tests.conftest import api_calls
 from tests.import_files import (
     csv_bytes,
+    long_first_cell_xlsx,
     mapping_post,
     people,
     previewed,
@@ -335,6 +336,8 @@ def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
      "bez-naglowka.csv", "holds a phone number (601 234 567 wew. 12)"),
     ("tel. 601–234–567;Zofia\r\n602000001;Jan\r\n".encode(), "bez-naglowka.csv",
      "holds a phone number (tel. 601–234–567)"),
+    # 103 KB whose first cell held 100 MB: kept as the name of its first column.
+    (long_first_cell_xlsx(10), "leady.xlsx", "holds more than a spreadsheet program writes"),
 ])
 def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name, says):
     response = upload(logged_in, sales, content, name)

@@ -10,8 +10,17 @@ from openpyxl.cell.text import Text
 from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.formula import ArrayFormula
 
+from imports import workbooks
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
-from tests.import_files import HEADER, csv_bytes, excel_xlsx_bytes, xlsx_bytes
+from tests.import_files import (
+    HEADER,
+    csv_bytes,
+    excel_xlsx_bytes,
+    long_first_cell_xlsx,
+    size_stated,
+    streamed_xlsx,
+    xlsx_bytes,
+)
 
 ROWS = [["601234567", "Zażółć", "Gęślą", "Jaźń"], ["22 555-66-77", "Świętosław", "Źdźbło", "Łódź"]]
 
@@ -238,3 +247,96 @@ def test_a_wrong_encoding_chosen_by_the_user_is_reported_with_the_row():
     with pytest.raises(FileProblem) as problem:
         list(read_rows(content, layout))
     assert "Line 3 is not valid UTF-8 text" in str(problem.value.message)
+
+
+PERSON = b'<row><c t="inlineStr"><is><t>601000002</t></is></c></row>'
+NOT_A_SPREADSHEET = "holds more than a spreadsheet program writes"
+
+
+def test_a_cell_longer_than_excel_writes_is_refused_before_it_is_held():
+    """103 KB held a first cell of 100 million characters: the web process took 1.28 GB
+    more, and the import kept it as its first column's name."""
+    content = long_first_cell_xlsx(10)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileProblem) as problem:
+            detect_layout(content, "leady.xlsx")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert NOT_A_SPREADSHEET in str(problem.value.message)
+    assert "a cell of over 32,767 characters" in str(problem.value.message)
+    assert peak < 5_000_000
+
+
+@pytest.mark.parametrize(("pieces", "after_data", "limit"), [
+    ([b"<row>" + b"<c/>" * 10_000 + b"</row>"], b"", ("MAX_RECORD_BYTES", 20_000)),
+    ([PERSON], b"<x/>" * 1000, ("MAX_ELEMENTS", 500)),  # kept till the sheet's end
+    ([b'<row><c t="inlineStr"><is>' + b"<r><t>A</t></r>" * 2000 + b"</is></c></row>"], b"",
+     ("MAX_RECORD_BYTES", 20_000)),  # a cell of many runs
+], ids=["a row of many cells", "elements outside the rows", "a cell of many runs"])
+def test_a_workbook_whose_xml_would_take_far_more_memory_than_its_size_is_refused(
+        monkeypatch, pieces, after_data, limit):
+    """1 MB of empty cells in one row took openpyxl some 80 MB."""
+    monkeypatch.setattr(workbooks, *limit)
+    content = streamed_xlsx(pieces, after_data=after_data)
+    with pytest.raises(FileProblem) as problem:
+        list(read_rows(content, detect_layout(content, "leady.xlsx")))
+    assert NOT_A_SPREADSHEET in str(problem.value.message)
+
+
+def test_a_workbook_with_entities_declared_is_refused():
+    """An entity declared in a DTD multiplies a text; no workbook declares one."""
+    content = streamed_xlsx([PERSON])
+    doctype = b'<!DOCTYPE worksheet [<!ENTITY a "AAAAAAAAAA">]>'
+    content = xlsx_with_sheet_start(content, doctype)
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.xlsx")
+    assert NOT_A_SPREADSHEET in str(problem.value.message)
+
+
+def xlsx_with_sheet_start(content: bytes, start: bytes) -> bytes:
+    """The workbook with `start` put before its sheet's first element."""
+    source, buffer = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name in source.namelist():
+            xml = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                declaration, rest = xml.split(b"?>", 1)
+                xml = declaration + b"?>" + start + rest
+            book.writestr(name, xml)
+    return buffer.getvalue()
+
+
+def test_a_workbook_unpacking_to_more_than_the_largest_csv_file_s_rows_is_refused(settings):
+    """Identical rows compress a thousandfold: 990 KB held 10 million rows, 20 MB would
+    have given a worker some 200 million."""
+    settings.IMPORT_MAX_FILE_SIZE = 100_000  # workbooks of at most 600 KB unpacked
+    content = streamed_xlsx([PERSON * 1000] * 12)  # 670 KB unpacked
+    assert len(content) < 10_000
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.xlsx")
+    assert "This workbook unpacks to 670.1\xa0KB; the portal reads workbooks of at most " \
+        "585.9\xa0KB unpacked (the rows of a CSV file of 97.7\xa0KB)" in str(problem.value.message)
+    settings.IMPORT_MAX_FILE_SIZE = 200_000
+    assert len(list(read_rows(content, detect_layout(content, "leady.xlsx")))) == 12_002
+
+
+def test_a_part_stating_less_than_it_holds_is_read_no_further_than_stated(settings):
+    """The archive's directory states what a part unpacks to, which the bound is held to;
+    a part holding more (its size a lie) is cut there by zipfile, and its check sum fails."""
+    settings.IMPORT_MAX_FILE_SIZE = 100_000
+    content = size_stated(streamed_xlsx([PERSON * 1000] * 12),
+                          "xl/worksheets/sheet1.xml", 50_000)
+    with pytest.raises(FileProblem) as problem:
+        list(read_rows(content, detect_layout(content, "leady.xlsx")))
+    assert "of the workbook cannot be read" in str(problem.value.message)
+
+
+def test_a_row_numbered_past_excel_s_last_is_refused():
+    """openpyxl gives the rows a sheet skips as empty ones: a row numbered a billion was a
+    billion rows to read."""
+    content = streamed_xlsx([b'<row r="1048577"><c><v>601000002</v></c></row>'])
+    with pytest.raises(FileProblem) as problem:
+        list(read_rows(content, detect_layout(content, "leady.xlsx")))
+    assert NOT_A_SPREADSHEET in str(problem.value.message)
