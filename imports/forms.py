@@ -7,6 +7,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from portal.phones import spells_a_phone_number
 
 from .mapping import PHONE
 from .models import ImportJob
@@ -29,6 +30,15 @@ class UploadForm(forms.Form):
                 % {"size": filesizeformat(upload.size),
                    "max": filesizeformat(settings.IMPORT_MAX_FILE_SIZE)},
                 code="too_big",
+            )
+        # Its name is kept with the import (or the list's entries) and in the audit trail,
+        # where an erasure of the number does not reach it.
+        if spells_a_phone_number(upload.name.replace("_", " ")):
+            raise forms.ValidationError(
+                _("The file's name holds a phone number (%(name)s), and it is kept in the "
+                  "audit trail, where erasing the number would not reach it: rename the file "
+                  "(e.g. after its date) and upload it again.") % {"name": upload.name},
+                code="named",
             )
         content = upload.read()
         try:

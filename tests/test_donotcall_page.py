@@ -136,6 +136,14 @@ def test_removal_needs_a_reason(officer_client):
     assert not Suppression.objects.exists()
 
 
+def test_an_upload_named_by_a_phone_number_is_refused_keeping_the_input(officer_client):
+    response = upload(officer_client, csv_bytes([["601000001"]], header=["Telefon"]),
+                      name="skarga_601234567.csv", note="pismo z 3 grudnia")
+    assert "The file&#x27;s name holds a phone number" in response.content.decode()
+    assert "pismo z 3 grudnia" in response.content.decode()
+    assert not Suppression.objects.exists()
+
+
 def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(officer_client):
     add(officer_client, "601000003")
     content = csv_bytes([["601000001", "Łukasz"], ["abc", "Źdźbło"], ["601 000 001", "Ścibor"],

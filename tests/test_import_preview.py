@@ -346,6 +346,19 @@ def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name
     assert ImportJob.objects.count() == 0
 
 
+@pytest.mark.parametrize(("name", "refused"), [
+    ("leady_601234567.csv", True), ("Kowalska 601-234-567.csv", True),
+    ("leady_601_234_567.xlsx", True), ("leady_2026-12-05_1200.csv", False),
+])
+def test_a_file_named_by_a_phone_number_is_refused(logged_in, sales, name, refused):
+    """Its name is kept with the import and in the audit trail (a search term), where an
+    erasure of the number does not reach it."""
+    content = xlsx_bytes(people(1)) if name.endswith(".xlsx") else csv_bytes(people(1))
+    response = upload(logged_in, sales, content, name)
+    assert ("The file&#x27;s name holds a phone number" in response.content.decode()) == refused
+    assert ImportJob.objects.exists() != refused
+
+
 def test_columns_named_by_dates_are_no_phone_numbers(logged_in, sales):
     header = ["Telefon", "01.12.2026", "2026-12-02"]
     response = upload(logged_in, sales, csv_bytes([["601000001", "tak", "nie"]], header=header))
