@@ -242,6 +242,8 @@ class BatchSend:
 
     def post_batch(self) -> None:
         self.push.pace.wait()
+        if not self.unless_erased_since_begun():
+            return
         answered = self.push.answered.so_far()
         for pending in self.open:
             pending.tried, pending.sent_after = True, answered
@@ -279,6 +281,8 @@ class BatchSend:
 
     def post_one(self, pending: Pending) -> None:
         self.push.pace.wait()
+        if not self.unless_erased_since_begun():
+            return
         pending.tried, pending.sent_after = True, self.push.answered.so_far()
         try:
             record_id = record_add_post(pending.entry, language=self.job.language or None)
@@ -344,6 +348,16 @@ class BatchSend:
             if pending.row.pk in erased:
                 self.settle(pending, unsent_state(pending))
         return [pending for pending in rows if pending.row.pk not in erased]
+
+    def unless_erased_since_begun(self) -> bool:
+        """Leave out the rows whose number was erased since their sends began: a batch
+        begun at its claim waits for its thread, and the pace, before it is sent. Their
+        sends are completed as not made. False when no row is left to send."""
+        erased = rows_erased([pending.row.pk for pending in self.open])
+        for pending in [pending for pending in self.open if pending.row.pk in erased]:
+            self.complete(pending, outcome_values(outcome=Outcome.FAILED, detail=NOT_SENT))
+            self.settle(pending, unsent_state(pending))
+        return bool(self.open)
 
     def unless_listed(self, rows: list[Pending]) -> list[Pending]:
         """The rows whose number is not on the do-not-call list now; the others end here,

@@ -28,7 +28,7 @@ from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
 from donotcall.models import Suppression
 from donotcall.services import suppression_add
-from imports import previewing, sending
+from imports import previewing, pushing, sending
 from imports.models import (
     BatchRefusal,
     ImportAttempt,
@@ -536,6 +536,37 @@ def test_an_import_ended_by_an_erasure_leaves_none_of_its_rows_to_send(
         RowState.NOT_SENT}
     progress = logged_in.get(reverse("imports:progress", args=[job.pk])).json()
     assert (progress["final"], progress["percent"]) == (True, 100)
+
+
+def test_a_row_erased_while_its_batch_waited_for_its_send_is_not_sent(
+    logged_in, campaigns, thulium, settings, monkeypatch
+):
+    """Rows are claimed, and their sends begun, batches ahead of their thread: a number
+    erased while its batch waited was still sent to Thulium, from the worker's memory."""
+    settings.IMPORT_BATCH_SIZE, settings.IMPORT_CONCURRENCY = 2, 1
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(
+        [["602000001", "Jan", "Nowak", "Kraków"], ["602000002", "Ewa", "Lis", "Gdańsk"],
+         [NUMBER, "Zofia", "Kowalska", "Łódź"], ["602000003", "Ola", "Kot", "Opole"]]))
+    assert import_confirm(job=job)
+    paced = []
+    pace_wait = pushing._Pace.wait
+
+    def second_batch_waits_for_an_erasure(pace):
+        paced.append(pace)
+        if len(paced) == 2:  # the batch of the number, claimed with the first
+            forget_number(number=NUMBER, reference=REFERENCE)
+        pace_wait(pace)
+
+    monkeypatch.setattr(pushing._Pace, "wait", second_batch_waits_for_an_erasure)
+    import_push(job.pk)
+
+    assert sorted(record["phone_number"] for record in records_sent(thulium)) == [
+        "602000001", "602000002", "602000003"]
+    states = dict(job.rows.values_list("number", "state"))
+    assert states == {2: RowState.ADDED, 3: RowState.ADDED, 4: RowState.NOT_SENT,
+                      5: RowState.ADDED}
+    assert all(spelling not in every_value_in_the_database() for spelling in SPELLINGS)
+    assert verify_chain().problem == ""
 
 
 def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_told(
