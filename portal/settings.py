@@ -156,9 +156,16 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+# The URL parsers' own words quote what they took for the port: with a / # or ? left in a
+# password, the password's start. The refusal says what to mend and quotes nothing.
+_URL_UNREADABLE = ("its port is not a number, or its password holds a / # ? or @ not "
+                   "written %2F, %23, %3F or %40.")
+try:
+    DATABASES = {
+        "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    }
+except ValueError:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {_URL_UNREADABLE}") from None
 if not DATABASES["default"].get("ENGINE"):
     raise ImproperlyConfigured("DATABASE_URL is not a database URL (postgres://... or "
                                "sqlite:///...).")
@@ -425,8 +432,8 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 _email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
 try:
     vars().update(env.email_url_config(_email_url))
-except ValueError as _error:  # a port that is not a number: the line names the setting
-    raise ImproperlyConfigured(f"EMAIL_URL is not a mail server URL: {_error}.") from None
+except ValueError:
+    raise ImproperlyConfigured(f"EMAIL_URL is not a mail server URL: {_URL_UNREADABLE}") from None
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=30, least=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # The portal's public address: the links in mails start with it.

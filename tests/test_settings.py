@@ -19,6 +19,8 @@ REAL_THULIUM = {
     "THULIUM_API_USER": "portal",
     "THULIUM_API_PASSWORD": "a-secret-api-password",
 }
+URL_UNREADABLE = ("its port is not a number, or its password holds a / # ? or @ not written "
+                  "%2F, %23, %3F or %40.")
 KEY = {"SECRET_KEY": "a-production-key-for-the-test", "AUDIT_PII_KEY": "an-audit-key-for-the-test"}
 SHOW_SETTINGS = """
 import json, django
@@ -160,14 +162,28 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
     ("DATABASE_URL", "postgres://portal@127.0.0.1:5432",
      "DATABASE_URL names no database (postgres://host/name)."),
     ("EMAIL_URL", "smtp+tls://u:p@mail.example.com:notaport",
-     "EMAIL_URL is not a mail server URL: Port could not be cast to integer value as "
-     "'notaport'."),
+     "EMAIL_URL is not a mail server URL: " + URL_UNREADABLE),
 ])
 def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, name, value,
                                                               said):
     """Accepted, IMPORT_CONCURRENCY=0 left every import running for ever; a timeout of 0
     failed each call to Thulium, later, with a traceback naming no setting."""
     assert refusal(check(fresh_checkout, {**KEY, name: value})) == said
+
+
+@pytest.mark.parametrize(("name", "url", "said"), [
+    ("EMAIL_URL", "smtp+tls://portal:Zq8s3cr/et-Pass@mail.example.com:587",
+     "EMAIL_URL is not a mail server URL: "),
+    ("DATABASE_URL", "postgres://portal:Zq8s3cr?et-Pass@db.example.com:5432/portal",
+     "DATABASE_URL is not a database URL: "),
+])
+def test_a_password_with_a_character_left_unescaped_is_refused_without_showing_it(
+        fresh_checkout, name, url, said):
+    """The parser took the password's start for the port and the refusal quoted it (the
+    database's in a raw traceback): the logs of a failed start held part of it."""
+    result = check(fresh_checkout, {**KEY, name: url})
+    assert refusal(result) == said + URL_UNREADABLE
+    assert "Zq8s3cr" not in result.stderr + result.stdout
 
 
 def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout):
