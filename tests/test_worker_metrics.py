@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from campaigns.models import ScheduledChange
 from campaigns.scheduling import change_schedule
+from portal.metrics.worker_page import worker_metrics_serve
 from tests.workers import Workers, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +68,24 @@ def test_a_worker_metrics_port_taken_is_refused_in_one_line(settings):
             call_command("run_worker")
     assert str(refused.value) == (f"WORKER_METRICS_PORT {settings.WORKER_METRICS_PORT} cannot "
                                   "be opened: Address already in use.")
+
+
+def test_a_connection_left_idle_neither_stalls_the_worker_s_scrapes_nor_stays_for_ever(
+        settings, monkeypatch, capsys):
+    """A load balancer's port check or a scrape cut half-way kept wsgiref's one connection,
+    and Prometheus saw the worker down until it left."""
+    settings.METRICS_TOKEN = TOKEN
+    server = worker_metrics_serve(free_port())
+    address = ("127.0.0.1", server.server_port)
+    try:
+        with socket.create_connection(address):
+            answer = requests.get(f"http://127.0.0.1:{server.server_port}/metrics",
+                                  headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+            assert answer.status_code == 200
+        monkeypatch.setattr("portal.metrics.worker_page._Quiet.timeout", 0.1)
+        with socket.create_connection(address, timeout=5) as idle:
+            assert idle.recv(1) == b""  # let go by the server, not by this timeout
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert capsys.readouterr().err == ""

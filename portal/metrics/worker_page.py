@@ -8,7 +8,8 @@ rules as the web's page; the values read from the database stay on the web's pag
 
 import logging
 import threading
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
 from prometheus_client import generate_latest
@@ -23,8 +24,25 @@ log = logging.getLogger(__name__)
 class _Quiet(WSGIRequestHandler):
     """No line on stderr per scrape: the worker's log is for its work."""
 
+    # Seconds a connection may stay silent: a port check or a scraper gone half-way lets
+    # go of its thread after this.
+    timeout = 10
+
+    def handle(self):
+        try:
+            super().handle()
+        except TimeoutError:  # silent for `timeout`: nothing to answer, nor a traceback
+            pass
+
     def log_message(self, format, *args):
         pass
+
+
+class _Threading(ThreadingMixIn, WSGIServer):
+    """A thread per connection: one that idles (a load balancer's port check, a scrape
+    cut half-way) held wsgiref's only one, and every scrape waited behind it."""
+
+    daemon_threads = True
 
 
 def worker_metrics(environ, start_response):
@@ -44,8 +62,11 @@ def worker_metrics(environ, start_response):
     return [body]
 
 
-def worker_metrics_serve(port: int) -> None:
-    """Answer scrapes on `port` (every interface) from a thread, for the process's life."""
-    server = make_server("", port, worker_metrics, handler_class=_Quiet)
+def worker_metrics_serve(port: int) -> WSGIServer:
+    """Answer scrapes on `port` (every interface) from a thread, for the process's life;
+    returns the server."""
+    server = make_server("", port, worker_metrics, server_class=_Threading,
+                         handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
     log.info("worker metrics on port %s", port)
+    return server
