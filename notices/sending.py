@@ -1,13 +1,14 @@
 """Sending queued notices: the worker's job, never a web request's.
 
 Each due notice is claimed by moving its next attempt a lease ahead (one UPDATE that only
-one worker wins), rendered in its recipient's language and sent through Django's mail
-framework (EMAIL_URL). A mail server that refuses (4xx/5xx), times out or cannot be
-reached makes the notice wait and try again, the wait doubling up to MAX_WAIT; after
-ATTEMPTS it is given up and logged as an error. A recipient the server refuses for good
-(5xx, "no such user") is given up at once: ten tries over hours would only be refused ten
-times. Once sent or given up, a notice is kept
-NOTICES_KEEP_DAYS for the admin to look at, then cleared.
+one worker wins), longer than its send may last, rendered in its recipient's language and
+sent through Django's mail framework (EMAIL_URL). A mail server that refuses (4xx/5xx),
+times out or cannot be reached makes the notice wait and try again, the wait doubling up
+to MAX_WAIT; after ATTEMPTS it is given up and logged as an error. A recipient the server
+refuses for good (5xx, "no such user") is given up at once: ten tries over hours would only
+be refused ten times. Only the worker still holding the claim records how the send ended.
+Once sent or given up, a notice is kept NOTICES_KEEP_DAYS for the admin to look at, then
+cleared.
 """
 
 import logging
@@ -29,9 +30,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 10
 FIRST_WAIT = timedelta(minutes=1)
 MAX_WAIT = timedelta(hours=1)
-# Longer than a send can take (EMAIL_TIMEOUT): a worker that died mid-send leaves the
-# notice to another one after this.
-LEASE = timedelta(minutes=5)
+# How many times a send may wait on the mail server, each up to EMAIL_TIMEOUT: connecting
+# (to up to two addresses), its greeting, EHLO, STARTTLS, its handshake, EHLO again, a login
+# (up to 6 replies, trying three methods), MAIL, RCPT, DATA, the message, its reply, QUIT.
+SEND_WAITS = 20
 BATCH = 50
 NOTICES_POLL_SECONDS = 5.0  # how often the worker sends what is due
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
@@ -48,11 +50,20 @@ def notices_send_due(*, now: datetime | None = None) -> int:
     sent = 0
     for pk in due:
         claimed_at = clock()
+        claimed_until = claimed_at + lease()
         if Notice.objects.filter(pk=pk, state=Notice.State.QUEUED,
                                  next_attempt_at__lte=claimed_at).update(
-                                     next_attempt_at=claimed_at + LEASE):
-            sent += _send(Notice.objects.select_related("user").get(pk=pk), clock)
+                                     next_attempt_at=claimed_until):
+            sent += _send(Notice.objects.select_related("user").get(pk=pk), clock,
+                          claimed_until)
     return sent
+
+
+def lease() -> timedelta:
+    """How long a claim holds a notice: longer than a send may last (a claim that ran out
+    mid-send let another worker send the notice again), a minute more for looking up the
+    mail server's address and rendering. A worker that died mid-send leaves it this long."""
+    return timedelta(seconds=SEND_WAITS * settings.EMAIL_TIMEOUT + 60)
 
 
 def notices_purge(*, now: datetime | None = None) -> int:
@@ -84,34 +95,40 @@ def notice_message(notice: Notice) -> EmailMessage:
     )
 
 
-def _send(notice: Notice, clock) -> int:
-    """Send one claimed notice; 1 if it went, 0 if it waits again or was given up."""
+def _send(notice: Notice, clock, claimed_until: datetime) -> int:
+    """Send one notice claimed until `claimed_until`; 1 if it went, 0 if it waits again or
+    was given up."""
     attempts = notice.attempts + 1
     if not (notice.user.is_active and notice.user.email):
-        _settle(notice, Notice.State.GAVE_UP, attempts, error="the user has no address now")
+        _settle(notice, claimed_until, state=Notice.State.GAVE_UP, attempts=attempts,
+                last_error="the user has no address now")
         return 0
     try:
         notice_message(notice).send()
     except Exception as error:  # smtplib's refusals, OSError and timeouts, or a bad template
-        _failed(notice, attempts, error, clock())
+        _failed(notice, claimed_until, attempts, error, clock())
         return 0
-    _settle(notice, Notice.State.SENT, attempts, sent_at=timezone.now())
+    _settle(notice, claimed_until, state=Notice.State.SENT, attempts=attempts,
+            last_error="", sent_at=timezone.now())
     log.info("notice %s (%s) sent to user %s", notice.pk, notice.kind, notice.user_id)
     return 1
 
 
-def _failed(notice: Notice, attempts: int, error: Exception, failed_at: datetime) -> None:
+def _failed(notice: Notice, claimed_until: datetime, attempts: int, error: Exception,
+            failed_at: datetime) -> None:
     # The lines name the user by number: a refused recipient's address (SMTPRecipientsRefused
     # carries it) is not repeated in the log or the outbox.
     words = _ADDRESS.sub("<address>", f"{type(error).__name__}: {error}")
     if attempts >= ATTEMPTS or _refused_for_good(error):
-        _settle(notice, Notice.State.GAVE_UP, attempts, error=words)
-        log.error("notice %s (%s) to user %s given up after %d attempt(s): %s", notice.pk,
-                  notice.kind, notice.user_id, attempts, words)
+        if _settle(notice, claimed_until, state=Notice.State.GAVE_UP, attempts=attempts,
+                   last_error=words):
+            log.error("notice %s (%s) to user %s given up after %d attempt(s): %s",
+                      notice.pk, notice.kind, notice.user_id, attempts, words)
         return
     retry_at = failed_at + min(FIRST_WAIT * 2 ** (attempts - 1), MAX_WAIT)
-    Notice.objects.filter(pk=notice.pk).update(attempts=attempts, next_attempt_at=retry_at,
-                                               last_error=words)
+    if not _settle(notice, claimed_until, attempts=attempts, next_attempt_at=retry_at,
+                   last_error=words):
+        return
     log.warning("notice %s (%s) to user %s not sent (attempt %d), retry at %s: %s",
                 notice.pk, notice.kind, notice.user_id, attempts, retry_at.isoformat(), words)
 
@@ -124,7 +141,13 @@ def _refused_for_good(error: Exception) -> bool:
         code >= 500 for code, _reply in error.recipients.values())
 
 
-def _settle(notice: Notice, state: str, attempts: int, *, error: str = "",
-            sent_at: datetime | None = None) -> None:
-    Notice.objects.filter(pk=notice.pk).update(state=state, attempts=attempts,
-                                               last_error=error, sent_at=sent_at)
+def _settle(notice: Notice, claimed_until: datetime, **outcome) -> bool:
+    """Record the send's outcome if this worker's claim still holds the notice; whether it
+    did. Once another worker has claimed it, the outcome is that one's to record."""
+    if Notice.objects.filter(pk=notice.pk, state=Notice.State.QUEUED,
+                             next_attempt_at=claimed_until).update(**outcome):
+        return True
+    log.warning("notice %s (%s) to user %s: another worker took it over during this "
+                "send, which outlasted its claim; this send's outcome is not recorded",
+                notice.pk, notice.kind, notice.user_id)
+    return False

@@ -1,6 +1,8 @@
 """A real SMTP server (aiosmtpd) in a thread, for the e-mail notice tests."""
 
+import asyncio
 import socket
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,6 +19,10 @@ class Inbox:
     refusal: str = ""
     # e.g. "550 5.1.1 User unknown": the server refuses every recipient while this is set.
     recipient_refusal: str = ""
+    # Set: the next mail's DATA waits until this is set (a send in progress), `held` being
+    # set as it begins to wait; the mails after it are answered meanwhile.
+    hold: threading.Event | None = None
+    held: threading.Event = field(default_factory=threading.Event)
     port: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -26,6 +32,10 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if hold := self.hold:
+            self.hold = None
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, hold.wait, 30)
         if self.refusal:
             return self.refusal
         mail = message_from_bytes(envelope.content, policy=policy.default)

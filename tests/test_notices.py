@@ -3,6 +3,7 @@ with a link to the page; a refusing server delays them and never fails the actio
 
 import logging
 import smtplib
+import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -26,6 +27,7 @@ from notices.sending import notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
 from tests.conftest import EDITORS, LOADERS, PASSWORD, make_user
+from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.smtp import smtp_start
 from tests.test_four_eyes import edit
@@ -46,6 +48,8 @@ def inbox(smtp_server, settings):
     """The server's inbox, emptied, and the portal's mail pointed at the server."""
     smtp_server.received.clear()
     smtp_server.refusal = smtp_server.recipient_refusal = ""
+    smtp_server.hold = None
+    smtp_server.held.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
@@ -479,3 +483,50 @@ def test_a_slow_mail_server_neither_gets_a_notice_twice_nor_cuts_a_retry_s_wait(
     # The refused one waits its minute from when it was refused.
     failed = Notice.objects.get(state=Notice.State.QUEUED)
     assert failed.next_attempt_at == _CLOCK[0] + timedelta(minutes=1)
+
+
+def a_send_held_by_the_server(inbox) -> tuple[Notice, threading.Thread, threading.Event]:
+    """A worker sending carl's notice, its mail server holding the message until the test
+    sets the event."""
+    notice = Notice.objects.create(user=make_user("carl", email="carl@example.com"),
+                                   kind="audit-break", path="audit/",
+                                   context={"links": 1, "problem": "x"})
+    inbox.hold = release = threading.Event()
+    worker = threading.Thread(target=closing(notices_send_due))
+    worker.start()
+    assert inbox.held.wait(10)
+    return notice, worker, release
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_worker_takes_over_a_notice_while_its_send_may_still_be_running(inbox, settings):
+    """The claim lasted 5 minutes whatever EMAIL_TIMEOUT, and a send waits on the server
+    about 20 times, each up to EMAIL_TIMEOUT: a slow server got the mail twice."""
+    settings.EMAIL_TIMEOUT = 60
+    notice, worker, release = a_send_held_by_the_server(inbox)
+    try:
+        later = timezone.now() + 20 * timedelta(seconds=settings.EMAIL_TIMEOUT)
+        assert notices_send_due(now=later) == 0
+    finally:
+        release.set()
+        worker.join()
+    notice.refresh_from_db()
+    assert (notice.state, notice.attempts, len(inbox.received)) == (Notice.State.SENT, 1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_claim_ran_out_mid_send_records_nothing_over_the_next_one_s(
+        inbox, caplog):
+    """Its failure, recorded after the other worker had sent the notice, put an error and
+    a retry on a sent notice (and one given up over a sent one)."""
+    caplog.set_level(logging.WARNING, logger="notices.sending")
+    notice, worker, release = a_send_held_by_the_server(inbox)
+    try:
+        assert notices_send_due(now=timezone.now() + timedelta(days=1)) == 1
+        inbox.refusal = "451 4.3.0 Try again later"
+    finally:
+        release.set()
+        worker.join()
+    notice.refresh_from_db()
+    assert (notice.state, notice.attempts, notice.last_error) == (Notice.State.SENT, 1, "")
+    assert "another worker took it over during this send" in caplog.text
