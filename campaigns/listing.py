@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from portal.caching import cache_answer
 from portal.thulium import ThuliumError, get_client
 
 from .models import Campaign, Dialer, thulium_id_validator
@@ -144,7 +145,7 @@ class Stats:
 def campaign_stats(*, language: str | None = None) -> Stats:
     """The stats of active campaigns, cached for a few seconds (a failure too, so that a
     Thulium outage does not slow every list by its timeout), waited for THULIUM_VIEW_TIMEOUT."""
-    stats = cache.get(STATS_CACHE_KEY)
+    stats = cache_answer(cache.get, STATS_CACHE_KEY)
     if stats is None:
         try:
             rows = get_client(language, timeout=settings.THULIUM_VIEW_TIMEOUT).campaign_stats()
@@ -153,14 +154,14 @@ def campaign_stats(*, language: str | None = None) -> Stats:
             stats = Stats({}, error)
         else:
             stats = Stats({str(row.get("id")): _stat(row) for row in rows})
-        cache.set(STATS_CACHE_KEY, stats, settings.CAMPAIGN_STATS_CACHE_SECONDS)
+        cache_answer(cache.set, STATS_CACHE_KEY, stats, settings.CAMPAIGN_STATS_CACHE_SECONDS)
     return stats
 
 
 def campaign_stats_forget() -> None:
     """Read Thulium's figures anew at the next page: the portal has just added records, and
     a count of before (cached for seconds) would say they are not there."""
-    cache.delete(STATS_CACHE_KEY)
+    cache_answer(cache.delete, STATS_CACHE_KEY)
 
 
 def _stat(row: dict) -> dict:

@@ -7,6 +7,7 @@ from django.db.models import F
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete, entry_fail
+from portal.caching import cache_answer
 from portal.thulium import ThuliumError, get_client
 
 from .entries import CAMPAIGN_CHANGE
@@ -90,7 +91,7 @@ def campaign_choices(campaign: Campaign, *, refresh: bool = False,
     without them, so Thulium is waited for THULIUM_VIEW_TIMEOUT, and a failure is kept a
     while too: with Thulium down, each record form would wait for it again."""
     key = f"thulium:choices:{campaign.thulium_id}"
-    cached = None if refresh else cache.get(key)
+    cached = None if refresh else cache_answer(cache.get, key)
     if isinstance(cached, ThuliumError):
         raise cached
     if cached is None:
@@ -99,7 +100,7 @@ def campaign_choices(campaign: Campaign, *, refresh: bool = False,
             cached = (client.get_statuses(campaign.thulium_id),
                       client.get_agents(campaign.thulium_id))
         except ThuliumError as error:
-            cache.set(key, error, CHOICES_FAILURE_KEPT_SECONDS)
+            cache_answer(cache.set, key, error, CHOICES_FAILURE_KEPT_SECONDS)
             raise
-        cache.set(key, cached, settings.THULIUM_CHOICES_CACHE_SECONDS)
+        cache_answer(cache.set, key, cached, settings.THULIUM_CHOICES_CACHE_SECONDS)
     return cached

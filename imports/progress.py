@@ -8,6 +8,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.formats import number_format
 
+from portal.caching import cache_answer
+
 from .fallback import refusal_facts, single_posts_note
 from .models import SENT_STATES, ImportJob, RowState
 from .receipts import receipt_counts
@@ -54,12 +56,13 @@ def watched_figures(job: ImportJob) -> tuple[dict[str, int], float]:
         counts = row_counts(job)
         return counts, _rows_per_second(job, counts)
     key = f"imports:progress-figures:{job.pk}"
-    figures = cache.get(key)
+    figures = cache_answer(cache.get, key)
     if figures is None:
         started = perf_counter()
         counts = row_counts(job)
         figures = (counts, _rows_per_second(job, counts))
-        cache.set(key, figures, timeout=COUNTS_REUSED_FOR * (perf_counter() - started))
+        cache_answer(cache.set, key, figures,
+                     timeout=COUNTS_REUSED_FOR * (perf_counter() - started))
     return figures
 
 

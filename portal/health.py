@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 
+from portal.caching import cache_answer
 from portal.thulium import ThuliumAuthFailed, ThuliumError, get_client
 
 log = logging.getLogger(__name__)
@@ -38,24 +39,14 @@ def thulium_health() -> JsonResponse:
     cache that does not answer (Redis down) is done without: the probe then asks Thulium
     each time, and answers as it should (it answered 500)."""
     key = "health:thulium"
-    state = _cached(lambda: cache.get(key))
+    state = cache_answer(cache.get, key)
     if state is None:
         state = _ask_thulium()
-        _cached(lambda: cache.set(key, state, THULIUM_CHECK_SECONDS))
+        cache_answer(cache.set, key, state, THULIUM_CHECK_SECONDS)
     return JsonResponse(
         {"status": "ok" if state == "ok" else "unavailable", "thulium": state},
         status=200 if state == "ok" else 503,
     )
-
-
-def _cached(call):
-    """The cache's answer, or None when it gives none: each cache backend raises its own
-    errors (redis' ConnectionError, TimeoutError...), so any is taken as none."""
-    try:
-        return call()
-    except Exception as error:
-        log.warning("health: the cache does not answer: %s", type(error).__name__)
-        return None
 
 
 def _ask_thulium() -> str:

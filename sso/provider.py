@@ -13,6 +13,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from portal.caching import cache_answer
+
 from .failures import Failure, SignInFailed
 
 # Endpoints and keys rarely move; a provider that moved them is asked again within the hour.
@@ -44,11 +46,11 @@ def provider_configuration() -> ProviderConfiguration:
     """The endpoints OIDC_ISSUER/.well-known/openid-configuration names; raises SignInFailed."""
     issuer = settings.OIDC_ISSUER
     key = f"sso:discovery:{issuer}"
-    document = cache.get(key)
+    document = cache_answer(cache.get, key)
     if document is None:
         document = provider_json(f"{issuer}/.well-known/openid-configuration")
         _configuration(document)
-        cache.set(key, document, DISCOVERY_CACHE_SECONDS)
+        cache_answer(cache.set, key, document, DISCOVERY_CACHE_SECONDS)
     return _configuration(document)
 
 

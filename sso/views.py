@@ -110,15 +110,17 @@ class ProviderLogoutView(LogoutView):
     when it offers RP-initiated logout (end_session_endpoint)."""
 
     def post(self, request, *args, **kwargs):
-        end_session = provider_logout_url(request)
+        id_token = request.session.get(ID_TOKEN) if signed_on(request) else ""
+        # Logged out here first: on a shared computer the portal's session must end even
+        # when the provider (or the cache of its endpoints) cannot be asked.
         response = super().post(request, *args, **kwargs)
+        end_session = provider_logout_url(request, id_token) if id_token else ""
         return redirect(end_session) if end_session else response
 
 
-def provider_logout_url(request) -> str:
-    """Where to end the provider's session, or "" (not signed on, or no such endpoint)."""
-    id_token = request.session.get(ID_TOKEN)
-    if not sso_enabled() or not signed_on(request) or not id_token:
+def provider_logout_url(request, id_token: str) -> str:
+    """Where to end the provider's session of this ID token, or "" (no such endpoint)."""
+    if not sso_enabled():
         return ""
     try:
         endpoint = provider_configuration().end_session_endpoint

@@ -120,6 +120,13 @@ def campaigns(db, thulium) -> dict[str, Campaign]:
     return {c.thulium_id: c for c in Campaign.objects.all()}
 
 
+@pytest.fixture
+def cache_down(settings):
+    """The cache as Redis is when it is down: every call to it raises (nothing listens)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+
+
 def api_calls(sandbox, method=None):
     """What the sandbox received on its API, oldest first."""
     return [

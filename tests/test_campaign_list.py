@@ -138,6 +138,17 @@ def test_an_active_campaigns_page_shows_its_records_and_completion_too(
     assert "Records and completion could not be read from Thulium" in page.content.decode()
 
 
+def test_the_list_and_a_campaigns_page_show_thuliums_figures_with_the_cache_down(
+    logged_in, campaigns, cache_down
+):
+    """With Redis down both answered 500."""
+    page = logged_in.get(LIST)
+    assert page.status_code == 200 and page.context["stats_error"] is None
+    page = logged_in.get(reverse("campaigns:detail", args=["00001"]))
+    assert page.status_code == 200
+    assert 'data-testid="campaign-stats">0 records, 0.0%<' in page.content.decode()
+
+
 def test_no_stats_call_when_the_page_has_no_active_campaign(logged_in, campaigns, thulium):
     logged_in.get(LIST, {"active": "no"})
     assert api_calls(thulium) == []

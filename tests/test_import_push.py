@@ -577,6 +577,19 @@ def test_a_running_import_s_counts_and_pace_are_shared_by_its_watchers_and_a_fin
     assert logged_in.get(url).json()["added"] == 4  # final: counted afresh
 
 
+def test_a_running_import_s_progress_is_counted_each_time_with_the_cache_down(
+    logged_in, sales, cache_down
+):
+    """With Redis down its progress bar got 500s."""
+    job = confirmed(logged_in, sales, people(2))
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING,
+                                               started_at=timezone.now())
+    url = reverse("imports:progress", args=[job.pk])
+    assert logged_in.get(url).json()["added"] == 0
+    job.rows.update(state=RowState.ADDED)
+    assert logged_in.get(url).json()["added"] == 2
+
+
 def test_the_pace_is_the_recent_one_while_running_and_the_whole_push_s_once_final(
     logged_in, sales, monkeypatch
 ):

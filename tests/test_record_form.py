@@ -148,6 +148,15 @@ def test_statuses_and_agents_offered_are_those_the_sandbox_lists(campaigns, thul
     ]
 
 
+def test_a_record_is_added_with_the_cache_down(logged_in, campaigns, cache_down):
+    """With Redis down the form answered 500, and so did the addition once Thulium had
+    added the record."""
+    form = logged_in.get(new_url())
+    assert form.status_code == 200 and form.context["choices_error"] is None
+    response = add(logged_in, {"phone_number": "601234567"})
+    assert response.status_code == 302 and additions().get().outcome == "succeeded"
+
+
 @pytest.mark.parametrize("campaign_id, field, value", [
     ("A7K2Q", "status_id", "5"),  # MY_RECORD in 00001, unknown in A7K2Q
     ("00001", "status_id", "99"),

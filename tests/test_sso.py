@@ -182,6 +182,33 @@ def test_a_provider_down_at_logout_still_logs_out_here(client, provider, setting
     assert client.get("/campaigns/").status_code == 302
 
 
+def test_signing_on_and_out_work_with_the_cache_down(client, provider, settings,
+                                                    cache_down):
+    """With Redis down the sign-on's start and the logout answered 500, and the session
+    stayed logged in: the provider's endpoints are asked for each time instead."""
+    provider.set_account("alice", groups=["cc-editors"])
+    assert sign_on(client, "alice")["Location"] == "/campaigns/"
+    assert client.get("/campaigns/").status_code == 200
+
+    response = client.post("/accounts/logout/")
+    assert response["Location"].startswith(f"{provider.url}/session/end?")
+    assert client.get("/campaigns/").status_code == 302
+
+
+def test_a_logout_ends_the_session_here_whatever_asking_the_provider_raises(client, provider,
+                                                                          monkeypatch):
+    provider.set_account("alice", groups=[])
+    sign_on(client, "alice")
+
+    def endpoints():
+        raise RuntimeError("a bug, or a cache failing as no one foresaw")
+
+    monkeypatch.setattr("sso.views.provider_configuration", endpoints)
+    client.raise_request_exception = False
+    assert client.post("/accounts/logout/").status_code == 500
+    assert client.get("/campaigns/").status_code == 302
+
+
 def test_a_password_login_logs_out_as_before(client, provider):
     make_user("bob", EDITORS)
     client.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
