@@ -17,12 +17,14 @@ from django.utils.crypto import constant_time_compare
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from .failures import Failure, SignInFailed
+from .models import Identity
 from .provider import provider_configuration, provider_json, sso_enabled
-from .services import claimed_groups, user_sign_on
+from .services import claimed_groups, storable, user_sign_on
 
 SIGN_ALGORITHM = "RS256"
 # Clocks of the portal and the provider may differ this much (seconds).
 CLOCK_LEEWAY = 60
+SUBJECT_LENGTH = Identity._meta.get_field("subject").max_length
 
 
 class ProviderBackend(OIDCAuthenticationBackend):
@@ -114,6 +116,11 @@ class ProviderBackend(OIDCAuthenticationBackend):
         claims = self.get_userinfo(access_token, id_token, payload)
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise SignInFailed(Failure.NOT_VERIFIED, "no subject (sub) in the claims")
+        # OpenID Connect Core 1.0, 2: "It MUST NOT exceed 255 ASCII characters in length."
+        if len(claims["sub"]) > SUBJECT_LENGTH or not storable(claims["sub"]):
+            raise SignInFailed(Failure.UNAVAILABLE,
+                               f"the subject (sub) is {len(claims['sub'])} characters long, "
+                               f"or holds one the portal cannot store")
         user = user_sign_on(issuer=provider_configuration().issuer, claims=claims,
                             groups=claimed_groups(claims))
         if not user.is_active:

@@ -42,13 +42,13 @@ def user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
         created = identity is None
         if created:
             user = get_user_model().objects.create_user(
-                _free_username(claims), email=_claim(claims, "email"))
+                _free_username(claims), email=_email(claims))
             Identity.objects.create(user=user, issuer=issuer, subject=claims["sub"])
         else:
             user = identity.user
             if not user.is_active:
                 return user
-            email = _claim(claims, "email")
+            email = _email(claims)
             if email and email != user.email:
                 user.email = email
                 user.save(update_fields=["email"])
@@ -76,9 +76,39 @@ def _portal_groups_set(user, claimed: list[str]) -> tuple[set[str], set[str]]:
     return gained, lost
 
 
+def storable(value: str) -> bool:
+    """False for text holding a NUL or a lone surrogate, which JSON may spell (\\u0000,
+    \\ud800) and the database cannot store."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def _claim(claims: dict, name: str) -> str:
+    """The claim's text, or "" when it is none, or none the database can store (logged
+    without the value)."""
     value = claims.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if not storable(value):
+        logger.warning("the %r claim holds a character the portal cannot store: left out", name)
+        return ""
+    return value.strip()
+
+
+def _email(claims: dict) -> str:
+    """The e-mail claim, or "" when an account's address cannot hold it (logged without it):
+    the account keeps the address it has."""
+    email = _claim(claims, "email")
+    model = get_user_model()
+    limit = model._meta.get_field(model.get_email_field_name()).max_length
+    if len(email) > limit:
+        logger.warning("the 'email' claim is %d characters long, over the %d an account's "
+                       "address holds: left out", len(email), limit)
+        return ""
+    return email
 
 
 def _free_username(claims: dict) -> str:

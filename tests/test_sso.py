@@ -121,6 +121,34 @@ def test_a_local_account_of_the_same_name_is_not_handed_to_the_provider_s_user(c
     assert signed_on != local and signed_on.username == "alice-2"
 
 
+def test_an_e_mail_claim_longer_than_an_account_s_address_is_left_out(client, provider,
+                                                                      caplog):
+    """It gave a 500 at the first sign-on on PostgreSQL, and at every sign-on of a user
+    whose address it became."""
+    long = "a" * 250 + "@example.com"
+    provider.set_account("alice", groups=[], email=long)
+    with caplog.at_level(logging.WARNING, logger="sso.services"):
+        assert sign_on(client, "alice")["Location"] == "/campaigns/"
+    assert User.objects.get(username="alice").email == ""
+    assert "the 'email' claim is 262 characters long" in caplog.text and long not in caplog.text
+    for email in ("alice@example.com", long):
+        client.post("/accounts/logout/")
+        provider.set_account("alice", groups=[], email=email)
+        assert sign_on(client, "alice")["Location"] == "/campaigns/"
+        assert User.objects.get(username="alice").email == "alice@example.com"
+
+
+@pytest.mark.parametrize("odd", ["\u0000", "\ud800"], ids=["NUL", "lone-surrogate"])
+def test_a_name_or_e_mail_claim_the_database_cannot_store_is_left_out(client, provider, odd):
+    provider.set_account("carol", groups=[], preferred_username=f"ca{odd}rol")
+    assert sign_on(client, "carol")["Location"] == "/campaigns/"
+    assert Identity.objects.get(subject="carol").user.username == "carol@example.com"
+    client.post("/accounts/logout/")
+    provider.set_account("carol", groups=[], email=f"carol{odd}@example.com")
+    assert sign_on(client, "carol")["Location"] == "/campaigns/"
+    assert User.objects.get(username="carol@example.com").email == "carol@example.com"
+
+
 def test_a_user_turned_off_in_the_portal_is_not_signed_on(client, provider):
     provider.set_account("alice", groups=["cc-editors"])
     sign_on(client, "alice")
@@ -311,6 +339,15 @@ def test_a_provider_that_is_down_gets_its_page(client, provider, settings, caplo
         response = client.get("/oidc/authenticate/")
     assert response.status_code == 503 and failure_reason(response) == "unavailable"
     assert "single sign-on failed (unavailable)" in caplog.text
+
+
+@pytest.mark.parametrize("subject", ["s" * 256, "s\u0000b"], ids=["256-characters", "NUL"])
+def test_a_subject_the_portal_cannot_store_gets_the_unavailable_page(client, provider, subject):
+    """OpenID Connect allows 255 characters; a longer one gave a 500 on PostgreSQL."""
+    provider.set_account(subject, groups=[], preferred_username="bob")
+    response = sign_on(client, subject)
+    assert response.status_code == 503 and failure_reason(response) == "unavailable"
+    assert not User.objects.filter(username="bob").exists()
 
 
 @pytest.mark.parametrize("path, status, body", [
