@@ -6,7 +6,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.models import Outcome
 from audit.recording import entry_begin, entry_complete
@@ -36,6 +36,16 @@ def claimed_groups(claims: dict) -> list[str]:
 def user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
     """The user the provider signed on, created at their first sign-on; an active user's
     groups named in OIDC_GROUP_MAP are set from `groups` (the others are left alone)."""
+    try:
+        return _user_sign_on(issuer=issuer, claims=claims, groups=groups)
+    except IntegrityError:
+        # Another sign-on created this user (a first sign-in in two tabs at once), or took
+        # the name found free, after this one looked: no row was there to lock. It has
+        # committed by now, so a second look finds it.
+        return _user_sign_on(issuer=issuer, claims=claims, groups=groups)
+
+
+def _user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
     with transaction.atomic():
         identity = (Identity.objects.select_for_update().select_related("user")
                     .filter(issuer=issuer, subject=claims["sub"]).first())

@@ -2,18 +2,31 @@
 the first sign-on, portal groups set from the groups claim at each, and a clear page (never
 a 500) for a wrong state or nonce, an expired token, a provider down or answering garbage."""
 
+import copy
 import logging
+import threading
 
 import pytest
 import requests
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import connection
+from django.test import Client
 
 from audit.models import Entry
+from sso import services
 from sso.models import Identity
 from sso.sessions import ID_TOKEN
-from tests.conftest import AUDITORS, COMPLIANCE, EDITORS, PASSWORD, make_user
+from tests.conftest import (
+    AUDITORS,
+    COMPLIANCE,
+    EDITORS,
+    PASSWORD,
+    make_user,
+    skip_unless_postgresql,
+)
+from tests.db_threads import closing
 from tests.oidc import PROVIDER_NAME, provider_answer, start_provider, use_provider
 
 
@@ -147,6 +160,66 @@ def test_a_name_or_e_mail_claim_the_database_cannot_store_is_left_out(client, pr
     provider.set_account("carol", groups=[], email=f"carol{odd}@example.com")
     assert sign_on(client, "carol")["Location"] == "/campaigns/"
     assert User.objects.get(username="carol@example.com").email == "carol@example.com"
+
+
+def first_sign_ons_at_once(tabs: list[tuple[Client, str]], monkeypatch) -> list[int]:
+    """Open each tab's answer of the provider at once, in threads: every sign-on has looked
+    its user up (and found none) and chosen a name before any creates a user."""
+    barrier = threading.Barrier(len(tabs), timeout=30)
+    named = threading.local()
+    free_username = services._free_username
+
+    def name_then_wait(claims):
+        name = free_username(claims)
+        if not getattr(named, "once", False):
+            named.once = True
+            barrier.wait()
+        return name
+
+    monkeypatch.setattr(services, "_free_username", name_then_wait)
+    statuses, failures = [], []
+    threads = [threading.Thread(target=closing(
+        lambda tab=tab, answer=answer: statuses.append(tab.get(answer).status_code), failures))
+        for tab, answer in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    return statuses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_sign_on_in_two_tabs_at_once_signs_both_on_as_one_user(provider, monkeypatch):
+    """The second answered 500 (IntegrityError): there was no user yet to lock."""
+    skip_unless_postgresql(connection)
+    provider.set_account("dave", groups=["cc-editors"])
+    browser = Client()
+    answers = [provider_answer(browser, "dave") for _ in range(2)]
+    tabs = [(Client(), answer) for answer in answers]
+    for tab, _answer in tabs:
+        tab.cookies = copy.deepcopy(browser.cookies)
+
+    assert first_sign_ons_at_once(tabs, monkeypatch) == [302, 302]
+    assert list(User.objects.values_list("username", flat=True)) == ["dave"]
+    assert Identity.objects.get().user.username == "dave"
+    assert len(sign_on_entries("dave")) == 1
+    for tab, _answer in tabs:
+        assert tab.get("/campaigns/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_new_users_signing_on_at_once_under_one_name_both_get_an_account(provider,
+                                                                             monkeypatch):
+    skip_unless_postgresql(connection)
+    provider.set_account("dave", groups=[])
+    provider.set_account("david", groups=[], preferred_username="dave")
+    tabs = [(browser, provider_answer(browser, login))
+            for browser, login in ((Client(), "dave"), (Client(), "david"))]
+
+    assert first_sign_ons_at_once(tabs, monkeypatch) == [302, 302]
+    assert sorted(Identity.objects.values_list("subject", "user__username")) in (
+        [("dave", "dave"), ("david", "dave-2")], [("dave", "dave-2"), ("david", "dave")])
 
 
 def test_a_user_turned_off_in_the_portal_is_not_signed_on(client, provider):
