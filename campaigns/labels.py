@@ -3,6 +3,8 @@ trail and the confirmation pages name the settings a change sends and their valu
 
 from django.utils.translation import gettext_lazy as _
 
+from audit.diff import FieldChange, field_changes
+
 from .models import Dialer
 
 TOP_LEVEL = ["name", "dialer", "active", "start_date", "end_date", "order", "parity", "group_id"]
@@ -44,3 +46,8 @@ def setting_value_label(path: str, value) -> str | None:
 def settings_named(paths: list[str]) -> str:
     """Settings by their paths, in the user's words where the form has some."""
     return ", ".join(str(setting_label(path) or path) for path in paths)
+
+
+def settings_changes(before: dict, after: dict) -> list[FieldChange]:
+    """What `after` changes of the settings `before`, field by field, in the user's words."""
+    return field_changes(before, after, setting_label, setting_value_label)

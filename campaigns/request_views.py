@@ -19,6 +19,7 @@ from .four_eyes import (
     may_decide,
     outdated_why,
 )
+from .labels import settings_changes
 from .models import ChangeRequest
 from .risk import risk_labels
 from .services import CampaignChanged
@@ -45,6 +46,7 @@ def _detail_page(request, pk, rejection_form):
     return render(request, "campaigns/request_detail.html", {
         "entry": change_request,
         "risks": risk_labels(change_request.risks),
+        "changes": settings_changes(change_request.settings_before, change_request.changes),
         "sent_change": getattr(change_request, "sent_change", None),
         "may_decide": may_decide(change_request, request.user),
         "outdated_why": outdated_why(change_request),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from portal.shown_times import shown_minute
 from roles.permissions import requires
 
+from .labels import settings_changes
 from .models import ScheduledChange
 from .schedule_forms import CancelForm
 from .scheduling import AlreadyScheduled, NotWaiting, change_schedule, scheduled_change_cancel
@@ -59,8 +60,9 @@ def _detail_page(request, pk, cancel_form):
         ScheduledChange.objects.select_related("campaign", "sent_change", "change_request"),
         pk=pk,
     )
-    return render(request, "campaigns/scheduled_detail.html",
-                  {"change": change, "cancel_form": cancel_form})
+    return render(request, "campaigns/scheduled_detail.html", {
+        "change": change, "cancel_form": cancel_form,
+        "changes": settings_changes(change.settings_before, change.changes)})
 
 
 @requires("campaigns.change_campaign")

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.diff import field_changes, flat_paths
+from audit.diff import flat_paths
 from audit.kinds import campaign_kinds
 from audit.models import Entry
 from audit.services import MAX_ID, TimelineFilters, timeline_page
@@ -20,7 +20,7 @@ from . import listing
 from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import AlreadyRequested, change_request_create
-from .labels import setting_label, setting_value_label, settings_named
+from .labels import settings_changes, settings_named
 from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
@@ -110,8 +110,7 @@ def campaign_edit(request, thulium_id):
     elif form.risks and not settings.FOUR_EYES and "confirmed" not in request.POST:
         return render(request, "campaigns/confirm.html", {
             "campaign": campaign, "form": form, "risks": risk_labels(form.risks),
-            "changes": field_changes(campaign.settings, changes, setting_label,
-                                     setting_value_label),
+            "changes": settings_changes(campaign.settings, changes),
         })
     elif settings.FOUR_EYES and form.risks:
         # Held for a second editor; one with a time then waits for it once approved.

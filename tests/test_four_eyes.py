@@ -141,6 +141,18 @@ def test_the_requester_cannot_approve_their_own_request(change_request, logged_i
     assert api_calls(thulium, "PUT") == []
 
 
+def test_the_approver_reads_the_change_field_by_field_in_their_language(
+    change_request, client, second_editor
+):
+    """The request's page showed its changes as raw JSON, in English ("dialer":
+    "predictive"), where the confirmation page and the audit trail show them by name."""
+    client.force_login(second_editor)
+    page = client.get(change_request.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl")
+    table = page.content.decode().split('data-testid="requested-changes"')[1].split("</table>")[0]
+    assert "Dialer" in table and "progresywny" in table and "predykcyjny" in table
+    assert '"dialer"' not in table
+
+
 def test_a_second_editor_approves_and_the_change_goes_to_thulium(
     change_request, client, second_editor, campaigns, thulium
 ):

@@ -121,6 +121,13 @@ def test_the_step_s_page_and_summary_show_its_time_as_the_portal_writes_times(sc
     assert step.details["apply_at"] not in entry + timeline  # not the text it is kept as
 
 
+def test_the_scheduled_change_s_page_shows_it_field_by_field(scheduled, logged_in):
+    """It showed raw JSON in English ("active": false)."""
+    page = logged_in.get(scheduled.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl")
+    table = page.content.decode().split('data-testid="changes-to-send"')[1].split("</table>")[0]
+    assert "Aktywna" in table and '"active"' not in table
+
+
 def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
     page = logged_in.get(scheduled.get_absolute_url()).content.decode()
     assert shown_time(scheduled.apply_at).removesuffix(":00") + "<" in page
