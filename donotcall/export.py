@@ -12,7 +12,7 @@ CHUNK = 2000
 
 def export_lines():
     yield "\ufeff"  # so that Excel reads UTF-8
-    yield from csv_lines(_rows())
+    yield from csv_lines(_rows())  # ";" between cells, which Polish Excel splits at
 
 
 def _rows():

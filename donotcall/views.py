@@ -59,7 +59,9 @@ def suppression_new(request):
 
 
 def _list_page(request, form, *, status=200):
-    search = SearchForm(request.GET or None)
+    # Ids of its own: the add form on the same page has a "reason" too, and its label took
+    # the user to the search's.
+    search = SearchForm(request.GET or None, auto_id="search_%s")
     entries = Suppression.objects.select_related("campaign")
     if search.is_valid():
         wanted = search.cleaned_data

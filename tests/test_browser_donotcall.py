@@ -44,3 +44,12 @@ def test_an_uploaded_list_blocks_a_single_addition_and_an_import(
     assert page.inner_text("[data-count=suppressed]") == "2"
     assert page.inner_text("[data-count=valid]") == "2"
     assert page.inner_text("[data-testid=problems]").count("on the do-not-call list") >= 2
+
+    # On a phone the list fits the screen: its table scrolls, not the page (a heading hidden
+    # for screen readers widened it past the screen).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/do-not-call/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The add form's "Reason" label is its own, not the search's.
+    page.click("[data-testid=add-form] label[for$=reason]")
+    assert page.evaluate("document.activeElement.closest('form').dataset.testid") == "add-form"
