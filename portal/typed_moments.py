@@ -63,7 +63,9 @@ class LocalMomentField(forms.DateTimeField):
             raise forms.ValidationError(
                 _("%(value)s does not exist or happens twice in %(zone)s, as the clocks "
                   "change then: choose another time."),
-                code="clock_change", params={"value": value, "zone": settings.TIME_ZONE},
+                # As people write it: a browser's input posts "2027-03-28T02:30".
+                code="clock_change", params={"value": str(value).replace("T", " "),
+                                             "zone": settings.TIME_ZONE},
             ) from None
 
     def validate(self, value):

@@ -300,7 +300,7 @@ def test_a_next_call_date_entered_in_another_zone_is_sent_as_warsaw_time(
         "9999-12-31T23:59:00-05:00", "0001-01-01T00:10:00+05:00",
     )),
     # Does not exist in Warsaw: the clocks jump from 02:00 to 03:00.
-    ("2026-03-29T02:30", "does not exist or happens twice in Europe/Warsaw"),
+    ("2026-03-29T02:30", "2026-03-29 02:30 does not exist or happens twice in Europe/Warsaw"),
 ])
 def test_a_next_call_date_that_is_not_a_local_date_and_time_is_refused_saying_why(
     campaigns, entered, words

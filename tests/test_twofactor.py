@@ -68,6 +68,7 @@ def test_setting_up_shows_a_qr_code_as_svg_and_turns_on_only_with_the_right_code
 
     wrong = logged_in.post(ENROL, {"code": "000000" if code_at(key) != "000000" else "111111"})
     assert wrong.status_code == 200 and "This code is not right" in wrong.content.decode()
+    assert "recovery codes" not in wrong.content.decode()  # none yet: they come once it is on
     assert not TOTPDevice.objects.exists()
 
     right = logged_in.post(ENROL, {"code": code_at(key)})

@@ -8,7 +8,7 @@ from audit.models import Outcome
 from audit.recording import entry_begin, entry_complete
 
 from .entries import SECOND_FACTOR, Step
-from .verification import CodeRefused, totp_refusal
+from .verification import WRONG_IN_SET_UP, CodeRefused, totp_refusal
 
 RECOVERY_CODE_COUNT = 10
 # The devices' names, which no page shows.
@@ -22,7 +22,7 @@ def totp_enrolment_confirm(*, user, key: str, code: str) -> tuple[TOTPDevice, li
         device = TOTPDevice.objects.create(user=user, key=key, name=APP_NAME, confirmed=True)
         # django-otp's own check: the code is then the last one taken, and cannot be replayed.
         if not device.verify_token(code):
-            raise CodeRefused(totp_refusal(device, code))
+            raise CodeRefused(totp_refusal(device, code, wrong=WRONG_IN_SET_UP))
         codes = _recovery_codes_replace(user)
         _record(Step.ENROLLED, user=user, actor=user)
     return device, codes

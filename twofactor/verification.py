@@ -15,6 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 WRONG = _("This code is not right. Type the code your authenticator app shows now, "
           "or one of your recovery codes.")
+# While setting the app up: the user has no recovery codes yet.
+WRONG_IN_SET_UP = _("This code is not right. Type the code your authenticator app shows now.")
 USED = _("This code was used already. Wait for the next one in your authenticator app "
          "(they change every 30 seconds).")
 OUT_OF_WINDOW = _("This code is not valid now: it is an old one, or your phone's clock is "
@@ -50,14 +52,15 @@ def code_verify(*, user, code: str) -> Device:
     raise CodeRefused(refusal)
 
 
-def totp_refusal(device: TOTPDevice, code: str) -> str:
-    """Why the device refused the code: used already, out of its window, or just wrong."""
+def totp_refusal(device: TOTPDevice, code: str, *, wrong=WRONG) -> str:
+    """Why the device refused the code: used already, out of its window, or just wrong (in
+    the words `wrong`)."""
     if not code.isdigit():
-        return WRONG
+        return wrong
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     for offset in range(-NEARBY_STEPS, NEARBY_STEPS + 1):
         totp.drift = device.drift + offset
         if totp.token() == int(code):
             # Inside the window only a code at or before the last one taken is refused.
             return USED if abs(offset) <= device.tolerance else OUT_OF_WINDOW
-    return WRONG
+    return wrong
