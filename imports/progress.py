@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from portal.caching import cache_answer
 
@@ -98,12 +99,26 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         "rows_per_second": round(rate, 1),
         # As the reader's language writes it ("16,2" in Polish), for the page and its script.
         # Rounded first: number_format cuts the digits after the first ("0.0" for 0.07).
-        "pace": number_format(round(rate, 1), decimal_pos=1),
-        "seconds_left": round(left / rate) if rate > 0 and not job.is_final else None,
+        "pace": number_format(round(rate, 1), decimal_pos=1, force_grouping=True),
+        "seconds_left": (seconds_left := round(left / rate) if rate > 0 and not job.is_final
+                         else None),
+        "time_left": time_left_words(seconds_left),
         "stop_reason": job.stop_reason,
         "single_posts": single_posts_note(refusal_facts(job.single_posts))
         if job.single_posts_id else "",
     }
+
+
+def time_left_words(seconds: int | None) -> str:
+    """How long a push has left, as people say it ("about 13 min"); "—" if unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return str(_("under a minute"))
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return str(_("about %(minutes)d min") % {"minutes": minutes})
+    return str(_("about %(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes})
 
 
 def _rows_per_second(job: ImportJob, counts: dict[str, int]) -> float:

@@ -607,15 +607,26 @@ def test_the_pace_is_the_recent_one_while_running_and_the_whole_push_s_once_fina
     # One row in the last RATE_WINDOW (15 s): 0.07 a second, shown to a tenth; one left.
     assert running["rows_per_second"] == 0.1
     assert running["pace"] == "0.1"  # rounded as the figure is, not cut ("0.0")
-    assert running["seconds_left"] == 15
+    assert (running["seconds_left"], running["time_left"]) == (15, "under a minute")
 
     ImportRow.objects.filter(pk=rows[5].pk).update(state=RowState.NOT_SENT)
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.DONE,
                                                finished_at=started + timedelta(seconds=50))
     final = progress.import_progress(ImportJob.objects.get(pk=job.pk))
     assert final["rows_per_second"] == 0.1  # 5 rows sent in 50 s; the unsent one is not
-    assert final["seconds_left"] is None
+    assert (final["seconds_left"], final["time_left"]) == (None, "—")
     # Shown as the reader's language writes it.
     assert final["pace"] == "0.1"
     with translation.override("pl"):
         assert progress.import_progress(ImportJob.objects.get(pk=job.pk))["pace"] == "0,1"
+
+
+@pytest.mark.parametrize(("seconds", "english", "polish"), [
+    (779, "about 13 min", "ok. 13 min"), (5000, "about 1 h 23 min", "ok. 1 godz. 23 min"),
+    (59, "under a minute", "mniej niż minuta"),
+])
+def test_the_time_left_is_said_as_people_say_it(seconds, english, polish):
+    """It was shown in seconds ("5000 s")."""
+    assert progress.time_left_words(seconds) == english
+    with translation.override("pl"):
+        assert progress.time_left_words(seconds) == polish

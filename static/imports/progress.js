@@ -47,7 +47,7 @@
     }
 
     function show(progress) {
-      ["state_label", "pace", "stop_reason", "single_posts"].forEach(function (name) {
+      ["state_label", "pace", "time_left", "stop_reason", "single_posts"].forEach(function (name) {
         var element = field(name);
         if (element) {
           element.textContent = progress[name];
@@ -57,8 +57,6 @@
        "not_sent", "listed_at_send"].forEach(function (name) {
         field(name).textContent = COUNT.format(progress[name]);
       });
-      field("seconds_left").textContent =
-        progress.seconds_left === null ? "—" : progress.seconds_left + " s";
       var bar = field("bar");
       showShare(bar.parentElement, bar, progress.percent);
       field("cancelling").hidden = !progress.cancelling;
