@@ -11,7 +11,7 @@ only its start. Everything else (cell types, dates, styles) is openpyxl's own re
 A workbook is a ZIP archive, and its XML compresses a thousandfold when it repeats
 itself: 103 KB held a first cell of 100 million characters (1.28 GB of the web process to
 read), 21 KB held 200,000 rows. So a workbook may unpack to no more XML than the rows of
-the largest CSV file take (`largest_unpacked`), as the archive's directory states each
+the largest CSV file take at most (`largest_unpacked`), as the archive's directory states each
 part's size: zipfile never gives more of a part than that, whatever its data holds. And
 as openpyxl holds a whole row, a whole shared string and, till the end of a sheet, every
 element outside its cells, each part's XML is read through `_Guard` first, which refuses
@@ -35,8 +35,11 @@ from openpyxl.xml.functions import iterparse
 
 _STRING = f"{{{SHEET_MAIN_NS}}}si"
 # The XML of a workbook's rows against the same rows as CSV: 5.3 as Excel writes them
-# (shared strings), 6.2 as openpyxl does (text inline), for rows of four columns.
+# (shared strings), 6.2 as openpyxl does (text inline), for rows of four columns of text;
+# up to 16.3 for rows of short cells (twenty columns of "tak"/"nie"), each cell's markup
+# some 25 bytes against a CSV cell's two.
 XML_PER_CSV_BYTE = 6
+MOST_XML_PER_CSV_BYTE = 20
 # Excel's own limit on a cell's text.
 MAX_TEXT = 32_767
 # A row of the sheet, or a string of the shared-string table, openpyxl holds whole: a
@@ -63,8 +66,9 @@ class WorkbookRefused(Exception):
 
 
 def largest_unpacked() -> int:
-    """The most XML a workbook may unpack to: the rows of the largest CSV file."""
-    return XML_PER_CSV_BYTE * settings.IMPORT_MAX_FILE_SIZE
+    """The most XML a workbook may unpack to: what the rows of the largest CSV file take at
+    most (at six times, honest workbooks of many short cells were refused)."""
+    return MOST_XML_PER_CSV_BYTE * settings.IMPORT_MAX_FILE_SIZE
 
 
 def unpacked_size(content: bytes) -> int:
@@ -158,13 +162,18 @@ class _Guard(io.IOBase):
 
     def read(self, size=-1):
         data = self._part.read(size)
+        fed = data
         if not self._started:
-            self._started = True
-            if data[:64].lstrip(b" \t\r\n").startswith(_XML_STARTS):
-                self._parser = self._new_parser()
+            # Judged by what comes after the whitespace, however much of it comes first
+            # (openpyxl's reader skips it): a sheet led by a hundred spaces went unguarded.
+            fed = data.lstrip(b" \t\r\n")
+            if fed:
+                self._started = True
+                if fed.startswith(_XML_STARTS):
+                    self._parser = self._new_parser()
         if self._parser is not None:
-            for start in range(0, len(data), _PIECE):
-                self._feed(data[start:start + _PIECE])
+            for start in range(0, len(fed), _PIECE):
+                self._feed(fed[start:start + _PIECE])
         return data
 
     def close(self):

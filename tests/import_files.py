@@ -113,11 +113,13 @@ def previewed(client, campaign, content, name="leady.csv", **overrides) -> Impor
     return job
 
 
-def streamed_xlsx(pieces, *, first: bool = False, after_data: bytes = b"") -> bytes:
+def streamed_xlsx(pieces, *, first: bool = False, after_data: bytes = b"",
+                  spaces_first: int = 0) -> bytes:
     """A workbook as `excel_xlsx_bytes` writes one (its header Telefon and one person),
     whose sheet's rows are followed (or, `first`, preceded) by `pieces` (bytes of XML),
     written one by one: a crafted sheet of hundreds of MB, which compresses a
-    thousandfold, is never held whole. `after_data` goes after the sheet's rows."""
+    thousandfold, is never held whole. `after_data` goes after the sheet's rows; with
+    `spaces_first`, the sheet begins with that many spaces, and no XML declaration."""
     template = zipfile.ZipFile(io.BytesIO(excel_xlsx_bytes([["601000001"]], header=["Telefon"])))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
@@ -127,6 +129,8 @@ def streamed_xlsx(pieces, *, first: bool = False, after_data: bytes = b"") -> by
                 book.writestr(name, xml)
                 continue
             start, rows = xml.split(b"<sheetData>")
+            if spaces_first:
+                start = b" " * spaces_first + start.split(b"?>", 1)[1].lstrip()
             rows, end = rows.split(b"</sheetData>")
             with book.open(name, "w") as sheet:
                 sheet.write(start + b"<sheetData>" + (b"" if first else rows))
@@ -149,7 +153,8 @@ def size_stated(content: bytes, part: str, size: int) -> bytes:
     return bytes(content)
 
 
-def long_first_cell_xlsx(megabytes: int) -> bytes:
-    """A workbook of some 100 KB per 100 MB whose first cell holds `megabytes` MB of text."""
+def long_first_cell_xlsx(megabytes: int, *, spaces_first: int = 0) -> bytes:
+    """A workbook of some 100 KB per 100 MB whose first cell holds `megabytes` MB of text
+    (see streamed_xlsx for `spaces_first`)."""
     return streamed_xlsx([b'<row><c t="inlineStr"><is><t>', *[b"A" * 1024 * 1024] * megabytes,
-                          b"</t></is></c></row>"], first=True)
+                          b"</t></is></c></row>"], first=True, spaces_first=spaces_first)

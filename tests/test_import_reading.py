@@ -253,10 +253,12 @@ PERSON = b'<row><c t="inlineStr"><is><t>601000002</t></is></c></row>'
 NOT_A_SPREADSHEET = "holds more than a spreadsheet program writes"
 
 
-def test_a_cell_longer_than_excel_writes_is_refused_before_it_is_held():
+@pytest.mark.parametrize("spaces_first", [0, 100], ids=["as written", "led by spaces"])
+def test_a_cell_longer_than_excel_writes_is_refused_before_it_is_held(spaces_first):
     """103 KB held a first cell of 100 million characters: the web process took 1.28 GB
-    more, and the import kept it as its first column's name."""
-    content = long_first_cell_xlsx(10)
+    more, and the import kept it as its first column's name. A sheet led by spaces, with
+    no XML declaration, was read unguarded."""
+    content = long_first_cell_xlsx(10, spaces_first=spaces_first)
     tracemalloc.start()
     try:
         with pytest.raises(FileProblem) as problem:
@@ -311,15 +313,26 @@ def xlsx_with_sheet_start(content: bytes, start: bytes) -> bytes:
 def test_a_workbook_unpacking_to_more_than_the_largest_csv_file_s_rows_is_refused(settings):
     """Identical rows compress a thousandfold: 990 KB held 10 million rows, 20 MB would
     have given a worker some 200 million."""
-    settings.IMPORT_MAX_FILE_SIZE = 100_000  # workbooks of at most 600 KB unpacked
+    settings.IMPORT_MAX_FILE_SIZE = 30_000  # workbooks of at most 600 KB unpacked
     content = streamed_xlsx([PERSON * 1000] * 12)  # 670 KB unpacked
     assert len(content) < 10_000
     with pytest.raises(FileProblem) as problem:
         detect_layout(content, "leady.xlsx")
     assert "This workbook unpacks to 670.1\xa0KB; the portal reads workbooks of at most " \
-        "585.9\xa0KB unpacked (the rows of a CSV file of 97.7\xa0KB)" in str(problem.value.message)
-    settings.IMPORT_MAX_FILE_SIZE = 200_000
+        "585.9\xa0KB unpacked (the rows of a CSV file of 29.3\xa0KB)" in str(problem.value.message)
+    settings.IMPORT_MAX_FILE_SIZE = 40_000
     assert len(list(read_rows(content, detect_layout(content, "leady.xlsx")))) == 12_002
+
+
+def test_a_workbook_of_many_short_cells_within_the_largest_csv_file_is_read(settings):
+    """Its cells' markup is many times their text: judged at six bytes of XML per byte of
+    CSV, an honest workbook holding no more rows than a CSV file may was refused."""
+    rows = [[f"60100{n:04d}", *"12345", *["tak", "nie"] * 5] for n in range(2000)]
+    header = ["Telefon", *(f"ocena{n}" for n in range(5)), *(f"zgoda{n}" for n in range(10))]
+    content = excel_xlsx_bytes(rows, header=header)
+    settings.IMPORT_MAX_FILE_SIZE = len(csv_bytes(rows, header=header))
+    assert workbooks.unpacked_size(content) > 6 * settings.IMPORT_MAX_FILE_SIZE
+    assert len(list(read_rows(content, detect_layout(content, "leady.xlsx")))) == 2001
 
 
 def test_a_part_stating_less_than_it_holds_is_read_no_further_than_stated(settings):
