@@ -3,7 +3,6 @@
 import re
 from functools import partial
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from audit.erasure import Erasure
-from portal.phones import DASHES, keys_ever, number_key, significant_digits
+from portal.phones import DASHES, keys_ever, significant_digits, spells_number
 
 from .models import BatchRefusal, ImportJob, ImportRow, ImportUpload, RowState
 from .reading import workbook_rows
@@ -177,12 +176,6 @@ def _holds(job: ImportJob, key: str) -> bool:
 
 _NOT_DIGITS = re.compile(rb"[^0-9]+")
 _NOT_DIGITS_NOR_LINE_ENDS = re.compile(rb"[^0-9\n]+")
-# What may spell a number, as portal.phones reads one: digits with the spaces, dashes,
-# dots, brackets and slashes people type between them, after a + and brackets; then, as
-# the record form refuses them, with underscores and commas ("601,234,567", Excel's
-# thousands) between digits too.
-_SPELLINGS = (re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/]*"),
-              re.compile(rb"[(\[+]*[0-9][0-9 \-.()\[\]/_,]*"))
 # Excel groups digits with no-break spaces, and its autocorrect and word processors write
 # dashes other than "-": read as a space and "-", in UTF-8 and in Windows-1250 (in the
 # ISO-8859-2 and UTF-8 files those single bytes are no character a number is written with).
@@ -191,15 +184,8 @@ _AS_TYPED = ((b"\xc2\xa0", b" "), *((dash.encode(), b"-") for dash in DASHES),
 
 
 def _spells(line: bytes, key: str) -> bool:
-    """True when a spelling in the line is the number (or one of two written with a slash
-    between them)."""
+    """True when the line (of a file in any encoding the portal reads) spells the number,
+    as portal.phones reads a text for it."""
     for typed, read in _AS_TYPED:
         line = line.replace(typed, read)
-    for spelling in (found for pattern in _SPELLINGS for found in pattern.findall(line)):
-        for part in (spelling, *spelling.split(b"/")):
-            try:
-                if number_key(part.decode("ascii").replace("_", "").replace(",", "")) == key:
-                    return True
-            except ValidationError:
-                continue
-    return False
+    return spells_number(line.decode("latin-1"), key)

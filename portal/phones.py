@@ -3,6 +3,7 @@
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import islice
 
 import phonenumbers
 from django.conf import settings
@@ -20,8 +21,22 @@ DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 # What people type between digits: "(22) 123-45-67", "601 234 567", "+48.601.234.567".
 _SEPARATORS = re.compile(rf"[\s\-.()\[\]/{DASHES}]")
 # A number spelled inside a longer text: digits and what people type between them, after
-# a + and brackets ("601 234 567 wew. 12", "tel. 601-234-567").
-_SPELLED = re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}]*")
+# a + and brackets ("601 234 567 wew. 12", "tel. 601-234-567"); then with underscores and
+# commas between the digits too ("601_234_567", Excel's thousands "601,234,567"), which
+# the record form refuses but a person's number it still is.
+_SPELLINGS = (re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}]*"),
+              re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}_,]*"))
+# The spaces Excel and word processors group digits with, read as spaces.
+_AS_SPACES = str.maketrans(dict.fromkeys("\u00a0\u2007\u202f", " "))
+# Dates and times, whose digits run on into a number's ("leady 22.11.2025 (1).csv",
+# "dzwonił 15.12.2025 8:15"): no part of one.
+_DATES_AND_TIMES = re.compile(
+    r"(?<![0-9])(?:[0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2}"
+    r"|(?:19|20)[0-9]{2}[./-][0-9]{1,2}[./-][0-9]{1,2}|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)"
+    r"(?![0-9])")
+# What a value is read for at most, for its numbers (`phone_keys_in`): more is no field's or
+# column name's, and each is parsed (a header of 13,000 "100000000/" took seconds).
+MOST_SPELLINGS = 32
 # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 # A number as a program that took it for a decimal writes it ("601234567.0" from pandas,
@@ -157,7 +172,8 @@ def phone_keys_in(value) -> frozenset[str] | set[str]:
     # import's claim looks in every field of thousands of records).
     if not _A_DIGIT.search(text) or not _SIX_DIGITS.match(text):
         return _NONE
-    return {number_key(part) for part in _spelled(text) if is_phone_number(part)}
+    return {number_key(part) for part in _spelled(text, most=MOST_SPELLINGS)
+            if is_phone_number(part)}
 
 
 _A_DIGIT = re.compile(r"[0-9]")
@@ -171,7 +187,8 @@ def spells_a_phone_number(text: str) -> bool:
 
 
 def spells_number(text: str, key: str) -> bool:
-    """True when the text spells the number keyed `key` (`number_key`) anywhere in it."""
+    """True when the text spells the number keyed `key` (`number_key`) anywhere in it (a
+    line of a file, for an erasure: however many numbers it holds)."""
     for part in _spelled(text):
         try:
             if number_key(part) == key:
@@ -181,13 +198,15 @@ def spells_number(text: str, key: str) -> bool:
     return False
 
 
-def _spelled(text: str) -> Iterator[str]:
-    """What in the text may spell a number: each spelling, and the two numbers of one
-    written with a slash between them."""
-    for spelling in _SPELLED.findall(text):
-        yield spelling
-        if "/" in spelling:
-            yield from spelling.split("/")
+def _spelled(text: str, *, most: int | None = None) -> Iterator[str]:
+    """What in the text may spell a number (at most `most` of them): each spelling, and the
+    two numbers of one written with a slash between them."""
+    text = _DATES_AND_TIMES.sub(" | ", without_invisible(text).translate(_AS_SPACES))
+    spellings = (found.replace("_", "").replace(",", "")
+                 for pattern in _SPELLINGS for found in pattern.findall(text))
+    parts = (part for spelling in spellings
+             for part in (spelling, *(spelling.split("/") if "/" in spelling else ())))
+    yield from islice(parts, most)
 
 
 def is_phone_number(raw: str) -> bool:

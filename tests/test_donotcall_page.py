@@ -132,7 +132,9 @@ def test_removal_needs_a_reason(officer_client):
     assert named.status_code == 400
     assert "Leave the phone number out of the reason" in named.context["form"].errors["reason"][0]
     assert "klient 601 000 001" in named.content.decode()  # the input stays in the form
-    assert officer_client.post(url, {"reason": "wpis omyłkowy z 05.12.2026"}).status_code == 302
+    # A date and a time are no number, though their digits run on into one (22 112 02 59).
+    assert officer_client.post(url, {"reason": "wpis omyłkowy, rozmowa 22.11.2025 9:30"}
+                               ).status_code == 302
     assert not Suppression.objects.exists()
 
 

@@ -41,6 +41,7 @@ from imports.previewing import import_check, import_preview
 from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_check_start, import_confirm
+from portal import phones
 from portal.phones import phone_key
 from portal.thulium import ThuliumError
 from records import services as services_module
@@ -407,6 +408,17 @@ def test_a_batch_answer_naming_every_number_keeps_in_each_row_s_entry_only_its_o
     assert verify_chain().problem == ""
 
 
+def test_a_value_is_read_for_so_many_numbers_only(monkeypatch):
+    """A column name or a field of thousands of "100000000/" was parsed part by part: a
+    crafted header held a web worker for a minute."""
+    parsed = []
+    real = phones.is_phone_number
+    monkeypatch.setattr(phones, "is_phone_number", lambda part: parsed.append(part) or real(part))
+    assert phones.phone_keys_in("100000000/" * 13_000) == set()
+    assert len(parsed) <= phones.MOST_SPELLINGS
+    assert phones.phone_keys_in("kom. 601 234 567, 22.11.2025 9:30") == {"48601234567"}
+
+
 def test_thulium_s_words_about_a_whole_batch_keep_only_each_record_s_own_data():
     payloads = [{"phone_number": NUMBER, "identifier": "K-17",
                  "record_fields": {"last_name": "Kowalska", "visits": 7}},
@@ -486,13 +498,18 @@ def test_a_refused_row_spelling_the_number_with_other_marks_is_erased_with_its_f
     assert "Kowalska" not in every_value_in_the_database()
 
 
-def test_a_number_in_a_record_s_field_is_found_and_erased(logged_in, user, campaigns):
+@pytest.mark.parametrize("spelled", ["kom. 601 234 567", "kom. 601\xa0234\xa0567",
+                                     "601,234,567", "601_234_567"])
+def test_a_number_in_a_record_s_field_is_found_and_erased(logged_in, user, campaigns,
+                                                          spelled):
     """A mobile beside the landline dialled, in a campaign's field: an erasure of it found
-    neither the entry nor the import row, and said the portal held the number nowhere."""
+    neither the entry nor the import row, and said the portal held the number nowhere.
+    Grouped by no-break spaces, commas or underscores, the row was found but the entry
+    not: the two read texts for numbers apart."""
     survey = campaigns["A7K2Q"]
     entry = record_add(campaign=survey, actor=user, payload={
         "phone_number": "225556677",
-        "record_fields": {"ocena": "5", "komentarz": "kom. 601 234 567"}})
+        "record_fields": {"ocena": "5", "komentarz": spelled}})
     previewed(logged_in, survey, csv_bytes([["226667788", "4", NUMBER]],
                                            header=["telefon", "ocena", "komentarz"]))
     held = number_held(NUMBER)

@@ -336,6 +336,9 @@ def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
      "bez-naglowka.csv", "holds a phone number (601 234 567 wew. 12)"),
     ("tel. 601–234–567;Zofia\r\n602000001;Jan\r\n".encode(), "bez-naglowka.csv",
      "holds a phone number (tel. 601–234–567)"),
+    # Grouped by Polish Excel with no-break spaces.
+    ("601\xa0234\xa0567;Zofia\r\n602000001;Jan\r\n".encode(), "bez-naglowka.csv",
+     "holds a phone number (601\xa0234\xa0567)"),
     # 103 KB whose first cell held 100 MB: kept as the name of its first column.
     (long_first_cell_xlsx(10), "leady.xlsx", "holds more than a spreadsheet program writes"),
 ])
@@ -349,6 +352,8 @@ def test_a_bad_file_is_refused_next_to_the_field(logged_in, sales, content, name
 @pytest.mark.parametrize(("name", "refused"), [
     ("leady_601234567.csv", True), ("Kowalska 601-234-567.csv", True),
     ("leady_601_234_567.xlsx", True), ("leady_2026-12-05_1200.csv", False),
+    # A date then a digit (a browser's copy number) read as a Warsaw landline, 22 112 02 51.
+    ("leady 22.11.2025 (1).csv", False),
 ])
 def test_a_file_named_by_a_phone_number_is_refused(logged_in, sales, name, refused):
     """Its name is kept with the import and in the audit trail (a search term), where an
