@@ -194,6 +194,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Several gunicorn workers or machines share only what lives in the database or Redis:
 # production sets CACHE_URL to one of them (`check --deploy` says so otherwise).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
+if (env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
+        and CACHES["default"]["LOCATION"].startswith("unix://")):
+    # The parser read no host, and made the password's start a socket's path: without a
+    # cache that answers the portal goes on (portal.caching), and the start said nothing.
+    raise ImproperlyConfigured(f"CACHE_URL is not a cache URL: {_URL_UNREADABLE}")
 # Lets several portals share one Redis without reading each other's entries.
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")

@@ -176,6 +176,9 @@ def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, na
      "EMAIL_URL is not a mail server URL: "),
     ("DATABASE_URL", "postgres://portal:Zq8s3cr?et-Pass@db.example.com:5432/portal",
      "DATABASE_URL is not a database URL: "),
+    # Read as a socket's path, which the cache then never answered on.
+    ("CACHE_URL", "redis://:Zq8s3cr/et-Pass@redis:6379/0", "CACHE_URL is not a cache URL: "),
+    ("CACHE_URL", "redis://:Zq8s3cr#et-Pass@redis:6379/0", "CACHE_URL is not a cache URL: "),
 ])
 def test_a_password_with_a_character_left_unescaped_is_refused_without_showing_it(
         fresh_checkout, name, url, said):
