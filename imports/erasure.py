@@ -1,9 +1,10 @@
 """Erasing a number from imports: the rows that hold it, and the files it came in."""
 
+import json
 import re
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -64,11 +65,27 @@ def rows_erased(row_ids, *, lock: bool = False) -> set[int]:
     """Which of the rows had their number erased (by `import_rows_forget`). With `lock`,
     all of them stay locked until the caller's transaction ends: an erasure then comes
     either before, and is seen here, or after, and erases what the caller writes."""
-    rows = ImportRow.objects.filter(pk__in=row_ids)
-    if not lock:  # the erased ones alone: an import asks before each of its sends
-        return set(rows.filter(phone_key="").values_list("pk", flat=True))
-    return {pk for pk, key in rows.select_for_update().values_list("pk", "phone_key")
-            if not key}
+    if not lock:
+        return _erased_among(row_ids)
+    rows = ImportRow.objects.filter(pk__in=row_ids).select_for_update()
+    return {pk for pk, key in rows.values_list("pk", "phone_key") if not key}
+
+
+def _erased_among(row_ids) -> set[int]:
+    """The erased ones of the rows, asked before each of an import's sends: in SQL written
+    once, its ids one JSON parameter (the ORM's query for a hundred ids took 0.4 ms of the
+    sending thread to make, a thousand times per 100,000 rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ERASED_AMONG[connection.vendor], [json.dumps(list(row_ids))])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+_ERASED_AMONG = {
+    "postgresql": f"SELECT id FROM {ImportRow._meta.db_table} WHERE phone_key = '' AND id IN "
+                  "(SELECT jsonb_array_elements_text(%s::jsonb)::bigint)",
+    "sqlite": f"SELECT id FROM {ImportRow._meta.db_table} WHERE phone_key = '' AND id IN "
+              "(SELECT value FROM json_each(%s))",
+}
 
 
 def import_rows_forget(key: str, erasure: Erasure) -> int:
