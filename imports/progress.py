@@ -78,6 +78,7 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
     # list just before their send.
     done = job.rows_valid - counts[RowState.QUEUED] - counts[RowState.SENDING]
     left = job.rows_valid - done
+    seconds_left = round(left / rate) if rate > 0 and not job.is_final else None
     ended = sum(counts[state] for state in (*SENT_STATES, RowState.NOT_SENT))
     return {
         "state": job.state,
@@ -100,8 +101,7 @@ def import_progress(job: ImportJob, counts: dict[str, int] | None = None) -> dic
         # As the reader's language writes it ("16,2" in Polish), for the page and its script.
         # Rounded first: number_format cuts the digits after the first ("0.0" for 0.07).
         "pace": number_format(round(rate, 1), decimal_pos=1, force_grouping=True),
-        "seconds_left": (seconds_left := round(left / rate) if rate > 0 and not job.is_final
-                         else None),
+        "seconds_left": seconds_left,
         "time_left": time_left_words(seconds_left),
         "stop_reason": job.stop_reason,
         "single_posts": single_posts_note(refusal_facts(job.single_posts))
