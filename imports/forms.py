@@ -33,7 +33,7 @@ class UploadForm(forms.Form):
             )
         # Its name is kept with the import (or the list's entries) and in the audit trail,
         # where an erasure of the number does not reach it.
-        if spells_a_phone_number(upload.name.replace("_", " ")):
+        if spells_a_phone_number(upload.name):
             raise forms.ValidationError(
                 _("The file's name holds a phone number (%(name)s), and it is kept in the "
                   "audit trail, where erasing the number would not reach it: rename the file "
