@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from portal.invisible import without_invisible
 from portal.phones import keys_ever, number_key, phone_key, phone_keys_in, spells_number
 
-from .kinds import ERASURE, get_kind, value_at
+from .kinds import ERASURE, get_kind, value_at, values_at
 from .models import Entry, Outcome, SearchTerm
-from .personal import digest, erase_values, marker_when, number_digests_ever, places
+from .personal import digest, erase_values, marker_when, number_digests_ever
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
@@ -110,8 +110,8 @@ def _names_the_number(entry: Entry, kind, keys: list[str]) -> bool:
     number = value_at(entry, kind.phone) if kind.phone else None
     if isinstance(number, str) and number and phone_key(number) in keys:
         return True
-    return any(not phone_keys_in(container[name]).isdisjoint(keys)
-               for container, name in places({"sent": entry.sent}, kind.other_phones))
+    return any(not phone_keys_in(value).isdisjoint(keys)
+               for place in kind.other_phones for value in values_at(entry, place))
 
 
 def clean_reference(reference: str, *, key: str = "") -> str:

@@ -90,6 +90,19 @@ def value_at(entry, place: str):
     return value
 
 
+def values_at(entry, place: str) -> list:
+    """The values at a place of an entry, a "*" last step taking each item of a dict or a
+    list ("sent.record_fields.*"): `audit.personal.places` reads any place, but took half
+    of the time of an import row's search terms."""
+    within, _dot, last = place.rpartition(".")
+    if last != "*":
+        return [value_at(entry, place)]
+    items = value_at(entry, within)
+    if isinstance(items, dict):
+        return list(items.values())
+    return items if isinstance(items, list) else []
+
+
 # The portal's own kinds: a person's data erased, and the old tables' chain carried over.
 def _erasure_summary(entry) -> str:
     count = (entry.results or {}).get("entries", 0)

@@ -26,7 +26,7 @@ from .chain import (
     link_hash,
     link_key_id,
 )
-from .kinds import ERASURE, get_kind, value_at
+from .kinds import ERASURE, get_kind, value_at, values_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from .personal import (
     current_key_id,
@@ -338,7 +338,7 @@ def search_terms(entry: Entry, stage: str, *, known_key: str | None = None) -> s
         if isinstance(number, str) and number:
             terms.add(digest(known_key or phone_key(number), entry.pii_key))
     for place in other_phones:
-        for value in _values_at(entry, place):
+        for value in values_at(entry, place):
             terms.update(digest(key, entry.pii_key) for key in phone_keys_in(value))
     for place, personal in searched:
         value = value_at(entry, place)
@@ -365,17 +365,6 @@ def _search_places(slug: str, stage: str) -> tuple[str, tuple[tuple[str, bool], 
             tuple((place, place in kind.personal) for place in kind.search
                   if place.split(".")[0] in names),
             tuple(place for place in kind.other_phones if place.split(".")[0] in names))
-
-
-def _values_at(entry: Entry, place: str) -> list:
-    """The values at a place, its "*" last step taking each item ("sent.record_fields.*"):
-    `audit.personal.places` reads any place, but took half of an import row's terms."""
-    within, _dot, last = place.rpartition(".")
-    if last != "*":
-        return [value_at(entry, place)]
-    items = value_at(entry, within)
-    return list(items.values()) if isinstance(items, dict) else items if isinstance(
-        items, list) else []
 
 
 def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None = None) -> None:
