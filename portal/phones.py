@@ -23,9 +23,11 @@ _SEPARATORS = re.compile(rf"[\s\-.()\[\]/{DASHES}]")
 # A number spelled inside a longer text: digits and what people type between them, after
 # a + and brackets ("601 234 567 wew. 12", "tel. 601-234-567"); then with underscores and
 # commas between the digits too ("601_234_567", Excel's thousands "601,234,567"), which
-# the record form refuses but a person's number it still is.
+# the record form refuses but a person's number it still is; then each run of digits
+# alone (two numbers only a space apart, "601234567 602000001", read as one spelling).
 _SPELLINGS = (re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}]*"),
-              re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}_,]*"))
+              re.compile(rf"[(\[+]*[0-9][0-9 \-.()\[\]/{DASHES}_,]*"),
+              re.compile(r"\+?[0-9]{6,}"))
 # The spaces Excel and word processors group digits with, read as spaces.
 _AS_SPACES = str.maketrans(dict.fromkeys("\u00a0\u2007\u202f", " "))
 # Dates and times, whose digits run on into a number's ("leady 22.11.2025 (1).csv",
@@ -198,12 +200,21 @@ def spells_number(text: str, key: str) -> bool:
     return False
 
 
+def numbers_spelled(text: str) -> Iterator[tuple[int, int, str]]:
+    """Where the text may spell a number: (start, end, the spelling without its underscores
+    and commas) of each, no-break spaces read as spaces. Spellings overlap: each pattern
+    reads the whole text."""
+    text = text.translate(_AS_SPACES)  # a character for a character: the places stay
+    for pattern in _SPELLINGS:
+        for found in pattern.finditer(text):
+            yield found.start(), found.end(), found.group().replace("_", "").replace(",", "")
+
+
 def _spelled(text: str, *, most: int | None = None) -> Iterator[str]:
     """What in the text may spell a number (at most `most` of them): each spelling, and the
-    two numbers of one written with a slash between them."""
-    text = _DATES_AND_TIMES.sub(" | ", without_invisible(text).translate(_AS_SPACES))
-    spellings = (found.replace("_", "").replace(",", "")
-                 for pattern in _SPELLINGS for found in pattern.findall(text))
+    two numbers of one written with a slash between them; dates and times left out."""
+    text = _DATES_AND_TIMES.sub(" | ", without_invisible(text))
+    spellings = (spelling for _start, _end, spelling in numbers_spelled(text))
     parts = (part for spelling in spellings
              for part in (spelling, *(spelling.split("/") if "/" in spelling else ())))
     yield from islice(parts, most)

@@ -417,6 +417,8 @@ def test_a_value_is_read_for_so_many_numbers_only(monkeypatch):
     assert phones.phone_keys_in("100000000/" * 13_000) == set()
     assert len(parsed) <= phones.MOST_SPELLINGS
     assert phones.phone_keys_in("kom. 601 234 567, 22.11.2025 9:30") == {"48601234567"}
+    # Two numbers only a space apart read as one spelling of eighteen digits: neither found.
+    assert phones.phone_keys_in("tel. 601234567 602000001") == {"48601234567", "48602000001"}
 
 
 def test_thulium_s_words_about_a_whole_batch_keep_only_each_record_s_own_data():
