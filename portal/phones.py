@@ -202,12 +202,18 @@ def spells_number(text: str, key: str) -> bool:
 
 def numbers_spelled(text: str) -> Iterator[tuple[int, int, str]]:
     """Where the text may spell a number: (start, end, the spelling without its underscores
-    and commas) of each, no-break spaces read as spaces. Spellings overlap: each pattern
-    reads the whole text."""
+    and commas) of each, ending at its last digit, no-break spaces read as spaces.
+    Spellings overlap: each pattern reads the whole text."""
     text = text.translate(_AS_SPACES)  # a character for a character: the places stay
     for pattern in _SPELLINGS:
         for found in pattern.finditer(text):
-            yield found.start(), found.end(), found.group().replace("_", "").replace(",", "")
+            spelled = found.group()
+            end = found.start() + _TO_LAST_DIGIT.match(spelled).end()
+            yield found.start(), end, text[found.start():end].replace("_", "").replace(",", "")
+
+
+# A spelling up to its last digit (what follows it, a space or a dash, is the text's).
+_TO_LAST_DIGIT = re.compile(r".*[0-9]", re.DOTALL)
 
 
 def _spelled(text: str, *, most: int | None = None) -> Iterator[str]:

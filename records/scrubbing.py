@@ -12,12 +12,10 @@ with it.
 import re
 from collections import defaultdict
 
-from portal.phones import phone_key
+from portal.phones import numbers_spelled, phone_key
 
 OTHER_RECORD = "[another record]"
-# Digits as an answer may write a number: "+48 500-100-200", "(22) 555 66 77", then each
-# run of digits alone (two numbers only a space apart read as one spelled number).
-_NUMBER_LIKE = (re.compile(r"\+?[0-9][0-9\s\-.()/]{4,}[0-9]"), re.compile(r"\+?[0-9]{6,}"))
+_NOT_DIGITS = re.compile(r"[^0-9+]")
 # Shorter values are too often words or indexes of the message itself ("1", "ok").
 _SHORTEST = 3
 
@@ -80,12 +78,12 @@ def _marks(text: str, owners: _Owners) -> list[tuple[int, int, set[int]]]:
     if owners.pattern is not None:
         marks = [(found.start(), found.end(), owners.of_value.get(found.group().lower(), set()))
                  for found in owners.pattern.finditer(text)]
-    for pattern in _NUMBER_LIKE:
-        for found in pattern.finditer(text):
-            of = owners.of_number.get(phone_key(re.sub(r"[^0-9+]", "", found.group())))
-            if of and not any(start < found.end() and found.start() < end
-                              for start, end, _of in marks):
-                marks.append((found.start(), found.end(), of))
+    for at, until, spelling in numbers_spelled(text):
+        digits = _NOT_DIGITS.sub("", spelling)
+        # Fewer digits are no record's number (an HTTP status), and need no parsing.
+        of = owners.of_number.get(phone_key(digits)) if len(digits) >= 6 else None
+        if of and not any(start < until and at < end for start, end, _of in marks):
+            marks.append((at, until, of))
     return sorted(marks, key=lambda mark: mark[0])
 
 
