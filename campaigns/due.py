@@ -35,6 +35,8 @@ FOUND_HELD = gettext_noop("The worker stopped before Thulium answered; Thulium w
                           "found holding the changed values.")
 FOUND_NOT_HELD = gettext_noop("The worker stopped before Thulium answered; Thulium was then "
                               "found not holding the changed values.")
+AUTHOR_GONE = gettext_noop("Not sent: the account of the one who scheduled it was deactivated "
+                           "or deleted, or may no longer change campaigns.")
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
@@ -94,6 +96,8 @@ def _send(change: ScheduledChange, claim) -> int:
     """Send the change as an immediate one is sent, and note how it ended."""
     if change.apply_at < timezone.now() - grace():
         return _close(change, claim, State.MISSED)
+    if not change.author_may_change:
+        return _close(change, claim, State.CANCELLED)
     try:
         entry = _update(change)
         state = State.APPLIED
@@ -198,12 +202,18 @@ def _same(held, sent) -> bool:
 
 def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = None) -> int:
     """Note how the change ended, if this worker's claim still holds."""
+    # Cancelled here only when its author may no longer change campaigns (`_send`).
+    why = AUTHOR_GONE if state == State.CANCELLED else ""
     with transaction.atomic():
         closed = ScheduledChange.objects.filter(
             pk=change.pk, state=State.APPLYING, claimed_at=claim
-        ).update(state=state, finished_at=timezone.now(), sent_change=entry)
+        ).update(state=state, finished_at=timezone.now(), sent_change=entry, cancel_reason=why)
         if closed and state == State.MISSED:
             _missed(change)
+        elif closed and state == State.CANCELLED:
+            change.cancel_reason = why
+            record_step(change, ScheduleStep.CANCELLED, actor=None, note=why)
+            scheduled_request_ended_notify(change, state)
         elif closed:
             scheduled_request_ended_notify(change, state, entry)
     if not closed:

@@ -159,7 +159,7 @@ class ScheduledChangeQuerySet(models.QuerySet):
         """Changes not yet due or being applied now, soonest first."""
         return self.filter(
             state__in=(ScheduledChange.State.WAITING, ScheduledChange.State.APPLYING)
-        ).order_by("apply_at", "pk")
+        ).select_related("created_by").order_by("apply_at", "pk")
 
 
 class ScheduledChange(models.Model):
@@ -240,3 +240,12 @@ class ScheduledChange(models.Model):
     @property
     def is_waiting(self) -> bool:
         return self.state == self.State.WAITING
+
+    @property
+    def author_may_change(self) -> bool:
+        """Whether the one who scheduled it may still change campaigns. Unticking *Active*
+        or taking the role stops someone at once, their changes waiting for their time too:
+        campaigns.due does not send those."""
+        author = self.created_by
+        return (author is not None and author.is_active
+                and author.has_perm("campaigns.change_campaign"))

@@ -8,6 +8,7 @@ Real worker processes are in test_scheduling_workers.py.
 import datetime
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -396,14 +397,46 @@ def test_a_risky_scheduled_change_is_confirmed_first_with_its_time_shown(
     assert api_calls(thulium, "PUT") == []
 
 
-def test_a_change_scheduled_by_a_user_deleted_since_names_them_in_its_entry(scheduled, user,
-                                                                            thulium):
-    user.delete()
+def stop_editing(user, how: str) -> None:
+    """Take the scheduler's right to change campaigns, as an administrator would."""
+    if how == "deactivated":
+        user.is_active = False
+        user.save()
+    elif how == "role taken":
+        user.groups.clear()
+    else:
+        user.delete()
+
+
+@pytest.mark.parametrize("how", ["deactivated", "role taken", "deleted"])
+def test_a_change_whose_author_may_no_longer_edit_is_cancelled_not_sent(scheduled, user,
+                                                                        logged_in, thulium,
+                                                                        how):
+    """Unticking Active stops someone at once (docs/operations.md), their changes waiting
+    for their time too: the worker does not send them under their name."""
+    url = reverse("campaigns:scheduled_change", args=[scheduled.pk])
+    assert 'data-testid="author-gone"' not in logged_in.get(url).content.decode()
+    stop_editing(user, how)
     due(scheduled)
     assert due_changes_apply() == [scheduled.pk]
-    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
-    assert (sent.actor_id, sent.actor_username, sent.outcome) == (None, "manager",
-                                                                  Outcome.SUCCEEDED)
+    assert api_calls(thulium, "PUT") == []
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.CANCELLED
+    step = Entry.objects.filter(kind=SCHEDULED_CHANGE.slug).latest("pk")
+    assert (step.details["step"], step.actor_id, step.actor_username) == (
+        ScheduleStep.CANCELLED, None, "manager")
+    assert "may no longer change campaigns" in step.details["note"]
+
+
+def test_a_waiting_change_says_before_its_time_that_it_will_not_be_sent(scheduled, user, sales,
+                                                                       second_editor):  # noqa: F811
+    stop_editing(user, "deactivated")
+    client = Client()
+    client.force_login(second_editor)
+    pages = [reverse("campaigns:scheduled"), sales.get_absolute_url(),
+             reverse("campaigns:scheduled_change", args=[scheduled.pk])]
+    for page in pages:
+        assert 'data-testid="author-gone"' in client.get(page).content.decode(), page
 
 
 def test_a_time_in_the_hour_the_clocks_repeat_says_which_of_the_two():
