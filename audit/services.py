@@ -8,6 +8,7 @@ of the entry table's indexes.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ from portal.phones import normalise_phone, phone_key
 from .diff import FieldChange, field_changes
 from .kinds import EntryKind, kind_of, value_at
 from .models import Entry, SearchTerm
-from .personal import digests_under_every_key
+from .personal import digests_under_every_key, number_digests_ever
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # the largest id a database can hold; anything above is simply unknown
@@ -155,12 +156,21 @@ def entries_matching(filters: TimelineFilters):
 
 
 def terms_searched_for(text: str) -> list[str]:
-    """What a search matches exactly: the text, its digests, a phone number's digests."""
-    terms = [text[:255], *digests_under_every_key(text)]
+    """What a search matches exactly: the text, its digests, a phone number's digests.
+
+    The text also with its letters composed and decomposed (NFC, NFD): "Żółć-1" copied from
+    a PDF or a Mac may carry its accents as characters of their own, and was typed either
+    way into the form the entry keeps. A number's digests are of every key it had, as an
+    erasure finds its entries by (`number_digests_ever`).
+    """
+    terms = []
+    for spelling in dict.fromkeys((text, *(unicodedata.normalize(form, text)
+                                           for form in ("NFC", "NFD")))):
+        terms += [spelling[:255], *digests_under_every_key(spelling)]
     if _SHA256.fullmatch(text):  # Windows' Get-FileHash and certutil print capitals
         terms.append(text.lower())
     try:
-        terms += digests_under_every_key(phone_key(normalise_phone(text)))
+        terms += number_digests_ever(phone_key(normalise_phone(text)))
     except ValidationError:
         pass  # not a phone number: the other terms may still match
     return terms

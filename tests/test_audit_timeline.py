@@ -110,6 +110,35 @@ def test_the_search_finds_numbers_identifiers_record_ids_and_request_ids(watched
     assert rows(response) == [trail[name] for name in expected]
 
 
+@pytest.mark.parametrize("search", ["601 234 567", "0601234567", "+48 601 234 567"])
+def test_the_search_finds_a_number_keyed_with_a_trunk_zero_as_the_erasure_does(watched, user,
+                                                                               campaigns,
+                                                                               search):
+    """Written "0601234567" before the portal read numbers without the 0, the entry's term
+    is keyed "480601234567": an erasure finds it (audit.personal.number_digests_ever), so
+    the search for the number must too, or "its entries in the audit trail" lack one."""
+    old = addition(actor=user, campaign=campaigns["00001"], phone="0601234567")
+    new = addition(actor=user, campaign=campaigns["00001"], phone="601234567")
+
+    assert set(rows(watched.get(TIMELINE, {"q": search}))) == {old, new}
+
+
+@pytest.mark.parametrize("search", ["\u017b\u00f3\u0142\u0107-1",
+                                    "Z\u0307o\u0301\u0142c\u0301-1"],
+                         ids=["composed", "decomposed"])
+@pytest.mark.parametrize("stored", ["\u017b\u00f3\u0142\u0107-1",
+                                    "Z\u0307o\u0301\u0142c\u0301-1"],
+                         ids=["composed", "decomposed"])
+def test_an_identifier_is_found_in_either_unicode_form_of_its_letters(watched, user, campaigns,
+                                                                      stored, search):
+    """"Żółć-1" copied from a PDF or a Mac may come with its accents as letters of their
+    own (NFD): the same identifier to the reader."""
+    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                     identifier=stored)
+
+    assert rows(watched.get(TIMELINE, {"q": search})) == [entry]
+
+
 def test_pages_walk_the_whole_timeline_both_ways_without_gaps_or_repeats(
     watched, user, campaigns, monkeypatch
 ):
