@@ -39,6 +39,9 @@ _CAMPAIGN = COMMON_COLUMNS.index("campaign")
 FETCH_ROWS = 2000  # rows per round trip of the database cursor
 CHUNK_ROWS = 500  # rows per piece of the HTTP response
 COPY_BYTES = 65536  # bytes per piece of the HTTP response from PostgreSQL's COPY
+# Between cells: Polish Excel, opening the file, splits cells at its list separator, as
+# for the portal's other CSV files (portal.spreadsheets.csv_lines).
+DELIMITER = ";"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def csv_chunks(export: Export) -> Iterator[str | bytes]:
     knows no time zones.
     """
     # The byte order mark makes spreadsheets read the file as UTF-8 (Polish names).
-    header = "\ufeff" + csv.writer(Echo(), lineterminator="\n").writerow(export.columns)
+    header = "\ufeff" + csv.writer(Echo(), delimiter=DELIMITER,
+                                    lineterminator="\n").writerow(export.columns)
     if connection.vendor == "postgresql":
         yield header
         yield from _copied(export)
@@ -97,8 +101,9 @@ def csv_chunks(export: Export) -> Iterator[str | bytes]:
                              for name, sql in lines.items()})
                 .values_list(*lines).iterator(chunk_size=FETCH_ROWS))
         for head, created, completed, erased, who, campaign_id, rest in rows:
-            chunk.append(f"{head},{local(created)},{local(completed)},{local(erased)},{who},"
-                         f"{campaigns.get(campaign_id, '')},{rest}\n")
+            chunk.append(DELIMITER.join((head, local(created), local(completed),
+                                         local(erased), who, campaigns.get(campaign_id, ""),
+                                         rest)) + "\n")
             if len(chunk) >= CHUNK_ROWS:
                 yield "".join(chunk)
                 chunk = []
@@ -139,7 +144,8 @@ def _copied(export: Export) -> Iterator[bytes]:
                        "set_config('max_parallel_workers_per_gather', %s, true), "
                        "set_config('jit', 'off', true)",
                        [settings.TIME_ZONE, str(settings.AUDIT_EXPORT_DATABASE_WORKERS)])
-        with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+        copying = f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, DELIMITER '{DELIMITER}')"
+        with cursor.cursor.copy(copying) as copy:
             blocks, size = [], 0
             for block in copy:
                 blocks.append(block)
@@ -247,12 +253,12 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
 
     def own_line() -> str:
         # SQLite: one CASE writing all of an entry's own cells, not one CASE a column; the
-        # commas between a kind's empty cells are one literal.
+        # delimiters between a kind's empty cells are one literal.
         kinds = sorted({kind for found in places.values() for kind, _place in found})
         whens = " ".join(f"WHEN '{kind}' THEN " + _line_part([
             next(((value(place), QUOTED) for of, place in found if of == kind), None)
             for found in places.values()], extracted=True) for kind in kinds)
-        return f"CASE {column('kind')} {whens} ELSE '{',' * (len(places) - 1)}' END"
+        return f"CASE {column('kind')} {whens} ELSE '{DELIMITER * (len(places) - 1)}' END"
 
     return [
         (column("kind"), PLAIN), (text("id"), PLAIN),
@@ -287,7 +293,7 @@ def _line_part(cells: list[tuple[str, str] | None], *, extracted: bool = False) 
     printf, which writes NULL as an empty cell and costs SQLite a third less than ||."""
     texts = [_cell_text(*cell, extracted=extracted) for cell in cells if cell]
     # "%%": the query's text goes through the driver's parameter style, which takes "%s".
-    layout = ",".join("%%s" if cell else "" for cell in cells)
+    layout = DELIMITER.join("%%s" if cell else "" for cell in cells)
     return f"printf('{layout}', {', '.join(texts)})" if texts else f"'{layout}'"
 
 

@@ -38,7 +38,7 @@ def trail(user, campaigns):
                  record_id="231"),
         addition(actor=user, campaign=debts, phone="601234568", outcome="refused",
                  when=dt.datetime(2026, 7, 3, 9, tzinfo=WARSAW), request_id="abc",
-                 messages=["Zły numer: ąę"]),
+                 messages=["Zły numer: ąę; sprawdź"]),
     ]
 
 
@@ -54,7 +54,7 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-')
     assert text.startswith("\ufeff")
-    table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert [(row["kind"], int(row["id"])) for row in table] == [
         ("record-addition", trail[2].pk), ("record-addition", trail[1].pk),
         ("campaign-change", trail[0].pk),
@@ -63,7 +63,7 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert refused["created_at"] == "2026-07-03T09:00:00+02:00"
     assert (refused["campaign"], refused["outcome"], refused["request_id"]) == (
         "00002", "refused", "abc")
-    assert json.loads(refused["messages"]) == ["Zły numer: ąę"]
+    assert json.loads(refused["messages"]) == ["Zły numer: ąę; sprawdź"]  # its ";" kept
     assert "Zły numer: ąę" in refused["messages"]  # letters, not \u escapes
     assert refused["user"] == "manager"
     assert table[1]["record_id"] == "231"
@@ -98,7 +98,7 @@ def test_a_csv_export_reads_with_the_helpers_it_may_and_compiles_no_query(watche
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(watched, trail):
     _, text = download(watched, "csv")
-    table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
 
     change_row, addition_row = table[2], table[1]
     assert change_row["reason"] == "'@SUM(A1:A9)"
@@ -130,7 +130,7 @@ def test_exports_follow_the_timelines_filters(watched, trail):
 def test_an_export_of_one_kind_has_only_that_kinds_columns(watched, trail):
     _, text = download(watched, "csv", {"kind": "campaign-change"})
 
-    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert header == [*COMMON_COLUMNS, "settings_before"]
     assert "phone_number" not in header and "step" not in header
 
@@ -142,7 +142,7 @@ def test_json_true_and_false_read_as_words_on_every_database(watched, user):
                                             "gained": [], "lost": []}),
                        outcome="succeeded")
     _, text = download(watched, "csv", {"kind": "sign-on-roles"})
-    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert [row["first_sign_on"] for row in rows] == ["false", "true"]  # newest first
 
 
@@ -157,4 +157,4 @@ def test_an_export_of_nothing_is_just_the_header(watched, trail):
     _, text = download(watched, "csv", {"q": "no such thing"})
 
     assert text.lstrip("\ufeff").splitlines() == [text.lstrip("\ufeff").splitlines()[0]]
-    assert text.lstrip("\ufeff").startswith("kind,id,created_at")
+    assert text.lstrip("\ufeff").startswith("kind;id;created_at")

@@ -207,7 +207,7 @@ def test_the_exports_carry_the_counts(logged_in, sales, watched):
 
     text = b"".join(watched.get(reverse("audit:export_csv"), {"kind": "import"})
                     .streaming_content).decode()
-    row = next(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    row = next(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert (row["kind"], row["job_id"], row["result"], row["not_sent"], row["rows_invalid"]) == (
         "import", str(job_of(receipt).pk), "cancelled", "2", "1")
     assert row["id"] == str(receipt.pk)
