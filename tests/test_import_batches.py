@@ -2,6 +2,8 @@
 refused batch sent row by row, single POSTs when the batch call is not allowed, and
 nothing sent twice when an answer is lost."""
 
+import csv
+import io
 from collections import Counter
 from datetime import timedelta
 
@@ -16,6 +18,7 @@ from imports import sending
 from imports.fallback import batch_refusal, batch_refusals_lift
 from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
+from imports.report import report_lines
 from imports.services import import_confirm
 from portal.thulium import get_client
 from records.services import record_add_begin_all, record_add_complete_all, record_checks_begin
@@ -176,6 +179,10 @@ def test_a_lost_batch_answer_ends_with_each_number_once_in_thulium_and_none_sent
     assert len(listings) == 1
     assert job.receipt.results["unknown"] == 0
     assert verify_chain().problem == ""
+    # The report gives each row its last step's record: the check's, or the send after it.
+    report = csv.reader(io.StringIO("".join(report_lines(job)).lstrip("\ufeff")), delimiter=";")
+    assert [tuple(line[1:4]) for line in list(report)[1:]] == [
+        (phone, str(RowState.ADDED.label), held_id(thulium, phone)) for phone in numbers(6)]
 
 
 def test_a_check_lists_back_only_to_the_records_thulium_answered_before_the_send(
