@@ -199,6 +199,13 @@ if (env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
     # The parser read no host, and made the password's start a socket's path: without a
     # cache that answers the portal goes on (portal.caching), and the start said nothing.
     raise ImproperlyConfigured(f"CACHE_URL is not a cache URL: {_URL_UNREADABLE}")
+# A Redis that takes the connection and never answers held each cache call for redis-py's
+# 5 s default, and every page using the cache with it; one that answers does so in
+# milliseconds. After this long the call is given up as a cache down (portal.caching).
+CACHE_SOCKET_TIMEOUT = env_number("CACHE_SOCKET_TIMEOUT", default=0.25, least=0, above=True)
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    for _option in ("socket_connect_timeout", "socket_timeout"):
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, CACHE_SOCKET_TIMEOUT)
 # Lets several portals share one Redis without reading each other's entries.
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")

@@ -7,6 +7,7 @@ inherited environment), so a developer's own `.env` or shell cannot change the a
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,16 @@ print(json.dumps({
     "require_2fa_for": settings.REQUIRE_2FA_FOR,
     "retired_keys": settings.AUDIT_PII_RETIRED_KEYS,
 }))
+"""
+# How long a cache call takes, as a page makes it.
+TIME_A_CACHE_CALL = """
+import json, time, django
+django.setup()
+from django.core.cache import cache
+from portal.caching import cache_answer
+started = time.monotonic()
+answer = cache_answer(cache.get, "campaign-stats")
+print(json.dumps({"answer": answer, "seconds": time.monotonic() - started}))
 """
 
 
@@ -220,6 +231,22 @@ def test_a_trailing_slash_on_the_thulium_url_is_dropped(fresh_checkout):
     assert settings_of(fresh_checkout, {**KEY, **url})["thulium_url"] == (
         "https://acme.thulium.com/api"
     )
+
+
+def test_a_redis_that_takes_the_connection_and_never_answers_costs_a_call_little(
+        fresh_checkout):
+    """Unlike a Redis that refuses, a hung one held each cache call for redis-py's 5 s, and
+    a page making a few of them stalled for as many times that."""
+    # The kernel completes each connection to a listening socket; nothing reads or answers.
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        result = run_django(fresh_checkout, {
+            **KEY, "CACHE_URL": f"redis://127.0.0.1:{hung.getsockname()[1]}/0"},
+            "-c", TIME_A_CACHE_CALL)
+    assert result.returncode == 0, result.stderr
+    call = json.loads(result.stdout)
+    assert call["answer"] is None
+    assert call["seconds"] < 0.6
+    assert "the cache does not answer: TimeoutError" in result.stderr
 
 
 # --- defaults -----------------------------------------------------------------------
