@@ -3,6 +3,8 @@ answers Prometheus on WORKER_METRICS_PORT, read here by Prometheus' own text par
 
 import datetime
 import socket
+import threading
+import time
 
 import pytest
 import requests
@@ -89,3 +91,65 @@ def test_a_connection_left_idle_neither_stalls_the_worker_s_scrapes_nor_stays_fo
         server.shutdown()
         server.server_close()
     assert capsys.readouterr().err == ""
+
+
+def connection_threads() -> int:
+    """The worker metrics server's threads answering a connection, in this process."""
+    return sum(thread.name.endswith("(process_request_thread)")
+               for thread in threading.enumerate())
+
+
+def test_idle_connections_beyond_the_cap_hold_no_thread_and_a_scrape_still_answers(
+        settings, monkeypatch):
+    """Every connection had a thread of its own: a client opening many, and sending a byte
+    now and then, held as many threads as it liked."""
+    settings.METRICS_TOKEN = TOKEN
+    monkeypatch.setattr("portal.metrics.worker_page._Quiet.timeout", 2)
+    server = worker_metrics_serve(free_port())
+    address = ("127.0.0.1", server.server_port)
+    opened, idle = 12, []
+    try:
+        for _ in range(opened):
+            idle.append(socket.create_connection(address, timeout=5))
+            time.sleep(0.02)  # taken before the next comes: the listening queue is short
+        held = connection_threads()
+        started = time.monotonic()
+        answer = requests.get(f"http://127.0.0.1:{server.server_port}/metrics",
+                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        waited = time.monotonic() - started
+    finally:
+        for connection in idle:
+            connection.close()
+        server.shutdown()
+        server.server_close()
+    assert held < opened, held
+    assert answer.status_code == 200
+    assert waited < 5  # behind idle connections let go after their 2 s
+
+
+def test_a_connection_trickling_its_request_is_let_go_when_its_time_is_up(settings,
+                                                                         monkeypatch):
+    """A timeout for each read never came to a client sending a byte more often: it kept
+    its connection, and its thread, for as long as it went on."""
+    settings.METRICS_TOKEN = TOKEN
+    monkeypatch.setattr("portal.metrics.worker_page._Quiet.timeout", 1)
+    server = worker_metrics_serve(free_port())
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port)) as slow:
+            slow.settimeout(0.2)
+            started, let_go = time.monotonic(), False
+            for byte in b"GET /metrics HTTP/1.1\r\nX-Trickle: " + b"a" * 20:
+                try:
+                    let_go = slow.recv(1) == b""
+                    break
+                except TimeoutError:
+                    slow.send(bytes([byte]))
+                except ConnectionResetError:  # closed with a byte of it unread
+                    let_go = True
+                    break
+            held_for = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert let_go
+    assert held_for < 2
