@@ -39,9 +39,9 @@ def user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
     try:
         return _user_sign_on(issuer=issuer, claims=claims, groups=groups)
     except IntegrityError:
-        # Another sign-on created this user (a first sign-in in two tabs at once), or took
-        # the name found free, after this one looked: no row was there to lock. It has
-        # committed by now, so a second look finds it.
+        # Another sign-on created this identity (a first sign-in in two tabs at once) after
+        # this one looked: no row was there to lock. The database refused this one's only
+        # once the other had committed, so a second look finds the other's.
         return _user_sign_on(issuer=issuer, claims=claims, groups=groups)
 
 
@@ -51,8 +51,7 @@ def _user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
                     .filter(issuer=issuer, subject=claims["sub"]).first())
         created = identity is None
         if created:
-            user = get_user_model().objects.create_user(
-                _free_username(claims), email=_email(claims))
+            user = _user_create(claims)
             Identity.objects.create(user=user, issuer=issuer, subject=claims["sub"])
         else:
             user = identity.user
@@ -70,6 +69,21 @@ def _user_sign_on(*, issuer: str, claims: dict, groups: list[str]):
                 "gained": sorted(gained), "lost": sorted(lost)})
             entry_complete(entry, outcome=Outcome.SUCCEEDED)
     return user
+
+
+def _user_create(claims: dict):
+    """A new account under the first free name. Sign-ons at once may find the same name
+    free (new users the provider names alike): the database lets one take it, and the
+    others, refused once it committed, each take the next one free."""
+    model, email = get_user_model(), _email(claims)
+    while True:
+        name = _free_username(claims)
+        try:
+            with transaction.atomic():
+                return model.objects.create_user(name, email=email)
+        except IntegrityError:
+            if not model.objects.filter(**{model.USERNAME_FIELD: name}).exists():
+                raise  # not the name: nothing another sign-on did
 
 
 def _portal_groups_set(user, claimed: list[str]) -> tuple[set[str], set[str]]:

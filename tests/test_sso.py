@@ -222,6 +222,24 @@ def test_two_new_users_signing_on_at_once_under_one_name_both_get_an_account(pro
         [("dave", "dave"), ("david", "dave-2")], [("dave", "dave-2"), ("david", "dave")])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_three_new_users_signing_on_at_once_under_one_name_each_get_an_account(provider,
+                                                                               monkeypatch):
+    """The two who lost the name retried once, both with the next free name: one of them
+    lost again, and answered 500."""
+    skip_unless_postgresql(connection)
+    logins = ("dave", "david", "davey")
+    for login in logins:
+        provider.set_account(login, groups=[], preferred_username="dave")
+    tabs = [(browser, provider_answer(browser, login))
+            for browser, login in ((Client(), login) for login in logins)]
+
+    assert first_sign_ons_at_once(tabs, monkeypatch) == [302, 302, 302]
+    assert sorted(Identity.objects.values_list("user__username", flat=True)) == [
+        "dave", "dave-2", "dave-3"]
+    assert sorted(Identity.objects.values_list("subject", flat=True)) == sorted(logins)
+
+
 def test_a_user_turned_off_in_the_portal_is_not_signed_on(client, provider):
     provider.set_account("alice", groups=["cc-editors"])
     sign_on(client, "alice")
