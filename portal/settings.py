@@ -160,10 +160,22 @@ TEMPLATES = [
 # password, the password's start. The refusal says what to mend and quotes nothing.
 _URL_UNREADABLE = ("its port is not a number, or its password holds a / # ? or @ not "
                    "written %2F, %23, %3F or %40.")
+
+
+def url_whole(url: str) -> str:
+    """`url`; ValueError, as the URL parsers raise for a port that is not a number, when an
+    @ lies past its host part: a / # or ? left in the password ended the host part there,
+    and a password of digits before it passed for the port (postgres://u:123/abc@db/portal
+    was read as host u, port 123, and started)."""
+    host_part = urlsplit(url).netloc
+    if host_part and "@" not in host_part and "@" in url:
+        raise ValueError("an @ past the URL's host part")
+    return url
+
+
 try:
-    DATABASES = {
-        "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-    }
+    DATABASES = {"default": env.db_url_config(url_whole(
+        env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")))}
 except ValueError:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {_URL_UNREADABLE}") from None
 if not DATABASES["default"].get("ENGINE"):
@@ -193,7 +205,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Several gunicorn workers or machines share only what lives in the database or Redis:
 # production sets CACHE_URL to one of them (`check --deploy` says so otherwise).
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
+try:
+    CACHES = {"default": env.cache_url_config(url_whole(
+        env.str("CACHE_URL", default="locmemcache://portal")))}
+except ValueError:
+    raise ImproperlyConfigured(f"CACHE_URL is not a cache URL: {_URL_UNREADABLE}") from None
 if (env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
         and CACHES["default"]["LOCATION"].startswith("unix://")):
     # The parser read no host, and made the password's start a socket's path: without a
@@ -443,7 +459,7 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 # settings named like passwords, and this name is not).
 _email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
 try:
-    vars().update(env.email_url_config(_email_url))
+    vars().update(env.email_url_config(url_whole(_email_url)))
 except ValueError:
     raise ImproperlyConfigured(f"EMAIL_URL is not a mail server URL: {_URL_UNREADABLE}") from None
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=30, least=1)

@@ -200,6 +200,32 @@ def test_a_password_with_a_character_left_unescaped_is_refused_without_showing_i
     assert "Zq8s3cr" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(("name", "url", "said"), [
+    ("DATABASE_URL", "postgres://portal:20714/Zq8s3cr@db.example.com:5432/portal",
+     "DATABASE_URL is not a database URL: "),
+    ("DATABASE_URL", "postgres://portal:20714?Zq8s3cr@db.example.com/portal",
+     "DATABASE_URL is not a database URL: "),
+    ("EMAIL_URL", "smtp+tls://portal:20714/Zq8s3cr@mail.example.com:587",
+     "EMAIL_URL is not a mail server URL: "),
+    ("CACHE_URL", "redis://portal:20714#Zq8s3cr@redis:6379/0",
+     "CACHE_URL is not a cache URL: "),
+])
+def test_a_password_of_digits_then_a_character_left_unescaped_is_refused_without_showing_it(
+        fresh_checkout, name, url, said):
+    """The digits passed for a port, what followed for the path: postgres://u:123/abc@db/x
+    started, as host u, port 123, and its first connection's error named them."""
+    result = check(fresh_checkout, {**KEY, name: url})
+    assert refusal(result) == said + URL_UNREADABLE
+    assert "20714" not in result.stderr + result.stdout
+    assert "Zq8s3cr" not in result.stderr + result.stdout
+
+
+def test_an_sqlite_file_s_path_may_hold_an_at_sign(fresh_checkout):
+    url = {"DATABASE_URL": "sqlite:////srv/portal@acme/db.sqlite3"}
+    assert settings_of(fresh_checkout, {**KEY, **url})["database_name"] == (
+        "/srv/portal@acme/db.sqlite3")
+
+
 def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout):
     """verify_audit, forget_number, run_worker... each ended with a raw traceback."""
     result = run_django(fresh_checkout, {
