@@ -210,11 +210,6 @@ try:
         env.str("CACHE_URL", default="locmemcache://portal")))}
 except ValueError:
     raise ImproperlyConfigured(f"CACHE_URL is not a cache URL: {_URL_UNREADABLE}") from None
-if (env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
-        and CACHES["default"]["LOCATION"].startswith("unix://")):
-    # The parser read no host, and made the password's start a socket's path: without a
-    # cache that answers the portal goes on (portal.caching), and the start said nothing.
-    raise ImproperlyConfigured(f"CACHE_URL is not a cache URL: {_URL_UNREADABLE}")
 # A Redis that takes the connection and never answers held each cache call for redis-py's
 # 5 s default, and every page using the cache with it; one that answers does so in
 # milliseconds. After this long the call is given up as a cache down (portal.caching).

@@ -37,6 +37,7 @@ print(json.dumps({
     "time_zone": settings.TIME_ZONE,
     "require_2fa_for": settings.REQUIRE_2FA_FOR,
     "retired_keys": settings.AUDIT_PII_RETIRED_KEYS,
+    "cache_location": settings.CACHES["default"].get("LOCATION"),
 }))
 """
 # How long a cache call takes, as a page makes it.
@@ -224,6 +225,12 @@ def test_an_sqlite_file_s_path_may_hold_an_at_sign(fresh_checkout):
     url = {"DATABASE_URL": "sqlite:////srv/portal@acme/db.sqlite3"}
     assert settings_of(fresh_checkout, {**KEY, **url})["database_name"] == (
         "/srv/portal@acme/db.sqlite3")
+
+
+def test_a_redis_on_a_unix_socket_is_a_cache_url(fresh_checkout):
+    url = {"CACHE_URL": "redis:///run/redis/redis.sock"}
+    assert settings_of(fresh_checkout, {**KEY, **url})["cache_location"] == (
+        "unix:///run/redis/redis.sock")
 
 
 def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout):
