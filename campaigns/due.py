@@ -25,6 +25,7 @@ from portal.thulium import ThuliumError, get_client
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import ScheduledChange
 from .notices import scheduled_request_ended_notify
+from .risk import risky_changes
 from .scheduling import grace, record_step
 from .services import CampaignChanged, campaign_update, merged_settings
 
@@ -37,6 +38,8 @@ FOUND_NOT_HELD = gettext_noop("The worker stopped before Thulium answered; Thuli
                               "found not holding the changed values.")
 AUTHOR_GONE = gettext_noop("Not sent: the account of the one who scheduled it was deactivated "
                            "or deleted, or may no longer change campaigns.")
+RISKY_NOW = gettext_noop("Not sent: against the campaign's settings at its time it is a risky "
+                         "change, which needs a second editor's approval. Ask for it again.")
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
@@ -97,7 +100,9 @@ def _send(change: ScheduledChange, claim) -> int:
     if change.apply_at < timezone.now() - grace():
         return _close(change, claim, State.MISSED)
     if not change.author_may_change:
-        return _close(change, claim, State.CANCELLED)
+        return _close(change, claim, State.CANCELLED, why=AUTHOR_GONE)
+    if _needs_approval_now(change):
+        return _close(change, claim, State.CANCELLED, why=RISKY_NOW)
     try:
         entry = _update(change)
         state = State.APPLIED
@@ -200,10 +205,18 @@ def _same(held, sent) -> bool:
     return held == sent or str(held) == str(sent)
 
 
-def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = None) -> int:
-    """Note how the change ended, if this worker's claim still holds."""
-    # Cancelled here only when its author may no longer change campaigns (`_send`).
-    why = AUTHOR_GONE if state == State.CANCELLED else ""
+def _needs_approval_now(change: ScheduledChange) -> bool:
+    """Whether, with FOUR_EYES on, the change is risky against the campaign's settings at its
+    time though it was not when it was saved, and no second editor approved it: lowering
+    the predictive maximum to 3 raises it once an approved change took it to 2 meanwhile."""
+    return (settings.FOUR_EYES and change.change_request_id is None
+            and bool(risky_changes(change.changes, change.campaign.settings)))
+
+
+def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = None, *,
+           why: str = "") -> int:
+    """Note how the change ended, if this worker's claim still holds; `why` a cancelled one
+    was not sent."""
     with transaction.atomic():
         closed = ScheduledChange.objects.filter(
             pk=change.pk, state=State.APPLYING, claimed_at=claim

@@ -293,6 +293,29 @@ def test_with_four_eyes_a_risky_scheduled_change_waits_for_approval_then_for_its
     assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"dialer": "predictive"}]
 
 
+def test_with_four_eyes_a_change_risky_only_by_its_time_is_not_sent_unapproved(
+    four_eyes, logged_in, sales, thulium  # noqa: F811
+):
+    """Lowering the predictive maximum from 3 to 2 needs no approval; once an approved
+    change took it to 1 meanwhile, sending 2 raises it: that needs a second editor."""
+    response = edit(logged_in, sales, predictive_max_calls="2", apply_at=ahead(),
+                    reason="Fewer calls in the evening")
+    assert response.status_code == 302 and not ChangeRequest.objects.exists()
+    scheduled = ScheduledChange.objects.get()
+    sales.settings["parameters"]["predictive_max_calls"] = 1
+    sales.save()
+
+    due(scheduled)
+    due_changes_apply()
+
+    assert api_calls(thulium, "PUT") == []
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.CANCELLED
+    assert "second editor's approval" in scheduled.cancel_reason
+    page = logged_in.get(reverse("campaigns:scheduled_change", args=[scheduled.pk]))
+    assert "a risky change" in page.content.decode()
+
+
 def test_with_four_eyes_an_approval_after_the_time_is_refused(
     four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
 ):
