@@ -92,15 +92,16 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
     """Take the settings Thulium holds as the campaign's, recording what changed outside.
 
     A value the portal never knew is learnt without an entry: it was unknown, not
-    changed; nor is one a change the portal is sending sets (Thulium applied it before
-    its answer came back). `campaign` is updated in place. Returns the entry, if one was
-    written.
+    changed. A field that a change the portal is sending sets keeps its known value:
+    Thulium may not have applied the change yet, and its answer says whether it did (its
+    old value, taken, was called a change made outside and sent back by forms opened
+    meanwhile). `campaign` is updated in place. Returns the entry, if one was written.
     """
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        # Compared with the values the changes in flight set, not the ones they replace.
-        changed = changed_values(merged_settings(before, _in_flight(current)), found)
+        found = _not_in_flight(found, _in_flight(current))
+        changed = changed_values(before, found)
         entry = None
         if current.settings_replace(merged_settings(before, found)):
             if isinstance(found.get("name"), str) and found["name"]:
@@ -152,6 +153,17 @@ def _in_flight(campaign: Campaign) -> dict:
                  .order_by("pk").values_list("sent", flat=True)):
         sending = merged_settings(sending, sent)
     return sending
+
+
+def _not_in_flight(found: dict, sending: dict) -> dict:
+    """`found` without the values of the fields that `sending` sets, nested as in a PUT."""
+    kept = {}
+    for key, value in found.items():
+        if key not in sending:
+            kept[key] = value
+        elif isinstance(value, dict) and isinstance(sending[key], dict):
+            kept[key] = _not_in_flight(value, sending[key])
+    return kept
 
 
 def _description(item: dict) -> dict:

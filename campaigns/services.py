@@ -62,11 +62,13 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         merged = merged_settings(campaign.settings, changes)
         kept = Campaign.objects.filter(pk=campaign.pk, version=campaign.version)
         if not kept.update(settings=merged, **named):
-            # Read from Thulium meanwhile, and found changed outside the portal: keep that.
+            # Read from Thulium meanwhile, and found changed outside the portal: keep that,
+            # under a new version, as forms opened meanwhile did not show this change.
             current = Campaign.objects.select_for_update().get(pk=campaign.pk)
             merged = merged_settings(current.settings, changes)
-            campaign.version = current.version
-            Campaign.objects.filter(pk=campaign.pk).update(settings=merged, **named)
+            campaign.version = current.version + 1
+            Campaign.objects.filter(pk=campaign.pk).update(
+                settings=merged, version=campaign.version, **named)
     campaign.settings = merged
     campaign.name = named.get("name", campaign.name)
     return change

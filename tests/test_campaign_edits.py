@@ -14,6 +14,7 @@ from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
 from campaigns.services import CampaignChanged, campaign_update
+from portal.thulium.client import ThuliumClient
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
@@ -162,7 +163,9 @@ def test_a_change_found_outside_while_a_change_is_sent_is_kept(user, campaigns, 
 
     stored = Campaign.objects.get(pk=campaign.pk)
     assert (stored.settings["order"], stored.settings["parity"]) == (9, 20)
-    assert stored.version == campaign.version == 2
+    # The read raised it, and the change taken after the read too: forms opened in between
+    # did not show it.
+    assert stored.version == campaign.version == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -176,6 +179,32 @@ def test_a_change_read_back_from_thulium_while_it_is_sent_is_no_change_made_outs
 
     (outside,) = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug)
     assert outside.details["found"] == {"order": 9}
+
+
+def test_a_form_opened_while_a_change_is_sent_cannot_undo_it(
+    logged_in, colleague, campaigns, thulium, monkeypatch
+):
+    """Opened before the change reached Thulium, the colleague's form read the old value:
+    it was recorded as changed outside the portal and, once the change was taken, sent
+    back with the colleague's own change."""
+    mine = opened(logged_in)
+    behind_the_back(thulium, parity=77)
+    theirs = {}
+    put = ThuliumClient.update_campaign
+
+    def opened_while_sent(self, campaign_id, changes):
+        theirs.update(opened(colleague))
+        return put(self, campaign_id, changes)
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", opened_while_sent)
+    assert logged_in.post(edit_url(), {**mine, "order": "7"}).status_code == 302
+
+    (outside,) = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug)
+    assert outside.details["found"] == {"parity": 77}
+    response = colleague.post(edit_url(), {**theirs, "name": "Renamed"})
+    assert 'data-testid="conflict"' in response.content.decode()
+    assert puts(thulium) == [{"order": 7}]
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] == 7
 
 
 def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaigns, thulium):
