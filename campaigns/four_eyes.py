@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
+from portal.thulium import ThuliumError
 
 from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
+from .reading import CampaignNotListed, campaign_read
 from .scheduling import change_schedule
 from .services import campaign_update
 
@@ -43,6 +45,16 @@ class RequestOutdated(Exception):
 
 class RequestTooLate(Exception):
     """The time the change was to be applied at has passed before the approval."""
+
+
+class CampaignUnread(Exception):
+    """Thulium could not be read before the approval, so nothing was decided: the request
+    might undo a change made in Thulium since. `error` is Thulium's (None when its list of
+    campaigns does not hold the campaign)."""
+
+    def __init__(self, error: ThuliumError | None):
+        super().__init__(str(error or "campaign not listed"))
+        self.error = error
 
 
 def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
@@ -78,12 +90,19 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
                            language: str | None = None) -> Entry:
     """Approve and send the change to Thulium, or schedule it if it carries a time.
 
-    Raises PermissionDenied (own request), RequestClosed, RequestOutdated or RequestTooLate
-    (the request is then marked outdated), or ThuliumError (the request stays approved;
-    its audit row tells what Thulium answered). Returns the call's entry, or the scheduled
-    step's.
+    The campaign is read from Thulium first, as the edit form is: a change made in
+    Thulium's panel since the request makes it outdated too. Raises PermissionDenied (own
+    request), CampaignUnread, RequestClosed, RequestOutdated or RequestTooLate (the request
+    is then marked outdated), or ThuliumError (the request stays approved; its audit row
+    tells what Thulium answered). Returns the call's entry, or the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
+    try:
+        campaign_read(change_request.campaign, actor=approver, language=language)
+    except ThuliumError as error:
+        raise CampaignUnread(error) from error
+    except CampaignNotListed as error:
+        raise CampaignUnread(None) from error
     with transaction.atomic():
         locked = _lock_open(change_request)
         outdated = locked.is_outdated

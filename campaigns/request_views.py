@@ -11,6 +11,7 @@ from roles.permissions import requires
 
 from .forms import RejectionForm
 from .four_eyes import (
+    CampaignUnread,
     RequestClosed,
     RequestOutdated,
     RequestTooLate,
@@ -62,6 +63,12 @@ def request_approve(request, pk):
         change_request_approve(
             change_request=change_request, approver=request.user, language=request.LANGUAGE_CODE
         )
+    except CampaignUnread as unread:
+        messages.error(request, _(
+            "Not approved: the campaign could not be read from Thulium, so approving it "
+            "could undo a change made there. Try again later. %(why)s"
+        ) % {"why": unread.error.user_text() if unread.error
+             else _("Thulium's list of campaigns does not hold this campaign.")})
     except RequestClosed:
         messages.error(request, _("This request was already decided."))
     except RequestOutdated:

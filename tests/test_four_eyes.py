@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from audit.models import Entry
 from audit.verify import verify_chain
-from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, Step
+from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, Step
 from campaigns.four_eyes import change_request_create
 from campaigns.models import ChangeRequest
 from campaigns.risk import Risk, risky_changes
@@ -227,6 +227,37 @@ def test_a_request_goes_stale_when_a_refresh_from_thulium_changed_the_campaign(
     assert api_calls(thulium, "PUT") == []
 
 
+def test_a_request_goes_stale_when_thulium_changed_the_campaign_since_it_was_made(
+    change_request, client, second_editor, campaigns, thulium
+):
+    """The approval judged the request by the portal's last known settings only: it sent
+    the change over one made in Thulium's panel since."""
+    thulium.state.update_campaign("00001", {"dialer": "preview"}, lambda stored: [])
+    client.force_login(second_editor)
+    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    assert "approving it could undo that change" in response.content.decode()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert api_calls(thulium, "PUT") == []
+    assert Entry.objects.get(kind=OUTSIDE_CHANGE.slug).details["found"] == {"dialer": "preview"}
+
+
+def test_a_request_is_not_approved_when_thulium_cannot_be_read(
+    change_request, client, second_editor, thulium
+):
+    thulium.state.fail_next("refuse", path="/api/outbounds")
+    client.force_login(second_editor)
+    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    shown = response.content.decode()
+    assert "Not approved: the campaign could not be read from Thulium" in shown
+    assert "Sandbox: refused on request." in shown and "request_id" in shown
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REQUESTED
+    assert api_calls(thulium, "PUT") == []
+
+
 def test_a_request_is_sent_once_even_if_approved_twice(
     change_request, client, second_editor, thulium
 ):
@@ -241,7 +272,7 @@ def test_a_request_is_sent_once_even_if_approved_twice(
 def test_when_thulium_refuses_the_approved_change_its_words_are_shown_and_audited(
     change_request, client, second_editor, thulium
 ):
-    thulium.state.fail_next("refuse")
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")  # the PUT, not the read
     client.force_login(second_editor)
     response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
                            follow=True)

@@ -130,7 +130,7 @@ def test_the_requester_hears_whether_the_approved_change_was_applied(
     notices_send_due()
     inbox.received.clear()
     if fault:
-        thulium.state.fail_next(fault)
+        thulium.state.fail_next(fault, path="/api/outbounds/00001")  # the PUT, not the read
     client = Client()
     client.force_login(approvers[1])
     assert client.post(reverse("campaigns:request_approve", args=[requested.pk])
@@ -213,9 +213,9 @@ def test_the_requester_hears_that_a_request_outdated_at_approval_was_not_sent(
 ):
     notices_send_due()
     inbox.received.clear()
-    campaign = requested.campaign
-    campaign.settings = {**campaign.settings, "dialer": "preview"}  # changed meanwhile
-    campaign.save()
+    # Changed meanwhile in Thulium's panel.
+    thulium.state.update_campaign(requested.campaign.thulium_id, {"dialer": "preview"},
+                                  lambda stored: [])
     client = Client()
     client.force_login(approvers[1])
     client.post(reverse("campaigns:request_approve", args=[requested.pk]))

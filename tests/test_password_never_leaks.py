@@ -155,7 +155,7 @@ def drive_every_flow(portal, browser, user, approver, settings):
     # The second pair of eyes: one approval Thulium refuses (so nothing changes), one it takes.
     browser.client.force_login(approver)
     first, second = ChangeRequest.objects.order_by("pk")
-    portal.state.fail_next("refuse")
+    portal.state.fail_next("refuse", path=f"/api/outbounds/{first.campaign.thulium_id}")
     browser.post(reverse("campaigns:request_approve", args=[first.pk]))
     browser.post(reverse("campaigns:request_approve", args=[second.pk]))
 
