@@ -39,8 +39,20 @@ class CallerIdField(forms.CharField):
         return without_separators(super().to_python(value))
 
 
+class RatioField(forms.DecimalField):
+    """An over-dialing ratio. A value that is no number ("NaN", "sNaN", "Infinity") is
+    refused as it is read: Django's field reads them as decimals, and comparing a
+    signalling NaN with the value shown raised an error instead of naming the field."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
 def _ratio_field(label):
-    return forms.DecimalField(
+    return RatioField(
         label=label, required=False, min_value=Decimal("0.01"), max_value=Decimal("1000"),
         max_digits=6, decimal_places=2, localize=True,
     )

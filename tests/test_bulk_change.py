@@ -121,6 +121,7 @@ def test_a_form_with_no_field_set_says_so_and_keeps_the_selection(logged_in, cam
 @pytest.mark.parametrize(("field", "value"), [
     ("order", "abc"), ("order", "0"), ("parity", "101"), ("caller_id", "+48 22"),
     ("start_date", "2026-13-45"), ("predictive_max_calls", "lots"), ("dialer", "robot"),
+    ("predictive_max_calls", "sNaN"), ("predictive_min_calls", "-Infinity"),
 ])
 def test_invalid_values_are_refused_next_to_their_field_with_the_input_kept(
     logged_in, campaigns, field, value

@@ -245,9 +245,21 @@ def test_a_predictive_ratio_is_sent_as_a_json_number(entered, sent):
     assert type(form.to_payload()["parameters"]["predictive_max_calls"]) is type(sent)
 
 
-@pytest.mark.parametrize("ratio", ["0", "-1", "abc", "1.234", "NaN"])
-def test_a_predictive_ratio_that_is_not_a_positive_number_is_refused(ratio):
-    assert_refused(filled(predictive_max_calls=ratio), "predictive_max_calls")
+@pytest.mark.parametrize("field", ["predictive_max_calls", "predictive_min_calls"])
+@pytest.mark.parametrize("ratio", ["0", "-1", "abc", "1.234", "NaN", "sNaN", "-snan",
+                                   "Infinity"])
+def test_a_predictive_ratio_that_is_not_a_positive_number_is_refused(field, ratio):
+    """A signalling NaN ("sNaN") was read as a number, and comparing it with the value
+    shown raised an error: the page failed instead of naming the field."""
+    assert_refused(filled(**{field: ratio}), field)
+
+
+@pytest.mark.parametrize("field", ["predictive_max_calls", "predictive_min_calls"])
+def test_a_signalling_nan_ratio_is_shown_as_a_field_error(logged_in, campaigns, thulium, field):
+    response = submit(logged_in, **{field: "sNaN"})
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == ["Enter a number."]
+    assert api_calls(thulium, "PUT") == []
 
 
 MIN_ABOVE_MAX = "The minimum cannot be above the maximum."
