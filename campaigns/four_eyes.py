@@ -21,7 +21,7 @@ from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
 from .reading import CampaignNotListed, campaign_read
 from .scheduling import change_schedule
-from .services import campaign_update
+from .services import CampaignChanged, campaign_update
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
 
     The campaign is read from Thulium first, as the edit form is: a change made in
     Thulium's panel since the request makes it outdated too. Raises PermissionDenied (own
-    request), CampaignUnread, RequestClosed, RequestOutdated or RequestTooLate (the request
-    is then marked outdated), or ThuliumError (the request stays approved; its audit row
-    tells what Thulium answered). Returns the call's entry, or the scheduled step's.
+    request), CampaignUnread, RequestClosed, RequestOutdated (also when another change
+    took the campaign before this one was sent) or RequestTooLate (the request is then
+    marked outdated), or ThuliumError (the request stays approved; its audit row tells
+    what Thulium answered). Returns the call's entry, or the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
     try:
@@ -131,12 +132,20 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
             reason=locked.reason, language=language, related=approval,
             details={"reverts": locked.reverts_id} if locked.reverts_id else None,
         )
-    finally:
-        # The request points at its call's entry, whatever Thulium answered.
-        locked.sent_change = Entry.objects.filter(related=approval).first()
+    except CampaignChanged:
+        # Another change took the campaign between the approval's commit and the send:
+        # nothing was sent, so the request is outdated, as one found so above is (left
+        # approved, it could never be approved again, and its mail said it failed).
         with transaction.atomic():
-            locked.save(update_fields=["sent_change"])
-            request_decided_notify(locked)
+            _decide(locked, ChangeRequest.State.STALE, approver, why=Step.CAMPAIGN_CHANGED)
+        raise RequestOutdated from None
+    finally:
+        if locked.state == ChangeRequest.State.APPROVED:
+            # The request points at its call's entry, whatever Thulium answered.
+            locked.sent_change = Entry.objects.filter(related=approval).first()
+            with transaction.atomic():
+                locked.save(update_fields=["sent_change"])
+                request_decided_notify(locked)
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:

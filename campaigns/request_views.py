@@ -23,7 +23,6 @@ from .four_eyes import (
 from .labels import settings_changes
 from .models import ChangeRequest
 from .risk import risk_labels
-from .services import CampaignChanged
 
 RECENT_DECISIONS = 20
 
@@ -76,11 +75,6 @@ def request_approve(request, pk):
             "The campaign changed after this request was made, so approving it could undo "
             "that change. The request is now outdated; ask for the change again if it is "
             "still needed."
-        ))
-    except CampaignChanged:
-        messages.error(request, _(
-            "Approved, but the campaign changed at the same moment, so nothing was sent to "
-            "Thulium. Ask for the change again if it is still needed."
         ))
     except RequestTooLate:
         messages.error(request, _(

@@ -3,12 +3,15 @@
 import pytest
 from django.urls import reverse
 
+import campaigns.four_eyes as four_eyes_module
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, Step
-from campaigns.four_eyes import change_request_create
+from campaigns.four_eyes import change_request_create, outdated_why
 from campaigns.models import ChangeRequest
+from campaigns.notices import REQUEST_DECIDED
 from campaigns.risk import Risk, risky_changes
+from notices.models import Notice
 from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
 
@@ -256,6 +259,35 @@ def test_a_request_is_not_approved_when_thulium_cannot_be_read(
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.REQUESTED
     assert api_calls(thulium, "PUT") == []
+
+
+def test_an_approval_beaten_by_another_change_leaves_the_request_outdated_not_approved(
+    change_request, client, second_editor, user, thulium, monkeypatch
+):
+    """Another change took the campaign between the approval's commit and its send: the
+    request stayed approved with nothing sent, could never be approved again, and its
+    requester was told it failed."""
+    user.email = "manager@example.com"
+    user.save()
+    send = four_eyes_module.campaign_update
+
+    def renamed_first(**kwargs):
+        other = type(kwargs["campaign"]).objects.get(pk=kwargs["campaign"].pk)
+        send(campaign=other, changes={"name": "Renamed meanwhile"}, actor=user)
+        return send(**kwargs)
+
+    monkeypatch.setattr(four_eyes_module, "campaign_update", renamed_first)
+    client.force_login(second_editor)
+    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    assert "approving it could undo that change" in response.content.decode()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert change_request.sent_change is None
+    assert outdated_why(change_request) == "the campaign changed after the request was made"
+    assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"name": "Renamed meanwhile"}]
+    told = Notice.objects.filter(kind=REQUEST_DECIDED.slug)
+    assert [notice.context["ending"] for notice in told] == [ChangeRequest.State.STALE]
 
 
 def test_a_request_is_sent_once_even_if_approved_twice(
