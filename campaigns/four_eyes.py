@@ -20,7 +20,7 @@ from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
 from .reading import CampaignNotListed, campaign_read
-from .scheduling import change_schedule
+from .scheduling import TimePassed, change_schedule
 from .services import CampaignChanged, campaign_update
 
 log = logging.getLogger(__name__)
@@ -104,23 +104,31 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
         raise CampaignUnread(error) from error
     except CampaignNotListed as error:
         raise CampaignUnread(None) from error
-    with transaction.atomic():
-        locked = _lock_open(change_request)
-        outdated = locked.is_outdated
-        too_late = locked.apply_at is not None and locked.apply_at <= timezone.now()
-        state = (ChangeRequest.State.STALE if outdated or too_late
-                 else ChangeRequest.State.APPROVED)
-        approval = _decide(locked, state, approver,
-                           why=Step.CAMPAIGN_CHANGED if outdated
-                           else Step.TIME_PASSED if too_late else "")
-        if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
-            scheduled = change_schedule(
-                campaign=locked.campaign, changes=locked.changes, actor=approver,
-                reason=locked.reason, apply_at=locked.apply_at, language=language or "",
-                change_request=locked, approval=approval,
-            )
-            request_decided_notify(locked)
-            return scheduled.scheduled_entry
+    try:
+        with transaction.atomic():
+            locked = _lock_open(change_request)
+            outdated = locked.is_outdated
+            too_late = locked.apply_at is not None and locked.apply_at <= timezone.now()
+            state = (ChangeRequest.State.STALE if outdated or too_late
+                     else ChangeRequest.State.APPROVED)
+            approval = _decide(locked, state, approver,
+                               why=Step.CAMPAIGN_CHANGED if outdated
+                               else Step.TIME_PASSED if too_late else "")
+            if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
+                scheduled = change_schedule(
+                    campaign=locked.campaign, changes=locked.changes, actor=approver,
+                    reason=locked.reason, apply_at=locked.apply_at, language=language or "",
+                    change_request=locked, approval=approval,
+                )
+                request_decided_notify(locked)
+                return scheduled.scheduled_entry
+    except TimePassed:
+        # Its time passed between the check above and the scheduling, which rolled the
+        # approval back: too late, as a request found so above is.
+        with transaction.atomic():
+            _decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
+                    why=Step.TIME_PASSED)
+        raise RequestTooLate from None
     if outdated:
         raise RequestOutdated
     if too_late:

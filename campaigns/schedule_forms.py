@@ -7,6 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.typed_moments import LocalMomentField, zone_name
 
+PASSED = _("This time has passed: choose a later one, or leave it empty to send the change "
+           "now.")
+
 
 class ScheduleTimeField(LocalMomentField):
     """A moment in the future, typed in the portal's time zone (TIME_ZONE)."""
@@ -23,9 +26,7 @@ class ScheduleTimeField(LocalMomentField):
     def validate(self, value):
         super().validate(value)
         if value is not None and value <= timezone.now():
-            raise forms.ValidationError(
-                _("This time has passed: choose a later one, or leave it empty to send the "
-                  "change now."), code="past")
+            raise forms.ValidationError(PASSED, code="past")
 
 
 class CancelForm(forms.Form):

@@ -11,15 +11,22 @@ from roles.permissions import requires
 
 from .labels import settings_changes
 from .models import ScheduledChange
-from .schedule_forms import CancelForm
-from .scheduling import AlreadyScheduled, NotWaiting, change_schedule, scheduled_change_cancel
+from .schedule_forms import PASSED, CancelForm
+from .scheduling import (
+    AlreadyScheduled,
+    NotWaiting,
+    TimePassed,
+    change_schedule,
+    scheduled_change_cancel,
+)
 
 RECENTLY_FINISHED = 30
 
 
 def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
     """The edit form's branch for a change with a time that needs no approval: saved
-    (`reverts`: the change whose earlier values it restores, if it restores one)."""
+    (`reverts`: the change whose earlier values it restores, if it restores one), or the
+    form again if its time passed meanwhile."""
     apply_at = form.cleaned_data["apply_at"]
     when = shown_minute(apply_at)
     try:
@@ -28,6 +35,10 @@ def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
             reason=form.cleaned_data["reason"], apply_at=apply_at,
             language=request.LANGUAGE_CODE, reverts=reverts,
         )
+    except TimePassed:
+        # A time a moment ahead when the form was checked, passed when it was saved.
+        form.add_error("apply_at", PASSED)
+        return render(request, "campaigns/edit.html", {"campaign": campaign, "form": form})
     except AlreadyScheduled:
         messages.info(request, _(
             "This change was saved already: the portal sends it to Thulium at %(when)s, "

@@ -6,6 +6,7 @@ Real worker processes are in test_scheduling_workers.py.
 """
 
 import datetime
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin
+from campaigns import scheduling
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.models import ChangeRequest, ScheduledChange
@@ -343,6 +345,44 @@ def test_with_four_eyes_an_approval_after_the_time_is_refused(
     mail = Notice.objects.get(kind="change-request-decided", user__username="manager")
     assert mail.context["ending"] == "too_late"
     assert "its time had passed" in notice_message(mail).subject
+
+
+def time_passes_before_saving(monkeypatch, minutes: int = 61) -> None:
+    """The chosen time passes between the form's check and the service's (a time a
+    second ahead): the service's clock is moved on."""
+    later = timezone.now() + datetime.timedelta(minutes=minutes)
+    monkeypatch.setattr(scheduling, "timezone", SimpleNamespace(now=lambda: later))
+
+
+def test_a_time_that_passes_while_the_change_is_saved_is_a_field_error(
+    logged_in, sales, thulium, monkeypatch
+):
+    """The service refused the time the form had let through: an error page."""
+    time_passes_before_saving(monkeypatch)
+    when = ahead()
+    response = edit(logged_in, sales, order="7", apply_at=when)
+    assert response.status_code == 200
+    assert "This time has passed" in response.context["form"].errors["apply_at"][0]
+    shown = form_values(response.content.decode(), "name")
+    assert (shown["order"], shown["apply_at"]) == ("7", when)
+    assert not ScheduledChange.objects.exists() and api_calls(thulium, "PUT") == []
+
+
+def test_with_four_eyes_a_time_that_passes_while_approving_makes_the_request_outdated(
+    four_eyes, logged_in, client, second_editor, sales, thulium, monkeypatch  # noqa: F811
+):
+    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
+    change_request = ChangeRequest.objects.get()
+    time_passes_before_saving(monkeypatch)
+    client.force_login(second_editor)
+    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                       follow=True).content.decode()
+    assert "The time this change was to be applied at has passed" in page
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    step = Entry.objects.get(kind="change-request", details__step="stale")
+    assert step.details["why"] == "time_passed"
+    assert not ScheduledChange.objects.exists() and api_calls(thulium, "PUT") == []
 
 
 def dead_worker_left(change: ScheduledChange, *, sent: bool) -> Entry:
