@@ -52,6 +52,9 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The list's page walks it, newest first, and stops at its page: without it each
+        # page read and sorted the whole list.
+        indexes = [models.Index(fields=["created_at", "id"], name="suppression_when")]
         verbose_name = _("do-not-call entry")
         verbose_name_plural = _("do-not-call entries")
         constraints = [

@@ -1,0 +1,30 @@
+"""The do-not-call list's page reads the list in its order from an index: without one, each
+page read and sorted the whole list (100,000 entries and more)."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+
+from donotcall.models import Suppression
+
+
+def columns_of_the_list_s_order() -> list[str]:
+    """("created_at", "id") from the model's ordering ("-created_at", "-pk"): an index in
+    either direction serves it, read backwards."""
+    return [Suppression._meta.pk.column if name.lstrip("-") == "pk"
+            else Suppression._meta.get_field(name.lstrip("-")).column
+            for name in Suppression._meta.ordering]
+
+
+def test_the_migrations_give_the_list_an_index_in_its_order():
+    migrated = MigrationLoader(None, ignore_no_migrations=True).project_state().apps
+    indexes = migrated.get_model("donotcall", "Suppression")._meta.indexes
+    assert [index.fields for index in indexes] == [columns_of_the_list_s_order()]
+
+
+@pytest.mark.django_db
+def test_the_database_holds_that_index():
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Suppression._meta.db_table)
+    assert columns_of_the_list_s_order() in [
+        constraint["columns"] for constraint in found.values() if constraint["index"]]
