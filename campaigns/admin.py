@@ -82,6 +82,7 @@ class ChangeRequestAdmin(ReadOnlyAuditAdmin):
     list_display = ("created_at", "actor_username", "campaign", "state", "decided_by_username")
     list_filter = ("state",)
     search_fields = ("actor_username", "decided_by_username", "campaign__thulium_id")
+    date_hierarchy = "created_at"
 
 
 @admin.register(ScheduledChange)
