@@ -10,12 +10,19 @@ class CampaignsConfig(AppConfig):
         from audit.kinds import register
         from notices.kinds import register as register_notice
 
-        from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, SCHEDULED_CHANGE
+        from .entries import (
+            CAMPAIGN_CHANGE,
+            CHANGE_REQUEST,
+            FOUND_APPLIED,
+            OUTSIDE_CHANGE,
+            SCHEDULED_CHANGE,
+        )
         from .notices import REQUEST_DECIDED, REQUEST_WAITING
 
         register(CAMPAIGN_CHANGE)
         register(CHANGE_REQUEST)
         register(OUTSIDE_CHANGE)
+        register(FOUND_APPLIED)
         register(SCHEDULED_CHANGE)
         register_notice(REQUEST_WAITING)
         register_notice(REQUEST_DECIDED)

@@ -27,7 +27,7 @@ from .models import ScheduledChange
 from .notices import scheduled_request_ended_notify
 from .risk import risky_changes
 from .scheduling import grace, record_step
-from .services import CampaignChanged, campaign_update, merged_settings
+from .services import CampaignChanged, campaign_update, merged_settings, same_as_sent
 
 log = logging.getLogger(__name__)
 State = ScheduledChange.State
@@ -193,16 +193,9 @@ def holds(item: dict, changes: dict) -> bool | None:
                 return found
         elif name not in item:
             return None
-        elif not _same(item[name], value):
+        elif not same_as_sent(item[name], value):
             return False
     return True
-
-
-def _same(held, sent) -> bool:
-    """Equal as Thulium may write it back: numbers and ids also as text."""
-    if isinstance(held, bool) or isinstance(sent, bool):
-        return held is sent
-    return held == sent or str(held) == str(sent)
 
 
 def _needs_approval_now(change: ScheduledChange) -> bool:

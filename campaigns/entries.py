@@ -41,6 +41,11 @@ def _outside_summary(entry) -> str:
         "fields": settings_named(flat_paths(entry.details.get("found")))}
 
 
+def _found_applied_summary(entry) -> str:
+    return gettext("unanswered change #%(id)s found applied: %(fields)s") % {
+        "id": entry.related_id, "fields": settings_named(flat_paths(entry.details.get("found")))}
+
+
 def _step_words(entry, labels: dict) -> dict:
     """A step entry's step in words and the settings it concerns, for its summary."""
     step = entry.details.get("step")
@@ -76,6 +81,22 @@ OUTSIDE_CHANGE = EntryKind(
     label=_("changed outside the portal"),
     summary=_outside_summary,
     template="audit/kinds/outside-change.html",
+    before="details.settings_before",
+    field_label=setting_label,
+    value_label=setting_value_label,
+    after="details.found",
+    export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
+    calls_thulium=False,
+    of_campaign=True,
+)
+# Found on reading the campaign from Thulium, as OUTSIDE_CHANGE is, but the values found are
+# those a change of the portal's had sent whose answer was lost (its outcome unknown, for
+# good): `related` is that change, `details.found` what it was found to have set.
+FOUND_APPLIED = EntryKind(
+    slug="change-found-applied",
+    label=_("unanswered change found applied"),
+    summary=_found_applied_summary,
+    template="audit/kinds/change-found-applied.html",
     before="details.settings_before",
     field_label=setting_label,
     value_label=setting_value_label,

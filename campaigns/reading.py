@@ -18,9 +18,9 @@ from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
 from portal.thulium import get_client
 
-from .entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
+from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 from .models import Campaign, thulium_id_validator
-from .services import merged_settings
+from .services import merged_settings, same_as_sent
 
 log = logging.getLogger(__name__)
 # Keys of GET outbounds items that are campaign settings, if Thulium sends them.
@@ -95,27 +95,37 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
     changed. A field that a change the portal is sending sets keeps its known value:
     Thulium may not have applied the change yet, and its answer says whether it did (its
     old value, taken, was called a change made outside and sent back by forms opened
-    meanwhile). `campaign` is updated in place. Returns the entry, if one was written.
+    meanwhile). Values that a change of the portal's whose answer was lost had sent are
+    that change's, found applied (FOUND_APPLIED), not a change made outside. `campaign` is
+    updated in place. Returns the "changed outside" entry, if one was written.
     """
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        found = _not_in_flight(found, _in_flight(current))
+        found = _without(found, _in_flight(current))
         changed = changed_values(before, found)
+        applied, unanswered = _found_applied(changed, _unanswered(current))
+        outside = _without(changed, applied)
         entry = None
         if current.settings_replace(merged_settings(before, found)):
             if isinstance(found.get("name"), str) and found["name"]:
                 current.name = found["name"][:255]
             current.save(update_fields=["settings", "version", "name"])
-            if changed:
+            who = {"actor": actor, "campaign": current,
+                   "actor_username": "" if actor else "sync_campaigns"}
+            details = {"settings_before": before, "version": current.version}
+            if applied:
+                entry_complete(entry_begin(kind=FOUND_APPLIED.slug, related=unanswered,
+                                           details={"found": applied, **details}, **who),
+                               outcome=Outcome.SUCCEEDED)
+                log.info("campaign %s: unanswered change %s found applied: %s",
+                         current.thulium_id, unanswered.pk, sorted(applied))
+            if outside:
                 entry = entry_complete(entry_begin(
-                    kind=OUTSIDE_CHANGE.slug, actor=actor, campaign=current,
-                    actor_username="" if actor else "sync_campaigns",
-                    details={"found": changed, "settings_before": before,
-                             "version": current.version},
+                    kind=OUTSIDE_CHANGE.slug, details={"found": outside, **details}, **who,
                 ), outcome=Outcome.SUCCEEDED)
                 log.info("campaign %s changed outside the portal: %s", current.thulium_id,
-                         sorted(changed))
+                         sorted(outside))
     campaign.settings, campaign.version, campaign.name = (current.settings, current.version,
                                                           current.name)
     return entry
@@ -155,15 +165,50 @@ def _in_flight(campaign: Campaign) -> dict:
     return sending
 
 
-def _not_in_flight(found: dict, sending: dict) -> dict:
-    """`found` without the values of the fields that `sending` sets, nested as in a PUT."""
+def _without(values: dict, fields: dict) -> dict:
+    """`values` without the fields that `fields` sets, nested as in a PUT."""
     kept = {}
-    for key, value in found.items():
-        if key not in sending:
+    for key, value in values.items():
+        if key not in fields:
             kept[key] = value
-        elif isinstance(value, dict) and isinstance(sending[key], dict):
-            kept[key] = _not_in_flight(value, sending[key])
+        elif isinstance(value, dict) and isinstance(fields[key], dict):
+            if nested := _without(value, fields[key]):
+                kept[key] = nested
     return kept
+
+
+def _unanswered(campaign: Campaign) -> list[Entry]:
+    """The campaign's changes whose answer was lost (outcome unknown) since it was last read
+    from Thulium: what a read finds they had set is theirs."""
+    entries = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
+                                   outcome=Outcome.UNKNOWN)
+    if campaign.synced_at is not None:
+        entries = entries.filter(completed_at__gte=campaign.synced_at)
+    return list(entries.order_by("pk").only("pk", "sent"))
+
+
+def _found_applied(changed: dict, unanswered: list[Entry]) -> tuple[dict, Entry | None]:
+    """The values of `changed` that the unanswered changes had sent, and the last of those
+    changes whose values were found (None if none was)."""
+    applied, last = {}, None
+    for change in unanswered:
+        if part := _sent_part(changed, change.sent):
+            applied, last = merged_settings(applied, part), change
+    return applied, last
+
+
+def _sent_part(changed: dict, sent: dict) -> dict:
+    """The values of `changed` that are those `sent` set, nested as in a PUT."""
+    part = {}
+    for key, value in changed.items():
+        if key not in sent:
+            continue
+        if isinstance(value, dict) and isinstance(sent[key], dict):
+            if nested := _sent_part(value, sent[key]):
+                part[key] = nested
+        elif same_as_sent(value, sent[key]):
+            part[key] = value
+    return part
 
 
 def _description(item: dict) -> dict:

@@ -4,10 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import Entry, Outcome
 
-from .entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
+from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 
 # Where each kind of settings change keeps the values it set.
-_CHANGED_AT = {CAMPAIGN_CHANGE.slug: "sent", OUTSIDE_CHANGE.slug: "found"}
+_CHANGED_AT = {CAMPAIGN_CHANGE.slug: "sent", OUTSIDE_CHANGE.slug: "found",
+               FOUND_APPLIED.slug: "found"}
 
 
 class NotRevertible(Exception):

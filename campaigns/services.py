@@ -82,6 +82,14 @@ def merged_settings(known: dict, changes: dict) -> dict:
     return merged
 
 
+def same_as_sent(held, sent) -> bool:
+    """Whether a value Thulium holds is one the portal sent, as Thulium may write it back:
+    numbers and ids also as text."""
+    if isinstance(held, bool) or isinstance(sent, bool):
+        return held is sent
+    return held == sent or str(held) == str(sent)
+
+
 # How long a failed read of a campaign's statuses and agents is answered from the cache
 # ("Reload statuses and agents" asks Thulium at once).
 CHOICES_FAILURE_KEPT_SECONDS = 30

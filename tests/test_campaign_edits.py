@@ -10,12 +10,12 @@ from django.urls import reverse
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.due import due_changes_apply
-from campaigns.entries import CAMPAIGN_CHANGE, OUTSIDE_CHANGE
+from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
 from campaigns.services import CampaignChanged, campaign_update
 from portal.thulium.client import ThuliumClient
-from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
+from tests.conftest import AUDITORS, EDITORS, TEST_TIMEOUT, api_calls, make_user
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
 from tests.test_scheduling import ahead, due
@@ -154,6 +154,30 @@ def sent_while_read(campaign, settings, *, changes, found, actor) -> None:
     with CraftedThulium(respond=respond) as crafted:
         settings.THULIUM_API_URL = crafted.url
         campaign_update(campaign=campaign, changes=changes, actor=actor)
+
+
+def test_an_unanswered_change_found_applied_is_the_portal_s_not_a_change_made_outside(
+    logged_in, campaigns, thulium
+):
+    """Thulium applied the change and its answer was lost: reading the campaign then finds
+    the values the portal had sent, which were recorded as changed outside the portal, by
+    whoever opened the form. Something changed in the panel meanwhile still is."""
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=TEST_TIMEOUT + 0.5,
+                            apply=True)
+    assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 200
+    unanswered = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert unanswered.outcome == "unknown"
+    behind_the_back(thulium, parity=77)
+
+    shown = opened(logged_in)
+
+    assert (shown["order"], shown["parity"]) == ("7", "77")
+    found = Entry.objects.get(kind=FOUND_APPLIED.slug)
+    assert (found.related, found.details["found"]) == (unanswered, {"order": 7})
+    assert Entry.objects.get(kind=OUTSIDE_CHANGE.slug).details["found"] == {"parity": 77}
+    page = logged_in.get(reverse("audit:entry", args=[found.pk])).content.decode()
+    assert 'data-testid="found-applied"' in page and f"#{unanswered.pk}" in page
+    assert verify_chain().problem == ""
 
 
 @pytest.mark.django_db(transaction=True)
