@@ -42,9 +42,11 @@ MOST_SPELLINGS = 32
 # [0-9], not \d: \d also matches non-ASCII digits (e.g. full-width) no dialer takes.
 _ACCEPTED = re.compile(r"\+?[0-9]{6,15}")
 # A number as a program that took it for a decimal writes it ("601234567.0" from pandas,
-# "601234567,00" from a cell formatted with decimals): the point and zeros are no digits
-# of it, where the separators' rule would make them one more ("6012345670").
-_AS_DECIMAL = re.compile(r"\s*(\+?[0-9]{6,15})[.,]0+\s*")
+# "601 234 567,00" from a cell formatted with thousands and decimals): the point and zeros
+# are no digits of it, where the separators' rule would make them one more ("6012345670").
+# A decimal point is the number's only point or comma and follows three digits at least (a
+# group of thousands): "22.555.66.00" and "22 555 66.00" keep their last digits.
+_AS_DECIMAL = re.compile(rf"\s*(\+?[0-9][0-9\s\-()\[\]/{DASHES}]*[0-9]{{3}})[.,]0+\s*")
 # "+48 (0) 601 234 567": the country code, then the trunk 0 a caller in the country dials,
 # bracketed so as not to be dialled from abroad. Kept, it made another, invalid number.
 _TRUNK_ZERO = re.compile(r"^(\s*(?:\+|00)[\s\-.]*[0-9]{1,3}[\s\-.]*)\(0\)")

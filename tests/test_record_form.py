@@ -83,6 +83,13 @@ def add(client, data, campaign_id="00001"):
     ("601234567.0", "601234567"),
     ("601234567,00", "601234567"),
     ("+48601234567.0", "+48601234567"),
+    ("601 234 567.0", "601234567"),
+    ("601-234-567,00", "601234567"),
+    ("601\u00a0234\u00a0567,00", "601234567"),  # Polish Excel's thousands and decimals
+    ("+48 (0) 601 234 567.0", "+48601234567"),
+    # Points between groups, the last of them zeros: digits of the number, not a decimal.
+    ("22.555.66.00", "225556600"),
+    ("22 555 66.00", "225556600"),
     # The trunk 0 written for callers in the country, bracketed after the country code.
     ("+48 (0) 601 234 567", "+48601234567"),
     ("0048 (0)601234567", "0048601234567"),
@@ -109,6 +116,7 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
     ("phone", PHONE_FORMAT),
     ("12345", PHONE_FORMAT),
     ("1234567890123456", PHONE_FORMAT),
+    ("12345.0", PHONE_FORMAT),  # five digits and a decimal point: not 123450
     ("６０１２３４５６７", PHONE_FORMAT),  # full-width digits: not a number Thulium can dial
     (" - ( ) ", "Enter a phone number."),
     ("", "This field is required."),
