@@ -85,6 +85,31 @@ def normalise_phone(raw: str) -> str:
     return _without_trunk_zero(number)
 
 
+def check_own_country(number: str) -> None:
+    """Raises ValidationError when the number (as `normalise_phone` gives it) is written
+    after the default region's country code ("+48", "0048", or "48" before more digits than
+    a national number has) and what follows is no number of the region's plan
+    ("4860123456": 60123456, a digit lost). Numbers without a country code are not judged
+    (a short internal "123456" is accepted), nor other countries' (their plans change
+    without the portal knowing)."""
+    region = settings.PHONE_DEFAULT_REGION
+    try:
+        parsed = phonenumbers.parse(number, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return
+    if (parsed.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY
+            or parsed.country_code != phonenumbers.country_code_for_region(region)
+            or phonenumbers.is_valid_number(parsed)):
+        return
+    raise ValidationError(
+        _("This number starts with the country code %(code)s, but what follows (%(rest)s) "
+          "is no number of that country: check its digits."),
+        code="not_in_country",
+        params={"code": parsed.country_code,
+                "rest": phonenumbers.national_significant_number(parsed)},
+    )
+
+
 def _without_trunk_zero(number: str) -> str:
     """A national number written with a leading 0 where its country dials none (Poland
     dropped it in 2005, but "0601 234 567" and "(0-22) 555 66 77" are still written): the

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
-from portal.phones import normalise_phone, phone_key
+from portal.phones import check_own_country, normalise_phone, phone_key
 from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
 from portal.typed_moments import LocalMomentField, zone_name
@@ -121,8 +121,12 @@ class RecordForm(forms.Form):
 
     def clean_phone_number(self):
         number = normalise_phone(self.cleaned_data["phone_number"])
-        # Kept for bulk imports, which also compare the numbers within one file.
+        # Kept for bulk imports, which also compare the numbers within one file (and key
+        # a refused row by it, for an erasure to find).
         self.number_key = phone_key(number)
+        # Judged by the country's plan here, not in normalise_phone: an erasure and the
+        # do-not-call list still take a number the portal accepted before.
+        check_own_country(number)
         # An import's preview asks the list about all its rows at once (imports.checking).
         if not self.in_bulk and blocked(self.campaign, [self.number_key]):
             # Record loaders learn that it is blocked, not why: the note is for compliance.

@@ -107,6 +107,19 @@ def test_every_row_is_checked_and_nothing_is_sent(logged_in, sales, thulium):
     assert "The same phone number as row 2." in page
 
 
+def test_a_number_is_sent_without_a_decimal_an_export_added_and_never_with_a_lost_digit(
+        logged_in, sales):
+    job = previewed(logged_in, sales, csv_bytes([["601 234 567.0", "", "", ""],
+                                                 ["4860123456", "", "", ""]]))
+    by_number = rows_by_number(job)
+    assert by_number[2].payload == {"phone_number": "601234567"}
+    assert by_number[3].state == RowState.INVALID
+    assert by_number[3].problems == [
+        "Phone number: This number starts with the country code 48, but what follows "
+        "(60123456) is no number of that country: check its digits."]
+    assert by_number[3].phone_key == "4860123456"  # for an erasure to find it
+
+
 def test_a_row_gets_exactly_the_errors_the_single_record_form_gives(logged_in, sales):
     """One validation path: the preview's verdict equals a fresh RecordForm's."""
     statuses = [{"system_status": "MY_RECORD", "status_id": "5", "name": "Mój rekord"}]

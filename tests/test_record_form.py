@@ -83,6 +83,7 @@ def add(client, data, campaign_id="00001"):
     ("601234567.0", "601234567"),
     ("601234567,00", "601234567"),
     ("+48601234567.0", "+48601234567"),
+    ("48601234567", "48601234567"),
     ("601 234 567.0", "601234567"),
     ("601-234-567,00", "601234567"),
     ("601\u00a0234\u00a0567,00", "601234567"),  # Polish Excel's thousands and decimals
@@ -117,6 +118,10 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
     ("12345", PHONE_FORMAT),
     ("1234567890123456", PHONE_FORMAT),
     ("12345.0", PHONE_FORMAT),  # five digits and a decimal point: not 123450
+    # Poland's country code, then a number no phone there has (a digit lost).
+    *((typed, "This number starts with the country code 48, but what follows (60123456) is "
+              "no number of that country: check its digits.")
+      for typed in ("4860123456", "+48 60 123 456", "0048 601 23 456")),
     ("６０１２３４５６７", PHONE_FORMAT),  # full-width digits: not a number Thulium can dial
     (" - ( ) ", "Enter a phone number."),
     ("", "This field is required."),
