@@ -203,26 +203,29 @@ def _csv_rows(content, encoding, delimiter):
             number += 1
             if any(cell.strip() for cell in cells):
                 yield number, unquoted(cells)
-    except csv.Error as error:
+    except csv.Error:
+        # With every line end read as one, what is left for the reader to refuse is a cell
+        # past its limit: one whose quote is never closed runs on to the end of the file.
         raise FileProblem(
-            _("Row %(row)d cannot be read as CSV (%(error)s).")
-            % {"row": number + 1, "error": error}
+            _("Row %(row)d cannot be read as CSV: a cell of it holds more than %(most)d "
+              "characters, most often because a quote (\") opened in it is never closed.")
+            % {"row": number + 1, "most": csv.field_size_limit()}
         ) from None
 
 
 def _decoded_lines(content, encoding):
     """The file's lines as text; line by line, so a wrong encoding names its line.
 
-    A file of old Mac line ends (a carriage return alone) is read as lines too, where the
-    CSV reader refused its first one in Python's words. A NUL character, which no text
-    file holds and PostgreSQL cannot store, is refused at its line: past the start of the
-    file, which is checked apart, it failed the preview with a server error.
+    A carriage return alone ends a line too, as in a file of old Mac line ends or one
+    pasted together from two programs' (universal newlines): the CSV reader refused it in
+    Python's English words. A NUL character, which no text file holds and PostgreSQL cannot
+    store, is refused at its line: past the start of the file, which is checked apart, it
+    failed the preview with a server error.
     """
-    if b"\n" not in content:
-        content = content.replace(b"\r", b"\n")
     decoder = codecs.getincrementaldecoder(encoding)()
-    # b"\n" is a line end in every accepted encoding and never part of another character.
-    for line_number, line in enumerate(io.BytesIO(content), 1):
+    # b"\n" and b"\r" are line ends in every accepted encoding and never part of another
+    # character.
+    for line_number, line in enumerate(_lines(content), 1):
         try:
             text = decoder.decode(line)
         except UnicodeDecodeError:
@@ -235,6 +238,20 @@ def _decoded_lines(content, encoding):
                 _("Line %(line)d holds a NUL character, which a text file never does: save "
                   "the file from Excel again as CSV.") % {"line": line_number})
         yield text
+
+
+def _lines(content: bytes) -> Iterator[bytes]:
+    """The file's lines, each with its line end: a line feed, a carriage return and line
+    feed, or a carriage return alone."""
+    for line in io.BytesIO(content):
+        if b"\r" in line[:-2]:
+            yield from filter(None, _AFTER_LONE_CR.split(line))
+        else:
+            yield line
+
+
+# A carriage return not followed by a line feed: where the line it ends ends.
+_AFTER_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
 
 
 def _xlsx_rows(content):

@@ -231,6 +231,25 @@ def test_a_file_of_old_mac_line_ends_is_read_as_lines():
         ["Telefon", "Imie"], ["601000001", "Jan"], ["601000002", "Ewa"]]
 
 
+def test_a_carriage_return_alone_ends_a_line_among_crlf_line_ends_but_not_in_quotes():
+    content = (b'Telefon;Imie\r\n601234567;Jan\r602234567;"Ewa\rAnna"\r\n'
+               b"603234567;Ola\r\r\n604234567;Iga")
+    layout = detect_layout(content, "leady.csv")
+    assert list(read_rows(content, layout)) == [
+        (1, ["Telefon", "Imie"]), (2, ["601234567", "Jan"]), (3, ["602234567", "Ewa\rAnna"]),
+        (4, ["603234567", "Ola"]), (6, ["604234567", "Iga"])]
+
+
+def test_a_quote_never_closed_is_refused_at_its_row_in_the_portals_words():
+    content = (b"Telefon;Uwagi\r\n601234567;ok\r\n602234567;\"nie zamkni\xc4\x99ty\r\n"
+               + b"603234567;dalej\r\n" * 10_000)
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.csv")
+    assert str(problem.value.message) == (
+        "Row 3 cannot be read as CSV: a cell of it holds more than 131072 characters, most "
+        'often because a quote (") opened in it is never closed.')
+
+
 def test_a_nul_character_past_the_start_of_the_file_is_refused_at_its_line():
     rows = [[str(601000001 + n), "Jan"] for n in range(5000)] + [["601009999", "J\x00an"]]
     content = csv_bytes(rows, header=["Telefon", "Imie"])
