@@ -1,5 +1,6 @@
 """Erasing a number from imports: the rows that hold it, and the files it came in."""
 
+import codecs
 import json
 import re
 from functools import partial
@@ -166,9 +167,10 @@ def _holds(job: ImportJob, key: str) -> bool:
     The file's bytes are searched, not its cells as the import was told to read them: read
     with a wrong separator, a cell held a whole line and the number went unseen, and a
     wrong encoding stopped the erasure. Digits and what people type between them are the
-    same bytes in every encoding the portal reads, so a CSV file is searched without
-    decoding it, first for the number's digits with everything else left out (one pass),
-    then at each line they are found in.
+    same bytes in every encoding the portal reads but UTF-16 (whose file, told by its byte
+    order mark, is searched as UTF-8), so a CSV file is searched without decoding it, first
+    for the number's digits with everything else left out (one pass), then at each line
+    they are found in.
     """
     if job.rows.filter(phone_key__in=keys_ever(key)).exists():
         return True
@@ -183,6 +185,8 @@ def _holds(job: ImportJob, key: str) -> bool:
             # Unread, it may hold the number; and its import can never be sent: dropped,
             # where the error stopped every erasure.
             return True
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        content = content.decode("utf-16", errors="replace").encode()
     only_digits = _NOT_DIGITS_NOR_LINE_ENDS.sub(b"", content)
     at = [match.start() for match in re.finditer(re.escape(digits), only_digits)]
     if not at:

@@ -17,8 +17,8 @@ from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout, header_r
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV or Excel file"),
-        help_text=_("CSV (UTF-8, Windows-1250 or ISO-8859-2; separated by ; , or tabs) or "
-                    ".xlsx. The first row must name the columns."),
+        help_text=_("CSV (UTF-8, Windows-1250, ISO-8859-2 or UTF-16; separated by ; , tabs "
+                    "or |) or .xlsx. The first row must name the columns."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
     )
 

@@ -1,9 +1,11 @@
 """Reading an uploaded CSV or XLSX file into rows of text, or saying clearly why not.
 
-CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250 or
-ISO-8859-2, separated by `,` `;` or tabs. XLSX files are read with openpyxl in read-only
-mode (imports.workbooks), so a large sheet is streamed, and formulas are never evaluated;
-a workbook holding more than a spreadsheet program writes is refused (imports.workbooks).
+CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250,
+ISO-8859-2 or UTF-16 (Excel's "Unicode text"), separated by `,` `;` tabs or `|`; a first
+line "sep=;", as some programs write for Excel, names the separator. XLSX files are read
+with openpyxl in read-only mode (imports.workbooks), so a large sheet is streamed, and
+formulas are never evaluated; a workbook holding more than a spreadsheet program writes is
+refused (imports.workbooks).
 """
 
 import codecs
@@ -28,8 +30,11 @@ ENCODINGS = {
     "utf-8": _("UTF-8"),
     "cp1250": _("Windows-1250 (Polish Excel)"),
     "iso-8859-2": _("ISO-8859-2 (Latin-2)"),
+    "utf-16": _("UTF-16 (Excel's Unicode text)"),
 }
-DELIMITERS = {";": _("semicolon ;"), ",": _("comma ,"), "\t": _("tab")}
+DELIMITERS = {";": _("semicolon ;"), ",": _("comma ,"), "\t": _("tab"), "|": _("vertical bar |")}
+# A first line naming the separator, which Excel reads and hides: not the header.
+_SEPARATOR_LINE = re.compile(r"sep=(.)?[\r\n]*", re.IGNORECASE)
 SAMPLE_ROWS = 3
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -139,10 +144,7 @@ def file_kind(content: bytes, file_name: str) -> str:
     if file_name.lower().endswith((".xlsx", ".xlsm")):
         raise FileProblem(_("This file is named .xlsx but is not an Excel workbook."))
     if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileProblem(
-            _("This file is saved as Unicode text (UTF-16): save it from Excel as “CSV UTF-8” "
-              "and upload that.")
-        )
+        return "csv"  # Excel's "Unicode text", whose every other byte is a NUL
     if b"\x00" in content[:_SNIFF_BYTES]:
         raise FileProblem(
             _("This is not a text file: upload a CSV file or an Excel .xlsx workbook.")
@@ -154,6 +156,8 @@ def detect_encoding(content: bytes) -> str:
     """The encoding among those Polish Excel writes: UTF-8 if it decodes, else by letters."""
     if content.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     if _is_utf8(content):
         return "utf-8"
     # charset-normalizer calls Polish ISO-8859-2 text Windows-1250 (its letters are
@@ -178,8 +182,13 @@ def _is_utf8(content: bytes) -> bool:
 
 
 def detect_delimiter(text: str) -> str:
-    """`;`, `,` or tab, as csv.Sniffer sees the start of the file, else the header's most."""
+    """The separator a first line "sep=;" names, else `;`, `,`, tab or `|` as csv.Sniffer
+    sees the start of the file, else the header's most."""
     lines = text.splitlines()
+    if lines and (declared := _SEPARATOR_LINE.fullmatch(lines[0])):
+        if declared[1] in DELIMITERS:
+            return declared[1]
+        lines = lines[1:]
     sample = "\n".join(lines[:-1] if len(lines) > 1 else lines)  # the last may be cut
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
@@ -196,7 +205,10 @@ def read_rows(content: bytes, layout: FileLayout) -> Iterator[tuple[int, list[st
 
 
 def _csv_rows(content, encoding, delimiter):
-    reader = csv.reader(_decoded_lines(content, encoding), delimiter=delimiter)
+    if encoding == "utf-16":
+        content, encoding = _utf16_as_utf8(content), "utf-8"
+    reader = csv.reader(_without_separator_line(_decoded_lines(content, encoding)),
+                        delimiter=delimiter)
     number = 0
     try:
         for cells in reader:
@@ -211,6 +223,28 @@ def _csv_rows(content, encoding, delimiter):
               "characters, most often because a quote (\") opened in it is never closed.")
             % {"row": number + 1, "most": csv.field_size_limit()}
         ) from None
+
+
+def _utf16_as_utf8(content: bytes) -> bytes:
+    """The UTF-16 file as UTF-8, whose lines are read as any other file's: a UTF-16 line
+    end is two bytes, and a byte of it may be half of another character. The file is
+    decoded at once: Excel writes UTF-16 only when asked for "Unicode text", rarely."""
+    try:
+        return content.decode("utf-16").encode()
+    except UnicodeDecodeError as error:
+        line = content[:error.start].decode("utf-16", errors="replace").count("\n") + 1
+        raise FileProblem(
+            _("Line %(line)d is not valid %(encoding)s text: choose the file's encoding.")
+            % {"line": line, "encoding": ENCODINGS["utf-16"]}
+        ) from None
+
+
+def _without_separator_line(lines: Iterator[str]) -> Iterator[str]:
+    """The lines, without a first one naming the separator ("sep=;")."""
+    first = next(lines, None)
+    if first is not None and not _SEPARATOR_LINE.fullmatch(first):
+        yield first
+    yield from lines
 
 
 def _decoded_lines(content, encoding):

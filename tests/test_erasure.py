@@ -595,7 +595,8 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
     words, in a file whose chosen encoding cannot read a later line (the erasure stopped
     there), grouped by no-break spaces, and on a workbook's hidden sheet; a workbook that
     cannot be read past its start (it stopped the erasure) is dropped; a file holding its
-    digits only inside a longer number is kept."""
+    digits only inside a longer number is kept; Excel's "Unicode text" (UTF-16) is
+    searched too."""
     def kept(name, content, **told):
         upload(logged_in, campaigns["A7K2Q"], content, name=name)
         job = ImportJob.objects.get(file_name=name)
@@ -620,13 +621,15 @@ def test_a_kept_file_is_searched_whatever_separator_and_encoding_its_import_was_
     book.active, xlsx = 1, io.BytesIO()
     book.save(xlsx)
     hidden = kept("hidden.xlsx", xlsx.getvalue())
+    unicode = kept("unicode.txt", "Telefon\tImię\r\n602000001\tJan\r\n601 234 567\tZofia\r\n"
+                   .encode("utf-16"))
     other = kept("other.csv", csv_bytes([["602000001", "9601234567", "K", "48601234568"]]))
 
-    assert number_held(NUMBER)["import_files"] == 6
+    assert number_held(NUMBER)["import_files"] == 7
     report = forget_number(number=NUMBER, reference=REFERENCE)
 
-    assert report.counts["import_files"] == 6
-    for job in (commas, among_words, legacy, grouped, hidden, damaged):
+    assert report.counts["import_files"] == 7
+    for job in (commas, among_words, legacy, grouped, hidden, damaged, unicode):
         job.refresh_from_db()
         assert job.state == ImportJob.State.CANCELLED and REFERENCE in job.stop_reason
     assert set(ImportUpload.objects.values_list("job", flat=True)) == {other.pk}

@@ -1,5 +1,6 @@
 """Files as Polish Excel writes them are read right; files that cannot be read say why."""
 
+import codecs
 import io
 import tracemalloc
 import zipfile
@@ -207,9 +208,6 @@ def encrypted_xlsx_bytes() -> bytes:
     (ods_bytes(), "leady.ods", "OpenDocument spreadsheet (.ods)"),
     (encrypted_xlsx_bytes(), "leady.xlsx", "protected with a password"),
     (b"Telefon;Imie;Nazwisko\r\n", "leady.csv", "header row but no rows below it"),
-    # Excel's "Unicode text": it was called no text file.
-    ("Telefon\tImię\r\n601234567\tZofia\r\n".encode("utf-16"), "leady.txt",
-     "saved as Unicode text (UTF-16)"),
 ])
 def test_files_that_cannot_be_imported_say_why(content, name, says):
     with pytest.raises(FileProblem) as problem:
@@ -248,6 +246,45 @@ def test_a_quote_never_closed_is_refused_at_its_row_in_the_portals_words():
     assert str(problem.value.message) == (
         "Row 3 cannot be read as CSV: a cell of it holds more than 131072 characters, most "
         'often because a quote (") opened in it is never closed.')
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excels_unicode_text_is_read_as_utf16_separated_by_tabs(encoding):
+    text = "Telefon\tImię\r\n601234567\tZofia\r\n602234567\tŁucja\r\n"
+    content = (b"" if encoding == "utf-16" else codecs.BOM_UTF16_BE) + text.encode(encoding)
+    layout = detect_layout(content, "leady.txt")
+    assert (layout.encoding, layout.delimiter, layout.headers) == ("utf-16", "\t",
+                                                                   ["Telefon", "Imię"])
+    assert [cells for _number, cells in read_rows(content, layout)][1:] == [
+        ["601234567", "Zofia"], ["602234567", "Łucja"]]
+
+
+def test_a_utf16_file_that_cannot_be_decoded_names_its_line():
+    content = "Telefon\tImię\r\n601234567\tZofia\r\n".encode("utf-16") + b"\x00\xd8A\x00"
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.txt")
+    assert str(problem.value.message) == (
+        "Line 3 is not valid UTF-16 (Excel's Unicode text) text: choose the file's encoding.")
+
+
+def test_a_file_separated_by_vertical_bars_is_read_in_columns():
+    content = b"Telefon|Imie\r\n601234567|Jan\r\n602234567|Ewa\r\n"
+    layout = detect_layout(content, "leady.csv")
+    assert (layout.delimiter, layout.headers) == ("|", ["Telefon", "Imie"])
+
+
+@pytest.mark.parametrize("first, delimiter, row", [
+    ("sep=;", ";", ["601234567", "Jan,Ewa"]),
+    ("SEP=|", "|", ["601234567", "Jan,Ewa"]),
+    ("sep=:", ",", ["601234567", "Jan", "Ewa"]),  # no separator the portal reads: detected
+])
+def test_a_first_line_naming_the_separator_is_followed_and_is_not_the_header(first, delimiter,
+                                                                              row):
+    content = (f"{first}\r\nTelefon{delimiter}Imie\r\n601234567{delimiter}Jan,Ewa\r\n"
+               f"602234567{delimiter}Ola\r\n").encode()
+    layout = detect_layout(content, "leady.csv")
+    assert (layout.delimiter, layout.headers) == (delimiter, ["Telefon", "Imie"])
+    assert list(read_rows(content, layout))[1] == (2, row)
 
 
 def test_a_nul_character_past_the_start_of_the_file_is_refused_at_its_line():
