@@ -120,7 +120,23 @@ def read_layout(content: bytes, layout: FileLayout) -> FileLayout:
         raise FileProblem(
             _("The file has a header row but no rows below it: there is nothing to add.")
         )
+    if refused := _title_refused(layout):
+        raise FileProblem(refused)
     return layout
+
+
+def _title_refused(layout: FileLayout) -> str:
+    """Why the first row looks like a title above the header ("Lista klientów – marzec
+    2026"), or "": it holds one value where every row below it holds more. Taken for the
+    header, it made the file one column, and every row was refused for a separator."""
+    filled = [cell for cell in layout.headers if cell]
+    widths = [sum(1 for cell in cells if cell.strip()) for cells in layout.sample]
+    if len(filled) != 1 or min(widths) < 2:
+        return ""
+    return str(_("The first row holds one value (%(value)s) where the rows below it hold "
+                 "%(cells)d or more: if it is a title above the column names, delete it and "
+                 "the blank rows under it, so that the column names are the first row, and "
+                 "upload the file again.") % {"value": filled[0][:40], "cells": min(widths)})
 
 
 def file_kind(content: bytes, file_name: str) -> str:

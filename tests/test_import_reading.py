@@ -287,6 +287,29 @@ def test_a_first_line_naming_the_separator_is_followed_and_is_not_the_header(fir
     assert list(read_rows(content, layout))[1] == (2, row)
 
 
+TITLED = [["Lista klientów – marzec 2026"], [], ["Telefon", "Imię"], ["601000001", "Anna"],
+          ["601000002", "Jan"]]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("leady.csv", "\r\n".join(";".join(row) for row in TITLED).encode()),
+    ("leady.xlsx", xlsx_bytes(TITLED[1:], header=TITLED[0])),
+])
+def test_a_title_row_above_the_column_names_is_refused_saying_so(name, content):
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, name)
+    assert str(problem.value.message) == (
+        "The first row holds one value (Lista klientów – marzec 2026) where the rows below it "
+        "hold 2 or more: if it is a title above the column names, delete it and the blank "
+        "rows under it, so that the column names are the first row, and upload the file "
+        "again.")
+
+
+def test_a_file_of_one_column_is_no_title():
+    content = b"Telefon\r\n601000001;\r\n601000002\r\n"
+    assert detect_layout(content, "leady.csv").headers == ["Telefon"]
+
+
 def test_a_nul_character_past_the_start_of_the_file_is_refused_at_its_line():
     rows = [[str(601000001 + n), "Jan"] for n in range(5000)] + [["601009999", "J\x00an"]]
     content = csv_bytes(rows, header=["Telefon", "Imie"])
