@@ -81,7 +81,9 @@ class RowChecker:
         filled = len(cells)
         while filled > self.width and not cells[filled - 1].strip():
             filled -= 1  # a trailing separator adds an empty cell, which harms nothing
-        if filled > self.width or (filled < self.width and not self.short_rows_end_early):
+        if filled > self.width:
+            problems.append(self.too_wide(filled))
+        elif filled < self.width and not self.short_rows_end_early:
             problems.append(
                 ngettext("This row has %(cells)d cell where the header has %(columns)d: a "
                          "cell may hold an unquoted separator or line break.",
@@ -98,6 +100,22 @@ class RowChecker:
                     % {"column": self.labels[target], "formula": value[:40]}
                 )
         return problems
+
+    def too_wide(self, filled: int) -> str:
+        """Why a row with values past the header's last named column is not sent: a value
+        no column is named for (a note typed beside the row) would be lost, and in a CSV
+        file a separator inside a cell shifts the cells after it."""
+        said = {"cells": filled, "columns": self.width}
+        if self.short_rows_end_early:  # a sheet's cells cannot shift
+            return ngettext(
+                "This row has values in %(cells)d columns; the header names %(columns)d: "
+                "name the column in the header row, or delete its values.",
+                "This row has values in %(cells)d columns; the header names %(columns)d: "
+                "name the columns in the header row, or delete their values.",
+                filled - self.width) % said
+        return _("This row has values in %(cells)d columns; the header names %(columns)d: a "
+                 "cell may hold an unquoted separator or line break, or a value was typed "
+                 "past the last named column (name its column in the header row).") % said
 
     def form_problems(self, form) -> list[str]:
         return [

@@ -321,10 +321,23 @@ def test_formulas_and_ragged_rows_are_never_sent(logged_in, sales):
     by_number = rows_by_number(job)
     assert "imie holds a formula (=HYPERLINK(\"http://x\"))" in by_number[2].problems[0]
     assert by_number[3].problems[0].startswith("This row has 3 cells where the header has 4")
-    assert by_number[4].problems[0].startswith("This row has 5 cells where the header has 4")
+    assert by_number[4].problems == [
+        "This row has values in 5 columns; the header names 4: a cell may hold an unquoted "
+        "separator or line break, or a value was typed past the last named column (name its "
+        "column in the header row)."]
     assert by_number[5].state == RowState.QUEUED  # a trailing separator harms nothing
-    assert by_number[6].problems[0].startswith("This row has 10000 cells")
+    assert by_number[6].problems[0].startswith("This row has values in 10000 columns")
     assert job.rows_valid == 1
+
+
+def test_a_note_typed_past_a_sheets_last_named_column_is_refused_saying_so(logged_in, sales):
+    content = xlsx_bytes([["601000001", "Anna", "Nowak", "Łódź", None, "oddzwonić po 16"],
+                          ["601000002", "Jan", "Lis", "Gdańsk"]])
+    by_number = rows_by_number(previewed(logged_in, sales, content, name="leady.xlsx"))
+    assert by_number[2].problems == [
+        "This row has values in 6 columns; the header names 4: name the columns in the "
+        "header row, or delete their values."]
+    assert by_number[3].state == RowState.QUEUED
 
 
 def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
