@@ -163,6 +163,24 @@ def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "
         _decide(_lock_open(change_request), ChangeRequest.State.REJECTED, actor, note)
 
 
+def change_requests_expire() -> list[int]:
+    """Mark outdated each request whose time passed while it waited for approval; returns
+    their ids. Run by the worker beside the due scheduled changes: left waiting, such a
+    request stayed in the approvers' count for good, and its requester was not told."""
+    expired = []
+    late = ChangeRequest.objects.filter(state=ChangeRequest.State.REQUESTED,
+                                        apply_at__lte=timezone.now())
+    for change_request in late.only("pk"):
+        with transaction.atomic():
+            try:
+                locked = _lock_open(change_request)
+            except RequestClosed:
+                continue  # decided meanwhile
+            _decide(locked, ChangeRequest.State.STALE, None, why=Step.TIME_PASSED)
+        expired.append(locked.pk)
+    return expired
+
+
 def may_decide(change_request: ChangeRequest, user) -> bool:
     """True when `user` may approve or reject: an approver who did not ask for it."""
     return (
@@ -200,9 +218,10 @@ def _lock_open(change_request) -> ChangeRequest:
 
 
 def _decide(change_request, state, actor, note="", why="") -> Entry:
+    """`actor` None: the portal's own doing (a request whose time passed unapproved)."""
     change_request.state = state
     change_request.decided_by = actor
-    change_request.decided_by_username = actor.get_username()
+    change_request.decided_by_username = actor.get_username() if actor else ""
     change_request.decided_at = timezone.now()
     change_request.decision_note = note
     change_request.save(

@@ -46,7 +46,8 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
         sent = change_request.sent_change
         ending = SENT_OUTCOMES.get(sent.outcome, "unknown") if sent else "failed"
     elif why == Step.TIME_PASSED:
-        ending = "too_late"
+        # Decided by no one: its time came while it waited (four_eyes.change_requests_expire).
+        ending = "too_late" if change_request.decided_by_username else "expired"
     else:
         ending = change_request.state
     _tell_requester(change_request, ending)

@@ -18,12 +18,13 @@ from audit.recording import entry_begin
 from campaigns import scheduling
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
+from campaigns.four_eyes import change_requests_expire
 from campaigns.models import ChangeRequest, ScheduledChange
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_time
 from portal.thulium import get_client
-from tests.conftest import api_calls
+from tests.conftest import AUDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
 from tests.test_four_eyes import edit, four_eyes, second_editor  # noqa: F401
 
@@ -345,6 +346,38 @@ def test_with_four_eyes_an_approval_after_the_time_is_refused(
     mail = Notice.objects.get(kind="change-request-decided", user__username="manager")
     assert mail.context["ending"] == "too_late"
     assert "its time had passed" in notice_message(mail).subject
+
+
+def test_with_four_eyes_a_request_whose_time_passes_unapproved_is_marked_outdated(
+    four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
+):
+    """Left waiting, it stayed in the approvers' count for good and its requester never
+    heard of it."""
+    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
+    change_request = ChangeRequest.objects.get()
+    change_request.requester.email = "manager@example.com"
+    change_request.requester.save()
+    client.force_login(second_editor)
+    assert client.get(reverse("campaigns:requests")).context["requests_to_approve"] == 1
+    ChangeRequest.objects.filter(pk=change_request.pk).update(apply_at=timezone.now())
+    assert client.get(reverse("campaigns:requests")).context["requests_to_approve"] == 0
+
+    assert change_requests_expire() == [change_request.pk]
+    assert change_requests_expire() == []
+
+    change_request.refresh_from_db()
+    assert (change_request.state, change_request.decided_by) == (ChangeRequest.State.STALE,
+                                                                  None)
+    step = Entry.objects.get(kind="change-request", details__step="stale")
+    assert (step.actor, step.details["why"]) == (None, "time_passed")
+    client.force_login(make_user("auditor", AUDITORS))
+    assert "outdated (the time it was to be applied at had passed)" in client.get(
+        step.get_absolute_url()).content.decode()
+    assert api_calls(thulium, "PUT") == [] and not ScheduledChange.objects.exists()
+    mail = notice_message(Notice.objects.get(kind="change-request-decided",
+                                             user__username="manager"))
+    assert "its time had passed" in mail.subject
+    assert "came before a second editor approved it" in mail.body
 
 
 def time_passes_before_saving(monkeypatch, minutes: int = 61) -> None:

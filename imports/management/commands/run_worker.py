@@ -3,7 +3,8 @@
 Besides running tasks, it runs steps of other apps over and over, each in a thread of its
 own (`run_every`): it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
-scheduled campaign changes when they are due (campaigns/due.py); sends the e-mail notices
+scheduled campaign changes when they are due (campaigns/due.py), and marks outdated the
+four-eyes requests whose time passed unapproved (campaigns.four_eyes); sends the e-mail notices
 and clears old ones (notices.sending); clears the personal data of imports ended
 IMPORT_KEEP_DAYS before (imports.retention), old login records and expired sessions
 (portal.login_records); verifies the audit trail every AUDIT_VERIFY_HOURS;
@@ -22,6 +23,7 @@ from django.db import DatabaseError, connection, connections
 
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
+from campaigns.four_eyes import change_requests_expire
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
 from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
@@ -85,6 +87,9 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "scheduled-changes",
          "step": _logged(lambda: due_changes_apply(worker=worker_id),
                          "scheduled changes finished: %s"),
+         "seconds": settings.SCHEDULE_POLL_SECONDS},
+        {"name": "expire-change-requests",
+         "step": _logged(change_requests_expire, "change requests outdated unapproved: %s"),
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "send-notices", "step": notices_send_due, "seconds": NOTICES_POLL_SECONDS},
         {"name": "clear-notices", "step": notices_purge, "seconds": 3600},
