@@ -109,7 +109,7 @@ def test_a_waiting_request_mails_each_approver_in_their_language(requested, inbo
     link = f"{PORTAL}/campaigns/requests/{requested.pk}/"
     anna, = mails_to(inbox, "anna@example.com")
     assert anna["Content-Language"] == "pl"
-    assert subject(anna) == "Zmiana kampanii Sprzedaż OZE 2026 czeka na Twoją zgodę"
+    assert subject(anna) == "Zmiana kampanii Sprzedaż OZE 2026 czeka na Twoje zatwierdzenie"
     assert link_in(anna) == link
     bob, = mails_to(inbox, "bob@example.com")
     assert bob["Content-Language"] == "en"
