@@ -2,7 +2,7 @@
 
 Every row goes through `records.forms.RecordForm`, the form of a single addition, so a
 row is held to exactly its rules; the file adds its own problems (ragged rows, formulas,
-numbers repeated within it).
+Excel's errors, numbers repeated within it).
 """
 
 from django.core.exceptions import ValidationError
@@ -16,10 +16,17 @@ from records.forms import RecordForm
 
 from .models import RowState
 from .repeats import FirstRows
+from .sheets import ExcelError
 from .storing import CheckedRow
 
 # Cells kept to show a problem row; more than enough to recognise a value.
 MAX_SHOWN_CELL = 200
+# The errors Excel shows in a cell it cannot compute, as English and Polish Excel spell
+# them: a CSV file holds them as text, a workbook's cell may too (pasted as values).
+EXCEL_ERRORS = frozenset({
+    "#N/A", "#N/D", "#REF!", "#ADR!", "#DIV/0!", "#DZIEL/0!", "#VALUE!", "#ARG!",
+    "#NAME?", "#NAZWA?", "#NULL!", "#ZERO!", "#NUM!", "#LICZBA!",
+})
 
 
 class RowChecker:
@@ -91,6 +98,13 @@ class RowChecker:
                          "cell may hold an unquoted separator or line break.", filled)
                 % {"cells": filled, "columns": self.width}
             )
+        for index, target in self.columns:
+            cell = cells[index] if index < len(cells) else ""
+            # Sent, Thulium would keep the error as the person's name or identifier.
+            if isinstance(cell, ExcelError) or cell.strip() in EXCEL_ERRORS:
+                problems.append(
+                    _("%(column)s holds Excel's error %(error)s: correct the cell in the "
+                      "file.") % {"column": self.labels[target], "error": cell.strip()[:40]})
         for target, value in data.items():
             # A formula is never evaluated: its text would reach Thulium instead of a value.
             if value.startswith("="):

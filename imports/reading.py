@@ -10,7 +10,6 @@ refused (imports.workbooks).
 
 import codecs
 import csv
-import datetime
 import io
 import re
 from collections.abc import Iterator
@@ -18,12 +17,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from portal.phones import spells_a_phone_number
 from portal.spreadsheets import unquoted
 
-from .workbooks import EXCEL_ROWS, WorkbookRefused, not_a_spreadsheet, open_workbook
+from .sheets import sheet_rows
+from .workbooks import WorkbookRefused, open_workbook
 
 ENCODINGS = {
     "utf-8-sig": _("UTF-8 with BOM"),
@@ -313,9 +312,9 @@ def _xlsx_rows(content):
         raise FileProblem(_("This file cannot be read as an Excel .xlsx workbook.")) from None
     number = 0
     try:
-        limit = settings.IMPORT_MAX_COLUMNS + 1  # one more, to tell a too-wide sheet
-        for number, values in enumerate(_sheet_values(_shown_sheet(book)), 1):
-            cells = [_cell_text(value) for value in values[:limit]]
+        # One more than read, to tell a too-wide sheet.
+        width = settings.IMPORT_MAX_COLUMNS + 1
+        for number, cells in sheet_rows(_shown_sheet(book), width=width):
             while cells and not cells[-1]:
                 cells.pop()  # cells that hold only a style
             if any(cell.strip() for cell in cells):
@@ -336,23 +335,10 @@ def workbook_rows(content: bytes) -> Iterator[list[str]]:
     book = open_workbook(content)
     try:
         for sheet in book.worksheets:
-            for values in _sheet_values(sheet):
-                yield [_cell_text(value) for value in values]
+            for _number, cells in sheet_rows(sheet):
+                yield cells
     finally:
         book.close()
-
-
-def _sheet_values(sheet) -> Iterator[tuple]:
-    """The values of the sheet's rows, up to the last row an Excel sheet has; raises
-    WorkbookRefused past it (a row numbered a billion was a billion empty rows)."""
-    # Each row as wide as its own last cell, whatever size the sheet states: padded to the
-    # widest a row may be (201 values for four cells), the padding took nearly a third of
-    # a whole read, and a size stated too small cut rows and cells off.
-    sheet.reset_dimensions()
-    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
-        if number > EXCEL_ROWS:
-            raise WorkbookRefused(not_a_spreadsheet())
-        yield values
 
 
 def _shown_sheet(book):
@@ -363,35 +349,6 @@ def _shown_sheet(book):
         return book.active
     return next((sheet for sheet in book.worksheets if sheet.sheet_state == "visible"),
                 book.worksheets[0])
-
-
-def _cell_text(value) -> str:
-    """A cell as the user sees it: whole numbers without `.0`, times to the minute, an
-    array formula as its text (checking refuses a formula), never as Python's words for
-    the object openpyxl gives for it."""
-    if value is None:
-        return ""
-    if isinstance(value, ArrayFormula):
-        return value.text
-    if isinstance(value, DataTableFormula):
-        return "=TABLE()"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= EXCEL_DIGITS_UP_TO:
-        # Past Excel's 15 digits the last ones are lost: written as Excel shows it, so that
-        # the record form refuses it as it refuses a CSV's, instead of digits made up.
-        return format(value, ".15G")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, datetime.date):
-        return value.strftime("%Y-%m-%d")
-    return str(value)
-
-
-# Whole numbers Excel keeps every digit of: it holds 15 significant digits.
-EXCEL_DIGITS_UP_TO = 10**15
 
 
 def _take(iterator, count):

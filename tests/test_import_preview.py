@@ -1,8 +1,10 @@
 """Upload, mapping and preview: every row checked by the record form, nothing sent."""
 
+import io
 import re
 import tracemalloc
 
+import openpyxl
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -346,6 +348,40 @@ def test_an_xlsx_file_is_previewed_like_a_csv(logged_in, sales):
     by_number = rows_by_number(job)
     assert by_number[2].payload["phone_number"] == "601234567"
     assert "holds a formula (=A2)" in by_number[3].problems[0]
+
+
+def test_excel_errors_are_never_sent_the_row_says_which(logged_in, sales):
+    """#N/A reached Thulium as a person's name and identifier; a CSV file saved by Polish
+    Excel spells it #N/D."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Telefon", "Imię", "ID"])
+    sheet.append([601000001, "#N/A", "#SPILL!"])
+    sheet["B2"].data_type = sheet["C2"].data_type = "e"
+    sheet.append([601000002, "Jan", "#N/A"])  # the text, typed in a cell formatted as text
+    job = previewed(logged_in, sales, book_bytes(book), name="leady.xlsx",
+                    column_2="identifier")
+    by_number = rows_by_number(job)
+    assert by_number[2].state == RowState.INVALID
+    assert by_number[2].problems == [
+        "imie holds Excel's error #N/A: correct the cell in the file.",
+        "Identifier holds Excel's error #SPILL!: correct the cell in the file."]
+    assert by_number[3].problems == [
+        "Identifier holds Excel's error #N/A: correct the cell in the file."]
+    rows = [["601000003", "#N/D", "", ""], ["601000004", "#DZIEL/0!", "#ADR!", ""]]
+    by_number = rows_by_number(previewed(logged_in, sales, csv_bytes(rows)))
+    assert by_number[2].problems == [
+        "imie holds Excel's error #N/D: correct the cell in the file."]
+    assert by_number[3].problems == [
+        "imie holds Excel's error #DZIEL/0!: correct the cell in the file.",
+        "nazwisko holds Excel's error #ADR!: correct the cell in the file."]
+    assert job.rows_valid == 0
+
+
+def book_bytes(book) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(("content", "name", "says"), [
