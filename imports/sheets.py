@@ -2,13 +2,16 @@
 parser of a sheet's XML.
 
 Read through the parser rather than a read-only sheet's `iter_rows`, which gives a
-cell's value alone: whether Excel saved an error in it (#N/A) is its type, which the
-preview needs to refuse it.
+cell's value alone: whether Excel saved an error in it (#N/A) is its type, and how Excel
+shows a number is its style's number format. A PESEL formatted "00000000000" was sent
+without its leading zero, a birth date with a time of 00:00, 15% as 0.15.
 """
 
 import datetime
+import re
 from collections.abc import Iterator
 
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, is_datetime
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
@@ -18,6 +21,11 @@ from .workbooks import EXCEL_ROWS, WorkbookRefused, not_a_spreadsheet
 EXCEL_DIGITS_UP_TO = 10**15
 # The columns an Excel sheet has: a cell's reference may name any.
 EXCEL_COLUMNS = 16_384
+# A number format of zeros alone pads a whole number with leading zeros to its width.
+_ZEROS = re.compile(r"0+")
+# What a number format shows as it is: quoted text, an escaped character, a colour or locale.
+_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^]]*]')
+_PERCENT_DECIMALS = re.compile(r"\.([0#?]+)")
 
 
 class ExcelError(str):
@@ -29,6 +37,7 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
     last cell, `width` cells at most; raises WorkbookRefused past the last row an Excel
     sheet has (a row numbered a billion was a billion empty rows)."""
     book = sheet.parent
+    formats = _Formats(book)
     with sheet._get_source() as source:
         parser = WorkSheetParser(source, sheet._shared_strings, epoch=book.epoch,
                                  date_formats=book._date_formats,
@@ -41,14 +50,37 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
             texts = [""] * min(cells[-1]["column"] if cells else 0, width)
             for cell in cells:
                 if cell["column"] <= width:
-                    texts[cell["column"] - 1] = _cell_text(cell["value"], cell["data_type"])
+                    texts[cell["column"] - 1] = _cell_text(cell["value"], cell["data_type"],
+                                                           formats[cell["style_id"]])
             yield number, texts
 
 
-def _cell_text(value, data_type: str) -> str:
-    """A cell as the user sees it: whole numbers without `.0`, times to the minute, an
-    array formula as its text (checking refuses a formula), an error as its own type,
-    never as Python's words for the object openpyxl gives for it."""
+class _Formats(dict):
+    """The first section (for numbers above zero) of the number format of each of the
+    workbook's styles, by the style's index, read as the cells use them."""
+
+    def __init__(self, book):
+        super().__init__()
+        self._book = book
+
+    def __missing__(self, style_id):
+        styles = self._book._cell_styles
+        number_format = "General"
+        if style_id < len(styles):
+            format_id = styles[style_id].numFmtId
+            number_format = (BUILTIN_FORMATS.get(format_id, "General")
+                             if format_id < BUILTIN_FORMATS_MAX_SIZE
+                             else self._book._number_formats[format_id - BUILTIN_FORMATS_MAX_SIZE])
+        self[style_id] = number_format.split(";")[0]
+        return self[style_id]
+
+
+def _cell_text(value, data_type: str, number_format: str) -> str:
+    """A cell as the user sees it (`number_format`: its format's first section): whole
+    numbers without `.0` and others to Excel's 15 significant digits, zero-padded ones and
+    percentages as their format shows them, a date alone without a time and times to the
+    minute, an array formula as its text (checking refuses a formula), an error as its
+    own type, never as Python's words for the object openpyxl gives for it."""
     if value is None:
         return ""
     if data_type == "e":
@@ -59,14 +91,32 @@ def _cell_text(value, data_type: str) -> str:
         return "=TABLE()"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= EXCEL_DIGITS_UP_TO:
-        # Past Excel's 15 digits the last ones are lost: written as Excel shows it, so that
-        # the record form refuses it as it refuses a CSV's, instead of digits made up.
-        return format(value, ".15G")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, int | float):
+        return _number_text(value, number_format)
+    if isinstance(value, datetime.datetime) and is_datetime(number_format) == "date":
+        return value.strftime("%Y-%m-%d")  # as Thulium writes a date (its start_date)
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+def _number_text(value: int | float, number_format: str) -> str:
+    """A number as Excel shows it in General format, or zero-padded or as a percentage
+    as `number_format` says: the formats an identifier or a share is given."""
+    if abs(value) >= EXCEL_DIGITS_UP_TO and isinstance(value, float):
+        # Past Excel's 15 digits the last ones are lost: written as Excel shows it, so that
+        # the record form refuses it as it refuses a CSV's, instead of digits made up.
+        return format(value, ".15G")
+    shown = _LITERALS.sub("", number_format)
+    if "%" in shown:
+        decimals = _PERCENT_DECIMALS.search(shown)
+        return f"{value * 100:.{len(decimals[1]) if decimals else 0}f}%"
+    if float(value).is_integer():
+        whole = str(int(value))
+        if _ZEROS.fullmatch(shown) and value >= 0:
+            return whole.zfill(len(shown))
+        return whole
+    # Excel keeps 15 significant digits: 0.1 + 0.2 is 0.3 there, 0.30000000000000004 here.
+    return format(value, ".15G")

@@ -81,6 +81,21 @@ def excel_xlsx_bytes(rows, *, header=HEADER, stated_size: str = "") -> bytes:
     return buffer.getvalue()
 
 
+def sheet_patched(content: bytes, old: str, new: str) -> bytes:
+    """The workbook with `old` replaced by `new` in its first sheet's XML: a cell written
+    as Excel writes it and openpyxl does not."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name in source.namelist():
+            xml = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                assert old.encode() in xml
+                xml = xml.replace(old.encode(), new.encode())
+            book.writestr(name, xml)
+    return buffer.getvalue()
+
+
 def people(count, *, first=601000000):
     """`count` rows of distinct 9-digit numbers with Polish names."""
     return [[str(first + n), "Zofia", f"Kowalska-{n}", "Łódź"] for n in range(count)]

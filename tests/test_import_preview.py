@@ -1,5 +1,6 @@
 """Upload, mapping and preview: every row checked by the record form, nothing sent."""
 
+import datetime
 import io
 import re
 import tracemalloc
@@ -376,6 +377,19 @@ def test_excel_errors_are_never_sent_the_row_says_which(logged_in, sales):
         "imie holds Excel's error #DZIEL/0!: correct the cell in the file.",
         "nazwisko holds Excel's error #ADR!: correct the cell in the file."]
     assert job.rows_valid == 0
+
+
+def test_a_workbook_s_formatted_cells_are_sent_as_excel_shows_them(logged_in, sales):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Telefon", "PESEL", "Następny kontakt"])
+    sheet.append([601000001, 2270803628, datetime.datetime(2026, 12, 24)])
+    sheet["B2"].number_format, sheet["C2"].number_format = "00000000000", "dd.mm.yyyy"
+    job = previewed(logged_in, sales, book_bytes(book), name="leady.xlsx",
+                    column_1="identifier", column_2="next_call_date")
+    assert rows_by_number(job)[2].payload == {  # a date alone: from the start of its day
+        "phone_number": "601000001", "identifier": "02270803628",
+        "next_call_date": "2026-12-24 00:00"}
 
 
 def book_bytes(book) -> bytes:

@@ -1,6 +1,7 @@
 """Files as Polish Excel writes them are read right; files that cannot be read say why."""
 
 import codecs
+import datetime
 import io
 import tracemalloc
 import zipfile
@@ -18,6 +19,7 @@ from tests.import_files import (
     csv_bytes,
     excel_xlsx_bytes,
     long_first_cell_xlsx,
+    sheet_patched,
     size_stated,
     streamed_xlsx,
     xlsx_bytes,
@@ -88,8 +90,6 @@ def test_blank_lines_are_skipped_but_keep_the_row_numbers():
 
 
 def test_an_xlsx_workbook_is_read_with_numbers_and_dates_as_text():
-    import datetime
-
     content = xlsx_bytes([[601234567, "Zofia", datetime.datetime(2026, 5, 24, 12, 24), 3.0]],
                          header=["Telefon", "Imię", "Termin", "Kolejność"])
     layout = detect_layout(content, "leady.xlsx")
@@ -146,6 +146,24 @@ def test_a_number_past_excel_s_15_digits_reads_as_excel_shows_it_not_with_made_u
     book.active.append([601234567.0, 1.23456789012346e18])
     layout = detect_layout(workbook_bytes(book), "leady.xlsx")
     assert layout.sample == [["601234567", "1.23456789012346E+18"]]
+
+
+def test_a_workbook_s_numbers_read_as_excel_shows_them_by_their_format():
+    """A PESEL formatted to eleven digits lost its leading zero, a birth date gained a time
+    of 00:00, 15% came as 0.15 and Excel's 0.3 as 0.30000000000000004."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Telefon", "PESEL", "Urodzony", "Rabat", "Udział", "Suma", "Kod", "Termin"])
+    sheet.append([601234567, 2270803628, datetime.datetime(1982, 2, 18), 0.15, 0.125, 0.1,
+                  -42, datetime.datetime(2026, 12, 24, 10, 30)])
+    formats = {"B2": "00000000000", "C2": "dd.mm.yyyy", "D2": "0%", "E2": "0.0%",
+               "G2": "00000", "H2": "dd.mm.yyyy hh:mm"}
+    for cell, number_format in formats.items():
+        sheet[cell].number_format = number_format
+    content = sheet_patched(workbook_bytes(book), "<v>0.1</v>", "<v>0.30000000000000004</v>")
+    layout = detect_layout(content, "leady.xlsx")
+    assert layout.sample == [["601234567", "02270803628", "1982-02-18", "15%", "12.5%", "0.3",
+                              "-42", "2026-12-24 10:30"]]
 
 
 def workbook_bytes(book) -> bytes:
