@@ -44,7 +44,8 @@ def rows_to_fix_lines(job: ImportJob) -> Iterator[str]:
     # memory stays flat however many rows a large file has to correct.
     problems = (job.rows.filter(state__in=TO_FIX).order_by("number")
                 .values_list("number", "problems").iterator(chunk_size=CHUNK))
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
+    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
+                        sheet=job.sheet)
     # The preview read the whole file with this layout: it reads again.
     rows = read_rows(upload_content(job), layout)
     _number, header = next(rows)

@@ -68,6 +68,20 @@ class ReadOptionsForm(forms.Form):
                                   widget=forms.Select(attrs={"class": "form-select"}))
 
 
+class SheetForm(forms.Form):
+    """Which of a workbook's sheets is read; reading it refuses a name the workbook has no
+    sheet of."""
+
+    sheet = forms.CharField(label=_("Sheet"),
+                            widget=forms.Select(attrs={"class": "form-select"}))
+
+    def __init__(self, *args, sheets: dict[str, bool] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sheet"].widget.choices = [
+            (name, name if shown else _("%(sheet)s (hidden)") % {"sheet": name})
+            for name, shown in (sheets or {}).items()]
+
+
 class MappingForm(forms.Form):
     """One choice per column of the file: the record parameter or field it goes to."""
 

@@ -41,6 +41,8 @@ class ImportJob(models.Model):
     file_kind = models.CharField(_("file kind"), max_length=4)  # "csv" or "xlsx"
     encoding = models.CharField(_("encoding"), max_length=20, blank=True)
     delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
+    # The workbook's sheet read, named as the workbook names it; "" for a CSV file.
+    sheet = models.TextField(_("sheet"), blank=True)
     headers = models.JSONField(_("columns"), default=list)
     # One target per column, in the file's order; "" leaves the column out.
     mapping = models.JSONField(_("mapping"), default=list)

@@ -186,7 +186,8 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
+    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
+                        sheet=job.sheet)
     rows = read_rows(content, layout)
     next(rows)  # the header
     total = valid = 0

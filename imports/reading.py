@@ -85,6 +85,10 @@ class FileLayout:
     kind: str  # "csv" or "xlsx"
     encoding: str = ""
     delimiter: str = ""
+    # A workbook's sheet to read, "" for its first visible one; once its rows are read, the
+    # sheet read, and every sheet of the workbook (its name: whether Excel shows it).
+    sheet: str = ""
+    sheets: dict[str, bool] = field(default_factory=dict)
     headers: list[str] = field(default_factory=list)
     sample: list[list[str]] = field(default_factory=list)
 
@@ -213,9 +217,10 @@ def detect_delimiter(text: str) -> str:
 
 
 def read_rows(content: bytes, layout: FileLayout) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells as text) for every non-blank row, the header first."""
+    """(row number, cells as text) for every non-blank row, the header first; of a
+    workbook, of its sheet the layout names, which its first row notes in the layout."""
     if layout.kind == "xlsx":
-        return _xlsx_rows(content)
+        return _xlsx_rows(content, layout)
     return _csv_rows(content, layout.encoding, layout.delimiter)
 
 
@@ -303,7 +308,7 @@ def _lines(content: bytes) -> Iterator[bytes]:
 _AFTER_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
 
 
-def _xlsx_rows(content):
+def _xlsx_rows(content, layout):
     try:
         book = open_workbook(content)
     except WorkbookRefused as refused:
@@ -314,13 +319,18 @@ def _xlsx_rows(content):
     try:
         # One more than read, to tell a too-wide sheet.
         width = settings.IMPORT_MAX_COLUMNS + 1
-        for number, cells in sheet_rows(_shown_sheet(book), width=width):
+        sheet = _sheet(book, layout.sheet)
+        layout.sheet = sheet.title
+        layout.sheets = {each.title: each.sheet_state == "visible" for each in book.worksheets}
+        for number, cells in sheet_rows(sheet, width=width):
             while cells and not cells[-1]:
                 cells.pop()  # cells that hold only a style
             if any(cell.strip() for cell in cells):
                 yield number, cells
     except WorkbookRefused as refused:
         raise FileProblem(refused.message) from None
+    except FileProblem:
+        raise
     except Exception:  # a damaged sheet shows only while it is read
         raise FileProblem(
             _("Row %(row)d of the workbook cannot be read.") % {"row": number + 1}
@@ -341,12 +351,17 @@ def workbook_rows(content: bytes) -> Iterator[list[str]]:
         book.close()
 
 
-def _shown_sheet(book):
-    """The sheet Excel opens the workbook at, or its first visible one: a hidden first
-    sheet (lookup lists, say) was read in place of the data the user sees."""
-    # The active sheet may be a chart's, which has no rows.
-    if book.active in book.worksheets and book.active.sheet_state == "visible":
-        return book.active
+def _sheet(book, name: str):
+    """The workbook's sheet of that name, or its first visible one for none: never the
+    one it was saved on, which was read while the page said the first was, nor a hidden
+    first sheet (lookup lists, say). Raises FileProblem for a name it has no sheet of."""
+    if name:
+        sheet = next((sheet for sheet in book.worksheets if sheet.title == name), None)
+        if sheet is None:
+            raise FileProblem(_("The workbook has no sheet named “%(sheet)s”.")
+                              % {"sheet": name[:40]})
+        return sheet
+    # A chart's sheet has no rows: book.worksheets leaves it out.
     return next((sheet for sheet in book.worksheets if sheet.sheet_state == "visible"),
                 book.worksheets[0])
 

@@ -67,7 +67,8 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
                 "mapping": mapping_by_header(job.headers, job.mapping),
                 "options": {
                     "file_kind": job.file_kind, "encoding": job.encoding,
-                    "delimiter": job.delimiter, "language": job.language,
+                    "delimiter": job.delimiter, "sheet": job.sheet,
+                    "language": job.language,
                     "concurrency": settings.IMPORT_CONCURRENCY,
                     "batch_size": settings.IMPORT_BATCH_SIZE,
                     "rate_limit": settings.IMPORT_RATE_LIMIT,

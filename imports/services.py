@@ -28,7 +28,8 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
             campaign=campaign, actor=actor, actor_username=actor.get_username(),
             file_name=file_name[:255], file_size=len(content),
             file_sha256=hashlib.sha256(content).hexdigest(), file_kind=layout.kind,
-            encoding=layout.encoding, delimiter=layout.delimiter, headers=layout.headers,
+            encoding=layout.encoding, delimiter=layout.delimiter, sheet=layout.sheet,
+            headers=layout.headers,
             mapping=propose_mapping(layout.headers, campaign), language=language,
         )
         upload_insert(job, content)
@@ -37,17 +38,20 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
     return job
 
 
-def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> FileLayout:
-    """Read the file again as the user says; raises FileProblem if it cannot be read so.
+def import_read_options(*, job: ImportJob, encoding: str = "", delimiter: str = "",
+                        sheet: str = "") -> FileLayout:
+    """Read the file again as the user says (a CSV file's encoding and separator, a
+    workbook's sheet); raises FileProblem if it cannot be read so.
 
     A preview of the file as it was read before is dropped, rows and all: its rows were
     cut from the file otherwise, and confirmed, they would be sent so.
     """
     layout = _layout_read(job, FileLayout(kind=job.file_kind, encoding=encoding,
-                                          delimiter=delimiter))
+                                          delimiter=delimiter, sheet=sheet))
     if refused := header_refused(layout.headers):  # as its upload was judged
         raise FileProblem(refused)
-    job.encoding, job.delimiter, job.headers = encoding, delimiter, layout.headers
+    job.encoding, job.delimiter, job.sheet = encoding, delimiter, layout.sheet
+    job.headers = layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
     job.check_problem = ""  # a worker's check of the file as it was read before
     job.state, job.rows_total, job.rows_expected, job.rows_valid = (
@@ -57,16 +61,18 @@ def import_read_options(*, job: ImportJob, encoding: str, delimiter: str) -> Fil
         if ImportJob.objects.select_for_update().filter(
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             rows_delete(job)
-            job.save(update_fields=["encoding", "delimiter", "headers", "mapping",
+            job.save(update_fields=["encoding", "delimiter", "sheet", "headers", "mapping",
                                     "check_problem", "state", "rows_total", "rows_expected",
                                     "rows_valid"])
     return layout
 
 
-def import_sample(job: ImportJob) -> list[list[str]]:
-    """The first rows under the header, to help the user map the columns."""
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter)
-    return _layout_read(job, layout).sample
+def import_sample(job: ImportJob) -> FileLayout:
+    """The file read for the first rows under the header, to help the user map the
+    columns, and a workbook's sheets, to choose which one is read."""
+    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
+                        sheet=job.sheet)
+    return _layout_read(job, layout)
 
 
 def _layout_read(job: ImportJob, layout: FileLayout) -> FileLayout:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("imports/<int:pk>/", views.detail, name="detail"),
     path("imports/<int:pk>/mapping/", views.mapping, name="mapping"),
     path("imports/<int:pk>/read-options/", views.read_options, name="read_options"),
+    path("imports/<int:pk>/sheet/", views.sheet, name="sheet"),
     path("imports/<int:pk>/templates/<int:template_pk>/delete/", views.template_delete,
          name="template_delete"),
     path("imports/<int:pk>/stop-check/", views.stop_check, name="stop_check"),

@@ -15,12 +15,12 @@ from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
 from .fixing import rows_to_fix, rows_to_fix_lines, rows_to_fix_name
-from .forms import ImportListForm, ImportUploadForm, MappingForm, ReadOptionsForm
+from .forms import ImportListForm, ImportUploadForm, MappingForm, ReadOptionsForm, SheetForm
 from .mapping import mapping_targets, propose_mapping
 from .models import PROBLEM_STATES, ImportJob
 from .previewing import checked_inline, import_preview
 from .progress import import_progress, preview_counts, row_counts
-from .reading import FileProblem
+from .reading import FileLayout, FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled, task_waiting
 from .services import (
@@ -107,15 +107,20 @@ def mapping(request, pk):
     # sample cannot be read now (the form may be unbound: not one of its errors).
     problem = "" if form.is_bound else job.check_problem
     try:
-        sample = import_sample(job)
+        layout = import_sample(job)
     except FileProblem as unreadable:
-        sample, problem = [], unreadable.message
+        layout, problem = FileLayout(kind=job.file_kind), unreadable.message
     read_options = ReadOptionsForm(initial={"encoding": job.encoding, "delimiter": job.delimiter})
-    columns = [(form[name], [row[index] if index < len(row) else "" for row in sample])
+    # The sheet read, as reading the workbook names it: "" for an import of a workbook
+    # uploaded before one was kept.
+    sheet_read = layout.sheet or job.sheet
+    sheets = SheetForm(initial={"sheet": sheet_read}, sheets=layout.sheets)
+    columns = [(form[name], [row[index] if index < len(row) else "" for row in layout.sample])
                for index, name in enumerate(form.columns)]
     return render(request, "imports/mapping.html", {
         "job": job, "campaign": campaign, "form": form, "columns": columns, "problem": problem,
         "templates": templates, "chosen": chosen, "read_options": read_options,
+        "sheets": sheets, "sheet_read": sheet_read, "sheet_count": len(layout.sheets),
     })
 
 
@@ -156,6 +161,27 @@ def read_options(request, pk):
             messages.success(request, _("The file was read again with these settings."))
     else:
         messages.error(request, _("Choose an encoding and a separator from the lists."))
+    return redirect("imports:mapping", pk=job.pk)
+
+
+@require_POST
+@requires(ADD_RECORDS)
+def sheet(request, pk):
+    """Read another sheet of the workbook, in place of the one read so far."""
+    job = _job(request, pk, to_change=True, file_kind="xlsx")
+    if job.state not in ImportJob.MAPPABLE_STATES:
+        return redirect(job)
+    form = SheetForm(request.POST)
+    if form.is_valid():
+        try:
+            import_read_options(job=job, sheet=form.cleaned_data["sheet"])
+        except FileProblem as problem:
+            messages.error(request, problem.message)
+        else:
+            messages.success(request, _("The sheet “%(sheet)s” is read now: map its columns.")
+                             % {"sheet": job.sheet})
+    else:
+        messages.error(request, _("Choose a sheet from the list."))
     return redirect("imports:mapping", pk=job.pk)
 
 

@@ -392,6 +392,45 @@ def test_a_workbook_s_formatted_cells_are_sent_as_excel_shows_them(logged_in, sa
         "next_call_date": "2026-12-24 00:00"}
 
 
+def test_the_mapping_page_names_the_sheet_read_and_another_may_be_chosen(logged_in, sales):
+    book = openpyxl.Workbook()
+    book.active.title = "Nowi"
+    book["Nowi"].append(["Telefon", "Imię"])
+    book["Nowi"].append([601000001, "Anna"])
+    book.create_sheet("Już dzwonieni").append(["Telefon", "Imię", "Nazwisko"])
+    book["Już dzwonieni"].append([602000002, "Jan", "Nowak"])
+    book.active = 1  # saved while its user looked at the people already called
+    response = upload(logged_in, sales, book_bytes(book), "leady.xlsx")
+    job = ImportJob.objects.get()
+    page = logged_in.get(response["Location"]).content.decode()
+    assert "601000001" in page and "602000002" not in page
+    assert ("This workbook has 2 sheets: the rows below are read from the sheet “Nowi” "
+            "alone") in page
+    assert '<option value="Już dzwonieni">Już dzwonieni</option>' in page
+    response = logged_in.post(reverse("imports:sheet", args=[job.pk]),
+                              {"sheet": "Już dzwonieni"}, follow=True)
+    page = response.content.decode()
+    assert "The sheet “Już dzwonieni” is read now: map its columns." in page
+    assert "602000002" in page and "601000001" not in page
+    job.refresh_from_db()
+    assert (job.sheet, job.headers) == ("Już dzwonieni", ["Telefon", "Imię", "Nazwisko"])
+    response = logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    assert response.status_code == 302
+    assert [row.payload["phone_number"] for row in ImportRow.objects.filter(job=job)] == [
+        "602000002"]
+    response = logged_in.post(reverse("imports:sheet", args=[job.pk]), {"sheet": "Nowe"},
+                              follow=True)
+    assert "The workbook has no sheet named “Nowe”." in response.content.decode()
+    job.refresh_from_db()
+    assert (job.sheet, job.state) == ("Już dzwonieni", ImportJob.State.PREVIEWED)
+
+
+def test_a_workbook_of_one_sheet_names_it_on_the_mapping_page(logged_in, sales):
+    response = upload(logged_in, sales, xlsx_bytes(people(1)), "leady.xlsx")
+    page = logged_in.get(response["Location"]).content.decode()
+    assert "Excel workbook: the sheet “Sheet” is read" in page
+
+
 def book_bytes(book) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)

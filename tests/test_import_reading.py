@@ -112,17 +112,27 @@ def test_an_xlsx_array_formula_is_read_as_its_text():
     assert layout.sample == [["601234567", "=UPPER(A2)"]]
 
 
-def test_the_sheet_excel_opens_at_is_read_not_a_hidden_first_one():
+def test_the_first_visible_sheet_is_read_not_a_hidden_first_one_nor_the_one_saved_on():
+    """Saved while its user looked at the people already called, a workbook's rows were
+    read from that sheet, while the mapping page said the first was read."""
     book = openpyxl.Workbook()
     lists = book.active
     lists.title, lists.sheet_state = "Słowniki", "hidden"
     lists.append(["Kod", "Opis"])
     book.create_sheet("Leady").append(["Telefon", "Imię"])
     book["Leady"].append(["601234567", "Zofia"])
-    book.active = 1
-    assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
-    book.active = 0  # saved with the hidden sheet active: the first visible one
-    assert detect_layout(workbook_bytes(book), "leady.xlsx").headers == ["Telefon", "Imię"]
+    book.create_sheet("Już dzwonieni").append(["Nr", "Kto"])
+    book["Już dzwonieni"].append(["602234567", "Jan"])
+    for active in (0, 1, 2):
+        book.active = active
+        layout = detect_layout(workbook_bytes(book), "leady.xlsx")
+        assert (layout.sheet, layout.headers) == ("Leady", ["Telefon", "Imię"])
+        assert layout.sheets == {"Słowniki": False, "Leady": True, "Już dzwonieni": True}
+    layout = FileLayout(kind="xlsx", sheet="Już dzwonieni")
+    assert list(read_rows(workbook_bytes(book), layout)) == [
+        (1, ["Nr", "Kto"]), (2, ["602234567", "Jan"])]
+    with pytest.raises(FileProblem, match="The workbook has no sheet named “Nowi”."):
+        list(read_rows(workbook_bytes(book), FileLayout(kind="xlsx", sheet="Nowi")))
 
 
 def test_a_workbook_saved_with_a_chart_open_is_read_from_its_data_sheet():
