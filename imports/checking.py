@@ -16,7 +16,7 @@ from records.forms import RecordForm
 
 from .models import RowState
 from .repeats import FirstRows
-from .sheets import ExcelError
+from .sheets import ExcelError, UnsavedFormula
 from .storing import CheckedRow
 
 # Cells kept to show a problem row; more than enough to recognise a value.
@@ -38,6 +38,10 @@ class RowChecker:
         self.width = len(job.headers)
         # A sheet's row simply ends at its last value; a CSV row must have every cell.
         self.short_rows_end_early = job.file_kind == "xlsx"
+        # A workbook's cell says whether it holds a formula, and text is text whatever it
+        # begins with ("=== VIP ==="); a CSV cell beginning with = is a formula, as Excel
+        # computes it when it opens the file.
+        self.formulas_typed = job.file_kind == "xlsx"
         self.columns = [(index, target) for index, target in enumerate(job.mapping) if target]
         self.labels = {name: str(field.label) for name, field in form.fields.items()}
         self.first_row_of_phone = FirstRows()
@@ -105,13 +109,13 @@ class RowChecker:
                 problems.append(
                     _("%(column)s holds Excel's error %(error)s: correct the cell in the "
                       "file.") % {"column": self.labels[target], "error": cell.strip()[:40]})
-        for target, value in data.items():
             # A formula is never evaluated: its text would reach Thulium instead of a value.
-            if value.startswith("="):
+            elif (isinstance(cell, UnsavedFormula) if self.formulas_typed
+                  else cell.strip().startswith("=")):
                 problems.append(
                     _("%(column)s holds a formula (%(formula)s); the portal imports values "
                       "only: paste the values into the spreadsheet instead.")
-                    % {"column": self.labels[target], "formula": value[:40]}
+                    % {"column": self.labels[target], "formula": cell.strip()[:40]}
                 )
         return problems
 

@@ -4,8 +4,9 @@ CSV files come from Polish Excel: UTF-8 (with or without BOM), Windows-1250,
 ISO-8859-2 or UTF-16 (Excel's "Unicode text"), separated by `,` `;` tabs or `|`; a first
 line "sep=;", as some programs write for Excel, names the separator. XLSX files are read
 with openpyxl in read-only mode (imports.workbooks), so a large sheet is streamed, and
-formulas are never evaluated; a workbook holding more than a spreadsheet program writes is
-refused (imports.workbooks).
+formulas are never evaluated: a formula's cell gives the value Excel saved
+(imports.sheets); a workbook holding more than a spreadsheet program writes is refused
+(imports.workbooks).
 """
 
 import codecs

@@ -5,6 +5,11 @@ Read through the parser rather than a read-only sheet's `iter_rows`, which gives
 cell's value alone: whether Excel saved an error in it (#N/A) is its type, and how Excel
 shows a number is its style's number format. A PESEL formatted "00000000000" was sent
 without its leading zero, a birth date with a time of 00:00, 15% as 0.15.
+
+A formula's cell gives the value Excel saved with it, in the same single reading of the
+sheet; a file written by a script (openpyxl) saves none, and its cell gives the
+formula's text as an `UnsavedFormula`, which the preview refuses: the portal never
+computes one.
 """
 
 import datetime
@@ -12,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, is_datetime
-from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from .workbooks import EXCEL_ROWS, WorkbookRefused, not_a_spreadsheet
@@ -32,6 +37,10 @@ class ExcelError(str):
     """The error Excel saved in a cell (#N/A, #ADR!), as its text: no value to send."""
 
 
+class UnsavedFormula(str):
+    """The text of a formula whose value its file does not hold: no value to send."""
+
+
 def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells as text) for each row the sheet's XML holds, as wide as its own
     last cell, `width` cells at most; raises WorkbookRefused past the last row an Excel
@@ -39,9 +48,9 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
     book = sheet.parent
     formats = _Formats(book)
     with sheet._get_source() as source:
-        parser = WorkSheetParser(source, sheet._shared_strings, epoch=book.epoch,
-                                 date_formats=book._date_formats,
-                                 timedelta_formats=book._timedelta_formats)
+        parser = _Parser(source, sheet._shared_strings, data_only=True, epoch=book.epoch,
+                         date_formats=book._date_formats,
+                         timedelta_formats=book._timedelta_formats)
         for number, cells in parser.parse():
             if number > EXCEL_ROWS:
                 raise WorkbookRefused(not_a_spreadsheet())
@@ -53,6 +62,26 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
                     texts[cell["column"] - 1] = _cell_text(cell["value"], cell["data_type"],
                                                            formats[cell["style_id"]])
             yield number, texts
+
+
+class _Parser(WorkSheetParser):
+    """openpyxl's parser of a sheet's cells, reading a formula's saved value (data_only),
+    which gives a formula with none as an empty cell: given its text instead."""
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        if element.find(FORMULA_TAG) is None:
+            return cell
+        # Read for every formula: a shared formula's first cell defines the others'.
+        formula = self.parse_formula(element)
+        # Excel saves every result, an empty text too (typed "str"); openpyxl writes an
+        # empty value, untyped.
+        if not element.findtext(VALUE_TAG) and element.get("t", "n") != "str":
+            if isinstance(formula, ArrayFormula):
+                formula = formula.text
+            cell["value"] = UnsavedFormula(
+                "=TABLE()" if isinstance(formula, DataTableFormula) else formula)
+        return cell
 
 
 class _Formats(dict):
@@ -79,16 +108,14 @@ def _cell_text(value, data_type: str, number_format: str) -> str:
     """A cell as the user sees it (`number_format`: its format's first section): whole
     numbers without `.0` and others to Excel's 15 significant digits, zero-padded ones and
     percentages as their format shows them, a date alone without a time and times to the
-    minute, an array formula as its text (checking refuses a formula), an error as its
-    own type, never as Python's words for the object openpyxl gives for it."""
+    minute, an error or a formula saved without its value as its own type (checking
+    refuses both), never as Python's words for the object openpyxl gives for it."""
     if value is None:
         return ""
     if data_type == "e":
         return ExcelError(value)
-    if isinstance(value, ArrayFormula):
-        return value.text
-    if isinstance(value, DataTableFormula):
-        return "=TABLE()"
+    if isinstance(value, UnsavedFormula):
+        return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):

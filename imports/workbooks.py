@@ -79,9 +79,10 @@ def unpacked_size(content: bytes) -> int:
 
 
 def open_workbook(content: bytes) -> Workbook:
-    """The workbook, read-only, formulas as written (as `openpyxl.load_workbook` opens it
-    with read_only=True); raises WorkbookRefused for one that unpacks to too much, else
-    what openpyxl raises for a file it cannot read."""
+    """The workbook, read-only, each formula's value as its file saved it (as
+    `openpyxl.load_workbook` opens it with read_only=True, data_only=True); raises
+    WorkbookRefused for one that unpacks to too much, else what openpyxl raises for a file
+    it cannot read."""
     unpacked = unpacked_size(content)
     if unpacked > largest_unpacked():
         raise WorkbookRefused(
@@ -90,7 +91,7 @@ def open_workbook(content: bytes) -> Workbook:
               "or split it.")
             % {"size": filesizeformat(unpacked), "max": filesizeformat(largest_unpacked()),
                "file_max": filesizeformat(settings.IMPORT_MAX_FILE_SIZE)})
-    reader = _Reader(io.BytesIO(content), read_only=True, data_only=False)
+    reader = _Reader(io.BytesIO(content), read_only=True, data_only=True)
     reader.archive.close()
     reader.archive = _Archive(io.BytesIO(content))
     reader.read()

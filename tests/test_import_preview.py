@@ -29,6 +29,7 @@ from tests.import_files import (
     mapping_post,
     people,
     previewed,
+    sheet_patched,
     upload,
     xlsx_bytes,
 )
@@ -429,6 +430,34 @@ def test_a_workbook_of_one_sheet_names_it_on_the_mapping_page(logged_in, sales):
     response = upload(logged_in, sales, xlsx_bytes(people(1)), "leady.xlsx")
     page = logged_in.get(response["Location"]).content.decode()
     assert "Excel workbook: the sheet “Sheet” is read" in page
+
+
+def test_a_formula_s_saved_value_is_sent_and_text_is_text_whatever_it_begins_with(
+    logged_in, sales
+):
+    """A formula Excel saved with its value was refused, as was a text cell "=== VIP ===";
+    a formula a script wrote, saving no value, still is."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Telefon", "Imię", "Nazwisko", "Miasto"])
+    sheet.append([1, "Jan", 2, 3])
+    sheet.append([601000002, "=== VIP ===", "Lis", "Kraków"])
+    sheet["B3"].data_type = "s"  # typed as text, as Excel keeps it
+    sheet.append([601000003, "Ewa", "=B4", ""])  # as openpyxl writes it: no value saved
+    content = book_bytes(book)
+    for cell, as_excel_saves_it in [  # each formula with the value Excel computed
+            ('<c r="A2" t="n"><v>1</v></c>', '<c r="A2"><f>600000000+1001</f><v>601001001</v></c>'),
+            ('<c r="C2" t="n"><v>2</v></c>',
+             '<c r="C2" t="str"><f>PROPER("nowak")</f><v>Nowak</v></c>'),
+            ('<c r="D2" t="n"><v>3</v></c>', '<c r="D2" t="str"><f>IF(1,"","x")</f><v></v></c>')]:
+        content = sheet_patched(content, cell, as_excel_saves_it)
+    by_number = rows_by_number(previewed(logged_in, sales, content, name="leady.xlsx"))
+    assert by_number[2].payload == {"phone_number": "601001001",
+                                    "record_fields": {"imie": "Jan", "nazwisko": "Nowak"}}
+    assert by_number[3].payload["record_fields"]["imie"] == "=== VIP ==="
+    assert by_number[4].problems == [
+        "nazwisko holds a formula (=B4); the portal imports values only: paste the values "
+        "into the spreadsheet instead."]
 
 
 def book_bytes(book) -> bytes:

@@ -14,6 +14,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from imports import workbooks
 from imports.reading import FileLayout, FileProblem, detect_layout, read_rows
+from imports.sheets import ExcelError
 from tests.import_files import (
     HEADER,
     csv_bytes,
@@ -101,6 +102,23 @@ def test_an_xlsx_formula_is_read_as_its_text_never_evaluated():
     content = xlsx_bytes([["=600000000+1", "Zofia"]], header=["Telefon", "Imię"])
     layout = detect_layout(content, "leady.xlsx")
     assert layout.sample == [["=600000000+1", "Zofia"]]
+
+
+def test_an_xlsx_formula_is_read_as_the_value_excel_saved_with_it():
+    book = openpyxl.Workbook()
+    book.active.append(["Telefon", "Imię", "Nazwisko", "Zgoda", "Opiekun"])
+    book.active.append([1, 2, 3, 4, 5])
+    content = workbook_bytes(book)
+    for cell, formula in [
+            ('<c r="A2" t="n"><v>1</v></c>', '<c r="A2"><f>A1+1</f><v>601234567</v></c>'),
+            ('<c r="B2" t="n"><v>2</v></c>', '<c r="B2" t="str"><f>UPPER("a")</f><v>A</v></c>'),
+            ('<c r="C2" t="n"><v>3</v></c>', '<c r="C2" t="str"><f>""</f><v></v></c>'),
+            ('<c r="D2" t="n"><v>4</v></c>', '<c r="D2" t="b"><f>TRUE()</f><v>1</v></c>'),
+            ('<c r="E2" t="n"><v>5</v></c>', '<c r="E2" t="e"><f>NA()</f><v>#N/A</v></c>')]:
+        content = sheet_patched(content, cell, formula)
+    (cells,) = detect_layout(content, "leady.xlsx").sample
+    assert cells == ["601234567", "A", "", "TRUE", "#N/A"]
+    assert isinstance(cells[4], ExcelError)
 
 
 def test_an_xlsx_array_formula_is_read_as_its_text():
