@@ -66,7 +66,8 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
 
 class _Parser(WorkSheetParser):
     """openpyxl's parser of a sheet's cells, reading a formula's saved value (data_only),
-    which gives a formula with none as an empty cell: given its text instead."""
+    which gives a formula with none as an empty cell: given its text instead. It keeps
+    nothing of the rows read."""
 
     def parse_cell(self, element):
         cell = super().parse_cell(element)
@@ -82,6 +83,13 @@ class _Parser(WorkSheetParser):
             cell["value"] = UnsavedFormula(
                 "=TABLE()" if isinstance(formula, DataTableFormula) else formula)
         return cell
+
+    def parse_row(self, row):
+        parsed = super().parse_row(row)
+        # Each row's height and style, which no value needs, were kept to the sheet's end:
+        # a million formatted empty rows held 400 MB.
+        self.row_dimensions.clear()
+        return parsed
 
 
 class _Formats(dict):
