@@ -173,7 +173,7 @@ def test_the_import_page_and_list_write_their_times_as_the_language_does(logged_
     ("pl", {"Telefon": "Numer telefonu <small><code>phone_number</code></small>",
             "Typ pliku": "CSV <small><code>csv</code></small>",
             "Separator": "średnik ; <small><code>;</code></small>",
-            "Najwyżej wywołań na sekundę": "bez limitu <small><code>0.0</code></small>",
+            "Maks. liczba wywołań na sekundę": "bez limitu <small><code>0.0</code></small>",
             "Język": "angielski <small><code>en</code></small>"}),
 ])
 def test_the_import_page_and_the_entry_name_the_mapping_and_options_in_the_users_words(
