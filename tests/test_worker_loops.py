@@ -74,15 +74,18 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     monkeypatch.setattr(run_worker, "chain_check_if_due", asked.append)
     monkeypatch.setattr(run_worker, "imports_clear_expired", lambda: [7])
     monkeypatch.setattr(run_worker, "login_log_clear", lambda: 3)
+    monkeypatch.setattr(run_worker, "change_requests_expire", lambda: [5])
     loops = {loop["name"]: loop for loop in background_loops("worker-a")}
 
     assert {name: (loop["seconds"], loop.get("first_wait", 0)) for name, loop in
             loops.items()} == {
-        "resume-imports": (7, 0), "scheduled-changes": (11, 0), "send-notices": (5.0, 0),
+        "resume-imports": (7, 0), "scheduled-changes": (11, 0),
+        "expire-change-requests": (11, 0), "send-notices": (5.0, 0),
         "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-logins": (3600, 0),
         "clear-sessions": (3600, 0), "verify-audit": (600, 600)}
     with caplog.at_level(logging.INFO, logger=run_worker.__name__):
         loops["scheduled-changes"]["step"]()
+        loops["expire-change-requests"]["step"]()
         loops["resume-imports"]["step"]()
         loops["verify-audit"]["step"]()
         loops["clear-imports"]["step"]()
@@ -93,7 +96,8 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     assert loops["clear-sessions"]["step"] is sessions_clear
     # What a step did is told; a step that did nothing says nothing.
     assert [record.getMessage() for record in caplog.records] == [
-        "scheduled changes finished: [41, 42]", "cleared the personal data of imports [7]",
+        "scheduled changes finished: [41, 42]", "change requests outdated unapproved: [5]",
+        "cleared the personal data of imports [7]",
         "cleared 3 login records"]
 
     settings.AUDIT_VERIFY_HOURS = 0  # never verified by the worker
