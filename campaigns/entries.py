@@ -1,7 +1,7 @@
 """The campaign app's kinds of audit entries: settings changes, changes found made outside
 the portal, four-eyes steps and the steps of scheduled changes."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.diff import flat_paths
@@ -27,7 +27,7 @@ class ScheduleStep:
     """A scheduled change's step, as stored in a "scheduled-change" entry's details."""
 
     SCHEDULED, CANCELLED, MISSED = "scheduled", "cancelled", "missed"
-    LABELS = {SCHEDULED: _("scheduled"), CANCELLED: _("cancelled"),
+    LABELS = {SCHEDULED: _("scheduled"), CANCELLED: pgettext_lazy("scheduled change", "cancelled"),
               MISSED: _("missed (not sent)")}
 
 

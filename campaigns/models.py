@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
@@ -175,9 +176,11 @@ class ScheduledChange(models.Model):
         APPLYING = "applying", _("being applied")
         APPLIED = "applied", _("applied")
         REFUSED = "refused", _("refused by Thulium")
-        FAILED = "failed", _("failed")
+        # In the context of a change: Polish says a change's ending in the feminine, where
+        # an import's, sharing the English words, is masculine.
+        FAILED = "failed", pgettext_lazy("scheduled change", "failed")
         MISSED = "missed", _("missed")
-        CANCELLED = "cancelled", _("cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("scheduled change", "cancelled")
 
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT,

@@ -231,6 +231,10 @@ def test_a_waiting_change_is_cancelled_with_a_reason_and_never_sent(
     step = Entry.objects.get(kind=SCHEDULED_CHANGE.slug, details__step=ScheduleStep.CANCELLED)
     assert (step.details["note"], step.related) == ("The client extended the campaign",
                                                     scheduled.scheduled_entry)
+    # In Polish a change's ending agrees with "zmiana", not with an import's "import".
+    page = logged_in.get(reverse("campaigns:scheduled_change", args=[scheduled.pk]),
+                         HTTP_ACCEPT_LANGUAGE="pl")
+    assert ">anulowana" in page.content.decode()
 
 
 def test_cancelling_a_change_no_longer_waiting_says_so_and_keeps_the_reason(
