@@ -168,9 +168,9 @@ def read_options(request, pk):
 @requires(ADD_RECORDS)
 def sheet(request, pk):
     """Read another sheet of the workbook, in place of the one read so far."""
-    job = _job(request, pk, to_change=True, file_kind="xlsx")
-    if job.state not in ImportJob.MAPPABLE_STATES:
-        return redirect(job)
+    job = _job(request, pk, to_change=True)
+    if job.file_kind != "xlsx" or job.state not in ImportJob.MAPPABLE_STATES:
+        return redirect(job)  # a CSV file has no sheets
     form = SheetForm(request.POST)
     if form.is_valid():
         try:

@@ -27,6 +27,7 @@ ACCESS = [
     ("imports:rows_to_fix", "GET",  "previewed", OK,  DENIED, DENIED, DENIED, OK),
     ("imports:mapping",     "GET",  "previewed", OK,  DENIED, DENIED, DENIED, OK),
     ("imports:read_options", "POST", "previewed", OK, DENIED, DENIED, DENIED, OK),
+    ("imports:sheet",       "POST", "previewed", OK,  DENIED, DENIED, DENIED, OK),
     # On a finished import confirming and cancelling change nothing: only the answer counts.
     ("imports:confirm",     "POST", "finished", OK,   DENIED, DENIED, DENIED, OK),
     ("imports:stop_check",  "POST", "finished", OK,   DENIED, DENIED, DENIED, OK),
