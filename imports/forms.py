@@ -127,6 +127,13 @@ class MappingForm(forms.Form):
             )
         return cleaned
 
+    def full_clean(self):
+        super().full_clean()
+        # The template renders the widgets by hand: Bootstrap marks a field by this class.
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["class"] += " is-invalid"
+
     def mapping(self) -> list[str]:
         return [self.cleaned_data.get(name) or "" for name in self.columns]
 

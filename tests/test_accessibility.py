@@ -1,8 +1,15 @@
-"""Accessibility (WCAG 2.1 AA) that the pages' HTML alone shows; axe-core runs in test_browser_a11y."""
+"""Accessibility (WCAG 2.1 AA) that the HTML shows; test_browser_a11y runs axe-core in Chromium."""
 
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from imports.models import ImportJob
+from tests.audit_fixtures import auditor  # noqa: F401
+from tests.import_files import csv_bytes, mapping_post, people, upload
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 VOID = {"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -30,6 +37,33 @@ class _AlertLinks(HTMLParser):
             del self.open[len(names) - 1 - names[::-1].index(tag):]
 
 
+class _Described(HTMLParser):
+    """The page's ids, and each aria-describedby with the classes of its element."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.described: dict[str, tuple[list[str], list[str]]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if attrs.get("aria-describedby"):
+            self.described[attrs.get("name") or attrs.get("id")] = (
+                attrs["aria-describedby"].split(), (attrs.get("class") or "").split())
+
+
+def described(response) -> _Described:
+    """The response's fields that name a description, after checking each id is on the page."""
+    page = _Described()
+    page.feed(response.content.decode())
+    missing = {name: [ref for ref in refs if ref not in page.ids]
+               for name, (refs, _) in page.described.items()}
+    assert {name: refs for name, refs in missing.items() if refs} == {}
+    return page
+
+
 def _markup(template: Path) -> str:
     """The template's HTML with its tags and variables blanked, lines kept."""
     text = template.read_text()
@@ -47,3 +81,32 @@ def test_every_link_inside_an_alert_has_the_alert_s_link_colour():
         if parser.plain_links:
             plain[str(template.relative_to(TEMPLATES))] = parser.plain_links
     assert plain == {}
+
+
+@pytest.mark.django_db
+def test_the_timeline_s_filter_errors_and_help_are_what_their_fields_name(client, auditor,  # noqa: F811
+                                                                         campaigns):
+    client.force_login(auditor)
+    response = client.get(reverse("audit:timeline"), {"date_from": "1800-01-01",
+                                                      "date_to": "2999-99-99", "kind": "nonsense"})
+
+    page = described(response)
+    assert page.described["date_from"][0] == ["id_date_from_error"]
+    assert page.described["date_to"][0] == ["id_date_to_error"]
+    assert page.described["kind"] == (["id_kind_error"], ["form-select", "is-invalid"])
+    assert page.described["q"][0] == ["id_q_helptext"]
+
+
+@pytest.mark.django_db
+def test_the_mapping_s_errors_and_help_are_what_their_fields_name(logged_in, campaigns):
+    upload(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    job = ImportJob.objects.get()
+    response = logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(
+        job, column_2="record_fields.imie", template_name="x" * 101))
+
+    page = described(response)
+    assert page.described["column_2"] == (["id_column_2_error"],
+                                           ["form-select", "form-select-sm", "is-invalid"])
+    assert page.described["template_name"] == (["id_template_name_helptext",
+                                                 "id_template_name_error"],
+                                                ["form-control", "is-invalid"])
