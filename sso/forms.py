@@ -12,6 +12,14 @@ LOCAL_LOGIN_OFF = _("Logging in with a password is turned off: sign in with %(pr
 class LocalLoginForm(AuthenticationForm):
     """Django's login form; with LOCAL_LOGIN=false only staff may log in with a password."""
 
+    def full_clean(self):
+        super().full_clean()
+        # The page shows a refused login in the alert #login-error; the username, which the
+        # page focuses, names it so that a screen reader reads it out with the field.
+        if self.non_field_errors():
+            described = filter(None, ["login-error", self["username"].aria_describedby])
+            self.fields["username"].widget.attrs["aria-describedby"] = " ".join(described)
+
     def clean(self):
         try:
             return super().clean()

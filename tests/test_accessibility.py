@@ -110,3 +110,39 @@ def test_the_mapping_s_errors_and_help_are_what_their_fields_name(logged_in, cam
     assert page.described["template_name"] == (["id_template_name_helptext",
                                                  "id_template_name_error"],
                                                 ["form-control", "is-invalid"])
+
+
+class _Elements(HTMLParser):
+    """Each element's attributes, by its id."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id: dict[str, dict[str, str]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.by_id[attrs["id"]] = {"tag": tag, **attrs}
+
+
+def elements(response) -> dict[str, dict[str, str]]:
+    page = _Elements()
+    page.feed(response.content.decode())
+    return page.by_id
+
+
+def test_a_refused_login_is_an_alert_the_focused_username_names(client, user):
+    response = client.post(reverse("login"), {"username": "manager", "password": "nope"})
+
+    page = elements(response)
+    assert page["login-error"]["role"] == "alert"
+    assert "autofocus" in page["id_username"]
+    assert page["id_username"]["aria-describedby"] == "login-error"
+    assert response.content.decode().count("Please enter a correct username") == 1
+
+
+def test_a_login_without_errors_names_no_alert(client, db):
+    response = client.get(reverse("login"))
+
+    assert "login-error" not in response.content.decode()
+    assert "aria-describedby" not in elements(response)["id_username"]
