@@ -146,3 +146,15 @@ def test_a_login_without_errors_names_no_alert(client, db):
 
     assert "login-error" not in response.content.decode()
     assert "aria-describedby" not in elements(response)["id_username"]
+
+
+def test_every_page_starts_with_a_link_past_the_menu_to_its_main_content(logged_in, campaigns):
+    response = logged_in.get(reverse("campaigns:list"))
+
+    body = response.content.decode().split("<body>", 1)[1].lstrip()
+    assert body.startswith('<a class="visually-hidden-focusable d-inline-block p-2" '
+                           'href="#content">Skip to main content</a>')
+    page = elements(response)
+    assert (page["content"]["tag"], page["content"]["tabindex"]) == ("main", "-1")
+    assert '<nav class="navbar navbar-expand-xl navbar-dark bg-dark mb-4" aria-label="Main menu">' \
+        in response.content.decode()
