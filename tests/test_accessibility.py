@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from imports.models import ImportJob
+from imports.services import import_confirm
 from tests.audit_fixtures import auditor  # noqa: F401
-from tests.import_files import csv_bytes, mapping_post, people, upload
+from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 VOID = {"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -158,3 +159,29 @@ def test_every_page_starts_with_a_link_past_the_menu_to_its_main_content(logged_
     assert (page["content"]["tag"], page["content"]["tabindex"]) == ("main", "-1")
     assert '<nav class="navbar navbar-expand-xl navbar-dark bg-dark mb-4" aria-label="Main menu">' \
         in response.content.decode()
+
+
+def test_an_import_s_page_reads_out_its_state_and_why_it_stopped(logged_in, campaigns):
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(people(2)))
+    import_confirm(job=job)
+    response = logged_in.get(job.get_absolute_url())
+
+    html = response.content.decode()
+    assert '<span class="fw-semibold" role="status" data-field="state_label">' in html
+    assert '<p class="text-danger" role="alert" data-field="stop_reason">' in html
+
+
+def test_a_check_s_page_reads_out_the_wait_for_a_worker_not_each_second_s_count(
+        logged_in, campaigns, settings):
+    settings.IMPORT_CHECK_INLINE_BYTES = 0  # as for a large file: a worker checks the rows
+    upload(logged_in, campaigns["00001"], csv_bytes(people(2)))
+    job = ImportJob.objects.get()
+    logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    response = logged_in.get(job.get_absolute_url(), follow=True)
+
+    page = elements(response)
+    assert "role" not in page["import-checking"]
+    html = response.content.decode()
+    assert '<p class="mb-0" aria-live="off" data-testid="checked-so-far">' in html
+    status = html.split('<div role="status" data-testid="check-status">', 1)[1]
+    assert status.split("</div>", 1)[0].count('data-testid="waiting-for-a-worker"') == 1

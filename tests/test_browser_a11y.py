@@ -2,7 +2,9 @@
 
 import pytest
 
+from imports.services import import_confirm
 from tests.browser import browser_page, log_in  # noqa: F401
+from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,3 +52,27 @@ def test_the_first_tab_shows_the_skip_link_which_moves_focus_to_the_main_content
     assert skip.bounding_box()["width"] > 50
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "content"
+
+
+def test_an_import_s_page_rewrites_nothing_that_did_not_change_while_it_polls(
+    browser_page, client, user, campaigns  # noqa: F811
+):
+    client.force_login(user)
+    job = previewed(client, campaigns["00001"], csv_bytes(people(2)))
+    import_confirm(job=job)  # queued, and no worker takes it: nothing changes
+    page = browser_page
+    page.goto(job.get_absolute_url())
+    log_in(page, user.username)
+    page.wait_for_selector("[data-field=state_label]")
+    page.evaluate("""() => {
+        window.rewrites = 0;
+        new MutationObserver(changes => { window.rewrites += changes.length; })
+            .observe(document.getElementById("import-progress"),
+                     {childList: true, characterData: true, subtree: true});
+    }""")
+
+    for _ in range(3):  # the page asks every second
+        with page.expect_response(lambda response: "progress.json" in response.url):
+            pass
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.rewrites") == 0

@@ -11,11 +11,21 @@
   var COUNT = new Intl.NumberFormat(document.documentElement.lang || undefined,
                                     {useGrouping: "always"});
 
+  // Writes `text` into `element` only when it differs: a screen reader may read a live
+  // region out again whenever its text is written, even the same text, every poll.
+  function setText(element, text) {
+    if (element.textContent !== text) {
+      element.textContent = text;
+    }
+  }
+
   // Shows a share done (0-100) on a Bootstrap progress bar: its `box` and inner `bar`.
   function showShare(box, bar, percent) {
     bar.style.width = percent + "%";
-    bar.textContent = percent + " %";
-    box.setAttribute("aria-valuenow", String(percent));
+    setText(bar, percent + " %");
+    if (box.getAttribute("aria-valuenow") !== String(percent)) {
+      box.setAttribute("aria-valuenow", String(percent));
+    }
   }
 
   // Reads `url` every POLL_MS and hands each answer to `show`, until it returns false.
@@ -50,12 +60,12 @@
       ["state_label", "pace", "time_left", "stop_reason", "single_posts"].forEach(function (name) {
         var element = field(name);
         if (element) {
-          element.textContent = progress[name];
+          setText(element, progress[name]);
         }
       });
       ["done", "total", "added", "added_earlier", "refused", "failed", "unknown",
        "not_sent", "listed_at_send"].forEach(function (name) {
-        field(name).textContent = COUNT.format(progress[name]);
+        setText(field(name), COUNT.format(progress[name]));
       });
       var bar = field("bar");
       showShare(bar.parentElement, bar, progress.percent);
@@ -89,8 +99,8 @@
         window.location.reload();
         return false;
       }
-      field("checked").textContent = COUNT.format(progress.checked);
-      field("expected").textContent = COUNT.format(progress.expected);
+      setText(field("checked"), COUNT.format(progress.checked));
+      setText(field("expected"), COUNT.format(progress.expected));
       field("expected_part").hidden = !progress.expected;
       share.hidden = progress.percent === null;
       if (progress.percent !== null) {
