@@ -9,8 +9,10 @@ from django.urls import reverse
 
 from imports.models import ImportJob
 from imports.services import import_confirm
-from tests.audit_fixtures import auditor  # noqa: F401
+from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
+from tests.test_four_eyes import change_request, four_eyes  # noqa: F401
+from tests.test_scheduling import sales, scheduled  # noqa: F401
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 VOID = {"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -185,3 +187,36 @@ def test_a_check_s_page_reads_out_the_wait_for_a_worker_not_each_second_s_count(
     assert '<p class="mb-0" aria-live="off" data-testid="checked-so-far">' in html
     status = html.split('<div role="status" data-testid="check-status">', 1)[1]
     assert status.split("</div>", 1)[0].count('data-testid="waiting-for-a-worker"') == 1
+
+
+def title(response) -> str:
+    return response.content.decode().split("<title>", 1)[1].split("</title>", 1)[0]
+
+
+def test_every_page_s_title_ends_with_the_portal_s_name_in_the_reader_s_language(
+        logged_in, campaigns):
+    assert title(logged_in.get(reverse("campaigns:list"))) == "Campaigns · Thulium Outbound Portal"
+    polish = logged_in.get(reverse("campaigns:list"), headers={"accept-language": "pl"})
+    assert title(polish) == "Kampanie · Portal kampanii wychodzących Thulium"
+
+
+def test_a_change_request_s_title_is_its_number_and_campaign(change_request, logged_in):  # noqa: F811
+    response = logged_in.get(change_request.get_absolute_url())
+
+    assert title(response) == (f"Change request #{change_request.pk} · Sprzedaż OZE 2026"
+                               " · Thulium Outbound Portal")
+
+
+def test_a_scheduled_change_s_title_is_its_number_and_campaign(scheduled, logged_in):  # noqa: F811
+    response = logged_in.get(scheduled.get_absolute_url(), headers={"accept-language": "pl"})
+
+    assert title(response) == (f"Zaplanowana zmiana nr {scheduled.pk} · Sprzedaż OZE 2026"
+                               " · Portal kampanii wychodzących Thulium")
+
+
+def test_an_audit_entry_s_title_is_its_kind_and_number(logged_in, user, campaigns):
+    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567")
+    response = logged_in.get(entry.get_absolute_url())
+
+    assert title(response) == (f"Record added #{entry.pk} · Audit trail"
+                               " · Thulium Outbound Portal")
