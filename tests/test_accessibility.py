@@ -5,13 +5,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from donotcall.models import Suppression
 from imports.models import ImportJob
 from imports.services import import_confirm
 from tests.audit_fixtures import addition, auditor  # noqa: F401
+from tests.conftest import ADMINISTRATORS, COMPLIANCE, make_user
 from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
-from tests.test_four_eyes import change_request, four_eyes  # noqa: F401
+from tests.test_four_eyes import change_request, edit, four_eyes  # noqa: F401
 from tests.test_scheduling import sales, scheduled  # noqa: F401
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -220,3 +223,62 @@ def test_an_audit_entry_s_title_is_its_kind_and_number(logged_in, user, campaign
 
     assert title(response) == (f"Record added #{entry.pk} · Audit trail"
                                " · Thulium Outbound Portal")
+
+
+class _Focused(HTMLParser):
+    """The names of the fields the page focuses as it opens."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "autofocus" in attrs:
+            self.names.append(attrs.get("name"))
+
+
+def focused(response) -> list[str]:
+    page = _Focused()
+    page.feed(response.content.decode())
+    return page.names
+
+
+def test_a_refused_campaign_edit_focuses_its_first_field_with_an_error(logged_in, campaigns):
+    response = edit(logged_in, campaigns["00001"], caller_id="abc", order="0", reason="x")
+
+    assert set(response.context["form"].errors) == {"order", "caller_id"}
+    assert focused(response) == ["order"]
+
+
+def test_a_refused_record_focuses_its_phone_number(logged_in, campaigns):
+    response = logged_in.post(reverse("records:new", args=["00001"]), {"phone_number": "12"})
+
+    assert focused(response) == ["phone_number"]
+
+
+def test_a_form_without_errors_focuses_nothing(logged_in, campaigns):
+    assert focused(logged_in.get(reverse("records:new", args=["00001"]))) == []
+
+
+@pytest.mark.django_db
+def test_the_do_not_call_forms_focus_their_first_field_with_an_error(client):
+    client.force_login(make_user("officer", COMPLIANCE))
+    added = client.post(reverse("donotcall:add"), {"phone_number": "601 234 567",
+                                                   "campaign": "", "reason": "nonsense"})
+    assert focused(added) == ["reason"]
+    uploaded = client.post(reverse("donotcall:upload"), {
+        "file": SimpleUploadedFile("lista.csv", b""), "campaign": "", "reason": "complaint"})
+    assert focused(uploaded) == ["file"]
+    client.post(reverse("donotcall:add"), {"phone_number": "601 234 567", "campaign": "",
+                                           "reason": "request"})
+    removal = reverse("donotcall:remove", args=[Suppression.objects.get().pk])
+    assert focused(client.post(removal, {"reason": ""})) == ["reason"]
+
+
+@pytest.mark.django_db
+def test_a_refused_erasure_focuses_its_first_field_with_an_error(client):
+    client.force_login(make_user("eraser", ADMINISTRATORS))
+    response = client.post(reverse("audit:forget"), {"number": "601 234 567", "reference": ""})
+
+    assert focused(response) == ["reference"]
