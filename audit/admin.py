@@ -118,7 +118,7 @@ class EntryAdmin(ReadOnlyAuditAdmin):
             return queryset, False
         users = get_user_model().objects.filter(username=term).values("pk")
         looks = [Q(request_id=term), Q(actor__in=users)]
-        if term.isdigit() and int(term) < 2**63:
+        if term.isascii() and term.isdigit() and int(term) < 2**63:  # not "²"
             looks.append(Q(pk=int(term)))
         first, *others = (Entry.objects.filter(look).order_by().values("pk") for look in looks)
         return queryset.filter(pk__in=first.union(*others, all=True)), False

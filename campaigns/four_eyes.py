@@ -98,6 +98,8 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     what Thulium answered). Returns the call's entry, or the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
+    if not change_request.is_open:
+        raise RequestClosed  # decided already: no need to ask Thulium (checked again below)
     try:
         campaign_read(change_request.campaign, actor=approver, language=language)
     except ThuliumError as error:

@@ -306,7 +306,7 @@ def _lines(content: bytes) -> Iterator[bytes]:
     """The file's lines, each with its line end: a line feed, a carriage return and line
     feed, or a carriage return alone."""
     for line in io.BytesIO(content):
-        if b"\r" in line[:-2]:
+        if b"\r" in line.rstrip(b"\n")[:-1]:  # a CR before the line's own end
             yield from filter(None, _AFTER_LONE_CR.split(line))
         else:
             yield line

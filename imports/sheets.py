@@ -15,6 +15,7 @@ computes one.
 import datetime
 import re
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, is_datetime
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
@@ -147,7 +148,9 @@ def _number_text(value: int | float, number_format: str) -> str:
     shown = _LITERALS.sub("", number_format)
     if "%" in shown:
         decimals = _PERCENT_DECIMALS.search(shown)
-        return f"{value * 100:.{len(decimals[1]) if decimals else 0}f}%"
+        places = Decimal(1).scaleb(-len(decimals[1])) if decimals else Decimal(1)
+        # Halves rounded up, as Excel shows them (12.5% under "0%" is 13%, not 12%).
+        return f"{(Decimal(repr(value)) * 100).quantize(places, ROUND_HALF_UP)}%"
     if float(value).is_integer():
         whole = str(int(value))
         if _ZEROS.fullmatch(shown) and value >= 0:

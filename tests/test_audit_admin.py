@@ -65,8 +65,9 @@ def test_the_search_finds_a_request_id_a_username_or_an_entry_s_number_exactly(a
     assert listed(admin_client.get(LIST, {"q": f" {user.username} "})) == {
         entry.pk for entry in entries}
     assert listed(admin_client.get(LIST, {"q": str(first.pk)})) == {first.pk}
-    # Not a part of one: that read every entry.
+    # Not a part of one: that read every entry. Nor a digit that is no ASCII digit.
     assert listed(admin_client.get(LIST, {"q": "7f3"})) == set()
+    assert listed(admin_client.get(LIST, {"q": "²"})) == set()
     assert listed(admin_client.get(LIST, {"q": user.username[:3]})) == set()
 
 

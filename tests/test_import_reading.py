@@ -183,15 +183,16 @@ def test_a_workbook_s_numbers_read_as_excel_shows_them_by_their_format():
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["Telefon", "PESEL", "Urodzony", "Rabat", "Udział", "Suma", "Kod", "Termin"])
-    sheet.append([601234567, 2270803628, datetime.datetime(1982, 2, 18), 0.15, 0.125, 0.1,
+    sheet.append([601234567, 2270803628, datetime.datetime(1982, 2, 18), 0.125, 0.0225, 0.1,
                   -42, datetime.datetime(2026, 12, 24, 10, 30)])
+    # Halves rounded up, as Excel shows them.
     formats = {"B2": "00000000000", "C2": "dd.mm.yyyy", "D2": "0%", "E2": "0.0%",
                "G2": "00000", "H2": "dd.mm.yyyy hh:mm"}
     for cell, number_format in formats.items():
         sheet[cell].number_format = number_format
     content = sheet_patched(workbook_bytes(book), "<v>0.1</v>", "<v>0.30000000000000004</v>")
     layout = detect_layout(content, "leady.xlsx")
-    assert layout.sample == [["601234567", "02270803628", "1982-02-18", "15%", "12.5%", "0.3",
+    assert layout.sample == [["601234567", "02270803628", "1982-02-18", "13%", "2.3%", "0.3",
                               "-42", "2026-12-24 10:30"]]
 
 
@@ -283,6 +284,13 @@ def test_a_carriage_return_alone_ends_a_line_among_crlf_line_ends_but_not_in_quo
     assert list(read_rows(content, layout)) == [
         (1, ["Telefon", "Imie"]), (2, ["601234567", "Jan"]), (3, ["602234567", "Ewa\rAnna"]),
         (4, ["603234567", "Ola"]), (6, ["604234567", "Iga"])]
+
+
+def test_a_carriage_return_alone_just_before_the_file_s_last_character_ends_a_line():
+    content = b"Telefon;Imie\r\n601234567;Jan\r602234567;Ewa\r\n603234567;Ola\rZ"
+    assert list(read_rows(content, detect_layout(content, "leady.csv"))) == [
+        (1, ["Telefon", "Imie"]), (2, ["601234567", "Jan"]), (3, ["602234567", "Ewa"]),
+        (4, ["603234567", "Ola"]), (5, ["Z"])]
 
 
 def test_a_quote_never_closed_is_refused_at_its_row_in_the_portals_words():
