@@ -169,7 +169,10 @@ def url_whole(url: str) -> str:
     was read as host u, port 123, and started)."""
     host_part = urlsplit(url).netloc
     if host_part and "@" not in host_part and "@" in url:
-        raise ValueError("an @ past the URL's host part")
+        past_host = url[url.index(host_part) + len(host_part):]
+        # An @ in a query's value (?application_name=ops@prod) comes after its "=".
+        if "=" not in past_host[:past_host.index("@")]:
+            raise ValueError("an @ past the URL's host part")
     return url
 
 

@@ -227,6 +227,11 @@ def test_an_sqlite_file_s_path_may_hold_an_at_sign(fresh_checkout):
         "/srv/portal@acme/db.sqlite3")
 
 
+def test_an_at_sign_in_a_query_s_value_is_no_password_left_unescaped(fresh_checkout):
+    url = {"DATABASE_URL": "postgres://db.example.com/portal?application_name=ops@prod"}
+    assert settings_of(fresh_checkout, {**KEY, **url})["database_name"] == "portal"
+
+
 def test_a_redis_on_a_unix_socket_is_a_cache_url(fresh_checkout):
     url = {"CACHE_URL": "redis:///run/redis/redis.sock"}
     assert settings_of(fresh_checkout, {**KEY, **url})["cache_location"] == (
