@@ -56,10 +56,16 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
 def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
                                    entry=None) -> None:
     """Tell the requester how their request approved with a time ended once that time came
-    (its approval's mail said only that it waits): applied, refused, failed, missed or
-    cancelled. `entry` is the call's, when one was made."""
+    (its approval's mail said only that it waits): applied, refused, failed, missed,
+    cancelled by an editor, or not sent by the portal. `entry` is the call's, when one was
+    made."""
     change_request = scheduled.change_request
     if change_request is None:
+        return
+    if state == ScheduledChange.State.CANCELLED and not scheduled.cancelled_by_username:
+        # The worker cancelled it at its time (campaigns.due): no one to name, and its
+        # reason (English words, translated in the mail) says why.
+        _tell_requester(change_request, "not_sent", why=scheduled.cancel_reason)
         return
     if state in (ScheduledChange.State.MISSED, ScheduledChange.State.CANCELLED):
         ending = state

@@ -196,6 +196,36 @@ def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
     assert subject(mail) == f"Your change to campaign Sprzedaż OZE 2026 {said}"
 
 
+def test_a_requester_whose_approved_change_the_portal_did_not_send_hears_why(
+    approvers, logged_in, user, campaigns, thulium, settings
+):
+    """The worker cancels an approved change at its time whose author may no longer
+    change campaigns: the mail named a blank canceller ("but  cancelled it")."""
+    settings.FOUR_EYES = True
+    user.email = "manager@example.com"
+    user.save()
+    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
+         apply_at=(timezone.localtime() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    approver = Client()
+    approver.force_login(approvers[1])
+    approver.post(reverse("campaigns:request_approve", args=[ChangeRequest.objects.get().pk]))
+    user.groups.clear()  # the requester, its author, may no longer change campaigns
+    ScheduledChange.objects.update(apply_at=timezone.now() - timedelta(seconds=1))
+    due_changes_apply()
+    notice = Notice.objects.filter(user=user, kind="change-request-decided").latest("pk")
+    mail = notice_message(notice)
+    assert mail.subject == ("Your change to campaign Sprzedaż OZE 2026 was approved, but the "
+                            "portal did not send it")
+    assert " ".join(mail.body.split()).startswith(
+        f"Your change request #{ChangeRequest.objects.get().pk} for campaign Sprzedaż OZE "
+        "2026 (00001) was approved, but the portal did not send it to Thulium at its time: "
+        "Not sent: the account of the one who scheduled it was deactivated or deleted, or "
+        "may no longer change campaigns.")
+    choose_language(user, "pl")
+    assert ("Nie wysłano: konto osoby, która ją zaplanowała, zostało wyłączone lub usunięte "
+            "albo nie może już zmieniać kampanii.") in notice_message(notice).body
+
+
 def test_the_requester_hears_of_a_rejection_in_their_language(requested, inbox, approvers,
                                                              logged_in):
     notices_send_due()
