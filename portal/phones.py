@@ -89,16 +89,28 @@ def check_own_country(number: str) -> None:
     """Raises ValidationError when the number (as `normalise_phone` gives it) is written
     after the default region's country code ("+48", "0048", or "48" before more digits than
     a national number has) and what follows is no number of the region's plan
-    ("4860123456": 60123456, a digit lost). Numbers without a country code are not judged
-    (a short internal "123456" is accepted), nor other countries' (their plans change
-    without the portal knowing)."""
+    ("4860123456": 60123456, a digit lost). A "48" number as long as the longest national
+    number, valid neither as written nor after the country code, is refused too
+    ("4850123456"). Numbers without a country code are not judged (a short internal
+    "123456" or "4812345" is accepted), nor other countries' (their plans change without
+    the portal knowing)."""
     region = settings.PHONE_DEFAULT_REGION
     try:
         parsed = phonenumbers.parse(number, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         return
-    if (parsed.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY
-            or parsed.country_code != phonenumbers.country_code_for_region(region)
+    if parsed.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        # phonenumbers takes most "48" and eight digits for a possible national number
+        # ("4850123456"), and none is valid: one that long, no number of the plan written
+        # nationally, is judged as written after the country code too.
+        if (phonenumbers.is_valid_number(parsed)
+                or not _maybe_after_country_code(number, region)):
+            return
+        try:
+            parsed = phonenumbers.parse(f"+{number}")
+        except phonenumbers.NumberParseException:
+            return
+    if (parsed.country_code != phonenumbers.country_code_for_region(region)
             or phonenumbers.is_valid_number(parsed)):
         return
     raise ValidationError(
@@ -108,6 +120,18 @@ def check_own_country(number: str) -> None:
         params={"code": parsed.country_code,
                 "rest": phonenumbers.national_significant_number(parsed)},
     )
+
+
+def _maybe_after_country_code(number: str, region: str) -> bool:
+    """Whether `number`, written without "+" or "00", may be one written after the region's
+    country code: it starts with the code and is as long as the region's longest national
+    number at least (a shorter one, "4812345", may be an internal number)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or not metadata.general_desc.possible_length:
+        return False
+    code = str(phonenumbers.country_code_for_region(region))
+    return (number.isdigit() and number.startswith(code)
+            and len(number) >= max(metadata.general_desc.possible_length))
 
 
 def _without_trunk_zero(number: str) -> str:

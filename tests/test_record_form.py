@@ -104,6 +104,14 @@ def add(client, data, campaign_id="00001"):
     # Pasted with the marks a phone's contacts or a chat put around it, which show nothing.
     ("\u200e601 234 567\u200f", "601234567"),
     ("\ufeff+48 (0) 601 234 567", "+48601234567"),
+    # Starting with Poland's country code, and a number: Radom's landlines written
+    # nationally, a short internal one, and numbers written with a country code.
+    ("481234567", "481234567"),
+    ("483621234", "483621234"),
+    ("4812345", "4812345"),
+    ("+48221234567", "+48221234567"),
+    ("0048221234567", "0048221234567"),
+    ("+12025550100", "+12025550100"),
 ])
 def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
     assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
@@ -122,6 +130,10 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
     *((typed, "This number starts with the country code 48, but what follows (60123456) is "
               "no number of that country: check its digits.")
       for typed in ("4860123456", "+48 60 123 456", "0048 601 23 456")),
+    # The same, where phonenumbers also takes the ten digits for a possible national number.
+    *((typed, "This number starts with the country code 48, but what follows "
+              f"({typed[2:]}) is no number of that country: check its digits.")
+      for typed in ("4850123456", "4851234567", "4879123456", "4822555667")),
     ("６０１２３４５６７", PHONE_FORMAT),  # full-width digits: not a number Thulium can dial
     (" - ( ) ", "Enter a phone number."),
     ("", "This field is required."),
