@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
@@ -177,22 +178,36 @@ def _without(values: dict, fields: dict) -> dict:
     return kept
 
 
-def _unanswered(campaign: Campaign) -> list[Entry]:
+def _unanswered(campaign: Campaign) -> list[tuple[Entry, dict]]:
     """The campaign's changes whose answer was lost (outcome unknown) since it was last read
-    from Thulium: what a read finds they had set is theirs."""
-    entries = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
-                                   outcome=Outcome.UNKNOWN)
+    from Thulium, each with the fields it sent that no later change of the campaign (applied,
+    or its answer lost too) set: what a read finds they had set is theirs. A value a later
+    change replaced, found again, was set outside the portal since."""
+    unanswered = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
+                                      outcome=Outcome.UNKNOWN)
     if campaign.synced_at is not None:
-        entries = entries.filter(completed_at__gte=campaign.synced_at)
-    return list(entries.order_by("pk").only("pk", "sent"))
+        unanswered = unanswered.filter(completed_at__gte=campaign.synced_at)
+    changes = (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
+                                    outcome__in=[Outcome.SUCCEEDED, Outcome.UNKNOWN],
+                                    pk__gte=Subquery(unanswered.order_by("pk").values("pk")[:1]))
+               .order_by("-pk").only("pk", "sent", "outcome", "completed_at"))
+    theirs, later = [], {}
+    for change in changes:
+        if change.outcome == Outcome.UNKNOWN and (
+                campaign.synced_at is None
+                or (change.completed_at and change.completed_at >= campaign.synced_at)):
+            theirs.append((change, _without(change.sent, later)))
+        later = merged_settings(later, change.sent)
+    return theirs[::-1]
 
 
-def _found_applied(changed: dict, unanswered: list[Entry]) -> tuple[dict, Entry | None]:
-    """The values of `changed` that the unanswered changes had sent, and the last of those
-    changes whose values were found (None if none was)."""
+def _found_applied(changed: dict,
+                   unanswered: list[tuple[Entry, dict]]) -> tuple[dict, Entry | None]:
+    """The values of `changed` that the unanswered changes had sent (as `_unanswered` gives
+    them), and the last of those changes whose values were found (None if none was)."""
     applied, last = {}, None
-    for change in unanswered:
-        if part := _sent_part(changed, change.sent):
+    for change, sent in unanswered:
+        if part := _sent_part(changed, sent):
             applied, last = merged_settings(applied, part), change
     return applied, last
 

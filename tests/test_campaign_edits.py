@@ -7,7 +7,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import Entry
+from audit.models import Entry, Outcome
+from audit.recording import entry_begin, entry_complete
 from audit.verify import verify_chain
 from campaigns.due import due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
@@ -178,6 +179,52 @@ def test_an_unanswered_change_found_applied_is_the_portal_s_not_a_change_made_ou
     page = logged_in.get(reverse("audit:entry", args=[found.pk])).content.decode()
     assert 'data-testid="found-applied"' in page and f"#{unanswered.pk}" in page
     assert verify_chain().problem == ""
+
+
+def test_a_value_an_unanswered_change_sent_that_a_later_change_replaced_is_changed_outside(
+    logged_in, campaigns, thulium
+):
+    """The portal's change whose answer was lost set the order to 7, a later change of the
+    portal's set it to 8, and then someone set 7 in Thulium's panel: that 7 was recorded as
+    the lost change found applied, not as changed outside the portal."""
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=TEST_TIMEOUT + 0.5,
+                            apply=True)
+    assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 200
+    unanswered = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert unanswered.outcome == "unknown"
+    later = campaign_update(campaign=Campaign.objects.get(thulium_id="00001"),
+                            changes={"order": 8}, actor=unanswered.actor)
+    assert later.outcome == "succeeded"
+    behind_the_back(thulium, order=7)
+
+    shown = opened(logged_in)
+
+    assert shown["order"] == "7"
+    assert not Entry.objects.filter(kind=FOUND_APPLIED.slug).exists()
+    assert Entry.objects.get(kind=OUTSIDE_CHANGE.slug).details["found"] == {"order": 7}
+
+
+@pytest.mark.parametrize("later_outcome", [Outcome.SUCCEEDED, Outcome.UNKNOWN])
+def test_a_parameter_an_unanswered_change_sent_and_a_later_change_set_is_changed_outside(
+    campaigns, user, later_outcome
+):
+    campaign = campaigns["00001"]
+    campaign.settings.setdefault("parameters", {})["predictive_max_calls"] = 3
+    campaign.save()
+    lost = entry_begin(kind=CAMPAIGN_CHANGE.slug, actor=user, campaign=campaign,
+                       sent={"parameters": {"predictive_max_calls": 2}, "order": 7})
+    entry_complete(lost, outcome=Outcome.UNKNOWN)
+    later = entry_begin(kind=CAMPAIGN_CHANGE.slug, actor=user, campaign=campaign,
+                        sent={"parameters": {"predictive_max_calls": 4}})
+    entry_complete(later, outcome=later_outcome)
+    found = {**campaign.settings, "order": 7,
+             "parameters": {**campaign.settings["parameters"], "predictive_max_calls": 2}}
+
+    outside = outside_changes_take(campaign, found, actor=user)
+
+    assert outside.details["found"] == {"parameters": {"predictive_max_calls": 2}}
+    applied = Entry.objects.get(kind=FOUND_APPLIED.slug)
+    assert (applied.related, applied.details["found"]) == (lost, {"order": 7})
 
 
 @pytest.mark.django_db(transaction=True)
