@@ -95,6 +95,10 @@ def check_own_country(number: str) -> None:
     "123456" or "4812345" is accepted), nor other countries' (their plans change without
     the portal knowing)."""
     region = settings.PHONE_DEFAULT_REGION
+    if not number.startswith(("+", "00", str(phonenumbers.country_code_for_region(region)))):
+        # Written nationally ("601234567"): nothing to judge, and no parsing (16 us a
+        # number, a tenth of an import's preview of each row).
+        return
     try:
         parsed = phonenumbers.parse(number, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
