@@ -106,6 +106,8 @@ def _send(change: ScheduledChange, claim) -> int:
     try:
         entry = _update(change)
         state = State.APPLIED
+    except _RiskyNow:
+        return _close(change, claim, State.CANCELLED, why=RISKY_NOW)
     except ThuliumError as error:
         entry = _sent_entry(change)
         state = State.REFUSED if error.outcome == Outcome.REFUSED else State.FAILED
@@ -115,10 +117,16 @@ def _send(change: ScheduledChange, claim) -> int:
     return _close(change, claim, state, entry)
 
 
+class _RiskyNow(Exception):
+    """The campaign changed as the change was sent, and the change is risky against it now
+    (`_needs_approval_now`): nothing was sent."""
+
+
 def _update(change: ScheduledChange) -> Entry:
     """The change sent through campaign_update. A change made in the portal at the same
     moment (CampaignChanged) does not stop it, as one made earlier does not: it applies its
-    values at its time. Twice in a row, the claim is left to be taken over later."""
+    values at its time, unless they are risky against the campaign's settings now (raises
+    _RiskyNow). Twice in a row, the claim is left to be taken over later."""
     def send():
         return campaign_update(
             campaign=change.campaign, changes=change.changes, actor=change.created_by,
@@ -131,6 +139,8 @@ def _update(change: ScheduledChange) -> Entry:
         return send()
     except CampaignChanged:
         change.campaign.refresh_from_db()
+        if _needs_approval_now(change):
+            raise _RiskyNow from None
         return send()
 
 

@@ -19,7 +19,8 @@ from campaigns import scheduling
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
-from campaigns.models import ChangeRequest, ScheduledChange
+from campaigns.models import Campaign, ChangeRequest, ScheduledChange
+from campaigns.services import CampaignChanged
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_time
@@ -321,6 +322,32 @@ def test_with_four_eyes_a_change_risky_only_by_its_time_is_not_sent_unapproved(
     assert "second editor's approval" in scheduled.cancel_reason
     page = logged_in.get(reverse("campaigns:scheduled_change", args=[scheduled.pk]))
     assert "a risky change" in page.content.decode()
+
+
+def test_with_four_eyes_a_change_made_risky_as_it_is_sent_is_not_sent_unapproved(
+    four_eyes, logged_in, sales, thulium, monkeypatch  # noqa: F811
+):
+    """An approved change took the maximum to 1 at the very moment the scheduled one (to 2)
+    was sent: its second try sent it, judged against the settings of its first."""
+    edit(logged_in, sales, predictive_max_calls="2", apply_at=ahead(), reason="Evening")
+    scheduled = ScheduledChange.objects.get()
+    tries = []
+
+    def changed_meanwhile(*, campaign, **_sent):
+        tries.append(campaign.settings["parameters"]["predictive_max_calls"])
+        Campaign.objects.filter(pk=campaign.pk).update(settings={
+            **campaign.settings, "parameters": {**campaign.settings["parameters"],
+                                                "predictive_max_calls": 1}})
+        raise CampaignChanged
+
+    monkeypatch.setattr("campaigns.due.campaign_update", changed_meanwhile)
+    due(scheduled)
+    due_changes_apply()
+
+    assert tries == [3]  # the first try only
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.CANCELLED
+    assert "second editor's approval" in scheduled.cancel_reason
 
 
 def test_with_four_eyes_an_approval_after_the_time_is_refused(
