@@ -40,15 +40,17 @@ print(json.dumps({
     "cache_location": settings.CACHES["default"].get("LOCATION"),
 }))
 """
-# How long a cache call takes, as a page makes it.
-TIME_A_CACHE_CALL = """
-import json, time, django
+# A cache call, as a page makes it, and the timeouts its Redis client was given.
+A_CACHE_CALL = """
+import json, django
 django.setup()
 from django.core.cache import cache
 from portal.caching import cache_answer
-started = time.monotonic()
 answer = cache_answer(cache.get, "campaign-stats")
-print(json.dumps({"answer": answer, "seconds": time.monotonic() - started}))
+connection = cache._cache.get_client().connection_pool.connection_kwargs
+print(json.dumps({"answer": answer,
+                  "timeouts": [connection.get("socket_connect_timeout"),
+                               connection.get("socket_timeout")]}))
 """
 
 
@@ -279,11 +281,12 @@ def test_a_redis_that_takes_the_connection_and_never_answers_costs_a_call_little
     with socket.create_server(("127.0.0.1", 0)) as hung:
         result = run_django(fresh_checkout, {
             **KEY, "CACHE_URL": f"redis://127.0.0.1:{hung.getsockname()[1]}/0"},
-            "-c", TIME_A_CACHE_CALL)
+            "-c", A_CACHE_CALL)
     assert result.returncode == 0, result.stderr
     call = json.loads(result.stdout)
     assert call["answer"] is None
-    assert call["seconds"] < 0.6
+    # Given up after the portal's short timeouts (no wall-clock bound: a loaded machine).
+    assert call["timeouts"] == [0.25, 0.25]
     assert "the cache does not answer: TimeoutError" in result.stderr
 
 
