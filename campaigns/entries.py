@@ -63,31 +63,30 @@ def _schedule_summary(entry) -> str:
         **_step_words(entry, ScheduleStep.LABELS)}
 
 
+# What every campaign kind shows the same way: a campaign's settings, before and after.
+_SETTINGS_SHOWN = dict(before="details.settings_before", field_label=setting_label,
+                       value_label=setting_value_label, of_campaign=True)
+# The kinds found on reading the campaign from Thulium: nothing is sent; `details.found`
+# holds the values that differed from the known ones.
+_FOUND_IN_THULIUM = dict(
+    _SETTINGS_SHOWN, after="details.found", calls_thulium=False,
+    export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")))
+
 CAMPAIGN_CHANGE = EntryKind(
     slug="campaign-change",
     label=_("settings changed"),
     summary=_change_summary,
     template="audit/kinds/campaign-change.html",
-    before="details.settings_before",
-    field_label=setting_label,
-    value_label=setting_value_label,
+    **_SETTINGS_SHOWN,
     export_columns=(("settings_before", "details.settings_before"),),
-    of_campaign=True,
 )
-# Found on reading the campaign from Thulium: nothing is sent; `details.found` holds the
-# values that differed from the known ones.
+# Values found on reading the campaign from Thulium that the portal did not set.
 OUTSIDE_CHANGE = EntryKind(
     slug="outside-change",
     label=_("changed outside the portal"),
     summary=_outside_summary,
     template="audit/kinds/outside-change.html",
-    before="details.settings_before",
-    field_label=setting_label,
-    value_label=setting_value_label,
-    after="details.found",
-    export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
-    calls_thulium=False,
-    of_campaign=True,
+    **_FOUND_IN_THULIUM,
 )
 # Found on reading the campaign from Thulium, as OUTSIDE_CHANGE is, but the values found are
 # those a change of the portal's had sent whose answer was lost (its outcome unknown, for
@@ -97,13 +96,7 @@ FOUND_APPLIED = EntryKind(
     label=_("unanswered change found applied"),
     summary=_found_applied_summary,
     template="audit/kinds/change-found-applied.html",
-    before="details.settings_before",
-    field_label=setting_label,
-    value_label=setting_value_label,
-    after="details.found",
-    export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")),
-    calls_thulium=False,
-    of_campaign=True,
+    **_FOUND_IN_THULIUM,
 )
 # Nothing is sent to Thulium by the step itself: `sent` holds the requested changes, and
 # the entry is completed at once. An approved change's own call is a CAMPAIGN_CHANGE.
@@ -112,12 +105,9 @@ CHANGE_REQUEST = EntryKind(
     label=_("four-eyes step"),
     summary=_step_summary,
     template="audit/kinds/change-request.html",
-    before="details.settings_before",
-    field_label=setting_label,
-    value_label=setting_value_label,
+    **_SETTINGS_SHOWN,
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
-    of_campaign=True,
 )
 # As a four-eyes step, the step itself sends nothing: `sent` holds the changes to send at
 # `details.apply_at`; the call at that time is a CAMPAIGN_CHANGE related to the scheduled step.
@@ -126,10 +116,7 @@ SCHEDULED_CHANGE = EntryKind(
     label=_("scheduled change"),
     summary=_schedule_summary,
     template="audit/kinds/scheduled-change.html",
-    before="details.settings_before",
-    field_label=setting_label,
-    value_label=setting_value_label,
+    **_SETTINGS_SHOWN,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
-    of_campaign=True,
 )

@@ -113,6 +113,16 @@ def change_request(four_eyes, logged_in, user, campaigns):
     return change_request
 
 
+@pytest.fixture
+def approve(change_request, client, second_editor):
+    """Approve the request as the second editor: the response they are shown after."""
+    def approve():
+        client.force_login(second_editor)
+        return client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                           follow=True)
+    return approve
+
+
 def test_with_four_eyes_a_risky_change_becomes_a_request_and_nothing_is_sent(
     change_request, user, campaigns, thulium
 ):
@@ -231,14 +241,12 @@ def test_a_request_goes_stale_when_a_refresh_from_thulium_changed_the_campaign(
 
 
 def test_a_request_goes_stale_when_thulium_changed_the_campaign_since_it_was_made(
-    change_request, client, second_editor, campaigns, thulium
+    change_request, approve, campaigns, thulium
 ):
     """The approval judged the request by the portal's last known settings only: it sent
     the change over one made in Thulium's panel since."""
     thulium.state.update_campaign("00001", {"dialer": "preview"}, lambda stored: [])
-    client.force_login(second_editor)
-    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                           follow=True)
+    response = approve()
     assert "approving it could undo that change" in response.content.decode()
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.STALE
@@ -247,12 +255,10 @@ def test_a_request_goes_stale_when_thulium_changed_the_campaign_since_it_was_mad
 
 
 def test_a_request_is_not_approved_when_thulium_cannot_be_read(
-    change_request, client, second_editor, thulium
+    change_request, approve, thulium
 ):
     thulium.state.fail_next("refuse", path="/api/outbounds")
-    client.force_login(second_editor)
-    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                           follow=True)
+    response = approve()
     shown = response.content.decode()
     assert "Not approved: the campaign could not be read from Thulium" in shown
     assert "Sandbox: refused on request." in shown and "request_id" in shown
@@ -262,7 +268,7 @@ def test_a_request_is_not_approved_when_thulium_cannot_be_read(
 
 
 def test_an_approval_beaten_by_another_change_leaves_the_request_outdated_not_approved(
-    change_request, client, second_editor, user, thulium, monkeypatch
+    change_request, approve, user, thulium, monkeypatch
 ):
     """Another change took the campaign between the approval's commit and its send: the
     request stayed approved with nothing sent, could never be approved again, and its
@@ -277,9 +283,7 @@ def test_an_approval_beaten_by_another_change_leaves_the_request_outdated_not_ap
         return send(**kwargs)
 
     monkeypatch.setattr(four_eyes_module, "campaign_update", renamed_first)
-    client.force_login(second_editor)
-    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                           follow=True)
+    response = approve()
     assert "approving it could undo that change" in response.content.decode()
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.STALE
@@ -304,12 +308,10 @@ def test_a_request_is_sent_once_even_if_approved_twice(
 
 
 def test_when_thulium_refuses_the_approved_change_its_words_are_shown_and_audited(
-    change_request, client, second_editor, thulium
+    change_request, approve, thulium
 ):
     thulium.state.fail_next("refuse", path="/api/outbounds/00001")  # the PUT, not the read
-    client.force_login(second_editor)
-    response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                           follow=True)
+    response = approve()
     assert "Approved, but Thulium did not take the change" in response.content.decode()
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.APPROVED
@@ -353,10 +355,9 @@ def test_a_request_made_through_the_service_snapshots_the_settings(campaigns, us
 
 
 def test_every_four_eyes_step_is_a_chained_audit_entry_in_the_timeline(
-    change_request, second_editor, client, campaigns, thulium
+    change_request, approve, client, campaigns, thulium
 ):
-    client.force_login(second_editor)
-    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    approve()
 
     steps = list(Entry.objects.filter(kind=CHANGE_REQUEST.slug).order_by("begin_seq"))
     assert [(s.details["step"], s.actor_username) for s in steps] == [

@@ -104,6 +104,25 @@ def requested(inbox, approvers, logged_in, user, campaigns):
     return ChangeRequest.objects.get()
 
 
+@pytest.fixture
+def requested_for_later(inbox, approvers, logged_in, user, campaigns):
+    """The manager asks to switch campaign 00001 to predictive dialing in two hours."""
+    user.email = "manager@example.com"
+    user.save()
+    response = edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
+                    apply_at=(timezone.localtime() + timedelta(hours=2)).strftime(
+                        "%Y-%m-%dT%H:%M"))
+    assert response.status_code == 302
+    return ChangeRequest.objects.get()
+
+
+def approve(change_request, approver) -> None:
+    client = Client()
+    client.force_login(approver)
+    assert client.post(reverse("campaigns:request_approve", args=[change_request.pk])
+                       ).status_code == 302
+
+
 def test_a_waiting_request_mails_each_approver_in_their_language(requested, inbox):
     assert notices_send_due() == 2
     link = f"{PORTAL}/campaigns/requests/{requested.pk}/"
@@ -131,10 +150,7 @@ def test_the_requester_hears_whether_the_approved_change_was_applied(
     inbox.received.clear()
     if fault:
         thulium.state.fail_next(fault, path="/api/outbounds/00001")  # the PUT, not the read
-    client = Client()
-    client.force_login(approvers[1])
-    assert client.post(reverse("campaigns:request_approve", args=[requested.pk])
-                       ).status_code == 302
+    approve(requested, approvers[1])
     assert notices_send_due() == 1
     mail, = inbox.received
     assert mail["X-Envelope-To"] == "manager@example.com"
@@ -143,20 +159,12 @@ def test_the_requester_hears_whether_the_approved_change_was_applied(
 
 
 def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_time(
-    inbox, approvers, logged_in, user, campaigns
+    requested_for_later, inbox, approvers
 ):
-    user.email = "manager@example.com"
-    user.save()
-    apply_at = timezone.localtime() + timedelta(hours=2)
-    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
-         apply_at=apply_at.strftime("%Y-%m-%dT%H:%M"))
-    requested = ChangeRequest.objects.get()
-    assert requested.apply_at is not None
+    assert requested_for_later.apply_at is not None
     notices_send_due()
     inbox.received.clear()
-    client = Client()
-    client.force_login(approvers[1])
-    client.post(reverse("campaigns:request_approve", args=[requested.pk]))
+    approve(requested_for_later, approvers[1])
     assert notices_send_due() == 1
     mail, = inbox.received
     assert subject(mail) == ("Your change to campaign Sprzedaż OZE 2026 was approved and "
@@ -170,16 +178,9 @@ def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_tim
     ("missed", "was approved, but not sent in time"),
 ])
 def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
-    inbox, approvers, logged_in, user, campaigns, thulium, settings, end, said
+    requested_for_later, inbox, approvers, thulium, settings, end, said
 ):
-    user.email = "manager@example.com"
-    user.save()
-    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
-         apply_at=(timezone.localtime() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-    approver = Client()
-    approver.force_login(approvers[1])
-    approver.post(reverse("campaigns:request_approve",
-                          args=[ChangeRequest.objects.get().pk]))
+    approve(requested_for_later, approvers[1])
     scheduled = ScheduledChange.objects.get()
     notices_send_due()
     inbox.received.clear()
@@ -197,18 +198,11 @@ def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
 
 
 def test_a_requester_whose_approved_change_the_portal_did_not_send_hears_why(
-    approvers, logged_in, user, campaigns, thulium, settings
+    requested_for_later, approvers, user
 ):
     """The worker cancels an approved change at its time whose author may no longer
     change campaigns: the mail named a blank canceller ("but  cancelled it")."""
-    settings.FOUR_EYES = True
-    user.email = "manager@example.com"
-    user.save()
-    edit(logged_in, campaigns["00001"], dialer="predictive", reason="From ten",
-         apply_at=(timezone.localtime() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-    approver = Client()
-    approver.force_login(approvers[1])
-    approver.post(reverse("campaigns:request_approve", args=[ChangeRequest.objects.get().pk]))
+    approve(requested_for_later, approvers[1])
     user.groups.clear()  # the requester, its author, may no longer change campaigns
     ScheduledChange.objects.update(apply_at=timezone.now() - timedelta(seconds=1))
     due_changes_apply()
@@ -246,9 +240,7 @@ def test_the_requester_hears_that_a_request_outdated_at_approval_was_not_sent(
     # Changed meanwhile in Thulium's panel.
     thulium.state.update_campaign(requested.campaign.thulium_id, {"dialer": "preview"},
                                   lambda stored: [])
-    client = Client()
-    client.force_login(approvers[1])
-    client.post(reverse("campaigns:request_approve", args=[requested.pk]))
+    approve(requested, approvers[1])
     assert notices_send_due() == 1
     assert subject(inbox.received[0]) == "Your change to campaign Sprzedaż OZE 2026 is outdated"
     assert "nothing was sent" in content(inbox.received[0])
@@ -329,10 +321,7 @@ def test_a_refused_mail_never_fails_the_action(inbox, approvers, logged_in, camp
     inbox.refusal = "554 5.0.0 Go away"
     response = edit(logged_in, campaigns["00001"], dialer="predictive", reason="Season")
     assert response.status_code == 302
-    approve = reverse("campaigns:request_approve", args=[ChangeRequest.objects.get().pk])
-    client = Client()
-    client.force_login(approvers[1])
-    assert client.post(approve).status_code == 302
+    approve(ChangeRequest.objects.get(), approvers[1])
     notices_send_due()
     assert ChangeRequest.objects.get().state == ChangeRequest.State.APPROVED
     assert inbox.received == [] and Notice.objects.filter(attempts=1).count() == 2

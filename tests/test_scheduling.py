@@ -62,6 +62,20 @@ def scheduled(logged_in, sales, thulium) -> ScheduledChange:
     return ScheduledChange.objects.get()
 
 
+@pytest.fixture
+def requested_at_ten(four_eyes, logged_in, sales) -> ChangeRequest:  # noqa: F811
+    """With four eyes, the manager asks to dial predictively in an hour."""
+    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
+    return ChangeRequest.objects.get()
+
+
+def approve(client, approver, change_request: ChangeRequest) -> str:
+    """The page the approver is shown after approving the request."""
+    client.force_login(approver)
+    return client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                       follow=True).content.decode()
+
+
 def post_twice(client, campaign, **changes):
     """The edit form posted twice as it was shown (a double click, a page sent again)."""
     url = reverse("campaigns:edit", args=[campaign.thulium_id])
@@ -285,9 +299,7 @@ def test_with_four_eyes_a_risky_scheduled_change_waits_for_approval_then_for_its
     assert change_request.apply_at is not None
     assert not ScheduledChange.objects.exists()
 
-    client.force_login(second_editor)
-    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                       follow=True).content.decode()
+    page = approve(client, second_editor, change_request)
     assert "the change waits for its time" in page
     assert api_calls(thulium, "PUT") == []
     scheduled = ScheduledChange.objects.get()
@@ -351,17 +363,14 @@ def test_with_four_eyes_a_change_made_risky_as_it_is_sent_is_not_sent_unapproved
 
 
 def test_with_four_eyes_an_approval_after_the_time_is_refused(
-    four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
+    requested_at_ten, client, second_editor, thulium  # noqa: F811
 ):
-    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
-    change_request = ChangeRequest.objects.get()
+    change_request = requested_at_ten
     ChangeRequest.objects.filter(pk=change_request.pk).update(apply_at=timezone.now())
     change_request.requester.email = "manager@example.com"
     change_request.requester.save()
 
-    client.force_login(second_editor)
-    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                       follow=True).content.decode()
+    page = approve(client, second_editor, change_request)
     assert "The time this change was to be applied at has passed" in page
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.STALE
@@ -380,12 +389,11 @@ def test_with_four_eyes_an_approval_after_the_time_is_refused(
 
 
 def test_with_four_eyes_a_request_whose_time_passes_unapproved_is_marked_outdated(
-    four_eyes, logged_in, client, second_editor, sales, thulium  # noqa: F811
+    requested_at_ten, client, second_editor, thulium  # noqa: F811
 ):
     """Left waiting, it stayed in the approvers' count for good and its requester never
     heard of it."""
-    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
-    change_request = ChangeRequest.objects.get()
+    change_request = requested_at_ten
     change_request.requester.email = "manager@example.com"
     change_request.requester.save()
     client.force_login(second_editor)
@@ -433,14 +441,11 @@ def test_a_time_that_passes_while_the_change_is_saved_is_a_field_error(
 
 
 def test_with_four_eyes_a_time_that_passes_while_approving_makes_the_request_outdated(
-    four_eyes, logged_in, client, second_editor, sales, thulium, monkeypatch  # noqa: F811
+    requested_at_ten, client, second_editor, thulium, monkeypatch  # noqa: F811
 ):
-    edit(logged_in, sales, dialer="predictive", apply_at=ahead(), reason="Predictive at 10")
-    change_request = ChangeRequest.objects.get()
+    change_request = requested_at_ten
     time_passes_before_saving(monkeypatch)
-    client.force_login(second_editor)
-    page = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
-                       follow=True).content.decode()
+    page = approve(client, second_editor, change_request)
     assert "The time this change was to be applied at has passed" in page
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.STALE
