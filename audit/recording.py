@@ -38,6 +38,10 @@ from .personal import (
     places,
 )
 
+# Who the worker's own steps are recorded as (their actor None): its command. A step it takes
+# for a user's change (a scheduled change it cancels) is not that user's doing.
+WORKER = "run_worker"
+
 
 class ChainBroken(Exception):
     """The chain cannot be extended safely: its head is missing though entries exist, or

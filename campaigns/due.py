@@ -240,5 +240,5 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
 
 
 def _missed(change: ScheduledChange) -> None:
-    record_step(change, ScheduleStep.MISSED, actor=change.created_by)
+    record_step(change, ScheduleStep.MISSED, actor=None)
     scheduled_request_ended_notify(change, State.MISSED)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
-from audit.recording import entry_begin, entry_complete
+from audit.recording import WORKER, entry_begin, entry_complete
 from portal.thulium import ThuliumError
 
 from .entries import CHANGE_REQUEST, Step
@@ -254,7 +254,8 @@ def _record_step(change_request, step: str, actor, note="", why="") -> Entry:
             details__step=Step.REQUESTED,
         ).first()
     return entry_complete(entry_begin(
-        kind=CHANGE_REQUEST.slug, actor=actor, campaign=change_request.campaign,
+        kind=CHANGE_REQUEST.slug, actor=actor, actor_username=WORKER,
+        campaign=change_request.campaign,
         sent=change_request.changes, reason=change_request.reason, details=details,
         related=requested,
     ), outcome=Outcome.SUCCEEDED)

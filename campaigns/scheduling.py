@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
-from audit.recording import entry_begin, entry_complete
+from audit.recording import WORKER, entry_begin, entry_complete
 
 from .entries import SCHEDULED_CHANGE, ScheduleStep
 from .models import Campaign, ChangeRequest, ScheduledChange
@@ -111,7 +111,8 @@ def grace() -> datetime.timedelta:
 
 def record_step(scheduled: ScheduledChange, step: str, *, actor, note: str = "",
                 related: Entry | None = None) -> Entry:
-    """The step as a completed audit entry; later steps name the scheduled one as related."""
+    """The step as a completed audit entry; later steps name the scheduled one as related.
+    `actor` None: the worker's own doing (a change it found missed or may not send)."""
     details = {
         "scheduled": scheduled.pk, "step": step,
         "apply_at": timezone.localtime(scheduled.apply_at).isoformat(timespec="minutes"),
@@ -122,7 +123,7 @@ def record_step(scheduled: ScheduledChange, step: str, *, actor, note: str = "",
     if step != ScheduleStep.SCHEDULED:
         related = scheduled.scheduled_entry
     return entry_complete(entry_begin(
-        kind=SCHEDULED_CHANGE.slug, actor=actor, actor_username=scheduled.created_by_username,
+        kind=SCHEDULED_CHANGE.slug, actor=actor, actor_username=WORKER,
         campaign=scheduled.campaign,
         sent=scheduled.changes, reason=scheduled.reason, details=details, related=related,
     ), outcome=Outcome.SUCCEEDED)

@@ -19,14 +19,12 @@ from django.utils import timezone
 from django.utils.translation import ngettext, override
 
 from audit.models import Outcome
-from audit.recording import chain_hold, entry_begin, entry_complete
+from audit.recording import WORKER, chain_hold, entry_begin, entry_complete
 
 from .entries import IMPORT_CLEARED
 from .erasure import ERASED
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 
-# Who clears, in the audit trail: the worker's command.
-CLEARED_BY = "run_worker"
 UNSENT_STATES = (*ImportJob.MAPPABLE_STATES, ImportJob.State.CHECKING)
 
 
@@ -74,7 +72,7 @@ def _import_clear(pk: int, now: datetime) -> bool:
         job.rows_cleared_at = now
         job.save(update_fields=["rows_cleared_at"])
         entry = entry_begin(
-            kind=IMPORT_CLEARED.slug, actor=None, actor_username=CLEARED_BY,
+            kind=IMPORT_CLEARED.slug, actor=None, actor_username=WORKER,
             campaign=job.campaign,
             details={"job": job.pk, "file_name": job.file_name,
                      "keep_days": settings.IMPORT_KEEP_DAYS, "never_sent": unsent})

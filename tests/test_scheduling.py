@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
-from audit.recording import entry_begin
+from audit.recording import WORKER, entry_begin
 from campaigns import scheduling
 from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
@@ -226,6 +226,9 @@ def test_a_change_due_while_no_worker_ran_is_sent_only_within_the_grace(
                                                                          flat=True)
     missed = [ScheduleStep.MISSED] if state == State.MISSED else []
     assert sorted(steps) == sorted([ScheduleStep.SCHEDULED, *missed])
+    if missed:  # found missed by the worker: no one's doing, the author's least of all
+        step = Entry.objects.get(kind=SCHEDULED_CHANGE.slug, details__step=ScheduleStep.MISSED)
+        assert (step.actor, step.actor_username) == (None, WORKER)
 
 
 def test_a_waiting_change_is_cancelled_with_a_reason_and_never_sent(
@@ -408,10 +411,15 @@ def test_with_four_eyes_a_request_whose_time_passes_unapproved_is_marked_outdate
     assert (change_request.state, change_request.decided_by) == (ChangeRequest.State.STALE,
                                                                   None)
     step = Entry.objects.get(kind="change-request", details__step="stale")
-    assert (step.actor, step.details["why"]) == (None, "time_passed")
+    assert (step.actor, step.actor_username, step.details["why"]) == (None, WORKER,
+                                                                      "time_passed")
     client.force_login(make_user("auditor", AUDITORS))
     assert "outdated (the time it was to be applied at had passed)" in client.get(
         step.get_absolute_url()).content.decode()
+    state = client.get(change_request.get_absolute_url()).content.decode().split(
+        'data-testid="request-state">')[1].split("</dd>")[0]
+    assert state.startswith("outdated (the time it was to be applied at had passed) · ")
+    assert " · ," not in state  # decided by no one: no blank name
     assert api_calls(thulium, "PUT") == [] and not ScheduledChange.objects.exists()
     mail = notice_message(Notice.objects.get(kind="change-request-decided",
                                              user__username="manager"))
@@ -556,7 +564,7 @@ def test_a_change_whose_author_may_no_longer_edit_is_cancelled_not_sent(schedule
     assert scheduled.state == State.CANCELLED
     step = Entry.objects.filter(kind=SCHEDULED_CHANGE.slug).latest("pk")
     assert (step.details["step"], step.actor_id, step.actor_username) == (
-        ScheduleStep.CANCELLED, None, "manager")
+        ScheduleStep.CANCELLED, None, WORKER)  # the worker's doing, not the author's
     assert "may no longer change campaigns" in step.details["note"]
 
 
