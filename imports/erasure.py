@@ -6,7 +6,7 @@ import re
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Q, TextField
+from django.db.models import F, Lookup, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,23 +39,36 @@ def _rows_of(key: str):
 
 def _spelling(key: str, keys: list[str]) -> list[int]:
     """The rows not keyed by the number whose number, cells (a refused row's) or record
-    fields (a row to send's) spell it; the few holding its last digits are read, as a file
-    is (`_spells`)."""
-    tail = _tail(key)
+    fields (a row to send's) spell it; the few holding its digits in order are read, as a
+    file is (`_spells`)."""
+    digits = _in_order(key)
     found = (ImportRow.objects.exclude(phone_key__in=keys)
              .annotate(cells=Cast("values", TextField()), sent=Cast("payload", TextField()))
-             .filter(Q(phone_number__contains=tail) | Q(cells__contains=tail)
-                     | Q(sent__contains=tail))
+             .filter(Q(_Like(F("phone_number"), digits)) | Q(_Like(F("cells"), digits))
+                     | Q(_Like(F("sent"), digits)))
              .values_list("pk", "phone_number", "values", "payload"))
     return [pk for pk, number, cells, payload in found
             if _any_spells(key, number, *(cells or {}).values(),
                            *((payload or {}).get("record_fields") or {}).values())]
 
 
-def _tail(key: str) -> str:
-    """The number's last digits, which every spelling of it holds in a row: what the
-    database is asked for, before the few texts found are read (`_any_spells`)."""
-    return significant_digits(key)[-3:]
+def _in_order(key: str) -> str:
+    """A LIKE pattern every spelling of the number matches, what the database is asked for
+    before the few texts found are read (`_any_spells`): its digits in order, anything
+    between them. Its last three digits, asked for before, are not together in "22 123 45
+    67", Poland's way of writing a landline: such a row kept the number."""
+    return f"%{'%'.join(significant_digits(key))}%"
+
+
+class _Like(Lookup):
+    """`text LIKE pattern`, the pattern as given (`contains` escapes its %)."""
+
+    lookup_name = "like"
+
+    def as_sql(self, compiler, connection):
+        text, text_params = self.process_lhs(compiler, connection)
+        pattern, pattern_params = self.process_rhs(compiler, connection)
+        return f"{text} LIKE {pattern}", [*text_params, *pattern_params]
 
 
 def _any_spells(key: str, *texts) -> bool:
@@ -145,7 +158,7 @@ def batch_refusals_forget(key: str, erasure: Erasure) -> int:
 
 
 def _refusals_spelling(key: str) -> list[int]:
-    return [pk for pk, words in BatchRefusal.objects.filter(detail__contains=_tail(key))
+    return [pk for pk, words in BatchRefusal.objects.filter(_Like(F("detail"), _in_order(key)))
             .values_list("pk", "detail") if _any_spells(key, words)]
 
 

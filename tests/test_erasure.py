@@ -146,6 +146,31 @@ def test_refused_rows_that_spell_the_number_are_erased_too(logged_in, campaigns)
     assert "234" not in json.dumps([kept[2], kept[3]])
 
 
+def test_a_landline_written_in_pairs_is_erased_from_rows_fields_and_refusals(
+    logged_in, campaigns
+):
+    """"22 123 45 67", Poland's way of writing a landline: the erasure looked in the
+    database for the number's last three digits together ("567"), and kept it in a refused
+    row, in another row's record field and in Thulium's refusal of the batch call."""
+    survey = campaigns["A7K2Q"]
+    job = previewed(logged_in, survey, csv_bytes(
+        [["22 123 45 67 wew. 12", "4", "Zofia"], ["601 234 567", "5", "dom: (22) 123-45-67"],
+         ["602 000 001", "3", "dom: 22 123 45 68"]],
+        header=["telefon", "ocena", "komentarz"]))
+    refusal = BatchRefusal.objects.create(http_status=403, detail="Forbidden: 22 123 45 67")
+    assert number_held("221234567")["import_rows"] == 2
+    assert number_held("221234567")["batch_refusals"] == 1
+
+    forget_number(number="221234567", reference="RODO/14")
+
+    kept = {row.number: row for row in job.rows.all()}
+    assert kept[2].phone_number == "[erased]" and kept[2].values == {}
+    assert kept[3].phone_number == "[erased]" and kept[3].payload is None
+    assert kept[4].payload["record_fields"]["komentarz"] == "dom: 22 123 45 68"  # another's
+    refusal.refresh_from_db()
+    assert "45 67" not in refusal.detail and "RODO/14" in refusal.detail
+
+
 def test_thulium_s_refusal_of_the_batch_call_naming_the_number_is_erased(db):
     """Kept for the admin with Thulium's words, it was out of an erasure's reach."""
     named = BatchRefusal.objects.create(http_status=403, request_id="r-1",
