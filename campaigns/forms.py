@@ -115,6 +115,16 @@ class CampaignForm(forms.Form):
             "base": signing.dumps({"version": version, "settings": self.known_settings},
                                   salt=_BASE_SALT, compress=True),
         }, **kwargs)
+        self._offer_held_dialer()
+
+    def _offer_held_dialer(self) -> None:
+        """Offer a dialer Thulium holds that the form does not ("power"), as Thulium names
+        it: without an option for it, the browser posted "" and every change to the
+        campaign was refused as clearing the dialer. Kept as it is, it is not sent."""
+        held = self.known_settings.get("dialer")
+        field = self.fields["dialer"]
+        if isinstance(held, str) and held and held not in dict(field.choices):
+            field.choices = [*field.choices, (held, held)]
 
     @cached_property
     def helper(self) -> FormHelper:

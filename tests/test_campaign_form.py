@@ -458,3 +458,22 @@ def test_a_value_thulium_holds_outside_the_forms_limits_does_not_block_other_cha
     assert_sends(filled(known, parity="60"), {"parity": 60})
     # Changed, it is judged as any value typed.
     assert_refused(filled(known, **{name: str(held) + "1"}), name)
+
+
+def test_a_dialer_thulium_holds_that_the_form_does_not_offer_stays_chosen_and_unsent():
+    """The select had no option for it: the browser posted "", and every change to the
+    campaign was refused as clearing the dialer."""
+    known = {**KNOWN, "dialer": "power"}
+    shown = str(CampaignForm(known_settings=known)["dialer"])
+    assert '<option value="power" selected>power</option>' in shown
+    assert_sends(filled(known, order="7"), {"order": 7})
+    # Only the value held is offered: typed for another campaign, it is still refused.
+    assert_refused(filled(dialer="power"), "dialer")
+
+
+def test_a_change_to_a_campaign_whose_dialer_the_form_does_not_offer_sends_only_itself(
+        logged_in, campaigns, thulium):
+    thulium.state.update_campaign("00001", {"dialer": "power"}, lambda stored: [])
+    response = submit(logged_in, order="7")
+    assert response.status_code == 302, response.context["form"].errors
+    assert [call["json"] for call in api_calls(thulium, "PUT")] == [{"order": 7}]
