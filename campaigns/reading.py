@@ -108,7 +108,10 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | N
         applied, unanswered = _found_applied(changed, _unanswered(current))
         outside = _without(changed, applied)
         entry = None
-        if current.settings_replace(merged_settings(before, found)):
+        # The values learnt and those changed: a value written back otherwise (7 as "7")
+        # is the known one, and raises no version (forms opened meanwhile stay valid).
+        taken = merged_settings(merged_settings(before, _without(found, before)), changed)
+        if current.settings_replace(taken):
             if isinstance(found.get("name"), str) and found["name"]:
                 current.name = found["name"][:255]
             current.save(update_fields=["settings", "version", "name"])
@@ -138,10 +141,11 @@ def thulium_settings(item: dict) -> dict:
 
 
 def changed_values(known: dict, found: dict) -> dict:
-    """The values of `found` that differ from a value `known` holds, nested as in a PUT."""
+    """The values of `found` that differ from a value `known` holds, nested as in a PUT.
+    Thulium may write a number back as text: 7 and "7" are the same (same_as_sent)."""
     changed = {}
     for key, value in found.items():
-        if key not in known or known[key] == value:
+        if key not in known or same_as_sent(value, known[key]):
             continue
         if isinstance(value, dict) and isinstance(known[key], dict):
             nested = changed_values(known[key], value)

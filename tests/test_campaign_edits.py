@@ -333,6 +333,34 @@ def test_a_value_never_known_before_is_learnt_without_an_entry(campaigns, thuliu
     assert not Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).exists()
 
 
+def test_a_number_thulium_writes_back_as_text_is_no_change_made_outside(
+    logged_in, colleague, campaigns, thulium
+):
+    """Order 7 saved, then listed as "7": it was recorded as changed outside the portal in
+    the reader's name, with a warning, and its new version sent forms opened meanwhile to
+    the conflict page."""
+    assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 302
+    theirs = opened(colleague)
+    version = Campaign.objects.get(thulium_id="00001").version
+    thulium.state.update_campaign("00001", {"order": "7", "parameters": {"preview_timeout": "30"}},
+                                  lambda stored: [])
+
+    response = logged_in.get(edit_url())
+
+    assert "changed outside the portal" not in response.content.decode()
+    assert not Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).exists()
+    campaign = Campaign.objects.get(thulium_id="00001")
+    assert campaign.version == version
+    assert (campaign.settings["order"], campaign.settings["parameters"]["preview_timeout"]) == (
+        7, 30)
+    assert colleague.post(edit_url(), {**theirs, "parity": "20"}).status_code == 302
+    assert puts(thulium) == [{"order": 7}, {"parity": 20}]
+    # A value that differs is still one: "8" for 7.
+    thulium.state.update_campaign("00001", {"order": "8"}, lambda stored: [])
+    logged_in.get(edit_url())
+    assert Entry.objects.get(kind=OUTSIDE_CHANGE.slug).details["found"] == {"order": "8"}
+
+
 def test_when_thulium_cannot_be_read_the_form_opens_with_the_last_known_values(
     logged_in, campaigns, thulium
 ):
