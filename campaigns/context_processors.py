@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils import timezone
 
-from .models import ChangeRequest
+from .models import ChangeRequest, campaign_changers
 
 
 def four_eyes(request):
@@ -11,9 +11,11 @@ def four_eyes(request):
     context = {"four_eyes": settings.FOUR_EYES, "requests_to_approve": 0}
     user = getattr(request, "user", None)
     if settings.FOUR_EYES and user and user.has_perm("campaigns.approve_changerequest"):
-        # Not those whose time passed: the worker marks them outdated within a poll.
+        # Not those whose time passed: the worker marks them outdated within a poll. Nor
+        # those of someone who may no longer change campaigns: they cannot be approved.
         context["requests_to_approve"] = (
-            ChangeRequest.objects.filter(state=ChangeRequest.State.REQUESTED)
+            ChangeRequest.objects.filter(state=ChangeRequest.State.REQUESTED,
+                                         requester__in=campaign_changers())
             .exclude(requester=user)
             .exclude(apply_at__lte=timezone.now())
             .count()

@@ -19,8 +19,11 @@ class Step:
               OUTDATED: _("outdated")}
     # Why an approval found the request outdated.
     CAMPAIGN_CHANGED, TIME_PASSED = "campaign_changed", "time_passed"
+    REQUESTER_GONE = "requester_gone"
     WHY = {CAMPAIGN_CHANGED: _("the campaign changed after the request was made"),
-           TIME_PASSED: _("the time it was to be applied at had passed")}
+           TIME_PASSED: _("the time it was to be applied at had passed"),
+           REQUESTER_GONE: _("the one who asked for it was deactivated or may no longer "
+                             "change campaigns")}
 
 
 class ScheduleStep:

@@ -43,6 +43,11 @@ class RequestOutdated(Exception):
     """The campaign changed since the request: approving it would undo that change."""
 
 
+class RequesterGone(Exception):
+    """The one who asked for the change was deactivated or deleted, or may no longer change
+    campaigns: the request is outdated."""
+
+
 class RequestTooLate(Exception):
     """The time the change was to be applied at has passed before the approval."""
 
@@ -95,11 +100,18 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     request), CampaignUnread, RequestClosed, RequestOutdated (also when another change
     took the campaign before this one was sent) or RequestTooLate (the request is then
     marked outdated), or ThuliumError (the request stays approved; its audit row tells
-    what Thulium answered). Returns the call's entry, or the scheduled step's.
+    what Thulium answered). Raises RequesterGone, the request then marked outdated, when
+    its requester may no longer change campaigns: a change of theirs waiting for its time
+    is not sent either (campaigns.due). Returns the call's entry, or the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
     if not change_request.is_open:
         raise RequestClosed  # decided already: no need to ask Thulium (checked again below)
+    if not change_request.requester_may_change:
+        with transaction.atomic():
+            _decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
+                    why=Step.REQUESTER_GONE)
+        raise RequesterGone
     try:
         campaign_read(change_request.campaign, actor=approver, language=language)
     except ThuliumError as error:

@@ -2,6 +2,7 @@
 for their time."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
@@ -12,6 +13,20 @@ from django.utils.translation import pgettext_lazy
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
 )
+CHANGE_CAMPAIGNS = "campaigns.change_campaign"
+
+
+def may_change_campaigns(user) -> bool:
+    """Whether `user` (None: a deleted account) may change campaigns now. Unticking *Active*
+    or taking the role stops someone at once, their changes that wait (for their time, for
+    approval) too: none is sent under their name (campaigns.due, campaigns.four_eyes)."""
+    return user is not None and user.is_active and user.has_perm(CHANGE_CAMPAIGNS)
+
+
+def campaign_changers():
+    """The users `may_change_campaigns` lets change campaigns, as a query."""
+    return get_user_model().objects.with_perm(CHANGE_CAMPAIGNS,
+                                              backend="roles.backends.RoleBackend")
 
 
 class Dialer(models.TextChoices):
@@ -154,6 +169,12 @@ class ChangeRequest(models.Model):
         """True when the campaign's known settings moved since the request was made."""
         return self.campaign.settings != self.settings_before
 
+    @property
+    def requester_may_change(self) -> bool:
+        """Whether the one who asked for it may still change campaigns: if not, it can no
+        longer be approved (campaigns.four_eyes)."""
+        return may_change_campaigns(self.requester)
+
 
 class ScheduledChangeQuerySet(models.QuerySet):
     def waiting(self):
@@ -246,9 +267,6 @@ class ScheduledChange(models.Model):
 
     @property
     def author_may_change(self) -> bool:
-        """Whether the one who scheduled it may still change campaigns. Unticking *Active*
-        or taking the role stops someone at once, their changes waiting for their time too:
-        campaigns.due does not send those."""
-        author = self.created_by
-        return (author is not None and author.is_active
-                and author.has_perm("campaigns.change_campaign"))
+        """Whether the one who scheduled it may still change campaigns: if not,
+        campaigns.due does not send it."""
+        return may_change_campaigns(self.created_by)

@@ -48,6 +48,9 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
     elif why == Step.TIME_PASSED:
         # Decided by no one: its time came while it waited (four_eyes.change_requests_expire).
         ending = "too_late" if change_request.decided_by_username else "expired"
+    elif why == Step.REQUESTER_GONE:
+        # Told only to someone still active who lost the role (notices go to active users).
+        ending = "requester_gone"
     else:
         ending = change_request.state
     _tell_requester(change_request, ending)

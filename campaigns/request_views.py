@@ -13,6 +13,7 @@ from .forms import RejectionForm
 from .four_eyes import (
     CampaignUnread,
     RequestClosed,
+    RequesterGone,
     RequestOutdated,
     RequestTooLate,
     change_request_approve,
@@ -70,6 +71,11 @@ def request_approve(request, pk):
              else _("Thulium's list of campaigns does not hold this campaign.")})
     except RequestClosed:
         messages.error(request, _("This request was already decided."))
+    except RequesterGone:
+        messages.error(request, _(
+            "Not approved: the one who asked for this change was deactivated or may no "
+            "longer change campaigns. The request is now outdated."
+        ))
     except RequestOutdated:
         messages.error(request, _(
             "The campaign changed after this request was made, so approving it could undo "

@@ -68,6 +68,17 @@ def edit(client, campaign, **changes):
     return client.post(url, {name: value for name, value in data.items() if value is not None})
 
 
+def stop_editing(user, how: str) -> None:
+    """Take the user's right to change campaigns, as an administrator would."""
+    if how == "deactivated":
+        user.is_active = False
+        user.save()
+    elif how == "role taken":
+        user.groups.clear()
+    else:
+        user.delete()
+
+
 def test_a_risky_change_without_a_reason_is_refused_and_nothing_is_sent(
     logged_in, campaigns, thulium
 ):
@@ -265,6 +276,34 @@ def test_a_request_is_not_approved_when_thulium_cannot_be_read(
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.REQUESTED
     assert api_calls(thulium, "PUT") == []
+
+
+@pytest.mark.parametrize("how", ["deactivated", "role taken", "deleted"])
+def test_a_request_of_someone_who_may_no_longer_edit_is_outdated_not_approved(
+    change_request, approve, user, client, second_editor, thulium, how
+):
+    """Unticking Active stops someone at once (docs/operations.md): their request was still
+    offered for approval, counted for approvers, and sent once approved."""
+    stop_editing(user, how)
+    client.force_login(second_editor)
+    page = client.get(change_request.get_absolute_url())
+    assert 'data-testid="requester-gone"' in page.content.decode()
+    assert reverse("campaigns:request_approve",
+                   args=[change_request.pk]) not in page.content.decode()
+    assert page.context["requests_to_approve"] == 0
+    thulium.state.received_forget()
+
+    response = approve()
+
+    assert ("Not approved: the one who asked for this change was deactivated or may no "
+            "longer change campaigns. The request is now outdated.") in response.content.decode()
+    assert api_calls(thulium) == []  # nothing sent, nor Thulium asked
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert change_request.decided_by == second_editor
+    assert outdated_why(change_request) == ("the one who asked for it was deactivated or may "
+                                            "no longer change campaigns")
+    assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
 
 
 def test_an_approval_beaten_by_another_change_leaves_the_request_outdated_not_approved(

@@ -27,7 +27,7 @@ from portal.shown_times import shown_minute, shown_time
 from portal.thulium import get_client
 from tests.conftest import AUDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
-from tests.test_four_eyes import edit, four_eyes, second_editor  # noqa: F401
+from tests.test_four_eyes import edit, four_eyes, second_editor, stop_editing  # noqa: F401
 
 State = ScheduledChange.State
 
@@ -427,6 +427,31 @@ def test_with_four_eyes_a_request_whose_time_passes_unapproved_is_marked_outdate
     assert "came before a second editor approved it" in mail.body
 
 
+def test_with_four_eyes_a_request_of_someone_who_may_no_longer_edit_is_not_scheduled(
+    requested_at_ten, user, client, second_editor, thulium  # noqa: F811
+):
+    """The approver was told it waits for its time; at that time the worker cancelled it,
+    the author being gone, with no one told beforehand."""
+    user.email = "manager@example.com"
+    user.save()
+    stop_editing(user, "role taken")
+
+    page = approve(client, second_editor, requested_at_ten)
+
+    assert "Not approved: the one who asked for this change" in page
+    assert "the change waits for its time" not in page
+    assert not ScheduledChange.objects.exists() and api_calls(thulium, "PUT") == []
+    requested_at_ten.refresh_from_db()
+    assert requested_at_ten.state == ChangeRequest.State.STALE
+    step = Entry.objects.get(kind="change-request", details__step="stale")
+    assert step.details["why"] == "requester_gone"
+    # Their mail says why: it said the campaign had changed.
+    mail = notice_message(Notice.objects.get(kind="change-request-decided",
+                                             user__username="manager"))
+    assert "is outdated" in mail.subject
+    assert "your account may no longer change campaigns" in mail.body
+
+
 def time_passes_before_saving(monkeypatch, minutes: int = 61) -> None:
     """The chosen time passes between the form's check and the service's (a time a
     second ahead): the service's clock is moved on."""
@@ -535,17 +560,6 @@ def test_a_risky_scheduled_change_is_confirmed_first_with_its_time_shown(
                           {**confirmation, "confirmed": "1"}).status_code == 302
     assert ScheduledChange.objects.get().changes == {"dialer": "predictive"}
     assert api_calls(thulium, "PUT") == []
-
-
-def stop_editing(user, how: str) -> None:
-    """Take the scheduler's right to change campaigns, as an administrator would."""
-    if how == "deactivated":
-        user.is_active = False
-        user.save()
-    elif how == "role taken":
-        user.groups.clear()
-    else:
-        user.delete()
 
 
 @pytest.mark.parametrize("how", ["deactivated", "role taken", "deleted"])
