@@ -4,9 +4,11 @@ Each due notice is claimed by moving its next attempt a lease ahead (one UPDATE 
 one worker wins), longer than its send may last, rendered in its recipient's language and
 sent through Django's mail framework (EMAIL_URL). A mail server that refuses (4xx/5xx),
 times out or cannot be reached makes the notice wait and try again, the wait doubling up
-to MAX_WAIT; after ATTEMPTS it is given up and logged as an error. A recipient the server
-refuses for good (5xx, "no such user") is given up at once: ten tries over hours would only
-be refused ten times. Only the worker still holding the claim records how the send ended.
+to MAX_WAIT; a notice still failing NOTICES_GIVE_UP_HOURS after it was queued is given up
+and logged as an error (counting tries instead lost every notice to a night's outage). A
+recipient the server refuses for good (5xx, "no such user") is given up at once: tries over
+hours would only be refused again. Only the worker still holding the claim records how the
+send ended.
 Once sent or given up, a notice is kept NOTICES_KEEP_DAYS for the admin to look at, then
 cleared.
 """
@@ -27,7 +29,6 @@ from .services import language_of
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 10
 FIRST_WAIT = timedelta(minutes=1)
 MAX_WAIT = timedelta(hours=1)
 # How many times a send may wait on the mail server, each up to EMAIL_TIMEOUT: connecting
@@ -119,7 +120,8 @@ def _failed(notice: Notice, claimed_until: datetime, attempts: int, error: Excep
     # The lines name the user by number: a refused recipient's address (SMTPRecipientsRefused
     # carries it) is not repeated in the log or the outbox.
     words = _ADDRESS.sub("<address>", f"{type(error).__name__}: {error}")
-    if attempts >= ATTEMPTS or _refused_for_good(error):
+    too_old = failed_at - notice.created_at >= timedelta(hours=settings.NOTICES_GIVE_UP_HOURS)
+    if too_old or _refused_for_good(error):
         if _settle(notice, claimed_until, state=Notice.State.GAVE_UP, attempts=attempts,
                    last_error=words):
             log.error("notice %s (%s) to user %s given up after %d attempt(s): %s",

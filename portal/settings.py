@@ -467,6 +467,9 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Sent and given-up notices leave the outbox this many days after they were queued (0:
 # never); the worker clears them once an hour.
 NOTICES_KEEP_DAYS = env.int("NOTICES_KEEP_DAYS", default=30)
+# A notice the mail server has not taken this many hours after it was queued is given up: a
+# server down over a weekend still gets what waited for it.
+NOTICES_GIVE_UP_HOURS = env_number("NOTICES_GIVE_UP_HOURS", default=72, least=1)
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
 AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)

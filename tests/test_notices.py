@@ -297,6 +297,21 @@ def test_a_recipient_refused_for_good_is_given_up_at_once_and_a_busy_one_waits(
     assert notices_send_due(now=timezone.now() + timedelta(minutes=2)) == 2
 
 
+def test_a_mail_server_down_overnight_loses_no_notice_until_its_give_up_hours(
+        requested, inbox, settings, caplog):
+    """Ten tries, about four hours, gave every notice up: the audit break's too."""
+    settings.NOTICES_GIVE_UP_HOURS = 72
+    inbox.refusal = "421 4.3.2 Service not available"
+    queued_at = timezone.now()
+    Notice.objects.update(created_at=queued_at, attempts=20)
+    assert notices_send_due(now=queued_at + timedelta(hours=12)) == 0
+    assert set(Notice.objects.values_list("state", flat=True)) == {Notice.State.QUEUED}
+    with caplog.at_level(logging.ERROR, logger="notices.sending"):
+        assert notices_send_due(now=queued_at + timedelta(hours=73)) == 0
+    assert set(Notice.objects.values_list("state", flat=True)) == {Notice.State.GAVE_UP}
+    assert "given up after 22 attempt(s)" in caplog.text
+
+
 @pytest.mark.django_db
 def test_sent_and_given_up_notices_leave_the_outbox_after_the_days_kept(settings):
     settings.NOTICES_KEEP_DAYS = 30
