@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.urls import get_script_prefix
+from django.utils import translation
 
 from .kinds import Kind
 from .models import Notice, OptOut, UserLanguage
@@ -55,14 +56,15 @@ def language_remember(*, user, language: str) -> None:
 
 
 def language_keep_at_login(sender, *, request, user, **kwargs) -> None:
-    """A user who has not chosen in the portal yet takes the language of their browser's
-    switch cookie, such as one set on the login page; a browser without one takes the
-    language the user chose before, on another computer say (notices.middleware sets it)."""
-    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-    if chosen in dict(settings.LANGUAGES):
-        UserLanguage.objects.get_or_create(user=user, defaults={"language": chosen})
-    elif kept := UserLanguage.objects.filter(user=user).values_list("language",
-                                                                    flat=True).first():
+    """A user who has not chosen in the portal yet keeps the language their pages are in at
+    login: their browser's switch cookie (such as one set on the login page), else its
+    Accept-Language (a user who never touched the switch, or signs on through SSO, got
+    English mails under Polish pages). A browser without the cookie takes the language the
+    user chose before, on another computer say (notices.middleware sets it)."""
+    kept = UserLanguage.objects.filter(user=user).values_list("language", flat=True).first()
+    if kept is None:
+        language_remember(user=user, language=translation.get_language_from_request(request))
+    elif request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) not in dict(settings.LANGUAGES):
         request.language_kept = kept
 
 

@@ -457,6 +457,15 @@ def test_a_language_chosen_on_the_login_page_is_kept_at_login_unless_one_was_cho
     assert (language_of(fresh), language_of(chosen)) == ("pl", "en")
 
 
+def test_a_user_who_never_used_the_switch_gets_mails_in_their_browser_s_language(db):
+    """Polish pages, from the browser's Accept-Language, and English mails."""
+    polish, other = make_user("polish"), make_user("other")
+    for user, accepted in ((polish, "pl-PL,pl;q=0.9,en;q=0.5"), (other, "de-DE")):
+        Client(HTTP_ACCEPT_LANGUAGE=accepted).post(
+            reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert (language_of(polish), language_of(other)) == ("pl", "en")
+
+
 def test_a_language_chosen_before_is_the_pages_language_after_login_on_another_browser(db):
     """It was kept for e-mails only: a Polish user logging in on another computer got
     English pages."""

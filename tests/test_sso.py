@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import Entry
+from notices.services import language_of
 from sso import services
 from sso.models import Identity
 from sso.sessions import ID_TOKEN
@@ -87,6 +88,13 @@ def test_a_first_sign_on_creates_the_user_with_the_groups_the_claim_maps(client,
     assert entry.sent == {"groups": ["cc-editors", "cc-audit"]}
     page = client.get(f"/audit/{entry.pk}/").content.decode()
     assert '<dd class="col-sm-9" data-testid="gained">Auditors, Campaign editors</dd>' in page
+
+
+def test_a_user_signed_on_gets_mails_in_their_browser_s_language(provider):
+    """SSO users never see the login page's language switch: they got English mails."""
+    provider.set_account("alice", groups=["cc-editors"])
+    assert sign_on(Client(HTTP_ACCEPT_LANGUAGE="pl"), "alice").status_code == 302
+    assert language_of(User.objects.get(username="alice")) == "pl"
 
 
 def test_a_group_taken_away_at_the_provider_is_lost_at_the_next_sign_on(client, provider):
