@@ -16,13 +16,18 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://portal:secret@db:5432/portal",
     "CACHE_URL": "redis://redis:6379/0",
     "TRUSTED_PROXY_COUNT": "1",
+    "EMAIL_URL": "smtp+tls://portal:secret@mail.example.com:587",
+    "PORTAL_URL": "https://portal.example.com",
 }
 
 
-def deploy_check(**values: str) -> subprocess.CompletedProcess:
+def deploy_check(**values: str | None) -> subprocess.CompletedProcess:
+    """`check --deploy` under PRODUCTION changed by `values` (None: the variable unset)."""
+    given = {name: value for name, value in {**PRODUCTION, **values}.items()
+             if value is not None}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO, env=production_env(**{**PRODUCTION, **values}),
+        cwd=REPO, env=production_env(**given),
         capture_output=True, text=True, timeout=120,
     )
 
@@ -62,8 +67,11 @@ def test_the_deploy_checklist_finds_nothing_under_production_settings():
     ({"CACHE_URL": "locmemcache://portal",
       "SESSION_ENGINE": "django.contrib.sessions.backends.cache"}, "portal.E001"),
     ({"TRUSTED_PROXY_COUNT": "0"}, "portal.W002"),
+    ({"EMAIL_URL": None}, "portal.W003"),
+    ({"PORTAL_URL": None}, "portal.W004"),
 ], ids=["no HSTS", "session cookie over HTTP", "cache in each process",
-        "sessions in each process", "every browser with the proxy's address"])
+        "sessions in each process", "every browser with the proxy's address",
+        "no mail server", "no public address for links"])
 def test_the_deploy_checklist_names_what_production_settings_lack(values, finding):
     result = deploy_check(**values)
     assert result.returncode != 0
