@@ -456,6 +456,13 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 # Read into EMAIL_HOST, EMAIL_HOST_PASSWORD... (no setting keeps the URL: error pages hide
 # settings named like passwords, and this name is not).
 _email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "dummymail://")
+# django-environ reads smtps:// as STARTTLS, mail tools as TLS from the first byte (port
+# 465, where a STARTTLS send times out): refused, so that no one guesses.
+if urlsplit(_email_url).scheme == "smtps":
+    raise ImproperlyConfigured(
+        "EMAIL_URL may not start with smtps://, which means STARTTLS to the portal and TLS "
+        "from the first byte to most mail tools: write smtp+ssl:// for TLS from the first "
+        "byte (port 465) or smtp+tls:// for STARTTLS (port 587).")
 try:
     vars().update(env.email_url_config(url_whole(_email_url)))
 except ValueError:

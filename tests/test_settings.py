@@ -177,6 +177,11 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
      "DATABASE_URL names no database (postgres://host/name)."),
     ("EMAIL_URL", "smtp+tls://u:p@mail.example.com:notaport",
      "EMAIL_URL is not a mail server URL: " + URL_UNREADABLE),
+    # Read as STARTTLS on port 465, where every send timed out.
+    ("EMAIL_URL", "smtps://u:p@mail.example.com:465",
+     "EMAIL_URL may not start with smtps://, which means STARTTLS to the portal and TLS from "
+     "the first byte to most mail tools: write smtp+ssl:// for TLS from the first byte "
+     "(port 465) or smtp+tls:// for STARTTLS (port 587)."),
 ])
 def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, name, value,
                                                               said):
