@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def notices_queue(*, kind: Kind, users: Iterable, context: dict, path: str) -> int:
-    """Queue one notice of `kind` per user who has an address and did not turn it off.
+    """Queue one notice of `kind` per user who has an address, gets such notices (as the
+    settings page offers their switch: one who lost their role could not turn it off) and
+    did not turn it off.
 
     Call it inside the action's transaction: the notices commit with the action or not at
     all. It never raises: a notice that cannot be queued is logged, and the action goes on.
@@ -23,7 +25,8 @@ def notices_queue(*, kind: Kind, users: Iterable, context: dict, path: str) -> i
     """
     try:
         with transaction.atomic():  # a savepoint: a failure here leaves the action's intact
-            wanted = [user for user in users if user.is_active and user.email]
+            wanted = [user for user in users
+                      if user.is_active and user.email and kind.gets(user)]
             off = set(OptOut.objects.filter(kind=kind.slug, user__in=wanted)
                       .values_list("user_id", flat=True))
             # Links are kept below the script prefix: PORTAL_URL already ends with it.
