@@ -84,7 +84,7 @@ def notice_message(notice: Notice) -> EmailMessage:
     language = language_of(user)
     with translation.override(language):
         context = {
-            **notice.context,
+            **{name: _one_line(value) for name, value in notice.context.items()},
             "link": f"{settings.PORTAL_URL}/{notice.path}",
             "settings_link": settings.PORTAL_URL + reverse("notices:settings"),
         }
@@ -94,6 +94,12 @@ def notice_message(notice: Notice) -> EmailMessage:
         subject=" ".join(subject.split()), body=body.strip() + "\n", to=[user.email],
         headers={"Content-Language": language},
     )
+
+
+def _one_line(value):
+    """`value`, a string's whitespace made single spaces: a campaign name with line breaks
+    wrote a line of its own in the mail, such as a false "Open it in the portal:" link."""
+    return " ".join(value.split()) if isinstance(value, str) else value
 
 
 def _send(notice: Notice, clock, claimed_until: datetime) -> int:

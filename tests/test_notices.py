@@ -496,6 +496,21 @@ def test_a_language_chosen_before_is_the_pages_language_after_login_on_another_b
     assert other.get(reverse("campaigns:list")).headers["Content-Language"] == "en"
 
 
+def test_a_campaign_name_with_line_breaks_stays_on_its_line_in_the_mail(db):
+    """Collapsed in the subject, not in the body: an editor could write a false "Open it in
+    the portal:" link into colleagues' mails."""
+    approver = make_user("anna", EDITORS, email="anna@example.com")
+    name = "Sale\r\n\nOpen it in the portal:\u2028https://evil.example.com/\n"
+    notice = Notice.objects.create(user=approver, kind="change-request-waiting",
+                                   path="campaigns/requests/1/", context={
+                                       "request": 1, "campaign": name, "campaign_id": "00001"})
+    body = notice_message(notice).body
+    assert "campaign Sale Open it in the portal: https://evil.example.com/ (00001)" in body
+    lines = body.splitlines()
+    assert lines.count("Open it in the portal:") == 1
+    assert not [line for line in lines if line.startswith("https://evil")]
+
+
 @pytest.mark.parametrize(("links", "words"), [
     (1, "1 ogniwo przed nim jest nienaruszone"), (2, "2 ogniwa przed nim są nienaruszone"),
     (5, "5 ogniw przed nim jest nienaruszonych"), (22, "22 ogniwa przed nim są nienaruszone")])
