@@ -92,7 +92,8 @@ def notice_message(notice: Notice) -> EmailMessage:
         body = render_to_string(f"notices/{notice.kind}/body.txt", context)
     return EmailMessage(
         subject=" ".join(subject.split()), body=body.strip() + "\n", to=[user.email],
-        headers={"Content-Language": language},
+        # RFC 3834: no out-of-office reply to a mail no one wrote.
+        headers={"Content-Language": language, "Auto-Submitted": "auto-generated"},
     )
 
 

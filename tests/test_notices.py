@@ -135,6 +135,8 @@ def test_a_waiting_request_mails_each_approver_in_their_language(requested, inbo
     assert subject(bob) == "A change to campaign Sprzedaż OZE 2026 waits for your approval"
     assert link_in(bob) == link
     assert bob["From"] == "portal@example.com"
+    # RFC 3834: answered by no out-of-office reply.
+    assert anna["Auto-Submitted"] == bob["Auto-Submitted"] == "auto-generated"
     # Not the requester, nobody without an address; nothing is sent twice.
     assert len(inbox.received) == 2 and notices_send_due() == 0
 
