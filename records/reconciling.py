@@ -10,8 +10,10 @@ import datetime
 from collections import defaultdict
 from collections.abc import Collection
 
+from django.utils.translation import gettext_noop
+
 from portal.phones import phone_key
-from portal.thulium import get_client
+from portal.thulium import ThuliumUnavailable, get_client
 from portal.thulium.dates import thulium_day, thulium_moment
 
 # Documented: GET outbounds/:id/records pages by at most 100.
@@ -19,6 +21,8 @@ PAGE_SIZE = 100
 # How far Thulium's clock may be behind the portal's: records listed as created this long
 # before the send are still read, in case they are the one sent.
 CLOCK_MARGIN = datetime.timedelta(minutes=15)
+# Stored in English, shown in the reader's language (ThuliumUnavailable.user_messages).
+LISTED_WITHOUT_ID = gettext_noop("it listed a record looked for without its record_id")
 
 
 def listing_day(sent_at: datetime.datetime) -> datetime.date:
@@ -32,6 +36,10 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
                         language: str | None = None) -> list[str | None]:
     """For each payload, Thulium's record_id of the record it would have made, or None;
     raises ThuliumError. `sent_at` is when the earliest of them was sent.
+
+    A record listed that matches a payload but has no usable record_id raises
+    ThuliumUnavailable: Thulium holds something of the number, so it is not "not found",
+    and without its id the portal cannot tell which record it is.
 
     A record matches on the number in its canonical form and, when the payload had one,
     on the identifier. The records listed from the day of the send (less the clock margin)
@@ -62,7 +70,7 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         for row in rows:
             for index in wanted.get(_row_key(row), ()):
                 if found[index] is None and _same_identifier(row, payloads[index]):
-                    found[index] = row["record_id"]
+                    found[index] = _usable_id(row)
                     missing -= 1
                     break
         return count, rows
@@ -86,6 +94,14 @@ def _made_before(row: dict, moment: datetime.datetime) -> bool:
     first, and the record sent at the second "02:05", on the page before, was never read."""
     made = thulium_moment(str(row.get("create_date") or ""))
     return made is not None and made < moment
+
+
+def _usable_id(row: dict) -> str:
+    """The listed record's id; raises ThuliumUnavailable for a missing, null or empty one."""
+    record_id = row.get("record_id")
+    if not (isinstance(record_id, str) and record_id.strip()):
+        raise ThuliumUnavailable(LISTED_WITHOUT_ID, status=200)
+    return record_id
 
 
 def _row_key(row: dict) -> str:

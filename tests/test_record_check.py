@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
-from portal.thulium import get_client
+from portal.thulium import ThuliumUnavailable, get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
 from records import services
 from records.models import AddedRecord
@@ -21,6 +21,7 @@ from records.services import record_add_begin_all, record_checks_begin, record_c
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed
+from tests.test_gateway import CraftedThulium
 from tests.test_record_form import DUPLICATE, add, new_url
 
 RECORDS_PATH = "/api/outbounds/00001/records"
@@ -355,6 +356,59 @@ def test_when_thulium_fails_the_check_says_so_and_nothing_else_changes(
     # Still to be checked: the button stays for another try.
     assert check_url(lost) in logged_in.get(lost.get_absolute_url()).content.decode()
     assert verify_chain().problem == ""
+
+
+def listing_of(*rows) -> CraftedThulium:
+    """A Thulium whose campaign lists these records, to every GET."""
+    return CraftedThulium({"count": len(rows), "result": list(rows)})
+
+
+LISTED_WITHOUT_ID = ("Could not check in Thulium: Thulium did not answer properly. Try again "
+                     "later. (it listed a record looked for without its record_id)")
+
+
+@pytest.mark.parametrize("listed", [
+    {"phone_number": "601234567"},
+    {"phone_number": "601234567", "record_id": None},
+    {"phone_number": "601234567", "record_id": ""},
+], ids=["no-key", "null", "empty"])
+def test_a_record_listed_without_its_id_leaves_the_addition_unknown(
+    later, logged_in, settings, campaigns, thulium, listed
+):
+    """Without the key, the check failed with a 500 and its entry stayed pending; with a
+    null or empty id, the number Thulium listed was said not held, and freed."""
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+
+    with listing_of({"phone_number": "602000001", "record_id": "17"}, listed) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = logged_in.post(check_url(lost))
+
+    assert response.status_code == 302 and flashed(response) == [LISTED_WITHOUT_ID]
+    (check,) = checks()
+    assert (check.outcome, check.results) == ("failed", {})
+    added = AddedRecord.objects.get()
+    assert (added.status, added.record_id, added.entry) == ("unknown", "", lost)
+    assert check_url(lost) in logged_in.get(lost.get_absolute_url()).content.decode()
+    assert verify_chain().problem == ""
+
+
+def test_a_record_listed_without_its_id_leaves_every_check_of_the_listing_unknown(
+    user, campaigns, settings
+):
+    """An import checks its unanswered rows in one listing: none of them is said not held
+    (and sent again) on a listing that cannot tell."""
+    lost = [addition(actor=user, campaign=campaigns["00001"], phone=phone, outcome="unknown")
+            for phone in ("601234567", "601234568")]
+    begun = record_checks_begin(lost, since=timezone.now(), actor=user)
+
+    with listing_of({"phone_number": "601234567", "record_id": None}) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        with pytest.raises(ThuliumUnavailable):
+            record_checks_run(begun, since=timezone.now())
+
+    assert [(check.outcome, check.detail) for check in checks()] == [
+        ("failed", "it listed a record looked for without its record_id")] * 2
+    assert sorted(AddedRecord.objects.values_list("status", flat=True)) == ["unknown"] * 2
 
 
 # --- who may check what, and when ---------------------------------------------------------
