@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.phones import number_key
-from records.forms import RecordForm
+from records.forms import RecordForm, identifier_meant
 
 from .models import RowState
 from .repeats import FirstRows
@@ -53,7 +53,8 @@ class RowChecker:
         mapped = [(number, cells, self.mapped(cells)) for number, cells in rows]
         phones, identifiers = set(), set()
         for _number, _cells, data in mapped:
-            identifiers.add(data.get("identifier", ""))
+            # As the form reads it, so that the batch's reading answers the form.
+            identifiers.add(identifier_meant(data.get("identifier", "")))
             try:
                 phones.add(number_key(data.get("phone_number", "")))
             except ValidationError:

@@ -20,6 +20,7 @@ from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.focus import FirstErrorFocused
+from portal.invisible import without_invisible
 from portal.phones import check_own_country, normalise_phone, phone_key
 from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
@@ -157,7 +158,7 @@ class RecordForm(forms.Form):
         return may_see_entry(self.viewer, Entry(pk=earlier.entry_id, actor_id=actor_id))
 
     def clean_identifier(self):
-        identifier = self.cleaned_data["identifier"]
+        identifier = identifier_meant(self.cleaned_data["identifier"])
         if EXCEL_SCIENTIFIC.fullmatch(identifier):
             # Long numeric ids from a spreadsheet: sent so, several would become one.
             raise forms.ValidationError(
@@ -230,6 +231,12 @@ class RecordForm(forms.Form):
         if fields:
             payload["record_fields"] = fields
         return payload
+
+
+def identifier_meant(typed: str) -> str:
+    """The identifier without the invisible characters a paste brings along: kept, they
+    made "OZE-1" another identifier than the one the portal added, and reached Thulium."""
+    return without_invisible(typed).strip()
 
 
 class EarlierAdditions:

@@ -289,6 +289,26 @@ def test_rows_repeating_an_earlier_batch_s_number_or_identifier_are_set_apart(
     assert ImportJob.objects.get().rows_valid == 298
 
 
+def test_identifiers_are_read_without_their_invisible_characters(logged_in, sales, user):
+    """As the record form reads them: "\ufeffOZE-1" is "OZE-1", in the file and beside what
+    the portal added, and the batch's one reading of the added identifiers answers it."""
+    addition(actor=user, campaign=sales, phone="699999999", identifier="K-7")
+    rows = [["601000001", "OZE-1"], ["601000002", "\ufeffOZE-1\u200b"],
+            ["601000003", "\u200bK-7"], ["601000004", "\u200eOZE-2"]]
+    upload(logged_in, sales, csv_bytes(rows, header=["telefon", "identyfikator"]))
+    job = ImportJob.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        logged_in.post(reverse("imports:mapping", args=[job.pk]), mapping_post(job))
+    states = rows_by_number(job)
+    assert states[3].problems == ["The same identifier as row 2."]
+    assert states[4].state == RowState.INVALID
+    assert "already added a record with this identifier" in states[4].problems[0]
+    assert (states[5].state, states[5].payload["identifier"]) == (RowState.QUEUED, "OZE-2")
+    reads = [query["sql"] for query in queries.captured_queries
+             if query["sql"].startswith("SELECT") and '"records_addedrecord"' in query["sql"]]
+    assert len(reads) == 2  # the batch's numbers, its identifiers: none for a row
+
+
 def test_the_first_rows_of_a_file_s_numbers_are_not_kept_in_python_objects():
     """A 20 MB file holds up to two million numbers: in dictionaries, their first rows took
     over 200 MB of the checking process."""

@@ -362,6 +362,23 @@ def test_an_identifier_that_only_looks_alike_is_sent(campaigns, identifier):
     assert_sends(form, {"phone_number": "601234567", "identifier": identifier})
 
 
+def test_an_identifier_pasted_with_invisible_characters_is_the_one_the_user_sees(
+    logged_in, campaigns, thulium
+):
+    """Kept, a byte-order mark or a zero-width space made "OZE-1" another identifier than
+    the one the portal added, and reached Thulium as typed."""
+    assert add(logged_in, {"phone_number": "601234567", "identifier": "OZE-1"}).status_code == 302
+
+    page = add(logged_in, {"phone_number": "601234568",
+                           "identifier": "\ufeffOZE-1\u200b"}).content.decode()
+
+    assert "This portal already added a record with this identifier to the campaign." in page
+    assert add(logged_in, {"phone_number": "601234569",
+                           "identifier": "\u200e OZE-2\u2060"}).status_code == 302
+    assert [record.get("identifier") for record in thulium.state.records("00001")] == [
+        "OZE-1", "OZE-2"]
+
+
 def test_an_identifier_up_to_64_characters_is_sent(campaigns):
     form = record_form(campaigns["00001"], {"phone_number": "601234567", "identifier": "i" * 64})
     assert_sends(form, {"phone_number": "601234567", "identifier": "i" * 64})
