@@ -369,6 +369,20 @@ def test_too_many_requests_is_to_try_again_not_a_refusal(method):
 
 
 @pytest.mark.parametrize("method", CALLS)
+def test_a_proxy_s_too_many_requests_page_is_kept_for_the_audit_not_shown(method):
+    """Its HTML, up to 2000 characters of it, was shown to the user as the detail."""
+    page = b"<!DOCTYPE html><html><body><h1>429 Too Many Requests</h1></body></html>"
+    with CraftedThulium(page, status=429) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))
+    error = caught.value
+    assert (error.outcome, error.status, error.detail) == ("failed", 429, "HTTP 429")
+    assert error.user_messages() == ["Thulium did not answer properly. Try again later. "
+                                     "(HTTP 429)"]
+    assert error.body == page.decode()
+
+
+@pytest.mark.parametrize("method", CALLS)
 def test_a_refusal_carries_thuliums_message_and_request_id(thulium, method):
     thulium.state.fail_next("refuse")
     with pytest.raises(ThuliumRefused) as caught:

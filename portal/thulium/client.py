@@ -286,18 +286,15 @@ def _http_failure(response: requests.Response, keep_body: bool):
     if status in (401, 403):
         return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
     sent = response.request.method != "GET"
-    if status >= 500 or status < 400:
-        # The body of a 5xx is usually a proxy's page: kept for the audit, not shown. A
-        # proxy that gave up waiting (504) may have passed the call on, and a write answered
-        # with a redirect (303 after a POST) was often carried out before it.
+    # Too many requests (429): not carried out, and to be tried again later, not refused.
+    if status >= 500 or status < 400 or status == 429:
+        # The body of a 5xx or a 429 is usually a proxy's page: kept for the audit, not
+        # shown. A proxy that gave up waiting (504) may have passed the call on, and a write
+        # answered with a redirect (303 after a POST) was often carried out before it.
         return ThuliumUnavailable(
             f"HTTP {status}", status=status, request_id=request_id, messages=messages,
             body=detail, may_have_applied=sent and (status == 504 or status < 400),
         )
-    if status == 429:
-        # Too many requests: not carried out, and to be tried again later, not refused.
-        return ThuliumUnavailable(detail, status=status, request_id=request_id,
-                                  messages=messages)
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
 
 
