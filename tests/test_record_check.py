@@ -358,6 +358,19 @@ def test_when_thulium_fails_the_check_says_so_and_nothing_else_changes(
     assert verify_chain().problem == ""
 
 
+def test_a_failed_check_s_detail_names_the_http_status_once(later, logged_in, campaigns,
+                                                              thulium):
+    """The listing's page is not kept (other people's records): its place said "HTTP 500"
+    a second time."""
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+    thulium.state.fail_next("http_500", path=RECORDS_PATH)
+
+    logged_in.post(check_url(lost))
+
+    (check,) = checks()
+    assert (check.outcome, check.http_status, check.detail) == ("failed", 500, "HTTP 500")
+
+
 def listing_of(*rows) -> CraftedThulium:
     """A Thulium whose campaign lists these records, to every GET."""
     return CraftedThulium({"count": len(rows), "result": list(rows)})

@@ -281,8 +281,9 @@ def _parse_success(response: requests.Response, expect_body: bool, keep_body: bo
 
 def _http_failure(response: requests.Response, keep_body: bool):
     """Turn a non-2xx answer into the matching exception, keeping Thulium's words."""
-    request_id, messages, detail = _error_body(response, keep_body)
+    request_id, messages, said = _error_body(response, keep_body)
     status = response.status_code
+    detail = said or f"HTTP {status}"
     if status in (401, 403):
         return ThuliumAuthFailed(detail, status=status, request_id=request_id, messages=messages)
     sent = response.request.method != "GET"
@@ -293,13 +294,14 @@ def _http_failure(response: requests.Response, keep_body: bool):
         # answered with a redirect (303 after a POST) was often carried out before it.
         return ThuliumUnavailable(
             f"HTTP {status}", status=status, request_id=request_id, messages=messages,
-            body=detail, may_have_applied=sent and (status == 504 or status < 400),
+            body=said, may_have_applied=sent and (status == 504 or status < 400),
         )
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
 
 
 def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list[str], str]:
-    """Read the documented error body; any other body is kept as text, if `keep_body`."""
+    """Read the documented error body; any other body is kept as text, if `keep_body`
+    ("" when there is none to keep)."""
     try:
         body = response.json()
     except ValueError:
@@ -309,7 +311,7 @@ def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list
         # Cut to the audit column; the documented ids are 13 characters.
         return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
     text = response.text[:MAX_KEPT_BODY].strip() if keep_body else ""
-    return "", [], text or f"HTTP {response.status_code}"
+    return "", [], text
 
 
 def _transport_failure(exc: requests.RequestException, *, sent: bool) -> ThuliumUnavailable:
