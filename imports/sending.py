@@ -285,7 +285,7 @@ class BatchSend:
             return
         pending.tried, pending.sent_after = True, self.push.answered.so_far()
         try:
-            record_id = record_add_post(pending.entry, language=self.job.language or None)
+            new = record_add_post(pending.entry, language=self.job.language or None)
         except ThuliumError as error:
             self.complete(pending, error_values(error))
             if isinstance(error, ThuliumAuthFailed):
@@ -302,8 +302,8 @@ class BatchSend:
             else:
                 pending.entry = None
             return
-        self.push.answered.add([record_id])
-        self.complete(pending, added_values(record_id))
+        self.push.answered.add([new.record_id])
+        self.complete(pending, added_values(new.record_id, http_status=new.http_status))
         self.settle(pending, RowState.ADDED)
 
     def failed_all(self, error: ThuliumError) -> None:

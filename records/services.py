@@ -25,7 +25,7 @@ from audit.recording import (
 from portal.db_many import insert_each, update_each
 from portal.phones import keys_ever, phone_key
 from portal.shown_times import shown_time
-from portal.thulium import RecordResult, ThuliumError, get_client
+from portal.thulium import NewRecord, RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.client import MAX_KEPT_BODY
 
@@ -57,11 +57,11 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
     (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
                                     taken_refused=True)
     try:
-        record_id = record_add_post(entry, language=language)
+        new = record_add_post(entry, language=language)
     except ThuliumError as error:
         record_add_complete_all([(entry, error_values(error))])
         raise
-    record_add_complete_all([(entry, added_values(record_id))])
+    record_add_complete_all([(entry, added_values(new.record_id, http_status=new.http_status))])
     return entry
 
 
@@ -109,8 +109,9 @@ def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None
     return entries
 
 
-def record_add_post(entry: Entry, *, language: str | None = None) -> str:
-    """POST a begun addition to Thulium: the new record's id; raises ThuliumError.
+def record_add_post(entry: Entry, *, language: str | None = None) -> NewRecord:
+    """POST a begun addition to Thulium: the new record's id and the answer's status;
+    raises ThuliumError.
 
     Completing the entry is left to the caller: a bulk import stores a batch of outcomes
     together with its rows' states.
@@ -166,9 +167,9 @@ def batch_failure_values(error: ThuliumError, entries: list[Entry],
             for words in others_removed(texts, [entry.sent for entry in entries], phone_keys)]
 
 
-def added_values(record_id: str) -> dict:
+def added_values(record_id: str, *, http_status: int) -> dict:
     """The outcome of a send Thulium accepted (see audit.recording.outcome_values)."""
-    return outcome_values(outcome=Outcome.SUCCEEDED, http_status=200,
+    return outcome_values(outcome=Outcome.SUCCEEDED, http_status=http_status,
                           results={"record_id": record_id})
 
 

@@ -139,7 +139,7 @@ def test_a_pending_entry_is_completed_once_and_only_once(user, sales):
 def test_links_follow_the_order_of_events_across_kinds(user, sales):
     first = change(actor=user, campaign=sales, sent={"dialer": "predictive"}, outcome="pending")
     second = addition(actor=user, campaign=sales, phone="601234567", outcome="pending")
-    record_add_complete_all([(second, added_values("231"))])
+    record_add_complete_all([(second, added_values("231", http_status=200))])
     entry_complete(first, outcome=Outcome.REFUSED, http_status=400, messages=["Nie wolno"])
 
     assert (first.begin_seq, second.begin_seq) == (1, 2)
@@ -175,7 +175,7 @@ def test_a_batch_begun_together_takes_consecutive_links_that_verify(user, sales,
     stored["sent"] = {"phone_number": digest("601234568", stored["pii_key"])}
     assert batch[1].begin_hash == link_hash(batch[0].begin_hash, 4, BEGUN, payload(stored),
                                             entry_id=batch[1].pk)
-    record_add_complete_all([(batch[2], added_values("9"))])
+    record_add_complete_all([(batch[2], added_values("9", http_status=200))])
     assert ChainHead.objects.get().seq == 6
     call_command("verify_audit")
     assert "The audit trail is intact: 4 entries, 6 links" in capsys.readouterr().out

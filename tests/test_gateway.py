@@ -213,8 +213,8 @@ def test_update_campaign_sends_exactly_the_changes_as_json_with_basic_auth(thuli
 
 
 def test_add_record_returns_the_new_record_id_as_text(thulium):
-    record_id = get_client().add_record("00001", {**NEW_RECORD, "record_fields": {"imie": "Ala"}})
-    assert record_id == "231"
+    new = get_client().add_record("00001", {**NEW_RECORD, "record_fields": {"imie": "Ala"}})
+    assert new == ("231", 200)
     assert thulium.state.records("00001")[0]["record_fields"] == {"imie": "Ala"}
 
 

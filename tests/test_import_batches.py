@@ -87,7 +87,7 @@ def test_each_row_of_a_mixed_batch_has_the_verdict_of_its_own_item(
     logged_in, sales, thulium, shape
 ):
     thulium.state.batch_shape = shape
-    held_id = get_client().add_record("00001", {"phone_number": "601000001"})
+    held_id = get_client().add_record("00001", {"phone_number": "601000001"}).record_id
     thulium.state.fail_in_batch(["601000002"])
     job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(10)])
 

@@ -21,9 +21,10 @@ from records import views
 from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
 from records.models import AddedRecord
-from records.services import record_add_begin_all
+from records.services import record_add, record_add_begin_all
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import assert_refused, assert_sends, form_values
+from tests.test_gateway import CraftedThulium
 
 SEED = seed_campaigns()
 PHONE_FORMAT = (
@@ -559,6 +560,21 @@ def test_a_number_another_page_began_adding_after_the_form_was_checked_is_not_se
     assert f'<a href="{reverse("audit:entry", args=[other["entry"].pk])}">' in page
     assert len(api_calls(thulium, "POST")) == 1 and additions().count() == 1
     assert AddedRecord.objects.get().entry_id == other["entry"].pk
+
+
+def test_an_addition_thulium_answered_with_201_is_recorded_with_201(
+    logged_in, user, campaigns, settings
+):
+    """The status was written as 200 whatever Thulium answered."""
+    with CraftedThulium({"record_id": 77}, status=201) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        entry = record_add(campaign=campaigns["00001"], payload={"phone_number": "601234567"},
+                           actor=user)
+
+    entry.refresh_from_db()
+    assert (entry.outcome, entry.http_status, entry.results) == ("succeeded", 201,
+                                                                  {"record_id": "77"})
+    assert "(HTTP 201)" in logged_in.get(entry.get_absolute_url()).content.decode()
 
 
 def test_a_number_another_loader_added_is_refused_without_a_link_they_may_not_open(

@@ -149,7 +149,7 @@ def test_a_batch_method_the_api_user_lacks_is_refused_while_single_posts_work(th
         client.add_records("00001", SOME)
     assert caught.value.status == status
     assert caught.value.messages == ["You have no permission to use this API method."]
-    assert client.add_record("00001", SOME[0]) == "231"
+    assert client.add_record("00001", SOME[0]).record_id == "231"
 
 
 # --- faults on the batch path -------------------------------------------------------

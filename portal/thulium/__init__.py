@@ -1,7 +1,7 @@
 """The Thulium gateway: `get_client()` and the failures it raises."""
 
 from .batch import RecordResult
-from .client import ThuliumClient, get_client
+from .client import NewRecord, ThuliumClient, get_client
 from .errors import (
     ThuliumAuthFailed,
     ThuliumError,
@@ -11,6 +11,7 @@ from .errors import (
 )
 
 __all__ = [
+    "NewRecord",
     "RecordResult",
     "ThuliumAuthFailed",
     "ThuliumClient",

@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import date
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -40,6 +40,14 @@ MAX_KEPT_BODY = 2000
 LIST_PAGE = 100
 
 _local = threading.local()
+
+
+class NewRecord(NamedTuple):
+    """Thulium's answer to an addition: the record's id, and the status it answered with
+    (200 or 201), which the audit records as it came."""
+
+    record_id: str
+    http_status: int
 
 
 class _TimeoutSession(requests.Session):
@@ -176,9 +184,11 @@ class ThuliumClient:
         self._call("PUT", "outbounds/:id", campaign_id, json=changes, expect_body=False)
         return 200
 
-    def add_record(self, campaign_id: str, record: dict[str, Any]) -> str:
-        """POST outbounds/:id/records: returns the new record's id (a string)."""
-        body = self._call("POST", "outbounds/:id/records", campaign_id, json=record)
+    def add_record(self, campaign_id: str, record: dict[str, Any]) -> NewRecord:
+        """POST outbounds/:id/records: returns the new record's id (a string) and the
+        answer's status."""
+        status, body = self._call("POST", "outbounds/:id/records", campaign_id, json=record,
+                                  with_status=True)
         record_id = body.get("record_id") if isinstance(body, dict) else None
         if record_id in (None, ""):
             # Thulium took the record (200) but we cannot tell which id it got: what it
@@ -189,7 +199,7 @@ class ThuliumClient:
                 request_id=str(said)[:64] if said else "",
                 body=json.dumps(body, ensure_ascii=False)[:MAX_KEPT_BODY],
             )
-        return str(record_id)
+        return NewRecord(str(record_id), status)
 
     def add_records(self, campaign_id: str, records: list[dict]) -> list[RecordResult]:
         """POST batch/outbounds/:id/records: one result per record, in the order sent.
@@ -220,10 +230,11 @@ class ThuliumClient:
 
     # Plumbing
     def _call(self, method: str, endpoint: str, campaign_id: str = "", *, json=None,
-              params=None, expect_body: bool = True, keep_body: bool = True):
-        """Call `endpoint` (a path template, ":id" standing for `campaign_id`). A failure
-        keeps an answer's body that is not Thulium's documented error for the audit, unless
-        `keep_body` is false."""
+              params=None, expect_body: bool = True, keep_body: bool = True,
+              with_status: bool = False):
+        """Call `endpoint` (a path template, ":id" standing for `campaign_id`): the answer's
+        body, or (status, body) `with_status`. A failure keeps an answer's body that is not
+        Thulium's documented error for the audit, unless `keep_body` is false."""
         path = endpoint.replace(":id", campaign_id)
         url = f"{self.base_url}/{path}"
         call = (method, endpoint, path)
@@ -245,7 +256,7 @@ class ThuliumClient:
                       failure.request_id)
             raise
         _log_call(*call, started, response.status_code, "succeeded", "")
-        return body
+        return (response.status_code, body) if with_status else body
 
     @staticmethod
     def _list_of_dicts(body, what: str) -> list[dict]:
