@@ -305,13 +305,19 @@ def record_to_check(entry: Entry) -> AddedRecord:
         entry=entry, status__in=(AddedRecord.Status.UNKNOWN, AddedRecord.Status.SENDING),
     ).first()
     if record is None:
-        raise _nothing_left()
+        # A page opened before an erasure of the number still offers the check.
+        raise _number_erased() if entry.erased_at is not None else _nothing_left()
     return record
 
 
 def _nothing_left() -> RecordCheckRefused:
     return RecordCheckRefused(_("There is nothing left to check: this addition's number "
                                 "was checked already or sent again."))
+
+
+def _number_erased() -> RecordCheckRefused:
+    return RecordCheckRefused(_("There is nothing left to check: this addition's number "
+                                "was erased."))
 
 
 def cut_off(entry: Entry) -> bool:
@@ -354,8 +360,7 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
         chain_hold()
         entry = Entry.objects.get(pk=entry.pk)
         if entry.erased_at is not None:
-            raise RecordCheckRefused(_("There is nothing left to check: this addition's "
-                                       "number was erased."))
+            raise _number_erased()
         if not held:
             raise _nothing_left()
         if entry.outcome == Outcome.PENDING:

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.erasure import forget_number
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
@@ -440,6 +441,22 @@ def test_a_second_check_is_refused_with_a_clear_message(later, logged_in, user, 
     assert response.status_code == 302 and flashed(response) == [CHECKED]
     assert len(checks()) == 1
     assert api_calls(thulium) == []
+
+
+def test_a_check_posted_from_a_page_opened_before_an_erasure_says_the_number_was_erased(
+    later, logged_in, user, campaigns, thulium
+):
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown")
+    assert check_url(lost) in logged_in.get(lost.get_absolute_url()).content.decode()
+    forget_number(number="601234567", reference="RODO-1")
+    thulium.state.reset()
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [
+        "There is nothing left to check: this addition's number was erased."]
+    assert checks() == [] and api_calls(thulium) == []
 
 
 def test_an_addition_whose_outcome_is_known_has_no_button_and_cannot_be_checked(
