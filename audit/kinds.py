@@ -14,6 +14,11 @@ from django.utils.translation import ngettext
 from .diff import no_label, no_value_label
 
 
+def never(entry) -> bool:
+    """No pending entry of the kind is in flight (EntryKind.in_flight's default)."""
+    return False
+
+
 @dataclass(frozen=True)
 class EntryKind:
     slug: str  # stored in every entry; never change it once entries exist
@@ -48,6 +53,9 @@ class EntryKind:
     # False for entries of the portal's own doing, which call nothing themselves (an
     # import's receipt): their page shows no Thulium answer and no field-by-field change.
     calls_thulium: bool = True
+    # Whether a pending entry of this kind may still be waiting for Thulium's answer (its
+    # call under way); one that is not reads as a call that never finished.
+    in_flight: Callable[[object], bool] = never
     # Entries of this kind concern one campaign: its page offers the kind as a filter of
     # its history (an import's thousands of records can bury its settings' changes).
     of_campaign: bool = False

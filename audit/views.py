@@ -10,6 +10,7 @@ from .erasure import forget_number, number_held
 from .export import csv_chunks, export_rows, jsonl_chunks
 from .forms import ForgetNumberForm, TimelineFilterForm
 from .kinds import kind_of
+from .models import Outcome
 from .services import entry_changes, entry_for, timeline_page
 
 
@@ -29,6 +30,7 @@ def entry_detail(request, pk):
     kind = kind_of(entry)
     return render(request, "audit/entry.html", {
         "kind": kind, "entry": entry, "changes": entry_changes(entry),
+        "in_flight": entry.outcome == Outcome.PENDING and kind.in_flight(entry),
         "summary": kind.summary(entry),  # the timeline's line, for a kind's template
     })
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.kinds import EntryKind
 
 from .forms import record_field_label
+from .landing import in_flight
 
 # Both kinds name a record by its number, identifier and Thulium id: found by the same
 # search, written in the same export columns.
@@ -39,6 +40,7 @@ RECORD_ADDITION = EntryKind(
     field_label=record_field_label,
     export_columns=_COLUMNS,
     of_campaign=True,
+    in_flight=in_flight,
 )
 
 

@@ -5,7 +5,6 @@ import datetime
 import json
 from collections.abc import Collection, Mapping
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,12 +29,11 @@ from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.client import MAX_KEPT_BODY
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
+from .landing import cut_off, landed_by
 from .models import AddedRecord
 from .reconciling import find_all_in_thulium, listing_day
 from .scrubbing import others_removed
 
-# Seconds past a call's longest time before a page's addition left pending counts as cut off.
-CUT_OFF_MARGIN = 60
 # The details below are stored in English, shown in the reader's language (audit's
 # `detail_words`).
 CUT_OFF = gettext_noop("The portal stopped before Thulium's answer was recorded.")
@@ -320,21 +318,6 @@ def _number_erased() -> RecordCheckRefused:
                                 "was erased."))
 
 
-def cut_off(entry: Entry) -> bool:
-    """True for an addition a page began and never completed, longer ago than its call to
-    Thulium could last: the web process stopped meanwhile (a deploy, a crash), and its
-    number stayed "being sent" for good. An import's are its worker's (imports.resuming)."""
-    return (entry.kind == RECORD_ADDITION.slug and entry.outcome == Outcome.PENDING
-            and bool(entry.portal_request_id) and _landed_by(entry) < timezone.now())
-
-
-def _landed_by(entry: Entry) -> datetime.datetime:
-    """When a send begun with the entry can have landed in Thulium at the latest: its call's
-    longest time, and a margin for Thulium's own work after the portal stopped waiting."""
-    return entry.created_at + datetime.timedelta(
-        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
-
-
 def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     """Ask Thulium whether it holds the record an unanswered addition sent: the check's entry.
 
@@ -345,11 +328,11 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     then says so, and nothing else changes).
     """
     record = record_to_check(entry)
-    if (landed_by := _landed_by(entry)) > timezone.now():
+    if (landing := landed_by(entry)) > timezone.now():
         # Not found now, it might still land: the number would be freed, and sent twice.
         raise RecordCheckRefused(_(
             "Thulium may still be adding this record: its answer was lost only a moment "
-            "ago. Check it after %(when)s.") % {"when": shown_time(landed_by)})
+            "ago. Check it after %(when)s.") % {"when": shown_time(landing)})
     with transaction.atomic():
         # The number's record, then the chain's head, as an erasure takes them: read again
         # under them, an erasure that came first has left nothing to check (the check was

@@ -1,14 +1,16 @@
 """One entry's page: the change field by field, what was sent, Thulium's answer, links."""
 
+import datetime
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import Entry
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
-from records.services import record_add
+from records.services import record_add, record_add_begin_all
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -80,14 +82,29 @@ def test_a_record_addition_shows_each_field_it_set(logged_in, user, campaigns):
     assert f"<code>{entry.results['record_id']}</code>" in response.content.decode()
 
 
-def test_a_pending_entry_says_no_answer_was_recorded(logged_in, user, campaigns):
-    entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
-                     outcome="pending")
+def test_a_pending_entry_whose_page_stopped_says_no_answer_was_recorded(logged_in, user,
+                                                                        campaigns):
+    (entry,) = record_add_begin_all(
+        campaign=campaigns["00001"], payloads=[{"phone_number": "601234567"}], actor=user,
+        created_at=timezone.now() - datetime.timedelta(hours=1), portal_request_id="stopped")
 
     text = logged_in.get(entry.get_absolute_url()).content.decode()
 
-    assert "No answer recorded" in text
+    assert "No answer recorded" in text and "Being sent" not in text
     assert "pending" in text
+
+
+def test_an_addition_still_being_sent_says_it_waits_for_thulium_s_answer(logged_in, user,
+                                                                         campaigns):
+    """It read as stopped ("the call never finished") while its call was under way."""
+    (entry,) = record_add_begin_all(
+        campaign=campaigns["00001"], payloads=[{"phone_number": "601234567"}], actor=user,
+        portal_request_id="still-sending")
+
+    text = logged_in.get(entry.get_absolute_url()).content.decode()
+
+    assert "Being sent: waiting for Thulium's answer." in text
+    assert "No answer recorded" not in text and "pending" in text
 
 
 def test_an_entry_links_to_its_campaign_and_its_authors_other_actions(client, auditor, user,  # noqa: F811

@@ -936,13 +936,13 @@ def test_a_check_in_thulium_begun_before_an_erasure_does_not_write_the_number_ba
     lost = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, outcome="unknown",
                     when=timezone.now() - timedelta(hours=1))
     lost = Entry.objects.get(pk=lost.pk)  # as the entry page reads it
-    landed_by = services_module._landed_by
+    landed_by = services_module.landed_by
 
     def an_erasure_meanwhile(entry):
         forget_number(number=NUMBER, reference=REFERENCE)
         return landed_by(entry)
 
-    monkeypatch.setattr(services_module, "_landed_by", an_erasure_meanwhile)
+    monkeypatch.setattr(services_module, "landed_by", an_erasure_meanwhile)
 
     with pytest.raises(services_module.RecordCheckRefused,
                        match="nothing left to check: this addition's number was erased"):

@@ -1,0 +1,34 @@
+"""How long a page's record addition may still be on its way to Thulium: until then its
+entry, left pending, is a send under way; after, the web process stopped before the answer
+was recorded (a deploy, a crash). Apart from the services, so that the addition's entry
+page can tell the two apart too."""
+
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit.models import Outcome
+
+# Seconds past a call's longest time before a page's addition left pending counts as cut off.
+CUT_OFF_MARGIN = 60
+
+
+def landed_by(entry) -> datetime.datetime:
+    """When a send begun with the entry can have landed in Thulium at the latest: its call's
+    longest time, and a margin for Thulium's own work after the portal stopped waiting."""
+    return entry.created_at + datetime.timedelta(
+        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
+
+
+def cut_off(entry) -> bool:
+    """True for an addition a page began and never completed, longer ago than its call to
+    Thulium could last: its number stayed "being sent" for good. An import's are its
+    worker's (imports.resuming)."""
+    return (entry.outcome == Outcome.PENDING and bool(entry.portal_request_id)
+            and landed_by(entry) < timezone.now())
+
+
+def in_flight(entry) -> bool:
+    """True for a pending addition whose send may still be waiting for Thulium's answer."""
+    return entry.outcome == Outcome.PENDING and not cut_off(entry)
