@@ -48,16 +48,28 @@ class NumberTaken(Exception):
     written, nor sent."""
 
 
+class AdditionUnconfirmed(Exception):
+    """Thulium's answer was lost (`error`, a ThuliumError that may have applied): it may
+    hold the record, which the addition's `entry` page can check."""
+
+    def __init__(self, entry: Entry, error: ThuliumError):
+        super().__init__(error.detail)
+        self.entry, self.error = entry, error
+
+
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
     """Send one record to Thulium and record the attempt; raises ThuliumError on failure,
-    NumberTaken if the portal knows the number in the campaign already (the form checked
-    that, but another page may have begun adding it since)."""
+    AdditionUnconfirmed when its answer was lost, NumberTaken if the portal knows the
+    number in the campaign already (the form checked that, but another page may have
+    begun adding it since)."""
     (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
                                     taken_refused=True)
     try:
         new = record_add_post(entry, language=language)
     except ThuliumError as error:
         record_add_complete_all([(entry, error_values(error))])
+        if error.may_have_applied:
+            raise AdditionUnconfirmed(entry, error) from error
         raise
     record_add_complete_all([(entry, added_values(new.record_id, http_status=new.http_status))])
     return entry

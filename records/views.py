@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -14,7 +15,13 @@ from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
 from .forms import RecordForm
-from .services import NumberTaken, RecordCheckRefused, record_add, record_check
+from .services import (
+    AdditionUnconfirmed,
+    NumberTaken,
+    RecordCheckRefused,
+    record_add,
+    record_check,
+)
 
 
 @requires("records.add_addedrecord")
@@ -36,6 +43,8 @@ def record_new(request, thulium_id):
                 campaign=campaign, payload=form.to_payload(), actor=request.user,
                 language=request.LANGUAGE_CODE,
             )
+        except AdditionUnconfirmed as unconfirmed:
+            thulium_error = _unconfirmed_context(unconfirmed)
         except ThuliumError as error:
             thulium_error = thulium_error_context(error)
         except NumberTaken:
@@ -58,6 +67,20 @@ def record_new(request, thulium_id):
         "campaign": campaign, "form": form, "thulium_error": thulium_error,
         "choices_error": choices_error,
     })
+
+
+def _unconfirmed_context(unconfirmed: AdditionUnconfirmed) -> dict:
+    """The page's error box after a lost answer: one message, leading to the addition's
+    entry, whose Check in Thulium button tells whether the record may be sent again."""
+    error = unconfirmed.error
+    said = format_html(
+        _('Thulium did not confirm the request ({detail}): it may have added the record. '
+          'Before sending it again, <a href="{url}">check in Thulium</a> from the '
+          "addition's audit entry."),
+        # The detail is stored in English (gettext_noop in the gateway); shown translated.
+        detail=_(error.detail) if error.detail else "",
+        url=unconfirmed.entry.get_absolute_url())
+    return {**thulium_error_context(error), "messages": [said]}
 
 
 @requires("records.add_addedrecord")

@@ -20,7 +20,7 @@ REQUEST_ID = re.compile(r"[0-9a-f]{13}")
 ERROR_BOX = re.compile(r'<div[^>]*data-testid="thulium-error"[^>]*>(.*?)</div>', re.S)
 HEADINGS = {
     "refused": "Thulium refused the request:",
-    "unknown": "Thulium did not confirm the request:",
+    "unknown": "Thulium did not confirm the request (",
     "failed": "The request to Thulium failed:",
 }
 

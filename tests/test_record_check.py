@@ -22,6 +22,7 @@ from records.services import record_add_begin_all, record_checks_begin, record_c
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import LOADERS, api_calls, make_user
 from tests.test_campaign_form import flashed
+from tests.test_faults_in_views import error_box
 from tests.test_gateway import CraftedThulium
 from tests.test_record_form import DUPLICATE, add, new_url
 
@@ -199,6 +200,26 @@ def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
 
 
 # --- checking a lost answer from its entry's page ------------------------------------------
+
+
+def test_the_page_after_a_lost_answer_says_so_once_and_leads_to_the_check(
+    logged_in, campaigns, thulium
+):
+    """It said "Thulium did not confirm the request: Thulium did not confirm the request (...)"
+    and to check in Thulium, without saying where."""
+    logged_in.get(new_url())
+    thulium.state.fail_next("timeout", path=RECORDS_PATH, apply=False, delay=0.1)
+
+    response = add(logged_in, {"phone_number": "601234567"})
+
+    lost = Entry.objects.get(kind="record-addition")
+    box = " ".join(error_box(response.content.decode()).split())
+    assert box.count("did not confirm") == 1
+    assert box.startswith(f"<p class=\"mb-1\">Thulium did not confirm the request "
+                          f"({lost.detail.splitlines()[0]}): it may have added the record. "
+                          f'Before sending it again, <a href="{lost.get_absolute_url()}">'
+                          "check in Thulium</a> from the addition's audit entry.</p>")
+    assert 'value="601234567"' in response.content.decode()
 
 
 def test_a_check_just_after_midnight_records_the_day_it_lists_from(
