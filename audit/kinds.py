@@ -53,6 +53,10 @@ class EntryKind:
     # False for entries of the portal's own doing, which call nothing themselves (an
     # import's receipt): their page shows no Thulium answer and no field-by-field change.
     calls_thulium: bool = True
+    # True for a kind whose call only reads Thulium (a check lists a campaign's records):
+    # its page shows Thulium's answer, and no field-by-field change nor a body sent; its
+    # template says what was asked.
+    only_reads: bool = False
     # Whether a pending entry of this kind may still be waiting for Thulium's answer (its
     # call under way); one that is not reads as a call that never finished.
     in_flight: Callable[[object], bool] = never

@@ -66,4 +66,6 @@ RECORD_CHECK = EntryKind(
     field_label=record_field_label,
     export_columns=_COLUMNS,
     of_campaign=True,
+    # Its `sent` is what was looked for, and from which day the records were listed.
+    only_reads=True,
 )

@@ -275,6 +275,27 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     assert verify_chain().problem == ""
 
 
+def test_a_check_s_page_says_what_was_asked_and_looked_for_not_a_change_sent(
+    logged_in, user, campaigns, thulium
+):
+    """It showed a change table and "Sent to Thulium, exactly" with what was looked for,
+    while the call was a GET of the campaign's records."""
+    lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    identifier="K-1", outcome="unknown")
+    (check,) = record_checks_begin([lost], since=lost.created_at, actor=user)
+    record_checks_run([check], since=lost.created_at)
+
+    page = " ".join(logged_in.get(check.get_absolute_url()).content.decode().split())
+
+    day = check.sent["create_date_from"]
+    assert (f"the campaign's records added from {day} on, page by page: <code>GET "
+            f"outbounds/00001/records?create_date_from={day}</code>") in page
+    assert "a record with the phone number 601234567 and the identifier K-1" in page
+    assert "Thulium does not hold it." in page
+    assert "Change, field by field" not in page and "Sent to Thulium, exactly" not in page
+    assert "Thulium's answer" in page
+
+
 def test_a_lost_answer_thulium_never_applied_frees_the_number_to_be_added_again(
     later, logged_in, campaigns, thulium
 ):
