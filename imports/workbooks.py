@@ -52,7 +52,10 @@ EXCEL_ROWS = 1_048_576
 # the end of the sheet, some 100 bytes each.
 MAX_ELEMENTS = 2 * EXCEL_ROWS
 _RECORDS = {"row", "si"}
-_XML_STARTS = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00<")
+_XML_STARTS = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# What may come before an XML part's first "<": spaces and line ends, in UTF-8 or in
+# UTF-16 (whose every other byte is a NUL).
+_BEFORE_XML = b" \t\r\n\x00"
 _PIECE = 64 * 1024
 
 
@@ -148,33 +151,33 @@ class _Guard(io.IOBase):
     given it: raises WorkbookRefused at a text longer than Excel's, a row or shared
     string of more than MAX_RECORD_BYTES, a piece of markup as long, more than
     MAX_ELEMENTS elements outside the cells, or a DTD (whose entities multiply a text,
-    and which no workbook has). A part that is no XML (an image) is given as it is."""
+    and which no workbook has), or XML it cannot parse, which openpyxl would read on
+    unguarded. A part that is no XML (an image) is given as it is."""
 
     def __init__(self, part):
         super().__init__()
         self._part = part
-        self._parser = None
         self._started = False
         self._fed = self._event = self._text = self._elements = self._inner = 0
         self._record_at = None  # where the row or string being read began
+        self._parser = self._new_parser()
 
     def readable(self):
         return True
 
     def read(self, size=-1):
         data = self._part.read(size)
-        fed = data
-        if not self._started:
-            # Judged by what comes after the whitespace, however much of it comes first
-            # (openpyxl's reader skips it): a sheet led by a hundred spaces went unguarded.
-            fed = data.lstrip(b" \t\r\n")
-            if fed:
-                self._started = True
-                if fed.startswith(_XML_STARTS):
-                    self._parser = self._new_parser()
+        # Judged by what comes after the whitespace, however much of it comes first
+        # (openpyxl's reader skips it): a sheet led by a hundred spaces went unguarded.
+        # The parser is given every byte, as openpyxl's is: given what came after the
+        # first byte of a UTF-16 space, it read the sheet a byte off.
+        if not self._started and (shown := data.lstrip(_BEFORE_XML)):
+            self._started = True
+            if not shown.startswith(_XML_STARTS):
+                self._parser = None
         if self._parser is not None:
-            for start in range(0, len(fed), _PIECE):
-                self._feed(fed[start:start + _PIECE])
+            for start in range(0, len(data), _PIECE):
+                self._feed(data[start:start + _PIECE])
         return data
 
     def close(self):
@@ -195,8 +198,9 @@ class _Guard(io.IOBase):
         try:
             self._parser.Parse(piece, False)
         except pyexpat.ExpatError:
-            self._parser = None  # openpyxl's parser says so in its turn
-            return
+            raise WorkbookRefused(_("This workbook's XML is damaged or not as a spreadsheet "
+                                    "program writes it, so the portal does not read it: save "
+                                    "it again from Excel, or as CSV.")) from None
         self._fed += len(piece)
         # A row or string, or else a tag or comment, still unread that far.
         since = self._event if self._record_at is None else self._record_at

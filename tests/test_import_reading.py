@@ -463,6 +463,48 @@ def xlsx_with_sheet_start(content: bytes, start: bytes) -> bytes:
     return buffer.getvalue()
 
 
+LONG_CELL = (b'<row><c t="inlineStr"><is><t>' + b"A" * (workbooks.MAX_TEXT + 1)
+             + b"</t></is></c></row>")
+
+
+@pytest.mark.parametrize(("lead", "encoding"), [
+    (" <!--\u0100-->", "utf-16-le"),
+    ("  ", "utf-16-le"),
+    (" ", "utf-16-be"),
+], ids=["led by a space and a comment", "led by two spaces", "big-endian, led by a space"])
+def test_a_sheet_in_utf16_led_by_spaces_is_guarded_as_any_other(lead, encoding):
+    """The guard read what came after a UTF-16 sheet's leading spaces: a byte off, so that
+    the comment's letter was a NUL and the guard stopped at it, or as no XML at all, while
+    openpyxl read every byte: a 195 KB upload held a cell of 100 million characters, which
+    took the upload's request 199 s and some 1.8 GB."""
+    content = xlsx_with_sheet_in(streamed_xlsx([LONG_CELL], first=True), encoding, lead)
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.xlsx")
+    assert "a cell of over 32,767 characters" in str(problem.value.message)
+
+
+def test_a_sheet_whose_xml_the_guard_cannot_read_is_refused_not_read_unguarded():
+    content = streamed_xlsx([b"<row></x>" + LONG_CELL], first=True)
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(content, "leady.xlsx")
+    assert str(problem.value.message) == (
+        "This workbook's XML is damaged or not as a spreadsheet program writes it, so the "
+        "portal does not read it: save it again from Excel, or as CSV.")
+
+
+def xlsx_with_sheet_in(content: bytes, encoding: str, lead: str) -> bytes:
+    """The workbook with its sheet's XML in `encoding`, led by `lead` where its declaration
+    (which names its encoding) was."""
+    source, buffer = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name in source.namelist():
+            xml = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                xml = (lead + xml.split(b"?>", 1)[1].decode()).encode(encoding)
+            book.writestr(name, xml)
+    return buffer.getvalue()
+
+
 def test_a_workbook_unpacking_to_more_than_the_largest_csv_file_s_rows_is_refused(settings):
     """Identical rows compress a thousandfold: 990 KB held 10 million rows, 20 MB would
     have given a worker some 200 million."""
