@@ -78,6 +78,21 @@ def test_the_deploy_checklist_names_what_production_settings_lack(values, findin
     assert finding in result.stderr
 
 
+def test_the_documented_proxies_take_the_largest_upload_with_room_for_its_form():
+    """Told nothing, nginx refuses a request body over 1 MB: behind the snippet of
+    docs/operations.md, imports and do-not-call uploads over 1 MB met its 413 page, and
+    Caddy's, with no limit, passed bodies of any size to the portal."""
+    operations = (REPO / "docs" / "operations.md").read_text()
+    largest = int(re.search(r"^IMPORT_MAX_FILE_SIZE=(\d+)$", (REPO / ".env.example").read_text(),
+                            re.MULTILINE)[1])
+    nginx = re.findall(r"^ *client_max_body_size (\d+)m;", operations, re.MULTILINE)
+    caddy = re.findall(r"^ *max_size (\d+)MB$", operations, re.MULTILINE)
+    assert (len(nginx), len(caddy)) == (1, 1)
+    room = 1024 * 1024
+    assert int(nginx[0]) * 1024 * 1024 >= largest + room  # nginx's "m" is a MiB
+    assert int(caddy[0]) * 1000 * 1000 >= largest + room  # Caddy's "MB" a million bytes
+
+
 def test_compose_gives_the_tables_owner_s_password_to_migrate_alone():
     """The web and worker services ran as the owner, which may turn the audit trail's
     triggers off: whoever read their credentials could then rewrite it."""
