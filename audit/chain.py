@@ -27,7 +27,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .kinds import get_kind
-from .personal import KEY_ID_LENGTH, chained_copy, current_key_id, key_by_id
+from .personal import KEY_ID_LENGTH, chained_copy, current_key_id, key_by_id, known_key_ids
 
 BEGUN, COMPLETED = "begun", "completed"
 BEGUN_FIELDS = ("kind", "actor_id", "actor_username", "created_at", "campaign_id",
@@ -100,6 +100,13 @@ def seal_holds(text: str, seal: str, *, purpose: bytes) -> bool:
 def link_key_id(stored: str) -> str:
     """The id of the key a stored hash was made under (UNKEYED for a plain SHA-256)."""
     return stored[:KEY_ID_LENGTH] if len(stored) == HASH_LENGTH else UNKEYED
+
+
+def link_key_missing(stored: str) -> str:
+    """The id of the key a stored hash was made under if this process is not given that key
+    (started before a rotation, or given a mistyped AUDIT_PII_KEY), else ""."""
+    key_id = link_key_id(stored)
+    return key_id if key_id != UNKEYED and key_id not in known_key_ids() else ""
 
 
 # What a key derived from the audit key is for: the chain's links, the last check's verdict.

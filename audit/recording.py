@@ -24,7 +24,7 @@ from .chain import (
     completed_text,
     json_number_safe,
     link_hash,
-    link_key_id,
+    link_key_missing,
 )
 from .kinds import ERASURE, get_kind, value_at, values_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
@@ -32,7 +32,6 @@ from .personal import (
     current_key_id,
     digest,
     erase_values,
-    known_key_ids,
     marker_erasure,
     marker_when,
     places,
@@ -397,7 +396,7 @@ def _next_seq(count: int = 1) -> tuple[int, str]:
         _start_chain()
         return _next_seq(count)
     last, previous = taken
-    if (key_id := link_key_id(previous)) and key_id not in known_key_ids():
+    if key_id := link_key_missing(previous):
         raise ChainBroken(f"the audit chain's last link was made under key {key_id}, which this "
                           "process is not given: restart it with the current AUDIT_PII_KEY")
     return last - count + 1, previous

@@ -42,11 +42,12 @@ from .chain import (
     completed_text,
     link_hash,
     link_key_id,
+    link_key_missing,
 )
 from .fastread import long_read, read_as_text, utc_text
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
-from .personal import KEY_UNKNOWN, known_key_ids
+from .personal import KEY_UNKNOWN
 from .signals import chain_broken
 from .verify_erasures import erasures_unrecorded
 
@@ -107,7 +108,8 @@ def chain_check_keep(verdict: Verdict) -> None:
     A break the previous check had not found is told (signals.chain_broken) to the apps
     that e-mail staff; the same break found again is not told twice, unless the previous
     check says it found the chain intact (a row written by hand with the break's words
-    kept the alert from ever going out).
+    kept the alert from ever going out). A key missing is never told: it is no tampering,
+    and verify_audit tells whoever ran it which key to give back.
     """
     with transaction.atomic():
         before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
@@ -118,9 +120,20 @@ def chain_check_keep(verdict: Verdict) -> None:
         check.save()
         # A row not sealed by a check (written by hand, with a coming break's words) tells
         # nothing of what was told.
-        if verdict.problem and (before is None or not before.sealed or before.intact
-                                or before.problem != verdict.problem):
+        if (verdict.problem and not verdict.key_missing
+                and (before is None or not before.sealed or before.intact
+                     or before.problem != verdict.problem)):
             chain_broken.send(sender=ChainCheck, check=check)
+
+
+def last_link_key_missing() -> str:
+    """The id of the key the chain's last link was made under if this process is not given
+    it, else "". The chain moved on to a key such a process (started before a rotation, or
+    given a mistyped AUDIT_PII_KEY) lacks: it would find every newer link unverifiable, and
+    tell staff of a break that is not; its check is left to those given the key."""
+    last_link = (ChainHead.objects.filter(pk=ChainHead.ONLY)
+                 .values_list("last_hash", flat=True).first() or "")
+    return link_key_missing(last_link)
 
 
 # When this process last checked the chain (or started): time.monotonic().
@@ -135,11 +148,7 @@ def chain_check_if_due(hours: float) -> bool:
     by whoever has the portal's database role: one kept fresh by hand would put off every
     check, so a process also checks once `hours` of its own pass without one.
     """
-    last_link = (ChainHead.objects.filter(pk=ChainHead.ONLY)
-                 .values_list("last_hash", flat=True).first() or "")
-    if (key_id := link_key_id(last_link)) and key_id not in known_key_ids():
-        # The chain moved on to a key this process is not given: started before a rotation,
-        # it would find every newer link unverifiable, and tell staff of a break that is not.
+    if key_id := last_link_key_missing():
         log.warning("the audit chain's last link was made under key %s, which this process "
                     "is not given: its check is left to those that are; restart it with the "
                     "current AUDIT_PII_KEY", key_id)

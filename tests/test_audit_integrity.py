@@ -427,7 +427,7 @@ def test_a_walk_that_stops_early_closes_its_cursors_in_its_own_transaction(user,
     settings.AUDIT_PII_KEY = "a-key-the-entry-was-not-made-with"
     gc.disable()  # the collector runs when the test says, not when it likes
     try:
-        assert "cannot be checked" in verify_problem()
+        assert "cannot be checked" in verify_chain().problem
         with transaction.atomic():
             assert Entry.objects.count() == 1
             gc.collect()
@@ -544,6 +544,54 @@ def test_a_worker_started_before_a_rotation_leaves_the_check_to_those_given_the_
         assert "restart it with the current AUDIT_PII_KEY" in caplog.text
     finally:
         chain_broken.disconnect(dispatch_uid="test-rotation-window")
+
+
+def test_verify_audit_run_without_the_last_link_s_key_keeps_nothing_and_tells_no_break(
+        user, sales, settings):
+    """Run from cron on a machine not restarted after a rotation, it e-mailed every staff
+    user that the trail was tampered with, and /metrics showed it broken."""
+    told = []
+    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
+                         dispatch_uid="test-verify-stale-key")
+    try:
+        old_key = settings.AUDIT_PII_KEY
+        change(actor=user, campaign=sales, sent={"order": 1})
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
+        change(actor=user, campaign=sales, sent={"order": 2})  # a new process's
+        new_key_id = link_key_of_current()
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
+
+        problem = verify_problem()
+
+        assert f"key id {new_key_id}" in problem
+        assert "restart it with the current AUDIT_PII_KEY" in problem
+        assert told == [] and not ChainCheck.objects.exists()
+    finally:
+        chain_broken.disconnect(dispatch_uid="test-verify-stale-key")
+
+
+def test_a_retired_key_left_out_is_kept_as_the_last_check_but_told_to_no_one(
+        user, sales, settings):
+    """A missing key is no tampering: staff were e-mailed that the trail was tampered with."""
+    told = []
+    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
+                         dispatch_uid="test-retired-key-left-out")
+    try:
+        old_key = settings.AUDIT_PII_KEY
+        change(actor=user, campaign=sales, sent={"order": 1})
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
+        newer = change(actor=user, campaign=sales, sent={"order": 2})
+        settings.AUDIT_PII_RETIRED_KEYS = []
+
+        assert verify_problem().startswith("The audit trail cannot be verified: ")
+        assert told == [] and not ChainCheck.objects.get().intact  # /metrics still shows it
+
+        settings.AUDIT_PII_RETIRED_KEYS = [old_key]
+        tamper("UPDATE audit_entry SET reason = 'added later' WHERE id = %s", [newer.pk])
+        assert verify_problem().startswith("The audit trail was tampered with: ")
+        assert len(told) == 1
+    finally:
+        chain_broken.disconnect(dispatch_uid="test-retired-key-left-out")
 
 
 def test_a_worker_checks_once_its_own_hours_pass_whatever_the_last_check_says(

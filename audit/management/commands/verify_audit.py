@@ -2,7 +2,7 @@ import re
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.verify import chain_check_keep, verify_chain
+from audit.verify import chain_check_keep, last_link_key_missing, verify_chain
 
 
 class Command(BaseCommand):
@@ -21,6 +21,14 @@ class Command(BaseCommand):
     def handle(self, *args, workers=None, kept=(), **options):
         if workers is not None and workers < 1:
             raise CommandError("--workers must be at least 1")
+        if key_id := last_link_key_missing():
+            # Its walk would find every link made since the rotation unverifiable: no
+            # verdict is kept, and no one is told of a break (a missing key is no tampering).
+            raise CommandError(
+                "This process is not given the audit key the chain's last link was made "
+                f"under (key id {key_id}): restart it with the current AUDIT_PII_KEY "
+                "(docs/operations.md, \"The audit key\"). Nothing was verified."
+            )
         verdict = verify_chain(workers=workers, kept=tuple(_kept_link(text) for text in kept))
         # Kept broken or not: the metrics must show a break as much as a pass.
         chain_check_keep(verdict)
