@@ -7,6 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit trail")
 
     def ready(self):
+        from . import checks  # noqa: F401  (registers the log's start-up check)
         from .kinds import CARRIED_OVER, ERASURE, register
 
         register(ERASURE)

@@ -23,8 +23,8 @@ from portal.invisible import without_invisible
 from portal.phones import keys_ever, number_key, phone_key, phone_keys_in, spells_number
 
 from .kinds import ERASURE, get_kind, value_at, values_at
-from .models import Entry, Outcome, SearchTerm
-from .personal import digest, erase_values, marker_when, number_digests_ever
+from .models import ChainHead, Entry, Outcome, SearchTerm
+from .personal import digest, erase_values, known_key_ids, marker_when, number_digests_ever
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
 
 REFERENCE_LENGTH = 200
@@ -89,10 +89,34 @@ class ErasureReport:
         return any(self.counts.values())
 
 
+def entry_keys_missing() -> list[str]:
+    """The ids of the keys entries were made under that this process is not given (a
+    retired key left out of AUDIT_PII_RETIRED_KEYS), in order: the chain's head keeps the
+    keys entries were made under (audit.recording), where the log's own would be read
+    whole."""
+    head = ChainHead.objects.filter(pk=ChainHead.ONLY).values_list("pii_keys", flat=True)
+    return sorted(set(head.first() or ()) - known_key_ids())
+
+
+def _refuse_while_keys_missing() -> None:
+    """Raises ValidationError while entries were made under a key this process is not
+    given: a number is found in entries only by its digests under the keys given, so an
+    erasure would leave it in theirs, and report it held nowhere."""
+    if missing := entry_keys_missing():
+        raise ValidationError(
+            _("The number cannot be looked for in every audit entry: some were made under a "
+              "personal-data key the portal is not given (key id %(key_ids)s). Whoever runs "
+              "the portal must put that key back in AUDIT_PII_RETIRED_KEYS; until then "
+              "nothing can be erased."),
+            code="key_missing", params={"key_ids": ", ".join(missing)})
+
+
 def number_held(number: str) -> dict[str, int]:
     """What an erasure of the number would erase now, by place, as ErasureReport counts
-    it (nothing is changed); raises ValidationError for a value that is not a phone number."""
+    it (nothing is changed); raises ValidationError for a value that is not a phone number,
+    or while entries were made under a key the portal is not given."""
     key = number_key(number)
+    _refuse_while_keys_missing()
     erasure = Erasure("", timezone.now())
     counts = {"entries": sum(1 for _entry in _entries_to_erase(key, erasure))}
     for name, eraser in _erasers.items():
@@ -140,9 +164,12 @@ def clean_reference(reference: str, *, key: str = "") -> str:
 def forget_number(*, number: str, reference: str, actor=None,
                   actor_username: str = "") -> ErasureReport:
     """Erase the number everywhere, in one transaction; raises ValidationError for a value
-    that is not a phone number or an empty reference (and then changes nothing)."""
+    that is not a phone number, an empty reference, or while entries were made under a key
+    the portal is not given (and then changes nothing)."""
     key = number_key(number)
     reference = clean_reference(reference, key=key)
+    # Before the locks: an entry written meanwhile is made under the current key.
+    _refuse_while_keys_missing()
     with transaction.atomic():
         # Writers that hold the number's rows finish first; those that come later see it
         # erased. With the head held, no entry is completed while its values are erased: a

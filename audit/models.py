@@ -196,6 +196,10 @@ class ChainHead(models.Model):
 
     seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=HASH_LENGTH, default=GENESIS_HASH)
+    # The ids of the personal-data keys entries were made under (Entry.pii_key), kept as
+    # they are written: an erasure finds a number only by its digests under the keys the
+    # portal is given, and refuses while one of these is not (audit.erasure).
+    pii_keys = models.JSONField(default=list)
 
     class Meta:
         default_permissions = ()

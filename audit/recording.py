@@ -6,6 +6,7 @@ Several at once (an import's batch) take the chain's head once and are written i
 INSERT, so the head's lock is held for a few statements, not a statement per entry.
 """
 
+import json
 from functools import cache
 
 from django.db import connection, models, transaction
@@ -126,7 +127,8 @@ def entries_begin(entries: list[Entry]) -> None:
     # Part of the caller's transaction when there is one: a savepoint would cost two
     # statements on every audited action, and a failure rolls the whole of it back anyway.
     with transaction.atomic(savepoint=False):
-        seq, previous = _next_seq(len(entries))
+        seq, previous, kept = _next_seq(len(entries))
+        _keys_kept(entries, kept)
         key_id = current_key_id()
         for entry, text in zip(entries, texts, strict=True):
             entry.begin_seq = seq
@@ -243,7 +245,7 @@ def entries_complete(completions: list[tuple[Entry, dict]]) -> None:
         texts = [completed_text(_values(entry, COMPLETED_FIELDS), kind=entry.kind,
                                 pii_key=entry.pii_key, begin_hash=entry.begin_hash)
                  for entry, _values_given in completions]
-        seq, previous = _next_seq(len(completions))
+        seq, previous, _kept = _next_seq(len(completions))
         _answers_erased([entry for entry, _values_given in completions])
         rows, key_id = [], current_key_id()
         for (entry, _values_given), text in zip(completions, texts, strict=True):
@@ -377,9 +379,10 @@ def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None
                       for term in search_terms(entry, stage, known_key=key)])
 
 
-def _next_seq(count: int = 1) -> tuple[int, str]:
-    """Take the next `count` sequence numbers (the first is returned) and the last hash,
-    holding the head's row lock until the transaction ends. Raises ChainBroken if the last
+def _next_seq(count: int = 1) -> tuple[int, str, list[str]]:
+    """Take the next `count` sequence numbers (the first is returned), the last hash and
+    the keys entries were made under, holding the head's row lock until the transaction
+    ends. Raises ChainBroken if the last
     link was made under a key this process is not given: a process started before a
     rotation of the key, still running beside those started after it, would link back
     under the old key, which verify_audit takes for a forgery (audit.verify).
@@ -395,11 +398,19 @@ def _next_seq(count: int = 1) -> tuple[int, str]:
     if taken is None:
         _start_chain()
         return _next_seq(count)
-    last, previous = taken
+    last, previous, kept = taken
     if key_id := link_key_missing(previous):
         raise ChainBroken(f"the audit chain's last link was made under key {key_id}, which this "
                           "process is not given: restart it with the current AUDIT_PII_KEY")
-    return last - count + 1, previous
+    # SQLite hands JSON back as its text.
+    return last - count + 1, previous, json.loads(kept) if isinstance(kept, str) else kept
+
+
+def _keys_kept(entries: list[Entry], kept: list[str]) -> None:
+    """Add the keys the entries are made under to those the head keeps, if new (the head is
+    held): what an erasure asks first (audit.erasure.entry_keys_missing)."""
+    if new := {entry.pii_key for entry in entries if entry.pii_key}.difference(kept):
+        ChainHead.objects.filter(pk=ChainHead.ONLY).update(pii_keys=sorted({*kept, *new}))
 
 
 def _advance(new_hash: str) -> None:
@@ -407,7 +418,8 @@ def _advance(new_hash: str) -> None:
         cursor.execute(_HEAD_ADVANCE, [new_hash, ChainHead.ONLY])
 
 
-_HEAD_TAKE = 'UPDATE "audit_chainhead" SET seq = seq + %s WHERE id = %s RETURNING seq, last_hash'
+_HEAD_TAKE = ('UPDATE "audit_chainhead" SET seq = seq + %s WHERE id = %s '
+              'RETURNING seq, last_hash, pii_keys')
 _HEAD_ADVANCE = 'UPDATE "audit_chainhead" SET last_hash = %s WHERE id = %s'
 
 

@@ -1,6 +1,7 @@
 """Audit pages: the timeline with its filters, one entry, and the timeline as a download."""
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -43,12 +44,16 @@ def forget(request):
     form = ForgetNumberForm(request.POST or None)
     report = held = None
     if request.method == "POST" and form.is_valid():
-        if request.POST.get("erase") == "yes":
-            report = forget_number(number=form.cleaned_data["number"],
-                                   reference=form.cleaned_data["reference"], actor=request.user)
-            form = ForgetNumberForm()
-        else:
-            held = number_held(form.cleaned_data["number"])
+        try:
+            if request.POST.get("erase") == "yes":
+                report = forget_number(number=form.cleaned_data["number"],
+                                       reference=form.cleaned_data["reference"],
+                                       actor=request.user)
+                form = ForgetNumberForm()
+            else:
+                held = number_held(form.cleaned_data["number"])
+        except ValidationError as error:  # entries made under a key the portal is not given
+            form.add_error("number", error)
     return render(request, "audit/forget.html", {
         "form": form, "report": report, "held": held,
         "held_anywhere": bool(held and any(held.values()))})

@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from audit.models import Entry
+from audit.models import ChainHead, Entry
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
 from campaigns.models import Campaign, ChangeRequest
@@ -127,6 +127,9 @@ def test_a_migrated_number_is_found_by_its_digest(migrated):
     found = entries_matching(TimelineFilters(search="+48 601-234-567"))
 
     assert [entry.results.get("record_id") for entry in found] == ["231"]
+    # The keys they were digested under are the chain head's, as an erasure asks them.
+    keys = set(Entry.objects.exclude(pii_key="").values_list("pii_key", flat=True))
+    assert keys and ChainHead.objects.get().pii_keys == sorted(keys)
 
 
 def test_an_entry_lost_after_the_move_is_noticed(migrated):

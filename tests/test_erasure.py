@@ -1,6 +1,7 @@
 """A person's number is erased everywhere the portal holds it, and the chain still verifies."""
 
 import io
+import itertools
 import json
 import logging
 import threading
@@ -20,9 +21,10 @@ from django.utils import timezone
 
 from audit import erasure as erasure_module
 from audit import recording
-from audit.erasure import clean_reference, forget_number, number_held
-from audit.models import Entry, SearchTerm
-from audit.personal import digest, marker, marker_digest, marker_when
+from audit.checks import check_entry_keys
+from audit.erasure import clean_reference, entry_keys_missing, forget_number, number_held
+from audit.models import ChainHead, Entry, SearchTerm
+from audit.personal import digest, known_key_ids, marker, marker_digest, marker_when
 from audit.recording import outcome_values
 from audit.services import TimelineFilters, entries_matching
 from audit.verify import verify_chain
@@ -53,7 +55,7 @@ from records.services import (
     record_add_complete_all,
     record_check,
 )
-from tests.audit_fixtures import addition, auditor, tamper  # noqa: F401
+from tests.audit_fixtures import addition, auditor, change, tamper  # noqa: F401
 from tests.conftest import COMPLIANCE, make_user, records_sent, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed, upload, xlsx_bytes
@@ -914,6 +916,80 @@ def test_only_those_allowed_to_erase_see_the_page(logged_in):
     assert logged_in.get(reverse("audit:forget")).status_code == 403
     assert logged_in.post(reverse("audit:forget"), {"number": NUMBER,
                                                     "reference": REFERENCE}).status_code == 403
+
+
+def rotated_leaving_the_old_key_out(settings, user, campaigns) -> Entry:
+    """NUMBER added before a rotation, OTHER after it, and the old key then dropped from
+    AUDIT_PII_RETIRED_KEYS ("to tidy up"); returns the entry of NUMBER's addition."""
+    record_add(campaign=campaigns["00001"], actor=user, payload={"phone_number": NUMBER})
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = (
+        "a-new-key-after-the-rotation", [settings.AUDIT_PII_KEY])
+    record_add(campaign=campaigns["00001"], actor=user, payload={"phone_number": OTHER})
+    settings.AUDIT_PII_RETIRED_KEYS = []
+    return Entry.objects.get(kind="record-addition", sent__phone_number=NUMBER)
+
+
+def test_an_erasure_is_refused_while_entries_were_made_under_a_key_left_out(
+        user, campaigns, settings, client, django_user_model):
+    """The count page and forget_number said 0 entries and recorded the erasure as done,
+    while the number's addition, made under the old key, still held it."""
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "x"))
+    old_key = settings.AUDIT_PII_KEY
+    addition_entry = rotated_leaving_the_old_key_out(settings, user, campaigns)
+    before = every_value_in_the_database()
+
+    for attempt in (lambda: number_held(NUMBER),
+                    lambda: forget_number(number=NUMBER, reference=REFERENCE)):
+        with pytest.raises(ValidationError) as refused:
+            attempt()
+        (words,) = refused.value.messages
+        assert addition_entry.pii_key in words and "AUDIT_PII_RETIRED_KEYS" in words
+    with pytest.raises(CommandError, match=f"key id {addition_entry.pii_key}"):
+        call_command("forget_number", NUMBER, reference=REFERENCE)
+    assert every_value_in_the_database() == before
+    for erase in ({}, {"erase": "yes"}):  # the page's two steps, next to the number
+        page = client.post(reverse("audit:forget"),
+                           {"number": NUMBER, "reference": REFERENCE, **erase})
+        assert page.status_code == 200 and page.context["held"] is None
+        (words,) = page.context["form"].errors["number"]
+        assert addition_entry.pii_key in words and words in page.content.decode()
+        assert b'data-testid="erased"' not in page.content
+    assert not Entry.objects.filter(kind="erasure").exists()
+
+    settings.AUDIT_PII_RETIRED_KEYS = [old_key]  # put back, as the refusal says
+    assert forget_number(number=NUMBER, reference=REFERENCE).counts["entries"] >= 1
+    assert Entry.objects.get(pk=addition_entry.pk).erased_at is not None
+
+
+def test_entries_made_under_a_key_the_portal_lost_stop_it_starting(user, campaigns, settings):
+    old_key = settings.AUDIT_PII_KEY
+    assert check_entry_keys(None, databases=["default"]) == []
+    addition_entry = rotated_leaving_the_old_key_out(settings, user, campaigns)
+
+    (error,) = check_entry_keys(None, databases=["default"])
+
+    assert error.id == "audit.E001" and f"key id {addition_entry.pii_key}" in error.msg
+    assert "AUDIT_PII_RETIRED_KEYS" in error.hint
+    assert check_entry_keys(None) == []  # not asked to look at the database
+    settings.AUDIT_PII_RETIRED_KEYS = [old_key]
+    assert check_entry_keys(None, databases=["default"]) == []
+
+
+def test_the_chain_s_head_keeps_every_key_entries_were_made_under(user, campaigns, settings):
+    """What an erasure asks first, without reading the log: the keys missing are those of
+    the entries written, whichever are left out."""
+    keys = ["key-one", "key-two", "key-three", "key-four"]
+    for n, key in enumerate(keys):
+        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = key, keys[:n]
+        addition(actor=user, campaign=campaigns["00001"], phone=f"60123450{n}")
+        change(actor=user, campaign=campaigns["00001"], sent={"order": n})  # keyless
+    written = set(Entry.objects.exclude(pii_key="").values_list("pii_key", flat=True))
+    assert len(written) == len(keys)
+    assert ChainHead.objects.get().pii_keys == sorted(written)
+    for count in range(len(keys)):
+        for retired in itertools.combinations(keys[:-1], count):
+            settings.AUDIT_PII_RETIRED_KEYS = list(retired)
+            assert entry_keys_missing() == sorted(written - known_key_ids())
 
 
 def test_problem_rows_kept_before_their_key_was_stored_get_it(logged_in, campaigns):
