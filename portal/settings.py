@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` (see `.env.example`)."""
 
+import math
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,12 +25,15 @@ def env_number(name: str, *, default, least, above: bool = False, most=None):
     """A number setting (an int if its default is one), refused at start with a line that
     names it when it is not a number or is out of range: IMPORT_CONCURRENCY=0 left every
     import running for ever, and a timeout of 0 failed every call to Thulium later, with a
-    traceback that named neither."""
-    read = env.int if isinstance(default, int) else env.float
+    traceback that named neither. Read with int() or float(): django-environ's own parsers
+    dropped what they could not read ("1e3" was 13.0, "5m" 5, "ten" an error naming none)."""
+    kind = int if isinstance(default, int) else float
     try:
-        value = read(name, default=default)
+        value = kind(env.str(name, default=str(default)))
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number.") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be a number.")
     if value < least or (above and value == least):
         raise ImproperlyConfigured(
             f"{name} must be {'more than' if above else 'at least'} {least}, not {value}.")
@@ -67,7 +71,8 @@ CSRF_TRUSTED_ORIGINS = env_names("CSRF_TRUSTED_ORIGINS", default=[])
 if env.bool("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000,
+                                 least=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -189,7 +194,7 @@ if not DATABASES["default"].get("NAME"):
 # A connection kept for the next request spares opening one per request (the development
 # server's thread per request would only pile them up, hence 0 with DEBUG on).
 DATABASES["default"].setdefault(
-    "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
+    "CONN_MAX_AGE", env_number("CONN_MAX_AGE", default=0 if DEBUG else 60, least=0)
 )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work during a write and makes each commit one cheap append;
@@ -259,7 +264,7 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Thulium. With no THULIUM_API_URL the portal talks to the bundled sandbox.
-THULIUM_SANDBOX_PORT = env.int("THULIUM_SANDBOX_PORT", default=8100)
+THULIUM_SANDBOX_PORT = env_number("THULIUM_SANDBOX_PORT", default=8100, least=1, most=65535)
 THULIUM_API_URL = env.str("THULIUM_API_URL", default="").rstrip("/")
 THULIUM_SANDBOX = not THULIUM_API_URL
 if THULIUM_SANDBOX:
@@ -279,9 +284,10 @@ THULIUM_TIMEOUT = env_number("THULIUM_TIMEOUT", default=30.0, least=0, above=Tru
 THULIUM_CONNECT_TIMEOUT = env_number("THULIUM_CONNECT_TIMEOUT", default=5.0, least=0,
                                      above=True)
 # How long the statuses and agents of a campaign are reused before asking Thulium again.
-THULIUM_CHOICES_CACHE_SECONDS = env.int("THULIUM_CHOICES_CACHE_SECONDS", default=600)
+THULIUM_CHOICES_CACHE_SECONDS = env_number("THULIUM_CHOICES_CACHE_SECONDS", default=600,
+                                           least=0)
 # How long the campaign list reuses GET outbounds/stats (records and completion).
-CAMPAIGN_STATS_CACHE_SECONDS = env.int("CAMPAIGN_STATS_CACHE_SECONDS", default=30)
+CAMPAIGN_STATS_CACHE_SECONDS = env_number("CAMPAIGN_STATS_CACHE_SECONDS", default=30, least=0)
 # What a page only shows from Thulium (a campaign's figures, its settings when its form
 # opens, its statuses and agents) is waited for this long, not THULIUM_TIMEOUT: a Thulium
 # that hangs must not hold the page, and its web worker, for what the page can do without.
@@ -313,7 +319,8 @@ IMPORT_MAX_COLUMNS = env_number("IMPORT_MAX_COLUMNS", default=200, least=1)
 # A file up to this size is checked while its uploader waits (some 25,000 rows; a
 # workbook by what it unpacks to, imports.previewing.checked_inline); a larger one by a
 # worker, as checking 20 MB of rows can take longer than a web request may.
-IMPORT_CHECK_INLINE_BYTES = env.int("IMPORT_CHECK_INLINE_BYTES", default=1024 * 1024)
+IMPORT_CHECK_INLINE_BYTES = env_number("IMPORT_CHECK_INLINE_BYTES", default=1024 * 1024,
+                                       least=0)
 # Calls to Thulium in flight at once for one import, and an optional cap per second
 # (0: none); Thulium documents no rate limit, so the portal throttles itself.
 IMPORT_CONCURRENCY = env_number("IMPORT_CONCURRENCY", default=8, least=1)
@@ -334,7 +341,7 @@ IMPORT_HEARTBEAT_SECONDS = env_number("IMPORT_HEARTBEAT_SECONDS", default=5.0, l
 IMPORT_LEASE_SECONDS = env_number("IMPORT_LEASE_SECONDS", default=60.0, least=0, above=True)
 # Days an import keeps its rows' numbers and fields after it ended (or after its upload,
 # when it was never sent); the worker then clears them (imports.retention). 0: kept.
-IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=90)
+IMPORT_KEEP_DAYS = env_number("IMPORT_KEEP_DAYS", default=90, least=0)
 
 # One line per request and per Thulium call, with the request id; `json` for collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
@@ -375,13 +382,14 @@ FOUR_EYES = env.bool("FOUR_EYES", default=False)
 # within SCHEDULE_GRACE_MINUTES, else marked missed and never sent.
 SCHEDULE_POLL_SECONDS = env_number("SCHEDULE_POLL_SECONDS", default=10.0, least=0,
                                    above=True)
-SCHEDULE_GRACE_MINUTES = env.int("SCHEDULE_GRACE_MINUTES", default=15)
+SCHEDULE_GRACE_MINUTES = env_number("SCHEDULE_GRACE_MINUTES", default=15, least=0)
 
 # --- Security hardening: sessions, cookies, framing, CSP, login throttling -----------
 # (Kept in one block so production settings added elsewhere merge beside it.)
 # A session ends after this many seconds without a request; requests renew it, at most
-# once a minute (portal/middleware.py) rather than with a write on every request.
-SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=1800)
+# once a minute (portal/middleware.py) rather than with a write on every request. Under a
+# minute no one could fill in a form before being logged out (0 logged out at once).
+SESSION_COOKIE_AGE = env_number("SESSION_IDLE_SECONDS", default=1800, least=60)
 # Cookies travel over HTTPS only in production (see SESSION_COOKIE_SECURE above).
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # A language chosen is kept past the browser's session (Django's default), for a year.
@@ -413,8 +421,9 @@ AUTHENTICATION_BACKENDS = [
     "roles.backends.RoleBackend",
 ]
 # After this many failed logins the account name and the address are each locked out.
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env_number("LOGIN_FAILURE_LIMIT", default=5, least=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_number("LOGIN_LOCKOUT_MINUTES", default=15,
+                                                          least=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # A login clears its own account's failures only (portal.login_throttling): axes' reset
 # also cleared every failure from the login's address, so anyone with an account could
@@ -430,9 +439,9 @@ AXES_SENSITIVE_PARAMETERS = ["code", "next", "renew-code", "old_password", "new_
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Days django-axes' record of each login (account, address, browser, when) is kept; the
 # worker clears older ones (portal.login_records). 0: kept.
-LOGIN_LOG_KEEP_DAYS = env.int("LOGIN_LOG_KEEP_DAYS", default=180)
+LOGIN_LOG_KEEP_DAYS = env_number("LOGIN_LOG_KEEP_DAYS", default=180, least=0)
 # Behind proxies REMOTE_ADDR is the proxy's: read the client from X-Forwarded-For instead.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT = env_number("TRUSTED_PROXY_COUNT", default=0, least=0)
 AXES_CLIENT_IP_CALLABLE = "portal.login_throttling.client_ip"
 # Cut to what the lockout tables hold: a very long name typed at login must not fail it.
 AXES_USERNAME_CALLABLE = "portal.login_throttling.login_username"
@@ -473,13 +482,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Sent and given-up notices leave the outbox this many days after they were queued (0:
 # never); the worker clears them once an hour.
-NOTICES_KEEP_DAYS = env.int("NOTICES_KEEP_DAYS", default=30)
+NOTICES_KEEP_DAYS = env_number("NOTICES_KEEP_DAYS", default=30, least=0)
 # A notice the mail server has not taken this many hours after it was queued is given up: a
 # server down over a weekend still gets what waited for it.
 NOTICES_GIVE_UP_HOURS = env_number("NOTICES_GIVE_UP_HOURS", default=72, least=1)
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
-AUDIT_VERIFY_HOURS = env.float("AUDIT_VERIFY_HOURS", default=24.0)
+AUDIT_VERIFY_HOURS = env_number("AUDIT_VERIFY_HOURS", default=24.0, least=0)
 # PostgreSQL processes that read the log for a CSV export beside the one sending it to the
 # web process (its max_parallel_workers_per_gather). The web process formats no faster
 # than one helps: more only take turns with it, and with each other, for the CPUs.

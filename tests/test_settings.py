@@ -38,6 +38,7 @@ print(json.dumps({
     "require_2fa_for": settings.REQUIRE_2FA_FOR,
     "retired_keys": settings.AUDIT_PII_RETIRED_KEYS,
     "cache_location": settings.CACHES["default"].get("LOCATION"),
+    "audit_verify_hours": settings.AUDIT_VERIFY_HOURS,
 }))
 """
 # A cache call, as a page makes it, and the timeouts its Redis client was given.
@@ -167,8 +168,15 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
     ("OIDC_TIMEOUT", "0", "OIDC_TIMEOUT must be more than 0, not 0.0."),
     ("AUDIT_EXPORT_DATABASE_WORKERS", "-1",
      "AUDIT_EXPORT_DATABASE_WORKERS must be at least 0, not -1."),
+    ("SESSION_IDLE_SECONDS", "0", "SESSION_IDLE_SECONDS must be at least 60, not 0."),
+    ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT must be at least 1, not 0."),
+    ("SCHEDULE_GRACE_MINUTES", "-5", "SCHEDULE_GRACE_MINUTES must be at least 0, not -5."),
     ("THULIUM_TIMEOUT", "abc", "THULIUM_TIMEOUT must be a number."),
     ("IMPORT_BATCH_SIZE", "1e3", "IMPORT_BATCH_SIZE must be a number."),
+    # django-environ's float parser kept the digits of these (5 and 13.0).
+    ("AUDIT_VERIFY_HOURS", "5m", "AUDIT_VERIFY_HOURS must be a number."),
+    ("THULIUM_TIMEOUT", "1e3x", "THULIUM_TIMEOUT must be a number."),
+    ("AUDIT_VERIFY_HOURS", "nan", "AUDIT_VERIFY_HOURS must be a number."),
     ("WORKER_METRICS_PORT", "70000", "WORKER_METRICS_PORT must be at most 65535, not 70000."),
     # Not numbers, but refused with a traceback that named no setting, or not at all.
     ("DATABASE_URL", "notaurl",
@@ -188,6 +196,25 @@ def test_a_setting_out_of_range_is_refused_at_start_naming_it(fresh_checkout, na
     """Accepted, IMPORT_CONCURRENCY=0 left every import running for ever; a timeout of 0
     failed each call to Thulium, later, with a traceback naming no setting."""
     assert refusal(check(fresh_checkout, {**KEY, name: value})) == said
+
+
+@pytest.mark.parametrize("name", [
+    "SECURE_HSTS_SECONDS", "CONN_MAX_AGE", "THULIUM_SANDBOX_PORT",
+    "THULIUM_CHOICES_CACHE_SECONDS", "CAMPAIGN_STATS_CACHE_SECONDS",
+    "IMPORT_CHECK_INLINE_BYTES", "IMPORT_KEEP_DAYS", "SCHEDULE_GRACE_MINUTES",
+    "SESSION_IDLE_SECONDS", "LOGIN_FAILURE_LIMIT", "LOGIN_LOCKOUT_MINUTES",
+    "LOGIN_LOG_KEEP_DAYS", "TRUSTED_PROXY_COUNT", "NOTICES_KEEP_DAYS", "AUDIT_VERIFY_HOURS",
+])
+def test_every_number_setting_that_is_no_number_is_refused_naming_it(fresh_checkout, name):
+    """These ended in a ValueError traceback naming no setting ("invalid literal for int()
+    with base 10: 'ten'"), as README says none does."""
+    assert refusal(check(fresh_checkout, {**KEY, name: "ten"})) == f"{name} must be a number."
+
+
+def test_a_float_setting_is_read_as_python_reads_a_number(fresh_checkout):
+    # django-environ's parser read "1e3" as 13.0.
+    assert settings_of(fresh_checkout, {**KEY, "AUDIT_VERIFY_HOURS": "1e3"})[
+        "audit_verify_hours"] == 1000.0
 
 
 @pytest.mark.parametrize(("name", "url", "said"), [
