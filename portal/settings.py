@@ -42,7 +42,22 @@ def env_number(name: str, *, default, least, above: bool = False, most=None):
     return value
 
 
-DEBUG = env.bool("DEBUG", default=False)
+_YES_NO = {"true": True, "1": True, "yes": True, "on": True,
+           "false": False, "0": False, "no": False, "off": False}
+
+
+def env_flag(name: str, *, default: bool) -> bool:
+    """A yes/no setting, refused at start unless it reads true/false, 1/0, yes/no or on/off:
+    django-environ took any other word for false, so FOUR_EYES=enabled turned four-eyes
+    off and BEHIND_PROXY=ture looped every page through redirects."""
+    text = env.str(name, default=str(default)).strip().lower()
+    if text not in _YES_NO:
+        raise ImproperlyConfigured(f"{name} must be true or false (or 1/0, yes/no, on/off), "
+                                   f"not {text!r}.")
+    return _YES_NO[text]
+
+
+DEBUG = env_flag("DEBUG", default=False)
 
 # Production must be given its own key; a development key is only tolerated with DEBUG on.
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -68,15 +83,15 @@ CSRF_TRUSTED_ORIGINS = env_names("CSRF_TRUSTED_ORIGINS", default=[])
 # HTTPS: secure by default in production; only a developer's DEBUG turns these off.
 # Behind a TLS-terminating proxy, X-Forwarded-Proto tells whether the user came over HTTPS.
 # Trust it only behind a proxy that overwrites it, or any client could claim HTTPS.
-if env.bool("BEHIND_PROXY", default=False):
+if env_flag("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000,
                                  least=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", default=not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -376,7 +391,7 @@ if _metrics_dir and not Path(_metrics_dir).is_dir():
 
 # --- Safeguards for risky campaign changes -------------------------------------------
 # On: a risky change (see campaigns/risk.py) waits for a second editor's approval.
-FOUR_EYES = env.bool("FOUR_EYES", default=False)
+FOUR_EYES = env_flag("FOUR_EYES", default=False)
 # Scheduled changes (campaigns/scheduling.py): the worker looks for due ones every
 # SCHEDULE_POLL_SECONDS; one whose time passed while no worker ran is sent late only
 # within SCHEDULE_GRACE_MINUTES, else marked missed and never sent.
@@ -507,7 +522,7 @@ OIDC_TIMEOUT = env_number("OIDC_TIMEOUT", default=10.0, least=0, above=True)
 OIDC_USE_PKCE = True
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
 # Off: only staff may log in with a password; everyone else signs in at the provider.
-LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)
+LOCAL_LOGIN = env_flag("LOCAL_LOGIN", default=True)
 
 
 def _group_map(text: str) -> dict[str, str]:

@@ -39,6 +39,7 @@ print(json.dumps({
     "retired_keys": settings.AUDIT_PII_RETIRED_KEYS,
     "cache_location": settings.CACHES["default"].get("LOCATION"),
     "audit_verify_hours": settings.AUDIT_VERIFY_HOURS,
+    "four_eyes": settings.FOUR_EYES,
 }))
 """
 # A cache call, as a page makes it, and the timeouts its Redis client was given.
@@ -209,6 +210,26 @@ def test_every_number_setting_that_is_no_number_is_refused_naming_it(fresh_check
     """These ended in a ValueError traceback naming no setting ("invalid literal for int()
     with base 10: 'ten'"), as README says none does."""
     assert refusal(check(fresh_checkout, {**KEY, name: "ten"})) == f"{name} must be a number."
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("FOUR_EYES", "enabled"), ("FOUR_EYES", "ture"), ("BEHIND_PROXY", "ture"),
+    ("SESSION_COOKIE_SECURE", "flase"), ("DEBUG", "debug"), ("LOCAL_LOGIN", ""),
+])
+def test_a_yes_no_setting_that_is_neither_is_refused_naming_it(fresh_checkout, name, value):
+    """Taken for false: FOUR_EYES=enabled left risky changes unapproved, BEHIND_PROXY=ture
+    sent every page round a redirect loop behind the proxy."""
+    assert refusal(check(fresh_checkout, {**KEY, name: value})) == (
+        f"{name} must be true or false (or 1/0, yes/no, on/off), not {value!r}.")
+
+
+@pytest.mark.parametrize(("value", "read"), [
+    ("true", True), ("Yes", True), ("ON", True), ("1", True),
+    ("False", False), ("no", False), ("off", False), (" 0 ", False),
+])
+def test_a_yes_no_setting_may_be_written_in_any_of_its_usual_words(fresh_checkout, value,
+                                                                   read):
+    assert settings_of(fresh_checkout, {**KEY, "FOUR_EYES": value})["four_eyes"] is read
 
 
 def test_a_float_setting_is_read_as_python_reads_a_number(fresh_checkout):
