@@ -295,6 +295,10 @@ else:
     # Basic auth over plain HTTP would hand the password to anyone on the path.
     if urlsplit(THULIUM_API_URL).scheme != "https":
         raise ImproperlyConfigured("THULIUM_API_URL must start with https://.")
+    # "https:/acme..." has none, and every call to Thulium failed as "unavailable".
+    if not urlsplit(THULIUM_API_URL).hostname:
+        raise ImproperlyConfigured("THULIUM_API_URL names no host "
+                                   "(https://acme.thulium.com/api).")
 THULIUM_TIMEOUT = env_number("THULIUM_TIMEOUT", default=30.0, least=0, above=True)
 THULIUM_CONNECT_TIMEOUT = env_number("THULIUM_CONNECT_TIMEOUT", default=5.0, least=0,
                                      above=True)

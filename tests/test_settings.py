@@ -151,6 +151,14 @@ def test_a_thulium_url_without_https_is_refused(fresh_checkout, url):
     assert REAL_THULIUM["THULIUM_API_PASSWORD"] not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("url", ["https:/acme.thulium.com/api", "https:///api",
+                                 "https://portal@/api"])
+def test_a_thulium_url_naming_no_host_is_refused(fresh_checkout, url):
+    """It passed `check`, and every call to Thulium then failed as "unavailable"."""
+    result = check(fresh_checkout, {**KEY, **REAL_THULIUM, "THULIUM_API_URL": url})
+    assert refusal(result) == "THULIUM_API_URL names no host (https://acme.thulium.com/api)."
+
+
 def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, tmp_path):
     # Not at the first count, which comes right after a Thulium call has been made.
     missing = tmp_path / "no-such-folder"
