@@ -223,7 +223,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that does not answer fails /healthz within seconds instead of hanging it.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # connect_timeout bounds opening a connection; TCP keepalives and tcp_user_timeout
+    # (ms) give up on an open one after about 10 s of silence (a failover, a dropped
+    # network), where the kernel waited 15 minutes or more. DATABASE_URL's query may
+    # set any of them (?keepalives_idle=30).
+    for _option, _value in {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 4,
+                            "keepalives_interval": 2, "keepalives_count": 3,
+                            "tcp_user_timeout": 10_000}.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Several gunicorn workers or machines share only what lives in the database or Redis:

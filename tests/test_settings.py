@@ -40,6 +40,7 @@ print(json.dumps({
     "cache_location": settings.CACHES["default"].get("LOCATION"),
     "audit_verify_hours": settings.AUDIT_VERIFY_HOURS,
     "four_eyes": settings.FOUR_EYES,
+    "database_options": settings.DATABASES["default"].get("OPTIONS", {}),
 }))
 """
 # A cache call, as a page makes it, and the timeouts its Redis client was given.
@@ -377,6 +378,20 @@ def test_a_database_url_chooses_the_database(fresh_checkout):
     seen = settings_of(fresh_checkout, {**KEY, **url})
     assert seen["database_engine"] == "django.db.backends.postgresql"
     assert seen["database_name"] == "portal"
+
+
+def test_a_postgresql_connection_gives_up_on_a_database_gone_silent(fresh_checkout):
+    """connect_timeout alone bounded only opening a connection: a kept one whose database
+    stopped answering (a failover, a dropped network) held its request for the kernel's
+    15 minutes or more. The URL's query still chooses."""
+    url = "postgres://portal:secret@127.0.0.1:5432/portal"
+    assert settings_of(fresh_checkout, {**KEY, "DATABASE_URL": url})["database_options"] == {
+        "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2,
+        "keepalives_count": 3, "tcp_user_timeout": 10_000}
+    chosen = settings_of(fresh_checkout, {
+        **KEY, "DATABASE_URL": url + "?keepalives_idle=30&tcp_user_timeout=60000"})
+    assert chosen["database_options"]["keepalives_idle"] == 30
+    assert chosen["database_options"]["tcp_user_timeout"] == 60_000
 
 
 def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):

@@ -2,6 +2,7 @@
 HTTP behind the TLS proxy. Shared by the production tests and `bench/bench_gunicorn.py`.
 """
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -108,6 +109,51 @@ class PostgresDatabase:
 
     def drop(self):
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class StallingProxy:
+    """Passes TCP connections on to (host, port) until told to stall; then it passes nothing
+    more either way and answers no new connection, as a hung database server, a failover
+    or a dropped network look from the client: its kernel still takes the bytes sent."""
+
+    def __init__(self, host: str, port: int):
+        self._target = (host, port)
+        self._stalled = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        for sock in (self._listener, *self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def stall(self):
+        self._stalled.set()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            if self._stalled.is_set():
+                continue
+            server = socket.create_connection(self._target)
+            self._sockets.append(server)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pass, args=(source, sink), daemon=True).start()
+
+    def _pass(self, source: socket.socket, sink: socket.socket):
+        with contextlib.suppress(OSError):
+            while (data := source.recv(65536)) and not self._stalled.is_set():
+                sink.sendall(data)
 
 
 class Gunicorn:

@@ -4,15 +4,23 @@ used over HTTP against the sandbox, as CI's smoke test of the production path.""
 import json
 import re
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 
 from tests.conftest import api_calls
 
-from .conftest import ADMIN_PASSWORD, create_admin
-from .processes import Gunicorn, Visitor, manage, production_env
+from .conftest import ADMIN_PASSWORD, create_admin, require
+from .processes import (
+    Gunicorn,
+    StallingProxy,
+    Visitor,
+    manage,
+    postgres_server,
+    production_env,
+    unreachable_reason,
+)
 
 pytestmark = pytest.mark.processes
 
@@ -187,3 +195,25 @@ def test_healthz_answers_503_without_details_when_the_database_does_not_answer(s
     assert health.status_code == 503
     assert health.json() == {"status": "unavailable", "database": "unavailable"}
     assert "db-secret" not in health.text and str(closed_port) not in health.text
+
+
+def test_healthz_answers_503_when_the_database_stops_answering_on_a_kept_connection(
+        static_root):
+    """A hung server, a failover or a dropped network leave the connection a worker kept
+    open and silent: the probe waited on it (its health ping, then its query) until TCP gave
+    up, long after the load balancer's wait, and the instance was never taken out."""
+    server = postgres_server()
+    require(unreachable_reason(server) and f"needs PostgreSQL: {unreachable_reason(server)}")
+    parts = urlsplit(server)
+    with StallingProxy(parts.hostname, parts.port) as proxy:
+        user = parts.netloc.rpartition("@")[0]
+        through_proxy = urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}",
+                                                  query="connect_timeout=2"))
+        env = production_env(DATABASE_URL=through_proxy, STATIC_ROOT=str(static_root))
+        # One thread: the probe after the stall runs where the kept connection is.
+        with Gunicorn(env, workers=1, threads=1) as portal:
+            assert requests.get(portal.url + "/healthz", timeout=30).status_code == 200
+            proxy.stall()
+            health = requests.get(portal.url + "/healthz", timeout=30)
+    assert health.status_code == 503
+    assert health.json() == {"status": "unavailable", "database": "unavailable"}
