@@ -20,14 +20,27 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def iso_time(record: logging.LogRecord) -> str:
+    """When the record was made: ISO 8601 in UTC with its offset, to the millisecond."""
+    return datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+        timespec="milliseconds")
+
+
+class PlainFormatter(logging.Formatter):
+    """Plain lines whose %(asctime)s is iso_time: local time with no offset, as logging
+    writes it, repeated an hour when the clocks went back, and did not match gunicorn's
+    lines (UTC, +0000) beside it."""
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        return iso_time(record)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, so a log collector can search by field."""
 
     def format(self, record):
         entry = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": iso_time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -1,5 +1,6 @@
 """Every request gets an id that its log lines and audit rows share."""
 
+import datetime
 import io
 import json
 import logging
@@ -7,6 +8,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from audit.models import Entry
 from audit.recording import entry_begin
@@ -80,11 +82,17 @@ def test_audit_rows_made_outside_a_request_have_no_request_id(logged_in, user, c
     assert row.portal_request_id == ""
 
 
+def plain_formatter() -> logging.Formatter:
+    """The formatter settings.LOGGING makes for LOG_FORMAT=plain."""
+    config = settings.LOGGING["formatters"]["plain"]
+    return import_string(config.get("class", "logging.Formatter"))(config["format"])
+
+
 def test_the_plain_format_shows_the_request_id():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    handler.setFormatter(plain_formatter())
     record = logging.LogRecord("portal.test", logging.INFO, __file__, 1, "hello", None, None)
     set_current_request_id("abc123")
     try:
@@ -92,6 +100,21 @@ def test_the_plain_format_shows_the_request_id():
     finally:
         set_current_request_id("")
     assert "[abc123] hello" in stream.getvalue()
+
+
+def test_the_plain_format_tells_the_hours_apart_when_the_clocks_go_back():
+    """Both lines read "2026-10-25 02:30:00,000", Warsaw's time without its offset, where
+    gunicorn's lines beside them are in UTC."""
+    first, second = (
+        logging.LogRecord("portal.test", logging.INFO, __file__, 1, "hello", None, None)
+        for _ in range(2))
+    first.created = datetime.datetime(2026, 10, 25, 0, 30, tzinfo=datetime.UTC).timestamp()
+    second.created = first.created + 3600
+    formatter = plain_formatter()
+    for record in (first, second):
+        RequestIdFilter().filter(record)
+    assert formatter.format(first).startswith("2026-10-25T00:30:00.000+00:00 INFO portal.test")
+    assert formatter.format(second).startswith("2026-10-25T01:30:00.000+00:00 INFO")
 
 
 def test_a_json_line_holds_an_exception_on_one_line_and_leaves_out_objects():
