@@ -12,7 +12,10 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# Only when there is one: django-environ logs its absence, and under gunicorn's JSON logging
+# each start of an image, which never holds one, said ".env not found".
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
 
 
 def env_names(name: str, default: list[str]) -> list[str]:

@@ -409,6 +409,15 @@ def test_lists_may_be_written_with_spaces_after_their_commas(fresh_checkout):
 # --- documentation ------------------------------------------------------------------
 
 
+def test_no_env_file_is_no_news_in_the_log(fresh_checkout):
+    """The image holds no .env: with LOG_FORMAT=json gunicorn logs INFO from the start, and
+    each process start logged ".env not found - if you're not configuring..."."""
+    result = run_django(fresh_checkout, KEY, "-c", "import logging, django; "
+                        "logging.basicConfig(level=logging.INFO); django.setup()")
+    assert result.returncode == 0, result.stderr
+    assert "not found" not in result.stderr
+
+
 def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path):
     checkout = copy_project(tmp_path)
     dot_env = (PROJECT / ".env.example").read_text().replace(
