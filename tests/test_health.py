@@ -1,6 +1,9 @@
 """/healthz for load balancers and /healthz/thulium for monitoring: no login, no secrets."""
 
+import logging
+
 import pytest
+from django.db import connection
 
 from tests.conftest import api_calls
 
@@ -22,6 +25,18 @@ def test_healthz_is_answered_for_any_host_and_never_redirected_to_https(client, 
 
     response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
     assert response.status_code == 200
+
+
+def test_healthz_logs_a_database_that_does_not_answer_once_as_a_warning(client, caplog,
+                                                                        monkeypatch):
+    """Each 503 also logged "ERROR django.request Service Unavailable: /healthz": a load
+    balancer probing every 5 s through an outage filled the log with ERRORs."""
+    monkeypatch.setitem(connection.settings_dict, "NAME", "/no/such/folder/db.sqlite3")
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/healthz").status_code == 503
+    assert [(record.levelname, record.name, record.getMessage()) for record in caplog.records
+            ] == [("WARNING", "portal.health",
+                   "health: the database does not answer: OperationalError")]
 
 
 def test_the_thulium_check_says_ok_when_thulium_takes_the_portals_credentials(client, thulium):
@@ -47,6 +62,15 @@ def test_the_thulium_check_reports_a_thulium_answering_with_errors(client, thuli
     response = client.get("/healthz/thulium")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "thulium": "no proper answer"}
+
+
+def test_the_thulium_check_s_503_is_no_error_of_the_request_log(client, thulium, caplog):
+    thulium.state.fail_next("http_502")
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/healthz/thulium").status_code == 503
+        assert client.get("/healthz/thulium").status_code == 503  # the answer kept
+    # The failed call's own line (INFO, portal.thulium) says what Thulium answered.
+    assert caplog.records == []
 
 
 def test_monitoring_calling_often_asks_thulium_once_per_period(client, thulium):
