@@ -51,6 +51,15 @@ def login_username(request, credentials: dict | None = None) -> str | None:
     return username[: AccessAttempt._meta.get_field("username").max_length]
 
 
+def login_described(username, ip_address, user_agent, path_info, request) -> str:
+    """How django-axes' log lines name a login: by its address and page, not the name
+    typed, which may be a password typed in the wrong field. Its records in the database
+    (the admin's Axes pages) keep the account, for a while (portal.login_records)."""
+    if isinstance(path_info, (tuple, list)):
+        path_info = path_info[0]
+    return f'{{ip_address: "{ip_address}", path_info: "{path_info}"}}'
+
+
 class PasswordLockoutBackend(AxesStandaloneBackend):
     """django-axes' lockout, for logins with a password. A sign-on through the identity
     provider (mozilla-django-oidc authenticates with no password) is the provider's to

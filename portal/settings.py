@@ -459,7 +459,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # also cleared every failure from the login's address, so anyone with an account could
 # wipe the count of codes they were guessing for another one, and guess on for ever.
 AXES_RESET_ON_SUCCESS = False
-# Log who and from where (axes hides both by default); passwords are always masked, and
+# Record who and from where (axes hides both by default); passwords are always masked, and
 # so are the second factor's codes, and the page a login would go back to: its address
 # may hold a search for a person's number ("?number=601..."), which no erasure reaches.
 # A wrong code for new recovery codes, or a wrong old password, counts too: its form's
@@ -467,6 +467,8 @@ AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["code", "next", "renew-code", "old_password", "new_password1",
                              "new_password2"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Its log lines name the address only: the name typed may be a password.
+AXES_CLIENT_STR_CALLABLE = "portal.login_throttling.login_described"
 # Days django-axes' record of each login (account, address, browser, when) is kept; the
 # worker clears older ones (portal.login_records). 0: kept.
 LOGIN_LOG_KEEP_DAYS = env_number("LOGIN_LOG_KEEP_DAYS", default=180, least=0)

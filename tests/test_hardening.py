@@ -3,6 +3,7 @@ cookies, CSRF on every form, a strict Content-Security-Policy and no framing."""
 
 import datetime
 import json
+import logging
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -47,8 +48,22 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(client, 
     assert 'data-testid="locked-out"' in locked.content.decode()
     assert "_auth_user_id" not in client.session
     lockouts = [r.getMessage() for r in caplog.records if "Locking out" in r.getMessage()]
-    assert lockouts and 'username: "manager"' in lockouts[0]
-    assert 'ip_address: "10.1.1.1"' in lockouts[0]
+    assert lockouts and 'ip_address: "10.1.1.1"' in lockouts[0]
+
+
+def test_axes_logs_no_name_typed_at_login(client, user, caplog):
+    """Every login and failure was logged with the name typed ({username: "..."}): a
+    password typed into the name field landed in the log. The admin's records keep it."""
+    typed = "Hunter2-typed-as-a-name"
+    with caplog.at_level(logging.DEBUG, logger="axes"):
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            log_in(client, typed, "wrong")
+        log_in(client, "manager", PASSWORD, address="10.4.4.4")
+    axes_lines = [r.getMessage() for r in caplog.records if r.name.startswith("axes")]
+    assert any("Locking out" in line for line in axes_lines)
+    assert any("Successful login" in line for line in axes_lines)
+    assert not [line for line in axes_lines if typed in line or '"manager"' in line]
+    assert AccessAttempt.objects.filter(username=typed).exists()
 
 
 def test_repeated_failures_lock_the_address_for_every_account(client, user):
