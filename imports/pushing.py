@@ -180,10 +180,11 @@ class _Push:
             update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
                         rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
                               for row in rows])
-            # The do-not-call list again, just before sending: a number put on it since the
-            # preview is not sent, nor is a dead worker's row unless Thulium may hold it
-            # from a send that went unanswered: that one is looked up there first, and
-            # sent no more (`Pending.listed`). One lookup a claim.
+            # The do-not-call list again: a number put on it since the preview is not
+            # begun, nor is a dead worker's row unless Thulium may hold it from a send that
+            # went unanswered: that one is looked up there first, and sent no more
+            # (`Pending.listed`). One lookup a claim; the batches look again just before
+            # their sends (imports.sending), as a claim is made well ahead of them.
             suppressed = blocked(self.job.campaign, [row.phone_key for row in rows])
             for row in rows:
                 pending = resumed(row) if row.state == RowState.SENDING else Pending(row)

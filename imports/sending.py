@@ -48,6 +48,7 @@ from portal.thulium import (
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from records.entries import RECORD_CHECK
 from records.services import (
+    LISTED_SINCE_CHECKED,
     added_values,
     batch_failure_values,
     batch_values,
@@ -230,19 +231,18 @@ class BatchSend:
 
     def begin(self) -> bool:
         """Begin a send of each row that has none (its last went nowhere): its pending
-        entry, linked to the row. A number erased or put on the do-not-call list since the
-        claim is not sent again: the retry's wait can last minutes. False when no row is
-        left to send."""
+        entry, linked to the row. A number erased since the claim is not sent again: the
+        retry's wait can last minutes. False when no row is left to send."""
         rows = [pending for pending in self.open if pending.entry is None]
         if rows:
             with transaction.atomic():
-                if rows := self.unless_listed(self.unless_erased(rows)):
+                if rows := self.unless_erased(rows):
                     sends_begin(self.job, rows)
         return bool(self.open)
 
     def post_batch(self) -> None:
         self.push.pace.wait()
-        if not self.unless_erased_since_begun():
+        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()):
             return
         answered = self.push.answered.so_far()
         for pending in self.open:
@@ -281,7 +281,7 @@ class BatchSend:
 
     def post_one(self, pending: Pending) -> None:
         self.push.pace.wait()
-        if not self.unless_erased_since_begun():
+        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()):
             return
         pending.tried, pending.sent_after = True, self.push.answered.so_far()
         try:
@@ -359,16 +359,18 @@ class BatchSend:
             self.settle(pending, unsent_state(pending))
         return bool(self.open)
 
-    def unless_listed(self, rows: list[Pending]) -> list[Pending]:
-        """The rows whose number is not on the do-not-call list now; the others end here,
-        suppressed (one lookup for them all)."""
-        if not rows:
-            return rows
-        listed = blocked(self.job.campaign, [pending.row.phone_key for pending in rows])
-        for pending in rows:
-            if pending.row.phone_key in listed:
-                self.settle(pending, RowState.SUPPRESSED)
-        return [pending for pending in rows if pending.row.phone_key not in listed]
+    def unless_listed_since_begun(self) -> bool:
+        """Leave out the rows whose number was put on the do-not-call list since it was
+        checked (at the claim, or before a retry's wait): the list says none of its numbers
+        is loaded, and a batch waits for its thread and the pace, minutes with single POSTs
+        or a rate limit. Their sends are completed as not made, and the rows suppressed, as
+        at the claim; one lookup for the batch. False when no row is left to send."""
+        listed = blocked(self.job.campaign, [pending.row.phone_key for pending in self.open])
+        for pending in [pending for pending in self.open if pending.row.phone_key in listed]:
+            self.complete(pending, outcome_values(outcome=Outcome.FAILED,
+                                                  detail=LISTED_SINCE_CHECKED))
+            self.settle(pending, RowState.SUPPRESSED)
+        return bool(self.open)
 
     def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:
         self.open.remove(pending)
@@ -471,7 +473,7 @@ def resumed(row: ClaimedRow) -> Sent | Pending:
                 return Sent(row, RowState.ADDED, entry)
             pending.to_check = pending.to_check and entry.outcome != Outcome.SUCCEEDED
             continue
-        pending.tried = pending.tried or not (entry.detail == NOT_SENT
+        pending.tried = pending.tried or not (entry.detail in (NOT_SENT, LISTED_SINCE_CHECKED)
                                               or entry.results.get("batch_refused"))
         if entry.outcome == Outcome.SUCCEEDED:
             return Sent(row, RowState.ADDED, entry)

@@ -21,6 +21,7 @@ from audit.recording import (
     error_values,
     outcome_values,
 )
+from donotcall.lookup import blocked
 from portal.db_many import insert_each, update_each
 from portal.phones import keys_ever, phone_key
 from portal.shown_times import shown_time
@@ -41,6 +42,11 @@ _REFUSED_SAID = {ALREADY_EXISTS: gettext_noop("Thulium answered ALREADY_EXISTS f
                  FAILED: gettext_noop("Thulium answered FAILED for this record.")}
 _UNTOLD = gettext_noop("Thulium's answer to the batch does not tell what became of this "
                        "record.")
+# A send begun, then not made: the list is looked up again just before each POST, as a
+# number may be put on it between the first check (a form's, an import's claim) and the
+# call (an import's batch waits minutes for its turn).
+LISTED_SINCE_CHECKED = gettext_noop("Not sent: the number was put on the do-not-call list "
+                                    "after it was checked.")
 
 
 class NumberTaken(Exception):
@@ -57,13 +63,22 @@ class AdditionUnconfirmed(Exception):
         self.entry, self.error = entry, error
 
 
+class NumberListed(Exception):
+    """The number was put on the do-not-call list after the form checked it: its begun
+    addition was completed as not sent."""
+
+
 def record_add(*, campaign, payload: dict, actor, language: str | None = None) -> Entry:
     """Send one record to Thulium and record the attempt; raises ThuliumError on failure,
     AdditionUnconfirmed when its answer was lost, NumberTaken if the portal knows the
-    number in the campaign already (the form checked that, but another page may have
-    begun adding it since)."""
+    number in the campaign already, NumberListed if it is on the do-not-call list (the form
+    checked both, but another page may have begun adding it, or opted it out, since)."""
     (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
                                     taken_refused=True)
+    if blocked(campaign, [phone_key(payload["phone_number"])]):
+        record_add_complete_all([(entry, outcome_values(outcome=Outcome.FAILED,
+                                                        detail=LISTED_SINCE_CHECKED))])
+        raise NumberListed
     try:
         new = record_add_post(entry, language=language)
     except ThuliumError as error:

@@ -1,5 +1,6 @@
 """Adding one record to a campaign, and checking in Thulium one whose answer was lost."""
 
+from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
@@ -10,6 +11,7 @@ from audit.services import entry_for
 from campaigns.listing import campaign_stats_forget
 from campaigns.models import Campaign
 from campaigns.services import campaign_choices
+from donotcall.lookup import ON_THE_LIST
 from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
@@ -17,6 +19,7 @@ from roles.permissions import requires
 from .forms import RecordForm
 from .services import (
     AdditionUnconfirmed,
+    NumberListed,
     NumberTaken,
     RecordCheckRefused,
     record_add,
@@ -47,6 +50,9 @@ def record_new(request, thulium_id):
             thulium_error = _unconfirmed_context(unconfirmed)
         except ThuliumError as error:
             thulium_error = thulium_error_context(error)
+        except NumberListed:  # put on the list since the form checked it
+            form.add_error("phone_number", forms.ValidationError(ON_THE_LIST,
+                                                                 code="suppressed"))
         except NumberTaken:
             # Another page began adding it after this form was checked: checked again, the
             # form says so next to the number, with a link to that addition.

@@ -1,5 +1,5 @@
 """The do-not-call list checked before every send: a single addition, an import's preview,
-and again just before each row's send, also for a number listed mid-import."""
+and again just before each send, also for a number listed mid-import."""
 
 import csv
 import io
@@ -10,17 +10,20 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import Outcome
+from audit.models import Entry, Outcome
 from audit.recording import outcome_values
 from donotcall.models import Suppression
 from donotcall.services import suppression_add
-from imports import sending
+from imports import pushing, sending
 from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_confirm
 from portal.phones import phone_key
 from portal.thulium import get_client
+from records import services
+from records.entries import RECORD_ADDITION
+from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import COMPLIANCE, make_user, records_sent
 from tests.import_files import csv_bytes, people, previewed
@@ -181,6 +184,61 @@ def test_a_number_listed_while_its_send_waits_to_be_tried_again_is_not_sent(
         io.StringIO("".join(report_lines(job)).lstrip("\ufeff")), delimiter=";")
     assert (header[4], listed[0]) == ("message", "2")
     assert ON_THE_LIST in listed[4] and listed[5] == ""  # no request_id of the 503
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_a_number_listed_after_its_row_was_claimed_is_not_sent(
+        logged_in, campaigns, officer, thulium, monkeypatch, settings, batch_size):
+    """A claim begins its rows' sends well ahead of them (minutes with single POSTs or a
+    rate limit): a number put on the list while its send waited for its turn was sent."""
+    settings.IMPORT_BATCH_SIZE = batch_size
+    rows = people(3)
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(rows))
+    wait = pushing._Pace.wait  # each send waits its turn there, after its row's claim
+    waited = []
+
+    def wait_then_list(pace):
+        if not waited:
+            put(officer, rows[1][0])
+        waited.append(1)
+        wait(pace)
+
+    monkeypatch.setattr(pushing._Pace, "wait", wait_then_list)
+    assert import_confirm(job=job)
+    import_push(job.pk)
+    assert [record["phone_number"] for record in records_sent(thulium)] == [
+        rows[0][0], rows[2][0]]
+    row = ImportRow.objects.get(job=job, number=3)
+    assert row.state == RowState.SUPPRESSED
+    (send,) = [attempt.entry for attempt in row.attempts.select_related("entry")]
+    assert (send.outcome, send.detail) == (
+        Outcome.FAILED, "Not sent: the number was put on the do-not-call list after it "
+        "was checked.")
+    assert not AddedRecord.objects.filter(phone_key=phone_key(rows[1][0])).exists()
+    assert ON_THE_LIST in "".join(report_lines(job))
+
+
+def test_a_number_listed_after_the_form_checked_it_is_not_sent(
+        logged_in, campaigns, officer, thulium, monkeypatch):
+    """Put on the list from another page between the form's check and the send."""
+    begin = services.record_add_begin_all
+
+    def list_then_begin(**kwargs):
+        put(officer, "601234567")
+        return begin(**kwargs)
+
+    monkeypatch.setattr(services, "record_add_begin_all", list_then_begin)
+    response = logged_in.post(reverse("records:new", args=["00001"]),
+                              {"phone_number": "601234567", "identifier": "K-1"})
+    assert response.status_code == 200
+    assert ON_THE_LIST in " ".join(response.context["form"].errors["phone_number"])
+    assert 'value="K-1"' in response.content.decode()
+    assert records_sent(thulium) == []
+    send = Entry.objects.get(kind=RECORD_ADDITION.slug)
+    assert (send.outcome, send.detail) == (
+        Outcome.FAILED, "Not sent: the number was put on the do-not-call list after it "
+        "was checked.")
+    assert not AddedRecord.objects.exists()
 
 
 def left_by_a_dead_worker(client, campaign, rows) -> ImportJob:
