@@ -8,7 +8,6 @@ from django.db.models import Case, Value, When
 from audit.models import Entry, Outcome
 from audit.personal import digest, digests_under_every_key, number_digests_ever
 from audit.recording import (
-    chain_hold,
     entries_begin,
     entries_complete,
     entry_new,
@@ -45,10 +44,10 @@ def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: 
         raise AlreadySuppressed(existing)
     try:
         with transaction.atomic():
-            _make_way([existing] if existing else [], actor=actor)
             (suppression,) = suppressions_add_all(
                 keys=[key], campaign=campaign, reason=reason, note=note, source=source,
-                expires_on=expires_on, actor=actor, source_entry=source_entry)
+                expires_on=expires_on, actor=actor, source_entry=source_entry,
+                replaced=_make_way([existing] if existing else []))
     except IntegrityError:  # the same entry, committed by someone else meanwhile
         raise AlreadySuppressed(suppression_existing(key, campaign)) from None
     return suppression
@@ -56,8 +55,14 @@ def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: 
 
 def suppressions_add_all(*, keys: list[str], campaign, reason: str, note: str = "",
                          source: str, expires_on=None, actor, source_entry=None,
-                         details=None) -> list[Suppression]:
-    """Put numbers not on the list for this scope yet on it, one audit entry each."""
+                         details=None, replaced=()) -> list[Suppression]:
+    """Put numbers not on the list for this scope yet on it, one audit entry each, after
+    the removal entries of the expired entries they `replaced` (see `_make_way`).
+
+    The rows are written before the chain's head is taken for the entries, as every
+    audited writer does (audit.recording.entries_reserve): an opt-out that took the head
+    first, then wrote its row, deadlocked with an addition of the same number.
+    """
     suppressions = [
         Suppression(digest=digest(key), phone_key=key, campaign=campaign, reason=reason,
                     note=note, source=source, source_entry=source_entry, added_by=actor,
@@ -66,7 +71,9 @@ def suppressions_add_all(*, keys: list[str], campaign, reason: str, note: str = 
     ]
     with transaction.atomic():
         Suppression.objects.bulk_create(suppressions)
-        _record(DONOTCALL_ADDITION.slug, suppressions, actor=actor, details=details)
+        _record([*_entries(DONOTCALL_REMOVAL.slug, replaced, actor=actor, reason=RENEWED),
+                 *_entries(DONOTCALL_ADDITION.slug, suppressions, actor=actor,
+                           details=details)])
     return suppressions
 
 
@@ -80,7 +87,7 @@ def suppression_remove(*, suppression: Suppression, reason: str, actor) -> bool:
                    .select_related("campaign").filter(pk=suppression.pk).first())
         if current is None:
             return False
-        _record(DONOTCALL_REMOVAL.slug, [current], actor=actor, reason=reason)
+        _record(_entries(DONOTCALL_REMOVAL.slug, [current], actor=actor, reason=reason))
         current.delete()
     return True
 
@@ -93,23 +100,24 @@ def suppression_opt_out(*, entry, number: str, campaign, actor) -> Suppression:
     """Put the number of a record addition's entry on the list (an opt-out from its page);
     raises NumberErased if an erasure took it since the page read the entry, or
     AlreadySuppressed. The erasure's order is kept (the number's list entries, then the
-    chain's head, which it holds while it erases): one that came first is seen here, one
-    that comes later erases what this writes."""
+    chain's head, which it holds while it erases), and the entry is read again under the
+    head, which the new row's audit entry took: an erasure that came first is seen here,
+    one that comes later erases what this writes."""
     key = phone_key(number)
     with transaction.atomic():
         suppressions_hold(key)
-        chain_hold()
+        suppression = suppression_add(key=key, campaign=campaign,
+                                      reason=Suppression.Reason.CUSTOMER_REQUEST,
+                                      source=Suppression.Source.OPT_OUT, source_entry=entry,
+                                      actor=actor)
         if Entry.objects.filter(pk=entry.pk, erased_at__isnull=False).exists():
             raise NumberErased
-        return suppression_add(key=key, campaign=campaign,
-                               reason=Suppression.Reason.CUSTOMER_REQUEST,
-                               source=Suppression.Source.OPT_OUT, source_entry=entry,
-                               actor=actor)
+    return suppression
 
 
-def _make_way(suppressions: list[Suppression], *, actor) -> None:
-    """Take expired entries off the list for the new ones that replace them, each with its
-    removal entry.
+def _make_way(suppressions: list[Suppression]) -> list[Suppression]:
+    """Take expired entries off the list for the new ones that replace them: the entries
+    taken off, whose removal entries `suppressions_add_all` writes with the new ones'.
 
     The entries are locked, and read again, before the chain's head is taken for the
     removal entries, in the order an erasure takes them (audit.erasure): taken the other
@@ -117,22 +125,25 @@ def _make_way(suppressions: list[Suppression], *, actor) -> None:
     erasure held the number it had erased.
     """
     if not suppressions:
-        return
+        return []
     held = list(Suppression.objects.select_for_update(of=("self",)).select_related("campaign")
                 .filter(pk__in=[suppression.pk for suppression in suppressions]).order_by("pk"))
-    if held:
-        _record(DONOTCALL_REMOVAL.slug, held, actor=actor, reason=RENEWED)
-        Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
+    Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
+    return held
 
 
-def _record(kind: str, suppressions: list[Suppression], *, actor, reason: str = "",
-            details=None) -> None:
-    entries = [
+def _entries(kind: str, suppressions, *, actor, reason: str = "",
+             details=None) -> list[Entry]:
+    return [
         entry_new(kind=kind, actor=actor, campaign=suppression.campaign, reason=reason,
                   sent=_described(suppression),
                   details={**(details or {}), "digest": suppression.digest})
         for suppression in suppressions
     ]
+
+
+def _record(entries: list[Entry]) -> None:
+    """Write the entries, complete; the chain's head is held from here to the commit."""
     if not entries:
         return
     entries_begin(entries)
@@ -191,12 +202,13 @@ def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                _make_way(expired(read.keys, campaign), actor=actor)
+                replaced = _make_way(expired(read.keys, campaign))
                 already = listed(read.keys, campaign)
                 suppressions_add_all(
                     keys=[key for key in read.keys if key not in already], campaign=campaign,
                     reason=reason, note=note, source=Suppression.Source.UPLOAD,
-                    expires_on=expires_on, actor=actor, details={"file_name": file_name[:255]})
+                    expires_on=expires_on, actor=actor, details={"file_name": file_name[:255]},
+                    replaced=replaced)
         except IntegrityError:
             if attempt == UPLOAD_ATTEMPTS:
                 raise

@@ -1,16 +1,27 @@
 """Opting out from where the number is seen: a record addition's entry page."""
 
+import threading
+
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from audit.erasure import forget_number
 from audit.models import Entry
-from donotcall import views
+from donotcall import services, views
 from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
 from donotcall.models import Suppression
-from donotcall.services import suppression_add, suppression_remove
+from donotcall.reading import NumbersRead
+from donotcall.services import (
+    AlreadySuppressed,
+    suppression_add,
+    suppression_opt_out,
+    suppression_remove,
+    suppressions_upload,
+)
 from records.services import record_add
 from tests.conftest import AUDITORS, COMPLIANCE, make_user
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_erasure import every_value_in_the_database
 
 BUTTON = "Do not call this number again"
@@ -99,3 +110,91 @@ def test_a_number_taken_off_from_two_pages_at_once_is_one_removal(db):
     assert suppression_remove(suppression=first, reason="a", actor=officer)
     assert not suppression_remove(suppression=second, reason="b", actor=officer)
     assert Entry.objects.filter(kind=DONOTCALL_REMOVAL.slug).count() == 1
+
+
+# Writers of the number 601 234 567 (an upload with another number, and one with a number
+# whose expired entry it replaces): each returns what it says.
+def _typed(officer, _addition, _user):
+    return suppression_add(key="48601234567", campaign=None, reason="request",
+                           source="typed", actor=officer)
+
+
+def _upload(officer, _addition, _user, other="48601000001"):
+    return suppressions_upload(read=NumbersRead(keys=["48601234567", other]), campaign=None,
+                               reason="request", actor=officer, file_name="lista.csv")
+
+
+def _renewing_upload(officer, addition, user):
+    return _upload(officer, addition, user, other="48601000002")
+
+
+def _opt_out(_officer, addition, user):
+    return suppression_opt_out(entry=addition, number="+48601234567", campaign=None,
+                               actor=user)
+
+
+WRITERS = {"typed": _typed, "upload": _upload, "renewing upload": _renewing_upload,
+           "opt-out": _opt_out}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("pair", [("typed", "opt-out"), ("upload", "opt-out"),
+                                  ("typed", "renewing upload")], ids="-vs-".join)
+@pytest.mark.parametrize("one_first", [True, False], ids=["first", "second"])
+def test_writers_of_the_same_number_at_once_wait_for_each_other(
+        campaigns, user, monkeypatch, pair, one_first):
+    """Whichever wrote its rows first, the other waits for it, then finds the number listed
+    (an upload writes its other number). The opt-out took the chain's head before its row,
+    and an upload renewing an expired entry before its new rows, the others their rows
+    before the head, and PostgreSQL failed one of them ("deadlock detected"): a server
+    error, or an upload that lost all its numbers."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    officer = make_user("officer", COMPLIANCE)
+    addition = record_add(campaign=campaigns["00001"], payload={"phone_number": "601234567"},
+                          actor=user)
+    expired = suppression_add(key="48601000002", campaign=None, reason="request",
+                              source="typed", actor=officer)
+    Suppression.objects.filter(pk=expired.pk).update(expires_on="2020-01-01")
+    first, second = pair if one_first else pair[::-1]
+    written, go_on = threading.Event(), threading.Event()
+    record = services._record  # the audit entries, after the rows
+
+    def paused_before_its_entries(*args, **kwargs):
+        if threading.current_thread().name == first:
+            written.set()
+            go_on.wait(30)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_record", paused_before_its_entries)
+    results, failures, second_pid = {}, [], []
+
+    def writing(name):
+        def run():
+            if name == second:
+                second_pid.append(connected_pid())
+            try:
+                results[name] = WRITERS[name](officer, addition, user)
+            except AlreadySuppressed:
+                results[name] = "already"
+        return threading.Thread(target=closing(run, failures), name=name)
+
+    threads = {name: writing(name) for name in pair}
+    threads[first].start()
+    assert written.wait(30)
+    threads[second].start()
+    until_waiting_for_a_lock_or_done(threads[second], second_pid)
+    go_on.set()
+    for thread in threads.values():
+        thread.join(60)
+
+    assert failures == []
+    # An upload's other number written, on a second try; the others told it is listed.
+    assert results[second] == ((1, 1) if "upload" in second else "already")
+    listed = Suppression.objects.count()
+    assert listed == (3 if "upload" in pair else 2)  # with the other numbers
+    assert Suppression.objects.filter(expires_on__isnull=False).count() == (
+        0 if "renewing upload" in pair else 1)
+    audit = Entry.objects.filter(kind__in=(DONOTCALL_ADDITION.slug, DONOTCALL_REMOVAL.slug))
+    assert (audit.filter(kind=DONOTCALL_ADDITION.slug).count()
+            - audit.filter(kind=DONOTCALL_REMOVAL.slug).count()) == listed
