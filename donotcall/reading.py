@@ -4,9 +4,11 @@ XLSX): the numbers it holds, the lines that hold none, and how many repeat."""
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from imports.mapping import header_key
-from imports.reading import FileLayout, read_rows
+from imports.reading import FileLayout, FileProblem, read_rows
 from portal.phones import normalise_phone, phone_key
 
 # How a header that names the column of numbers begins one of its words (compared as
@@ -26,8 +28,9 @@ class NumbersRead:
     repeated: int = 0
 
 
-def numbers_read(content: bytes, layout: FileLayout) -> NumbersRead:
-    """The numbers of the file's phone column; raises imports.reading.FileProblem."""
+def numbers_read(content: bytes, layout: FileLayout, *, most: int) -> NumbersRead:
+    """The numbers of the file's phone column; raises imports.reading.FileProblem, also for
+    a file of more than `most` numbers (read no further)."""
     column = _phone_column(layout.headers)
     read, seen = NumbersRead(), set()
     for line, cells in read_rows(content, layout):
@@ -45,6 +48,10 @@ def numbers_read(content: bytes, layout: FileLayout) -> NumbersRead:
             continue
         if key in seen:
             read.repeated += 1
+        elif len(read.keys) == most:
+            raise FileProblem(_("The file holds more than %(most)s numbers, the most one "
+                                "upload takes: split it into files of at most %(most)s "
+                                "numbers.") % {"most": number_format(most, force_grouping=True)})
         else:
             seen.add(key)
             read.keys.append(key)

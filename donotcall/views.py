@@ -19,6 +19,7 @@ from .forms import RemovalForm, SearchForm, SuppressionForm, SuppressionUploadFo
 from .models import Suppression
 from .reading import numbers_read
 from .services import (
+    UPLOAD_MOST,
     AlreadySuppressed,
     NumberErased,
     suppression_add,
@@ -89,7 +90,7 @@ def suppression_upload(request):
     context = {"form": form}
     if request.method == "POST" and form.is_valid():
         try:
-            read = numbers_read(form.content, form.layout)
+            read = numbers_read(form.content, form.layout, most=UPLOAD_MOST)
         except FileProblem as problem:
             form.add_error("file", problem.message)
         else:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry
-from donotcall import services
+from donotcall import services, views
 from donotcall.entries import DONOTCALL_ADDITION
 from donotcall.models import Suppression
 from tests.conftest import COMPLIANCE, LOADERS, make_user
@@ -201,6 +201,52 @@ def test_an_upload_racing_another_listing_of_one_of_its_numbers_lists_them_all(
     assert response.status_code == 200
     assert set(Suppression.objects.values_list("phone_key", flat=True)) == {
         "48601000001", "48601000002"}
+
+
+def test_an_upload_is_written_a_chunk_at_a_time_and_keeps_what_it_wrote_if_it_dies(
+    officer_client, monkeypatch
+):
+    """A large upload held the audit chain's head, which every audited write waits for, for
+    a minute, in one transaction: each chunk is its own now, numbers and entries together,
+    and the file uploaded again adds the rest."""
+    monkeypatch.setattr(services, "UPLOAD_CHUNK", 2)
+    numbers = [[f"60100000{digit}"] for digit in range(1, 6)]
+    write, chunks = services.suppressions_add_all, []
+
+    def dying_at_the_third(**kwargs):
+        chunks.append(kwargs["keys"])
+        if len(chunks) == 3:
+            raise RuntimeError("the web worker was stopped")
+        return write(**kwargs)
+
+    monkeypatch.setattr(services, "suppressions_add_all", dying_at_the_third)
+    with pytest.raises(RuntimeError):
+        upload(officer_client, csv_bytes(numbers, header=["Telefon"]))
+    assert chunks[:2] == [["48601000001", "48601000002"], ["48601000003", "48601000004"]]
+    assert sorted(Suppression.objects.values_list("phone_key", flat=True)) == [
+        "48601000001", "48601000002", "48601000003", "48601000004"]
+    assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 4
+    monkeypatch.setattr(services, "suppressions_add_all", write)
+    response = upload(officer_client, csv_bytes(numbers, header=["Telefon"]))
+    assert (response.context["added"], response.context["already"]) == (1, 4)
+    assert "1 number put on the list." in response.content.decode()
+    assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 5
+
+
+def test_a_file_of_more_numbers_than_an_upload_takes_is_refused_asking_to_split_it(
+    officer_client, monkeypatch
+):
+    """Past the proxy's timeout the officer had an error page, while the upload went on."""
+    monkeypatch.setattr(views, "UPLOAD_MOST", 3)
+    repeated = [["601000001"], ["601000002"], ["601 000 001"], ["601000003"]]
+    assert upload(officer_client, csv_bytes(repeated, header=["Telefon"])).status_code == 200
+    response = upload(officer_client, csv_bytes([*repeated, ["601000004"]], header=["Telefon"]),
+                      note="zachowana notatka")
+    assert response.status_code == 400
+    assert ("The file holds more than 3 numbers, the most one upload takes: split it into "
+            "files of at most 3 numbers.") in " ".join(response.context["form"].errors["file"])
+    assert "zachowana notatka" in response.content.decode()
+    assert Suppression.objects.count() == 3
 
 
 def test_an_upload_renews_the_expired_entries_of_its_numbers(officer_client):
