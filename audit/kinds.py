@@ -22,7 +22,7 @@ def never(entry) -> bool:
 @dataclass(frozen=True)
 class EntryKind:
     slug: str  # stored in every entry; never change it once entries exist
-    label: str  # the action in the user's words, e.g. "record added"
+    label: str  # the action in the user's words, e.g. "record addition"
     summary: Callable[[object], str]  # one line for the timeline
     # This kind's own lines of the entry page.
     template: str = "audit/kinds/plain.html"

@@ -17,17 +17,19 @@ _COLUMNS = (("phone_number", "sent.phone_number"), ("identifier", "sent.identifi
 
 
 def _summary(entry) -> str:
+    """"record added" only once Thulium said so; before, and when it refused, the entry is
+    the addition ("record added: 601234567 · refused" said it was and was not)."""
     phone = entry.sent.get("phone_number", "")
     record_id = entry.results.get("record_id")
     if record_id:
         return gettext("record added: %(phone)s (record id %(id)s)") % {"phone": phone,
                                                                         "id": record_id}
-    return gettext("record added: %(phone)s") % {"phone": phone}
+    return gettext("record addition: %(phone)s") % {"phone": phone}
 
 
 RECORD_ADDITION = EntryKind(
     slug="record-addition",
-    label=_("record added"),
+    label=_("record addition"),
     summary=_summary,
     template="audit/kinds/record-addition.html",
     # The person's number, identifier and field values; Thulium's answer about them may

@@ -64,6 +64,9 @@ def test_the_timeline_shows_every_kind_newest_first(watched, trail):
     text = response.content.decode()
     assert "settings changed: Caller ID" in text  # as the campaign form names it
     assert "record added: 601 234 567 (record id 231)" in text
+    # Refused, it is an addition, not a record added.
+    assert "record addition: +48 601 234 568" in text
+    assert "record added: +48 601 234 568" not in text
     assert "7f3a9c2e4b1d0" in text
 
 
