@@ -49,8 +49,7 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
         # Decided by no one: its time came while it waited (four_eyes.change_requests_expire).
         ending = "too_late" if change_request.decided_by_username else "expired"
     elif why == Step.REQUESTER_GONE:
-        # Told only to someone still active who lost the role (notices go to active users).
-        ending = "requester_gone"
+        return  # they may no longer change campaigns, nor get mails about such changes
     else:
         ending = change_request.state
     _tell_requester(change_request, ending)
@@ -60,15 +59,13 @@ def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
                                    entry=None) -> None:
     """Tell the requester how their request approved with a time ended once that time came
     (its approval's mail said only that it waits): applied, refused, failed, missed,
-    cancelled by an editor, or not sent by the portal. `entry` is the call's, when one was
-    made."""
+    or cancelled by an editor. `entry` is the call's, when one was made."""
     change_request = scheduled.change_request
     if change_request is None:
         return
     if state == ScheduledChange.State.CANCELLED and not scheduled.cancelled_by_username:
-        # The worker cancelled it at its time (campaigns.due): no one to name, and its
-        # reason (English words, translated in the mail) says why.
-        _tell_requester(change_request, "not_sent", why=scheduled.cancel_reason)
+        # The worker cancelled it at its time (campaigns.due): its author may no longer
+        # change campaigns, nor get mails about such changes (the lists warned beforehand).
         return
     if state in (ScheduledChange.State.MISSED, ScheduledChange.State.CANCELLED):
         ending = state

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.models import ChainCheck
 from audit.verify import chain_check_if_due
-from campaigns.due import AUTHOR_GONE, due_changes_apply
+from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_request_reject
 from campaigns.models import ChangeRequest, ScheduledChange
 from campaigns.scheduling import scheduled_change_cancel
@@ -197,27 +197,6 @@ def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
     assert notices_send_due() == 1
     mail, = mails_to(inbox, "manager@example.com")
     assert subject(mail) == f"Your change to campaign Sprzedaż OZE 2026 {said}"
-
-
-def test_a_requester_whose_approved_change_the_portal_did_not_send_hears_why(db):
-    """The worker cancels an approved change at its time (campaigns.due): the mail named a
-    blank canceller ("but  cancelled it")."""
-    requester = make_user("manager", EDITORS, email="manager@example.com")
-    notice = Notice.objects.create(user=requester, kind="change-request-decided",
-                                   path="campaigns/requests/1/", context={
-                                       "request": 1, "campaign": "Sprzedaż OZE 2026",
-                                       "campaign_id": "00001", "ending": "not_sent",
-                                       "why": AUTHOR_GONE})
-    mail = notice_message(notice)
-    assert mail.subject == ("Your change to campaign Sprzedaż OZE 2026 was approved, but the "
-                            "portal did not send it")
-    assert " ".join(mail.body.split()).startswith(
-        "Your change request #1 for campaign Sprzedaż OZE 2026 (00001) was approved, but the "
-        "portal did not send it to Thulium at its time: Not sent: the account of the one who "
-        "scheduled it was deactivated or deleted, or may no longer change campaigns.")
-    choose_language(requester, "pl")
-    assert ("Nie wysłano: konto osoby, która ją zaplanowała, zostało wyłączone lub usunięte "
-            "albo nie może już zmieniać kampanii.") in notice_message(notice).body
 
 
 def test_a_user_who_lost_their_role_gets_no_mail_they_could_not_turn_off(
