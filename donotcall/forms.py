@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign
 from imports.forms import UploadForm
 from portal.focus import FirstErrorFocused
-from portal.phones import normalise_phone, phone_key, spells_a_phone_number
+from portal.phones import accepted_number_key, spells_a_phone_number
 
 from .models import Suppression
 from .services import suppression_existing
@@ -54,7 +54,9 @@ class SuppressionForm(EntryFieldsMixin):
     field_order = ["phone_number", "campaign", "reason", "note", "expires_on"]
 
     def clean_phone_number(self):
-        self.key = phone_key(normalise_phone(self.cleaned_data["phone_number"]))
+        # Held to the record form's rules: a number it refuses is never sent, and listed
+        # it would block nothing.
+        self.key = accepted_number_key(self.cleaned_data["phone_number"])
         return self.cleaned_data["phone_number"]
 
     def clean(self):
@@ -114,4 +116,4 @@ class SearchForm(forms.Form):
 
     def clean_number(self):
         number = self.cleaned_data["number"]
-        return phone_key(normalise_phone(number)) if number else ""
+        return accepted_number_key(number) if number else ""

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from imports.mapping import header_key
 from imports.reading import FileLayout, FileProblem, read_rows
-from portal.phones import normalise_phone, phone_key
+from portal.phones import accepted_number_key
 
 # How a header that names the column of numbers begins one of its words (compared as
 # imports.mapping.header_key writes it), the surest first: a "Numer klienta" column before
@@ -38,7 +38,7 @@ def numbers_read(content: bytes, layout: FileLayout, *, most: int) -> NumbersRea
         if not value:
             continue
         try:
-            key = phone_key(normalise_phone(value))
+            key = accepted_number_key(value)
         except ValidationError as error:
             if line == 1:
                 continue  # the header

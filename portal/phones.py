@@ -295,3 +295,13 @@ def is_phone_number(raw: str) -> bool:
 def number_key(raw: str) -> str:
     """The canonical key of a number as typed; raises ValidationError if it is not one."""
     return phone_key(normalise_phone(raw))
+
+
+def accepted_number_key(raw: str) -> str:
+    """The canonical key of a number the record form accepts (`normalise_phone`, then
+    `check_own_country`); raises ValidationError with the record form's message. The
+    do-not-call list keys by it: "+48 0601 234 567", refused by the record form, was listed
+    under a key that blocked no spelling the form sends."""
+    number = normalise_phone(raw)
+    check_own_country(number)
+    return phone_key(number)

@@ -108,6 +108,12 @@ def test_entries_keyed_with_a_trunk_zero_before_it_was_dropped_are_keyed_anew(
     assert Suppression.objects.get(pk=typed_with_zero.pk).phone_key == KEY
     # The same number listed plainly for the same campaign: the old one stays beside it.
     assert Suppression.objects.get(pk=also_plain.pk).phone_key == "480601000001"
+    # Listed so again until the list was held to the record form's rules: keyed anew too.
+    Suppression.objects.filter(pk=typed_with_zero.pk).update(
+        phone_key="480601234567", digest=digest("480601234567"))
+    import_module("donotcall.migrations.0005_rekey_numbers_listed_with_a_trunk_zero_since"
+                  ).rekey(django_apps, None)
+    assert Suppression.objects.get(pk=typed_with_zero.pk).phone_key == KEY
     assert key_without_trunk_zero("48226667788") == "48226667788"
     assert key_without_trunk_zero("440207946095") == "440207946095"
 

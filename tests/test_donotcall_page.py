@@ -60,6 +60,21 @@ def test_a_malformed_number_is_refused_next_to_the_field(officer_client, number,
     assert not Suppression.objects.exists()
 
 
+@pytest.mark.parametrize("number", ["+48 0601 234 567", "+48 0 601 234 567", "0048 0601234567",
+                                    "+48 (022) 555 66 77", "+48 601 234 56"])
+def test_a_number_the_record_form_refuses_is_refused_with_its_message(officer_client, number):
+    """Listed under a key no number the record form sends has ("480601234567"), it blocked
+    nothing: "601 234 567" was then added to a campaign and called."""
+    response = add(officer_client, number)
+    assert response.status_code == 400
+    assert "is no number of that country: check its digits" in " ".join(
+        response.context["form"].errors["phone_number"])
+    assert not Suppression.objects.exists()
+    searched = officer_client.get(reverse("donotcall:list"), {"number": number})
+    assert "is no number of that country" in " ".join(
+        searched.context["search"].errors["number"])
+
+
 def test_switching_language_on_a_refused_form_goes_back_to_the_form_s_page(officer_client):
     """The refusal is the answer to a post, at an address that takes posts only."""
     listing = "http://testserver" + reverse("donotcall:list")
@@ -166,6 +181,18 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
         "phone_key", flat=True)) == {"48601000001", "48601000002"}
     assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug,
                                 details__file_name="lista.csv").count() == 2
+
+
+def test_an_upload_lists_the_numbers_the_record_form_refuses_as_invalid(officer_client):
+    content = csv_bytes([["+48 0601 234 567"], ["+48 601 234 56"], ["601 000 001"]],
+                        header=["Telefon"])
+    response = upload(officer_client, content)
+    read = response.context["read"]
+    assert [(line, value) for line, value, _why in read.invalid] == [
+        (2, "+48 0601 234 567"), (3, "+48 601 234 56")]
+    assert "is no number of that country" in read.invalid[0][2]
+    assert read.invalid_count == 2
+    assert list(Suppression.objects.values_list("phone_key", flat=True)) == ["48601000001"]
 
 
 @pytest.mark.parametrize("header", [["Numer klienta", "Telefon"], ["Nr umowy", "Komórka"],
