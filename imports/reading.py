@@ -130,9 +130,9 @@ def read_layout(content: bytes, layout: FileLayout) -> FileLayout:
     layout.headers = [cell.strip() for cell in headers]
     layout.sample = [cells for _number, cells in _take(rows, SAMPLE_ROWS)]
     if not layout.sample:
-        raise FileProblem(
-            _("The file has a header row but no rows below it: there is nothing to add.")
-        )
+        # A file of one number has no header either: it is told so, not that it has one.
+        raise FileProblem(header_refused(layout.headers) or _(
+            "The file has a header row but no rows below it: there is nothing to add."))
     if refused := _title_refused(layout):
         raise FileProblem(refused)
     return layout

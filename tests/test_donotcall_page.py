@@ -2,8 +2,10 @@
 bad input answered next to its field and the input kept."""
 
 import datetime
+import io
 import re
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -14,7 +16,7 @@ from donotcall import services, views
 from donotcall.entries import DONOTCALL_ADDITION
 from donotcall.models import Suppression
 from tests.conftest import COMPLIANCE, LOADERS, make_user
-from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx, xlsx_bytes
+from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx
 
 
 @pytest.fixture
@@ -196,7 +198,8 @@ def test_an_upload_lists_the_numbers_the_record_form_refuses_as_invalid(officer_
 
 
 @pytest.mark.parametrize("header", [["Numer klienta", "Telefon"], ["Nr umowy", "Komórka"],
-                                    ["Hotel", "Mobile phone"]])
+                                    ["Hotel", "Mobile phone"], ["Nr klienta", "Nr kontaktowy"],
+                                    ["ID", "Kontakt"]])
 def test_an_upload_takes_the_column_its_header_names_a_phone_not_another_number(
     officer_client, header
 ):
@@ -285,10 +288,51 @@ def test_an_upload_renews_the_expired_entries_of_its_numbers(officer_client):
     assert add(officer_client, "601000003").status_code == 400  # current now: a repeat
 
 
-def test_an_xlsx_upload_takes_the_numbers_of_its_first_column(officer_client):
-    content = xlsx_bytes([["601000001"], [601000002]], header=["Kontakt"])
-    response = upload(officer_client, content, name="lista.xlsx")
+def test_an_upload_counts_and_lists_its_lines_with_an_empty_phone_cell(officer_client):
+    content = csv_bytes([["", "Jan"], ["601000001", "Ewa"], ["", "Ola"]],
+                        header=["Telefon", "Imię"])
+    response = upload(officer_client, content)
+    read = response.context["read"]
+    assert [(line, value, why) for line, value, why in read.invalid] == [
+        (2, "", "Enter a phone number."), (4, "", "Enter a phone number.")]
+    assert (response.context["added"], read.invalid_count) == (1, 2)
+    assert "Numbers read from the column “Telefon”." in response.content.decode()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (csv_bytes([["601000001", "602000001"]], header=["Telefon", "Telefon 2"]),
+     "More than one column&#x27;s header names a phone (“Telefon”, “Telefon 2”)"),
+    (csv_bytes([["1002345", "Jan"]], header=["Nr klienta", "Imię"]),
+     "No column&#x27;s header names a phone (the headers are “Nr klienta”, “Imię”)"),
+    (b"601000001\r\n601000002\r\n", "The first row must name the columns, but it holds"),
+    (b"601000001\r\n", "The first row must name the columns, but it holds"),
+], ids=["two phone columns", "none names a phone", "no header", "one number"])
+def test_an_upload_whose_phone_column_is_not_sure_is_refused_saying_why(
+        officer_client, content, message):
+    """The first of two phone columns was read alone, and client ids (or the first column
+    of a file without a header naming a phone) were listed as numbers."""
+    response = upload(officer_client, content, note="zachowana notatka")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert "zachowana notatka" in response.content.decode()
+    assert not Suppression.objects.exists()
+
+
+def test_an_xlsx_upload_says_which_sheet_it_read_and_which_it_did_not(officer_client):
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Lista"
+    for row in (["Imię", "Kontakt"], ["Jan", "601000001"], ["Ewa", 601000002]):
+        first.append(row)
+    book.create_sheet("Marzec").append(["Telefon"])
+    book.create_sheet("Słownik").sheet_state = "hidden"
+    saved = io.BytesIO()
+    book.save(saved)
+    response = upload(officer_client, saved.getvalue(), name="lista.xlsx")
     assert response.context["added"] == 2
+    page = response.content.decode()
+    assert "Numbers read from the column “Kontakt” of the sheet “Lista”." in page
+    assert "The workbook's other sheets were not read: Marzec." in page
 
 
 @pytest.mark.parametrize(("content", "message"), [
