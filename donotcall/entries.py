@@ -46,6 +46,10 @@ def _kind(slug: str, label, summary) -> EntryKind:
                      own_reasons=(RENEWED,),
                      template="audit/kinds/donotcall.html", personal=_PERSONAL,
                      phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False,
+                     # The number's digest, which finds an entry whose number was erased
+                     # (its removal, after the erasure) by the number, as the erasure's
+                     # own entry is found.
+                     search=("details.digest",),
                      of_campaign=True)
 
 

@@ -6,6 +6,7 @@ from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.erasure import forget_number
@@ -25,7 +26,7 @@ from donotcall.services import (
 )
 from portal.phones import key_without_trunk_zero, number_key, phone_key
 from tests.audit_fixtures import change
-from tests.conftest import COMPLIANCE, make_user
+from tests.conftest import AUDITORS, COMPLIANCE, make_user
 
 KEY = phone_key("601234567")
 
@@ -191,6 +192,34 @@ def test_an_erased_number_stays_blocked_by_its_digest_alone(campaigns, officer):
     entry = Entry.objects.get(kind=DONOTCALL_ADDITION.slug)
     assert entry.erased_at is not None
     assert "601234567" not in str(entry.sent)
+
+
+def test_the_removal_of_an_erased_number_s_entry_is_found_by_the_number(
+        client, campaigns, officer):
+    """Its entry names no number: the audit trail's search found the addition and the
+    erasure, not the removal, and the number read as listed still."""
+    suppression = put(officer)
+    forget_number(number="601 234 567", reference="RODO-8")
+    suppression_remove(suppression=suppression, reason="wpis omyłkowy", actor=officer)
+    client.force_login(make_user("auditor", AUDITORS))
+    found = client.get(reverse("audit:timeline"), {"q": "601 234 567"}).context["page"].rows
+    assert {row.entry.kind for row in found} == {
+        DONOTCALL_ADDITION.slug, DONOTCALL_REMOVAL.slug, "erasure"}
+
+
+def test_a_removal_of_an_erased_number_s_entry_written_without_a_term_is_given_one(
+        campaigns, officer, monkeypatch):
+    suppression = put(officer)
+    forget_number(number="601 234 567", reference="RODO-8")
+    with monkeypatch.context() as before:  # its kind had no search place
+        before.setattr("audit.recording._search_places", lambda slug, stage: ("", (), ()))
+        suppression_remove(suppression=suppression, reason="wpis omyłkowy", actor=officer)
+    removal = Entry.objects.get(kind=DONOTCALL_REMOVAL.slug)
+    assert not SearchTerm.objects.filter(entry=removal).exists()
+    import_module("donotcall.migrations.0006_removals_of_erased_numbers_found_by_the_number"
+                  ).add_terms(django_apps, None)
+    assert list(SearchTerm.objects.filter(entry=removal).values_list("term", flat=True)) == [
+        digest(KEY)]
 
 
 def test_the_same_entry_committed_meanwhile_is_refused_not_an_error(campaigns, officer,
