@@ -17,9 +17,11 @@ def check_list_keys(app_configs, databases=None, **kwargs):
     numbers on the list would be loaded into campaigns again."""
     if not databases:
         return []
+    # No ordering: the list's own made the DISTINCT one of every entry's key, date and id,
+    # sorted on disk (23 s at a million entries, at every migrate).
     try:
         written = set(Suppression.objects.annotate(key_id=Substr("digest", 1, KEY_ID_LENGTH))
-                      .values_list("key_id", flat=True).distinct())
+                      .values_list("key_id", flat=True).order_by().distinct())
     except DatabaseError:  # before the list's table exists
         return []
     if not (lost := written - known_key_ids()):
