@@ -8,6 +8,8 @@ import re
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -404,3 +406,16 @@ def test_the_list_pages_by_its_size_keeping_the_search(officer_client):
     assert '<a class="page-link" href="?reason=request&amp;page=2">' in first
     second = officer_client.get(reverse("donotcall:list"), {"reason": "request", "page": 2})
     assert '<a class="page-link" href="?reason=request&amp;page=1">' in second.content.decode()
+
+
+def test_a_campaign_s_entries_are_read_by_its_id_which_their_index_begins_with(
+        officer_client, campaigns):
+    """Joined to the campaigns by its Thulium id, the page walked the whole list by time for
+    a campaign's few entries (6.9 s for 10 of a million)."""
+    add(officer_client, campaign="00001")
+    with CaptureQueriesContext(connection) as queries:
+        page = officer_client.get(reverse("donotcall:list"), {"scope": "00001"})
+    assert [entry.phone_key for entry in page.context["page"]] == ["48601234567"]
+    (read,) = [sql["sql"] for sql in queries if "ORDER BY" in sql["sql"]
+               and "donotcall_suppression" in sql["sql"]]
+    assert 'WHERE "donotcall_suppression"."campaign_id" = (SELECT' in read
