@@ -2,13 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Q
 from django.urls import reverse_lazy
-from django.utils.functional import cached_property
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+
+from portal.paging import LongTablePaginator
 
 from .kinds import all_kinds
 from .models import Entry
@@ -42,47 +41,6 @@ class KindFilter(admin.SimpleListFilter):
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
-class EntryPaginator(Paginator):
-    """Pages of the log that never count all of it: COUNT(*) read every entry at every
-    page (170 ms at a million entries).
-
-    The whole log, on PostgreSQL, is as long as the planner's estimate of the table
-    (pg_class.reltuples, which ANALYZE and autovacuum keep within a few per cent): its
-    pages are shown as "about" so many. Otherwise the entries are counted up to
-    COUNTED_AT_MOST, through an index for each filter and search the list offers; a list
-    that long is shown as "at least" so many, and pages as far as that (the timeline
-    pages through all of it, by time).
-    """
-
-    COUNTED_AT_MOST = 10_000
-
-    @cached_property
-    def estimated(self) -> bool:
-        return self._estimate is not None
-
-    @cached_property
-    def count(self) -> int:
-        if self._estimate is not None:
-            return self._estimate
-        return self.object_list.order_by()[:self.COUNTED_AT_MOST].count()
-
-    @property
-    def counted_at_most(self) -> bool:
-        return not self.estimated and self.count >= self.COUNTED_AT_MOST
-
-    @cached_property
-    def _estimate(self) -> int | None:
-        """The table's estimated rows when the list is all of it and long; else None (a
-        table never analysed is estimated at -1, a short one is counted)."""
-        if connection.vendor != "postgresql" or self.object_list.query.where:
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                           [self.object_list.model._meta.db_table])
-            (rows,) = cursor.fetchone()
-        return rows if rows >= self.COUNTED_AT_MOST else None
-
-
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAuditAdmin):
     """Everyone's entries in full, so only for who may see them so in the portal (the
@@ -101,7 +59,8 @@ class EntryAdmin(ReadOnlyAuditAdmin):
         _("Finds an entry by its number, Thulium's request_id or its user's username, "
           "exactly. Phone numbers, identifiers and file names are found by the audit trail's "
           "search ({url})."), url=reverse_lazy("audit:timeline"))
-    paginator = EntryPaginator
+    # The whole log estimated, a filtered one counted up to a cap (LongTablePaginator).
+    paginator = LongTablePaginator
     # Counting a filtered list's whole log as well: the paginator counts no more than it.
     show_full_result_count = False
 

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.admin import EntryPaginator
 from audit.kinds import all_kinds
 from campaigns.entries import CAMPAIGN_CHANGE
+from portal.paging import LongTablePaginator
 from records.entries import RECORD_ADDITION
 from tests.audit_fixtures import addition, change
 from tests.conftest import skip_unless_postgresql
@@ -77,7 +77,7 @@ def test_no_query_of_the_list_reads_the_whole_log(admin_client, entries, query,
                                                   monkeypatch):
     """The date hierarchy's years, the kinds filter's DISTINCT, the paginator's COUNT(*)
     and the search's LIKE '%...%' each read every entry, at every page."""
-    monkeypatch.setattr(EntryPaginator, "COUNTED_AT_MOST", 2)
+    monkeypatch.setattr(LongTablePaginator, "COUNTED_AT_MOST", 2)
     monkeypatch.setattr("audit.admin.EntryAdmin.list_per_page", 1)
     with CaptureQueriesContext(connection) as queries:
         assert admin_client.get(LIST, query).status_code == 200
@@ -90,7 +90,7 @@ def test_no_query_of_the_list_reads_the_whole_log(admin_client, entries, query,
 
 def test_a_long_filtered_list_is_counted_only_so_far_and_says_so(admin_client, entries,
                                                                  monkeypatch):
-    monkeypatch.setattr(EntryPaginator, "COUNTED_AT_MOST", 2)
+    monkeypatch.setattr(LongTablePaginator, "COUNTED_AT_MOST", 2)
     page = admin_client.get(LIST, {"kind": RECORD_ADDITION.slug}).content.decode()
     assert "at least 2 audit entries" in page
     page = admin_client.get(LIST, {"kind": CAMPAIGN_CHANGE.slug}).content.decode()
@@ -100,7 +100,7 @@ def test_a_long_filtered_list_is_counted_only_so_far_and_says_so(admin_client, e
 def test_the_whole_log_is_as_long_as_postgresql_estimates_it(admin_client, entries,
                                                              monkeypatch):
     skip_unless_postgresql(connection)
-    monkeypatch.setattr(EntryPaginator, "COUNTED_AT_MOST", 2)
+    monkeypatch.setattr(LongTablePaginator, "COUNTED_AT_MOST", 2)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE audit_entry")
     page = admin_client.get(LIST).content.decode()

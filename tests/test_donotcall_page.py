@@ -17,6 +17,7 @@ from audit.models import Entry
 from donotcall import services, views
 from donotcall.entries import DONOTCALL_ADDITION
 from donotcall.models import Suppression
+from portal.paging import LongTablePaginator
 from tests.conftest import COMPLIANCE, LOADERS, make_user
 from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx
 
@@ -406,6 +407,27 @@ def test_the_list_pages_by_its_size_keeping_the_search(officer_client):
     assert '<a class="page-link" href="?reason=request&amp;page=2">' in first
     second = officer_client.get(reverse("donotcall:list"), {"reason": "request", "page": 2})
     assert '<a class="page-link" href="?reason=request&amp;page=1">' in second.content.decode()
+
+
+def test_the_list_pages_no_deeper_than_it_counts_and_says_so(officer_client, monkeypatch,
+                                                             campaigns):
+    """A full COUNT(*) read the whole list at every page, and a deep page's OFFSET walked the
+    list up to it (seconds at a million entries)."""
+    monkeypatch.setattr(LongTablePaginator, "COUNTED_AT_MOST", 100)
+    Suppression.objects.bulk_create(
+        Suppression(digest=f"d{n}", phone_key=f"4860100{n:04d}", reason="request",
+                    source="typed", campaign=campaigns["00001"] if n % 2 else None)
+        for n in range(260))
+    listing = reverse("donotcall:list")
+    for query in ({}, {"scope": "00001"}, {"scope": "all"}):
+        with CaptureQueriesContext(connection) as queries:
+            page = officer_client.get(listing, {**query, "page": 10000})
+        assert page.context["page"].number == 2
+        of_the_list = [sql["sql"] for sql in queries if "donotcall_suppression" in sql["sql"]]
+        assert all("COUNT(" not in sql or " LIMIT " in sql for sql in of_the_list)
+        assert 'data-testid="pages-cut-short"' in page.content.decode()
+    short = officer_client.get(listing, {"reason": "complaint"}).content.decode()
+    assert 'data-testid="pages-cut-short"' not in short
 
 
 def test_a_campaign_s_entries_are_read_by_its_id_which_their_index_begins_with(
