@@ -221,7 +221,7 @@ def test_an_audit_entry_s_title_is_its_kind_and_number(logged_in, user, campaign
     entry = addition(actor=user, campaign=campaigns["00001"], phone="601234567")
     response = logged_in.get(entry.get_absolute_url())
 
-    assert title(response) == (f"Record added #{entry.pk} · Audit trail"
+    assert title(response) == (f"Record addition #{entry.pk} · Audit trail"
                                " · Thulium Outbound Portal")
 
 
