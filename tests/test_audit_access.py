@@ -59,7 +59,7 @@ IN_EXPORTS = ON_ITS_PAGE
 # What a viewer who may not read an entry must find nowhere in the page.
 ALL_SECRETS = {*(s for texts in ON_ITS_PAGE.values() for s in texts), "601234567"}
 # The outline each entry shows to others: its action, its time, its outcome.
-OUTLINES = {"added": ("Record added", "2026-03-02 09:15:00", "succeeded"),
+OUTLINES = {"added": ("Record addition", "2026-03-02 09:15:00", "succeeded"),
             "refused": ("Settings changed", "2026-03-03 10:30:00", "refused")}
 
 # What each viewer gets of the author's entries.
