@@ -14,7 +14,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 
 from campaigns.services import campaign_choices
 from portal.phones import forget_keyed_numbers
@@ -23,6 +23,7 @@ from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
 from .models import ImportJob, ImportRow, ImportUpload, RowState
+from .pushing import database_now
 from .reading import FileLayout, FileProblem, read_rows
 from .storing import rows_delete, rows_insert, upload_content
 from .workbooks import XML_PER_CSV_BYTE, unpacked_size
@@ -135,7 +136,7 @@ def _still_checking(job: ImportJob):
 def _renew(job: ImportJob, **progress) -> None:
     """Renew the check's heartbeat, saying how far it is; raises _Superseded if the import
     is no longer this check's."""
-    now = timezone.now()
+    now = database_now(job.pk)  # the time stalled imports are found in (imports.resuming)
     if not _still_checking(job).update(heartbeat_at=now, **progress):
         raise _Superseded
     job.heartbeat_at = now

@@ -29,11 +29,12 @@ import queue
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from donotcall.lookup import blocked
@@ -73,7 +74,7 @@ def import_push(job_id: int) -> None:
     now = timezone.now()
     if not ImportJob.objects.filter(
         pk=job_id, state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING)
-    ).update(state=ImportJob.State.RUNNING, heartbeat_at=now):
+    ).update(state=ImportJob.State.RUNNING, heartbeat_at=database_now(job_id)):
         return  # finished, cancelled before it started, or unknown
     ImportJob.objects.filter(pk=job_id, started_at=None).update(started_at=now)
     job = ImportJob.objects.select_related("campaign", "actor").get(pk=job_id)
@@ -166,17 +167,16 @@ class _Push:
     def claim(self, batches: int) -> bool:
         """Take up to `batches` batches' worth of rows, begin their sends, and hand them to
         the senders; False if there was none to take."""
-        now = timezone.now()
         count = batches * self.batch_size
         ready, settled = [], []
         with transaction.atomic():
             # Dead workers' rows first, then queued ones: two queries that each follow the
             # (job, state, number) index, where one with an OR would sort the whole import.
-            rows = self.taken_over(now, count)
+            rows = self.taken_over(count)
             rows += self.queued(count - len(rows))
             if not rows:
                 return False
-            lease_until = now + lease_duration()
+            lease_until = database_now(self.job.pk) + lease_duration()
             update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
                         rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
                               for row in rows])
@@ -209,13 +209,13 @@ class _Push:
             self.to_send.put(batch)
         return True
 
-    def taken_over(self, now, count: int) -> list[ClaimedRow]:
+    def taken_over(self, count: int) -> list[ClaimedRow]:
         """Rows whose lease ran out, looked for once a heartbeat: a lease lasts many
         heartbeats, and each look steps over the index entries that every row sent so far
         left under "sending"."""
         if count <= 0 or time.monotonic() < self.next_takeover:
             return []
-        rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=now), count)
+        rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=Now()), count)
         if len(rows) < count:
             self.next_takeover = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
         return rows
@@ -316,7 +316,7 @@ class _Push:
         if time.monotonic() < self.next_beat:
             return
         self.next_beat = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
-        now = timezone.now()
+        now = database_now(self.job.pk)
         # Rows the storing thread is writing are stepped over, not waited for: the two
         # UPDATEs lock rows in their own orders, and PostgreSQL ends such a deadlock by
         # failing one of them, and with it the push (three times in a dozen bench runs). A
@@ -454,6 +454,16 @@ def _finish(job: ImportJob) -> None:
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+
+
+def database_now(job_id: int) -> datetime | None:
+    """The database's time, read with the job's row (None if it is gone). Leases and
+    heartbeats are written and compared in it, never in a worker's: two machines' clocks
+    seconds apart, or one stepped forward, made a worker take over the rows of another
+    that was sending them. Written as a value, not as SQL's now(): SQLite would store it
+    in fewer digits than the value read back, which a heartbeat's compare-and-set then
+    never matches."""
+    return ImportJob.objects.filter(pk=job_id).values_list(Now(), flat=True).first()
 
 
 class _Pace:

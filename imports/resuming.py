@@ -10,12 +10,12 @@ is watching.
 import logging
 
 from django.conf import settings
-from django.utils import timezone
+from django.db.models.functions import Now
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks.exceptions import TaskResultDoesNotExist
 
 from .models import ImportJob
-from .pushing import lease_duration
+from .pushing import database_now, lease_duration
 from .services import import_enqueue
 
 log = logging.getLogger(__name__)
@@ -25,29 +25,35 @@ _WORKED_ON = (ImportJob.State.QUEUED, ImportJob.State.RUNNING, ImportJob.State.C
 
 def imports_resume_stalled() -> list[int]:
     """Enqueue a push (or a check) for every import left by its workers; returns their ids."""
-    stale = timezone.now() - lease_duration()
-    jobs = ImportJob.objects.filter(state__in=_WORKED_ON, heartbeat_at__lt=stale)
+    jobs = ImportJob.objects.filter(state__in=_WORKED_ON, heartbeat_at__lt=_stale())
     return [job.pk for job in jobs if import_resume_if_stalled(job)]
 
 
 def import_resume_if_stalled(job: ImportJob) -> bool:
     """Enqueue a push (or the check of its rows) if no worker renewed the job within a
     lease; True if enqueued."""
-    if job.state not in _WORKED_ON or job.heartbeat_at is None \
-            or job.heartbeat_at >= timezone.now() - lease_duration():
+    if job.state not in _WORKED_ON or job.heartbeat_at is None:
+        return False
+    stalled = ImportJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at,
+                                       heartbeat_at__lt=_stale())
+    if not stalled.exists():
         return False
     waiting = (ImportJob.State.QUEUED, ImportJob.State.CHECKING)
     if job.state in waiting and task_waiting(job.task_id):
         return False  # its task is in the queue behind others: nothing was lost
     # Only the caller that moves the heartbeat on enqueues: two watchers make one task.
-    if not ImportJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(
-        heartbeat_at=timezone.now()
-    ):
+    if not stalled.update(heartbeat_at=database_now(job.pk)):
         return False
     log.warning("import %s: no worker for %ss, handing it to a new one", job.pk,
                 settings.IMPORT_LEASE_SECONDS)
     import_enqueue(job.pk)
     return True
+
+
+def _stale():
+    """Heartbeats older than this are of dead workers: in the database's time, which the
+    pushes write them in (imports.pushing.database_now)."""
+    return Now() - lease_duration()
 
 
 def task_waiting(task_id: str) -> bool:

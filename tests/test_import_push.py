@@ -3,6 +3,7 @@
 import csv
 import io
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -347,6 +348,33 @@ def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales,
     cut_off.refresh_from_db()
     assert cut_off.outcome == Outcome.UNKNOWN
     assert "stopped before Thulium's answer was recorded" in cut_off.detail
+
+
+def test_a_worker_whose_clock_runs_ahead_leaves_a_live_workers_rows_alone(
+        logged_in, sales, thulium, monkeypatch):
+    """Leases were written and compared in each worker's own clock: one whose clock ran a
+    lease ahead took over the rows another was sending, and sent them again."""
+    job = confirmed(logged_in, sales, people(6))
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    held = ImportRow.objects.filter(job=job, number__lte=3)
+    held.update(state=RowState.SENDING, claimed_by="live-worker",
+                lease_until=timezone.now() + pushing.lease_duration())
+    held_phones = {row.payload["phone_number"] for row in held}
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + 2 * pushing.lease_duration())
+    push = threading.Thread(target=closing(lambda: import_push(job.pk)))
+    push.start()
+    others = ImportRow.objects.filter(job=job, number__gt=3)
+    deadline = time.monotonic() + 30
+    while others.exclude(state=RowState.ADDED).exists() and time.monotonic() < deadline:
+        push.join(0.05)
+
+    assert set(held.values_list("claimed_by", flat=True)) == {"live-worker"}
+    held.update(state=RowState.ADDED, claimed_by="", lease_until=None)  # the live one's end
+    push.join(30)
+    assert not push.is_alive()
+    assert set(posts_by_phone(thulium)) == {row.payload["phone_number"] for row in others}
+    assert not held_phones & set(posts_by_phone(thulium))
 
 
 def test_a_push_whose_outcomes_cannot_be_stored_fails_and_loses_no_row(

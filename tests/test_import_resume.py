@@ -46,6 +46,16 @@ def test_a_running_import_with_a_live_worker_is_left_alone(job, settings):
     assert pushes_of(job) == 0
 
 
+def test_a_live_worker_is_judged_by_the_databases_clock_not_this_machines(job, monkeypatch):
+    """A machine whose clock ran a lease ahead of the worker's took its import for
+    abandoned, and gave it a second worker."""
+    left_since(job, ImportJob.State.RUNNING, minutes=0)
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(minutes=5))
+    assert imports_resume_stalled() == []
+    assert pushes_of(job) == 0
+
+
 def test_a_queued_import_waiting_behind_others_is_not_queued_twice(job):
     import_enqueue(job.pk)
     left_since(job, ImportJob.State.QUEUED, minutes=5)
