@@ -60,6 +60,7 @@ from .sending import (
     sends_begin,
     unsent_state,
 )
+from .shutdown import worker_stopping
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
@@ -97,6 +98,10 @@ class _Push:
         self.batch_size = settings.IMPORT_BATCH_SIZE
         # Set on a cancel, or when Thulium refuses the credentials: nothing more is sent.
         self.stopping = threading.Event()
+        # Set when the worker itself is asked to stop: rows left without a verdict go back
+        # to the import for a later push (`hand_back`), rather than end unsent.
+        self.handing_back = False
+        self.handed_back = 0
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
         self.to_send = queue.Queue()
         self.sent = queue.Queue()
@@ -144,7 +149,9 @@ class _Push:
             self.hear_stop()
             self.raise_if_storing_failed()
             found = True
-            if self.stopping.is_set():
+            if self.handing_back:
+                found = False
+            elif self.stopping.is_set():
                 _unsettled(self.job).filter(state=RowState.QUEUED).update(
                     state=RowState.NOT_SENT, finished_at=timezone.now())
                 found = self.claim(self.slots)  # dead workers' rows, settled unsent
@@ -158,6 +165,9 @@ class _Push:
                 # is stored (or the heartbeat looks for dead workers' rows): claiming again
                 # at once would only ask the database the same question in a loop.
                 self.wait_for_stored(below=2 * self.slots + 1 if found else self.in_flight)
+            elif self.handing_back:
+                self.release()
+                return
             elif not _unsettled(self.job).exists():
                 return
             else:
@@ -293,6 +303,8 @@ class _Push:
                       for entry_id, key in sending.phone_keys.items()}
         results = [sent for sending in done if sending.crash is None for sent in sending.sent]
         with transaction.atomic():
+            if self.handing_back:
+                results = self.hand_back(results)
             _states_store(self.job, results, self.worker)
             # Before the chain's head, as every write to the added records: a claim writes
             # there, then takes the head; the other order could deadlock with it.
@@ -303,9 +315,39 @@ class _Push:
             if sending.crash is not None:
                 raise sending.crash
 
+    def hand_back(self, results: list[Sent]) -> list[Sent]:
+        """Give the rows the stop left without a verdict back to the import, in the storing
+        transaction; returns the others, to store. Their begun sends were completed as not
+        sent (imports.sending, `NOT_SENT`). One Thulium may hold stays "sending" with its
+        lease ended: the push that takes it over asks Thulium first (`resumed`); the
+        others are queued again, sent once by a later push."""
+        unsent = (RowState.NOT_SENT, RowState.FAILED, RowState.UNKNOWN)
+        back = [sent for sent in results if sent.state in unsent]
+        mine = ImportRow.objects.filter(job=self.job, state=RowState.SENDING,
+                                        claimed_by=self.worker)
+        self.handed_back += mine.filter(
+            pk__in=[sent.row.pk for sent in back if sent.state != RowState.UNKNOWN]
+        ).update(state=RowState.QUEUED, claimed_by="", lease_until=None)
+        self.handed_back += mine.filter(
+            pk__in=[sent.row.pk for sent in back if sent.state == RowState.UNKNOWN]
+        ).update(claimed_by="", lease_until=Now())
+        return [sent for sent in results if sent.state not in unsent]
+
+    def release(self) -> None:
+        """Let another worker take the import at once: its heartbeat a lease old."""
+        if now := database_now(self.job.pk):
+            ImportJob.objects.filter(pk=self.job.pk, state=ImportJob.State.RUNNING).update(
+                heartbeat_at=now - lease_duration())
+        log.info("import %s: worker %s stopped, %d rows handed back for another push",
+                 self.job.pk, self.worker, self.handed_back)
+
     def hear_stop(self) -> None:
-        """Stop sending once a cancel or a stop was asked for: heard at every turn of the
-        loop, as a heartbeat lasts seconds, in which a push sends thousands of rows."""
+        """Stop sending once a cancel or a stop was asked for, or the worker is: heard at
+        every turn of the loop, as a heartbeat lasts seconds, in which a push sends
+        thousands of rows."""
+        if worker_stopping.is_set() and not self.handing_back:
+            self.handing_back = True
+            self.stopping.set()  # the sending threads end after their calls in flight
         if not self.stopping.is_set() and ImportJob.objects.filter(
             Q(cancel_requested_at__isnull=False) | ~Q(stop_reason=""), pk=self.job.pk,
         ).exists():

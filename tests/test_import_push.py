@@ -23,6 +23,7 @@ from imports import progress, pushing, sending
 from imports.models import ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.services import import_cancel, import_confirm
+from imports.shutdown import worker_stopping
 from portal.thulium import ThuliumClient
 from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
@@ -454,6 +455,37 @@ def test_the_heartbeat_steps_over_rows_being_stored_instead_of_waiting_for_them(
     other.refresh_from_db()
     assert being_stored.lease_until == long_ago
     assert other.lease_until > timezone.now()
+
+
+def test_a_push_whose_worker_is_asked_to_stop_hands_its_rows_back_to_be_sent_once(
+        logged_in, sales, thulium, settings, monkeypatch):
+    """On SIGTERM (imports.shutdown) the push ends its call in flight and gives its rows
+    back: one Thulium may hold from that call is asked about before it is sent again."""
+    settings.IMPORT_CONCURRENCY = 1
+    job = confirmed(logged_in, sales, people(5))
+    post = sending.record_add_post
+    posts = []
+
+    def stopped_meanwhile(entry, **kwargs):
+        posts.append(entry)
+        if len(posts) == 1:
+            worker_stopping.set()
+            thulium.state.fail_next("timeout")  # Thulium adds it; its answer is lost
+        return post(entry, **kwargs)
+
+    monkeypatch.setattr(sending, "record_add_post", stopped_meanwhile)
+    try:
+        import_push(job.pk)
+    finally:
+        worker_stopping.clear()
+    assert Counter(states(job).values()) == {RowState.SENDING: 1, RowState.QUEUED: 4}
+    assert not Entry.objects.filter(outcome=Outcome.PENDING).exists()
+
+    import_push(job.pk)  # another worker's
+
+    assert set(states(job).values()) == {RowState.ADDED}
+    assert posts_by_phone(thulium) == Counter({phone: 1 for phone, *_ in people(5)})
+    assert Entry.objects.filter(kind="record-check", results__found=True).count() == 1
 
 
 def test_a_waiting_import_is_cancelled_at_once(logged_in, sales, thulium):

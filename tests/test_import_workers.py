@@ -1,25 +1,34 @@
-"""Real workers, killed mid-import with SIGKILL: nothing lost, nothing sent twice; and a task
-loop the database failed under runs again, as docs/operations.md says of every step.
+"""Real workers, killed mid-import with SIGKILL: nothing lost, nothing sent twice; stopped
+with SIGTERM: they hand their rows back and end at once; and a task loop the database
+failed under runs again, as docs/operations.md says of every step.
 
 Run once with each task backend: the database one, and RQ on the real Redis.
 """
 
 import logging
+import os
+import signal
 from collections import Counter
 
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError
+from django_tasks_db.management.commands.db_worker import Worker
 
 from audit.models import Entry, Outcome
+from imports.management.commands import run_worker
 from imports.management.commands.run_worker import tasks_run_until_stopped
 from imports.models import ImportJob, ImportRow, RowState
+from imports.resuming import imports_resume_stalled
 from imports.services import import_confirm, import_enqueue
+from imports.shutdown import worker_stopping
 from tests.conftest import records_sent
 from tests.import_files import csv_bytes, people, previewed
 from tests.workers import (
     DB_BACKEND,
     REDIS_URL,
     RQ_BACKEND,
+    WORKER_SETTINGS,
     Workers,
     finished,
     require_redis,
@@ -110,6 +119,36 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
     assert job.receipt.results["added"] == ROWS
 
 
+def test_a_worker_asked_to_stop_hands_its_rows_back_and_ends(logged_in, sales, thulium, workers,
+                                                              settings):
+    """After one SIGTERM a worker sent the whole import (minutes for 100,000 rows), and
+    Docker's SIGKILL ten seconds later cut it off mid-call."""
+    rows = 1000
+    thulium.state.latency = 0.3  # 25 s for the whole import
+    job = previewed(logged_in, sales, csv_bytes(people(rows)))
+    import_confirm(job=job)
+    first = workers.start()
+    wait_until(lambda: ImportRow.objects.filter(job=job, state=RowState.ADDED).count() >= 40,
+               workers=workers, what="the first worker to add 40 records")
+    os.kill(first.pid, signal.SIGTERM)  # what `docker compose stop` sends
+    assert first.wait(timeout=60) == 0, workers.logs()
+
+    states = Counter(ImportRow.objects.filter(job=job).values_list("state", flat=True))
+    assert set(states) == {RowState.ADDED, RowState.QUEUED}, states
+    assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.RUNNING
+    assert not Entry.objects.filter(outcome=Outcome.PENDING).exists()
+    assert "rows handed back" in workers.log(first)
+    settings.IMPORT_LEASE_SECONDS = float(WORKER_SETTINGS["IMPORT_LEASE_SECONDS"])
+    assert imports_resume_stalled() == [job.pk]  # taken by the next worker at once
+
+    workers.start()
+    wait_until(finished(job), workers=workers, what="a new worker to finish the import")
+    assert posts_by_phone(thulium) == Counter({phone: 1 for phone, *_ in people(rows)})
+    states = Counter(ImportRow.objects.filter(job=job).values_list("state", flat=True))
+    assert states == {RowState.ADDED: rows}
+    assert ImportJob.objects.get(pk=job.pk).receipt.results["added"] == rows
+
+
 def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thulium, workers):
     thulium.state.latency = 0.03
     # No answer until both workers send at once: one alone has CONCURRENCY rows in flight.
@@ -147,13 +186,41 @@ def test_the_task_loop_the_database_failed_under_runs_again_and_is_logged(
     settings.IMPORT_HEARTBEAT_SECONDS = 0.01
     runs = []
 
-    def task_loop():
-        runs.append(1)
-        if len(runs) == 1:
-            raise OperationalError("connection to server at 127.0.0.1 failed")
+    class TaskLoop:
+        running = True
+
+        def run(self):
+            runs.append(1)
+            if len(runs) == 1:
+                raise OperationalError("connection to server at 127.0.0.1 failed")
 
     with caplog.at_level(logging.ERROR):
-        tasks_run_until_stopped(task_loop)
+        tasks_run_until_stopped(TaskLoop())
     assert len(runs) == 2
     assert "the worker's tasks step failed; it runs again in 0.01s" in caplog.text
+
+
+def test_a_stop_asked_for_before_the_database_failed_is_not_forgotten(monkeypatch, settings):
+    """A new task loop replaced the one the database failed under, and with it the SIGTERM
+    that one had heard: the worker went on."""
+    settings.IMPORT_HEARTBEAT_SECONDS = 0.01
+    settings.TASK_BACKEND = "database"
+    monkeypatch.setattr(run_worker, "background_loops", lambda worker_id: [])
+    monkeypatch.setattr(Worker, "configure_signals", lambda loop: None)
+    runs = []
+
+    def run(loop):
+        runs.append(1)
+        if len(runs) == 1:  # SIGTERM while a task runs, then the database goes away
+            loop.running_task = True
+            loop.shutdown(signal.SIGTERM, None)
+            loop.running_task = False
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Worker, "run", run)
+    try:
+        call_command("run_worker")
+    finally:
+        worker_stopping.clear()
+    assert len(runs) == 1
 

@@ -10,6 +10,10 @@ IMPORT_KEEP_DAYS before (imports.retention), old login records and expired sessi
 (portal.login_records); verifies the audit trail every AUDIT_VERIFY_HOURS;
 and, with WORKER_METRICS_PORT set, answers Prometheus on that port
 (portal.metrics.worker_page).
+
+The first SIGTERM (`docker compose stop`) ends it gracefully: no new task starts, and an
+import being sent hands its unsent rows back and lets its calls in flight end
+(imports.shutdown), within seconds; the second ends it at once.
 """
 
 import logging
@@ -20,12 +24,17 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 from django.db import DatabaseError, connection, connections
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+from django_tasks_db.management.commands.db_worker import Worker
+from rq.worker import SimpleWorker
 
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_requests_expire
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
+from imports.shutdown import worker_stopping
 from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
 from portal.login_records import login_log_clear, sessions_clear
 from portal.metrics.worker_page import worker_metrics_serve
@@ -53,23 +62,47 @@ class Command(BaseCommand):
             # RQ's jobs of django-tasks need its Job class; SimpleWorker runs them in this
             # process, so stopping the worker stops its import too.
             call_command("rqworker", "default", job_class="django_tasks_rq.Job",
-                         worker_class="rq.worker.SimpleWorker", name=worker_id)
+                         worker_class=f"{__name__}.RqTaskLoop", name=worker_id)
         else:
-            extra = {"worker_id": worker_id} if worker_id else {}
-            tasks_run_until_stopped(lambda: call_command(
-                "db_worker", reload=False, interval=0.5, startup_delay=False, **extra))
+            task_loop = TaskLoop(
+                queue_names=[DEFAULT_TASK_QUEUE_NAME], excluded_queue_names=[], interval=0.5,
+                batch=False, backend_name=DEFAULT_TASK_BACKEND_ALIAS, startup_delay=False,
+                max_tasks=None, worker_id=worker_id or get_random_string(32))
+            task_loop.configure_signals()
+            tasks_run_until_stopped(task_loop)
 
 
-def tasks_run_until_stopped(run: Callable[[], object]) -> None:
+class TaskLoop(Worker):
+    """The database backend's task loop (its `db_worker` command), which also tells the
+    imports it runs to stop on the first signal."""
+
+    def shutdown(self, signum, frame):
+        worker_stopping.set()
+        super().shutdown(signum, frame)
+
+
+class RqTaskLoop(SimpleWorker):
+    """RQ's worker running tasks in this process, which also tells the imports it runs to
+    stop on the first signal."""
+
+    def request_stop(self, signum, frame):
+        worker_stopping.set()
+        super().request_stop(signum, frame)
+
+
+def tasks_run_until_stopped(task_loop: Worker) -> None:
     """Run the database backend's task loop until it stops (a signal asks it to); a loop
     the database failed under (gone, restarted, its connection cut) is logged as a step
     that failed, and runs again on new connections, as the periodic steps do: it ended
-    the whole worker. A task it was running is taken over as any dead worker's is."""
+    the whole worker. A task it was running is taken over as any dead worker's is. The
+    same loop runs again, so a stop asked for before the failure still holds."""
     while True:
         try:
-            run()
+            task_loop.run()
             return
         except DatabaseError:
+            if not task_loop.running:
+                return  # asked to stop: the failure cut that short
             # A heartbeat later, as the step handing imports on to live workers.
             wait = settings.IMPORT_HEARTBEAT_SECONDS
             log.exception("the worker's %s step failed; it runs again in %ss", "tasks", wait)
