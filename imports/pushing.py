@@ -22,6 +22,11 @@ storing thread:
   steps are read first (`resumed`): a row Thulium accepted, or was found to hold, is
   settled, never sent again; an unanswered one is checked in Thulium before it is sent
   again.
+
+A cancel or a stop (`stop`) leaves the rows not sent yet "not sent". A push that fails (a
+bug, the database) is no such verdict: the batches no sending thread took yet are handed
+back, their rows left claimed and their begun sends completed as never made, and the next
+push, of this worker or another, sends them once their lease runs out.
 """
 
 import logging
@@ -37,6 +42,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from audit.models import Outcome
+from audit.recording import outcome_values
 from donotcall.lookup import blocked
 from portal.db_many import update_each
 from portal.phones import forget_keyed_numbers
@@ -50,6 +57,7 @@ from .progress import row_counts
 from .receipts import receipt_write
 from .sending import (
     CLAIMED_FIELDS,
+    NOT_BEGUN,
     AnsweredRecords,
     BatchSend,
     ClaimedRow,
@@ -101,7 +109,10 @@ class _Push:
         # Set when the worker itself is asked to stop: rows left without a verdict go back
         # to the import for a later push (`hand_back`), rather than end unsent.
         self.handing_back = False
-        self.handed_back = 0
+        # Set when the push fails (a bug, the database): the batches no sending thread took
+        # yet are handed back, their rows left claimed for the next push to resume.
+        self.abandoned = threading.Event()
+        self.handed_back = 0  # rows handed back either way, for the log
         self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
         self.to_send = queue.Queue()
         self.sent = queue.Queue()
@@ -133,7 +144,8 @@ class _Push:
         try:
             self.loop()
         except BaseException:
-            self.stopping.set()  # the rows already handed over are then not sent
+            # Not a stop: no row is settled "not sent" for a failure of the push's own.
+            self.abandoned.set()
             raise
         finally:
             for _sender in senders:
@@ -142,6 +154,10 @@ class _Push:
                 sender.join()
             self.sent.put(None)  # after the senders' last batches: those are stored too
             storer.join()
+            if self.abandoned.is_set():
+                log.error("import %s: worker %s failed; %d claimed rows not sent were handed "
+                          "back, resumed once their lease runs out", self.job.pk, self.worker,
+                          self.handed_back)
 
     def loop(self) -> None:
         while True:
@@ -378,6 +394,9 @@ class _Push:
         database thread to store."""
         try:
             while (batch := self.to_send.get()) is not None:
+                if self.abandoned.is_set():
+                    self.sent.put(self.batch_left(batch))
+                    continue
                 try:
                     sending = BatchSend(self, batch).run()
                 except Exception as error:  # a bug or the database: fail the task, below
@@ -385,6 +404,19 @@ class _Push:
                 self.sent.put(sending)
         finally:
             connection.close()
+
+    def batch_left(self, batch: list[Pending]) -> Sending:
+        """A batch the failed push will not send: its rows stay claimed, and its begun sends
+        are completed as never made, so that the push resuming them sends them without
+        asking Thulium first (`resumed`)."""
+        with self.flow:
+            self.handed_back += len(batch)
+        begun = [pending for pending in batch if pending.entry is not None]
+        return Sending(
+            completions=[(pending.entry, outcome_values(outcome=Outcome.FAILED,
+                                                        detail=NOT_BEGUN))
+                         for pending in begun],
+            phone_keys={pending.entry.pk: pending.row.phone_key for pending in begun})
 
     def send_singly(self, error: ThuliumMethodRefused) -> None:
         """Thulium refused the batch call and single POSTs then went on: one record per

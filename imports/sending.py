@@ -67,6 +67,7 @@ from .models import ImportAttempt, RowState
 # Stored in English, shown in the reader's language (audit's `detail_words`).
 INTERRUPTED = gettext_noop("The import's worker stopped before Thulium's answer was recorded.")
 NOT_SENT = gettext_noop("Not sent: the import was cancelled or stopped first.")
+NOT_BEGUN = gettext_noop("Not sent yet: the import's worker failed before sending it.")
 
 
 class ClaimedRow(NamedTuple):
@@ -473,8 +474,9 @@ def resumed(row: ClaimedRow) -> Sent | Pending:
                 return Sent(row, RowState.ADDED, entry)
             pending.to_check = pending.to_check and entry.outcome != Outcome.SUCCEEDED
             continue
-        pending.tried = pending.tried or not (entry.detail in (NOT_SENT, LISTED_SINCE_CHECKED)
-                                              or entry.results.get("batch_refused"))
+        pending.tried = pending.tried or not (
+            entry.detail in (NOT_SENT, LISTED_SINCE_CHECKED, NOT_BEGUN)
+            or entry.results.get("batch_refused"))
         if entry.outcome == Outcome.SUCCEEDED:
             return Sent(row, RowState.ADDED, entry)
         if entry.outcome == Outcome.UNKNOWN:

@@ -4,17 +4,19 @@ nothing sent twice when an answer is lost."""
 
 import csv
 import io
+import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import outcome_values
 from audit.verify import verify_chain
-from imports import sending
+from imports import pushing, sending
 from imports.fallback import batch_refusal, batch_refusals_lift
 from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
@@ -360,4 +362,59 @@ def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
     cut_off.refresh_from_db()
     assert "stopped before Thulium's answer was recorded" in cut_off.detail
     assert sends(thulium) == Counter([row.phone_number])  # the test's own POST only
+    assert verify_chain().problem == ""
+
+
+def test_a_push_whose_database_thread_fails_hands_back_the_batches_it_did_not_send(
+    logged_in, sales, thulium, monkeypatch, caplog
+):
+    """A statement timeout or a dropped connection in the claiming thread marked the rows
+    still waiting for a sending thread "not sent", and the next push called the import
+    done. They stay claimed, and the next push sends them, once."""
+    job = previewed(logged_in, sales, csv_bytes(people(12)))  # 3 batches, claimed at once
+    assert import_confirm(job=job)
+    pushes, ending = [], threading.Event()
+    hear_stop = pushing._Push.hear_stop
+
+    def failing_at_the_second_turn(push):
+        pushes.append(push)
+        if len(pushes) == 1:
+            put = push.to_send.put
+            # The senders' last item: the push failed and is ending.
+            push.to_send.put = lambda item: (item is None and ending.set(), put(item))
+        else:
+            raise OperationalError("canceling statement due to statement timeout")
+        hear_stop(push)
+
+    post = sending.record_add_post_batch
+
+    def once_the_push_failed(entries, **kwargs):
+        assert ending.wait(timeout=30)  # the other batches still wait for this thread
+        return post(entries, **kwargs)
+
+    monkeypatch.setattr(pushing._Push, "hear_stop", failing_at_the_second_turn)
+    monkeypatch.setattr(sending, "record_add_post_batch", once_the_push_failed)
+    with pytest.raises(OperationalError):
+        import_push(job.pk)
+    monkeypatch.undo()
+
+    rows = by_phone(job)
+    assert Counter(row.state for row in rows.values()) == {RowState.ADDED: 4,
+                                                           RowState.SENDING: 8}
+    assert "8 claimed rows not sent were handed back" in caplog.text
+    ImportRow.objects.filter(job=job, state=RowState.SENDING).update(
+        lease_until=timezone.now() - timedelta(minutes=5))
+
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert Counter(by_phone(job)[phone].state for phone in rows) == {RowState.ADDED: 12}
+    assert sends(thulium) == Counter(list(rows))  # each once
+    assert not [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
+    handed_back = [row for row in by_phone(job).values() if len(steps(row)) == 2]
+    assert len(handed_back) == 8
+    assert {tuple(steps(row)) for row in handed_back} == {
+        (("record-addition", Outcome.FAILED), ("record-addition", Outcome.SUCCEEDED))}
+    assert not Entry.objects.filter(detail=sending.NOT_SENT).exists()
     assert verify_chain().problem == ""
