@@ -221,7 +221,8 @@ class _Push:
                 elif row.phone_key in suppressed and not pending.to_check:
                     settled.append(Sent(row, RowState.SUPPRESSED, pending.unanswered))
                 elif self.stopping.is_set():
-                    settled.append(Sent(row, unsent_state(pending), pending.unanswered))
+                    settled.append(Sent(row, unsent_state(pending, cut_short=True),
+                                        pending.unanswered))
                 else:
                     pending.listed = row.phone_key in suppressed
                     ready.append(pending)

@@ -164,6 +164,7 @@ class BatchSend:
         self.open = list(batch)
         self.single = single or push.single_posts
         self.done = Sending()
+        self.cut_short = False  # a cancel or a stop ended the rounds, not the budget
 
     def run(self) -> Sending:
         if self.single and len(self.open) > 1:
@@ -185,6 +186,7 @@ class BatchSend:
     def round(self) -> bool:
         """One try with Thulium; True when rows are left for another."""
         if self.push.stopping.is_set():
+            self.cut_short = True
             return False
         self.store_completions()
         if self.check() and self.begin():
@@ -334,7 +336,7 @@ class BatchSend:
         for pending in list(self.open):
             if pending.entry is not None:
                 self.complete(pending, outcome_values(outcome=Outcome.FAILED, detail=NOT_SENT))
-            self.settle(pending, unsent_state(pending))
+            self.settle(pending, unsent_state(pending, cut_short=self.cut_short))
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -431,11 +433,13 @@ def _joined(first: Sending, second: Sending) -> Sending:
                    first.phone_keys | second.phone_keys)
 
 
-def unsent_state(pending: Pending) -> str:
-    """The state of a row that is sent no further: unknown if Thulium may hold it."""
+def unsent_state(pending: Pending, *, cut_short: bool = False) -> str:
+    """The state of a row that is sent no further: unknown if Thulium may hold it; failed
+    if it was tried, unless a cancel or a stop cut its tries short: it is not sent then,
+    and the import ends cancelled or stopped, not done."""
     if pending.to_check:
         return RowState.UNKNOWN
-    return RowState.FAILED if pending.tried else RowState.NOT_SENT
+    return RowState.FAILED if pending.tried and not cut_short else RowState.NOT_SENT
 
 
 def refusal(values: dict, unanswered) -> str:

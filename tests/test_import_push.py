@@ -550,6 +550,26 @@ def test_a_cancel_that_came_once_every_row_had_gone_out_leaves_the_import_done(
     assert (job.state, job.receipt.results["result"]) == (ImportJob.State.DONE, "done")
 
 
+def test_a_cancel_that_cut_retries_short_cancels_the_import_and_leaves_its_rows_unsent(
+    logged_in, sales, thulium, monkeypatch, settings
+):
+    """Cancelled while its only batch waited to be tried again, the import read "done",
+    each row "failed", though the cancel, not Thulium, kept them out."""
+    settings.IMPORT_BATCH_SIZE = 100
+    settings.IMPORT_RETRY_WAIT, settings.IMPORT_RETRY_MAX_WAIT = 30, 30  # cut short
+    thulium.state.fail_next("http_503", times=100, path="/api/batch/")
+    job = confirmed(logged_in, sales, people(10))  # one batch, claimed before the cancel
+    cancelled_at_the_first_batch(job, monkeypatch)
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert len(api_calls(thulium, "POST")) == 1
+    assert set(states(job).values()) == {RowState.NOT_SENT}
+    assert (job.state, job.receipt.results["result"]) == (ImportJob.State.CANCELLED,
+                                                          "cancelled")
+    assert job.receipt.results["not_sent"] == 10
+
+
 def test_a_cancel_is_heard_before_the_next_heartbeat(
     logged_in, sales, thulium, settings, monkeypatch
 ):
