@@ -104,7 +104,8 @@ class _Push:
         self.worker = uuid.uuid4().hex[:16]
         self.slots = settings.IMPORT_CONCURRENCY
         self.batch_size = settings.IMPORT_BATCH_SIZE
-        # Set on a cancel, or when Thulium refuses the credentials: nothing more is sent.
+        # Set on a cancel, or when Thulium refuses the credentials or the campaign: nothing
+        # more is sent.
         self.stopping = threading.Event()
         # Set when the worker itself is asked to stop: rows left without a verdict go back
         # to the import for a later push (`hand_back`), rather than end unsent.
@@ -423,7 +424,7 @@ class _Push:
         """Thulium refused the batch call and single POSTs then went on: one record per
         call from now on, for this import and, for a day, the next ones."""
         if self.stopping.is_set():
-            return  # the credentials were refused too: the batch call may be allowed
+            return  # the credentials or the campaign were refused: the batch call may be allowed
         with self.refusal_lock:
             if self.job.single_posts_id is None:
                 self.mark_single_posts(batch_refusal() or batch_refusal_remember(error))

@@ -299,6 +299,14 @@ class BatchSend:
                     "status": error.status, "request_id": error.request_id or "—"})
                 self.settle(pending, RowState.FAILED)
             elif isinstance(error, ThuliumRefused):
+                if error.status in ThuliumMethodRefused.STATUSES:
+                    # Refused as a campaign Thulium does not hold would be: so would every
+                    # other row be, one call each.
+                    self.push.stop(_("Thulium refused to add records to this campaign: it no "
+                                     "longer holds it, or the portal's API user may not add "
+                                     "records to it (HTTP %(status)s, request id "
+                                     "%(request_id)s).") % {
+                        "status": error.status, "request_id": error.request_id or "—"})
                 self.settle(pending, refusal(error_values(error), pending.unanswered))
             elif error.may_have_applied:
                 pending.went_unanswered(pending.entry)

@@ -12,6 +12,7 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from audit.models import Entry, Outcome
 from audit.recording import outcome_values
@@ -283,15 +284,26 @@ def test_a_batch_call_the_api_user_may_not_make_falls_back_to_single_posts(
     assert len(calls_to(thulium, BATCH)) == 1 and third.single_posts is None
 
 
-def test_a_campaign_thulium_no_longer_holds_is_no_reason_for_other_imports_to_fall_back(
+def test_a_campaign_thulium_no_longer_holds_stops_the_import_without_a_call_per_row(
     logged_in, sales, thulium
 ):
-    """Not found on the batch path and on the single one alike: the campaign is gone, the
-    batch method is not refused; other imports keep sending batches."""
+    """Not found on the batch path and on the single one alike: the campaign is gone. Each
+    row was sent on its own to be refused "Campaign not found." (1,000 rows, 1,000 calls),
+    and the import ended done. It stops at the first refusal, and says why; the batch
+    method is not refused, so other imports keep sending batches."""
     thulium.state.refuse("POST", "batch/outbounds/*", 404)
     thulium.state.refuse("POST", "outbounds/*", 404)
-    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(3)])
-    assert Counter(row.state for row in job.rows.all()) == {RowState.REFUSED: 3}
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(12)])
+
+    assert (len(calls_to(thulium, BATCH)), len(calls_to(thulium, SINGLE))) == (1, 1)
+    assert Counter(row.state for row in job.rows.all()) == {RowState.REFUSED: 1,
+                                                            RowState.NOT_SENT: 11}
+    assert job.state == ImportJob.State.STOPPED
+    assert job.stop_reason.startswith(
+        "Thulium refused to add records to this campaign: it no longer holds it, or the "
+        "portal's API user may not add records to it (HTTP 404, request id ")
+    assert job.receipt.detail == job.stop_reason
+    assert escape(job.stop_reason) in logged_in.get(job.get_absolute_url()).content.decode()
     assert batch_refusal() is None
 
 
