@@ -114,7 +114,7 @@ class _Push:
         # yet are handed back, their rows left claimed for the next push to resume.
         self.abandoned = threading.Event()
         self.handed_back = 0  # rows handed back either way, for the log
-        self.pace = _Pace(settings.IMPORT_RATE_LIMIT)
+        self.pace = _Pace(settings.IMPORT_RATE_LIMIT, self.stopping)
         self.to_send = queue.Queue()
         self.sent = queue.Queue()
         # Batches handed to the senders and not stored yet; the storing thread counts them
@@ -543,14 +543,28 @@ def database_now(job_id: int) -> datetime | None:
 
 
 class _Pace:
-    """At most `per_second` sends a second across one worker's threads (0: no limit)."""
+    """At most `per_second` sends a second across one worker's threads (0: no limit), and
+    none while Thulium asked to wait (`pause`), unless the push stops meanwhile."""
 
-    def __init__(self, per_second: float):
+    def __init__(self, per_second: float, stopping: threading.Event):
         self.interval = 1 / per_second if per_second > 0 else 0.0
         self.lock = threading.Lock()
         self.next_at = time.monotonic()
+        self.stopping = stopping
+        self.paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds`, in any of the push's threads."""
+        with self.lock:
+            self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def unpaused(self) -> None:
+        """Wait for the end of a pause, if any."""
+        if (left := self.paused_until - time.monotonic()) > 0:
+            self.stopping.wait(left)
 
     def wait(self) -> None:
+        self.unpaused()
         if not self.interval:
             return
         with self.lock:

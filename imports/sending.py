@@ -16,6 +16,8 @@ the import stops:
   with Thulium's id; only the others are sent again. The listing stops at the records
   whose addition Thulium answered this push before the rows' send began
   (`AnsweredRecords`): it had added them before, so the rows are not further back.
+- Too many requests (429): every thread of the push waits as long as Thulium asks
+  (Retry-After), and the try is made again without spending one (`hold_back`).
 
 Each POST of a row and each check has its own audit entry, linked to the row
 (ImportAttempt). The outcomes of a batch's last round are handed to the database thread
@@ -25,6 +27,7 @@ at once, as the check and the next send must see them.
 
 import datetime
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -165,6 +168,8 @@ class BatchSend:
         self.single = single or push.single_posts
         self.done = Sending()
         self.cut_short = False  # a cancel or a stop ended the rounds, not the budget
+        self.turned_away = False  # Thulium answered the last try "too many requests"
+        self.turned_away_since: float | None = None
 
     def run(self) -> Sending:
         if self.single and len(self.open) > 1:
@@ -184,17 +189,21 @@ class BatchSend:
         return self.done
 
     def round(self) -> bool:
-        """One try with Thulium; True when rows are left for another."""
-        if self.push.stopping.is_set():
-            self.cut_short = True
-            return False
-        self.store_completions()
-        if self.check() and self.begin():
-            if self.single:
-                self.post_one(self.open[0])
-            else:
-                self.post_batch()
-        return bool(self.open)
+        """One try with Thulium; True when rows are left for another. A try Thulium turned
+        away for now is made again once the push waited, and counts as none (`hold_back`)."""
+        while True:
+            if self.push.stopping.is_set():
+                self.cut_short = True
+                return False
+            self.store_completions()
+            self.turned_away = False
+            if self.check() and self.begin():
+                if self.single:
+                    self.post_one(self.open[0])
+                else:
+                    self.post_batch()
+            if not (self.turned_away and self.open):
+                return bool(self.open)
 
     # --- the steps of a round -------------------------------------------------------------
 
@@ -207,6 +216,7 @@ class BatchSend:
         rows = [pending for pending in self.open if pending.to_check]
         if not rows:
             return True
+        self.push.pace.unpaused()
         with transaction.atomic():
             if not (rows := self.unless_erased(rows)):
                 return True
@@ -222,7 +232,8 @@ class BatchSend:
         try:
             found = record_checks_run(checks, since=since, applied_before=earliest.since_after,
                                       language=self.job.language or None)
-        except ThuliumError:
+        except ThuliumError as error:
+            self.hold_back(error)
             return False  # still to check: the next round asks again
         for pending, check, record_id in zip(rows, checks, found, strict=True):
             pending.to_check = False
@@ -269,6 +280,7 @@ class BatchSend:
             return
         except ThuliumError as error:
             self.failed_all(error)
+            self.hold_back(error)
             return
         self.push.answered.add([result.record_id for result in results
                                 if result.status == ADDED])
@@ -312,10 +324,23 @@ class BatchSend:
                 pending.went_unanswered(pending.entry)
             else:
                 pending.entry = None
+                self.hold_back(error)
             return
         self.push.answered.add([new.record_id])
         self.complete(pending, added_values(new.record_id, http_status=new.http_status))
         self.settle(pending, RowState.ADDED)
+
+    def hold_back(self, error: ThuliumError) -> None:
+        """Thulium answered "too many requests" (429): every thread of the push waits as long
+        as it asked, and the try is made again, spending none of the rows' tries, for up to
+        IMPORT_THROTTLED_MAX_WAIT seconds; then such answers count as failed tries."""
+        if error.status != 429:
+            return
+        now = time.monotonic()
+        self.turned_away_since = self.turned_away_since or now
+        if (left := settings.IMPORT_THROTTLED_MAX_WAIT - (now - self.turned_away_since)) > 0:
+            self.turned_away = True
+            self.push.pace.pause(min(error.retry_after or settings.IMPORT_RETRY_WAIT, left))
 
     def failed_all(self, error: ThuliumError) -> None:
         """The batch call failed as a whole: every row's send has its outcome. A refusal

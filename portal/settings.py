@@ -363,6 +363,10 @@ IMPORT_RATE_LIMIT = env_number("IMPORT_RATE_LIMIT", default=0.0, least=0)
 IMPORT_RETRY_ATTEMPTS = env_number("IMPORT_RETRY_ATTEMPTS", default=4, least=1)
 IMPORT_RETRY_WAIT = env_number("IMPORT_RETRY_WAIT", default=1.0, least=0)
 IMPORT_RETRY_MAX_WAIT = env_number("IMPORT_RETRY_MAX_WAIT", default=30.0, least=0)
+# Thulium (or a gateway before it) answering 429, too many requests: the whole push waits
+# as long as its Retry-After says (IMPORT_RETRY_WAIT without one), and the batch is tried
+# again without spending a try, for up to IMPORT_THROTTLED_MAX_WAIT seconds in all.
+IMPORT_THROTTLED_MAX_WAIT = env_number("IMPORT_THROTTLED_MAX_WAIT", default=600.0, least=0)
 # A worker renews its claim on rows every IMPORT_HEARTBEAT_SECONDS; rows and imports not
 # renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over.
 IMPORT_HEARTBEAT_SECONDS = env_number("IMPORT_HEARTBEAT_SECONDS", default=5.0, least=0,

@@ -279,6 +279,31 @@ def test_a_server_error_fails_without_having_applied_anything(thulium, kind, met
 
 
 @pytest.mark.parametrize("method", CALLS)
+def test_too_many_requests_fails_unapplied_with_the_wait_thulium_asked_for(thulium, method):
+    thulium.state.fail_next("http_429", delay=60)
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](get_client())
+    error = caught.value
+    assert (error.outcome, error.status, error.may_have_applied) == ("failed", 429, False)
+    assert error.retry_after == 60
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [
+    ("Fri, 31 Dec 1999 23:59:59 GMT", 0.0),  # a date past: at once
+    ("soon", None), ("-5", None), ("", None),
+])
+def test_a_retry_after_is_read_as_seconds_or_a_date_and_otherwise_ignored(
+    retry_after, seconds
+):
+    respond = lambda method, path, sent: (  # noqa: E731
+        503, b"<html></html>", {"Retry-After": retry_after} if retry_after else {})
+    with CraftedThulium(respond=respond) as crafted, \
+            pytest.raises(ThuliumUnavailable) as caught:
+        client_for(crafted.url).list_campaigns()
+    assert caught.value.retry_after == seconds
+
+
+@pytest.mark.parametrize("method", CALLS)
 @pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
 def test_a_timeout_after_sending_is_unknown_except_for_a_get(thulium, method, applied):
     thulium.state.fail_next("timeout", delay=LATE, apply=applied)

@@ -234,6 +234,27 @@ def test_a_500_before_applying_sends_the_batch_again(logged_in, sales, thulium):
     assert not [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
 
 
+def test_too_many_requests_pause_the_push_as_asked_and_spend_no_try(
+    logged_in, sales, thulium, settings, monkeypatch
+):
+    """Thulium answering 429 with Retry-After: 60 failed every row within seconds, each 429
+    a try of its budget, the wait asked for ignored."""
+    settings.IMPORT_RETRY_ATTEMPTS = 2
+    thulium.state.fail_next("http_429", times=3, path=BATCH, delay=60)
+    paused = []
+    pause = pushing._Pace.pause
+    # The waits asked for, recorded; the test does not sit through them.
+    monkeypatch.setattr(pushing._Pace, "pause",
+                        lambda pace, seconds: paused.append(seconds) or pause(pace, 0))
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+
+    assert (job.state, Counter(row.state for row in job.rows.all())) == (
+        ImportJob.State.DONE, {RowState.ADDED: 4})
+    assert paused == [60, 60, 60]
+    assert len(calls_to(thulium, BATCH)) == 4
+    assert held(thulium) == Counter(numbers(4))
+
+
 def test_a_batch_refused_as_a_whole_is_sent_row_by_row(logged_in, sales, thulium):
     thulium.state.fail_next("refuse", path=BATCH)
     job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)])

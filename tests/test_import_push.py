@@ -298,13 +298,30 @@ def test_the_pace_spaces_sends_by_the_rate_limit(monkeypatch):
     slept = []
     monkeypatch.setattr(pushing.time, "monotonic", lambda: clock["now"])
     monkeypatch.setattr(pushing.time, "sleep", slept.append)
-    pace = pushing._Pace(per_second=4)
+    pace = pushing._Pace(per_second=4, stopping=threading.Event())
     for _ in range(3):
         pace.wait()
     clock["now"] += 2.0  # a quiet spell does not build up a burst
     pace.wait()
     pace.wait()
     assert slept == [0.0, 0.25, 0.5, 0.0, 0.25]
+
+
+def test_a_pause_holds_every_send_of_the_push_until_it_ends_or_the_push_stops(monkeypatch):
+    clock = {"now": 100.0}
+    waited = []
+    monkeypatch.setattr(pushing.time, "monotonic", lambda: clock["now"])
+    stopping = threading.Event()
+    monkeypatch.setattr(stopping, "wait", waited.append)
+    pace = pushing._Pace(per_second=0, stopping=stopping)
+    pace.pause(60)
+    pace.pause(30)  # a shorter one asked meanwhile does not shorten it
+    pace.wait()
+    clock["now"] += 45
+    pace.wait()
+    clock["now"] += 15
+    pace.wait()
+    assert waited == [60, 15]
 
 
 def test_a_dead_workers_rows_are_settled_from_their_audit_rows(logged_in, sales, thulium, user):

@@ -11,7 +11,8 @@ import logging
 import ssl
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -306,8 +307,24 @@ def _http_failure(response: requests.Response, keep_body: bool):
         return ThuliumUnavailable(
             f"HTTP {status}", status=status, request_id=request_id, messages=messages,
             body=said, may_have_applied=sent and (status == 504 or status < 400),
+            retry_after=_retry_after(response),
         )
     return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The seconds a Retry-After header asks to wait: a number of seconds or an HTTP date
+    (RFC 9110, 10.2.3); None without one that reads as either."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list[str], str]:

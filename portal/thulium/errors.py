@@ -28,6 +28,7 @@ class ThuliumError(Exception):
         messages: list[str] | None = None,
         may_have_applied: bool = False,
         body: str = "",
+        retry_after: float | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
@@ -36,6 +37,7 @@ class ThuliumError(Exception):
         self.messages = messages or []
         self.may_have_applied = may_have_applied
         self.body = body
+        self.retry_after = retry_after  # seconds Thulium asked to wait (Retry-After), if any
         if may_have_applied:
             self.outcome = "unknown"
 

@@ -213,6 +213,13 @@ def _gateway_error_reply(kind):
     return _Reply(status.value, page.encode(), content_type="text/html; charset=utf-8")
 
 
+def _rate_limited_reply(seconds):
+    """Too many requests, as a gateway in front of Thulium could answer it (Thulium
+    documents no rate limit): come back in `seconds`."""
+    return _Reply(429, b'{"errors": [{"message": "Too many requests", "code": 429}]}',
+                  headers={"Retry-After": str(round(seconds))})
+
+
 def _broken_json_reply():
     # The same truncated body for PUT too: a client must cope with any cut-off answer.
     return _Reply(200, b'{"record_id": ')
@@ -414,6 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "refuse":
             lang = rules.language(self.headers.get("Accept-Language"))
             self._send(_validation_reply([rules.error("refused", lang)]))
+        elif fault.kind == "http_429":
+            self._send(_rate_limited_reply(fault.delay))
         else:
             self._send(_gateway_error_reply(fault.kind))
 

@@ -20,7 +20,9 @@ DEFAULT_TIMEOUT_DELAY = 10.0
 
 # Faults after which the request is still processed (stored) as normal.
 PROCESSED_KINDS = frozenset({"timeout", "broken_json"})
-FAULT_KINDS = PROCESSED_KINDS | {"http_500", "http_502", "http_503", "reset", "refuse"}
+# "http_429": too many requests, with a Retry-After of the fault's delay (whole seconds).
+FAULT_KINDS = PROCESSED_KINDS | {"http_429", "http_500", "http_502", "http_503", "reset",
+                                 "refuse"}
 # Record values Thulium keeps unique within a campaign.
 _UNIQUE = ("phone_number", "identifier")
 # Documented: Thulium's dates carry no seconds nor zone and read as Polish local time.
