@@ -4,8 +4,9 @@ has its verdict, and never send one again before asking Thulium whether it holds
 A batch goes in one `POST batch/outbounds/:id/records` (or row by row when the import
 sends one record per call), and each row's verdict comes from its own item of the answer.
 A round is one try with Thulium; between rounds the thread backs off (tenacity), and
-rounds end when every row has its verdict, the budget (IMPORT_RETRY_ATTEMPTS) is spent or
-the import stops:
+rounds end when every row has its verdict, the budget (IMPORT_RETRY_ATTEMPTS tries, and
+IMPORT_OUTAGE_MAX_WAIT seconds since the first: an outage of Thulium holds every thread
+in its backoff, and fails no row unless it lasts longer) is spent or the import stops:
 
 - Thulium refused the whole batch with an error body: nothing of it was added, so its
   rows go again one per call, each to its own verdict and budget. When the refusal was of
@@ -36,7 +37,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from audit.models import Entry, Outcome
 from audit.recording import entries_complete, error_values, outcome_values
@@ -177,7 +184,9 @@ class BatchSend:
         with override(self.job.language or None):
             Retrying(
                 retry=retry_if_result(bool),
-                stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS),
+                # Tries, and time: a short outage of Thulium fails no row.
+                stop=stop_after_attempt(settings.IMPORT_RETRY_ATTEMPTS)
+                & stop_after_delay(settings.IMPORT_OUTAGE_MAX_WAIT),
                 # Workers of several imports back off out of step with each other.
                 wait=wait_exponential_jitter(multiplier=settings.IMPORT_RETRY_WAIT,
                                              jitter=settings.IMPORT_RETRY_WAIT,

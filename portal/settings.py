@@ -363,6 +363,9 @@ IMPORT_RATE_LIMIT = env_number("IMPORT_RATE_LIMIT", default=0.0, least=0)
 IMPORT_RETRY_ATTEMPTS = env_number("IMPORT_RETRY_ATTEMPTS", default=4, least=1)
 IMPORT_RETRY_WAIT = env_number("IMPORT_RETRY_WAIT", default=1.0, least=0)
 IMPORT_RETRY_MAX_WAIT = env_number("IMPORT_RETRY_MAX_WAIT", default=30.0, least=0)
+# However many tries that takes, a batch is tried for IMPORT_OUTAGE_MAX_WAIT seconds since
+# its first: a shorter outage of Thulium (5xx, no connection) fails no row.
+IMPORT_OUTAGE_MAX_WAIT = env_number("IMPORT_OUTAGE_MAX_WAIT", default=300.0, least=0)
 # Thulium (or a gateway before it) answering 429, too many requests: the whole push waits
 # as long as its Retry-After says (IMPORT_RETRY_WAIT without one), and the batch is tried
 # again without spending a try, for up to IMPORT_THROTTLED_MAX_WAIT seconds in all.

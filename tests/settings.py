@@ -35,3 +35,5 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = False
 # Django's default of a connection per request (production keeps them, see settings):
 # a connection a live-server or worker thread kept open would outlive its test.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The tests count an import's tries; riding out an outage has a test of its own.
+IMPORT_OUTAGE_MAX_WAIT = 0

@@ -255,6 +255,20 @@ def test_too_many_requests_pause_the_push_as_asked_and_spend_no_try(
     assert held(thulium) == Counter(numbers(4))
 
 
+def test_a_short_outage_of_thulium_fails_no_row(logged_in, sales, thulium, settings):
+    """Production's four tries from a second failed every row 7 s into an outage."""
+    settings.IMPORT_RETRY_ATTEMPTS = 2
+    settings.IMPORT_OUTAGE_MAX_WAIT = 600  # far longer than the test's outage
+    thulium.state.fail_next("http_503", times=3, path=BATCH)
+    thulium.state.fail_next("reset", times=2, path=BATCH)
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+
+    assert (job.state, Counter(row.state for row in job.rows.all())) == (
+        ImportJob.State.DONE, {RowState.ADDED: 4})
+    assert len(calls_to(thulium, BATCH)) == 6
+    assert held(thulium) == Counter(numbers(4))
+
+
 def test_a_batch_refused_as_a_whole_is_sent_row_by_row(logged_in, sales, thulium):
     thulium.state.fail_next("refuse", path=BATCH)
     job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)])
