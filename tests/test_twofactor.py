@@ -266,6 +266,30 @@ def test_an_administrator_resets_a_lost_second_factor(client, user):
     assert "Two-factor login turned off for manager" in page
 
 
+def test_a_staff_session_left_open_neither_resets_its_own_second_factor_nor_password(
+        client, db):
+    """The portal asks for a code before turning two-factor login off and for the old
+    password before changing it; the admin asked for neither on one's own account."""
+    admin = make_user("boss", ADMINISTRATORS, is_staff=True)
+    device, _codes = enrolled(admin)
+    log_in(client, "boss")
+    give_code(client, code_at(device.key))
+    refused = client.post("/admin/auth/user/", {"action": "second_factor_reset",
+                                                "_selected_action": [admin.pk]}, follow=True)
+    assert TOTPDevice.objects.filter(user=admin).exists()
+    assert "Your own two-factor login is not reset here" in refused.content.decode()
+    password_page = reverse("admin:auth_user_password_change", args=[admin.pk])
+    assert client.get(password_page).url == reverse("admin:password_change")
+    answer = client.post(password_page, {"password1": "taken-Over-123",
+                                         "password2": "taken-Over-123",
+                                         "usable_password": "true"})
+    assert answer.url == reverse("admin:password_change")
+    assert User.objects.get(pk=admin.pk).check_password(PASSWORD)
+    assert not Entry.objects.filter(details__step__in=["password-set", "removed"]).exists()
+    # The page it points to asks for the current password.
+    assert "old_password" in client.get(answer.url).content.decode()
+
+
 def account_form(user, **changes) -> dict:
     """The admin's change form of `user` as posted, with `changes`."""
     values = {"username": user.username, "is_active": "on", "date_joined_0": "2026-01-01",

@@ -10,6 +10,10 @@ a superuser or give a permission by itself, nor change their own roles, nor give
 manage (a password, a second factor) the role of reading the whole audit trail: auditors
 watch what administrators do, and a superuser's or an auditor's account taken over would
 open everything. Before, one could tick "superuser" on their own account.
+
+Nor does anyone set their own password or reset their own second factor here: the portal's
+own pages ask for the current password or a code first, so that a session left open is not
+enough to take the account over.
 """
 
 from django.contrib import admin, messages
@@ -18,6 +22,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -73,7 +78,13 @@ class PortalUserAdmin(UserAdmin):
 
     def user_change_password(self, request, id, form_url=""):
         """The password page; a password set or disabled is an audit entry, committed with
-        it (with a second factor reset, it is how one could log in as another)."""
+        it (with a second factor reset, it is how one could log in as another). One's own
+        goes to the portal's page, which asks for the current password."""
+        if unquote(id) == str(request.user.pk):
+            self.message_user(request, _(
+                "Change your own password here: this page asks for your current one first."),
+                messages.INFO)
+            return redirect("admin:password_change")
         with transaction.atomic():
             response = super().user_change_password(request, id, form_url)
             account = self.get_object(request, unquote(id))
@@ -108,7 +119,13 @@ class PortalUserAdmin(UserAdmin):
                   description=_("Reset two-factor login (for a lost phone: the user sets it "
                                 "up again)"))
     def second_factor_reset(self, request, queryset):
-        reset = sum(second_factor_remove(user=user, actor=request.user) for user in queryset
+        """Not one's own: the portal's two-factor page asks for a code before turning it off."""
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, _(
+                "Your own two-factor login is not reset here: turn it off on your Two-factor "
+                "login page, which asks for a code first."), messages.WARNING)
+        reset = sum(second_factor_remove(user=user, actor=request.user)
+                    for user in queryset.exclude(pk=request.user.pk)
                     if may_manage(request.user, user))
         self.message_user(request, ngettext(
             "Two-factor login reset for %(count)d user.",
