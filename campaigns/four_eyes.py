@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin, entry_complete
 from portal.thulium import ThuliumError
+from roles.services import accounts_linked_to
 
 from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
@@ -33,6 +34,11 @@ class AlreadyRequested(Exception):
     def __init__(self, existing: ChangeRequest):
         super().__init__(f"change request {existing.pk} is the same")
         self.existing = existing
+
+
+class AccountsLinked(Exception):
+    """The requester created or changed the decider's account in the admin, or the other
+    way round: one person may hold both, so neither is a second pair of eyes."""
 
 
 class RequestClosed(Exception):
@@ -97,12 +103,13 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
 
     The campaign is read from Thulium first, as the edit form is: a change made in
     Thulium's panel since the request makes it outdated too. Raises PermissionDenied (own
-    request), CampaignUnread, RequestClosed, RequestOutdated (also when another change
-    took the campaign before this one was sent) or RequestTooLate (the request is then
-    marked outdated), or ThuliumError (the request stays approved; its audit row tells
-    what Thulium answered). Raises RequesterGone, the request then marked outdated, when
-    its requester may no longer change campaigns: a change of theirs waiting for its time
-    is not sent either (campaigns.due). Returns the call's entry, or the scheduled step's.
+    request), AccountsLinked, CampaignUnread, RequestClosed, RequestOutdated (also when
+    another change took the campaign before this one was sent) or RequestTooLate (the
+    request is then marked outdated), or ThuliumError (the request stays approved; its
+    audit row tells what Thulium answered). Raises RequesterGone, the request then marked
+    outdated, when its requester may no longer change campaigns: a change of theirs
+    waiting for its time is not sent either (campaigns.due). Returns the call's entry, or
+    the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
     if not change_request.is_open:
@@ -171,7 +178,8 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:
-    """Refuse the change; raises PermissionDenied (own request) or RequestClosed."""
+    """Refuse the change; raises PermissionDenied (own request), AccountsLinked or
+    RequestClosed."""
     _check_second_pair_of_eyes(change_request, actor)
     with transaction.atomic():
         _decide(_lock_open(change_request), ChangeRequest.State.REJECTED, actor, note)
@@ -196,12 +204,21 @@ def change_requests_expire() -> list[int]:
 
 
 def may_decide(change_request: ChangeRequest, user) -> bool:
-    """True when `user` may approve or reject: an approver who did not ask for it."""
+    """True when `user` may approve or reject: an approver who did not ask for it, and
+    whose account and the requester's were not one made or changed by the other."""
     return (
         change_request.is_open
         and user.has_perm("campaigns.approve_changerequest")
         and user.pk != change_request.requester_id
+        and not accounts_linked(change_request, user)
     )
+
+
+def accounts_linked(change_request: ChangeRequest, user) -> bool:
+    """True when the requester created or changed `user`'s account in the admin (its
+    password, roles, second factor), or `user` theirs: one administrator could otherwise
+    make an approver to let their own change through, or an editor to ask for it."""
+    return change_request.requester_id in accounts_linked_to(user)
 
 
 def outdated_why(change_request: ChangeRequest) -> str:
@@ -217,6 +234,8 @@ def outdated_why(change_request: ChangeRequest) -> str:
 def _check_second_pair_of_eyes(change_request, user):
     if user.pk == change_request.requester_id:
         raise PermissionDenied("a change request needs a second editor")
+    if accounts_linked(change_request, user):
+        raise AccountsLinked
 
 
 def _lock_open(change_request) -> ChangeRequest:

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.thulium import ThuliumError
@@ -11,11 +12,13 @@ from roles.permissions import requires
 
 from .forms import RejectionForm
 from .four_eyes import (
+    AccountsLinked,
     CampaignUnread,
     RequestClosed,
     RequesterGone,
     RequestOutdated,
     RequestTooLate,
+    accounts_linked,
     change_request_approve,
     change_request_reject,
     may_decide,
@@ -26,6 +29,11 @@ from .models import ChangeRequest
 from .risk import risk_labels
 
 RECENT_DECISIONS = 20
+LINKED = gettext_lazy(
+    "Not decided: one of you created or changed the other's account in the admin (its "
+    "password, roles or two-factor login), so another editor must approve or reject this "
+    "request."
+)
 
 
 def request_list(request):
@@ -50,6 +58,7 @@ def _detail_page(request, pk, rejection_form):
         "changes": settings_changes(change_request.settings_before, change_request.changes),
         "sent_change": getattr(change_request, "sent_change", None),
         "may_decide": may_decide(change_request, request.user),
+        "accounts_linked": accounts_linked(change_request, request.user),
         "outdated_why": outdated_why(change_request),
         "rejection_form": rejection_form,
     })
@@ -63,6 +72,8 @@ def request_approve(request, pk):
         change_request_approve(
             change_request=change_request, approver=request.user, language=request.LANGUAGE_CODE
         )
+    except AccountsLinked:
+        messages.error(request, LINKED)
     except CampaignUnread as unread:
         messages.error(request, _(
             "Not approved: the campaign could not be read from Thulium, so approving it "
@@ -108,6 +119,8 @@ def request_reject(request, pk):
         change_request_reject(
             change_request=change_request, actor=request.user, note=form.cleaned_data["note"]
         )
+    except AccountsLinked:
+        messages.error(request, LINKED)
     except RequestClosed:
         messages.error(request, _("This request was already decided."))
     else:

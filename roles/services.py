@@ -1,4 +1,9 @@
-"""Recording what an administrator did to an account in the admin (roles.entries)."""
+"""Recording what an administrator did to an account in the admin (roles.entries), and
+reading back whose accounts one managed there."""
+
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 
 from audit.models import Outcome
 from audit.recording import entry_begin, entry_complete
@@ -41,6 +46,22 @@ def account_password_record(*, account, actor) -> None:
     sign-on then logs it in); in the caller's transaction."""
     step = Step.PASSWORD_SET if account.has_usable_password() else Step.PASSWORD_DISABLED
     _record(actor, {"account": account.get_username(), "step": step})
+
+
+def accounts_linked_to(account) -> set[int]:
+    """The ids of the users who created or changed `account` in the admin (its password,
+    roles, second factor, any detail), and of the accounts it created or changed there.
+
+    Read from the admin's own log, which names accounts by id (a rename does not hide
+    them) and is written in the change's transaction; the second factor's reset writes
+    there too (twofactor.admin). A save that changed nothing is left out.
+    """
+    accounts = ContentType.objects.get_for_model(get_user_model())
+    done = (LogEntry.objects.filter(content_type=accounts, action_flag__in=(ADDITION, CHANGE))
+            .exclude(change_message="[]"))
+    managers = done.filter(object_id=str(account.pk)).values_list("user_id", flat=True)
+    managed = done.filter(user_id=account.pk).values_list("object_id", flat=True)
+    return (set(managers) | {int(pk) for pk in managed}) - {account.pk}
 
 
 def _record(actor, details: dict) -> None:

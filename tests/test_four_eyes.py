@@ -1,6 +1,8 @@
 """Risky campaign changes: a typed reason always, and with FOUR_EYES a second editor."""
 
 import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
 from django.urls import reverse
 
 import campaigns.four_eyes as four_eyes_module
@@ -12,8 +14,9 @@ from campaigns.models import ChangeRequest
 from campaigns.notices import REQUEST_DECIDED
 from campaigns.risk import Risk, risky_changes
 from notices.models import Notice
-from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
+from tests.test_twofactor import account_form, enrolled
 
 KNOWN = {
     "dialer": "progressive", "active": False, "start_date": "2026-01-05",
@@ -365,6 +368,83 @@ def test_approvers_see_how_many_requests_wait_for_them(change_request, logged_in
     page = logged_in.get(reverse("campaigns:list"))
     assert page.context["requests_to_approve"] == 1
     assert 'data-testid="requests-to-approve">1<' in page.content.decode()
+
+
+def administrator_makes_editor(client, username: str) -> User:
+    """An account made in the admin, its password set and Campaign editors given, as an
+    administrator's session would."""
+    client.post(reverse("admin:auth_user_add"), {
+        "username": username, "password1": "Helper-pass-123", "password2": "Helper-pass-123",
+        "usable_password": "true"})
+    account = User.objects.get(username=username)
+    client.post(reverse("admin:auth_user_change", args=[account.pk]),
+                account_form(account, groups=[Group.objects.get(name=EDITORS).pk]))
+    assert account.has_perm("campaigns.approve_changerequest")
+    return account
+
+
+@pytest.mark.parametrize("how", ["made", "password set", "second factor reset", "groups"])
+def test_an_administrator_cannot_approve_their_own_change_through_an_account_they_manage(
+        how, four_eyes, client, campaigns, thulium, second_editor):
+    """One administrator met the four-eyes rule alone: they asked for a risky change, made
+    (or took over) an approver's account in the admin, and approved it from there."""
+    admin = make_user("boss", ADMINISTRATORS, is_staff=True)
+    client.force_login(admin)
+    edit(client, campaigns["00001"], dialer="predictive", reason="more calls")
+    change_request = ChangeRequest.objects.get()
+    if how == "made":
+        approver = administrator_makes_editor(client, "helper")
+    elif how == "password set":
+        approver = second_editor
+        client.post(reverse("admin:auth_user_password_change", args=[approver.pk]), {
+            "password1": "Helper-pass-123", "password2": "Helper-pass-123",
+            "usable_password": "true"})
+    elif how == "second factor reset":
+        approver = second_editor
+        enrolled(approver)
+        client.post("/admin/auth/user/", {"action": "second_factor_reset",
+                                          "_selected_action": [approver.pk]})
+    else:
+        approver = make_user("helper")
+        client.post(reverse("admin:auth_user_change", args=[approver.pk]),
+                    account_form(approver, groups=[Group.objects.get(name=EDITORS).pk]))
+    as_approver = Client()
+    as_approver.force_login(User.objects.get(pk=approver.pk))
+    page = as_approver.get(change_request.get_absolute_url())
+    assert page.context["requests_to_approve"] == 0
+    assert 'data-testid="accounts-linked"' in page.content.decode()
+    assert reverse("campaigns:request_approve", args=[change_request.pk]) not in (
+        page.content.decode())
+    refused = as_approver.post(reverse("campaigns:request_approve", args=[change_request.pk]),
+                               follow=True)
+    assert "Not decided: one of you created or changed the other" in refused.content.decode()
+    as_approver.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                     {"note": "no"})
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REQUESTED
+    assert api_calls(thulium, "PUT") == []
+    # Another editor, whose account the requester never touched, approves it.
+    client.force_login(make_user("third", EDITORS))
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.APPROVED
+
+
+def test_nor_can_they_approve_a_change_asked_for_from_an_account_they_made(
+        four_eyes, client, campaigns, thulium):
+    admin = make_user("boss", ADMINISTRATORS, EDITORS, is_staff=True)
+    client.force_login(admin)
+    administrator_makes_editor(client, "puppet")
+    puppet = Client()
+    assert puppet.post(reverse("login"), {"username": "puppet",
+                                          "password": "Helper-pass-123"}).status_code == 302
+    edit(puppet, campaigns["00001"], dialer="predictive", reason="more calls")
+    change_request = ChangeRequest.objects.get()
+    assert client.get(reverse("campaigns:list")).context["requests_to_approve"] == 0
+    client.post(reverse("campaigns:request_approve", args=[change_request.pk]))
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REQUESTED
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_requests_are_listed_for_everyone_logged_in(change_request, client, db):

@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -124,13 +124,26 @@ class PortalUserAdmin(UserAdmin):
             self.message_user(request, _(
                 "Your own two-factor login is not reset here: turn it off on your Two-factor "
                 "login page, which asks for a code first."), messages.WARNING)
-        reset = sum(second_factor_remove(user=user, actor=request.user)
+        reset = sum(self._second_factor_remove(request, user)
                     for user in queryset.exclude(pk=request.user.pk)
                     if may_manage(request.user, user))
         self.message_user(request, ngettext(
             "Two-factor login reset for %(count)d user.",
             "Two-factor login reset for %(count)d users.", reset) % {"count": reset},
             messages.SUCCESS)
+
+    def _second_factor_remove(self, request, user) -> bool:
+        """Also in the admin's log, as the admin's other changes of an account are: whoever
+        resets it may set it up in their stead, so the four-eyes rule reads it there."""
+        with transaction.atomic():
+            removed = second_factor_remove(user=user, actor=request.user)
+            if removed:
+                self.log_change(request, user, [{"changed": {"fields": [SECOND_FACTOR_FIELD]}}])
+        return removed
+
+
+# Kept untranslated in the admin's log, which translates it when shown.
+SECOND_FACTOR_FIELD = gettext_noop("two-factor login")
 
 
 def may_manage(manager, account) -> bool:
