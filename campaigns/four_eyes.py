@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin, entry_complete
+from audit.services import may_see_everyone
 from portal.thulium import ThuliumError
 from roles.services import accounts_linked_to
 
@@ -212,6 +213,16 @@ def may_decide(change_request: ChangeRequest, user) -> bool:
         and user.pk != change_request.requester_id
         and not accounts_linked(change_request, user)
     )
+
+
+def request_shown_in_full(change_request: ChangeRequest, user) -> bool:
+    """True when `user` may read who asked and decided, the reason, the note and the
+    values: an approver, who acts on it, or one who may open its steps in the audit trail
+    (audit.services.may_see_entry: the requester's and the decider's own, an auditor
+    any). Others see that it exists, its campaign, state and times, as the trail shows
+    them others' entries."""
+    return (user.has_perm("campaigns.approve_changerequest") or may_see_everyone(user)
+            or user.pk in (change_request.requester_id, change_request.decided_by_id))
 
 
 def accounts_linked(change_request: ChangeRequest, user) -> bool:

@@ -23,6 +23,7 @@ from .four_eyes import (
     change_request_reject,
     may_decide,
     outdated_why,
+    request_shown_in_full,
 )
 from .labels import settings_changes
 from .models import ChangeRequest
@@ -57,6 +58,7 @@ def _detail_page(request, pk, rejection_form):
         "risks": risk_labels(change_request.risks),
         "changes": settings_changes(change_request.settings_before, change_request.changes),
         "sent_change": getattr(change_request, "sent_change", None),
+        "in_full": request_shown_in_full(change_request, request.user),
         "may_decide": may_decide(change_request, request.user),
         "accounts_linked": accounts_linked(change_request, request.user),
         "outdated_why": outdated_why(change_request),

@@ -18,6 +18,7 @@ from .scheduling import (
     TimePassed,
     change_schedule,
     scheduled_change_cancel,
+    scheduled_shown_in_full,
 )
 
 RECENTLY_FINISHED = 30
@@ -73,6 +74,7 @@ def _detail_page(request, pk, cancel_form):
     )
     return render(request, "campaigns/scheduled_detail.html", {
         "change": change, "cancel_form": cancel_form,
+        "in_full": scheduled_shown_in_full(change, request.user),
         "changes": settings_changes(change.settings_before, change.changes)})
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin, entry_complete
+from audit.services import may_see_everyone
 
 from .entries import SCHEDULED_CHANGE, ScheduleStep
 from .models import Campaign, ChangeRequest, ScheduledChange
@@ -102,6 +103,15 @@ def scheduled_change_cancel(*, scheduled: ScheduledChange, actor, reason: str) -
         record_step(scheduled, ScheduleStep.CANCELLED, actor=actor, note=reason)
         scheduled_request_ended_notify(scheduled, ScheduledChange.State.CANCELLED)
     log.info("scheduled change %s cancelled by %s", scheduled.pk, actor.get_username())
+
+
+def scheduled_shown_in_full(scheduled: ScheduledChange, user) -> bool:
+    """True when `user` may read who scheduled it, the reason and the values: an editor,
+    who may cancel it, or one who may open its steps in the audit trail
+    (audit.services.may_see_entry: the one who scheduled it, an auditor any). Others see
+    that it exists, its campaign, state and times, as the trail shows them others' entries."""
+    return (user.has_perm("campaigns.change_campaign") or may_see_everyone(user)
+            or user.pk == scheduled.created_by_id)
 
 
 def grace() -> datetime.timedelta:

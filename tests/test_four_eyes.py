@@ -450,7 +450,35 @@ def test_nor_can_they_approve_a_change_asked_for_from_an_account_they_made(
 def test_requests_are_listed_for_everyone_logged_in(change_request, client, db):
     client.force_login(make_user("reader"))
     page = client.get(reverse("campaigns:requests")).content.decode()
-    assert "More calls in the season" in page
+    assert change_request.get_absolute_url() in page and "(00001)" in page
+    # Whose and why, only as the audit trail shows them: to those who act on it.
+    assert "More calls in the season" not in page and "manager" not in page
+
+
+def test_only_those_who_may_act_on_a_request_or_see_it_in_the_audit_trail_read_it(
+        change_request, client, second_editor):
+    """Anyone logged in read others' reasons, notes and values on the request's page, while
+    the audit trail answered 403 for the same steps."""
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                {"note": "Not in December"})
+    step = Entry.objects.filter(kind=CHANGE_REQUEST.slug).first()
+    client.force_login(make_user("reader"))
+    assert client.get(step.get_absolute_url()).status_code == 403
+    page = client.get(change_request.get_absolute_url()).content.decode()
+    assert 'data-testid="not-in-full"' in page and "rejected" in page
+    for secret in ("More calls in the season", "Not in December", "predictive", "manager",
+                   "second,", 'data-testid="requested-changes"'):
+        assert secret not in page
+    # The requester, an approver and an auditor read it all.
+    for reader in (change_request.requester, make_user("third", EDITORS),
+                   make_user("audrey", AUDITORS)):
+        client.force_login(reader)
+        page = client.get(change_request.get_absolute_url()).content.decode()
+        assert "More calls in the season" in page and "Not in December" in page
+        assert 'data-testid="requested-changes"' in page
+        listed = client.get(reverse("campaigns:requests")).content.decode()
+        assert "More calls in the season" in listed
 
 
 def test_the_service_refuses_self_approval_too(change_request, user):

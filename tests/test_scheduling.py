@@ -147,6 +147,22 @@ def test_the_scheduled_change_s_page_shows_it_field_by_field(scheduled, logged_i
     assert "Aktywna" in table and '"active"' not in table
 
 
+def test_only_editors_its_author_and_auditors_read_a_scheduled_change(scheduled, client):
+    """Anyone logged in read its reason and values, which the audit trail hides from them."""
+    client.force_login(make_user("reader"))
+    step = Entry.objects.get(kind=SCHEDULED_CHANGE.slug)
+    assert client.get(step.get_absolute_url()).status_code == 403
+    for url in (scheduled.get_absolute_url(), reverse("campaigns:scheduled")):
+        page = client.get(url).content.decode()
+        assert scheduled.get_absolute_url() in page
+        assert "Evening: calls end" not in page and "manager" not in page
+        assert 'data-testid="changes-to-send"' not in page
+    for reader in (scheduled.created_by, make_user("audrey", AUDITORS)):
+        client.force_login(reader)
+        page = client.get(scheduled.get_absolute_url()).content.decode()
+        assert "Evening: calls end" in page and 'data-testid="changes-to-send"' in page
+
+
 def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
     page = logged_in.get(scheduled.get_absolute_url()).content.decode()
     assert shown_time(scheduled.apply_at).removesuffix(":00") + "<" in page

@@ -5,9 +5,11 @@ from django import template
 from audit.diff import flat_paths
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE, ScheduleStep, Step
+from campaigns.four_eyes import request_shown_in_full
 from campaigns.labels import settings_named
 from campaigns.models import ScheduledChange
 from campaigns.revert import revertible
+from campaigns.scheduling import scheduled_shown_in_full
 
 register = template.Library()
 
@@ -46,6 +48,18 @@ def scheduled_change_of(entry):
     """The scheduled change a step entry names, as it is now (None if it is gone)."""
     return (ScheduledChange.objects.select_related("sent_change")
             .filter(pk=entry.details.get("scheduled")).first())
+
+
+@register.filter
+def sees_request_in_full(user, change_request) -> bool:
+    """`{% if user|sees_request_in_full:change_request %}` before its reason and values."""
+    return request_shown_in_full(change_request, user)
+
+
+@register.filter
+def sees_scheduled_in_full(user, scheduled) -> bool:
+    """`{% if user|sees_scheduled_in_full:change %}` before its reason and values."""
+    return scheduled_shown_in_full(scheduled, user)
 
 
 @register.filter
