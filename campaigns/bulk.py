@@ -1,10 +1,13 @@
 """A change to several campaigns: a preview line per campaign, then a PUT per campaign.
 
 Each campaign's change is judged by the edit form itself (CampaignForm), fed the
-campaign's known settings with the bulk values over them: what it would send, what it
-refuses, what is risky, exactly as on the campaign's own page. The preview is carried to
-the confirmation signed, with each campaign's `version`; a campaign whose settings moved
-in between is not sent.
+campaign's settings with the bulk values over them: what it would send, what it refuses,
+what is risky, exactly as on the campaign's own page. The settings are read from Thulium
+first, as the edit form and an approval read them: judged against the portal's copy, a
+maximum lowered in Thulium's panel to 1 made "set it to 2" a lowering, sent at once with
+FOUR_EYES on. The preview is carried to the confirmation signed, with each campaign's
+`version`; Thulium is read again before the PUTs, and a campaign whose settings moved in
+between (there or in the portal) is not sent.
 """
 
 import datetime
@@ -20,6 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connections
 from django.utils import formats
+from django.utils.translation import gettext as _
 
 from audit.models import Entry
 from portal.thulium import ThuliumError
@@ -28,6 +32,7 @@ from .forms import CampaignForm, initial_from_settings
 from .four_eyes import AlreadyRequested, change_request_create
 from .labels import setting_value_label
 from .models import Campaign, ChangeRequest
+from .reading import campaigns_read
 from .risk import risk_labels
 from .services import CampaignChanged, campaign_update
 
@@ -61,10 +66,16 @@ class PreviewLine:
         return risk_labels(self.risks)
 
 
-def bulk_preview(*, campaigns, values: dict, reason: str) -> list[PreviewLine]:
+def bulk_preview(*, campaigns, values: dict, reason: str, actor,
+                 language: str | None = None) -> list[PreviewLine]:
     """One line per campaign (in the given order): changed, skipped (already at the new
-    values) or refused (the edit form's rules, with the campaign's other settings)."""
-    return [_preview_line(campaign, values, reason) for campaign in campaigns]
+    values) or refused (the edit form's rules, with the campaign's other settings as
+    Thulium holds them; or not in Thulium's list). Raises ThuliumError."""
+    listed = campaigns_read(campaigns, actor=actor, language=language)
+    return [_preview_line(campaign, values, reason) if campaign.pk in listed
+            else PreviewLine(campaign, Line.REFUSE, problems=[
+                _("Thulium's list of campaigns does not hold this campaign.")])
+            for campaign in campaigns]
 
 
 def _preview_line(campaign: Campaign, values: dict, reason: str) -> PreviewLine:
@@ -145,8 +156,8 @@ def preview_read(token: str) -> dict:
 class Sent:
     """How one campaign's change ended."""
 
-    SUCCEEDED, FAILED, STALE, REQUESTED, GONE, LATE = (
-        "succeeded", "failed", "stale", "requested", "gone", "late"
+    SUCCEEDED, FAILED, STALE, REQUESTED, GONE, LATE, UNLISTED = (
+        "succeeded", "failed", "stale", "requested", "gone", "late", "unlisted"
     )
 
 
@@ -165,6 +176,10 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
     failure does not stop the others. Each change is its own audit entry, or with
     FOUR_EYES a risky one its own change request.
 
+    The campaigns are read from Thulium first: one changed there since the preview is not
+    sent (STALE), nor one no longer in its list (UNLISTED). Raises ThuliumError, nothing
+    sent, when Thulium cannot be read.
+
     The request must end before the web worker's time limit, or it is killed with changes
     in flight: a campaign whose PUT could not be answered by then is not sent (LATE), for
     the user to send again. The first few always go: a limit shorter than one call is the
@@ -175,9 +190,14 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
     # The latest moment a PUT may start: its longest wait for Thulium then still ends in time.
     last_start = (monotonic() + settings.GUNICORN_TIMEOUT - ANSWER_SECONDS
                   - settings.THULIUM_TIMEOUT - settings.THULIUM_CONNECT_TIMEOUT)
+    campaigns = {campaign.pk: campaign for campaign in
+                 Campaign.objects.filter(pk__in=[line[0] for line in preview["lines"]])}
+    listed = campaigns_read(campaigns.values(), actor=actor, language=language)
     send = partial(_send_one, actor=actor, reason=reason, language=language)
 
     def send_in_time(index: int, line: list) -> Outcome:
+        if line[0] in campaigns and line[0] not in listed:
+            return Outcome(line[0], Sent.UNLISTED, campaigns[line[0]])
         if index >= workers and monotonic() > last_start:
             return Outcome(line[0], Sent.LATE)
         return send(line)

@@ -7,6 +7,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.thulium import ThuliumError
 from roles.permissions import requires
 
 from .bulk import (
@@ -34,8 +35,16 @@ def bulk_change(request):
         # "edit": back from the preview to the form, the input kept.
         return render(request, FORM, _form_context(form))
     campaigns = _ordered(form.cleaned_data["campaign"], form.data.getlist("campaign"))
-    lines = bulk_preview(campaigns=campaigns, values=form.values(),
-                         reason=form.cleaned_data["reason"])
+    try:
+        lines = bulk_preview(campaigns=campaigns, values=form.values(),
+                             reason=form.cleaned_data["reason"], actor=request.user,
+                             language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        form.add_error(None, _(
+            "The campaigns could not be read from Thulium, so the change cannot be previewed: "
+            "it is judged against the settings Thulium holds. Try again later. %(why)s"
+        ) % {"why": error.user_text()})
+        return render(request, FORM, _form_context(form))
     unexplained = [line for line in lines if line.needs_reason]
     if unexplained:
         form.add_error("reason", _("Say why: for %(campaigns)s this change %(risks)s.") % {
@@ -59,19 +68,32 @@ def bulk_confirm(request):
     try:
         preview = preview_read(request.POST.get("preview", ""))
     except PreviewExpired as expired:
-        form = BulkChangeForm(MultiValueDict(expired.form_data))
-        form.is_valid()
-        form.add_error(None, _("This preview is more than an hour old and was not sent. "
-                               "Look at the preview again, then confirm."))
-        return render(request, FORM, _form_context(form))
+        return _form_again(request, expired.form_data, _(
+            "This preview is more than an hour old and was not sent. Look at the preview "
+            "again, then confirm."))
     except signing.BadSignature:
         problem = _("This preview cannot be read, so nothing was sent. Choose the campaigns "
                     "on the list and set the change again.")
         return render(request, FORM, {"form": BulkChangeForm(), "chosen": [],
                                       "selection_problems": [problem]})
-    outcomes = bulk_send(preview=preview, actor=request.user, language=request.LANGUAGE_CODE)
+    try:
+        outcomes = bulk_send(preview=preview, actor=request.user,
+                             language=request.LANGUAGE_CODE)
+    except ThuliumError as error:
+        return _form_again(request, preview["form"], _(
+            "Nothing was sent: the campaigns could not be read from Thulium, so a change "
+            "made there since the preview could be missed. Try again later. %(why)s"
+        ) % {"why": error.user_text()})
     return render(request, "campaigns/bulk_done.html", {
         "outcomes": outcomes, "again": _again(preview["form"], outcomes)})
+
+
+def _form_again(request, form_data: dict, problem: str):
+    """The form as it was posted for the preview, with why nothing was sent."""
+    form = BulkChangeForm(MultiValueDict(form_data))
+    form.is_valid()
+    form.add_error(None, problem)
+    return render(request, FORM, _form_context(form))
 
 
 def _again(form_data: dict, outcomes) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """Reading campaigns from Thulium, and the changes made outside the portal that it finds.
 
 Thulium's own panel can change a campaign behind the portal's back. Whenever the portal
-reads a campaign (the edit form, Refresh, `sync_campaigns`), a value that differs from
-the one it knew becomes a "changed outside the portal" entry before it is taken.
+reads a campaign (the edit form, an approval, a change to several campaigns, Refresh,
+`sync_campaigns`), a value that differs from the one it knew becomes a "changed outside
+the portal" entry before it is taken.
 """
 
 import datetime
@@ -80,13 +81,30 @@ def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> 
     known ones. Raises ThuliumError, or CampaignNotListed. The form it is read for opens
     with the last known values without it, so Thulium is waited for THULIUM_VIEW_TIMEOUT.
     """
+    found = campaigns_read([campaign], actor=actor, language=language)
+    if campaign.pk not in found:
+        raise CampaignNotListed
+    return found[campaign.pk]
+
+
+def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
+    """Take each campaign's current settings from Thulium into it, one call for them all.
+
+    Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
+    portal" entry or None (a campaign missing is not in the list). Raises ThuliumError.
+    Thulium is waited for THULIUM_VIEW_TIMEOUT: a change to several campaigns keeps the
+    rest of its request's time for its PUTs.
+    """
+    wanted = {campaign.thulium_id: campaign for campaign in campaigns}
+    found = {}
     timeout = settings.THULIUM_VIEW_TIMEOUT
     for item in get_client(language, timeout=timeout).list_campaigns():
-        if str(item.get("id", "")) == campaign.thulium_id:
-            entry = outside_changes_take(campaign, thulium_settings(item), actor=actor)
-            Campaign.objects.filter(pk=campaign.pk).update(synced_at=timezone.now())
-            return entry
-    raise CampaignNotListed
+        campaign = wanted.pop(str(item.get("id", "")), None)
+        if campaign is not None:
+            found[campaign.pk] = outside_changes_take(campaign, thulium_settings(item),
+                                                      actor=actor)
+    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now())
+    return found
 
 
 def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | None:

@@ -50,7 +50,7 @@ def test_the_preview_shows_old_and_new_and_skips_campaigns_already_there(
     # 00002 already dials in preview: only its order is sent.
     assert shown["00002"].changes == {"order": 5}
     assert "50</span> → <strong>5" in page.content.decode()
-    assert api_calls(thulium) == []
+    assert [call["method"] for call in api_calls(thulium)] == ["GET"]  # the read, no PUT
 
     again = lines(preview(logged_in, campaigns=["00002"], dialer="preview", order="10"))
     assert again["00002"].state == "skip"
@@ -79,13 +79,14 @@ def test_campaigns_the_change_would_break_are_refused_in_the_preview(logged_in, 
     assert shown["00001"].state == shown["A7K2Q"].state == "change"
 
 
-def test_a_campaign_whose_settings_the_portal_never_read_gets_every_value_set(
+def test_a_campaign_thuliums_list_does_not_hold_is_refused_in_the_preview(
     logged_in, campaigns
 ):
     Campaign.objects.create(thulium_id="B1234", name="Zarejestrowana ręcznie")
     shown = lines(preview(logged_in, campaigns=["B1234", "00001"], order="50", parity="50"))
-    assert shown["B1234"].changes == {"order": 50, "parity": 50}
-    assert ("Order", "—", "50") in shown["B1234"].rows
+    assert shown["B1234"].state == "refuse"
+    assert shown["B1234"].problems == [
+        "Thulium's list of campaigns does not hold this campaign."]
     assert shown["00001"].state == "skip"
 
 
@@ -151,10 +152,17 @@ sends = pytest.mark.django_db(transaction=True)  # the PUTs run in threads of th
 
 @sends
 def test_confirm_sends_one_put_per_campaign_concurrently_each_audited(
-    logged_in, campaigns, thulium
+    logged_in, campaigns, thulium, monkeypatch
 ):
     token = token_of(preview(logged_in, order="5", parity="40"))
-    thulium.state.gather(3)  # answered only once all three are in flight together
+    read = bulk.campaigns_read
+
+    def read_then_gather(*args, **kwargs):
+        found = read(*args, **kwargs)
+        thulium.state.gather(3)  # the PUTs answered only once all three are in flight
+        return found
+
+    monkeypatch.setattr(bulk, "campaigns_read", read_then_gather)
     page = logged_in.post(CONFIRM, {"preview": token})
     assert thulium.state.gathered
     assert {o.state for o in page.context["outcomes"]} == {"succeeded"}
@@ -258,13 +266,93 @@ def test_with_four_eyes_a_risky_change_becomes_a_request_and_the_others_are_sent
     assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/00001"]
 
 
+def known_max_and_thuliums(campaign, *, known, in_thulium, thulium):
+    """The campaign's predictive maximum as the portal last knew it, and as Thulium's own
+    panel set it since, behind the portal's back."""
+    campaign.settings = {**campaign.settings, "parameters": {
+        **campaign.settings["parameters"], "predictive_max_calls": known}}
+    campaign.save(update_fields=["settings"])
+    thulium.state.update_campaign(campaign.thulium_id, {
+        "parameters": {"predictive_max_calls": in_thulium}}, lambda stored: [])
+
+
+@sends
+def test_with_four_eyes_a_change_is_judged_against_the_settings_thulium_holds(
+    logged_in, campaigns, thulium, settings
+):
+    """The portal knew 4; lowered to 1 in Thulium, "2" raises it: a second editor's call."""
+    settings.FOUR_EYES = True
+    known_max_and_thuliums(campaigns["00001"], known=4, in_thulium=1, thulium=thulium)
+    page = preview(logged_in, campaigns=["00001"], predictive_max_calls="2", reason="Więcej")
+    assert lines(page)["00001"].risks == ["more_calls"]
+    assert ("Predictive: maximum calls per agent", "1", "2") in lines(page)["00001"].rows
+    outcomes = logged_in.post(CONFIRM, {"preview": token_of(page)}).context["outcomes"]
+    assert [o.state for o in outcomes] == ["requested"]
+    assert ChangeRequest.objects.get().changes == {"parameters": {"predictive_max_calls": 2}}
+    assert api_calls(thulium, "PUT") == []
+
+
+@sends
+def test_a_campaign_changed_in_thulium_after_the_preview_is_not_sent(
+    logged_in, campaigns, thulium, settings
+):
+    settings.FOUR_EYES = True
+    known_max_and_thuliums(campaigns["00001"], known=4, in_thulium=4, thulium=thulium)
+    token = token_of(preview(logged_in, campaigns=["00001", "A7K2Q"],
+                             predictive_max_calls="2"))  # a lowering for both, then
+    thulium.state.update_campaign("00001", {"parameters": {"predictive_max_calls": 1}},
+                                  lambda stored: [])
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"00001": "stale", "A7K2Q": "succeeded"}
+    assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/A7K2Q"]
+    assert Campaign.objects.get(thulium_id="00001").settings["parameters"][
+        "predictive_max_calls"] == 1
+
+
+@sends
+def test_a_campaign_thulium_no_longer_lists_is_not_sent(logged_in, campaigns, thulium):
+    token = token_of(preview(logged_in, campaigns=["00001", "00002"], order="5"))
+    Campaign.objects.filter(thulium_id="00002").update(thulium_id="B1234")
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"00001": "succeeded", "B1234": "unlisted"}
+    assert "Not sent: Thulium's list of campaigns no longer holds" in page.content.decode()
+    assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/00001"]
+
+
+def test_nothing_is_previewed_when_thulium_cannot_be_read(logged_in, campaigns, thulium):
+    thulium.state.fail_next("refuse", path="/api/outbounds")
+    page = preview(logged_in, order="5")
+    shown = page.content.decode()
+    assert page.templates[0].name == "campaigns/bulk_form.html"
+    assert "The campaigns could not be read from Thulium" in shown
+    assert "Sandbox: refused on request." in shown and "request_id" in shown
+    assert page.context["form"]["order"].value() == "5"
+
+
+def test_nothing_is_sent_when_thulium_cannot_be_read_before_the_puts(
+    logged_in, campaigns, thulium
+):
+    token = token_of(preview(logged_in, order="5", reason="x"))
+    thulium.state.fail_next("refuse", path="/api/outbounds")
+    page = logged_in.post(CONFIRM, {"preview": token})
+    shown = page.content.decode()
+    assert "Nothing was sent: the campaigns could not be read from Thulium" in shown
+    assert "Sandbox: refused on request." in shown and "request_id" in shown
+    assert page.context["form"]["order"].value() == "5"
+    assert [c.thulium_id for c in page.context["chosen"]] == ALL
+    assert api_calls(thulium, "PUT") == []
+    assert not Entry.objects.filter(kind="campaign-change").exists()
+
+
 def test_a_tampered_preview_sends_nothing(logged_in, campaigns, thulium):
     token = token_of(preview(logged_in, order="5"))
     page = logged_in.post(CONFIRM, {"preview": token[:-3] + "abc"})
     assert page.status_code == 200
     assert "This preview cannot be read, so nothing was sent." in page.content.decode()
     assert logged_in.post(CONFIRM, {}).status_code == 200
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_an_old_preview_shows_the_form_again_filled_in(logged_in, campaigns, thulium,
@@ -275,4 +363,4 @@ def test_an_old_preview_shows_the_form_again_filled_in(logged_in, campaigns, thu
     assert "This preview is more than an hour old and was not sent." in page.content.decode()
     assert page.context["form"]["order"].value() == "5"
     assert [c.thulium_id for c in page.context["chosen"]] == ["00002"]
-    assert api_calls(thulium) == []
+    assert api_calls(thulium, "PUT") == []
