@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Case, F, Func, TextField, When
 from django.db.models.expressions import RawSQL
 
-from portal.spreadsheets import FORMULA_STARTS, Echo
+from portal.spreadsheets import FORMULA_AFTER_A_BREAK, FORMULA_STARTS, Echo, safe_cell
 
 from .fastread import local_times, long_read, read_as_text
 from .kinds import all_kinds
@@ -84,6 +84,8 @@ def csv_chunks(export: Export) -> Iterator[str | bytes]:
         yield header
         yield from _copied(export)
         return
+    connection.ensure_connection()  # its `safe_cell`, for `_safe`
+    connection.connection.create_function("safe_cell", 1, safe_cell, deterministic=True)
     local = local_times(ZoneInfo(settings.TIME_ZONE))
     # The campaign's Thulium id is looked up here: a lookup per row costs SQLite more.
     campaigns = {str(pk): thulium_id for pk, thulium_id in Entry._meta.get_field("campaign")
@@ -220,10 +222,14 @@ class _JsonText(Func):
         return f"({sql} -> %s)::text", [*params, self.key]
 
 
-# How a column's text becomes a cell: made safe (a person or Thulium wrote it), quoted
-# (JSON, with its commas and quotes), or plain (ids, slugs, numbers, times).
+# How a column's text becomes a cell: made safe (a person or Thulium wrote it, or JSON
+# holding what they wrote), quoted (made safe already: a kind's own cells in SQLite's line),
+# or plain (ids, slugs, numbers, times).
 SAFE, QUOTED, PLAIN = "safe", "quoted", "plain"
 LINE = "line"  # cells SQLite's line already holds, joined
+# SQLite: a comma or line break, then somewhere a would-be formula's first character ("-"
+# last, not a range).
+_BREAK_THEN_FORMULA = "*[,\n\r]*[=+@\t\r-]*"
 
 
 def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
@@ -268,9 +274,9 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
         # (and remembers each one's); SQLite gives the campaign's own id, looked up later.
         (F("campaign__thulium_id") if postgres else text("campaign"), PLAIN),
         (column("outcome"), PLAIN), (text("http_status"), PLAIN),
-        (column("request_id"), SAFE), (text("messages"), QUOTED), (column("detail"), SAFE),
-        (column("reason"), SAFE), (text("sent"), QUOTED), (text("details"), QUOTED),
-        (text("results"), QUOTED), (text("related"), PLAIN),
+        (column("request_id"), SAFE), (text("messages"), SAFE), (column("detail"), SAFE),
+        (column("reason"), SAFE), (text("sent"), SAFE), (text("details"), SAFE),
+        (text("results"), SAFE), (text("related"), PLAIN),
         *(((own(found), QUOTED) for found in places.values()) if postgres
           else [(own_line(), LINE)] if places else []),
     ]
@@ -279,13 +285,17 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
 def _safe(sql: str, postgres: bool) -> str:
     """SQL making a would-be formula plain text, as `safe_cell` does. PostgreSQL compares
     the first letter's code: ascii() reads it in place where substr() copies it out, and
-    the whole export ran some tenth faster."""
+    the whole export ran some tenth faster. SQLite, which has no regexp_replace(), hands
+    `safe_cell` (registered by `csv_chunks`) only a cell with a comma or line break
+    somewhere before a would-be formula's first character."""
     if postgres:
         codes = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
-        return f"CASE WHEN ascii({sql}) IN ({codes}) THEN '''' || {sql} ELSE {sql} END"
+        breaks = f"regexp_replace({sql}, '{FORMULA_AFTER_A_BREAK}', '\\1''', 'g')"
+        return f"CASE WHEN ascii({sql}) IN ({codes}) THEN '''' || {breaks} ELSE {breaks} END"
     starts = ", ".join(f"'{start}'" if start.isprintable() else f"char({ord(start)})"
                        for start in FORMULA_STARTS)
-    return f"CASE WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END"
+    return (f"CASE WHEN {sql} GLOB '{_BREAK_THEN_FORMULA}' THEN safe_cell({sql}) "
+            f"WHEN substr({sql}, 1, 1) IN ({starts}) THEN '''' || {sql} ELSE {sql} END")
 
 
 def _line_part(cells: list[tuple[str, str] | None], *, extracted: bool = False) -> str:

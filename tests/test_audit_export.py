@@ -13,8 +13,10 @@ from django.urls import reverse
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry
 from audit.recording import entry_begin, entry_complete
+from portal.spreadsheets import FORMULA_STARTS
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 from tests.conftest import skip_unless_postgresql
+from tests.test_spreadsheets import pieces_at_commas
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +108,23 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_made_text(watched, trail)
     assert addition_row["phone_number"] == "'+48 601 234 567"
     assert addition_row["identifier"] == "'-5"
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in table for cell in row.values())
+
+
+def test_no_cell_is_a_formula_where_excel_splits_at_commas(watched, user, campaigns):
+    """English Excel splits a .csv at commas: "Seasonal,=2+5," held the formula =2+5, in
+    the reason, in JSON and in a record's own fields."""
+    typed = "Seasonal,=2+5,"
+    change(actor=user, campaign=campaigns["00001"], sent={"name": typed}, reason=typed)
+    addition(actor=user, campaign=campaigns["00001"], phone="601234567", identifier=typed)
+    _, text = download(watched, "csv")
+
+    assert not any(piece.startswith(FORMULA_STARTS) for piece in pieces_at_commas(text))
+    addition_row, change_row = csv.DictReader(io.StringIO(text.lstrip("\ufeff")),
+                                              delimiter=";")
+    assert change_row["reason"] == addition_row["identifier"] == "Seasonal,'=2+5,"
+    assert json.loads(change_row["sent"]) == {"name": "Seasonal,'=2+5,"}
+    _, lines = download(watched, "jsonl")
+    assert json.loads(lines.splitlines()[1])["sent"] == {"name": typed}  # data, as typed
 
 
 def test_the_json_lines_export_keeps_values_as_data(watched, trail):

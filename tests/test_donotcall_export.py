@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 
 from donotcall.export import CHUNK_LINES
 from donotcall.models import Suppression
-from portal.spreadsheets import csv_lines
+from portal.spreadsheets import FORMULA_STARTS, csv_lines
 from tests.conftest import COMPLIANCE, make_user
+from tests.test_spreadsheets import pieces_at_commas
 
 
 @pytest.fixture
@@ -66,6 +67,16 @@ def test_the_export_is_the_file_each_entry_s_model_writes(officer_client, campai
     exported = b"".join(response.streaming_content).decode()
     with translation.override(language):
         assert exported == as_each_model_writes_it()
+
+
+def test_no_cell_is_a_formula_where_excel_splits_at_commas(officer_client, db):
+    """English Excel splits a .csv at commas: a note "Seasonal,=2+5," held =2+5."""
+    Suppression.objects.create(digest="d", phone_key="48601999999", reason="other",
+                               source="typed", note="Seasonal,=2+5,")
+    exported = b"".join(officer_client.get(reverse("donotcall:export")).streaming_content)
+    assert not any(piece.startswith(FORMULA_STARTS)
+                   for piece in pieces_at_commas(exported.decode()))
+    assert "Seasonal,'=2+5," in exported.decode()
 
 
 def test_a_long_list_is_one_query_and_a_piece_per_some_hundred_lines(officer_client,

@@ -5,12 +5,12 @@ import io
 
 import pytest
 
-from portal.spreadsheets import csv_lines, safe_cell
+from portal.spreadsheets import FORMULA_STARTS, csv_lines, safe_cell, unquoted
 
 
 @pytest.mark.parametrize("typed", [
     "=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "-2+3",
-    "@SUM(A1:A2)", "\t=1+1", "\r=1+1",
+    "@SUM(A1:A2)", "\t=1+1",
 ])
 def test_a_would_be_formula_is_written_as_plain_text(typed):
     assert safe_cell(typed) == "'" + typed
@@ -34,3 +34,31 @@ def test_the_csv_reads_back_as_the_safe_cells():
     assert list(csv.reader(io.StringIO(text), delimiter=";")) == [
         ["phone", "note"], ["'+48601234567", "'=1+1; \"quoted\""],
     ]
+
+
+def pieces_at_commas(text: str) -> list[str]:
+    """The cells of Excel splitting a .csv at commas (English regional settings): rows
+    break at every line break, and the file's ";" and quotes are part of the cells."""
+    return [cell for row in csv.reader(text.splitlines(), delimiter=",") for cell in row]
+
+
+AT_COMMAS = [
+    ("Seasonal,=2+5,", "Seasonal,'=2+5,"), ("a,+1,-2,@SUM(A1)", "a,'+1,'-2,'@SUM(A1)"),
+    ('a,"=2+5', 'a,"\'=2+5'), ("note\n=2+5", "note\n'=2+5"), ("x\r\n-1", "x\r\n'-1"),
+    ("a,\t=1", "a,'\t=1"), ("\r=1", "'\r'=1"), ("ok, fine", "ok, fine"),
+    ('{"a": 1, "b": "x"}', '{"a": 1, "b": "x"}'),
+]
+
+
+@pytest.mark.parametrize(("typed", "written"), AT_COMMAS)
+def test_no_piece_a_reader_splitting_at_commas_sees_starts_a_formula(typed, written):
+    assert safe_cell(typed) == written
+    text = "".join(csv_lines([["id", typed, "end"]]))
+    assert not any(piece.startswith(FORMULA_STARTS) for piece in pieces_at_commas(text))
+    assert list(csv.reader(io.StringIO(text, newline=""), delimiter=";")) == [
+        ["id", written, "end"]]
+
+
+@pytest.mark.parametrize(("typed", "written"), AT_COMMAS)
+def test_a_file_the_portal_wrote_reads_back_without_its_quotes(typed, written):
+    assert unquoted([written]) == [typed]
