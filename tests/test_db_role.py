@@ -2,12 +2,16 @@
 its work needs only the rows' rights, and the owner's, which could turn the audit trail's
 guards off, stay out of reach of whoever has the portal's credentials."""
 
+import base64
+import hashlib
+import hmac
 from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.erasure import forget_number
@@ -103,6 +107,46 @@ def test_the_command_prepares_no_role_from_a_url_that_names_none_or_the_owner(
                        url.format(owner=connection.settings_dict["USER"]))
     with pytest.raises(CommandError, match=words):
         call_command("portal_db_role")
+
+
+def test_the_role_s_password_is_sent_and_kept_only_as_a_scram_verifier(monkeypatch):
+    """The statement held the password itself: PostgreSQL logs a failing statement, and
+    every CREATE or ALTER ROLE with log_statement=ddl."""
+    skip_unless_postgresql(connection)
+    role = f"{connection.settings_dict['NAME']}_portal"
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"postgres://{role}:its-pass%2Fword@db/portal")
+    try:
+        with CaptureQueriesContext(connection) as sent:
+            call_command("portal_db_role")  # CREATE ROLE
+            call_command("portal_db_role")  # ALTER ROLE
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role])
+            kept = cursor.fetchone()[0]
+    finally:
+        for sql in ("REASSIGN OWNED BY {role} TO CURRENT_USER", "DROP OWNED BY {role}",
+                    "DROP ROLE {role}"):
+            as_owner(sql.format(role=f'"{role}"'))
+    statements = [query["sql"] for query in sent.captured_queries if " ROLE " in query["sql"]]
+    assert [sql.split()[0] for sql in statements] == ["CREATE", "ALTER"]
+    assert not any("its-pass" in sql for sql in statements)
+    assert kept in statements[-1]
+    assert scram_verifies(kept, "its-pass/word")
+    assert not scram_verifies(kept, "its-pass/wore")
+
+
+def scram_verifies(verifier: str, password: str) -> bool:
+    """Whether a SCRAM-SHA-256 verifier is of `password` (RFC 5802 and 7677, as PostgreSQL
+    checks a login against it; the test server trusts every login)."""
+    method, rest = verifier.split("$", 1)
+    counts, keys = rest.split("$")
+    iterations, salt = counts.split(":")
+    stored_key, server_key = (base64.b64decode(key) for key in keys.split(":"))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt),
+                                 int(iterations))
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    return (method == "SCRAM-SHA-256" and int(iterations) >= 4096
+            and hashlib.sha256(client_key).digest() == stored_key
+            and hmac.digest(salted, b"Server Key", "sha256") == server_key)
 
 
 def as_owner(sql: str) -> None:

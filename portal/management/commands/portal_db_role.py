@@ -60,7 +60,7 @@ def _prepare(role: str, password: str) -> None:
         verb = "ALTER" if found else "CREATE"
         # Django's cursors bind values on the client, so the password may be a parameter.
         cursor.execute(f"{verb} ROLE {name} LOGIN NOCREATEDB NOCREATEROLE CONNECTION LIMIT -1 "
-                       "VALID UNTIL 'infinity' PASSWORD %s", [password])
+                       "VALID UNTIL 'infinity' PASSWORD %s", [_scram_verifier(role, password)])
         cursor.execute("SELECT current_schema()")
         schema = connection.ops.quote_name(cursor.fetchone()[0])
         database = connection.ops.quote_name(connection.settings_dict["NAME"])
@@ -75,6 +75,14 @@ def _prepare(role: str, password: str) -> None:
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
                        f"TO {name}")
         cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {name}")
+
+
+def _scram_verifier(role: str, password: str) -> str:
+    """The password as PostgreSQL keeps it, SCRAM-SHA-256 with a random salt, computed here
+    by libpq: the statement then never holds the password itself, which the server writes
+    to its log when the statement fails, and with log_statement=ddl always."""
+    pgconn = connection.connection.pgconn
+    return pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
 
 
 def _refuse_reach(cursor, role: str, oid: int, privileged: bool) -> None:
