@@ -496,102 +496,88 @@ def test_a_check_kept_as_made_in_the_future_does_not_put_off_the_next(db):
     assert ChainCheck.objects.get().checked_at.year != 2999
 
 
+@pytest.fixture
+def told():
+    """The problems of the breaks told to staff (signals.chain_broken) during the test."""
+    problems = []
+    chain_broken.connect(lambda **kwargs: problems.append(kwargs["check"].problem),
+                         weak=False, dispatch_uid="test-breaks-told")
+    yield problems
+    chain_broken.disconnect(dispatch_uid="test-breaks-told")
+
+
+def linked_under_a_newer_key(user, sales, settings) -> tuple[str, object]:
+    """A link made under this process's key, then one made under a newer key (by a process
+    started after a rotation); returns the old key and the newer link's entry."""
+    old_key = settings.AUDIT_PII_KEY
+    change(actor=user, campaign=sales, sent={"order": 1})
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
+    return old_key, change(actor=user, campaign=sales, sent={"order": 2})
+
+
 @pytest.mark.parametrize("intact", [True, False], ids=["intact", "broken"])
 def test_a_last_check_written_by_hand_neither_puts_off_checks_nor_silences_the_alert(
-        user, sales, client, settings, intact):
+        user, sales, client, settings, told, intact):
     """The portal's role may write the last check's row: kept "a minute ago", with the
     words of the break it was about to make, it put off the worker's checks, kept the alert
     from going out, and (said intact) showed the chain intact on /metrics."""
-    told = []
-    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
-                         dispatch_uid="test-by-hand")
-    try:
-        change(actor=user, campaign=sales, sent={"order": 1})
-        tamper("UPDATE audit_chainhead SET seq = seq + 5")
-        problem = verify_chain().problem
-        ChainCheck.objects.create(pk=ChainCheck.ONLY, intact=intact, links=2, problem=problem,
-                                  checked_at=timezone.now() - datetime.timedelta(minutes=1))
-        settings.METRICS_TOKEN = TOKEN
-        metrics = client.get("/metrics", headers={"Authorization": BEARER}).content.decode()
-        assert "portal_audit_last_verify_" not in metrics  # absent, as never checked
+    change(actor=user, campaign=sales, sent={"order": 1})
+    tamper("UPDATE audit_chainhead SET seq = seq + 5")
+    problem = verify_chain().problem
+    ChainCheck.objects.create(pk=ChainCheck.ONLY, intact=intact, links=2, problem=problem,
+                              checked_at=timezone.now() - datetime.timedelta(minutes=1))
+    settings.METRICS_TOKEN = TOKEN
+    metrics = client.get("/metrics", headers={"Authorization": BEARER}).content.decode()
+    assert "portal_audit_last_verify_" not in metrics  # absent, as never checked
 
-        assert chain_check_if_due(24)
+    assert chain_check_if_due(24)
 
-        assert told == [problem] and ChainCheck.objects.get().sealed
-        assert not chain_check_if_due(24)  # checked just now
-    finally:
-        chain_broken.disconnect(dispatch_uid="test-by-hand")
+    assert told == [problem] and ChainCheck.objects.get().sealed
+    assert not chain_check_if_due(24)  # checked just now
 
 
 def test_a_worker_started_before_a_rotation_leaves_the_check_to_those_given_the_new_key(
-        user, sales, settings, monkeypatch, caplog):
+        user, sales, settings, monkeypatch, caplog, told):
     """Still running with the old key alone, beside processes started with the new one, it
     found every newer link unverifiable and told staff of a break there was not."""
-    told = []
-    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
-                         dispatch_uid="test-rotation-window")
-    try:
-        old_key = settings.AUDIT_PII_KEY
-        change(actor=user, campaign=sales, sent={"order": 1})
-        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
-        change(actor=user, campaign=sales, sent={"order": 2})  # a new process's
-        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
-        monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
+    old_key, _newer = linked_under_a_newer_key(user, sales, settings)
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
+    monkeypatch.setitem(verify_module._checked_here, "at", time.monotonic() - 25 * 3600)
 
-        assert not chain_check_if_due(24)
+    assert not chain_check_if_due(24)
 
-        assert told == [] and not ChainCheck.objects.exists()
-        assert "restart it with the current AUDIT_PII_KEY" in caplog.text
-    finally:
-        chain_broken.disconnect(dispatch_uid="test-rotation-window")
+    assert told == [] and not ChainCheck.objects.exists()
+    assert "restart it with the current AUDIT_PII_KEY" in caplog.text
 
 
 def test_verify_audit_run_without_the_last_link_s_key_keeps_nothing_and_tells_no_break(
-        user, sales, settings):
+        user, sales, settings, told):
     """Run from cron on a machine not restarted after a rotation, it e-mailed every staff
     user that the trail was tampered with, and /metrics showed it broken."""
-    told = []
-    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
-                         dispatch_uid="test-verify-stale-key")
-    try:
-        old_key = settings.AUDIT_PII_KEY
-        change(actor=user, campaign=sales, sent={"order": 1})
-        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
-        change(actor=user, campaign=sales, sent={"order": 2})  # a new process's
-        new_key_id = link_key_of_current()
-        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
+    old_key, _newer = linked_under_a_newer_key(user, sales, settings)
+    new_key_id = link_key_of_current()
+    settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = old_key, []
 
-        problem = verify_problem()
+    problem = verify_problem()
 
-        assert f"key id {new_key_id}" in problem
-        assert "restart it with the current AUDIT_PII_KEY" in problem
-        assert told == [] and not ChainCheck.objects.exists()
-    finally:
-        chain_broken.disconnect(dispatch_uid="test-verify-stale-key")
+    assert f"key id {new_key_id}" in problem
+    assert "restart it with the current AUDIT_PII_KEY" in problem
+    assert told == [] and not ChainCheck.objects.exists()
 
 
 def test_a_retired_key_left_out_is_kept_as_the_last_check_but_told_to_no_one(
-        user, sales, settings):
+        user, sales, settings, told):
     """A missing key is no tampering: staff were e-mailed that the trail was tampered with."""
-    told = []
-    chain_broken.connect(lambda **kwargs: told.append(kwargs["check"].problem), weak=False,
-                         dispatch_uid="test-retired-key-left-out")
-    try:
-        old_key = settings.AUDIT_PII_KEY
-        change(actor=user, campaign=sales, sent={"order": 1})
-        settings.AUDIT_PII_KEY, settings.AUDIT_PII_RETIRED_KEYS = "the-new-key", [old_key]
-        newer = change(actor=user, campaign=sales, sent={"order": 2})
-        settings.AUDIT_PII_RETIRED_KEYS = []
+    old_key, newer = linked_under_a_newer_key(user, sales, settings)
+    settings.AUDIT_PII_RETIRED_KEYS = []
 
-        assert verify_problem().startswith("The audit trail cannot be verified: ")
-        assert told == [] and not ChainCheck.objects.get().intact  # /metrics still shows it
+    assert verify_problem().startswith("The audit trail cannot be verified: ")
+    assert told == [] and not ChainCheck.objects.get().intact  # /metrics still shows it
 
-        settings.AUDIT_PII_RETIRED_KEYS = [old_key]
-        tamper("UPDATE audit_entry SET reason = 'added later' WHERE id = %s", [newer.pk])
-        assert verify_problem().startswith("The audit trail was tampered with: ")
-        assert len(told) == 1
-    finally:
-        chain_broken.disconnect(dispatch_uid="test-retired-key-left-out")
+    settings.AUDIT_PII_RETIRED_KEYS = [old_key]
+    tamper("UPDATE audit_entry SET reason = 'added later' WHERE id = %s", [newer.pk])
+    assert verify_problem().startswith("The audit trail was tampered with: ")
+    assert len(told) == 1
 
 
 def test_a_worker_checks_once_its_own_hours_pass_whatever_the_last_check_says(
