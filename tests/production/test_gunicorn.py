@@ -20,6 +20,7 @@ from .processes import (
     postgres_server,
     production_env,
     unreachable_reason,
+    with_database,
 )
 
 pytestmark = pytest.mark.processes
@@ -204,7 +205,9 @@ def test_healthz_answers_503_when_the_database_stops_answering_on_a_kept_connect
     up, long after the load balancer's wait, and the instance was never taken out."""
     server = postgres_server()
     require(unreachable_reason(server) and f"needs PostgreSQL: {unreachable_reason(server)}")
-    parts = urlsplit(server)
+    # The server's own database, which every PostgreSQL has: the probe asks nothing of tables
+    # (TEST_DATABASE_URL's names the test database's source, which may not exist).
+    parts = urlsplit(with_database(server, "postgres"))
     with StallingProxy(parts.hostname, parts.port) as proxy:
         user = parts.netloc.rpartition("@")[0]
         through_proxy = urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}",
