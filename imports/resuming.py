@@ -8,9 +8,11 @@ is watching.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models.functions import Now
+from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks.exceptions import TaskResultDoesNotExist
 
@@ -38,9 +40,10 @@ def import_resume_if_stalled(job: ImportJob) -> bool:
                                        heartbeat_at__lt=_stale())
     if not stalled.exists():
         return False
-    waiting = (ImportJob.State.QUEUED, ImportJob.State.CHECKING)
-    if job.state in waiting and task_waiting(job.task_id):
-        return False  # its task is in the queue behind others: nothing was lost
+    if task_waiting(job.task_id):
+        # Its task is in the queue behind others, or one given it earlier waits for a
+        # worker to run at all: nothing was lost, and one more task would run it twice.
+        return False
     # Only the caller that moves the heartbeat on enqueues: two watchers make one task.
     if not stalled.update(heartbeat_at=database_now(job.pk)):
         return False
@@ -64,3 +67,12 @@ def task_waiting(task_id: str) -> bool:
         return default_task_backend.get_result(task_id).status == TaskResultStatus.READY
     except TaskResultDoesNotExist:
         return False
+
+
+def worker_awaited(job: ImportJob) -> bool:
+    """Whether the import's task has waited a heartbeat or more for a worker to take it:
+    none runs, or all are busy with other imports. (Not at once: a worker takes a task
+    within a second.)"""
+    waited = timezone.now() - timedelta(seconds=settings.IMPORT_HEARTBEAT_SECONDS)
+    return (job.heartbeat_at is not None and job.heartbeat_at < waited
+            and task_waiting(job.task_id))

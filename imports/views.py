@@ -22,7 +22,7 @@ from .previewing import checked_inline, import_preview
 from .progress import import_progress, preview_counts, row_counts
 from .reading import FileLayout, FileProblem
 from .report import report_lines
-from .resuming import import_resume_if_stalled, task_waiting
+from .resuming import import_resume_if_stalled, worker_awaited
 from .services import (
     import_cancel,
     import_check_start,
@@ -200,7 +200,7 @@ def detail(request, pk):
                "problems": problems, "may_change": may_change}
     if job.state in ImportJob.MAPPABLE_STATES:
         return render(request, "imports/preview.html", context)
-    context["progress"] = import_progress(job, context["counts"])
+    context["progress"] = _pushing(job, context["counts"])
     context["preview_counts"] = preview_counts(job, context["counts"])
     context["receipt"] = job.receipt
     return render(request, "imports/progress.html", context)
@@ -245,7 +245,15 @@ def progress(request, pk):
     import_resume_if_stalled(job)
     if job.state == ImportJob.State.CHECKING:
         return JsonResponse({"state": job.state, **_checking(job)})
-    return JsonResponse(import_progress(job))
+    return JsonResponse(_pushing(job))
+
+
+def _pushing(job, counts=None) -> dict:
+    """Where the push stands, and whether its task waits in the queue with no worker to
+    take it (all of them stopped, or busy with other imports): the page said "running"
+    then, with nothing moving."""
+    return {**import_progress(job, counts),
+            "waiting": job.is_sending and worker_awaited(job)}
 
 
 def _checking(job) -> dict:
@@ -255,7 +263,7 @@ def _checking(job) -> dict:
     checked, expected = job.rows_total, job.rows_expected
     percent = min(checked * 100 // expected, 99) if expected else None
     return {"checked": checked, "expected": expected, "percent": percent,
-            "waiting": task_waiting(job.task_id)}
+            "waiting": worker_awaited(job)}
 
 
 @require_GET

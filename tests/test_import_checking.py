@@ -61,8 +61,9 @@ def verdicts(job) -> list[tuple]:
 
 
 def test_a_large_file_is_checked_by_a_worker_with_the_verdicts_of_a_small_one(
-    logged_in, sales, handed_to_a_worker
+    logged_in, sales, handed_to_a_worker, settings
 ):
+    settings.IMPORT_HEARTBEAT_SECONDS = 0  # the wait for a worker is told at once
     content = csv_bytes(ROWS)
     at_once = previewed(logged_in, sales, content)
     assert at_once.state == ImportJob.State.PREVIEWED

@@ -70,3 +70,25 @@ def test_a_queued_import_whose_worker_died_at_its_start_is_queued_again(job):
     left_since(job, ImportJob.State.QUEUED, minutes=5)
     assert imports_resume_stalled() == [job.pk]
     assert pushes_of(job) == 2
+
+
+def test_an_import_whose_task_waits_for_a_worker_is_queued_once_and_says_so(logged_in, job):
+    """Watched with no worker running, a stalled import got one more task each lease (and
+    said "running"); the one it was given waits in the queue: the page says so."""
+    progress = reverse("imports:progress", args=[job.pk])
+    left_since(job, ImportJob.State.RUNNING, minutes=5)
+    assert logged_in.get(progress).json()["waiting"] is False  # just queued again
+    left_since(job, ImportJob.State.RUNNING, minutes=5)  # and no worker took it since
+
+    assert logged_in.get(progress).json()["waiting"] is True
+    assert pushes_of(job) == 1
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    warning = page.split('data-testid="waiting-for-a-worker"', 1)[1].split(">", 1)[0]
+    assert "hidden" not in warning
+
+
+def test_an_import_a_worker_is_sending_is_not_said_to_wait(logged_in, job):
+    import_enqueue(job.pk)
+    DBTaskResult.objects.update(status=TaskResultStatus.RUNNING)
+    left_since(job, ImportJob.State.RUNNING, minutes=0.5)
+    assert logged_in.get(reverse("imports:progress", args=[job.pk])).json()["waiting"] is False

@@ -1,5 +1,5 @@
 // Keeps an import's page up to date by polling its progress JSON: the push's progress
-// section; or, while a worker checks a large file's rows, how many are checked (or that no
+// section (and that no worker is sending it, when none has taken it); or, while a worker checks a large file's rows, how many are checked (or that no
 // worker has taken the check yet), opening the preview (reloading the page) once the check
 // has ended. A static file (no inline script), so a Content-Security-Policy can forbid
 // inline code.
@@ -70,6 +70,7 @@
       var bar = field("bar");
       showShare(bar.parentElement, bar, progress.percent);
       field("cancelling").hidden = !progress.cancelling;
+      field("waiting").hidden = !progress.waiting;
       section.querySelectorAll("[data-hide-when-final]").forEach(function (element) {
         element.hidden = progress.final;
       });
