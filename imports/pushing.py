@@ -142,10 +142,12 @@ class _Push:
         storer = threading.Thread(target=self.storer, name=f"import-{self.job.pk}-store")
         for thread in (*senders, storer):
             thread.start()
+        failure = None
         try:
             self.loop()
-        except BaseException:
+        except BaseException as error:
             # Not a stop: no row is settled "not sent" for a failure of the push's own.
+            failure = error
             self.abandoned.set()
             raise
         finally:
@@ -156,9 +158,10 @@ class _Push:
             self.sent.put(None)  # after the senders' last batches: those are stored too
             storer.join()
             if self.abandoned.is_set():
-                log.error("import %s: worker %s failed; %d claimed rows not sent were handed "
-                          "back, resumed once their lease runs out", self.job.pk, self.worker,
-                          self.handed_back)
+                # With the failure: the task backend's traceback after it names no import.
+                log.error("import %s: worker %s failed (%s: %s); %d claimed rows not sent "
+                          "were handed back, resumed once their lease runs out", self.job.pk,
+                          self.worker, type(failure).__name__, failure, self.handed_back)
 
     def loop(self) -> None:
         while True:

@@ -59,9 +59,40 @@ def test_a_step_runs_at_its_pace_and_a_failure_is_logged_and_tried_again(
     assert runs == [60.0 + 5.0 * n for n in range(99)]  # the first after its wait
     failures = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert [record.getMessage() for record in failures] == [
-        "the worker's send-notices step failed; it runs again in 5.0s"] * 2
+        "the worker's send-notices step failed; it runs again in 5.0s"]
     assert "the database went away" in failures[0].exc_text
     assert connection.closed == 2  # the next turn opens a new one
+
+
+def test_an_outage_is_one_traceback_then_a_line_now_and_then_and_its_end_is_told(
+    clock, monkeypatch, caplog
+):
+    """A database away for hours wrote a traceback every few seconds from each step."""
+    monkeypatch.setattr(run_worker, "connection", _Connection())
+    runs = []
+
+    def step():
+        runs.append(1)
+        if len(runs) <= 20:
+            raise OSError("connection refused")
+        if len(runs) == 21:
+            raise ValueError("a bug")
+
+    with pytest.raises(_LoopEnds), caplog.at_level(logging.INFO):
+        run_every(name="clear-sessions", step=step, seconds=5.0)
+
+    told = [(record.levelname, record.getMessage().split(" since ")[0], bool(record.exc_info))
+            for record in caplog.records]
+    failed = "the worker's clear-sessions step failed; it runs again in 5.0s"
+    again = "the worker's clear-sessions step failed again, {} times in a row"
+    assert told == [
+        ("ERROR", failed, True),
+        *(("WARNING", again.format(count), False) for count in (2, 4, 8, 16)),
+        ("ERROR", failed, True),  # another failure: its traceback
+        ("WARNING", "the worker's clear-sessions step ran again, after 21 failures in a row",
+         False),
+    ]
+    assert "(OSError: connection refused); it runs again in 5.0s" in caplog.records[1].message
 
 
 def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplog):

@@ -17,9 +17,11 @@ import being sent hands its unsent rows back and lets its calls in flight end
 """
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
@@ -96,16 +98,20 @@ def tasks_run_until_stopped(task_loop: Worker) -> None:
     that failed, and runs again on new connections, as the periodic steps do: it ended
     the whole worker. A task it was running is taken over as any dead worker's is. The
     same loop runs again, so a stop asked for before the failure still holds."""
+    failures = StepFailures("tasks")
     while True:
+        started = time.monotonic()
         try:
             task_loop.run()
             return
         except DatabaseError:
             if not task_loop.running:
                 return  # asked to stop: the failure cut that short
+            if time.monotonic() - started > settings.IMPORT_LEASE_SECONDS:
+                failures.forget()  # it ran a while: this failure starts a new outage
             # A heartbeat later, as the step handing imports on to live workers.
             wait = settings.IMPORT_HEARTBEAT_SECONDS
-            log.exception("the worker's %s step failed; it runs again in %ss", "tasks", wait)
+            failures.failed(wait)
             connections.close_all()
             time.sleep(wait)
 
@@ -150,13 +156,55 @@ def run_every(*, name: str, step: Callable[[], object], seconds: float,
     must outlive any outage.
     """
     time.sleep(first_wait)
+    failures = StepFailures(name)
     while True:
         try:
             step()
         except Exception:
-            log.exception("the worker's %s step failed; it runs again in %ss", name, seconds)
+            failures.failed(seconds)
             connection.close()
+        else:
+            failures.ended()
         time.sleep(seconds)
+
+
+class StepFailures:
+    """A step's failures in a row, as the log tells them: the first with its traceback, as
+    an ERROR; the same failure again as a line at the 2nd, 4th, 8th... turn (an outage of
+    hours wrote a traceback every few seconds from each step, and buried what else
+    happened); the step's first run after them says they ended."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.count = 0
+        self.since = ""
+        self.last = ""
+
+    def failed(self, seconds: float) -> None:
+        """Log the failure being handled (in an `except` block)."""
+        error = sys.exc_info()[1]
+        told = f"{type(error).__name__}: {error}".strip()
+        self.count += 1
+        if self.count == 1:
+            self.since = datetime.now(UTC).isoformat(timespec="seconds")
+        if told != self.last:
+            self.last = told
+            log.exception("the worker's %s step failed; it runs again in %ss", self.name, seconds)
+        elif self.count & (self.count - 1) == 0:
+            log.warning("the worker's %s step failed again, %d times in a row since %s (%s); "
+                        "it runs again in %ss", self.name, self.count, self.since,
+                        told.splitlines()[0], seconds)
+
+    def ended(self) -> None:
+        """The step ran without failing: say so if it had failed before."""
+        if self.count:
+            log.warning("the worker's %s step ran again, after %d failures in a row since %s",
+                        self.name, self.count, self.since)
+            self.forget()
+
+    def forget(self) -> None:
+        """Take the next failure for the first of a new outage."""
+        self.count, self.last = 0, ""
 
 
 def _logged(step: Callable[[], list], message: str) -> Callable[[], None]:
