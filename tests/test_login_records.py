@@ -47,3 +47,11 @@ def test_a_failed_login_keeps_no_search_the_page_it_came_from_held(client, user)
                         "next": "/do-not-call/?number=601234567"})
     attempt = AccessAttempt.objects.get()
     assert "601234567" not in attempt.get_data + attempt.post_data
+
+
+def test_the_admin_offers_no_page_of_a_log_never_written(admin_client):
+    """django-axes' failure log, always empty here, was listed in English in the Polish
+    admin."""
+    index = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert reverse("admin:axes_accessattempt_changelist") in index
+    assert "accessfailurelog" not in index
