@@ -3,8 +3,11 @@ and when, and the user's own changes again, on top of the current settings."""
 
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from audit.models import Entry, Outcome
 
+from .entries import CAMPAIGN_CHANGE
 from .forms import EDITABLE, CampaignForm, initial_from_settings, shown_value
 from .models import Campaign
 from .services import merged_settings
@@ -60,8 +63,13 @@ def conflict_for(form: CampaignForm, campaign: Campaign) -> Conflict:
         if then.get(name) != now.get(name) or then.get(name) != ours.get(name)
     ]
     # A refused or failed change gave its version back: only those that took it count.
+    # The change that claimed the form's own version counts too: its completion raises
+    # the version again, so the form was opened while it was sent, and did not show it.
+    based_on = base.get("version", -1)
+    since = Q(details__version__gt=based_on) | Q(kind=CAMPAIGN_CHANGE.slug,
+                                                  details__version=based_on)
     entries = list(
-        Entry.objects.filter(campaign=campaign, details__version__gt=base.get("version", -1),
+        Entry.objects.filter(since, campaign=campaign,
                              outcome__in=(Outcome.SUCCEEDED, Outcome.UNKNOWN))
         .order_by("created_at", "pk")
     ) if base else []

@@ -61,7 +61,11 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
         merged = merged_settings(campaign.settings, changes)
         kept = Campaign.objects.filter(pk=campaign.pk, version=campaign.version)
-        if not kept.update(settings=merged, **named):
+        # A new version: forms opened while the change was sent showed the settings
+        # before it, under the version it had claimed; sent back, they undid it.
+        if kept.update(settings=merged, version=F("version") + 1, **named):
+            campaign.version += 1
+        else:
             # Read from Thulium meanwhile, and found changed outside the portal: keep that,
             # under a new version, as forms opened meanwhile did not show this change.
             current = Campaign.objects.select_for_update().get(pk=campaign.pk)

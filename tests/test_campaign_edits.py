@@ -255,11 +255,11 @@ def test_a_change_read_back_from_thulium_while_it_is_sent_is_no_change_made_outs
 def test_a_form_opened_while_a_change_is_sent_cannot_undo_it(
     logged_in, colleague, campaigns, thulium, monkeypatch
 ):
-    """Opened before the change reached Thulium, the colleague's form read the old value:
-    it was recorded as changed outside the portal and, once the change was taken, sent
-    back with the colleague's own change."""
+    """Opened while the change was sent, the colleague's form showed the value before it
+    (Thulium's read then is not taken for a change made outside) under the version the
+    change had claimed: sent back untouched, it undid the change."""
+    behind_the_back(thulium, parity=77)  # found as the form opens
     mine = opened(logged_in)
-    behind_the_back(thulium, parity=77)
     theirs = {}
     put = ThuliumClient.update_campaign
 
@@ -274,13 +274,14 @@ def test_a_form_opened_while_a_change_is_sent_cannot_undo_it(
     assert outside.details["found"] == {"parity": 77}
     response = colleague.post(edit_url(), {**theirs, "name": "Renamed"})
     assert 'data-testid="conflict"' in response.content.decode()
+    assert [entry.sent for entry in response.context["conflict"].entries] == [{"order": 7}]
     assert puts(thulium) == [{"order": 7}]
     assert Campaign.objects.get(thulium_id="00001").settings["order"] == 7
 
 
 def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaigns, thulium):
     shown = opened(logged_in)
-    thulium.state.fail_next("refuse")
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")
     assert logged_in.post(edit_url(), {**shown, "order": "7"}).status_code == 200
     assert logged_in.post(edit_url(), {**shown, "order": "8"}).status_code == 302
     assert puts(thulium) == [{"order": 7}, {"order": 8}]
@@ -463,7 +464,7 @@ def test_what_cannot_be_restored_says_why_without_an_error_page(
     campaign = campaigns["00001"]
     shown = opened(logged_in)
     if case == "failed":
-        thulium.state.fail_next("refuse")
+        thulium.state.fail_next("refuse", path="/api/outbounds/00001")
     logged_in.post(edit_url(), {**shown, "order": "7"})
     entry = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).latest("pk")
     if case == "not-a-change":
