@@ -86,6 +86,12 @@ def campaign_edit(request, thulium_id):
         read_error = _read_from_thulium(request, campaign)
         form = CampaignForm(known_settings=campaign.settings, version=campaign.version)
         return _edit_page(request, campaign, form, read_error=read_error)
+    if "edit" not in request.POST:
+        # Judged against what Thulium holds now, not what the form was opened on: a value
+        # changed outside meanwhile made a raise look like a lowering, sent without a
+        # second editor. A change found is then a conflict, as another editor's is. Not
+        # read, the change is judged as before, and Thulium's answer to it says the rest.
+        _read_from_thulium(request, campaign)
     form = CampaignForm(request.POST, known_settings=campaign.settings, version=campaign.version)
     valid = form.is_valid()
     base = form.cleaned_data.get("base")

@@ -11,6 +11,7 @@ from django.utils import translation
 
 from campaigns.models import Campaign
 from campaigns.reading import campaigns_sync
+from portal.thulium.client import ThuliumClient
 from portal.thulium.sandbox import start_sandbox
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
@@ -125,6 +126,18 @@ def cache_down(settings):
     """The cache as Redis is when it is down: every call to it raises (nothing listens)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
+
+
+def changed_in_thulium_at_the_put(monkeypatch, sandbox, changes: dict) -> None:
+    """Change the campaign in Thulium just before the portal's PUT arrives: after the save
+    read it, so that only Thulium can see that the values sent no longer fit."""
+    put = ThuliumClient.update_campaign
+
+    def changed_then_put(self, campaign_id, sent):
+        sandbox.state.update_campaign(campaign_id, changes, lambda stored: [])
+        return put(self, campaign_id, sent)
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", changed_then_put)
 
 
 def api_calls(sandbox, method=None):

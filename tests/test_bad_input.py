@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from records.models import AddedRecord
-from tests.conftest import api_calls
+from tests.conftest import api_calls, changed_in_thulium_at_the_put
 from tests.test_campaign_form import (
     CANNOT_CLEAR,
     KNOWN,
@@ -254,23 +254,24 @@ def test_a_campaign_the_portal_does_not_know_is_404(
 # --- Thulium says no ----------------------------------------------------------------
 
 
-def refused_on_request(thulium):
-    thulium.state.fail_next("refuse")
+def refused_on_request(thulium, monkeypatch):
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")
     return "Sandbox: refused on request."
 
 
-def start_changed_in_thulium_meanwhile(thulium):
-    # Someone moved the start in Thulium itself; the portal still knows 2026-01-05.
-    thulium.state.update_campaign("00001", {"start_date": "2026-11-01"}, lambda stored: [])
+def start_changed_in_thulium_meanwhile(thulium, monkeypatch):
+    # Someone moved the start in Thulium itself as the change was sent; the portal still
+    # knows 2026-01-05.
+    changed_in_thulium_at_the_put(monkeypatch, thulium, {"start_date": "2026-11-01"})
     return "End date cannot be earlier than start date."
 
 
 @pytest.mark.parametrize("refusal", [refused_on_request, start_changed_in_thulium_meanwhile])
 def test_a_campaign_change_thulium_refuses_shows_its_words_above_the_kept_input(
-    logged_in, campaigns, thulium, refusal
+    logged_in, campaigns, thulium, refusal, monkeypatch
 ):
     shown_values = form_values(logged_in.get(edit_url()), "name")
-    message = refusal(thulium)  # after the form was opened, which reads the campaign
+    message = refusal(thulium, monkeypatch)  # after the form was opened, which reads the campaign
     response = logged_in.post(edit_url(), {**shown_values, "end_date": "2026-10-01",
                                            "reason": "Shorter season", "confirmed": "1"})
     page = shown(response)

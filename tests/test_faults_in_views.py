@@ -12,7 +12,13 @@ from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.forms import CampaignForm
 from campaigns.models import Campaign
 from records.entries import RECORD_ADDITION
-from tests.conftest import AUDITORS, TEST_TIMEOUT, api_calls, make_user
+from tests.conftest import (
+    AUDITORS,
+    TEST_TIMEOUT,
+    api_calls,
+    changed_in_thulium_at_the_put,
+    make_user,
+)
 from tests.test_gateway import CraftedThulium, closed_port_url
 
 LATE = TEST_TIMEOUT + 0.5
@@ -151,16 +157,12 @@ def test_a_thulium_failure_is_shown_on_the_form_and_completes_the_audit_row(
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thulium, form):
+def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thulium, form,
+                                                      monkeypatch):
     campaign = campaigns["00001"]
     if form == "campaign-form":
-        # Someone changed the campaign in Thulium since the portal last read it, so only
-        # Thulium can see that the new values no longer fit the stored ones.
-        thulium.state.update_campaign(
-            "00001",
-            {"start_date": "2026-02-01", "parameters": {"predictive_max_calls": 1}},
-            lambda stored: [],
-        )
+        changed_in_thulium_at_the_put(monkeypatch, thulium, {
+            "start_date": "2026-02-01", "parameters": {"predictive_max_calls": 1}})
         response = logged_in.post(
             reverse("campaigns:edit", args=["00001"]),
             edit_form_data(campaign, predictive_min_calls="2", end_date="2026-01-06",
@@ -236,7 +238,7 @@ def test_a_crash_inside_the_call_leaves_the_pending_row_as_evidence(
 def test_a_timed_out_change_was_recorded_before_and_completed_after_the_wait(
     logged_in, campaigns, thulium
 ):
-    thulium.state.fail_next("timeout", delay=LATE, apply=True)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE, apply=True)
     send_campaign_change(logged_in, campaigns["00001"])
     row = entries(CAMPAIGN_CHANGE.slug).get()
     assert row.outcome == "unknown"
@@ -277,7 +279,7 @@ def test_the_campaign_page_shows_its_history_newest_first(logged_in, campaigns, 
     assert logged_in.post(reverse("campaigns:edit", args=["00001"]), first).status_code == 302
     assert send_record(logged_in, campaign).status_code == 302
     campaign.refresh_from_db()
-    thulium.state.fail_next("refuse")
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")
     third = edit_form_data(campaign, name="Trzecia zmiana")
     assert logged_in.post(reverse("campaigns:edit", args=["00001"]), third).status_code == 200
 

@@ -546,3 +546,24 @@ def test_a_rejection_is_a_chained_audit_entry_with_its_note(
         "second", "Not before the list is cleaned"
     )
     assert api_calls(thulium, "PUT") == []
+
+
+def test_a_change_is_judged_against_what_thulium_holds_when_it_is_saved(
+        four_eyes, logged_in, campaigns, thulium):
+    """Opened at 3 calls per agent, lowered outside to 1, then "lowered" to 2 in the form:
+    the raise went to Thulium at once, without a second editor."""
+    url = reverse("campaigns:edit", args=["00001"])
+    opened = form_values(logged_in.get(url), "name")
+    thulium.state.update_campaign("00001", {"parameters": {"predictive_max_calls": 1}},
+                                  lambda stored: [])
+
+    shown = logged_in.post(url, {**opened, "predictive_max_calls": "2"})
+    assert shown.status_code == 200 and shown.context["conflict"]  # the outside change shown
+    assert api_calls(thulium, "PUT") == []
+
+    again = form_values(shown, "name")
+    assert again["predictive_max_calls"] == "2"  # the user's input, on top of Thulium's
+    edit_response = logged_in.post(url, {**again, "reason": "Season"})
+    assert api_calls(thulium, "PUT") == []
+    assert ChangeRequest.objects.get().risks == [Risk.MORE_CALLS]
+    assert edit_response.url == ChangeRequest.objects.get().get_absolute_url()
