@@ -5,6 +5,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
+from portal.shown_times import shown_minute
+from portal.thulium.dates import thulium_moment
 
 from .forms import record_field_label
 from .landing import in_flight
@@ -27,6 +29,15 @@ def _summary(entry) -> str:
     return gettext("record addition: %(phone)s") % {"phone": phone}
 
 
+def _value_label(path: str, value) -> str | None:
+    """The next call in the portal's zone, as its other times are shown: Thulium is sent
+    Warsaw's wall-clock time, which reads hours off where the portal keeps another zone."""
+    if path == "next_call_date" and isinstance(value, str):
+        moment = thulium_moment(value)
+        return shown_minute(moment) if moment else None
+    return None
+
+
 RECORD_ADDITION = EntryKind(
     slug="record-addition",
     label=_("record addition"),
@@ -40,6 +51,7 @@ RECORD_ADDITION = EntryKind(
     other_phones=("sent.record_fields.*",),
     search=_SEARCH,
     field_label=record_field_label,
+    value_label=_value_label,
     export_columns=_COLUMNS,
     of_campaign=True,
     in_flight=in_flight,

@@ -130,3 +130,19 @@ def test_the_actions_of_a_deleted_user_stay_listed_under_their_name(client, audi
 
     assert [row.entry for row in response.context["page"].rows] == [entry]
     assert "manager (deleted)" in response.content.decode()
+
+
+def test_a_record_addition_shows_its_next_call_in_the_portal_s_zone(logged_in, user, campaigns,
+                                                                    settings):
+    """Thulium is sent Warsaw's time: the page showed it bare, 6 hours off New York's 09:00."""
+    settings.TIME_ZONE = "America/New_York"
+    entry = record_add(campaign=campaigns["00001"], actor=user, payload={
+        "phone_number": "601234567", "next_call_date": "2026-12-24 15:00"})
+
+    response = logged_in.get(entry.get_absolute_url())
+
+    assert ("Next call", "next_call_date", "(not set)",
+            "24 Dec. 2026, 09:00 2026-12-24 15:00") in diff_rows(response)
+    assert '&quot;next_call_date&quot;: &quot;2026-12-24 15:00&quot;' in response.content.decode()
+    polish = logged_in.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl")
+    assert diff_rows(polish)[0][3] == "24 grudnia 2026, 09:00 2026-12-24 15:00"
