@@ -7,10 +7,23 @@ from django.utils import timezone
 from django.utils.formats import date_format, get_format
 
 
-def shown_time(moment: datetime) -> str:
+def shown_time(moment: datetime | None) -> str:
     """A moment in the portal's time zone, as the user's language writes it; in the hour the
-    clocks repeat, with its zone (see `repeated_hour_zone`)."""
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") + repeated_hour_zone(moment)
+    clocks repeat, with its zone (see `repeated_hour_zone`); "" for none."""
+    return _shown(moment, "DATETIME_FORMAT")
+
+
+def shown_short_time(moment: datetime | None) -> str:
+    """A moment as the pages' lists show it, to the minute ("24.12.2026 08:00" in Polish);
+    in the hour the clocks repeat, with its zone, as `shown_time`: two scheduled changes an
+    hour apart read alike without it."""
+    return _shown(moment, "SHORT_DATETIME_FORMAT")
+
+
+def _shown(moment: datetime | None, format_name: str) -> str:
+    if moment is None:
+        return ""
+    return date_format(timezone.localtime(moment), format_name) + repeated_hour_zone(moment)
 
 
 def shown_minute(moment: datetime) -> str:

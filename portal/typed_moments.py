@@ -36,7 +36,8 @@ zone_name = lazy(lambda: settings.TIME_ZONE, str)
 
 class LocalMomentField(forms.DateTimeField):
     """A date and time in the portal's time zone; a time the clocks skip or repeat there
-    is refused, naming the cause, rather than taken as one or the other."""
+    is refused, naming the cause, rather than taken as one or the other (one written with
+    its offset, "2027-10-31T02:30+01:00", is one moment, and taken)."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=INPUT_FORMATS[0])
     default_error_messages = {

@@ -9,11 +9,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import format_lazy
-from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Entry
@@ -22,6 +20,7 @@ from donotcall.lookup import ON_THE_LIST, blocked
 from portal.focus import FirstErrorFocused
 from portal.invisible import without_invisible
 from portal.phones import check_own_country, normalise_phone, phone_key
+from portal.shown_times import shown_short_time
 from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
 from portal.typed_moments import LocalMomentField, zone_name
@@ -137,7 +136,7 @@ class RecordForm(forms.Form):
             raise forms.ValidationError(ON_THE_LIST, code="suppressed")
         earlier = self.earlier.get(self.number_key)
         if earlier:
-            when = {"when": date_format(localtime(earlier.created_at), "SHORT_DATETIME_FORMAT"),
+            when = {"when": shown_short_time(earlier.created_at),
                     "outcome": earlier.get_status_display()}
             if self._may_open(earlier):
                 said = format_html('{} <a href="{}">{}</a>',

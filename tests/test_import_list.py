@@ -1,5 +1,7 @@
 """The imports page: every import a user may read, filtered, newest first."""
 
+import datetime
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -62,6 +64,13 @@ def test_an_ended_import_shows_what_became_of_its_rows(logged_in, jobs):
     page = logged_in.get(LIST).content.decode()
     assert "2 not sent" in page and ">cleared</span>" in page
     assert f'href="{sent.get_absolute_url()}"' in page
+
+
+def test_an_import_uploaded_in_the_repeated_hour_is_listed_with_its_zone(logged_in, jobs):
+    """02:30 comes twice on 2027-10-31 in Warsaw: the list read the same for both."""
+    ImportJob.objects.filter(file_name="sent.csv").update(
+        created_at=datetime.datetime(2027, 10, 31, 0, 30, tzinfo=datetime.UTC))
+    assert "2027-10-31 02:30 CEST" in logged_in.get(LIST).content.decode()
 
 
 def test_the_list_pages_by_fifty_keeping_the_filters(logged_in, campaigns, user):

@@ -23,7 +23,7 @@ from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.services import CampaignChanged
 from notices.models import Notice
 from notices.sending import notice_message
-from portal.shown_times import shown_minute, shown_time
+from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
 from tests.conftest import AUDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
@@ -617,3 +617,26 @@ def test_a_time_in_the_hour_the_clocks_repeat_says_which_of_the_two():
     assert shown_minute(second).endswith("02:30 CET")
     assert shown_time(first + datetime.timedelta(seconds=5)).endswith("02:30:05 CEST")
     assert shown_minute(second + datetime.timedelta(hours=1)).endswith("03:30")
+    assert (shown_short_time(first), shown_short_time(second)) == ("2027-10-31 02:30 CEST",
+                                                                    "2027-10-31 02:30 CET")
+
+
+def test_two_changes_an_hour_apart_in_the_repeated_hour_are_told_apart_in_the_lists(
+        logged_in, sales):
+    """Each given with its offset, they were taken and both listed as "2027-10-31 02:30"."""
+    for offset, name in (("+02:00", "Summer"), ("+01:00", "Winter")):
+        assert edit(logged_in, sales, name=name,
+                    apply_at=f"2027-10-31T02:30{offset}").status_code == 302
+
+    for page in (reverse("campaigns:scheduled"), sales.get_absolute_url()):
+        text = logged_in.get(page).content.decode()
+        assert "2027-10-31 02:30 CEST" in text and "2027-10-31 02:30 CET" in text, page
+    polish = logged_in.get(reverse("campaigns:scheduled"), HTTP_ACCEPT_LANGUAGE="pl")
+    assert "31.10.2027 02:30 CEST" in polish.content.decode()
+
+
+def test_a_request_made_in_the_repeated_hour_is_listed_with_its_zone(requested_at_ten,
+                                                                     logged_in):
+    ChangeRequest.objects.update(created_at=datetime.datetime(2027, 10, 31, 1, 30,
+                                                              tzinfo=datetime.UTC))
+    assert "2027-10-31 02:30 CET" in logged_in.get(reverse("campaigns:requests")).content.decode()

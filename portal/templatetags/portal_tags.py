@@ -4,7 +4,14 @@ import json
 
 from django import template
 
-from portal.shown_times import repeated_hour_zone, shown_json_date, shown_json_time, shown_minute
+from portal.shown_times import (
+    repeated_hour_zone,
+    shown_json_date,
+    shown_json_time,
+    shown_minute,
+    shown_short_time,
+    shown_time,
+)
 
 register = template.Library()
 
@@ -15,6 +22,10 @@ def pretty_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
+# A moment in the portal's zone, to the second or (lists) the minute, with its zone in the
+# hour the clocks repeat.
+register.filter("shown_time", shown_time)
+register.filter("short_time", shown_short_time)
 register.filter("json_time", shown_json_time)
 register.filter("json_date", shown_json_date)
 # A scheduled change's time, set to the minute: no ":00" seconds.
