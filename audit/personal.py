@@ -130,6 +130,14 @@ def marker_when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def marker_moment(when: str) -> datetime | None:
+    """The moment a marker's `when` names (as `marker_when` wrote it), or None."""
+    try:
+        return datetime.strptime(when, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def marker_erasure(value) -> tuple[str, str] | None:
     """(when, reference) of the erasure an erasure marker names, or None if the value is
     not one."""

@@ -13,6 +13,7 @@ from .forms import ForgetNumberForm, TimelineFilterForm
 from .kinds import kind_of
 from .models import Outcome
 from .services import entry_changes, entry_for, timeline_page
+from .shown_erasures import entry_shown
 
 
 def timeline(request):
@@ -27,7 +28,7 @@ def timeline(request):
 
 
 def entry_detail(request, pk):
-    entry = entry_for(viewer=request.user, pk=pk)
+    entry = entry_shown(entry_for(viewer=request.user, pk=pk))
     kind = kind_of(entry)
     return render(request, "audit/entry.html", {
         "kind": kind, "entry": entry, "changes": entry_changes(entry),

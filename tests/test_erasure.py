@@ -17,10 +17,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit import erasure as erasure_module
-from audit import recording
+from audit import recording, shown_erasures
 from audit.checks import check_entry_keys
 from audit.erasure import clean_reference, entry_keys_missing, forget_number, number_held
 from audit.models import ChainHead, Entry, SearchTerm
@@ -45,6 +45,7 @@ from imports.report import report_lines
 from imports.services import import_check_start, import_confirm
 from portal import phones
 from portal.phones import phone_key
+from portal.shown_times import shown_minute
 from portal.thulium import ThuliumError
 from records import services as services_module
 from records.models import AddedRecord
@@ -196,6 +197,30 @@ def test_an_erasure_leaves_an_entry_a_search_term_wrongly_ties_to_the_number(use
     forget_number(number="601234567", reference="RODO/15")
     victim.refresh_from_db()
     assert victim.sent["phone_number"] == "602222222" and victim.erased_at is None
+
+
+def test_an_erased_entry_s_page_says_the_erasure_in_the_reader_s_words_and_the_portal_s_zone(
+        logged_in, user, campaigns, settings, monkeypatch):
+    """A Polish page read "[erased 2026-12-05 21:52 UTC · RODO/14 · <digest>]", English and
+    UTC, beside its own Polish line of the same erasure; the exports keep the stored text."""
+    settings.TIME_ZONE = "America/New_York"
+    entry = record_add(campaign=campaigns["00001"], actor=user,
+                       payload={"phone_number": NUMBER, "identifier": "K-17"})
+    forget_number(number=NUMBER, reference="RODO/14")
+    entry.refresh_from_db()
+    stored = entry.sent["phone_number"]
+    monkeypatch.setattr(shown_erasures, "gettext", lambda words: f"PL{words}")  # marked
+    with translation.override("pl"):
+        when = shown_minute(entry.erased_at.replace(second=0, microsecond=0))
+
+    page = logged_in.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+
+    shown = f"PL[erased {when} · RODO/14]"
+    assert page.count(shown) == 6  # the number and identifier: their lines, diff, JSON sent
+    assert "UTC" not in page and marker_digest(stored) not in page
+    assert stored in b"".join(logged_in.get(reverse("audit:export_jsonl")).streaming_content
+                              ).decode()
+    assert Entry.objects.get(pk=entry.pk).sent["phone_number"] == stored
 
 
 def test_a_reference_of_marks_that_show_nothing_is_no_reference():
