@@ -22,6 +22,7 @@ from .diff import FieldChange, field_changes
 from .kinds import EntryKind, kind_of, value_at
 from .models import Entry, SearchTerm
 from .personal import digests_under_every_key, number_digests_ever
+from .shown_erasures import entry_shown
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # the largest id a database can hold; anything above is simply unknown
@@ -82,7 +83,8 @@ class TimelineRow:
 
     @property
     def summary(self) -> str:
-        return self.kind.summary(self.entry) if self.visible else ""
+        """Its line, an erased value in the reader's words, as on the entry's page."""
+        return self.kind.summary(entry_shown(self.entry)) if self.visible else ""
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,9 @@ def test_an_erased_entry_s_page_says_the_erasure_in_the_reader_s_words_and_the_p
     shown = f"PL[erased {when} · RODO/14]"
     assert page.count(shown) == 6  # the number and identifier: their lines, diff, JSON sent
     assert "UTC" not in page and marker_digest(stored) not in page
+    timeline = logged_in.get(reverse("audit:timeline"), HTTP_ACCEPT_LANGUAGE="pl")
+    assert shown in timeline.content.decode()  # its line there too
+    assert "UTC" not in timeline.content.decode()
     assert stored in b"".join(logged_in.get(reverse("audit:export_jsonl")).streaming_content
                               ).decode()
     assert Entry.objects.get(pk=entry.pk).sent["phone_number"] == stored
