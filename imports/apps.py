@@ -11,7 +11,7 @@ class ImportsConfig(AppConfig):
         from audit.kinds import register
         from notices.kinds import register as register_notice
 
-        from .entries import IMPORT, IMPORT_CLEARED
+        from .entries import IMPORT, IMPORT_CLEARED, IMPORT_STOPPED
         from .erasure import (
             batch_refusals_forget,
             batch_refusals_held,
@@ -24,6 +24,7 @@ class ImportsConfig(AppConfig):
         from .notices import IMPORT_FINISHED
 
         register(IMPORT)
+        register(IMPORT_STOPPED)
         register(IMPORT_CLEARED)
         # The files first: ending an import whose rows are being checked waits for them to
         # be written, so that the rows' eraser finds them.

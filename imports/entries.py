@@ -1,5 +1,5 @@
-"""The imports app's kinds of audit entries: an import's receipt, and the clearing of its
-rows' personal data."""
+"""The imports app's kinds of audit entries: an import's receipt, the worker's stop of an
+import whose loader may no longer add records, and the clearing of its rows' personal data."""
 
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -57,6 +57,26 @@ IMPORT = EntryKind(
     export_columns=(("job_id", "details.job"), ("file_name", "sent.file_name"),
                     ("file_sha256", "sent.file_sha256"), ("result", "results.result"),
                     *((name, f"results.{name}") for name in COUNT_NAMES)),
+    calls_thulium=False,
+    of_campaign=True,
+)
+
+
+def _stopped_summary(entry) -> str:
+    details = entry.details or {}
+    return gettext("import of %(file)s stopped: %(user)s may no longer add records") % {
+        "file": details.get("file_name", ""), "user": details.get("loader", "")}
+
+
+# The worker's stop of an import whose loader was deactivated or deleted, or lost the right
+# to add records (imports.loaders): why the rest of its rows were not sent.
+IMPORT_STOPPED = EntryKind(
+    slug="import-stopped",
+    label=_("import stopped for its loader"),
+    summary=_stopped_summary,
+    template="audit/kinds/import-stopped.html",
+    export_columns=(("job_id", "details.job"), ("file_name", "details.file_name"),
+                    ("loader", "details.loader")),
     calls_thulium=False,
     of_campaign=True,
 )

@@ -23,10 +23,11 @@ storing thread:
   settled, never sent again; an unanswered one is checked in Thulium before it is sent
   again.
 
-A cancel or a stop (`stop`) leaves the rows not sent yet "not sent". A push that fails (a
-bug, the database) is no such verdict: the batches no sending thread took yet are handed
-back, their rows left claimed and their begun sends completed as never made, and the next
-push, of this worker or another, sends them once their lease runs out.
+A cancel or a stop (`stop`, or a loader who may no longer add records: imports.loaders)
+leaves the rows not sent yet "not sent". A push that fails (a bug, the database) is no such
+verdict: the batches no sending thread took yet are handed back, their rows left claimed
+and their begun sends completed as never made, and the next push, of this worker or
+another, sends them once their lease runs out.
 """
 
 import logging
@@ -52,6 +53,7 @@ from records.services import record_add_complete_all, records_added_earlier
 
 from .erasure import rows_erased
 from .fallback import batch_refusal, batch_refusal_remember
+from .loaders import import_stop_for_loader, loader_may_add
 from .models import ImportJob, ImportRow, RowState
 from .progress import row_counts
 from .receipts import receipt_write
@@ -104,8 +106,8 @@ class _Push:
         self.worker = uuid.uuid4().hex[:16]
         self.slots = settings.IMPORT_CONCURRENCY
         self.batch_size = settings.IMPORT_BATCH_SIZE
-        # Set on a cancel, or when Thulium refuses the credentials or the campaign: nothing
-        # more is sent.
+        # Set on a cancel, when Thulium refuses the credentials or the campaign, or when the
+        # loader may no longer add records: nothing more is sent.
         self.stopping = threading.Event()
         # Set when the worker itself is asked to stop: rows left without a verdict go back
         # to the import for a later push (`hand_back`), rather than end unsent.
@@ -363,9 +365,9 @@ class _Push:
                  self.job.pk, self.worker, self.handed_back)
 
     def hear_stop(self) -> None:
-        """Stop sending once a cancel or a stop was asked for, or the worker is: heard at
-        every turn of the loop, as a heartbeat lasts seconds, in which a push sends
-        thousands of rows."""
+        """Stop sending once a cancel or a stop was asked for, the worker is, or the loader
+        may no longer add records: heard at every turn of the loop (one a claim), as a
+        heartbeat lasts seconds, in which a push sends thousands of rows."""
         if worker_stopping.is_set() and not self.handing_back:
             self.handing_back = True
             self.stopping.set()  # the sending threads end after their calls in flight
@@ -373,6 +375,11 @@ class _Push:
             Q(cancel_requested_at__isnull=False) | ~Q(stop_reason=""), pk=self.job.pk,
         ).exists():
             self.stopping.set()
+        if not self.stopping.is_set() and not loader_may_add(self.job):
+            import_stop_for_loader(self.job)
+            self.stopping.set()
+            log.warning("import %s stopped: its loader %s may no longer add records",
+                        self.job.pk, self.job.actor_username)
 
     def beat_if_due(self) -> None:
         """Renew this worker's leases and the job's heartbeat."""

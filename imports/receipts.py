@@ -28,8 +28,9 @@ COUNTS = {
     "rows_suppressed": RowState.SUPPRESSED,
 }
 # The job's final state in audit terms. Done: every row to send was sent (refusals are
-# counted, and each has its own entry). Stopped: Thulium refused the portal's credentials,
-# so the rest was not sent. Cancelled: a user stopped it before the end.
+# counted, and each has its own entry). Stopped: Thulium refused the portal's credentials
+# or the campaign, or the loader may no longer add records (imports.loaders), so the rest
+# was not sent. Cancelled: a user stopped it before the end.
 RESULT_OUTCOMES = {
     ImportJob.State.DONE: Outcome.SUCCEEDED,
     ImportJob.State.STOPPED: Outcome.REFUSED,

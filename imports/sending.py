@@ -234,7 +234,8 @@ class BatchSend:
             earliest = min(rows, key=lambda pending: pending.since)
             since = earliest.since
             checks = record_checks_begin([pending.unanswered for pending in rows],
-                                         since=since, actor=self.job.actor)
+                                         since=since, actor=self.job.actor,
+                                         actor_username=self.job.actor_username)
             ImportAttempt.objects.bulk_create(
                 ImportAttempt(row_id=pending.row.pk, entry=check)
                 for pending, check in zip(rows, checks, strict=True))
@@ -447,10 +448,12 @@ class BatchSend:
 
 def sends_begin(job, rows: list[Pending]) -> None:
     """Begin a send of each row, in the caller's transaction if any: its pending audit
-    entry, linked to the row (ImportAttempt), and its number marked as being sent."""
+    entry, linked to the row (ImportAttempt), and its number marked as being sent. The
+    entry names the loader as the job does, their account deleted meanwhile too."""
     additions = record_add_begin_all(
         campaign=job.campaign, payloads=[pending.row.payload for pending in rows],
-        actor=job.actor, phone_keys=[pending.row.phone_key for pending in rows],
+        actor=job.actor, actor_username=job.actor_username,
+        phone_keys=[pending.row.phone_key for pending in rows],
         own_rows=lambda additions: insert_each(
             ImportAttempt, columns=["row_id", "entry_id"],
             rows=[(pending.row.pk, addition.pk)

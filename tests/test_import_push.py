@@ -11,6 +11,7 @@ import phonenumbers
 import psycopg
 import pytest
 import requests
+from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -27,7 +28,7 @@ from imports.shutdown import worker_stopping
 from portal.thulium import ThuliumClient
 from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
-from tests.conftest import api_calls, records_sent
+from tests.conftest import AUDITORS, LOADERS, api_calls, make_user, records_sent
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 
@@ -600,6 +601,92 @@ def test_a_cancel_is_heard_before_the_next_heartbeat(
     import_push(job.pk)
     counts = Counter(states(ImportJob.objects.get(pk=job.pk)).values())
     assert counts[RowState.ADDED] <= 3 * 2 * 10 and counts[RowState.NOT_SENT] >= 940
+
+
+def let_go(user, how: str) -> None:
+    """A team lead lets the loader go: turns their account off, takes their Record loaders
+    role away, or deletes the account."""
+    if how == "turned off":
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    elif how == "role taken":
+        user.groups.remove(Group.objects.get(name=LOADERS))
+    else:
+        User.objects.filter(pk=user.pk).delete()
+
+
+LOADER_GONE = ("The rest was not sent: the account of the one who loaded the import was "
+               "deactivated or deleted, or may no longer add records.")
+
+
+@pytest.mark.parametrize("how", ["turned off", "role taken", "deleted"])
+def test_an_import_of_a_loader_let_go_is_stopped_and_not_sent(logged_in, user, sales, thulium,
+                                                              how):
+    """Their confirmed import was sent in full by the worker; a deleted loader's entries
+    named no one."""
+    job = confirmed(logged_in, sales, people(5))
+    let_go(user, how)
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert api_calls(thulium, "POST") == []
+    assert set(states(job).values()) == {RowState.NOT_SENT}
+    assert (job.state, job.stop_reason) == (ImportJob.State.STOPPED, LOADER_GONE)
+    assert (job.receipt.results["result"], job.receipt.detail) == ("stopped", LOADER_GONE)
+    assert job.receipt.actor_username == "manager"
+    stop = Entry.objects.get(kind="import-stopped")
+    assert (stop.actor_id, stop.actor_username, stop.outcome, stop.detail) == (
+        None, "run_worker", Outcome.SUCCEEDED, LOADER_GONE)
+    assert (stop.details["job"], stop.details["loader"]) == (job.pk, "manager")
+    assert stop.begin_seq < job.receipt.begin_seq
+    logged_in.force_login(make_user("auditor", AUDITORS))
+    assert LOADER_GONE in logged_in.get(job.get_absolute_url()).content.decode()
+    with translation.override("pl"):
+        entry_page = logged_in.get(stop.get_absolute_url()).content.decode()
+    assert 'data-testid="loader">manager</dd>' in entry_page
+    timeline = logged_in.get(reverse("audit:timeline"), {"kind": "import-stopped"})
+    assert ("import of leady.csv stopped: manager may no longer add records"
+            in timeline.content.decode())
+
+
+def test_a_loader_deleted_while_their_import_is_sent_stops_it_after_the_rows_in_flight(
+    logged_in, user, sales, thulium, monkeypatch, settings
+):
+    """The rows in flight end as sent, their entries naming the loader; the rest is not
+    sent, as after a cancel."""
+    settings.IMPORT_HEARTBEAT_SECONDS = 60  # heard at the next claim
+    settings.IMPORT_BATCH_SIZE, settings.IMPORT_CONCURRENCY = 10, 2
+    job = confirmed(logged_in, sales, people(1000))
+    post = sending.record_add_post_batch
+
+    def deleted_meanwhile(entries, **kwargs):
+        User.objects.filter(pk=user.pk).delete()
+        return post(entries, **kwargs)
+
+    monkeypatch.setattr(sending, "record_add_post_batch", deleted_meanwhile)
+    import_push(job.pk)
+
+    job = ImportJob.objects.get(pk=job.pk)
+    counts = Counter(states(job).values())
+    assert 10 <= counts[RowState.ADDED] <= 3 * 2 * 10
+    assert counts[RowState.ADDED] + counts[RowState.NOT_SENT] == 1000
+    assert (job.state, job.stop_reason, job.actor) == (ImportJob.State.STOPPED, LOADER_GONE, None)
+    sends = Entry.objects.filter(
+        pk__in=ImportAttempt.objects.filter(row__job=job).values("entry"))
+    assert set(sends.values_list("actor_username", flat=True)) == {"manager"}
+    assert sends.filter(outcome=Outcome.SUCCEEDED).count() == counts[RowState.ADDED]
+    assert Entry.objects.filter(kind="import-stopped").count() == 1
+
+
+def test_the_sends_of_an_import_name_its_loader_once_their_account_is_deleted(
+    logged_in, user, sales
+):
+    job = confirmed(logged_in, sales, people(1))
+    User.objects.filter(pk=user.pk).delete()
+    job = ImportJob.objects.select_related("campaign", "actor").get(pk=job.pk)
+    row = ImportRow.objects.filter(job=job).values_list(*sending.CLAIMED_FIELDS).get()
+    pending = sending.Pending(sending.ClaimedRow._make(row))
+    sending.sends_begin(job, [pending])
+    assert (pending.entry.actor_id, pending.entry.actor_username) == (None, "manager")
 
 
 def test_the_receipt_cannot_be_changed_or_deleted(logged_in, sales):
