@@ -173,17 +173,24 @@ def suppressions_hold(key: str) -> None:
 def suppressions_held(key: str) -> int:
     """How many of the list's entries still hold the number itself, not its digest alone
     (for an erasure's page)."""
-    return Suppression.objects.filter(digest__in=number_digests_ever(key)).exclude(
-        phone_key="").count()
+    return _holding(key).count()
 
 
 def suppressions_forget(key: str, erasure) -> int:
-    """An erasure: the list's entries for the number keep only its digest, and still block."""
-    return Suppression.objects.filter(digest__in=number_digests_ever(key)).update(
+    """An erasure: the list's entries for the number keep only its digest, and still block.
+    One erased before keeps that erasure's marker: a second erasure counted it again, and
+    said it erased what its page had said was held nowhere."""
+    return _holding(key).update(
         phone_key="", erased_at=erasure.at,
         # A note may name the person; an empty one stays empty.
         note=Case(When(note="", then=Value("")), default=Value(erasure.note)),
     )
+
+
+def _holding(key: str):
+    """The list's entries for the number that still hold it itself."""
+    return Suppression.objects.filter(digest__in=number_digests_ever(key)).exclude(
+        phone_key="")
 
 
 # Tries of a chunk of an upload whose numbers others were listing at the same time.

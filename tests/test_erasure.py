@@ -854,6 +854,31 @@ def test_a_number_the_portal_never_held_is_reported_and_the_request_recorded(db,
     assert verify_chain().problem == ""
 
 
+def test_a_number_erased_before_is_held_nowhere_and_its_first_erasure_s_marks_stay(
+        everywhere, logged_in, campaigns, user, capsys):
+    """A second erasure said it erased the list's entry its page had said held nothing, and
+    wrote its own marker over the first's."""
+    suppression_add(key=phone_key(NUMBER), campaign=None, reason="request", note="Zofia",
+                    source="typed", actor=user)
+    refused = previewed(logged_in, campaigns["00001"], csv_bytes(
+        [["601 234 567 wew. 12", "Zofia", "Kowalska", "Łódź"]]))
+    BatchRefusal.objects.create(http_status=403, detail="Forbidden: 601 234 567")
+    forget_number(number=NUMBER, reference="RODO/1")
+    kept = (list(Suppression.objects.values_list("note", "erased_at")),
+            list(refused.rows.values_list("phone_number", "problems")),
+            list(BatchRefusal.objects.values_list("detail", flat=True)))
+
+    assert not any(number_held(NUMBER).values())
+    call_command("forget_number", NUMBER, reference="RODO/2")
+
+    assert "held this number nowhere" in capsys.readouterr().out
+    assert not any(Entry.objects.filter(kind="erasure").latest("pk").results.values())
+    assert kept == (list(Suppression.objects.values_list("note", "erased_at")),
+                    list(refused.rows.values_list("phone_number", "problems")),
+                    list(BatchRefusal.objects.values_list("detail", flat=True)))
+    assert "RODO/1" in kept[0][0][0]
+
+
 @pytest.mark.parametrize(("number", "reference", "words"), [
     ("not a number", REFERENCE, "phone number"),
     ("12", REFERENCE, "phone number"),
