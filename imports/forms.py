@@ -11,7 +11,14 @@ from portal.phones import spells_a_phone_number
 
 from .mapping import PHONE
 from .models import ImportJob
-from .reading import DELIMITERS, ENCODINGS, FileProblem, detect_layout, header_refused
+from .reading import (
+    DELIMITERS,
+    ENCODINGS,
+    FileProblem,
+    detect_layout,
+    header_refused,
+    sheet_refused,
+)
 
 
 class UploadForm(forms.Form):
@@ -50,10 +57,13 @@ class UploadForm(forms.Form):
 
 
 class ImportUploadForm(UploadForm):
-    """An import's file, whose first row must name the columns (`header_refused`)."""
+    """An import's file, whose first row must name the columns (`header_refused`), and
+    whose workbook's sheet read is not named by a phone number (`sheet_refused`)."""
 
     def clean_file(self):
         upload = super().clean_file()
+        if refused := sheet_refused(self.layout.sheet):
+            raise forms.ValidationError(refused, code="sheet_named")
         if refused := header_refused(self.layout.headers):
             raise forms.ValidationError(refused, code="no_header")
         return upload
@@ -73,6 +83,7 @@ class SheetForm(forms.Form):
     sheet of."""
 
     sheet = forms.CharField(label=_("Sheet"),
+                            error_messages={"required": _("Choose a sheet from the list.")},
                             widget=forms.Select(attrs={"class": "form-select"}))
 
     def __init__(self, *args, sheets: dict[str, bool] | None = None, **kwargs):
@@ -80,6 +91,18 @@ class SheetForm(forms.Form):
         self.fields["sheet"].widget.choices = [
             (name, name if shown else _("%(sheet)s (hidden)") % {"sheet": name})
             for name, shown in (sheets or {}).items()]
+
+    def clean_sheet(self):
+        sheet = self.cleaned_data["sheet"]
+        if refused := sheet_refused(sheet):
+            raise forms.ValidationError(refused, code="sheet_named")
+        return sheet
+
+    def full_clean(self):
+        super().full_clean()
+        # The template renders the widget by hand: Bootstrap marks a field by this class.
+        if "sheet" in self.errors:
+            self.fields["sheet"].widget.attrs["class"] += " is-invalid"
 
 
 class MappingForm(forms.Form):

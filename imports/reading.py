@@ -88,6 +88,18 @@ def header_refused(headers: list[str]) -> str:
     return ""
 
 
+def sheet_refused(sheet: str) -> str:
+    """Why a workbook's sheet cannot be read, or "": its name spells a phone number, and is
+    kept with the import and in its receipt (sent.options.sheet), where an erasure does not
+    look for it; spotted as a file's name is (imports.forms.UploadForm)."""
+    if spells_a_phone_number(sheet):
+        return str(_("The sheet's name holds a phone number (%(sheet)s), and it is kept with "
+                     "the import and in the audit trail, where erasing the number would not "
+                     "reach it: rename the sheet in the file (e.g. after its date) and upload "
+                     "the file again.") % {"sheet": sheet})
+    return ""
+
+
 @dataclass
 class FileLayout:
     """How to read a file, as detected (and possibly corrected by the user)."""

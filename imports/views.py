@@ -103,6 +103,13 @@ def mapping(request, pk):
                                      name=form.cleaned_data["template_name"],
                                      actor=request.user)
             return redirect(job)
+    return _mapping_page(request, job, form, chosen=chosen)
+
+
+def _mapping_page(request, job, form, *, chosen=None, sheet_chosen=None):
+    """The mapping page: the columns as the file is read, `form` to map them, and the forms
+    that read it otherwise; `sheet_chosen` (the sheet form's data) a sheet refused, kept in
+    its form beside the error."""
     # Why the file cannot be read: a worker's check said (imports.previewing), or the
     # sample cannot be read now (the form may be unbound: not one of its errors).
     problem = "" if form.is_bound else job.check_problem
@@ -114,13 +121,14 @@ def mapping(request, pk):
     # The sheet read, as reading the workbook names it: "" for an import of a workbook
     # uploaded before one was kept.
     sheet_read = layout.sheet or job.sheet
-    sheets = SheetForm(initial={"sheet": sheet_read}, sheets=layout.sheets)
+    sheets = SheetForm(sheet_chosen, initial={"sheet": sheet_read}, sheets=layout.sheets)
     columns = [(form[name], [row[index] if index < len(row) else "" for row in layout.sample])
                for index, name in enumerate(form.columns)]
     return render(request, "imports/mapping.html", {
-        "job": job, "campaign": campaign, "form": form, "columns": columns, "problem": problem,
-        "templates": templates, "chosen": chosen, "read_options": read_options,
-        "sheets": sheets, "sheet_read": sheet_read, "sheet_count": len(layout.sheets),
+        "job": job, "campaign": job.campaign, "form": form, "columns": columns,
+        "problem": problem, "templates": job.campaign.import_templates.all(), "chosen": chosen,
+        "read_options": read_options, "sheets": sheets, "sheet_read": sheet_read,
+        "sheet_count": len(layout.sheets),
     })
 
 
@@ -172,16 +180,17 @@ def sheet(request, pk):
     if job.file_kind != "xlsx" or job.state not in ImportJob.MAPPABLE_STATES:
         return redirect(job)  # a CSV file has no sheets
     form = SheetForm(request.POST)
-    if form.is_valid():
-        try:
-            import_read_options(job=job, sheet=form.cleaned_data["sheet"])
-        except FileProblem as problem:
-            messages.error(request, problem.message)
-        else:
-            messages.success(request, _("The sheet “%(sheet)s” is read now: map its columns.")
-                             % {"sheet": job.sheet})
+    if not form.is_valid():
+        mapping_form = MappingForm(headers=job.headers, targets=mapping_targets(job.campaign),
+                                   mapping=job.mapping)
+        return _mapping_page(request, job, mapping_form, sheet_chosen=request.POST)
+    try:
+        import_read_options(job=job, sheet=form.cleaned_data["sheet"])
+    except FileProblem as problem:
+        messages.error(request, problem.message)
     else:
-        messages.error(request, _("Choose a sheet from the list."))
+        messages.success(request, _("The sheet “%(sheet)s” is read now: map its columns.")
+                         % {"sheet": job.sheet})
     return redirect("imports:mapping", pk=job.pk)
 
 

@@ -446,6 +446,47 @@ def test_the_mapping_page_names_the_sheet_read_and_another_may_be_chosen(logged_
     assert (job.sheet, job.state) == ("Już dzwonieni", ImportJob.State.PREVIEWED)
 
 
+SHEET_NAMED = "The sheet&#x27;s name holds a phone number"
+
+
+@pytest.mark.parametrize(("title", "refused"), [
+    ("Kowalska 601 234 567", True), ("tel. 601-234-567", True), ("Leady 2026-12-05", False)])
+def test_a_workbook_whose_sheet_is_named_by_a_phone_number_is_refused(logged_in, sales,
+                                                                      title, refused):
+    """Its name is kept with the import and in its receipt's audit entry, where an erasure
+    of the number does not reach it."""
+    book = openpyxl.Workbook()
+    book.active.title = title
+    book.active.append(["Telefon", "Imię"])
+    book.active.append([602000002, "Jan"])
+    response = upload(logged_in, sales, book_bytes(book), "leady.xlsx")
+    assert (SHEET_NAMED in response.content.decode()) == refused
+    assert ImportJob.objects.exists() != refused
+
+
+def test_a_sheet_named_by_a_phone_number_is_refused_beside_the_choice_kept(logged_in, sales):
+    book = openpyxl.Workbook()
+    book.active.title = "Nowi"
+    book["Nowi"].append(["Telefon", "Imię"])
+    book["Nowi"].append([601000001, "Anna"])
+    book.create_sheet("Kowalska 601 234 567").append(["Telefon", "Imię"])
+    book["Kowalska 601 234 567"].append([601234567, "Zofia"])
+    job = previewed(logged_in, sales, book_bytes(book), name="leady.xlsx")
+
+    response = logged_in.post(reverse("imports:sheet", args=[job.pk]),
+                              {"sheet": "Kowalska 601 234 567"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    error = page.split('data-testid="sheet-error"')[1].split("</div></div>")[0]
+    assert SHEET_NAMED + " (Kowalska 601 234 567)" in error
+    assert "rename the sheet in the file" in error
+    assert '<option value="Kowalska 601 234 567" selected>' in page
+    assert 'aria-invalid="true"' in re.search(r'<select[^>]*id="id_sheet"[^>]*>', page)[0]
+    job.refresh_from_db()
+    assert (job.sheet, job.state) == ("Nowi", ImportJob.State.PREVIEWED)
+
+
 def test_a_workbook_of_one_sheet_names_it_on_the_mapping_page(logged_in, sales):
     response = upload(logged_in, sales, xlsx_bytes(people(1)), "leady.xlsx")
     page = logged_in.get(response["Location"]).content.decode()
