@@ -39,11 +39,13 @@ def _value_label(path: str, value) -> str | None:
 
 # The reason of an expired entry's removal when its number is put on the list again.
 RENEWED = gettext_noop("expired; the number was added to the list again")
+# The reason of the worker's removal of an entry expired DONOTCALL_KEEP_DAYS before.
+EXPIRED_LONG_AGO = gettext_noop("expired longer ago than the list keeps an expired entry")
 
 
 def _kind(slug: str, label, summary) -> EntryKind:
     return EntryKind(slug=slug, label=label, summary=summary, value_label=_value_label,
-                     own_reasons=(RENEWED,),
+                     own_reasons=(RENEWED, EXPIRED_LONG_AGO),
                      template="audit/kinds/donotcall.html", personal=_PERSONAL,
                      phone="sent.phone_number", export_columns=_COLUMNS, calls_thulium=False,
                      # The number's digest, which finds an entry whose number was erased

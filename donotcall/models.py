@@ -56,9 +56,13 @@ class Suppression(models.Model):
         # page read and sorted the whole list.
         # A campaign's entries, found and paged the same way (walking the list by time for
         # a campaign's few read it all); the campaign's own index, which it covers, is gone.
+        # The entries expired long ago, found in the order the worker deletes them
+        # (donotcall.services.suppressions_clear_expired); those for good are left out.
         indexes = [models.Index(fields=["created_at", "id"], name="suppression_when"),
                    models.Index(fields=["campaign", "created_at", "id"],
-                                name="suppression_campaign_when")]
+                                name="suppression_campaign_when"),
+                   models.Index(fields=["expires_on", "id"], name="suppression_expiry",
+                                condition=Q(expires_on__isnull=False))]
         verbose_name = _("do-not-call entry")
         verbose_name_plural = _("do-not-call entries")
         constraints = [

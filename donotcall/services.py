@@ -2,12 +2,15 @@
 
 import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
+from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.personal import digest, digests_under_every_key, number_digests_ever
 from audit.recording import (
+    WORKER,
     entries_begin,
     entries_complete,
     entry_new,
@@ -15,7 +18,7 @@ from audit.recording import (
 )
 from portal.phones import phone_key
 
-from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, RENEWED
+from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, EXPIRED_LONG_AGO, RENEWED
 from .lookup import expired, listed
 from .models import Suppression
 
@@ -92,6 +95,49 @@ def suppression_remove(*, suppression: Suppression, reason: str, actor) -> bool:
     return True
 
 
+# Entries deleted in one transaction of the clearing, each with its removal entry: the
+# chain's head is held for one chunk's entries, as for an upload's (UPLOAD_CHUNK).
+CLEAR_CHUNK = 1000
+
+
+def suppressions_clear_expired(*, now: datetime.datetime | None = None) -> int:
+    """Delete the entries whose last day passed more than DONOTCALL_KEEP_DAYS days before
+    `now` (0: none), each with a removal entry made by the worker; returns how many.
+
+    Expired, an entry blocks nothing, but was shown and exported with its number and note
+    (often a name) for good. A chunk at a time, each its own transaction.
+    """
+    if settings.DONOTCALL_KEEP_DAYS <= 0:
+        return 0
+    last_day_before = (timezone.localdate(now)
+                       - datetime.timedelta(days=settings.DONOTCALL_KEEP_DAYS))
+    deleted = 0
+    while cleared := _chunk_clear(last_day_before):
+        deleted += cleared
+    return deleted
+
+
+def _chunk_clear(last_day_before: datetime.date) -> int:
+    """Delete a chunk of the entries whose last day was before `last_day_before`: how many.
+
+    Found by their end (the index `suppression_expiry`), then locked in the order an
+    erasure and a renewal lock them (`_make_way`), and read again: one renewed or erased
+    meanwhile is deleted as it is now, or not at all.
+    """
+    old = Suppression.objects.filter(expires_on__lt=last_day_before)
+    found = list(old.order_by("expires_on", "pk").values_list("pk", flat=True)[:CLEAR_CHUNK])
+    if not found:
+        return 0
+    with transaction.atomic():
+        held = list(old.select_for_update(of=("self",)).select_related("campaign")
+                    .filter(pk__in=found).order_by("pk"))
+        Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
+        _record(_entries(DONOTCALL_REMOVAL.slug, held, actor=None, actor_username=WORKER,
+                         reason=EXPIRED_LONG_AGO,
+                         details={"keep_days": settings.DONOTCALL_KEEP_DAYS}))
+    return len(held)
+
+
 class NumberErased(Exception):
     """The entry's number was erased meanwhile: there is none to put on the list."""
 
@@ -132,10 +178,11 @@ def _make_way(suppressions: list[Suppression]) -> list[Suppression]:
     return held
 
 
-def _entries(kind: str, suppressions, *, actor, reason: str = "",
+def _entries(kind: str, suppressions, *, actor, actor_username: str = "", reason: str = "",
              details=None) -> list[Entry]:
     return [
-        entry_new(kind=kind, actor=actor, campaign=suppression.campaign, reason=reason,
+        entry_new(kind=kind, actor=actor, actor_username=actor_username,
+                  campaign=suppression.campaign, reason=reason,
                   sent=_described(suppression),
                   details={**(details or {}), "digest": suppression.digest})
         for suppression in suppressions

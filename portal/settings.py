@@ -378,6 +378,9 @@ IMPORT_LEASE_SECONDS = env_number("IMPORT_LEASE_SECONDS", default=60.0, least=0,
 # Days an import keeps its rows' numbers and fields after it ended (or after its upload,
 # when it was never sent); the worker then clears them (imports.retention). 0: kept.
 IMPORT_KEEP_DAYS = env_number("IMPORT_KEEP_DAYS", default=90, least=0)
+# Days a do-not-call entry is kept after its end (its "until" day) passed; the worker then
+# deletes it, number and note (donotcall.services.suppressions_clear_expired). 0: kept.
+DONOTCALL_KEEP_DAYS = env_number("DONOTCALL_KEEP_DAYS", default=30, least=0)
 
 # One line per request and per Thulium call, with the request id; `json` for collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

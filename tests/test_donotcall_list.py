@@ -15,9 +15,10 @@ from audit.erasure import forget_number
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
+from audit.recording import WORKER
 from donotcall import lookup, services
 from donotcall.checks import check_list_keys
-from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, EXPIRED_LONG_AGO
 from donotcall.lookup import CHUNK, blocked
 from donotcall.models import Suppression
 from donotcall.services import (
@@ -25,6 +26,7 @@ from donotcall.services import (
     suppression_add,
     suppression_remove,
     suppressions_add_all,
+    suppressions_clear_expired,
 )
 from portal.phones import key_without_trunk_zero, number_key, phone_key
 from tests.audit_fixtures import change
@@ -138,6 +140,34 @@ def test_an_expired_entry_is_replaced_when_the_number_is_added_again(campaigns, 
     removal = Entry.objects.get(kind=DONOTCALL_REMOVAL.slug)
     assert (removal.details["digest"], removal.reason) == (old.digest, services.RENEWED)
     assert Entry.objects.filter(kind=DONOTCALL_ADDITION.slug).count() == 2
+
+
+def test_an_entry_expired_longer_ago_than_the_list_keeps_is_deleted_with_its_audit_entry(
+        campaigns, officer, settings, monkeypatch):
+    """Expired, it blocked nothing, but was shown and exported with its number and note (a
+    name) for good."""
+    settings.DONOTCALL_KEEP_DAYS = 30
+    monkeypatch.setattr(services, "CLEAR_CHUNK", 1)  # a chunk each, till none is left
+    today = timezone.localdate()
+    for number, ended_days_ago in [("601000001", 31), ("601000002", 400), ("601000003", 30),
+                                   ("601000004", -1), ("601000005", None)]:
+        put(officer, number, note=f"Zofia {number}", campaign=campaigns["00001"],
+            expires_on=(today - datetime.timedelta(days=ended_days_ago)
+                        if ended_days_ago is not None else None))
+
+    assert suppressions_clear_expired() == 2
+
+    assert sorted(Suppression.objects.values_list("phone_key", flat=True)) == [
+        "48601000003", "48601000004", "48601000005"]
+    removals = Entry.objects.filter(kind=DONOTCALL_REMOVAL.slug).order_by("pk")
+    assert [(entry.actor_id, entry.actor_username, entry.reason, entry.sent["phone_number"],
+             entry.sent["note"], entry.campaign.thulium_id) for entry in removals] == [
+        (None, WORKER, EXPIRED_LONG_AGO, "+48601000002", "Zofia 601000002", "00001"),
+        (None, WORKER, EXPIRED_LONG_AGO, "+48601000001", "Zofia 601000001", "00001")]
+    assert suppressions_clear_expired() == 0
+    settings.DONOTCALL_KEEP_DAYS = 0  # kept
+    assert suppressions_clear_expired(now=timezone.now() + datetime.timedelta(days=999)) == 0
+    assert Suppression.objects.count() == 3
 
 
 @pytest.mark.parametrize("list_length", ["short", "long"])

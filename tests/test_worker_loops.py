@@ -105,6 +105,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     monkeypatch.setattr(run_worker, "chain_check_if_due", asked.append)
     monkeypatch.setattr(run_worker, "imports_clear_expired", lambda: [7])
     monkeypatch.setattr(run_worker, "login_log_clear", lambda: 3)
+    monkeypatch.setattr(run_worker, "suppressions_clear_expired", lambda: 2)
     monkeypatch.setattr(run_worker, "change_requests_expire", lambda: [5])
     loops = {loop["name"]: loop for loop in background_loops("worker-a")}
 
@@ -112,7 +113,8 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
             loops.items()} == {
         "resume-imports": (7, 0), "scheduled-changes": (11, 0),
         "expire-change-requests": (11, 0), "send-notices": (5.0, 0),
-        "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-logins": (3600, 0),
+        "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-donotcall": (3600, 0),
+        "clear-logins": (3600, 0),
         "clear-sessions": (3600, 0), "verify-audit": (600, 600)}
     with caplog.at_level(logging.INFO, logger=run_worker.__name__):
         loops["scheduled-changes"]["step"]()
@@ -120,6 +122,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
         loops["resume-imports"]["step"]()
         loops["verify-audit"]["step"]()
         loops["clear-imports"]["step"]()
+        loops["clear-donotcall"]["step"]()
         loops["clear-logins"]["step"]()
     assert asked == ["worker-a", 24]  # the worker's id; the hours between checks
     assert loops["send-notices"]["step"] is notices_send_due
@@ -129,6 +132,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     assert [record.getMessage() for record in caplog.records] == [
         "scheduled changes finished: [41, 42]", "change requests outdated unapproved: [5]",
         "cleared the personal data of imports [7]",
+        "deleted 2 do-not-call entries expired long ago",
         "cleared 3 login records"]
 
     settings.AUDIT_VERIFY_HOURS = 0  # never verified by the worker

@@ -6,7 +6,8 @@ IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py), and marks outdated the
 four-eyes requests whose time passed unapproved (campaigns.four_eyes); sends the e-mail notices
 and clears old ones (notices.sending); clears the personal data of imports ended
-IMPORT_KEEP_DAYS before (imports.retention), old login records and expired sessions
+IMPORT_KEEP_DAYS before (imports.retention), the do-not-call entries expired
+DONOTCALL_KEEP_DAYS before (donotcall.services), old login records and expired sessions
 (portal.login_records); verifies the audit trail every AUDIT_VERIFY_HOURS;
 and, with WORKER_METRICS_PORT set, answers Prometheus on that port
 (portal.metrics.worker_page).
@@ -34,6 +35,7 @@ from rq.worker import SimpleWorker
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_requests_expire
+from donotcall.services import suppressions_clear_expired
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
 from imports.shutdown import worker_stopping
@@ -134,6 +136,10 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "clear-notices", "step": notices_purge, "seconds": 3600},
         {"name": "clear-imports",
          "step": _logged(imports_clear_expired, "cleared the personal data of imports %s"),
+         "seconds": 3600},
+        {"name": "clear-donotcall",
+         "step": _logged(suppressions_clear_expired,
+                         "deleted %s do-not-call entries expired long ago"),
          "seconds": 3600},
         {"name": "clear-logins",
          "step": _logged(login_log_clear, "cleared %s login records"), "seconds": 3600},
