@@ -1,6 +1,6 @@
 """What django-axes' login throttling counts a failed login against, the address and the
 name, what a login clears, and the forms that ask a logged-in user for their password or a
-code, which count a wrong answer as a failed login.
+code, which count a wrong answer as a failed login and heed the account's lockout only.
 
 Behind proxies the address is the one the outermost trusted proxy saw; the typed account
 name is cut to what the lockout tables can hold.
@@ -80,8 +80,22 @@ def failures_forget(sender, request, user, **kwargs) -> None:
     reset(username=user.get_username())
 
 
+def lockout_parameters(request, credentials=None) -> list[str]:
+    """What a failure is judged by: the account name and the address, except on the forms
+    that ask a logged-in user for their own password or a code, judged by the account's
+    failures only: a colleague's typos at the next desk, from the office's one address,
+    must not log out whoever changes their password there. Every failure still counts
+    against its address at the login."""
+    user = getattr(request, "user", None)
+    if (credentials and user is not None and user.is_authenticated
+            and credentials.get(settings.AXES_USERNAME_FORM_FIELD) == user.get_username()):
+        return ["username"]
+    return ["username", "ip_address"]
+
+
 def lockout_page(request, *, user):
-    """The lockout page if `user`'s login, or this address, is locked out; else None."""
+    """The lockout page if `user`'s login is locked out (by `lockout_parameters`); else
+    None."""
     credentials = _credentials(user)
     if AxesProxyHandler.is_allowed(request, credentials):
         return None

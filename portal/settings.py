@@ -464,7 +464,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env_number("LOGIN_FAILURE_LIMIT", default=5, least=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_number("LOGIN_LOCKOUT_MINUTES", default=15,
                                                           least=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The account name and the address, but a logged-in user's own forms (the password
+# change, the second factor's) only the account (portal.login_throttling).
+AXES_LOCKOUT_PARAMETERS = "portal.login_throttling.lockout_parameters"
 # A login clears its own account's failures only (portal.login_throttling): axes' reset
 # also cleared every failure from the login's address, so anyone with an account could
 # wipe the count of codes they were guessing for another one, and guess on for ever.

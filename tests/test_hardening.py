@@ -26,6 +26,7 @@ from portal.middleware import RENEWED_AT, renew_after
 from records.services import record_add
 from tests.conftest import PASSWORD, make_user
 from tests.production.processes import production_env
+from tests.test_twofactor import code_at, enrolled
 
 LOGIN = "/accounts/login/"
 
@@ -99,6 +100,33 @@ def test_wrong_old_passwords_lock_the_login_and_the_right_one_then_changes_nothi
     assert log_in(client, "manager", PASSWORD).status_code == 429
     kept = AccessAttempt.objects.get(ip_address="10.2.2.2").post_data
     assert "Guessed-password-1" not in kept and new not in kept
+
+
+@pytest.mark.parametrize("page", ["password_change", "twofactor:remove",
+                                  "twofactor:recovery_codes_new"])
+def test_a_colleague_s_typos_from_the_same_address_log_no_one_else_out(client, user, page):
+    """A colleague's wrong passwords at the next desk locked the office's address, and whoever
+    then gave their own password or code there, right or wrong, was logged out."""
+    device, _codes = enrolled(user)
+    log_in(client, "manager", PASSWORD, address="10.9.9.9")
+    client.post(reverse("twofactor:code"), {"code": code_at(device.key)}, REMOTE_ADDR="10.9.9.9")
+    make_user("colleague")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(Client(), "colleague", "typo", address="10.9.9.9")
+    new = "Another-long-password-42"
+    right, wrong = {
+        "password_change": ({"old_password": PASSWORD, "new_password1": new,
+                             "new_password2": new}, {"old_password": "typo"}),
+        "twofactor:remove": ({"code": code_at(device.key, 1)}, {"code": "12345678"}),
+        "twofactor:recovery_codes_new": ({"renew-code": code_at(device.key, 1)},
+                                         {"renew-code": "12345678"}),
+    }[page]
+    refused = client.post(reverse(page), wrong, REMOTE_ADDR="10.9.9.9")
+    assert refused.status_code == 200 and "_auth_user_id" in client.session
+    done = client.post(reverse(page), right, REMOTE_ADDR="10.9.9.9")
+    assert done.status_code == 302 and "_auth_user_id" in client.session
+    # The address stays locked at the login, for every account.
+    assert log_in(Client(), "manager", PASSWORD, address="10.9.9.9").status_code == 429
 
 
 def test_the_lock_ends_after_the_cool_off_time(client, user):
