@@ -6,6 +6,7 @@ import base64
 import pytest
 
 from tests.browser import browser_page, log_in, open_user_menu, policy_breaks  # noqa: F401
+from tests.conftest import PASSWORD
 from tests.test_twofactor import code_at, fresh_step
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,6 +28,7 @@ def test_a_manager_sets_up_an_authenticator_app_and_logs_in_with_its_code(
     secret = page.inner_text("[data-testid=secret]").replace(" ", "")
     key = base64.b32decode(secret).hex()
     fresh_step(seconds_needed=6)
+    page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=code]", code_at(key))
     page.click("button[type=submit]:has-text('Turn on two-factor login')")
     assert page.locator("[data-testid=recovery-codes] li").count() == 10

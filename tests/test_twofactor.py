@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Entry
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, PASSWORD, make_user
+from twofactor.pending import PENDING_SECONDS
 from twofactor.services import totp_enrolment_confirm
 
 LOGIN, CODE = "/accounts/login/", "/accounts/login/code/"
@@ -66,12 +67,13 @@ def test_setting_up_shows_a_qr_code_as_svg_and_turns_on_only_with_the_right_code
     assert page.context["secret"].replace(" ", "") == base64.b32encode(
         bytes.fromhex(key)).decode()
 
-    wrong = logged_in.post(ENROL, {"code": "000000" if code_at(key) != "000000" else "111111"})
+    wrong = logged_in.post(ENROL, {"password": PASSWORD,
+                                   "code": "000000" if code_at(key) != "000000" else "111111"})
     assert wrong.status_code == 200 and "This code is not right" in wrong.content.decode()
     assert "recovery codes" not in wrong.content.decode()  # none yet: they come once it is on
     assert not TOTPDevice.objects.exists()
 
-    right = logged_in.post(ENROL, {"code": code_at(key)})
+    right = logged_in.post(ENROL, {"password": PASSWORD, "code": code_at(key)})
     assert right["Location"] == reverse("twofactor:recovery_codes")
     assert TOTPDevice.objects.get(user=user, confirmed=True).key == key
     codes = logged_in.get(right["Location"]).context["codes"]
@@ -81,6 +83,47 @@ def test_setting_up_shows_a_qr_code_as_svg_and_turns_on_only_with_the_right_code
     entry = Entry.objects.get(kind="second-factor")
     assert entry.details == {"step": "enrolled", "account": "manager"}
     assert entry.actor == user
+
+
+def test_setting_up_asks_for_the_password_and_wrong_ones_lock_the_login(client, user):
+    """From a session left open, anyone could set up an app of their own, and the owner's
+    next login asked for its code."""
+    log_in(client)
+    fresh_step()
+    client.get(ENROL)
+    key = client.session["twofactor_enrolment_key"]
+    assert client.post(ENROL, {"code": code_at(key)}).context["form"].has_error("password")
+    wrong = {"password": "Guessed-password-1", "code": code_at(key)}
+    answers = [client.post(ENROL, wrong, REMOTE_ADDR="10.2.2.2")
+               for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert "This is not your password" in answers[0].content.decode()
+    assert [answer.status_code for answer in answers] == (
+        [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429])
+    assert "_auth_user_id" not in client.session and not TOTPDevice.objects.exists()
+    assert "Guessed-password-1" not in AccessAttempt.objects.get(ip_address="10.2.2.2").post_data
+    assert log_in(client).status_code == 429
+
+
+def test_a_set_up_the_login_forces_asks_the_password_again_only_once_it_is_old(client, db,
+                                                                               settings):
+    settings.REQUIRE_2FA_FOR = ["staff"]
+    make_user("boss", is_staff=True)
+    log_in(client, "boss")
+    assert "password" not in client.get(ENROL).context["form"].fields
+    session = client.session
+    session["twofactor_password_typed_at"] -= PENDING_SECONDS + 1
+    session.save()
+    assert "password" in client.get(ENROL).context["form"].fields
+
+
+def test_an_account_without_a_password_sets_it_up_at_its_identity_provider(client, user):
+    user.set_unusable_password()
+    user.save()
+    client.force_login(user)
+    page = client.get(ENROL)
+    assert 'data-testid="at-provider"' in page.content.decode()
+    client.post(ENROL, {"code": "123456"})
+    assert not TOTPDevice.objects.exists()
 
 
 def test_the_page_setting_it_up_sends_a_policy_that_allows_the_qr_and_no_script(logged_in):

@@ -46,3 +46,27 @@ class AppCodeForm(CodeForm):
             raise forms.ValidationError(_("Type the six digits your authenticator app shows."),
                                         code="invalid")
         return code
+
+
+class PasswordAppCodeForm(AppCodeForm):
+    """Setting up from a session the login did not just open asks for the password too:
+    from a session left open, anyone could set up an app of their own, and the owner's
+    next login would ask for its code."""
+
+    password = forms.CharField(
+        label=_("Your password"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password",
+                                          "autofocus": True}),
+    )
+    field_order = ["password", "code"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, autofocus=False, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("This is not your password."),
+                                        code="password_incorrect")
+        return password

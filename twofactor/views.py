@@ -17,7 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from portal.login_throttling import locked_out_logs_out, lockout_page, login_failure_count
 
-from .forms import AppCodeForm, CodeForm
+from .forms import AppCodeForm, CodeForm, PasswordAppCodeForm
+from .password_typed import password_typed_lately, password_typed_record
 from .pending import pending_login, pending_login_drop, pending_login_finish, pending_login_start
 from .policy import has_second_factor, second_factor_required
 from .qr import qr_svg_data_uri
@@ -42,7 +43,9 @@ class PasswordLoginView(LoginView):
     def form_valid(self, form):
         user = form.get_user()
         if not has_second_factor(user):
-            return super().form_valid(form)
+            response = super().form_valid(form)
+            password_typed_record(self.request)
+            return response
         pending_login_start(self.request, user=user, redirect_to=self.get_success_url())
         return redirect("twofactor:code")
 
@@ -91,15 +94,28 @@ def _manage_page(request, form=None, renew_form=None):
     })
 
 
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "password")
 @never_cache
+@locked_out_logs_out
 def enrol(request):
+    """Setting up asks for the password, as turning it off asks for a code, but not when
+    the login that just took it forces the set-up (REQUIRE_2FA_FOR)."""
     user = request.user
     if has_second_factor(user):
         return redirect("twofactor:manage")
+    if not user.has_usable_password():
+        # Signed on by the identity provider, which asks for its own second factor: no
+        # password here shows that the session's user is the account's owner.
+        return render(request, "twofactor/enrol_at_provider.html")
     key = request.session.setdefault(ENROLMENT_KEY, default_key())
-    form = AppCodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    required = second_factor_required(user)
+    if required and password_typed_lately(request):
+        form = AppCodeForm(request.POST or None)
+    else:
+        form = PasswordAppCodeForm(request.POST or None, user=user)
+    if form.has_error("password", "password_incorrect"):
+        login_failure_count(request, user=user)
+    elif request.method == "POST" and form.is_valid():
         try:
             device, codes = totp_enrolment_confirm(user=user, key=key,
                                                    code=form.cleaned_data["code"])
@@ -114,7 +130,7 @@ def enrol(request):
     secret = b32encode(unhexlify(key)).decode("ascii")
     return render(request, "twofactor/enrol.html", {
         "form": form,
-        "required": second_factor_required(user),
+        "required": required,
         "qr": qr_svg_data_uri(TOTPDevice(user=user, key=key).config_url),
         "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
     })
