@@ -2,12 +2,15 @@
 recovery code, REQUIRE_2FA_FOR, and django-axes' lockout counting wrong codes."""
 
 import base64
+import copy
+import threading
 import time
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
@@ -15,9 +18,19 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Entry
-from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, PASSWORD, make_user
+from tests.conftest import (
+    ADMINISTRATORS,
+    AUDITORS,
+    EDITORS,
+    PASSWORD,
+    make_user,
+    skip_unless_postgresql,
+)
+from tests.db_threads import closing
+from twofactor import views
 from twofactor.pending import PENDING_SECONDS
 from twofactor.services import totp_enrolment_confirm
+from twofactor.verification import code_verify
 
 LOGIN, CODE = "/accounts/login/", "/accounts/login/code/"
 ENROL, MANAGE = "/accounts/two-factor/set-up/", "/accounts/two-factor/"
@@ -210,6 +223,44 @@ def test_repeated_wrong_codes_lock_the_login_like_wrong_passwords(client, user):
     assert log_in(client).status_code == 429
     entry = Entry.objects.get(kind="second-factor", details__step="locked-out")
     assert entry.details["account"] == "manager" and entry.outcome == "refused"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wrong_codes_sent_at_once_get_no_more_checks_than_the_limit(monkeypatch):
+    """Each passed the lockout before any was counted: 40 were checked against a limit of
+    5 (PostgreSQL; two workers of four threads each answer at once in production)."""
+    skip_unless_postgresql(connection)
+    checked = []
+
+    def code_verify_counted(**kwargs):
+        checked.append(kwargs["code"])
+        return code_verify(**kwargs)
+
+    monkeypatch.setattr(views, "code_verify", code_verify_counted)
+    device, _codes = enrolled(make_user("manager", EDITORS))
+    client = Client()
+    log_in(client)
+    right = code_at(device.key)
+    guesses = [code for code in (f"{n:06d}" for n in range(100000, 100013)) if code != right]
+    start = threading.Barrier(len(guesses), timeout=30)
+    statuses, failures = [], []
+
+    def guess(code):
+        tab = Client()
+        tab.cookies = copy.deepcopy(client.cookies)
+        start.wait()
+        statuses.append(give_code(tab, code).status_code)
+
+    threads = [threading.Thread(target=closing(lambda code=code: guess(code), failures))
+               for code in guesses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert len(checked) == settings.AXES_FAILURE_LIMIT
+    assert sorted(statuses) == ([200] * (settings.AXES_FAILURE_LIMIT - 1)
+                                + [429] * (len(guesses) - settings.AXES_FAILURE_LIMIT + 1))
 
 
 @pytest.mark.parametrize("required", ["staff", AUDITORS])

@@ -29,7 +29,7 @@ from .services import (
     second_factor_remove,
     totp_enrolment_confirm,
 )
-from .verification import CodeRefused, code_verify
+from .verification import CodeRefused, code_verify, codes_checked_in_turn
 
 # The secret of an app being set up, until a code confirms it; then the recovery codes,
 # until the one page that shows them has.
@@ -58,22 +58,23 @@ def login_code(request):
     if pending is None:
         messages.info(request, _("Log in again: the login waiting for a code has ended."))
         return redirect("login")
-    locked = lockout_page(request, user=pending.user)
-    if locked is not None:
-        pending_login_drop(request)
-        return locked
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            device = code_verify(user=pending.user, code=form.cleaned_data["code"])
-        except CodeRefused as refusal:
-            form.add_error("code", refusal.message)
-            if _code_refused(request, user=pending.user):
-                # AxesMiddleware answers with the lockout page.
-                pending_login_drop(request)
-        else:
-            pending_login_finish(request, pending, device)
-            return redirect(pending.redirect_to)
+    with codes_checked_in_turn(pending.user):
+        locked = lockout_page(request, user=pending.user)
+        if locked is not None:
+            pending_login_drop(request)
+            return locked
+        if request.method == "POST" and form.is_valid():
+            try:
+                device = code_verify(user=pending.user, code=form.cleaned_data["code"])
+            except CodeRefused as refusal:
+                form.add_error("code", refusal.message)
+                if _code_refused(request, user=pending.user):
+                    # AxesMiddleware answers with the lockout page.
+                    pending_login_drop(request)
+            else:
+                pending_login_finish(request, pending, device)
+                return redirect(pending.redirect_to)
     return render(request, "twofactor/login_code.html", {"form": form, "pending": pending})
 
 
