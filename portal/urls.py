@@ -18,6 +18,9 @@ urlpatterns = [
     # One password change, which counts a wrong old password as a failed login.
     path("admin/password_change/", PasswordChangeView.as_view(
         success_url=reverse_lazy("admin:password_change_done"))),
+    # One logout too: the admin's own would keep the provider's session of a staff member
+    # it signed on, and lose the ID token that ends it.
+    path("admin/logout/", ProviderLogoutView.as_view()),
     path("admin/", admin.site.urls),
     # No password reset by e-mail: administrators set passwords.
     path("accounts/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm),

@@ -297,6 +297,19 @@ def test_logging_out_ends_the_session_at_the_provider_too(client, provider):
     assert client.get("/campaigns/").status_code == 302
 
 
+def test_the_admin_s_log_out_ends_the_session_at_the_provider_too(client, provider):
+    provider.set_account("alice", groups=[])
+    sign_on(client, "alice")
+    User.objects.filter(username="alice").update(is_staff=True)
+    assert 'action="/admin/logout/"' in client.get("/admin/").content.decode()
+    id_token = client.session[ID_TOKEN]
+
+    location = client.post("/admin/logout/")["Location"]
+    assert location.startswith(f"{provider.url}/session/end?")
+    assert f"id_token_hint={id_token}" in location
+    assert client.get("/admin/").status_code == 302
+
+
 def test_a_provider_down_at_logout_still_logs_out_here(client, provider, settings, caplog):
     provider.set_account("alice", groups=[])
     sign_on(client, "alice")
@@ -340,6 +353,13 @@ def test_a_password_login_logs_out_as_before(client, provider):
     make_user("bob", EDITORS)
     client.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
     assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"
+
+
+def test_a_password_login_logs_out_of_the_admin_as_of_the_portal(client, provider):
+    make_user("root", is_staff=True)
+    client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
+    assert client.post("/admin/logout/")["Location"] == "/accounts/login/"
+    assert client.get("/admin/").status_code == 302
 
 
 def test_other_people_s_wrong_passwords_from_the_office_do_not_lock_sign_ons_out(
