@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.urls import register_converter
 
 
@@ -14,3 +15,11 @@ class PortalConfig(AppConfig):
         from .converters import ThuliumIdConverter
 
         register_converter(ThuliumIdConverter, "thulium_id")
+
+
+# Through its module: an AppConfig imported by name would be one more of this module's.
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with the portal's site (portal/admin_site.py)."""
+
+    default = False  # "portal" in INSTALLED_APPS stays PortalConfig
+    default_site = "portal.admin_site.PortalAdminSite"

@@ -4,6 +4,7 @@ from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
 from notices.views import language_choose
+from portal.admin_site import staff_only
 from portal.views import PasswordChangeView
 from sso.forms import LocalLoginForm
 from sso.views import ProviderLogoutView
@@ -14,7 +15,8 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list"), name="home"),
     # One login for the portal and the admin: the one that asks for the second factor.
-    path("admin/login/", PasswordLoginView.as_view(authentication_form=LocalLoginForm)),
+    path("admin/login/", staff_only(
+        PasswordLoginView.as_view(authentication_form=LocalLoginForm))),
     # One password change, which counts a wrong old password as a failed login.
     path("admin/password_change/", PasswordChangeView.as_view(
         success_url=reverse_lazy("admin:password_change_done"))),

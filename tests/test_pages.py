@@ -231,6 +231,23 @@ def test_the_admin_is_at_slash_admin(admin_client):
     assert "Audit entries" in html
 
 
+@pytest.mark.parametrize("page", ["/admin/", "/admin/login/?next=/admin/"])
+def test_a_user_logged_in_who_is_not_staff_is_told_the_admin_is_not_for_their_role(
+        client, user, page):
+    """Its login page would log them in as themselves and send them back to it."""
+    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    response = client.get(page)
+    assert response.status_code == 403
+    assert "Your role does not allow this page" in response.content.decode()
+    assert client.get("/campaigns/").status_code == 200  # still logged in
+
+
+def test_an_anonymous_visitor_of_the_admin_is_asked_to_log_in(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200
+
+
 @pytest.mark.parametrize("which", ["campaign change", "record addition"])
 def test_the_admin_shows_audit_rows_without_letting_anyone_change_them(
     admin_client, history, which

@@ -108,15 +108,18 @@ ACCESS = [
     # here (with a provider: tests/test_sso.py).
     ("sso:start",                   "GET",  "404",  "404",  "404",  "404",  "404",  "404",  "404"),
     ("sso:callback",                "GET",  "404",  "404",  "404",  "404",  "404",  "404",  "404"),
-    # The admin sends anyone but staff to its own login page.
-    ("admin:index",                 "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
-    ("admin:auth_user_changelist",  "GET",  LOGIN,  LOGIN,  LOGIN,  LOGIN,  OK,     LOGIN,  LOGIN),
-    ("admin:campaigns_campaign_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+    # The admin: its login page for the anonymous, refused to anyone else but staff.
+    ("admin:index",                 "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("admin:auth_user_changelist",  "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    ("admin:campaigns_campaign_changelist", "GET",
+     LOGIN, DENIED, DENIED, DENIED, OK, DENIED, DENIED),
     # Everyone's entries in full: for auditors only (an administrator is not one).
-    ("admin:audit_entry_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, DENIED, LOGIN, LOGIN),
+    ("admin:audit_entry_changelist", "GET",
+     LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
     ("admin:campaigns_changerequest_changelist", "GET",
-     LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
-    ("admin:axes_accessattempt_changelist", "GET", LOGIN, LOGIN, LOGIN, LOGIN, OK, LOGIN, LOGIN),
+     LOGIN, DENIED, DENIED, DENIED, OK, DENIED, DENIED),
+    ("admin:axes_accessattempt_changelist", "GET",
+     LOGIN, DENIED, DENIED, DENIED, OK, DENIED, DENIED),
 ]
 # Roles as groups of roles/migrations/0002_groups_of_the_one_log.py (Auditors: audit 0003);
 # the admin is staff, not superuser.
