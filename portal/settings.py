@@ -143,6 +143,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Ends a password session once LOCAL_LOGIN=false no longer lets its user use one.
+    "sso.middleware.PasswordSessionMiddleware",
     # Tells whether this session passed the second factor (request.user.is_verified()).
     "django_otp.middleware.OTPMiddleware",
     "portal.middleware.LoginThenBackMiddleware",

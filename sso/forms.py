@@ -3,6 +3,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .local_login import password_login_allowed
+
 # Said alike for a wrong password and for a right one that may not be used: the form must
 # not tell anyone which old password is still good.
 LOCAL_LOGIN_OFF = _("Logging in with a password is turned off: sign in with %(provider)s. "
@@ -31,6 +33,6 @@ class LocalLoginForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
-        if not settings.LOCAL_LOGIN and not user.is_staff:
+        if not password_login_allowed(user):
             raise ValidationError(LOCAL_LOGIN_OFF, code="local_login_off",
                                   params={"provider": settings.OIDC_PROVIDER_NAME})

@@ -9,6 +9,7 @@ import threading
 import pytest
 import requests
 from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
@@ -395,6 +396,22 @@ def test_without_local_logins_only_staff_log_in_with_a_password(client, provider
     assert wrong.context["form"].errors == refused.context["form"].errors
     staff = client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
     assert staff.status_code == 302 and client.get("/campaigns/").status_code == 200
+
+
+def test_without_local_logins_a_password_session_ends_when_staff_status_is_taken(
+        client, provider, settings):
+    settings.LOCAL_LOGIN = False
+    make_user("root", EDITORS, is_staff=True)
+    client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
+    provider.set_account("alice", groups=["cc-editors"])
+    signed_on = Client()
+    sign_on(signed_on, "alice")
+    User.objects.filter(username__in=["root", "alice"]).update(is_staff=False)
+
+    assert client.get("/campaigns/").status_code == 302
+    assert SESSION_KEY not in client.session
+    # A session the provider signed on owes nothing to staff status.
+    assert signed_on.get("/campaigns/").status_code == 200
 
 
 # --- failures: a clear page, never a 500 ------------------------------------------------
