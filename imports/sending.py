@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
 from tenacity import (
@@ -102,6 +103,9 @@ class Pending:
     entry: Entry | None = None  # its begun send; None until the next send begins
     unanswered: Entry | None = None  # its last send that went unanswered
     since: datetime.datetime | None = None  # when its first unanswered send began
+    # When its last send was given up on: Thulium took it by then, if at all (its own work
+    # after, and its clock, are within records.reconciling.CLOCK_MARGIN).
+    unanswered_at: datetime.datetime | None = None
     to_check: bool = False  # Thulium may hold it and was not asked since
     tried: bool = False  # a send of it was made
     # On the do-not-call list since its unanswered send: added if Thulium holds it, else
@@ -114,6 +118,7 @@ class Pending:
 
     def went_unanswered(self, entry: Entry) -> None:
         self.unanswered, self.to_check, self.entry = entry, True, None
+        self.unanswered_at = timezone.now()
         if self.since is None:
             self.since, self.since_after = entry.created_at, self.sent_after
 
@@ -233,14 +238,18 @@ class BatchSend:
             # them.
             earliest = min(rows, key=lambda pending: pending.since)
             since = earliest.since
+            # Rows sent days apart (a check that failed is asked again later): the listing
+            # reaches the latest send's day.
+            until = max(pending.unanswered_at for pending in rows)
             checks = record_checks_begin([pending.unanswered for pending in rows],
-                                         since=since, actor=self.job.actor,
+                                         since=since, until=until, actor=self.job.actor,
                                          actor_username=self.job.actor_username)
             ImportAttempt.objects.bulk_create(
                 ImportAttempt(row_id=pending.row.pk, entry=check)
                 for pending, check in zip(rows, checks, strict=True))
         try:
-            found = record_checks_run(checks, since=since, applied_before=earliest.since_after,
+            found = record_checks_run(checks, since=since, until=until,
+                                      applied_before=earliest.since_after,
                                       language=self.job.language or None)
         except ThuliumError as error:
             self.hold_back(error)

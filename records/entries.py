@@ -80,6 +80,6 @@ RECORD_CHECK = EntryKind(
     field_label=record_field_label,
     export_columns=_COLUMNS,
     of_campaign=True,
-    # Its `sent` is what was looked for, and from which day the records were listed.
+    # Its `sent` is what was looked for, and the days the records were listed from and to.
     only_reads=True,
 )

@@ -2,7 +2,7 @@
 
 A lost answer (a timeout after sending, a dropped connection, a broken body) leaves the
 portal not knowing whether Thulium added the record. Thulium has no lookup by number, so
-the campaign's records added since the day of the send are listed and matched here. Kept
+the campaign's records added on the days of the sends are listed and matched here. Kept
 apart from views and audit entries, so that an import can ask it about its rows too.
 """
 
@@ -18,40 +18,46 @@ from portal.thulium.dates import thulium_day, thulium_moment
 
 # Documented: GET outbounds/:id/records pages by at most 100.
 PAGE_SIZE = 100
-# How far Thulium's clock may be behind the portal's: records listed as created this long
-# before the send are still read, in case they are the one sent.
+# How far Thulium's clock may be behind or ahead of the portal's: records listed as created
+# this long before the send, or after it could have landed, are still read, in case they
+# are the one sent.
 CLOCK_MARGIN = datetime.timedelta(minutes=15)
 # Stored in English, shown in the reader's language (ThuliumUnavailable.user_messages).
 LISTED_WITHOUT_ID = gettext_noop("it listed a record looked for without its record_id")
 
 
-def listing_day(sent_at: datetime.datetime) -> datetime.date:
-    """The day the campaign's records are listed from, for a send at `sent_at`: Thulium's
-    clock may put a record sent just after midnight on the day before."""
-    return thulium_day(sent_at - CLOCK_MARGIN)
+def listing_days(sent_at: datetime.datetime,
+                 until: datetime.datetime) -> tuple[datetime.date, datetime.date]:
+    """The first and last day (both asked for) the campaign's records are listed on, for
+    sends from `sent_at` that could land in Thulium until `until`: Thulium's clock may put
+    a record sent just after midnight on the day before, or one landing just before it on
+    the day after. Without the last day, a check days later listed every record added
+    since, hundreds of pages, past the web server's timeout."""
+    return thulium_day(sent_at - CLOCK_MARGIN), thulium_day(until + CLOCK_MARGIN)
 
 
 def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
-                        applied_before: Collection[str] = (),
+                        until: datetime.datetime, applied_before: Collection[str] = (),
                         language: str | None = None) -> list[str | None]:
     """For each payload, Thulium's record_id of the record it would have made, or None;
-    raises ThuliumError. `sent_at` is when the earliest of them was sent.
+    raises ThuliumError. `sent_at` is when the earliest of them was sent, `until` the
+    latest moment any of them could have landed in Thulium.
 
     A record listed that matches a payload but has no usable record_id raises
     ThuliumUnavailable: Thulium holds something of the number, so it is not "not found",
     and without its id the portal cannot tell which record it is.
 
     A record matches on the number in its canonical form and, when the payload had one,
-    on the identifier. The records listed from the day of the send (less the clock margin)
-    come in the order they were added (documented), so the ones sent are near the end:
-    the first page tells how many there are, then pages are read from the last one back,
-    until every payload is found, or a page starts before the send (less the clock
-    margin), or a page holds one of `applied_before`. Those are records whose addition
-    Thulium answered before the earliest send began, so it had added them before it:
-    none of the records sent is further back. Without them, a send Thulium never applied
-    would be looked for through all the records of the last quarter of an hour, which in
-    a large import are hundreds of pages. One listing answers a whole batch of lost
-    answers.
+    on the identifier. The records listed from the day of the send to that of `until` (each
+    widened by the clock margin) come in the order they were added (documented), so the
+    ones sent are near the end: the first page tells how many there are, then pages are
+    read from the last one back, until every payload is found, or a page starts before the
+    send (less the clock margin), or a page holds one of `applied_before`. Those are
+    records whose addition Thulium answered before the earliest send began, so it had
+    added them before it: none of the records sent is further back. Without them, a send
+    Thulium never applied would be looked for through all the records of the last quarter
+    of an hour, which in a large import are hundreds of pages. One listing answers a whole
+    batch of lost answers.
     """
     client = get_client(language)
     wanted = defaultdict(list)  # number's key -> indexes of the payloads sent with it
@@ -59,14 +65,15 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         wanted[phone_key(payload["phone_number"])].append(index)
     found: list[str | None] = [None] * len(payloads)
     missing = len(payloads)
-    day = listing_day(sent_at)
+    first_day, last_day = listing_days(sent_at, until)
     # Thulium dates records to the minute.
     oldest = (sent_at - CLOCK_MARGIN).replace(second=0, microsecond=0)
 
     def page(offset):
         nonlocal missing
-        count, rows = client.list_records(campaign.thulium_id, created_from=day,
-                                          offset=offset, limit=PAGE_SIZE)
+        count, rows = client.list_records(campaign.thulium_id, created_from=first_day,
+                                          created_to=last_day, offset=offset,
+                                          limit=PAGE_SIZE)
         for row in rows:
             for index in wanted.get(_row_key(row), ()):
                 if found[index] is None and _same_identifier(row, payloads[index]):

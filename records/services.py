@@ -32,7 +32,7 @@ from portal.thulium.client import MAX_KEPT_BODY
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .landing import cut_off, landed_by
 from .models import AddedRecord
-from .reconciling import find_all_in_thulium, listing_day
+from .reconciling import find_all_in_thulium, listing_days
 from .scrubbing import others_removed
 
 # The details below are stored in English, shown in the reader's language (audit's
@@ -381,21 +381,24 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
             except AppendOnlyError:  # another check took it first
                 raise _nothing_left() from None
         # The row keeps the time of the number's first send (a resend only takes it over),
-        # and any of its sends may be the one Thulium holds.
-        (check,) = record_checks_begin([entry], since=record.created_at, actor=actor)
-    record_checks_run([check], since=record.created_at, language=language)
+        # and any of its sends may be the one Thulium holds; the entry's, the latest, could
+        # land until `landing` (no check is made before it).
+        (check,) = record_checks_begin([entry], since=record.created_at, until=landing,
+                                       actor=actor)
+    record_checks_run([check], since=record.created_at, until=landing, language=language)
     return check
 
 
-def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, actor,
-                        **fields) -> list[Entry]:
+def record_checks_begin(additions: list[Entry], *, since: datetime.datetime,
+                        until: datetime.datetime, actor, **fields) -> list[Entry]:
     """The pending entries of checks in Thulium of unanswered additions to one campaign, one
-    each, saying what will be asked; `since` is when the earliest of them was sent.
+    each, saying what will be asked; `since` is when the earliest of them was sent, `until`
+    the latest moment any of them could have landed in Thulium.
 
     Split from asking (record_checks_run) so that an import links them to its rows in the
     same transaction.
     """
-    day = listing_day(since).isoformat()  # as asked: records.reconciling
+    first_day, last_day = listing_days(since, until)  # as asked: records.reconciling
     checks = [
         entry_new(kind=RECORD_CHECK.slug, actor=actor, campaign=addition.campaign,
                   related=addition, sent={
@@ -403,7 +406,8 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, act
                       "phone_number": addition.sent["phone_number"],
                       **({"identifier": addition.sent["identifier"]}
                          if addition.sent.get("identifier") else {}),
-                      "create_date_from": day}, **fields)
+                      "create_date_from": first_day.isoformat(),
+                      "create_date_to": last_day.isoformat()}, **fields)
         for addition in additions
     ]
     entries_begin(checks)
@@ -411,18 +415,18 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime, act
 
 
 def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
-                      applied_before: Collection[str] = (),
+                      until: datetime.datetime, applied_before: Collection[str] = (),
                       language: str | None = None) -> list[str | None]:
     """Ask Thulium, in one listing, what begun checks look for: the record_id found for each,
     or None; raises ThuliumError (the checks' entries then say so, nothing else changes).
 
     A number found is known as added, with Thulium's id; one not found is forgotten, so
-    that it may be sent again. `applied_before`: see `find_all_in_thulium`.
+    that it may be sent again. `until`, `applied_before`: see `find_all_in_thulium`.
     """
     campaign = checks[0].campaign
     try:
         found = find_all_in_thulium(campaign, [check.sent for check in checks], since,
-                                    applied_before=applied_before, language=language)
+                                    until=until, applied_before=applied_before, language=language)
     except ThuliumError as error:
         entries_complete([(check, error_values(error)) for check in checks])
         raise

@@ -27,6 +27,7 @@ from portal.thulium import get_client
 from records.services import record_add_begin_all, record_add_complete_all, record_checks_begin
 from tests.conftest import api_calls, records_sent
 from tests.import_files import csv_bytes, people, previewed
+from tests.test_record_check import day_listed, last_day_listed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -395,7 +396,8 @@ def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
     get_client().add_record("00001", row.payload)
     (lost,) = record_add_begin_all(campaign=sales, payloads=[row.payload], actor=user)
     record_add_complete_all([(lost, outcome_values(outcome=Outcome.UNKNOWN))])
-    (cut_off,) = record_checks_begin([lost], since=lost.created_at, actor=user)
+    (cut_off,) = record_checks_begin([lost], since=lost.created_at, until=lost.created_at,
+                                     actor=user)
     ImportAttempt.objects.bulk_create([ImportAttempt(row=row, entry=lost),
                                        ImportAttempt(row=row, entry=cut_off)])
 
@@ -410,6 +412,42 @@ def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
     assert "stopped before Thulium's answer was recorded" in cut_off.detail
     assert sends(thulium) == Counter([row.phone_number])  # the test's own POST only
     assert verify_chain().problem == ""
+
+
+def test_rows_whose_answers_were_lost_days_apart_are_each_found_in_one_listing(
+    logged_in, sales, thulium, user
+):
+    """The check lists the campaign's records from the day of the earliest send to that of
+    the latest moment one could land: each row is found, and nothing is sent again."""
+    job = previewed(logged_in, sales, csv_bytes(people(3)))
+    assert import_confirm(job=job)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    job.rows.update(state=RowState.SENDING, claimed_by="dead-worker",
+                    lease_until=timezone.now() - timedelta(minutes=5))
+    rows = list(job.rows.order_by("pk"))
+    earliest = timezone.now() - timedelta(days=3)
+    for days_later, row in enumerate(rows):
+        # Thulium took the row that day, its answer was lost; then the worker died.
+        sent_at = earliest + timedelta(days=days_later)
+        thulium.state.set_now(sent_at)
+        get_client().add_record("00001", row.payload)
+        (lost,) = record_add_begin_all(campaign=sales, payloads=[row.payload], actor=user,
+                                       created_at=sent_at)
+        record_add_complete_all([(lost, outcome_values(outcome=Outcome.UNKNOWN))])
+        ImportAttempt.objects.create(row=row, entry=lost)
+    thulium.state.set_now(None)
+    last_days = {last_day_listed(timezone.now())}
+
+    import_push(job.pk)
+
+    last_days.add(last_day_listed(timezone.now()))
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 3}
+    checks = Entry.objects.filter(kind="record-check").order_by("pk")
+    assert [check.results for check in checks] == [
+        {"found": True, "record_id": held_id(thulium, row.phone_number)} for row in rows]
+    assert {check.sent["create_date_from"] for check in checks} == {day_listed(earliest)}
+    assert {check.sent["create_date_to"] for check in checks} <= last_days
+    assert sends(thulium) == Counter(row.phone_number for row in rows)  # the test's own
 
 
 def test_a_push_whose_database_thread_fails_hands_back_the_batches_it_did_not_send(

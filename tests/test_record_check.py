@@ -16,6 +16,7 @@ from campaigns.services import campaign_update
 from portal.thulium import ThuliumUnavailable, get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
 from records import services
+from records.landing import landed_by
 from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
 from records.services import record_add_begin_all, record_checks_begin, record_checks_run
@@ -78,6 +79,12 @@ def day_listed(sent_at) -> str:
     return thulium_day(sent_at - dt.timedelta(minutes=15)).isoformat()
 
 
+def last_day_listed(until) -> str:
+    """The day the records are listed to for sends that could land until `until`: 15
+    minutes after it, so the day after just before midnight."""
+    return thulium_day(until + dt.timedelta(minutes=15)).isoformat()
+
+
 def others(count: int, start: int = 0) -> list[dict]:
     """Records of other numbers, as someone else put them in Thulium."""
     return [{"phone_number": f"60200{number:04d}"} for number in range(start, start + count)]
@@ -91,10 +98,11 @@ def test_the_lookup_matches_the_number_in_any_spelling(campaigns, thulium):
     get_client().add_records("00001", [*others(3), {"phone_number": "601234567"}])
     sent_at = timezone.now()
     found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "+48601234567"}],
-                                sent_at)
+                                sent_at, until=sent_at)
     assert found == ["234"]
     assert listings(thulium) == [
-        {"create_date_from": day_listed(sent_at), "offset": "0", "limit": "100"}]
+        {"create_date_from": day_listed(sent_at), "create_date_to": last_day_listed(sent_at),
+         "offset": "0", "limit": "100"}]
 
 
 @pytest.mark.django_db
@@ -104,7 +112,7 @@ def test_the_lookup_matches_the_identifier_when_one_was_sent(campaigns, thulium)
         {"phone_number": "601234567", "identifier": "K-2"},
         {"phone_number": "601234567", "identifier": "K-1"},
         {"phone_number": "601234567"},
-    ], timezone.now())
+    ], timezone.now(), until=timezone.now())
     # One record answers one payload: the second matched it first.
     assert found == [None, "231", None]
 
@@ -121,7 +129,7 @@ def test_the_lookup_reads_the_last_pages_first_and_only_records_from_the_day_of_
     sent_at = timezone.now()
     found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"},
                                                      {"phone_number": "602000150"}],
-                                sent_at)
+                                sent_at, until=sent_at)
     assert found == [str(231 + 5 + 250), str(231 + 5 + 150)]
     # 281 records of the day: the first page, then back from the last one.
     assert [query["offset"] for query in listings(thulium)] == ["0", "181", "100"]
@@ -139,7 +147,7 @@ def test_the_lookup_stops_at_a_page_that_began_before_the_send(campaigns, thuliu
     get_client().add_records("00001", others(50, start=1000))
     thulium.state.set_now(None)
     assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
-                               sent_at) == [None]
+                               sent_at, until=sent_at) == [None]
     # 350 records: the first page, then the last one, which began an hour before.
     assert [query["offset"] for query in listings(thulium)] == ["0", "250"]
 
@@ -160,7 +168,7 @@ def test_the_lookup_reads_on_through_the_autumn_s_repeated_hour(campaigns, thuli
     thulium.state.set_now(None)
 
     assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
-                               sent_at) == [added.record_id]
+                               sent_at, until=sent_at) == [added.record_id]
     assert [query["offset"] for query in listings(thulium)] == ["0", "201", "101"]
 
 
@@ -173,7 +181,8 @@ def test_the_lookup_stops_at_a_page_holding_a_record_thulium_added_before_the_se
     get_client().add_records("00001", [*others(50, start=2000), {"phone_number": "601234567"}])
     found = find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"},
                                                      {"phone_number": "609999999"}],
-                                timezone.now(), applied_before={answered.record_id})
+                                timezone.now(), until=timezone.now(),
+                                applied_before={answered.record_id})
     assert found == [str(231 + 370), None]
     # 371 records: the first page, then the last one, which holds the record answered
     # before the send: the one sent cannot be further back (nor at 171 and 100).
@@ -188,14 +197,14 @@ def test_a_record_thulium_dated_the_day_before_the_send_is_found(campaigns, thul
     (added,) = get_client().add_records("00001", [{"phone_number": "601234567"}])
     thulium.state.set_now(None)
     assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
-                               sent_at) == [added.record_id]
+                               sent_at, until=sent_at) == [added.record_id]
 
 
 @pytest.mark.django_db
 def test_the_lookup_stops_when_every_page_is_read(campaigns, thulium):
     get_client().add_records("00001", others(200))
     assert find_all_in_thulium(campaigns["00001"], [{"phone_number": "601234567"}],
-                               timezone.now()) == [None]
+                               timezone.now(), until=timezone.now()) == [None]
     assert [query["offset"] for query in listings(thulium)] == ["0", "100"]
 
 
@@ -231,8 +240,8 @@ def test_a_check_just_after_midnight_records_the_day_it_lists_from(
     lost = lost_addition(logged_in, thulium, {"phone_number": "601 234 567"})
     sent_at = dt.datetime(2026, 12, 5, 0, 5, tzinfo=THULIUM_ZONE)
 
-    (check,) = record_checks_begin([lost], since=sent_at, actor=user)
-    record_checks_run([check], since=sent_at)
+    (check,) = record_checks_begin([lost], since=sent_at, until=sent_at, actor=user)
+    record_checks_run([check], since=sent_at, until=sent_at)
 
     assert [query["create_date_from"] for query in listings(thulium)] == ["2026-12-04"]
     assert check.sent["create_date_from"] == "2026-12-04"
@@ -255,12 +264,13 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     (check,) = checks()
     assert (check.related, check.actor, check.campaign, check.outcome) == (
         lost, user, campaigns["00001"], "succeeded")
-    # What was asked, exactly: the listing's day.
+    # What was asked, exactly: the listing's days, to when the lost call could have landed.
+    days = {"create_date_from": day_listed(lost.created_at),
+            "create_date_to": last_day_listed(landed_by(lost))}
     assert check.sent == {"campaign": "00001", "phone_number": "601234567", "identifier": "K-1",
-                          "create_date_from": day_listed(lost.created_at)}
+                          **days}
     assert check.results == {"found": True, "record_id": "231"}
-    assert listings(thulium) == [
-        {"create_date_from": day_listed(lost.created_at), "offset": "0", "limit": "100"}]
+    assert listings(thulium) == [{**days, "offset": "0", "limit": "100"}]
     # The checked entry is history: it still says what was known then.
     assert Entry.objects.get(pk=lost.pk).outcome == "unknown"
     assert Entry.objects.get(pk=lost.pk).complete_hash == lost.complete_hash
@@ -282,14 +292,16 @@ def test_a_check_s_page_says_what_was_asked_and_looked_for_not_a_change_sent(
     while the call was a GET of the campaign's records."""
     lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
                     identifier="K-1", outcome="unknown")
-    (check,) = record_checks_begin([lost], since=lost.created_at, actor=user)
-    record_checks_run([check], since=lost.created_at)
+    (check,) = record_checks_begin([lost], since=lost.created_at, until=lost.created_at,
+                                   actor=user)
+    record_checks_run([check], since=lost.created_at, until=lost.created_at)
 
     page = " ".join(logged_in.get(check.get_absolute_url()).content.decode().split())
 
-    day = check.sent["create_date_from"]
-    assert (f"the campaign's records added from {day} on, page by page: <code>GET "
-            f"outbounds/00001/records?create_date_from={day}</code>") in page
+    day, last = check.sent["create_date_from"], check.sent["create_date_to"]
+    assert (f"the campaign's records added from {day} to {last}, page by page: <code>GET "
+            f"outbounds/00001/records?create_date_from={day}&amp;create_date_to={last}</code>"
+            ) in page
     assert "a record with the phone number 601234567 and the identifier K-1" in page
     assert "Thulium does not hold it." in page
     assert "Change, field by field" not in page and "Sent to Thulium, exactly" not in page
@@ -367,6 +379,28 @@ def test_the_record_sent_is_found_on_a_later_page(later, logged_in, campaigns, t
     assert flashed(response) == [FOUND % (231 + 150)]
     assert AddedRecord.objects.get().record_id == str(231 + 150)
     assert [query["offset"] for query in listings(thulium)] == ["0", "100"]
+
+
+def test_a_check_days_later_lists_only_the_days_the_record_could_have_landed_on(
+    later, logged_in, campaigns, thulium
+):
+    """It listed every record the campaign gained since the send, from the last page back:
+    after days of imports, hundreds of pages, past the web server's timeout."""
+    get_client().add_records("00001", others(150))
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+    thulium.state.set_now(timezone.now() + dt.timedelta(days=2))
+    get_client().add_records("00001", others(1000, start=1000))
+    thulium.state.set_now(None)
+    thulium.state.received_forget()
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [FOUND % (231 + 150)]
+    # The 151 records of the send's day: the first page, then the last one.
+    assert listings(thulium) == [
+        {"create_date_from": day_listed(lost.created_at),
+         "create_date_to": last_day_listed(landed_by(lost)), "offset": offset, "limit": "100"}
+        for offset in ("0", "100")]
 
 
 @pytest.mark.parametrize("fail, outcome, words, thulium_answered", [
@@ -455,12 +489,12 @@ def test_a_record_listed_without_its_id_leaves_every_check_of_the_listing_unknow
     (and sent again) on a listing that cannot tell."""
     lost = [addition(actor=user, campaign=campaigns["00001"], phone=phone, outcome="unknown")
             for phone in ("601234567", "601234568")]
-    begun = record_checks_begin(lost, since=timezone.now(), actor=user)
+    begun = record_checks_begin(lost, since=timezone.now(), until=timezone.now(), actor=user)
 
     with listing_of({"phone_number": "601234567", "record_id": None}) as crafted:
         settings.THULIUM_API_URL = crafted.url
         with pytest.raises(ThuliumUnavailable):
-            record_checks_run(begun, since=timezone.now())
+            record_checks_run(begun, since=timezone.now(), until=timezone.now())
 
     assert [(check.outcome, check.detail) for check in checks()] == [
         ("failed", "it listed a record looked for without its record_id")] * 2

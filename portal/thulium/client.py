@@ -149,15 +149,18 @@ class ThuliumClient:
         return self._list_of_dicts(self._call("GET", "outbounds/:id/agents", campaign_id), "agents")
 
     def list_records(
-        self, campaign_id: str, *, created_from: date, offset: int = 0, limit: int = LIST_PAGE
+        self, campaign_id: str, *, created_from: date, created_to: date | None = None,
+        offset: int = 0, limit: int = LIST_PAGE
     ) -> tuple[int, list[dict]]:
-        """GET outbounds/:id/records added from a Warsaw day on: (how many match, one page).
+        """GET outbounds/:id/records added from a Warsaw day on, up to another if given:
+        (how many match, one page).
 
         This is how the portal learns what Thulium holds after an answer was lost; ids
         come back as text, as `add_record` returns them.
         """
-        params = {"create_date_from": created_from.isoformat(), "offset": offset,
-                  "limit": limit}
+        params = {"create_date_from": created_from.isoformat(),
+                  **({"create_date_to": created_to.isoformat()} if created_to else {}),
+                  "offset": offset, "limit": limit}
         # A page is other people's records: a body that is no page is not kept for the
         # audit, where no erasure would find the numbers in it.
         body = self._call("GET", "outbounds/:id/records", campaign_id, params=params,

@@ -130,7 +130,8 @@ def _list_records(req, campaign):
     query, errors = rules.records_query(req.query, req.lang)
     if errors:
         return _validation_reply(errors)
-    # Documented: dates are Polish local days, as the stored create_date is.
+    # Documented: both filters are days (YYYY-MM-DD) and Thulium's dates Polish local time,
+    # as the stored create_date is. Inferred: both days are included (the doc does not say).
     first, last = query["create_date_from"], query["create_date_to"]
     matching = [
         record for record in req.state.listed_records(campaign["id"])
