@@ -1,6 +1,7 @@
 """Settings, read from the environment and an optional `.env` (see `.env.example`)."""
 
 import math
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,6 +59,19 @@ def env_flag(name: str, *, default: bool) -> bool:
         raise ImproperlyConfigured(f"{name} must be true or false (or 1/0, yes/no, on/off), "
                                    f"not {text!r}.")
     return _YES_NO[text]
+
+
+def env_time_zone(name: str, *, default: str) -> str:
+    """A time zone's name, refused at start with a line that names it unless zoneinfo can
+    load it: an empty one (a blank TIME_ZONE= in .env) started the portal and then failed
+    every page showing a date, and a misspelt one ended the start in Django's traceback."""
+    text = env.str(name, default=default)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ImproperlyConfigured(f"{name} must be a time zone such as Europe/Warsaw, "
+                                   f"not {text!r}.") from None
+    return text
 
 
 DEBUG = env_flag("DEBUG", default=False)
@@ -271,7 +285,7 @@ LANGUAGES = [("en", _("English")), ("pl", _("Polish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Dates to the second in both languages; everything else (numbers too) is Django's own.
 FORMAT_MODULE_PATH = ["portal.formats"]
-TIME_ZONE = env.str("TIME_ZONE", default="Europe/Warsaw")
+TIME_ZONE = env_time_zone("TIME_ZONE", default="Europe/Warsaw")
 USE_I18N = True
 USE_TZ = True
 

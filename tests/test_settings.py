@@ -400,6 +400,15 @@ def test_dates_are_in_warsaw_time_unless_told_otherwise(fresh_checkout):
     assert settings_of(fresh_checkout, {**KEY, "TIME_ZONE": "UTC"})["time_zone"] == "UTC"
 
 
+@pytest.mark.parametrize("value", ["", "Europe/Warsow", "../etc/passwd", " Europe/Warsaw"])
+def test_a_time_zone_zoneinfo_cannot_load_is_refused_at_start_naming_it(fresh_checkout,
+                                                                          value):
+    """Empty (a blank TIME_ZONE= in .env), the portal started and every page showing a date
+    answered 500; misspelt, the start ended in Django's traceback naming no variable."""
+    assert refusal(check(fresh_checkout, {**KEY, "TIME_ZONE": value})) == (
+        f"TIME_ZONE must be a time zone such as Europe/Warsaw, not {value!r}.")
+
+
 def test_lists_may_be_written_with_spaces_after_their_commas(fresh_checkout):
     seen = settings_of(fresh_checkout, {**KEY, "REQUIRE_2FA_FOR": "staff, Auditors ,",
                                         "AUDIT_PII_RETIRED_KEYS": "old-key-1, old-key-2"})
