@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.focus import FirstErrorFocused
 from portal.phones import number_key
-from portal.typed_moments import DATE_RANGE
+from portal.typed_moments import DATE_RANGE, TypedDateField
 
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import all_kinds
@@ -25,10 +25,8 @@ class DateInput(forms.DateInput):
 
 
 def _date_field(label):
-    return forms.DateField(
-        label=label, required=False, widget=DateInput(),
-        validators=DATE_RANGE,
-    )
+    return TypedDateField(label=label, required=False, widget=DateInput(),
+                          validators=DATE_RANGE)
 
 
 class CursorField(forms.Field):

@@ -9,6 +9,7 @@ from campaigns.models import Campaign
 from imports.forms import UploadForm
 from portal.focus import FirstErrorFocused
 from portal.phones import accepted_number_key, spells_a_phone_number
+from portal.typed_moments import TypedDateField
 
 from .models import Suppression
 from .services import suppression_existing
@@ -36,7 +37,7 @@ class EntryFieldsMixin(forms.Form):
     reason = forms.ChoiceField(label=_("Reason"), choices=Suppression.Reason.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=1000,
                            widget=forms.Textarea(attrs={"rows": 2}))
-    expires_on = forms.DateField(
+    expires_on = TypedDateField(
         label=_("Blocks until"), required=False, widget=DateInput(),
         help_text=_("Optional: the last day on which it blocks. Empty: for good."))
 

@@ -1,5 +1,5 @@
 """A date and time a user types, on a form or in an import's cell, read in the portal's time
-zone (TIME_ZONE).
+zone (TIME_ZONE); and a day alone (a filter's, an expiry's), read the same two ways.
 
 Polish call centres keep their records in spreadsheets, which write a date and time the
 Polish way ("24.12.2026 10:00"), as the portal itself shows them in Polish; a browser's
@@ -23,6 +23,9 @@ from django.utils.translation import gettext_lazy as _
 # Django's first reading).
 INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                  "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y"]
+# A day alone: ISO 8601, as a browser's date input posts it, or the Polish spelling.
+# Django's own formats for the language also read "01/12/2026" (as 12 January in English).
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]
 
 # The days a date typed may fall on: year 1 or 9999 is a slip of the keyboard (each was
 # sent to Thulium), and far dates overflow time zone arithmetic.
@@ -76,3 +79,13 @@ class LocalMomentField(forms.DateTimeField):
             raise forms.ValidationError(
                 _("Enter a date between %(first)s and %(last)s."), code="out_of_range",
                 params={"first": EARLIEST_DATE.year, "last": LATEST_DATE.year})
+
+
+class TypedDateField(forms.DateField):
+    """A day typed in either spelling, and no other: a filter or an expiry read as another
+    day than the one meant would silently show, or block, the wrong days."""
+
+    default_error_messages = {"invalid": _("Enter a date as YYYY-MM-DD or DD.MM.YYYY.")}
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=DATE_INPUT_FORMATS, **kwargs)

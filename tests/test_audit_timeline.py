@@ -88,6 +88,31 @@ def test_filters_combine(watched, trail, query, expected):
     assert rows(response) == [trail[name] for name in expected]
 
 
+@pytest.mark.parametrize(("language", "typed"), [
+    ("en", "03/02/2026"), ("en", "3/2/26"), ("pl", "26-03-02"), ("pl", "2026/03/02"),
+])
+def test_a_date_that_could_be_read_two_ways_is_refused_next_to_its_field(
+    watched, trail, language, typed
+):
+    """English read "03/02/2026" as 2 March (Django's formats for the language), though
+    the portal reads no date that could be read two ways; Polish read "26-03-02"."""
+    response = watched.get(TIMELINE, {"date_from": typed}, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.context["page"] is None
+    (error,) = response.context["form"].errors.as_data()["date_from"]
+    assert error.code == "invalid"
+    assert 'id="id_date_from_error"' in response.content.decode()
+    if language == "en":
+        assert error.message == "Enter a date as YYYY-MM-DD or DD.MM.YYYY."
+
+
+@pytest.mark.parametrize("typed", ["2026-03-02", "02.03.2026", "2.3.2026"])
+def test_a_date_is_read_as_iso_or_day_first_with_dots(watched, trail, typed):
+    response = watched.get(TIMELINE, {"date_from": typed, "date_to": "2026-03-03"})
+
+    assert rows(response) == [trail["refused"], trail["added"]]
+
+
 def test_the_user_filter_picks_one_users_actions(watched, trail, user, colleague):  # noqa: F811
     mine = watched.get(TIMELINE, {"user": user.pk, "campaign": "00001", "date_from": "2026-03-01",
                                   "date_to": "2026-03-31"})

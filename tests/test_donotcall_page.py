@@ -113,6 +113,24 @@ def test_a_past_expiry_is_accepted_with_a_note_and_listed_as_expired(officer_cli
     assert 'data-testid="expired"' in page
 
 
+@pytest.mark.parametrize("typed", ["01/31/2027", "01/02/2027", "27-01-31"])
+def test_an_expiry_that_could_be_read_two_ways_is_refused_next_to_its_field(officer_client,
+                                                                          typed):
+    """Django's formats for English read "01/02/2027" as 2 January: a block meant to end on
+    1 February ended a month early."""
+    response = add(officer_client, expires_on=typed)
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["expires_on"] == [
+        "Enter a date as YYYY-MM-DD or DD.MM.YYYY."]
+    assert not Suppression.objects.exists()
+
+
+def test_an_expiry_is_read_day_first_when_written_with_dots(officer_client):
+    add(officer_client, expires_on="01.02.2027")
+    assert Suppression.objects.get().expires_on == datetime.date(2027, 2, 1)
+
+
 def test_the_list_writes_its_dates_as_the_language_does(officer_client):
     add(officer_client, expires_on="2027-01-31")
     added = timezone.localtime(Suppression.objects.get().created_at)
