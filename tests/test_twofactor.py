@@ -28,6 +28,7 @@ from tests.conftest import (
 )
 from tests.db_threads import closing
 from twofactor import views
+from twofactor.forms import AppCodeForm
 from twofactor.pending import PENDING_SECONDS
 from twofactor.services import totp_enrolment_confirm
 from twofactor.verification import code_verify
@@ -487,3 +488,12 @@ def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_o
     log_in(client)
     answers += [give_code(client, wrong).status_code for _ in range(2)]
     assert answers == [200] * 4 + [429]
+
+
+@pytest.mark.parametrize("typed", ["abc", "12345", "abcdef12", "1234567"])
+def test_setting_up_asks_for_the_app_s_six_digits_not_a_recovery_code(typed):
+    """"Type the six digits, or a recovery code." was shown where no recovery code exists
+    yet."""
+    form = AppCodeForm({"code": typed})
+    assert form.errors["code"] == ["Type the six digits your authenticator app shows."]
+    assert AppCodeForm({"code": "123 456"}).is_valid()

@@ -41,8 +41,10 @@ class AppCodeForm(CodeForm):
         self.fields["code"].widget.attrs["inputmode"] = "numeric"
 
     def clean_code(self) -> str:
-        code = super().clean_code()
-        if not code.isdigit():
+        """Six digits; its own message first, as no recovery code exists yet to type (the
+        login's "six digits, or a recovery code" was shown for any other input)."""
+        code = re.sub(r"[\s-]", "", self.cleaned_data["code"])
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise forms.ValidationError(_("Type the six digits your authenticator app shows."),
                                         code="invalid")
         return code
