@@ -20,5 +20,6 @@ def import_finished_notify(job: ImportJob, results: dict) -> None:
     notices_queue(kind=IMPORT_FINISHED, users=[job.actor] if job.actor else [],
                   path=job.get_absolute_url(), context={
                       "import": job.pk, "campaign": job.campaign.name,
-                      "campaign_id": job.campaign.thulium_id, **counts,
+                      "campaign_id": job.campaign.thulium_id, "reason": job.stop_reason,
+                      **counts,
                   })

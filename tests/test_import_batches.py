@@ -23,6 +23,8 @@ from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, Ro
 from imports.pushing import import_push
 from imports.report import report_lines
 from imports.services import import_confirm
+from notices.models import Notice
+from notices.sending import notice_message
 from portal.thulium import get_client
 from records.services import record_add_begin_all, record_add_complete_all, record_checks_begin
 from tests.conftest import api_calls, records_sent
@@ -321,12 +323,14 @@ def test_a_batch_call_the_api_user_may_not_make_falls_back_to_single_posts(
 
 
 def test_a_campaign_thulium_no_longer_holds_stops_the_import_without_a_call_per_row(
-    logged_in, sales, thulium
+    logged_in, user, sales, thulium
 ):
     """Not found on the batch path and on the single one alike: the campaign is gone. Each
     row was sent on its own to be refused "Campaign not found." (1,000 rows, 1,000 calls),
     and the import ended done. It stops at the first refusal, and says why; the batch
     method is not refused, so other imports keep sending batches."""
+    user.email = "manager@example.com"
+    user.save()
     thulium.state.refuse("POST", "batch/outbounds/*", 404)
     thulium.state.refuse("POST", "outbounds/*", 404)
     job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(12)])
@@ -341,6 +345,9 @@ def test_a_campaign_thulium_no_longer_holds_stops_the_import_without_a_call_per_
     assert job.receipt.detail == job.stop_reason
     assert escape(job.stop_reason) in logged_in.get(job.get_absolute_url()).content.decode()
     assert batch_refusal() is None
+    # The loader's mail says why too: it said Thulium had refused the portal's credentials.
+    mail = notice_message(Notice.objects.get(kind="import-finished")).body
+    assert job.stop_reason in mail and "credentials" not in mail
 
 
 def test_refused_credentials_are_no_reason_to_fall_back(logged_in, sales, thulium, settings):
