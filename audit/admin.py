@@ -7,6 +7,7 @@ from django.urls import reverse_lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from portal.ids import id_from_text
 from portal.paging import LongTablePaginator
 
 from .kinds import all_kinds
@@ -77,8 +78,9 @@ class EntryAdmin(ReadOnlyAuditAdmin):
             return queryset, False
         users = get_user_model().objects.filter(username=term).values("pk")
         looks = [Q(request_id=term), Q(actor__in=users)]
-        if term.isascii() and term.isdigit() and int(term) < 2**63:  # not "²"
-            looks.append(Q(pk=int(term)))
+        pk = id_from_text(term)
+        if pk is not None:
+            looks.append(Q(pk=pk))
         first, *others = (Entry.objects.filter(look).order_by().values("pk") for look in looks)
         return queryset.filter(pk__in=first.union(*others, all=True)), False
 

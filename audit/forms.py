@@ -8,13 +8,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.focus import FirstErrorFocused
+from portal.ids import id_from_text
 from portal.phones import number_key
 from portal.typed_moments import DATE_RANGE, TypedDateField
 
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import all_kinds
 from .models import Entry, Outcome
-from .services import MAX_ID, Cursor, TimelineFilters, former_username, may_see_everyone
+from .services import Cursor, TimelineFilters, former_username, may_see_everyone
 
 
 class DateInput(forms.DateInput):
@@ -100,11 +101,12 @@ class TimelineFilterForm(forms.Form):
     def _deleted_user_choice(self) -> list[tuple[str, str]]:
         """A deleted user asked for by id (from an entry's link), named as the entries name them."""
         wanted = self.data.get("user", "")
-        if not (self.sees_everyone and wanted.isascii() and wanted.isdigit()):
+        pk = id_from_text(wanted)
+        if not self.sees_everyone or pk is None:
             return []
-        if int(wanted) > MAX_ID or get_user_model().objects.filter(pk=int(wanted)).exists():
+        if get_user_model().objects.filter(pk=pk).exists():
             return []
-        name = former_username(int(wanted))
+        name = former_username(pk)
         return [(wanted, _("%(name)s (deleted)") % {"name": name})] if name else []
 
     def clean_campaign(self):

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
+from portal.ids import MAX_ID, id_from_text
 from portal.phones import normalise_phone, phone_key
 
 from .diff import FieldChange, field_changes
@@ -25,7 +26,6 @@ from .personal import digests_under_every_key, number_digests_ever
 from .shown_erasures import entry_shown
 
 PAGE_SIZE = 50
-MAX_ID = 2**63 - 1  # the largest id a database can hold; anything above is simply unknown
 AUDIT_VIEW_PERMISSION = "audit.view_audit_trail"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SHA256 = re.compile(r"[0-9A-Fa-f]{64}")  # an import's file, as its receipt names it
@@ -58,14 +58,15 @@ class Cursor:
         """The cursor in a page link; raises ValueError for anything not made by token()."""
         if len(token) > 60:
             raise ValueError(token)
-        micros, pk = token.split(".")
+        micros, pk_text = token.split(".")
         try:
             created_at = _EPOCH + timedelta(microseconds=int(micros))
         except OverflowError:
             raise ValueError(token) from None
-        if not 0 < int(pk) <= MAX_ID:
+        pk = id_from_text(pk_text)
+        if not pk:
             raise ValueError(token)
-        return cls(created_at, int(pk))
+        return cls(created_at, pk)
 
 
 @dataclass(frozen=True)

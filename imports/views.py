@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
+from portal.ids import id_from_text
 from roles.permissions import requires
 
 from .access import ADD_RECORDS, may_change_import, may_read_import, readable_imports
@@ -86,10 +87,8 @@ def mapping(request, pk):
         return redirect(job)
     campaign = job.campaign
     templates = campaign.import_templates.all()
-    wanted = request.GET.get("template", "")
-    # isdigit alone takes "²", which no id is.
-    chosen = (templates.filter(pk=wanted).first() if wanted.isascii() and wanted.isdigit()
-              else None)
+    wanted = id_from_text(request.GET.get("template", ""))
+    chosen = templates.filter(pk=wanted).first() if wanted is not None else None
     proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
     form = MappingForm(request.POST or None, headers=job.headers,
                        targets=mapping_targets(campaign), mapping=proposal)

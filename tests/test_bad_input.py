@@ -7,7 +7,15 @@ import pytest
 from django.urls import reverse
 
 from records.models import AddedRecord
-from tests.conftest import api_calls, changed_in_thulium_at_the_put
+from tests.conftest import (
+    ADMINISTRATORS,
+    AUDITORS,
+    LOADERS,
+    api_calls,
+    changed_in_thulium_at_the_put,
+    make_user,
+)
+from tests.import_files import csv_bytes, people, previewed
 from tests.test_campaign_form import (
     CANNOT_CLEAR,
     KNOWN,
@@ -22,6 +30,8 @@ SCRIPT = '<script>alert("owned")</script>'
 ESCAPED_SCRIPT = "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;"
 HUGE_TEXT = "7" * 10_000
 HUGE_NUMBER = str(10**30)
+# Past the 4,300 digits CPython's int() reads: it raises instead.
+ENDLESS_DIGITS = "1" * 5000
 
 
 def campaign_values(client, campaign_id="00001"):
@@ -229,6 +239,33 @@ def test_a_nul_after_the_next_call_date_never_reaches_thulium(logged_in, campaig
     else:
         assert list(form_errors(response)) == ["next_call_date"]
         assert_nothing_changed_in_thulium(thulium)
+
+
+# --- ids typed in addresses ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/audit/", "/audit/export.csv", "/audit/export.jsonl"])
+@pytest.mark.parametrize("digits", [ENDLESS_DIGITS, str(2**63)])
+def test_a_timeline_user_of_endless_digits_is_no_user(client, db, url, digits):
+    client.force_login(make_user("auditor", AUDITORS))
+    # An export refused for its filters sends back to the timeline, which names them.
+    assert client.get(url, {"user": digits}).status_code in (200, 302)
+
+
+@pytest.mark.parametrize("digits", [ENDLESS_DIGITS, str(2**63)])
+def test_an_import_template_of_endless_digits_is_no_template(client, campaigns, digits):
+    client.force_login(make_user("loader", LOADERS))
+    job = previewed(client, campaigns["00001"], csv_bytes(people(3)))
+    response = client.get(reverse("imports:mapping", args=[job.pk]), {"template": digits})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("digits", [ENDLESS_DIGITS, str(2**63), str(2**63 - 1)])
+def test_an_admin_audit_search_of_endless_digits_finds_nothing(client, db, digits):
+    client.force_login(make_user("root", ADMINISTRATORS, is_staff=True, is_superuser=True))
+    response = client.get("/admin/audit/entry/", {"q": digits})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
 
 
 # --- campaigns that do not exist ----------------------------------------------------
