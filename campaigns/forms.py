@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.focus import FirstErrorFocused
 from portal.phones import without_separators
-from portal.typed_moments import DATE_RANGE
+from portal.typed_moments import TypedDateField
 
 from .labels import LABELS, PARAMETERS, TOP_LEVEL
 from .models import Dialer
@@ -22,15 +22,7 @@ from .schedule_forms import ScheduleTimeField
 from .services import merged_settings
 
 EDITABLE = (*TOP_LEVEL, *PARAMETERS)
-DATE_FORMAT = "%Y-%m-%d"
 _BASE_SALT = "campaigns.form-base"
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self):
-        super().__init__(format=DATE_FORMAT)
 
 
 class CallerIdField(forms.CharField):
@@ -67,11 +59,8 @@ class CampaignForm(forms.Form):
     dialer = forms.ChoiceField(label=LABELS["dialer"],
                                choices=[("", "---------"), *Dialer.choices], required=False)
     active = forms.NullBooleanField(label=LABELS["active"], required=False)
-    start_date = forms.DateField(label=LABELS["start_date"], required=False,
-                                 widget=DateInput(), input_formats=[DATE_FORMAT],
-                                 validators=DATE_RANGE)
-    end_date = forms.DateField(label=LABELS["end_date"], required=False, widget=DateInput(),
-                               input_formats=[DATE_FORMAT], validators=DATE_RANGE)
+    start_date = TypedDateField(label=LABELS["start_date"], required=False)
+    end_date = TypedDateField(label=LABELS["end_date"], required=False)
     order = forms.IntegerField(label=LABELS["order"], required=False, min_value=1,
                                max_value=99999)
     parity = forms.IntegerField(label=LABELS["parity"], required=False, min_value=1,

@@ -38,7 +38,8 @@ class EntryFieldsMixin(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, max_length=1000,
                            widget=forms.Textarea(attrs={"rows": 2}))
     expires_on = TypedDateField(
-        label=_("Blocks until"), required=False, widget=DateInput(),
+        # Any year: "31.12.9999" is how some lists write "for good".
+        label=_("Blocks until"), required=False, widget=DateInput(), validators=(),
         help_text=_("Optional: the last day on which it blocks. Empty: for good."))
 
     def expiry_note(self) -> str:

@@ -5,7 +5,8 @@ Polish call centres keep their records in spreadsheets, which write a date and t
 Polish way ("24.12.2026 10:00"), as the portal itself shows them in Polish; a browser's
 date-time input and Thulium write ISO 8601. Both are read, and nothing that could be read
 two ways (01/12/2026 is a January day to some and a December day to others). A date alone,
-in either spelling, is the start of that day: "call no sooner than 24.12.2026".
+in either spelling, is the start of that day: "call no sooner than 24.12.2026". A day with
+no time (a campaign's start and end) is read in the same two spellings.
 """
 
 import datetime
@@ -82,10 +83,13 @@ class LocalMomentField(forms.DateTimeField):
 
 
 class TypedDateField(forms.DateField):
-    """A day typed in either spelling, and no other: a filter or an expiry read as another
-    day than the one meant would silently show, or block, the wrong days."""
+    """A day typed in either spelling of DATE_INPUT_FORMATS, and no other: a filter, an
+    expiry or a campaign's date read as another day than the one meant would silently
+    show, block or send the wrong days. Between EARLIEST_DATE and LATEST_DATE unless the
+    field says otherwise; shown in a browser's date input."""
 
+    widget = forms.DateInput(attrs={"type": "date"}, format=DATE_INPUT_FORMATS[0])
     default_error_messages = {"invalid": _("Enter a date as YYYY-MM-DD or DD.MM.YYYY.")}
 
-    def __init__(self, **kwargs):
-        super().__init__(input_formats=DATE_INPUT_FORMATS, **kwargs)
+    def __init__(self, *, validators=DATE_RANGE, **kwargs):
+        super().__init__(input_formats=DATE_INPUT_FORMATS, validators=validators, **kwargs)

@@ -151,6 +151,9 @@ def test_a_parity_outside_1_to_100_or_not_whole_is_refused(parity):
     ("2026-02-28", "2026-02-28"),
     ("2026-2-1", "2026-02-01"),
     ("2026-12-31", "2026-12-31"),
+    # As a Polish user and spreadsheet write it, and as the record form reads it.
+    ("30.04.2026", "2026-04-30"),
+    ("1.5.2026", "2026-05-01"),
 ])
 def test_a_start_date_is_sent_as_yyyy_mm_dd(entered, sent):
     assert_sends(filled(start_date=entered, reason=REASON), {"start_date": sent})
@@ -166,10 +169,12 @@ def test_a_date_of_a_year_no_campaign_runs_in_is_refused(field, entered):
 
 @pytest.mark.parametrize("field", ["start_date", "end_date"])
 @pytest.mark.parametrize("entered", [
-    "05.10.2026", "2026-02-30", "2026/10/05", "10/05/2026", "2026-13-01", "20261005", "today",
+    "31.04.2026", "2026-02-30", "2026/10/05", "10/05/2026", "2026-13-01", "20261005", "today",
 ])
-def test_a_date_not_in_yyyy_mm_dd_or_not_in_the_calendar_is_refused(field, entered):
-    assert_refused(filled(**{field: entered}), field, "Enter a valid date.")
+def test_a_date_not_in_either_spelling_or_not_in_the_calendar_is_refused_naming_both(
+        field, entered):
+    assert_refused(filled(**{field: entered}), field,
+                   "Enter a date as YYYY-MM-DD or DD.MM.YYYY.")
 
 
 def test_an_end_before_the_start_is_refused_when_both_change():
