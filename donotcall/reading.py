@@ -1,6 +1,7 @@
 """A file of numbers for the list, read by the imports' file reading (encodings, separators,
 XLSX): the numbers of its phone column, the lines that hold none, and how many repeat."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -82,8 +83,14 @@ def phone_column(headers: list[str]) -> int:
         raise FileProblem(_(
             "More than one column's header names a phone (%(headers)s), and the list reads "
             "one column: rename the others, or upload each as a file of its own.") % {
-                "headers": ", ".join(f"“{headers[index][:40]}”" for index in named)})
+                "headers": quoted_headers(headers[index] for index in named)})
     raise FileProblem(header_refused(headers) or _(
         "No column's header names a phone (the headers are %(headers)s): name the column of "
         "numbers “Telefon” and upload the file again.") % {
-            "headers": ", ".join(f"“{header[:40]}”" for header in headers if header)})
+            "headers": quoted_headers(header for header in headers if header)})
+
+
+def quoted_headers(headers: Iterable[str]) -> str:
+    """The headers for a message, each cut to 40 characters and in the quotation marks of
+    the user's language (Polish opens with „, English with “)."""
+    return ", ".join(_("“%(header)s”") % {"header": header[:40]} for header in headers)

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import trans_real
 
 from audit.models import Entry
 from donotcall import services, views
@@ -337,6 +338,19 @@ def test_an_upload_whose_phone_column_is_not_sure_is_refused_saying_why(
     assert message in response.content.decode()
     assert "zachowana notatka" in response.content.decode()
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("header", [["Telefon", "Telefon 2"], ["Nr klienta", "Imię"]],
+                         ids=["two phone columns", "none names a phone"])
+def test_the_headers_of_a_refused_upload_are_quoted_in_the_user_s_language(
+        officer_client, monkeypatch, header):
+    """The quotation marks were written in code, around the translated words: a Polish
+    message quoted the headers the English way."""
+    polish = trans_real.translation("pl")._catalog._catalogs[0]
+    monkeypatch.setitem(polish, "“%(header)s”", "„%(header)s”")
+    officer_client.cookies["django_language"] = "pl"
+    page = upload(officer_client, csv_bytes([["601000001", "602000001"]], header=header))
+    assert f"„{header[0]}”, „{header[1]}”" in page.content.decode()
 
 
 def test_an_xlsx_upload_says_which_sheet_it_read_and_which_it_did_not(officer_client):
