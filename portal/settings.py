@@ -152,6 +152,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Early, before any query, and after the language the 400 page is shown in.
+    "portal.middleware.AdminQueryNulMiddleware",
     # A login without a language cookie gets the one the user chose before.
     "notices.middleware.LanguageKeptMiddleware",
     "django.middleware.common.CommonMiddleware",

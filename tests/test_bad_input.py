@@ -241,6 +241,22 @@ def test_a_nul_after_the_next_call_date_never_reaches_thulium(logged_in, campaig
         assert_nothing_changed_in_thulium(thulium)
 
 
+@pytest.mark.parametrize("query", [
+    "/admin/audit/entry/?outcome__exact=%00", "/admin/audit/entry/?kind=%00",
+    "/admin/audit/entry/?q=a%00b", "/admin/imports/importjob/?state__exact=%00",
+    "/admin/notices/notice/?kind__exact=%00", "/admin/campaigns/campaign/?kind__exact=%00",
+    "/admin/campaigns/changerequest/?state__exact=%00",
+    "/admin/campaigns/scheduledchange/?state__exact=%00", "/admin/audit/entry/?o%00=1",
+])
+def test_a_nul_in_an_admin_list_s_filter_gets_the_400_page(client, campaigns, query):
+    """PostgreSQL cannot hold a NUL in text: the list failed with a server error there."""
+    client.force_login(make_user("root", ADMINISTRATORS, is_staff=True, is_superuser=True))
+    path, query_string = query.split("?")
+    response = client.get(path, QUERY_STRING=query_string)
+    assert response.status_code == 400
+    assert 'data-testid="error-page"' in response.content.decode()
+
+
 # --- ids typed in addresses ---------------------------------------------------------
 
 
