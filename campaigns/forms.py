@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from portal.focus import FirstErrorFocused
+from portal.kept_text import validate_no_phone_number
 from portal.phones import without_separators
 from portal.typed_moments import TypedDateField
 
@@ -81,7 +82,7 @@ class CampaignForm(forms.Form):
     predictive_min_calls = _ratio_field(LABELS["predictive_min_calls"])
     reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_no_phone_number],
         help_text=_("Kept in the audit trail; not sent to Thulium. Required for risky changes."),
     )
     # The settings and their version that the form showed, signed: saving a form opened
@@ -245,5 +246,5 @@ class RejectionForm(forms.Form):
 
     note = forms.CharField(
         label=_("Why it is rejected"), required=False, max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_no_phone_number],
     )

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from portal.kept_text import validate_no_phone_number
 from portal.typed_moments import LocalMomentField, zone_name
 
 PASSED = _("This time has passed: choose a later one, or leave it empty to send the change "
@@ -34,5 +35,5 @@ class CancelForm(forms.Form):
 
     reason = forms.CharField(
         label=_("Why it is cancelled"), max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_no_phone_number],
     )

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign
 from imports.forms import UploadForm
 from portal.focus import FirstErrorFocused
-from portal.phones import accepted_number_key, spells_a_phone_number
+from portal.kept_text import validate_no_phone_number
+from portal.phones import accepted_number_key
 from portal.typed_moments import TypedDateField
 
 from .models import Suppression
@@ -36,7 +37,8 @@ class EntryFieldsMixin(forms.Form):
     campaign = ScopeField()
     reason = forms.ChoiceField(label=_("Reason"), choices=Suppression.Reason.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=1000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           validators=[validate_no_phone_number])
     expires_on = TypedDateField(
         # Any year: "31.12.9999" is how some lists write "for good".
         label=_("Blocks until"), required=False, widget=DateInput(), validators=(),
@@ -87,18 +89,8 @@ class RemovalForm(forms.Form):
 
     reason = forms.CharField(
         label=_("Why is it taken off the list?"), max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_no_phone_number],
         help_text=_("Kept in the audit trail."))
-
-    def clean_reason(self):
-        """The reason is kept in the audit trail as typed, where an erasure of the number
-        does not reach it: it may not name a phone number."""
-        reason = self.cleaned_data["reason"]
-        if spells_a_phone_number(reason):
-            raise ValidationError(
-                _("Leave the phone number out of the reason: the reason is kept in the audit "
-                  "trail, where erasing the number would not reach it."), code="number")
-        return reason
 
 
 class SearchForm(forms.Form):

@@ -7,6 +7,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from portal.kept_text import validate_no_phone_number
 from portal.phones import spells_a_phone_number
 
 from .mapping import PHONE
@@ -110,6 +111,7 @@ class MappingForm(forms.Form):
 
     template_name = forms.CharField(
         label=_("Save this mapping as a template named"), required=False, max_length=100,
+        validators=[validate_no_phone_number],
         help_text=_("Optional. The next file of this campaign can use it."),
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )

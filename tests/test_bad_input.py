@@ -6,6 +6,11 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
+from campaigns.bulk_forms import BulkChangeForm
+from campaigns.forms import CampaignForm, RejectionForm
+from campaigns.schedule_forms import CancelForm
+from donotcall.forms import RemovalForm, SuppressionForm
+from imports.forms import MappingForm
 from records.models import AddedRecord
 from tests.conftest import (
     ADMINISTRATORS,
@@ -255,6 +260,50 @@ def test_a_nul_in_an_admin_list_s_filter_gets_the_400_page(client, campaigns, qu
     response = client.get(path, QUERY_STRING=query_string)
     assert response.status_code == 400
     assert 'data-testid="error-page"' in response.content.decode()
+
+
+# --- phone numbers in text the portal keeps ------------------------------------------
+
+NAMED_NUMBER = "Pani Kowalska (601 234 567) prosiła o zmianę"
+NUMBER_KEPT_OUT = "Leave the phone number out: the portal keeps this text as typed"
+
+
+def test_a_phone_number_in_a_change_s_reason_is_refused_with_the_input_kept(
+        logged_in, campaigns, thulium):
+    """The reason went into the audit trail, where an erasure of the number did not reach it."""
+    response = submit(logged_in, name="Jesień", reason=NAMED_NUMBER)
+    assert_refused_next_to("reason", response, thulium)
+    assert NUMBER_KEPT_OUT in form_errors(response)["reason"][0]
+    kept = form_values(response, "name")
+    assert (kept["name"], kept["reason"]) == ("Jesień", NAMED_NUMBER)
+    assert not campaign_changes().exists()
+
+
+# Each form with free text the portal keeps, filled with a number in that text.
+KEPT_TEXTS = {
+    "edit reason": (lambda: CampaignForm({"name": "Jesień", "reason": NAMED_NUMBER}), "reason"),
+    "bulk reason": (lambda: BulkChangeForm({"campaign": ["00001"], "order": "3",
+                                            "reason": NAMED_NUMBER}), "reason"),
+    "rejection note": (lambda: RejectionForm({"note": NAMED_NUMBER}), "note"),
+    "cancel reason": (lambda: CancelForm({"reason": NAMED_NUMBER}), "reason"),
+    "template name": (lambda: MappingForm(
+        {"template_name": "Leady 601234567"}, headers=["Telefon"],
+        targets=[("phone_number", "Phone number")], mapping=["phone_number"]), "template_name"),
+    "do-not-call note": (lambda: SuppressionForm({
+        "phone_number": "601000001", "campaign": "", "reason": "request",
+        "note": "oddzwonić na +48 602 345 678"}), "note"),
+    "removal reason": (lambda: RemovalForm({"reason": "klient 601 000 001 prosi o kontakt"}),
+                       "reason"),
+}
+
+
+@pytest.mark.parametrize("kept_text", KEPT_TEXTS)
+def test_a_phone_number_in_any_kept_text_is_refused_next_to_its_field(campaigns, kept_text):
+    make_form, field = KEPT_TEXTS[kept_text]
+    form = make_form()
+    assert not form.is_valid()
+    assert [error.code for error in form.errors.as_data()[field]] == ["number"]
+    assert NUMBER_KEPT_OUT in form.errors[field][0]
 
 
 # --- ids typed in addresses ---------------------------------------------------------
