@@ -1,9 +1,9 @@
 """The kind of audit entry that says an administrator created an account, changed its
-roles (groups, staff or superuser status, whether it is active), set or disabled its
-password, or deleted it, in the admin: who may do what, and who could have logged in as
-whom, is part of what the audit trail must show."""
+roles (groups, permissions given to it directly, staff or superuser status, whether it is
+active), set or disabled its password, or deleted it, in the admin: who may do what, and
+who could have logged in as whom, is part of what the audit trail must show."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
@@ -42,12 +42,28 @@ def groups_words(details: dict) -> list[str]:
     return parts
 
 
+def permissions_words(details: dict) -> list[str]:
+    """The permissions an entry's account gained and lost, in words."""
+    gained, lost = details.get("permissions_gained"), details.get("permissions_lost")
+    parts = []
+    if gained:
+        parts.append(ngettext("gained permission %(permissions)s",
+                              "gained permissions %(permissions)s", len(gained))
+                     % {"permissions": ", ".join(gained)})
+    if lost:
+        parts.append(ngettext("lost permission %(permissions)s",
+                              "lost permissions %(permissions)s", len(lost))
+                     % {"permissions": ", ".join(lost)})
+    return parts
+
+
 def _summary(entry) -> str:
     details = entry.details
     step = _STEPS.get(details.get("step"))
     parts = [str(step % {"account": details.get("account", "")}) if step
              else str(details.get("step"))]
-    return "; ".join([*parts, *groups_words(details), *flag_words(details.get("flags") or {})])
+    return "; ".join([*parts, *groups_words(details), *permissions_words(details),
+                      *flag_words(details.get("flags") or {})])
 
 
 # Nothing goes to Thulium: the entry is begun and completed at once.
@@ -59,6 +75,7 @@ ACCOUNT = EntryKind(
     search=("details.account",),
     export_columns=(("step", "details.step"), ("account", "details.account"),
                     ("groups_gained", "details.gained"), ("groups_lost", "details.lost"),
-                    ("flags", "details.flags")),
+                    ("permissions_gained", "details.permissions_gained"),
+                    ("permissions_lost", "details.permissions_lost"), ("flags", "details.flags")),
     calls_thulium=False,
 )

@@ -12,10 +12,17 @@ from .entries import ACCOUNT, FLAGS, Step
 
 
 def account_roles(account) -> dict:
-    """What an account may do, as `account_roles_record` compares it: its groups' names
-    and its switches."""
+    """What an account may do, as `account_roles_record` compares it: its groups' names,
+    the permissions given to it directly (one can make an auditor) and its switches."""
     return {"groups": set(account.groups.values_list("name", flat=True)),
+            "permissions": permission_names(account.user_permissions),
             **{name: getattr(account, name) for name in FLAGS}}
+
+
+def permission_names(permissions) -> set[str]:
+    """The permissions as `has_perm` names them ("audit.view_audit_trail")."""
+    return {f"{app_label}.{codename}" for app_label, codename in
+            permissions.values_list("content_type__app_label", "codename")}
 
 
 def account_roles_record(*, account_name: str, actor, before: dict | None,
@@ -23,9 +30,11 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
     """An entry for the account's creation (`before` None), deletion (`after` None) or
     change of roles; none when nothing the roles hold changed. In the caller's transaction,
     so that the entry commits with the change or not at all."""
-    old = before or {"groups": set()}
-    new = after or {"groups": set()}
+    old = before or {"groups": set(), "permissions": set()}
+    new = after or {"groups": set(), "permissions": set()}
     gained, lost = sorted(new["groups"] - old["groups"]), sorted(old["groups"] - new["groups"])
+    permissions_gained = sorted(new["permissions"] - old["permissions"])
+    permissions_lost = sorted(old["permissions"] - new["permissions"])
     if after is None:
         step, flags = Step.DELETED, {}
     elif before is None:  # a new account: the switches it has on
@@ -33,11 +42,12 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
     else:
         step = Step.CHANGED
         flags = {name: after[name] for name in FLAGS if after[name] != before[name]}
-    if step == Step.CHANGED and not (gained or lost or flags):
+    changes = (("gained", gained), ("lost", lost), ("permissions_gained", permissions_gained),
+               ("permissions_lost", permissions_lost), ("flags", flags))
+    if step == Step.CHANGED and not any(value for _key, value in changes):
         return
     details = {"account": account_name, "step": step}
-    details.update({key: value for key, value in
-                    (("gained", gained), ("lost", lost), ("flags", flags)) if value})
+    details.update({key: value for key, value in changes if value})
     _record(actor, details)
 
 

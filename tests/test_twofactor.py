@@ -3,13 +3,15 @@ recovery code, REQUIRE_2FA_FOR, and django-axes' lockout counting wrong codes.""
 
 import base64
 import copy
+import csv
+import io
 import threading
 import time
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -463,6 +465,32 @@ def test_every_change_of_an_account_s_roles_or_password_in_the_admin_is_an_audit
     assert 'data-testid="flags">staff status on<' in page
     timeline = client.get(reverse("audit:timeline")).content.decode()
     assert "roles of nowy changed; gained Campaign editors; staff status on" in timeline
+
+
+def test_a_permission_given_or_taken_directly_in_the_admin_is_an_audit_entry(client, db):
+    """Giving `audit.view_audit_trail` on the user form made a full auditor with no entry:
+    only groups and switches were compared."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    account = make_user("nowy", EDITORS)
+    trail = Permission.objects.get(codename="view_audit_trail")
+    client.post(reverse("admin:auth_user_change", args=[account.pk]),
+                account_form(account, user_permissions=[trail.pk]))
+    client.post(reverse("admin:auth_user_change", args=[account.pk]), account_form(account))
+    entries = Entry.objects.filter(kind="account").order_by("begin_seq")
+    assert [entry.details for entry in entries] == [
+        {"account": "nowy", "step": "changed", "permissions_gained": ["audit.view_audit_trail"]},
+        {"account": "nowy", "step": "changed", "permissions_lost": ["audit.view_audit_trail"]},
+    ]
+    page = client.get(entries[0].get_absolute_url()).content.decode()
+    assert 'data-testid="permissions-gained">audit.view_audit_trail<' in page
+    timeline = client.get(reverse("audit:timeline")).content.decode()
+    assert "roles of nowy changed; gained permission audit.view_audit_trail" in timeline
+    export = client.get(reverse("audit:export_csv"), {"kind": "account"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()
+                                           .lstrip("\ufeff")), delimiter=";"))
+    assert [(row["permissions_gained"], row["permissions_lost"]) for row in rows] == [
+        ("", '["audit.view_audit_trail"]'), ('["audit.view_audit_trail"]', "")]
 
 
 def test_the_list_s_delete_action_refuses_an_account_an_administrator_may_not_manage(
