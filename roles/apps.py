@@ -9,6 +9,7 @@ class RolesConfig(AppConfig):
     def ready(self):
         from audit.kinds import register
 
-        from .entries import ACCOUNT
+        from .entries import ACCOUNT, GROUP
 
         register(ACCOUNT)
+        register(GROUP)

@@ -1,6 +1,7 @@
-"""The kind of audit entry that says an administrator created an account, changed its
+"""The kinds of audit entry that say an administrator created an account, changed its
 roles (groups, permissions given to it directly, staff or superuser status, whether it is
-active), set or disabled its password, or deleted it, in the admin: who may do what, and
+active), set or disabled its password, or deleted it, in the admin; or created, renamed or
+deleted a group, or changed its permissions (every member's at once): who may do what, and
 who could have logged in as whom, is part of what the audit trail must show."""
 
 from django.utils.translation import gettext, ngettext
@@ -10,7 +11,7 @@ from audit.kinds import EntryKind
 
 
 class Step:
-    """What happened to the account, as stored in the entry's details."""
+    """What happened to the account or group, as stored in the entry's details."""
 
     CREATED, CHANGED, DELETED = "created", "changed", "deleted"
     PASSWORD_SET, PASSWORD_DISABLED = "password-set", "password-disabled"
@@ -43,7 +44,7 @@ def groups_words(details: dict) -> list[str]:
 
 
 def permissions_words(details: dict) -> list[str]:
-    """The permissions an entry's account gained and lost, in words."""
+    """The permissions an entry's account or group gained and lost, in words."""
     gained, lost = details.get("permissions_gained"), details.get("permissions_lost")
     parts = []
     if gained:
@@ -77,5 +78,35 @@ ACCOUNT = EntryKind(
                     ("groups_gained", "details.gained"), ("groups_lost", "details.lost"),
                     ("permissions_gained", "details.permissions_gained"),
                     ("permissions_lost", "details.permissions_lost"), ("flags", "details.flags")),
+    calls_thulium=False,
+)
+
+
+_GROUP_STEPS = {Step.CREATED: _("group %(group)s created"),
+                Step.CHANGED: _("group %(group)s changed"),
+                Step.DELETED: _("group %(group)s deleted")}
+
+
+def _group_summary(entry) -> str:
+    details = entry.details
+    step = _GROUP_STEPS.get(details.get("step"))
+    parts = [str(step % {"group": details.get("group", "")}) if step
+             else str(details.get("step"))]
+    if details.get("renamed_from"):
+        parts.append(gettext("renamed from %(name)s") % {"name": details["renamed_from"]})
+    return "; ".join([*parts, *permissions_words(details)])
+
+
+# Nothing goes to Thulium: the entry is begun and completed at once.
+GROUP = EntryKind(
+    slug="group",
+    label=_("group changed in the admin"),
+    summary=_group_summary,
+    template="audit/kinds/group.html",
+    search=("details.group", "details.renamed_from"),
+    export_columns=(("step", "details.step"), ("group", "details.group"),
+                    ("renamed_from", "details.renamed_from"),
+                    ("permissions_gained", "details.permissions_gained"),
+                    ("permissions_lost", "details.permissions_lost")),
     calls_thulium=False,
 )

@@ -1,5 +1,5 @@
-"""Recording what an administrator did to an account in the admin (roles.entries), and
-reading back whose accounts one managed there."""
+"""Recording what an administrator did to an account or a group in the admin
+(roles.entries), and reading back whose accounts one managed there."""
 
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from audit.models import Outcome
 from audit.recording import entry_begin, entry_complete
 
-from .entries import ACCOUNT, FLAGS, Step
+from .entries import ACCOUNT, FLAGS, GROUP, Step
 
 
 def account_roles(account) -> dict:
@@ -32,9 +32,8 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
     so that the entry commits with the change or not at all."""
     old = before or {"groups": set(), "permissions": set()}
     new = after or {"groups": set(), "permissions": set()}
-    gained, lost = sorted(new["groups"] - old["groups"]), sorted(old["groups"] - new["groups"])
-    permissions_gained = sorted(new["permissions"] - old["permissions"])
-    permissions_lost = sorted(old["permissions"] - new["permissions"])
+    gained, lost = _gained_lost(old["groups"], new["groups"])
+    permissions_gained, permissions_lost = _gained_lost(old["permissions"], new["permissions"])
     if after is None:
         step, flags = Step.DELETED, {}
     elif before is None:  # a new account: the switches it has on
@@ -48,14 +47,38 @@ def account_roles_record(*, account_name: str, actor, before: dict | None,
         return
     details = {"account": account_name, "step": step}
     details.update({key: value for key, value in changes if value})
-    _record(actor, details)
+    _record(ACCOUNT, actor, details)
 
 
 def account_password_record(*, account, actor) -> None:
     """An entry for the password an administrator set for the account, or disabled (only
     sign-on then logs it in); in the caller's transaction."""
     step = Step.PASSWORD_SET if account.has_usable_password() else Step.PASSWORD_DISABLED
-    _record(actor, {"account": account.get_username(), "step": step})
+    _record(ACCOUNT, actor, {"account": account.get_username(), "step": step})
+
+
+def group_roles(group) -> dict:
+    """What a group gives each of its members, as `group_roles_record` compares it: its name
+    and permissions."""
+    return {"name": group.name, "permissions": permission_names(group.permissions)}
+
+
+def group_roles_record(*, actor, before: dict | None, after: dict | None) -> None:
+    """An entry for the group's creation (`before` None), deletion (`after` None), renaming
+    or change of permissions; none when neither changed. In the caller's transaction, so
+    that the entry commits with the change or not at all."""
+    gained, lost = _gained_lost((before or {"permissions": set()})["permissions"],
+                                (after or {"permissions": set()})["permissions"])
+    step = Step.DELETED if after is None else Step.CREATED if before is None else Step.CHANGED
+    renamed_from = before["name"] if step == Step.CHANGED and (
+        before["name"] != after["name"]) else ""
+    if step == Step.CHANGED and not (gained or lost or renamed_from):
+        return
+    details = {"group": (after or before)["name"], "step": step}
+    details.update({key: value for key, value in (
+        ("renamed_from", renamed_from), ("permissions_gained", gained),
+        ("permissions_lost", lost)) if value})
+    _record(GROUP, actor, details)
 
 
 def accounts_linked_to(account) -> set[int]:
@@ -74,6 +97,10 @@ def accounts_linked_to(account) -> set[int]:
     return (set(managers) | {int(pk) for pk in managed}) - {account.pk}
 
 
-def _record(actor, details: dict) -> None:
-    entry_complete(entry_begin(kind=ACCOUNT.slug, actor=actor, details=details),
+def _gained_lost(old: set[str], new: set[str]) -> tuple[list[str], list[str]]:
+    return sorted(new - old), sorted(old - new)
+
+
+def _record(kind, actor, details: dict) -> None:
+    entry_complete(entry_begin(kind=kind.slug, actor=actor, details=details),
                    outcome=Outcome.SUCCEEDED)

@@ -5,13 +5,15 @@ ACCESS is the one table of the answers. A new URL fails
 column (and a user in USERS).
 """
 
+import csv
 import datetime
+import io
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -330,3 +332,53 @@ def test_the_backend_gives_a_superuser_everything_and_an_inactive_user_nothing()
     assert len(permission_sets(admin)[0]) == Permission.objects.count()
     inactive = make_user("gone", EDITORS, is_active=False)
     assert permission_sets(inactive) == (set(), set())
+
+
+# --- the admin's group pages ----------------------------------------------------------
+
+
+def group_form(name: str, *codenames: str) -> dict:
+    """The admin's form of a group as posted: its name and permissions."""
+    return {"name": name, "permissions": list(Permission.objects.filter(
+        codename__in=codenames).values_list("pk", flat=True))}
+
+
+@pytest.mark.django_db
+def test_every_change_of_a_group_in_the_admin_is_an_audit_entry(client):
+    """A permission given to a group changes every member's powers at once, and Django's
+    group pages wrote no entry for it, nor for a group created, renamed or deleted."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    client.post(reverse("admin:auth_group_add"), group_form("Supervisors", "change_campaign"))
+    group = Group.objects.get(name="Supervisors")
+    changed = group_form("Team leads", "view_audit_trail")
+    client.post(reverse("admin:auth_group_change", args=[group.pk]), changed)
+    client.post(reverse("admin:auth_group_change", args=[group.pk]), changed)  # no change
+    client.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"})
+    client.post(reverse("admin:auth_group_add"), group_form("Night shift"))
+    client.post(reverse("admin:auth_group_changelist"), {
+        "action": "delete_selected", "post": "yes",
+        "_selected_action": [Group.objects.get(name="Night shift").pk]})
+    entries = Entry.objects.filter(kind="group").order_by("begin_seq")
+    assert [(entry.actor, entry.details) for entry in entries] == [
+        (root, {"group": "Supervisors", "step": "created",
+                "permissions_gained": ["campaigns.change_campaign"]}),
+        (root, {"group": "Team leads", "step": "changed", "renamed_from": "Supervisors",
+                "permissions_gained": ["audit.view_audit_trail"],
+                "permissions_lost": ["campaigns.change_campaign"]}),
+        (root, {"group": "Team leads", "step": "deleted",
+                "permissions_lost": ["audit.view_audit_trail"]}),
+        (root, {"group": "Night shift", "step": "created"}),
+        (root, {"group": "Night shift", "step": "deleted"}),
+    ]
+    page = client.get(entries[1].get_absolute_url()).content.decode()
+    assert 'data-testid="renamed-from">Supervisors<' in page
+    assert 'data-testid="permissions-gained">audit.view_audit_trail<' in page
+    timeline = client.get(reverse("audit:timeline")).content.decode()
+    assert ("group Team leads changed; renamed from Supervisors; gained permission "
+            "audit.view_audit_trail; lost permission campaigns.change_campaign") in timeline
+    export = client.get(reverse("audit:export_csv"), {"kind": "group"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()
+                                           .lstrip("\ufeff")), delimiter=";"))
+    assert [(row["step"], row["group"], row["renamed_from"]) for row in rows][2:4] == [
+        ("deleted", "Team leads", ""), ("changed", "Team leads", "Supervisors")]

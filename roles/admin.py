@@ -1,0 +1,36 @@
+"""The admin's group pages: a group's permissions are each member's, so a group created,
+renamed or deleted there, or given or taken a permission, is an audit entry, committed
+with the change (Django's own group pages write none)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .services import group_roles, group_roles_record
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class PortalGroupAdmin(GroupAdmin):
+    def save_model(self, request, obj, form, change):
+        form.roles_before = group_roles(Group.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        group_roles_record(actor=request.user, before=form.roles_before,
+                           after=group_roles(form.instance))
+
+    def delete_model(self, request, obj):
+        before = group_roles(obj)
+        super().delete_model(request, obj)
+        group_roles_record(actor=request.user, before=before, after=None)
+
+    def delete_queryset(self, request, queryset):
+        """The list's delete action, which runs in no transaction of its own: one entry
+        each, all committed with the deletions or none."""
+        with transaction.atomic():
+            for group in queryset:
+                self.delete_model(request, group)
