@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
+from django.db import DatabaseError
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -30,6 +31,7 @@ from imports.services import import_upload
 from records.services import record_add
 from roles.backends import RoleBackend
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
+from twofactor import admin as twofactor_admin
 
 LOGIN, DENIED, OK = "login", "403", "ok"
 
@@ -382,3 +384,25 @@ def test_every_change_of_a_group_in_the_admin_is_an_audit_entry(client):
                                            .lstrip("\ufeff")), delimiter=";"))
     assert [(row["step"], row["group"], row["renamed_from"]) for row in rows][2:4] == [
         ("deleted", "Team leads", ""), ("changed", "Team leads", "Supervisors")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accounts_deleted_from_the_list_are_kept_if_their_entry_cannot_be_written(
+        client, monkeypatch):
+    """The list's delete action ran in no transaction: an account was deleted for good
+    whose audit entry then failed."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    gone = [make_user("first").pk, make_user("second").pk]
+    client.force_login(root)
+    written = []
+
+    def second_fails(**fields):
+        written.append(fields["account_name"])
+        if len(written) == 2:
+            raise DatabaseError("the log's disk is full")
+
+    monkeypatch.setattr(twofactor_admin, "account_roles_record", second_fails)
+    with pytest.raises(DatabaseError):
+        client.post(reverse("admin:auth_user_changelist"), {
+            "action": "delete_selected", "post": "yes", "_selected_action": gone})
+    assert User.objects.filter(pk__in=gone).count() == 2

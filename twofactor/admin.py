@@ -102,9 +102,11 @@ class PortalUserAdmin(UserAdmin):
 
     def delete_queryset(self, request, queryset):
         """The list's delete action (which has asked `has_delete_permission` of each): one
-        entry each, as deleting one by one records."""
-        for account in queryset:
-            self.delete_model(request, account)
+        entry each, as deleting one by one records, all committed with the deletions or
+        none (the action runs in no transaction of its own)."""
+        with transaction.atomic():
+            for account in queryset:
+                self.delete_model(request, account)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(has_second_factor=Exists(
