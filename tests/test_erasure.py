@@ -57,7 +57,7 @@ from records.services import (
     record_check,
 )
 from tests.audit_fixtures import addition, auditor, change, tamper  # noqa: F401
-from tests.conftest import COMPLIANCE, make_user, records_sent, skip_unless_postgresql
+from tests.conftest import ADMINISTRATORS, COMPLIANCE, make_user, records_sent, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed, upload, xlsx_bytes
 from tests.test_record_form import add
@@ -917,6 +917,7 @@ def test_staff_erase_a_number_from_the_portal(everywhere, client, django_user_mo
     # First what the portal holds of it, without erasing anything...
     found = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": REFERENCE})
     assert b'data-testid="held"' in found.content and b'data-testid="erased"' not in found.content
+    assert f'href="/audit/?q={NUMBER}" data-testid="held-entries"' in found.content.decode()
     assert NUMBER in every_value_in_the_database()
     assert not Entry.objects.filter(kind="erasure").exists()
     held = found.context["held"]
@@ -1128,3 +1129,12 @@ def test_an_entry_written_by_a_machine_whose_clock_is_ahead_is_erased_without_a_
     forget_number(number=NUMBER, reference=REFERENCE)
 
     assert verify_chain().problem == ""
+
+
+def test_an_administrator_who_is_no_auditor_is_not_sent_to_an_empty_list(everywhere, client):
+    """The link to the number's entries opened a timeline that searches one's own entries
+    only, "No entries match", above the button erasing them."""
+    client.force_login(make_user("admin", ADMINISTRATORS, is_staff=True))
+    found = client.post(reverse("audit:forget"), {"number": NUMBER, "reference": REFERENCE})
+    held = found.content.decode().split('data-testid="held-entries"', 1)[1].split("</p>")[0]
+    assert "Only auditors may list its entries" in held and "href" not in held
