@@ -21,6 +21,7 @@ from imports.progress import row_counts
 from imports.pushing import import_push
 from imports.receipts import receipt_write
 from imports.services import import_cancel, import_confirm
+from imports.templatetags.imports_entries import import_options
 from portal.shown_times import shown_time
 from portal.thulium import get_client
 from tests.audit_fixtures import auditor, tamper  # noqa: F401
@@ -257,3 +258,9 @@ def test_on_postgresql_raw_sql_cannot_rewrite_or_delete_a_receipt(logged_in, sal
                 connection.cursor() as cursor:
             cursor.execute(sql, [receipt.pk])
     assert Entry.objects.get(kind="import").results["not_sent"] == 2
+
+
+def test_a_workbook_s_sheet_is_named_in_the_reader_s_words():
+    """Its option read "sheet:" in both languages."""
+    with override("pl"):
+        assert [option["label"] for option in import_options({"sheet": "Leady"})] == ["Arkusz"]

@@ -44,7 +44,7 @@ _OPTION_LABELS = {
     "file_kind": _("File type"), "encoding": _("Encoding"), "delimiter": _("Separator"),
     "language": _("Language"), "concurrency": _("Calls in flight"),
     "batch_size": _("Records per call"), "rate_limit": _("Calls per second at most"),
-    "retry_attempts": _("Tries per call"), "task_backend": _("Task queue"),
+    "retry_attempts": _("Tries per call"), "task_backend": _("Task queue"), "sheet": _("Sheet"),
 }
 
 
