@@ -74,7 +74,8 @@ class TimelineFilterForm(forms.Form):
         users = (get_user_model().objects.order_by(get_user_model().USERNAME_FIELD)
                  if self.sees_everyone else [viewer])
         self.fields["user"].choices = [
-            ("", _("everyone") if self.sees_everyone else viewer.get_username()),
+            # Also for one who sees only their own: others' entries are listed, in outline.
+            ("", _("everyone")),
             *((str(user.pk), user.get_username()) for user in users),
             *self._deleted_user_choice(),
         ]

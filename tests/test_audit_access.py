@@ -238,3 +238,13 @@ def test_a_users_search_finds_only_their_own_entries(client, colleague, auditor,
     assert listed_rows(theirs) == []
     assert jsonl == ""
     assert len(listed_rows(everyone)) == 1
+
+
+def test_a_user_without_the_permission_is_offered_everyone_and_themselves_once(
+    client, colleague, entries  # noqa: F811
+):
+    """Their name was offered twice: first for everyone's entries (others' in outline),
+    then for their own."""
+    client.force_login(colleague)
+    choices = client.get(reverse("audit:timeline")).context["form"].fields["user"].choices
+    assert [str(label) for _value, label in choices] == ["everyone", colleague.get_username()]
