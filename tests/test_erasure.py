@@ -57,7 +57,13 @@ from records.services import (
     record_check,
 )
 from tests.audit_fixtures import addition, auditor, change, tamper  # noqa: F401
-from tests.conftest import ADMINISTRATORS, COMPLIANCE, make_user, records_sent, skip_unless_postgresql
+from tests.conftest import (
+    ADMINISTRATORS,
+    COMPLIANCE,
+    make_user,
+    records_sent,
+    skip_unless_postgresql,
+)
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed, upload, xlsx_bytes
 from tests.test_record_form import add

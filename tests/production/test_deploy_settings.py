@@ -37,7 +37,7 @@ def variables_the_portal_reads() -> set[str]:
     gunicorn = (REPO / "gunicorn.conf.py").read_text()
     compose = (REPO / "compose.yaml").read_text()
     return (
-        set(re.findall(r'env(?:\.\w+|_names|_number|_flag)?\(\s*"([A-Z][A-Z0-9_]*)"', settings))
+        set(re.findall(r'env(?:\.\w+|_\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', settings))
         | set(re.findall(r'(?:os\.environ\.get|_whole_number)\(\s*"([A-Z][A-Z0-9_]*)"',
                          gunicorn))
         | set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
