@@ -53,6 +53,10 @@ class EntryKind:
     # False for entries of the portal's own doing, which call nothing themselves (an
     # import's receipt): their page shows no Thulium answer and no field-by-field change.
     calls_thulium: bool = True
+    # For a kind whose entries each record a step and call nothing (a request rejected, a
+    # scheduled change cancelled): the step in words, shown where a completed entry's outcome
+    # is, as "succeeded" there read as Thulium's acceptance. The outcome stored stays.
+    step_label: Callable[[object], str] | None = None
     # True for a kind whose call only reads Thulium (a check lists a campaign's records):
     # its page shows Thulium's answer, and no field-by-field change nor a body sent; its
     # template says what was asked.

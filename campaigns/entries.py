@@ -49,21 +49,28 @@ def _found_applied_summary(entry) -> str:
         "id": entry.related_id, "fields": settings_named(flat_paths(entry.details.get("found")))}
 
 
-def _step_words(entry, labels: dict) -> dict:
-    """A step entry's step in words and the settings it concerns, for its summary."""
+def _request_step(entry) -> str:
+    """A four-eyes step entry's step in words: its summary's, and its outcome's."""
     step = entry.details.get("step")
-    return {"step": labels.get(step, step), "fields": settings_named(flat_paths(entry.sent))}
+    return str(Step.LABELS.get(step, step))
+
+
+def _schedule_step(entry) -> str:
+    """A scheduled change's step entry's step in words: its summary's, and its outcome's."""
+    step = entry.details.get("step")
+    return str(ScheduleStep.LABELS.get(step, step))
 
 
 def _step_summary(entry) -> str:
     return gettext("change request #%(id)s %(step)s: %(fields)s") % {
-        "id": entry.details.get("request"), **_step_words(entry, Step.LABELS)}
+        "id": entry.details.get("request"), "step": _request_step(entry),
+        "fields": settings_named(flat_paths(entry.sent))}
 
 
 def _schedule_summary(entry) -> str:
     return gettext("change for %(when)s %(step)s: %(fields)s") % {
         "when": shown_json_time(entry.details.get("apply_at"), shown_minute),
-        **_step_words(entry, ScheduleStep.LABELS)}
+        "step": _schedule_step(entry), "fields": settings_named(flat_paths(entry.sent))}
 
 
 # What every campaign kind shows the same way: a campaign's settings, before and after.
@@ -109,6 +116,8 @@ CHANGE_REQUEST = EntryKind(
     summary=_step_summary,
     template="audit/kinds/change-request.html",
     **_SETTINGS_SHOWN,
+    calls_thulium=False,
+    step_label=_request_step,
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
 )
@@ -120,6 +129,8 @@ SCHEDULED_CHANGE = EntryKind(
     summary=_schedule_summary,
     template="audit/kinds/scheduled-change.html",
     **_SETTINGS_SHOWN,
+    calls_thulium=False,
+    step_label=_schedule_step,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
 )

@@ -1,5 +1,8 @@
 """Risky campaign changes: a typed reason always, and with FOUR_EYES a second editor."""
 
+import json
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -545,6 +548,38 @@ def test_a_rejection_is_a_chained_audit_entry_with_its_note(
     assert (rejected.actor_username, rejected.details.get("note", "")) == (
         "second", "Not before the list is cleaned"
     )
+    assert api_calls(thulium, "PUT") == []
+
+
+def outcomes_shown(page: str) -> list[str]:
+    """The words of each outcome on an entry's page or a timeline, top to bottom."""
+    cells = re.findall(r'(?:data-testid="outcome"|data-label="Outcome")>(.*?)</(?:dd|td)>',
+                       page, re.S)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+
+def test_a_rejected_request_reads_as_rejected_not_as_sent_and_accepted(
+    change_request, second_editor, client, thulium
+):
+    """Its page said "Thulium's answer: Accepted." and showed the values under "Sent to
+    Thulium, exactly", and the timeline's outcome said "succeeded": nothing was sent."""
+    client.force_login(second_editor)
+    client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                {"note": "Not before the list is cleaned"})
+    rejected = Entry.objects.get(kind=CHANGE_REQUEST.slug, details__step=Step.REJECTED)
+    client.force_login(make_user("auditor", AUDITORS))
+
+    page = client.get(rejected.get_absolute_url()).content.decode()
+    assert 'data-testid="answer"' not in page and "Sent to Thulium, exactly" not in page
+    assert "What it was given, exactly" in page and outcomes_shown(page) == ["rejected"]
+    polish = client.get(rejected.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "Odpowiedź Thulium" not in polish and outcomes_shown(polish) == ["odrzucony"]
+    timeline = client.get(reverse("audit:timeline"), {"kind": CHANGE_REQUEST.slug})
+    assert outcomes_shown(timeline.content.decode()) == ["rejected", "requested"]
+    exported = client.get(reverse("audit:export_jsonl"), {"kind": CHANGE_REQUEST.slug})
+    rows = [json.loads(line) for line in b"".join(exported.streaming_content).splitlines()]
+    assert [(row["step"], row["http_status"], row["request_id"]) for row in rows] == [
+        (Step.REJECTED, None, ""), (Step.REQUESTED, None, "")]
     assert api_calls(thulium, "PUT") == []
 
 

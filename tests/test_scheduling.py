@@ -27,7 +27,13 @@ from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
 from tests.conftest import AUDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
-from tests.test_four_eyes import edit, four_eyes, second_editor, stop_editing  # noqa: F401
+from tests.test_four_eyes import (  # noqa: F401
+    edit,
+    four_eyes,
+    outcomes_shown,
+    second_editor,
+    stop_editing,
+)
 
 State = ScheduledChange.State
 
@@ -269,6 +275,34 @@ def test_a_waiting_change_is_cancelled_with_a_reason_and_never_sent(
     page = logged_in.get(reverse("campaigns:scheduled_change", args=[scheduled.pk]),
                          HTTP_ACCEPT_LANGUAGE="pl")
     assert ">anulowana" in page.content.decode()
+
+
+def test_a_cancelled_or_missed_change_reads_as_such_not_as_sent_and_accepted(
+    scheduled, logged_in, client, settings, thulium
+):
+    """Their pages said "Thulium's answer: Accepted." and showed the values under "Sent to
+    Thulium, exactly", and the timeline's outcome said "succeeded": nothing was sent."""
+    logged_in.post(reverse("campaigns:scheduled_cancel", args=[scheduled.pk]),
+                   {"reason": "The client extended the campaign"})
+    edit(logged_in, scheduled.campaign, active="false", apply_at=ahead(), reason="Again")
+    settings.SCHEDULE_GRACE_MINUTES = 15
+    due(ScheduledChange.objects.get(state=State.WAITING), minutes_late=20)
+    due_changes_apply()
+    client.force_login(make_user("auditor", AUDITORS))
+
+    for step, words, polish in [(ScheduleStep.CANCELLED, "cancelled", "anulowana"),
+                                (ScheduleStep.MISSED, "missed (not sent)",
+                                 "pominięta (nie wysłano)")]:
+        url = Entry.objects.get(kind=SCHEDULED_CHANGE.slug, details__step=step).get_absolute_url()
+        page = client.get(url).content.decode()
+        assert 'data-testid="answer"' not in page and "Sent to Thulium, exactly" not in page
+        assert "What it was given, exactly" in page and outcomes_shown(page) == [words]
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+        assert "Odpowiedź Thulium" not in page and outcomes_shown(page) == [polish]
+    timeline = client.get(reverse("audit:timeline"), {"kind": SCHEDULED_CHANGE.slug})
+    assert outcomes_shown(timeline.content.decode()) == [
+        "missed (not sent)", "scheduled", "cancelled", "scheduled"]
+    assert api_calls(thulium, "PUT") == []
 
 
 def test_cancelling_a_change_no_longer_waiting_says_so_and_keeps_the_reason(

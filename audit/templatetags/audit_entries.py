@@ -1,6 +1,7 @@
 """Filters for audit entries' pages: `{% if user|may_see_entry:entry %}` links an entry only
 for those its page lets in; `{{ name|erased_place }}` names a place an erasure counts;
-`{{ entry|sent_words:"reason" }}` says a value sent in the user's words, and
+`{{ entry|sent_words:"reason" }}` says a value sent in the user's words,
+`{{ entry|recorded_step }}` the step an entry records in place of its outcome, and
 `{{ entry|reason_words }}` the entry's reason as given, `{{ entry.detail|detail_words }}`
 its detail in the reader's language."""
 
@@ -9,6 +10,7 @@ from django.utils.translation import gettext
 
 from audit import erasure, services
 from audit.kinds import kind_of
+from audit.models import Outcome
 
 register = template.Library()
 
@@ -37,6 +39,14 @@ def reason_words(entry) -> str:
     gave it itself."""
     kind = kind_of(entry)
     return gettext(entry.reason) if kind and entry.reason in kind.own_reasons else entry.reason
+
+
+@register.filter
+def recorded_step(entry) -> str:
+    """The step a completed entry of a kind that calls nothing records ("rejected"), shown
+    in place of its outcome; "" for any other entry, whose outcome is shown."""
+    step_label = kind_of(entry).step_label
+    return step_label(entry) if step_label and entry.outcome == Outcome.SUCCEEDED else ""
 
 
 @register.filter
