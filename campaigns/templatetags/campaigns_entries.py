@@ -1,13 +1,14 @@
 """What the campaigns app adds to its audit entries' pages."""
 
 from django import template
+from django.db.models import Q
 
 from audit.diff import flat_paths
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE, ScheduleStep, Step
 from campaigns.four_eyes import request_shown_in_full
 from campaigns.labels import settings_named
-from campaigns.models import ScheduledChange
+from campaigns.models import ChangeRequest, ScheduledChange
 from campaigns.revert import revertible
 from campaigns.scheduling import scheduled_shown_in_full
 
@@ -31,11 +32,27 @@ def is_revertible(entry) -> bool:
 
 @register.filter
 def reverted_by(entry) -> list:
-    """The changes that restored the values this entry's change replaced."""
+    """The changes that restored the values this entry's change replaced, found by index:
+    one sent from the entry's page names it as its related entry, one sent at its time
+    relates to its scheduled change's step, one a second editor let through is its
+    request's sent change. (Each names it in `details.reverts` too, but finding them there
+    read every settings change.)"""
     if not revertible(entry):
         return []
-    return list(Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, details__reverts=entry.pk)
-                .order_by("created_at", "pk"))
+    # The requests and scheduled changes are read first: PostgreSQL searches no index for
+    # the values of a subquery within an OR, and walked every entry.
+    steps = ScheduledChange.objects.filter(reverts=entry.pk).values_list("scheduled_entry",
+                                                                        flat=True)
+    approved = ChangeRequest.objects.filter(reverts=entry.pk).values_list("sent_change",
+                                                                         flat=True)
+    found = (Entry.objects.filter(Q(related__in=[entry.pk, *steps]) | Q(pk__in=list(approved)))
+             .order_by("created_at", "pk"))
+    # The kind is told apart here, among the few found (the scheduled change's own later
+    # steps relate to its step too): asked in the query, SQLite walks every settings change
+    # through the index of kinds instead.
+    return [change for change in found if change.kind == CAMPAIGN_CHANGE.slug]
+
+
 @register.filter
 def schedule_step_label(entry) -> str:
     """A scheduled change's step entry's step in words."""
