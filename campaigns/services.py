@@ -58,7 +58,8 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         raise
     named = {"name": changes["name"]} if "name" in changes else {}
     with transaction.atomic():
-        entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
+        # The campaign's row before the chain's head, as a request, a scheduled change and a
+        # read take them: the head first, PostgreSQL ended one of them as a deadlock.
         merged = merged_settings(campaign.settings, changes)
         kept = Campaign.objects.filter(pk=campaign.pk, version=campaign.version)
         # A new version: forms opened while the change was sent showed the settings
@@ -73,6 +74,7 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
             campaign.version = current.version + 1
             Campaign.objects.filter(pk=campaign.pk).update(
                 settings=merged, version=campaign.version, **named)
+        entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
     campaign.settings = merged
     campaign.name = named.get("name", campaign.name)
     return change

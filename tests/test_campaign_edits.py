@@ -1,24 +1,40 @@
 """Editing a campaign safely: no silent overwrite, changes made outside the portal seen,
 previous values restored, and risky changes confirmed before anything is sent."""
 
+import datetime
+import threading
+
 import pytest
 import requests
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from audit import recording
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
 from audit.verify import verify_chain
+from campaigns import services
 from campaigns.due import due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
+from campaigns.four_eyes import change_request_create
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
+from campaigns.scheduling import change_schedule
 from campaigns.services import CampaignChanged, campaign_update
 from campaigns.templatetags.campaigns_entries import reverted_by
 from portal.thulium.client import ThuliumClient
-from tests.conftest import AUDITORS, EDITORS, TEST_TIMEOUT, api_calls, make_user
+from tests.conftest import (
+    AUDITORS,
+    EDITORS,
+    TEST_TIMEOUT,
+    api_calls,
+    make_user,
+    skip_unless_postgresql,
+)
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
 from tests.test_scheduling import ahead, due
@@ -287,6 +303,122 @@ def test_a_refused_change_leaves_forms_opened_before_it_valid(logged_in, campaig
     assert logged_in.post(edit_url(), {**shown, "order": "7"}).status_code == 200
     assert logged_in.post(edit_url(), {**shown, "order": "8"}).status_code == 302
     assert puts(thulium) == [{"order": 7}, {"order": 8}]
+
+
+# --- writers of one campaign at once -----------------------------------------------
+
+# What locks the campaign's row, then takes the chain's head for its entry.
+ROW_FIRST_WRITERS = {
+    "request": lambda campaign, actor: change_request_create(
+        campaign=campaign, changes={"dialer": "predictive"}, actor=actor, reason=REASON,
+        risks=["dialer"]),
+    "scheduled change": lambda campaign, actor: change_schedule(
+        campaign=campaign, changes={"order": 3}, actor=actor, reason=REASON,
+        apply_at=timezone.now() + datetime.timedelta(hours=1)),
+    "read": lambda campaign, actor: outside_changes_take(campaign, {"order": 9}, actor=actor),
+}
+
+
+def change_and_writer(campaign, user, writer: str) -> tuple[dict, list, dict]:
+    """A change of the campaign's name and the writer, as threads on connections of their
+    own not started yet; what they raise, and their PostgreSQL sessions, by name."""
+    other = make_user("other", EDITORS)
+    works = {
+        "changer": lambda: campaign_update(campaign=Campaign.objects.get(pk=campaign.pk),
+                                           changes={"name": "Sales 2"}, actor=user),
+        "writer": lambda: ROW_FIRST_WRITERS[writer](Campaign.objects.get(pk=campaign.pk),
+                                                    other),
+    }
+    failures, pids = [], {name: [] for name in works}
+
+    def thread(name):
+        def work():
+            pids[name].append(connected_pid())
+            works[name]()
+        return threading.Thread(target=closing(work, failures), name=name)
+
+    return {name: thread(name) for name in works}, failures, pids
+
+
+def changed_once_with_each_writer(campaign, failures: list) -> None:
+    assert failures == []
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    stored = Campaign.objects.get(pk=campaign.pk)
+    assert (sent.outcome, stored.name) == ("succeeded", "Sales 2")
+    assert verify_chain().problem == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", ROW_FIRST_WRITERS)
+def test_a_writer_coming_while_a_change_completes_waits_for_it(
+    campaigns, user, monkeypatch, writer
+):
+    """The change's completion took the chain's head, then the campaign's row, which a
+    request, a scheduled change and a read take before the head: PostgreSQL ended one of
+    the two as a deadlock, a server error for its editor."""
+    skip_unless_postgresql(connection)
+    campaign = campaigns["00001"]
+    held, go_on = threading.Event(), threading.Event()
+    complete = services.entry_complete
+
+    def completed_then_held(*args, **kwargs):
+        done = complete(*args, **kwargs)
+        held.set()
+        assert go_on.wait(30)
+        return done
+
+    monkeypatch.setattr(services, "entry_complete", completed_then_held)
+    threads, failures, pids = change_and_writer(campaign, user, writer)
+    threads["changer"].start()
+    assert held.wait(30)
+    threads["writer"].start()
+    until_waiting_for_a_lock_or_done(threads["writer"], pids["writer"])
+    go_on.set()
+    for thread in threads.values():
+        thread.join(30)
+
+    changed_once_with_each_writer(campaign, failures)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", ROW_FIRST_WRITERS)
+def test_a_change_completing_while_a_writer_holds_its_campaign_waits_for_it(
+    campaigns, user, monkeypatch, writer
+):
+    """The same two, the other way round: the completion was the one PostgreSQL ended, a
+    server error though Thulium applied the change, whose entry then stayed pending (the
+    next read called its values changed outside the portal)."""
+    skip_unless_postgresql(connection)
+    campaign = campaigns["00001"]
+    answered, completing, held, go_on = (threading.Event() for _ in range(4))
+    put, head_take = ThuliumClient.update_campaign, recording._next_seq
+
+    def answered_then_held(*args, **kwargs):
+        status = put(*args, **kwargs)
+        answered.set()
+        assert completing.wait(30)
+        return status
+
+    def held_before_the_head(*args, **kwargs):
+        if threading.current_thread().name == "writer":
+            held.set()  # the writer holds the campaign's row
+            assert go_on.wait(30)
+        return head_take(*args, **kwargs)
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", answered_then_held)
+    monkeypatch.setattr(recording, "_next_seq", held_before_the_head)
+    threads, failures, pids = change_and_writer(campaign, user, writer)
+    threads["changer"].start()
+    assert answered.wait(30)
+    threads["writer"].start()
+    assert held.wait(30)
+    completing.set()
+    until_waiting_for_a_lock_or_done(threads["changer"], pids["changer"])
+    go_on.set()
+    for thread in threads.values():
+        thread.join(30)
+
+    changed_once_with_each_writer(campaign, failures)
 
 
 # --- changes made outside the portal ----------------------------------------------
