@@ -379,6 +379,12 @@ def _add_terms(entries: list[Entry], *, stage: str, phone_keys: list[str] | None
                       for term in search_terms(entry, stage, known_key=key)])
 
 
+def last_link() -> int:
+    """The number of the chain's last committed link: whatever is begun or completed from
+    now on gets a higher one (0 for an empty log)."""
+    return ChainHead.objects.filter(pk=ChainHead.ONLY).values_list("seq", flat=True).first() or 0
+
+
 def _next_seq(count: int = 1) -> tuple[int, str, list[str]]:
     """Take the next `count` sequence numbers (the first is returned), the last hash and
     the keys entries were made under, holding the head's row lock until the transaction

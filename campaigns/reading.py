@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
-from audit.recording import entry_begin, entry_complete
+from audit.recording import entry_begin, entry_complete, last_link
 from portal.thulium import get_client
 
 from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
@@ -50,6 +50,7 @@ def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
     """
     summary = SyncSummary()
     now = timezone.now()
+    asked_at = last_link()
     for item in get_client(language).list_campaigns():
         thulium_id, name = str(item.get("id", "")), item.get("name")
         try:
@@ -66,7 +67,8 @@ def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
                                     settings=thulium_settings(item), **described)
             summary.created += 1
             continue
-        if outside_changes_take(campaign, thulium_settings(item), actor=actor):
+        if outside_changes_take(campaign, thulium_settings(item), actor=actor,
+                                asked_at=asked_at):
             summary.changed_outside += 1
         Campaign.objects.filter(pk=campaign.pk).update(**described)
         summary.updated += 1
@@ -98,30 +100,36 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     wanted = {campaign.thulium_id: campaign for campaign in campaigns}
     found = {}
     timeout = settings.THULIUM_VIEW_TIMEOUT
+    asked_at = last_link()
     for item in get_client(language, timeout=timeout).list_campaigns():
         campaign = wanted.pop(str(item.get("id", "")), None)
         if campaign is not None:
             found[campaign.pk] = outside_changes_take(campaign, thulium_settings(item),
-                                                      actor=actor)
+                                                      actor=actor, asked_at=asked_at)
     Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now())
     return found
 
 
-def outside_changes_take(campaign: Campaign, found: dict, *, actor) -> Entry | None:
+def outside_changes_take(campaign: Campaign, found: dict, *, actor,
+                         asked_at: int) -> Entry | None:
     """Take the settings Thulium holds as the campaign's, recording what changed outside.
 
-    A value the portal never knew is learnt without an entry: it was unknown, not
-    changed. A field that a change the portal is sending sets keeps its known value:
-    Thulium may not have applied the change yet, and its answer says whether it did (its
-    old value, taken, was called a change made outside and sent back by forms opened
-    meanwhile). Values that a change of the portal's whose answer was lost had sent are
-    that change's, found applied (FOUND_APPLIED), not a change made outside. `campaign` is
-    updated in place. Returns the "changed outside" entry, if one was written.
+    `asked_at` is the audit chain's last link when Thulium was asked (`last_link`). A
+    value the portal never knew is learnt without an entry: it was unknown, not changed.
+    A field that a change the portal is sending sets keeps its known value: Thulium may
+    not have applied the change yet, and its answer says whether it did (its old value,
+    taken, was called a change made outside and sent back by forms opened meanwhile). So
+    does a field a change begun or finished since Thulium was asked sets: Thulium may
+    have answered before it landed, and its old value, taken, undid the change in the
+    portal's copy as "changed outside the portal". Values that a change of the portal's
+    whose answer was lost had sent are that change's, found applied (FOUND_APPLIED), not a
+    change made outside. `campaign` is updated in place. Returns the "changed outside"
+    entry, if one was written.
     """
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         before = current.settings
-        found = _without(found, _in_flight(current))
+        found = _without(found, _not_shown(current, asked_at))
         changed = changed_values(before, found)
         applied, unanswered = _found_applied(changed, _unanswered(current))
         outside = _without(changed, applied)
@@ -174,15 +182,17 @@ def changed_values(known: dict, found: dict) -> dict:
     return changed
 
 
-def _in_flight(campaign: Campaign) -> dict:
-    """What the campaign's changes the portal is sending set, together: begun and not
-    answered yet, within the time a call to Thulium may take (an older one was left
-    pending by a process that stopped, and says nothing of Thulium now)."""
+def _not_shown(campaign: Campaign, asked_at: int) -> dict:
+    """What the campaign's changes that Thulium's answer may not show set, together: those
+    the portal is sending (begun and not answered yet, within the time a call to Thulium
+    may take: an older one was left pending by a process that stopped, and says nothing
+    of Thulium now), and those begun or finished after Thulium was asked (`asked_at`)."""
     since = timezone.now() - datetime.timedelta(
         seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
+    not_shown = (Q(outcome=Outcome.PENDING, created_at__gte=since)
+                 | Q(begin_seq__gt=asked_at) | Q(complete_seq__gt=asked_at))
     sending = {}
-    for sent in (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign=campaign,
-                                      outcome=Outcome.PENDING, created_at__gte=since)
+    for sent in (Entry.objects.filter(not_shown, kind=CAMPAIGN_CHANGE.slug, campaign=campaign)
                  .order_by("pk").values_list("sent", flat=True)):
         sending = merged_settings(sending, sent)
     return sending

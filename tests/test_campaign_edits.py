@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit import recording
 from audit.models import Entry, Outcome
-from audit.recording import entry_begin, entry_complete
+from audit.recording import entry_begin, entry_complete, last_link
 from audit.verify import verify_chain
 from campaigns import services
 from campaigns.due import due_changes_apply
@@ -165,7 +165,8 @@ def sent_while_read(campaign, settings, *, changes, found, actor) -> None:
     """Send the changes while someone else's form (or a sync) reads `found` from Thulium."""
     def respond(method, request_path, body):
         try:
-            outside_changes_take(Campaign.objects.get(pk=campaign.pk), found, actor=None)
+            outside_changes_take(Campaign.objects.get(pk=campaign.pk), found, actor=None,
+                                 asked_at=last_link())
         finally:
             connection.close()
         return 200, b""
@@ -238,7 +239,7 @@ def test_a_parameter_an_unanswered_change_sent_and_a_later_change_set_is_changed
     found = {**campaign.settings, "order": 7,
              "parameters": {**campaign.settings["parameters"], "predictive_max_calls": 2}}
 
-    outside = outside_changes_take(campaign, found, actor=user)
+    outside = outside_changes_take(campaign, found, actor=user, asked_at=last_link())
 
     assert outside.details["found"] == {"parameters": {"predictive_max_calls": 2}}
     applied = Entry.objects.get(kind=FOUND_APPLIED.slug)
@@ -315,7 +316,8 @@ ROW_FIRST_WRITERS = {
     "scheduled change": lambda campaign, actor: change_schedule(
         campaign=campaign, changes={"order": 3}, actor=actor, reason=REASON,
         apply_at=timezone.now() + datetime.timedelta(hours=1)),
-    "read": lambda campaign, actor: outside_changes_take(campaign, {"order": 9}, actor=actor),
+    "read": lambda campaign, actor: outside_changes_take(campaign, {"order": 9}, actor=actor,
+                                                         asked_at=last_link()),
 }
 
 
@@ -458,6 +460,54 @@ def test_refresh_and_sync_record_changes_made_outside_too(logged_in, campaigns, 
     found = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).order_by("pk")
     assert [(e.campaign.thulium_id, e.details["found"], e.actor_username) for e in found] == [
         ("00001", {"order": 9}, "manager"), ("A7K2Q", {"active": True}, "manager")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("read", ["the edit form", "a sync"])
+@pytest.mark.parametrize("begun", ["before Thulium was asked", "after"])
+def test_a_read_answered_before_a_change_landed_and_taken_after_it_keeps_the_change(
+    logged_in, user, campaigns, thulium, monkeypatch, read, begun
+):
+    """Thulium answered the read with the order before the portal's change, which landed
+    and finished before the answer was taken: the old order was recorded as changed
+    outside the portal and taken, undoing the change in the portal's copy."""
+    behind_the_back(thulium, parity=77)  # found all the same
+    campaign = campaigns["00001"]
+    listed, put = ThuliumClient.list_campaigns, ThuliumClient.update_campaign
+    sending, answered, failures = threading.Event(), threading.Event(), []
+    changer = threading.Thread(target=closing(lambda: campaign_update(
+        campaign=Campaign.objects.get(pk=campaign.pk), changes={"order": 7}, actor=user),
+        failures))
+
+    def put_once_the_read_is_answered(self, *args, **kwargs):
+        sending.set()
+        assert answered.wait(30)
+        return put(self, *args, **kwargs)
+
+    def answered_before_the_change_landed(self):
+        items = listed(self)
+        answered.set()
+        if begun == "after":
+            changer.start()
+        changer.join(30)
+        return items
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", put_once_the_read_is_answered)
+    monkeypatch.setattr(ThuliumClient, "list_campaigns", answered_before_the_change_landed)
+    if begun != "after":
+        changer.start()
+        assert sending.wait(30)
+
+    if read == "a sync":
+        campaigns_sync()
+    else:
+        assert opened(logged_in)["order"] == "7"
+
+    assert failures == []
+    stored = Campaign.objects.get(pk=campaign.pk)
+    assert (stored.settings["order"], stored.settings["parity"]) == (7, 77)
+    outside = Entry.objects.filter(kind=OUTSIDE_CHANGE.slug)
+    assert [entry.details["found"] for entry in outside] == [{"parity": 77}]
 
 
 def test_a_value_never_known_before_is_learnt_without_an_entry(campaigns, thulium):
