@@ -96,15 +96,21 @@ def _form_again(request, form_data: dict, problem: str):
     return render(request, FORM, _form_context(form))
 
 
+# Outcomes whose campaign may still lack the change: left unsent (no time left, changed
+# since the preview, no longer listed) or sent and not confirmed (failed, refused, no answer).
+NOT_CHANGED = (Sent.LATE, Sent.FAILED, Sent.STALE, Sent.UNLISTED)
+
+
 def _again(form_data: dict, outcomes) -> list[tuple[str, str]]:
-    """The form's input for the campaigns left unsent for lack of time (none: []): their
-    preview of the same change is then a click away."""
-    late = [outcome.campaign.thulium_id for outcome in outcomes
-            if outcome.state == Sent.LATE and outcome.campaign]
-    if not late:
+    """The form's input for the campaigns not changed (none: []): their preview of the same
+    change is then a click away. The preview reads Thulium again, so one whose change did
+    apply despite a lost answer shows there as nothing to change."""
+    unchanged = [outcome.campaign.thulium_id for outcome in outcomes
+                 if outcome.state in NOT_CHANGED and outcome.campaign]
+    if not unchanged:
         return []
     return [*((name, value) for name, values in form_data.items() if name != "campaign"
-              for value in values), *(("campaign", thulium_id) for thulium_id in late)]
+              for value in values), *(("campaign", thulium_id) for thulium_id in unchanged)]
 
 
 def _ordered(campaigns, ids: list[str]) -> list:

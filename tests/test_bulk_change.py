@@ -192,6 +192,30 @@ def test_one_refusal_does_not_stop_the_others_and_shows_thuliums_words(
 
 
 @sends
+def test_the_campaigns_not_changed_are_a_click_away_from_a_new_preview(
+    logged_in, campaigns, thulium
+):
+    """Failed (503), refused and changed since the preview: each offered again, the
+    succeeded one not; the new preview reads Thulium, so it shows what is still to do."""
+    token = token_of(preview(logged_in, order="5"))
+    moved = Campaign.objects.get(thulium_id="00001")
+    moved.settings_replace({**moved.settings, "order": 1})
+    moved.save()
+    thulium.state.fail_next("http_503", path="/api/outbounds/00002")
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = {o.campaign.thulium_id: o.state for o in page.context["outcomes"]}
+    assert outcomes == {"00001": "stale", "00002": "failed", "A7K2Q": "succeeded"}
+    text = page.content.decode()
+    assert re.findall(r'name="campaign" value="([^"]+)"', text) == ["00001", "00002"]
+    assert "Preview the change again for the campaigns not changed" in text
+
+    token = token_of(preview(logged_in, order="5"))
+    thulium.state.fail_next("refuse", path="/api/outbounds/00002")
+    page = logged_in.post(CONFIRM, {"preview": token})
+    assert re.findall(r'name="campaign" value="([^"]+)"', page.content.decode()) == ["00002"]
+
+
+@sends
 def test_no_put_starts_that_could_outlast_the_web_workers_time_limit(
     logged_in, campaigns, thulium, settings, monkeypatch
 ):
