@@ -363,6 +363,25 @@ def test_when_thulium_refuses_the_approved_change_its_words_are_shown_and_audite
     assert change_request.sent_change.outcome == "refused"
 
 
+def test_the_requester_reads_thuliums_refusal_on_the_request_page(
+    change_request, approve, user, thulium
+):
+    """Their mail sends them there: the call's entry is the approver's, closed to them."""
+    thulium.state.fail_next("refuse", path="/api/outbounds/00001")
+    approve()
+    change_request.refresh_from_db()
+    sent = change_request.sent_change
+    requester = Client()
+    requester.force_login(user)
+    assert requester.get(sent.get_absolute_url()).status_code == 403
+    page = requester.get(change_request.get_absolute_url()).content.decode()
+    assert sent.request_id and sent.messages[0] in page and sent.request_id in page
+    assert f"(HTTP {sent.http_status})" in page
+    requester.force_login(make_user("reader"))  # sees that it exists, not its contents
+    page = requester.get(change_request.get_absolute_url()).content.decode()
+    assert "refused" in page and sent.request_id not in page
+
+
 def test_approvers_see_how_many_requests_wait_for_them(change_request, logged_in,
                                                       second_editor):
     # The requester's own request is not one they could approve.

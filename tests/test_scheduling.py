@@ -213,9 +213,11 @@ def test_a_due_change_thulium_does_not_take_ends_with_thulium_s_answer(
     assert len(api_calls(thulium, "PUT")) == 1
     page = logged_in.get(scheduled.get_absolute_url()).content.decode()
     assert scheduled.sent_change.get_absolute_url() in page
+    assert f"(HTTP {scheduled.sent_change.http_status})" in page
     if fault == "refuse":  # Thulium's words, on the change's page and its scheduled step's
-        assert scheduled.sent_change.messages
+        assert scheduled.sent_change.messages and scheduled.sent_change.request_id
         assert scheduled.sent_change.messages[0] in page
+        assert scheduled.sent_change.request_id in page  # to quote to Thulium's support
         step_page = logged_in.get(scheduled.scheduled_entry.get_absolute_url()).content.decode()
         assert scheduled.sent_change.messages[0] in step_page
 
