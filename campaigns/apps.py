@@ -17,7 +17,7 @@ class CampaignsConfig(AppConfig):
             OUTSIDE_CHANGE,
             SCHEDULED_CHANGE,
         )
-        from .notices import REQUEST_DECIDED, REQUEST_WAITING
+        from .notices import REQUEST_DECIDED, REQUEST_WAITING, SCHEDULED_NOT_APPLIED
 
         register(CAMPAIGN_CHANGE)
         register(CHANGE_REQUEST)
@@ -26,3 +26,4 @@ class CampaignsConfig(AppConfig):
         register(SCHEDULED_CHANGE)
         register_notice(REQUEST_WAITING)
         register_notice(REQUEST_DECIDED)
+        register_notice(SCHEDULED_NOT_APPLIED)

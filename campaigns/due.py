@@ -5,9 +5,11 @@ Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
    Thulium is asked what it holds (GET outbounds) before anything is sent again, as the
    portal never sends twice because an answer was lost;
 2. marks missed each waiting change whose time passed more than SCHEDULE_GRACE_MINUTES
-   ago (no worker ran then): it is never sent;
+   ago (no worker ran then): it is never sent; one already tried is marked failed;
 3. claims each due change with a conditional UPDATE (waiting to applying), so that of two
-   workers only one sends it, and sends it through `campaign_update`.
+   workers only one sends it, and sends it through `campaign_update`. A try that certainly
+   applied nothing (Thulium briefly down: a 5xx before applying, a refused connection, a
+   429) puts it back to waiting, to be tried at the next polls within the grace.
 """
 
 import datetime
@@ -20,11 +22,11 @@ from django.utils.translation import gettext_noop
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
-from portal.thulium import ThuliumError, get_client
+from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import ScheduledChange
-from .notices import scheduled_request_ended_notify
+from .notices import scheduled_change_not_applied_notify, scheduled_request_ended_notify
 from .risk import risky_changes
 from .scheduling import grace, record_step
 from .services import CampaignChanged, campaign_update, merged_settings, same_as_sent
@@ -64,19 +66,22 @@ def due_changes_apply(*, worker: str = "") -> list[int]:
         if claim:
             finished.append(_resume(_claimed(pk), claim))
     late = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lt=now - grace())
-    for pk in late.values_list("pk", flat=True):
+    for pk, last_try in late.values_list("pk", "sent_change"):
+        # Tried within the grace, Thulium down each time: failed; never tried: missed.
+        state = State.MISSED if last_try is None else State.FAILED
         with transaction.atomic():
-            if ScheduledChange.objects.filter(pk=pk, state=State.WAITING).update(
-                state=State.MISSED, finished_at=now
+            if ScheduledChange.objects.filter(pk=pk, state=State.WAITING,
+                                              sent_change=last_try).update(
+                state=state, finished_at=now
             ):
-                _missed(_claimed(pk))
+                _ended_late(_claimed(pk), state)
                 finished.append(pk)
     due = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lte=now)
     for pk in due.values_list("pk", flat=True):
         claim = _claim(pk, State.WAITING, None, worker)
         if claim:
             finished.append(_send(_claimed(pk), claim))
-    return finished
+    return [pk for pk in finished if pk is not None]
 
 
 def _claim(pk: int, state: str, claimed_at, worker: str) -> datetime.datetime | None:
@@ -95,9 +100,12 @@ def _claimed(pk: int) -> ScheduledChange:
     ).get(pk=pk)
 
 
-def _send(change: ScheduledChange, claim) -> int:
-    """Send the change as an immediate one is sent, and note how it ended."""
+def _send(change: ScheduledChange, claim) -> int | None:
+    """Send the change as an immediate one is sent, and note how it ended; None when it
+    waits to be tried again."""
     if change.apply_at < timezone.now() - grace():
+        if change.sent_change is not None:  # tried before, Thulium down each time
+            return _close(change, claim, State.FAILED, change.sent_change)
         return _close(change, claim, State.MISSED)
     if not change.author_may_change:
         return _close(change, claim, State.CANCELLED, why=AUTHOR_GONE)
@@ -110,6 +118,8 @@ def _send(change: ScheduledChange, claim) -> int:
         return _close(change, claim, State.CANCELLED, why=RISKY_NOW)
     except ThuliumError as error:
         entry = _sent_entry(change)
+        if isinstance(error, ThuliumUnavailable) and not error.may_have_applied:
+            return _try_again(change, claim, entry)
         state = State.REFUSED if error.outcome == Outcome.REFUSED else State.FAILED
         # The answer was lost: Thulium is asked, never sent the change again.
         if error.may_have_applied and _held(change):
@@ -144,10 +154,20 @@ def _update(change: ScheduledChange) -> Entry:
         return send()
 
 
-def _resume(change: ScheduledChange, claim) -> int:
+def _try_again(change: ScheduledChange, claim, entry: Entry) -> None:
+    """Put the change back to waiting, its try noted, for the next polls to send it again:
+    the try applied nothing. Past the grace it fails (due_changes_apply)."""
+    ScheduledChange.objects.filter(pk=change.pk, state=State.APPLYING, claimed_at=claim).update(
+        state=State.WAITING, claimed_at=None, claimed_by="", sent_change=entry)
+    log.info("scheduled change %s for campaign %s: Thulium unavailable, to be tried again",
+             change.pk, change.campaign.thulium_id)
+
+
+def _resume(change: ScheduledChange, claim) -> int | None:
     """Finish a change whose worker died while applying it."""
     entry = _sent_entry(change)
-    if entry is None:  # it died before beginning the call: nothing was sent
+    if entry is None or entry == change.sent_change:
+        # It died before beginning the call (sent_change: an earlier try's): nothing was sent.
         return _send(change, claim)
     if entry.is_final:  # it died after the answer, before noting it
         state = {Outcome.SUCCEEDED: State.APPLIED, Outcome.REFUSED: State.REFUSED}.get(
@@ -232,11 +252,21 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
             scheduled_request_ended_notify(change, state)
         elif closed:
             scheduled_request_ended_notify(change, state, entry)
+            scheduled_change_not_applied_notify(change, state, entry)
     if not closed:
         log.warning("scheduled change %s was taken over by another worker", change.pk)
     log.info("scheduled change %s for campaign %s: %s", change.pk,
              change.campaign.thulium_id, state)
     return change.pk
+
+
+def _ended_late(change: ScheduledChange, state: str) -> None:
+    """Note a change whose grace ran out while it waited: missed, or failed if tried."""
+    if state == State.MISSED:
+        _missed(change)
+    else:
+        scheduled_request_ended_notify(change, state, change.sent_change)
+        scheduled_change_not_applied_notify(change, state, change.sent_change)
 
 
 def _missed(change: ScheduledChange) -> None:

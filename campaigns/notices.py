@@ -1,7 +1,9 @@
 """E-mail notices of four-eyes requests: to the editors who may approve one, and to the
-editor who asked, once it is decided. Registered in apps.py; templates in
+editor who asked, once it is decided; and of a scheduled change Thulium did not apply, to
+the one who scheduled it. Registered in apps.py; templates in
 templates/notices/<slug>/."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +21,10 @@ REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my 
 REQUEST_DECIDED = Kind("change-request-decided",
                        _("My change request was approved, rejected or applied"),
                        gets=lambda user: user.has_perm("campaigns.change_campaign"))
+SCHEDULED_NOT_APPLIED = Kind("scheduled-change-not-applied",
+                             _("My scheduled change was refused by Thulium or could not be "
+                               "sent"),
+                             gets=lambda user: user.has_perm("campaigns.change_campaign"))
 
 # How a decided request ended, as its mail says it: an approved one by what Thulium did
 # with the change (its entry's outcome).
@@ -74,6 +80,25 @@ def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
     else:
         ending = SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed"
     _tell_requester(change_request, ending, cancelled_by=scheduled.cancelled_by_username)
+
+
+def scheduled_change_not_applied_notify(scheduled: ScheduledChange, state: str,
+                                        entry=None) -> None:
+    """Tell the one who scheduled a change (with no four-eyes request: its requester is
+    told by scheduled_request_ended_notify) that at its time Thulium refused it, did not
+    answer, or was down at every try until the grace ran out. `entry` is its last call's."""
+    if scheduled.change_request is not None or state not in (
+        ScheduledChange.State.REFUSED, ScheduledChange.State.FAILED
+    ):
+        return
+    campaign = scheduled.campaign
+    author = [scheduled.created_by] if scheduled.created_by else []
+    notices_queue(kind=SCHEDULED_NOT_APPLIED, users=author, context={
+        "scheduled": scheduled.pk, "campaign": campaign.name,
+        "campaign_id": campaign.thulium_id,
+        "ending": SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed",
+        "grace_minutes": settings.SCHEDULE_GRACE_MINUTES,
+    }, path=scheduled.get_absolute_url())
 
 
 def _tell_requester(change_request: ChangeRequest, ending: str, **context) -> None:

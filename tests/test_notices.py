@@ -343,7 +343,8 @@ def test_a_user_can_turn_a_kind_off_on_their_settings_page(inbox, approvers, log
     assert "A risky change waits for my approval" in page
     assert "My import has ended" not in page  # an editor only: they import nothing
     assert "The audit trail check" not in page  # staff only
-    response = client.post(reverse("notices:settings"), {"change-request-decided": "on"})
+    response = client.post(reverse("notices:settings"), {"change-request-decided": "on",
+                                                          "scheduled-change-not-applied": "on"})
     assert response.status_code == 302
     assert list(OptOut.objects.values_list("user__username", "kind")) == [
         ("bob", "change-request-waiting")]

@@ -197,29 +197,94 @@ def test_a_due_change_is_sent_once_through_the_same_service_as_an_immediate_one(
     assert "applied" in page and sent.get_absolute_url() in page
 
 
-@pytest.mark.parametrize("fault, state, outcome", [
-    ("refuse", State.REFUSED, Outcome.REFUSED),
-    ("http_503", State.FAILED, Outcome.FAILED),
-])
-def test_a_due_change_thulium_does_not_take_ends_with_thulium_s_answer(
-    scheduled, logged_in, thulium, fault, state, outcome
-):
-    thulium.state.fail_next(fault)
+def test_a_due_change_thulium_refuses_ends_with_thulium_s_answer(scheduled, logged_in, user,
+                                                                 thulium):
+    user.email = "manager@example.com"
+    user.save()
+    thulium.state.fail_next("refuse")
     due(scheduled)
     due_changes_apply()
 
     scheduled.refresh_from_db()
-    assert (scheduled.state, scheduled.sent_change.outcome) == (state, outcome)
+    assert (scheduled.state, scheduled.sent_change.outcome) == (State.REFUSED, Outcome.REFUSED)
     assert len(api_calls(thulium, "PUT")) == 1
     page = logged_in.get(scheduled.get_absolute_url()).content.decode()
     assert scheduled.sent_change.get_absolute_url() in page
     assert f"(HTTP {scheduled.sent_change.http_status})" in page
-    if fault == "refuse":  # Thulium's words, on the change's page and its scheduled step's
-        assert scheduled.sent_change.messages and scheduled.sent_change.request_id
-        assert scheduled.sent_change.messages[0] in page
-        assert scheduled.sent_change.request_id in page  # to quote to Thulium's support
-        step_page = logged_in.get(scheduled.scheduled_entry.get_absolute_url()).content.decode()
-        assert scheduled.sent_change.messages[0] in step_page
+    # Thulium's words, on the change's page and its scheduled step's
+    assert scheduled.sent_change.messages and scheduled.sent_change.request_id
+    assert scheduled.sent_change.messages[0] in page
+    assert scheduled.sent_change.request_id in page  # to quote to Thulium's support
+    step_page = logged_in.get(scheduled.scheduled_entry.get_absolute_url()).content.decode()
+    assert scheduled.sent_change.messages[0] in step_page
+    mail = notice_message(Notice.objects.get(kind="scheduled-change-not-applied", user=user))
+    assert "Thulium refused it" in mail.body
+
+
+@pytest.mark.parametrize("fault", ["http_503", "http_429"])
+def test_a_due_change_that_meets_thulium_briefly_down_is_sent_at_the_next_poll(
+    scheduled, logged_in, thulium, fault
+):
+    thulium.state.fail_next(fault, path="/api/outbounds/00001")  # nothing was applied
+    due(scheduled)
+    assert due_changes_apply() == []
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.WAITING
+    assert scheduled.sent_change.outcome == Outcome.FAILED
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+    assert "Last try, to be tried again" in page
+    assert f"(HTTP {scheduled.sent_change.http_status})" in page
+    assert due_changes_apply() == [scheduled.pk]
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+    assert thulium.state.campaign("00001")["active"] is False
+    assert len(api_calls(thulium, "PUT")) == 2
+    # Each try is in the audit trail, under the change's scheduled step.
+    tries = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, related=scheduled.scheduled_entry)
+    assert sorted(tries.values_list("outcome", flat=True)) == [Outcome.FAILED,
+                                                               Outcome.SUCCEEDED]
+    assert not Notice.objects.exists()
+
+
+def test_a_due_change_thulium_stays_down_for_fails_once_the_grace_runs_out(
+    scheduled, user, thulium, settings
+):
+    """Every try is in the audit trail; its author is told that the campaign is as it was."""
+    user.email = "manager@example.com"
+    user.save()
+    settings.SCHEDULE_GRACE_MINUTES = 15
+    thulium.state.fail_next("http_503", times=2, path="/api/outbounds/00001")
+    due(scheduled, minutes_late=1)
+    due_changes_apply()
+    due(scheduled, minutes_late=10)
+    due_changes_apply()
+    due(scheduled, minutes_late=20)  # the grace ran out with Thulium down
+    assert due_changes_apply() == [scheduled.pk]
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.FAILED
+    assert len(api_calls(thulium, "PUT")) == 2
+    last_try = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).latest("pk")
+    assert (scheduled.sent_change, last_try.http_status) == (last_try, 503)
+    steps = Entry.objects.filter(kind=SCHEDULED_CHANGE.slug)
+    assert list(steps.values_list("details__step", flat=True)) == [ScheduleStep.SCHEDULED]
+    mail = notice_message(Notice.objects.get(kind="scheduled-change-not-applied", user=user))
+    assert "could not be sent" in mail.body and "15 minutes" in mail.body
+    assert scheduled.get_absolute_url() in mail.body
+
+
+def test_a_due_change_whose_answer_was_lost_is_not_tried_again(scheduled, thulium):
+    """A timeout after sending may have applied it: Thulium is asked (below), never sent
+    it twice, even within the grace."""
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=3, apply=False)
+    due(scheduled)
+    due_changes_apply()
+    due_changes_apply()
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.FAILED
+    assert len(api_calls(thulium, "PUT")) == 1
 
 
 def test_a_lost_answer_is_looked_up_in_thulium_never_sent_again(scheduled, thulium):
@@ -579,6 +644,22 @@ def test_a_change_a_dead_worker_had_not_sent_is_sent_once(scheduled, thulium):
     assert [c["method"] for c in api_calls(thulium)] == ["GET", "PUT"]
     assert scheduled.state == State.APPLIED
     assert scheduled.sent_change != begun and scheduled.sent_change.outcome == Outcome.SUCCEEDED
+
+
+def test_a_worker_dead_before_trying_again_leaves_a_change_sent_once_not_failed(scheduled,
+                                                                                thulium):
+    """The earlier try's entry is not the dead worker's call: nothing was sent since."""
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001")
+    due(scheduled)
+    due_changes_apply()
+    ScheduledChange.objects.filter(pk=scheduled.pk).update(
+        state=State.APPLYING, claimed_at=timezone.now() - claim_lease() - datetime.timedelta(
+            seconds=1), claimed_by="worker-1")
+    due_changes_apply(worker="worker-2")
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+    assert len(api_calls(thulium, "PUT")) == 2
 
 
 def test_a_claim_younger_than_a_call_can_take_is_left_to_its_worker(scheduled, thulium):
