@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,18 +11,21 @@ from portal.shown_times import shown_minute
 from roles.permissions import requires
 
 from .labels import settings_changes
-from .models import ScheduledChange
+from .listing import page_number
+from .models import Campaign, ScheduledChange
 from .schedule_forms import PASSED, CancelForm
 from .scheduling import (
     AlreadyScheduled,
     NotWaiting,
     TimePassed,
+    authors_who_may_change,
     change_schedule,
     scheduled_change_cancel,
     scheduled_shown_in_full,
 )
 
 RECENTLY_FINISHED = 30
+WAITING_PER_PAGE = 50
 
 
 def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
@@ -53,9 +57,19 @@ def schedule_from_form(request, campaign, form, changes: dict, reverts=None):
 
 
 def scheduled_list(request):
+    """The changes waiting, a page at a time, and those finished lately; `?campaign=` one
+    campaign's (the campaign page links here for more than it shows)."""
     changes = ScheduledChange.objects.select_related("campaign")
+    campaign = None
+    if request.GET.get("campaign"):
+        campaign = get_object_or_404(Campaign, thulium_id=request.GET["campaign"])
+        changes = changes.filter(campaign=campaign)
+    waiting = Paginator(changes.waiting(), WAITING_PER_PAGE).get_page(
+        page_number(request.GET.get("page")))
     return render(request, "campaigns/scheduled.html", {
-        "waiting": changes.waiting(),
+        "campaign": campaign,
+        "waiting": waiting,
+        "authors_may_change": authors_who_may_change(waiting),
         "finished": changes.exclude(
             state__in=(ScheduledChange.State.WAITING, ScheduledChange.State.APPLYING)
         ).order_by("-finished_at", "-pk")[:RECENTLY_FINISHED],

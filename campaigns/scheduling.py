@@ -19,7 +19,7 @@ from audit.recording import WORKER, entry_begin, entry_complete
 from audit.services import may_see_everyone
 
 from .entries import SCHEDULED_CHANGE, ScheduleStep
-from .models import Campaign, ChangeRequest, ScheduledChange
+from .models import Campaign, ChangeRequest, ScheduledChange, campaign_changers
 from .notices import scheduled_request_ended_notify
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,14 @@ def scheduled_shown_in_full(scheduled: ScheduledChange, user) -> bool:
     that it exists, its campaign, state and times, as the trail shows them others' entries."""
     return (user.has_perm("campaigns.change_campaign") or may_see_everyone(user)
             or user.pk == scheduled.created_by_id)
+
+
+def authors_who_may_change(scheduled_changes) -> set[int]:
+    """The ids of the changes' authors who may still change campaigns (as
+    ScheduledChange.author_may_change tells of one), in one query: asked of each change, a
+    list of thousands waiting made as many."""
+    authors = {change.created_by_id for change in scheduled_changes} - {None}
+    return set(campaign_changers().filter(pk__in=authors).values_list("pk", flat=True))
 
 
 def grace() -> datetime.timedelta:

@@ -26,9 +26,12 @@ from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
 from .risk import risk_labels
 from .schedule_views import schedule_from_form
+from .scheduling import authors_who_may_change
 from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50
+# The first changes waiting shown on a campaign's page; the rest on the list, filtered to it.
+WAITING_SHOWN = 5
 
 
 def campaign_list(request):
@@ -65,6 +68,8 @@ def campaign_detail(request, thulium_id):
     kinds = campaign_kinds()
     # One kind of entries, or all of them (an unknown kind, say from an old link, too).
     kind = next((kind.slug for kind in kinds if kind.slug == request.GET.get("kind")), "")
+    waiting = campaign.scheduled_changes.waiting()
+    first_waiting = list(waiting[:WAITING_SHOWN])
     return render(request, "campaigns/detail.html", {
         "campaign": campaign,
         # Its records in Thulium, as the list shows them (one cached call for every page).
@@ -76,6 +81,10 @@ def campaign_detail(request, thulium_id):
         "history_kinds": kinds,
         "history_kind": kind,
         "open_requests": campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED),
+        "first_waiting": first_waiting,
+        "waiting_count": (waiting.count() if len(first_waiting) == WAITING_SHOWN
+                          else len(first_waiting)),
+        "authors_may_change": authors_who_may_change(first_waiting),
     })
 
 

@@ -9,7 +9,9 @@ import datetime
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,12 +22,13 @@ from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
+from campaigns.schedule_views import WAITING_PER_PAGE
 from campaigns.services import CampaignChanged
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
-from tests.conftest import AUDITORS, api_calls, make_user
+from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
 from tests.test_campaign_form import form_values
 from tests.test_four_eyes import (  # noqa: F401
     edit,
@@ -723,6 +726,52 @@ def test_a_waiting_change_says_before_its_time_that_it_will_not_be_sent(schedule
              reverse("campaigns:scheduled_change", args=[scheduled.pk])]
     for page in pages:
         assert 'data-testid="author-gone"' in client.get(page).content.decode(), page
+
+
+def waiting_by_others(sales, count: int, start: int = 0) -> list[ScheduledChange]:
+    """`count` changes waiting, each by an editor of its own (the list once asked each)."""
+    now = timezone.now()
+    authors = [make_user(f"editor{i}", EDITORS) for i in range(start, start + count)]
+    return ScheduledChange.objects.bulk_create(
+        ScheduledChange(campaign=sales, changes={"order": i}, reason="r",
+                        apply_at=now + datetime.timedelta(hours=1, minutes=i),
+                        created_by=author, created_by_username=author.username)
+        for i, author in enumerate(authors, start))
+
+
+def test_the_lists_of_changes_waiting_ask_who_may_change_once_not_per_change(
+    logged_in, sales
+):
+    def queries_of(page: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert logged_in.get(page).content.decode().count('data-testid="author-gone"') == 1
+        return len(queries)
+
+    stop_editing(waiting_by_others(sales, 6)[0].created_by, "role taken")
+    pages = [reverse("campaigns:scheduled"), sales.get_absolute_url()]
+    logged_in.get(pages[0])  # the session saved once
+    few = {page: queries_of(page) for page in pages}
+    waiting_by_others(sales, 30, start=6)
+    assert {page: queries_of(page) for page in pages} == few
+
+
+def test_changes_waiting_come_a_page_at_a_time_and_the_campaign_page_shows_the_first(
+    logged_in, sales, campaigns
+):
+    changes = waiting_by_others(sales, WAITING_PER_PAGE + 2)
+    page = logged_in.get(sales.get_absolute_url())
+    assert [c.pk for c in page.context["first_waiting"]] == [c.pk for c in changes[:5]]
+    everything = f"{reverse('campaigns:scheduled')}?campaign=00001"
+    assert f"All {WAITING_PER_PAGE + 2} changes waiting for this campaign" in (
+        page.content.decode()) and everything in page.content.decode()
+
+    listed = logged_in.get(everything)
+    assert [c.pk for c in listed.context["waiting"]] == [c.pk for c in changes[:WAITING_PER_PAGE]]
+    assert "?campaign=00001&amp;page=2" in listed.content.decode()
+    second = logged_in.get(everything, {"page": 2}).context["waiting"]
+    assert [c.pk for c in second] == [c.pk for c in changes[WAITING_PER_PAGE:]]
+    other = logged_in.get(reverse("campaigns:scheduled"), {"campaign": "00002"})
+    assert list(other.context["waiting"]) == []
 
 
 def test_a_time_in_the_hour_the_clocks_repeat_says_which_of_the_two():
