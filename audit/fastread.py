@@ -130,6 +130,11 @@ def _hour_in(utc_hour: str, zone) -> tuple[str, str] | tuple[()]:
 def long_read():
     """One consistent view of the database for a long read, holding up no writer.
 
+    On PostgreSQL a transaction of its own is REPEATABLE READ: each statement of a READ
+    COMMITTED one sees the database as it is when it starts, and a check of the audit log
+    that read the chain's head, then the links past it (or the erasures recorded, then the
+    entries erased), took an entry committed in between for tampering. One begun by the
+    caller keeps its own isolation, which can no longer be changed.
     PostgreSQL streams a cursor only inside a transaction; times are then written in ISO
     8601, whatever the server's default, and no query is compiled (JIT): a read of the
     whole log costs enough for PostgreSQL to compile its expressions in each of its
@@ -140,8 +145,10 @@ def long_read():
     reads a snapshot and, in WAL mode, blocks no writer.
     """
     if connection.vendor == "postgresql":
+        snapshot = ("" if connection.in_atomic_block
+                    else "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; ")
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL DateStyle = 'ISO'; SET LOCAL jit = off")
+            cursor.execute(f"{snapshot}SET LOCAL DateStyle = 'ISO'; SET LOCAL jit = off")
             yield
     elif connection.in_atomic_block:
         yield  # the caller's transaction is the snapshot

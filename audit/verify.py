@@ -1,7 +1,10 @@
 """Walking the hash chain: is the audit log exactly as it was written?
 
-The head is read first and only links up to it are walked, so entries written while the
-walk runs are left for the next one instead of looking like tampering.
+The head is read first and only links up to it are walked, and every check of a run reads
+one snapshot of the log (audit.fastread.long_read), so entries written or erased while it
+runs are left for the next one instead of looking like tampering. A forked walker reads a
+later snapshot of its own: the links up to the head were all committed when the head was
+read, and an erasure since changes nothing the chain covers.
 
 Each link stores its own hash, so any stretch of the chain can be checked from the stored
 hash of the link before it. A long chain is cut into one stretch per CPU, walked by

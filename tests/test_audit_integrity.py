@@ -5,6 +5,7 @@ import gc
 import hashlib
 import hmac
 import re
+import threading
 import time
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from audit.chain import (
     link_hash,
     payload,
 )
+from audit.erasure import forget_number
 from audit.models import (
     GENESIS_HASH,
     AppendOnlyError,
@@ -60,7 +62,8 @@ from records.entries import RECORD_ADDITION
 from records.models import AddedRecord
 from records.services import added_values, record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, change, tamper
-from tests.conftest import ADMINISTRATORS, AUDITORS, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, make_user, skip_unless_postgresql
+from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN
 
@@ -889,3 +892,54 @@ def test_an_entry_removed_where_two_stretches_meet_is_named(user, sales):
 
     assert verdict.problem == "link #3 is missing: an entry was removed"
     assert (verdict.entries, verdict.links) == (1, 2)
+
+
+# --- checked while the portal writes --------------------------------------------------
+
+
+def _written_after(statement: str, write, failures: list):
+    """An execute wrapper: once a statement holding `statement` ran, `write` runs to its
+    end on a connection of its own, before the next statement."""
+    def wrapper(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if statement in sql and write not in done:
+            done.append(write)
+            writer = threading.Thread(target=closing(write, failures))
+            writer.start()
+            writer.join(60)
+        return result
+    done = []
+    return wrapper, done
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("written", "after"), [
+    # The head, then the links beyond it.
+    ("addition", 'SELECT "audit_chainhead"."seq" AS "seq" FROM'),
+    # The erasures recorded, then the entries erased.
+    ("erasure", '"audit_entry"."details" AS "details", "audit_entry"."reason"'),
+], ids=["addition", "erasure"])
+def test_what_is_written_while_the_chain_is_checked_is_left_for_the_next_check(
+        user, sales, written, after):
+    """Each statement of the check read the log as it was when that statement began: an
+    entry committed after the head was read lay "beyond the chain's head", entries erased
+    after the erasures were read were erased "when no erasure recorded in the log was", and
+    staff were told of a break that never was."""
+    skip_unless_postgresql(connection)
+    admin = make_user("admin", ADMINISTRATORS)
+    record_add(campaign=sales, payload={"phone_number": "601234567"}, actor=user)
+    writes = {
+        "addition": lambda: record_add(campaign=sales, payload={"phone_number": "601234568"},
+                                       actor=user),
+        "erasure": lambda: forget_number(number="601234567", reference="RODO-1", actor=admin),
+    }
+    failures = []
+    wrapper, done = _written_after(after, writes[written], failures)
+
+    with connection.execute_wrapper(wrapper):
+        verdict = verify_chain(workers=1)
+
+    assert (done, failures) == ([writes[written]], [])
+    assert verdict.problem == ""
+    assert verdict.links == 2
+    assert verify_chain(workers=1) == Verdict(2, 4, 4, ChainHead.objects.get().last_hash)
