@@ -31,30 +31,21 @@ def blocked(campaign, keys) -> set[str]:
     """The canonical keys (portal.phones.phone_key) among `keys` that may not be loaded
     into `campaign` today."""
     today = timezone.localdate()
-    return {key for key, scope, expires_on in _entries(keys)
+    return {key for _pk, key, scope, expires_on in _entries(keys)
             if scope in (None, campaign.pk) and (expires_on is None or expires_on >= today)}
 
 
-def listed(keys, campaign) -> set[str]:
-    """The keys among `keys` the list holds for exactly this scope (None: every campaign),
-    expired or not: adding them again would repeat an entry."""
+def listed(keys, campaign) -> dict[int, str]:
+    """The entries the list holds of these keys for exactly this scope (None: every
+    campaign), expired or not, by id: each one's key. Adding a number again replaces its
+    expired entry, and would repeat a current one."""
     scope = campaign.pk if campaign is not None else None
-    return {key for key, entry_scope, _expires_on in _entries(keys) if entry_scope == scope}
+    return {pk: key for pk, key, entry_scope, _expires_on in _entries(keys)
+            if entry_scope == scope}
 
 
-def expired(keys, campaign) -> list[Suppression]:
-    """The expired entries of these numbers for exactly this scope: adding one of the
-    numbers again puts a new entry in its place."""
-    today = timezone.localdate()
-    digests = list(_by_digest(keys))
-    return [suppression for start in range(0, len(digests), CHUNK)
-            for suppression in Suppression.objects.filter(
-                campaign=campaign, expires_on__lt=today,
-                digest__in=digests[start:start + CHUNK]).order_by()]
-
-
-def _entries(keys) -> Iterator[tuple[str, int | None, date | None]]:
-    """(key, campaign id or None, last day or None) of each entry of these numbers.
+def _entries(keys) -> Iterator[tuple[int, str, int | None, date | None]]:
+    """(id, key, campaign id or None, last day or None) of each entry of these numbers.
 
     Looked up by digest alone, and the scope and expiry read here: a number has an entry
     or two, and the query is then a plain index lookup, where the same conditions in SQL
@@ -64,19 +55,19 @@ def _entries(keys) -> Iterator[tuple[str, int | None, date | None]]:
     if len(by_digest) > CHUNK:
         most = len(by_digest) // NUMBERS_PER_ENTRY_READ_WHOLE
         whole = list(Suppression.objects.order_by()
-                     .values_list("digest", "campaign_id", "expires_on")[:most + 1])
+                     .values_list("pk", "digest", "campaign_id", "expires_on")[:most + 1])
         if len(whole) <= most:
-            for digest, scope, expires_on in whole:
+            for pk, digest, scope, expires_on in whole:
                 if digest in by_digest:
-                    yield by_digest[digest], scope, expires_on
+                    yield pk, by_digest[digest], scope, expires_on
             return
     digests = list(by_digest)
     for start in range(0, len(digests), CHUNK):
         # No ordering: the list's default one would sort every chunk for nothing.
-        for digest, scope, expires_on in (
+        for pk, digest, scope, expires_on in (
                 Suppression.objects.filter(digest__in=digests[start:start + CHUNK]).order_by()
-                .values_list("digest", "campaign_id", "expires_on")):
-            yield by_digest[digest], scope, expires_on
+                .values_list("pk", "digest", "campaign_id", "expires_on")):
+            yield pk, by_digest[digest], scope, expires_on
 
 
 def _by_digest(keys) -> dict[str, str]:

@@ -19,7 +19,7 @@ from audit.recording import (
 from portal.phones import phone_key
 
 from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, EXPIRED_LONG_AGO, RENEWED
-from .lookup import expired, listed
+from .lookup import listed
 from .models import Suppression
 
 
@@ -41,16 +41,21 @@ def suppression_add(*, key: str, campaign, reason: str, note: str = "", source: 
                     expires_on: datetime.date | None = None, actor,
                     source_entry=None) -> Suppression:
     """Put one number (its canonical key) on the list, in place of an expired entry for the
-    same scope if there is one; raises AlreadySuppressed if a current one is there."""
-    existing = suppression_existing(key, campaign)
-    if existing is not None and not existing.is_expired:
-        raise AlreadySuppressed(existing)
+    same scope if there is one; raises AlreadySuppressed if a current one is there.
+
+    The entry found is read again under its lock (`_held`): one a colleague was taking off
+    meanwhile is gone, and the number is listed anew, where the officer was told it was on
+    the list already and it ended off it."""
     try:
         with transaction.atomic():
+            existing = suppression_existing(key, campaign)
+            held = _held([existing.pk] if existing else [])
+            if held and not held[0].is_expired:
+                raise AlreadySuppressed(held[0])
             (suppression,) = suppressions_add_all(
                 keys=[key], campaign=campaign, reason=reason, note=note, source=source,
                 expires_on=expires_on, actor=actor, source_entry=source_entry,
-                replaced=_make_way([existing] if existing else []))
+                replaced=_make_way(held))
     except IntegrityError:  # the same entry, committed by someone else meanwhile
         raise AlreadySuppressed(suppression_existing(key, campaign)) from None
     return suppression
@@ -121,7 +126,7 @@ def _chunk_clear(last_day_before: datetime.date) -> int:
     """Delete a chunk of the entries whose last day was before `last_day_before`: how many.
 
     Found by their end (the index `suppression_expiry`), then locked in the order an
-    erasure and a renewal lock them (`_make_way`), and read again: one renewed or erased
+    erasure and a renewal lock them (`_held`), and read again: one renewed or erased
     meanwhile is deleted as it is now, or not at all.
     """
     old = Suppression.objects.filter(expires_on__lt=last_day_before)
@@ -161,21 +166,27 @@ def suppression_opt_out(*, entry, number: str, campaign, actor) -> Suppression:
     return suppression
 
 
-def _make_way(suppressions: list[Suppression]) -> list[Suppression]:
-    """Take expired entries off the list for the new ones that replace them: the entries
-    taken off, whose removal entries `suppressions_add_all` writes with the new ones'.
+def _held(ids: list[int]) -> list[Suppression]:
+    """The entries of these ids still on the list, locked until the transaction ends and
+    read again: one taken off meanwhile (a colleague's removal) is not among them.
 
-    The entries are locked, and read again, before the chain's head is taken for the
-    removal entries, in the order an erasure takes them (audit.erasure): taken the other
-    way, the two deadlocked, and a removal entry written from the copy read before an
-    erasure held the number it had erased.
+    Locked before the chain's head is taken for the audit entries, in the order an erasure
+    takes them (audit.erasure): taken the other way, the two deadlocked, and a removal
+    entry written from the copy read before an erasure held the number it had erased.
     """
-    if not suppressions:
+    if not ids:
         return []
-    held = list(Suppression.objects.select_for_update(of=("self",)).select_related("campaign")
-                .filter(pk__in=[suppression.pk for suppression in suppressions]).order_by("pk"))
-    Suppression.objects.filter(pk__in=[suppression.pk for suppression in held]).delete()
-    return held
+    return list(Suppression.objects.select_for_update(of=("self",)).select_related("campaign")
+                .filter(pk__in=ids).order_by("pk"))
+
+
+def _make_way(held: list[Suppression]) -> list[Suppression]:
+    """Take the expired entries among those held (`_held`) off the list for the new ones
+    that replace them: the entries taken off, whose removal entries `suppressions_add_all`
+    writes with the new ones'."""
+    expired = [suppression for suppression in held if suppression.is_expired]
+    Suppression.objects.filter(pk__in=[suppression.pk for suppression in expired]).delete()
+    return expired
 
 
 def _entries(kind: str, suppressions, *, actor, actor_username: str = "", reason: str = "",
@@ -272,17 +283,21 @@ def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_
 def _chunk_upload(keys: list[str], written: dict) -> int:
     """Put the numbers on the list: how many it held already.
 
-    A number whose entry for this scope has expired gets a new entry in its place. One
-    listed by someone else between the reading of the list and the writing (a colleague's
-    typed entry, an upload of the same file twice) fails the writing: the list is read
-    again, and the other numbers are written then.
+    A number whose entry for this scope has expired gets a new entry in its place. The
+    entries found are read again under their locks (`_held`): one a colleague was taking
+    off meanwhile is gone, and its number is written. One listed by someone else between
+    the reading of the list and the writing (a colleague's typed entry, an upload of the
+    same file twice) fails the writing: the list is read again, and the other numbers are
+    written then.
     """
-    campaign = written["campaign"]
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                replaced = _make_way(expired(keys, campaign))
-                already = listed(keys, campaign)
+                found = listed(keys, written["campaign"])
+                held = _held(list(found))
+                replaced = _make_way(held)
+                already = {found[suppression.pk] for suppression in held
+                           if not suppression.is_expired}
                 suppressions_add_all(keys=[key for key in keys if key not in already],
                                      replaced=replaced, **written)
         except IntegrityError:

@@ -20,7 +20,7 @@ from donotcall.services import (
     suppressions_upload,
 )
 from records.services import record_add
-from tests.conftest import AUDITORS, COMPLIANCE, make_user
+from tests.conftest import AUDITORS, COMPLIANCE, make_user, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_erasure import every_value_in_the_database
 
@@ -198,3 +198,52 @@ def test_writers_of_the_same_number_at_once_wait_for_each_other(
     audit = Entry.objects.filter(kind__in=(DONOTCALL_ADDITION.slug, DONOTCALL_REMOVAL.slug))
     assert (audit.filter(kind=DONOTCALL_ADDITION.slug).count()
             - audit.filter(kind=DONOTCALL_REMOVAL.slug).count()) == listed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("adding", ["typed", "upload"])
+def test_a_number_added_while_a_colleague_takes_it_off_ends_on_the_list(
+        campaigns, user, monkeypatch, adding):
+    """The addition waits for the removal, then lists the number anew. It read the entry
+    without its lock: the officer was told the number was on the list already, and the
+    removal then took it off (the customer's request lost)."""
+    skip_unless_postgresql(connection)
+    officer, colleague = make_user("officer", COMPLIANCE), make_user("colleague", COMPLIANCE)
+    listed = _typed(officer, None, user)
+    taking_off, go_on = threading.Event(), threading.Event()
+    record = services._record  # the removal's audit entry, with the entry locked
+
+    def paused_before_its_entry(*args, **kwargs):
+        if threading.current_thread().name == "removal":
+            taking_off.set()
+            go_on.wait(30)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_record", paused_before_its_entry)
+    failures, results, adding_pid = [], [], []
+
+    def add():
+        adding_pid.append(connected_pid())
+        try:
+            results.append(WRITERS[adding](officer, None, user))
+        except AlreadySuppressed:
+            results.append("already")
+
+    removal = threading.Thread(target=closing(lambda: suppression_remove(
+        suppression=listed, reason="typed by mistake", actor=colleague), failures),
+        name="removal")
+    removal.start()
+    assert taking_off.wait(30)
+    addition = threading.Thread(target=closing(add, failures))
+    addition.start()
+    until_waiting_for_a_lock_or_done(addition, adding_pid)
+    go_on.set()
+    removal.join(60)
+    addition.join(60)
+
+    assert failures == []
+    assert results != ["already"]
+    assert Suppression.objects.filter(phone_key="48601234567").exists()
+    audit = Entry.objects.filter(kind__in=(DONOTCALL_ADDITION.slug, DONOTCALL_REMOVAL.slug))
+    assert (audit.filter(kind=DONOTCALL_ADDITION.slug).count()
+            - audit.filter(kind=DONOTCALL_REMOVAL.slug).count()) == Suppression.objects.count()
