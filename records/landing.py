@@ -1,7 +1,8 @@
 """How long a page's record addition may still be on its way to Thulium: until then its
 entry, left pending, is a send under way; after, the web process stopped before the answer
 was recorded (a deploy, a crash). Apart from the services, so that the addition's entry
-page can tell the two apart too."""
+page can tell the two apart too. A check in Thulium left pending is told apart the same
+way."""
 
 import datetime
 
@@ -32,3 +33,9 @@ def cut_off(entry) -> bool:
 def in_flight(entry) -> bool:
     """True for a pending addition whose send may still be waiting for Thulium's answer."""
     return entry.outcome == Outcome.PENDING and not cut_off(entry)
+
+
+def check_in_flight(check) -> bool:
+    """True for a pending check in Thulium that may still be waiting for Thulium's answer;
+    one pending longer than a call's longest time was cut off (its process stopped)."""
+    return check.outcome == Outcome.PENDING and landed_by(check) > timezone.now()

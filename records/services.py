@@ -30,7 +30,7 @@ from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.client import MAX_KEPT_BODY
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
-from .landing import cut_off, landed_by
+from .landing import check_in_flight, cut_off, landed_by
 from .models import AddedRecord
 from .reconciling import find_all_in_thulium, listing_days
 from .scrubbing import others_removed
@@ -345,6 +345,18 @@ def _number_erased() -> RecordCheckRefused:
                                 "was erased."))
 
 
+def _being_checked() -> RecordCheckRefused:
+    return RecordCheckRefused(_("This addition is being checked in Thulium already: its "
+                                "answer shows here in a moment."))
+
+
+def _check_under_way(addition: Entry) -> bool:
+    """Whether a check of the addition (another page's, pressed twice at once) may still be
+    waiting for Thulium; one cut off stops no other."""
+    return any(check_in_flight(check) for check in Entry.objects.filter(
+        related=addition, kind=RECORD_CHECK.slug, outcome=Outcome.PENDING))
+
+
 def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     """Ask Thulium whether it holds the record an unanswered addition sent: the check's entry.
 
@@ -373,6 +385,10 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
             raise _number_erased()
         if not held:
             raise _nothing_left()
+        # Under the record's lock, which a check pressed at the same moment waits for: it
+        # finds this one's pending entry, and Thulium is asked once.
+        if _check_under_way(entry):
+            raise _being_checked()
         if entry.outcome == Outcome.PENDING:
             # Cut off before the answer was recorded: unanswered, as a lost answer is.
             try:

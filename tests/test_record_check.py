@@ -2,10 +2,12 @@
 campaign's records, and the portal then knows whether the number was added."""
 
 import datetime as dt
+import threading
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,13 +17,14 @@ from audit.verify import verify_chain
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumUnavailable, get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
-from records import services
+from records import landing, services
 from records.landing import landed_by
 from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
 from records.services import record_add_begin_all, record_checks_begin, record_checks_run
 from tests.audit_fixtures import addition, auditor  # noqa: F401
-from tests.conftest import LOADERS, api_calls, make_user
+from tests.conftest import LOADERS, api_calls, make_user, skip_unless_postgresql
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_campaign_form import flashed
 from tests.test_faults_in_views import error_box
 from tests.test_gateway import CraftedThulium
@@ -32,6 +35,8 @@ FOUND = "Thulium holds this record (id %s): it is now known as added."
 NOT_FOUND = "Thulium does not hold this number: it may be added again."
 CHECKED = ("There is nothing left to check: this addition's number was checked already or "
            "sent again.")
+BEING_CHECKED = ("This addition is being checked in Thulium already: its answer shows here in "
+                 "a moment.")
 # Longer than the tests' THULIUM_TIMEOUT (1 s): the answer comes after the portal gave up.
 LATE = 5.0
 
@@ -517,6 +522,82 @@ def test_a_second_check_is_refused_with_a_clear_message(later, logged_in, user, 
     assert response.status_code == 302 and flashed(response) == [CHECKED]
     assert len(checks()) == 1
     assert api_calls(thulium) == []
+
+
+def _lost_minutes_ago(user, campaigns) -> Entry:
+    """An addition whose answer was lost long enough ago to be checked (on the real clock,
+    which tells a check under way from one cut off)."""
+    return addition(actor=user, campaign=campaigns["00001"], phone="601234567",
+                    outcome="unknown", when=timezone.now() - dt.timedelta(minutes=5))
+
+
+def test_a_check_pressed_while_another_is_under_way_is_refused_until_that_one_was_cut_off(
+        logged_in, user, campaigns, thulium, monkeypatch):
+    """Pressed again (another tab), Thulium was asked once more and the addition had two
+    checks; a check cut off (its process stopped) stops none for good."""
+    lost = _lost_minutes_ago(user, campaigns)
+    (under_way,) = record_checks_begin([lost], since=lost.created_at, until=landed_by(lost),
+                                       actor=user)  # another page's, waiting for Thulium
+
+    page = logged_in.post(check_url(lost), follow=True).content.decode()
+
+    assert BEING_CHECKED in page
+    assert checks() == [under_way] and api_calls(thulium) == []
+    monkeypatch.setattr(landing, "timezone", SimpleNamespace(
+        now=lambda: landed_by(under_way) + dt.timedelta(seconds=1)))
+    assert flashed(logged_in.post(check_url(lost))) == [NOT_FOUND]
+    assert len(checks()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_pressed_twice_at_once_asks_thulium_once(user, campaigns, thulium,
+                                                         monkeypatch):
+    """The second waits for the first's lock of the record, then finds its check pending.
+    It found the record still unknown, and listed Thulium's records a second time."""
+    skip_unless_postgresql(connection)
+    lost = _lost_minutes_ago(user, campaigns)
+    begun, go_on = threading.Event(), threading.Event()
+    begin, find = services.record_checks_begin, services.find_all_in_thulium
+
+    def paused_before_its_commit(*args, **kwargs):
+        checks_begun = begin(*args, **kwargs)
+        if threading.current_thread().name == "first":
+            begun.set()
+            go_on.wait(30)
+        return checks_begun
+
+    asked = []
+
+    def listing(*args, **kwargs):
+        asked.append(threading.current_thread().name)
+        return find(*args, **kwargs)
+
+    monkeypatch.setattr(services, "record_checks_begin", paused_before_its_commit)
+    monkeypatch.setattr(services, "find_all_in_thulium", listing)
+    failures, said, second_pid = [], {}, []
+
+    def pressed(name):
+        def run():
+            if name == "second":
+                second_pid.append(connected_pid())
+            try:
+                said[name] = services.record_check(Entry.objects.get(pk=lost.pk), actor=user)
+            except services.RecordCheckRefused as refusal:
+                said[name] = str(refusal)
+        return threading.Thread(target=closing(run, failures), name=name)
+
+    first, second = pressed("first"), pressed("second")
+    first.start()
+    assert begun.wait(30)
+    second.start()
+    until_waiting_for_a_lock_or_done(second, second_pid)
+    go_on.set()
+    first.join(60)
+    second.join(60)
+
+    assert failures == []
+    assert (asked, said["second"]) == (["first"], BEING_CHECKED)
+    assert checks() == [said["first"]]
 
 
 def test_a_check_posted_from_a_page_opened_before_an_erasure_says_the_number_was_erased(
