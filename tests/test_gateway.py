@@ -212,6 +212,12 @@ def test_update_campaign_sends_exactly_the_changes_as_json_with_basic_auth(thuli
     assert stored["parameters"]["preview_timeout"] == 30
 
 
+def test_update_campaign_returns_the_status_thulium_answered():
+    """A 204 was recorded in the audit as a 200."""
+    with CraftedThulium(b"", status=204) as crafted:
+        assert client_for(crafted.url).update_campaign("00001", CHANGE) == 204
+
+
 def test_add_record_returns_the_new_record_id_as_text(thulium):
     new = get_client().add_record("00001", {**NEW_RECORD, "record_fields": {"imie": "Ala"}})
     assert new == ("231", 200)

@@ -184,9 +184,11 @@ class ThuliumClient:
 
     # Write endpoints
     def update_campaign(self, campaign_id: str, changes: dict[str, Any]) -> int:
-        """PUT outbounds/:id: returns the HTTP status; Thulium answers an empty body."""
-        self._call("PUT", "outbounds/:id", campaign_id, json=changes, expect_body=False)
-        return 200
+        """PUT outbounds/:id: returns the HTTP status (200 or 204, which the audit records as
+        it came); Thulium answers an empty body."""
+        status, _body = self._call("PUT", "outbounds/:id", campaign_id, json=changes,
+                                   expect_body=False, with_status=True)
+        return status
 
     def add_record(self, campaign_id: str, record: dict[str, Any]) -> NewRecord:
         """POST outbounds/:id/records: returns the new record's id (a string) and the
