@@ -169,6 +169,18 @@ def test_list_campaigns_reads_every_page_when_thulium_pages_its_list():
                                 ("GET", "/api/outbounds?offset=100&limit=100")]
 
 
+def test_list_campaigns_reads_every_page_when_the_count_comes_as_text():
+    """Only the first 100 of 150 campaigns were read when `count` was "150"."""
+    every = [{"id": f"{number:05d}"} for number in range(150)]
+
+    def respond(_command, path, _sent):
+        page = every[100:] if "offset=100" in path else every[:100]
+        return 200, json.dumps({"count": "150", "result": page}).encode()
+
+    with CraftedThulium(respond=respond) as crafted:
+        assert client_for(crafted.url).list_campaigns() == every
+
+
 def test_a_list_that_counts_more_than_it_gives_ends_at_its_last_page():
     with CraftedThulium({"count": 5, "result": [{"id": "00001"}]}) as crafted:
         campaigns = client_for(crafted.url).list_campaigns()

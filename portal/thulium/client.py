@@ -126,8 +126,8 @@ class ThuliumClient:
         if not (isinstance(body, dict) and isinstance(body.get("result"), list)):
             return self._list_of_dicts(body, "outbounds")
         campaigns = self._list_of_dicts(body["result"], "outbounds")
-        count = body.get("count")
-        while type(count) is int and len(campaigns) < count:
+        count = _count_of(body)
+        while count is not None and len(campaigns) < count:
             page = self._call("GET", "outbounds",
                               params={"offset": len(campaigns), "limit": LIST_PAGE})
             result = page.get("result") if isinstance(page, dict) else page
@@ -165,13 +165,12 @@ class ThuliumClient:
         # audit, where no erasure would find the numbers in it.
         body = self._call("GET", "outbounds/:id/records", campaign_id, params=params,
                           keep_body=False)
-        count = body.get("count") if isinstance(body, dict) else None
-        if not (type(count) is int or (isinstance(count, str) and count.isascii()
-                                              and count.isdigit())):
+        count = _count_of(body)
+        if count is None:
             raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
                                      status=200)
         rows = self._list_of_dicts(body.get("result"), "records")
-        return int(count), [_with_text_id(row, "record_id") for row in rows]
+        return count, [_with_text_id(row, "record_id") for row in rows]
 
     def campaign_stats(self) -> list[dict]:
         """GET outbounds/stats: records_count and completion_percent of active campaigns."""
@@ -271,6 +270,17 @@ class ThuliumClient:
             raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
                                      status=200)
         return body
+
+
+def _count_of(page) -> int | None:
+    """A list page's `count`, which Thulium sends as a number or as digits in a string;
+    None when the page has none that reads as either."""
+    count = page.get("count") if isinstance(page, dict) else None
+    if type(count) is int:
+        return count
+    if isinstance(count, str) and count.isascii() and count.isdigit():
+        return int(count)
+    return None
 
 
 def _with_text_id(row: dict, key: str) -> dict:
