@@ -362,6 +362,17 @@ def test_a_broken_json_answer_is_unknown_except_for_a_get(thulium, method):
     assert_keeps_password_secret(error, thulium)
 
 
+@pytest.mark.parametrize("status", [200, 400, 502])
+@pytest.mark.parametrize("method", CALLS)
+def test_json_nested_too_deep_to_read_is_an_answer_that_is_not_json(method, status):
+    """It raised RecursionError: a 500 page, and the audit entry left pending."""
+    nested = b"[" * 200_000 + b"]" * 200_000
+    with CraftedThulium(nested, status=status) as crafted:
+        with pytest.raises(ThuliumUnavailable if status != 400 else ThuliumRefused) as caught:
+            CALLS[method](client_for(crafted.url))
+    assert caught.value.status == status
+
+
 @pytest.mark.parametrize("method", CALLS)
 def test_an_answer_cut_off_is_unknown_except_for_a_get(method):
     """Thulium began to answer, so it got the call: what it said was lost, not the call."""

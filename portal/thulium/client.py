@@ -42,6 +42,10 @@ LIST_PAGE = 100
 
 _local = threading.local()
 
+# What response.json() raises on a body that is not JSON it can read: a ValueError, or a
+# RecursionError on one nested deeper than Python's stack ("[[[[...").
+_NOT_JSON = (ValueError, RecursionError)
+
 
 class NewRecord(NamedTuple):
     """Thulium's answer to an addition: the record's id, and the status it answered with
@@ -297,7 +301,7 @@ def _parse_success(response: requests.Response, expect_body: bool, keep_body: bo
         return None
     try:
         return response.json()
-    except ValueError:
+    except _NOT_JSON:
         raise ThuliumUnavailable(
             gettext_noop("the answer is not valid JSON"),
             status=response.status_code,
@@ -347,7 +351,7 @@ def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list
     ("" when there is none to keep)."""
     try:
         body = response.json()
-    except ValueError:
+    except _NOT_JSON:
         body = None
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         messages = error_messages(body["errors"])
