@@ -5,6 +5,7 @@ import datetime
 import json
 from collections.abc import Collection, Mapping
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ from portal.phones import keys_ever, phone_key
 from portal.shown_times import shown_time
 from portal.thulium import NewRecord, RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
-from portal.thulium.client import MAX_KEPT_BODY
+from portal.thulium.kept_bodies import kept_body
 
 from .entries import RECORD_ADDITION, RECORD_CHECK
 from .landing import check_in_flight, cut_off, landed_by
@@ -174,7 +175,9 @@ def batch_values(result: RecordResult) -> dict:
             results={"batch_status": said},
             detail="" if result.messages else _REFUSED_SAID[result.status],
         )
-    answer = json.dumps(result.raw, ensure_ascii=False)[:MAX_KEPT_BODY] if result.raw else ""
+    answer = kept_body(json.dumps(result.raw, ensure_ascii=False),
+                       user=settings.THULIUM_API_USER,
+                       password=settings.THULIUM_API_PASSWORD) if result.raw else ""
     return outcome_values(
         outcome=Outcome.UNKNOWN, http_status=status,
         detail="\n".join([_UNTOLD, answer]).strip(),

@@ -436,6 +436,46 @@ def test_a_proxy_s_too_many_requests_page_is_kept_for_the_audit_not_shown(method
     assert error.body == page.decode()
 
 
+@pytest.mark.parametrize(("content_type", "page"), [
+    ("text/html", "<html>Błąd serwera: usługa niedostępna</html>".encode()),
+    ("text/html; charset=ISO-8859-2", "<html>Błąd serwera: usługa niedostępna</html>".encode(
+        "iso-8859-2")),
+    ("text/html; charset=no-such-charset", "<html>Błąd serwera</html>".encode()),
+], ids=["no-charset", "named-charset", "unknown-charset"])
+def test_an_error_page_is_kept_in_the_charset_it_names_else_utf_8(content_type, page):
+    """One naming no charset was read as ISO-8859-1 ("BÅ\x82Ä\x85d"): garbled in the audit."""
+    answer = (502, page, {"Content-Type": content_type})
+    with CraftedThulium(respond=lambda *_given: answer) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS["PUT"](client_for(crafted.url))
+    assert "Błąd serwera" in caught.value.body
+
+
+ECHOED = ("Fatal error. PHP_AUTH_USER=sandbox PHP_AUTH_PW=whatever-password "
+          "HTTP_AUTHORIZATION=Basic " + base64.b64encode(b"sandbox:whatever-password").decode()
+          + " URL=https://sandbox:whatever-password@thulium.example/api")
+
+
+@pytest.mark.parametrize(("status", "body", "kept_in"), [
+    (500, ECHOED.encode(), "body"),
+    (429, ECHOED.encode(), "body"),
+    (400, ECHOED.encode(), "detail"),
+    (200, ECHOED.encode(), "body"),  # a success that is not JSON
+    (200, json.dumps({"debug": ECHOED}).encode(), "body"),  # JSON with no record_id
+], ids=["500", "429", "400", "200-text", "200-json"])
+def test_a_body_echoing_the_password_is_kept_with_the_password_redacted(status, body,
+                                                                        kept_in):
+    """A debug page's dump was kept as it came, in the audit kept for good."""
+    with CraftedThulium(body, status=status) as crafted:
+        with pytest.raises((ThuliumUnavailable, ThuliumRefused)) as caught:
+            CALLS["POST"](client_for(crafted.url))
+    kept = getattr(caught.value, kept_in)
+    assert "PHP_AUTH_PW=[redacted]" in kept
+    assert "Basic [redacted]" in kept and "https://[redacted]@" in kept
+    for secret in ("whatever-password", base64.b64encode(b"sandbox:whatever-password").decode()):
+        assert secret not in kept
+
+
 @pytest.mark.parametrize("method", CALLS)
 def test_a_refusal_carries_thuliums_message_and_request_id(thulium, method):
     thulium.state.fail_next("refuse")

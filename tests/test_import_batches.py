@@ -25,8 +25,14 @@ from imports.report import report_lines
 from imports.services import import_confirm
 from notices.models import Notice
 from notices.sending import notice_message
-from portal.thulium import get_client
-from records.services import record_add_begin_all, record_add_complete_all, record_checks_begin
+from portal.thulium import RecordResult, get_client
+from portal.thulium.batch import UNKNOWN
+from records.services import (
+    batch_values,
+    record_add_begin_all,
+    record_add_complete_all,
+    record_checks_begin,
+)
 from tests.conftest import api_calls, records_sent
 from tests.import_files import csv_bytes, people, previewed
 from tests.test_record_check import day_listed, last_day_listed
@@ -511,3 +517,11 @@ def test_a_push_whose_database_thread_fails_hands_back_the_batches_it_did_not_se
         (("record-addition", Outcome.FAILED), ("record-addition", Outcome.SUCCEEDED))}
     assert not Entry.objects.filter(detail=sending.NOT_SENT).exists()
     assert verify_chain().problem == ""
+
+
+def test_a_batch_item_echoing_the_password_is_kept_with_the_password_redacted(settings):
+    """The item was kept as it came, in the audit kept for good."""
+    item = {"phone_number": "601234567", "debug": f"PHP_AUTH_PW={settings.THULIUM_API_PASSWORD}"}
+    detail = batch_values(RecordResult(UNKNOWN, raw=item))["detail"]
+    assert "PHP_AUTH_PW=[redacted]" in detail
+    assert settings.THULIUM_API_PASSWORD not in detail

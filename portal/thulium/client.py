@@ -11,6 +11,7 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
@@ -32,11 +33,10 @@ from .errors import (
     ThuliumUnavailable,
     error_messages,
 )
+from .kept_bodies import body_text, kept_body
 
 log = logging.getLogger("portal.thulium")
 
-# Raw bodies kept for the audit are cut here: enough to read an HTML error page's gist.
-MAX_KEPT_BODY = 2000
 # The most a page of Thulium's lists holds ("limit", at most 100).
 LIST_PAGE = 100
 
@@ -206,7 +206,7 @@ class ThuliumClient:
             raise ThuliumUnavailable(
                 gettext_noop("the answer has no record_id"), status=200, may_have_applied=True,
                 request_id=str(said)[:64] if said else "",
-                body=json.dumps(body, ensure_ascii=False)[:MAX_KEPT_BODY],
+                body=self._kept(json.dumps(body, ensure_ascii=False)),
             )
         return NewRecord(str(record_id), status)
 
@@ -233,7 +233,7 @@ class ThuliumClient:
             raise ThuliumUnavailable(
                 gettext_noop("the answer is not a known batch answer"), status=200,
                 may_have_applied=True,
-                body=json.dumps(body, ensure_ascii=False)[:MAX_KEPT_BODY],
+                body=self._kept(json.dumps(body, ensure_ascii=False)),
             )
         return results
 
@@ -256,16 +256,22 @@ class ThuliumClient:
             failure = _transport_failure(exc, sent=method != "GET")
             _log_call(*call, started, None, failure.outcome, "")
             raise failure from None
+        kept = self._kept if keep_body else _kept_nothing
         try:
             if not 200 <= response.status_code < 300:
-                raise _http_failure(response, keep_body)
-            body = _parse_success(response, expect_body, keep_body)
+                raise _http_failure(response, kept)
+            body = _parse_success(response, expect_body, kept)
         except (ThuliumRefused, ThuliumAuthFailed, ThuliumUnavailable) as failure:
             _log_call(*call, started, response.status_code, failure.outcome,
                       failure.request_id)
             raise
         _log_call(*call, started, response.status_code, "succeeded", "")
         return (response.status_code, body) if with_status else body
+
+    def _kept(self, text: str) -> str:
+        # A method, not a partial holding the password: an error report shows its repr.
+        user, password = self._auth
+        return kept_body(text, user=user.decode(), password=password.decode())
 
     @staticmethod
     def _list_of_dicts(body, what: str) -> list[dict]:
@@ -294,7 +300,11 @@ def _with_text_id(row: dict, key: str) -> dict:
     return row
 
 
-def _parse_success(response: requests.Response, expect_body: bool, keep_body: bool):
+def _kept_nothing(_text: str) -> str:
+    return ""
+
+
+def _parse_success(response: requests.Response, expect_body: bool, kept: Callable[[str], str]):
     """The JSON of a 2xx answer; a body that is not the documented JSON is a failure."""
     # An empty answer is what PUT documents; a cut-off one may hide a failure after acting.
     if not expect_body and not response.content.strip():
@@ -306,13 +316,13 @@ def _parse_success(response: requests.Response, expect_body: bool, keep_body: bo
             gettext_noop("the answer is not valid JSON"),
             status=response.status_code,
             may_have_applied=response.request.method != "GET",
-            body=response.text[:MAX_KEPT_BODY] if keep_body else "",  # for the audit
+            body=kept(body_text(response)),  # for the audit
         ) from None
 
 
-def _http_failure(response: requests.Response, keep_body: bool):
+def _http_failure(response: requests.Response, kept: Callable[[str], str]):
     """Turn a non-2xx answer into the matching exception, keeping Thulium's words."""
-    request_id, messages, said = _error_body(response, keep_body)
+    request_id, messages, said = _error_body(response, kept)
     status = response.status_code
     detail = said or f"HTTP {status}"
     if status in (401, 403):
@@ -346,9 +356,10 @@ def _retry_after(response: requests.Response) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list[str], str]:
-    """Read the documented error body; any other body is kept as text, if `keep_body`
-    ("" when there is none to keep)."""
+def _error_body(response: requests.Response,
+                kept: Callable[[str], str]) -> tuple[str, list[str], str]:
+    """Read the documented error body; of any other body, the text `kept` keeps ("" when
+    there is none to keep)."""
     try:
         body = response.json()
     except _NOT_JSON:
@@ -357,7 +368,7 @@ def _error_body(response: requests.Response, keep_body: bool) -> tuple[str, list
         messages = error_messages(body["errors"])
         # Cut to the audit column; the documented ids are 13 characters.
         return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
-    text = response.text[:MAX_KEPT_BODY].strip() if keep_body else ""
+    text = kept(body_text(response)).strip()
     return "", [], text
 
 
