@@ -422,6 +422,30 @@ def test_too_many_requests_is_to_try_again_not_a_refusal(method):
     assert error.messages == ["Too many requests"] and not error.may_have_applied
 
 
+@pytest.mark.parametrize("status", [500, 503, 429, 504])
+def test_a_server_error_in_thuliums_documented_body_shows_thuliums_words(status):
+    """Only "Thulium did not answer properly. Try again later. (HTTP 500)" showed."""
+    body = {"request_id": "53678450401cf",
+            "errors": [{"message": "Database connection lost, try later", "code": 500100}]}
+    with CraftedThulium(body, status=status) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS["GET"](client_for(crafted.url))
+    error = caught.value
+    assert error.user_messages() == ["Thulium did not answer properly. Try again later.",
+                                     "Database connection lost, try later"]
+    assert error.user_text().endswith("try later (Thulium request_id: 53678450401cf)")
+
+
+def test_a_write_a_proxy_gave_up_on_shows_thuliums_words_after_the_warning():
+    body = {"errors": [{"message": "Upstream timed out", "code": 504}]}
+    with CraftedThulium(body, status=504) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS["POST"](client_for(crafted.url))
+    warning, said = caught.value.user_messages()
+    assert warning.startswith("Thulium did not confirm the request (HTTP 504).")
+    assert said == "Upstream timed out"
+
+
 @pytest.mark.parametrize("method", CALLS)
 def test_a_proxy_s_too_many_requests_page_is_kept_for_the_audit_not_shown(method):
     """Its HTML, up to 2000 characters of it, was shown to the user as the detail."""

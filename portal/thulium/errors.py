@@ -76,6 +76,8 @@ class ThuliumUnavailable(ThuliumError):
     summary = _("Thulium did not answer properly. Try again later.")
 
     def user_messages(self) -> list[str]:
+        """The summary, then Thulium's own words when its answer was its documented error
+        (`messages`); a proxy's page is only kept for the audit, never shown."""
         if self.may_have_applied:
             return [
                 str(
@@ -84,8 +86,11 @@ class ThuliumUnavailable(ThuliumError):
                         "carried out: check in Thulium before trying again."
                     )
                     % {"detail": _translated(self.detail)}
-                )
+                ),
+                *self.messages,
             ]
+        if self.messages:
+            return [str(self.summary), *self.messages]
         # The detail is stored in English (gettext_noop in the client); shown translated.
         return [str(self.summary) + " (" + _translated(self.detail) + ")"]
 
