@@ -193,6 +193,32 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("refusal", "request_id"), [
+    ((b"<b>Z\xc5\x82y numer</b>", {"Content-Type": "text/plain; charset=utf-8"}), ""),
+    ((b'{"request_id": "53678450401cf", "message": "<b>Z\\u0142y numer</b>"}', {}),
+     "53678450401cf"),
+], ids=["plain-text", "json-message"])
+@pytest.mark.parametrize("form", FORMS)
+def test_a_refusal_s_words_outside_errors_are_shown_escaped_and_audited(
+    logged_in, campaigns, settings, form, refusal, request_id
+):
+    """Only "Thulium refused the request." showed, and the request_id was lost."""
+    _, submit, kind, _, _ = FORMS[form]
+
+    def respond(method, request_path, body):
+        return (200, b"[]") if method == "GET" else (400, *refusal)
+
+    with CraftedThulium(respond=respond) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = submit(logged_in, campaigns["00001"])
+
+    assert "&lt;b&gt;Zły numer&lt;/b&gt;" in error_box(response.content.decode())
+    row = entries(kind).get()
+    assert (row.outcome, row.messages, row.request_id) == ("refused", ["<b>Zły numer</b>"],
+                                                           request_id)
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("form", FORMS)
 def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
     logged_in, campaigns, settings, form

@@ -538,6 +538,48 @@ def test_a_closed_port_fails_and_cannot_have_applied_anything(thulium, method):
 # --- Thulium's own refusals ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", CALLS)
+def test_a_refusal_with_a_top_level_message_shows_it_with_its_request_id(method):
+    """Only "Thulium refused the request." showed, and the request_id was lost."""
+    body = {"request_id": "53678450401cf", "message": "Wrong format of phone number."}
+    with CraftedThulium(body, status=422) as crafted:
+        with pytest.raises(ThuliumRefused) as caught:
+            CALLS[method](client_for(crafted.url))
+    error = caught.value
+    assert (error.request_id, error.messages) == ("53678450401cf",
+                                                  ["Wrong format of phone number."])
+    assert error.user_text() == ("Wrong format of phone number. "
+                                 "(Thulium request_id: 53678450401cf)")
+
+
+def test_a_server_error_s_request_id_is_read_from_any_json_object():
+    with CraftedThulium({"request_id": "53678450401cf", "error": "oops"}, status=500) as crafted:
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS["GET"](client_for(crafted.url))
+    assert caught.value.request_id == "53678450401cf"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("Numer telefonu jest nieprawidłowy\n", "Numer telefonu jest nieprawidłowy"),
+    ("<b>Zły</b>   numer", "<b>Zły</b> numer"),  # escaped where the page shows it
+    ("x" * 400, "x" * 299 + "…"),
+])
+def test_a_refusal_in_plain_text_shows_its_words_cut_short(text, shown):
+    answer = (400, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
+    with CraftedThulium(respond=lambda *_given: answer) as crafted:
+        with pytest.raises(ThuliumRefused) as caught:
+            CALLS["POST"](client_for(crafted.url))
+    assert caught.value.user_messages() == [shown]
+
+
+def test_a_refusal_as_an_html_page_shows_no_page():
+    answer = (400, b"<html><h1>400 Bad Request</h1></html>", {"Content-Type": "text/html"})
+    with CraftedThulium(respond=lambda *_given: answer) as crafted:
+        with pytest.raises(ThuliumRefused) as caught:
+            CALLS["POST"](client_for(crafted.url))
+    assert caught.value.user_messages() == ["Thulium refused the request."]
+
+
 def test_a_record_with_several_problems_is_refused_with_every_message(thulium):
     record = {"phone_number": "12", "status_id": "999", "agent_login": "nobody"}
     with pytest.raises(ThuliumRefused) as caught:

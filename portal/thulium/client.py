@@ -37,6 +37,8 @@ from .kept_bodies import body_text, kept_body
 
 log = logging.getLogger("portal.thulium")
 
+# A refusal sent as plain text is shown up to this long: a sentence or two, not a page.
+MAX_SHOWN_REFUSAL = 300
 # The most a page of Thulium's lists holds ("limit", at most 100).
 LIST_PAGE = 100
 
@@ -338,7 +340,8 @@ def _http_failure(response: requests.Response, kept: Callable[[str], str]):
             body=said, may_have_applied=sent and (status == 504 or status < 400),
             retry_after=_retry_after(response),
         )
-    return ThuliumRefused(detail, status=status, request_id=request_id, messages=messages)
+    return ThuliumRefused(detail, status=status, request_id=request_id,
+                          messages=messages or _plain_refusal(response, said))
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -358,18 +361,35 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _error_body(response: requests.Response,
                 kept: Callable[[str], str]) -> tuple[str, list[str], str]:
-    """Read the documented error body; of any other body, the text `kept` keeps ("" when
-    there is none to keep)."""
+    """(request_id, messages, what Thulium said): its words from the documented `errors[]`
+    or from a top-level `message`, its request_id from any JSON object; of any other body,
+    the text `kept` keeps ("" when there is none to keep)."""
     try:
         body = response.json()
     except _NOT_JSON:
         body = None
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        messages = error_messages(body["errors"])
-        # Cut to the audit column; the documented ids are 13 characters.
-        return str(body.get("request_id") or "")[:64], messages, "; ".join(messages)
-    text = kept(body_text(response)).strip()
-    return "", [], text
+    said = body if isinstance(body, dict) else {}
+    # Cut to the audit column; the documented ids are 13 characters.
+    request_id = str(said.get("request_id") or "")[:64]
+    if isinstance(said.get("errors"), list):
+        messages = error_messages(said["errors"])
+    elif isinstance(said.get("message"), str) and said["message"].strip():
+        messages = [said["message"]]
+    else:
+        return request_id, [], kept(body_text(response)).strip()
+    return request_id, messages, "; ".join(messages)
+
+
+def _plain_refusal(response: requests.Response, said: str) -> list[str]:
+    """The words of a refusal sent as text/plain, cut to MAX_SHOWN_REFUSAL: a sentence to
+    show the user (the page escapes it). Other bodies are pages, kept for the audit only."""
+    content_type = response.headers.get("Content-Type", "").partition(";")[0]
+    words = " ".join(said.split())
+    if content_type.strip().lower() != "text/plain" or not words:
+        return []
+    if len(words) > MAX_SHOWN_REFUSAL:
+        words = words[:MAX_SHOWN_REFUSAL - 1] + "…"
+    return [words]
 
 
 def _transport_failure(exc: requests.RequestException, *, sent: bool) -> ThuliumUnavailable:

@@ -1,6 +1,7 @@
 """The few ways a Thulium call can fail, each carrying what the user and the audit need.
 
-- `ThuliumRefused`: Thulium answered and said no (a 4xx with its `errors[]`).
+- `ThuliumRefused`: Thulium answered and said no (a 4xx with its `errors[]`, a top-level
+  `message`, or a sentence in plain text).
 - `ThuliumMethodRefused`: a refusal of the method itself (the API user lacks the
   permission, or this Thulium lacks the endpoint), not of what was sent.
 - `ThuliumAuthFailed`: Thulium did not accept the portal's API credentials.
