@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -48,17 +49,24 @@ class CraftedThulium:
 
     `respond` returns (status, body bytes) or (status, body bytes, headers); the default
     sends one fixed JSON body. Headers given replace the server's own (a Content-Length
-    longer than the body cuts the answer off: the connection is then closed).
+    longer than the body cuts the answer off: the connection is then closed). `trickle`
+    sends the body a byte at a time, that many seconds apart.
     """
 
-    def __init__(self, body=None, *, status=200, respond=None):
+    def __init__(self, body=None, *, status=200, respond=None, trickle=0.0):
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.respond = respond or (lambda method, path, sent: (status, payload))
+        self.trickle = trickle
+        self.connections = 0  # accepted
         self.received = []
         crafted = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                crafted.connections += 1
 
             def do_GET(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -71,10 +79,21 @@ class CraftedThulium:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(answer)
+                if crafted.trickle:
+                    self._trickle(answer)
+                else:
+                    self.wfile.write(answer)
                 self.close_connection = int(headers["Content-Length"]) != len(answer)
 
             do_POST = do_PUT = do_GET
+
+            def _trickle(self, answer):
+                try:
+                    for byte in answer:
+                        time.sleep(crafted.trickle)
+                        self.wfile.write(bytes([byte]))
+                except OSError:  # the client gave up
+                    self.close_connection = True
 
             def log_message(self, format, *args):
                 pass  # keep test output readable
@@ -339,6 +358,31 @@ def test_a_timed_out_record_may_really_have_been_added(thulium):
     with pytest.raises(ThuliumUnavailable):
         get_client().add_record("00001", NEW_RECORD)
     assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_an_answer_sent_a_little_at_a_time_ends_the_call_at_its_deadline(method):
+    """Each byte came within the read timeout: the call lasted the server's 10 s, and an
+    answer that came whole after them was taken for a success."""
+    answer = json.dumps({"record_id": "231", "padding": "x" * 40}).encode()  # 10 s of it
+    with CraftedThulium(answer, trickle=0.15) as crafted:
+        started = time.monotonic()
+        with pytest.raises(ThuliumUnavailable) as caught:
+            CALLS[method](client_for(crafted.url))  # connect + read: 1 + 1 s
+        waited = time.monotonic() - started
+    assert waited < 6
+    error = caught.value
+    assert (error.outcome, error.detail) == (OUTCOME_IF_SENT[method], "no answer in time")
+
+
+def test_calls_in_turn_share_one_connection_once_their_answers_are_read():
+    """Reading by the deadline hands the connection back for the next call (the import's
+    batches reuse it)."""
+    with CraftedThulium({"record_id": "231"}) as crafted:
+        client = client_for(crafted.url)
+        client.add_record("00001", NEW_RECORD)
+        client.add_record("00001", NEW_RECORD)
+    assert crafted.connections == 1
 
 
 @pytest.mark.parametrize("method", CALLS)

@@ -26,6 +26,7 @@ from urllib3.exceptions import NewConnectionError, SSLError
 from portal.metrics.instruments import thulium_call_done
 
 from .batch import RecordResult, read_results
+from .deadline import read_body_by
 from .errors import (
     ThuliumAuthFailed,
     ThuliumMethodRefused,
@@ -70,7 +71,9 @@ class _TimeoutSession(requests.Session):
         self.trust_env = False
 
     def request(self, method, url, **kwargs):
-        kwargs.setdefault("timeout", self.default_timeout)
+        connect_timeout, read_timeout = kwargs.setdefault("timeout", self.default_timeout)
+        # One deadline for the whole call: the timeouts alone bound each wait, not the call.
+        deadline = time.monotonic() + connect_timeout + read_timeout
         # A redirected PUT or POST would be sent on as a GET, whose answer then read as the
         # change's success: a write's redirect is answered as it is (see _http_failure).
         kwargs["allow_redirects"] = method == "GET"
@@ -80,7 +83,9 @@ class _TimeoutSession(requests.Session):
         # A CA bundle named by REQUESTS_CA_BUNDLE (a closed network's own CA) is honoured;
         # checking certificates is never turned off.
         kwargs["verify"] = verify
-        return super().request(method, url, **kwargs)
+        response = super().request(method, url, stream=True, **kwargs)
+        read_body_by(response, deadline, read_timeout)
+        return response
 
 
 @functools.cache
