@@ -42,6 +42,8 @@ AUTHOR_GONE = gettext_noop("Not sent: the account of the one who scheduled it wa
                            "or deleted, or may no longer change campaigns.")
 RISKY_NOW = gettext_noop("Not sent: against the campaign's settings at its time it is a risky "
                          "change, which needs a second editor's approval. Ask for it again.")
+NOT_IN_THULIUM = gettext_noop("Not sent: the campaign is no longer in Thulium's list of "
+                              "campaigns.")
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
@@ -109,6 +111,8 @@ def _send(change: ScheduledChange, claim) -> int | None:
         return _close(change, claim, State.MISSED)
     if not change.author_may_change:
         return _close(change, claim, State.CANCELLED, why=AUTHOR_GONE)
+    if not change.campaign.in_thulium:
+        return _close(change, claim, State.CANCELLED, why=NOT_IN_THULIUM)
     if _needs_approval_now(change):
         return _close(change, claim, State.CANCELLED, why=RISKY_NOW)
     try:

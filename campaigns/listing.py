@@ -50,9 +50,11 @@ class CampaignFilterForm(forms.Form):
 
 
 def campaigns_listed(filters: dict) -> list[Campaign]:
-    """The campaigns matching `filters` (see CampaignFilterForm), in Thulium's dialing order."""
+    """The campaigns matching `filters` (see CampaignFilterForm), in Thulium's dialing order,
+    those no longer in Thulium after them: Thulium dials them no more."""
     # The list shows these; the rest (structure fields above all) is not read for nothing.
-    query = Campaign.objects.order_by().only("thulium_id", "name", "kind", "settings")
+    query = Campaign.objects.order_by().only("thulium_id", "name", "kind", "settings",
+                                             "in_thulium")
     if text := filters.get("q", "").strip():
         query = query.filter(Q(name__icontains=text) | Q(thulium_id__iexact=text))
     if "active" in filters:
@@ -65,7 +67,8 @@ def campaigns_listed(filters: dict) -> list[Campaign]:
         # Thulium gives ids as numbers or as text (thulium-api.md), kept as it gave them.
         group = filters["group"]
         query = query.filter(Q(settings__group_id=group) | Q(settings__group_id=str(group)))
-    return sorted(query, key=dialing_position)
+    return sorted(query, key=lambda campaign: (not campaign.in_thulium,
+                                               *dialing_position(campaign)))
 
 
 def dialing_position(campaign: Campaign) -> tuple:

@@ -55,6 +55,12 @@ class Campaign(models.Model):
         help_text=_("The campaign's settings as last read from or sent to Thulium."),
     )
     synced_at = models.DateTimeField(_("last synchronised"), null=True, blank=True)
+    # False once a complete list of Thulium's campaigns left it out (deleted in Thulium): kept,
+    # as the audit trail names it, but nothing is sent for it until a list holds it again.
+    in_thulium = models.BooleanField(
+        _("in Thulium"), default=True,
+        help_text=_("Whether Thulium's list of campaigns held it when last read in full."),
+    )
     # Raised by every change of `settings`, whoever made it: an edit form carries the
     # version it showed, so a form opened before another change cannot overwrite it.
     version = models.PositiveIntegerField(_("settings version"), default=0, editable=False)

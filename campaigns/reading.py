@@ -37,43 +37,64 @@ class CampaignNotListed(Exception):
 @dataclass
 class SyncSummary:
     created: int = 0
-    updated: int = 0
+    updated: int = 0  # settings or name changed
     skipped: int = 0
     changed_outside: int = 0
+    not_in_thulium: int = 0
+    # False when Thulium's list may lack campaigns: none was then marked not in Thulium.
+    complete: bool = True
 
 
 def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
     """Create or refresh local campaigns from GET outbounds; raises ThuliumError.
 
     `actor` is who asked for it (None for `sync_campaigns`), named by the entries of the
-    changes made outside the portal that it finds.
+    changes made outside the portal that it finds. Campaigns a complete list leaves out are
+    marked not in Thulium (never deleted: the audit trail names them).
     """
     summary = SyncSummary()
     now = timezone.now()
     asked_at = last_link()
-    for item in get_client(language).list_campaigns():
+    listing = get_client(language).list_campaigns()
+    listed = set()
+    for item in listing:
         thulium_id, name = str(item.get("id", "")), item.get("name")
         try:
             thulium_id_validator(thulium_id)
         except ValidationError:
             thulium_id = ""
+        listed.add(thulium_id)
         if not thulium_id or not isinstance(name, str) or not name:
             summary.skipped += 1
             continue
-        described = {"synced_at": now, **_description(item)}
+        described = {"synced_at": now, "in_thulium": True, **_description(item)}
         campaign = Campaign.objects.filter(thulium_id=thulium_id).first()
         if campaign is None:
             Campaign.objects.create(thulium_id=thulium_id, name=name[:255],
                                     settings=thulium_settings(item), **described)
             summary.created += 1
             continue
+        known = campaign.settings, campaign.name
         if outside_changes_take(campaign, thulium_settings(item), actor=actor,
                                 asked_at=asked_at):
             summary.changed_outside += 1
         Campaign.objects.filter(pk=campaign.pk).update(**described)
-        summary.updated += 1
+        if (campaign.settings, campaign.name) != known:
+            summary.updated += 1
+    summary.complete = listing.complete
+    if listing.complete:
+        summary.not_in_thulium = _not_in_thulium_mark(listed)
     log.info("campaigns synced: %s", summary)
     return summary
+
+
+def _not_in_thulium_mark(listed: set[str]) -> int:
+    """Mark the campaigns whose ids a complete GET outbounds left out as not in Thulium;
+    returns how many such campaigns the portal holds."""
+    missing = Campaign.objects.exclude(thulium_id__in=listed)
+    if marked := missing.filter(in_thulium=True).update(in_thulium=False):
+        log.warning("%d campaigns no longer in Thulium's list", marked)
+    return missing.count()
 
 
 def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> Entry | None:
@@ -93,7 +114,8 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     """Take each campaign's current settings from Thulium into it, one call for them all.
 
     Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
-    portal" entry or None (a campaign missing is not in the list). Raises ThuliumError.
+    portal" entry or None (a campaign missing is not in the list, and is marked not in
+    Thulium if the list is complete). Raises ThuliumError.
     Thulium is waited for THULIUM_VIEW_TIMEOUT: a change to several campaigns keeps the
     rest of its request's time for its PUTs.
     """
@@ -101,12 +123,19 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     found = {}
     timeout = settings.THULIUM_VIEW_TIMEOUT
     asked_at = last_link()
-    for item in get_client(language, timeout=timeout).list_campaigns():
+    listing = get_client(language, timeout=timeout).list_campaigns()
+    for item in listing:
         campaign = wanted.pop(str(item.get("id", "")), None)
         if campaign is not None:
             found[campaign.pk] = outside_changes_take(campaign, thulium_settings(item),
                                                       actor=actor, asked_at=asked_at)
-    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now())
+            campaign.in_thulium = True
+    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now(), in_thulium=True)
+    if listing.complete and wanted:
+        Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]).update(
+            in_thulium=False)
+        for campaign in wanted.values():
+            campaign.in_thulium = False
     return found
 
 

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from audit.diff import flat_paths
@@ -30,6 +31,9 @@ from .scheduling import authors_who_may_change
 from .services import CampaignChanged, campaign_update
 
 HISTORY_LENGTH = 50
+NOT_IN_THULIUM = gettext_lazy(
+    "This campaign is no longer in Thulium's list of campaigns (deleted there?), so nothing "
+    "was sent or scheduled. Refresh the campaigns from Thulium if it is back.")
 # The first changes waiting shown on a campaign's page; the rest on the list, filtered to it.
 WAITING_SHOWN = 5
 
@@ -57,9 +61,14 @@ def campaign_sync(request):
         messages.success(
             request,
             _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
-              "%(skipped)d skipped; %(changed_outside)d changed outside the portal.")
+              "%(skipped)d skipped, %(not_in_thulium)d no longer in Thulium; "
+              "%(changed_outside)d changed outside the portal.")
             % vars(summary),
         )
+        if not summary.complete:
+            messages.warning(request, _(
+                "Thulium's list of campaigns ended before the count it gave, so no campaign "
+                "was marked as no longer in Thulium."))
     return redirect("campaigns:list")
 
 
@@ -115,6 +124,9 @@ def campaign_edit(request, thulium_id):
         return _conflict_page(request, campaign, seen)
     # "Back to the form" on the confirmation page shows the input again, sending nothing.
     if not valid or "edit" in request.POST:
+        return _edit_page(request, campaign, form)
+    if not campaign.in_thulium:
+        form.add_error(None, NOT_IN_THULIUM)
         return _edit_page(request, campaign, form)
     if base is None:
         return _conflict_page(request, campaign, form)

@@ -727,3 +727,18 @@ def test_a_risky_change_waits_for_confirmation_and_back_keeps_the_input(
 def test_a_safe_change_is_sent_without_a_confirmation_page(logged_in, campaigns, thulium):
     assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 302
     assert puts(thulium) == [{"order": 7}]
+
+
+@pytest.mark.parametrize("when", [{}, {"apply_at": ahead()}])
+def test_the_form_of_a_campaign_deleted_in_thulium_says_so_and_sends_nothing(
+        logged_in, campaigns, thulium, when):
+    thulium.state.remove_campaign("00001")
+    url = edit_url("00001")
+    response = logged_in.post(url, {**opened(logged_in), "order": "7", "reason": REASON,
+                                    **when})
+    assert response.status_code == 200
+    assert "no longer in Thulium" in response.content.decode()
+    assert api_calls(thulium, "PUT") == []
+    assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
+    assert not ScheduledChange.objects.exists()
+    assert Campaign.objects.get(thulium_id="00001").in_thulium is False

@@ -8,6 +8,7 @@ from django.urls import reverse
 from campaigns.models import Campaign
 from campaigns.reading import campaigns_sync
 from tests.conftest import api_calls
+from tests.test_gateway import CraftedThulium
 
 LIST = reverse("campaigns:list")
 
@@ -181,3 +182,43 @@ def test_the_sandbox_seeds_generated_campaigns_until_reset_and_refuses_a_bad_cou
     assert thulium.state.campaign("G0005")["name"] == "Kampania 0005"
     thulium.state.reset()
     assert thulium.state.campaign("G0005") is None
+
+
+def test_a_campaign_deleted_in_thulium_is_flagged_and_listed_last_after_a_refresh(
+        logged_in, campaigns, thulium):
+    thulium.state.remove_campaign("00002")
+    response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert ("0 new, 0 updated, 0 skipped, 1 no longer in Thulium; 0 changed outside the "
+            "portal") in response.content.decode()
+    assert listed(logged_in)[-1] == "00002"
+    assert response.content.decode().count('data-testid="not-in-thulium"') == 1
+    assert Campaign.objects.get(thulium_id="00002").in_thulium is False
+    assert Campaign.objects.filter(in_thulium=True).count() == 2
+    assert "not-in-thulium" in logged_in.get(reverse("campaigns:detail",
+                                                     args=["00002"])).content.decode()
+
+
+def test_a_campaign_back_in_thulium_loses_the_flag(logged_in, campaigns, thulium):
+    Campaign.objects.filter(thulium_id="00002").update(in_thulium=False)
+    summary = campaigns_sync()
+    assert summary.not_in_thulium == 0
+    assert Campaign.objects.get(thulium_id="00002").in_thulium is True
+
+
+def test_updated_counts_only_the_campaigns_whose_settings_or_name_changed(campaigns, thulium):
+    assert campaigns_sync().updated == 0
+    thulium.state.update_campaign("00001", {"order": 9}, lambda stored: [])
+    thulium.state.update_campaign("A7K2Q", {"name": "Renamed"}, lambda stored: [])
+    summary = campaigns_sync()
+    assert (summary.updated, summary.changed_outside) == (2, 2)
+
+
+def test_a_list_that_ends_before_its_count_marks_no_campaign_missing(
+        logged_in, campaigns, settings):
+    """Thulium counted three and gave one: the other two may still exist."""
+    item = {"id": "00001", "name": campaigns["00001"].name, **campaigns["00001"].settings}
+    with CraftedThulium({"count": 3, "result": [item]}) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        response = logged_in.post(reverse("campaigns:sync"), follow=True)
+    assert "ended before the count it gave" in response.content.decode()
+    assert not Campaign.objects.filter(in_thulium=False).exists()

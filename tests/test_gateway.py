@@ -748,3 +748,16 @@ def test_no_proxy_sends_calls_straight_to_thulium(thulium, monkeypatch, fresh_en
     monkeypatch.setenv("HTTP_PROXY", closed_port_url().removesuffix("/api"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert get_client().list_campaigns()
+
+
+@pytest.mark.parametrize(("body", "complete"), [
+    ([{"id": "00001"}], True),
+    ({"result": [{"id": "00001"}]}, True),
+    ({"count": 1, "result": [{"id": "00001"}]}, True),
+    ({"count": 5, "result": [{"id": "00001"}]}, False),
+    ({"result": [{"id": f"{number:05d}"} for number in range(100)]}, False),
+])
+def test_a_campaign_list_says_whether_it_holds_every_campaign(body, complete):
+    """Only a whole list may tell that Thulium no longer holds a campaign."""
+    with CraftedThulium(body) as crafted:
+        assert client_for(crafted.url).list_campaigns().complete is complete

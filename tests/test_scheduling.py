@@ -22,6 +22,7 @@ from campaigns.due import claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
+from campaigns.reading import campaigns_sync
 from campaigns.schedule_views import WAITING_PER_PAGE
 from campaigns.services import CampaignChanged
 from notices.models import Notice
@@ -806,3 +807,15 @@ def test_a_request_made_in_the_repeated_hour_is_listed_with_its_zone(requested_a
     ChangeRequest.objects.update(created_at=datetime.datetime(2027, 10, 31, 1, 30,
                                                               tzinfo=datetime.UTC))
     assert "2027-10-31 02:30 CET" in logged_in.get(reverse("campaigns:requests")).content.decode()
+
+
+def test_a_change_whose_campaign_was_deleted_in_thulium_is_cancelled_not_sent(
+        scheduled, thulium):
+    thulium.state.remove_campaign("00001")
+    campaigns_sync()
+    due(scheduled)
+    assert due_changes_apply() == [scheduled.pk]
+    assert api_calls(thulium, "PUT") == []
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.CANCELLED
+    assert "no longer in Thulium" in scheduled.cancel_reason

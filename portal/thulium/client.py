@@ -58,6 +58,13 @@ class NewRecord(NamedTuple):
     http_status: int
 
 
+class CampaignListing(list):
+    """GET outbounds' campaigns. `complete` is False when the list may lack some: Thulium
+    counted more than its pages gave, or gave a full page without a count."""
+
+    complete = True
+
+
 class _TimeoutSession(requests.Session):
     """A session that never waits forever and never skips certificate checks."""
 
@@ -128,15 +135,15 @@ class ThuliumClient:
             self._headers["Accept-Language"] = language
 
     # Read endpoints
-    def list_campaigns(self) -> list[dict]:
+    def list_campaigns(self) -> CampaignListing:
         """GET outbounds: the campaigns. The shape is undocumented, so both known ones pass:
         a bare list, or a page as Thulium's lists answer (`{"count", "result"}`), whose
         further pages are then read with `offset` (a campaign past the first 100 would
         otherwise be unknown to the portal)."""
         body = self._call("GET", "outbounds")
         if not (isinstance(body, dict) and isinstance(body.get("result"), list)):
-            return self._list_of_dicts(body, "outbounds")
-        campaigns = self._list_of_dicts(body["result"], "outbounds")
+            return CampaignListing(self._list_of_dicts(body, "outbounds"))
+        campaigns = CampaignListing(self._list_of_dicts(body["result"], "outbounds"))
         count = _count_of(body)
         while count is not None and len(campaigns) < count:
             page = self._call("GET", "outbounds",
@@ -148,6 +155,10 @@ class ThuliumClient:
             if not more:
                 break  # fewer than it counted, or the same page again: that is all
             campaigns += more
+        # Only a list read to its end tells which campaigns Thulium no longer holds: one
+        # holding its count, or, uncounted, a first page short of a full one.
+        campaigns.complete = (len(campaigns) >= count if count is not None
+                              else len(campaigns) < LIST_PAGE)
         return campaigns
 
     def get_statuses(self, campaign_id: str) -> list[dict]:

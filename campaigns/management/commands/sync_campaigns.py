@@ -21,6 +21,11 @@ class Command(BaseCommand):
             ) from None
         self.stdout.write(
             _("Campaigns refreshed from Thulium: %(created)d new, %(updated)d updated, "
-              "%(skipped)d skipped; %(changed_outside)d changed outside the portal.")
+              "%(skipped)d skipped, %(not_in_thulium)d no longer in Thulium; "
+              "%(changed_outside)d changed outside the portal.")
             % vars(summary)
         )
+        if not summary.complete:
+            self.stderr.write(_(
+                "Thulium's list of campaigns ended before the count it gave, so no campaign "
+                "was marked as no longer in Thulium."))

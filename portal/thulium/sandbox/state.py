@@ -295,6 +295,11 @@ class SandboxState:
                 self._campaigns[campaign["id"]] = campaign
                 self._records.setdefault(campaign["id"], [])
 
+    def remove_campaign(self, campaign_id):
+        """Delete the campaign, as Thulium's own panel can, until reset."""
+        with self._lock:
+            del self._campaigns[campaign_id]
+
     def records_count(self, campaign_id):
         with self._lock:
             return len(self._records.get(campaign_id, []))
