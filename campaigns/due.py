@@ -27,6 +27,7 @@ from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import ScheduledChange
 from .notices import scheduled_change_not_applied_notify, scheduled_request_ended_notify
+from .request_steps import outdated_requests_close
 from .risk import risky_changes
 from .scheduling import grace, record_step
 from .services import CampaignChanged, campaign_update, merged_settings, same_as_sent
@@ -211,7 +212,9 @@ def _held(change: ScheduledChange) -> bool | None:
         campaign.settings_replace(merged_settings(campaign.settings, change.changes))
         if "name" in change.changes:
             campaign.name = change.changes["name"]
-        campaign.save(update_fields=["settings", "version", "name"])
+        with transaction.atomic():
+            campaign.save(update_fields=["settings", "version", "name"])
+            outdated_requests_close(campaign, settings=campaign.settings)
     return held
 
 

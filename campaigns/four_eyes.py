@@ -12,8 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import Entry, Outcome
-from audit.recording import WORKER, entry_begin, entry_complete
+from audit.models import Entry
 from audit.services import may_see_everyone
 from portal.thulium import ThuliumError
 from roles.services import accounts_linked_to
@@ -22,6 +21,7 @@ from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
 from .reading import CampaignNotListed, campaign_read
+from .request_steps import request_decide, request_step_record
 from .scheduling import TimePassed, change_schedule
 from .services import CampaignChanged, campaign_update
 
@@ -91,7 +91,7 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
             reason=reason, risks=risks, requester=actor, actor_username=actor.get_username(),
             reverts=reverts, apply_at=apply_at,
         )
-        _record_step(change_request, Step.REQUESTED, actor)
+        request_step_record(change_request, Step.REQUESTED, actor)
         request_waiting_notify(change_request)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
              campaign.thulium_id, change_request.actor_username, ",".join(risks))
@@ -117,7 +117,7 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
         raise RequestClosed  # decided already: no need to ask Thulium (checked again below)
     if not change_request.requester_may_change:
         with transaction.atomic():
-            _decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
+            request_decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
                     why=Step.REQUESTER_GONE)
         raise RequesterGone
     try:
@@ -133,7 +133,7 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
             too_late = locked.apply_at is not None and locked.apply_at <= timezone.now()
             state = (ChangeRequest.State.STALE if outdated or too_late
                      else ChangeRequest.State.APPROVED)
-            approval = _decide(locked, state, approver,
+            approval = request_decide(locked, state, approver,
                                why=Step.CAMPAIGN_CHANGED if outdated
                                else Step.TIME_PASSED if too_late else "")
             if locked.apply_at is not None and state == ChangeRequest.State.APPROVED:
@@ -144,11 +144,16 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
                 )
                 request_decided_notify(locked)
                 return scheduled.scheduled_entry
+    except RequestClosed:
+        change_request.refresh_from_db(fields=["state"])
+        if change_request.state == ChangeRequest.State.STALE:
+            raise RequestOutdated from None  # the read above found the campaign changed
+        raise
     except TimePassed:
         # Its time passed between the check above and the scheduling, which rolled the
         # approval back: too late, as a request found so above is.
         with transaction.atomic():
-            _decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
+            request_decide(_lock_open(change_request), ChangeRequest.State.STALE, approver,
                     why=Step.TIME_PASSED)
         raise RequestTooLate from None
     if outdated:
@@ -167,7 +172,7 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
         # nothing was sent, so the request is outdated, as one found so above is (left
         # approved, it could never be approved again, and its mail said it failed).
         with transaction.atomic():
-            _decide(locked, ChangeRequest.State.STALE, approver, why=Step.CAMPAIGN_CHANGED)
+            request_decide(locked, ChangeRequest.State.STALE, approver, why=Step.CAMPAIGN_CHANGED)
         raise RequestOutdated from None
     finally:
         if locked.state == ChangeRequest.State.APPROVED:
@@ -183,7 +188,7 @@ def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "
     RequestClosed."""
     _check_second_pair_of_eyes(change_request, actor)
     with transaction.atomic():
-        _decide(_lock_open(change_request), ChangeRequest.State.REJECTED, actor, note)
+        request_decide(_lock_open(change_request), ChangeRequest.State.REJECTED, actor, note)
 
 
 def change_requests_expire() -> list[int]:
@@ -199,7 +204,7 @@ def change_requests_expire() -> list[int]:
                 locked = _lock_open(change_request)
             except RequestClosed:
                 continue  # decided meanwhile
-            _decide(locked, ChangeRequest.State.STALE, None, why=Step.TIME_PASSED)
+            request_decide(locked, ChangeRequest.State.STALE, None, why=Step.TIME_PASSED)
         expired.append(locked.pk)
     return expired
 
@@ -259,45 +264,3 @@ def _lock_open(change_request) -> ChangeRequest:
     if not locked.is_open:
         raise RequestClosed
     return locked
-
-
-def _decide(change_request, state, actor, note="", why="") -> Entry:
-    """`actor` None: the portal's own doing (a request whose time passed unapproved)."""
-    change_request.state = state
-    change_request.decided_by = actor
-    change_request.decided_by_username = actor.get_username() if actor else ""
-    change_request.decided_at = timezone.now()
-    change_request.decision_note = note
-    change_request.save(
-        update_fields=["state", "decided_by", "decided_by_username", "decided_at",
-                       "decision_note"]
-    )
-    step = _record_step(change_request, state, actor, note, why)
-    if state != ChangeRequest.State.APPROVED:  # an approved one is told once it was sent
-        request_decided_notify(change_request, why=why)
-    log.info("change request %s %s by %s", change_request.pk, state,
-             change_request.decided_by_username)
-    return step
-
-
-def _record_step(change_request, step: str, actor, note="", why="") -> Entry:
-    """The step as an audit entry, in the step's own transaction; a decision names the
-    request's own entry as its related one, and an outdated one why (Step.WHY)."""
-    details = {"request": change_request.pk, "step": step,
-               "settings_before": change_request.settings_before}
-    if note:
-        details["note"] = note
-    if why:
-        details["why"] = why
-    requested = None
-    if step != Step.REQUESTED:
-        requested = Entry.objects.filter(
-            kind=CHANGE_REQUEST.slug, details__request=change_request.pk,
-            details__step=Step.REQUESTED,
-        ).first()
-    return entry_complete(entry_begin(
-        kind=CHANGE_REQUEST.slug, actor=actor, actor_username=WORKER,
-        campaign=change_request.campaign,
-        sent=change_request.changes, reason=change_request.reason, details=details,
-        related=requested,
-    ), outcome=Outcome.SUCCEEDED)

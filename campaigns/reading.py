@@ -22,6 +22,7 @@ from portal.thulium import get_client
 
 from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 from .models import Campaign, thulium_id_validator
+from .request_steps import outdated_requests_close
 from .services import merged_settings, same_as_sent
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor,
     have answered before it landed, and its old value, taken, undid the change in the
     portal's copy as "changed outside the portal". Values that a change of the portal's
     whose answer was lost had sent are that change's, found applied (FOUND_APPLIED), not a
-    change made outside. `campaign` is updated in place. Returns the "changed outside"
+    change made outside. Requests made on the settings before are outdated. `campaign` is
+    updated in place. Returns the "changed outside"
     entry, if one was written.
     """
     with transaction.atomic():
@@ -170,6 +172,7 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor,
             if isinstance(found.get("name"), str) and found["name"]:
                 current.name = found["name"][:255]
             current.save(update_fields=["settings", "version", "name"])
+            outdated_requests_close(current, settings=current.settings)
             who = {"actor": actor, "campaign": current,
                    "actor_username": "" if actor else "sync_campaigns"}
             details = {"settings_before": before, "version": current.version}

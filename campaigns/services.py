@@ -12,6 +12,7 @@ from portal.thulium import ThuliumError, get_client
 
 from .entries import CAMPAIGN_CHANGE
 from .models import Campaign
+from .request_steps import outdated_requests_close
 
 
 class CampaignChanged(Exception):
@@ -59,7 +60,8 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     named = {"name": changes["name"]} if "name" in changes else {}
     with transaction.atomic():
         # The campaign's row before the chain's head, as a request, a scheduled change and a
-        # read take them: the head first, PostgreSQL ended one of them as a deadlock.
+        # read take them: the head first, PostgreSQL ended one of them as a deadlock. The
+        # campaign's open requests, made on the settings before, close between the two.
         merged = merged_settings(campaign.settings, changes)
         kept = Campaign.objects.filter(pk=campaign.pk, version=campaign.version)
         # A new version: forms opened while the change was sent showed the settings
@@ -74,6 +76,7 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
             campaign.version = current.version + 1
             Campaign.objects.filter(pk=campaign.pk).update(
                 settings=merged, version=campaign.version, **named)
+        outdated_requests_close(campaign, settings=merged)
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
     campaign.settings = merged
     campaign.name = named.get("name", campaign.name)

@@ -15,6 +15,7 @@ from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, S
 from campaigns.four_eyes import change_request_create, outdated_why
 from campaigns.models import ChangeRequest
 from campaigns.notices import REQUEST_DECIDED
+from campaigns.reading import campaigns_sync
 from campaigns.risk import Risk, risky_changes
 from notices.models import Notice
 from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, api_calls, make_user
@@ -239,10 +240,56 @@ def test_a_request_cannot_be_approved_after_the_campaign_changed_under_it(
     assert reverse("campaigns:request_approve", args=[change_request.pk]) not in page
     response = client.post(reverse("campaigns:request_approve", args=[change_request.pk]),
                            follow=True)
-    assert "approving it could undo that change" in response.content.decode()
+    assert "already decided" in response.content.decode()  # outdated by the rename
     assert len(api_calls(thulium, "PUT")) == 1  # only the rename
     change_request.refresh_from_db()
     assert change_request.state == ChangeRequest.State.STALE
+
+
+def test_another_editors_change_outdates_the_campaigns_open_requests_at_once(
+    change_request, user, second_editor, campaigns
+):
+    """Another change, even of a field the request does not touch: the request stayed
+    awaiting approval in every approver's count, and its requester was not told."""
+    user.email = "manager@example.com"
+    user.save()
+    other = Client()
+    other.force_login(second_editor)
+    assert edit(other, campaigns["00001"], order="3").status_code == 302
+    page = other.get(change_request.get_absolute_url())
+    assert page.context["requests_to_approve"] == 0
+    change_request.refresh_from_db()
+    assert (change_request.state, change_request.decided_by) == (ChangeRequest.State.STALE,
+                                                                 None)
+    assert outdated_why(change_request) == "the campaign changed after the request was made"
+    told = Notice.objects.filter(kind=REQUEST_DECIDED.slug, user=user)
+    assert [notice.context["ending"] for notice in told] == [ChangeRequest.State.STALE]
+    step = Entry.objects.filter(kind=CHANGE_REQUEST.slug).latest("pk")
+    assert (step.details["step"], step.details["why"]) == (Step.OUTDATED,
+                                                           Step.CAMPAIGN_CHANGED)
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert step.complete_seq < change.complete_seq  # in the change's own transaction
+    assert verify_chain().problem == ""
+
+
+def test_a_change_found_made_outside_the_portal_outdates_the_open_requests(
+    change_request, user, campaigns, thulium
+):
+    user.email = "manager@example.com"
+    user.save()
+    thulium.state.update_campaign("00001", {"parity": 77}, lambda stored: [])
+    campaigns_sync()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug, user=user).exists()
+    assert api_calls(thulium, "PUT") == []
+
+
+def test_a_request_made_on_the_settings_a_change_leaves_stays_open(change_request, campaigns):
+    """Only a request the change made outdated closes: one read since stays."""
+    campaigns_sync()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.REQUESTED
 
 
 def test_a_request_goes_stale_when_a_refresh_from_thulium_changed_the_campaign(
