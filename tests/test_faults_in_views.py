@@ -192,6 +192,13 @@ def test_a_refusal_with_several_errors_shows_them_all(logged_in, campaigns, thul
 # --- the audit row is written before the call ---------------------------------------
 
 
+def read_answer(request_path: str) -> tuple[int, bytes]:
+    """A crafted Thulium's answer to the portal's reads: its list of campaigns fails, so
+    that the edit form's save judges the change on what it knew (an empty list would say
+    the campaign is gone from Thulium, and nothing would be sent); the rest are empty."""
+    return (503, b"") if request_path.rstrip("/").endswith("/outbounds") else (200, b"[]")
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("refusal", "request_id"), [
     ((b"<b>Z\xc5\x82y numer</b>", {"Content-Type": "text/plain; charset=utf-8"}), ""),
@@ -206,7 +213,7 @@ def test_a_refusal_s_words_outside_errors_are_shown_escaped_and_audited(
     _, submit, kind, _, _ = FORMS[form]
 
     def respond(method, request_path, body):
-        return (200, b"[]") if method == "GET" else (400, *refusal)
+        return read_answer(request_path) if method == "GET" else (400, *refusal)
 
     with CraftedThulium(respond=respond) as crafted:
         settings.THULIUM_API_URL = crafted.url
@@ -228,7 +235,7 @@ def test_the_audit_row_is_committed_as_pending_before_thulium_is_called(
 
     def respond(method, request_path, body):
         if method == "GET":
-            return 200, b"[]"
+            return read_answer(request_path)
         try:
             # Another thread, another database connection: only committed rows are visible.
             seen_by_thulium.extend(entries(kind).values("outcome", "completed_at", "sent"))
