@@ -10,6 +10,7 @@ from django.utils import timezone
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
+from .pushing import database_now
 from .reading import SAMPLE_ROWS, FileLayout, FileProblem, header_refused, read_layout
 from .receipts import receipt_write
 from .storing import rows_delete, upload_content, upload_insert, upload_start
@@ -117,7 +118,7 @@ def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     (imports.previewing.import_check); False if the import can no longer be mapped."""
     started = _hand_to_worker(
         job, ImportJob.MAPPABLE_STATES, state=ImportJob.State.CHECKING, mapping=mapping,
-        heartbeat_at=timezone.now(), rows_total=0, rows_expected=0, rows_valid=0, check_problem="",
+        heartbeat_at=database_now(job.pk), rows_total=0, rows_expected=0, rows_valid=0, check_problem="",
         choices_unread="")
     log.info("import %s handed to a worker to check: %s", job.pk, started)
     return started
@@ -137,7 +138,7 @@ def import_confirm(*, job: ImportJob) -> bool:
     """Queue a previewed import for a worker; False if it was already confirmed."""
     now = timezone.now()
     confirmed = _hand_to_worker(job, [ImportJob.State.PREVIEWED], state=ImportJob.State.QUEUED,
-                                confirmed_at=now, heartbeat_at=now)
+                                confirmed_at=now, heartbeat_at=database_now(job.pk))
     log.info("import %s confirmed: %s", job.pk, confirmed)
     return confirmed
 
@@ -145,7 +146,7 @@ def import_confirm(*, job: ImportJob) -> bool:
 def _hand_to_worker(job: ImportJob, from_states, **changes) -> bool:
     """Move the import on from one of `from_states` and hand it to a worker; False if
     another request moved it on first. The worker must find the job committed, so it is
-    told only after the commit."""
+    told only after the commit. Heartbeats are in the database's time (imports.resuming)."""
     with transaction.atomic():
         moved = ImportJob.objects.filter(pk=job.pk, state__in=from_states).update(**changes)
         if moved:

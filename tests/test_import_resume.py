@@ -9,8 +9,9 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from imports.models import ImportJob
+from imports.pushing import database_now
 from imports.resuming import imports_resume_stalled
-from imports.services import import_enqueue
+from imports.services import import_confirm, import_enqueue
 from tests.import_files import csv_bytes, people, previewed
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +87,29 @@ def test_an_import_whose_task_waits_for_a_worker_is_queued_once_and_says_so(logg
     page = logged_in.get(job.get_absolute_url()).content.decode()
     warning = page.split('data-testid="waiting-for-a-worker"', 1)[1].split(">", 1)[0]
     assert "hidden" not in warning
+
+
+def test_an_import_is_said_to_wait_by_the_databases_clock_not_the_web_machines(
+    logged_in, job, monkeypatch
+):
+    """A web machine whose clock ran a minute ahead of the database's told of every import
+    a worker was sending that it waited for one."""
+    real_now = timezone.now
+
+    def web_clock(minutes):
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(minutes=minutes))
+
+    def waiting():
+        return logged_in.get(reverse("imports:progress", args=[job.pk])).json()["waiting"]
+
+    web_clock(-1)
+    assert import_confirm(job=job)  # confirmed on a machine a minute behind
+    web_clock(0)
+    assert waiting() is False
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING,
+                                               heartbeat_at=database_now(job.pk))
+    web_clock(+1)
+    assert waiting() is False
 
 
 def test_an_import_a_worker_is_sending_is_not_said_to_wait(logged_in, job):
