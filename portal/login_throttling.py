@@ -1,11 +1,13 @@
 """What django-axes' login throttling counts a failed login against, the address and the
 name, what a login clears, and the forms that ask a logged-in user for their password or a
-code, which count a wrong answer as a failed login and heed the account's lockout only.
+code, which count a wrong answer as a failed login and heed the account's lockout only,
+checking one answer of the account's at a time.
 
 Behind proxies the address is the one the outermost trusted proxy saw; the typed account
 name is cut to what the lockout tables can hold.
 """
 
+from contextlib import contextmanager
 from functools import wraps
 
 from axes.backends import AxesStandaloneBackend
@@ -16,6 +18,7 @@ from axes.models import AccessAttempt
 from axes.utils import reset
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import transaction
 from django.dispatch import receiver
 
 
@@ -110,20 +113,35 @@ def login_failure_count(request, *, user) -> bool:
     return bool(getattr(request, "axes_locked_out", False))
 
 
+@contextmanager
+def answers_checked_in_turn(user):
+    """A transaction in which the account's other passwords and codes wait (on its row)
+    until it ends: reading the lockout, checking an answer and counting it as a failure are
+    one step, or answers sent at once would all pass the lockout before the first was
+    counted. The lock lets rows that refer to the account (its audit entries) be written
+    meanwhile."""
+    with transaction.atomic():
+        list(auth.get_user_model().objects.select_for_update(no_key=True)
+             .filter(pk=user.pk).values_list("pk"))
+        yield
+
+
 def locked_out_logs_out(view):
     """For a form asking a logged-in user for their password or a code (a session left
     open must not let anyone guess it without end): posted while their login is locked
     out, it logs the session out and shows the lockout page, as the wrong answer that
-    locks it does."""
+    locks it does. Each posted answer is checked in the account's turn."""
 
     @wraps(view)
     def view_under_lockout(request, *args, **kwargs):
-        if request.method == "POST":
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        with answers_checked_in_turn(request.user):
             locked = lockout_page(request, user=request.user)
             if locked is not None:
                 auth.logout(request)
                 return locked
-        response = view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         if getattr(request, "axes_locked_out", False):
             auth.logout(request)  # AxesMiddleware answers with the lockout page.
         return response

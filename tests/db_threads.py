@@ -2,9 +2,13 @@
 (PostgreSQL's row locks): each thread on its own connection, and a way to know that one
 waits for a lock without sleeping for it."""
 
+import copy
+import threading
 import time
+from functools import partial
 
 from django.db import connection
+from django.test import Client
 
 
 def closing(work, failures: list | None = None):
@@ -21,6 +25,34 @@ def closing(work, failures: list | None = None):
         finally:
             connection.close()
     return run
+
+
+def all_at_once(works: list) -> None:
+    """Run each of `works` on a thread of its own (its own database connection), and fail
+    the test with whatever any of them raised."""
+    failures = []
+    threads = [threading.Thread(target=closing(work, failures)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+
+
+def posted_at_once(session: Client, path: str, forms: list[dict], **extra) -> list[int]:
+    """The statuses of `forms` posted to `path` all at once, each from a tab of `session`
+    (its cookies), in the order they ended."""
+    start = threading.Barrier(len(forms), timeout=30)
+    statuses = []
+
+    def post(form):
+        tab = Client()
+        tab.cookies = copy.deepcopy(session.cookies)
+        start.wait()
+        statuses.append(tab.post(path, form, **extra).status_code)
+
+    all_at_once([partial(post, form) for form in forms])
+    return statuses
 
 
 def connected_pid() -> int:

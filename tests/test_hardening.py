@@ -14,10 +14,13 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.db.models import Sum
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaigns.four_eyes import change_request_create
 from campaigns.services import campaign_update
@@ -25,6 +28,7 @@ from portal.login_throttling import client_ip
 from portal.middleware import RENEWED_AT, renew_after
 from records.services import record_add
 from tests.conftest import PASSWORD, make_user
+from tests.db_threads import posted_at_once
 from tests.production.processes import production_env
 from tests.test_twofactor import code_at, enrolled
 
@@ -102,8 +106,24 @@ def test_wrong_old_passwords_lock_the_login_and_the_right_one_then_changes_nothi
     assert "Guessed-password-1" not in kept and new not in kept
 
 
-@pytest.mark.parametrize("page", ["password_change", "twofactor:remove",
-                                  "twofactor:recovery_codes_new"])
+# The forms asking a logged-in user for their password or a code.
+ASKING_FORMS = ["password_change", "twofactor:remove", "twofactor:recovery_codes_new"]
+NEW_PASSWORD = "Another-long-password-42"
+
+
+def right_and_wrong_answers(page: str, device) -> tuple[dict, dict]:
+    """What `page` is sent with the right password or code (the app's next), and with a
+    wrong one."""
+    return {
+        "password_change": ({"old_password": PASSWORD, "new_password1": NEW_PASSWORD,
+                             "new_password2": NEW_PASSWORD}, {"old_password": "typo"}),
+        "twofactor:remove": ({"code": code_at(device.key, 1)}, {"code": "12345678"}),
+        "twofactor:recovery_codes_new": ({"renew-code": code_at(device.key, 1)},
+                                         {"renew-code": "12345678"}),
+    }[page]
+
+
+@pytest.mark.parametrize("page", ASKING_FORMS)
 def test_a_colleague_s_typos_from_the_same_address_log_no_one_else_out(client, user, page):
     """A colleague's wrong passwords at the next desk locked the office's address, and whoever
     then gave their own password or code there, right or wrong, was logged out."""
@@ -113,20 +133,40 @@ def test_a_colleague_s_typos_from_the_same_address_log_no_one_else_out(client, u
     make_user("colleague")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         log_in(Client(), "colleague", "typo", address="10.9.9.9")
-    new = "Another-long-password-42"
-    right, wrong = {
-        "password_change": ({"old_password": PASSWORD, "new_password1": new,
-                             "new_password2": new}, {"old_password": "typo"}),
-        "twofactor:remove": ({"code": code_at(device.key, 1)}, {"code": "12345678"}),
-        "twofactor:recovery_codes_new": ({"renew-code": code_at(device.key, 1)},
-                                         {"renew-code": "12345678"}),
-    }[page]
+    right, wrong = right_and_wrong_answers(page, device)
     refused = client.post(reverse(page), wrong, REMOTE_ADDR="10.9.9.9")
     assert refused.status_code == 200 and "_auth_user_id" in client.session
     done = client.post(reverse(page), right, REMOTE_ADDR="10.9.9.9")
     assert done.status_code == 302 and "_auth_user_id" in client.session
     # The address stays locked at the login, for every account.
     assert log_in(Client(), "manager", PASSWORD, address="10.9.9.9").status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("page", ASKING_FORMS)
+def test_wrong_answers_sent_at_once_from_a_session_left_open_get_no_more_checks_than_the_limit(
+        page):
+    """Each passed the lockout before any was counted: 12 wrong passwords or codes sent at
+    once were all checked (and counted) against a limit of 5, and guessing went on."""
+    user = make_user("manager")
+    device, codes = enrolled(user)
+    left_open, owner = Client(), Client()  # the owner's session elsewhere: a recovery code
+    for session, code in [(left_open, code_at(device.key)), (owner, codes[0])]:
+        log_in(session, "manager", PASSWORD)
+        session.post(reverse("twofactor:code"), {"code": code}, REMOTE_ADDR="10.1.1.1")
+    right, wrong = right_and_wrong_answers(page, device)
+    statuses = posted_at_once(left_open, reverse(page), [wrong] * 12)
+    checked = AccessAttempt.objects.aggregate(wrong=Sum("failures_since_start"))["wrong"]
+    assert checked == settings.AXES_FAILURE_LIMIT
+    # The rest met the lockout page, or, once it had logged the session out, the login.
+    assert statuses.count(200) == settings.AXES_FAILURE_LIMIT - 1
+    assert set(statuses) <= {200, 302, 429}
+    # Locked out: not even the right answer does it.
+    assert owner.post(reverse(page), right).status_code == 429
+    assert "_auth_user_id" not in owner.session
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD) and TOTPDevice.objects.filter(user=user).exists()
+    assert StaticToken.objects.filter(device__user=user).count() == len(codes) - 1
 
 
 def test_the_lock_ends_after_the_cool_off_time(client, user):

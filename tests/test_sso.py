@@ -28,7 +28,7 @@ from tests.conftest import (
     make_user,
     skip_unless_postgresql,
 )
-from tests.db_threads import closing
+from tests.db_threads import all_at_once
 from tests.oidc import PROVIDER_NAME, provider_answer, start_provider, use_provider
 
 
@@ -186,15 +186,9 @@ def first_sign_ons_at_once(tabs: list[tuple[Client, str]], monkeypatch) -> list[
         return name
 
     monkeypatch.setattr(services, "_free_username", name_then_wait)
-    statuses, failures = [], []
-    threads = [threading.Thread(target=closing(
-        lambda tab=tab, answer=answer: statuses.append(tab.get(answer).status_code), failures))
-        for tab, answer in tabs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not failures, failures
+    statuses = []
+    all_at_once([lambda tab=tab, answer=answer: statuses.append(tab.get(answer).status_code)
+                 for tab, answer in tabs])
     return statuses
 
 

@@ -6,8 +6,6 @@ the user why, since "wrong code" does not help someone whose code was used alrea
 whose phone's clock is off.
 """
 
-from contextlib import contextmanager
-
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
@@ -33,16 +31,6 @@ class CodeRefused(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
-
-
-@contextmanager
-def codes_checked_in_turn(user):
-    """A transaction in which the user's other codes wait (on the row of their app) until it
-    ends: reading the lockout, checking a code and counting it as a failure are one step, or
-    codes sent at once would all pass the lockout before the first was counted."""
-    with transaction.atomic():
-        list(TOTPDevice.objects.select_for_update().filter(user=user).values_list("pk"))
-        yield
 
 
 def code_verify(*, user, code: str) -> Device:

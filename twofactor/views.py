@@ -15,7 +15,12 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from portal.login_throttling import locked_out_logs_out, lockout_page, login_failure_count
+from portal.login_throttling import (
+    answers_checked_in_turn,
+    locked_out_logs_out,
+    lockout_page,
+    login_failure_count,
+)
 
 from .forms import AppCodeForm, CodeForm, PasswordAppCodeForm
 from .password_typed import password_typed_lately, password_typed_record
@@ -29,7 +34,7 @@ from .services import (
     second_factor_remove,
     totp_enrolment_confirm,
 )
-from .verification import CodeRefused, code_verify, codes_checked_in_turn
+from .verification import CodeRefused, code_verify
 
 # The secret of an app being set up, until a code confirms it; then the recovery codes,
 # until the one page that shows them has.
@@ -59,7 +64,7 @@ def login_code(request):
         messages.info(request, _("Log in again: the login waiting for a code has ended."))
         return redirect("login")
     form = CodeForm(request.POST or None)
-    with codes_checked_in_turn(pending.user):
+    with answers_checked_in_turn(pending.user):
         locked = lockout_page(request, user=pending.user)
         if locked is not None:
             pending_login_drop(request)
