@@ -1,13 +1,13 @@
 """The admin's group pages: a group's permissions are each member's, so a group created,
-renamed or deleted there, or given or taken a permission, is an audit entry, committed
-with the change (Django's own group pages write none)."""
+renamed or deleted there, or given or taken a permission, is an audit entry naming its
+members then, committed with the change (Django's own group pages write none)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from .services import group_roles, group_roles_record
+from .services import group_members, group_roles, group_roles_record
 
 admin.site.unregister(Group)
 
@@ -20,13 +20,14 @@ class PortalGroupAdmin(GroupAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        group = form.instance
         group_roles_record(actor=request.user, before=form.roles_before,
-                           after=group_roles(form.instance))
+                           after=group_roles(group), members=group_members(group))
 
     def delete_model(self, request, obj):
-        before = group_roles(obj)
+        before, members = group_roles(obj), group_members(obj)
         super().delete_model(request, obj)
-        group_roles_record(actor=request.user, before=before, after=None)
+        group_roles_record(actor=request.user, before=before, after=None, members=members)
 
     def delete_queryset(self, request, queryset):
         """The list's delete action, which runs in no transaction of its own: one entry

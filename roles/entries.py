@@ -1,8 +1,9 @@
 """The kinds of audit entry that say an administrator created an account, changed its
 roles (groups, permissions given to it directly, staff or superuser status, whether it is
 active), set or disabled its password, or deleted it, in the admin; or created, renamed or
-deleted a group, or changed its permissions (every member's at once): who may do what, and
-who could have logged in as whom, is part of what the audit trail must show."""
+deleted a group, or changed its permissions (every member's at once, so its entry names
+them): who may do what, and who could have logged in as whom, is part of what the audit
+trail must show."""
 
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -94,7 +95,12 @@ def _group_summary(entry) -> str:
              else str(details.get("step"))]
     if details.get("renamed_from"):
         parts.append(gettext("renamed from %(name)s") % {"name": details["renamed_from"]})
-    return "; ".join([*parts, *permissions_words(details)])
+    parts += permissions_words(details)
+    # Its members are named on the entry's page; a group has hundreds at times.
+    if members := details.get("members"):
+        parts.append(ngettext("%(count)s member at the time", "%(count)s members at the time",
+                              len(members)) % {"count": len(members)})
+    return "; ".join(parts)
 
 
 # Nothing goes to Thulium: the entry is begun and completed at once.
@@ -107,6 +113,7 @@ GROUP = EntryKind(
     export_columns=(("step", "details.step"), ("group", "details.group"),
                     ("renamed_from", "details.renamed_from"),
                     ("permissions_gained", "details.permissions_gained"),
-                    ("permissions_lost", "details.permissions_lost")),
+                    ("permissions_lost", "details.permissions_lost"),
+                    ("members", "details.members")),
     calls_thulium=False,
 )

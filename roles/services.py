@@ -63,10 +63,18 @@ def group_roles(group) -> dict:
     return {"name": group.name, "permissions": permission_names(group.permissions)}
 
 
-def group_roles_record(*, actor, before: dict | None, after: dict | None) -> None:
+def group_members(group) -> list[str]:
+    """The usernames of the group's members, in order: whom a change of the group reaches."""
+    accounts = get_user_model()
+    return list(accounts.objects.filter(groups=group).order_by(accounts.USERNAME_FIELD)
+                .values_list(accounts.USERNAME_FIELD, flat=True))
+
+
+def group_roles_record(*, actor, before: dict | None, after: dict | None,
+                       members: list[str]) -> None:
     """An entry for the group's creation (`before` None), deletion (`after` None), renaming
-    or change of permissions; none when neither changed. In the caller's transaction, so
-    that the entry commits with the change or not at all."""
+    or change of permissions, naming its `members` then; none when neither changed. In the
+    caller's transaction, so that the entry commits with the change or not at all."""
     gained, lost = _gained_lost((before or {"permissions": set()})["permissions"],
                                 (after or {"permissions": set()})["permissions"])
     step = Step.DELETED if after is None else Step.CREATED if before is None else Step.CHANGED
@@ -78,6 +86,7 @@ def group_roles_record(*, actor, before: dict | None, after: dict | None) -> Non
     details.update({key: value for key, value in (
         ("renamed_from", renamed_from), ("permissions_gained", gained),
         ("permissions_lost", lost)) if value})
+    details["members"] = members
     _record(GROUP, actor, details)
 
 

@@ -364,14 +364,14 @@ def test_every_change_of_a_group_in_the_admin_is_an_audit_entry(client):
     entries = Entry.objects.filter(kind="group").order_by("begin_seq")
     assert [(entry.actor, entry.details) for entry in entries] == [
         (root, {"group": "Supervisors", "step": "created",
-                "permissions_gained": ["campaigns.change_campaign"]}),
+                "permissions_gained": ["campaigns.change_campaign"], "members": []}),
         (root, {"group": "Team leads", "step": "changed", "renamed_from": "Supervisors",
                 "permissions_gained": ["audit.view_audit_trail"],
-                "permissions_lost": ["campaigns.change_campaign"]}),
+                "permissions_lost": ["campaigns.change_campaign"], "members": []}),
         (root, {"group": "Team leads", "step": "deleted",
-                "permissions_lost": ["audit.view_audit_trail"]}),
-        (root, {"group": "Night shift", "step": "created"}),
-        (root, {"group": "Night shift", "step": "deleted"}),
+                "permissions_lost": ["audit.view_audit_trail"], "members": []}),
+        (root, {"group": "Night shift", "step": "created", "members": []}),
+        (root, {"group": "Night shift", "step": "deleted", "members": []}),
     ]
     page = client.get(entries[1].get_absolute_url()).content.decode()
     assert 'data-testid="renamed-from">Supervisors<' in page
@@ -384,6 +384,33 @@ def test_every_change_of_a_group_in_the_admin_is_an_audit_entry(client):
                                            .lstrip("\ufeff")), delimiter=";"))
     assert [(row["step"], row["group"], row["renamed_from"]) for row in rows][2:4] == [
         ("deleted", "Team leads", ""), ("changed", "Team leads", "Supervisors")]
+
+
+@pytest.mark.django_db
+def test_a_group_s_entry_names_whom_the_change_reached(client):
+    """A group's permissions are each member's, and its entry did not say who they were."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    group = Group.objects.create(name="Supervisors")
+    for name in ("zofia", "adam"):
+        make_user(name, "Supervisors")
+    client.force_login(root)
+    client.post(reverse("admin:auth_group_change", args=[group.pk]),
+                group_form("Supervisors", "change_campaign"))
+    make_user("later", "Supervisors")
+    client.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"})
+    changed, deleted = Entry.objects.filter(kind="group").order_by("begin_seq")
+    assert changed.details["members"] == ["adam", "zofia"]
+    assert deleted.details["members"] == ["adam", "later", "zofia"]
+    for language in ("en", "pl"):
+        page = client.get(changed.get_absolute_url(), HTTP_ACCEPT_LANGUAGE=language)
+        assert 'data-testid="members">adam, zofia<' in page.content.decode()
+        assert client.get(reverse("audit:timeline"),
+                          HTTP_ACCEPT_LANGUAGE=language).status_code == 200
+    timeline = client.get(reverse("audit:timeline")).content.decode()
+    assert ("group Supervisors changed; gained permission campaigns.change_campaign; "
+            "2 members at the time") in timeline
+    assert ("group Supervisors deleted; lost permission campaigns.change_campaign; "
+            "3 members at the time") in timeline
 
 
 @pytest.mark.django_db(transaction=True)
