@@ -16,6 +16,7 @@ class CampaignsConfig(AppConfig):
             FOUND_APPLIED,
             OUTSIDE_CHANGE,
             SCHEDULED_CHANGE,
+            THULIUM_PRESENCE,
         )
         from .notices import REQUEST_DECIDED, REQUEST_WAITING, SCHEDULED_NOT_APPLIED
 
@@ -24,6 +25,7 @@ class CampaignsConfig(AppConfig):
         register(OUTSIDE_CHANGE)
         register(FOUND_APPLIED)
         register(SCHEDULED_CHANGE)
+        register(THULIUM_PRESENCE)
         register_notice(REQUEST_WAITING)
         register_notice(REQUEST_DECIDED)
         register_notice(SCHEDULED_NOT_APPLIED)

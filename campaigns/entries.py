@@ -1,5 +1,6 @@
 """The campaign app's kinds of audit entries: settings changes, changes found made outside
-the portal, four-eyes steps and the steps of scheduled changes."""
+the portal, four-eyes steps, the steps of scheduled changes, and a campaign found gone from
+Thulium's list or back in it."""
 
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -73,6 +74,11 @@ def _schedule_summary(entry) -> str:
         "step": _schedule_step(entry), "fields": settings_named(flat_paths(entry.sent))}
 
 
+def _presence_summary(entry) -> str:
+    return gettext("in Thulium again") if entry.details.get("in_thulium") else gettext(
+        "no longer in Thulium")
+
+
 # What every campaign kind shows the same way: a campaign's settings, before and after.
 _SETTINGS_SHOWN = dict(before="details.settings_before", field_label=setting_label,
                        value_label=setting_value_label, of_campaign=True)
@@ -133,4 +139,15 @@ SCHEDULED_CHANGE = EntryKind(
     step_label=_schedule_step,
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
+)
+# Found on reading Thulium's whole list of campaigns (campaigns.presence): the campaign left
+# out of it, or listed again after that. Nothing is sent; `details.in_thulium` is the flag set.
+THULIUM_PRESENCE = EntryKind(
+    slug="thulium-presence",
+    label=_("presence in Thulium"),
+    summary=_presence_summary,
+    template="audit/kinds/thulium-presence.html",
+    calls_thulium=False,
+    of_campaign=True,
+    export_columns=(("in_thulium", "details.in_thulium"),),
 )

@@ -22,6 +22,7 @@ from portal.thulium import get_client
 
 from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 from .models import Campaign, thulium_id_validator
+from .presence import presence_mark, reader_named
 from .request_steps import outdated_requests_close
 from .services import merged_settings, same_as_sent
 
@@ -51,13 +52,14 @@ def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
 
     `actor` is who asked for it (None for `sync_campaigns`), named by the entries of the
     changes made outside the portal that it finds. Campaigns a complete list leaves out are
-    marked not in Thulium (never deleted: the audit trail names them).
+    marked not in Thulium (never deleted: the audit trail names them), and those it lists
+    again in Thulium, each with an entry (campaigns.presence).
     """
     summary = SyncSummary()
     now = timezone.now()
     asked_at = last_link()
     listing = get_client(language).list_campaigns()
-    listed = set()
+    listed, refreshed = set(), []
     for item in listing:
         thulium_id, name = str(item.get("id", "")), item.get("name")
         try:
@@ -68,7 +70,7 @@ def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
         if not thulium_id or not isinstance(name, str) or not name:
             summary.skipped += 1
             continue
-        described = {"synced_at": now, "in_thulium": True, **_description(item)}
+        described = {"synced_at": now, **_description(item)}
         campaign = Campaign.objects.filter(thulium_id=thulium_id).first()
         if campaign is None:
             Campaign.objects.create(thulium_id=thulium_id, name=name[:255],
@@ -80,20 +82,22 @@ def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
                                 asked_at=asked_at):
             summary.changed_outside += 1
         Campaign.objects.filter(pk=campaign.pk).update(**described)
+        refreshed.append(campaign.pk)
         if (campaign.settings, campaign.name) != known:
             summary.updated += 1
+    presence_mark(Campaign.objects.filter(pk__in=refreshed), in_thulium=True, actor=actor)
     summary.complete = listing.complete
     if listing.complete:
-        summary.not_in_thulium = _not_in_thulium_mark(listed)
+        summary.not_in_thulium = _not_in_thulium_mark(listed, actor=actor)
     log.info("campaigns synced: %s", summary)
     return summary
 
 
-def _not_in_thulium_mark(listed: set[str]) -> int:
+def _not_in_thulium_mark(listed: set[str], *, actor) -> int:
     """Mark the campaigns whose ids a complete GET outbounds left out as not in Thulium;
     returns how many such campaigns the portal holds."""
     missing = Campaign.objects.exclude(thulium_id__in=listed)
-    if marked := missing.filter(in_thulium=True).update(in_thulium=False):
+    if marked := presence_mark(missing, in_thulium=False, actor=actor):
         log.warning("%d campaigns no longer in Thulium's list", marked)
     return missing.count()
 
@@ -116,7 +120,7 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
 
     Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
     portal" entry or None (a campaign missing is not in the list, and is marked not in
-    Thulium if the list is complete). Raises ThuliumError.
+    Thulium if the list is complete, with an entry: campaigns.presence). Raises ThuliumError.
     Thulium is waited for THULIUM_VIEW_TIMEOUT: a change to several campaigns keeps the
     rest of its request's time for its PUTs.
     """
@@ -131,10 +135,11 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
             found[campaign.pk] = outside_changes_take(campaign, thulium_settings(item),
                                                       actor=actor, asked_at=asked_at)
             campaign.in_thulium = True
-    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now(), in_thulium=True)
+    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now())
+    presence_mark(Campaign.objects.filter(pk__in=found), in_thulium=True, actor=actor)
     if listing.complete and wanted:
-        Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]).update(
-            in_thulium=False)
+        presence_mark(Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]),
+                      in_thulium=False, actor=actor)
         for campaign in wanted.values():
             campaign.in_thulium = False
     return found
@@ -173,8 +178,7 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor,
                 current.name = found["name"][:255]
             current.save(update_fields=["settings", "version", "name"])
             outdated_requests_close(current, settings=current.settings)
-            who = {"actor": actor, "campaign": current,
-                   "actor_username": "" if actor else "sync_campaigns"}
+            who = {"campaign": current, **reader_named(actor)}
             details = {"settings_before": before, "version": current.version}
             if applied:
                 entry_complete(entry_begin(kind=FOUND_APPLIED.slug, related=unanswered,

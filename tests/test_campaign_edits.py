@@ -18,7 +18,7 @@ from audit.recording import entry_begin, entry_complete, last_link
 from audit.verify import verify_chain
 from campaigns import services
 from campaigns.due import due_changes_apply
-from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
+from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.four_eyes import change_request_create
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync, outside_changes_take
@@ -731,7 +731,7 @@ def test_a_safe_change_is_sent_without_a_confirmation_page(logged_in, campaigns,
 
 @pytest.mark.parametrize("when", [{}, {"apply_at": ahead()}])
 def test_the_form_of_a_campaign_deleted_in_thulium_says_so_and_sends_nothing(
-        logged_in, campaigns, thulium, when):
+        logged_in, user, campaigns, thulium, when):
     thulium.state.remove_campaign("00001")
     url = edit_url("00001")
     response = logged_in.post(url, {**opened(logged_in), "order": "7", "reason": REASON,
@@ -742,3 +742,6 @@ def test_the_form_of_a_campaign_deleted_in_thulium_says_so_and_sends_nothing(
     assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
     assert not ScheduledChange.objects.exists()
     assert Campaign.objects.get(thulium_id="00001").in_thulium is False
+    gone = Entry.objects.get(kind=THULIUM_PRESENCE.slug)
+    assert (gone.campaign.thulium_id, gone.actor, gone.details) == (
+        "00001", user, {"in_thulium": False})

@@ -3,11 +3,17 @@
 import pytest
 import requests
 from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.models import Entry
+from campaigns.entries import THULIUM_PRESENCE
 from campaigns.models import Campaign
+from campaigns.presence import presence_mark
 from campaigns.reading import campaigns_sync
-from tests.conftest import api_calls
+from tests.conftest import AUDITORS, api_calls, make_user
 from tests.test_gateway import CraftedThulium
 
 LIST = reverse("campaigns:list")
@@ -203,6 +209,44 @@ def test_a_campaign_back_in_thulium_loses_the_flag(logged_in, campaigns, thulium
     summary = campaigns_sync()
     assert summary.not_in_thulium == 0
     assert Campaign.objects.get(thulium_id="00002").in_thulium is True
+
+
+def presence_entries() -> list[tuple[str, str, bool]]:
+    """The "presence in Thulium" entries: campaign, who, the flag set; oldest first."""
+    return [(entry.campaign.thulium_id, entry.actor_username, entry.details["in_thulium"])
+            for entry in Entry.objects.filter(kind=THULIUM_PRESENCE.slug).order_by("begin_seq")]
+
+
+def test_a_campaign_gone_from_thulium_and_back_says_so_on_its_timeline(
+        logged_in, campaigns, thulium):
+    """Its flag changed with no entry: its history gave no reason its changes stopped."""
+    thulium.state.remove_campaign("00002")
+    logged_in.post(reverse("campaigns:sync"))
+    logged_in.post(reverse("campaigns:sync"))  # still gone: nothing new to say
+    thulium.state.reset()
+    campaigns_sync()
+    assert presence_entries() == [("00002", "manager", False), ("00002", "sync_campaigns", True)]
+    auditor = Client()
+    auditor.force_login(make_user("auditor", AUDITORS))
+    history = reverse("campaigns:detail", args=["00002"])
+    english = auditor.get(history).content.decode()
+    assert ">no longer in Thulium<" in english and ">in Thulium again<" in english
+    polish = auditor.get(history, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert ">już nie ma w Thulium<" in polish
+    for entry in Entry.objects.filter(kind=THULIUM_PRESENCE.slug):
+        for language in ("en", "pl"):
+            page = auditor.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE=language)
+            assert 'data-testid="presence"' in page.content.decode()
+
+
+def test_marking_a_hundred_campaigns_gone_takes_the_statements_of_marking_one(many):
+    with CaptureQueriesContext(connection) as one:
+        presence_mark(Campaign.objects.filter(pk=many[0].pk), in_thulium=False, actor=None)
+    with CaptureQueriesContext(connection) as the_rest:
+        presence_mark(Campaign.objects.all(), in_thulium=False, actor=None)
+    assert len(the_rest) == len(one)
+    assert len(presence_entries()) == len(many) > 100
+    assert not Campaign.objects.filter(in_thulium=True).exists()
 
 
 def test_updated_counts_only_the_campaigns_whose_settings_or_name_changed(campaigns, thulium):
