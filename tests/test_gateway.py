@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -51,13 +52,18 @@ class CraftedThulium:
     sends one fixed JSON body. Headers given replace the server's own (a Content-Length
     longer than the body cuts the answer off: the connection is then closed). `trickle`
     sends the body a byte at a time, that many seconds apart, counting them in `trickled`
-    and setting `trickle_ended` once it stops (the whole body sent, or the client gone).
+    and setting `trickle_ended` once it stops (the whole body sent, or the client gone);
+    `trickle_head` sends the status line and headers so too, `head_length` bytes before
+    the body. Both are read at each request.
     """
 
-    def __init__(self, body=None, *, status=200, respond=None, trickle=0.0):
+    def __init__(self, body=None, *, status=200, respond=None, trickle=0.0,
+                 trickle_head=False):
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.respond = respond or (lambda method, path, sent: (status, payload))
         self.trickle = trickle
+        self.trickle_head = trickle_head
+        self.head_length = 0
         self.trickled = 0
         self.trickle_ended = threading.Event()
         self.connections = 0  # accepted
@@ -78,17 +84,24 @@ class CraftedThulium:
                 status, answer, *given = crafted.respond(self.command, self.path, sent)
                 headers = {"Content-Type": "application/json",
                            "Content-Length": str(len(answer)), **(given[0] if given else {})}
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                if crafted.trickle:
-                    self._trickle(answer)
+                head = self._head(status, headers)
+                if not crafted.trickle:
+                    self.wfile.write(head + answer)
+                elif crafted.trickle_head:
+                    crafted.head_length = len(head)
+                    self._trickle(head + answer)
                 else:
-                    self.wfile.write(answer)
+                    self.wfile.write(head)
+                    self._trickle(answer)
                 self.close_connection = int(headers["Content-Length"]) != len(answer)
 
             do_POST = do_PUT = do_GET
+
+            def _head(self, status, headers):
+                """The status line and headers, as the answer's first bytes."""
+                lines = [f"{self.protocol_version} {status} {HTTPStatus(status).phrase}",
+                         *(f"{name}: {value}" for name, value in headers.items()), "", ""]
+                return "\r\n".join(lines).encode("latin-1")
 
             def _trickle(self, answer):
                 try:
@@ -380,6 +393,41 @@ def test_an_answer_sent_a_little_at_a_time_ends_the_call_at_its_deadline(method)
     assert crafted.trickled < len(answer)
     error = caught.value
     assert (error.outcome, error.detail) == (OUTCOME_IF_SENT[method], "no answer in time")
+
+
+def assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, url, method):
+    """Call `method` on a connection kept alive from an answered call, `crafted` sending the
+    status line and headers a byte at a time: the call ends as no answer in time, its
+    connection closed before the server could write all of them."""
+    client = client_for(url)
+    client.add_record("00001", NEW_RECORD)  # answered at once: its connection is kept
+    crafted.trickle, crafted.trickle_head = 0.15, True
+    with pytest.raises(ThuliumUnavailable) as caught:
+        CALLS[method](client)  # connect + read: 1 + 1 s
+    assert crafted.trickle_ended.wait(timeout=60)
+    assert crafted.connections == 1
+    # Judged by the bytes the server could write, not by a clock a loaded machine slows.
+    assert crafted.trickled < crafted.head_length
+    error = caught.value
+    assert (error.outcome, error.detail) == (OUTCOME_IF_SENT[method], "no answer in time")
+
+
+@pytest.mark.parametrize("method", CALLS)
+def test_headers_sent_a_little_at_a_time_end_the_call_at_its_deadline(method):
+    """Only the body was read by the deadline: each byte of the status line and headers came
+    within the read timeout, and the call lasted as long as the server took to send them."""
+    with CraftedThulium({"record_id": "231"}) as crafted:
+        assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, crafted.url, method)
+
+
+def test_headers_sent_a_little_at_a_time_over_tls_end_the_call_at_its_deadline(
+        tls_certificate, monkeypatch, fresh_environment):
+    """TLS reads through its own layer: the socket shut down under it ends them as well."""
+    crafted = CraftedThulium({"record_id": "231"})
+    url = served_over_tls(crafted, tls_certificate)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(crafted.certificate))
+    with crafted:
+        assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, url, "POST")
 
 
 def test_calls_in_turn_share_one_connection_once_their_answers_are_read():
@@ -681,8 +729,8 @@ def test_a_client_without_a_language_gets_english(thulium):
 
 
 @pytest.fixture(scope="module")
-def untrusted_https_url(tmp_path_factory):
-    """An HTTPS server with a self-signed certificate that no trust store knows."""
+def tls_certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 that no trust store knows: (cert, key)."""
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("openssl is needed to make a self-signed certificate")
@@ -694,13 +742,25 @@ def untrusted_https_url(tmp_path_factory):
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )
+    return cert, key
+
+
+def served_over_tls(crafted: CraftedThulium, certificate) -> str:
+    """Have `crafted`, not yet started, answer over TLS with `certificate`: its https URL."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    crafted = CraftedThulium([])
+    context.load_cert_chain(*certificate)
     crafted._server.socket = context.wrap_socket(crafted._server.socket, server_side=True)
-    crafted.certificate = cert
+    crafted.certificate = certificate[0]
+    return crafted.url.replace("http://", "https://")
+
+
+@pytest.fixture(scope="module")
+def untrusted_https_url(tls_certificate):
+    """An HTTPS server with a self-signed certificate that no trust store knows."""
+    crafted = CraftedThulium([])
+    url = served_over_tls(crafted, tls_certificate)
     with crafted:
-        yield crafted.url.replace("http://", "https://"), crafted
+        yield url, crafted
 
 
 @pytest.mark.parametrize("method", CALLS)

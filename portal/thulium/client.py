@@ -26,7 +26,7 @@ from urllib3.exceptions import NewConnectionError, SSLError
 from portal.metrics.instruments import thulium_call_done
 
 from .batch import RecordResult, read_results
-from .deadline import read_body_by
+from .deadline import CallDeadline, DeadlineAdapter, read_body
 from .errors import (
     ThuliumAuthFailed,
     ThuliumMethodRefused,
@@ -71,6 +71,8 @@ class _TimeoutSession(requests.Session):
     def __init__(self, timeout: tuple[float, float]):
         super().__init__()
         self.default_timeout = timeout
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, DeadlineAdapter())
         # Calls of different users share this session: no cookie may carry over between them.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         # requests would read the whole environment on every call; request() passes what
@@ -79,8 +81,6 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):
         connect_timeout, read_timeout = kwargs.setdefault("timeout", self.default_timeout)
-        # One deadline for the whole call: the timeouts alone bound each wait, not the call.
-        deadline = time.monotonic() + connect_timeout + read_timeout
         # A redirected PUT or POST would be sent on as a GET, whose answer then read as the
         # change's success: a write's redirect is answered as it is (see _http_failure).
         kwargs["allow_redirects"] = method == "GET"
@@ -90,8 +90,10 @@ class _TimeoutSession(requests.Session):
         # A CA bundle named by REQUESTS_CA_BUNDLE (a closed network's own CA) is honoured;
         # checking certificates is never turned off.
         kwargs["verify"] = verify
-        response = super().request(method, url, stream=True, **kwargs)
-        read_body_by(response, deadline, read_timeout)
+        # One deadline for the whole call: the timeouts alone bound each wait, not the call.
+        with CallDeadline(connect_timeout + read_timeout):
+            response = super().request(method, url, stream=True, **kwargs)
+            read_body(response)
         return response
 
 
