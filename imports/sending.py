@@ -224,8 +224,8 @@ class BatchSend:
     def check(self) -> bool:
         """Ask Thulium about the rows whose last send went unanswered; False if it failed.
 
-        Found, a row is added with Thulium's id; not found, it may be sent again, unless
-        its number was put on the do-not-call list meanwhile.
+        Found, a row is added (see `found_in_thulium`); not found, it may be sent again,
+        unless its number was put on the do-not-call list meanwhile.
         """
         rows = [pending for pending in self.open if pending.to_check]
         if not rows:
@@ -248,16 +248,16 @@ class BatchSend:
                 ImportAttempt(row_id=pending.row.pk, entry=check)
                 for pending, check in zip(rows, checks, strict=True))
         try:
-            found = record_checks_run(checks, since=since, until=until,
-                                      applied_before=earliest.since_after,
-                                      language=self.job.language or None)
+            record_checks_run(checks, since=since, until=until,
+                              applied_before=earliest.since_after,
+                              language=self.job.language or None)
         except ThuliumError as error:
             self.hold_back(error)
             return False  # still to check: the next round asks again
-        for pending, check, record_id in zip(rows, checks, found, strict=True):
+        for pending, check in zip(rows, checks, strict=True):
             pending.to_check = False
-            if record_id:
-                self.settle(pending, RowState.ADDED, check)
+            if found := found_in_thulium(pending, check):
+                self.settle(pending, found.state, found.entry)
             elif pending.listed:
                 self.settle(pending, RowState.SUPPRESSED, check)
         return True
@@ -507,6 +507,21 @@ def refusal(values: dict, unanswered) -> str:
     return RowState.ADDED_EARLIER if unanswered and already else RowState.REFUSED
 
 
+def found_in_thulium(pending: Pending, check: Entry) -> Sent | None:
+    """The verdict of a row its completed check found in Thulium, or None.
+
+    Listed with its id, the row is added. Listed without one, Thulium holds the number
+    and the portal knows no id of it (records.services.record_checks_run): added earlier,
+    as when a resend is refused as a duplicate; its verdict names the unanswered send,
+    which the number keeps as its entry when imports.pushing stores it as added earlier.
+    """
+    if check.outcome != Outcome.SUCCEEDED or not check.results.get("found"):
+        return None
+    if check.results.get("record_id"):
+        return Sent(pending.row, RowState.ADDED, check)
+    return Sent(pending.row, RowState.ADDED_EARLIER, pending.unanswered)
+
+
 def resumed(row: ClaimedRow) -> Sent | Pending:
     """A dead worker's row, from its steps' entries: settled, or to send on.
 
@@ -528,8 +543,8 @@ def resumed(row: ClaimedRow) -> Sent | Pending:
     pending = Pending(row)
     for entry in steps:
         if entry.kind == RECORD_CHECK.slug:
-            if entry.outcome == Outcome.SUCCEEDED and entry.results.get("record_id"):
-                return Sent(row, RowState.ADDED, entry)
+            if found := found_in_thulium(pending, entry):
+                return found
             pending.to_check = pending.to_check and entry.outcome != Outcome.SUCCEEDED
             continue
         pending.tried = pending.tried or not (

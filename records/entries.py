@@ -63,6 +63,9 @@ def _check_summary(entry) -> str:
     if entry.results.get("record_id"):
         return gettext("checked in Thulium: %(phone)s is held (record id %(id)s)") % {
             "phone": phone, "id": entry.results["record_id"]}
+    if entry.results.get("found"):  # listed without its id (records.services)
+        return gettext("checked in Thulium: %(phone)s is held (listed without a record id)") % {
+            "phone": phone}
     if entry.results.get("found") is False:
         return gettext("checked in Thulium: %(phone)s is not held") % {"phone": phone}
     return gettext("checked in Thulium: %(phone)s") % {"phone": phone}

@@ -10,10 +10,8 @@ import datetime
 from collections import defaultdict
 from collections.abc import Collection
 
-from django.utils.translation import gettext_noop
-
 from portal.phones import phone_key
-from portal.thulium import ThuliumUnavailable, get_client
+from portal.thulium import get_client
 from portal.thulium.dates import thulium_day, thulium_moment
 
 # Documented: GET outbounds/:id/records pages by at most 100.
@@ -22,8 +20,6 @@ PAGE_SIZE = 100
 # this long before the send, or after it could have landed, are still read, in case they
 # are the one sent.
 CLOCK_MARGIN = datetime.timedelta(minutes=15)
-# Stored in English, shown in the reader's language (ThuliumUnavailable.user_messages).
-LISTED_WITHOUT_ID = gettext_noop("it listed a record looked for without its record_id")
 
 
 def listing_days(sent_at: datetime.datetime,
@@ -39,13 +35,13 @@ def listing_days(sent_at: datetime.datetime,
 def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
                         until: datetime.datetime, applied_before: Collection[str] = (),
                         language: str | None = None) -> list[str | None]:
-    """For each payload, Thulium's record_id of the record it would have made, or None;
+    """For each payload, Thulium's record_id of the record it would have made, "" when
+    Thulium listed that record without a usable record_id, or None when it listed none;
     raises ThuliumError. `sent_at` is when the earliest of them was sent, `until` the
     latest moment any of them could have landed in Thulium.
 
-    A record listed that matches a payload but has no usable record_id raises
-    ThuliumUnavailable: Thulium holds something of the number, so it is not "not found",
-    and without its id the portal cannot tell which record it is.
+    A record listed without a usable id answers its own payload only, with "": it used to
+    fail the whole listing, and every other payload of an import's batch stayed unknown.
 
     A record matches on the number in its canonical form and, when the payload had one,
     on the identifier. The records listed from the day of the send to that of `until` (each
@@ -104,11 +100,9 @@ def _made_before(row: dict, moment: datetime.datetime) -> bool:
 
 
 def _usable_id(row: dict) -> str:
-    """The listed record's id; raises ThuliumUnavailable for a missing, null or empty one."""
+    """The listed record's id; "" for a missing, null or empty one."""
     record_id = row.get("record_id")
-    if not (isinstance(record_id, str) and record_id.strip()):
-        raise ThuliumUnavailable(LISTED_WITHOUT_ID, status=200)
-    return record_id
+    return record_id if isinstance(record_id, str) and record_id.strip() else ""
 
 
 def _row_key(row: dict) -> str:

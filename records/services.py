@@ -48,6 +48,9 @@ _UNTOLD = gettext_noop("Thulium's answer to the batch does not tell what became 
 # call (an import's batch waits minutes for its turn).
 LISTED_SINCE_CHECKED = gettext_noop("Not sent: the number was put on the do-not-call list "
                                     "after it was checked.")
+# A check that found the number held in Thulium by a record listed with no usable id.
+LISTED_WITHOUT_ID = gettext_noop("Thulium listed this number's record without its record_id: "
+                                 "it holds the number, which is not sent again.")
 
 
 class NumberTaken(Exception):
@@ -363,11 +366,12 @@ def _check_under_way(addition: Entry) -> bool:
 def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
     """Ask Thulium whether it holds the record an unanswered addition sent: the check's entry.
 
-    Found, the number is known as added, with Thulium's id; not found, the portal forgets
-    it, so that it may be sent again (nothing is resent here). The addition's own entry
-    is left as it is: the check names it as its related entry. Raises RecordCheckRefused
-    when there is nothing to check, ThuliumError when Thulium fails (the check's entry
-    then says so, and nothing else changes).
+    Found, the number is known as added, with Thulium's id (or none, when Thulium lists
+    none: see `record_checks_run`); not found, the portal forgets it, so that it may be
+    sent again (nothing is resent here). The addition's own entry is left as it is: the
+    check names it as its related entry. Raises RecordCheckRefused when there is nothing
+    to check, ThuliumError when Thulium fails (the check's entry then says so, and nothing
+    else changes).
     """
     record = record_to_check(entry)
     if (landing := landed_by(entry)) > timezone.now():
@@ -435,12 +439,18 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime,
 
 def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
                       until: datetime.datetime, applied_before: Collection[str] = (),
-                      language: str | None = None) -> list[str | None]:
-    """Ask Thulium, in one listing, what begun checks look for: the record_id found for each,
-    or None; raises ThuliumError (the checks' entries then say so, nothing else changes).
+                      language: str | None = None) -> None:
+    """Ask Thulium, in one listing, what begun checks look for, and complete their entries
+    (`results.found`, `results.record_id`); raises ThuliumError (the checks' entries then
+    say so, nothing else changes).
 
     A number found is known as added, with Thulium's id; one not found is forgotten, so
-    that it may be sent again. `until`, `applied_before`: see `find_all_in_thulium`.
+    that it may be sent again. One Thulium lists without a usable record_id is held there,
+    so it must never be sent again, and the portal has no id of it to keep: it is known as
+    added with no id, as after a resend Thulium refused as a duplicate
+    (`records_added_earlier`), and its check's entry says that Thulium listed it without
+    one. Kept unknown instead, it would be checked again and again, finding the same.
+    `until`, `applied_before`: see `find_all_in_thulium`.
     """
     campaign = checks[0].campaign
     try:
@@ -455,13 +465,18 @@ def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
             unknown = AddedRecord.objects.filter(
                 campaign=campaign, phone_key=phone_key(check.sent["phone_number"]),
                 status=AddedRecord.Status.UNKNOWN)
-            if record_id:
-                unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
-            else:
+            if record_id is None:
                 unknown.delete()
-        entries_complete([
-            (check, outcome_values(outcome=Outcome.SUCCEEDED, http_status=200, results=(
-                {"found": True, "record_id": record_id} if record_id else {"found": False})))
-            for check, record_id in zip(checks, found, strict=True)
-        ])
-    return found
+            else:
+                unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
+        entries_complete([(check, _check_values(record_id))
+                          for check, record_id in zip(checks, found, strict=True)])
+
+
+def _check_values(record_id: str | None) -> dict:
+    """The outcome of a check that listed the record with this id, without one (""), or
+    not at all (None)."""
+    return outcome_values(
+        outcome=Outcome.SUCCEEDED, http_status=200,
+        results={"found": record_id is not None, **({"record_id": record_id} if record_id else {})},
+        detail=LISTED_WITHOUT_ID if record_id == "" else "")

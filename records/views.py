@@ -114,9 +114,13 @@ def addition_check(request, pk):
     except ThuliumError as error:
         flash_thulium_error(request, error, _("Could not check in Thulium"))
     else:
-        if check.results["found"]:
+        if check.results.get("record_id"):
             messages.success(request, _("Thulium holds this record (id %(id)s): it is now known "
                                         "as added.") % {"id": check.results["record_id"]})
+        elif check.results["found"]:
+            messages.success(request, _("Thulium holds this number but listed its record "
+                                        "without a record id: it is now known as added, and "
+                                        "will not be sent again."))
         else:
             messages.success(request, _("Thulium does not hold this number: it may be added "
                                         "again."))

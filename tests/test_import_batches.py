@@ -25,13 +25,17 @@ from imports.report import report_lines
 from imports.services import import_confirm
 from notices.models import Notice
 from notices.sending import notice_message
+from portal.phones import phone_key
 from portal.thulium import RecordResult, get_client
 from portal.thulium.batch import UNKNOWN
+from records.models import AddedRecord
 from records.services import (
+    LISTED_WITHOUT_ID,
     batch_values,
     record_add_begin_all,
     record_add_complete_all,
     record_checks_begin,
+    record_checks_run,
 )
 from tests.conftest import api_calls, records_sent
 from tests.import_files import csv_bytes, people, previewed
@@ -159,6 +163,31 @@ def test_an_answer_missing_an_item_leaves_that_row_to_be_found_in_thulium(logged
 def held_id(thulium, phone) -> str:
     (record,) = [r for r in thulium.state.records("00001") if r["phone_number"] == phone]
     return str(record["record_id"])
+
+
+def test_a_record_listed_without_its_id_is_added_earlier_and_the_rest_of_its_batch_added(
+    logged_in, sales, thulium
+):
+    """The check of a batch whose answer was lost failed on that one record, and every
+    row of the batch ended unknown."""
+    thulium.state.fail_next("timeout", path=BATCH, apply=True, delay=LATE)
+    thulium.state.list_without_id(["601000002"])
+    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+
+    assert sends(thulium) == Counter(numbers(4))  # none sent again
+    rows = by_phone(job)
+    assert {phone: row.state for phone, row in rows.items()} == {
+        **dict.fromkeys(numbers(4), RowState.ADDED), "601000002": RowState.ADDED_EARLIER}
+    assert [rows[phone].last_send().results for phone in numbers(4)] == [
+        {"found": True, "record_id": held_id(thulium, phone)} if phone != "601000002"
+        else {"found": True} for phone in numbers(4)]
+    check = rows["601000002"].last_send()
+    assert (check.kind, check.detail) == ("record-check", LISTED_WITHOUT_ID)
+    known = AddedRecord.objects.get(phone_key=phone_key("601000002"))
+    assert (known.status, known.record_id, known.entry_id) == ("added", "", check.related_id)
+    receipt = job.receipt.results
+    assert (receipt["added"], receipt["added_earlier"], receipt["unknown"]) == (3, 1, 0)
+    assert verify_chain().problem == ""
 
 
 @pytest.mark.parametrize("applied", [True, False])
@@ -395,24 +424,32 @@ def test_the_admin_can_lift_a_refusal(admin_client, thulium):
     assert batch_refusal() is None
 
 
-def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
-    logged_in, sales, thulium, user
-):
-    job = previewed(logged_in, sales, csv_bytes(people(1)))
+def lost_then_checked_by_a_dead_worker(
+    client, campaign, user
+) -> tuple[ImportJob, ImportRow, Entry]:
+    """An import of one row Thulium took, whose answer was lost, and whose worker died
+    while checking it: the job, the row and the row's begun check."""
+    job = previewed(client, campaign, csv_bytes(people(1)))
     assert import_confirm(job=job)
     row = job.rows.get()
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
     ImportRow.objects.filter(pk=row.pk).update(
         state=RowState.SENDING, claimed_by="dead-worker", lease_until=timezone.now()
         - timedelta(minutes=5))
-    # Thulium took the row, its answer was lost, and the worker died while checking.
     get_client().add_record("00001", row.payload)
-    (lost,) = record_add_begin_all(campaign=sales, payloads=[row.payload], actor=user)
+    (lost,) = record_add_begin_all(campaign=campaign, payloads=[row.payload], actor=user)
     record_add_complete_all([(lost, outcome_values(outcome=Outcome.UNKNOWN))])
-    (cut_off,) = record_checks_begin([lost], since=lost.created_at, until=lost.created_at,
-                                     actor=user)
+    (check,) = record_checks_begin([lost], since=lost.created_at, until=lost.created_at,
+                                   actor=user)
     ImportAttempt.objects.bulk_create([ImportAttempt(row=row, entry=lost),
-                                       ImportAttempt(row=row, entry=cut_off)])
+                                       ImportAttempt(row=row, entry=check)])
+    return job, row, check
+
+
+def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
+    logged_in, sales, thulium, user
+):
+    job, row, cut_off = lost_then_checked_by_a_dead_worker(logged_in, sales, user)
 
     import_push(job.pk)
 
@@ -425,6 +462,24 @@ def test_a_check_a_dead_worker_left_unfinished_is_asked_again_before_any_send(
     assert "stopped before Thulium's answer was recorded" in cut_off.detail
     assert sends(thulium) == Counter([row.phone_number])  # the test's own POST only
     assert verify_chain().problem == ""
+
+
+def test_a_row_a_dead_worker_found_listed_without_its_id_is_added_earlier_not_sent_again(
+    logged_in, sales, thulium, user
+):
+    """Its check, found held with no record_id, was taken for "not found": the push that
+    took the row over sent it again."""
+    job, row, check = lost_then_checked_by_a_dead_worker(logged_in, sales, user)
+    thulium.state.list_without_id([row.payload["phone_number"]])
+    record_checks_run([check], since=check.created_at, until=check.created_at)
+
+    import_push(job.pk)
+
+    row.refresh_from_db()
+    assert row.state == RowState.ADDED_EARLIER
+    assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                          ("record-check", Outcome.SUCCEEDED)]
+    assert sends(thulium) == Counter([row.phone_number])  # the test's own POST only
 
 
 def test_rows_whose_answers_were_lost_days_apart_are_each_found_in_one_listing(

@@ -10,12 +10,13 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from audit.erasure import forget_number
 from audit.models import Entry
 from audit.verify import verify_chain
 from campaigns.services import campaign_update
-from portal.thulium import ThuliumUnavailable, get_client
+from portal.thulium import get_client
 from portal.thulium.dates import THULIUM_ZONE, thulium_day
 from records import landing, services
 from records.landing import landed_by
@@ -27,7 +28,6 @@ from tests.conftest import LOADERS, api_calls, make_user, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_campaign_form import flashed
 from tests.test_faults_in_views import error_box
-from tests.test_gateway import CraftedThulium
 from tests.test_record_form import DUPLICATE, add, new_url
 
 RECORDS_PATH = "/api/outbounds/00001/records"
@@ -453,57 +453,38 @@ def test_a_failed_check_s_detail_names_the_http_status_once(later, logged_in, ca
     assert (check.outcome, check.http_status, check.detail) == ("failed", 500, "HTTP 500")
 
 
-def listing_of(*rows) -> CraftedThulium:
-    """A Thulium whose campaign lists these records, to every GET."""
-    return CraftedThulium({"count": len(rows), "result": list(rows)})
+HELD_WITHOUT_ID = ("Thulium holds this number but listed its record without a record id: it "
+                   "is now known as added, and will not be sent again.")
 
 
-LISTED_WITHOUT_ID = ("Could not check in Thulium: Thulium did not answer properly. Try again "
-                     "later. (it listed a record looked for without its record_id)")
-
-
-@pytest.mark.parametrize("listed", [
-    {"phone_number": "601234567"},
-    {"phone_number": "601234567", "record_id": None},
-    {"phone_number": "601234567", "record_id": ""},
-], ids=["no-key", "null", "empty"])
-def test_a_record_listed_without_its_id_leaves_the_addition_unknown(
-    later, logged_in, settings, campaigns, thulium, listed
+@pytest.mark.parametrize("form", ["empty", "null", "absent"])
+def test_a_record_thulium_lists_without_its_id_is_known_as_added_and_never_sent_again(
+    later, logged_in, campaigns, thulium, form
 ):
-    """Without the key, the check failed with a 500 and its entry stayed pending; with a
-    null or empty id, the number Thulium listed was said not held, and freed."""
+    """The check failed ("it listed a record looked for without its record_id") and the
+    addition stayed unknown, to be checked again, each time finding the same."""
     lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+    thulium.state.list_without_id(["601234567"], form=form)
 
-    with listing_of({"phone_number": "602000001", "record_id": "17"}, listed) as crafted:
-        settings.THULIUM_API_URL = crafted.url
-        response = logged_in.post(check_url(lost))
+    response = logged_in.post(check_url(lost))
 
-    assert response.status_code == 302 and flashed(response) == [LISTED_WITHOUT_ID]
+    assert response.status_code == 302 and flashed(response) == [HELD_WITHOUT_ID]
     (check,) = checks()
-    assert (check.outcome, check.results) == ("failed", {})
+    assert (check.outcome, check.results, check.detail) == (
+        "succeeded", {"found": True}, services.LISTED_WITHOUT_ID)
     added = AddedRecord.objects.get()
-    assert (added.status, added.record_id, added.entry) == ("unknown", "", lost)
-    assert check_url(lost) in logged_in.get(lost.get_absolute_url()).content.decode()
+    assert (added.status, added.record_id, added.entry) == ("added", "", lost)
+    page = logged_in.get(lost.get_absolute_url()).content.decode()
+    assert "601234567 is held (listed without a record id)" in page
+    assert check_url(lost) not in page
+    check_page = logged_in.get(check.get_absolute_url()).content.decode()
+    assert "Thulium holds it, but listed it without its record_id." in check_page
+    assert escape(services.LISTED_WITHOUT_ID) in check_page
+    # Known as added: the number is refused before anything is sent.
+    thulium.state.received_forget()
+    assert DUPLICATE in add(logged_in, {"phone_number": "601234567"}).content.decode()
+    assert api_calls(thulium, "POST") == []
     assert verify_chain().problem == ""
-
-
-def test_a_record_listed_without_its_id_leaves_every_check_of_the_listing_unknown(
-    user, campaigns, settings
-):
-    """An import checks its unanswered rows in one listing: none of them is said not held
-    (and sent again) on a listing that cannot tell."""
-    lost = [addition(actor=user, campaign=campaigns["00001"], phone=phone, outcome="unknown")
-            for phone in ("601234567", "601234568")]
-    begun = record_checks_begin(lost, since=timezone.now(), until=timezone.now(), actor=user)
-
-    with listing_of({"phone_number": "601234567", "record_id": None}) as crafted:
-        settings.THULIUM_API_URL = crafted.url
-        with pytest.raises(ThuliumUnavailable):
-            record_checks_run(begun, since=timezone.now(), until=timezone.now())
-
-    assert [(check.outcome, check.detail) for check in checks()] == [
-        ("failed", "it listed a record looked for without its record_id")] * 2
-    assert sorted(AddedRecord.objects.values_list("status", flat=True)) == ["unknown"] * 2
 
 
 # --- who may check what, and when ---------------------------------------------------------

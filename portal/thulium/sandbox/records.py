@@ -62,7 +62,7 @@ def listed_record(record, campaign):
     status = _status_of(record, campaign)
     # Inferred: the sandbox never calls nor keeps agents' names or notes, so call_date,
     # agent_name and last_note stay "".
-    return {
+    row = {
         **{name: "" for name in LISTED_FIELDS},
         **{name: record[name] for name in LISTED_FIELDS if name in record},
         "record_id": int(record["record_id"]),
@@ -70,6 +70,11 @@ def listed_record(record, campaign):
         "status": status.get("name", ""),
         "status_id": int(status["status_id"]) if status else "",
     }
+    if record.get("id_left_out") == "absent":
+        del row["record_id"]
+    elif record.get("id_left_out"):
+        row["record_id"] = {"empty": "", "null": None}[record["id_left_out"]]
+    return row
 
 
 def _status_of(record, campaign):

@@ -34,6 +34,9 @@ REFUSAL_STATUSES = frozenset({401, 403, 404, 405})
 # "wrapped" is no shape Thulium documents: the keyed answer as a listing's page, {"count":
 # ..., "result": ...}, an answer the portal cannot read and which names every number sent.
 BATCH_SHAPES = ("keyed", "list", "wrapped")
+# How a listing may show a record without its id (list_without_id): "" (the empty value
+# Thulium documents), null, or no record_id at all.
+WITHOUT_ID_FORMS = ("empty", "null", "absent")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class SandboxState:
             self._batch_shape = "keyed"
             self._left_out = set()  # numbers the next batch answers say nothing about
             self._failing = set()  # numbers the next batches refuse
+            self._without_id = {}  # number -> how listings show its record without its id
             self._gathering = None  # a threading.Barrier while requests are held (gather)
             self.gathered = False
         self._open.set()
@@ -203,6 +207,15 @@ class SandboxState:
         """Which of `numbers` a batch refuses (see fail_in_batch)."""
         return self._take(self._failing, numbers)
 
+    def list_without_id(self, numbers, form="empty"):
+        """List the records of these numbers (as sent) without their record_id, in one of
+        WITHOUT_ID_FORMS, until reset. Undocumented: whether Thulium ever does is unknown;
+        a listing's item the portal cannot tie to an id."""
+        if form not in WITHOUT_ID_FORMS:
+            raise ValueError(f"form must be one of {list(WITHOUT_ID_FORMS)}")
+        with self._lock:
+            self._without_id.update(dict.fromkeys(numbers, form))
+
     def _mark(self, marked, numbers):
         with self._lock:
             marked |= set(numbers)
@@ -310,10 +323,12 @@ class SandboxState:
             return copy.deepcopy(self._records.get(campaign_id, []))
 
     def listed_records(self, campaign_id):
-        """Records oldest first, each with its "create_date" as GET records shows it."""
+        """Records oldest first, each with its "create_date" as GET records shows it and, for
+        one listed without its id, the form of that (`id_left_out`, see list_without_id)."""
         with self._lock:
             return [
-                {**copy.deepcopy(record), "create_date": self._create_dates[record["record_id"]]}
+                {**copy.deepcopy(record), "create_date": self._create_dates[record["record_id"]],
+                 "id_left_out": self._without_id.get(record.get("phone_number"))}
                 for record in self._records.get(campaign_id, [])
             ]
 
