@@ -10,6 +10,7 @@ class PortalConfig(AppConfig):
     def ready(self):
         from . import (
             checks,  # noqa: F401  (registers the deploy checks)
+            kept_input,  # noqa: F401  (a login by another account drops a form's input)
             login_throttling,  # noqa: F401  (a login clears its failures)
         )
         from .converters import ThuliumIdConverter

@@ -1,6 +1,7 @@
 """The portal's own middleware: a request id and one log line per request, its count in the
-metrics, the renewal of idle sessions, the way back after logging in, the 400 page for a NUL
-in an admin page's query string, and a page for an address opened that takes posts only.
+metrics, the renewal of idle sessions, the way back after logging in (with what a form held
+when its session had ended), the 400 page for a NUL in an admin page's query string, and a
+page for an address opened that takes posts only.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -22,6 +23,7 @@ from django.dispatch import receiver
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 
+from .kept_input import account_cookie_set, posted_input_keep
 from .metrics.instruments import request_done
 from .request_id import request_id_from, set_current_request_id
 from .way_back import page_sent_from
@@ -116,15 +118,23 @@ class LoginThenBackMiddleware(LoginRequiredMiddleware):
     """Sends an anonymous visitor to log in, and back to the page afterwards.
 
     A form sent after the session ran out goes back to the page the form was on, not to
-    where it was sent: that address may take posts only, and would answer a blank 405.
+    where it was sent: that address may take posts only, and would answer a blank 405. What
+    it held is kept for that page to show again (portal.kept_input), to whose rule the
+    cookie naming the account logged in with this browser belongs.
     """
 
     def handle_no_permission(self, request, view_func):
-        page = page_sent_from(request) if request.method == "POST" else None
-        if page is None:  # a GET, or a post from no page of this site: its own address
+        if request.method != "POST":
             return super().handle_no_permission(request, view_func)
+        # A post from no page of this site goes back to its own address.
+        page = page_sent_from(request) or request.get_full_path()
+        posted_input_keep(request, page=page)
         return redirect_to_login(page, resolve_url(self.get_login_url(view_func)),
                                  self.get_redirect_field_name(view_func))
+
+    def process_response(self, request, response):
+        account_cookie_set(request, response)
+        return response
 
 
 class AdminQueryNulMiddleware:

@@ -190,6 +190,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.thulium_mode",
                 "portal.context_processors.page_to_come_back_to",
+                "portal.context_processors.kept_input",
                 "campaigns.context_processors.four_eyes",
                 "sso.context_processors.single_sign_on",
             ],

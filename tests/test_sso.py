@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
 from audit.models import Entry
 from notices.services import language_of
@@ -30,6 +31,7 @@ from tests.conftest import (
 )
 from tests.db_threads import all_at_once
 from tests.oidc import PROVIDER_NAME, provider_answer, start_provider, use_provider
+from tests.test_kept_input import kept_on, post_after_the_session_ended
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +126,20 @@ def test_a_group_map_naming_a_group_the_portal_lacks_is_logged(client, provider,
     assert "OIDC_GROUP_MAP names groups the portal does not have: Ghosts" in caplog.text
     assert set(User.objects.get(username="alice").groups.values_list("name", flat=True)) == {
         EDITORS}
+
+
+def test_a_form_posted_after_the_session_ended_comes_back_filled_after_a_sign_on(
+    client, provider, campaigns
+):
+    provider.set_account("alice", groups=["cc-loaders"])
+    page = reverse("records:new", args=["00001"])
+    post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
+
+    back = client.get(provider_answer(client, "alice", start=f"/oidc/authenticate/?next={page}"),
+                      follow=True)
+
+    assert back.redirect_chain[-1][0] == page
+    assert kept_on(back)["fields"] == {"phone_number": ["601234567"]}
 
 
 def test_a_sign_on_that_changes_nothing_writes_no_audit_entry(client, provider):

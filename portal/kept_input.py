@@ -1,0 +1,119 @@
+"""What a form held when it was posted after its session had ended, kept for its page.
+
+Such a post is answered with the login page (portal.middleware.LoginThenBackMiddleware),
+which then leads back to the form's page, and the form came back empty: what the user had
+typed was lost. Its fields are kept instead, and the page, opened after the login (password,
+code or single sign-on), shows them back in the form, not sent, with a note
+(templates/includes/kept_input.html).
+
+No file is kept (a page cannot choose one for the user), nor any field named like a
+password, a secret, a code, a key or a token (the CSRF token, a second factor's code):
+those are typed again, never stored.
+
+The fields may hold personal data (a phone number, a record's fields): they are kept in the
+cache, which drops them after KEEP_SECONDS, and are dropped once shown. Ten minutes cover a
+login with a code or at the identity provider; a form left longer is not worth keeping a
+person's data for.
+
+The session had ended, so who posted is not known for sure. What is kept is reached
+through the key the new session of the posting browser holds: no other browser, nor the
+account elsewhere, gets it. The browser also holds, until it closes, a cookie naming the
+account last logged in with it (by a digest only the portal can make): the ended session's
+own cookie has expired with it, or names a session no longer there. A login by another
+account drops what was kept, as on a shared computer the next person must not see a
+colleague's typing. Without that cookie (the browser was closed, or its cookies cleared)
+whoever logs in here within the minutes gets the form back: only someone at this browser
+can, most likely the one who typed it.
+"""
+
+import re
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.core.cache import cache
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.encoding import escape_uri_path
+
+from .caching import cache_answer
+
+KEEP_SECONDS = 600
+# The session's key of what it kept: the end of its cache key.
+KEPT = "kept_input"
+ACCOUNT_COOKIE = "portal_account"
+# Never kept: a password, a second factor's code, a secret, a key, a token (the CSRF one too).
+SECRET_NAME = re.compile(r"pass|secret|code|token|key", re.IGNORECASE)
+
+
+def kept_input_key(token: str) -> str:
+    return f"kept-input:{token}"
+
+
+def posted_input_keep(request, *, page: str) -> None:
+    """Keep this post's fields for `page`, the page its form was on, to show after the login.
+    Nothing is kept when the cache does not answer: the form then comes back empty."""
+    if request.path.startswith(reverse("admin:index")):
+        return  # the admin's pages cannot show them back
+    fields = {name: values for name, values in request.POST.lists()
+              if not SECRET_NAME.search(name)}
+    if not fields:
+        return
+    token = secrets.token_urlsafe(16)
+    kept = cache_answer(cache.add, kept_input_key(token), {
+        "page": page,
+        "account": request.COOKIES.get(ACCOUNT_COOKIE),
+        "file": bool(request.FILES),
+        # As the page's script reads its forms' addresses: percent-encoded.
+        "form": {"action": escape_uri_path(request.path), "fields": fields},
+    }, KEEP_SECONDS)
+    if kept:
+        request.session[KEPT] = token
+
+
+def kept_input_take(request) -> dict | None:
+    """What was kept for the page a logged-in user opens, once: "form" (the address it was
+    posted to, "action", and its "fields") and "file" (whether a file was chosen, to be
+    chosen again); else None."""
+    token = request.session.get(KEPT)
+    if token is None or not request.user.is_authenticated:
+        return None
+    kept = cache_answer(cache.get, kept_input_key(token))
+    if kept is not None and kept["page"] != request.get_full_path():
+        return None
+    _drop(request, token)
+    return kept
+
+
+@receiver(user_logged_in, dispatch_uid="portal.kept_input.account_check")
+def kept_input_account_check(sender, request, user, **kwargs) -> None:
+    """A login by an account other than the one this browser last had drops what was kept."""
+    token = request.session.get(KEPT)
+    if token is None:
+        return
+    kept = cache_answer(cache.get, kept_input_key(token))
+    if kept is None or (kept["account"] and not constant_time_compare(
+            kept["account"], account_digest(user))):
+        _drop(request, token)
+
+
+def account_cookie_set(request, response) -> None:
+    """Name in this browser, until it closes, the account logged in with it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return
+    digest = account_digest(user)
+    if request.COOKIES.get(ACCOUNT_COOKIE) != digest:
+        response.set_cookie(ACCOUNT_COOKIE, digest, secure=settings.SESSION_COOKIE_SECURE,
+                            httponly=True, samesite=settings.SESSION_COOKIE_SAMESITE)
+
+
+def account_digest(user) -> str:
+    """A keyed digest of the account: the cookie names no one to whoever reads it."""
+    return salted_hmac("portal.kept_input.account", str(user.pk)).hexdigest()
+
+
+def _drop(request, token: str) -> None:
+    del request.session[KEPT]
+    cache_answer(cache.delete, kept_input_key(token))
