@@ -118,8 +118,8 @@ def import_check_start(*, job: ImportJob, mapping: list[str]) -> bool:
     (imports.previewing.import_check); False if the import can no longer be mapped."""
     started = _hand_to_worker(
         job, ImportJob.MAPPABLE_STATES, state=ImportJob.State.CHECKING, mapping=mapping,
-        heartbeat_at=database_now(job.pk), rows_total=0, rows_expected=0, rows_valid=0, check_problem="",
-        choices_unread="")
+        heartbeat_at=database_now(job.pk), rows_total=0, rows_expected=0, rows_valid=0,
+        check_problem="", choices_unread="")
     log.info("import %s handed to a worker to check: %s", job.pk, started)
     return started
 
