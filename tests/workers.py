@@ -107,6 +107,14 @@ class Workers:
             pass  # the group is gone already
         process.wait()
 
+    def exit_code(self, process: subprocess.Popen, *, seconds: float = 60) -> int:
+        """The process's exit code once it ends; fails with the workers' logs if it does
+        not end in time."""
+        try:
+            return process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"worker {process.pid} did not end within {seconds} s\n{self.logs()}")
+
     def stop_all(self) -> None:
         """Kill what was started, even a group whose first process already ended."""
         for process in self.started:
@@ -121,12 +129,13 @@ class Workers:
                          for path in sorted(self.log_dir.glob("worker-*.log")))
 
 
-def wait_until(condition, *, workers: Workers, seconds: float = 120, what: str = "") -> None:
+def wait_until(condition, *, workers: Workers | None, seconds: float = 120,
+               what: str = "") -> None:
     """Poll until `condition()` holds; fail with the workers' logs if it never does."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}\n{workers.logs()}")
+            pytest.fail(f"gave up waiting for {what}\n{workers.logs() if workers else ''}")
         time.sleep(0.1)
 
 

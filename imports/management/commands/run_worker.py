@@ -89,9 +89,23 @@ class RqTaskLoop(SimpleWorker):
     """RQ's worker running tasks in this process, which also tells the imports it runs to
     stop on the first signal."""
 
+    # How long the thread listening for RQ's commands waits in one read. RQ gives 60 s:
+    # once the worker's end unsubscribed it, that thread waited so long for a subscription
+    # before it saw the stop (redis-py's PubSubWorkerThread), and the worker, joining it,
+    # outlived `docker compose stop`'s grace once in a few stops.
+    COMMANDS_READ_SECONDS = 1
+
     def request_stop(self, signum, frame):
         worker_stopping.set()
         super().request_stop(signum, frame)
+
+    def subscribe(self):
+        """RQ's own (rq 3.0), but for the thread's read."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.COMMANDS_READ_SECONDS, daemon=True,
+            exception_handler=self._pubsub_exception_handler)
 
 
 def tasks_run_until_stopped(task_loop: Worker) -> None:
