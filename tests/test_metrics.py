@@ -2,6 +2,7 @@
 token's holder."""
 
 import datetime
+import logging
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from audit.models import ChainCheck, ChainHead
+from audit.models import ChainCheck, ChainHead, Entry
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import RowState
 from imports.previewing import import_check
@@ -17,9 +18,11 @@ from imports.pushing import import_push
 from imports.services import import_confirm
 from portal.metrics import state
 from portal.thulium import ThuliumRefused, get_client
+from records.services import AdditionUnconfirmed, record_add
 from tests.audit_fixtures import change, tamper
 from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN, label_values, samples, value
+from tests.test_gateway import CraftedThulium
 
 ADD = "POST outbounds/:id/records"
 
@@ -34,6 +37,22 @@ def scrape(client) -> dict[tuple, float]:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     return samples(response.content.decode())
+
+
+def outcomes_counted(before, after, endpoint: str) -> dict[str, float]:
+    """{outcome: calls} to `endpoint` counted between two scrapes."""
+    grown = {}
+    for (name, labels), count in after.items():
+        labels = dict(labels)
+        if name == "portal_thulium_calls_total" and labels["endpoint"] == endpoint:
+            grown[labels["outcome"]] = count - value(before, name, **labels)
+    return {outcome: calls for outcome, calls in grown.items() if calls}
+
+
+def outcomes_logged(caplog, path: str) -> list[str]:
+    """The outcome of each gateway log line of a call to `path` (e.g. "outbounds")."""
+    return [record.outcome for record in caplog.records
+            if record.name == "portal.thulium" and getattr(record, "path", None) == path]
 
 
 def test_thulium_calls_are_counted_by_endpoint_template_and_outcome(client, campaigns, thulium):
@@ -193,3 +212,54 @@ def test_scheduled_changes_waiting_are_reported(logged_in, user, campaigns):
 
     scheduled_change_cancel(scheduled=first, actor=user, reason="Not needed after all")
     assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_answer_the_portal_cannot_read_is_counted_and_logged_unknown_as_its_records(
+        logged_in, campaigns, thulium, caplog):
+    """It was counted and logged succeeded, while its records' entries said unknown."""
+    caplog.set_level(logging.INFO, logger="portal.thulium")
+    thulium.state.batch_shape = "wrapped"
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(people(2)))
+    assert import_confirm(job=job)
+    before = scrape(logged_in)
+    import_push(job.pk)
+    after = scrape(logged_in)
+
+    outcomes = set(Entry.objects.filter(kind="record-addition").values_list("outcome", flat=True))
+    assert outcomes == {"unknown"}
+    assert outcomes_counted(before, after, "POST batch/outbounds/:id/records") == {"unknown": 1}
+    assert outcomes_logged(caplog, "batch/outbounds/00001/records") == ["unknown"]
+
+
+def test_an_addition_answered_without_a_record_id_is_counted_and_logged_as_its_entry(
+        client, user, campaigns, settings, caplog):
+    """It was counted and logged succeeded, while its entry said unknown."""
+    caplog.set_level(logging.INFO, logger="portal.thulium")
+    before = scrape(client)
+    with (CraftedThulium({"request_id": "53678450401cf"}) as crafted,
+          pytest.raises(AdditionUnconfirmed) as unconfirmed):
+        settings.THULIUM_API_URL = crafted.url
+        record_add(campaign=campaigns["00001"], payload={"phone_number": "601234567"},
+                   actor=user)
+    after = scrape(client)
+
+    entry = Entry.objects.get(pk=unconfirmed.value.entry.pk)
+    assert entry.outcome == "unknown"
+    assert outcomes_counted(before, after, ADD) == {"unknown": 1}
+    assert outcomes_logged(caplog, "outbounds/00001/records") == ["unknown"]
+
+
+def test_a_campaign_list_of_the_wrong_shape_is_counted_and_logged_failed_as_health_says(
+        client, db, settings, caplog):
+    """It was counted and logged succeeded, while /healthz/thulium said no proper answer."""
+    caplog.set_level(logging.INFO, logger="portal.thulium")
+    before = scrape(client)
+    with CraftedThulium({"count": 3}) as crafted:
+        settings.THULIUM_API_URL = crafted.url
+        health = client.get("/healthz/thulium").json()
+    after = scrape(client)
+
+    assert health == {"status": "unavailable", "thulium": "no proper answer"}
+    assert outcomes_counted(before, after, "GET outbounds") == {"failed": 1}
+    assert outcomes_logged(caplog, "outbounds") == ["failed"]

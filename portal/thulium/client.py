@@ -29,6 +29,7 @@ from .batch import RecordResult, read_results
 from .deadline import CallDeadline, DeadlineAdapter, read_body
 from .errors import (
     ThuliumAuthFailed,
+    ThuliumError,
     ThuliumMethodRefused,
     ThuliumRefused,
     ThuliumUnavailable,
@@ -142,18 +143,13 @@ class ThuliumClient:
         a bare list, or a page as Thulium's lists answer (`{"count", "result"}`), whose
         further pages are then read with `offset` (a campaign past the first 100 would
         otherwise be unknown to the portal)."""
-        body = self._call("GET", "outbounds")
-        if not (isinstance(body, dict) and isinstance(body.get("result"), list)):
-            return CampaignListing(self._list_of_dicts(body, "outbounds"))
-        campaigns = CampaignListing(self._list_of_dicts(body["result"], "outbounds"))
-        count = _count_of(body)
+        first, count = self._call("GET", "outbounds", read=_first_campaigns_page)
+        campaigns = CampaignListing(first)
         while count is not None and len(campaigns) < count:
-            page = self._call("GET", "outbounds",
+            page = self._call("GET", "outbounds", read=_further_campaigns_page,
                               params={"offset": len(campaigns), "limit": LIST_PAGE})
-            result = page.get("result") if isinstance(page, dict) else page
             listed = {campaign.get("id") for campaign in campaigns}
-            more = [campaign for campaign in self._list_of_dicts(result or [], "outbounds")
-                    if campaign.get("id") not in listed]
+            more = [campaign for campaign in page if campaign.get("id") not in listed]
             if not more:
                 break  # fewer than it counted, or the same page again: that is all
             campaigns += more
@@ -165,12 +161,13 @@ class ThuliumClient:
 
     def get_statuses(self, campaign_id: str) -> list[dict]:
         """GET outbounds/:id/statuses: the campaign's statuses with their system status."""
-        body = self._call("GET", "outbounds/:id/statuses", campaign_id)
-        return self._list_of_dicts(body, "statuses")
+        return self._call("GET", "outbounds/:id/statuses", campaign_id,
+                          read=functools.partial(_list_of_dicts, what="statuses"))
 
     def get_agents(self, campaign_id: str) -> list[dict]:
         """GET outbounds/:id/agents: the agents a record can be assigned to."""
-        return self._list_of_dicts(self._call("GET", "outbounds/:id/agents", campaign_id), "agents")
+        return self._call("GET", "outbounds/:id/agents", campaign_id,
+                          read=functools.partial(_list_of_dicts, what="agents"))
 
     def list_records(
         self, campaign_id: str, *, created_from: date, created_to: date | None = None,
@@ -187,18 +184,13 @@ class ThuliumClient:
                   "offset": offset, "limit": limit}
         # A page is other people's records: a body that is no page is not kept for the
         # audit, where no erasure would find the numbers in it.
-        body = self._call("GET", "outbounds/:id/records", campaign_id, params=params,
-                          keep_body=False)
-        count = _count_of(body)
-        if count is None:
-            raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
-                                     status=200)
-        rows = self._list_of_dicts(body.get("result"), "records")
-        return count, [_with_text_id(row, "record_id") for row in rows]
+        return self._call("GET", "outbounds/:id/records", campaign_id, params=params,
+                          keep_body=False, read=_records_page)
 
     def campaign_stats(self) -> list[dict]:
         """GET outbounds/stats: records_count and completion_percent of active campaigns."""
-        rows = self._list_of_dicts(self._call("GET", "outbounds/stats"), "stats")
+        rows = self._call("GET", "outbounds/stats",
+                          read=functools.partial(_list_of_dicts, what="stats"))
         # Documented: campaign ids are five characters, so a number lost its leading zeros.
         return [
             {**row, "id": f"{row['id']:05d}"} if type(row.get("id")) is int else row
@@ -216,8 +208,32 @@ class ThuliumClient:
     def add_record(self, campaign_id: str, record: dict[str, Any]) -> NewRecord:
         """POST outbounds/:id/records: returns the new record's id (a string) and the
         answer's status."""
-        status, body = self._call("POST", "outbounds/:id/records", campaign_id, json=record,
-                                  with_status=True)
+        status, record_id = self._call("POST", "outbounds/:id/records", campaign_id,
+                                       json=record, with_status=True, read=self._new_record_id)
+        return NewRecord(record_id, status)
+
+    def add_records(self, campaign_id: str, records: list[dict]) -> list[RecordResult]:
+        """POST batch/outbounds/:id/records: one result per record, in the order sent.
+
+        Raises `ThuliumUnavailable` (may have applied) when the answer is of no known shape,
+        and `ThuliumMethodRefused` when the API user may not call the batch method (or
+        this Thulium lacks it): single POSTs may still be allowed.
+        """
+        try:
+            return self._call("POST", "batch/outbounds/:id/records", campaign_id,
+                              json={"records": records},
+                              read=functools.partial(self._batch_results, records))
+        except (ThuliumAuthFailed, ThuliumRefused) as error:
+            if error.status not in ThuliumMethodRefused.STATUSES:
+                raise
+            raise ThuliumMethodRefused(
+                error.detail, status=error.status, request_id=error.request_id,
+                messages=error.messages,
+            ) from None
+
+    # Reading what a write's answer says
+    def _new_record_id(self, body) -> str:
+        """The record_id of an addition's answer, as text."""
         record_id = body.get("record_id") if isinstance(body, dict) else None
         if record_id in (None, ""):
             # Thulium took the record (200) but we cannot tell which id it got: what it
@@ -228,25 +244,10 @@ class ThuliumClient:
                 request_id=str(said)[:64] if said else "",
                 body=self._kept(json.dumps(body, ensure_ascii=False)),
             )
-        return NewRecord(str(record_id), status)
+        return str(record_id)
 
-    def add_records(self, campaign_id: str, records: list[dict]) -> list[RecordResult]:
-        """POST batch/outbounds/:id/records: one result per record, in the order sent.
-
-        Raises `ThuliumUnavailable` (may have applied) when the answer is of no known shape,
-        and `ThuliumMethodRefused` when the API user may not call the batch method (or
-        this Thulium lacks it): single POSTs may still be allowed.
-        """
-        try:
-            body = self._call("POST", "batch/outbounds/:id/records", campaign_id,
-                              json={"records": records})
-        except (ThuliumAuthFailed, ThuliumRefused) as error:
-            if error.status not in ThuliumMethodRefused.STATUSES:
-                raise
-            raise ThuliumMethodRefused(
-                error.detail, status=error.status, request_id=error.request_id,
-                messages=error.messages,
-            ) from None
+    def _batch_results(self, records: list[dict], body) -> list[RecordResult]:
+        """The batch answer's result for each record sent."""
         results = read_results(records, body)
         if results is None:
             # Thulium took the batch (200) but we cannot tell which records it added.
@@ -260,10 +261,13 @@ class ThuliumClient:
     # Plumbing
     def _call(self, method: str, endpoint: str, campaign_id: str = "", *, json=None,
               params=None, expect_body: bool = True, keep_body: bool = True,
-              with_status: bool = False):
-        """Call `endpoint` (a path template, ":id" standing for `campaign_id`): the answer's
-        body, or (status, body) `with_status`. A failure keeps an answer's body that is not
-        Thulium's documented error for the audit, unless `keep_body` is false."""
+              with_status: bool = False, read: Callable[[Any], Any] | None = None):
+        """Call `endpoint` (a path template, ":id" standing for `campaign_id`): what `read`
+        makes of the answer's body (the body itself without one), or (status, that)
+        `with_status`. `read` raises a ThuliumError on a body the portal cannot use, before
+        the call is counted and logged: so both say the outcome its audit entry gets. A
+        failure keeps an answer's body that is not Thulium's documented error for the
+        audit, unless `keep_body` is false."""
         path = endpoint.replace(":id", campaign_id)
         url = f"{self.base_url}/{path}"
         call = (method, endpoint, path)
@@ -281,7 +285,9 @@ class ThuliumClient:
             if not 200 <= response.status_code < 300:
                 raise _http_failure(response, kept)
             body = _parse_success(response, expect_body, kept)
-        except (ThuliumRefused, ThuliumAuthFailed, ThuliumUnavailable) as failure:
+            if read is not None:
+                body = read(body)
+        except ThuliumError as failure:
             _log_call(*call, started, response.status_code, failure.outcome,
                       failure.request_id)
             raise
@@ -293,13 +299,39 @@ class ThuliumClient:
         user, password = self._auth
         return kept_body(text, user=user.decode(), password=password.decode())
 
-    @staticmethod
-    def _list_of_dicts(body, what: str) -> list[dict]:
-        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            log.warning("thulium %s answer is not a list of objects", what)
-            raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
-                                     status=200)
-        return body
+
+def _list_of_dicts(body, what: str) -> list[dict]:
+    """The body, if it is a list of objects: anything else is no usable answer."""
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        log.warning("thulium %s answer is not a list of objects", what)
+        raise ThuliumUnavailable(gettext_noop("the answer is not a list of objects"),
+                                 status=200)
+    return body
+
+
+def _first_campaigns_page(body) -> tuple[list[dict], int | None]:
+    """GET outbounds' campaigns, and how many there are: the page's count (None without
+    one), or a bare list's length, as it is the whole list."""
+    if isinstance(body, dict) and isinstance(body.get("result"), list):
+        return _list_of_dicts(body["result"], "outbounds"), _count_of(body)
+    campaigns = _list_of_dicts(body, "outbounds")
+    return campaigns, len(campaigns)
+
+
+def _further_campaigns_page(page) -> list[dict]:
+    """A further page's campaigns: a page without any ends the list."""
+    result = page.get("result") if isinstance(page, dict) else page
+    return _list_of_dicts(result or [], "outbounds")
+
+
+def _records_page(body) -> tuple[int, list[dict]]:
+    """(how many records match, this page's), ids as text."""
+    count = _count_of(body)
+    if count is None:
+        raise ThuliumUnavailable(gettext_noop("the answer is not a page of records"),
+                                 status=200)
+    rows = _list_of_dicts(body.get("result"), "records")
+    return count, [_with_text_id(row, "record_id") for row in rows]
 
 
 def _count_of(page) -> int | None:
