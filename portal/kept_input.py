@@ -76,7 +76,9 @@ def kept_input_take(request) -> dict | None:
     """What was kept for the page a logged-in user opens, once: "form" (the address it was
     posted to, "action", and its "fields") and "file" (whether a file was chosen, to be
     chosen again); else None."""
-    token = request.session.get(KEPT)
+    # A page answered before the middleware ran (a 400 for an unknown host) has no session.
+    session = getattr(request, "session", None)
+    token = session.get(KEPT) if session is not None else None
     if token is None or not request.user.is_authenticated:
         return None
     kept = cache_answer(cache.get, kept_input_key(token))
