@@ -1,6 +1,16 @@
-from django.apps import AppConfig
+from importlib import import_module
+
+from django.apps import AppConfig, apps
 from django.contrib.admin import apps as admin_apps
 from django.urls import register_converter
+from django.utils.module_loading import module_has_submodule
+
+# Installed for what they give besides the admin: django_rq for its rqworker command
+# (run_worker with TASK_BACKEND=rq). Its admin module registered a queue dashboard in which
+# any staff member emptied the import queue, unaudited and in English, and which answered
+# 500 where no Redis listens (TASK_BACKEND=database); importing it also put its summary in
+# /metrics.
+NOT_IN_ADMIN = ("django_rq",)
 
 
 class PortalConfig(AppConfig):
@@ -19,8 +29,16 @@ class PortalConfig(AppConfig):
 
 
 # Through its module: an AppConfig imported by name would be one more of this module's.
-class PortalAdminConfig(admin_apps.AdminConfig):
-    """Django's admin, with the portal's site (portal/admin_site.py)."""
+class PortalAdminConfig(admin_apps.SimpleAdminConfig):
+    """Django's admin, with the portal's site (portal/admin_site.py) and the admin modules
+    of the installed apps but those of NOT_IN_ADMIN."""
 
     default = False  # "portal" in INSTALLED_APPS stays PortalConfig
     default_site = "portal.admin_site.PortalAdminSite"
+
+    def ready(self):
+        super().ready()
+        for app_config in apps.get_app_configs():
+            if (app_config.name not in NOT_IN_ADMIN
+                    and module_has_submodule(app_config.module, "admin")):
+                import_module(f"{app_config.name}.admin")

@@ -23,7 +23,7 @@ from campaigns.models import Campaign
 from portal.request_id import set_current_request_id
 from portal.views import server_error
 from tests.audit_fixtures import addition, change
-from tests.conftest import PASSWORD, api_calls
+from tests.conftest import ADMINISTRATORS, PASSWORD, api_calls, make_user
 from tests.import_files import csv_bytes, people, previewed
 from tests.test_gateway import CraftedThulium
 
@@ -240,6 +240,18 @@ def test_a_user_logged_in_who_is_not_staff_is_told_the_admin_is_not_for_their_ro
     assert response.status_code == 403
     assert "Your role does not allow this page" in response.content.decode()
     assert client.get("/campaigns/").status_code == 200  # still logged in
+
+
+@pytest.mark.parametrize("superuser", [True, False], ids=["superuser", "staff"])
+def test_no_administrator_finds_a_page_of_rq_s_queues_in_the_admin(client, db, settings,
+                                                                   superuser):
+    """django_rq's dashboard let any staff member empty the import queue, unaudited, and
+    answered 500 where no Redis listens (compose's web container)."""
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
+    client.force_login(make_user("ops", ADMINISTRATORS, is_staff=True, is_superuser=superuser))
+    assert "django_rq" not in client.get("/admin/").content.decode()
+    assert client.get("/admin/django_rq/dashboard/").status_code == 404
+    assert client.post("/admin/django_rq/dashboard/queues/0/empty/").status_code == 404
 
 
 def test_an_anonymous_visitor_of_the_admin_is_asked_to_log_in(client, db):

@@ -97,3 +97,13 @@ def test_both_workers_counts_add_up_in_one_scrape_and_a_restart_counts_from_zero
             response = requests.get(restarted.url + "/metrics", headers=headers, timeout=30)
             assert response.status_code == status
             assert "portal_" not in response.text
+
+
+def test_a_scrape_carries_only_the_portal_s_own_metrics(portal_database, static_root, sandbox,
+                                                       tmp_path):
+    """django_rq's admin, loaded with the portal's, added its summary of a dashboard's
+    scrapes (rq_request_processing_seconds_total), never observed."""
+    env = portal_env(portal_database, static_root, sandbox, tmp_path)
+    with Gunicorn({**env, "TASK_BACKEND": "rq"}) as portal:
+        names = {name for name, _labels in scrape(portal)}
+    assert {name for name in names if not name.startswith("portal_")} == set()
