@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 
-from portal.caching import cache_answer
+from portal.caching import cache_answer, cache_up, sessions_in_cache
 from portal.thulium import ThuliumAuthFailed, ThuliumError, get_client
 
 log = logging.getLogger(__name__)
@@ -23,20 +23,31 @@ THULIUM_CHECK_SECONDS = 30
 THULIUM_CHECK_TIMEOUT = 5.0
 
 
-def database_health() -> JsonResponse:
-    """200 when the database answers a query, 503 otherwise. Asked on a connection of its
-    own, bounded by connect_timeout: the thread's kept connection, to a database that
-    stopped answering on it, held the probe until TCP gave up, long past 5 s."""
+def portal_health() -> JsonResponse:
+    """200 when the database and the cache answer; 503 when the database does not, or the
+    cache does not while it keeps the logins (caching.sessions_in_cache); otherwise the
+    cache, a mere accelerator, makes the portal "degraded", and still 200. Both are named:
+    with sessions in Redis and Redis down no one could log in, and this said "ok"."""
+    states = {"database": _database_state(), "cache": "ok" if cache_up() else "unavailable"}
+    if states["database"] != "ok" or (states["cache"] != "ok" and sessions_in_cache()):
+        return JsonResponse({"status": "unavailable", **states}, status=503)
+    return JsonResponse({"status": "ok" if states["cache"] == "ok" else "degraded", **states})
+
+
+def _database_state() -> str:
+    """"ok" when the database answers a query. Asked on a connection of its own, bounded by
+    connect_timeout: the thread's kept connection, to a database that stopped answering on
+    it, held the probe until TCP gave up, long past 5 s."""
     probe = connection.copy()
     try:
         with probe.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
         log.warning("health: the database does not answer: %s", type(error).__name__)
-        return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
+        return "unavailable"
     finally:
         probe.close()
-    return JsonResponse({"status": "ok", "database": "ok"})
+    return "ok"
 
 
 def thulium_health() -> JsonResponse:
@@ -65,7 +76,7 @@ def _ask_thulium() -> str:
     return "ok"
 
 
-CHECKS = {"/healthz": database_health, "/healthz/thulium": thulium_health}
+CHECKS = {"/healthz": portal_health, "/healthz/thulium": thulium_health}
 
 
 class HealthCheckMiddleware:

@@ -5,6 +5,7 @@ import logging
 import pytest
 from django.db import connection
 
+from portal.caching import SESSION_ENGINES_IN_CACHE
 from tests.conftest import api_calls
 
 pytestmark = pytest.mark.django_db
@@ -13,8 +14,28 @@ pytestmark = pytest.mark.django_db
 def test_healthz_answers_without_a_login_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("engine", SESSION_ENGINES_IN_CACHE)
+def test_healthz_answers_503_naming_the_cache_when_it_keeps_the_logins_and_is_down(
+        client, cache_down, settings, engine):
+    """With sessions in Redis and Redis down no one could log in, and this said "ok"."""
+    settings.SESSION_ENGINE = engine
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
+
+
+def test_healthz_says_degraded_but_up_when_the_cache_only_spares_calls_and_is_down(
+        client, cache_down, caplog):
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+    assert [record.getMessage() for record in caplog.records] == [
+        "the cache does not answer: ConnectionError"]
 
 
 def test_healthz_is_answered_for_any_host_and_never_redirected_to_https(client, settings):

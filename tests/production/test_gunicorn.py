@@ -178,7 +178,7 @@ def test_healthz_answers_a_load_balancer_over_plain_http_by_address(portal, thul
     health = requests.get(portal.url + "/healthz", headers={"Host": "10.0.0.7:8000"},
                           allow_redirects=False, timeout=30)
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok"}
+    assert health.json() == {"status": "ok", "database": "ok", "cache": "ok"}
     thulium_health = requests.get(portal.url + "/healthz/thulium", timeout=30)
     assert thulium_health.json() == {"status": "ok", "thulium": "ok"}
 
@@ -194,7 +194,8 @@ def test_healthz_answers_503_without_details_when_the_database_does_not_answer(s
     with Gunicorn(env) as portal:
         health = requests.get(portal.url + "/healthz", timeout=30)
     assert health.status_code == 503
-    assert health.json() == {"status": "unavailable", "database": "unavailable"}
+    assert health.json() == {"status": "unavailable", "database": "unavailable",
+                             "cache": "ok"}
     assert "db-secret" not in health.text and str(closed_port) not in health.text
 
 
@@ -219,4 +220,5 @@ def test_healthz_answers_503_when_the_database_stops_answering_on_a_kept_connect
             proxy.stall()
             health = requests.get(portal.url + "/healthz", timeout=30)
     assert health.status_code == 503
-    assert health.json() == {"status": "unavailable", "database": "unavailable"}
+    assert health.json() == {"status": "unavailable", "database": "unavailable",
+                             "cache": "ok"}
