@@ -149,7 +149,8 @@ MIDDLEWARE = [
     "portal.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, with a page saying logins cannot be kept when their cache is down.
+    "portal.session_outage.SessionOutageMiddleware",
     "portal.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Early, before any query, and after the language the 400 page is shown in.

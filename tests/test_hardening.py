@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaigns.four_eyes import change_request_create
 from campaigns.services import campaign_update
+from portal.caching import SESSION_ENGINES_IN_CACHE
 from portal.login_throttling import client_ip
 from portal.middleware import RENEWED_AT, renew_after
 from records.services import record_add
@@ -267,6 +268,22 @@ def test_a_session_idle_too_long_must_log_in_again(logged_in):
     Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
     response = logged_in.get(reverse("campaigns:list"))
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+@pytest.mark.parametrize("second_factor", [False, True], ids=["password", "with a code step"])
+@pytest.mark.parametrize("engine", SESSION_ENGINES_IN_CACHE)
+def test_a_login_while_the_cache_keeping_sessions_is_down_is_told_logins_cannot_be_kept(
+        client, user, cache_down, settings, engine, second_factor):
+    """With sessions in Redis and Redis down every login answered 500: a login's new
+    session failed, or the code step's session when it was saved after the page."""
+    if second_factor:
+        enrolled(user)
+    settings.SESSION_ENGINE = engine
+    assert client.get(LOGIN).status_code == 200
+    response = log_in(client, user.username, PASSWORD)
+    assert response.status_code == 503
+    assert "cannot keep logins" in response.content.decode()
+    assert PASSWORD not in response.content.decode()
 
 
 COOKIE_FLAGS = [f"{cookie}_COOKIE_{flag}" for cookie in ("SESSION", "CSRF", "LANGUAGE")
