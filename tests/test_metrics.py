@@ -4,10 +4,12 @@ token's holder."""
 import datetime
 import logging
 import re
+import socket
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead, Entry
@@ -16,10 +18,12 @@ from imports.models import RowState
 from imports.previewing import import_check
 from imports.pushing import import_push
 from imports.services import import_confirm
+from portal import db_deadline
 from portal.metrics import state
 from portal.thulium import ThuliumRefused, get_client
 from records.services import AdditionUnconfirmed, record_add
 from tests.audit_fixtures import change, tamper
+from tests.conftest import skip_unless_postgresql
 from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN, label_values, samples, value
 from tests.test_gateway import CraftedThulium
@@ -30,6 +34,27 @@ ADD = "POST outbounds/:id/records"
 @pytest.fixture(autouse=True)
 def token(settings):
     settings.METRICS_TOKEN = TOKEN
+
+
+def readers() -> list[threading.Thread]:
+    """The threads reading the database for a scrape, given up on or not."""
+    return [thread for thread in threading.enumerate()
+            if thread.name == db_deadline.THREAD_NAME]
+
+
+@pytest.fixture
+def silent_database(db, monkeypatch):
+    """The database's address taken by a server that takes connections and never answers,
+    as a hung PostgreSQL or pgbouncer; the reads left waiting on it end with it."""
+    skip_unless_postgresql(connection)
+    monkeypatch.setattr(state, "READ_SECONDS", 0.5)  # nothing comes sooner or later
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # never accepts, never reads
+        monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+        monkeypatch.setitem(connection.settings_dict, "PORT", silent.getsockname()[1])
+        yield
+    # Closed: the connections waiting in its queue are reset, and their reads fail.
+    for reader in readers():
+        reader.join()
 
 
 def scrape(client) -> dict[tuple, float]:
@@ -123,6 +148,23 @@ def test_a_scrape_with_the_database_down_keeps_this_process_s_counters(
                  outcome="succeeded") >= 1
 
 
+def test_a_database_that_takes_connections_and_never_answers_leaves_the_counters_served(
+        client, campaigns, thulium, silent_database):
+    """The state was read on the thread's kept connection, and a database that stopped
+    answering on it held the scrape (133 s seen) past Prometheus' 10 s, which then dropped
+    every counter; each such scrape held a thread of gunicorn's."""
+    get_client().get_statuses("00001")
+
+    scraped = [scrape(client) for _ in range(db_deadline.READERS + 1)]
+
+    assert [found[("portal_state_readable", ())] for found in scraped] == [0, 0, 0]
+    assert all(value(found, "portal_thulium_calls_total", endpoint="GET outbounds/:id/statuses",
+                     outcome="succeeded") >= 1 for found in scraped)
+    # The reads given up wait on in threads of their own, however often Prometheus scrapes
+    # no more of them than this.
+    assert len(readers()) == db_deadline.READERS
+
+
 @pytest.mark.parametrize("authorization, status", [
     (None, 401),
     ("Bearer", 401),
@@ -179,6 +221,8 @@ def test_import_rows_are_reported_by_state_and_imports_by_progress(logged_in, ca
     assert label_values(done, "state") == set(RowState.values)
 
 
+# The database's figures are read on a connection of their own, which sees what is committed.
+@pytest.mark.django_db(transaction=True)
 def test_the_chain_length_and_the_last_verify_audit_are_reported(logged_in, user, campaigns):
     assert ("portal_audit_last_verify_intact", ()) not in scrape(logged_in)  # never run
     first = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
@@ -200,6 +244,7 @@ def test_the_chain_length_and_the_last_verify_audit_are_reported(logged_in, user
     assert f"entry #{first.pk}" in ChainCheck.objects.get().problem
 
 
+@pytest.mark.django_db(transaction=True)
 def test_scheduled_changes_waiting_are_reported(logged_in, user, campaigns):
     assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 0
     later = timezone.now() + datetime.timedelta(hours=1)

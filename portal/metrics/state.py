@@ -2,10 +2,12 @@
 changes.
 
 The same on every machine (they share the database), so aggregate them over instances
-with max(), not sum(). Five queries: two one-row reads, a count of the imports being sent,
-a count of the scheduled changes waiting (by an index), and a count of import rows by
-state, which reads every row (on PostgreSQL about 0.3 s a million rows), the one to watch
-as imports pile up.
+with max(), not sum(). Read on a connection of their own within READ_SECONDS
+(portal.db_deadline): on the thread's kept one, a database that stopped answering held the
+scrape past Prometheus' timeout, which then dropped the counters too. Five queries: two
+one-row reads, a count of the imports being sent, a count of the scheduled changes
+waiting (by an index), and a count of import rows by state, which reads every row (on
+PostgreSQL about 0.3 s a million rows), the one to watch as imports pile up.
 """
 
 import logging
@@ -17,27 +19,36 @@ from prometheus_client.core import GaugeMetricFamily
 from audit.models import ChainCheck, ChainHead
 from campaigns.models import ScheduledChange
 from imports.models import ImportJob, ImportRow, RowState
+from portal.db_deadline import read_within
 
 log = logging.getLogger(__name__)
+# Prometheus gives a scrape 10 s by default: the database's figures come within half of it,
+# or are left out.
+READ_SECONDS = 5.0
 
 
 class PortalState:
     """A collector (prometheus_client's protocol): `collect()` yields metric families.
 
-    A database that does not answer leaves its figures out and says so
-    (`portal_state_readable` 0), where the whole scrape answered 500 and lost this
+    A database that does not answer, or not within READ_SECONDS, leaves its figures out and
+    says so (`portal_state_readable` 0), where the whole scrape answered 500 and lost this
     process's counters, at the very time they tell most."""
 
     def collect(self):
         try:
-            families = [*import_metrics(), *audit_metrics(), *schedule_metrics()]
-        except DatabaseError as error:
+            families = read_within(database_metrics, seconds=READ_SECONDS)
+        except (DatabaseError, TimeoutError) as error:
             log.warning("metrics: the database does not answer: %s", type(error).__name__)
             families = []
         yield from families
         yield GaugeMetricFamily("portal_state_readable",
                                 "1 if the database's figures were read at this scrape, else 0 "
                                 "(they are then left out).", value=int(bool(families)))
+
+
+def database_metrics() -> list[GaugeMetricFamily]:
+    """Every family the database gives, or an error: one query failing leaves them all out."""
+    return [*import_metrics(), *audit_metrics(), *schedule_metrics()]
 
 
 def import_metrics():
