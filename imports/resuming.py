@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.db.models.functions import Now
 from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks.exceptions import TaskResultDoesNotExist
@@ -26,8 +27,14 @@ _WORKED_ON = (ImportJob.State.QUEUED, ImportJob.State.RUNNING, ImportJob.State.C
 
 def imports_resume_stalled() -> list[int]:
     """Enqueue a push (or a check) for every import left by its workers; returns their ids."""
-    jobs = ImportJob.objects.filter(state__in=_WORKED_ON, heartbeat_at__lt=_stale())
+    jobs = ImportJob.objects.filter(stalled())
     return [job.pk for job in jobs if import_resume_if_stalled(job)]
+
+
+def stalled() -> Q:
+    """What an import no worker renewed within a lease matches: its worker died, none runs,
+    or (queued) it waits for one busy with another import."""
+    return Q(state__in=_WORKED_ON, heartbeat_at__lt=_stale())
 
 
 def import_resume_if_stalled(job: ImportJob) -> bool:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead, Entry
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
-from imports.models import RowState
+from imports.models import ImportJob, RowState
 from imports.previewing import import_check
 from imports.pushing import import_push
 from imports.services import import_confirm
@@ -222,6 +222,28 @@ def test_import_rows_are_reported_by_state_and_imports_by_progress(logged_in, ca
 
 
 # The database's figures are read on a connection of their own, which sees what is committed.
+@pytest.mark.django_db(transaction=True)
+def test_imports_no_worker_renewed_within_a_lease_are_reported_stalled(
+        logged_in, campaigns, monkeypatch):
+    """An import whose only worker was killed hours before scraped as one being sent, and
+    nothing told an operator that no worker ran."""
+    dead, waiting = (previewed(logged_in, campaigns["00001"], csv_bytes(people(2, first=first)))
+                     for first in (601000000, 602000000))
+    assert import_confirm(job=dead) and import_confirm(job=waiting)
+    assert value(scrape(logged_in), "portal_imports_stalled") == 0
+
+    # What a push leaves when its process is killed: running, its heartbeat hours old.
+    ImportJob.objects.filter(pk=dead.pk).update(
+        state=ImportJob.State.RUNNING, heartbeat_at=timezone.now() - datetime.timedelta(hours=6))
+    # Judged by the database's clock, which heartbeats are written in, not the web's.
+    web_clock = timezone.now() + datetime.timedelta(minutes=2)
+    monkeypatch.setattr(timezone, "now", lambda: web_clock)
+    found = scrape(logged_in)
+
+    assert value(found, "portal_imports_stalled") == 1
+    assert (value(found, "portal_imports_running"), value(found, "portal_imports_queued")) == (1, 1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_chain_length_and_the_last_verify_audit_are_reported(logged_in, user, campaigns):
     assert ("portal_audit_last_verify_intact", ()) not in scrape(logged_in)  # never run

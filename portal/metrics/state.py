@@ -4,10 +4,10 @@ changes.
 The same on every machine (they share the database), so aggregate them over instances
 with max(), not sum(). Read on a connection of their own within READ_SECONDS
 (portal.db_deadline): on the thread's kept one, a database that stopped answering held the
-scrape past Prometheus' timeout, which then dropped the counters too. Five queries: two
-one-row reads, a count of the imports being sent, a count of the scheduled changes
-waiting (by an index), and a count of import rows by state, which reads every row (on
-PostgreSQL about 0.3 s a million rows), the one to watch as imports pile up.
+scrape past Prometheus' timeout, which then dropped the counters too. Six queries: two
+one-row reads, counts of the imports being sent and of those stalled, a count of the
+scheduled changes waiting (by an index), and a count of import rows by state, which reads
+every row (on PostgreSQL about 0.3 s a million rows), the one to watch as imports pile up.
 """
 
 import logging
@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from audit.models import ChainCheck, ChainHead
 from campaigns.models import ScheduledChange
 from imports.models import ImportJob, ImportRow, RowState
+from imports.resuming import stalled
 from portal.db_deadline import read_within
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ def import_metrics():
     yield GaugeMetricFamily("portal_imports_checking",
                             "Large files whose rows a worker is to check, or checks.",
                             value=jobs.get(ImportJob.State.CHECKING, 0))
+    # In the database's time, as heartbeats are written: a web machine's clock is not theirs.
+    yield GaugeMetricFamily("portal_imports_stalled",
+                            "Imports queued, being sent or checked that no worker renewed "
+                            "within IMPORT_LEASE_SECONDS.",
+                            value=ImportJob.objects.filter(stalled()).count())
 
 
 def audit_metrics():
