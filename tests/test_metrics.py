@@ -13,6 +13,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead, Entry
+from campaigns.models import ScheduledChange
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import ImportJob, RowState
 from imports.previewing import import_check
@@ -279,6 +280,31 @@ def test_scheduled_changes_waiting_are_reported(logged_in, user, campaigns):
 
     scheduled_change_cancel(scheduled=first, actor=user, reason="Not needed after all")
     assert value(scrape(logged_in), "portal_scheduled_changes_waiting") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduled_change_no_worker_sent_at_its_time_shows_in_the_earliest_due_time(
+        logged_in, user, campaigns):
+    """A change due two hours before, never sent, showed only in the count of changes
+    waiting, which the docs said were not yet due."""
+    due = "portal_scheduled_changes_earliest_due_timestamp_seconds"
+    assert (due, ()) not in scrape(logged_in)  # none waits
+    soon, late = (
+        change_schedule(campaign=campaigns["00001"], changes={"order": order}, actor=user,
+                        reason="", apply_at=timezone.now() + datetime.timedelta(hours=hours))
+        for order, hours in ((3, 1), (4, 2))
+    )
+    soon.refresh_from_db()
+    assert value(scrape(logged_in), due) == soon.apply_at.timestamp()
+
+    # No worker ran at its time: two hours on, it still waits.
+    ScheduledChange.objects.filter(pk=late.pk).update(
+        apply_at=timezone.now() - datetime.timedelta(hours=2))
+    late.refresh_from_db()
+    found = scrape(logged_in)
+
+    assert value(found, due) == late.apply_at.timestamp()
+    assert value(found, "portal_scheduled_changes_waiting") == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,15 +5,16 @@ The same on every machine (they share the database), so aggregate them over inst
 with max(), not sum(). Read on a connection of their own within READ_SECONDS
 (portal.db_deadline): on the thread's kept one, a database that stopped answering held the
 scrape past Prometheus' timeout, which then dropped the counters too. Six queries: two
-one-row reads, counts of the imports being sent and of those stalled, a count of the
-scheduled changes waiting (by an index), and a count of import rows by state, which reads
-every row (on PostgreSQL about 0.3 s a million rows), the one to watch as imports pile up.
+one-row reads, counts of the imports being sent and of those stalled, the count of the
+scheduled changes waiting and the earliest one's time (by an index), and a count of import
+rows by state, which reads every row (on PostgreSQL about 0.3 s a million rows), the one to
+watch as imports pile up.
 """
 
 import logging
 
 from django.db import DatabaseError
-from django.db.models import Count
+from django.db.models import Count, Min
 from prometheus_client.core import GaugeMetricFamily
 
 from audit.models import ChainCheck, ChainHead
@@ -97,7 +98,18 @@ def audit_metrics():
 
 def schedule_metrics():
     # By the (state, apply_at) index; a change being applied is not waiting any more.
+    waiting = ScheduledChange.objects.filter(state=ScheduledChange.State.WAITING).aggregate(
+        count=Count("pk"), earliest=Min("apply_at"))
     yield GaugeMetricFamily(
-        "portal_scheduled_changes_waiting", "Scheduled campaign changes waiting for their time.",
-        value=ScheduledChange.objects.filter(state=ScheduledChange.State.WAITING).count(),
+        "portal_scheduled_changes_waiting",
+        "Scheduled campaign changes not sent yet, due or not.", value=waiting["count"],
+    )
+    if waiting["earliest"] is None:
+        return
+    # A time, not a count of changes overdue: an alert picks how late is too late, by
+    # Prometheus' clock.
+    yield GaugeMetricFamily(
+        "portal_scheduled_changes_earliest_due_timestamp_seconds",
+        "When the earliest scheduled change not sent yet is due (Unix time); absent when "
+        "none waits.", value=waiting["earliest"].timestamp(),
     )
