@@ -206,7 +206,8 @@ class Gunicorn:
             try:
                 requests.get(self.url + "/healthz", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or its worker still loading the portal on a busy machine.
                 time.sleep(0.1)
         raise AssertionError("gunicorn never answered:\n" + "\n".join(self.lines))
 
