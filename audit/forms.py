@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.focus import FirstErrorFocused
 from portal.ids import id_from_text
 from portal.phones import number_key
 from portal.typed_moments import DATE_RANGE, TypedDateField
@@ -150,7 +149,6 @@ def _start_of(day: datetime.date | None) -> datetime.datetime | None:
 class ForgetNumberForm(forms.Form):
     """A person's request to be forgotten: their number, and the request's reference."""
 
-    bound_field_class = FirstErrorFocused
     number = forms.CharField(label=_("Phone number"), max_length=40)
     reference = forms.CharField(
         label=_("Reference"), max_length=REFERENCE_LENGTH,

@@ -11,7 +11,6 @@ from django.core.validators import RegexValidator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from portal.focus import FirstErrorFocused
 from portal.kept_text import validate_no_phone_number
 from portal.phones import without_separators
 from portal.typed_moments import TypedDateField
@@ -55,7 +54,6 @@ def _ratio_field(label):
 class CampaignForm(forms.Form):
     """Shows the settings the portal last knew; only what the user changes is sent."""
 
-    bound_field_class = FirstErrorFocused
     name = forms.CharField(label=LABELS["name"], max_length=255)
     dialer = forms.ChoiceField(label=LABELS["dialer"],
                                choices=[("", "---------"), *Dialer.choices], required=False)

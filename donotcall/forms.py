@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from imports.forms import UploadForm
-from portal.focus import FirstErrorFocused
 from portal.kept_text import validate_no_phone_number
 from portal.phones import accepted_number_key
 from portal.typed_moments import TypedDateField
@@ -33,7 +32,6 @@ class ScopeField(forms.ModelChoiceField):
 class EntryFieldsMixin(forms.Form):
     """What every way of putting numbers on the list asks: where, why, until when."""
 
-    bound_field_class = FirstErrorFocused
     campaign = ScopeField()
     reason = forms.ChoiceField(label=_("Reason"), choices=Suppression.Reason.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=1000,
@@ -85,8 +83,6 @@ class SuppressionUploadForm(EntryFieldsMixin, UploadForm):
 
 
 class RemovalForm(forms.Form):
-    bound_field_class = FirstErrorFocused
-
     reason = forms.CharField(
         label=_("Why is it taken off the list?"), max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_no_phone_number],

@@ -305,6 +305,8 @@ STORAGES = {
     },
 }
 
+# Every form focuses its first field with an error when it comes back refused.
+FORM_RENDERER = "portal.focus.FocusingFormRenderer"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

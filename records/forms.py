@@ -17,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
-from portal.focus import FirstErrorFocused
 from portal.invisible import without_invisible
 from portal.phones import check_own_country, normalise_phone, phone_key
 from portal.shown_times import shown_short_time
@@ -36,8 +35,6 @@ REQUIRED_BY_SYSTEM_STATUS = {
 
 
 class RecordForm(forms.Form):
-    bound_field_class = FirstErrorFocused
-
     phone_number = forms.CharField(
         label=_("Phone number"), max_length=40,
         help_text=_("6 to 15 digits; spaces, dashes, dots and brackets are removed."),

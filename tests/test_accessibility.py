@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -14,8 +15,10 @@ from imports.services import import_confirm
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import ADMINISTRATORS, COMPLIANCE, make_user
 from tests.import_files import csv_bytes, mapping_post, people, previewed, upload
-from tests.test_four_eyes import change_request, edit, four_eyes  # noqa: F401
+from tests.test_four_eyes import change_request, edit, four_eyes, second_editor  # noqa: F401
 from tests.test_scheduling import sales, scheduled  # noqa: F401
+from tests.test_twofactor import code_at, enrolled, give_code
+from tests.test_twofactor import log_in as log_in_with_a_code
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 VOID = {"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -226,22 +229,31 @@ def test_an_audit_entry_s_title_is_its_kind_and_number(logged_in, user, campaign
 
 
 class _Focused(HTMLParser):
-    """The names of the fields the page focuses as it opens."""
+    """The attributes of the elements the page focuses as it opens."""
 
     def __init__(self):
         super().__init__()
-        self.names: list[str] = []
+        self.elements: list[dict[str, str]] = []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if "autofocus" in attrs:
-            self.names.append(attrs.get("name"))
+            self.elements.append(attrs)
+
+
+def focused_elements(html: str) -> list[dict[str, str]]:
+    page = _Focused()
+    page.feed(html)
+    return page.elements
+
+
+def focused_in(html: str) -> list[str]:
+    """The names of the fields the page focuses as it opens."""
+    return [element.get("name") for element in focused_elements(html)]
 
 
 def focused(response) -> list[str]:
-    page = _Focused()
-    page.feed(response.content.decode())
-    return page.names
+    return focused_in(response.content.decode())
 
 
 def test_a_refused_campaign_edit_focuses_its_first_field_with_an_error(logged_in, campaigns):
@@ -282,3 +294,68 @@ def test_a_refused_erasure_focuses_its_first_field_with_an_error(client):
     response = client.post(reverse("audit:forget"), {"number": "601 234 567", "reference": ""})
 
     assert focused(response) == ["reference"]
+
+
+def test_a_form_written_without_a_word_about_focus_focuses_its_first_error_alone():
+    class Written(forms.Form):
+        greeting = forms.CharField(widget=forms.TextInput(attrs={"autofocus": True}))
+        count = forms.IntegerField()
+
+    form = Written({"greeting": "hello", "count": "many"})
+
+    assert focused_in(form.render()) == ["count"]
+
+
+def test_a_refused_import_upload_or_mapping_focuses_its_first_wrong_field(logged_in, campaigns):
+    uploaded = logged_in.post(reverse("imports:upload", args=["00001"]), {
+        "file": SimpleUploadedFile("Kowalska 601 234 567.csv", csv_bytes(people(2)))})
+    assert focused(uploaded) == ["file"]
+
+    upload(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    job = ImportJob.objects.get()
+    mapped = logged_in.post(reverse("imports:mapping", args=[job.pk]),
+                            mapping_post(job, column_1="phone_number"))
+    assert "is already chosen" in mapped.content.decode()
+    assert focused(mapped) == ["column_1"]
+
+
+def test_refused_timeline_filters_focus_the_first_wrong_one(logged_in, campaigns):
+    response = logged_in.get(reverse("audit:timeline"),
+                             {"date_from": "2026-05-05", "date_to": "2026-05-01"})
+
+    assert focused(response) == ["date_to"]
+
+
+def test_a_refused_cancellation_of_a_scheduled_change_focuses_its_reason(logged_in,
+                                                                           scheduled):  # noqa: F811
+    response = logged_in.post(reverse("campaigns:scheduled_cancel", args=[scheduled.pk]),
+                              {"reason": "Pan Kowalski 601 234 567 nie chce"})
+
+    assert focused(response) == ["reason"]
+
+
+def test_a_refused_rejection_focuses_its_note(client, change_request, second_editor):  # noqa: F811
+    client.force_login(second_editor)
+    response = client.post(reverse("campaigns:request_reject", args=[change_request.pk]),
+                           {"note": "Pan Kowalski 601 234 567 nie chce"})
+
+    assert focused(response) == ["note"]
+
+
+def test_a_refused_bulk_change_focuses_its_first_wrong_field(logged_in, campaigns):
+    response = logged_in.post(reverse("campaigns:bulk"),
+                              {"campaign": ["00001", "00002"], "order": "x"})
+
+    assert focused(response) == ["order"]
+
+
+def test_a_wrong_code_to_turn_two_factor_login_off_or_renew_codes_focuses_that_code(client,
+                                                                                    user):
+    device, _codes = enrolled(user)
+    log_in_with_a_code(client)
+    give_code(client, code_at(device.key))
+
+    assert focused(client.post(reverse("twofactor:remove"), {"code": "12"})) == ["code"]
+    renewal = client.post(reverse("twofactor:recovery_codes_new"), {"renew-code": "12"})
+    assert focused(renewal) == ["renew-code"]
+

@@ -21,7 +21,8 @@ class CodeForm(forms.Form):
 
     def __init__(self, *args, autofocus: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        # Not where the field is one form among others (turning it off).
+        # Not where the field is one form among others (turning it off); once refused,
+        # its code is focused all the same (portal.focus).
         self.fields["code"].widget.attrs["autofocus"] = autofocus
 
     def clean_code(self) -> str:
