@@ -359,3 +359,23 @@ def test_a_wrong_code_to_turn_two_factor_login_off_or_renew_codes_focuses_that_c
     renewal = client.post(reverse("twofactor:recovery_codes_new"), {"renew-code": "12"})
     assert focused(renewal) == ["renew-code"]
 
+
+def test_a_refusal_of_the_whole_form_is_an_alert_the_page_focuses_when_no_field_is(
+        logged_in, campaigns):
+    unchanged = edit(logged_in, campaigns["00001"]).content.decode()
+    set_nothing = logged_in.post(reverse("campaigns:bulk"),
+                                 {"campaign": ["00001", "00002"]}).content.decode()
+    for html, refusal in [(unchanged, "Nothing was changed, so nothing was sent to Thulium."),
+                          (set_nothing, "Set at least one field to change")]:
+        [alert] = focused_elements(html)
+        assert (alert["role"], alert["tabindex"], refusal in html) == ("alert", "-1", True)
+
+    upload(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    job = ImportJob.objects.get()
+    no_phone_and_a_column_twice = logged_in.post(
+        reverse("imports:mapping", args=[job.pk]),
+        mapping_post(job, column_0="", column_2="record_fields.imie")).content.decode()
+    assert focused_in(no_phone_and_a_column_twice) == ["column_2"]
+    assert ('<div class="alert alert-block alert-danger" role="alert">'
+            in no_phone_and_a_column_twice)
+    assert "Choose the column that holds the phone number" in no_phone_and_a_column_twice
