@@ -53,11 +53,14 @@ def test_a_manager_imports_a_file_and_watches_it_reach_one_hundred_percent(
 
         bar = page.locator("[data-testid=progress-bar]")
         assert int(bar.get_attribute("aria-valuenow")) < 100
+        page.locator("[data-testid=cancel]").focus()  # the keyboard waits on Cancel
         thulium.state.release()
         page.wait_for_selector("[data-testid=progress-bar][aria-valuenow='100']", timeout=60_000)
         page.wait_for_selector("[data-testid=report]:visible")
         assert page.inner_text("[data-field=added]") == "60"
         assert page.locator("[data-testid=cancel]").is_hidden()
+        # Cancel hidden, the keyboard is on the report's link, not lost at the page's top.
+        assert page.evaluate("document.activeElement.dataset.testid") == "report"
     finally:
         workers.stop_all()
 

@@ -71,11 +71,16 @@
       showShare(bar.parentElement, bar, progress.percent);
       field("cancelling").hidden = !progress.cancelling;
       field("waiting").hidden = !progress.waiting;
-      section.querySelectorAll("[data-hide-when-final]").forEach(function (element) {
-        element.hidden = progress.final;
-      });
       section.querySelectorAll("[data-show-when-final]").forEach(function (element) {
         element.hidden = !progress.final;
+      });
+      section.querySelectorAll("[data-hide-when-final]").forEach(function (element) {
+        // The keyboard on what the end hides (Cancel) moves to what it shows (the report's
+        // link): else it falls to the page's top, and a screen reader loses its place.
+        if (progress.final && element.contains(document.activeElement)) {
+          section.querySelector("[data-show-when-final]").focus();
+        }
+        element.hidden = progress.final;
       });
       section.dataset.final = progress.final ? "true" : "false";
       return !progress.final;
