@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from donotcall.models import Suppression
-from imports.models import ImportJob
+from imports.models import ImportJob, ImportTemplate
 from imports.services import import_confirm
 from tests.audit_fixtures import addition, auditor  # noqa: F401
 from tests.conftest import ADMINISTRATORS, COMPLIANCE, make_user
@@ -379,3 +379,25 @@ def test_a_refusal_of_the_whole_form_is_an_alert_the_page_focuses_when_no_field_
     assert ('<div class="alert alert-block alert-danger" role="alert">'
             in no_phone_and_a_column_twice)
     assert "Choose the column that holds the phone number" in no_phone_and_a_column_twice
+
+
+def test_the_language_switch_is_a_group_of_languages_named_in_themselves_the_chosen_pressed(
+        client, db):
+    html = client.get(reverse("login"), headers={"accept-language": "pl"}).content.decode()
+
+    assert '<div role="group" aria-label="Język">' in html
+    assert ('<button type="submit" name="language" value="en" class="btn btn-sm '
+            'btn-outline-light" lang="en" aria-pressed="false">English</button>') in html
+    assert ('<button type="submit" name="language" value="pl" class="btn btn-sm btn-light" '
+            'lang="pl" aria-pressed="true">Polski</button>') in html
+
+
+def test_the_saved_mapping_chosen_is_the_current_one(logged_in, campaigns):
+    previewed(logged_in, campaigns["00001"], csv_bytes(people(1)), template_name="Targi")
+    upload(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    mapping = reverse("imports:mapping", args=[ImportJob.objects.latest("pk").pk])
+    template = ImportTemplate.objects.get()
+
+    assert 'aria-current' not in logged_in.get(mapping).content.decode()
+    chosen = logged_in.get(mapping, {"template": template.pk}).content.decode()
+    assert f'href="?template={template.pk}" aria-current="true">Targi</a>' in chosen
