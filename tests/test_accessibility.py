@@ -401,3 +401,16 @@ def test_the_saved_mapping_chosen_is_the_current_one(logged_in, campaigns):
     assert 'aria-current' not in logged_in.get(mapping).content.decode()
     chosen = logged_in.get(mapping, {"template": template.pk}).content.decode()
     assert f'href="?template={template.pk}" aria-current="true">Targi</a>' in chosen
+
+
+def test_badges_say_what_they_mean_in_their_text_not_in_a_title_only_a_mouse_shows(
+        logged_in, campaigns, settings):
+    settings.THULIUM_SANDBOX = True
+    job = previewed(logged_in, campaigns["00001"], csv_bytes(people(1)))
+    ImportJob.objects.filter(pk=job.pk).update(rows_cleared_at=job.created_at)
+    html = logged_in.get(reverse("imports:list")).content.decode()
+
+    assert '<span class="badge text-bg-secondary">personal data cleared</span>' in html
+    assert ('<span class="badge text-bg-warning me-auto">sandbox<span class="visually-hidden">: '
+            "No THULIUM_API_URL is set: changes go to the bundled sandbox, not to a real "
+            "Thulium.</span></span>") in html

@@ -62,7 +62,7 @@ def test_an_ended_import_shows_what_became_of_its_rows(logged_in, jobs):
     sent = ImportJob.objects.get(file_name="sent.csv")
     ImportJob.objects.filter(pk=sent.pk).update(rows_cleared_at=timezone.now())
     page = logged_in.get(LIST).content.decode()
-    assert "2 not sent" in page and ">cleared</span>" in page
+    assert "2 not sent" in page and ">personal data cleared</span>" in page
     assert f'href="{sent.get_absolute_url()}"' in page
 
 
