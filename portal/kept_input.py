@@ -21,9 +21,8 @@ account elsewhere, gets it. The browser also holds, until it closes, a cookie na
 account last logged in with it (by a digest only the portal can make): the ended session's
 own cookie has expired with it, or names a session no longer there. A login by another
 account drops what was kept, as on a shared computer the next person must not see a
-colleague's typing. Without that cookie (the browser was closed, or its cookies cleared)
-whoever logs in here within the minutes gets the form back: only someone at this browser
-can, most likely the one who typed it.
+colleague's typing. Without that cookie (the browser was closed and opened again, or its
+cookies cleared) nothing is kept: whoever logs in next could be anyone who sat down at it.
 """
 
 import re
@@ -56,6 +55,9 @@ def posted_input_keep(request, *, page: str) -> None:
     Nothing is kept when the cache does not answer: the form then comes back empty."""
     if request.path.startswith(reverse("admin:index")):
         return  # the admin's pages cannot show them back
+    account = request.COOKIES.get(ACCOUNT_COOKIE)
+    if not account:
+        return  # no one to check the next login against
     fields = {name: values for name, values in request.POST.lists()
               if not SECRET_NAME.search(name)}
     if not fields:
@@ -63,7 +65,7 @@ def posted_input_keep(request, *, page: str) -> None:
     token = secrets.token_urlsafe(16)
     kept = cache_answer(cache.add, kept_input_key(token), {
         "page": page,
-        "account": request.COOKIES.get(ACCOUNT_COOKIE),
+        "account": account,
         "file": bool(request.FILES),
         # As the page's script reads its forms' addresses: percent-encoded.
         "form": {"action": escape_uri_path(request.path), "fields": fields},
@@ -90,13 +92,13 @@ def kept_input_take(request) -> dict | None:
 
 @receiver(user_logged_in, dispatch_uid="portal.kept_input.account_check")
 def kept_input_account_check(sender, request, user, **kwargs) -> None:
-    """A login by an account other than the one this browser last had drops what was kept."""
+    """A login by an account other than the one this browser last had drops what was kept,
+    and so does any login when it names no account (kept before the cookie was required)."""
     token = request.session.get(KEPT)
     if token is None:
         return
     kept = cache_answer(cache.get, kept_input_key(token))
-    if kept is None or (kept["account"] and not constant_time_compare(
-            kept["account"], account_digest(user))):
+    if kept is None or not constant_time_compare(kept["account"] or "", account_digest(user)):
         _drop(request, token)
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from audit.models import Entry
 from campaigns.four_eyes import change_request_create
 from campaigns.risk import Risk
-from portal.kept_input import KEPT, kept_input_key
+from portal.kept_input import ACCOUNT_COOKIE, KEPT, kept_input_key
 from tests.conftest import COMPLIANCE, EDITORS, LOADERS, PASSWORD, api_calls, make_user
 from tests.import_files import csv_bytes
 from tests.test_campaign_form import form_values
@@ -131,6 +131,39 @@ def test_a_login_by_another_account_than_the_ended_session_s_drops_what_was_type
     assert cache.get(kept_input_key(token)) is None
 
 
+def test_after_a_browser_restart_a_colleague_logging_in_gets_nothing_of_what_was_typed(
+    client, user, campaigns
+):
+    """A shared computer: the session ended and the browser was closed and opened again (its
+    cookie naming the account is gone, the session's lasting one is not)."""
+    page = reverse("records:new", args=["00001"])
+    client.force_login(user)
+    client.get(page)
+    del client.cookies[ACCOUNT_COOKIE]
+
+    post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
+    assert KEPT not in client.session
+    back = log_in_again(client, make_user("colleague", LOADERS).username, page)
+
+    assert "601234567" not in back.content.decode() and kept_on(back) is None
+
+
+def test_a_form_kept_naming_no_account_is_dropped_at_any_login(client, user, campaigns):
+    """As the portal kept one before it asked for the cookie naming the account: whoever
+    logs in cannot be told from a colleague."""
+    page = reverse("records:new", args=["00001"])
+    session = client.session
+    session[KEPT] = "kept-before"
+    session.save()
+    cache.add(kept_input_key("kept-before"), {
+        "page": page, "account": None, "file": False,
+        "form": {"action": page, "fields": {"phone_number": ["601234567"]}}})
+
+    back = log_in_again(client, user.username, page)
+
+    assert kept_on(back) is None and cache.get(kept_input_key("kept-before")) is None
+
+
 def test_a_form_with_a_file_comes_back_asking_for_the_file_again(client, campaigns):
     page = reverse("donotcall:upload")
     client.force_login(make_user("officer", COMPLIANCE))
@@ -147,8 +180,10 @@ def test_a_form_with_a_file_comes_back_asking_for_the_file_again(client, campaig
 
 
 def test_a_form_comes_back_after_the_login_s_second_factor_step(client, user, campaigns):
-    device, _codes = enrolled(user)
     page = reverse("records:new", args=["00001"])
+    client.force_login(user)
+    client.get(page)
+    device, _codes = enrolled(user)
     post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
 
     log_in_again(client, user.username, page)

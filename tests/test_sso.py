@@ -133,6 +133,7 @@ def test_a_form_posted_after_the_session_ended_comes_back_filled_after_a_sign_on
 ):
     provider.set_account("alice", groups=["cc-loaders"])
     page = reverse("records:new", args=["00001"])
+    sign_on(client, "alice")
     post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
 
     back = client.get(provider_answer(client, "alice", start=f"/oidc/authenticate/?next={page}"),
