@@ -23,6 +23,12 @@ own cookie has expired with it, or names a session no longer there. A login by a
 account drops what was kept, as on a shared computer the next person must not see a
 colleague's typing. Without that cookie (the browser was closed and opened again, or its
 cookies cleared) nothing is kept: whoever logs in next could be anyone who sat down at it.
+The cookie is signed: a visitor who never logged in cannot make one up to have the cache
+hold their posts.
+
+A session keeps one form, its last, and a post larger than any form of the portal's
+(KEPT_FIELDS_MOST values, KEPT_BYTES_MOST of names and values) keeps nothing: each post
+would otherwise hold up to Django's 2.5 MB in the cache for ten minutes.
 """
 
 import re
@@ -30,6 +36,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.core import signing
 from django.core.cache import cache
 from django.dispatch import receiver
 from django.urls import reverse
@@ -44,6 +51,10 @@ KEPT = "kept_input"
 ACCOUNT_COOKIE = "portal_account"
 # Never kept: a password, a second factor's code, a secret, a key, a token (the CSRF one too).
 SECRET_NAME = re.compile(r"pass|secret|code|token|key", re.IGNORECASE)
+# The most a kept post holds: above the portal's largest form, an import's mapping of
+# IMPORT_MAX_COLUMNS (200 unless set) columns and its template's name.
+KEPT_FIELDS_MOST = 256
+KEPT_BYTES_MOST = 64 * 1024
 
 
 def kept_input_key(token: str) -> str:
@@ -55,13 +66,16 @@ def posted_input_keep(request, *, page: str) -> None:
     Nothing is kept when the cache does not answer: the form then comes back empty."""
     if request.path.startswith(reverse("admin:index")):
         return  # the admin's pages cannot show them back
-    account = request.COOKIES.get(ACCOUNT_COOKIE)
-    if not account:
+    account = _cookie_account(request)
+    if account is None:
         return  # no one to check the next login against
     fields = {name: values for name, values in request.POST.lists()
               if not SECRET_NAME.search(name)}
-    if not fields:
+    if not fields or _too_large(fields):
         return
+    earlier = request.session.get(KEPT)
+    if earlier is not None:
+        _drop(request, earlier)  # replaced by this one
     token = secrets.token_urlsafe(16)
     kept = cache_answer(cache.add, kept_input_key(token), {
         "page": page,
@@ -107,15 +121,34 @@ def account_cookie_set(request, response) -> None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return
-    digest = account_digest(user)
-    if request.COOKIES.get(ACCOUNT_COOKIE) != digest:
-        response.set_cookie(ACCOUNT_COOKIE, digest, secure=settings.SESSION_COOKIE_SECURE,
+    named = _account_signer().sign(account_digest(user))
+    if request.COOKIES.get(ACCOUNT_COOKIE) != named:
+        response.set_cookie(ACCOUNT_COOKIE, named, secure=settings.SESSION_COOKIE_SECURE,
                             httponly=True, samesite=settings.SESSION_COOKIE_SAMESITE)
 
 
 def account_digest(user) -> str:
     """A keyed digest of the account: the cookie names no one to whoever reads it."""
     return salted_hmac("portal.kept_input.account", str(user.pk)).hexdigest()
+
+
+def _cookie_account(request) -> str | None:
+    """The account digest this browser's cookie names, if the portal signed it."""
+    try:
+        return _account_signer().unsign(request.COOKIES.get(ACCOUNT_COOKIE, ""))
+    except signing.BadSignature:
+        return None
+
+
+def _account_signer() -> signing.Signer:
+    return signing.Signer(salt="portal.kept_input.account_cookie")
+
+
+def _too_large(fields: dict[str, list[str]]) -> bool:
+    """Whether the fields hold more than a form of the portal's does (KEPT_FIELDS_MOST)."""
+    posted = [(name, value) for name, values in fields.items() for value in values]
+    return len(posted) > KEPT_FIELDS_MOST or sum(
+        len(name.encode()) + len(value.encode()) for name, value in posted) > KEPT_BYTES_MOST
 
 
 def _drop(request, token: str) -> None:

@@ -15,7 +15,13 @@ from django.urls import reverse
 from audit.models import Entry
 from campaigns.four_eyes import change_request_create
 from campaigns.risk import Risk
-from portal.kept_input import ACCOUNT_COOKIE, KEPT, kept_input_key
+from portal.kept_input import (
+    ACCOUNT_COOKIE,
+    KEPT,
+    KEPT_BYTES_MOST,
+    KEPT_FIELDS_MOST,
+    kept_input_key,
+)
 from tests.conftest import COMPLIANCE, EDITORS, LOADERS, PASSWORD, api_calls, make_user
 from tests.import_files import csv_bytes
 from tests.test_campaign_form import form_values
@@ -162,6 +168,49 @@ def test_a_form_kept_naming_no_account_is_dropped_at_any_login(client, user, cam
     back = log_in_again(client, user.username, page)
 
     assert kept_on(back) is None and cache.get(kept_input_key("kept-before")) is None
+
+
+@pytest.mark.parametrize("cookie", [None, "0" * 40, "0" * 40 + ":made-up-signature"])
+def test_a_post_from_a_browser_no_one_logged_in_with_keeps_nothing(client, campaigns, cookie):
+    """Any visitor with a CSRF cookie could have each post (up to 2.5 MB) held ten minutes."""
+    if cookie:
+        client.cookies[ACCOUNT_COOKIE] = cookie
+    page = reverse("records:new", args=["00001"])
+
+    answer = client.post(page, {"phone_number": "601234567", "note": "x" * 60_000})
+
+    assert answer["Location"].startswith(reverse("login"))
+    assert not Session.objects.exists()  # nothing to reach a kept form by
+
+
+@pytest.mark.parametrize("typed", [
+    {"note": "x" * KEPT_BYTES_MOST},
+    {f"record_fields.pole{n}": "x" for n in range(KEPT_FIELDS_MOST + 1)},
+], ids=["bytes", "fields"])
+def test_a_post_larger_than_any_form_of_the_portal_s_keeps_nothing(client, user, campaigns,
+                                                                   typed):
+    page = reverse("records:new", args=["00001"])
+    client.force_login(user)
+    client.get(page)
+
+    post_after_the_session_ended(client, page, page, typed)
+
+    assert not Session.objects.exists()
+
+
+def test_a_second_post_from_the_same_session_replaces_what_the_first_kept(client, user,
+                                                                          campaigns):
+    page = reverse("records:new", args=["00001"])
+    client.force_login(user)
+    client.get(page)
+    post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
+    first = client.session[KEPT]
+
+    client.post(page, {"phone_number": "601234568"}, HTTP_REFERER=f"http://testserver{page}")
+
+    assert cache.get(kept_input_key(first)) is None
+    assert cache.get(kept_input_key(client.session[KEPT]))["form"]["fields"] == {
+        "phone_number": ["601234568"]}
 
 
 def test_a_form_with_a_file_comes_back_asking_for_the_file_again(client, campaigns):
