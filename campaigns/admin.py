@@ -5,7 +5,9 @@ from django.utils.translation import gettext_lazy as _
 from audit.admin import ReadOnlyAuditAdmin
 from audit.models import Entry
 
+from .four_eyes import requests_shown_in_full
 from .models import Campaign, ChangeRequest, ScheduledChange
+from .scheduling import scheduled_changes_shown_in_full
 
 
 class StructureFieldsField(forms.CharField):
@@ -79,16 +81,27 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(ChangeRequest)
 class ChangeRequestAdmin(ReadOnlyAuditAdmin):
+    """Only the requests the portal shows its user in full (whose, why, which values): a
+    second way in showed an administrator who is no editor what the request's page hides."""
+
     list_display = ("created_at", "actor_username", "campaign", "state", "decided_by_username")
     list_filter = ("state",)
     search_fields = ("actor_username", "decided_by_username", "campaign__thulium_id")
     date_hierarchy = "created_at"
 
+    def get_queryset(self, request):
+        return requests_shown_in_full(super().get_queryset(request), request.user)
+
 
 @admin.register(ScheduledChange)
 class ScheduledChangeAdmin(ReadOnlyAuditAdmin):
-    # Read only: cancelling goes through the portal's page, which writes the audit step.
+    """Read only: cancelling goes through the portal's page, which writes the audit step.
+    Only the changes the portal shows its user in full, as for change requests."""
+
     list_display = ("apply_at", "created_by_username", "campaign", "state", "finished_at")
     list_filter = ("state",)
     search_fields = ("created_by_username", "campaign__thulium_id")
     date_hierarchy = "apply_at"
+
+    def get_queryset(self, request):
+        return scheduled_changes_shown_in_full(super().get_queryset(request), request.user)

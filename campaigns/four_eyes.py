@@ -10,6 +10,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import Entry
@@ -226,8 +227,19 @@ def request_shown_in_full(change_request: ChangeRequest, user) -> bool:
     (audit.services.may_see_entry: the requester's and the decider's own, an auditor
     any). Others see that it exists, its campaign, state and times, as the trail shows
     them others' entries."""
-    return (user.has_perm("campaigns.approve_changerequest") or may_see_everyone(user)
+    return (_sees_every_request(user)
             or user.pk in (change_request.requester_id, change_request.decided_by_id))
+
+
+def requests_shown_in_full(requests, user):
+    """The requests of a queryset `user` may read in full (`request_shown_in_full`)."""
+    if _sees_every_request(user):
+        return requests
+    return requests.filter(Q(requester=user.pk) | Q(decided_by=user.pk))
+
+
+def _sees_every_request(user) -> bool:
+    return user.has_perm("campaigns.approve_changerequest") or may_see_everyone(user)
 
 
 def accounts_linked(change_request: ChangeRequest, user) -> bool:

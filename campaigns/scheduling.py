@@ -110,8 +110,18 @@ def scheduled_shown_in_full(scheduled: ScheduledChange, user) -> bool:
     who may cancel it, or one who may open its steps in the audit trail
     (audit.services.may_see_entry: the one who scheduled it, an auditor any). Others see
     that it exists, its campaign, state and times, as the trail shows them others' entries."""
-    return (user.has_perm("campaigns.change_campaign") or may_see_everyone(user)
-            or user.pk == scheduled.created_by_id)
+    return _sees_every_scheduled(user) or user.pk == scheduled.created_by_id
+
+
+def scheduled_changes_shown_in_full(scheduled_changes, user):
+    """The changes of a queryset `user` may read in full (`scheduled_shown_in_full`)."""
+    if _sees_every_scheduled(user):
+        return scheduled_changes
+    return scheduled_changes.filter(created_by=user.pk)
+
+
+def _sees_every_scheduled(user) -> bool:
+    return user.has_perm("campaigns.change_campaign") or may_see_everyone(user)
 
 
 def authors_who_may_change(scheduled_changes) -> set[int]:

@@ -2,16 +2,23 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .access import readable_imports
 from .fallback import batch_refusals_lift
 from .models import BatchRefusal, ImportJob, ImportTemplate
 
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
+    """Only the imports the portal lets its user read (imports.access): the admin is no
+    second way to others' file names and counts."""
+
     list_display = ("created_at", "actor_username", "campaign", "file_name", "state",
                     "rows_total", "rows_valid")
     list_filter = ("state",)
     readonly_fields = [field.name for field in ImportJob._meta.fields]
+
+    def get_queryset(self, request):
+        return readable_imports(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

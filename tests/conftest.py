@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db.migrations.loader import MigrationLoader
+from django.urls import reverse
 from django.utils import translation
 
 from campaigns.models import Campaign
@@ -158,6 +159,14 @@ def records_sent(sandbox) -> list[dict]:
         elif isinstance(body, dict) and "phone_number" in body:
             sent.append(body)
     return sent
+
+
+def admin_shows(client, obj) -> tuple[bool, bool]:
+    """Whether the admin's list links `obj`, and whether its page opens, for the client."""
+    admin = f"admin:{obj._meta.app_label}_{obj._meta.model_name}"
+    page = reverse(f"{admin}_change", args=[obj.pk])
+    listed = f'href="{page}"' in client.get(reverse(f"{admin}_changelist")).content.decode()
+    return listed, client.get(page).status_code == 200
 
 
 def skip_unless_postgresql(connection):

@@ -18,7 +18,14 @@ from campaigns.notices import REQUEST_DECIDED
 from campaigns.reading import campaigns_sync
 from campaigns.risk import Risk, risky_changes
 from notices.models import Notice
-from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, api_calls, make_user
+from tests.conftest import (
+    ADMINISTRATORS,
+    AUDITORS,
+    EDITORS,
+    admin_shows,
+    api_calls,
+    make_user,
+)
 from tests.test_campaign_form import form_values
 from tests.test_twofactor import account_form, enrolled
 
@@ -548,6 +555,17 @@ def test_only_those_who_may_act_on_a_request_or_see_it_in_the_audit_trail_read_i
         assert 'data-testid="requested-changes"' in page
         listed = client.get(reverse("campaigns:requests")).content.decode()
         assert "More calls in the season" in listed
+
+
+def test_an_administrator_who_is_no_editor_reads_no_more_of_a_request_in_the_admin(
+        change_request, client):
+    """The admin showed its requester, reason and values, which the request's page hides."""
+    boss = make_user("boss", ADMINISTRATORS, is_staff=True)
+    client.force_login(boss)
+    assert admin_shows(client, change_request) == (False, False)
+    boss.groups.add(Group.objects.get(name=EDITORS))
+    client.force_login(User.objects.get(pk=boss.pk))
+    assert admin_shows(client, change_request) == (True, True)
 
 
 def test_the_service_refuses_self_approval_too(change_request, user):

@@ -1,12 +1,13 @@
 """Who may do what with an import: loaders work on their own, auditors read everyone's."""
 
 import pytest
+from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.urls import reverse
 
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
-from tests.conftest import LOADERS, make_user
+from tests.conftest import LOADERS, admin_shows, make_user
 from tests.import_files import csv_bytes, people, previewed, upload
 from tests.test_roles import PageTargets
 
@@ -139,6 +140,17 @@ def test_the_upload_page_lists_only_imports_the_user_may_open(logged_in, user, s
 
     assert list(theirs) == []
     assert {job.pk for job in own} == {jobs["previewed"].pk, jobs["finished"].pk}
+
+
+def test_staff_who_may_view_imports_in_the_admin_read_there_only_those_the_portal_shows(
+        client, jobs):
+    boss = make_user("boss", is_staff=True)
+    boss.user_permissions.add(Permission.objects.get(codename="view_importjob"))
+    client.force_login(boss)
+    assert admin_shows(client, jobs["finished"]) == (False, False)
+    boss.groups.add(Group.objects.get(name=AUDITORS))
+    client.force_login(User.objects.get(pk=boss.pk))
+    assert admin_shows(client, jobs["finished"]) == (True, True)
 
 
 def test_a_superuser_may_cancel_an_import_whose_owner_is_away(logged_in, user, sales):

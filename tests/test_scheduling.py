@@ -9,6 +9,7 @@ import datetime
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -29,7 +30,7 @@ from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
-from tests.conftest import AUDITORS, EDITORS, api_calls, make_user
+from tests.conftest import AUDITORS, EDITORS, admin_shows, api_calls, make_user
 from tests.test_campaign_form import form_values
 from tests.test_four_eyes import (  # noqa: F401
     edit,
@@ -171,6 +172,17 @@ def test_only_editors_its_author_and_auditors_read_a_scheduled_change(scheduled,
         client.force_login(reader)
         page = client.get(scheduled.get_absolute_url()).content.decode()
         assert "Evening: calls end" in page and 'data-testid="changes-to-send"' in page
+
+
+def test_staff_who_may_view_scheduled_changes_in_the_admin_read_there_only_what_the_portal_shows(
+        scheduled, client):
+    boss = make_user("boss", is_staff=True)
+    boss.user_permissions.add(Permission.objects.get(codename="view_scheduledchange"))
+    client.force_login(boss)
+    assert admin_shows(client, scheduled) == (False, False)
+    boss.groups.add(Group.objects.get(name=AUDITORS))
+    client.force_login(User.objects.get(pk=boss.pk))
+    assert admin_shows(client, scheduled) == (True, True)
 
 
 def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
