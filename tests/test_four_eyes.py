@@ -568,6 +568,17 @@ def test_an_administrator_who_is_no_editor_reads_no_more_of_a_request_in_the_adm
     assert admin_shows(client, change_request) == (True, True)
 
 
+def test_the_campaign_page_names_a_waiting_request_s_requester_only_to_who_reads_it_in_full(
+        change_request, client, campaigns):
+    page = campaigns["00001"].get_absolute_url()
+    client.force_login(make_user("reader"))
+    banner = client.get(page).content.decode().split('data-testid="open-requests"')[1]
+    banner = banner.split("</div>")[0]
+    assert change_request.get_absolute_url() in banner and "manager" not in banner
+    client.force_login(make_user("third", EDITORS))
+    assert "requested by manager" in client.get(page).content.decode()
+
+
 def test_the_service_refuses_self_approval_too(change_request, user):
     from django.core.exceptions import PermissionDenied
 
