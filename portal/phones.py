@@ -36,6 +36,9 @@ _DATES_AND_TIMES = re.compile(
     r"(?<![0-9])(?:[0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2}"
     r"|(?:19|20)[0-9]{2}[./-][0-9]{1,2}[./-][0-9]{1,2}|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)"
     r"(?![0-9])")
+# What people write between two numbers in one cell (`check_one_number`): "601 234 567/8",
+# "601234567, 602000001", "601234567 lub 602000001".
+_BETWEEN_NUMBERS = re.compile(r"[/,;|]|\b(?:lub|albo|oraz|i|or|and)\b", re.IGNORECASE)
 # What a value is read for at most, for its numbers (`phone_keys_in`): more is no field's or
 # column name's, and each is parsed (a header of 13,000 "100000000/" took seconds).
 MOST_SPELLINGS = 32
@@ -85,35 +88,52 @@ def normalise_phone(raw: str) -> str:
     return _without_trunk_zero(number)
 
 
+def check_one_number(typed: str) -> None:
+    """Raises ValidationError when the text holds a whole number and, after a "/", a comma,
+    a semicolon or a word such as "lub", more digits: a second number ("22 123 45 67/68",
+    "601234567, 602000001"). Read as a separator, the "/" glued the two into a third
+    number, which was sent and called, and which the do-not-call list did not block. A "/"
+    inside a number ("[22] 555/66/77", what comes before it no number) is a separator still."""
+    text = without_invisible(typed or "")
+    if _AS_DECIMAL.fullmatch(text):
+        return  # "601 234 567,00": a decimal comma, no list
+    for found in _BETWEEN_NUMBERS.finditer(text):
+        if _A_DIGIT.search(text, found.end()) and is_phone_number(text[:found.start()]):
+            raise ValidationError(
+                _("This holds two numbers (the second after “%(separator)s”), which would be "
+                  "sent glued into one wrong number: keep one number here and put the other "
+                  "in a column or a row of its own."),
+                code="two_numbers", params={"separator": found.group().strip()},
+            )
+
+
 def check_own_country(number: str) -> None:
-    """Raises ValidationError when the number (as `normalise_phone` gives it) is written
-    after the default region's country code ("+48", "0048", or "48" before more digits than
-    a national number has) and what follows is no number of the region's plan
-    ("4860123456": 60123456, a digit lost). A "48" number as long as the longest national
-    number, valid neither as written nor after the country code, is refused too
-    ("4850123456"). Numbers without a country code are not judged (a short internal
-    "123456" or "4812345" is accepted), nor other countries' (their plans change without
-    the portal knowing)."""
+    """Raises ValidationError when the number (as `normalise_phone` gives it) is no number
+    of the default region's plan: written without a country code ("6012345678", a digit too
+    many), or after the region's ("+48", "0048", or "48" before more digits than a national
+    number has) with what follows none ("4860123456": 60123456, a digit lost). A "48"
+    number as long as the longest national number, valid neither as written nor after the
+    country code, is judged after the code ("4850123456"). Other countries' numbers are not
+    judged (their plans change without the portal knowing)."""
     region = settings.PHONE_DEFAULT_REGION
-    if not number.startswith(("+", "00", str(phonenumbers.country_code_for_region(region)))):
-        # Written nationally ("601234567"): nothing to judge, and no parsing (16 us a
-        # number, a tenth of an import's preview of each row).
-        return
-    try:
-        parsed = phonenumbers.parse(number, region, keep_raw_input=True)
-    except phonenumbers.NumberParseException:
-        return
+    parsed = _read(number)
+    if parsed is None:
+        return  # a country code no plan has: another country's, not judged
     if parsed.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        if phonenumbers.is_valid_number(parsed):
+            return
         # phonenumbers takes most "48" and eight digits for a possible national number
-        # ("4850123456"), and none is valid: one that long, no number of the plan written
-        # nationally, is judged as written after the country code too.
-        if (phonenumbers.is_valid_number(parsed)
-                or not _maybe_after_country_code(number, region)):
-            return
-        try:
-            parsed = phonenumbers.parse(f"+{number}")
-        except phonenumbers.NumberParseException:
-            return
+        # ("4850123456"), and none is valid: one that long is judged as written after
+        # the country code.
+        if not _maybe_after_country_code(number, region):
+            raise ValidationError(
+                _("Written without a country code, this is read as a number of the country "
+                  "code %(code)s, and it is no number of that country: check its digits, or "
+                  "write another country's number with + and its country code."),
+                code="not_national",
+                params={"code": phonenumbers.country_code_for_region(region)},
+            )
+        parsed = phonenumbers.parse(f"+{number}")
     if (parsed.country_code != phonenumbers.country_code_for_region(region)
             or phonenumbers.is_valid_number(parsed)):
         return
@@ -192,14 +212,24 @@ def _valid(number: str, region: str) -> bool:
 
 
 # An addition keys its number three times (the form's check, the added-records row, the
-# audit search term), and parsing is the slow part of each. The numbers are kept only
-# while the request or the import that keys them runs (`forget_keyed_numbers`).
+# audit search term) and judges it by the plan once, and parsing is the slow part of each.
+# The numbers are kept only while the request or the import that keys them runs
+# (`forget_keyed_numbers`).
+@lru_cache(maxsize=4096)
+def _read(number: str) -> phonenumbers.PhoneNumber | None:
+    """The number (as `normalise_phone` gives it) by the default region's plan, or None
+    when it does not parse. Shared: not to be changed."""
+    try:
+        return phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 @lru_cache(maxsize=4096)
 def phone_key(number: str) -> str:
     """One form for the same number written nationally or internationally (E.164 if it parses)."""
-    try:
-        parsed = phonenumbers.parse(number, settings.PHONE_DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
+    parsed = _read(number)
+    if parsed is None:
         return number.lstrip("+")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
@@ -209,6 +239,7 @@ def forget_keyed_numbers(**_kwargs) -> None:
     """Drop the numbers kept for keying: a long-lived web or worker process must not hold
     a number after its work, when it may have been erased since (GDPR art. 17)."""
     phone_key.cache_clear()
+    _read.cache_clear()
 
 
 def significant_digits(key: str) -> str:
@@ -298,10 +329,11 @@ def number_key(raw: str) -> str:
 
 
 def accepted_number_key(raw: str) -> str:
-    """The canonical key of a number the record form accepts (`normalise_phone`, then
-    `check_own_country`); raises ValidationError with the record form's message. The
-    do-not-call list keys by it: "+48 0601 234 567", refused by the record form, was listed
-    under a key that blocked no spelling the form sends."""
+    """The canonical key of a number the record form accepts (`check_one_number`,
+    `normalise_phone`, then `check_own_country`); raises ValidationError with the record
+    form's message. The do-not-call list keys by it: "+48 0601 234 567", refused by the
+    record form, was listed under a key that blocked no spelling the form sends."""
+    check_one_number(raw)
     number = normalise_phone(raw)
     check_own_country(number)
     return phone_key(number)

@@ -18,7 +18,7 @@ from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.invisible import without_invisible
-from portal.phones import check_own_country, normalise_phone, phone_key
+from portal.phones import check_one_number, check_own_country, normalise_phone, phone_key
 from portal.shown_times import shown_short_time
 from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
@@ -120,7 +120,10 @@ class RecordForm(forms.Form):
         return self
 
     def clean_phone_number(self):
-        number = normalise_phone(self.cleaned_data["phone_number"])
+        typed = self.cleaned_data["phone_number"]
+        # Before the separators are removed, which would glue the two numbers into one.
+        check_one_number(typed)
+        number = normalise_phone(typed)
         # Kept for bulk imports, which also compare the numbers within one file (and key
         # a refused row by it, for an erasure to find).
         self.number_key = phone_key(number)

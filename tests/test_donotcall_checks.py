@@ -27,6 +27,7 @@ from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
 from tests.conftest import COMPLIANCE, make_user, records_sent
 from tests.import_files import csv_bytes, people, previewed
+from tests.test_record_form import TWO_NUMBERS
 
 # Sending needs real transactions: its threads have their own connections.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +62,21 @@ def test_a_listed_number_is_refused_next_to_the_phone_field_and_nothing_is_sent(
     page = response.content.decode()
     assert 'value="K-1"' in page
     assert "skarga" not in page  # loaders see that it is blocked, not why
+    assert records_sent(thulium) == []
+
+
+def test_a_listed_number_written_with_a_second_one_after_a_slash_is_not_sent(
+        logged_in, campaigns, officer, thulium):
+    """Glued into 22123456768, "(22) 123 45 67/68" was queued and sent past the list's
+    221234567."""
+    put(officer, "221234567")
+    cell = "(22) 123 45 67/68"
+    job = previewed(logged_in, campaigns["00001"], csv_bytes([[cell, "Jan", "Nowak", "Łódź"]]))
+    row = ImportRow.objects.get(job=job)
+    assert (row.state, row.problems) == (RowState.INVALID,
+                                         [f"Phone number: {TWO_NUMBERS.format('/')}"])
+    response = logged_in.post(reverse("records:new", args=["00001"]), {"phone_number": cell})
+    assert response.context["form"].errors["phone_number"] == [TWO_NUMBERS.format("/")]
     assert records_sent(thulium) == []
 
 

@@ -21,6 +21,7 @@ from donotcall.models import Suppression
 from portal.paging import LongTablePaginator
 from tests.conftest import COMPLIANCE, LOADERS, make_user
 from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx
+from tests.test_record_form import TWO_NUMBERS
 
 
 @pytest.fixture
@@ -66,19 +67,23 @@ def test_a_malformed_number_is_refused_next_to_the_field(officer_client, number,
     assert not Suppression.objects.exists()
 
 
-@pytest.mark.parametrize("number", ["+48 0601 234 567", "+48 0 601 234 567", "0048 0601234567",
-                                    "+48 (022) 555 66 77", "+48 601 234 56"])
-def test_a_number_the_record_form_refuses_is_refused_with_its_message(officer_client, number):
-    """Listed under a key no number the record form sends has ("480601234567"), it blocked
-    nothing: "601 234 567" was then added to a campaign and called."""
+@pytest.mark.parametrize(("number", "message"), [
+    *((number, "is no number of that country: check its digits")
+      for number in ("+48 0601 234 567", "+48 0 601 234 567", "0048 0601234567",
+                     "+48 (022) 555 66 77", "+48 601 234 56", "6012345678")),
+    ("22 123 45 67/68", TWO_NUMBERS.format("/")),
+])
+def test_a_number_the_record_form_refuses_is_refused_with_its_message(officer_client, number,
+                                                                      message):
+    """Listed under a key no number the record form sends has ("480601234567",
+    "4822123456768"), it blocked nothing: "601 234 567" was then added to a campaign and
+    called."""
     response = add(officer_client, number)
     assert response.status_code == 400
-    assert "is no number of that country: check its digits" in " ".join(
-        response.context["form"].errors["phone_number"])
+    assert message in " ".join(response.context["form"].errors["phone_number"])
     assert not Suppression.objects.exists()
     searched = officer_client.get(reverse("donotcall:list"), {"number": number})
-    assert "is no number of that country" in " ".join(
-        searched.context["search"].errors["number"])
+    assert message in " ".join(searched.context["search"].errors["number"])
 
 
 def test_switching_language_on_a_refused_form_goes_back_to_the_form_s_page(officer_client):
@@ -208,14 +213,15 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
 
 
 def test_an_upload_lists_the_numbers_the_record_form_refuses_as_invalid(officer_client):
-    content = csv_bytes([["+48 0601 234 567"], ["+48 601 234 56"], ["601 000 001"]],
-                        header=["Telefon"])
+    content = csv_bytes([["+48 0601 234 567"], ["+48 601 234 56"], ["601 000 001"],
+                         ["22 123 45 67/68"]], header=["Telefon"])
     response = upload(officer_client, content)
     read = response.context["read"]
     assert [(line, value) for line, value, _why in read.invalid] == [
-        (2, "+48 0601 234 567"), (3, "+48 601 234 56")]
+        (2, "+48 0601 234 567"), (3, "+48 601 234 56"), (5, "22 123 45 67/68")]
     assert "is no number of that country" in read.invalid[0][2]
-    assert read.invalid_count == 2
+    assert read.invalid[2][2] == TWO_NUMBERS.format("/")
+    assert read.invalid_count == 3
     assert list(Suppression.objects.values_list("phone_key", flat=True)) == ["48601000001"]
 
 

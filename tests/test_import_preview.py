@@ -33,6 +33,7 @@ from tests.import_files import (
     upload,
     xlsx_bytes,
 )
+from tests.test_record_form import NOT_NATIONAL, TWO_NUMBERS
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,17 @@ def test_a_number_is_sent_without_a_decimal_an_export_added_and_never_with_a_los
         "Phone number: This number starts with the country code 48, but what follows "
         "(60123456) is no number of that country: check its digits."]
     assert by_number[3].phone_key == "4860123456"  # for an erasure to find it
+
+
+def test_two_numbers_in_one_cell_are_refused_not_sent_glued_into_one(logged_in, sales):
+    """The slash was read as a separator: "601-234-567/8" was sent as 6012345678."""
+    job = previewed(logged_in, sales, csv_bytes([["22 123 45 67/68", "", "", ""],
+                                                 ["601-234-567/8", "", "", ""],
+                                                 ["6012345678", "", "", ""]]))
+    by_number = rows_by_number(job)
+    assert [by_number[number].problems for number in (2, 3, 4)] == [
+        [f"Phone number: {TWO_NUMBERS.format('/')}"]] * 2 + [[f"Phone number: {NOT_NATIONAL}"]]
+    assert {row.state for row in by_number.values()} == {RowState.INVALID}
 
 
 def test_a_row_gets_exactly_the_errors_the_single_record_form_gives(logged_in, sales):

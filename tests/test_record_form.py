@@ -32,6 +32,15 @@ PHONE_FORMAT = (
     "and one + at the start."
 )
 DUPLICATE = "This portal already added this number to the campaign."
+# What a field holding two numbers is told, the second after `separator`.
+TWO_NUMBERS = ("This holds two numbers (the second after “{}”), which would be sent glued into "
+               "one wrong number: keep one number here and put the other in a column or a row "
+               "of its own.")
+NOT_NATIONAL = (
+    "Written without a country code, this is read as a number of the country code 48, and "
+    "it is no number of that country: check its digits, or write another country's number "
+    "with + and its country code."
+)
 
 
 def status_id(campaign_id, system_status):
@@ -74,11 +83,10 @@ def add(client, data, campaign_id="00001"):
     ("601.234.567", "601234567"),
     ("(22) 555-66-77", "225556677"),
     ("[22] 555/66/77", "225556677"),
+    ("22/555 66 77", "225556677"),  # a slash after a part of a number: a separator still
     ("+48 601 234 567", "+48601234567"),
     ("+48.601.234.567", "+48601234567"),
     (" \t601 234 567\n", "601234567"),
-    ("123456", "123456"),
-    ("123456789012345", "123456789012345"),
     ("+123456789012345", "+123456789012345"),
     # As a program that took the number for a decimal writes it: not a digit more.
     ("601234567.0", "601234567"),
@@ -101,15 +109,13 @@ def add(client, data, campaign_id="00001"):
     ("0601 234 567", "601234567"),
     ("(0-22) 555 66 77", "225556677"),
     ("0 800 123 456", "800123456"),
-    ("0123456", "0123456"),
     # Pasted with the marks a phone's contacts or a chat put around it, which show nothing.
     ("\u200e601 234 567\u200f", "601234567"),
     ("\ufeff+48 (0) 601 234 567", "+48601234567"),
     # Starting with Poland's country code, and a number: Radom's landlines written
-    # nationally, a short internal one, and numbers written with a country code.
+    # nationally, and numbers written with a country code.
     ("481234567", "481234567"),
     ("483621234", "483621234"),
-    ("4812345", "4812345"),
     ("+48221234567", "+48221234567"),
     ("0048221234567", "0048221234567"),
     ("+12025550100", "+12025550100"),
@@ -127,6 +133,10 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
     ("12345", PHONE_FORMAT),
     ("1234567890123456", PHONE_FORMAT),
     ("12345.0", PHONE_FORMAT),  # five digits and a decimal point: not 123450
+    # Written without a country code, no number of Poland's plan: a digit too many or too
+    # few, a short internal number, a foreign one without its +.
+    *((typed, NOT_NATIONAL) for typed in ("6012345678", "601 234 56", "123456", "4812345",
+                                          "0123456", "123456789012345", "442079460958")),
     # Poland's country code, then a number no phone there has (a digit lost).
     *((typed, "This number starts with the country code 48, but what follows (60123456) is "
               "no number of that country: check its digits.")
@@ -148,6 +158,17 @@ def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, s
 def test_a_number_that_is_not_6_to_15_digits_gets_a_clear_error(campaigns, typed, message):
     assert_refused(record_form(campaigns["00001"], {"phone_number": typed}), "phone_number",
                    message)
+
+
+@pytest.mark.parametrize("typed, separator", [
+    ("22 123 45 67/68", "/"), ("601-234-567/8", "/"), ("601234567, 602000001", ","),
+    ("601 234 567; 602 000 001", ";"), ("601234567 lub 602000001", "lub"),
+    ("+48 601 234 567 or +48 602 000 001", "or"),
+])
+def test_two_numbers_in_one_field_are_refused_not_glued_into_one(campaigns, typed, separator):
+    """"22 123 45 67/68" was sent as 22123456768, and blocked by no do-not-call entry."""
+    assert_refused(record_form(campaigns["00001"], {"phone_number": typed}), "phone_number",
+                   TWO_NUMBERS.format(separator))
 
 
 # --- statuses and agents ------------------------------------------------------------
