@@ -234,6 +234,25 @@ def phone_key(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
+def number_to_send(number: str) -> str:
+    """The one spelling Thulium is sent of a number the record form accepted: Thulium
+    refuses a duplicate as it is written (its documentation leaves normalising open), and
+    "+48 601 234 567" sent beside the "601234567" it held added the person twice. A number
+    of the default region: its national significant number, as Thulium's examples
+    ("333444555") and the numbers loaded in its own panel are written and Poland's callers
+    dial them. Another country's, or one of a region that dials a trunk prefix (no one
+    there dials the number without it): E.164 with its "+". One no plan reads: as written."""
+    parsed = _read(number)
+    if parsed is None:
+        return number
+    region = settings.PHONE_DEFAULT_REGION
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if (parsed.country_code == phonenumbers.country_code_for_region(region)
+            and metadata is not None and not metadata.national_prefix):
+        return phonenumbers.national_significant_number(parsed)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 @receiver(request_finished, dispatch_uid="portal.phones.forget_keyed_numbers")
 def forget_keyed_numbers(**_kwargs) -> None:
     """Drop the numbers kept for keying: a long-lived web or worker process must not hold

@@ -18,7 +18,13 @@ from audit.models import Entry
 from audit.services import may_see_entry
 from donotcall.lookup import ON_THE_LIST, blocked
 from portal.invisible import without_invisible
-from portal.phones import check_one_number, check_own_country, normalise_phone, phone_key
+from portal.phones import (
+    check_one_number,
+    check_own_country,
+    normalise_phone,
+    number_to_send,
+    phone_key,
+)
 from portal.shown_times import shown_short_time
 from portal.spreadsheets import AS_DECIMAL, EXCEL_SCIENTIFIC
 from portal.thulium.dates import thulium_datetime, thulium_time_repeated
@@ -147,7 +153,7 @@ class RecordForm(forms.Form):
                 said = _("This portal already added this number to the campaign (%(when)s, "
                          "%(outcome)s).") % when
             raise forms.ValidationError(said, code="duplicate")
-        return number
+        return number_to_send(number)
 
     def _may_open(self, earlier) -> bool:
         if self.viewer is None:

@@ -98,6 +98,27 @@ def steps(row) -> list[tuple[str, str]]:
             for attempt in row.attempts.order_by("entry__created_at", "pk")]
 
 
+def test_a_number_thulium_holds_is_refused_as_existing_whatever_the_file_s_spelling(
+        logged_in, sales, thulium):
+    """Thulium held "601234567" (loaded in its own panel); the file's "+48 601 234 567" was
+    sent as written, and the sandbox added the person a second time."""
+    held_id = get_client().add_record("00001", {"phone_number": "601234567"}).record_id
+    job = pushed(logged_in, sales, [["+48 601 234 567", "Zofia", "Kowalska", "Łódź"],
+                                    ["0048 602 000 001", "Jan", "Nowak", "Kraków"]])
+
+    (batch,) = calls_to(thulium, BATCH)
+    assert [record["phone_number"] for record in batch["json"]["records"]] == [
+        "601234567", "602000001"]
+    assert held(thulium) == Counter(["601234567", "602000001"])
+    rows = by_phone(job)
+    assert [row.last_send().sent for row in rows.values()] == batch["json"]["records"]
+    assert (rows["601234567"].state, rows["601234567"].last_send().results) == (
+        RowState.REFUSED, {"batch_status": "ALREADY_EXISTS"})
+    assert rows["602000001"].state == RowState.ADDED
+    assert {record["record_id"] for record in thulium.state.records("00001")
+            if record["phone_number"] == "601234567"} == {held_id}
+
+
 @pytest.mark.parametrize("shape", ["keyed", "list"])
 def test_each_row_of_a_mixed_batch_has_the_verdict_of_its_own_item(
     logged_in, sales, thulium, shape

@@ -22,7 +22,7 @@ from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
 from records.models import AddedRecord
 from records.services import record_add, record_add_begin_all
-from tests.conftest import LOADERS, api_calls, make_user
+from tests.conftest import LOADERS, api_calls, make_user, records_sent
 from tests.test_campaign_form import assert_refused, assert_sends, form_values
 from tests.test_gateway import CraftedThulium
 
@@ -84,25 +84,25 @@ def add(client, data, campaign_id="00001"):
     ("(22) 555-66-77", "225556677"),
     ("[22] 555/66/77", "225556677"),
     ("22/555 66 77", "225556677"),  # a slash after a part of a number: a separator still
-    ("+48 601 234 567", "+48601234567"),
-    ("+48.601.234.567", "+48601234567"),
+    ("+48 601 234 567", "601234567"),
+    ("+48.601.234.567", "601234567"),
     (" \t601 234 567\n", "601234567"),
     ("+123456789012345", "+123456789012345"),
     # As a program that took the number for a decimal writes it: not a digit more.
     ("601234567.0", "601234567"),
     ("601234567,00", "601234567"),
-    ("+48601234567.0", "+48601234567"),
-    ("48601234567", "48601234567"),
+    ("+48601234567.0", "601234567"),
+    ("48601234567", "601234567"),
     ("601 234 567.0", "601234567"),
     ("601-234-567,00", "601234567"),
     ("601\u00a0234\u00a0567,00", "601234567"),  # Polish Excel's thousands and decimals
-    ("+48 (0) 601 234 567.0", "+48601234567"),
+    ("+48 (0) 601 234 567.0", "601234567"),
     # Points between groups, the last of them zeros: digits of the number, not a decimal.
     ("22.555.66.00", "225556600"),
     ("22 555 66.00", "225556600"),
     # The trunk 0 written for callers in the country, bracketed after the country code.
-    ("+48 (0) 601 234 567", "+48601234567"),
-    ("0048 (0)601234567", "0048601234567"),
+    ("+48 (0) 601 234 567", "601234567"),
+    ("0048 (0)601234567", "601234567"),
     ("+44 (0)20 7946 0958", "+442079460958"),
     # A trunk 0 Poland no longer dials, written before a national number; a number valid
     # with its 0 keeps it.
@@ -111,16 +111,21 @@ def add(client, data, campaign_id="00001"):
     ("0 800 123 456", "800123456"),
     # Pasted with the marks a phone's contacts or a chat put around it, which show nothing.
     ("\u200e601 234 567\u200f", "601234567"),
-    ("\ufeff+48 (0) 601 234 567", "+48601234567"),
+    ("\ufeff+48 (0) 601 234 567", "601234567"),
     # Starting with Poland's country code, and a number: Radom's landlines written
     # nationally, and numbers written with a country code.
     ("481234567", "481234567"),
     ("483621234", "483621234"),
-    ("+48221234567", "+48221234567"),
-    ("0048221234567", "0048221234567"),
+    ("+48221234567", "221234567"),
+    ("0048221234567", "221234567"),
+    # Another country's number: with its "+", however its country code was written.
     ("+12025550100", "+12025550100"),
+    ("0044 20 7946 0958", "+442079460958"),
 ])
-def test_separators_are_removed_and_one_leading_plus_is_kept(campaigns, typed, sent):
+def test_a_number_is_sent_in_one_spelling_whatever_its_separators_and_country_code(
+        campaigns, typed, sent):
+    """Thulium held "601234567" and took "+48601234567" for another number: the person was
+    added twice."""
     assert_sends(record_form(campaigns["00001"], {"phone_number": typed}), {"phone_number": sent})
 
 
@@ -474,7 +479,7 @@ FULL_RECORD = {
     "order": "10", "record_fields.imie": "Zofia", "record_fields.miasto": "Kraków",
 }
 FULL_RECORD_SENT = {
-    "phone_number": "+48601234567", "status_id": "5", "dictionary_status_id": 4,
+    "phone_number": "601234567", "status_id": "5", "dictionary_status_id": 4,
     "agent_login": "jkowalski", "next_call_date": "2026-12-01 09:30", "identifier": "OZE-0001",
     "order": 10, "record_fields": {"imie": "Zofia", "miasto": "Kraków"},
 }
@@ -489,6 +494,18 @@ def test_the_sandbox_receives_exactly_the_record_as_entered(logged_in, campaigns
     assert thulium.state.records("00001") == [{"record_id": "231", **FULL_RECORD_SENT}]
 
 
+def test_a_number_thulium_holds_is_refused_there_in_another_spelling_not_added_twice(
+        logged_in, campaigns, thulium):
+    """Loaded in Thulium's own panel as "601234567", the person was added again as
+    "+48601234567"."""
+    thulium.state.add_record("00001", {"phone_number": "601234567"}, lambda *checked: [])
+    response = add(logged_in, {"phone_number": "+48 601 234 567"})
+    assert "Phone number already exists in the campaign." in response.content.decode()
+    assert [record["phone_number"] for record in records_sent(thulium)] == ["601234567"]
+    assert additions().get().sent == {"phone_number": "601234567"}
+    assert len(thulium.state.records("00001")) == 1
+
+
 def test_an_added_record_is_audited_with_its_record_id(logged_in, user, campaigns, thulium):
     add(logged_in, FULL_RECORD)
     addition = additions().get()
@@ -496,7 +513,7 @@ def test_an_added_record_is_audited_with_its_record_id(logged_in, user, campaign
     assert addition.outcome == "succeeded"
     assert addition.results["record_id"] == "231"
     assert addition.sent == FULL_RECORD_SENT
-    assert addition.sent["phone_number"] == "+48601234567"
+    assert addition.sent["phone_number"] == "601234567"
     assert addition.sent.get("identifier", "") == "OZE-0001"
     # What the portal now knows the campaign holds, by the number in its canonical form.
     added = AddedRecord.objects.get()
