@@ -26,7 +26,7 @@ from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import ScheduledChange
-from .notices import scheduled_change_not_applied_notify, scheduled_request_ended_notify
+from .notices import scheduled_change_ended_notify
 from .request_steps import outdated_requests_close
 from .risk import risky_changes
 from .scheduling import grace, record_step
@@ -252,14 +252,12 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
             pk=change.pk, state=State.APPLYING, claimed_at=claim
         ).update(state=state, finished_at=timezone.now(), sent_change=entry, cancel_reason=why)
         if closed and state == State.MISSED:
-            _missed(change)
+            record_step(change, ScheduleStep.MISSED, actor=None)
         elif closed and state == State.CANCELLED:
             change.cancel_reason = why
             record_step(change, ScheduleStep.CANCELLED, actor=None, note=why)
-            scheduled_request_ended_notify(change, state)
-        elif closed:
-            scheduled_request_ended_notify(change, state, entry)
-            scheduled_change_not_applied_notify(change, state, entry)
+        if closed:
+            scheduled_change_ended_notify(change, state, entry)
     if not closed:
         log.warning("scheduled change %s was taken over by another worker", change.pk)
     log.info("scheduled change %s for campaign %s: %s", change.pk,
@@ -270,12 +268,5 @@ def _close(change: ScheduledChange, claim, state: str, entry: Entry | None = Non
 def _ended_late(change: ScheduledChange, state: str) -> None:
     """Note a change whose grace ran out while it waited: missed, or failed if tried."""
     if state == State.MISSED:
-        _missed(change)
-    else:
-        scheduled_request_ended_notify(change, state, change.sent_change)
-        scheduled_change_not_applied_notify(change, state, change.sent_change)
-
-
-def _missed(change: ScheduledChange) -> None:
-    record_step(change, ScheduleStep.MISSED, actor=None)
-    scheduled_request_ended_notify(change, State.MISSED)
+        record_step(change, ScheduleStep.MISSED, actor=None)
+    scheduled_change_ended_notify(change, state, change.sent_change)

@@ -1,5 +1,5 @@
 """E-mail notices of four-eyes requests: to the editors who may approve one, and to the
-editor who asked, once it is decided; and of a scheduled change Thulium did not apply, to
+editor who asked, once it is decided; and of a scheduled change not made at its time, to
 the one who scheduled it. Registered in apps.py; templates in
 templates/notices/<slug>/."""
 
@@ -22,8 +22,8 @@ REQUEST_DECIDED = Kind("change-request-decided",
                        _("My change request was approved, rejected or applied"),
                        gets=lambda user: user.has_perm("campaigns.change_campaign"))
 SCHEDULED_NOT_APPLIED = Kind("scheduled-change-not-applied",
-                             _("My scheduled change was refused by Thulium or could not be "
-                               "sent"),
+                             _("My scheduled change was not made: refused by Thulium, not "
+                               "sent, or cancelled by another editor"),
                              gets=lambda user: user.has_perm("campaigns.change_campaign"))
 
 # How a decided request ended, as its mail says it: an approved one by what Thulium did
@@ -58,53 +58,47 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
         return  # they may no longer change campaigns, nor get mails about such changes
     else:
         ending = change_request.state
-    _tell_requester(change_request, ending)
+    _tell_requester(change_request, ending=ending)
 
 
-def scheduled_request_ended_notify(scheduled: ScheduledChange, state: str,
-                                   entry=None) -> None:
-    """Tell the requester how their request approved with a time ended once that time came
-    (its approval's mail said only that it waits): applied, refused, failed, missed,
-    or cancelled by an editor. `entry` is the call's, when one was made."""
-    change_request = scheduled.change_request
-    if change_request is None:
+def scheduled_change_ended_notify(scheduled: ScheduledChange, state: str, entry=None, *,
+                                  cancelled_by=None) -> None:
+    """Tell the one who scheduled the change how it ended at its time, unless it was made:
+    refused, failed, missed, cancelled by another editor (`cancelled_by`), or not sent by
+    the worker, with its reason. Of a change approved under four eyes its requester hears,
+    whose approval's mail said only that it waits, applied too. `entry` is the call's, when
+    one was made.
+
+    Not one who cancelled it themselves; nor one who may no longer change campaigns (the
+    worker's AUTHOR_GONE): notices_queue leaves out those whose role gets no such mails."""
+    if cancelled_by is not None and cancelled_by.pk == scheduled.created_by_id:
         return
-    if state == ScheduledChange.State.CANCELLED and not scheduled.cancelled_by_username:
-        # The worker cancelled it at its time (campaigns.due): its author may no longer
-        # change campaigns, nor get mails about such changes (the lists warned beforehand).
-        return
-    if state in (ScheduledChange.State.MISSED, ScheduledChange.State.CANCELLED):
+    if state == ScheduledChange.State.CANCELLED:
+        # With no one's name, the worker's doing (campaigns.due): its reason, English words
+        # translated in the mail, says why.
+        ending = "cancelled" if scheduled.cancelled_by_username else "not_sent"
+    elif state in (ScheduledChange.State.MISSED, ScheduledChange.State.APPLIED):
         ending = state
-    elif state == ScheduledChange.State.APPLIED:
-        ending = "applied"
     else:
         ending = SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed"
-    _tell_requester(change_request, ending, cancelled_by=scheduled.cancelled_by_username)
+    how = {"ending": ending, "cancelled_by": scheduled.cancelled_by_username,
+           "why": scheduled.cancel_reason if ending == "not_sent" else ""}
+    if scheduled.change_request is not None:
+        _tell_requester(scheduled.change_request, **how)
+    elif ending != "applied":
+        campaign = scheduled.campaign
+        author = [scheduled.created_by] if scheduled.created_by else []
+        notices_queue(kind=SCHEDULED_NOT_APPLIED, users=author, context={
+            "scheduled": scheduled.pk, "campaign": campaign.name,
+            "campaign_id": campaign.thulium_id, **how,
+            "grace_minutes": settings.SCHEDULE_GRACE_MINUTES,
+        }, path=scheduled.get_absolute_url())
 
 
-def scheduled_change_not_applied_notify(scheduled: ScheduledChange, state: str,
-                                        entry=None) -> None:
-    """Tell the one who scheduled a change (with no four-eyes request: its requester is
-    told by scheduled_request_ended_notify) that at its time Thulium refused it, did not
-    answer, or was down at every try until the grace ran out. `entry` is its last call's."""
-    if scheduled.change_request is not None or state not in (
-        ScheduledChange.State.REFUSED, ScheduledChange.State.FAILED
-    ):
-        return
-    campaign = scheduled.campaign
-    author = [scheduled.created_by] if scheduled.created_by else []
-    notices_queue(kind=SCHEDULED_NOT_APPLIED, users=author, context={
-        "scheduled": scheduled.pk, "campaign": campaign.name,
-        "campaign_id": campaign.thulium_id,
-        "ending": SENT_OUTCOMES.get(entry.outcome, "unknown") if entry else "failed",
-        "grace_minutes": settings.SCHEDULE_GRACE_MINUTES,
-    }, path=scheduled.get_absolute_url())
-
-
-def _tell_requester(change_request: ChangeRequest, ending: str, **context) -> None:
+def _tell_requester(change_request: ChangeRequest, **how) -> None:
     requester = [change_request.requester] if change_request.requester else []
     notices_queue(kind=REQUEST_DECIDED, users=requester,
-                  context={**_about(change_request), "ending": ending, **context},
+                  context={**_about(change_request), **how},
                   path=change_request.get_absolute_url())
 
 

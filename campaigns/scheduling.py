@@ -20,7 +20,7 @@ from audit.services import may_see_everyone
 
 from .entries import SCHEDULED_CHANGE, ScheduleStep
 from .models import Campaign, ChangeRequest, ScheduledChange, campaign_changers
-from .notices import scheduled_request_ended_notify
+from .notices import scheduled_change_ended_notify
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def scheduled_change_cancel(*, scheduled: ScheduledChange, actor, reason: str) -
             raise NotWaiting
         scheduled.refresh_from_db()
         record_step(scheduled, ScheduleStep.CANCELLED, actor=actor, note=reason)
-        scheduled_request_ended_notify(scheduled, ScheduledChange.State.CANCELLED)
+        scheduled_change_ended_notify(scheduled, ScheduledChange.State.CANCELLED,
+                                      cancelled_by=actor)
     log.info("scheduled change %s cancelled by %s", scheduled.pk, actor.get_username())
 
 

@@ -18,8 +18,8 @@ from audit.models import ChainCheck
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_request_reject
-from campaigns.models import ChangeRequest, ScheduledChange
-from campaigns.scheduling import scheduled_change_cancel
+from campaigns.models import Campaign, ChangeRequest, ScheduledChange
+from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from notices.models import Notice, OptOut
@@ -173,30 +173,92 @@ def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_tim
                              "waits for its time")
 
 
+def scheduled_change_ends(scheduled, end: str, *, thulium, settings, editor) -> None:
+    """The change ends as `end` says: cancelled by `editor`, missed (no worker ran in its
+    grace), cancelled by the worker (its campaign gone from Thulium), refused by Thulium,
+    or sent ("due")."""
+    if end == "cancelled":
+        scheduled_change_cancel(scheduled=scheduled, actor=editor, reason="Not today")
+        return
+    late = timedelta(minutes=settings.SCHEDULE_GRACE_MINUTES + 1 if end == "missed" else 0)
+    ScheduledChange.objects.update(apply_at=timezone.now() - late - timedelta(seconds=1))
+    if end == "not in Thulium":
+        Campaign.objects.update(in_thulium=False)
+    if end == "refused":
+        thulium.state.fail_next("refuse")
+    due_changes_apply()
+
+
 @pytest.mark.parametrize("end, said", [
     ("due", "was approved and applied"),
     ("refused", "was approved, but Thulium refused it"),
     ("cancelled", "was approved, but cancelled before its time"),
     ("missed", "was approved, but not sent in time"),
+    ("not in Thulium", "was approved, but the portal did not send it"),
 ])
 def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
     requested_for_later, inbox, approvers, thulium, settings, end, said
 ):
     approve(requested_for_later, approvers[1])
-    scheduled = ScheduledChange.objects.get()
     notices_send_due()
     inbox.received.clear()
-    if end == "cancelled":
-        scheduled_change_cancel(scheduled=scheduled, actor=approvers[1], reason="Not today")
-    else:
-        late = timedelta(minutes=settings.SCHEDULE_GRACE_MINUTES + 1 if end == "missed" else 0)
-        ScheduledChange.objects.update(apply_at=timezone.now() - late - timedelta(seconds=1))
-        if end == "refused":
-            thulium.state.fail_next("refuse")
-        due_changes_apply()
+    scheduled_change_ends(ScheduledChange.objects.get(), end, thulium=thulium,
+                          settings=settings, editor=approvers[1])
     assert notices_send_due() == 1
     mail, = mails_to(inbox, "manager@example.com")
     assert subject(mail) == f"Your change to campaign Sprzedaż OZE 2026 {said}"
+
+
+@pytest.fixture
+def scheduled_by_manager(inbox, user, campaigns) -> ScheduledChange:
+    """The manager renames campaign 00001 in an hour (no approval needed)."""
+    user.email = "manager@example.com"
+    user.save()
+    return change_schedule(campaign=campaigns["00001"], changes={"name": "Zima"}, actor=user,
+                           reason="", apply_at=timezone.now() + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("end, said, why", [
+    ("missed", "was not sent in time", "Schedule it again if it is still wanted."),
+    ("cancelled", "was cancelled", "was cancelled by bob before its time"),
+    ("not in Thulium", "was not sent",
+     "Not sent: the campaign is no longer in Thulium's list of campaigns."),
+])
+def test_the_author_of_a_scheduled_change_not_made_hears_how_it_ended_and_why(
+        scheduled_by_manager, inbox, approvers, thulium, settings, end, said, why):
+    """Only a change Thulium refused or that failed was told: one missed, cancelled by
+    another editor or by the worker reached no one."""
+    scheduled_change_ends(scheduled_by_manager, end, thulium=thulium, settings=settings,
+                          editor=approvers[1])
+    assert notices_send_due() == 1
+    mail, = mails_to(inbox, "manager@example.com")
+    assert subject(mail) == f"Your scheduled change to campaign Sprzedaż OZE 2026 {said}"
+    assert why in " ".join(content(mail).split())
+    assert link_in(mail) == f"{PORTAL}/campaigns/scheduled/{scheduled_by_manager.pk}/"
+
+
+def test_the_worker_s_reason_for_not_sending_a_change_is_in_its_author_s_language(
+        scheduled_by_manager, inbox, thulium, settings, user):
+    choose_language(user, "pl")
+    scheduled_change_ends(scheduled_by_manager, "not in Thulium", thulium=thulium,
+                          settings=settings, editor=None)
+    notices_send_due()
+    mail, = inbox.received
+    assert "Nie wysłano: kampanii nie ma już na liście kampanii w Thulium." in content(mail)
+
+
+@pytest.mark.parametrize("approved", [False, True], ids=["plain", "approved"])
+def test_an_author_who_cancels_their_own_scheduled_change_is_not_mailed_of_it(
+        request, approvers, user, approved):
+    """An approved one's requester was told that they had cancelled it."""
+    if approved:
+        approve(request.getfixturevalue("requested_for_later"), approvers[1])
+        scheduled = ScheduledChange.objects.get()
+    else:
+        scheduled = request.getfixturevalue("scheduled_by_manager")
+    told = Notice.objects.filter(user=user).count()
+    scheduled_change_cancel(scheduled=scheduled, actor=user, reason="Not today")
+    assert Notice.objects.filter(user=user).count() == told
 
 
 def test_a_user_who_lost_their_role_gets_no_mail_they_could_not_turn_off(
