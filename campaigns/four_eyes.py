@@ -16,8 +16,8 @@ from django.utils import timezone
 from audit.models import Entry
 from audit.services import may_see_everyone
 from portal.thulium import ThuliumError
-from roles.services import accounts_linked_to
 
+from .approvers import accounts_linked, approvers_of
 from .entries import CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
@@ -211,14 +211,8 @@ def change_requests_expire() -> list[int]:
 
 
 def may_decide(change_request: ChangeRequest, user) -> bool:
-    """True when `user` may approve or reject: an approver who did not ask for it, and
-    whose account and the requester's were not one made or changed by the other."""
-    return (
-        change_request.is_open
-        and user.has_perm("campaigns.approve_changerequest")
-        and user.pk != change_request.requester_id
-        and not accounts_linked(change_request, user)
-    )
+    """True when `user` may approve or reject the open request (approvers.approvers_of)."""
+    return change_request.is_open and approvers_of(change_request).filter(pk=user.pk).exists()
 
 
 def request_shown_in_full(change_request: ChangeRequest, user) -> bool:
@@ -240,13 +234,6 @@ def requests_shown_in_full(requests, user):
 
 def _sees_every_request(user) -> bool:
     return user.has_perm("campaigns.approve_changerequest") or may_see_everyone(user)
-
-
-def accounts_linked(change_request: ChangeRequest, user) -> bool:
-    """True when the requester created or changed `user`'s account in the admin (its
-    password, roles, second factor), or `user` theirs: one administrator could otherwise
-    make an approver to let their own change through, or an editor to ask for it."""
-    return change_request.requester_id in accounts_linked_to(user)
 
 
 def outdated_why(change_request: ChangeRequest) -> str:

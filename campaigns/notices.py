@@ -4,17 +4,15 @@ the one who scheduled it. Registered in apps.py; templates in
 templates/notices/<slug>/."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from notices.kinds import Kind
 from notices.services import notices_queue
 
+from .approvers import APPROVE, approvers_of
 from .entries import Step
 from .models import ChangeRequest, ScheduledChange
-
-APPROVE = "campaigns.approve_changerequest"
 
 REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
                        gets=lambda user: user.has_perm(APPROVE))
@@ -35,11 +33,9 @@ SENT_OUTCOMES = {
 
 
 def request_waiting_notify(change_request: ChangeRequest) -> None:
-    """Tell every editor who may approve the request, except its requester."""
-    approvers = (get_user_model().objects
-                 .with_perm(APPROVE, backend="roles.backends.RoleBackend")
-                 .exclude(pk=change_request.requester_id))
-    notices_queue(kind=REQUEST_WAITING, users=approvers, context=_about(change_request),
+    """Tell every editor who may approve the request (approvers.approvers_of)."""
+    notices_queue(kind=REQUEST_WAITING, users=approvers_of(change_request),
+                  context=_about(change_request),
                   path=change_request.get_absolute_url())
 
 

@@ -10,6 +10,7 @@ from portal.thulium import ThuliumError
 from portal.views import flash_thulium_error
 from roles.permissions import requires
 
+from .approvers import accounts_linked
 from .forms import RejectionForm
 from .four_eyes import (
     AccountsLinked,
@@ -18,7 +19,6 @@ from .four_eyes import (
     RequesterGone,
     RequestOutdated,
     RequestTooLate,
-    accounts_linked,
     change_request_approve,
     change_request_reject,
     may_decide,

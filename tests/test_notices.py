@@ -26,11 +26,12 @@ from notices.models import Notice, OptOut
 from notices.sending import notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
-from tests.conftest import EDITORS, LOADERS, PASSWORD, make_user
+from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, PASSWORD, make_user
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.smtp import smtp_start
 from tests.test_four_eyes import edit
+from tests.test_twofactor import account_form
 from tests.workers import DB_BACKEND, Workers, wait_until
 
 PORTAL = "https://portal.example.com"
@@ -139,6 +140,22 @@ def test_a_waiting_request_mails_each_approver_in_their_language(requested, inbo
     assert anna["Auto-Submitted"] == bob["Auto-Submitted"] == "auto-generated"
     # Not the requester, nobody without an address; nothing is sent twice.
     assert len(inbox.received) == 2 and notices_send_due() == 0
+
+
+def test_an_editor_who_manages_the_requester_s_account_is_not_asked_to_approve(
+        inbox, approvers, logged_in, user, campaigns):
+    """The portal lets them neither decide (AccountsLinked) nor count the request, and the
+    mail told them "You may approve or reject it"."""
+    boss = make_user("boss", ADMINISTRATORS, EDITORS, is_staff=True, email="boss@example.com")
+    as_boss = Client()
+    as_boss.force_login(boss)
+    assert as_boss.post(reverse("admin:auth_user_change", args=[user.pk]),
+                        account_form(user, email="manager@example.com")).status_code == 302
+    assert edit(logged_in, campaigns["00001"], dialer="predictive",
+                reason="Season").status_code == 302
+    notices_send_due()
+    assert sorted(mail["X-Envelope-To"] for mail in inbox.received) == [
+        "anna@example.com", "bob@example.com"]
 
 
 @pytest.mark.parametrize("fault, expected", [
