@@ -10,12 +10,25 @@ from audit.models import Outcome
 from notices.kinds import Kind
 from notices.services import notices_queue
 
-from .approvers import APPROVE, approvers_of
+from .approvers import APPROVE, approvers_of, requests_to_approve
 from .entries import Step
 from .models import ChangeRequest, ScheduledChange
 
+
+def _no_longer_waiting_for(notice) -> str:
+    """Why a "waits for your approval" notice no longer holds at its send ("" if it does):
+    kept in the outbox while the mail server was away, it went out after the decision."""
+    change_request = ChangeRequest.objects.filter(pk=notice.context.get("request")).first()
+    if change_request is None or not change_request.is_open:
+        return "the request was decided before the notice was sent"
+    if not requests_to_approve(notice.user).filter(pk=change_request.pk).exists():
+        return "the request is no longer one the user may approve"
+    return ""
+
+
 REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
-                       gets=lambda user: user.has_perm(APPROVE))
+                       gets=lambda user: user.has_perm(APPROVE),
+                       why_outdated=_no_longer_waiting_for)
 REQUEST_DECIDED = Kind("change-request-decided",
                        _("My change request was approved, rejected or applied"),
                        gets=lambda user: user.has_perm("campaigns.change_campaign"))

@@ -6,6 +6,9 @@ Like audit kinds, a new kind takes three steps in the app that sends it:
    page's path; the action calls it inside its transaction;
 2. `register(KIND)` in the app's `AppConfig.ready()`;
 3. templates/notices/<slug>/subject.txt and body.txt (which extends notices/mail.txt).
+A kind whose news may be overtaken while its notices wait in the outbox (a request decided
+before its "waits for your approval" went out) says why in `why_outdated`: such a notice is
+given up at its send.
 The settings page offers a switch for every kind a user gets.
 """
 
@@ -22,6 +25,9 @@ class Kind:
     label: str | Promise
     # Whether a user is among those who get it, so that the page offers its switch.
     gets: Callable[[object], bool]
+    # Given a queued Notice at its send, why it no longer holds ("" while it does): one kept
+    # in the outbox while the mail server was away may tell of what has changed since.
+    why_outdated: Callable[[object], str] | None = None
 
 
 _KINDS: dict[str, Kind] = {}
@@ -30,6 +36,11 @@ _KINDS: dict[str, Kind] = {}
 def register(kind: Kind) -> None:
     if _KINDS.setdefault(kind.slug, kind) is not kind:
         raise ValueError(f"notice kind {kind.slug!r} is registered twice")
+
+
+def kind_named(slug: str) -> Kind | None:
+    """The registered kind of that slug; None for one no longer registered."""
+    return _KINDS.get(slug)
 
 
 def kinds_for(user) -> list[Kind]:

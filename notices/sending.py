@@ -8,7 +8,8 @@ to MAX_WAIT; a notice still failing NOTICES_GIVE_UP_HOURS after it was queued is
 and logged as an error (counting tries instead lost every notice to a night's outage). A
 recipient the server refuses for good (5xx, "no such user") is given up at once: tries over
 hours would only be refused again. Only the worker still holding the claim records how the
-send ended.
+send ended. A notice whose news no longer holds at its send (its kind's `why_outdated`) is
+given up, with the reason.
 Once sent or given up, a notice is kept NOTICES_KEEP_DAYS for the admin to look at, then
 cleared.
 """
@@ -24,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from .kinds import kind_named
 from .models import Notice
 from .services import language_of
 
@@ -107,9 +109,12 @@ def _send(notice: Notice, clock, claimed_until: datetime) -> int:
     """Send one notice claimed until `claimed_until`; 1 if it went, 0 if it waits again or
     was given up."""
     attempts = notice.attempts + 1
-    if not (notice.user.is_active and notice.user.email):
-        _settle(notice, claimed_until, state=Notice.State.GAVE_UP, attempts=attempts,
-                last_error="the user has no address now")
+    why_not = _why_not_sent(notice)
+    if why_not:
+        if _settle(notice, claimed_until, state=Notice.State.GAVE_UP, attempts=attempts,
+                   last_error=why_not):
+            log.info("notice %s (%s) to user %s given up: %s", notice.pk, notice.kind,
+                     notice.user_id, why_not)
         return 0
     try:
         notice_message(notice).send()
@@ -120,6 +125,14 @@ def _send(notice: Notice, clock, claimed_until: datetime) -> int:
             last_error="", sent_at=timezone.now())
     log.info("notice %s (%s) sent to user %s", notice.pk, notice.kind, notice.user_id)
     return 1
+
+
+def _why_not_sent(notice: Notice) -> str:
+    """Why the notice is not to be sent now ("" if it is), for the outbox's last error."""
+    if not (notice.user.is_active and notice.user.email):
+        return "the user has no address now"
+    kind = kind_named(notice.kind)
+    return kind.why_outdated(notice) if kind and kind.why_outdated else ""
 
 
 def _failed(notice: Notice, claimed_until: datetime, attempts: int, error: Exception,

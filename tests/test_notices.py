@@ -318,6 +318,27 @@ def test_the_requester_hears_that_a_request_outdated_at_approval_was_not_sent(
     assert "nothing was sent" in content(inbox.received[0])
 
 
+@pytest.mark.parametrize("meanwhile, why", [
+    ("approved", "the request was decided before the notice was sent"),
+    ("requester lost the role", "the request is no longer one the user may approve"),
+])
+def test_a_request_no_longer_waiting_when_its_mail_goes_out_is_not_said_to_wait(
+        requested, inbox, approvers, user, meanwhile, why):
+    """Kept in the outbox while the mail server was away, "waits for your approval" went
+    out after the request was decided."""
+    inbox.refusal = "421 4.3.2 Service not available"
+    notices_send_due()
+    if meanwhile == "approved":
+        approve(requested, approvers[1])
+    else:
+        user.groups.clear()
+    inbox.refusal = ""
+    notices_send_due(now=timezone.now() + timedelta(minutes=2))
+    assert mails_to(inbox, "anna@example.com") == []
+    waiting = Notice.objects.filter(kind="change-request-waiting")
+    assert set(waiting.values_list("state", "last_error")) == {(Notice.State.GAVE_UP, why)}
+
+
 def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, caplog):
     inbox.refusal = "550 5.7.1 Mailbox unavailable"
     with caplog.at_level(logging.WARNING, logger="notices.sending"):
