@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from .kinds import kind_named
-from .models import Notice
+from .models import Notice, OptOut
 from .services import language_of
 
 log = logging.getLogger(__name__)
@@ -128,11 +128,20 @@ def _send(notice: Notice, clock, claimed_until: datetime) -> int:
 
 
 def _why_not_sent(notice: Notice) -> str:
-    """Why the notice is not to be sent now ("" if it is), for the outbox's last error."""
-    if not (notice.user.is_active and notice.user.email):
+    """Why the notice is not to be sent now ("" if it is), for the outbox's last error: its
+    recipient's address, role and choices are theirs at the send, as notices_queue asked
+    them when it was queued (one queued before they turned its kind off went out)."""
+    user = notice.user
+    if not (user.is_active and user.email):
         return "the user has no address now"
     kind = kind_named(notice.kind)
-    return kind.why_outdated(notice) if kind and kind.why_outdated else ""
+    if kind is None:
+        return ""
+    if not kind.gets(user):
+        return "the user no longer gets such notices"
+    if OptOut.objects.filter(user=user, kind=kind.slug).exists():
+        return "the user turned such notices off"
+    return kind.why_outdated(notice) if kind.why_outdated else ""
 
 
 def _failed(notice: Notice, claimed_until: datetime, attempts: int, error: Exception,

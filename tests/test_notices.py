@@ -339,6 +339,29 @@ def test_a_request_no_longer_waiting_when_its_mail_goes_out_is_not_said_to_wait(
     assert set(waiting.values_list("state", "last_error")) == {(Notice.State.GAVE_UP, why)}
 
 
+@pytest.mark.parametrize("meanwhile, why", [
+    ("turned them off", "the user turned such notices off"),
+    ("lost the role", "the user no longer gets such notices"),
+])
+def test_a_choice_made_while_a_notice_waited_in_the_outbox_holds_at_its_send(
+        requested, inbox, approvers, meanwhile, why):
+    """Only the choices at queueing counted: bob turned the mails off, or stopped being an
+    editor, while the mail server was away, and still got them."""
+    inbox.refusal = "421 4.3.2 Service not available"
+    notices_send_due()
+    bob = approvers[1]
+    if meanwhile == "turned them off":
+        as_bob = Client()
+        as_bob.force_login(bob)
+        assert as_bob.post(reverse("notices:settings"), {}).status_code == 302
+    else:
+        bob.groups.clear()
+    inbox.refusal = ""
+    notices_send_due(now=timezone.now() + timedelta(minutes=2))
+    assert [mail["X-Envelope-To"] for mail in inbox.received] == ["anna@example.com"]
+    assert Notice.objects.get(user=bob).last_error == why
+
+
 def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, caplog):
     inbox.refusal = "550 5.7.1 Mailbox unavailable"
     with caplog.at_level(logging.WARNING, logger="notices.sending"):
@@ -624,7 +647,7 @@ _CLOCK, _SENT = [None], []
 
 def test_a_slow_mail_server_neither_gets_a_notice_twice_nor_cuts_a_retry_s_wait(
         requested, approvers, settings, monkeypatch):
-    Notice.objects.create(user=make_user("carl", email="carl@example.com"),
+    Notice.objects.create(user=make_user("carl", email="carl@example.com", is_staff=True),
                           kind="audit-break", path="audit/",
                           context={"links": 1, "problem": "x"})
     settings.EMAIL_BACKEND = f"{__name__}._SlowServer"
@@ -640,7 +663,7 @@ def test_a_slow_mail_server_neither_gets_a_notice_twice_nor_cuts_a_retry_s_wait(
 def a_send_held_by_the_server(inbox) -> tuple[Notice, threading.Thread, threading.Event]:
     """A worker sending carl's notice, its mail server holding the message until the test
     sets the event."""
-    notice = Notice.objects.create(user=make_user("carl", email="carl@example.com"),
+    notice = Notice.objects.create(user=make_user("carl", email="carl@example.com", is_staff=True),
                                    kind="audit-break", path="audit/",
                                    context={"links": 1, "problem": "x"})
     inbox.hold = release = threading.Event()
