@@ -112,6 +112,10 @@ def _tell_requester(change_request: ChangeRequest, **how) -> None:
 
 
 def _about(change_request: ChangeRequest) -> dict:
+    """What the request's mails say of it; its time as ISO 8601, for each mail to write it
+    in the portal's zone and its reader's language."""
     campaign = change_request.campaign
+    apply_at = change_request.apply_at
     return {"request": change_request.pk, "campaign": campaign.name,
-            "campaign_id": campaign.thulium_id}
+            "campaign_id": campaign.thulium_id,
+            "apply_at": apply_at.isoformat() if apply_at else ""}

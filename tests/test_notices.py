@@ -12,7 +12,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from audit.models import ChainCheck
 from audit.verify import chain_check_if_due
@@ -83,6 +84,13 @@ def content(mail) -> str:
 
 def link_in(mail) -> str:
     return next(line for line in content(mail).splitlines() if line.startswith(PORTAL))
+
+
+def written(moment, language: str) -> str:
+    """A time set to the minute as a mail in `language` writes it: the portal's zone."""
+    with translation.override(language):
+        return date_format(timezone.localtime(moment),
+                           {"en": "j N Y, H:i", "pl": "j E Y, H:i"}[language])
 
 
 @pytest.fixture
@@ -188,6 +196,19 @@ def test_the_requester_hears_that_an_approved_scheduled_change_waits_for_its_tim
     mail, = inbox.received
     assert subject(mail) == ("Your change to campaign Sprzedaż OZE 2026 was approved and "
                              "waits for its time")
+    assert f"sends the change to Thulium at {written(requested_for_later.apply_at, 'en')}, " in (
+        " ".join(content(mail).split()))
+
+
+def test_the_approvers_of_a_request_with_a_time_read_the_time_in_their_language(
+        requested_for_later, inbox):
+    """Neither "waits for your approval" nor "approved and waits for its time" said when
+    the change was set for."""
+    notices_send_due()
+    for address, language in (("anna@example.com", "pl"), ("bob@example.com", "en")):
+        mail, = mails_to(inbox, address)
+        assert written(requested_for_later.apply_at, language) in " ".join(
+            content(mail).split())
 
 
 def scheduled_change_ends(scheduled, end: str, *, thulium, settings, editor) -> None:
