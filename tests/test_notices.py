@@ -546,6 +546,32 @@ def test_staff_hear_of_a_break_in_the_audit_trail_once(inbox, user, campaigns):
     assert link_in(mail) == f"{PORTAL}/audit/"
 
 
+def test_the_audit_break_mail_writes_the_break_s_times_in_the_portal_s_zone_and_language(
+        inbox, user, campaigns):
+    """A Polish staff member read "erased at 2026-03-01T09:30:00+00:00" (UTC), and was sent
+    to "docs/operations.md", which no mail reader opens."""
+    staff = make_user("admin", is_staff=True, email="admin@example.com")
+    choose_language(staff, "pl")
+    entry = change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
+    call_command("verify_audit")
+    tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s",
+           ["2026-03-01 09:30:00+00:00", entry.pk])
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    notices_send_due()
+    body = content(inbox.received[0])
+    assert f"entry #{entry.pk}" in body and "1 marca 2026, 10:30:00" in body  # Warsaw: UTC+1
+    assert "2026-03-01T09:30" not in body and "docs/operations.md" not in body
+
+
+def test_an_erasure_marker_s_minute_in_the_break_is_written_in_the_portal_s_zone(db):
+    staff = make_user("admin", is_staff=True, email="admin@example.com")
+    notice = Notice.objects.create(user=staff, kind="audit-break", path="audit/", context={
+        "links": 4, "problem": "entry #5 has a value erased on 2026-07-01 22:15 UTC under "
+                               "“RODO/1”, not by the erasure it names, nor one the log records"})
+    assert "erased on 2 July 2026, 00:15 under “RODO/1”" in notice_message(notice).body
+
+
 def test_the_worker_verifies_the_audit_trail_when_its_last_check_is_due(inbox, user,
                                                                         campaigns):
     make_user("admin", is_staff=True, email="admin@example.com")

@@ -3,7 +3,8 @@ for those its page lets in; `{{ name|erased_place }}` names a place an erasure c
 `{{ entry|sent_words:"reason" }}` says a value sent in the user's words,
 `{{ entry|recorded_step }}` the step an entry records in place of its outcome, and
 `{{ entry|reason_words }}` the entry's reason as given, `{{ entry.detail|detail_words }}`
-its detail in the reader's language."""
+its detail in the reader's language, `{{ check.problem|check_words }}` a check's words with
+its times in the portal's zone."""
 
 from django import template
 from django.utils.translation import gettext
@@ -11,8 +12,10 @@ from django.utils.translation import gettext
 from audit import erasure, services
 from audit.kinds import kind_of
 from audit.models import Outcome
+from audit.shown_checks import check_words
 
 register = template.Library()
+register.filter("check_words", check_words)
 
 
 @register.filter
