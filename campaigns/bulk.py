@@ -32,6 +32,7 @@ from .forms import CampaignForm, initial_from_settings
 from .four_eyes import AlreadyRequested, change_request_create
 from .labels import setting_value_label
 from .models import Campaign, ChangeRequest
+from .notices import requests_waiting_notify
 from .reading import campaigns_read
 from .risk import risk_labels
 from .services import CampaignChanged, campaign_update
@@ -169,6 +170,9 @@ class Outcome:
     entry: Entry | None = None
     error: ThuliumError | None = None
     change_request: ChangeRequest | None = None
+    # The request was made by an earlier confirmation of the same preview, which told
+    # its approvers.
+    requested_before: bool = False
 
 
 def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outcome]:
@@ -178,7 +182,8 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
 
     The campaigns are read from Thulium first: one changed there since the preview is not
     sent (STALE), nor one no longer in its list (UNLISTED). Raises ThuliumError, nothing
-    sent, when Thulium cannot be read.
+    sent, when Thulium cannot be read. The approvers of the requests made are told of them
+    all in one notice, once every campaign's change has ended.
 
     The request must end before the web worker's time limit, or it is killed with changes
     in flight: a campaign whose PUT could not be answered by then is not sent (LATE), for
@@ -208,6 +213,8 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
         outcomes = [sending.result() for sending in [
             pool.submit(copy_context().run, send_in_time, index, line)
             for index, line in enumerate(preview["lines"])]]
+    requests_waiting_notify([outcome.change_request for outcome in outcomes
+                             if outcome.state == Sent.REQUESTED and not outcome.requested_before])
     late = {outcome.campaign_id: outcome for outcome in outcomes if outcome.state == Sent.LATE}
     for campaign in Campaign.objects.filter(pk__in=late):
         late[campaign.pk].campaign = campaign
@@ -236,9 +243,11 @@ def _send(pk: int, version: int, changes: dict, risks: list, *, actor, reason: s
         try:
             change_request = change_request_create(
                 campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
+                notify=False,  # bulk_send tells the approvers of all its requests at once
             )
         except AlreadyRequested as already:  # the preview confirmed twice: one request
-            change_request = already.existing
+            return Outcome(pk, Sent.REQUESTED, campaign, change_request=already.existing,
+                           requested_before=True)
         return Outcome(pk, Sent.REQUESTED, campaign, change_request=change_request)
     try:
         # Based on the previewed version: one changed since (even a moment ago) is not sent.

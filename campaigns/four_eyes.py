@@ -72,13 +72,14 @@ class CampaignUnread(Exception):
 
 def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: str,
                           risks: list[str], reverts: Entry | None = None,
-                          apply_at=None) -> ChangeRequest:
+                          apply_at=None, notify: bool = True) -> ChangeRequest:
     """Hold a risky change for approval; nothing is sent to Thulium.
 
     `reverts` is the change whose values this one restores, if it restores one; `apply_at`
-    the time to apply it at, if it is a scheduled change. Raises AlreadyRequested if the
-    same request by the same person waits already (the campaign's row is locked first, so
-    two posts at once do not both find none).
+    the time to apply it at, if it is a scheduled change. `notify` False leaves telling the
+    approvers to the caller (campaigns.bulk: one mail for all its requests). Raises
+    AlreadyRequested if the same request by the same person waits already (the campaign's
+    row is locked first, so two posts at once do not both find none).
     """
     with transaction.atomic():
         campaign.lock()
@@ -93,7 +94,8 @@ def change_request_create(*, campaign: Campaign, changes: dict, actor, reason: s
             reverts=reverts, apply_at=apply_at,
         )
         request_step_record(change_request, Step.REQUESTED, actor)
-        request_waiting_notify(change_request)
+        if notify:
+            request_waiting_notify(change_request)
     log.info("change request %s for campaign %s by %s: %s", change_request.pk,
              campaign.thulium_id, change_request.actor_username, ",".join(risks))
     return change_request

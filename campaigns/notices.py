@@ -4,6 +4,7 @@ the one who scheduled it. Registered in apps.py; templates in
 templates/notices/<slug>/."""
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
@@ -16,14 +17,15 @@ from .models import ChangeRequest, ScheduledChange
 
 
 def _no_longer_waiting_for(notice) -> str:
-    """Why a "waits for your approval" notice no longer holds at its send ("" if it does):
-    kept in the outbox while the mail server was away, it went out after the decision."""
-    change_request = ChangeRequest.objects.filter(pk=notice.context.get("request")).first()
-    if change_request is None or not change_request.is_open:
-        return "the request was decided before the notice was sent"
-    if not requests_to_approve(notice.user).filter(pk=change_request.pk).exists():
+    """Why a "waits for your approval" notice no longer holds at its send ("" if it does,
+    for one of its requests): kept in the outbox while the mail server was away, it went
+    out after the decision."""
+    told = notice.context.get("requests") or [notice.context.get("request")]
+    if requests_to_approve(notice.user).filter(pk__in=told).exists():
+        return ""
+    if ChangeRequest.objects.filter(pk__in=told, state=ChangeRequest.State.REQUESTED).exists():
         return "the request is no longer one the user may approve"
-    return ""
+    return "the request was decided before the notice was sent"
 
 
 REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
@@ -50,6 +52,20 @@ def request_waiting_notify(change_request: ChangeRequest) -> None:
     notices_queue(kind=REQUEST_WAITING, users=approvers_of(change_request),
                   context=_about(change_request),
                   path=change_request.get_absolute_url())
+
+
+def requests_waiting_notify(change_requests: list[ChangeRequest]) -> None:
+    """Tell every editor who may approve them of the requests one change to several
+    campaigns made (campaigns.bulk), in one notice: a notice per request mailed each
+    approver of a change to 500 campaigns 500 times. They share their requester, and so
+    their approvers."""
+    if len(change_requests) == 1:
+        request_waiting_notify(change_requests[0])
+    elif change_requests:
+        notices_queue(kind=REQUEST_WAITING, users=approvers_of(change_requests[0]),
+                      context={"requests": [request.pk for request in change_requests],
+                               "count": len(change_requests)},
+                      path=reverse("campaigns:requests"))
 
 
 def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> None:

@@ -31,6 +31,8 @@ from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, PASSWORD, make_user
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.smtp import smtp_start
+from tests.test_bulk_change import CONFIRM, token_of
+from tests.test_bulk_change import preview as bulk_preview
 from tests.test_four_eyes import edit
 from tests.test_twofactor import account_form
 from tests.workers import DB_BACKEND, Workers, wait_until
@@ -164,6 +166,22 @@ def test_an_editor_who_manages_the_requester_s_account_is_not_asked_to_approve(
     notices_send_due()
     assert sorted(mail["X-Envelope-To"] for mail in inbox.received) == [
         "anna@example.com", "bob@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)  # the bulk change's PUTs run in threads of their own
+def test_a_risky_change_to_several_campaigns_mails_each_approver_once(inbox, approvers,
+                                                                      logged_in, campaigns):
+    """A request per campaign made a mail per campaign: a change to 500 campaigns mailed
+    each approver 500 times."""
+    token = token_of(bulk_preview(logged_in, caller_id="221112233", active="unknown",
+                                  reason="Season"))
+    outcomes = logged_in.post(CONFIRM, {"preview": token}).context["outcomes"]
+    assert [outcome.state for outcome in outcomes] == ["requested"] * 3
+    logged_in.post(CONFIRM, {"preview": token})  # confirmed twice: the same requests
+    assert notices_send_due() == 2
+    bob, = mails_to(inbox, "bob@example.com")
+    assert subject(bob) == "A change to 3 campaigns waits for your approval"
+    assert link_in(bob) == f"{PORTAL}/campaigns/requests/"
 
 
 @pytest.mark.parametrize("fault, expected", [
