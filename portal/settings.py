@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,17 @@ def env_time_zone(name: str, *, default: str) -> str:
         raise ImproperlyConfigured(f"{name} must be a time zone such as Europe/Warsaw, "
                                    f"not {text!r}.") from None
     return text
+
+
+def env_phone_region(name: str, *, default: str) -> str:
+    """A region code phonenumbers knows, read whatever its case and spaces ("pl", "PL "),
+    refused at start with a line that names it otherwise: phonenumbers knows only "PL", so
+    "pl" or "POLAND" keyed "601 234 567" apart from "+48 601 234 567", and a number on the
+    do-not-call list was loaded and sent to Thulium."""
+    text = env.str(name, default=default)
+    if text.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name} must be a region code such as PL, not {text!r}.")
+    return text.strip().upper()
 
 
 DEBUG = env_flag("DEBUG", default=False)
@@ -349,7 +361,7 @@ CAMPAIGN_BULK_CONCURRENCY = env_number("CAMPAIGN_BULK_CONCURRENCY", default=8, l
 # to several campaigns starts no PUT that could still be waiting for Thulium by then.
 GUNICORN_TIMEOUT = env_number("GUNICORN_TIMEOUT", default=60, least=1)
 # Region used to recognise the same number written nationally or with +48.
-PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
+PHONE_DEFAULT_REGION = env_phone_region("PHONE_DEFAULT_REGION", default="PL")
 
 # Background work (bulk record imports). "database" needs only the database and
 # `manage.py run_worker`; "rq" runs on Redis, for several workers on several machines.

@@ -55,6 +55,14 @@ print(json.dumps({"answer": answer,
                   "timeouts": [connection.get("socket_connect_timeout"),
                                connection.get("socket_timeout")]}))
 """
+# The keys of one number written nationally and with its country code, as the do-not-call
+# list and the record form make them.
+TWO_SPELLINGS_KEYED = """
+import django
+django.setup()
+from portal.phones import number_key
+print(number_key("601 234 567"), number_key("+48 601 234 567"))
+"""
 
 
 def project_files() -> list[str]:
@@ -407,6 +415,24 @@ def test_a_time_zone_zoneinfo_cannot_load_is_refused_at_start_naming_it(fresh_ch
     answered 500; misspelt, the start ended in Django's traceback naming no variable."""
     assert refusal(check(fresh_checkout, {**KEY, "TIME_ZONE": value})) == (
         f"TIME_ZONE must be a time zone such as Europe/Warsaw, not {value!r}.")
+
+
+@pytest.mark.parametrize("value", ["pl", "PL ", " Pl"])
+def test_a_phone_region_in_any_case_keys_a_national_number_as_its_international_spelling(
+        fresh_checkout, value):
+    """phonenumbers knows "PL" only: "pl" keyed 601 234 567 apart from +48 601 234 567, and
+    the do-not-call list let the national spelling through to Thulium."""
+    result = run_django(fresh_checkout, {**KEY, "PHONE_DEFAULT_REGION": value},
+                        "-c", TWO_SPELLINGS_KEYED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["48601234567", "48601234567"]
+
+
+@pytest.mark.parametrize("value", ["POLAND", "", "XX", "001"])
+def test_a_phone_region_phonenumbers_does_not_know_is_refused_at_start_naming_it(
+        fresh_checkout, value):
+    assert refusal(check(fresh_checkout, {**KEY, "PHONE_DEFAULT_REGION": value})) == (
+        f"PHONE_DEFAULT_REGION must be a region code such as PL, not {value!r}.")
 
 
 def test_lists_may_be_written_with_spaces_after_their_commas(fresh_checkout):
