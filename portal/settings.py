@@ -13,7 +13,21 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class LiteralEnv(environ.Env):
+    """django-environ's reader, with every value taken as written. django-environ took a
+    value starting with "$" for the name of another variable (its escape_proxy only turns
+    "\\$" into "$"): THULIUM_API_PASSWORD=$Ecret-Pa55 was "not set", and =$HOME sent HOME's
+    value to Thulium as the password; so were SECRET_KEY and every other secret."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        if var not in self.ENVIRON:
+            return super().get_value(var, cast=cast, default=default,
+                                     parse_default=parse_default)
+        return self.parse_value(self.ENVIRON[var], cast)
+
+
+env = LiteralEnv()
 # Only when there is one: django-environ logs its absence, and under gunicorn's JSON logging
 # each start of an image, which never holds one, said ".env not found".
 if (BASE_DIR / ".env").is_file():

@@ -63,6 +63,14 @@ django.setup()
 from portal.phones import number_key
 print(number_key("601 234 567"), number_key("+48 601 234 567"))
 """
+# The secrets as the settings read them.
+SECRETS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps([settings.THULIUM_API_PASSWORD, settings.SECRET_KEY, settings.AUDIT_PII_KEY,
+                  settings.OIDC_RP_CLIENT_SECRET, *settings.AUDIT_PII_RETIRED_KEYS]))
+"""
 
 
 def project_files() -> list[str]:
@@ -433,6 +441,20 @@ def test_a_phone_region_phonenumbers_does_not_know_is_refused_at_start_naming_it
         fresh_checkout, value):
     assert refusal(check(fresh_checkout, {**KEY, "PHONE_DEFAULT_REGION": value})) == (
         f"PHONE_DEFAULT_REGION must be a region code such as PL, not {value!r}.")
+
+
+@pytest.mark.parametrize("value", ["$Ecret-Pa55", "$HOME", "${HOME}"])
+def test_a_secret_starting_with_a_dollar_is_read_as_written(fresh_checkout, value):
+    """django-environ took it for another variable's name: THULIUM_API_PASSWORD=$Ecret-Pa55
+    refused the start as "not set", and =$HOME sent HOME's value to Thulium."""
+    environment = {**REAL_THULIUM, "HOME": "/home/portal", "OIDC_ISSUER": "https://sso.example.com",
+                   "OIDC_CLIENT_ID": "portal"}
+    for name in ("THULIUM_API_PASSWORD", "SECRET_KEY", "AUDIT_PII_KEY", "OIDC_CLIENT_SECRET",
+                 "AUDIT_PII_RETIRED_KEYS"):
+        environment[name] = value
+    result = run_django(fresh_checkout, environment, "-c", SECRETS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [value] * 5
 
 
 def test_lists_may_be_written_with_spaces_after_their_commas(fresh_checkout):
