@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` (see `.env.example`)."""
 
+import logging
 import math
 import zoneinfo
 from datetime import timedelta
@@ -434,6 +435,12 @@ DONOTCALL_KEEP_DAYS = env_number("DONOTCALL_KEEP_DAYS", default=30, least=0)
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+# In any case: logging knows upper-case names only, and "debug" ended the start in
+# "ValueError: Unable to configure root logger", naming no variable.
+_log_level = env.str("LOG_LEVEL", default="INFO")
+if _log_level.strip().upper() not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+                               f"not {_log_level!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -448,7 +455,7 @@ LOGGING = {
             "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"],
         },
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _log_level.strip().upper()},
 }
 
 # Prometheus metrics at /metrics (docs/operations.md, "Metrics"), for a scraper sending

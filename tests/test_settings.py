@@ -41,6 +41,7 @@ print(json.dumps({
     "audit_verify_hours": settings.AUDIT_VERIFY_HOURS,
     "four_eyes": settings.FOUR_EYES,
     "database_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "log_level": settings.LOGGING["root"]["level"],
 }))
 """
 # A cache call, as a page makes it, and the timeouts its Redis client was given.
@@ -247,6 +248,21 @@ def test_a_yes_no_setting_that_is_neither_is_refused_naming_it(fresh_checkout, n
     sent every page round a redirect loop behind the proxy."""
     assert refusal(check(fresh_checkout, {**KEY, name: value})) == (
         f"{name} must be true or false (or 1/0, yes/no, on/off), not {value!r}.")
+
+
+@pytest.mark.parametrize("value", ["debug", " Warning", "error"])
+def test_a_log_level_may_be_written_in_any_case(fresh_checkout, value):
+    """logging knows upper-case names only: "debug" ended the start in "ValueError: Unable
+    to configure root logger", naming no variable."""
+    assert settings_of(fresh_checkout, {**KEY, "LOG_LEVEL": value})["log_level"] == (
+        value.strip().upper())
+
+
+@pytest.mark.parametrize("value", ["verbose", ""])
+def test_a_log_level_logging_does_not_know_is_refused_at_start_naming_it(fresh_checkout,
+                                                                         value):
+    assert refusal(check(fresh_checkout, {**KEY, "LOG_LEVEL": value})) == (
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}.")
 
 
 @pytest.mark.parametrize(("value", "read"), [
