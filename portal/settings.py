@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` (see `.env.example`)."""
 
+import importlib.util
 import logging
 import math
 import zoneinfo
@@ -300,6 +301,23 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # Lets several portals share one Redis without reading each other's entries.
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
+
+
+def module_exists(name: str) -> bool:
+    """Whether `name` is a module Python can find, without importing it (a session engine's
+    imports may need the settings being read)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # its package is no package, or is not there
+        return False
+
+
+# SESSION_ENGINE=cache passed `check`, and every gunicorn worker then failed to boot with
+# "ModuleNotFoundError: No module named 'cache'", naming no setting.
+if not module_exists(SESSION_ENGINE):
+    raise ImproperlyConfigured("SESSION_ENGINE must name a module such as "
+                               "django.contrib.sessions.backends.cache, not "
+                               f"{SESSION_ENGINE!r}.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

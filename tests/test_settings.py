@@ -265,6 +265,22 @@ def test_a_log_level_logging_does_not_know_is_refused_at_start_naming_it(fresh_c
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}.")
 
 
+@pytest.mark.parametrize("value", ["cache", "django.contrib.sessions.backends.memcache",
+                                   "django.contrib.sessions.backends.cache.x", ".cache", ""])
+def test_a_session_engine_that_is_no_module_is_refused_at_start_naming_it(fresh_checkout,
+                                                                          value):
+    """SESSION_ENGINE=cache passed `check`, and every gunicorn worker then failed to boot
+    with "ModuleNotFoundError: No module named 'cache'"."""
+    assert refusal(check(fresh_checkout, {**KEY, "SESSION_ENGINE": value})) == (
+        "SESSION_ENGINE must name a module such as django.contrib.sessions.backends.cache, "
+        f"not {value!r}.")
+
+
+def test_a_session_engine_django_has_is_taken(fresh_checkout):
+    engine = {"SESSION_ENGINE": "django.contrib.sessions.backends.cache"}
+    assert check(fresh_checkout, {**KEY, **engine}).returncode == 0
+
+
 @pytest.mark.parametrize(("value", "read"), [
     ("true", True), ("Yes", True), ("ON", True), ("1", True),
     ("False", False), ("no", False), ("off", False), (" 0 ", False),
