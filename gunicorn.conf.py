@@ -38,10 +38,21 @@ metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def on_starting(server):
-    """Start counting from zero: an earlier run's files would add its counts to this one's."""
+    """Start counting from zero: an earlier run's files would add its counts to this one's.
+    Then refuse a start the settings refuse, in their one line, before any worker boots
+    (each worker read them, and gunicorn printed a refusing worker's traceback and ended on
+    "Worker failed to boot.")."""
     Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     for stale in Path(metrics_dir).glob("*.db"):
         stale.unlink()
+    # Imported only now: gunicorn's -e values are in the environment by then.
+    from portal.refusal import settings_read
+
+    try:
+        settings_read()
+    except SystemExit:
+        on_exit(server)
+        raise
 
 
 def child_exit(server, worker):

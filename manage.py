@@ -10,8 +10,11 @@ def main():
     from django.core.management import execute_from_command_line
     from django.db import OperationalError
 
+    from portal.refusal import refused_in_one_line
+
     try:
-        execute_from_command_line(sys.argv)
+        with refused_in_one_line():
+            execute_from_command_line(sys.argv)
     except OperationalError as error:
         # The database away (down, refusing, a wrong DATABASE_URL host): one line saying so,
         # where each command ended with a traceback that an operator had to read through.

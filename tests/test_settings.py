@@ -101,9 +101,11 @@ def fresh_checkout(tmp_path_factory) -> Path:
 
 
 def run_django(checkout: Path, environment: dict, *args: str) -> subprocess.CompletedProcess:
-    """Run Python in the checkout with exactly `environment` (plus PATH) set."""
+    """Run Python in the checkout with exactly `environment` (plus PATH) set; a variable
+    given None is left unset."""
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
            "DJANGO_SETTINGS_MODULE": "portal.settings", **environment}
+    env = {name: value for name, value in env.items() if value is not None}
     return subprocess.run(
         [sys.executable, *args], cwd=checkout, env=env, capture_output=True, text=True,
         timeout=120,
@@ -121,12 +123,17 @@ def settings_of(checkout, environment) -> dict:
 
 
 def refusal(result: subprocess.CompletedProcess) -> str:
-    """The one line saying why Django refused to start."""
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    prefix = "django.core.exceptions.ImproperlyConfigured: "
-    assert last_line.startswith(prefix), result.stderr
-    return last_line.removeprefix(prefix)
+    """The one line saying why the portal refused to start: its last, with no traceback."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def gunicorn(checkout, environment) -> subprocess.CompletedProcess:
+    """gunicorn as the image's CMD runs it (the image sets no DJANGO_SETTINGS_MODULE), on a
+    free port, until it ends."""
+    return run_django(checkout, {**environment, "GUNICORN_BIND": "127.0.0.1:0",
+                                 "DJANGO_SETTINGS_MODULE": None},
+                      "-m", "gunicorn", "--config", "gunicorn.conf.py", "portal.wsgi")
 
 
 # --- refusing to start --------------------------------------------------------------
@@ -139,6 +146,26 @@ def test_production_refuses_to_start_without_a_secret_key(fresh_checkout, debug,
                    if value is not None}
     message = refusal(check(fresh_checkout, environment))
     assert message.startswith("SECRET_KEY is not set")
+
+
+def test_gunicorn_refused_by_the_settings_ends_on_their_line_before_any_worker_boots(
+        fresh_checkout):
+    """Each worker read the settings: gunicorn printed its traceback, 165 lines with the
+    refusal in the middle, and ended on "Reason: Worker failed to boot."."""
+    result = gunicorn(fresh_checkout, {"AUDIT_PII_KEY": KEY["AUDIT_PII_KEY"]})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "SECRET_KEY is not set: set it in the environment or .env.")
+    assert "Booting worker" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gunicorn_makes_the_metrics_folder_it_is_given_before_the_settings_look_for_it(
+        fresh_checkout, tmp_path):
+    folder = tmp_path / "metrics"
+    result = gunicorn(fresh_checkout, {**KEY, "PROMETHEUS_MULTIPROC_DIR": str(folder),
+                                       "FOUR_EYES": "enabled"})  # refused after the folder
+    assert refusal(result).startswith("FOUR_EYES must be true or false")
+    assert folder.is_dir()
 
 
 @pytest.mark.parametrize("key", [None, ""], ids=["key-unset", "key-empty"])
