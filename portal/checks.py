@@ -1,6 +1,10 @@
 """`check --deploy` warnings for state kept inside one process, which several would not share,
-for a proxy whose clients would all look alike, and for e-mail notices that would go nowhere."""
+for a proxy whose clients would all look alike, and for e-mail notices that would go nowhere;
+and, at every check, for a variable set under a misspelling of the portal's name for it."""
 
+import difflib
+import os
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -77,3 +81,43 @@ def check_portal_url(app_configs, **kwargs):
         hint="Set PORTAL_URL to the portal's public address, e.g. https://portal.example.com.",
         id="portal.W004",
     )]
+
+
+# The variables .env.example documents, set or commented out: every one the portal reads
+# (tests/production/test_deploy_settings.py holds the two to one list).
+DOCUMENTED_VARIABLE = re.compile(r"^(?:# )?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+
+
+def portal_variables() -> set[str]:
+    """The names of the variables the portal reads."""
+    return set(DOCUMENTED_VARIABLE.findall((settings.BASE_DIR / ".env.example").read_text()))
+
+
+def meant_variable(name: str, known: set[str]) -> str | None:
+    """The portal's variable that `name` looks like, written in another case, misspelt
+    (FOUR_EYE, TIMEZONE) or with whole words more or fewer (FOUR_EYES_ENABLED, REQUIRE_2FA);
+    None for one like none, or one of another program built on the portal's name
+    (TEST_DATABASE_URL, REDIS_URL beside RQ_REDIS_URL)."""
+    name = name.upper()
+    alike = [known_name for known_name in known if not name.endswith(f"_{known_name}")
+             and not known_name.endswith(f"_{name}")]
+    if close := difflib.get_close_matches(name, alike, n=1, cutoff=0.8):
+        return close[0]
+    # Words more or fewer than a name of two words at least (not EMAIL for EMAIL_URL).
+    longer = [known_name for known_name in alike if "_" in min(name, known_name, key=len)
+              and (name.startswith(f"{known_name}_") or known_name.startswith(f"{name}_"))]
+    return difflib.get_close_matches(name, longer, n=1, cutoff=0)[0] if longer else None
+
+
+@register()
+def check_variable_names(app_configs, **kwargs):
+    """FOUR_EYE=true or REQUIRE_2FA=staff started the portal with the safeguard off, and
+    nothing said so."""
+    known = portal_variables()
+    meant = {name: meant_variable(name, known) for name in os.environ if name not in known}
+    return [Warning(
+        f"{name} is set, but the portal reads no such variable, and it changes nothing: "
+        f"is it a misspelling of {meant[name]}?",
+        hint=f"Rename {name} to {meant[name]} in .env or the environment, or remove it.",
+        id="portal.W005",
+    ) for name in sorted(meant) if meant[name]]

@@ -20,6 +20,8 @@ import psycopg
 import requests
 from requests.adapters import HTTPAdapter
 
+from portal.checks import DOCUMENTED_VARIABLE
+
 REPO = Path(__file__).resolve().parents[2]
 # The machine's PostgreSQL, used when TEST_DATABASE_URL names no PostgreSQL server.
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -34,8 +36,7 @@ AUDIT_KEY = secrets.token_urlsafe(50)
 
 def documented_variables() -> set[str]:
     """The variables .env.example documents, set or commented out."""
-    text = (REPO / ".env.example").read_text()
-    return set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+    return set(DOCUMENTED_VARIABLE.findall((REPO / ".env.example").read_text()))
 
 
 def production_env(**values: str) -> dict[str, str]:
