@@ -1,6 +1,7 @@
 """`check --deploy` warnings for state kept inside one process, which several would not share,
-for a proxy whose clients would all look alike, and for e-mail notices that would go nowhere;
-and, at every check, for a variable set under a misspelling of the portal's name for it."""
+for a proxy whose clients would all look alike, for e-mail notices that would go nowhere and
+for calls to the sandbox instead of Thulium; and, at every check, for a variable set under a
+misspelling of the portal's name for it."""
 
 import difflib
 import os
@@ -80,6 +81,21 @@ def check_portal_url(app_configs, **kwargs):
         "which no other computer reaches.",
         hint="Set PORTAL_URL to the portal's public address, e.g. https://portal.example.com.",
         id="portal.W004",
+    )]
+
+
+@register(deploy=True)
+def check_thulium_url(app_configs, **kwargs):
+    """Production without THULIUM_API_URL (docker run, another machine) called the sandbox's
+    address, where nothing listens, and the checklist was clean."""
+    if not settings.THULIUM_SANDBOX or settings.DEBUG:
+        return []
+    return [Warning(
+        "THULIUM_API_URL is not set: the portal calls the sandbox at "
+        f"{settings.THULIUM_API_URL}, not Thulium, and no change or record reaches Thulium.",
+        hint="Set THULIUM_API_URL, THULIUM_API_USER and THULIUM_API_PASSWORD "
+        '(docs/operations.md, "Configure a real Thulium account").',
+        id="portal.W006",
     )]
 
 

@@ -18,6 +18,9 @@ PRODUCTION = {
     "TRUSTED_PROXY_COUNT": "1",
     "EMAIL_URL": "smtp+tls://portal:secret@mail.example.com:587",
     "PORTAL_URL": "https://portal.example.com",
+    "THULIUM_API_URL": "https://acme.thulium.com/api",
+    "THULIUM_API_USER": "portal",
+    "THULIUM_API_PASSWORD": "a-secret-api-password",
 }
 
 
@@ -69,9 +72,10 @@ def test_the_deploy_checklist_finds_nothing_under_production_settings():
     ({"TRUSTED_PROXY_COUNT": "0"}, "portal.W002"),
     ({"EMAIL_URL": None}, "portal.W003"),
     ({"PORTAL_URL": None}, "portal.W004"),
+    ({"THULIUM_API_URL": None}, "portal.W006"),
 ], ids=["no HSTS", "session cookie over HTTP", "cache in each process",
         "sessions in each process", "every browser with the proxy's address",
-        "no mail server", "no public address for links"])
+        "no mail server", "no public address for links", "the sandbox for Thulium"])
 def test_the_deploy_checklist_names_what_production_settings_lack(values, finding):
     result = deploy_check(**values)
     assert result.returncode != 0
