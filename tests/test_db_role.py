@@ -5,6 +5,7 @@ guards off, stay out of reach of whoever has the portal's credentials."""
 import base64
 import hashlib
 import hmac
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -21,6 +22,7 @@ from imports.pushing import import_push
 from imports.services import import_confirm
 from records.services import record_add
 from tests.conftest import records_sent, skip_unless_postgresql
+from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.import_files import csv_bytes, previewed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,3 +185,32 @@ def test_rights_given_to_the_role_before_are_taken_back(portal_role):
         with (pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(),
               connection.cursor() as cursor):
             cursor.execute('TRUNCATE "audit_entry", "audit_chainhead", "audit_searchterm"')
+
+
+def test_the_portal_s_role_keeps_its_rights_while_the_command_prepares_it_again(portal_role):
+    """compose runs the command at every `docker compose up -d`, while the web and worker
+    containers serve as the role: each REVOKE was committed on its own, and their queries
+    met "permission denied" until the GRANTs came. Here the command is held half-way (its
+    REVOKE on the sequences waits for another transaction's GRANT on them) while the role
+    reads a table."""
+    params = connection.get_connection_params()
+    holder = connection.get_new_connection(params)
+    holder.execute(f'GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO "{portal_role}"')
+    pid, failures = [], []
+
+    def prepare_again():
+        pid.append(connected_pid())
+        call_command("portal_db_role")
+
+    command = threading.Thread(target=closing(prepare_again, failures))
+    command.start()
+    try:
+        until_waiting_for_a_lock_or_done(command, pid)
+        assert command.is_alive()
+        with connection.get_new_connection({**params, "user": portal_role}) as reader:
+            assert reader.execute('SELECT count(*) FROM "audit_entry"').fetchone() == (0,)
+    finally:
+        holder.rollback()
+        holder.close()
+        command.join()
+    assert not failures

@@ -10,7 +10,7 @@ import os
 
 import environ
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 URL_VARIABLE = "PORTAL_DATABASE_URL"
 
@@ -49,9 +49,13 @@ class Command(BaseCommand):
 def _prepare(role: str, password: str) -> None:
     """Create or update the role, refuse one that could reach past the rows (see
     _refuse_reach), take back whatever it was given before, and grant it the rows' rights
-    on the current schema."""
+    on the current schema.
+
+    In one transaction: compose runs this at every `up -d` while the web and worker
+    containers serve as the role, and each REVOKE committed on its own left their queries
+    "permission denied" until the GRANTs came."""
     name = connection.ops.quote_name(role)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT oid, rolsuper OR rolbypassrls OR rolreplication FROM pg_roles "
                        "WHERE rolname = %s", [role])
         found = cursor.fetchone()
