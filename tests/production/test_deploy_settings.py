@@ -44,12 +44,27 @@ def variables_the_portal_reads() -> set[str]:
         | set(re.findall(r'(?:os\.environ\.get|_whole_number)\(\s*"([A-Z][A-Z0-9_]*)"',
                          gunicorn))
         | set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
+        | variables_the_commands_read()
     )
+
+
+def variables_the_commands_read() -> set[str]:
+    """What management commands read from os.environ, by name or through a constant of
+    their module naming it (portal_db_role's PORTAL_DATABASE_URL was documented nowhere)."""
+    read = set()
+    for command in REPO.glob("*/management/commands/*.py"):
+        text = command.read_text()
+        constants = dict(re.findall(r'^([A-Z_]+) = "([A-Z][A-Z0-9_]*)"$', text, re.MULTILINE))
+        for name, constant in re.findall(
+                r'os\.environ(?:\.get\(|\[)\s*(?:"([A-Z][A-Z0-9_]*)"|([A-Z_]+)\b)', text):
+            read.add(name or constants[constant])
+    return read
 
 
 def test_every_variable_the_portal_reads_is_documented_in_env_example():
     read = variables_the_portal_reads()
-    assert {"SECRET_KEY", "GUNICORN_WORKERS", "GUNICORN_BIND", "POSTGRES_PASSWORD"} <= read
+    assert {"SECRET_KEY", "GUNICORN_WORKERS", "GUNICORN_BIND", "POSTGRES_PASSWORD",
+            "PORTAL_DATABASE_URL"} <= read
     assert read - documented_variables() == set()
 
 
