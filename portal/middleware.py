@@ -35,15 +35,18 @@ RENEWED_AT = "_renewed_at"
 class RequestIdMiddleware:
     """First in the chain: the id covers everything the request logs and audits.
 
-    A sane `X-Request-ID` from the proxy is kept, so the proxy's and the portal's lines
-    of one request share it; the id is echoed in the answer for the same reason.
+    With TRUST_REQUEST_ID_HEADER (a proxy that overwrites `X-Request-ID`), a sane id from
+    the proxy is kept, so the proxy's and the portal's lines of one request share it;
+    otherwise the portal makes its own, as a browser's would name its audit entries. The
+    id is echoed in the answer for the same reason.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_from(request.headers.get("X-Request-ID"))
+        sent = request.headers.get("X-Request-ID") if settings.TRUST_REQUEST_ID_HEADER else None
+        request_id = request_id_from(sent)
         # Cleared when the answer is finished, not here: Django logs "Not Found" and the
         # like after the middleware has returned, and those lines need the id too.
         set_current_request_id(request_id)

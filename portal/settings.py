@@ -130,6 +130,9 @@ CSRF_TRUSTED_ORIGINS = env_names("CSRF_TRUSTED_ORIGINS", default=[])
 # Trust it only behind a proxy that overwrites it, or any client could claim HTTPS.
 if env_flag("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The same goes for X-Request-ID: trusted from any client, a browser chose the id its audit
+# entries record as their portal request id.
+TRUST_REQUEST_ID_HEADER = env_flag("TRUST_REQUEST_ID_HEADER", default=False)
 SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000,
                                  least=0)

@@ -44,13 +44,25 @@ def test_every_answer_names_its_request_id(client):
     assert first["X-Request-ID"] != second["X-Request-ID"]
 
 
-def test_the_proxys_request_id_is_kept_so_both_logs_match(client):
+def test_the_proxys_request_id_is_kept_so_both_logs_match(client, settings):
+    settings.TRUST_REQUEST_ID_HEADER = True
     response = client.get("/accounts/login/", headers={"X-Request-ID": "lb-7f3a.91:2"})
     assert response["X-Request-ID"] == "lb-7f3a.91:2"
 
 
+def test_a_browser_s_request_id_is_not_the_one_its_audit_entry_records(logged_in, campaigns):
+    """Behind a proxy that passes the browser's X-Request-ID on (Caddy's plain
+    reverse_proxy), anyone gave their action another request's id."""
+    response = logged_in.post("/campaigns/00001/records/new/", {"phone_number": "601 234 567"},
+                              headers={"X-Request-ID": "someone-elses-request"})
+    assert response.status_code == 302
+    entry = Entry.objects.get(kind=RECORD_ADDITION.slug)
+    assert entry.portal_request_id == response["X-Request-ID"] != "someone-elses-request"
+
+
 @pytest.mark.parametrize("header", ["two\nlines", "x" * 65, "quote\"d", ""])
-def test_a_request_id_that_could_garble_the_log_is_replaced(client, header):
+def test_a_request_id_that_could_garble_the_log_is_replaced(client, settings, header):
+    settings.TRUST_REQUEST_ID_HEADER = True
     response = client.get("/accounts/login/", headers={"X-Request-ID": header})
     assert response["X-Request-ID"] != header
     assert len(response["X-Request-ID"]) == 32
