@@ -22,6 +22,9 @@ threads = _whole_number("GUNICORN_THREADS", 4)
 # Longer than a request may wait for Thulium (read plus connect timeout), so a slow
 # Thulium gets an error page instead of a killed worker.
 timeout = _whole_number("GUNICORN_TIMEOUT", 60)
+# A stop (SIGTERM: docker compose stop, up -d) lets requests in flight end for as long:
+# gunicorn's 30 s cut off a change Thulium applied, its audit entry left pending.
+graceful_timeout = timeout
 # Workers' heartbeat files in memory: a container's disk may stall them.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # The portal logs every request itself, with its request id; no second access log.

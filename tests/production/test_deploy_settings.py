@@ -136,6 +136,30 @@ def test_compose_gives_the_tables_owner_s_password_to_migrate_alone():
         assert services[service]["environment"]["POSTGRES_PASSWORD"] == ""
 
 
+def test_a_stop_lets_requests_wait_for_thulium_as_long_as_a_worker_may_and_docker_longer(
+        tmp_path):
+    """A deploy cut a campaign change Thulium applied: Docker killed web after its default
+    10 s and gunicorn its workers after 30 s, while a call to Thulium may last 35 s; the user
+    got a dropped connection and the change's audit entry stayed pending."""
+    def gunicorn_settings(**values):
+        env = production_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path), **values)
+        printed = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py",
+             "portal.wsgi"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+            check=True).stdout
+        return {name: int(value) for name, value in
+                re.findall(r"^(timeout|graceful_timeout) += (\d+)$", printed, re.MULTILINE)}
+
+    example = (REPO / ".env.example").read_text()
+    thulium_call = sum(int(re.search(rf"^{name}=(\d+)$", example, re.MULTILINE)[1])
+                       for name in ("THULIUM_CONNECT_TIMEOUT", "THULIUM_TIMEOUT"))
+    default = gunicorn_settings()
+    assert default["graceful_timeout"] == default["timeout"] > thulium_call
+    assert gunicorn_settings(GUNICORN_TIMEOUT="90")["graceful_timeout"] == 90
+    web = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]["web"]
+    assert int(web["stop_grace_period"].removesuffix("s")) > default["graceful_timeout"]
+
+
 @pytest.mark.parametrize("value", ["two", "0"])
 def test_gunicorn_refuses_a_number_setting_in_one_line_naming_it(value):
     """It printed a traceback of its config file."""
