@@ -11,6 +11,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
+# What .dockerignore lets in: the code, its templates, static files and translations.
 COPY . .
 # collectstatic reads the settings, which want keys; these sign nothing and are not kept.
 RUN DEBUG=false SECRET_KEY=collectstatic-only AUDIT_PII_KEY=collectstatic-only python manage.py collectstatic --noinput \
