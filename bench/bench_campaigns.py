@@ -77,7 +77,7 @@ def main():
     try:
         requests.post(f"http://127.0.0.1:{port}/_sandbox/campaigns",
                       json={"count": CAMPAIGNS - 3}, timeout=10).raise_for_status()
-        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"],
+        for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"],
                         ["sync_campaigns"]):
             manage(env, *command)
         manage(env, "shell", "-c", MAKE_USERS.format(password=PASSWORD, count=1))

@@ -102,7 +102,7 @@ def main():
     sandbox, port = start_sandbox(env, LATENCY)
     env["THULIUM_SANDBOX_PORT"] = str(port)
     try:
-        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"],
+        for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"],
                         ["sync_campaigns"]):
             manage(env, *command)
         manage(env, "shell", "-c", MAKE_USERS.format(password=PASSWORD, count=1))

@@ -111,8 +111,8 @@ def main():
     sandbox, port = start_sandbox(env, args.latency)
     env["THULIUM_SANDBOX_PORT"] = str(port)
     try:
-        for command in (["migrate", "--noinput"], ["createcachetable"],
-                        ["collectstatic", "--noinput"]):
+        for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"],
+                        ["createcachetable"]):
             manage(env, *command)
         manage(env, "shell", "-c", MAKE_USERS.format(password=PASSWORD, count=args.users))
         with Gunicorn(env, workers=args.workers, threads=4) as portal:

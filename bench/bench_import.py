@@ -90,8 +90,9 @@ def main():
             bench_database(args.database_url, Path(tmp)) as database_url:
         env = bench_env(database_url)
         print(f"database: {database_url.split('@')[-1]}")
+        # Pages need it with DEBUG off, and manage.py refuses to start without (portal.E002).
+        manage(env, "collectstatic", "--noinput", "-v0")
         manage(env, "migrate", "--noinput", "-v0")
-        manage(env, "collectstatic", "--noinput", "-v0")  # pages need it with DEBUG off
         manage(env, "shell", "-c", SETUP)
         with process([PYTHON, "manage.py", "run_sandbox", "--port", env["THULIUM_SANDBOX_PORT"],
                       "--latency", str(LATENCY)], env, Path(tmp) / "sandbox.log") as sandboxed, \

@@ -37,6 +37,7 @@ def main():
     args, _unknown = parser.parse_known_args()
     with tempfile.TemporaryDirectory(prefix="bench-schedule-") as tmp:
         env = bench_env(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        manage(env, "collectstatic", "--noinput", "-v0")  # manage.py refuses to start without
         manage(env, "migrate", "--noinput", "-v0")
         os.environ.update(env)
         import django

@@ -1,7 +1,8 @@
 """`check --deploy` warnings for state kept inside one process, which several would not share,
 for a proxy whose clients would all look alike, for e-mail notices that would go nowhere and
-for calls to the sandbox instead of Thulium; and, at every check, for a variable set under a
-misspelling of the portal's name for it."""
+for calls to the sandbox instead of Thulium; at every check, for a variable set under a
+misspelling of the portal's name for it; and, at every start, the refusal of a STATIC_ROOT
+collectstatic never filled."""
 
 import difflib
 import os
@@ -9,6 +10,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.checks import Error, Tags, Warning, register
 
 PROCESS_LOCAL_CACHES = (
@@ -137,3 +139,22 @@ def check_variable_names(app_configs, **kwargs):
         hint=f"Rename {name} to {meant[name]} in .env or the environment, or remove it.",
         id="portal.W005",
     ) for name in sorted(meant) if meant[name]]
+
+
+# Not tagged staticfiles: collectstatic runs those, and would refuse to fill the folder.
+@register()
+def check_static_manifest(app_configs, **kwargs):
+    """Every page names its static files through the manifest collectstatic writes: without
+    it each page failed ("Missing staticfiles manifest entry") while /healthz answered."""
+    storage = staticfiles_storage
+    if settings.DEBUG or not isinstance(storage, ManifestFilesMixin):
+        return []
+    if storage.manifest_storage.exists(storage.manifest_name):
+        return []
+    return [Error(
+        f"STATIC_ROOT {settings.STATIC_ROOT} holds no {storage.manifest_name}: every page "
+        "would fail (Missing staticfiles manifest entry) while /healthz answers.",
+        hint="Run manage.py collectstatic with this STATIC_ROOT. The image collected its "
+        "files into /app/staticfiles at its build: leave STATIC_ROOT unset there.",
+        id="portal.E002",
+    )]

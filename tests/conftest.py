@@ -14,6 +14,7 @@ from campaigns.models import Campaign
 from campaigns.reading import campaigns_sync
 from portal.thulium.client import ThuliumClient
 from portal.thulium.sandbox import start_sandbox
+from tests.production.processes import manage, production_env
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
 TEST_TIMEOUT = 1.0
@@ -63,6 +64,15 @@ def _is_transactional(request) -> bool:
 def _migrated_apps():
     """The models as the migrations leave them, as data migrations expect to get them."""
     return MigrationLoader(None, ignore_no_migrations=True).project_state().apps
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """Static files collected and hashed as the image's build does: a process with DEBUG off
+    refuses to start without them (portal.E002)."""
+    root = tmp_path_factory.mktemp("static")
+    manage(production_env(STATIC_ROOT=str(root)), "collectstatic", "--noinput")
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -420,20 +420,21 @@ def test_the_sync_command_accepts_a_bare_list_and_skips_odd_items(db, thulium, s
 
 
 @pytest.fixture(scope="module")
-def migrated_database(tmp_path_factory):
+def migrated_database(tmp_path_factory, static_root):
     """A database file of its own for `manage.py` run in a subprocess."""
     url = f"sqlite:///{tmp_path_factory.mktemp('command') / 'db.sqlite3'}"
-    result = run_manage_py("migrate", "--noinput", database_url=url, sandbox_port=1)
+    result = run_manage_py("migrate", "--noinput", database_url=url, sandbox_port=1,
+                           static_root=static_root)
     assert result.returncode == 0, result.stderr
     return url
 
 
-def run_manage_py(*args, database_url, sandbox_port) -> subprocess.CompletedProcess:
+def run_manage_py(*args, database_url, sandbox_port, static_root) -> subprocess.CompletedProcess:
     """manage.py as an operator runs it, against the test sandbox (its sandbox mode)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
         "SECRET_KEY": "command-test-key", "AUDIT_PII_KEY": "command-test-audit-key",
-        "DEBUG": "false", "DATABASE_URL": database_url,
+        "DEBUG": "false", "DATABASE_URL": database_url, "STATIC_ROOT": str(static_root),
         "THULIUM_API_URL": "", "THULIUM_SANDBOX_PORT": str(sandbox_port),
         "THULIUM_TIMEOUT": "5", "CACHE_URL": "locmemcache://command",
     }
@@ -443,9 +444,11 @@ def run_manage_py(*args, database_url, sandbox_port) -> subprocess.CompletedProc
     )
 
 
-def test_the_sync_command_exits_zero_and_fills_its_database(migrated_database, thulium):
+def test_the_sync_command_exits_zero_and_fills_its_database(migrated_database, thulium,
+                                                            static_root):
     port = urlsplit(thulium.url).port
-    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port)
+    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port,
+                           static_root=static_root)
     assert result.returncode == 0, result.stderr
     assert "Campaigns refreshed from Thulium: 3 new" in result.stdout
     path = migrated_database.removeprefix("sqlite:///")
@@ -454,10 +457,12 @@ def test_the_sync_command_exits_zero_and_fills_its_database(migrated_database, t
     assert ids == SEEDED
 
 
-def test_the_sync_command_exits_non_zero_with_thuliums_message(migrated_database, thulium):
+def test_the_sync_command_exits_non_zero_with_thuliums_message(migrated_database, thulium,
+                                                               static_root):
     thulium.state.fail_next("refuse")
     port = urlsplit(thulium.url).port
-    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port)
+    result = run_manage_py("sync_campaigns", database_url=migrated_database, sandbox_port=port,
+                           static_root=static_root)
     assert result.returncode == 1
     assert re.search(
         r"CommandError: Could not read the campaigns from Thulium: Sandbox: refused on "

@@ -378,11 +378,11 @@ def test_a_redis_on_a_unix_socket_is_a_cache_url(fresh_checkout):
         "unix:///run/redis/redis.sock")
 
 
-def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout):
+def test_a_command_with_the_database_away_says_so_in_one_line(fresh_checkout, static_root):
     """verify_audit, forget_number, run_worker... each ended with a raw traceback."""
     result = run_django(fresh_checkout, {
-        **KEY, "DATABASE_URL": "postgres://portal@127.0.0.1:1/portal"}, "manage.py",
-        "verify_audit")
+        **KEY, "DATABASE_URL": "postgres://portal@127.0.0.1:1/portal",
+        "STATIC_ROOT": str(static_root)}, "manage.py", "verify_audit")
     assert result.returncode == 1
     assert "\nThe database does not answer: connection failed: connection to server at" in (
         result.stderr)
@@ -395,13 +395,25 @@ def test_debug_mode_starts_without_a_secret_key(fresh_checkout):
     assert "System check identified no issues" in result.stdout
 
 
-def test_production_starts_with_a_key_and_a_real_thulium(fresh_checkout):
-    result = check(fresh_checkout, {**KEY, **REAL_THULIUM})
+def test_production_starts_with_a_key_and_a_real_thulium(fresh_checkout, static_root):
+    result = check(fresh_checkout, {**KEY, **REAL_THULIUM, "STATIC_ROOT": str(static_root)})
     assert result.returncode == 0, result.stderr
     seen = settings_of(fresh_checkout, {**KEY, **REAL_THULIUM})
     assert (seen["debug"], seen["sandbox"]) == (False, False)
     assert seen["thulium_url"] == "https://acme.thulium.com/api"
     assert seen["thulium_user"] == "portal"
+
+
+def test_a_static_root_collectstatic_never_filled_stops_the_start_naming_it(fresh_checkout,
+                                                                             tmp_path):
+    """Set as .env.example showed, it reached the image's containers, whose files were
+    collected into /app/staticfiles: every page failed ("Missing staticfiles manifest
+    entry") while /healthz answered 200."""
+    result = check(fresh_checkout, {**KEY, "STATIC_ROOT": str(tmp_path / "static")})
+    assert result.returncode != 0
+    assert f"(portal.E002) STATIC_ROOT {tmp_path / 'static'} holds no staticfiles.json" in (
+        result.stderr)
+    assert "Run manage.py collectstatic" in result.stderr
 
 
 def test_a_trailing_slash_on_the_thulium_url_is_dropped(fresh_checkout):
@@ -535,13 +547,13 @@ def test_no_env_file_is_no_news_in_the_log(fresh_checkout):
     assert "not found" not in result.stderr
 
 
-def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path):
+def test_env_example_copied_to_env_starts_once_a_key_is_filled_in(tmp_path, static_root):
     checkout = copy_project(tmp_path)
     dot_env = (PROJECT / ".env.example").read_text().replace(
         "\nSECRET_KEY=\n", "\nSECRET_KEY=filled-in-by-the-operator\n"
     ).replace("\nAUDIT_PII_KEY=\n", "\nAUDIT_PII_KEY=filled-in-too\n")
     (checkout / ".env").write_text(dot_env)
-    result = check(checkout, {})
+    result = check(checkout, {"STATIC_ROOT": str(static_root)})
     assert result.returncode == 0, result.stderr
     seen = settings_of(checkout, {})
     assert (seen["debug"], seen["sandbox"], seen["time_zone"]) == (False, True, "Europe/Warsaw")

@@ -26,7 +26,7 @@ def require(reason: str | None):
 
 
 @pytest.fixture(scope="session")
-def postgres_database():
+def postgres_database(static_root):
     """A migrated PostgreSQL database of its own, on TEST_DATABASE_URL's server if given."""
     server = postgres_server()
     reason = unreachable_reason(server)
@@ -34,19 +34,20 @@ def postgres_database():
     base = server.rsplit("/", 1)[-1].split("?")[0] or "portal"
     database = PostgresDatabase(f"test_{base}_processes_{os.getpid()}", server).create()
     try:
-        manage(production_env(DATABASE_URL=database.url), "migrate", "--noinput")
+        manage(production_env(DATABASE_URL=database.url, STATIC_ROOT=str(static_root)),
+               "migrate", "--noinput")
         yield database.url
     finally:
         database.drop()
 
 
 @pytest.fixture(scope="session")
-def portal_database(request, tmp_path_factory):
+def portal_database(request, tmp_path_factory, static_root):
     """The database of this run's kind: PostgreSQL when TEST_DATABASE_URL is, else SQLite."""
     if os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         return request.getfixturevalue("postgres_database")
     url = f"sqlite:///{tmp_path_factory.mktemp('portal') / 'db.sqlite3'}"
-    manage(production_env(DATABASE_URL=url), "migrate", "--noinput")
+    manage(production_env(DATABASE_URL=url, STATIC_ROOT=str(static_root)), "migrate", "--noinput")
     return url
 
 
@@ -58,16 +59,8 @@ def redis_url():
     return REDIS_SERVER
 
 
-@pytest.fixture(scope="session")
-def static_root(tmp_path_factory):
-    """Static files collected and hashed as the image's build does."""
-    root = tmp_path_factory.mktemp("static")
-    manage(production_env(STATIC_ROOT=str(root)), "collectstatic", "--noinput")
-    return root
-
-
-def create_admin(database_url: str, username: str):
-    """The first administrator, made the way docs/operations.md says."""
-    env = production_env(DATABASE_URL=database_url, DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD)
-    manage(env, "createsuperuser", "--noinput", "--username", username,
-           "--email", f"{username}@example.com")
+def create_admin(env: dict[str, str], username: str):
+    """The first administrator, made the way docs/operations.md says, in the environment
+    of the portal's processes (`docker compose run --rm web`)."""
+    manage({**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD}, "createsuperuser",
+           "--noinput", "--username", username, "--email", f"{username}@example.com")

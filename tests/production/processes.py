@@ -161,12 +161,12 @@ class Gunicorn:
     """gunicorn serving the portal on a free loopback port; keeps every line it prints."""
 
     def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 2):
-        env = {**env, "GUNICORN_BIND": "127.0.0.1:0", "GUNICORN_WORKERS": str(workers),
-               "GUNICORN_THREADS": str(threads)}
+        self.env = {**env, "GUNICORN_BIND": "127.0.0.1:0", "GUNICORN_WORKERS": str(workers),
+                    "GUNICORN_THREADS": str(threads)}
         self.lines: list[str] = []
         self._process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "portal.wsgi"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._keep_lines, daemon=True).start()
         try:

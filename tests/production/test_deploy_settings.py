@@ -72,8 +72,8 @@ def test_env_example_documents_no_variable_that_the_portal_ignores():
     assert documented_variables() - variables_the_portal_reads() == set()
 
 
-def test_the_deploy_checklist_finds_nothing_under_production_settings():
-    result = deploy_check()
+def test_the_deploy_checklist_finds_nothing_under_production_settings(static_root):
+    result = deploy_check(STATIC_ROOT=str(static_root))
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
 

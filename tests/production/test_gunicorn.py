@@ -31,19 +31,19 @@ ADMIN = "smoke-admin"
 @pytest.fixture(scope="module")
 def portal(portal_database, static_root, sandbox):
     """Two gunicorn workers logging JSON, as compose.yaml runs the web service."""
-    create_admin(portal_database, ADMIN)
     env = production_env(
         DATABASE_URL=portal_database, STATIC_ROOT=str(static_root), LOG_FORMAT="json",
         THULIUM_SANDBOX_PORT=str(urlsplit(sandbox.url).port),
     )
+    create_admin(env, ADMIN)
     with Gunicorn(env, workers=2) as server:
         yield server
 
 
-def audit_rows(database_url: str, kind: str, actor: str) -> list[dict]:
-    """The audit entries of a kind made by `actor`, read as an operator would, with dumpdata."""
-    dumped = json.loads(manage(production_env(DATABASE_URL=database_url), "dumpdata",
-                               "audit.entry"))
+def audit_rows(portal: Gunicorn, kind: str, actor: str) -> list[dict]:
+    """The audit entries of a kind made by `actor`, read as an operator would, with dumpdata
+    beside the web service (docker compose exec web)."""
+    dumped = json.loads(manage(portal.env, "dumpdata", "audit.entry"))
     return [row["fields"] for row in dumped
             if row["fields"]["kind"] == kind and row["fields"]["actor_username"] == actor]
 
@@ -61,7 +61,7 @@ def logged(portal: Gunicorn, request_id: str) -> list[dict]:
 
 
 def test_a_manager_updates_a_campaign_and_adds_a_record_under_gunicorn_and_both_are_audited(
-    portal, portal_database, thulium
+    portal, thulium
 ):
     visitor = Visitor(portal.url)
     visitor.log_in(ADMIN, ADMIN_PASSWORD)
@@ -82,12 +82,12 @@ def test_a_manager_updates_a_campaign_and_adds_a_record_under_gunicorn_and_both_
     assert [call["json"] for call in api_calls(thulium, "POST")] == [
         {"phone_number": "601234567", "record_fields": {"imie": "Zofia"}}
     ]
-    (changed,) = audit_rows(portal_database, "campaign-change", ADMIN)
+    (changed,) = audit_rows(portal, "campaign-change", ADMIN)
     assert changed["outcome"] == "succeeded"
     assert changed["sent"] == {"dialer": "predictive", "parameters": {"caller_id": "221112233"}}
     assert changed["reason"] == "Więcej połączeń"
     assert changed["portal_request_id"] == change.headers["X-Request-ID"]
-    (added,) = audit_rows(portal_database, "record-addition", ADMIN)
+    (added,) = audit_rows(portal, "record-addition", ADMIN)
     assert added["outcome"] == "succeeded"
     assert added["results"]["record_id"] == thulium.state.records("00001")[0]["record_id"]
     assert added["portal_request_id"] == addition.headers["X-Request-ID"]

@@ -22,8 +22,9 @@ SYNC = "GET outbounds"
 
 
 @pytest.fixture(scope="module")
-def admin(portal_database):
-    create_admin(portal_database, ADMIN)
+def admin(portal_database, static_root):
+    create_admin(production_env(DATABASE_URL=portal_database, STATIC_ROOT=str(static_root)),
+                 ADMIN)
 
 
 def portal_env(database, static_root, sandbox, metrics_dir):

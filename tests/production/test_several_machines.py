@@ -37,7 +37,7 @@ def machines(request, postgres_database, static_root, sandbox):
     )
     manage(env, "createcachetable")
     username = f"manager-{request.param}"
-    create_admin(postgres_database, username)
+    create_admin(env, username)
     with Gunicorn(env) as first, Gunicorn(env) as second:
         yield first, second, username, env
 
