@@ -223,8 +223,9 @@ def _is_utf8(content: bytes) -> bool:
 
 
 def detect_delimiter(text: str) -> str:
-    """The separator a first line "sep=;" names, else `;`, `,`, tab or `|` as csv.Sniffer
-    sees the first lines (_SNIFFED_LINES), else the header's most."""
+    """The separator a first line "sep=;" names, else `;` if it splits each of the first
+    lines (_SNIFFED_LINES) into as many cells, else `;`, `,`, tab or `|` as csv.Sniffer
+    sees them, else the header's most."""
     lines = text[:_SNIFFED_CHARS].splitlines()
     if lines and (declared := _SEPARATOR_LINE.fullmatch(lines[0])):
         if declared[1] in DELIMITERS:
@@ -232,11 +233,23 @@ def detect_delimiter(text: str) -> str:
         lines = lines[1:]
     whole = lines[:-1] if len(lines) > 1 else lines  # the last may be cut
     sample = "\n".join(whole[:_SNIFFED_LINES])
+    # Polish Excel's own separator first: the Sniffer takes `,` on a tie, and a header
+    # "Imię, drugie imię" or amounts "12,50" split every line at commas as evenly.
+    if _splits_evenly(sample, ";"):
+        return ";"
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         header = lines[0] if lines else ""
         return max(DELIMITERS, key=header.count)
+
+
+def _splits_evenly(sample: str, delimiter: str) -> bool:
+    """True if the delimiter splits every line of the sample but blank ones into the same
+    number of cells, two or more."""
+    widths = {len(cells) for cells in csv.reader(io.StringIO(sample), delimiter=delimiter)
+              if cells}
+    return len(widths) == 1 and widths.pop() > 1
 
 
 def read_rows(content: bytes, layout: FileLayout,

@@ -96,6 +96,18 @@ def test_the_separator_is_detected(delimiter):
     assert layout.sample[1] == ROWS[1]
 
 
+def test_a_semicolon_file_with_commas_in_its_header_and_amounts_is_split_at_semicolons():
+    """csv.Sniffer takes a comma on a tie: every line held one, and the file was read as two
+    columns, "Telefon;Imię" and " drugie imię;Nazwisko;Kwota"."""
+    content = csv_bytes([["601000001", "Jan", "Kowalski", "12,50"],
+                         ["601000002", "Ewa", "Nowak", "13,50"]],
+                        header=["Telefon", "Imię, drugie imię", "Nazwisko", "Kwota"],
+                        encoding="cp1250")
+    layout = detect_layout(content, "leady.csv")
+    assert layout.delimiter == ";"
+    assert layout.headers == ["Telefon", "Imię, drugie imię", "Nazwisko", "Kwota"]
+
+
 def test_quoted_cells_may_hold_the_separator_and_line_breaks():
     content = 'Telefon;Uwagi\r\n601234567;"dzwonić po 16; pilne"\r\n602000000;"dwie\r\nlinie"\r\n'
     layout = detect_layout(content.encode(), "leady.csv")
