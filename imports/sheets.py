@@ -31,7 +31,15 @@ EXCEL_COLUMNS = 16_384
 _ZEROS = re.compile(r"0+")
 # What a number format shows as it is: quoted text, an escaped character, a colour or locale.
 _LITERALS = re.compile(r'"[^"]*"|\\.|\[[^]]*]')
-_PERCENT_DECIMALS = re.compile(r"\.([0#?]+)")
+# A number format's digits: a 0 shows its digit always, a # or ? when it is not a 0; those
+# after its decimal point are the decimal places it shows.
+_PLACEHOLDER = re.compile(r"[0#?]")
+_DECIMALS = re.compile(r"\.([0#?]+)")
+# Formats that show a number otherwise (scientific, as a fraction): read as in General.
+_NOT_FIXED = re.compile(r"[Ee][+-]|/")
+# How Excel shows a number's decimals to a Polish user, and writes them in the CSV file it
+# saves, whose cells are sent as they are: a workbook's are sent the same.
+DECIMAL_COMMA = ","
 
 
 class ExcelError(str):
@@ -114,9 +122,8 @@ class _Formats(dict):
 
 
 def _cell_text(value, data_type: str, number_format: str) -> str:
-    """A cell as the user sees it (`number_format`: its format's first section): whole
-    numbers without `.0` and others to Excel's 15 significant digits, zero-padded ones and
-    percentages as their format shows them, a date alone without a time and times to the
+    """A cell as the user sees it (`number_format`: its format's first section): a number
+    as its format shows it (`_number_text`), a date alone without a time and times to the
     minute, an error or a formula saved without its value as its own type (checking
     refuses both), never as Python's words for the object openpyxl gives for it."""
     if value is None:
@@ -139,22 +146,36 @@ def _cell_text(value, data_type: str, number_format: str) -> str:
 
 
 def _number_text(value: int | float, number_format: str) -> str:
-    """A number as Excel shows it in General format, or zero-padded or as a percentage
-    as `number_format` says: the formats an identifier or a share is given."""
+    """A number as Excel shows it to a Polish user, with a decimal comma: zero-padded as a
+    format of zeros alone pads it (an identifier), to the decimal places of a format that
+    has some ("0.00": 4,50), as a percentage, else as in General format."""
     if abs(value) >= EXCEL_DIGITS_UP_TO and isinstance(value, float):
         # Past Excel's 15 digits the last ones are lost: written as Excel shows it, so that
         # the record form refuses it as it refuses a CSV's, instead of digits made up.
-        return format(value, ".15G")
+        return format(value, ".15G").replace(".", DECIMAL_COMMA)
     shown = _LITERALS.sub("", number_format)
-    if "%" in shown:
-        decimals = _PERCENT_DECIMALS.search(shown)
-        places = Decimal(1).scaleb(-len(decimals[1])) if decimals else Decimal(1)
-        # Halves rounded up, as Excel shows them (12.5% under "0%" is 13%, not 12%).
-        return f"{(Decimal(repr(value)) * 100).quantize(places, ROUND_HALF_UP)}%"
-    if float(value).is_integer():
-        whole = str(int(value))
-        if _ZEROS.fullmatch(shown) and value >= 0:
-            return whole.zfill(len(shown))
-        return whole
+    whole = float(value).is_integer()
+    if whole and _ZEROS.fullmatch(shown) and value >= 0:
+        return str(int(value)).zfill(len(shown))
+    if _PLACEHOLDER.search(shown) and not _NOT_FIXED.search(shown):
+        return _fixed_text(value, shown)
+    if whole:
+        return str(int(value))
     # Excel keeps 15 significant digits: 0.1 + 0.2 is 0.3 there, 0.30000000000000004 here.
-    return format(value, ".15G")
+    return format(value, ".15G").replace(".", DECIMAL_COMMA)
+
+
+def _fixed_text(value: int | float, shown: str) -> str:
+    """A number to the decimal places of its format (`shown`), a percentage's times 100,
+    halves rounded up as Excel shows them (12.5% under "0%" is 13%, not 12%)."""
+    decimals = _DECIMALS.search(shown)
+    places = decimals[1] if decimals else ""
+    percent = "%" in shown
+    number = Decimal(repr(value)) * (100 if percent else 1)
+    whole, _point, fraction = str(number.quantize(Decimal(1).scaleb(-len(places)),
+                                                  ROUND_HALF_UP)).partition(".")
+    # A # or ? after the format's last 0 shows its digit only when it is not a 0.
+    always = len(places.rstrip("#?"))
+    fraction = fraction[:always] + fraction[always:].rstrip("0")
+    text = f"{whole}{DECIMAL_COMMA}{fraction}" if fraction else whole
+    return f"{text}%" if percent else text

@@ -205,7 +205,7 @@ def test_a_number_past_excel_s_15_digits_reads_as_excel_shows_it_not_with_made_u
     book.active.append(["Telefon", "Identyfikator"])
     book.active.append([601234567.0, 1.23456789012346e18])
     layout = detect_layout(workbook_bytes(book), "leady.xlsx")
-    assert layout.sample == [["601234567", "1.23456789012346E+18"]]
+    assert layout.sample == [["601234567", "1,23456789012346E+18"]]
 
 
 def test_a_workbook_s_numbers_read_as_excel_shows_them_by_their_format():
@@ -223,8 +223,27 @@ def test_a_workbook_s_numbers_read_as_excel_shows_them_by_their_format():
         sheet[cell].number_format = number_format
     content = sheet_patched(workbook_bytes(book), "<v>0.1</v>", "<v>0.30000000000000004</v>")
     layout = detect_layout(content, "leady.xlsx")
-    assert layout.sample == [["601234567", "02270803628", "1982-02-18", "13%", "2.3%", "0.3",
+    assert layout.sample == [["601234567", "02270803628", "1982-02-18", "13%", "2,3%", "0,3",
                               "-42", "2026-12-24 10:30"]]
+
+
+def test_a_workbook_s_amounts_are_read_as_the_same_sheet_saved_as_csv_by_polish_excel():
+    """Shown 4,50 under a format of two decimals, an amount was sent 4.5, where the same
+    sheet saved as CSV sends 4,50."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Telefon", "Kwota", "Ocena", "Rabat", "Sztuk"])
+    sheet.append([601000001, 4.5, 4.25, 0.125, 3])
+    sheet.append([601000002, 12.0, 4.0, 0.5, 12.5])
+    for column, number_format in {"B": "#,##0.00", "C": "0.0#", "D": "0.0%", "E": "0"}.items():
+        for row in (2, 3):
+            sheet[f"{column}{row}"].number_format = number_format
+    saved_as_csv = csv_bytes([["601000001", "4,50", "4,25", "12,5%", "3"],
+                              ["601000002", "12,00", "4,0", "50,0%", "13"]],
+                             header=["Telefon", "Kwota", "Ocena", "Rabat", "Sztuk"],
+                             encoding="cp1250")
+    assert (detect_layout(workbook_bytes(book), "leady.xlsx").sample
+            == detect_layout(saved_as_csv, "leady.csv").sample)
 
 
 def workbook_bytes(book) -> bytes:
