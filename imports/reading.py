@@ -401,9 +401,10 @@ def workbook_rows(content: bytes) -> Iterator[list[str]]:
 
 
 def _sheet(book, name: str):
-    """The workbook's sheet of that name, or its first visible one for none: never the
-    one it was saved on, which was read while the page said the first was, nor a hidden
-    first sheet (lookup lists, say). Raises FileProblem for a name it has no sheet of."""
+    """The workbook's sheet of that name, or for none its first visible one that holds rows:
+    never the one it was saved on, which was read while the page said the first was, nor a
+    hidden first sheet (lookup lists, say). Raises FileProblem for a name it has no sheet
+    of, or for none when no visible sheet of several holds rows."""
     if name:
         sheet = next((sheet for sheet in book.worksheets if sheet.title == name), None)
         if sheet is None:
@@ -411,8 +412,26 @@ def _sheet(book, name: str):
                               % {"sheet": name[:40]})
         return sheet
     # A chart's sheet has no rows: book.worksheets leaves it out.
-    return next((sheet for sheet in book.worksheets if sheet.sheet_state == "visible"),
-                book.worksheets[0])
+    visible = [sheet for sheet in book.worksheets if sheet.sheet_state == "visible"]
+    if len(visible) < 2:
+        return (visible or book.worksheets)[0]
+    # A CRM's export may open on an empty sheet, or one of instructions.
+    sheet = next((sheet for sheet in visible if _holds_rows(sheet)), None)
+    if sheet is None:
+        names = ", ".join(_("“%(header)s”") % {"header": each.title[:40]} for each in visible)
+        raise FileProblem(_("No sheet of this workbook has a row under its first one, so there "
+                            "is nothing to add (its sheets: %(sheets)s): put the column names "
+                            "and the rows on one sheet and upload the file again.")
+                          % {"sheets": names})
+    return sheet
+
+
+def _holds_rows(sheet) -> bool:
+    """True if the sheet has two rows holding a value (column names and a row under them)
+    within its first SAMPLE_BLANK_ROWS rows."""
+    rows = _take(sheet_rows(sheet, width=settings.IMPORT_MAX_COLUMNS), SAMPLE_BLANK_ROWS)
+    held = (number for number, cells in rows if any(cell.strip() for cell in cells))
+    return len(list(_take(held, 2))) == 2
 
 
 def _take(iterator, count):

@@ -185,6 +185,31 @@ def test_the_first_visible_sheet_is_read_not_a_hidden_first_one_nor_the_one_save
         list(read_rows(workbook_bytes(book), FileLayout(kind="xlsx", sheet="Nowi")))
 
 
+@pytest.mark.parametrize("note", [[], [["Dane klientów są w arkuszu Dane"]]])
+def test_a_workbook_opening_on_an_empty_or_a_note_sheet_is_read_from_its_sheet_of_rows(note):
+    """A CRM's export opening on an empty sheet, or one of instructions, was refused as
+    empty, or as a header with no rows, before its sheet could be chosen."""
+    book = openpyxl.Workbook()
+    book.active.title = "Instrukcja"
+    for row in note:
+        book.active.append(row)
+    data = book.create_sheet("Dane")
+    for row in [HEADER, *ROWS]:
+        data.append(row)
+    layout = detect_layout(workbook_bytes(book), "eksport.xlsx")
+    assert (layout.sheet, layout.headers, layout.sample) == ("Dane", HEADER, ROWS)
+
+
+def test_a_workbook_none_of_whose_sheets_holds_rows_is_refused_naming_them():
+    book = openpyxl.Workbook()
+    book.active.title = "Instrukcja"
+    book.active.append(["Dane klientów są w arkuszu Dane"])
+    book.create_sheet("Dane").append(HEADER)
+    with pytest.raises(FileProblem) as problem:
+        detect_layout(workbook_bytes(book), "eksport.xlsx")
+    assert "(its sheets: “Instrukcja”, “Dane”)" in problem.value.message
+
+
 def test_a_workbook_saved_with_a_chart_open_is_read_from_its_data_sheet():
     book = openpyxl.Workbook()
     data = book.active
