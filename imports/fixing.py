@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from portal.spreadsheets import csv_lines
 
 from .models import ImportJob, ImportUpload, RowState
-from .reading import FileLayout, read_rows
+from .reading import kept_layout, read_rows
 from .report import BOM, CHUNK, DELIMITER
 from .storing import upload_content
 
@@ -44,10 +44,8 @@ def rows_to_fix_lines(job: ImportJob) -> Iterator[str]:
     # memory stays flat however many rows a large file has to correct.
     problems = (job.rows.filter(state__in=TO_FIX).order_by("number")
                 .values_list("number", "problems").iterator(chunk_size=CHUNK))
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
-                        sheet=job.sheet)
-    # The preview read the whole file with this layout: it reads again.
-    rows = read_rows(upload_content(job), layout)
+    # The preview read the whole file so: it reads again.
+    rows = read_rows(upload_content(job), kept_layout(job))
     _number, header = next(rows)
     yield BOM
     yield from csv_lines(_with_why(header, rows, problems), delimiter=DELIMITER)

@@ -43,6 +43,8 @@ class ImportJob(models.Model):
     delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
     # The workbook's sheet read, named as the workbook names it; "" for a CSV file.
     sheet = models.TextField(_("sheet"), blank=True)
+    # The file's row of column names: the rows above it, a title, are not read.
+    header_row = models.PositiveIntegerField(_("row of the column names"), default=1)
     headers = models.JSONField(_("columns"), default=list)
     # One target per column, in the file's order; "" leaves the column out.
     mapping = models.JSONField(_("mapping"), default=list)

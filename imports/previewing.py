@@ -24,7 +24,7 @@ from records.forms import EarlierAdditions, RecordForm
 from .checking import RowChecker, suppressed_set_apart
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .pushing import database_now
-from .reading import FileLayout, FileProblem, read_rows
+from .reading import FileProblem, kept_layout, read_rows
 from .storing import rows_delete, rows_insert, upload_content
 from .workbooks import XML_PER_CSV_BYTE, unpacked_size
 
@@ -187,9 +187,7 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
     job.mapping = mapping
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
-                        sheet=job.sheet)
-    rows = read_rows(content, layout)
+    rows = read_rows(content, kept_layout(job))
     next(rows)  # the header
     total = valid = 0
     rows_delete(job)

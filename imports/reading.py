@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import dropwhile
 
 from django.conf import settings
 from django.utils.formats import number_format
@@ -37,6 +38,9 @@ DELIMITERS = {";": _("semicolon ;"), ",": _("comma ,"), "\t": _("tab"), "|": _("
 # A first line naming the separator, which Excel reads and hides: not the header.
 _SEPARATOR_LINE = re.compile(r"sep=(.)?[\r\n]*", re.IGNORECASE)
 SAMPLE_ROWS = 3
+# Rows a file may have above its column names (a report's title, its date, a row of merged
+# group names), read past as a title: at most this many.
+MOST_TITLE_ROWS = 5
 # Empty rows a workbook's sample is read past at most: formatted down to the sheet's last
 # row, a workbook's million empty rows took its upload some 13 s to read past one person.
 SAMPLE_BLANK_ROWS = 10_000
@@ -111,8 +115,17 @@ class FileLayout:
     # sheet read, and every sheet of the workbook (its name: whether Excel shows it).
     sheet: str = ""
     sheets: dict[str, bool] = field(default_factory=dict)
+    # The row of the column names, the rows above it (a title) not read; 0 to find it
+    # (`_header_at`), which reading the rows notes here.
+    header_row: int = 0
     headers: list[str] = field(default_factory=list)
     sample: list[list[str]] = field(default_factory=list)
+
+
+def kept_layout(job) -> FileLayout:
+    """How an import's file is read, as the import keeps it."""
+    return FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
+                      sheet=job.sheet, header_row=job.header_row)
 
 
 def detect_layout(content: bytes, file_name: str) -> FileLayout:
@@ -254,13 +267,40 @@ def _splits_evenly(sample: str, delimiter: str) -> bool:
 
 def read_rows(content: bytes, layout: FileLayout,
               blank_rows: int = 0) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells as text) for every non-blank row, the header first; of a
-    workbook, of its sheet the layout names, which its first row notes in the layout, and
-    with `blank_rows`, no further than that many empty rows in a row (raises FileProblem
-    if they come right under the header)."""
+    """(row number, cells as text) for every non-blank row from the layout's header row
+    on, the header first; of a workbook, of its sheet the layout names, which its first row
+    notes in the layout, and with `blank_rows`, no further than that many empty rows in a
+    row (raises FileProblem if they come right under the header)."""
     if layout.kind == "xlsx":
-        return _xlsx_rows(content, layout, blank_rows)
-    return _csv_rows(content, layout.encoding, layout.delimiter)
+        return _from_header(_xlsx_rows(content, layout, blank_rows), layout)
+    return _from_header(_csv_rows(content, layout.encoding, layout.delimiter), layout)
+
+
+def _from_header(rows, layout):
+    """The rows from the layout's header row on; without one, from the row `_header_at`
+    finds among the first ones, noted in the layout."""
+    if layout.header_row:
+        yield from dropwhile(lambda row: row[0] < layout.header_row, rows)
+        return
+    first = list(_take(rows, MOST_TITLE_ROWS + 1 + SAMPLE_ROWS))
+    at = _header_at([cells for _number, cells in first])
+    layout.header_row = first[at][0] if first else 1
+    yield from first[at:]
+    yield from rows
+
+
+def _header_at(rows: list[list[str]]) -> int:
+    """Where the column names are among the file's first rows: the first row holding as
+    many values as each of the SAMPLE_ROWS rows under it, those above it holding fewer (a
+    title, its date, merged group names: taken for the names, they made every row too
+    wide). The first row if none within MOST_TITLE_ROWS does, or if that row or one above
+    it spells a phone number: a file of people without column names."""
+    filled = [sum(1 for cell in cells if cell.strip()) for cells in rows]
+    at = next((at for at in range(min(len(rows), MOST_TITLE_ROWS + 1))
+               if filled[at] >= max(filled[at + 1:at + 1 + SAMPLE_ROWS], default=0)), 0)
+    if any(header_refused(cells) for cells in rows[:at + 1]):
+        return 0
+    return at
 
 
 def _csv_rows(content, encoding, delimiter):

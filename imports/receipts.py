@@ -69,6 +69,7 @@ def receipt_write(job: ImportJob, counts: dict[str, int]) -> Entry:
                 "options": {
                     "file_kind": job.file_kind, "encoding": job.encoding,
                     "delimiter": job.delimiter, "sheet": job.sheet,
+                    "header_row": job.header_row,
                     "language": job.language,
                     "concurrency": settings.IMPORT_CONCURRENCY,
                     "batch_size": settings.IMPORT_BATCH_SIZE,

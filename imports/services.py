@@ -11,7 +11,14 @@ from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
 from .pushing import database_now
-from .reading import SAMPLE_ROWS, FileLayout, FileProblem, header_refused, read_layout
+from .reading import (
+    SAMPLE_ROWS,
+    FileLayout,
+    FileProblem,
+    header_refused,
+    kept_layout,
+    read_layout,
+)
 from .receipts import receipt_write
 from .storing import rows_delete, upload_content, upload_insert, upload_start
 from .tasks import check_import, push_import
@@ -30,7 +37,7 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
             file_name=file_name[:255], file_size=len(content),
             file_sha256=hashlib.sha256(content).hexdigest(), file_kind=layout.kind,
             encoding=layout.encoding, delimiter=layout.delimiter, sheet=layout.sheet,
-            headers=layout.headers,
+            header_row=layout.header_row, headers=layout.headers,
             mapping=propose_mapping(layout.headers, campaign), language=language,
         )
         upload_insert(job, content)
@@ -52,7 +59,7 @@ def import_read_options(*, job: ImportJob, encoding: str = "", delimiter: str = 
     if refused := header_refused(layout.headers):  # as its upload was judged
         raise FileProblem(refused)
     job.encoding, job.delimiter, job.sheet = encoding, delimiter, layout.sheet
-    job.headers = layout.headers
+    job.header_row, job.headers = layout.header_row, layout.headers
     job.mapping = propose_mapping(layout.headers, job.campaign)
     job.check_problem = ""  # a worker's check of the file as it was read before
     job.state, job.rows_total, job.rows_expected, job.rows_valid = (
@@ -62,18 +69,16 @@ def import_read_options(*, job: ImportJob, encoding: str = "", delimiter: str = 
         if ImportJob.objects.select_for_update().filter(
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             rows_delete(job)
-            job.save(update_fields=["encoding", "delimiter", "sheet", "headers", "mapping",
-                                    "check_problem", "state", "rows_total", "rows_expected",
-                                    "rows_valid"])
+            job.save(update_fields=["encoding", "delimiter", "sheet", "header_row", "headers",
+                                    "mapping", "check_problem", "state", "rows_total",
+                                    "rows_expected", "rows_valid"])
     return layout
 
 
 def import_sample(job: ImportJob) -> FileLayout:
     """The file read for the first rows under the header, to help the user map the
     columns, and a workbook's sheets, to choose which one is read."""
-    layout = FileLayout(kind=job.file_kind, encoding=job.encoding, delimiter=job.delimiter,
-                        sheet=job.sheet)
-    return _layout_read(job, layout)
+    return _layout_read(job, kept_layout(job))
 
 
 def _layout_read(job: ImportJob, layout: FileLayout) -> FileLayout:

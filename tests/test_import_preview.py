@@ -24,6 +24,7 @@ from records.forms import RecordForm
 from tests.audit_fixtures import addition
 from tests.conftest import api_calls
 from tests.import_files import (
+    HEADER,
     csv_bytes,
     long_first_cell_xlsx,
     mapping_post,
@@ -503,6 +504,20 @@ def test_a_workbook_of_one_sheet_names_it_on_the_mapping_page(logged_in, sales):
     response = upload(logged_in, sales, xlsx_bytes(people(1)), "leady.xlsx")
     page = logged_in.get(response["Location"]).content.decode()
     assert "Excel workbook: the sheet “Sheet” is read" in page
+
+
+def test_the_rows_above_the_column_names_are_not_imported_and_the_pages_say_so(logged_in,
+                                                                              sales):
+    """A title and its date above the column names were taken for them: the file was one
+    column, and every row was refused as too wide."""
+    content = xlsx_bytes([["Wygenerowano 06.12.2026 10:00"], [], HEADER, *people(3)],
+                         header=["Eksport z CRM – leady"])
+    job = previewed(logged_in, sales, content, name="eksport.xlsx")
+    assert (job.header_row, job.headers, job.rows_valid) == (4, HEADER, 3)
+    assert sorted(rows_by_number(job)) == [5, 6, 7]
+    said = "The column names are read from row 4 of the file"
+    assert said in logged_in.get(job.get_absolute_url()).content.decode()
+    assert said in logged_in.get(reverse("imports:mapping", args=[job.pk])).content.decode()
 
 
 def test_a_formula_s_saved_value_is_sent_and_text_is_text_whatever_it_begins_with(

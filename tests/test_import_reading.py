@@ -417,19 +417,33 @@ def test_a_first_line_naming_the_separator_is_followed_and_is_not_the_header(fir
     assert list(read_rows(content, layout))[1] == (2, row)
 
 
-TITLED = [["Lista klientów – marzec 2026"], [], ["Telefon", "Imię"], ["601000001", "Anna"],
-          ["601000002", "Jan"]]
+TITLED = [["Eksport z CRM – leady"], ["Wygenerowano 06.12.2026 10:00"], [],
+          ["Telefon", "Imię"], ["601000001", "Anna"], ["601000002", "Jan"]]
+GROUPED = [["Kontakt", "", "Dane osobowe"], ["Telefon", "E-mail", "Imię", "Nazwisko"],
+           ["601000001", "anna@example.pl", "Anna", "Lis"], ["601000002", "", "Jan", "Kot"]]
 
 
-@pytest.mark.parametrize("name, content", [
-    ("leady.csv", "\r\n".join(";".join(row) for row in TITLED).encode()),
-    ("leady.xlsx", xlsx_bytes(TITLED[1:], header=TITLED[0])),
+@pytest.mark.parametrize("name, content, header_row", [
+    ("leady.csv", "\r\n".join(";".join(row) for row in TITLED).encode(), 4),
+    ("leady.xlsx", xlsx_bytes(TITLED[1:], header=TITLED[0]), 4),
+    ("leady.xlsx", xlsx_bytes(GROUPED[1:], header=GROUPED[0]), 2),
 ])
-def test_a_title_row_above_the_column_names_is_refused_saying_so(name, content):
+def test_a_title_and_group_names_above_the_column_names_are_read_past(name, content,
+                                                                      header_row):
+    """A title, its date and a row of merged group names were taken for the column names,
+    and every row was refused as too wide."""
+    layout = detect_layout(content, name)
+    assert layout.header_row == header_row
+    assert layout.headers in (TITLED[3], GROUPED[1])
+    assert list(read_rows(content, layout))[0] == (header_row, layout.headers)
+
+
+def test_a_title_above_rows_of_people_without_column_names_is_refused_saying_so():
+    content = "\r\n".join(";".join(row) for row in [TITLED[0], *TITLED[4:]]).encode()
     with pytest.raises(FileProblem) as problem:
-        detect_layout(content, name)
+        detect_layout(content, "leady.csv")
     assert str(problem.value.message) == (
-        "The first row holds one value (Lista klientów – marzec 2026) where the rows below it "
+        "The first row holds one value (Eksport z CRM – leady) where the rows below it "
         "hold 2 or more: if it is a title above the column names, delete it and the blank "
         "rows under it, so that the column names are the first row, and upload the file "
         "again.")

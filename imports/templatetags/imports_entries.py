@@ -45,6 +45,7 @@ _OPTION_LABELS = {
     "language": _("Language"), "concurrency": _("Calls in flight"),
     "batch_size": _("Records per call"), "rate_limit": _("Calls per second at most"),
     "retry_attempts": _("Tries per call"), "task_backend": _("Task queue"), "sheet": _("Sheet"),
+    "header_row": _("Row of the column names"),
 }
 
 
