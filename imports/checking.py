@@ -16,7 +16,7 @@ from records.forms import RecordForm, identifier_meant
 
 from .models import RowState
 from .repeats import FirstRows
-from .sheets import ExcelError, UnsavedFormula
+from .sheets import ExcelError, HiddenRow, UnsavedFormula
 from .storing import CheckedRow
 
 # Cells kept to show a problem row; more than enough to recognise a value.
@@ -49,8 +49,10 @@ class RowChecker:
 
     def check_all(self, rows: list[tuple[int, list[str]]]) -> list[CheckedRow]:
         """A batch of rows judged, with what the portal added of their numbers and
-        identifiers read at once for the batch (not a query per row)."""
-        mapped = [(number, cells, self.mapped(cells)) for number, cells in rows]
+        identifiers read at once for the batch (not a query per row); a row Excel hides
+        set apart unjudged, keeping nothing of its person."""
+        mapped = [(number, cells, self.mapped(cells)) for number, cells in rows
+                  if not isinstance(cells, HiddenRow)]
         phones, identifiers = set(), set()
         for _number, _cells, data in mapped:
             # As the form reads it, so that the batch's reading answers the form.
@@ -62,7 +64,9 @@ class RowChecker:
         self.form.earlier.load(phones, identifiers)
         self.first_row_of_phone.load(phones)
         self.first_row_of_identifier.load(filter(None, identifiers))
-        return [self.check(number, cells, data) for number, cells, data in mapped]
+        checked = {number: self.check(number, cells, data) for number, cells, data in mapped}
+        return [checked[number] if number in checked else _hidden_row(number)
+                for number, _cells in rows]
 
     def mapped(self, cells: list[str]) -> dict[str, str]:
         """The row's values by the form field each column is mapped to."""
@@ -174,6 +178,14 @@ class RowChecker:
             values={target: value[:MAX_SHOWN_CELL] for target, value in data.items()},
             problems=problems,
         )
+
+
+def _hidden_row(number: int) -> CheckedRow:
+    """A row Excel hides, set apart saying why: the loader filtered it out (the people who
+    did not agree), or hid it by hand."""
+    return CheckedRow(number, RowState.HIDDEN, problems=[_(
+        "Excel hides this row (filtered out, or hidden by hand), so it is not sent: to send "
+        "it, show it in Excel and upload the file again.")])
 
 
 def _key_if_any(phone: str) -> str:

@@ -23,6 +23,7 @@ _COUNTS = (
     ("rows_already_added", ngettext_lazy("%(n)d already added", "%(n)d already added", "n")),
     ("rows_suppressed", ngettext_lazy("%(n)d on the do-not-call list",
                                       "%(n)d on the do-not-call list", "n")),
+    ("rows_hidden", ngettext_lazy("%(n)d hidden in Excel", "%(n)d hidden in Excel", "n")),
 )
 COUNT_NAMES = ("rows_total", *(name for name, _words in _COUNTS))
 _RESULTS = dict(ImportJob.State.choices)

@@ -116,15 +116,18 @@ class MappingForm(forms.Form):
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )
 
-    def __init__(self, *args, headers, targets, mapping, **kwargs):
+    def __init__(self, *args, headers, targets, mapping, hidden=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.targets = dict(targets)
         choices = [("", _("— leave out —")), *targets]
         self.columns = []
         for index, header in enumerate(headers):
             name = f"column_{index}"
+            label = header or _("column %(n)d") % {"n": index + 1}
             self.fields[name] = forms.ChoiceField(
-                label=header or _("column %(n)d") % {"n": index + 1}, choices=choices,
+                # A column Excel hides (`hidden`: their indices) is told apart.
+                label=_("%(column)s (hidden)") % {"column": label} if index in hidden else label,
+                choices=choices,
                 required=False, initial=mapping[index] if index < len(mapping) else "",
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )

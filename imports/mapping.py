@@ -47,8 +47,10 @@ def mapping_targets(campaign) -> list[tuple[str, str]]:
     return [(name, str(field.label)) for name, field in form.fields.items()]
 
 
-def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
-    """A target (or "") per column: from the template's headers, else by known words."""
+def propose_mapping(headers: list[str], campaign, template=None, hidden=()) -> list[str]:
+    """A target (or "") per column: from the template's headers, else by known words; none
+    for a column Excel hides (`hidden`, their indices): a CRM's old landline, proposed as
+    the phone, would be dialled."""
     targets = dict(mapping_targets(campaign))
     words = {target: set(found) | {header_key(target)} for target, found in HEADER_WORDS.items()}
     for target in targets:
@@ -58,7 +60,9 @@ def propose_mapping(headers: list[str], campaign, template=None) -> list[str]:
     found = []  # (target, weak) per column
     for index, (header, name) in enumerate(zip(headers, column_names(headers), strict=True), 1):
         keys = [header_key(name)] if header else _headerless_keys(index)
-        if key := next((key for key in keys if key in saved), None):
+        if index - 1 in hidden:
+            found.append(("", False))
+        elif key := next((key for key in keys if key in saved), None):
             found.append((saved[key], False))
         else:
             target = _matching(header_key(header), words)

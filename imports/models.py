@@ -46,6 +46,8 @@ class ImportJob(models.Model):
     # The file's row of column names: the rows above it, a title, are not read.
     header_row = models.PositiveIntegerField(_("row of the column names"), default=1)
     headers = models.JSONField(_("columns"), default=list)
+    # The indices of the columns the workbook's sheet hides: never proposed for a field.
+    hidden_columns = models.JSONField(_("hidden columns"), default=list, blank=True)
     # One target per column, in the file's order; "" leaves the column out.
     mapping = models.JSONField(_("mapping"), default=list)
     language = models.CharField(_("language"), max_length=10, blank=True)
@@ -132,10 +134,12 @@ class RowState(models.TextChoices):
     NOT_SENT = "not_sent", _("not sent")
     # On the do-not-call list: at the preview, or when claimed just before its send.
     SUPPRESSED = "suppressed", _("on the do-not-call list")
+    # A workbook's row Excel hides: the loader filtered it out.
+    HIDDEN = "hidden", _("hidden in Excel (filtered out)")
 
 
 PROBLEM_STATES = (RowState.INVALID, RowState.DUPLICATE, RowState.ALREADY_ADDED,
-                  RowState.SUPPRESSED)
+                  RowState.SUPPRESSED, RowState.HIDDEN)
 SENT_STATES = (RowState.ADDED, RowState.ADDED_EARLIER, RowState.REFUSED, RowState.FAILED,
                RowState.UNKNOWN)
 

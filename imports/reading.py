@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.phones import spells_a_phone_number
 from portal.spreadsheets import unquoted
 
-from .sheets import sheet_rows
+from .sheets import HiddenRow, hidden_columns, sheet_rows
 from .workbooks import WorkbookRefused, open_workbook
 
 ENCODINGS = {
@@ -119,6 +119,8 @@ class FileLayout:
     # (`_header_at`), which reading the rows notes here.
     header_row: int = 0
     headers: list[str] = field(default_factory=list)
+    # The indices of the columns a workbook's sheet hides.
+    hidden_columns: list[int] = field(default_factory=list)
     sample: list[list[str]] = field(default_factory=list)
 
 
@@ -153,7 +155,11 @@ def read_layout(content: bytes, layout: FileLayout) -> FileLayout:
             % {"count": len(headers), "max": settings.IMPORT_MAX_COLUMNS}
         )
     layout.headers = [cell.strip() for cell in headers]
-    layout.sample = [cells for _number, cells in _take(rows, SAMPLE_ROWS)]
+    layout.hidden_columns = [index for index in layout.hidden_columns
+                             if index < len(layout.headers)]
+    # Not a row Excel hides: not to send, its person's cells are not shown either.
+    shown = ((number, cells) for number, cells in rows if not isinstance(cells, HiddenRow))
+    layout.sample = [cells for _number, cells in _take(shown, SAMPLE_ROWS)]
     if not layout.sample:
         # A file of one number has no header either: it is told so, not that it has one.
         raise FileProblem(header_refused(layout.headers) or _(
@@ -401,6 +407,7 @@ def _xlsx_rows(content, layout, blank_rows):
         sheet = _sheet(book, layout.sheet)
         layout.sheet = sheet.title
         layout.sheets = {each.title: each.sheet_state == "visible" for each in book.worksheets}
+        layout.hidden_columns = hidden_columns(sheet)
         read = blank = 0
         for number, cells in sheet_rows(sheet, width=width):
             while cells and not cells[-1]:

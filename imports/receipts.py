@@ -25,7 +25,7 @@ COUNTS = {
     "rows_already_added": RowState.ALREADY_ADDED, "added": RowState.ADDED,
     "added_earlier": RowState.ADDED_EARLIER, "refused": RowState.REFUSED,
     "failed": RowState.FAILED, "unknown": RowState.UNKNOWN, "not_sent": RowState.NOT_SENT,
-    "rows_suppressed": RowState.SUPPRESSED,
+    "rows_suppressed": RowState.SUPPRESSED, "rows_hidden": RowState.HIDDEN,
 }
 # The job's final state in audit terms. Done: every row to send was sent (refusals are
 # counted, and each has its own entry). Stopped: Thulium refused the portal's credentials
@@ -43,7 +43,8 @@ def receipt_counts(job: ImportJob) -> dict[str, int] | None:
     ended; None without a receipt, or for one written before a state was counted."""
     if job.receipt_id is None:
         return None
-    results = job.receipt.results
+    # A receipt written before rows Excel hides were set apart had none.
+    results = {"rows_hidden": 0, **job.receipt.results}
     if any(name not in results for name in COUNTS):
         return None
     counts = dict.fromkeys(RowState.values, 0)

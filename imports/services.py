@@ -38,7 +38,8 @@ def import_upload(*, campaign, actor, file_name: str, content: bytes, layout: Fi
             file_sha256=hashlib.sha256(content).hexdigest(), file_kind=layout.kind,
             encoding=layout.encoding, delimiter=layout.delimiter, sheet=layout.sheet,
             header_row=layout.header_row, headers=layout.headers,
-            mapping=propose_mapping(layout.headers, campaign), language=language,
+            hidden_columns=layout.hidden_columns, language=language,
+            mapping=propose_mapping(layout.headers, campaign, hidden=layout.hidden_columns),
         )
         upload_insert(job, content)
     log.info("import %s uploaded: %s (%d bytes) for %s", job.pk, job.file_name,
@@ -60,7 +61,8 @@ def import_read_options(*, job: ImportJob, encoding: str = "", delimiter: str = 
         raise FileProblem(refused)
     job.encoding, job.delimiter, job.sheet = encoding, delimiter, layout.sheet
     job.header_row, job.headers = layout.header_row, layout.headers
-    job.mapping = propose_mapping(layout.headers, job.campaign)
+    job.hidden_columns = layout.hidden_columns
+    job.mapping = propose_mapping(layout.headers, job.campaign, hidden=layout.hidden_columns)
     job.check_problem = ""  # a worker's check of the file as it was read before
     job.state, job.rows_total, job.rows_expected, job.rows_valid = (
         ImportJob.State.UPLOADED, 0, 0, 0)
@@ -70,8 +72,8 @@ def import_read_options(*, job: ImportJob, encoding: str = "", delimiter: str = 
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             rows_delete(job)
             job.save(update_fields=["encoding", "delimiter", "sheet", "header_row", "headers",
-                                    "mapping", "check_problem", "state", "rows_total",
-                                    "rows_expected", "rows_valid"])
+                                    "hidden_columns", "mapping", "check_problem", "state",
+                                    "rows_total", "rows_expected", "rows_valid"])
     return layout
 
 

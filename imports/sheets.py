@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, is_datetime
-from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+from openpyxl.worksheet._reader import COL_TAG, FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
 from .workbooks import EXCEL_ROWS, WorkbookRefused, not_a_spreadsheet
 
@@ -37,6 +39,9 @@ _PLACEHOLDER = re.compile(r"[0#?]")
 _DECIMALS = re.compile(r"\.([0#?]+)")
 # Formats that show a number otherwise (scientific, as a fraction): read as in General.
 _NOT_FIXED = re.compile(r"[Ee][+-]|/")
+_SHEET_DATA = f"{{{SHEET_MAIN_NS}}}sheetData"
+# How an XML attribute says yes.
+_TRUE = ("1", "true")
 # How Excel shows a number's decimals to a Polish user, and writes them in the CSV file it
 # saves, whose cells are sent as they are: a workbook's are sent the same.
 DECIMAL_COMMA = ","
@@ -50,17 +55,23 @@ class UnsavedFormula(str):
     """The text of a formula whose value its file does not hold: no value to send."""
 
 
+class HiddenRow(list):
+    """The cells of a row Excel hides, filtered out (a loader kept only the people who
+    agreed) or hidden by hand: not to send."""
+
+
 def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells as text) for each row the sheet's XML holds, as wide as its own
-    last cell, `width` cells at most; raises WorkbookRefused past the last row an Excel
-    sheet has (a row numbered a billion was a billion empty rows)."""
+    last cell, `width` cells at most, a HiddenRow's if Excel hides it; raises
+    WorkbookRefused past the last row an Excel sheet has (a row numbered a billion was a
+    billion empty rows)."""
     book = sheet.parent
     formats = _Formats(book)
     with sheet._get_source() as source:
         parser = _Parser(source, sheet._shared_strings, data_only=True, epoch=book.epoch,
                          date_formats=book._date_formats,
                          timedelta_formats=book._timedelta_formats)
-        for number, cells in parser.parse():
+        for number, cells, hidden in parser.parse():
             if number > EXCEL_ROWS:
                 raise WorkbookRefused(not_a_spreadsheet())
             # As wide as the row's last cell, whatever size the sheet states: a size stated
@@ -70,13 +81,29 @@ def sheet_rows(sheet, *, width: int = EXCEL_COLUMNS) -> Iterator[tuple[int, list
                 if cell["column"] <= width:
                     texts[cell["column"] - 1] = _cell_text(cell["value"], cell["data_type"],
                                                            formats[cell["style_id"]])
-            yield number, texts
+            yield number, HiddenRow(texts) if hidden else texts
+
+
+def hidden_columns(sheet) -> list[int]:
+    """The indices (0 for A) of the sheet's columns Excel hides (an old landline a CRM
+    keeps, not to be proposed as the phone), read from the sheet's XML up to its rows,
+    which come after the columns."""
+    hidden = set()
+    with sheet._get_source() as source:
+        for _event, element in iterparse(source, events=("start",)):
+            if element.tag == _SHEET_DATA:
+                break
+            if element.tag == COL_TAG and element.get("hidden") in _TRUE:
+                first = int(element.get("min"))
+                hidden.update(range(first - 1, min(int(element.get("max", first)),
+                                                   EXCEL_COLUMNS)))
+    return sorted(hidden)
 
 
 class _Parser(WorkSheetParser):
     """openpyxl's parser of a sheet's cells, reading a formula's saved value (data_only),
-    which gives a formula with none as an empty cell: given its text instead. It keeps
-    nothing of the rows read."""
+    which gives a formula with none as an empty cell: given its text instead; and whether
+    Excel hides each row. It keeps nothing else of the rows read."""
 
     def parse_cell(self, element):
         cell = super().parse_cell(element)
@@ -94,11 +121,11 @@ class _Parser(WorkSheetParser):
         return cell
 
     def parse_row(self, row):
-        parsed = super().parse_row(row)
+        number, cells = super().parse_row(row)
         # Each row's height and style, which no value needs, were kept to the sheet's end:
         # a million formatted empty rows held 400 MB.
         self.row_dimensions.clear()
-        return parsed
+        return number, cells, row.get("hidden") in _TRUE
 
 
 class _Formats(dict):

@@ -89,8 +89,9 @@ def mapping(request, pk):
     templates = campaign.import_templates.all()
     wanted = id_from_text(request.GET.get("template", ""))
     chosen = templates.filter(pk=wanted).first() if wanted is not None else None
-    proposal = propose_mapping(job.headers, campaign, chosen.mapping) if chosen else job.mapping
-    form = MappingForm(request.POST or None, headers=job.headers,
+    proposal = (propose_mapping(job.headers, campaign, chosen.mapping, job.hidden_columns)
+                if chosen else job.mapping)
+    form = MappingForm(request.POST or None, headers=job.headers, hidden=job.hidden_columns,
                        targets=mapping_targets(campaign), mapping=proposal)
     if request.method == "POST" and form.is_valid():
         large = not checked_inline(job)
@@ -180,8 +181,8 @@ def sheet(request, pk):
         return redirect(job)  # a CSV file has no sheets
     form = SheetForm(request.POST)
     if not form.is_valid():
-        mapping_form = MappingForm(headers=job.headers, targets=mapping_targets(job.campaign),
-                                   mapping=job.mapping)
+        mapping_form = MappingForm(headers=job.headers, hidden=job.hidden_columns,
+                                   targets=mapping_targets(job.campaign), mapping=job.mapping)
         return _mapping_page(request, job, mapping_form, sheet_chosen=request.POST)
     try:
         import_read_options(job=job, sheet=form.cleaned_data["sheet"])

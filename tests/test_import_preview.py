@@ -18,7 +18,7 @@ from imports.mapping import mapping_by_header, propose_mapping
 from imports.models import ImportJob, ImportRow, ImportTemplate, RowState
 from imports.reading import FileLayout
 from imports.repeats import FirstRows
-from imports.services import import_upload
+from imports.services import import_cancel, import_confirm, import_upload
 from imports.storing import upload_content
 from records.forms import RecordForm
 from tests.audit_fixtures import addition
@@ -518,6 +518,45 @@ def test_the_rows_above_the_column_names_are_not_imported_and_the_pages_say_so(l
     said = "The column names are read from row 4 of the file"
     assert said in logged_in.get(job.get_absolute_url()).content.decode()
     assert said in logged_in.get(reverse("imports:mapping", args=[job.pk])).content.decode()
+
+
+def test_rows_an_excel_filter_hides_are_set_apart_unsent_saying_why(logged_in, sales):
+    """A loader filtered the export to the people who agreed ("Zgoda" TAK) and saved it:
+    the row filtered out was queued and counted as any other, without a word."""
+    book = openpyxl.Workbook()
+    for row in [["Telefon", "Imię", "Zgoda"], ["601000001", "Zofia", "TAK"],
+                ["601000002", "Jan", "NIE"], ["601000003", "Ewa", "TAK"]]:
+        book.active.append(row)
+    book.active.auto_filter.ref = "A1:C4"
+    book.active.row_dimensions[3].hidden = True
+    job = previewed(logged_in, sales, book_bytes(book), name="zgody.xlsx")
+    jan = rows_by_number(job)[3]
+    assert (job.rows_total, job.rows_valid) == (3, 2)
+    assert (jan.state, jan.phone_number, jan.values) == (RowState.HIDDEN, "", {})
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    assert 'data-count="hidden">1</dd>' in page
+    assert "Excel hides this row (filtered out, or hidden by hand), so it is not sent" in page
+    page = logged_in.get(reverse("imports:mapping", args=[job.pk])).content.decode()
+    assert "601000001" in page and "601000002" not in page  # not among the first rows shown
+    assert import_confirm(job=job)
+    import_cancel(job=ImportJob.objects.get(pk=job.pk))
+    assert ImportJob.objects.get(pk=job.pk).receipt.results["rows_hidden"] == 1
+
+
+def test_a_column_excel_hides_is_marked_and_never_proposed(logged_in, sales):
+    """A CRM's old landline, hidden beside the mobile, was proposed as the phone."""
+    book = openpyxl.Workbook()
+    for row in [["Telefon", "Komórka", "Imię"], ["221234567", "601000001", "Zofia"]]:
+        book.active.append(row)
+    book.active.column_dimensions["A"].hidden = True
+    response = upload(logged_in, sales, book_bytes(book), "kontakty.xlsx")
+    job = ImportJob.objects.get()
+    assert job.mapping == ["", "phone_number", "record_fields.imie"]
+    assert "Telefon (hidden)" in logged_in.get(response["Location"]).content.decode()
+    saved = ImportTemplate.objects.create(campaign=sales, name="Stary", saved_by="manager",
+                                          mapping={"Telefon": "phone_number"})
+    page = logged_in.get(response["Location"], {"template": saved.pk})
+    assert page.context["form"]["column_0"].initial == ""
 
 
 def test_a_formula_s_saved_value_is_sent_and_text_is_text_whatever_it_begins_with(
