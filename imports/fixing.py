@@ -36,7 +36,8 @@ def rows_to_fix_name(job: ImportJob) -> str:
 
 def rows_to_fix_lines(job: ImportJob) -> Iterator[str]:
     """The CSV's lines: the file's header and its rows to correct, in the file's order and
-    cells, each followed by why it was not sent; every cell made safe for Excel.
+    cells, each after its number in the file (the reasons name rows by it: "The same phone
+    number as row 3.") and followed by why it was not sent; every cell made safe for Excel.
 
     Raises ImportUpload.DoesNotExist once the import has ended (see `rows_to_fix`).
     """
@@ -52,7 +53,8 @@ def rows_to_fix_lines(job: ImportJob) -> Iterator[str]:
 
 
 def _with_why(header, rows, problems):
-    yield [*header, _("Why it was not sent")]
+    # The numbers' column is mapped to nothing when the corrected file is uploaded again.
+    yield [_("Row"), *header, _("Why it was not sent")]
     for wanted, why in problems:
         for number, cells in rows:
             if number == wanted:
@@ -60,6 +62,6 @@ def _with_why(header, rows, problems):
                 # the header, and a row wider than it keeps its cells past the header after
                 # the reason (they stood there, under no header, and the reason after them).
                 width = len(header)
-                yield [*cells[:width], *[""] * (width - len(cells)), " ".join(why),
+                yield [number, *cells[:width], *[""] * (width - len(cells)), " ".join(why),
                        *cells[width:]]
                 break

@@ -53,30 +53,39 @@ def test_the_preview_offers_the_rows_to_correct_as_the_file_has_them_with_why(lo
     assert reverse("imports:rows_to_fix", args=[job.pk]) in page
 
     header, *rows = downloaded(logged_in, job)
-    assert header == [*HEADER, "Why it was not sent"]
-    # The rows a correction can mend, in the file's order and cells (its Polish letters
-    # read from Windows-1250), a formula made plain text; not a number already added.
-    assert [row[:4] for row in rows] == [
-        ROWS[1], ROWS[2], ["'+48 601 000 004", "Ewa", "Kraków", "jutro"],
-        ["601000007", "Ola", "'=HYPERLINK(\"x\")", ""]]
-    assert rows[0][4].startswith("Phone number: ")
-    assert rows[1][4] == "The same phone number as row 2."
-    assert rows[2][4].startswith("Next call: Enter a date and time as ")
-    assert rows[3][4].startswith("miasto holds a formula")
+    assert header == ["Row", *HEADER, "Why it was not sent"]
+    # The rows a correction can mend, each after its number in the file, which the reasons
+    # name rows by; in the file's order and cells (its Polish letters read from
+    # Windows-1250), a formula made plain text; not a number already added.
+    assert [row[:5] for row in rows] == [
+        ["3", *ROWS[1]], ["4", *ROWS[2]], ["5", "'+48 601 000 004", "Ewa", "Kraków", "jutro"],
+        ["7", "601000007", "Ola", "'=HYPERLINK(\"x\")", ""]]
+    assert rows[0][5].startswith("Phone number: ")
+    assert rows[1][5] == "The same phone number as row 2."
+    assert rows[2][5].startswith("Next call: Enter a date and time as ")
+    assert rows[3][5].startswith("miasto holds a formula")
+
+
+def test_the_rows_to_correct_name_their_numbers_column_in_the_loader_s_language(logged_in,
+                                                                                job):
+    logged_in.cookies["django_language"] = "pl"
+    response = logged_in.get(reverse("imports:rows_to_fix", args=[job.pk]))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Wiersz;Telefon;")
 
 
 def test_the_rows_corrected_and_uploaded_again_are_sent(logged_in, sales, job):
     """Only what was wrong is corrected: the quote that kept "+48..." from being read as a
     formula stays, and is read as that (the number was refused for it)."""
     header, *rows = downloaded(logged_in, job)
-    rows[0][0], rows[1][0], rows[2][3] = "601000003", "601000005", "24.12.2026 10:00"
-    rows[3][2] = "Sopot"
+    rows[0][1], rows[1][1], rows[2][4] = "601000003", "601000005", "24.12.2026 10:00"
+    rows[3][3] = "Sopot"
 
     corrected = io.StringIO()
     csv.writer(corrected, delimiter=";").writerows([header, *rows])
     again = previewed(logged_in, sales, corrected.getvalue().encode(), name="poprawione.csv")
 
-    assert again.mapping[-1] == ""  # the reasons' column is left out
+    assert again.mapping[0] == again.mapping[-1] == ""  # the rows' numbers and reasons: left out
     assert again.rows_valid == again.rows_total == 4
 
 
@@ -86,7 +95,7 @@ def test_an_xlsx_files_rows_come_as_csv(logged_in, sales):
     response = logged_in.get(reverse("imports:rows_to_fix", args=[job.pk]))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert response["Content-Disposition"] == 'attachment; filename="leady-to-fix.csv"'
-    assert text.splitlines()[1].startswith('abc;"Phone number: ')
+    assert text.splitlines()[1].startswith('3;abc;"Phone number: ')
 
 
 def test_a_row_wider_than_the_header_has_its_reason_under_the_reason_s_header(logged_in,
