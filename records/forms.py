@@ -31,6 +31,7 @@ from portal.thulium.dates import thulium_datetime, thulium_time_repeated
 from portal.typed_moments import LocalMomentField, zone_name
 
 from .models import AddedRecord
+from .thulium_choices import ThuliumChoiceField
 
 FIELD_PREFIX = "record_fields."
 # System statuses whose records Thulium refuses without these parameters.
@@ -45,9 +46,15 @@ class RecordForm(forms.Form):
         label=_("Phone number"), max_length=40,
         help_text=_("6 to 15 digits; spaces, dashes, dots and brackets are removed."),
     )
-    status_id = forms.ChoiceField(label=_("Status"), required=False)
-    dictionary_status_id = forms.ChoiceField(label=_("Dictionary status"), required=False)
-    agent_login = forms.ChoiceField(label=_("Agent"), required=False)
+    status_id = ThuliumChoiceField(label=_("Status"), required=False, refusal=_(
+        "“%(value)s” is neither the id of one of this campaign's statuses nor the name of "
+        "only one: %(accepted)s"))
+    dictionary_status_id = ThuliumChoiceField(
+        label=_("Dictionary status"), required=False,
+        refusal=_("“%(value)s” is not one of this campaign's dictionary statuses: "
+                  "%(accepted)s"))
+    agent_login = ThuliumChoiceField(label=_("Agent"), required=False, refusal=_(
+        "“%(value)s” is not the login of one of this campaign's agents: %(accepted)s"))
     next_call_date = LocalMomentField(
         label=_("Next call"), required=False,
         help_text=format_lazy(_("In the portal's time zone, {zone}. A date alone means from "
@@ -82,16 +89,14 @@ class RecordForm(forms.Form):
             str(s["dictionary_status_id"]): s["dictionary_status_id"]
             for s in statuses if s.get("dictionary_status_id") is not None
         }
-        self.fields["status_id"].choices = [("", "---------")] + [
-            (key, f"{s.get('name', key)} ({s.get('system_status', '?')})")
-            for key, s in self.statuses.items()
-        ]
-        self.fields["dictionary_status_id"].choices = [("", "---------")] + [
-            (key, key) for key in self.dictionary_ids
-        ]
-        self.fields["agent_login"].choices = [("", "---------")] + [
-            (a["login"], a["login"]) for a in agents if a.get("login")
-        ]
+        self.fields["status_id"].offer(
+            [(key, f"{s.get('name', key)} ({s.get('system_status', '?')})")
+             for key, s in self.statuses.items()],
+            names={key: s["name"] for key, s in self.statuses.items() if s.get("name")},
+        )
+        self.fields["dictionary_status_id"].offer([(key, key) for key in self.dictionary_ids])
+        self.fields["agent_login"].offer([(a["login"], a["login"]) for a in agents
+                                          if a.get("login")])
         if choices_unread and self.is_bound:
             for name in self.FROM_THULIUM:
                 if chosen := self.data.get(name):

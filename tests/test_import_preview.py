@@ -158,6 +158,7 @@ def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
         ["601000002", "5", "", ""],
         ["601000003", "99", "", ""],
         ["601000004", "1", "nieznany", ""],
+        ["601000005", "Kontakt potrzebny", "", ""],  # as Thulium's panel names it
     ]
     job = previewed(logged_in, sales, csv_bytes(rows, header=header))
     assert job.mapping == ["phone_number", "status_id", "agent_login", "next_call_date"]
@@ -169,8 +170,14 @@ def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
         "Agent: Required for the status Mój rekord (system status MY_RECORD).",
         "Next call: Required for the status Mój rekord (system status MY_RECORD).",
     ]
-    assert by_number[4].problems[0].startswith("Status: Select a valid choice.")
-    assert by_number[5].problems[0].startswith("Agent: Select a valid choice.")
+    assert by_number[4].problems == [
+        "Status: “99” is neither the id of one of this campaign's statuses nor the name of "
+        "only one: 1 (Do zadzwonienia), 3 (Kontakt potrzebny), 5 (Mój rekord), 7 (Nie "
+        "dzwonić), 8 (Oddzwonić nie wcześniej niż), …"]
+    assert by_number[5].problems == [
+        "Agent: “nieznany” is not the login of one of this campaign's agents: jkowalski, "
+        "anowak, p.wisniewski"]
+    assert by_number[6].payload == {"phone_number": "601000005", "status_id": "3"}
 
 
 def test_statuses_and_agents_thulium_could_not_give_are_said_on_the_preview(

@@ -221,7 +221,37 @@ def test_a_status_or_agent_the_campaign_does_not_have_is_refused(
 ):
     form = record_form(campaigns[campaign_id], {"phone_number": "601234567", field: value})
     assert_refused(form, field)
-    assert "Select a valid choice" in form.errors[field][0]
+    assert form.errors[field][0].startswith(f"“{value}” is ")
+
+
+def test_a_refused_status_or_agent_is_told_with_a_few_of_those_accepted(campaigns):
+    """A file's "Status" column has no list to choose from: the refusal gives one."""
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "status_id": "99",
+                                            "agent_login": "Jan Kowalski"})
+    assert not form.is_valid()
+    assert form.errors["status_id"] == [
+        "“99” is neither the id of one of this campaign's statuses nor the name of only one: "
+        "1 (Do zadzwonienia), 3 (Kontakt potrzebny), 5 (Mój rekord), 7 (Nie dzwonić), "
+        "8 (Oddzwonić nie wcześniej niż), …"]
+    assert form.errors["agent_login"] == [
+        "“Jan Kowalski” is not the login of one of this campaign's agents: jkowalski, anowak, "
+        "p.wisniewski"]
+
+
+@pytest.mark.parametrize("typed", ["Kontakt potrzebny", " kontakt  POTRZEBNY"])
+def test_a_status_given_by_its_name_is_sent_by_its_id(campaigns, typed):
+    form = record_form(campaigns["00001"], {"phone_number": "601234567", "status_id": typed})
+    assert_sends(form, {"phone_number": "601234567", "status_id": "3"})
+
+
+def test_a_name_two_statuses_share_is_refused_naming_both(campaigns):
+    statuses = [*SEED["00001"]["statuses"],
+                {"system_status": "CALL", "status_id": "40", "name": "Kontakt potrzebny"}]
+    form = RecordForm({"phone_number": "601234567", "status_id": "Kontakt potrzebny"},
+                      campaign=campaigns["00001"], statuses=statuses)
+    assert_refused(form, "status_id")
+    assert form.errors["status_id"][0].endswith(
+        ": 3 (Kontakt potrzebny), 40 (Kontakt potrzebny), …")
 
 
 @pytest.mark.parametrize("campaign_id, system_status", [
