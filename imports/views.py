@@ -8,6 +8,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
@@ -24,6 +25,7 @@ from .progress import import_progress, preview_counts, row_counts
 from .reading import FileLayout, FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled, worker_awaited
+from .sample import rows_to_send_sample
 from .services import (
     import_cancel,
     import_check_start,
@@ -194,6 +196,7 @@ def sheet(request, pk):
     return redirect("imports:mapping", pk=job.pk)
 
 
+@never_cache  # its rows' numbers and fields
 def detail(request, pk):
     job = _job(request, pk, to_change=False)
     may_change = may_change_import(request.user, job)
@@ -208,7 +211,8 @@ def detail(request, pk):
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
                "problems": problems, "may_change": may_change}
     if job.state in ImportJob.MAPPABLE_STATES:
-        return render(request, "imports/preview.html", context)
+        return render(request, "imports/preview.html",
+                      {**context, "to_send": rows_to_send_sample(job)})
     context["progress"] = _pushing(job, context["counts"])
     context["preview_counts"] = preview_counts(job, context["counts"])
     context["receipt"] = job.receipt

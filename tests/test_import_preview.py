@@ -113,6 +113,32 @@ def test_every_row_is_checked_and_nothing_is_sent(logged_in, sales, thulium):
     assert "The same phone number as row 2." in page
 
 
+def test_the_preview_shows_the_first_rows_to_send_as_thulium_will_get_them(logged_in, sales):
+    rows = [["+48 601 000 001", "Zofia", "Kowalska", "Łódź"], ["12", "Jan", "Nowak", "Ełk"],
+            ["601 000 002", "Ewa", "Lis", ""], *people(4, first=601000003)]
+    job = previewed(logged_in, sales, csv_bytes(rows))
+    response = logged_in.get(job.get_absolute_url())
+    assert "no-store" in response["Cache-Control"]  # its rows' numbers and fields
+
+    table = re.search(r'data-testid="rows-to-send">(.*?)</table>', response.content.decode(),
+                      re.DOTALL)[1]
+    assert re.findall(r"<th><code>(.*?)</code></th>", table) == [
+        "phone_number", "record_fields.imie", "record_fields.nazwisko", "record_fields.miasto"]
+    shown = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    sent = {row.number: row.payload["phone_number"] for row in ImportRow.objects.filter(job=job)
+            if row.payload}
+    # The first five rows to send (not the refused row 3, nor row 8), each number as sent.
+    assert shown == [["2", sent[2], "Zofia", "Kowalska", "Łódź"],
+                     ["4", sent[4], "Ewa", "Lis", ""],
+                     *[[str(n), sent[n], "Zofia", f"Kowalska-{n - 5}", "Łódź"]
+                       for n in (5, 6, 7)]]
+    assert sent[2] != rows[0][0]
+
+    assert services.import_confirm(job=job)
+    assert 'data-testid="rows-to-send"' not in logged_in.get(
+        job.get_absolute_url()).content.decode()
+
+
 def test_a_number_is_sent_without_a_decimal_an_export_added_and_never_with_a_lost_digit(
         logged_in, sales):
     job = previewed(logged_in, sales, csv_bytes([["601 234 567.0", "", "", ""],
