@@ -25,6 +25,7 @@ from .progress import import_progress, preview_counts, row_counts
 from .reading import FileLayout, FileProblem
 from .report import report_lines
 from .resuming import import_resume_if_stalled, worker_awaited
+from .same_file import same_file_imports
 from .sample import rows_to_send_sample
 from .services import (
     import_cancel,
@@ -128,6 +129,7 @@ def _mapping_page(request, job, form, *, chosen=None, sheet_chosen=None):
                for index, name in enumerate(form.columns)]
     return render(request, "imports/mapping.html", {
         "job": job, "campaign": job.campaign, "form": form, "columns": columns,
+        "same_file": same_file_imports(job, request.user),
         "problem": problem, "templates": job.campaign.import_templates.all(), "chosen": chosen,
         "read_options": read_options, "sheets": sheets, "sheet_read": sheet_read,
         "sheet_count": len(layout.sheets),
@@ -211,8 +213,9 @@ def detail(request, pk):
     context = {"job": job, "campaign": job.campaign, "counts": row_counts(job),
                "problems": problems, "may_change": may_change}
     if job.state in ImportJob.MAPPABLE_STATES:
-        return render(request, "imports/preview.html",
-                      {**context, "to_send": rows_to_send_sample(job)})
+        return render(request, "imports/preview.html", {
+            **context, "to_send": rows_to_send_sample(job),
+            "same_file": same_file_imports(job, request.user)})
     context["progress"] = _pushing(job, context["counts"])
     context["preview_counts"] = preview_counts(job, context["counts"])
     context["receipt"] = job.receipt
