@@ -24,6 +24,8 @@ _COUNTS = (
     ("rows_suppressed", ngettext_lazy("%(n)d on the do-not-call list",
                                       "%(n)d on the do-not-call list", "n")),
     ("rows_hidden", ngettext_lazy("%(n)d hidden in Excel", "%(n)d hidden in Excel", "n")),
+    ("rows_elsewhere", ngettext_lazy("%(n)d in another import", "%(n)d in another import",
+                                     "n")),
 )
 COUNT_NAMES = ("rows_total", *(name for name, _words in _COUNTS))
 _RESULTS = dict(ImportJob.State.choices)

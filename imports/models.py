@@ -136,10 +136,12 @@ class RowState(models.TextChoices):
     SUPPRESSED = "suppressed", _("on the do-not-call list")
     # A workbook's row Excel hides: the loader filtered it out.
     HIDDEN = "hidden", _("hidden in Excel (filtered out)")
+    # Its number waits to be sent by another import of the campaign (imports.elsewhere).
+    ELSEWHERE = "elsewhere", _("in another import")
 
 
 PROBLEM_STATES = (RowState.INVALID, RowState.DUPLICATE, RowState.ALREADY_ADDED,
-                  RowState.SUPPRESSED, RowState.HIDDEN)
+                  RowState.SUPPRESSED, RowState.HIDDEN, RowState.ELSEWHERE)
 SENT_STATES = (RowState.ADDED, RowState.ADDED_EARLIER, RowState.REFUSED, RowState.FAILED,
                RowState.UNKNOWN)
 

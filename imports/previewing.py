@@ -22,6 +22,7 @@ from portal.thulium import ThuliumError
 from records.forms import EarlierAdditions, RecordForm
 
 from .checking import RowChecker, suppressed_set_apart
+from .elsewhere import rows_waiting_elsewhere_set_apart
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 from .pushing import database_now
 from .reading import FileProblem, kept_layout, read_rows
@@ -48,6 +49,7 @@ def import_preview(*, job: ImportJob, mapping: list[str], language: str | None =
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             return
         total, valid = _rows_check(job, upload_content(job), mapping, statuses, agents)
+        valid -= rows_waiting_elsewhere_set_apart(job)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
         job.state, job.choices_unread = ImportJob.State.PREVIEWED, unread
         job.save(update_fields=["mapping", "rows_total", "rows_valid", "state",
@@ -93,6 +95,9 @@ def _check(job_id: int) -> None:
             _renew(job, rows_expected=_lines(job, content))
             total, valid = _rows_check(job, content, job.mapping, statuses, agents,
                                        store=lambda rows, total: _stored(job, rows, total))
+            with transaction.atomic():  # as a batch is stored: while the check is this one's
+                _renew(job)
+                valid -= rows_waiting_elsewhere_set_apart(job)
         except FileProblem as problem:
             _still_checking(job).update(state=ImportJob.State.UPLOADED, rows_total=0,
                                         check_problem=str(problem.message))

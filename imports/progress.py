@@ -39,7 +39,8 @@ def preview_counts(job: ImportJob, counts: dict[str, int]) -> dict[str, int]:
     """The rows by state as the preview left them: a row found on the do-not-call list at
     its send was to send then, and counted there (the page counted it in both)."""
     set_apart = sum(counts[state] for state in (RowState.INVALID, RowState.DUPLICATE,
-                                                RowState.ALREADY_ADDED, RowState.HIDDEN))
+                                                RowState.ALREADY_ADDED, RowState.HIDDEN,
+                                                RowState.ELSEWHERE))
     return {**counts, RowState.SUPPRESSED: max(job.rows_total - job.rows_valid - set_apart, 0)}
 
 

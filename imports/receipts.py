@@ -26,7 +26,11 @@ COUNTS = {
     "added_earlier": RowState.ADDED_EARLIER, "refused": RowState.REFUSED,
     "failed": RowState.FAILED, "unknown": RowState.UNKNOWN, "not_sent": RowState.NOT_SENT,
     "rows_suppressed": RowState.SUPPRESSED, "rows_hidden": RowState.HIDDEN,
+    "rows_elsewhere": RowState.ELSEWHERE,
 }
+# Counts of states newer than the receipts' counts: a receipt written before one lacks it,
+# and had no such row.
+NEWER_COUNTS = ("rows_hidden", "rows_elsewhere")
 # The job's final state in audit terms. Done: every row to send was sent (refusals are
 # counted, and each has its own entry). Stopped: Thulium refused the portal's credentials
 # or the campaign, or the loader may no longer add records (imports.loaders), so the rest
@@ -40,15 +44,15 @@ RESULT_OUTCOMES = {
 
 def receipt_counts(job: ImportJob) -> dict[str, int] | None:
     """The rows by state (every state present) as the job's receipt counted them when it
-    ended; None without a receipt, or for one written before a state was counted."""
+    ended; None without a receipt, or for one written before a state was counted (but for
+    NEWER_COUNTS)."""
     if job.receipt_id is None:
         return None
-    # A receipt written before rows Excel hides were set apart had none.
-    results = {"rows_hidden": 0, **job.receipt.results}
-    if any(name not in results for name in COUNTS):
+    results = job.receipt.results
+    if any(name not in results for name in COUNTS if name not in NEWER_COUNTS):
         return None
     counts = dict.fromkeys(RowState.values, 0)
-    counts.update({state: results[name] for name, state in COUNTS.items()})
+    counts.update({state: results.get(name, 0) for name, state in COUNTS.items()})
     return counts
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from django.db import transaction
 from django.utils import timezone
 
+from .elsewhere import rows_taken_since_preview_set_apart
 from .mapping import mapping_by_header, propose_mapping
 from .models import ImportJob, ImportTemplate, RowState
 from .progress import row_counts
@@ -142,10 +143,18 @@ def import_check_stop(*, job: ImportJob) -> bool:
 
 
 def import_confirm(*, job: ImportJob) -> bool:
-    """Queue a previewed import for a worker; False if it was already confirmed."""
+    """Queue a previewed import for a worker, its rows whose numbers were taken since the
+    preview set apart (imports.elsewhere); False if it was already confirmed."""
     now = timezone.now()
-    confirmed = _hand_to_worker(job, [ImportJob.State.PREVIEWED], state=ImportJob.State.QUEUED,
-                                confirmed_at=now, heartbeat_at=database_now(job.pk))
+    with transaction.atomic():
+        # The campaign's imports confirmed one at a time: each sees the rows the one before
+        # queued.
+        job.campaign.lock()
+        confirmed = _hand_to_worker(job, [ImportJob.State.PREVIEWED],
+                                    state=ImportJob.State.QUEUED, confirmed_at=now,
+                                    heartbeat_at=database_now(job.pk))
+        if confirmed:
+            rows_taken_since_preview_set_apart(job)
     log.info("import %s confirmed: %s", job.pk, confirmed)
     return confirmed
 

@@ -8,6 +8,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -240,6 +241,14 @@ def confirm(request, pk):
         messages.error(request, _("No row of this file can be sent: nothing to confirm."))
     elif import_confirm(job=job):
         messages.success(request, _("The import is on its way to Thulium."))
+        to_send = ImportJob.objects.values_list("rows_valid", flat=True).get(pk=job.pk)
+        if taken := job.rows_valid - to_send:  # since the preview (imports.elsewhere)
+            messages.warning(request, ngettext(
+                "%(count)d row is not sent: since the preview, its number was added by the "
+                "portal or waits in another import of this campaign.",
+                "%(count)d rows are not sent: since the preview, their numbers were added by "
+                "the portal or wait in another import of this campaign.", taken)
+                % {"count": taken})
     return redirect(job)
 
 
