@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.campaign_choice import CampaignField
 from portal.ids import id_from_text
 from portal.phones import number_key
 from portal.typed_moments import DATE_RANGE, TypedDateField
@@ -50,7 +51,7 @@ class TimelineFilterForm(forms.Form):
     """Filters that combine; user and campaign are chosen among those that exist."""
 
     user = forms.ChoiceField(label=_("User"), required=False)
-    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    campaign = CampaignField(label=_("Campaign"), empty_label=_("all campaigns"))
     kind = forms.ChoiceField(label=_("Action"), required=False)
     outcome = forms.ChoiceField(
         label=_("Outcome"), required=False,
@@ -79,12 +80,7 @@ class TimelineFilterForm(forms.Form):
             *self._deleted_user_choice(),
         ]
         # The campaigns the log can name, without audit knowing the app that keeps them.
-        campaigns = list(Entry._meta.get_field("campaign").related_model.objects.all())
-        self._campaign_ids = {campaign.thulium_id: campaign.pk for campaign in campaigns}
-        self.fields["campaign"].choices = [
-            ("", _("all campaigns")),
-            *((campaign.thulium_id, str(campaign)) for campaign in campaigns),
-        ]
+        self.fields["campaign"].fit(Entry._meta.get_field("campaign").related_model.objects)
         self.fields["kind"].choices = [
             ("", _("any action")), *((kind.slug, kind.label) for kind in all_kinds())
         ]
@@ -110,8 +106,8 @@ class TimelineFilterForm(forms.Form):
         return [(wanted, _("%(name)s (deleted)") % {"name": name})] if name else []
 
     def clean_campaign(self):
-        thulium_id = self.cleaned_data["campaign"]
-        return self._campaign_ids[thulium_id] if thulium_id else None
+        campaign = self.cleaned_data["campaign"]
+        return campaign.pk if campaign else None
 
     def clean_user(self):
         return int(self.cleaned_data["user"]) if self.cleaned_data["user"] else None

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from imports.forms import UploadForm
+from portal.campaign_choice import CampaignField
 from portal.kept_text import validate_no_phone_number
 from portal.phones import accepted_number_key
 from portal.typed_moments import TypedDateField
@@ -19,20 +20,10 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class ScopeField(forms.ModelChoiceField):
-    def __init__(self, **kwargs):
-        super().__init__(queryset=Campaign.objects.order_by("name"), required=False,
-                         label=_("Campaign"), empty_label=_("every campaign"),
-                         to_field_name="thulium_id", **kwargs)
-
-    def label_from_instance(self, campaign):
-        return f"{campaign.name} ({campaign.thulium_id})"
-
-
 class EntryFieldsMixin(forms.Form):
     """What every way of putting numbers on the list asks: where, why, until when."""
 
-    campaign = ScopeField()
+    campaign = CampaignField(label=_("Campaign"), empty_label=_("every campaign"))
     reason = forms.ChoiceField(label=_("Reason"), choices=Suppression.Reason.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=1000,
                            widget=forms.Textarea(attrs={"rows": 2}),
@@ -41,6 +32,10 @@ class EntryFieldsMixin(forms.Form):
         # Any year: "31.12.9999" is how some lists write "for good".
         label=_("Blocks until"), required=False, widget=DateInput(), validators=(),
         help_text=_("Optional: the last day on which it blocks. Empty: for good."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].fit(Campaign.objects)
 
     def expiry_note(self) -> str:
         """A warning when the expiry is past: accepted (old lists), but it does not block."""
@@ -91,18 +86,18 @@ class RemovalForm(forms.Form):
 
 class SearchForm(forms.Form):
     number = forms.CharField(label=_("Number"), required=False, max_length=40)
-    scope = forms.ChoiceField(label=_("Campaigns"), required=False)
+    ALL = "all"
+
+    scope = CampaignField(
+        label=_("Campaigns"), empty_label=_("any scope"), extra=[(ALL, _("every campaign"))],
+        typed_help=_("A campaign's Thulium id or its exact name, “all” for the entries that "
+                     "cover every campaign, or empty for any."))
     reason = forms.ChoiceField(label=_("Reason"), required=False,
                                choices=[("", _("any reason")), *Suppression.Reason.choices])
 
-    ALL = "all"
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scope"].choices = [
-            ("", _("any scope")), (self.ALL, _("every campaign")),
-            *((c.thulium_id, f"{c.name} ({c.thulium_id})")
-              for c in Campaign.objects.order_by("name"))]
+        self.fields["scope"].fit(Campaign.objects)
 
     def clean_number(self):
         number = self.cleaned_data["number"]

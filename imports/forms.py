@@ -7,6 +7,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from portal.campaign_choice import CampaignField
 from portal.kept_text import validate_no_phone_number
 from portal.phones import spells_a_phone_number
 
@@ -169,17 +170,14 @@ class MappingForm(forms.Form):
 class ImportListForm(forms.Form):
     """The filters of the imports page."""
 
-    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    campaign = CampaignField(label=_("Campaign"), empty_label=_("any campaign"))
     state = forms.ChoiceField(label=_("State"), required=False,
                               choices=[("", _("any state")), *ImportJob.State.choices])
     mine = forms.BooleanField(label=_("Only mine"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = [
-            ("", _("any campaign")),
-            *((campaign.thulium_id, f"{campaign.name} ({campaign.thulium_id})")
-              for campaign in Campaign.objects.order_by("name"))]
+        self.fields["campaign"].fit(Campaign.objects)
 
     def filter(self, jobs, user):
         """The imports (a queryset) that the filters keep; none if they are not valid."""
@@ -187,7 +185,7 @@ class ImportListForm(forms.Form):
             return jobs.none() if self.is_bound else jobs
         wanted = self.cleaned_data
         if wanted["campaign"]:
-            jobs = jobs.filter(campaign__thulium_id=wanted["campaign"])
+            jobs = jobs.filter(campaign_id=wanted["campaign"].pk)
         if wanted["state"]:
             jobs = jobs.filter(state=wanted["state"])
         if wanted["mine"]:
