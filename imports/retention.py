@@ -26,16 +26,27 @@ from .erasure import ERASED
 from .models import ImportJob, ImportRow, ImportUpload, RowState
 
 UNSENT_STATES = (*ImportJob.MAPPABLE_STATES, ImportJob.State.CHECKING)
+# The rows a turn of the worker's step clears, at most, past its first import: each import is
+# a transaction that locks its rows, and the imports left wait for the next turn.
+ROWS_PER_TURN = 200_000
 
 
 def imports_clear_expired(*, now: datetime | None = None) -> list[int]:
-    """Clear the rows of the imports whose time ran out before `now`; returns their ids."""
+    """Clear the rows of the imports whose time ran out before `now`, oldest first, until
+    ROWS_PER_TURN rows are cleared (the next turn goes on); returns their ids."""
     if settings.IMPORT_KEEP_DAYS <= 0:
         return []
     now = now or timezone.now()
     expired = ImportJob.objects.filter(_expired(now), rows_cleared_at=None)
-    return [pk for pk in expired.order_by("pk").values_list("pk", flat=True)
-            if _import_clear(pk, now)]
+    cleared, rows = [], 0
+    for pk in expired.order_by("pk").values_list("pk", flat=True):
+        if rows >= ROWS_PER_TURN:
+            break
+        rows_of_import = _import_clear(pk, now)
+        if rows_of_import is not None:
+            cleared.append(pk)
+            rows += rows_of_import
+    return cleared
 
 
 def _expired(now: datetime) -> Q:
@@ -45,27 +56,28 @@ def _expired(now: datetime) -> Q:
             | Q(state__in=UNSENT_STATES, created_at__lt=before))
 
 
-def _import_clear(pk: int, now: datetime) -> bool:
-    """Clear one import's rows, in one transaction; False if it was cleared meanwhile, or
-    is no longer to clear (confirmed, or ended by an erasure, since it was listed).
+def _import_clear(pk: int, now: datetime) -> int | None:
+    """Clear one import's rows, in one transaction; returns how many, or None if it was
+    cleared meanwhile, or is no longer to clear (confirmed, or ended by an erasure, since
+    it was listed).
 
     The rows are locked first (by clearing them), then the chain's head, the import's file
     and the import: in the order an erasure and a preview take them (audit.erasure,
     imports.erasure, imports.previewing), so that none can deadlock with another. Rows a
     preview wrote meanwhile are cleared once the import is held: the first clearing did
-    not see them (they were kept for good). All is undone if the import turns out not to
-    be clearable.
+    not see them (they were kept for good); only they are, as every audited action waits
+    for the head. All is undone if the import turns out not to be clearable.
     """
     with transaction.atomic():
-        _rows_clear(pk)
+        rows = _rows_clear(pk)
         chain_hold()
         file_dropped, _by_model = ImportUpload.objects.filter(job_id=pk).delete()
         job = (ImportJob.objects.select_for_update().select_related("campaign")
                .filter(_expired(now), pk=pk, rows_cleared_at=None).first())
         if job is None:
             transaction.set_rollback(True)
-            return False
-        rows = _rows_clear(pk)
+            return None
+        rows += _rows_clear(pk)
         unsent = job.state in UNSENT_STATES
         if unsent:
             _unsent_end(job, now)
@@ -78,14 +90,19 @@ def _import_clear(pk: int, now: datetime) -> bool:
                      "keep_days": settings.IMPORT_KEEP_DAYS, "never_sent": unsent})
         entry_complete(entry, outcome=Outcome.SUCCEEDED,
                        results={"rows": rows, "file_dropped": bool(file_dropped)})
-    return True
+    return rows
 
 
 def _rows_clear(job_id: int) -> int:
-    """Clear the import's rows of what they hold of people; returns how many. An erased
-    row keeps its note of the erasure: it holds nothing more."""
-    return ImportRow.objects.filter(job_id=job_id).exclude(phone_number=ERASED).update(
+    """Clear the import's rows of what they hold of people; returns how many. A row cleared
+    already is not written again, and an erased row keeps its note of the erasure: it holds
+    nothing more."""
+    return ImportRow.objects.filter(job_id=job_id).exclude(_CLEARED).update(
         phone_number="", phone_key="", payload=None, values={}, problems=[])
+
+
+_CLEARED = Q(phone_number=ERASED) | Q(phone_number="", phone_key="", payload__isnull=True,
+                                      values={}, problems=[])
 
 
 def _unsent_end(job: ImportJob, now: datetime) -> None:

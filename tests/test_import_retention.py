@@ -308,3 +308,57 @@ def test_rows_a_preview_writes_while_an_old_upload_is_cleared_are_cleared_too(
     job.refresh_from_db()
     assert job.rows_cleared_at is not None and job.rows.count() == 3
     assert personal_values(job) == []
+
+
+def ended_import(sales, rows: int, *, first: int = 600000000) -> ImportJob:
+    """An import ended 120 days ago whose rows hold their numbers and fields."""
+    ended = timezone.now() - timedelta(days=120)
+    job = ImportJob.objects.create(
+        campaign=sales, actor=None, actor_username="loader", file_name="klienci.csv",
+        file_size=1, file_sha256="0" * 64, file_kind="csv", state=ImportJob.State.DONE,
+        rows_total=rows, rows_valid=rows, started_at=ended, finished_at=ended)
+    ImportRow.objects.bulk_create(
+        ImportRow(job=job, number=n + 1, phone_number=f"+48 {first + n}",
+                  phone_key=f"48{first + n}", payload={"phone_number": f"+48 {first + n}"},
+                  values={"Imię": "Anna"}, state=RowState.ADDED, finished_at=ended)
+        for n in range(rows))
+    return job
+
+
+def test_clearing_an_import_writes_under_the_chain_s_head_only_rows_not_cleared_before(
+        sales, monkeypatch):
+    """The second clearing, once the head is held, rewrote every row cleared a moment
+    before: 100,000 rows held every audited action for seconds."""
+    job = ended_import(sales, 5)
+    written = []
+    hold, clear = retention.chain_hold, retention._rows_clear
+
+    def held():
+        hold()
+        # A row a preview wrote meanwhile: the one row left to clear.
+        ImportRow.objects.create(job=job, number=99, phone_number="+48 601999999",
+                                 phone_key="48601999999", values={"Imię": "Jan"},
+                                 state=RowState.INVALID)
+        written.append([])
+
+    def clearing(pk):
+        rows = clear(pk)
+        (written[-1] if written else []).append(rows)
+        return rows
+
+    monkeypatch.setattr(retention, "chain_hold", held)
+    monkeypatch.setattr(retention, "_rows_clear", clearing)
+
+    assert imports_clear_expired() == [job.pk]
+
+    assert written == [[1]]
+    assert personal_values(job) == []
+    assert cleared_entry(job).results == {"rows": 6, "file_dropped": False}
+
+
+def test_a_turn_clears_a_bounded_number_of_rows_and_the_next_goes_on(sales, monkeypatch):
+    """Every expired import was cleared in one turn, however many rows they held."""
+    monkeypatch.setattr(retention, "ROWS_PER_TURN", 2)
+    jobs = [ended_import(sales, 2, first=600000000 + 10 * n).pk for n in range(3)]
+
+    assert [imports_clear_expired() for _turn in range(4)] == [[pk] for pk in jobs] + [[]]
