@@ -34,7 +34,16 @@ def _rows_of(key: str):
     ("601 234 567 wew. 12" has no key, and kept the number until the import was cleared,
     months later), or in a field (a mobile beside the landline dialled)."""
     keys = keys_ever(key)
-    return ImportRow.objects.filter(Q(phone_key__in=keys) | Q(pk__in=_spelling(key, keys)))
+    return _rows_not_cleared().filter(Q(phone_key__in=keys) | Q(pk__in=_spelling(key, keys)))
+
+
+def _rows_not_cleared():
+    """The rows of the imports whose rows are not cleared (imports.retention): only they
+    may hold a number, and a cleared import's were read too, with the chain's head held.
+    A subquery, not a join: the rows' lock (`import_rows_hold`) is not to take the import's,
+    which an erasure takes after the head."""
+    return ImportRow.objects.filter(
+        job_id__in=ImportJob.objects.filter(rows_cleared_at=None).values("pk"))
 
 
 def _spelling(key: str, keys: list[str]) -> list[int]:
@@ -42,7 +51,7 @@ def _spelling(key: str, keys: list[str]) -> list[int]:
     fields (a row to send's) spell it; the few holding its digits in order are read, as a
     file is (`_spells`)."""
     digits = _in_order(key)
-    found = (ImportRow.objects.exclude(phone_key__in=keys)
+    found = (_rows_not_cleared().exclude(phone_key__in=keys)
              .annotate(cells=Cast("values", TextField()), sent=Cast("payload", TextField()))
              .filter(Q(_Like(F("phone_number"), digits)) | Q(_Like(F("cells"), digits))
                      | Q(_Like(F("sent"), digits)))

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from audit import erasure
-from audit.erasure import forget_number
+from audit.erasure import forget_number, number_held
 from audit.models import Entry
 from audit.verify import verify_chain
 from imports import previewing, retention
@@ -362,3 +363,23 @@ def test_a_turn_clears_a_bounded_number_of_rows_and_the_next_goes_on(sales, monk
     jobs = [ended_import(sales, 2, first=600000000 + 10 * n).pk for n in range(3)]
 
     assert [imports_clear_expired() for _turn in range(4)] == [[pk] for pk in jobs] + [[]]
+
+
+def test_finding_a_number_reads_no_row_of_a_cleared_import(sales):
+    """Finding or erasing a number read every import row ever made with a LIKE, with the
+    chain's head held, though a cleared import's rows hold no number."""
+    kept = ended_import(sales, 2)
+    cleared = ended_import(sales, 2)
+    # Left holding the number, keyed and in a cell, its rows show whether they are read.
+    ImportRow.objects.create(job=cleared, number=9, values={"Komórka": "600 000 000"},
+                             state=RowState.INVALID)
+    ImportJob.objects.filter(pk=cleared.pk).update(rows_cleared_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        held = number_held("+48 600 000 000")
+
+    assert held["import_rows"] == 1
+    rows_read = [query["sql"] for query in queries
+                 if '"imports_importrow"' in query["sql"] and "LIKE" in query["sql"]]
+    assert rows_read and all("rows_cleared_at" in sql for sql in rows_read)
+    assert kept.rows.filter(phone_key="48600000000").exists()
