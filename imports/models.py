@@ -88,6 +88,8 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The list at /imports/ reads a page of the newest, not every import then sorts.
+        indexes = [models.Index(fields=["created_at", "id"], name="import_when")]
         verbose_name = _("import")
         verbose_name_plural = _("imports")
 
