@@ -1,10 +1,13 @@
 """A file uploaded again for the same campaign: its loader is shown the earlier imports, and
 no number is sent by two imports."""
 
+import re
 from collections import Counter
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from imports.models import ImportJob, ImportRow, RowState
@@ -84,6 +87,21 @@ def test_rows_another_import_confirmed_since_the_preview_waits_to_send_are_not_s
     assert states(first) == {2: RowState.QUEUED, 3: RowState.QUEUED}
     assert states(again) == {2: RowState.ELSEWHERE, 3: RowState.ELSEWHERE}
     assert ImportJob.objects.get(pk=again.pk).rows_valid == 0
+
+
+def test_a_confirmation_never_reads_the_rows_table_twice_in_one_statement(logged_in, sales):
+    """As one UPDATE with a subquery of the rows' table, PostgreSQL, its statistics not yet
+    counting the file just stored, looped over the other rows for each of the job's: the
+    confirmation of 100,000 rows ran for minutes, past gunicorn's timeout."""
+    others = [previewed(logged_in, sales, csv_bytes(people(2, first=first)))
+              for first in (603000000, 604000000)]
+    assert import_confirm(job=others[0])  # another import waits: its numbers are read
+    job = previewed(logged_in, sales, csv_bytes(people(3, first=603000000)))
+    with CaptureQueriesContext(connection) as queries:
+        assert import_confirm(job=job)
+    assert not [query["sql"] for query in queries.captured_queries
+                if len(re.findall(r'(?:FROM|JOIN|UPDATE) "imports_importrow"', query["sql"])) > 1]
+    assert states(job) == {2: RowState.ELSEWHERE, 3: RowState.ELSEWHERE, 4: RowState.QUEUED}
 
 
 @pytest.mark.django_db(transaction=True)
