@@ -137,8 +137,9 @@ def _web_figures(args, database_name: str) -> list[tuple]:
     with path.open("w", encoding="cp1250", newline="") as file:
         file.write("Nr telefonu;Imię\r\n")
         for n in range(args.rows):
-            # 48500000000 + n is listed for n below --entries; 48400000000 + n never is.
-            file.write(f"{(500_000_000 if n % 10 == 0 else 400_000_000) + n};Zofia\r\n")
+            # 48500000000 + n is listed for n below --entries; 48450000000 + n never is (a
+            # number of the Polish plan, as the record form requires).
+            file.write(f"{(500_000_000 if n % 10 == 0 else 450_000_000) + n};Zofia\r\n")
     sandbox_port = env["THULIUM_SANDBOX_PORT"]
     with web.process([web.PYTHON, "manage.py", "run_sandbox", "--port", sandbox_port], env,
                      tmp / "sandbox.log"), web.web_server(env, tmp) as (web_url, web_pid):
