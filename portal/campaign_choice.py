@@ -47,8 +47,9 @@ class CampaignField(forms.Field):
         for choice, label in self.extra:
             if value in (choice, str(label)):
                 return choice
-        found = list(self.campaigns.filter(thulium_id=value)) or list(
-            self.campaigns.filter(name=value)[:2])
+        # A NUL no campaign holds, and PostgreSQL refuses to compare: no campaign's, unasked.
+        found = "\x00" not in value and (list(self.campaigns.filter(thulium_id=value)) or list(
+            self.campaigns.filter(name=value)[:2]))
         if not found:
             raise forms.ValidationError(
                 _("No campaign has the Thulium id or the name “%(value)s”."),
