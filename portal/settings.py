@@ -255,9 +255,13 @@ try:
         env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")))}
 except ValueError:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {_URL_UNREADABLE}") from None
-if not DATABASES["default"].get("ENGINE"):
-    raise ImproperlyConfigured("DATABASE_URL is not a database URL (postgres://... or "
-                               "sqlite:///...).")
+# django-environ takes an unknown scheme for an engine's name (postgress:// gave the engine
+# "postgress"), and Django's refusal of it came as a traceback naming no variable. The
+# portal's audit triggers and roles know PostgreSQL and SQLite only.
+if DATABASES["default"].get("ENGINE") not in {"django.db.backends.postgresql",
+                                              "django.db.backends.sqlite3"}:
+    raise ImproperlyConfigured("DATABASE_URL is not a PostgreSQL or SQLite URL (postgres://... "
+                               "or sqlite:///...).")
 if not DATABASES["default"].get("NAME"):
     raise ImproperlyConfigured("DATABASE_URL names no database (postgres://host/name).")
 # A connection kept for the next request spares opening one per request (the development

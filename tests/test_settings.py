@@ -23,6 +23,8 @@ REAL_THULIUM = {
 URL_UNREADABLE = ("its port is not a number, or its password holds a / # ? or @ not written "
                   "%2F, %23, %3F or %40.")
 KEY = {"SECRET_KEY": "a-production-key-for-the-test", "AUDIT_PII_KEY": "an-audit-key-for-the-test"}
+DATABASE_URL_REFUSED = ("DATABASE_URL is not a PostgreSQL or SQLite URL (postgres://... or "
+                        "sqlite:///...).")
 SHOW_SETTINGS = """
 import json, django
 from django.conf import settings
@@ -233,8 +235,12 @@ def test_a_metrics_folder_that_is_not_there_is_refused_at_start(fresh_checkout, 
     ("AUDIT_VERIFY_HOURS", "nan", "AUDIT_VERIFY_HOURS must be a number."),
     ("WORKER_METRICS_PORT", "70000", "WORKER_METRICS_PORT must be at most 65535, not 70000."),
     # Not numbers, but refused with a traceback that named no setting, or not at all.
-    ("DATABASE_URL", "notaurl",
-     "DATABASE_URL is not a database URL (postgres://... or sqlite:///...)."),
+    ("DATABASE_URL", "notaurl", DATABASE_URL_REFUSED),
+    # Taken for engines of those names, refused by Django in a traceback naming no variable.
+    ("DATABASE_URL", "postgress://portal@db.example.com/portal", DATABASE_URL_REFUSED),
+    ("DATABASE_URL", "mysqlx://portal@db.example.com/portal", DATABASE_URL_REFUSED),
+    # Django's own backend, whose driver the portal does not have, nor its triggers.
+    ("DATABASE_URL", "mysql://portal@db.example.com/portal", DATABASE_URL_REFUSED),
     ("DATABASE_URL", "postgres://portal@127.0.0.1:5432",
      "DATABASE_URL names no database (postgres://host/name)."),
     ("EMAIL_URL", "smtp+tls://u:p@mail.example.com:notaport",
