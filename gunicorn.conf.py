@@ -72,18 +72,23 @@ def on_exit(server):
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-if os.environ.get("LOG_FORMAT") == "json":
-    # gunicorn's own lines (start, worker restarts) in the same JSON as the portal's.
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "portal.logging.JsonFormatter"}},
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "json",
-                        "stream": "ext://sys.stderr"},
-        },
-        "loggers": {
-            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        },
-        "root": {"handlers": ["console"], "level": "INFO"},
-    }
+# gunicorn's own lines (its start, workers booting and exiting) as the portal's, in
+# LOG_FORMAT. In gunicorn's format they were in the process's zone, and a worker's last
+# ones in TIME_ZONE, which Django had set for the process ("Worker exiting" at -0500 beside
+# lines at +0000); the portal writes UTC. A LOG_FORMAT neither names is refused at start.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "portal.logging.RequestIdFilter"}},
+    "formatters": {"plain": {"class": "portal.logging.PlainFormatter"},
+                   "json": {"()": "portal.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                    "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+                    "filters": ["request_id"]},
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

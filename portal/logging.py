@@ -28,8 +28,12 @@ def iso_time(record: logging.LogRecord) -> str:
 
 class PlainFormatter(logging.Formatter):
     """Plain lines whose %(asctime)s is iso_time: local time with no offset, as logging
-    writes it, repeated an hour when the clocks went back, and did not match gunicorn's
-    lines (UTC, +0000) beside it."""
+    writes it, repeated an hour when the clocks went back. Told no format, the portal's
+    (records passed through RequestIdFilter): gunicorn's own lines are written so too."""
+
+    def __init__(self, fmt=None, *args, **kwargs):
+        super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+                         *args, **kwargs)
 
     def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
         return iso_time(record)

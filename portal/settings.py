@@ -471,8 +471,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "portal.logging.RequestIdFilter"}},
     "formatters": {
-        "plain": {"class": "portal.logging.PlainFormatter",
-                  "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {"class": "portal.logging.PlainFormatter"},
         "json": {"()": "portal.logging.JsonFormatter"},
     },
     "handlers": {

@@ -97,7 +97,7 @@ def test_audit_rows_made_outside_a_request_have_no_request_id(logged_in, user, c
 def plain_formatter() -> logging.Formatter:
     """The formatter settings.LOGGING makes for LOG_FORMAT=plain."""
     config = settings.LOGGING["formatters"]["plain"]
-    return import_string(config.get("class", "logging.Formatter"))(config["format"])
+    return import_string(config.get("class", "logging.Formatter"))(config.get("format"))
 
 
 def test_the_plain_format_shows_the_request_id():

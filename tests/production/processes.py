@@ -168,7 +168,8 @@ class Gunicorn:
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "portal.wsgi"],
             cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        threading.Thread(target=self._keep_lines, daemon=True).start()
+        self._reader = threading.Thread(target=self._keep_lines, daemon=True)
+        self._reader.start()
         try:
             # gunicorn binds port 0 to a free port and says which.
             listening = self.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)")
@@ -220,6 +221,8 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        # Its last lines (a worker exiting) are in `lines` once the process is stopped.
+        self._reader.join(timeout=30)
 
 
 class _TLSProxy(HTTPAdapter):

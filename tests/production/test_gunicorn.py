@@ -183,6 +183,22 @@ def test_healthz_answers_a_load_balancer_over_plain_http_by_address(portal, thul
     assert thulium_health.json() == {"status": "ok", "thulium": "ok"}
 
 
+def test_gunicorns_own_lines_carry_their_time_as_the_portals_lines_do(portal_database,
+                                                                      static_root):
+    """In gunicorn's own format its lines were in the process's zone ("[... +0530]"), and a
+    worker's last ones in TIME_ZONE, which Django sets for the process ("Worker exiting" at
+    -0500), beside the portal's lines in UTC."""
+    env = production_env(DATABASE_URL=portal_database, STATIC_ROOT=str(static_root),
+                         TIME_ZONE="America/New_York", TZ="Asia/Kolkata")
+    with Gunicorn(env) as portal:
+        assert requests.get(portal.url + "/healthz", timeout=30).status_code == 200
+    portals_shape = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO "
+                               r"gunicorn\.error \[-\] ")
+    for said in ("Starting gunicorn", "Booting worker with pid", "Worker exiting"):
+        (line,) = [line for line in portal.lines if said in line]
+        assert portals_shape.match(line), line
+
+
 def test_healthz_answers_503_without_details_when_the_database_does_not_answer(static_root):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
