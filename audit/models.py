@@ -125,6 +125,8 @@ class Entry(models.Model):
         # the index of related entries leaves out the many that relate to none. (The request
         # ids' index keeps the empty ones: SQLite uses no partial index for a search whose
         # value is bound, as it cannot tell that the value is not empty.)
+        # The indexes of an action with a user, a campaign or an outcome are PostgreSQL's only
+        # and leave out record additions (migration 0018).
         indexes = [
             models.Index(fields=["created_at", "id"], name="entry_when"),
             models.Index(fields=["campaign", "created_at", "id"], name="entry_campaign_when"),
