@@ -4,6 +4,7 @@ from django.apps import AppConfig, apps
 from django.contrib.admin import apps as admin_apps
 from django.urls import register_converter
 from django.utils.module_loading import module_has_submodule
+from django.utils.translation import gettext_lazy as _
 
 # Installed for what they give besides the admin: django_rq for its rqworker command
 # (run_worker with TASK_BACKEND=rq). Its admin module registered a queue dashboard in which
@@ -18,14 +19,19 @@ class PortalConfig(AppConfig):
     verbose_name = "Thulium Outbound Portal"
 
     def ready(self):
+        from audit.erasure import register_eraser
+
         from . import (
             checks,  # noqa: F401  (registers the deploy checks)
             kept_input,  # noqa: F401  (a login by another account drops a form's input)
             login_throttling,  # noqa: F401  (a login clears its failures)
         )
         from .converters import ThuliumIdConverter
+        from .kept_input import kept_forms_forget, kept_forms_held
 
         register_converter(ThuliumIdConverter, "thulium_id")
+        register_eraser("kept_forms", kept_forms_forget, label=_("forms kept across a login"),
+                        held=kept_forms_held)
 
 
 # Through its module: an AppConfig imported by name would be one more of this module's.

@@ -15,6 +15,10 @@ cache, which drops them after KEEP_SECONDS, and are dropped once shown. Ten minu
 login with a code or at the identity provider; a form left longer is not worth keeping a
 person's data for.
 
+An erasure of a number (audit.erasure) drops every kept form that spells it: the cache
+cannot list its keys, so each kept form is listed under a numbered slot of its own
+(`_slot_list`), which expires with it.
+
 The session had ended, so who posted is not known for sure. What is kept is reached
 through the key the new session of the posting browser holds: no other browser, nor the
 account elsewhere, gets it. The browser also holds, until it closes, a cookie naming the
@@ -44,6 +48,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import escape_uri_path
 
 from .caching import cache_answer
+from .phones import spells_number
 
 KEEP_SECONDS = 600
 # The session's key of what it kept: the end of its cache key.
@@ -55,6 +60,10 @@ SECRET_NAME = re.compile(r"pass|secret|code|token|key", re.IGNORECASE)
 # IMPORT_MAX_COLUMNS (200 unless set) columns and its template's name.
 KEPT_FIELDS_MOST = 256
 KEPT_BYTES_MOST = 64 * 1024
+# The counter numbering the slots that list the kept forms' tokens, for an erasure.
+SLOTS = "kept-input:slots"
+# Slots an erasure reads at once: it stops at the first such run of slots expired.
+SLOTS_READ = 500
 
 
 def kept_input_key(token: str) -> str:
@@ -77,6 +86,8 @@ def posted_input_keep(request, *, page: str) -> None:
     if earlier is not None:
         _drop(request, earlier)  # replaced by this one
     token = secrets.token_urlsafe(16)
+    if not _slot_list(token):
+        return  # an erasure could not find it
     kept = cache_answer(cache.add, kept_input_key(token), {
         "page": page,
         "account": account,
@@ -114,6 +125,58 @@ def kept_input_account_check(sender, request, user, **kwargs) -> None:
     kept = cache_answer(cache.get, kept_input_key(token))
     if kept is None or not constant_time_compare(kept["account"] or "", account_digest(user)):
         _drop(request, token)
+
+
+def kept_forms_forget(key: str, _erasure) -> int:
+    """Drop the kept forms whose fields spell the number keyed `key`, for an erasure;
+    returns how many. A cache that does not answer holds them out of anyone's reach, and
+    for KEEP_SECONDS at most: the erasure goes on without them."""
+    tokens = _spelling(key)
+    cache_answer(cache.delete_many, [kept_input_key(token) for token in tokens])
+    return len(tokens)
+
+
+def kept_forms_held(key: str) -> int:
+    """How many kept forms spell the number (for an erasure's page)."""
+    return len(_spelling(key))
+
+
+def _spelling(key: str) -> list[str]:
+    """The tokens of the kept forms a field of which spells the number."""
+    kept = _all_kept()
+    return [token for token, form in kept.items()
+            if any(spells_number(value, key) for values in form["form"]["fields"].values()
+                   for value in values)]
+
+
+def _slot_list(token: str) -> bool:
+    """List the token under the next slot, which expires with its form; False when the
+    cache does not answer."""
+    cache_answer(cache.add, SLOTS, 0, None)  # the counter itself never expires
+    # None too when the counter went between the two calls (the cache emptied).
+    slot = cache_answer(cache.incr, SLOTS)
+    return slot is not None and bool(
+        cache_answer(cache.add, _slot_key(slot), token, KEEP_SECONDS))
+
+
+def _all_kept() -> dict[str, dict]:
+    """Every form kept now, by token: the slots are read from the last one back, until
+    SLOTS_READ in a row have expired (each lives as long as its form, and they expire in
+    the order they were listed)."""
+    last = cache_answer(cache.get, SLOTS) or 0
+    tokens = []
+    for top in range(last, 0, -SLOTS_READ):
+        listed = cache_answer(cache.get_many, [
+            _slot_key(slot) for slot in range(top, max(top - SLOTS_READ, 0), -1)])
+        if not listed:
+            break
+        tokens += listed.values()
+    kept = cache_answer(cache.get_many, [kept_input_key(token) for token in tokens]) or {}
+    return {key.removeprefix(kept_input_key("")): form for key, form in kept.items()}
+
+
+def _slot_key(slot: int) -> str:
+    return f"kept-input:slot:{slot}"
 
 
 def account_cookie_set(request, response) -> None:

@@ -10,8 +10,10 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
+from audit.erasure import forget_number, number_held
 from audit.models import Entry
 from campaigns.four_eyes import change_request_create
 from campaigns.risk import Risk
@@ -211,6 +213,39 @@ def test_a_second_post_from_the_same_session_replaces_what_the_first_kept(client
     assert cache.get(kept_input_key(first)) is None
     assert cache.get(kept_input_key(client.session[KEPT]))["form"]["fields"] == {
         "phone_number": ["601234568"]}
+
+
+def test_an_erasure_of_a_number_drops_every_form_kept_with_it_and_no_other(client, user,
+                                                                           campaigns):
+    """A form kept while its browser logs in again is kept out of the database, where an
+    erasure looks: it finds it in the cache, however the number was typed."""
+    page = reverse("records:new", args=["00001"])
+    kept = {}
+    for name, typed in [("first", {"phone_number": "601 234 567"}),
+                        ("second", {"phone_number": "602000001",
+                                    "record_fields.komorka": "+48 601-234-567"}),
+                        ("other", {"phone_number": "602000002"})]:
+        browser = Client()
+        browser.force_login(make_user(name, LOADERS))
+        browser.get(page)
+        post_after_the_session_ended(browser, page, page, typed)
+        kept[name] = (browser, browser.session[KEPT])
+    assert number_held("601234567")["kept_forms"] == 2
+
+    report = forget_number(number="+48 601 234 567", reference="RODO/2026/17")
+
+    assert report.counts["kept_forms"] == 2
+    for name in ("first", "second"):
+        browser, token = kept[name]
+        assert cache.get(kept_input_key(token)) is None
+        back = log_in_again(browser, name, page)
+        assert kept_on(back) is None
+        assert "601 234 567" not in back.content.decode()
+        assert "+48 601-234-567" not in back.content.decode()
+    browser, token = kept["other"]
+    assert kept_on(log_in_again(browser, "other", page))["fields"]["phone_number"] == [
+        "602000002"]
+    assert number_held("601234567")["kept_forms"] == 0
 
 
 def test_a_form_with_a_file_comes_back_asking_for_the_file_again(client, campaigns):
