@@ -1,7 +1,7 @@
 """The portal's own middleware: a request id and one log line per request, its count in the
 metrics, the renewal of idle sessions, the way back after logging in (with what a form held
-when its session had ended), the 400 page for a NUL in an admin page's query string, and a
-page for an address opened that takes posts only.
+when its session had ended), the 400 page for a NUL in an admin page's query string, a
+page for an address opened that takes posts only, and pages a browser does not store.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -22,6 +22,7 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from .kept_input import account_cookie_set, posted_input_keep
 from .metrics.instruments import request_done
@@ -137,6 +138,25 @@ class LoginThenBackMiddleware(LoginRequiredMiddleware):
 
     def process_response(self, request, response):
         account_cookie_set(request, response)
+        return response
+
+
+class NotStoredMiddleware:
+    """After AuthenticationMiddleware: a logged-in user's page, or file, is not stored by
+    the browser nor a proxy unless its view says how to cache it. Most show people's numbers
+    and record fields (an import's mapping shows its file's first rows, the do-not-call list
+    and the audit trail their numbers); a copy in a browser's cache outlived an erasure and
+    the clearing of an import, for the next user of the computer to open from its history."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated
+                and not response.has_header("Cache-Control")):
+            add_never_cache_headers(response)
         return response
 
 

@@ -196,6 +196,8 @@ MIDDLEWARE = [
     # Tells whether this session passed the second factor (request.user.is_verified()).
     "django_otp.middleware.OTPMiddleware",
     "portal.middleware.LoginThenBackMiddleware",
+    # Keeps a logged-in user's pages, which show people's data, out of the browser's cache.
+    "portal.middleware.NotStoredMiddleware",
     # Holds a session to the second factor it owes (twofactor/middleware.py).
     "twofactor.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

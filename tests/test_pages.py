@@ -20,11 +20,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from imports.models import ImportJob
 from portal.request_id import set_current_request_id
 from portal.views import server_error
 from tests.audit_fixtures import addition, change
-from tests.conftest import ADMINISTRATORS, PASSWORD, api_calls, make_user
-from tests.import_files import csv_bytes, people, previewed
+from tests.conftest import ADMINISTRATORS, COMPLIANCE, PASSWORD, api_calls, make_user
+from tests.import_files import csv_bytes, people, previewed, upload
 from tests.test_gateway import CraftedThulium
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -142,6 +143,24 @@ def test_every_portal_page_opens_for_a_logged_in_manager(logged_in, history):
             continue  # POST only
         response = logged_in.get(url, follow=True)
         assert response.status_code == 200, name
+
+
+def test_no_page_of_a_logged_in_user_is_stored_by_the_browser(logged_in, client, history,
+                                                               campaigns):
+    """They show people's numbers and fields: a stored copy outlived an erasure, for the
+    next user of the computer to open from its history."""
+    upload(logged_in, campaigns["00002"], csv_bytes(people(2)))
+    mapping = reverse("imports:mapping", args=[ImportJob.objects.get().pk])
+    assert "601000000" in logged_in.get(mapping).content.decode()  # the file's first rows
+    for name, url in {**portal_urls(*history), "import mapping": mapping}.items():
+        if name in ("sync", "reload statuses"):
+            continue  # POST only
+        response = logged_in.get(url)
+        assert response.status_code in (200, 302), name
+        assert "no-store" in response.get("Cache-Control", ""), name
+    officer = Client()
+    officer.force_login(make_user("officer", COMPLIANCE))
+    assert "no-store" in officer.get(reverse("donotcall:list"))["Cache-Control"]
 
 
 @pytest.mark.parametrize("name", ["campaigns:detail", "campaigns:edit", "records:new"])
