@@ -37,6 +37,7 @@ would otherwise hold up to Django's 2.5 MB in the cache for ten minutes.
 
 import re
 import secrets
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
@@ -142,11 +143,12 @@ def kept_forms_held(key: str) -> int:
 
 
 def _spelling(key: str) -> list[str]:
-    """The tokens of the kept forms a field of which spells the number."""
-    kept = _all_kept()
-    return [token for token, form in kept.items()
-            if any(spells_number(value, key) for values in form["form"]["fields"].values()
-                   for value in values)]
+    """The tokens of the kept forms a field of which, or their page's address (a search's
+    query), spells the number."""
+    return [token for token, kept in _all_kept().items()
+            if any(spells_number(text, key) for text in (
+                unquote_plus(kept["page"]),
+                *(value for values in kept["form"]["fields"].values() for value in values)))]
 
 
 def _slot_list(token: str) -> bool:

@@ -220,29 +220,34 @@ def test_an_erasure_of_a_number_drops_every_form_kept_with_it_and_no_other(clien
     """A form kept while its browser logs in again is kept out of the database, where an
     erasure looks: it finds it in the cache, however the number was typed."""
     page = reverse("records:new", args=["00001"])
+    searched = reverse("donotcall:list") + "?q=%2B48+601+234+567"
     kept = {}
-    for name, typed in [("first", {"phone_number": "601 234 567"}),
-                        ("second", {"phone_number": "602000001",
-                                    "record_fields.komorka": "+48 601-234-567"}),
-                        ("other", {"phone_number": "602000002"})]:
+    for name, user_groups, at, typed in [
+        ("first", LOADERS, page, {"phone_number": "601 234 567"}),
+        ("second", LOADERS, page, {"phone_number": "602000001",
+                                   "record_fields.komorka": "+48 601-234-567"}),
+        ("third", COMPLIANCE, searched, {"phone_number": "602000003"}),
+        ("other", LOADERS, page, {"phone_number": "602000002"}),
+    ]:
         browser = Client()
-        browser.force_login(make_user(name, LOADERS))
-        browser.get(page)
-        post_after_the_session_ended(browser, page, page, typed)
-        kept[name] = (browser, browser.session[KEPT])
-    assert number_held("601234567")["kept_forms"] == 2
+        browser.force_login(make_user(name, user_groups))
+        browser.get(at)
+        action = page if at == page else reverse("donotcall:add")
+        post_after_the_session_ended(browser, at, action, typed)
+        kept[name] = (browser, browser.session[KEPT], at)
+    assert number_held("601234567")["kept_forms"] == 3
 
     report = forget_number(number="+48 601 234 567", reference="RODO/2026/17")
 
-    assert report.counts["kept_forms"] == 2
-    for name in ("first", "second"):
-        browser, token = kept[name]
+    assert report.counts["kept_forms"] == 3
+    for name in ("first", "second", "third"):
+        browser, token, at = kept[name]
         assert cache.get(kept_input_key(token)) is None
-        back = log_in_again(browser, name, page)
+        back = log_in_again(browser, name, at)
         assert kept_on(back) is None
         assert "601 234 567" not in back.content.decode()
         assert "+48 601-234-567" not in back.content.decode()
-    browser, token = kept["other"]
+    browser, _token, _at = kept["other"]
     assert kept_on(log_in_again(browser, "other", page))["fields"]["phone_number"] == [
         "602000002"]
     assert number_held("601234567")["kept_forms"] == 0
