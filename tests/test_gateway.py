@@ -23,6 +23,7 @@ import requests
 from portal.thulium import (
     ThuliumAuthFailed,
     ThuliumClient,
+    ThuliumError,
     ThuliumRefused,
     ThuliumUnavailable,
     get_client,
@@ -597,6 +598,24 @@ def test_a_body_echoing_the_password_is_kept_with_the_password_redacted(status, 
     assert "Basic [redacted]" in kept and "https://[redacted]@" in kept
     for secret in ("whatever-password", base64.b64encode(b"sandbox:whatever-password").decode()):
         assert secret not in kept
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 500])
+@pytest.mark.parametrize("body", [{"message": ECHOED}, {"errors": [{"message": ECHOED}]},
+                                  {"errors": [{"code": 7, "debug": ECHOED}]}],
+                         ids=["message", "errors", "error-without-message"])
+def test_thulium_s_words_echoing_the_password_are_kept_and_shown_with_it_redacted(status,
+                                                                                 body):
+    """Documented JSON error words are shown to the user and kept in the audit as they
+    come: a proxy or a debug mode echoing the credentials in them showed the password."""
+    with CraftedThulium(body, status=status) as crafted:
+        with pytest.raises(ThuliumError) as caught:
+            CALLS["POST"](client_for(crafted.url))
+    error = caught.value
+    said = [*error.messages, error.detail, error.body, *error.user_messages(), str(error)]
+    assert "PHP_AUTH_PW=[redacted]" in " ".join(error.messages)
+    for secret in ("whatever-password", base64.b64encode(b"sandbox:whatever-password").decode()):
+        assert not [text for text in said if secret in text]
 
 
 @pytest.mark.parametrize("method", CALLS)

@@ -35,7 +35,7 @@ from .errors import (
     ThuliumUnavailable,
     error_messages,
 )
-from .kept_bodies import body_text, kept_body
+from .kept_bodies import body_text, kept_body, redacted
 
 log = logging.getLogger("portal.thulium")
 
@@ -283,7 +283,7 @@ class ThuliumClient:
         kept = self._kept if keep_body else _kept_nothing
         try:
             if not 200 <= response.status_code < 300:
-                raise _http_failure(response, kept)
+                raise _http_failure(response, kept, self._redacted)
             body = _parse_success(response, expect_body, kept)
             if read is not None:
                 body = read(body)
@@ -298,6 +298,10 @@ class ThuliumClient:
         # A method, not a partial holding the password: an error report shows its repr.
         user, password = self._auth
         return kept_body(text, user=user.decode(), password=password.decode())
+
+    def _redacted(self, text: str) -> str:
+        user, password = self._auth
+        return redacted(text, user=user.decode(), password=password.decode())
 
 
 def _list_of_dicts(body, what: str) -> list[dict]:
@@ -372,9 +376,11 @@ def _parse_success(response: requests.Response, expect_body: bool, kept: Callabl
         ) from None
 
 
-def _http_failure(response: requests.Response, kept: Callable[[str], str]):
-    """Turn a non-2xx answer into the matching exception, keeping Thulium's words."""
-    request_id, messages, said = _error_body(response, kept)
+def _http_failure(response: requests.Response, kept: Callable[[str], str],
+                  redact: Callable[[str], str]):
+    """Turn a non-2xx answer into the matching exception, keeping Thulium's words (each
+    message as `redact` leaves it: it is shown, and kept in the audit)."""
+    request_id, messages, said = _error_body(response, kept, redact)
     status = response.status_code
     detail = said or f"HTTP {status}"
     if status in (401, 403):
@@ -409,8 +415,8 @@ def _retry_after(response: requests.Response) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _error_body(response: requests.Response,
-                kept: Callable[[str], str]) -> tuple[str, list[str], str]:
+def _error_body(response: requests.Response, kept: Callable[[str], str],
+                redact: Callable[[str], str]) -> tuple[str, list[str], str]:
     """(request_id, messages, what Thulium said): its words from the documented `errors[]`
     or from a top-level `message`, its request_id from any JSON object; of any other body,
     the text `kept` keeps ("" when there is none to keep)."""
@@ -427,6 +433,7 @@ def _error_body(response: requests.Response,
         messages = [said["message"]]
     else:
         return request_id, [], kept(body_text(response)).strip()
+    messages = [redact(message) for message in messages]
     return request_id, messages, "; ".join(messages)
 
 

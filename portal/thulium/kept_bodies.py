@@ -1,5 +1,6 @@
 """What the audit keeps of an answer that is not Thulium's documented JSON: its text as
-Thulium wrote it, without the portal's credentials, cut to the gist.
+Thulium wrote it, without the portal's credentials, cut to the gist; and Thulium's words
+of a documented error, without them too (`redacted`), as they are kept and shown.
 
 The audit is hash-chained and kept for good: a debug page echoing PHP_AUTH_PW, or a proxy
 echoing the Authorization header, would otherwise keep the API password there.
@@ -26,16 +27,32 @@ def body_text(response: requests.Response) -> str:
 
 def kept_body(text: str, *, user: str, password: str) -> str:
     """`text` cut to MAX_KEPT_BODY, the password in each form a body may echo replaced by
-    [redacted]: as typed, as user:password, and either in base64 (Basic auth sends the pair)."""
-    if not password:  # an empty password is no secret
+    [redacted] (see `redacted`)."""
+    forms = _secret_forms(user, password)
+    if not forms:
         return text[:MAX_KEPT_BODY]
+    # Cut with room for a secret begun within the kept part, so that it goes whole too.
+    return _replaced(text[:MAX_KEPT_BODY + len(forms[0])], forms)[:MAX_KEPT_BODY]
+
+
+def redacted(text: str, *, user: str, password: str) -> str:
+    """`text` with the password in each form a body may echo replaced by [redacted]: as
+    typed, as user:password, and either in base64 (Basic auth sends the pair)."""
+    return _replaced(text, _secret_forms(user, password))
+
+
+def _secret_forms(user: str, password: str) -> list[str]:
+    """The forms of the password, longest first, so that user:password and its base64 go
+    as a whole; none for an empty password, which is no secret."""
+    if not password:
+        return []
     pair = f"{user}:{password}"
     forms = [pair, password]
     forms += [base64.b64encode(form.encode()).decode() for form in forms]
-    # Longest first, so that user:password and its base64 go as a whole.
-    forms.sort(key=len, reverse=True)
-    # Cut with room for a secret begun within the kept part, so that it goes whole too.
-    text = text[:MAX_KEPT_BODY + len(forms[0])]
+    return sorted(forms, key=len, reverse=True)
+
+
+def _replaced(text: str, forms: list[str]) -> str:
     for secret in forms:
         text = text.replace(secret, REDACTED)
-    return text[:MAX_KEPT_BODY]
+    return text
