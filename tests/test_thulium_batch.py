@@ -18,7 +18,7 @@ from portal.thulium import (
 )
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED, UNKNOWN
 from tests.conftest import api_calls
-from tests.test_gateway import CraftedThulium, client_for
+from tests.test_gateway import ECHOED, ECHOED_SECRETS, CraftedThulium, client_for
 
 BATCH_PATH = "/api/batch/outbounds/00001/records"
 # A timeout fault's answer comes this late: well after the client gave up, however busy
@@ -110,6 +110,19 @@ def test_failed_items_keep_thuliums_words_in_either_form(crafted):
     }
     results = crafted(answer).add_records("00001", SOME)
     assert [r.messages for r in results] == [("Wrong format of phone number.",), ("Nope.",)]
+
+
+def test_failed_items_echoing_the_password_keep_thuliums_words_with_it_redacted(crafted):
+    """They are shown on the import's page and kept in each row's audit entry."""
+    answer = {
+        "601000001": {"status": "FAILED", "errors": [{"message": ECHOED, "code": 1}]},
+        "601000002": {"status": "FAILED", "message": ECHOED},
+    }
+    results = crafted(answer).add_records("00001", SOME)
+    for result in results:
+        assert result.status == FAILED and "PHP_AUTH_PW=[redacted]" in result.messages[0]
+        assert not [text for text in result.messages for secret in ECHOED_SECRETS
+                    if secret in text]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
@@ -247,7 +248,8 @@ class ThuliumClient:
         return str(record_id)
 
     def _batch_results(self, records: list[dict], body) -> list[RecordResult]:
-        """The batch answer's result for each record sent."""
+        """The batch answer's result for each record sent, Thulium's words about a failed
+        one without the password (they are shown, and kept in the audit)."""
         results = read_results(records, body)
         if results is None:
             # Thulium took the batch (200) but we cannot tell which records it added.
@@ -256,7 +258,8 @@ class ThuliumClient:
                 may_have_applied=True,
                 body=self._kept(json.dumps(body, ensure_ascii=False)),
             )
-        return results
+        return [replace(result, messages=tuple(map(self._redacted, result.messages)))
+                if result.messages else result for result in results]
 
     # Plumbing
     def _call(self, method: str, endpoint: str, campaign_id: str = "", *, json=None,
