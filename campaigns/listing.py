@@ -1,8 +1,10 @@
 """The campaign list: search, filters, Thulium's dialing order, paging and the stats bar.
 
 Filters on the JSON `settings` are key lookups, which Django writes for SQLite and
-PostgreSQL alike. The dialing order is sorted in Python: a few hundred rows sort in well
-under a millisecond, and a cast in SQL would fail on the first `order` Thulium sent as text.
+PostgreSQL alike. The dialing order is sorted by the database, so that a page reads its 50
+campaigns only: sorted in Python, every page of 5,000 campaigns read them all (about 150 ms
+and 12 MB). A bare cast of `order` would fail the query on the first one Thulium sent as
+unreadable text, so the values are read as numbers through `SettingNumber`.
 """
 
 import logging
@@ -14,7 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, FloatField, Func, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from portal.caching import cache_answer
@@ -49,12 +52,12 @@ class CampaignFilterForm(forms.Form):
                 if value not in (None, "")}
 
 
-def campaigns_listed(filters: dict) -> list[Campaign]:
+def campaigns_listed(filters: dict) -> QuerySet[Campaign]:
     """The campaigns matching `filters` (see CampaignFilterForm), in Thulium's dialing order,
     those no longer in Thulium after them: Thulium dials them no more."""
     # The list shows these; the rest (structure fields above all) is not read for nothing.
-    query = Campaign.objects.order_by().only("thulium_id", "name", "kind", "settings",
-                                             "in_thulium")
+    query = Campaign.objects.order_by(*DIALING_ORDER).only(
+        "thulium_id", "name", "kind", "settings", "in_thulium")
     if text := filters.get("q", "").strip():
         query = query.filter(Q(name__icontains=text) | Q(thulium_id__iexact=text))
     if "active" in filters:
@@ -67,16 +70,50 @@ def campaigns_listed(filters: dict) -> list[Campaign]:
         # Thulium gives ids as numbers or as text (thulium-api.md), kept as it gave them.
         group = filters["group"]
         query = query.filter(Q(settings__group_id=group) | Q(settings__group_id=str(group)))
-    return sorted(query, key=lambda campaign: (not campaign.in_thulium,
-                                               *dialing_position(campaign)))
+    return query
 
 
-def dialing_position(campaign: Campaign) -> tuple:
-    """Thulium dials the lowest `order` first; equal orders share calls by `parity`, so
-    the larger share comes first. Campaigns with no readable order come last."""
-    known = campaign.settings
-    return (_number(known.get("order"), math.inf), -_number(known.get("parity"), 0),
-            campaign.name, campaign.thulium_id)
+class SettingNumber(Func):
+    """A campaign setting as a number: a JSON number, or text holding one as Thulium may
+    send it ("7"); NULL for anything else (true, "abc", a number too long to be a setting),
+    where a cast would fail the query. Only for sorting: PostgreSQL gives a numeric."""
+
+    output_field = FloatField()
+    # Digits and an exponent bounded, so that PostgreSQL's numeric holds any that match.
+    NUMBER_TEXT = r"^\s*[+-]?([0-9]{1,30}\.?[0-9]{0,30}|\.[0-9]{1,30})([eE][+-]?[0-9]{1,3})?\s*$"
+
+    def __init__(self, key: str):
+        super().__init__(F("settings"))
+        self.key = key
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        path = f"$.{self.key}"
+        return (f"(CASE JSON_TYPE({column}, %s) WHEN 'integer' THEN JSON_EXTRACT({column}, %s) "
+                f"WHEN 'real' THEN JSON_EXTRACT({column}, %s) WHEN 'text' THEN CASE WHEN "
+                f"JSON_EXTRACT({column}, %s) REGEXP %s THEN CAST(JSON_EXTRACT({column}, %s) "
+                "AS REAL) END END)",
+                [*params, path, *params, path, *params, path, *params, path, self.NUMBER_TEXT,
+                 *params, path])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        key = self.key
+        return (f"(CASE jsonb_typeof({column} -> %s) WHEN 'number' THEN ({column} -> %s)::numeric "
+                f"WHEN 'string' THEN CASE WHEN {column} ->> %s ~ %s THEN "
+                f"({column} ->> %s)::numeric END END)",
+                [*params, key, *params, key, *params, key, self.NUMBER_TEXT, *params, key])
+
+
+# Thulium dials the lowest `order` first; equal orders share calls by `parity`, so the
+# larger share comes first. Campaigns with no readable order come last.
+DIALING_ORDER = (
+    F("in_thulium").desc(),
+    SettingNumber("order").asc(nulls_last=True),
+    Coalesce(SettingNumber("parity"), Value(0.0)).desc(),
+    "name",
+    "thulium_id",
+)
 
 
 def _number(value, default) -> float:
@@ -97,7 +134,7 @@ def page_number(raw) -> int:
         return 1
 
 
-def campaigns_page(campaigns: list[Campaign], raw_page):
+def campaigns_page(campaigns: QuerySet[Campaign], raw_page):
     """One page of the list; a page past the end is the last one."""
     return Paginator(campaigns, PAGE_SIZE).get_page(page_number(raw_page))
 

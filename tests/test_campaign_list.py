@@ -4,6 +4,7 @@ import pytest
 import requests
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.signals import post_init
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -77,6 +78,35 @@ def test_the_list_follows_thuliums_dialing_order_lowest_order_then_larger_parity
     known = {c.thulium_id: c.settings for c in many}
     positions = [(known[i]["order"], -known[i]["parity"]) for i in ids]
     assert positions == sorted(positions)
+
+
+def test_orders_thulium_sent_as_text_sort_as_numbers_and_unreadable_ones_last(
+    logged_in, campaigns
+):
+    # Sorted by the database: a cast of "abc" or true would fail the page (and did not).
+    given = {"00001": ("5", 10), "00002": (" 7 ", "30"), "A7K2Q": ("abc", 10)}
+    for thulium_id, (order, parity) in given.items():
+        Campaign.objects.filter(thulium_id=thulium_id).update(
+            settings={**campaigns[thulium_id].settings, "order": order, "parity": parity})
+    odd = {"T0001": {"order": 7, "parity": 20}, "T0002": {"order": True},
+           "T0003": {"order": 7.5, "parity": [1]}, "T0004": {"parity": 99},
+           "T0005": {"order": "7", "parity": 20}}
+    for thulium_id, known in odd.items():
+        Campaign.objects.create(thulium_id=thulium_id, name=f"Odd {thulium_id}", settings=known)
+    assert listed(logged_in) == ["00001", "00002", "T0001", "T0005", "T0003",
+                                 "T0004", "A7K2Q", "T0002"]
+
+
+def test_a_page_of_the_list_reads_only_the_campaigns_it_shows(logged_in, many):
+    read = []
+    post_init.connect(lambda instance, **_: read.append(instance), sender=Campaign,
+                      weak=False, dispatch_uid="read")
+    try:
+        page = logged_in.get(LIST, {"page": 2}).context["page"]
+    finally:
+        post_init.disconnect(sender=Campaign, dispatch_uid="read")
+    assert len(page) == 50 and page.paginator.count == 123
+    assert len(read) == 50
 
 
 def test_the_list_pages_by_fifty(logged_in, many):
