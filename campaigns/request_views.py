@@ -1,6 +1,7 @@
 """Change requests (four eyes): those awaiting approval, one request, and its decision."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,6 +31,7 @@ from .models import ChangeRequest
 from .risk import risk_labels
 
 RECENT_DECISIONS = 20
+REQUESTS_PER_PAGE = 50
 LINKED = gettext_lazy(
     "Not decided: one of you created or changed the other's account in the admin (its "
     "password, roles or two-factor login), so another editor must approve or reject this "
@@ -38,9 +40,11 @@ LINKED = gettext_lazy(
 
 
 def request_list(request):
+    """The requests awaiting approval, newest first, a page at a time; the latest decided."""
     requests = ChangeRequest.objects.select_related("campaign")
     return render(request, "campaigns/requests.html", {
-        "open_requests": requests.filter(state=ChangeRequest.State.REQUESTED),
+        "open_requests": Paginator(requests.filter(state=ChangeRequest.State.REQUESTED),
+                                   REQUESTS_PER_PAGE).get_page(request.GET.get("page")),
         "decided": requests.exclude(state=ChangeRequest.State.REQUESTED)[:RECENT_DECISIONS],
     })
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -529,6 +530,31 @@ def test_requests_are_listed_for_everyone_logged_in(change_request, client, db):
     assert change_request.get_absolute_url() in page and "(00001)" in page
     # Whose and why, only as the audit trail shows them: to those who act on it.
     assert "More calls in the season" not in page and "manager" not in page
+
+
+def test_requests_awaiting_approval_are_listed_fifty_a_page_newest_first(
+        change_request, client, second_editor):
+    later = [ChangeRequest(campaign=change_request.campaign, changes={"parity": 10 + number},
+                           reason=f"Reason {number}", actor_username="manager",
+                           created_at=change_request.created_at + timedelta(minutes=number))
+             for number in range(1, 61)]
+    ChangeRequest.objects.bulk_create(later)
+    decided = ChangeRequest.objects.filter(reason="Reason 1")
+    decided.update(state=ChangeRequest.State.REJECTED)
+    client.force_login(second_editor)
+    first = client.get(reverse("campaigns:requests"))
+    shown = first.context["open_requests"]
+    assert len(shown) == 50 and shown.paginator.count == 60
+    assert [r.reason for r in shown][:2] == ["Reason 60", "Reason 59"]
+    text = first.content.decode()
+    assert 'href="?page=2"' in text and "Page 1 of 2" in text
+    assert text.count("Reason 1<") == 1  # among the decided, not awaiting approval
+    second = client.get(reverse("campaigns:requests"), {"page": 2})
+    assert [r.reason for r in second.context["open_requests"]] == [
+        *(f"Reason {number}" for number in range(10, 1, -1)), "More calls in the season"]
+    assert 'href="?page=1"' in second.content.decode()
+    for unreadable in ("x", "0", "99"):
+        assert client.get(reverse("campaigns:requests"), {"page": unreadable}).status_code == 200
 
 
 def test_only_those_who_may_act_on_a_request_or_see_it_in_the_audit_trail_read_it(
