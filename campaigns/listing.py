@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, FloatField, Func, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from portal.caching import cache_answer
@@ -152,6 +154,18 @@ def selection_kept(query, page) -> Selection:
     ids = {value for value in query.getlist("campaign") if _is_thulium_id(value)}
     shown = {campaign.thulium_id for campaign in page}
     return Selection(ids, sorted(ids - shown))
+
+
+def campaign_in_query(query) -> Campaign | None:
+    """The campaign a list is filtered to by `?campaign=` (its Thulium id), None without
+    one; 404 for an id no campaign has, and unasked for one none could have (a NUL,
+    which PostgreSQL refuses to compare)."""
+    thulium_id = query.get("campaign")
+    if not thulium_id:
+        return None
+    if not _is_thulium_id(thulium_id):
+        raise Http404("No campaign has this Thulium id.")
+    return get_object_or_404(Campaign, thulium_id=thulium_id)
 
 
 def _is_thulium_id(value: str) -> bool:

@@ -11,8 +11,8 @@ from portal.shown_times import shown_minute
 from roles.permissions import requires
 
 from .labels import settings_changes
-from .listing import page_number
-from .models import Campaign, ScheduledChange
+from .listing import campaign_in_query, page_number
+from .models import ScheduledChange
 from .schedule_forms import PASSED, CancelForm
 from .scheduling import (
     AlreadyScheduled,
@@ -60,9 +60,8 @@ def scheduled_list(request):
     """The changes waiting, a page at a time, and those finished lately; `?campaign=` one
     campaign's (the campaign page links here for more than it shows)."""
     changes = ScheduledChange.objects.select_related("campaign")
-    campaign = None
-    if request.GET.get("campaign"):
-        campaign = get_object_or_404(Campaign, thulium_id=request.GET["campaign"])
+    campaign = campaign_in_query(request.GET)
+    if campaign:
         changes = changes.filter(campaign=campaign)
     waiting = Paginator(changes.waiting(), WAITING_PER_PAGE).get_page(
         page_number(request.GET.get("page")))

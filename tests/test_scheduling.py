@@ -787,6 +787,13 @@ def test_changes_waiting_come_a_page_at_a_time_and_the_campaign_page_shows_the_f
     assert list(other.context["waiting"]) == []
 
 
+@pytest.mark.parametrize("campaign", ["\x00", "0000\x00", "x" * 300, "nope!", "99999"])
+def test_changes_waiting_of_a_campaign_no_one_has_is_not_found(logged_in, campaigns, campaign):
+    # PostgreSQL refused to compare a NUL, and the page answered 500.
+    page = logged_in.get(reverse("campaigns:scheduled"), {"campaign": campaign})
+    assert page.status_code == 404
+
+
 def test_a_time_in_the_hour_the_clocks_repeat_says_which_of_the_two():
     """02:30 comes twice on 2027-10-31 in Warsaw: a scheduled change's pages, its note and
     its entry's summary (all written by these) say CEST or CET."""
