@@ -27,6 +27,7 @@ from .four_eyes import (
     request_shown_in_full,
 )
 from .labels import settings_changes
+from .listing import campaign_in_query
 from .models import ChangeRequest
 from .risk import risk_labels
 
@@ -40,9 +41,15 @@ LINKED = gettext_lazy(
 
 
 def request_list(request):
-    """The requests awaiting approval, newest first, a page at a time; the latest decided."""
+    """The requests awaiting approval, newest first, a page at a time, and the latest
+    decided; `?campaign=` one campaign's (the campaign page links here for more than it
+    shows)."""
     requests = ChangeRequest.objects.select_related("campaign")
+    campaign = campaign_in_query(request.GET)
+    if campaign:
+        requests = requests.filter(campaign=campaign)
     return render(request, "campaigns/requests.html", {
+        "campaign": campaign,
         "open_requests": Paginator(requests.filter(state=ChangeRequest.State.REQUESTED),
                                    REQUESTS_PER_PAGE).get_page(request.GET.get("page")),
         "decided": requests.exclude(state=ChangeRequest.State.REQUESTED)[:RECENT_DECISIONS],

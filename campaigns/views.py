@@ -34,8 +34,10 @@ HISTORY_LENGTH = 50
 NOT_IN_THULIUM = gettext_lazy(
     "This campaign is no longer in Thulium's list of campaigns (deleted there?), so nothing "
     "was sent or scheduled. Refresh the campaigns from Thulium if it is back.")
-# The first changes waiting shown on a campaign's page; the rest on the list, filtered to it.
+# The first changes waiting and requests awaiting approval shown on a campaign's page; the
+# rest on their lists, filtered to it.
 WAITING_SHOWN = 5
+OPEN_REQUESTS_SHOWN = 5
 
 
 def campaign_list(request):
@@ -77,8 +79,10 @@ def campaign_detail(request, thulium_id):
     kinds = campaign_kinds()
     # One kind of entries, or all of them (an unknown kind, say from an old link, too).
     kind = next((kind.slug for kind in kinds if kind.slug == request.GET.get("kind")), "")
-    waiting = campaign.scheduled_changes.waiting()
-    first_waiting = list(waiting[:WAITING_SHOWN])
+    first_waiting, waiting_count = first_and_count(campaign.scheduled_changes.waiting(),
+                                                   WAITING_SHOWN)
+    open_requests, open_count = first_and_count(
+        campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED), OPEN_REQUESTS_SHOWN)
     return render(request, "campaigns/detail.html", {
         "campaign": campaign,
         # Its records in Thulium, as the list shows them (one cached call for every page).
@@ -89,12 +93,18 @@ def campaign_detail(request, thulium_id):
                                  filters=TimelineFilters(campaign_id=campaign.pk, kind=kind)),
         "history_kinds": kinds,
         "history_kind": kind,
-        "open_requests": campaign.change_requests.filter(state=ChangeRequest.State.REQUESTED),
+        "open_requests": open_requests,
+        "open_count": open_count,
         "first_waiting": first_waiting,
-        "waiting_count": (waiting.count() if len(first_waiting) == WAITING_SHOWN
-                          else len(first_waiting)),
+        "waiting_count": waiting_count,
         "authors_may_change": authors_who_may_change(first_waiting),
     })
+
+
+def first_and_count(rows, shown: int) -> tuple[list, int]:
+    """The first `shown` of `rows` and how many there are (counted only when `shown` came)."""
+    first = list(rows[:shown])
+    return first, rows.count() if len(first) == shown else len(first)
 
 
 @requires("campaigns.change_campaign")

@@ -557,6 +557,30 @@ def test_requests_awaiting_approval_are_listed_fifty_a_page_newest_first(
         assert client.get(reverse("campaigns:requests"), {"page": unreadable}).status_code == 200
 
 
+def test_a_campaign_page_shows_its_first_requests_and_links_them_all_page_after_page(
+        change_request, client, second_editor, campaigns):
+    ChangeRequest.objects.bulk_create(
+        [ChangeRequest(campaign=campaign, changes={"parity": 20}, reason=reason,
+                       actor_username="manager")
+         for campaign, reason in [*[(change_request.campaign, "Sales")] * 54,
+                                  (campaigns["00002"], "Collections")]])
+    client.force_login(second_editor)
+    page = client.get(change_request.campaign.get_absolute_url())
+    assert len(page.context["open_requests"]) == 5
+    every = f"{reverse('campaigns:requests')}?campaign=00001"
+    assert "All 55 requests awaiting approval for this campaign" in page.content.decode()
+    assert every in page.content.decode()
+    listed = client.get(every)
+    assert listed.context["open_requests"].paginator.count == 55
+    assert "?campaign=00001&amp;page=2" in listed.content.decode()
+    second = client.get(f"{every}&page=2")
+    assert {r.campaign.thulium_id for r in second.context["open_requests"]} == {"00001"}
+    assert len(second.context["open_requests"]) == 5
+    assert "?campaign=00001&amp;page=1" in second.content.decode()
+    for unknown in ("\x00", "nope!", "99999"):
+        assert client.get(reverse("campaigns:requests"), {"campaign": unknown}).status_code == 404
+
+
 def test_only_those_who_may_act_on_a_request_or_see_it_in_the_audit_trail_read_it(
         change_request, client, second_editor):
     """Anyone logged in read others' reasons, notes and values on the request's page, while
