@@ -296,3 +296,19 @@ def test_a_list_that_ends_before_its_count_marks_no_campaign_missing(
         response = logged_in.post(reverse("campaigns:sync"), follow=True)
     assert "ended before the count it gave" in response.content.decode()
     assert not Campaign.objects.filter(in_thulium=False).exists()
+
+
+def test_a_refresh_of_unchanged_campaigns_takes_as_many_queries_for_fifty_as_for_five(
+        db, thulium):
+    """Each campaign cost about seven queries: 5,000 of them outlasted the web request."""
+    def queries_of_a_second_refresh(count: int) -> int:
+        thulium.state.add_generated_campaigns(count)
+        campaigns_sync()
+        with CaptureQueriesContext(connection) as queries:
+            summary = campaigns_sync()
+        assert (summary.created, summary.updated, summary.changed_outside) == (0, 0, 0)
+        return len(queries)
+
+    assert queries_of_a_second_refresh(5) == queries_of_a_second_refresh(50)
+    assert Campaign.objects.count() == 53
+    assert not Campaign.objects.filter(synced_at=None).exists()
