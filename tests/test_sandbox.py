@@ -124,6 +124,18 @@ def test_get_outbounds_answers_a_result_object_by_default(sandbox):
     assert campaigns["A7K2Q"]["active"] is False
 
 
+def test_get_outbounds_pages_as_thuliums_lists_do(sandbox):
+    """With every campaign on one page, the portal's paging was never tried."""
+    sandbox.state.add_generated_campaigns(150)
+    first = requests.get(f"{sandbox.url}/outbounds", auth=AUTH).json()
+    assert (first["count"], len(first["result"])) == (153, 100)
+    rest = requests.get(f"{sandbox.url}/outbounds", params={"offset": 100, "limit": 100},
+                        auth=AUTH).json()
+    assert [c["id"] for c in rest["result"]][-1] == "G0150" and len(rest["result"]) == 53
+    refused = requests.get(f"{sandbox.url}/outbounds", params={"limit": 101}, auth=AUTH)
+    assert refused.status_code == 400
+
+
 def test_get_outbounds_answers_a_bare_list_when_asked_for_that_shape(sandbox):
     body = requests.get(f"{sandbox.url}/outbounds?shape=list", auth=AUTH).json()
     assert [c["id"] for c in body] == ["00001", "00002", "A7K2Q"]

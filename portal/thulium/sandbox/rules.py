@@ -206,7 +206,7 @@ MESSAGES = {
         "At most {name} records can be added at once.",
         "Jednorazowo można dodać najwyżej {name} rekordów.",
     ),
-    # GET outbounds/:id/records
+    # GET outbounds/:id/records, GET outbounds
     "limit": (
         401,
         "Limit must be an integer from 1 to 100.",
@@ -331,6 +331,24 @@ def records_query(query, lang):
     "create_date_to"}, errors), the dates as "YYYY-MM-DD" text or None.
     """
     values = {name: query.get(name, [None])[-1] for name in _RECORDS_QUERY}
+    paging, problems = _paging(values)
+    for name in ("create_date_from", "create_date_to"):
+        if values[name] is not None and _parse_date(values[name]) is None:
+            problems.append(("create_date_filter", {"name": name}))
+    parsed = {**values, **paging}
+    return parsed, [error(key, lang, **fmt) for key, fmt in problems]
+
+
+def list_query(query, lang):
+    """The paging of a list such as GET outbounds: ({"limit", "offset"}, errors)."""
+    paging, problems = _paging({name: query.get(name, [None])[-1]
+                                for name in ("limit", "offset")})
+    return paging, [error(key, lang, **fmt) for key, fmt in problems]
+
+
+def _paging(values):
+    """`limit` (at most MAX_LIMIT, the default) and `offset` of a list's query text, and
+    the keys of their problems."""
     problems = []
     limit = _query_int(values["limit"], MAX_LIMIT)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
@@ -338,11 +356,7 @@ def records_query(query, lang):
     offset = _query_int(values["offset"], 0)
     if offset is None:
         problems.append(("offset", {}))
-    for name in ("create_date_from", "create_date_to"):
-        if values[name] is not None and _parse_date(values[name]) is None:
-            problems.append(("create_date_filter", {"name": name}))
-    parsed = {**values, "limit": limit, "offset": offset}
-    return parsed, [error(key, lang, **fmt) for key, fmt in problems]
+    return {"limit": limit, "offset": offset}, problems
 
 
 # --- value shapes -------------------------------------------------------------------

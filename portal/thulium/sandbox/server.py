@@ -66,16 +66,22 @@ def _validation_reply(errors):
 def _list_outbounds(req):
     """Undocumented shape: Thulium documents no answer for GET outbounds.
 
-    The sandbox answers {"result": [...]} like Thulium's paged lists, each item with the
-    campaign's settings; `type` and `fields` are the sandbox's own additions. `?shape=list`
-    answers a bare list so clients can be tested against both shapes.
+    The sandbox answers a page as Thulium's lists do ({"count", "result"}, `limit` at most
+    100, `offset`), each item with the campaign's settings; `type` and `fields` are the
+    sandbox's own additions. `?shape=list` answers every campaign as a bare list so clients
+    can be tested against both shapes.
     """
     keys = ("id", "name", "active", "dialer", "start_date", "end_date", "order", "parity",
             "group_id", "parameters", "type", "fields")
-    campaigns = [{key: c[key] for key in keys if key in c} for c in req.state.campaigns()]
     if req.query.get("shape") == ["list"]:
-        return _json_reply(200, campaigns)
-    return _json_reply(200, {"result": campaigns})
+        return _json_reply(200, [{key: c[key] for key in keys if key in c}
+                                 for c in req.state.campaigns()])
+    query, errors = rules.list_query(req.query, req.lang)
+    if errors:
+        return _validation_reply(errors)
+    count, page = req.state.campaigns_page(query["offset"], query["limit"])
+    return _json_reply(200, {"count": count,
+                             "result": [{key: c[key] for key in keys if key in c} for c in page]})
 
 
 def _list_statuses(req, campaign):

@@ -297,6 +297,13 @@ class SandboxState:
         with self._lock:
             return copy.deepcopy(list(self._campaigns.values()))
 
+    def campaigns_page(self, offset, limit):
+        """(how many campaigns, a page of them): only the page is copied, so that reading
+        thousands page by page stays quick."""
+        with self._lock:
+            return len(self._campaigns), copy.deepcopy(
+                list(self._campaigns.values())[offset:offset + limit])
+
     def add_generated_campaigns(self, count):
         """Add `count` made-up campaigns (ids G0001, G0002...) beside the seed's, until reset:
         a list of hundreds without hundreds of lines of seed data."""
