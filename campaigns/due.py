@@ -201,7 +201,8 @@ def _held(change: ScheduledChange) -> bool | None:
     """Whether Thulium holds the change's values now (GET outbounds), learning them if so;
     None when it cannot be told (no answer, or the list leaves a value out)."""
     try:
-        items = get_client(change.language or None).list_campaigns()
+        items = get_client(change.language or None).list_campaigns(
+            wanted={change.campaign.thulium_id})
     except ThuliumError:
         return None
     item = next((item for item in items

@@ -140,7 +140,8 @@ def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> 
 
 
 def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
-    """Take each campaign's current settings from Thulium into it, one call for them all.
+    """Take each campaign's current settings from Thulium into it, from one reading of
+    Thulium's list, whose pages stop being read once each campaign was listed.
 
     Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
     portal" entry or None (a campaign missing is not in the list, and is marked not in
@@ -152,7 +153,7 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     found = {}
     timeout = settings.THULIUM_VIEW_TIMEOUT
     asked_at = last_link()
-    listing = get_client(language, timeout=timeout).list_campaigns()
+    listing = get_client(language, timeout=timeout).list_campaigns(wanted=set(wanted))
     for item in listing:
         campaign = wanted.pop(str(item.get("id", "")), None)
         if campaign is not None:

@@ -484,8 +484,8 @@ def test_a_read_answered_before_a_change_landed_and_taken_after_it_keeps_the_cha
         assert answered.wait(30)
         return put(self, *args, **kwargs)
 
-    def answered_before_the_change_landed(self):
-        items = listed(self)
+    def answered_before_the_change_landed(self, **kwargs):
+        items = listed(self, **kwargs)
         answered.set()
         if begun == "after":
             changer.start()
@@ -555,6 +555,27 @@ def test_when_thulium_cannot_be_read_the_form_opens_with_the_last_known_values(
     warning = response.content.decode().split('data-testid="read-error"')[1]
     assert "last values it knew" in warning
     assert form_values(response, "name")["order"] == "50"
+
+
+def campaign_lists_read(thulium) -> list[str]:
+    """The pages of GET outbounds the sandbox was asked for, as their paths."""
+    return [call["path"] for call in api_calls(thulium, "GET")
+            if call["path"].partition("?")[0] == "/api/outbounds"]
+
+
+def test_the_form_of_a_campaign_on_the_first_page_of_hundreds_reads_that_page_only(
+    logged_in, campaigns, thulium
+):
+    """Thulium has no GET outbounds/:id: every page of its list was read for one form."""
+    thulium.state.add_generated_campaigns(250)
+    behind_the_back(thulium, "A7K2Q", order=9)
+    response = logged_in.get(edit_url("A7K2Q"))
+    assert form_values(response, "name")["order"] == "9"
+    assert campaign_lists_read(thulium) == ["/api/outbounds"]
+    Campaign.objects.create(thulium_id="G0250", name="Kampania 0250")
+    thulium.state.received_forget()
+    assert logged_in.get(edit_url("G0250")).status_code == 200
+    assert len(campaign_lists_read(thulium)) == 3
 
 
 def test_a_campaign_thulium_no_longer_lists_opens_with_the_last_known_values(

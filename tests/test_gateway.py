@@ -208,6 +208,24 @@ def test_list_campaigns_reads_every_page_when_thulium_pages_its_list():
                                 ("GET", "/api/outbounds?offset=100&limit=100")]
 
 
+@pytest.mark.parametrize(("wanted", "pages", "complete"), [
+    ({"00005", "00099"}, 1, False), ({"00005", "00120"}, 2, True), (set(), 1, False),
+])
+def test_list_campaigns_stops_reading_pages_once_the_wanted_campaigns_are_listed(
+        wanted, pages, complete):
+    """A list stopped short may lack campaigns: none may then be called gone from Thulium."""
+    every = [{"id": f"{number:05d}"} for number in range(150)]
+
+    def respond(_command, path, _sent):
+        offset = 100 if "offset=100" in path else 0
+        return 200, json.dumps({"count": 150, "result": every[offset:offset + 100]}).encode()
+
+    with CraftedThulium(respond=respond) as crafted:
+        campaigns = client_for(crafted.url).list_campaigns(wanted=wanted)
+    assert (len(crafted.received), campaigns.complete) == (pages, complete)
+    assert campaigns == every[:100 * pages]
+
+
 def test_list_campaigns_reads_every_page_when_the_count_comes_as_text():
     """Only the first 100 of 150 campaigns were read when `count` was "150"."""
     every = [{"id": f"{number:05d}"} for number in range(150)]

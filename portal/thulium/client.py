@@ -11,7 +11,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -139,14 +139,17 @@ class ThuliumClient:
             self._headers["Accept-Language"] = language
 
     # Read endpoints
-    def list_campaigns(self) -> CampaignListing:
+    def list_campaigns(self, *, wanted: Collection[str] | None = None) -> CampaignListing:
         """GET outbounds: the campaigns. The shape is undocumented, so both known ones pass:
         a bare list, or a page as Thulium's lists answer (`{"count", "result"}`), whose
         further pages are then read with `offset` (a campaign past the first 100 would
-        otherwise be unknown to the portal)."""
+        otherwise be unknown to the portal). Given `wanted` (ids), no further page is read
+        once each is listed: Thulium has no GET outbounds/:id, and reading thousands of
+        campaigns for one form would keep its user waiting; the list is then incomplete."""
         first, count = self._call("GET", "outbounds", read=_first_campaigns_page)
         campaigns = CampaignListing(first)
-        while count is not None and len(campaigns) < count:
+        while (count is not None and len(campaigns) < count
+               and not (wanted is not None and _all_listed(wanted, campaigns))):
             page = self._call("GET", "outbounds", read=_further_campaigns_page,
                               params={"offset": len(campaigns), "limit": LIST_PAGE})
             listed = {campaign.get("id") for campaign in campaigns}
@@ -323,6 +326,11 @@ def _first_campaigns_page(body) -> tuple[list[dict], int | None]:
         return _list_of_dicts(body["result"], "outbounds"), _count_of(body)
     campaigns = _list_of_dicts(body, "outbounds")
     return campaigns, len(campaigns)
+
+
+def _all_listed(wanted: Collection[str], campaigns: list[dict]) -> bool:
+    """Whether `campaigns` lists every id of `wanted` (ids compared as text)."""
+    return set(wanted) <= {str(campaign.get("id", "")) for campaign in campaigns}
 
 
 def _further_campaigns_page(page) -> list[dict]:
