@@ -67,6 +67,13 @@ def test_the_thulium_check_says_ok_when_thulium_takes_the_portals_credentials(cl
     assert [call["path"] for call in api_calls(thulium)] == ["/api/outbounds"]
 
 
+def test_the_thulium_check_reads_one_page_of_a_long_campaign_list(client, thulium):
+    """An answered page says the credentials work: the other pages are no health of it."""
+    thulium.state.add_generated_campaigns(250)
+    assert client.get("/healthz/thulium").json() == {"status": "ok", "thulium": "ok"}
+    assert [call["path"] for call in api_calls(thulium)] == ["/api/outbounds"]
+
+
 def test_the_thulium_check_reports_refused_credentials_without_naming_them(
     client, settings, thulium
 ):
