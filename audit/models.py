@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.request_id import current_request_id
+from portal.shown_times import named_minute
 
 from .chain import CHECKS, HASH_LENGTH, keyed_seal, seal_holds
 
@@ -238,7 +239,7 @@ class ChainCheck(models.Model):
         verbose_name = _("audit chain check")
 
     def __str__(self):
-        return f"{self.checked_at:%Y-%m-%d %H:%M} {'intact' if self.intact else 'broken'}"
+        return f"{named_minute(self.checked_at)} {'intact' if self.intact else 'broken'}"
 
     @property
     def sealed(self) -> bool:

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from portal.shown_times import named_minute
+
 thulium_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{5}\Z", _("A Thulium campaign id has exactly five letters or digits.")
 )
@@ -262,7 +264,7 @@ class ScheduledChange(models.Model):
         indexes = [models.Index(fields=["state", "apply_at"], name="scheduled_due")]
 
     def __str__(self):
-        return f"{self.campaign.thulium_id} at {self.apply_at:%Y-%m-%d %H:%M} ({self.state})"
+        return f"{self.campaign.thulium_id} at {named_minute(self.apply_at)} ({self.state})"
 
     def get_absolute_url(self):
         return reverse("campaigns:scheduled_change", args=[self.pk])

@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.shown_times import named_minute
+
 
 class ImportJob(models.Model):
     """One file uploaded to be added to a campaign, from upload to its last row."""
@@ -222,7 +224,7 @@ class BatchRefusal(models.Model):
         verbose_name_plural = _("refusals of the batch call")
 
     def __str__(self):
-        return f"HTTP {self.http_status} at {self.refused_at:%Y-%m-%d %H:%M}"
+        return f"HTTP {self.http_status} at {named_minute(self.refused_at)}"
 
 
 class ImportTemplate(models.Model):

@@ -58,6 +58,15 @@ def shown_json_date(text) -> str:
     return date_format(day, "SHORT_DATE_FORMAT")
 
 
+def named_minute(moment: datetime) -> str:
+    """A moment in the portal's time zone, to the minute, with the zone's abbreviation
+    ("2027-01-10 10:00 CET"), in no language's words: for an object's name (its str, which
+    the admin shows as the page's heading), where it read as UTC with no zone."""
+    local = timezone.localtime(moment)
+    # isoformat pads years below 1000 to four digits; strftime("%Y") does not on Linux.
+    return f"{local.replace(tzinfo=None).isoformat(sep=' ', timespec='minutes')} {local.tzname()}"
+
+
 def repeated_hour_zone(moment: datetime | None) -> str:
     """The zone to write after a moment of the hour the clocks repeat in autumn (" CEST",
     " CET": 02:30 happens twice that night, and the two read alike); "" after any other."""

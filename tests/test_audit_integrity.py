@@ -491,6 +491,12 @@ def test_only_a_missing_key_s_own_words_make_a_break_a_missing_key():
     assert not Verdict(2, 2, 4, "h", forged).key_missing
 
 
+def test_a_check_is_named_by_its_time_in_the_portal_s_zone():
+    check = ChainCheck(checked_at=datetime.datetime(2027, 7, 1, 8, 0, tzinfo=datetime.UTC),
+                       intact=True, links=1)
+    assert str(check) == "2027-07-01 10:00 CEST intact"  # it read 08:00, UTC with no zone
+
+
 def test_a_check_kept_as_made_in_the_future_does_not_put_off_the_next(db):
     """Written by hand, a check "made" in 2999 stopped the worker's daily ones for good."""
     ChainCheck.objects.create(pk=ChainCheck.ONLY, checked_at=datetime.datetime(

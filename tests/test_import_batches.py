@@ -3,6 +3,7 @@ refused batch sent row by row, single POSTs when the batch call is not allowed, 
 nothing sent twice when an answer is lost."""
 
 import csv
+import datetime
 import io
 import threading
 from collections import Counter
@@ -443,6 +444,14 @@ def test_the_admin_can_lift_a_refusal(admin_client, thulium):
     refusal.refresh_from_db()
     assert refusal.lifted_at is not None and refusal.lifted_by == "admin"
     assert batch_refusal() is None
+
+
+def test_the_admin_names_a_refusal_by_its_time_in_the_portal_s_zone(admin_client):
+    """It read "HTTP 403 at 2027-07-01 08:00": UTC, two hours off in Warsaw, with no zone."""
+    refusal = BatchRefusal.objects.create(
+        http_status=403, refused_at=datetime.datetime(2027, 7, 1, 8, 0, tzinfo=datetime.UTC))
+    page = admin_client.get(reverse("admin:imports_batchrefusal_change", args=[refusal.pk]))
+    assert "<h2>HTTP 403 at 2027-07-01 10:00 CEST</h2>" in page.content.decode()
 
 
 def lost_then_checked_by_a_dead_worker(

@@ -185,6 +185,22 @@ def test_staff_who_may_view_scheduled_changes_in_the_admin_read_there_only_what_
     assert admin_shows(client, scheduled) == (True, True)
 
 
+@pytest.mark.parametrize(("zone", "named"), [("Europe/Warsaw", "2027-01-10 10:00 CET"),
+                                              ("America/New_York", "2027-01-10 04:00 EST")])
+def test_the_admin_names_a_scheduled_change_by_its_time_in_the_portal_s_zone(
+        scheduled, client, settings, zone, named):
+    """The admin's heading read "00001 at 2027-01-10 09:00 (waiting)": UTC, with no zone."""
+    settings.TIME_ZONE = zone
+    ScheduledChange.objects.filter(pk=scheduled.pk).update(
+        apply_at=datetime.datetime(2027, 1, 10, 9, 0, tzinfo=datetime.UTC))
+    auditor = make_user("boss", is_staff=True)
+    auditor.user_permissions.add(Permission.objects.get(codename="view_scheduledchange"))
+    auditor.groups.add(Group.objects.get(name=AUDITORS))
+    client.force_login(auditor)
+    page = client.get(reverse("admin:campaigns_scheduledchange_change", args=[scheduled.pk]))
+    assert f"<h2>00001 at {named} (waiting)</h2>" in page.content.decode()
+
+
 def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
     page = logged_in.get(scheduled.get_absolute_url()).content.decode()
     assert shown_time(scheduled.apply_at).removesuffix(":00") + "<" in page
