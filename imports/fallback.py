@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from portal.shown_times import repeated_hour_zone
 from portal.thulium import ThuliumMethodRefused
 
 from .models import BatchRefusal
@@ -37,7 +38,7 @@ def single_posts_note(refused: dict) -> str:
     return _("Sent one record per call: Thulium refused the batch call (HTTP %(status)s, "
              "request id %(request_id)s) at %(when)s.") % {
         "status": refused["http_status"], "request_id": refused["request_id"] or "—",
-        "when": formats.date_format(when, "Y-m-d H:i")}
+        "when": formats.date_format(when, "Y-m-d H:i") + repeated_hour_zone(when)}
 
 
 def refusal_facts(refusal: BatchRefusal) -> dict:

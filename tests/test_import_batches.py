@@ -19,7 +19,7 @@ from audit.models import Entry, Outcome
 from audit.recording import outcome_values
 from audit.verify import verify_chain
 from imports import pushing, sending
-from imports.fallback import batch_refusal, batch_refusals_lift
+from imports.fallback import batch_refusal, batch_refusals_lift, single_posts_note
 from imports.models import BatchRefusal, ImportAttempt, ImportJob, ImportRow, RowState
 from imports.pushing import import_push
 from imports.report import report_lines
@@ -452,6 +452,16 @@ def test_the_admin_names_a_refusal_by_its_time_in_the_portal_s_zone(admin_client
         http_status=403, refused_at=datetime.datetime(2027, 7, 1, 8, 0, tzinfo=datetime.UTC))
     page = admin_client.get(reverse("admin:imports_batchrefusal_change", args=[refusal.pk]))
     assert "<h2>HTTP 403 at 2027-07-01 10:00 CEST</h2>" in page.content.decode()
+
+
+def test_a_refusal_in_the_hour_the_clocks_repeat_is_noted_with_its_zone():
+    """02:30 comes twice on 2027-10-31 in Warsaw: the import's page and receipt said
+    "at 2027-10-31 02:30" of either."""
+    first = datetime.datetime(2027, 10, 31, 0, 30, tzinfo=datetime.UTC)
+    notes = [single_posts_note({"http_status": 403, "request_id": "r-1",
+                                "refused_at": moment.isoformat()})
+             for moment in (first, first + timedelta(hours=1))]
+    assert "at 2027-10-31 02:30 CEST." in notes[0] and "at 2027-10-31 02:30 CET." in notes[1]
 
 
 def lost_then_checked_by_a_dead_worker(
