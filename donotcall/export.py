@@ -8,6 +8,7 @@ at a time (a piece of the response per line cost more than the line).
 
 from itertools import islice
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,8 +28,11 @@ def export_lines():
 
 
 def _rows():
+    # The time added and the last day blocked are the portal's zone's: the header says which.
+    zone = settings.TIME_ZONE
     yield [_("phone_number"), _("digest"), _("campaign"), _("reason"), _("note"), _("source"),
-           _("added_by"), _("added_at"), _("expires_on"), _("expired")]
+           _("added_by"), f"{_('added_at')} ({zone})", f"{_('expires_on')} ({zone})",
+           _("expired")]
     # Words in the reader's language under its headers (they were the stored codes): an
     # upload reads only the numbers back. A code no longer among the choices is written as
     # stored, as get_FOO_display() does.

@@ -4,6 +4,7 @@ pieces of some hundreds of lines from one query, however long the list."""
 import datetime
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -47,8 +48,10 @@ def entries(campaigns, count):
 def as_each_model_writes_it() -> str:
     """The file as the plain Django path writes it: each entry's model, its campaign and
     display methods."""
+    zone = settings.TIME_ZONE
     rows = [[_("phone_number"), _("digest"), _("campaign"), _("reason"), _("note"),
-             _("source"), _("added_by"), _("added_at"), _("expires_on"), _("expired")]]
+             _("source"), _("added_by"), f"{_('added_at')} ({zone})",
+             f"{_('expires_on')} ({zone})", _("expired")]]
     for entry in Suppression.objects.select_related("campaign").order_by("pk"):
         rows.append([
             f"+{entry.phone_key}" if entry.phone_key else "", entry.digest,
@@ -58,6 +61,18 @@ def as_each_model_writes_it() -> str:
             entry.expires_on.isoformat() if entry.expires_on else "",
             _("yes") if entry.is_expired else ""])
     return "\ufeff" + "".join(csv_lines(rows))
+
+
+def test_the_export_s_header_names_the_zone_of_its_times(officer_client, campaigns, settings):
+    """Its header said "added_at" over a time written in the portal's zone, which it named
+    nowhere."""
+    settings.TIME_ZONE = "America/New_York"
+    Suppression.objects.create(digest="d", phone_key="48601000001", added_by_username="officer",
+                               created_at=datetime.datetime(2027, 1, 10, 9, tzinfo=datetime.UTC))
+    response = officer_client.get(reverse("donotcall:export"))
+    header, line = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert "added_at (America/New_York);expires_on (America/New_York)" in header
+    assert "2027-01-10T04:00:00-05:00" in line
 
 
 @pytest.mark.parametrize("language", ["en", "pl"])
