@@ -229,6 +229,29 @@ def test_a_due_change_is_sent_once_through_the_same_service_as_an_immediate_one(
     assert "applied" in page and sent.get_absolute_url() in page
 
 
+def test_changes_due_as_the_clocks_jump_or_go_back_are_each_sent_once_at_their_moment(
+        logged_in, sales, thulium, monkeypatch):
+    """The worker compares moments, not Warsaw's wall-clock times: across the spring's
+    skipped hour and the autumn's repeated one, each change is sent once, when it is due."""
+    typed = {"Before the jump": "2027-03-28T01:59", "After the jump": "2027-03-28T03:00",
+             "First 02:30": "2027-10-31T02:30+02:00", "Second 02:30": "2027-10-31T02:30+01:00"}
+    for name, apply_at in typed.items():
+        assert edit(logged_in, sales, name=name, apply_at=apply_at).status_code == 302
+    thulium.state.received_forget()
+    sent = {}
+    for start in (datetime.datetime(2027, 3, 28, 0, 55, tzinfo=datetime.UTC),
+                  datetime.datetime(2027, 10, 31, 0, 25, tzinfo=datetime.UTC)):
+        for minute in range(0, 75):  # a poll each minute, through the clocks' change
+            now = start + datetime.timedelta(minutes=minute)
+            monkeypatch.setattr("campaigns.due.timezone.now", lambda now=now: now)
+            for pk in due_changes_apply():
+                sent.setdefault(ScheduledChange.objects.get(pk=pk).changes["name"], []).append(
+                    now.strftime("%m-%d %H:%M UTC"))
+    assert sent == {"Before the jump": ["03-28 00:59 UTC"], "After the jump": ["03-28 01:00 UTC"],
+                    "First 02:30": ["10-31 00:30 UTC"], "Second 02:30": ["10-31 01:30 UTC"]}
+    assert [call["json"]["name"] for call in api_calls(thulium, "PUT")] == list(typed)
+
+
 def test_a_due_change_thulium_refuses_ends_with_thulium_s_answer(scheduled, logged_in, user,
                                                                  thulium):
     user.email = "manager@example.com"
