@@ -1,9 +1,16 @@
 """The first rows a previewed import will send, as Thulium will get them: the loader sees
-each number and value as sent (the number in its canonical form) before pressing Send.
+each number and value as sent (the number in its canonical form) before pressing Send; a
+next call in the portal's zone, as typed (Thulium gets Warsaw's wall-clock time, hours off
+it where the portal keeps another zone).
 
 Read from the rows' payloads, which the preview built with the record form and the push
 sends as they are; shown on the preview alone, never cached.
 """
+
+from django.utils import timezone
+
+from portal.shown_times import repeated_hour_zone
+from portal.thulium.dates import thulium_moment
 
 from .models import RowState
 
@@ -28,5 +35,9 @@ def _parameters(payload: dict):
     for name, value in payload.items():
         if name == "record_fields":
             yield from ((f"record_fields.{field}", text) for field, text in value.items())
+        elif name == "next_call_date" and (moment := thulium_moment(value)):
+            local = timezone.localtime(moment).replace(tzinfo=None)
+            yield name, (local.isoformat(sep=" ", timespec="minutes")
+                         + repeated_hour_zone(moment))
         else:
             yield name, value

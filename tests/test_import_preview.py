@@ -177,6 +177,23 @@ def test_a_row_gets_exactly_the_errors_the_single_record_form_gives(logged_in, s
     assert reused.to_payload() == {"phone_number": "603000000"}
 
 
+def test_the_preview_shows_a_next_call_as_typed_in_the_portal_s_zone_though_thulium_gets_warsaw_s(
+        logged_in, sales, settings):
+    """It showed the payload's "2027-01-10 15:00", Warsaw's wall-clock time, with no zone,
+    to one who typed 09:00 in New York: six hours off what they meant."""
+    settings.TIME_ZONE = "America/New_York"
+    rows = [["601000001", "2027-01-10 09:00"], ["601000002", "2027-11-07 01:30-04:00"]]
+    job = previewed(logged_in, sales, csv_bytes(rows, header=["telefon", "następny kontakt"]))
+    assert [rows_by_number(job)[n].payload["next_call_date"] for n in (2, 3)] == [
+        "2027-01-10 15:00", "2027-11-07 06:30"]
+
+    page = logged_in.get(job.get_absolute_url()).content.decode()
+    table = re.search(r'data-testid="rows-to-send">(.*?)</table>', page, re.DOTALL)[1]
+    shown = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    # 01:30 comes twice that night in New York: the first, summer time's.
+    assert [row[-1] for row in shown] == ["2027-01-10 09:00", "2027-11-07 01:30 EDT"]
+
+
 def test_statuses_and_agents_are_checked_against_thulium(logged_in, sales):
     header = ["telefon", "status", "agent", "następny kontakt"]
     rows = [
