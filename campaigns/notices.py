@@ -116,6 +116,7 @@ def scheduled_change_ended_notify(scheduled: ScheduledChange, state: str, entry=
         notices_queue(kind=SCHEDULED_NOT_APPLIED, users=author, context={
             "scheduled": scheduled.pk, "campaign": campaign.name,
             "campaign_id": campaign.thulium_id, **how,
+            "apply_at": scheduled.apply_at.isoformat(),
             "grace_minutes": settings.SCHEDULE_GRACE_MINUTES,
         }, path=scheduled.get_absolute_url())
 

@@ -274,6 +274,8 @@ def test_a_due_change_thulium_refuses_ends_with_thulium_s_answer(scheduled, logg
     assert scheduled.sent_change.messages[0] in step_page
     mail = notice_message(Notice.objects.get(kind="scheduled-change-not-applied", user=user))
     assert "Thulium refused it" in mail.body
+    # When it was due, in the portal's zone: its author may have several for the campaign.
+    assert f"It was due at {shown_minute(scheduled.apply_at)}." in mail.body
 
 
 @pytest.mark.parametrize("fault", ["http_503", "http_429"])
