@@ -4,10 +4,12 @@ import datetime
 import re
 from importlib import import_module
 
+import phonenumbers
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from audit.models import Entry
 from campaigns.services import campaign_choices
+from portal import phones
 from portal.phones import phone_key
 from portal.thulium.sandbox.seed import seed_campaigns
 from records import views
@@ -795,3 +798,44 @@ def test_a_next_call_in_poland_s_repeated_hour_is_refused_whatever_the_portal_s_
         "back, and Thulium could take it for either: choose another time."]
     assert record_form(campaigns["00001"], {"phone_number": "601234567",
                                             "next_call_date": "2026-10-25T04:30"}).is_valid()
+
+
+def forget_region_s_readings() -> None:
+    """The numbers read are kept by the number alone, whatever the region."""
+    phones._read.cache_clear()
+    phone_key.cache_clear()
+
+
+def _key_the_full_way(raw: str) -> str:
+    try:
+        phones.check_one_number(raw)
+        number = phones.normalise_phone(raw)
+        phones.check_own_country(number)
+    except ValidationError:
+        return ""
+    return phone_key(number)
+
+
+@pytest.mark.parametrize(("region", "short_way"), [("PL", True), ("DK", True), ("CZ", True),
+                                                  ("IT", False), ("GB", False), ("US", False)])
+def test_national_digits_alone_are_keyed_as_the_full_reading_keys_them(request, settings,
+                                                                      region, short_way):
+    """The short way (read without parsing, for lists of 200,000) keys a number as the full
+    reading does, or leaves it to that reading: in every leading pair of digits and length
+    a plan has, and with the region's country code in front. A region whose numbers are
+    dialled after a trunk prefix ("0", "1"), or sharing its country code (Italy with the
+    Vatican), is read the full way."""
+    settings.PHONE_DEFAULT_REGION = region
+    forget_region_s_readings()
+    request.addfinalizer(forget_region_s_readings)
+    code = str(phonenumbers.country_code_for_region(region))
+    spellings = [f"{lead}{tail}"[:length] for lead in range(10, 100)
+                 for tail in ("0000000000000", "1234567890123", "9876543210987")
+                 for length in range(6, 16)]
+    spellings += [f"{code}{spelling}"[:len(spelling)] for spelling in spellings[::7]]
+    keyed = 0
+    for spelling in spellings:
+        if short := phones._national_key(spelling):
+            keyed += 1
+            assert short == _key_the_full_way(spelling), spelling
+    assert (keyed > 50) == short_way
