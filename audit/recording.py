@@ -161,6 +161,16 @@ def entries_reserve(entries: list[Entry], *, phone_keys: list[str] | None = None
     _add_terms(entries, stage=BEGUN, phone_keys=phone_keys)
 
 
+def entry_numbers_add(entry: Entry, *, digests: list[str]) -> None:
+    """Make an entry that stands for many numbers without holding them (a do-not-call
+    upload's) found by each of them, in the search box, as an entry holding one is:
+    `digests` are the numbers' canonical keys' digests under the entry's key
+    (`digest(key, entry.pii_key)`). Its id is given (`entries_reserve`); an erasure of one
+    of the numbers finds it, and leaves it as it is (audit.erasure: it names no number)."""
+    insert_each(SearchTerm, columns=["entry_id", "term"],
+                rows=[(entry.pk, term) for term in digests])
+
+
 def _new_ids(count: int) -> list[int]:
     """`count` ids of entries not written yet, never handed out again.
 

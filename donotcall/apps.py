@@ -11,11 +11,12 @@ class DonotcallConfig(AppConfig):
         from audit.kinds import register
 
         from . import checks  # noqa: F401  (registers the list's start-up check)
-        from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL
+        from .entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, DONOTCALL_UPLOAD
         from .services import suppressions_forget, suppressions_held, suppressions_hold
 
         register(DONOTCALL_ADDITION)
         register(DONOTCALL_REMOVAL)
+        register(DONOTCALL_UPLOAD)
         register_eraser("donotcall", suppressions_forget,
                         label=_("do-not-call list entries (still blocking, by its digest)"),
                         held=suppressions_held, hold=suppressions_hold)

@@ -4,7 +4,7 @@ Neither calls Thulium. The number and the note are personal data: an erasure fin
 entries by the number's digest and replaces both.
 """
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
@@ -55,5 +55,25 @@ def _kind(slug: str, label, summary) -> EntryKind:
                      of_campaign=True)
 
 
+def _uploaded(entry) -> str:
+    added = entry.details.get("added", 0)
+    return ngettext("%(n)d number put on the do-not-call list from %(file)s",
+                    "%(n)d numbers put on the do-not-call list from %(file)s", added) % {
+        "n": added, "file": entry.sent.get("file_name", "")}
+
+
 DONOTCALL_ADDITION = _kind("donotcall-addition", _("put on the do-not-call list"), _added)
 DONOTCALL_REMOVAL = _kind("donotcall-removal", _("taken off the do-not-call list"), _removed)
+# An upload: one entry for its file, not one per number (200,000 entries held the request
+# for minutes). The list's rows point at it (Suppression.upload_entry) and it is found by
+# each of their numbers; it holds none itself, so an erasure of one leaves it as it is.
+DONOTCALL_UPLOAD = EntryKind(
+    slug="donotcall-upload", label=_("file uploaded to the do-not-call list"),
+    summary=_uploaded, value_label=_value_label, personal=("sent.note",),
+    template="audit/kinds/donotcall-upload.html",
+    export_columns=(("file_name", "sent.file_name"), ("donotcall_scope", "sent.campaign"),
+                    ("donotcall_reason", "sent.reason"),
+                    ("donotcall_expires_on", "sent.expires_on"),
+                    ("donotcall_added", "details.added"),
+                    ("donotcall_already", "details.already")),
+    calls_thulium=False, search=("sent.file_name",), of_campaign=True)

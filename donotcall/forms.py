@@ -1,8 +1,10 @@
 """The list page's forms: one number, a file of numbers, a removal, the search."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
@@ -75,6 +77,12 @@ class SuppressionUploadForm(EntryFieldsMixin, UploadForm):
     """A CSV or XLSX file of numbers, read like an import's file."""
 
     field_order = ["file", "campaign", "reason", "note", "expires_on"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        most = _("At most %(most)s numbers a file.") % {
+            "most": number_format(settings.DONOTCALL_UPLOAD_MOST, force_grouping=True)}
+        self.fields["file"].help_text = f"{self.fields['file'].help_text} {most}"
 
 
 class RemovalForm(forms.Form):

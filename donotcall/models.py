@@ -42,6 +42,12 @@ class Suppression(models.Model):
     source_entry = models.ForeignKey("audit.Entry", verbose_name=_("opted out at"),
                                      on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+")
+    # The upload's audit entry, which names the file and its counts and is found by each of
+    # its numbers: one entry per upload, not per number (200,000 entries took minutes). No
+    # index: the entry's search terms list its numbers, and each upload wrote one more.
+    upload_entry = models.ForeignKey("audit.Entry", verbose_name=_("uploaded at"),
+                                     on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", db_index=False)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                  null=True, related_name="+")
     added_by_username = models.CharField(_("added by"), max_length=150)

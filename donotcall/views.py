@@ -1,6 +1,7 @@
 """The do-not-call list's page: search, add, upload, remove, export; and the opt-out of a
 number seen on a record addition's entry."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +21,6 @@ from .forms import RemovalForm, SearchForm, SuppressionForm, SuppressionUploadFo
 from .models import Suppression
 from .reading import numbers_read
 from .services import (
-    UPLOAD_MOST,
     AlreadySuppressed,
     NumberErased,
     suppression_add,
@@ -108,7 +108,7 @@ def suppression_upload(request):
     context = {"form": form}
     if request.method == "POST" and form.is_valid():
         try:
-            read = numbers_read(form.content, form.layout, most=UPLOAD_MOST)
+            read = numbers_read(form.content, form.layout, most=settings.DONOTCALL_UPLOAD_MOST)
         except FileProblem as problem:
             form.add_error("file", problem.message)
         else:

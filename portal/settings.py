@@ -457,6 +457,12 @@ IMPORT_KEEP_DAYS = env_number("IMPORT_KEEP_DAYS", default=90, least=0)
 # Days a do-not-call entry is kept after its end (its "until" day) passed; the worker then
 # deletes it, number and note (donotcall.services.suppressions_clear_expired). 0: kept.
 DONOTCALL_KEEP_DAYS = env_number("DONOTCALL_KEEP_DAYS", default=30, least=0)
+# The most numbers one do-not-call upload takes, all written within its request
+# (donotcall.services.suppressions_upload): 200,000 took 31-35 s on PostgreSQL on a shared
+# machine under load, some 6,000 a second, so 250,000 end within gunicorn's 60 s timeout
+# even there. A larger file is refused next to its field, saying the most and asking to
+# split it.
+DONOTCALL_UPLOAD_MOST = env_number("DONOTCALL_UPLOAD_MOST", default=250_000, least=1)
 
 # One line per request and per Thulium call, with the request id; `json` for collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

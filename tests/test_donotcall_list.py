@@ -1,7 +1,9 @@
 """The do-not-call list itself: what blocks where and until when, its audit entries, and
 what an erasure leaves of it."""
 
+import csv
 import datetime
+import io
 from importlib import import_module
 
 import pytest
@@ -16,17 +18,25 @@ from audit.export import COMMON_COLUMNS
 from audit.models import Entry, SearchTerm
 from audit.personal import digest
 from audit.recording import WORKER
+from audit.verify import verify_chain
 from donotcall import lookup, services
 from donotcall.checks import check_list_keys
-from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_REMOVAL, EXPIRED_LONG_AGO
+from donotcall.entries import (
+    DONOTCALL_ADDITION,
+    DONOTCALL_REMOVAL,
+    DONOTCALL_UPLOAD,
+    EXPIRED_LONG_AGO,
+)
 from donotcall.lookup import CHUNK, blocked
 from donotcall.models import Suppression
+from donotcall.reading import NumbersRead
 from donotcall.services import (
     AlreadySuppressed,
     suppression_add,
     suppression_remove,
     suppressions_add_all,
     suppressions_clear_expired,
+    suppressions_upload,
 )
 from portal.phones import key_without_trunk_zero, number_key, phone_key
 from tests.audit_fixtures import change
@@ -293,3 +303,43 @@ def test_the_start_up_check_reads_the_list_s_keys_unsorted(campaigns, officer):
         check_list_keys(None, databases=["default"])
     (read,) = [query["sql"] for query in queries]
     assert "DISTINCT" in read and "ORDER BY" not in read and "created_at" not in read
+
+
+def test_an_upload_is_one_entry_found_by_each_number_and_an_erasure_leaves_it(
+        client, campaigns, officer):
+    """Its numbers are found in the audit trail by its entry, which holds none of them: an
+    erasure of one blanks its row (still blocking), leaves the entry, and the number is
+    found by the upload, the erasure and the removal, which links to the upload."""
+    read = NumbersRead(keys=[KEY, phone_key("600000002")], repeated=1, invalid_count=2)
+    assert suppressions_upload(read=read, campaign=campaigns["00001"], reason="regulator",
+                               note="lista UKE", actor=officer,
+                               file_name="lista.csv") == (2, 0)
+    upload = Entry.objects.get(kind=DONOTCALL_UPLOAD.slug)
+    assert not Entry.objects.exclude(pk=upload.pk).exists()
+    assert (upload.actor_username, upload.sent["note"], upload.details) == (
+        "officer", "lista UKE", {"added": 2, "already": 0, "repeated": 1, "invalid": 2})
+    assert "601234567" not in str(upload.sent)
+    client.force_login(make_user("auditor", AUDITORS))
+    found = client.get(reverse("audit:timeline"), {"q": "600 000 002"}).context["page"].rows
+    assert [row.entry.pk for row in found] == [upload.pk]
+    page = client.get(upload.get_absolute_url()).content.decode()
+    assert "Put on the list: 2. On the list already: 0." in page
+    exported = b"".join(client.get(reverse("audit:export_csv")).streaming_content).decode()
+    (values,) = csv.DictReader(io.StringIO(exported.removeprefix("\ufeff")), delimiter=";")
+    assert (values["file_name"], values["donotcall_added"], values["donotcall_scope"]) == (
+        "lista.csv", "2", "00001")
+
+    report = forget_number(number="601 234 567", reference="RODO-9")
+    assert (report.counts["entries"], report.counts["donotcall"]) == (0, 1)
+    erased = Suppression.objects.get(digest=digest(KEY))
+    assert (erased.phone_key, erased.upload_entry_id) == ("", upload.pk)
+    assert blocked(campaigns["00001"], [KEY]) == {KEY}
+    upload.refresh_from_db()
+    assert (upload.erased_at, upload.sent["note"]) == (None, "lista UKE")
+    suppression_remove(suppression=erased, reason="wpis omyłkowy", actor=officer)
+    removal = Entry.objects.get(kind=DONOTCALL_REMOVAL.slug)
+    assert removal.sent["upload_entry"] == upload.pk
+    found = client.get(reverse("audit:timeline"), {"q": "601 234 567"}).context["page"].rows
+    assert {row.entry.kind for row in found} == {
+        DONOTCALL_UPLOAD.slug, DONOTCALL_REMOVAL.slug, "erasure"}
+    assert not verify_chain().problem
