@@ -199,8 +199,8 @@ def test_every_kind_s_page_reads_in_the_reader_s_words_in_english_and_polish(
 
 
 @pytest.mark.parametrize("slug", KINDS)
-def test_every_kind_s_timeline_row_reads_in_the_reader_s_words(reader, auditor, campaigns,
-                                                               slug):  # noqa: F811
+def test_every_kind_s_timeline_row_reads_in_the_reader_s_words(
+        reader, auditor, campaigns, slug):  # noqa: F811
     entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
     rows = {}
     for language in ("en", "pl"):
@@ -214,8 +214,8 @@ def test_every_kind_s_timeline_row_reads_in_the_reader_s_words(reader, auditor, 
 
 
 @pytest.mark.parametrize("slug", KINDS)
-def test_every_kind_is_found_by_each_filter_that_applies_to_it(reader, auditor, campaigns,
-                                                               slug):  # noqa: F811
+def test_every_kind_is_found_by_each_filter_that_applies_to_it(
+        reader, auditor, campaigns, slug):  # noqa: F811
     entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
     found = {"kind": slug, "outcome": entry.outcome}
     if entry.actor_id:
@@ -269,8 +269,8 @@ def test_verify_audit_accepts_a_log_holding_every_kind(auditor, campaigns):  # n
 
 
 @pytest.mark.parametrize("slug", KINDS)
-def test_verify_audit_names_an_entry_of_every_kind_whose_values_were_edited(auditor, campaigns,
-                                                                            slug):  # noqa: F811
+def test_verify_audit_names_an_entry_of_every_kind_whose_values_were_edited(
+        auditor, campaigns, slug):  # noqa: F811
     entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
     sample("campaign-change", actor=auditor, campaign=campaigns[CAMPAIGN])  # a later entry
     column = "details" if entry.details else "sent"
@@ -286,8 +286,8 @@ ERASABLE = [kind.slug for kind in all_kinds() if kind.phone]
 
 
 @pytest.mark.parametrize("slug", ERASABLE)
-def test_an_erased_number_reads_as_erased_on_every_kind_s_page_and_row(reader, auditor,
-                                                                       campaigns, slug):  # noqa: F811
+def test_an_erased_number_reads_as_erased_on_every_kind_s_page_and_row(
+        reader, auditor, campaigns, slug):  # noqa: F811
     entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
     forget_number(number=PHONE, reference="RODO/14", actor=auditor)
 
