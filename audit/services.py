@@ -181,7 +181,8 @@ def terms_searched_for(text: str) -> list[str]:
 
 def entry_for(*, viewer, pk: int) -> Entry:
     """The entry; raises Http404 if unknown, PermissionDenied if not the viewer's to open."""
-    entry = get_object_or_404(Entry.objects.select_related("campaign"), pk=min(pk, MAX_ID))
+    entry = get_object_or_404(Entry.objects.select_related("campaign", "related"),
+                              pk=min(pk, MAX_ID))
     if not may_see_entry(viewer, entry):
         raise PermissionDenied
     return entry

@@ -8,10 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry
+from audit.recording import entry_begin, entry_complete
+from campaigns.entries import FOUND_APPLIED
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
 from records.services import record_add, record_add_begin_all
-from tests.audit_fixtures import addition, auditor  # noqa: F401
+from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +148,24 @@ def test_a_record_addition_shows_its_next_call_in_the_portal_s_zone(logged_in, u
     assert '&quot;next_call_date&quot;: &quot;2026-12-24 15:00&quot;' in response.content.decode()
     polish = logged_in.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl")
     assert diff_rows(polish)[0][3] == "24 grudnia 2026, 09:00 2026-12-24 15:00"
+
+
+def test_an_unanswered_change_links_the_entry_that_found_it_applied_and_back(client, auditor,  # noqa: F811
+                                                                             user, campaigns):
+    """The change's page said only "unknown", though the portal had found its values in
+    Thulium; the finding's page named the change by its number alone."""
+    unanswered = change(actor=user, campaign=campaigns["00001"], sent={"order": 7},
+                        outcome="unknown")
+    found = entry_complete(entry_begin(
+        kind=FOUND_APPLIED.slug, actor=user, campaign=campaigns["00001"], related=unanswered,
+        details={"found": {"order": 7}, "settings_before": {"order": 1}}), outcome="succeeded")
+    client.force_login(auditor)
+
+    text = client.get(unanswered.get_absolute_url()).content.decode()
+    polish = client.get(unanswered.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl")
+    found_page = client.get(found.get_absolute_url()).content.decode()
+
+    assert 'data-testid="found-applied-by"' in text
+    assert f'href="{found.get_absolute_url()}">#{found.pk}</a>' in text
+    assert 'data-testid="found-applied-by"' in polish.content.decode()
+    assert f'data-testid="related">#{unanswered.pk}</a> · Settings changed' in found_page

@@ -1,6 +1,7 @@
 """Filters for audit entries' pages: `{% if user|may_see_entry:entry %}` links an entry only
-for those its page lets in; `{{ name|erased_place }}` names a place an erasure counts;
-`{{ entry|sent_words:"reason" }}` says a value sent in the user's words,
+for those its page lets in; `{{ entry|kind_label }}` says what an entry is;
+`{{ name|erased_place }}` names a place an erasure counts; `{{ entry|sent_words:"reason" }}`
+says a value sent in the user's words,
 `{{ entry|recorded_step }}` the step an entry records in place of its outcome, and
 `{{ entry|reason_words }}` the entry's reason as given, `{{ entry.detail|detail_words }}`
 its detail in the reader's language, `{{ check.problem|check_words }}` a check's words with
@@ -21,6 +22,14 @@ register.filter("check_words", check_words)
 @register.filter
 def may_see_entry(user, entry) -> bool:
     return services.may_see_entry(user, entry)
+
+
+@register.filter
+def kind_label(entry) -> str:
+    """What the entry is, in the reader's words ("settings changed"): a related entry's
+    number alone did not say. "" for none (one removed from the log, which verify_audit
+    names)."""
+    return kind_of(entry).label if entry is not None else ""
 
 
 @register.filter

@@ -4,8 +4,8 @@ from django import template
 from django.db.models import Q
 
 from audit.diff import flat_paths
-from audit.models import Entry
-from campaigns.entries import CAMPAIGN_CHANGE, ScheduleStep, Step
+from audit.models import Entry, Outcome
+from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, ScheduleStep, Step
 from campaigns.four_eyes import request_shown_in_full
 from campaigns.labels import settings_named
 from campaigns.models import ChangeRequest, ScheduledChange
@@ -51,6 +51,17 @@ def reverted_by(entry) -> list:
     # steps relate to its step too): asked in the query, SQLite walks every settings change
     # through the index of kinds instead.
     return [change for change in found if change.kind == CAMPAIGN_CHANGE.slug]
+
+
+@register.filter
+def found_applied(entry) -> list:
+    """The entries that found this change's values in Thulium after its answer was lost:
+    without them its page said only "unknown". Found by the index of related entries, the
+    kind told apart here, as for `reverted_by`."""
+    if entry.outcome != Outcome.UNKNOWN:
+        return []
+    return [found for found in Entry.objects.filter(related=entry).order_by("created_at", "pk")
+            if found.kind == FOUND_APPLIED.slug]
 
 
 @register.filter
