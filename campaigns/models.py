@@ -160,7 +160,8 @@ class ChangeRequest(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("change request")
         verbose_name_plural = _("change requests")
-        permissions = [("approve_changerequest", "Can approve or reject risky campaign changes")]
+        permissions = [("approve_changerequest",
+                        _("Can approve or reject risky campaign changes"))]
 
     def __str__(self):
         return f"{self.campaign.thulium_id} request by {self.actor_username} ({self.state})"

@@ -5,6 +5,9 @@ deleted a group, or changed its permissions (every member's at once, so its entr
 them): who may do what, and who could have logged in as whom, is part of what the audit
 trail must show."""
 
+from functools import cache
+
+from django.apps import apps
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -44,6 +47,36 @@ def groups_words(details: dict) -> list[str]:
     return parts
 
 
+# Django's own permissions of each model, as its `default_permissions` name them.
+_DEFAULT_PERMISSIONS = {"add": _("Can add %(model)s"), "change": _("Can change %(model)s"),
+                        "delete": _("Can delete %(model)s"), "view": _("Can view %(model)s")}
+
+
+@cache
+def _declared_permissions(app_label: str) -> dict:
+    """An app's permissions by codename, each with its words as its model declares them."""
+    if app_label not in apps.app_configs:
+        return {}
+    declared = {}
+    for model in apps.get_app_config(app_label).get_models():
+        meta = model._meta
+        for action in set(meta.default_permissions) & set(_DEFAULT_PERMISSIONS):
+            declared[f"{action}_{meta.model_name}"] = (_DEFAULT_PERMISSIONS[action], meta)
+        declared.update((codename, (words, None)) for codename, words in meta.permissions)
+    return declared
+
+
+def permission_words(name: str) -> str:
+    """A permission an entry names ("audit.view_audit_trail") in the reader's words ("Can
+    see everyone's actions in the audit trail"): the stored code read as a value. One that
+    no model declares any more reads as stored."""
+    app_label, _dot, codename = name.partition(".")
+    words, meta = _declared_permissions(app_label).get(codename, (None, None))
+    if words is None:
+        return name
+    return str(words) % {"model": meta.verbose_name} if meta else gettext(str(words))
+
+
 def permissions_words(details: dict) -> list[str]:
     """The permissions an entry's account or group gained and lost, in words."""
     gained, lost = details.get("permissions_gained"), details.get("permissions_lost")
@@ -51,11 +84,11 @@ def permissions_words(details: dict) -> list[str]:
     if gained:
         parts.append(ngettext("gained permission %(permissions)s",
                               "gained permissions %(permissions)s", len(gained))
-                     % {"permissions": ", ".join(gained)})
+                     % {"permissions": "; ".join(map(permission_words, gained))})
     if lost:
         parts.append(ngettext("lost permission %(permissions)s",
                               "lost permissions %(permissions)s", len(lost))
-                     % {"permissions": ", ".join(lost)})
+                     % {"permissions": "; ".join(map(permission_words, lost))})
     return parts
 
 

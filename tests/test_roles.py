@@ -8,6 +8,7 @@ column (and a user in USERS).
 import csv
 import datetime
 import io
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -375,10 +376,12 @@ def test_every_change_of_a_group_in_the_admin_is_an_audit_entry(client):
     ]
     page = client.get(entries[1].get_absolute_url()).content.decode()
     assert 'data-testid="renamed-from">Supervisors<' in page
-    assert 'data-testid="permissions-gained">audit.view_audit_trail<' in page
+    assert ('data-testid="permissions-gained"><div>Can see everyone&#x27;s actions in the '
+            'audit trail <code>audit.view_audit_trail</code></div><') in page
     timeline = client.get(reverse("audit:timeline")).content.decode()
     assert ("group Team leads changed; renamed from Supervisors; gained permission "
-            "audit.view_audit_trail; lost permission campaigns.change_campaign") in timeline
+            "Can see everyone&#x27;s actions in the audit trail; lost permission "
+            "Can change campaign") in timeline
     export = client.get(reverse("audit:export_csv"), {"kind": "group"})
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()
                                            .lstrip("\ufeff")), delimiter=";"))
@@ -407,10 +410,34 @@ def test_a_group_s_entry_names_whom_the_change_reached(client):
         assert client.get(reverse("audit:timeline"),
                           HTTP_ACCEPT_LANGUAGE=language).status_code == 200
     timeline = client.get(reverse("audit:timeline")).content.decode()
-    assert ("group Supervisors changed; gained permission campaigns.change_campaign; "
+    assert ("group Supervisors changed; gained permission Can change campaign; "
             "2 members at the time") in timeline
-    assert ("group Supervisors deleted; lost permission campaigns.change_campaign; "
+    assert ("group Supervisors deleted; lost permission Can change campaign; "
             "3 members at the time") in timeline
+
+
+@pytest.mark.django_db
+def test_a_permission_an_entry_names_reads_in_the_reader_s_words_beside_its_code(client):
+    """The entry's page and its timeline row showed "audit.view_audit_trail", in Polish too:
+    a code, where the admin's own pages say what the permission lets one do."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    group = Group.objects.create(name="Supervisors")
+    client.force_login(root)
+    client.post(reverse("admin:auth_group_change", args=[group.pk]),
+                group_form("Supervisors", "view_audit_trail", "approve_changerequest"))
+    entry = Entry.objects.get(kind="group")
+    assert entry.details["permissions_gained"] == ["audit.view_audit_trail",
+                                                   "campaigns.approve_changerequest"]
+
+    page = client.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    timeline = client.get(reverse("audit:timeline"), HTTP_ACCEPT_LANGUAGE="pl")
+
+    gained = re.search(r'data-testid="permissions-gained">(.*?)</dd>', page).group(1)
+    assert ("<div>Może przeglądać w dzienniku zdarzeń działania wszystkich użytkowników "
+            "<code>audit.view_audit_trail</code></div>") in gained
+    assert "<code>campaigns.approve_changerequest</code>" in gained
+    assert "Może przeglądać w dzienniku zdarzeń" in timeline.content.decode()
+    assert "audit.view_audit_trail" not in timeline.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)

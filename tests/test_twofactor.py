@@ -467,9 +467,11 @@ def test_a_permission_given_or_taken_directly_in_the_admin_is_an_audit_entry(cli
         {"account": "nowy", "step": "changed", "permissions_lost": ["audit.view_audit_trail"]},
     ]
     page = client.get(entries[0].get_absolute_url()).content.decode()
-    assert 'data-testid="permissions-gained">audit.view_audit_trail<' in page
+    assert ('data-testid="permissions-gained"><div>Can see everyone&#x27;s actions in the '
+            'audit trail <code>audit.view_audit_trail</code></div><') in page
     timeline = client.get(reverse("audit:timeline")).content.decode()
-    assert "roles of nowy changed; gained permission audit.view_audit_trail" in timeline
+    assert ("roles of nowy changed; gained permission Can see everyone&#x27;s actions in the "
+            "audit trail") in timeline
     export = client.get(reverse("audit:export_csv"), {"kind": "account"})
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()
                                            .lstrip("\ufeff")), delimiter=";"))
