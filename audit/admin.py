@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.ids import id_from_text
 from portal.paging import LongTablePaginator
 
-from .kinds import all_kinds
+from .kinds import kinds_by_label
 from .models import Entry
 from .services import may_see_everyone
 
@@ -36,7 +36,7 @@ class KindFilter(admin.SimpleListFilter):
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [(kind.slug, kind.label) for kind in all_kinds()]
+        return [(kind.slug, kind.label) for kind in kinds_by_label()]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind=self.value()) if self.value() else queryset

@@ -13,7 +13,7 @@ from portal.phones import number_key
 from portal.typed_moments import DATE_RANGE, TypedDateField
 
 from .erasure import REFERENCE_LENGTH, clean_reference
-from .kinds import all_kinds
+from .kinds import kinds_by_label
 from .models import Entry, Outcome
 from .services import Cursor, TimelineFilters, former_username, may_see_everyone
 
@@ -82,7 +82,7 @@ class TimelineFilterForm(forms.Form):
         # The campaigns the log can name, without audit knowing the app that keeps them.
         self.fields["campaign"].fit(Entry._meta.get_field("campaign").related_model.objects)
         self.fields["kind"].choices = [
-            ("", _("any action")), *((kind.slug, kind.label) for kind in all_kinds())
+            ("", _("any action")), *((kind.slug, kind.label) for kind in kinds_by_label())
         ]
         for field in self.fields.values():
             is_select = isinstance(field.widget, forms.Select)

@@ -81,10 +81,16 @@ def all_kinds() -> list[EntryKind]:
     return sorted(_registry.values(), key=lambda kind: kind.slug)
 
 
+def kinds_by_label() -> list[EntryKind]:
+    """Every kind in the order of its label in the reader's language, as a list to choose
+    from reads: in the slugs' order, "settings changed" came second and "konto zmienione"
+    (account) first."""
+    return sorted(_registry.values(), key=lambda kind: str(kind.label).casefold())
+
+
 def campaign_kinds() -> list[EntryKind]:
     """The kinds a campaign's history may be filtered to, in the user's words' order."""
-    return sorted((kind for kind in _registry.values() if kind.of_campaign),
-                  key=lambda kind: str(kind.label))
+    return [kind for kind in kinds_by_label() if kind.of_campaign]
 
 
 def get_kind(slug: str) -> EntryKind | None:

@@ -1,7 +1,9 @@
 """The audit timeline: every kind of entry in one list, filters that combine, keyset pages."""
 
 import datetime as dt
+import re
 from functools import partial
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.kinds import all_kinds
 from audit.recording import entries_complete, outcome_values
 from audit.services import timeline_page
 from imports.models import ImportJob
@@ -335,3 +338,19 @@ def test_the_hour_the_clocks_repeat_shows_which_of_the_two_it_was(watched, user,
     timeline = watched.get(TIMELINE).content.decode()
     assert "2026-10-25 02:30:00 CEST" in timeline and "2026-10-25 02:30:00 CET" in timeline
     assert "2026-10-25 10:00:00<" in timeline  # any other hour as before
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_the_action_filter_lists_the_kinds_in_the_order_of_their_labels(client, auditor,  # noqa: F811
+                                                                        language):
+    """They came in the order of their slugs: in Polish "konto zmienione…" (account) first,
+    then "zmieniono ustawienia" (campaign-change), "przeniesiono…" (carried-over)."""
+    client.force_login(auditor)
+
+    page = client.get(reverse("audit:timeline"), HTTP_ACCEPT_LANGUAGE=language)
+
+    select = re.search(r'<select name="kind".*?</select>', page.content.decode(), re.S).group(0)
+    labels = [unescape(label) for label in re.findall(r'<option value="[^"]+">(.*?)</option>',
+                                                      select)]
+    assert len(labels) == len(all_kinds())
+    assert labels == sorted(labels, key=str.casefold)
