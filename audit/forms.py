@@ -17,6 +17,9 @@ from .kinds import kinds_by_label
 from .models import Entry, Outcome
 from .services import Cursor, TimelineFilters, former_username, may_see_everyone
 
+# The user filter's choice of the entries no user made.
+PORTAL_ITSELF = "portal"
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -78,6 +81,8 @@ class TimelineFilterForm(forms.Form):
             ("", _("everyone")),
             *((str(user.pk), user.get_username()) for user in users),
             *self._deleted_user_choice(),
+            # The entries of the portal's own doing (its worker's, a command's) have no user.
+            *([(PORTAL_ITSELF, _("the portal itself (no user)"))] if self.sees_everyone else []),
         ]
         # The campaigns the log can name, without audit knowing the app that keeps them.
         self.fields["campaign"].fit(Entry._meta.get_field("campaign").related_model.objects)
@@ -110,7 +115,10 @@ class TimelineFilterForm(forms.Form):
         return campaign.pk if campaign else None
 
     def clean_user(self):
-        return int(self.cleaned_data["user"]) if self.cleaned_data["user"] else None
+        user = self.cleaned_data["user"]
+        if not user:
+            return None
+        return user if user == PORTAL_ITSELF else int(user)
 
     def clean(self):
         cleaned = super().clean()
@@ -125,7 +133,8 @@ class TimelineFilterForm(forms.Form):
         """The valid filters, dates as instants in the portal's time zone (the end day whole)."""
         data = self.cleaned_data
         return TimelineFilters(
-            actor_id=data["user"],
+            actor_id=data["user"] if isinstance(data["user"], int) else None,
+            by_portal=data["user"] == PORTAL_ITSELF,
             campaign_id=data["campaign"],
             kind=data["kind"],
             outcome=data["outcome"],

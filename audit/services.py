@@ -34,6 +34,8 @@ _SHA256 = re.compile(r"[0-9A-Fa-f]{64}")  # an import's file, as its receipt nam
 @dataclass(frozen=True)
 class TimelineFilters:
     actor_id: int | None = None
+    # Only the entries of no user: the portal's own doing (its worker's, a command's).
+    by_portal: bool = False
     campaign_id: int | None = None
     kind: str = ""
     outcome: str = ""
@@ -138,6 +140,8 @@ def entries_matching(filters: TimelineFilters):
     query = Q()
     if filters.actor_id is not None:
         query &= Q(actor_id=filters.actor_id)
+    if filters.by_portal:
+        query &= Q(actor__isnull=True)
     if filters.campaign_id is not None:
         query &= Q(campaign_id=filters.campaign_id)
     if filters.kind:

@@ -12,8 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.kinds import all_kinds
+from audit.models import Entry
 from audit.recording import entries_complete, outcome_values
 from audit.services import timeline_page
+from campaigns.entries import THULIUM_PRESENCE
+from campaigns.models import Campaign
+from campaigns.presence import presence_mark
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from tests.audit_fixtures import addition, auditor, change, colleague  # noqa: F401
@@ -354,3 +358,28 @@ def test_the_action_filter_lists_the_kinds_in_the_order_of_their_labels(client, 
                                                       select)]
     assert len(labels) == len(all_kinds())
     assert labels == sorted(labels, key=str.casefold)
+
+
+def test_the_entries_of_the_portal_s_own_doing_are_found_by_the_user_filter(client, auditor,  # noqa: F811
+                                                                           user, campaigns):
+    """A campaign found gone from Thulium, an import stopped or cleared by the worker: no
+    user made them, and the user filter found none of them."""
+    mine = change(actor=user, campaign=campaigns["00001"], sent={"order": 1})
+    presence_mark(Campaign.objects.filter(pk=campaigns["00002"].pk), in_thulium=False,
+                  actor=None)
+    gone = Entry.objects.get(kind=THULIUM_PRESENCE.slug)
+    client.force_login(auditor)
+
+    found = client.get(reverse("audit:timeline"), {"user": "portal"})
+    page = client.get(gone.get_absolute_url()).content.decode()
+    export = b"".join(client.get(reverse("audit:export_csv"), {"user": "portal"})
+                      .streaming_content).decode()
+
+    assert rows(found) == [gone]
+    assert f'href="{reverse("audit:timeline")}?user={"portal"}"' in page
+    assert f"\n{THULIUM_PRESENCE.slug};{gone.pk};" in export
+    assert f"\n{mine.kind};{mine.pk};" not in export
+    client.force_login(user)  # who sees only their own entries in full
+    refused = client.get(reverse("audit:timeline"), {"user": "portal"})
+    assert refused.status_code == 200 and refused.context["page"] is None
+    assert refused.context["form"].errors["user"]
