@@ -217,9 +217,7 @@ def test_every_kind_s_timeline_row_reads_in_the_reader_s_words(
 def test_every_kind_is_found_by_each_filter_that_applies_to_it(
         reader, auditor, campaigns, slug):  # noqa: F811
     entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
-    found = {"kind": slug, "outcome": entry.outcome}
-    if entry.actor_id:
-        found["user"] = entry.actor_id
+    found = {"kind": slug, "outcome": entry.outcome, "user": entry.actor_id or "portal"}
     if entry.campaign_id:
         found["campaign"] = CAMPAIGN
     for name, value in found.items():
