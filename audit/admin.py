@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.ids import id_from_text
 from portal.paging import LongTablePaginator
 
-from .kinds import kinds_by_label
+from .kinds import kind_of, kinds_by_label
 from .models import Entry
 from .services import may_see_everyone
 
@@ -52,7 +52,7 @@ class EntryAdmin(ReadOnlyAuditAdmin):
     (which read every entry's year) is left to the timeline's dates.
     """
 
-    list_display = ("created_at", "kind", "actor_username", "campaign", "outcome", "request_id")
+    list_display = ("created_at", "action", "actor_username", "campaign", "outcome", "request_id")
     list_filter = (KindFilter, "outcome")
     # What get_search_results finds; it finds them exactly, through their indexes.
     search_fields = ("id", "request_id", "actor__username")
@@ -83,6 +83,12 @@ class EntryAdmin(ReadOnlyAuditAdmin):
             looks.append(Q(pk=pk))
         first, *others = (Entry.objects.filter(look).order_by().values("pk") for look in looks)
         return queryset.filter(pk__in=first.union(*others, all=True)), False
+
+    @admin.display(description=Entry._meta.get_field("kind").verbose_name, ordering="kind")
+    def action(self, entry):
+        """The kind in the reader's words, as the timeline names it: the list showed its
+        slug ("campaign-change"), in Polish too."""
+        return kind_of(entry).label
 
     def has_view_permission(self, request, obj=None):
         return may_see_everyone(request.user) and super().has_view_permission(request, obj)

@@ -112,3 +112,14 @@ def test_the_list_stays_read_only(admin_client, entries):
     assert admin_client.post(f"/admin/audit/entry/{entries[0].pk}/delete/").status_code == 403
     page = admin_client.get(f"/admin/audit/entry/{entries[0].pk}/change/").content.decode()
     assert 'name="_save"' not in page
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "Settings changed"),
+                                                 ("pl", "Zmieniono ustawienia")])
+def test_the_list_names_each_entry_s_action_in_the_reader_s_words(admin_client, entries,
+                                                                  language, words):
+    page = admin_client.get(LIST, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    cells = re.findall(r'<td class="field-action">(.*?)</td>', page)
+    assert words.lower() in [cell.lower() for cell in cells]
+    assert CAMPAIGN_CHANGE.slug not in cells and RECORD_ADDITION.slug not in cells
