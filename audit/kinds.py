@@ -64,6 +64,10 @@ class EntryKind:
     # Whether a pending entry of this kind may still be waiting for Thulium's answer (its
     # call under way); one that is not reads as a call that never finished.
     in_flight: Callable[[object], bool] = never
+    # What the entry's user did, for a kind whose action is not theirs (a change found made
+    # outside the portal, by whoever's page read the campaign): shown beside their name, which
+    # read as the author of the change.
+    actor_role: str = ""
     # Entries of this kind concern one campaign: its page offers the kind as a filter of
     # its history (an import's thousands of records can bury its settings' changes).
     of_campaign: bool = False

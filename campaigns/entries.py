@@ -84,8 +84,9 @@ _SETTINGS_SHOWN = dict(before="details.settings_before", field_label=setting_lab
                        value_label=setting_value_label, of_campaign=True)
 # The kinds found on reading the campaign from Thulium: nothing is sent; `details.found`
 # holds the values that differed from the known ones.
+_FOUND_ON_READING = _("found it on reading Thulium")
 _FOUND_IN_THULIUM = dict(
-    _SETTINGS_SHOWN, after="details.found", calls_thulium=False,
+    _SETTINGS_SHOWN, after="details.found", calls_thulium=False, actor_role=_FOUND_ON_READING,
     export_columns=(("settings_before", "details.settings_before"), ("found", "details.found")))
 
 CAMPAIGN_CHANGE = EntryKind(
@@ -148,6 +149,7 @@ THULIUM_PRESENCE = EntryKind(
     summary=_presence_summary,
     template="audit/kinds/thulium-presence.html",
     calls_thulium=False,
+    actor_role=_FOUND_ON_READING,
     of_campaign=True,
     export_columns=(("in_thulium", "details.in_thulium"),),
 )

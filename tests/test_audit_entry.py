@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import Entry
 from audit.recording import entry_begin, entry_complete
-from campaigns.entries import FOUND_APPLIED
+from campaigns.entries import FOUND_APPLIED, OUTSIDE_CHANGE
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
 from records.services import record_add, record_add_begin_all
@@ -169,3 +169,24 @@ def test_an_unanswered_change_links_the_entry_that_found_it_applied_and_back(cli
     assert f'href="{found.get_absolute_url()}">#{found.pk}</a>' in text
     assert 'data-testid="found-applied-by"' in polish.content.decode()
     assert f'data-testid="related">#{unanswered.pk}</a> · Settings changed' in found_page
+
+
+def test_a_change_found_made_outside_the_portal_says_its_user_only_found_it(client, auditor,  # noqa: F811
+                                                                            user, campaigns):
+    """Its user is whoever's page read the campaign: "Who: manager" beside "changed outside
+    the portal" read as if they had made the change."""
+    outside = entry_complete(entry_begin(
+        kind=OUTSIDE_CHANGE.slug, actor=user, campaign=campaigns["00001"],
+        details={"found": {"order": 7}, "settings_before": {"order": 1}}), outcome="succeeded")
+    made = change(actor=user, campaign=campaigns["00001"], sent={"order": 8})
+    client.force_login(auditor)
+
+    page = client.get(outside.get_absolute_url()).content.decode()
+    timeline = client.get(reverse("audit:timeline")).content.decode()
+    own_page = client.get(made.get_absolute_url()).content.decode()
+
+    assert ('data-testid="who">manager <span class="text-muted">(found it on reading '
+            'Thulium)</span></dd>') in page
+    assert 'manager <small class="text-muted">(found it on reading Thulium)</small>' in timeline
+    assert timeline.count("found it on reading Thulium") == 1
+    assert 'data-testid="who">manager</dd>' in own_page
