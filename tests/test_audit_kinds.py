@@ -298,3 +298,18 @@ def test_an_erased_number_reads_as_erased_on_every_kind_s_page_and_row(
                   if erased in row]
         assert PHONE not in row
     assert verify_chain().problem == ""
+
+
+@pytest.mark.parametrize("slug", [kind.slug for kind in all_kinds() if kind.of_campaign])
+def test_every_campaign_kind_is_in_its_campaign_s_history_and_its_filter(
+        reader, auditor, campaigns, slug):  # noqa: F811
+    entry = sample(slug, actor=auditor, campaign=campaigns[CAMPAIGN])
+    page = reverse("campaigns:detail", args=[CAMPAIGN])
+
+    for language in ("en", "pl"):
+        response = reader.get(page, {"kind": slug}, HTTP_ACCEPT_LANGUAGE=language)
+        history = re.search(r'data-testid="history">.*?</table>', response.content.decode(),
+                            re.S).group(0)
+        assert f'href="{entry.get_absolute_url()}"' in history
+        assert f'<option value="{slug}" selected>' in response.content.decode()
+        assert raw_values(visible_text(history)) == []
