@@ -33,6 +33,7 @@ def entry_detail(request, pk):
     return render(request, "audit/entry.html", {
         "kind": kind, "entry": entry, "changes": entry_changes(entry),
         "in_flight": entry.outcome == Outcome.PENDING and kind.in_flight(entry),
+        "not_sent": kind.not_sent(entry),
         "summary": kind.summary(entry),  # the timeline's line, for a kind's template
     })
 

@@ -57,9 +57,13 @@ from portal.thulium import (
     ThuliumRefused,
 )
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
-from records.entries import RECORD_CHECK
-from records.services import (
+from records.entries import (
+    IMPORT_ENDED_FIRST,
+    IMPORT_NOT_BEGUN,
     LISTED_SINCE_CHECKED,
+    RECORD_CHECK,
+)
+from records.services import (
     added_values,
     batch_failure_values,
     batch_values,
@@ -77,8 +81,8 @@ from .models import ImportAttempt, RowState
 
 # Stored in English, shown in the reader's language (audit's `detail_words`).
 INTERRUPTED = gettext_noop("The import's worker stopped before Thulium's answer was recorded.")
-NOT_SENT = gettext_noop("Not sent: the import was cancelled or stopped first.")
-NOT_BEGUN = gettext_noop("Not sent yet: the import's worker failed before sending it.")
+# Kept with the addition's kind, which reads them as a send not made (records.entries).
+NOT_SENT, NOT_BEGUN = IMPORT_ENDED_FIRST, IMPORT_NOT_BEGUN
 
 
 class ClaimedRow(NamedTuple):

@@ -1,10 +1,11 @@
 """The records app's kinds of audit entries: a record sent to a campaign, and a check in
 Thulium of one whose answer was lost."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
+from audit.models import Outcome
 from portal.shown_times import shown_minute
 from portal.thulium.dates import thulium_moment
 
@@ -16,6 +17,24 @@ from .landing import in_flight
 _SEARCH = ("sent.identifier", "results.record_id")
 _COLUMNS = (("phone_number", "sent.phone_number"), ("identifier", "sent.identifier"),
             ("record_id", "results.record_id"))
+
+
+# Why a begun addition was not sent, as its detail keeps it (in English; audit's
+# `detail_words` says it in the reader's language). The list is looked up again just before
+# each POST, as a number may be put on it between the first check (a form's, an import's
+# claim) and the call (an import's batch waits minutes for its turn); an import's rows left
+# when it is cancelled or stopped, or when its worker failed first, are not sent either.
+LISTED_SINCE_CHECKED = gettext_noop("Not sent: the number was put on the do-not-call list "
+                                    "after it was checked.")
+IMPORT_ENDED_FIRST = gettext_noop("Not sent: the import was cancelled or stopped first.")
+IMPORT_NOT_BEGUN = gettext_noop("Not sent yet: the import's worker failed before sending it.")
+NOT_SENT_DETAILS = (LISTED_SINCE_CHECKED, IMPORT_ENDED_FIRST, IMPORT_NOT_BEGUN)
+
+
+def _not_sent(entry) -> bool:
+    """Completed as failed, but never sent: its page said "Sent to Thulium, exactly" and
+    "failed", which read as Thulium's failure."""
+    return entry.outcome == Outcome.FAILED and entry.detail in NOT_SENT_DETAILS
 
 
 def _summary(entry) -> str:
@@ -55,6 +74,7 @@ RECORD_ADDITION = EntryKind(
     export_columns=_COLUMNS,
     of_campaign=True,
     in_flight=in_flight,
+    not_sent=_not_sent,
 )
 
 

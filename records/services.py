@@ -30,7 +30,7 @@ from portal.thulium import NewRecord, RecordResult, ThuliumError, get_client
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED
 from portal.thulium.kept_bodies import kept_body
 
-from .entries import RECORD_ADDITION, RECORD_CHECK
+from .entries import LISTED_SINCE_CHECKED, RECORD_ADDITION, RECORD_CHECK
 from .landing import check_in_flight, cut_off, landed_by
 from .models import AddedRecord
 from .reconciling import find_all_in_thulium, listing_days
@@ -43,11 +43,6 @@ _REFUSED_SAID = {ALREADY_EXISTS: gettext_noop("Thulium answered ALREADY_EXISTS f
                  FAILED: gettext_noop("Thulium answered FAILED for this record.")}
 _UNTOLD = gettext_noop("Thulium's answer to the batch does not tell what became of this "
                        "record.")
-# A send begun, then not made: the list is looked up again just before each POST, as a
-# number may be put on it between the first check (a form's, an import's claim) and the
-# call (an import's batch waits minutes for its turn).
-LISTED_SINCE_CHECKED = gettext_noop("Not sent: the number was put on the do-not-call list "
-                                    "after it was checked.")
 # A check that found the number held in Thulium by a record listed with no usable id.
 LISTED_WITHOUT_ID = gettext_noop("Thulium listed this number's record without its record_id: "
                                  "it holds the number, which is not sent again.")

@@ -8,11 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Entry
-from audit.recording import entry_begin, entry_complete
+from audit.recording import entry_begin, entry_complete, outcome_values
 from campaigns.entries import FOUND_APPLIED, OUTSIDE_CHANGE
 from campaigns.services import campaign_update
 from portal.thulium import ThuliumError
-from records.services import record_add, record_add_begin_all
+from records.entries import LISTED_SINCE_CHECKED
+from records.services import record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, auditor, change  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,28 @@ def test_a_change_found_made_outside_the_portal_says_its_user_only_found_it(clie
     assert 'manager <small class="text-muted">(found it on reading Thulium)</small>' in timeline
     assert timeline.count("found it on reading Thulium") == 1
     assert 'data-testid="who">manager</dd>' in own_page
+
+
+def test_an_addition_never_sent_reads_as_not_sent_not_as_sent_and_failed(client, auditor,  # noqa: F811
+                                                                         user, campaigns):
+    """Its number was put on the do-not-call list between the form's check and the POST:
+    nothing went to Thulium, and its page said "failed" under "Sent to Thulium, exactly"."""
+    (entry,) = record_add_begin_all(campaign=campaigns["00001"], actor=user,
+                                    payloads=[{"phone_number": "601234567"}])
+    record_add_complete_all([(entry, outcome_values(outcome="failed",
+                                                    detail=LISTED_SINCE_CHECKED))])
+    refused = addition(actor=user, campaign=campaigns["00001"], phone="601234568",
+                       outcome="failed", detail="HTTP 503")
+    client.force_login(auditor)
+
+    text = client.get(entry.get_absolute_url()).content.decode()
+    polish = client.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    timeline = client.get(reverse("audit:timeline"), {"outcome": "failed"}).content.decode()
+    failed = client.get(refused.get_absolute_url()).content.decode()
+
+    assert re.search(r'data-testid="outcome"><span class="fw-semibold">not sent</span>', text)
+    assert "To be sent to Thulium (not sent)" in text and "Sent to Thulium, exactly" not in text
+    assert re.search(r'data-testid="outcome"><span class="fw-semibold">nie wysłano</span>',
+                     polish)
+    assert timeline.count(">not sent</span>") == 1
+    assert "Sent to Thulium, exactly" in failed and ">not sent<" not in failed

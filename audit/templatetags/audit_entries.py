@@ -55,10 +55,13 @@ def reason_words(entry) -> str:
 
 @register.filter
 def recorded_step(entry) -> str:
-    """The step a completed entry of a kind that calls nothing records ("rejected"), shown
-    in place of its outcome; "" for any other entry, whose outcome is shown."""
-    step_label = kind_of(entry).step_label
-    return step_label(entry) if step_label and entry.outcome == Outcome.SUCCEEDED else ""
+    """The step a completed entry of a kind that calls nothing records ("rejected"), or
+    "not sent" for a call not made, shown in place of its outcome; "" for any other entry,
+    whose outcome is shown."""
+    kind = kind_of(entry)
+    if kind.not_sent(entry):
+        return gettext("not sent")
+    return kind.step_label(entry) if kind.step_label and entry.outcome == Outcome.SUCCEEDED else ""
 
 
 @register.filter
