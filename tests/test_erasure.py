@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from audit import erasure as erasure_module
 from audit import recording, shown_erasures
@@ -230,6 +231,22 @@ def test_an_erased_entry_s_page_says_the_erasure_in_the_reader_s_words_and_the_p
     assert stored in b"".join(logged_in.get(reverse("audit:export_jsonl")).streaming_content
                               ).decode()
     assert Entry.objects.get(pk=entry.pk).sent["phone_number"] == stored
+
+
+def test_an_erased_entry_s_english_page_spells_the_erasure_s_day_as_its_markers_do(
+        logged_in, user, campaigns):
+    """"Personal data erased: Dec. 6, 2026" above "[erased 6 Dec. 2026, 04:20 · ...]"."""
+    entry = record_add(campaign=campaigns["00001"], actor=user,
+                       payload={"phone_number": NUMBER})
+    forget_number(number=NUMBER, reference="RODO/16")
+    entry.refresh_from_db()
+    with translation.override("en"):
+        day = date_format(timezone.localtime(entry.erased_at), "j N Y")
+
+    page = logged_in.get(entry.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert page.split('data-testid="erased">')[1].startswith(day)
+    assert f"[erased {day}, " in page
 
 
 def test_a_reference_of_marks_that_show_nothing_is_no_reference():
