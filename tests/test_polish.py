@@ -130,6 +130,15 @@ def test_the_translation_covers_every_string_in_the_code(catalogue, tmp_path, mo
     assert [e.msgid for e in fresh.fuzzy_entries()] == []
 
 
+def test_every_plural_has_each_of_polish_four_forms(catalogue):
+    """A form missing is no error to Django's compilemessages, but `msgfmt -c` refuses the
+    catalogue, and a count it stands for shows the English words."""
+    forms = int(re.search(r"nplurals=(\d+)", catalogue.metadata["Plural-Forms"]).group(1))
+    lacking = [entry.msgid for entry in catalogue if entry.msgid_plural and not entry.obsolete
+               and [n for n in range(forms) if entry.msgstr_plural.get(n)] != list(range(forms))]
+    assert forms == 4 and lacking == []
+
+
 def test_the_browser_language_chooses_polish(logged_in, campaigns):
     page = logged_in.get(reverse("campaigns:list"), HTTP_ACCEPT_LANGUAGE="pl-PL,pl;q=0.9")
     html = page.content.decode()
