@@ -27,6 +27,9 @@ from .request_steps import outdated_requests_close
 from .services import merged_settings, same_as_sent
 
 log = logging.getLogger(__name__)
+# A view's reading of Thulium's list, all its pages, ends within this many
+# THULIUM_VIEW_TIMEOUTs (see campaigns_read).
+VIEW_READ_TIMEOUTS = 2
 # Keys of GET outbounds items that are campaign settings, if Thulium sends them.
 SETTING_KEYS = ("name", "dialer", "active", "start_date", "end_date", "order", "parity",
                 "group_id", "parameters")
@@ -131,7 +134,7 @@ def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> 
 
     Returns the "changed outside the portal" entry when Thulium's values differ from the
     known ones. Raises ThuliumError, or CampaignNotListed. The form it is read for opens
-    with the last known values without it, so Thulium is waited for THULIUM_VIEW_TIMEOUT.
+    with the last known values without it, so Thulium is waited for as campaigns_read says.
     """
     found = campaigns_read([campaign], actor=actor, language=language)
     if campaign.pk not in found:
@@ -146,14 +149,23 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
     portal" entry or None (a campaign missing is not in the list, and is marked not in
     Thulium if the list is complete, with an entry: campaigns.presence). Raises ThuliumError.
-    Thulium is waited for THULIUM_VIEW_TIMEOUT: a change to several campaigns keeps the
-    rest of its request's time for its PUTs.
+
+    Each page is waited for THULIUM_VIEW_TIMEOUT, and the whole reading, however many
+    pages, ends within VIEW_READ_TIMEOUTS (2) times it, or raises ThuliumUnavailable "no
+    answer in time" (nothing then marked not in Thulium): the form, approval or change to
+    several campaigns it is read for keeps the rest of its request's time (a change's PUTs,
+    GUNICORN_TIMEOUT). Twice, as one call already waited up to that (a connection, then an
+    answer: docs/operations.md), so a list answered on its first page waits as before; and
+    one timeout would be too little for a long list on a healthy Thulium: a page took
+    15-40 ms on the sandbox (50 pages of 4993 campaigns in 0.8-1.9 s on a loaded machine),
+    and 10 s by default leave a real Thulium 200 ms for each of 50 pages.
     """
     wanted = {campaign.thulium_id: campaign for campaign in campaigns}
     found = {}
     timeout = settings.THULIUM_VIEW_TIMEOUT
     asked_at = last_link()
-    listing = get_client(language, timeout=timeout).list_campaigns(wanted=set(wanted))
+    listing = get_client(language, timeout=timeout).list_campaigns(
+        wanted=set(wanted), within=VIEW_READ_TIMEOUTS * timeout)
     for item in listing:
         campaign = wanted.pop(str(item.get("id", "")), None)
         if campaign is not None:

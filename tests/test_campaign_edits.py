@@ -578,6 +578,28 @@ def test_the_form_of_a_campaign_on_the_first_page_of_hundreds_reads_that_page_on
     assert len(campaign_lists_read(thulium)) == 3
 
 
+def test_the_form_of_a_campaign_deep_in_a_slow_list_opens_by_the_reads_one_deadline(
+    logged_in, campaigns, thulium, settings
+):
+    """THULIUM_VIEW_TIMEOUT bounded each page, not the reading: a campaign on page 40 of a
+    slow Thulium kept the form waiting 40 times it, past gunicorn's timeout."""
+    settings.THULIUM_VIEW_TIMEOUT = 1.0  # the whole reading: VIEW_READ_TIMEOUTS (2) times it
+    thulium.state.add_generated_campaigns(450)  # G0450 is on the list's fifth page
+    Campaign.objects.create(thulium_id="G0450", name="Kampania 0450", settings={"order": 4})
+    # Each page answers within its own timeout, but three pages take longer than the reading.
+    thulium.state.fail_next("timeout", path="/api/outbounds", delay=0.7, every=1)
+
+    response = logged_in.get(edit_url("G0450"))
+
+    assert response.status_code == 200
+    assert len(campaign_lists_read(thulium)) <= 3
+    warning = response.content.decode().split('data-testid="read-error"')[1]
+    assert "last values it knew" in warning and "no answer in time" in warning
+    assert form_values(response, "name")["order"] == "4"
+    assert Campaign.objects.get(thulium_id="G0450").in_thulium is not False
+    assert not Entry.objects.filter(kind=THULIUM_PRESENCE.slug).exists()
+
+
 def test_a_campaign_thulium_no_longer_lists_opens_with_the_last_known_values(
     logged_in, campaigns, thulium
 ):

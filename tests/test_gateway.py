@@ -226,6 +226,20 @@ def test_list_campaigns_stops_reading_pages_once_the_wanted_campaigns_are_listed
     assert campaigns == every[:100 * pages]
 
 
+def test_list_campaigns_within_a_deadline_stops_at_it_however_long_each_page_may_take(thulium):
+    """Each page is waited for the client's timeout; the pages together for `within`."""
+    thulium.state.add_generated_campaigns(450)
+    thulium.state.fail_next("timeout", path="/api/outbounds", delay=0.4, every=1)
+    with pytest.raises(ThuliumUnavailable) as raised:
+        get_client(timeout=10.0).list_campaigns(wanted={"G0450"}, within=1.0)
+    assert raised.value.detail == "no answer in time"
+    assert len(api_calls(thulium)) <= 3  # of the five pages up to G0450
+    thulium.state.reset()
+    thulium.state.fail_next("timeout", path="/api/outbounds", delay=LATE)
+    with pytest.raises(ThuliumUnavailable, match="no answer in time"):
+        get_client(timeout=10.0).list_campaigns(within=0.3)  # the first page's call too
+
+
 def test_list_campaigns_reads_every_page_when_the_count_comes_as_text():
     """Only the first 100 of 150 campaigns were read when `count` was "150"."""
     every = [{"id": f"{number:05d}"} for number in range(150)]

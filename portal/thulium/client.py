@@ -81,8 +81,15 @@ class _TimeoutSession(requests.Session):
         # it would find there instead, read once per address.
         self.trust_env = False
 
-    def request(self, method, url, **kwargs):
+    def request(self, method, url, *, within: float | None = None, **kwargs):
+        """`within`: the seconds left to a longer read this call is part of, which then
+        ends by that read's deadline (it is waited for no longer than that)."""
         connect_timeout, read_timeout = kwargs.setdefault("timeout", self.default_timeout)
+        call_seconds = connect_timeout + read_timeout
+        if within is not None:
+            connect_timeout, read_timeout = min(connect_timeout, within), min(read_timeout, within)
+            kwargs["timeout"] = (connect_timeout, read_timeout)
+            call_seconds = min(call_seconds, within)
         # A redirected PUT or POST would be sent on as a GET, whose answer then read as the
         # change's success: a write's redirect is answered as it is (see _http_failure).
         kwargs["allow_redirects"] = method == "GET"
@@ -93,7 +100,7 @@ class _TimeoutSession(requests.Session):
         # checking certificates is never turned off.
         kwargs["verify"] = verify
         # One deadline for the whole call: the timeouts alone bound each wait, not the call.
-        with CallDeadline(connect_timeout + read_timeout):
+        with CallDeadline(call_seconds):
             response = super().request(method, url, stream=True, **kwargs)
             read_body(response)
         return response
@@ -139,18 +146,31 @@ class ThuliumClient:
             self._headers["Accept-Language"] = language
 
     # Read endpoints
-    def list_campaigns(self, *, wanted: Collection[str] | None = None) -> CampaignListing:
+    def list_campaigns(self, *, wanted: Collection[str] | None = None,
+                       within: float | None = None) -> CampaignListing:
         """GET outbounds: the campaigns. The shape is undocumented, so both known ones pass:
         a bare list, or a page as Thulium's lists answer (`{"count", "result"}`), whose
         further pages are then read with `offset` (a campaign past the first 100 would
         otherwise be unknown to the portal). Given `wanted` (ids), no further page is read
         once each is listed: Thulium has no GET outbounds/:id, and reading thousands of
-        campaigns for one form would keep its user waiting; the list is then incomplete."""
-        first, count = self._call("GET", "outbounds", read=_first_campaigns_page)
+        campaigns for one form would keep its user waiting; the list is then incomplete.
+
+        Given `within` (seconds), all its pages share that one deadline: the client's
+        timeout bounds each page's call, not the reading, and forty slow pages would keep
+        a page's user waiting forty times it. Past the deadline the reading stops and raises
+        ThuliumUnavailable "no answer in time", as a page's call timing out does."""
+        ends = None if within is None else time.monotonic() + within
+        first, count = self._call("GET", "outbounds", read=_first_campaigns_page,
+                                  within=within)
         campaigns = CampaignListing(first)
         while (count is not None and len(campaigns) < count
                and not (wanted is not None and _all_listed(wanted, campaigns))):
-            page = self._call("GET", "outbounds", read=_further_campaigns_page,
+            left = None if ends is None else ends - time.monotonic()
+            if left is not None and left <= 0:
+                log.warning("thulium GET outbounds: no answer in time, %d campaigns read",
+                            len(campaigns))
+                raise ThuliumUnavailable(gettext_noop("no answer in time"))
+            page = self._call("GET", "outbounds", read=_further_campaigns_page, within=left,
                               params={"offset": len(campaigns), "limit": LIST_PAGE})
             listed = {campaign.get("id") for campaign in campaigns}
             more = [campaign for campaign in page if campaign.get("id") not in listed]
@@ -267,20 +287,23 @@ class ThuliumClient:
     # Plumbing
     def _call(self, method: str, endpoint: str, campaign_id: str = "", *, json=None,
               params=None, expect_body: bool = True, keep_body: bool = True,
-              with_status: bool = False, read: Callable[[Any], Any] | None = None):
+              with_status: bool = False, read: Callable[[Any], Any] | None = None,
+              within: float | None = None):
         """Call `endpoint` (a path template, ":id" standing for `campaign_id`): what `read`
         makes of the answer's body (the body itself without one), or (status, that)
         `with_status`. `read` raises a ThuliumError on a body the portal cannot use, before
         the call is counted and logged: so both say the outcome its audit entry gets. A
         failure keeps an answer's body that is not Thulium's documented error for the
-        audit, unless `keep_body` is false."""
+        audit, unless `keep_body` is false. `within` (seconds) shortens the call's waits
+        and deadline to what a longer read has left."""
         path = endpoint.replace(":id", campaign_id)
         url = f"{self.base_url}/{path}"
         call = (method, endpoint, path)
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, url, json=json, params=params, auth=self._auth, headers=self._headers
+                method, url, json=json, params=params, auth=self._auth, headers=self._headers,
+                within=within,
             )
         except requests.RequestException as exc:
             failure = _transport_failure(exc, sent=method != "GET")
