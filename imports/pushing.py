@@ -248,7 +248,12 @@ class _Push:
         left under "sending"."""
         if count <= 0 or time.monotonic() < self.next_takeover:
             return []
-        rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=Now()), count)
+        # Never this push's own: each is in one of its batches, whose thread may be
+        # sending it. Under load its lease ran out before a beat renewed it (a claim longer
+        # than a lease; a beat stepping over rows a sending thread had locked), and the
+        # push took it over, found it nowhere in Thulium yet and sent it a second time.
+        rows = _claimable(self.job, Q(state=RowState.SENDING, lease_until__lt=Now())
+                          & ~Q(claimed_by=self.worker), count)
         if len(rows) < count:
             self.next_takeover = time.monotonic() + settings.IMPORT_HEARTBEAT_SECONDS
         return rows

@@ -5,7 +5,9 @@ nothing sent twice when an answer is lost."""
 import csv
 import datetime
 import io
+import queue
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -620,3 +622,54 @@ def test_a_batch_item_echoing_the_password_is_kept_with_the_password_redacted(se
     detail = batch_values(RecordResult(UNKNOWN, raw=item))["detail"]
     assert "PHP_AUTH_PW=[redacted]" in detail
     assert settings.THULIUM_API_PASSWORD not in detail
+
+
+def test_a_push_whose_heartbeat_comes_late_never_takes_over_its_own_rows_in_flight(
+    logged_in, sales, thulium, settings, monkeypatch
+):
+    """Under load, a worker's heartbeat came after its rows' lease had run out (a claim
+    lasting longer than a lease; a beat stepping over rows a sending thread had locked):
+    its next claim took over rows its own sending thread was about to send, and another of
+    its threads sent them too (in test_import_workers, the worker resuming a killed one's
+    rows claimed them for 4.6 s at a load of 12, and sent 10 or 30 rows twice)."""
+    settings.IMPORT_CONCURRENCY = 2  # a thread free for the batch, were it taken over
+    job = previewed(logged_in, sales, csv_bytes(people(4)))  # one batch
+    assert import_confirm(job=job)
+    late, looked, sent_again = threading.Event(), queue.Queue(), threading.Event()
+    beat, taken_over = pushing._Push.beat_if_due, pushing._Push.taken_over
+    post, posted = sending.record_add_post_batch, []
+
+    def beat_unless_late(push):
+        if not late.is_set():
+            beat(push)
+
+    def looking(push, count):
+        looks = late.is_set() and count > 0 and time.monotonic() >= push.next_takeover
+        rows = taken_over(push, count)
+        if looks:
+            looked.put(rows)
+        return rows
+
+    def lease_running_out_meanwhile(entries, **kwargs):
+        posted.append(entries)
+        if len(posted) > 1:
+            sent_again.set()
+            return post(entries, **kwargs)
+        ImportRow.objects.filter(job=job, state=RowState.SENDING).update(
+            lease_until=timezone.now() - timedelta(minutes=5))
+        late.set()
+        if looked.get(timeout=30):  # taken over: sent by the other thread first
+            assert sent_again.wait(timeout=30)
+        return post(entries, **kwargs)
+
+    monkeypatch.setattr(pushing._Push, "beat_if_due", beat_unless_late)
+    monkeypatch.setattr(pushing._Push, "taken_over", looking)
+    monkeypatch.setattr(sending, "record_add_post_batch", lease_running_out_meanwhile)
+    import_push(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert sends(thulium) == Counter(phone for phone, *_ in people(4))
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 4}
+    assert not Entry.objects.filter(kind="record-check").exists()
+    assert verify_chain().problem == ""
