@@ -208,10 +208,6 @@ class _Push:
             rows += self.queued(count - len(rows))
             if not rows:
                 return False
-            lease_until = database_now(self.job.pk) + lease_duration()
-            update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
-                        rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
-                              for row in rows])
             # The do-not-call list again: a number put on it since the preview is not
             # begun, nor is a dead worker's row unless Thulium may hold it from a send that
             # went unanswered: that one is looked up there first, and sent no more
@@ -234,6 +230,14 @@ class _Push:
                     ready.append(pending)
             if to_begin := [pending for pending in ready if not pending.to_check]:
                 sends_begin(self.job, to_begin)
+            # Leased from the claim's end: the rows are locked until then, and a lease
+            # counted from its start, under load or with thousands of a dead worker's rows
+            # to read, ran out before the senders had them: another worker took them over
+            # while this one sent them.
+            lease_until = database_now(self.job.pk) + lease_duration()
+            update_each(ImportRow, keys=["id"], columns=["state", "claimed_by", "lease_until"],
+                        rows=[(RowState.SENDING, self.worker, lease_until, row.pk)
+                              for row in rows])
         _store(self.job, settled, self.worker)
         batches = _batches(ready, self.batch_size)
         with self.flow:

@@ -401,6 +401,34 @@ def test_a_worker_whose_clock_runs_ahead_leaves_a_live_workers_rows_alone(
     assert not held_phones & set(posts_by_phone(thulium))
 
 
+def test_rows_leave_their_claim_with_a_whole_lease_however_long_it_took(
+        logged_in, sales, thulium, monkeypatch):
+    """The lease was counted from the claim's start: a claim lasting longer than a lease
+    (under load, or reading thousands of a dead worker's rows) handed its rows to the
+    sending threads with their lease run out, for another worker to take over and send
+    again while this one sent them."""
+    job = confirmed(logged_in, sales, people(3))
+    begin, batches = pushing.sends_begin, pushing._batches
+    claim_ends, leases = [], []
+
+    def beginning(job, rows):
+        begin(job, rows)
+        claim_ends.append(pushing.database_now(job.pk))  # the claim's last step
+
+    def handed_to_the_senders(rows, size):
+        leases.extend(ImportRow.objects.filter(pk__in=[pending.row.pk for pending in rows])
+                      .values_list("lease_until", flat=True))
+        return batches(rows, size)
+
+    monkeypatch.setattr(pushing, "sends_begin", beginning)
+    monkeypatch.setattr(pushing, "_batches", handed_to_the_senders)
+    import_push(job.pk)
+
+    assert len(claim_ends) == 1 and len(leases) == 3
+    assert min(leases) >= claim_ends[0] + pushing.lease_duration()
+    assert set(states(job).values()) == {RowState.ADDED}
+
+
 def test_a_push_whose_outcomes_cannot_be_stored_fails_and_loses_no_row(
         logged_in, sales, thulium, monkeypatch):
     """The storing thread fails (the database went away): the push fails with it, no row is
