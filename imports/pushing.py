@@ -390,6 +390,23 @@ class _Push:
             log.warning("import %s stopped: its loader %s may no longer add records",
                         self.job.pk, self.job.actor_username)
 
+    def still_held(self, row_ids: list[int]) -> set[int]:
+        """Those of the rows this push still holds, their lease renewed: asked just before
+        they are sent, so that a call is made under a lease that outlasts it
+        (IMPORT_LEASE_SECONDS above THULIUM_CONNECT_TIMEOUT + THULIUM_TIMEOUT), whatever
+        became of the heartbeat. A push whose heartbeat stopped for a lease (its database
+        thread failed, and a sending thread went on retrying through an outage) sent rows
+        that another push had taken over, found nowhere in Thulium yet and sent too. Waits
+        for a claim taking them over to end: it then holds them."""
+        with transaction.atomic():
+            held = set(ImportRow.objects.filter(
+                pk__in=row_ids, job=self.job, state=RowState.SENDING, claimed_by=self.worker,
+            ).order_by("pk").select_for_update().values_list("pk", flat=True))
+            if held:
+                ImportRow.objects.filter(pk__in=held).update(
+                    lease_until=database_now(self.job.pk) + lease_duration())
+        return held
+
     def beat_if_due(self) -> None:
         """Renew this worker's leases and the job's heartbeat."""
         if time.monotonic() < self.next_beat:

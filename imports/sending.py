@@ -231,10 +231,12 @@ class BatchSend:
         Found, a row is added (see `found_in_thulium`); not found, it may be sent again,
         unless its number was put on the do-not-call list meanwhile.
         """
-        rows = [pending for pending in self.open if pending.to_check]
-        if not rows:
+        if not any(pending.to_check for pending in self.open):
             return True
         self.push.pace.unpaused()
+        if not self.unless_taken_over():
+            return True
+        rows = [pending for pending in self.open if pending.to_check]
         with transaction.atomic():
             if not (rows := self.unless_erased(rows)):
                 return True
@@ -270,8 +272,8 @@ class BatchSend:
         """Begin a send of each row that has none (its last went nowhere): its pending
         entry, linked to the row. A number erased since the claim is not sent again: the
         retry's wait can last minutes. False when no row is left to send."""
-        rows = [pending for pending in self.open if pending.entry is None]
-        if rows:
+        if any(pending.entry is None for pending in self.open) and self.unless_taken_over():
+            rows = [pending for pending in self.open if pending.entry is None]
             with transaction.atomic():
                 if rows := self.unless_erased(rows):
                     sends_begin(self.job, rows)
@@ -279,7 +281,8 @@ class BatchSend:
 
     def post_batch(self) -> None:
         self.push.pace.wait()
-        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()):
+        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()
+                and self.unless_taken_over()):
             return
         answered = self.push.answered.so_far()
         for pending in self.open:
@@ -319,7 +322,8 @@ class BatchSend:
 
     def post_one(self, pending: Pending) -> None:
         self.push.pace.wait()
-        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()):
+        if not (self.unless_erased_since_begun() and self.unless_listed_since_begun()
+                and self.unless_taken_over()):
             return
         pending.tried, pending.sent_after = True, self.push.answered.so_far()
         try:
@@ -429,6 +433,17 @@ class BatchSend:
             self.complete(pending, outcome_values(outcome=Outcome.FAILED,
                                                   detail=LISTED_SINCE_CHECKED))
             self.settle(pending, RowState.SUPPRESSED)
+        return bool(self.open)
+
+    def unless_taken_over(self) -> bool:
+        """Leave out the rows another push took over since this one claimed them (it stalled
+        past their lease): that push completed their begun steps, asks Thulium about them
+        and settles them; sent by both, they would be sent twice. Asked before each step
+        that begins an entry of a row or sends it, so that none is begun or sent for a row
+        another push holds; the others' leases are renewed (`still_held`). False when no
+        row is left to send."""
+        held = self.push.still_held([pending.row.pk for pending in self.open])
+        self.open = [pending for pending in self.open if pending.row.pk in held]
         return bool(self.open)
 
     def settle(self, pending: Pending, state: str, entry: Entry | None = None) -> None:

@@ -447,7 +447,10 @@ IMPORT_OUTAGE_MAX_WAIT = env_number("IMPORT_OUTAGE_MAX_WAIT", default=300.0, lea
 # again without spending a try, for up to IMPORT_THROTTLED_MAX_WAIT seconds in all.
 IMPORT_THROTTLED_MAX_WAIT = env_number("IMPORT_THROTTLED_MAX_WAIT", default=600.0, least=0)
 # A worker renews its claim on rows every IMPORT_HEARTBEAT_SECONDS; rows and imports not
-# renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over.
+# renewed for IMPORT_LEASE_SECONDS belong to a worker that died, and are taken over. Keep
+# it longer than a call (THULIUM_CONNECT_TIMEOUT + THULIUM_TIMEOUT): a sending thread
+# renews its rows' lease just before each call, which then ends within it however late the
+# heartbeat is (imports.sending).
 IMPORT_HEARTBEAT_SECONDS = env_number("IMPORT_HEARTBEAT_SECONDS", default=5.0, least=0,
                                       above=True)
 IMPORT_LEASE_SECONDS = env_number("IMPORT_LEASE_SECONDS", default=60.0, least=0, above=True)

@@ -41,6 +41,7 @@ from records.services import (
     record_checks_run,
 )
 from tests.conftest import api_calls, records_sent
+from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.test_record_check import day_listed, last_day_listed
 
@@ -673,3 +674,74 @@ def test_a_push_whose_heartbeat_comes_late_never_takes_over_its_own_rows_in_flig
     assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 4}
     assert not Entry.objects.filter(kind="record-check").exists()
     assert verify_chain().problem == ""
+
+
+def taken_over_once_stalled(job, stalled: list):
+    """The first time it is called: this push's rows' lease runs out, and another push takes
+    them over and ends the import."""
+    if not stalled:
+        stalled.append(True)
+        ImportRow.objects.filter(job=job, state=RowState.SENDING).update(
+            lease_until=timezone.now() - timedelta(minutes=5))
+        other = threading.Thread(target=closing(lambda: import_push(job.pk)))
+        other.start()
+        other.join(60)
+
+
+def ended_by_the_other_push(job, thulium) -> None:
+    """The import done, each row added once, by the push that took it over: its check, which
+    found none, and its send, after the stalled push's send it completed as unknown; nothing
+    left pending."""
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE
+    assert held(thulium) == Counter(phone for phone, *_ in people(4))
+    assert Counter(row.state for row in job.rows.all()) == {RowState.ADDED: 4}
+    row = job.rows.order_by("number").first()
+    assert steps(row) == [("record-addition", Outcome.UNKNOWN),
+                          ("record-check", Outcome.SUCCEEDED),
+                          ("record-addition", Outcome.SUCCEEDED)]
+    assert not Entry.objects.filter(outcome=Outcome.PENDING).exists()
+    assert verify_chain().problem == ""
+
+
+def test_rows_another_push_took_over_while_this_one_stalled_are_sent_by_that_one_only(
+    logged_in, sales, thulium, monkeypatch
+):
+    """A worker whose heartbeat stopped for a lease (its database thread failed, and a
+    sending thread went on retrying through an outage of Thulium) sent rows that another
+    worker had taken over meanwhile, found nowhere in Thulium yet and sent too."""
+    job = previewed(logged_in, sales, csv_bytes(people(4)))  # one batch
+    assert import_confirm(job=job)
+    wait, stalled = pushing._Pace.wait, []
+    monkeypatch.setattr(pushing._Push, "beat_if_due", lambda push: None)
+    monkeypatch.setattr(pushing._Pace, "wait",
+                        lambda pace: (taken_over_once_stalled(job, stalled), wait(pace)))
+    import_push(job.pk)
+
+    assert sends(thulium) == Counter(phone for phone, *_ in people(4))
+    ended_by_the_other_push(job, thulium)
+
+
+def test_rows_another_push_took_over_during_a_retry_s_wait_are_not_checked_again(
+    logged_in, sales, thulium, monkeypatch
+):
+    """Nor were they checked, nor a new send begun, by the stalled push after its wait: it
+    would leave a send begun and never made, and steps after the other push's."""
+    thulium.state.fail_next("timeout", path=BATCH, apply=False, delay=0.1)
+    job = previewed(logged_in, sales, csv_bytes(people(4)))  # one batch, its answer lost
+    assert import_confirm(job=job)
+    unpaused, stalled = pushing._Pace.unpaused, []
+
+    def stalled_in_the_retry(pace):
+        # Waited for before each send too: the retry's, once the lost send is stored.
+        if Entry.objects.filter(outcome=Outcome.UNKNOWN).exists():
+            taken_over_once_stalled(job, stalled)
+        unpaused(pace)
+
+    monkeypatch.setattr(pushing._Push, "beat_if_due", lambda push: None)
+    monkeypatch.setattr(pushing._Pace, "unpaused", stalled_in_the_retry)
+    import_push(job.pk)
+
+    ended_by_the_other_push(job, thulium)
+    listings = [call for call in api_calls(thulium, "GET") if call["path"].startswith(SINGLE)]
+    assert len(listings) == 1  # the other push's
