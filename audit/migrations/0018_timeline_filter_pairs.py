@@ -6,9 +6,14 @@ Record additions are left out: an import writes each of its rows' entries twice 
 completed, which changes indexed columns), and these indexes would take both writes, some
 850 bytes more WAL a row; a filter on additions is served by the other filter's index, as
 nearly every entry is one. PostgreSQL only: SQLite cannot tell that an action given as a
-bound value is not the one left out, and never reads such a partial index."""
+bound value is not the one left out, and never reads such a partial index.
+
+Built concurrently, outside a transaction: at 2,500,000 entries a plain build held every
+audit write (each user action, each imported row) of the portal still serving for 8 s."""
 
 from django.db import migrations
+
+from portal.concurrent_index import PostgresIndexConcurrently
 
 # The kind an import writes for each row (records.entries.RECORD_ADDITION).
 LEFT_OUT = "record-addition"
@@ -19,21 +24,12 @@ INDEXES = {
 }
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, columns in INDEXES.items():
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON audit_entry ({columns}) "
-                                  f"WHERE kind <> '{LEFT_OUT}'")
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
-
-
 class Migration(migrations.Migration):
+
+    atomic = False
 
     dependencies = [("audit", "0017_chain_head_keeps_entry_keys")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [PostgresIndexConcurrently(name=name, table="audit_entry", columns=columns,
+                                            condition=f"kind <> '{LEFT_OUT}'")
+                  for name, columns in INDEXES.items()]

@@ -2,26 +2,20 @@
 decision read one request's few entries, where they read all 19,700 four-eyes entries.
 
 An expression index on PostgreSQL only: SQLite's json_extract lookups match no such index,
-and a deployment on SQLite holds too few entries to need one."""
+and a deployment on SQLite holds too few entries to need one. Built concurrently, outside a
+transaction: at 2,500,000 entries a plain build held every audit write for 2.8 s."""
 
 from django.db import migrations
 
-INDEX = "entry_change_request_step"
-
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON audit_entry "
-                              "((details -> 'request')) WHERE kind = 'change-request'")
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+from portal.concurrent_index import PostgresIndexConcurrently
 
 
 class Migration(migrations.Migration):
 
+    atomic = False
+
     dependencies = [("audit", "0005_entry"), ("campaigns", "0012_campaign_in_thulium")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [PostgresIndexConcurrently(
+        name="entry_change_request_step", table="audit_entry", columns="(details -> 'request')",
+        condition="kind = 'change-request'")]
