@@ -56,7 +56,7 @@ def _kind(slug: str, label, summary) -> EntryKind:
 
 
 def _uploaded(entry) -> str:
-    added = entry.details.get("added", 0)
+    added = entry.details.get("added", 0) + entry.details.get("renewed", 0)
     return ngettext("%(n)d number put on the do-not-call list from %(file)s",
                     "%(n)d numbers put on the do-not-call list from %(file)s", added) % {
         "n": added, "file": entry.sent.get("file_name", "")}
@@ -67,6 +67,8 @@ DONOTCALL_REMOVAL = _kind("donotcall-removal", _("taken off the do-not-call list
 # An upload: one entry for its file, not one per number (200,000 entries held the request
 # for minutes). The list's rows point at it (Suppression.upload_entry) and it is found by
 # each of their numbers; it holds none itself, so an erasure of one leaves it as it is.
+# Its numbers whose expired entries it replaced are counted apart ("renewed", not "added"):
+# it took those entries off, where a removal entry each took as long as the upload.
 DONOTCALL_UPLOAD = EntryKind(
     slug="donotcall-upload", label=_("file uploaded to the do-not-call list"),
     summary=_uploaded, value_label=_value_label, personal=("sent.note",),
@@ -75,5 +77,6 @@ DONOTCALL_UPLOAD = EntryKind(
                     ("donotcall_reason", "sent.reason"),
                     ("donotcall_expires_on", "sent.expires_on"),
                     ("donotcall_added", "details.added"),
+                    ("donotcall_renewed", "details.renewed"),
                     ("donotcall_already", "details.already")),
     calls_thulium=False, search=("sent.file_name",), of_campaign=True)

@@ -317,13 +317,15 @@ def test_an_upload_is_one_entry_found_by_each_number_and_an_erasure_leaves_it(
     upload = Entry.objects.get(kind=DONOTCALL_UPLOAD.slug)
     assert not Entry.objects.exclude(pk=upload.pk).exists()
     assert (upload.actor_username, upload.sent["note"], upload.details) == (
-        "officer", "lista UKE", {"added": 2, "already": 0, "repeated": 1, "invalid": 2})
+        "officer", "lista UKE",
+        {"added": 2, "renewed": 0, "already": 0, "repeated": 1, "invalid": 2})
     assert "601234567" not in str(upload.sent)
     client.force_login(make_user("auditor", AUDITORS))
     found = client.get(reverse("audit:timeline"), {"q": "600 000 002"}).context["page"].rows
     assert [row.entry.pk for row in found] == [upload.pk]
     page = client.get(upload.get_absolute_url()).content.decode()
-    assert "Put on the list: 2. On the list already: 0." in page
+    assert ("Put on the list: 2. Renewed (put on the list again in place of their expired "
+            "entries): 0. On the list already: 0.") in page
     exported = b"".join(client.get(reverse("audit:export_csv")).streaming_content).decode()
     (values,) = csv.DictReader(io.StringIO(exported.removeprefix("\ufeff")), delimiter=";")
     assert (values["file_name"], values["donotcall_added"], values["donotcall_scope"]) == (
@@ -342,4 +344,58 @@ def test_an_upload_is_one_entry_found_by_each_number_and_an_erasure_leaves_it(
     found = client.get(reverse("audit:timeline"), {"q": "601 234 567"}).context["page"].rows
     assert {row.entry.kind for row in found} == {
         DONOTCALL_UPLOAD.slug, DONOTCALL_REMOVAL.slug, "erasure"}
+    assert not verify_chain().problem
+
+
+@pytest.mark.parametrize("expired", [1, 30])
+def test_an_upload_renewing_expired_entries_is_its_one_entry_and_each_keeps_its_earlier_ones(
+        client, campaigns, officer, expired):
+    """Each expired entry an upload renewed had a removal entry of its own (two links of the
+    chain): a regulator's list uploaded again each month took 20 s for 20,000 numbers. The
+    upload's entry now counts them, its numbers block until its own last day, and a number
+    is found by the entry that listed it before (which says by whom and until when), then
+    by the upload that took that entry off."""
+    today = timezone.localdate()
+    typed = phone_key("600000001")
+    put(officer, "600 000 001", expires_on=today - datetime.timedelta(days=1))
+    uploaded = [phone_key(str(700_000_000 + n)) for n in range(expired)]
+    suppressions_upload(read=NumbersRead(keys=uploaded), campaign=None, reason="regulator",
+                        expires_on=today + datetime.timedelta(days=3), actor=officer,
+                        file_name="styczen.csv")
+    last_month = Entry.objects.get(kind=DONOTCALL_UPLOAD.slug)
+    Suppression.objects.filter(upload_entry=last_month).update(
+        expires_on=today - datetime.timedelta(days=1))
+    written = Entry.objects.count()
+    until = today + datetime.timedelta(days=30)
+    new = phone_key("600000009")
+
+    assert suppressions_upload(
+        read=NumbersRead(keys=[typed, *uploaded, new]), campaign=None, reason="regulator",
+        expires_on=until, actor=officer, file_name="luty.csv") == (expired + 2, 0)
+
+    assert Entry.objects.count() == written + 1
+    renewal = Entry.objects.latest("pk")
+    assert (renewal.kind, renewal.details) == (DONOTCALL_UPLOAD.slug, {
+        "added": 1, "renewed": expired + 1, "already": 0, "repeated": 0, "invalid": 0})
+    assert not Entry.objects.filter(kind=DONOTCALL_REMOVAL.slug).exists()
+    assert set(Suppression.objects.values_list("expires_on", "upload_entry")) == {
+        (until, renewal.pk)}
+    assert blocked(campaigns["00001"], [typed, *uploaded, new]) == {typed, *uploaded, new}
+    client.force_login(make_user("auditor", AUDITORS))
+    for number, before in (("600 000 001", DONOTCALL_ADDITION.slug),
+                           ("700 000 000", DONOTCALL_UPLOAD.slug)):
+        found = client.get(reverse("audit:timeline"), {"q": number}).context["page"].rows
+        assert [row.entry.kind for row in found] == [DONOTCALL_UPLOAD.slug, before]
+        assert found[0].entry == renewal
+    assert found[1].entry == last_month
+    page = client.get(renewal.get_absolute_url()).content.decode()
+    assert (f"Put on the list: 1. Renewed (put on the list again in place of their expired "
+            f"entries): {expired + 1}. On the list already: 0.") in page
+    assert "A renewed number's expired entry was taken off by this upload" in page
+    exported = b"".join(client.get(reverse("audit:export_csv"),
+                                   {"kind": DONOTCALL_UPLOAD.slug}).streaming_content).decode()
+    rows = csv.DictReader(io.StringIO(exported.removeprefix("\ufeff")), delimiter=";")
+    assert {row["file_name"]: (row["donotcall_added"], row["donotcall_renewed"])
+            for row in rows} == {"luty.csv": ("1", str(expired + 1)),
+                                 "styczen.csv": (str(expired), "0")}
     assert not verify_chain().problem

@@ -211,7 +211,7 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
     # One entry for the upload, with its counts; each listed row points at it.
     entry = Entry.objects.get(kind=DONOTCALL_UPLOAD.slug)
     assert (entry.sent["file_name"], entry.details) == ("lista.csv", {
-        "added": 2, "already": 1, "repeated": 1, "invalid": 2})
+        "added": 2, "renewed": 0, "already": 1, "repeated": 1, "invalid": 2})
     assert set(Suppression.objects.filter(source="upload").values_list(
         "upload_entry", flat=True)) == {entry.pk}
 
