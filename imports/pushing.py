@@ -391,21 +391,33 @@ class _Push:
                         self.job.pk, self.job.actor_username)
 
     def still_held(self, row_ids: list[int]) -> set[int]:
-        """Those of the rows this push still holds, their lease renewed: asked just before
-        they are sent, so that a call is made under a lease that outlasts it
+        """Those of the rows this push still holds, under a lease that outlasts a call:
+        asked just before they are sent, so that the call ends within their lease
         (IMPORT_LEASE_SECONDS above THULIUM_CONNECT_TIMEOUT + THULIUM_TIMEOUT), whatever
         became of the heartbeat. A push whose heartbeat stopped for a lease (its database
         thread failed, and a sending thread went on retrying through an outage) sent rows
-        that another push had taken over, found nowhere in Thulium yet and sent too. Waits
-        for a claim taking them over to end: it then holds them."""
-        with transaction.atomic():
-            held = set(ImportRow.objects.filter(
-                pk__in=row_ids, job=self.job, state=RowState.SENDING, claimed_by=self.worker,
-            ).order_by("pk").select_for_update().values_list("pk", flat=True))
-            if held:
-                ImportRow.objects.filter(pk__in=held).update(
-                    lease_until=database_now(self.job.pk) + lease_duration())
-        return held
+        that another push had taken over, found nowhere in Thulium yet and sent too.
+
+        A lease the heartbeat keeps far off is only read: no push may take a row over
+        before it runs out (rewriting each batch's rows twice more cost the benchmark's
+        PostgreSQL 4 s of 100,000 rows). A shorter one is renewed, waiting for a claim
+        taking its rows over to end: that push then holds them."""
+        mine = ImportRow.objects.filter(pk__in=row_ids, job=self.job, state=RowState.SENDING,
+                                        claimed_by=self.worker)
+        now = database_now(self.job.pk)
+        if now is None:
+            return set()
+        lasting = set(mine.filter(lease_until__gte=now + _call_and_beat())
+                      .values_list("pk", flat=True))
+        if short := [pk for pk in row_ids if pk not in lasting]:
+            with transaction.atomic():
+                renewed = set(mine.filter(pk__in=short).order_by("pk").select_for_update()
+                              .values_list("pk", flat=True))
+                if renewed:
+                    ImportRow.objects.filter(pk__in=renewed).update(
+                        lease_until=database_now(self.job.pk) + lease_duration())
+            lasting |= renewed
+        return lasting
 
     def beat_if_due(self) -> None:
         """Renew this worker's leases and the job's heartbeat."""
@@ -566,6 +578,13 @@ def _finish(job: ImportJob) -> None:
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+
+
+def _call_and_beat() -> timedelta:
+    """What a lease must have left for a call made now to end within it, with a heartbeat's
+    time to spare for the thread's own delays before the call."""
+    return timedelta(seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT
+                     + settings.IMPORT_HEARTBEAT_SECONDS)
 
 
 def database_now(job_id: int) -> datetime | None:
