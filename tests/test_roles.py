@@ -15,13 +15,17 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
-from django.db import DatabaseError
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.test import override_settings
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from audit.models import Entry
 from campaigns.entries import CHANGE_REQUEST
 from campaigns.four_eyes import change_request_approve, change_request_create
+from campaigns.models import Campaign
+from campaigns.reading import campaigns_sync
 from campaigns.scheduling import change_schedule
 from campaigns.services import campaign_update
 from donotcall.services import suppression_add
@@ -31,7 +35,7 @@ from imports.reading import detect_layout
 from imports.services import import_upload
 from records.services import record_add
 from roles.backends import RoleBackend
-from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, TEST_TIMEOUT, make_user
 from twofactor import admin as twofactor_admin
 
 LOGIN, DENIED, OK = "login", "403", "ok"
@@ -141,16 +145,42 @@ POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"n
              "donotcall:add": {"phone_number": "601777777", "reason": "other"}}
 
 
+@pytest.fixture(scope="class")
+def made_once(django_db_setup, django_db_blocker, sandbox):
+    """One of each thing, made once for a class of tests (as TestCase.setUpTestData does):
+    in a transaction rolled back after the class, each test's own rolled back within it.
+    Gives the URL arguments and what Thulium then held."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        sandbox.state.reset()
+        cache.clear()
+        with override_settings(THULIUM_API_URL=sandbox.url, THULIUM_API_USER=sandbox.user,
+                               THULIUM_API_PASSWORD=sandbox.password,
+                               THULIUM_TIMEOUT=TEST_TIMEOUT,
+                               THULIUM_CONNECT_TIMEOUT=TEST_TIMEOUT):
+            campaigns_sync()
+            sandbox.state.reset()
+            objects = portal_objects_made(make_user("requester", EDITORS))
+        yield objects, sandbox.state.data_saved()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def requester(db):
+def portal_objects(made_once, db, thulium):
+    """URL arguments for one of each thing, with Thulium holding what their making left."""
+    objects, thulium_data = made_once
+    thulium.state.data_restore(thulium_data)
+    return objects
+
+
+@pytest.fixture
+def requester(made_once, db):
     """The editor who asked for the pending change request, and made every entry."""
-    return make_user("requester", EDITORS)
+    return User.objects.get(username="requester")
 
 
-@pytest.fixture
-def portal_objects(campaigns, requester):
+def portal_objects_made(requester) -> dict:
     """URL arguments for one of each thing, made through the portal's own services."""
-    campaign = campaigns["00001"]
+    campaign = Campaign.objects.get(thulium_id="00001")
     change = campaign_update(campaign=campaign, changes={"order": 7}, actor=requester)
     campaign.refresh_from_db()
     addition = record_add(campaign=campaign, payload={"phone_number": "225556677"},
@@ -240,23 +270,6 @@ def test_every_url_of_the_portal_is_in_the_table():
     assert portal_urls == in_table
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("row", ACCESS, ids=[row[0] for row in ACCESS])
-def test_each_role_gets_the_answer_the_table_says(client, portal_objects, requester, role,
-                                                  row):
-    name, method, *expected = row
-    if role == "requester":
-        client.force_login(requester)
-    elif role != "anonymous":
-        client.force_login(make_role_user(role))
-    url = url_of(name, portal_objects)
-    if method == "GET":
-        response = client.get(url)
-    else:
-        response = client.post(url, POST_DATA.get(name.split()[0], {}))
-    assert answer_kind(response) == expected[ROLES.index(role)], (name, response.status_code)
-
-
 class PageTargets(HTMLParser):
     """The links and POST forms of a page."""
 
@@ -279,30 +292,52 @@ PAGES = ["campaigns:list", "campaigns:detail", "campaigns:requests", "campaigns:
          "audit:entry scheduled-change"]
 
 
-@pytest.mark.parametrize("role", ["member", "editor", "loader", "admin", "auditor", "requester"])
-def test_no_page_shows_a_role_a_button_that_answers_403(client, portal_objects, requester,
-                                                         role):
-    user = requester if role == "requester" else make_role_user(role)
+class TestEveryRoleOnEveryPage:
+    """The table's tests, sharing the things made_once made."""
 
-    def as_user(method, url):
-        client.force_login(user)  # again each time: one of the forms is the logout
-        return getattr(client, method)(url)
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("row", ACCESS, ids=[row[0] for row in ACCESS])
+    def test_each_role_gets_the_answer_the_table_says(self, client, portal_objects, requester,
+                                                      role, row):
+        name, method, *expected = row
+        if role == "requester":
+            client.force_login(requester)
+        elif role != "anonymous":
+            client.force_login(make_role_user(role))
+        url = url_of(name, portal_objects)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, POST_DATA.get(name.split()[0], {}))
+        assert answer_kind(response) == expected[ROLES.index(role)], (name,
+                                                                      response.status_code)
 
-    followed = []
-    for page in PAGES:
-        page_url = url_of(page, portal_objects)
-        response = as_user("get", page_url)
-        if response.status_code == 403:
-            continue  # a page this role may not open: the crawl checks it is never linked
-        targets = PageTargets()
-        targets.feed(response.content.decode())
-        for link in targets.links:
-            assert answer_kind(as_user("get", link)) == OK, (role, page, link)
-            followed.append(link)
-        for action in targets.forms:
-            assert answer_kind(as_user("post", action or page_url)) == OK, (role, page, action)
-            followed.append(action)
-    assert len(followed) > len(PAGES)
+    @pytest.mark.parametrize("role",
+                             ["member", "editor", "loader", "admin", "auditor", "requester"])
+    def test_no_page_shows_a_role_a_button_that_answers_403(self, client, portal_objects,
+                                                             requester, role):
+        user = requester if role == "requester" else make_role_user(role)
+
+        def as_user(method, url):
+            client.force_login(user)  # again each time: one of the forms is the logout
+            return getattr(client, method)(url)
+
+        followed = []
+        for page in PAGES:
+            page_url = url_of(page, portal_objects)
+            response = as_user("get", page_url)
+            if response.status_code == 403:
+                continue  # a page this role may not open: the crawl checks it is never linked
+            targets = PageTargets()
+            targets.feed(response.content.decode())
+            for link in targets.links:
+                assert answer_kind(as_user("get", link)) == OK, (role, page, link)
+                followed.append(link)
+            for action in targets.forms:
+                answer = answer_kind(as_user("post", action or page_url))
+                assert answer == OK, (role, page, action)
+                followed.append(action)
+        assert len(followed) > len(PAGES)
 
 
 # --- the permission backend -----------------------------------------------------------

@@ -288,6 +288,21 @@ class SandboxState:
 
     # --- campaigns and records ------------------------------------------------------
 
+    # What Thulium holds (campaigns, records and their ids and dates), as data_saved keeps it.
+    _DATA = ("_campaigns", "_records", "_holders", "_next_record_id", "_create_dates")
+
+    def data_saved(self):
+        """A copy of the campaigns and records, for data_restore to bring back."""
+        with self._lock:
+            return copy.deepcopy({name: getattr(self, name) for name in self._DATA})
+
+    def data_restore(self, saved):
+        """Hold again the campaigns and records data_saved copied (faults and log stay)."""
+        with self._lock:
+            for name, value in copy.deepcopy(saved).items():
+                setattr(self, name, value)
+
+
     def campaign(self, campaign_id):
         """The campaign as currently stored, or None if there is no such campaign."""
         with self._lock:
