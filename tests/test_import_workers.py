@@ -145,6 +145,7 @@ def test_a_worker_asked_to_stop_hands_its_rows_back_and_ends(logged_in, sales, t
     imports_resume_stalled()
     assert task_waiting(ImportJob.objects.get(pk=job.pk).task_id)
 
+    thulium.state.latency = 0  # slow only for the stop to come mid-import: the rest at once
     workers.start()
     wait_until(finished(job), workers=workers, what="a new worker to finish the import")
     assert posts_by_phone(thulium) == Counter({phone: 1 for phone, *_ in people(rows)})
