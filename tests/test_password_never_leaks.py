@@ -24,6 +24,7 @@ from campaigns.entries import CAMPAIGN_CHANGE
 from campaigns.models import Campaign, ChangeRequest
 from campaigns.reading import campaigns_sync
 from campaigns.services import campaign_update
+from portal.logging import PlainFormatter
 from portal.thulium import ThuliumError, get_client
 from portal.thulium.sandbox import start_sandbox
 from records.entries import RECORD_ADDITION
@@ -234,7 +235,7 @@ def test_the_thulium_password_appears_nowhere(portal, client, settings, caplog):
     assert ChangeRequest.objects.filter(state="approved").count() == 2
     assert len(errors) == 7 and isinstance(errors[-1], TypeError)
 
-    console = logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"])
+    console = PlainFormatter()  # the portal's lines as its console handler prints them
     places = {
         "responses": "\n".join(browser.answers),
         "database": whole_database(),
