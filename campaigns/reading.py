@@ -50,18 +50,24 @@ class SyncSummary:
     complete: bool = True
 
 
-def campaigns_sync(*, actor=None, language: str | None = None) -> SyncSummary:
-    """Create or refresh local campaigns from GET outbounds; raises ThuliumError.
+def campaigns_sync(*, actor=None, language: str | None = None,
+                   within: float | None = None) -> SyncSummary:
+    """Create or refresh local campaigns from GET outbounds; raises ThuliumError, nothing
+    then refreshed: the list is taken whole or not at all.
 
     `actor` is who asked for it (None for `sync_campaigns`), named by the entries of the
     changes made outside the portal that it finds. Campaigns a complete list leaves out are
     marked not in Thulium (never deleted: the audit trail names them), and those it lists
     again in Thulium, each with an entry (campaigns.presence).
+
+    Each page is waited THULIUM_TIMEOUT; given `within` (seconds), all the pages together
+    end within it too, or ThuliumUnavailable "no answer in time" is raised (see
+    list_campaigns). Refresh gives one, `sync_campaigns` none.
     """
     summary = SyncSummary()
     now = timezone.now()
     asked_at = last_link()
-    listing = get_client(language).list_campaigns()
+    listing = get_client(language).list_campaigns(within=within)
     listed, usable = set(), []
     for item in listing:
         thulium_id, name = str(item.get("id", "")), item.get("name")

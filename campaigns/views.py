@@ -56,9 +56,15 @@ def campaign_list(request):
 @require_POST
 def campaign_sync(request):
     try:
-        summary = campaigns_sync(actor=request.user, language=request.LANGUAGE_CODE)
+        # All the pages within what one call may take (a change's wait), which
+        # GUNICORN_TIMEOUT is above: pages each waited THULIUM_TIMEOUT held the request,
+        # and its worker, as many times it. sync_campaigns waits for every page.
+        summary = campaigns_sync(
+            actor=request.user, language=request.LANGUAGE_CODE,
+            within=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
     except ThuliumError as error:
-        flash_thulium_error(request, error, _("Could not read the campaigns from Thulium"))
+        flash_thulium_error(request, error, _(
+            "Could not read the campaigns from Thulium, so none was refreshed"))
     else:
         messages.success(
             request,

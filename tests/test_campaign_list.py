@@ -298,6 +298,31 @@ def test_a_list_that_ends_before_its_count_marks_no_campaign_missing(
     assert not Campaign.objects.filter(in_thulium=False).exists()
 
 
+def test_a_refresh_of_a_slow_list_stops_by_its_deadline_and_refreshes_none(
+        logged_in, campaigns, thulium):
+    """Each page was waited THULIUM_TIMEOUT, the reading as long as its pages took: fifty
+    slow pages held the user, and a gunicorn worker, fifty times it. The reading's
+    deadline is THULIUM_CONNECT_TIMEOUT + THULIUM_TIMEOUT (1 s each here)."""
+    thulium.state.add_generated_campaigns(450)  # five pages
+    thulium.state.update_campaign("00001", {"order": 9}, lambda stored: [])
+    # Each page answers within its own timeout, but three take longer than the reading.
+    thulium.state.fail_next("timeout", path="/api/outbounds", delay=0.7, every=1)
+
+    response = logged_in.post(reverse("campaigns:sync"), follow=True)
+
+    assert response.status_code == 200
+    pages = [call for call in api_calls(thulium, "GET")
+             if call["path"].partition("?")[0] == "/api/outbounds"]
+    assert 1 <= len(pages) <= 3
+    assert ("Could not read the campaigns from Thulium, so none was refreshed: Thulium did "
+            "not answer properly. Try again later. (no answer in time)"
+            ) in response.content.decode()
+    # Page one's campaigns are not taken either: no change found outside, none created.
+    assert Campaign.objects.count() == 3
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] != 9
+    assert not Entry.objects.exists()
+
+
 def test_a_refresh_of_unchanged_campaigns_takes_as_many_queries_for_fifty_as_for_five(
         db, thulium):
     """Each campaign cost about seven queries: 5,000 of them outlasted the web request."""

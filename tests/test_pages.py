@@ -415,7 +415,8 @@ def test_a_failed_sync_says_why_on_the_list(logged_in, db, thulium):
     response = logged_in.post(reverse("campaigns:sync"), follow=True)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Could not read the campaigns from Thulium: Sandbox: refused on request." in html
+    assert ("Could not read the campaigns from Thulium, so none was refreshed: Sandbox: "
+            "refused on request.") in html
     assert re.search(r"\(Thulium request_id: [0-9a-f]{13}\)", html)
     assert not Campaign.objects.exists()
 
