@@ -17,9 +17,10 @@ urlpatterns = [
     # One login for the portal and the admin: the one that asks for the second factor.
     path("admin/login/", staff_only(
         PasswordLoginView.as_view(authentication_form=LocalLoginForm))),
-    # One password change, which counts a wrong old password as a failed login.
-    path("admin/password_change/", PasswordChangeView.as_view(
-        success_url=reverse_lazy("admin:password_change_done"))),
+    # One password change, which counts a wrong old password as a failed login; the admin's,
+    # like the rest of the admin, for staff (it ends on the admin's page, a 403 to others).
+    path("admin/password_change/", staff_only(PasswordChangeView.as_view(
+        success_url=reverse_lazy("admin:password_change_done")))),
     # One logout too: the admin's own would keep the provider's session of a staff member
     # it signed on, and lose the ID token that ends it.
     path("admin/logout/", ProviderLogoutView.as_view()),

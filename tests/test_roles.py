@@ -119,6 +119,8 @@ ACCESS = [
     ("sso:callback",                "GET",  "404",  "404",  "404",  "404",  "404",  "404",  "404"),
     # The admin: its login page for the anonymous, refused to anyone else but staff.
     ("admin:index",                 "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
+    # The admin's own password page too (everyone else changes theirs at password_change).
+    ("admin:password_change",       "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
     ("admin:auth_user_changelist",  "GET",  LOGIN,  DENIED, DENIED, DENIED, OK,     DENIED, DENIED),
     ("admin:campaigns_campaign_changelist", "GET",
      LOGIN, DENIED, DENIED, DENIED, OK, DENIED, DENIED),
