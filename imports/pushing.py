@@ -414,6 +414,9 @@ class _Push:
                 renewed = set(mine.filter(pk__in=short).order_by("pk").select_for_update()
                               .values_list("pk", flat=True))
                 if renewed:
+                    # The time read again, once the rows' locks are had: the claim that
+                    # held them may have lasted longer than a lease, and a lease counted
+                    # from before that wait would run out during the call (as in `claim`).
                     ImportRow.objects.filter(pk__in=renewed).update(
                         lease_until=database_now(self.job.pk) + lease_duration())
             lasting |= renewed
