@@ -229,6 +229,11 @@ class ChainCheck(models.Model):
     intact = models.BooleanField(_("intact"))
     links = models.BigIntegerField(_("links checked"))
     problem = models.TextField(_("first break"), blank=True)
+    # The same break as data, which a reader is shown in their language (audit.findings);
+    # {} in checks kept before findings were. The seal covers the words, and the finding is
+    # shown only where it says what they say.
+    finding = models.JSONField(default=dict, blank=True, editable=False,
+                               encoder=LettersJSONEncoder)
     # The verdict's HMAC under the audit key (audit.chain.keyed_seal): a row written by whoever
     # may write the table but lacks the key (to say "intact", or to keep a coming break's
     # words from being told) is not the last check's.

@@ -48,6 +48,7 @@ from .chain import (
     link_key_missing,
 )
 from .fastread import long_read, read_as_text, utc_text
+from .findings import Finding, where
 from .kinds import CARRIED_OVER
 from .models import GENESIS_HASH, ChainCheck, ChainHead, Entry, Outcome
 from .personal import KEY_UNKNOWN
@@ -68,6 +69,7 @@ class Verdict:
     head_seq: int
     head_hash: str
     problem: str = ""  # the first break found, in words; empty if the log is intact
+    finding: dict = field(default_factory=dict)  # the same break as data (audit.findings)
 
     @property
     def key_missing(self) -> bool:
@@ -102,7 +104,9 @@ def verify_chain(*, workers: int | None = None,
         entries, links, problem = _joined(walked)
         problem = (problem or _head_unlike(walked[-1], head_hash) or _unlike_kept(kept)
                    or _loose_entries() or _beyond_head() or erasures_unrecorded())
-        return Verdict(entries, links, head_seq, head_hash, problem)
+        if problem is None:
+            return Verdict(entries, links, head_seq, head_hash)
+        return Verdict(entries, links, head_seq, head_hash, str(problem), problem.as_kept())
 
 
 def chain_check_keep(verdict: Verdict) -> None:
@@ -118,7 +122,7 @@ def chain_check_keep(verdict: Verdict) -> None:
         before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
         check = ChainCheck(pk=ChainCheck.ONLY, checked_at=timezone.now(),
                            intact=not verdict.problem, links=verdict.links,
-                           problem=verdict.problem)
+                           problem=verdict.problem, finding=verdict.finding)
         check.seal_now()
         check.save()
         # A row not sealed by a check (written by hand, with a coming break's words) tells
@@ -177,13 +181,13 @@ class _Stretch:
     newest: bool  # ends at the head
     entries: int = 0
     links: int = 0
-    problem: str = ""
+    problem: Finding | None = None
     carried: Counter = field(default_factory=Counter)  # carried-over entries by old table
     carried_over: dict | None = None  # what the carry-over entry says it moved
     last_hash: str = ""  # the stored hash of the last link walked
-    # (key id, link, where, entries walked before it) of each link made under another key
-    # than the link before it
-    keys: list[tuple[str, int, str, int]] = field(default_factory=list)
+    # (key id, link, the link's values (findings.where), entries walked before it) of each
+    # link made under another key than the link before it
+    keys: list[tuple[str, int, dict, int]] = field(default_factory=list)
 
 
 def _stretches(head_seq: int, count: int) -> list[_Stretch]:
@@ -223,20 +227,20 @@ def _walk_in_child(stretch: _Stretch) -> _Stretch:
         return _walk(stretch)
 
 
-def _joined(stretches: list[_Stretch]) -> tuple[int, int, str]:
-    """Entries and links checked, and the first break in chain order (or "")."""
+def _joined(stretches: list[_Stretch]) -> tuple[int, int, Finding | None]:
+    """Entries and links checked, and the first break in chain order (or None)."""
     entries = links = 0
     carried, carried_over = Counter(), None
     keys_left, key = set(), None
     for stretch in stretches:
         # Its keys come before its break, if it has one: they were read off the links
         # walked up to it.
-        for next_key, seq, where, entries_before in stretch.keys:
+        for next_key, seq, link, entries_before in stretch.keys:
             if next_key == key:
                 continue
             if next_key in keys_left:
                 return (entries + entries_before, seq - 1,
-                        _key_gone_back(next_key, seq, where))
+                        _key_gone_back(next_key, link))
             # No link is made without a key once one was made with a key.
             keys_left |= {UNKEYED, key}
             key = next_key
@@ -253,7 +257,7 @@ def _walk(stretch: _Stretch) -> _Stretch:
     """Check the stretch's links in order, each against the stored hash of the one before."""
     expected, previous = stretch.first, _hash_before(stretch.first)
     if previous is None:
-        stretch.problem = f"link #{expected - 1} is missing: an entry was removed"
+        stretch.problem = Finding("link-missing", {"link": expected - 1})
         return stretch
     key = None
     # Both closed here, inside the read's transaction, wherever the walk stops: a cursor
@@ -270,25 +274,21 @@ def _walk(stretch: _Stretch) -> _Stretch:
                     previous, expected = stored, expected + 1
                     if (link_key := link_key_id(stored)) != key:
                         key = link_key
-                        stretch.keys.append((key, seq, _where(pk, stage, seq),
+                        stretch.keys.append((key, seq, where(pk, stage, seq),
                                              stretch.entries))
                     if stage == BEGUN:
                         stretch.entries += 1
                         _count_carried(stretch, covered)
                     continue
-            stretch.problem = _broken(_where(pk, stage, seq), seq, expected, covered)
+            stretch.problem = _broken(where(pk, stage, seq), seq, expected, covered)
             break
     stretch.links, stretch.last_hash = expected - stretch.first, previous
     if not stretch.problem and expected <= stretch.last:
         stretch.problem = (
-            f"links #{expected} to #{stretch.last} are missing: the newest entries were removed"
-            if stretch.newest else f"link #{expected} is missing: an entry was removed"
+            Finding("newest-missing", {"first": expected, "last": stretch.last})
+            if stretch.newest else Finding("link-missing", {"link": expected})
         )
     return stretch
-
-
-def _where(pk: int, stage: str, seq: int) -> str:
-    return f"entry #{pk} ({stage}, link #{seq})"
 
 
 def _links(previous: str, seq: int, stage: str, text: str, pk: int, stored: str) -> bool:
@@ -305,50 +305,51 @@ def _links(previous: str, seq: int, stage: str, text: str, pk: int, stored: str)
     return link_hash(previous, seq, stage, text, key_id=key_id) == stored
 
 
-def _key_gone_back(key_id: str, seq: int, where: str) -> str:
-    """In words, why a link made under a key the chain had moved on from breaks it."""
+def _key_gone_back(key_id: str, link: dict) -> Finding:
+    """Why a link (`link`, its values) made under a key the chain had moved on from breaks
+    it."""
     if key_id == UNKEYED:
-        return (f"{where} is made without the chain's key, after links made with it: it was "
-                "written by someone who had the database but not the portal's key")
-    return (f"{where} is made under key {key_id}, which the chain had moved on from: it "
-            "was written by someone who had the database and an old key, not the current "
-            "one")
+        return Finding("link-unkeyed", link)
+    return Finding("link-old-key", {**link, "key": key_id})
 
 
-def _head_unlike(newest: _Stretch, head_hash: str) -> str:
+def _head_unlike(newest: _Stretch, head_hash: str) -> Finding | None:
     """The head must hold the last link's hash: it is the hash an operator keeps elsewhere
     to tell a log rewritten with its hashes made anew, which walks intact."""
     if newest.last_hash == head_hash:
-        return ""
-    return (f"the chain's head does not hold the hash of its last link #{newest.last}: the "
-            "head was altered, or the log was rewritten and its hashes made anew")
+        return None
+    return Finding("head-unlike", {"link": newest.last})
 
 
-def _unlike_kept(kept: tuple[tuple[int, str], ...]) -> str:
-    """The first kept link the chain no longer holds as kept, in words (or "")."""
+def _unlike_kept(kept: tuple[tuple[int, str], ...]) -> Finding | None:
+    """The first kept link the chain no longer holds as kept (or None)."""
     for seq, kept_hash in kept:
         stored = (Entry.objects.filter(begin_seq=seq).values_list("begin_hash", flat=True)
                   .first()
                   or Entry.objects.filter(complete_seq=seq).values_list("complete_hash",
                                                                         flat=True).first())
         if stored is None:
-            return (f"link #{seq}, kept as the head of an earlier check, is gone: the log was "
-                    "cut back")
+            return Finding("kept-gone", {"link": seq})
         if stored != kept_hash:
-            return (f"link #{seq} is not the one an earlier check kept ({kept_hash[:16]}...): "
-                    "the log was rewritten from there on, its hashes made anew")
-    return ""
+            return Finding("kept-unlike", {"link": seq, "hash": kept_hash[:16]})
+    return None
 
 
-def _broken(where: str, seq: int, expected: int, covered) -> str:
-    """In words, why the link (`where`) breaks the chain."""
+def _broken(link: dict, seq: int, expected: int, covered) -> Finding:
+    """Why the link (`link`, its values) breaks the chain."""
     if seq < expected:
-        return f"{where} claims a link already taken: it was inserted out of order"
+        return Finding("link-taken", link)
     if seq > expected:
-        return f"link #{expected} is missing: an entry was removed (the next link is {where})"
+        return Finding("link-missing-before", {"missing": expected, **link})
     if isinstance(covered, ImproperlyConfigured):
-        return f"{where} cannot be checked: {covered}"
-    return f"{where} does not match its hash: it was altered or moved in the chain"
+        return Finding("key-unknown", {**link, "key": _key_unknown(covered)})
+    return Finding("link-altered", link)
+
+
+def _key_unknown(error: ImproperlyConfigured) -> str:
+    """The id of the key audit.personal says it is not given."""
+    return (str(error).removeprefix("audit personal-data key ")
+            .removesuffix(f" {KEY_UNKNOWN}"))
 
 
 def _hash_before(seq: int) -> str | None:
@@ -412,48 +413,43 @@ def _completed_links(stretch: _Stretch) -> Iterator[tuple]:
             yield seq, pk, COMPLETED, stored, covered
 
 
-def _carried_problem(carried_over: dict | None, carried: Counter) -> str:
+def _carried_problem(carried_over: dict | None, carried: Counter) -> Finding | None:
     """Did the move from the old tables keep every entry it says it moved?"""
     if carried_over is None:
-        return "" if not carried else "entries say they were carried over, but no entry " \
-            "records the move: it was removed"
+        return Finding("move-missing", {}) if carried else None
     for table, count in (carried_over.get("entries") or {}).items():
         if carried[table] != count:
-            return (f"{count} entries of {table} were carried over, but {carried[table]} "
-                    "are in the log: some were lost or added")
-    return ""
+            return Finding("move-unlike", {"count": count, "table": table,
+                                           "found": carried[table]})
+    return None
 
 
-def _loose_entries() -> str:
-    """The first entry the chain does not account for, in words (or "")."""
+def _loose_entries() -> Finding | None:
+    """The first entry the chain does not account for (or None)."""
     checks = [
-        (Q(begin_seq__isnull=True),
-         "is not in the chain: it was inserted behind the portal's back"),
+        (Q(begin_seq__isnull=True), "entry-unlinked"),
         # The walk reads links 1 to the head: one numbered below is never read.
-        (Q(begin_seq__lt=1) | Q(complete_seq__lt=1),
-         "has a link numbered below the chain's first: it was slipped in outside the chain"),
-        (~Q(outcome=Outcome.PENDING) & Q(complete_seq__isnull=True),
-         "has an outcome but no completed link: it was altered"),
-        (Q(outcome=Outcome.PENDING) & _completion_traces(),
-         "is pending yet carries a completion: it was altered"),
+        (Q(begin_seq__lt=1) | Q(complete_seq__lt=1), "link-below-first"),
+        (~Q(outcome=Outcome.PENDING) & Q(complete_seq__isnull=True), "outcome-unlinked"),
+        (Q(outcome=Outcome.PENDING) & _completion_traces(), "pending-completed"),
     ]
-    for condition, words in checks:
+    for condition, code in checks:
         pk = Entry.objects.filter(condition).order_by("pk").values_list("pk", flat=True).first()
         if pk is not None:
-            return f"entry #{pk} {words}"
-    return ""
+            return Finding(code, {"entry": pk})
+    return None
 
 
-def _beyond_head() -> str:
+def _beyond_head() -> Finding | None:
     """A link numbered past the head as it is now (not merely written during the walk)."""
     head_seq = ChainHead.objects.filter(pk=ChainHead.ONLY).values_list("seq", flat=True).first()
     beyond = Q(begin_seq__gt=head_seq or 0) | Q(complete_seq__gt=head_seq or 0)
     pk = Entry.objects.filter(beyond).order_by("pk").values_list("pk", flat=True).first()
     if pk is not None and head_seq is None:
-        return "the chain's head row is missing although entries are linked: it was deleted"
+        return Finding("head-missing", {})
     if pk is not None:
-        return f"entry #{pk} has a link beyond the chain's head: it was inserted out of order"
-    return ""
+        return Finding("link-beyond-head", {"entry": pk})
+    return None
 
 
 def _completion_traces() -> Q:

@@ -14,6 +14,7 @@ erased and put markers in it whose digests are those its search terms keep.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .findings import Finding
 from .kinds import ERASURE, get_kind
 from .models import Entry
 from .personal import marker_erasure, marker_when, places
@@ -34,15 +35,16 @@ class _Recorded:
     older: dict[str, tuple[set[str], int]]
 
 
-def erasures_unrecorded() -> str:
-    """The first erased entry the recorded erasures do not account for, in words (or "")."""
+def erasures_unrecorded() -> Finding | None:
+    """The first erased entry the recorded erasures do not account for (or None)."""
     recorded = _recorded()
     erased = (Entry.objects.filter(erased_at__isnull=False).order_by("pk")
               .only("kind", "begin_seq", "sent", "messages", "detail", "erased_at"))
     for entry in erased.iterator():
         if problem := _unaccounted(entry, recorded):
-            return f"entry #{entry.pk} {problem}: it was altered"
-    return ""
+            code, values = problem
+            return Finding(code, {"entry": entry.pk, **values})
+    return None
 
 
 def _recorded() -> _Recorded:
@@ -60,34 +62,30 @@ def _recorded() -> _Recorded:
     return _Recorded(by_moment, older)
 
 
-def _unaccounted(entry: Entry, recorded: _Recorded) -> str:
-    """Why the erased entry is not one a recorded erasure left, in words (or "")."""
+def _unaccounted(entry: Entry, recorded: _Recorded) -> tuple[str, dict] | None:
+    """Why the erased entry is not one a recorded erasure left: the kind of break
+    (audit.findings) and its values but the entry's (or None)."""
     when = marker_when(entry.erased_at)
     if entry.erased_at in recorded.by_moment:
         reference, listed, erasure_begun = recorded.by_moment[entry.erased_at]
         references = {reference}
         if listed is not None and entry.pk not in listed:
-            return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure that "
-                    "did not erase it")
+            return "erased-by-another", {"erased_at": entry.erased_at.isoformat()}
     elif when in recorded.older:
         references, erasure_begun = recorded.older[when]
     else:
-        return (f"says it was erased at {entry.erased_at.isoformat()}, when no erasure "
-                "recorded in the log was")
+        return "erased-unrecorded", {"erased_at": entry.erased_at.isoformat()}
     # By the chain's order, which the erasure's hold of the chain's head makes the order
     # things happened in: the clocks of two machines may differ by a second, and an entry
     # written just before an erasure, by one ahead, was "written after" it.
     if entry.begin_seq > erasure_begun:
-        return (f"says it was erased at {entry.erased_at.isoformat()}, by an erasure made "
-                "before it was written")
+        return "erased-before-written", {"erased_at": entry.erased_at.isoformat()}
     kind = get_kind(entry.kind)
     values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
     for container, key in places(values, kind.personal if kind else ()):
         marking = marker_erasure(container[key])
         if marking is None:
-            return "says it was erased, yet holds a personal value that no erasure's marker " \
-                   "stands for: a value was put back"
+            return "value-put-back", {}
         if marking[0] != when or marking[1] not in references:
-            return (f"has a value erased on {marking[0]} under “{marking[1]}”, not by the "
-                    "erasure it names, nor one the log records")
-    return ""
+            return "marker-unrecorded", {"minute": marking[0], "reference": marking[1]}
+    return None

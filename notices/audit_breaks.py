@@ -16,5 +16,5 @@ def audit_break_notify(sender, *, check, **kwargs) -> None:
     staff = get_user_model().objects.filter(is_staff=True)
     notices_queue(kind=AUDIT_BREAK, users=staff, path=reverse("audit:timeline"), context={
         "checked_at": check.checked_at.isoformat(), "links": check.links,
-        "problem": check.problem,
+        "problem": check.problem, "finding": check.finding,
     })

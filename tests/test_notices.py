@@ -578,7 +578,7 @@ def test_the_audit_break_mail_writes_the_break_s_times_in_the_portal_s_zone_and_
         call_command("verify_audit")
     notices_send_due()
     body = content(inbox.received[0])
-    assert f"entry #{entry.pk}" in body and "1 marca 2026, 10:30:00" in body  # Warsaw: UTC+1
+    assert f"wpis nr {entry.pk}" in body and "1 marca 2026, 10:30:00" in body  # Warsaw: UTC+1
     assert "2026-03-01T09:30" not in body and "docs/operations.md" not in body
 
 
@@ -588,6 +588,58 @@ def test_an_erasure_marker_s_minute_in_the_break_is_written_in_the_portal_s_zone
         "links": 4, "problem": "entry #5 has a value erased on 2026-07-01 22:15 UTC under "
                                "“RODO/1”, not by the erasure it names, nor one the log records"})
     assert "erased on 2 July 2026, 00:15 under “RODO/1”" in notice_message(notice).body
+
+
+def altered(first, second, third) -> str:
+    tamper("UPDATE audit_entry SET sent = %s WHERE id = %s", ['{"dialer": "manual"}', second.pk])
+    return f"wpis nr {second.pk} (rozpoczęcie, ogniwo nr 3) nie zgadza się ze swoim skrótem"
+
+
+def removed(first, second, third) -> str:
+    tamper("DELETE FROM audit_entry WHERE id = %s", [second.pk])
+    return f"brak ogniwa nr 3: wpis usunięto (następne ogniwo to wpis nr {third.pk} (rozpoczęcie"
+
+
+def erased(first, second, third) -> str:
+    tamper("UPDATE audit_entry SET erased_at = %s WHERE id = %s",
+           ["2026-03-01 09:30:00+00:00", second.pk])
+    return (f"wpis nr {second.pk} podaje, że jego dane osobowe usunięto 1 marca 2026, "
+            "10:30:00, a dziennik")  # Warsaw: UTC+1
+
+
+@pytest.mark.parametrize("tampering", [altered, removed, erased])
+def test_a_polish_staff_member_reads_the_break_in_polish(inbox, user, campaigns,
+                                                          tampering):
+    """The mail quoted the check's English words to a Polish reader."""
+    staff = make_user("admin", is_staff=True, email="admin@example.com")
+    choose_language(staff, "pl")
+    entries = [change(actor=user, campaign=campaigns["00001"], sent={"dialer": "predictive"})
+               for _n in range(3)]
+    words = tampering(*entries)
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    notices_send_due()
+    body = content(inbox.received[0])
+    assert f"Pierwsze przerwanie (czasy w strefie czasowej portalu):\n{words}" in body
+    assert "English" not in body and "angielsku" not in body
+    assert ChainCheck.objects.get().sealed  # its words, as before, are what the seal covers
+
+
+@pytest.mark.parametrize("finding", [None, {}, {"code": "link-missing", "values": {"link": 4}},
+                                     {"code": "gone", "values": {}}],
+                         ids=["queued before findings", "kept before findings",
+                              "not what the words say", "of an unknown kind"])
+def test_a_break_kept_without_its_finding_is_mailed_in_the_check_s_words(db, finding):
+    staff = make_user("admin", is_staff=True, email="admin@example.com")
+    choose_language(staff, "pl")
+    problem = "link #3 is missing: an entry was removed"
+    context = {"links": 2, "problem": problem}
+    if finding is not None:
+        context["finding"] = finding
+    notice = Notice.objects.create(user=staff, kind="audit-break", path="audit/",
+                                   context=context)
+    assert f"(po angielsku; czasy w strefie czasowej portalu):\n{problem}\n" in (
+        notice_message(notice).body)
 
 
 def test_the_worker_verifies_the_audit_trail_when_its_last_check_is_due(inbox, user,

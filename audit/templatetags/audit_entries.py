@@ -5,7 +5,8 @@ says a value sent in the user's words,
 `{{ entry|recorded_step }}` the step an entry records in place of its outcome, and
 `{{ entry|reason_words }}` the entry's reason as given, `{{ entry.detail|detail_words }}`
 its detail in the reader's language, `{{ check.problem|check_words }}` a check's words with
-its times in the portal's zone."""
+its times in the portal's zone, `{{ check.finding|finding_words:check.problem }}` its finding
+in the reader's language, or "" for a check that kept none."""
 
 from django import template
 from django.utils.translation import gettext
@@ -13,10 +14,11 @@ from django.utils.translation import gettext
 from audit import erasure, services
 from audit.kinds import kind_of
 from audit.models import Outcome
-from audit.shown_checks import check_words
+from audit.shown_checks import check_words, finding_words
 
 register = template.Library()
 register.filter("check_words", check_words)
+register.filter("finding_words", finding_words)
 
 
 @register.filter
