@@ -58,6 +58,19 @@ def on_starting(server):
         raise
 
 
+def pre_request(worker, req):
+    """Close the connection after answering a request whose body the portal reads none of:
+    one declared too long (portal.middleware.TooLargeBodyMiddleware answers 413 unread) or
+    sent in chunks, of no declared length (Django reads none of it). To reach the
+    connection's next request gunicorn read the rest of such a body itself, however long."""
+    # Imported only now: the worker has loaded the portal, and its settings, by then.
+    from portal.middleware import body_refused
+
+    headers = dict(req.headers)
+    if "TRANSFER-ENCODING" in headers or body_refused(headers.get("CONTENT-LENGTH")):
+        req.force_close()
+
+
 def child_exit(server, worker):
     """Drop a finished worker's live gauges, as prometheus_client asks; its counts stay."""
     # Imported only now: imported at the top it would miss PROMETHEUS_MULTIPROC_DIR.

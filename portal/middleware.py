@@ -1,7 +1,8 @@
 """The portal's own middleware: a request id and one log line per request, its count in the
 metrics, the renewal of idle sessions, the way back after logging in (with what a form held
 when its session had ended), the 400 page for a NUL in an admin page's query string, a
-page for an address opened that takes posts only, and pages a browser does not store.
+page for an address opened that takes posts only, pages a browser does not store, and the
+413 page for a request body too large to read.
 
 Idle sessions end; active ones are renewed, at most once a minute. Django's
 SESSION_SAVE_EVERY_REQUEST would write the session row on every request. Instead the
@@ -21,6 +22,7 @@ from django.core.exceptions import BadRequest
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.shortcuts import render, resolve_url
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
@@ -31,6 +33,10 @@ from .way_back import page_sent_from
 
 log = logging.getLogger("portal.request")
 RENEWED_AT = "_renewed_at"
+# Read beyond the largest upload: the form around its file, and a file a little over the
+# limit, which its form then refuses next to the field, naming its size, with the other
+# fields kept. The proxies of docs/operations.md take about as much (25 MiB by default).
+UPLOAD_ROOM = 5 * 1024 * 1024
 
 
 class RequestIdMiddleware:
@@ -195,3 +201,41 @@ class NotAllowedPageMiddleware:
         page = render(request, "405.html", status=405)
         page["Allow"] = response["Allow"]
         return page
+
+
+def body_refused(content_length: str | None) -> bool:
+    """Whether a request body declared this long (CONTENT_LENGTH) is refused unread: longer
+    than the largest upload (IMPORT_MAX_FILE_SIZE) and its UPLOAD_ROOM."""
+    try:
+        return int(content_length or 0) > settings.IMPORT_MAX_FILE_SIZE + UPLOAD_ROOM
+    except ValueError:
+        return False  # Django reads none of such a body
+
+
+class TooLargeBodyMiddleware:
+    """Before CSRF's check reads a post's body: a body declared larger than any upload the
+    portal takes gets the 413 page, unread.
+
+    Django stores an upload's file on disk as it reads it, and a form refuses it as too large
+    only once it has all of it: a client sending gigabytes, logged in or not (CSRF's check
+    reads the body of an anonymous post too), filled the disk and held a worker as long as it
+    liked. Django reads no more than the declared length (its LimitedStream), so refusing by
+    that length bounds what is read; gunicorn then closes the connection rather than read the
+    rest itself (its pre_request hook in gunicorn.conf.py).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        sent = request.META.get("CONTENT_LENGTH")
+        if not body_refused(sent):
+            return None
+        return render(request, "413.html", {
+            "size": filesizeformat(int(sent)),
+            "most": filesizeformat(settings.IMPORT_MAX_FILE_SIZE),
+            "form_page": page_sent_from(request),
+        }, status=413)

@@ -189,6 +189,8 @@ MIDDLEWARE = [
     # A login without a language cookie gets the one the user chose before.
     "notices.middleware.LanguageKeptMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF's check reads a post's body: refuses one too large to read (413).
+    "portal.middleware.TooLargeBodyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Ends a password session once LOCAL_LOGIN=false no longer lets its user use one.

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from audit.models import Entry, SearchTerm
 from donotcall import services
 from donotcall.entries import DONOTCALL_ADDITION, DONOTCALL_UPLOAD
 from donotcall.models import Suppression
+from portal.middleware import UPLOAD_ROOM
 from portal.paging import LongTablePaginator
 from tests.conftest import COMPLIANCE, LOADERS, make_user, skip_unless_postgresql
 from tests.import_files import csv_bytes, long_first_cell_xlsx, streamed_xlsx
@@ -400,13 +402,52 @@ def test_an_xlsx_upload_says_which_sheet_it_read_and_which_it_did_not(officer_cl
 
 @pytest.mark.parametrize(("content", "message"), [
     (b"", "The submitted file is empty."),
-    (b"x" * (50 * 1024 * 1024), "the portal takes files of at most"),
+    # Over IMPORT_MAX_FILE_SIZE (20 MiB), within the UPLOAD_ROOM read beyond it.
+    (b"x" * (24 * 1024 * 1024), "The file is 24.0\xa0MB; the portal takes files of at most"),
 ])
 def test_an_empty_or_huge_file_is_refused_next_to_the_field(officer_client, content, message):
     response = upload(officer_client, content, note="zachowana notatka")
     assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors["file"])
     assert "zachowana notatka" in response.content.decode()
+
+
+class UnreadBody:
+    """A request body that fails the test when anything reads it."""
+
+    def read(self, *args):
+        pytest.fail("the body was read")
+
+    readline = read
+
+
+def post_declared(client, length, **extra):
+    """A post of the upload form declaring a body of `length` bytes, none of which may be
+    read."""
+    return client.post(reverse("donotcall:upload"), CONTENT_LENGTH=str(length),
+                       CONTENT_TYPE="multipart/form-data; boundary=x",
+                       **{"wsgi.input": UnreadBody()}, **extra)
+
+
+def test_a_file_far_over_the_limit_gets_the_413_page_in_the_user_s_language_unread(
+        officer_client):
+    """Django stored the whole body on disk before the form refused the file: a client
+    could send gigabytes."""
+    response = post_declared(officer_client, 200 * 1024 * 1024, HTTP_ACCEPT_LANGUAGE="pl",
+                             HTTP_REFERER="http://testserver" + reverse("donotcall:upload"))
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert '<html lang="pl"' in page
+    assert "Plik jest za duży" in page and "200,0\xa0MB" in page
+    assert f'href="{reverse("donotcall:upload")}"' in page  # back to the form
+
+
+def test_an_anonymous_post_too_large_to_read_is_refused_before_its_csrf_check_reads_it(
+        db, settings):
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "a" * 32
+    settings.IMPORT_MAX_FILE_SIZE = 1000
+    assert post_declared(client, 1000 + UPLOAD_ROOM + 1).status_code == 413
 
 
 @pytest.mark.parametrize("content", [

@@ -1,6 +1,8 @@
 """The portal under gunicorn with production settings (DEBUG off, behind a TLS proxy),
 used over HTTP against the sandbox, as CI's smoke test of the production path."""
 
+import contextlib
+import http.client
 import json
 import re
 import socket
@@ -171,6 +173,41 @@ def test_static_files_are_served_hashed_and_long_cached_by_whitenoise(portal):
     response = visitor.get(stylesheet.group(1))
     assert response.status_code == 200
     assert "immutable" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(("framing", "status"), [
+    # Over IMPORT_MAX_FILE_SIZE and the room read beyond it (portal.middleware.UPLOAD_ROOM).
+    (f"Content-Length: {200 * 1024 * 1024}", 413),
+    # Of no declared length: Django reads none of it (nor its CSRF token: 403).
+    ("Transfer-Encoding: chunked", 403),
+], ids=["declared too long", "of no declared length"])
+def test_a_body_the_portal_does_not_read_is_answered_and_its_connection_closed(
+        portal, framing, status):
+    """Django stored a body of any length on disk before the form refused its file; and
+    with the portal answering unread, gunicorn read the rest itself, however long, to reach
+    the connection's next request. The answer comes before any of the body is sent: the
+    server reads none of it; the body sent then in chunks is refused, far short of its end."""
+    address = urlsplit(portal.url)
+    most = 200 * 1024 * 1024
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
+        sock.sendall(("POST /do-not-call/upload/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "X-Forwarded-Proto: https\r\n"
+                      "Content-Type: multipart/form-data; boundary=x\r\n"
+                      f"{framing}\r\n\r\n").encode())
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        page = answer.read().decode()
+        chunk = b"x" * 65536
+        if "chunked" in framing:
+            chunk = b"10000\r\n" + chunk + b"\r\n"
+        sent = 0
+        with contextlib.suppress(ConnectionError):
+            while sent < most:
+                sock.sendall(chunk)
+                sent += len(chunk)
+    assert (answer.status, answer.getheader("Connection")) == (status, "close")
+    assert status != 413 or "The file is too large" in page
+    assert sent < most
 
 
 def test_healthz_answers_a_load_balancer_over_plain_http_by_address(portal, thulium):
