@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete, last_link
+from portal.db_many import insert_each
 from portal.thulium import get_client
 
 from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
@@ -84,10 +85,10 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     # sets only fields the locked path would leave out (_not_shown).
     known = Campaign.objects.in_bulk([thulium_id for thulium_id, _item in usable],
                                      field_name="thulium_id")
-    already, new, refreshed, described = len(known), {}, [], []
+    new, refreshed, described = {}, [], []
     for thulium_id, item in usable:
         if thulium_id in new:  # listed twice: created first, then taken as known
-            known |= _campaigns_create(new.values())
+            summary.created += _campaigns_create(new.values(), known)
             new = {}
         campaign = known.get(thulium_id)
         if campaign is None:
@@ -108,8 +109,7 @@ def campaigns_sync(*, actor=None, language: str | None = None,
         if changes := {key: value for key, value in _description(item).items()
                        if getattr(campaign, key) != value}:
             described.append((campaign.pk, changes))
-    known |= _campaigns_create(new.values())
-    summary.created = len(known) - already
+    summary.created += _campaigns_create(new.values(), known)
     Campaign.objects.filter(pk__in=refreshed).update(synced_at=now)
     for pk, changes in described:
         Campaign.objects.filter(pk=pk).update(**changes)
@@ -121,9 +121,27 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     return summary
 
 
-def _campaigns_create(campaigns) -> dict:
-    """Create the campaigns in one statement; returns them by Thulium id."""
-    return {campaign.thulium_id: campaign for campaign in Campaign.objects.bulk_create(campaigns)}
+def _campaigns_create(campaigns, known: dict) -> int:
+    """Create the campaigns in one statement, and add them to `known` (by Thulium id) as
+    stored; returns how many this created.
+
+    Another sync at once (a Refresh beside cron's sync_campaigns) may have found them
+    missing too, and created them first: those are taken as it stored them, not created
+    again. The unique Thulium id decides, the second INSERT waiting for the first to
+    commit; a plain INSERT failed on it, a server error for the user who asked.
+    """
+    campaigns = list(campaigns)
+    if not campaigns:
+        return 0
+    columns = [field.attname for field in Campaign._meta.concrete_fields
+               if not field.primary_key]
+    created = insert_each(Campaign, columns=columns,
+                          rows=[[getattr(campaign, name) for name in columns]
+                                for campaign in campaigns],
+                          unique=["thulium_id"], returning=["thulium_id"])
+    known |= Campaign.objects.in_bulk([campaign.thulium_id for campaign in campaigns],
+                                      field_name="thulium_id")
+    return len(created)
 
 
 def _not_in_thulium_mark(listed: set[str], *, actor) -> int:

@@ -1,5 +1,7 @@
 """The campaign list: search, filters, dialing order, paging, stats, the selection."""
 
+import threading
+
 import pytest
 import requests
 from django.core.cache import cache
@@ -10,11 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Entry
-from campaigns.entries import THULIUM_PRESENCE
+from audit.verify import verify_chain
+from campaigns import reading
+from campaigns.entries import OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.models import Campaign
 from campaigns.presence import presence_mark
 from campaigns.reading import campaigns_sync
 from tests.conftest import AUDITORS, api_calls, make_user
+from tests.db_threads import all_at_once
 from tests.test_gateway import CraftedThulium
 
 LIST = reverse("campaigns:list")
@@ -285,6 +290,38 @@ def test_updated_counts_only_the_campaigns_whose_settings_or_name_changed(campai
     thulium.state.update_campaign("A7K2Q", {"name": "Renamed"}, lambda stored: [])
     summary = campaigns_sync()
     assert (summary.updated, summary.changed_outside) == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_at_once_both_end_and_record_each_change_once(
+        campaigns, user, thulium, monkeypatch):
+    """A Refresh and sync_campaigns from cron both found the new campaigns missing before
+    either created them: the second's INSERT failed on their Thulium ids, a server error."""
+    thulium.state.add_generated_campaigns(2)
+    thulium.state.update_campaign("00001", {"order": 9}, lambda stored: [])
+    thulium.state.remove_campaign("00002")
+    both_read, waited = threading.Barrier(2, timeout=30), threading.local()
+    take = reading.outside_changes_take
+
+    def taken_once_both_read(*args, **kwargs):
+        # Both have read the portal's campaigns, and written nothing yet.
+        if not getattr(waited, "once", False):
+            waited.once = True
+            both_read.wait()
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "outside_changes_take", taken_once_both_read)
+    summaries = []
+    all_at_once([lambda: summaries.append(campaigns_sync(actor=user)),
+                 lambda: summaries.append(campaigns_sync())])
+
+    assert sorted(summary.created for summary in summaries) == [0, 2]
+    assert Campaign.objects.filter(thulium_id__startswith="G").count() == 2
+    assert sum(summary.changed_outside for summary in summaries) == 1
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 1
+    assert [(thulium_id, flag) for thulium_id, _who, flag in presence_entries()] == [
+        ("00002", False)]
+    assert verify_chain().problem == ""
 
 
 def test_a_list_that_ends_before_its_count_marks_no_campaign_missing(
