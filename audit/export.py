@@ -3,8 +3,10 @@
 Rows stream newest first from one database cursor over the entry table, so memory stays
 flat however many rows match. Column names are the data's own identifiers, the same in
 both formats, so that scripts can rely on them; a kind's own columns are read from the
-JSON they lie in. The CSV cells are written by the database itself (`_cells`): a million
-entries have some thirty million cells, too many to pass one by one through Python.
+JSON they lie in. Beside the kind (its slug), `action` says it in the words of the one who
+exports, as their timeline does, for the auditor reading the file. The CSV cells are
+written by the database itself (`_cells`): a million entries have some thirty million
+cells, too many to pass one by one through Python.
 JSON Lines decode and encode each entry, for programs that want typed values.
 """
 
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, F, Func, TextField, When
+from django.db.models import Case, F, Func, TextField, Value, When
 from django.db.models.expressions import RawSQL
 
 from portal.spreadsheets import FORMULA_AFTER_A_BREAK, FORMULA_STARTS, Echo, safe_cell
@@ -26,16 +28,16 @@ from .kinds import all_kinds
 from .models import Entry
 from .services import TimelineFilters, entries_matching, may_see_everyone
 
-COMMON_COLUMNS = ("kind", "id", "created_at", "completed_at", "personal_data_erased_at", "user",
-                  "user_id", "campaign", "outcome", "http_status", "request_id", "messages",
+COMMON_COLUMNS = ("kind", "action", "id", "created_at", "completed_at", "personal_data_erased_at",
+                  "user", "user_id", "campaign", "outcome", "http_status", "request_id", "messages",
                   "detail", "reason", "sent", "details", "results", "related_id")
-# Read in the order of COMMON_COLUMNS.
+# Read in the order of COMMON_COLUMNS, but for the action, which the kind's label gives.
 _COMMON_FIELDS = ("kind", "pk", "created_at", "completed_at", "erased_at", "actor_username",
                   "actor_id", "campaign_id", "outcome", "http_status", "request_id", "messages",
                   "detail", "reason", "sent", "details", "results", "related_id")
 _TIMES = ("created_at", "completed_at", "erased_at")
 _JSON_FIELDS = frozenset({"messages", "sent", "details", "results"})
-_CAMPAIGN = COMMON_COLUMNS.index("campaign")
+_ACTION, _CAMPAIGN = COMMON_COLUMNS.index("action"), COMMON_COLUMNS.index("campaign")
 FETCH_ROWS = 2000  # rows per round trip of the database cursor
 CHUNK_ROWS = 500  # rows per piece of the HTTP response
 COPY_BYTES = 65536  # bytes per piece of the HTTP response from PostgreSQL's COPY
@@ -51,6 +53,9 @@ class Export:
     # A kind's own column -> (kind, place) for each kind that has it, e.g. ("import",
     # "results.added"): the value is read only from entries of those kinds.
     places: dict[str, list[tuple[str, str]]]
+    # Each kind's label in the exporter's language, read while their request is answered
+    # (the file streams after it). A kind no app registers any more is its bare slug.
+    actions: dict[str, str]
 
 
 def export_rows(*, viewer, filters: TimelineFilters) -> Export:
@@ -67,7 +72,8 @@ def export_rows(*, viewer, filters: TimelineFilters) -> Export:
             continue
         for column, place in kind.export_columns:
             places.setdefault(column, []).append((kind.slug, place))
-    return Export([*COMMON_COLUMNS, *places], filters, places)
+    actions = {kind.slug: str(kind.label) for kind in all_kinds()}
+    return Export([*COMMON_COLUMNS, *places], filters, places, actions)
 
 
 def csv_chunks(export: Export) -> Iterator[str | bytes]:
@@ -90,22 +96,26 @@ def csv_chunks(export: Export) -> Iterator[str | bytes]:
     # The campaign's Thulium id is looked up here: a lookup per row costs SQLite more.
     campaigns = {str(pk): thulium_id for pk, thulium_id in Entry._meta.get_field("campaign")
                  .related_model.objects.values_list("pk", "thulium_id")}
-    cells = _cells(export.places, postgres=False)
-    times, campaign = cells[2:5], cells[7]
-    lines = {"head": _line_part(cells[:2]),
+    # The action too, by its kind: each label a cell already, written once.
+    one_cell = csv.writer(Echo(), delimiter=DELIMITER, lineterminator="")
+    actions = {slug: one_cell.writerow([safe_cell(label)])
+               for slug, label in export.actions.items()}
+    cells = _cells(export.places, export.actions, postgres=False)
+    times, campaign = cells[3:6], cells[8]
+    lines = {"kind_text": cells[0][0], "id_text": cells[2][0],
              **{f"{name}_text": sql for name, (sql, _how) in zip(_TIMES, times, strict=True)},
-             "who": _line_part(cells[5:7]), "campaign_text": campaign[0],
-             "rest": _line_part(cells[8:])}
+             "who": _line_part(cells[6:8]), "campaign_text": campaign[0],
+             "rest": _line_part(cells[9:])}
     chunk = [header]
     with long_read():  # one snapshot for the whole file
         rows = (entries_matching(export.filters).order_by("-created_at", "-pk")
                 .annotate(**{name: RawSQL(sql, [], output_field=TextField())
                              for name, sql in lines.items()})
                 .values_list(*lines).iterator(chunk_size=FETCH_ROWS))
-        for head, created, completed, erased, who, campaign_id, rest in rows:
-            chunk.append(DELIMITER.join((head, local(created), local(completed),
-                                         local(erased), who, campaigns.get(campaign_id, ""),
-                                         rest)) + "\n")
+        for kind, pk, created, completed, erased, who, campaign_id, rest in rows:
+            chunk.append(DELIMITER.join((kind, actions.get(kind, kind), pk, local(created),
+                                         local(completed), local(erased), who,
+                                         campaigns.get(campaign_id, ""), rest)) + "\n")
             if len(chunk) >= CHUNK_ROWS:
                 yield "".join(chunk)
                 chunk = []
@@ -129,7 +139,7 @@ def _copied(export: Export) -> Iterator[bytes]:
         return RawSQL(_safe(sql, postgres=True) if how == SAFE else sql, [],
                       output_field=TextField())
 
-    cells = _cells(export.places, postgres=True)
+    cells = _cells(export.places, export.actions, postgres=True)
     query = (entries_matching(export.filters).order_by("-created_at", "-pk")
              .annotate(**{f"cell_{index}": cell(*found) for index, found in enumerate(cells)})
              .values_list(*(f"cell_{index}" for index in range(len(cells)))).query)
@@ -193,6 +203,7 @@ def _rows(export: Export) -> Iterator[list]:
                 .iterator(chunk_size=FETCH_ROWS))
         for row in rows:
             values = read.parse(list(row), json_too=False)
+            values.insert(_ACTION, export.actions.get(values[0], values[0]))
             values[_CAMPAIGN] = campaigns.get(values[_CAMPAIGN], "")
             yield values
 
@@ -232,10 +243,12 @@ LINE = "line"  # cells SQLite's line already holds, joined
 _BREAK_THEN_FORMULA = "*[,\n\r]*[=+@\t\r-]*"
 
 
-def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
+def _cells(places: dict[str, list[tuple[str, str]]], actions: dict[str, str], *,
+           postgres: bool) -> list:
     """(SQL text, how it becomes a cell) of each column, in the order of the columns; the
     times are written in the portal's zone on PostgreSQL, left as stored on SQLite. A kind's
-    own cells are read only from entries of a kind that has them: reading JSON costs."""
+    own cells are read only from entries of a kind that has them: reading JSON costs. The
+    action is the kind's label, for PostgreSQL (SQLite's line has it from Python)."""
     table = Entry._meta.db_table
 
     def column(name: str) -> str:
@@ -266,8 +279,11 @@ def _cells(places: dict[str, list[tuple[str, str]]], *, postgres: bool) -> list:
             for found in places.values()], extracted=True) for kind in kinds)
         return f"CASE {column('kind')} {whens} ELSE '{DELIMITER * (len(places) - 1)}' END"
 
+    action = Case(*(When(kind=slug, then=Value(safe_cell(label)))
+                    for slug, label in actions.items()), default=F("kind"),
+                  output_field=TextField())
     return [
-        (column("kind"), PLAIN), (text("id"), PLAIN),
+        (column("kind"), PLAIN), (action, PLAIN), (text("id"), PLAIN),
         *((_moment(column(name)) if postgres else text(name), PLAIN) for name in _TIMES),
         (column("actor_username"), SAFE), (text("actor"), PLAIN),
         # A Thulium campaign id is five letters or digits. PostgreSQL joins the campaigns

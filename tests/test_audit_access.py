@@ -135,8 +135,8 @@ def exported(page, text) -> list[dict]:
     if page == "jsonl":
         return [json.loads(line) for line in text.splitlines()]
     header, *lines = text.lstrip("\ufeff").splitlines()
-    assert header.startswith("kind;id;"), header
-    return [{"id": int(line.split(";")[1])} for line in lines]
+    assert header.startswith("kind;action;id;"), header
+    return [{"id": int(line.split(";")[2])} for line in lines]
 
 
 @pytest.mark.parametrize(("role", "page", "seen"), TABLE,

@@ -1,5 +1,6 @@
 """The filtered timeline downloads as CSV and JSON Lines, streamed, formulas neutralised."""
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -10,6 +11,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from audit import kinds
 from audit.export import COMMON_COLUMNS
 from audit.models import Entry
 from audit.recording import entry_begin, entry_complete
@@ -72,6 +74,31 @@ def test_the_csv_export_has_every_entry_newest_first_with_all_columns(watched, t
     assert json.loads(table[1]["results"]) == {"record_id": "231"}
     assert json.loads(table[2]["details"])["settings_before"]["dialer"] == "progressive"
     assert table[2]["settings_before"].startswith("{")
+
+
+@pytest.mark.parametrize(("language", "actions"), [
+    ("en", ["record addition", "record addition", "settings changed", "sign-on-roles"]),
+    # Labels the catalogue translates already.
+    ("pl", ["dodanie rekordu", "dodanie rekordu", "zmieniono ustawienia", "sign-on-roles"]),
+])
+def test_the_csv_export_says_each_action_in_the_words_of_the_one_who_exports(
+        watched, trail, user, monkeypatch, language, actions):
+    entry_complete(entry_begin(kind="sign-on-roles", actor=user, sent={"groups": []},
+                               created_at=dt.datetime(2026, 1, 1, 9, tzinfo=WARSAW)),
+                   outcome="succeeded")
+    monkeypatch.delitem(kinds._registry, "sign-on-roles")  # a kind no app registers now
+    response = watched.get(reverse("audit:export_csv"), HTTP_ACCEPT_LANGUAGE=language)
+    data = b"".join(response.streaming_content)
+
+    # As Polish Excel opens it: UTF-8, said by the byte order mark; cells split at ";".
+    assert data.startswith(codecs.BOM_UTF8)
+    table = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert list(table[0])[:3] == ["kind", "action", "id"]
+    assert [row["action"] for row in table] == actions
+    assert table[0]["kind"] == "record-addition"  # the data's identifier, kept
+    _, text = download(watched, "jsonl")
+    assert [json.loads(line)["action"] for line in text.splitlines()] == [
+        "record addition", "record addition", "settings changed", "sign-on-roles"]
 
 
 def test_times_read_after_a_csv_export_in_the_same_transaction_are_still_right(watched,
@@ -176,4 +203,4 @@ def test_an_export_of_nothing_is_just_the_header(watched, trail):
     _, text = download(watched, "csv", {"q": "no such thing"})
 
     assert text.lstrip("\ufeff").splitlines() == [text.lstrip("\ufeff").splitlines()[0]]
-    assert text.lstrip("\ufeff").startswith("kind;id;created_at")
+    assert text.lstrip("\ufeff").startswith("kind;action;id;created_at")

@@ -377,8 +377,8 @@ def test_the_entries_of_the_portal_s_own_doing_are_found_by_the_user_filter(clie
 
     assert rows(found) == [gone]
     assert f'href="{reverse("audit:timeline")}?user={"portal"}"' in page
-    assert f"\n{THULIUM_PRESENCE.slug};{gone.pk};" in export
-    assert f"\n{mine.kind};{mine.pk};" not in export
+    assert f"\n{THULIUM_PRESENCE.slug};presence in Thulium;{gone.pk};" in export
+    assert f"\n{mine.kind};settings changed;{mine.pk};" not in export
     client.force_login(user)  # who sees only their own entries in full
     refused = client.get(reverse("audit:timeline"), {"user": "portal"})
     assert refused.status_code == 200 and refused.context["page"] is None
