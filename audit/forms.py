@@ -5,6 +5,7 @@ import datetime
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from portal.campaign_choice import CampaignField
@@ -15,7 +16,7 @@ from portal.typed_moments import DATE_RANGE, TypedDateField
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import kinds_by_label
 from .models import Entry, Outcome
-from .services import Cursor, TimelineFilters, former_username, may_see_everyone
+from .services import Cursor, TimelineFilters, former_username, may_see_everyone, step_choice
 
 # The user filter's choice of the entries no user made.
 PORTAL_ITSELF = "portal"
@@ -56,10 +57,7 @@ class TimelineFilterForm(forms.Form):
     user = forms.ChoiceField(label=_("User"), required=False)
     campaign = CampaignField(label=_("Campaign"), empty_label=_("all campaigns"))
     kind = forms.ChoiceField(label=_("Action"), required=False)
-    outcome = forms.ChoiceField(
-        label=_("Outcome"), required=False,
-        choices=[("", _("any outcome")), *Outcome.choices],
-    )
+    outcome = forms.ChoiceField(label=_("Outcome"), required=False)
     date_from = _date_field(_("From"))
     date_to = _date_field(_("To"))
     q = forms.CharField(
@@ -88,6 +86,14 @@ class TimelineFilterForm(forms.Form):
         self.fields["campaign"].fit(Entry._meta.get_field("campaign").related_model.objects)
         self.fields["kind"].choices = [
             ("", _("any action")), *((kind.slug, kind.label) for kind in kinds_by_label())
+        ]
+        # What the outcome column shows: an outcome, or the step a kind records in its
+        # place (a request rejected reads "rejected", and is not found as "succeeded").
+        self.fields["outcome"].choices = [
+            ("", _("any outcome")), *Outcome.choices,
+            *((capfirst(kind.label), [(step_choice(kind, step), label)
+                                      for step, label in kind.steps])
+              for kind in kinds_by_label() if kind.steps),
         ]
         for field in self.fields.values():
             is_select = isinstance(field.widget, forms.Select)

@@ -54,9 +54,11 @@ class EntryKind:
     # import's receipt): their page shows no Thulium answer and no field-by-field change.
     calls_thulium: bool = True
     # For a kind whose entries each record a step and call nothing (a request rejected, a
-    # scheduled change cancelled): the step in words, shown where a completed entry's outcome
-    # is, as "succeeded" there read as Thulium's acceptance. The outcome stored stays.
-    step_label: Callable[[object], str] | None = None
+    # scheduled change cancelled): the steps its entries keep in `details.step`, each with
+    # its words, shown where a completed entry's outcome is, as "succeeded" there read as
+    # Thulium's acceptance; the timeline's outcome filter offers them so too. The outcome
+    # stored stays.
+    steps: tuple[tuple[str, str], ...] = ()
     # True for a kind whose call only reads Thulium (a check lists a campaign's records):
     # its page shows Thulium's answer, and no field-by-field change nor a body sent; its
     # template says what was asked.

@@ -20,8 +20,8 @@ from portal.ids import MAX_ID, id_from_text
 from portal.phones import normalise_phone, phone_key
 
 from .diff import FieldChange, field_changes
-from .kinds import EntryKind, kind_of, value_at
-from .models import Entry, SearchTerm
+from .kinds import EntryKind, all_kinds, kind_of, value_at
+from .models import Entry, Outcome, SearchTerm
 from .personal import digests_under_every_key, number_digests_ever
 from .shown_erasures import entry_shown
 
@@ -147,7 +147,7 @@ def entries_matching(filters: TimelineFilters):
     if filters.kind:
         query &= Q(kind=filters.kind)
     if filters.outcome:
-        query &= Q(outcome=filters.outcome)
+        query &= outcome_shown(filters.outcome)
     if filters.since is not None:
         query &= Q(created_at__gte=filters.since)
     if filters.until is not None:
@@ -160,6 +160,24 @@ def entries_matching(filters: TimelineFilters):
                         .order_by().values("entry_id"), all=True))
         query &= Q(pk__in=found)
     return Entry.objects.filter(query)
+
+
+def outcome_shown(outcome: str) -> Q:
+    """The entries whose outcome reads as `outcome` on their page and the timeline: a step
+    its kind records (`step_choice`, "change-request.rejected"), shown in place of the
+    succeeded it is stored with, or an outcome, "succeeded" then of the other kinds only."""
+    slug, dot, step = outcome.partition(".")
+    if dot:
+        return Q(kind=slug, outcome=Outcome.SUCCEEDED, details__step=step)
+    stepped = [kind.slug for kind in all_kinds() if kind.steps]
+    if outcome == Outcome.SUCCEEDED and stepped:
+        return Q(outcome=outcome) & ~Q(kind__in=stepped)
+    return Q(outcome=outcome)
+
+
+def step_choice(kind: EntryKind, step: str) -> str:
+    """The outcome filter's value for a step a kind records (`outcome_shown`)."""
+    return f"{kind.slug}.{step}"
 
 
 def terms_searched_for(text: str) -> list[str]:

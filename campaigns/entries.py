@@ -51,13 +51,13 @@ def _found_applied_summary(entry) -> str:
 
 
 def _request_step(entry) -> str:
-    """A four-eyes step entry's step in words: its summary's, and its outcome's."""
+    """A four-eyes step entry's step in words, for its summary."""
     step = entry.details.get("step")
     return str(Step.LABELS.get(step, step))
 
 
 def _schedule_step(entry) -> str:
-    """A scheduled change's step entry's step in words: its summary's, and its outcome's."""
+    """A scheduled change's step entry's step in words, for its summary."""
     step = entry.details.get("step")
     return str(ScheduleStep.LABELS.get(step, step))
 
@@ -124,7 +124,7 @@ CHANGE_REQUEST = EntryKind(
     template="audit/kinds/change-request.html",
     **_SETTINGS_SHOWN,
     calls_thulium=False,
-    step_label=_request_step,
+    steps=tuple(Step.LABELS.items()),
     export_columns=(("step", "details.step"), ("change_request_id", "details.request"),
                     ("note", "details.note")),
 )
@@ -137,7 +137,7 @@ SCHEDULED_CHANGE = EntryKind(
     template="audit/kinds/scheduled-change.html",
     **_SETTINGS_SHOWN,
     calls_thulium=False,
-    step_label=_schedule_step,
+    steps=tuple(ScheduleStep.LABELS.items()),
     export_columns=(("step", "details.step"), ("scheduled_change_id", "details.scheduled"),
                     ("apply_at", "details.apply_at"), ("note", "details.note")),
 )

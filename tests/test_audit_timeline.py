@@ -13,9 +13,9 @@ from django.urls import reverse
 
 from audit.kinds import all_kinds
 from audit.models import Entry
-from audit.recording import entries_complete, outcome_values
+from audit.recording import entries_complete, entry_begin, entry_complete, outcome_values
 from audit.services import timeline_page
-from campaigns.entries import THULIUM_PRESENCE
+from campaigns.entries import CHANGE_REQUEST, SCHEDULED_CHANGE, THULIUM_PRESENCE, ScheduleStep, Step
 from campaigns.models import Campaign
 from campaigns.presence import presence_mark
 from imports.models import ImportJob
@@ -93,6 +93,39 @@ def test_filters_combine(watched, trail, query, expected):
     response = watched.get(TIMELINE, query)
 
     assert rows(response) == [trail[name] for name in expected]
+
+
+def step_of(kind, step: str, *, actor, campaign, when) -> Entry:
+    """A four-eyes or scheduled change's step as its app records it: a succeeded entry."""
+    return entry_complete(entry_begin(
+        kind=kind.slug, actor=actor, campaign=campaign, sent={"dialer": "predictive"},
+        details={"step": step, "settings_before": {}}, created_at=when), outcome="succeeded")
+
+
+def test_a_step_is_found_as_its_outcome_reads_not_as_succeeded(watched, trail, user):
+    """A request rejected or a scheduled change cancelled reads "rejected", "cancelled" where
+    the outcome is, and the outcome filter found it as "succeeded", the step being stored so."""
+    made = partial(step_of, actor=user, campaign=trail["dialer"].campaign)
+    rejected = made(CHANGE_REQUEST, Step.REJECTED, when=at(7))
+    approved = made(CHANGE_REQUEST, Step.APPROVED, when=at(8))
+    cancelled = made(SCHEDULED_CHANGE, ScheduleStep.CANCELLED, when=at(9))
+
+    assert rows(watched.get(TIMELINE, {"outcome": "succeeded"})) == [
+        trail["other"], trail["added"], trail["dialer"]]
+    for choice, found in (("change-request.rejected", rejected),
+                          ("change-request.approved", approved),
+                          ("scheduled-change.cancelled", cancelled)):
+        assert rows(watched.get(TIMELINE, {"outcome": choice})) == [found]
+    _, exported = b"".join(watched.get(reverse("audit:export_csv"), {
+        "outcome": "scheduled-change.cancelled"}).streaming_content).decode().splitlines()
+    assert exported.startswith(f"scheduled-change;scheduled change;{cancelled.pk};")
+    # The choices are the column's words, under the action that records them.
+    page = unescape(watched.get(TIMELINE, HTTP_ACCEPT_LANGUAGE="pl").content.decode())
+    choices = re.search(r'<select name="outcome".*?</select>', page, re.S).group()
+    assert re.search(r'<optgroup label="Etap zasady czterech oczu">\s*'
+                     r'<option value="change-request.requested"', choices)
+    assert '<option value="change-request.rejected">odrzucony</option>' in choices
+    assert '<option value="scheduled-change.cancelled">anulowana</option>' in choices
 
 
 @pytest.mark.parametrize(("language", "typed"), [

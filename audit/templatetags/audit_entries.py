@@ -63,7 +63,10 @@ def recorded_step(entry) -> str:
     kind = kind_of(entry)
     if kind.not_sent(entry):
         return gettext("not sent")
-    return kind.step_label(entry) if kind.step_label and entry.outcome == Outcome.SUCCEEDED else ""
+    if not kind.steps or entry.outcome != Outcome.SUCCEEDED:
+        return ""
+    step = entry.details.get("step")
+    return str(dict(kind.steps).get(step, step))
 
 
 @register.filter
