@@ -2,11 +2,15 @@
 
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import Entry, SearchTerm
 from audit.recording import entry_complete
 from audit.verify import verify_chain
+from campaigns.models import Campaign
+from campaigns.reading import campaigns_sync
 from tests.audit_fixtures import addition, change, tamper
 from tests.conftest import skip_unless_postgresql
 
@@ -128,3 +132,38 @@ def test_verify_names_an_entry_linked_below_the_first_link_if_the_check_was_drop
 
     assert verify_chain().problem == (f"entry #{entry.pk + 100} has a link numbered below the "
                                       "chain's first: it was slipped in outside the chain")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_after_a_transactional_test_empties_every_table_and_keeps_the_guards(
+        user, sales):
+    """The tests' flush (tests/postgresql) deletes rows where Django's truncated the tables:
+    no table gets a new file, none keeps a row, and the audit triggers are on again."""
+    change(actor=user, campaign=sales, sent={"order": 1})
+    addition(actor=user, campaign=sales, phone="601234567")
+    tables = connection.introspection.django_table_names(only_existing=True)
+
+    before = table_files(tables)
+    # As TransactionTestCase flushes, without Django's content types and permissions after.
+    call_command("flush", interactive=False, reset_sequences=False, allow_cascade=False,
+                 inhibit_post_migrate=True, verbosity=0)
+
+    assert table_files(tables) == before
+    with connection.cursor() as cursor:
+        assert [table for table in tables if cursor.execute(
+            f"SELECT EXISTS (SELECT FROM {connection.ops.quote_name(table)})").fetchone()[0]
+        ] == []
+    campaigns_sync()
+    addition(actor=User.objects.create_user("again"),
+             campaign=Campaign.objects.get(thulium_id="00001"), phone="601234567")
+    assert "cannot be deleted" in refused("DELETE FROM audit_entry")
+    assert "written once" in refused("DELETE FROM audit_searchterm")
+    assert "only moves forward" in refused("DELETE FROM audit_chainhead")
+
+
+def table_files(tables) -> dict[str, int]:
+    """Each table's file: a TRUNCATE gives the table a new one, a DELETE keeps it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, pg_relation_filenode(oid) FROM pg_class "
+                       "WHERE relname = ANY (%s)", [list(tables)])
+        return dict(cursor.fetchall())

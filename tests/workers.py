@@ -47,12 +47,12 @@ def unavailable(reason: str):
 def database_url() -> str:
     """The URL of the test database, as a worker process must be told it."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         name = str(db["NAME"])
         if name == ":memory:" or name.startswith("file:"):
             unavailable("the SQLite test database is in memory: a worker cannot see it")
         return f"sqlite:///{name}"
-    if db["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     unavailable(f"worker tests do not know the database engine {db['ENGINE']}")
