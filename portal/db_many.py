@@ -174,3 +174,14 @@ def _column(model, name: str) -> str:
 
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def bound_cursor() -> CursorWrapper:
+    """A cursor as `_bound_cursor`'s, for a read of many values sent as one parameter (an
+    array), and logged as Django's own cursors are when it logs queries (DEBUG, a test's
+    CaptureQueriesContext)."""
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
