@@ -2,6 +2,7 @@
 
 import datetime
 import json
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -273,9 +274,17 @@ UPLOADED_COLUMNS = ["digest", "phone_key", "campaign_id", "reason", "note", "sou
                     "upload_entry_id"]
 
 
+class UploadCounts(NamedTuple):
+    """What an upload did with its numbers, as its audit entry counts them."""
+
+    added: int  # put on the list
+    renewed: int  # put on it again in place of their expired entries
+    already: int  # on it already
+
+
 def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_on=None,
-                        actor, file_name: str) -> tuple[int, int]:
-    """Put a file's numbers on the list: (how many were added, how many it held already).
+                        actor, file_name: str) -> UploadCounts:
+    """Put a file's numbers on the list: how many were added, renewed and listed already.
 
     In one transaction, with one audit entry for the upload (DONOTCALL_UPLOAD), which the
     rows point at and each number finds: an entry per number (two links of the chain each,
@@ -305,7 +314,7 @@ def suppressions_upload(*, read, campaign, reason: str, note: str = "", expires_
 
 
 def _upload(*, read, campaign, reason: str, note: str, expires_on, actor,
-            file_name: str) -> tuple[int, int]:
+            file_name: str) -> UploadCounts:
     found = listed(read.keys, campaign)
     held = _expired_held(list(found))
     expired = [pk for pk, is_expired in held.items() if is_expired]
@@ -335,7 +344,8 @@ def _upload(*, read, campaign, reason: str, note: str, expires_on, actor,
                     rows=[[made, key, *shared] for made, key in zip(digests, chunk,
                                                                      strict=True)])
     _record([upload])
-    return len(keys), len(already)
+    return UploadCounts(added=len(keys) - len(renewed), renewed=len(renewed),
+                        already=len(already))
 
 
 def _expired_held(ids: list[int]) -> dict[int, bool]:

@@ -112,13 +112,12 @@ def suppression_upload(request):
         except FileProblem as problem:
             form.add_error("file", problem.message)
         else:
-            added, already = suppressions_upload(
+            counts = suppressions_upload(
                 read=read, campaign=form.cleaned_data["campaign"],
                 reason=form.cleaned_data["reason"], note=form.cleaned_data["note"],
                 expires_on=form.cleaned_data["expires_on"], actor=request.user,
                 file_name=form.cleaned_data["file"].name)
-            context.update(read=read, added=added, already=already,
-                           expiry_note=form.expiry_note())
+            context.update(read=read, counts=counts, expiry_note=form.expiry_note())
     return render(request, "donotcall/upload.html", context,
                   status=400 if form.is_bound and form.errors else 200)
 

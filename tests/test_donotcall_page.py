@@ -207,7 +207,7 @@ def test_an_upload_in_windows_1250_reports_invalid_lines_and_counts_repeats(offi
     assert read.invalid[1][2].startswith("Excel wrote this number in scientific notation")
     assert read.invalid[1][2] in response.content.decode()
     assert read.repeated == 1
-    assert (response.context["added"], response.context["already"]) == (2, 1)
+    assert response.context["counts"] == (2, 0, 1)
     assert set(Suppression.objects.filter(source="upload").values_list(
         "phone_key", flat=True)) == {"48601000001", "48601000002"}
     # One entry for the upload, with its counts; each listed row points at it.
@@ -286,7 +286,7 @@ def test_an_upload_that_dies_midway_leaves_nothing_and_uploaded_again_lists_it_a
     assert not Entry.objects.exists()
     monkeypatch.setattr(services, "entry_numbers_add", add_terms)
     response = upload(officer_client, csv_bytes(numbers, header=["Telefon"]))
-    assert (response.context["added"], response.context["already"]) == (5, 0)
+    assert response.context["counts"] == (5, 0, 0)
     assert "5 numbers put on the list." in response.content.decode()
     assert Entry.objects.get().kind == DONOTCALL_UPLOAD.slug
 
@@ -300,7 +300,7 @@ def test_an_upload_past_the_old_limit_of_20_000_numbers_is_listed_with_one_entry
     numbers = [[str(500_000_000 + n)] for n in range(20_001)]
     response = upload(officer_client, csv_bytes(numbers, header=["Telefon"]))
     assert response.status_code == 200
-    assert (response.context["added"], response.context["already"]) == (20_001, 0)
+    assert response.context["counts"] == (20_001, 0, 0)
     assert Suppression.objects.count() == 20_001
     entry = Entry.objects.get()
     assert entry.details["added"] == 20_001
@@ -331,11 +331,20 @@ def test_the_most_numbers_an_upload_takes_is_one_setting_said_next_to_the_field(
     assert Entry.objects.filter(kind=DONOTCALL_UPLOAD.slug).count() == 1  # the first's
 
 
-def test_an_upload_renews_the_expired_entries_of_its_numbers(officer_client):
+def test_an_upload_renews_the_expired_entries_of_its_numbers_and_says_so_apart(
+        officer_client):
+    """Its page counted a renewed number among those put on the list, where its audit
+    entry counts it apart."""
     add(officer_client, "601000003", expires_on="2020-01-31")
-    response = upload(officer_client, csv_bytes([["601000003"]], header=["Telefon"]))
-    assert (response.context["added"], response.context["already"]) == (1, 0)
-    (entry,) = Suppression.objects.all()
+    response = upload(officer_client, csv_bytes([["601000003"], ["601000004"]],
+                                                header=["Telefon"]))
+    assert response.context["counts"] == (1, 1, 0)
+    result = re.search(r'data-testid="upload-result">(.*?)</div>', response.content.decode(),
+                       re.DOTALL).group(1)
+    assert " ".join(result.split()) == (
+        "1 number put on the list. 1 number put on the list again in place of its expired "
+        "entry. On the list already: 0. Repeated in the file: 0. Invalid: 0.")
+    entry = Suppression.objects.get(phone_key="48601000003")
     assert (entry.source, entry.expires_on) == ("upload", None)
     assert add(officer_client, "601000003").status_code == 400  # current now: a repeat
 
@@ -347,7 +356,7 @@ def test_an_upload_counts_and_lists_its_lines_with_an_empty_phone_cell(officer_c
     read = response.context["read"]
     assert [(line, value, why) for line, value, why in read.invalid] == [
         (2, "", "Enter a phone number."), (4, "", "Enter a phone number.")]
-    assert (response.context["added"], read.invalid_count) == (1, 2)
+    assert (response.context["counts"].added, read.invalid_count) == (1, 2)
     assert "Numbers read from the column “Telefon”." in response.content.decode()
 
 
@@ -394,7 +403,7 @@ def test_an_xlsx_upload_says_which_sheet_it_read_and_which_it_did_not(officer_cl
     saved = io.BytesIO()
     book.save(saved)
     response = upload(officer_client, saved.getvalue(), name="lista.xlsx")
-    assert response.context["added"] == 2
+    assert response.context["counts"].added == 2
     page = response.content.decode()
     assert "Numbers read from the column “Kontakt” of the sheet “Lista”." in page
     assert "The workbook's other sheets were not read: Marzec." in page
@@ -491,7 +500,7 @@ def test_the_export_uploaded_again_lists_its_numbers(officer_client):
     exported = b"".join(officer_client.get(reverse("donotcall:export")).streaming_content)
     Suppression.objects.all().delete()
     response = upload(officer_client, exported, name="do-not-call.csv")
-    assert (response.context["added"], response.context["read"].invalid_count) == (1, 0)
+    assert (response.context["counts"].added, response.context["read"].invalid_count) == (1, 0)
 
 
 def test_a_record_loader_may_not_open_the_list(client, db):
