@@ -1,7 +1,6 @@
 """Changing the do-not-call list: each change and its audit entry commit together."""
 
 import datetime
-import json
 from typing import NamedTuple
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from audit.recording import (
     entry_numbers_add,
     outcome_values,
 )
-from portal.db_many import insert_each
+from portal.db_many import IDS_AMONG, ids_given, insert_each
 from portal.phones import phone_key
 
 from .entries import (
@@ -357,7 +356,7 @@ def _expired_held(ids: list[int]) -> dict[int, bool]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(_EXPIRED_HELD[connection.vendor],
-                       [timezone.localdate().isoformat(), json.dumps(ids)])
+                       [timezone.localdate().isoformat(), ids_given(ids)])
         return {pk: bool(expired) for pk, expired in cursor.fetchall()}
 
 
@@ -365,19 +364,17 @@ def _expired_delete(ids: list[int]) -> None:
     """Delete the entries of these ids, held (`_expired_held`)."""
     if ids:
         with connection.cursor() as cursor:
-            cursor.execute(_DELETE[connection.vendor], [json.dumps(ids)])
+            cursor.execute(_DELETE[connection.vendor], [ids_given(ids)])
 
 
-# The ids as one JSON parameter, in SQL written once: the ORM's queries, a parameter an
-# id, took 0.7 s to make for 20,000 (as imports.erasure does). Expired: its last day
-# (NULL: for good) before today. SQLite runs one writer at a time (settings): no lock.
+# The ids as one JSON parameter, in SQL written once (portal.db_many.IDS_AMONG). Expired:
+# its last day (NULL: for good) before today. SQLite runs one writer at a time (settings):
+# no lock.
 _TABLE = Suppression._meta.db_table
-_IDS = {"postgresql": "(SELECT jsonb_array_elements_text(%s::jsonb)::bigint)",
-        "sqlite": "(SELECT value FROM json_each(%s))"}
 _EXPIRED_HELD = {
-    "postgresql": f"SELECT id, expires_on < %s FROM {_TABLE} WHERE id IN {_IDS['postgresql']} "
-                  "ORDER BY id FOR UPDATE",
-    "sqlite": f"SELECT id, expires_on < %s FROM {_TABLE} WHERE id IN {_IDS['sqlite']} "
+    "postgresql": f"SELECT id, expires_on < %s FROM {_TABLE} "
+                  f"WHERE id IN {IDS_AMONG['postgresql']} ORDER BY id FOR UPDATE",
+    "sqlite": f"SELECT id, expires_on < %s FROM {_TABLE} WHERE id IN {IDS_AMONG['sqlite']} "
               "ORDER BY id",
 }
-_DELETE = {vendor: f"DELETE FROM {_TABLE} WHERE id IN {ids}" for vendor, ids in _IDS.items()}
+_DELETE = {vendor: f"DELETE FROM {_TABLE} WHERE id IN {ids}" for vendor, ids in IDS_AMONG.items()}

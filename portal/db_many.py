@@ -185,3 +185,15 @@ def bound_cursor() -> CursorWrapper:
     if connection.queries_logged:
         return connection.make_debug_cursor(cursor)
     return connection.make_cursor(cursor)
+
+
+# A subquery of the ids given as one JSON parameter (`ids_given`), for `WHERE id IN ...` in
+# SQL written once per vendor: the ORM's query, a parameter an id, took 0.7 s to make for
+# 20,000 ids, and SQLite refuses one of more than 32,766.
+IDS_AMONG = {"postgresql": "(SELECT jsonb_array_elements_text(%s::jsonb)::bigint)",
+             "sqlite": "(SELECT value FROM json_each(%s))"}
+
+
+def ids_given(ids) -> str:
+    """The ids as the one parameter of `IDS_AMONG`'s subquery."""
+    return orjson.dumps(list(ids)).decode()

@@ -3,10 +3,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from audit.models import Entry
 from audit.recording import entry_begin
-from portal.db_many import insert_each, update_each
+from portal.db_many import IDS_AMONG, ids_given, insert_each, update_each
 from records.entries import RECORD_ADDITION
 from records.models import AddedRecord
 
@@ -97,3 +98,13 @@ def test_json_values_and_ids_come_back_as_the_entries_were_given(entries):
     assert stored.sent == {"phone_number": "601000001"}
     assert stored.begin_seq == entries[1].begin_seq
     assert stored.created_at == entries[1].created_at
+
+
+def test_ids_given_as_one_parameter_find_their_rows_past_sqlite_s_parameters(entries):
+    """The do-not-call upload's renewal and the imports' erasure check read rows by many
+    ids through the one subquery."""
+    ids = {*range(10**9, 10**9 + 32_767), entries[0].pk, entries[2].pk}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {Entry._meta.db_table} "
+                       f"WHERE id IN {IDS_AMONG[connection.vendor]}", [ids_given(ids)])
+        assert {pk for (pk,) in cursor.fetchall()} == {entries[0].pk, entries[2].pk}
