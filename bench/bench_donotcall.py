@@ -69,7 +69,7 @@ def _run(args):
     from campaigns.models import Campaign
     from donotcall.lookup import blocked
     from donotcall.models import Suppression
-    from imports.services import PREVIEW_BATCH
+    from imports.previewing import PREVIEW_BATCH
 
     campaign = Campaign.objects.create(thulium_id="00001", name="Bench")
     started = time.perf_counter()
