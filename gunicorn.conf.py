@@ -1,9 +1,18 @@
-"""gunicorn's settings, read from the environment (see .env.example)."""
+"""gunicorn's settings, read from the environment and an optional `.env` (see .env.example)."""
 
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import environ
+
+# The .env beside manage.py, read as portal.settings reads it (the environment wins): read
+# there alone, it reached the portal's settings but not these, so GUNICORN_BIND=127.0.0.1:8000
+# in it left gunicorn listening on every interface, and LOG_FORMAT=json wrote its lines plain.
+DOT_ENV = Path(__file__).resolve().parent / ".env"
+if DOT_ENV.is_file():
+    environ.Env.read_env(DOT_ENV)
 
 
 def _whole_number(name: str, default: int) -> int:

@@ -170,6 +170,25 @@ def test_gunicorn_makes_the_metrics_folder_it_is_given_before_the_settings_look_
     assert folder.is_dir()
 
 
+def test_gunicorn_reads_the_env_file_beside_manage_py_as_the_portal_does(tmp_path):
+    """gunicorn.conf.py read the environment alone: GUNICORN_BIND=127.0.0.1:8000 in .env
+    left gunicorn listening on every interface, and LOG_FORMAT=json wrote its lines plain
+    beside the portal's JSON. The environment still wins over .env."""
+    checkout = copy_project(tmp_path / "checkout")
+    (checkout / ".env").write_text(
+        "DEBUG=true\nGUNICORN_BIND=127.0.0.1:8123\nGUNICORN_WORKERS=3\nGUNICORN_THREADS=3\n"
+        "LOG_FORMAT=json\n")
+    result = run_django(
+        checkout, {"GUNICORN_THREADS": "5", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        "-m", "gunicorn", "--config", "gunicorn.conf.py", "--print-config", "portal.wsgi")
+    assert result.returncode == 0, result.stderr
+    config = {name.strip(): value for name, _, value in
+              (line.partition(" = ") for line in result.stdout.splitlines())}
+    assert {name: config[name] for name in ("bind", "workers", "threads")} == {
+        "bind": "['127.0.0.1:8123']", "workers": "3", "threads": "5"}
+    assert "'formatter': 'json'" in config["logconfig_dict"]
+
+
 @pytest.mark.parametrize("key", [None, ""], ids=["key-unset", "key-empty"])
 def test_production_refuses_to_start_without_the_audit_key(fresh_checkout, key):
     environment = {"SECRET_KEY": KEY["SECRET_KEY"]}
