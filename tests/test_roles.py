@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.core.cache import cache
@@ -264,6 +265,16 @@ def all_url_names(patterns=None, namespace=""):
             yield from all_url_names(pattern.url_patterns, inner)
         elif pattern.name:
             yield namespace + pattern.name
+
+
+@pytest.mark.django_db
+def test_readme_names_every_group_the_portal_makes():
+    """README's `roles/` row named three groups of five: not Compliance officers (the
+    do-not-call list) nor Administrators (erasing a number)."""
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `roles/` |"))
+    assert [name for name in Group.objects.values_list("name", flat=True)
+            if name not in row] == []
 
 
 def test_every_url_of_the_portal_is_in_the_table():
