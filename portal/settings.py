@@ -408,7 +408,7 @@ GUNICORN_TIMEOUT = env_number("GUNICORN_TIMEOUT", default=60, least=1)
 PHONE_DEFAULT_REGION = env_phone_region("PHONE_DEFAULT_REGION", default="PL")
 
 # Background work (bulk record imports). "database" needs only the database and
-# `manage.py run_worker`; "rq" runs on Redis, for several workers on several machines.
+# `manage.py run_worker`, as many as wanted on any machines; "rq" queues them in Redis.
 TASK_BACKEND = env.str("TASK_BACKEND", default="database")
 _TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
 if TASK_BACKEND not in _TASK_BACKENDS:
