@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Development defaults; the environment or .env can override them.
 RUN_ENV := DEBUG=$${DEBUG:-true}
+# Where `make run` serves the portal: make run ADDRPORT=127.0.0.1:8001 when 8000 is taken.
+ADDRPORT ?= 127.0.0.1:8000
 
 .PHONY: install run test lint bench clean messages
 
@@ -18,7 +20,7 @@ install: $(STAMP)
 
 run: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) $(PY) manage.py run_portal
+	$(RUN_ENV) $(PY) manage.py run_portal --addrport $(ADDRPORT)
 
 lint: install
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -491,6 +492,25 @@ def test_the_sync_command_exits_non_zero_with_thuliums_message(migrated_database
     )
     assert "sandbox-password" not in result.stderr + result.stdout
 
+
+
+@pytest.mark.parametrize("taken", ["portal", "sandbox"])
+def test_make_run_on_a_taken_port_says_which_before_starting_anything(
+        taken, migrated_database, thulium, static_root):
+    """runserver ends its process with os._exit on a taken port, skipping run_portal's stop of
+    the worker it had started: `make run` with 8000 taken said "That port is already in use"
+    and left a run_worker running, orphaned. A taken sandbox port ended in a traceback."""
+    busy = urlsplit(thulium.url).port
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        free = probe.getsockname()[1]
+    addrport = f"127.0.0.1:{busy if taken == 'portal' else free}"
+    result = run_manage_py("run_portal", "--addrport", addrport, database_url=migrated_database,
+                           sandbox_port=busy, static_root=static_root)
+    assert result.returncode == 1
+    said = {"portal": f"The portal cannot listen on {addrport}: Address already in use.",
+            "sandbox": f"The sandbox cannot listen on 127.0.0.1:{busy}: Address already in use."}
+    assert result.stderr.strip().splitlines()[-1].startswith(f"CommandError: {said[taken]}")
+    assert "Background worker" not in result.stdout
 
 # --- static files -------------------------------------------------------------------
 

@@ -2,12 +2,13 @@
 
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 
 from campaigns.reading import campaigns_sync
 from portal.thulium import ThuliumError
@@ -24,11 +25,20 @@ class Command(BaseCommand):
         parser.add_argument("--addrport", default="127.0.0.1:8000")
 
     def handle(self, *args, addrport, **options):
+        # Before anything starts: runserver ends the process with os._exit when its port is
+        # taken, skipping the `finally` below, and the worker it had started ran on, orphaned.
+        _refuse_if_taken(addrport)
         if settings.THULIUM_SANDBOX:
-            sandbox = start_sandbox(
-                host="127.0.0.1", port=settings.THULIUM_SANDBOX_PORT,
-                user=settings.THULIUM_API_USER, password=settings.THULIUM_API_PASSWORD,
-            )
+            try:
+                sandbox = start_sandbox(
+                    host="127.0.0.1", port=settings.THULIUM_SANDBOX_PORT,
+                    user=settings.THULIUM_API_USER, password=settings.THULIUM_API_PASSWORD,
+                )
+            except OSError as error:
+                raise CommandError(
+                    f"The sandbox cannot listen on 127.0.0.1:{settings.THULIUM_SANDBOX_PORT}: "
+                    f"{error.strerror or error}. Stop what listens there, or choose another "
+                    "port: THULIUM_SANDBOX_PORT=8101.") from None
             self.stdout.write(f"Thulium sandbox: {sandbox.url}")
             self._demo_login()
         try:
@@ -61,3 +71,21 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Demo login (sandbox only): user {DEMO_USERNAME}  password {password}"
         ))
+
+
+def _refuse_if_taken(addrport: str) -> None:
+    """Raise CommandError when nothing could listen on `addrport`, in runserver's spelling
+    (8000, 127.0.0.1:8000, [::1]:8000; runserver itself refuses a port that is no number)."""
+    host, _, port = addrport.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver binds
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise CommandError(
+                f"The portal cannot listen on {addrport}: {error.strerror or error}. Stop what "
+                "listens there, or choose another address: make run ADDRPORT=127.0.0.1:8001."
+            ) from None
