@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -450,19 +451,31 @@ def migrated_database(tmp_path_factory, static_root):
     return url
 
 
-def run_manage_py(*args, database_url, sandbox_port, static_root) -> subprocess.CompletedProcess:
-    """manage.py as an operator runs it, against the test sandbox (its sandbox mode)."""
-    env = {
+def manage_py_env(*, database_url, sandbox_port, static_root) -> dict[str, str]:
+    """The environment of manage.py as an operator runs it, in sandbox mode."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
         "SECRET_KEY": "command-test-key", "AUDIT_PII_KEY": "command-test-audit-key",
         "DEBUG": "false", "DATABASE_URL": database_url, "STATIC_ROOT": str(static_root),
         "THULIUM_API_URL": "", "THULIUM_SANDBOX_PORT": str(sandbox_port),
         "THULIUM_TIMEOUT": "5", "CACHE_URL": "locmemcache://command",
     }
+
+
+def run_manage_py(*args, database_url, sandbox_port, static_root) -> subprocess.CompletedProcess:
+    """manage.py as an operator runs it, against the test sandbox (its sandbox mode)."""
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env,
+        [sys.executable, "manage.py", *args], cwd=PROJECT,
+        env=manage_py_env(database_url=database_url, sandbox_port=sandbox_port,
+                          static_root=static_root),
         capture_output=True, text=True, timeout=120,
     )
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
 
 
 def test_the_sync_command_exits_zero_and_fills_its_database(migrated_database, thulium,
@@ -501,9 +514,7 @@ def test_make_run_on_a_taken_port_says_which_before_starting_anything(
     the worker it had started: `make run` with 8000 taken said "That port is already in use"
     and left a run_worker running, orphaned. A taken sandbox port ended in a traceback."""
     busy = urlsplit(thulium.url).port
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        free = probe.getsockname()[1]
-    addrport = f"127.0.0.1:{busy if taken == 'portal' else free}"
+    addrport = f"127.0.0.1:{busy if taken == 'portal' else free_port()}"
     result = run_manage_py("run_portal", "--addrport", addrport, database_url=migrated_database,
                            sandbox_port=busy, static_root=static_root)
     assert result.returncode == 1
@@ -511,6 +522,29 @@ def test_make_run_on_a_taken_port_says_which_before_starting_anything(
             "sandbox": f"The sandbox cannot listen on 127.0.0.1:{busy}: Address already in use."}
     assert result.stderr.strip().splitlines()[-1].startswith(f"CommandError: {said[taken]}")
     assert "Background worker" not in result.stdout
+
+
+def test_make_run_tells_the_demo_login_and_the_campaigns_and_stops_its_worker_with_it(
+        migrated_database, static_root):
+    """It printed Python's SyncSummary(created=3, updated=0, ...) where sync_campaigns says
+    what it did in words."""
+    portal = subprocess.Popen(
+        [sys.executable, "manage.py", "run_portal", "--addrport", f"127.0.0.1:{free_port()}"],
+        cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**manage_py_env(database_url=migrated_database, sandbox_port=free_port(),
+                             static_root=static_root), "PYTHONUNBUFFERED": "1"})
+    said = []
+    while not (said and said[-1].startswith(("Background worker: process ", "CommandError"))):
+        said.append(portal.stdout.readline() or "CommandError: run_portal ended")
+    portal.send_signal(signal.SIGTERM)
+    assert portal.wait(timeout=30) == 0
+    text = "".join(said)
+    assert re.search(r"^Demo login \(sandbox only\): user demo  password \S+$", text, re.M)
+    # The module's database may hold the campaigns already, from the tests above.
+    assert re.search(r"^Campaigns refreshed from Thulium: \d new, \d updated, \d skipped, "
+                     r"0 no longer in Thulium; 0 changed outside the portal\.$", text, re.M)
+    with pytest.raises(ProcessLookupError):  # stopped and reaped by run_portal
+        os.kill(int(said[-1].split()[-1]), 0)
 
 # --- static files -------------------------------------------------------------------
 

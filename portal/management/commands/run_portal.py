@@ -10,8 +10,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError, call_command
 
-from campaigns.reading import campaigns_sync
-from portal.thulium import ThuliumError
 from portal.thulium.sandbox import start_sandbox
 
 DEMO_USERNAME = "demo"
@@ -42,17 +40,17 @@ class Command(BaseCommand):
             self.stdout.write(f"Thulium sandbox: {sandbox.url}")
             self._demo_login()
         try:
-            summary = campaigns_sync()
-            self.stdout.write(f"Campaigns from Thulium: {summary}")
-        except ThuliumError as error:
-            self.stderr.write(f"Could not read the campaigns from Thulium: {error.detail}")
+            call_command("sync_campaigns", stdout=self.stdout, stderr=self.stderr)
+        except CommandError as error:  # Thulium's refusal: the portal serves all the same
+            self.stderr.write(str(error))
+        # A SIGTERM (a process manager's stop) must also stop the worker, below: heard from
+        # the worker's start on (one between the start and this line left it running).
+        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
         # Imports are sent by a worker beside the web server, stopped with it.
         worker = subprocess.Popen([sys.executable, "manage.py", "run_worker"],
                                   cwd=settings.BASE_DIR)
-        self.stdout.write(f"Background worker: process {worker.pid}")
-        # A SIGTERM (a process manager's stop) must also stop the worker, below.
-        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
         try:
+            self.stdout.write(f"Background worker: process {worker.pid}")
             call_command("runserver", addrport, use_reloader=False)
         finally:
             worker.terminate()
