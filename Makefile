@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-# Development defaults; the environment or .env can override them.
+# Development defaults; the environment can override them (DEBUG=false make run), .env not:
+# what make sets here is in the environment, which the portal reads before .env.
 RUN_ENV := DEBUG=$${DEBUG:-true}
 # Where `make run` serves the portal: make run ADDRPORT=127.0.0.1:8001 when 8000 is taken.
 ADDRPORT ?= 127.0.0.1:8000
