@@ -196,6 +196,7 @@ def test_the_import_page_and_the_entry_name_the_mapping_and_options_in_the_users
                                 page))
         shown |= dict(re.findall(r'data-testid="import-option">(.*?): (.*?)</div>', page))
         assert {name: shown.get(name) for name in words} == words, url
+        assert not {"Sheet", "Arkusz"} & set(shown), url  # a CSV has none: no empty line
 
 
 def test_the_search_box_finds_an_import_by_its_sha256_or_file_name(logged_in, sales, watched):

@@ -53,9 +53,11 @@ _OPTION_LABELS = {
 def import_options(options: dict) -> list[dict]:
     """A receipt's options, each with its label and its value in words where it has them
     (the encoding's name, "no limit"...) beside the value kept; an option this version does
-    not know goes by its key."""
+    not know goes by its key. One without a value (a CSV's sheet) does not apply: left out,
+    where it read as an empty line."""
     return [{"label": _OPTION_LABELS.get(key, key), "text": str(value),
-             "words": _option_words(key, value)} for key, value in options.items()]
+             "words": _option_words(key, value)} for key, value in options.items()
+            if value not in ("", None)]
 
 
 def _option_words(key: str, value) -> str:
