@@ -13,12 +13,14 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.request_id import current_request_id
 from portal.shown_times import named_minute
 
 from .chain import CHECKS, HASH_LENGTH, keyed_seal, seal_holds
+from .kinds import kind_of
 
 # The hash the first link is chained to.
 GENESIS_HASH = "0" * 64
@@ -146,7 +148,9 @@ class Entry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} #{self.pk} by {self.actor_username} ({self.outcome})"
+        return gettext("%(action)s #%(number)s by %(user)s (%(outcome)s)") % {
+            "action": kind_of(self).label, "number": self.pk, "user": self.actor_username,
+            "outcome": self.get_outcome_display()}
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -7,8 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from portal.shown_times import named_minute
 
@@ -164,7 +164,9 @@ class ChangeRequest(models.Model):
                         _("Can approve or reject risky campaign changes"))]
 
     def __str__(self):
-        return f"{self.campaign.thulium_id} request by {self.actor_username} ({self.state})"
+        return gettext("change request for %(campaign)s by %(user)s (%(state)s)") % {
+            "campaign": self.campaign.thulium_id, "user": self.actor_username,
+            "state": self.get_state_display()}
 
     def get_absolute_url(self):
         return reverse("campaigns:request", args=[self.pk])
@@ -265,7 +267,9 @@ class ScheduledChange(models.Model):
         indexes = [models.Index(fields=["state", "apply_at"], name="scheduled_due")]
 
     def __str__(self):
-        return f"{self.campaign.thulium_id} at {named_minute(self.apply_at)} ({self.state})"
+        return gettext("change of %(campaign)s at %(time)s (%(state)s)") % {
+            "campaign": self.campaign.thulium_id, "time": named_minute(self.apply_at),
+            "state": self.get_state_display()}
 
     def get_absolute_url(self):
         return reverse("campaigns:scheduled_change", args=[self.pk])

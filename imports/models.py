@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.shown_times import named_minute
@@ -96,7 +97,7 @@ class ImportJob(models.Model):
         verbose_name_plural = _("imports")
 
     def __str__(self):
-        return f"{self.file_name} -> {self.campaign.thulium_id} ({self.state})"
+        return f"{self.file_name} -> {self.campaign.thulium_id} ({self.get_state_display()})"
 
     def get_absolute_url(self):
         return reverse("imports:detail", args=[self.pk])
@@ -224,7 +225,8 @@ class BatchRefusal(models.Model):
         verbose_name_plural = _("refusals of the batch call")
 
     def __str__(self):
-        return f"HTTP {self.http_status} at {named_minute(self.refused_at)}"
+        return gettext("HTTP %(status)s at %(time)s") % {
+            "status": self.http_status, "time": named_minute(self.refused_at)}
 
 
 class ImportTemplate(models.Model):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -71,4 +72,5 @@ class Notice(models.Model):
         verbose_name_plural = _("e-mail notices")
 
     def __str__(self):
-        return f"{self.kind} to {self.user_id} ({self.state})"
+        return gettext("%(kind)s to %(user)s (%(state)s)") % {
+            "kind": self.kind, "user": self.user_id, "state": self.get_state_display()}

@@ -1,6 +1,7 @@
 """The Polish interface: a complete, compiled translation, chosen from the browser or the
 page's switch; Polish dates and numbers; Thulium asked to answer in Polish."""
 
+import datetime
 import gettext
 import os
 import re
@@ -19,7 +20,10 @@ from django.utils.translation import override
 
 from audit.kinds import CARRIED_OVER, ERASURE
 from audit.models import Entry
+from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.services import campaign_update
+from imports.models import BatchRefusal, ImportJob
+from notices.models import Notice
 from records.services import CUT_OFF
 from tests.audit_fixtures import addition
 from tests.conftest import api_calls
@@ -249,3 +253,32 @@ def test_a_count_in_a_summary_is_worded_as_each_language_counts(count, english, 
         assert CARRIED_OVER.summary(carried) == {
             1: "1 wpis przeniesiono do jednego dziennika zdarzeń",
             3: "3 wpisy przeniesiono do jednego dziennika zdarzeń"}[count]
+
+
+# Whole words, not parts of a slug ("request-decided").
+ENGLISH_WORDS = re.compile(
+    r"(?<![\w-])(by|at|to|for|of|request|succeeded|waiting|cancelled|refused)(?![\w-])")
+
+
+@pytest.mark.parametrize("thing, polish_words", [
+    (lambda: Entry(pk=3, kind="campaign-change", actor_username="ewa", outcome="succeeded"),
+     ["zmieniono ustawienia", "udane", "nr 3"]),
+    (lambda: ChangeRequest(campaign=Campaign(thulium_id="00001"), actor_username="ewa",
+                           state="requested"), ["wniosek o zmianę", "czeka na zatwierdzenie"]),
+    (lambda: ScheduledChange(campaign=Campaign(thulium_id="00001"), state="waiting",
+                             apply_at=datetime.datetime(2026, 12, 5, 21, 30, tzinfo=datetime.UTC)),
+     ["zaplanowana zmiana", "oczekuje"]),
+    (lambda: ImportJob(campaign=Campaign(thulium_id="00001"), file_name="leady.csv",
+                       state="cancelled"), ["anulowany"]),
+    (lambda: BatchRefusal(http_status=400,
+                          refused_at=datetime.datetime(2026, 12, 5, 21, 30, tzinfo=datetime.UTC)),
+     ["HTTP 400"]),
+    (lambda: Notice(kind="request-decided", user_id=5, state="sent"), ["wysłane"]),
+], ids=["entry", "change request", "scheduled change", "import", "batch refusal", "notice"])
+def test_what_the_admin_names_an_object_by_is_in_the_reader_s_words(thing, polish_words):
+    """The admin's titles, breadcrumbs and links name an object by its str(), which said
+    "campaign-change #3 by ewa (succeeded)" to a Polish member of staff."""
+    with override("pl"):
+        name = str(thing())
+    assert [words for words in polish_words if words not in name] == []
+    assert ENGLISH_WORDS.findall(name) == []

@@ -198,7 +198,7 @@ def test_the_admin_names_a_scheduled_change_by_its_time_in_the_portal_s_zone(
     auditor.groups.add(Group.objects.get(name=AUDITORS))
     client.force_login(auditor)
     page = client.get(reverse("admin:campaigns_scheduledchange_change", args=[scheduled.pk]))
-    assert f"<h2>00001 at {named} (waiting)</h2>" in page.content.decode()
+    assert f"<h2>change of 00001 at {named} (waiting)</h2>" in page.content.decode()
 
 
 def test_a_scheduled_time_keeps_its_seconds_only_where_it_has_some(scheduled, logged_in):
