@@ -64,7 +64,8 @@ class Entry(models.Model):
     # Deleting a user must leave their entries exactly as written, so there is no database
     # constraint and nothing is done on delete: the id stays, and the username copy names them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+        settings.AUTH_USER_MODEL, verbose_name=_("user's account"), on_delete=models.DO_NOTHING,
+        db_constraint=False,
         db_index=False, null=True, related_name="+",
     )
     actor_username = models.CharField(_("user"), max_length=150)

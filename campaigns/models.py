@@ -129,7 +129,8 @@ class ChangeRequest(models.Model):
     risks = models.JSONField(_("risks"), default=list)
     # Usernames are copied so the rows still name people after their accounts are deleted.
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("requester's account"),
+        on_delete=models.SET_NULL, null=True, related_name="+"
     )
     actor_username = models.CharField(_("requested by"), max_length=150)
     created_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
@@ -137,7 +138,8 @@ class ChangeRequest(models.Model):
         _("state"), max_length=10, choices=State.choices, default=State.REQUESTED
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL, verbose_name=_("decider's account"),
+        on_delete=models.SET_NULL, null=True, blank=True,
         related_name="+",
     )
     decided_by_username = models.CharField(_("decided by"), max_length=150, blank=True)
@@ -226,7 +228,8 @@ class ScheduledChange(models.Model):
         _("state"), max_length=10, choices=State.choices, default=State.WAITING
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("scheduler's account"),
+        on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_by_username = models.CharField(_("scheduled by"), max_length=150)
     created_at = models.DateTimeField(_("scheduled at"), default=timezone.now, editable=False)

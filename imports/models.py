@@ -34,7 +34,8 @@ class ImportJob(models.Model):
         related_name="imports",
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("user's account"), on_delete=models.SET_NULL,
+        null=True, related_name="+"
     )
     actor_username = models.CharField(_("user"), max_length=150)
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
@@ -61,16 +62,16 @@ class ImportJob(models.Model):
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     # While a worker checks a CSV file's rows: about how many it has (its lines), for the
     # check's progress; 0 if not known.
-    rows_expected = models.PositiveIntegerField(default=0, editable=False)
+    rows_expected = models.PositiveIntegerField(_("rows expected"), default=0, editable=False)
     rows_valid = models.PositiveIntegerField(_("valid rows"), default=0)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     # Renewed by every worker sending this import; a stale one means they all died.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("a worker's last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     cancel_requested_at = models.DateTimeField(_("cancel asked for"), null=True, blank=True)
     # The last task enqueued to send it, to tell a waiting import from a lost one.
-    task_id = models.CharField(max_length=64, blank=True)
+    task_id = models.CharField(_("worker's task id"), max_length=64, blank=True)
     stop_reason = models.TextField(_("why it stopped"), blank=True)
     # A worker's check of the rows: why the file could not be read, in the uploader's
     # language, and what Thulium answered when its statuses and agents could not be read.

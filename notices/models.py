@@ -50,8 +50,8 @@ class Notice(models.Model):
         SENT = "sent", _("sent")
         GAVE_UP = "gave_up", _("given up")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"),
+                             on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("kind"), max_length=50)
     context = models.JSONField(_("content"), default=dict)
     # The page the mail links to, below PORTAL_URL.

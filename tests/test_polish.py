@@ -10,10 +10,13 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import escape, strip_tags
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import override
@@ -32,6 +35,10 @@ from tests.test_campaign_form import form_values
 LOCALE = Path(settings.BASE_DIR) / "locale"
 PO = LOCALE / "pl" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
+# The apps of the portal, whose words are the catalogue's.
+PORTAL_APPS = {config.label for config in apps.get_app_configs()
+               if Path(config.path).is_relative_to(settings.BASE_DIR)
+               and ".venv" not in Path(config.path).parts}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
 
 
@@ -282,3 +289,17 @@ def test_what_the_admin_names_an_object_by_is_in_the_reader_s_words(thing, polis
         name = str(thing())
     assert [words for words in polish_words if words not in name] == []
     assert ENGLISH_WORDS.findall(name) == []
+
+
+def test_every_field_the_admin_shows_of_the_portal_s_models_has_a_label_to_translate():
+    """A field with no verbose_name is labelled by its name, in English in every language:
+    "Actor", "Heartbeat at", "Task id" on a Polish admin page."""
+    unlabelled = [
+        f"{model._meta.label}.{field.name}"
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in PORTAL_APPS
+        for field in model._meta.fields
+        if not field.auto_created and (field.editable or field.name in model_admin.readonly_fields)
+        and not isinstance(field.verbose_name, Promise)
+    ]
+    assert unlabelled == []
