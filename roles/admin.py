@@ -7,6 +7,7 @@ from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from .entries import permission_label
 from .services import group_members, group_roles, group_roles_record
 
 admin.site.unregister(Group)
@@ -14,6 +15,12 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class PortalGroupAdmin(GroupAdmin):
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request=request, **kwargs)
+        if db_field.name == "permissions":
+            field.label_from_instance = permission_label
+        return field
+
     def save_model(self, request, obj, form, change):
         form.roles_before = group_roles(Group.objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)

@@ -77,6 +77,15 @@ def permission_words(name: str) -> str:
     return str(words) % {"model": meta.verbose_name} if meta else gettext(str(words))
 
 
+def permission_label(permission) -> str:
+    """A permission as the admin's choices show it ("app | model | words"), its words in the
+    reader's language: its stored name is English, written when it was first created. One
+    that no model declares any more (of a removed model) keeps its stored name."""
+    code = f"{permission.content_type.app_label}.{permission.codename}"
+    words = permission_words(code)
+    return f"{permission.content_type} | {permission.name if words == code else words}"
+
+
 def permissions_words(details: dict) -> list[str]:
     """The permissions an entry's account or group gained and lost, in words."""
     gained, lost = details.get("permissions_gained"), details.get("permissions_lost")

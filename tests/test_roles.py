@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.test import override_settings
@@ -486,6 +487,27 @@ def test_a_permission_an_entry_names_reads_in_the_reader_s_words_beside_its_code
     assert "<code>campaigns.approve_changerequest</code>" in gained
     assert "Może przeglądać w dzienniku zdarzeń" in timeline.content.decode()
     assert "audit.view_audit_trail" not in timeline.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_s_permission_choices_read_in_the_reader_s_words(client):
+    """The group and user pages offered each permission by its stored name, which Django
+    writes in English once: "Can see everyone's actions in the audit trail" in Polish too."""
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    for page in (reverse("admin:auth_group_add"),
+                 reverse("admin:auth_user_change", args=[root.pk])):
+        html = client.get(page, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+        assert ("Dziennik zdarzeń | ostatnie ogniwo łańcucha dziennika zdarzeń | Może "
+                "przeglądać w dzienniku zdarzeń działania wszystkich użytkowników") in html
+        assert "Może dodawać: wpis dziennika zdarzeń" in html
+        assert "Can see everyone" not in html
+    # A permission of a model removed since reads as stored, not as its code.
+    gone = Permission.objects.create(
+        codename="add_gone", name="Can add gone",
+        content_type=ContentType.objects.get_or_create(app_label="campaigns", model="gone")[0])
+    html = client.get(reverse("admin:auth_group_add"), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert f'<option value="{gone.pk}">gone | Can add gone</option>' in html
 
 
 @pytest.mark.django_db(transaction=True)

@@ -30,6 +30,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import AUDIT_VIEW_PERMISSION
+from roles.entries import permission_label
 from roles.services import account_password_record, account_roles, account_roles_record
 
 from .services import second_factor_remove
@@ -64,7 +65,10 @@ class PortalUserAdmin(UserAdmin):
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not request.user.is_superuser:
             kwargs["queryset"] = grantable_groups()
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "user_permissions":
+            field.label_from_instance = permission_label
+        return field
 
     # Each change of an account's roles is an audit entry, in the admin's transaction.
     def save_model(self, request, obj, form, change):
