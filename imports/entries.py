@@ -39,13 +39,16 @@ def counts_text(results: dict) -> str:
 
 def _summary(entry) -> str:
     results = entry.results or {}
+    result = results.get("result")
     counts = counts_text(results)
     if entry.outcome == Outcome.SUCCEEDED:  # the import ran to its end
         text = gettext("import of %(file)s: %(counts)s")
     else:
         text = gettext("import of %(file)s (%(result)s): %(counts)s")
     return text % {"file": entry.sent.get("file_name", ""),
-                   "result": _RESULTS.get(results.get("result"), results.get("result")),
+                   # Not yet ended (a receipt begun, its completion lost): its outcome.
+                   "result": _RESULTS.get(result, result) if result
+                   else entry.get_outcome_display(),
                    "counts": counts or gettext("no rows")}
 
 
