@@ -256,9 +256,17 @@ def _check_second_pair_of_eyes(change_request, user):
 
 
 def _lock_open(change_request) -> ChangeRequest:
-    """The request re-read under lock, so two approvers cannot both send it."""
+    """The request re-read under lock, so two approvers cannot both send it.
+
+    Its campaign's row is locked first, then the request's, as a read from Thulium or a
+    change of the campaign takes them before closing its open requests (audit/README.md):
+    locked in one statement, the request came first, and PostgreSQL ended an approval or
+    a read meeting it as a deadlock.
+    """
+    list(Campaign.objects.select_for_update(of=("self",))
+         .filter(change_requests=change_request.pk).values_list("pk"))
     locked = (
-        ChangeRequest.objects.select_for_update()
+        ChangeRequest.objects.select_for_update(of=("self",))
         .select_related("campaign")
         .get(pk=change_request.pk)
     )

@@ -55,6 +55,44 @@ def posted_at_once(session: Client, path: str, forms: list[dict], **extra) -> li
     return statuses
 
 
+def named_threads(works: dict) -> tuple[dict, list, dict]:
+    """A thread (not started) for each of `works`, by name, each on a connection of its
+    own; what they raise, and their PostgreSQL sessions (`connected_pid`), by name."""
+    failures, pids = [], {name: [] for name in works}
+
+    def thread(name):
+        def work():
+            pids[name].append(connected_pid())
+            works[name]()
+        return threading.Thread(target=closing(work, failures), name=name)
+
+    return {name: thread(name) for name in works}, failures, pids
+
+
+def paused(monkeypatch, owner, name: str, *, after: bool = False,
+           on_thread: str | None = None) -> tuple[threading.Event, threading.Event]:
+    """Make `owner.name` stop before it runs (or `after`), on the thread named `on_thread`
+    (any if None), until the test lets it go on: returns the events (reached, go_on)."""
+    reached, go_on = threading.Event(), threading.Event()
+    original = getattr(owner, name)
+
+    def stop_here():
+        reached.set()
+        assert go_on.wait(30)
+
+    def stopping(*args, **kwargs):
+        here = on_thread in (None, threading.current_thread().name)
+        if here and not after:
+            stop_here()
+        done = original(*args, **kwargs)
+        if here and after:
+            stop_here()
+        return done
+
+    monkeypatch.setattr(owner, name, stopping)
+    return reached, go_on
+
+
 def connected_pid() -> int:
     """The PostgreSQL backend of this thread's connection."""
     connection.ensure_connection()
@@ -80,3 +118,19 @@ def tables_locked(pid: int) -> set[str]:
         cursor.execute("SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND "
                        "granted AND locktype = 'relation'", [pid])
         return {table for (table,) in cursor.fetchall()}
+
+
+def started_until(thread: threading.Thread, reached: threading.Event) -> None:
+    """Start the thread, and return once it reached its pause (`paused`)."""
+    thread.start()
+    assert reached.wait(30)
+
+
+def ended_once_waiting(threads: dict, pids: dict, waiting: str,
+                       go_on: threading.Event) -> None:
+    """Once the thread named `waiting` waits for a lock (or ended), let the paused one go
+    on (`go_on`), and return when all `threads` (`named_threads`) ended."""
+    until_waiting_for_a_lock_or_done(threads[waiting], pids[waiting])
+    go_on.set()
+    for thread in threads.values():
+        thread.join(30)

@@ -6,17 +6,25 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 import campaigns.four_eyes as four_eyes_module
 from audit.models import Entry
+from audit.recording import last_link
 from audit.verify import verify_chain
+from campaigns import reading
 from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, OUTSIDE_CHANGE, Step
-from campaigns.four_eyes import change_request_create, outdated_why
-from campaigns.models import ChangeRequest
+from campaigns.four_eyes import (
+    RequestOutdated,
+    change_request_approve,
+    change_request_create,
+    outdated_why,
+)
+from campaigns.models import Campaign, ChangeRequest
 from campaigns.notices import REQUEST_DECIDED
-from campaigns.reading import campaigns_sync
+from campaigns.reading import campaigns_sync, outside_changes_take
 from campaigns.risk import Risk, risky_changes
 from notices.models import Notice
 from tests.conftest import (
@@ -26,7 +34,9 @@ from tests.conftest import (
     admin_shows,
     api_calls,
     make_user,
+    skip_unless_postgresql,
 )
+from tests.db_threads import ended_once_waiting, named_threads, paused, started_until
 from tests.test_campaign_form import form_values
 from tests.test_twofactor import account_form, enrolled
 
@@ -747,3 +757,36 @@ def test_a_change_is_judged_against_what_thulium_holds_when_it_is_saved(
     assert api_calls(thulium, "PUT") == []
     assert ChangeRequest.objects.get().risks == [Risk.MORE_CALLS]
     assert edit_response.url == ChangeRequest.objects.get().get_absolute_url()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_meeting_a_read_that_outdates_its_request_ends_outdated_not_deadlocked(
+        change_request, second_editor, user, thulium, monkeypatch):
+    """The approval locked the request, then its campaign; a read of the campaign from
+    Thulium (the edit form's, Refresh's) locks the campaign, then its open requests to
+    outdate them: PostgreSQL ended one of the two as a deadlock, a server error for the
+    approver or a failed read. Both take the campaign's row first: the read outdates the
+    request, and the approval, which waited for it, finds it outdated."""
+    skip_unless_postgresql(connection)
+    read, approving = paused(monkeypatch, four_eyes_module, "campaign_read", after=True)
+    locked, go_on = paused(monkeypatch, reading, "_not_shown", on_thread="reader")
+    works = {
+        "approver": lambda: change_request_approve(
+            change_request=ChangeRequest.objects.get(pk=change_request.pk),
+            approver=second_editor),
+        "reader": lambda: outside_changes_take(
+            Campaign.objects.get(pk=change_request.campaign_id), {"order": 9}, actor=user,
+            asked_at=last_link()),
+    }
+    threads, failures, pids = named_threads(works)
+    started_until(threads["approver"], read)
+    started_until(threads["reader"], locked)
+    approving.set()
+    ended_once_waiting(threads, pids, "approver", go_on)
+
+    assert [type(failure) for failure in failures] == [RequestOutdated], failures
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.STALE
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 1
+    assert api_calls(thulium, "PUT") == []
+    assert verify_chain().problem == ""
