@@ -263,7 +263,7 @@ def _lock_open(change_request) -> ChangeRequest:
     locked in one statement, the request came first, and PostgreSQL ended an approval or
     a read meeting it as a deadlock.
     """
-    list(Campaign.objects.select_for_update(of=("self",))
+    list(Campaign.objects.select_for_update(of=("self",), no_key=True)
          .filter(change_requests=change_request.pk).values_list("pk"))
     locked = (
         ChangeRequest.objects.select_for_update(of=("self",))

@@ -80,8 +80,14 @@ class Campaign(models.Model):
 
     def lock(self) -> None:
         """Hold the campaign's row until the transaction ends: two posts of one form at once
-        that each look for the other's saved change then come one after the other."""
-        list(Campaign.objects.select_for_update().filter(pk=self.pk).values_list("pk"))
+        that each look for the other's saved change then come one after the other.
+
+        Every lock of a campaign's row is FOR NO KEY UPDATE (`no_key`), as an UPDATE of it
+        takes: a row referring to the campaign (an added record) has the reference checked
+        as its writer commits, holding the chain's head, and FOR UPDATE made that check
+        wait for a holder waiting for the head, a deadlock."""
+        list(Campaign.objects.select_for_update(no_key=True).filter(pk=self.pk)
+             .values_list("pk"))
 
     def settings_replace(self, known: dict) -> bool:
         """Take `known` as the campaign's settings; True (and a new version) if they differ.

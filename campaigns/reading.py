@@ -256,8 +256,8 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
     taken, entries, replaced = {}, [], []
     with transaction.atomic():
         # Locked in one order, so that two reads at once wait rather than deadlock, and
-        # before the chain's head (audit/README.md).
-        locked = list(Campaign.objects.select_for_update().filter(pk__in=list(wanted))
+        # before the chain's head (audit/README.md); no_key: see Campaign.lock.
+        locked = list(Campaign.objects.select_for_update(no_key=True).filter(pk__in=list(wanted))
                       .order_by("pk"))
         not_shown, unanswered = _not_shown(locked, asked_at), _unanswered(locked)
         for current in locked:

@@ -71,7 +71,7 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         else:
             # Read from Thulium meanwhile, and found changed outside the portal: keep that,
             # under a new version, as forms opened meanwhile did not show this change.
-            current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            current = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
             merged = merged_settings(current.settings, changes)
             campaign.version = current.version + 1
             Campaign.objects.filter(pk=campaign.pk).update(

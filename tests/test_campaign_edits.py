@@ -16,7 +16,7 @@ from audit import recording
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete, last_link
 from audit.verify import verify_chain
-from campaigns import services
+from campaigns import reading, services
 from campaigns.due import due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.four_eyes import change_request_create
@@ -26,6 +26,8 @@ from campaigns.scheduling import change_schedule
 from campaigns.services import CampaignChanged, campaign_update
 from campaigns.templatetags.campaigns_entries import reverted_by
 from portal.thulium.client import ThuliumClient
+from records.models import AddedRecord
+from records.services import record_add_begin_all
 from tests.conftest import (
     AUDITORS,
     EDITORS,
@@ -34,7 +36,13 @@ from tests.conftest import (
     make_user,
     skip_unless_postgresql,
 )
-from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
+from tests.db_threads import (
+    closing,
+    ended_once_waiting,
+    named_threads,
+    paused,
+    started_until,
+)
 from tests.test_campaign_form import edit_url, form_values
 from tests.test_gateway import CraftedThulium
 from tests.test_scheduling import ahead, due
@@ -331,15 +339,7 @@ def change_and_writer(campaign, user, writer: str) -> tuple[dict, list, dict]:
         "writer": lambda: ROW_FIRST_WRITERS[writer](Campaign.objects.get(pk=campaign.pk),
                                                     other),
     }
-    failures, pids = [], {name: [] for name in works}
-
-    def thread(name):
-        def work():
-            pids[name].append(connected_pid())
-            works[name]()
-        return threading.Thread(target=closing(work, failures), name=name)
-
-    return {name: thread(name) for name in works}, failures, pids
+    return named_threads(works)
 
 
 def changed_once_with_each_writer(campaign, failures: list) -> None:
@@ -360,24 +360,11 @@ def test_a_writer_coming_while_a_change_completes_waits_for_it(
     the two as a deadlock, a server error for its editor."""
     skip_unless_postgresql(connection)
     campaign = campaigns["00001"]
-    held, go_on = threading.Event(), threading.Event()
-    complete = services.entry_complete
-
-    def completed_then_held(*args, **kwargs):
-        done = complete(*args, **kwargs)
-        held.set()
-        assert go_on.wait(30)
-        return done
-
-    monkeypatch.setattr(services, "entry_complete", completed_then_held)
+    held, go_on = paused(monkeypatch, services, "entry_complete", after=True)
     threads, failures, pids = change_and_writer(campaign, user, writer)
-    threads["changer"].start()
-    assert held.wait(30)
+    started_until(threads["changer"], held)
     threads["writer"].start()
-    until_waiting_for_a_lock_or_done(threads["writer"], pids["writer"])
-    go_on.set()
-    for thread in threads.values():
-        thread.join(30)
+    ended_once_waiting(threads, pids, "writer", go_on)
 
     changed_once_with_each_writer(campaign, failures)
 
@@ -392,35 +379,46 @@ def test_a_change_completing_while_a_writer_holds_its_campaign_waits_for_it(
     next read called its values changed outside the portal)."""
     skip_unless_postgresql(connection)
     campaign = campaigns["00001"]
-    answered, completing, held, go_on = (threading.Event() for _ in range(4))
-    put, head_take = ThuliumClient.update_campaign, recording._next_seq
-
-    def answered_then_held(*args, **kwargs):
-        status = put(*args, **kwargs)
-        answered.set()
-        assert completing.wait(30)
-        return status
-
-    def held_before_the_head(*args, **kwargs):
-        if threading.current_thread().name == "writer":
-            held.set()  # the writer holds the campaign's row
-            assert go_on.wait(30)
-        return head_take(*args, **kwargs)
-
-    monkeypatch.setattr(ThuliumClient, "update_campaign", answered_then_held)
-    monkeypatch.setattr(recording, "_next_seq", held_before_the_head)
+    answered, completing = paused(monkeypatch, ThuliumClient, "update_campaign", after=True)
+    # The writer holds the campaign's row when it comes to the chain's head.
+    held, go_on = paused(monkeypatch, recording, "_next_seq", on_thread="writer")
     threads, failures, pids = change_and_writer(campaign, user, writer)
-    threads["changer"].start()
-    assert answered.wait(30)
-    threads["writer"].start()
-    assert held.wait(30)
+    started_until(threads["changer"], answered)
+    started_until(threads["writer"], held)
     completing.set()
-    until_waiting_for_a_lock_or_done(threads["changer"], pids["changer"])
-    go_on.set()
-    for thread in threads.values():
-        thread.join(30)
+    ended_once_waiting(threads, pids, "changer", go_on)
 
     changed_once_with_each_writer(campaign, failures)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_added_while_a_read_holds_its_campaign_is_not_deadlocked(
+    campaigns, user, monkeypatch
+):
+    """A record added to the campaign (a page's, an import's) refers to it, and PostgreSQL
+    checks the reference as the addition commits, holding the chain's head (Django's
+    foreign keys are deferred): a read of the campaign from Thulium holding its row FOR
+    UPDATE, which that check waits for, and coming to the head next, made PostgreSQL end
+    one of the two as a deadlock. The row is held FOR NO KEY UPDATE, as an UPDATE holds
+    it, which the check does not wait for."""
+    skip_unless_postgresql(connection)
+    campaign = campaigns["00001"]
+    locked, go_on = paused(monkeypatch, reading, "_not_shown")
+    threads, failures, pids = named_threads({
+        "reader": lambda: outside_changes_take(Campaign.objects.get(pk=campaign.pk),
+                                               {"order": 9}, actor=user,
+                                               asked_at=last_link()),
+        "adder": lambda: record_add_begin_all(campaign=campaign, actor=user,
+                                              payloads=[{"phone_number": "601234567"}]),
+    })
+    started_until(threads["reader"], locked)
+    threads["adder"].start()
+    ended_once_waiting(threads, pids, "adder", go_on)
+
+    assert failures == []
+    assert AddedRecord.objects.get().campaign_id == campaign.pk
+    assert Campaign.objects.get(pk=campaign.pk).settings["order"] == 9
+    assert verify_chain().problem == ""
 
 
 # --- changes made outside the portal ----------------------------------------------
