@@ -110,7 +110,7 @@ def campaigns_sync(*, actor=None, language: str | None = None,
             described.append((campaign.pk, changes))
     _changed_take(changed, summary, actor=actor, asked_at=asked_at)
     summary.created += _campaigns_create(new.values(), known)
-    Campaign.objects.filter(pk__in=refreshed).update(synced_at=now)
+    _synced_mark(refreshed, now)
     for pk, changes in described:
         Campaign.objects.filter(pk=pk).update(**changes)
     presence_mark(Campaign.objects.filter(pk__in=refreshed), in_thulium=True, actor=actor)
@@ -134,6 +134,17 @@ def _changed_take(changed: list[tuple[Campaign, dict]], summary: SyncSummary, *,
         summary.changed_outside += sum(entry is not None for entry in taken.values())
         summary.updated += sum((campaign.settings, campaign.name) != before[pk]
                                for pk, campaign in campaigns.items())
+
+
+def _synced_mark(pks: list[int], moment) -> None:
+    """Set the campaigns' time of sync, their rows taken in id order first, as every lock
+    of several campaigns takes them: one UPDATE took them in the table's order, and a read
+    of several (a bulk change's, a refresh's batch) holding one it wanted next, waiting for
+    one it held, made PostgreSQL end one of the two as a deadlock."""
+    with transaction.atomic():
+        list(Campaign.objects.filter(pk__in=pks).order_by("pk")
+             .select_for_update(no_key=True).values_list("pk"))
+        Campaign.objects.filter(pk__in=pks).update(synced_at=moment)
 
 
 def _campaigns_create(campaigns, known: dict) -> int:
@@ -211,7 +222,7 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
             listed.append((campaign, thulium_settings(item)))
             campaign.in_thulium = True
     found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at)
-    Campaign.objects.filter(pk__in=found).update(synced_at=timezone.now())
+    _synced_mark(list(found), timezone.now())
     presence_mark(Campaign.objects.filter(pk__in=found), in_thulium=True, actor=actor)
     if listing.complete and wanted:
         presence_mark(Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]),

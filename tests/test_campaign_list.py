@@ -5,21 +5,28 @@ import threading
 import pytest
 import requests
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.signals import post_init
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Entry
+from audit.recording import last_link
 from audit.verify import verify_chain
 from campaigns import reading
 from campaigns.entries import OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.models import Campaign
 from campaigns.presence import presence_mark
 from campaigns.reading import campaigns_sync
-from tests.conftest import AUDITORS, api_calls, make_user
-from tests.db_threads import all_at_once
+from tests.conftest import AUDITORS, api_calls, make_user, skip_unless_postgresql
+from tests.db_threads import (
+    all_at_once,
+    ended_once_waiting,
+    named_threads,
+    started_until,
+    until_waiting_for_a_lock_or_done,
+)
 from tests.test_gateway import CraftedThulium
 
 LIST = reverse("campaigns:list")
@@ -396,3 +403,46 @@ def test_a_refresh_of_unchanged_campaigns_takes_as_many_queries_for_fifty_as_for
     assert queries_of_a_second_refresh(5) == queries_of_a_second_refresh(50)
     assert Campaign.objects.count() == 53
     assert not Campaign.objects.filter(synced_at=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_beside_a_read_of_several_campaigns_is_not_deadlocked(
+        campaigns, user, monkeypatch):
+    """A refresh set every campaign's time of sync in one UPDATE, which locks their rows in
+    the order it finds them in the table, while a read of several (a bulk change's, a
+    refresh's batch of changed ones) locks them in id order: each held one the other
+    wanted next, and PostgreSQL ended one of the two as a deadlock. A third writer holding
+    the middle campaign lines them up; the table holds them last to first, as updates
+    leave it."""
+    skip_unless_postgresql(connection)
+    first, middle, last = sorted(campaign.pk for campaign in campaigns.values())
+    for pk in (middle, first):  # an updated row is written anew, after the others
+        Campaign.objects.filter(pk=pk).update(synced_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM campaigns_campaign")  # in the table's order
+        assert [pk for (pk,) in cursor.fetchall()] == [last, middle, first]
+
+    def holder():
+        with transaction.atomic():
+            Campaign.objects.get(pk=middle).lock()
+            held.set()
+            assert go_on.wait(30)
+
+    held, go_on = threading.Event(), threading.Event()
+    reread = [(Campaign.objects.get(pk=pk), {"order": 9}) for pk in (first, last)]
+    threads, failures, pids = named_threads({
+        "holder": holder,
+        "refresh": lambda: campaigns_sync(actor=user),
+        "read": lambda: reading.outside_changes_take_all(reread, actor=user,
+                                                         asked_at=last_link()),
+    })
+    started_until(threads["holder"], held)
+    threads["refresh"].start()
+    until_waiting_for_a_lock_or_done(threads["refresh"], pids["refresh"])
+    threads["read"].start()
+    ended_once_waiting(threads, pids, "read", go_on)
+
+    assert failures == []
+    assert not Campaign.objects.filter(synced_at=None).exists()
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 2
+    assert verify_chain().problem == ""
