@@ -6,7 +6,9 @@ from importlib import import_module
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
 from django.db.migrations.loader import MigrationLoader
+from django.test import TransactionTestCase
 from django.urls import reverse
 from django.utils import translation
 
@@ -14,6 +16,7 @@ from campaigns.models import Campaign
 from campaigns.reading import campaigns_sync
 from portal.thulium.client import ThuliumClient
 from portal.thulium.sandbox import start_sandbox
+from tests import kept_rows
 from tests.production.processes import manage, production_env
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
@@ -26,7 +29,8 @@ COMPLIANCE = "Compliance officers"  # donotcall/migrations/0002_compliance_offic
 
 
 # The data migrations that write rows (the role groups with their permissions). Their
-# functions are idempotent; a new one belongs here.
+# functions are idempotent; a new one belongs here, and the tables it writes in
+# kept_rows.KEPT.
 DATA_MIGRATIONS = [
     ("roles.migrations.0002_groups_of_the_one_log", "create_groups"),
     ("audit.migrations.0003_auditors_group", "create_auditors"),
@@ -34,21 +38,34 @@ DATA_MIGRATIONS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_keeping_unchanged_rows():
+    """The flush after a transactional test keeps the content types, permissions and role
+    groups a test left as it found them (tests/kept_rows.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", kept_rows.fixture_teardown)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def data_migration_rows(request):
     """Give a transactional test the rows of the data migrations, which a flush removed.
 
-    Each transactional test ends with a flush of every table; Django then makes the content
-    types and permissions again, but not what data migrations wrote. serialized_rollback
-    would reload the first snapshot instead, and collide with those remade content types.
+    Each transactional test ends with a flush; unless it kept their tables (tests/kept_rows.py),
+    Django then makes the content types and permissions again, but not what data migrations
+    wrote. serialized_rollback would reload the first snapshot instead, and collide with those
+    remade content types.
     """
     if not _is_transactional(request):
         return
     request.getfixturevalue("transactional_db")
+    if kept_rows.rows_kept(DEFAULT_DB_ALIAS):
+        return
     # The flush gave content types new ids; the historical manager must not remember old ones.
     _migrated_apps().get_model("contenttypes", "ContentType").objects.clear_cache()
     for module, function in DATA_MIGRATIONS:
         getattr(import_module(module), function)(_migrated_apps(), None)
+    kept_rows.remember_rows(DEFAULT_DB_ALIAS)
 
 
 def _is_transactional(request) -> bool:
