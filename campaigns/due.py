@@ -210,10 +210,14 @@ def _held(change: ScheduledChange) -> bool | None:
     held = None if item is None else holds(item, change.changes)
     if held:
         campaign = change.campaign
-        campaign.settings_replace(merged_settings(campaign.settings, change.changes))
-        if "name" in change.changes:
-            campaign.name = change.changes["name"]
         with transaction.atomic():
+            # Merged into the row as it is now, locked: the one loaded with the change, when
+            # its worker claimed it, lost what a read or another change saved since.
+            campaign.lock()
+            campaign.refresh_from_db(fields=["settings", "version", "name"])
+            campaign.settings_replace(merged_settings(campaign.settings, change.changes))
+            if "name" in change.changes:
+                campaign.name = change.changes["name"]
             campaign.save(update_fields=["settings", "version", "name"])
             outdated_requests_close(campaign, settings=campaign.settings)
     return held

@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin
 from campaigns import scheduling
-from campaigns.due import claim_lease, due_changes_apply, holds
+from campaigns.due import _held, claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
@@ -879,3 +879,19 @@ def test_a_change_whose_campaign_was_deleted_in_thulium_is_cancelled_not_sent(
     scheduled.refresh_from_db()
     assert scheduled.state == State.CANCELLED
     assert "no longer in Thulium" in scheduled.cancel_reason
+
+
+def test_a_change_found_held_keeps_what_was_saved_to_its_campaign_meanwhile(scheduled, thulium):
+    """The check of a lost answer saved the campaign's settings as its worker had loaded them
+    when it claimed the change: an order saved meanwhile (a read, another change) was lost."""
+    thulium.state.update_campaign("00001", {"active": False}, lambda stored: [])
+    change = ScheduledChange.objects.select_related("campaign").get(pk=scheduled.pk)
+    campaign = Campaign.objects.get(pk=change.campaign_id)
+    campaign.settings_replace({**campaign.settings, "order": 7})
+    campaign.save(update_fields=["settings", "version"])
+
+    assert _held(change) is True
+
+    campaign.refresh_from_db()
+    assert (campaign.settings["active"], campaign.settings["order"]) == (False, 7)
+    assert campaign.version == change.campaign.version
