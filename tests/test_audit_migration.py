@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.color import no_style
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -13,8 +15,9 @@ from imports.models import ImportAttempt, ImportJob
 from records.forms import RecordForm
 from records.models import AddedRecord
 from tests.audit_fixtures import tamper
+from tests.conftest import EDITORS, LOADERS, make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 # The schema as it was before the one log.
 BEFORE = [("audit", "0004_append_only_triggers"), ("campaigns", "0005_change_request_events"),
@@ -73,16 +76,31 @@ def old_trail(apps, user) -> dict:
             "added": added.pk, "job": job.pk}
 
 
-@pytest.fixture
-def migrated(user):
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes()
-    old = old_trail(migrate(BEFORE), user)
-    migrate(latest)
-    yield old
-    # Going back and forth made content types Django's cache still holds: the flush after
-    # the test remakes permissions from it.
-    ContentType.objects.clear_cache()
+@pytest.fixture(scope="module")
+def migrated(django_db_setup, django_db_blocker):
+    """The old trail, moved into the one log once for the module (going back and forth
+    takes some 15 s), outside any transaction as migrations run; each test's own changes
+    are rolled back. The module ends with the rows the tests after it expect, as they were
+    (a serialized rollback: the migrations' rows, such as the groups and the chain head,
+    are back, and PostgreSQL's sequences are set past them, as loaddata sets them)."""
+    with django_db_blocker.unblock():
+        rows_before = connection.creation.serialize_db_to_string()
+        executor = MigrationExecutor(connection)
+        latest = executor.loader.graph.leaf_nodes()
+        old = old_trail(migrate(BEFORE), make_user("manager", EDITORS, LOADERS))
+        migrate(latest)
+        try:
+            yield old
+        finally:
+            call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(rows_before)
+            tables = connection.introspection
+            models = tables.installed_models(tables.table_names())
+            with connection.cursor() as cursor:
+                for sql in connection.ops.sequence_reset_sql(no_style(), models):
+                    cursor.execute(sql)
+            # Going back and forth made content types Django's cache still holds.
+            ContentType.objects.clear_cache()
 
 
 def test_every_old_entry_moves_into_the_one_log_and_the_chain_verifies(migrated):
