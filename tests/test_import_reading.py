@@ -659,12 +659,13 @@ def test_ten_thousand_empty_rows_under_the_header_are_refused_saying_so(empty, s
 
 def test_a_workbook_s_formatted_empty_rows_are_read_without_keeping_them():
     """openpyxl kept each row's height and style to the sheet's end: 400 MB for a
-    million."""
-    content = streamed_xlsx(formatted_empty_rows(3, 100_000))
+    million. A quarter of 100,000 rows tells it as well, in a quarter of the time that
+    tracemalloc's tracing takes: some 10 MB kept before, 2.4 MB read now."""
+    content = streamed_xlsx(formatted_empty_rows(3, 25_000))
     tracemalloc.start()
     try:
         assert len(list(read_rows(content, FileLayout(kind="xlsx")))) == 2
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 20 * 1024 * 1024  # some 40 MB kept before
+    assert peak < 5 * 1024 * 1024
