@@ -93,6 +93,16 @@ def static_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory, static_root):
+    """A SQLite file `manage.py migrate` made, once for the session (some 14 s on a busy
+    machine): a test copies it for processes of its own, and leaves it as it is."""
+    path = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+    manage(production_env(DATABASE_URL=f"sqlite:///{path}", STATIC_ROOT=str(static_root)),
+           "migrate", "--noinput")
+    return path
+
+
+@pytest.fixture(scope="session")
 def sandbox():
     server = start_sandbox(host="127.0.0.1", port=0)
     yield server

@@ -1,6 +1,7 @@
 """Databases, static files and settings that portal processes started by the tests share."""
 
 import os
+import shutil
 
 import pytest
 
@@ -42,13 +43,14 @@ def postgres_database(static_root):
 
 
 @pytest.fixture(scope="session")
-def portal_database(request, tmp_path_factory, static_root):
-    """The database of this run's kind: PostgreSQL when TEST_DATABASE_URL is, else SQLite."""
+def portal_database(request, tmp_path_factory):
+    """The database of this run's kind: PostgreSQL when TEST_DATABASE_URL is, else SQLite
+    (a copy of the session's migrated file)."""
     if os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         return request.getfixturevalue("postgres_database")
-    url = f"sqlite:///{tmp_path_factory.mktemp('portal') / 'db.sqlite3'}"
-    manage(production_env(DATABASE_URL=url, STATIC_ROOT=str(static_root)), "migrate", "--noinput")
-    return url
+    path = tmp_path_factory.mktemp("portal") / "db.sqlite3"
+    shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")
