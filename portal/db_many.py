@@ -177,9 +177,9 @@ def _quote(name: str) -> str:
 
 
 def bound_cursor() -> CursorWrapper:
-    """A cursor as `_bound_cursor`'s, for a read of many values sent as one parameter (an
-    array), and logged as Django's own cursors are when it logs queries (DEBUG, a test's
-    CaptureQueriesContext)."""
+    """A cursor as `_bound_cursor`'s, for a read of many values sent as one parameter (a
+    text holding them all: donotcall.lookup), and logged as Django's own cursors are when it
+    logs queries (DEBUG, a test's CaptureQueriesContext)."""
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
     if connection.queries_logged:
