@@ -4,14 +4,13 @@ import datetime
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from portal.campaign_choice import CampaignField
 from portal.ids import id_from_text
 from portal.phones import number_key
-from portal.typed_moments import DATE_RANGE, TypedDateField
+from portal.typed_moments import DATE_RANGE, TypedDateField, day_start
 
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import kinds_by_label
@@ -144,17 +143,11 @@ class TimelineFilterForm(forms.Form):
             campaign_id=data["campaign"],
             kind=data["kind"],
             outcome=data["outcome"],
-            since=_start_of(data["date_from"]),
-            until=_start_of(data["date_to"] + datetime.timedelta(days=1)
-                            if data["date_to"] else None),
+            since=day_start(data["date_from"]) if data["date_from"] else None,
+            until=(day_start(data["date_to"] + datetime.timedelta(days=1))
+                   if data["date_to"] else None),
             search=data["q"].strip(),
         )
-
-
-def _start_of(day: datetime.date | None) -> datetime.datetime | None:
-    if day is None:
-        return None
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 class ForgetNumberForm(forms.Form):

@@ -5,8 +5,9 @@ Polish call centres keep their records in spreadsheets, which write a date and t
 Polish way ("24.12.2026 10:00"), as the portal itself shows them in Polish; a browser's
 date-time input and Thulium write ISO 8601. Both are read, and nothing that could be read
 two ways (01/12/2026 is a January day to some and a December day to others). A date alone,
-in either spelling, is the start of that day: "call no sooner than 24.12.2026". A day with
-no time (a campaign's start and end) is read in the same two spellings.
+in either spelling, is the start of that day (`day_start`): "call no sooner than
+24.12.2026". A day with no time (a campaign's start and end) is read in the same two
+spellings.
 """
 
 import datetime
@@ -38,6 +39,26 @@ DATE_RANGE = [MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)]
 zone_name = lazy(lambda: settings.TIME_ZONE, str)
 
 
+def day_start(day: datetime.date) -> datetime.datetime:
+    """The first moment of a day in the portal's time zone: its midnight, or where the
+    clocks change at midnight (Chile's, Cuba's), the moment they jump to, or the first of
+    the two midnights they repeat."""
+    # A skipped midnight read with the offset before the jump (fold 0) is the jump itself.
+    midnight = datetime.datetime.combine(day, datetime.time.min,
+                                         tzinfo=timezone.get_current_timezone())
+    return timezone.localtime(midnight.astimezone(datetime.UTC))
+
+
+def _day_alone(value) -> datetime.date | None:
+    """The day a text names with no time, in a spelling of DATE_INPUT_FORMATS; else None."""
+    for spelling in DATE_INPUT_FORMATS if isinstance(value, str) else ():
+        try:
+            return datetime.datetime.strptime(value.strip(), spelling).date()
+        except ValueError:
+            continue
+    return None
+
+
 class LocalMomentField(forms.DateTimeField):
     """A date and time in the portal's time zone; a time the clocks skip or repeat there
     is refused, naming the cause, rather than taken as one or the other (one written with
@@ -52,6 +73,11 @@ class LocalMomentField(forms.DateTimeField):
         super().__init__(input_formats=INPUT_FORMATS, **kwargs)
 
     def to_python(self, value):
+        day = _day_alone(value)
+        if day is not None and EARLIEST_DATE <= day <= LATEST_DATE:
+            # Read as a midnight, a date alone was refused as a time the clocks skip or
+            # repeat in a zone that changes them at midnight, though no time was typed.
+            return day_start(day)
         try:
             moment = super().to_python(value)
             if moment is not None:

@@ -377,6 +377,22 @@ def test_a_next_call_date_entered_in_another_zone_is_sent_as_warsaw_time(
     assert_sends(form, {"phone_number": "601234567", "next_call_date": sent})
 
 
+@pytest.mark.parametrize("zone, entered, sent", [
+    # The clocks jump from 00:00 to 01:00 (UTC-4 to UTC-3): the day begins at 01:00.
+    ("America/Santiago", "2026-09-06", "2026-09-06 06:00"),
+    ("America/Santiago", "06.09.2026", "2026-09-06 06:00"),
+    # The clocks go back from 01:00 to 00:00 (UTC-4 to UTC-5): the day begins at the first.
+    ("America/Havana", "2026-11-01", "2026-11-01 05:00"),
+])
+def test_a_date_alone_is_the_start_of_that_day_where_the_clocks_change_at_midnight(
+        campaigns, settings, zone, entered, sent):
+    """Refused before as a time that "does not exist or happens twice", though none was typed."""
+    settings.TIME_ZONE = zone
+    form = record_form(campaigns["00001"], {"phone_number": "601234567",
+                                            "next_call_date": entered})
+    assert_sends(form, {"phone_number": "601234567", "next_call_date": sent})
+
+
 @pytest.mark.parametrize("entered, words", [
     *((typed, "Enter a date and time as YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM.") for typed in (
         "2026-02-30T10:00", "2026-12-01T25:00", "31.02.2026 10:00", "tomorrow",
