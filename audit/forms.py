@@ -15,7 +15,14 @@ from portal.typed_moments import DATE_RANGE, TypedDateField, day_start
 from .erasure import REFERENCE_LENGTH, clean_reference
 from .kinds import kinds_by_label
 from .models import Entry, Outcome
-from .services import Cursor, TimelineFilters, former_username, may_see_everyone, step_choice
+from .services import (
+    NOT_SENT,
+    Cursor,
+    TimelineFilters,
+    former_username,
+    may_see_everyone,
+    step_choice,
+)
 
 # The user filter's choice of the entries no user made.
 PORTAL_ITSELF = "portal"
@@ -86,10 +93,13 @@ class TimelineFilterForm(forms.Form):
         self.fields["kind"].choices = [
             ("", _("any action")), *((kind.slug, kind.label) for kind in kinds_by_label())
         ]
-        # What the outcome column shows: an outcome, or the step a kind records in its
-        # place (a request rejected reads "rejected", and is not found as "succeeded").
+        # What the outcome column shows: an outcome, "not sent" for a call not made, or the
+        # step a kind records in its place (a request rejected reads "rejected", and is not
+        # found as "succeeded"; an addition not sent is not found as "failed").
         self.fields["outcome"].choices = [
             ("", _("any outcome")), *Outcome.choices,
+            *([(NOT_SENT, _("not sent"))] if any(kind.not_sent_details
+                                                 for kind in kinds_by_label()) else []),
             *((capfirst(kind.label), [(step_choice(kind, step), label)
                                       for step, label in kind.steps])
               for kind in kinds_by_label() if kind.steps),

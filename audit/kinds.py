@@ -66,10 +66,11 @@ class EntryKind:
     # Whether a pending entry of this kind may still be waiting for Thulium's answer (its
     # call under way); one that is not reads as a call that never finished.
     in_flight: Callable[[object], bool] = never
-    # Whether an entry of this kind was begun for a call then not made (an addition whose
-    # number was put on the do-not-call list meanwhile): its page says what was to be sent,
-    # and "not sent" where its outcome (failed) is.
-    not_sent: Callable[[object], bool] = never
+    # The details (`detail`, as stored) that mark a failed entry of this kind as begun for a
+    # call then not made (an addition whose number was put on the do-not-call list
+    # meanwhile): its page says what was to be sent, and "not sent" where its outcome
+    # (failed) is, and the timeline's outcome filter finds it so (audit.services.not_sent).
+    not_sent_details: tuple[str, ...] = ()
     # What the entry's user did, for a kind whose action is not theirs (a change found made
     # outside the portal, by whoever's page read the campaign): shown beside their name, which
     # read as the author of the change.

@@ -26,6 +26,8 @@ from .personal import digests_under_every_key, number_digests_ever
 from .shown_erasures import entry_shown
 
 PAGE_SIZE = 50
+# The outcome filter's value for the entries that read "not sent" (`not_sent`).
+NOT_SENT = "not_sent"
 AUDIT_VIEW_PERMISSION = "audit.view_audit_trail"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SHA256 = re.compile(r"[0-9A-Fa-f]{64}")  # an import's file, as its receipt names it
@@ -165,14 +167,31 @@ def entries_matching(filters: TimelineFilters):
 def outcome_shown(outcome: str) -> Q:
     """The entries whose outcome reads as `outcome` on their page and the timeline: a step
     its kind records (`step_choice`, "change-request.rejected"), shown in place of the
-    succeeded it is stored with, or an outcome, "succeeded" then of the other kinds only."""
+    succeeded it is stored with; NOT_SENT, shown in place of the failed a call not made is
+    stored with (`not_sent`); or an outcome, "succeeded" and "failed" then of the other
+    entries only."""
     slug, dot, step = outcome.partition(".")
     if dot:
         return Q(kind=slug, outcome=Outcome.SUCCEEDED, details__step=step)
+    never_sent = Q(pk__in=[])
+    for kind in all_kinds():
+        if kind.not_sent_details:
+            never_sent |= Q(kind=kind.slug, detail__in=kind.not_sent_details)
+    if outcome == NOT_SENT:
+        return Q(outcome=Outcome.FAILED) & never_sent
+    if outcome == Outcome.FAILED:
+        return Q(outcome=outcome) & ~never_sent
     stepped = [kind.slug for kind in all_kinds() if kind.steps]
     if outcome == Outcome.SUCCEEDED and stepped:
         return Q(outcome=outcome) & ~Q(kind__in=stepped)
     return Q(outcome=outcome)
+
+
+def not_sent(entry) -> bool:
+    """Whether the entry reads "not sent" where its outcome is: failed, with a detail its
+    kind keeps for a call not made (`EntryKind.not_sent_details`); the outcome filter's
+    NOT_SENT finds these (`outcome_shown`)."""
+    return entry.outcome == Outcome.FAILED and entry.detail in kind_of(entry).not_sent_details
 
 
 def step_choice(kind: EntryKind, step: str) -> str:

@@ -12,7 +12,7 @@ from .export import csv_chunks, export_rows, jsonl_chunks
 from .forms import ForgetNumberForm, TimelineFilterForm
 from .kinds import kind_of
 from .models import Outcome
-from .services import entry_changes, entry_for, timeline_page
+from .services import entry_changes, entry_for, not_sent, timeline_page
 from .shown_erasures import entry_shown
 
 
@@ -33,7 +33,7 @@ def entry_detail(request, pk):
     return render(request, "audit/entry.html", {
         "kind": kind, "entry": entry, "changes": entry_changes(entry),
         "in_flight": entry.outcome == Outcome.PENDING and kind.in_flight(entry),
-        "not_sent": kind.not_sent(entry),
+        "not_sent": not_sent(entry),
         "summary": kind.summary(entry),  # the timeline's line, for a kind's template
     })
 

@@ -5,7 +5,6 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
-from audit.models import Outcome
 from portal.shown_times import shown_minute
 from portal.thulium.dates import thulium_moment
 
@@ -29,12 +28,6 @@ LISTED_SINCE_CHECKED = gettext_noop("Not sent: the number was put on the do-not-
 IMPORT_ENDED_FIRST = gettext_noop("Not sent: the import was cancelled or stopped first.")
 IMPORT_NOT_BEGUN = gettext_noop("Not sent yet: the import's worker failed before sending it.")
 NOT_SENT_DETAILS = (LISTED_SINCE_CHECKED, IMPORT_ENDED_FIRST, IMPORT_NOT_BEGUN)
-
-
-def _not_sent(entry) -> bool:
-    """Completed as failed, but never sent: its page said "Sent to Thulium, exactly" and
-    "failed", which read as Thulium's failure."""
-    return entry.outcome == Outcome.FAILED and entry.detail in NOT_SENT_DETAILS
 
 
 def _summary(entry) -> str:
@@ -74,7 +67,9 @@ RECORD_ADDITION = EntryKind(
     export_columns=_COLUMNS,
     of_campaign=True,
     in_flight=in_flight,
-    not_sent=_not_sent,
+    # Completed as failed, but never sent: its page said "Sent to Thulium, exactly" and
+    # "failed", which read as Thulium's failure.
+    not_sent_details=NOT_SENT_DETAILS,
 )
 
 

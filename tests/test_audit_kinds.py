@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from functools import partial
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from audit.erasure import forget_number
 from audit.kinds import all_kinds, get_kind
 from audit.models import Entry, Outcome
 from audit.recording import entry_begin, entry_complete
-from audit.services import step_choice
+from audit.services import entries_matching, step_choice
 from audit.verify import verify_chain
 from campaigns.presence import UNATTENDED
 from imports.loaders import LOADER_GONE
@@ -118,12 +119,17 @@ SAMPLES = {
 STORED_TIMES = {"21:30", "22:30", "23:00", "22:00"}
 
 
-def sample(slug: str, *, actor, campaign, pending: bool = False) -> Entry:
-    """An entry of the kind, from its sample; pytest fails for a kind without one."""
+def sample(slug: str, *, actor, campaign, pending: bool = False, step: str = "",
+           **completed_too) -> Entry:
+    """An entry of the kind, from its sample (another `step` of a kind that records steps,
+    other values when completed: `outcome="failed"`); pytest fails for a kind without one."""
     if slug not in SAMPLES:
         pytest.fail(f"the audit kind {slug!r} has no sample in tests/test_audit_kinds.py: "
                     "add one, filled as its app writes it")
     begun, completed = (dict(fields) for fields in SAMPLES[slug])
+    if step:
+        begun["details"] = {**begun["details"], "step": step}
+    completed.update(completed_too)
     if "related" in begun:
         begun["related"] = sample(begun["related"], actor=actor, campaign=campaign)
     begun = {"actor": actor, "actor_username": "run_worker", **begun}
@@ -235,6 +241,57 @@ def test_every_kind_is_found_by_each_filter_that_applies_to_it(
         assert entry in [row.entry for row in response.context["page"].rows], name
     others = reader.get(reverse("audit:timeline"), {"kind": KINDS[KINDS.index(slug) - 1]})
     assert entry not in [row.entry for row in others.context["page"].rows]
+
+
+def every_outcome_shown(*, actor, campaign) -> list[Entry]:
+    """Entries of every kind with every outcome (pending, then each one stored), each step
+    a kind records, and each call not made that a kind reads as "not sent"."""
+    entries = []
+    for kind in all_kinds():
+        made = partial(sample, kind.slug, actor=actor, campaign=campaign)
+        entries.append(made(pending=True))
+        entries += [made(outcome=outcome) for outcome in Outcome.values
+                    if outcome != Outcome.PENDING]
+        entries += [made(step=step) for step, _label in kind.steps]
+        entries += [made(outcome=Outcome.FAILED, detail=detail)
+                    for detail in kind.not_sent_details]
+    return entries
+
+
+def outcomes_shown(client, slug: str) -> dict[int, str]:
+    """The outcome column of the kind's timeline rows, by entry id."""
+    response = client.get(reverse("audit:timeline"), {"kind": slug})
+    body = re.search(r"<tbody>(.*?)</tbody>", response.content.decode(), re.S).group(1)
+    return {int(pk): visible_text(outcome) for pk, outcome in re.findall(
+        r'<tr>\s*<td[^>]*><a href="/audit/(\d+)/">.*?<td data-label="Outcome">(.*?)</td>',
+        body, re.S)}
+
+
+def test_the_outcome_filter_finds_each_entry_by_the_outcome_its_row_shows_and_by_no_other(
+        reader, auditor, campaigns):  # noqa: F811
+    """A record addition never sent (its import cancelled, its number put on the do-not-call
+    list) reads "not sent", and the filter found it as "failed" and had no "not sent"."""
+    entries = every_outcome_shown(actor=auditor, campaign=campaigns[CAMPAIGN])
+    shown = {}
+    for slug in KINDS:
+        shown.update(outcomes_shown(reader, slug))
+    form = reader.get(reverse("audit:timeline")).context["form"]
+    choices = [(value, str(label)) for value, label in form.fields["outcome"].choices[1:]
+               for value, label in (label if isinstance(label, list) else [(value, label)])]
+    found = {}
+    for value, _label in choices:
+        response = reader.get(reverse("audit:timeline"), {"outcome": value})
+        filtered = response.context["form"]
+        assert filtered.is_valid(), value
+        found[value] = set(entries_matching(filtered.filters()).values_list("pk", flat=True))
+
+    assert set(shown) == {entry.pk for entry in Entry.objects.all()}
+    assert {entry.pk for entry in entries} <= set(shown)
+    for pk, outcome in shown.items():
+        by = [label for value, label in choices if pk in found[value]]
+        assert by == [outcome], f"{Entry.objects.get(pk=pk)} reads {outcome!r}, found by {by}"
+    # Each choice is what some row shows.
+    assert all(found.values())
 
 
 @pytest.mark.parametrize("slug", KINDS)

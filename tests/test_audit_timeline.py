@@ -1,6 +1,9 @@
 """The audit timeline: every kind of entry in one list, filters that combine, keyset pages."""
 
+import csv
 import datetime as dt
+import io
+import json
 import re
 from functools import partial
 from html import unescape
@@ -20,6 +23,7 @@ from campaigns.models import Campaign
 from campaigns.presence import presence_mark
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
+from records.entries import IMPORT_ENDED_FIRST, LISTED_SINCE_CHECKED
 from tests.audit_fixtures import addition, auditor, change, colleague  # noqa: F401
 from tests.import_files import csv_bytes, people, previewed
 
@@ -126,6 +130,37 @@ def test_a_step_is_found_as_its_outcome_reads_not_as_succeeded(watched, trail, u
                      r'<option value="change-request.requested"', choices)
     assert '<option value="change-request.rejected">odrzucony</option>' in choices
     assert '<option value="scheduled-change.cancelled">anulowana</option>' in choices
+
+
+def test_an_addition_never_sent_is_found_as_not_sent_not_as_failed(watched, trail, user):
+    """An addition whose import was cancelled (or whose number was put on the do-not-call
+    list) reads "not sent", and the outcome filter found it only under "failed"."""
+    sales = trail["added"].campaign
+    cancelled = addition(actor=user, campaign=sales, phone="601234570", when=at(7),
+                         outcome="failed", detail=IMPORT_ENDED_FIRST)
+    listed = addition(actor=user, campaign=sales, phone="601234571", when=at(8),
+                      outcome="failed", detail=LISTED_SINCE_CHECKED)
+    failed = addition(actor=user, campaign=sales, phone="601234572", when=at(9),
+                      outcome="failed", detail="HTTP 503")
+
+    # A link saved before "not sent" was offered still works, for what reads "failed".
+    assert rows(watched.get(TIMELINE, {"outcome": "failed"})) == [failed]
+    assert rows(watched.get(TIMELINE, {"outcome": "not_sent"})) == [listed, cancelled]
+    exported = list(csv.DictReader(io.StringIO(b"".join(watched.get(
+        reverse("audit:export_csv"), {"outcome": "not_sent"}).streaming_content)
+        .decode().lstrip("\ufeff")), delimiter=";"))
+    # The export keeps the outcome stored, and says why in its detail.
+    assert [(row["id"], row["outcome"], row["detail"]) for row in exported] == [
+        (str(listed.pk), "failed", LISTED_SINCE_CHECKED),
+        (str(cancelled.pk), "failed", IMPORT_ENDED_FIRST)]
+    lines = b"".join(watched.get(reverse("audit:export_jsonl"), {"outcome": "failed"})
+                     .streaming_content).decode().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [failed.pk]
+    page = unescape(watched.get(TIMELINE, HTTP_ACCEPT_LANGUAGE="pl").content.decode())
+    choices = re.search(r'<select name="outcome".*?</select>', page, re.S).group()
+    assert re.search(r'<option value="failed">nieudane</option>\s*'
+                     r'<option value="unknown">[^<]+</option>\s*'
+                     r'<option value="not_sent">nie wysłano</option>', choices)
 
 
 @pytest.mark.parametrize(("language", "typed"), [

@@ -79,7 +79,9 @@ def test_the_imports_list_reads_its_page_by_the_imports_date_index(db):
     ({"actor_id": 1, "kind": CAMPAIGN_CHANGE.slug}, "entry_actor_kind_when"),
     ({"campaign_id": 1, "kind": CAMPAIGN_CHANGE.slug}, "entry_campaign_kind_when"),
     ({"kind": CAMPAIGN_CHANGE.slug, "outcome": Outcome.REFUSED}, "entry_kind_outcome_when"),
-], ids=["user-action", "campaign-action", "action-outcome"])
+    # "failed" leaves out the additions that read "not sent" (audit.services.outcome_shown).
+    ({"kind": CAMPAIGN_CHANGE.slug, "outcome": Outcome.FAILED}, "entry_kind_outcome_when"),
+], ids=["user-action", "campaign-action", "action-outcome", "action-failed"])
 def test_a_timeline_filter_pair_that_matches_nothing_reads_the_pair_s_index(db, pair, index):
     """Two filters matching nothing together had PostgreSQL walk every entry of the action
     newest first, looking for a page that never came."""

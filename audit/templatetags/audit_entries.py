@@ -60,9 +60,9 @@ def recorded_step(entry) -> str:
     """The step a completed entry of a kind that calls nothing records ("rejected"), or
     "not sent" for a call not made, shown in place of its outcome; "" for any other entry,
     whose outcome is shown."""
-    kind = kind_of(entry)
-    if kind.not_sent(entry):
+    if services.not_sent(entry):
         return gettext("not sent")
+    kind = kind_of(entry)
     if not kind.steps or entry.outcome != Outcome.SUCCEEDED:
         return ""
     step = entry.details.get("step")
