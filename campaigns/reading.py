@@ -54,6 +54,14 @@ class SyncSummary:
     complete: bool = True
 
 
+@dataclass
+class Taken:
+    """What a read of campaigns took from Thulium's values, by the pk of each campaign read."""
+
+    outside: dict[int, Entry | None]  # its "changed outside" entry, or None
+    replaced: set[int]  # those whose settings (and name) it replaced
+
+
 def campaigns_sync(*, actor=None, language: str | None = None,
                    within: float | None = None) -> SyncSummary:
     """Create or refresh local campaigns from GET outbounds; raises ThuliumError, nothing
@@ -128,12 +136,11 @@ def _changed_take(changed: list[tuple[Campaign, dict]], summary: SyncSummary, *,
     changed.sort(key=lambda pair: pair[0].pk)  # each transaction locks the next rows in order
     for start in range(0, len(changed), TAKEN_AT_ONCE):
         part = changed[start:start + TAKEN_AT_ONCE]
-        campaigns = {campaign.pk: campaign for campaign, _found in part}
-        before = {pk: (campaign.settings, campaign.name) for pk, campaign in campaigns.items()}
+        # Counted from what this one replaced: another sync at once may have taken the
+        # same change since the campaigns were read, and the row holds it already.
         taken = outside_changes_take_all(part, actor=actor, asked_at=asked_at)
-        summary.changed_outside += sum(entry is not None for entry in taken.values())
-        summary.updated += sum((campaign.settings, campaign.name) != before[pk]
-                               for pk, campaign in campaigns.items())
+        summary.changed_outside += sum(entry is not None for entry in taken.outside.values())
+        summary.updated += len(taken.replaced)
 
 
 def _synced_mark(pks: list[int], moment) -> None:
@@ -221,7 +228,7 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
         if campaign is not None:
             listed.append((campaign, thulium_settings(item)))
             campaign.in_thulium = True
-    found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at)
+    found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at).outside
     _synced_mark(list(found), timezone.now())
     presence_mark(Campaign.objects.filter(pk__in=found), in_thulium=True, actor=actor)
     if listing.complete and wanted:
@@ -250,21 +257,22 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor,
     entry, if one was written.
     """
     return outside_changes_take_all([(campaign, found)], actor=actor,
-                                    asked_at=asked_at).get(campaign.pk)
+                                    asked_at=asked_at).outside.get(campaign.pk)
 
 
 def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
-                             asked_at: int) -> dict[int, Entry | None]:
+                             asked_at: int) -> Taken:
     """`outside_changes_take` for several campaigns, each with the settings Thulium holds,
     in one transaction of a few statements however many they are (and those of each open
-    request it outdates); returns each one's "changed outside" entry or None, by pk. Taken
+    request it outdates); returns each one's "changed outside" entry or None, and which
+    it replaced the settings of. Taken
     one by one, a dozen statements each (its locked row, its entries), a refresh finding
     2,500 campaigns changed took 46 s, with its reading past gunicorn's timeout.
     """
     if not found:
-        return {}
+        return Taken({}, set())
     wanted = {campaign.pk: (campaign, values) for campaign, values in found}
-    taken, entries, replaced = {}, [], []
+    taken, entries, replaced = Taken({}, set()), [], []
     with transaction.atomic():
         # Locked in one order, so that two reads at once wait rather than deadlock, and
         # before the chain's head (audit/README.md); no_key: see Campaign.lock.
@@ -277,12 +285,13 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
             changed = changed_values(before, values)
             applied, related = _found_applied(changed, unanswered.get(current.pk, []))
             outside = _without(changed, applied)
-            taken[current.pk] = None
+            taken.outside[current.pk] = None
             if not current.settings_replace(settings_taken(before, values)):
                 continue
             if isinstance(values.get("name"), str) and values["name"]:
                 current.name = values["name"][:255]
             replaced.append(current)
+            taken.replaced.add(current.pk)
             who = {"campaign": current, **reader_named(actor)}
             details = {"settings_before": before, "version": current.version}
             if applied:
@@ -291,9 +300,9 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
                 log.info("campaign %s: unanswered change %s found applied: %s",
                          current.thulium_id, related.pk, sorted(applied))
             if outside:
-                taken[current.pk] = entry_new(kind=OUTSIDE_CHANGE.slug,
-                                              details={"found": outside, **details}, **who)
-                entries.append(taken[current.pk])
+                taken.outside[current.pk] = entry_new(
+                    kind=OUTSIDE_CHANGE.slug, details={"found": outside, **details}, **who)
+                entries.append(taken.outside[current.pk])
                 log.info("campaign %s changed outside the portal: %s", current.thulium_id,
                          sorted(outside))
         update_each(Campaign, keys=["id"], columns=["settings", "version", "name"],

@@ -353,6 +353,37 @@ def test_two_refreshes_at_once_both_end_and_record_each_change_once(
     assert verify_chain().problem == ""
 
 
+def refreshed_while_taking(monkeypatch, meanwhile) -> None:
+    """Run `meanwhile` once, as the next refresh has read Thulium and is about to take the
+    changes it found: beside it, as two refreshes at once can, in this test's order."""
+    take, ran = reading.outside_changes_take_all, []
+
+    def taken_after(*args, **kwargs):
+        if not ran:
+            ran.append(True)
+            meanwhile()
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "outside_changes_take_all", taken_after)
+
+
+def test_a_refresh_finding_a_change_another_just_took_counts_it_unchanged(
+        campaigns, thulium, monkeypatch):
+    """Both refreshes counted it updated: the second found the campaign's settings, as its
+    row held them, differing from those it had read before the first took the change."""
+    thulium.state.update_campaign("00001", {"order": 9}, lambda stored: [])
+    thulium.state.update_campaign("A7K2Q", {"name": "Renamed"}, lambda stored: [])
+    other = []
+    refreshed_while_taking(monkeypatch, lambda: other.append(campaigns_sync()))
+
+    summary = campaigns_sync()
+
+    assert (other[0].updated, other[0].changed_outside) == (2, 2)
+    assert (summary.updated, summary.changed_outside) == (0, 0)
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 2
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] == 9
+
+
 def test_a_list_that_ends_before_its_count_marks_no_campaign_missing(
         logged_in, campaigns, settings):
     """Thulium counted three and gave one: the other two may still exist."""
