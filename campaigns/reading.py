@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from audit.models import Entry, Outcome
@@ -70,7 +70,9 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     `actor` is who asked for it (None for `sync_campaigns`), named by the entries of the
     changes made outside the portal that it finds. Campaigns a complete list leaves out are
     marked not in Thulium (never deleted: the audit trail names them), and those it lists
-    again in Thulium, each with an entry (campaigns.presence).
+    again in Thulium, each with an entry (campaigns.presence). Beside another sync (a
+    Refresh beside cron's), a campaign whose values a reading begun after this one's took
+    is left as it took them (Campaign.read_at), and counted neither updated nor changed.
 
     Each page is waited THULIUM_TIMEOUT; given `within` (seconds), all the pages together
     end within it too, or ThuliumUnavailable "no answer in time" is raised (see
@@ -78,7 +80,7 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     """
     summary = SyncSummary()
     now = timezone.now()
-    asked_at = last_link()
+    read_at, asked_at = database_now(), last_link()
     listing = get_client(language).list_campaigns(within=within)
     listed, usable = set(), []
     for item in listing:
@@ -96,7 +98,7 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     # sets only fields the locked path would leave out (_not_shown).
     known = Campaign.objects.in_bulk([thulium_id for thulium_id, _item in usable],
                                      field_name="thulium_id")
-    new, changed, refreshed, described = {}, [], [], []
+    new, changed, refreshed, described = {}, [], {}, []
     for thulium_id, item in usable:
         if thulium_id in new:  # listed twice: created first, then taken as known
             summary.created += _campaigns_create(new.values(), known)
@@ -105,23 +107,25 @@ def campaigns_sync(*, actor=None, language: str | None = None,
         if campaign is None:
             new[thulium_id] = Campaign(thulium_id=thulium_id, name=item["name"][:255],
                                        settings=thulium_settings(item), synced_at=now,
-                                       **_description(item))
+                                       read_at=read_at, **_description(item))
             continue
         found = thulium_settings(item)
         # Only a campaign Thulium's item changes (or teaches) takes the locked path, with
         # its queries: a refresh of thousands of unchanged campaigns stays a few queries.
         if settings_taken(campaign.settings, found) != campaign.settings:
             changed.append((campaign, found))
-        refreshed.append(campaign.pk)
+        refreshed[campaign.pk] = campaign
         if changes := {key: value for key, value in _description(item).items()
                        if getattr(campaign, key) != value}:
             described.append((campaign.pk, changes))
-    _changed_take(changed, summary, actor=actor, asked_at=asked_at)
+    _changed_take(changed, summary, actor=actor, asked_at=asked_at, read_at=read_at)
     summary.created += _campaigns_create(new.values(), known)
-    _synced_mark(refreshed, now)
+    _synced_mark({pk: campaign.version for pk, campaign in refreshed.items()}, now,
+                 read_at=read_at)
     for pk, changes in described:
-        Campaign.objects.filter(pk=pk).update(**changes)
-    presence_mark(Campaign.objects.filter(pk__in=refreshed), in_thulium=True, actor=actor)
+        Campaign.objects.filter(pk=pk).exclude(read_at__gt=read_at).update(**changes)
+    presence_mark(Campaign.objects.filter(pk__in=list(refreshed)), in_thulium=True,
+                  actor=actor)
     summary.complete = listing.complete
     if listing.complete:
         summary.not_in_thulium = _not_in_thulium_mark(listed, actor=actor)
@@ -130,7 +134,7 @@ def campaigns_sync(*, actor=None, language: str | None = None,
 
 
 def _changed_take(changed: list[tuple[Campaign, dict]], summary: SyncSummary, *, actor,
-                  asked_at: int) -> None:
+                  asked_at: int, read_at: datetime.datetime) -> None:
     """Take the settings found for the campaigns whose known ones they change, TAKEN_AT_ONCE
     in each transaction, counting them in `summary`."""
     changed.sort(key=lambda pair: pair[0].pk)  # each transaction locks the next rows in order
@@ -138,20 +142,32 @@ def _changed_take(changed: list[tuple[Campaign, dict]], summary: SyncSummary, *,
         part = changed[start:start + TAKEN_AT_ONCE]
         # Counted from what this one replaced: another sync at once may have taken the
         # same change since the campaigns were read, and the row holds it already.
-        taken = outside_changes_take_all(part, actor=actor, asked_at=asked_at)
+        taken = outside_changes_take_all(part, actor=actor, asked_at=asked_at, read_at=read_at)
         summary.changed_outside += sum(entry is not None for entry in taken.outside.values())
         summary.updated += len(taken.replaced)
 
 
-def _synced_mark(pks: list[int], moment) -> None:
+def _synced_mark(versions: dict[int, int], moment, *, read_at: datetime.datetime) -> None:
     """Set the campaigns' time of sync, their rows taken in id order first, as every lock
     of several campaigns takes them: one UPDATE took them in the table's order, and a read
     of several (a bulk change's, a refresh's batch) holding one it wanted next, waiting for
-    one it held, made PostgreSQL end one of the two as a deadlock."""
+    one it held, made PostgreSQL end one of the two as a deadlock.
+
+    `versions` are the settings' versions whose values the reading begun at `read_at`
+    found in Thulium: those still at them now hold values read then, unless a reading
+    begun later found them (`read_at` is kept). Without it, a reading begun before this
+    one and taking after it, finding other values, wrote what Thulium had held before."""
+    pks = list(versions)
     with transaction.atomic():
-        list(Campaign.objects.filter(pk__in=pks).order_by("pk")
-             .select_for_update(no_key=True).values_list("pk"))
-        Campaign.objects.filter(pk__in=pks).update(synced_at=moment)
+        moved = [pk for pk, version in Campaign.objects.filter(pk__in=pks).order_by("pk")
+                 .select_for_update(no_key=True).values_list("pk", "version")
+                 if version != versions[pk]]
+        read_then = Q(read_at=None) | Q(read_at__lt=read_at)
+        if moved:
+            read_then &= ~Q(pk__in=moved)
+        Campaign.objects.filter(pk__in=pks).update(
+            synced_at=moment,
+            read_at=Case(When(read_then, then=Value(read_at)), default=F("read_at")))
 
 
 def _campaigns_create(campaigns, known: dict) -> int:
@@ -219,7 +235,7 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     """
     wanted = {campaign.thulium_id: campaign for campaign in campaigns}
     timeout = settings.THULIUM_VIEW_TIMEOUT
-    asked_at = last_link()
+    read_at, asked_at = database_now(), last_link()
     listing = get_client(language, timeout=timeout).list_campaigns(
         wanted=set(wanted), within=VIEW_READ_TIMEOUTS * timeout)
     listed = []
@@ -228,8 +244,10 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
         if campaign is not None:
             listed.append((campaign, thulium_settings(item)))
             campaign.in_thulium = True
-    found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at).outside
-    _synced_mark(list(found), timezone.now())
+    found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at,
+                                     read_at=read_at).outside
+    _synced_mark({campaign.pk: campaign.version for campaign, _values in listed},
+                 timezone.now(), read_at=read_at)
     presence_mark(Campaign.objects.filter(pk__in=found), in_thulium=True, actor=actor)
     if listing.complete and wanted:
         presence_mark(Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]),
@@ -239,11 +257,13 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
     return found
 
 
-def outside_changes_take(campaign: Campaign, found: dict, *, actor,
-                         asked_at: int) -> Entry | None:
+def outside_changes_take(campaign: Campaign, found: dict, *, actor, asked_at: int,
+                         read_at: datetime.datetime) -> Entry | None:
     """Take the settings Thulium holds as the campaign's, recording what changed outside.
 
-    `asked_at` is the audit chain's last link when Thulium was asked (`last_link`). A
+    `asked_at` is the audit chain's last link when Thulium was asked (`last_link`), and
+    `read_at` the database's time then (`database_now`): a campaign that a reading begun
+    later found is left as it found it (this one's values are older), unchanged. A
     value the portal never knew is learnt without an entry: it was unknown, not changed.
     A field that a change the portal is sending sets keeps its known value: Thulium may
     not have applied the change yet, and its answer says whether it did (its old value,
@@ -256,12 +276,12 @@ def outside_changes_take(campaign: Campaign, found: dict, *, actor,
     updated in place. Returns the "changed outside"
     entry, if one was written.
     """
-    return outside_changes_take_all([(campaign, found)], actor=actor,
-                                    asked_at=asked_at).outside.get(campaign.pk)
+    return outside_changes_take_all([(campaign, found)], actor=actor, asked_at=asked_at,
+                                    read_at=read_at).outside.get(campaign.pk)
 
 
-def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
-                             asked_at: int) -> Taken:
+def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor, asked_at: int,
+                             read_at: datetime.datetime) -> Taken:
     """`outside_changes_take` for several campaigns, each with the settings Thulium holds,
     in one transaction of a few statements however many they are (and those of each open
     request it outdates); returns each one's "changed outside" entry or None, and which
@@ -272,25 +292,30 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
     if not found:
         return Taken({}, set())
     wanted = {campaign.pk: (campaign, values) for campaign, values in found}
-    taken, entries, replaced = Taken({}, set()), [], []
+    entries = []
     with transaction.atomic():
         # Locked in one order, so that two reads at once wait rather than deadlock, and
         # before the chain's head (audit/README.md); no_key: see Campaign.lock.
         locked = list(Campaign.objects.select_for_update(no_key=True).filter(pk__in=list(wanted))
                       .order_by("pk"))
-        not_shown, unanswered = _not_shown(locked, asked_at), _unanswered(locked)
-        for current in locked:
+        taken = Taken(dict.fromkeys(current.pk for current in locked), set())
+        # Those a reading begun later found are left as it found them: this one's values
+        # are older (two syncs at once, this one's reading of Thulium begun first).
+        later = {current.pk for current in locked
+                 if current.read_at is not None and current.read_at > read_at}
+        taking = [current for current in locked if current.pk not in later]
+        not_shown, unanswered = _not_shown(taking, asked_at), _unanswered(taking)
+        for current in taking:
+            current.read_at = read_at
             before, values = current.settings, _without(wanted[current.pk][1],
                                                         not_shown.get(current.pk, {}))
             changed = changed_values(before, values)
             applied, related = _found_applied(changed, unanswered.get(current.pk, []))
             outside = _without(changed, applied)
-            taken.outside[current.pk] = None
             if not current.settings_replace(settings_taken(before, values)):
                 continue
             if isinstance(values.get("name"), str) and values["name"]:
                 current.name = values["name"][:255]
-            replaced.append(current)
             taken.replaced.add(current.pk)
             who = {"campaign": current, **reader_named(actor)}
             details = {"settings_before": before, "version": current.version}
@@ -305,19 +330,35 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor,
                 entries.append(taken.outside[current.pk])
                 log.info("campaign %s changed outside the portal: %s", current.thulium_id,
                          sorted(outside))
-        update_each(Campaign, keys=["id"], columns=["settings", "version", "name"],
-                    rows=[[current.settings, current.version, current.name, current.pk]
-                          for current in replaced])
-        outdated_requests_close_all([(current, current.settings) for current in replaced])
+        update_each(Campaign, keys=["id"], columns=["settings", "version", "name", "read_at"],
+                    rows=[[current.settings, current.version, current.name, current.read_at,
+                           current.pk] for current in taking])
+        outdated_requests_close_all([(current, current.settings) for current in taking
+                                     if current.pk in taken.replaced])
         if entries:
             entries_begin(entries)
             entries_complete([(entry, outcome_values(outcome=Outcome.SUCCEEDED))
                               for entry in entries])
+    if later:
+        log.info("campaigns %s left as a reading of Thulium begun later found them",
+                 sorted(wanted[pk][0].thulium_id for pk in later))
     for current in locked:
         campaign = wanted[current.pk][0]
-        campaign.settings, campaign.version, campaign.name = (current.settings,
-                                                              current.version, current.name)
+        campaign.settings, campaign.version, campaign.name, campaign.read_at = (
+            current.settings, current.version, current.name, current.read_at)
     return taken
+
+
+def database_now() -> datetime.datetime:
+    """The database's time, in which the readings of Thulium are ordered (Campaign.read_at):
+    the machines reading may not agree on the time, the database's clock is one. SQLite's
+    own counts milliseconds, in which two readings can begin together; it is a file of
+    this machine, whose clock Python reads to the microsecond."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT STATEMENT_TIMESTAMP()")  # now(): the transaction's start
+        return cursor.fetchone()[0]
 
 
 def settings_taken(known: dict, found: dict) -> dict:

@@ -21,7 +21,7 @@ from campaigns.due import due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.four_eyes import change_request_create
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
-from campaigns.reading import campaigns_sync, outside_changes_take
+from campaigns.reading import campaigns_sync, database_now, outside_changes_take
 from campaigns.scheduling import change_schedule
 from campaigns.services import CampaignChanged, campaign_update
 from campaigns.templatetags.campaigns_entries import reverted_by
@@ -174,7 +174,8 @@ def sent_while_read(campaign, settings, *, changes, found, actor) -> None:
     def respond(method, request_path, body):
         try:
             outside_changes_take(Campaign.objects.get(pk=campaign.pk), found, actor=None,
-                                 asked_at=last_link())
+                                 asked_at=last_link(),
+                                 read_at=database_now())
         finally:
             connection.close()
         return 200, b""
@@ -247,7 +248,8 @@ def test_a_parameter_an_unanswered_change_sent_and_a_later_change_set_is_changed
     found = {**campaign.settings, "order": 7,
              "parameters": {**campaign.settings["parameters"], "predictive_max_calls": 2}}
 
-    outside = outside_changes_take(campaign, found, actor=user, asked_at=last_link())
+    outside = outside_changes_take(campaign, found, actor=user, asked_at=last_link(),
+                                   read_at=database_now())
 
     assert outside.details["found"] == {"parameters": {"predictive_max_calls": 2}}
     applied = Entry.objects.get(kind=FOUND_APPLIED.slug)
@@ -325,7 +327,8 @@ ROW_FIRST_WRITERS = {
         campaign=campaign, changes={"order": 3}, actor=actor, reason=REASON,
         apply_at=timezone.now() + datetime.timedelta(hours=1)),
     "read": lambda campaign, actor: outside_changes_take(campaign, {"order": 9}, actor=actor,
-                                                         asked_at=last_link()),
+                                                         asked_at=last_link(),
+                                                         read_at=database_now()),
 }
 
 
@@ -407,7 +410,8 @@ def test_a_record_added_while_a_read_holds_its_campaign_is_not_deadlocked(
     threads, failures, pids = named_threads({
         "reader": lambda: outside_changes_take(Campaign.objects.get(pk=campaign.pk),
                                                {"order": 9}, actor=user,
-                                               asked_at=last_link()),
+                                               asked_at=last_link(),
+                                               read_at=database_now()),
         "adder": lambda: record_add_begin_all(campaign=campaign, actor=user,
                                               payloads=[{"phone_number": "601234567"}]),
     })

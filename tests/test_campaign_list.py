@@ -18,7 +18,7 @@ from campaigns import reading
 from campaigns.entries import OUTSIDE_CHANGE, THULIUM_PRESENCE
 from campaigns.models import Campaign
 from campaigns.presence import presence_mark
-from campaigns.reading import campaigns_sync
+from campaigns.reading import campaigns_sync, database_now
 from tests.conftest import AUDITORS, api_calls, make_user, skip_unless_postgresql
 from tests.db_threads import (
     all_at_once,
@@ -367,6 +367,50 @@ def refreshed_while_taking(monkeypatch, meanwhile) -> None:
     monkeypatch.setattr(reading, "outside_changes_take_all", taken_after)
 
 
+@pytest.mark.parametrize("then", ["changed again", "changed back"])
+def test_a_refresh_that_read_thulium_before_another_leaves_what_the_other_took(
+        campaigns, thulium, monkeypatch, then):
+    """Two refreshes at once: the one that read Thulium's list first, taking what it found
+    after the other, wrote its older values over the newer ones, with an entry saying the
+    campaign had changed outside the portal to them."""
+    known = campaigns["00001"].settings["order"]
+    thulium.state.update_campaign("00001", {"order": known + 5}, lambda stored: [])
+    newest = known + 9 if then == "changed again" else known
+    later = []
+    refreshed_while_taking(monkeypatch, lambda: (
+        thulium.state.update_campaign("00001", {"order": newest}, lambda stored: []),
+        later.append(campaigns_sync())))
+
+    first = campaigns_sync()
+
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] == newest
+    assert (first.updated, first.changed_outside) == (0, 0)
+    taken = 1 if then == "changed again" else 0
+    assert (later[0].updated, later[0].changed_outside) == (taken, taken)
+    assert [entry.details["found"] for entry in Entry.objects.filter(
+        kind=OUTSIDE_CHANGE.slug)] == [{"order": newest}] * taken
+    assert verify_chain().problem == ""
+
+
+def test_a_campaign_read_for_a_form_before_a_refresh_gives_what_the_refresh_took(
+        campaigns, thulium, user, monkeypatch):
+    """A form's reading of one campaign takes what it found as a refresh's does: begun
+    before a refresh's reading, it leaves the newer values the refresh took, and the form
+    opens with them."""
+    campaign = campaigns["00001"]
+    known = campaign.settings["order"]
+    thulium.state.update_campaign("00001", {"order": known + 5}, lambda stored: [])
+    refreshed_while_taking(monkeypatch, lambda: (
+        thulium.state.update_campaign("00001", {"order": known + 9}, lambda stored: []),
+        campaigns_sync()))
+
+    assert reading.campaign_read(campaign, actor=user) is None
+
+    assert campaign.settings["order"] == known + 9
+    assert Campaign.objects.get(pk=campaign.pk).settings == campaign.settings
+    assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 1
+
+
 def test_a_refresh_finding_a_change_another_just_took_counts_it_unchanged(
         campaigns, thulium, monkeypatch):
     """Both refreshes counted it updated: the second found the campaign's settings, as its
@@ -465,7 +509,8 @@ def test_a_refresh_beside_a_read_of_several_campaigns_is_not_deadlocked(
         "holder": holder,
         "refresh": lambda: campaigns_sync(actor=user),
         "read": lambda: reading.outside_changes_take_all(reread, actor=user,
-                                                         asked_at=last_link()),
+                                                         asked_at=last_link(),
+                                                         read_at=database_now()),
     })
     started_until(threads["holder"], held)
     threads["refresh"].start()

@@ -24,7 +24,7 @@ from campaigns.four_eyes import (
 )
 from campaigns.models import Campaign, ChangeRequest
 from campaigns.notices import REQUEST_DECIDED
-from campaigns.reading import campaigns_sync, outside_changes_take
+from campaigns.reading import campaigns_sync, database_now, outside_changes_take
 from campaigns.risk import Risk, risky_changes
 from notices.models import Notice
 from tests.conftest import (
@@ -776,7 +776,8 @@ def test_an_approval_meeting_a_read_that_outdates_its_request_ends_outdated_not_
             approver=second_editor),
         "reader": lambda: outside_changes_take(
             Campaign.objects.get(pk=change_request.campaign_id), {"order": 9}, actor=user,
-            asked_at=last_link()),
+            asked_at=last_link(),
+            read_at=database_now()),
     }
     threads, failures, pids = named_threads(works)
     started_until(threads["approver"], read)
