@@ -42,7 +42,7 @@ def update_each(model, *, keys: Sequence[str], columns: Sequence[str], rows: Seq
         with connection.cursor() as cursor:
             cursor.executemany(sql, [[*_prepared(fields, row), *where_params] for row in rows])
             return cursor.rowcount
-    with _bound_cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [_encode(rows), *where_params])
         return cursor.rowcount
 
@@ -73,7 +73,7 @@ def insert_each(model, *, columns: Sequence[str], rows: Sequence[Sequence],
                 if (back := cursor.fetchone()) is not None:
                     written.append(back)
             return written
-    with _bound_cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [_encode(rows)])
         return cursor.fetchall() if returning else []
 
@@ -111,14 +111,6 @@ def _insert_sql(model, columns: tuple[str, ...], returning: tuple[str, ...],
     if vendor != "postgresql":
         return f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}){back}"
     return f"INSERT INTO {table} ({names}) {_select(model, columns)}{back}"
-
-
-def _bound_cursor() -> CursorWrapper:
-    """A cursor on Django's connection, so in its transaction and seen by its execute
-    wrappers, that sends the parameters apart from the statement. Django's own quotes the
-    document into the SQL text, which made an import's writes five times slower."""
-    connection.ensure_connection()
-    return CursorWrapper(psycopg.Cursor(connection.connection), connection)
 
 
 def _select(model, names) -> str:
@@ -177,9 +169,12 @@ def _quote(name: str) -> str:
 
 
 def bound_cursor() -> CursorWrapper:
-    """A cursor as `_bound_cursor`'s, for a read of many values sent as one parameter (a
-    text holding them all: donotcall.lookup), and logged as Django's own cursors are when it
-    logs queries (DEBUG, a test's CaptureQueriesContext)."""
+    """A cursor on Django's connection, so in its transaction and seen by its execute
+    wrappers, that sends the parameters apart from the statement: Django's own quotes them
+    into the SQL text, which made an import's writes five times slower and took most of the
+    do-not-call lookup's time. Logged as Django's own cursors are when it logs queries
+    (DEBUG, a test's CaptureQueriesContext), so tests count its statements, each logged
+    with its placeholders, not the document."""
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
     if connection.queries_logged:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import Entry
 from audit.recording import entry_begin
@@ -108,3 +109,21 @@ def test_ids_given_as_one_parameter_find_their_rows_past_sqlite_s_parameters(ent
         cursor.execute(f"SELECT id FROM {Entry._meta.db_table} "
                        f"WHERE id IN {IDS_AMONG[connection.vendor]}", [ids_given(ids)])
         assert {pk for (pk,) in cursor.fetchall()} == {entries[0].pk, entries[2].pk}
+
+
+def test_each_write_is_one_statement_counted_as_django_counts_its_own(campaigns, entries):
+    """On PostgreSQL too, where the rows go apart from the statement: a test counting an
+    action's queries sees its bulk writes (it did not, where the do-not-call lookup's read
+    through the same kind of cursor was counted)."""
+    sales = campaigns["00001"]
+
+    with CaptureQueriesContext(connection) as queries:
+        insert_each(AddedRecord, columns=COLUMNS, rows=added(sales, entries))
+        update_each(AddedRecord, keys=["campaign_id", "phone_key"], columns=["status"],
+                    rows=[(AddedRecord.Status.ADDED, sales.pk, "48601000000"),
+                          (AddedRecord.Status.ADDED, sales.pk, "48601000001")])
+
+    sent = [query["sql"] for query in queries]
+    assert len(sent) == 2 and "INSERT INTO" in sent[0] and "UPDATE" in sent[1]
+    # Logged as sent: the values apart, not quoted into the text.
+    assert not [sql for sql in sent if "48601000000" in sql]
