@@ -35,7 +35,8 @@ log = logging.getLogger("portal.request")
 RENEWED_AT = "_renewed_at"
 # Read beyond the largest upload: the form around its file, and a file a little over the
 # limit, which its form then refuses next to the field, naming its size, with the other
-# fields kept. The proxies of docs/operations.md take about as much (25 MiB by default).
+# fields kept. The proxies of docs/operations.md take as much (25 MiB by default; a test of
+# tests/production holds them to it).
 UPLOAD_ROOM = 5 * 1024 * 1024
 
 

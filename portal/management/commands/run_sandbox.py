@@ -1,4 +1,5 @@
-"""`manage.py run_sandbox`: serve the Thulium sandbox for `make run` and manual testing."""
+"""`manage.py run_sandbox`: serve the Thulium sandbox alone, for manual testing (`make run`
+starts one of its own in `run_portal`)."""
 
 from django.core.management.base import BaseCommand
 
