@@ -626,10 +626,17 @@ def test_a_polish_staff_member_reads_the_break_in_polish(inbox, user, campaigns,
 
 
 @pytest.mark.parametrize("finding", [None, {}, {"code": "link-missing", "values": {"link": 4}},
-                                     {"code": "gone", "values": {}}],
+                                     {"code": "gone", "values": {}},
+                                     {"code": "link-missing", "values": ["link"]}],
                          ids=["queued before findings", "kept before findings",
-                              "not what the words say", "of an unknown kind"])
+                              "not what the words say", "of an unknown kind",
+                              "its values altered past reading"])
 def test_a_break_kept_without_its_finding_is_mailed_in_the_check_s_words(db, finding):
+    """Each a finding the mail cannot say, for a reason of its own (missing from the
+    notice, kept empty, not what the words say, of a kind unknown, its values no mapping):
+    the mail says the check's words instead, so a break is told however its finding was
+    altered. Each case fails without its guard in shown_checks.finding_words (the words
+    compared; the KeyError, TypeError and ValueError it catches)."""
     staff = make_user("admin", is_staff=True, email="admin@example.com")
     choose_language(staff, "pl")
     problem = "link #3 is missing: an entry was removed"
