@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.invisible import without_invisible
 from portal.phones import keys_ever, number_key, phone_key, phone_keys_in, spells_number
 
-from .kinds import ERASURE, get_kind, value_at, values_at
+from .kinds import ERASURE, get_kind, personal_held, value_at, values_at
 from .models import ChainHead, Entry, Outcome, SearchTerm
 from .personal import digest, erase_values, known_key_ids, marker_when, number_digests_ever
 from .recording import chain_hold, entry_begin, entry_complete, guarded_update
@@ -221,8 +221,9 @@ def _entries_to_erase(key: str, erasure: Erasure):
         if not _names_the_number(entry, kind, keys):
             continue
         values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
-        if kind is not None and erase_values(values, kind.personal, key_id=entry.pii_key,
-                                             when=erasure.when, reference=erasure.reference):
+        if kind is not None and erase_values(values, personal_held(kind, values),
+                                             key_id=entry.pii_key, when=erasure.when,
+                                             reference=erasure.reference):
             yield entry, values
 
 

@@ -114,6 +114,16 @@ def kind_of(entry) -> EntryKind:
                                                    summary=lambda entry: "")
 
 
+def personal_held(kind: EntryKind, values: dict) -> tuple[str, ...]:
+    """The kind's personal places that hold the person's data in these values ("sent",
+    "messages", "detail" by name), those an erasure replaces: a `detail` that is one of
+    the kind's not-sent texts is the portal's own words, kept, so that the entry still
+    reads "not sent" (audit.services.not_sent). The chain covers its digest all the same."""
+    if values.get("detail") in kind.not_sent_details:
+        return tuple(place for place in kind.personal if place != "detail")
+    return kind.personal
+
+
 def value_at(entry, place: str):
     """The value at a place ("results.record_id") of an entry, or None."""
     name, *steps = place.split(".")

@@ -27,7 +27,7 @@ from .chain import (
     link_hash,
     link_key_missing,
 )
-from .kinds import ERASURE, get_kind, value_at, values_at
+from .kinds import ERASURE, get_kind, personal_held, value_at, values_at
 from .models import AppendOnlyError, ChainHead, Entry, Outcome, SearchTerm
 from .personal import (
     current_key_id,
@@ -285,15 +285,16 @@ def _answers_erased(entries: list[Entry]) -> None:
     """
     given = {entry.pk: entry for entry in entries}
     for erased in Entry.objects.filter(pk__in=given, erased_at__isnull=False):
-        entry, personal = given[erased.pk], get_kind(erased.kind).personal
+        entry, kind = given[erased.pk], get_kind(erased.kind)
         # Its markers name the erasure (its number is one of them); failing that, the
         # erasure's own entry does.
         when, reference = next(
-            (erasure for container, key in places(_values(erased, BEGUN_FIELDS), personal)
+            (erasure for container, key in places(_values(erased, BEGUN_FIELDS), kind.personal)
              if (erasure := marker_erasure(container[key]))), None) or _erasure_at(
             erased.erased_at)
         values = _values(entry, COMPLETED_FIELDS)
-        erase_values(values, personal, key_id=entry.pii_key, when=when, reference=reference)
+        erase_values(values, personal_held(kind, values), key_id=entry.pii_key, when=when,
+                     reference=reference)
         for name, value in values.items():
             setattr(entry, name, value)
 

@@ -6,16 +6,18 @@ nor when the entry says it was erased (`erased_at`). Each erasure's own entry do
 them (its reason, the moment it names, and since 2026-12 the entries it erased), so an
 erased entry must be one its erasure erased, begun before it in the chain's order (not by
 the clocks of the machines that wrote them), every personal value of it a marker naming
-that erasure: otherwise it was altered (a reference edited, a value put
-back, an erasure claimed that never was). Whoever may write the tables can set an entry
-erased and put markers in it whose digests are those its search terms keep.
+that erasure (but a detail that is one of the portal's own not-sent texts, which an erasure
+keeps, `audit.kinds.personal_held`, and the chain covers as any value): otherwise it was
+altered (a reference edited, a value put back, an erasure claimed that never was). Whoever
+may write the tables can set an entry erased and put markers in it whose digests are those
+its search terms keep.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .findings import Finding
-from .kinds import ERASURE, get_kind
+from .kinds import ERASURE, get_kind, personal_held
 from .models import Entry
 from .personal import marker_erasure, marker_when, places
 
@@ -82,7 +84,7 @@ def _unaccounted(entry: Entry, recorded: _Recorded) -> tuple[str, dict] | None:
         return "erased-before-written", {"erased_at": entry.erased_at.isoformat()}
     kind = get_kind(entry.kind)
     values = {"sent": entry.sent, "messages": entry.messages, "detail": entry.detail}
-    for container, key in places(values, kind.personal if kind else ()):
+    for container, key in places(values, personal_held(kind, values) if kind else ()):
         marking = marker_erasure(container[key])
         if marking is None:
             return "value-put-back", {}

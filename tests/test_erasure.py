@@ -49,6 +49,7 @@ from portal.phones import phone_key
 from portal.shown_times import shown_minute
 from portal.thulium import ThuliumError
 from records import services as services_module
+from records.entries import IMPORT_ENDED_FIRST, LISTED_SINCE_CHECKED, NOT_SENT_DETAILS
 from records.models import AddedRecord
 from records.scrubbing import OTHER_RECORD, others_removed
 from records.services import (
@@ -436,6 +437,54 @@ def test_other_numbers_stay_and_the_erased_one_is_still_found_by_its_digest(ever
     found = entries_matching(TimelineFilters(search="601-234-567"))
     assert {entry.kind for entry in found} == {"record-addition", "erasure"}
     assert not AddedRecord.objects.filter(phone_key="48" + NUMBER).exists()
+
+
+def test_an_addition_never_sent_still_reads_not_sent_once_its_number_is_erased(
+        client, auditor, user, campaigns):  # noqa: F811
+    """Its detail, the portal's own words, was replaced by a marker as Thulium's words are:
+    the entry then read "failed", and the outcome filter found it so, among Thulium's
+    failures. One completed as not sent after the erasure reached it keeps them too."""
+    unsent = [addition(actor=user, campaign=campaigns["00001"], phone=NUMBER,
+                       outcome="failed", detail=detail) for detail in NOT_SENT_DETAILS]
+    in_flight = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER,
+                         outcome="pending")
+    forget_number(number=NUMBER, reference=REFERENCE)
+    record_add_complete_all([(in_flight, outcome_values(outcome="failed",
+                                                        detail=IMPORT_ENDED_FIRST))])
+
+    entries = Entry.objects.filter(pk__in=[entry.pk for entry in [*unsent, in_flight]])
+    assert [(entry.detail, bool(entry.erased_at), bool(marker_digest(
+        entry.sent["phone_number"]))) for entry in entries.order_by("pk")] == [
+        (detail, True, True) for detail in (*NOT_SENT_DETAILS, IMPORT_ENDED_FIRST)]
+    client.force_login(auditor)
+    timeline = reverse("audit:timeline")
+    found = client.get(timeline, {"outcome": "not_sent"})
+    assert [row.entry.pk for row in found.context["page"].rows] == [
+        entry.pk for entry in reversed([*unsent, in_flight])]
+    assert found.content.decode().count('<span class="fw-semibold">not sent</span>') == 4
+    assert not client.get(timeline, {"outcome": "failed"}).context["page"].rows
+    assert NUMBER not in every_value_in_the_database()
+    assert verify_chain().problem == ""
+    # A text kept is covered by the chain as it was: one changed for another is caught.
+    tamper("UPDATE audit_entry SET detail = %s WHERE id = %s",
+           [LISTED_SINCE_CHECKED, in_flight.pk])
+    assert verify_chain().problem.startswith(f"entry #{in_flight.pk} (completed, link #")
+
+
+def test_thulium_s_failure_naming_the_number_is_erased_and_cannot_be_passed_off_as_not_sent(
+        user, campaigns):
+    """Only the portal's own not-sent texts stay: Thulium's words may repeat the person's
+    data. One put by hand in place of the marker does not verify."""
+    failed = addition(actor=user, campaign=campaigns["00001"], phone=NUMBER, outcome="failed",
+                      detail=f"HTTP 500\nphone_number {NUMBER} could not be saved")
+    forget_number(number=NUMBER, reference=REFERENCE)
+
+    failed.refresh_from_db()
+    assert REFERENCE in failed.detail and marker_digest(failed.detail)
+    assert NUMBER not in every_value_in_the_database()
+    assert verify_chain().problem == ""
+    tamper("UPDATE audit_entry SET detail = %s WHERE id = %s", [IMPORT_ENDED_FIRST, failed.pk])
+    assert verify_chain().problem.startswith(f"entry #{failed.pk} (completed, link #")
 
 
 def test_a_check_in_thulium_naming_the_number_is_erased_too(user, campaigns):
