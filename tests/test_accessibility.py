@@ -353,7 +353,7 @@ def test_a_wrong_code_to_turn_two_factor_login_off_or_renew_codes_focuses_that_c
                                                                                     user):
     device, _codes = enrolled(user)
     log_in_with_a_code(client)
-    give_code(client, code_at(device.key))
+    give_code(client, code_at(device))
 
     assert focused(client.post(reverse("twofactor:remove"), {"code": "12"})) == ["code"]
     renewal = client.post(reverse("twofactor:recovery_codes_new"), {"renew-code": "12"})

@@ -118,8 +118,8 @@ def right_and_wrong_answers(page: str, device) -> tuple[dict, dict]:
     return {
         "password_change": ({"old_password": PASSWORD, "new_password1": NEW_PASSWORD,
                              "new_password2": NEW_PASSWORD}, {"old_password": "typo"}),
-        "twofactor:remove": ({"code": code_at(device.key, 1)}, {"code": "12345678"}),
-        "twofactor:recovery_codes_new": ({"renew-code": code_at(device.key, 1)},
+        "twofactor:remove": ({"code": code_at(device, 1)}, {"code": "12345678"}),
+        "twofactor:recovery_codes_new": ({"renew-code": code_at(device, 1)},
                                          {"renew-code": "12345678"}),
     }[page]
 
@@ -130,7 +130,7 @@ def test_a_colleague_s_typos_from_the_same_address_log_no_one_else_out(client, u
     then gave their own password or code there, right or wrong, was logged out."""
     device, _codes = enrolled(user)
     log_in(client, "manager", PASSWORD, address="10.9.9.9")
-    client.post(reverse("twofactor:code"), {"code": code_at(device.key)}, REMOTE_ADDR="10.9.9.9")
+    client.post(reverse("twofactor:code"), {"code": code_at(device)}, REMOTE_ADDR="10.9.9.9")
     make_user("colleague")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         log_in(Client(), "colleague", "typo", address="10.9.9.9")
@@ -152,7 +152,7 @@ def test_wrong_answers_sent_at_once_from_a_session_left_open_get_no_more_checks_
     user = make_user("manager")
     device, codes = enrolled(user)
     left_open, owner = Client(), Client()  # the owner's session elsewhere: a recovery code
-    for session, code in [(left_open, code_at(device.key)), (owner, codes[0])]:
+    for session, code in [(left_open, code_at(device)), (owner, codes[0])]:
         log_in(session, "manager", PASSWORD)
         session.post(reverse("twofactor:code"), {"code": code}, REMOTE_ADDR="10.1.1.1")
     right, wrong = right_and_wrong_answers(page, device)

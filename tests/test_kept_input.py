@@ -276,7 +276,7 @@ def test_a_form_comes_back_after_the_login_s_second_factor_step(client, user, ca
     post_after_the_session_ended(client, page, page, {"phone_number": "601234567"})
 
     log_in_again(client, user.username, page)
-    back = client.get(give_code(client, code_at(device.key))["Location"])
+    back = client.get(give_code(client, code_at(device))["Location"])
 
     assert back.request["PATH_INFO"] == page
     assert kept_on(back)["fields"] == {"phone_number": ["601234567"]}

@@ -35,29 +35,32 @@ from twofactor.verification import code_verify
 
 LOGIN, CODE = "/accounts/login/", "/accounts/login/code/"
 ENROL, MANAGE = "/accounts/two-factor/set-up/", "/accounts/two-factor/"
-TOTP_STEP = 30
 
 
-def fresh_step(seconds_needed: float = 3.0) -> None:
-    """Wait for the next time step if this one ends too soon: a code computed here and
-    checked after the step changed would test the clock, not the portal."""
-    left = TOTP_STEP - time.time() % TOTP_STEP
-    if left < seconds_needed:
-        time.sleep(left)
-
-
-def code_at(key: str, offset_steps: int = 0) -> str:
-    """The code an authenticator app holding `key` (hex) shows, `offset_steps` from now."""
-    totp = TOTP(bytes.fromhex(key), drift=offset_steps)
+def code_at(device: TOTPDevice, offset_steps: int = 0) -> str:
+    """The code an authenticator app holding the device's key shows, `offset_steps` from
+    now, its steps counted as the device counts them (from its t0)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, drift=offset_steps)
     return f"{totp.token():06d}"
 
 
-def enrolled(user, offset_steps: int = -1) -> tuple[TOTPDevice, list[str]]:
-    """The user with an app set up, using the code of the previous step (so the current
-    one is still free for the test)."""
+def enrolled(user) -> tuple[TOTPDevice, list[str]]:
+    """The user with an app set up, and a time step just begun that is free for the test.
+
+    The set-up takes the app's current code. Then the device counts its steps from this
+    second on (t0), so that each code a test makes is checked in the step it was made in,
+    not the next (a step is 30 s, and no test takes nearly as long), and the step before is
+    the last one taken (last_t), as if the set-up had taken its code.
+    """
     key = "3132333435363738393031323334353637383930"
-    fresh_step()
-    return totp_enrolment_confirm(user=user, key=key, code=code_at(key, offset_steps))
+    device, codes = totp_enrolment_confirm(user=user, key=key,
+                                           code=code_at(TOTPDevice(key=key)))
+    now = int(time.time())
+    device.t0 = now % device.step
+    # Had the step changed during the set-up, the app would look a step behind (drift).
+    device.drift, device.last_t = 0, (now - device.t0) // device.step - 1
+    device.save(update_fields=["t0", "drift", "last_t"])
+    return device, codes
 
 
 def log_in(client, username="manager"):
@@ -71,23 +74,25 @@ def give_code(client, code):
 
 def test_setting_up_shows_a_qr_code_as_svg_and_turns_on_only_with_the_right_code(logged_in,
                                                                                 user):
-    fresh_step()
     page = logged_in.get(ENROL)
     qr = page.context["qr"]
     assert qr.startswith("data:image/svg+xml;base64,")
     assert base64.b64decode(qr.split(",", 1)[1]).startswith(b"<svg")
     assert f'src="{qr}"' in page.content.decode()
     key = logged_in.session["twofactor_enrolment_key"]
+    # The device the portal makes of the key. Its current code is taken in this step or,
+    # should the step change meanwhile, in the next (one step's tolerance).
+    app = TOTPDevice(key=key)
     assert page.context["secret"].replace(" ", "") == base64.b32encode(
         bytes.fromhex(key)).decode()
 
     wrong = logged_in.post(ENROL, {"password": PASSWORD,
-                                   "code": "000000" if code_at(key) != "000000" else "111111"})
+                                   "code": "000000" if code_at(app) != "000000" else "111111"})
     assert wrong.status_code == 200 and "This code is not right" in wrong.content.decode()
     assert "recovery codes" not in wrong.content.decode()  # none yet: they come once it is on
     assert not TOTPDevice.objects.exists()
 
-    right = logged_in.post(ENROL, {"password": PASSWORD, "code": code_at(key)})
+    right = logged_in.post(ENROL, {"password": PASSWORD, "code": code_at(app)})
     assert right["Location"] == reverse("twofactor:recovery_codes")
     assert TOTPDevice.objects.get(user=user, confirmed=True).key == key
     codes = logged_in.get(right["Location"]).context["codes"]
@@ -103,11 +108,10 @@ def test_setting_up_asks_for_the_password_and_wrong_ones_lock_the_login(client, 
     """From a session left open, anyone could set up an app of their own, and the owner's
     next login asked for its code."""
     log_in(client)
-    fresh_step()
     client.get(ENROL)
-    key = client.session["twofactor_enrolment_key"]
-    assert client.post(ENROL, {"code": code_at(key)}).context["form"].has_error("password")
-    wrong = {"password": "Guessed-password-1", "code": code_at(key)}
+    code = code_at(TOTPDevice(key=client.session["twofactor_enrolment_key"]))
+    assert client.post(ENROL, {"code": code}).context["form"].has_error("password")
+    wrong = {"password": "Guessed-password-1", "code": code}
     answers = [client.post(ENROL, wrong, REMOTE_ADDR="10.2.2.2")
                for _ in range(settings.AXES_FAILURE_LIMIT)]
     assert "This is not your password" in answers[0].content.decode()
@@ -158,7 +162,7 @@ def test_a_user_with_a_second_factor_gives_a_code_before_any_page(client, user):
     assert "_auth_user_id" not in client.session
     assert client.get("/campaigns/")["Location"].startswith(LOGIN)
 
-    logged = give_code(client, code_at(device.key))
+    logged = give_code(client, code_at(device))
     assert logged["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
     assert client.get("/campaigns/").status_code == 200
 
@@ -179,7 +183,7 @@ def test_a_session_from_before_the_second_factor_was_set_up_must_log_in_again(cl
 def test_a_replayed_code_is_refused_with_a_clear_message(client, user):
     device, _codes = enrolled(user)
     log_in(client)
-    code = code_at(device.key)
+    code = code_at(device)
     assert give_code(client, code).status_code == 302
     client.logout()
     log_in(client)
@@ -193,7 +197,7 @@ def test_a_replayed_code_is_refused_with_a_clear_message(client, user):
 def test_a_code_out_of_its_window_is_refused_with_a_clear_message(client, user):
     device, _codes = enrolled(user)
     log_in(client)
-    old = give_code(client, code_at(device.key, -5))
+    old = give_code(client, code_at(device, -5))
     assert "This code is not valid now" in old.content.decode()
     assert "_auth_user_id" not in client.session
 
@@ -216,7 +220,7 @@ def test_users_without_a_second_factor_log_in_as_before(client, user):
 def test_repeated_wrong_codes_lock_the_login_like_wrong_passwords(client, user):
     device, _codes = enrolled(user)
     log_in(client)
-    wrong = "000000" if code_at(device.key) != "000000" else "111111"
+    wrong = "000000" if code_at(device) != "000000" else "111111"
     answers = [give_code(client, wrong).status_code
                for _ in range(settings.AXES_FAILURE_LIMIT)]
     assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
@@ -241,7 +245,7 @@ def test_wrong_codes_sent_at_once_get_no_more_checks_than_the_limit(monkeypatch)
     device, _codes = enrolled(make_user("manager", EDITORS))
     client = Client()
     log_in(client)
-    right = code_at(device.key)
+    right = code_at(device)
     guesses = [code for code in (f"{n:06d}" for n in range(100000, 100013)) if code != right]
     statuses = posted_at_once(client, CODE, [{"code": code} for code in guesses],
                               REMOTE_ADDR="10.1.1.1")
@@ -261,8 +265,8 @@ def test_required_users_are_sent_to_set_it_up_and_can_do_nothing_else(client, db
         assert client.get(page)["Location"] == ENROL, page
     page = client.get(ENROL)
     assert 'data-testid="required"' in page.content.decode()
-    key = client.session["twofactor_enrolment_key"]
-    assert client.post(ENROL, {"code": code_at(key)}).status_code == 302
+    app = TOTPDevice(key=client.session["twofactor_enrolment_key"])
+    assert client.post(ENROL, {"code": code_at(app)}).status_code == 302
     assert client.get("/campaigns/").status_code == 200
 
 
@@ -274,11 +278,11 @@ def test_others_are_not_required_to_set_it_up(logged_in, settings):
 def test_turning_it_off_needs_a_code_and_is_audited(client, user):
     device, _codes = enrolled(user)
     log_in(client)
-    give_code(client, code_at(device.key))
+    give_code(client, code_at(device))
     refused = client.post(reverse("twofactor:remove"), {"code": "12"})
     assert refused.status_code == 200 and TOTPDevice.objects.exists()
     # The login took this step's code: the app's next one is taken.
-    client.post(reverse("twofactor:remove"), {"code": code_at(device.key, 1)})
+    client.post(reverse("twofactor:remove"), {"code": code_at(device, 1)})
     assert not TOTPDevice.objects.exists()
     assert Entry.objects.filter(kind="second-factor", details__step="removed").exists()
 
@@ -287,14 +291,14 @@ def test_new_recovery_codes_need_a_code_and_void_the_old_ones(client, user):
     """A session left open was enough to make codes of one's own and void the owner's."""
     device, old_codes = enrolled(user)
     log_in(client)
-    give_code(client, code_at(device.key))
+    give_code(client, code_at(device))
     refused = client.post(reverse("twofactor:recovery_codes_new"), {"renew-code": ""})
     assert refused.status_code == 200 and "renew-code" in refused.content.decode()
     assert client.post(reverse("twofactor:recovery_codes_new"),
                        {"renew-code": "123456"}).status_code == 200
     assert client.get(reverse("twofactor:recovery_codes")).status_code == 302  # none made
     made = client.post(reverse("twofactor:recovery_codes_new"),
-                       {"renew-code": code_at(device.key, 1)})
+                       {"renew-code": code_at(device, 1)})
     assert made["Location"] == reverse("twofactor:recovery_codes")
     new_codes = client.get(made["Location"]).context["codes"]
     assert set(new_codes).isdisjoint(old_codes)
@@ -309,11 +313,11 @@ def test_wrong_codes_turning_it_off_or_renewing_codes_lock_the_login_as_at_login
     or void the owner's recovery codes."""
     device, old_codes = enrolled(user)
     log_in(client)
-    give_code(client, code_at(device.key))
+    give_code(client, code_at(device))
     other = Client()  # the owner's session elsewhere, logged in with a recovery code
     log_in(other)
     give_code(other, old_codes[0])
-    right = code_at(device.key, 1)
+    right = code_at(device, 1)
     wrong = "000000" if right != "000000" else "111111"
     answers = [client.post(reverse(action), {field: wrong}, REMOTE_ADDR="10.2.2.2")
                for _ in range(settings.AXES_FAILURE_LIMIT)]
@@ -354,7 +358,7 @@ def test_a_staff_session_left_open_neither_resets_its_own_second_factor_nor_pass
     admin = make_user("boss", ADMINISTRATORS, is_staff=True)
     device, _codes = enrolled(admin)
     log_in(client, "boss")
-    give_code(client, code_at(device.key))
+    give_code(client, code_at(device))
     refused = client.post("/admin/auth/user/", {"action": "second_factor_reset",
                                                 "_selected_action": [admin.pk]}, follow=True)
     assert TOTPDevice.objects.filter(user=admin).exists()
@@ -494,7 +498,7 @@ def test_logins_of_another_account_do_not_clear_the_wrong_codes_given_for_this_o
                                                                                    user):
     device, _codes = enrolled(user)
     make_user("mallory")
-    wrong = "000000" if code_at(device.key) != "000000" else "111111"
+    wrong = "000000" if code_at(device) != "000000" else "111111"
     log_in(client)
     answers = [give_code(client, wrong).status_code for _ in range(3)]
     assert log_in(client, "mallory").status_code == 302  # from the same address
