@@ -1,7 +1,9 @@
 """Settings start the portal only when safe, with sane defaults, and `.env.example` works.
 
-Each case starts Django in a subprocess from a fresh copy of the project (no `.env`, no
-inherited environment), so a developer's own `.env` or shell cannot change the answer.
+Each case starts Django in a process of its own from a fresh copy of the project (no `.env`,
+no inherited environment), so a developer's own `.env` or shell cannot change the answer. The
+process is forked from a server that imported Django and the libraries once
+(tests/fork_server.py); gunicorn runs in a subprocess, as the image runs it.
 (That `.env.example` documents every variable is tested in tests/production/.)
 """
 
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fork_server import ForkServer
+
 PROJECT = Path(__file__).resolve().parent.parent
 REAL_THULIUM = {
     "THULIUM_API_URL": "https://acme.thulium.com/api",
@@ -25,6 +29,8 @@ URL_UNREADABLE = ("its port is not a number, or its password holds a / # ? or @ 
 KEY = {"SECRET_KEY": "a-production-key-for-the-test", "AUDIT_PII_KEY": "an-audit-key-for-the-test"}
 DATABASE_URL_REFUSED = ("DATABASE_URL is not a PostgreSQL or SQLite URL (postgres://... or "
                         "sqlite:///...).")
+# Each case's process: Python started afresh, as cheaply as a fork (tests/fork_server.py).
+PYTHON = ForkServer({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
 SHOW_SETTINGS = """
 import json, django
 from django.conf import settings
@@ -99,19 +105,20 @@ def copy_project(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_checkout(tmp_path_factory) -> Path:
-    return copy_project(tmp_path_factory.mktemp("checkout"))
+    yield copy_project(tmp_path_factory.mktemp("checkout"))
+    PYTHON.close()
 
 
 def run_django(checkout: Path, environment: dict, *args: str) -> subprocess.CompletedProcess:
     """Run Python in the checkout with exactly `environment` (plus PATH) set; a variable
-    given None is left unset."""
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "DJANGO_SETTINGS_MODULE": "portal.settings", **environment}
+    given None is left unset. A module (`-m gunicorn`) runs in a subprocess, anything else
+    in a process forked from PYTHON."""
+    env = {**PYTHON.environment, "DJANGO_SETTINGS_MODULE": "portal.settings", **environment}
     env = {name: value for name, value in env.items() if value is not None}
-    return subprocess.run(
-        [sys.executable, *args], cwd=checkout, env=env, capture_output=True, text=True,
-        timeout=120,
-    )
+    if args[0] == "-m":
+        return subprocess.run([sys.executable, *args], cwd=checkout, env=env,
+                              capture_output=True, text=True, timeout=120)
+    return PYTHON.run(list(args), cwd=checkout, env=env, timeout=120)
 
 
 def check(checkout, environment):
