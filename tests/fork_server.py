@@ -45,11 +45,12 @@ READ_AT_START = ("PYTHON", "LANG", "LC_")
 
 class ForkServer:
     """Runs Python as a subprocess would (`run` answers a CompletedProcess), forking each run
-    from a server started on first use, with `environment` (only Python's own variables
-    matter to it: each run gives its own)."""
+    from a server started on first use with PATH and what Python reads as it starts of
+    `environment`: each run gives its own environment."""
 
     def __init__(self, environment: dict[str, str]):
-        self.environment = environment
+        self.environment = {name: value for name, value in environment.items()
+                            if name == "PATH" or name.startswith(READ_AT_START)}
         self.server = None
         self.lock = threading.Lock()
 

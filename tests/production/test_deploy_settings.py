@@ -9,6 +9,7 @@ import yaml
 from django.conf import settings
 
 from portal.middleware import UPLOAD_ROOM
+from tests.fork_server import ForkServer
 
 from .processes import REPO, documented_variables, production_env
 
@@ -25,17 +26,23 @@ PRODUCTION = {
     "THULIUM_API_USER": "portal",
     "THULIUM_API_PASSWORD": "a-secret-api-password",
 }
+# Django started afresh for each check, as cheaply as a fork (tests/fork_server.py).
+PYTHON = ForkServer(production_env())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def forked_python():
+    yield
+    PYTHON.close()
 
 
 def deploy_check(**values: str | None) -> subprocess.CompletedProcess:
-    """`check --deploy` under PRODUCTION changed by `values` (None: the variable unset)."""
+    """`check --deploy` under PRODUCTION changed by `values` (None: the variable unset), in a
+    process forked from PYTHON."""
     given = {name: value for name, value in {**PRODUCTION, **values}.items()
              if value is not None}
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO, env=production_env(**given),
-        capture_output=True, text=True, timeout=120,
-    )
+    return PYTHON.run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                      cwd=REPO, env=production_env(**given), timeout=120)
 
 
 def variables_the_portal_reads() -> set[str]:
