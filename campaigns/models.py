@@ -58,9 +58,11 @@ class Campaign(models.Model):
     )
     synced_at = models.DateTimeField(_("last synchronised"), null=True, blank=True)
     # The database's time when the reading of Thulium that found the values `settings`
-    # holds began (None: none read since it was kept). A reading begun before it found
-    # older values, and leaves them (campaigns.reading): two syncs at once, the first to
-    # read took what it found last, and wrote it over what the other had taken since.
+    # holds began (None: none read since it was kept), or that found it missing from a
+    # complete list (`in_thulium` False). A reading begun before it found older values,
+    # and leaves them and `in_thulium` (campaigns.reading, campaigns.presence): two syncs
+    # at once, the first to read took what it found last, and wrote it over what the
+    # other had taken since.
     read_at = models.DateTimeField(null=True, blank=True, editable=False)
     # False once a complete list of Thulium's campaigns left it out (deleted in Thulium): kept,
     # as the audit trail names it, but nothing is sent for it until a list holds it again.

@@ -2,6 +2,8 @@
 of it an audit entry committed with it: a campaign that became "no longer in Thulium" (or
 came back) showed on its timeline no reason why its changes stopped being sent."""
 
+import datetime
+
 from django.db import transaction
 
 from audit.models import Outcome
@@ -19,24 +21,36 @@ def reader_named(actor) -> dict:
     return {"actor": actor, "actor_username": "" if actor else UNATTENDED}
 
 
-def presence_mark(campaigns, *, in_thulium: bool, actor) -> int:
+def presence_mark(campaigns, *, in_thulium: bool, actor, read_at: datetime.datetime) -> int:
     """Set `in_thulium` on those of `campaigns` (a queryset) not set so, with an entry for
     each, in one transaction of a few statements however many change (a refresh can mark
-    hundreds); returns how many changed. `actor`: see `reader_named`."""
+    hundreds); returns how many changed. `actor`: see `reader_named`.
+
+    `read_at` is when the reading of Thulium that listed them, or left them out, began
+    (`database_now`): a campaign a reading begun later found (`Campaign.read_at`) is left
+    as that one found it. Without it, of two syncs at once the one that read first and
+    marked last called a campaign created since not in Thulium, or one deleted since in
+    Thulium again. Those left out take `read_at` (marked now or already), so that a
+    reading begun before, which listed them, leaves them too."""
     with transaction.atomic():
         # Locked in one order, so that two refreshes at once wait rather than deadlock, and
-        # before the chain's head (audit/README.md); a flag changed meanwhile is left out.
+        # before the chain's head (audit/README.md); one marked meanwhile has no entry.
         # no_key: see Campaign.lock.
-        changed = list(campaigns.filter(in_thulium=not in_thulium).order_by("pk")
-                       .select_for_update(no_key=True).only("pk"))
-        if not changed:
+        held = campaigns.exclude(read_at__gt=read_at)
+        if in_thulium:
+            held = held.filter(in_thulium=False)
+        locked = list(held.order_by("pk").select_for_update(no_key=True)
+                      .only("pk", "in_thulium"))
+        if not locked:
             return 0
-        Campaign.objects.filter(pk__in=[campaign.pk for campaign in changed]).update(
-            in_thulium=in_thulium)
+        Campaign.objects.filter(pk__in=[campaign.pk for campaign in locked]).update(
+            in_thulium=in_thulium, **({} if in_thulium else {"read_at": read_at}))
+        changed = [campaign for campaign in locked if campaign.in_thulium != in_thulium]
         entries = [entry_new(kind=THULIUM_PRESENCE.slug, campaign=campaign,
                              details={"in_thulium": in_thulium}, **reader_named(actor))
                    for campaign in changed]
-        entries_begin(entries)
-        entries_complete([(entry, outcome_values(outcome=Outcome.SUCCEEDED))
-                          for entry in entries])
+        if entries:
+            entries_begin(entries)
+            entries_complete([(entry, outcome_values(outcome=Outcome.SUCCEEDED))
+                              for entry in entries])
     return len(changed)

@@ -71,8 +71,9 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     changes made outside the portal that it finds. Campaigns a complete list leaves out are
     marked not in Thulium (never deleted: the audit trail names them), and those it lists
     again in Thulium, each with an entry (campaigns.presence). Beside another sync (a
-    Refresh beside cron's), a campaign whose values a reading begun after this one's took
-    is left as it took them (Campaign.read_at), and counted neither updated nor changed.
+    Refresh beside cron's), a campaign whose values a reading begun after this one's took,
+    or that it found missing, is left as it found it (Campaign.read_at), and counted
+    neither updated, changed nor missing.
 
     Each page is waited THULIUM_TIMEOUT; given `within` (seconds), all the pages together
     end within it too, or ThuliumUnavailable "no answer in time" is raised (see
@@ -125,10 +126,10 @@ def campaigns_sync(*, actor=None, language: str | None = None,
     for pk, changes in described:
         Campaign.objects.filter(pk=pk).exclude(read_at__gt=read_at).update(**changes)
     presence_mark(Campaign.objects.filter(pk__in=list(refreshed)), in_thulium=True,
-                  actor=actor)
+                  actor=actor, read_at=read_at)
     summary.complete = listing.complete
     if listing.complete:
-        summary.not_in_thulium = _not_in_thulium_mark(listed, actor=actor)
+        summary.not_in_thulium = _not_in_thulium_mark(listed, actor=actor, read_at=read_at)
     log.info("campaigns synced: %s", summary)
     return summary
 
@@ -193,13 +194,14 @@ def _campaigns_create(campaigns, known: dict) -> int:
     return len(created)
 
 
-def _not_in_thulium_mark(listed: set[str], *, actor) -> int:
-    """Mark the campaigns whose ids a complete GET outbounds left out as not in Thulium;
-    returns how many such campaigns the portal holds."""
+def _not_in_thulium_mark(listed: set[str], *, actor, read_at: datetime.datetime) -> int:
+    """Mark the campaigns whose ids a complete GET outbounds, read from `read_at`, left out
+    as not in Thulium; returns how many such campaigns the portal holds, but those a
+    reading begun later found (listed, or created: see presence_mark)."""
     missing = Campaign.objects.exclude(thulium_id__in=listed)
-    if marked := presence_mark(missing, in_thulium=False, actor=actor):
+    if marked := presence_mark(missing, in_thulium=False, actor=actor, read_at=read_at):
         log.warning("%d campaigns no longer in Thulium's list", marked)
-    return missing.count()
+    return missing.exclude(read_at__gt=read_at).count()
 
 
 def campaign_read(campaign: Campaign, *, actor, language: str | None = None) -> Entry | None:
@@ -221,7 +223,8 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
 
     Returns, by the pk of each campaign Thulium's list holds, its "changed outside the
     portal" entry or None (a campaign missing is not in the list, and is marked not in
-    Thulium if the list is complete, with an entry: campaigns.presence). Raises ThuliumError.
+    Thulium if the list is complete, with an entry: campaigns.presence; nor is one a
+    reading begun after this one found missing). Raises ThuliumError.
 
     Each page is waited for THULIUM_VIEW_TIMEOUT, and the whole reading, however many
     pages, ends within VIEW_READ_TIMEOUTS (2) times it, or raises ThuliumUnavailable "no
@@ -243,15 +246,23 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
         campaign = wanted.pop(str(item.get("id", "")), None)
         if campaign is not None:
             listed.append((campaign, thulium_settings(item)))
-            campaign.in_thulium = True
-    found = outside_changes_take_all(listed, actor=actor, asked_at=asked_at,
+    taken = outside_changes_take_all(listed, actor=actor, asked_at=asked_at,
                                      read_at=read_at).outside
     _synced_mark({campaign.pk: campaign.version for campaign, _values in listed},
                  timezone.now(), read_at=read_at)
-    presence_mark(Campaign.objects.filter(pk__in=found), in_thulium=True, actor=actor)
+    presence_mark(Campaign.objects.filter(pk__in=taken), in_thulium=True, actor=actor,
+                  read_at=read_at)
+    found = {}
+    for campaign, _values in listed:
+        # One a reading begun later found keeps what it found (its row's flag, read with
+        # it): deleted in Thulium since this one listed it, it is not listed.
+        if campaign.read_at is None or campaign.read_at <= read_at:
+            campaign.in_thulium = True
+        if campaign.in_thulium and campaign.pk in taken:
+            found[campaign.pk] = taken[campaign.pk]
     if listing.complete and wanted:
         presence_mark(Campaign.objects.filter(pk__in=[c.pk for c in wanted.values()]),
-                      in_thulium=False, actor=actor)
+                      in_thulium=False, actor=actor, read_at=read_at)
         for campaign in wanted.values():
             campaign.in_thulium = False
     return found
@@ -346,6 +357,7 @@ def outside_changes_take_all(found: list[tuple[Campaign, dict]], *, actor, asked
         campaign = wanted[current.pk][0]
         campaign.settings, campaign.version, campaign.name, campaign.read_at = (
             current.settings, current.version, current.name, current.read_at)
+        campaign.in_thulium = current.in_thulium
     return taken
 
 

@@ -21,6 +21,7 @@ from audit.services import timeline_page
 from campaigns.entries import CHANGE_REQUEST, SCHEDULED_CHANGE, THULIUM_PRESENCE, ScheduleStep, Step
 from campaigns.models import Campaign
 from campaigns.presence import presence_mark
+from campaigns.reading import database_now
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from records.entries import IMPORT_ENDED_FIRST, LISTED_SINCE_CHECKED
@@ -434,7 +435,7 @@ def test_the_entries_of_the_portal_s_own_doing_are_found_by_the_user_filter(clie
     user made them, and the user filter found none of them."""
     mine = change(actor=user, campaign=campaigns["00001"], sent={"order": 1})
     presence_mark(Campaign.objects.filter(pk=campaigns["00002"].pk), in_thulium=False,
-                  actor=None)
+                  actor=None, read_at=database_now())
     gone = Entry.objects.get(kind=THULIUM_PRESENCE.slug)
     client.force_login(auditor)
 

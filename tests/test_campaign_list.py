@@ -282,10 +282,12 @@ def test_a_campaign_gone_from_thulium_and_back_says_so_on_its_timeline(
 
 
 def test_marking_a_hundred_campaigns_gone_takes_the_statements_of_marking_one(many):
+    read_at = database_now()
     with CaptureQueriesContext(connection) as one:
-        presence_mark(Campaign.objects.filter(pk=many[0].pk), in_thulium=False, actor=None)
+        presence_mark(Campaign.objects.filter(pk=many[0].pk), in_thulium=False, actor=None,
+                      read_at=read_at)
     with CaptureQueriesContext(connection) as the_rest:
-        presence_mark(Campaign.objects.all(), in_thulium=False, actor=None)
+        presence_mark(Campaign.objects.all(), in_thulium=False, actor=None, read_at=read_at)
     assert len(the_rest) == len(one)
     assert len(presence_entries()) == len(many) > 100
     assert not Campaign.objects.filter(in_thulium=True).exists()
@@ -409,6 +411,64 @@ def test_a_campaign_read_for_a_form_before_a_refresh_gives_what_the_refresh_took
     assert campaign.settings["order"] == known + 9
     assert Campaign.objects.get(pk=campaign.pk).settings == campaign.settings
     assert Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).count() == 1
+
+
+# What Thulium's list gains or loses while the first refresh reads it, the second
+# refresh's marks then, and as the campaign was (in_thulium) before either.
+MEANWHILE = {
+    "created": ("G0001", True, [], None),
+    "deleted": ("00002", False, [("00002", False)], True),
+    "deleted again": ("00002", False, [], False),
+    "back": ("00002", True, [("00002", True)], False),
+}
+
+
+@pytest.mark.parametrize("meanwhile", list(MEANWHILE))
+def test_a_refresh_that_read_thulium_before_another_leaves_the_presence_the_other_found(
+        campaigns, thulium, monkeypatch, meanwhile):
+    """Two refreshes at once: the one that read Thulium's list first, marking after the
+    other, marked a campaign created since (absent from its older list) no longer in
+    Thulium, or one deleted since in Thulium again, with an entry saying so."""
+    thulium_id, held, entries, before = MEANWHILE[meanwhile]
+    thulium.state.update_campaign("00001", {"order": 9}, lambda stored: [])
+    listed = thulium.state.data_saved()
+    if before is False:
+        Campaign.objects.filter(thulium_id="00002").update(in_thulium=False)
+    if meanwhile == "back":
+        thulium.state.remove_campaign("00002")
+
+    def changed():
+        if meanwhile == "created":
+            thulium.state.add_generated_campaigns(1)
+        elif meanwhile == "back":
+            thulium.state.data_restore(listed)
+        else:
+            thulium.state.remove_campaign("00002")
+        campaigns_sync()
+
+    refreshed_while_taking(monkeypatch, changed)
+
+    assert campaigns_sync().not_in_thulium == 0
+
+    assert Campaign.objects.get(thulium_id=thulium_id).in_thulium is held
+    assert [(named, flag) for named, _who, flag in presence_entries()] == entries
+    assert verify_chain().problem == ""
+
+
+def test_a_campaign_read_for_a_form_before_a_refresh_found_it_gone_stays_gone(
+        campaigns, thulium, user, monkeypatch):
+    """A form's reading listing the campaign, begun before a refresh's that found it
+    deleted in Thulium, marked it in Thulium again, and the form would send to it."""
+    campaign = campaigns["00001"]
+    refreshed_while_taking(monkeypatch, lambda: (thulium.state.remove_campaign("00001"),
+                                                 campaigns_sync()))
+
+    with pytest.raises(reading.CampaignNotListed):
+        reading.campaign_read(campaign, actor=user)
+
+    assert campaign.in_thulium is False
+    assert Campaign.objects.get(pk=campaign.pk).in_thulium is False
+    assert presence_entries() == [("00001", "sync_campaigns", False)]
 
 
 def test_a_refresh_finding_a_change_another_just_took_counts_it_unchanged(
