@@ -24,16 +24,49 @@ def _unavailable_reason() -> str | None:
     return None
 
 
-@pytest.fixture
-def browser_page(live_server):
-    """A fresh page in real Chromium; skips with the reason, except under CI where it fails."""
-    yield from _page(live_server)
+@pytest.fixture(scope="module")
+def chromium():
+    """Real Chromium for a test module's pages; skips with the reason, except under CI where
+    it fails. Started once a module: Playwright's driver and Chromium take some 2 s to start,
+    a fresh context for a test (browser_page) a fraction of that. tests/conftest.py imports
+    it, for the fixtures the modules import from here."""
+    reason = _unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread until the module ends (not
+    # longer: asgiref's async_to_sync refuses to run beside it); the ORM calls the tests make
+    # between steps are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        # While Playwright's event loop runs, Django keeps the tests' database connections
+        # apart from the thread's own: close them, or the test database cannot be dropped.
+        connections.close_all()
 
 
 @pytest.fixture
-def polish_browser_page(live_server):
+def browser_page(chromium, live_server):
+    """A fresh page in real Chromium, in a context of its own: no cookie, storage or cache
+    of an earlier test."""
+    yield from _page(chromium, live_server)
+
+
+@pytest.fixture
+def another_browser_page(chromium, live_server):
+    """A second person's page, beside browser_page's: cookies and storage of its own."""
+    yield from _page(chromium, live_server)
+
+
+@pytest.fixture
+def polish_browser_page(chromium, live_server):
     """Like browser_page, in a browser whose language is Polish (Accept-Language: pl-PL)."""
-    yield from _page(live_server, locale="pl-PL")
+    yield from _page(chromium, live_server, locale="pl-PL")
 
 
 def log_in(page, username: str, *, button: str = "Log in") -> None:
@@ -58,23 +91,8 @@ def policy_breaks(page) -> list[str]:
     return breaks
 
 
-def _page(live_server, **context_options):
-    reason = _unavailable_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between steps are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(base_url=live_server.url, **context_options)
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-        # While Playwright's event loop runs, Django keeps the test's database connections
-        # apart from the thread's own: close them, or the test database cannot be dropped.
-        connections.close_all()
+def _page(chromium, live_server, **context_options):
+    context = chromium.new_context(base_url=live_server.url, **context_options)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()

@@ -17,6 +17,7 @@ from campaigns.reading import campaigns_sync
 from portal.thulium.client import ThuliumClient
 from portal.thulium.sandbox import start_sandbox
 from tests import kept_rows
+from tests.browser import chromium  # noqa: F401
 from tests.production.processes import manage, production_env
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.

@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import Entry
 from records.models import AddedRecord
-from tests.browser import browser_page, log_in  # noqa: F401
+from tests.browser import browser_page, log_in, polish_browser_page  # noqa: F401
 from tests.conftest import api_calls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,3 +47,23 @@ def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(
     assert Entry.objects.get(kind="campaign-change").reason == "Więcej połączeń w sezonie"
     assert Entry.objects.get(kind="record-addition").results["record_id"] == "231"
     assert AddedRecord.objects.get().record_id == "231"
+
+
+@pytest.mark.parametrize(("page_fixture", "language"), [("polish_browser_page", "pl"),
+                                                        ("browser_page", "en")])
+def test_a_page_has_no_cookie_storage_or_language_an_earlier_test_left_in_the_same_chromium(
+    request, page_fixture, language, user
+):
+    # The module's tests share one Chromium; whichever of the two runs second checks that
+    # the first one's login, local storage and language stayed in its own context.
+    page = request.getfixturevalue(page_fixture)
+    assert page.context.browser.contexts == [page.context]
+    assert page.context.cookies() == []
+    page.goto("/campaigns/")
+    assert page.locator("html").get_attribute("lang") == language
+    assert page.evaluate("localStorage.length") == 0
+    page.wait_for_selector("input[name=username]")  # not logged in
+
+    log_in(page, user.username, button=page.inner_text("main form button[type=submit]"))
+    page.wait_for_selector("[data-testid=username]")
+    page.evaluate("localStorage.setItem('left by', document.documentElement.lang)")

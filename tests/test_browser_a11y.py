@@ -94,7 +94,7 @@ def test_an_import_s_page_rewrites_nothing_that_did_not_change_while_it_polls(
 
 
 @pytest.fixture(params=["en-GB", "pl-PL"])
-def axe_page(request, live_server):
+def axe_page(request, chromium, live_server):
     """A page in real Chromium in each language that may run axe-core: the page's
     Content-Security-Policy forbids injected scripts, so this browser alone ignores it."""
     if not AXE.is_file():
@@ -103,7 +103,7 @@ def axe_page(request, live_server):
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the accessibility checks: {reason}")
         pytest.skip(reason)
-    yield from _page(live_server, locale=request.param, bypass_csp=True)
+    yield from _page(chromium, live_server, locale=request.param, bypass_csp=True)
 
 
 def test_no_page_has_a_serious_or_critical_accessibility_violation(

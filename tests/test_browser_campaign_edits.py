@@ -5,18 +5,16 @@ import pytest
 
 from audit.models import Entry
 from campaigns.entries import CAMPAIGN_CHANGE
-from tests.browser import browser_page, log_in  # noqa: F401
+from tests.browser import another_browser_page, browser_page, log_in  # noqa: F401
 from tests.conftest import EDITORS, api_calls, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_second_browser_meets_the_conflict_page_and_the_change_is_then_restored(
-    browser_page, live_server, user, campaigns, thulium  # noqa: F811
+    browser_page, another_browser_page, user, campaigns, thulium  # noqa: F811
 ):
-    first = browser_page
-    second = first.context.browser.new_page(base_url=live_server.url)
-    second.set_default_timeout(15_000)
+    first, second = browser_page, another_browser_page
     make_user("colleague", EDITORS)
     for page, name in ((first, user.username), (second, "colleague")):
         page.goto("/campaigns/00001/edit/")
