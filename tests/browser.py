@@ -24,30 +24,73 @@ def _unavailable_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+class _Chromium:
+    """Playwright's driver and Chromium, kept from one browser test to the next while they
+    run one after the other: they take some 2 s to start, a fresh context for a test
+    (browser_page) a fraction of that. Stopped after the last of them, before anything of
+    the next test runs: while Playwright runs, its event loop runs in this thread, and
+    asgiref's async_to_sync refuses to run beside it."""
+
+    def __init__(self):
+        self.playwright = self.browser = None
+        self.in_use = False  # by a test's chromium fixture, which stops it unless kept
+        self.kept = False
+
+    def next_test(self, *, uses_it: bool) -> None:
+        """Before a test's teardown (tests/conftest.py): keep Chromium for the next test, or
+        have it stopped by this test's chromium fixture, or now if it has none."""
+        self.kept = uses_it
+        if not uses_it and not self.in_use:
+            self.stop()
+
+    def start(self):
+        if self.browser is not None and not self.browser.is_connected():  # it crashed
+            self.stop()
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            # The ORM calls the tests make between steps are still plain synchronous code.
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+            self.playwright = sync_playwright().start()
+            try:
+                self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM,
+                                                              args=CHROMIUM_ARGS)
+            except BaseException:
+                self.playwright.stop()
+                self.playwright = None
+                raise
+        return self.browser
+
+    def stop(self):
+        if self.browser is None:
+            return
+        self.browser.close()
+        # While Playwright's event loop runs, Django keeps the tests' database connections
+        # apart from the thread's own: close them, or the test database cannot be dropped.
+        connections.close_all()
+        self.playwright.stop()
+        self.playwright = self.browser = None
+
+
+CHROMIUM_RUN = _Chromium()
+
+
+@pytest.fixture
 def chromium():
-    """Real Chromium for a test module's pages; skips with the reason, except under CI where
-    it fails. Started once a module: Playwright's driver and Chromium take some 2 s to start,
-    a fresh context for a test (browser_page) a fraction of that. tests/conftest.py imports
-    it, for the fixtures the modules import from here."""
+    """Real Chromium, shared with the browser tests just before and after this one (see
+    _Chromium); skips with the reason, except under CI where it fails. tests/conftest.py
+    imports it, for the fixtures the modules import from here."""
     reason = _unavailable_reason()
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the browser tests: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread until the module ends (not
-    # longer: asgiref's async_to_sync refuses to run beside it); the ORM calls the tests make
-    # between steps are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # While Playwright's event loop runs, Django keeps the tests' database connections
-        # apart from the thread's own: close them, or the test database cannot be dropped.
-        connections.close_all()
+    browser = CHROMIUM_RUN.start()
+    CHROMIUM_RUN.in_use = True
+    yield browser
+    CHROMIUM_RUN.in_use = False
+    if not CHROMIUM_RUN.kept:
+        CHROMIUM_RUN.stop()
 
 
 @pytest.fixture

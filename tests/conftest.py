@@ -17,7 +17,7 @@ from campaigns.reading import campaigns_sync
 from portal.thulium.client import ThuliumClient
 from portal.thulium.sandbox import start_sandbox
 from tests import kept_rows
-from tests.browser import chromium  # noqa: F401
+from tests.browser import CHROMIUM_RUN, chromium  # noqa: F401
 from tests.production.processes import manage, production_env
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
@@ -37,6 +37,12 @@ DATA_MIGRATIONS = [
     ("audit.migrations.0003_auditors_group", "create_auditors"),
     ("donotcall.migrations.0002_compliance_officers", "create_compliance_officers"),
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Chromium runs on only if the next test uses it too (tests/browser.py)."""
+    CHROMIUM_RUN.next_test(uses_it="chromium" in getattr(nextitem, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session", autouse=True)

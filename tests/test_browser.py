@@ -52,12 +52,12 @@ def test_a_manager_edits_a_campaign_adds_a_record_and_sees_both_in_the_history(
 @pytest.mark.parametrize(("page_fixture", "language"), [("polish_browser_page", "pl"),
                                                         ("browser_page", "en")])
 def test_a_page_has_no_cookie_storage_or_language_an_earlier_test_left_in_the_same_chromium(
-    request, page_fixture, language, user
+    request, chromium, page_fixture, language, user
 ):
-    # The module's tests share one Chromium; whichever of the two runs second checks that
-    # the first one's login, local storage and language stayed in its own context.
+    # The two share one Chromium; whichever runs second checks that the first one's login,
+    # local storage and language stayed in its own context.
     page = request.getfixturevalue(page_fixture)
-    assert page.context.browser.contexts == [page.context]
+    assert chromium.contexts == [page.context]
     assert page.context.cookies() == []
     page.goto("/campaigns/")
     assert page.locator("html").get_attribute("lang") == language
