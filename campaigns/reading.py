@@ -115,14 +115,14 @@ def campaigns_sync(*, actor=None, language: str | None = None,
         # its queries: a refresh of thousands of unchanged campaigns stays a few queries.
         if settings_taken(campaign.settings, found) != campaign.settings:
             changed.append((campaign, found))
-        refreshed[campaign.pk] = campaign
+        refreshed[campaign.pk] = (campaign, found)
         if changes := {key: value for key, value in _description(item).items()
                        if getattr(campaign, key) != value}:
             described.append((campaign.pk, changes))
     _changed_take(changed, summary, actor=actor, asked_at=asked_at, read_at=read_at)
     summary.created += _campaigns_create(new.values(), known)
-    _synced_mark({pk: campaign.version for pk, campaign in refreshed.items()}, now,
-                 read_at=read_at)
+    _taken_count(_synced_mark(list(refreshed.values()), now, actor=actor, asked_at=asked_at,
+                              read_at=read_at), summary)
     for pk, changes in described:
         Campaign.objects.filter(pk=pk).exclude(read_at__gt=read_at).update(**changes)
     presence_mark(Campaign.objects.filter(pk__in=list(refreshed)), in_thulium=True,
@@ -143,32 +143,50 @@ def _changed_take(changed: list[tuple[Campaign, dict]], summary: SyncSummary, *,
         part = changed[start:start + TAKEN_AT_ONCE]
         # Counted from what this one replaced: another sync at once may have taken the
         # same change since the campaigns were read, and the row holds it already.
-        taken = outside_changes_take_all(part, actor=actor, asked_at=asked_at, read_at=read_at)
-        summary.changed_outside += sum(entry is not None for entry in taken.outside.values())
-        summary.updated += len(taken.replaced)
+        _taken_count(outside_changes_take_all(part, actor=actor, asked_at=asked_at,
+                                              read_at=read_at), summary)
 
 
-def _synced_mark(versions: dict[int, int], moment, *, read_at: datetime.datetime) -> None:
+def _taken_count(taken: Taken, summary: SyncSummary) -> None:
+    """Count in `summary` the campaigns whose settings `taken` replaced, and those of them
+    changed outside the portal."""
+    summary.changed_outside += sum(entry is not None for entry in taken.outside.values())
+    summary.updated += len(taken.replaced)
+
+
+def _synced_mark(found: list[tuple[Campaign, dict]], moment, *, actor, asked_at: int,
+                 read_at: datetime.datetime) -> Taken:
     """Set the campaigns' time of sync, their rows taken in id order first, as every lock
     of several campaigns takes them: one UPDATE took them in the table's order, and a read
     of several (a bulk change's, a refresh's batch) holding one it wanted next, waiting for
     one it held, made PostgreSQL end one of the two as a deadlock.
 
-    `versions` are the settings' versions whose values the reading begun at `read_at`
-    found in Thulium: those still at them now hold values read then, unless a reading
-    begun later found them (`read_at` is kept). Without it, a reading begun before this
-    one and taking after it, finding other values, wrote what Thulium had held before."""
+    `found` are the campaigns (their settings' versions as read) with the settings the
+    reading begun at `read_at` found in Thulium: those still at those versions now hold
+    values read then, unless a reading begun later found them (`read_at` is kept).
+    Without it, a reading begun before this one and taking after it, finding other
+    values, wrote what Thulium had held before. Those whose version moved take what was
+    found as outside_changes_take_all does (but those a reading begun later found),
+    returning what it took: a reading begun before this one that took older values after
+    this one compared (Thulium's X -> Y -> X: Y taken after X was found unchanged) left
+    them holding what Thulium no longer held, until the next sync."""
+    versions = {campaign.pk: campaign.version for campaign, _values in found}
     pks = list(versions)
     with transaction.atomic():
-        moved = [pk for pk, version in Campaign.objects.filter(pk__in=pks).order_by("pk")
+        moved = {pk for pk, version in Campaign.objects.filter(pk__in=pks).order_by("pk")
                  .select_for_update(no_key=True).values_list("pk", "version")
-                 if version != versions[pk]]
+                 if version != versions[pk]}
+        # After the rows above, as outside_changes_take_all locks them: in id order.
+        taken = outside_changes_take_all(
+            [(campaign, values) for campaign, values in found if campaign.pk in moved],
+            actor=actor, asked_at=asked_at, read_at=read_at)
         read_then = Q(read_at=None) | Q(read_at__lt=read_at)
         if moved:
-            read_then &= ~Q(pk__in=moved)
+            read_then &= ~Q(pk__in=list(moved))
         Campaign.objects.filter(pk__in=pks).update(
             synced_at=moment,
             read_at=Case(When(read_then, then=Value(read_at)), default=F("read_at")))
+    return taken
 
 
 def _campaigns_create(campaigns, known: dict) -> int:
@@ -248,8 +266,9 @@ def campaigns_read(campaigns, *, actor, language: str | None = None) -> dict:
             listed.append((campaign, thulium_settings(item)))
     taken = outside_changes_take_all(listed, actor=actor, asked_at=asked_at,
                                      read_at=read_at).outside
-    _synced_mark({campaign.pk: campaign.version for campaign, _values in listed},
-                 timezone.now(), read_at=read_at)
+    marked = _synced_mark(listed, timezone.now(), actor=actor, asked_at=asked_at,
+                          read_at=read_at)
+    taken |= {pk: entry for pk, entry in marked.outside.items() if entry is not None}
     presence_mark(Campaign.objects.filter(pk__in=taken), in_thulium=True, actor=actor,
                   read_at=read_at)
     found = {}

@@ -394,6 +394,49 @@ def test_a_refresh_that_read_thulium_before_another_leaves_what_the_other_took(
     assert verify_chain().problem == ""
 
 
+def taken_after_marking(monkeypatch, meanwhile) -> None:
+    """Run `meanwhile` once, as the next refresh has read Thulium and is about to take the
+    changes it found, and take them only when a refresh `meanwhile` runs marks its
+    campaigns synced: after that one read Thulium and compared, before it marks."""
+    take, mark, taken = reading.outside_changes_take_all, reading._synced_mark, []
+
+    def taken_later(*args, **kwargs):
+        monkeypatch.setattr(reading, "outside_changes_take_all", take)
+
+        def marked_after(*mark_args, **mark_kwargs):
+            monkeypatch.setattr(reading, "_synced_mark", mark)
+            taken.append(take(*args, **kwargs))
+            return mark(*mark_args, **mark_kwargs)
+
+        monkeypatch.setattr(reading, "_synced_mark", marked_after)
+        meanwhile()
+        return taken[0]
+
+    monkeypatch.setattr(reading, "outside_changes_take_all", taken_later)
+
+
+def test_a_refresh_finding_a_change_undone_takes_it_back_from_an_older_reading(
+        campaigns, thulium, monkeypatch):
+    """Thulium's value went X -> Y -> X: a refresh that read Y took it after another read
+    X and found the campaign unchanged, which then left it holding Y (its version had
+    moved), a value Thulium no longer held, until the next sync."""
+    known = campaigns["00001"].settings["order"]
+    thulium.state.update_campaign("00001", {"order": known + 5}, lambda stored: [])
+    later = []
+    taken_after_marking(monkeypatch, lambda: (
+        thulium.state.update_campaign("00001", {"order": known}, lambda stored: []),
+        later.append(campaigns_sync())))
+
+    first = campaigns_sync()
+
+    assert Campaign.objects.get(thulium_id="00001").settings["order"] == known
+    assert (first.updated, first.changed_outside) == (1, 1)
+    assert (later[0].updated, later[0].changed_outside) == (1, 1)
+    assert [entry.details["found"] for entry in Entry.objects.filter(
+        kind=OUTSIDE_CHANGE.slug).order_by("pk")] == [{"order": known + 5}, {"order": known}]
+    assert verify_chain().problem == ""
+
+
 def test_a_campaign_read_for_a_form_before_a_refresh_gives_what_the_refresh_took(
         campaigns, thulium, user, monkeypatch):
     """A form's reading of one campaign takes what it found as a refresh's does: begun
