@@ -31,8 +31,14 @@ from portal.thulium import (
 from portal.thulium.client import _environment_settings as environment_settings
 from tests.conftest import TEST_TIMEOUT, api_calls
 
-# Longer than the client's timeout in tests, so the sandbox's answer always comes too late.
-LATE = TEST_TIMEOUT + 0.5
+# Longer than any test, so the sandbox's answer always comes too late (the next test's reset
+# ends its wait): a client's timeout, however short, is then certain to pass first.
+LATE = 60.0
+# A trickled answer's pace: a byte well within the shortest read timeout, and so many bytes
+# that they take many times the call's deadline (connect + read timeouts); the shorter
+# timeout keeps that deadline short.
+TRICKLE = 0.03
+SHORT_TIMEOUT = 0.3
 REQUEST_ID = re.compile(r"[0-9a-f]{13}")
 NEW_RECORD = {"phone_number": "601234567"}
 CHANGE = {"name": "Nowa nazwa"}
@@ -124,7 +130,10 @@ class CraftedThulium:
         self.url = f"http://{host}:{port}/api"
 
     def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # serve_forever sees a shutdown only between polls: at its default 0.5 s, every
+        # test using this server waited half a second on leaving it.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                         daemon=True).start()
         return self
 
     def __exit__(self, *exc_info):
@@ -140,10 +149,11 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/api"
 
 
-def client_for(url: str, *, password: str = "whatever-password") -> ThuliumClient:
+def client_for(url: str, *, password: str = "whatever-password", timeout: float = TEST_TIMEOUT,
+               connect_timeout: float = TEST_TIMEOUT) -> ThuliumClient:
     return ThuliumClient(
         base_url=url, user="sandbox", password=password,
-        timeout=TEST_TIMEOUT, connect_timeout=TEST_TIMEOUT,
+        timeout=timeout, connect_timeout=connect_timeout,
     )
 
 
@@ -229,9 +239,9 @@ def test_list_campaigns_stops_reading_pages_once_the_wanted_campaigns_are_listed
 def test_list_campaigns_within_a_deadline_stops_at_it_however_long_each_page_may_take(thulium):
     """Each page is waited for the client's timeout; the pages together for `within`."""
     thulium.state.add_generated_campaigns(450)
-    thulium.state.fail_next("timeout", path="/api/outbounds", delay=0.4, every=1)
+    thulium.state.fail_next("timeout", path="/api/outbounds", delay=0.2, every=1)
     with pytest.raises(ThuliumUnavailable) as raised:
-        get_client(timeout=10.0).list_campaigns(wanted={"G0450"}, within=1.0)
+        get_client(timeout=10.0).list_campaigns(wanted={"G0450"}, within=0.5)
     assert raised.value.detail == "no answer in time"
     assert len(api_calls(thulium)) <= 3  # of the five pages up to G0450
     thulium.state.reset()
@@ -397,7 +407,7 @@ def test_a_retry_after_is_read_as_seconds_or_a_date_and_otherwise_ignored(
 def test_a_timeout_after_sending_is_unknown_except_for_a_get(thulium, method, applied):
     thulium.state.fail_next("timeout", delay=LATE, apply=applied)
     with pytest.raises(ThuliumUnavailable) as caught:
-        CALLS[method](get_client())
+        CALLS[method](get_client(timeout=SHORT_TIMEOUT))
     error = caught.value
     assert (error.outcome, error.status, error.request_id) == (OUTCOME_IF_SENT[method], None, "")
     assert error.detail == "no answer in time"
@@ -408,7 +418,8 @@ def test_a_timed_out_record_may_really_have_been_added(thulium):
     """Why a timeout is "unknown": the sandbox stored the record it never confirmed."""
     thulium.state.fail_next("timeout", delay=LATE, apply=True)
     with pytest.raises(ThuliumUnavailable):
-        get_client().add_record("00001", NEW_RECORD)
+        get_client(timeout=SHORT_TIMEOUT).add_record("00001", NEW_RECORD)
+    assert thulium.state.wait_timed_out()  # its handler may store it after the client gave up
     assert [r["phone_number"] for r in thulium.state.records("00001")] == ["601234567"]
 
 
@@ -416,10 +427,11 @@ def test_a_timed_out_record_may_really_have_been_added(thulium):
 def test_an_answer_sent_a_little_at_a_time_ends_the_call_at_its_deadline(method):
     """Each byte came within the read timeout: the call lasted the server's 10 s, and an
     answer that came whole after them was taken for a success."""
-    answer = json.dumps({"record_id": "231", "padding": "x" * 40}).encode()  # 10 s of it
-    with CraftedThulium(answer, trickle=0.15) as crafted:
+    answer = json.dumps({"record_id": "231", "padding": "x" * 300}).encode()  # 10 s of it
+    with CraftedThulium(answer, trickle=TRICKLE) as crafted:
         with pytest.raises(ThuliumUnavailable) as caught:
-            CALLS[method](client_for(crafted.url))  # connect + read: 1 + 1 s
+            CALLS[method](client_for(crafted.url, timeout=SHORT_TIMEOUT,
+                                     connect_timeout=SHORT_TIMEOUT))
         assert crafted.trickle_ended.wait(timeout=60)
     # The call ended while the answer was still coming, not once it had all come: judged
     # by the bytes the server could write, not by a clock a loaded machine slows.
@@ -428,15 +440,22 @@ def test_an_answer_sent_a_little_at_a_time_ends_the_call_at_its_deadline(method)
     assert (error.outcome, error.detail) == (OUTCOME_IF_SENT[method], "no answer in time")
 
 
+def long_headed(_method, _path, _sent):
+    """A record's answer whose status line and headers take 10 s of a trickle."""
+    return 200, b'{"record_id": "231"}', {"X-Padding": "x" * 250}
+
+
 def assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, url, method):
     """Call `method` on a connection kept alive from an answered call, `crafted` sending the
     status line and headers a byte at a time: the call ends as no answer in time, its
     connection closed before the server could write all of them."""
-    client = client_for(url)
+    # The first call's answer comes whole, within the usual read timeout; the second's head
+    # is trickled over a kept connection, which needs no connect (so that timeout is short).
+    client = client_for(url, connect_timeout=SHORT_TIMEOUT)
     client.add_record("00001", NEW_RECORD)  # answered at once: its connection is kept
-    crafted.trickle, crafted.trickle_head = 0.15, True
+    crafted.trickle, crafted.trickle_head = TRICKLE, True
     with pytest.raises(ThuliumUnavailable) as caught:
-        CALLS[method](client)  # connect + read: 1 + 1 s
+        CALLS[method](client)
     assert crafted.trickle_ended.wait(timeout=60)
     assert crafted.connections == 1
     # Judged by the bytes the server could write, not by a clock a loaded machine slows.
@@ -449,14 +468,14 @@ def assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, url, method):
 def test_headers_sent_a_little_at_a_time_end_the_call_at_its_deadline(method):
     """Only the body was read by the deadline: each byte of the status line and headers came
     within the read timeout, and the call lasted as long as the server took to send them."""
-    with CraftedThulium({"record_id": "231"}) as crafted:
+    with CraftedThulium(respond=long_headed) as crafted:
         assert_a_trickled_head_ends_the_call_at_its_deadline(crafted, crafted.url, method)
 
 
 def test_headers_sent_a_little_at_a_time_over_tls_end_the_call_at_its_deadline(
         tls_certificate, monkeypatch, fresh_environment):
     """TLS reads through its own layer: the socket shut down under it ends them as well."""
-    crafted = CraftedThulium({"record_id": "231"})
+    crafted = CraftedThulium(respond=long_headed)
     url = served_over_tls(crafted, tls_certificate)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(crafted.certificate))
     with crafted:
@@ -787,8 +806,10 @@ def tls_certificate(tmp_path_factory):
         pytest.skip("openssl is needed to make a self-signed certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
+    # An EC key: an RSA key's search for primes took seconds on a busy machine.
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1",
          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,

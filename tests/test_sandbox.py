@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -505,16 +506,18 @@ RECORDS_PATH = "/api/outbounds/00001/records"
 
 
 def test_a_timeout_fault_stores_the_record_but_answers_too_late(sandbox):
-    sandbox.state.fail_next("timeout", delay=0.5)
+    sandbox.state.fail_next("timeout", delay=60)
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
+    assert sandbox.state.wait_timed_out()  # stored, perhaps after the client gave up
     assert [r["phone_number"] for r in sandbox.state.records("00001")] == ["221234567"]
 
 
 def test_a_timeout_fault_that_is_not_applied_stores_nothing(sandbox):
-    sandbox.state.fail_next("timeout", delay=0.5, apply=False)
+    sandbox.state.fail_next("timeout", delay=60, apply=False)
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
+    assert sandbox.state.wait_timed_out()
     assert sandbox.state.records("00001") == []
     assert sandbox.state.received[-1]["json"] == {"phone_number": "221234567"}
 
@@ -523,6 +526,19 @@ def test_a_patient_client_gets_the_answer_after_a_timeout_fault(sandbox):
     sandbox.state.fail_next("timeout", delay=0.3)
     response = post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=5)
     assert response.json() == {"record_id": "231"}
+
+
+def test_a_reset_ends_the_wait_of_a_timeout_fault(sandbox):
+    """A test's late answers do not outlive it: the next test's reset lets them go."""
+    answered = []
+    call = threading.Thread(target=lambda: answered.append(
+        post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=60)))
+    sandbox.state.fail_next("timeout", delay=600)
+    call.start()
+    assert sandbox.state.wait_timed_out()
+    sandbox.state.reset()
+    call.join(timeout=60)
+    assert [response.json() for response in answered] == [{"record_id": "231"}]
 
 
 def test_a_reset_fault_drops_the_connection_and_stores_nothing(sandbox):

@@ -394,13 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault and not fault.apply:
             # "The request never reached Thulium": wait, then hang up without answer.
-            time.sleep(fault.delay)
+            state.time_out(fault.delay)
             self.close_connection = True
             return
         reply = self._api_reply(path, data, authorized)
         if fault and fault.kind == "timeout":
             # "Thulium got it but the answer never came": stored, answered too late.
-            time.sleep(fault.delay)
+            state.time_out(fault.delay)
         if fault and fault.kind == "broken_json":
             reply = _broken_json_reply()
         self._send(reply)

@@ -71,6 +71,8 @@ class SandboxState:
     def __init__(self, latency=0.0):
         self._lock = threading.Lock()
         self._open = threading.Event()  # cleared while /api requests are held (hold)
+        self._timed_out_changed = threading.Condition(self._lock)
+        self._test_over = threading.Event()
         self.reset()
         self.latency = latency
 
@@ -94,6 +96,10 @@ class SandboxState:
             self._without_id = {}  # number -> how listings show its record without its id
             self._gathering = None  # a threading.Barrier while requests are held (gather)
             self.gathered = False
+            self._timed_out = 0  # requests a timeout fault took, once it applied them or not
+            # A reset ends the timeout faults' waits: the test that asked for them is over.
+            test_over, self._test_over = self._test_over, threading.Event()
+        test_over.set()
         self._open.set()
 
     # --- latency and faults ---------------------------------------------------------
@@ -154,6 +160,23 @@ class SandboxState:
                         entry[1] = remaining - 1
                     return fault
         return None
+
+    def time_out(self, seconds):
+        """Called by the handler of a request a timeout fault took, once it applied the
+        request or chose not to: wait `seconds` before answering or hanging up, or less if
+        the sandbox is reset first."""
+        with self._lock:
+            test_over = self._test_over
+            self._timed_out += 1
+            self._timed_out_changed.notify_all()
+        test_over.wait(seconds)
+
+    def wait_timed_out(self, count=1, timeout=60.0):
+        """Wait until timeout faults have taken `count` requests since the reset, each
+        applied or not as the fault said: what the sandbox holds can then be looked at
+        without racing its handlers. False if `timeout` seconds passed first."""
+        with self._timed_out_changed:
+            return self._timed_out_changed.wait_for(lambda: self._timed_out >= count, timeout)
 
     @property
     def faults_queued(self):
