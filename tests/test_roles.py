@@ -15,12 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -154,7 +155,7 @@ POST_DATA = {"set_language": {"language": "pl"}, "campaigns:request_reject": {"n
 def made_once(django_db_setup, django_db_blocker, sandbox):
     """One of each thing, made once for a class of tests (as TestCase.setUpTestData does):
     in a transaction rolled back after the class, each test's own rolled back within it.
-    Gives the URL arguments and what Thulium then held."""
+    Gives the URL arguments, each role's session and what Thulium then held."""
     with django_db_blocker.unblock(), transaction.atomic():
         sandbox.state.reset()
         cache.clear()
@@ -164,23 +165,41 @@ def made_once(django_db_setup, django_db_blocker, sandbox):
                                THULIUM_CONNECT_TIMEOUT=TEST_TIMEOUT):
             campaigns_sync()
             sandbox.state.reset()
-            objects = portal_objects_made(make_user("requester", EDITORS))
-        yield objects, sandbox.state.data_saved()
+            requester = make_user("requester", EDITORS)
+            objects = portal_objects_made(requester)
+            users = {"requester": requester, **{
+                role: make_user(role, *spec["groups"], is_staff=spec.get("is_staff", False))
+                for role, spec in USERS.items()}}
+            sessions = {role: session_logged_in(user) for role, user in users.items()}
+        yield objects, sessions, sandbox.state.data_saved()
         transaction.set_rollback(True)
+
+
+def session_logged_in(user) -> str:
+    """The key of a session logged in as `user`, as the test client logs in."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture
 def portal_objects(made_once, db, thulium):
     """URL arguments for one of each thing, with Thulium holding what their making left."""
-    objects, thulium_data = made_once
+    objects, _, thulium_data = made_once
     thulium.state.data_restore(thulium_data)
     return objects
 
 
 @pytest.fixture
-def requester(made_once, db):
-    """The editor who asked for the pending change request, and made every entry."""
-    return User.objects.get(username="requester")
+def log_in(made_once, client):
+    """Logs the client in as a role, with the session made_once logged in: a test's writes
+    to it, a logout's too, are rolled back with the rest of the test's."""
+    _, sessions, _ = made_once
+
+    def as_role(role):
+        client.cookies[settings.SESSION_COOKIE_NAME] = sessions[role]
+
+    return as_role
 
 
 def portal_objects_made(requester) -> dict:
@@ -244,9 +263,9 @@ def url_of(row_name: str, portal_objects) -> str:
     return reverse(row_name.split()[0], args=portal_objects.get(row_name, []))
 
 
-def make_role_user(role):
-    spec = USERS[role]
-    return make_user(role, *spec["groups"], is_staff=spec.get("is_staff", False))
+def role_user(role):
+    """The user made_once made for a role."""
+    return User.objects.get(username=role)
 
 
 def answer_kind(response) -> str:
@@ -312,13 +331,11 @@ class TestEveryRoleOnEveryPage:
 
     @pytest.mark.parametrize("role", ROLES)
     @pytest.mark.parametrize("row", ACCESS, ids=[row[0] for row in ACCESS])
-    def test_each_role_gets_the_answer_the_table_says(self, client, portal_objects, requester,
+    def test_each_role_gets_the_answer_the_table_says(self, client, portal_objects, log_in,
                                                       role, row):
         name, method, *expected = row
-        if role == "requester":
-            client.force_login(requester)
-        elif role != "anonymous":
-            client.force_login(make_role_user(role))
+        if role != "anonymous":
+            log_in(role)
         url = url_of(name, portal_objects)
         if method == "GET":
             response = client.get(url)
@@ -330,14 +347,19 @@ class TestEveryRoleOnEveryPage:
     @pytest.mark.parametrize("role",
                              ["member", "editor", "loader", "admin", "auditor", "requester"])
     def test_no_page_shows_a_role_a_button_that_answers_403(self, client, portal_objects,
-                                                             requester, role):
-        user = requester if role == "requester" else make_role_user(role)
+                                                             log_in, role):
+        user = role_user(role)
+        log_in(role)
 
         def as_user(method, url):
-            client.force_login(user)  # again each time: one of the forms is the logout
+            # Logged in again after the logout, one of the forms.
+            if client.session.get(SESSION_KEY) != str(user.pk):
+                client.force_login(user)
             return getattr(client, method)(url)
 
-        followed = []
+        # Each address once: many a page links the same ones (the menu's, the logout), which
+        # answer the same whichever page showed them.
+        answers, followed = {}, []
         for page in PAGES:
             page_url = url_of(page, portal_objects)
             response = as_user("get", page_url)
@@ -345,22 +367,21 @@ class TestEveryRoleOnEveryPage:
                 continue  # a page this role may not open: the crawl checks it is never linked
             targets = PageTargets()
             targets.feed(response.content.decode())
-            for link in targets.links:
-                assert answer_kind(as_user("get", link)) == OK, (role, page, link)
-                followed.append(link)
-            for action in targets.forms:
-                answer = answer_kind(as_user("post", action or page_url))
-                assert answer == OK, (role, page, action)
-                followed.append(action)
+            for method, target in [*(("get", link) for link in targets.links),
+                                   *(("post", action or page_url) for action in targets.forms)]:
+                if (method, target) not in answers:
+                    answers[method, target] = answer_kind(as_user(method, target))
+                assert answers[method, target] == OK, (role, page, method, target)
+                followed.append(target)
         assert len(followed) > len(PAGES)
 
 
     @pytest.mark.parametrize("role", ["requester", "admin", "auditor"])
     def test_no_page_of_the_portal_shows_english_words_in_polish(self, client, portal_objects,
-                                                                 requester, role):
+                                                                 log_in, role):
         """Polish call centres read the portal in Polish: a word left in English (a label
         never marked for translation, a message built by an f-string) shows up here."""
-        client.force_login(requester if role == "requester" else make_role_user(role))
+        log_in(role)
         english, read = {}, 0
         for name, method, *answers in ACCESS:
             if (method != "GET" or name.startswith(("admin:", "sso:", "audit:export"))
