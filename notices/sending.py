@@ -38,7 +38,6 @@ MAX_WAIT = timedelta(hours=1)
 # (up to 6 replies, trying three methods), MAIL, RCPT, DATA, the message, its reply, QUIT.
 SEND_WAITS = 20
 BATCH = 50
-NOTICES_POLL_SECONDS = 5.0  # how often the worker sends what is due
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
 
 

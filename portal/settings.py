@@ -622,6 +622,8 @@ NOTICES_KEEP_DAYS = env_number("NOTICES_KEEP_DAYS", default=30, least=0)
 # A notice the mail server has not taken this many hours after it was queued is given up: a
 # server down over a weekend still gets what waited for it.
 NOTICES_GIVE_UP_HOURS = env_number("NOTICES_GIVE_UP_HOURS", default=72, least=1)
+# The worker sends the notices due every NOTICES_POLL_SECONDS.
+NOTICES_POLL_SECONDS = env_number("NOTICES_POLL_SECONDS", default=5.0, least=0, above=True)
 # The worker verifies the audit trail when the last check is this many hours old (0: never;
 # then run `manage.py verify_audit` from cron).
 AUDIT_VERIFY_HOURS = env_number("AUDIT_VERIFY_HOURS", default=24.0, least=0)

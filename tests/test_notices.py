@@ -672,7 +672,9 @@ def test_a_worker_process_sends_the_notice_of_the_import_it_finished(
 ):
     settings.TASKS, settings.TASK_BACKEND = {"default": DB_BACKEND}, "database"
     workers = Workers(thulium, "database", tmp_path)
-    workers.env.update({"EMAIL_URL": f"smtp://127.0.0.1:{inbox.port}", "PORTAL_URL": PORTAL})
+    # Sends soon after the import's end, not up to the default 5 s later.
+    workers.env.update({"EMAIL_URL": f"smtp://127.0.0.1:{inbox.port}", "PORTAL_URL": PORTAL,
+                        "NOTICES_POLL_SECONDS": "0.2"})
     loader = make_user("loader", LOADERS, email="loader@example.com")
     client = Client()
     client.force_login(loader)

@@ -97,6 +97,7 @@ def test_an_outage_is_one_traceback_then_a_line_now_and_then_and_its_end_is_told
 
 def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplog):
     settings.IMPORT_HEARTBEAT_SECONDS, settings.SCHEDULE_POLL_SECONDS = 7, 11
+    settings.NOTICES_POLL_SECONDS = 13
     settings.AUDIT_VERIFY_HOURS = 24
     asked = []
     monkeypatch.setattr(run_worker, "due_changes_apply",
@@ -112,7 +113,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     assert {name: (loop["seconds"], loop.get("first_wait", 0)) for name, loop in
             loops.items()} == {
         "resume-imports": (7, 0), "scheduled-changes": (11, 0),
-        "expire-change-requests": (11, 0), "send-notices": (5.0, 0),
+        "expire-change-requests": (11, 0), "send-notices": (13, 0),
         "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-donotcall": (3600, 0),
         "clear-logins": (3600, 0),
         "clear-sessions": (3600, 0), "verify-audit": (600, 600)}

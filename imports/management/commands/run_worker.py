@@ -39,7 +39,7 @@ from donotcall.services import suppressions_clear_expired
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
 from imports.shutdown import worker_stopping
-from notices.sending import NOTICES_POLL_SECONDS, notices_purge, notices_send_due
+from notices.sending import notices_purge, notices_send_due
 from portal.login_records import login_log_clear, sessions_clear
 from portal.metrics.worker_page import worker_metrics_serve
 
@@ -146,7 +146,8 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "expire-change-requests",
          "step": _logged(change_requests_expire, "change requests outdated unapproved: %s"),
          "seconds": settings.SCHEDULE_POLL_SECONDS},
-        {"name": "send-notices", "step": notices_send_due, "seconds": NOTICES_POLL_SECONDS},
+        {"name": "send-notices", "step": notices_send_due,
+         "seconds": settings.NOTICES_POLL_SECONDS},
         {"name": "clear-notices", "step": notices_purge, "seconds": 3600},
         {"name": "clear-imports",
          "step": _logged(imports_clear_expired, "cleared the personal data of imports %s"),
