@@ -514,6 +514,7 @@ def test_a_batch_answer_naming_every_number_keeps_in_each_row_s_entry_only_its_o
     every number sent: kept whole in each row's entry, the others' numbers outlived the
     erasure of theirs (it finds a person's data by the entries about that person)."""
     settings.IMPORT_BATCH_SIZE = 4
+    settings.IMPORT_RETRY_WAIT = 0  # Thulium is asked about the unanswered batch at once
     thulium.state.batch_shape = "wrapped"
     job = previewed(logged_in, campaigns["00001"],
                     csv_bytes([[NUMBER, "Zofia", "Kowalska", "Łódź"],
