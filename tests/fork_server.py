@@ -3,7 +3,8 @@ fraction of the cost: a server process imports Django and the libraries once, an
 child for each run. The child takes exactly the run's environment and folder, sys.argv,
 sys.path and a __main__ as Python gives them, and ends as Python ends: an uncaught
 exception's traceback and status 1, SystemExit's message and status, threads joined and
-atexit functions run.
+atexit functions run. `run` waits for it to end, as subprocess.run does; `start` leaves it
+running in a session of its own, as subprocess.Popen(start_new_session=True) does.
 
 Starting Python, Django and the portal's libraries took most of each settings test's second
 or so; the portal's own modules and its settings are still read afresh by each child. The
@@ -57,9 +58,7 @@ class ForkServer:
     def run(self, args: list[str], *, cwd: Path, env: dict[str, str],
             timeout: float) -> subprocess.CompletedProcess:
         """`python *args`; args start with a script's path or "-c"."""
-        for name in {*env, *self.environment}:
-            if name.startswith(READ_AT_START) and env.get(name) != self.environment.get(name):
-                raise ValueError(f"{name} is read as Python starts: run it in a subprocess")
+        self._check(env)
         with self.lock, tempfile.TemporaryDirectory() as folder:
             stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
             answer = self._ask({"args": args, "cwd": str(cwd), "env": env, "timeout": timeout,
@@ -69,6 +68,26 @@ class ForkServer:
         if answer["timed_out"]:
             raise subprocess.TimeoutExpired(args, timeout, output, errors)
         return subprocess.CompletedProcess(args, answer["returncode"], output, errors)
+
+    def start(self, args: list[str], *, cwd: Path, env: dict[str, str],
+              output: Path) -> "Started":
+        """`python *args` running on in a session of its own (its process group), its stdout
+        and stderr both written to `output`."""
+        self._check(env)
+        with self.lock:
+            answer = self._ask({"args": args, "cwd": str(cwd), "env": env, "stdout": str(output),
+                                "stderr": str(output), "session": True})
+        return Started(self, args, answer["pid"])
+
+    def reaped(self, pid: int) -> int:
+        """The exit status of a started run that ended, as Popen.returncode gives it."""
+        with self.lock:
+            return self._ask({"reap": pid})["returncode"]
+
+    def _check(self, env: dict[str, str]) -> None:
+        for name in {*env, *self.environment}:
+            if name.startswith(READ_AT_START) and env.get(name) != self.environment.get(name):
+                raise ValueError(f"{name} is read as Python starts: run it in a subprocess")
 
     def _ask(self, request: dict) -> dict:
         if self.server is None:
@@ -91,6 +110,25 @@ class ForkServer:
             self.server = None
 
 
+class Started:
+    """A run going on, as a subprocess.Popen is: its pid, and `wait`."""
+
+    def __init__(self, server: ForkServer, args: list[str], pid: int):
+        self.server, self.args, self.pid = server, args, pid
+        self.returncode = None
+        # Readable once it ended: the server, its parent, is asked its status only then.
+        self.exited = os.pidfd_open(pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit status once it ended; TimeoutExpired if it did not within `timeout`."""
+        if self.returncode is None:
+            if not select.select([self.exited], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            os.close(self.exited)
+            self.returncode = self.server.reaped(self.pid)
+        return self.returncode
+
+
 def serve():
     """Reads a run per line, forks it, and answers its status once it ended."""
     del sys.path[0]  # this folder: each child puts its own first, as Python would
@@ -104,13 +142,20 @@ def serve():
     gc.freeze()
     for line in sys.stdin:
         request = json.loads(line)
-        timeout = request.pop("timeout")
+        if "reap" in request:
+            status = os.waitpid(request["reap"], 0)[1]
+            print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+            continue
+        timeout = request.pop("timeout", None)
+        session = request.pop("session", False)
         sys.stdout.flush()
         sys.stderr.flush()
         child = os.fork()
         if child == 0:
+            if session:
+                os.setsid()
             run_as_python(**request)
-        print(json.dumps(ended(child, timeout)), flush=True)
+        print(json.dumps({"pid": child} if session else ended(child, timeout)), flush=True)
     shutil.rmtree(sys.pycache_prefix)
 
 
@@ -127,11 +172,14 @@ def ended(child: int, timeout: float) -> dict:
 
 def run_as_python(args, cwd, env, stdout, stderr):
     """In the child: runs `python *args`, and ends the process as Python would."""
+    opened = {}  # stdout and stderr to one file write it through one offset, as 2>&1 does
     for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, stdout, os.O_WRONLY),
                            (2, stderr, os.O_WRONLY)):
-        opened = os.open(path, mode | (os.O_CREAT if fd else 0), 0o600)
-        os.dup2(opened, fd)
-        os.close(opened)
+        if path not in opened:
+            opened[path] = os.open(path, mode | (os.O_CREAT if fd else 0), 0o600)
+        os.dup2(opened[path], fd)
+    for each in opened.values():
+        os.close(each)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)

@@ -7,16 +7,16 @@ reason, except under CI, where it fails.
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from subprocess import TimeoutExpired
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
 from imports.models import ImportJob
+from tests.fork_server import ForkServer, Started
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The import tests' own Redis database, which they empty: another one where several
@@ -36,6 +36,9 @@ WORKER_SETTINGS = {
     "THULIUM_TIMEOUT": "1",
     "THULIUM_CONNECT_TIMEOUT": "1",
 }
+# Each worker a process of its own, forked from a server that imported Django and the
+# libraries once (tests/fork_server.py): the portal's modules and settings read afresh.
+PYTHON = ForkServer(os.environ)
 
 
 def unavailable(reason: str):
@@ -84,22 +87,18 @@ class Workers:
             "RQ_REDIS_URL": REDIS_URL,
         })
         self.log_dir = log_dir
-        self.started: list[subprocess.Popen] = []
+        self.started: list[Started] = []
 
-    def start(self) -> subprocess.Popen:
+    def start(self) -> Started:
         name = f"worker-{len(self.started) + 1}"
-        with (self.log_dir / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "run_worker", "--worker-id", name],
-                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                # Its own process group, so a kill takes the worker's children with it.
-                start_new_session=True,
-            )
+        # In a process group of its own, so a kill takes the worker's children with it.
+        process = PYTHON.start(["manage.py", "run_worker", "--worker-id", name],
+                               cwd=BASE_DIR, env=self.env, output=self.log_dir / f"{name}.log")
         self.started.append(process)
         return process
 
     @staticmethod
-    def kill(process: subprocess.Popen) -> None:
+    def kill(process: Started) -> None:
         """SIGKILL to its whole group: no clean-up, no last words, as when a machine dies."""
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -107,12 +106,12 @@ class Workers:
             pass  # the group is gone already
         process.wait()
 
-    def exit_code(self, process: subprocess.Popen, *, seconds: float = 60) -> int:
+    def exit_code(self, process: Started, *, seconds: float = 60) -> int:
         """The process's exit code once it ends; fails with the workers' logs if it does
         not end in time."""
         try:
             return process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             pytest.fail(f"worker {process.pid} did not end within {seconds} s\n{self.logs()}")
 
     def stop_all(self) -> None:
@@ -120,7 +119,7 @@ class Workers:
         for process in self.started:
             self.kill(process)
 
-    def log(self, process: subprocess.Popen) -> str:
+    def log(self, process: Started) -> str:
         name = f"worker-{self.started.index(process) + 1}.log"
         return (self.log_dir / name).read_text(errors="replace")
 
