@@ -5,8 +5,10 @@ import datetime
 from collections import Counter
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
+from campaigns.due import claim_lease
 from campaigns.models import ScheduledChange
 from campaigns.scheduling import change_schedule
 from tests.conftest import api_calls
@@ -35,7 +37,7 @@ def state_of(change):
 
 
 def test_a_worker_killed_while_sending_a_change_leaves_it_to_the_next_never_sent_twice(
-    user, campaigns, thulium, workers
+    user, campaigns, thulium, workers, settings
 ):
     change = scheduled(campaigns["00001"], user, {"active": False}, seconds=1)
     # Thulium stores the PUT and keeps its answer back; the worker waits for it till killed.
@@ -46,8 +48,13 @@ def test_a_worker_killed_while_sending_a_change_leaves_it_to_the_next_never_sent
                workers=workers, seconds=60, what="the first worker to send the change")
     workers.kill(first)
 
-    # The next worker's calls are short, so the dead worker's claim is old within seconds.
+    # The dead worker's claim made as old as the next worker's lease, rather than waited for
+    # some 7 s: a claim older than that is taken over, a younger one left to its worker
+    # (tests/test_scheduling.py). The next worker's calls are short.
     workers.env.update({"THULIUM_TIMEOUT": "0.5", "THULIUM_CONNECT_TIMEOUT": "0.5"})
+    settings.THULIUM_TIMEOUT = settings.THULIUM_CONNECT_TIMEOUT = 0.5
+    assert ScheduledChange.objects.filter(pk=change.pk, state=State.APPLYING).update(
+        claimed_at=F("claimed_at") - claim_lease()) == 1
     workers.start()
     wait_until(lambda: state_of(change) == State.APPLIED, workers=workers, seconds=60,
                what="the second worker to finish the change")
