@@ -156,11 +156,13 @@ def test_a_worker_asked_to_stop_hands_its_rows_back_and_ends(logged_in, sales, t
 
 def test_two_workers_on_one_import_never_send_the_same_row(logged_in, sales, thulium, workers):
     thulium.state.latency = 0.03
-    # No answer until both workers send at once: one alone has CONCURRENCY rows in flight.
-    thulium.state.gather(2 * CONCURRENCY)
     job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
     import_confirm(job=job)
     import_enqueue(job.pk)  # a second task for the same import
+    # No answer until both workers send at once: one alone has CONCURRENCY rows in flight.
+    # Only now, or the preview's own call waited in the gathering till its timeout, and
+    # counted among those in flight.
+    thulium.state.gather(2 * CONCURRENCY)
     both = [workers.start(), workers.start()]
     wait_until(finished(job), workers=workers, what="the workers to finish the import")
     assert thulium.state.gathered, "the two workers never sent rows at the same time"
