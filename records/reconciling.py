@@ -10,6 +10,8 @@ import datetime
 from collections import defaultdict
 from collections.abc import Collection
 
+from django.utils import timezone
+
 from portal.phones import phone_key
 from portal.thulium import get_client
 from portal.thulium.dates import thulium_day, thulium_moment
@@ -22,18 +24,33 @@ PAGE_SIZE = 100
 CLOCK_MARGIN = datetime.timedelta(minutes=15)
 
 
-def listing_days(sent_at: datetime.datetime,
-                 until: datetime.datetime) -> tuple[datetime.date, datetime.date]:
-    """The first and last day (both asked for) the campaign's records are listed on, for
-    sends from `sent_at` that could land in Thulium until `until`: Thulium's clock may put
-    a record sent just after midnight on the day before, or one landing just before it on
-    the day after. Without the last day, a check days later listed every record added
-    since, hundreds of pages, past the web server's timeout."""
-    return thulium_day(sent_at - CLOCK_MARGIN), thulium_day(until + CLOCK_MARGIN)
+def listing_days(sent_at: datetime.datetime, until: datetime.datetime, *,
+                 now: datetime.datetime) -> tuple[datetime.date, datetime.date | None]:
+    """What the campaign's records are listed with, for sends from `sent_at` that could land
+    in Thulium until `until`: create_date_from, and create_date_to or None (not asked).
+
+    The days wanted run from the send's to the landing's, each widened by the clock margin:
+    Thulium's clock may put a record sent just after midnight on the day before, or one
+    landing just before it on the day after. Without a last day, a check days later listed
+    every record added since, hundreds of pages, past the web server's timeout.
+
+    Undocumented: whether create_date_to includes its day. Taken as excluding it, records
+    of the last day wanted would never be found, and sent again (refused as already held),
+    so the day after it is asked for: under either reading nothing wanted is left out. Its
+    records, if any, are the last listed, and are read first (pages go from the last back):
+    a check made the day after that day or later reads one more page per hundred records
+    the campaign gained on it. While the last day wanted is `now`'s or later, no record is
+    after it (but for the clock margin's minutes), and create_date_to is left out: no cost.
+    """
+    first_day, last_day = thulium_day(sent_at - CLOCK_MARGIN), thulium_day(until + CLOCK_MARGIN)
+    if last_day >= thulium_day(now):
+        return first_day, None
+    return first_day, last_day + datetime.timedelta(days=1)
 
 
 def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.datetime, *,
                         until: datetime.datetime, applied_before: Collection[str] = (),
+                        days: tuple[datetime.date, datetime.date | None] | None = None,
                         language: str | None = None) -> list[str | None]:
     """For each payload, Thulium's record_id of the record it would have made, "" when
     Thulium listed that record without a usable record_id, or None when it listed none;
@@ -53,7 +70,8 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
     added them before it: none of the records sent is further back. Without them, a send
     Thulium never applied would be looked for through all the records of the last quarter
     of an hour, which in a large import are hundreds of pages. One listing answers a whole
-    batch of lost answers.
+    batch of lost answers. `days`: the listing's create_date_from and create_date_to as a
+    check's entry says they were asked (`listing_days` by default).
     """
     client = get_client(language)
     wanted = defaultdict(list)  # number's key -> indexes of the payloads sent with it
@@ -61,14 +79,14 @@ def find_all_in_thulium(campaign, payloads: list[dict], sent_at: datetime.dateti
         wanted[phone_key(payload["phone_number"])].append(index)
     found: list[str | None] = [None] * len(payloads)
     missing = len(payloads)
-    first_day, last_day = listing_days(sent_at, until)
+    first_day, day_to = days or listing_days(sent_at, until, now=timezone.now())
     # Thulium dates records to the minute.
     oldest = (sent_at - CLOCK_MARGIN).replace(second=0, microsecond=0)
 
     def page(offset):
         nonlocal missing
         count, rows = client.list_records(campaign.thulium_id, created_from=first_day,
-                                          created_to=last_day, offset=offset,
+                                          created_to=day_to, offset=offset,
                                           limit=PAGE_SIZE)
         for row in rows:
             for index in wanted.get(_row_key(row), ()):

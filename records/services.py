@@ -416,7 +416,7 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime,
     Split from asking (record_checks_run) so that an import links them to its rows in the
     same transaction.
     """
-    first_day, last_day = listing_days(since, until)  # as asked: records.reconciling
+    first_day, day_to = listing_days(since, until, now=timezone.now())  # as asked
     checks = [
         entry_new(kind=RECORD_CHECK.slug, actor=actor, campaign=addition.campaign,
                   related=addition, sent={
@@ -425,7 +425,8 @@ def record_checks_begin(additions: list[Entry], *, since: datetime.datetime,
                       **({"identifier": addition.sent["identifier"]}
                          if addition.sent.get("identifier") else {}),
                       "create_date_from": first_day.isoformat(),
-                      "create_date_to": last_day.isoformat()}, **fields)
+                      **({"create_date_to": day_to.isoformat()} if day_to else {})},
+                  **fields)
         for addition in additions
     ]
     entries_begin(checks)
@@ -450,7 +451,8 @@ def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
     campaign = checks[0].campaign
     try:
         found = find_all_in_thulium(campaign, [check.sent for check in checks], since,
-                                    until=until, applied_before=applied_before, language=language)
+                                    until=until, applied_before=applied_before,
+                                    days=_asked_days(checks[0]), language=language)
     except ThuliumError as error:
         entries_complete([(check, error_values(error)) for check in checks])
         raise
@@ -466,6 +468,13 @@ def record_checks_run(checks: list[Entry], *, since: datetime.datetime,
                 unknown.update(status=AddedRecord.Status.ADDED, record_id=record_id)
         entries_complete([(check, _check_values(record_id))
                           for check, record_id in zip(checks, found, strict=True)])
+
+
+def _asked_days(check: Entry) -> tuple[datetime.date, datetime.date | None]:
+    """The days a begun check's entry says the listing asks for: what is asked is that."""
+    day_to = check.sent.get("create_date_to")
+    return (datetime.date.fromisoformat(check.sent["create_date_from"]),
+            datetime.date.fromisoformat(day_to) if day_to else None)
 
 
 def _check_values(record_id: str | None) -> dict:

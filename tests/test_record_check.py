@@ -63,13 +63,18 @@ def lost_addition(client, thulium, record, *, applied=True) -> Entry:
     return entry
 
 
+def checked_later(monkeypatch, **delta):
+    """The check's clock this much ahead of the real one."""
+    real = timezone.now
+    monkeypatch.setattr(services, "timezone",
+                        SimpleNamespace(now=lambda: real() + dt.timedelta(**delta)))
+
+
 @pytest.fixture
 def later(monkeypatch):
     """The check's clock past the moment a lost call could still land in Thulium (its
     longest time and a margin: a minute and more after it)."""
-    real = timezone.now
-    monkeypatch.setattr(services, "timezone",
-                        SimpleNamespace(now=lambda: real() + dt.timedelta(minutes=5)))
+    checked_later(monkeypatch, minutes=5)
 
 
 def check_url(entry) -> str:
@@ -92,10 +97,12 @@ def day_listed(sent_at) -> str:
     return thulium_day(sent_at - dt.timedelta(minutes=15)).isoformat()
 
 
-def last_day_listed(until) -> str:
-    """The day the records are listed to for sends that could land until `until`: 15
-    minutes after it, so the day after just before midnight."""
-    return thulium_day(until + dt.timedelta(minutes=15)).isoformat()
+def day_to_listed(until) -> str:
+    """The create_date_to of a check made on a later day than the last the records are
+    listed to for sends that could land until `until` (15 minutes after it, so the day after
+    just before midnight): the day after that, whether Thulium includes create_date_to's
+    day or not (undocumented). A check made on that last day asks none."""
+    return (thulium_day(until + dt.timedelta(minutes=15)) + dt.timedelta(days=1)).isoformat()
 
 
 def others(count: int, start: int = 0) -> list[dict]:
@@ -114,8 +121,7 @@ def test_the_lookup_matches_the_number_in_any_spelling(campaigns, thulium):
                                 sent_at, until=sent_at)
     assert found == ["234"]
     assert listings(thulium) == [
-        {"create_date_from": day_listed(sent_at), "create_date_to": last_day_listed(sent_at),
-         "offset": "0", "limit": "100"}]
+        {"create_date_from": day_listed(sent_at), "offset": "0", "limit": "100"}]
 
 
 @pytest.mark.django_db
@@ -277,9 +283,9 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     (check,) = checks()
     assert (check.related, check.actor, check.campaign, check.outcome) == (
         lost, user, campaigns["00001"], "succeeded")
-    # What was asked, exactly: the listing's days, to when the lost call could have landed.
-    days = {"create_date_from": day_listed(lost.created_at),
-            "create_date_to": last_day_listed(landed_by(lost))}
+    # What was asked, exactly: the listing's days, from the send's (no record is later than
+    # the day the lost call could have landed on, today's).
+    days = {"create_date_from": day_listed(lost.created_at)}
     assert check.sent == {"campaign": "00001", "phone_number": "601234567", "identifier": "K-1",
                           **days}
     assert check.results == {"found": True, "record_id": "231"}
@@ -298,23 +304,30 @@ def test_a_lost_answer_thulium_applied_is_found_and_the_number_known_as_added(
     assert verify_chain().problem == ""
 
 
+@pytest.mark.parametrize("days_later", [0, 2])
 def test_a_check_s_page_says_what_was_asked_and_looked_for_not_a_change_sent(
-    logged_in, user, campaigns, thulium
+    monkeypatch, logged_in, user, campaigns, thulium, days_later
 ):
     """It showed a change table and "Sent to Thulium, exactly" with what was looked for,
     while the call was a GET of the campaign's records."""
     lost = addition(actor=user, campaign=campaigns["00001"], phone="601234567",
                     identifier="K-1", outcome="unknown")
+    checked_later(monkeypatch, days=days_later)
     (check,) = record_checks_begin([lost], since=lost.created_at, until=lost.created_at,
                                    actor=user)
     record_checks_run([check], since=lost.created_at, until=lost.created_at)
 
     page = " ".join(logged_in.get(check.get_absolute_url()).content.decode().split())
 
-    day, last = check.sent["create_date_from"], check.sent["create_date_to"]
-    assert (f"the campaign's records added from {day} to {last}, page by page: <code>GET "
-            f"outbounds/00001/records?create_date_from={day}&amp;create_date_to={last}</code>"
-            ) in page
+    day = check.sent["create_date_from"]
+    if days_later:
+        last = check.sent["create_date_to"]
+        assert (f"the campaign's records added from {day} to {last}, page by page: <code>GET "
+                f"outbounds/00001/records?create_date_from={day}&amp;create_date_to={last}"
+                "</code>") in page
+    else:
+        assert (f"the campaign's records added from {day} on, page by page: <code>GET "
+                f"outbounds/00001/records?create_date_from={day}</code>") in page
     assert "a record with the phone number 601234567 and the identifier K-1" in page
     assert "Thulium does not hold it." in page
     assert "Change, field by field" not in page and "Sent to Thulium, exactly" not in page
@@ -395,13 +408,15 @@ def test_the_record_sent_is_found_on_a_later_page(later, logged_in, campaigns, t
 
 
 def test_a_check_days_later_lists_only_the_days_the_record_could_have_landed_on(
-    later, logged_in, campaigns, thulium
+    monkeypatch, logged_in, campaigns, thulium
 ):
     """It listed every record the campaign gained since the send, from the last page back:
     after days of imports, hundreds of pages, past the web server's timeout."""
     get_client().add_records("00001", others(150))
     lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
-    thulium.state.set_now(timezone.now() + dt.timedelta(days=2))
+    checked_later(monkeypatch, days=4)
+    # After the day after the last one listed, even just before midnight.
+    thulium.state.set_now(timezone.now() + dt.timedelta(days=3))
     get_client().add_records("00001", others(1000, start=1000))
     thulium.state.set_now(None)
     thulium.state.received_forget()
@@ -412,8 +427,43 @@ def test_a_check_days_later_lists_only_the_days_the_record_could_have_landed_on(
     # The 151 records of the send's day: the first page, then the last one.
     assert listings(thulium) == [
         {"create_date_from": day_listed(lost.created_at),
-         "create_date_to": last_day_listed(landed_by(lost)), "offset": offset, "limit": "100"}
+         "create_date_to": day_to_listed(landed_by(lost)), "offset": offset, "limit": "100"}
         for offset in ("0", "100")]
+
+
+def test_a_lost_answer_is_found_when_thulium_leaves_create_date_to_s_day_out(
+    later, logged_in, campaigns, thulium
+):
+    """Undocumented: whether create_date_to includes its day. Asked up to the day the lost
+    call could land on, a Thulium leaving that day out never listed the record, and the
+    number was freed to be sent again (then refused as already in Thulium)."""
+    thulium.state.date_to_exclusive = True
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [FOUND % 231]
+    assert AddedRecord.objects.get().status == "added"
+    # Nothing is later than today: no last day is asked.
+    assert [query.get("create_date_to") for query in listings(thulium)] == [None]
+
+
+def test_a_check_days_later_finds_the_record_when_thulium_leaves_create_date_to_s_day_out(
+    monkeypatch, logged_in, campaigns, thulium
+):
+    thulium.state.date_to_exclusive = True
+    lost = lost_addition(logged_in, thulium, {"phone_number": "601234567"})
+    checked_later(monkeypatch, days=2)
+
+    response = logged_in.post(check_url(lost))
+
+    assert flashed(response) == [FOUND % 231]
+    (check,) = checks()
+    # Under either reading the last day the call could land on is listed; the entry says
+    # what was asked.
+    assert check.sent["create_date_to"] == day_to_listed(landed_by(lost))
+    assert [query["create_date_to"] for query in listings(thulium)] == [
+        check.sent["create_date_to"]]
 
 
 @pytest.mark.parametrize("fail, outcome, words, thulium_answered", [

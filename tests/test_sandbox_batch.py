@@ -202,6 +202,20 @@ def test_the_date_filter_reads_days_in_warsaw(thulium, auth):
     assert [r["create_date"] for r in body["result"]] == ["2026-03-01 13:00", "2026-03-02 00:30"]
 
 
+def test_create_date_to_can_be_read_as_leaving_its_day_out(thulium, auth):
+    """Undocumented whether create_date_to includes its day: the sandbox can take it either
+    way, so the portal is tried under both."""
+    for moment, phone in [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), "601000001"),
+                          (datetime(2026, 3, 2, 12, 0, tzinfo=UTC), "601000002")]:
+        thulium.state.set_now(moment)
+        add_phones(thulium, auth, phone)
+    assert control(thulium, "create_date_to", {"exclusive": True}).json() == {"exclusive": True}
+    body = list_records(thulium, auth, "?create_date_to=2026-03-02").json()
+    assert [r["phone_number"] for r in body["result"]] == ["601000001"]
+    thulium.state.reset()
+    assert thulium.state.date_to_exclusive is False
+
+
 @pytest.mark.parametrize(
     "query",
     ["?limit=0", "?limit=101", "?limit=ten", "?offset=-1", "?offset=1.5",
@@ -257,6 +271,7 @@ def test_reset_lifts_refusals_and_the_list_shape(thulium, auth):
         ("permissions", None),
         ("batch_shape", {"shape": "xml"}),
         ("batch_shape", None),
+        ("create_date_to", {"exclusive": "yes"}),
     ],
 )
 def test_the_new_control_endpoints_refuse_bad_input_with_400(thulium, name, body):

@@ -10,6 +10,7 @@ import binascii
 import hmac
 import ipaddress
 import json
+import operator
 import re
 import secrets
 import socket
@@ -137,12 +138,14 @@ def _list_records(req, campaign):
     if errors:
         return _validation_reply(errors)
     # Documented: both filters are days (YYYY-MM-DD) and Thulium's dates Polish local time,
-    # as the stored create_date is. Inferred: both days are included (the doc does not say).
+    # as the stored create_date is. Inferred: both days are included (the doc does not say);
+    # state.date_to_exclusive is the other reading of create_date_to, its day left out.
     first, last = query["create_date_from"], query["create_date_to"]
+    before_last = operator.lt if req.state.date_to_exclusive else operator.le
     matching = [
         record for record in req.state.listed_records(campaign["id"])
         if (first is None or record["create_date"][:10] >= first)
-        and (last is None or record["create_date"][:10] <= last)
+        and (last is None or before_last(record["create_date"][:10], last))
     ]
     page = matching[query["offset"]:query["offset"] + query["limit"]]
     return _json_reply(200, {
@@ -270,6 +273,13 @@ def _control_batch_shape(state, data):
     return _json_reply(200, {"shape": state.batch_shape})
 
 
+def _control_date_to(state, data):
+    if not isinstance(data, dict):
+        raise ValueError('body must be an object with "exclusive"')
+    state.date_to_exclusive = data.get("exclusive")
+    return _json_reply(200, {"exclusive": state.date_to_exclusive})
+
+
 def _control_campaigns(state, data):
     if not isinstance(data, dict):
         raise ValueError('body must be an object with a "count"')
@@ -304,6 +314,7 @@ _CONTROL_ROUTES = [
     (re.compile(r"/_sandbox/latency"), "POST", _control_latency),
     (re.compile(r"/_sandbox/permissions"), "POST", _control_permissions),
     (re.compile(r"/_sandbox/batch_shape"), "POST", _control_batch_shape),
+    (re.compile(r"/_sandbox/create_date_to"), "POST", _control_date_to),
     (re.compile(r"/_sandbox/campaigns"), "POST", _control_campaigns),
     (re.compile(r"/_sandbox/received"), "GET", _control_received),
     (re.compile(r"/_sandbox/records/(?P<campaign_id>[^/]+)"), "GET", _control_records),

@@ -91,6 +91,7 @@ class SandboxState:
             self._now = None  # a fixed creation time for new records; None: the clock's
             self._refusals = []
             self._batch_shape = "keyed"
+            self._date_to_exclusive = False
             self._left_out = set()  # numbers the next batch answers say nothing about
             self._failing = set()  # numbers the next batches refuse
             self._without_id = {}  # number -> how listings show its record without its id
@@ -211,6 +212,21 @@ class SandboxState:
             raise ValueError(f"shape must be one of {list(BATCH_SHAPES)}")
         with self._lock:
             self._batch_shape = shape
+
+    @property
+    def date_to_exclusive(self):
+        """Whether a listing's create_date_to leaves its own day out. Undocumented: the doc
+        does not say whether the day is included; the sandbox includes it by default, and
+        this is the other reading, for a portal that must work under either."""
+        with self._lock:
+            return self._date_to_exclusive
+
+    @date_to_exclusive.setter
+    def date_to_exclusive(self, exclusive):
+        if not isinstance(exclusive, bool):
+            raise ValueError("exclusive must be true or false")
+        with self._lock:
+            self._date_to_exclusive = exclusive
 
     def leave_out_of_batch_answer(self, numbers):
         """Say nothing about these numbers (as sent) in the batch answers that carry them,
