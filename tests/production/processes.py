@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -158,18 +160,28 @@ class StallingProxy:
 
 
 class Gunicorn:
-    """gunicorn serving the portal on a free loopback port; keeps every line it prints."""
+    """gunicorn serving the portal on a free loopback port; keeps every line it prints.
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 2):
+    Ready once made, unless made with `wait=False`: then `wait_until_ready()` says when, and
+    the caller may do other work (or start other processes) while it boots."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 2,
+                 wait: bool = True):
         self.env = {**env, "GUNICORN_BIND": "127.0.0.1:0", "GUNICORN_WORKERS": str(workers),
                     "GUNICORN_THREADS": str(threads)}
         self.lines: list[str] = []
+        self.url = ""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "portal.wsgi"],
             cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self._reader = threading.Thread(target=self._keep_lines, daemon=True)
         self._reader.start()
+        if wait:
+            self.wait_until_ready()
+
+    def wait_until_ready(self):
+        """Return once it answers HTTP; stop it, and raise, if it never does."""
         try:
             # gunicorn binds port 0 to a free port and says which.
             listening = self.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)")
@@ -213,6 +225,11 @@ class Gunicorn:
                 time.sleep(0.1)
         raise AssertionError("gunicorn never answered:\n" + "\n".join(self.lines))
 
+    def terminate(self):
+        """Ask it to stop (SIGTERM), as `docker compose stop` does, without waiting."""
+        if self._process.poll() is None:
+            self._process.terminate()
+
     def stop(self):
         if self._process.poll() is None:
             self._process.terminate()
@@ -223,6 +240,32 @@ class Gunicorn:
                 self._process.wait()
         # Its last lines (a worker exiting) are in `lines` once the process is stopped.
         self._reader.join(timeout=30)
+
+
+@contextlib.contextmanager
+def gunicorns(env: dict[str, str], count: int, **options):
+    """`count` instances of the portal on one environment, booted at the same time and
+    stopped at the same time: each boot and graceful stop is mostly a wait of its own."""
+    servers: list[Gunicorn] = []
+    try:
+        for _ in range(count):
+            servers.append(Gunicorn(env, wait=False, **options))
+        for server in servers:
+            server.wait_until_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.stop()
+
+
+def concurrently(*calls: Callable[[], object]) -> list:
+    """The calls' results, each call run in a thread of its own (as one starting a process
+    and waiting for it), once all have ended; the first call's error, if any, is raised."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
 
 
 class _TLSProxy(HTTPAdapter):
