@@ -22,6 +22,10 @@ from tests.production.processes import manage, production_env
 
 # Short enough that the sandbox's timeout fault fails fast, long enough for a loaded CI box.
 TEST_TIMEOUT = 1.0
+# A timeout fault's delay longer than any test: its answer is certain to come after the
+# portal gave up, however slow the machine (the next test's reset ends the sandbox's wait;
+# SandboxState.wait_timed_out waits until the fault took the request).
+LATE = 60.0
 PASSWORD = "a-long-test-password"
 # The groups of roles/migrations/0001_groups.py, and audit/migrations/0003_auditors_group.py.
 EDITORS, LOADERS, ADMINISTRATORS = "Campaign editors", "Record loaders", "Administrators"

@@ -31,7 +31,7 @@ from records.services import record_add_begin_all
 from tests.conftest import (
     AUDITORS,
     EDITORS,
-    TEST_TIMEOUT,
+    LATE,
     api_calls,
     make_user,
     skip_unless_postgresql,
@@ -191,9 +191,9 @@ def test_an_unanswered_change_found_applied_is_the_portal_s_not_a_change_made_ou
     """Thulium applied the change and its answer was lost: reading the campaign then finds
     the values the portal had sent, which were recorded as changed outside the portal, by
     whoever opened the form. Something changed in the panel meanwhile still is."""
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=TEST_TIMEOUT + 0.5,
-                            apply=True)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE, apply=True)
     assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 200
+    assert thulium.state.wait_timed_out()  # applied, perhaps after the portal gave up
     unanswered = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
     assert unanswered.outcome == "unknown"
     behind_the_back(thulium, parity=77)
@@ -215,9 +215,9 @@ def test_a_value_an_unanswered_change_sent_that_a_later_change_replaced_is_chang
     """The portal's change whose answer was lost set the order to 7, a later change of the
     portal's set it to 8, and then someone set 7 in Thulium's panel: that 7 was recorded as
     the lost change found applied, not as changed outside the portal."""
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=TEST_TIMEOUT + 0.5,
-                            apply=True)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE, apply=True)
     assert logged_in.post(edit_url(), {**opened(logged_in), "order": "7"}).status_code == 200
+    assert thulium.state.wait_timed_out()  # applied, perhaps after the portal gave up
     unanswered = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
     assert unanswered.outcome == "unknown"
     later = campaign_update(campaign=Campaign.objects.get(thulium_id="00001"),

@@ -62,6 +62,7 @@ from tests.audit_fixtures import addition, auditor, change, tamper  # noqa: F401
 from tests.conftest import (
     ADMINISTRATORS,
     COMPLIANCE,
+    LATE,
     make_user,
     records_sent,
     skip_unless_postgresql,
@@ -800,7 +801,7 @@ IN_FLIGHT = {
     "batch refused": (RowState.NOT_SENT, lambda state: state.fail_next(
         "refuse", path="/api/batch/outbounds/00002/records")),
     "answer lost": (RowState.UNKNOWN, lambda state: state.fail_next(
-        "timeout", path="/api/batch/outbounds/00002/records", delay=1.5)),
+        "timeout", path="/api/batch/outbounds/00002/records", delay=LATE)),
 }
 
 

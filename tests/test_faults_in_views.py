@@ -14,14 +14,13 @@ from campaigns.models import Campaign
 from records.entries import RECORD_ADDITION
 from tests.conftest import (
     AUDITORS,
-    TEST_TIMEOUT,
+    LATE,
     api_calls,
     changed_in_thulium_at_the_put,
     make_user,
 )
 from tests.test_gateway import CraftedThulium, closed_port_url
 
-LATE = TEST_TIMEOUT + 0.5
 REQUEST_ID = re.compile(r"[0-9a-f]{13}")
 ERROR_BOX = re.compile(r'<div[^>]*data-testid="thulium-error"[^>]*>(.*?)</div>', re.S)
 HEADINGS = {
@@ -277,6 +276,7 @@ def test_a_timed_out_change_was_recorded_before_and_completed_after_the_wait(
     assert row.outcome == "unknown"
     assert row.created_at < row.completed_at
     # The sandbox applied it: "unknown" is the honest outcome, not "failed".
+    assert thulium.state.wait_timed_out()
     assert thulium.state.campaign("00001")["name"] == "Kampania jesienna"
 
 
@@ -371,8 +371,8 @@ def test_a_page_waits_for_what_it_only_shows_for_thulium_view_timeout(
 ):
     """Not THULIUM_TIMEOUT, which a change waits for: Thulium answers here after the one
     and within the other, and the page opens without the answer."""
-    settings.THULIUM_TIMEOUT, settings.THULIUM_VIEW_TIMEOUT = 10.0, 0.2
-    thulium.state.fail_next("timeout", path=path, delay=2.0)
+    settings.THULIUM_TIMEOUT, settings.THULIUM_VIEW_TIMEOUT = 2 * LATE, 0.2
+    thulium.state.fail_next("timeout", path=path, delay=LATE)
     page = logged_in.get(url)
     assert page.status_code == 200
     assert said in page.content.decode()

@@ -28,7 +28,7 @@ from imports.shutdown import worker_stopping
 from portal.thulium import ThuliumClient
 from records.models import AddedRecord
 from records.services import record_add_begin_all, record_add_complete_all
-from tests.conftest import AUDITORS, LOADERS, api_calls, make_user, records_sent
+from tests.conftest import AUDITORS, LATE, LOADERS, api_calls, make_user, records_sent
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 
@@ -198,7 +198,7 @@ def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, s
 def test_an_unanswered_send_is_found_in_thulium_and_not_sent_again(logged_in, sales, thulium):
     job = confirmed(logged_in, sales, people(2))
     # Thulium stores the first record but its answer comes after the portal gave up.
-    thulium.state.fail_next("timeout", delay=1.5, path="/api/outbounds/")
+    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/")
     import_push(job.pk)
     assert Counter(states(job).values()) == {RowState.ADDED: 2}
     assert posts_by_phone(thulium) == {"601000000": 1, "601000001": 1}
@@ -227,7 +227,7 @@ def test_a_duplicate_refusal_after_an_unanswered_send_counts_as_added_earlier(
     job = confirmed(logged_in, sales, people(1))
     assert job.language == "pl"
     thulium.state.set_now(timezone.now() - timedelta(days=2))
-    thulium.state.fail_next("timeout", delay=1.5, path="/api/outbounds/")
+    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/")
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
     assert row.state == RowState.ADDED_EARLIER
@@ -521,7 +521,7 @@ def test_a_push_whose_worker_is_asked_to_stop_hands_its_rows_back_to_be_sent_onc
         posts.append(entry)
         if len(posts) == 1:
             worker_stopping.set()
-            thulium.state.fail_next("timeout")  # Thulium adds it; its answer is lost
+            thulium.state.fail_next("timeout", delay=LATE)  # Thulium adds it; its answer is lost
         return post(entry, **kwargs)
 
     monkeypatch.setattr(sending, "record_add_post", stopped_meanwhile)

@@ -29,13 +29,12 @@ from portal.thulium import ThuliumError, get_client
 from portal.thulium.sandbox import start_sandbox
 from records.entries import RECORD_ADDITION
 from records.services import AdditionUnconfirmed, record_add
-from tests.conftest import EDITORS, LOADERS, make_user
+from tests.conftest import EDITORS, LATE, LOADERS, make_user
 from tests.test_campaign_form import form_values
 
 PASSWORD = "Thulium-Secret-7Qx!pass"
 WRONG_PASSWORD = "Wrong-Thulium-Secret-9Kd"
 API_USER = "portal-api"
-SHORT_DELAY = 1.5  # the sandbox's late answer; longer than the tests' 1 s read timeout
 
 
 def secret_forms(password: str) -> list[str]:
@@ -120,7 +119,7 @@ def drive_every_flow(portal, browser, user, approver, settings):
     for fault in ("http_500", "http_502", "reset", "broken_json", "refuse"):
         portal.state.fail_next(fault)
         browser.post(reverse("campaigns:sync"))
-    portal.state.fail_next("timeout", delay=SHORT_DELAY)
+    portal.state.fail_next("timeout", delay=LATE)
     browser.post(reverse("campaigns:sync"))
 
     campaign = Campaign.objects.get(thulium_id="00001")
@@ -146,7 +145,7 @@ def drive_every_flow(portal, browser, user, approver, settings):
     for fault in ("refuse", "http_500", "reset", "broken_json"):
         portal.state.fail_next(fault)
         browser.post(new_record, {"phone_number": f"22555{len(browser.answers):04d}"})
-    portal.state.fail_next("timeout", delay=SHORT_DELAY)
+    portal.state.fail_next("timeout", delay=LATE)
     browser.post(new_record, {"phone_number": "225559999"})
     portal.state.fail_next("http_503", path="/api/outbounds/00002/statuses")
     browser.get(reverse("records:new", args=["00002"]))
@@ -202,7 +201,7 @@ def raised_errors(portal, settings, user) -> list[BaseException]:
         portal.state.fail_next(fault)
         catch(lambda: campaign_update(campaign=campaign, changes={"order": 5}, actor=user))
     for phone, fault in (("227770001", "broken_json"), ("227770002", "timeout")):
-        portal.state.fail_next(fault, delay=SHORT_DELAY)
+        portal.state.fail_next(fault, delay=LATE)
         catch(partial(record_add, campaign=campaign, payload={"phone_number": phone}, actor=user))
     settings.THULIUM_API_PASSWORD = WRONG_PASSWORD
     catch(campaigns_sync)

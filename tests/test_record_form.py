@@ -25,7 +25,7 @@ from records.entries import RECORD_ADDITION
 from records.forms import RecordForm
 from records.models import AddedRecord
 from records.services import record_add, record_add_begin_all
-from tests.conftest import LOADERS, api_calls, make_user, records_sent
+from tests.conftest import LATE, LOADERS, api_calls, make_user, records_sent
 from tests.test_campaign_form import assert_refused, assert_sends, form_values
 from tests.test_gateway import CraftedThulium
 
@@ -704,7 +704,7 @@ def test_a_failed_attempt_blocks_a_retry_only_if_thulium_may_have_the_number(
     logged_in, campaigns, thulium, fault, outcome, blocks
 ):
     logged_in.get(new_url())  # statuses and agents now cached: the fault hits the POST
-    thulium.state.fail_next(fault, delay=1.5)
+    thulium.state.fail_next(fault, delay=LATE)
     add(logged_in, {"phone_number": "601234567"})
     assert additions().get().outcome == outcome
     response = add(logged_in, {"phone_number": "601234567"})

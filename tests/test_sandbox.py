@@ -662,10 +662,11 @@ def test_the_control_endpoints_steer_and_show_the_sandbox(sandbox):
 
 
 def test_a_timeout_fault_queued_over_http_uses_its_delay_and_apply(sandbox):
-    fault = {"kind": "timeout", "times": 1, "path": RECORDS_PATH, "delay": 0.5, "apply": False}
+    fault = {"kind": "timeout", "times": 1, "path": RECORDS_PATH, "delay": 60, "apply": False}
     assert control(sandbox, "POST", "faults", fault).ok
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
+    assert sandbox.state.wait_timed_out()
     assert sandbox.state.records("00001") == []
 
 

@@ -5,10 +5,9 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from tests.conftest import LATE
+
 BATCH_PATH = "/api/batch/outbounds/00001/records"
-# A timeout fault's answer comes this late: well after the client gave up, however busy
-# the machine (nothing waits for it).
-LATE = 5.0
 
 
 @pytest.fixture
@@ -287,6 +286,7 @@ def test_a_timeout_on_the_batch_path_stores_the_records_and_answers_too_late(thu
     thulium.state.fail_next("timeout", path=BATCH_PATH, delay=LATE)
     with pytest.raises(requests.ReadTimeout):
         post_batch(thulium, auth, ONE, timeout=0.1)
+    assert thulium.state.wait_timed_out()  # stored, perhaps after the client gave up
     assert stored_phones(thulium) == ["601000001"]
 
 

@@ -30,7 +30,7 @@ from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
-from tests.conftest import AUDITORS, EDITORS, admin_shows, api_calls, make_user
+from tests.conftest import AUDITORS, EDITORS, LATE, admin_shows, api_calls, make_user
 from tests.test_campaign_form import form_values
 from tests.test_four_eyes import (  # noqa: F401
     edit,
@@ -334,7 +334,7 @@ def test_a_due_change_thulium_stays_down_for_fails_once_the_grace_runs_out(
 def test_a_due_change_whose_answer_was_lost_is_not_tried_again(scheduled, thulium):
     """A timeout after sending may have applied it: Thulium is asked (below), never sent
     it twice, even within the grace."""
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=3, apply=False)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE, apply=False)
     due(scheduled)
     due_changes_apply()
     due_changes_apply()
@@ -345,7 +345,7 @@ def test_a_due_change_whose_answer_was_lost_is_not_tried_again(scheduled, thuliu
 
 
 def test_a_lost_answer_is_looked_up_in_thulium_never_sent_again(scheduled, thulium):
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=3)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE)
     due(scheduled)
     due_changes_apply()
 

@@ -17,13 +17,10 @@ from portal.thulium import (
     get_client,
 )
 from portal.thulium.batch import ADDED, ALREADY_EXISTS, FAILED, UNKNOWN
-from tests.conftest import api_calls
+from tests.conftest import LATE, api_calls
 from tests.test_gateway import ECHOED, ECHOED_SECRETS, CraftedThulium, client_for
 
 BATCH_PATH = "/api/batch/outbounds/00001/records"
-# A timeout fault's answer comes this late: well after the client gave up, however busy
-# the machine (nothing waits for it).
-LATE = 5.0
 MIXED = [
     {"phone_number": "221234567"},  # already added by a single POST
     {"phone_number": "601234567", "identifier": "K-1"},
@@ -173,6 +170,7 @@ def test_a_lost_answer_may_have_applied_and_the_records_list_shows_what_thulium_
     with pytest.raises(ThuliumUnavailable) as caught:
         get_client(timeout=0.2).add_records("00001", SOME)
     assert caught.value.may_have_applied
+    assert thulium.state.wait_timed_out()  # stored, perhaps after the client gave up
     count, rows = get_client().list_records("00001", created_from=date(2026, 1, 1))
     assert count == 2
     assert [row["phone_number"] for row in rows] == ["601000001", "601000002"]
