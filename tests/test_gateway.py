@@ -29,11 +29,8 @@ from portal.thulium import (
     get_client,
 )
 from portal.thulium.client import _environment_settings as environment_settings
-from tests.conftest import TEST_TIMEOUT, api_calls
+from tests.conftest import LATE, TEST_TIMEOUT, api_calls
 
-# Longer than any test, so the sandbox's answer always comes too late (the next test's reset
-# ends its wait): a client's timeout, however short, is then certain to pass first.
-LATE = 60.0
 # A trickled answer's pace: a byte well within the shortest read timeout, and so many bytes
 # that they take many times the call's deadline (connect + read timeouts); the shorter
 # timeout keeps that deadline short.

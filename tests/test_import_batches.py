@@ -40,7 +40,7 @@ from records.services import (
     record_checks_begin,
     record_checks_run,
 )
-from tests.conftest import api_calls, records_sent
+from tests.conftest import LATE, api_calls, records_sent
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.test_record_check import day_listed
@@ -49,9 +49,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BATCH = "/api/batch/outbounds/00001/records"
 SINGLE = "/api/outbounds/00001/records"
-# Longer than any test, so the answer comes after the portal gave up (its 1 s timeout)
-# however slow the machine (the next test's reset ends the sandbox's wait).
-LATE = 60.0
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from records.models import AddedRecord
 from records.reconciling import find_all_in_thulium
 from records.services import record_add_begin_all, record_checks_begin, record_checks_run
 from tests.audit_fixtures import addition, auditor  # noqa: F401
-from tests.conftest import LOADERS, api_calls, make_user, skip_unless_postgresql
+from tests.conftest import LATE, LOADERS, api_calls, make_user, skip_unless_postgresql
 from tests.db_threads import closing, connected_pid, until_waiting_for_a_lock_or_done
 from tests.test_campaign_form import flashed
 from tests.test_faults_in_views import error_box
@@ -39,9 +39,7 @@ CHECKED = ("There is nothing left to check: this addition's number was checked a
            "sent again.")
 BEING_CHECKED = ("This addition is being checked in Thulium already: its answer shows here in "
                  "a moment.")
-# Longer than any test: the answer comes after the portal gave up (the next test's reset
-# ends the sandbox's wait). The portal gives up after SHORT_TIMEOUT, since it is certain to.
-LATE = 60.0
+# The portal gives up on a lost addition (a LATE answer) after this: it is certain to.
 SHORT_TIMEOUT = 0.3
 
 
