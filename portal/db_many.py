@@ -6,7 +6,9 @@ in Python. The rows go instead as one JSON document, a list of lists made by orj
 tenth of the standard encoder's time, which a tenth of an import's busiest thread went
 to), and are read back typed as their columns: a batch of hundreds is one statement
 with one parameter. SQLite runs in process, where a prepared statement run per row is
-what is fast, so it keeps executemany.
+what is fast, so it keeps executemany, in one transaction: a call's rows are written all or
+none, as one statement writes them on PostgreSQL (in autocommit, two syncs inserting the
+same new campaigns took turns row by row, each counting some as its own).
 
 Values are the models' Python values, columns attribute names (`campaign_id`, not
 `campaign`). These bypass the models' guards, such as the audit log's refusal of updates:
@@ -22,7 +24,7 @@ from functools import cache
 
 import orjson
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 
@@ -39,7 +41,7 @@ def update_each(model, *, keys: Sequence[str], columns: Sequence[str], rows: Seq
     sql = _update_sql(model, tuple(keys), tuple(columns), where, connection.vendor)
     if connection.vendor != "postgresql":
         fields = _fields(model, names)
-        with connection.cursor() as cursor:
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
             cursor.executemany(sql, [[*_prepared(fields, row), *where_params] for row in rows])
             return cursor.rowcount
     with bound_cursor() as cursor:
@@ -63,7 +65,7 @@ def insert_each(model, *, columns: Sequence[str], rows: Sequence[Sequence],
     if connection.vendor != "postgresql":
         fields = _fields(model, tuple(columns))
         prepared = [_prepared(fields, row) for row in rows]
-        with connection.cursor() as cursor:
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
             if not returning:
                 cursor.executemany(sql, prepared)
                 return []

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import Entry
@@ -91,6 +91,19 @@ def test_a_repeated_unique_key_with_nothing_to_update_is_neither_written_nor_ret
 
     assert written == [("48601000001",)]
     assert AddedRecord.objects.get(phone_key="48601000000").entry_id == entries[0].pk
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("returning", [[], ["id"]])
+def test_a_call_s_rows_are_written_all_or_none(campaigns, entries, returning):
+    """Outside a transaction too: SQLite wrote each row as it came, so two syncs inserting
+    the same new campaigns at once took turns, each creating some of them."""
+    repeated = added(campaigns["00001"], entries[:2]) + added(campaigns["00001"], entries[:1])
+
+    with pytest.raises(IntegrityError):
+        insert_each(AddedRecord, columns=COLUMNS, rows=repeated, returning=returning)
+
+    assert not AddedRecord.objects.exists()
 
 
 def test_json_values_and_ids_come_back_as_the_entries_were_given(entries):
