@@ -250,8 +250,10 @@ def test_wrong_codes_sent_at_once_get_no_more_checks_than_the_limit(monkeypatch)
     statuses = posted_at_once(client, CODE, [{"code": code} for code in guesses],
                               REMOTE_ADDR="10.1.1.1")
     assert len(checked) == settings.AXES_FAILURE_LIMIT
-    assert sorted(statuses) == ([200] * (settings.AXES_FAILURE_LIMIT - 1)
-                                + [429] * (len(guesses) - settings.AXES_FAILURE_LIMIT + 1))
+    # The rest met the lockout page, or, begun once the lockout had dropped the login
+    # waiting for its code, were sent to log in again.
+    assert statuses.count(200) == settings.AXES_FAILURE_LIMIT - 1
+    assert 429 in statuses and set(statuses) <= {200, 302, 429}
 
 
 @pytest.mark.parametrize("required", ["staff", AUDITORS])
