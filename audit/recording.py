@@ -176,14 +176,16 @@ def _new_ids(count: int) -> list[int]:
 
     PostgreSQL's sequence does it; SQLite has none, but its AUTOINCREMENT counter is a
     row of sqlite_sequence that a transaction (each takes the write lock at its start,
-    see settings) can move on.
+    see settings) can move on: one of its own outside the caller's, or two first entries
+    at once (none in the log yet) each found no counter and made it, with the same ids.
     """
     table = Entry._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
                            "FROM generate_series(1, %s)", [table, count])
             return [new_id for (new_id,) in cursor.fetchall()]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("UPDATE sqlite_sequence SET seq = seq + %s WHERE name = %s "
                        "RETURNING seq", [count, table])
         if (moved := cursor.fetchone()) is None:  # no entry was ever written

@@ -645,6 +645,50 @@ def test_entries_given_their_ids_first_keep_them_whatever_order_they_are_chained
     call_command("verify_audit")  # raises CommandError on a broken chain
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_first_entries_of_a_new_log_written_at_once_on_sqlite_get_ids_of_their_own(
+        user, sales):
+    """Each writer read SQLite's counter of ids and, finding none, made it in a statement
+    of its own: two first entries at once both made it from 1, and the second's entry
+    failed on the first's id (a server error for its user)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's sequence gives the ids")
+    tamper("DELETE FROM sqlite_sequence WHERE name = 'audit_entry'")
+    counted, go_on, failures = threading.Event(), threading.Event(), []
+
+    def paused_once_counted(execute, sql, params, many, context):
+        done = execute(sql, params, many, context)
+        if sql.startswith("UPDATE sqlite_sequence") and not counted.is_set():
+            counted.set()
+            assert go_on.wait(30)
+        return done
+
+    def letting_it_go_on(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):  # waits for the other's transaction, if it is in one
+            go_on.set()
+        return execute(sql, params, many, context)
+
+    def writer(wrapper, order):
+        def write():
+            try:
+                with connection.execute_wrapper(wrapper):
+                    change(actor=user, campaign=sales, sent={"order": order})
+            finally:
+                go_on.set()
+        return threading.Thread(target=closing(write, failures))
+
+    first, second = writer(paused_once_counted, 1), writer(letting_it_go_on, 2)
+    first.start()
+    assert counted.wait(30)  # it found no counter, and is about to make it
+    second.start()
+    for thread in (first, second):
+        thread.join(60)
+
+    assert failures == []
+    assert sorted(Entry.objects.values_list("sent__order", flat=True)) == [1, 2]
+    call_command("verify_audit")  # raises CommandError on a broken chain
+
+
 # --- users and the admin ------------------------------------------------------------
 
 
