@@ -11,6 +11,7 @@ import signal
 import threading
 from collections import Counter
 from datetime import timedelta
+from itertools import count
 
 import pytest
 from django.core.management import call_command
@@ -80,11 +81,22 @@ def posts_by_phone(sandbox):
 
 @pytest.mark.parametrize("backend", ["database", "rq"], indirect=True)
 def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
-    logged_in, sales, thulium, workers
+    logged_in, sales, thulium, workers, monkeypatch
 ):
     thulium.state.latency = 0.03
     # Thulium's answers are awaited long enough for the kill to land while one is.
     workers.env["THULIUM_TIMEOUT"] = "30"
+    # The batches after the first four wait for the fault below: the rest of the import
+    # took some 0.3 s once 40 rows were added, and a test stalled that long queued the
+    # fault after the last batch was sent, then waited for one that never came.
+    take, batches, fault_queued = thulium.state.take_fault, count(1), threading.Event()
+
+    def after_four_once_the_fault_is_queued(path):
+        if path == BATCH and next(batches) > 4:
+            fault_queued.wait(60)
+        return take(path)
+
+    monkeypatch.setattr(thulium.state, "take_fault", after_four_once_the_fault_is_queued)
     job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
     import_confirm(job=job)
     first = workers.start()
@@ -92,6 +104,7 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
                workers=workers, what="the first worker to add 40 records")
     # The next batch is stored by Thulium, its answer held back: killed in the middle of it.
     thulium.state.fail_next("timeout", path=BATCH, delay=60)
+    fault_queued.set()
     wait_until(lambda: thulium.state.faults_queued == 0, workers=workers,
                what="a batch whose answer is held back")
     workers.kill(first)
