@@ -74,6 +74,21 @@ def sales(campaigns):
     return campaigns["00001"]
 
 
+def batches_after_four_held(thulium, monkeypatch) -> threading.Event:
+    """Hold the batches sent after the first four until the test sets the event it gets:
+    a worker, left alone, sends the rest of an import before a test that a loaded machine
+    stalled acts on what it saw of the first ones."""
+    take, batches, go_on = thulium.state.take_fault, count(1), threading.Event()
+
+    def held_after_four(path):
+        if path == BATCH and next(batches) > 4:
+            go_on.wait(60)
+        return take(path)
+
+    monkeypatch.setattr(thulium.state, "take_fault", held_after_four)
+    return go_on
+
+
 def posts_by_phone(sandbox):
     # A POST cut off by the kill reaches the sandbox as a broken body: it added nothing.
     return Counter(record["phone_number"] for record in records_sent(sandbox))
@@ -86,17 +101,9 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
     thulium.state.latency = 0.03
     # Thulium's answers are awaited long enough for the kill to land while one is.
     workers.env["THULIUM_TIMEOUT"] = "30"
-    # The batches after the first four wait for the fault below: the rest of the import
-    # took some 0.3 s once 40 rows were added, and a test stalled that long queued the
-    # fault after the last batch was sent, then waited for one that never came.
-    take, batches, fault_queued = thulium.state.take_fault, count(1), threading.Event()
-
-    def after_four_once_the_fault_is_queued(path):
-        if path == BATCH and next(batches) > 4:
-            fault_queued.wait(60)
-        return take(path)
-
-    monkeypatch.setattr(thulium.state, "take_fault", after_four_once_the_fault_is_queued)
+    # The rest of the import took some 0.3 s once 40 rows were added: a test stalled that
+    # long queued the fault below after the last batch, and waited for one never to come.
+    fault_queued = batches_after_four_held(thulium, monkeypatch)
     job = previewed(logged_in, sales, csv_bytes(people(ROWS)))
     import_confirm(job=job)
     first = workers.start()
@@ -143,17 +150,19 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
 
 
 def test_a_worker_asked_to_stop_hands_its_rows_back_and_ends(logged_in, sales, thulium, workers,
-                                                              settings):
+                                                              settings, monkeypatch):
     """After one SIGTERM a worker sent the whole import (minutes for 100,000 rows), and
     Docker's SIGKILL ten seconds later cut it off mid-call."""
     rows = 1000
     thulium.state.latency = 0.3  # 25 s for the whole import
+    stopped = batches_after_four_held(thulium, monkeypatch)  # stopped mid-import, surely
     job = previewed(logged_in, sales, csv_bytes(people(rows)))
     import_confirm(job=job)
     first = workers.start()
     wait_until(lambda: ImportRow.objects.filter(job=job, state=RowState.ADDED).count() >= 40,
                workers=workers, what="the first worker to add 40 records")
     os.kill(first.pid, signal.SIGTERM)  # what `docker compose stop` sends
+    stopped.set()
     assert workers.exit_code(first) == 0, workers.logs()
 
     states = Counter(ImportRow.objects.filter(job=job).values_list("state", flat=True))
