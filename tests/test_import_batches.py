@@ -67,9 +67,24 @@ def sales(campaigns):
     return campaigns["00001"]
 
 
-def pushed(client, campaign, rows, **content) -> ImportJob:
+def confirmed(client, campaign, rows, **content) -> ImportJob:
     job = previewed(client, campaign, csv_bytes(rows, **content))
     assert import_confirm(job=job)
+    return job
+
+
+def pushed(client, campaign, rows, **content) -> ImportJob:
+    job = confirmed(client, campaign, rows, **content)
+    import_push(job.pk)
+    return ImportJob.objects.get(pk=job.pk)
+
+
+def lost_and_pushed(thulium, job, *, applied=True) -> ImportJob:
+    """The job pushed, the answer to its first batch lost: Thulium stored it (a late
+    answer), or not (a dropped connection), before the push's lookup is answered though
+    the sandbox stalled (a `first` fault, on the push's first call)."""
+    thulium.state.fail_next("timeout", path=BATCH, apply=applied,
+                            delay=LATE if applied else 0.1, first=True)
     import_push(job.pk)
     return ImportJob.objects.get(pk=job.pk)
 
@@ -193,9 +208,9 @@ def test_a_record_listed_without_its_id_is_added_earlier_and_the_rest_of_its_bat
 ):
     """The check of a batch whose answer was lost failed on that one record, and every
     row of the batch ended unknown."""
-    thulium.state.fail_next("timeout", path=BATCH, apply=True, delay=LATE)
     thulium.state.list_without_id(["601000002"])
-    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)])
+    job = lost_and_pushed(thulium, confirmed(
+        logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(4)]))
 
     assert sends(thulium) == Counter(numbers(4))  # none sent again
     rows = by_phone(job)
@@ -218,9 +233,9 @@ def test_a_lost_batch_answer_ends_with_each_number_once_in_thulium_and_none_sent
     logged_in, sales, thulium, applied
 ):
     """Applied, the rows are found and not sent again; not applied, they are sent again."""
-    thulium.state.fail_next("timeout", path=BATCH, apply=applied,
-                            delay=LATE if applied else 0.1)
-    job = pushed(logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)])
+    job = lost_and_pushed(thulium, confirmed(
+        logged_in, sales, [[phone, "Zofia", "Nowak", "Łódź"] for phone in numbers(6)]),
+        applied=applied)
 
     assert held(thulium) == Counter(numbers(6))
     lost = numbers(4)  # the first batch

@@ -198,8 +198,10 @@ def test_retries_stop_after_the_configured_attempts(logged_in, sales, thulium, s
 
 def test_an_unanswered_send_is_found_in_thulium_and_not_sent_again(logged_in, sales, thulium):
     job = confirmed(logged_in, sales, people(2))
-    # Thulium stores the first record but its answer comes after the portal gave up.
-    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/")
+    # Thulium stores the first record but its answer comes after the portal gave up; the
+    # push's lookup is answered only once it is stored, though the sandbox stalled.
+    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/", method="POST",
+                            first=True)
     import_push(job.pk)
     assert Counter(states(job).values()) == {RowState.ADDED: 2}
     assert posts_by_phone(thulium) == {"601000000": 1, "601000001": 1}
@@ -228,7 +230,8 @@ def test_a_duplicate_refusal_after_an_unanswered_send_counts_as_added_earlier(
     job = confirmed(logged_in, sales, people(1))
     assert job.language == "pl"
     thulium.state.set_now(timezone.now() - timedelta(days=2))
-    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/")
+    thulium.state.fail_next("timeout", delay=LATE, path="/api/outbounds/", method="POST",
+                            first=True)  # stored before the lookup, and the second send
     import_push(job.pk)
     row = ImportRow.objects.get(job=job)
     assert row.state == RowState.ADDED_EARLIER

@@ -80,10 +80,10 @@ def batches_after_four_held(thulium, monkeypatch) -> threading.Event:
     stalled acts on what it saw of the first ones."""
     take, batches, go_on = thulium.state.take_fault, count(1), threading.Event()
 
-    def held_after_four(path):
+    def held_after_four(path, method=None):
         if path == BATCH and next(batches) > 4:
             go_on.wait(60)
-        return take(path)
+        return take(path, method)
 
     monkeypatch.setattr(thulium.state, "take_fault", held_after_four)
     return go_on

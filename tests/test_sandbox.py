@@ -522,6 +522,34 @@ def test_a_timeout_fault_that_is_not_applied_stores_nothing(sandbox):
     assert sandbox.state.received[-1]["json"] == {"phone_number": "221234567"}
 
 
+def test_a_request_after_a_first_timeout_fault_waits_until_its_request_was_applied(
+    sandbox, monkeypatch
+):
+    """What a client asks once it gave up on a lost call finds what that call did, however
+    long the sandbox's handler stalled before storing it (here 1.5 s, or until the question
+    was answered: at once, were it not made to wait)."""
+    asked = threading.Event()
+    add_record = sandbox.state.add_record
+
+    def stalled(*args):
+        asked.wait(1.5)
+        return add_record(*args)
+
+    monkeypatch.setattr(sandbox.state, "add_record", stalled)
+    sandbox.state.fail_next("timeout", path=RECORDS_PATH, delay=60, first=True)
+    with pytest.raises(requests.ReadTimeout):
+        post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
+    stats = requests.get(f"{sandbox.url}/outbounds/stats", auth=AUTH, timeout=30).json()
+    asked.set()
+    assert {c["id"]: c["records_count"] for c in stats}["00001"] == 1
+
+
+def test_a_fault_given_a_method_lets_the_other_methods_pass(sandbox):
+    sandbox.state.fail_next("http_503", path=RECORDS_PATH, method="post")
+    assert requests.get(f"{sandbox.url}/outbounds/00001/records", auth=AUTH).status_code == 200
+    assert post_record(sandbox, "00001", {"phone_number": "221234567"}).status_code == 503
+
+
 def test_a_patient_client_gets_the_answer_after_a_timeout_fault(sandbox):
     sandbox.state.fail_next("timeout", delay=0.3)
     response = post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=5)
@@ -675,6 +703,10 @@ def test_a_timeout_fault_queued_over_http_uses_its_delay_and_apply(sandbox):
     [
         ("faults", {"kind": "meteor"}),
         ("faults", {"kind": "timeout", "times": 0}),
+        ("faults", {"kind": "http_500", "first": True}),  # only a timeout answers late
+        ("faults", {"kind": "timeout", "every": 2, "first": True}),
+        ("faults", {"kind": "timeout", "first": "yes"}),
+        ("faults", {"kind": "timeout", "method": 1}),
         ("faults", {}),
         ("latency", {"seconds": -1}),
         ("latency", {}),

@@ -345,7 +345,8 @@ def test_a_due_change_whose_answer_was_lost_is_not_tried_again(scheduled, thuliu
 
 
 def test_a_lost_answer_is_looked_up_in_thulium_never_sent_again(scheduled, thulium):
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE)
+    # Applied before the worker's lookup is answered, though the sandbox stalled.
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE, first=True)
     due(scheduled)
     due_changes_apply()
 

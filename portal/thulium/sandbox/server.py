@@ -1,8 +1,9 @@
 """The sandbox's HTTP side: Thulium's API under /api, control endpoints under /_sandbox.
 
-Every /api request goes: read body -> log -> gathering (tests) -> latency -> fault -> auth
--> permission -> route -> campaign -> JSON body -> rules -> store -> answer. Answers are
-built as `_Reply` values first and written last, so faults can delay, replace or drop them.
+Every /api request goes: read body -> log -> gathering (tests) -> latency -> fault (or wait
+behind a `first` one it does not match) -> auth -> permission -> route -> campaign -> JSON
+body -> rules -> store -> answer. Answers are built as `_Reply` values first and written
+last, so faults can delay, replace or drop them.
 """
 
 import base64
@@ -246,8 +247,8 @@ def _control_reset(state, data):
 def _control_faults(state, data):
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise ValueError('body must be an object with a "kind"')
-    options = {key: data[key] for key in ("times", "path", "delay", "apply", "every")
-               if key in data}
+    options = {key: data[key] for key in ("times", "path", "delay", "apply", "every", "first",
+                                          "method") if key in data}
     state.fail_next(data["kind"], **options)
     return _json_reply(200, {"ok": True})
 
@@ -399,7 +400,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         state.wait_gathered()
         time.sleep(state.latency)
-        fault = state.take_fault(path)
+        fault = state.take_fault(path, self.command)
+        if not (fault and fault.first):
+            state.wait_behind_first_faults(path, self.command)
         if fault and fault.kind not in PROCESSED_KINDS:
             self._answer_fault(fault)
             return

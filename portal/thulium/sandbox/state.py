@@ -48,9 +48,12 @@ class Fault:
     delay: float = DEFAULT_TIMEOUT_DELAY
     apply: bool = True
     every: int | None = None  # every n-th matching request gets it, until reset
+    first: bool = False  # the requests it takes are applied before others it leaves wait
+    method: str | None = None  # only requests of this method, e.g. "POST"; None: any
 
-    def matches(self, path):
-        return self.path is None or path.startswith(self.path)
+    def matches(self, path, method=None):
+        return ((self.path is None or path.startswith(self.path))
+                and self.method in (None, method))
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ class SandboxState:
             self._gathering = None  # a threading.Barrier while requests are held (gather)
             self.gathered = False
             self._timed_out = 0  # requests a timeout fault took, once it applied them or not
+            # Handler thread -> the `first` fault whose request it has not yet applied.
+            self._firsts_in_flight = {}
+            self._timed_out_changed.notify_all()  # requests waiting behind `first` faults
             # A reset ends the timeout faults' waits: the test that asked for them is over.
             test_over, self._test_over = self._test_over, threading.Event()
         test_over.set()
@@ -116,12 +122,21 @@ class SandboxState:
         with self._lock:
             self._latency = seconds
 
-    def fail_next(self, kind, times=1, path=None, delay=None, apply=True, every=None):
-        """Queue a fault for the next `times` /api requests whose path starts with `path`.
+    def fail_next(self, kind, times=1, path=None, delay=None, apply=True, every=None,
+                  first=False, method=None):
+        """Queue a fault for the next `times` /api requests whose path starts with `path`
+        (of `method` only, if given).
 
         With `every` n instead, every n-th such request gets it until reset: a steady share
         of failures over a long run (a bench's "1 answer in 10 lost"), which a fixed count
         of faults cannot place when requests run concurrently.
+
+        With `first`, a timeout fault's requests are applied (or not, as `apply` says)
+        before any /api request it does not match (another path or method) goes past its
+        fault step: the portal's lookup once it gave up on the lost call finds what that
+        call did, though the sandbox's thread stalled longer than the portal waited (not
+        also longer than the lookup waits). A request it does not match sent before the
+        fault took its own waits a minute: `first` is for the portal's first call.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
@@ -133,16 +148,24 @@ class SandboxState:
             raise ValueError("give times or every, not both")
         if path is not None and not isinstance(path, str):
             raise ValueError("path must be a string or null")
+        if method is not None and not isinstance(method, str):
+            raise ValueError("method must be a string or null")
         if not isinstance(apply, bool):
             raise ValueError("apply must be true or false")
+        if not isinstance(first, bool):
+            raise ValueError("first must be true or false")
+        if first and (kind != "timeout" or every is not None):
+            raise ValueError("first is for a timeout fault given times, not every")
         delay = DEFAULT_TIMEOUT_DELAY if delay is None else _number(delay, "delay")
+        fault = Fault(kind, path, delay, apply, every, first, method and method.upper())
         with self._lock:
             # For an `every` fault the count is of matching requests still to come before
             # the next one that gets it, and starts again at `every` once it is reached.
-            self._faults.append([Fault(kind, path, delay, apply, every), every or times])
+            self._faults.append([fault, every or times])
 
-    def take_fault(self, path):
-        """The first queued fault matching `path`, used up once; None if none matches.
+    def take_fault(self, path, method=None):
+        """The first queued fault matching `path` (and `method`), used up once; None if none
+        matches.
 
         An `every` fault is never used up: it counts the requests that reach it and is
         taken by each n-th; the others go on to the faults queued after it.
@@ -150,17 +173,31 @@ class SandboxState:
         with self._lock:
             for entry in self._faults:
                 fault, remaining = entry
-                if fault.matches(path) and fault.every:
+                if fault.matches(path, method) and fault.every:
                     entry[1] = remaining - 1 or fault.every
                     if remaining == 1:
                         return fault
-                elif fault.matches(path):
+                elif fault.matches(path, method):
                     if remaining == 1:
                         self._faults.remove(entry)
                     else:
                         entry[1] = remaining - 1
+                    if fault.first:
+                        self._firsts_in_flight[threading.get_ident()] = fault
                     return fault
         return None
+
+    def wait_behind_first_faults(self, path, method):
+        """Called by the handler of an /api request no `first` fault took: wait until those
+        that do not match it took their requests and applied them or not (or a minute
+        passed). Requests they match go on: the portal's other sends of the moment."""
+        def ahead():
+            firsts = [fault for fault, _ in self._faults if fault.first]
+            firsts += self._firsts_in_flight.values()
+            return any(not fault.matches(path, method) for fault in firsts)
+
+        with self._timed_out_changed:
+            self._timed_out_changed.wait_for(lambda: not ahead(), 60.0)
 
     def time_out(self, seconds):
         """Called by the handler of a request a timeout fault took, once it applied the
@@ -169,6 +206,7 @@ class SandboxState:
         with self._lock:
             test_over = self._test_over
             self._timed_out += 1
+            self._firsts_in_flight.pop(threading.get_ident(), None)
             self._timed_out_changed.notify_all()
         test_over.wait(seconds)
 
