@@ -537,6 +537,7 @@ def test_a_push_whose_worker_is_asked_to_stop_hands_its_rows_back_to_be_sent_onc
         worker_stopping.clear()
     assert Counter(states(job).values()) == {RowState.SENDING: 1, RowState.QUEUED: 4}
     assert not Entry.objects.filter(outcome=Outcome.PENDING).exists()
+    assert thulium.state.wait_timed_out()  # stored before the next worker asks, however late
 
     import_push(job.pk)  # another worker's
 

@@ -26,7 +26,7 @@ from imports.models import ImportJob, ImportRow, RowState
 from imports.resuming import imports_resume_stalled, task_waiting
 from imports.services import import_confirm, import_enqueue
 from imports.shutdown import worker_stopping
-from tests.conftest import records_sent
+from tests.conftest import LATE, records_sent
 from tests.import_files import csv_bytes, people, previewed
 from tests.workers import (
     DB_BACKEND,
@@ -110,11 +110,12 @@ def test_a_killed_worker_resumes_without_losing_or_resending_a_row(
     wait_until(lambda: ImportRow.objects.filter(job=job, state=RowState.ADDED).count() >= 40,
                workers=workers, what="the first worker to add 40 records")
     # The next batch is stored by Thulium, its answer held back: killed in the middle of it.
-    thulium.state.fail_next("timeout", path=BATCH, delay=60)
+    thulium.state.fail_next("timeout", path=BATCH, delay=LATE)
     fault_queued.set()
     wait_until(lambda: thulium.state.faults_queued == 0, workers=workers,
                what="a batch whose answer is held back")
     workers.kill(first)
+    assert thulium.state.wait_timed_out()  # stored before the next worker asks, however late
     # What the dead worker left: rows it knew Thulium had added, rows it held.
     added_before = set(ImportRow.objects.filter(job=job, state=RowState.ADDED)
                        .values_list("phone_number", flat=True))

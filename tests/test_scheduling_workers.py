@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.due import claim_lease
 from campaigns.models import ScheduledChange
 from campaigns.scheduling import change_schedule
-from tests.conftest import api_calls
+from tests.conftest import LATE, api_calls
 from tests.workers import Workers, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,12 +41,13 @@ def test_a_worker_killed_while_sending_a_change_leaves_it_to_the_next_never_sent
 ):
     change = scheduled(campaigns["00001"], user, {"active": False}, seconds=1)
     # Thulium stores the PUT and keeps its answer back; the worker waits for it till killed.
-    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=60)
+    thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE)
     workers.env["THULIUM_TIMEOUT"] = "30"
     first = workers.start()
     wait_until(lambda: api_calls(thulium, "PUT") and state_of(change) == State.APPLYING,
                workers=workers, seconds=60, what="the first worker to send the change")
     workers.kill(first)
+    assert thulium.state.wait_timed_out()  # stored before the next worker asks, however late
 
     # The dead worker's claim made as old as the next worker's lease, rather than waited for
     # some 7 s: a claim older than that is taken over, a younger one left to its worker
