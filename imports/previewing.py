@@ -159,11 +159,14 @@ def _stored(job: ImportJob, rows, total: int) -> None:
 
 def _rows_dropped_unless_checked_again(job: ImportJob) -> None:
     """Delete the rows of a check that ended (its file unreadable, stopped by its user, or
-    erased at a person's request), unless a newer check has the import: its rows are its
-    own. The import is held meanwhile, so that no newer check begins."""
+    erased at a person's request), unless a newer check took the import (its heartbeat is
+    no longer this check's): the rows are that one's, still checking or checked. Told by
+    its state alone, a newer check that had ended first lost its whole preview. The import
+    is held meanwhile, so that no newer check begins."""
     with transaction.atomic():
         _rows_hold(job)
-        if ImportJob.objects.select_for_update().filter(pk=job.pk).exclude(
+        if ImportJob.objects.select_for_update().filter(
+                pk=job.pk, heartbeat_at=job.heartbeat_at).exclude(
                 state=ImportJob.State.CHECKING).exists():
             rows_delete(job)
 

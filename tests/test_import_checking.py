@@ -13,6 +13,7 @@ from audit.erasure import forget_number
 from imports import previewing
 from imports.models import ImportJob, ImportRow
 from imports.previewing import import_check
+from imports.services import import_check_start, import_check_stop
 from tests.import_files import (
     csv_bytes,
     mapping_post,
@@ -166,6 +167,32 @@ def test_a_check_stopped_by_its_user_goes_back_to_the_mapping_keeping_no_row(
     import_check(job.pk)  # checked again, afresh
     job.refresh_from_db()
     assert (job.state, job.rows_total, job.rows.count()) == (ImportJob.State.PREVIEWED, 300, 300)
+
+
+def test_a_check_stopped_keeps_the_rows_of_the_newer_check_that_ended_before_it_noticed(
+    sales, handed_to_a_worker, monkeypatch
+):
+    """Stopped and checked again with a worker of its own, which ended first: the first
+    check, seeing at its next batch that the import is no longer its own, leaves the
+    newer check's preview as it is."""
+    monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
+    job = handed_to_a_worker(sales, csv_bytes(people(300)))
+    write = previewing.rows_insert
+    checks = []
+
+    def checked_again_after_the_first_batch(job, rows):
+        write(job, rows)
+        if not checks:
+            checks.append(job.pk)
+            assert import_check_stop(job=job)
+            assert import_check_start(job=job, mapping=job.mapping)
+            import_check(job.pk)  # the newer check, to its end
+
+    monkeypatch.setattr(previewing, "rows_insert", checked_again_after_the_first_batch)
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
+    assert job.rows.count() == 300
 
 
 def test_a_file_erased_while_a_worker_checks_it_leaves_no_row_of_it(
