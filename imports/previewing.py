@@ -48,6 +48,7 @@ def import_preview(*, job: ImportJob, mapping: list[str], language: str | None =
         if not ImportJob.objects.select_for_update().filter(
                 pk=job.pk, state__in=ImportJob.MAPPABLE_STATES).exists():
             return
+        rows_delete(job)
         total, valid = _rows_check(job, upload_content(job), mapping, statuses, agents)
         valid -= rows_waiting_elsewhere_set_apart(job)
         job.mapping, job.rows_total, job.rows_valid = mapping, total, valid
@@ -92,7 +93,14 @@ def _check(job_id: int) -> None:
         statuses, agents, unread = _choices(job, job.language or None)
         try:
             content = upload_content(job)
-            _renew(job, rows_expected=_lines(job, content))
+            expected = _lines(job, content)
+            # The earlier rows deleted with the heartbeat renewed, as a batch is stored: a
+            # newer check that took the import meanwhile keeps its rows. The rows locked
+            # before the import, as an erasure takes them (see `import_preview`).
+            with transaction.atomic():
+                _rows_hold(job)
+                _renew(job, rows_expected=expected)
+                rows_delete(job)
             total, valid = _rows_check(job, content, job.mapping, statuses, agents,
                                        store=lambda rows, total: _stored(job, rows, total))
             with transaction.atomic():  # as a batch is stored: while the check is this one's
@@ -188,9 +196,10 @@ def _lines(job: ImportJob, content: bytes) -> int:
 
 def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, agents,
                 store=None) -> tuple[int, int]:
-    """Check every row of the file (`content`) and write it, in place of what an earlier
-    check wrote, batch by batch: `store(rows, rows checked so far)` does (else
-    `rows_insert`); returns how many rows the file has and how many of them are to send."""
+    """Check every row of the file (`content`) and write it, batch by batch, in place of
+    what an earlier check wrote (the caller deleted it): `store(rows, rows checked so far)`
+    does (else `rows_insert`); returns how many rows the file has and how many of them are
+    to send."""
     store = store or (lambda rows, _total: rows_insert(job, rows))
     form = RecordForm(campaign=job.campaign, statuses=statuses, agents=agents,
                       earlier=EarlierAdditions(job.campaign))
@@ -198,7 +207,6 @@ def _rows_check(job: ImportJob, content: bytes, mapping: list[str], statuses, ag
     rows = read_rows(content, kept_layout(job))
     next(rows)  # the header
     total = valid = 0
-    rows_delete(job)
     with closing(RowChecker(job=job, form=form)) as checker:
         while batch := list(islice(rows, PREVIEW_BATCH)):
             checked = suppressed_set_apart(job.campaign, checker.check_all(batch))

@@ -195,6 +195,31 @@ def test_a_check_stopped_keeps_the_rows_of_the_newer_check_that_ended_before_it_
     assert job.rows.count() == 300
 
 
+def test_a_check_that_begins_late_deletes_no_row_of_a_newer_check(
+    sales, handed_to_a_worker, monkeypatch
+):
+    """A worker that took the check, then stalled before it began (reading a large
+    workbook), while the user stopped it and a newer check ended: the rows it deletes as
+    it begins are only ever its own import's earlier ones, never the newer check's."""
+    job = handed_to_a_worker(sales, csv_bytes(people(300)))
+    read = previewing.read_rows
+    checks = []
+
+    def checked_again_meanwhile(content, layout):
+        if not checks:
+            checks.append(job.pk)
+            assert import_check_stop(job=job)
+            assert import_check_start(job=job, mapping=job.mapping)
+            import_check(job.pk)  # the newer check, to its end
+        return read(content, layout)
+
+    monkeypatch.setattr(previewing, "read_rows", checked_again_meanwhile)
+    import_check(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.rows_total, job.rows_valid) == (ImportJob.State.PREVIEWED, 300, 300)
+    assert job.rows.count() == 300
+
+
 def test_a_file_erased_while_a_worker_checks_it_leaves_no_row_of_it(
     logged_in, sales, handed_to_a_worker, monkeypatch
 ):
