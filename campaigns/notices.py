@@ -6,6 +6,7 @@ templates/notices/<slug>/."""
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from audit.models import Outcome
 from notices.kinds import Kind
@@ -14,6 +15,9 @@ from notices.services import notices_queue
 from .approvers import APPROVE, approvers_of, requests_to_approve
 from .entries import Step
 from .models import ChangeRequest, ScheduledChange
+
+NOT_THEIRS_TO_APPROVE = gettext_noop("the request is no longer one the user may approve")
+DECIDED_FIRST = gettext_noop("the request was decided before the notice was sent")
 
 
 def _no_longer_waiting_for(notice) -> str:
@@ -24,13 +28,14 @@ def _no_longer_waiting_for(notice) -> str:
     if requests_to_approve(notice.user).filter(pk__in=told).exists():
         return ""
     if ChangeRequest.objects.filter(pk__in=told, state=ChangeRequest.State.REQUESTED).exists():
-        return "the request is no longer one the user may approve"
-    return "the request was decided before the notice was sent"
+        return NOT_THEIRS_TO_APPROVE
+    return DECIDED_FIRST
 
 
 REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
                        gets=lambda user: user.has_perm(APPROVE),
-                       why_outdated=_no_longer_waiting_for)
+                       why_outdated=_no_longer_waiting_for,
+                       outdated_reasons=(NOT_THEIRS_TO_APPROVE, DECIDED_FIRST))
 REQUEST_DECIDED = Kind("change-request-decided",
                        _("My change request was approved, rejected or applied"),
                        gets=lambda user: user.has_perm("campaigns.change_campaign"))

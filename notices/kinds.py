@@ -28,6 +28,9 @@ class Kind:
     # Given a queued Notice at its send, why it no longer holds ("" while it does): one kept
     # in the outbox while the mail server was away may tell of what has changed since.
     why_outdated: Callable[[object], str] | None = None
+    # Every answer of why_outdated but "" (English, marked with gettext_noop): the outbox's
+    # last error keeps it so and the admin shows it in the reader's language.
+    outdated_reasons: tuple[str, ...] = ()
 
 
 _KINDS: dict[str, Kind] = {}

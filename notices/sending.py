@@ -24,6 +24,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from .kinds import kind_named
 from .models import Notice, OptOut
@@ -39,6 +40,11 @@ MAX_WAIT = timedelta(hours=1)
 SEND_WAITS = 20
 BATCH = 50
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
+# Why a notice is given up unsent, kept in English in its last error beside a mail server's
+# words (which come in English) and shown in the reader's language in the admin.
+NO_ADDRESS = gettext_noop("the user has no address now")
+NO_LONGER_GETS = gettext_noop("the user no longer gets such notices")
+TURNED_OFF = gettext_noop("the user turned such notices off")
 
 
 def notices_send_due(*, now: datetime | None = None) -> int:
@@ -132,14 +138,14 @@ def _why_not_sent(notice: Notice) -> str:
     them when it was queued (one queued before they turned its kind off went out)."""
     user = notice.user
     if not (user.is_active and user.email):
-        return "the user has no address now"
+        return NO_ADDRESS
     kind = kind_named(notice.kind)
     if kind is None:
         return ""
     if not kind.gets(user):
-        return "the user no longer gets such notices"
+        return NO_LONGER_GETS
     if OptOut.objects.filter(user=user, kind=kind.slug).exists():
-        return "the user turned such notices off"
+        return TURNED_OFF
     return kind.why_outdated(notice) if kind.why_outdated else ""
 
 

@@ -20,11 +20,12 @@ from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_request_reject
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
+from campaigns.notices import DECIDED_FIRST
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
 from notices.models import Notice, OptOut
-from notices.sending import notice_message, notices_purge, notices_send_due
+from notices.sending import TURNED_OFF, notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
 from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, PASSWORD, make_user
@@ -399,6 +400,32 @@ def test_a_choice_made_while_a_notice_waited_in_the_outbox_holds_at_its_send(
     notices_send_due(now=timezone.now() + timedelta(minutes=2))
     assert [mail["X-Envelope-To"] for mail in inbox.received] == ["anna@example.com"]
     assert Notice.objects.get(user=bob).last_error == why
+
+
+def test_the_outbox_says_why_the_portal_gave_a_notice_up_in_the_reader_s_language(
+        db):
+    """The portal's reasons, kept in English beside the mail server's words, read in English
+    on a Polish admin page; the server's words are shown as they came."""
+    staff = make_user("admin", is_staff=True, is_superuser=True)
+    refused = "SMTPDataError: 550 5.7.1 Mailbox unavailable"
+    turned_off, _decided, _refused = (
+        Notice.objects.create(user=staff, kind=kind, path="campaigns/", last_error=why,
+                              state=Notice.State.GAVE_UP)
+        for kind, why in (("change-request-decided", TURNED_OFF),
+                          ("change-request-waiting", DECIDED_FIRST),
+                          ("change-request-waiting", refused)))
+    admin = Client()
+    admin.force_login(staff)
+
+    outbox = admin.get(reverse("admin:notices_notice_changelist"),
+                       HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    page = admin.get(reverse("admin:notices_notice_change", args=[turned_off.pk]),
+                     HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+
+    assert "użytkownik wyłączył takie powiadomienia" in outbox
+    assert "wniosek rozpatrzono przed wysłaniem powiadomienia" in outbox and refused in outbox
+    assert TURNED_OFF not in outbox and DECIDED_FIRST not in outbox
+    assert "użytkownik wyłączył takie powiadomienia" in page and TURNED_OFF not in page
 
 
 def test_a_refusing_server_is_logged_and_tried_again_later(requested, inbox, caplog):
