@@ -1,6 +1,7 @@
 """The Polish interface: a complete, compiled translation, chosen from the browser or the
 page's switch; Polish dates and numbers; Thulium asked to answer in Polish."""
 
+import ast
 import datetime
 import gettext
 import os
@@ -139,6 +140,25 @@ def test_the_translation_covers_every_string_in_the_code(catalogue, tmp_path, mo
     assert sorted(_keys(catalogue) - _keys(fresh), key=str) == [], "run `make messages`"
     assert [e.msgid for e in fresh.untranslated_entries()] == []
     assert [e.msgid for e in fresh.fuzzy_entries()] == []
+
+
+def test_no_string_is_marked_inside_an_f_string():
+    """makemessages (xgettext) does not read inside an f-string: a header of the do-not-call
+    export, f"{_('added_at')} ({zone})", was never in the catalogue, so English in Polish."""
+    marks = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy",
+             "pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy"}
+    root = Path(settings.BASE_DIR)
+    scanned = [top for top in root.iterdir() if top.is_dir() and not top.name.startswith(".")
+               and top.name not in NOT_SCANNED]
+    hidden = [
+        f"{source.relative_to(root)}:{call.lineno}"
+        for source in [*root.glob("*.py"), *(path for top in scanned for path in top.rglob("*.py"))]
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.JoinedStr)
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) in marks
+    ]
+    assert hidden == []
 
 
 def test_every_plural_has_each_of_polish_four_forms(catalogue):
