@@ -189,6 +189,8 @@ class SearchTerm(models.Model):
         # Terms are found exactly, never by LIKE: a plain index, not the column's db_index,
         # which on PostgreSQL adds a pattern-ops one written with every term to no use.
         indexes = [models.Index(fields=["term"], name="search_term")]
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
 
     def __str__(self):
         return self.term
@@ -216,6 +218,7 @@ class ChainHead(models.Model):
             ("erase_personal_data", _("Can erase a person's phone number everywhere")),
         ]
         verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
 
     def __str__(self):
         return f"#{self.seq} {self.last_hash}"
@@ -247,6 +250,7 @@ class ChainCheck(models.Model):
     class Meta:
         default_permissions = ()
         verbose_name = _("audit chain check")
+        verbose_name_plural = _("audit chain checks")
 
     def __str__(self):
         return f"{named_minute(self.checked_at)} {'intact' if self.intact else 'broken'}"

@@ -121,6 +121,10 @@ class ImportUpload(models.Model):
     job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="upload")
     content = models.BinaryField()
 
+    class Meta:
+        verbose_name = _("import upload")
+        verbose_name_plural = _("import uploads")
+
     def __str__(self):
         return f"upload of {self.job_id}"
 
@@ -183,6 +187,8 @@ class ImportRow(models.Model):
             models.Index(fields=["job", "state", "number"]),
             models.Index(fields=["job", "finished_at"]),
         ]
+        verbose_name = _("import row")
+        verbose_name_plural = _("import rows")
 
     def __str__(self):
         return f"row {self.number} of import {self.job_id} ({self.state})"
@@ -203,6 +209,10 @@ class ImportAttempt(models.Model):
     # checking one locked the entry's row, written anew, once per imported row.
     entry = models.OneToOneField("audit.Entry", on_delete=models.PROTECT, related_name="+",
                                  db_constraint=False)
+
+    class Meta:
+        verbose_name = _("import attempt")
+        verbose_name_plural = _("import attempts")
 
     def __str__(self):
         return f"{self.row} -> entry {self.entry_id}"

@@ -16,6 +16,7 @@ class UserLanguage(models.Model):
 
     class Meta:
         verbose_name = _("user's language")
+        verbose_name_plural = _("users' languages")
 
     def __str__(self):
         return f"{self.user_id}: {self.language}"
@@ -32,6 +33,7 @@ class OptOut(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_opt_out")]
         verbose_name = _("turned-off notice")
+        verbose_name_plural = _("turned-off notices")
 
     def __str__(self):
         return f"{self.user_id}: {self.kind}"

@@ -323,3 +323,14 @@ def test_every_field_the_admin_shows_of_the_portal_s_models_has_a_label_to_trans
         and not isinstance(field.verbose_name, Promise)
     ]
     assert unlabelled == []
+
+
+def test_every_model_of_the_portal_has_names_to_translate():
+    """The admin names every model among the permissions it offers, and a deletion's page
+    counts what it takes by their plurals: "search term" and "import row" read in English
+    in Polish, and a plural Django made of a translated name as "Język użytkownikas"."""
+    unnamed = [model._meta.label for model in apps.get_models()
+               if model._meta.app_label in PORTAL_APPS
+               and not all(isinstance(model._meta.original_attrs.get(name), Promise)
+                           for name in ("verbose_name", "verbose_name_plural"))]
+    assert unnamed == []
