@@ -31,7 +31,7 @@ from multiprocessing import get_context
 from operator import itemgetter
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -119,18 +119,33 @@ def chain_check_keep(verdict: Verdict) -> None:
     and verify_audit tells whoever ran it which key to give back.
     """
     with transaction.atomic():
-        before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
         check = ChainCheck(pk=ChainCheck.ONLY, checked_at=timezone.now(),
                            intact=not verdict.problem, links=verdict.links,
                            problem=verdict.problem, finding=verdict.finding)
         check.seal_now()
-        check.save()
+        before = _last_check_replaced(check)
         # A row not sealed by a check (written by hand, with a coming break's words) tells
         # nothing of what was told.
         if (verdict.problem and not verdict.key_missing
                 and (before is None or not before.sealed or before.intact
                      or before.problem != verdict.problem)):
             chain_broken.send(sender=ChainCheck, check=check)
+
+
+def _last_check_replaced(check: ChainCheck) -> ChainCheck | None:
+    """Save `check` in place of the last check, locked first; returns that check, or None
+    if there was none. The first two checks at once both find no row to lock: the later
+    one's insert waits for the earlier's row (its key), fails, and then takes that row."""
+    before = ChainCheck.objects.select_for_update().filter(pk=ChainCheck.ONLY).first()
+    if before is None:
+        try:
+            with transaction.atomic():
+                check.save(force_insert=True)
+            return None
+        except IntegrityError:
+            before = ChainCheck.objects.select_for_update().get(pk=ChainCheck.ONLY)
+    check.save(force_update=True)
+    return before
 
 
 def last_link_key_missing() -> str:

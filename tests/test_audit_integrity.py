@@ -32,6 +32,7 @@ from audit.chain import (
     payload,
 )
 from audit.erasure import forget_number
+from audit.findings import Finding, where
 from audit.models import (
     GENESIS_HASH,
     AppendOnlyError,
@@ -53,7 +54,7 @@ from audit.recording import (
 )
 from audit.services import TimelineFilters, entries_matching
 from audit.signals import chain_broken
-from audit.verify import Verdict, chain_check_if_due, verify_chain
+from audit.verify import Verdict, chain_check_if_due, chain_check_keep, verify_chain
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
 from portal.phones import phone_key
@@ -63,7 +64,13 @@ from records.models import AddedRecord
 from records.services import added_values, record_add, record_add_begin_all, record_add_complete_all
 from tests.audit_fixtures import addition, change, tamper
 from tests.conftest import ADMINISTRATORS, AUDITORS, make_user, skip_unless_postgresql
-from tests.db_threads import closing
+from tests.db_threads import (
+    closing,
+    ended_once_waiting,
+    named_threads,
+    paused,
+    started_until,
+)
 from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN
 
@@ -587,6 +594,27 @@ def test_a_retired_key_left_out_is_kept_as_the_last_check_but_told_to_no_one(
     tamper("UPDATE audit_entry SET reason = 'added later' WHERE id = %s", [newer.pk])
     assert verify_problem().startswith("The audit trail was tampered with: ")
     assert len(told) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_checks_at_once_keep_one_row_and_tell_the_break_once(monkeypatch, told):
+    """With no row yet to lock, both inserted theirs: the second failed on the first's key
+    (a crashed verify_audit, or a worker's check lost). It now waits for the first's row
+    and takes it."""
+    skip_unless_postgresql(connection)
+    finding = Finding("link-altered", where(2, BEGUN, 3))
+    verdict = Verdict(2, 4, 4, "h", str(finding), finding.as_kept())
+    inserted, go_on = paused(monkeypatch, ChainCheck, "save", after=True, on_thread="first")
+    threads, failures, pids = named_threads({
+        name: lambda: chain_check_keep(verdict) for name in ("first", "second")})
+    started_until(threads["first"], inserted)
+    threads["second"].start()
+    ended_once_waiting(threads, pids, "second", go_on)
+
+    assert failures == []
+    assert told == [verdict.problem]
+    check = ChainCheck.objects.get()
+    assert check.sealed and check.problem == verdict.problem
 
 
 def test_a_worker_checks_once_its_own_hours_pass_whatever_the_last_check_says(
