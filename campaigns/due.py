@@ -3,7 +3,8 @@
 Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
 1. finishes a change a dead worker left *applying*: if that worker had begun the call,
    Thulium is asked what it holds (GET outbounds) before anything is sent again, as the
-   portal never sends twice because an answer was lost;
+   portal never sends twice because an answer was lost; a call that certainly applied
+   nothing puts the change back to waiting, as it would have;
 2. marks missed each waiting change whose time passed more than SCHEDULE_GRACE_MINUTES
    ago (no worker ran then): it is never sent; one already tried is marked failed;
 3. claims each due change with a conditional UPDATE (waiting to applying), so that of two
@@ -164,7 +165,7 @@ def _try_again(change: ScheduledChange, claim, entry: Entry) -> None:
     the try applied nothing. Past the grace it fails (due_changes_apply)."""
     ScheduledChange.objects.filter(pk=change.pk, state=State.APPLYING, claimed_at=claim).update(
         state=State.WAITING, claimed_at=None, claimed_by="", sent_change=entry)
-    log.info("scheduled change %s for campaign %s: Thulium unavailable, to be tried again",
+    log.info("scheduled change %s for campaign %s: not applied, to be tried again",
              change.pk, change.campaign.thulium_id)
 
 
@@ -175,6 +176,11 @@ def _resume(change: ScheduledChange, claim) -> int | None:
         # It died before beginning the call (sent_change: an earlier try's): nothing was sent.
         return _send(change, claim)
     if entry.is_final:  # it died after the answer, before noting it
+        if entry.outcome == Outcome.FAILED:
+            # Thulium certainly holds nothing of the call (it answered 503, or was found
+            # not holding the change): tried again, as that worker was to (after a 401 or
+            # 403 it would have failed the change: one more try, refused again if so).
+            return _try_again(change, claim, entry)
         state = {Outcome.SUCCEEDED: State.APPLIED, Outcome.REFUSED: State.REFUSED}.get(
             entry.outcome, State.FAILED)
         if entry.outcome == Outcome.UNKNOWN and _held(change):

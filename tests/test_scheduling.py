@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin
+from campaigns import due as due_module
 from campaigns import scheduling
 from campaigns.due import _held, claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
@@ -661,12 +662,18 @@ def test_with_four_eyes_a_time_that_passes_while_approving_makes_the_request_out
     assert not ScheduledChange.objects.exists() and api_calls(thulium, "PUT") == []
 
 
+def claimed_long_ago(change: ScheduledChange, by: str = "worker-1") -> None:
+    """The change as a worker that died holding it leaves it: applying, its claim older
+    than a call can take."""
+    ScheduledChange.objects.filter(pk=change.pk).update(
+        state=State.APPLYING, claimed_at=timezone.now() - claim_lease() - datetime.timedelta(
+            seconds=1), claimed_by=by)
+
+
 def dead_worker_left(change: ScheduledChange, *, sent: bool) -> Entry:
     """What a worker killed in the middle of the PUT leaves: the change claimed long ago,
     its call begun and never completed; with `sent`, Thulium had stored the change."""
-    ScheduledChange.objects.filter(pk=change.pk).update(
-        state=State.APPLYING, claimed_at=timezone.now() - claim_lease() - datetime.timedelta(
-            seconds=1), claimed_by="worker-1")
+    claimed_long_ago(change)
     begun = entry_begin(kind=CAMPAIGN_CHANGE.slug, actor=change.created_by,
                         campaign=change.campaign, sent=change.changes,
                         related=change.scheduled_entry)
@@ -710,14 +717,57 @@ def test_a_worker_dead_before_trying_again_leaves_a_change_sent_once_not_failed(
     thulium.state.fail_next("http_503", path="/api/outbounds/00001")
     due(scheduled)
     due_changes_apply()
-    ScheduledChange.objects.filter(pk=scheduled.pk).update(
-        state=State.APPLYING, claimed_at=timezone.now() - claim_lease() - datetime.timedelta(
-            seconds=1), claimed_by="worker-1")
+    claimed_long_ago(scheduled)
     due_changes_apply(worker="worker-2")
 
     scheduled.refresh_from_db()
     assert scheduled.state == State.APPLIED
     assert len(api_calls(thulium, "PUT")) == 2
+
+
+class WorkerKilled(Exception):
+    """The worker's process ended here (killed, or its machine lost)."""
+
+
+def killed_at(monkeypatch, name: str) -> None:
+    """Make campaigns.due's function `name` kill the worker the first time it is called."""
+    original, calls = getattr(due_module, name), []
+
+    def kill_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise WorkerKilled(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(due_module, name, kill_once)
+
+
+@pytest.mark.parametrize("killed_in, fault, calls", [
+    ("_send", None, ["GET", "PUT"]),
+    ("_try_again", "http_503", ["PUT", "PUT"]),
+], ids=["after-found-not-held", "after-thulium-down"])
+def test_a_worker_killed_once_nothing_was_applied_leaves_the_change_to_be_sent(
+        scheduled, thulium, monkeypatch, killed_in, fault, calls):
+    """Killed after Thulium was found not holding a dead worker's call, or after a 503 and
+    before the change went back to waiting, it left a call that applied nothing: the next
+    worker closed the change as failed, never to be sent, and its author was told."""
+    due(scheduled)
+    if fault:
+        thulium.state.fail_next(fault, path="/api/outbounds/00001")
+    else:
+        dead_worker_left(scheduled, sent=False)
+    killed_at(monkeypatch, killed_in)
+    with pytest.raises(WorkerKilled):
+        due_changes_apply(worker="worker-2")
+    claimed_long_ago(scheduled, by="worker-2")
+
+    assert due_changes_apply(worker="worker-3") == [scheduled.pk]
+
+    scheduled.refresh_from_db()
+    assert (scheduled.state, scheduled.claimed_by) == (State.APPLIED, "worker-3")
+    assert thulium.state.campaign("00001")["active"] is False
+    assert [call["method"] for call in api_calls(thulium)] == calls
+    assert not Notice.objects.exists()
 
 
 def test_a_claim_younger_than_a_call_can_take_is_left_to_its_worker(scheduled, thulium):
