@@ -26,7 +26,7 @@ from audit.recording import entry_complete
 from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
-from .models import ScheduledChange
+from .models import Campaign, ScheduledChange
 from .notices import scheduled_change_ended_notify
 from .request_steps import outdated_requests_close
 from .risk import risky_changes
@@ -204,29 +204,40 @@ def _sent_entry(change: ScheduledChange) -> Entry | None:
 
 
 def _held(change: ScheduledChange) -> bool | None:
-    """Whether Thulium holds the change's values now (GET outbounds), learning them if so;
-    None when it cannot be told (no answer, or the list leaves a value out)."""
+    """Whether Thulium holds the change's values now, learning them if so (see
+    `thulium_holds`)."""
+    held = thulium_holds(change.campaign, change.changes, language=change.language or None)
+    if held:
+        held_learn(change.campaign, change.changes)
+    return held
+
+
+def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None) -> bool | None:
+    """Whether Thulium holds the values of a PUT body now (GET outbounds); None when it
+    cannot be told (no answer, or the list leaves a value out). Asked, never sent again:
+    an answer lost is no reason to send twice."""
     try:
-        items = get_client(change.language or None).list_campaigns(
-            wanted={change.campaign.thulium_id})
+        items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
     except ThuliumError:
         return None
-    item = next((item for item in items
-                 if str(item.get("id")) == change.campaign.thulium_id), None)
-    held = None if item is None else holds(item, change.changes)
-    if held:
-        campaign = change.campaign
-        with transaction.atomic():
-            # Merged into the row as it is now, locked: the one loaded with the change, when
-            # its worker claimed it, lost what a read or another change saved since.
-            campaign.lock()
-            campaign.refresh_from_db(fields=["settings", "version", "name"])
-            campaign.settings_replace(merged_settings(campaign.settings, change.changes))
-            if "name" in change.changes:
-                campaign.name = change.changes["name"]
-            campaign.save(update_fields=["settings", "version", "name"])
-            outdated_requests_close(campaign, settings=campaign.settings)
-    return held
+    item = next((item for item in items if str(item.get("id")) == campaign.thulium_id), None)
+    return None if item is None else holds(item, changes)
+
+
+def held_learn(campaign: Campaign, changes: dict) -> None:
+    """Store in the campaign's row the changes Thulium was found holding, closing the
+    requests they outdate."""
+    with transaction.atomic():
+        # Merged into the row as it is now, locked: the one loaded with the change (when
+        # its worker claimed it, or the sweep read its entry) lost what a read or another
+        # change saved since.
+        campaign.lock()
+        campaign.refresh_from_db(fields=["settings", "version", "name"])
+        campaign.settings_replace(merged_settings(campaign.settings, changes))
+        if "name" in changes:
+            campaign.name = changes["name"]
+        campaign.save(update_fields=["settings", "version", "name"])
+        outdated_requests_close(campaign, settings=campaign.settings)
 
 
 def holds(item: dict, changes: dict) -> bool | None:

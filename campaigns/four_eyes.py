@@ -180,10 +180,21 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     finally:
         if locked.state == ChangeRequest.State.APPROVED:
             # The request points at its call's entry, whatever Thulium answered.
-            locked.sent_change = Entry.objects.filter(related=approval).first()
-            with transaction.atomic():
-                locked.save(update_fields=["sent_change"])
-                request_decided_notify(locked)
+            request_sent_tell(locked, Entry.objects.filter(related=approval).first())
+
+
+def request_sent_tell(change_request: ChangeRequest, sent: Entry | None) -> bool:
+    """Point the approved request at its call's entry and tell its requester how it ended,
+    unless it points at one already; returns whether it did. A conditional update: of the
+    approver's process, late, and the worker's sweep of calls left unanswered
+    (campaigns.unanswered), only one tells."""
+    with transaction.atomic():
+        if not ChangeRequest.objects.filter(pk=change_request.pk,
+                                            sent_change__isnull=True).update(sent_change=sent):
+            return False
+        change_request.sent_change = sent
+        request_decided_notify(change_request)
+    return True
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor, note: str = "") -> None:

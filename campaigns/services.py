@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 
-from audit.models import Entry, Outcome
+from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_begin, entry_complete, entry_fail
 from portal.caching import cache_answer
 from portal.thulium import ThuliumError, get_client
@@ -32,6 +32,8 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     `related` is the entry that let the change through (a four-eyes approval, a scheduled
     change) and `details` adds to the entry's own (a revert names what it reverts).
     `actor_username` names the actor when `actor` is None (a deleted user's scheduled change).
+    A call that outlived a lease may find its entry completed by the worker (campaigns.
+    unanswered, which took it for a dead process's): that outcome stands.
     """
     based_on = campaign.version if version is None else version
     # The claim and the pending entry commit together: one commit before the call.
@@ -50,13 +52,27 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     try:
         status = get_client(language).update_campaign(campaign.thulium_id, changes)
     except ThuliumError as error:
-        entry_fail(change, error)
+        try:
+            entry_fail(change, error)
+        except AppendOnlyError:
+            _give_way(change, campaign)
+            raise error from None
         if not error.may_have_applied:
             # Nothing changed in Thulium: forms based on the version before stay valid.
             Campaign.objects.filter(pk=campaign.pk, version=campaign.version).update(
                 version=based_on)
             campaign.version = based_on
         raise
+    try:
+        _applied_store(campaign, changes, change, status)
+    except AppendOnlyError:
+        _give_way(change, campaign)
+    return change
+
+
+def _applied_store(campaign: Campaign, changes: dict, change: Entry, status) -> None:
+    """Store the changes Thulium applied in the campaign's row, and complete their entry;
+    raises AppendOnlyError, storing nothing, if the entry was completed meanwhile."""
     named = {"name": changes["name"]} if "name" in changes else {}
     with transaction.atomic():
         # The campaign's row before the chain's head, as a request, a scheduled change and a
@@ -80,7 +96,14 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         entry_complete(change, outcome=Outcome.SUCCEEDED, http_status=status)
     campaign.settings = merged
     campaign.name = named.get("name", campaign.name)
-    return change
+
+
+def _give_way(change: Entry, campaign: Campaign) -> None:
+    """Take the change's entry and campaign as stored: a process so slow that its call
+    outlived a lease was taken for dead, and the worker completed the entry from what
+    Thulium holds (campaigns.unanswered). Its outcome stands; this one is not stored."""
+    change.refresh_from_db()
+    campaign.refresh_from_db(fields=["settings", "version", "name"])
 
 
 def merged_settings(known: dict, changes: dict) -> dict:

@@ -35,6 +35,7 @@ from rq.worker import SimpleWorker
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_requests_expire
+from campaigns.unanswered import unanswered_changes_finish
 from donotcall.services import suppressions_clear_expired
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
@@ -145,6 +146,10 @@ def background_loops(worker_id: str) -> list[dict]:
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "expire-change-requests",
          "step": _logged(change_requests_expire, "change requests outdated unapproved: %s"),
+         "seconds": settings.SCHEDULE_POLL_SECONDS},
+        {"name": "finish-unanswered-changes",
+         "step": _logged(unanswered_changes_finish,
+                         "campaign changes left unanswered by a dead process: %s"),
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "send-notices", "step": notices_send_due,
          "seconds": settings.NOTICES_POLL_SECONDS},

@@ -1,0 +1,205 @@
+"""A campaign change whose web process died in the middle of its call to Thulium: the
+worker's sweep completes it from what Thulium holds, never sending it again."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+import campaigns.four_eyes as four_eyes_module
+import campaigns.unanswered as unanswered_module
+from audit.models import Entry, Outcome
+from audit.recording import entry_complete
+from campaigns.due import claim_lease
+from campaigns.entries import CAMPAIGN_CHANGE
+from campaigns.four_eyes import change_request_approve, change_request_create
+from campaigns.models import Campaign, ChangeRequest
+from campaigns.notices import REQUEST_DECIDED
+from campaigns.risk import Risk
+from campaigns.services import campaign_update
+from campaigns.unanswered import (
+    FOUND_HELD,
+    FOUND_NOT_HELD,
+    NOT_TOLD,
+    unanswered_changes_finish,
+)
+from notices.models import Notice
+from portal.thulium import ThuliumClient
+from tests.conftest import EDITORS, api_calls, make_user
+from tests.test_four_eyes import edit
+
+
+class ProcessKilled(BaseException):
+    """The web process ended here (SIGKILL, out of memory, gunicorn's timeout): nothing
+    after it ran, not even a `finally`."""
+
+
+def killed_in_the_call(monkeypatch, *, applied: bool) -> None:
+    """Make the PUT kill the process, after Thulium stored the change if `applied`; the
+    approval's last step, in a `finally`, is not run either, as a dead process runs none."""
+    put = ThuliumClient.update_campaign
+
+    def put_then_die(self, campaign_id, changes):
+        if applied:
+            put(self, campaign_id, changes)
+        monkeypatch.setattr(four_eyes_module, "request_sent_tell", lambda *args: False)
+        raise ProcessKilled
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", put_then_die)
+
+
+def begun_long_ago(monkeypatch) -> None:
+    """Make the entries written from now on begun an hour ago, longer than any live
+    process's call can take (claim_lease): a written entry's time cannot be changed."""
+    monkeypatch.setattr(Entry._meta.get_field("created_at"), "_get_default",
+                        lambda: timezone.now() - datetime.timedelta(hours=1))
+
+
+def left_pending() -> Entry:
+    return Entry.objects.get(kind=CAMPAIGN_CHANGE.slug, outcome=Outcome.PENDING)
+
+
+def renamed_by_a_dead_process(monkeypatch, campaign, user, *, applied: bool = True) -> Entry:
+    """The pending entry a process killed in the call of a rename left, an hour ago."""
+    begun_long_ago(monkeypatch)
+    killed_in_the_call(monkeypatch, applied=applied)
+    with pytest.raises(ProcessKilled):
+        campaign_update(campaign=campaign, changes={"name": "Renamed"}, actor=user)
+    monkeypatch.undo()
+    return left_pending()
+
+
+def test_a_call_younger_than_a_lease_is_left_to_its_process(campaigns, user, monkeypatch):
+    killed_in_the_call(monkeypatch, applied=True)
+    with pytest.raises(ProcessKilled):
+        campaign_update(campaign=campaigns["00001"], changes={"name": "Renamed"}, actor=user)
+
+    assert unanswered_changes_finish() == []
+    assert left_pending().created_at > timezone.now() - claim_lease()
+
+
+@pytest.mark.parametrize("applied, outcome, detail", [
+    (True, Outcome.UNKNOWN, FOUND_HELD), (False, Outcome.FAILED, FOUND_NOT_HELD),
+], ids=["applied", "not-applied"])
+def test_an_edit_whose_process_died_in_the_call_is_completed_from_what_thulium_holds(
+        campaigns, user, thulium, monkeypatch, applied, outcome, detail):
+    campaign = campaigns["00001"]
+    pending = renamed_by_a_dead_process(monkeypatch, campaign, user, applied=applied)
+    puts = len(api_calls(thulium, "PUT"))
+
+    assert unanswered_changes_finish() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (outcome, detail)
+    assert len(api_calls(thulium, "PUT")) == puts == int(applied)  # never sent again
+    assert (Campaign.objects.get(pk=campaign.pk).name == "Renamed") is applied
+    assert unanswered_changes_finish() == []
+
+
+def test_an_edit_thulium_cannot_tell_of_is_completed_unknown_and_not_sent_again(
+        campaigns, user, thulium, monkeypatch):
+    pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
+    thulium.state.fail_next("http_503", path="/api/outbounds", method="GET")
+
+    assert unanswered_changes_finish() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, NOT_TOLD)
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
+@pytest.fixture
+def request_predictive(settings, campaigns, user) -> ChangeRequest:
+    settings.FOUR_EYES = True
+    user.email = "manager@example.com"
+    user.save()
+    return change_request_create(campaign=campaigns["00001"], changes={"dialer": "predictive"},
+                                 actor=user, reason="Season", risks=[Risk.PREDICTIVE])
+
+
+@pytest.mark.parametrize("applied, ending", [(True, "unknown"), (False, "failed")],
+                         ids=["applied", "not-applied"])
+def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_once(
+        request_predictive, user, thulium, monkeypatch, applied, ending):
+    begun_long_ago(monkeypatch)
+    killed_in_the_call(monkeypatch, applied=applied)
+    with pytest.raises(ProcessKilled):
+        change_request_approve(change_request=request_predictive,
+                               approver=make_user("second", EDITORS))
+    monkeypatch.undo()
+    request_predictive.refresh_from_db()
+    assert request_predictive.sent_change is None
+    assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()
+    pending = left_pending()
+
+    assert unanswered_changes_finish() == [pending.pk]
+
+    request_predictive.refresh_from_db()
+    assert request_predictive.state == ChangeRequest.State.APPROVED
+    assert request_predictive.sent_change == pending
+    told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
+    assert (told.user, told.context["ending"]) == (user, ending)
+    assert len(api_calls(thulium, "PUT")) == int(applied)
+    assert (thulium.state.campaign("00001")["dialer"] == "predictive") is applied
+
+
+def swept_during_the_call(monkeypatch) -> None:
+    """Make the process slow, not dead: its call outlives a lease, Thulium stores the change,
+    then the worker takes the call for a dead process's and sweeps it, and only then does
+    the answer come back."""
+    begun_long_ago(monkeypatch)
+    put = ThuliumClient.update_campaign
+
+    def put_then_sweep(self, campaign_id, changes):
+        status = put(self, campaign_id, changes)
+        assert len(unanswered_changes_finish()) == 1
+        return status
+
+    monkeypatch.setattr(ThuliumClient, "update_campaign", put_then_sweep)
+
+
+def test_a_slow_edit_answered_after_the_sweep_gives_way_to_it(logged_in, campaigns, thulium,
+                                                               monkeypatch):
+    swept_during_the_call(monkeypatch)
+
+    response = edit(logged_in, campaigns["00001"], name="Renamed")
+
+    assert response.status_code == 302
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (change.outcome, change.detail) == (Outcome.UNKNOWN, FOUND_HELD)
+    assert Campaign.objects.get(pk=campaigns["00001"].pk).name == "Renamed"
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
+def test_a_slow_approval_answered_after_the_sweep_tells_the_requester_once(
+        request_predictive, user, thulium, monkeypatch):
+    swept_during_the_call(monkeypatch)
+
+    sent = change_request_approve(change_request=request_predictive,
+                                  approver=make_user("second", EDITORS))
+
+    assert (sent.outcome, sent.detail) == (Outcome.UNKNOWN, FOUND_HELD)
+    request_predictive.refresh_from_db()
+    assert request_predictive.sent_change == sent
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug, user=user).count() == 1
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
+def test_a_sweep_that_finds_the_call_completed_meanwhile_gives_way(campaigns, user, thulium,
+                                                                   monkeypatch):
+    """The process was slow, not dead: it stored Thulium's answer while the worker asked
+    Thulium what the campaign holds."""
+    pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
+    asked = unanswered_module.thulium_holds
+
+    def answered_meanwhile(*args, **kwargs):
+        entry_complete(Entry.objects.get(pk=pending.pk), outcome=Outcome.SUCCEEDED,
+                       http_status=200)
+        return asked(*args, **kwargs)
+
+    monkeypatch.setattr(unanswered_module, "thulium_holds", answered_meanwhile)
+
+    assert unanswered_changes_finish() == []
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.SUCCEEDED, "")
