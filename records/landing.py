@@ -15,11 +15,16 @@ from audit.models import Outcome
 CUT_OFF_MARGIN = 60
 
 
-def landed_by(entry) -> datetime.datetime:
-    """When a send begun with the entry can have landed in Thulium at the latest: its call's
+def landing_time() -> datetime.timedelta:
+    """How long after its entry a send can land in Thulium at the latest: its call's
     longest time, and a margin for Thulium's own work after the portal stopped waiting."""
-    return entry.created_at + datetime.timedelta(
+    return datetime.timedelta(
         seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
+
+
+def landed_by(entry) -> datetime.datetime:
+    """When a send begun with the entry can have landed in Thulium at the latest."""
+    return entry.created_at + landing_time()
 
 
 def cut_off(entry) -> bool:

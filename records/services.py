@@ -71,7 +71,12 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
     """Send one record to Thulium and record the attempt; raises ThuliumError on failure,
     AdditionUnconfirmed when its answer was lost, NumberTaken if the portal knows the
     number in the campaign already, NumberListed if it is on the do-not-call list (the form
-    checked both, but another page may have begun adding it, or opted it out, since)."""
+    checked both, but another page may have begun adding it, or opted it out, since).
+
+    Returns the entry, succeeded; or, for a call that outlived its longest time, taken by
+    the worker for a cut-off page's and checked in Thulium (records.unanswered), as that
+    check left it: its outcome stands.
+    """
     (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
                                     taken_refused=True)
     if blocked(campaign, [phone_key(payload["phone_number"])]):
@@ -81,12 +86,21 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
     try:
         new = record_add_post(entry, language=language)
     except ThuliumError as error:
-        record_add_complete_all([(entry, error_values(error))])
+        _unless_checked_meanwhile(entry, error_values(error))
         if error.may_have_applied:
             raise AdditionUnconfirmed(entry, error) from error
         raise
-    record_add_complete_all([(entry, added_values(new.record_id, http_status=new.http_status))])
+    _unless_checked_meanwhile(entry, added_values(new.record_id, http_status=new.http_status))
     return entry
+
+
+def _unless_checked_meanwhile(entry: Entry, values: dict) -> None:
+    """Store a page's outcome, unless the worker completed its entry meanwhile: the entry is
+    then read as the worker left it, and nothing of this outcome is stored."""
+    try:
+        record_add_complete_all([(entry, values)])
+    except AppendOnlyError:
+        entry.refresh_from_db()
 
 
 def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None,
@@ -374,18 +388,28 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
         raise RecordCheckRefused(_(
             "Thulium may still be adding this record: its answer was lost only a moment "
             "ago. Check it after %(when)s.") % {"when": shown_time(landing)})
+    return record_check_ask(entry, record, until=landing, actor=actor, language=language)
+
+
+def record_check_ask(entry: Entry, record: AddedRecord, *, until: datetime.datetime, actor,
+                     actor_username: str = "", cut_off_only: bool = False,
+                     language: str | None = None) -> Entry:
+    """`record_check` once the addition could no longer land in Thulium (`until`): also the
+    worker's, for an addition whose page was cut off (records.unanswered), which wants it
+    `cut_off_only`: an addition its process completed meanwhile is then refused too."""
     with transaction.atomic():
         # The number's record, then the chain's head, as an erasure takes them: read again
         # under them, an erasure that came first has left nothing to check (the check was
         # begun from the page's copy of the number, and wrote it back), and one that comes
         # later erases the check too.
-        held = AddedRecord.objects.select_for_update().filter(pk=record.pk,
-                                                              entry=entry).exists()
+        held = AddedRecord.objects.select_for_update().filter(
+            pk=record.pk, entry=entry,
+            status__in=(AddedRecord.Status.UNKNOWN, AddedRecord.Status.SENDING)).exists()
         chain_hold()
         entry = Entry.objects.get(pk=entry.pk)
         if entry.erased_at is not None:
             raise _number_erased()
-        if not held:
+        if not held or (cut_off_only and entry.outcome != Outcome.PENDING):
             raise _nothing_left()
         # Under the record's lock, which a check pressed at the same moment waits for: it
         # finds this one's pending entry, and Thulium is asked once.
@@ -400,10 +424,10 @@ def record_check(entry: Entry, *, actor, language: str | None = None) -> Entry:
                 raise _nothing_left() from None
         # The row keeps the time of the number's first send (a resend only takes it over),
         # and any of its sends may be the one Thulium holds; the entry's, the latest, could
-        # land until `landing` (no check is made before it).
-        (check,) = record_checks_begin([entry], since=record.created_at, until=landing,
-                                       actor=actor)
-    record_checks_run([check], since=record.created_at, until=landing, language=language)
+        # land until `until` (no check is made before it).
+        (check,) = record_checks_begin([entry], since=record.created_at, until=until,
+                                       actor=actor, actor_username=actor_username)
+    record_checks_run([check], since=record.created_at, until=until, language=language)
     return check
 
 

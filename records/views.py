@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit.models import Outcome
 from audit.services import entry_for
 from campaigns.listing import campaign_stats_forget
 from campaigns.models import Campaign
@@ -63,6 +64,11 @@ def record_new(request, thulium_id):
                     "Someone else was adding this number at the same moment. Send it again."))
         else:
             campaign_stats_forget()
+            if entry.outcome != Outcome.SUCCEEDED:  # checked by the worker (records.unanswered)
+                messages.warning(request, _(
+                    "Thulium answered so late that the portal had taken this addition for "
+                    "stopped and checked it in Thulium: its entry says what was found."))
+                return redirect(entry)
             messages.success(
                 request,
                 _("Thulium added the record %(phone)s (record id %(id)s).")

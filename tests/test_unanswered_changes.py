@@ -2,6 +2,7 @@
 worker's sweep completes it from what Thulium holds, never sending it again."""
 
 import datetime
+from collections.abc import Callable
 
 import pytest
 from django.utils import timezone
@@ -143,19 +144,20 @@ def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_o
     assert (thulium.state.campaign("00001")["dialer"] == "predictive") is applied
 
 
-def swept_during_the_call(monkeypatch) -> None:
-    """Make the process slow, not dead: its call outlives a lease, Thulium stores the change,
-    then the worker takes the call for a dead process's and sweeps it, and only then does
-    the answer come back."""
+def swept_during_the_call(monkeypatch, call: str = "update_campaign",
+                          sweep: Callable[[], list[int]] = unanswered_changes_finish) -> None:
+    """Make the process slow, not dead: its call outlives a lease, Thulium stores what it
+    sent, then the worker takes the call for a dead process's and sweeps it, and only then
+    does the answer come back."""
     begun_long_ago(monkeypatch)
-    put = ThuliumClient.update_campaign
+    sent = getattr(ThuliumClient, call)
 
-    def put_then_sweep(self, campaign_id, changes):
-        status = put(self, campaign_id, changes)
-        assert len(unanswered_changes_finish()) == 1
-        return status
+    def send_then_sweep(self, *args):
+        answer = sent(self, *args)
+        assert len(sweep()) == 1
+        return answer
 
-    monkeypatch.setattr(ThuliumClient, "update_campaign", put_then_sweep)
+    monkeypatch.setattr(ThuliumClient, call, send_then_sweep)
 
 
 def test_a_slow_edit_answered_after_the_sweep_gives_way_to_it(logged_in, campaigns, thulium,

@@ -43,6 +43,7 @@ from imports.shutdown import worker_stopping
 from notices.sending import notices_purge, notices_send_due
 from portal.login_records import login_log_clear, sessions_clear
 from portal.metrics.worker_page import worker_metrics_serve
+from records.unanswered import unanswered_additions_check
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,10 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "finish-unanswered-changes",
          "step": _logged(unanswered_changes_finish,
                          "campaign changes left unanswered by a dead process: %s"),
+         "seconds": settings.SCHEDULE_POLL_SECONDS},
+        {"name": "check-unanswered-additions",
+         "step": _logged(unanswered_additions_check,
+                         "record additions left unanswered by a dead process, checked: %s"),
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "send-notices", "step": notices_send_due,
          "seconds": settings.NOTICES_POLL_SECONDS},

@@ -1,0 +1,168 @@
+"""A record addition whose web page died in the middle of its POST to Thulium: the worker's
+sweep checks it in Thulium as Check in Thulium does, never sending it again."""
+
+import pytest
+from django.urls import reverse
+
+import records.unanswered as unanswered_module
+from audit.models import Entry, Outcome
+from audit.recording import WORKER
+from portal.thulium import ThuliumClient
+from records.entries import RECORD_ADDITION, RECORD_CHECK
+from records.models import AddedRecord
+from records.services import CUT_OFF, added_values, record_add_begin_all, record_add_complete_all
+from records.unanswered import unanswered_additions_check
+from tests.conftest import api_calls
+from tests.test_campaign_form import flashed
+from tests.test_record_form import DUPLICATE, add
+from tests.test_unanswered_changes import ProcessKilled, begun_long_ago, swept_during_the_call
+
+NUMBER = "601234567"
+
+
+def killed_in_the_post(monkeypatch, *, applied: bool) -> None:
+    """Make the POST kill the page's process, after Thulium stored the record if `applied`."""
+    post = ThuliumClient.add_record
+
+    def post_then_die(self, campaign_id, record):
+        if applied:
+            post(self, campaign_id, record)
+        raise ProcessKilled
+
+    monkeypatch.setattr(ThuliumClient, "add_record", post_then_die)
+
+
+def added_by_a_dead_page(client, monkeypatch, *, applied: bool = True, aged: bool = True
+                         ) -> Entry:
+    """The pending entry a page killed in its POST left (an hour ago, if `aged`)."""
+    if aged:
+        begun_long_ago(monkeypatch)
+    killed_in_the_post(monkeypatch, applied=applied)
+    with pytest.raises(ProcessKilled):
+        add(client, {"phone_number": NUMBER})
+    monkeypatch.undo()
+    entry = Entry.objects.get(kind=RECORD_ADDITION.slug, outcome=Outcome.PENDING)
+    assert entry.portal_request_id
+    assert AddedRecord.objects.get(entry=entry).status == AddedRecord.Status.SENDING
+    return entry
+
+
+def the_check() -> Entry:
+    return Entry.objects.get(kind=RECORD_CHECK.slug)
+
+
+def check_url(entry) -> str:
+    return reverse("records:check", args=[entry.pk])
+
+
+def test_an_addition_younger_than_its_call_could_last_is_left_to_its_page(
+        logged_in, campaigns, thulium, monkeypatch):
+    pending = added_by_a_dead_page(logged_in, monkeypatch, aged=False)
+
+    assert unanswered_additions_check() == []
+
+    pending.refresh_from_db()
+    assert pending.outcome == Outcome.PENDING
+    assert not Entry.objects.filter(kind=RECORD_CHECK.slug).exists()
+
+
+def test_an_addition_whose_page_died_after_thulium_stored_it_is_known_as_added(
+        logged_in, campaigns, thulium, monkeypatch):
+    pending = added_by_a_dead_page(logged_in, monkeypatch, applied=True)
+    (held,) = thulium.state.records("00001")
+
+    assert unanswered_additions_check() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, CUT_OFF)
+    check = the_check()
+    assert (check.related, check.actor, check.actor_username) == (pending, None, WORKER)
+    assert check.results == {"found": True, "record_id": str(held["record_id"])}
+    record = AddedRecord.objects.get()
+    assert (record.status, record.record_id) == (AddedRecord.Status.ADDED,
+                                                 str(held["record_id"]))
+    assert len(api_calls(thulium, "POST")) == 1  # never sent again
+    assert check_url(pending) not in logged_in.get(pending.get_absolute_url()).content.decode()
+    assert DUPLICATE in add(logged_in, {"phone_number": NUMBER}).content.decode()
+    assert unanswered_additions_check() == []
+
+
+def test_an_addition_whose_page_died_before_thulium_stored_it_frees_its_number(
+        logged_in, campaigns, thulium, monkeypatch):
+    pending = added_by_a_dead_page(logged_in, monkeypatch, applied=False)
+    assert DUPLICATE in add(logged_in, {"phone_number": NUMBER}).content.decode()
+
+    assert unanswered_additions_check() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, CUT_OFF)
+    assert the_check().results == {"found": False}
+    assert not AddedRecord.objects.exists()
+    assert api_calls(thulium, "POST") == []
+    assert add(logged_in, {"phone_number": NUMBER}).status_code == 302
+    assert AddedRecord.objects.get().status == AddedRecord.Status.ADDED
+
+
+def test_an_addition_thulium_cannot_tell_of_stays_unknown_with_its_check_offered(
+        logged_in, campaigns, thulium, monkeypatch):
+    pending = added_by_a_dead_page(logged_in, monkeypatch)
+    thulium.state.fail_next("http_503", path="/api/outbounds/00001/records", method="GET")
+
+    assert unanswered_additions_check() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, CUT_OFF)
+    assert the_check().outcome == Outcome.FAILED
+    assert AddedRecord.objects.get().status == AddedRecord.Status.UNKNOWN
+    assert check_url(pending) in logged_in.get(pending.get_absolute_url()).content.decode()
+    assert len(api_calls(thulium, "POST")) == 1
+    assert unanswered_additions_check() == []
+
+
+def test_an_imports_addition_is_left_to_its_worker(user, campaigns, thulium, monkeypatch):
+    begun_long_ago(monkeypatch)
+    record_add_begin_all(campaign=campaigns["00001"], payloads=[{"phone_number": NUMBER}],
+                         actor=user)
+
+    assert unanswered_additions_check() == []
+
+
+def test_a_slow_page_answered_after_the_sweep_gives_way_to_it(logged_in, campaigns, thulium,
+                                                               monkeypatch):
+    """The page was slow, not dead: its call outlived its longest time, Thulium stored the
+    record, the worker took the call for a dead page's and checked it, and only then did
+    the answer come back."""
+    swept_during_the_call(monkeypatch, "add_record", unanswered_additions_check)
+
+    response = add(logged_in, {"phone_number": NUMBER})
+
+    addition = Entry.objects.get(kind=RECORD_ADDITION.slug)
+    assert (response.status_code, response.url) == (302, addition.get_absolute_url())
+    assert flashed(response)[0].startswith("Thulium answered so late")
+    assert (addition.outcome, addition.detail) == (Outcome.UNKNOWN, CUT_OFF)
+    (held,) = thulium.state.records("00001")
+    record = AddedRecord.objects.get()
+    assert (record.status, record.record_id) == (AddedRecord.Status.ADDED,
+                                                 str(held["record_id"]))
+    assert len(api_calls(thulium, "POST")) == 1
+
+
+def test_a_sweep_that_finds_the_addition_completed_meanwhile_gives_way(
+        logged_in, campaigns, thulium, monkeypatch):
+    """The page was slow, not dead: it stored Thulium's answer just as the worker took it."""
+    pending = added_by_a_dead_page(logged_in, monkeypatch)
+    ask = unanswered_module.record_check_ask
+
+    def answered_meanwhile(entry, *args, **kwargs):
+        record_add_complete_all([(Entry.objects.get(pk=entry.pk),
+                                  added_values("231", http_status=201))])
+        return ask(entry, *args, **kwargs)
+
+    monkeypatch.setattr(unanswered_module, "record_check_ask", answered_meanwhile)
+
+    assert unanswered_additions_check() == []
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.results) == (Outcome.SUCCEEDED, {"record_id": "231"})
+    assert AddedRecord.objects.get().status == AddedRecord.Status.ADDED
+    assert not Entry.objects.filter(kind=RECORD_CHECK.slug).exists()
