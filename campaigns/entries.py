@@ -21,10 +21,13 @@ class Step:
     # Why an approval found the request outdated.
     CAMPAIGN_CHANGED, TIME_PASSED = "campaign_changed", "time_passed"
     REQUESTER_GONE = "requester_gone"
+    # Approved, but its process stopped before it began the call (campaigns.unanswered).
+    NOT_SENT = "not_sent"
     WHY = {CAMPAIGN_CHANGED: _("the campaign changed after the request was made"),
            TIME_PASSED: _("the time it was to be applied at had passed"),
            REQUESTER_GONE: _("the one who asked for it was deactivated or may no longer "
-                             "change campaigns")}
+                             "change campaigns"),
+           NOT_SENT: _("the portal stopped after the approval, before it sent the change")}
 
 
 class ScheduleStep:

@@ -18,13 +18,13 @@ from audit.services import may_see_everyone
 from portal.thulium import ThuliumError
 
 from .approvers import accounts_linked, approvers_of
-from .entries import CHANGE_REQUEST, Step
+from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, Step
 from .models import Campaign, ChangeRequest
 from .notices import request_decided_notify, request_waiting_notify
 from .reading import CampaignNotListed, campaign_read
 from .request_steps import request_decide, request_step_record
 from .scheduling import TimePassed, change_schedule
-from .services import CampaignChanged, campaign_update
+from .services import CampaignChanged, RequestNotSent, campaign_update
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,9 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
     request is then marked outdated), or ThuliumError (the request stays approved; its
     audit row tells what Thulium answered). Raises RequesterGone, the request then marked
     outdated, when its requester may no longer change campaigns: a change of theirs
-    waiting for its time is not sent either (campaigns.due). Returns the call's entry, or
-    the scheduled step's.
+    waiting for its time is not sent either (campaigns.due). Raises RequestNotSent when the
+    worker closed the approved request before its call was begun, taking this process for
+    dead (approved_unsent_close). Returns the call's entry, or the scheduled step's.
     """
     _check_second_pair_of_eyes(change_request, approver)
     if not change_request.is_open:
@@ -169,31 +170,55 @@ def change_request_approve(*, change_request: ChangeRequest, approver,
             campaign=locked.campaign, changes=locked.changes, actor=approver,
             reason=locked.reason, language=language, related=approval,
             details={"reverts": locked.reverts_id} if locked.reverts_id else None,
+            change_request=locked,
         )
     except CampaignChanged:
         # Another change took the campaign between the approval's commit and the send:
         # nothing was sent, so the request is outdated, as one found so above is (left
         # approved, it could never be approved again, and its mail said it failed).
         with transaction.atomic():
-            request_decide(locked, ChangeRequest.State.STALE, approver, why=Step.CAMPAIGN_CHANGED)
+            request_decide(_lock_approved(locked), ChangeRequest.State.STALE, approver,
+                           why=Step.CAMPAIGN_CHANGED)
         raise RequestOutdated from None
     finally:
-        if locked.state == ChangeRequest.State.APPROVED:
-            # The request points at its call's entry, whatever Thulium answered.
-            request_sent_tell(locked, Entry.objects.filter(related=approval).first())
+        # The request points at its call's entry, whatever Thulium answered; one whose call
+        # was never begun is closed by the worker (unanswered.approved_requests_finish).
+        sent = Entry.objects.filter(related=approval).first()
+        if sent is not None:
+            request_sent_tell(locked, sent)
 
 
-def request_sent_tell(change_request: ChangeRequest, sent: Entry | None) -> bool:
+def request_sent_tell(change_request: ChangeRequest, sent: Entry) -> bool:
     """Point the approved request at its call's entry and tell its requester how it ended,
-    unless it points at one already; returns whether it did. A conditional update: of the
-    approver's process, late, and the worker's sweep of calls left unanswered
-    (campaigns.unanswered), only one tells."""
+    unless it points at one already or was closed unsent (approved_unsent_close); returns
+    whether it did. A conditional update: of the approver's process, late, and the
+    worker's sweep of calls left unanswered (campaigns.unanswered), only one tells."""
     with transaction.atomic():
-        if not ChangeRequest.objects.filter(pk=change_request.pk,
-                                            sent_change__isnull=True).update(sent_change=sent):
+        if not ChangeRequest.objects.filter(
+                pk=change_request.pk, state=ChangeRequest.State.APPROVED,
+                sent_change__isnull=True).update(sent_change=sent):
             return False
         change_request.sent_change = sent
         request_decided_notify(change_request)
+    return True
+
+
+def approved_unsent_close(change_request: ChangeRequest, approval: Entry) -> bool:
+    """Mark outdated the approved request whose process stopped before it began the call,
+    telling its requester; returns whether it did (False if the call was begun meanwhile).
+
+    It is never sent late: the approval was given for the campaign, and the moment, it
+    was given at. Under the request's lock, as the call's claim takes it
+    (services.campaign_update): a slow process that resumes afterwards sends nothing."""
+    with transaction.atomic():
+        try:
+            locked = _lock_approved(change_request)
+        except RequestNotSent:
+            return False
+        if (locked.sent_change_id is not None
+                or Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, related=approval).exists()):
+            return False
+        request_decide(locked, ChangeRequest.State.STALE, None, why=Step.NOT_SENT)
     return True
 
 
@@ -266,6 +291,15 @@ def _check_second_pair_of_eyes(change_request, user):
         raise AccountsLinked
 
 
+def _lock_approved(change_request) -> ChangeRequest:
+    """The approved request re-read under lock, its campaign's row first (`_lock_open`);
+    raises RequestNotSent if it is no longer approved (closed unsent by the worker)."""
+    locked = _locked(change_request)
+    if locked.state != ChangeRequest.State.APPROVED:
+        raise RequestNotSent
+    return locked
+
+
 def _lock_open(change_request) -> ChangeRequest:
     """The request re-read under lock, so two approvers cannot both send it.
 
@@ -274,13 +308,18 @@ def _lock_open(change_request) -> ChangeRequest:
     locked in one statement, the request came first, and PostgreSQL ended an approval or
     a read meeting it as a deadlock.
     """
+    locked = _locked(change_request)
+    if not locked.is_open:
+        raise RequestClosed
+    return locked
+
+
+def _locked(change_request) -> ChangeRequest:
+    """The request re-read under lock, in `_lock_open`'s order: its campaign's row first."""
     list(Campaign.objects.select_for_update(of=("self",), no_key=True)
          .filter(change_requests=change_request.pk).values_list("pk"))
-    locked = (
+    return (
         ChangeRequest.objects.select_for_update(of=("self",))
         .select_related("campaign")
         .get(pk=change_request.pk)
     )
-    if not locked.is_open:
-        raise RequestClosed
-    return locked

@@ -18,6 +18,11 @@ from .models import ChangeRequest, ScheduledChange
 
 NOT_THEIRS_TO_APPROVE = gettext_noop("the request is no longer one the user may approve")
 DECIDED_FIRST = gettext_noop("the request was decided before the notice was sent")
+# Why an approved request was not sent (Step.NOT_SENT), as its requester's mail says it.
+STOPPED_BEFORE_SENDING = gettext_noop(
+    "The portal stopped after the approval, before it sent the change. It is not sent "
+    "later, as the approval was given for the campaign as it was then: ask again if the "
+    "change is still needed.")
 
 
 def _no_longer_waiting_for(notice) -> str:
@@ -86,6 +91,9 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
         ending = "too_late" if change_request.decided_by_username else "expired"
     elif why == Step.REQUESTER_GONE:
         return  # they may no longer change campaigns, nor get mails about such changes
+    elif why == Step.NOT_SENT:
+        _tell_requester(change_request, ending="not_sent", why=STOPPED_BEFORE_SENDING)
+        return
     else:
         ending = change_request.state
     _tell_requester(change_request, ending=ending)

@@ -18,6 +18,7 @@ from .four_eyes import (
     CampaignUnread,
     RequestClosed,
     RequesterGone,
+    RequestNotSent,
     RequestOutdated,
     RequestTooLate,
     change_request_approve,
@@ -105,6 +106,12 @@ def request_approve(request, pk):
             "The campaign changed after this request was made, so approving it could undo "
             "that change. The request is now outdated; ask for the change again if it is "
             "still needed."
+        ))
+    except RequestNotSent:
+        messages.error(request, _(
+            "Not sent: the portal took too long to send the change after the approval, so "
+            "it was not sent and the request is now outdated. Ask for the change again if it "
+            "is still needed."
         ))
     except RequestTooLate:
         messages.error(request, _(

@@ -11,7 +11,7 @@ from portal.caching import cache_answer
 from portal.thulium import ThuliumError, get_client
 
 from .entries import CAMPAIGN_CHANGE
-from .models import Campaign
+from .models import Campaign, ChangeRequest
 from .request_steps import outdated_requests_close
 
 
@@ -19,10 +19,16 @@ class CampaignChanged(Exception):
     """The campaign's settings changed after the version the change was based on."""
 
 
+class RequestNotSent(Exception):
+    """The approved request to send was closed before its call was begun: the worker took
+    its process for dead (campaigns.unanswered). Nothing was sent."""
+
+
 def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "",
                     language: str | None = None, related: Entry | None = None,
                     version: int | None = None, details: dict | None = None,
-                    actor_username: str = "") -> Entry:
+                    actor_username: str = "",
+                    change_request: ChangeRequest | None = None) -> Entry:
     """Send the changes to Thulium and record the attempt.
 
     `version` is the settings version the change was based on (by default the one
@@ -33,14 +39,19 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     change) and `details` adds to the entry's own (a revert names what it reverts).
     `actor_username` names the actor when `actor` is None (a deleted user's scheduled change).
     A call that outlived a lease may find its entry completed by the worker (campaigns.
-    unanswered, which took it for a dead process's): that outcome stands.
+    unanswered, which took it for a dead process's): that outcome stands. `change_request`
+    is the approved request it sends: locked with the claim, and if the worker closed it
+    meanwhile, nothing is sent (RequestNotSent).
     """
     based_on = campaign.version if version is None else version
     # The claim and the pending entry commit together: one commit before the call.
     with transaction.atomic():
-        if not Campaign.objects.filter(pk=campaign.pk, version=based_on).update(
+        claimed = Campaign.objects.filter(pk=campaign.pk, version=based_on).update(
             version=F("version") + 1
-        ):
+        )
+        if change_request is not None and not _still_approved(change_request):
+            raise RequestNotSent
+        if not claimed:
             raise CampaignChanged
         campaign.version = based_on + 1
         change = entry_begin(
@@ -68,6 +79,14 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     except AppendOnlyError:
         _give_way(change, campaign)
     return change
+
+
+def _still_approved(change_request: ChangeRequest) -> bool:
+    """Whether the request is still approved, its row locked until the transaction ends: the
+    worker closes an approved request unsent under the same lock, if no call was begun."""
+    state = (ChangeRequest.objects.select_for_update().filter(pk=change_request.pk)
+             .values_list("state", flat=True).first())
+    return state == ChangeRequest.State.APPROVED
 
 
 def _applied_store(campaign: Campaign, changes: dict, change: Entry, status) -> None:

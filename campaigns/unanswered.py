@@ -7,6 +7,9 @@ requester untold, as they are told once it was sent. Every SCHEDULE_POLL_SECONDS
 worker takes each such entry begun longer than a lease ago, asks Thulium what the campaign
 holds (never sending again), and completes it as campaigns.due completes a dead worker's
 call; a scheduled change's own call is left to campaigns.due, which resumes its claim.
+
+An approval's process may also stop before the call's entry is begun, or after it was
+completed and before the request was pointed at it: `approved_requests_finish` ends those.
 """
 
 import logging
@@ -20,7 +23,7 @@ from audit.recording import entry_complete
 
 from .due import claim_lease, held_learn, thulium_holds
 from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, SCHEDULED_CHANGE, Step
-from .four_eyes import request_sent_tell
+from .four_eyes import approved_unsent_close, request_sent_tell
 from .models import ChangeRequest
 
 log = logging.getLogger(__name__)
@@ -76,3 +79,35 @@ def _approved_request(entry: Entry) -> ChangeRequest | None:
         return None
     return (ChangeRequest.objects.select_related("campaign", "requester")
             .filter(pk=approval.details.get("request")).first())
+
+
+def approved_requests_finish() -> list[int]:
+    """End the approved requests whose process stopped between the approval and the call's
+    entry, or between that entry's completion and the request's; returns their ids.
+
+    Approved longer than a lease ago, in the database's time: a request whose call is done
+    is pointed at it and its requester told (four_eyes.request_sent_tell); one whose call
+    was never begun is marked outdated and never sent late (four_eyes.approved_unsent_close).
+    A call still pending is left to `unanswered_changes_finish`."""
+    finished = []
+    approved = ChangeRequest.objects.filter(state=ChangeRequest.State.APPROVED,
+                                            apply_at__isnull=True, sent_change__isnull=True)
+    for change_request in approved.select_related("campaign", "requester").order_by("pk"):
+        approval = Entry.objects.filter(
+            kind=CHANGE_REQUEST.slug, details__request=change_request.pk,
+            details__step=Step.APPROVED, created_at__lt=Now() - claim_lease()).first()
+        if approval is None:
+            continue  # approved less than a lease ago: its process may yet send it
+        call = Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, related=approval).first()
+        if call is None:
+            done = approved_unsent_close(change_request, approval)
+        elif call.outcome != Outcome.PENDING:
+            done = request_sent_tell(change_request, call)
+        else:
+            continue
+        if done:
+            log.warning("change request %s: its process stopped after the approval, %s",
+                        change_request.pk, "before the call" if call is None
+                        else f"after the call {call.pk}")
+            finished.append(change_request.pk)
+    return finished

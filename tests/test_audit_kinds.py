@@ -50,8 +50,10 @@ SAMPLES = {
                               "details": {"found": {"dialer": "predictive"},
                                           "settings_before": {"dialer": "progressive"},
                                           "version": 2}}, {}),
+    # An outdated step says why; the note is a rejection's, shown here too.
     "change-request": ({"sent": {"dialer": "predictive"}, "reason": "sezon",
-                        "details": {"step": "rejected", "request": 7, "note": "nie teraz",
+                        "details": {"step": "stale", "why": "not_sent", "request": 7,
+                                    "note": "nie teraz",
                                     "settings_before": {"dialer": "progressive"}}}, {}),
     "donotcall-addition": ({"sent": {"phone_number": PHONE, "campaign": CAMPAIGN,
                                      "reason": "request", "source": "typed", "note": "",

@@ -5,6 +5,7 @@ import datetime
 from collections.abc import Callable
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 import campaigns.four_eyes as four_eyes_module
@@ -12,16 +13,17 @@ import campaigns.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
 from campaigns.due import claim_lease
-from campaigns.entries import CAMPAIGN_CHANGE
+from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, Step
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.models import Campaign, ChangeRequest
-from campaigns.notices import REQUEST_DECIDED
+from campaigns.notices import REQUEST_DECIDED, STOPPED_BEFORE_SENDING
 from campaigns.risk import Risk
 from campaigns.services import campaign_update
 from campaigns.unanswered import (
     FOUND_HELD,
     FOUND_NOT_HELD,
     NOT_TOLD,
+    approved_requests_finish,
     unanswered_changes_finish,
 )
 from notices.models import Notice
@@ -132,6 +134,7 @@ def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_o
     assert request_predictive.sent_change is None
     assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()
     pending = left_pending()
+    assert approved_requests_finish() == []  # its call is the sweep of calls' to complete
 
     assert unanswered_changes_finish() == [pending.pk]
 
@@ -205,3 +208,109 @@ def test_a_sweep_that_finds_the_call_completed_meanwhile_gives_way(campaigns, us
 
     pending.refresh_from_db()
     assert (pending.outcome, pending.detail) == (Outcome.SUCCEEDED, "")
+
+
+def approved_by_a_dead_process(monkeypatch, change_request, *, dies_at: str) -> None:
+    """Approve the request an hour ago in a process killed at `dies_at`: "claim", after the
+    approval's commit and before the call's entry is begun; "tell", after the call's entry
+    was completed and before the request was pointed at it (the approval's `finally`)."""
+    begun_long_ago(monkeypatch)
+
+    def die(*args, **kwargs):
+        monkeypatch.setattr(four_eyes_module, "request_sent_tell", lambda *args: False)
+        raise ProcessKilled
+
+    if dies_at == "claim":
+        monkeypatch.setattr(four_eyes_module, "campaign_update", die)
+    else:
+        monkeypatch.setattr(four_eyes_module, "request_sent_tell", die)
+    with pytest.raises(ProcessKilled):
+        change_request_approve(change_request=change_request,
+                               approver=make_user("second", EDITORS))
+    monkeypatch.undo()
+    change_request.refresh_from_db()
+    assert change_request.state == ChangeRequest.State.APPROVED
+    assert change_request.sent_change is None
+    assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()
+
+
+def outdated_steps(change_request) -> list[str]:
+    return [step.details.get("why") for step in Entry.objects.filter(
+        kind=CHANGE_REQUEST.slug, details__request=change_request.pk,
+        details__step=Step.OUTDATED)]
+
+
+def test_an_approval_whose_process_died_before_the_call_is_outdated_not_sent_and_told_once(
+        request_predictive, user, thulium, monkeypatch):
+    approved_by_a_dead_process(monkeypatch, request_predictive, dies_at="claim")
+
+    assert approved_requests_finish() == [request_predictive.pk]
+
+    request_predictive.refresh_from_db()
+    assert request_predictive.state == ChangeRequest.State.STALE
+    assert outdated_steps(request_predictive) == [Step.NOT_SENT]
+    told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
+    assert (told.user, told.context["ending"], told.context["why"]) == (
+        user, "not_sent", STOPPED_BEFORE_SENDING)
+    assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
+    assert api_calls(thulium, "PUT") == []  # never sent late
+    assert approved_requests_finish() == []
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug).count() == 1
+
+
+def test_an_approval_whose_process_died_before_telling_is_linked_and_told_once(
+        request_predictive, user, thulium, monkeypatch):
+    approved_by_a_dead_process(monkeypatch, request_predictive, dies_at="tell")
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert sent.outcome == Outcome.SUCCEEDED
+
+    assert approved_requests_finish() == [request_predictive.pk]
+
+    request_predictive.refresh_from_db()
+    assert request_predictive.state == ChangeRequest.State.APPROVED
+    assert request_predictive.sent_change == sent
+    told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
+    assert (told.user, told.context["ending"]) == (user, "applied")
+    assert len(api_calls(thulium, "PUT")) == 1
+    assert approved_requests_finish() == []
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug).count() == 1
+
+
+def test_an_approval_younger_than_a_lease_is_left_to_its_process(request_predictive,
+                                                                 monkeypatch):
+    monkeypatch.setattr(four_eyes_module, "campaign_update", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        change_request_approve(change_request=request_predictive,
+                               approver=make_user("second", EDITORS))
+
+    assert approved_requests_finish() == []
+    assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()  # told once, later
+
+
+def test_a_slow_approval_resumed_after_the_sweep_sends_nothing_and_gives_way(
+        request_predictive, user, client, thulium, monkeypatch):
+    """The process was slow, not dead: the worker closed the request before its call was
+    begun, taking it for dead; the approver is told, and nothing is sent."""
+    begun_long_ago(monkeypatch)
+    send = four_eyes_module.campaign_update
+
+    def sweep_then_send(**kwargs):
+        assert approved_requests_finish() == [request_predictive.pk]
+        return send(**kwargs)
+
+    monkeypatch.setattr(four_eyes_module, "campaign_update", sweep_then_send)
+    client.force_login(make_user("second", EDITORS))
+
+    response = client.post(reverse("campaigns:request_approve",
+                                   args=[request_predictive.pk]), follow=True)
+
+    assert response.status_code == 200
+    assert "the portal took too long to send the change" in response.content.decode()
+    assert api_calls(thulium, "PUT") == []
+    assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
+    request_predictive.refresh_from_db()
+    assert request_predictive.state == ChangeRequest.State.STALE
+    assert request_predictive.sent_change is None
+    assert outdated_steps(request_predictive) == [Step.NOT_SENT]
+    told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
+    assert (told.user, told.context["ending"]) == (user, "not_sent")

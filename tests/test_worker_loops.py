@@ -110,13 +110,15 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
     monkeypatch.setattr(run_worker, "change_requests_expire", lambda: [5])
     monkeypatch.setattr(run_worker, "unanswered_changes_finish", lambda: [9])
     monkeypatch.setattr(run_worker, "unanswered_additions_check", lambda: [10])
+    monkeypatch.setattr(run_worker, "approved_requests_finish", lambda: [4])
     loops = {loop["name"]: loop for loop in background_loops("worker-a")}
 
     assert {name: (loop["seconds"], loop.get("first_wait", 0)) for name, loop in
             loops.items()} == {
         "resume-imports": (7, 0), "scheduled-changes": (11, 0),
         "expire-change-requests": (11, 0), "finish-unanswered-changes": (11, 0),
-        "check-unanswered-additions": (11, 0), "send-notices": (13, 0),
+        "check-unanswered-additions": (11, 0), "finish-approved-requests": (11, 0),
+        "send-notices": (13, 0),
         "clear-notices": (3600, 0), "clear-imports": (3600, 0), "clear-donotcall": (3600, 0),
         "clear-logins": (3600, 0),
         "clear-sessions": (3600, 0), "verify-audit": (600, 600)}
@@ -125,6 +127,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
         loops["expire-change-requests"]["step"]()
         loops["finish-unanswered-changes"]["step"]()
         loops["check-unanswered-additions"]["step"]()
+        loops["finish-approved-requests"]["step"]()
         loops["resume-imports"]["step"]()
         loops["verify-audit"]["step"]()
         loops["clear-imports"]["step"]()
@@ -139,6 +142,7 @@ def test_the_worker_runs_each_apps_step_at_its_pace(settings, monkeypatch, caplo
         "scheduled changes finished: [41, 42]", "change requests outdated unapproved: [5]",
         "campaign changes left unanswered by a dead process: [9]",
         "record additions left unanswered by a dead process, checked: [10]",
+        "approved change requests left by a dead process: [4]",
         "cleared the personal data of imports [7]",
         "deleted 2 do-not-call entries expired long ago",
         "cleared 3 login records"]

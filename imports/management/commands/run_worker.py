@@ -35,7 +35,7 @@ from rq.worker import SimpleWorker
 from audit.verify import chain_check_if_due
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_requests_expire
-from campaigns.unanswered import unanswered_changes_finish
+from campaigns.unanswered import approved_requests_finish, unanswered_changes_finish
 from donotcall.services import suppressions_clear_expired
 from imports.resuming import imports_resume_stalled
 from imports.retention import imports_clear_expired
@@ -155,6 +155,10 @@ def background_loops(worker_id: str) -> list[dict]:
         {"name": "check-unanswered-additions",
          "step": _logged(unanswered_additions_check,
                          "record additions left unanswered by a dead process, checked: %s"),
+         "seconds": settings.SCHEDULE_POLL_SECONDS},
+        {"name": "finish-approved-requests",
+         "step": _logged(approved_requests_finish,
+                         "approved change requests left by a dead process: %s"),
          "seconds": settings.SCHEDULE_POLL_SECONDS},
         {"name": "send-notices", "step": notices_send_due,
          "seconds": settings.NOTICES_POLL_SECONDS},
