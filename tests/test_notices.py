@@ -264,6 +264,9 @@ def test_the_requester_hears_how_an_approved_scheduled_change_ended_at_its_time(
     assert notices_send_due() == 1
     mail, = mails_to(inbox, "manager@example.com")
     assert subject(mail) == f"Your change to campaign Sprzedaż OZE 2026 {said}"
+    if end == "not in Thulium":
+        assert "did not send it to Thulium at its time: Not sent: the campaign" in " ".join(
+            content(mail).split())
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from campaigns.unanswered import (
     unanswered_changes_finish,
 )
 from notices.models import Notice
+from notices.sending import notice_message
 from portal.thulium import ThuliumClient
 from tests.conftest import EDITORS, api_calls, make_user
 from tests.test_four_eyes import edit
@@ -252,6 +253,9 @@ def test_an_approval_whose_process_died_before_the_call_is_outdated_not_sent_and
     told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
     assert (told.user, told.context["ending"], told.context["why"]) == (
         user, "not_sent", STOPPED_BEFORE_SENDING)
+    said = " ".join(notice_message(told).body.split())
+    assert "was approved, but the portal did not send it to Thulium: The portal stopped" in said
+    assert "at its time" not in said  # it had none: it was to be sent at once
     assert not Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug).exists()
     assert api_calls(thulium, "PUT") == []  # never sent late
     assert approved_requests_finish() == []
