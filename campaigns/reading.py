@@ -427,9 +427,7 @@ def _not_shown(campaigns: list[Campaign], asked_at: int) -> dict[int, dict]:
     call to Thulium may take: an older one was left pending by a process that stopped, and
     says nothing of Thulium now), and those begun or finished after Thulium was asked
     (`asked_at`). One query for all of them."""
-    since = timezone.now() - datetime.timedelta(
-        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
-    not_shown = (Q(outcome=Outcome.PENDING, created_at__gte=since)
+    not_shown = (Q(outcome=Outcome.PENDING, created_at__gte=_sending_since())
                  | Q(begin_seq__gt=asked_at) | Q(complete_seq__gt=asked_at))
     sending = {}
     for campaign_id, sent in (
@@ -438,6 +436,13 @@ def _not_shown(campaigns: list[Campaign], asked_at: int) -> dict[int, dict]:
             .order_by("pk").values_list("campaign_id", "sent")):
         sending[campaign_id] = merged_settings(sending.get(campaign_id, {}), sent)
     return sending
+
+
+def _sending_since() -> datetime.datetime:
+    """When the changes still pending that the portal may be sending began, at the earliest:
+    a call to Thulium ends within its timeouts."""
+    return timezone.now() - datetime.timedelta(
+        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
 
 
 def _without(values: dict, fields: dict) -> dict:
@@ -454,25 +459,31 @@ def _without(values: dict, fields: dict) -> dict:
 
 def _unanswered(campaigns: list[Campaign]) -> dict[int, list[tuple[Entry, dict]]]:
     """By campaign pk, each one's changes whose answer was lost (outcome unknown) since it
-    was last read from Thulium, oldest first, each with the fields it sent that no later
-    change of the campaign (applied, or its answer lost too) set: what a read finds they had
-    set is theirs. A value a later change replaced, found again, was set outside the portal
-    since. One query for all of them, as their rows hold them (`campaigns` locked)."""
+    was last read from Thulium, or is not yet known (pending longer than a call can take:
+    its process stopped, and the worker's sweep, campaigns.unanswered, has yet to ask
+    Thulium), oldest first, each with the fields it sent that no later change of the
+    campaign (applied, or its answer lost too) set: what a read finds they had set is
+    theirs. A value a later change replaced, found again, was set outside the portal since.
+    One query for all of them, as their rows hold them (`campaigns` locked)."""
+    left_pending = Q(outcome=Outcome.PENDING, created_at__lt=_sending_since())
+    lost = Q(Q(campaign__synced_at=None) | Q(completed_at__gte=F("campaign__synced_at")),
+             outcome=Outcome.UNKNOWN)
     unanswered = Entry.objects.filter(
-        Q(campaign__synced_at=None) | Q(completed_at__gte=F("campaign__synced_at")),
-        kind=CAMPAIGN_CHANGE.slug, campaign=OuterRef("campaign"), outcome=Outcome.UNKNOWN)
+        lost | left_pending,
+        kind=CAMPAIGN_CHANGE.slug, campaign=OuterRef("campaign"))
     by_pk = {campaign.pk: campaign for campaign in campaigns}
-    changes = (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, campaign__in=list(by_pk),
-                                    outcome__in=[Outcome.SUCCEEDED, Outcome.UNKNOWN],
+    changes = (Entry.objects.filter(Q(outcome__in=[Outcome.SUCCEEDED, Outcome.UNKNOWN])
+                                    | left_pending, kind=CAMPAIGN_CHANGE.slug,
+                                    campaign__in=list(by_pk),
                                     pk__gte=Subquery(unanswered.order_by("pk").values("pk")[:1]))
                .order_by("campaign_id", "-pk")
                .only("pk", "campaign_id", "sent", "outcome", "completed_at"))
     theirs, later = {}, {}
     for change in changes:
         synced_at = by_pk[change.campaign_id].synced_at
-        if change.outcome == Outcome.UNKNOWN and (
+        if change.outcome == Outcome.PENDING or (change.outcome == Outcome.UNKNOWN and (
                 synced_at is None
-                or (change.completed_at and change.completed_at >= synced_at)):
+                or (change.completed_at and change.completed_at >= synced_at))):
             theirs.setdefault(change.campaign_id, []).insert(
                 0, (change, _without(change.sent, later.get(change.campaign_id, {}))))
         later[change.campaign_id] = merged_settings(later.get(change.campaign_id, {}),

@@ -13,10 +13,11 @@ import campaigns.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
 from campaigns.due import claim_lease
-from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, Step
+from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_APPLIED, OUTSIDE_CHANGE, Step
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.models import Campaign, ChangeRequest
 from campaigns.notices import REQUEST_DECIDED, STOPPED_BEFORE_SENDING
+from campaigns.reading import campaigns_sync
 from campaigns.risk import Risk
 from campaigns.services import campaign_update
 from campaigns.unanswered import (
@@ -110,6 +111,22 @@ def test_an_edit_thulium_cannot_tell_of_is_completed_unknown_and_not_sent_again(
     pending.refresh_from_db()
     assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, NOT_TOLD)
     assert len(api_calls(thulium, "PUT")) == 1
+
+
+def test_values_a_read_finds_of_a_call_its_process_left_pending_are_its_own(
+        campaigns, user, thulium, monkeypatch):
+    """Found before the sweep asked Thulium (its worker not yet run, or Thulium back after
+    an outage), they were recorded as changed outside the portal."""
+    pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
+
+    campaigns_sync()
+
+    found = Entry.objects.get(kind=FOUND_APPLIED.slug)
+    assert (found.related, found.details["found"]) == (pending, {"name": "Renamed"})
+    assert not Entry.objects.filter(kind=OUTSIDE_CHANGE.slug).exists()
+    assert unanswered_changes_finish() == [pending.pk]
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, FOUND_HELD)
 
 
 @pytest.fixture
