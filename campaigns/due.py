@@ -217,9 +217,15 @@ def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None) ->
     cannot be told (no answer, or the list leaves a value out). Asked, never sent again:
     an answer lost is no reason to send twice."""
     try:
-        items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
+        return listed_holds(campaign, changes, language=language)
     except ThuliumError:
         return None
+
+
+def listed_holds(campaign: Campaign, changes: dict, *, language: str | None) -> bool | None:
+    """`thulium_holds`, but raising ThuliumError when Thulium gives no usable answer; None
+    only when its list leaves the campaign or a value out."""
+    items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
     item = next((item for item in items if str(item.get("id")) == campaign.thulium_id), None)
     return None if item is None else holds(item, changes)
 

@@ -24,13 +24,14 @@ from campaigns.unanswered import (
     FOUND_HELD,
     FOUND_NOT_HELD,
     NOT_TOLD,
+    UNREACHABLE_WAIT,
     approved_requests_finish,
     unanswered_changes_finish,
 )
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.thulium import ThuliumClient
-from tests.conftest import EDITORS, api_calls, make_user
+from tests.conftest import EDITORS, LATE, api_calls, make_user
 from tests.test_four_eyes import edit
 
 
@@ -53,20 +54,22 @@ def killed_in_the_call(monkeypatch, *, applied: bool) -> None:
     monkeypatch.setattr(ThuliumClient, "update_campaign", put_then_die)
 
 
-def begun_long_ago(monkeypatch) -> None:
-    """Make the entries written from now on begun an hour ago, longer than any live
-    process's call can take (claim_lease): a written entry's time cannot be changed."""
+def begun_long_ago(monkeypatch, ago: datetime.timedelta = datetime.timedelta(hours=1)) -> None:
+    """Make the entries written from now on begun an hour (or `ago`) ago, longer than any
+    live process's call can take (claim_lease): a written entry's time cannot be changed."""
     monkeypatch.setattr(Entry._meta.get_field("created_at"), "_get_default",
-                        lambda: timezone.now() - datetime.timedelta(hours=1))
+                        lambda: timezone.now() - ago)
 
 
 def left_pending() -> Entry:
     return Entry.objects.get(kind=CAMPAIGN_CHANGE.slug, outcome=Outcome.PENDING)
 
 
-def renamed_by_a_dead_process(monkeypatch, campaign, user, *, applied: bool = True) -> Entry:
-    """The pending entry a process killed in the call of a rename left, an hour ago."""
-    begun_long_ago(monkeypatch)
+def renamed_by_a_dead_process(monkeypatch, campaign, user, *, applied: bool = True,
+                              ago: datetime.timedelta = datetime.timedelta(hours=1)) -> Entry:
+    """The pending entry a process killed in the call of a rename left, an hour (or `ago`)
+    ago."""
+    begun_long_ago(monkeypatch, ago)
     killed_in_the_call(monkeypatch, applied=applied)
     with pytest.raises(ProcessKilled):
         campaign_update(campaign=campaign, changes={"name": "Renamed"}, actor=user)
@@ -103,14 +106,49 @@ def test_an_edit_whose_process_died_in_the_call_is_completed_from_what_thulium_h
 
 def test_an_edit_thulium_cannot_tell_of_is_completed_unknown_and_not_sent_again(
         campaigns, user, thulium, monkeypatch):
+    """Thulium answered, and its list left the campaign out (deleted in its panel)."""
     pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
-    thulium.state.fail_next("http_503", path="/api/outbounds", method="GET")
+    thulium.state.remove_campaign("00001")
 
     assert unanswered_changes_finish() == [pending.pk]
 
     pending.refresh_from_db()
     assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, NOT_TOLD)
     assert len(api_calls(thulium, "PUT")) == 1
+
+
+THULIUM_DOWN = {"5xx": {"kind": "http_503"}, "timeout": {"kind": "timeout", "delay": LATE},
+                "reset": {"kind": "reset"}}
+
+
+@pytest.mark.parametrize("fault", THULIUM_DOWN.values(), ids=THULIUM_DOWN.keys())
+def test_an_edit_is_left_pending_while_thulium_gives_no_answer_and_completed_once_it_does(
+        campaigns, user, thulium, monkeypatch, fault):
+    """It was completed unknown, "could not tell", at once: for good, though Thulium could
+    tell a poll later."""
+    pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user, applied=False)
+    thulium.state.fail_next(**fault, path="/api/outbounds", method="GET")
+
+    assert unanswered_changes_finish() == []
+
+    pending.refresh_from_db()
+    assert pending.outcome == Outcome.PENDING
+    assert unanswered_changes_finish() == [pending.pk]  # the next poll, Thulium back
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.FAILED, FOUND_NOT_HELD)
+    assert api_calls(thulium, "PUT") == []  # never sent again
+
+
+def test_an_edit_thulium_gave_no_answer_about_for_a_day_is_completed_unknown(
+        campaigns, user, thulium, monkeypatch):
+    pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user,
+                                        ago=UNREACHABLE_WAIT + datetime.timedelta(minutes=1))
+    thulium.state.fail_next("http_503", path="/api/outbounds", method="GET")
+
+    assert unanswered_changes_finish() == [pending.pk]
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.detail) == (Outcome.UNKNOWN, NOT_TOLD)
 
 
 def test_values_a_read_finds_of_a_call_its_process_left_pending_are_its_own(
@@ -138,20 +176,27 @@ def request_predictive(settings, campaigns, user) -> ChangeRequest:
                                  actor=user, reason="Season", risks=[Risk.PREDICTIVE])
 
 
+def approved_by_a_process_killed_in_the_call(monkeypatch, change_request, *,
+                                             applied: bool) -> Entry:
+    """The pending entry the approval's process, killed in its call an hour ago, left."""
+    begun_long_ago(monkeypatch)
+    killed_in_the_call(monkeypatch, applied=applied)
+    with pytest.raises(ProcessKilled):
+        change_request_approve(change_request=change_request,
+                               approver=make_user("second", EDITORS))
+    monkeypatch.undo()
+    return left_pending()
+
+
 @pytest.mark.parametrize("applied, ending", [(True, "unknown"), (False, "failed")],
                          ids=["applied", "not-applied"])
 def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_once(
         request_predictive, user, thulium, monkeypatch, applied, ending):
-    begun_long_ago(monkeypatch)
-    killed_in_the_call(monkeypatch, applied=applied)
-    with pytest.raises(ProcessKilled):
-        change_request_approve(change_request=request_predictive,
-                               approver=make_user("second", EDITORS))
-    monkeypatch.undo()
+    pending = approved_by_a_process_killed_in_the_call(monkeypatch, request_predictive,
+                                                       applied=applied)
     request_predictive.refresh_from_db()
     assert request_predictive.sent_change is None
     assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()
-    pending = left_pending()
     assert approved_requests_finish() == []  # its call is the sweep of calls' to complete
 
     assert unanswered_changes_finish() == [pending.pk]
@@ -163,6 +208,23 @@ def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_o
     assert (told.user, told.context["ending"]) == (user, ending)
     assert len(api_calls(thulium, "PUT")) == int(applied)
     assert (thulium.state.campaign("00001")["dialer"] == "predictive") is applied
+
+
+def test_an_approved_request_s_requester_is_told_once_thulium_answers_the_sweep(
+        request_predictive, user, thulium, monkeypatch):
+    """They were told at once that Thulium did not answer, and to check the campaign in
+    Thulium, though a poll later the sweep learnt that the change was not made."""
+    pending = approved_by_a_process_killed_in_the_call(monkeypatch, request_predictive,
+                                                       applied=False)
+    thulium.state.fail_next("http_503", path="/api/outbounds", method="GET")
+
+    assert unanswered_changes_finish() == []
+    assert approved_requests_finish() == []
+    assert not Notice.objects.filter(kind=REQUEST_DECIDED.slug).exists()
+
+    assert unanswered_changes_finish() == [pending.pk]
+    told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
+    assert (told.user, told.context["ending"]) == (user, "failed")
 
 
 def swept_during_the_call(monkeypatch, call: str = "update_campaign",
@@ -213,14 +275,14 @@ def test_a_sweep_that_finds_the_call_completed_meanwhile_gives_way(campaigns, us
     """The process was slow, not dead: it stored Thulium's answer while the worker asked
     Thulium what the campaign holds."""
     pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
-    asked = unanswered_module.thulium_holds
+    asked = unanswered_module.listed_holds
 
     def answered_meanwhile(*args, **kwargs):
         entry_complete(Entry.objects.get(pk=pending.pk), outcome=Outcome.SUCCEEDED,
                        http_status=200)
         return asked(*args, **kwargs)
 
-    monkeypatch.setattr(unanswered_module, "thulium_holds", answered_meanwhile)
+    monkeypatch.setattr(unanswered_module, "listed_holds", answered_meanwhile)
 
     assert unanswered_changes_finish() == []
 
