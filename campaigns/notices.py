@@ -84,8 +84,9 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
     if change_request.state == ChangeRequest.State.APPROVED and change_request.apply_at:
         ending = "scheduled"  # approved: it waits for its time
     elif change_request.state == ChangeRequest.State.APPROVED:
-        sent = change_request.sent_change
-        ending = SENT_OUTCOMES.get(sent.outcome, "unknown") if sent else "failed"
+        # Told once pointed at its call (four_eyes.request_sent_tell); one whose call was
+        # never begun is outdated instead (Step.NOT_SENT).
+        ending = SENT_OUTCOMES.get(change_request.sent_change.outcome, "unknown")
     elif why == Step.TIME_PASSED:
         # Decided by no one: its time came while it waited (four_eyes.change_requests_expire).
         ending = "too_late" if change_request.decided_by_username else "expired"

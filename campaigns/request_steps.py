@@ -49,8 +49,8 @@ def outdated_requests_close_all(changed: list[tuple[Campaign, dict]]) -> list[in
 
 
 def request_decide(change_request, state, actor, note="", why="") -> Entry:
-    """`actor` None: the portal's own doing (a request whose time passed unapproved, or
-    whose campaign changed)."""
+    """`actor` None: the portal's own doing (a request whose time passed unapproved, whose
+    campaign changed, or whose approval's process stopped before it sent the change)."""
     change_request.state = state
     change_request.decided_by = actor
     change_request.decided_by_username = actor.get_username() if actor else ""

@@ -63,7 +63,8 @@ def unanswered_changes_finish() -> list[int]:
 def _finish(entry: Entry) -> bool:
     """Complete the entry from what Thulium holds, and tell an approved request's requester;
     False if Thulium gave no answer and the entry may wait for it (UNREACHABLE_WAIT), or if
-    its process, slow and not dead, completed it meanwhile (its outcome stands)."""
+    its process, slow and not dead, or another worker's sweep completed it meanwhile (that
+    outcome stands)."""
     try:
         held = listed_holds(entry.campaign, entry.sent, language=None)
     except ThuliumUnavailable as error:
@@ -86,7 +87,8 @@ def _finish(entry: Entry) -> bool:
             if change_request is not None:
                 request_sent_tell(change_request, entry)
     except AppendOnlyError:
-        log.info("campaign change %s was completed by its own process", entry.pk)
+        log.info("campaign change %s was completed meanwhile, by its own process or "
+                 "another worker", entry.pk)
         return False
     log.warning("campaign change %s for campaign %s: its process stopped before Thulium "
                 "answered; found %s", entry.pk, entry.campaign.thulium_id,

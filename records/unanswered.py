@@ -40,8 +40,8 @@ def unanswered_additions_check() -> list[int]:
 
 def _checked(entry: Entry) -> bool:
     """Check the addition as Check in Thulium does; False if its process, slow and not dead,
-    completed it meanwhile (its outcome stands). A check Thulium failed leaves the addition
-    unknown, its button still offered."""
+    completed it meanwhile (its outcome stands), or another worker or a user's Check took
+    it first. A check Thulium failed leaves the addition unknown, its button still offered."""
     record = AddedRecord.objects.filter(entry=entry, status__in=_WAITING).first()
     if record is None:
         return False

@@ -4,7 +4,9 @@ Besides running tasks, it runs steps of other apps over and over, each in a thre
 own (`run_every`): it hands imports whose worker died to a live worker, every
 IMPORT_HEARTBEAT_SECONDS, so a killed import resumes once any worker runs; sends
 scheduled campaign changes when they are due (campaigns/due.py), and marks outdated the
-four-eyes requests whose time passed unapproved (campaigns.four_eyes); sends the e-mail notices
+four-eyes requests whose time passed unapproved (campaigns.four_eyes); finishes the campaign
+changes and approvals a dead web process left unanswered (campaigns.unanswered) and checks
+in Thulium the record additions a dead page left (records.unanswered); sends the e-mail notices
 and clears old ones (notices.sending); clears the personal data of imports ended
 IMPORT_KEEP_DAYS before (imports.retention), the do-not-call entries expired
 DONOTCALL_KEEP_DAYS before (donotcall.services), old login records and expired sessions
