@@ -2,6 +2,7 @@
 sweep checks it in Thulium as Check in Thulium does, never sending it again."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 import records.unanswered as unanswered_module
@@ -12,10 +13,15 @@ from records.entries import RECORD_ADDITION, RECORD_CHECK
 from records.models import AddedRecord
 from records.services import CUT_OFF, added_values, record_add_begin_all, record_add_complete_all
 from records.unanswered import unanswered_additions_check
-from tests.conftest import api_calls
+from tests.conftest import api_calls, skip_unless_postgresql
 from tests.test_campaign_form import flashed
 from tests.test_record_form import DUPLICATE, add
-from tests.test_unanswered_changes import ProcessKilled, begun_long_ago, swept_during_the_call
+from tests.test_unanswered_changes import (
+    ProcessKilled,
+    begun_long_ago,
+    swept_during_the_call,
+    two_workers_sweeping,
+)
 
 NUMBER = "601234567"
 
@@ -166,3 +172,20 @@ def test_a_sweep_that_finds_the_addition_completed_meanwhile_gives_way(
     assert (pending.outcome, pending.results) == (Outcome.SUCCEEDED, {"record_id": "231"})
     assert AddedRecord.objects.get().status == AddedRecord.Status.ADDED
     assert not Entry.objects.filter(kind=RECORD_CHECK.slug).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
+def test_two_workers_sweeping_a_dead_page_s_addition_at_once_check_it_once(
+        logged_in, campaigns, thulium, monkeypatch, applied):
+    skip_unless_postgresql(connection)
+    pending = added_by_a_dead_page(logged_in, monkeypatch, applied=applied)
+    asked_before = len(api_calls(thulium, "GET"))
+
+    swept = two_workers_sweeping(monkeypatch, unanswered_module, "record_check_ask",
+                                 unanswered_additions_check)
+
+    assert sorted(swept) == [[], [pending.pk]]
+    assert the_check().results["found"] is applied
+    assert len(api_calls(thulium, "GET")) - asked_before == 1  # Thulium asked once
+    assert len(api_calls(thulium, "POST")) == int(applied)

@@ -2,9 +2,11 @@
 worker's sweep completes it from what Thulium holds, never sending it again."""
 
 import datetime
+import threading
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,7 +33,8 @@ from campaigns.unanswered import (
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.thulium import ThuliumClient
-from tests.conftest import EDITORS, LATE, api_calls, make_user
+from tests.conftest import EDITORS, LATE, api_calls, make_user, skip_unless_postgresql
+from tests.db_threads import all_at_once
 from tests.test_four_eyes import edit
 
 
@@ -397,3 +400,58 @@ def test_a_slow_approval_resumed_after_the_sweep_sends_nothing_and_gives_way(
     assert outdated_steps(request_predictive) == [Step.NOT_SENT]
     told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
     assert (told.user, told.context["ending"]) == (user, "not_sent")
+
+
+def two_workers_sweeping(monkeypatch, module, name: str, sweep: Callable[[], list]) -> list:
+    """Run `sweep` on two threads (two workers' loops, each its own connection), both past
+    `module.name` before either goes on: both read the row as left, and race to finish it.
+    Returns what each sweep returned."""
+    both_there = threading.Barrier(2, timeout=30)
+    reached = getattr(module, name)
+
+    def wait_for_the_other(*args, **kwargs):
+        both_there.wait()
+        return reached(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wait_for_the_other)
+    swept = []
+    all_at_once([lambda: swept.append(sweep())] * 2)
+    return swept
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("applied, outcome", [(True, Outcome.UNKNOWN), (False, Outcome.FAILED)],
+                         ids=["applied", "not-applied"])
+def test_two_workers_sweeping_a_dead_approval_s_call_at_once_tell_its_requester_once(
+        request_predictive, user, thulium, monkeypatch, applied, outcome):
+    skip_unless_postgresql(connection)
+    approved_by_a_process_killed_in_the_call(monkeypatch, request_predictive,
+                                             applied=applied)
+    pending = left_pending()
+
+    swept = two_workers_sweeping(monkeypatch, unanswered_module, "listed_holds",
+                                 unanswered_changes_finish)
+
+    assert sorted(swept) == [[], [pending.pk]]
+    pending.refresh_from_db()
+    assert pending.outcome == outcome
+    request_predictive.refresh_from_db()
+    assert request_predictive.sent_change == pending
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug).count() == 1
+    assert len(api_calls(thulium, "PUT")) == int(applied)  # never sent again
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dies_at, meeting", [("claim", "approved_unsent_close"),
+                                              ("tell", "request_sent_tell")])
+def test_two_workers_ending_a_dead_approval_at_once_tell_its_requester_once(
+        request_predictive, user, thulium, monkeypatch, dies_at, meeting):
+    skip_unless_postgresql(connection)
+    approved_by_a_dead_process(monkeypatch, request_predictive, dies_at=dies_at)
+
+    swept = two_workers_sweeping(monkeypatch, unanswered_module, meeting,
+                                 approved_requests_finish)
+
+    assert sorted(swept) == [[], [request_predictive.pk]]
+    assert Notice.objects.filter(kind=REQUEST_DECIDED.slug).count() == 1
+    assert len(api_calls(thulium, "PUT")) == int(dies_at == "tell")
