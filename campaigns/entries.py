@@ -2,7 +2,7 @@
 the portal, four-eyes steps, the steps of scheduled changes, and a campaign found gone from
 Thulium's list or back in it."""
 
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.diff import flat_paths
@@ -28,6 +28,13 @@ class Step:
            REQUESTER_GONE: _("the one who asked for it was deactivated or may no longer "
                              "change campaigns"),
            NOT_SENT: _("the portal stopped after the approval, before it sent the change")}
+
+
+# The detail of a call whose web process stopped before Thulium answered, completed unknown
+# by the worker's sweep (campaigns.unanswered) with Thulium found holding its values: here,
+# as the requester's mail tells such a call applied (campaigns.notices).
+FOUND_HELD = gettext_noop("The portal stopped before Thulium answered; Thulium was then found "
+                          "holding the changed values.")
 
 
 class ScheduleStep:

@@ -13,7 +13,7 @@ from notices.kinds import Kind
 from notices.services import notices_queue
 
 from .approvers import APPROVE, approvers_of, requests_to_approve
-from .entries import Step
+from .entries import FOUND_HELD, Step
 from .models import ChangeRequest, ScheduledChange
 
 NOT_THEIRS_TO_APPROVE = gettext_noop("the request is no longer one the user may approve")
@@ -86,7 +86,7 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
     elif change_request.state == ChangeRequest.State.APPROVED:
         # Told once pointed at its call (four_eyes.request_sent_tell); one whose call was
         # never begun is outdated instead (Step.NOT_SENT).
-        ending = SENT_OUTCOMES.get(change_request.sent_change.outcome, "unknown")
+        ending = _sent_ending(change_request.sent_change)
     elif why == Step.TIME_PASSED:
         # Decided by no one: its time came while it waited (four_eyes.change_requests_expire).
         ending = "too_late" if change_request.decided_by_username else "expired"
@@ -98,6 +98,15 @@ def request_decided_notify(change_request: ChangeRequest, *, why: str = "") -> N
     else:
         ending = change_request.state
     _tell_requester(change_request, ending=ending)
+
+
+def _sent_ending(call) -> str:
+    """How an approved request's call ended, as its mail says it: one the worker's sweep
+    found held in Thulium after its process stopped is applied, as a scheduled change's
+    found held after its worker stopped is (campaigns.due), though no answer came."""
+    if call.outcome == Outcome.UNKNOWN and call.detail == FOUND_HELD:
+        return "applied"
+    return SENT_OUTCOMES.get(call.outcome, "unknown")
 
 
 def scheduled_change_ended_notify(scheduled: ScheduledChange, state: str, entry=None, *,

@@ -26,14 +26,12 @@ from audit.recording import entry_complete
 from portal.thulium import ThuliumError, ThuliumUnavailable
 
 from .due import claim_lease, held_learn, listed_holds
-from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, SCHEDULED_CHANGE, Step
+from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_HELD, SCHEDULED_CHANGE, Step
 from .four_eyes import approved_unsent_close, request_sent_tell
 from .models import ChangeRequest
 
 log = logging.getLogger(__name__)
-# What a dead process's call is completed with, once Thulium was asked.
-FOUND_HELD = gettext_noop("The portal stopped before Thulium answered; Thulium was then found "
-                          "holding the changed values.")
+# What a dead process's call is completed with, once Thulium was asked (and FOUND_HELD).
 FOUND_NOT_HELD = gettext_noop("The portal stopped before Thulium answered; Thulium was then "
                               "found not holding the changed values.")
 NOT_TOLD = gettext_noop("The portal stopped before Thulium answered, and Thulium's campaign "

@@ -191,10 +191,14 @@ def approved_by_a_process_killed_in_the_call(monkeypatch, change_request, *,
     return left_pending()
 
 
-@pytest.mark.parametrize("applied, ending", [(True, "unknown"), (False, "failed")],
-                         ids=["applied", "not-applied"])
+@pytest.mark.parametrize("applied, ending, words", [
+    (True, "applied", "was approved, and Thulium applied the change."),
+    (False, "failed", "was approved, but the change could not be sent"),
+], ids=["applied", "not-applied"])
 def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_once(
-        request_predictive, user, thulium, monkeypatch, applied, ending):
+        request_predictive, user, logged_in, thulium, monkeypatch, applied, ending, words):
+    """Found held, it was told that Thulium did not answer, and to check the campaign in
+    Thulium, though a scheduled change found held after its worker stopped is told applied."""
     pending = approved_by_a_process_killed_in_the_call(monkeypatch, request_predictive,
                                                        applied=applied)
     request_predictive.refresh_from_db()
@@ -209,8 +213,12 @@ def test_an_approved_request_whose_process_died_in_the_call_is_linked_and_told_o
     assert request_predictive.sent_change == pending
     told = Notice.objects.get(kind=REQUEST_DECIDED.slug)
     assert (told.user, told.context["ending"]) == (user, ending)
+    assert words in " ".join(notice_message(told).body.split())
     assert len(api_calls(thulium, "PUT")) == int(applied)
     assert (thulium.state.campaign("00001")["dialer"] == "predictive") is applied
+    # The request's page says what was found, as the call's entry does.
+    page = logged_in.get(request_predictive.get_absolute_url()).content.decode()
+    assert {True: FOUND_HELD, False: FOUND_NOT_HELD}[applied] in page
 
 
 def test_an_approved_request_s_requester_is_told_once_thulium_answers_the_sweep(
