@@ -31,6 +31,7 @@ from .labels import settings_changes
 from .listing import campaign_in_query
 from .models import ChangeRequest
 from .risk import risk_labels
+from .views import swept_meanwhile_warn
 
 RECENT_DECISIONS = 20
 REQUESTS_PER_PAGE = 50
@@ -83,7 +84,7 @@ def _detail_page(request, pk, rejection_form):
 def request_approve(request, pk):
     change_request = get_object_or_404(ChangeRequest, pk=pk)
     try:
-        change_request_approve(
+        sent = change_request_approve(
             change_request=change_request, approver=request.user, language=request.LANGUAGE_CODE
         )
     except AccountsLinked:
@@ -124,7 +125,8 @@ def request_approve(request, pk):
         if change_request.apply_at:
             messages.success(request, _("Approved: the change waits for its time."))
             return redirect(change_request)
-        messages.success(request, _("Approved: Thulium accepted the change."))
+        if not swept_meanwhile_warn(request, sent):
+            messages.success(request, _("Approved: Thulium accepted the change."))
     return redirect(change_request)
 
 

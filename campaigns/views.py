@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from audit.diff import flat_paths
 from audit.kinds import campaign_kinds
-from audit.models import Entry
+from audit.models import Entry, Outcome
 from audit.services import MAX_ID, TimelineFilters, timeline_page
 from portal.shown_times import shown_minute
 from portal.thulium import ThuliumError
@@ -34,6 +34,11 @@ HISTORY_LENGTH = 50
 NOT_IN_THULIUM = gettext_lazy(
     "This campaign is no longer in Thulium's list of campaigns (deleted there?), so nothing "
     "was sent or scheduled. Refresh the campaigns from Thulium if it is back.")
+# A change whose entry the worker completed meanwhile (swept_meanwhile_warn), worded as
+# records.views warns of such an addition; the bulk change's page says it of such a row.
+SWEPT_MEANWHILE = gettext_lazy(
+    "Thulium answered so late that the portal had taken this change for stopped and "
+    "checked it in Thulium: %(found)s")
 # The first changes waiting and requests awaiting approval shown on a campaign's page; the
 # rest on their lists, filtered to it.
 WAITING_SHOWN = 5
@@ -180,7 +185,7 @@ def campaign_edit(request, thulium_id):
         return schedule_from_form(request, campaign, form, changes, reverts=reverted)
     else:
         try:
-            campaign_update(
+            change = campaign_update(
                 campaign=campaign, changes=changes, actor=request.user,
                 reason=form.cleaned_data["reason"], language=request.LANGUAGE_CODE,
                 version=base["version"], related=reverted,
@@ -191,6 +196,8 @@ def campaign_edit(request, thulium_id):
             return _conflict_page(request, campaign, form)
         except ThuliumError as error:
             return _edit_page(request, campaign, form, thulium_error=thulium_error_context(error))
+        if swept_meanwhile_warn(request, change):
+            return redirect(change)
         messages.success(request, _("Thulium accepted the changes to the campaign."))
         return redirect(campaign)
     return _edit_page(request, campaign, form)
@@ -211,6 +218,16 @@ def campaign_revert(request, pk):
                         proposed=restored, initial={"reverts": entry.pk})
     form.helper.form_action = reverse("campaigns:edit", args=[campaign.thulium_id])
     return _edit_page(request, campaign, form, read_error=read_error, reverting=entry)
+
+
+def swept_meanwhile_warn(request, change: Entry) -> bool:
+    """Warn, and return True, if the change's entry was completed before Thulium's answer
+    came: by the worker, which took the call for a dead process's and asked Thulium what
+    it holds (campaigns.unanswered). Its outcome stands, and its detail says what was found."""
+    if change.outcome == Outcome.SUCCEEDED:
+        return False
+    messages.warning(request, SWEPT_MEANWHILE % {"found": _(change.detail.partition("\n")[0])})
+    return True
 
 
 def _edit_page(request, campaign, form, **context):

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +36,7 @@ from notices.sending import notice_message
 from portal.thulium import ThuliumClient
 from tests.conftest import EDITORS, LATE, api_calls, make_user, skip_unless_postgresql
 from tests.db_threads import all_at_once
+from tests.test_bulk_change import CONFIRM, preview, token_of
 from tests.test_four_eyes import edit
 
 
@@ -254,17 +256,55 @@ def swept_during_the_call(monkeypatch, call: str = "update_campaign",
     monkeypatch.setattr(ThuliumClient, call, send_then_sweep)
 
 
+SWEPT_WORDS = ("Thulium answered so late that the portal had taken this change for stopped "
+               f"and checked it in Thulium: {FOUND_HELD}")
+
+
+def flashed(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
 def test_a_slow_edit_answered_after_the_sweep_gives_way_to_it(logged_in, campaigns, thulium,
                                                                monkeypatch):
+    """Its page said that Thulium accepted the changes, though the entry it led to says
+    that the sweep found them held, and its outcome unknown."""
     swept_during_the_call(monkeypatch)
 
     response = edit(logged_in, campaigns["00001"], name="Renamed")
 
-    assert response.status_code == 302
     change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
     assert (change.outcome, change.detail) == (Outcome.UNKNOWN, FOUND_HELD)
+    assert response.status_code == 302 and response.url == change.get_absolute_url()
+    assert flashed(response) == [SWEPT_WORDS]
+    assert logged_in.get(response.url).status_code == 200
     assert Campaign.objects.get(pk=campaigns["00001"].pk).name == "Renamed"
     assert len(api_calls(thulium, "PUT")) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the bulk change's PUTs run in threads of their own
+def test_a_slow_bulk_change_answered_after_the_sweep_says_what_the_sweep_found(
+        logged_in, campaigns, thulium, monkeypatch):
+    swept_during_the_call(monkeypatch)
+    token = token_of(preview(logged_in, campaigns=["00001"], order="5"))
+
+    page = logged_in.post(CONFIRM, {"preview": token})
+
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (change.outcome, change.detail) == (Outcome.UNKNOWN, FOUND_HELD)
+    text = " ".join(page.content.decode().split())
+    assert SWEPT_WORDS in text and change.get_absolute_url() in text
+    assert "Thulium accepted the change." not in text
+
+
+def test_a_slow_approval_answered_after_the_sweep_says_what_the_sweep_found(
+        request_predictive, client, thulium, monkeypatch):
+    swept_during_the_call(monkeypatch)
+    client.force_login(make_user("second", EDITORS))
+
+    response = client.post(reverse("campaigns:request_approve", args=[request_predictive.pk]))
+
+    assert response.url == request_predictive.get_absolute_url()
+    assert flashed(response) == [SWEPT_WORDS]
 
 
 def test_a_slow_approval_answered_after_the_sweep_tells_the_requester_once(
