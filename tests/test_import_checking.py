@@ -169,6 +169,22 @@ def test_a_check_stopped_by_its_user_goes_back_to_the_mapping_keeping_no_row(
     assert (job.state, job.rows_total, job.rows.count()) == (ImportJob.State.PREVIEWED, 300, 300)
 
 
+def newer_check_once(job):
+    """A function that, called the first time, stops the import's check and runs a newer
+    one to its end (as a user's second mapping with a worker of its own would), and does
+    nothing after."""
+    done = []
+
+    def checked_again():
+        if not done:
+            done.append(True)
+            assert import_check_stop(job=job)
+            assert import_check_start(job=job, mapping=job.mapping)
+            import_check(job.pk)  # the newer check, to its end
+
+    return checked_again
+
+
 def test_a_check_stopped_keeps_the_rows_of_the_newer_check_that_ended_before_it_noticed(
     sales, handed_to_a_worker, monkeypatch
 ):
@@ -177,16 +193,11 @@ def test_a_check_stopped_keeps_the_rows_of_the_newer_check_that_ended_before_it_
     newer check's preview as it is."""
     monkeypatch.setattr(previewing, "PREVIEW_BATCH", 100)
     job = handed_to_a_worker(sales, csv_bytes(people(300)))
-    write = previewing.rows_insert
-    checks = []
+    write, checked_again = previewing.rows_insert, newer_check_once(job)
 
     def checked_again_after_the_first_batch(job, rows):
         write(job, rows)
-        if not checks:
-            checks.append(job.pk)
-            assert import_check_stop(job=job)
-            assert import_check_start(job=job, mapping=job.mapping)
-            import_check(job.pk)  # the newer check, to its end
+        checked_again()
 
     monkeypatch.setattr(previewing, "rows_insert", checked_again_after_the_first_batch)
     import_check(job.pk)
@@ -202,15 +213,10 @@ def test_a_check_that_begins_late_deletes_no_row_of_a_newer_check(
     workbook), while the user stopped it and a newer check ended: the rows it deletes as
     it begins are only ever its own import's earlier ones, never the newer check's."""
     job = handed_to_a_worker(sales, csv_bytes(people(300)))
-    read = previewing.read_rows
-    checks = []
+    read, checked_again = previewing.read_rows, newer_check_once(job)
 
     def checked_again_meanwhile(content, layout):
-        if not checks:
-            checks.append(job.pk)
-            assert import_check_stop(job=job)
-            assert import_check_start(job=job, mapping=job.mapping)
-            import_check(job.pk)  # the newer check, to its end
+        checked_again()
         return read(content, layout)
 
     monkeypatch.setattr(previewing, "read_rows", checked_again_meanwhile)
