@@ -6,8 +6,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from .entries import permission_label
+from .groups import group_label
 from .services import group_members, group_roles, group_roles_record
 
 admin.site.unregister(Group)
@@ -15,6 +17,12 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class PortalGroupAdmin(GroupAdmin):
+    list_display = ("name_shown",)
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_shown(self, group):
+        return group_label(group)
+
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         field = super().formfield_for_manytomany(db_field, request=request, **kwargs)
         if db_field.name == "permissions":

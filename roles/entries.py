@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.kinds import EntryKind
 
+from .groups import group_name_shown
+
 
 class Step:
     """What happened to the account or group, as stored in the entry's details."""
@@ -41,9 +43,11 @@ def groups_words(details: dict) -> list[str]:
     """The groups an entry's account gained and lost, in words (here and in sign-ons')."""
     parts = []
     if details.get("gained"):
-        parts.append(gettext("gained %(groups)s") % {"groups": ", ".join(details["gained"])})
+        parts.append(gettext("gained %(groups)s") % {
+            "groups": ", ".join(map(group_name_shown, details["gained"]))})
     if details.get("lost"):
-        parts.append(gettext("lost %(groups)s") % {"groups": ", ".join(details["lost"])})
+        parts.append(gettext("lost %(groups)s") % {
+            "groups": ", ".join(map(group_name_shown, details["lost"]))})
     return parts
 
 
@@ -133,10 +137,11 @@ _GROUP_STEPS = {Step.CREATED: _("group %(group)s created"),
 def _group_summary(entry) -> str:
     details = entry.details
     step = _GROUP_STEPS.get(details.get("step"))
-    parts = [str(step % {"group": details.get("group", "")}) if step
+    parts = [str(step % {"group": group_name_shown(details.get("group", ""))}) if step
              else str(details.get("step"))]
     if details.get("renamed_from"):
-        parts.append(gettext("renamed from %(name)s") % {"name": details["renamed_from"]})
+        parts.append(gettext("renamed from %(name)s")
+                     % {"name": group_name_shown(details["renamed_from"])})
     parts += permissions_words(details)
     # Its members are named on the entry's page; a group has hundreds at times.
     if members := details.get("members"):

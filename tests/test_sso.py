@@ -91,6 +91,8 @@ def test_a_first_sign_on_creates_the_user_with_the_groups_the_claim_maps(client,
     assert entry.sent == {"groups": ["cc-editors", "cc-audit"]}
     page = client.get(f"/audit/{entry.pk}/").content.decode()
     assert '<dd class="col-sm-9" data-testid="gained">Auditors, Campaign editors</dd>' in page
+    polish = client.get(f"/audit/{entry.pk}/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert 'data-testid="gained">Audytorzy, Edytorzy kampanii</dd>' in polish
 
 
 def test_a_user_signed_on_gets_mails_in_their_browser_s_language(provider):

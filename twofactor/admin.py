@@ -31,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import AUDIT_VIEW_PERMISSION
 from roles.entries import permission_label
+from roles.groups import group_label, group_name_shown
 from roles.services import account_password_record, account_roles, account_roles_record
 
 from .services import second_factor_remove
@@ -40,9 +41,19 @@ admin.site.unregister(StaticDevice)
 admin.site.unregister(User)
 
 
+class GroupShownFilter(admin.RelatedFieldListFilter):
+    """The user list's filter by group, naming the portal's own groups in the reader's
+    language as the user's page does."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(pk, group_name_shown(name))
+                for pk, name in super().field_choices(field, request, model_admin)]
+
+
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
     list_display = (*UserAdmin.list_display, "second_factor")
+    list_filter = ("is_staff", "is_superuser", "is_active", ("groups", GroupShownFilter))
     actions = ["second_factor_reset"]
 
     def has_change_permission(self, request, obj=None):
@@ -68,6 +79,8 @@ class PortalUserAdmin(UserAdmin):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "user_permissions":
             field.label_from_instance = permission_label
+        if db_field.name == "groups":
+            field.label_from_instance = group_label
         return field
 
     # Each change of an account's roles is an audit entry, in the admin's transaction.
