@@ -14,7 +14,7 @@ from django.utils.translation import override
 from audit.models import Entry
 from audit.verify import verify_chain
 from roles.groups import PORTAL_GROUPS, group_name_shown
-from tests.conftest import EDITORS, LOADERS, make_user
+from tests.conftest import ADMINISTRATORS, AUDITORS, EDITORS, LOADERS, make_user
 from tests.test_roles import group_form
 from tests.test_twofactor import account_form
 
@@ -97,3 +97,24 @@ def test_the_admin_names_the_portal_s_groups_in_polish(client):
     assert set(re.findall(r'<th class="field-name_shown"><a [^>]*>(.*?)</a>', group_list)) == {
         "Administratorzy", "Audytorzy", "Edytorzy kampanii", "Specjaliści ds. zgodności",
         "Wprowadzający rekordy", NIGHT_SHIFT}
+
+
+def groups_read_only(page: str) -> str:
+    """The groups a user's admin page shows without a chooser."""
+    return re.search(r'field-groups\w*">.*?<div class="readonly">(.*?)</div>', page,
+                     re.S).group(1)
+
+
+def test_groups_an_administrator_may_not_change_read_in_polish_too(client):
+    """Their own account's, and an auditor's (which they may only look at), were shown by
+    Django, by their stored names."""
+    boss = make_user("boss", ADMINISTRATORS, is_staff=True)
+    auditor = make_user("audrey", AUDITORS, EDITORS)
+    client.force_login(boss)
+
+    own = polish(client, reverse("admin:auth_user_change", args=[boss.pk]))
+    theirs = polish(client, reverse("admin:auth_user_change", args=[auditor.pk]))
+
+    assert groups_read_only(own) == "Administratorzy"
+    assert groups_read_only(theirs) == "Audytorzy, Edytorzy kampanii"
+    assert "Grupy" in own and 'name="groups"' not in own + theirs

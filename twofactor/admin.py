@@ -66,12 +66,33 @@ class PortalUserAdmin(UserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
+        if self._groups_read_only(request, obj):
+            fields = (*fields, "groups_shown")
         if request.user.is_superuser:
             return fields
         fields = (*fields, "is_superuser", "user_permissions")
         if obj is not None and obj.pk == request.user.pk:
             fields = (*fields, "is_staff", "groups")
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        """Groups that may not be changed here are shown by `groups_shown`: Django would
+        show their stored names."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._groups_read_only(request, obj):
+            return fieldsets
+        return [(name, {**options, "fields": tuple(
+            "groups_shown" if field == "groups" else field for field in options["fields"])})
+            for name, options in fieldsets]
+
+    def _groups_read_only(self, request, obj) -> bool:
+        """One's own account's, for all but a superuser, and any account one may only see."""
+        return obj is not None and not (request.user.is_superuser or (
+            obj.pk != request.user.pk and self.has_change_permission(request, obj)))
+
+    @admin.display(description=User._meta.get_field("groups").verbose_name)
+    def groups_shown(self, user):
+        return ", ".join(map(group_label, user.groups.order_by("name")))
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not request.user.is_superuser:
