@@ -37,6 +37,9 @@ test: lint
 
 # The Polish translation: collect every translatable string into locale/pl/LC_MESSAGES/django.po
 # (translate the new or fuzzy entries there), then compile django.mo. Commit both files.
+# It also compiles locale_libraries/pl, the Polish of the libraries' admin pages (django-axes,
+# django-tasks-db, django-rq), kept by hand: after upgrading one, run
+# tests/test_polish_libraries.py, which names the strings to add there or drop.
 messages: install
 	$(RUN_ENV) $(PY) manage.py makemessages --locale pl --add-location file --no-obsolete \
 		--ignore 'tests/*' --ignore 'staticfiles/*' --ignore 'build/*' --ignore 'bench/*'

@@ -342,7 +342,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pl", _("Polish"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The portal's catalogue, then the Polish of the libraries' admin pages (locale_libraries/pl):
+# the first wins on a word both hold. makemessages writes the portal's strings to the first.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_libraries"]
 # Dates to the second in both languages; everything else (numbers too) is Django's own.
 FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = env_time_zone("TIME_ZONE", default="Europe/Warsaw")

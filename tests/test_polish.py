@@ -35,7 +35,8 @@ from tests.test_campaign_form import form_values
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
 PO = LOCALE / "pl" / "LC_MESSAGES" / "django.po"
-MO = PO.with_suffix(".mo")
+# The Polish of the libraries' admin pages: tests/test_polish_libraries.py.
+LIBRARIES_PO = Path(settings.BASE_DIR) / "locale_libraries" / "pl" / "LC_MESSAGES" / "django.po"
 # The apps of the portal, whose words are the catalogue's.
 PORTAL_APPS = {config.label for config in apps.get_app_configs()
                if Path(config.path).is_relative_to(settings.BASE_DIR)
@@ -48,6 +49,11 @@ def catalogue():
     return polib.pofile(str(PO))
 
 
+@pytest.fixture(scope="module", params=[PO, LIBRARIES_PO], ids=["portal", "libraries"])
+def each_catalogue(request):
+    return polib.pofile(str(request.param))
+
+
 def test_every_string_has_a_polish_translation(catalogue):
     assert len(catalogue) > 150
     assert not catalogue.metadata_is_fuzzy
@@ -56,8 +62,8 @@ def test_every_string_has_a_polish_translation(catalogue):
     assert [e.msgid for e in catalogue.obsolete_entries()] == []
 
 
-def test_translations_keep_every_placeholder(catalogue):
-    for entry in catalogue:
+def test_translations_keep_every_placeholder(each_catalogue):
+    for entry in each_catalogue:
         wanted = sorted(PLACEHOLDER.findall(entry.msgid))
         translations = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
         for translation in translations:
@@ -75,10 +81,10 @@ def test_translations_name_settings_by_their_polish_labels(catalogue):
     assert found == []
 
 
-def test_the_committed_mo_is_the_compiled_po(catalogue):
-    with MO.open("rb") as compiled:
+def test_the_committed_mo_is_the_compiled_po(each_catalogue):
+    with Path(each_catalogue.fpath).with_suffix(".mo").open("rb") as compiled:
         mo = gettext.GNUTranslations(compiled)
-    for entry in catalogue:
+    for entry in each_catalogue:
         if entry.msgid_plural:
             # Polish has four plural forms; 1, 2, 5 and 22 pick the first three.
             for count, form in ((1, 0), (2, 1), (5, 2), (22, 1)):
@@ -92,7 +98,7 @@ def test_the_committed_mo_is_the_compiled_po(catalogue):
     # Nothing compiled that the .po no longer has (plural forms are keyed by their index,
     # a word of a context by the context, EOT and the word).
     expected = {""}
-    for entry in catalogue:
+    for entry in each_catalogue:
         if entry.msgid_plural:
             expected |= {(entry.msgid, form) for form in entry.msgstr_plural}
         elif entry.msgctxt:
@@ -161,11 +167,12 @@ def test_no_string_is_marked_inside_an_f_string():
     assert hidden == []
 
 
-def test_every_plural_has_each_of_polish_four_forms(catalogue):
+def test_every_plural_has_each_of_polish_four_forms(each_catalogue):
     """A form missing is no error to Django's compilemessages, but `msgfmt -c` refuses the
     catalogue, and a count it stands for shows the English words."""
-    forms = int(re.search(r"nplurals=(\d+)", catalogue.metadata["Plural-Forms"]).group(1))
-    lacking = [entry.msgid for entry in catalogue if entry.msgid_plural and not entry.obsolete
+    forms = int(re.search(r"nplurals=(\d+)", each_catalogue.metadata["Plural-Forms"]).group(1))
+    lacking = [entry.msgid for entry in each_catalogue
+               if entry.msgid_plural and not entry.obsolete
                and [n for n in range(forms) if entry.msgstr_plural.get(n)] != list(range(forms))]
     assert forms == 4 and lacking == []
 
