@@ -4,7 +4,9 @@ Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
 1. finishes a change a dead worker left *applying*: if that worker had begun the call,
    Thulium is asked what it holds (GET outbounds) before anything is sent again, as the
    portal never sends twice because an answer was lost; a call that certainly applied
-   nothing puts the change back to waiting, as it would have;
+   nothing puts the change back to waiting, as it would have. While Thulium gives no
+   answer to that question, the change is left applying, asked again once its claim's
+   lease ran out, up to UNREACHABLE_WAIT;
 2. marks missed each waiting change whose time passed more than SCHEDULE_GRACE_MINUTES
    ago (no worker ran then): it is never sent; one already tried is marked failed;
 3. claims each due change with a conditional UPDATE (waiting to applying), so that of two
@@ -18,6 +20,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -49,6 +52,14 @@ NOT_IN_THULIUM = gettext_noop("Not sent: the campaign is no longer in Thulium's 
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
+# How long a change's call is left unfinished while Thulium gives no answer to the question
+# of what it holds (down, unreachable, a 5xx), to be asked again at later polls: what
+# Thulium answers once back is the truth, where "could not tell" would stay unknown for
+# good (and its author or requester told so). Unfinished does no harm meanwhile: a read of
+# the campaign takes its values found as its own (campaigns.reading). A day outlasts an
+# outage of Thulium or of the network, and bounds how long the one who made the change
+# waits to hear how it ended.
+UNREACHABLE_WAIT = datetime.timedelta(days=1)
 
 
 def claim_lease() -> datetime.timedelta:
@@ -68,7 +79,7 @@ def due_changes_apply(*, worker: str = "") -> list[int]:
     for pk, claimed_at in stalled.values_list("pk", "claimed_at"):
         claim = _claim(pk, State.APPLYING, claimed_at, worker)
         if claim:
-            finished.append(_resume(_claimed(pk), claim))
+            finished.append(_unless_unanswered(_resume, _claimed(pk), claim))
     late = ScheduledChange.objects.filter(state=State.WAITING, apply_at__lt=now - grace())
     for pk, last_try in late.values_list("pk", "sent_change"):
         # Tried within the grace, Thulium down each time: failed; never tried: missed.
@@ -84,8 +95,20 @@ def due_changes_apply(*, worker: str = "") -> list[int]:
     for pk in due.values_list("pk", flat=True):
         claim = _claim(pk, State.WAITING, None, worker)
         if claim:
-            finished.append(_send(_claimed(pk), claim))
+            finished.append(_unless_unanswered(_send, _claimed(pk), claim))
     return [pk for pk in finished if pk is not None]
+
+
+def _unless_unanswered(step, change: ScheduledChange, claim) -> int | None:
+    """`step` (`_send` or `_resume`) run on the claimed change; None when Thulium gave no
+    answer to the question of what it holds (NoAnswerYet): the change is left applying,
+    its claim to be taken over at a poll once its lease ran out, and asked again then."""
+    try:
+        return step(change, claim)
+    except NoAnswerYet as error:
+        log.info("scheduled change %s left applying: Thulium gave no answer to what it "
+                 "holds (%s)", change.pk, error)
+        return None
 
 
 def _claim(pk: int, state: str, claimed_at, worker: str) -> datetime.datetime | None:
@@ -128,7 +151,7 @@ def _send(change: ScheduledChange, claim) -> int | None:
             return _try_again(change, claim, entry)
         state = State.REFUSED if error.outcome == Outcome.REFUSED else State.FAILED
         # The answer was lost: Thulium is asked, never sent the change again.
-        if error.may_have_applied and _held(change):
+        if error.may_have_applied and _held(change, entry):
             state = State.APPLIED
     return _close(change, claim, state, entry)
 
@@ -183,10 +206,10 @@ def _resume(change: ScheduledChange, claim) -> int | None:
             return _try_again(change, claim, entry)
         state = {Outcome.SUCCEEDED: State.APPLIED, Outcome.REFUSED: State.REFUSED}.get(
             entry.outcome, State.FAILED)
-        if entry.outcome == Outcome.UNKNOWN and _held(change):
+        if entry.outcome == Outcome.UNKNOWN and _held(change, entry):
             state = State.APPLIED
         return _close(change, claim, state, entry)
-    held = _held(change)
+    held = _held(change, entry)
     if held is None:
         entry_complete(entry, outcome=Outcome.UNKNOWN, detail=NOT_TOLD)
         return _close(change, claim, State.FAILED, entry)
@@ -203,31 +226,44 @@ def _sent_entry(change: ScheduledChange) -> Entry | None:
             .order_by("-pk").first())
 
 
-def _held(change: ScheduledChange) -> bool | None:
+def _held(change: ScheduledChange, call: Entry) -> bool | None:
     """Whether Thulium holds the change's values now, learning them if so (see
     `thulium_holds`)."""
-    held = thulium_holds(change.campaign, change.changes, language=change.language or None)
+    held = thulium_holds(change.campaign, change.changes, language=change.language or None,
+                         call=call)
     if held:
         held_learn(change.campaign, change.changes)
     return held
 
 
-def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None) -> bool | None:
-    """Whether Thulium holds the values of a PUT body now (GET outbounds); None when it
-    cannot be told (no answer, or the list leaves a value out). Asked, never sent again:
-    an answer lost is no reason to send twice."""
+class NoAnswerYet(Exception):
+    """Thulium gave no answer to the question of what it holds, and the call asked about
+    is younger than UNREACHABLE_WAIT: it is to be asked again at a later poll."""
+
+
+def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None,
+                  call: Entry) -> bool | None:
+    """Whether Thulium holds the values of the call's PUT body now (GET outbounds); None when
+    it cannot be told: the list leaves the campaign or a value out, the lookup was refused,
+    or Thulium gave no answer UNREACHABLE_WAIT after the call began. Raises NoAnswerYet while
+    Thulium gives no answer before that. Asked, never sent again: an answer lost is no
+    reason to send twice."""
     try:
-        return listed_holds(campaign, changes, language=language)
+        items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
+    except ThuliumUnavailable as error:
+        if _waited_out(call):
+            return None
+        raise NoAnswerYet(error.detail) from error
     except ThuliumError:
         return None
-
-
-def listed_holds(campaign: Campaign, changes: dict, *, language: str | None) -> bool | None:
-    """`thulium_holds`, but raising ThuliumError when Thulium gives no usable answer; None
-    only when its list leaves the campaign or a value out."""
-    items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
     item = next((item for item in items if str(item.get("id")) == campaign.thulium_id), None)
     return None if item is None else holds(item, changes)
+
+
+def _waited_out(call: Entry) -> bool:
+    """Whether the call began longer than UNREACHABLE_WAIT ago, in the database's time (a
+    machine's clock may run ahead)."""
+    return Entry.objects.filter(pk=call.pk, created_at__lt=Now() - UNREACHABLE_WAIT).exists()
 
 
 def held_learn(campaign: Campaign, changes: dict) -> None:

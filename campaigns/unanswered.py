@@ -7,25 +7,23 @@ requester untold, as they are told once it was sent. Every SCHEDULE_POLL_SECONDS
 worker takes each such entry begun longer than a lease ago, asks Thulium what the campaign
 holds (never sending again), and completes it as campaigns.due completes a dead worker's
 call; a scheduled change's own call is left to campaigns.due, which resumes its claim.
-While Thulium gives no answer, the entry is left pending, asked again at each poll.
+While Thulium gives no answer, the entry is left pending, asked again at each poll (up to
+campaigns.due's UNREACHABLE_WAIT).
 
 An approval's process may also stop before the call's entry is begun, or after it was
 completed and before the request was pointed at it: `approved_requests_finish` ends those.
 """
 
-import datetime
 import logging
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_noop
 
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_complete
-from portal.thulium import ThuliumError, ThuliumUnavailable
 
-from .due import claim_lease, held_learn, listed_holds
+from .due import NoAnswerYet, claim_lease, held_learn, thulium_holds
 from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_HELD, SCHEDULED_CHANGE, Step
 from .four_eyes import approved_unsent_close, request_sent_tell
 from .models import ChangeRequest
@@ -37,13 +35,6 @@ FOUND_NOT_HELD = gettext_noop("The portal stopped before Thulium answered; Thuli
 NOT_TOLD = gettext_noop("The portal stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
-# How long a change is left pending while Thulium gives no answer (down, unreachable, a
-# 5xx), to be asked again at each poll: what Thulium answers once back is the truth, where
-# "could not tell" would stay unknown for good (and its requester told so). Pending does no
-# harm meanwhile: a read of the campaign takes its values found as its own
-# (campaigns.reading). A day outlasts an outage of Thulium or of the network, and bounds
-# how long an approved request's requester waits to hear how it ended.
-UNREACHABLE_WAIT = datetime.timedelta(days=1)
 
 
 def unanswered_changes_finish() -> list[int]:
@@ -52,8 +43,6 @@ def unanswered_changes_finish() -> list[int]:
     left = (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, outcome=Outcome.PENDING,
                                  created_at__lt=Now() - claim_lease())
             .exclude(related__kind=SCHEDULED_CHANGE.slug)
-            .annotate(waited_out=ExpressionWrapper(
-                Q(created_at__lt=Now() - UNREACHABLE_WAIT), output_field=BooleanField()))
             .select_related("campaign", "related").order_by("pk"))
     return [entry.pk for entry in left if _finish(entry)]
 
@@ -64,15 +53,11 @@ def _finish(entry: Entry) -> bool:
     its process, slow and not dead, or another worker's sweep completed it meanwhile (that
     outcome stands)."""
     try:
-        held = listed_holds(entry.campaign, entry.sent, language=None)
-    except ThuliumUnavailable as error:
-        if not entry.waited_out:
-            log.info("campaign change %s left pending: Thulium gave no answer (%s)",
-                     entry.pk, error.detail)
-            return False
-        held = None
-    except ThuliumError:
-        held = None
+        held = thulium_holds(entry.campaign, entry.sent, language=None, call=entry)
+    except NoAnswerYet as error:
+        log.info("campaign change %s left pending: Thulium gave no answer (%s)",
+                 entry.pk, error)
+        return False
     outcome, detail = {True: (Outcome.UNKNOWN, FOUND_HELD),
                        False: (Outcome.FAILED, FOUND_NOT_HELD)}.get(held,
                                                                     (Outcome.UNKNOWN, NOT_TOLD))

@@ -20,7 +20,7 @@ from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin
 from campaigns import due as due_module
 from campaigns import scheduling
-from campaigns.due import _held, claim_lease, due_changes_apply, holds
+from campaigns.due import NOT_TOLD, UNREACHABLE_WAIT, _held, claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
@@ -40,6 +40,7 @@ from tests.test_four_eyes import (  # noqa: F401
     second_editor,
     stop_editing,
 )
+from tests.test_unanswered_changes import begun_long_ago
 
 State = ScheduledChange.State
 
@@ -778,6 +779,67 @@ def test_a_claim_younger_than_a_call_can_take_is_left_to_its_worker(scheduled, t
     assert api_calls(thulium) == []
 
 
+def unanswered_while_thulium_is_down(thulium, change: ScheduledChange, call: str) -> None:
+    """Leave the due change's call unanswered, applied by Thulium, and make Thulium answer
+    the next question of what it holds with a 503: "lost", the answer to the worker's PUT
+    did not come; "left", a worker died in the middle of the PUT."""
+    due(change)
+    if call == "lost":
+        thulium.state.fail_next("timeout", path="/api/outbounds/00001", delay=LATE,
+                                first=True)
+    else:
+        dead_worker_left(change, sent=True)
+    thulium.state.fail_next("http_503", path="/api/outbounds", method="GET")
+
+
+@pytest.mark.parametrize("call", ["lost", "left"], ids=["answer-lost", "worker-died"])
+def test_a_change_thulium_gives_no_answer_about_is_asked_about_again_not_failed(
+    requested_at_ten, client, second_editor, user, thulium, call  # noqa: F811
+):
+    """It was failed at once, its entry "could not tell", and its requester told that it
+    failed, though Thulium held it and could tell a poll later."""
+    user.email = "manager@example.com"
+    user.save()
+    approve(client, second_editor, requested_at_ten)
+    scheduled = ScheduledChange.objects.get()
+    told = Notice.objects.filter(user=user).count()
+    unanswered_while_thulium_is_down(thulium, scheduled, call)
+
+    assert due_changes_apply(worker="worker-2") == []
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLYING
+    assert Notice.objects.filter(user=user).count() == told
+    claimed_long_ago(scheduled, by="worker-2")  # its claim's lease ran out
+    assert due_changes_apply(worker="worker-3") == [scheduled.pk]
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLIED
+    assert scheduled.sent_change.outcome == Outcome.UNKNOWN
+    mails = Notice.objects.filter(user=user).order_by("pk")[told:]
+    assert [mail.context["ending"] for mail in mails] == ["applied"]  # told once
+    assert len(api_calls(thulium, "PUT")) == 1  # never sent again
+
+
+@pytest.mark.parametrize("call", ["lost", "left"], ids=["answer-lost", "worker-died"])
+def test_a_change_thulium_gave_no_answer_about_for_a_day_fails_and_its_author_is_told(
+    scheduled, user, thulium, monkeypatch, call
+):
+    user.email = "manager@example.com"
+    user.save()
+    begun_long_ago(monkeypatch, UNREACHABLE_WAIT + datetime.timedelta(minutes=1))
+    unanswered_while_thulium_is_down(thulium, scheduled, call)
+
+    assert due_changes_apply(worker="worker-2") == [scheduled.pk]
+
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.FAILED
+    assert scheduled.sent_change.outcome == Outcome.UNKNOWN
+    if call == "left":
+        assert scheduled.sent_change.detail == NOT_TOLD
+    assert Notice.objects.filter(kind="scheduled-change-not-applied", user=user).count() == 1
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
 @pytest.mark.parametrize("item, result", [
     ({"active": False, "parameters": {"caller_id": 221234567}}, True),
     ({"active": "0", "parameters": {"caller_id": "221234567"}}, False),
@@ -935,13 +997,13 @@ def test_a_change_whose_campaign_was_deleted_in_thulium_is_cancelled_not_sent(
 def test_a_change_found_held_keeps_what_was_saved_to_its_campaign_meanwhile(scheduled, thulium):
     """The check of a lost answer saved the campaign's settings as its worker had loaded them
     when it claimed the change: an order saved meanwhile (a read, another change) was lost."""
-    thulium.state.update_campaign("00001", {"active": False}, lambda stored: [])
+    call = dead_worker_left(scheduled, sent=True)
     change = ScheduledChange.objects.select_related("campaign").get(pk=scheduled.pk)
     campaign = Campaign.objects.get(pk=change.campaign_id)
     campaign.settings_replace({**campaign.settings, "order": 7})
     campaign.save(update_fields=["settings", "version"])
 
-    assert _held(change) is True
+    assert _held(change, call) is True
 
     campaign.refresh_from_db()
     assert (campaign.settings["active"], campaign.settings["order"]) == (False, 7)

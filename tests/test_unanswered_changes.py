@@ -15,7 +15,7 @@ import campaigns.four_eyes as four_eyes_module
 import campaigns.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
-from campaigns.due import claim_lease
+from campaigns.due import UNREACHABLE_WAIT, claim_lease
 from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_APPLIED, OUTSIDE_CHANGE, Step
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.models import Campaign, ChangeRequest
@@ -27,7 +27,6 @@ from campaigns.unanswered import (
     FOUND_HELD,
     FOUND_NOT_HELD,
     NOT_TOLD,
-    UNREACHABLE_WAIT,
     approved_requests_finish,
     unanswered_changes_finish,
 )
@@ -326,14 +325,14 @@ def test_a_sweep_that_finds_the_call_completed_meanwhile_gives_way(campaigns, us
     """The process was slow, not dead: it stored Thulium's answer while the worker asked
     Thulium what the campaign holds."""
     pending = renamed_by_a_dead_process(monkeypatch, campaigns["00001"], user)
-    asked = unanswered_module.listed_holds
+    asked = unanswered_module.thulium_holds
 
     def answered_meanwhile(*args, **kwargs):
         entry_complete(Entry.objects.get(pk=pending.pk), outcome=Outcome.SUCCEEDED,
                        http_status=200)
         return asked(*args, **kwargs)
 
-    monkeypatch.setattr(unanswered_module, "listed_holds", answered_meanwhile)
+    monkeypatch.setattr(unanswered_module, "thulium_holds", answered_meanwhile)
 
     assert unanswered_changes_finish() == []
 
@@ -477,7 +476,7 @@ def test_two_workers_sweeping_a_dead_approval_s_call_at_once_tell_its_requester_
                                              applied=applied)
     pending = left_pending()
 
-    swept = two_workers_sweeping(monkeypatch, unanswered_module, "listed_holds",
+    swept = two_workers_sweeping(monkeypatch, unanswered_module, "thulium_holds",
                                  unanswered_changes_finish)
 
     assert sorted(swept) == [[], [pending.pk]]
