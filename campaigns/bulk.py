@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from audit.models import Entry
 from portal.thulium import ThuliumError
+from portal.thulium.deadline import call_longest
 
 from .forms import CampaignForm, initial_from_settings
 from .four_eyes import AlreadyRequested, change_request_create
@@ -194,7 +195,7 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
     workers = max(1, settings.CAMPAIGN_BULK_CONCURRENCY)
     # The latest moment a PUT may start: its longest wait for Thulium then still ends in time.
     last_start = (monotonic() + settings.GUNICORN_TIMEOUT - ANSWER_SECONDS
-                  - settings.THULIUM_TIMEOUT - settings.THULIUM_CONNECT_TIMEOUT)
+                  - call_longest().total_seconds())
     campaigns = {campaign.pk: campaign for campaign in
                  Campaign.objects.filter(pk__in=[line[0] for line in preview["lines"]])}
     listed = campaigns_read(campaigns.values(), actor=actor, language=language)

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_noop
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
 from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
+from portal.thulium.deadline import call_longest
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import Campaign, ScheduledChange
@@ -65,9 +66,7 @@ UNREACHABLE_WAIT = datetime.timedelta(days=1)
 def claim_lease() -> datetime.timedelta:
     """How long a live worker holds a claim at most: two calls (the PUT, and the GET after
     a lost answer), each bounded by the gateway's timeouts, and a margin for the database."""
-    return datetime.timedelta(
-        seconds=2 * (settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT) + 5
-    )
+    return 2 * call_longest() + datetime.timedelta(seconds=5)
 
 
 def due_changes_apply(*, worker: str = "") -> list[int]:

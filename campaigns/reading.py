@@ -20,6 +20,7 @@ from audit.models import Entry, Outcome
 from audit.recording import entries_begin, entries_complete, entry_new, last_link, outcome_values
 from portal.db_many import insert_each, update_each
 from portal.thulium import get_client
+from portal.thulium.deadline import call_longest
 
 from .entries import CAMPAIGN_CHANGE, FOUND_APPLIED, OUTSIDE_CHANGE
 from .models import Campaign, thulium_id_validator
@@ -441,8 +442,7 @@ def _not_shown(campaigns: list[Campaign], asked_at: int) -> dict[int, dict]:
 def _sending_since() -> datetime.datetime:
     """When the changes still pending that the portal may be sending began, at the earliest:
     a call to Thulium ends within its timeouts."""
-    return timezone.now() - datetime.timedelta(
-        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
+    return timezone.now() - call_longest()
 
 
 def _without(values: dict, fields: dict) -> dict:

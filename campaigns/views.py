@@ -14,6 +14,7 @@ from audit.models import Entry, Outcome
 from audit.services import MAX_ID, TimelineFilters, timeline_page
 from portal.shown_times import shown_minute
 from portal.thulium import ThuliumError
+from portal.thulium.deadline import call_longest
 from portal.views import flash_thulium_error, thulium_error_context
 from roles.permissions import requires
 
@@ -66,7 +67,7 @@ def campaign_sync(request):
         # and its worker, as many times it. sync_campaigns waits for every page.
         summary = campaigns_sync(
             actor=request.user, language=request.LANGUAGE_CODE,
-            within=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT)
+            within=call_longest().total_seconds())
     except ThuliumError as error:
         flash_thulium_error(request, error, _(
             "Could not read the campaigns from Thulium, so none was refreshed"))

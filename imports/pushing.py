@@ -49,6 +49,7 @@ from donotcall.lookup import blocked
 from portal.db_many import update_each
 from portal.phones import forget_keyed_numbers
 from portal.thulium import ThuliumMethodRefused
+from portal.thulium.deadline import call_longest
 from records.services import record_add_complete_all, records_added_earlier
 
 from .erasure import rows_erased
@@ -393,7 +394,7 @@ class _Push:
     def still_held(self, row_ids: list[int]) -> set[int]:
         """Those of the rows this push still holds, under a lease that outlasts a call:
         asked just before they are sent, so that the call ends within their lease
-        (IMPORT_LEASE_SECONDS above THULIUM_CONNECT_TIMEOUT + THULIUM_TIMEOUT), whatever
+        (IMPORT_LEASE_SECONDS above a call's longest time, call_longest), whatever
         became of the heartbeat. A push whose heartbeat stopped for a lease (its database
         thread failed, and a sending thread went on retrying through an outage) sent rows
         that another push had taken over, found nowhere in Thulium yet and sent too.
@@ -586,8 +587,7 @@ def lease_duration() -> timedelta:
 def _call_and_beat() -> timedelta:
     """What a lease must have left for a call made now to end within it, with a heartbeat's
     time to spare for the thread's own delays before the call."""
-    return timedelta(seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT
-                     + settings.IMPORT_HEARTBEAT_SECONDS)
+    return call_longest() + timedelta(seconds=settings.IMPORT_HEARTBEAT_SECONDS)
 
 
 def database_now(job_id: int) -> datetime | None:

@@ -6,10 +6,10 @@ way."""
 
 import datetime
 
-from django.conf import settings
 from django.utils import timezone
 
 from audit.models import Outcome
+from portal.thulium.deadline import call_longest
 
 # Seconds past a call's longest time before a page's addition left pending counts as cut off.
 CUT_OFF_MARGIN = 60
@@ -18,8 +18,7 @@ CUT_OFF_MARGIN = 60
 def landing_time() -> datetime.timedelta:
     """How long after its entry a send can land in Thulium at the latest: its call's
     longest time, and a margin for Thulium's own work after the portal stopped waiting."""
-    return datetime.timedelta(
-        seconds=settings.THULIUM_CONNECT_TIMEOUT + settings.THULIUM_TIMEOUT + CUT_OFF_MARGIN)
+    return call_longest() + datetime.timedelta(seconds=CUT_OFF_MARGIN)
 
 
 def landed_by(entry) -> datetime.datetime:

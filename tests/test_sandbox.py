@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from portal.thulium.sandbox import start_sandbox
+from tests.conftest import LATE
 
 AUTH = ("sandbox", "sandbox-password")
 
@@ -506,7 +507,7 @@ RECORDS_PATH = "/api/outbounds/00001/records"
 
 
 def test_a_timeout_fault_stores_the_record_but_answers_too_late(sandbox):
-    sandbox.state.fail_next("timeout", delay=60)
+    sandbox.state.fail_next("timeout", delay=LATE)
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
     assert sandbox.state.wait_timed_out()  # stored, perhaps after the client gave up
@@ -514,7 +515,7 @@ def test_a_timeout_fault_stores_the_record_but_answers_too_late(sandbox):
 
 
 def test_a_timeout_fault_that_is_not_applied_stores_nothing(sandbox):
-    sandbox.state.fail_next("timeout", delay=60, apply=False)
+    sandbox.state.fail_next("timeout", delay=LATE, apply=False)
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
     assert sandbox.state.wait_timed_out()
@@ -536,7 +537,7 @@ def test_a_request_after_a_first_timeout_fault_waits_until_its_request_was_appli
         return add_record(*args)
 
     monkeypatch.setattr(sandbox.state, "add_record", stalled)
-    sandbox.state.fail_next("timeout", path=RECORDS_PATH, delay=60, first=True)
+    sandbox.state.fail_next("timeout", path=RECORDS_PATH, delay=LATE, first=True)
     with pytest.raises(requests.ReadTimeout):
         post_record(sandbox, "00001", {"phone_number": "221234567"}, timeout=0.2)
     stats = requests.get(f"{sandbox.url}/outbounds/stats", auth=AUTH, timeout=30).json()

@@ -10,10 +10,12 @@ passes: every wait then ends at once, on TLS as on plain TCP, the connection new
 alive.
 """
 
+import datetime
 import socket
 import threading
 
 import requests
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
@@ -28,6 +30,14 @@ _AS_REQUESTS_RAISES = {
     DecodeError: requests.exceptions.ContentDecodingError,
     SSLError: requests.exceptions.SSLError,
 }
+
+
+def call_longest() -> datetime.timedelta:
+    """The longest a call to Thulium made now can last: its deadline, as the settings are at
+    the time (tests change them). Leases, cut-offs and time limits that wait for a call count
+    from it, each with its own margin."""
+    return datetime.timedelta(seconds=settings.THULIUM_CONNECT_TIMEOUT
+                              + settings.THULIUM_TIMEOUT)
 
 
 class CallDeadline:
