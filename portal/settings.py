@@ -152,18 +152,19 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "axes",
+    # The libraries' apps under the portal's names, in the reader's language.
+    "portal.library_apps.LoginAttemptsConfig",  # axes
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "portal.library_apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
+    "portal.library_apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static
     "portal",
     "campaigns",
     "records",
     "audit",
     "roles",
     "django_tasks",
-    "django_tasks_db",
-    "django_rq",
+    "portal.library_apps.BackgroundTasksConfig",  # django_tasks_db
+    "portal.library_apps.TaskQueuesConfig",  # django_rq
     "imports",
     # After django-otp's plugins: its admin takes their device pages out of the admin.
     "twofactor",
