@@ -145,7 +145,7 @@ def _send(change: ScheduledChange, claim) -> int | None:
     except _RiskyNow:
         return _close(change, claim, State.CANCELLED, why=RISKY_NOW)
     except ThuliumError as error:
-        entry = _sent_entry(change)
+        entry = sent_entry(change)
         if isinstance(error, ThuliumUnavailable) and not error.may_have_applied:
             return _try_again(change, claim, entry)
         state = State.REFUSED if error.outcome == Outcome.REFUSED else State.FAILED
@@ -193,7 +193,7 @@ def _try_again(change: ScheduledChange, claim, entry: Entry) -> None:
 
 def _resume(change: ScheduledChange, claim) -> int | None:
     """Finish a change whose worker died while applying it."""
-    entry = _sent_entry(change)
+    entry = sent_entry(change)
     if entry is None or entry == change.sent_change:
         # It died before beginning the call (sent_change: an earlier try's): nothing was sent.
         return _send(change, claim)
@@ -219,7 +219,7 @@ def _resume(change: ScheduledChange, claim) -> int | None:
     return _send(change, claim)
 
 
-def _sent_entry(change: ScheduledChange) -> Entry | None:
+def sent_entry(change: ScheduledChange) -> Entry | None:
     """The latest call made for the change: a campaign change related to its scheduled step."""
     return (Entry.objects.filter(kind=CAMPAIGN_CHANGE.slug, related=change.scheduled_entry)
             .order_by("-pk").first())

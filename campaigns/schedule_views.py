@@ -11,6 +11,7 @@ from portal.shown_times import shown_minute
 from roles.permissions import requires
 
 from .labels import settings_changes
+from .left_unanswered import left_unanswered_among, unanswered_call
 from .listing import campaign_in_query, page_number
 from .models import ScheduledChange
 from .schedule_forms import PASSED, CancelForm
@@ -69,6 +70,7 @@ def scheduled_list(request):
         "campaign": campaign,
         "waiting": waiting,
         "authors_may_change": authors_who_may_change(waiting),
+        "left_unanswered": left_unanswered_among(waiting),
         "finished": changes.exclude(
             state__in=(ScheduledChange.State.WAITING, ScheduledChange.State.APPLYING)
         ).order_by("-finished_at", "-pk")[:RECENTLY_FINISHED],
@@ -88,6 +90,7 @@ def _detail_page(request, pk, cancel_form):
     return render(request, "campaigns/scheduled_detail.html", {
         "change": change, "cancel_form": cancel_form,
         "in_full": scheduled_shown_in_full(change, request.user),
+        "unanswered": unanswered_call(change),
         "changes": settings_changes(change.settings_before, change.changes)})
 
 

@@ -23,6 +23,7 @@ from .conflicts import conflict_for
 from .forms import CampaignForm, settings_rows
 from .four_eyes import AlreadyRequested, change_request_create
 from .labels import settings_changes, settings_named
+from .left_unanswered import left_unanswered_among
 from .models import Campaign, ChangeRequest
 from .reading import CampaignNotListed, campaign_read, campaigns_sync
 from .revert import NotRevertible, revertible, values_before
@@ -110,6 +111,7 @@ def campaign_detail(request, thulium_id):
         "first_waiting": first_waiting,
         "waiting_count": waiting_count,
         "authors_may_change": authors_who_may_change(first_waiting),
+        "left_unanswered": left_unanswered_among(first_waiting),
     })
 
 

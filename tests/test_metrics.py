@@ -13,6 +13,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from audit.models import ChainCheck, ChainHead, Entry
+from campaigns.due import due_changes_apply
 from campaigns.models import ScheduledChange
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import ImportJob, RowState
@@ -28,6 +29,13 @@ from tests.conftest import skip_unless_postgresql
 from tests.import_files import csv_bytes, people, previewed
 from tests.scrapes import BEARER, TOKEN, label_values, samples, value
 from tests.test_gateway import CraftedThulium
+from tests.test_scheduling import (  # noqa: F401
+    claimed_long_ago,
+    sales,
+    scheduled,
+    unanswered_while_thulium_is_down,
+)
+from tests.test_unanswered_changes import begun_long_ago
 
 ADD = "POST outbounds/:id/records"
 
@@ -305,6 +313,23 @@ def test_a_scheduled_change_no_worker_sent_at_its_time_shows_in_the_earliest_due
 
     assert value(found, due) == late.apply_at.timestamp()
     assert value(found, "portal_scheduled_changes_waiting") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scheduled_changes_thulium_gives_no_answer_about_are_reported(
+        scheduled, logged_in, thulium, monkeypatch):  # noqa: F811
+    """Such a change stayed being applied for up to a day, and no metric told of it."""
+    unanswered = "portal_scheduled_changes_unanswered"
+    assert scrape(logged_in)[(unanswered, ())] == 0
+    begun_long_ago(monkeypatch)
+    unanswered_while_thulium_is_down(thulium, scheduled, "lost")
+    due_changes_apply(worker="worker-2")
+
+    assert value(scrape(logged_in), unanswered) == 1
+
+    claimed_long_ago(scheduled, by="worker-2")  # Thulium answers the next poll's question
+    due_changes_apply(worker="worker-3")
+    assert value(scrape(logged_in), unanswered) == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -840,6 +840,45 @@ def test_a_change_thulium_gave_no_answer_about_for_a_day_fails_and_its_author_is
     assert len(api_calls(thulium, "PUT")) == 1
 
 
+@pytest.mark.parametrize("call, outcome", [("lost", "unknown"), ("left", "pending")],
+                         ids=["answer-lost", "worker-died"])
+def test_a_change_thulium_gives_no_answer_about_shows_its_call_and_until_when_it_is_asked(
+    scheduled, logged_in, sales, thulium, monkeypatch, call, outcome
+):
+    """Its page and lists said only "being applied", for up to a day, with no word of why
+    nor a link to its call. Its claim is fresh, as each poll that asks claims it anew."""
+    begun_long_ago(monkeypatch)
+    unanswered_while_thulium_is_down(thulium, scheduled, call)
+    due_changes_apply(worker="worker-2")
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+
+    shown = page.split('data-testid="sent-change"')[1].split("</dd>")[0]
+    assert f'<a href="{sent.get_absolute_url()}">' in shown
+    assert f'class="outcome-{outcome} ' in shown
+    until = shown_time(sent.created_at + UNREACHABLE_WAIT)
+    assert f"The portal keeps asking it until {until}, and does not send" in page
+    for listed in (reverse("campaigns:scheduled"), sales.get_absolute_url()):
+        row = logged_in.get(listed).content.decode().split(
+            f'data-scheduled="{scheduled.pk}"')[1].split("</tr>")[0]
+        assert 'data-testid="left-unanswered"' in row
+
+
+def test_a_change_a_worker_sends_now_shows_only_being_applied(scheduled, logged_in, thulium):
+    """A call begun within a claim's lease may still be answered: nothing is said of it."""
+    unanswered_while_thulium_is_down(thulium, scheduled, "lost")
+    due_changes_apply(worker="worker-2")
+    scheduled.refresh_from_db()
+    assert scheduled.state == State.APPLYING
+
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+    listed = logged_in.get(reverse("campaigns:scheduled")).content.decode()
+
+    assert 'data-testid="sent-change"' not in page
+    assert 'data-testid="left-unanswered"' not in page + listed
+
+
 @pytest.mark.parametrize("item, result", [
     ({"active": False, "parameters": {"caller_id": 221234567}}, True),
     ({"active": "0", "parameters": {"caller_id": "221234567"}}, False),

@@ -4,11 +4,12 @@ changes.
 The same on every machine (they share the database), so aggregate them over instances
 with max(), not sum(). Read on a connection of their own within READ_SECONDS
 (portal.db_deadline): on the thread's kept one, a database that stopped answering held the
-scrape past Prometheus' timeout, which then dropped the counters too. Six queries: two
+scrape past Prometheus' timeout, which then dropped the counters too. Seven queries: two
 one-row reads, counts of the imports being sent and of those stalled, the count of the
-scheduled changes waiting and the earliest one's time (by an index), and a count of import
-rows by state, which reads every row (on PostgreSQL about 0.3 s a million rows), the one to
-watch as imports pile up.
+scheduled changes waiting and the earliest one's time (by an index), the count of those
+being applied and left unanswered (a few rows, each asked of its calls), and a count of
+import rows by state, which reads every row (on PostgreSQL about 0.3 s a million
+rows), the one to watch as imports pile up.
 """
 
 import logging
@@ -18,6 +19,7 @@ from django.db.models import Count, Min
 from prometheus_client.core import GaugeMetricFamily
 
 from audit.models import ChainCheck, ChainHead
+from campaigns.left_unanswered import left_unanswered
 from campaigns.models import ScheduledChange
 from imports.models import ImportJob, ImportRow, RowState
 from imports.resuming import stalled
@@ -103,6 +105,13 @@ def schedule_metrics():
     yield GaugeMetricFamily(
         "portal_scheduled_changes_waiting",
         "Scheduled campaign changes not sent yet, due or not.", value=waiting["count"],
+    )
+    yield GaugeMetricFamily(
+        "portal_scheduled_changes_unanswered",
+        "Scheduled campaign changes being applied whose call began longer than a claim's "
+        "lease ago, Thulium not having answered whether it made them (asked again at the "
+        "polls, up to a day).",
+        value=left_unanswered().count(),
     )
     if waiting["earliest"] is None:
         return
