@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .entries import permission_label
+from .entries import permission_label, permission_labels
 from .groups import group_label
 from .services import group_members, group_roles, group_roles_record
 
@@ -22,6 +22,27 @@ class PortalGroupAdmin(GroupAdmin):
     @admin.display(description=_("name"), ordering="name")
     def name_shown(self, group):
         return group_label(group)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "permissions_shown") if self._read_only(request, obj) else fields
+
+    def get_fields(self, request, obj=None):
+        """A group one may only look at shows its permissions by `permissions_shown`:
+        Django would show their stored names."""
+        fields = super().get_fields(request, obj)
+        if not self._read_only(request, obj):
+            return fields
+        # In the permissions' place; Django lists the read-only fields last, this one too.
+        return list(dict.fromkeys(
+            "permissions_shown" if field == "permissions" else field for field in fields))
+
+    def _read_only(self, request, obj) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    @admin.display(description=Group._meta.get_field("permissions").verbose_name)
+    def permissions_shown(self, group):
+        return permission_labels(group.permissions.all())
 
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         field = super().formfield_for_manytomany(db_field, request=request, **kwargs)

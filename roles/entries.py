@@ -90,6 +90,12 @@ def permission_label(permission) -> str:
     return f"{permission.content_type} | {permission.name if words == code else words}"
 
 
+def permission_labels(permissions) -> str:
+    """Permissions as a read-only field lists them, each as the chooser names it: Django's
+    own list gives their stored names, English in Polish too."""
+    return ", ".join(map(permission_label, permissions.select_related("content_type")))
+
+
 def permissions_words(details: dict) -> list[str]:
     """The permissions an entry's account or group gained and lost, in words."""
     gained, lost = details.get("permissions_gained"), details.get("permissions_lost")

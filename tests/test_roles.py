@@ -570,6 +570,38 @@ def test_the_admin_s_permission_choices_read_in_the_reader_s_words(client):
     assert f'<option value="{gone.pk}">gone | Can add gone</option>' in html
 
 
+def read_only(page: str, field: str) -> str:
+    """The value a read-only field of an admin page shows."""
+    return unescape(re.search(rf'field-{field}">.*?<div class="readonly">(.*?)</div>', page,
+                              re.S).group(1))
+
+
+@pytest.mark.django_db
+def test_permissions_an_administrator_may_only_look_at_read_in_the_reader_s_words(client):
+    """A group's page and an account's, whose permissions an administrator who is not a
+    superuser may not change, listed them as Django lists a read-only field: by their stored
+    names, "Can see everyone's actions in the audit trail" in Polish too."""
+    boss = make_user("boss", ADMINISTRATORS, is_staff=True)
+    ewa = make_user("ewa")
+    ewa.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    client.force_login(boss)
+    group_page, account_page = (
+        client.get(page, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+        for page in (reverse("admin:auth_group_change",
+                             args=[Group.objects.get(name=AUDITORS).pk]),
+                     reverse("admin:auth_user_change", args=[ewa.pk])))
+
+    assert ("Dziennik zdarzeń | ostatnie ogniwo łańcucha dziennika zdarzeń | Może przeglądać "
+            "w dzienniku zdarzeń działania wszystkich użytkowników") in read_only(
+        group_page, "permissions_shown")
+    assert read_only(account_page, "user_permissions_shown") == (
+        "Kampanie | kampania | Może przeglądać: kampania")
+    assert "Can " not in group_page + account_page
+    # Still not to be changed.
+    assert 'name="permissions"' not in group_page
+    assert 'name="user_permissions"' not in account_page
+
+
 @pytest.mark.django_db(transaction=True)
 def test_accounts_deleted_from_the_list_are_kept_if_their_entry_cannot_be_written(
         client, monkeypatch):

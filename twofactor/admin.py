@@ -30,7 +30,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import AUDIT_VIEW_PERMISSION
-from roles.entries import permission_label
+from roles.entries import permission_label, permission_labels
 from roles.groups import group_label, group_name_shown
 from roles.services import account_password_record, account_roles, account_roles_record
 
@@ -65,9 +65,8 @@ class PortalUserAdmin(UserAdmin):
             obj is None or may_manage(request.user, obj))
 
     def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if self._groups_read_only(request, obj):
-            fields = (*fields, "groups_shown")
+        fields = (*super().get_readonly_fields(request, obj),
+                  *self._shown_instead(request, obj).values())
         if request.user.is_superuser:
             return fields
         fields = (*fields, "is_superuser", "user_permissions")
@@ -76,14 +75,22 @@ class PortalUserAdmin(UserAdmin):
         return fields
 
     def get_fieldsets(self, request, obj=None):
-        """Groups that may not be changed here are shown by `groups_shown`: Django would
-        show their stored names."""
+        """Groups and permissions that may not be changed here are shown by `groups_shown`
+        and `user_permissions_shown`: Django would show their stored names."""
         fieldsets = super().get_fieldsets(request, obj)
-        if not self._groups_read_only(request, obj):
-            return fieldsets
+        shown = self._shown_instead(request, obj)
         return [(name, {**options, "fields": tuple(
-            "groups_shown" if field == "groups" else field for field in options["fields"])})
+            shown.get(field, field) for field in options["fields"])})
             for name, options in fieldsets]
+
+    def _shown_instead(self, request, obj) -> dict[str, str]:
+        """The fields of roles read-only here, each with the one that shows it in words."""
+        shown = {}
+        if self._groups_read_only(request, obj):
+            shown["groups"] = "groups_shown"
+        if obj is not None and not request.user.is_superuser:
+            shown["user_permissions"] = "user_permissions_shown"
+        return shown
 
     def _groups_read_only(self, request, obj) -> bool:
         """One's own account's, for all but a superuser, and any account one may only see."""
@@ -93,6 +100,10 @@ class PortalUserAdmin(UserAdmin):
     @admin.display(description=User._meta.get_field("groups").verbose_name)
     def groups_shown(self, user):
         return ", ".join(map(group_label, user.groups.order_by("name")))
+
+    @admin.display(description=User._meta.get_field("user_permissions").verbose_name)
+    def user_permissions_shown(self, user):
+        return permission_labels(user.user_permissions.all())
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not request.user.is_superuser:
