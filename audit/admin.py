@@ -53,6 +53,7 @@ class EntryAdmin(ReadOnlyAuditAdmin):
     """
 
     list_display = ("created_at", "action", "actor_username", "campaign", "outcome", "request_id")
+    readonly_fields = ("action",)
     list_filter = (KindFilter, "outcome")
     # What get_search_results finds; it finds them exactly, through their indexes.
     search_fields = ("id", "request_id", "actor__username")
@@ -89,6 +90,12 @@ class EntryAdmin(ReadOnlyAuditAdmin):
         """The kind in the reader's words, as the timeline names it: the list showed its
         slug ("campaign-change"), in Polish too."""
         return kind_of(entry).label
+
+    def get_fields(self, request, obj=None):
+        """An entry's page names its kind as the list does, in its place: Django showed
+        the stored slug ("record-addition"), in Polish too."""
+        return list(dict.fromkeys("action" if field == "kind" else field
+                                  for field in super().get_fields(request, obj)))
 
     def has_view_permission(self, request, obj=None):
         return may_see_everyone(request.user) and super().has_view_permission(request, obj)

@@ -123,3 +123,15 @@ def test_the_list_names_each_entry_s_action_in_the_reader_s_words(admin_client, 
     cells = re.findall(r'<td class="field-action">(.*?)</td>', page)
     assert words.lower() in [cell.lower() for cell in cells]
     assert CAMPAIGN_CHANGE.slug not in cells and RECORD_ADDITION.slug not in cells
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "settings changed"),
+                                                 ("pl", "zmieniono ustawienia")])
+def test_an_entry_s_page_names_its_action_in_the_reader_s_words(admin_client, entries,
+                                                                 language, words):
+    page = admin_client.get(f"{LIST}{entries[0].pk}/change/",
+                            HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    (shown,) = re.findall(r'field-action">.*?<div class="readonly">(.*?)</div>', page, re.S)
+    assert shown.lower() == words
+    assert CAMPAIGN_CHANGE.slug not in page
