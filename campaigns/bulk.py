@@ -179,43 +179,50 @@ class Outcome:
 def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outcome]:
     """Send each campaign's change of a preview (preview_read), a few at a time; one
     failure does not stop the others. Each change is its own audit entry, or with
-    FOUR_EYES a risky one its own change request.
+    FOUR_EYES a risky one its own change request. Outcomes in the preview's order.
 
     The campaigns are read from Thulium first: one changed there since the preview is not
     sent (STALE), nor one no longer in its list (UNLISTED). Raises ThuliumError, nothing
-    sent, when Thulium cannot be read. The approvers of the requests made are told of them
-    all in one notice, once every campaign's change has ended.
+    sent, when Thulium cannot be read. The requests are made next, and their approvers
+    told of them all in one notice, before any PUT: the sends may take most of the
+    request's time limit, and a process killed in them (a deploy, out of memory) left the
+    requests made so far waiting with no one told.
 
     The request must end before the web worker's time limit, or it is killed with changes
     in flight: a campaign whose PUT could not be answered by then is not sent (LATE), for
-    the user to send again. The first few always go: a limit shorter than one call is the
-    configuration's fault, not the change's.
+    the user to send again. The first few PUTs always go: a limit shorter than one call is
+    the configuration's fault, not the change's. A request calls no Thulium, so it is never
+    late.
     """
     reason = preview["form"].get("reason", [""])[-1]
     workers = max(1, settings.CAMPAIGN_BULK_CONCURRENCY)
     # The latest moment a PUT may start: its longest wait for Thulium then still ends in time.
     last_start = (monotonic() + settings.GUNICORN_TIMEOUT - ANSWER_SECONDS
                   - call_longest().total_seconds())
+    lines = preview["lines"]
     campaigns = {campaign.pk: campaign for campaign in
-                 Campaign.objects.filter(pk__in=[line[0] for line in preview["lines"]])}
+                 Campaign.objects.filter(pk__in=[line[0] for line in lines])}
     listed = campaigns_read(campaigns.values(), actor=actor, language=language)
+    ended = _outcomes_without_put(lines, campaigns=campaigns, listed=listed, actor=actor,
+                                  reason=reason)
+    # An outbox row, committed at once: sent by the worker whatever becomes of this process.
+    requests_waiting_notify([outcome.change_request for outcome in ended.values()
+                             if outcome.state == Sent.REQUESTED and not outcome.requested_before])
+    to_send = [index for index in range(len(lines)) if index not in ended]
     send = partial(_send_one, actor=actor, reason=reason, language=language)
 
-    def send_in_time(index: int, line: list) -> Outcome:
-        if line[0] in campaigns and line[0] not in listed:
-            return Outcome(line[0], Sent.UNLISTED, campaigns[line[0]])
-        if index >= workers and monotonic() > last_start:
+    def send_in_time(order: int, line: list) -> Outcome:
+        if order >= workers and monotonic() > last_start:
             return Outcome(line[0], Sent.LATE)
         return send(line)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-change") as pool:
         # Each in a copy of the request's context: its entries and log lines then carry
         # the request's id, as a change sent from one campaign's page does.
-        outcomes = [sending.result() for sending in [
-            pool.submit(copy_context().run, send_in_time, index, line)
-            for index, line in enumerate(preview["lines"])]]
-    requests_waiting_notify([outcome.change_request for outcome in outcomes
-                             if outcome.state == Sent.REQUESTED and not outcome.requested_before])
+        sendings = {index: pool.submit(copy_context().run, send_in_time, order, lines[index])
+                    for order, index in enumerate(to_send)}
+        ended |= {index: sending.result() for index, sending in sendings.items()}
+    outcomes = [ended[index] for index in range(len(lines))]
     late = {outcome.campaign_id: outcome for outcome in outcomes if outcome.state == Sent.LATE}
     for campaign in Campaign.objects.filter(pk__in=late):
         late[campaign.pk].campaign = campaign
@@ -225,31 +232,58 @@ def bulk_send(*, preview: dict, actor, language: str | None = None) -> list[Outc
     return outcomes
 
 
+def _outcomes_without_put(lines: list, *, campaigns: dict, listed, actor,
+                          reason: str) -> dict[int, Outcome]:
+    """The outcomes of the lines no PUT is for, by their index: not in Thulium's list
+    (UNLISTED), or with FOUR_EYES risky (a change request, or GONE or STALE as a PUT's)."""
+    ended = {}
+    for index, (pk, version, changes, risks) in enumerate(lines):
+        if pk in campaigns and pk not in listed:
+            ended[index] = Outcome(pk, Sent.UNLISTED, campaigns[pk])
+        elif settings.FOUR_EYES and risks:
+            ended[index] = _request(pk, version, changes, risks, actor=actor, reason=reason)
+    return ended
+
+
 def _send_one(line: list, *, actor, reason: str, language: str | None) -> Outcome:
     try:
-        return _send(*line, actor=actor, reason=reason, language=language)
+        pk, version, changes, _risks = line
+        return _send(pk, version, changes, actor=actor, reason=reason, language=language)
     finally:
         # The pool's threads are not request threads: nothing else closes what they open.
         connections.close_all()
 
 
-def _send(pk: int, version: int, changes: dict, risks: list, *, actor, reason: str,
-          language: str | None) -> Outcome:
-    campaign = Campaign.objects.filter(pk=pk).first()
+def _not_made(pk: int, campaign: Campaign | None, version: int) -> Outcome | None:
+    """Why the campaign's change is not made: gone, or changed since the preview."""
     if campaign is None:
         return Outcome(pk, Sent.GONE)
     if campaign.version != version:
         return Outcome(pk, Sent.STALE, campaign)
-    if settings.FOUR_EYES and risks:
-        try:
-            change_request = change_request_create(
-                campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
-                notify=False,  # bulk_send tells the approvers of all its requests at once
-            )
-        except AlreadyRequested as already:  # the preview confirmed twice: one request
-            return Outcome(pk, Sent.REQUESTED, campaign, change_request=already.existing,
-                           requested_before=True)
-        return Outcome(pk, Sent.REQUESTED, campaign, change_request=change_request)
+    return None
+
+
+def _request(pk: int, version: int, changes: dict, risks: list, *, actor,
+             reason: str) -> Outcome:
+    campaign = Campaign.objects.filter(pk=pk).first()
+    if unmade := _not_made(pk, campaign, version):
+        return unmade
+    try:
+        change_request = change_request_create(
+            campaign=campaign, changes=changes, actor=actor, reason=reason, risks=risks,
+            notify=False,  # bulk_send tells the approvers of all its requests at once
+        )
+    except AlreadyRequested as already:  # the preview confirmed twice: one request
+        return Outcome(pk, Sent.REQUESTED, campaign, change_request=already.existing,
+                       requested_before=True)
+    return Outcome(pk, Sent.REQUESTED, campaign, change_request=change_request)
+
+
+def _send(pk: int, version: int, changes: dict, *, actor, reason: str,
+          language: str | None) -> Outcome:
+    campaign = Campaign.objects.filter(pk=pk).first()
+    if unmade := _not_made(pk, campaign, version):
+        return unmade
     try:
         # Based on the previewed version: one changed since (even a moment ago) is not sent.
         entry = campaign_update(campaign=campaign, changes=changes, actor=actor, reason=reason,

@@ -254,6 +254,35 @@ def test_no_put_starts_that_could_outlast_the_web_workers_time_limit(
 
 
 @sends
+def test_with_four_eyes_the_requests_are_made_first_and_the_first_put_still_goes(
+    logged_in, campaigns, thulium, settings, monkeypatch
+):
+    """The requests, which call no Thulium, are made before the PUTs (their approvers told
+    before the sends): one first in the preview is no PUT, so the first PUT goes though
+    Thulium's list took the time left for starting one, and the next is not sent."""
+    settings.FOUR_EYES = True
+    settings.CAMPAIGN_BULK_CONCURRENCY = 1
+    settings.GUNICORN_TIMEOUT, settings.THULIUM_TIMEOUT = 60, 30
+    settings.THULIUM_CONNECT_TIMEOUT = 5
+    clock = [0.0]
+    monkeypatch.setattr(bulk, "monotonic", lambda: clock[0])
+    token = token_of(preview(logged_in, campaigns=["A7K2Q", "00001", "00002"],
+                             active="true", order="3", reason="Sezon"))
+    read = bulk.campaigns_read
+
+    def slow_read(*args, **kwargs):
+        clock[0] += 25  # past the last start: 60 - 5 answering - 35 a call's longest
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "campaigns_read", slow_read)
+    page = logged_in.post(CONFIRM, {"preview": token})
+    outcomes = [(o.campaign.thulium_id, o.state) for o in page.context["outcomes"]]
+    assert outcomes == [("A7K2Q", "requested"), ("00001", "succeeded"), ("00002", "late")]
+    assert ChangeRequest.objects.get().campaign.thulium_id == "A7K2Q"
+    assert [c["path"] for c in api_calls(thulium, "PUT")] == ["/api/outbounds/00001"]
+
+
+@sends
 def test_a_campaign_changed_after_the_preview_is_not_sent(logged_in, campaigns, thulium):
     token = token_of(preview(logged_in, preview_timeout="90"))
     moved = Campaign.objects.get(thulium_id="00001")

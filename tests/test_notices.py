@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 
 from audit.models import ChainCheck
 from audit.verify import chain_check_if_due
+from campaigns import bulk
 from campaigns.due import due_changes_apply
 from campaigns.four_eyes import change_request_reject
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
@@ -28,7 +29,7 @@ from notices.models import Notice, OptOut
 from notices.sending import TURNED_OFF, notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
-from tests.conftest import ADMINISTRATORS, EDITORS, LOADERS, PASSWORD, make_user
+from tests.conftest import ADMINISTRATORS, EDITORS, LATE, LOADERS, PASSWORD, make_user
 from tests.db_threads import closing
 from tests.import_files import csv_bytes, people, previewed
 from tests.smtp import smtp_start
@@ -183,6 +184,53 @@ def test_a_risky_change_to_several_campaigns_mails_each_approver_once(inbox, app
     bob, = mails_to(inbox, "bob@example.com")
     assert subject(bob) == "A change to 3 campaigns waits for your approval"
     assert link_in(bob) == f"{PORTAL}/campaigns/requests/"
+
+
+@pytest.mark.django_db(transaction=True)  # the bulk change's PUTs run in threads of their own
+def test_the_approvers_of_a_change_to_several_campaigns_are_told_before_its_puts_are_answered(
+    inbox, approvers, logged_in, campaigns, thulium, monkeypatch, settings
+):
+    """They were told once every PUT had ended, which may take most of the web worker's
+    time limit: a process killed meanwhile (a deploy, out of memory) left the requests made
+    waiting, mailed to no one."""
+    settings.THULIUM_TIMEOUT = LATE  # the held PUT waits for the test's look, however slow
+    token = token_of(bulk_preview(logged_in, campaigns=["A7K2Q", "00001"], active="true",
+                                  order="3", reason="Season"))
+    read = bulk.campaigns_read
+
+    def read_then_hold(*args, **kwargs):
+        found = read(*args, **kwargs)
+        thulium.state.hold()  # the PUTs unanswered until the test has looked
+        return found
+
+    monkeypatch.setattr(bulk, "campaigns_read", read_then_hold)
+    put_received = threading.Event()
+    log_request = thulium.state.log_request
+
+    def log_and_signal(request):
+        log_request(request)
+        if request["method"] == "PUT":
+            put_received.set()
+
+    monkeypatch.setattr(thulium.state, "log_request", log_and_signal)
+    told_while_put_held = []
+
+    def look_then_release():
+        try:
+            put_received.wait(timeout=60)
+            told_while_put_held.extend(Notice.objects.filter(
+                kind="change-request-waiting").values_list("user__username", flat=True))
+        finally:
+            thulium.state.release()
+
+    looking = threading.Thread(target=closing(look_then_release))
+    looking.start()
+    outcomes = logged_in.post(CONFIRM, {"preview": token}).context["outcomes"]
+    looking.join()
+    assert put_received.is_set()
+    assert [(o.campaign.thulium_id, o.state) for o in outcomes] == [
+        ("A7K2Q", "requested"), ("00001", "succeeded")]
+    assert sorted(told_while_put_held) == ["anna", "bob"]
 
 
 @pytest.mark.parametrize("fault, expected", [
