@@ -28,6 +28,7 @@ from audit.models import Entry, Outcome
 from audit.recording import entry_complete
 from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
 from portal.thulium.deadline import call_longest
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
 from .models import Campaign, ScheduledChange
@@ -53,14 +54,6 @@ NOT_IN_THULIUM = gettext_noop("Not sent: the campaign is no longer in Thulium's 
 NOT_TOLD = gettext_noop("The worker stopped before Thulium answered, and Thulium's campaign "
                         "list could not tell whether the change was made: it is not sent "
                         "again.")
-# How long a change's call is left unfinished while Thulium gives no answer to the question
-# of what it holds (down, unreachable, a 5xx), to be asked again at later polls: what
-# Thulium answers once back is the truth, where "could not tell" would stay unknown for
-# good (and its author or requester told so). Unfinished does no harm meanwhile: a read of
-# the campaign takes its values found as its own (campaigns.reading). A day outlasts an
-# outage of Thulium or of the network, and bounds how long the one who made the change
-# waits to hear how it ended.
-UNREACHABLE_WAIT = datetime.timedelta(days=1)
 
 
 def claim_lease() -> datetime.timedelta:
@@ -237,7 +230,9 @@ def _held(change: ScheduledChange, call: Entry) -> bool | None:
 
 class NoAnswerYet(Exception):
     """Thulium gave no answer to the question of what it holds, and the call asked about
-    is younger than UNREACHABLE_WAIT: it is to be asked again at a later poll."""
+    is younger than UNREACHABLE_WAIT: it is to be asked again at a later poll. Unfinished
+    does no harm meanwhile: a read of the campaign takes its values found as its own
+    (campaigns.reading)."""
 
 
 def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None,

@@ -14,8 +14,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Now
 
 from audit.models import Entry, Outcome
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 
-from .due import UNREACHABLE_WAIT, claim_lease, sent_entry
+from .due import claim_lease, sent_entry
 from .entries import CAMPAIGN_CHANGE
 from .models import ScheduledChange
 

@@ -8,7 +8,7 @@ worker takes each such entry begun longer than a lease ago, asks Thulium what th
 holds (never sending again), and completes it as campaigns.due completes a dead worker's
 call; a scheduled change's own call is left to campaigns.due, which resumes its claim.
 While Thulium gives no answer, the entry is left pending, asked again at each poll (up to
-campaigns.due's UNREACHABLE_WAIT).
+UNREACHABLE_WAIT).
 
 An approval's process may also stop before the call's entry is begun, or after it was
 completed and before the request was pointed at it: `approved_requests_finish` ends those.

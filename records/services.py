@@ -396,7 +396,8 @@ def record_check_ask(entry: Entry, record: AddedRecord, *, until: datetime.datet
                      language: str | None = None) -> Entry:
     """`record_check` once the addition could no longer land in Thulium (`until`): also the
     worker's, for an addition whose page was cut off (records.unanswered), which wants it
-    `cut_off_only`: an addition its process completed meanwhile is then refused too."""
+    `cut_off_only`: pending, or unknown as cut off by an earlier check Thulium gave no
+    answer to; an addition its process completed meanwhile is then refused too."""
     with transaction.atomic():
         # The number's record, then the chain's head, as an erasure takes them: read again
         # under them, an erasure that came first has left nothing to check (the check was
@@ -409,7 +410,8 @@ def record_check_ask(entry: Entry, record: AddedRecord, *, until: datetime.datet
         entry = Entry.objects.get(pk=entry.pk)
         if entry.erased_at is not None:
             raise _number_erased()
-        if not held or (cut_off_only and entry.outcome != Outcome.PENDING):
+        if not held or (cut_off_only and entry.outcome != Outcome.PENDING
+                        and entry.detail != CUT_OFF):
             raise _nothing_left()
         # Under the record's lock, which a check pressed at the same moment waits for: it
         # finds this one's pending entry, and Thulium is asked once.

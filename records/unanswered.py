@@ -7,20 +7,28 @@ number, until someone opened the entry and pressed Check in Thulium. Every
 SCHEDULE_POLL_SECONDS the worker presses it for them: it takes each such addition begun
 longer ago than its call could land in Thulium, and checks it as the button does (never
 sending again). An import's additions are left to its own worker (imports.resuming).
+
+A check Thulium gives no answer to (down, a timeout, a 5xx) leaves the addition unknown
+as cut off, its number unknown and its button offered; the sweep asks again, each wait
+as long as the addition had waited at the check before it (about a dozen checks in a
+day, each one an entry in the audit trail), up to UNREACHABLE_WAIT after the addition
+began, then leaves it to the button.
 """
 
 import logging
 
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 
 from audit.models import Entry, Outcome
 from audit.recording import WORKER
 from portal.thulium import ThuliumError
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 
-from .entries import RECORD_ADDITION
+from .entries import RECORD_ADDITION, RECORD_CHECK
 from .landing import landed_by, landing_time
 from .models import AddedRecord
-from .services import RecordCheckRefused, record_check_ask
+from .services import CUT_OFF, RecordCheckRefused, record_check_ask
 
 log = logging.getLogger(__name__)
 _WAITING = (AddedRecord.Status.SENDING, AddedRecord.Status.UNKNOWN)
@@ -28,20 +36,38 @@ _WAITING = (AddedRecord.Status.SENDING, AddedRecord.Status.UNKNOWN)
 
 def unanswered_additions_check() -> list[int]:
     """Check in Thulium the page additions left pending longer than their call could land,
-    in the database's time (a web machine's clock may run ahead); returns their entries'
-    ids."""
-    left = (Entry.objects.filter(kind=RECORD_ADDITION.slug, outcome=Outcome.PENDING,
-                                 created_at__lt=Now() - landing_time(),
+    and those cut off whose check Thulium gave no answer to, once their wait passed; in the
+    database's time (a web machine's clock may run ahead). Returns their entries' ids."""
+    last_check = (Entry.objects.filter(kind=RECORD_CHECK.slug, related=OuterRef("pk"))
+                  .order_by("-created_at").values("created_at")[:1])
+    left = (Entry.objects.filter(kind=RECORD_ADDITION.slug,
                                  pk__in=AddedRecord.objects.filter(status__in=_WAITING)
                                  .values("entry_id"))
-            .exclude(portal_request_id="").select_related("campaign").order_by("pk"))
-    return [entry.pk for entry in left if _checked(entry)]
+            .exclude(portal_request_id="")
+            .annotate(checked_at=Subquery(last_check), now=Now())
+            .filter(Q(outcome=Outcome.PENDING, created_at__lt=Now() - landing_time())
+                    | Q(outcome=Outcome.UNKNOWN, detail=CUT_OFF,
+                        checked_at__lt=F("created_at") + UNREACHABLE_WAIT))
+            .select_related("campaign").order_by("pk"))
+    return [entry.pk for entry in left if _wait_passed(entry) and _checked(entry)]
+
+
+def _wait_passed(addition: Entry) -> bool:
+    """Whether the addition's last check (`checked_at`) was long enough ago (`now`) to ask
+    again: as long ago as the addition began before it, so that each wait doubles the
+    last, but no later than UNREACHABLE_WAIT after the addition began, for one last check.
+    One never checked is asked at once."""
+    if addition.checked_at is None:
+        return True
+    again_at = addition.checked_at + (addition.checked_at - addition.created_at)
+    return addition.now >= min(again_at, addition.created_at + UNREACHABLE_WAIT)
 
 
 def _checked(entry: Entry) -> bool:
     """Check the addition as Check in Thulium does; False if its process, slow and not dead,
     completed it meanwhile (its outcome stands), or another worker or a user's Check took
-    it first. A check Thulium failed leaves the addition unknown, its button still offered."""
+    it first. A check Thulium failed leaves the addition unknown, its button still offered,
+    to be asked again (see the module's docstring)."""
     record = AddedRecord.objects.filter(entry=entry, status__in=_WAITING).first()
     if record is None:
         return False

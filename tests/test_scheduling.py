@@ -20,7 +20,7 @@ from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin
 from campaigns import due as due_module
 from campaigns import scheduling
-from campaigns.due import NOT_TOLD, UNREACHABLE_WAIT, _held, claim_lease, due_changes_apply, holds
+from campaigns.due import NOT_TOLD, _held, claim_lease, due_changes_apply, holds
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
@@ -31,6 +31,7 @@ from notices.models import Notice
 from notices.sending import notice_message
 from portal.shown_times import shown_minute, shown_short_time, shown_time
 from portal.thulium import get_client
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 from tests.conftest import AUDITORS, EDITORS, LATE, admin_shows, api_calls, make_user
 from tests.test_campaign_form import form_values
 from tests.test_four_eyes import (  # noqa: F401

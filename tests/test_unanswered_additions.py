@@ -1,6 +1,8 @@
 """A record addition whose web page died in the middle of its POST to Thulium: the worker's
 sweep checks it in Thulium as Check in Thulium does, never sending it again."""
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -8,7 +10,9 @@ from django.urls import reverse
 import records.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import WORKER
+from portal.request_id import set_current_request_id
 from portal.thulium import ThuliumClient
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 from records.entries import RECORD_ADDITION, RECORD_CHECK
 from records.models import AddedRecord
 from records.services import CUT_OFF, added_values, record_add_begin_all, record_add_complete_all
@@ -24,6 +28,9 @@ from tests.test_unanswered_changes import (
 )
 
 NUMBER = "601234567"
+OTHER_NUMBER = "601234568"
+HOUR = datetime.timedelta(hours=1)
+LISTING = "/api/outbounds/00001/records"
 
 
 def killed_in_the_post(monkeypatch, *, applied: bool) -> None:
@@ -38,16 +45,20 @@ def killed_in_the_post(monkeypatch, *, applied: bool) -> None:
     monkeypatch.setattr(ThuliumClient, "add_record", post_then_die)
 
 
-def added_by_a_dead_page(client, monkeypatch, *, applied: bool = True, aged: bool = True
-                         ) -> Entry:
-    """The pending entry a page killed in its POST left (an hour ago, if `aged`)."""
+def added_by_a_dead_page(client, monkeypatch, *, applied: bool = True, aged: bool = True,
+                         number: str = NUMBER, ago: datetime.timedelta = HOUR) -> Entry:
+    """The pending entry a page killed in its POST of `number` left (`ago`, if `aged`)."""
     if aged:
-        begun_long_ago(monkeypatch)
+        begun_long_ago(monkeypatch, ago)
     killed_in_the_post(monkeypatch, applied=applied)
     with pytest.raises(ProcessKilled):
-        add(client, {"phone_number": NUMBER})
+        add(client, {"phone_number": number})
+    # The dead request never finished: its id, left current, is no sweep's (nor the next
+    # test's).
+    set_current_request_id("")
     monkeypatch.undo()
-    entry = Entry.objects.get(kind=RECORD_ADDITION.slug, outcome=Outcome.PENDING)
+    entry = Entry.objects.get(kind=RECORD_ADDITION.slug, outcome=Outcome.PENDING,
+                              sent__phone_number=number)
     assert entry.portal_request_id
     assert AddedRecord.objects.get(entry=entry).status == AddedRecord.Status.SENDING
     return entry
@@ -112,7 +123,7 @@ def test_an_addition_whose_page_died_before_thulium_stored_it_frees_its_number(
 def test_an_addition_thulium_cannot_tell_of_stays_unknown_with_its_check_offered(
         logged_in, campaigns, thulium, monkeypatch):
     pending = added_by_a_dead_page(logged_in, monkeypatch)
-    thulium.state.fail_next("http_503", path="/api/outbounds/00001/records", method="GET")
+    thulium.state.fail_next("http_503", path=LISTING, method="GET")
 
     assert unanswered_additions_check() == [pending.pk]
 
@@ -123,6 +134,65 @@ def test_an_addition_thulium_cannot_tell_of_stays_unknown_with_its_check_offered
     assert check_url(pending) in logged_in.get(pending.get_absolute_url()).content.decode()
     assert len(api_calls(thulium, "POST")) == 1
     assert unanswered_additions_check() == []
+
+
+def swept_unanswered(monkeypatch, thulium, *, ago: datetime.timedelta) -> list[int]:
+    """A sweep whose check Thulium gives no answer to (a 503), its entry written `ago`."""
+    thulium.state.fail_next("http_503", path=LISTING, method="GET")
+    begun_long_ago(monkeypatch, ago)
+    swept = unanswered_additions_check()
+    monkeypatch.undo()
+    return swept
+
+
+def checks_of(addition: Entry) -> list[Entry]:
+    return list(Entry.objects.filter(kind=RECORD_CHECK.slug, related=addition).order_by("pk"))
+
+
+def test_a_check_thulium_gave_no_answer_to_is_asked_again_once_as_long_has_passed(
+        logged_in, campaigns, thulium, monkeypatch):
+    """Each wait is as long as the addition had waited at the check before it: begun three
+    hours ago and checked two hours after, an hour ago, it waits an hour more; checked an
+    hour after, two hours ago, it is asked now."""
+    waiting = added_by_a_dead_page(logged_in, monkeypatch, ago=3 * HOUR)
+    assert swept_unanswered(monkeypatch, thulium, ago=HOUR) == [waiting.pk]
+    due = added_by_a_dead_page(logged_in, monkeypatch, number=OTHER_NUMBER, ago=3 * HOUR)
+    assert swept_unanswered(monkeypatch, thulium, ago=2 * HOUR) == [due.pk]
+    (held,) = [record for record in thulium.state.records("00001")
+               if record["phone_number"] == OTHER_NUMBER]
+    asked = len(api_calls(thulium, "GET"))
+
+    assert unanswered_additions_check() == [due.pk]
+
+    assert len(api_calls(thulium, "GET")) == asked + 1
+    failed, found = checks_of(due)
+    assert failed.outcome == Outcome.FAILED
+    assert (found.outcome, found.actor_username) == (Outcome.SUCCEEDED, WORKER)
+    assert found.results == {"found": True, "record_id": str(held["record_id"])}
+    record = AddedRecord.objects.get(entry=due)
+    assert (record.status, record.record_id) == (AddedRecord.Status.ADDED,
+                                                 str(held["record_id"]))
+    assert [check.outcome for check in checks_of(waiting)] == [Outcome.FAILED]
+    assert AddedRecord.objects.get(entry=waiting).status == AddedRecord.Status.UNKNOWN
+    assert len(api_calls(thulium, "POST")) == 2  # never sent again
+    assert unanswered_additions_check() == []
+
+
+def test_past_a_day_an_addition_thulium_gives_no_answer_of_is_left_to_its_button(
+        logged_in, campaigns, thulium, monkeypatch):
+    """Checked 16 hours after it began, it would wait as long again; at the day's end
+    (UNREACHABLE_WAIT) it is asked once more, and never again after."""
+    pending = added_by_a_dead_page(logged_in, monkeypatch, ago=UNREACHABLE_WAIT + 2 * HOUR)
+    assert swept_unanswered(monkeypatch, thulium, ago=10 * HOUR) == [pending.pk]
+
+    assert swept_unanswered(monkeypatch, thulium, ago=datetime.timedelta()) == [pending.pk]
+
+    asked = len(api_calls(thulium, "GET"))
+    assert unanswered_additions_check() == []
+    assert len(api_calls(thulium, "GET")) == asked
+    assert [check.outcome for check in checks_of(pending)] == [Outcome.FAILED] * 2
+    assert AddedRecord.objects.get().status == AddedRecord.Status.UNKNOWN
+    assert check_url(pending) in logged_in.get(pending.get_absolute_url()).content.decode()
 
 
 def test_an_imports_addition_is_left_to_its_worker(user, campaigns, thulium, monkeypatch):

@@ -15,7 +15,7 @@ import campaigns.four_eyes as four_eyes_module
 import campaigns.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
-from campaigns.due import UNREACHABLE_WAIT, claim_lease
+from campaigns.due import claim_lease
 from campaigns.entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_APPLIED, OUTSIDE_CHANGE, Step
 from campaigns.four_eyes import change_request_approve, change_request_create
 from campaigns.models import Campaign, ChangeRequest
@@ -33,6 +33,7 @@ from campaigns.unanswered import (
 from notices.models import Notice
 from notices.sending import notice_message
 from portal.thulium import ThuliumClient
+from portal.thulium.unreachable import UNREACHABLE_WAIT
 from tests.conftest import EDITORS, LATE, api_calls, make_user, skip_unless_postgresql
 from tests.db_threads import all_at_once
 from tests.test_bulk_change import CONFIRM, preview, token_of
