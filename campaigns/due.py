@@ -2,7 +2,7 @@
 
 Every SCHEDULE_POLL_SECONDS the worker calls `due_changes_apply`, which
 1. finishes a change a dead worker left *applying*: if that worker had begun the call,
-   Thulium is asked what it holds (GET outbounds) before anything is sent again, as the
+   Thulium is asked what it holds (campaigns.holding) before anything is sent again, as the
    portal never sends twice because an answer was lost; a call that certainly applied
    nothing puts the change back to waiting, as it would have. While Thulium gives no
    answer to that question, the change is left applying, asked again once its claim's
@@ -20,23 +20,21 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from audit.models import Entry, Outcome
 from audit.recording import entry_complete
-from portal.thulium import ThuliumError, ThuliumUnavailable, get_client
+from portal.thulium import ThuliumError, ThuliumUnavailable
 from portal.thulium.deadline import call_longest
-from portal.thulium.unreachable import UNREACHABLE_WAIT
 
 from .entries import CAMPAIGN_CHANGE, ScheduleStep
-from .models import Campaign, ScheduledChange
+from .holding import NoAnswerYet, held_learn, thulium_holds
+from .models import ScheduledChange
 from .notices import scheduled_change_ended_notify
-from .request_steps import outdated_requests_close
 from .risk import risky_changes
 from .scheduling import grace, record_step
-from .services import CampaignChanged, campaign_update, merged_settings, same_as_sent
+from .services import CampaignChanged, campaign_update
 
 log = logging.getLogger(__name__)
 State = ScheduledChange.State
@@ -226,71 +224,6 @@ def _held(change: ScheduledChange, call: Entry) -> bool | None:
     if held:
         held_learn(change.campaign, change.changes)
     return held
-
-
-class NoAnswerYet(Exception):
-    """Thulium gave no answer to the question of what it holds, and the call asked about
-    is younger than UNREACHABLE_WAIT: it is to be asked again at a later poll. Unfinished
-    does no harm meanwhile: a read of the campaign takes its values found as its own
-    (campaigns.reading)."""
-
-
-def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None,
-                  call: Entry) -> bool | None:
-    """Whether Thulium holds the values of the call's PUT body now (GET outbounds); None when
-    it cannot be told: the list leaves the campaign or a value out, the lookup was refused,
-    or Thulium gave no answer UNREACHABLE_WAIT after the call began. Raises NoAnswerYet while
-    Thulium gives no answer before that. Asked, never sent again: an answer lost is no
-    reason to send twice."""
-    try:
-        items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
-    except ThuliumUnavailable as error:
-        if _waited_out(call):
-            return None
-        raise NoAnswerYet(error.detail) from error
-    except ThuliumError:
-        return None
-    item = next((item for item in items if str(item.get("id")) == campaign.thulium_id), None)
-    return None if item is None else holds(item, changes)
-
-
-def _waited_out(call: Entry) -> bool:
-    """Whether the call began longer than UNREACHABLE_WAIT ago, in the database's time (a
-    machine's clock may run ahead)."""
-    return Entry.objects.filter(pk=call.pk, created_at__lt=Now() - UNREACHABLE_WAIT).exists()
-
-
-def held_learn(campaign: Campaign, changes: dict) -> None:
-    """Store in the campaign's row the changes Thulium was found holding, closing the
-    requests they outdate."""
-    with transaction.atomic():
-        # Merged into the row as it is now, locked: the one loaded with the change (when
-        # its worker claimed it, or the sweep read its entry) lost what a read or another
-        # change saved since.
-        campaign.lock()
-        campaign.refresh_from_db(fields=["settings", "version", "name"])
-        campaign.settings_replace(merged_settings(campaign.settings, changes))
-        if "name" in changes:
-            campaign.name = changes["name"]
-        campaign.save(update_fields=["settings", "version", "name"])
-        outdated_requests_close(campaign, settings=campaign.settings)
-
-
-def holds(item: dict, changes: dict) -> bool | None:
-    """Whether a GET outbounds item has the values of a PUT body; None if one is missing."""
-    for name, value in changes.items():
-        if name == "parameters":
-            known = item.get("parameters")
-            if not isinstance(known, dict):
-                return None
-            found = holds(known, value)
-            if found is not True:
-                return found
-        elif name not in item:
-            return None
-        elif not same_as_sent(item[name], value):
-            return False
-    return True
 
 
 def _needs_approval_now(change: ScheduledChange) -> bool:

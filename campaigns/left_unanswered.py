@@ -1,5 +1,5 @@
 """Scheduled changes left being applied while Thulium gives no answer to whether it made
-them (campaigns.due: NoAnswerYet), as their pages and /metrics tell of them.
+them (campaigns.holding: NoAnswerYet), as their pages and /metrics tell of them.
 
 Their claim does not tell them apart: each poll that asks Thulium again claims the change
 anew, so most of the time it looks as fresh as one a worker sends now. Their call does: a

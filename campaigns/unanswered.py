@@ -23,9 +23,10 @@ from django.utils.translation import gettext_noop
 from audit.models import AppendOnlyError, Entry, Outcome
 from audit.recording import entry_complete
 
-from .due import NoAnswerYet, claim_lease, held_learn, thulium_holds
+from .due import claim_lease
 from .entries import CAMPAIGN_CHANGE, CHANGE_REQUEST, FOUND_HELD, SCHEDULED_CHANGE, Step
 from .four_eyes import approved_unsent_close, request_sent_tell
+from .holding import NoAnswerYet, held_learn, thulium_holds
 from .models import ChangeRequest
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,10 @@ from audit.models import Entry, Outcome
 from audit.recording import WORKER, entry_begin
 from campaigns import due as due_module
 from campaigns import scheduling
-from campaigns.due import NOT_TOLD, _held, claim_lease, due_changes_apply, holds
+from campaigns.due import NOT_TOLD, _held, claim_lease, due_changes_apply
 from campaigns.entries import CAMPAIGN_CHANGE, SCHEDULED_CHANGE, ScheduleStep
 from campaigns.four_eyes import change_requests_expire
+from campaigns.holding import holds
 from campaigns.models import Campaign, ChangeRequest, ScheduledChange
 from campaigns.reading import campaigns_sync
 from campaigns.schedule_views import WAITING_PER_PAGE
