@@ -38,15 +38,18 @@ def _no_longer_waiting_for(notice) -> str:
 
 
 REQUEST_WAITING = Kind("change-request-waiting", _("A risky change waits for my approval"),
+                       admin_label=_("Change request waiting for approval"),
                        gets=lambda user: user.has_perm(APPROVE),
                        why_outdated=_no_longer_waiting_for,
                        outdated_reasons=(NOT_THEIRS_TO_APPROVE, DECIDED_FIRST))
 REQUEST_DECIDED = Kind("change-request-decided",
                        _("My change request was approved, rejected or applied"),
+                       admin_label=_("Outcome of a change request"),
                        gets=lambda user: user.has_perm("campaigns.change_campaign"))
 SCHEDULED_NOT_APPLIED = Kind("scheduled-change-not-applied",
                              _("My scheduled change was not made: refused by Thulium, not "
                                "sent, or cancelled by another editor"),
+                             admin_label=_("Scheduled change not made"),
                              gets=lambda user: user.has_perm("campaigns.change_campaign"))
 
 # How a decided request ended, as its mail says it: an approved one by what Thulium did

@@ -10,6 +10,7 @@ from .access import ADD_RECORDS
 from .models import ImportJob
 
 IMPORT_FINISHED = Kind("import-finished", _("My import has ended"),
+                       admin_label=_("Import finished"),
                        gets=lambda user: user.has_perm(ADD_RECORDS))
 
 

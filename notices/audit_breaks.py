@@ -8,6 +8,7 @@ from .kinds import Kind
 from .services import notices_queue
 
 AUDIT_BREAK = Kind("audit-break", _("The audit trail check finds a break"),
+                   admin_label=_("Break in the audit trail"),
                    gets=lambda user: user.is_staff)
 
 

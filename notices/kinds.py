@@ -23,6 +23,9 @@ class Kind:
     slug: str
     # On the user's settings page, e.g. "A change waits for my approval".
     label: str | Promise
+    # In the outbox in the admin, e.g. "Change request waiting for approval": the label
+    # speaks as its recipient, and the slug read to a Polish administrator as English.
+    admin_label: str | Promise
     # Whether a user is among those who get it, so that the page offers its switch.
     gets: Callable[[object], bool]
     # Given a queued Notice at its send, why it no longer holds ("" while it does): one kept
@@ -44,6 +47,18 @@ def register(kind: Kind) -> None:
 def kind_named(slug: str) -> Kind | None:
     """The registered kind of that slug; None for one no longer registered."""
     return _KINDS.get(slug)
+
+
+def kind_admin_label(slug: str) -> str | Promise:
+    """The kind's name in the outbox; one no longer registered reads as its bare slug."""
+    kind = _KINDS.get(slug)
+    return kind.admin_label if kind else slug
+
+
+def kinds_by_admin_label() -> list[Kind]:
+    """Every kind in the order of its name in the outbox in the reader's language, as a
+    list to choose from reads."""
+    return sorted(_KINDS.values(), key=lambda kind: str(kind.admin_label).casefold())
 
 
 def kinds_for(user) -> list[Kind]:

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .kinds import kind_admin_label
+
 
 class UserLanguage(models.Model):
     """The language a user last chose in the portal: their e-mails are written in it."""
@@ -75,4 +77,5 @@ class Notice(models.Model):
 
     def __str__(self):
         return gettext("%(kind)s to %(user)s (%(state)s)") % {
-            "kind": self.kind, "user": self.user_id, "state": self.get_state_display()}
+            "kind": kind_admin_label(self.kind), "user": self.user_id,
+            "state": self.get_state_display()}

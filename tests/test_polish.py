@@ -307,7 +307,8 @@ ENGLISH_WORDS = re.compile(
     (lambda: BatchRefusal(http_status=400,
                           refused_at=datetime.datetime(2026, 12, 5, 21, 30, tzinfo=datetime.UTC)),
      ["HTTP 400"]),
-    (lambda: Notice(kind="request-decided", user_id=5, state="sent"), ["wysłane"]),
+    (lambda: Notice(kind="change-request-decided", user_id=5, state="sent"),
+     ["Wynik wniosku o zmianę", "wysłane"]),
 ], ids=["entry", "change request", "scheduled change", "import", "batch refusal", "notice"])
 def test_what_the_admin_names_an_object_by_is_in_the_reader_s_words(thing, polish_words):
     """The admin's titles, breadcrumbs and links name an object by its str(), which said
