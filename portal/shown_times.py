@@ -37,6 +37,14 @@ def shown_minute(moment: datetime) -> str:
             + repeated_hour_zone(moment))
 
 
+def shown_day_minute(moment: datetime) -> str:
+    """A moment as an audit entry's page lists its checks: its day and its minute ("6 grudnia
+    2026 16:55"), with its zone in the hour the clocks repeat."""
+    local = timezone.localtime(moment)
+    return (f"{date_format(local, 'DATE_FORMAT')} {date_format(local, 'H:i')}"
+            + repeated_hour_zone(moment))
+
+
 def shown_json_time(text, shown=shown_time) -> str:
     """A time an audit entry keeps in its JSON (ISO 8601 with its offset), shown as the
     page's other times are (or by `shown`); anything else as it is, so that nothing kept

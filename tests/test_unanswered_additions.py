@@ -11,6 +11,7 @@ import records.unanswered as unanswered_module
 from audit.models import Entry, Outcome
 from audit.recording import WORKER
 from portal.request_id import set_current_request_id
+from portal.shown_times import shown_day_minute
 from portal.thulium import ThuliumClient
 from portal.thulium.unreachable import UNREACHABLE_WAIT
 from records.entries import RECORD_ADDITION, RECORD_CHECK
@@ -31,6 +32,7 @@ NUMBER = "601234567"
 OTHER_NUMBER = "601234568"
 HOUR = datetime.timedelta(hours=1)
 LISTING = "/api/outbounds/00001/records"
+ASKED_AGAIN = 'data-testid="asked-again"'
 
 
 def killed_in_the_post(monkeypatch, *, applied: bool) -> None:
@@ -193,6 +195,54 @@ def test_past_a_day_an_addition_thulium_gives_no_answer_of_is_left_to_its_button
     assert [check.outcome for check in checks_of(pending)] == [Outcome.FAILED] * 2
     assert AddedRecord.objects.get().status == AddedRecord.Status.UNKNOWN
     assert check_url(pending) in logged_in.get(pending.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("begun, checked", [(3 * HOUR, HOUR), (20 * HOUR, 4 * HOUR)],
+                         ids=["wait-doubled", "last-at-the-day-s-end"])
+def test_the_page_of_an_addition_thulium_gave_no_answer_of_says_when_it_is_asked_again(
+        logged_in, campaigns, thulium, monkeypatch, begun, checked):
+    """It offered Check in Thulium with no word of the sweep, which one pressed again and
+    again, or gave up on. Begun three hours ago and checked two hours after, it is asked
+    next two hours after that check; begun 20 hours ago and checked 16 hours after, at the
+    day's end, sooner than 16 hours after."""
+    addition = added_by_a_dead_page(logged_in, monkeypatch, ago=begun)
+    assert swept_unanswered(monkeypatch, thulium, ago=checked) == [addition.pk]
+    (check,) = checks_of(addition)
+
+    page = logged_in.get(addition.get_absolute_url()).content.decode()
+
+    until = addition.created_at + UNREACHABLE_WAIT
+    next_at = min(check.created_at + (check.created_at - addition.created_at), until)
+    said = page.split(ASKED_AGAIN)[1].split("</div>")[0]
+    assert (f"Thulium gave no answer to the last check. The portal asks it again by itself, "
+            f"next at about {shown_day_minute(next_at)}, until {shown_day_minute(until)}; "
+            f"you may also check now.") in said
+    assert check_url(addition) in page
+
+
+def test_past_a_day_the_page_of_an_addition_thulium_gave_no_answer_of_leaves_it_to_its_button(
+        logged_in, campaigns, thulium, monkeypatch):
+    """The sweep asks it once more at the day's end, and never again after: the page says
+    nothing of it, before that check nor after."""
+    addition = added_by_a_dead_page(logged_in, monkeypatch, ago=UNREACHABLE_WAIT + 2 * HOUR)
+    assert swept_unanswered(monkeypatch, thulium, ago=10 * HOUR) == [addition.pk]
+    before_the_last = logged_in.get(addition.get_absolute_url()).content.decode()
+    assert swept_unanswered(monkeypatch, thulium, ago=datetime.timedelta()) == [addition.pk]
+
+    page = logged_in.get(addition.get_absolute_url()).content.decode()
+
+    assert check_url(addition) in before_the_last and check_url(addition) in page
+    assert ASKED_AGAIN not in before_the_last + page
+
+
+def test_the_page_of_an_addition_never_checked_says_nothing_of_asking_again(
+        logged_in, campaigns, thulium, monkeypatch):
+    pending = added_by_a_dead_page(logged_in, monkeypatch)
+
+    page = logged_in.get(pending.get_absolute_url()).content.decode()
+
+    assert check_url(pending) in page
+    assert ASKED_AGAIN not in page
 
 
 def test_an_imports_addition_is_left_to_its_worker(user, campaigns, thulium, monkeypatch):

@@ -6,6 +6,7 @@ from django import template
 
 from portal.shown_times import (
     repeated_hour_zone,
+    shown_day_minute,
     shown_json_date,
     shown_json_time,
     shown_minute,
@@ -28,6 +29,8 @@ register.filter("shown_time", shown_time)
 register.filter("short_time", shown_short_time)
 register.filter("json_time", shown_json_time)
 register.filter("json_date", shown_json_date)
+# An entry's checks, to the minute, with their day.
+register.filter("day_minute", shown_day_minute)
 # A scheduled change's time, set to the minute: no ":00" seconds.
 register.filter("minute", shown_minute)
 register.filter("json_minute", lambda text: shown_json_time(text, shown_minute))

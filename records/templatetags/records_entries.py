@@ -1,5 +1,5 @@
-"""What the records app adds to audit entries' pages: the checks of a lost answer, and a
-record's fields in the record form's words."""
+"""What the records app adds to audit entries' pages: the checks of a lost answer, when the
+worker asks Thulium again, and a record's fields in the record form's words."""
 
 from django import template
 
@@ -8,6 +8,7 @@ from audit.services import TimelineRow, may_see_entry
 from records.entries import RECORD_CHECK
 from records.forms import record_field_label as form_label
 from records.services import RecordCheckRefused, record_to_check
+from records.unanswered import asked_again
 
 register = template.Library()
 
@@ -28,6 +29,10 @@ def record_checks(entry, viewer) -> list[TimelineRow]:
     checks = Entry.objects.filter(related=entry, kind=RECORD_CHECK.slug).order_by("created_at",
                                                                                  "pk")
     return [TimelineRow(check, may_see_entry(viewer, check)) for check in checks]
+
+
+# When the worker next asks Thulium of an addition whose check had no answer, and until when.
+register.simple_tag(asked_again)
 
 
 @register.filter
