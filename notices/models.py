@@ -10,11 +10,17 @@ from .kinds import kind_admin_label
 
 
 class UserLanguage(models.Model):
-    """The language a user last chose in the portal: their e-mails are written in it."""
+    """The language a user's e-mails are written in: the one they last chose with the
+    switch, else the one their browser asked for at their last login."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="+")
     language = models.CharField(_("language"), max_length=10)
+    # Only a chosen language is given to a browser they log in on without the switch's
+    # cookie. Rows from before this field stay chosen, as they acted: nothing tells which
+    # came from the switch. A db_default, since the release before writes rows without it
+    # while migrate runs.
+    chosen = models.BooleanField(_("chosen with the switch"), db_default=True)
 
     class Meta:
         verbose_name = _("user's language")

@@ -53,25 +53,31 @@ def notice_choices_save(*, user, kinds: list[Kind], wanted: set[str]) -> None:
 
 
 def language_remember(*, user, language: str) -> None:
-    """Keep the language `user` chose in the portal, for their e-mails."""
+    """Keep the language `user` chose with the switch: their e-mails are written in it, and
+    a browser they log in on without the switch's cookie is given it."""
     if language in dict(settings.LANGUAGES):
-        UserLanguage.objects.update_or_create(user=user, defaults={"language": language})
+        UserLanguage.objects.update_or_create(user=user, defaults={"language": language,
+                                                                   "chosen": True})
 
 
 def language_keep_at_login(sender, *, request, user, **kwargs) -> None:
-    """A user who has not chosen in the portal yet keeps the language their pages are in at
-    login: their browser's switch cookie (such as one set on the login page), else its
-    Accept-Language (a user who never touched the switch, or signs on through SSO, got
-    English mails under Polish pages). A browser without the cookie takes the language the
-    user chose before, on another computer say (notices.middleware sets it)."""
-    kept = UserLanguage.objects.filter(user=user).values_list("language", flat=True).first()
-    if kept is None:
-        language_remember(user=user, language=translation.get_language_from_request(request))
+    """A browser without the switch's cookie takes the language the user chose, on another
+    computer say (notices.middleware sets it). A user who never chose has their e-mails in
+    the language this browser asks for (its cookie, else its Accept-Language, as SSO users
+    never see the login page's switch), seen anew at each login and given to no browser:
+    one seen at a first login on a shared English laptop is not theirs to be imposed on
+    their own Polish browser."""
+    chosen = (UserLanguage.objects.filter(user=user, chosen=True)
+              .values_list("language", flat=True).first())
+    if chosen is None:
+        UserLanguage.objects.update_or_create(user=user, defaults={
+            "language": translation.get_language_from_request(request), "chosen": False})
     elif request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) not in dict(settings.LANGUAGES):
-        request.language_kept = kept
+        request.language_kept = chosen
 
 
 def language_of(user) -> str:
-    """The language of `user`'s e-mails: the one last chosen, else the portal's default."""
-    chosen = UserLanguage.objects.filter(user=user).values_list("language", flat=True).first()
-    return chosen or settings.LANGUAGE_CODE
+    """The language of `user`'s e-mails: the one last chosen, else the one seen at their last
+    login, else the portal's default."""
+    kept = UserLanguage.objects.filter(user=user).values_list("language", flat=True).first()
+    return kept or settings.LANGUAGE_CODE

@@ -31,7 +31,8 @@ def notice_settings(request):
 
 @login_not_required  # the language can be chosen on the login page too
 def language_choose(request):
-    """Django's set_language; a logged-in user's choice is also kept for their e-mails."""
+    """Django's set_language; a logged-in user's choice is also kept for their e-mails,
+    and for the browsers they log in on without the switch's cookie."""
     response = set_language(request)
     chosen = response.cookies.get(settings.LANGUAGE_COOKIE_NAME)
     if chosen is not None and request.user.is_authenticated:

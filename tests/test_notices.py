@@ -25,7 +25,7 @@ from campaigns.notices import DECIDED_FIRST
 from campaigns.scheduling import change_schedule, scheduled_change_cancel
 from imports.models import ImportJob
 from imports.services import import_cancel, import_confirm
-from notices.models import Notice, OptOut
+from notices.models import Notice, OptOut, UserLanguage
 from notices.sending import TURNED_OFF, notice_message, notices_purge, notices_send_due
 from notices.services import language_of
 from tests.audit_fixtures import change, tamper
@@ -821,17 +821,46 @@ def test_a_language_chosen_before_is_the_pages_language_after_login_on_another_b
     English pages."""
     user = make_user("chosen")
     choose_language(user, "pl")
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
     response = browser.post(reverse("login"), {"username": user.username,
                                                "password": PASSWORD})
     assert response.cookies["django_language"].value == "pl"
     assert browser.get(reverse("campaigns:list")).headers["Content-Language"] == "pl"
+    assert language_of(user) == "pl"  # what the English browser asks for changes nothing
     # A browser that chose on the login page keeps its choice.
     other = Client()
     other.post(reverse("set_language"), {"language": "en"})
     response = other.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert "django_language" not in response.cookies
     assert other.get(reverse("campaigns:list")).headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize("shared", [
+    {"HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9"},
+    {"HTTP_ACCEPT_LANGUAGE": "pl-PL,pl;q=0.9", "HTTP_COOKIE": "django_language=en"},
+], ids=["accept-language", "switch-cookie"])
+def test_a_language_only_seen_at_a_first_login_is_not_imposed_on_the_next_browser(db, shared):
+    """A first login on a shared English browser (a trainer's laptop) kept English as if
+    chosen, and every later login from the user's own Polish browser got English pages."""
+    user = make_user("agent")
+    login = {"username": user.username, "password": PASSWORD}
+    Client(**shared).post(reverse("login"), login)
+    assert language_of(user) == "en"
+    own = Client(HTTP_ACCEPT_LANGUAGE="pl-PL,pl;q=0.9,en;q=0.5")
+    assert "django_language" not in own.post(reverse("login"), login).cookies
+    assert own.get(reverse("campaigns:list")).headers["Content-Language"] == "pl"
+    assert language_of(user) == "pl"  # the mails follow the browser last logged in on
+
+
+def test_a_language_kept_before_chosen_and_seen_were_told_apart_counts_as_chosen(db):
+    """As the release before wrote it, or the migration kept it: it was imposed before."""
+    user = make_user("earlier")
+    UserLanguage.objects.create(user=user, language="pl")
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = browser.post(reverse("login"), {"username": user.username,
+                                               "password": PASSWORD})
+    assert response.cookies["django_language"].value == "pl"
+    assert language_of(user) == "pl"
 
 
 def test_a_campaign_name_with_line_breaks_stays_on_its_line_in_the_mail(db):
