@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from .entries import permission_label, permission_labels
-from .groups import group_label
+from .groups import group_label, portal_groups_shown_with
 from .services import group_members, group_roles, group_roles_record
 
 admin.site.unregister(Group)
@@ -22,6 +23,17 @@ class PortalGroupAdmin(GroupAdmin):
     @admin.display(description=_("name"), ordering="name")
     def name_shown(self, group):
         return group_label(group)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also the portal's groups whose name in the reader's language, the one the list
+        shows, holds the term's words: Django's search knows only the stored English one."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The term's words as Django's search splits it, a quoted phrase one word.
+        words = [unescape_string_literal(bit) if bit[0] in "\"'" and bit[0] == bit[-1] else bit
+                 for bit in smart_split(search_term)]
+        if words:
+            found |= queryset.filter(name__in=portal_groups_shown_with(words))
+        return found, may_have_duplicates
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)

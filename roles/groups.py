@@ -27,3 +27,11 @@ def group_name_shown(name: str) -> str:
 def group_label(group) -> str:
     """A group as the admin's choices show it."""
     return group_name_shown(group.name)
+
+
+def portal_groups_shown_with(words: list[str]) -> list[str]:
+    """The stored names of the portal's groups whose name in the reader's language holds
+    each of `words`, in any case: the names the admin's list shows, which its search finds
+    too."""
+    return [name for name in PORTAL_GROUPS
+            if all(word.casefold() in group_name_shown(name).casefold() for word in words)]

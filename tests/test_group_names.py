@@ -118,3 +118,23 @@ def test_groups_an_administrator_may_not_change_read_in_polish_too(client):
     assert groups_read_only(own) == "Administratorzy"
     assert groups_read_only(theirs) == "Audytorzy, Edytorzy kampanii"
     assert "Grupy" in own and 'name="groups"' not in own + theirs
+
+
+def groups_found(client, search: str) -> set[str]:
+    """The names the Polish admin's group list shows for a search."""
+    found = polish(client, reverse("admin:auth_group_changelist"), q=search)
+    return set(re.findall(r'<th class="field-name_shown"><a [^>]*>(.*?)</a>', found))
+
+
+def test_the_admin_s_group_search_finds_a_portal_group_by_its_polish_name(client):
+    """A Polish administrator who typed "Audytorzy", as the list names the group, found
+    nothing: Django searched its stored English name only, which still finds it."""
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    Group.objects.create(name=NIGHT_SHIFT)
+
+    assert groups_found(client, "Audytorzy") == {"Audytorzy"}
+    assert groups_found(client, "audyt") == {"Audytorzy"}
+    assert groups_found(client, "ZGODNOŚCI specjaliści") == {"Specjaliści ds. zgodności"}
+    assert groups_found(client, "Auditors") == {"Audytorzy"}
+    assert groups_found(client, "night") == {NIGHT_SHIFT}
+    assert groups_found(client, "audyt rekordy") == set()  # each word, as Django finds
