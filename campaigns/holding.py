@@ -33,7 +33,7 @@ def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None,
     try:
         items = get_client(language).list_campaigns(wanted={campaign.thulium_id})
     except ThuliumUnavailable as error:
-        if _waited_out(call):
+        if waited_out(call):
             return None
         raise NoAnswerYet(error.detail) from error
     except ThuliumError:
@@ -42,9 +42,9 @@ def thulium_holds(campaign: Campaign, changes: dict, *, language: str | None,
     return None if item is None else holds(item, changes)
 
 
-def _waited_out(call: Entry) -> bool:
+def waited_out(call: Entry) -> bool:
     """Whether the call began longer than UNREACHABLE_WAIT ago, in the database's time (a
-    machine's clock may run ahead)."""
+    machine's clock may run ahead): Thulium's next silence of it is its last."""
     return Entry.objects.filter(pk=call.pk, created_at__lt=Now() - UNREACHABLE_WAIT).exists()
 
 

@@ -18,6 +18,7 @@ from portal.thulium.unreachable import UNREACHABLE_WAIT
 
 from .due import claim_lease, sent_entry
 from .entries import CAMPAIGN_CHANGE
+from .holding import waited_out
 from .models import ScheduledChange
 
 
@@ -42,10 +43,13 @@ def left_unanswered_among(changes: Iterable[ScheduledChange]) -> set[int]:
 @dataclass(frozen=True)
 class UnansweredCall:
     """The call of a change left unanswered, and until when Thulium is asked about it: with
-    no answer by then, the change ends failed."""
+    no answer by then, the change ends failed. Once that time passed (`asked_out`: no worker
+    ran since, or none took the change yet), the next worker's round asks it once more and
+    ends the change by the answer, failed with none."""
 
     call: Entry
     asked_until: datetime.datetime
+    asked_out: bool
 
 
 def unanswered_call(change: ScheduledChange) -> UnansweredCall | None:
@@ -54,4 +58,5 @@ def unanswered_call(change: ScheduledChange) -> UnansweredCall | None:
     if not left_unanswered().filter(pk=change.pk).exists():
         return None
     call = sent_entry(change)
-    return UnansweredCall(call=call, asked_until=call.created_at + UNREACHABLE_WAIT)
+    return UnansweredCall(call=call, asked_until=call.created_at + UNREACHABLE_WAIT,
+                          asked_out=waited_out(call))

@@ -83,10 +83,11 @@ def asked_again_at(addition: Entry) -> datetime.datetime:
 
 @dataclass(frozen=True)
 class AskedAgain:
-    """When the sweep next asks Thulium of an addition (at its first poll from then), and
-    until when it keeps asking."""
+    """When the sweep next asks Thulium of an addition (at its first poll from then; None
+    when that time has passed, the worker overdue or down: at its next round), and until
+    when it keeps asking."""
 
-    next_at: datetime.datetime
+    next_at: datetime.datetime | None
     until: datetime.datetime
 
 
@@ -100,7 +101,9 @@ def asked_again(addition: Entry) -> AskedAgain | None:
             .first())
     if left is None:
         return None
-    return AskedAgain(next_at=asked_again_at(left), until=left.created_at + UNREACHABLE_WAIT)
+    next_at = asked_again_at(left)
+    return AskedAgain(next_at=next_at if next_at > left.now else None,
+                      until=left.created_at + UNREACHABLE_WAIT)
 
 
 def _checked(entry: Entry) -> bool:

@@ -867,6 +867,33 @@ def test_a_change_thulium_gives_no_answer_about_shows_its_call_and_until_when_it
         assert 'data-testid="left-unanswered"' in row
 
 
+def test_a_change_asked_about_past_its_day_says_the_next_round_ends_it(
+    scheduled, logged_in, user, thulium, monkeypatch
+):
+    """Its call begun more than a day ago and no worker run since, its page said that the
+    portal keeps asking until a time already past: the next round asks once more and, with
+    no answer, fails it, as the page now says."""
+    user.email = "manager@example.com"
+    user.save()
+    begun_long_ago(monkeypatch, UNREACHABLE_WAIT + datetime.timedelta(minutes=1))
+    unanswered_while_thulium_is_down(thulium, scheduled, "left")
+    sent = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+
+    page = logged_in.get(scheduled.get_absolute_url()).content.decode()
+
+    said = page.split('data-testid="left-unanswered">')[1].split("</div>")[0]
+    until = shown_time(sent.created_at + UNREACHABLE_WAIT)
+    assert said == (f"Thulium has not answered whether it made this change, and the portal's "
+                    f"time for asking it ended at {until}: the worker's next round asks it "
+                    f"once more, and does not send the change again; with no answer then, "
+                    f"the change ends failed and the one who scheduled it gets an e-mail.")
+    assert due_changes_apply(worker="worker-2") == [scheduled.pk]
+    scheduled.refresh_from_db()
+    assert (scheduled.state, scheduled.sent_change.detail) == (State.FAILED, NOT_TOLD)
+    assert Notice.objects.filter(kind="scheduled-change-not-applied", user=user).count() == 1
+    assert len(api_calls(thulium, "PUT")) == 1
+
+
 def test_a_change_a_worker_sends_now_shows_only_being_applied(scheduled, logged_in, thulium):
     """A call begun within a claim's lease may still be answered: nothing is said of it."""
     unanswered_while_thulium_is_down(thulium, scheduled, "lost")

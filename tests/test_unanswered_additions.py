@@ -220,6 +220,23 @@ def test_the_page_of_an_addition_thulium_gave_no_answer_of_says_when_it_is_asked
     assert check_url(addition) in page
 
 
+def test_the_page_of_an_addition_whose_check_is_overdue_says_it_is_asked_at_the_next_round(
+        logged_in, campaigns, thulium, monkeypatch):
+    """Begun three hours ago and checked an hour after, it was due an hour ago: with the
+    worker overdue or down, the page gave that past time as the next check's."""
+    addition = added_by_a_dead_page(logged_in, monkeypatch, ago=3 * HOUR)
+    assert swept_unanswered(monkeypatch, thulium, ago=2 * HOUR) == [addition.pk]
+
+    page = logged_in.get(addition.get_absolute_url()).content.decode()
+
+    said = page.split(ASKED_AGAIN)[1].split("</div>")[0]
+    until = shown_day_minute(addition.created_at + UNREACHABLE_WAIT)
+    assert (f"Thulium gave no answer to the last check. The portal asks it again by itself "
+            f"at its worker's next round, until {until}; you may also check now.") in said
+    assert "next at about" not in said
+    assert check_url(addition) in page
+
+
 def test_past_a_day_the_page_of_an_addition_thulium_gave_no_answer_of_leaves_it_to_its_button(
         logged_in, campaigns, thulium, monkeypatch):
     """The sweep asks it once more at the day's end, and never again after: the page says
