@@ -7,6 +7,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit.models import Outcome
 from portal.thulium import ThuliumError
 from roles.permissions import requires
 
@@ -97,7 +98,8 @@ def _form_again(request, form_data: dict, problem: str):
 
 
 # Outcomes whose campaign may still lack the change: left unsent (no time left, changed
-# since the preview, no longer listed) or sent and not confirmed (failed, refused, no answer).
+# since the preview, no longer listed) or sent and not confirmed (failed, refused, no answer;
+# or answered after the worker had checked it in Thulium, its entry then not succeeded).
 NOT_CHANGED = (Sent.LATE, Sent.FAILED, Sent.STALE, Sent.UNLISTED)
 
 
@@ -105,8 +107,9 @@ def _again(form_data: dict, outcomes) -> list[tuple[str, str]]:
     """The form's input for the campaigns not changed (none: []): their preview of the same
     change is then a click away. The preview reads Thulium again, so one whose change did
     apply despite a lost answer shows there as nothing to change."""
-    unchanged = [outcome.campaign.thulium_id for outcome in outcomes
-                 if outcome.state in NOT_CHANGED and outcome.campaign]
+    unchanged = [outcome.campaign.thulium_id for outcome in outcomes if outcome.campaign and (
+        outcome.state in NOT_CHANGED
+        or outcome.entry is not None and outcome.entry.outcome != Outcome.SUCCEEDED)]
     if not unchanged:
         return []
     return [*((name, value) for name, values in form_data.items() if name != "campaign"

@@ -34,12 +34,14 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
     `version` is the settings version the change was based on (by default the one
     `campaign` holds): the change claims the next version before Thulium is called, so
     of two changes based on one version only the first is sent; the other raises
-    CampaignChanged, and nothing of it is sent. Raises ThuliumError when Thulium fails.
+    CampaignChanged, and nothing of it is sent. Returns the change's entry; raises
+    ThuliumError when Thulium fails.
     `related` is the entry that let the change through (a four-eyes approval, a scheduled
     change) and `details` adds to the entry's own (a revert names what it reverts).
     `actor_username` names the actor when `actor` is None (a deleted user's scheduled change).
     A call that outlived a lease may find its entry completed by the worker (campaigns.
-    unanswered, which took it for a dead process's): that outcome stands. `change_request`
+    unanswered, which took it for a dead process's): that outcome stands, and the entry is
+    returned as the worker left it, whether Thulium then answered or failed. `change_request`
     is the approved request it sends: locked with the claim, and if the worker closed it
     meanwhile, nothing is sent (RequestNotSent).
     """
@@ -64,10 +66,14 @@ def campaign_update(*, campaign: Campaign, changes: dict, actor, reason: str = "
         status = get_client(language).update_campaign(campaign.thulium_id, changes)
     except ThuliumError as error:
         try:
-            entry_fail(change, error)
+            # Rolled back alone when the entry was completed meanwhile, as _applied_store is.
+            with transaction.atomic():
+                entry_fail(change, error)
         except AppendOnlyError:
+            # Thulium's late error is no truer than a late success: the worker's check stands,
+            # and its entry is what the user is shown.
             _give_way(change, campaign)
-            raise error from None
+            return change
         if not error.may_have_applied:
             # Nothing changed in Thulium: forms based on the version before stay valid.
             Campaign.objects.filter(pk=campaign.pk, version=campaign.version).update(

@@ -243,15 +243,16 @@ def test_an_approved_request_s_requester_is_told_once_thulium_answers_the_sweep(
 def swept_during_the_call(monkeypatch, call: str = "update_campaign",
                           sweep: Callable[[], list[int]] = unanswered_changes_finish) -> None:
     """Make the process slow, not dead: its call outlives a lease, Thulium stores what it
-    sent, then the worker takes the call for a dead process's and sweeps it, and only then
-    does the answer come back."""
+    sent (or fails, as the sandbox is told), then the worker takes the call for a dead
+    process's and sweeps it, and only then does the answer (or the error) come back."""
     begun_long_ago(monkeypatch)
     sent = getattr(ThuliumClient, call)
 
     def send_then_sweep(self, *args):
-        answer = sent(self, *args)
-        assert len(sweep()) == 1
-        return answer
+        try:
+            return sent(self, *args)
+        finally:
+            assert len(sweep()) == 1
 
     monkeypatch.setattr(ThuliumClient, call, send_then_sweep)
 
@@ -305,6 +306,82 @@ def test_a_slow_approval_answered_after_the_sweep_says_what_the_sweep_found(
 
     assert response.url == request_predictive.get_absolute_url()
     assert flashed(response) == [SWEPT_WORDS]
+
+
+# Thulium's late error after the sweep, and what the sweep found: a 503 and a refusal
+# applied nothing; a cut-off answer came after Thulium stored the change.
+LATE_ERRORS = pytest.mark.parametrize("fault, found", [
+    ("http_503", FOUND_NOT_HELD), ("refuse", FOUND_NOT_HELD), ("broken_json", FOUND_HELD),
+], ids=["503", "refused", "cut-off"])
+# What a bulk change's page says of a campaign whose PUT failed.
+BULK_FAILED_WORDS = ("Thulium refused the change:", "Thulium did not confirm the change:",
+                     "The request to Thulium failed:")
+
+
+def failed_late(thulium, fault: str) -> None:
+    thulium.state.fail_next(fault, path="/api/outbounds/00001", method="PUT")
+
+
+def swept_words(found: str) -> str:
+    return ("Thulium answered so late that the portal had taken this change for stopped "
+            f"and checked it in Thulium: {found}")
+
+
+def swept_outcome(found: str) -> tuple[str, str]:
+    return (Outcome.UNKNOWN if found == FOUND_HELD else Outcome.FAILED), found
+
+
+@LATE_ERRORS
+def test_a_slow_edit_failed_after_the_sweep_says_what_the_sweep_found(
+        logged_in, campaigns, thulium, monkeypatch, fault, found):
+    """Its page showed Thulium's late error, though the entry, which stands, says what the
+    sweep found: perhaps that Thulium holds the change."""
+    swept_during_the_call(monkeypatch)
+    failed_late(thulium, fault)
+
+    response = edit(logged_in, campaigns["00001"], name="Renamed")
+
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (change.outcome, change.detail) == swept_outcome(found)
+    assert response.status_code == 302 and response.url == change.get_absolute_url()
+    assert flashed(response) == [swept_words(found)]
+    renamed = Campaign.objects.get(pk=campaigns["00001"].pk).name == "Renamed"
+    assert renamed is (found == FOUND_HELD)
+
+
+@LATE_ERRORS
+@pytest.mark.django_db(transaction=True)  # the bulk change's PUTs run in threads of their own
+def test_a_slow_bulk_change_failed_after_the_sweep_says_what_the_sweep_found(
+        logged_in, campaigns, thulium, monkeypatch, fault, found):
+    swept_during_the_call(monkeypatch)
+    token = token_of(preview(logged_in, campaigns=["00001"], order="5"))
+    failed_late(thulium, fault)
+
+    page = logged_in.post(CONFIRM, {"preview": token})
+
+    change = Entry.objects.get(kind=CAMPAIGN_CHANGE.slug)
+    assert (change.outcome, change.detail) == swept_outcome(found)
+    text = " ".join(page.content.decode().split())
+    assert swept_words(found) in text and change.get_absolute_url() in text
+    assert not any(words in text for words in BULK_FAILED_WORDS)
+    # Offered again as a failed one was: the preview tells whether Thulium lacks the change.
+    assert "Preview the change again for the campaigns not changed" in text
+
+
+@LATE_ERRORS
+def test_a_slow_approval_failed_after_the_sweep_says_what_the_sweep_found(
+        request_predictive, client, thulium, monkeypatch, fault, found):
+    swept_during_the_call(monkeypatch)
+    failed_late(thulium, fault)
+    client.force_login(make_user("second", EDITORS))
+
+    response = client.post(reverse("campaigns:request_approve", args=[request_predictive.pk]))
+
+    assert response.url == request_predictive.get_absolute_url()
+    assert flashed(response) == [swept_words(found)]
+    request_predictive.refresh_from_db()
+    sent = request_predictive.sent_change
+    assert (sent.outcome, sent.detail) == swept_outcome(found)
 
 
 def test_a_slow_approval_answered_after_the_sweep_tells_the_requester_once(
