@@ -75,7 +75,7 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
 
     Returns the entry, succeeded; or, for a call that outlived its longest time, taken by
     the worker for a cut-off page's and checked in Thulium (records.unanswered), as that
-    check left it: its outcome stands.
+    check left it, whether Thulium then answered or failed: its outcome stands.
     """
     (entry,) = record_add_begin_all(campaign=campaign, payloads=[payload], actor=actor,
                                     taken_refused=True)
@@ -86,21 +86,28 @@ def record_add(*, campaign, payload: dict, actor, language: str | None = None) -
     try:
         new = record_add_post(entry, language=language)
     except ThuliumError as error:
-        _unless_checked_meanwhile(entry, error_values(error))
+        if not _stored_unless_checked_meanwhile(entry, error_values(error)):
+            # Thulium's late error is no truer than a late answer: the worker's check stands,
+            # and its entry is what the user is shown.
+            return entry
         if error.may_have_applied:
             raise AdditionUnconfirmed(entry, error) from error
         raise
-    _unless_checked_meanwhile(entry, added_values(new.record_id, http_status=new.http_status))
+    _stored_unless_checked_meanwhile(entry, added_values(new.record_id,
+                                                         http_status=new.http_status))
     return entry
 
 
-def _unless_checked_meanwhile(entry: Entry, values: dict) -> None:
-    """Store a page's outcome, unless the worker completed its entry meanwhile: the entry is
-    then read as the worker left it, and nothing of this outcome is stored."""
+def _stored_unless_checked_meanwhile(entry: Entry, values: dict) -> bool:
+    """Store a page's outcome and return True, unless the worker completed its entry
+    meanwhile: the entry is then read as the worker left it, and nothing of this outcome is
+    stored."""
     try:
         record_add_complete_all([(entry, values)])
     except AppendOnlyError:
         entry.refresh_from_db()
+        return False
+    return True
 
 
 def record_add_begin_all(*, campaign, payloads: list[dict], actor, own_rows=None,

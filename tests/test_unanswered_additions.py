@@ -290,6 +290,37 @@ def test_a_slow_page_answered_after_the_sweep_gives_way_to_it(logged_in, campaig
     assert len(api_calls(thulium, "POST")) == 1
 
 
+SWEPT_WORDS = ("Thulium answered so late that the portal had taken this addition for stopped "
+               "and checked it in Thulium: its entry says what was found.")
+
+
+# Thulium's late error after the sweep, and whether it held the record then: a 503 and a
+# refusal stored nothing; a cut-off answer came after Thulium stored it.
+@pytest.mark.parametrize("fault, held", [
+    ("http_503", False), ("refuse", False), ("broken_json", True),
+], ids=["503", "refused", "cut-off"])
+def test_a_slow_page_failed_after_the_sweep_says_what_the_sweep_found(
+        logged_in, campaigns, thulium, monkeypatch, fault, held):
+    """Its form showed Thulium's late error, though the entry, which stands, says what the
+    sweep found: perhaps that Thulium holds the record, its number known as added."""
+    swept_during_the_call(monkeypatch, "add_record", unanswered_additions_check)
+    thulium.state.fail_next(fault, path=LISTING, method="POST")
+
+    response = add(logged_in, {"phone_number": NUMBER})
+
+    addition = Entry.objects.get(kind=RECORD_ADDITION.slug)
+    assert response.status_code == 302 and response.url == addition.get_absolute_url()
+    assert flashed(response) == [SWEPT_WORDS]
+    assert SWEPT_WORDS in logged_in.get(response.url).content.decode()
+    assert (addition.outcome, addition.detail) == (Outcome.UNKNOWN, CUT_OFF)
+    assert the_check().results["found"] is held
+    held_ids = [str(record["record_id"]) for record in thulium.state.records("00001")]
+    assert [(record.status, record.record_id) for record in AddedRecord.objects.all()] == [
+        (AddedRecord.Status.ADDED, record_id) for record_id in held_ids]
+    assert len(held_ids) == int(held)
+    assert len(api_calls(thulium, "POST")) == 1
+
+
 def test_a_sweep_that_finds_the_addition_completed_meanwhile_gives_way(
         logged_in, campaigns, thulium, monkeypatch):
     """The page was slow, not dead: it stored Thulium's answer just as the worker took it."""
